@@ -1,0 +1,147 @@
+// The Spikey container (SPEC.md §3–§4): fixed-size records with named field widths and the
+// JSON metadata model. Reading and writing whole archives lives in archive_reader.hpp and
+// archive_writer.hpp.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "spikey/format/value_map.hpp"
+
+namespace spikey::format {
+
+// Any malformed, corrupt or unsupported archive. The message names what failed and where
+// (chunk index, byte offset) and is meant to be shown to the user as is.
+class ArchiveError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+inline constexpr std::uint16_t kFormatVersion = 1;
+
+// §3.2 File header.
+inline constexpr std::array<std::uint8_t, 8> kFileMagic = {0x89, 'S', 'P', 'I', 'K', 'E', 'Y', '\n'};
+inline constexpr std::size_t kFileHeaderSize = 40;
+struct FileHeader {
+  std::uint16_t format_version = kFormatVersion;
+  std::uint64_t metadata_size = 0;      // bytes of the metadata section that follows the header
+  std::uint64_t metadata_checksum = 0;  // XXH3-64 of the metadata section
+};
+std::vector<std::uint8_t> serialize(const FileHeader& header);
+FileHeader parse_file_header(std::span<const std::uint8_t> bytes);  // throws ArchiveError
+
+// §3.4 Chunk record header, in front of every chunk payload.
+inline constexpr std::uint32_t kChunkMagic = 0x434B5053;  // "SPKC" as little-endian bytes
+inline constexpr std::size_t kChunkHeaderSize = 40;
+struct ChunkHeader {
+  std::uint32_t chunk_index = 0;
+  std::uint64_t first_sample = 0;
+  std::uint32_t sample_count = 0;
+  std::uint64_t payload_size = 0;
+  std::uint64_t payload_checksum = 0;
+};
+std::vector<std::uint8_t> serialize(const ChunkHeader& header);
+ChunkHeader parse_chunk_header(std::span<const std::uint8_t> bytes, std::uint64_t file_offset);
+
+// §3.5 Index entry, one per chunk.
+inline constexpr std::size_t kIndexEntrySize = 48;
+struct IndexEntry {
+  std::uint64_t first_sample = 0;
+  std::uint32_t sample_count = 0;
+  std::uint64_t record_offset = 0;  // file offset of the chunk header
+  std::uint64_t payload_size = 0;
+  std::uint64_t payload_checksum = 0;
+  std::uint64_t samples_checksum = 0;  // XXH3-64 of the decoded samples (§4.4)
+};
+std::vector<std::uint8_t> serialize_index(std::span<const IndexEntry> entries);
+std::vector<IndexEntry> parse_index(std::span<const std::uint8_t> bytes);
+
+// §3.6 Footer, the last bytes of the file.
+inline constexpr std::array<std::uint8_t, 8> kFooterMagic = {'S', 'P', 'I', 'K', 'E', 'N', 'D', 0x89};
+inline constexpr std::size_t kFooterSize = 48;
+struct Footer {
+  std::uint64_t index_offset = 0;
+  std::uint64_t chunk_count = 0;
+  std::uint64_t index_checksum = 0;
+  std::uint64_t reserved = 0;
+};
+std::vector<std::uint8_t> serialize(const Footer& footer);
+Footer parse_footer(std::span<const std::uint8_t> bytes);
+
+// §4 Metadata.
+enum class SourceKind { wav, raw };
+
+struct ByteRange {  // a range of the metadata section's verbatim area
+  std::uint64_t offset = 0;
+  std::uint64_t size = 0;
+};
+
+struct SourceFile {
+  std::string path;  // restore path relative to the output directory, '/'-separated
+  SourceKind kind = SourceKind::wav;
+  std::uint64_t size = 0;       // bytes of the original file
+  std::uint64_t checksum = 0;   // XXH3-64 of the original file
+  std::uint32_t channel_count = 0;
+  std::uint32_t first_channel = 0;  // its channels are first_channel .. first_channel + channel_count - 1
+  std::uint64_t frames = 0;         // samples per channel
+  ByteRange prefix;  // verbatim bytes before the samples (WAV header and chunks)
+  ByteRange suffix;  // verbatim bytes after the samples (pad byte, trailing chunks, partial frame)
+};
+
+struct ChannelInfo {
+  std::string name;
+  std::uint32_t source = 0;
+  std::uint64_t length = 0;  // samples
+  ValueMap value_map;
+};
+
+struct CodecParams {
+  std::string name = "rice1";
+  std::uint32_t partition_size = 256;
+};
+
+struct Metadata {
+  std::string encoder;
+  double sample_rate = 0;
+  std::uint64_t total_samples = 0;  // longest channel
+  std::uint64_t chunk_samples = 0;
+  std::string level = "default";
+  CodecParams codec;
+  std::vector<ChannelInfo> channels;
+  std::vector<SourceFile> sources;
+
+  std::uint64_t chunk_count() const {
+    return chunk_samples == 0 ? 0 : (total_samples + chunk_samples - 1) / chunk_samples;
+  }
+  std::uint64_t chunk_first_sample(std::uint64_t chunk) const { return chunk * chunk_samples; }
+  std::uint32_t chunk_sample_count(std::uint64_t chunk) const {
+    const std::uint64_t first = chunk_first_sample(chunk);
+    return static_cast<std::uint32_t>(first >= total_samples ? 0 : std::min(chunk_samples, total_samples - first));
+  }
+  double duration_seconds() const { return sample_rate > 0 ? static_cast<double>(total_samples) / sample_rate : 0; }
+  std::uint64_t original_bytes() const;
+};
+
+struct MetadataSection {
+  Metadata metadata;
+  std::vector<std::uint8_t> verbatim;
+};
+
+// The stored metadata section is one zstd frame (with its content size) holding
+// u64 json_size, the JSON text and the verbatim bytes (§4).
+inline constexpr std::uint64_t kMaxMetadataContentSize = 1ull << 30;
+std::vector<std::uint8_t> serialize(const MetadataSection& section);
+MetadataSection parse_metadata_section(std::span<const std::uint8_t> bytes);  // validates (§4.3)
+
+// Hex form of checksums in the metadata and in reports.
+std::string checksum_hex(std::uint64_t checksum);
+
+// Allowed value range of a codec parameter (§6.4).
+inline constexpr std::uint32_t kMaxPartitionSize = 1u << 20;
+
+}  // namespace spikey::format

@@ -1,0 +1,40 @@
+// Sequential archive writer (SPEC.md §3): header and metadata, then chunk records in order,
+// then index and footer. It writes to the path it is given; the caller writes to a temporary
+// name and renames when the archive is complete and verified.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <span>
+#include <vector>
+
+#include "spikey/format/archive.hpp"
+
+namespace spikey::format {
+
+class ArchiveWriter {
+ public:
+  // Creates `path` exclusively (fails if it exists) and writes header and metadata.
+  ArchiveWriter(const std::filesystem::path& path, const MetadataSection& metadata);
+  ~ArchiveWriter();
+  ArchiveWriter(const ArchiveWriter&) = delete;
+  ArchiveWriter& operator=(const ArchiveWriter&) = delete;
+
+  // Chunks must be appended in order 0, 1, 2, ... with the time ranges the metadata implies.
+  void append_chunk(std::uint64_t first_sample, std::uint32_t sample_count, std::span<const std::uint8_t> payload,
+                    std::uint64_t samples_checksum);
+
+  // Writes index and footer, flushes and syncs. Returns the archive size in bytes.
+  std::uint64_t finish();
+
+ private:
+  void write_bytes(std::span<const std::uint8_t> bytes);
+
+  std::filesystem::path path_;
+  std::FILE* file_ = nullptr;
+  std::uint64_t offset_ = 0;
+  std::vector<IndexEntry> index_;
+};
+
+}  // namespace spikey::format

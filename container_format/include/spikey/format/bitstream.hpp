@@ -1,0 +1,96 @@
+// LSB-first bit packing (SPEC.md §6.1): bit i of a stream is bit (i mod 8) of byte i/8.
+// Values are written with their least significant bit first. Streams are padded with
+// zero bits to a multiple of 32 bits, so a stream is a whole number of little-endian
+// 32-bit words and GPU lanes can own disjoint words.
+#pragma once
+
+#include <cstring>
+
+#include "spikey/format/hd.hpp"
+
+namespace spikey::format {
+
+// Sequential writer into caller-owned 32-bit words. The caller sizes `words` from the
+// worst-case bound of the codec (e.g. max_channel_stream_bits), so no bounds check here.
+class BitWriter {
+ public:
+  SPIKEY_HD explicit BitWriter(std::uint32_t* words) : words_(words) {}
+
+  // Appends the low `bit_count` bits of `value`, bit_count in [0, 32].
+  SPIKEY_HD void write(std::uint32_t value, int bit_count) {
+    accumulator_ |= (std::uint64_t{value} & low_bit_mask64(bit_count)) << pending_bits_;
+    pending_bits_ += bit_count;
+    if (pending_bits_ >= 32) {
+      words_[word_count_++] = static_cast<std::uint32_t>(accumulator_);
+      accumulator_ >>= 32;
+      pending_bits_ -= 32;
+    }
+  }
+
+  // Appends `count` zero bits (any count >= 0).
+  SPIKEY_HD void write_zeros(int count) {
+    while (count > 32) {
+      write(0, 32);
+      count -= 32;
+    }
+    write(0, count);
+  }
+
+  // Pads with zeros to a 32-bit boundary; returns the stream length in words.
+  SPIKEY_HD std::uint32_t finish() {
+    if (pending_bits_ > 0) {
+      words_[word_count_++] = static_cast<std::uint32_t>(accumulator_);
+      accumulator_ = 0;
+      pending_bits_ = 0;
+    }
+    return word_count_;
+  }
+
+  SPIKEY_HD std::uint64_t bits_written() const { return std::uint64_t{word_count_} * 32 + pending_bits_; }
+
+ private:
+  std::uint32_t* words_;
+  std::uint64_t accumulator_ = 0;
+  int pending_bits_ = 0;
+  std::uint32_t word_count_ = 0;
+};
+
+// Sequential reader over a byte range. Reads past the end see zero bits and never touch
+// memory outside [data, data + size_bytes); callers detect overruns with overran().
+class BitReader {
+ public:
+  static constexpr int kMinPeekBits = 57;  // peek() always holds at least this many valid bits
+
+  SPIKEY_HD BitReader(const std::uint8_t* data, std::uint64_t size_bytes) : data_(data), size_bytes_(size_bytes) {}
+
+  // The next >= 57 bits of the stream, LSB first (zero beyond the end).
+  SPIKEY_HD std::uint64_t peek() const {
+    const std::uint64_t byte = position_ >> 3;
+    std::uint64_t word = 0;
+    if (byte + 8 <= size_bytes_) {
+      std::memcpy(&word, data_ + byte, 8);  // little-endian host/device (checked in wire.hpp)
+    } else {
+      for (std::uint64_t i = byte; i < size_bytes_; ++i) word |= std::uint64_t{data_[i]} << (8 * (i - byte));
+    }
+    return word >> (position_ & 7);
+  }
+
+  SPIKEY_HD void skip(int bit_count) { position_ += static_cast<std::uint64_t>(bit_count); }
+
+  // Reads `bit_count` bits, bit_count in [0, 32].
+  SPIKEY_HD std::uint32_t read(int bit_count) {
+    const auto value = static_cast<std::uint32_t>(peek() & low_bit_mask64(bit_count));
+    skip(bit_count);
+    return value;
+  }
+
+  SPIKEY_HD std::uint64_t position_bits() const { return position_; }
+  SPIKEY_HD bool overran() const { return position_ > size_bytes_ * 8; }
+
+ private:
+  const std::uint8_t* data_;
+  std::uint64_t size_bytes_;
+  std::uint64_t position_ = 0;
+};
+
+}  // namespace spikey::format

@@ -1,0 +1,27 @@
+// Checksums of the container (SPEC.md §3.1): XXH3-64, seed 0, over the bytes named by the spec.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+
+namespace spikey::format {
+
+std::uint64_t checksum64(std::span<const std::uint8_t> bytes);
+
+// Streaming form, for whole restored files and decoded-sample checksums.
+class StreamingChecksum {
+ public:
+  StreamingChecksum();
+  ~StreamingChecksum();
+  StreamingChecksum(StreamingChecksum&&) noexcept;
+  StreamingChecksum& operator=(StreamingChecksum&&) noexcept;
+  void update(std::span<const std::uint8_t> bytes);
+  std::uint64_t digest() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace spikey::format

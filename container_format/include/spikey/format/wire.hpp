@@ -1,0 +1,74 @@
+// Explicit little-endian serialisation of the container's fixed-size records (SPEC.md §3).
+// Nothing is ever read or written by casting a struct over bytes.
+#pragma once
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <vector>
+
+static_assert(std::endian::native == std::endian::little,
+              "the bit packing and wire code assume a little-endian host (x86-64, ARM64)");
+
+namespace spikey::format {
+
+// Appends fields to a byte vector in little-endian order.
+class WireWriter {
+ public:
+  explicit WireWriter(std::vector<std::uint8_t>& out) : out_(out) {}
+  void u16(std::uint16_t v) { put(v); }
+  void u32(std::uint32_t v) { put(v); }
+  void u64(std::uint64_t v) { put(v); }
+  void bytes(std::span<const std::uint8_t> data) {
+    const std::size_t old = out_.size();
+    out_.resize(old + data.size());
+    if (!data.empty()) std::memcpy(out_.data() + old, data.data(), data.size());
+  }
+
+ private:
+  template <typename T>
+  void put(T v) {
+    const std::size_t old = out_.size();
+    out_.resize(old + sizeof(T));
+    std::memcpy(out_.data() + old, &v, sizeof(T));
+  }
+  std::vector<std::uint8_t>& out_;
+};
+
+// Reads fields from a byte span in little-endian order. The caller checks the span's size
+// against the record size first, so reads here never run past the end.
+class WireReader {
+ public:
+  explicit WireReader(std::span<const std::uint8_t> in) : in_(in) {}
+  std::uint16_t u16() { return get<std::uint16_t>(); }
+  std::uint32_t u32() { return get<std::uint32_t>(); }
+  std::uint64_t u64() { return get<std::uint64_t>(); }
+  std::span<const std::uint8_t> bytes(std::size_t n) {
+    auto s = in_.subspan(position_, n);
+    position_ += n;
+    return s;
+  }
+  std::size_t position() const { return position_; }
+
+ private:
+  template <typename T>
+  T get() {
+    T v;
+    std::memcpy(&v, in_.data() + position_, sizeof(T));
+    position_ += sizeof(T);
+    return v;
+  }
+  std::span<const std::uint8_t> in_;
+  std::size_t position_ = 0;
+};
+
+inline void store_u32_le(std::uint8_t* dst, std::uint32_t v) { std::memcpy(dst, &v, 4); }
+inline std::uint32_t load_u32_le(const std::uint8_t* src) {
+  std::uint32_t v;
+  std::memcpy(&v, src, 4);
+  return v;
+}
+
+}  // namespace spikey::format

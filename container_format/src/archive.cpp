@@ -1,0 +1,408 @@
+#include "spikey/format/archive.hpp"
+
+#include <nlohmann/json.hpp>
+#include <zstd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include "spikey/format/checksum.hpp"
+#include "spikey/format/wire.hpp"
+
+namespace spikey::format {
+
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void fail(const std::string& message) { throw ArchiveError(message); }
+
+void require_size(std::span<const std::uint8_t> bytes, std::size_t size, const char* what) {
+  if (bytes.size() < size) fail(std::string(what) + " is truncated");
+}
+
+}  // namespace
+
+std::string checksum_hex(std::uint64_t checksum) {
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(checksum));
+  return text;
+}
+
+// ---- §3.2 file header -------------------------------------------------------------------
+
+std::vector<std::uint8_t> serialize(const FileHeader& header) {
+  std::vector<std::uint8_t> out;
+  WireWriter w(out);
+  w.bytes(kFileMagic);
+  w.u16(header.format_version);
+  w.u16(0);                               // reserved
+  w.u32(kFileHeaderSize);                 // header size
+  w.u64(header.metadata_size);
+  w.u64(header.metadata_checksum);
+  w.u64(checksum64(out));                 // header checksum over bytes 0..31
+  return out;
+}
+
+FileHeader parse_file_header(std::span<const std::uint8_t> bytes) {
+  if (bytes.size() < kFileMagic.size() || !std::equal(kFileMagic.begin(), kFileMagic.end(), bytes.begin()))
+    fail("not a Spikey archive (bad magic at byte 0)");
+  require_size(bytes, kFileHeaderSize, "file header");
+  WireReader r(bytes);
+  r.bytes(kFileMagic.size());
+  FileHeader h;
+  h.format_version = r.u16();
+  const std::uint16_t reserved = r.u16();
+  const std::uint32_t header_size = r.u32();
+  h.metadata_size = r.u64();
+  h.metadata_checksum = r.u64();
+  const std::uint64_t stored = r.u64();
+  if (stored != checksum64(bytes.first(32))) fail("file header checksum mismatch (bytes 0..39)");
+  if (h.format_version == 0 || h.format_version > kFormatVersion)
+    fail("archive format version " + std::to_string(h.format_version) + " is not supported (this reader knows 1.." +
+         std::to_string(kFormatVersion) + ")");
+  if (reserved != 0 || header_size != kFileHeaderSize) fail("file header has unknown fields (byte 10)");
+  return h;
+}
+
+// ---- §3.4 chunk header --------------------------------------------------------------------
+
+std::vector<std::uint8_t> serialize(const ChunkHeader& header) {
+  std::vector<std::uint8_t> out;
+  WireWriter w(out);
+  w.u32(kChunkMagic);
+  w.u32(header.chunk_index);
+  w.u64(header.first_sample);
+  w.u32(header.sample_count);
+  w.u32(0);  // reserved
+  w.u64(header.payload_size);
+  w.u64(header.payload_checksum);
+  return out;
+}
+
+ChunkHeader parse_chunk_header(std::span<const std::uint8_t> bytes, std::uint64_t file_offset) {
+  require_size(bytes, kChunkHeaderSize, "chunk header");
+  WireReader r(bytes);
+  if (r.u32() != kChunkMagic) fail("chunk header at byte " + std::to_string(file_offset) + " has a bad magic");
+  ChunkHeader h;
+  h.chunk_index = r.u32();
+  h.first_sample = r.u64();
+  h.sample_count = r.u32();
+  if (r.u32() != 0) fail("chunk header at byte " + std::to_string(file_offset) + " has a non-zero reserved field");
+  h.payload_size = r.u64();
+  h.payload_checksum = r.u64();
+  return h;
+}
+
+// ---- §3.5 index ---------------------------------------------------------------------------
+
+std::vector<std::uint8_t> serialize_index(std::span<const IndexEntry> entries) {
+  std::vector<std::uint8_t> out;
+  out.reserve(entries.size() * kIndexEntrySize);
+  WireWriter w(out);
+  for (const auto& e : entries) {
+    w.u64(e.first_sample);
+    w.u32(e.sample_count);
+    w.u32(0);  // reserved
+    w.u64(e.record_offset);
+    w.u64(e.payload_size);
+    w.u64(e.payload_checksum);
+    w.u64(e.samples_checksum);
+  }
+  return out;
+}
+
+std::vector<IndexEntry> parse_index(std::span<const std::uint8_t> bytes) {
+  if (bytes.size() % kIndexEntrySize != 0) fail("index size is not a multiple of the entry size");
+  std::vector<IndexEntry> entries(bytes.size() / kIndexEntrySize);
+  WireReader r(bytes);
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    auto& e = entries[i];
+    e.first_sample = r.u64();
+    e.sample_count = r.u32();
+    if (r.u32() != 0) fail("index entry " + std::to_string(i) + " has a non-zero reserved field");
+    e.record_offset = r.u64();
+    e.payload_size = r.u64();
+    e.payload_checksum = r.u64();
+    e.samples_checksum = r.u64();
+  }
+  return entries;
+}
+
+// ---- §3.6 footer --------------------------------------------------------------------------
+
+std::vector<std::uint8_t> serialize(const Footer& footer) {
+  std::vector<std::uint8_t> out;
+  WireWriter w(out);
+  w.u64(footer.index_offset);
+  w.u64(footer.chunk_count);
+  w.u64(footer.index_checksum);
+  w.u64(footer.reserved);
+  w.u64(checksum64(out));  // footer checksum over bytes 0..31
+  w.bytes(kFooterMagic);
+  return out;
+}
+
+Footer parse_footer(std::span<const std::uint8_t> bytes) {
+  require_size(bytes, kFooterSize, "footer");
+  if (!std::equal(kFooterMagic.begin(), kFooterMagic.end(), bytes.begin() + 40))
+    fail("archive is truncated or damaged: no end marker in the last 8 bytes");
+  WireReader r(bytes);
+  Footer f;
+  f.index_offset = r.u64();
+  f.chunk_count = r.u64();
+  f.index_checksum = r.u64();
+  f.reserved = r.u64();
+  if (r.u64() != checksum64(bytes.first(32))) fail("footer checksum mismatch");
+  if (f.reserved != 0) fail("footer has a non-zero reserved field");
+  return f;
+}
+
+// ---- §4 metadata --------------------------------------------------------------------------
+
+std::uint64_t Metadata::original_bytes() const {
+  std::uint64_t total = 0;
+  for (const auto& s : sources) total += s.size;
+  return total;
+}
+
+namespace {
+
+const char* kind_name(SourceKind kind) { return kind == SourceKind::wav ? "wav" : "raw"; }
+
+json value_map_to_json(const ValueMap& m) {
+  switch (m.kind) {
+    case ValueMapKind::affine:
+      return {{"kind", "affine"}, {"step", m.step}, {"offset", m.offset}};
+    case ValueMapKind::n1_10bit:
+      return {{"kind", "n1_10bit"}};
+    case ValueMapKind::identity:
+    default:
+      return {{"kind", "identity"}};
+  }
+}
+
+json range_to_json(const ByteRange& r) { return json::array({r.offset, r.size}); }
+
+// Typed field access that turns every schema problem into one ArchiveError line.
+template <typename T>
+T field(const json& object, const char* key, const std::string& where) {
+  if (!object.is_object() || !object.contains(key)) fail("metadata: " + where + " has no \"" + key + "\"");
+  const json& v = object.at(key);
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (!v.is_string()) fail("metadata: " + where + "." + key + " is not a string");
+    return v.get<std::string>();
+  } else if constexpr (std::is_same_v<T, double>) {
+    if (!v.is_number()) fail("metadata: " + where + "." + key + " is not a number");
+    return v.get<double>();
+  } else if constexpr (std::is_same_v<T, json>) {
+    return v;
+  } else {
+    if (!v.is_number_unsigned()) fail("metadata: " + where + "." + key + " is not a non-negative integer");
+    const auto u = v.get<std::uint64_t>();
+    if (u > std::numeric_limits<T>::max()) fail("metadata: " + where + "." + key + " is out of range");
+    return static_cast<T>(u);
+  }
+}
+
+ValueMap value_map_from_json(const json& j, const std::string& where) {
+  const auto kind = field<std::string>(j, "kind", where);
+  ValueMap m;
+  if (kind == "identity") {
+    m.kind = ValueMapKind::identity;
+  } else if (kind == "n1_10bit") {
+    m.kind = ValueMapKind::n1_10bit;
+  } else if (kind == "affine") {
+    m.kind = ValueMapKind::affine;
+    const auto step = field<std::uint32_t>(j, "step", where);
+    const auto offset = field<std::uint32_t>(j, "offset", where);
+    if (step < 1 || step > 65535 || offset >= step) fail("metadata: " + where + " has an invalid affine step/offset");
+    m.step = static_cast<std::int32_t>(step);
+    m.offset = static_cast<std::int32_t>(offset);
+  } else {
+    fail("metadata: " + where + " uses value map \"" + kind + "\", unknown to this version");
+  }
+  return m;
+}
+
+ByteRange range_from_json(const json& j, const std::string& where, std::uint64_t verbatim_size) {
+  if (!j.is_array() || j.size() != 2 || !j[0].is_number_unsigned() || !j[1].is_number_unsigned())
+    fail("metadata: " + where + " is not an [offset, size] pair");
+  ByteRange r{j[0].get<std::uint64_t>(), j[1].get<std::uint64_t>()};
+  if (r.offset > verbatim_size || r.size > verbatim_size - r.offset)
+    fail("metadata: " + where + " points outside the verbatim bytes");
+  return r;
+}
+
+// Restore paths must stay inside the output directory.
+bool is_safe_relative_path(const std::string& path) {
+  if (path.empty() || path.front() == '/' || path.find('\0') != std::string::npos || path.find('\\') != std::string::npos)
+    return false;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    const std::size_t end = std::min(path.find('/', start), path.size());
+    const std::string part = path.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+void validate(const Metadata& m, std::uint64_t verbatim_size) {
+  if (!(m.sample_rate > 0) || !std::isfinite(m.sample_rate)) fail("metadata: sample_rate must be positive");
+  if (m.chunk_samples == 0 || m.chunk_samples > 0xffffffffu) fail("metadata: chunk_samples out of range");
+  if (m.codec.name != "rice1")
+    fail("archive uses codec \"" + m.codec.name + "\", which this version of spikey cannot decode");
+  if (m.codec.partition_size == 0 || m.codec.partition_size > kMaxPartitionSize)
+    fail("metadata: codec.partition_size out of range");
+  std::uint64_t longest = 0;
+  for (const auto& c : m.channels) {
+    if (c.source >= m.sources.size()) fail("metadata: channel \"" + c.name + "\" names a missing source");
+    longest = std::max(longest, c.length);
+  }
+  if (longest != m.total_samples) fail("metadata: total_samples does not match the longest channel");
+  std::uint32_t next_channel = 0;
+  for (std::size_t i = 0; i < m.sources.size(); ++i) {
+    const auto& s = m.sources[i];
+    const std::string where = "source " + std::to_string(i);
+    if (!is_safe_relative_path(s.path)) fail("metadata: " + where + " has an unsafe restore path \"" + s.path + "\"");
+    if (s.first_channel != next_channel || s.channel_count > m.channels.size() - next_channel)
+      fail("metadata: " + where + " channels are not contiguous");
+    for (std::uint32_t c = s.first_channel; c < s.first_channel + s.channel_count; ++c) {
+      if (m.channels[c].source != i || m.channels[c].length != s.frames)
+        fail("metadata: channel " + std::to_string(c) + " does not match " + where);
+    }
+    next_channel += s.channel_count;
+    if (s.channel_count == 0) fail("metadata: " + where + " has no channels");
+    // prefix + frames * channels * 2 + suffix == size, checked without overflow.
+    const std::uint64_t frame_bytes = std::uint64_t{s.channel_count} * 2;
+    const bool parts_fit = s.prefix.size <= s.size && s.suffix.size <= s.size - s.prefix.size &&
+                           s.frames <= (s.size - s.prefix.size - s.suffix.size) / frame_bytes;
+    if (!parts_fit || s.prefix.size + s.frames * frame_bytes + s.suffix.size != s.size)
+      fail("metadata: " + where + " size does not match its parts");
+    if (s.prefix.offset + s.prefix.size > verbatim_size || s.suffix.offset + s.suffix.size > verbatim_size)
+      fail("metadata: " + where + " verbatim bytes out of range");
+  }
+  if (next_channel != m.channels.size()) fail("metadata: some channels belong to no source");
+  // Two sources restoring to one path would overwrite each other.
+  std::vector<std::string> paths;
+  for (const auto& s : m.sources) paths.push_back(s.path);
+  std::sort(paths.begin(), paths.end());
+  if (std::adjacent_find(paths.begin(), paths.end()) != paths.end()) fail("metadata: two sources share a restore path");
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> serialize(const MetadataSection& section) {
+  const Metadata& m = section.metadata;
+  json j;
+  j["format_version"] = kFormatVersion;
+  j["encoder"] = m.encoder;
+  j["sample_rate"] = m.sample_rate;
+  j["total_samples"] = m.total_samples;
+  j["chunk_samples"] = m.chunk_samples;
+  j["level"] = m.level;
+  j["codec"] = {{"name", m.codec.name}, {"partition_size", m.codec.partition_size}};
+  json channels = json::array();
+  for (const auto& c : m.channels)
+    channels.push_back({{"name", c.name}, {"source", c.source}, {"length", c.length}, {"value_map", value_map_to_json(c.value_map)}});
+  j["channels"] = std::move(channels);
+  json sources = json::array();
+  for (const auto& s : m.sources)
+    sources.push_back({{"path", s.path},
+                       {"kind", kind_name(s.kind)},
+                       {"size", s.size},
+                       {"checksum", checksum_hex(s.checksum)},
+                       {"channel_count", s.channel_count},
+                       {"first_channel", s.first_channel},
+                       {"frames", s.frames},
+                       {"prefix", range_to_json(s.prefix)},
+                       {"suffix", range_to_json(s.suffix)}});
+  j["sources"] = std::move(sources);
+  const std::string text = j.dump();
+  std::vector<std::uint8_t> plain;
+  WireWriter w(plain);
+  w.u64(text.size());
+  w.bytes({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
+  w.bytes(section.verbatim);
+  if (plain.size() > kMaxMetadataContentSize) throw std::length_error("metadata too large (headers and names of the inputs)");
+  // Per-file archives carry their own metadata; zstd keeps names, checksums and WAV headers small.
+  std::vector<std::uint8_t> out(ZSTD_compressBound(plain.size()));
+  const int level = plain.size() < (1u << 20) ? 19 : 9;
+  const std::size_t size = ZSTD_compress(out.data(), out.size(), plain.data(), plain.size(), level);
+  if (ZSTD_isError(size)) throw std::runtime_error(std::string("metadata compression failed: ") + ZSTD_getErrorName(size));
+  out.resize(size);
+  return out;
+}
+
+MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored) {
+  const unsigned long long content_size = ZSTD_getFrameContentSize(stored.data(), stored.size());
+  if (content_size == ZSTD_CONTENTSIZE_ERROR || content_size == ZSTD_CONTENTSIZE_UNKNOWN || content_size > kMaxMetadataContentSize ||
+      ZSTD_findFrameCompressedSize(stored.data(), stored.size()) != stored.size())
+    fail("metadata: not a single zstd frame of known size");
+  std::vector<std::uint8_t> plain(content_size);
+  const std::size_t got = ZSTD_decompress(plain.data(), plain.size(), stored.data(), stored.size());
+  if (ZSTD_isError(got) || got != plain.size()) fail("metadata: zstd frame does not decompress");
+  const std::span<const std::uint8_t> bytes(plain);
+  require_size(bytes, 8, "metadata section");
+  WireReader r(bytes);
+  const std::uint64_t json_size = r.u64();
+  if (json_size > bytes.size() - 8) fail("metadata: JSON size exceeds the metadata section");
+  const auto text = r.bytes(json_size);
+  MetadataSection section;
+  section.verbatim.assign(bytes.begin() + 8 + static_cast<std::ptrdiff_t>(json_size), bytes.end());
+  const std::uint64_t verbatim_size = section.verbatim.size();
+
+  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) fail("metadata: not valid JSON");
+  Metadata& m = section.metadata;
+  if (field<std::uint32_t>(j, "format_version", "metadata") != kFormatVersion)
+    fail("metadata: format_version does not match the file header");
+  m.encoder = field<std::string>(j, "encoder", "metadata");
+  m.sample_rate = field<double>(j, "sample_rate", "metadata");
+  m.total_samples = field<std::uint64_t>(j, "total_samples", "metadata");
+  m.chunk_samples = field<std::uint64_t>(j, "chunk_samples", "metadata");
+  m.level = field<std::string>(j, "level", "metadata");
+  const json codec = field<json>(j, "codec", "metadata");
+  m.codec.name = field<std::string>(codec, "name", "codec");
+  m.codec.partition_size = field<std::uint32_t>(codec, "partition_size", "codec");
+  const json channels = field<json>(j, "channels", "metadata");
+  const json sources = field<json>(j, "sources", "metadata");
+  if (!channels.is_array() || !sources.is_array()) fail("metadata: channels and sources must be arrays");
+  for (std::size_t i = 0; i < channels.size(); ++i) {
+    const std::string where = "channel " + std::to_string(i);
+    ChannelInfo c;
+    c.name = field<std::string>(channels[i], "name", where);
+    c.source = field<std::uint32_t>(channels[i], "source", where);
+    c.length = field<std::uint64_t>(channels[i], "length", where);
+    c.value_map = value_map_from_json(field<json>(channels[i], "value_map", where), where);
+    m.channels.push_back(std::move(c));
+  }
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    const std::string where = "source " + std::to_string(i);
+    const json& sj = sources[i];
+    SourceFile s;
+    s.path = field<std::string>(sj, "path", where);
+    const auto kind = field<std::string>(sj, "kind", where);
+    if (kind == "wav") s.kind = SourceKind::wav;
+    else if (kind == "raw") s.kind = SourceKind::raw;
+    else fail("metadata: " + where + " has unknown kind \"" + kind + "\"");
+    s.size = field<std::uint64_t>(sj, "size", where);
+    const auto hex = field<std::string>(sj, "checksum", where);
+    if (hex.size() != 16 || hex.find_first_not_of("0123456789abcdef") != std::string::npos)
+      fail("metadata: " + where + " checksum is not 16 hex digits");
+    s.checksum = std::stoull(hex, nullptr, 16);
+    s.channel_count = field<std::uint32_t>(sj, "channel_count", where);
+    s.first_channel = field<std::uint32_t>(sj, "first_channel", where);
+    s.frames = field<std::uint64_t>(sj, "frames", where);
+    s.prefix = range_from_json(field<json>(sj, "prefix", where), where + ".prefix", verbatim_size);
+    s.suffix = range_from_json(field<json>(sj, "suffix", where), where + ".suffix", verbatim_size);
+    m.sources.push_back(std::move(s));
+  }
+  validate(m, verbatim_size);
+  return section;
+}
+
+}  // namespace spikey::format

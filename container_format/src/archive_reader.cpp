@@ -1,0 +1,114 @@
+#include "spikey/format/archive_reader.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "spikey/format/checksum.hpp"
+
+namespace spikey::format {
+
+namespace {
+[[noreturn]] void fail(const std::string& message) { throw ArchiveError(message); }
+std::string at(std::uint64_t offset) { return " (byte " + std::to_string(offset) + ")"; }
+}  // namespace
+
+ArchiveReader::ArchiveReader(const std::filesystem::path& path) : path_(path) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) throw std::runtime_error("cannot open " + path.string() + ": " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd_);
+    throw std::runtime_error(path.string() + " is not a regular file");
+  }
+  file_size_ = static_cast<std::uint64_t>(st.st_size);
+  try {
+    if (file_size_ < 8) fail("not a Spikey archive (file is " + std::to_string(file_size_) + " bytes)");
+    std::vector<std::uint8_t> head(std::min<std::uint64_t>(file_size_, kFileHeaderSize));
+    read_at(0, head.data(), head.size());
+    const FileHeader header = parse_file_header(head);
+    format_version_ = header.format_version;
+    if (file_size_ < kFileHeaderSize + kFooterSize)
+      fail("archive is truncated: " + std::to_string(file_size_) + " bytes is less than header and footer");
+
+    std::vector<std::uint8_t> tail(kFooterSize);
+    read_at(file_size_ - kFooterSize, tail.data(), tail.size());
+    const Footer footer = parse_footer(tail);
+
+    const std::uint64_t metadata_end = kFileHeaderSize + header.metadata_size;
+    if (header.metadata_size > file_size_ || metadata_end > file_size_ - kFooterSize)
+      fail("archive is truncated: metadata section runs past the end of the file");
+    std::vector<std::uint8_t> section(header.metadata_size);
+    read_at(kFileHeaderSize, section.data(), section.size());
+    if (checksum64(section) != header.metadata_checksum) fail("metadata checksum mismatch" + at(kFileHeaderSize));
+    section_ = parse_metadata_section(section);
+    const Metadata& m = section_.metadata;
+
+    if (footer.chunk_count != m.chunk_count())
+      fail("index holds " + std::to_string(footer.chunk_count) + " chunks but the metadata implies " +
+           std::to_string(m.chunk_count()));
+    const std::uint64_t index_size = footer.chunk_count * kIndexEntrySize;
+    if (footer.chunk_count > file_size_ / kIndexEntrySize || footer.index_offset < metadata_end ||
+        footer.index_offset + index_size + kFooterSize != file_size_)
+      fail("index position in the footer does not match the file size" + at(file_size_ - kFooterSize));
+    std::vector<std::uint8_t> index_bytes(index_size);
+    read_at(footer.index_offset, index_bytes.data(), index_bytes.size());
+    if (checksum64(index_bytes) != footer.index_checksum) fail("index checksum mismatch" + at(footer.index_offset));
+    index_ = parse_index(index_bytes);
+
+    // The chunk records must tile the bytes between metadata and index exactly.
+    std::uint64_t expected_offset = metadata_end;
+    for (std::uint64_t i = 0; i < index_.size(); ++i) {
+      const IndexEntry& e = index_[i];
+      const std::uint64_t first = m.chunk_first_sample(i);
+      const std::uint32_t count = m.chunk_sample_count(i);
+      const bool record_fits = expected_offset + kChunkHeaderSize <= footer.index_offset &&
+                               e.payload_size <= footer.index_offset - expected_offset - kChunkHeaderSize;
+      if (e.first_sample != first || e.sample_count != count || e.record_offset != expected_offset || !record_fits)
+        fail("index entry for chunk " + std::to_string(i) + " is inconsistent" + at(footer.index_offset + i * kIndexEntrySize));
+      expected_offset += kChunkHeaderSize + e.payload_size;
+    }
+    if (expected_offset != footer.index_offset) fail("chunk records do not end where the index starts" + at(expected_offset));
+  } catch (...) {
+    ::close(fd_);
+    throw;
+  }
+}
+
+ArchiveReader::~ArchiveReader() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void ArchiveReader::read_at(std::uint64_t offset, std::uint8_t* out, std::uint64_t size) const {
+  while (size > 0) {
+    const ssize_t n = ::pread(fd_, out, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::runtime_error("cannot read " + path_.string() + ": " + std::strerror(errno));
+    if (n == 0) fail("archive is truncated" + at(offset));
+    out += n;
+    offset += static_cast<std::uint64_t>(n);
+    size -= static_cast<std::uint64_t>(n);
+  }
+}
+
+std::vector<std::uint8_t> ArchiveReader::read_payload(std::uint64_t chunk) const {
+  const IndexEntry& e = index_.at(chunk);
+  std::uint8_t header_bytes[kChunkHeaderSize];
+  read_at(e.record_offset, header_bytes, kChunkHeaderSize);
+  const ChunkHeader h = parse_chunk_header(header_bytes, e.record_offset);
+  if (h.chunk_index != chunk || h.first_sample != e.first_sample || h.sample_count != e.sample_count ||
+      h.payload_size != e.payload_size || h.payload_checksum != e.payload_checksum)
+    fail("chunk " + std::to_string(chunk) + ": record header does not match the index" + at(e.record_offset));
+  std::vector<std::uint8_t> payload(e.payload_size);
+  read_at(payload_offset(chunk), payload.data(), payload.size());
+  if (checksum64(payload) != e.payload_checksum)
+    fail("chunk " + std::to_string(chunk) + ": payload checksum mismatch (payload bytes " +
+         std::to_string(payload_offset(chunk)) + ".." + std::to_string(payload_offset(chunk) + e.payload_size - 1) + ")");
+  return payload;
+}
+
+}  // namespace spikey::format

@@ -1,0 +1,75 @@
+#include "spikey/format/archive_writer.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "spikey/format/checksum.hpp"
+
+namespace spikey::format {
+
+namespace {
+std::runtime_error io_error(const std::filesystem::path& path, const char* what) {
+  return std::runtime_error("cannot " + std::string(what) + " " + path.string() + ": " + std::strerror(errno));
+}
+}  // namespace
+
+ArchiveWriter::ArchiveWriter(const std::filesystem::path& path, const MetadataSection& metadata) : path_(path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) throw io_error(path, "create");
+  file_ = ::fdopen(fd, "wb");
+  if (file_ == nullptr) {
+    ::close(fd);
+    throw io_error(path, "open");
+  }
+  std::setvbuf(file_, nullptr, _IOFBF, 1 << 20);
+  const auto section = serialize(metadata);
+  FileHeader header;
+  header.metadata_size = section.size();
+  header.metadata_checksum = checksum64(section);
+  write_bytes(serialize(header));
+  write_bytes(section);
+}
+
+ArchiveWriter::~ArchiveWriter() {
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+void ArchiveWriter::write_bytes(std::span<const std::uint8_t> bytes) {
+  if (!bytes.empty() && std::fwrite(bytes.data(), 1, bytes.size(), file_) != bytes.size()) throw io_error(path_, "write");
+  offset_ += bytes.size();
+}
+
+void ArchiveWriter::append_chunk(std::uint64_t first_sample, std::uint32_t sample_count,
+                                 std::span<const std::uint8_t> payload, std::uint64_t samples_checksum) {
+  ChunkHeader header;
+  header.chunk_index = static_cast<std::uint32_t>(index_.size());
+  header.first_sample = first_sample;
+  header.sample_count = sample_count;
+  header.payload_size = payload.size();
+  header.payload_checksum = checksum64(payload);
+  index_.push_back({first_sample, sample_count, offset_, payload.size(), header.payload_checksum, samples_checksum});
+  write_bytes(serialize(header));
+  write_bytes(payload);
+}
+
+std::uint64_t ArchiveWriter::finish() {
+  const auto index_bytes = serialize_index(index_);
+  Footer footer;
+  footer.index_offset = offset_;
+  footer.chunk_count = index_.size();
+  footer.index_checksum = checksum64(index_bytes);
+  write_bytes(index_bytes);
+  write_bytes(serialize(footer));
+  if (std::fflush(file_) != 0) throw io_error(path_, "write");
+  if (::fsync(::fileno(file_)) != 0) throw io_error(path_, "sync");
+  const int rc = std::fclose(file_);
+  file_ = nullptr;
+  if (rc != 0) throw io_error(path_, "close");
+  return offset_;
+}
+
+}  // namespace spikey::format

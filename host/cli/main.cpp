@@ -1,0 +1,411 @@
+// spikey: command-line front end. Exit status: 0 success, 1 failure (bad input, corrupt
+// archive, verify mismatch, I/O error), 2 wrong usage.
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <optional>
+
+#include "progress.hpp"
+#include "spikey/format/archive_reader.hpp"
+#include "spikey/host/decoder.hpp"
+#include "spikey/host/encoder.hpp"
+#include "spikey/host/output_file.hpp"
+#include "spikey/host/parallel.hpp"
+#include "spikey/host/recording.hpp"
+#include "spikey/host/window.hpp"
+#include "spikey/version.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using namespace spikey;
+
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+// Wrong options detected after parsing (e.g. contradicting flags).
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::string fixed(double v, int digits) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", digits, v);
+  return text;
+}
+
+std::string megabytes(std::uint64_t bytes) { return fixed(static_cast<double>(bytes) / 1e6, 2) + " MB"; }
+
+double ratio_of(std::uint64_t original, std::uint64_t archive) {
+  return archive == 0 ? 0 : static_cast<double>(original) / static_cast<double>(archive);
+}
+
+const char* value_map_name(format::ValueMapKind kind) {
+  switch (kind) {
+    case format::ValueMapKind::affine:
+      return "affine";
+    case format::ValueMapKind::n1_10bit:
+      return "n1_10bit";
+    default:
+      return "identity";
+  }
+}
+
+json value_map_json(const format::ValueMap& m) {
+  json j = {{"kind", value_map_name(m.kind)}};
+  if (m.kind == format::ValueMapKind::affine) j["step"] = m.step, j["offset"] = m.offset;
+  return j;
+}
+
+struct CommonOptions {
+  unsigned threads = host::default_thread_count();
+  bool quiet = false;
+  bool json_output = false;
+};
+
+void add_threads(CLI::App* cmd, CommonOptions& o) {
+  cmd->add_option("--threads", o.threads, "worker threads (default: all cores)")->check(CLI::Range(1u, 1024u));
+}
+
+// ---- compress -----------------------------------------------------------------------------
+
+struct CompressArgs {
+  std::vector<std::string> inputs;
+  std::string output;
+  std::string level = "default";
+  double chunk_seconds = 1.0;
+  bool force = false;
+  bool no_verify = false;
+  std::optional<std::uint32_t> raw_channels;
+  std::optional<double> raw_rate;
+};
+
+fs::path default_archive_name(const std::vector<std::string>& inputs) {
+  if (inputs.size() != 1) throw UsageError("several inputs need an explicit -o ARCHIVE");
+  fs::path p(inputs.front());
+  while (p.has_parent_path() && !p.has_filename()) p = p.parent_path();  // "dir/" -> "dir"
+  return fs::path(p.string() + ".spikey");
+}
+
+int run_compress(const CompressArgs& a, const CommonOptions& o) {
+  const fs::path output = a.output.empty() ? default_archive_name(a.inputs) : fs::path(a.output);
+  host::InputOptions input_options{a.raw_channels, a.raw_rate};
+  std::vector<fs::path> inputs(a.inputs.begin(), a.inputs.end());
+  const auto note = [&](const std::string& line) {
+    if (!o.quiet) std::cerr << "spikey: " << line << "\n";
+  };
+  const host::Recording recording = host::Recording::open(inputs, input_options, note);
+  cli::ProgressBar bar(o.quiet);
+  host::EncodeOptions options;
+  options.level = a.level;
+  options.chunk_seconds = a.chunk_seconds;
+  options.threads = o.threads;
+  options.verify = !a.no_verify;
+  options.overwrite = a.force;
+  options.progress = [&](const std::string& stage, std::uint64_t done, std::uint64_t total) { bar.update(stage, done, total); };
+  const host::CompressReport r = host::compress(recording, output, options);
+  bar.clear();
+  const double ratio = ratio_of(r.original_bytes, r.archive_bytes);
+  const double encode_mb_s = r.encode_seconds > 0 ? static_cast<double>(r.original_bytes) / 1e6 / r.encode_seconds : 0;
+  if (o.json_output) {
+    json j = {{"archive", output.string()},
+              {"sources", r.sources},
+              {"channels", r.channels},
+              {"chunks", r.chunks},
+              {"duration_seconds", r.duration_seconds},
+              {"original_bytes", r.original_bytes},
+              {"archive_bytes", r.archive_bytes},
+              {"ratio", ratio},
+              {"encode_seconds", r.encode_seconds},
+              {"encode_mb_per_s", encode_mb_s},
+              {"verified", r.verified},
+              {"verify_seconds", r.verify_seconds},
+              {"backend", "cpu"},
+              {"level", a.level}};
+    std::cout << j.dump(2) << "\n";
+  } else if (!o.quiet) {
+    std::cerr << "spikey: " << output.string() << ": " << r.sources << " file(s), " << r.channels << " channel(s), "
+              << fixed(r.duration_seconds, 3) << " s; " << megabytes(r.original_bytes) << " -> " << megabytes(r.archive_bytes)
+              << ", ratio " << fixed(ratio, 3) << ", " << fixed(encode_mb_s, 1) << " MB/s"
+              << (r.verified ? ", verified (" + fixed(r.verify_seconds, 2) + " s)" : ", not verified") << "\n";
+  }
+  return 0;
+}
+
+// ---- decompress ---------------------------------------------------------------------------
+
+int run_decompress(const std::string& archive, const std::string& output, bool force, const CommonOptions& o) {
+  const format::ArchiveReader reader(archive);
+  cli::ProgressBar bar(o.quiet);
+  host::RestoreOptions options;
+  options.output_directory = output;
+  options.force = force;
+  options.threads = o.threads;
+  options.progress = [&](std::uint64_t done, std::uint64_t total) { bar.update("restore", done, total); };
+  // Refuse before decoding anything if a destination exists.
+  if (!force) {
+    for (const auto& s : reader.metadata().sources) {
+      std::error_code ec;
+      if (fs::exists(fs::symlink_status(options.output_directory / s.path, ec)))
+        throw std::runtime_error((options.output_directory / s.path).string() + " already exists (use -f to overwrite)");
+    }
+  }
+  const host::RestoreReport r = host::restore_sources(reader, options);
+  bar.clear();
+  if (!r.mismatched_files.empty())
+    throw format::ArchiveError("restored " + r.mismatched_files.front() + " does not match the original's checksum (" +
+                               std::to_string(r.mismatched_files.size()) + " file(s) not written)");
+  if (!o.quiet)
+    std::cerr << "spikey: restored " << r.files << " file(s), " << megabytes(r.bytes) << " to " << output << " in "
+              << fixed(r.seconds, 2) << " s\n";
+  return 0;
+}
+
+// ---- extract ------------------------------------------------------------------------------
+
+struct ExtractArgs {
+  std::string archive;
+  std::string output;
+  std::optional<double> start_seconds, end_seconds;
+  std::optional<std::uint64_t> start_sample, end_sample;
+  std::string channels;
+  bool force = false;
+};
+
+int run_extract(const ExtractArgs& a, const CommonOptions& o) {
+  const auto file_format = host::window_format_for(a.output);
+  if (a.start_seconds && a.start_sample) throw UsageError("use --start or --start-sample, not both");
+  if (a.end_seconds && a.end_sample) throw UsageError("use --end or --end-sample, not both");
+  const format::ArchiveReader reader(a.archive);
+  const format::Metadata& meta = reader.metadata();
+  std::uint64_t start = 0, end = meta.total_samples;
+  if (a.start_seconds) start = host::seconds_to_sample(*a.start_seconds, meta.sample_rate);
+  if (a.start_sample) start = *a.start_sample;
+  if (a.end_seconds) end = host::seconds_to_sample(*a.end_seconds, meta.sample_rate);
+  if (a.end_sample) end = *a.end_sample;
+  std::vector<std::uint32_t> channels;
+  if (!a.channels.empty()) channels = host::parse_channel_list(a.channels, meta.channels.size());
+  const host::Window window = host::resolve_window(meta, start, end, channels);
+  host::write_window(reader, window, file_format, a.output, a.force, o.threads);
+  if (!o.quiet) {
+    std::cerr << "spikey: wrote " << window.frames() << " samples x " << window.channels.size() << " channel(s) (samples "
+              << window.start << ".." << window.end - 1 << ") to " << a.output;
+    if (window.clipped) std::cerr << " (end clipped to the channels' length)";
+    std::cerr << "\n";
+  }
+  return 0;
+}
+
+// ---- info ---------------------------------------------------------------------------------
+
+int run_info(const std::string& archive, const CommonOptions& o) {
+  const format::ArchiveReader reader(archive);
+  const format::Metadata& m = reader.metadata();
+  const std::uint64_t original = m.original_bytes();
+  const double ratio = ratio_of(original, reader.file_size());
+  std::uint64_t map_counts[3] = {0, 0, 0};
+  for (const auto& c : m.channels) ++map_counts[static_cast<int>(c.value_map.kind)];
+  if (o.json_output) {
+    json channels = json::array();
+    for (const auto& c : m.channels)
+      channels.push_back({{"name", c.name}, {"source", c.source}, {"length", c.length}, {"value_map", value_map_json(c.value_map)}});
+    json sources = json::array();
+    for (const auto& s : m.sources)
+      sources.push_back({{"path", s.path},
+                         {"kind", s.kind == format::SourceKind::wav ? "wav" : "raw"},
+                         {"size", s.size},
+                         {"checksum", format::checksum_hex(s.checksum)},
+                         {"channels", s.channel_count},
+                         {"frames", s.frames}});
+    json j = {{"archive", archive},
+              {"format_version", reader.format_version()},
+              {"encoder", m.encoder},
+              {"level", m.level},
+              {"codec", {{"name", m.codec.name}, {"partition_size", m.codec.partition_size}}},
+              {"sample_rate", m.sample_rate},
+              {"total_samples", m.total_samples},
+              {"duration_seconds", m.duration_seconds()},
+              {"chunk_samples", m.chunk_samples},
+              {"chunks", reader.index().size()},
+              {"original_bytes", original},
+              {"archive_bytes", reader.file_size()},
+              {"ratio", ratio},
+              {"channels", channels},
+              {"sources", sources}};
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "archive       " << archive << "\n"
+            << "format        version " << reader.format_version() << ", written by " << m.encoder << "\n"
+            << "codec         " << m.codec.name << " (level " << m.level << ", partition " << m.codec.partition_size << ")\n"
+            << "sample rate   " << m.sample_rate << " Hz\n"
+            << "duration      " << fixed(m.duration_seconds(), 3) << " s (" << m.total_samples << " samples)\n"
+            << "channels      " << m.channels.size() << " (value maps: " << map_counts[2] << " n1_10bit, " << map_counts[1]
+            << " affine, " << map_counts[0] << " identity)\n"
+            << "sources       " << m.sources.size() << " file(s)\n"
+            << "chunks        " << reader.index().size() << " x " << m.chunk_samples << " samples ("
+            << fixed(static_cast<double>(m.chunk_samples) / m.sample_rate, 3) << " s)\n"
+            << "size          " << original << " bytes original, " << reader.file_size() << " bytes archive\n"
+            << "ratio         " << fixed(ratio, 4) << "\n";
+  return 0;
+}
+
+// ---- verify -------------------------------------------------------------------------------
+
+int run_verify(const std::string& archive, const CommonOptions& o) {
+  json j = {{"archive", archive}, {"ok", false}};
+  try {
+    const format::ArchiveReader reader(archive);
+    const format::Metadata& m = reader.metadata();
+    cli::ProgressBar bar(o.quiet || o.json_output);
+    host::RestoreOptions options;
+    options.threads = o.threads;
+    options.progress = [&](std::uint64_t done, std::uint64_t total) { bar.update("verify", done, total); };
+    const host::RestoreReport r = host::restore_sources(reader, options);
+    bar.clear();
+    const double ratio = ratio_of(r.bytes, reader.file_size());
+    const double realtime = r.seconds > 0 ? m.duration_seconds() / r.seconds : 0;
+    const double mb_s = r.seconds > 0 ? static_cast<double>(r.bytes) / 1e6 / r.seconds : 0;
+    const double slowest_duration = reader.index().empty()
+                                        ? 0
+                                        : static_cast<double>(reader.index()[r.slowest_chunk].sample_count) / m.sample_rate;
+    const double slowest_realtime = r.slowest_chunk_seconds > 0 ? slowest_duration / r.slowest_chunk_seconds : 0;
+    j["ok"] = r.mismatched_files.empty();
+    j["files"] = r.files;
+    j["chunks"] = reader.index().size();
+    j["original_bytes"] = r.bytes;
+    j["archive_bytes"] = reader.file_size();
+    j["ratio"] = ratio;
+    j["duration_seconds"] = m.duration_seconds();
+    j["decode_seconds"] = r.seconds;
+    j["decode_mb_per_s"] = mb_s;
+    j["x_real_time"] = realtime;
+    j["slowest_chunk"] = {{"index", r.slowest_chunk},
+                          {"decode_seconds", r.slowest_chunk_seconds},
+                          {"duration_seconds", slowest_duration},
+                          {"x_real_time", slowest_realtime}};
+    if (!r.mismatched_files.empty()) {
+      j["error"] = "rebuilt file " + r.mismatched_files.front() + " does not match the original's checksum";
+      j["mismatched_files"] = r.mismatched_files;
+    }
+    if (o.json_output) {
+      std::cout << j.dump(2) << "\n";
+    } else if (r.mismatched_files.empty()) {
+      std::cout << "OK " << archive << ": " << r.files << " file(s), " << reader.index().size() << " chunk(s), "
+                << fixed(m.duration_seconds(), 3) << " s of recording, ratio " << fixed(ratio, 4) << "\n"
+                << "decode " << fixed(r.seconds, 3) << " s: " << fixed(mb_s, 1) << " MB/s, " << fixed(realtime, 1)
+                << "x real time; slowest chunk " << r.slowest_chunk << ": " << fixed(r.slowest_chunk_seconds * 1e3, 2)
+                << " ms for " << fixed(slowest_duration, 3) << " s (" << fixed(slowest_realtime, 1) << "x real time)\n";
+    } else {
+      std::cerr << "spikey: verify failed: " << j["error"].get<std::string>() << "\n";
+    }
+    return r.mismatched_files.empty() ? 0 : kExitFailure;
+  } catch (const std::exception& e) {
+    if (!o.json_output) throw;
+    j["error"] = e.what();
+    std::cout << j.dump(2) << "\n";
+    return kExitFailure;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  host::install_cleanup_signal_handlers();
+  CLI::App app{"spikey: lossless compression of multi-electrode neural recordings into seekable archives"};
+  app.set_version_flag("--version", std::string("spikey ") + kVersion);
+  app.require_subcommand(1);
+  app.footer(
+      "Examples:\n"
+      "  spikey compress recordings/ -o session.spikey\n"
+      "  spikey compress rec.bin --raw-channels 32 --raw-rate 30000 -o rec.spikey\n"
+      "  spikey extract session.spikey --start 1.25 --end 1.5 --channels 0,7,100-131 -o window.npy\n"
+      "  spikey verify session.spikey --json\n"
+      "Exit status: 0 success, 1 failure, 2 wrong usage.");
+
+  CommonOptions common;
+
+  CompressArgs ca;
+  auto* compress = app.add_subcommand("compress", "compress WAV files, directories of WAVs or raw int16 into one archive");
+  compress->add_option("inputs", ca.inputs, "WAV files, directories of WAVs, or raw files with --raw-channels")->required();
+  compress->add_option("-o,--output", ca.output, "archive to write (default: INPUT.spikey for one input)");
+  compress->add_option("--level", ca.level, "fast | default | max")->check(CLI::IsMember({"fast", "default", "max"}));
+  compress->add_option("--chunk-seconds", ca.chunk_seconds, "seconds per independently decodable chunk (default 1)")
+      ->check(CLI::PositiveNumber);
+  compress->add_flag("-f,--force", ca.force, "overwrite an existing archive");
+  compress->add_flag("--no-verify", ca.no_verify, "skip decoding the archive again after writing it");
+  compress->add_option("--raw-channels", ca.raw_channels, "file inputs are headerless interleaved int16 with N channels")
+      ->check(CLI::Range(1u, 65535u));
+  compress->add_option("--raw-rate", ca.raw_rate, "sample rate in Hz of raw inputs")->check(CLI::PositiveNumber);
+  compress->add_flag("-q,--quiet", common.quiet, "no progress or summary");
+  compress->add_flag("--json", common.json_output, "print a JSON report on stdout");
+  add_threads(compress, common);
+  compress->footer("Examples:\n  spikey compress ../data/neuralink -o nl.spikey\n  spikey compress a.wav b.wav -o ab.spikey");
+
+  std::string archive, output;
+  bool force = false;
+  auto* decompress = app.add_subcommand("decompress", "restore every original file, byte-identical");
+  decompress->add_option("archive", archive, "archive to read")->required();
+  decompress->add_option("-o,--output", output, "directory to restore into (created if missing)")->required();
+  decompress->add_flag("-f,--force", force, "overwrite existing files");
+  decompress->add_flag("-q,--quiet", common.quiet, "no progress or summary");
+  add_threads(decompress, common);
+
+  ExtractArgs ea;
+  auto* extract = app.add_subcommand("extract", "write a time window of some channels as .bin, .wav or .npy");
+  extract->add_option("archive", ea.archive, "archive to read")->required();
+  extract->add_option("-o,--output", ea.output, "output file: .bin (interleaved int16 LE), .wav or .npy")->required();
+  extract->add_option("--start", ea.start_seconds, "window start in seconds (nearest sample)");
+  extract->add_option("--end", ea.end_seconds, "window end in seconds (nearest sample, exclusive)");
+  extract->add_option("--start-sample", ea.start_sample, "window start sample");
+  extract->add_option("--end-sample", ea.end_sample, "window end sample (exclusive)");
+  extract->add_option("--channels", ea.channels, "channels in output order, e.g. 0,7,100-131 (default: all)");
+  extract->add_flag("-f,--force", ea.force, "overwrite an existing output file");
+  extract->add_flag("-q,--quiet", common.quiet, "no summary");
+  add_threads(extract, common);
+
+  auto* info = app.add_subcommand("info", "describe an archive (reads header, metadata and index only)");
+  info->add_option("archive", archive, "archive to read")->required();
+  info->add_flag("--json", common.json_output, "print JSON");
+
+  auto* verify = app.add_subcommand("verify", "decode everything and check every checksum; report ratio and decode speed");
+  verify->add_option("archive", archive, "archive to read")->required();
+  verify->add_flag("--json", common.json_output, "print JSON");
+  verify->add_flag("-q,--quiet", common.quiet, "no progress");
+  add_threads(verify, common);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "spikey: " << e.what() << " (see spikey --help)\n";
+    return kExitUsage;
+  }
+
+  try {
+    if (*compress) return run_compress(ca, common);
+    if (*decompress) return run_decompress(archive, output, force, common);
+    if (*extract) return run_extract(ea, common);
+    if (*info) return run_info(archive, common);
+    if (*verify) return run_verify(archive, common);
+  } catch (const UsageError& e) {
+    std::cerr << "spikey: " << e.what() << " (see spikey --help)\n";
+    return kExitUsage;
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "spikey: " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    std::cerr << "spikey: " << e.what() << "\n";
+    return kExitFailure;
+  }
+  return kExitUsage;
+}

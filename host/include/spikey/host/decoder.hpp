@@ -1,0 +1,64 @@
+// CPU reference decoder (SPEC.md §6–§7). Depends on the container format only: never on the
+// encoder or on CUDA. Chunks decode independently, so whole-archive work is threaded across
+// chunks; channels of a chunk decode independently too, so a window decodes only what it needs.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "spikey/format/archive_reader.hpp"
+
+namespace spikey::host {
+
+struct DecodedChunk {
+  std::uint64_t chunk = 0;
+  std::uint64_t first_sample = 0;
+  std::vector<std::uint32_t> channel;       // decoded channels (requested and present), ascending
+  std::vector<std::uint32_t> sample_count;  // samples of each in this chunk
+  std::vector<std::uint64_t> offset;        // start of each channel in `samples`
+  std::vector<std::int16_t> samples;        // channel after channel
+  double decode_seconds = 0;                // wall time spent decoding this chunk
+
+  // Samples of `channel` in this chunk (empty when the channel was not decoded or has ended).
+  std::span<const std::int16_t> channel_samples(std::uint32_t channel) const;
+};
+
+// Decodes the requested channels (ascending, unique; empty means all) of one chunk. When all
+// channels are decoded, the decoded-samples checksum of the index is checked as well.
+// Throws format::ArchiveError naming chunk, channel and byte offset on corrupt data.
+DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chunk,
+                          std::span<const std::uint32_t> channels = {});
+
+// Decodes chunks [first_chunk, end_chunk) on `threads` threads and hands them to `consume`
+// in chunk order.
+void decode_chunks_in_order(const format::ArchiveReader& reader, std::uint64_t first_chunk, std::uint64_t end_chunk,
+                            std::span<const std::uint32_t> channels, unsigned threads,
+                            const std::function<void(const DecodedChunk&)>& consume);
+
+struct RestoreReport {
+  std::uint64_t files = 0;
+  std::uint64_t bytes = 0;           // original bytes rebuilt
+  double seconds = 0;                // wall time
+  double slowest_chunk_seconds = 0;  // decode time of the slowest chunk
+  std::uint64_t slowest_chunk = 0;
+  std::vector<std::string> mismatched_files;  // restored bytes whose checksum differs from the original's
+};
+
+struct RestoreOptions {
+  std::filesystem::path output_directory;  // empty: rebuild and check checksums only (verify)
+  bool force = false;                      // overwrite existing files
+  unsigned threads = 1;
+  std::function<void(std::uint64_t done, std::uint64_t total)> progress;
+};
+
+// Rebuilds every source file byte for byte (verbatim prefix, interleaved samples, verbatim
+// suffix) and checks each against the XXH3 of the original stored in the metadata. With an
+// output directory, each file is written to a temporary name and renamed into place only
+// after its checksum matched; without one, nothing is written (verify).
+RestoreReport restore_sources(const format::ArchiveReader& reader, const RestoreOptions& options);
+
+}  // namespace spikey::host

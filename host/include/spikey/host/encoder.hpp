@@ -1,0 +1,77 @@
+// CPU reference encoder: value-map selection, chunk encoding and the whole compress run
+// (write under a temporary name, verify with the reference decoder, rename).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "spikey/format/archive.hpp"
+#include "spikey/format/chunk_payload.hpp"
+#include "spikey/host/recording.hpp"
+
+namespace spikey::host {
+
+// Running facts about one channel's values, enough to choose its value map (SPEC.md §5.2).
+struct ValueSurvey {
+  bool any = false;
+  bool n1_exact = true;      // every value survives the N1 10-bit map
+  std::int32_t first = 0;    // first value seen
+  std::uint32_t gcd = 0;     // gcd of |value - first| over all values
+  std::int32_t min = 0;
+  std::int32_t max = 0;
+
+  void add(std::span<const std::int16_t> values);
+  void merge(const ValueSurvey& other);
+};
+
+// The exact map with the smallest code range; ties go to the simpler map.
+format::ValueMap choose_value_map(const ValueSurvey& survey);
+
+struct EncodeOptions {
+  std::string level = "default";
+  double chunk_seconds = 1.0;
+  unsigned threads = 1;
+  bool verify = true;
+  bool overwrite = false;
+  std::uint32_t partition_size = 256;
+  std::function<void(const std::string& stage, std::uint64_t done, std::uint64_t total)> progress;
+};
+
+struct EncodedChunk {
+  std::vector<std::uint8_t> payload;
+  std::uint64_t samples_checksum = 0;
+};
+
+// Encodes one chunk from its gathered samples (Recording::gather layout).
+EncodedChunk encode_chunk(std::span<const std::int16_t> samples, const format::ChunkChannels& present,
+                          std::span<const format::ValueMap> maps, std::uint32_t partition_size);
+
+struct CompressReport {
+  std::uint64_t original_bytes = 0;
+  std::uint64_t archive_bytes = 0;
+  std::uint64_t sources = 0;
+  std::uint64_t channels = 0;
+  std::uint64_t chunks = 0;
+  double duration_seconds = 0;  // of the recording
+  double encode_seconds = 0;    // survey + encode + write
+  double verify_seconds = 0;    // 0 when not verified
+  bool verified = false;
+  std::uint64_t value_map_counts[3] = {0, 0, 0};  // channels per ValueMapKind
+};
+
+// Thrown when verify-after-encode finds a difference; the archive is not kept.
+class VerifyError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Compresses `recording` into `output`. The archive appears under its final name only when
+// complete and (unless disabled) verified: every chunk decoded by the reference decoder
+// equals the input samples, and every rebuilt file matches the original's checksum.
+CompressReport compress(const Recording& recording, const std::filesystem::path& output, const EncodeOptions& options);
+
+}  // namespace spikey::host

@@ -1,0 +1,63 @@
+// The encoder's view of its inputs: channels x samples of int16, backed by memory-mapped
+// files, plus every non-sample byte of each file (SPEC.md §4.2).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "spikey/format/archive.hpp"
+#include "spikey/format/chunk_payload.hpp"
+#include "spikey/host/mapped_file.hpp"
+#include "spikey/host/wav.hpp"
+
+namespace spikey::host {
+
+struct InputSource {
+  std::filesystem::path file;  // as found on disk
+  std::string restore_path;    // relative path restored by decompress
+  format::SourceKind kind = format::SourceKind::wav;
+  MappedFile map;
+  std::uint32_t channel_count = 0;
+  std::uint64_t data_offset = 0;  // first sample byte in the file
+  std::uint64_t frames = 0;
+  double sample_rate = 0;
+
+  std::uint64_t data_end() const { return data_offset + frames * channel_count * 2; }
+};
+
+struct InputOptions {
+  std::optional<std::uint32_t> raw_channels;  // file arguments are headerless interleaved int16
+  std::optional<double> raw_rate;
+};
+
+class Recording {
+ public:
+  // Opens the inputs named on the command line (SPEC.md §4.1 fixes channel order and restore
+  // paths). `note` receives informational lines (e.g. skipped files). Throws InputError.
+  static Recording open(const std::vector<std::filesystem::path>& arguments, const InputOptions& options,
+                        const std::function<void(const std::string&)>& note);
+
+  double sample_rate() const { return sample_rate_; }
+  const std::vector<InputSource>& sources() const { return sources_; }
+  std::size_t channel_count() const { return channel_source_.size(); }
+  std::uint32_t source_of_channel(std::size_t channel) const { return channel_source_[channel]; }
+  std::uint64_t channel_length(std::size_t channel) const { return sources_[channel_source_[channel]].frames; }
+  std::string channel_name(std::size_t channel) const;
+  std::uint64_t total_samples() const;
+  std::uint64_t original_bytes() const;
+
+  // Copies the samples of the chunk's present channels, channel after channel (each
+  // channel's sample_count[i] samples), into `out`: the layout of decoded chunks (SPEC.md §4.4).
+  void gather(std::uint64_t first_sample, const format::ChunkChannels& present, std::vector<std::int16_t>& out) const;
+
+ private:
+  double sample_rate_ = 0;
+  std::vector<InputSource> sources_;
+  std::vector<std::uint32_t> channel_source_;
+};
+
+}  // namespace spikey::host

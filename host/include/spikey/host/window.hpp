@@ -1,0 +1,48 @@
+// Random-access reads of a time window of some channels (SPEC.md §7): only the chunks that
+// overlap the window are read, and only the requested channels' streams are decoded.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "spikey/format/archive_reader.hpp"
+
+namespace spikey::host {
+
+enum class WindowFileFormat { bin, wav, npy };
+
+// Output format from a file name's extension (.bin, .wav, .npy); throws std::invalid_argument.
+WindowFileFormat window_format_for(const std::filesystem::path& path);
+
+// Parses "0,7,100-131" into channel numbers, in the order given; throws std::invalid_argument.
+std::vector<std::uint32_t> parse_channel_list(const std::string& text, std::size_t channel_count);
+
+// Seconds to a sample index: nearest sample, halves away from zero.
+std::uint64_t seconds_to_sample(double seconds, double sample_rate);
+
+struct Window {
+  std::uint64_t start = 0;  // first sample
+  std::uint64_t end = 0;    // one past the last sample, clipped to the shortest requested channel
+  std::vector<std::uint32_t> channels;  // output column order
+  bool clipped = false;     // end was reduced to fit the channels
+  std::uint64_t frames() const { return end - start; }
+};
+
+// Checks and clips a request (empty `channels` means all). Throws std::invalid_argument
+// when the window is empty after clipping or a channel does not exist.
+Window resolve_window(const format::Metadata& metadata, std::uint64_t start, std::uint64_t end,
+                      std::vector<std::uint32_t> channels);
+
+// The window as interleaved samples [frame][channel].
+std::vector<std::int16_t> read_window(const format::ArchiveReader& reader, const Window& window, unsigned threads);
+
+// Writes the window to `path` in `format`, streaming chunk by chunk, under a temporary name.
+void write_window(const format::ArchiveReader& reader, const Window& window, WindowFileFormat format,
+                  const std::filesystem::path& path, bool overwrite, unsigned threads);
+
+// The .npy v1.0 header of an int16 [frames, channels] C-order array.
+std::vector<std::uint8_t> npy_header(std::uint64_t frames, std::uint64_t channels);
+
+}  // namespace spikey::host

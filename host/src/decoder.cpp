@@ -1,0 +1,213 @@
+#include "spikey/host/decoder.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <numeric>
+#include <optional>
+
+#include "spikey/format/channel_stream.hpp"
+#include "spikey/format/checksum.hpp"
+#include "spikey/format/chunk_payload.hpp"
+#include "spikey/host/output_file.hpp"
+#include "spikey/host/parallel.hpp"
+
+namespace spikey::host {
+
+namespace fs = std::filesystem;
+using format::ArchiveError;
+
+namespace {
+
+const char* describe(format::StreamStatus status) {
+  switch (status) {
+    case format::StreamStatus::invalid_rice_parameter:
+      return "invalid Rice parameter";
+    case format::StreamStatus::overrun:
+      return "stream runs past its end";
+    case format::StreamStatus::length_mismatch:
+      return "stream length does not match its contents";
+    default:
+      return "ok";
+  }
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+}  // namespace
+
+std::span<const std::int16_t> DecodedChunk::channel_samples(std::uint32_t c) const {
+  const auto it = std::lower_bound(channel.begin(), channel.end(), c);
+  if (it == channel.end() || *it != c) return {};
+  const auto i = static_cast<std::size_t>(it - channel.begin());
+  return {samples.data() + offset[i], sample_count[i]};
+}
+
+DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chunk, std::span<const std::uint32_t> channels) {
+  const auto start = std::chrono::steady_clock::now();
+  const format::Metadata& meta = reader.metadata();
+  const format::IndexEntry& entry = reader.index().at(chunk);
+  const std::vector<std::uint8_t> payload = reader.read_payload(chunk);
+  const std::uint64_t payload_offset = reader.payload_offset(chunk);
+  const format::ChunkChannels present = format::channels_in_chunk(meta, entry.first_sample, entry.sample_count);
+  const format::PayloadDirectory dir = format::parse_payload_directory(payload, present.channel.size(), chunk, payload_offset);
+
+  DecodedChunk out;
+  out.chunk = chunk;
+  out.first_sample = entry.first_sample;
+  std::vector<std::size_t> positions;  // indices into `present`
+  if (channels.empty()) {
+    positions.resize(present.channel.size());
+    std::iota(positions.begin(), positions.end(), std::size_t{0});
+  } else {
+    for (const std::uint32_t c : channels) {
+      const auto it = std::lower_bound(present.channel.begin(), present.channel.end(), c);
+      if (it != present.channel.end() && *it == c) positions.push_back(static_cast<std::size_t>(it - present.channel.begin()));
+    }
+  }
+  std::uint64_t total = 0;
+  for (const std::size_t p : positions) {
+    out.channel.push_back(present.channel[p]);
+    out.sample_count.push_back(present.sample_count[p]);
+    out.offset.push_back(total);
+    total += present.sample_count[p];
+  }
+  out.samples.resize(total);
+
+  std::vector<std::int32_t> codes;
+  for (std::size_t i = 0; i < positions.size(); ++i) {
+    const std::size_t p = positions[i];
+    const std::uint32_t c = present.channel[p];
+    const std::uint32_t n = present.sample_count[p];
+    const std::uint8_t* stream = payload.data() + dir.stream_offset[p];
+    const std::uint64_t size = dir.stream_size[p];
+    const auto where = [&] {
+      return "chunk " + std::to_string(chunk) + ", channel " + std::to_string(c) + " (stream at byte " +
+             std::to_string(payload_offset + dir.stream_offset[p]) + ")";
+    };
+    // Every sample after the warm-up costs at least one bit: reject impossible counts before allocating.
+    if (size * 8 < format::kWarmupBits || n - 1 > size * 8) throw ArchiveError(where() + ": stream too short for its samples");
+    codes.resize(n);
+    const auto status = format::decode_channel_stream(stream, size, n, meta.codec.partition_size, codes.data());
+    if (status != format::StreamStatus::ok) throw ArchiveError(where() + ": " + describe(status));
+    const format::ValueMap map = meta.channels[c].value_map;
+    std::int16_t* dst = out.samples.data() + out.offset[i];
+    for (std::uint32_t t = 0; t < n; ++t) dst[t] = format::code_to_value(map, codes[t]);
+  }
+  if (positions.size() == present.channel.size() &&
+      format::checksum64({reinterpret_cast<const std::uint8_t*>(out.samples.data()), out.samples.size() * 2}) !=
+          entry.samples_checksum)
+    throw ArchiveError("chunk " + std::to_string(chunk) + ": decoded samples do not match their checksum (byte " +
+                       std::to_string(payload_offset) + ")");
+  out.decode_seconds = seconds_since(start);
+  return out;
+}
+
+void decode_chunks_in_order(const format::ArchiveReader& reader, std::uint64_t first_chunk, std::uint64_t end_chunk,
+                            std::span<const std::uint32_t> channels, unsigned threads,
+                            const std::function<void(const DecodedChunk&)>& consume) {
+  const std::vector<std::uint32_t> wanted(channels.begin(), channels.end());
+  ordered_parallel<DecodedChunk>(
+      end_chunk - first_chunk, threads, 2 * std::size_t{threads},
+      [&](std::size_t i) { return decode_chunk(reader, first_chunk + i, wanted); },
+      [&](std::size_t, DecodedChunk& chunk) { consume(chunk); });
+}
+
+namespace {
+
+// Rebuilds one source file: prefix, interleaved samples chunk by chunk, suffix.
+class SourceRebuilder {
+ public:
+  SourceRebuilder(const format::ArchiveReader& reader, std::uint32_t source, const RestoreOptions& options)
+      : meta_(reader.metadata()), verbatim_(reader.verbatim()), source_(meta_.sources[source]) {
+    if (!options.output_directory.empty()) output_.emplace(options.output_directory / source_.path, options.force);
+    append(verbatim_range(source_.prefix));
+  }
+
+  void add_chunk(const DecodedChunk& chunk) {
+    if (chunk.first_sample >= source_.frames) return;
+    const std::uint32_t k = source_.channel_count;
+    const std::size_t n = chunk.channel_samples(source_.first_channel).size();
+    interleaved_.resize(n * k);
+    for (std::uint32_t j = 0; j < k; ++j) {
+      const auto samples = chunk.channel_samples(source_.first_channel + j);
+      for (std::size_t t = 0; t < n; ++t) interleaved_[t * k + j] = samples[t];
+    }
+    append({reinterpret_cast<const std::uint8_t*>(interleaved_.data()), interleaved_.size() * 2});
+  }
+
+  // Returns whether the rebuilt bytes match the original's checksum; commits the file if so.
+  bool finish() {
+    append(verbatim_range(source_.suffix));
+    const bool match = checksum_.digest() == source_.checksum && bytes_ == source_.size;
+    if (output_ && match) output_->commit();
+    return match;
+  }
+
+  std::uint64_t bytes() const { return bytes_; }
+  const std::string& path() const { return source_.path; }
+
+ private:
+  std::span<const std::uint8_t> verbatim_range(const format::ByteRange& r) const {
+    return std::span(verbatim_).subspan(r.offset, r.size);
+  }
+  void append(std::span<const std::uint8_t> bytes) {
+    checksum_.update(bytes);
+    bytes_ += bytes.size();
+    if (output_) output_->write(bytes);
+  }
+
+  const format::Metadata& meta_;
+  const std::vector<std::uint8_t>& verbatim_;
+  const format::SourceFile& source_;
+  std::optional<OutputFile> output_;
+  format::StreamingChecksum checksum_;
+  std::uint64_t bytes_ = 0;
+  std::vector<std::int16_t> interleaved_;
+};
+
+// Files open at once while restoring; sources beyond this are restored in further passes.
+constexpr std::size_t kMaxOpenOutputs = 256;
+
+}  // namespace
+
+RestoreReport restore_sources(const format::ArchiveReader& reader, const RestoreOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  const format::Metadata& meta = reader.metadata();
+  const std::size_t source_count = meta.sources.size();
+  const std::size_t group_size = options.output_directory.empty() ? std::max<std::size_t>(source_count, 1) : kMaxOpenOutputs;
+  const std::uint64_t chunk_count = reader.index().size();
+  const std::uint64_t groups = (source_count + group_size - 1) / group_size;
+  RestoreReport report;
+  std::uint64_t progress_done = 0;
+  for (std::size_t first = 0; first < source_count; first += group_size) {
+    const std::size_t end = std::min(source_count, first + group_size);
+    std::vector<std::unique_ptr<SourceRebuilder>> rebuilders;
+    std::vector<std::uint32_t> channels;
+    for (std::size_t s = first; s < end; ++s) {
+      rebuilders.push_back(std::make_unique<SourceRebuilder>(reader, static_cast<std::uint32_t>(s), options));
+      for (std::uint32_t j = 0; j < meta.sources[s].channel_count; ++j) channels.push_back(meta.sources[s].first_channel + j);
+    }
+    // All channels: decode_chunk then also checks the decoded-samples checksum.
+    if (channels.size() == meta.channels.size()) channels.clear();
+    decode_chunks_in_order(reader, 0, chunk_count, channels, options.threads, [&](const DecodedChunk& chunk) {
+      for (auto& r : rebuilders) r->add_chunk(chunk);
+      if (chunk.decode_seconds > report.slowest_chunk_seconds) {
+        report.slowest_chunk_seconds = chunk.decode_seconds;
+        report.slowest_chunk = chunk.chunk;
+      }
+      if (options.progress) options.progress(++progress_done, chunk_count * groups);
+    });
+    for (auto& r : rebuilders) {
+      if (!r->finish()) report.mismatched_files.push_back(r->path());
+      report.bytes += r->bytes();
+      ++report.files;
+    }
+  }
+  report.seconds = seconds_since(start);
+  return report;
+}
+
+}  // namespace spikey::host

@@ -1,0 +1,263 @@
+#include "spikey/host/encoder.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+#include "spikey/format/archive_reader.hpp"
+#include "spikey/format/archive_writer.hpp"
+#include "spikey/format/channel_stream.hpp"
+#include "spikey/format/checksum.hpp"
+#include "spikey/format/value_map.hpp"
+#include "spikey/host/decoder.hpp"
+#include "spikey/host/output_file.hpp"
+#include "spikey/host/parallel.hpp"
+#include "spikey/version.hpp"
+
+namespace spikey::host {
+
+namespace fs = std::filesystem;
+using format::ValueMap;
+using format::ValueMapKind;
+
+void ValueSurvey::add(std::span<const std::int16_t> values) {
+  if (values.empty()) return;
+  if (!any) {
+    any = true;
+    first = min = max = values[0];
+  }
+  const ValueMap n1{ValueMapKind::n1_10bit};
+  std::uint32_t g = gcd;
+  bool exact = n1_exact;
+  std::int32_t lo = min, hi = max;
+  for (const std::int16_t v : values) {
+    exact &= format::value_map_is_exact_for(n1, v);
+    g = std::gcd(g, static_cast<std::uint32_t>(std::abs(std::int32_t{v} - first)));
+    lo = std::min<std::int32_t>(lo, v);
+    hi = std::max<std::int32_t>(hi, v);
+  }
+  gcd = g;
+  n1_exact = exact;
+  min = lo;
+  max = hi;
+}
+
+void ValueSurvey::merge(const ValueSurvey& other) {
+  if (!other.any) return;
+  if (!any) {
+    *this = other;
+    return;
+  }
+  n1_exact &= other.n1_exact;
+  gcd = std::gcd(std::gcd(gcd, other.gcd), static_cast<std::uint32_t>(std::abs(other.first - first)));
+  min = std::min(min, other.min);
+  max = std::max(max, other.max);
+}
+
+format::ValueMap choose_value_map(const ValueSurvey& survey) {
+  ValueMap best{ValueMapKind::identity};
+  if (!survey.any) return best;
+  std::int64_t best_span = std::int64_t{survey.max} - survey.min;
+  if (survey.gcd > 1) {
+    const auto step = static_cast<std::int32_t>(survey.gcd);
+    const ValueMap affine{ValueMapKind::affine, step, ((survey.first % step) + step) % step};
+    const std::int64_t span = best_span / step;
+    if (span < best_span) best = affine, best_span = span;
+  }
+  if (survey.n1_exact) {
+    const ValueMap n1{ValueMapKind::n1_10bit};
+    const std::int64_t span = format::value_to_code(n1, static_cast<std::int16_t>(survey.max)) -
+                              format::value_to_code(n1, static_cast<std::int16_t>(survey.min));
+    if (span < best_span) best = n1;
+  }
+  return best;
+}
+
+EncodedChunk encode_chunk(std::span<const std::int16_t> samples, const format::ChunkChannels& present,
+                          std::span<const ValueMap> maps, std::uint32_t partition_size) {
+  std::vector<std::vector<std::uint32_t>> streams(present.channel.size());
+  std::vector<std::int32_t> codes;
+  std::vector<std::uint32_t> folded;
+  std::size_t position = 0;
+  for (std::size_t i = 0; i < present.channel.size(); ++i) {
+    const std::uint32_t n = present.sample_count[i];
+    const ValueMap map = maps[present.channel[i]];
+    codes.resize(n);
+    folded.resize(n);
+    const std::int16_t* values = samples.data() + position;
+    bool exact = true;
+    for (std::uint32_t t = 0; t < n; ++t) {
+      codes[t] = format::value_to_code(map, values[t]);
+      exact &= format::code_to_value(map, codes[t]) == values[t];
+    }
+    // The survey guarantees exactness; this re-check means a survey bug can never lose data.
+    if (!exact) throw std::logic_error("value map is not exact for channel " + std::to_string(present.channel[i]));
+    auto& words = streams[i];
+    words.resize(format::max_channel_stream_words(n, partition_size));
+    words.resize(format::encode_channel_stream(codes.data(), n, partition_size, folded.data(), words.data()));
+    position += n;
+  }
+  EncodedChunk out;
+  out.payload = format::assemble_payload(streams);
+  out.samples_checksum = format::checksum64({reinterpret_cast<const std::uint8_t*>(samples.data()), samples.size() * 2});
+  return out;
+}
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::uint64_t chunk_samples_for(double chunk_seconds, double sample_rate) {
+  if (!(chunk_seconds > 0) || !std::isfinite(chunk_seconds)) throw std::invalid_argument("--chunk-seconds must be positive");
+  const double samples = std::round(chunk_seconds * sample_rate);
+  // Bounded so that one chunk of one channel stays addressable with 32-bit counts.
+  if (samples > 1e8) throw std::invalid_argument("--chunk-seconds is too large (at most 1e8 samples per chunk)");
+  return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(samples));
+}
+
+// Verify-after-encode: decode every chunk with the reference decoder, compare with the input
+// and report the first differing (chunk, channel, sample, expected, got).
+void verify_against_input(const format::ArchiveReader& reader, const Recording& recording, const EncodeOptions& options) {
+  const format::Metadata& meta = reader.metadata();
+  const std::uint64_t chunks = reader.index().size();
+  decode_chunks_in_order(reader, 0, chunks, {}, options.threads, [&](const DecodedChunk& decoded) {
+    const auto& entry = reader.index()[decoded.chunk];
+    const auto present = format::channels_in_chunk(meta, entry.first_sample, entry.sample_count);
+    std::vector<std::int16_t> expected;
+    recording.gather(entry.first_sample, present, expected);
+    if (expected.size() != decoded.samples.size() || present.channel != decoded.channel)
+      throw VerifyError("verify failed: chunk " + std::to_string(decoded.chunk) + " decodes to a different shape");
+    const auto [e, d] = std::mismatch(expected.begin(), expected.end(), decoded.samples.begin());
+    if (e != expected.end()) {
+      const auto pos = static_cast<std::uint64_t>(e - expected.begin());
+      const auto i = static_cast<std::size_t>(std::upper_bound(decoded.offset.begin(), decoded.offset.end(), pos) -
+                                              decoded.offset.begin() - 1);
+      throw VerifyError("verify failed: chunk " + std::to_string(decoded.chunk) + ", channel " +
+                        std::to_string(decoded.channel[i]) + ", sample " +
+                        std::to_string(entry.first_sample + pos - decoded.offset[i]) + ": expected " + std::to_string(*e) +
+                        ", decoded " + std::to_string(*d));
+    }
+    if (options.progress) options.progress("verify", decoded.chunk + 1, chunks);
+  });
+  const RestoreReport restored = restore_sources(reader, RestoreOptions{{}, false, options.threads, {}});
+  if (!restored.mismatched_files.empty())
+    throw VerifyError("verify failed: rebuilt " + restored.mismatched_files.front() + " differs from the original");
+}
+
+}  // namespace
+
+CompressReport compress(const Recording& recording, const fs::path& output, const EncodeOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  if (options.partition_size == 0 || options.partition_size > format::kMaxPartitionSize)
+    throw std::invalid_argument("partition size out of range");
+  TemporaryPath temporary(output, options.overwrite);
+
+  format::MetadataSection section;
+  format::Metadata& meta = section.metadata;
+  meta.encoder = std::string("spikey ") + kVersion;
+  meta.sample_rate = recording.sample_rate();
+  meta.total_samples = recording.total_samples();
+  meta.chunk_samples = chunk_samples_for(options.chunk_seconds, recording.sample_rate());
+  meta.level = options.level;
+  meta.codec.partition_size = options.partition_size;
+  const std::uint64_t chunk_count = meta.chunk_count();
+
+  // Sources: checksum of the original file and its verbatim bytes.
+  const auto& sources = recording.sources();
+  std::vector<std::uint64_t> file_checksums(sources.size());
+  parallel_for(sources.size(), options.threads, [&](std::size_t s) { file_checksums[s] = format::checksum64(sources[s].map.bytes()); });
+  std::uint32_t next_channel = 0;
+  for (std::size_t s = 0; s < sources.size(); ++s) {
+    const InputSource& src = sources[s];
+    const auto bytes = src.map.bytes();
+    format::SourceFile f;
+    f.path = src.restore_path;
+    f.kind = src.kind;
+    f.size = src.map.size();
+    f.checksum = file_checksums[s];
+    f.channel_count = src.channel_count;
+    f.first_channel = next_channel;
+    f.frames = src.frames;
+    f.prefix = {section.verbatim.size(), src.data_offset};
+    section.verbatim.insert(section.verbatim.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(src.data_offset));
+    f.suffix = {section.verbatim.size(), src.map.size() - src.data_end()};
+    section.verbatim.insert(section.verbatim.end(), bytes.begin() + static_cast<std::ptrdiff_t>(src.data_end()), bytes.end());
+    meta.sources.push_back(std::move(f));
+    next_channel += src.channel_count;
+  }
+
+  // Channels first with placeholder maps: the chunk layout only needs their lengths.
+  for (std::uint32_t c = 0; c < recording.channel_count(); ++c)
+    meta.channels.push_back({recording.channel_name(c), recording.source_of_channel(c), recording.channel_length(c), {}});
+
+  // Value maps: one pass over the recording, chunk by chunk.
+  std::vector<ValueSurvey> surveys(recording.channel_count());
+  ordered_parallel<std::vector<ValueSurvey>>(
+      chunk_count, options.threads, 2 * std::size_t{options.threads},
+      [&](std::size_t chunk) {
+        const auto present = format::channels_in_chunk(meta, meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk));
+        std::vector<std::int16_t> samples;
+        recording.gather(meta.chunk_first_sample(chunk), present, samples);
+        std::vector<ValueSurvey> by_channel(recording.channel_count());
+        std::size_t position = 0;
+        for (std::size_t i = 0; i < present.channel.size(); ++i) {
+          by_channel[present.channel[i]].add({samples.data() + position, present.sample_count[i]});
+          position += present.sample_count[i];
+        }
+        return by_channel;
+      },
+      [&](std::size_t chunk, std::vector<ValueSurvey>& partial) {
+        for (std::size_t c = 0; c < partial.size(); ++c) surveys[c].merge(partial[c]);
+        if (options.progress) options.progress("scan", chunk + 1, chunk_count);
+      });
+
+  CompressReport report;
+  std::vector<ValueMap> maps;
+  for (std::uint32_t c = 0; c < recording.channel_count(); ++c) {
+    maps.push_back(choose_value_map(surveys[c]));
+    meta.channels[c].value_map = maps.back();
+    ++report.value_map_counts[static_cast<int>(maps.back().kind)];
+  }
+
+  // Encode and write, chunk by chunk in order.
+  {
+    format::ArchiveWriter writer(temporary.path(), section);
+    ordered_parallel<EncodedChunk>(
+        chunk_count, options.threads, 2 * std::size_t{options.threads},
+        [&](std::size_t chunk) {
+          const std::uint64_t first = meta.chunk_first_sample(chunk);
+          const auto present = format::channels_in_chunk(meta, first, meta.chunk_sample_count(chunk));
+          std::vector<std::int16_t> samples;
+          recording.gather(first, present, samples);
+          return encode_chunk(samples, present, maps, meta.codec.partition_size);
+        },
+        [&](std::size_t chunk, EncodedChunk& encoded) {
+          writer.append_chunk(meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk), encoded.payload,
+                              encoded.samples_checksum);
+          if (options.progress) options.progress("compress", chunk + 1, chunk_count);
+        });
+    report.archive_bytes = writer.finish();
+  }
+  report.encode_seconds = seconds_since(start);
+
+  if (options.verify) {
+    const auto verify_start = std::chrono::steady_clock::now();
+    const format::ArchiveReader reader(temporary.path());
+    verify_against_input(reader, recording, options);
+    report.verify_seconds = seconds_since(verify_start);
+    report.verified = true;
+  }
+  temporary.commit();
+
+  report.original_bytes = recording.original_bytes();
+  report.sources = sources.size();
+  report.channels = recording.channel_count();
+  report.chunks = chunk_count;
+  report.duration_seconds = meta.duration_seconds();
+  return report;
+}
+
+}  // namespace spikey::host

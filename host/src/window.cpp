@@ -1,0 +1,150 @@
+#include "spikey/host/window.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <stdexcept>
+
+#include "spikey/host/decoder.hpp"
+#include "spikey/host/output_file.hpp"
+#include "spikey/host/wav.hpp"
+
+namespace spikey::host {
+
+namespace fs = std::filesystem;
+
+WindowFileFormat window_format_for(const fs::path& path) {
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (ext == ".bin" || ext == ".raw" || ext == ".dat") return WindowFileFormat::bin;
+  if (ext == ".wav") return WindowFileFormat::wav;
+  if (ext == ".npy") return WindowFileFormat::npy;
+  throw std::invalid_argument("cannot tell the output format from \"" + path.filename().string() +
+                              "\": use a .bin, .wav or .npy file name");
+}
+
+std::vector<std::uint32_t> parse_channel_list(const std::string& text, std::size_t channel_count) {
+  std::vector<std::uint32_t> channels;
+  const auto bad = [&](const std::string& why) { return std::invalid_argument("--channels \"" + text + "\": " + why); };
+  const auto number = [&](const std::string& s) -> std::uint64_t {
+    if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 10) throw bad("\"" + s + "\" is not a channel number");
+    const std::uint64_t v = std::stoull(s);
+    if (v >= channel_count)
+      throw bad("channel " + s + " does not exist (the archive has " + std::to_string(channel_count) + " channels, 0.." +
+                std::to_string(channel_count == 0 ? 0 : channel_count - 1) + ")");
+    return v;
+  };
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, comma - start);
+    const std::size_t dash = item.find('-');
+    if (dash == std::string::npos) {
+      channels.push_back(static_cast<std::uint32_t>(number(item)));
+    } else {
+      const std::uint64_t lo = number(item.substr(0, dash));
+      const std::uint64_t hi = number(item.substr(dash + 1));
+      if (hi < lo) throw bad("range " + item + " runs backwards");
+      for (std::uint64_t c = lo; c <= hi; ++c) channels.push_back(static_cast<std::uint32_t>(c));
+    }
+    start = comma + 1;
+  }
+  return channels;
+}
+
+std::uint64_t seconds_to_sample(double seconds, double sample_rate) {
+  if (!std::isfinite(seconds) || seconds < 0) throw std::invalid_argument("times must be non-negative seconds");
+  const double samples = std::round(seconds * sample_rate);
+  if (samples >= 9.2e18) throw std::invalid_argument("time is out of range");
+  return static_cast<std::uint64_t>(samples);
+}
+
+Window resolve_window(const format::Metadata& metadata, std::uint64_t start, std::uint64_t end, std::vector<std::uint32_t> channels) {
+  Window w;
+  if (channels.empty()) {
+    for (std::uint32_t c = 0; c < metadata.channels.size(); ++c) channels.push_back(c);
+  }
+  if (channels.empty()) throw std::invalid_argument("the archive has no channels");
+  std::uint64_t shortest = UINT64_MAX;
+  for (const auto c : channels) {
+    if (c >= metadata.channels.size()) throw std::invalid_argument("channel " + std::to_string(c) + " does not exist");
+    shortest = std::min(shortest, metadata.channels[c].length);
+  }
+  if (end <= start) throw std::invalid_argument("the window is empty: end must be after start");
+  w.start = start;
+  w.end = std::min(end, shortest);
+  w.clipped = w.end < end;
+  w.channels = std::move(channels);
+  if (w.end <= w.start)
+    throw std::invalid_argument("the window starts at sample " + std::to_string(start) +
+                                ", at or after the end of the requested channels (" + std::to_string(shortest) + " samples)");
+  return w;
+}
+
+namespace {
+
+// Decodes the window chunk by chunk and hands interleaved pieces to `sink` in time order.
+void stream_window(const format::ArchiveReader& reader, const Window& w, unsigned threads,
+                   const std::function<void(std::span<const std::int16_t>)>& sink) {
+  const format::Metadata& meta = reader.metadata();
+  std::vector<std::uint32_t> unique = w.channels;
+  std::sort(unique.begin(), unique.end());
+  unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
+  const std::uint64_t first_chunk = w.start / meta.chunk_samples;
+  const std::uint64_t end_chunk = (w.end + meta.chunk_samples - 1) / meta.chunk_samples;
+  std::vector<std::int16_t> piece;
+  decode_chunks_in_order(reader, first_chunk, end_chunk, unique, threads, [&](const DecodedChunk& chunk) {
+    const std::uint64_t from = std::max(w.start, chunk.first_sample);
+    const std::uint64_t to = std::min(w.end, chunk.first_sample + meta.chunk_sample_count(chunk.chunk));
+    const std::size_t k = w.channels.size();
+    piece.resize((to - from) * k);
+    for (std::size_t j = 0; j < k; ++j) {
+      const auto samples = chunk.channel_samples(w.channels[j]);
+      for (std::uint64_t t = from; t < to; ++t) piece[(t - from) * k + j] = samples[t - chunk.first_sample];
+    }
+    sink(piece);
+  });
+}
+
+}  // namespace
+
+std::vector<std::int16_t> read_window(const format::ArchiveReader& reader, const Window& window, unsigned threads) {
+  std::vector<std::int16_t> out;
+  out.reserve(window.frames() * window.channels.size());
+  stream_window(reader, window, threads, [&](std::span<const std::int16_t> piece) { out.insert(out.end(), piece.begin(), piece.end()); });
+  return out;
+}
+
+std::vector<std::uint8_t> npy_header(std::uint64_t frames, std::uint64_t channels) {
+  std::string dict = "{'descr': '<i2', 'fortran_order': False, 'shape': (" + std::to_string(frames) + ", " +
+                     std::to_string(channels) + "), }";
+  // Magic (6) + version (2) + length (2) + dict, padded with spaces and a newline to a multiple of 64.
+  const std::size_t unpadded = 10 + dict.size() + 1;
+  dict.append((64 - unpadded % 64) % 64, ' ');
+  dict.push_back('\n');
+  std::vector<std::uint8_t> out = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0};
+  out.push_back(static_cast<std::uint8_t>(dict.size() & 0xff));
+  out.push_back(static_cast<std::uint8_t>(dict.size() >> 8));
+  out.insert(out.end(), dict.begin(), dict.end());
+  return out;
+}
+
+void write_window(const format::ArchiveReader& reader, const Window& window, WindowFileFormat format, const fs::path& path,
+                  bool overwrite, unsigned threads) {
+  OutputFile out(path, overwrite);
+  const std::uint64_t k = window.channels.size();
+  if (format == WindowFileFormat::wav) {
+    const double rate = std::round(reader.metadata().sample_rate);
+    if (rate < 1 || rate > 4294967295.0) throw std::invalid_argument("sample rate cannot be written to a WAV header");
+    if (k > 65535) throw std::invalid_argument("a WAV file holds at most 65535 channels");
+    out.write(wav_header(static_cast<std::uint32_t>(k), static_cast<std::uint32_t>(rate), window.frames()));
+  } else if (format == WindowFileFormat::npy) {
+    out.write(npy_header(window.frames(), k));
+  }
+  stream_window(reader, window, threads, [&](std::span<const std::int16_t> piece) {
+    out.write({reinterpret_cast<const std::uint8_t*>(piece.data()), piece.size() * 2});
+  });
+  out.commit();
+}
+
+}  // namespace spikey::host
