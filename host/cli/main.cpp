@@ -338,9 +338,11 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   compress->add_flag("-f,--force", ca.force, "overwrite an existing archive");
   compress->add_flag("--no-verify", ca.no_verify, "skip decoding the archive again after writing it");
-  compress->add_option("--raw-channels", ca.raw_channels, "file inputs are headerless interleaved int16 with N channels")
+  auto* raw_channels = compress->add_option("--raw-channels", ca.raw_channels, "file inputs are headerless interleaved int16 with N channels")
       ->check(CLI::Range(1u, 65535u));
-  compress->add_option("--raw-rate", ca.raw_rate, "sample rate in Hz of raw inputs")->check(CLI::PositiveNumber);
+  auto* raw_rate = compress->add_option("--raw-rate", ca.raw_rate, "sample rate in Hz of raw inputs")->check(CLI::PositiveNumber);
+  raw_channels->needs(raw_rate);
+  raw_rate->needs(raw_channels);
   compress->add_flag("-q,--quiet", common.quiet, "no progress or summary");
   compress->add_flag("--json", common.json_output, "print a JSON report on stdout");
   add_threads(compress, common);

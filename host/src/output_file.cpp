@@ -68,8 +68,10 @@ TemporaryPath::TemporaryPath(const fs::path& destination, bool overwrite) : dest
   const fs::path parent = destination.has_parent_path() ? destination.parent_path() : fs::path(".");
   fs::create_directories(parent, ec);
   if (ec) throw std::runtime_error("cannot create directory " + parent.string() + ": " + ec.message());
-  temporary_ = parent / ("." + destination.filename().string() + ".spikey-tmp-" + std::to_string(::getpid()) + "-" +
-                         std::to_string(g_temporary_counter++));
+  std::string name = ".";
+  name += destination.filename().string();
+  name += ".spikey-tmp-" + std::to_string(::getpid()) + "-" + std::to_string(g_temporary_counter++);
+  temporary_ = parent / name;
   registry_slot_ = register_path(temporary_);
 }
 

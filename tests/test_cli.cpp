@@ -1,0 +1,223 @@
+// The spikey command line, as a user runs it: outputs, exit codes, messages, and that nothing
+// partial is left behind on failure.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+
+#include <cstdio>
+
+#include "test_support.hpp"
+
+using namespace spikey;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+Result run(const std::vector<std::string>& args) {
+  static int counter = 0;
+  const fs::path err_file = fs::temp_directory_path() / ("spikey-cli-err-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+  std::string command = quote(SPIKEY_CLI_PATH);
+  for (const auto& a : args) command += " " + quote(a);
+  command += " 2>" + quote(err_file.string());
+  Result r;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  char buffer[4096];
+  std::size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) r.out.append(buffer, n);
+  const int status = ::pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  const auto err = test::read_file(err_file);
+  r.err.assign(err.begin(), err.end());
+  fs::remove(err_file);
+  return r;
+}
+
+// Names in `dir` (recursively) that are not in `expected`: leftovers such as temporary files.
+std::vector<std::string> entries(const fs::path& dir) {
+  std::vector<std::string> names;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) names.push_back(e.path().lexically_relative(dir).string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+const fs::path kSample = test::samples_dir() / "neuralink";
+
+}  // namespace
+
+TEST(Cli, CompressDecompressInfoVerifyRoundTrip) {
+  test::TempDir dir;
+  auto r = run({"compress", kSample.string(), "-o", (dir / "s.spikey").string(), "--chunk-seconds", "0.5", "-q"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run({"decompress", (dir / "s.spikey").string(), "-o", (dir / "restored").string(), "-q"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const auto& e : fs::directory_iterator(kSample))
+    EXPECT_TRUE(test::read_file(e.path()) == test::read_file(dir / "restored" / e.path().filename())) << e.path();
+
+  r = run({"info", (dir / "s.spikey").string(), "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json info = json::parse(r.out);
+  EXPECT_EQ(info["format_version"], 1);
+  EXPECT_EQ(info["channels"].size(), 3u);
+  EXPECT_EQ(info["chunks"], 11u);  // 5.09 s in 0.5 s chunks
+  EXPECT_EQ(info["original_bytes"].get<std::uint64_t>(), 197464u * 2 + 198664u);
+  EXPECT_GT(info["ratio"].get<double>(), 1.5);
+
+  r = run({"verify", (dir / "s.spikey").string(), "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json verify = json::parse(r.out);
+  EXPECT_TRUE(verify["ok"].get<bool>());
+  EXPECT_EQ(verify["files"], 3u);
+  EXPECT_GT(verify["x_real_time"].get<double>(), 0);
+  EXPECT_GT(verify["slowest_chunk"]["decode_seconds"].get<double>(), 0);
+
+  r = run({"verify", (dir / "s.spikey").string()});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("OK"), std::string::npos);
+}
+
+TEST(Cli, ExtractWritesBinWavAndNpyOfTheRightSamples) {
+  test::TempDir dir;
+  ASSERT_EQ(run({"compress", kSample.string(), "-o", (dir / "s.spikey").string(), "-q"}).code, 0);
+  // Channels are the sorted files; read the originals to compare.
+  std::vector<std::vector<std::uint8_t>> originals;
+  for (const auto* name : {"3830d316-1af4-4496-be1a-553298450516.wav", "4fd5d61c-1484-441c-8c3c-b5669d0e2292.wav",
+                           "d24add11-a9d6-4583-9f03-eedab99eaa7a.wav"})
+    originals.push_back(test::read_file(kSample / name));
+  const auto sample = [&](int channel, std::uint64_t t) {
+    std::int16_t v;
+    std::memcpy(&v, originals[channel].data() + 44 + 2 * t, 2);
+    return v;
+  };
+  // --start 1.25 --end 1.5 at 19531 Hz: samples 24414 .. 29296.
+  for (const char* ext : {".bin", ".wav", ".npy"}) {
+    const fs::path out = dir / (std::string("w") + ext);
+    const auto r = run({"extract", (dir / "s.spikey").string(), "--start", "1.25", "--end", "1.5", "--channels", "2,0", "-o", out.string()});
+    ASSERT_EQ(r.code, 0) << r.err;
+    const auto bytes = test::read_file(out);
+    std::size_t header = 0;
+    if (std::string(ext) == ".wav") header = 44;
+    if (std::string(ext) == ".npy") {
+      header = bytes[8] | (bytes[9] << 8);
+      header += 10;
+      const std::string dict(bytes.begin() + 10, bytes.begin() + static_cast<std::ptrdiff_t>(header));
+      EXPECT_NE(dict.find("'shape': (4883, 2)"), std::string::npos) << dict;
+      EXPECT_NE(dict.find("'<i2'"), std::string::npos);
+      EXPECT_EQ(header % 64, 0u);
+    }
+    ASSERT_EQ(bytes.size(), header + 4883 * 2 * 2) << ext;
+    for (std::uint64_t t = 0; t < 4883; ++t) {
+      std::int16_t a, b;
+      std::memcpy(&a, bytes.data() + header + t * 4, 2);
+      std::memcpy(&b, bytes.data() + header + t * 4 + 2, 2);
+      ASSERT_EQ(a, sample(2, 24414 + t)) << ext << " t=" << t;
+      ASSERT_EQ(b, sample(0, 24414 + t)) << ext << " t=" << t;
+    }
+  }
+  // The .wav is itself a valid input: it compresses and restores.
+  auto r = run({"compress", (dir / "w.wav").string(), "-o", (dir / "w.spikey").string(), "-q"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  // Sample-index form; a window past the end is clipped.
+  r = run({"extract", (dir / "s.spikey").string(), "--start-sample", "98000", "--end-sample", "200000", "--channels", "1", "-o",
+           (dir / "tail.bin").string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::uint64_t channel1_length = (originals[1].size() - 44) / 2;
+  EXPECT_EQ(fs::file_size(dir / "tail.bin"), (channel1_length - 98000u) * 2);
+}
+
+TEST(Cli, RefusesToOverwriteWithoutForce) {
+  test::TempDir dir;
+  const fs::path archive = dir / "s.spikey";
+  test::write_file(archive, {'k', 'e', 'e', 'p'});
+  auto r = run({"compress", kSample.string(), "-o", archive.string(), "-q"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("already exists"), std::string::npos) << r.err;
+  EXPECT_EQ(test::read_file(archive), (std::vector<std::uint8_t>{'k', 'e', 'e', 'p'}));
+  EXPECT_EQ(entries(dir.path()), std::vector<std::string>{"s.spikey"});
+  r = run({"compress", kSample.string(), "-o", archive.string(), "-q", "-f"});
+  EXPECT_EQ(r.code, 0) << r.err;
+
+  fs::create_directories(dir / "out");
+  test::write_file(dir / "out" / "4fd5d61c-1484-441c-8c3c-b5669d0e2292.wav", {'x'});
+  r = run({"decompress", archive.string(), "-o", (dir / "out").string(), "-q"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("already exists"), std::string::npos);
+  EXPECT_EQ(entries(dir / "out").size(), 1u) << "nothing else may be written";
+}
+
+TEST(Cli, BadInputsGiveOneClearLineAndNoOutput) {
+  test::TempDir dir;
+  test::write_file(dir / "notes.wav", {'n', 'o', 't', ' ', 'a', ' ', 'w', 'a', 'v', 'e', '!', '!'});
+  auto r = run({"compress", (dir / "notes.wav").string(), "-o", (dir / "x.spikey").string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("not a WAV"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "x.spikey"));
+
+  test::write_file(dir / "a.wav", test::make_wav(1, 1000, {1, 2, 3}));
+  test::write_file(dir / "b.wav", test::make_wav(1, 2000, {1, 2, 3}));
+  r = run({"compress", (dir / "a.wav").string(), (dir / "b.wav").string(), "-o", (dir / "x.spikey").string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("mixed sample rates"), std::string::npos) << r.err;
+
+  r = run({"compress", (dir / "missing.wav").string(), "-o", (dir / "x.spikey").string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("no such file"), std::string::npos) << r.err;
+
+  EXPECT_EQ(entries(dir.path()), (std::vector<std::string>{"a.wav", "b.wav", "notes.wav"})) << "no partial or temporary files";
+  for (const auto& e : entries(dir.path())) EXPECT_EQ(e.find("tmp"), std::string::npos);
+}
+
+TEST(Cli, WrongUsageExitsWithTwo) {
+  test::TempDir dir;
+  EXPECT_EQ(run({"compress"}).code, 2);
+  EXPECT_EQ(run({"compress", kSample.string(), "--level", "ultra", "-o", (dir / "x.spikey").string()}).code, 2);
+  EXPECT_EQ(run({"compress", kSample.string(), "--chunk-seconds", "-1", "-o", (dir / "x.spikey").string()}).code, 2);
+  EXPECT_EQ(run({"compress", kSample.string(), kSample.string()}).code, 2);  // two inputs, no -o
+  EXPECT_EQ(run({"compress", "x.bin", "--raw-channels", "4"}).code, 2);       // rate missing
+  EXPECT_EQ(run({"frobnicate"}).code, 2);
+  EXPECT_EQ(run({"--help"}).code, 0);
+  ASSERT_EQ(run({"compress", kSample.string(), "-o", (dir / "s.spikey").string(), "-q"}).code, 0);
+  auto r = run({"extract", (dir / "s.spikey").string(), "--channels", "3", "-o", (dir / "w.bin").string()});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
+  EXPECT_EQ(run({"extract", (dir / "s.spikey").string(), "-o", (dir / "w.xyz").string()}).code, 2);
+  EXPECT_EQ(run({"extract", (dir / "s.spikey").string(), "--start", "9", "-o", (dir / "w.bin").string()}).code, 2);
+  EXPECT_FALSE(fs::exists(dir / "w.bin"));
+}
+
+TEST(Cli, CorruptArchivesAreReportedWithChunkAndOffset) {
+  test::TempDir dir;
+  ASSERT_EQ(run({"compress", kSample.string(), "-o", (dir / "s.spikey").string(), "-q"}).code, 0);
+  auto bytes = test::read_file(dir / "s.spikey");
+  bytes[bytes.size() / 2] ^= 0x04;  // inside a chunk payload
+  test::write_file(dir / "bad.spikey", bytes);
+  auto r = run({"verify", (dir / "bad.spikey").string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("chunk"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("byte"), std::string::npos) << r.err;
+  r = run({"verify", (dir / "bad.spikey").string(), "--json"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_FALSE(json::parse(r.out)["ok"].get<bool>());
+  r = run({"decompress", (dir / "bad.spikey").string(), "-o", (dir / "out").string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(!fs::exists(dir / "out") || fs::is_empty(dir / "out")) << "no partial files";
+
+  bytes = test::read_file(dir / "s.spikey");
+  bytes.resize(bytes.size() - 100);
+  test::write_file(dir / "short.spikey", bytes);
+  r = run({"info", (dir / "short.spikey").string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("truncated"), std::string::npos) << r.err;
+}

@@ -1,0 +1,103 @@
+// Damaged archives: every single-byte change and every truncation of a small real archive is
+// detected, by opening and fully decoding it, without a crash and without returning samples.
+#include <gtest/gtest.h>
+
+#include "spikey/format/archive_reader.hpp"
+#include "spikey/host/decoder.hpp"
+#include "spikey/host/encoder.hpp"
+#include "spikey/host/recording.hpp"
+#include "test_support.hpp"
+
+using namespace spikey;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A small archive of real N1 samples: 2 files x 1500 samples, 0.025 s chunks (3 chunks each).
+fs::path make_small_real_archive(const test::TempDir& dir) {
+  const auto wav = test::read_file(test::samples_dir() / "neuralink" / "4fd5d61c-1484-441c-8c3c-b5669d0e2292.wav");
+  const auto* samples = reinterpret_cast<const std::int16_t*>(wav.data() + 44);
+  test::write_file(dir / "a.wav", test::make_wav(1, 19531, std::vector<std::int16_t>(samples, samples + 1500)));
+  test::write_file(dir / "b.wav", test::make_wav(1, 19531, std::vector<std::int16_t>(samples + 5000, samples + 6500)));
+  const auto rec = host::Recording::open({dir / "a.wav", dir / "b.wav"}, {}, [](const std::string&) {});
+  host::EncodeOptions options;
+  options.chunk_seconds = 0.025;
+  host::compress(rec, dir / "small.spikey", options);
+  return dir / "small.spikey";
+}
+
+// True when the archive at `path` is rejected somewhere between opening and full decoding.
+bool rejected(const fs::path& path) {
+  try {
+    const format::ArchiveReader reader(path);
+    const auto report = host::restore_sources(reader, host::RestoreOptions{{}, false, 1, {}});
+    return !report.mismatched_files.empty();
+  } catch (const format::ArchiveError&) {
+    return true;
+  }
+}
+
+}  // namespace
+
+TEST(Corruption, IntactArchiveIsAccepted) {
+  test::TempDir dir;
+  EXPECT_FALSE(rejected(make_small_real_archive(dir)));
+}
+
+TEST(Corruption, EverySingleByteChangeIsDetected) {
+  test::TempDir dir;
+  const auto original = test::read_file(make_small_real_archive(dir));
+  ASSERT_GT(original.size(), 200u);
+  const fs::path damaged = dir / "damaged.spikey";
+  std::vector<std::size_t> missed;
+  for (std::size_t i = 0; i < original.size(); ++i) {
+    for (std::uint8_t flip : {std::uint8_t{0x01}, std::uint8_t{0x80}}) {
+      auto bytes = original;
+      bytes[i] ^= flip;
+      test::write_file(damaged, bytes);
+      if (!rejected(damaged)) missed.push_back(i);
+    }
+  }
+  EXPECT_TRUE(missed.empty()) << missed.size() << " undetected changes, first at byte " << (missed.empty() ? 0 : missed[0]);
+}
+
+TEST(Corruption, EveryTruncationIsDetected) {
+  test::TempDir dir;
+  const auto original = test::read_file(make_small_real_archive(dir));
+  const fs::path damaged = dir / "truncated.spikey";
+  for (std::size_t length = 0; length < original.size(); ++length) {
+    test::write_file(damaged, std::vector<std::uint8_t>(original.begin(), original.begin() + static_cast<std::ptrdiff_t>(length)));
+    ASSERT_TRUE(rejected(damaged)) << "truncated to " << length << " bytes was accepted";
+  }
+}
+
+TEST(Corruption, MessagesNameTheChunkAndByteOffset) {
+  test::TempDir dir;
+  const fs::path path = make_small_real_archive(dir);
+  auto bytes = test::read_file(path);
+  const format::ArchiveReader intact(path);
+  const std::uint64_t payload = intact.payload_offset(1);
+  bytes[payload + 10] ^= 0x10;
+  test::write_file(dir / "bad.spikey", bytes);
+  const format::ArchiveReader reader(dir / "bad.spikey");
+  try {
+    host::decode_chunk(reader, 1);
+    FAIL() << "corrupt payload decoded";
+  } catch (const format::ArchiveError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("chunk 1"), std::string::npos) << message;
+    EXPECT_NE(message.find(std::to_string(payload)), std::string::npos) << message;
+  }
+  // The other chunks still decode: damage stays local.
+  EXPECT_NO_THROW(host::decode_chunk(reader, 0));
+  EXPECT_NO_THROW(host::decode_chunk(reader, 2));
+}
+
+TEST(Corruption, NotAnArchive) {
+  test::TempDir dir;
+  test::write_file(dir / "x.spikey", {'h', 'e', 'l', 'l', 'o'});
+  EXPECT_THROW(format::ArchiveReader(dir / "x.spikey"), format::ArchiveError);
+  test::write_file(dir / "y.spikey", {});
+  EXPECT_THROW(format::ArchiveReader(dir / "y.spikey"), format::ArchiveError);
+  EXPECT_THROW(format::ArchiveReader(dir / "missing.spikey"), std::runtime_error);
+}

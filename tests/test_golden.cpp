@@ -1,0 +1,50 @@
+// Golden archives: archives written by released format versions must decode forever to the
+// committed originals (tests/golden/README.md says how they were made).
+#include <gtest/gtest.h>
+
+#include "spikey/format/archive_reader.hpp"
+#include "spikey/host/decoder.hpp"
+#include "test_support.hpp"
+
+using namespace spikey;
+namespace fs = std::filesystem;
+
+namespace {
+
+void expect_golden_restores(const fs::path& archive, const fs::path& originals_dir) {
+  ASSERT_TRUE(fs::exists(archive)) << archive;
+  const format::ArchiveReader reader(archive);
+  test::TempDir out;
+  host::RestoreOptions options;
+  options.output_directory = out.path();
+  options.threads = 2;
+  const auto report = host::restore_sources(reader, options);
+  EXPECT_TRUE(report.mismatched_files.empty());
+  for (const auto& source : reader.metadata().sources) {
+    const auto restored = test::read_file(out.path() / source.path);
+    const auto original = test::read_file(originals_dir / source.path);
+    ASSERT_FALSE(original.empty()) << source.path;
+    EXPECT_TRUE(restored == original) << source.path;
+  }
+}
+
+}  // namespace
+
+TEST(Golden, Version1NeuralinkSample) {
+  const fs::path archive = test::golden_dir() / "v1" / "neuralink3.spikey";
+  expect_golden_restores(archive, test::samples_dir() / "neuralink");
+  const format::ArchiveReader reader(archive);
+  EXPECT_EQ(reader.format_version(), 1);
+  EXPECT_EQ(reader.metadata().codec.name, "rice1");
+  EXPECT_EQ(reader.metadata().channels.size(), 3u);
+  EXPECT_EQ(reader.metadata().channels[0].value_map.kind, format::ValueMapKind::n1_10bit);
+  EXPECT_GT(reader.index().size(), 1u);
+}
+
+TEST(Golden, Version1Cinpla32RawSample) {
+  const fs::path archive = test::golden_dir() / "v1" / "cinpla32.spikey";
+  expect_golden_restores(archive, test::samples_dir() / "cinpla32");
+  const format::ArchiveReader reader(archive);
+  EXPECT_EQ(reader.metadata().channels.size(), 32u);
+  EXPECT_EQ(reader.metadata().sample_rate, 30000);
+}
