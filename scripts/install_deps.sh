@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages spikey needs to build, test and benchmark (only the missing ones).
+set -euo pipefail
+
+packages=(
+  cmake g++ make pkg-config
+  nlohmann-json3-dev libcli11-dev libxxhash-dev libzstd-dev   # metadata, CLI, checksums, metadata compression
+  libgtest-dev libgmock-dev libbenchmark-dev                  # tests and micro-benchmarks
+  flac wavpack zstd xz-utils bzip2 python3                    # corpus benchmark comparisons
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+echo "installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+if ! "${sudo_cmd[@]}" apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null; then
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null
+fi
