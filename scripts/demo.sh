@@ -3,7 +3,7 @@
 # (samples/neuralink: three N1 implant recordings) and show what it did.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/build.sh -DSPIKEY_BUILD_TESTS=OFF -DSPIKEY_BUILD_BENCH=OFF
+SPIKEY_BUILD_TARGETS=spikey bash scripts/build.sh
 spikey=build/host/spikey
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -175,6 +175,10 @@ TEST(Cli, BadInputsGiveOneClearLineAndNoOutput) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("no such file"), std::string::npos) << r.err;
 
+  r = run({"compress", (dir / "a.wav").string(), "-o", (dir / "no" / "such" / "x.spikey").string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
+
   EXPECT_EQ(entries(dir.path()), (std::vector<std::string>{"a.wav", "b.wav", "notes.wav"})) << "no partial or temporary files";
   for (const auto& e : entries(dir.path())) EXPECT_EQ(e.find("tmp"), std::string::npos);
 }

@@ -122,7 +122,11 @@ class SourceRebuilder {
  public:
   SourceRebuilder(const format::ArchiveReader& reader, std::uint32_t source, const RestoreOptions& options)
       : meta_(reader.metadata()), verbatim_(reader.verbatim()), source_(meta_.sources[source]) {
-    if (!options.output_directory.empty()) output_.emplace(options.output_directory / source_.path, options.force);
+    if (!options.output_directory.empty()) {
+      const fs::path destination = options.output_directory / source_.path;
+      fs::create_directories(destination.parent_path());  // restore paths may hold subdirectories
+      output_.emplace(destination, options.force);
+    }
     append(verbatim_range(source_.prefix));
   }
 

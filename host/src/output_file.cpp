@@ -66,8 +66,7 @@ TemporaryPath::TemporaryPath(const fs::path& destination, bool overwrite) : dest
     throw std::runtime_error(destination.string() + " already exists (use -f to overwrite)");
   if (fs::is_directory(destination, ec)) throw std::runtime_error(destination.string() + " is a directory");
   const fs::path parent = destination.has_parent_path() ? destination.parent_path() : fs::path(".");
-  fs::create_directories(parent, ec);
-  if (ec) throw std::runtime_error("cannot create directory " + parent.string() + ": " + ec.message());
+  if (!fs::is_directory(parent, ec)) throw std::runtime_error("cannot write " + destination.string() + ": directory " + parent.string() + " does not exist");
   std::string name = ".";
   name += destination.filename().string();
   name += ".spikey-tmp-" + std::to_string(::getpid()) + "-" + std::to_string(g_temporary_counter++);

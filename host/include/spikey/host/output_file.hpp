@@ -15,7 +15,7 @@ void install_cleanup_signal_handlers();
 // A unique temporary path in the destination's directory, removed unless committed.
 class TemporaryPath {
  public:
-  // Fails if `destination` exists and !overwrite. Creates missing parent directories.
+  // Fails if `destination` exists and !overwrite, or if its directory does not exist.
   TemporaryPath(const std::filesystem::path& destination, bool overwrite);
   ~TemporaryPath();
   TemporaryPath(const TemporaryPath&) = delete;

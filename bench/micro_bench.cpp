@@ -1,0 +1,109 @@
+// Micro-benchmarks of the codec stages on real N1 samples (samples/neuralink). Bytes
+// processed are original WAV sample bytes (2 per sample), so MB/s compares with the corpus
+// benchmark.
+#include <benchmark/benchmark.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <vector>
+
+#include "spikey/format/channel_stream.hpp"
+#include "spikey/format/rice.hpp"
+#include "spikey/format/value_map.hpp"
+
+namespace f = spikey::format;
+
+namespace {
+
+std::vector<std::int16_t> real_samples() {
+  const auto path = std::filesystem::path(SPIKEY_SOURCE_DIR) / "samples" / "neuralink" / "4fd5d61c-1484-441c-8c3c-b5669d0e2292.wav";
+  std::ifstream in(path, std::ios::binary);
+  std::vector<char> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  if (bytes.size() < 44) throw std::runtime_error("missing " + path.string());
+  std::vector<std::int16_t> samples((bytes.size() - 44) / 2);
+  std::memcpy(samples.data(), bytes.data() + 44, samples.size() * 2);
+  return samples;
+}
+
+std::vector<std::int32_t> real_codes() {
+  const f::ValueMap n1{f::ValueMapKind::n1_10bit};
+  std::vector<std::int32_t> codes;
+  for (auto v : real_samples()) codes.push_back(f::value_to_code(n1, v));
+  return codes;
+}
+
+void BM_ValueMapN1Forward(benchmark::State& state) {
+  const auto samples = real_samples();
+  std::vector<std::int32_t> codes(samples.size());
+  const f::ValueMap n1{f::ValueMapKind::n1_10bit};
+  for (auto _ : state) {
+    for (std::size_t i = 0; i < samples.size(); ++i) codes[i] = f::value_to_code(n1, samples[i]);
+    benchmark::DoNotOptimize(codes.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * samples.size() * 2));
+}
+
+void BM_ValueMapN1Inverse(benchmark::State& state) {
+  const auto codes = real_codes();
+  std::vector<std::int16_t> values(codes.size());
+  const f::ValueMap n1{f::ValueMapKind::n1_10bit};
+  for (auto _ : state) {
+    for (std::size_t i = 0; i < codes.size(); ++i) values[i] = f::code_to_value(n1, codes[i]);
+    benchmark::DoNotOptimize(values.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * codes.size() * 2));
+}
+
+void BM_EncodeChannelStream(benchmark::State& state) {
+  const auto codes = real_codes();
+  const auto n = static_cast<std::uint32_t>(codes.size());
+  const auto partition = static_cast<std::uint32_t>(state.range(0));
+  std::vector<std::uint32_t> scratch(n), words(f::max_channel_stream_words(n, partition));
+  std::uint32_t size = 0;
+  for (auto _ : state) {
+    size = f::encode_channel_stream(codes.data(), n, partition, scratch.data(), words.data());
+    benchmark::DoNotOptimize(words.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * n * 2));
+  state.counters["bits_per_sample"] = 32.0 * size / n;
+}
+
+void BM_DecodeChannelStream(benchmark::State& state) {
+  const auto codes = real_codes();
+  const auto n = static_cast<std::uint32_t>(codes.size());
+  const auto partition = static_cast<std::uint32_t>(state.range(0));
+  std::vector<std::uint32_t> scratch(n), words(f::max_channel_stream_words(n, partition));
+  words.resize(f::encode_channel_stream(codes.data(), n, partition, scratch.data(), words.data()));
+  std::vector<std::int32_t> decoded(n);
+  for (auto _ : state) {
+    const auto status = f::decode_channel_stream(reinterpret_cast<const std::uint8_t*>(words.data()), words.size() * 4ull, n,
+                                                 partition, decoded.data());
+    if (status != f::StreamStatus::ok || decoded != codes) state.SkipWithError("decode mismatch");
+    benchmark::DoNotOptimize(decoded.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * n * 2));
+}
+
+void BM_RiceParameterChoice(benchmark::State& state) {
+  const auto codes = real_codes();
+  std::vector<std::uint32_t> folded;
+  for (std::size_t t = 1; t < codes.size(); ++t) folded.push_back(f::zigzag_encode(codes[t] - codes[t - 1]));
+  const int partition = static_cast<int>(state.range(0));
+  for (auto _ : state) {
+    int sum = 0;
+    for (std::size_t start = 0; start + static_cast<std::size_t>(partition) <= folded.size(); start += static_cast<std::size_t>(partition))
+      sum += f::rice_parameter_for_partition(folded.data() + start, partition);
+    benchmark::DoNotOptimize(sum);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * folded.size() * 2));
+}
+
+}  // namespace
+
+BENCHMARK(BM_ValueMapN1Forward);
+BENCHMARK(BM_ValueMapN1Inverse);
+BENCHMARK(BM_EncodeChannelStream)->Arg(64)->Arg(256)->Arg(1024);
+BENCHMARK(BM_DecodeChannelStream)->Arg(64)->Arg(256)->Arg(1024);
+BENCHMARK(BM_RiceParameterChoice)->Arg(256);
+BENCHMARK_MAIN();
