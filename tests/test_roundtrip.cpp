@@ -176,6 +176,25 @@ TEST(RoundTrip, SameBytesForAnyThreadCount) {
   }
 }
 
+TEST(Verify, ReportsTheFirstDifferingSample) {
+  test::TempDir dir;
+  auto signal = test::synthetic_signal(3000, 8);
+  test::write_file(dir / "a.wav", test::make_wav(1, 1000, signal));
+  const auto r = compress_files({dir / "a.wav"}, dir / "a.spikey");
+  signal[2345] += 1;  // the "input" now differs from what the archive holds
+  test::write_file(dir / "b" / "a.wav", test::make_wav(1, 1000, signal));
+  const auto other = host::Recording::open({dir / "b" / "a.wav"}, {}, ignore_note);
+  const format::ArchiveReader reader(r.archive);
+  try {
+    host::verify_against_input(reader, other, {});
+    FAIL() << "a differing input passed verification";
+  } catch (const host::VerifyError& e) {
+    EXPECT_NE(std::string(e.what()).find("chunk 2, channel 0, sample 2345: expected " + std::to_string(signal[2345])),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 // ---- real data ----------------------------------------------------------------------------
 
 TEST(RealData, AllNeuralinkFilesInOneArchive) {

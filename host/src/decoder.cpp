@@ -121,7 +121,7 @@ namespace {
 class SourceRebuilder {
  public:
   SourceRebuilder(const format::ArchiveReader& reader, std::uint32_t source, const RestoreOptions& options)
-      : meta_(reader.metadata()), verbatim_(reader.verbatim()), source_(meta_.sources[source]) {
+      : verbatim_(reader.verbatim()), source_(reader.metadata().sources[source]) {
     if (!options.output_directory.empty()) {
       const fs::path destination = options.output_directory / source_.path;
       fs::create_directories(destination.parent_path());  // restore paths may hold subdirectories
@@ -135,10 +135,11 @@ class SourceRebuilder {
     const std::uint32_t k = source_.channel_count;
     const std::size_t n = chunk.channel_samples(source_.first_channel).size();
     interleaved_.resize(n * k);
-    for (std::uint32_t j = 0; j < k; ++j) {
-      const auto samples = chunk.channel_samples(source_.first_channel + j);
-      for (std::size_t t = 0; t < n; ++t) interleaved_[t * k + j] = samples[t];
-    }
+    channel_starts_.resize(k);
+    for (std::uint32_t j = 0; j < k; ++j) channel_starts_[j] = chunk.channel_samples(source_.first_channel + j).data();
+    std::int16_t* out = interleaved_.data();
+    for (std::size_t t = 0; t < n; ++t)
+      for (std::uint32_t j = 0; j < k; ++j) *out++ = channel_starts_[j][t];
     append({reinterpret_cast<const std::uint8_t*>(interleaved_.data()), interleaved_.size() * 2});
   }
 
@@ -163,13 +164,13 @@ class SourceRebuilder {
     if (output_) output_->write(bytes);
   }
 
-  const format::Metadata& meta_;
   const std::vector<std::uint8_t>& verbatim_;
   const format::SourceFile& source_;
   std::optional<OutputFile> output_;
   format::StreamingChecksum checksum_;
   std::uint64_t bytes_ = 0;
   std::vector<std::int16_t> interleaved_;
+  std::vector<const std::int16_t*> channel_starts_;
 };
 
 // Files open at once while restoring; sources beyond this are restored in further passes.
@@ -197,6 +198,7 @@ RestoreReport restore_sources(const format::ArchiveReader& reader, const Restore
     // All channels: decode_chunk then also checks the decoded-samples checksum.
     if (channels.size() == meta.channels.size()) channels.clear();
     decode_chunks_in_order(reader, 0, chunk_count, channels, options.threads, [&](const DecodedChunk& chunk) {
+      if (options.inspect && channels.empty()) options.inspect(chunk);
       for (auto& r : rebuilders) r->add_chunk(chunk);
       if (chunk.decode_seconds > report.slowest_chunk_seconds) {
         report.slowest_chunk_seconds = chunk.decode_seconds;

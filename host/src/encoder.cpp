@@ -33,7 +33,7 @@ void ValueSurvey::add(std::span<const std::int16_t> values) {
   std::int32_t lo = min, hi = max;
   for (const std::int16_t v : values) {
     exact &= format::value_map_is_exact_for(n1, v);
-    g = std::gcd(g, static_cast<std::uint32_t>(std::abs(std::int32_t{v} - first)));
+    if (g != 1) g = std::gcd(g, static_cast<std::uint32_t>(std::abs(std::int32_t{v} - first)));  // 1 is final
     lo = std::min<std::int32_t>(lo, v);
     hi = std::max<std::int32_t>(hi, v);
   }
@@ -118,16 +118,16 @@ std::uint64_t chunk_samples_for(double chunk_seconds, double sample_rate) {
   return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(samples));
 }
 
-// Verify-after-encode: decode every chunk with the reference decoder, compare with the input
-// and report the first differing (chunk, channel, sample, expected, got).
+}  // namespace
+
 void verify_against_input(const format::ArchiveReader& reader, const Recording& recording, const EncodeOptions& options) {
   const format::Metadata& meta = reader.metadata();
-  const std::uint64_t chunks = reader.index().size();
-  decode_chunks_in_order(reader, 0, chunks, {}, options.threads, [&](const DecodedChunk& decoded) {
-    const auto& entry = reader.index()[decoded.chunk];
-    const auto present = format::channels_in_chunk(meta, entry.first_sample, entry.sample_count);
-    std::vector<std::int16_t> expected;
-    recording.gather(entry.first_sample, present, expected);
+  std::vector<std::int16_t> expected;
+  RestoreOptions restore;
+  restore.threads = options.threads;
+  restore.inspect = [&](const DecodedChunk& decoded) {
+    const auto present = format::channels_in_chunk(meta, decoded.first_sample, meta.chunk_sample_count(decoded.chunk));
+    recording.gather(decoded.first_sample, present, expected);
     if (expected.size() != decoded.samples.size() || present.channel != decoded.channel)
       throw VerifyError("verify failed: chunk " + std::to_string(decoded.chunk) + " decodes to a different shape");
     const auto [e, d] = std::mismatch(expected.begin(), expected.end(), decoded.samples.begin());
@@ -137,17 +137,15 @@ void verify_against_input(const format::ArchiveReader& reader, const Recording& 
                                               decoded.offset.begin() - 1);
       throw VerifyError("verify failed: chunk " + std::to_string(decoded.chunk) + ", channel " +
                         std::to_string(decoded.channel[i]) + ", sample " +
-                        std::to_string(entry.first_sample + pos - decoded.offset[i]) + ": expected " + std::to_string(*e) +
+                        std::to_string(decoded.first_sample + pos - decoded.offset[i]) + ": expected " + std::to_string(*e) +
                         ", decoded " + std::to_string(*d));
     }
-    if (options.progress) options.progress("verify", decoded.chunk + 1, chunks);
-  });
-  const RestoreReport restored = restore_sources(reader, RestoreOptions{{}, false, options.threads, {}});
+  };
+  if (options.progress) restore.progress = [&](std::uint64_t done, std::uint64_t total) { options.progress("verify", done, total); };
+  const RestoreReport restored = restore_sources(reader, restore);
   if (!restored.mismatched_files.empty())
     throw VerifyError("verify failed: rebuilt " + restored.mismatched_files.front() + " differs from the original");
 }
-
-}  // namespace
 
 CompressReport compress(const Recording& recording, const fs::path& output, const EncodeOptions& options) {
   const auto start = std::chrono::steady_clock::now();

@@ -53,6 +53,8 @@ struct RestoreOptions {
   bool force = false;                      // overwrite existing files
   unsigned threads = 1;
   std::function<void(std::uint64_t done, std::uint64_t total)> progress;
+  // Called with every fully decoded chunk, in order (verify-after-encode compares with the input).
+  std::function<void(const DecodedChunk&)> inspect;
 };
 
 // Rebuilds every source file byte for byte (verbatim prefix, interleaved samples, verbatim

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "spikey/format/archive.hpp"
+#include "spikey/format/archive_reader.hpp"
 #include "spikey/format/chunk_payload.hpp"
 #include "spikey/host/recording.hpp"
 
@@ -68,6 +69,11 @@ class VerifyError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// Verify-after-encode, in one decoding pass: every decoded chunk is compared with the input
+// (throwing VerifyError naming the first differing chunk, channel, sample, expected and decoded
+// value) while every source file is rebuilt and checked against the original's checksum.
+void verify_against_input(const format::ArchiveReader& reader, const Recording& recording, const EncodeOptions& options);
 
 // Compresses `recording` into `output`. The archive appears under its final name only when
 // complete and (unless disabled) verified: every chunk decoded by the reference decoder
