@@ -1,7 +1,6 @@
 #include "spikey/host/decoder.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 #include <numeric>
 #include <optional>
@@ -11,6 +10,7 @@
 #include "spikey/format/chunk_payload.hpp"
 #include "spikey/host/output_file.hpp"
 #include "spikey/host/parallel.hpp"
+#include "spikey/host/stopwatch.hpp"
 
 namespace spikey::host {
 
@@ -32,10 +32,6 @@ const char* describe(format::StreamStatus status) {
   }
 }
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 }  // namespace
 
 std::span<const std::int16_t> DecodedChunk::channel_samples(std::uint32_t c) const {
@@ -46,7 +42,7 @@ std::span<const std::int16_t> DecodedChunk::channel_samples(std::uint32_t c) con
 }
 
 DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chunk, std::span<const std::uint32_t> channels) {
-  const auto start = std::chrono::steady_clock::now();
+  const Stopwatch stopwatch;
   const format::Metadata& meta = reader.metadata();
   const format::IndexEntry& entry = reader.index().at(chunk);
   const std::vector<std::uint8_t> payload = reader.read_payload(chunk);
@@ -101,7 +97,7 @@ DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chu
           entry.samples_checksum)
     throw ArchiveError("chunk " + std::to_string(chunk) + ": decoded samples do not match their checksum (byte " +
                        std::to_string(payload_offset) + ")");
-  out.decode_seconds = seconds_since(start);
+  out.decode_seconds = stopwatch.seconds();
   return out;
 }
 
@@ -179,7 +175,7 @@ constexpr std::size_t kMaxOpenOutputs = 256;
 }  // namespace
 
 RestoreReport restore_sources(const format::ArchiveReader& reader, const RestoreOptions& options) {
-  const auto start = std::chrono::steady_clock::now();
+  const Stopwatch stopwatch;
   const format::Metadata& meta = reader.metadata();
   const std::size_t source_count = meta.sources.size();
   const std::size_t group_size = options.output_directory.empty() ? std::max<std::size_t>(source_count, 1) : kMaxOpenOutputs;
@@ -212,7 +208,7 @@ RestoreReport restore_sources(const format::ArchiveReader& reader, const Restore
       ++report.files;
     }
   }
-  report.seconds = seconds_since(start);
+  report.seconds = stopwatch.seconds();
   return report;
 }
 

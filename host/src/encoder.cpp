@@ -1,7 +1,6 @@
 #include "spikey/host/encoder.hpp"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <numeric>
 
@@ -13,6 +12,7 @@
 #include "spikey/host/decoder.hpp"
 #include "spikey/host/output_file.hpp"
 #include "spikey/host/parallel.hpp"
+#include "spikey/host/stopwatch.hpp"
 #include "spikey/version.hpp"
 
 namespace spikey::host {
@@ -106,10 +106,6 @@ EncodedChunk encode_chunk(std::span<const std::int16_t> samples, const format::C
 
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
 std::uint64_t chunk_samples_for(double chunk_seconds, double sample_rate) {
   if (!(chunk_seconds > 0) || !std::isfinite(chunk_seconds)) throw std::invalid_argument("--chunk-seconds must be positive");
   const double samples = std::round(chunk_seconds * sample_rate);
@@ -148,7 +144,7 @@ void verify_against_input(const format::ArchiveReader& reader, const Recording& 
 }
 
 CompressReport compress(const Recording& recording, const fs::path& output, const EncodeOptions& options) {
-  const auto start = std::chrono::steady_clock::now();
+  const Stopwatch stopwatch;
   if (options.partition_size == 0 || options.partition_size > format::kMaxPartitionSize)
     throw std::invalid_argument("partition size out of range");
   TemporaryPath temporary(output, options.overwrite);
@@ -239,13 +235,13 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
         });
     report.archive_bytes = writer.finish();
   }
-  report.encode_seconds = seconds_since(start);
+  report.encode_seconds = stopwatch.seconds();
 
   if (options.verify) {
-    const auto verify_start = std::chrono::steady_clock::now();
+    const Stopwatch verify_stopwatch;
     const format::ArchiveReader reader(temporary.path());
     verify_against_input(reader, recording, options);
-    report.verify_seconds = seconds_since(verify_start);
+    report.verify_seconds = verify_stopwatch.seconds();
     report.verified = true;
   }
   temporary.commit();
