@@ -69,7 +69,8 @@ TEST(Cli, CompressDecompressInfoVerifyRoundTrip) {
   r = run({"info", (dir / "s.spikey").string(), "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const json info = json::parse(r.out);
-  EXPECT_EQ(info["format_version"], 1);
+  EXPECT_EQ(info["format_version"], 2);
+  EXPECT_EQ(info["codec"]["name"], "lpc1");
   EXPECT_EQ(info["channels"].size(), 3u);
   EXPECT_EQ(info["chunks"], 11u);  // 5.09 s in 0.5 s chunks
   EXPECT_EQ(info["original_bytes"].get<std::uint64_t>(), 197464u * 2 + 198664u);

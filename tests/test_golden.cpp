@@ -48,3 +48,22 @@ TEST(Golden, Version1Cinpla32RawSample) {
   EXPECT_EQ(reader.metadata().channels.size(), 32u);
   EXPECT_EQ(reader.metadata().sample_rate, 30000);
 }
+
+TEST(Golden, Version2NeuralinkSampleLpc1) {
+  const fs::path archive = test::golden_dir() / "v2" / "neuralink3.spikey";
+  expect_golden_restores(archive, test::samples_dir() / "neuralink");
+  const format::ArchiveReader reader(archive);
+  EXPECT_EQ(reader.format_version(), 2);
+  EXPECT_EQ(reader.metadata().codec.name, "lpc1");
+  bool any_source = false;
+  for (const auto& c : reader.metadata().channels) any_source |= c.predictor.source_channel >= 0;
+  EXPECT_TRUE(any_source) << "the golden archive should exercise cross-channel prediction";
+}
+
+TEST(Golden, Version2Cinpla32RawSampleLpc1) {
+  const fs::path archive = test::golden_dir() / "v2" / "cinpla32.spikey";
+  expect_golden_restores(archive, test::samples_dir() / "cinpla32");
+  const format::ArchiveReader reader(archive);
+  EXPECT_EQ(reader.metadata().codec.name, "lpc1");
+  EXPECT_GT(reader.index().size(), 1u);
+}

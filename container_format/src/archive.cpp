@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "spikey/format/checksum.hpp"
+#include "spikey/format/lpc_stream.hpp"
 #include "spikey/format/wire.hpp"
 
 namespace spikey::format {
@@ -227,6 +228,28 @@ ValueMap value_map_from_json(const json& j, const std::string& where) {
   return m;
 }
 
+std::vector<std::int32_t> weights_from_json(const json& j, const std::string& where) {
+  if (!j.is_array()) fail("metadata: " + where + " weights are not an array");
+  std::vector<std::int32_t> weights;
+  for (const auto& v : j) {
+    if (!v.is_number_integer() || v.get<std::int64_t>() < -kMaxLpcWeight || v.get<std::int64_t>() > kMaxLpcWeight)
+      fail("metadata: " + where + " has a weight that is not an integer in range");
+    weights.push_back(static_cast<std::int32_t>(v.get<std::int64_t>()));
+  }
+  return weights;
+}
+
+ChannelPredictor predictor_from_json(const json& j, const std::string& where) {
+  ChannelPredictor p;
+  p.history_weights = weights_from_json(field<json>(j, "history_weights", where), where);
+  p.lms_step = static_cast<std::int32_t>(field<std::uint32_t>(j, "lms_step", where));
+  if (j.contains("source_channel")) {
+    p.source_channel = static_cast<std::int32_t>(field<std::uint32_t>(j, "source_channel", where));
+    p.source_weights = weights_from_json(field<json>(j, "source_weights", where), where);
+  }
+  return p;
+}
+
 ByteRange range_from_json(const json& j, const std::string& where, std::uint64_t verbatim_size) {
   if (!j.is_array() || j.size() != 2 || !j[0].is_number_unsigned() || !j[1].is_number_unsigned())
     fail("metadata: " + where + " is not an [offset, size] pair");
@@ -250,13 +273,42 @@ bool is_safe_relative_path(const std::string& path) {
   return true;
 }
 
+bool weights_in_range(const std::vector<std::int32_t>& weights) {
+  return std::all_of(weights.begin(), weights.end(), [](std::int32_t w) { return w >= -kMaxLpcWeight && w <= kMaxLpcWeight; });
+}
+
+// The bounds that make lpc1's int32 arithmetic safe (lpc_stream.hpp) and keep source
+// dependencies one level deep.
+void validate_predictors(const Metadata& m) {
+  if (m.codec.weight_shift < 1 || m.codec.weight_shift > static_cast<std::uint32_t>(kMaxLpcWeightShift))
+    fail("metadata: codec.weight_shift out of range");
+  for (std::size_t c = 0; c < m.channels.size(); ++c) {
+    const ChannelPredictor& p = m.channels[c].predictor;
+    const std::string where = "metadata: channel " + std::to_string(c) + " predictor";
+    if (p.history_weights.size() > static_cast<std::size_t>(kMaxLpcOrder)) fail(where + " has too many history taps");
+    if (!weights_in_range(p.history_weights) || !weights_in_range(p.source_weights)) fail(where + " has a weight out of range");
+    if (p.lms_step < 0 || p.lms_step > kMaxLmsStep) fail(where + " has an LMS step out of range");
+    if (p.source_channel < 0) {
+      if (!p.source_weights.empty()) fail(where + " has source weights but no source channel");
+      continue;
+    }
+    if (static_cast<std::size_t>(p.source_channel) >= m.channels.size() || static_cast<std::size_t>(p.source_channel) == c)
+      fail(where + " names an invalid source channel");
+    if (m.channels[static_cast<std::size_t>(p.source_channel)].predictor.source_channel >= 0)
+      fail(where + "'s source channel has a source itself");
+    if (p.source_weights.size() % 2 != 1 || p.source_weights.size() > static_cast<std::size_t>(2 * kMaxSourceHalfWindow + 1))
+      fail(where + " has a source window of invalid size");
+  }
+}
+
 void validate(const Metadata& m, std::uint64_t verbatim_size) {
   if (!(m.sample_rate > 0) || !std::isfinite(m.sample_rate)) fail("metadata: sample_rate must be positive");
   if (m.chunk_samples == 0 || m.chunk_samples > 0xffffffffu) fail("metadata: chunk_samples out of range");
-  if (m.codec.name != "rice1")
+  if (m.codec.name != kCodecRice1 && m.codec.name != kCodecLpc1)
     fail("archive uses codec \"" + m.codec.name + "\", which this version of spikey cannot decode");
   if (m.codec.partition_size == 0 || m.codec.partition_size > kMaxPartitionSize)
     fail("metadata: codec.partition_size out of range");
+  if (m.codec.name == kCodecLpc1) validate_predictors(m);
   std::uint64_t longest = 0;
   for (const auto& c : m.channels) {
     if (c.source >= m.sources.size()) fail("metadata: channel \"" + c.name + "\" names a missing source");
@@ -305,9 +357,21 @@ std::vector<std::uint8_t> serialize(const MetadataSection& section) {
   j["chunk_samples"] = m.chunk_samples;
   j["level"] = m.level;
   j["codec"] = {{"name", m.codec.name}, {"partition_size", m.codec.partition_size}};
+  const bool lpc = m.codec.name == kCodecLpc1;
+  if (lpc) j["codec"]["weight_shift"] = m.codec.weight_shift;
   json channels = json::array();
-  for (const auto& c : m.channels)
-    channels.push_back({{"name", c.name}, {"source", c.source}, {"length", c.length}, {"value_map", value_map_to_json(c.value_map)}});
+  for (const auto& c : m.channels) {
+    json cj = {{"name", c.name}, {"source", c.source}, {"length", c.length}, {"value_map", value_map_to_json(c.value_map)}};
+    if (lpc) {
+      json pj = {{"history_weights", c.predictor.history_weights}, {"lms_step", c.predictor.lms_step}};
+      if (c.predictor.source_channel >= 0) {
+        pj["source_channel"] = c.predictor.source_channel;
+        pj["source_weights"] = c.predictor.source_weights;
+      }
+      cj["predictor"] = std::move(pj);
+    }
+    channels.push_back(std::move(cj));
+  }
   j["channels"] = std::move(channels);
   json sources = json::array();
   for (const auto& s : m.sources)
@@ -337,7 +401,7 @@ std::vector<std::uint8_t> serialize(const MetadataSection& section) {
   return out;
 }
 
-MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored) {
+MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std::uint16_t expected_version) {
   const unsigned long long content_size = ZSTD_getFrameContentSize(stored.data(), stored.size());
   if (content_size == ZSTD_CONTENTSIZE_ERROR || content_size == ZSTD_CONTENTSIZE_UNKNOWN || content_size > kMaxMetadataContentSize ||
       ZSTD_findFrameCompressedSize(stored.data(), stored.size()) != stored.size())
@@ -358,8 +422,8 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored) {
   json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) fail("metadata: not valid JSON");
   Metadata& m = section.metadata;
-  if (field<std::uint32_t>(j, "format_version", "metadata") != kFormatVersion)
-    fail("metadata: format_version does not match the file header");
+  const auto version = field<std::uint32_t>(j, "format_version", "metadata");
+  if (version != expected_version) fail("metadata: format_version does not match the file header");
   m.encoder = field<std::string>(j, "encoder", "metadata");
   m.sample_rate = field<double>(j, "sample_rate", "metadata");
   m.total_samples = field<std::uint64_t>(j, "total_samples", "metadata");
@@ -368,6 +432,8 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored) {
   const json codec = field<json>(j, "codec", "metadata");
   m.codec.name = field<std::string>(codec, "name", "codec");
   m.codec.partition_size = field<std::uint32_t>(codec, "partition_size", "codec");
+  const bool lpc = m.codec.name == kCodecLpc1;
+  if (lpc) m.codec.weight_shift = field<std::uint32_t>(codec, "weight_shift", "codec");
   const json channels = field<json>(j, "channels", "metadata");
   const json sources = field<json>(j, "sources", "metadata");
   if (!channels.is_array() || !sources.is_array()) fail("metadata: channels and sources must be arrays");
@@ -378,6 +444,7 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored) {
     c.source = field<std::uint32_t>(channels[i], "source", where);
     c.length = field<std::uint64_t>(channels[i], "length", where);
     c.value_map = value_map_from_json(field<json>(channels[i], "value_map", where), where);
+    if (lpc) c.predictor = predictor_from_json(field<json>(channels[i], "predictor", where), where);
     m.channels.push_back(std::move(c));
   }
   for (std::size_t i = 0; i < sources.size(); ++i) {
@@ -402,6 +469,7 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored) {
     m.sources.push_back(std::move(s));
   }
   validate(m, verbatim_size);
+  if (expected_version < 2 && m.codec.name != kCodecRice1) fail("metadata: codec " + m.codec.name + " needs format version 2");
   return section;
 }
 

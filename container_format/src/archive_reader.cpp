@@ -45,7 +45,7 @@ ArchiveReader::ArchiveReader(const std::filesystem::path& path) : path_(path) {
     std::vector<std::uint8_t> section(header.metadata_size);
     read_at(kFileHeaderSize, section.data(), section.size());
     if (checksum64(section) != header.metadata_checksum) fail("metadata checksum mismatch" + at(kFileHeaderSize));
-    section_ = parse_metadata_section(section);
+    section_ = parse_metadata_section(section, header.format_version);
     const Metadata& m = section_.metadata;
 
     if (footer.chunk_count != m.chunk_count())

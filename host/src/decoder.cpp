@@ -5,9 +5,11 @@
 #include <numeric>
 #include <optional>
 
+#include "spikey/format/channel_predictor.hpp"
 #include "spikey/format/channel_stream.hpp"
 #include "spikey/format/checksum.hpp"
 #include "spikey/format/chunk_payload.hpp"
+#include "spikey/host/lpc_lanes.hpp"
 #include "spikey/host/output_file.hpp"
 #include "spikey/host/parallel.hpp"
 #include "spikey/host/stopwatch.hpp"
@@ -49,20 +51,112 @@ DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chu
   const std::uint64_t payload_offset = reader.payload_offset(chunk);
   const format::ChunkChannels present = format::channels_in_chunk(meta, entry.first_sample, entry.sample_count);
   const format::PayloadDirectory dir = format::parse_payload_directory(payload, present.channel.size(), chunk, payload_offset);
+  const bool lpc = meta.codec.name == format::kCodecLpc1;
+  const auto position_of = [&](std::int64_t c) -> std::int64_t {  // index into `present`, or -1
+    if (c < 0) return -1;
+    const auto it = std::lower_bound(present.channel.begin(), present.channel.end(), static_cast<std::uint32_t>(c));
+    return it != present.channel.end() && *it == static_cast<std::uint32_t>(c) ? it - present.channel.begin() : -1;
+  };
 
   DecodedChunk out;
   out.chunk = chunk;
   out.first_sample = entry.first_sample;
-  std::vector<std::size_t> positions;  // indices into `present`
+  std::vector<std::size_t> positions;  // requested channels, as indices into `present`
   if (channels.empty()) {
     positions.resize(present.channel.size());
     std::iota(positions.begin(), positions.end(), std::size_t{0});
   } else {
-    for (const std::uint32_t c : channels) {
-      const auto it = std::lower_bound(present.channel.begin(), present.channel.end(), c);
-      if (it != present.channel.end() && *it == c) positions.push_back(static_cast<std::size_t>(it - present.channel.begin()));
+    for (const std::uint32_t c : channels)
+      if (const auto p = position_of(c); p >= 0) positions.push_back(static_cast<std::size_t>(p));
+  }
+  // A requested channel predicted from another needs that one decoded too.
+  std::vector<char> needed(present.channel.size(), 0);
+  std::vector<std::int64_t> source_position(present.channel.size(), -1);
+  for (const std::size_t p : positions) {
+    needed[p] = 1;
+    if (lpc) {
+      source_position[p] = position_of(meta.channels[present.channel[p]].predictor.source_channel);
+      if (source_position[p] >= 0) needed[static_cast<std::size_t>(source_position[p])] = 1;
     }
   }
+
+  std::vector<std::vector<std::int32_t>> codes(present.channel.size());
+  const auto stream_error = [&](std::size_t p, const std::string& why) {
+    return ArchiveError("chunk " + std::to_string(chunk) + ", channel " + std::to_string(present.channel[p]) + " (stream at byte " +
+                        std::to_string(payload_offset + dir.stream_offset[p]) + "): " + why);
+  };
+  for (std::size_t p = 0; p < present.channel.size(); ++p) {
+    // Every sample after the warm-up costs at least one bit: reject impossible counts before allocating.
+    if (needed[p] && (dir.stream_size[p] * 8 < 32 || present.sample_count[p] - 1 > dir.stream_size[p] * 8))
+      throw stream_error(p, "stream too short for its samples");
+  }
+  if (!lpc) {
+    for (std::size_t p = 0; p < present.channel.size(); ++p) {
+      if (!needed[p]) continue;
+      codes[p].resize(present.sample_count[p]);
+      const auto status = format::decode_channel_stream(payload.data() + dir.stream_offset[p], dir.stream_size[p],
+                                                        present.sample_count[p], meta.codec.partition_size, codes[p].data());
+      if (status != format::StreamStatus::ok) throw stream_error(p, describe(status));
+    }
+  } else {
+    // Entropy stage per stream, then the prediction stage for up to 8 channels at once:
+    // sources first, then the channels predicted from them.
+    std::vector<std::vector<std::uint32_t>> folded(present.channel.size());
+    std::vector<std::int32_t> first_code(present.channel.size(), 0);
+    std::vector<char> adapt(present.channel.size(), 0);
+    for (std::size_t p = 0; p < present.channel.size(); ++p) {
+      if (!needed[p]) continue;
+      folded[p].resize(present.sample_count[p]);
+      bool flag = false;
+      if (!format::decode_lpc_stream_residuals(payload.data() + dir.stream_offset[p], dir.stream_size[p], present.sample_count[p],
+                                               meta.codec.partition_size, &first_code[p], &flag, folded[p].data()))
+        throw stream_error(p, "malformed lpc1 stream");
+      adapt[p] = flag;
+    }
+    std::vector<std::vector<std::int32_t>> weights(present.channel.size()), source_buffers(present.channel.size());
+    for (const bool dependents : {false, true}) {
+      std::vector<std::size_t> batch;
+      const auto flush = [&] {
+        lanes::LaneGroup group;
+        group.lanes = static_cast<int>(batch.size());
+        group.n = present.sample_count[batch[0]];
+        group.weight_shift = static_cast<int>(meta.codec.weight_shift);
+        std::int32_t first[lanes::kLanes] = {};
+        const std::uint32_t* in[lanes::kLanes] = {};
+        std::int32_t* out_codes[lanes::kLanes] = {};
+        for (std::size_t l = 0; l < batch.size(); ++l) {
+          const std::size_t p = batch[l];
+          const format::ChannelPredictor& predictor = meta.channels[present.channel[p]].predictor;
+          group.model[l] = format::lpc_model_of(predictor, meta.codec.weight_shift);
+          if (!adapt[p]) group.model[l].lms_step = 0;
+          weights[p] = format::lpc_initial_weights(predictor);
+          group.weights[l] = weights[p].data();
+          if (predictor.source_channel >= 0) {
+            source_buffers[p].assign(format::lpc_source_buffer_size(group.n), 0);
+            if (source_position[p] >= 0) {
+              const auto& src = codes[static_cast<std::size_t>(source_position[p])];
+              format::fill_lpc_source_buffer(src.data(), static_cast<std::uint32_t>(src.size()), group.n, source_buffers[p].data());
+            }
+            group.source_buffer[l] = source_buffers[p].data();
+          }
+          first[l] = first_code[p];
+          in[l] = folded[p].data();
+          codes[p].resize(group.n);
+          out_codes[l] = codes[p].data();
+        }
+        lanes::reconstruct(group, first, in, out_codes);
+        batch.clear();
+      };
+      for (std::size_t p = 0; p < present.channel.size(); ++p) {
+        if (!needed[p] || (meta.channels[present.channel[p]].predictor.source_channel >= 0) != dependents) continue;
+        if (!batch.empty() && present.sample_count[batch[0]] != present.sample_count[p]) flush();
+        batch.push_back(p);
+        if (batch.size() == lanes::kLanes) flush();
+      }
+      if (!batch.empty()) flush();
+    }
+  }
+
   std::uint64_t total = 0;
   for (const std::size_t p : positions) {
     out.channel.push_back(present.channel[p]);
@@ -71,26 +165,12 @@ DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chu
     total += present.sample_count[p];
   }
   out.samples.resize(total);
-
-  std::vector<std::int32_t> codes;
   for (std::size_t i = 0; i < positions.size(); ++i) {
     const std::size_t p = positions[i];
-    const std::uint32_t c = present.channel[p];
-    const std::uint32_t n = present.sample_count[p];
-    const std::uint8_t* stream = payload.data() + dir.stream_offset[p];
-    const std::uint64_t size = dir.stream_size[p];
-    const auto where = [&] {
-      return "chunk " + std::to_string(chunk) + ", channel " + std::to_string(c) + " (stream at byte " +
-             std::to_string(payload_offset + dir.stream_offset[p]) + ")";
-    };
-    // Every sample after the warm-up costs at least one bit: reject impossible counts before allocating.
-    if (size * 8 < format::kWarmupBits || n - 1 > size * 8) throw ArchiveError(where() + ": stream too short for its samples");
-    codes.resize(n);
-    const auto status = format::decode_channel_stream(stream, size, n, meta.codec.partition_size, codes.data());
-    if (status != format::StreamStatus::ok) throw ArchiveError(where() + ": " + describe(status));
-    const format::ValueMap map = meta.channels[c].value_map;
+    const format::ValueMap map = meta.channels[present.channel[p]].value_map;
     std::int16_t* dst = out.samples.data() + out.offset[i];
-    for (std::uint32_t t = 0; t < n; ++t) dst[t] = format::code_to_value(map, codes[t]);
+    const auto& source = codes[p];
+    for (std::size_t t = 0; t < source.size(); ++t) dst[t] = format::code_to_value(map, source[t]);
   }
   if (positions.size() == present.channel.size() &&
       format::checksum64({reinterpret_cast<const std::uint8_t*>(out.samples.data()), out.samples.size() * 2}) !=

@@ -7,9 +7,11 @@
 #include "spikey/format/archive_reader.hpp"
 #include "spikey/format/archive_writer.hpp"
 #include "spikey/format/channel_stream.hpp"
+#include "spikey/format/channel_predictor.hpp"
 #include "spikey/format/checksum.hpp"
 #include "spikey/format/value_map.hpp"
 #include "spikey/host/decoder.hpp"
+#include "spikey/host/lpc_lanes.hpp"
 #include "spikey/host/output_file.hpp"
 #include "spikey/host/parallel.hpp"
 #include "spikey/host/stopwatch.hpp"
@@ -74,29 +76,116 @@ format::ValueMap choose_value_map(const ValueSurvey& survey) {
   return best;
 }
 
-EncodedChunk encode_chunk(std::span<const std::int16_t> samples, const format::ChunkChannels& present,
-                          std::span<const ValueMap> maps, std::uint32_t partition_size) {
-  std::vector<std::vector<std::uint32_t>> streams(present.channel.size());
-  std::vector<std::int32_t> codes;
-  std::vector<std::uint32_t> folded;
+namespace {
+
+// The codes of every present channel, each re-checked against its value map: the survey
+// guarantees exactness, and this check means a survey bug can never lose data.
+std::vector<std::vector<std::int32_t>> chunk_codes(std::span<const std::int16_t> samples, const format::ChunkChannels& present,
+                                                   const format::Metadata& meta) {
+  std::vector<std::vector<std::int32_t>> codes(present.channel.size());
   std::size_t position = 0;
   for (std::size_t i = 0; i < present.channel.size(); ++i) {
     const std::uint32_t n = present.sample_count[i];
-    const ValueMap map = maps[present.channel[i]];
-    codes.resize(n);
-    folded.resize(n);
+    const ValueMap map = meta.channels[present.channel[i]].value_map;
     const std::int16_t* values = samples.data() + position;
+    auto& out = codes[i];
+    out.resize(n);
     bool exact = true;
     for (std::uint32_t t = 0; t < n; ++t) {
-      codes[t] = format::value_to_code(map, values[t]);
-      exact &= format::code_to_value(map, codes[t]) == values[t];
+      out[t] = format::value_to_code(map, values[t]);
+      exact &= format::code_to_value(map, out[t]) == values[t];
     }
-    // The survey guarantees exactness; this re-check means a survey bug can never lose data.
     if (!exact) throw std::logic_error("value map is not exact for channel " + std::to_string(present.channel[i]));
-    auto& words = streams[i];
-    words.resize(format::max_channel_stream_words(n, partition_size));
-    words.resize(format::encode_channel_stream(codes.data(), n, partition_size, folded.data(), words.data()));
     position += n;
+  }
+  return codes;
+}
+
+std::vector<std::uint32_t> encode_rice1_stream(const std::vector<std::int32_t>& codes, std::uint32_t partition_size) {
+  const auto n = static_cast<std::uint32_t>(codes.size());
+  std::vector<std::uint32_t> folded(n), words(format::max_channel_stream_words(n, partition_size));
+  words.resize(format::encode_channel_stream(codes.data(), n, partition_size, folded.data(), words.data()));
+  return words;
+}
+
+// lpc1: the prediction stage for up to 8 channels at once, each with fixed and with adapting
+// weights; each stream keeps whichever codes smaller (its adapt flag), then the entropy stage.
+void encode_lpc_streams(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& present,
+                        const format::Metadata& meta, std::vector<std::vector<std::uint32_t>>& streams) {
+  const std::uint32_t partition_size = meta.codec.partition_size;
+  std::vector<std::size_t> batch;
+  // Per-thread buffers, reused across chunks.
+  thread_local std::vector<std::vector<std::int32_t>> weights(lanes::kLanes), source_buffers(lanes::kLanes);
+  thread_local std::vector<std::vector<std::uint32_t>> fixed(lanes::kLanes), adapted(lanes::kLanes);
+  thread_local std::vector<std::uint8_t> indices;
+  const auto flush = [&] {
+    lanes::LaneGroup group;
+    group.lanes = static_cast<int>(batch.size());
+    group.n = static_cast<std::uint32_t>(codes[batch[0]].size());
+    group.weight_shift = static_cast<int>(meta.codec.weight_shift);
+    const std::int32_t* in[lanes::kLanes] = {};
+    std::uint32_t* out_fixed[lanes::kLanes] = {};
+    std::uint32_t* out_adapted[lanes::kLanes] = {};
+    bool any_step = false;
+    for (std::size_t l = 0; l < batch.size(); ++l) {
+      const std::size_t i = batch[l];
+      const format::ChannelPredictor& predictor = meta.channels[present.channel[i]].predictor;
+      group.model[l] = format::lpc_model_of(predictor, meta.codec.weight_shift);
+      any_step |= group.model[l].lms_step != 0;
+      weights[l] = format::lpc_initial_weights(predictor);
+      group.weights[l] = weights[l].data();
+      if (predictor.source_channel >= 0) {
+        source_buffers[l].assign(format::lpc_source_buffer_size(group.n), 0);
+        const auto it = std::lower_bound(present.channel.begin(), present.channel.end(), static_cast<std::uint32_t>(predictor.source_channel));
+        if (it != present.channel.end() && *it == static_cast<std::uint32_t>(predictor.source_channel)) {
+          const auto& src = codes[static_cast<std::size_t>(it - present.channel.begin())];
+          format::fill_lpc_source_buffer(src.data(), static_cast<std::uint32_t>(src.size()), group.n, source_buffers[l].data());
+        }
+        group.source_buffer[l] = source_buffers[l].data();
+      }
+      in[l] = codes[i].data();
+      adapted[l].resize(group.n);
+      fixed[l].resize(group.n);
+      out_adapted[l] = adapted[l].data();
+      out_fixed[l] = fixed[l].data();
+    }
+    if (any_step) lanes::fold(group, in, out_adapted);
+    for (int l = 0; l < group.lanes; ++l) group.model[l].lms_step = 0;
+    lanes::fold(group, in, out_fixed);
+    const std::uint32_t residuals = group.n - 1;
+    const std::size_t partitions = format::partition_count(residuals, partition_size);
+    indices.resize(partitions);
+    for (std::size_t l = 0; l < batch.size(); ++l) {
+      // The flag follows the smaller sum of folded residuals: a close, much cheaper proxy
+      // for the coded size.
+      const auto sum = [&](const std::vector<std::uint32_t>& v) { return std::accumulate(v.begin(), v.begin() + residuals, std::uint64_t{0}); };
+      const bool adapt = any_step && meta.channels[present.channel[batch[l]]].predictor.lms_step != 0 && sum(adapted[l]) < sum(fixed[l]);
+      const std::uint32_t* chosen = adapt ? adapted[l].data() : fixed[l].data();
+      format::lpc_partition_indices(chosen, residuals, partition_size, indices.data());
+      auto& words = streams[batch[l]];
+      words.resize(format::max_lpc_stream_words(group.n, partition_size));
+      words.resize(format::encode_lpc_stream(codes[batch[l]][0], adapt, chosen, residuals, partition_size, indices.data(), words.data()));
+    }
+    batch.clear();
+  };
+  for (std::size_t i = 0; i < present.channel.size(); ++i) {
+    if (!batch.empty() && codes[batch[0]].size() != codes[i].size()) flush();
+    batch.push_back(i);
+    if (batch.size() == lanes::kLanes) flush();
+  }
+  if (!batch.empty()) flush();
+}
+
+}  // namespace
+
+EncodedChunk encode_chunk(std::span<const std::int16_t> samples, const format::ChunkChannels& present, const format::Metadata& meta) {
+  const auto codes = chunk_codes(samples, present, meta);
+  const std::uint32_t partition_size = meta.codec.partition_size;
+  std::vector<std::vector<std::uint32_t>> streams(present.channel.size());
+  if (meta.codec.name == format::kCodecRice1) {
+    for (std::size_t i = 0; i < present.channel.size(); ++i) streams[i] = encode_rice1_stream(codes[i], partition_size);
+  } else {
+    encode_lpc_streams(codes, present, meta, streams);
   }
   EncodedChunk out;
   out.payload = format::assemble_payload(streams);
@@ -156,7 +245,9 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
   meta.total_samples = recording.total_samples();
   meta.chunk_samples = chunk_samples_for(options.chunk_seconds, recording.sample_rate());
   meta.level = options.level;
+  meta.codec.name = options.codec;
   meta.codec.partition_size = options.partition_size;
+  if (options.codec != format::kCodecRice1 && options.codec != format::kCodecLpc1) throw std::invalid_argument("unknown codec " + options.codec);
   const std::uint64_t chunk_count = meta.chunk_count();
 
   // Sources: checksum of the original file and its verbatim bytes.
@@ -185,7 +276,7 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
 
   // Channels first with placeholder maps: the chunk layout only needs their lengths.
   for (std::uint32_t c = 0; c < recording.channel_count(); ++c)
-    meta.channels.push_back({recording.channel_name(c), recording.source_of_channel(c), recording.channel_length(c), {}});
+    meta.channels.push_back({recording.channel_name(c), recording.source_of_channel(c), recording.channel_length(c), {}, {}});
 
   // Value maps: one pass over the recording, chunk by chunk.
   std::vector<ValueSurvey> surveys(recording.channel_count());
@@ -215,6 +306,12 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
     meta.channels[c].value_map = maps.back();
     ++report.value_map_counts[static_cast<int>(maps.back().kind)];
   }
+  if (meta.codec.name == format::kCodecLpc1) {
+    PredictorTrainingOptions training = options.training;
+    training.threads = options.threads;
+    if (options.progress) options.progress("train", 0, 1);
+    train_predictors(recording, meta, training);
+  }
 
   // Encode and write, chunk by chunk in order.
   {
@@ -226,7 +323,7 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
           const auto present = format::channels_in_chunk(meta, first, meta.chunk_sample_count(chunk));
           std::vector<std::int16_t> samples;
           recording.gather(first, present, samples);
-          return encode_chunk(samples, present, maps, meta.codec.partition_size);
+          return encode_chunk(samples, present, meta);
         },
         [&](std::size_t chunk, EncodedChunk& encoded) {
           writer.append_chunk(meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk), encoded.payload,

@@ -22,7 +22,8 @@ class ArchiveError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-inline constexpr std::uint16_t kFormatVersion = 1;
+// Version 2 added codec lpc1; version 1 archives (codec rice1) still decode.
+inline constexpr std::uint16_t kFormatVersion = 2;
 
 // §3.2 File header.
 inline constexpr std::array<std::uint8_t, 8> kFileMagic = {0x89, 'S', 'P', 'I', 'K', 'E', 'Y', '\n'};
@@ -93,16 +94,29 @@ struct SourceFile {
   ByteRange suffix;  // verbatim bytes after the samples (pad byte, trailing chunks, partial frame)
 };
 
+// Codec lpc1's per-channel predictor (§6.6). Weights are at codec.weight_shift fractional bits.
+struct ChannelPredictor {
+  std::vector<std::int32_t> history_weights;  // N taps over d[t-N .. t-1], oldest first
+  std::int32_t source_channel = -1;           // channel whose differences also feed the prediction
+  std::vector<std::int32_t> source_weights;   // 2W+1 taps over d_s[t-W .. t+W]; empty without a source
+  std::int32_t lms_step = 0;                  // sign-sign LMS step; 0 keeps the weights fixed
+};
+
 struct ChannelInfo {
   std::string name;
   std::uint32_t source = 0;
   std::uint64_t length = 0;  // samples
   ValueMap value_map;
+  ChannelPredictor predictor;  // lpc1 only
 };
 
+inline constexpr const char* kCodecRice1 = "rice1";
+inline constexpr const char* kCodecLpc1 = "lpc1";
+
 struct CodecParams {
-  std::string name = "rice1";
+  std::string name = kCodecLpc1;
   std::uint32_t partition_size = 256;
+  std::uint32_t weight_shift = 12;  // lpc1 only
 };
 
 struct Metadata {
@@ -136,7 +150,8 @@ struct MetadataSection {
 // u64 json_size, the JSON text and the verbatim bytes (§4).
 inline constexpr std::uint64_t kMaxMetadataContentSize = 1ull << 30;
 std::vector<std::uint8_t> serialize(const MetadataSection& section);
-MetadataSection parse_metadata_section(std::span<const std::uint8_t> bytes);  // validates (§4.3)
+// Validates (§4.3); `expected_version` is the file header's format version.
+MetadataSection parse_metadata_section(std::span<const std::uint8_t> bytes, std::uint16_t expected_version = kFormatVersion);
 
 // Hex form of checksums in the metadata and in reports.
 std::string checksum_hex(std::uint64_t checksum);

@@ -12,6 +12,7 @@
 #include "spikey/format/archive.hpp"
 #include "spikey/format/archive_reader.hpp"
 #include "spikey/format/chunk_payload.hpp"
+#include "spikey/host/lpc_training.hpp"
 #include "spikey/host/recording.hpp"
 
 namespace spikey::host {
@@ -34,11 +35,13 @@ format::ValueMap choose_value_map(const ValueSurvey& survey);
 
 struct EncodeOptions {
   std::string level = "default";
+  std::string codec = format::kCodecLpc1;  // rice1 remains writable for tests and comparisons
   double chunk_seconds = 1.0;
   unsigned threads = 1;
   bool verify = true;
   bool overwrite = false;
   std::uint32_t partition_size = 256;
+  PredictorTrainingOptions training;  // lpc1; its thread count follows `threads`
   std::function<void(const std::string& stage, std::uint64_t done, std::uint64_t total)> progress;
 };
 
@@ -47,9 +50,9 @@ struct EncodedChunk {
   std::uint64_t samples_checksum = 0;
 };
 
-// Encodes one chunk from its gathered samples (Recording::gather layout).
-EncodedChunk encode_chunk(std::span<const std::int16_t> samples, const format::ChunkChannels& present,
-                          std::span<const format::ValueMap> maps, std::uint32_t partition_size);
+// Encodes one chunk from its gathered samples (Recording::gather layout) with the codec,
+// value maps and predictors of `meta`.
+EncodedChunk encode_chunk(std::span<const std::int16_t> samples, const format::ChunkChannels& present, const format::Metadata& meta);
 
 struct CompressReport {
   std::uint64_t original_bytes = 0;

@@ -1,0 +1,98 @@
+// Sweeps encoder options on one recording and prints ratio and single-thread speeds as a
+// Markdown table; every archive is verified by a full decode before its row is printed.
+//
+//   codec_sweep DIR_OR_FILES... [--raw-channels N --raw-rate HZ] [--sweep NAME]
+// sweeps: chunk (0.1/0.25/1/5 s), cross (cross-channel on/off), lms (LMS step), order
+// (history taps), codec (rice1 vs lpc1), partition (partition size).
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "spikey/format/archive_reader.hpp"
+#include "spikey/host/decoder.hpp"
+#include "spikey/host/encoder.hpp"
+#include "spikey/host/recording.hpp"
+#include "spikey/host/stopwatch.hpp"
+
+namespace fs = std::filesystem;
+using namespace spikey;
+
+namespace {
+
+struct Row {
+  std::string label;
+  host::EncodeOptions options;
+};
+
+std::vector<Row> sweep_rows(const std::string& sweep) {
+  std::vector<Row> rows;
+  const auto add = [&](const std::string& label, auto&& change) {
+    host::EncodeOptions o;
+    o.threads = 1;
+    o.verify = false;
+    o.overwrite = true;
+    change(o);
+    rows.push_back({label, o});
+  };
+  if (sweep == "chunk") {
+    for (double s : {0.1, 0.25, 1.0, 5.0}) add("chunk " + std::to_string(s).substr(0, 4) + " s", [&](auto& o) { o.chunk_seconds = s; });
+  } else if (sweep == "cross") {
+    add("cross-channel on (W=2)", [](auto&) {});
+    add("cross-channel off", [](auto& o) { o.training.source_half_window = -1; });
+    add("cross-channel on (W=4)", [](auto& o) { o.training.source_half_window = 4; });
+  } else if (sweep == "lms") {
+    for (int step : {0, 1, 2, 4, 8}) add("LMS step " + std::to_string(step), [&](auto& o) { o.training.lms_step = step; });
+  } else if (sweep == "order") {
+    for (int order : {0, 8, 16, 24, 32}) add("max order " + std::to_string(order), [&](auto& o) { o.training.max_order = order; });
+  } else if (sweep == "codec") {
+    add("rice1 (first difference, Rice)", [](auto& o) { o.codec = format::kCodecRice1; });
+    add("lpc1", [](auto&) {});
+  } else if (sweep == "partition") {
+    for (std::uint32_t p : {64u, 128u, 256u, 512u, 1024u}) add("partition " + std::to_string(p), [&](auto& o) { o.partition_size = p; });
+  } else {
+    throw std::invalid_argument("unknown sweep " + sweep);
+  }
+  return rows;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<fs::path> inputs;
+  host::InputOptions input_options;
+  std::string sweep = "codec";
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--raw-channels" && i + 1 < argc) input_options.raw_channels = static_cast<std::uint32_t>(std::stoul(argv[++i]));
+    else if (a == "--raw-rate" && i + 1 < argc) input_options.raw_rate = std::stod(argv[++i]);
+    else if (a == "--sweep" && i + 1 < argc) sweep = argv[++i];
+    else inputs.emplace_back(a);
+  }
+  try {
+    const auto recording = host::Recording::open(inputs, input_options, [](const std::string&) {});
+    const fs::path archive = fs::temp_directory_path() / ("spikey-sweep-" + std::to_string(::getpid()) + ".spikey");
+    std::cout << "| " << sweep << " | ratio | encode MB/s (1 thread) | decode MB/s (1 thread) |\n| --- | ---: | ---: | ---: |\n";
+    for (const auto& row : sweep_rows(sweep)) {
+      const auto report = host::compress(recording, archive, row.options);
+      const format::ArchiveReader reader(archive);
+      host::RestoreOptions restore;
+      restore.threads = 1;
+      const auto decoded = host::restore_sources(reader, restore);
+      if (!decoded.mismatched_files.empty()) throw std::runtime_error("round trip failed for " + row.label);
+      const double mb = static_cast<double>(report.original_bytes) / 1e6;
+      std::printf("| %s | %.4f | %.1f | %.1f |\n", row.label.c_str(),
+                  static_cast<double>(report.original_bytes) / static_cast<double>(report.archive_bytes), mb / report.encode_seconds,
+                  mb / decoded.seconds);
+      std::fflush(stdout);
+    }
+    fs::remove(archive);
+  } catch (const std::exception& e) {
+    std::cerr << "codec_sweep: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

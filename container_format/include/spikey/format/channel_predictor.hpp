@@ -1,0 +1,28 @@
+// From a channel's stored predictor (metadata, §4.3) to the stream coder's model (§6.6).
+// Shared by the encoder and the decoder (host side only: it uses std::vector).
+#pragma once
+
+#include <vector>
+
+#include "spikey/format/archive.hpp"
+#include "spikey/format/lpc_stream.hpp"
+
+namespace spikey::format {
+
+inline LpcModel lpc_model_of(const ChannelPredictor& p, std::uint32_t weight_shift) {
+  LpcModel model;
+  model.order = static_cast<int>(p.history_weights.size());
+  model.source_half_window = p.source_channel < 0 ? -1 : static_cast<int>(p.source_weights.size() / 2);
+  model.weight_shift = static_cast<int>(weight_shift);
+  model.lms_step = p.lms_step;
+  return model;
+}
+
+// The weights every chunk starts from: history taps, then source taps.
+inline std::vector<std::int32_t> lpc_initial_weights(const ChannelPredictor& p) {
+  std::vector<std::int32_t> w = p.history_weights;
+  w.insert(w.end(), p.source_weights.begin(), p.source_weights.end());
+  return w;
+}
+
+}  // namespace spikey::format

@@ -1,0 +1,46 @@
+// Run-time choice of the lockstep kernel's instruction set.
+#include "spikey/host/lpc_lanes.hpp"
+
+namespace spikey::host::lanes {
+
+namespace generic {
+void reconstruct(const LaneGroup&, const std::int32_t*, const std::uint32_t* const*, std::int32_t* const*);
+void fold(const LaneGroup&, const std::int32_t* const*, std::uint32_t* const*);
+}  // namespace generic
+
+#if defined(SPIKEY_HAVE_AVX2_KERNEL)
+namespace avx2 {
+void reconstruct(const LaneGroup&, const std::int32_t*, const std::uint32_t* const*, std::int32_t* const*);
+void fold(const LaneGroup&, const std::int32_t* const*, std::uint32_t* const*);
+}  // namespace avx2
+
+namespace {
+bool use_avx2() {
+  static const bool available = __builtin_cpu_supports("avx2");
+  return available;
+}
+}  // namespace
+#endif
+
+void reconstruct(const LaneGroup& group, const std::int32_t* first_code, const std::uint32_t* const* folded, std::int32_t* const* codes) {
+#if defined(SPIKEY_HAVE_AVX2_KERNEL)
+  if (use_avx2()) return avx2::reconstruct(group, first_code, folded, codes);
+#endif
+  generic::reconstruct(group, first_code, folded, codes);
+}
+
+void fold(const LaneGroup& group, const std::int32_t* const* codes, std::uint32_t* const* folded) {
+#if defined(SPIKEY_HAVE_AVX2_KERNEL)
+  if (use_avx2()) return avx2::fold(group, codes, folded);
+#endif
+  generic::fold(group, codes, folded);
+}
+
+const char* instruction_set() {
+#if defined(SPIKEY_HAVE_AVX2_KERNEL)
+  if (use_avx2()) return "avx2";
+#endif
+  return "generic";
+}
+
+}  // namespace spikey::host::lanes

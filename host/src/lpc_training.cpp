@@ -1,0 +1,338 @@
+#include "spikey/host/lpc_training.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "spikey/format/chunk_payload.hpp"
+#include "spikey/format/lpc_stream.hpp"
+#include "spikey/format/value_map.hpp"
+#include "spikey/host/parallel.hpp"
+
+namespace spikey::host {
+
+namespace f = spikey::format;
+
+LevinsonResult levinson(std::span<const double> r) {
+  const int n = static_cast<int>(r.size()) - 1;
+  LevinsonResult out;
+  out.residual_energy.push_back(r[0]);
+  out.coefficients.emplace_back();
+  std::vector<double> a;  // a[i] multiplies x[t-1-i]
+  double error = r[0];
+  for (int k = 1; k <= n; ++k) {
+    if (error <= 0) {  // exactly predictable or empty: higher orders gain nothing
+      out.residual_energy.push_back(0);
+      out.coefficients.push_back(a);
+      continue;
+    }
+    double acc = r[static_cast<std::size_t>(k)];
+    for (int i = 0; i < k - 1; ++i) acc -= a[static_cast<std::size_t>(i)] * r[static_cast<std::size_t>(k - 1 - i)];
+    const double reflection = acc / error;
+    std::vector<double> next(static_cast<std::size_t>(k));
+    for (int i = 0; i < k - 1; ++i)
+      next[static_cast<std::size_t>(i)] = a[static_cast<std::size_t>(i)] - reflection * a[static_cast<std::size_t>(k - 2 - i)];
+    next[static_cast<std::size_t>(k - 1)] = reflection;
+    a = std::move(next);
+    error *= (1 - reflection * reflection);
+    out.residual_energy.push_back(std::max(error, 0.0));
+    out.coefficients.push_back(a);
+  }
+  return out;
+}
+
+namespace {
+
+constexpr int kSignatureBlocks = 2048;  // per channel, for choosing cross-channel sources
+constexpr double kBitsPerStoredWeight = 16;
+
+// Solves the symmetric positive definite system A x = b (Cholesky, in place); false if singular.
+bool solve_spd(std::vector<std::vector<double>> A, std::vector<double> b, std::vector<double>& x) {
+  const std::size_t n = b.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t k = 0; k < i; ++k) A[i][i] -= A[i][k] * A[i][k];
+    if (!(A[i][i] > 0)) return false;
+    A[i][i] = std::sqrt(A[i][i]);
+    for (std::size_t j = i + 1; j < n; ++j) {
+      for (std::size_t k = 0; k < i; ++k) A[j][i] -= A[j][k] * A[i][k];
+      A[j][i] /= A[i][i];
+    }
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t k = 0; k < i; ++k) b[i] -= A[i][k] * b[k];
+    b[i] /= A[i][i];
+  }
+  x.assign(n, 0);
+  for (std::size_t i = n; i-- > 0;) {
+    double s = b[i];
+    for (std::size_t k = i + 1; k < n; ++k) s -= A[k][i] * x[k];
+    x[i] = s / A[i][i];
+  }
+  return true;
+}
+
+std::int32_t quantize_weight(double a, std::uint32_t shift) {
+  const double w = std::round(a * static_cast<double>(1u << shift));
+  return static_cast<std::int32_t>(std::clamp(w, -double(f::kMaxLpcWeight), double(f::kMaxLpcWeight)));
+}
+
+// Clamped code differences c[t] of each present channel of a chunk (c[0] = 0), as the codec sees them.
+std::vector<std::vector<std::int32_t>> clamped_differences(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk,
+                                                           f::ChunkChannels& present) {
+  present = f::channels_in_chunk(meta, meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk));
+  std::vector<std::int16_t> samples;
+  recording.gather(meta.chunk_first_sample(chunk), present, samples);
+  std::vector<std::vector<std::int32_t>> out(present.channel.size());
+  std::size_t position = 0;
+  for (std::size_t i = 0; i < present.channel.size(); ++i) {
+    const f::ValueMap map = meta.channels[present.channel[i]].value_map;
+    const std::uint32_t n = present.sample_count[i];
+    auto& c = out[i];
+    c.assign(n, 0);
+    std::int32_t previous = f::value_to_code(map, samples[position]);
+    for (std::uint32_t t = 1; t < n; ++t) {
+      const std::int32_t code = f::value_to_code(map, samples[position + t]);
+      c[t] = f::clamp_history(code - previous);
+      previous = code;
+    }
+    position += n;
+  }
+  return out;
+}
+
+// sum_t a[t] * b[t - lag] over the overlap (lag >= 0), exactly: clamped differences are below
+// 2^11, so a product is below 2^22 and 256 of them fit an int32 partial sum. Integer sums do
+// not depend on summation order, so vectorised and scalar builds agree.
+double lagged_dot(const std::vector<std::int32_t>& a, const std::vector<std::int32_t>& b, int lag) {
+  const std::size_t k = static_cast<std::size_t>(lag);
+  const std::size_t n = std::min(a.size(), b.size() + k);
+  std::int64_t total = 0;
+  for (std::size_t t = k; t < n; t += 256) {
+    const std::size_t end = std::min(n, t + 256);
+    std::int32_t block = 0;
+    for (std::size_t u = t; u < end; ++u) block += a[u] * b[u - k];
+    total += block;
+  }
+  return static_cast<double>(total);
+}
+
+// Dot product of unit signatures in eight partial sums, so the compiler can vectorise it.
+float signature_dot(const std::vector<float>& a, const std::vector<float>& b, std::size_t n) {
+  float partial[8] = {};
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (std::size_t j = 0; j < 8; ++j) partial[j] += a[i + j] * b[i + j];
+  float dot = 0;
+  for (; i < n; ++i) dot += a[i] * b[i];
+  for (float p : partial) dot += p;
+  return dot;
+}
+
+struct ChannelStats {
+  std::vector<double> autocorrelation;  // lags 0..max_order (and 2W for sources)
+  std::vector<double> signature;        // block sums of c, for source choice
+  std::uint64_t samples = 0;
+};
+
+struct PairStats {
+  std::vector<double> cross;  // cross[k + L] = sum_t c[t] * c_s[t + k], k in [-L, L]
+};
+
+}  // namespace
+
+void train_predictors(const Recording& recording, f::Metadata& meta, const PredictorTrainingOptions& options) {
+  const std::size_t channels = meta.channels.size();
+  const int max_order = std::clamp(options.max_order, 0, f::kMaxLpcOrder);
+  const int half_window = std::min(options.source_half_window, f::kMaxSourceHalfWindow);
+  const int lags = std::max(max_order, 2 * std::max(half_window, 0));
+
+  // Training chunks: all of them, or whole chunks spread evenly when the recording is long.
+  const std::uint64_t chunk_count = meta.chunk_count();
+  const std::uint64_t wanted = std::max<std::uint64_t>(1, options.max_training_samples / std::max<std::uint64_t>(meta.chunk_samples, 1));
+  std::vector<std::uint64_t> training_chunks;
+  for (std::uint64_t i = 0; i < std::min(wanted, chunk_count); ++i)
+    training_chunks.push_back(chunk_count <= wanted ? i : i * chunk_count / wanted);
+  const std::uint64_t training_span = std::min<std::uint64_t>(meta.total_samples, training_chunks.size() * meta.chunk_samples);
+  const std::uint64_t block = std::max<std::uint64_t>(16, (training_span + kSignatureBlocks - 1) / kSignatureBlocks);
+
+  // Pass 1: autocorrelations and signatures.
+  std::vector<ChannelStats> stats(channels);
+  for (auto& s : stats) s.autocorrelation.assign(static_cast<std::size_t>(lags) + 1, 0);
+  ordered_parallel<std::pair<f::ChunkChannels, std::vector<ChannelStats>>>(
+      training_chunks.size(), options.threads, 2 * std::size_t{options.threads},
+      [&](std::size_t i) {
+        std::pair<f::ChunkChannels, std::vector<ChannelStats>> out;
+        const auto diffs = clamped_differences(recording, meta, training_chunks[i], out.first);
+        out.second.resize(diffs.size());
+        for (std::size_t p = 0; p < diffs.size(); ++p) {
+          const auto& c = diffs[p];
+          auto& s = out.second[p];
+          s.autocorrelation.assign(static_cast<std::size_t>(lags) + 1, 0);
+          for (int k = 0; k <= lags; ++k) s.autocorrelation[static_cast<std::size_t>(k)] = lagged_dot(c, c, k);
+          for (std::size_t t = 0; t < c.size(); t += block) {
+            double sum = 0;
+            for (std::size_t u = t; u < std::min<std::size_t>(c.size(), t + block); ++u) sum += c[u];
+            s.signature.push_back(sum);
+          }
+          s.samples = c.size();
+        }
+        return out;
+      },
+      [&](std::size_t, std::pair<f::ChunkChannels, std::vector<ChannelStats>>& partial) {
+        for (std::size_t p = 0; p < partial.first.channel.size(); ++p) {
+          auto& s = stats[partial.first.channel[p]];
+          const auto& q = partial.second[p];
+          for (std::size_t k = 0; k < s.autocorrelation.size(); ++k) s.autocorrelation[k] += q.autocorrelation[k];
+          s.signature.insert(s.signature.end(), q.signature.begin(), q.signature.end());
+          s.samples += q.samples;
+        }
+      });
+
+  // Own-history predictors: order by description length (residual bits + stored weights).
+  struct OwnFit {
+    int order = 0;
+    std::vector<double> coefficients;  // most recent first
+    double energy = 0;
+  };
+  std::vector<OwnFit> own(channels);
+  parallel_for(channels, options.threads, [&](std::size_t c) {
+    const auto& s = stats[c];
+    if (s.samples < 2 || s.autocorrelation[0] <= 0) return;
+    std::vector<double> r(s.autocorrelation.begin(), s.autocorrelation.begin() + max_order + 1);
+    r[0] *= 1 + 1e-9;  // ridge: keeps the system positive definite
+    const auto lev = levinson(r);
+    const double n = static_cast<double>(meta.channels[c].length);
+    const double scale = n / static_cast<double>(s.samples);  // training energies -> whole channel
+    double best_cost = 0;
+    for (int k = 0; k <= max_order; ++k) {
+      const double e = std::max(lev.residual_energy[static_cast<std::size_t>(k)], 1e-9);
+      const double cost = 0.5 * n * std::log2(e * scale / n) + kBitsPerStoredWeight * k;
+      if (k == 0 || cost < best_cost) best_cost = cost, own[c].order = k;
+    }
+    own[c].coefficients = lev.coefficients[static_cast<std::size_t>(own[c].order)];
+    own[c].energy = lev.residual_energy[static_cast<std::size_t>(own[c].order)];
+  });
+
+  for (std::size_t c = 0; c < channels; ++c) {
+    auto& p = meta.channels[c].predictor;
+    p = {};
+    p.lms_step = options.lms_step;
+    const auto& a = own[c].coefficients;
+    for (int i = 0; i < own[c].order; ++i)  // stored oldest first
+      p.history_weights.push_back(quantize_weight(a[static_cast<std::size_t>(own[c].order - 1 - i)], meta.codec.weight_shift));
+  }
+  if (half_window < 0 || channels < 2) return;
+
+  // Cross-channel candidates: the channel whose signature correlates best. Signatures are
+  // centred and scaled to unit length once, so a correlation is one dot product.
+  std::size_t signature_length = SIZE_MAX;
+  for (const auto& st : stats) signature_length = std::min(signature_length, st.signature.size());
+  std::vector<int> candidate(channels, -1);
+  if (signature_length >= 8) {
+    std::vector<std::vector<float>> unit(channels);
+    parallel_for(channels, options.threads, [&](std::size_t c) {
+      const auto& a = stats[c].signature;
+      double mean = 0;
+      for (std::size_t i = 0; i < signature_length; ++i) mean += a[i];
+      mean /= double(signature_length);
+      double norm = 0;
+      for (std::size_t i = 0; i < signature_length; ++i) norm += (a[i] - mean) * (a[i] - mean);
+      unit[c].assign(signature_length, 0.0f);
+      if (norm > 0)
+        for (std::size_t i = 0; i < signature_length; ++i) unit[c][i] = static_cast<float>((a[i] - mean) / std::sqrt(norm));
+    });
+    parallel_for(channels, options.threads, [&](std::size_t c) {
+      double best = 0.3;  // weaker correlation is not worth a pass over the data
+      for (std::size_t s2 = 0; s2 < channels; ++s2) {
+        if (s2 == c) continue;
+        const float dot = signature_dot(unit[c], unit[s2], signature_length);
+        if (std::fabs(dot) > best) best = std::fabs(dot), candidate[c] = static_cast<int>(s2);
+      }
+    });
+  }
+
+  // Pass 2: cross-correlations of each channel with its candidate.
+  const int order_limit = max_order;
+  const int cross_lags = order_limit + half_window;
+  std::vector<PairStats> pairs(channels);
+  for (auto& q : pairs) q.cross.assign(static_cast<std::size_t>(2 * cross_lags + 1), 0);
+  ordered_parallel<std::pair<f::ChunkChannels, std::vector<PairStats>>>(
+      training_chunks.size(), options.threads, 2 * std::size_t{options.threads},
+      [&](std::size_t i) {
+        std::pair<f::ChunkChannels, std::vector<PairStats>> out;
+        const auto diffs = clamped_differences(recording, meta, training_chunks[i], out.first);
+        out.second.resize(diffs.size());
+        for (std::size_t p = 0; p < diffs.size(); ++p) {
+          const int s = candidate[out.first.channel[p]];
+          if (s < 0) continue;
+          const auto it = std::lower_bound(out.first.channel.begin(), out.first.channel.end(), static_cast<std::uint32_t>(s));
+          if (it == out.first.channel.end() || *it != static_cast<std::uint32_t>(s)) continue;
+          const auto& x = diffs[p];
+          const auto& y = diffs[static_cast<std::size_t>(it - out.first.channel.begin())];
+          auto& cross = out.second[p].cross;
+          cross.assign(static_cast<std::size_t>(2 * cross_lags + 1), 0);
+          for (int k = -cross_lags; k <= cross_lags; ++k)
+            cross[static_cast<std::size_t>(k + cross_lags)] = k >= 0 ? lagged_dot(y, x, k) : lagged_dot(x, y, -k);
+        }
+        return out;
+      },
+      [&](std::size_t, std::pair<f::ChunkChannels, std::vector<PairStats>>& partial) {
+        for (std::size_t p = 0; p < partial.first.channel.size(); ++p) {
+          const auto& q = partial.second[p].cross;
+          auto& total = pairs[partial.first.channel[p]].cross;
+          for (std::size_t k = 0; k < q.size(); ++k) total[k] += q[k];
+        }
+      });
+
+  // Link channels greedily in channel order; a source never has a source itself.
+  std::vector<bool> is_source(channels, false);
+  const int taps_w = 2 * half_window + 1;
+  for (std::size_t c = 0; c < channels; ++c) {
+    const int s = candidate[c];
+    if (s < 0 || is_source[c] || meta.channels[static_cast<std::size_t>(s)].predictor.source_channel >= 0) continue;
+    const int order = own[c].order;
+    const auto& rc = stats[c].autocorrelation;
+    const auto& rs = stats[static_cast<std::size_t>(s)].autocorrelation;
+    const auto& cross = pairs[c].cross;
+    if (rc[0] <= 0 || rs[0] <= 0) continue;
+    // Regressors: c[t-order .. t-1] then c_s[t-W .. t+W]; target c[t].
+    const auto cross_at = [&](int k) { return cross[static_cast<std::size_t>(k + cross_lags)]; };  // sum c[t] c_s[t+k]
+    const std::size_t n = static_cast<std::size_t>(order + taps_w);
+    std::vector<std::vector<double>> A(n, std::vector<double>(n, 0));
+    std::vector<double> b(n, 0);
+    const auto lag_own = [&](int i) { return -order + i; };          // time offset of regressor i (own)
+    const auto lag_src = [&](int j) { return -half_window + j; };    // time offset of source regressor j
+    for (int i = 0; i < order; ++i) {
+      b[static_cast<std::size_t>(i)] = rc[static_cast<std::size_t>(-lag_own(i))];
+      for (int j = 0; j < order; ++j) A[static_cast<std::size_t>(i)][static_cast<std::size_t>(j)] = rc[static_cast<std::size_t>(std::abs(i - j))];
+      for (int j = 0; j < taps_w; ++j) {
+        // sum c[t+lag_own(i)] c_s[t+lag_src(j)] = cross(lag_src(j) - lag_own(i))
+        const double v = cross_at(lag_src(j) - lag_own(i));
+        A[static_cast<std::size_t>(i)][static_cast<std::size_t>(order + j)] = v;
+        A[static_cast<std::size_t>(order + j)][static_cast<std::size_t>(i)] = v;
+      }
+    }
+    for (int i = 0; i < taps_w; ++i) {
+      b[static_cast<std::size_t>(order + i)] = cross_at(lag_src(i));
+      for (int j = 0; j < taps_w; ++j) A[static_cast<std::size_t>(order + i)][static_cast<std::size_t>(order + j)] = rs[static_cast<std::size_t>(std::abs(i - j))];
+    }
+    for (std::size_t i = 0; i < n; ++i) A[i][i] *= 1 + 1e-9;
+    std::vector<double> x;
+    if (!solve_spd(A, b, x)) continue;
+    double explained = 0;
+    for (std::size_t i = 0; i < n; ++i) explained += x[i] * b[i];
+    const double joint_energy = std::max(rc[0] - explained, 1e-9);
+    const double length = static_cast<double>(meta.channels[c].length);
+    const double saved_bits = 0.5 * length * std::log2(std::max(own[c].energy, 1e-9) / joint_energy);
+    if (saved_bits <= kBitsPerStoredWeight * taps_w * 2) continue;  // margin: training noise
+    auto& p = meta.channels[c].predictor;
+    p.history_weights.clear();
+    for (int i = 0; i < order; ++i) p.history_weights.push_back(quantize_weight(x[static_cast<std::size_t>(i)], meta.codec.weight_shift));
+    p.source_channel = s;
+    p.source_weights.clear();
+    for (int j = 0; j < taps_w; ++j) p.source_weights.push_back(quantize_weight(x[static_cast<std::size_t>(order + j)], meta.codec.weight_shift));
+    is_source[static_cast<std::size_t>(s)] = true;
+  }
+}
+
+}  // namespace spikey::host

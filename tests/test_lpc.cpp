@@ -1,0 +1,255 @@
+// Codec lpc1: Golomb coding, the predictor and stream (scalar reference), the lockstep
+// kernel against the reference, and predictor training.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "spikey/format/golomb.hpp"
+#include "spikey/format/lpc_stream.hpp"
+#include "spikey/format/value_map.hpp"
+#include "spikey/host/lpc_lanes.hpp"
+#include "spikey/host/lpc_training.hpp"
+#include "test_support.hpp"
+
+using namespace spikey;
+using namespace spikey::format;
+
+namespace {
+
+// Codes of a real N1 channel (bundled sample), `count` of them from `offset`.
+std::vector<std::int32_t> real_codes(const char* file, std::size_t offset, std::size_t count) {
+  const auto wav = test::read_file(test::samples_dir() / "neuralink" / file);
+  const auto* samples = reinterpret_cast<const std::int16_t*>(wav.data() + 44);
+  const std::size_t total = (wav.size() - 44) / 2;
+  std::vector<std::int32_t> codes;
+  for (std::size_t i = offset; i < std::min(total, offset + count); ++i)
+    codes.push_back(value_to_code({ValueMapKind::n1_10bit}, samples[i]));
+  return codes;
+}
+
+const char* kFileA = "4fd5d61c-1484-441c-8c3c-b5669d0e2292.wav";
+const char* kFileB = "d24add11-a9d6-4583-9f03-eedab99eaa7a.wav";  // recorded with A
+const char* kRails = "3830d316-1af4-4496-be1a-553298450516.wav";
+
+struct RandomModel {
+  LpcModel model;
+  std::vector<std::int32_t> weights;
+};
+
+RandomModel random_model(std::mt19937& rng, bool with_source) {
+  RandomModel m;
+  m.model.order = static_cast<int>(rng() % (kMaxLpcOrder + 1));
+  m.model.source_half_window = with_source ? static_cast<int>(rng() % (kMaxSourceHalfWindow + 1)) : -1;
+  m.model.weight_shift = 12;
+  m.model.lms_step = static_cast<std::int32_t>(rng() % 3) * 2;
+  for (int i = 0; i < m.model.taps(); ++i) m.weights.push_back(static_cast<std::int32_t>(rng() % 4001) - 2000);
+  if (m.model.order > 0) m.weights[static_cast<std::size_t>(m.model.order - 1)] = 3000;  // something like a predictor
+  if (rng() % 5 == 0)
+    for (auto& w : m.weights) w = (rng() % 2) ? kMaxLpcWeight : -kMaxLpcWeight;  // extreme weights: overflow bound
+  return m;
+}
+
+}  // namespace
+
+TEST(Golomb, DivisorsAreHalfOctaves) {
+  EXPECT_EQ(golomb_divisor(0), 1u);
+  EXPECT_EQ(golomb_divisor(1), 2u);
+  EXPECT_EQ(golomb_divisor(2), 3u);
+  EXPECT_EQ(golomb_divisor(3), 4u);
+  EXPECT_EQ(golomb_divisor(4), 6u);
+  EXPECT_EQ(golomb_divisor(5), 8u);
+  EXPECT_EQ(golomb_divisor(6), 12u);
+  EXPECT_EQ(golomb_divisor(kMaxGolombIndex), 3u << 23);
+  for (std::uint32_t x : {0u, 1u, 2u, 3u, 4u, 299u, 300u, 0x7fffffffu, 0xfffffffeu, 0xffffffffu}) EXPECT_EQ(divide_by_3(x), x / 3);
+}
+
+TEST(Golomb, CodewordsRoundTripAndMatchTheirLengths) {
+  std::mt19937 rng(21);
+  for (int index = 0; index <= kMaxGolombIndex; ++index) {
+    const std::uint32_t m = golomb_divisor(index);
+    std::vector<std::uint32_t> values = {0, 1, 2, m - 1, m, m + 1, 23 * m, 24 * m - 1, 24 * m, 0xffffffffu};
+    for (int i = 0; i < 300; ++i) values.push_back(static_cast<std::uint32_t>(rng()) >> (rng() % 32));
+    std::vector<std::uint32_t> words(values.size() * 2 + 2);
+    BitWriter w(words.data());
+    std::uint64_t expected_bits = 0;
+    for (auto u : values) {
+      const auto before = w.bits_written();
+      golomb_encode(w, u, index);
+      ASSERT_EQ(w.bits_written() - before, static_cast<std::uint64_t>(golomb_codeword_bits(u, index))) << "u=" << u << " j=" << index;
+      expected_bits += static_cast<std::uint64_t>(golomb_codeword_bits(u, index));
+    }
+    EXPECT_EQ(golomb_partition_bits(values.data(), static_cast<int>(values.size()), index), expected_bits) << "index " << index;
+    const auto n = w.finish();
+    BitReader r(reinterpret_cast<const std::uint8_t*>(words.data()), n * 4ull);
+    for (auto u : values) ASSERT_EQ(golomb_decode(r, index), u) << "index " << index;
+    EXPECT_FALSE(r.overran());
+  }
+}
+
+TEST(Golomb, IndexFieldsRoundTripIncludingEscapes) {
+  const std::vector<int> indices = {5, 5, 6, 4, 48, 0, 7, 22, 21, 0, 0, 48};
+  std::vector<std::uint32_t> words(64);
+  BitWriter w(words.data());
+  int previous = 0;
+  std::uint64_t bits = 0;
+  for (std::uint32_t p = 0; p < indices.size(); ++p) {
+    write_golomb_index(w, p, indices[p], previous);
+    bits += static_cast<std::uint64_t>(golomb_index_field_bits(p, indices[p], previous));
+    previous = indices[p];
+  }
+  EXPECT_EQ(w.bits_written(), bits);
+  w.finish();
+  BitReader r(reinterpret_cast<const std::uint8_t*>(words.data()), words.size() * 4);
+  previous = 0;
+  for (std::uint32_t p = 0; p < indices.size(); ++p) {
+    previous = read_golomb_index(r, p, previous);
+    ASSERT_EQ(previous, indices[p]);
+  }
+  // An index field of 63 (> 48) is invalid.
+  std::uint32_t bad = 63;
+  BitReader rb(reinterpret_cast<const std::uint8_t*>(&bad), 4);
+  EXPECT_EQ(read_golomb_index(rb, 0, 0), -1);
+}
+
+TEST(Golomb, ChosenIndexIsNoWorseThanItsNeighbours) {
+  const auto codes = real_codes(kFileA, 0, 20000);
+  std::vector<std::uint32_t> folded;
+  for (std::size_t t = 1; t < codes.size(); ++t) folded.push_back(zigzag_encode(codes[t] - codes[t - 1]));
+  for (std::size_t start = 0; start + 256 <= folded.size(); start += 256) {
+    const int j = golomb_index_for_partition(folded.data() + start, 256);
+    const auto bits = golomb_partition_bits(folded.data() + start, 256, j);
+    if (j > 0) EXPECT_LE(bits, golomb_partition_bits(folded.data() + start, 256, j - 1));
+    if (j < kMaxGolombIndex) EXPECT_LE(bits, golomb_partition_bits(folded.data() + start, 256, j + 1));
+  }
+}
+
+TEST(LpcStream, RoundTripsRealDataUnderRandomModels) {
+  std::mt19937 rng(4);
+  const auto source = real_codes(kFileB, 0, 6000);
+  for (int trial = 0; trial < 60; ++trial) {
+    const std::uint32_t n = 1 + static_cast<std::uint32_t>(rng() % 5000);
+    auto codes = real_codes(trial % 3 == 0 ? kRails : kFileA, rng() % 1000, n);
+    const RandomModel m = random_model(rng, trial % 2 == 1);
+    const std::uint32_t n_source = static_cast<std::uint32_t>(rng() % 6000);  // shorter or longer than the channel
+    std::vector<std::int32_t> source_buffer(lpc_source_buffer_size(n));
+    fill_lpc_source_buffer(source.data(), n_source, n, source_buffer.data());
+
+    std::vector<std::int32_t> weights = m.weights, history(lpc_history_buffer_size(n));
+    std::vector<std::uint32_t> folded(n);
+    lpc_fold_residuals(m.model, codes.data(), n, weights.data(), history.data(), source_buffer.data(), folded.data());
+    const std::uint32_t partition = 1 + static_cast<std::uint32_t>(rng() % 300);
+    std::vector<std::uint8_t> indices(n / partition + 2);
+    lpc_partition_indices(folded.data(), n - 1, partition, indices.data());
+    std::vector<std::uint32_t> words(max_lpc_stream_words(n, partition));
+    const bool adapt = m.model.lms_step != 0;
+    words.resize(encode_lpc_stream(codes[0], adapt, folded.data(), n - 1, partition, indices.data(), words.data()));
+
+    std::int32_t first = 0;
+    bool flag = false;
+    std::vector<std::uint32_t> decoded_folded(n);
+    ASSERT_TRUE(decode_lpc_stream_residuals(reinterpret_cast<const std::uint8_t*>(words.data()), words.size() * 4ull, n, partition, &first,
+                                            &flag, decoded_folded.data()));
+    EXPECT_EQ(flag, adapt);
+    std::vector<std::int32_t> decoded(n);
+    weights = m.weights;
+    lpc_reconstruct(m.model, first, decoded_folded.data(), n, weights.data(), history.data(), source_buffer.data(), decoded.data());
+    ASSERT_EQ(decoded, codes) << "trial " << trial;
+  }
+}
+
+TEST(LpcStream, RejectsDamagedStreams) {
+  const auto codes = real_codes(kFileA, 0, 3000);
+  const auto n = static_cast<std::uint32_t>(codes.size());
+  LpcModel model;
+  model.order = 4;
+  std::vector<std::int32_t> weights = {0, 0, -1000, 4000}, history(lpc_history_buffer_size(n)), source(lpc_source_buffer_size(n));
+  std::vector<std::uint32_t> folded(n);
+  lpc_fold_residuals(model, codes.data(), n, weights.data(), history.data(), source.data(), folded.data());
+  std::vector<std::uint8_t> indices(n);
+  lpc_partition_indices(folded.data(), n - 1, 256, indices.data());
+  std::vector<std::uint32_t> words(max_lpc_stream_words(n, 256));
+  words.resize(encode_lpc_stream(codes[0], false, folded.data(), n - 1, 256, indices.data(), words.data()));
+  std::int32_t first;
+  bool flag;
+  const auto* bytes = reinterpret_cast<const std::uint8_t*>(words.data());
+  EXPECT_FALSE(decode_lpc_stream_residuals(bytes, words.size() * 4ull - 4, n, 256, &first, &flag, folded.data()));
+  auto longer = words;
+  longer.push_back(0);
+  EXPECT_FALSE(decode_lpc_stream_residuals(reinterpret_cast<const std::uint8_t*>(longer.data()), longer.size() * 4ull, n, 256, &first, &flag,
+                                           folded.data()));
+  auto bad_index = words;
+  bad_index[1] |= 0x7eu;  // first partition's index field (bits 33..38) set to 63
+  EXPECT_FALSE(decode_lpc_stream_residuals(reinterpret_cast<const std::uint8_t*>(bad_index.data()), bad_index.size() * 4ull, n, 256, &first,
+                                           &flag, folded.data()));
+}
+
+// The lockstep kernel equals the scalar reference, group after group on one thread (scratch
+// reuse), with every lane count, mixed orders, windows and steps.
+TEST(LpcLanes, EqualTheScalarReference) {
+  std::mt19937 rng(9);
+  const auto pool = real_codes(kFileA, 0, 40000);
+  const auto other = real_codes(kFileB, 0, 40000);
+  for (int trial = 0; trial < 40; ++trial) {
+    host::lanes::LaneGroup group;
+    group.lanes = 1 + trial % host::lanes::kLanes;
+    group.n = 1 + static_cast<std::uint32_t>(rng() % (trial % 4 == 0 ? 20 : 4000));
+    std::vector<RandomModel> models;
+    std::vector<std::vector<std::int32_t>> codes(static_cast<std::size_t>(group.lanes)), sources(static_cast<std::size_t>(group.lanes));
+    for (int l = 0; l < group.lanes; ++l) {
+      models.push_back(random_model(rng, rng() % 2 == 0));
+      const std::size_t offset = rng() % (pool.size() - group.n);
+      codes[static_cast<std::size_t>(l)].assign(pool.begin() + static_cast<std::ptrdiff_t>(offset),
+                                                pool.begin() + static_cast<std::ptrdiff_t>(offset + group.n));
+      sources[static_cast<std::size_t>(l)].assign(lpc_source_buffer_size(group.n), 0);
+      fill_lpc_source_buffer(other.data() + offset, static_cast<std::uint32_t>(rng() % (group.n + 8)), group.n,
+                             sources[static_cast<std::size_t>(l)].data());
+    }
+    std::vector<std::vector<std::uint32_t>> reference(static_cast<std::size_t>(group.lanes), std::vector<std::uint32_t>(group.n));
+    std::vector<std::vector<std::uint32_t>> folded(static_cast<std::size_t>(group.lanes), std::vector<std::uint32_t>(group.n));
+    std::vector<std::vector<std::int32_t>> decoded(static_cast<std::size_t>(group.lanes), std::vector<std::int32_t>(group.n));
+    const std::int32_t* in[host::lanes::kLanes] = {};
+    std::uint32_t* out[host::lanes::kLanes] = {};
+    const std::uint32_t* folded_in[host::lanes::kLanes] = {};
+    std::int32_t* codes_out[host::lanes::kLanes] = {};
+    std::int32_t first[host::lanes::kLanes] = {};
+    for (int l = 0; l < group.lanes; ++l) {
+      const auto i = static_cast<std::size_t>(l);
+      group.model[l] = models[i].model;
+      group.weights[l] = models[i].weights.data();
+      group.source_buffer[l] = models[i].model.source_half_window >= 0 ? sources[i].data() : nullptr;
+      std::vector<std::int32_t> w = models[i].weights, history(lpc_history_buffer_size(group.n));
+      std::vector<std::int32_t> zero_source(lpc_source_buffer_size(group.n), 0);
+      lpc_fold_residuals(models[i].model, codes[i].data(), group.n, w.data(), history.data(),
+                         group.source_buffer[l] ? sources[i].data() : zero_source.data(), reference[i].data());
+      in[l] = codes[i].data();
+      out[l] = folded[i].data();
+      folded_in[l] = reference[i].data();
+      codes_out[l] = decoded[i].data();
+      first[l] = codes[i][0];
+    }
+    host::lanes::fold(group, in, out);
+    host::lanes::reconstruct(group, first, folded_in, codes_out);
+    for (std::size_t l = 0; l < static_cast<std::size_t>(group.lanes); ++l) {
+      ASSERT_TRUE(std::equal(folded[l].begin(), folded[l].begin() + group.n - 1, reference[l].begin())) << "trial " << trial << " lane " << l;
+      ASSERT_EQ(decoded[l], codes[l]) << "trial " << trial << " lane " << l;
+    }
+  }
+  RecordProperty("instruction_set", host::lanes::instruction_set());
+}
+
+TEST(LpcTraining, LevinsonRecoversAnAutoregressiveProcess) {
+  // x[t] = 1.2 x[t-1] - 0.5 x[t-2] + noise: autocorrelation from a long realisation.
+  std::mt19937 rng(1);
+  std::normal_distribution<double> noise(0, 1);
+  std::vector<double> x(200000, 0);
+  for (std::size_t t = 2; t < x.size(); ++t) x[t] = 1.2 * x[t - 1] - 0.5 * x[t - 2] + noise(rng);
+  std::vector<double> r(5, 0);
+  for (std::size_t k = 0; k < r.size(); ++k)
+    for (std::size_t t = k; t < x.size(); ++t) r[k] += x[t] * x[t - k];
+  const auto lev = host::levinson(r);
+  ASSERT_EQ(lev.coefficients[2].size(), 2u);
+  EXPECT_NEAR(lev.coefficients[2][0], 1.2, 0.02);
+  EXPECT_NEAR(lev.coefficients[2][1], -0.5, 0.02);
+  EXPECT_NEAR(lev.residual_energy[2] / static_cast<double>(x.size()), 1.0, 0.05);
+  EXPECT_LT(lev.residual_energy[4], lev.residual_energy[1]);
+}
