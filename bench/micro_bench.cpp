@@ -11,6 +11,8 @@
 #include "spikey/format/channel_stream.hpp"
 #include "spikey/format/rice.hpp"
 #include "spikey/format/value_map.hpp"
+#include "spikey/format/lpc_stream.hpp"
+#include "spikey/host/lpc_lanes.hpp"
 
 namespace f = spikey::format;
 
@@ -99,8 +101,101 @@ void BM_RiceParameterChoice(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * folded.size() * 2));
 }
 
+// lpc1 stages on one real channel with trained-looking weights (16 taps).
+struct LpcFixture {
+  std::vector<std::int32_t> codes = real_codes();
+  std::uint32_t n = static_cast<std::uint32_t>(codes.size());
+  f::LpcModel model;
+  std::vector<std::int32_t> weights = {-10, 14, -20, 25, -31, 40, -55, 70, -90, 120, -160, 230, -330, 520, -900, 2900};
+  std::vector<std::int32_t> history = std::vector<std::int32_t>(f::lpc_history_buffer_size(n));
+  std::vector<std::int32_t> source = std::vector<std::int32_t>(f::lpc_source_buffer_size(n));
+  std::vector<std::uint32_t> folded = std::vector<std::uint32_t>(n);
+  LpcFixture(std::int32_t lms_step) {
+    model.order = 16;
+    model.lms_step = lms_step;
+  }
+};
+
+void BM_LpcPredictScalar(benchmark::State& state) {
+  LpcFixture fx(static_cast<std::int32_t>(state.range(0)));
+  for (auto _ : state) {
+    auto w = fx.weights;
+    f::lpc_fold_residuals(fx.model, fx.codes.data(), fx.n, w.data(), fx.history.data(), fx.source.data(), fx.folded.data());
+    benchmark::DoNotOptimize(fx.folded.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * fx.n * 2));
+}
+
+// The lockstep kernel: 8 channels per call (bytes count all 8).
+void BM_LpcLanesReconstruct(benchmark::State& state) {
+  LpcFixture fx(static_cast<std::int32_t>(state.range(0)));
+  auto w = fx.weights;
+  f::lpc_fold_residuals(fx.model, fx.codes.data(), fx.n, w.data(), fx.history.data(), fx.source.data(), fx.folded.data());
+  spikey::host::lanes::LaneGroup group;
+  group.lanes = spikey::host::lanes::kLanes;
+  group.n = fx.n;
+  std::vector<std::vector<std::int32_t>> out(spikey::host::lanes::kLanes, std::vector<std::int32_t>(fx.n));
+  const std::uint32_t* in[spikey::host::lanes::kLanes];
+  std::int32_t* codes_out[spikey::host::lanes::kLanes];
+  std::int32_t first[spikey::host::lanes::kLanes];
+  for (int l = 0; l < group.lanes; ++l) {
+    group.model[l] = fx.model;
+    group.weights[l] = fx.weights.data();
+    in[l] = fx.folded.data();
+    codes_out[l] = out[static_cast<std::size_t>(l)].data();
+    first[l] = fx.codes[0];
+  }
+  for (auto _ : state) {
+    spikey::host::lanes::reconstruct(group, first, in, codes_out);
+    benchmark::DoNotOptimize(codes_out[0]);
+  }
+  if (out[3] != fx.codes) state.SkipWithError("lockstep kernel mismatch");
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * fx.n * 2 * spikey::host::lanes::kLanes));
+  state.SetLabel(spikey::host::lanes::instruction_set());
+}
+
+void BM_GolombEncodeStream(benchmark::State& state) {
+  LpcFixture fx(0);
+  auto w = fx.weights;
+  f::lpc_fold_residuals(fx.model, fx.codes.data(), fx.n, w.data(), fx.history.data(), fx.source.data(), fx.folded.data());
+  std::vector<std::uint8_t> indices(fx.n / 256 + 2);
+  std::vector<std::uint32_t> words(f::max_lpc_stream_words(fx.n, 256));
+  std::uint32_t size = 0;
+  for (auto _ : state) {
+    f::lpc_partition_indices(fx.folded.data(), fx.n - 1, 256, indices.data());
+    size = f::encode_lpc_stream(fx.codes[0], false, fx.folded.data(), fx.n - 1, 256, indices.data(), words.data());
+    benchmark::DoNotOptimize(words.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * fx.n * 2));
+  state.counters["bits_per_sample"] = 32.0 * size / fx.n;
+}
+
+void BM_GolombDecodeStream(benchmark::State& state) {
+  LpcFixture fx(0);
+  auto w = fx.weights;
+  f::lpc_fold_residuals(fx.model, fx.codes.data(), fx.n, w.data(), fx.history.data(), fx.source.data(), fx.folded.data());
+  std::vector<std::uint8_t> indices(fx.n / 256 + 2);
+  std::vector<std::uint32_t> words(f::max_lpc_stream_words(fx.n, 256));
+  f::lpc_partition_indices(fx.folded.data(), fx.n - 1, 256, indices.data());
+  words.resize(f::encode_lpc_stream(fx.codes[0], false, fx.folded.data(), fx.n - 1, 256, indices.data(), words.data()));
+  std::vector<std::uint32_t> decoded(fx.n);
+  for (auto _ : state) {
+    std::int32_t first;
+    bool adapt;
+    if (!f::decode_lpc_stream_residuals(reinterpret_cast<const std::uint8_t*>(words.data()), words.size() * 4ull, fx.n, 256, &first, &adapt,
+                                        decoded.data()))
+      state.SkipWithError("decode failed");
+    benchmark::DoNotOptimize(decoded.data());
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * fx.n * 2));
+}
+
 }  // namespace
 
+BENCHMARK(BM_LpcPredictScalar)->Arg(0)->Arg(2);
+BENCHMARK(BM_LpcLanesReconstruct)->Arg(0)->Arg(2);
+BENCHMARK(BM_GolombEncodeStream);
+BENCHMARK(BM_GolombDecodeStream);
 BENCHMARK(BM_ValueMapN1Forward);
 BENCHMARK(BM_ValueMapN1Inverse);
 BENCHMARK(BM_EncodeChannelStream)->Arg(64)->Arg(256)->Arg(1024);

@@ -6,6 +6,7 @@
 
 #include "gpu_support.hpp"
 #include "spikey/cuda/shared_math_probe.hpp"
+#include "spikey/format/lpc_stream.hpp"
 #include "spikey/format/value_map.hpp"
 #include "spikey/format/zigzag.hpp"
 #include "test_support.hpp"
@@ -51,6 +52,9 @@ TEST(GpuSharedMath, DeviceMatchesHostAtAwkwardSizes) {
     EXPECT_EQ(device.rice_bits, host.rice_bits);
     EXPECT_EQ(device.partition_parameter, host.partition_parameter);
     EXPECT_EQ(device.channel_stream, host.channel_stream);
+    EXPECT_EQ(device.golomb_bits, host.golomb_bits);
+    EXPECT_EQ(device.golomb_index, host.golomb_index);
+    EXPECT_EQ(device.lpc_stream, host.lpc_stream);
   }
 }
 
@@ -63,4 +67,13 @@ TEST(GpuSharedMath, HostReferenceIsSelfConsistent) {
   EXPECT_EQ(host.n1_values[0], -32768);
   EXPECT_EQ(host.n1_values[1023], 32767);
   EXPECT_FALSE(host.channel_stream.empty());
+  EXPECT_FALSE(host.lpc_stream.empty());
+  // The probe's lpc1 stream decodes back to the codes (the probe exercises a real stream).
+  std::int32_t first = 0;
+  bool adapt = false;
+  std::vector<std::uint32_t> folded(in.codes.size());
+  ASSERT_TRUE(format::decode_lpc_stream_residuals(reinterpret_cast<const std::uint8_t*>(host.lpc_stream.data()), host.lpc_stream.size() * 4ull,
+                                                  static_cast<std::uint32_t>(in.codes.size()), 256, &first, &adapt, folded.data()));
+  EXPECT_TRUE(adapt);
+  EXPECT_EQ(first, in.codes[0]);
 }

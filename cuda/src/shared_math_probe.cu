@@ -6,6 +6,8 @@
 #include "spikey/cuda/cuda_check.cuh"
 #include "spikey/cuda/shared_math_probe.hpp"
 #include "spikey/format/channel_stream.hpp"
+#include "spikey/format/golomb.hpp"
+#include "spikey/format/lpc_stream.hpp"
 #include "spikey/format/rice.hpp"
 #include "spikey/format/value_map.hpp"
 #include "spikey/format/zigzag.hpp"
@@ -25,7 +27,8 @@ struct Sizes {
 // One function body for both sides: each index i is one independent evaluation.
 SPIKEY_HD void evaluate_one(std::size_t i, const Sizes& n, const std::int32_t* residuals, const std::int16_t* values,
                             const std::uint32_t* folded, std::uint32_t* zigzag, std::int32_t* n1_codes, std::int16_t* n1_values,
-                            std::int32_t* rice_bits, std::int32_t* partition_parameter) {
+                            std::int32_t* rice_bits, std::int32_t* partition_parameter, std::int32_t* golomb_bits,
+                            std::int32_t* golomb_index) {
   const f::ValueMap n1{f::ValueMapKind::n1_10bit};
   if (i < n.residuals) zigzag[i] = f::zigzag_encode(residuals[i]);
   if (i < n.values) n1_codes[i] = f::value_to_code(n1, values[i]);
@@ -35,14 +38,52 @@ SPIKEY_HD void evaluate_one(std::size_t i, const Sizes& n, const std::int32_t* r
     const std::size_t start = i * kProbePartition;
     const std::size_t count = n.folded - start < kProbePartition ? n.folded - start : kProbePartition;
     partition_parameter[i] = f::rice_parameter_for_partition(folded + start, static_cast<int>(count));
+    golomb_index[i] = f::golomb_index_for_partition(folded + start, static_cast<int>(count));
   }
+  if (i < n.folded) golomb_bits[i] = f::golomb_codeword_bits(folded[i], static_cast<int>(i % (f::kMaxGolombIndex + 1)));
+}
+
+// The probe's lpc1 model: 8 history taps, a source window of 2 (the channel's own codes
+// delayed, standing in for a neighbour), LMS step 2.
+SPIKEY_HD f::LpcModel probe_lpc_model() {
+  f::LpcModel m;
+  m.order = 8;
+  m.source_half_window = 2;
+  m.weight_shift = 12;
+  m.lms_step = 2;
+  return m;
+}
+
+SPIKEY_HD void probe_lpc_weights(std::int32_t* w) {
+  const std::int32_t initial[13] = {-40, 25, 60, -120, 180, -300, 900, 2600, 150, -200, 400, -200, 150};
+  for (int i = 0; i < 13; ++i) w[i] = initial[i];
+}
+
+// Folds the residuals of `codes` with the probe model, chooses partition indices and writes
+// the stream. Scratch: history, source, weights (13), folded, indices. Returns words.
+SPIKEY_HD std::uint32_t probe_lpc_stream(const std::int32_t* codes, std::uint32_t count, std::int32_t* history, std::int32_t* source,
+                                        std::int32_t* weights, std::uint32_t* folded, std::uint8_t* indices, std::uint32_t* words) {
+  const f::LpcModel model = probe_lpc_model();
+  probe_lpc_weights(weights);
+  f::fill_lpc_source_buffer(codes, count > 3 ? count - 3 : 0, count, source);
+  f::lpc_fold_residuals(model, codes, count, weights, history, source, folded);
+  f::lpc_partition_indices(folded, count - 1, kProbePartition, indices);
+  return f::encode_lpc_stream(codes[0], true, folded, count - 1, kProbePartition, indices, words);
 }
 
 __global__ void evaluate_kernel(Sizes n, const std::int32_t* residuals, const std::int16_t* values, const std::uint32_t* folded,
                                 std::uint32_t* zigzag, std::int32_t* n1_codes, std::int16_t* n1_values, std::int32_t* rice_bits,
-                                std::int32_t* partition_parameter, std::size_t total) {
+                                std::int32_t* partition_parameter, std::int32_t* golomb_bits, std::int32_t* golomb_index,
+                                std::size_t total) {
   for (std::size_t i = blockIdx.x * blockDim.x + threadIdx.x; i < total; i += gridDim.x * blockDim.x)
-    evaluate_one(i, n, residuals, values, folded, zigzag, n1_codes, n1_values, rice_bits, partition_parameter);
+    evaluate_one(i, n, residuals, values, folded, zigzag, n1_codes, n1_values, rice_bits, partition_parameter, golomb_bits,
+                 golomb_index);
+}
+
+__global__ void lpc_stream_kernel(const std::int32_t* codes, std::uint32_t count, std::int32_t* history, std::int32_t* source,
+                                  std::int32_t* weights, std::uint32_t* folded, std::uint8_t* indices, std::uint32_t* words,
+                                  std::uint32_t* word_count) {
+  *word_count = probe_lpc_stream(codes, count, history, source, weights, folded, indices, words);
 }
 
 // The sequential stream encoder in one thread: proves the whole stream path compiles and
@@ -64,6 +105,8 @@ SharedMathResults sized_results(const Sizes& n) {
   r.n1_values.resize(1024);
   r.rice_bits.resize(n.folded);
   r.partition_parameter.resize(n.partitions);
+  r.golomb_bits.resize(n.folded);
+  r.golomb_index.resize(n.partitions);
   return r;
 }
 
@@ -81,12 +124,19 @@ SharedMathResults evaluate_shared_math_on_host(const std::vector<std::int32_t>& 
   const std::size_t total = std::max({n.residuals, n.values, n.folded, std::size_t{1024}});
   for (std::size_t i = 0; i < total; ++i)
     evaluate_one(i, n, residuals.data(), values.data(), folded.data(), r.zigzag.data(), r.n1_codes.data(), r.n1_values.data(),
-                 r.rice_bits.data(), r.partition_parameter.data());
+                 r.rice_bits.data(), r.partition_parameter.data(), r.golomb_bits.data(), r.golomb_index.data());
   if (!codes.empty()) {
     std::vector<std::uint32_t> scratch(codes.size());
     r.channel_stream.resize(f::max_channel_stream_words(static_cast<std::uint32_t>(codes.size()), kProbePartition));
     r.channel_stream.resize(f::encode_channel_stream(codes.data(), static_cast<std::uint32_t>(codes.size()), kProbePartition,
                                                      scratch.data(), r.channel_stream.data()));
+    const auto count = static_cast<std::uint32_t>(codes.size());
+    std::vector<std::int32_t> history(f::lpc_history_buffer_size(count)), source(f::lpc_source_buffer_size(count)), weights(13);
+    std::vector<std::uint32_t> folded_lpc(count), words(f::max_lpc_stream_words(count, kProbePartition));
+    std::vector<std::uint8_t> indices(count / kProbePartition + 2);
+    words.resize(probe_lpc_stream(codes.data(), count, history.data(), source.data(), weights.data(), folded_lpc.data(), indices.data(),
+                                  words.data()));
+    r.lpc_stream = words;
   }
   return r;
 }
@@ -102,10 +152,13 @@ SharedMathResults evaluate_shared_math_on_device(const std::vector<std::int32_t>
   thrust::device_vector<std::int16_t> d_n1_values(1024);
   thrust::device_vector<std::int32_t> d_rice_bits(n.folded);
   thrust::device_vector<std::int32_t> d_parameters(n.partitions);
+  thrust::device_vector<std::int32_t> d_golomb_bits(n.folded);
+  thrust::device_vector<std::int32_t> d_golomb_index(n.partitions);
   const std::size_t total = std::max({n.residuals, n.values, n.folded, std::size_t{1024}});
   evaluate_kernel<<<static_cast<unsigned>((total + 255) / 256), 256>>>(n, raw(d_residuals), raw(d_values), raw(d_folded), raw(d_zigzag),
                                                                        raw(d_n1_codes), raw(d_n1_values), raw(d_rice_bits),
-                                                                       raw(d_parameters), total);
+                                                                       raw(d_parameters), raw(d_golomb_bits), raw(d_golomb_index),
+                                                                       total);
   SPIKEY_CUDA_TRY(cudaGetLastError());
   SharedMathResults r = sized_results(n);
   thrust::copy(d_zigzag.begin(), d_zigzag.end(), r.zigzag.begin());
@@ -113,6 +166,8 @@ SharedMathResults evaluate_shared_math_on_device(const std::vector<std::int32_t>
   thrust::copy(d_n1_values.begin(), d_n1_values.end(), r.n1_values.begin());
   thrust::copy(d_rice_bits.begin(), d_rice_bits.end(), r.rice_bits.begin());
   thrust::copy(d_parameters.begin(), d_parameters.end(), r.partition_parameter.begin());
+  thrust::copy(d_golomb_bits.begin(), d_golomb_bits.end(), r.golomb_bits.begin());
+  thrust::copy(d_golomb_index.begin(), d_golomb_index.end(), r.golomb_index.begin());
   if (!codes.empty()) {
     const auto count = static_cast<std::uint32_t>(codes.size());
     thrust::device_vector<std::int32_t> d_codes(codes.begin(), codes.end());
@@ -125,6 +180,18 @@ SharedMathResults evaluate_shared_math_on_device(const std::vector<std::int32_t>
     const std::uint32_t words = d_word_count[0];
     r.channel_stream.resize(words);
     thrust::copy(d_words.begin(), d_words.begin() + words, r.channel_stream.begin());
+
+    thrust::device_vector<std::int32_t> d_history(f::lpc_history_buffer_size(count)), d_source(f::lpc_source_buffer_size(count));
+    thrust::device_vector<std::int32_t> d_weights(13);
+    thrust::device_vector<std::uint32_t> d_folded_lpc(count), d_lpc_words(f::max_lpc_stream_words(count, kProbePartition));
+    thrust::device_vector<std::uint8_t> d_indices(count / kProbePartition + 2);
+    lpc_stream_kernel<<<1, 1>>>(raw(d_codes), count, raw(d_history), raw(d_source), raw(d_weights), raw(d_folded_lpc), raw(d_indices),
+                                raw(d_lpc_words), raw(d_word_count));
+    SPIKEY_CUDA_TRY(cudaGetLastError());
+    SPIKEY_CUDA_TRY(cudaDeviceSynchronize());
+    const std::uint32_t lpc_words = d_word_count[0];
+    r.lpc_stream.resize(lpc_words);
+    thrust::copy(d_lpc_words.begin(), d_lpc_words.begin() + lpc_words, r.lpc_stream.begin());
   }
   return r;
 }

@@ -208,11 +208,23 @@ int run_info(const std::string& archive, const CommonOptions& o) {
   const std::uint64_t original = m.original_bytes();
   const double ratio = ratio_of(original, reader.file_size());
   std::uint64_t map_counts[3] = {0, 0, 0};
-  for (const auto& c : m.channels) ++map_counts[static_cast<int>(c.value_map.kind)];
+  std::uint64_t linked = 0, taps = 0;
+  for (const auto& c : m.channels) {
+    ++map_counts[static_cast<int>(c.value_map.kind)];
+    linked += c.predictor.source_channel >= 0;
+    taps += c.predictor.history_weights.size();
+  }
+  const bool lpc = m.codec.name == format::kCodecLpc1;
   if (o.json_output) {
     json channels = json::array();
-    for (const auto& c : m.channels)
-      channels.push_back({{"name", c.name}, {"source", c.source}, {"length", c.length}, {"value_map", value_map_json(c.value_map)}});
+    for (const auto& c : m.channels) {
+      json cj = {{"name", c.name}, {"source", c.source}, {"length", c.length}, {"value_map", value_map_json(c.value_map)}};
+      if (lpc) {
+        cj["predictor"] = {{"order", c.predictor.history_weights.size()}, {"lms_step", c.predictor.lms_step}};
+        if (c.predictor.source_channel >= 0) cj["predictor"]["source_channel"] = c.predictor.source_channel;
+      }
+      channels.push_back(std::move(cj));
+    }
     json sources = json::array();
     for (const auto& s : m.sources)
       sources.push_back({{"path", s.path},
@@ -225,7 +237,8 @@ int run_info(const std::string& archive, const CommonOptions& o) {
               {"format_version", reader.format_version()},
               {"encoder", m.encoder},
               {"level", m.level},
-              {"codec", {{"name", m.codec.name}, {"partition_size", m.codec.partition_size}}},
+              {"codec", lpc ? json{{"name", m.codec.name}, {"partition_size", m.codec.partition_size}, {"weight_shift", m.codec.weight_shift}}
+                            : json{{"name", m.codec.name}, {"partition_size", m.codec.partition_size}}},
               {"sample_rate", m.sample_rate},
               {"total_samples", m.total_samples},
               {"duration_seconds", m.duration_seconds()},
@@ -246,6 +259,9 @@ int run_info(const std::string& archive, const CommonOptions& o) {
             << "duration      " << fixed(m.duration_seconds(), 3) << " s (" << m.total_samples << " samples)\n"
             << "channels      " << m.channels.size() << " (value maps: " << map_counts[2] << " n1_10bit, " << map_counts[1]
             << " affine, " << map_counts[0] << " identity)\n"
+            << (lpc ? "prediction    order " + fixed(m.channels.empty() ? 0.0 : double(taps) / double(m.channels.size()), 1) +
+                          " on average; " + std::to_string(linked) + " channel(s) also predicted from another\n"
+                    : std::string())
             << "sources       " << m.sources.size() << " file(s)\n"
             << "chunks        " << reader.index().size() << " x " << m.chunk_samples << " samples ("
             << fixed(static_cast<double>(m.chunk_samples) / m.sample_rate, 3) << " s)\n"

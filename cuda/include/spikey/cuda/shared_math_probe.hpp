@@ -15,6 +15,9 @@ struct SharedMathResults {
   std::vector<std::int32_t> rice_bits;            // rice_codeword_bits(folded[i], i % 25)
   std::vector<std::int32_t> partition_parameter;  // rice_parameter_for_partition over runs of 256 folded values
   std::vector<std::uint32_t> channel_stream;      // encode_channel_stream(codes, codes.size(), 256)
+  std::vector<std::int32_t> golomb_bits;          // golomb_codeword_bits(folded[i], i % 49)
+  std::vector<std::int32_t> golomb_index;         // golomb_index_for_partition over runs of 256 folded values
+  std::vector<std::uint32_t> lpc_stream;          // lpc1 stream of `codes`: 8 taps, a source window, LMS
 };
 
 // Evaluates everything on the host (reference) or on CUDA device 0.
