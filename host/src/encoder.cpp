@@ -80,9 +80,10 @@ namespace {
 
 // The codes of every present channel, each re-checked against its value map: the survey
 // guarantees exactness, and this check means a survey bug can never lose data.
-std::vector<std::vector<std::int32_t>> chunk_codes(std::span<const std::int16_t> samples, const format::ChunkChannels& present,
-                                                   const format::Metadata& meta) {
-  std::vector<std::vector<std::int32_t>> codes(present.channel.size());
+const std::vector<std::vector<std::int32_t>>& chunk_codes(std::span<const std::int16_t> samples, const format::ChunkChannels& present,
+                                                          const format::Metadata& meta) {
+  thread_local std::vector<std::vector<std::int32_t>> codes;  // reused: chunks are large
+  codes.resize(present.channel.size());
   std::size_t position = 0;
   for (std::size_t i = 0; i < present.channel.size(); ++i) {
     const std::uint32_t n = present.sample_count[i];
@@ -106,6 +107,19 @@ std::vector<std::uint32_t> encode_rice1_stream(const std::vector<std::int32_t>& 
   std::vector<std::uint32_t> folded(n), words(format::max_channel_stream_words(n, partition_size));
   words.resize(format::encode_channel_stream(codes.data(), n, partition_size, folded.data(), words.data()));
   return words;
+}
+
+// Entropy stage of one lpc1 stream. Built for AVX2 as well and picked at run time: the
+// partition index choice is the encoder's hottest scalar loop.
+#if defined(__x86_64__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+void encode_lpc_stream_words(std::int32_t first_code, bool adapt, const std::uint32_t* folded, std::uint32_t n,
+                             std::uint32_t partition_size, std::vector<std::uint8_t>& indices, std::vector<std::uint32_t>& words) {
+  indices.resize(format::partition_count(n - 1, partition_size));
+  format::lpc_partition_indices(folded, n - 1, partition_size, indices.data());
+  words.resize(format::max_lpc_stream_words(n, partition_size));
+  words.resize(format::encode_lpc_stream(first_code, adapt, folded, n - 1, partition_size, indices.data(), words.data()));
 }
 
 // lpc1: the prediction stage for up to 8 channels at once, each with fixed and with adapting
@@ -153,18 +167,13 @@ void encode_lpc_streams(const std::vector<std::vector<std::int32_t>>& codes, con
     for (int l = 0; l < group.lanes; ++l) group.model[l].lms_step = 0;
     lanes::fold(group, in, out_fixed);
     const std::uint32_t residuals = group.n - 1;
-    const std::size_t partitions = format::partition_count(residuals, partition_size);
-    indices.resize(partitions);
     for (std::size_t l = 0; l < batch.size(); ++l) {
       // The flag follows the smaller sum of folded residuals: a close, much cheaper proxy
       // for the coded size.
       const auto sum = [&](const std::vector<std::uint32_t>& v) { return std::accumulate(v.begin(), v.begin() + residuals, std::uint64_t{0}); };
       const bool adapt = any_step && meta.channels[present.channel[batch[l]]].predictor.lms_step != 0 && sum(adapted[l]) < sum(fixed[l]);
-      const std::uint32_t* chosen = adapt ? adapted[l].data() : fixed[l].data();
-      format::lpc_partition_indices(chosen, residuals, partition_size, indices.data());
-      auto& words = streams[batch[l]];
-      words.resize(format::max_lpc_stream_words(group.n, partition_size));
-      words.resize(format::encode_lpc_stream(codes[batch[l]][0], adapt, chosen, residuals, partition_size, indices.data(), words.data()));
+      encode_lpc_stream_words(codes[batch[l]][0], adapt, adapt ? adapted[l].data() : fixed[l].data(), group.n, partition_size, indices,
+                              streams[batch[l]]);
     }
     batch.clear();
   };
@@ -179,7 +188,7 @@ void encode_lpc_streams(const std::vector<std::vector<std::int32_t>>& codes, con
 }  // namespace
 
 EncodedChunk encode_chunk(std::span<const std::int16_t> samples, const format::ChunkChannels& present, const format::Metadata& meta) {
-  const auto codes = chunk_codes(samples, present, meta);
+  const auto& codes = chunk_codes(samples, present, meta);
   const std::uint32_t partition_size = meta.codec.partition_size;
   std::vector<std::vector<std::uint32_t>> streams(present.channel.size());
   if (meta.codec.name == format::kCodecRice1) {

@@ -76,9 +76,10 @@ std::int32_t quantize_weight(double a, std::uint32_t shift) {
   return static_cast<std::int32_t>(std::clamp(w, -double(f::kMaxLpcWeight), double(f::kMaxLpcWeight)));
 }
 
-// Clamped code differences c[t] of each present channel of a chunk (c[0] = 0), as the codec sees them.
+// Clamped code differences c[t] of each present channel of a chunk (c[0] = 0), as the codec
+// sees them; only for the channels in `wanted` when given (the others stay empty).
 std::vector<std::vector<std::int32_t>> clamped_differences(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk,
-                                                           f::ChunkChannels& present) {
+                                                           f::ChunkChannels& present, const std::vector<char>* wanted = nullptr) {
   present = f::channels_in_chunk(meta, meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk));
   std::vector<std::int16_t> samples;
   recording.gather(meta.chunk_first_sample(chunk), present, samples);
@@ -87,6 +88,10 @@ std::vector<std::vector<std::int32_t>> clamped_differences(const Recording& reco
   for (std::size_t i = 0; i < present.channel.size(); ++i) {
     const f::ValueMap map = meta.channels[present.channel[i]].value_map;
     const std::uint32_t n = present.sample_count[i];
+    if (wanted != nullptr && !(*wanted)[present.channel[i]]) {
+      position += n;
+      continue;
+    }
     auto& c = out[i];
     c.assign(n, 0);
     std::int32_t previous = f::value_to_code(map, samples[position]);
@@ -241,17 +246,29 @@ void train_predictors(const Recording& recording, f::Metadata& meta, const Predi
       if (norm > 0)
         for (std::size_t i = 0; i < signature_length; ++i) unit[c][i] = static_cast<float>((a[i] - mean) / std::sqrt(norm));
     });
+    // Each pair once (row c holds pairs c < s2); then every channel takes its best partner.
+    std::vector<std::vector<float>> correlation(channels);
     parallel_for(channels, options.threads, [&](std::size_t c) {
-      double best = 0.3;  // weaker correlation is not worth a pass over the data
+      correlation[c].resize(channels - c);
+      for (std::size_t s2 = c + 1; s2 < channels; ++s2) correlation[c][s2 - c] = std::fabs(signature_dot(unit[c], unit[s2], signature_length));
+    });
+    for (std::size_t c = 0; c < channels; ++c) {
+      float best = 0.3f;  // weaker correlation is not worth a pass over the data
       for (std::size_t s2 = 0; s2 < channels; ++s2) {
         if (s2 == c) continue;
-        const float dot = signature_dot(unit[c], unit[s2], signature_length);
-        if (std::fabs(dot) > best) best = std::fabs(dot), candidate[c] = static_cast<int>(s2);
+        const float r = s2 > c ? correlation[c][s2 - c] : correlation[s2][c - s2];
+        if (r > best) best = r, candidate[c] = static_cast<int>(s2);
       }
-    });
+    }
   }
 
   // Pass 2: cross-correlations of each channel with its candidate.
+  std::vector<char> involved(channels, 0);
+  for (std::size_t c = 0; c < channels; ++c) {
+    if (candidate[c] < 0) continue;
+    involved[c] = 1;
+    involved[static_cast<std::size_t>(candidate[c])] = 1;
+  }
   const int order_limit = max_order;
   const int cross_lags = order_limit + half_window;
   std::vector<PairStats> pairs(channels);
@@ -260,7 +277,7 @@ void train_predictors(const Recording& recording, f::Metadata& meta, const Predi
       training_chunks.size(), options.threads, 2 * std::size_t{options.threads},
       [&](std::size_t i) {
         std::pair<f::ChunkChannels, std::vector<PairStats>> out;
-        const auto diffs = clamped_differences(recording, meta, training_chunks[i], out.first);
+        const auto diffs = clamped_differences(recording, meta, training_chunks[i], out.first, &involved);
         out.second.resize(diffs.size());
         for (std::size_t p = 0; p < diffs.size(); ++p) {
           const int s = candidate[out.first.channel[p]];

@@ -134,7 +134,9 @@ void OutputFile::write(std::span<const std::uint8_t> bytes) {
 
 void OutputFile::commit() {
   flush_buffer();
-  if (::fsync(fd_) != 0) throw io_error("sync", temporary_.destination());
+  // No fsync: restored files and windows are re-creatable from the archive (like zstd, flac
+  // and tar, which do not sync their outputs either); the rename still never exposes a
+  // partial file. The archive writer does sync, since the archive is what gets kept.
   const int rc = ::close(fd_);
   fd_ = -1;
   if (rc != 0) throw io_error("close", temporary_.destination());

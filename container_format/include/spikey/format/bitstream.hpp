@@ -10,21 +10,23 @@
 
 namespace spikey::format {
 
-// Sequential writer into caller-owned 32-bit words. The caller sizes `words` from the
-// worst-case bound of the codec (e.g. max_channel_stream_bits), so no bounds check here.
+// Sequential writer into caller-owned 32-bit words. Branch-free: after every field it
+// stores 8 bytes of its accumulator and advances by the whole bytes completed, so the caller
+// sizes `words` from the codec's worst-case bound, which includes kBitWriterSlackWords.
 class BitWriter {
  public:
-  SPIKEY_HD explicit BitWriter(std::uint32_t* words) : words_(words) {}
+  static constexpr int kSlackWords = 2;  // the 8-byte store may run this far past the last bit
+
+  SPIKEY_HD explicit BitWriter(std::uint32_t* words) : start_(reinterpret_cast<std::uint8_t*>(words)), out_(start_) {}
 
   // Appends the low `bit_count` bits of `value`, bit_count in [0, 32].
   SPIKEY_HD void write(std::uint32_t value, int bit_count) {
     accumulator_ |= (std::uint64_t{value} & low_bit_mask64(bit_count)) << pending_bits_;
-    pending_bits_ += bit_count;
-    if (pending_bits_ >= 32) {
-      words_[word_count_++] = static_cast<std::uint32_t>(accumulator_);
-      accumulator_ >>= 32;
-      pending_bits_ -= 32;
-    }
+    pending_bits_ += bit_count;  // < 8 + 32
+    std::memcpy(out_, &accumulator_, 8);  // little-endian host/device (checked in wire.hpp)
+    out_ += pending_bits_ >> 3;
+    accumulator_ >>= pending_bits_ & ~7;
+    pending_bits_ &= 7;
   }
 
   // Appends `count` zero bits (any count >= 0).
@@ -38,21 +40,18 @@ class BitWriter {
 
   // Pads with zeros to a 32-bit boundary; returns the stream length in words.
   SPIKEY_HD std::uint32_t finish() {
-    if (pending_bits_ > 0) {
-      words_[word_count_++] = static_cast<std::uint32_t>(accumulator_);
-      accumulator_ = 0;
-      pending_bits_ = 0;
-    }
-    return word_count_;
+    const std::uint64_t bits = bits_written();
+    std::memcpy(out_, &accumulator_, 8);  // the partial byte, then zeros: covers the padding
+    return static_cast<std::uint32_t>((bits + 31) / 32);
   }
 
-  SPIKEY_HD std::uint64_t bits_written() const { return std::uint64_t{word_count_} * 32 + pending_bits_; }
+  SPIKEY_HD std::uint64_t bits_written() const { return static_cast<std::uint64_t>(out_ - start_) * 8 + static_cast<std::uint64_t>(pending_bits_); }
 
  private:
-  std::uint32_t* words_;
+  std::uint8_t* start_;
+  std::uint8_t* out_;
   std::uint64_t accumulator_ = 0;
   int pending_bits_ = 0;
-  std::uint32_t word_count_ = 0;
 };
 
 // Sequential reader over a byte range. Reads past the end see zero bits and never touch

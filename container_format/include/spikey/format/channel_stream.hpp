@@ -73,7 +73,7 @@ SPIKEY_HD std::uint64_t max_channel_stream_words(std::uint32_t sample_count, std
   const std::uint32_t residuals = sample_count - 1;
   const std::uint64_t bits = kWarmupBits + std::uint64_t{partition_count(residuals, partition_size)} * kMaxParameterDeltaBits +
                              std::uint64_t{residuals} * kMaxRiceCodewordBits;
-  return (bits + 31) / 32;
+  return (bits + 31) / 32 + BitWriter::kSlackWords;
 }
 
 // Encodes `sample_count` codes (>= 1). `folded_scratch` holds sample_count - 1 values;

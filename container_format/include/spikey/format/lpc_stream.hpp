@@ -135,7 +135,7 @@ SPIKEY_HD std::uint64_t max_lpc_stream_words(std::uint32_t n, std::uint32_t part
   const std::uint32_t residuals = n - 1;
   const std::uint64_t partitions = (residuals + partition_size - 1) / partition_size;
   const std::uint64_t bits = 33 + partitions * (kGolombDeltaEscape + kGolombIndexBits) + std::uint64_t{residuals} * kMaxRiceCodewordBits;
-  return (bits + 31) / 32;
+  return (bits + 31) / 32 + BitWriter::kSlackWords;
 }
 
 // The encoder's Golomb index for every partition (into `indices`, one per partition) and

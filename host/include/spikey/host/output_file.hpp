@@ -43,7 +43,7 @@ class OutputFile {
   OutputFile& operator=(const OutputFile&) = delete;
 
   void write(std::span<const std::uint8_t> bytes);
-  // Flushes, syncs, closes and renames into place.
+  // Flushes, closes and renames into place.
   void commit();
 
  private:
