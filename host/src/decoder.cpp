@@ -87,7 +87,7 @@ DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chu
   };
   for (std::size_t p = 0; p < present.channel.size(); ++p) {
     // Every sample after the warm-up costs at least one bit: reject impossible counts before allocating.
-    if (needed[p] && (dir.stream_size[p] * 8 < 32 || present.sample_count[p] - 1 > dir.stream_size[p] * 8))
+    if (needed[p] && (dir.stream_size[p] * 8 < format::kWarmupBits || present.sample_count[p] - 1 > dir.stream_size[p] * 8))
       throw stream_error(p, "stream too short for its samples");
   }
   if (!lpc) {

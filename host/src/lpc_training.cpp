@@ -269,8 +269,7 @@ void train_predictors(const Recording& recording, f::Metadata& meta, const Predi
     involved[c] = 1;
     involved[static_cast<std::size_t>(candidate[c])] = 1;
   }
-  const int order_limit = max_order;
-  const int cross_lags = order_limit + half_window;
+  const int cross_lags = max_order + half_window;
   std::vector<PairStats> pairs(channels);
   for (auto& q : pairs) q.cross.assign(static_cast<std::size_t>(2 * cross_lags + 1), 0);
   ordered_parallel<std::pair<f::ChunkChannels, std::vector<PairStats>>>(

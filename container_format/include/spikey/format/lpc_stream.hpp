@@ -37,6 +37,7 @@ inline constexpr std::int32_t kMaxLpcWeight = (1 << 14) - 1;
 inline constexpr std::int32_t kLpcHistoryClamp = 2047;
 inline constexpr int kMaxLpcWeightShift = 14;
 inline constexpr std::int32_t kMaxLmsStep = 64;
+inline constexpr int kLpcWarmupBits = 32;  // u[0], then the 1-bit adapt flag
 
 // One channel's predictor, as the stream coder sees it. Taps are ordered oldest first over
 // the contiguous windows c[t-N .. t-1] and c_s[t-W .. t+W].
@@ -134,7 +135,7 @@ SPIKEY_HD std::uint64_t max_lpc_stream_words(std::uint32_t n, std::uint32_t part
   if (n == 0) return 0;
   const std::uint32_t residuals = n - 1;
   const std::uint64_t partitions = (residuals + partition_size - 1) / partition_size;
-  const std::uint64_t bits = 33 + partitions * (kGolombDeltaEscape + kGolombIndexBits) + std::uint64_t{residuals} * kMaxRiceCodewordBits;
+  const std::uint64_t bits = kLpcWarmupBits + 1 + partitions * (kGolombDeltaEscape + kGolombIndexBits) + std::uint64_t{residuals} * kMaxRiceCodewordBits;
   return (bits + 31) / 32 + BitWriter::kSlackWords;
 }
 
@@ -163,7 +164,7 @@ SPIKEY_HD std::uint64_t lpc_partition_indices(const std::uint32_t* folded, std::
 SPIKEY_HD std::uint32_t encode_lpc_stream(std::int32_t first_code, bool adapt, const std::uint32_t* folded, std::uint32_t residuals,
                                           std::uint32_t partition_size, const std::uint8_t* indices, std::uint32_t* out_words) {
   BitWriter writer(out_words);
-  writer.write(static_cast<std::uint32_t>(first_code), 32);
+  writer.write(static_cast<std::uint32_t>(first_code), kLpcWarmupBits);
   writer.write(adapt ? 1u : 0u, 1);
   int previous = 0;
   std::uint32_t partition = 0;
@@ -184,7 +185,7 @@ SPIKEY_HD bool decode_lpc_stream_residuals(const std::uint8_t* data, std::uint64
                                            std::uint32_t partition_size, std::int32_t* first_code, bool* adapt,
                                            std::uint32_t* folded) {
   BitReader reader(data, size_bytes);
-  *first_code = static_cast<std::int32_t>(reader.read(32));
+  *first_code = static_cast<std::int32_t>(reader.read(kLpcWarmupBits));
   *adapt = reader.read(1) != 0;
   const std::uint32_t residuals = n - 1;
   int index = 0;
