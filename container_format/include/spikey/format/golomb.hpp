@@ -18,6 +18,7 @@
 
 #include "spikey/format/bitstream.hpp"
 #include "spikey/format/hd.hpp"
+#include "spikey/format/parameter_search.hpp"
 #include "spikey/format/rice.hpp"
 #include "spikey/format/zigzag.hpp"
 
@@ -137,24 +138,7 @@ SPIKEY_HD int golomb_index_for_partition(const std::uint32_t* folded, int count)
   const std::uint64_t mean = sum / static_cast<std::uint64_t>(count);
   int index = mean == 0 ? 0 : 2 * (bit_width32(static_cast<std::uint32_t>(mean > 0xffffffffu ? 0xffffffffu : mean)) - 1);
   if (index > kMaxGolombIndex) index = kMaxGolombIndex;
-  std::uint64_t best = golomb_partition_bits(folded, count, index);
-  bool moved_down = false;
-  while (index > 0) {
-    const std::uint64_t bits = golomb_partition_bits(folded, count, index - 1);
-    if (bits >= best) break;
-    best = bits;
-    --index;
-    moved_down = true;
-  }
-  if (!moved_down) {
-    while (index < kMaxGolombIndex) {
-      const std::uint64_t bits = golomb_partition_bits(folded, count, index + 1);
-      if (bits >= best) break;
-      best = bits;
-      ++index;
-    }
-  }
-  return index;
+  return walk_to_cheapest(index, kMaxGolombIndex, [&](int candidate) { return golomb_partition_bits(folded, count, candidate); });
 }
 
 // Partition parameter fields: partition 0 holds the index in 6 bits; partition j > 0 holds

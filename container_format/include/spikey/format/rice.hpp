@@ -9,6 +9,7 @@
 
 #include "spikey/format/bitstream.hpp"
 #include "spikey/format/hd.hpp"
+#include "spikey/format/parameter_search.hpp"
 
 namespace spikey::format {
 
@@ -65,24 +66,7 @@ SPIKEY_HD int rice_parameter_for_partition(const std::uint32_t* folded, int coun
   const std::uint64_t mean = sum / static_cast<std::uint64_t>(count);
   int k = mean == 0 ? 0 : bit_width32(static_cast<std::uint32_t>(mean > 0xffffffffu ? 0xffffffffu : mean)) - 1;
   if (k > kMaxRiceParameter) k = kMaxRiceParameter;
-  std::uint64_t best = rice_partition_bits(folded, count, k);
-  bool moved_down = false;
-  while (k > 0) {
-    const std::uint64_t bits = rice_partition_bits(folded, count, k - 1);
-    if (bits >= best) break;
-    best = bits;
-    --k;
-    moved_down = true;
-  }
-  if (!moved_down) {
-    while (k < kMaxRiceParameter) {
-      const std::uint64_t bits = rice_partition_bits(folded, count, k + 1);
-      if (bits >= best) break;
-      best = bits;
-      ++k;
-    }
-  }
-  return k;
+  return walk_to_cheapest(k, kMaxRiceParameter, [&](int candidate) { return rice_partition_bits(folded, count, candidate); });
 }
 
 }  // namespace spikey::format
