@@ -2,14 +2,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <future>
+#include <memory>
 #include <numeric>
 
 #include "spikey/format/archive_reader.hpp"
 #include "spikey/format/archive_writer.hpp"
-#include "spikey/format/channel_stream.hpp"
 #include "spikey/format/channel_predictor.hpp"
+#include "spikey/format/channel_stream.hpp"
 #include "spikey/format/checksum.hpp"
 #include "spikey/format/value_map.hpp"
+#include "spikey/host/batch_encoder.hpp"
 #include "spikey/host/decoder.hpp"
 #include "spikey/host/lpc_lanes.hpp"
 #include "spikey/host/output_file.hpp"
@@ -212,6 +215,43 @@ std::uint64_t chunk_samples_for(double chunk_seconds, double sample_rate) {
   return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(samples));
 }
 
+// Batches of whole chunks, each within the memory budget; the next batch's samples are
+// gathered while the executor works on the current one.
+void encode_in_batches(const Recording& recording, const format::Metadata& meta, const EncodeOptions& options,
+                       format::ArchiveWriter& writer) {
+  const std::uint64_t chunk_count = meta.chunk_count();
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> batches;
+  for (std::uint64_t first = 0; first < chunk_count;) {
+    std::uint64_t end = first, bytes = 0;
+    while (end < chunk_count) {
+      const std::uint64_t more = batch_device_bytes(plan_batch(meta, end, end + 1));
+      if (end > first && bytes + more > options.batch_memory_bytes) break;
+      bytes += more;
+      ++end;
+    }
+    batches.emplace_back(first, end);
+    first = end;
+  }
+  const auto prepare = [&](std::size_t b) {
+    auto plan = std::make_unique<BatchPlan>(plan_batch(meta, batches[b].first, batches[b].second));
+    auto samples = gather_batch(recording, meta, *plan, options.threads);
+    return std::make_pair(std::move(plan), std::move(samples));
+  };
+  std::future<std::pair<std::unique_ptr<BatchPlan>, std::vector<std::int16_t>>> next;
+  if (!batches.empty()) next = std::async(std::launch::async, prepare, 0);
+  for (std::size_t b = 0; b < batches.size(); ++b) {
+    auto [plan, samples] = next.get();
+    if (b + 1 < batches.size()) next = std::async(std::launch::async, prepare, b + 1);
+    const auto words = options.batch_executor(*plan, samples);
+    const auto encoded = assemble_batch(*plan, words, samples);
+    for (std::size_t i = 0; i < encoded.size(); ++i) {
+      const std::uint64_t chunk = batches[b].first + i;
+      writer.append_chunk(meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk), encoded[i].payload, encoded[i].samples_checksum);
+      if (options.progress) options.progress("compress", chunk + 1, chunk_count);
+    }
+  }
+}
+
 }  // namespace
 
 void verify_against_input(const format::ArchiveReader& reader, const Recording& recording, const EncodeOptions& options) {
@@ -325,7 +365,9 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
   // Encode and write, chunk by chunk in order.
   {
     format::ArchiveWriter writer(temporary.path(), section);
-    ordered_parallel<EncodedChunk>(
+    if (options.batch_executor && meta.codec.name == format::kCodecLpc1) {
+      encode_in_batches(recording, meta, options, writer);
+    } else ordered_parallel<EncodedChunk>(
         chunk_count, options.threads, 2 * std::size_t{options.threads},
         [&](std::size_t chunk) {
           const std::uint64_t first = meta.chunk_first_sample(chunk);
@@ -352,6 +394,7 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
   }
   temporary.commit();
 
+  report.backend = options.batch_executor && meta.codec.name == format::kCodecLpc1 ? options.backend : "cpu";
   report.original_bytes = recording.original_bytes();
   report.sources = sources.size();
   report.channels = recording.channel_count();

@@ -60,12 +60,14 @@ SPIKEY_HD int golomb_codeword_bits(std::uint32_t folded, int index) {
   return static_cast<int>(q) + 1 + (r < (1u << (g.k - 1)) ? g.k : g.k + 1);
 }
 
-SPIKEY_HD void golomb_encode(BitWriter& writer, std::uint32_t folded, int index) {
+// A codeword as one LSB-first bit field: `*value` holds its `*bits` bits (at most 56).
+// The sequential writer and the GPU's parallel packer both write exactly this.
+SPIKEY_HD void golomb_codeword(std::uint32_t folded, int index, std::uint64_t* value, int* bits) {
   const GolombParameter g = golomb_parameter(index);
   const std::uint32_t q = golomb_quotient(folded, g);
   if (q >= static_cast<std::uint32_t>(kRiceEscapeQuotient)) {
-    writer.write(0, kRiceEscapeQuotient);
-    writer.write(folded, kRiceEscapeBits);
+    *value = std::uint64_t{folded} << kRiceEscapeQuotient;  // 24 zero bits, then u in 32 bits
+    *bits = kMaxRiceCodewordBits;
     return;
   }
   // The remainder field: k bits of r for m = 2^k; for m = 3 * 2^(k-1) a flag bit, then r in
@@ -81,13 +83,20 @@ SPIKEY_HD void golomb_encode(BitWriter& writer, std::uint32_t folded, int index)
     remainder = r < short_count ? std::uint64_t{r} << 1 : (std::uint64_t{r - short_count} << 1) | 1u;
     remainder_bits = r < short_count ? g.k : g.k + 1;
   }
-  // Unary part and remainder as one field when it fits the writer's 32 bits (the usual case).
-  const int unary_bits = static_cast<int>(q) + 1;
-  if (unary_bits + remainder_bits <= 32) {
-    writer.write(static_cast<std::uint32_t>((remainder << unary_bits) | (std::uint64_t{1} << q)), unary_bits + remainder_bits);
+  const int unary_bits = static_cast<int>(q) + 1;  // q zero bits, then a one
+  *value = (remainder << unary_bits) | (std::uint64_t{1} << q);
+  *bits = unary_bits + remainder_bits;
+}
+
+SPIKEY_HD void golomb_encode(BitWriter& writer, std::uint32_t folded, int index) {
+  std::uint64_t value;
+  int bits;
+  golomb_codeword(folded, index, &value, &bits);
+  if (bits <= 32) {
+    writer.write(static_cast<std::uint32_t>(value), bits);
   } else {
-    writer.write(std::uint32_t{1} << q, unary_bits);
-    writer.write(static_cast<std::uint32_t>(remainder), remainder_bits);
+    writer.write(static_cast<std::uint32_t>(value), 32);
+    writer.write(static_cast<std::uint32_t>(value >> 32), bits - 32);
   }
 }
 
@@ -150,18 +159,16 @@ SPIKEY_HD int golomb_index_field_bits(std::uint32_t partition, int index, int pr
   return z < static_cast<std::uint32_t>(kGolombDeltaEscape) ? static_cast<int>(z) + 1 : kGolombDeltaEscape + kGolombIndexBits;
 }
 
-SPIKEY_HD void write_golomb_index(BitWriter& writer, std::uint32_t partition, int index, int previous_index) {
-  if (partition == 0) {
-    writer.write(static_cast<std::uint32_t>(index), kGolombIndexBits);
-    return;
-  }
+// A partition's index field as one LSB-first bit field of golomb_index_field_bits() bits.
+SPIKEY_HD std::uint32_t golomb_index_field(std::uint32_t partition, int index, int previous_index) {
+  if (partition == 0) return static_cast<std::uint32_t>(index);
   const std::uint32_t z = zigzag_encode(index - previous_index);
-  if (z < static_cast<std::uint32_t>(kGolombDeltaEscape)) {
-    writer.write(std::uint32_t{1} << z, static_cast<int>(z) + 1);
-  } else {
-    writer.write(0, kGolombDeltaEscape);
-    writer.write(static_cast<std::uint32_t>(index), kGolombIndexBits);
-  }
+  return z < static_cast<std::uint32_t>(kGolombDeltaEscape) ? std::uint32_t{1} << z
+                                                             : static_cast<std::uint32_t>(index) << kGolombDeltaEscape;
+}
+
+SPIKEY_HD void write_golomb_index(BitWriter& writer, std::uint32_t partition, int index, int previous_index) {
+  writer.write(golomb_index_field(partition, index, previous_index), golomb_index_field_bits(partition, index, previous_index));
 }
 
 // Returns the index, or -1 when it is outside 0..kMaxGolombIndex (a corrupt stream).

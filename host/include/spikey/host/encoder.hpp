@@ -33,6 +33,8 @@ struct ValueSurvey {
 // The exact map with the smallest code range; ties go to the simpler map.
 format::ValueMap choose_value_map(const ValueSurvey& survey);
 
+struct BatchPlan;  // batch_encoder.hpp
+
 struct EncodeOptions {
   std::string level = "default";
   std::string codec = format::kCodecLpc1;  // rice1 remains writable for tests and comparisons
@@ -42,6 +44,12 @@ struct EncodeOptions {
   bool overwrite = false;
   std::uint32_t partition_size = 256;
   PredictorTrainingOptions training;  // lpc1; its thread count follows `threads`
+  // Batch backend (lpc1): when set, chunks are encoded in batches by this executor (the CUDA
+  // encoder, or run_batch_on_cpu) instead of chunk by chunk; each batch's buffers stay
+  // within batch_memory_bytes (at least one chunk per batch).
+  std::function<std::vector<std::uint32_t>(BatchPlan&, std::span<const std::int16_t>)> batch_executor;
+  std::uint64_t batch_memory_bytes = 1ull << 30;
+  std::string backend = "cpu";  // reported only
   std::function<void(const std::string& stage, std::uint64_t done, std::uint64_t total)> progress;
 };
 
@@ -64,6 +72,7 @@ struct CompressReport {
   double encode_seconds = 0;    // survey + encode + write
   double verify_seconds = 0;    // 0 when not verified
   bool verified = false;
+  std::string backend;
   std::uint64_t value_map_counts[3] = {0, 0, 0};  // channels per ValueMapKind
 };
 

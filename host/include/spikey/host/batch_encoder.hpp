@@ -1,0 +1,49 @@
+// Encoding many chunks at once with the stage functions of lpc_batch.hpp: the plan (which
+// streams and partitions a batch holds), a CPU executor of the stages (the reference for the
+// CUDA executor, and a check of the parallel layout on machines without a GPU), and the
+// assembly of chunk payloads from the packed words.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <vector>
+
+#include "spikey/format/archive.hpp"
+#include "spikey/format/lpc_batch.hpp"
+#include "spikey/host/encoder.hpp"
+#include "spikey/host/recording.hpp"
+
+namespace spikey::host {
+
+struct BatchPlan {
+  std::uint64_t first_chunk = 0;
+  std::vector<std::uint32_t> chunk_first_stream;   // per chunk, plus one past the end
+  std::vector<std::uint64_t> chunk_sample_offset;  // per chunk, plus one past the end
+  std::vector<format::BatchStream> streams;        // chunk after chunk, present channels in order
+  std::vector<format::BatchPartition> partitions;
+  std::vector<std::int32_t> weights;               // stored weights of every stream's channel
+  std::uint64_t samples = 0;
+
+  std::size_t chunk_count() const { return chunk_first_stream.empty() ? 0 : chunk_first_stream.size() - 1; }
+};
+
+// The plan for chunks [first_chunk, end_chunk) of an lpc1 archive.
+BatchPlan plan_batch(const format::Metadata& meta, std::uint64_t first_chunk, std::uint64_t end_chunk);
+
+// Device bytes the batch needs (for memory-bounded batching).
+std::uint64_t batch_device_bytes(const BatchPlan& plan);
+
+// The batch's samples in plan order (Recording::gather of each chunk, one after another).
+std::vector<std::int16_t> gather_batch(const Recording& recording, const format::Metadata& meta, const BatchPlan& plan, unsigned threads);
+
+// Runs stages 1-8 of lpc_batch.hpp; fills the plan's per-stream and per-partition results and
+// returns the packed words of all streams. Throws if a value map is not exact.
+using BatchExecutor = std::function<std::vector<std::uint32_t>(BatchPlan& plan, std::span<const std::int16_t> samples)>;
+std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads);
+
+// Chunk payloads (and decoded-sample checksums) from an executed batch.
+std::vector<EncodedChunk> assemble_batch(const BatchPlan& plan, std::span<const std::uint32_t> words,
+                                         std::span<const std::int16_t> samples);
+
+}  // namespace spikey::host

@@ -1,0 +1,165 @@
+#include "spikey/host/batch_encoder.hpp"
+
+#include <numeric>
+#include <stdexcept>
+
+#include "spikey/format/channel_predictor.hpp"
+#include "spikey/format/checksum.hpp"
+#include "spikey/format/chunk_payload.hpp"
+#include "spikey/host/parallel.hpp"
+
+namespace spikey::host {
+
+namespace f = spikey::format;
+
+BatchPlan plan_batch(const f::Metadata& meta, std::uint64_t first_chunk, std::uint64_t end_chunk) {
+  if (meta.codec.name != f::kCodecLpc1) throw std::invalid_argument("batch encoding is for codec lpc1");
+  BatchPlan plan;
+  plan.first_chunk = first_chunk;
+  // Each channel's stored weights once, shared by its streams in every chunk of the batch.
+  std::vector<std::uint32_t> weights_offset(meta.channels.size());
+  for (std::size_t c = 0; c < meta.channels.size(); ++c) {
+    weights_offset[c] = static_cast<std::uint32_t>(plan.weights.size());
+    const auto w = f::lpc_initial_weights(meta.channels[c].predictor);
+    plan.weights.insert(plan.weights.end(), w.begin(), w.end());
+  }
+  const std::uint32_t partition_size = meta.codec.partition_size;
+  for (std::uint64_t chunk = first_chunk; chunk < end_chunk; ++chunk) {
+    plan.chunk_first_stream.push_back(static_cast<std::uint32_t>(plan.streams.size()));
+    plan.chunk_sample_offset.push_back(plan.samples);
+    const auto present = f::channels_in_chunk(meta, meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk));
+    const auto first_stream = static_cast<std::int32_t>(plan.streams.size());
+    for (std::size_t i = 0; i < present.channel.size(); ++i) {
+      const f::ChannelInfo& channel = meta.channels[present.channel[i]];
+      const f::LpcModel model = f::lpc_model_of(channel.predictor, meta.codec.weight_shift);
+      f::BatchStream s;
+      s.sample_offset = plan.samples;
+      s.n = present.sample_count[i];
+      if (channel.predictor.source_channel >= 0) {
+        const auto it = std::lower_bound(present.channel.begin(), present.channel.end(),
+                                         static_cast<std::uint32_t>(channel.predictor.source_channel));
+        if (it != present.channel.end() && *it == static_cast<std::uint32_t>(channel.predictor.source_channel))
+          s.source_stream = first_stream + static_cast<std::int32_t>(it - present.channel.begin());
+      }
+      s.order = model.order;
+      s.source_half_window = model.source_half_window;
+      s.lms_step = model.lms_step;
+      s.weight_shift = meta.codec.weight_shift;
+      s.weights_offset = weights_offset[present.channel[i]];
+      s.map_kind = static_cast<std::uint32_t>(channel.value_map.kind);
+      s.map_step = channel.value_map.step;
+      s.map_offset = channel.value_map.offset;
+      s.first_partition = static_cast<std::uint32_t>(plan.partitions.size());
+      const std::uint32_t residuals = s.n - 1;
+      for (std::uint32_t start = 0; start < residuals; start += partition_size) {
+        f::BatchPartition p;
+        p.stream = static_cast<std::uint32_t>(plan.streams.size());
+        p.start = start;
+        p.count = std::min(partition_size, residuals - start);
+        plan.partitions.push_back(p);
+      }
+      s.partitions = static_cast<std::uint32_t>(plan.partitions.size()) - s.first_partition;
+      plan.samples += s.n;
+      plan.streams.push_back(s);
+    }
+  }
+  plan.chunk_first_stream.push_back(static_cast<std::uint32_t>(plan.streams.size()));
+  plan.chunk_sample_offset.push_back(plan.samples);
+  return plan;
+}
+
+std::uint64_t batch_device_bytes(const BatchPlan& plan) {
+  std::uint64_t scratch = 0, words = 0;
+  for (const auto& s : plan.streams) {
+    scratch += 2 * f::batch_scratch_size(s.n);
+    words += f::max_lpc_stream_words(s.n, 1);  // generous: partition fields counted per residual
+  }
+  return plan.samples * (2 + 4 + 4 + 4) + scratch * 4 + words * 4 + plan.streams.size() * sizeof(f::BatchStream) +
+         plan.partitions.size() * sizeof(f::BatchPartition) + plan.weights.size() * 4;
+}
+
+std::vector<std::int16_t> gather_batch(const Recording& recording, const f::Metadata& meta, const BatchPlan& plan, unsigned threads) {
+  std::vector<std::int16_t> samples(plan.samples);
+  parallel_for(plan.chunk_count(), threads, [&](std::size_t i) {
+    const std::uint64_t chunk = plan.first_chunk + i;
+    const auto present = f::channels_in_chunk(meta, meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk));
+    std::vector<std::int16_t> part;
+    recording.gather(meta.chunk_first_sample(chunk), present, part);
+    std::copy(part.begin(), part.end(), samples.begin() + static_cast<std::ptrdiff_t>(plan.chunk_sample_offset[i]));
+  });
+  return samples;
+}
+
+std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads) {
+  auto& streams = plan.streams;
+  auto& partitions = plan.partitions;
+  std::vector<std::int32_t> codes(plan.samples);
+  std::vector<std::uint32_t> folded_fixed(plan.samples), folded_adapting(plan.samples);
+
+  // 1: value maps.
+  std::atomic<bool> exact{true};
+  parallel_for(streams.size(), threads, [&](std::size_t i) {
+    bool ok = true;
+    for (std::uint32_t t = 0; t < streams[i].n; ++t) ok &= f::batch_map_sample(streams[i], t, samples.data(), codes.data());
+    if (!ok) exact = false;
+  });
+  if (!exact) throw std::logic_error("a value map is not exact for its channel");
+
+  // 2-3: both predictions, the adapt flag.
+  parallel_for(streams.size(), threads, [&](std::size_t i) {
+    f::BatchStream& s = streams[i];
+    std::vector<std::int32_t> scratch(f::batch_scratch_size(s.n));
+    s.folded_sum[0] = f::batch_fold_stream(s, 0, streams.data(), codes.data(), plan.weights.data(), scratch.data(), folded_fixed.data());
+    if (s.lms_step != 0)
+      s.folded_sum[1] = f::batch_fold_stream(s, 1, streams.data(), codes.data(), plan.weights.data(), scratch.data(), folded_adapting.data());
+    s.adapt = f::batch_choose_adapt(s);
+  });
+
+  // 4-5: partition indices, stream layout.
+  parallel_for(partitions.size(), threads, [&](std::size_t i) {
+    f::batch_choose_index(partitions[i], streams[partitions[i].stream], folded_fixed.data(), folded_adapting.data());
+  });
+  for (auto& s : streams) f::batch_lay_out_stream(s, partitions.data());
+
+  // 6: word offsets.
+  std::uint64_t total = 0;
+  for (auto& s : streams) s.word_offset = total, total += s.words;
+
+  // 7-8: pack. Within a partition, the 32 lanes' offsets come from an exclusive scan, as a
+  // warp's shuffle scan gives them on the GPU.
+  std::vector<std::uint32_t> words(total + f::BitWriter::kSlackWords, 0);
+  parallel_for(streams.size(), threads, [&](std::size_t i) { f::batch_write_stream_head(streams[i], codes.data(), words.data()); });
+  parallel_for(partitions.size(), threads, [&](std::size_t i) {
+    const f::BatchPartition& p = partitions[i];
+    const f::BatchStream& s = streams[p.stream];
+    const std::uint32_t* residuals = f::batch_chosen_residuals(s, folded_fixed.data(), folded_adapting.data());
+    const std::uint32_t in_stream = static_cast<std::uint32_t>(i) - s.first_partition;
+    const int previous = in_stream == 0 ? 0 : static_cast<int>(partitions[i - 1].index);
+    std::uint64_t offset = 0;
+    for (int lane = 0; lane < f::kBatchLanes; ++lane) {
+      const std::uint64_t bits = f::batch_lane_bits(p, lane, residuals);
+      f::batch_write_lane(p, in_stream, previous, s, lane, offset, residuals, words.data());
+      offset += bits;
+    }
+  });
+  words.resize(total);
+  return words;
+}
+
+std::vector<EncodedChunk> assemble_batch(const BatchPlan& plan, std::span<const std::uint32_t> words, std::span<const std::int16_t> samples) {
+  std::vector<EncodedChunk> out(plan.chunk_count());
+  for (std::size_t c = 0; c < plan.chunk_count(); ++c) {
+    std::vector<std::vector<std::uint32_t>> streams;
+    for (std::uint32_t i = plan.chunk_first_stream[c]; i < plan.chunk_first_stream[c + 1]; ++i) {
+      const f::BatchStream& s = plan.streams[i];
+      streams.emplace_back(words.begin() + static_cast<std::ptrdiff_t>(s.word_offset),
+                           words.begin() + static_cast<std::ptrdiff_t>(s.word_offset + s.words));
+    }
+    out[c].payload = f::assemble_payload(streams);
+    const auto part = samples.subspan(plan.chunk_sample_offset[c], plan.chunk_sample_offset[c + 1] - plan.chunk_sample_offset[c]);
+    out[c].samples_checksum = f::checksum64({reinterpret_cast<const std::uint8_t*>(part.data()), part.size() * 2});
+  }
+  return out;
+}
+
+}  // namespace spikey::host

@@ -1,0 +1,95 @@
+// The batch pipeline of lpc_batch.hpp (the CUDA encoder's algorithm) run by the CPU executor:
+// it must write the same archive bytes as the chunk-by-chunk encoder, at awkward sizes and
+// on real data.
+#include <gtest/gtest.h>
+
+#include "spikey/host/batch_encoder.hpp"
+#include "spikey/host/encoder.hpp"
+#include "spikey/host/recording.hpp"
+#include "test_support.hpp"
+
+using namespace spikey;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::uint8_t> compress_bytes(const std::vector<fs::path>& inputs, const fs::path& archive, host::EncodeOptions options,
+                                         host::InputOptions input = {}) {
+  const auto recording = host::Recording::open(inputs, input, [](const std::string&) {});
+  options.overwrite = true;
+  options.threads = 2;
+  host::compress(recording, archive, options);
+  return test::read_file(archive);
+}
+
+// Archive bytes with the chunk-by-chunk encoder and with the CPU batch executor (small
+// batches, so that batch boundaries are crossed), which must be identical.
+void expect_batch_parity(const std::vector<fs::path>& inputs, host::EncodeOptions options = {}, host::InputOptions input = {},
+                         std::uint64_t batch_bytes = 4 << 20) {
+  test::TempDir out;
+  const auto reference = compress_bytes(inputs, out / "chunkwise.spikey", options, input);
+  options.batch_executor = [](host::BatchPlan& plan, std::span<const std::int16_t> samples) {
+    return host::run_batch_on_cpu(plan, samples, 2);
+  };
+  options.batch_memory_bytes = batch_bytes;
+  options.backend = "cpu-batch";
+  const auto batched = compress_bytes(inputs, out / "batched.spikey", options, input);
+  ASSERT_EQ(batched.size(), reference.size());
+  EXPECT_TRUE(batched == reference) << "batch pipeline wrote different bytes";
+}
+
+}  // namespace
+
+TEST(BatchPipeline, OrBitsPlacesFieldsAcrossWords) {
+  std::vector<std::uint32_t> words(4, 0);
+  format::or_bits(words.data(), 30, 0x1FFFFFFFFFFFFFFull, 57);  // 57 ones from bit 30 on
+  EXPECT_EQ(words[0], 0xC0000000u);
+  EXPECT_EQ(words[1], 0xFFFFFFFFu);
+  EXPECT_EQ(words[2], 0x7FFFFFu);  // bits 64..86
+  EXPECT_EQ(words[3], 0u);
+  format::or_bits(words.data(), 0, 5, 3);
+  EXPECT_EQ(words[0], 0xC0000005u);
+}
+
+TEST(BatchPipeline, SameBytesAsTheChunkEncoderOnTheBundledSample) {
+  expect_batch_parity({test::samples_dir() / "neuralink"});
+  host::EncodeOptions short_chunks;
+  short_chunks.chunk_seconds = 0.3;
+  expect_batch_parity({test::samples_dir() / "neuralink"}, short_chunks, {}, 1);  // one chunk per batch
+  expect_batch_parity({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, short_chunks, {32u, 30000.0});
+}
+
+TEST(BatchPipeline, SameBytesAtAwkwardSizes) {
+  test::TempDir dir;
+  // 1 sample; chunk length +-1 (1 s at 1000 Hz); channels of different lengths; rails.
+  test::write_file(dir / "one.wav", test::make_wav(1, 1000, {-7}));
+  std::vector<fs::path> files = {dir / "one.wav"};
+  for (std::size_t n : {999u, 1000u, 1001u, 2001u}) {
+    files.push_back(dir / ("len" + std::to_string(n) + ".wav"));
+    auto signal = test::synthetic_signal(n, static_cast<std::uint32_t>(n));
+    if (n == 2001) signal[5] = -32768, signal[6] = 32767, signal[7] = -32768;
+    test::write_file(files.back(), test::make_wav(1, 1000, signal));
+  }
+  expect_batch_parity(files);
+  expect_batch_parity({dir / "one.wav"});
+}
+
+TEST(BatchPipeline, SameBytesWithManyChannels) {
+  test::TempDir dir;
+  const auto wav = test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
+  const auto* samples = reinterpret_cast<const std::int16_t*>(wav.data());
+  // 1024 channels from the real 32-channel sample (each real channel at 32 time offsets).
+  std::vector<std::int16_t> wide;
+  const std::size_t frames = 150;
+  for (std::size_t t = 0; t < frames; ++t)
+    for (std::size_t c = 0; c < 1024; ++c) wide.push_back(samples[((c / 32) * frames + t) * 32 + c % 32]);
+  test::write_file(dir / "wide.wav", test::make_wav(1024, 30000, wide));
+  host::EncodeOptions options;
+  options.chunk_seconds = 0.002;  // 60 samples per chunk
+  expect_batch_parity({dir / "wide.wav"}, options);
+}
+
+TEST(BatchPipeline, SameBytesOnAllNeuralinkFiles) {
+  SPIKEY_REQUIRE_SHARED("neuralink");
+  expect_batch_parity({test::shared_data_dir() / "neuralink"}, {}, {}, 64 << 20);
+}
