@@ -3,6 +3,7 @@
 // on real data.
 #include <gtest/gtest.h>
 
+#include "spikey/format/archive_reader.hpp"
 #include "spikey/host/batch_encoder.hpp"
 #include "spikey/host/encoder.hpp"
 #include "spikey/host/recording.hpp"
@@ -87,6 +88,36 @@ TEST(BatchPipeline, SameBytesWithManyChannels) {
   host::EncodeOptions options;
   options.chunk_seconds = 0.002;  // 60 samples per chunk
   expect_batch_parity({dir / "wide.wav"}, options);
+}
+
+TEST(BatchPipeline, SlicesMergeToTheWholeBatch) {
+  const auto recording = host::Recording::open({test::samples_dir() / "neuralink"}, {}, [](const std::string&) {});
+  test::TempDir out;
+  host::EncodeOptions options;
+  options.chunk_seconds = 0.7;
+  options.overwrite = true;
+  host::compress(recording, out / "a.spikey", options);  // for its trained metadata
+  const format::ArchiveReader reader(out / "a.spikey");
+  const auto& meta = reader.metadata();
+  auto whole = host::plan_batch(meta, 0, meta.chunk_count());
+  const auto samples = host::gather_batch(recording, meta, whole, 2);
+  auto reference_plan = whole;
+  const auto reference = host::run_batch_on_cpu(reference_plan, samples, 2);
+  for (std::size_t cut : {std::size_t{1}, whole.chunk_count() / 2, whole.chunk_count() - 1}) {
+    std::vector<host::BatchPlan> slices = {host::slice_plan(whole, 0, cut), host::slice_plan(whole, cut, whole.chunk_count())};
+    std::vector<std::vector<std::uint32_t>> words;
+    for (auto& slice : slices) {
+      const std::span<const std::int16_t> part(samples.data() + whole.chunk_sample_offset[slice.first_chunk], slice.samples);
+      words.push_back(host::run_batch_on_cpu(slice, part, 2));
+    }
+    auto plan = whole;
+    const auto merged = host::merge_slices(plan, slices, words);
+    EXPECT_EQ(merged, reference) << "cut at chunk " << cut;
+    const auto a = host::assemble_batch(plan, merged, samples);
+    const auto b = host::assemble_batch(reference_plan, reference, samples);
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].payload, b[i].payload) << "chunk " << i;
+  }
 }
 
 TEST(BatchPipeline, SameBytesOnAllNeuralinkFiles) {

@@ -202,6 +202,30 @@ TEST(Cli, WrongUsageExitsWithTwo) {
   EXPECT_FALSE(fs::exists(dir / "w.bin"));
 }
 
+TEST(Cli, BackendChoice) {
+  test::TempDir dir;
+  // cpu always works and says so in --json.
+  auto r = run({"compress", kSample.string(), "-o", (dir / "cpu.spikey").string(), "--backend", "cpu", "--json", "-q"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["backend"], "cpu");
+  const char* require = std::getenv("SPIKEY_REQUIRE_GPU");
+  if (require != nullptr && std::string(require) == "1") {
+    r = run({"compress", kSample.string(), "-o", (dir / "gpu.spikey").string(), "--backend", "cuda", "--json", "-q"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(test::read_file(dir / "gpu.spikey"), test::read_file(dir / "cpu.spikey")) << "GPU and CPU archives differ";
+    return;
+  }
+  // Without a device (this machine): cuda is a clear error and writes nothing; auto falls back.
+  r = run({"compress", kSample.string(), "-o", (dir / "gpu.spikey").string(), "--backend", "cuda"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("--backend cuda"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "gpu.spikey"));
+  r = run({"compress", kSample.string(), "-o", (dir / "auto.spikey").string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("compressing on the CPU"), std::string::npos) << r.err;
+  EXPECT_EQ(test::read_file(dir / "auto.spikey"), test::read_file(dir / "cpu.spikey"));
+}
+
 TEST(Cli, CorruptArchivesAreReportedWithChunkAndOffset) {
   test::TempDir dir;
   ASSERT_EQ(run({"compress", kSample.string(), "-o", (dir / "s.spikey").string(), "-q"}).code, 0);

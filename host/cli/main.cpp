@@ -18,6 +18,11 @@
 #include "spikey/host/window.hpp"
 #include "spikey/version.hpp"
 
+#if defined(SPIKEY_HAVE_CUDA)
+#include "spikey/cuda/batch_encoder.hpp"
+#include "spikey/cuda/device.hpp"
+#endif
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 using namespace spikey;
@@ -82,7 +87,37 @@ struct CompressArgs {
   bool no_verify = false;
   std::optional<std::uint32_t> raw_channels;
   std::optional<double> raw_rate;
+  std::string backend = "auto";
+  std::uint64_t gpu_memory_mib = 4096;
 };
+
+// --backend: "cuda" needs a device (and a CUDA build); "auto" uses one when present and
+// otherwise says so and compresses on the CPU.
+void choose_backend(const CompressArgs& a, const CommonOptions& o, host::EncodeOptions& options) {
+  if (a.backend == "cpu") return;
+#if defined(SPIKEY_HAVE_CUDA)
+  const bool have_device = cuda::device_count() > 0;
+#else
+  const bool have_device = false;
+#endif
+  if (!have_device) {
+    if (a.backend == "cuda") {
+#if defined(SPIKEY_HAVE_CUDA)
+      throw std::runtime_error("--backend cuda: no CUDA device is available");
+#else
+      throw std::runtime_error("--backend cuda: this spikey was built without CUDA (configure with -DSPIKEY_CUDA=ON)");
+#endif
+    }
+    if (!o.quiet) std::cerr << "spikey: no CUDA device; compressing on the CPU\n";
+    return;
+  }
+#if defined(SPIKEY_HAVE_CUDA)
+  auto encoder = std::make_shared<cuda::BatchEncoder>();
+  options.batch_executor = [encoder](host::BatchPlan& plan, std::span<const std::int16_t> samples) { return encoder->encode(plan, samples); };
+  options.batch_memory_bytes = a.gpu_memory_mib << 20;
+  options.backend = "cuda: " + cuda::device_description();
+#endif
+}
 
 fs::path default_archive_name(const std::vector<std::string>& inputs) {
   if (inputs.size() != 1) throw UsageError("several inputs need an explicit -o ARCHIVE");
@@ -106,6 +141,7 @@ int run_compress(const CompressArgs& a, const CommonOptions& o) {
   options.threads = o.threads;
   options.verify = !a.no_verify;
   options.overwrite = a.force;
+  choose_backend(a, o, options);
   options.progress = [&](const std::string& stage, std::uint64_t done, std::uint64_t total) { bar.update(stage, done, total); };
   const host::CompressReport r = host::compress(recording, output, options);
   bar.clear();
@@ -124,14 +160,15 @@ int run_compress(const CompressArgs& a, const CommonOptions& o) {
               {"encode_mb_per_s", encode_mb_s},
               {"verified", r.verified},
               {"verify_seconds", r.verify_seconds},
-              {"backend", "cpu"},
+              {"backend", r.backend},
               {"level", a.level}};
     std::cout << j.dump(2) << "\n";
   } else if (!o.quiet) {
     std::cerr << "spikey: " << output.string() << ": " << r.sources << " file(s), " << r.channels << " channel(s), "
               << fixed(r.duration_seconds, 3) << " s; " << megabytes(r.original_bytes) << " -> " << megabytes(r.archive_bytes)
               << ", ratio " << fixed(ratio, 3) << ", " << fixed(encode_mb_s, 1) << " MB/s"
-              << (r.verified ? ", verified (" + fixed(r.verify_seconds, 2) + " s)" : ", not verified") << "\n";
+              << (r.verified ? ", verified (" + fixed(r.verify_seconds, 2) + " s)" : ", not verified")
+              << (r.backend == "cpu" ? "" : ", on " + r.backend) << "\n";
   }
   return 0;
 }
@@ -359,6 +396,10 @@ int main(int argc, char** argv) {
   auto* raw_rate = compress->add_option("--raw-rate", ca.raw_rate, "sample rate in Hz of raw inputs")->check(CLI::PositiveNumber);
   raw_channels->needs(raw_rate);
   raw_rate->needs(raw_channels);
+  compress->add_option("--backend", ca.backend, "auto | cpu | cuda (auto: the GPU when there is one)")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  compress->add_option("--gpu-memory", ca.gpu_memory_mib, "GPU memory for one batch of chunks, MiB (default 4096)")
+      ->check(CLI::Range(std::uint64_t{64}, std::uint64_t{1} << 20));
   compress->add_flag("-q,--quiet", common.quiet, "no progress or summary");
   compress->add_flag("--json", common.json_output, "print a JSON report on stdout");
   add_threads(compress, common);

@@ -146,6 +146,59 @@ std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std
   return words;
 }
 
+BatchPlan slice_plan(const BatchPlan& plan, std::size_t first, std::size_t end) {
+  BatchPlan slice;
+  slice.first_chunk = plan.first_chunk + first;
+  slice.weights = plan.weights;
+  const std::uint32_t stream_base = plan.chunk_first_stream[first];
+  const std::uint64_t sample_base = plan.chunk_sample_offset[first];
+  const std::uint32_t stream_end = plan.chunk_first_stream[end];
+  const std::uint32_t partition_base = stream_end > stream_base ? plan.streams[stream_base].first_partition : 0;
+  for (std::size_t c = first; c <= end; ++c) {
+    slice.chunk_first_stream.push_back(plan.chunk_first_stream[c] - stream_base);
+    slice.chunk_sample_offset.push_back(plan.chunk_sample_offset[c] - sample_base);
+  }
+  for (std::uint32_t i = stream_base; i < stream_end; ++i) {
+    f::BatchStream s = plan.streams[i];
+    s.sample_offset -= sample_base;
+    if (s.source_stream >= 0) s.source_stream -= static_cast<std::int32_t>(stream_base);
+    s.first_partition -= partition_base;
+    slice.streams.push_back(s);
+    for (std::uint32_t p = 0; p < s.partitions; ++p) {
+      f::BatchPartition q = plan.partitions[plan.streams[i].first_partition + p];
+      q.stream -= stream_base;
+      slice.partitions.push_back(q);
+    }
+  }
+  slice.samples = plan.chunk_sample_offset[end] - sample_base;
+  return slice;
+}
+
+std::vector<std::uint32_t> merge_slices(BatchPlan& plan, std::vector<BatchPlan>& slices, std::vector<std::vector<std::uint32_t>>& words) {
+  std::vector<std::uint32_t> merged;
+  std::uint32_t stream = 0, partition = 0;
+  for (std::size_t k = 0; k < slices.size(); ++k) {
+    for (const auto& s : slices[k].streams) {
+      f::BatchStream& target = plan.streams[stream++];
+      target.folded_sum[0] = s.folded_sum[0];
+      target.folded_sum[1] = s.folded_sum[1];
+      target.adapt = s.adapt;
+      target.bits = s.bits;
+      target.words = s.words;
+      target.word_offset = s.word_offset + merged.size();
+    }
+    for (const auto& p : slices[k].partitions) {
+      f::BatchPartition& target = plan.partitions[partition++];
+      target.index = p.index;
+      target.codeword_bits = p.codeword_bits;
+      target.field_bits = p.field_bits;
+      target.bit_offset = p.bit_offset;
+    }
+    merged.insert(merged.end(), words[k].begin(), words[k].end());
+  }
+  return merged;
+}
+
 std::vector<EncodedChunk> assemble_batch(const BatchPlan& plan, std::span<const std::uint32_t> words, std::span<const std::int16_t> samples) {
   std::vector<EncodedChunk> out(plan.chunk_count());
   for (std::size_t c = 0; c < plan.chunk_count(); ++c) {

@@ -42,6 +42,15 @@ std::vector<std::int16_t> gather_batch(const Recording& recording, const format:
 using BatchExecutor = std::function<std::vector<std::uint32_t>(BatchPlan& plan, std::span<const std::int16_t> samples)>;
 std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads);
 
+// Chunks [first, end) of a plan (indices relative to the plan) as a plan of their own:
+// streams only reference streams of their own chunk, so slices encode independently (the
+// CUDA executor runs slices on separate CUDA streams to overlap transfers and compute).
+BatchPlan slice_plan(const BatchPlan& plan, std::size_t first, std::size_t end);
+
+// Runs `slices` consecutive slices of the plan with `executor` (sequentially here) and merges
+// their words and per-stream results back into the plan: what running the whole plan gives.
+std::vector<std::uint32_t> merge_slices(BatchPlan& plan, std::vector<BatchPlan>& slices, std::vector<std::vector<std::uint32_t>>& words);
+
 // Chunk payloads (and decoded-sample checksums) from an executed batch.
 std::vector<EncodedChunk> assemble_batch(const BatchPlan& plan, std::span<const std::uint32_t> words,
                                          std::span<const std::int16_t> samples);

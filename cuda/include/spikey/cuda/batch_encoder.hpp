@@ -1,0 +1,44 @@
+// The CUDA encoder of codec lpc1: runs the stages of lpc_batch.hpp on the GPU. Its output
+// equals run_batch_on_cpu (and so the chunk-by-chunk CPU encoder) byte for byte.
+//
+// A batch is split by chunks into two slices, each with its own CUDA stream, device buffers
+// and pinned staging buffers, so one slice's transfers overlap the other's kernels. Device
+// buffers grow to the largest slice seen and are reused; no managed memory.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "spikey/host/batch_encoder.hpp"
+
+namespace spikey::cuda {
+
+struct BatchTiming {
+  double seconds = 0;           // wall time of encode()
+  double kernel_seconds = 0;    // sum over slices of first kernel .. last kernel (CUDA events)
+  std::uint64_t input_bytes = 0;
+  std::uint64_t output_bytes = 0;
+};
+
+class BatchEncoder {
+ public:
+  BatchEncoder();  // uses CUDA device 0; throws std::runtime_error without one
+  ~BatchEncoder();
+  BatchEncoder(const BatchEncoder&) = delete;
+  BatchEncoder& operator=(const BatchEncoder&) = delete;
+
+  // Runs the plan on the GPU; fills its per-stream and per-partition results and returns the
+  // packed words (the host::BatchExecutor contract). Throws if a value map is not exact.
+  std::vector<std::uint32_t> encode(host::BatchPlan& plan, std::span<const std::int16_t> samples);
+
+  const BatchTiming& last_timing() const { return timing_; }
+
+ private:
+  struct Slot;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  BatchTiming timing_;
+};
+
+}  // namespace spikey::cuda

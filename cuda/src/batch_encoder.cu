@@ -1,0 +1,303 @@
+#include <cub/device/device_scan.cuh>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+
+#include "spikey/cuda/batch_encoder.hpp"
+#include "spikey/cuda/cuda_check.cuh"
+#include "spikey/cuda/device.hpp"
+#include "spikey/format/lpc_batch.hpp"
+
+namespace spikey::cuda {
+
+namespace f = spikey::format;
+
+namespace {
+
+constexpr int kBlock = 256;
+
+unsigned blocks_for(std::uint64_t threads) { return static_cast<unsigned>(std::max<std::uint64_t>(1, (threads + kBlock - 1) / kBlock)); }
+
+// Device memory that only grows (a slot serves batches of similar size again and again).
+template <typename T>
+class DeviceBuffer {
+ public:
+  ~DeviceBuffer() { cudaFree(data_); }
+  T* reserve(std::size_t count) {
+    if (count > capacity_) {
+      SPIKEY_CUDA_TRY(cudaFree(data_));
+      data_ = nullptr;
+      SPIKEY_CUDA_TRY(cudaMalloc(&data_, std::max<std::size_t>(count, 1) * sizeof(T)));
+      capacity_ = count;
+    }
+    return data_;
+  }
+  T* get() const { return data_; }
+
+ private:
+  T* data_ = nullptr;
+  std::size_t capacity_ = 0;
+};
+
+// Page-locked host memory, so that copies run asynchronously on the slot's stream.
+template <typename T>
+class PinnedBuffer {
+ public:
+  ~PinnedBuffer() { cudaFreeHost(data_); }
+  T* reserve(std::size_t count) {
+    if (count > capacity_) {
+      SPIKEY_CUDA_TRY(cudaFreeHost(data_));
+      data_ = nullptr;
+      SPIKEY_CUDA_TRY(cudaHostAlloc(&data_, std::max<std::size_t>(count, 1) * sizeof(T), cudaHostAllocDefault));
+      capacity_ = count;
+    }
+    return data_;
+  }
+  T* get() const { return data_; }
+
+ private:
+  T* data_ = nullptr;
+  std::size_t capacity_ = 0;
+};
+
+// ---- kernels: one element of a stage each (lpc_batch.hpp) ---------------------------------
+
+__global__ void map_kernel(const f::BatchStream* streams, std::uint32_t stream_count, const std::int16_t* samples, std::int32_t* codes,
+                           int* inexact) {
+  for (std::uint32_t s = blockIdx.x; s < stream_count; s += gridDim.x) {
+    const f::BatchStream& stream = streams[s];
+    for (std::uint32_t t = threadIdx.x; t < stream.n; t += blockDim.x)
+      if (!f::batch_map_sample(stream, t, samples, codes)) *inexact = 1;
+  }
+}
+
+// Sequential in time: one thread per (stream, variant).
+__global__ void fold_kernel(f::BatchStream* streams, std::uint32_t stream_count, const std::int32_t* codes, const std::int32_t* weights,
+                            std::int32_t* scratch, const std::uint64_t* scratch_offset, std::uint32_t* folded_fixed,
+                            std::uint32_t* folded_adapting) {
+  const std::uint64_t i = std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x;
+  if (i >= 2ull * stream_count) return;
+  const auto s = static_cast<std::uint32_t>(i / 2);
+  const int variant = static_cast<int>(i % 2);
+  f::BatchStream& stream = streams[s];
+  if (variant == 1 && stream.lms_step == 0) {
+    stream.folded_sum[1] = 0;
+    return;
+  }
+  std::int32_t* own_scratch = scratch + scratch_offset[s] + static_cast<std::uint64_t>(variant) * f::batch_scratch_size(stream.n);
+  stream.folded_sum[variant] =
+      f::batch_fold_stream(stream, variant, streams, codes, weights, own_scratch, variant == 1 ? folded_adapting : folded_fixed);
+}
+
+__global__ void choose_adapt_kernel(f::BatchStream* streams, std::uint32_t stream_count) {
+  const std::uint32_t s = blockIdx.x * blockDim.x + threadIdx.x;
+  if (s < stream_count) streams[s].adapt = f::batch_choose_adapt(streams[s]);
+}
+
+__global__ void choose_index_kernel(f::BatchPartition* partitions, std::uint32_t partition_count, const f::BatchStream* streams,
+                                    const std::uint32_t* folded_fixed, const std::uint32_t* folded_adapting) {
+  const std::uint32_t p = blockIdx.x * blockDim.x + threadIdx.x;
+  if (p < partition_count) f::batch_choose_index(partitions[p], streams[partitions[p].stream], folded_fixed, folded_adapting);
+}
+
+__global__ void lay_out_kernel(f::BatchStream* streams, std::uint32_t stream_count, f::BatchPartition* partitions,
+                               std::uint64_t* stream_words) {
+  const std::uint32_t s = blockIdx.x * blockDim.x + threadIdx.x;
+  if (s >= stream_count) return;
+  f::batch_lay_out_stream(streams[s], partitions);
+  stream_words[s] = streams[s].words;
+}
+
+__global__ void apply_offsets_kernel(f::BatchStream* streams, std::uint32_t stream_count, const std::uint64_t* offsets,
+                                     std::uint64_t* total_words) {
+  const std::uint32_t s = blockIdx.x * blockDim.x + threadIdx.x;
+  if (s >= stream_count) return;
+  streams[s].word_offset = offsets[s];
+  if (s + 1 == stream_count) *total_words = offsets[s] + streams[s].words;
+}
+
+__global__ void head_kernel(const f::BatchStream* streams, std::uint32_t stream_count, const std::int32_t* codes, std::uint32_t* words) {
+  const std::uint32_t s = blockIdx.x * blockDim.x + threadIdx.x;
+  if (s < stream_count) f::batch_write_stream_head(streams[s], codes, words);
+}
+
+// Warp-parallel packing: a warp per partition; each lane sizes its run of codewords, a warp
+// shuffle scan gives every lane its bit offset, and lanes write disjoint bits.
+__global__ void pack_kernel(const f::BatchStream* streams, const f::BatchPartition* partitions, std::uint32_t partition_count,
+                            const std::uint32_t* folded_fixed, const std::uint32_t* folded_adapting, std::uint32_t* words) {
+  const std::uint64_t warp = (std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x) / f::kBatchLanes;
+  const int lane = static_cast<int>(threadIdx.x % f::kBatchLanes);
+  if (warp >= partition_count) return;  // uniform across the warp
+  const f::BatchPartition& p = partitions[warp];
+  const f::BatchStream& s = streams[p.stream];
+  const std::uint32_t* residuals = f::batch_chosen_residuals(s, folded_fixed, folded_adapting);
+  const std::uint64_t bits = f::batch_lane_bits(p, lane, residuals);
+  std::uint64_t inclusive = bits;
+  for (int d = 1; d < f::kBatchLanes; d <<= 1) {
+    const std::uint64_t v = __shfl_up_sync(0xffffffffu, inclusive, d);
+    if (lane >= d) inclusive += v;
+  }
+  const auto in_stream = static_cast<std::uint32_t>(warp - s.first_partition);
+  const int previous = in_stream == 0 ? 0 : static_cast<int>(partitions[warp - 1].index);
+  f::batch_write_lane(p, in_stream, previous, s, lane, inclusive - bits, residuals, words);
+}
+
+std::uint64_t word_bound(const f::BatchStream& s) {
+  const std::uint64_t bits = f::kLpcWarmupBits + 1 + std::uint64_t{s.partitions} * (f::kGolombDeltaEscape + f::kGolombIndexBits) +
+                             std::uint64_t{s.n - 1} * f::kMaxRiceCodewordBits;
+  return (bits + 31) / 32;
+}
+
+}  // namespace
+
+struct BatchEncoder::Slot {
+  cudaStream_t stream = nullptr;
+  cudaEvent_t started = nullptr, finished = nullptr;
+  DeviceBuffer<std::int16_t> samples;
+  DeviceBuffer<std::int32_t> codes, scratch, weights;
+  DeviceBuffer<std::uint32_t> folded_fixed, folded_adapting, words;
+  DeviceBuffer<std::uint64_t> scratch_offset, stream_words, word_offsets, total_words;
+  DeviceBuffer<f::BatchStream> streams;
+  DeviceBuffer<f::BatchPartition> partitions;
+  DeviceBuffer<int> inexact;
+  DeviceBuffer<std::uint8_t> scan_temp;
+  PinnedBuffer<std::int16_t> staged_samples;
+  PinnedBuffer<std::uint32_t> staged_words;
+  PinnedBuffer<std::uint64_t> staged_total;
+  PinnedBuffer<int> staged_inexact;
+
+  Slot() {
+    SPIKEY_CUDA_TRY(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    SPIKEY_CUDA_TRY(cudaEventCreate(&started));
+    SPIKEY_CUDA_TRY(cudaEventCreate(&finished));
+  }
+  ~Slot() {
+    cudaEventDestroy(started);
+    cudaEventDestroy(finished);
+    cudaStreamDestroy(stream);
+  }
+
+  // Everything up to the total word count, queued on this slot's stream.
+  void launch(host::BatchPlan& plan, std::span<const std::int16_t> samples_in) {
+    const auto stream_count = static_cast<std::uint32_t>(plan.streams.size());
+    const auto partition_count = static_cast<std::uint32_t>(plan.partitions.size());
+    std::vector<std::uint64_t> offsets(stream_count);
+    std::uint64_t scratch_total = 0, word_total = 0;
+    for (std::uint32_t s = 0; s < stream_count; ++s) {
+      offsets[s] = scratch_total;
+      scratch_total += 2 * f::batch_scratch_size(plan.streams[s].n);
+      word_total += word_bound(plan.streams[s]);
+    }
+    word_capacity = word_total + f::BitWriter::kSlackWords;
+
+    std::int16_t* host_samples = staged_samples.reserve(samples_in.size());
+    std::memcpy(host_samples, samples_in.data(), samples_in.size() * sizeof(std::int16_t));
+    SPIKEY_CUDA_TRY(cudaMemcpyAsync(samples.reserve(samples_in.size()), host_samples, samples_in.size() * sizeof(std::int16_t),
+                                    cudaMemcpyHostToDevice, stream));
+    SPIKEY_CUDA_TRY(cudaMemcpyAsync(streams.reserve(stream_count), plan.streams.data(), stream_count * sizeof(f::BatchStream),
+                                    cudaMemcpyHostToDevice, stream));
+    SPIKEY_CUDA_TRY(cudaMemcpyAsync(partitions.reserve(partition_count), plan.partitions.data(),
+                                    partition_count * sizeof(f::BatchPartition), cudaMemcpyHostToDevice, stream));
+    SPIKEY_CUDA_TRY(cudaMemcpyAsync(weights.reserve(plan.weights.size()), plan.weights.data(), plan.weights.size() * sizeof(std::int32_t),
+                                    cudaMemcpyHostToDevice, stream));
+    SPIKEY_CUDA_TRY(cudaMemcpyAsync(scratch_offset.reserve(stream_count), offsets.data(), stream_count * sizeof(std::uint64_t),
+                                    cudaMemcpyHostToDevice, stream));
+    codes.reserve(plan.samples);
+    folded_fixed.reserve(plan.samples);
+    folded_adapting.reserve(plan.samples);
+    scratch.reserve(scratch_total);
+    stream_words.reserve(stream_count);
+    word_offsets.reserve(stream_count);
+    total_words.reserve(1);
+    words.reserve(word_capacity);
+    SPIKEY_CUDA_TRY(cudaMemsetAsync(inexact.reserve(1), 0, sizeof(int), stream));
+    SPIKEY_CUDA_TRY(cudaMemsetAsync(words.get(), 0, word_capacity * sizeof(std::uint32_t), stream));
+
+    SPIKEY_CUDA_TRY(cudaEventRecord(started, stream));
+    map_kernel<<<std::max(1u, std::min(stream_count, 65535u)), kBlock, 0, stream>>>(streams.get(), stream_count, samples.get(), codes.get(),
+                                                                                     inexact.get());
+    fold_kernel<<<blocks_for(2ull * stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), weights.get(), scratch.get(),
+                                                                        scratch_offset.get(), folded_fixed.get(), folded_adapting.get());
+    choose_adapt_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count);
+    if (partition_count > 0)
+      choose_index_kernel<<<blocks_for(partition_count), kBlock, 0, stream>>>(partitions.get(), partition_count, streams.get(),
+                                                                              folded_fixed.get(), folded_adapting.get());
+    lay_out_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, partitions.get(), stream_words.get());
+    std::size_t temp_bytes = 0;
+    SPIKEY_CUDA_TRY(cub::DeviceScan::ExclusiveSum(nullptr, temp_bytes, stream_words.get(), word_offsets.get(), stream_count, stream));
+    SPIKEY_CUDA_TRY(cub::DeviceScan::ExclusiveSum(scan_temp.reserve(temp_bytes), temp_bytes, stream_words.get(), word_offsets.get(),
+                                                  stream_count, stream));
+    apply_offsets_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, word_offsets.get(), total_words.get());
+    head_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), words.get());
+    if (partition_count > 0)
+      pack_kernel<<<blocks_for(std::uint64_t{partition_count} * f::kBatchLanes), kBlock, 0, stream>>>(
+          streams.get(), partitions.get(), partition_count, folded_fixed.get(), folded_adapting.get(), words.get());
+    SPIKEY_CUDA_TRY(cudaGetLastError());
+    SPIKEY_CUDA_TRY(cudaEventRecord(finished, stream));
+
+    SPIKEY_CUDA_TRY(cudaMemcpyAsync(staged_total.reserve(1), total_words.get(), sizeof(std::uint64_t), cudaMemcpyDeviceToHost, stream));
+    SPIKEY_CUDA_TRY(cudaMemcpyAsync(staged_inexact.reserve(1), inexact.get(), sizeof(int), cudaMemcpyDeviceToHost, stream));
+    result_plan = &plan;
+  }
+
+  // Waits for the slot's kernels, takes the per-stream results, then downloads exactly the
+  // words written. (Copies into pageable memory block the host, so they wait until here.)
+  void download_words() {
+    SPIKEY_CUDA_TRY(cudaStreamSynchronize(stream));
+    if (*staged_inexact.get() != 0) throw std::logic_error("a value map is not exact for its channel (CUDA encoder)");
+    host::BatchPlan& plan = *result_plan;
+    SPIKEY_CUDA_TRY(cudaMemcpy(plan.streams.data(), streams.get(), plan.streams.size() * sizeof(f::BatchStream), cudaMemcpyDeviceToHost));
+    SPIKEY_CUDA_TRY(cudaMemcpy(plan.partitions.data(), partitions.get(), plan.partitions.size() * sizeof(f::BatchPartition),
+                               cudaMemcpyDeviceToHost));
+    total = *staged_total.get();
+    if (total > word_capacity) throw std::logic_error("CUDA encoder: packed words exceed their bound");
+    SPIKEY_CUDA_TRY(cudaMemcpyAsync(staged_words.reserve(total), words.get(), total * sizeof(std::uint32_t), cudaMemcpyDeviceToHost, stream));
+  }
+
+  std::vector<std::uint32_t> finish(double& kernel_seconds) {
+    SPIKEY_CUDA_TRY(cudaStreamSynchronize(stream));
+    float ms = 0;
+    SPIKEY_CUDA_TRY(cudaEventElapsedTime(&ms, started, finished));
+    kernel_seconds += ms / 1e3;
+    return {staged_words.get(), staged_words.get() + total};
+  }
+
+  std::uint64_t word_capacity = 0;
+  std::uint64_t total = 0;
+  host::BatchPlan* result_plan = nullptr;
+};
+
+BatchEncoder::BatchEncoder() {
+  if (device_count() == 0) throw std::runtime_error("no CUDA device is available");
+  SPIKEY_CUDA_TRY(cudaSetDevice(0));
+  for (int i = 0; i < 2; ++i) slots_.push_back(std::make_unique<Slot>());
+}
+
+BatchEncoder::~BatchEncoder() = default;
+
+std::vector<std::uint32_t> BatchEncoder::encode(host::BatchPlan& plan, std::span<const std::int16_t> samples) {
+  const auto start = std::chrono::steady_clock::now();
+  timing_ = {};
+  timing_.input_bytes = samples.size() * sizeof(std::int16_t);
+  // Two slices of whole chunks, one per slot: one slice's copies overlap the other's kernels.
+  const std::size_t chunks = plan.chunk_count();
+  const std::size_t cut = chunks >= 2 ? chunks / 2 : chunks;
+  std::vector<host::BatchPlan> slices;
+  slices.push_back(host::slice_plan(plan, 0, cut));
+  if (cut < chunks) slices.push_back(host::slice_plan(plan, cut, chunks));
+  for (std::size_t k = 0; k < slices.size(); ++k) {
+    const std::uint64_t offset = plan.chunk_sample_offset[k == 0 ? 0 : cut];
+    slots_[k]->launch(slices[k], samples.subspan(offset, slices[k].samples));
+  }
+  for (std::size_t k = 0; k < slices.size(); ++k) slots_[k]->download_words();
+  std::vector<std::vector<std::uint32_t>> words;
+  for (std::size_t k = 0; k < slices.size(); ++k) words.push_back(slots_[k]->finish(timing_.kernel_seconds));
+  auto merged = host::merge_slices(plan, slices, words);
+  timing_.output_bytes = merged.size() * sizeof(std::uint32_t);
+  timing_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return merged;
+}
+
+}  // namespace spikey::cuda

@@ -1,0 +1,75 @@
+// The CUDA encoder writes the same archive bytes as the CPU encoder, on real data at
+// awkward sizes (label gpu: skipped without a device, a failure with SPIKEY_REQUIRE_GPU=1).
+#include <gtest/gtest.h>
+
+#include "gpu_support.hpp"
+#include "spikey/cuda/batch_encoder.hpp"
+#include "spikey/host/encoder.hpp"
+#include "spikey/host/recording.hpp"
+#include "test_support.hpp"
+
+using namespace spikey;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::uint8_t> compress_bytes(const std::vector<fs::path>& inputs, const fs::path& archive, host::EncodeOptions options,
+                                         host::InputOptions input = {}) {
+  const auto recording = host::Recording::open(inputs, input, [](const std::string&) {});
+  options.overwrite = true;
+  options.threads = 4;
+  host::compress(recording, archive, options);  // verify-after-encode on: the CPU decoder checks the GPU's bytes
+  return test::read_file(archive);
+}
+
+void expect_gpu_parity(const std::vector<fs::path>& inputs, host::EncodeOptions options = {}, host::InputOptions input = {},
+                       std::uint64_t batch_bytes = 64 << 20) {
+  test::TempDir out;
+  const auto reference = compress_bytes(inputs, out / "cpu.spikey", options, input);
+  auto encoder = std::make_shared<cuda::BatchEncoder>();
+  options.batch_executor = [encoder](host::BatchPlan& plan, std::span<const std::int16_t> samples) { return encoder->encode(plan, samples); };
+  options.batch_memory_bytes = batch_bytes;
+  options.backend = "cuda";
+  const auto gpu = compress_bytes(inputs, out / "gpu.spikey", options, input);
+  ASSERT_EQ(gpu.size(), reference.size());
+  EXPECT_TRUE(gpu == reference) << "GPU and CPU archives differ";
+}
+
+}  // namespace
+
+TEST(GpuEncoder, ParityOnTheBundledSample) {
+  SPIKEY_REQUIRE_DEVICE_OR_SKIP();
+  expect_gpu_parity({test::samples_dir() / "neuralink"});
+  expect_gpu_parity({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, {}, {32u, 30000.0});
+}
+
+TEST(GpuEncoder, ParityAtAwkwardSizes) {
+  SPIKEY_REQUIRE_DEVICE_OR_SKIP();
+  test::TempDir dir;
+  test::write_file(dir / "one.wav", test::make_wav(1, 1000, {-7}));
+  expect_gpu_parity({dir / "one.wav"});  // 1 channel, 1 sample
+  std::vector<fs::path> files;
+  for (std::size_t n : {999u, 1000u, 1001u, 2001u}) {  // chunk length +-1 at 1 s chunks
+    files.push_back(dir / ("len" + std::to_string(n) + ".wav"));
+    test::write_file(files.back(), test::make_wav(1, 1000, test::synthetic_signal(n, static_cast<std::uint32_t>(n))));
+  }
+  expect_gpu_parity(files);
+  expect_gpu_parity(files, {}, {}, 1);  // one chunk per batch
+  // 1024 channels built from the real 32-channel sample.
+  const auto raw = test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
+  const auto* samples = reinterpret_cast<const std::int16_t*>(raw.data());
+  std::vector<std::int16_t> wide;
+  for (std::size_t t = 0; t < 150; ++t)
+    for (std::size_t c = 0; c < 1024; ++c) wide.push_back(samples[((c / 32) * 150 + t) * 32 + c % 32]);
+  test::write_file(dir / "wide.wav", test::make_wav(1024, 30000, wide));
+  host::EncodeOptions short_chunks;
+  short_chunks.chunk_seconds = 0.002;
+  expect_gpu_parity({dir / "wide.wav"}, short_chunks);
+}
+
+TEST(GpuEncoder, ParityOnAllNeuralinkFiles) {
+  SPIKEY_REQUIRE_DEVICE_OR_SKIP();
+  const fs::path data = std::getenv("SPIKEY_DEVICE_DATA") ? fs::path(std::getenv("SPIKEY_DEVICE_DATA")) : test::shared_data_dir() / "neuralink";
+  if (!fs::exists(data)) GTEST_SKIP() << data << " is absent";
+  expect_gpu_parity({data}, {}, {}, 256 << 20);
+}
