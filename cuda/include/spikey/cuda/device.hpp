@@ -11,4 +11,7 @@ int device_count();
 // "NVIDIA H200 (sm_90, 139 GiB)" for device 0, or an empty string without a device.
 std::string device_description();
 
+// Theoretical DRAM bandwidth of device 0 in bytes/s (memory clock x bus width x 2), 0 if unknown.
+double memory_bandwidth_ceiling();
+
 }  // namespace spikey::cuda

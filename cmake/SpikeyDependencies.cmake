@@ -1,0 +1,51 @@
+# Dependencies: the distribution's CMake packages where they exist (Debian's -dev packages),
+# else plain headers and libraries under CMAKE_PREFIX_PATH (the bundle that
+# scripts/prepare_device_bundle.sh makes for GPU machines, which cannot install packages).
+
+find_package(Threads REQUIRED)
+
+find_package(nlohmann_json 3 QUIET)
+if(NOT TARGET nlohmann_json::nlohmann_json)
+  find_path(SPIKEY_NLOHMANN_JSON_INCLUDE nlohmann/json.hpp REQUIRED)
+  add_library(nlohmann_json::nlohmann_json INTERFACE IMPORTED)
+  set_target_properties(nlohmann_json::nlohmann_json PROPERTIES INTERFACE_INCLUDE_DIRECTORIES ${SPIKEY_NLOHMANN_JSON_INCLUDE})
+endif()
+
+find_package(CLI11 QUIET)
+if(NOT TARGET CLI11::CLI11)
+  find_path(SPIKEY_CLI11_INCLUDE CLI/CLI.hpp REQUIRED)
+  add_library(CLI11::CLI11 INTERFACE IMPORTED)
+  set_target_properties(CLI11::CLI11 PROPERTIES INTERFACE_INCLUDE_DIRECTORIES ${SPIKEY_CLI11_INCLUDE})
+endif()
+
+find_path(SPIKEY_XXHASH_INCLUDE xxhash.h REQUIRED)
+find_library(SPIKEY_XXHASH_LIBRARY xxhash REQUIRED)
+add_library(spikey_xxhash INTERFACE)
+target_include_directories(spikey_xxhash INTERFACE ${SPIKEY_XXHASH_INCLUDE})
+target_link_libraries(spikey_xxhash INTERFACE ${SPIKEY_XXHASH_LIBRARY})
+
+find_package(zstd QUIET)
+add_library(spikey_zstd INTERFACE)
+if(TARGET zstd::libzstd_shared)
+  target_link_libraries(spikey_zstd INTERFACE zstd::libzstd_shared)
+else()
+  find_path(SPIKEY_ZSTD_INCLUDE zstd.h REQUIRED)
+  find_library(SPIKEY_ZSTD_LIBRARY zstd REQUIRED)
+  target_include_directories(spikey_zstd INTERFACE ${SPIKEY_ZSTD_INCLUDE})
+  target_link_libraries(spikey_zstd INTERFACE ${SPIKEY_ZSTD_LIBRARY})
+endif()
+
+if(SPIKEY_BUILD_TESTS)
+  find_package(GTest REQUIRED)  # CMake's FindGTest also searches plain prefixes
+endif()
+
+if(SPIKEY_BUILD_BENCH)
+  find_package(benchmark QUIET)
+  if(NOT TARGET benchmark::benchmark)
+    find_path(SPIKEY_BENCHMARK_INCLUDE benchmark/benchmark.h REQUIRED)
+    find_library(SPIKEY_BENCHMARK_LIBRARY benchmark REQUIRED)
+    add_library(benchmark::benchmark INTERFACE IMPORTED)
+    set_target_properties(benchmark::benchmark PROPERTIES INTERFACE_INCLUDE_DIRECTORIES ${SPIKEY_BENCHMARK_INCLUDE}
+                                                          INTERFACE_LINK_LIBRARIES "${SPIKEY_BENCHMARK_LIBRARY};Threads::Threads")
+  endif()
+endif()
