@@ -213,6 +213,7 @@ struct BatchEncoder::Slot {
     total_words.reserve(1);
     words.reserve(word_capacity);
     SPIKEY_CUDA_TRY(cudaMemsetAsync(inexact.reserve(1), 0, sizeof(int), stream));
+    SPIKEY_CUDA_TRY(cudaMemsetAsync(total_words.get(), 0, sizeof(std::uint64_t), stream));  // a slice without streams packs nothing
     SPIKEY_CUDA_TRY(cudaMemsetAsync(words.get(), 0, word_capacity * sizeof(std::uint32_t), stream));
 
     SPIKEY_CUDA_TRY(cudaEventRecord(started, stream));
