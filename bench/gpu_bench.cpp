@@ -114,6 +114,20 @@ void BM_GpuKernels(benchmark::State& state) {
   set_counters(state);
 }
 
+// One kernel stage (manual time from the events around it), to see which stage dominates.
+void BM_GpuStage(benchmark::State& state, int stage) {
+  for (auto _ : state) {
+    double seconds = 0;
+    for (std::size_t b = 0; b < g_work.batches.size(); ++b) {
+      auto plan = host::plan_batch(g_work.meta, g_work.batches[b].first, g_work.batches[b].second);
+      g_encoder->encode(plan, g_work.samples[b]);
+      seconds += g_encoder->last_timing().stage_seconds[stage];
+    }
+    state.SetIterationTime(seconds);
+  }
+  set_counters(state);
+}
+
 void BM_CpuOneThread(benchmark::State& state) {
   for (auto _ : state) {
     const host::Stopwatch sw;
@@ -153,6 +167,10 @@ int main(int argc, char** argv) {
   }
   benchmark::RegisterBenchmark("gpu_encode/end_to_end", BM_GpuEndToEnd)->UseManualTime()->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("gpu_encode/kernels", BM_GpuKernels)->UseManualTime()->Unit(benchmark::kMillisecond);
+  for (int stage = 0; stage < cuda::kStageCount; ++stage)
+    benchmark::RegisterBenchmark((std::string("gpu_stage/") + cuda::kStageNames[stage]).c_str(), BM_GpuStage, stage)
+        ->UseManualTime()
+        ->Unit(benchmark::kMillisecond);
   benchmark::RegisterBenchmark("cpu_encode/one_thread", BM_CpuOneThread)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(1);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -155,6 +155,7 @@ std::uint64_t word_bound(const f::BatchStream& s) {
 struct BatchEncoder::Slot {
   cudaStream_t stream = nullptr;
   cudaEvent_t started = nullptr, finished = nullptr;
+  cudaEvent_t stage_done[kStageCount] = {};
   DeviceBuffer<std::int16_t> samples;
   DeviceBuffer<std::int32_t> codes, scratch, weights;
   DeviceBuffer<std::uint32_t> folded_fixed, folded_adapting, words;
@@ -172,8 +173,10 @@ struct BatchEncoder::Slot {
     SPIKEY_CUDA_TRY(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
     SPIKEY_CUDA_TRY(cudaEventCreate(&started));
     SPIKEY_CUDA_TRY(cudaEventCreate(&finished));
+    for (auto& e : stage_done) SPIKEY_CUDA_TRY(cudaEventCreate(&e));
   }
   ~Slot() {
+    for (auto& e : stage_done) cudaEventDestroy(e);
     cudaEventDestroy(started);
     cudaEventDestroy(finished);
     cudaStreamDestroy(stream);
@@ -219,23 +222,29 @@ struct BatchEncoder::Slot {
     SPIKEY_CUDA_TRY(cudaEventRecord(started, stream));
     map_kernel<<<std::max(1u, std::min(stream_count, 65535u)), kBlock, 0, stream>>>(streams.get(), stream_count, samples.get(), codes.get(),
                                                                                      inexact.get());
+    SPIKEY_CUDA_TRY(cudaEventRecord(stage_done[0], stream));
     fold_kernel<<<blocks_for(2ull * stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), weights.get(), scratch.get(),
                                                                         scratch_offset.get(), folded_fixed.get(), folded_adapting.get());
+    SPIKEY_CUDA_TRY(cudaEventRecord(stage_done[1], stream));
     choose_adapt_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count);
     if (partition_count > 0)
       choose_index_kernel<<<blocks_for(partition_count), kBlock, 0, stream>>>(partitions.get(), partition_count, streams.get(),
                                                                               folded_fixed.get(), folded_adapting.get());
     lay_out_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, partitions.get(), stream_words.get());
+    SPIKEY_CUDA_TRY(cudaEventRecord(stage_done[2], stream));
     std::size_t temp_bytes = 0;
     SPIKEY_CUDA_TRY(cub::DeviceScan::ExclusiveSum(nullptr, temp_bytes, stream_words.get(), word_offsets.get(), stream_count, stream));
     SPIKEY_CUDA_TRY(cub::DeviceScan::ExclusiveSum(scan_temp.reserve(temp_bytes), temp_bytes, stream_words.get(), word_offsets.get(),
                                                   stream_count, stream));
     apply_offsets_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, word_offsets.get(), total_words.get());
+    SPIKEY_CUDA_TRY(cudaEventRecord(stage_done[3], stream));
     head_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), words.get());
+    SPIKEY_CUDA_TRY(cudaEventRecord(stage_done[4], stream));
     if (partition_count > 0)
       pack_kernel<<<blocks_for(std::uint64_t{partition_count} * f::kBatchLanes), kBlock, 0, stream>>>(
           streams.get(), partitions.get(), partition_count, folded_fixed.get(), folded_adapting.get(), words.get());
     SPIKEY_CUDA_TRY(cudaGetLastError());
+    SPIKEY_CUDA_TRY(cudaEventRecord(stage_done[5], stream));
     SPIKEY_CUDA_TRY(cudaEventRecord(finished, stream));
 
     SPIKEY_CUDA_TRY(cudaMemcpyAsync(staged_total.reserve(1), total_words.get(), sizeof(std::uint64_t), cudaMemcpyDeviceToHost, stream));
@@ -257,11 +266,17 @@ struct BatchEncoder::Slot {
     SPIKEY_CUDA_TRY(cudaMemcpyAsync(staged_words.reserve(total), words.get(), total * sizeof(std::uint32_t), cudaMemcpyDeviceToHost, stream));
   }
 
-  std::vector<std::uint32_t> finish(double& kernel_seconds) {
+  std::vector<std::uint32_t> finish(BatchTiming& timing) {
     SPIKEY_CUDA_TRY(cudaStreamSynchronize(stream));
     float ms = 0;
     SPIKEY_CUDA_TRY(cudaEventElapsedTime(&ms, started, finished));
-    kernel_seconds += ms / 1e3;
+    timing.kernel_seconds += ms / 1e3;
+    cudaEvent_t previous = started;
+    for (int i = 0; i < kStageCount; ++i) {
+      SPIKEY_CUDA_TRY(cudaEventElapsedTime(&ms, previous, stage_done[i]));
+      timing.stage_seconds[i] += ms / 1e3;
+      previous = stage_done[i];
+    }
     return {staged_words.get(), staged_words.get() + total};
   }
 
@@ -294,7 +309,7 @@ std::vector<std::uint32_t> BatchEncoder::encode(host::BatchPlan& plan, std::span
   }
   for (std::size_t k = 0; k < slices.size(); ++k) slots_[k]->download_words();
   std::vector<std::vector<std::uint32_t>> words;
-  for (std::size_t k = 0; k < slices.size(); ++k) words.push_back(slots_[k]->finish(timing_.kernel_seconds));
+  for (std::size_t k = 0; k < slices.size(); ++k) words.push_back(slots_[k]->finish(timing_));
   auto merged = host::merge_slices(plan, slices, words);
   timing_.output_bytes = merged.size() * sizeof(std::uint32_t);
   timing_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -15,9 +15,14 @@
 
 namespace spikey::cuda {
 
+// Kernel stages of the CUDA encoder, in launch order (lpc_batch.hpp's stages 1-8).
+inline constexpr int kStageCount = 6;
+inline constexpr const char* kStageNames[kStageCount] = {"map", "predict", "choose", "scan", "head", "pack"};
+
 struct BatchTiming {
   double seconds = 0;           // wall time of encode()
   double kernel_seconds = 0;    // sum over slices of first kernel .. last kernel (CUDA events)
+  double stage_seconds[kStageCount] = {};  // per stage, summed over slices (CUDA events)
   std::uint64_t input_bytes = 0;
   std::uint64_t output_bytes = 0;
 };
