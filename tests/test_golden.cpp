@@ -56,7 +56,7 @@ TEST(Golden, Version2NeuralinkSampleLpc1) {
   EXPECT_EQ(reader.format_version(), 2);
   EXPECT_EQ(reader.metadata().codec.name, "lpc1");
   bool any_source = false;
-  for (const auto& c : reader.metadata().channels) any_source |= c.predictor.source_channel >= 0;
+  for (const auto& c : reader.metadata().channels) any_source |= c.predictor.source_channel() >= 0;
   EXPECT_TRUE(any_source) << "the golden archive should exercise cross-channel prediction";
 }
 

@@ -244,8 +244,10 @@ ChannelPredictor predictor_from_json(const json& j, const std::string& where) {
   p.history_weights = weights_from_json(field<json>(j, "history_weights", where), where);
   p.lms_step = static_cast<std::int32_t>(field<std::uint32_t>(j, "lms_step", where));
   if (j.contains("source_channel")) {
-    p.source_channel = static_cast<std::int32_t>(field<std::uint32_t>(j, "source_channel", where));
-    p.source_weights = weights_from_json(field<json>(j, "source_weights", where), where);
+    PredictorSource source;
+    source.channel = static_cast<std::int32_t>(field<std::uint32_t>(j, "source_channel", where));
+    source.weights = weights_from_json(field<json>(j, "source_weights", where), where);
+    p.sources.push_back(std::move(source));
   }
   return p;
 }
@@ -286,17 +288,16 @@ void validate_predictors(const Metadata& m) {
     const ChannelPredictor& p = m.channels[c].predictor;
     const std::string where = "metadata: channel " + std::to_string(c) + " predictor";
     if (p.history_weights.size() > static_cast<std::size_t>(kMaxLpcOrder)) fail(where + " has too many history taps");
-    if (!weights_in_range(p.history_weights) || !weights_in_range(p.source_weights)) fail(where + " has a weight out of range");
+    if (!weights_in_range(p.history_weights)) fail(where + " has a weight out of range");
     if (p.lms_step < 0 || p.lms_step > kMaxLmsStep) fail(where + " has an LMS step out of range");
-    if (p.source_channel < 0) {
-      if (!p.source_weights.empty()) fail(where + " has source weights but no source channel");
-      continue;
-    }
-    if (static_cast<std::size_t>(p.source_channel) >= m.channels.size() || static_cast<std::size_t>(p.source_channel) == c)
+    if (p.sources.empty()) continue;
+    const PredictorSource& source = p.sources.front();
+    if (!weights_in_range(source.weights)) fail(where + " has a weight out of range");
+    if (static_cast<std::size_t>(source.channel) >= m.channels.size() || static_cast<std::size_t>(source.channel) == c)
       fail(where + " names an invalid source channel");
-    if (m.channels[static_cast<std::size_t>(p.source_channel)].predictor.source_channel >= 0)
+    if (m.channels[static_cast<std::size_t>(source.channel)].predictor.source_channel() >= 0)
       fail(where + "'s source channel has a source itself");
-    if (p.source_weights.size() % 2 != 1 || p.source_weights.size() > static_cast<std::size_t>(2 * kMaxSourceHalfWindow + 1))
+    if (source.weights.size() % 2 != 1 || source.weights.size() > static_cast<std::size_t>(2 * kMaxSourceHalfWindow + 1))
       fail(where + " has a source window of invalid size");
   }
 }
@@ -364,9 +365,9 @@ std::vector<std::uint8_t> serialize(const MetadataSection& section) {
     json cj = {{"name", c.name}, {"source", c.source}, {"length", c.length}, {"value_map", value_map_to_json(c.value_map)}};
     if (lpc) {
       json pj = {{"history_weights", c.predictor.history_weights}, {"lms_step", c.predictor.lms_step}};
-      if (c.predictor.source_channel >= 0) {
-        pj["source_channel"] = c.predictor.source_channel;
-        pj["source_weights"] = c.predictor.source_weights;
+      if (!c.predictor.sources.empty()) {
+        pj["source_channel"] = c.predictor.sources.front().channel;
+        pj["source_weights"] = c.predictor.sources.front().weights;
       }
       cj["predictor"] = std::move(pj);
     }

@@ -248,7 +248,7 @@ int run_info(const std::string& archive, const CommonOptions& o) {
   std::uint64_t linked = 0, taps = 0;
   for (const auto& c : m.channels) {
     ++map_counts[static_cast<int>(c.value_map.kind)];
-    linked += c.predictor.source_channel >= 0;
+    linked += c.predictor.source_channel() >= 0;
     taps += c.predictor.history_weights.size();
   }
   const bool lpc = m.codec.name == format::kCodecLpc1;
@@ -258,7 +258,7 @@ int run_info(const std::string& archive, const CommonOptions& o) {
       json cj = {{"name", c.name}, {"source", c.source}, {"length", c.length}, {"value_map", value_map_json(c.value_map)}};
       if (lpc) {
         cj["predictor"] = {{"order", c.predictor.history_weights.size()}, {"lms_step", c.predictor.lms_step}};
-        if (c.predictor.source_channel >= 0) cj["predictor"]["source_channel"] = c.predictor.source_channel;
+        if (c.predictor.source_channel() >= 0) cj["predictor"]["source_channel"] = c.predictor.source_channel();
       }
       channels.push_back(std::move(cj));
     }

@@ -35,10 +35,10 @@ BatchPlan plan_batch(const f::Metadata& meta, std::uint64_t first_chunk, std::ui
       f::BatchStream s;
       s.sample_offset = plan.samples;
       s.n = present.sample_count[i];
-      if (channel.predictor.source_channel >= 0) {
+      if (channel.predictor.source_channel() >= 0) {
         const auto it = std::lower_bound(present.channel.begin(), present.channel.end(),
-                                         static_cast<std::uint32_t>(channel.predictor.source_channel));
-        if (it != present.channel.end() && *it == static_cast<std::uint32_t>(channel.predictor.source_channel))
+                                         static_cast<std::uint32_t>(channel.predictor.source_channel()));
+        if (it != present.channel.end() && *it == static_cast<std::uint32_t>(channel.predictor.source_channel()))
           s.source_stream = first_stream + static_cast<std::int32_t>(it - present.channel.begin());
       }
       s.order = model.order;

@@ -75,7 +75,7 @@ DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chu
   for (const std::size_t p : positions) {
     needed[p] = 1;
     if (lpc) {
-      source_position[p] = position_of(meta.channels[present.channel[p]].predictor.source_channel);
+      source_position[p] = position_of(meta.channels[present.channel[p]].predictor.source_channel());
       if (source_position[p] >= 0) needed[static_cast<std::size_t>(source_position[p])] = 1;
     }
   }
@@ -131,7 +131,7 @@ DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chu
           if (!adapt[p]) group.model[l].lms_step = 0;
           weights[p] = format::lpc_initial_weights(predictor);
           group.weights[l] = weights[p].data();
-          if (predictor.source_channel >= 0) {
+          if (predictor.source_channel() >= 0) {
             source_buffers[p].assign(format::lpc_source_buffer_size(group.n), 0);
             if (source_position[p] >= 0) {
               const auto& src = codes[static_cast<std::size_t>(source_position[p])];
@@ -148,7 +148,7 @@ DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chu
         batch.clear();
       };
       for (std::size_t p = 0; p < present.channel.size(); ++p) {
-        if (!needed[p] || (meta.channels[present.channel[p]].predictor.source_channel >= 0) != dependents) continue;
+        if (!needed[p] || (meta.channels[present.channel[p]].predictor.source_channel() >= 0) != dependents) continue;
         if (!batch.empty() && present.sample_count[batch[0]] != present.sample_count[p]) flush();
         batch.push_back(p);
         if (batch.size() == lanes::kLanes) flush();

@@ -151,10 +151,10 @@ void encode_lpc_streams(const std::vector<std::vector<std::int32_t>>& codes, con
       any_step |= group.model[l].lms_step != 0;
       weights[l] = format::lpc_initial_weights(predictor);
       group.weights[l] = weights[l].data();
-      if (predictor.source_channel >= 0) {
+      if (predictor.source_channel() >= 0) {
         source_buffers[l].assign(format::lpc_source_buffer_size(group.n), 0);
-        const auto it = std::lower_bound(present.channel.begin(), present.channel.end(), static_cast<std::uint32_t>(predictor.source_channel));
-        if (it != present.channel.end() && *it == static_cast<std::uint32_t>(predictor.source_channel)) {
+        const auto it = std::lower_bound(present.channel.begin(), present.channel.end(), static_cast<std::uint32_t>(predictor.source_channel()));
+        if (it != present.channel.end() && *it == static_cast<std::uint32_t>(predictor.source_channel())) {
           const auto& src = codes[static_cast<std::size_t>(it - present.channel.begin())];
           format::fill_lpc_source_buffer(src.data(), static_cast<std::uint32_t>(src.size()), group.n, source_buffers[l].data());
         }

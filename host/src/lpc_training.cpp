@@ -305,7 +305,7 @@ void train_predictors(const Recording& recording, f::Metadata& meta, const Predi
   const int taps_w = 2 * half_window + 1;
   for (std::size_t c = 0; c < channels; ++c) {
     const int s = candidate[c];
-    if (s < 0 || is_source[c] || meta.channels[static_cast<std::size_t>(s)].predictor.source_channel >= 0) continue;
+    if (s < 0 || is_source[c] || meta.channels[static_cast<std::size_t>(s)].predictor.source_channel() >= 0) continue;
     const int order = own[c].order;
     const auto& rc = stats[c].autocorrelation;
     const auto& rs = stats[static_cast<std::size_t>(s)].autocorrelation;
@@ -344,9 +344,10 @@ void train_predictors(const Recording& recording, f::Metadata& meta, const Predi
     auto& p = meta.channels[c].predictor;
     p.history_weights.clear();
     for (int i = 0; i < order; ++i) p.history_weights.push_back(quantize_weight(x[static_cast<std::size_t>(i)], meta.codec.weight_shift));
-    p.source_channel = s;
-    p.source_weights.clear();
-    for (int j = 0; j < taps_w; ++j) p.source_weights.push_back(quantize_weight(x[static_cast<std::size_t>(order + j)], meta.codec.weight_shift));
+    f::PredictorSource source;
+    source.channel = s;
+    for (int j = 0; j < taps_w; ++j) source.weights.push_back(quantize_weight(x[static_cast<std::size_t>(order + j)], meta.codec.weight_shift));
+    p.sources = {std::move(source)};
     is_source[static_cast<std::size_t>(s)] = true;
   }
 }

@@ -94,12 +94,21 @@ struct SourceFile {
   ByteRange suffix;  // verbatim bytes after the samples (pad byte, trailing chunks, partial frame)
 };
 
-// Codec lpc1's per-channel predictor (§6.6). Weights are at codec.weight_shift fractional bits.
+// Another channel whose differences around the same time feed a channel's prediction.
+struct PredictorSource {
+  std::int32_t channel = -1;
+  std::vector<std::int32_t> weights;  // 2W+1 taps over d_s[t-W .. t+W]
+};
+
+// A channel's predictor for codecs lpc1 (§6.6: at most one source, no wavelet features) and
+// mo1 (§6.10). Weights are at codec.weight_shift fractional bits.
 struct ChannelPredictor {
   std::vector<std::int32_t> history_weights;  // N taps over d[t-N .. t-1], oldest first
-  std::int32_t source_channel = -1;           // channel whose differences also feed the prediction
-  std::vector<std::int32_t> source_weights;   // 2W+1 taps over d_s[t-W .. t+W]; empty without a source
+  std::vector<std::int32_t> wavelet_weights;  // mo1: weights of the L+1 wavelet features, or none
+  std::vector<PredictorSource> sources;       // decoded before this channel
   std::int32_t lms_step = 0;                  // sign-sign LMS step; 0 keeps the weights fixed
+
+  std::int32_t source_channel() const { return sources.empty() ? -1 : sources.front().channel; }
 };
 
 struct ChannelInfo {

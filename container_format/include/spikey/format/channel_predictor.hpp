@@ -12,7 +12,7 @@ namespace spikey::format {
 inline LpcModel lpc_model_of(const ChannelPredictor& p, std::uint32_t weight_shift) {
   LpcModel model;
   model.order = static_cast<int>(p.history_weights.size());
-  model.source_half_window = p.source_channel < 0 ? -1 : static_cast<int>(p.source_weights.size() / 2);
+  model.source_half_window = p.sources.empty() ? -1 : static_cast<int>(p.sources.front().weights.size() / 2);
   model.weight_shift = static_cast<int>(weight_shift);
   model.lms_step = p.lms_step;
   return model;
@@ -21,7 +21,7 @@ inline LpcModel lpc_model_of(const ChannelPredictor& p, std::uint32_t weight_shi
 // The weights every chunk starts from: history taps, then source taps.
 inline std::vector<std::int32_t> lpc_initial_weights(const ChannelPredictor& p) {
   std::vector<std::int32_t> w = p.history_weights;
-  w.insert(w.end(), p.source_weights.begin(), p.source_weights.end());
+  for (const auto& source : p.sources) w.insert(w.end(), source.weights.begin(), source.weights.end());
   return w;
 }
 
