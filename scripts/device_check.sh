@@ -38,8 +38,8 @@ step cpu_tests env SPIKEY_REQUIRE_GPU=1 ctest --test-dir $build -L cpu -j "$(npr
 
 parity() {
   local spikey=$build/host/spikey
-  "$spikey" compress "$data" -o "$OUT/cpu.spikey" --backend cpu -f --json >"$OUT/cpu.json" &&
-    "$spikey" compress "$data" -o "$OUT/gpu.spikey" --backend cuda -f --json >"$OUT/gpu.json" &&
+  "$spikey" compress "$data" -o "$OUT/cpu.spikey" --level fast --backend cpu -f --json >"$OUT/cpu.json" &&
+    "$spikey" compress "$data" -o "$OUT/gpu.spikey" --level fast --backend cuda -f --json >"$OUT/gpu.json" &&
     cmp "$OUT/cpu.spikey" "$OUT/gpu.spikey" && "$spikey" verify "$OUT/gpu.spikey" && rm -f "$OUT/cpu.spikey" "$OUT/gpu.spikey"
 }
 step cli_parity parity

@@ -19,6 +19,7 @@ std::vector<std::uint8_t> compress_bytes(const std::vector<fs::path>& inputs, co
   const auto recording = host::Recording::open(inputs, input, [](const std::string&) {});
   options.overwrite = true;
   options.threads = 2;
+  options.level = "fast";  // the batch pipeline encodes lpc1
   host::compress(recording, archive, options);
   return test::read_file(archive);
 }
@@ -96,6 +97,7 @@ TEST(BatchPipeline, SlicesMergeToTheWholeBatch) {
   host::EncodeOptions options;
   options.chunk_seconds = 0.7;
   options.overwrite = true;
+  options.level = "fast";
   host::compress(recording, out / "a.spikey", options);  // for its trained metadata
   const format::ArchiveReader reader(out / "a.spikey");
   const auto& meta = reader.metadata();

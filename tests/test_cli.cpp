@@ -69,8 +69,8 @@ TEST(Cli, CompressDecompressInfoVerifyRoundTrip) {
   r = run({"info", (dir / "s.spikey").string(), "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const json info = json::parse(r.out);
-  EXPECT_EQ(info["format_version"], 2);
-  EXPECT_EQ(info["codec"]["name"], "lpc1");
+  EXPECT_EQ(info["format_version"], 3);
+  EXPECT_EQ(info["codec"]["name"], "mo1");  // level default
   EXPECT_EQ(info["channels"].size(), 3u);
   EXPECT_EQ(info["chunks"], 11u);  // 5.09 s in 0.5 s chunks
   EXPECT_EQ(info["original_bytes"].get<std::uint64_t>(), 197464u * 2 + 198664u);
@@ -205,12 +205,12 @@ TEST(Cli, WrongUsageExitsWithTwo) {
 TEST(Cli, BackendChoice) {
   test::TempDir dir;
   // cpu always works and says so in --json.
-  auto r = run({"compress", kSample.string(), "-o", (dir / "cpu.spikey").string(), "--backend", "cpu", "--json", "-q"});
+  auto r = run({"compress", kSample.string(), "-o", (dir / "cpu.spikey").string(), "--backend", "cpu", "--level", "fast", "--json", "-q"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(json::parse(r.out)["backend"], "cpu");
   const char* require = std::getenv("SPIKEY_REQUIRE_GPU");
   if (require != nullptr && std::string(require) == "1") {
-    r = run({"compress", kSample.string(), "-o", (dir / "gpu.spikey").string(), "--backend", "cuda", "--json", "-q"});
+    r = run({"compress", kSample.string(), "-o", (dir / "gpu.spikey").string(), "--backend", "cuda", "--level", "fast", "--json", "-q"});
     ASSERT_EQ(r.code, 0) << r.err;
     EXPECT_EQ(test::read_file(dir / "gpu.spikey"), test::read_file(dir / "cpu.spikey")) << "GPU and CPU archives differ";
     return;
@@ -220,7 +220,7 @@ TEST(Cli, BackendChoice) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("--backend cuda"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir / "gpu.spikey"));
-  r = run({"compress", kSample.string(), "-o", (dir / "auto.spikey").string()});
+  r = run({"compress", kSample.string(), "-o", (dir / "auto.spikey").string(), "--level", "fast"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("compressing on the CPU"), std::string::npos) << r.err;
   EXPECT_EQ(test::read_file(dir / "auto.spikey"), test::read_file(dir / "cpu.spikey"));

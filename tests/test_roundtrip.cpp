@@ -212,7 +212,9 @@ TEST(Lpc1, LinksOnlyCorrelatedChannels) {
   // The bundled sample: two channels recorded together (lag-0 LFP correlation 0.965) and one
   // unrelated, rail-clipped recording.
   test::TempDir out;
-  const auto r = compress_files({test::samples_dir() / "neuralink"}, out / "s.spikey");
+  host::EncodeOptions fast;
+  fast.level = "fast";
+  const auto r = compress_files({test::samples_dir() / "neuralink"}, out / "s.spikey", fast);
   const format::ArchiveReader reader(r.archive);
   const auto& channels = reader.metadata().channels;
   ASSERT_EQ(channels.size(), 3u);
@@ -269,9 +271,11 @@ TEST(RealData, CrossChannelPredictionHelpsOnCommonLfp) {
   SPIKEY_REQUIRE_SHARED("cinpla_oebin32/continuous.dat");
   const fs::path input = test::shared_data_dir() / "cinpla_oebin32" / "continuous.dat";
   test::TempDir out;
-  host::EncodeOptions off;
+  host::EncodeOptions on;
+  on.level = "fast";
+  host::EncodeOptions off = on;
   off.training.source_half_window = -1;
-  const auto with = compress_files({input}, out / "on.spikey", {}, {32u, 30000.0});
+  const auto with = compress_files({input}, out / "on.spikey", on, {32u, 30000.0});
   const auto without = compress_files({input}, out / "off.spikey", off, {32u, 30000.0});
   const format::ArchiveReader reader(with.archive);
   std::size_t linked = 0;

@@ -10,6 +10,7 @@
 
 #include "spikey/format/checksum.hpp"
 #include "spikey/format/lpc_stream.hpp"
+#include "spikey/format/mo_stream.hpp"
 #include "spikey/format/wire.hpp"
 
 namespace spikey::format {
@@ -163,6 +164,38 @@ Footer parse_footer(std::span<const std::uint8_t> bytes) {
 
 // ---- §4 metadata --------------------------------------------------------------------------
 
+std::vector<std::uint32_t> mo_decoding_order(const Metadata& m) {
+  // Kahn's algorithm, lowest channel first among those ready: every channel after its sources.
+  const std::size_t n = m.channels.size();
+  std::vector<std::uint32_t> missing(n, 0);
+  std::vector<std::vector<std::uint32_t>> dependents(n);
+  for (std::size_t c = 0; c < n; ++c) {
+    for (const auto& s : m.channels[c].predictor.sources) {
+      if (s.channel < 0 || static_cast<std::size_t>(s.channel) >= n) return {};
+      ++missing[c];
+      dependents[static_cast<std::size_t>(s.channel)].push_back(static_cast<std::uint32_t>(c));
+    }
+  }
+  std::vector<std::uint32_t> order;
+  std::vector<std::uint32_t> ready;
+  for (std::size_t c = 0; c < n; ++c)
+    if (missing[c] == 0) ready.push_back(static_cast<std::uint32_t>(c));
+  std::make_heap(ready.begin(), ready.end(), std::greater<>());
+  while (!ready.empty()) {
+    std::pop_heap(ready.begin(), ready.end(), std::greater<>());
+    const std::uint32_t c = ready.back();
+    ready.pop_back();
+    order.push_back(c);
+    for (const auto d : dependents[c]) {
+      if (--missing[d] == 0) {
+        ready.push_back(d);
+        std::push_heap(ready.begin(), ready.end(), std::greater<>());
+      }
+    }
+  }
+  return order;  // shorter than n when there is a cycle
+}
+
 std::uint64_t Metadata::original_bytes() const {
   std::uint64_t total = 0;
   for (const auto& s : sources) total += s.size;
@@ -252,6 +285,22 @@ ChannelPredictor predictor_from_json(const json& j, const std::string& where) {
   return p;
 }
 
+ChannelPredictor mo_predictor_from_json(const json& j, const std::string& where) {
+  ChannelPredictor p;
+  p.history_weights = weights_from_json(field<json>(j, "history_weights", where), where);
+  p.wavelet_weights = weights_from_json(field<json>(j, "wavelet_weights", where), where);
+  p.lms_step = static_cast<std::int32_t>(field<std::uint32_t>(j, "lms_step", where));
+  const json sources = field<json>(j, "sources", where);
+  if (!sources.is_array()) fail("metadata: " + where + " sources is not an array");
+  for (const auto& s : sources) {
+    PredictorSource source;
+    source.channel = static_cast<std::int32_t>(field<std::uint32_t>(s, "channel", where + " source"));
+    source.weights = weights_from_json(field<json>(s, "weights", where + " source"), where);
+    p.sources.push_back(std::move(source));
+  }
+  return p;
+}
+
 ByteRange range_from_json(const json& j, const std::string& where, std::uint64_t verbatim_size) {
   if (!j.is_array() || j.size() != 2 || !j[0].is_number_unsigned() || !j[1].is_number_unsigned())
     fail("metadata: " + where + " is not an [offset, size] pair");
@@ -302,14 +351,43 @@ void validate_predictors(const Metadata& m) {
   }
 }
 
+// mo1: the bounds of mo_stream.hpp, and sources that form no cycle, so that a decoding order exists.
+void validate_mo_predictors(const Metadata& m) {
+  if (m.codec.weight_shift < 1 || m.codec.weight_shift > static_cast<std::uint32_t>(kMaxLpcWeightShift))
+    fail("metadata: codec.weight_shift out of range");
+  if (m.codec.source_half_window > static_cast<std::uint32_t>(kMaxMoHalfWindow)) fail("metadata: codec.source_half_window out of range");
+  if (m.codec.wavelet_levels < 1 || m.codec.wavelet_levels > static_cast<std::uint32_t>(kMaxWaveletLevels))
+    fail("metadata: codec.wavelet_levels out of range");
+  for (std::size_t c = 0; c < m.channels.size(); ++c) {
+    const ChannelPredictor& p = m.channels[c].predictor;
+    const std::string where = "metadata: channel " + std::to_string(c) + " predictor";
+    if (p.history_weights.size() > static_cast<std::size_t>(kMaxMoOrder)) fail(where + " has too many history taps");
+    if (!p.wavelet_weights.empty() && p.wavelet_weights.size() != m.codec.wavelet_levels + 1) fail(where + " has the wrong number of wavelet weights");
+    if (p.sources.size() > static_cast<std::size_t>(kMaxMoSources)) fail(where + " has too many sources");
+    if (!weights_in_range(p.history_weights) || !weights_in_range(p.wavelet_weights)) fail(where + " has a weight out of range");
+    if (p.lms_step < 0 || p.lms_step > kMaxLmsStep) fail(where + " has an LMS step out of range");
+    for (std::size_t i = 0; i < p.sources.size(); ++i) {
+      const PredictorSource& s = p.sources[i];
+      if (s.channel < 0 || static_cast<std::size_t>(s.channel) >= m.channels.size() || static_cast<std::size_t>(s.channel) == c)
+        fail(where + " names an invalid source channel");
+      for (std::size_t j = 0; j < i; ++j)
+        if (p.sources[j].channel == s.channel) fail(where + " names a source twice");
+      if (s.weights.size() != 2 * m.codec.source_half_window + 1 || !weights_in_range(s.weights))
+        fail(where + " has source weights of the wrong size or range");
+    }
+  }
+  if (mo_decoding_order(m).size() != m.channels.size()) fail("metadata: the channels' sources form a cycle");
+}
+
 void validate(const Metadata& m, std::uint64_t verbatim_size) {
   if (!(m.sample_rate > 0) || !std::isfinite(m.sample_rate)) fail("metadata: sample_rate must be positive");
   if (m.chunk_samples == 0 || m.chunk_samples > 0xffffffffu) fail("metadata: chunk_samples out of range");
-  if (m.codec.name != kCodecRice1 && m.codec.name != kCodecLpc1)
+  if (m.codec.name != kCodecRice1 && m.codec.name != kCodecLpc1 && m.codec.name != kCodecMo1)
     fail("archive uses codec \"" + m.codec.name + "\", which this version of spikey cannot decode");
   if (m.codec.partition_size == 0 || m.codec.partition_size > kMaxPartitionSize)
     fail("metadata: codec.partition_size out of range");
   if (m.codec.name == kCodecLpc1) validate_predictors(m);
+  if (m.codec.name == kCodecMo1) validate_mo_predictors(m);
   std::uint64_t longest = 0;
   for (const auto& c : m.channels) {
     if (c.source >= m.sources.size()) fail("metadata: channel \"" + c.name + "\" names a missing source");
@@ -359,7 +437,11 @@ std::vector<std::uint8_t> serialize(const MetadataSection& section) {
   j["level"] = m.level;
   j["codec"] = {{"name", m.codec.name}, {"partition_size", m.codec.partition_size}};
   const bool lpc = m.codec.name == kCodecLpc1;
-  if (lpc) j["codec"]["weight_shift"] = m.codec.weight_shift;
+  if (lpc || m.codec.name == kCodecMo1) j["codec"]["weight_shift"] = m.codec.weight_shift;
+  if (m.codec.name == kCodecMo1) {
+    j["codec"]["source_half_window"] = m.codec.source_half_window;
+    j["codec"]["wavelet_levels"] = m.codec.wavelet_levels;
+  }
   json channels = json::array();
   for (const auto& c : m.channels) {
     json cj = {{"name", c.name}, {"source", c.source}, {"length", c.length}, {"value_map", value_map_to_json(c.value_map)}};
@@ -370,6 +452,14 @@ std::vector<std::uint8_t> serialize(const MetadataSection& section) {
         pj["source_weights"] = c.predictor.sources.front().weights;
       }
       cj["predictor"] = std::move(pj);
+    }
+    if (m.codec.name == kCodecMo1) {
+      json sources = json::array();
+      for (const auto& s : c.predictor.sources) sources.push_back({{"channel", s.channel}, {"weights", s.weights}});
+      cj["predictor"] = {{"history_weights", c.predictor.history_weights},
+                         {"wavelet_weights", c.predictor.wavelet_weights},
+                         {"sources", sources},
+                         {"lms_step", c.predictor.lms_step}};
     }
     channels.push_back(std::move(cj));
   }
@@ -434,7 +524,12 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
   m.codec.name = field<std::string>(codec, "name", "codec");
   m.codec.partition_size = field<std::uint32_t>(codec, "partition_size", "codec");
   const bool lpc = m.codec.name == kCodecLpc1;
-  if (lpc) m.codec.weight_shift = field<std::uint32_t>(codec, "weight_shift", "codec");
+  const bool mo = m.codec.name == kCodecMo1;
+  if (lpc || mo) m.codec.weight_shift = field<std::uint32_t>(codec, "weight_shift", "codec");
+  if (mo) {
+    m.codec.source_half_window = field<std::uint32_t>(codec, "source_half_window", "codec");
+    m.codec.wavelet_levels = field<std::uint32_t>(codec, "wavelet_levels", "codec");
+  }
   const json channels = field<json>(j, "channels", "metadata");
   const json sources = field<json>(j, "sources", "metadata");
   if (!channels.is_array() || !sources.is_array()) fail("metadata: channels and sources must be arrays");
@@ -446,6 +541,7 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
     c.length = field<std::uint64_t>(channels[i], "length", where);
     c.value_map = value_map_from_json(field<json>(channels[i], "value_map", where), where);
     if (lpc) c.predictor = predictor_from_json(field<json>(channels[i], "predictor", where), where);
+    if (mo) c.predictor = mo_predictor_from_json(field<json>(channels[i], "predictor", where), where);
     m.channels.push_back(std::move(c));
   }
   for (std::size_t i = 0; i < sources.size(); ++i) {
@@ -471,6 +567,7 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
   }
   validate(m, verbatim_size);
   if (expected_version < 2 && m.codec.name != kCodecRice1) fail("metadata: codec " + m.codec.name + " needs format version 2");
+  if (expected_version < 3 && m.codec.name == kCodecMo1) fail("metadata: codec mo1 needs format version 3");
   return section;
 }
 

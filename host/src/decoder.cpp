@@ -36,6 +36,50 @@ const char* describe(format::StreamStatus status) {
 
 }  // namespace
 
+// mo1: every needed stream's residuals, then the channels in decoding order (sources first).
+void decode_mo_chunk(const format::ArchiveReader& reader, std::uint64_t chunk, const format::ChunkChannels& present,
+                     const format::PayloadDirectory& dir, const std::vector<std::uint8_t>& payload, const std::vector<char>& needed,
+                     std::vector<std::vector<std::int32_t>>& codes) {
+  const format::Metadata& meta = reader.metadata();
+  std::vector<std::int64_t> position(meta.channels.size(), -1);
+  for (std::size_t p = 0; p < present.channel.size(); ++p) position[present.channel[p]] = static_cast<std::int64_t>(p);
+  std::vector<std::uint32_t> folded;
+  std::vector<std::int32_t> weights, history, wavelet, features(format::kMaxWaveletLevels + 1);
+  std::vector<std::vector<std::int32_t>> source_buffers(format::kMaxMoSources);
+  for (const std::uint32_t c : format::mo_decoding_order(meta)) {
+    const std::int64_t p = position[c];
+    if (p < 0 || !needed[static_cast<std::size_t>(p)]) continue;
+    const auto i = static_cast<std::size_t>(p);
+    const std::uint32_t n = present.sample_count[i];
+    folded.resize(n);
+    std::int32_t first_code = 0;
+    bool adapt = false;
+    if (!format::decode_lpc_stream_residuals(payload.data() + dir.stream_offset[i], dir.stream_size[i], n, meta.codec.partition_size,
+                                             &first_code, &adapt, folded.data()))
+      throw ArchiveError("chunk " + std::to_string(chunk) + ", channel " + std::to_string(c) + " (stream at byte " +
+                         std::to_string(reader.payload_offset(chunk) + dir.stream_offset[i]) + "): malformed mo1 stream");
+    const format::ChannelPredictor& predictor = meta.channels[c].predictor;
+    format::MoModel model = format::mo_model_of(predictor, meta.codec);
+    if (!adapt) model.lms_step = 0;
+    const std::int32_t* sources[format::kMaxMoSources] = {};
+    for (std::size_t s = 0; s < predictor.sources.size(); ++s) {
+      source_buffers[s].assign(format::lpc_source_buffer_size(n), 0);
+      const std::int64_t q = position[static_cast<std::size_t>(predictor.sources[s].channel)];
+      if (q >= 0) {
+        const auto& src = codes[static_cast<std::size_t>(q)];
+        format::fill_lpc_source_buffer(src.data(), static_cast<std::uint32_t>(src.size()), n, source_buffers[s].data());
+      }
+      sources[s] = source_buffers[s].data();
+    }
+    weights = format::lpc_initial_weights(predictor);
+    history.resize(format::mo_history_buffer_size(n));
+    wavelet.resize(static_cast<std::size_t>(model.levels) * format::wavelet_buffer_size(n));
+    codes[i].resize(n);
+    format::mo_reconstruct(model, first_code, folded.data(), n, weights.data(), history.data(), wavelet.data(), features.data(), sources,
+                           codes[i].data());
+  }
+}
+
 std::span<const std::int16_t> DecodedChunk::channel_samples(std::uint32_t c) const {
   const auto it = std::lower_bound(channel.begin(), channel.end(), c);
   if (it == channel.end() || *it != c) return {};
@@ -52,6 +96,7 @@ DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chu
   const format::ChunkChannels present = format::channels_in_chunk(meta, entry.first_sample, entry.sample_count);
   const format::PayloadDirectory dir = format::parse_payload_directory(payload, present.channel.size(), chunk, payload_offset);
   const bool lpc = meta.codec.name == format::kCodecLpc1;
+  const bool mo = meta.codec.name == format::kCodecMo1;
   const auto position_of = [&](std::int64_t c) -> std::int64_t {  // index into `present`, or -1
     if (c < 0) return -1;
     const auto it = std::lower_bound(present.channel.begin(), present.channel.end(), static_cast<std::uint32_t>(c));
@@ -79,6 +124,17 @@ DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chu
       if (source_position[p] >= 0) needed[static_cast<std::size_t>(source_position[p])] = 1;
     }
   }
+  if (mo) {  // mo1: sources of sources too (the decoding order is a DAG)
+    std::vector<std::size_t> pending(positions.begin(), positions.end());
+    while (!pending.empty()) {
+      const std::size_t p = pending.back();
+      pending.pop_back();
+      for (const auto& s : meta.channels[present.channel[p]].predictor.sources) {
+        const auto q = position_of(s.channel);
+        if (q >= 0 && !needed[static_cast<std::size_t>(q)]) needed[static_cast<std::size_t>(q)] = 1, pending.push_back(static_cast<std::size_t>(q));
+      }
+    }
+  }
 
   std::vector<std::vector<std::int32_t>> codes(present.channel.size());
   const auto stream_error = [&](std::size_t p, const std::string& why) {
@@ -90,7 +146,9 @@ DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chu
     if (needed[p] && (dir.stream_size[p] * 8 < format::kWarmupBits || present.sample_count[p] - 1 > dir.stream_size[p] * 8))
       throw stream_error(p, "stream too short for its samples");
   }
-  if (!lpc) {
+  if (mo) {
+    decode_mo_chunk(reader, chunk, present, dir, payload, needed, codes);
+  } else if (!lpc) {
     for (std::size_t p = 0; p < present.channel.size(); ++p) {
       if (!needed[p]) continue;
       codes[p].resize(present.sample_count[p]);

@@ -188,7 +188,56 @@ void encode_lpc_streams(const std::vector<std::vector<std::int32_t>>& codes, con
   if (!batch.empty()) flush();
 }
 
+// mo1: each stream with fixed and with adapting weights, the smaller sum of folded residuals
+// sets the adapt flag, then the entropy stage of lpc1.
+void encode_mo_streams(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& present, const format::Metadata& meta,
+                       std::vector<std::vector<std::uint32_t>>& streams) {
+  thread_local std::vector<std::uint32_t> fixed, adapted;
+  thread_local std::vector<std::uint8_t> indices;
+  std::vector<std::int32_t> weights, history, wavelet, features(format::kMaxWaveletLevels + 1);
+  std::vector<std::vector<std::int32_t>> source_buffers(format::kMaxMoSources);
+  for (std::size_t i = 0; i < present.channel.size(); ++i) {
+    const auto n = static_cast<std::uint32_t>(codes[i].size());
+    const format::ChannelPredictor& predictor = meta.channels[present.channel[i]].predictor;
+    format::MoModel model = format::mo_model_of(predictor, meta.codec);
+    const std::int32_t* sources[format::kMaxMoSources] = {};
+    for (std::size_t s = 0; s < predictor.sources.size(); ++s) {
+      source_buffers[s].assign(format::lpc_source_buffer_size(n), 0);
+      const auto channel = static_cast<std::uint32_t>(predictor.sources[s].channel);
+      const auto it = std::lower_bound(present.channel.begin(), present.channel.end(), channel);
+      if (it != present.channel.end() && *it == channel) {
+        const auto& src = codes[static_cast<std::size_t>(it - present.channel.begin())];
+        format::fill_lpc_source_buffer(src.data(), static_cast<std::uint32_t>(src.size()), n, source_buffers[s].data());
+      }
+      sources[s] = source_buffers[s].data();
+    }
+    history.resize(format::mo_history_buffer_size(n));
+    wavelet.resize(static_cast<std::size_t>(model.levels) * format::wavelet_buffer_size(n));
+    const auto run = [&](std::int32_t step, std::vector<std::uint32_t>& out) {
+      model.lms_step = step;
+      weights = format::lpc_initial_weights(predictor);
+      out.resize(n);
+      format::mo_fold_residuals(model, codes[i].data(), n, weights.data(), history.data(), wavelet.data(), features.data(), sources, out.data());
+      return std::accumulate(out.begin(), out.begin() + (n - 1), std::uint64_t{0});
+    };
+    const std::uint64_t fixed_sum = run(0, fixed);
+    const bool adapt = predictor.lms_step != 0 && run(predictor.lms_step, adapted) < fixed_sum;
+    const std::uint32_t* chosen = adapt ? adapted.data() : fixed.data();
+    indices.resize(format::partition_count(n - 1, meta.codec.partition_size));
+    format::lpc_partition_indices(chosen, n - 1, meta.codec.partition_size, indices.data());
+    auto& words = streams[i];
+    words.resize(format::max_lpc_stream_words(n, meta.codec.partition_size));
+    words.resize(format::encode_lpc_stream(codes[i][0], adapt, chosen, n - 1, meta.codec.partition_size, indices.data(), words.data()));
+  }
+}
+
 }  // namespace
+
+std::string codec_for_level(const std::string& level) {
+  if (level == "fast") return format::kCodecLpc1;
+  if (level == "default" || level == "max") return format::kCodecMo1;
+  throw std::invalid_argument("unknown level \"" + level + "\" (fast, default or max)");
+}
 
 EncodedChunk encode_chunk(std::span<const std::int16_t> samples, const format::ChunkChannels& present, const format::Metadata& meta) {
   const auto& codes = chunk_codes(samples, present, meta);
@@ -196,6 +245,8 @@ EncodedChunk encode_chunk(std::span<const std::int16_t> samples, const format::C
   std::vector<std::vector<std::uint32_t>> streams(present.channel.size());
   if (meta.codec.name == format::kCodecRice1) {
     for (std::size_t i = 0; i < present.channel.size(); ++i) streams[i] = encode_rice1_stream(codes[i], partition_size);
+  } else if (meta.codec.name == format::kCodecMo1) {
+    encode_mo_streams(codes, present, meta, streams);
   } else {
     encode_lpc_streams(codes, present, meta, streams);
   }
@@ -294,9 +345,10 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
   meta.total_samples = recording.total_samples();
   meta.chunk_samples = chunk_samples_for(options.chunk_seconds, recording.sample_rate());
   meta.level = options.level;
-  meta.codec.name = options.codec;
+  meta.codec.name = options.codec.empty() ? codec_for_level(options.level) : options.codec;
   meta.codec.partition_size = options.partition_size;
-  if (options.codec != format::kCodecRice1 && options.codec != format::kCodecLpc1) throw std::invalid_argument("unknown codec " + options.codec);
+  if (meta.codec.name != format::kCodecRice1 && meta.codec.name != format::kCodecLpc1 && meta.codec.name != format::kCodecMo1)
+    throw std::invalid_argument("unknown codec " + meta.codec.name);
   const std::uint64_t chunk_count = meta.chunk_count();
 
   // Sources: checksum of the original file and its verbatim bytes.
@@ -361,11 +413,17 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
     if (options.progress) options.progress("train", 0, 1);
     train_predictors(recording, meta, training);
   }
+  if (meta.codec.name == format::kCodecMo1) {
+    MoTrainingOptions training = options.mo_training;
+    training.threads = options.threads;
+    if (options.progress) options.progress("train", 0, 1);
+    train_mo_predictors(recording, meta, training, options.topology.get());
+  }
 
   // Encode and write, chunk by chunk in order.
   {
     format::ArchiveWriter writer(temporary.path(), section);
-    if (options.batch_executor && meta.codec.name == format::kCodecLpc1) {
+    if (options.batch_executor && meta.codec.name == format::kCodecLpc1) {  // the batch pipeline covers lpc1 so far
       encode_in_batches(recording, meta, options, writer);
     } else ordered_parallel<EncodedChunk>(
         chunk_count, options.threads, 2 * std::size_t{options.threads},

@@ -8,6 +8,7 @@
 #include "spikey/format/lpc_stream.hpp"
 #include "spikey/format/value_map.hpp"
 #include "spikey/host/parallel.hpp"
+#include "training_common.hpp"
 
 namespace spikey::host {
 
@@ -43,95 +44,7 @@ LevinsonResult levinson(std::span<const double> r) {
 
 namespace {
 
-constexpr int kSignatureBlocks = 2048;  // per channel, for choosing cross-channel sources
-constexpr double kBitsPerStoredWeight = 16;
-
-// Solves the symmetric positive definite system A x = b (Cholesky, in place); false if singular.
-bool solve_spd(std::vector<std::vector<double>> A, std::vector<double> b, std::vector<double>& x) {
-  const std::size_t n = b.size();
-  for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t k = 0; k < i; ++k) A[i][i] -= A[i][k] * A[i][k];
-    if (!(A[i][i] > 0)) return false;
-    A[i][i] = std::sqrt(A[i][i]);
-    for (std::size_t j = i + 1; j < n; ++j) {
-      for (std::size_t k = 0; k < i; ++k) A[j][i] -= A[j][k] * A[i][k];
-      A[j][i] /= A[i][i];
-    }
-  }
-  for (std::size_t i = 0; i < n; ++i) {
-    for (std::size_t k = 0; k < i; ++k) b[i] -= A[i][k] * b[k];
-    b[i] /= A[i][i];
-  }
-  x.assign(n, 0);
-  for (std::size_t i = n; i-- > 0;) {
-    double s = b[i];
-    for (std::size_t k = i + 1; k < n; ++k) s -= A[k][i] * x[k];
-    x[i] = s / A[i][i];
-  }
-  return true;
-}
-
-std::int32_t quantize_weight(double a, std::uint32_t shift) {
-  const double w = std::round(a * static_cast<double>(1u << shift));
-  return static_cast<std::int32_t>(std::clamp(w, -double(f::kMaxLpcWeight), double(f::kMaxLpcWeight)));
-}
-
-// Clamped code differences c[t] of each present channel of a chunk (c[0] = 0), as the codec
-// sees them; only for the channels in `wanted` when given (the others stay empty).
-std::vector<std::vector<std::int32_t>> clamped_differences(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk,
-                                                           f::ChunkChannels& present, const std::vector<char>* wanted = nullptr) {
-  present = f::channels_in_chunk(meta, meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk));
-  std::vector<std::int16_t> samples;
-  recording.gather(meta.chunk_first_sample(chunk), present, samples);
-  std::vector<std::vector<std::int32_t>> out(present.channel.size());
-  std::size_t position = 0;
-  for (std::size_t i = 0; i < present.channel.size(); ++i) {
-    const f::ValueMap map = meta.channels[present.channel[i]].value_map;
-    const std::uint32_t n = present.sample_count[i];
-    if (wanted != nullptr && !(*wanted)[present.channel[i]]) {
-      position += n;
-      continue;
-    }
-    auto& c = out[i];
-    c.assign(n, 0);
-    std::int32_t previous = f::value_to_code(map, samples[position]);
-    for (std::uint32_t t = 1; t < n; ++t) {
-      const std::int32_t code = f::value_to_code(map, samples[position + t]);
-      c[t] = f::clamp_history(code - previous);
-      previous = code;
-    }
-    position += n;
-  }
-  return out;
-}
-
-// sum_t a[t] * b[t - lag] over the overlap (lag >= 0), exactly: clamped differences are below
-// 2^11, so a product is below 2^22 and 256 of them fit an int32 partial sum. Integer sums do
-// not depend on summation order, so vectorised and scalar builds agree.
-double lagged_dot(const std::vector<std::int32_t>& a, const std::vector<std::int32_t>& b, int lag) {
-  const std::size_t k = static_cast<std::size_t>(lag);
-  const std::size_t n = std::min(a.size(), b.size() + k);
-  std::int64_t total = 0;
-  for (std::size_t t = k; t < n; t += 256) {
-    const std::size_t end = std::min(n, t + 256);
-    std::int32_t block = 0;
-    for (std::size_t u = t; u < end; ++u) block += a[u] * b[u - k];
-    total += block;
-  }
-  return static_cast<double>(total);
-}
-
-// Dot product of unit signatures in eight partial sums, so the compiler can vectorise it.
-float signature_dot(const std::vector<float>& a, const std::vector<float>& b, std::size_t n) {
-  float partial[8] = {};
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (std::size_t j = 0; j < 8; ++j) partial[j] += a[i + j] * b[i + j];
-  float dot = 0;
-  for (; i < n; ++i) dot += a[i] * b[i];
-  for (float p : partial) dot += p;
-  return dot;
-}
+using namespace training;
 
 struct ChannelStats {
   std::vector<double> autocorrelation;  // lags 0..max_order (and 2W for sources)
@@ -152,11 +65,7 @@ void train_predictors(const Recording& recording, f::Metadata& meta, const Predi
   const int lags = std::max(max_order, 2 * std::max(half_window, 0));
 
   // Training chunks: all of them, or whole chunks spread evenly when the recording is long.
-  const std::uint64_t chunk_count = meta.chunk_count();
-  const std::uint64_t wanted = std::max<std::uint64_t>(1, options.max_training_samples / std::max<std::uint64_t>(meta.chunk_samples, 1));
-  std::vector<std::uint64_t> training_chunks;
-  for (std::uint64_t i = 0; i < std::min(wanted, chunk_count); ++i)
-    training_chunks.push_back(chunk_count <= wanted ? i : i * chunk_count / wanted);
+  const std::vector<std::uint64_t> training_chunks = training::training_chunks(meta, options.max_training_samples);
   const std::uint64_t training_span = std::min<std::uint64_t>(meta.total_samples, training_chunks.size() * meta.chunk_samples);
   const std::uint64_t block = std::max<std::uint64_t>(16, (training_span + kSignatureBlocks - 1) / kSignatureBlocks);
 
@@ -174,11 +83,7 @@ void train_predictors(const Recording& recording, f::Metadata& meta, const Predi
           auto& s = out.second[p];
           s.autocorrelation.assign(static_cast<std::size_t>(lags) + 1, 0);
           for (int k = 0; k <= lags; ++k) s.autocorrelation[static_cast<std::size_t>(k)] = lagged_dot(c, c, k);
-          for (std::size_t t = 0; t < c.size(); t += block) {
-            double sum = 0;
-            for (std::size_t u = t; u < std::min<std::size_t>(c.size(), t + block); ++u) sum += c[u];
-            s.signature.push_back(sum);
-          }
+          append_block_sums(c, block, s.signature);
           s.samples = c.size();
         }
         return out;
@@ -228,37 +133,17 @@ void train_predictors(const Recording& recording, f::Metadata& meta, const Predi
   }
   if (half_window < 0 || channels < 2) return;
 
-  // Cross-channel candidates: the channel whose signature correlates best. Signatures are
-  // centred and scaled to unit length once, so a correlation is one dot product.
-  std::size_t signature_length = SIZE_MAX;
-  for (const auto& st : stats) signature_length = std::min(signature_length, st.signature.size());
+  // Cross-channel candidates: the channel whose signature correlates best.
+  std::vector<std::vector<double>> signatures(channels);
+  for (std::size_t c = 0; c < channels; ++c) signatures[c] = std::move(stats[c].signature);
+  const auto unit = unit_signatures(signatures, options.threads);
+  const CorrelationMatrix correlation = correlate(unit, options.threads);
   std::vector<int> candidate(channels, -1);
-  if (signature_length >= 8) {
-    std::vector<std::vector<float>> unit(channels);
-    parallel_for(channels, options.threads, [&](std::size_t c) {
-      const auto& a = stats[c].signature;
-      double mean = 0;
-      for (std::size_t i = 0; i < signature_length; ++i) mean += a[i];
-      mean /= double(signature_length);
-      double norm = 0;
-      for (std::size_t i = 0; i < signature_length; ++i) norm += (a[i] - mean) * (a[i] - mean);
-      unit[c].assign(signature_length, 0.0f);
-      if (norm > 0)
-        for (std::size_t i = 0; i < signature_length; ++i) unit[c][i] = static_cast<float>((a[i] - mean) / std::sqrt(norm));
-    });
-    // Each pair once (row c holds pairs c < s2); then every channel takes its best partner.
-    std::vector<std::vector<float>> correlation(channels);
-    parallel_for(channels, options.threads, [&](std::size_t c) {
-      correlation[c].resize(channels - c);
-      for (std::size_t s2 = c + 1; s2 < channels; ++s2) correlation[c][s2 - c] = std::fabs(signature_dot(unit[c], unit[s2], signature_length));
-    });
-    for (std::size_t c = 0; c < channels; ++c) {
-      float best = 0.3f;  // weaker correlation is not worth a pass over the data
-      for (std::size_t s2 = 0; s2 < channels; ++s2) {
-        if (s2 == c) continue;
-        const float r = s2 > c ? correlation[c][s2 - c] : correlation[s2][c - s2];
-        if (r > best) best = r, candidate[c] = static_cast<int>(s2);
-      }
+  for (std::size_t c = 0; c < channels; ++c) {
+    float best = kMinimumCorrelation;
+    for (std::size_t s2 = 0; s2 < channels; ++s2) {
+      if (s2 == c || unit[c].empty()) continue;
+      if (correlation(c, s2) > best) best = correlation(c, s2), candidate[c] = static_cast<int>(s2);
     }
   }
 

@@ -22,8 +22,8 @@ class ArchiveError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Version 2 added codec lpc1; version 1 archives (codec rice1) still decode.
-inline constexpr std::uint16_t kFormatVersion = 2;
+// Version 2 added codec lpc1, version 3 codec mo1; older archives still decode.
+inline constexpr std::uint16_t kFormatVersion = 3;
 
 // §3.2 File header.
 inline constexpr std::array<std::uint8_t, 8> kFileMagic = {0x89, 'S', 'P', 'I', 'K', 'E', 'Y', '\n'};
@@ -121,11 +121,14 @@ struct ChannelInfo {
 
 inline constexpr const char* kCodecRice1 = "rice1";
 inline constexpr const char* kCodecLpc1 = "lpc1";
+inline constexpr const char* kCodecMo1 = "mo1";
 
 struct CodecParams {
   std::string name = kCodecLpc1;
   std::uint32_t partition_size = 256;
-  std::uint32_t weight_shift = 12;  // lpc1 only
+  std::uint32_t weight_shift = 12;       // lpc1, mo1
+  std::uint32_t source_half_window = 2;  // mo1: W of every source window
+  std::uint32_t wavelet_levels = 3;      // mo1: L of the channels that use wavelet features
 };
 
 struct Metadata {
@@ -161,6 +164,10 @@ inline constexpr std::uint64_t kMaxMetadataContentSize = 1ull << 30;
 std::vector<std::uint8_t> serialize(const MetadataSection& section);
 // Validates (§4.3); `expected_version` is the file header's format version.
 MetadataSection parse_metadata_section(std::span<const std::uint8_t> bytes, std::uint16_t expected_version = kFormatVersion);
+
+// mo1: channels in an order where every channel comes after its sources (lowest channel first
+// among the ready ones); fewer than all channels when the sources form a cycle.
+std::vector<std::uint32_t> mo_decoding_order(const Metadata& metadata);
 
 // Hex form of checksums in the metadata and in reports.
 std::string checksum_hex(std::uint64_t checksum);

@@ -6,6 +6,7 @@
 
 #include "spikey/format/archive.hpp"
 #include "spikey/format/lpc_stream.hpp"
+#include "spikey/format/mo_stream.hpp"
 
 namespace spikey::format {
 
@@ -18,11 +19,23 @@ inline LpcModel lpc_model_of(const ChannelPredictor& p, std::uint32_t weight_shi
   return model;
 }
 
-// The weights every chunk starts from: history taps, then source taps.
+// The weights every chunk starts from: history taps, wavelet taps (mo1), then source taps.
 inline std::vector<std::int32_t> lpc_initial_weights(const ChannelPredictor& p) {
   std::vector<std::int32_t> w = p.history_weights;
+  w.insert(w.end(), p.wavelet_weights.begin(), p.wavelet_weights.end());
   for (const auto& source : p.sources) w.insert(w.end(), source.weights.begin(), source.weights.end());
   return w;
+}
+
+inline MoModel mo_model_of(const ChannelPredictor& p, const CodecParams& codec) {
+  MoModel model;
+  model.order = static_cast<int>(p.history_weights.size());
+  model.levels = p.wavelet_weights.empty() ? 0 : static_cast<int>(codec.wavelet_levels);
+  model.sources = static_cast<int>(p.sources.size());
+  model.half_window = static_cast<int>(codec.source_half_window);
+  model.weight_shift = static_cast<int>(codec.weight_shift);
+  model.lms_step = p.lms_step;
+  return model;
 }
 
 }  // namespace spikey::format

@@ -13,6 +13,7 @@
 #include "spikey/format/archive_reader.hpp"
 #include "spikey/format/chunk_payload.hpp"
 #include "spikey/host/lpc_training.hpp"
+#include "spikey/host/mo_training.hpp"
 #include "spikey/host/recording.hpp"
 
 namespace spikey::host {
@@ -37,13 +38,15 @@ struct BatchPlan;  // batch_encoder.hpp
 
 struct EncodeOptions {
   std::string level = "default";
-  std::string codec = format::kCodecLpc1;  // rice1 remains writable for tests and comparisons
+  std::string codec;  // empty: the level's codec (codec_for_level); rice1 stays writable for tests
   double chunk_seconds = 1.0;
   unsigned threads = 1;
   bool verify = true;
   bool overwrite = false;
   std::uint32_t partition_size = 256;
   PredictorTrainingOptions training;  // lpc1; its thread count follows `threads`
+  MoTrainingOptions mo_training;      // mo1; its thread count follows `threads`
+  std::shared_ptr<const Topology> topology;  // mo1: reuse this instead of computing one
   // Batch backend (lpc1): when set, chunks are encoded in batches by this executor (the CUDA
   // encoder, or run_batch_on_cpu) instead of chunk by chunk; each batch's buffers stay
   // within batch_memory_bytes (at least one chunk per batch).
@@ -52,6 +55,9 @@ struct EncodeOptions {
   std::string backend = "cpu";  // reported only
   std::function<void(const std::string& stage, std::uint64_t done, std::uint64_t total)> progress;
 };
+
+// fast: lpc1; default and max: mo1 (max gets its own entropy coder later).
+std::string codec_for_level(const std::string& level);
 
 struct EncodedChunk {
   std::vector<std::uint8_t> payload;

@@ -1,0 +1,48 @@
+// Training of codec mo1 (level default, SPEC.md §6.10): the topology of the recording (which
+// channels share activity), a decoding order over it in which every channel draws on neighbours
+// decoded before it, and least-squares weights for each channel's history, wavelet features
+// and sources, each part kept only where it pays for its stored weights.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <vector>
+
+#include "spikey/format/archive.hpp"
+#include "spikey/host/recording.hpp"
+
+namespace spikey::host {
+
+// Undirected channel graph: for each channel its neighbours, strongest first, weighted by the
+// |correlation| of their activity (block sums of code differences). Computed once per implant
+// and reusable across recordings of it (`spikey topology`).
+struct Topology {
+  struct Edge {
+    std::uint32_t channel = 0;
+    float weight = 0;
+  };
+  std::vector<std::vector<Edge>> neighbours;
+
+  void save(const std::filesystem::path& path) const;  // JSON
+  static Topology load(const std::filesystem::path& path);  // throws std::runtime_error
+};
+
+struct MoTrainingOptions {
+  int max_order = 16;            // history taps, 0..kMaxMoOrder
+  int max_sources = 3;           // 0 disables message passing between channels
+  int half_window = 2;           // W of source windows, 0..kMaxMoHalfWindow
+  int wavelet_levels = 3;        // 0 disables wavelet features
+  int topology_neighbours = 8;   // neighbours kept per channel in a computed topology
+  std::int32_t lms_step = 2;
+  std::uint64_t max_training_samples = 1u << 17;  // per channel
+  unsigned threads = 1;
+};
+
+Topology compute_topology(const Recording& recording, const format::Metadata& meta, const MoTrainingOptions& options);
+
+// Sets meta.codec's mo1 parameters and every channel's predictor. `topology` (computed when
+// null) must have one entry per channel.
+void train_mo_predictors(const Recording& recording, format::Metadata& meta, const MoTrainingOptions& options,
+                         const Topology* topology = nullptr);
+
+}  // namespace spikey::host

@@ -1,0 +1,53 @@
+// Helpers shared by the predictor trainers (lpc_training.cpp, mo_training.cpp): training-chunk
+// choice, the codec's view of the samples, signatures for choosing related channels, and the
+// least-squares solver. Internal to host/.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "spikey/format/archive.hpp"
+#include "spikey/format/chunk_payload.hpp"
+#include "spikey/host/recording.hpp"
+
+namespace spikey::host::training {
+
+inline constexpr int kSignatureBlocks = 2048;    // per channel, for choosing related channels
+inline constexpr double kBitsPerStoredWeight = 16;
+inline constexpr float kMinimumCorrelation = 0.3f;  // weaker relations are not worth a pass over the data
+
+// Whole chunks spread evenly over the recording, at most `max_samples` per channel.
+std::vector<std::uint64_t> training_chunks(const format::Metadata& meta, std::uint64_t max_samples);
+
+// Solves the symmetric positive definite system A x = b (Cholesky); false if singular.
+bool solve_spd(std::vector<std::vector<double>> A, std::vector<double> b, std::vector<double>& x);
+
+std::int32_t quantize_weight(double a, std::uint32_t shift);
+
+// Clamped code differences c[t] of each present channel of a chunk (c[0] = 0), as the codecs
+// see them; only for the channels in `wanted` when given (the others stay empty).
+std::vector<std::vector<std::int32_t>> clamped_differences(const Recording& recording, const format::Metadata& meta, std::uint64_t chunk,
+                                                           format::ChunkChannels& present, const std::vector<char>* wanted = nullptr);
+
+// sum_t a[t] * b[t - lag] over the overlap (lag >= 0), exact (see the definition).
+double lagged_dot(const std::vector<std::int32_t>& a, const std::vector<std::int32_t>& b, int lag);
+
+// Block sums of c with blocks of `block` samples, appended to `signature`.
+void append_block_sums(const std::vector<std::int32_t>& c, std::uint64_t block, std::vector<double>& signature);
+
+// Signatures centred and scaled to unit length, cut to the shortest; a correlation is then one
+// dot product (signature_dot).
+std::vector<std::vector<float>> unit_signatures(const std::vector<std::vector<double>>& signatures, unsigned threads);
+float signature_dot(const std::vector<float>& a, const std::vector<float>& b);
+
+// |correlation| of every pair of unit signatures, row c holding pairs (c, s > c).
+struct CorrelationMatrix {
+  std::vector<std::vector<float>> upper;
+  float operator()(std::size_t a, std::size_t b) const {
+    if (a == b) return 1.0f;
+    return a < b ? upper[a][b - a] : upper[b][a - b];
+  }
+};
+CorrelationMatrix correlate(const std::vector<std::vector<float>>& unit, unsigned threads);
+
+}  // namespace spikey::host::training
