@@ -161,12 +161,13 @@ int run_compress(const CompressArgs& a, const CommonOptions& o) {
               {"verified", r.verified},
               {"verify_seconds", r.verify_seconds},
               {"backend", r.backend},
+              {"codec", r.codec},
               {"level", a.level}};
     std::cout << j.dump(2) << "\n";
   } else if (!o.quiet) {
     std::cerr << "spikey: " << output.string() << ": " << r.sources << " file(s), " << r.channels << " channel(s), "
               << fixed(r.duration_seconds, 3) << " s; " << megabytes(r.original_bytes) << " -> " << megabytes(r.archive_bytes)
-              << ", ratio " << fixed(ratio, 3) << ", " << fixed(encode_mb_s, 1) << " MB/s"
+              << ", ratio " << fixed(ratio, 3) << " (" << r.codec << "), " << fixed(encode_mb_s, 1) << " MB/s"
               << (r.verified ? ", verified (" + fixed(r.verify_seconds, 2) + " s)" : ", not verified")
               << (r.backend == "cpu" ? "" : ", on " + r.backend) << "\n";
   }
@@ -245,20 +246,26 @@ int run_info(const std::string& archive, const CommonOptions& o) {
   const std::uint64_t original = m.original_bytes();
   const double ratio = ratio_of(original, reader.file_size());
   std::uint64_t map_counts[3] = {0, 0, 0};
-  std::uint64_t linked = 0, taps = 0;
+  std::uint64_t linked = 0, taps = 0, source_links = 0, wavelet = 0;
   for (const auto& c : m.channels) {
     ++map_counts[static_cast<int>(c.value_map.kind)];
     linked += c.predictor.source_channel() >= 0;
+    source_links += c.predictor.sources.size();
+    wavelet += !c.predictor.wavelet_weights.empty();
     taps += c.predictor.history_weights.size();
   }
-  const bool lpc = m.codec.name == format::kCodecLpc1;
+  const bool lpc = m.codec.name == format::kCodecLpc1 || m.codec.name == format::kCodecMo1;
   if (o.json_output) {
     json channels = json::array();
     for (const auto& c : m.channels) {
       json cj = {{"name", c.name}, {"source", c.source}, {"length", c.length}, {"value_map", value_map_json(c.value_map)}};
       if (lpc) {
-        cj["predictor"] = {{"order", c.predictor.history_weights.size()}, {"lms_step", c.predictor.lms_step}};
-        if (c.predictor.source_channel() >= 0) cj["predictor"]["source_channel"] = c.predictor.source_channel();
+        json sources = json::array();
+        for (const auto& s : c.predictor.sources) sources.push_back(s.channel);
+        cj["predictor"] = {{"order", c.predictor.history_weights.size()},
+                           {"wavelet_features", !c.predictor.wavelet_weights.empty()},
+                           {"sources", sources},
+                           {"lms_step", c.predictor.lms_step}};
       }
       channels.push_back(std::move(cj));
     }
@@ -270,12 +277,14 @@ int run_info(const std::string& archive, const CommonOptions& o) {
                          {"checksum", format::checksum_hex(s.checksum)},
                          {"channels", s.channel_count},
                          {"frames", s.frames}});
+    json codec = {{"name", m.codec.name}, {"partition_size", m.codec.partition_size}};
+    if (lpc) codec["weight_shift"] = m.codec.weight_shift;
+    if (m.codec.name == format::kCodecMo1) codec["source_half_window"] = m.codec.source_half_window, codec["wavelet_levels"] = m.codec.wavelet_levels;
     json j = {{"archive", archive},
               {"format_version", reader.format_version()},
               {"encoder", m.encoder},
               {"level", m.level},
-              {"codec", lpc ? json{{"name", m.codec.name}, {"partition_size", m.codec.partition_size}, {"weight_shift", m.codec.weight_shift}}
-                            : json{{"name", m.codec.name}, {"partition_size", m.codec.partition_size}}},
+              {"codec", codec},
               {"sample_rate", m.sample_rate},
               {"total_samples", m.total_samples},
               {"duration_seconds", m.duration_seconds()},
@@ -297,7 +306,8 @@ int run_info(const std::string& archive, const CommonOptions& o) {
             << "channels      " << m.channels.size() << " (value maps: " << map_counts[2] << " n1_10bit, " << map_counts[1]
             << " affine, " << map_counts[0] << " identity)\n"
             << (lpc ? "prediction    order " + fixed(m.channels.empty() ? 0.0 : double(taps) / double(m.channels.size()), 1) +
-                          " on average; " + std::to_string(linked) + " channel(s) also predicted from another\n"
+                          " on average; " + std::to_string(linked) + " channel(s) also predicted from others (" +
+                          std::to_string(source_links) + " source links), " + std::to_string(wavelet) + " with wavelet features\n"
                     : std::string())
             << "sources       " << m.sources.size() << " file(s)\n"
             << "chunks        " << reader.index().size() << " x " << m.chunk_samples << " samples ("

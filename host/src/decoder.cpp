@@ -10,6 +10,7 @@
 #include "spikey/format/checksum.hpp"
 #include "spikey/format/chunk_payload.hpp"
 #include "spikey/host/lpc_lanes.hpp"
+#include "spikey/host/mo_lanes.hpp"
 #include "spikey/host/output_file.hpp"
 #include "spikey/host/parallel.hpp"
 #include "spikey/host/stopwatch.hpp"
@@ -36,47 +37,75 @@ const char* describe(format::StreamStatus status) {
 
 }  // namespace
 
-// mo1: every needed stream's residuals, then the channels in decoding order (sources first).
+// mo1: every needed stream's residuals, then the prediction stage depth by depth of the
+// decoding order (a channel's sources are all at smaller depths), up to 8 channels at once.
 void decode_mo_chunk(const format::ArchiveReader& reader, std::uint64_t chunk, const format::ChunkChannels& present,
                      const format::PayloadDirectory& dir, const std::vector<std::uint8_t>& payload, const std::vector<char>& needed,
                      std::vector<std::vector<std::int32_t>>& codes) {
   const format::Metadata& meta = reader.metadata();
   std::vector<std::int64_t> position(meta.channels.size(), -1);
   for (std::size_t p = 0; p < present.channel.size(); ++p) position[present.channel[p]] = static_cast<std::int64_t>(p);
-  std::vector<std::uint32_t> folded;
-  std::vector<std::int32_t> weights, history, wavelet, features(format::kMaxWaveletLevels + 1);
-  std::vector<std::vector<std::int32_t>> source_buffers(format::kMaxMoSources);
+  std::vector<std::uint32_t> depth(meta.channels.size(), 0);
+  std::uint32_t max_depth = 0;
   for (const std::uint32_t c : format::mo_decoding_order(meta)) {
-    const std::int64_t p = position[c];
-    if (p < 0 || !needed[static_cast<std::size_t>(p)]) continue;
-    const auto i = static_cast<std::size_t>(p);
-    const std::uint32_t n = present.sample_count[i];
-    folded.resize(n);
-    std::int32_t first_code = 0;
-    bool adapt = false;
-    if (!format::decode_lpc_stream_residuals(payload.data() + dir.stream_offset[i], dir.stream_size[i], n, meta.codec.partition_size,
-                                             &first_code, &adapt, folded.data()))
-      throw ArchiveError("chunk " + std::to_string(chunk) + ", channel " + std::to_string(c) + " (stream at byte " +
-                         std::to_string(reader.payload_offset(chunk) + dir.stream_offset[i]) + "): malformed mo1 stream");
-    const format::ChannelPredictor& predictor = meta.channels[c].predictor;
-    format::MoModel model = format::mo_model_of(predictor, meta.codec);
-    if (!adapt) model.lms_step = 0;
-    const std::int32_t* sources[format::kMaxMoSources] = {};
-    for (std::size_t s = 0; s < predictor.sources.size(); ++s) {
-      source_buffers[s].assign(format::lpc_source_buffer_size(n), 0);
-      const std::int64_t q = position[static_cast<std::size_t>(predictor.sources[s].channel)];
-      if (q >= 0) {
-        const auto& src = codes[static_cast<std::size_t>(q)];
-        format::fill_lpc_source_buffer(src.data(), static_cast<std::uint32_t>(src.size()), n, source_buffers[s].data());
+    for (const auto& s : meta.channels[c].predictor.sources) depth[c] = std::max(depth[c], depth[static_cast<std::size_t>(s.channel)] + 1);
+    max_depth = std::max(max_depth, depth[c]);
+  }
+  std::vector<std::vector<std::uint32_t>> folded(present.channel.size());
+  std::vector<std::int32_t> first_code(present.channel.size(), 0);
+  std::vector<char> adapt(present.channel.size(), 0);
+  for (std::size_t p = 0; p < present.channel.size(); ++p) {
+    if (!needed[p]) continue;
+    folded[p].resize(present.sample_count[p]);
+    bool flag = false;
+    if (!format::decode_lpc_stream_residuals(payload.data() + dir.stream_offset[p], dir.stream_size[p], present.sample_count[p],
+                                             meta.codec.partition_size, &first_code[p], &flag, folded[p].data()))
+      throw ArchiveError("chunk " + std::to_string(chunk) + ", channel " + std::to_string(present.channel[p]) + " (stream at byte " +
+                         std::to_string(reader.payload_offset(chunk) + dir.stream_offset[p]) + "): malformed mo1 stream");
+    adapt[p] = flag;
+  }
+  std::vector<std::vector<std::int32_t>> weights(lanes::kLanes), source_buffers(lanes::kLanes * format::kMaxMoSources);
+  for (std::uint32_t level = 0; level <= max_depth; ++level) {
+    std::vector<std::size_t> batch;
+    const auto flush = [&] {
+      lanes::MoLaneGroup group;
+      group.lanes = static_cast<int>(batch.size());
+      group.n = present.sample_count[batch[0]];
+      std::int32_t first[lanes::kLanes] = {};
+      const std::uint32_t* in[lanes::kLanes] = {};
+      std::int32_t* out[lanes::kLanes] = {};
+      for (std::size_t l = 0; l < batch.size(); ++l) {
+        const std::size_t p = batch[l];
+        const format::ChannelPredictor& predictor = meta.channels[present.channel[p]].predictor;
+        group.model[l] = format::mo_model_of(predictor, meta.codec);
+        if (!adapt[p]) group.model[l].lms_step = 0;
+        weights[l] = format::lpc_initial_weights(predictor);
+        group.weights[l] = weights[l].data();
+        for (std::size_t s = 0; s < predictor.sources.size(); ++s) {
+          auto& buffer = source_buffers[l * format::kMaxMoSources + s];
+          buffer.assign(format::lpc_source_buffer_size(group.n), 0);
+          const std::int64_t q = position[static_cast<std::size_t>(predictor.sources[s].channel)];
+          if (q >= 0) {
+            const auto& src = codes[static_cast<std::size_t>(q)];
+            format::fill_lpc_source_buffer(src.data(), static_cast<std::uint32_t>(src.size()), group.n, buffer.data());
+          }
+          group.sources[l][s] = buffer.data();
+        }
+        first[l] = first_code[p];
+        in[l] = folded[p].data();
+        codes[p].resize(group.n);
+        out[l] = codes[p].data();
       }
-      sources[s] = source_buffers[s].data();
+      lanes::mo_reconstruct(group, first, in, out);
+      batch.clear();
+    };
+    for (std::size_t p = 0; p < present.channel.size(); ++p) {
+      if (!needed[p] || depth[present.channel[p]] != level) continue;
+      if (!batch.empty() && present.sample_count[batch[0]] != present.sample_count[p]) flush();
+      batch.push_back(p);
+      if (batch.size() == lanes::kLanes) flush();
     }
-    weights = format::lpc_initial_weights(predictor);
-    history.resize(format::mo_history_buffer_size(n));
-    wavelet.resize(static_cast<std::size_t>(model.levels) * format::wavelet_buffer_size(n));
-    codes[i].resize(n);
-    format::mo_reconstruct(model, first_code, folded.data(), n, weights.data(), history.data(), wavelet.data(), features.data(), sources,
-                           codes[i].data());
+    if (!batch.empty()) flush();
   }
 }
 

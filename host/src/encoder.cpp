@@ -5,6 +5,7 @@
 #include <future>
 #include <memory>
 #include <numeric>
+#include <optional>
 
 #include "spikey/format/archive_reader.hpp"
 #include "spikey/format/archive_writer.hpp"
@@ -15,6 +16,7 @@
 #include "spikey/host/batch_encoder.hpp"
 #include "spikey/host/decoder.hpp"
 #include "spikey/host/lpc_lanes.hpp"
+#include "spikey/host/mo_lanes.hpp"
 #include "spikey/host/output_file.hpp"
 #include "spikey/host/parallel.hpp"
 #include "spikey/host/stopwatch.hpp"
@@ -188,47 +190,66 @@ void encode_lpc_streams(const std::vector<std::vector<std::int32_t>>& codes, con
   if (!batch.empty()) flush();
 }
 
-// mo1: each stream with fixed and with adapting weights, the smaller sum of folded residuals
-// sets the adapt flag, then the entropy stage of lpc1.
+// mo1: the prediction stage for up to 8 channels at once, each with fixed and with adapting
+// weights; the smaller sum of folded residuals sets each stream's adapt flag, then the
+// entropy stage of lpc1.
 void encode_mo_streams(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& present, const format::Metadata& meta,
                        std::vector<std::vector<std::uint32_t>>& streams) {
-  thread_local std::vector<std::uint32_t> fixed, adapted;
+  const std::uint32_t partition_size = meta.codec.partition_size;
+  thread_local std::vector<std::vector<std::int32_t>> weights(lanes::kLanes);
+  thread_local std::vector<std::vector<std::int32_t>> source_buffers(lanes::kLanes * format::kMaxMoSources);
+  thread_local std::vector<std::vector<std::uint32_t>> fixed(lanes::kLanes), adapted(lanes::kLanes);
   thread_local std::vector<std::uint8_t> indices;
-  std::vector<std::int32_t> weights, history, wavelet, features(format::kMaxWaveletLevels + 1);
-  std::vector<std::vector<std::int32_t>> source_buffers(format::kMaxMoSources);
-  for (std::size_t i = 0; i < present.channel.size(); ++i) {
-    const auto n = static_cast<std::uint32_t>(codes[i].size());
-    const format::ChannelPredictor& predictor = meta.channels[present.channel[i]].predictor;
-    format::MoModel model = format::mo_model_of(predictor, meta.codec);
-    const std::int32_t* sources[format::kMaxMoSources] = {};
-    for (std::size_t s = 0; s < predictor.sources.size(); ++s) {
-      source_buffers[s].assign(format::lpc_source_buffer_size(n), 0);
-      const auto channel = static_cast<std::uint32_t>(predictor.sources[s].channel);
-      const auto it = std::lower_bound(present.channel.begin(), present.channel.end(), channel);
-      if (it != present.channel.end() && *it == channel) {
-        const auto& src = codes[static_cast<std::size_t>(it - present.channel.begin())];
-        format::fill_lpc_source_buffer(src.data(), static_cast<std::uint32_t>(src.size()), n, source_buffers[s].data());
+  std::vector<std::size_t> batch;
+  const auto flush = [&] {
+    lanes::MoLaneGroup group;
+    group.lanes = static_cast<int>(batch.size());
+    group.n = static_cast<std::uint32_t>(codes[batch[0]].size());
+    const std::int32_t* in[lanes::kLanes] = {};
+    std::uint32_t* out_fixed[lanes::kLanes] = {};
+    std::uint32_t* out_adapted[lanes::kLanes] = {};
+    bool any_step = false;
+    for (std::size_t l = 0; l < batch.size(); ++l) {
+      const format::ChannelPredictor& predictor = meta.channels[present.channel[batch[l]]].predictor;
+      group.model[l] = format::mo_model_of(predictor, meta.codec);
+      any_step |= group.model[l].lms_step != 0;
+      weights[l] = format::lpc_initial_weights(predictor);
+      group.weights[l] = weights[l].data();
+      for (std::size_t s = 0; s < predictor.sources.size(); ++s) {
+        auto& buffer = source_buffers[l * format::kMaxMoSources + s];
+        buffer.assign(format::lpc_source_buffer_size(group.n), 0);
+        const auto channel = static_cast<std::uint32_t>(predictor.sources[s].channel);
+        const auto it = std::lower_bound(present.channel.begin(), present.channel.end(), channel);
+        if (it != present.channel.end() && *it == channel) {
+          const auto& src = codes[static_cast<std::size_t>(it - present.channel.begin())];
+          format::fill_lpc_source_buffer(src.data(), static_cast<std::uint32_t>(src.size()), group.n, buffer.data());
+        }
+        group.sources[l][s] = buffer.data();
       }
-      sources[s] = source_buffers[s].data();
+      in[l] = codes[batch[l]].data();
+      fixed[l].resize(group.n);
+      adapted[l].resize(group.n);
+      out_fixed[l] = fixed[l].data();
+      out_adapted[l] = adapted[l].data();
     }
-    history.resize(format::mo_history_buffer_size(n));
-    wavelet.resize(static_cast<std::size_t>(model.levels) * format::wavelet_buffer_size(n));
-    const auto run = [&](std::int32_t step, std::vector<std::uint32_t>& out) {
-      model.lms_step = step;
-      weights = format::lpc_initial_weights(predictor);
-      out.resize(n);
-      format::mo_fold_residuals(model, codes[i].data(), n, weights.data(), history.data(), wavelet.data(), features.data(), sources, out.data());
-      return std::accumulate(out.begin(), out.begin() + (n - 1), std::uint64_t{0});
-    };
-    const std::uint64_t fixed_sum = run(0, fixed);
-    const bool adapt = predictor.lms_step != 0 && run(predictor.lms_step, adapted) < fixed_sum;
-    const std::uint32_t* chosen = adapt ? adapted.data() : fixed.data();
-    indices.resize(format::partition_count(n - 1, meta.codec.partition_size));
-    format::lpc_partition_indices(chosen, n - 1, meta.codec.partition_size, indices.data());
-    auto& words = streams[i];
-    words.resize(format::max_lpc_stream_words(n, meta.codec.partition_size));
-    words.resize(format::encode_lpc_stream(codes[i][0], adapt, chosen, n - 1, meta.codec.partition_size, indices.data(), words.data()));
+    if (any_step) lanes::mo_fold(group, in, out_adapted);
+    for (int l = 0; l < group.lanes; ++l) group.model[l].lms_step = 0;
+    lanes::mo_fold(group, in, out_fixed);
+    const std::uint32_t residuals = group.n - 1;
+    for (std::size_t l = 0; l < batch.size(); ++l) {
+      const auto sum = [&](const std::vector<std::uint32_t>& v) { return std::accumulate(v.begin(), v.begin() + residuals, std::uint64_t{0}); };
+      const bool adapt = any_step && meta.channels[present.channel[batch[l]]].predictor.lms_step != 0 && sum(adapted[l]) < sum(fixed[l]);
+      encode_lpc_stream_words(codes[batch[l]][0], adapt, adapt ? adapted[l].data() : fixed[l].data(), group.n, partition_size, indices,
+                              streams[batch[l]]);
+    }
+    batch.clear();
+  };
+  for (std::size_t i = 0; i < present.channel.size(); ++i) {
+    if (!batch.empty() && codes[batch[0]].size() != codes[i].size()) flush();
+    batch.push_back(i);
+    if (batch.size() == lanes::kLanes) flush();
   }
+  if (!batch.empty()) flush();
 }
 
 }  // namespace
@@ -303,6 +324,32 @@ void encode_in_batches(const Recording& recording, const format::Metadata& meta,
   }
 }
 
+// Encodes every chunk of `section`'s recording into a new archive at `path`; returns its size.
+std::uint64_t write_archive(const Recording& recording, const format::MetadataSection& section, const EncodeOptions& options,
+                            const fs::path& path) {
+  const format::Metadata& meta = section.metadata;
+  const std::uint64_t chunk_count = meta.chunk_count();
+  format::ArchiveWriter writer(path, section);
+  if (options.batch_executor && meta.codec.name == format::kCodecLpc1) {  // the batch pipeline covers lpc1 so far
+    encode_in_batches(recording, meta, options, writer);
+  } else {
+    ordered_parallel<EncodedChunk>(
+        chunk_count, options.threads, 2 * std::size_t{options.threads},
+        [&](std::size_t chunk) {
+          const std::uint64_t first = meta.chunk_first_sample(chunk);
+          const auto present = format::channels_in_chunk(meta, first, meta.chunk_sample_count(chunk));
+          std::vector<std::int16_t> samples;
+          recording.gather(first, present, samples);
+          return encode_chunk(samples, present, meta);
+        },
+        [&](std::size_t chunk, EncodedChunk& encoded) {
+          writer.append_chunk(meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk), encoded.payload, encoded.samples_checksum);
+          if (options.progress) options.progress("compress", chunk + 1, chunk_count);
+        });
+  }
+  return writer.finish();
+}
+
 }  // namespace
 
 void verify_against_input(const format::ArchiveReader& reader, const Recording& recording, const EncodeOptions& options) {
@@ -336,7 +383,7 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
   const Stopwatch stopwatch;
   if (options.partition_size == 0 || options.partition_size > format::kMaxPartitionSize)
     throw std::invalid_argument("partition size out of range");
-  TemporaryPath temporary(output, options.overwrite);
+  if (!options.overwrite) TemporaryPath check(output, false);  // refuse an existing output before any work
 
   format::MetadataSection section;
   format::Metadata& meta = section.metadata;
@@ -407,52 +454,47 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
     meta.channels[c].value_map = maps.back();
     ++report.value_map_counts[static_cast<int>(maps.back().kind)];
   }
-  if (meta.codec.name == format::kCodecLpc1) {
-    PredictorTrainingOptions training = options.training;
-    training.threads = options.threads;
+  // Level default races its codec against level fast's and keeps the smaller archive, so
+  // it is never worse than fast (on noise-limited recordings the two are within bytes).
+  std::vector<std::string> candidates = {meta.codec.name};
+  if (options.codec.empty() && meta.codec.name == format::kCodecMo1) candidates.push_back(format::kCodecLpc1);
+  struct Candidate {
+    std::unique_ptr<TemporaryPath> path;
+    std::uint64_t bytes = 0;
+    format::MetadataSection section;
+  };
+  std::optional<Candidate> best;
+  for (const auto& codec : candidates) {
+    Candidate candidate{std::make_unique<TemporaryPath>(output, options.overwrite), 0, section};
+    format::Metadata& m = candidate.section.metadata;
+    m.codec.name = codec;
     if (options.progress) options.progress("train", 0, 1);
-    train_predictors(recording, meta, training);
+    if (codec == format::kCodecLpc1) {
+      PredictorTrainingOptions training = options.training;
+      training.threads = options.threads;
+      train_predictors(recording, m, training);
+    } else if (codec == format::kCodecMo1) {
+      MoTrainingOptions training = options.mo_training;
+      training.threads = options.threads;
+      train_mo_predictors(recording, m, training, options.topology.get());
+    }
+    candidate.bytes = write_archive(recording, candidate.section, options, candidate.path->path());
+    if (!best || candidate.bytes < best->bytes) best = std::move(candidate);
   }
-  if (meta.codec.name == format::kCodecMo1) {
-    MoTrainingOptions training = options.mo_training;
-    training.threads = options.threads;
-    if (options.progress) options.progress("train", 0, 1);
-    train_mo_predictors(recording, meta, training, options.topology.get());
-  }
-
-  // Encode and write, chunk by chunk in order.
-  {
-    format::ArchiveWriter writer(temporary.path(), section);
-    if (options.batch_executor && meta.codec.name == format::kCodecLpc1) {  // the batch pipeline covers lpc1 so far
-      encode_in_batches(recording, meta, options, writer);
-    } else ordered_parallel<EncodedChunk>(
-        chunk_count, options.threads, 2 * std::size_t{options.threads},
-        [&](std::size_t chunk) {
-          const std::uint64_t first = meta.chunk_first_sample(chunk);
-          const auto present = format::channels_in_chunk(meta, first, meta.chunk_sample_count(chunk));
-          std::vector<std::int16_t> samples;
-          recording.gather(first, present, samples);
-          return encode_chunk(samples, present, meta);
-        },
-        [&](std::size_t chunk, EncodedChunk& encoded) {
-          writer.append_chunk(meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk), encoded.payload,
-                              encoded.samples_checksum);
-          if (options.progress) options.progress("compress", chunk + 1, chunk_count);
-        });
-    report.archive_bytes = writer.finish();
-  }
+  report.archive_bytes = best->bytes;
+  report.codec = best->section.metadata.codec.name;
   report.encode_seconds = stopwatch.seconds();
 
   if (options.verify) {
     const Stopwatch verify_stopwatch;
-    const format::ArchiveReader reader(temporary.path());
+    const format::ArchiveReader reader(best->path->path());
     verify_against_input(reader, recording, options);
     report.verify_seconds = verify_stopwatch.seconds();
     report.verified = true;
   }
-  temporary.commit();
+  best->path->commit();
 
-  report.backend = options.batch_executor && meta.codec.name == format::kCodecLpc1 ? options.backend : "cpu";
+  report.backend = options.batch_executor && report.codec == format::kCodecLpc1 ? options.backend : "cpu";
   report.original_bytes = recording.original_bytes();
   report.sources = sources.size();
   report.channels = recording.channel_count();

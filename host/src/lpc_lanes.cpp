@@ -1,17 +1,22 @@
 // Run-time choice of the lockstep kernel's instruction set.
 #include "spikey/host/lpc_lanes.hpp"
+#include "spikey/host/mo_lanes.hpp"
 
 namespace spikey::host::lanes {
 
 namespace generic {
 void reconstruct(const LaneGroup&, const std::int32_t*, const std::uint32_t* const*, std::int32_t* const*);
 void fold(const LaneGroup&, const std::int32_t* const*, std::uint32_t* const*);
+void mo_reconstruct(const MoLaneGroup&, const std::int32_t*, const std::uint32_t* const*, std::int32_t* const*);
+void mo_fold(const MoLaneGroup&, const std::int32_t* const*, std::uint32_t* const*);
 }  // namespace generic
 
 #if defined(SPIKEY_HAVE_AVX2_KERNEL)
 namespace avx2 {
 void reconstruct(const LaneGroup&, const std::int32_t*, const std::uint32_t* const*, std::int32_t* const*);
 void fold(const LaneGroup&, const std::int32_t* const*, std::uint32_t* const*);
+void mo_reconstruct(const MoLaneGroup&, const std::int32_t*, const std::uint32_t* const*, std::int32_t* const*);
+void mo_fold(const MoLaneGroup&, const std::int32_t* const*, std::uint32_t* const*);
 }  // namespace avx2
 
 namespace {
@@ -34,6 +39,20 @@ void fold(const LaneGroup& group, const std::int32_t* const* codes, std::uint32_
   if (use_avx2()) return avx2::fold(group, codes, folded);
 #endif
   generic::fold(group, codes, folded);
+}
+
+void mo_reconstruct(const MoLaneGroup& group, const std::int32_t* first_code, const std::uint32_t* const* folded, std::int32_t* const* codes) {
+#if defined(SPIKEY_HAVE_AVX2_KERNEL)
+  if (use_avx2()) return avx2::mo_reconstruct(group, first_code, folded, codes);
+#endif
+  generic::mo_reconstruct(group, first_code, folded, codes);
+}
+
+void mo_fold(const MoLaneGroup& group, const std::int32_t* const* codes, std::uint32_t* const* folded) {
+#if defined(SPIKEY_HAVE_AVX2_KERNEL)
+  if (use_avx2()) return avx2::mo_fold(group, codes, folded);
+#endif
+  generic::mo_fold(group, codes, folded);
 }
 
 const char* instruction_set() {

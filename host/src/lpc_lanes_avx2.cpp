@@ -5,7 +5,9 @@
 #include <vector>
 
 #include "spikey/host/lpc_lanes.hpp"
+#include "spikey/host/mo_lanes.hpp"
 
 namespace spikey::host::lanes::avx2 {
 #include "lpc_lanes_impl.hpp"
+#include "mo_lanes_impl.hpp"
 }  // namespace spikey::host::lanes::avx2

@@ -79,6 +79,7 @@ struct CompressReport {
   double verify_seconds = 0;    // 0 when not verified
   bool verified = false;
   std::string backend;
+  std::string codec;  // what the archive uses (level default keeps the smaller of mo1 and lpc1)
   std::uint64_t value_map_counts[3] = {0, 0, 0};  // channels per ValueMapKind
 };
 

@@ -1,0 +1,184 @@
+// Body of the lockstep mo1 kernel, compiled once per instruction set (included by
+// lpc_lanes_*.cpp inside their namespace, after lpc_lanes_impl.hpp, whose vector helpers it uses).
+namespace mo_detail {
+
+using spikey::host::lanes::MoLaneGroup;
+
+constexpr int kMoGroupTaps = f::kMaxMoTaps;
+
+struct MoScratch {
+  std::vector<std::int32_t> history;  // (order + n) rows
+  std::vector<std::int32_t> sources;  // per source slot: (n + 2W) rows
+  std::vector<std::int32_t> wavelet;  // per level below L: (kWaveletPad + n) rows
+  std::vector<std::int32_t> codes;    // n rows
+  std::vector<std::uint32_t> folded;  // n rows
+};
+
+MoScratch& mo_scratch() {
+  thread_local MoScratch s;
+  return s;
+}
+
+template <bool kDecode>
+void run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uint32_t* const* folded_in, const std::int32_t* const* codes_in,
+            std::int32_t* const* codes_out, std::uint32_t* const* folded_out) {
+  // Group layout: history taps (the longest lane's), wavelet taps (when any lane uses them),
+  // then source slots (the most sources of any lane); lanes with fewer taps get zero weights
+  // and zero steps there.
+  int order = 0, sources = 0, levels = 0;
+  const int half_window = g.model[0].half_window;
+  for (int l = 0; l < g.lanes; ++l) {
+    order = std::max(order, g.model[l].order);
+    sources = std::max(sources, g.model[l].sources);
+    levels = std::max(levels, g.model[l].levels);
+  }
+  const int wavelet_taps = levels > 0 ? levels + 1 : 0;
+  const int window = 2 * half_window + 1;
+  const int total_taps = order + wavelet_taps + sources * window;
+  alignas(32) std::int32_t weight_table[kMoGroupTaps][kLanes] = {};
+  alignas(32) std::int32_t step_table[kMoGroupTaps][kLanes] = {};
+  for (int l = 0; l < g.lanes; ++l) {
+    const f::MoModel& m = g.model[l];
+    int i = 0;
+    for (int k = 0; k < m.order; ++k, ++i) weight_table[order - m.order + k][l] = g.weights[l][i], step_table[order - m.order + k][l] = m.lms_step;
+    for (int k = 0; k < m.wavelet_taps(); ++k, ++i) weight_table[order + k][l] = g.weights[l][i], step_table[order + k][l] = m.lms_step;
+    for (int s = 0; s < m.sources; ++s)
+      for (int k = 0; k < window; ++k, ++i) {
+        const int tap = order + wavelet_taps + s * window + k;
+        weight_table[tap][l] = g.weights[l][i];
+        step_table[tap][l] = m.lms_step;
+      }
+  }
+  lanes_i32 weight[kMoGroupTaps], step[kMoGroupTaps];
+  for (int k = 0; k < total_taps; ++k) weight[k] = load(weight_table[k]), step[k] = load(step_table[k]);
+
+  MoScratch& s = mo_scratch();
+  const std::size_t n = g.n;
+  const std::size_t lanes = kLanes;
+  s.history.resize((static_cast<std::size_t>(order) + n) * lanes);
+  std::fill(s.history.begin(), s.history.begin() + static_cast<std::ptrdiff_t>(order + 1) * kLanes, 0);
+  const std::size_t source_rows = n + 2 * static_cast<std::size_t>(half_window);
+  s.sources.assign(static_cast<std::size_t>(sources) * source_rows * lanes, 0);
+  for (int l = 0; l < g.lanes; ++l)
+    for (int k = 0; k < g.model[l].sources; ++k) {
+      const std::int32_t* src = g.sources[l][k] + f::kMaxSourceHalfWindow - half_window;  // c_s[-W]
+      std::int32_t* rows = s.sources.data() + static_cast<std::size_t>(k) * source_rows * lanes;
+      for (std::size_t r = 0; r < source_rows; ++r) rows[r * lanes + static_cast<std::size_t>(l)] = src[r];
+    }
+  const std::size_t wavelet_rows = f::kWaveletPad + n;
+  s.wavelet.resize(static_cast<std::size_t>(levels) * wavelet_rows * lanes);
+  for (int level = 0; level < levels; ++level)
+    std::fill(s.wavelet.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(level) * wavelet_rows * lanes),
+              s.wavelet.begin() + static_cast<std::ptrdiff_t>((static_cast<std::size_t>(level) * wavelet_rows + f::kWaveletPad + 1) * lanes), 0);
+  s.codes.resize(n * lanes);
+  s.folded.resize(n * lanes);
+  for (int l = g.lanes; l < kLanes; ++l)
+    for (std::size_t t = 0; t < n; ++t) s.codes[t * lanes + static_cast<std::size_t>(l)] = 0, s.folded[t * lanes + static_cast<std::size_t>(l)] = 0;
+  for (int l = 0; l < g.lanes; ++l) {
+    if (kDecode) {
+      s.codes[static_cast<std::size_t>(l)] = first_code[l];
+      for (std::size_t t = 1; t < n; ++t) s.folded[(t - 1) * lanes + static_cast<std::size_t>(l)] = folded_in[l][t - 1];
+    } else {
+      for (std::size_t t = 0; t < n; ++t) s.codes[t * lanes + static_cast<std::size_t>(l)] = codes_in[l][t];
+    }
+  }
+  bool adapting = false;
+  for (int l = 0; l < g.lanes; ++l) adapting |= g.model[l].lms_step != 0;
+
+  const int shift = g.model[0].weight_shift;
+  const lanes_i32 half = lanes_i32{} + (std::int32_t{1} << (shift - 1));
+  const lanes_i32 unit = lanes_i32{} + (std::int32_t{1} << shift);
+  const lanes_i32 wavelet_half = lanes_i32{} + (std::int32_t{1} << (f::kDmeyShift - 1));
+  lanes_i32 features[f::kMaxWaveletLevels + 1] = {};
+  std::int32_t* history = s.history.data();
+  std::int32_t* wavelet = s.wavelet.data();
+  std::int32_t* codes = s.codes.data();
+  std::uint32_t* folded = s.folded.data();
+  lanes_i32 previous = load(codes);
+
+  for (std::size_t t = 1; t < n; ++t) {
+    const std::int32_t* h = history + t * lanes;
+    lanes_i32 acc = {};
+    for (int k = 0; k < order; ++k) acc += weight[k] * load(h + k * kLanes);
+    for (int k = 0; k < wavelet_taps; ++k) acc += weight[order + k] * features[k];
+    for (int src = 0; src < sources; ++src) {
+      const std::int32_t* w = s.sources.data() + (static_cast<std::size_t>(src) * source_rows + t) * lanes;
+      for (int k = 0; k < window; ++k) acc += weight[order + wavelet_taps + src * window + k] * load(w + k * kLanes);
+    }
+    const lanes_i32 p = (acc + half) >> shift;
+    const lanes_i32 flip = acc > p * unit;
+    lanes_i32 e, d;
+    if constexpr (kDecode) {
+      const lanes_u32 u = load(folded + (t - 1) * lanes);
+      const lanes_u32 unfolded = (u >> 1) ^ (lanes_u32{} - (u & 1u));
+      e = (lanes_i32)(((lanes_u32)flip ^ unfolded) - (lanes_u32)flip);
+      d = (lanes_i32)((lanes_u32)e + (lanes_u32)p);
+      previous = (lanes_i32)((lanes_u32)previous + (lanes_u32)d);
+      store(codes + t * lanes, previous);
+    } else {
+      const lanes_i32 current = load(codes + t * lanes);
+      d = current - previous;
+      previous = current;
+      e = d - p;
+      const lanes_i32 x = (e ^ flip) - flip;
+      store(folded + (t - 1) * lanes, (lanes_u32)((x << 1) ^ (x >> 31)));
+    }
+    if (adapting) {
+      const lanes_i32 e_positive = e > 0, e_negative = e < 0;
+      const auto update = [&](int k, lanes_i32 x) {
+        const lanes_i32 u = (step[k] & e_positive) - (step[k] & e_negative);
+        weight[k] = clamp(weight[k] + (u & (x > 0)) - (u & (x < 0)), f::kMaxLpcWeight);
+      };
+      for (int k = 0; k < order; ++k) update(k, load(h + k * kLanes));
+      for (int k = 0; k < wavelet_taps; ++k) update(order + k, features[k]);
+      for (int src = 0; src < sources; ++src) {
+        const std::int32_t* w = s.sources.data() + (static_cast<std::size_t>(src) * source_rows + t) * lanes;
+        for (int k = 0; k < window; ++k) update(order + wavelet_taps + src * window + k, load(w + k * kLanes));
+      }
+    }
+    const lanes_i32 c = clamp(d, f::kLpcHistoryClamp);
+    store(history + (t + static_cast<std::size_t>(order)) * lanes, c);
+    if (levels > 0) {  // wavelet_step for all lanes
+      const std::size_t at = f::kWaveletPad + t;
+      store(wavelet + at * lanes, c);
+      for (int level = 1; level <= levels; ++level) {
+        const std::int32_t* a = wavelet + static_cast<std::size_t>(level - 1) * wavelet_rows * lanes;
+        const std::size_t dilation = std::size_t{1} << (level - 1);
+        // The filters are mirror-symmetric (low-pass about tap 17, high-pass about tap 16; tested),
+        // so mirrored inputs are added first: half the multiplies, the same integer sums.
+        lanes_i32 x[f::kDmeyTaps];
+#pragma GCC unroll 34
+        for (int j = 0; j < f::kDmeyTaps; ++j) x[j] = load(a + (at - static_cast<std::size_t>(j) * dilation) * lanes);
+        lanes_i32 low = f::dmey_low(17) * x[17];
+        lanes_i32 high = f::dmey_high(16) * x[16];
+#pragma GCC unroll 16
+        for (int k = 1; k <= 16; ++k) {
+          low += f::dmey_low(17 + k) * (x[17 - k] + x[17 + k]);
+          high += f::dmey_high(16 + k) * (x[16 - k] + x[16 + k]);
+        }
+        features[level - 1] = clamp((high + wavelet_half) >> f::kDmeyShift, f::kWaveletClamp);
+        const lanes_i32 approximation = clamp((low + wavelet_half) >> f::kDmeyShift, f::kWaveletClamp);
+        if (level < levels) store(wavelet + (static_cast<std::size_t>(level) * wavelet_rows + at) * lanes, approximation);
+        else features[levels] = approximation;
+      }
+    }
+  }
+
+  for (int l = 0; l < g.lanes; ++l) {
+    if (kDecode) {
+      for (std::size_t t = 0; t < n; ++t) codes_out[l][t] = codes[t * lanes + static_cast<std::size_t>(l)];
+    } else {
+      for (std::size_t t = 1; t < n; ++t) folded_out[l][t - 1] = folded[(t - 1) * lanes + static_cast<std::size_t>(l)];
+    }
+  }
+}
+
+}  // namespace mo_detail
+
+void mo_reconstruct(const MoLaneGroup& group, const std::int32_t* first_code, const std::uint32_t* const* folded, std::int32_t* const* codes) {
+  mo_detail::run_mo<true>(group, first_code, folded, nullptr, codes, nullptr);
+}
+
+void mo_fold(const MoLaneGroup& group, const std::int32_t* const* codes, std::uint32_t* const* folded) {
+  mo_detail::run_mo<false>(group, nullptr, nullptr, codes, nullptr, folded);
+}
