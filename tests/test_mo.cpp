@@ -1,0 +1,214 @@
+// Codec mo1 (level default): wavelet features, the predictor stream (scalar reference), the
+// lockstep kernel against it, decoding order, topology, and the codec on real data.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "spikey/format/archive_reader.hpp"
+#include "spikey/format/mo_stream.hpp"
+#include "spikey/format/value_map.hpp"
+#include "spikey/format/wavelet_features.hpp"
+#include "spikey/host/decoder.hpp"
+#include "spikey/host/encoder.hpp"
+#include "spikey/host/mo_lanes.hpp"
+#include "spikey/host/mo_training.hpp"
+#include "spikey/host/recording.hpp"
+#include "test_support.hpp"
+
+using namespace spikey;
+using namespace spikey::format;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::int32_t> cinpla_channel_codes(int channel, std::size_t count) {
+  const auto raw = test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
+  const auto* s = reinterpret_cast<const std::int16_t*>(raw.data());
+  std::vector<std::int32_t> codes;
+  for (std::size_t t = 0; t < std::min<std::size_t>(count, raw.size() / 64); ++t) codes.push_back(s[t * 32 + static_cast<std::size_t>(channel)]);
+  return codes;
+}
+
+struct RandomMo {
+  MoModel model;
+  std::vector<std::int32_t> weights;
+};
+
+RandomMo random_mo(std::mt19937& rng, int levels) {
+  RandomMo m;
+  m.model.order = static_cast<int>(rng() % (kMaxMoOrder + 1));
+  m.model.levels = rng() % 2 ? levels : 0;
+  m.model.sources = static_cast<int>(rng() % (kMaxMoSources + 1));
+  m.model.half_window = 2;
+  m.model.lms_step = static_cast<std::int32_t>(rng() % 3) * 2;
+  for (int i = 0; i < m.model.taps(); ++i) m.weights.push_back(static_cast<std::int32_t>(rng() % 3001) - 1500);
+  if (m.model.order > 0) m.weights[static_cast<std::size_t>(m.model.order - 1)] = 3500;
+  if (rng() % 6 == 0)
+    for (auto& w : m.weights) w = rng() % 2 ? kMaxLpcWeight : -kMaxLpcWeight;  // the overflow bound
+  return m;
+}
+
+}  // namespace
+
+TEST(Wavelet, FiltersAreTheQuantizedDmeyPairAndMirrorSymmetric) {
+  std::int64_t low_sum = 0, high_sum = 0;
+  for (int j = 0; j < kDmeyTaps; ++j) low_sum += dmey_low(j), high_sum += dmey_high(j);
+  EXPECT_NEAR(static_cast<double>(low_sum), 16384.0, 8.0);  // unit DC gain at 2^14
+  EXPECT_LT(std::abs(high_sum), 16);                       // a high-pass has almost no DC gain
+  EXPECT_EQ(dmey_low(17), 8626);
+  EXPECT_EQ(dmey_high(16), -8626);
+  for (int k = 1; k <= 16; ++k) {  // the lockstep kernel relies on this (mo_lanes_impl.hpp)
+    EXPECT_EQ(dmey_low(17 - k), dmey_low(17 + k)) << k;
+    EXPECT_EQ(dmey_high(16 - k), dmey_high(16 + k)) << k;
+  }
+  EXPECT_EQ(dmey_low(0), 0);
+  EXPECT_EQ(dmey_high(33), 0);
+}
+
+TEST(Wavelet, StepMatchesADirectConvolution) {
+  // Level 1 of the cascade is the filters applied to the input: compare with a plain sum.
+  const auto codes = cinpla_channel_codes(3, 3000);
+  const std::uint32_t n = static_cast<std::uint32_t>(codes.size());
+  std::vector<std::int32_t> c(n, 0);
+  for (std::uint32_t t = 1; t < n; ++t) c[t] = clamp_history(codes[t] - codes[t - 1]);
+  const int levels = 3;
+  std::vector<std::int32_t> buffers(static_cast<std::size_t>(levels) * wavelet_buffer_size(n), 0), features(levels + 1);
+  for (std::uint32_t t = 1; t < n; ++t) {
+    wavelet_step(levels, buffers.data(), wavelet_buffer_size(n), t, c[t], features.data());
+    std::int64_t high = 0;
+    for (int j = 0; j < kDmeyTaps; ++j) high += std::int64_t{dmey_high(j)} * (t >= static_cast<std::uint32_t>(j) ? c[t - static_cast<std::uint32_t>(j)] : 0);
+    const auto expected = static_cast<std::int32_t>(std::clamp<std::int64_t>((high + 8192) >> 14, -kWaveletClamp, kWaveletClamp));
+    ASSERT_EQ(features[0], expected) << "t=" << t;
+    for (const auto v : features) ASSERT_LE(std::abs(v), kWaveletClamp);
+  }
+}
+
+TEST(MoStream, RoundTripsRealDataUnderRandomModels) {
+  std::mt19937 rng(17);
+  for (int trial = 0; trial < 40; ++trial) {
+    const auto n = static_cast<std::uint32_t>(1 + rng() % 5000);
+    const auto codes = cinpla_channel_codes(static_cast<int>(rng() % 32), n);
+    const auto m = random_mo(rng, 1 + static_cast<int>(rng() % kMaxWaveletLevels));
+    std::vector<std::vector<std::int32_t>> buffers(kMaxMoSources);
+    const std::int32_t* sources[kMaxMoSources] = {};
+    for (int s = 0; s < m.model.sources; ++s) {
+      const auto other = cinpla_channel_codes(static_cast<int>(rng() % 32), 6000);
+      buffers[static_cast<std::size_t>(s)].assign(lpc_source_buffer_size(n), 0);
+      fill_lpc_source_buffer(other.data(), static_cast<std::uint32_t>(rng() % (n + 8)), n, buffers[static_cast<std::size_t>(s)].data());
+      sources[s] = buffers[static_cast<std::size_t>(s)].data();
+    }
+    std::vector<std::int32_t> w = m.weights, history(mo_history_buffer_size(n)), wavelet(static_cast<std::size_t>(m.model.levels) * wavelet_buffer_size(n) + 1),
+        features(kMaxWaveletLevels + 1);
+    std::vector<std::uint32_t> folded(n);
+    mo_fold_residuals(m.model, codes.data(), n, w.data(), history.data(), wavelet.data(), features.data(), sources, folded.data());
+    std::vector<std::int32_t> decoded(n);
+    w = m.weights;
+    mo_reconstruct(m.model, codes[0], folded.data(), n, w.data(), history.data(), wavelet.data(), features.data(), sources, decoded.data());
+    ASSERT_EQ(decoded, codes) << "trial " << trial;
+  }
+}
+
+// The lockstep kernel equals the scalar reference, group after group on one thread.
+TEST(MoLanes, EqualTheScalarReference) {
+  std::mt19937 rng(23);
+  for (int trial = 0; trial < 30; ++trial) {
+    host::lanes::MoLaneGroup group;
+    group.lanes = 1 + trial % host::lanes::kLanes;
+    group.n = 1 + static_cast<std::uint32_t>(rng() % (trial % 3 == 0 ? 40 : 3000));
+    const int levels = 1 + static_cast<int>(rng() % kMaxWaveletLevels);
+    std::vector<RandomMo> models;
+    std::vector<std::vector<std::int32_t>> codes, buffers(static_cast<std::size_t>(group.lanes) * kMaxMoSources);
+    for (int l = 0; l < group.lanes; ++l) {
+      models.push_back(random_mo(rng, levels));
+      codes.push_back(cinpla_channel_codes(static_cast<int>(rng() % 32), group.n));
+      codes.back().resize(group.n, codes.back().empty() ? 0 : codes.back().back());
+      for (int s = 0; s < models.back().model.sources; ++s) {
+        auto& b = buffers[static_cast<std::size_t>(l) * kMaxMoSources + static_cast<std::size_t>(s)];
+        const auto other = cinpla_channel_codes(static_cast<int>(rng() % 32), 6000);
+        b.assign(lpc_source_buffer_size(group.n), 0);
+        fill_lpc_source_buffer(other.data(), static_cast<std::uint32_t>(rng() % (group.n + 8)), group.n, b.data());
+        group.sources[l][s] = b.data();
+      }
+      group.model[l] = models.back().model;
+      group.weights[l] = models.back().weights.data();
+    }
+    std::vector<std::vector<std::uint32_t>> reference(static_cast<std::size_t>(group.lanes)), folded(static_cast<std::size_t>(group.lanes));
+    std::vector<std::vector<std::int32_t>> decoded(static_cast<std::size_t>(group.lanes));
+    const std::int32_t* in[host::lanes::kLanes] = {};
+    std::uint32_t* out[host::lanes::kLanes] = {};
+    const std::uint32_t* folded_in[host::lanes::kLanes] = {};
+    std::int32_t* codes_out[host::lanes::kLanes] = {};
+    std::int32_t first[host::lanes::kLanes] = {};
+    for (int l = 0; l < group.lanes; ++l) {
+      const auto i = static_cast<std::size_t>(l);
+      reference[i].resize(group.n);
+      folded[i].resize(group.n);
+      decoded[i].resize(group.n);
+      std::vector<std::int32_t> w = models[i].weights, history(mo_history_buffer_size(group.n)),
+          wavelet(static_cast<std::size_t>(models[i].model.levels) * wavelet_buffer_size(group.n) + 1), features(kMaxWaveletLevels + 1);
+      mo_fold_residuals(models[i].model, codes[i].data(), group.n, w.data(), history.data(), wavelet.data(), features.data(), group.sources[l],
+                        reference[i].data());
+      in[l] = codes[i].data();
+      out[l] = folded[i].data();
+      folded_in[l] = reference[i].data();
+      codes_out[l] = decoded[i].data();
+      first[l] = codes[i][0];
+    }
+    host::lanes::mo_fold(group, in, out);
+    host::lanes::mo_reconstruct(group, first, folded_in, codes_out);
+    for (std::size_t l = 0; l < static_cast<std::size_t>(group.lanes); ++l) {
+      ASSERT_TRUE(std::equal(folded[l].begin(), folded[l].begin() + group.n - 1, reference[l].begin())) << "trial " << trial << " lane " << l;
+      ASSERT_EQ(decoded[l], codes[l]) << "trial " << trial << " lane " << l;
+    }
+  }
+}
+
+TEST(MoMetadata, DecodingOrderPutsSourcesFirstAndRejectsCycles) {
+  Metadata m;
+  m.codec.name = kCodecMo1;
+  m.channels.resize(4);
+  m.channels[0].predictor.sources = {{2, {}}};
+  m.channels[1].predictor.sources = {{0, {}}, {2, {}}};
+  m.channels[3].predictor.sources = {{1, {}}};
+  EXPECT_EQ(mo_decoding_order(m), (std::vector<std::uint32_t>{2, 0, 1, 3}));
+  m.channels[2].predictor.sources = {{3, {}}};  // 2 -> 3 -> 1 -> 0 -> 2
+  EXPECT_LT(mo_decoding_order(m).size(), 4u);
+}
+
+TEST(Topology, SavesLoadsAndRejectsNonsense) {
+  test::TempDir dir;
+  host::Topology t;
+  t.neighbours = {{{1, 0.9f}, {2, 0.5f}}, {{0, 0.9f}}, {}};
+  t.save(dir / "topo.json");
+  const auto back = host::Topology::load(dir / "topo.json");
+  ASSERT_EQ(back.neighbours.size(), 3u);
+  EXPECT_EQ(back.neighbours[0][1].channel, 2u);
+  EXPECT_FLOAT_EQ(back.neighbours[0][0].weight, 0.9f);
+  test::write_file(dir / "bad.json", {'{', '}'});
+  EXPECT_THROW(host::Topology::load(dir / "bad.json"), std::runtime_error);
+  host::Topology self;
+  self.neighbours = {{{0, 1.0f}}};
+  self.save(dir / "self.json");
+  EXPECT_THROW(host::Topology::load(dir / "self.json"), std::runtime_error);
+}
+
+TEST(Mo1, LinksChannelsWithCommonActivityOnRealData) {
+  // The bundled cinpla slice: 32 channels sharing an LFP. mo1 links most of them.
+  test::TempDir out;
+  const auto recording = host::Recording::open({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, {32u, 30000.0},
+                                               [](const std::string&) {});
+  host::EncodeOptions options;
+  options.codec = kCodecMo1;  // not the race: this test is about mo1
+  options.overwrite = true;
+  const auto report = host::compress(recording, out / "a.spikey", options);
+  EXPECT_TRUE(report.verified);
+  const ArchiveReader reader(out / "a.spikey");
+  std::size_t linked = 0;
+  for (const auto& c : reader.metadata().channels) linked += !c.predictor.sources.empty();
+  EXPECT_GE(linked, 24u);
+  host::EncodeOptions fast;
+  fast.level = "fast";
+  fast.overwrite = true;
+  const auto fast_report = host::compress(recording, out / "b.spikey", fast);
+  EXPECT_LT(report.archive_bytes, fast_report.archive_bytes) << "message passing should beat level fast on common-LFP data";
+}
