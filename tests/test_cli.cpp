@@ -227,6 +227,61 @@ TEST(Cli, BackendChoice) {
   EXPECT_EQ(test::read_file(dir / "auto.spikey"), test::read_file(dir / "cpu.spikey"));
 }
 
+TEST(Cli, TopologyTrainAndModelReuse) {
+  test::TempDir dir;
+  const std::string cinpla = (test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat").string();
+  const std::vector<std::string> raw = {"--raw-channels", "32", "--raw-rate", "30000"};
+  const auto with_raw = [&](std::vector<std::string> args) {
+    args.insert(args.begin() + 2, raw.begin(), raw.end());
+    return run(args);
+  };
+  auto r = with_raw({"topology", cinpla, "-o", (dir / "topo.json").string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json topo = json::parse(test::read_file(dir / "topo.json"));
+  EXPECT_EQ(topo["neighbours"].size(), 32u);
+  r = with_raw({"train", cinpla, "-o", (dir / "m.spkm").string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  // The model encodes the same recording to the same bytes as training it again does.
+  r = with_raw({"compress", cinpla, "--model", (dir / "m.spkm").string(), "-o", (dir / "model.spikey").string(), "-q", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["codec"], "mo1");
+  r = with_raw({"compress", cinpla, "--topology", (dir / "topo.json").string(), "-o", (dir / "topo.spikey").string(), "-q"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run({"verify", (dir / "model.spikey").string()});
+  EXPECT_EQ(r.code, 0) << r.err;
+  // A model for 32 channels does not fit 3: a clear error, nothing written.
+  r = run({"compress", kSample.string(), "--model", (dir / "m.spkm").string(), "-o", (dir / "wrong.spikey").string()});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("model is for 32 channels"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "wrong.spikey"));
+  // Architecture from a config file; unknown keys are rejected.
+  test::write_file(dir / "cfg.json", {'{', '"', 'w', 'a', 'v', 'e', 'l', 'e', 't', '_', 'l', 'e', 'v', 'e', 'l', 's', '"', ':', '0', '}'});
+  r = with_raw({"compress", cinpla, "--model-config", (dir / "cfg.json").string(), "-o", (dir / "cfg.spikey").string(), "-q"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  test::write_file(dir / "typo.json", {'{', '"', 'l', 'e', 'v', 'e', 'l', 's', '"', ':', '0', '}'});
+  r = with_raw({"compress", cinpla, "--model-config", (dir / "typo.json").string(), "-o", (dir / "typo.spikey").string()});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unknown key"), std::string::npos) << r.err;
+  test::write_file(dir / "notmodel.spkm", {'{', '}'});
+  r = run({"compress", kSample.string(), "--model", (dir / "notmodel.spkm").string(), "-o", (dir / "x.spikey").string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("not a spikey model"), std::string::npos) << r.err;
+}
+
+TEST(Cli, ModelTrainedOnOneRecordingEncodesAnother) {
+  SPIKEY_REQUIRE_SHARED("tdc_locust/locust_trial_02.raw");
+  test::TempDir dir;
+  const auto trial = [](int i) { return (test::shared_data_dir() / "tdc_locust" / ("locust_trial_0" + std::to_string(i) + ".raw")).string(); };
+  auto r = run({"train", trial(1), "--raw-channels", "4", "--raw-rate", "15000", "-o", (dir / "locust.spkm").string(), "-q"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run({"compress", trial(2), "--raw-channels", "4", "--raw-rate", "15000", "--model", (dir / "locust.spkm").string(), "-o",
+           (dir / "t2.spikey").string(), "-q"});
+  ASSERT_EQ(r.code, 0) << r.err;  // verify-after-compress checked every byte
+  r = run({"decompress", (dir / "t2.spikey").string(), "-o", (dir / "out").string(), "-q"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(test::read_file(dir / "out" / "locust_trial_02.raw"), test::read_file(trial(2)));
+}
+
 TEST(Cli, CorruptArchivesAreReportedWithChunkAndOffset) {
   test::TempDir dir;
   ASSERT_EQ(run({"compress", kSample.string(), "-o", (dir / "s.spikey").string(), "-q"}).code, 0);

@@ -272,7 +272,7 @@ std::vector<std::int32_t> weights_from_json(const json& j, const std::string& wh
   return weights;
 }
 
-ChannelPredictor predictor_from_json(const json& j, const std::string& where) {
+ChannelPredictor lpc_predictor_from_json(const json& j, const std::string& where) {
   ChannelPredictor p;
   p.history_weights = weights_from_json(field<json>(j, "history_weights", where), where);
   p.lms_step = static_cast<std::int32_t>(field<std::uint32_t>(j, "lms_step", where));
@@ -426,6 +426,46 @@ void validate(const Metadata& m, std::uint64_t verbatim_size) {
 
 }  // namespace
 
+json codec_to_json(const CodecParams& codec) {
+  json j = {{"name", codec.name}, {"partition_size", codec.partition_size}};
+  if (codec.name == kCodecLpc1 || codec.name == kCodecMo1) j["weight_shift"] = codec.weight_shift;
+  if (codec.name == kCodecMo1) {
+    j["source_half_window"] = codec.source_half_window;
+    j["wavelet_levels"] = codec.wavelet_levels;
+  }
+  return j;
+}
+
+CodecParams codec_from_json(const json& j) {
+  CodecParams codec;
+  codec.name = field<std::string>(j, "name", "codec");
+  codec.partition_size = field<std::uint32_t>(j, "partition_size", "codec");
+  if (codec.name == kCodecLpc1 || codec.name == kCodecMo1) codec.weight_shift = field<std::uint32_t>(j, "weight_shift", "codec");
+  if (codec.name == kCodecMo1) {
+    codec.source_half_window = field<std::uint32_t>(j, "source_half_window", "codec");
+    codec.wavelet_levels = field<std::uint32_t>(j, "wavelet_levels", "codec");
+  }
+  return codec;
+}
+
+json predictor_to_json(const ChannelPredictor& p, const CodecParams& codec) {
+  if (codec.name == kCodecMo1) {
+    json sources = json::array();
+    for (const auto& s : p.sources) sources.push_back({{"channel", s.channel}, {"weights", s.weights}});
+    return {{"history_weights", p.history_weights}, {"wavelet_weights", p.wavelet_weights}, {"sources", sources}, {"lms_step", p.lms_step}};
+  }
+  json j = {{"history_weights", p.history_weights}, {"lms_step", p.lms_step}};
+  if (!p.sources.empty()) {
+    j["source_channel"] = p.sources.front().channel;
+    j["source_weights"] = p.sources.front().weights;
+  }
+  return j;
+}
+
+ChannelPredictor predictor_from_json(const json& j, const CodecParams& codec, const std::string& where) {
+  return codec.name == kCodecMo1 ? mo_predictor_from_json(j, where) : lpc_predictor_from_json(j, where);
+}
+
 std::vector<std::uint8_t> serialize(const MetadataSection& section) {
   const Metadata& m = section.metadata;
   json j;
@@ -435,32 +475,12 @@ std::vector<std::uint8_t> serialize(const MetadataSection& section) {
   j["total_samples"] = m.total_samples;
   j["chunk_samples"] = m.chunk_samples;
   j["level"] = m.level;
-  j["codec"] = {{"name", m.codec.name}, {"partition_size", m.codec.partition_size}};
-  const bool lpc = m.codec.name == kCodecLpc1;
-  if (lpc || m.codec.name == kCodecMo1) j["codec"]["weight_shift"] = m.codec.weight_shift;
-  if (m.codec.name == kCodecMo1) {
-    j["codec"]["source_half_window"] = m.codec.source_half_window;
-    j["codec"]["wavelet_levels"] = m.codec.wavelet_levels;
-  }
+  j["codec"] = codec_to_json(m.codec);
+  const bool has_predictors = m.codec.name == kCodecLpc1 || m.codec.name == kCodecMo1;
   json channels = json::array();
   for (const auto& c : m.channels) {
     json cj = {{"name", c.name}, {"source", c.source}, {"length", c.length}, {"value_map", value_map_to_json(c.value_map)}};
-    if (lpc) {
-      json pj = {{"history_weights", c.predictor.history_weights}, {"lms_step", c.predictor.lms_step}};
-      if (!c.predictor.sources.empty()) {
-        pj["source_channel"] = c.predictor.sources.front().channel;
-        pj["source_weights"] = c.predictor.sources.front().weights;
-      }
-      cj["predictor"] = std::move(pj);
-    }
-    if (m.codec.name == kCodecMo1) {
-      json sources = json::array();
-      for (const auto& s : c.predictor.sources) sources.push_back({{"channel", s.channel}, {"weights", s.weights}});
-      cj["predictor"] = {{"history_weights", c.predictor.history_weights},
-                         {"wavelet_weights", c.predictor.wavelet_weights},
-                         {"sources", sources},
-                         {"lms_step", c.predictor.lms_step}};
-    }
+    if (has_predictors) cj["predictor"] = predictor_to_json(c.predictor, m.codec);
     channels.push_back(std::move(cj));
   }
   j["channels"] = std::move(channels);
@@ -521,15 +541,9 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
   m.chunk_samples = field<std::uint64_t>(j, "chunk_samples", "metadata");
   m.level = field<std::string>(j, "level", "metadata");
   const json codec = field<json>(j, "codec", "metadata");
-  m.codec.name = field<std::string>(codec, "name", "codec");
-  m.codec.partition_size = field<std::uint32_t>(codec, "partition_size", "codec");
+  m.codec = codec_from_json(codec);
   const bool lpc = m.codec.name == kCodecLpc1;
   const bool mo = m.codec.name == kCodecMo1;
-  if (lpc || mo) m.codec.weight_shift = field<std::uint32_t>(codec, "weight_shift", "codec");
-  if (mo) {
-    m.codec.source_half_window = field<std::uint32_t>(codec, "source_half_window", "codec");
-    m.codec.wavelet_levels = field<std::uint32_t>(codec, "wavelet_levels", "codec");
-  }
   const json channels = field<json>(j, "channels", "metadata");
   const json sources = field<json>(j, "sources", "metadata");
   if (!channels.is_array() || !sources.is_array()) fail("metadata: channels and sources must be arrays");
@@ -540,8 +554,7 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
     c.source = field<std::uint32_t>(channels[i], "source", where);
     c.length = field<std::uint64_t>(channels[i], "length", where);
     c.value_map = value_map_from_json(field<json>(channels[i], "value_map", where), where);
-    if (lpc) c.predictor = predictor_from_json(field<json>(channels[i], "predictor", where), where);
-    if (mo) c.predictor = mo_predictor_from_json(field<json>(channels[i], "predictor", where), where);
+    if (lpc || mo) c.predictor = predictor_from_json(field<json>(channels[i], "predictor", where), m.codec, where);
     m.channels.push_back(std::move(c));
   }
   for (std::size_t i = 0; i < sources.size(); ++i) {

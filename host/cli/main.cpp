@@ -5,13 +5,16 @@
 
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <optional>
 
 #include "progress.hpp"
 #include "spikey/format/archive_reader.hpp"
+#include "spikey/format/mo_stream.hpp"
 #include "spikey/host/decoder.hpp"
 #include "spikey/host/encoder.hpp"
+#include "spikey/host/model.hpp"
 #include "spikey/host/output_file.hpp"
 #include "spikey/host/parallel.hpp"
 #include "spikey/host/recording.hpp"
@@ -89,7 +92,57 @@ struct CompressArgs {
   std::optional<double> raw_rate;
   std::string backend = "auto";
   std::uint64_t gpu_memory_mib = 4096;
+  std::string model;         // --model FILE.spkm
+  std::string topology;      // --topology FILE.json
+  std::string model_config;  // --model-config FILE.json
+  std::uint32_t neighbours = 8;  // topology command
 };
+
+// --model-config: the architecture of level default's predictor (and the history order of
+// level fast's). Unknown keys are errors, so a typo never silently falls back to a default.
+void apply_model_config(const std::string& path, host::EncodeOptions& options) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read model config " + path);
+  const json j = json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) throw UsageError("--model-config " + path + ": not a JSON object");
+  host::MoTrainingOptions& mo = options.mo_training;
+  const auto integer = [&](const std::string& key, int lo, int hi) {
+    const json& v = j.at(key);
+    if (!v.is_number_integer() || v.get<long long>() < lo || v.get<long long>() > hi)
+      throw UsageError("--model-config: " + key + " must be an integer in " + std::to_string(lo) + ".." + std::to_string(hi));
+    return static_cast<int>(v.get<long long>());
+  };
+  for (const auto& [key, value] : j.items()) {
+    if (key == "max_order") mo.max_order = options.training.max_order = integer(key, 0, format::kMaxMoOrder);
+    else if (key == "wavelet_levels") mo.wavelet_levels = integer(key, 0, format::kMaxWaveletLevels);
+    else if (key == "max_sources") mo.max_sources = integer(key, 0, format::kMaxMoSources);
+    else if (key == "source_half_window") mo.half_window = integer(key, 0, format::kMaxMoHalfWindow);
+    else if (key == "topology_neighbours") mo.topology_neighbours = integer(key, 1, 64);
+    else if (key == "lms_step") mo.lms_step = options.training.lms_step = integer(key, 0, format::kMaxLmsStep);
+    else if (key == "training_samples") mo.max_training_samples = options.training.max_training_samples = static_cast<std::uint64_t>(integer(key, 1, 1 << 30));
+    else throw UsageError("--model-config: unknown key \"" + key + "\"");
+  }
+}
+
+host::EncodeOptions encode_options(const CompressArgs& a, const CommonOptions& o) {
+  host::EncodeOptions options;
+  options.level = a.level;
+  options.chunk_seconds = a.chunk_seconds;
+  options.threads = o.threads;
+  options.verify = !a.no_verify;
+  options.overwrite = a.force;
+  if (!a.model_config.empty()) apply_model_config(a.model_config, options);
+  if (!a.topology.empty()) options.topology = std::make_shared<host::Topology>(host::Topology::load(a.topology));
+  if (!a.model.empty()) options.model = std::make_shared<host::Model>(host::Model::load(a.model));
+  return options;
+}
+
+host::Recording open_inputs(const CompressArgs& a, const CommonOptions& o) {
+  const auto note = [&](const std::string& line) {
+    if (!o.quiet) std::cerr << "spikey: " << line << "\n";
+  };
+  return host::Recording::open(std::vector<fs::path>(a.inputs.begin(), a.inputs.end()), host::InputOptions{a.raw_channels, a.raw_rate}, note);
+}
 
 // --backend: "cuda" needs a device (and a CUDA build); "auto" uses one when present and
 // otherwise says so and compresses on the CPU.
@@ -128,19 +181,9 @@ fs::path default_archive_name(const std::vector<std::string>& inputs) {
 
 int run_compress(const CompressArgs& a, const CommonOptions& o) {
   const fs::path output = a.output.empty() ? default_archive_name(a.inputs) : fs::path(a.output);
-  host::InputOptions input_options{a.raw_channels, a.raw_rate};
-  std::vector<fs::path> inputs(a.inputs.begin(), a.inputs.end());
-  const auto note = [&](const std::string& line) {
-    if (!o.quiet) std::cerr << "spikey: " << line << "\n";
-  };
-  const host::Recording recording = host::Recording::open(inputs, input_options, note);
+  host::EncodeOptions options = encode_options(a, o);
+  const host::Recording recording = open_inputs(a, o);
   cli::ProgressBar bar(o.quiet);
-  host::EncodeOptions options;
-  options.level = a.level;
-  options.chunk_seconds = a.chunk_seconds;
-  options.threads = o.threads;
-  options.verify = !a.no_verify;
-  options.overwrite = a.force;
   choose_backend(a, o, options);
   options.progress = [&](const std::string& stage, std::uint64_t done, std::uint64_t total) { bar.update(stage, done, total); };
   const host::CompressReport r = host::compress(recording, output, options);
@@ -171,6 +214,38 @@ int run_compress(const CompressArgs& a, const CommonOptions& o) {
               << (r.verified ? ", verified (" + fixed(r.verify_seconds, 2) + " s)" : ", not verified")
               << (r.backend == "cpu" ? "" : ", on " + r.backend) << "\n";
   }
+  return 0;
+}
+
+// ---- topology and train -------------------------------------------------------------------
+
+int run_topology(const CompressArgs& a, const CommonOptions& o) {
+  host::EncodeOptions options = encode_options(a, o);
+  options.mo_training.topology_neighbours = static_cast<int>(a.neighbours);
+  options.mo_training.threads = o.threads;
+  const host::Recording recording = open_inputs(a, o);
+  if (!a.force && fs::exists(a.output)) throw std::runtime_error(a.output + " already exists (use -f to overwrite)");
+  const auto surveyed = host::survey_recording(recording, options);
+  const host::Topology topology = host::compute_topology(recording, surveyed.metadata, options.mo_training);
+  topology.save(a.output);
+  if (!o.quiet) {
+    std::size_t edges = 0, connected = 0;
+    for (const auto& list : topology.neighbours) edges += list.size(), connected += !list.empty();
+    std::cerr << "spikey: " << a.output << ": " << topology.neighbours.size() << " channels, " << connected << " with neighbours, " << edges
+              << " edges\n";
+  }
+  return 0;
+}
+
+int run_train(const CompressArgs& a, const CommonOptions& o) {
+  const host::EncodeOptions options = encode_options(a, o);
+  const host::Recording recording = open_inputs(a, o);
+  if (!a.force && fs::exists(a.output)) throw std::runtime_error(a.output + " already exists (use -f to overwrite)");
+  const auto surveyed = host::survey_recording(recording, options);
+  const host::Model model = host::train_model(recording, surveyed, host::codec_for_level(a.level), options);
+  model.save(a.output);
+  if (!o.quiet)
+    std::cerr << "spikey: " << a.output << ": " << model.codec.name << " model of " << model.predictors.size() << " channel(s)\n";
   return 0;
 }
 
@@ -410,10 +485,35 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   compress->add_option("--gpu-memory", ca.gpu_memory_mib, "GPU memory for one batch of chunks, MiB (default 4096)")
       ->check(CLI::Range(std::uint64_t{64}, std::uint64_t{1} << 20));
+  compress->add_option("--model", ca.model, "encode with this model (spikey train) instead of training")->check(CLI::ExistingFile);
+  compress->add_option("--topology", ca.topology, "level default: use this topology (spikey topology)")->check(CLI::ExistingFile);
+  compress->add_option("--model-config", ca.model_config, "JSON with the predictor's architecture (see README)")->check(CLI::ExistingFile);
   compress->add_flag("-q,--quiet", common.quiet, "no progress or summary");
   compress->add_flag("--json", common.json_output, "print a JSON report on stdout");
   add_threads(compress, common);
   compress->footer("Examples:\n  spikey compress ../data/neuralink -o nl.spikey\n  spikey compress a.wav b.wav -o ab.spikey");
+
+  // topology and train take the same inputs as compress.
+  auto* topology = app.add_subcommand("topology", "compute the channel topology (which channels share activity) of a recording");
+  auto* train = app.add_subcommand("train", "train a model on a recording, to compress other recordings of the implant with --model");
+  for (auto* cmd : {topology, train}) {
+    cmd->add_option("inputs", ca.inputs, "WAV files, directories of WAVs, or raw files with --raw-channels")->required();
+    auto* rc = cmd->add_option("--raw-channels", ca.raw_channels, "file inputs are headerless interleaved int16 with N channels")
+                   ->check(CLI::Range(1u, 65535u));
+    auto* rr = cmd->add_option("--raw-rate", ca.raw_rate, "sample rate in Hz of raw inputs")->check(CLI::PositiveNumber);
+    rc->needs(rr);
+    rr->needs(rc);
+    cmd->add_option("--chunk-seconds", ca.chunk_seconds, "chunk length the training sees (default 1)")->check(CLI::PositiveNumber);
+    cmd->add_option("--model-config", ca.model_config, "JSON with the predictor's architecture")->check(CLI::ExistingFile);
+    cmd->add_flag("-f,--force", ca.force, "overwrite an existing output");
+    cmd->add_flag("-q,--quiet", common.quiet, "no summary");
+    add_threads(cmd, common);
+  }
+  topology->add_option("-o,--output", ca.output, "topology file to write (JSON)")->required();
+  topology->add_option("--neighbours", ca.neighbours, "neighbours kept per channel (default 8)")->check(CLI::Range(1u, 64u));
+  train->add_option("-o,--output", ca.output, "model file to write (.spkm)")->required();
+  train->add_option("--level", ca.level, "fast | default (the codec the model is for)")->check(CLI::IsMember({"fast", "default", "max"}));
+  train->add_option("--topology", ca.topology, "use this topology (level default)")->check(CLI::ExistingFile);
 
   std::string archive, output;
   bool force = false;
@@ -462,6 +562,8 @@ int main(int argc, char** argv) {
 
   try {
     if (*compress) return run_compress(ca, common);
+    if (*topology) return run_topology(ca, common);
+    if (*train) return run_train(ca, common);
     if (*decompress) return run_decompress(archive, output, force, common);
     if (*extract) return run_extract(ea, common);
     if (*info) return run_info(archive, common);

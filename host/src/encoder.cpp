@@ -17,6 +17,7 @@
 #include "spikey/host/decoder.hpp"
 #include "spikey/host/lpc_lanes.hpp"
 #include "spikey/host/mo_lanes.hpp"
+#include "spikey/host/model.hpp"
 #include "spikey/host/output_file.hpp"
 #include "spikey/host/parallel.hpp"
 #include "spikey/host/stopwatch.hpp"
@@ -379,12 +380,9 @@ void verify_against_input(const format::ArchiveReader& reader, const Recording& 
     throw VerifyError("verify failed: rebuilt " + restored.mismatched_files.front() + " differs from the original");
 }
 
-CompressReport compress(const Recording& recording, const fs::path& output, const EncodeOptions& options) {
-  const Stopwatch stopwatch;
+format::MetadataSection survey_recording(const Recording& recording, const EncodeOptions& options, std::uint64_t* value_map_counts) {
   if (options.partition_size == 0 || options.partition_size > format::kMaxPartitionSize)
     throw std::invalid_argument("partition size out of range");
-  if (!options.overwrite) TemporaryPath check(output, false);  // refuse an existing output before any work
-
   format::MetadataSection section;
   format::Metadata& meta = section.metadata;
   meta.encoder = std::string("spikey ") + kVersion;
@@ -392,10 +390,7 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
   meta.total_samples = recording.total_samples();
   meta.chunk_samples = chunk_samples_for(options.chunk_seconds, recording.sample_rate());
   meta.level = options.level;
-  meta.codec.name = options.codec.empty() ? codec_for_level(options.level) : options.codec;
   meta.codec.partition_size = options.partition_size;
-  if (meta.codec.name != format::kCodecRice1 && meta.codec.name != format::kCodecLpc1 && meta.codec.name != format::kCodecMo1)
-    throw std::invalid_argument("unknown codec " + meta.codec.name);
   const std::uint64_t chunk_count = meta.chunk_count();
 
   // Sources: checksum of the original file and its verbatim bytes.
@@ -446,40 +441,95 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
         for (std::size_t c = 0; c < partial.size(); ++c) surveys[c].merge(partial[c]);
         if (options.progress) options.progress("scan", chunk + 1, chunk_count);
       });
-
-  CompressReport report;
-  std::vector<ValueMap> maps;
   for (std::uint32_t c = 0; c < recording.channel_count(); ++c) {
-    maps.push_back(choose_value_map(surveys[c]));
-    meta.channels[c].value_map = maps.back();
-    ++report.value_map_counts[static_cast<int>(maps.back().kind)];
+    meta.channels[c].value_map = choose_value_map(surveys[c]);
+    if (value_map_counts != nullptr) ++value_map_counts[static_cast<int>(meta.channels[c].value_map.kind)];
   }
-  // Level default races its codec against level fast's and keeps the smaller archive, so
-  // it is never worse than fast (on noise-limited recordings the two are within bytes).
-  std::vector<std::string> candidates = {meta.codec.name};
-  if (options.codec.empty() && meta.codec.name == format::kCodecMo1) candidates.push_back(format::kCodecLpc1);
+  return section;
+}
+
+Model train_model(const Recording& recording, const format::MetadataSection& surveyed, const std::string& codec, const EncodeOptions& options) {
+  format::Metadata meta = surveyed.metadata;
+  meta.codec.name = codec;
+  if (options.progress) options.progress("train", 0, 1);
+  Model model;
+  if (codec == format::kCodecLpc1) {
+    PredictorTrainingOptions training = options.training;
+    training.threads = options.threads;
+    train_predictors(recording, meta, training);
+  } else if (codec == format::kCodecMo1) {
+    MoTrainingOptions training = options.mo_training;
+    training.threads = options.threads;
+    Topology computed;
+    if (!options.topology) computed = compute_topology(recording, meta, training);
+    const Topology& topology = options.topology ? *options.topology : computed;
+    train_mo_predictors(recording, meta, training, &topology);
+    model.topology = topology;
+  } else if (codec != format::kCodecRice1) {
+    throw std::invalid_argument("unknown codec " + codec);
+  }
+  model.codec = meta.codec;
+  for (const auto& c : meta.channels) model.predictors.push_back(c.predictor);
+  return model;
+}
+
+namespace {
+
+// The surveyed metadata with a model's codec and predictors, checked by the archive's own
+// validation before anything is encoded with it.
+format::MetadataSection with_model(const format::MetadataSection& surveyed, const Model& model) {
+  format::MetadataSection section = surveyed;
+  format::Metadata& meta = section.metadata;
+  if (model.predictors.size() != meta.channels.size() && model.codec.name != format::kCodecRice1)
+    throw std::invalid_argument("the model is for " + std::to_string(model.predictors.size()) + " channels, the recording has " +
+                                std::to_string(meta.channels.size()));
+  const std::uint32_t partition_size = meta.codec.partition_size;
+  meta.codec = model.codec;
+  meta.codec.partition_size = partition_size;
+  for (std::size_t c = 0; c < meta.channels.size() && c < model.predictors.size(); ++c) meta.channels[c].predictor = model.predictors[c];
+  try {
+    format::parse_metadata_section(format::serialize(section));
+  } catch (const format::ArchiveError& e) {
+    throw std::invalid_argument(std::string("the model does not fit this recording: ") + e.what());
+  }
+  return section;
+}
+
+}  // namespace
+
+CompressReport compress(const Recording& recording, const fs::path& output, const EncodeOptions& options) {
+  const Stopwatch stopwatch;
+  if (!options.overwrite) TemporaryPath check(output, false);  // refuse an existing output before any work
+  CompressReport report;
+  const format::MetadataSection surveyed = survey_recording(recording, options, report.value_map_counts);
+
+  // A given model, or the level's codec; level default races mo1 against level fast's lpc1
+  // and keeps the smaller archive, so it is never worse than fast.
+  std::vector<std::string> candidates;
+  if (!options.model) {
+    candidates.push_back(options.codec.empty() ? codec_for_level(options.level) : options.codec);
+    if (options.codec.empty() && candidates.front() == format::kCodecMo1) candidates.push_back(format::kCodecLpc1);
+  }
   struct Candidate {
     std::unique_ptr<TemporaryPath> path;
     std::uint64_t bytes = 0;
     format::MetadataSection section;
   };
   std::optional<Candidate> best;
-  for (const auto& codec : candidates) {
-    Candidate candidate{std::make_unique<TemporaryPath>(output, options.overwrite), 0, section};
-    format::Metadata& m = candidate.section.metadata;
-    m.codec.name = codec;
-    if (options.progress) options.progress("train", 0, 1);
-    if (codec == format::kCodecLpc1) {
-      PredictorTrainingOptions training = options.training;
-      training.threads = options.threads;
-      train_predictors(recording, m, training);
-    } else if (codec == format::kCodecMo1) {
-      MoTrainingOptions training = options.mo_training;
-      training.threads = options.threads;
-      train_mo_predictors(recording, m, training, options.topology.get());
-    }
+  const auto encode_candidate = [&](format::MetadataSection section) {
+    Candidate candidate{std::make_unique<TemporaryPath>(output, options.overwrite), 0, std::move(section)};
     candidate.bytes = write_archive(recording, candidate.section, options, candidate.path->path());
     if (!best || candidate.bytes < best->bytes) best = std::move(candidate);
+  };
+  if (options.model) encode_candidate(with_model(surveyed, *options.model));
+  for (const auto& codec : candidates) {
+    if (codec == format::kCodecRice1) {
+      format::MetadataSection section = surveyed;
+      section.metadata.codec.name = codec;
+      encode_candidate(std::move(section));
+    } else {
+      encode_candidate(with_model(surveyed, train_model(recording, surveyed, codec, options)));
+    }
   }
   report.archive_bytes = best->bytes;
   report.codec = best->section.metadata.codec.name;
@@ -496,10 +546,10 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
 
   report.backend = options.batch_executor && report.codec == format::kCodecLpc1 ? options.backend : "cpu";
   report.original_bytes = recording.original_bytes();
-  report.sources = sources.size();
+  report.sources = recording.sources().size();
   report.channels = recording.channel_count();
-  report.chunks = chunk_count;
-  report.duration_seconds = meta.duration_seconds();
+  report.chunks = best->section.metadata.chunk_count();
+  report.duration_seconds = best->section.metadata.duration_seconds();
   return report;
 }
 

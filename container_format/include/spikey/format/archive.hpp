@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "spikey/format/value_map.hpp"
 
 namespace spikey::format {
@@ -164,6 +166,13 @@ inline constexpr std::uint64_t kMaxMetadataContentSize = 1ull << 30;
 std::vector<std::uint8_t> serialize(const MetadataSection& section);
 // Validates (§4.3); `expected_version` is the file header's format version.
 MetadataSection parse_metadata_section(std::span<const std::uint8_t> bytes, std::uint16_t expected_version = kFormatVersion);
+
+// The JSON of codec parameters and of a channel's predictor exactly as the metadata stores
+// them (§4.3, §6.6, §6.10); model files (`spikey train`) reuse it. Parsing throws ArchiveError.
+nlohmann::json codec_to_json(const CodecParams& codec);
+CodecParams codec_from_json(const nlohmann::json& j);
+nlohmann::json predictor_to_json(const ChannelPredictor& predictor, const CodecParams& codec);
+ChannelPredictor predictor_from_json(const nlohmann::json& j, const CodecParams& codec, const std::string& where);
 
 // mo1: channels in an order where every channel comes after its sources (lowest channel first
 // among the ready ones); fewer than all channels when the sources form a cycle.

@@ -47,6 +47,7 @@ struct EncodeOptions {
   PredictorTrainingOptions training;  // lpc1; its thread count follows `threads`
   MoTrainingOptions mo_training;      // mo1; its thread count follows `threads`
   std::shared_ptr<const Topology> topology;  // mo1: reuse this instead of computing one
+  std::shared_ptr<const struct Model> model;  // encode with this instead of training (and racing)
   // Batch backend (lpc1): when set, chunks are encoded in batches by this executor (the CUDA
   // encoder, or run_batch_on_cpu) instead of chunk by chunk; each batch's buffers stay
   // within batch_memory_bytes (at least one chunk per batch).
@@ -88,6 +89,14 @@ class VerifyError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// The recording's metadata before any model: sources and their verbatim bytes, channels,
+// value maps (one pass over the data), chunking. `value_map_counts` (3 entries) counts maps.
+format::MetadataSection survey_recording(const Recording& recording, const EncodeOptions& options, std::uint64_t* value_map_counts = nullptr);
+
+// Trains `codec`'s predictors on the surveyed recording.
+struct Model train_model(const Recording& recording, const format::MetadataSection& surveyed, const std::string& codec,
+                         const EncodeOptions& options);
 
 // Verify-after-encode, in one decoding pass: every decoded chunk is compared with the input
 // (throwing VerifyError naming the first differing chunk, channel, sample, expected and decoded
