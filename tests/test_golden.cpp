@@ -67,3 +67,20 @@ TEST(Golden, Version2Cinpla32RawSampleLpc1) {
   EXPECT_EQ(reader.metadata().codec.name, "lpc1");
   EXPECT_GT(reader.index().size(), 1u);
 }
+
+TEST(Golden, Version3Mo1Archives) {
+  for (const auto& [name, originals] : {std::pair{"neuralink3.spikey", "neuralink"}, std::pair{"cinpla32.spikey", "cinpla32"}}) {
+    SCOPED_TRACE(name);
+    const fs::path archive = test::golden_dir() / "v3" / name;
+    expect_golden_restores(archive, test::samples_dir() / originals);
+    const format::ArchiveReader reader(archive);
+    EXPECT_EQ(reader.format_version(), 3);
+    EXPECT_EQ(reader.metadata().codec.name, "mo1");
+  }
+  // The cinpla slice exercises every part of mo1: sources several levels deep and wavelet features.
+  const format::ArchiveReader reader(test::golden_dir() / "v3" / "cinpla32.spikey");
+  std::size_t wavelet = 0, multi_source = 0;
+  for (const auto& c : reader.metadata().channels) wavelet += !c.predictor.wavelet_weights.empty(), multi_source += c.predictor.sources.size() > 1;
+  EXPECT_GT(wavelet, 0u);
+  EXPECT_GT(multi_source, 0u);
+}
