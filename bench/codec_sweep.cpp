@@ -2,8 +2,8 @@
 // Markdown table; every archive is verified by a full decode before its row is printed.
 //
 //   codec_sweep DIR_OR_FILES... [--raw-channels N --raw-rate HZ] [--sweep NAME]
-// sweeps: chunk (0.1/0.25/1/5 s), cross (cross-channel on/off), lms (LMS step), order
-// (history taps), codec (rice1 vs lpc1), partition (partition size).
+// sweeps: chunk (0.1/0.25/1/5 s), cross (lpc1 cross-channel on/off), lms (LMS step), order
+// (history taps), codec (rice1 vs lpc1), partition (partition size), ablation (level default's parts).
 #include <unistd.h>
 
 #include <cstdio>
@@ -32,6 +32,7 @@ std::vector<Row> sweep_rows(const std::string& sweep) {
   std::vector<Row> rows;
   const auto add = [&](const std::string& label, auto&& change) {
     host::EncodeOptions o;
+    o.level = "fast";  // sweeps measure level fast unless they say otherwise
     o.threads = 1;
     o.verify = false;
     o.overwrite = true;
@@ -50,7 +51,16 @@ std::vector<Row> sweep_rows(const std::string& sweep) {
     for (int order : {0, 8, 16, 24, 32}) add("max order " + std::to_string(order), [&](auto& o) { o.training.max_order = order; });
   } else if (sweep == "codec") {
     add("rice1 (first difference, Rice)", [](auto& o) { o.codec = format::kCodecRice1; });
-    add("lpc1", [](auto&) {});
+    add("lpc1", [](auto& o) { o.level = "fast"; });
+  } else if (sweep == "ablation") {
+    add("fast (lpc1)", [](auto& o) { o.level = "fast"; });
+    add("default (keeps the smaller of mo1 and lpc1)", [](auto& o) { o.level = "default"; });
+    add("mo1", [](auto& o) { o.codec = format::kCodecMo1; });
+    add("mo1 without wavelet features", [](auto& o) { o.codec = format::kCodecMo1, o.mo_training.wavelet_levels = 0; });
+    add("mo1 without message passing (no sources)", [](auto& o) { o.codec = format::kCodecMo1, o.mo_training.max_sources = 0; });
+    add("mo1 without either", [](auto& o) {
+      o.codec = format::kCodecMo1, o.mo_training.wavelet_levels = 0, o.mo_training.max_sources = 0;
+    });
   } else if (sweep == "partition") {
     for (std::uint32_t p : {64u, 128u, 256u, 512u, 1024u}) add("partition " + std::to_string(p), [&](auto& o) { o.partition_size = p; });
   } else {

@@ -212,3 +212,23 @@ TEST(Mo1, LinksChannelsWithCommonActivityOnRealData) {
   const auto fast_report = host::compress(recording, out / "b.spikey", fast);
   EXPECT_LT(report.archive_bytes, fast_report.archive_bytes) << "message passing should beat level fast on common-LFP data";
 }
+
+TEST(Mo1, WaveletFeaturesRoundTripWhenForced) {
+  // The encoder keeps wavelet features only where they pay; force them to exercise the path.
+  test::TempDir out;
+  const auto recording = host::Recording::open({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, {32u, 30000.0},
+                                               [](const std::string&) {});
+  host::EncodeOptions options;
+  options.codec = kCodecMo1;
+  options.mo_training.wavelet_min_saving = -1;  // any predicted saving
+  options.mo_training.wavelet_levels = 4;
+  options.chunk_seconds = 0.07;
+  options.overwrite = true;
+  const auto report = host::compress(recording, out / "w.spikey", options);
+  EXPECT_TRUE(report.verified);
+  const ArchiveReader reader(out / "w.spikey");
+  std::size_t wavelet = 0;
+  for (const auto& c : reader.metadata().channels) wavelet += !c.predictor.wavelet_weights.empty();
+  EXPECT_GT(wavelet, 16u);
+  EXPECT_EQ(reader.metadata().codec.wavelet_levels, 4u);
+}

@@ -281,7 +281,12 @@ void train_mo_predictors(const Recording& recording, f::Metadata& meta, const Mo
       auto subset = best_subset;
       for (int k = 0; k < wavelet_taps; ++k) subset.push_back(static_cast<std::size_t>(order + k));
       const double e = fit(ne, subset, w);
-      if (cost(e, subset.size()) < best_cost) best_cost = cost(e, subset.size()), best_subset = subset, use_wavelet = true;
+      // The channel's bits without them, Gaussian estimate: n * max(1, log2(2 pi e * variance) / 2).
+      std::vector<double> unused;
+      const double variance = fit(ne, best_subset, unused) / static_cast<double>(ne.samples);
+      const double bits = length * std::max(1.0, 0.5 * std::log2(2 * M_PI * M_E * std::max(variance, 1e-9)));
+      const double saving = best_cost - cost(e, subset.size());
+      if (saving > options.wavelet_min_saving * bits) best_cost = cost(e, subset.size()), best_subset = subset, use_wavelet = true;
     }
     std::vector<std::uint32_t> used;
     for (std::size_t s = 0; s < sources[c].size(); ++s) {
