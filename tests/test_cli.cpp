@@ -69,7 +69,7 @@ TEST(Cli, CompressDecompressInfoVerifyRoundTrip) {
   r = run({"info", (dir / "s.spikey").string(), "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const json info = json::parse(r.out);
-  EXPECT_EQ(info["format_version"], 3);
+  EXPECT_EQ(info["format_version"], spikey::format::kFormatVersion);
   // Level default keeps the smaller of mo1 and lpc1 (the race in compress()).
   EXPECT_TRUE(info["codec"]["name"] == "mo1" || info["codec"]["name"] == "lpc1") << info["codec"];
   EXPECT_EQ(info["channels"].size(), 3u);

@@ -382,12 +382,12 @@ void validate_mo_predictors(const Metadata& m) {
 void validate(const Metadata& m, std::uint64_t verbatim_size) {
   if (!(m.sample_rate > 0) || !std::isfinite(m.sample_rate)) fail("metadata: sample_rate must be positive");
   if (m.chunk_samples == 0 || m.chunk_samples > 0xffffffffu) fail("metadata: chunk_samples out of range");
-  if (m.codec.name != kCodecRice1 && m.codec.name != kCodecLpc1 && m.codec.name != kCodecMo1)
+  if (m.codec.name != kCodecRice1 && m.codec.name != kCodecLpc1 && !uses_mo_predictors(m.codec.name))
     fail("archive uses codec \"" + m.codec.name + "\", which this version of spikey cannot decode");
   if (m.codec.partition_size == 0 || m.codec.partition_size > kMaxPartitionSize)
     fail("metadata: codec.partition_size out of range");
   if (m.codec.name == kCodecLpc1) validate_predictors(m);
-  if (m.codec.name == kCodecMo1) validate_mo_predictors(m);
+  if (uses_mo_predictors(m.codec.name)) validate_mo_predictors(m);
   std::uint64_t longest = 0;
   for (const auto& c : m.channels) {
     if (c.source >= m.sources.size()) fail("metadata: channel \"" + c.name + "\" names a missing source");
@@ -426,12 +426,50 @@ void validate(const Metadata& m, std::uint64_t verbatim_size) {
 
 }  // namespace
 
+namespace {
+
+std::string hex_of(const std::vector<std::uint8_t>& bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string text;
+  for (const std::uint8_t b : bytes) text += digits[b >> 4], text += digits[b & 15];
+  return text;
+}
+
+std::vector<std::uint8_t> bytes_of_hex(const std::string& text, const std::string& what) {
+  if (text.size() % 2 != 0 || text.find_first_not_of("0123456789abcdef") != std::string::npos)
+    fail("metadata: " + what + " is not lowercase hex");
+  std::vector<std::uint8_t> bytes(text.size() / 2);
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>(std::stoul(text.substr(2 * i, 2), nullptr, 16));
+  return bytes;
+}
+
+// cm1's model (§6.11.2, §6.11.3): kCmClasses shapes of four bytes; a prior whose period is a
+// power of two up to kCmMaxPriorPeriod, every entry at least 1.
+void validate_cm_model(const CodecParams& codec) {
+  if (codec.cm_shapes.size() != static_cast<std::size_t>(kCmClasses)) fail("metadata: codec.shapes must hold one shape per scale class");
+  for (const auto& shape : codec.cm_shapes)
+    if (shape.shift > kCmMaxShift) fail("metadata: codec.shapes has a bucket shift out of range");
+  const std::size_t period = codec.cm_prior.size();
+  if (period == 0 || period > kCmMaxPriorPeriod || (period & (period - 1)) != 0)
+    fail("metadata: codec.prior's period must be a power of two up to " + std::to_string(kCmMaxPriorPeriod));
+  for (const std::uint8_t v : codec.cm_prior)
+    if (v == 0) fail("metadata: codec.prior has a zero entry");
+}
+
+}  // namespace
+
 json codec_to_json(const CodecParams& codec) {
   json j = {{"name", codec.name}, {"partition_size", codec.partition_size}};
-  if (codec.name == kCodecLpc1 || codec.name == kCodecMo1) j["weight_shift"] = codec.weight_shift;
-  if (codec.name == kCodecMo1) {
+  if (codec.name == kCodecLpc1 || uses_mo_predictors(codec.name)) j["weight_shift"] = codec.weight_shift;
+  if (uses_mo_predictors(codec.name)) {
     j["source_half_window"] = codec.source_half_window;
     j["wavelet_levels"] = codec.wavelet_levels;
+  }
+  if (codec.name == kCodecCm1) {
+    std::vector<std::uint8_t> shapes;
+    for (const auto& s : codec.cm_shapes) shapes.insert(shapes.end(), {s.gauss, s.laplace, s.weight, s.shift});
+    j["shapes"] = hex_of(shapes);
+    j["prior"] = hex_of(codec.cm_prior);
   }
   return j;
 }
@@ -440,16 +478,23 @@ CodecParams codec_from_json(const json& j) {
   CodecParams codec;
   codec.name = field<std::string>(j, "name", "codec");
   codec.partition_size = field<std::uint32_t>(j, "partition_size", "codec");
-  if (codec.name == kCodecLpc1 || codec.name == kCodecMo1) codec.weight_shift = field<std::uint32_t>(j, "weight_shift", "codec");
-  if (codec.name == kCodecMo1) {
+  if (codec.name == kCodecLpc1 || uses_mo_predictors(codec.name)) codec.weight_shift = field<std::uint32_t>(j, "weight_shift", "codec");
+  if (uses_mo_predictors(codec.name)) {
     codec.source_half_window = field<std::uint32_t>(j, "source_half_window", "codec");
     codec.wavelet_levels = field<std::uint32_t>(j, "wavelet_levels", "codec");
+  }
+  if (codec.name == kCodecCm1) {
+    const auto shapes = bytes_of_hex(field<std::string>(j, "shapes", "codec"), "codec.shapes");
+    if (shapes.size() % 4 != 0) fail("metadata: codec.shapes is not a whole number of shapes");
+    for (std::size_t i = 0; i < shapes.size(); i += 4) codec.cm_shapes.push_back({shapes[i], shapes[i + 1], shapes[i + 2], shapes[i + 3]});
+    codec.cm_prior = bytes_of_hex(field<std::string>(j, "prior", "codec"), "codec.prior");
+    validate_cm_model(codec);
   }
   return codec;
 }
 
 json predictor_to_json(const ChannelPredictor& p, const CodecParams& codec) {
-  if (codec.name == kCodecMo1) {
+  if (uses_mo_predictors(codec.name)) {
     json sources = json::array();
     for (const auto& s : p.sources) sources.push_back({{"channel", s.channel}, {"weights", s.weights}});
     return {{"history_weights", p.history_weights}, {"wavelet_weights", p.wavelet_weights}, {"sources", sources}, {"lms_step", p.lms_step}};
@@ -463,7 +508,7 @@ json predictor_to_json(const ChannelPredictor& p, const CodecParams& codec) {
 }
 
 ChannelPredictor predictor_from_json(const json& j, const CodecParams& codec, const std::string& where) {
-  return codec.name == kCodecMo1 ? mo_predictor_from_json(j, where) : lpc_predictor_from_json(j, where);
+  return uses_mo_predictors(codec.name) ? mo_predictor_from_json(j, where) : lpc_predictor_from_json(j, where);
 }
 
 std::vector<std::uint8_t> serialize(const MetadataSection& section) {
@@ -476,7 +521,7 @@ std::vector<std::uint8_t> serialize(const MetadataSection& section) {
   j["chunk_samples"] = m.chunk_samples;
   j["level"] = m.level;
   j["codec"] = codec_to_json(m.codec);
-  const bool has_predictors = m.codec.name == kCodecLpc1 || m.codec.name == kCodecMo1;
+  const bool has_predictors = m.codec.name == kCodecLpc1 || uses_mo_predictors(m.codec.name);
   json channels = json::array();
   for (const auto& c : m.channels) {
     json cj = {{"name", c.name}, {"source", c.source}, {"length", c.length}, {"value_map", value_map_to_json(c.value_map)}};
@@ -543,7 +588,7 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
   const json codec = field<json>(j, "codec", "metadata");
   m.codec = codec_from_json(codec);
   const bool lpc = m.codec.name == kCodecLpc1;
-  const bool mo = m.codec.name == kCodecMo1;
+  const bool mo = uses_mo_predictors(m.codec.name);
   const json channels = field<json>(j, "channels", "metadata");
   const json sources = field<json>(j, "sources", "metadata");
   if (!channels.is_array() || !sources.is_array()) fail("metadata: channels and sources must be arrays");
@@ -581,6 +626,7 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
   validate(m, verbatim_size);
   if (expected_version < 2 && m.codec.name != kCodecRice1) fail("metadata: codec " + m.codec.name + " needs format version 2");
   if (expected_version < 3 && m.codec.name == kCodecMo1) fail("metadata: codec mo1 needs format version 3");
+  if (expected_version < 4 && m.codec.name == kCodecCm1) fail("metadata: codec cm1 needs format version 4");
   return section;
 }
 

@@ -329,7 +329,7 @@ int run_info(const std::string& archive, const CommonOptions& o) {
     wavelet += !c.predictor.wavelet_weights.empty();
     taps += c.predictor.history_weights.size();
   }
-  const bool lpc = m.codec.name == format::kCodecLpc1 || m.codec.name == format::kCodecMo1;
+  const bool lpc = m.codec.name == format::kCodecLpc1 || format::uses_mo_predictors(m.codec.name);
   if (o.json_output) {
     json channels = json::array();
     for (const auto& c : m.channels) {
@@ -354,7 +354,8 @@ int run_info(const std::string& archive, const CommonOptions& o) {
                          {"frames", s.frames}});
     json codec = {{"name", m.codec.name}, {"partition_size", m.codec.partition_size}};
     if (lpc) codec["weight_shift"] = m.codec.weight_shift;
-    if (m.codec.name == format::kCodecMo1) codec["source_half_window"] = m.codec.source_half_window, codec["wavelet_levels"] = m.codec.wavelet_levels;
+    if (format::uses_mo_predictors(m.codec.name)) codec["source_half_window"] = m.codec.source_half_window, codec["wavelet_levels"] = m.codec.wavelet_levels;
+    if (m.codec.name == format::kCodecCm1) codec["prior_period"] = m.codec.cm_prior.size();
     json j = {{"archive", archive},
               {"format_version", reader.format_version()},
               {"encoder", m.encoder},

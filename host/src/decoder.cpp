@@ -9,6 +9,8 @@
 #include "spikey/format/channel_stream.hpp"
 #include "spikey/format/checksum.hpp"
 #include "spikey/format/chunk_payload.hpp"
+#include "spikey/format/cm_stream.hpp"
+#include "spikey/format/cm_tables.hpp"
 #include "spikey/host/lpc_lanes.hpp"
 #include "spikey/host/mo_lanes.hpp"
 #include "spikey/host/output_file.hpp"
@@ -109,6 +111,48 @@ void decode_mo_chunk(const format::ArchiveReader& reader, std::uint64_t chunk, c
   }
 }
 
+// cm1: channel after channel in the decoding order (sources first); each stream decodes its
+// residuals and predictions in one pass.
+void decode_cm_chunk(const format::ArchiveReader& reader, std::uint64_t chunk, const format::ChunkChannels& present,
+                     const format::PayloadDirectory& dir, const std::vector<std::uint8_t>& payload, const std::vector<char>& needed,
+                     std::vector<std::vector<std::int32_t>>& codes) {
+  const format::Metadata& meta = reader.metadata();
+  std::vector<std::int64_t> position(meta.channels.size(), -1);
+  for (std::size_t p = 0; p < present.channel.size(); ++p) position[present.channel[p]] = static_cast<std::int64_t>(p);
+  const format::CmModelTables model(meta.codec);
+  format::CmNormaliserCache cache(static_cast<std::uint32_t>(meta.codec.cm_prior.size()));
+  std::vector<std::vector<std::int32_t>> source_buffers(format::kMaxMoSources);
+  std::vector<std::int32_t> history, wavelet, features(format::kMaxWaveletLevels + 1);
+  for (const std::uint32_t c : format::mo_decoding_order(meta)) {
+    const std::int64_t at = position[c];
+    if (at < 0 || !needed[static_cast<std::size_t>(at)]) continue;
+    const auto p = static_cast<std::size_t>(at);
+    const format::ChannelInfo& channel = meta.channels[c];
+    const std::uint32_t n = present.sample_count[p];
+    const format::MoModel m = format::mo_model_of(channel.predictor, meta.codec);
+    std::vector<std::int32_t> weights = format::lpc_initial_weights(channel.predictor);
+    const std::int32_t* sources[format::kMaxMoSources] = {};
+    for (std::size_t s = 0; s < channel.predictor.sources.size(); ++s) {
+      source_buffers[s].assign(format::lpc_source_buffer_size(n), 0);
+      const std::int64_t q = position[static_cast<std::size_t>(channel.predictor.sources[s].channel)];
+      if (q >= 0) {
+        const auto& src = codes[static_cast<std::size_t>(q)];
+        format::fill_lpc_source_buffer(src.data(), static_cast<std::uint32_t>(src.size()), n, source_buffers[s].data());
+      }
+      sources[s] = source_buffers[s].data();
+    }
+    history.resize(format::mo_history_buffer_size(n));
+    wavelet.resize(static_cast<std::size_t>(m.levels) * format::wavelet_buffer_size(n) + 1);
+    const format::CmTables tables = model.for_map(channel.value_map);
+    codes[p].resize(n);
+    if (!format::decode_cm_stream(tables, format::CmCachedNormaliser{&tables, &cache}, m, payload.data() + dir.stream_offset[p],
+                                  dir.stream_size[p], n, weights.data(), history.data(), wavelet.data(), features.data(), sources,
+                                  codes[p].data()))
+      throw ArchiveError("chunk " + std::to_string(chunk) + ", channel " + std::to_string(c) + " (stream at byte " +
+                         std::to_string(reader.payload_offset(chunk) + dir.stream_offset[p]) + "): malformed cm1 stream");
+  }
+}
+
 std::span<const std::int16_t> DecodedChunk::channel_samples(std::uint32_t c) const {
   const auto it = std::lower_bound(channel.begin(), channel.end(), c);
   if (it == channel.end() || *it != c) return {};
@@ -125,7 +169,8 @@ DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chu
   const format::ChunkChannels present = format::channels_in_chunk(meta, entry.first_sample, entry.sample_count);
   const format::PayloadDirectory dir = format::parse_payload_directory(payload, present.channel.size(), chunk, payload_offset);
   const bool lpc = meta.codec.name == format::kCodecLpc1;
-  const bool mo = meta.codec.name == format::kCodecMo1;
+  const bool mo = format::uses_mo_predictors(meta.codec.name);
+  const bool cm = meta.codec.name == format::kCodecCm1;
   const auto position_of = [&](std::int64_t c) -> std::int64_t {  // index into `present`, or -1
     if (c < 0) return -1;
     const auto it = std::lower_bound(present.channel.begin(), present.channel.end(), static_cast<std::uint32_t>(c));
@@ -171,11 +216,15 @@ DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chu
                         std::to_string(payload_offset + dir.stream_offset[p]) + "): " + why);
   };
   for (std::size_t p = 0; p < present.channel.size(); ++p) {
-    // Every sample after the warm-up costs at least one bit: reject impossible counts before allocating.
-    if (needed[p] && (dir.stream_size[p] * 8 < format::kWarmupBits || present.sample_count[p] - 1 > dir.stream_size[p] * 8))
+    // Every sample after the warm-up costs at least one bit (cm1: a header at least): reject
+    // impossible sizes before allocating.
+    if (needed[p] && cm && dir.stream_size[p] < format::kCmStreamHeaderBytes) throw stream_error(p, "stream too short for its header");
+    if (needed[p] && !cm && (dir.stream_size[p] * 8 < format::kWarmupBits || present.sample_count[p] - 1 > dir.stream_size[p] * 8))
       throw stream_error(p, "stream too short for its samples");
   }
-  if (mo) {
+  if (cm) {
+    decode_cm_chunk(reader, chunk, present, dir, payload, needed, codes);
+  } else if (mo) {
     decode_mo_chunk(reader, chunk, present, dir, payload, needed, codes);
   } else if (!lpc) {
     for (std::size_t p = 0; p < present.channel.size(); ++p) {

@@ -257,7 +257,8 @@ void encode_mo_streams(const std::vector<std::vector<std::int32_t>>& codes, cons
 
 std::string codec_for_level(const std::string& level) {
   if (level == "fast") return format::kCodecLpc1;
-  if (level == "default" || level == "max") return format::kCodecMo1;
+  if (level == "default") return format::kCodecMo1;
+  if (level == "max") return format::kCodecCm1;
   throw std::invalid_argument("unknown level \"" + level + "\" (fast, default or max)");
 }
 
@@ -269,6 +270,8 @@ EncodedChunk encode_chunk(std::span<const std::int16_t> samples, const format::C
     for (std::size_t i = 0; i < present.channel.size(); ++i) streams[i] = encode_rice1_stream(codes[i], partition_size);
   } else if (meta.codec.name == format::kCodecMo1) {
     encode_mo_streams(codes, present, meta, streams);
+  } else if (meta.codec.name == format::kCodecCm1) {
+    encode_cm_streams(codes, present, meta, streams);
   } else {
     encode_lpc_streams(codes, present, meta, streams);
   }
@@ -457,7 +460,7 @@ Model train_model(const Recording& recording, const format::MetadataSection& sur
     PredictorTrainingOptions training = options.training;
     training.threads = options.threads;
     train_predictors(recording, meta, training);
-  } else if (codec == format::kCodecMo1) {
+  } else if (format::uses_mo_predictors(codec)) {
     MoTrainingOptions training = options.mo_training;
     training.threads = options.threads;
     Topology computed;
@@ -465,6 +468,12 @@ Model train_model(const Recording& recording, const format::MetadataSection& sur
     const Topology& topology = options.topology ? *options.topology : computed;
     train_mo_predictors(recording, meta, training, &topology);
     model.topology = topology;
+    if (codec == format::kCodecCm1) {
+      if (options.progress) options.progress("train", 0, 1);
+      CmTrainingOptions cm = options.cm_training;
+      cm.threads = options.threads;
+      train_cm_model(recording, meta, cm);
+    }
   } else if (codec != format::kCodecRice1) {
     throw std::invalid_argument("unknown codec " + codec);
   }

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "spikey/format/cm_model.hpp"
 #include "spikey/format/value_map.hpp"
 
 namespace spikey::format {
@@ -24,8 +25,8 @@ class ArchiveError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Version 2 added codec lpc1, version 3 codec mo1; older archives still decode.
-inline constexpr std::uint16_t kFormatVersion = 3;
+// Version 2 added codec lpc1, version 3 codec mo1, version 4 codec cm1; older archives still decode.
+inline constexpr std::uint16_t kFormatVersion = 4;
 
 // §3.2 File header.
 inline constexpr std::array<std::uint8_t, 8> kFileMagic = {0x89, 'S', 'P', 'I', 'K', 'E', 'Y', '\n'};
@@ -124,6 +125,11 @@ struct ChannelInfo {
 inline constexpr const char* kCodecRice1 = "rice1";
 inline constexpr const char* kCodecLpc1 = "lpc1";
 inline constexpr const char* kCodecMo1 = "mo1";
+inline constexpr const char* kCodecCm1 = "cm1";
+
+// Codecs whose channels carry mo1 predictors (§6.10): mo1, and cm1 which codes mo1's residuals
+// with a context model (§6.11).
+inline bool uses_mo_predictors(const std::string& codec) { return codec == kCodecMo1 || codec == kCodecCm1; }
 
 struct CodecParams {
   std::string name = kCodecLpc1;
@@ -131,6 +137,8 @@ struct CodecParams {
   std::uint32_t weight_shift = 12;       // lpc1, mo1
   std::uint32_t source_half_window = 2;  // mo1: W of every source window
   std::uint32_t wavelet_levels = 3;      // mo1: L of the channels that use wavelet features
+  std::vector<CmShape> cm_shapes;        // cm1: kCmClasses shapes (§6.11.2)
+  std::vector<std::uint8_t> cm_prior;    // cm1: the code-density pattern, period a power of two (§6.11.3)
 };
 
 struct Metadata {

@@ -84,15 +84,37 @@ SPIKEY_HD void mo_lms_update(const MoModel& m, std::int32_t* weights, const std:
   }
 }
 
+// The prediction accumulator at time t (inputs into x, for the LMS update that follows).
+SPIKEY_HD std::int32_t mo_accumulate(const MoModel& m, std::uint32_t t, const std::int32_t* weights, const std::int32_t* history,
+                                     const std::int32_t* features, const std::int32_t* const* sources, std::int32_t* x) {
+  mo_inputs(m, t, history, features, sources, x);
+  std::int32_t acc = 0;
+  for (int i = 0; i < m.taps(); ++i) acc += weights[i] * x[i];
+  return acc;
+}
+
+// Plain residuals e[t] = d[t] - p of t = 1..n-1 into residuals[1..n-1] (codec cm1, which
+// codes them against the predicted code instead of folding them).
+SPIKEY_HD void mo_residuals(const MoModel& m, const std::int32_t* codes, std::uint32_t n, std::int32_t* weights, std::int32_t* history,
+                            std::int32_t* wavelet, std::int32_t* features, const std::int32_t* const* sources, std::int32_t* residuals) {
+  mo_clear(m, n, history, wavelet, features);
+  std::int32_t x[kMaxMoTaps];
+  for (std::uint32_t t = 1; t < n; ++t) {
+    const std::int32_t p = lpc_prediction(mo_accumulate(m, t, weights, history, features, sources, x), m.weight_shift);
+    const std::int32_t d = codes[t] - codes[t - 1];
+    residuals[t] = d - p;
+    mo_lms_update(m, weights, x, residuals[t]);
+    mo_advance(m, n, t, d, history, wavelet, features);
+  }
+}
+
 // Encoder's prediction stage (scalar reference): folded residuals of t = 1..n-1.
 SPIKEY_HD void mo_fold_residuals(const MoModel& m, const std::int32_t* codes, std::uint32_t n, std::int32_t* weights, std::int32_t* history,
                                  std::int32_t* wavelet, std::int32_t* features, const std::int32_t* const* sources, std::uint32_t* folded) {
   mo_clear(m, n, history, wavelet, features);
   std::int32_t x[kMaxMoTaps];
   for (std::uint32_t t = 1; t < n; ++t) {
-    mo_inputs(m, t, history, features, sources, x);
-    std::int32_t acc = 0;
-    for (int i = 0; i < m.taps(); ++i) acc += weights[i] * x[i];
+    const std::int32_t acc = mo_accumulate(m, t, weights, history, features, sources, x);
     const std::int32_t p = lpc_prediction(acc, m.weight_shift);
     const std::int32_t d = codes[t] - codes[t - 1];
     const std::int32_t e = d - p;
@@ -111,9 +133,7 @@ SPIKEY_HD void mo_reconstruct(const MoModel& m, std::int32_t first_code, const s
   codes[0] = first_code;
   std::int32_t x[kMaxMoTaps];
   for (std::uint32_t t = 1; t < n; ++t) {
-    mo_inputs(m, t, history, features, sources, x);
-    std::int32_t acc = 0;
-    for (int i = 0; i < m.taps(); ++i) acc += weights[i] * x[i];
+    const std::int32_t acc = mo_accumulate(m, t, weights, history, features, sources, x);
     const std::int32_t p = lpc_prediction(acc, m.weight_shift);
     const std::int32_t unfolded = zigzag_decode(folded[t - 1]);
     const auto e = static_cast<std::int32_t>(lpc_flip(acc, p, m.weight_shift) ? 0u - static_cast<std::uint32_t>(unfolded)

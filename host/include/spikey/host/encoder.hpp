@@ -12,6 +12,7 @@
 #include "spikey/format/archive.hpp"
 #include "spikey/format/archive_reader.hpp"
 #include "spikey/format/chunk_payload.hpp"
+#include "spikey/host/cm_encoder.hpp"
 #include "spikey/host/lpc_training.hpp"
 #include "spikey/host/mo_training.hpp"
 #include "spikey/host/recording.hpp"
@@ -45,7 +46,8 @@ struct EncodeOptions {
   bool overwrite = false;
   std::uint32_t partition_size = 256;
   PredictorTrainingOptions training;  // lpc1; its thread count follows `threads`
-  MoTrainingOptions mo_training;      // mo1; its thread count follows `threads`
+  MoTrainingOptions mo_training;      // mo1 and cm1; its thread count follows `threads`
+  CmTrainingOptions cm_training;      // cm1's context model; its thread count follows `threads`
   std::shared_ptr<const Topology> topology;  // mo1: reuse this instead of computing one
   std::shared_ptr<const struct Model> model;  // encode with this instead of training (and racing)
   // Batch backend (lpc1): when set, chunks are encoded in batches by this executor (the CUDA
@@ -57,7 +59,7 @@ struct EncodeOptions {
   std::function<void(const std::string& stage, std::uint64_t done, std::uint64_t total)> progress;
 };
 
-// fast: lpc1; default and max: mo1 (max gets its own entropy coder later).
+// fast: lpc1; default: mo1; max: cm1.
 std::string codec_for_level(const std::string& level);
 
 struct EncodedChunk {

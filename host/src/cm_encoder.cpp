@@ -1,0 +1,316 @@
+#include "spikey/host/cm_encoder.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+
+#include "spikey/format/channel_predictor.hpp"
+#include "spikey/format/cm_stream.hpp"
+#include "spikey/format/cm_tables.hpp"
+#include "spikey/format/value_map.hpp"
+#include "spikey/host/parallel.hpp"
+
+namespace spikey::host {
+
+namespace f = spikey::format;
+
+namespace {
+
+constexpr std::size_t kMagnitudeBins = 16384;   // |z| histogram per class; larger |z| share the last bin
+constexpr std::int32_t kCodeOffset = 32768;     // codes lie in -32768..65535
+constexpr std::size_t kCodeBins = 98304;
+constexpr std::uint64_t kMinClassCount = 200;   // fewer residuals: the class gets its default shape
+constexpr double kMaxBucketMean = 40;           // a class's buckets widen until their mean |j| is below this
+
+// Source buffers of one channel in one chunk (mo1 §6.10), pointers into `buffers`.
+void fill_sources(const f::ChannelPredictor& predictor, const f::ChunkChannels& present, const std::vector<std::vector<std::int32_t>>& codes,
+                  std::uint32_t n, std::vector<std::vector<std::int32_t>>& buffers, const std::int32_t** pointers) {
+  buffers.resize(f::kMaxMoSources);
+  for (std::size_t s = 0; s < predictor.sources.size(); ++s) {
+    buffers[s].assign(f::lpc_source_buffer_size(n), 0);
+    const auto channel = static_cast<std::uint32_t>(predictor.sources[s].channel);
+    const auto it = std::lower_bound(present.channel.begin(), present.channel.end(), channel);
+    if (it != present.channel.end() && *it == channel) {
+      const auto& src = codes[static_cast<std::size_t>(it - present.channel.begin())];
+      f::fill_lpc_source_buffer(src.data(), static_cast<std::uint32_t>(src.size()), n, buffers[s].data());
+    }
+    pointers[s] = buffers[s].data();
+  }
+}
+
+std::uint64_t magnitude_sum(const std::vector<std::int32_t>& residuals) {
+  std::uint64_t sum = 0;
+  for (std::size_t t = 1; t < residuals.size(); ++t) sum += static_cast<std::uint64_t>(std::abs(std::int64_t{residuals[t]}));
+  return sum;
+}
+
+// mo1's residuals of one channel in one chunk (residuals[1..n-1]) with fixed and with adapting
+// weights; returns the adapt flag: whichever gives the smaller sum of |residual|.
+bool channel_residuals(const std::vector<std::int32_t>& channel_codes, const f::ChannelPredictor& predictor, const f::CodecParams& codec,
+                       const std::int32_t* const* sources, std::vector<std::int32_t>& residuals, std::vector<std::int32_t>& scratch) {
+  const auto n = static_cast<std::uint32_t>(channel_codes.size());
+  f::MoModel model = f::mo_model_of(predictor, codec);
+  std::vector<std::int32_t> history(f::mo_history_buffer_size(n)), wavelet(static_cast<std::size_t>(model.levels) * f::wavelet_buffer_size(n) + 1),
+      features(f::kMaxWaveletLevels + 1);
+  const auto run = [&](std::int32_t step, std::vector<std::int32_t>& out) {
+    f::MoModel m = model;
+    m.lms_step = step;
+    std::vector<std::int32_t> weights = f::lpc_initial_weights(predictor);
+    out.assign(n, 0);
+    f::mo_residuals(m, channel_codes.data(), n, weights.data(), history.data(), wavelet.data(), features.data(), sources, out.data());
+  };
+  run(0, residuals);
+  if (predictor.lms_step == 0) return false;
+  run(predictor.lms_step, scratch);
+  if (magnitude_sum(scratch) >= magnitude_sum(residuals)) return false;
+  residuals.swap(scratch);
+  return true;
+}
+
+// What training gathers: per scale class, a histogram of |z|; and a histogram of codes.
+struct Statistics {
+  std::vector<std::uint64_t> magnitudes = std::vector<std::uint64_t>(static_cast<std::size_t>(f::kCmClasses) * kMagnitudeBins, 0);
+  std::vector<std::uint64_t> codes = std::vector<std::uint64_t>(kCodeBins, 0);
+
+  void merge(const Statistics& other) {
+    for (std::size_t i = 0; i < magnitudes.size(); ++i) magnitudes[i] += other.magnitudes[i];
+    for (std::size_t i = 0; i < codes.size(); ++i) codes[i] += other.codes[i];
+  }
+};
+
+void gather_chunk(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk, Statistics& stats) {
+  const std::uint64_t first = meta.chunk_first_sample(chunk);
+  const auto present = f::channels_in_chunk(meta, first, meta.chunk_sample_count(chunk));
+  std::vector<std::int16_t> samples;
+  recording.gather(first, present, samples);
+  std::vector<std::vector<std::int32_t>> codes(present.channel.size());
+  std::size_t position = 0;
+  for (std::size_t i = 0; i < present.channel.size(); ++i) {
+    const f::ValueMap map = meta.channels[present.channel[i]].value_map;
+    codes[i].resize(present.sample_count[i]);
+    for (std::uint32_t t = 0; t < present.sample_count[i]; ++t) codes[i][t] = f::value_to_code(map, samples[position + t]);
+    position += present.sample_count[i];
+  }
+  std::vector<std::vector<std::int32_t>> buffers;
+  std::vector<std::int32_t> residuals, scratch;
+  for (std::size_t i = 0; i < present.channel.size(); ++i) {
+    const f::ChannelPredictor& predictor = meta.channels[present.channel[i]].predictor;
+    const std::int32_t* sources[f::kMaxMoSources] = {};
+    fill_sources(predictor, present, codes, present.sample_count[i], buffers, sources);
+    channel_residuals(codes[i], predictor, meta.codec, sources, residuals, scratch);
+    std::int32_t scale = f::kCmScaleStart;
+    for (std::size_t t = 0; t < codes[i].size(); ++t) {
+      const std::int64_t c = std::int64_t{codes[i][t]} + kCodeOffset;
+      if (c >= 0 && c < static_cast<std::int64_t>(kCodeBins)) ++stats.codes[static_cast<std::size_t>(c)];
+      if (t == 0) continue;
+      const std::int32_t z = residuals[t];
+      const auto magnitude = static_cast<std::uint64_t>(std::abs(std::int64_t{z}));
+      ++stats.magnitudes[static_cast<std::size_t>(f::cm_class_of(scale)) * kMagnitudeBins + std::min<std::uint64_t>(magnitude, kMagnitudeBins - 1)];
+      scale = f::cm_next_scale(scale, z);
+    }
+  }
+}
+
+// ---- shapes ----
+
+// Gaussian index g of a Gaussian with standard deviation sigma (in buckets): rho = 2^-(2^((56-g)/8))
+// against exp(-1/(2 sigma^2)).
+int gauss_index_for(double sigma) {
+  const double exponent = std::log2(std::log2(std::exp(1.0)) / (2 * sigma * sigma));
+  return static_cast<int>(std::lround(std::clamp(56 - 8 * exponent, 0.0, 255.0)));
+}
+// Laplace index l of exp(-|j| / b): lambda = 2^-(2^((64-l)/16)) against exp(-1/b).
+int laplace_index_for(double b) {
+  const double exponent = std::log2(std::log2(std::exp(1.0)) / b);
+  return static_cast<int>(std::lround(std::clamp(64 - 16 * exponent, 0.0, 255.0)));
+}
+
+int shift_for_mean(double mean) {
+  int shift = 0;
+  while (shift < f::kCmMaxShift && mean / static_cast<double>(1 << shift) > kMaxBucketMean) ++shift;
+  return shift;
+}
+
+// Mean |z| of the residuals that fall in class k: the centre of its range of running means.
+double nominal_class_mean(int k) {
+  const int width = k / 4 + 5, quarter = k % 4;
+  const double v = std::ldexp(1.0, width - 1) * (1.0 + (quarter + 0.5) / 4.0);
+  return std::max(0.05, (v - 16) / 16);
+}
+
+f::CmShape default_shape(double mean) {
+  f::CmShape s;
+  s.shift = static_cast<std::uint8_t>(shift_for_mean(mean));
+  const double bucket_mean = std::max(0.05, mean / static_cast<double>(1 << s.shift));
+  s.gauss = static_cast<std::uint8_t>(gauss_index_for(bucket_mean * 1.2533));  // sigma of a Gaussian with this mean |z|
+  s.laplace = static_cast<std::uint8_t>(laplace_index_for(bucket_mean * 2));
+  s.weight = 16;
+  return s;
+}
+
+// Bits to code the histogram (counts of |j| per bucket, the last entry every j beyond the
+// window) with this shape, ignoring the prior.
+double shape_cost(const f::CmShape& shape, const std::vector<double>& buckets, std::vector<std::uint16_t>& table) {
+  const int h = f::cm_build_shape(shape, table.data());
+  double total = table[0];
+  for (int j = 1; j <= h; ++j) total += 2.0 * table[static_cast<std::size_t>(j)];
+  const double log_total = std::log2(total);
+  double bits = 0;
+  for (std::size_t j = 0; j < buckets.size(); ++j) {
+    if (buckets[j] == 0) continue;
+    if (static_cast<int>(j) <= h) bits += buckets[j] * (log_total - std::log2(static_cast<double>(table[j])));
+    else bits += buckets[j] * (12.0 + 6.0 + std::log2(static_cast<double>(j) * 2 + 1));  // escape
+  }
+  return bits;
+}
+
+f::CmShape fit_shape(const std::uint64_t* magnitudes) {
+  double count = 0, sum = 0;
+  for (std::size_t m = 0; m < kMagnitudeBins; ++m) count += static_cast<double>(magnitudes[m]), sum += static_cast<double>(magnitudes[m]) * static_cast<double>(m);
+  f::CmShape best = default_shape(sum / count);
+  const int shift = best.shift;
+  // Histogram of buckets |j| (as cm_bucket rounds), last entry: beyond the widest window.
+  std::vector<double> buckets(f::kCmMaxHalfWidth + 2, 0);
+  for (std::size_t m = 0; m < kMagnitudeBins; ++m) {
+    if (magnitudes[m] == 0) continue;
+    const auto j = static_cast<std::size_t>(f::cm_bucket(static_cast<std::int32_t>(m), shift));
+    buckets[std::min<std::size_t>(j, buckets.size() - 1)] += static_cast<double>(magnitudes[m]);
+  }
+  std::vector<std::uint16_t> table(f::kCmMaxHalfWidth + 1);
+  double best_bits = shape_cost(best, buckets, table);
+  const auto consider = [&](f::CmShape s) {
+    const double bits = shape_cost(s, buckets, table);
+    if (bits < best_bits) best_bits = bits, best = s;
+  };
+  // Pure Gaussians, then mixtures around the best, then coordinate steps.
+  for (int g = 0; g < 256; ++g) consider({static_cast<std::uint8_t>(g), best.laplace, 0, best.shift});
+  const int g0 = best.gauss;
+  for (const int w : {1, 2, 4, 8, 16, 32, 64, 128, 192})
+    for (int l = std::max(0, g0 - 16); l <= std::min(255, g0 + 80); l += 4)
+      for (int g = std::max(0, g0 - 8); g <= std::min(255, g0 + 8); g += 2)
+        consider({static_cast<std::uint8_t>(g), static_cast<std::uint8_t>(l), static_cast<std::uint8_t>(w), best.shift});
+  for (bool improved = true; improved;) {
+    const double before = best_bits;
+    const f::CmShape center = best;
+    for (const int d : {-1, 1}) {
+      if (center.gauss + d >= 0 && center.gauss + d <= 255) consider({static_cast<std::uint8_t>(center.gauss + d), center.laplace, center.weight, center.shift});
+      if (center.laplace + d >= 0 && center.laplace + d <= 255) consider({center.gauss, static_cast<std::uint8_t>(center.laplace + d), center.weight, center.shift});
+      if (center.weight + d >= 0 && center.weight + d <= 255) consider({center.gauss, center.laplace, static_cast<std::uint8_t>(center.weight + d), center.shift});
+    }
+    improved = best_bits < before;
+  }
+  return best;
+}
+
+// ---- prior ----
+
+// The code-density pattern of the recording: for each candidate period P (a power of two), how
+// much likelier codes of each residue are than their neighbourhood's average; the period with
+// the largest estimated saving net of its cost in the archive (and of fitting noise) wins.
+std::vector<std::uint8_t> fit_prior(const std::vector<std::uint64_t>& codes) {
+  constexpr int kRadius = 8;
+  std::vector<double> smooth(codes.size(), 0);
+  double window = 0;
+  for (int c = 0; c < kRadius && c < static_cast<int>(codes.size()); ++c) window += static_cast<double>(codes[static_cast<std::size_t>(c)]);
+  for (std::size_t c = 0; c < codes.size(); ++c) {
+    if (c + kRadius < codes.size()) window += static_cast<double>(codes[c + kRadius]);
+    if (c > static_cast<std::size_t>(kRadius)) window -= static_cast<double>(codes[c - kRadius - 1]);
+    smooth[c] = window / (2 * kRadius + 1);
+  }
+  double total = 0;
+  for (const auto v : codes) total += static_cast<double>(v);
+  std::vector<std::uint8_t> best(1, static_cast<std::uint8_t>(f::kCmNeutralPrior));
+  if (total == 0) return best;
+  double best_net = 0;
+  for (std::uint32_t period = 2; period <= f::kCmMaxPriorPeriod; period *= 2) {
+    std::vector<double> count(period, 0), expected(period, 0);
+    for (std::size_t c = 0; c < codes.size(); ++c) {
+      const std::uint32_t phase = static_cast<std::uint32_t>(static_cast<std::int64_t>(c) - kCodeOffset) & (period - 1);
+      count[phase] += static_cast<double>(codes[c]);
+      expected[phase] += smooth[c];
+    }
+    std::vector<std::uint8_t> pattern(period);
+    for (std::uint32_t i = 0; i < period; ++i)
+      pattern[i] = static_cast<std::uint8_t>(std::clamp<long>(std::lround(f::kCmNeutralPrior * (count[i] + 0.5) / (expected[i] + 0.5)), 1, 255));
+    // Saving: log-likelihood of the codes under smooth * pattern (renormalised) against smooth.
+    double gain = 0, mass = 0, smooth_mass = 0;
+    for (std::size_t c = 0; c < codes.size(); ++c) {
+      const std::uint32_t phase = static_cast<std::uint32_t>(static_cast<std::int64_t>(c) - kCodeOffset) & (period - 1);
+      if (codes[c] != 0) gain += static_cast<double>(codes[c]) * std::log2(static_cast<double>(pattern[phase]));
+      mass += smooth[c] * pattern[phase];
+      smooth_mass += smooth[c];
+    }
+    gain -= total * std::log2(mass / smooth_mass);
+    const double cost = static_cast<double>(period) * (8.0 + 0.5 * std::log2(std::max(2.0, total / period)));
+    if (gain - cost > best_net) best_net = gain - cost, best = std::move(pattern);
+  }
+  return best;
+}
+
+}  // namespace
+
+void train_cm_model(const Recording& recording, f::Metadata& meta, const CmTrainingOptions& options) {
+  const std::uint64_t chunk_count = meta.chunk_count();
+  std::uint64_t all = 0;
+  for (const auto& c : meta.channels) all += c.length;
+  const std::uint64_t stride = std::max<std::uint64_t>(1, (all + options.max_samples - 1) / std::max<std::uint64_t>(1, options.max_samples));
+  std::vector<std::uint64_t> chunks;
+  for (std::uint64_t c = 0; c < chunk_count; c += stride) chunks.push_back(c);
+
+  Statistics total;
+  std::mutex mutex;
+  std::vector<std::unique_ptr<Statistics>> pool;
+  parallel_for(chunks.size(), options.threads, [&](std::size_t i) {
+    std::unique_ptr<Statistics> stats;
+    {
+      const std::lock_guard lock(mutex);
+      if (!pool.empty()) stats = std::move(pool.back()), pool.pop_back();
+    }
+    if (!stats) stats = std::make_unique<Statistics>();
+    gather_chunk(recording, meta, chunks[i], *stats);
+    const std::lock_guard lock(mutex);
+    pool.push_back(std::move(stats));
+  });
+  for (const auto& stats : pool) total.merge(*stats);
+
+  meta.codec.cm_shapes.assign(f::kCmClasses, {});
+  parallel_for(f::kCmClasses, options.threads, [&](std::size_t k) {
+    const std::uint64_t* magnitudes = total.magnitudes.data() + k * kMagnitudeBins;
+    std::uint64_t count = 0;
+    for (std::size_t m = 0; m < kMagnitudeBins; ++m) count += magnitudes[m];
+    meta.codec.cm_shapes[k] = count >= kMinClassCount ? fit_shape(magnitudes) : default_shape(nominal_class_mean(static_cast<int>(k)));
+  });
+  meta.codec.cm_prior = fit_prior(total.codes);
+}
+
+void encode_cm_streams(const std::vector<std::vector<std::int32_t>>& codes, const f::ChunkChannels& present, const f::Metadata& meta,
+                       std::vector<std::vector<std::uint32_t>>& streams) {
+  const f::CmModelTables model(meta.codec);
+  f::CmNormaliserCache cache(static_cast<std::uint32_t>(meta.codec.cm_prior.size()));
+  std::vector<std::vector<std::int32_t>> buffers;
+  std::vector<std::int32_t> residuals, scratch;
+  std::vector<f::CmSymbol> symbols;
+  std::vector<std::uint16_t> words;
+  std::vector<std::uint8_t> bytes;
+  for (std::size_t i = 0; i < present.channel.size(); ++i) {
+    const f::ChannelInfo& channel = meta.channels[present.channel[i]];
+    const auto n = static_cast<std::uint32_t>(codes[i].size());
+    const std::int32_t* sources[f::kMaxMoSources] = {};
+    fill_sources(channel.predictor, present, codes, n, buffers, sources);
+    const bool adapt = channel_residuals(codes[i], channel.predictor, meta.codec, sources, residuals, scratch);
+    const f::CmTables tables = model.for_map(channel.value_map);
+    symbols.resize(f::max_cm_symbols(n));
+    words.resize(f::max_cm_symbols(n));
+    bytes.resize(f::max_cm_stream_bytes(n));
+    const std::uint64_t size = f::encode_cm_stream(tables, f::CmCachedNormaliser{&tables, &cache}, codes[i].data(), residuals.data(), n, adapt,
+                                                   symbols.data(), words.data(), bytes.data());
+    streams[i].resize(size / 4);
+    for (std::size_t w = 0; w < streams[i].size(); ++w)
+      streams[i][w] = bytes[4 * w] | (std::uint32_t{bytes[4 * w + 1]} << 8) | (std::uint32_t{bytes[4 * w + 2]} << 16) |
+                      (std::uint32_t{bytes[4 * w + 3]} << 24);
+  }
+}
+
+}  // namespace spikey::host
