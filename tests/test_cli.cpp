@@ -6,6 +6,7 @@
 
 #include <cstdio>
 
+#include "spikey/format/archive.hpp"
 #include "test_support.hpp"
 
 using namespace spikey;
