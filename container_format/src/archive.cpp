@@ -444,7 +444,7 @@ std::vector<std::uint8_t> bytes_of_hex(const std::string& text, const std::strin
 }
 
 // cm1's model (§6.11.2, §6.11.3): kCmClasses shapes of four bytes; a prior whose period is a
-// power of two up to kCmMaxPriorPeriod, every entry at least 1.
+// power of two up to kCmMaxPriorPeriod.
 void validate_cm_model(const CodecParams& codec) {
   if (codec.cm_shapes.size() != static_cast<std::size_t>(kCmClasses)) fail("metadata: codec.shapes must hold one shape per scale class");
   for (const auto& shape : codec.cm_shapes)
@@ -452,8 +452,8 @@ void validate_cm_model(const CodecParams& codec) {
   const std::size_t period = codec.cm_prior.size();
   if (period == 0 || period > kCmMaxPriorPeriod || (period & (period - 1)) != 0)
     fail("metadata: codec.prior's period must be a power of two up to " + std::to_string(kCmMaxPriorPeriod));
-  for (const std::uint8_t v : codec.cm_prior)
-    if (v == 0) fail("metadata: codec.prior has a zero entry");
+  if (codec.cm_scale_rate < static_cast<std::uint32_t>(kCmMinScaleRate) || codec.cm_scale_rate > static_cast<std::uint32_t>(kCmMaxScaleRate))
+    fail("metadata: codec.scale_rate out of range");
 }
 
 }  // namespace
@@ -470,6 +470,7 @@ json codec_to_json(const CodecParams& codec) {
     for (const auto& s : codec.cm_shapes) shapes.insert(shapes.end(), {s.gauss, s.laplace, s.weight, s.shift});
     j["shapes"] = hex_of(shapes);
     j["prior"] = hex_of(codec.cm_prior);
+    j["scale_rate"] = codec.cm_scale_rate;
   }
   return j;
 }
@@ -488,6 +489,7 @@ CodecParams codec_from_json(const json& j) {
     if (shapes.size() % 4 != 0) fail("metadata: codec.shapes is not a whole number of shapes");
     for (std::size_t i = 0; i < shapes.size(); i += 4) codec.cm_shapes.push_back({shapes[i], shapes[i + 1], shapes[i + 2], shapes[i + 3]});
     codec.cm_prior = bytes_of_hex(field<std::string>(j, "prior", "codec"), "codec.prior");
+    codec.cm_scale_rate = field<std::uint32_t>(j, "scale_rate", "codec");
     validate_cm_model(codec);
   }
   return codec;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <iterator>
+#include <limits>
 #include <memory>
 #include <mutex>
 
@@ -23,6 +25,8 @@ constexpr std::int32_t kCodeOffset = 32768;     // codes lie in -32768..65535
 constexpr std::size_t kCodeBins = 98304;
 constexpr std::uint64_t kMinClassCount = 200;   // fewer residuals: the class gets its default shape
 constexpr double kMaxBucketMean = 40;           // a class's buckets widen until their mean |j| is below this
+constexpr int kCandidateRates[] = {4, 5, 6, 7};  // scale rates tried; the cheapest fit wins
+constexpr std::size_t kRateCount = std::size(kCandidateRates);
 
 // Source buffers of one channel in one chunk (mo1 §6.10), pointers into `buffers`.
 void fill_sources(const f::ChannelPredictor& predictor, const f::ChunkChannels& present, const std::vector<std::vector<std::int32_t>>& codes,
@@ -46,10 +50,10 @@ std::uint64_t magnitude_sum(const std::vector<std::int32_t>& residuals) {
   return sum;
 }
 
-// mo1's residuals of one channel in one chunk (residuals[1..n-1]) with fixed and with adapting
-// weights; returns the adapt flag: whichever gives the smaller sum of |residual|.
-bool channel_residuals(const std::vector<std::int32_t>& channel_codes, const f::ChannelPredictor& predictor, const f::CodecParams& codec,
-                       const std::int32_t* const* sources, std::vector<std::int32_t>& residuals, std::vector<std::int32_t>& scratch) {
+// mo1's residuals of one channel in one chunk (residuals[1..n-1]) with fixed weights and, when
+// the predictor adapts (returns true), with adapting weights.
+bool residuals_both_ways(const std::vector<std::int32_t>& channel_codes, const f::ChannelPredictor& predictor, const f::CodecParams& codec,
+                         const std::int32_t* const* sources, std::vector<std::int32_t>& fixed, std::vector<std::int32_t>& adapted) {
   const auto n = static_cast<std::uint32_t>(channel_codes.size());
   f::MoModel model = f::mo_model_of(predictor, codec);
   std::vector<std::int32_t> history(f::mo_history_buffer_size(n)), wavelet(static_cast<std::size_t>(model.levels) * f::wavelet_buffer_size(n) + 1),
@@ -61,17 +65,24 @@ bool channel_residuals(const std::vector<std::int32_t>& channel_codes, const f::
     out.assign(n, 0);
     f::mo_residuals(m, channel_codes.data(), n, weights.data(), history.data(), wavelet.data(), features.data(), sources, out.data());
   };
-  run(0, residuals);
+  run(0, fixed);
   if (predictor.lms_step == 0) return false;
-  run(predictor.lms_step, scratch);
-  if (magnitude_sum(scratch) >= magnitude_sum(residuals)) return false;
-  residuals.swap(scratch);
+  run(predictor.lms_step, adapted);
   return true;
 }
 
-// What training gathers: per scale class, a histogram of |z|; and a histogram of codes.
+// The residuals training looks at: of whichever weights give the smaller sum of |residual| (a
+// close proxy for the encoder's choice by coded size).
+void channel_residuals(const std::vector<std::int32_t>& channel_codes, const f::ChannelPredictor& predictor, const f::CodecParams& codec,
+                       const std::int32_t* const* sources, std::vector<std::int32_t>& residuals, std::vector<std::int32_t>& scratch) {
+  if (residuals_both_ways(channel_codes, predictor, codec, sources, residuals, scratch) && magnitude_sum(scratch) < magnitude_sum(residuals))
+    residuals.swap(scratch);
+}
+
+// What training gathers: per candidate scale rate and scale class, a histogram of |z|; and a
+// histogram of codes.
 struct Statistics {
-  std::vector<std::uint64_t> magnitudes = std::vector<std::uint64_t>(static_cast<std::size_t>(f::kCmClasses) * kMagnitudeBins, 0);
+  std::vector<std::uint64_t> magnitudes = std::vector<std::uint64_t>(kRateCount * f::kCmClasses * kMagnitudeBins, 0);
   std::vector<std::uint64_t> codes = std::vector<std::uint64_t>(kCodeBins, 0);
 
   void merge(const Statistics& other) {
@@ -80,7 +91,10 @@ struct Statistics {
   }
 };
 
-void gather_chunk(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk, Statistics& stats) {
+// Calls visit(codes, residuals, value map) for every channel of one chunk, with the residuals
+// and adapt choice the encoder makes.
+template <class Visit>
+void for_each_stream(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk, Visit&& visit) {
   const std::uint64_t first = meta.chunk_first_sample(chunk);
   const auto present = f::channels_in_chunk(meta, first, meta.chunk_sample_count(chunk));
   std::vector<std::int16_t> samples;
@@ -96,21 +110,31 @@ void gather_chunk(const Recording& recording, const f::Metadata& meta, std::uint
   std::vector<std::vector<std::int32_t>> buffers;
   std::vector<std::int32_t> residuals, scratch;
   for (std::size_t i = 0; i < present.channel.size(); ++i) {
-    const f::ChannelPredictor& predictor = meta.channels[present.channel[i]].predictor;
+    const f::ChannelInfo& channel = meta.channels[present.channel[i]];
     const std::int32_t* sources[f::kMaxMoSources] = {};
-    fill_sources(predictor, present, codes, present.sample_count[i], buffers, sources);
-    channel_residuals(codes[i], predictor, meta.codec, sources, residuals, scratch);
-    std::int32_t scale = f::kCmScaleStart;
-    for (std::size_t t = 0; t < codes[i].size(); ++t) {
-      const std::int64_t c = std::int64_t{codes[i][t]} + kCodeOffset;
-      if (c >= 0 && c < static_cast<std::int64_t>(kCodeBins)) ++stats.codes[static_cast<std::size_t>(c)];
-      if (t == 0) continue;
-      const std::int32_t z = residuals[t];
-      const auto magnitude = static_cast<std::uint64_t>(std::abs(std::int64_t{z}));
-      ++stats.magnitudes[static_cast<std::size_t>(f::cm_class_of(scale)) * kMagnitudeBins + std::min<std::uint64_t>(magnitude, kMagnitudeBins - 1)];
-      scale = f::cm_next_scale(scale, z);
-    }
+    fill_sources(channel.predictor, present, codes, present.sample_count[i], buffers, sources);
+    channel_residuals(codes[i], channel.predictor, meta.codec, sources, residuals, scratch);
+    visit(codes[i], residuals, channel.value_map);
   }
+}
+
+void gather_chunk(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk, Statistics& stats) {
+  for_each_stream(recording, meta, chunk, [&](const std::vector<std::int32_t>& codes, const std::vector<std::int32_t>& residuals, const f::ValueMap&) {
+    for (const std::int32_t code : codes) {
+      const std::int64_t c = std::int64_t{code} + kCodeOffset;
+      if (c >= 0 && c < static_cast<std::int64_t>(kCodeBins)) ++stats.codes[static_cast<std::size_t>(c)];
+    }
+    for (std::size_t r = 0; r < kRateCount; ++r) {
+      std::uint64_t* histogram = stats.magnitudes.data() + r * f::kCmClasses * kMagnitudeBins;
+      std::int32_t scale = f::kCmScaleStart;
+      for (std::size_t t = 1; t < codes.size(); ++t) {
+        const std::int32_t z = residuals[t];
+        const auto magnitude = static_cast<std::uint64_t>(std::abs(std::int64_t{z}));
+        ++histogram[static_cast<std::size_t>(f::cm_class_of(scale)) * kMagnitudeBins + std::min<std::uint64_t>(magnitude, kMagnitudeBins - 1)];
+        scale = f::cm_next_scale(scale, z, kCandidateRates[r]);
+      }
+    }
+  });
 }
 
 // ---- shapes ----
@@ -166,10 +190,18 @@ double shape_cost(const f::CmShape& shape, const std::vector<double>& buckets, s
   return bits;
 }
 
-f::CmShape fit_shape(const std::uint64_t* magnitudes) {
+struct FittedShape {
+  f::CmShape shape;
+  double bits = 0;  // to code the class's residuals with it (estimate)
+};
+
+// The best shape for a class's |z| histogram; classes with few residuals get the default
+// shape of their nominal mean.
+FittedShape fit_shape(const std::uint64_t* magnitudes, int k) {
   double count = 0, sum = 0;
   for (std::size_t m = 0; m < kMagnitudeBins; ++m) count += static_cast<double>(magnitudes[m]), sum += static_cast<double>(magnitudes[m]) * static_cast<double>(m);
-  f::CmShape best = default_shape(sum / count);
+  const bool sparse = count < kMinClassCount;
+  f::CmShape best = default_shape(sparse ? nominal_class_mean(k) : sum / count);
   const int shift = best.shift;
   // Histogram of buckets |j| (as cm_bucket rounds), last entry: beyond the widest window.
   std::vector<double> buckets(f::kCmMaxHalfWidth + 2, 0);
@@ -180,6 +212,7 @@ f::CmShape fit_shape(const std::uint64_t* magnitudes) {
   }
   std::vector<std::uint16_t> table(f::kCmMaxHalfWidth + 1);
   double best_bits = shape_cost(best, buckets, table);
+  if (sparse) return {best, best_bits};
   const auto consider = [&](f::CmShape s) {
     const double bits = shape_cost(s, buckets, table);
     if (bits < best_bits) best_bits = bits, best = s;
@@ -201,10 +234,16 @@ f::CmShape fit_shape(const std::uint64_t* magnitudes) {
     }
     improved = best_bits < before;
   }
-  return best;
+  return {best, best_bits};
 }
 
 // ---- prior ----
+
+// Stored prior value of a relative weight (log scale, 1/32 octave).
+std::uint8_t prior_value_of(double relative) {
+  const double v = f::kCmNeutralPrior + 32 * std::log2(std::max(relative, 1e-9));
+  return static_cast<std::uint8_t>(std::clamp<long>(std::lround(v), 0, 255));
+}
 
 // The code-density pattern of the recording: for each candidate period P (a power of two), how
 // much likelier codes of each residue are than their neighbourhood's average; the period with
@@ -221,7 +260,7 @@ std::vector<std::uint8_t> fit_prior(const std::vector<std::uint64_t>& codes) {
   }
   double total = 0;
   for (const auto v : codes) total += static_cast<double>(v);
-  std::vector<std::uint8_t> best(1, static_cast<std::uint8_t>(f::kCmNeutralPrior));
+  std::vector<std::uint8_t> best(1, f::kCmNeutralPrior);
   if (total == 0) return best;
   double best_net = 0;
   for (std::uint32_t period = 2; period <= f::kCmMaxPriorPeriod; period *= 2) {
@@ -232,14 +271,14 @@ std::vector<std::uint8_t> fit_prior(const std::vector<std::uint64_t>& codes) {
       expected[phase] += smooth[c];
     }
     std::vector<std::uint8_t> pattern(period);
-    for (std::uint32_t i = 0; i < period; ++i)
-      pattern[i] = static_cast<std::uint8_t>(std::clamp<long>(std::lround(f::kCmNeutralPrior * (count[i] + 0.5) / (expected[i] + 0.5)), 1, 255));
+    for (std::uint32_t i = 0; i < period; ++i) pattern[i] = prior_value_of((count[i] + 0.5) / (expected[i] + 0.5));
     // Saving: log-likelihood of the codes under smooth * pattern (renormalised) against smooth.
     double gain = 0, mass = 0, smooth_mass = 0;
     for (std::size_t c = 0; c < codes.size(); ++c) {
       const std::uint32_t phase = static_cast<std::uint32_t>(static_cast<std::int64_t>(c) - kCodeOffset) & (period - 1);
-      if (codes[c] != 0) gain += static_cast<double>(codes[c]) * std::log2(static_cast<double>(pattern[phase]));
-      mass += smooth[c] * pattern[phase];
+      const auto weight = static_cast<double>(f::cm_prior_weight(pattern[phase]));
+      if (codes[c] != 0) gain += static_cast<double>(codes[c]) * std::log2(weight);
+      mass += smooth[c] * weight;
       smooth_mass += smooth[c];
     }
     gain -= total * std::log2(mass / smooth_mass);
@@ -247,6 +286,74 @@ std::vector<std::uint8_t> fit_prior(const std::vector<std::uint64_t>& codes) {
     if (gain - cost > best_net) best_net = gain - cost, best = std::move(pattern);
   }
   return best;
+}
+
+// Observed and expected (under the current model) counts of codes per prior phase, over the
+// residuals of classes that use the prior.
+struct PriorCounts {
+  std::vector<double> observed, expected;
+  explicit PriorCounts(std::size_t period) : observed(period, 0), expected(period, 0) {}
+};
+
+void count_prior_phases(const f::CmTables& tables, const std::vector<std::int32_t>& codes, const std::vector<std::int32_t>& residuals,
+                        PriorCounts& counts) {
+  std::int32_t scale = f::kCmScaleStart;
+  for (std::size_t t = 1; t < codes.size(); ++t) {
+    const std::int32_t z = residuals[t];
+    const int k = f::cm_class_of(scale);
+    scale = f::cm_next_scale(scale, z, tables.scale_rate);
+    if (tables.shift[k] != 0) continue;
+    const std::int32_t base = codes[t] - z;
+    const std::int32_t h = tables.half_width[k];
+    if (z < -h || z > h || f::cm_prior(tables, codes[t]) == 0) continue;
+    double total = 0;
+    for (std::int32_t j = -h; j <= h; ++j) total += static_cast<double>(f::cm_weight(tables, k, base, j));
+    if (total == 0) continue;
+    counts.observed[static_cast<std::uint32_t>(codes[t]) & tables.prior_mask] += 1;
+    for (std::int32_t j = -h; j <= h; ++j) {
+      const auto w = static_cast<double>(f::cm_weight(tables, k, base, j));
+      if (w != 0) counts.expected[static_cast<std::uint32_t>(base + j) & tables.prior_mask] += w / total;
+    }
+  }
+}
+
+// Refines the prior so that the model's expected code counts match the observed ones (a few
+// multiplicative steps, on up to kPriorRefineSamples residuals): the first estimate compares
+// codes with their neighbourhood, which the predicted distribution of each sample does better.
+void refine_prior(const Recording& recording, f::Metadata& meta, const std::vector<std::uint64_t>& chunks, unsigned threads) {
+  constexpr std::uint64_t kPriorRefineSamples = 1u << 21;
+  constexpr int kSteps = 2;
+  const std::size_t period = meta.codec.cm_prior.size();
+  if (period == 1) return;
+  std::uint64_t all = 0;
+  for (const auto& c : meta.channels) all += c.length;
+  const std::uint64_t per_chunk = std::max<std::uint64_t>(1, all / std::max<std::uint64_t>(1, meta.chunk_count()));
+  const std::size_t stride = std::max<std::size_t>(1, chunks.size() * per_chunk / kPriorRefineSamples);
+  std::vector<std::uint64_t> subset;
+  for (std::size_t i = 0; i < chunks.size(); i += stride) subset.push_back(chunks[i]);
+  for (int step = 0; step < kSteps; ++step) {
+    const f::CmModelTables model(meta.codec);
+    PriorCounts total(period);
+    std::mutex mutex;
+    parallel_for(subset.size(), threads, [&](std::size_t i) {
+      PriorCounts counts(period);
+      for_each_stream(recording, meta, subset[i], [&](const std::vector<std::int32_t>& codes, const std::vector<std::int32_t>& residuals, const f::ValueMap& map) {
+        count_prior_phases(model.for_map(map), codes, residuals, counts);
+      });
+      const std::lock_guard lock(mutex);
+      for (std::size_t p = 0; p < period; ++p) total.observed[p] += counts.observed[p], total.expected[p] += counts.expected[p];
+    });
+    // New log weights, shifted so that their observed-weighted mean stays neutral (the scale is free).
+    std::vector<double> refined(period);
+    double weighted = 0, mass = 0;
+    for (std::size_t p = 0; p < period; ++p) {
+      refined[p] = std::log2(static_cast<double>(f::cm_prior_weight(meta.codec.cm_prior[p])) * (total.observed[p] + 0.5) / (total.expected[p] + 0.5) /
+                             f::kCmNeutralPriorWeight);
+      weighted += refined[p] * total.observed[p], mass += total.observed[p];
+    }
+    if (mass == 0) return;
+    for (std::size_t p = 0; p < period; ++p) meta.codec.cm_prior[p] = prior_value_of(std::exp2(refined[p] - weighted / mass));
+  }
 }
 
 }  // namespace
@@ -275,14 +382,23 @@ void train_cm_model(const Recording& recording, f::Metadata& meta, const CmTrain
   });
   for (const auto& stats : pool) total.merge(*stats);
 
-  meta.codec.cm_shapes.assign(f::kCmClasses, {});
-  parallel_for(f::kCmClasses, options.threads, [&](std::size_t k) {
-    const std::uint64_t* magnitudes = total.magnitudes.data() + k * kMagnitudeBins;
-    std::uint64_t count = 0;
-    for (std::size_t m = 0; m < kMagnitudeBins; ++m) count += magnitudes[m];
-    meta.codec.cm_shapes[k] = count >= kMinClassCount ? fit_shape(magnitudes) : default_shape(nominal_class_mean(static_cast<int>(k)));
+  // Shapes for every candidate rate; the rate whose fitted shapes code the residuals cheapest wins.
+  std::vector<FittedShape> fitted(kRateCount * f::kCmClasses);
+  parallel_for(fitted.size(), options.threads, [&](std::size_t i) {
+    fitted[i] = fit_shape(total.magnitudes.data() + i * kMagnitudeBins, static_cast<int>(i % f::kCmClasses));
   });
+  std::size_t best_rate = 0;
+  double best_bits = std::numeric_limits<double>::infinity();
+  for (std::size_t r = 0; r < kRateCount; ++r) {
+    double bits = 0;
+    for (int k = 0; k < f::kCmClasses; ++k) bits += fitted[r * f::kCmClasses + static_cast<std::size_t>(k)].bits;
+    if (bits < best_bits) best_bits = bits, best_rate = r;
+  }
+  meta.codec.cm_scale_rate = static_cast<std::uint32_t>(kCandidateRates[best_rate]);
+  meta.codec.cm_shapes.clear();
+  for (int k = 0; k < f::kCmClasses; ++k) meta.codec.cm_shapes.push_back(fitted[best_rate * f::kCmClasses + static_cast<std::size_t>(k)].shape);
   meta.codec.cm_prior = fit_prior(total.codes);
+  refine_prior(recording, meta, chunks, options.threads);
 }
 
 void encode_cm_streams(const std::vector<std::vector<std::int32_t>>& codes, const f::ChunkChannels& present, const f::Metadata& meta,
@@ -292,20 +408,27 @@ void encode_cm_streams(const std::vector<std::vector<std::int32_t>>& codes, cons
   std::vector<std::vector<std::int32_t>> buffers;
   std::vector<std::int32_t> residuals, scratch;
   std::vector<f::CmSymbol> symbols;
-  std::vector<std::uint16_t> words;
-  std::vector<std::uint8_t> bytes;
+  std::vector<std::uint8_t> scratch_bytes, bytes, adapted_bytes;
   for (std::size_t i = 0; i < present.channel.size(); ++i) {
     const f::ChannelInfo& channel = meta.channels[present.channel[i]];
     const auto n = static_cast<std::uint32_t>(codes[i].size());
     const std::int32_t* sources[f::kMaxMoSources] = {};
     fill_sources(channel.predictor, present, codes, n, buffers, sources);
-    const bool adapt = channel_residuals(codes[i], channel.predictor, meta.codec, sources, residuals, scratch);
+    const bool both = residuals_both_ways(codes[i], channel.predictor, meta.codec, sources, residuals, scratch);
     const f::CmTables tables = model.for_map(channel.value_map);
     symbols.resize(f::max_cm_symbols(n));
-    words.resize(f::max_cm_symbols(n));
+    scratch_bytes.resize(f::max_cm_stream_bytes(n));
     bytes.resize(f::max_cm_stream_bytes(n));
-    const std::uint64_t size = f::encode_cm_stream(tables, f::CmCachedNormaliser{&tables, &cache}, codes[i].data(), residuals.data(), n, adapt,
-                                                   symbols.data(), words.data(), bytes.data());
+    const f::CmCachedNormaliser normaliser{&tables, &cache};
+    // The adapt flag is whichever codes smaller.
+    std::uint64_t size = f::encode_cm_stream(tables, normaliser, codes[i].data(), residuals.data(), n, false, symbols.data(),
+                                             scratch_bytes.data(), bytes.data());
+    if (both) {
+      adapted_bytes.resize(f::max_cm_stream_bytes(n));
+      const std::uint64_t adapted_size = f::encode_cm_stream(tables, normaliser, codes[i].data(), scratch.data(), n, true, symbols.data(),
+                                                             scratch_bytes.data(), adapted_bytes.data());
+      if (adapted_size < size) size = adapted_size, bytes.swap(adapted_bytes);
+    }
     streams[i].resize(size / 4);
     for (std::size_t w = 0; w < streams[i].size(); ++w)
       streams[i][w] = bytes[4 * w] | (std::uint32_t{bytes[4 * w + 1]} << 8) | (std::uint32_t{bytes[4 * w + 2]} << 16) |

@@ -139,6 +139,7 @@ struct CodecParams {
   std::uint32_t wavelet_levels = 3;      // mo1: L of the channels that use wavelet features
   std::vector<CmShape> cm_shapes;        // cm1: kCmClasses shapes (§6.11.2)
   std::vector<std::uint8_t> cm_prior;    // cm1: the code-density pattern, period a power of two (§6.11.3)
+  std::uint32_t cm_scale_rate = 5;       // cm1: the running mean of |z| moves by 2^-rate (§6.11.1)
 };
 
 struct Metadata {

@@ -19,13 +19,14 @@
 namespace spikey::format {
 
 inline constexpr int kCmClasses = 49;                    // cm_class_of's range
-inline constexpr int kCmScaleRate = 5;                   // the running mean's weight is 2^-5
+inline constexpr int kCmMinScaleRate = 3;                // the running mean's weight is 2^-rate
+inline constexpr int kCmMaxScaleRate = 8;
 inline constexpr std::int32_t kCmScaleStart = 4 << 4;    // mean |z| of 4 at a stream's start
 inline constexpr std::uint32_t kCmMagnitudeClamp = 4095;
 inline constexpr int kCmMaxHalfWidth = 255;              // H_k <= 255 buckets
 inline constexpr int kCmMaxShift = 12;
 inline constexpr std::uint32_t kCmEscapeFrequency = 16;  // of kRansTotal: an escape costs 12 bits
-inline constexpr std::uint32_t kCmNeutralPrior = 32;     // prior values are in units of 1/32
+inline constexpr std::uint8_t kCmNeutralPrior = 128;     // the stored prior value of weight 1
 inline constexpr std::uint32_t kCmMaxPriorPeriod = 1024;
 inline constexpr int kCmEscapeLengthBits = 6;            // bit length of the escaped zigzag value
 
@@ -46,10 +47,10 @@ SPIKEY_HD int cm_class_of(std::int32_t scale) {
   return 4 * (width - 5) + static_cast<int>((v >> (width - 3)) & 3u);
 }
 
-SPIKEY_HD std::int32_t cm_next_scale(std::int32_t scale, std::int32_t z) {
+SPIKEY_HD std::int32_t cm_next_scale(std::int32_t scale, std::int32_t z, int rate) {
   const std::uint32_t magnitude = z < 0 ? 0u - static_cast<std::uint32_t>(z) : static_cast<std::uint32_t>(z);
   const auto m = static_cast<std::int32_t>((magnitude < kCmMagnitudeClamp ? magnitude : kCmMagnitudeClamp) << 4);
-  return scale + ((m - scale) >> kCmScaleRate);  // arithmetic shift
+  return scale + ((m - scale) >> rate);  // arithmetic shift
 }
 
 // 2^f for f in [0, 1] given in Q30, result in Q30: exp(f ln 2) by its Taylor series in
@@ -65,7 +66,7 @@ SPIKEY_HD std::uint64_t cm_exp2_fraction_q30(std::uint64_t f) {
   return sum;
 }
 
-// 2^(m/d) in Q30 for integer m (|m| < 32 * d) and d in {8, 16}.
+// 2^(m/d) in Q30 for integer m (|m| < 32 * d) and 1 <= d <= 64.
 SPIKEY_HD std::uint64_t cm_exp2_ratio_q30(int m, int d) {
   int whole = m / d, rest = m % d;
   if (rest < 0) rest += d, --whole;
@@ -110,6 +111,11 @@ SPIKEY_HD int cm_build_shape(const CmShape& shape, std::uint16_t* table) {
   return half_width;
 }
 
+// Weight of a stored prior value v: floor(16 * 2^(v/32)), 16..4020 (v = 128: 256, the neutral
+// weight that classes with a bucket shift use everywhere).
+SPIKEY_HD std::uint32_t cm_prior_weight(std::uint8_t v) { return static_cast<std::uint32_t>((cm_exp2_ratio_q30(v, 32) * 16) >> 30); }
+inline constexpr std::uint32_t kCmNeutralPriorWeight = 256;
+
 // Code range of a value map: codes outside it have prior 0.
 SPIKEY_HD void cm_code_range(const ValueMap& map, std::int32_t* low, std::int32_t* high) {
   switch (map.kind) {
@@ -125,9 +131,10 @@ struct CmTables {
   const std::uint16_t* shape[kCmClasses] = {};  // each kCmMaxHalfWidth + 1 entries
   std::int32_t half_width[kCmClasses] = {};
   std::int32_t shift[kCmClasses] = {};
-  const std::uint8_t* prior = nullptr;  // period prior_mask + 1 (a power of two)
+  const std::uint16_t* prior = nullptr;  // prior weights, period prior_mask + 1 (a power of two)
   std::uint32_t prior_mask = 0;
   std::int32_t code_low = 0, code_high = 0;
+  int scale_rate = 5;
 };
 
 SPIKEY_HD std::uint32_t cm_prior(const CmTables& t, std::int32_t code) {
@@ -137,7 +144,7 @@ SPIKEY_HD std::uint32_t cm_prior(const CmTables& t, std::int32_t code) {
 // Unnormalised weight of bucket j (|j| <= H_k) around `base` in class k.
 SPIKEY_HD std::uint64_t cm_weight(const CmTables& t, int k, std::int32_t base, std::int32_t j) {
   const std::uint32_t s = t.shape[k][j < 0 ? -j : j];
-  if (t.shift[k] != 0) return std::uint64_t{s} * kCmNeutralPrior;
+  if (t.shift[k] != 0) return std::uint64_t{s} * kCmNeutralPriorWeight;
   return std::uint64_t{s} * cm_prior(t, static_cast<std::int32_t>(static_cast<std::uint32_t>(base) + static_cast<std::uint32_t>(j)));
 }
 
@@ -165,9 +172,8 @@ SPIKEY_HD std::int32_t cm_residual(std::int32_t bucket, std::uint32_t low, int s
   return shift == 0 ? bucket : static_cast<std::int32_t>((static_cast<std::uint32_t>(bucket) << shift) + low - (1u << (shift - 1)));
 }
 
-// One residual into the encoder's symbol list: (cum, freq) pairs and raw-bit symbols in decoding
-// order, appended at `symbols` (at most 4); returns the count. `normaliser` is
-// cm_normaliser(t, k, base).
+// Symbols as the encoder lists them, in decoding order: (cum, freq) intervals; raw bits are
+// uniform symbols.
 struct CmSymbol {
   std::uint32_t cum;
   std::uint32_t freq;
@@ -177,6 +183,38 @@ SPIKEY_HD CmSymbol cm_raw_symbol(std::uint32_t value, int bits) {
   return {value << (kRansProbabilityBits - bits), 1u << (kRansProbabilityBits - bits)};
 }
 
+// An integer in raw bits: its zigzag value's bit length (kCmEscapeLengthBits), then the bits
+// below the leading one, high part first (at most 16 bits per symbol). Up to 3 symbols.
+SPIKEY_HD int cm_integer_symbols(std::int32_t value, CmSymbol* symbols) {
+  const std::uint32_t v = zigzag_encode(value);
+  const int length = bit_width32(v);
+  symbols[0] = cm_raw_symbol(static_cast<std::uint32_t>(length), kCmEscapeLengthBits);
+  const int rest = length > 1 ? length - 1 : 0;
+  if (rest > 16) {
+    symbols[1] = cm_raw_symbol((v >> 16) & ((1u << (rest - 16)) - 1), rest - 16);
+    symbols[2] = cm_raw_symbol(v & 0xffffu, 16);
+    return 3;
+  }
+  if (rest == 0) return 1;
+  symbols[1] = cm_raw_symbol(v & ((1u << rest) - 1), rest);
+  return 2;
+}
+
+SPIKEY_HD bool cm_decode_integer(RansDecoder& rans, std::int32_t* value) {
+  const int length = static_cast<int>(rans.get_bits(kCmEscapeLengthBits));
+  if (length > 32) return false;
+  std::uint32_t v = 0;
+  if (length >= 1) {
+    const int rest = length - 1;
+    const std::uint32_t low = rest > 16 ? (rans.get_bits(rest - 16) << 16) | rans.get_bits(16) : rans.get_bits(rest);
+    v = (1u << rest) | low;
+  }
+  *value = zigzag_decode(v);
+  return true;
+}
+
+// One residual's symbols (at most 4), appended at `symbols`; returns their count. `normaliser`
+// is cm_normaliser(t, k, base). Residuals outside the window or of zero frequency escape.
 SPIKEY_HD int cm_residual_symbols(const CmTables& t, int k, std::int32_t base, std::uint64_t normaliser, std::int32_t z, CmSymbol* symbols) {
   const int shift = t.shift[k];
   const std::int32_t j = cm_bucket(z, shift);
@@ -193,20 +231,8 @@ SPIKEY_HD int cm_residual_symbols(const CmTables& t, int k, std::int32_t base, s
       return 2;
     }
   }
-  // Escape: the zigzag value's bit length, then its bits below the leading one, high part first.
   symbols[0] = {0, kCmEscapeFrequency};
-  const std::uint32_t v = zigzag_encode(z);
-  const int length = bit_width32(v);
-  symbols[1] = cm_raw_symbol(static_cast<std::uint32_t>(length), kCmEscapeLengthBits);
-  const int rest = length > 1 ? length - 1 : 0;
-  if (rest > 16) {
-    symbols[2] = cm_raw_symbol((v >> 16) & ((1u << (rest - 16)) - 1), rest - 16);
-    symbols[3] = cm_raw_symbol(v & 0xffffu, 16);
-    return 4;
-  }
-  if (rest == 0) return 2;
-  symbols[2] = cm_raw_symbol(v & ((1u << rest) - 1), rest);
-  return 3;
+  return 1 + cm_integer_symbols(z, symbols + 1);
 }
 
 // Decodes one residual; false on a malformed stream.
@@ -229,22 +255,7 @@ SPIKEY_HD bool cm_decode_residual(const CmTables& t, int k, std::int32_t base, s
     return false;  // the slot lies in the unused top of the range
   }
   rans.advance(0, kCmEscapeFrequency);
-  const int length = static_cast<int>(rans.get_bits(kCmEscapeLengthBits));
-  if (length > 32) return false;
-  std::uint32_t v = 0;
-  if (length >= 1) {
-    const int rest = length - 1;
-    std::uint32_t low = 0;
-    if (rest > 16) {
-      low = rans.get_bits(rest - 16) << 16;
-      low |= rans.get_bits(16);
-    } else {
-      low = rans.get_bits(rest);
-    }
-    v = (rest == 32 ? 0u : (1u << rest)) | low;
-  }
-  *z = zigzag_decode(v);
-  return true;
+  return cm_decode_integer(rans, z);
 }
 
 }  // namespace spikey::format

@@ -1,12 +1,13 @@
 // Codec cm1 streams (SPEC.md §6.11): mo1's prediction, residuals coded with the context model of
 // cm_model.hpp by rANS (rans.hpp).
 //
-// Stream of one channel in one chunk of n samples:
-//   first code u[0] (u32), rANS state (u32), the rANS words (u16 each), a zero u16 when needed
-//   to end on a 32-bit boundary.
-// Symbols in decoding order: the adapt flag (1 raw bit), then for t = 1..n-1 the residual
+// Stream of one channel in one chunk of n samples: the rANS state (u32), the rANS bytes, zero
+// bytes to end on a 32-bit boundary.
+// Symbols in decoding order: the adapt flag (1 raw bit), the first code u[0] as an integer
+// (cm_integer_symbols), then for t = 1..n-1 the residual
 // z = u[t] - base, base = u[t-1] + p (p is mo1's prediction of the difference), with
-//   k = cm_class_of(scale), scale starting at kCmScaleStart and moving by cm_next_scale.
+//   k = cm_class_of(scale), scale starting at kCmScaleStart and moving by cm_next_scale at the
+//   archive's rate.
 #pragma once
 
 #include "spikey/format/cm_model.hpp"
@@ -14,11 +15,12 @@
 
 namespace spikey::format {
 
-inline constexpr std::uint32_t kCmStreamHeaderBytes = 8;
+inline constexpr std::uint32_t kCmStreamHeaderBytes = 4;
 
-// Bounds for buffers: symbols of one stream and its size in bytes.
-SPIKEY_HD std::uint64_t max_cm_symbols(std::uint32_t n) { return 1 + 4 * std::uint64_t{n > 0 ? n - 1 : 0}; }
-SPIKEY_HD std::uint64_t max_cm_stream_bytes(std::uint32_t n) { return kCmStreamHeaderBytes + 2 * max_cm_symbols(n) + 2; }
+// Bounds for buffers: symbols of one stream, and its size in bytes (a symbol emits at most
+// two bytes).
+SPIKEY_HD std::uint64_t max_cm_symbols(std::uint32_t n) { return 4 + 4 * std::uint64_t{n > 0 ? n - 1 : 0}; }
+SPIKEY_HD std::uint64_t max_cm_stream_bytes(std::uint32_t n) { return kCmStreamHeaderBytes + 2 * max_cm_symbols(n) + 3; }
 
 // The normaliser every coder needs, computed directly (the CUDA encoder); the host caches it.
 struct CmDirectNormaliser {
@@ -34,34 +36,30 @@ SPIKEY_HD std::uint32_t cm_get_u32(const std::uint8_t* in) {
 }
 
 // Encoder: residuals[t] (t = 1..n-1) are mo_residuals' output. `symbols` holds
-// max_cm_symbols(n) entries and `words` as many 16-bit words; `out` max_cm_stream_bytes(n).
-// Returns the stream's size in bytes.
+// max_cm_symbols(n) entries, `scratch` and `out` max_cm_stream_bytes(n) bytes each. Returns the
+// stream's size in bytes.
 template <class Normaliser>
 SPIKEY_HD std::uint64_t encode_cm_stream(const CmTables& tables, const Normaliser& normaliser, const std::int32_t* codes,
                                          const std::int32_t* residuals, std::uint32_t n, bool adapt, CmSymbol* symbols,
-                                         std::uint16_t* words, std::uint8_t* out) {
+                                         std::uint8_t* scratch, std::uint8_t* out) {
   std::uint64_t count = 0;
   symbols[count++] = cm_raw_symbol(adapt ? 1u : 0u, 1);
+  count += static_cast<std::uint64_t>(cm_integer_symbols(codes[0], symbols + count));
   std::int32_t scale = kCmScaleStart;
   for (std::uint32_t t = 1; t < n; ++t) {
     const std::int32_t z = residuals[t];
     const auto base = static_cast<std::int32_t>(static_cast<std::uint32_t>(codes[t]) - static_cast<std::uint32_t>(z));
     const int k = cm_class_of(scale);
     count += static_cast<std::uint64_t>(cm_residual_symbols(tables, k, base, normaliser(k, base), z, symbols + count));
-    scale = cm_next_scale(scale, z);
+    scale = cm_next_scale(scale, z, tables.scale_rate);
   }
-  std::uint16_t* const end = words + max_cm_symbols(n);
+  std::uint8_t* const end = scratch + max_cm_stream_bytes(n);
   RansEncoder rans{kRansLow, end};
   for (std::uint64_t i = count; i-- > 0;) rans.put(symbols[i].cum, symbols[i].freq);
-  const auto word_count = static_cast<std::uint64_t>(end - rans.cursor);
-  cm_put_u32(out, static_cast<std::uint32_t>(codes[0]));
-  cm_put_u32(out + 4, rans.state);
+  cm_put_u32(out, rans.state);
   std::uint8_t* p = out + kCmStreamHeaderBytes;
-  for (std::uint64_t i = 0; i < word_count; ++i) {
-    *p++ = static_cast<std::uint8_t>(rans.cursor[i] & 0xffu);
-    *p++ = static_cast<std::uint8_t>(rans.cursor[i] >> 8);
-  }
-  if (word_count % 2 != 0) *p++ = 0, *p++ = 0;
+  for (const std::uint8_t* b = rans.cursor; b != end; ++b) *p++ = *b;
+  while ((p - out) % 4 != 0) *p++ = 0;
   return static_cast<std::uint64_t>(p - out);
 }
 
@@ -73,13 +71,13 @@ SPIKEY_HD bool decode_cm_stream(const CmTables& tables, const Normaliser& normal
                                 std::uint64_t size, std::uint32_t n, std::int32_t* weights, std::int32_t* history,
                                 std::int32_t* wavelet, std::int32_t* features, const std::int32_t* const* sources, std::int32_t* codes) {
   if (size < kCmStreamHeaderBytes || size % 4 != 0 || n == 0) return false;
-  codes[0] = static_cast<std::int32_t>(cm_get_u32(data));
   RansDecoder rans;
-  rans.state = cm_get_u32(data + 4);
+  rans.state = cm_get_u32(data);
   if (rans.state < kRansLow) return false;
-  rans.words = data + kCmStreamHeaderBytes;
-  rans.count = (size - kCmStreamHeaderBytes) / 2;
+  rans.bytes = data + kCmStreamHeaderBytes;
+  rans.count = size - kCmStreamHeaderBytes;
   if (rans.get_bits(1) == 0) model.lms_step = 0;
+  if (!cm_decode_integer(rans, &codes[0])) return false;
   mo_clear(model, n, history, wavelet, features);
   std::int32_t x[kMaxMoTaps];
   std::int32_t scale = kCmScaleStart;
@@ -93,7 +91,7 @@ SPIKEY_HD bool decode_cm_stream(const CmTables& tables, const Normaliser& normal
     const auto d = static_cast<std::int32_t>(static_cast<std::uint32_t>(p) + static_cast<std::uint32_t>(z));
     mo_lms_update(model, weights, x, z);
     mo_advance(model, n, t, d, history, wavelet, features);
-    scale = cm_next_scale(scale, z);
+    scale = cm_next_scale(scale, z, tables.scale_rate);
   }
   return rans.finished_cleanly();
 }

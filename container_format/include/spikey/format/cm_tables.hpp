@@ -12,13 +12,15 @@ namespace spikey::format {
 class CmModelTables {
  public:
   explicit CmModelTables(const CodecParams& codec)
-      : shapes_(static_cast<std::size_t>(kCmClasses) * (kCmMaxHalfWidth + 1), 0), prior_(codec.cm_prior) {
+      : shapes_(static_cast<std::size_t>(kCmClasses) * (kCmMaxHalfWidth + 1), 0) {
+    for (const std::uint8_t v : codec.cm_prior) prior_.push_back(static_cast<std::uint16_t>(cm_prior_weight(v)));
     for (int k = 0; k < kCmClasses; ++k) {
       std::uint16_t* table = shapes_.data() + static_cast<std::size_t>(k) * (kCmMaxHalfWidth + 1);
       base_.half_width[k] = cm_build_shape(codec.cm_shapes.at(static_cast<std::size_t>(k)), table);
       base_.shift[k] = codec.cm_shapes[static_cast<std::size_t>(k)].shift;
       base_.shape[k] = table;
     }
+    base_.scale_rate = static_cast<int>(codec.cm_scale_rate);
     base_.prior = prior_.data();
     base_.prior_mask = static_cast<std::uint32_t>(prior_.size()) - 1;
   }
@@ -33,13 +35,14 @@ class CmModelTables {
 
  private:
   std::vector<std::uint16_t> shapes_;
-  std::vector<std::uint8_t> prior_;
+  std::vector<std::uint16_t> prior_;
   CmTables base_;
 };
 
 // Normalisers of (class, base) for bases whose window lies inside the code range depend only
-// on the class and base modulo the prior's period, are below 2^32 there (every weight in the
-// window is at least 1, the centre at least 65535) and are cached; the rest are computed.
+// on the class and base modulo the prior's period, are below 2^32 there (every prior weight in
+// the window is at least 16, the centre's shape value 65535) and are cached; the rest are
+// computed.
 class CmNormaliserCache {
  public:
   explicit CmNormaliserCache(std::uint32_t prior_period) : period_(prior_period), values_(static_cast<std::size_t>(kCmClasses) * prior_period, 0) {}
