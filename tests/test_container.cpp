@@ -87,11 +87,24 @@ TEST(Footer, RoundTripsAndRejectsDamage) {
   }
 }
 
-TEST(Index, RoundTrips) {
+TEST(Index, Version4StoresSizesAndChecksumsOnly) {
+  std::vector<IndexEntry> entries = {{0, 30, 100, 50, 1, 2}, {30, 30, 150, 60, 3, 4}, {60, 10, 210, 7, 5, 6}};
+  const auto bytes = serialize_index(entries, 4);
+  ASSERT_EQ(bytes.size(), 3 * kIndexEntrySizeV4);
+  const auto parsed = parse_index(bytes, 4);
+  ASSERT_EQ(parsed.size(), 3u);
+  EXPECT_EQ(parsed[2].payload_size, 7u);
+  EXPECT_EQ(parsed[2].payload_checksum, 5u);
+  EXPECT_EQ(parsed[2].samples_checksum, 6u);
+  EXPECT_EQ(parsed[2].record_offset, 0u) << "offsets are the reader's to derive";
+  EXPECT_THROW(parse_index(std::span(bytes).first(bytes.size() - 1), 4), ArchiveError);
+}
+
+TEST(Index, Version3RoundTrips) {
   std::vector<IndexEntry> entries = {{0, 30, 100, 50, 1, 2}, {30, 30, 190, 60, 3, 4}, {60, 10, 290, 7, 5, 6}};
-  const auto bytes = serialize_index(entries);
+  const auto bytes = serialize_index(entries, 3);
   ASSERT_EQ(bytes.size(), 3 * kIndexEntrySize);
-  const auto parsed = parse_index(bytes);
+  const auto parsed = parse_index(bytes, 3);
   ASSERT_EQ(parsed.size(), 3u);
   EXPECT_EQ(parsed[2].first_sample, 60u);
   EXPECT_EQ(parsed[2].sample_count, 10u);

@@ -100,11 +100,18 @@ ChunkHeader parse_chunk_header(std::span<const std::uint8_t> bytes, std::uint64_
 
 // ---- §3.5 index ---------------------------------------------------------------------------
 
-std::vector<std::uint8_t> serialize_index(std::span<const IndexEntry> entries) {
+std::vector<std::uint8_t> serialize_index(std::span<const IndexEntry> entries, std::uint16_t version) {
   std::vector<std::uint8_t> out;
-  out.reserve(entries.size() * kIndexEntrySize);
+  out.reserve(entries.size() * index_entry_size(version));
   WireWriter w(out);
   for (const auto& e : entries) {
+    if (version >= 4) {
+      if (e.payload_size > 0xffffffffu) throw std::length_error("chunk payload over 4 GiB");
+      w.u32(static_cast<std::uint32_t>(e.payload_size));
+      w.u64(e.payload_checksum);
+      w.u64(e.samples_checksum);
+      continue;
+    }
     w.u64(e.first_sample);
     w.u32(e.sample_count);
     w.u32(0);  // reserved
@@ -116,12 +123,19 @@ std::vector<std::uint8_t> serialize_index(std::span<const IndexEntry> entries) {
   return out;
 }
 
-std::vector<IndexEntry> parse_index(std::span<const std::uint8_t> bytes) {
-  if (bytes.size() % kIndexEntrySize != 0) fail("index size is not a multiple of the entry size");
-  std::vector<IndexEntry> entries(bytes.size() / kIndexEntrySize);
+std::vector<IndexEntry> parse_index(std::span<const std::uint8_t> bytes, std::uint16_t version) {
+  const std::size_t entry_size = index_entry_size(version);
+  if (bytes.size() % entry_size != 0) fail("index size is not a multiple of the entry size");
+  std::vector<IndexEntry> entries(bytes.size() / entry_size);
   WireReader r(bytes);
   for (std::size_t i = 0; i < entries.size(); ++i) {
     auto& e = entries[i];
+    if (version >= 4) {
+      e.payload_size = r.u32();
+      e.payload_checksum = r.u64();
+      e.samples_checksum = r.u64();
+      continue;
+    }
     e.first_sample = r.u64();
     e.sample_count = r.u32();
     if (r.u32() != 0) fail("index entry " + std::to_string(i) + " has a non-zero reserved field");

@@ -51,26 +51,29 @@ ArchiveReader::ArchiveReader(const std::filesystem::path& path) : path_(path) {
     if (footer.chunk_count != m.chunk_count())
       fail("index holds " + std::to_string(footer.chunk_count) + " chunks but the metadata implies " +
            std::to_string(m.chunk_count()));
-    const std::uint64_t index_size = footer.chunk_count * kIndexEntrySize;
-    if (footer.chunk_count > file_size_ / kIndexEntrySize || footer.index_offset < metadata_end ||
+    const std::size_t entry_size = index_entry_size(format_version_);
+    const std::uint64_t index_size = footer.chunk_count * entry_size;
+    if (footer.chunk_count > file_size_ / entry_size || footer.index_offset < metadata_end ||
         footer.index_offset + index_size + kFooterSize != file_size_)
       fail("index position in the footer does not match the file size" + at(file_size_ - kFooterSize));
     std::vector<std::uint8_t> index_bytes(index_size);
     read_at(footer.index_offset, index_bytes.data(), index_bytes.size());
     if (checksum64(index_bytes) != footer.index_checksum) fail("index checksum mismatch" + at(footer.index_offset));
-    index_ = parse_index(index_bytes);
+    index_ = parse_index(index_bytes, format_version_);
 
     // The chunk records must tile the bytes between metadata and index exactly.
+    const std::uint64_t header_size = chunk_header_size(format_version_);
     std::uint64_t expected_offset = metadata_end;
     for (std::uint64_t i = 0; i < index_.size(); ++i) {
-      const IndexEntry& e = index_[i];
+      IndexEntry& e = index_[i];
       const std::uint64_t first = m.chunk_first_sample(i);
       const std::uint32_t count = m.chunk_sample_count(i);
-      const bool record_fits = expected_offset + kChunkHeaderSize <= footer.index_offset &&
-                               e.payload_size <= footer.index_offset - expected_offset - kChunkHeaderSize;
+      if (format_version_ >= 4) e.first_sample = first, e.sample_count = count, e.record_offset = expected_offset;
+      const bool record_fits = expected_offset + header_size <= footer.index_offset &&
+                               e.payload_size <= footer.index_offset - expected_offset - header_size;
       if (e.first_sample != first || e.sample_count != count || e.record_offset != expected_offset || !record_fits)
-        fail("index entry for chunk " + std::to_string(i) + " is inconsistent" + at(footer.index_offset + i * kIndexEntrySize));
-      expected_offset += kChunkHeaderSize + e.payload_size;
+        fail("index entry for chunk " + std::to_string(i) + " is inconsistent" + at(footer.index_offset + i * entry_size));
+      expected_offset += header_size + e.payload_size;
     }
     if (expected_offset != footer.index_offset) fail("chunk records do not end where the index starts" + at(expected_offset));
   } catch (...) {
@@ -97,12 +100,14 @@ void ArchiveReader::read_at(std::uint64_t offset, std::uint8_t* out, std::uint64
 
 std::vector<std::uint8_t> ArchiveReader::read_payload(std::uint64_t chunk) const {
   const IndexEntry& e = index_.at(chunk);
-  std::uint8_t header_bytes[kChunkHeaderSize];
-  read_at(e.record_offset, header_bytes, kChunkHeaderSize);
-  const ChunkHeader h = parse_chunk_header(header_bytes, e.record_offset);
-  if (h.chunk_index != chunk || h.first_sample != e.first_sample || h.sample_count != e.sample_count ||
-      h.payload_size != e.payload_size || h.payload_checksum != e.payload_checksum)
-    fail("chunk " + std::to_string(chunk) + ": record header does not match the index" + at(e.record_offset));
+  if (chunk_header_size(format_version_) != 0) {
+    std::uint8_t header_bytes[kChunkHeaderSize];
+    read_at(e.record_offset, header_bytes, kChunkHeaderSize);
+    const ChunkHeader h = parse_chunk_header(header_bytes, e.record_offset);
+    if (h.chunk_index != chunk || h.first_sample != e.first_sample || h.sample_count != e.sample_count ||
+        h.payload_size != e.payload_size || h.payload_checksum != e.payload_checksum)
+      fail("chunk " + std::to_string(chunk) + ": record header does not match the index" + at(e.record_offset));
+  }
   std::vector<std::uint8_t> payload(e.payload_size);
   read_at(payload_offset(chunk), payload.data(), payload.size());
   if (checksum64(payload) != e.payload_checksum)

@@ -45,14 +45,8 @@ void ArchiveWriter::write_bytes(std::span<const std::uint8_t> bytes) {
 
 void ArchiveWriter::append_chunk(std::uint64_t first_sample, std::uint32_t sample_count,
                                  std::span<const std::uint8_t> payload, std::uint64_t samples_checksum) {
-  ChunkHeader header;
-  header.chunk_index = static_cast<std::uint32_t>(index_.size());
-  header.first_sample = first_sample;
-  header.sample_count = sample_count;
-  header.payload_size = payload.size();
-  header.payload_checksum = checksum64(payload);
-  index_.push_back({first_sample, sample_count, offset_, payload.size(), header.payload_checksum, samples_checksum});
-  write_bytes(serialize(header));
+  // Version 4: the record is the payload alone; the index carries its size and checksums.
+  index_.push_back({first_sample, sample_count, offset_, payload.size(), checksum64(payload), samples_checksum});
   write_bytes(payload);
 }
 

@@ -39,9 +39,11 @@ struct FileHeader {
 std::vector<std::uint8_t> serialize(const FileHeader& header);
 FileHeader parse_file_header(std::span<const std::uint8_t> bytes);  // throws ArchiveError
 
-// §3.4 Chunk record header, in front of every chunk payload.
+// §3.4 Chunk record header, in front of every chunk payload in format versions 1-3 (from
+// version 4 a chunk record is its payload alone: the index holds everything else).
 inline constexpr std::uint32_t kChunkMagic = 0x434B5053;  // "SPKC" as little-endian bytes
 inline constexpr std::size_t kChunkHeaderSize = 40;
+inline std::size_t chunk_header_size(std::uint16_t version) { return version < 4 ? kChunkHeaderSize : 0; }
 struct ChunkHeader {
   std::uint32_t chunk_index = 0;
   std::uint64_t first_sample = 0;
@@ -52,18 +54,23 @@ struct ChunkHeader {
 std::vector<std::uint8_t> serialize(const ChunkHeader& header);
 ChunkHeader parse_chunk_header(std::span<const std::uint8_t> bytes, std::uint64_t file_offset);
 
-// §3.5 Index entry, one per chunk.
+// §3.5 Index entry, one per chunk: 48 bytes in versions 1-3; 20 bytes from version 4, which
+// store payload size and checksums only (first sample and count follow from chunk_samples,
+// record offsets from the sizes).
 inline constexpr std::size_t kIndexEntrySize = 48;
+inline constexpr std::size_t kIndexEntrySizeV4 = 20;
+inline std::size_t index_entry_size(std::uint16_t version) { return version < 4 ? kIndexEntrySize : kIndexEntrySizeV4; }
 struct IndexEntry {
   std::uint64_t first_sample = 0;
   std::uint32_t sample_count = 0;
-  std::uint64_t record_offset = 0;  // file offset of the chunk header
+  std::uint64_t record_offset = 0;  // file offset of the chunk record (its header before version 4)
   std::uint64_t payload_size = 0;
   std::uint64_t payload_checksum = 0;
   std::uint64_t samples_checksum = 0;  // XXH3-64 of the decoded samples (§4.4)
 };
-std::vector<std::uint8_t> serialize_index(std::span<const IndexEntry> entries);
-std::vector<IndexEntry> parse_index(std::span<const std::uint8_t> bytes);
+std::vector<std::uint8_t> serialize_index(std::span<const IndexEntry> entries, std::uint16_t version = kFormatVersion);
+// Version 4 entries come back with payload size and checksums only; the reader derives the rest.
+std::vector<IndexEntry> parse_index(std::span<const std::uint8_t> bytes, std::uint16_t version = kFormatVersion);
 
 // §3.6 Footer, the last bytes of the file.
 inline constexpr std::array<std::uint8_t, 8> kFooterMagic = {'S', 'P', 'I', 'K', 'E', 'N', 'D', 0x89};

@@ -25,11 +25,12 @@ class ArchiveReader {
   std::uint16_t format_version() const { return format_version_; }
   const std::filesystem::path& path() const { return path_; }
 
-  // Reads chunk `chunk`'s payload; checks its record header against the index and its checksum.
+  // Reads chunk `chunk`'s payload; checks its checksum (and, before version 4, its record header
+  // against the index).
   std::vector<std::uint8_t> read_payload(std::uint64_t chunk) const;
 
   // File offset of the first payload byte of `chunk`, for error messages.
-  std::uint64_t payload_offset(std::uint64_t chunk) const { return index_[chunk].record_offset + kChunkHeaderSize; }
+  std::uint64_t payload_offset(std::uint64_t chunk) const { return index_[chunk].record_offset + chunk_header_size(format_version_); }
 
  private:
   void read_at(std::uint64_t offset, std::uint8_t* out, std::uint64_t size) const;
