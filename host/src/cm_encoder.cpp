@@ -192,7 +192,8 @@ double shape_cost(const f::CmShape& shape, const std::vector<double>& buckets, s
 
 struct FittedShape {
   f::CmShape shape;
-  double bits = 0;  // to code the class's residuals with it (estimate)
+  double bits = 0;      // to code the class's residuals with it (estimate)
+  bool fitted = false;  // false: too few residuals, the default shape
 };
 
 // The best shape for a class's |z| histogram; classes with few residuals get the default
@@ -212,7 +213,7 @@ FittedShape fit_shape(const std::uint64_t* magnitudes, int k) {
   }
   std::vector<std::uint16_t> table(f::kCmMaxHalfWidth + 1);
   double best_bits = shape_cost(best, buckets, table);
-  if (sparse) return {best, best_bits};
+  if (sparse) return {best, best_bits, false};
   const auto consider = [&](f::CmShape s) {
     const double bits = shape_cost(s, buckets, table);
     if (bits < best_bits) best_bits = bits, best = s;
@@ -234,7 +235,7 @@ FittedShape fit_shape(const std::uint64_t* magnitudes, int k) {
     }
     improved = best_bits < before;
   }
-  return {best, best_bits};
+  return {best, best_bits, true};
 }
 
 // ---- prior ----
@@ -395,8 +396,18 @@ void train_cm_model(const Recording& recording, f::Metadata& meta, const CmTrain
     if (bits < best_bits) best_bits = bits, best_rate = r;
   }
   meta.codec.cm_scale_rate = static_cast<std::uint32_t>(kCandidateRates[best_rate]);
-  meta.codec.cm_shapes.clear();
-  for (int k = 0; k < f::kCmClasses; ++k) meta.codec.cm_shapes.push_back(fitted[best_rate * f::kCmClasses + static_cast<std::size_t>(k)].shape);
+  // Stored: the run of classes from the first to the last fitted one; the classes outside it
+  // follow from its ends (cm_complete_shapes).
+  const FittedShape* rate_shapes = fitted.data() + best_rate * f::kCmClasses;
+  int first = f::kCmClasses, last = -1;
+  for (int k = 0; k < f::kCmClasses; ++k)
+    if (rate_shapes[k].fitted) first = std::min(first, k), last = std::max(last, k);
+  if (last < 0) first = last = f::cm_class_of(f::kCmScaleStart);
+  std::vector<f::CmShape> stored;
+  for (int k = first; k <= last; ++k) stored.push_back(rate_shapes[k].shape);
+  meta.codec.cm_first_class = static_cast<std::uint32_t>(first);
+  meta.codec.cm_stored_classes = static_cast<std::uint32_t>(stored.size());
+  meta.codec.cm_shapes = f::cm_complete_shapes(stored, meta.codec.cm_first_class);
   meta.codec.cm_prior = fit_prior(total.codes);
   refine_prior(recording, meta, chunks, options.threads);
 }

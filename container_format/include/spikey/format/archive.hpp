@@ -134,6 +134,15 @@ inline constexpr const char* kCodecLpc1 = "lpc1";
 inline constexpr const char* kCodecMo1 = "mo1";
 inline constexpr const char* kCodecCm1 = "cm1";
 
+// cm1: every class's shape from the stored run starting at `first` (§6.11.2).
+inline std::vector<CmShape> cm_complete_shapes(const std::vector<CmShape>& stored, std::uint32_t first) {
+  std::vector<CmShape> all(kCmClasses);
+  for (std::size_t i = 0; i < stored.size(); ++i) all[first + i] = stored[i];
+  for (std::uint32_t k = first; k-- > 0;) all[k] = cm_narrower_shape(all[k + 1]);
+  for (std::size_t k = first + stored.size(); k < all.size(); ++k) all[k] = cm_wider_shape(all[k - 1]);
+  return all;
+}
+
 // Codecs whose channels carry mo1 predictors (§6.10): mo1, and cm1 which codes mo1's residuals
 // with a context model (§6.11).
 inline bool uses_mo_predictors(const std::string& codec) { return codec == kCodecMo1 || codec == kCodecCm1; }
@@ -144,7 +153,9 @@ struct CodecParams {
   std::uint32_t weight_shift = 12;       // lpc1, mo1
   std::uint32_t source_half_window = 2;  // mo1: W of every source window
   std::uint32_t wavelet_levels = 3;      // mo1: L of the channels that use wavelet features
-  std::vector<CmShape> cm_shapes;        // cm1: kCmClasses shapes (§6.11.2)
+  std::vector<CmShape> cm_shapes;        // cm1: kCmClasses shapes (§6.11.2), complete
+  std::uint32_t cm_first_class = 0;      // cm1: shapes stored from this class on (the rest follow, §6.11.2)
+  std::uint32_t cm_stored_classes = 0;   // cm1: how many are stored
   std::vector<std::uint8_t> cm_prior;    // cm1: the code-density pattern, period a power of two (§6.11.3)
   std::uint32_t cm_scale_rate = 5;       // cm1: the running mean of |z| moves by 2^-rate (§6.11.1)
 };

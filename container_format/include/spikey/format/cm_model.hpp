@@ -39,6 +39,25 @@ struct CmShape {
   std::uint8_t shift = 0;
 };
 
+// Classes below the first stored one and above the last take the shape of their stored
+// neighbour widened or narrowed by a quarter octave per class (4 steps of g and l); above, a
+// Gaussian index past kCmWidenLimit doubles the buckets instead.
+inline constexpr int kCmWidenLimit = 150;
+
+SPIKEY_HD CmShape cm_narrower_shape(CmShape s) {
+  s.gauss = static_cast<std::uint8_t>(s.gauss < 4 ? 0 : s.gauss - 4);
+  s.laplace = static_cast<std::uint8_t>(s.laplace < 4 ? 0 : s.laplace - 4);
+  return s;
+}
+
+SPIKEY_HD CmShape cm_wider_shape(CmShape s) {
+  int g = s.gauss + 4, l = s.laplace + 4;
+  if (g > kCmWidenLimit && s.shift < kCmMaxShift) g -= 16, l -= 16, ++s.shift;
+  s.gauss = static_cast<std::uint8_t>(g < 0 ? 0 : (g > 255 ? 255 : g));
+  s.laplace = static_cast<std::uint8_t>(l < 0 ? 0 : (l > 255 ? 255 : l));
+  return s;
+}
+
 // Scale class of a running mean of |z| held in units of 1/16: about four classes per octave of
 // (mean + 1).
 SPIKEY_HD int cm_class_of(std::int32_t scale) {
