@@ -472,6 +472,12 @@ void validate_cm_model(const CodecParams& codec) {
 
 }  // namespace
 
+std::string default_channel_name(const Metadata& m, std::uint32_t channel) {
+  const SourceFile& source = m.sources.at(m.channels.at(channel).source);
+  if (source.channel_count == 1) return source.path;
+  return source.path + ":" + std::to_string(channel - source.first_channel);
+}
+
 json codec_to_json(const CodecParams& codec) {
   json j = {{"name", codec.name}, {"partition_size", codec.partition_size}};
   if (codec.name == kCodecLpc1 || uses_mo_predictors(codec.name)) j["weight_shift"] = codec.weight_shift;
@@ -552,7 +558,8 @@ std::vector<std::uint8_t> serialize(const MetadataSection& section) {
   const bool has_predictors = m.codec.name == kCodecLpc1 || uses_mo_predictors(m.codec.name);
   json channels = json::array();
   for (const auto& c : m.channels) {
-    json cj = {{"name", c.name}, {"source", c.source}, {"length", c.length}, {"value_map", value_map_to_json(c.value_map)}};
+    json cj = {{"source", c.source}, {"length", c.length}, {"value_map", value_map_to_json(c.value_map)}};
+    if (c.source >= m.sources.size() || c.name != default_channel_name(m, static_cast<std::uint32_t>(&c - m.channels.data()))) cj["name"] = c.name;
     if (has_predictors) cj["predictor"] = predictor_to_json(c.predictor, m.codec);
     channels.push_back(std::move(cj));
   }
@@ -620,10 +627,12 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
   const json channels = field<json>(j, "channels", "metadata");
   const json sources = field<json>(j, "sources", "metadata");
   if (!channels.is_array() || !sources.is_array()) fail("metadata: channels and sources must be arrays");
+  std::vector<bool> named;  // channels without a stored name take their default (§4.3)
   for (std::size_t i = 0; i < channels.size(); ++i) {
     const std::string where = "channel " + std::to_string(i);
     ChannelInfo c;
-    c.name = field<std::string>(channels[i], "name", where);
+    if (channels[i].contains("name")) c.name = field<std::string>(channels[i], "name", where);
+    named.push_back(channels[i].contains("name"));
     c.source = field<std::uint32_t>(channels[i], "source", where);
     c.length = field<std::uint64_t>(channels[i], "length", where);
     c.value_map = value_map_from_json(field<json>(channels[i], "value_map", where), where);
@@ -652,6 +661,8 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
     m.sources.push_back(std::move(s));
   }
   validate(m, verbatim_size);
+  for (std::size_t i = 0; i < m.channels.size(); ++i)
+    if (!named[i]) m.channels[i].name = default_channel_name(m, static_cast<std::uint32_t>(i));
   if (expected_version < 2 && m.codec.name != kCodecRice1) fail("metadata: codec " + m.codec.name + " needs format version 2");
   if (expected_version < 3 && m.codec.name == kCodecMo1) fail("metadata: codec mo1 needs format version 3");
   if (expected_version < 4 && m.codec.name == kCodecCm1) fail("metadata: codec cm1 needs format version 4");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 
 #include "spikey/format/wire.hpp"
@@ -20,40 +21,76 @@ ChunkChannels channels_in_chunk(const Metadata& metadata, std::uint64_t first_sa
   return present;
 }
 
-std::vector<std::uint8_t> assemble_payload(std::span<const std::vector<std::uint32_t>> streams) {
-  std::size_t total = streams.size() * kStreamSizeFieldBytes;
-  for (const auto& s : streams) total += s.size() * 4;
-  std::vector<std::uint8_t> payload(total);
-  std::uint8_t* out = payload.data();
-  for (const auto& s : streams) {
-    store_u32_le(out, static_cast<std::uint32_t>(s.size() * 4));
-    out += kStreamSizeFieldBytes;
+namespace {
+
+void put_varint(std::vector<std::uint8_t>& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<std::uint8_t>(v | 0x80));
+    v >>= 7;
   }
+  out.push_back(static_cast<std::uint8_t>(v));
+}
+
+template <class Stream>
+std::vector<std::uint8_t> assemble(std::span<const Stream> streams, std::size_t unit) {
+  std::vector<std::uint8_t> payload;
+  std::size_t total = 0;
   for (const auto& s : streams) {
-    if (!s.empty()) std::memcpy(out, s.data(), s.size() * 4);  // words are little-endian already
-    out += s.size() * 4;
+    if (s.size() * unit > 0xffffffffu) throw std::length_error("channel stream over 4 GiB");
+    total += s.size() * unit;
+  }
+  payload.reserve(total + streams.size() * kMaxVarintBytes);
+  for (const auto& s : streams) put_varint(payload, s.size() * unit);
+  const std::size_t start = payload.size();
+  payload.resize(start + total);
+  std::uint8_t* out = payload.data() + start;
+  for (const auto& s : streams) {
+    if (!s.empty()) std::memcpy(out, s.data(), s.size() * unit);  // words are little-endian already
+    out += s.size() * unit;
   }
   return payload;
 }
 
+}  // namespace
+
+std::vector<std::uint8_t> assemble_payload(std::span<const std::vector<std::uint32_t>> streams) { return assemble(streams, 4); }
+std::vector<std::uint8_t> assemble_payload(std::span<const std::vector<std::uint8_t>> streams) { return assemble(streams, 1); }
+
 PayloadDirectory parse_payload_directory(std::span<const std::uint8_t> payload, std::size_t present_channels,
-                                         std::uint64_t chunk, std::uint64_t payload_file_offset) {
+                                         std::uint64_t chunk, std::uint64_t payload_file_offset, std::uint16_t version) {
   const auto where = [&](std::uint64_t offset) {
     return "chunk " + std::to_string(chunk) + " (byte " + std::to_string(payload_file_offset + offset) + ")";
   };
-  const std::uint64_t directory_size = std::uint64_t{present_channels} * kStreamSizeFieldBytes;
-  if (directory_size > payload.size()) throw ArchiveError(where(0) + ": payload too short for its stream directory");
   PayloadDirectory dir;
   dir.stream_offset.resize(present_channels);
   dir.stream_size.resize(present_channels);
-  std::uint64_t offset = directory_size;
+  std::uint64_t position = 0;
   for (std::size_t i = 0; i < present_channels; ++i) {
-    const std::uint32_t size = load_u32_le(payload.data() + i * kStreamSizeFieldBytes);
-    if (size % 4 != 0 || size > payload.size() - offset)
-      throw ArchiveError(where(i * kStreamSizeFieldBytes) + ": stream size " + std::to_string(size) + " is invalid");
-    dir.stream_offset[i] = offset;
+    const std::uint64_t field = position;
+    std::uint64_t size = 0;
+    if (version < 4) {
+      if (payload.size() - position < kStreamSizeFieldBytes) throw ArchiveError(where(field) + ": payload too short for its stream directory");
+      size = load_u32_le(payload.data() + position);
+      position += kStreamSizeFieldBytes;
+      if (size % 4 != 0) throw ArchiveError(where(field) + ": stream size " + std::to_string(size) + " is invalid");
+    } else {
+      for (int shift = 0;; shift += 7) {
+        if (position == payload.size()) throw ArchiveError(where(field) + ": payload too short for its stream directory");
+        if (shift >= 7 * static_cast<int>(kMaxVarintBytes)) throw ArchiveError(where(field) + ": stream size field is too long");
+        const std::uint8_t byte = payload[position++];
+        size |= std::uint64_t{byte & 0x7fu} << shift;
+        if ((byte & 0x80) == 0) break;
+      }
+      if (size > 0xffffffffu) throw ArchiveError(where(field) + ": stream size " + std::to_string(size) + " is invalid");
+    }
     dir.stream_size[i] = size;
-    offset += size;
+  }
+  std::uint64_t offset = position;
+  for (std::size_t i = 0; i < present_channels; ++i) {
+    if (dir.stream_size[i] > payload.size() - offset)
+      throw ArchiveError(where(offset) + ": stream " + std::to_string(i) + " of " + std::to_string(dir.stream_size[i]) + " bytes runs past the payload");
+    dir.stream_offset[i] = offset;
+    offset += dir.stream_size[i];
   }
   if (offset != payload.size()) throw ArchiveError(where(offset) + ": payload has bytes after its last stream");
   return dir;

@@ -413,7 +413,7 @@ void train_cm_model(const Recording& recording, f::Metadata& meta, const CmTrain
 }
 
 void encode_cm_streams(const std::vector<std::vector<std::int32_t>>& codes, const f::ChunkChannels& present, const f::Metadata& meta,
-                       std::vector<std::vector<std::uint32_t>>& streams) {
+                       std::vector<std::vector<std::uint8_t>>& streams) {
   const f::CmModelTables model(meta.codec);
   f::CmNormaliserCache cache(static_cast<std::uint32_t>(meta.codec.cm_prior.size()));
   std::vector<std::vector<std::int32_t>> buffers;
@@ -440,10 +440,7 @@ void encode_cm_streams(const std::vector<std::vector<std::int32_t>>& codes, cons
                                                              scratch_bytes.data(), adapted_bytes.data());
       if (adapted_size < size) size = adapted_size, bytes.swap(adapted_bytes);
     }
-    streams[i].resize(size / 4);
-    for (std::size_t w = 0; w < streams[i].size(); ++w)
-      streams[i][w] = bytes[4 * w] | (std::uint32_t{bytes[4 * w + 1]} << 8) | (std::uint32_t{bytes[4 * w + 2]} << 16) |
-                      (std::uint32_t{bytes[4 * w + 3]} << 24);
+    streams[i].assign(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(size));
   }
 }
 

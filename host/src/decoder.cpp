@@ -167,7 +167,7 @@ DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chu
   const std::vector<std::uint8_t> payload = reader.read_payload(chunk);
   const std::uint64_t payload_offset = reader.payload_offset(chunk);
   const format::ChunkChannels present = format::channels_in_chunk(meta, entry.first_sample, entry.sample_count);
-  const format::PayloadDirectory dir = format::parse_payload_directory(payload, present.channel.size(), chunk, payload_offset);
+  const format::PayloadDirectory dir = format::parse_payload_directory(payload, present.channel.size(), chunk, payload_offset, reader.format_version());
   const bool lpc = meta.codec.name == format::kCodecLpc1;
   const bool mo = format::uses_mo_predictors(meta.codec.name);
   const bool cm = meta.codec.name == format::kCodecCm1;

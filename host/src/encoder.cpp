@@ -271,7 +271,12 @@ EncodedChunk encode_chunk(std::span<const std::int16_t> samples, const format::C
   } else if (meta.codec.name == format::kCodecMo1) {
     encode_mo_streams(codes, present, meta, streams);
   } else if (meta.codec.name == format::kCodecCm1) {
-    encode_cm_streams(codes, present, meta, streams);
+    std::vector<std::vector<std::uint8_t>> byte_streams(present.channel.size());
+    encode_cm_streams(codes, present, meta, byte_streams);
+    EncodedChunk out;
+    out.payload = format::assemble_payload(std::span<const std::vector<std::uint8_t>>(byte_streams));
+    out.samples_checksum = format::checksum64({reinterpret_cast<const std::uint8_t*>(samples.data()), samples.size() * 2});
+    return out;
   } else {
     encode_lpc_streams(codes, present, meta, streams);
   }

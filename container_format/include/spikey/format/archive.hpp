@@ -201,6 +201,10 @@ CodecParams codec_from_json(const nlohmann::json& j);
 nlohmann::json predictor_to_json(const ChannelPredictor& predictor, const CodecParams& codec);
 ChannelPredictor predictor_from_json(const nlohmann::json& j, const CodecParams& codec, const std::string& where);
 
+// A channel's name when the metadata stores none: its source's path, with ":i" (its index
+// within the source) for multichannel sources.
+std::string default_channel_name(const Metadata& metadata, std::uint32_t channel);
+
 // mo1: channels in an order where every channel comes after its sources (lowest channel first
 // among the ready ones); fewer than all channels when the sources form a cycle.
 std::vector<std::uint32_t> mo_decoding_order(const Metadata& metadata);

@@ -1,7 +1,8 @@
-// Chunk payload layout of codec rice1 (SPEC.md §6.5):
+// Chunk payload layout (SPEC.md §6.5):
 //
-//   stream_size  u32 x P   byte size of each present channel's stream (a multiple of 4)
-//   streams               the P channel streams (channel_stream.hpp), in channel order
+//   stream sizes   P sizes in bytes, one per present channel: LEB128 varints from format
+//                  version 4, u32 (a multiple of 4) before
+//   streams        the P channel streams, in channel order
 //
 // The channels present in a chunk are those whose length exceeds the chunk's first sample;
 // each holds min(length, chunk end) - first sample samples. Both follow from the metadata.
@@ -15,7 +16,8 @@
 
 namespace spikey::format {
 
-inline constexpr std::size_t kStreamSizeFieldBytes = 4;
+inline constexpr std::size_t kStreamSizeFieldBytes = 4;  // versions 1-3
+inline constexpr std::size_t kMaxVarintBytes = 5;         // a u32 as LEB128
 
 struct ChunkChannels {
   std::vector<std::uint32_t> channel;       // present channels, ascending
@@ -29,12 +31,15 @@ struct PayloadDirectory {
   std::vector<std::uint64_t> stream_size;
 };
 
-// Builds the payload from the present channels' streams (each a whole number of 32-bit words).
+// Builds a (current version) payload from the present channels' streams: 32-bit words
+// (rice1, lpc1, mo1) or bytes (cm1).
 std::vector<std::uint8_t> assemble_payload(std::span<const std::vector<std::uint32_t>> streams);
+std::vector<std::uint8_t> assemble_payload(std::span<const std::vector<std::uint8_t>> streams);
 
-// Splits a payload into its streams; throws ArchiveError naming `chunk` and the file offset
-// of the bad field when the sizes are inconsistent. `payload_file_offset` is for messages.
+// Splits a payload of archive format `version` into its streams; throws ArchiveError naming
+// `chunk` and the file offset of the bad field when the sizes are inconsistent.
+// `payload_file_offset` is for messages.
 PayloadDirectory parse_payload_directory(std::span<const std::uint8_t> payload, std::size_t present_channels,
-                                         std::uint64_t chunk, std::uint64_t payload_file_offset);
+                                         std::uint64_t chunk, std::uint64_t payload_file_offset, std::uint16_t version = kFormatVersion);
 
 }  // namespace spikey::format

@@ -1,8 +1,7 @@
 // Codec cm1 streams (SPEC.md §6.11): mo1's prediction, residuals coded with the context model of
 // cm_model.hpp by rANS (rans.hpp).
 //
-// Stream of one channel in one chunk of n samples: the rANS state (u32), the rANS bytes, zero
-// bytes to end on a 32-bit boundary.
+// Stream of one channel in one chunk of n samples: the rANS state (u32), then the rANS bytes.
 // Symbols in decoding order: the adapt flag (1 raw bit), the first code u[0] as an integer
 // (cm_integer_symbols), then for t = 1..n-1 the residual
 // z = u[t] - base, base = u[t-1] + p (p is mo1's prediction of the difference), with
@@ -20,7 +19,7 @@ inline constexpr std::uint32_t kCmStreamHeaderBytes = 4;
 // Bounds for buffers: symbols of one stream, and its size in bytes (a symbol emits at most
 // two bytes).
 SPIKEY_HD std::uint64_t max_cm_symbols(std::uint32_t n) { return 4 + 4 * std::uint64_t{n > 0 ? n - 1 : 0}; }
-SPIKEY_HD std::uint64_t max_cm_stream_bytes(std::uint32_t n) { return kCmStreamHeaderBytes + 2 * max_cm_symbols(n) + 3; }
+SPIKEY_HD std::uint64_t max_cm_stream_bytes(std::uint32_t n) { return kCmStreamHeaderBytes + 2 * max_cm_symbols(n); }
 
 // The normaliser every coder needs, computed directly (the CUDA encoder); the host caches it.
 struct CmDirectNormaliser {
@@ -59,7 +58,6 @@ SPIKEY_HD std::uint64_t encode_cm_stream(const CmTables& tables, const Normalise
   cm_put_u32(out, rans.state);
   std::uint8_t* p = out + kCmStreamHeaderBytes;
   for (const std::uint8_t* b = rans.cursor; b != end; ++b) *p++ = *b;
-  while ((p - out) % 4 != 0) *p++ = 0;
   return static_cast<std::uint64_t>(p - out);
 }
 
@@ -70,7 +68,7 @@ template <class Normaliser>
 SPIKEY_HD bool decode_cm_stream(const CmTables& tables, const Normaliser& normaliser, MoModel model, const std::uint8_t* data,
                                 std::uint64_t size, std::uint32_t n, std::int32_t* weights, std::int32_t* history,
                                 std::int32_t* wavelet, std::int32_t* features, const std::int32_t* const* sources, std::int32_t* codes) {
-  if (size < kCmStreamHeaderBytes || size % 4 != 0 || n == 0) return false;
+  if (size < kCmStreamHeaderBytes || n == 0) return false;
   RansDecoder rans;
   rans.state = cm_get_u32(data);
   if (rans.state < kRansLow) return false;

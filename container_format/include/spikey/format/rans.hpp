@@ -69,14 +69,8 @@ struct RansDecoder {
     return value;
   }
 
-  // A valid stream ends in the initial state with every byte read but the zero padding that
-  // ends the stream on a 32-bit boundary.
-  SPIKEY_HD bool finished_cleanly() const {
-    if (overran || state != kRansLow || count - next > 3) return false;
-    for (std::uint64_t i = next; i < count; ++i)
-      if (bytes[i] != 0) return false;
-    return true;
-  }
+  // A valid stream ends in the initial state with every byte read.
+  SPIKEY_HD bool finished_cleanly() const { return !overran && state == kRansLow && next == count; }
 };
 
 }  // namespace spikey::format

@@ -19,8 +19,8 @@ struct CmTrainingOptions {
 // Sets meta.codec's cm1 model (shapes and prior) from the residuals of meta's mo1 predictors.
 void train_cm_model(const Recording& recording, format::Metadata& meta, const CmTrainingOptions& options);
 
-// One chunk's cm1 streams (32-bit words each), from the codes of its present channels.
+// One chunk's cm1 streams, from the codes of its present channels.
 void encode_cm_streams(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& present,
-                       const format::Metadata& meta, std::vector<std::vector<std::uint32_t>>& streams);
+                       const format::Metadata& meta, std::vector<std::vector<std::uint8_t>>& streams);
 
 }  // namespace spikey::host
