@@ -84,3 +84,21 @@ TEST(Golden, Version3Mo1Archives) {
   EXPECT_GT(wavelet, 0u);
   EXPECT_GT(multi_source, 0u);
 }
+
+TEST(Golden, Version4Archives) {
+  struct Golden {
+    const char* name;
+    const char* originals;
+    const char* codec;
+  };
+  for (const auto& g : {Golden{"neuralink3.spikey", "neuralink", "cm1"}, Golden{"cinpla32.spikey", "cinpla32", "cm1"},
+                        Golden{"cinpla32_default.spikey", "cinpla32", "mo1"}}) {
+    SCOPED_TRACE(g.name);
+    const fs::path archive = test::golden_dir() / "v4" / g.name;
+    expect_golden_restores(archive, test::samples_dir() / g.originals);
+    const format::ArchiveReader reader(archive);
+    EXPECT_EQ(reader.format_version(), 4);
+    EXPECT_EQ(reader.metadata().codec.name, g.codec);
+    EXPECT_GT(reader.index().size(), 1u);
+  }
+}

@@ -334,16 +334,16 @@ void refine_prior(const Recording& recording, f::Metadata& meta, const std::vect
   for (std::size_t i = 0; i < chunks.size(); i += stride) subset.push_back(chunks[i]);
   for (int step = 0; step < kSteps; ++step) {
     const f::CmModelTables model(meta.codec);
-    PriorCounts total(period);
-    std::mutex mutex;
+    // Per chunk, then summed in chunk order: the same model for any thread count.
+    std::vector<PriorCounts> per_chunk(subset.size(), PriorCounts(period));
     parallel_for(subset.size(), threads, [&](std::size_t i) {
-      PriorCounts counts(period);
       for_each_stream(recording, meta, subset[i], [&](const std::vector<std::int32_t>& codes, const std::vector<std::int32_t>& residuals, const f::ValueMap& map) {
-        count_prior_phases(model.for_map(map), codes, residuals, counts);
+        count_prior_phases(model.for_map(map), codes, residuals, per_chunk[i]);
       });
-      const std::lock_guard lock(mutex);
-      for (std::size_t p = 0; p < period; ++p) total.observed[p] += counts.observed[p], total.expected[p] += counts.expected[p];
     });
+    PriorCounts total(period);
+    for (const auto& counts : per_chunk)
+      for (std::size_t p = 0; p < period; ++p) total.observed[p] += counts.observed[p], total.expected[p] += counts.expected[p];
     // New log weights, shifted so that their observed-weighted mean stays neutral (the scale is free).
     std::vector<double> refined(period);
     double weighted = 0, mass = 0;

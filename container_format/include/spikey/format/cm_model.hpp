@@ -73,7 +73,7 @@ SPIKEY_HD std::int32_t cm_next_scale(std::int32_t scale, std::int32_t z, int rat
 }
 
 // 2^f for f in [0, 1] given in Q30, result in Q30: exp(f ln 2) by its Taylor series in
-// integers (error below 2^-29 relative), so every platform builds the same tables.
+// integers (error below 2^-26 relative: truncations), so every platform builds the same tables.
 SPIKEY_HD std::uint64_t cm_exp2_fraction_q30(std::uint64_t f) {
   constexpr std::uint64_t kLn2Q30 = 744261118;  // round(ln 2 * 2^30)
   const std::uint64_t y = (f * kLn2Q30) >> 30;
