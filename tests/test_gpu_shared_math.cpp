@@ -6,6 +6,7 @@
 
 #include "gpu_support.hpp"
 #include "spikey/cuda/shared_math_probe.hpp"
+#include "spikey/format/cm_stream.hpp"
 #include "spikey/format/lpc_stream.hpp"
 #include "spikey/format/value_map.hpp"
 #include "spikey/format/zigzag.hpp"
@@ -55,6 +56,7 @@ TEST(GpuSharedMath, DeviceMatchesHostAtAwkwardSizes) {
     EXPECT_EQ(device.golomb_bits, host.golomb_bits);
     EXPECT_EQ(device.golomb_index, host.golomb_index);
     EXPECT_EQ(device.lpc_stream, host.lpc_stream);
+    EXPECT_EQ(device.cm_stream, host.cm_stream);
   }
 }
 
@@ -68,6 +70,7 @@ TEST(GpuSharedMath, HostReferenceIsSelfConsistent) {
   EXPECT_EQ(host.n1_values[1023], 32767);
   EXPECT_FALSE(host.channel_stream.empty());
   EXPECT_FALSE(host.lpc_stream.empty());
+  EXPECT_GT(host.cm_stream.size(), format::kCmStreamHeaderBytes);
   // The probe's lpc1 stream decodes back to the codes (the probe exercises a real stream).
   std::int32_t first = 0;
   bool adapt = false;

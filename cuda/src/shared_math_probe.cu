@@ -5,7 +5,9 @@
 
 #include "spikey/cuda/cuda_check.cuh"
 #include "spikey/cuda/shared_math_probe.hpp"
+#include "spikey/format/archive.hpp"
 #include "spikey/format/channel_stream.hpp"
+#include "spikey/format/cm_stream.hpp"
 #include "spikey/format/golomb.hpp"
 #include "spikey/format/lpc_stream.hpp"
 #include "spikey/format/rice.hpp"
@@ -69,6 +71,57 @@ SPIKEY_HD std::uint32_t probe_lpc_stream(const std::int32_t* codes, std::uint32_
   f::lpc_fold_residuals(model, codes, count, weights, history, source, folded);
   f::lpc_partition_indices(folded, count - 1, kProbePartition, indices);
   return f::encode_lpc_stream(codes[0], true, folded, count - 1, kProbePartition, indices, words);
+}
+
+// cm1 probe model: mo1 with 8 history taps and LMS; shapes completed from two stored classes
+// (prepared on the host: cm_complete_shapes), a prior of period 64.
+constexpr int kCmProbeTaps = 8;
+
+SPIKEY_HD f::MoModel probe_mo_model() {
+  f::MoModel m;
+  m.order = kCmProbeTaps;
+  m.weight_shift = 12;
+  m.lms_step = 2;
+  return m;
+}
+
+std::vector<f::CmShape> probe_cm_shapes() { return f::cm_complete_shapes({{96, 110, 12, 0}, {100, 118, 16, 0}, {103, 121, 9, 0}}, 14); }
+
+std::vector<std::uint8_t> probe_cm_prior() {
+  std::vector<std::uint8_t> prior(64);
+  for (std::size_t i = 0; i < prior.size(); ++i) prior[i] = static_cast<std::uint8_t>(96 + (i * 37) % 64);
+  return prior;
+}
+
+// Builds the tables, computes mo1 residuals and writes the stream. Scratch: shape_storage
+// (kCmClasses * (kCmMaxHalfWidth + 1)), history, weights (8), residuals, symbols, bytes.
+SPIKEY_HD std::uint64_t probe_cm_stream(const std::int32_t* codes, std::uint32_t count, const f::CmShape* shapes, const std::uint8_t* prior_bytes,
+                                        std::uint16_t* shape_storage, std::uint16_t* prior, std::int32_t* history, std::int32_t* weights,
+                                        std::int32_t* residuals, f::CmSymbol* symbols, std::uint8_t* scratch, std::uint8_t* out) {
+  f::CmTables tables;
+  for (int k = 0; k < f::kCmClasses; ++k) {
+    std::uint16_t* table = shape_storage + k * (f::kCmMaxHalfWidth + 1);
+    tables.half_width[k] = f::cm_build_shape(shapes[k], table);
+    tables.shift[k] = shapes[k].shift;
+    tables.shape[k] = table;
+  }
+  for (int i = 0; i < 64; ++i) prior[i] = static_cast<std::uint16_t>(f::cm_prior_weight(prior_bytes[i]));
+  tables.prior = prior;
+  tables.prior_mask = 63;
+  f::cm_code_range(f::ValueMap{f::ValueMapKind::n1_10bit}, &tables.code_low, &tables.code_high);
+  tables.scale_rate = 5;
+  const std::int32_t initial[kCmProbeTaps] = {-60, 90, -150, 260, -420, 800, 1900, 2600};
+  for (int i = 0; i < kCmProbeTaps; ++i) weights[i] = initial[i];
+  std::int32_t features[f::kMaxWaveletLevels + 1] = {};
+  f::mo_residuals(probe_mo_model(), codes, count, weights, history, nullptr, features, nullptr, residuals);
+  return f::encode_cm_stream(tables, f::CmDirectNormaliser{&tables}, codes, residuals, count, true, symbols, scratch, out);
+}
+
+__global__ void cm_stream_kernel(const std::int32_t* codes, std::uint32_t count, const f::CmShape* shapes, const std::uint8_t* prior_bytes,
+                                 std::uint16_t* shape_storage, std::uint16_t* prior, std::int32_t* history, std::int32_t* weights,
+                                 std::int32_t* residuals, f::CmSymbol* symbols, std::uint8_t* scratch, std::uint8_t* out,
+                                 std::uint64_t* size) {
+  *size = probe_cm_stream(codes, count, shapes, prior_bytes, shape_storage, prior, history, weights, residuals, symbols, scratch, out);
 }
 
 __global__ void evaluate_kernel(Sizes n, const std::int32_t* residuals, const std::int16_t* values, const std::uint32_t* folded,
@@ -137,6 +190,16 @@ SharedMathResults evaluate_shared_math_on_host(const std::vector<std::int32_t>& 
     words.resize(probe_lpc_stream(codes.data(), count, history.data(), source.data(), weights.data(), folded_lpc.data(), indices.data(),
                                   words.data()));
     r.lpc_stream = words;
+
+    const auto shapes = probe_cm_shapes();
+    const auto prior_bytes = probe_cm_prior();
+    std::vector<std::uint16_t> shape_storage(f::kCmClasses * (f::kCmMaxHalfWidth + 1)), prior(64);
+    std::vector<std::int32_t> cm_history(f::mo_history_buffer_size(count)), cm_weights(kCmProbeTaps), residuals_cm(count);
+    std::vector<f::CmSymbol> symbols(f::max_cm_symbols(count));
+    std::vector<std::uint8_t> scratch_bytes(f::max_cm_stream_bytes(count)), out(f::max_cm_stream_bytes(count));
+    out.resize(probe_cm_stream(codes.data(), count, shapes.data(), prior_bytes.data(), shape_storage.data(), prior.data(), cm_history.data(),
+                               cm_weights.data(), residuals_cm.data(), symbols.data(), scratch_bytes.data(), out.data()));
+    r.cm_stream = out;
   }
   return r;
 }
@@ -192,6 +255,23 @@ SharedMathResults evaluate_shared_math_on_device(const std::vector<std::int32_t>
     const std::uint32_t lpc_words = d_word_count[0];
     r.lpc_stream.resize(lpc_words);
     thrust::copy(d_lpc_words.begin(), d_lpc_words.begin() + lpc_words, r.lpc_stream.begin());
+
+    const auto shapes = probe_cm_shapes();
+    const auto prior_bytes = probe_cm_prior();
+    thrust::device_vector<f::CmShape> d_shapes(shapes.begin(), shapes.end());
+    thrust::device_vector<std::uint8_t> d_prior_bytes(prior_bytes.begin(), prior_bytes.end());
+    thrust::device_vector<std::uint16_t> d_shape_storage(f::kCmClasses * (f::kCmMaxHalfWidth + 1)), d_prior(64);
+    thrust::device_vector<std::int32_t> d_cm_history(f::mo_history_buffer_size(count)), d_cm_weights(kCmProbeTaps), d_residuals_cm(count);
+    thrust::device_vector<f::CmSymbol> d_symbols(f::max_cm_symbols(count));
+    thrust::device_vector<std::uint8_t> d_scratch_bytes(f::max_cm_stream_bytes(count)), d_out(f::max_cm_stream_bytes(count));
+    thrust::device_vector<std::uint64_t> d_size(1);
+    cm_stream_kernel<<<1, 1>>>(raw(d_codes), count, raw(d_shapes), raw(d_prior_bytes), raw(d_shape_storage), raw(d_prior), raw(d_cm_history),
+                               raw(d_cm_weights), raw(d_residuals_cm), raw(d_symbols), raw(d_scratch_bytes), raw(d_out), raw(d_size));
+    SPIKEY_CUDA_TRY(cudaGetLastError());
+    SPIKEY_CUDA_TRY(cudaDeviceSynchronize());
+    const std::uint64_t cm_bytes = d_size[0];
+    r.cm_stream.resize(cm_bytes);
+    thrust::copy(d_out.begin(), d_out.begin() + static_cast<std::ptrdiff_t>(cm_bytes), r.cm_stream.begin());
   }
   return r;
 }

@@ -18,6 +18,7 @@ struct SharedMathResults {
   std::vector<std::int32_t> golomb_bits;          // golomb_codeword_bits(folded[i], i % 49)
   std::vector<std::int32_t> golomb_index;         // golomb_index_for_partition over runs of 256 folded values
   std::vector<std::uint32_t> lpc_stream;          // lpc1 stream of `codes`: 8 taps, a source window, LMS
+  std::vector<std::uint8_t> cm_stream;            // cm1 stream of `codes` (probe model: 8 taps, LMS, shapes and a prior)
 };
 
 // Evaluates everything on the host (reference) or on CUDA device 0.
