@@ -87,14 +87,13 @@ TEST(Footer, RoundTripsAndRejectsDamage) {
   }
 }
 
-TEST(Index, Version4StoresSizesAndChecksumsOnly) {
+TEST(Index, Version4StoresSizesAndSampleChecksumsOnly) {
   std::vector<IndexEntry> entries = {{0, 30, 100, 50, 1, 2}, {30, 30, 150, 60, 3, 4}, {60, 10, 210, 7, 5, 6}};
   const auto bytes = serialize_index(entries, 4);
   ASSERT_EQ(bytes.size(), 3 * kIndexEntrySizeV4);
   const auto parsed = parse_index(bytes, 4);
   ASSERT_EQ(parsed.size(), 3u);
   EXPECT_EQ(parsed[2].payload_size, 7u);
-  EXPECT_EQ(parsed[2].payload_checksum, 5u);
   EXPECT_EQ(parsed[2].samples_checksum, 6u);
   EXPECT_EQ(parsed[2].record_offset, 0u) << "offsets are the reader's to derive";
   EXPECT_THROW(parse_index(std::span(bytes).first(bytes.size() - 1), 4), ArchiveError);
@@ -114,11 +113,24 @@ TEST(Index, Version3RoundTrips) {
   EXPECT_EQ(parsed[2].samples_checksum, 6u);
 }
 
-TEST(ChunkHeader, RoundTrips) {
+TEST(ChunkHeader, Version4FrameRoundTrips) {
   ChunkHeader h{7, 210, 30, 999, 0xabcdef};
-  const auto bytes = serialize(h);
+  const auto bytes = serialize(h, 4);
+  ASSERT_EQ(bytes.size(), kChunkFrameSize);
+  const auto p = parse_chunk_header(bytes, 0, 4);
+  EXPECT_EQ(p.chunk_index, 7u);
+  EXPECT_EQ(p.payload_size, 999u);
+  EXPECT_EQ(p.payload_checksum, 0xabcdefu);
+  auto damaged = bytes;
+  damaged[1] ^= 1;
+  EXPECT_THROW(parse_chunk_header(damaged, 0, 4), ArchiveError);
+}
+
+TEST(ChunkHeader, Version3RoundTrips) {
+  ChunkHeader h{7, 210, 30, 999, 0xabcdef};
+  const auto bytes = serialize(h, 3);
   ASSERT_EQ(bytes.size(), kChunkHeaderSize);
-  const auto p = parse_chunk_header(bytes, 0);
+  const auto p = parse_chunk_header(bytes, 0, 3);
   EXPECT_EQ(p.chunk_index, 7u);
   EXPECT_EQ(p.first_sample, 210u);
   EXPECT_EQ(p.sample_count, 30u);

@@ -71,11 +71,17 @@ FileHeader parse_file_header(std::span<const std::uint8_t> bytes) {
 
 // ---- §3.4 chunk header --------------------------------------------------------------------
 
-std::vector<std::uint8_t> serialize(const ChunkHeader& header) {
+std::vector<std::uint8_t> serialize(const ChunkHeader& header, std::uint16_t version) {
   std::vector<std::uint8_t> out;
   WireWriter w(out);
   w.u32(kChunkMagic);
   w.u32(header.chunk_index);
+  if (version >= 4) {
+    if (header.payload_size > 0xffffffffu) throw std::length_error("chunk payload over 4 GiB");
+    w.u32(static_cast<std::uint32_t>(header.payload_size));
+    w.u64(header.payload_checksum);
+    return out;
+  }
   w.u64(header.first_sample);
   w.u32(header.sample_count);
   w.u32(0);  // reserved
@@ -84,12 +90,17 @@ std::vector<std::uint8_t> serialize(const ChunkHeader& header) {
   return out;
 }
 
-ChunkHeader parse_chunk_header(std::span<const std::uint8_t> bytes, std::uint64_t file_offset) {
-  require_size(bytes, kChunkHeaderSize, "chunk header");
+ChunkHeader parse_chunk_header(std::span<const std::uint8_t> bytes, std::uint64_t file_offset, std::uint16_t version) {
+  require_size(bytes, chunk_header_size(version), "chunk header");
   WireReader r(bytes);
   if (r.u32() != kChunkMagic) fail("chunk header at byte " + std::to_string(file_offset) + " has a bad magic");
   ChunkHeader h;
   h.chunk_index = r.u32();
+  if (version >= 4) {
+    h.payload_size = r.u32();
+    h.payload_checksum = r.u64();
+    return h;
+  }
   h.first_sample = r.u64();
   h.sample_count = r.u32();
   if (r.u32() != 0) fail("chunk header at byte " + std::to_string(file_offset) + " has a non-zero reserved field");
@@ -108,7 +119,6 @@ std::vector<std::uint8_t> serialize_index(std::span<const IndexEntry> entries, s
     if (version >= 4) {
       if (e.payload_size > 0xffffffffu) throw std::length_error("chunk payload over 4 GiB");
       w.u32(static_cast<std::uint32_t>(e.payload_size));
-      w.u64(e.payload_checksum);
       w.u64(e.samples_checksum);
       continue;
     }
@@ -132,7 +142,6 @@ std::vector<IndexEntry> parse_index(std::span<const std::uint8_t> bytes, std::ui
     auto& e = entries[i];
     if (version >= 4) {
       e.payload_size = r.u32();
-      e.payload_checksum = r.u64();
       e.samples_checksum = r.u64();
       continue;
     }

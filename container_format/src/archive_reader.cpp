@@ -100,17 +100,17 @@ void ArchiveReader::read_at(std::uint64_t offset, std::uint8_t* out, std::uint64
 
 std::vector<std::uint8_t> ArchiveReader::read_payload(std::uint64_t chunk) const {
   const IndexEntry& e = index_.at(chunk);
-  if (chunk_header_size(format_version_) != 0) {
-    std::uint8_t header_bytes[kChunkHeaderSize];
-    read_at(e.record_offset, header_bytes, kChunkHeaderSize);
-    const ChunkHeader h = parse_chunk_header(header_bytes, e.record_offset);
-    if (h.chunk_index != chunk || h.first_sample != e.first_sample || h.sample_count != e.sample_count ||
-        h.payload_size != e.payload_size || h.payload_checksum != e.payload_checksum)
-      fail("chunk " + std::to_string(chunk) + ": record header does not match the index" + at(e.record_offset));
-  }
+  const std::size_t header_size = chunk_header_size(format_version_);
+  std::uint8_t header_bytes[kChunkHeaderSize];
+  read_at(e.record_offset, header_bytes, header_size);
+  const ChunkHeader h = parse_chunk_header({header_bytes, header_size}, e.record_offset, format_version_);
+  const bool matches = format_version_ >= 4 ? h.chunk_index == chunk && h.payload_size == e.payload_size
+                                             : h.chunk_index == chunk && h.first_sample == e.first_sample && h.sample_count == e.sample_count &&
+                                                   h.payload_size == e.payload_size && h.payload_checksum == e.payload_checksum;
+  if (!matches) fail("chunk " + std::to_string(chunk) + ": record header does not match the index" + at(e.record_offset));
   std::vector<std::uint8_t> payload(e.payload_size);
   read_at(payload_offset(chunk), payload.data(), payload.size());
-  if (checksum64(payload) != e.payload_checksum)
+  if (checksum64(payload) != h.payload_checksum)
     fail("chunk " + std::to_string(chunk) + ": payload checksum mismatch (payload bytes " +
          std::to_string(payload_offset(chunk)) + ".." + std::to_string(payload_offset(chunk) + e.payload_size - 1) + ")");
   return payload;

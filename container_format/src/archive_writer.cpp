@@ -45,8 +45,12 @@ void ArchiveWriter::write_bytes(std::span<const std::uint8_t> bytes) {
 
 void ArchiveWriter::append_chunk(std::uint64_t first_sample, std::uint32_t sample_count,
                                  std::span<const std::uint8_t> payload, std::uint64_t samples_checksum) {
-  // Version 4: the record is the payload alone; the index carries its size and checksums.
-  index_.push_back({first_sample, sample_count, offset_, payload.size(), checksum64(payload), samples_checksum});
+  ChunkHeader frame;
+  frame.chunk_index = static_cast<std::uint32_t>(index_.size());
+  frame.payload_size = payload.size();
+  frame.payload_checksum = checksum64(payload);
+  index_.push_back({first_sample, sample_count, offset_, payload.size(), frame.payload_checksum, samples_checksum});
+  write_bytes(serialize(frame));
   write_bytes(payload);
 }
 

@@ -39,37 +39,40 @@ struct FileHeader {
 std::vector<std::uint8_t> serialize(const FileHeader& header);
 FileHeader parse_file_header(std::span<const std::uint8_t> bytes);  // throws ArchiveError
 
-// §3.4 Chunk record header, in front of every chunk payload in format versions 1-3 (from
-// version 4 a chunk record is its payload alone: the index holds everything else).
+// §3.4 Chunk record header, in front of every chunk payload: 40 bytes in format versions 1-3;
+// from version 4 a 20-byte frame (magic, chunk index, payload size and checksum) that lets a
+// salvage scan find and check chunks without the index.
 inline constexpr std::uint32_t kChunkMagic = 0x434B5053;  // "SPKC" as little-endian bytes
 inline constexpr std::size_t kChunkHeaderSize = 40;
-inline std::size_t chunk_header_size(std::uint16_t version) { return version < 4 ? kChunkHeaderSize : 0; }
+inline constexpr std::size_t kChunkFrameSize = 20;
+inline std::size_t chunk_header_size(std::uint16_t version) { return version < 4 ? kChunkHeaderSize : kChunkFrameSize; }
 struct ChunkHeader {
   std::uint32_t chunk_index = 0;
-  std::uint64_t first_sample = 0;
-  std::uint32_t sample_count = 0;
+  std::uint64_t first_sample = 0;  // versions 1-3 only
+  std::uint32_t sample_count = 0;  // versions 1-3 only
   std::uint64_t payload_size = 0;
   std::uint64_t payload_checksum = 0;
 };
-std::vector<std::uint8_t> serialize(const ChunkHeader& header);
-ChunkHeader parse_chunk_header(std::span<const std::uint8_t> bytes, std::uint64_t file_offset);
+std::vector<std::uint8_t> serialize(const ChunkHeader& header, std::uint16_t version = kFormatVersion);
+ChunkHeader parse_chunk_header(std::span<const std::uint8_t> bytes, std::uint64_t file_offset, std::uint16_t version = kFormatVersion);
 
-// §3.5 Index entry, one per chunk: 48 bytes in versions 1-3; 20 bytes from version 4, which
-// store payload size and checksums only (first sample and count follow from chunk_samples,
-// record offsets from the sizes).
+// §3.5 Index entry, one per chunk: 48 bytes in versions 1-3; 12 bytes from version 4 (payload
+// size and decoded-samples checksum: first sample and count follow from chunk_samples, record
+// offsets from the sizes, the payload checksum is in the chunk's frame).
 inline constexpr std::size_t kIndexEntrySize = 48;
-inline constexpr std::size_t kIndexEntrySizeV4 = 20;
+inline constexpr std::size_t kIndexEntrySizeV4 = 12;
 inline std::size_t index_entry_size(std::uint16_t version) { return version < 4 ? kIndexEntrySize : kIndexEntrySizeV4; }
 struct IndexEntry {
   std::uint64_t first_sample = 0;
   std::uint32_t sample_count = 0;
-  std::uint64_t record_offset = 0;  // file offset of the chunk record (its header before version 4)
+  std::uint64_t record_offset = 0;  // file offset of the chunk record (its header or frame)
   std::uint64_t payload_size = 0;
-  std::uint64_t payload_checksum = 0;
+  std::uint64_t payload_checksum = 0;  // versions 1-3 (from version 4 in the frame)
   std::uint64_t samples_checksum = 0;  // XXH3-64 of the decoded samples (§4.4)
 };
 std::vector<std::uint8_t> serialize_index(std::span<const IndexEntry> entries, std::uint16_t version = kFormatVersion);
-// Version 4 entries come back with payload size and checksums only; the reader derives the rest.
+// Version 4 entries come back with payload size and samples checksum only; the reader derives
+// the rest.
 std::vector<IndexEntry> parse_index(std::span<const std::uint8_t> bytes, std::uint16_t version = kFormatVersion);
 
 // §3.6 Footer, the last bytes of the file.
