@@ -1,3 +1,4 @@
+#include "metadata_dictionary.hpp"
 #include "spikey/format/archive.hpp"
 
 #include <nlohmann/json.hpp>
@@ -592,10 +593,16 @@ std::vector<std::uint8_t> serialize(const MetadataSection& section) {
   w.bytes({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
   w.bytes(section.verbatim);
   if (plain.size() > kMaxMetadataContentSize) throw std::length_error("metadata too large (headers and names of the inputs)");
-  // Per-file archives carry their own metadata; zstd keeps names, checksums and WAV headers small.
+  // Per-file archives carry their own metadata; zstd keeps names, checksums and WAV headers small,
+  // and from version 4 its dictionary the field names and common values.
   std::vector<std::uint8_t> out(ZSTD_compressBound(plain.size()));
   const int level = plain.size() < (1u << 20) ? 19 : 9;
-  const std::size_t size = ZSTD_compress(out.data(), out.size(), plain.data(), plain.size(), level);
+  static const std::vector<std::uint8_t> dictionary = metadata_dictionary_v4();
+  ZSTD_CCtx* context = ZSTD_createCCtx();
+  if (context == nullptr) throw std::bad_alloc();
+  const std::size_t size =
+      ZSTD_compress_usingDict(context, out.data(), out.size(), plain.data(), plain.size(), dictionary.data(), dictionary.size(), level);
+  ZSTD_freeCCtx(context);
   if (ZSTD_isError(size)) throw std::runtime_error(std::string("metadata compression failed: ") + ZSTD_getErrorName(size));
   out.resize(size);
   return out;
@@ -607,7 +614,16 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
       ZSTD_findFrameCompressedSize(stored.data(), stored.size()) != stored.size())
     fail("metadata: not a single zstd frame of known size");
   std::vector<std::uint8_t> plain(content_size);
-  const std::size_t got = ZSTD_decompress(plain.data(), plain.size(), stored.data(), stored.size());
+  std::size_t got = 0;
+  if (expected_version >= 4) {
+    static const std::vector<std::uint8_t> dictionary = metadata_dictionary_v4();
+    ZSTD_DCtx* context = ZSTD_createDCtx();
+    if (context == nullptr) throw std::bad_alloc();
+    got = ZSTD_decompress_usingDict(context, plain.data(), plain.size(), stored.data(), stored.size(), dictionary.data(), dictionary.size());
+    ZSTD_freeDCtx(context);
+  } else {
+    got = ZSTD_decompress(plain.data(), plain.size(), stored.data(), stored.size());
+  }
   if (ZSTD_isError(got) || got != plain.size()) fail("metadata: zstd frame does not decompress");
   const std::span<const std::uint8_t> bytes(plain);
   require_size(bytes, 8, "metadata section");
