@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "spikey/format/archive.hpp"
+#include "spikey/format/archive_reader.hpp"
 #include "test_support.hpp"
 
 using namespace spikey;
@@ -306,4 +307,85 @@ TEST(Cli, CorruptArchivesAreReportedWithChunkAndOffset) {
   r = run({"info", (dir / "short.spikey").string()});
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("truncated"), std::string::npos) << r.err;
+}
+
+TEST(Cli, SalvageKeepsIntactChunksAndReportsWhatWasLost) {
+  test::TempDir dir;
+  ASSERT_EQ(run({"compress", kSample.string(), "-o", (dir / "s.spikey").string(), "--chunk-seconds", "0.5", "-q"}).code, 0);
+  auto bytes = test::read_file(dir / "s.spikey");
+  bytes.resize(bytes.size() * 2 / 3);  // cut in the middle of the chunk records
+  test::write_file(dir / "cut.spikey", bytes);
+
+  auto r = run({"salvage", (dir / "cut.spikey").string(), "-o", (dir / "saved.spikey").string()});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("lost: chunks"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("of channels 0-2"), std::string::npos) << r.err;
+  EXPECT_EQ(test::read_file(dir / "cut.spikey"), bytes) << "the damaged input is never modified";
+
+  r = run({"salvage", (dir / "cut.spikey").string(), "-o", (dir / "saved.spikey").string()});
+  EXPECT_EQ(r.code, 1) << "an existing output needs -f";
+  r = run({"salvage", (dir / "cut.spikey").string(), "-o", (dir / "saved2.spikey").string(), "--json"});
+  ASSERT_EQ(r.code, 0);
+  const auto j = json::parse(r.out);
+  EXPECT_GT(j["lost_chunks"].get<int>(), 0);
+  EXPECT_EQ(j["recovered_chunks"].get<int>() + j["lost_chunks"].get<int>(), j["chunks"].get<int>());
+  EXPECT_EQ(j["lost"][0]["channels"], "0-2");
+
+  // verify checks what was kept and says what is missing; decompress needs --fill-lost.
+  r = run({"verify", (dir / "saved.spikey").string()});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("salvaged archive"), std::string::npos) << r.out;
+  r = run({"verify", (dir / "saved.spikey").string(), "--json"});
+  EXPECT_GT(json::parse(r.out)["lost_chunks"].get<int>(), 0);
+  r = run({"decompress", (dir / "saved.spikey").string(), "-o", (dir / "out").string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("lost"), std::string::npos) << r.err;
+  EXPECT_TRUE(!fs::exists(dir / "out") || fs::is_empty(dir / "out")) << "nothing written";
+  r = run({"decompress", (dir / "saved.spikey").string(), "-o", (dir / "out").string(), "--fill-lost"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("written as zeros"), std::string::npos) << r.err;
+  EXPECT_EQ(entries(dir / "out").size(), 3u);
+
+  // Damaged metadata: nothing to salvage, exit 1, no output.
+  bytes = test::read_file(dir / "s.spikey");
+  bytes[50] ^= 0xff;
+  test::write_file(dir / "meta.spikey", bytes);
+  r = run({"salvage", (dir / "meta.spikey").string(), "-o", (dir / "m.spikey").string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("metadata"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "m.spikey"));
+}
+
+// One change in each region of an archive: verify and decompress both exit 1, name the byte
+// offset (and the chunk, for chunk damage) and write nothing.
+TEST(Cli, DamageInEveryRegionIsNamedByVerifyAndDecompress) {
+  test::TempDir dir;
+  ASSERT_EQ(run({"compress", kSample.string(), "-o", (dir / "s.spikey").string(), "--chunk-seconds", "1", "-q"}).code, 0);
+  const auto original = test::read_file(dir / "s.spikey");
+  const format::ArchiveReader reader(dir / "s.spikey");
+  const std::uint64_t frame = reader.index()[2].record_offset;
+  struct Region {
+    const char* name;
+    std::uint64_t offset;
+    bool names_chunk;
+  };
+  for (const Region& region : {Region{"header", 12, false}, Region{"metadata", 45, false}, Region{"chunk frame", frame + 9, true},
+                               Region{"payload", frame + format::kChunkFrameSize + 30, true},
+                               Region{"index", original.size() - format::kFooterSize - 5, false},
+                               Region{"footer", original.size() - 20, false}}) {
+    SCOPED_TRACE(region.name);
+    auto bytes = original;
+    bytes[region.offset] ^= 0x10;
+    test::write_file(dir / "bad.spikey", bytes);
+    for (const char* command : {"verify", "decompress"}) {
+      SCOPED_TRACE(command);
+      fs::remove_all(dir / "out");
+      const auto r = std::string(command) == "verify" ? run({command, (dir / "bad.spikey").string()})
+                                                       : run({command, (dir / "bad.spikey").string(), "-o", (dir / "out").string()});
+      EXPECT_EQ(r.code, 1);
+      EXPECT_TRUE(r.err.find("byte") != std::string::npos || r.err.find("truncated") != std::string::npos) << r.err;
+      if (region.names_chunk) EXPECT_NE(r.err.find("chunk 2"), std::string::npos) << r.err;
+      EXPECT_TRUE(!fs::exists(dir / "out") || fs::is_empty(dir / "out")) << "no partial files";
+    }
+  }
 }

@@ -14,7 +14,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // A small archive of real N1 samples: 2 files x 1500 samples, 0.025 s chunks (3 chunks each).
-fs::path make_small_real_archive(const test::TempDir& dir) {
+fs::path make_small_real_archive(const test::TempDir& dir, const std::string& level = "default") {
   const auto wav = test::read_file(test::samples_dir() / "neuralink" / "4fd5d61c-1484-441c-8c3c-b5669d0e2292.wav");
   const auto* samples = reinterpret_cast<const std::int16_t*>(wav.data() + 44);
   test::write_file(dir / "a.wav", test::make_wav(1, 19531, std::vector<std::int16_t>(samples, samples + 1500)));
@@ -22,14 +22,16 @@ fs::path make_small_real_archive(const test::TempDir& dir) {
   const auto rec = host::Recording::open({dir / "a.wav", dir / "b.wav"}, {}, [](const std::string&) {});
   host::EncodeOptions options;
   options.chunk_seconds = 0.025;
-  host::compress(rec, dir / "small.spikey", options);
-  return dir / "small.spikey";
+  options.level = level;
+  const fs::path path = dir / ("small-" + level + ".spikey");
+  host::compress(rec, path, options);
+  return path;
 }
 
-// True when the archive at `path` is rejected somewhere between opening and full decoding.
-bool rejected(const fs::path& path) {
+// True when the archive `bytes` is rejected somewhere between opening and full decoding.
+bool rejected(std::vector<std::uint8_t> bytes) {
   try {
-    const format::ArchiveReader reader(path);
+    const format::ArchiveReader reader(std::move(bytes), "damaged.spikey");
     const auto report = host::restore_sources(reader, host::RestoreOptions{{}, false, 1, {}});
     return !report.mismatched_files.empty();
   } catch (const format::ArchiveError&) {
@@ -37,39 +39,59 @@ bool rejected(const fs::path& path) {
   }
 }
 
+// Positions at which some change of one byte (to each value in `values`, or XOR with each
+// mask in `masks`) was accepted.
+std::vector<std::size_t> undetected_changes(const std::vector<std::uint8_t>& original, bool every_value) {
+  std::vector<std::size_t> missed;
+  for (std::size_t i = 0; i < original.size(); ++i) {
+    for (unsigned k = 1; k < (every_value ? 256u : 9u); ++k) {
+      auto bytes = original;
+      bytes[i] = every_value ? static_cast<std::uint8_t>(original[i] ^ k) : static_cast<std::uint8_t>(original[i] ^ (1u << (k - 1)));
+      if (!rejected(std::move(bytes))) {
+        missed.push_back(i);
+        break;
+      }
+    }
+  }
+  return missed;
+}
+
+#ifdef SPIKEY_SANITIZED_BUILD
+constexpr bool kEveryValue = false;  // the sanitizer build tries the 8 single-bit flips only (time)
+#else
+constexpr bool kEveryValue = true;
+#endif
+
+class CorruptionAtLevel : public ::testing::TestWithParam<std::string> {};
+
 }  // namespace
 
 TEST(Corruption, IntactArchiveIsAccepted) {
   test::TempDir dir;
-  EXPECT_FALSE(rejected(make_small_real_archive(dir)));
+  for (const char* level : {"fast", "default", "max"}) EXPECT_FALSE(rejected(test::read_file(make_small_real_archive(dir, level)))) << level;
 }
 
-TEST(Corruption, EverySingleByteChangeIsDetected) {
+// Every one of the 255 possible changes of every byte of a level-default archive is detected.
+TEST(Corruption, EveryChangeOfEveryByteIsDetected) {
   test::TempDir dir;
   const auto original = test::read_file(make_small_real_archive(dir));
   ASSERT_GT(original.size(), 200u);
-  const fs::path damaged = dir / "damaged.spikey";
-  std::vector<std::size_t> missed;
-  for (std::size_t i = 0; i < original.size(); ++i) {
-    for (std::uint8_t flip : {std::uint8_t{0x01}, std::uint8_t{0x80}}) {
-      auto bytes = original;
-      bytes[i] ^= flip;
-      test::write_file(damaged, bytes);
-      if (!rejected(damaged)) missed.push_back(i);
-    }
-  }
+  const auto missed = undetected_changes(original, kEveryValue);
   EXPECT_TRUE(missed.empty()) << missed.size() << " undetected changes, first at byte " << (missed.empty() ? 0 : missed[0]);
 }
 
-TEST(Corruption, EveryTruncationIsDetected) {
+// Every single-bit flip at every position, and every truncation, at every level.
+TEST_P(CorruptionAtLevel, EveryBitFlipAndTruncationIsDetected) {
   test::TempDir dir;
-  const auto original = test::read_file(make_small_real_archive(dir));
-  const fs::path damaged = dir / "truncated.spikey";
-  for (std::size_t length = 0; length < original.size(); ++length) {
-    test::write_file(damaged, std::vector<std::uint8_t>(original.begin(), original.begin() + static_cast<std::ptrdiff_t>(length)));
-    ASSERT_TRUE(rejected(damaged)) << "truncated to " << length << " bytes was accepted";
-  }
+  const auto original = test::read_file(make_small_real_archive(dir, GetParam()));
+  const auto missed = undetected_changes(original, false);
+  EXPECT_TRUE(missed.empty()) << missed.size() << " undetected flips, first at byte " << (missed.empty() ? 0 : missed[0]);
+  for (std::size_t length = 0; length < original.size(); ++length)
+    ASSERT_TRUE(rejected(std::vector<std::uint8_t>(original.begin(), original.begin() + static_cast<std::ptrdiff_t>(length))))
+        << "truncated to " << length << " bytes was accepted";
 }
+
+INSTANTIATE_TEST_SUITE_P(Levels, CorruptionAtLevel, ::testing::Values("fast", "default", "max"));
 
 TEST(Corruption, MessagesNameTheChunkAndByteOffset) {
   test::TempDir dir;

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <memory>
 
 #include "spikey/format/checksum.hpp"
 #include "spikey/format/lpc_stream.hpp"
@@ -608,23 +609,63 @@ std::vector<std::uint8_t> serialize(const MetadataSection& section) {
   return out;
 }
 
+namespace {
+
+// Decompresses the metadata frame. The output grows as zstd produces it, so a damaged frame that
+// declares a huge content size fails before that much memory is taken.
+std::vector<std::uint8_t> decompress_metadata(std::span<const std::uint8_t> stored, std::uint64_t content_size, std::uint16_t version) {
+  struct ContextDeleter {
+    void operator()(ZSTD_DCtx* c) const { ZSTD_freeDCtx(c); }
+  };
+  thread_local std::unique_ptr<ZSTD_DCtx, ContextDeleter> context(ZSTD_createDCtx());
+  if (!context) throw std::bad_alloc();
+  ZSTD_DCtx_reset(context.get(), ZSTD_reset_session_and_parameters);
+  if (version >= 4) {
+    static const std::vector<std::uint8_t> dictionary = metadata_dictionary_v4();
+    if (ZSTD_isError(ZSTD_DCtx_refPrefix(context.get(), dictionary.data(), dictionary.size())))
+      throw std::runtime_error("metadata: cannot load the zstd dictionary");
+  }
+  std::vector<std::uint8_t> plain(std::min<std::uint64_t>(content_size, 64 * std::uint64_t{stored.size()} + 4096));
+  ZSTD_inBuffer in{stored.data(), stored.size(), 0};
+  ZSTD_outBuffer out{plain.data(), plain.size(), 0};
+  for (;;) {
+    const std::size_t in_before = in.pos, out_before = out.pos;
+    const std::size_t status = ZSTD_decompressStream(context.get(), &out, &in);
+    if (ZSTD_isError(status)) fail("metadata: zstd frame does not decompress");
+    if (status == 0) break;  // frame complete
+    if (out.pos == out.size && plain.size() < content_size) {
+      plain.resize(std::min<std::uint64_t>(content_size, 2 * plain.size()));
+      out.dst = plain.data();
+      out.size = plain.size();
+    } else if (in.pos == in_before && out.pos == out_before) {
+      fail("metadata: zstd frame is incomplete or larger than its declared size");
+    }
+  }
+  if (out.pos != content_size || in.pos != in.size) fail("metadata: zstd frame does not match its declared size");
+  plain.resize(out.pos);
+  return plain;
+}
+
+}  // namespace
+
+std::uint64_t find_metadata_section_size(std::span<const std::uint8_t> bytes) {
+  const std::size_t size = ZSTD_findFrameCompressedSize(bytes.data(), bytes.size());
+  return ZSTD_isError(size) ? 0 : size;
+}
+
+std::string lost_chunk_message(const Metadata& metadata, std::uint64_t chunk) {
+  const std::uint64_t first = metadata.chunk_first_sample(chunk);
+  const std::uint64_t last = first + std::max<std::uint32_t>(metadata.chunk_sample_count(chunk), 1) - 1;
+  return "chunk " + std::to_string(chunk) + " (samples " + std::to_string(first) + ".." + std::to_string(last) +
+         ") was lost before this archive was salvaged";
+}
+
 MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std::uint16_t expected_version) {
   const unsigned long long content_size = ZSTD_getFrameContentSize(stored.data(), stored.size());
   if (content_size == ZSTD_CONTENTSIZE_ERROR || content_size == ZSTD_CONTENTSIZE_UNKNOWN || content_size > kMaxMetadataContentSize ||
       ZSTD_findFrameCompressedSize(stored.data(), stored.size()) != stored.size())
     fail("metadata: not a single zstd frame of known size");
-  std::vector<std::uint8_t> plain(content_size);
-  std::size_t got = 0;
-  if (expected_version >= 4) {
-    static const std::vector<std::uint8_t> dictionary = metadata_dictionary_v4();
-    ZSTD_DCtx* context = ZSTD_createDCtx();
-    if (context == nullptr) throw std::bad_alloc();
-    got = ZSTD_decompress_usingDict(context, plain.data(), plain.size(), stored.data(), stored.size(), dictionary.data(), dictionary.size());
-    ZSTD_freeDCtx(context);
-  } else {
-    got = ZSTD_decompress(plain.data(), plain.size(), stored.data(), stored.size());
-  }
-  if (ZSTD_isError(got) || got != plain.size()) fail("metadata: zstd frame does not decompress");
+  const std::vector<std::uint8_t> plain = decompress_metadata(stored, content_size, expected_version);
   const std::span<const std::uint8_t> bytes(plain);
   require_size(bytes, 8, "metadata section");
   WireReader r(bytes);

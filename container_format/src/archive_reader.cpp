@@ -27,59 +27,80 @@ ArchiveReader::ArchiveReader(const std::filesystem::path& path) : path_(path) {
   }
   file_size_ = static_cast<std::uint64_t>(st.st_size);
   try {
-    if (file_size_ < 8) fail("not a Spikey archive (file is " + std::to_string(file_size_) + " bytes)");
-    std::vector<std::uint8_t> head(std::min<std::uint64_t>(file_size_, kFileHeaderSize));
-    read_at(0, head.data(), head.size());
-    const FileHeader header = parse_file_header(head);
-    format_version_ = header.format_version;
-    if (file_size_ < kFileHeaderSize + kFooterSize)
-      fail("archive is truncated: " + std::to_string(file_size_) + " bytes is less than header and footer");
-
-    std::vector<std::uint8_t> tail(kFooterSize);
-    read_at(file_size_ - kFooterSize, tail.data(), tail.size());
-    const Footer footer = parse_footer(tail);
-
-    const std::uint64_t metadata_end = kFileHeaderSize + header.metadata_size;
-    if (header.metadata_size > file_size_ || metadata_end > file_size_ - kFooterSize)
-      fail("archive is truncated: metadata section runs past the end of the file");
-    std::vector<std::uint8_t> section(header.metadata_size);
-    read_at(kFileHeaderSize, section.data(), section.size());
-    if (checksum64(section) != header.metadata_checksum) fail("metadata checksum mismatch" + at(kFileHeaderSize));
-    section_ = parse_metadata_section(section, header.format_version);
-    const Metadata& m = section_.metadata;
-
-    if (footer.chunk_count != m.chunk_count())
-      fail("index holds " + std::to_string(footer.chunk_count) + " chunks but the metadata implies " +
-           std::to_string(m.chunk_count()));
-    const std::size_t entry_size = index_entry_size(format_version_);
-    const std::uint64_t index_size = footer.chunk_count * entry_size;
-    if (footer.chunk_count > file_size_ / entry_size || footer.index_offset < metadata_end ||
-        footer.index_offset + index_size + kFooterSize != file_size_)
-      fail("index position in the footer does not match the file size" + at(file_size_ - kFooterSize));
-    std::vector<std::uint8_t> index_bytes(index_size);
-    read_at(footer.index_offset, index_bytes.data(), index_bytes.size());
-    if (checksum64(index_bytes) != footer.index_checksum) fail("index checksum mismatch" + at(footer.index_offset));
-    index_ = parse_index(index_bytes, format_version_);
-
-    // The chunk records must tile the bytes between metadata and index exactly.
-    const std::uint64_t header_size = chunk_header_size(format_version_);
-    std::uint64_t expected_offset = metadata_end;
-    for (std::uint64_t i = 0; i < index_.size(); ++i) {
-      IndexEntry& e = index_[i];
-      const std::uint64_t first = m.chunk_first_sample(i);
-      const std::uint32_t count = m.chunk_sample_count(i);
-      if (format_version_ >= 4) e.first_sample = first, e.sample_count = count, e.record_offset = expected_offset;
-      const bool record_fits = expected_offset + header_size <= footer.index_offset &&
-                               e.payload_size <= footer.index_offset - expected_offset - header_size;
-      if (e.first_sample != first || e.sample_count != count || e.record_offset != expected_offset || !record_fits)
-        fail("index entry for chunk " + std::to_string(i) + " is inconsistent" + at(footer.index_offset + i * entry_size));
-      expected_offset += header_size + e.payload_size;
-    }
-    if (expected_offset != footer.index_offset) fail("chunk records do not end where the index starts" + at(expected_offset));
+    open_sections();
   } catch (...) {
     ::close(fd_);
     throw;
   }
+}
+
+ArchiveReader::ArchiveReader(std::vector<std::uint8_t> bytes, const std::string& name)
+    : path_(name), memory_(std::move(bytes)) {
+  file_size_ = memory_.size();
+  open_sections();
+}
+
+void ArchiveReader::open_sections() {
+  if (file_size_ < 8) fail("not a Spikey archive (file is " + std::to_string(file_size_) + " bytes)");
+  std::vector<std::uint8_t> head(std::min<std::uint64_t>(file_size_, kFileHeaderSize));
+  read_at(0, head.data(), head.size());
+  const FileHeader header = parse_file_header(head);
+  format_version_ = header.format_version;
+  if (file_size_ < kFileHeaderSize + kFooterSize)
+    fail("archive is truncated: " + std::to_string(file_size_) + " bytes is less than header and footer");
+
+  std::vector<std::uint8_t> tail(kFooterSize);
+  read_at(file_size_ - kFooterSize, tail.data(), tail.size());
+  const Footer footer = [&] {
+    try {
+      return parse_footer(tail);
+    } catch (const ArchiveError& e) {
+      fail(std::string(e.what()) + at(file_size_ - kFooterSize));
+    }
+  }();
+
+  const std::uint64_t metadata_end = kFileHeaderSize + header.metadata_size;
+  if (header.metadata_size > file_size_ || metadata_end > file_size_ - kFooterSize)
+    fail("archive is truncated: metadata section runs past the end of the file");
+  std::vector<std::uint8_t> section(header.metadata_size);
+  read_at(kFileHeaderSize, section.data(), section.size());
+  if (checksum64(section) != header.metadata_checksum) fail("metadata checksum mismatch" + at(kFileHeaderSize));
+  section_ = parse_metadata_section(section, header.format_version);
+  const Metadata& m = section_.metadata;
+
+  if (footer.chunk_count != m.chunk_count())
+    fail("index holds " + std::to_string(footer.chunk_count) + " chunks but the metadata implies " +
+         std::to_string(m.chunk_count()));
+  const std::size_t entry_size = index_entry_size(format_version_);
+  const std::uint64_t index_size = footer.chunk_count * entry_size;
+  if (footer.chunk_count > file_size_ / entry_size || footer.index_offset < metadata_end ||
+      footer.index_offset + index_size + kFooterSize != file_size_)
+    fail("index position in the footer does not match the file size" + at(file_size_ - kFooterSize));
+  std::vector<std::uint8_t> index_bytes(index_size);
+  read_at(footer.index_offset, index_bytes.data(), index_bytes.size());
+  if (checksum64(index_bytes) != footer.index_checksum) fail("index checksum mismatch" + at(footer.index_offset));
+  index_ = parse_index(index_bytes, format_version_);
+
+  // The chunk records must tile the bytes between metadata and index exactly.
+  const std::uint64_t header_size = chunk_header_size(format_version_);
+  std::uint64_t expected_offset = metadata_end;
+  for (std::uint64_t i = 0; i < index_.size(); ++i) {
+    IndexEntry& e = index_[i];
+    const std::uint64_t first = m.chunk_first_sample(i);
+    const std::uint32_t count = m.chunk_sample_count(i);
+    if (format_version_ >= 4) e.first_sample = first, e.sample_count = count, e.record_offset = expected_offset;
+    if (e.lost()) {  // version 5: a chunk lost before a salvage has no record
+      if (format_version_ < 5 || e.samples_checksum != 0)
+        fail("index entry for chunk " + std::to_string(i) + " has an empty payload" + at(footer.index_offset + i * entry_size));
+      continue;
+    }
+    const bool record_fits = expected_offset + header_size <= footer.index_offset &&
+                             e.payload_size <= footer.index_offset - expected_offset - header_size;
+    if (e.first_sample != first || e.sample_count != count || e.record_offset != expected_offset || !record_fits)
+      fail("index entry for chunk " + std::to_string(i) + " is inconsistent" + at(footer.index_offset + i * entry_size));
+    expected_offset += header_size + e.payload_size;
+  }
+  if (expected_offset != footer.index_offset) fail("chunk records do not end where the index starts" + at(expected_offset));
 }
 
 ArchiveReader::~ArchiveReader() {
@@ -87,6 +108,11 @@ ArchiveReader::~ArchiveReader() {
 }
 
 void ArchiveReader::read_at(std::uint64_t offset, std::uint8_t* out, std::uint64_t size) const {
+  if (fd_ < 0) {
+    if (offset > memory_.size() || size > memory_.size() - offset) fail("archive is truncated" + at(std::min<std::uint64_t>(offset, memory_.size())));
+    std::copy_n(memory_.data() + offset, size, out);
+    return;
+  }
   while (size > 0) {
     const ssize_t n = ::pread(fd_, out, size, static_cast<off_t>(offset));
     if (n < 0 && errno == EINTR) continue;
@@ -100,6 +126,7 @@ void ArchiveReader::read_at(std::uint64_t offset, std::uint8_t* out, std::uint64
 
 std::vector<std::uint8_t> ArchiveReader::read_payload(std::uint64_t chunk) const {
   const IndexEntry& e = index_.at(chunk);
+  if (e.lost()) throw LostChunkError(lost_chunk_message(section_.metadata, chunk));
   const std::size_t header_size = chunk_header_size(format_version_);
   std::uint8_t header_bytes[kChunkHeaderSize];
   read_at(e.record_offset, header_bytes, header_size);

@@ -45,6 +45,7 @@ void ArchiveWriter::write_bytes(std::span<const std::uint8_t> bytes) {
 
 void ArchiveWriter::append_chunk(std::uint64_t first_sample, std::uint32_t sample_count,
                                  std::span<const std::uint8_t> payload, std::uint64_t samples_checksum) {
+  if (payload.empty()) throw std::logic_error("a chunk payload is never empty (empty marks a lost chunk)");
   ChunkHeader frame;
   frame.chunk_index = static_cast<std::uint32_t>(index_.size());
   frame.payload_size = payload.size();
@@ -52,6 +53,10 @@ void ArchiveWriter::append_chunk(std::uint64_t first_sample, std::uint32_t sampl
   index_.push_back({first_sample, sample_count, offset_, payload.size(), frame.payload_checksum, samples_checksum});
   write_bytes(serialize(frame));
   write_bytes(payload);
+}
+
+void ArchiveWriter::append_lost_chunk(std::uint64_t first_sample, std::uint32_t sample_count) {
+  index_.push_back({first_sample, sample_count, offset_, 0, 0, 0});
 }
 
 std::uint64_t ArchiveWriter::finish() {

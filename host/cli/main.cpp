@@ -18,6 +18,7 @@
 #include "spikey/host/output_file.hpp"
 #include "spikey/host/parallel.hpp"
 #include "spikey/host/recording.hpp"
+#include "spikey/host/salvage.hpp"
 #include "spikey/host/window.hpp"
 #include "spikey/version.hpp"
 
@@ -169,6 +170,8 @@ void choose_backend(const CompressArgs& a, const CommonOptions& o, host::EncodeO
   options.batch_executor = [encoder](host::BatchPlan& plan, std::span<const std::int16_t> samples) { return encoder->encode(plan, samples); };
   options.batch_memory_bytes = a.gpu_memory_mib << 20;
   options.backend = "cuda: " + cuda::device_description();
+#else
+  (void)options;  // without CUDA there is no executor to install
 #endif
 }
 
@@ -251,12 +254,13 @@ int run_train(const CompressArgs& a, const CommonOptions& o) {
 
 // ---- decompress ---------------------------------------------------------------------------
 
-int run_decompress(const std::string& archive, const std::string& output, bool force, const CommonOptions& o) {
+int run_decompress(const std::string& archive, const std::string& output, bool force, bool fill_lost, const CommonOptions& o) {
   const format::ArchiveReader reader(archive);
   cli::ProgressBar bar(o.quiet);
   host::RestoreOptions options;
   options.output_directory = output;
   options.force = force;
+  options.fill_lost = fill_lost;
   options.threads = o.threads;
   options.progress = [&](std::uint64_t done, std::uint64_t total) { bar.update("restore", done, total); };
   // Refuse before decoding anything if a destination exists.
@@ -272,6 +276,8 @@ int run_decompress(const std::string& archive, const std::string& output, bool f
   if (!r.mismatched_files.empty())
     throw format::ArchiveError("restored " + r.mismatched_files.front() + " does not match the original's checksum (" +
                                std::to_string(r.mismatched_files.size()) + " file(s) not written)");
+  for (const auto& f : r.incomplete_files)
+    std::cerr << "spikey: warning: " << f << " had samples in lost chunks; they were written as zeros\n";
   if (!o.quiet)
     std::cerr << "spikey: restored " << r.files << " file(s), " << megabytes(r.bytes) << " to " << output << " in "
               << fixed(r.seconds, 2) << " s\n";
@@ -366,6 +372,7 @@ int run_info(const std::string& archive, const CommonOptions& o) {
               {"duration_seconds", m.duration_seconds()},
               {"chunk_samples", m.chunk_samples},
               {"chunks", reader.index().size()},
+              {"lost_chunks", host::lost_chunks(reader).size()},
               {"original_bytes", original},
               {"archive_bytes", reader.file_size()},
               {"ratio", ratio},
@@ -388,8 +395,42 @@ int run_info(const std::string& archive, const CommonOptions& o) {
             << "sources       " << m.sources.size() << " file(s)\n"
             << "chunks        " << reader.index().size() << " x " << m.chunk_samples << " samples ("
             << fixed(static_cast<double>(m.chunk_samples) / m.sample_rate, 3) << " s)\n"
+            << (host::lost_chunks(reader).empty() ? std::string()
+                                                   : "lost          " + std::to_string(host::lost_chunks(reader).size()) +
+                                                         " chunk(s), not recovered by a salvage\n")
             << "size          " << original << " bytes original, " << reader.file_size() << " bytes archive\n"
             << "ratio         " << fixed(ratio, 4) << "\n";
+  return 0;
+}
+
+// ---- salvage ------------------------------------------------------------------------------
+
+int run_salvage(const std::string& archive, const std::string& output, bool force, const CommonOptions& o) {
+  const host::SalvageReport r = host::salvage_archive(archive, output, {force, o.threads});
+  const auto seconds = [&](std::uint64_t sample) { return r.sample_rate > 0 ? static_cast<double>(sample) / r.sample_rate : 0.0; };
+  if (o.json_output) {
+    json lost = json::array();
+    for (const auto& l : r.lost_ranges)
+      lost.push_back({{"chunks", {l.first_chunk, l.end_chunk}},
+                      {"samples", {l.first_sample, l.end_sample}},
+                      {"seconds", {seconds(l.first_sample), seconds(l.end_sample)}},
+                      {"channels", host::format_channel_list(l.channels)}});
+    const json j = {{"archive", archive},          {"output", output},      {"chunks", r.chunks},
+                    {"recovered_chunks", r.recovered}, {"lost_chunks", r.lost}, {"lost", lost},
+                    {"incomplete_files", r.incomplete_files}, {"notes", r.notes}, {"input_bytes", r.input_bytes},
+                    {"output_bytes", r.output_bytes}};
+    std::cout << j.dump(2) << "\n";
+  } else if (!o.quiet) {
+    for (const auto& n : r.notes) std::cerr << "spikey: " << n << "\n";
+    std::cerr << "spikey: salvaged " << r.recovered << " of " << r.chunks << " chunk(s) into " << output << " ("
+              << r.output_bytes << " bytes)\n";
+    for (const auto& l : r.lost_ranges)
+      std::cerr << "spikey: lost: chunks " << l.first_chunk << ".." << l.end_chunk - 1 << ", samples " << l.first_sample << ".."
+                << l.end_sample - 1 << " (" << fixed(seconds(l.first_sample), 3) << " s to " << fixed(seconds(l.end_sample), 3)
+                << " s) of channels " << host::format_channel_list(l.channels) << "\n";
+    for (const auto& f : r.incomplete_files) std::cerr << "spikey: incomplete file: " << f << "\n";
+    if (r.lost == 0) std::cerr << "spikey: nothing was lost\n";
+  }
   return 0;
 }
 
@@ -403,6 +444,7 @@ int run_verify(const std::string& archive, const CommonOptions& o) {
     cli::ProgressBar bar(o.quiet || o.json_output);
     host::RestoreOptions options;
     options.threads = o.threads;
+    options.fill_lost = true;  // nothing is written: check what a salvage kept
     options.progress = [&](std::uint64_t done, std::uint64_t total) { bar.update("verify", done, total); };
     const host::RestoreReport r = host::restore_sources(reader, options);
     bar.clear();
@@ -416,6 +458,8 @@ int run_verify(const std::string& archive, const CommonOptions& o) {
     j["ok"] = r.mismatched_files.empty();
     j["files"] = r.files;
     j["chunks"] = reader.index().size();
+    j["lost_chunks"] = r.lost_chunks;
+    j["incomplete_files"] = r.incomplete_files;
     j["original_bytes"] = r.bytes;
     j["archive_bytes"] = reader.file_size();
     j["ratio"] = ratio;
@@ -439,6 +483,9 @@ int run_verify(const std::string& archive, const CommonOptions& o) {
                 << "decode " << fixed(r.seconds, 3) << " s: " << fixed(mb_s, 1) << " MB/s, " << fixed(realtime, 1)
                 << "x real time; slowest chunk " << r.slowest_chunk << ": " << fixed(r.slowest_chunk_seconds * 1e3, 2)
                 << " ms for " << fixed(slowest_duration, 3) << " s (" << fixed(slowest_realtime, 1) << "x real time)\n";
+      if (r.lost_chunks > 0)
+        std::cout << "salvaged archive: " << r.lost_chunks << " chunk(s) were lost before the salvage; " << r.incomplete_files.size()
+                  << " file(s) incomplete; everything kept is intact\n";
     } else {
       std::cerr << "spikey: verify failed: " << j["error"].get<std::string>() << "\n";
     }
@@ -523,7 +570,17 @@ int main(int argc, char** argv) {
   decompress->add_option("-o,--output", output, "directory to restore into (created if missing)")->required();
   decompress->add_flag("-f,--force", force, "overwrite existing files");
   decompress->add_flag("-q,--quiet", common.quiet, "no progress or summary");
+  bool fill_lost = false;
+  decompress->add_flag("--fill-lost", fill_lost, "salvaged archives: write the samples of lost chunks as zeros (and say which files)");
   add_threads(decompress, common);
+
+  auto* salvage = app.add_subcommand("salvage", "rebuild a valid archive from a truncated or damaged one, keeping every intact chunk");
+  salvage->add_option("archive", archive, "damaged archive (read only)")->required();
+  salvage->add_option("-o,--output", output, "archive to write")->required();
+  salvage->add_flag("-f,--force", force, "overwrite the output if it exists");
+  salvage->add_flag("--json", common.json_output, "print JSON");
+  salvage->add_flag("-q,--quiet", common.quiet, "no report");
+  add_threads(salvage, common);
 
   ExtractArgs ea;
   auto* extract = app.add_subcommand("extract", "write a time window of some channels as .bin, .wav or .npy");
@@ -565,7 +622,8 @@ int main(int argc, char** argv) {
     if (*compress) return run_compress(ca, common);
     if (*topology) return run_topology(ca, common);
     if (*train) return run_train(ca, common);
-    if (*decompress) return run_decompress(archive, output, force, common);
+    if (*decompress) return run_decompress(archive, output, force, fill_lost, common);
+    if (*salvage) return run_salvage(archive, output, force, common);
     if (*extract) return run_extract(ea, common);
     if (*info) return run_info(archive, common);
     if (*verify) return run_verify(archive, common);

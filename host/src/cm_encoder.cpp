@@ -328,8 +328,8 @@ void refine_prior(const Recording& recording, f::Metadata& meta, const std::vect
   if (period == 1) return;
   std::uint64_t all = 0;
   for (const auto& c : meta.channels) all += c.length;
-  const std::uint64_t per_chunk = std::max<std::uint64_t>(1, all / std::max<std::uint64_t>(1, meta.chunk_count()));
-  const std::size_t stride = std::max<std::size_t>(1, chunks.size() * per_chunk / kPriorRefineSamples);
+  const std::uint64_t samples_per_chunk = std::max<std::uint64_t>(1, all / std::max<std::uint64_t>(1, meta.chunk_count()));
+  const std::size_t stride = std::max<std::size_t>(1, chunks.size() * samples_per_chunk / kPriorRefineSamples);
   std::vector<std::uint64_t> subset;
   for (std::size_t i = 0; i < chunks.size(); i += stride) subset.push_back(chunks[i]);
   for (int step = 0; step < kSteps; ++step) {

@@ -41,10 +41,9 @@ const char* describe(format::StreamStatus status) {
 
 // mo1: every needed stream's residuals, then the prediction stage depth by depth of the
 // decoding order (a channel's sources are all at smaller depths), up to 8 channels at once.
-void decode_mo_chunk(const format::ArchiveReader& reader, std::uint64_t chunk, const format::ChunkChannels& present,
-                     const format::PayloadDirectory& dir, const std::vector<std::uint8_t>& payload, const std::vector<char>& needed,
+void decode_mo_chunk(const format::Metadata& meta, std::uint64_t chunk, std::uint64_t payload_offset, const format::ChunkChannels& present,
+                     const format::PayloadDirectory& dir, std::span<const std::uint8_t> payload, const std::vector<char>& needed,
                      std::vector<std::vector<std::int32_t>>& codes) {
-  const format::Metadata& meta = reader.metadata();
   std::vector<std::int64_t> position(meta.channels.size(), -1);
   for (std::size_t p = 0; p < present.channel.size(); ++p) position[present.channel[p]] = static_cast<std::int64_t>(p);
   std::vector<std::uint32_t> depth(meta.channels.size(), 0);
@@ -63,7 +62,7 @@ void decode_mo_chunk(const format::ArchiveReader& reader, std::uint64_t chunk, c
     if (!format::decode_lpc_stream_residuals(payload.data() + dir.stream_offset[p], dir.stream_size[p], present.sample_count[p],
                                              meta.codec.partition_size, &first_code[p], &flag, folded[p].data()))
       throw ArchiveError("chunk " + std::to_string(chunk) + ", channel " + std::to_string(present.channel[p]) + " (stream at byte " +
-                         std::to_string(reader.payload_offset(chunk) + dir.stream_offset[p]) + "): malformed mo1 stream");
+                         std::to_string(payload_offset + dir.stream_offset[p]) + "): malformed mo1 stream");
     adapt[p] = flag;
   }
   std::vector<std::vector<std::int32_t>> weights(lanes::kLanes), source_buffers(lanes::kLanes * format::kMaxMoSources);
@@ -113,10 +112,9 @@ void decode_mo_chunk(const format::ArchiveReader& reader, std::uint64_t chunk, c
 
 // cm1: channel after channel in the decoding order (sources first); each stream decodes its
 // residuals and predictions in one pass.
-void decode_cm_chunk(const format::ArchiveReader& reader, std::uint64_t chunk, const format::ChunkChannels& present,
-                     const format::PayloadDirectory& dir, const std::vector<std::uint8_t>& payload, const std::vector<char>& needed,
+void decode_cm_chunk(const format::Metadata& meta, std::uint64_t chunk, std::uint64_t payload_offset, const format::ChunkChannels& present,
+                     const format::PayloadDirectory& dir, std::span<const std::uint8_t> payload, const std::vector<char>& needed,
                      std::vector<std::vector<std::int32_t>>& codes) {
-  const format::Metadata& meta = reader.metadata();
   std::vector<std::int64_t> position(meta.channels.size(), -1);
   for (std::size_t p = 0; p < present.channel.size(); ++p) position[present.channel[p]] = static_cast<std::int64_t>(p);
   const format::CmModelTables model(meta.codec);
@@ -149,8 +147,12 @@ void decode_cm_chunk(const format::ArchiveReader& reader, std::uint64_t chunk, c
                                   dir.stream_size[p], n, weights.data(), history.data(), wavelet.data(), features.data(), sources,
                                   codes[p].data()))
       throw ArchiveError("chunk " + std::to_string(chunk) + ", channel " + std::to_string(c) + " (stream at byte " +
-                         std::to_string(reader.payload_offset(chunk) + dir.stream_offset[p]) + "): malformed cm1 stream");
+                         std::to_string(payload_offset + dir.stream_offset[p]) + "): malformed cm1 stream");
   }
+}
+
+std::uint64_t samples_checksum_of(const DecodedChunk& chunk) {
+  return format::checksum64({reinterpret_cast<const std::uint8_t*>(chunk.samples.data()), chunk.samples.size() * 2});
 }
 
 std::span<const std::int16_t> DecodedChunk::channel_samples(std::uint32_t c) const {
@@ -162,12 +164,20 @@ std::span<const std::int16_t> DecodedChunk::channel_samples(std::uint32_t c) con
 
 DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chunk, std::span<const std::uint32_t> channels) {
   const Stopwatch stopwatch;
-  const format::Metadata& meta = reader.metadata();
   const format::IndexEntry& entry = reader.index().at(chunk);
+  if (entry.lost()) throw format::LostChunkError(format::lost_chunk_message(reader.metadata(), chunk));
   const std::vector<std::uint8_t> payload = reader.read_payload(chunk);
-  const std::uint64_t payload_offset = reader.payload_offset(chunk);
-  const format::ChunkChannels present = format::channels_in_chunk(meta, entry.first_sample, entry.sample_count);
-  const format::PayloadDirectory dir = format::parse_payload_directory(payload, present.channel.size(), chunk, payload_offset, reader.format_version());
+  DecodedChunk out = decode_payload(reader.metadata(), reader.format_version(), chunk, payload, reader.payload_offset(chunk), channels,
+                                    &entry.samples_checksum);
+  out.decode_seconds = stopwatch.seconds();
+  return out;
+}
+
+DecodedChunk decode_payload(const format::Metadata& meta, std::uint16_t version, std::uint64_t chunk, std::span<const std::uint8_t> payload,
+                            std::uint64_t payload_offset, std::span<const std::uint32_t> channels, const std::uint64_t* samples_checksum) {
+  const std::uint64_t first_sample = meta.chunk_first_sample(chunk);
+  const format::ChunkChannels present = format::channels_in_chunk(meta, first_sample, meta.chunk_sample_count(chunk));
+  const format::PayloadDirectory dir = format::parse_payload_directory(payload, present.channel.size(), chunk, payload_offset, version);
   const bool lpc = meta.codec.name == format::kCodecLpc1;
   const bool mo = format::uses_mo_predictors(meta.codec.name);
   const bool cm = meta.codec.name == format::kCodecCm1;
@@ -179,7 +189,7 @@ DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chu
 
   DecodedChunk out;
   out.chunk = chunk;
-  out.first_sample = entry.first_sample;
+  out.first_sample = first_sample;
   std::vector<std::size_t> positions;  // requested channels, as indices into `present`
   if (channels.empty()) {
     positions.resize(present.channel.size());
@@ -223,9 +233,9 @@ DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chu
       throw stream_error(p, "stream too short for its samples");
   }
   if (cm) {
-    decode_cm_chunk(reader, chunk, present, dir, payload, needed, codes);
+    decode_cm_chunk(meta, chunk, payload_offset, present, dir, payload, needed, codes);
   } else if (mo) {
-    decode_mo_chunk(reader, chunk, present, dir, payload, needed, codes);
+    decode_mo_chunk(meta, chunk, payload_offset, present, dir, payload, needed, codes);
   } else if (!lpc) {
     for (std::size_t p = 0; p < present.channel.size(); ++p) {
       if (!needed[p]) continue;
@@ -308,12 +318,9 @@ DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chu
     const auto& source = codes[p];
     for (std::size_t t = 0; t < source.size(); ++t) dst[t] = format::code_to_value(map, source[t]);
   }
-  if (positions.size() == present.channel.size() &&
-      format::checksum64({reinterpret_cast<const std::uint8_t*>(out.samples.data()), out.samples.size() * 2}) !=
-          entry.samples_checksum)
+  if (samples_checksum != nullptr && positions.size() == present.channel.size() && samples_checksum_of(out) != *samples_checksum)
     throw ArchiveError("chunk " + std::to_string(chunk) + ": decoded samples do not match their checksum (byte " +
                        std::to_string(payload_offset) + ")");
-  out.decode_seconds = stopwatch.seconds();
   return out;
 }
 
@@ -342,8 +349,9 @@ class SourceRebuilder {
     append(verbatim_range(source_.prefix));
   }
 
-  void add_chunk(const DecodedChunk& chunk) {
+  void add_chunk(const DecodedChunk& chunk, bool lost) {
     if (chunk.first_sample >= source_.frames) return;
+    lost_ = lost_ || lost;
     const std::uint32_t k = source_.channel_count;
     const std::size_t n = chunk.channel_samples(source_.first_channel).size();
     interleaved_.resize(n * k);
@@ -355,13 +363,15 @@ class SourceRebuilder {
     append({reinterpret_cast<const std::uint8_t*>(interleaved_.data()), interleaved_.size() * 2});
   }
 
-  // Returns whether the rebuilt bytes match the original's checksum; commits the file if so.
+  // Returns whether the rebuilt bytes match the original's checksum; commits the file if so,
+  // or, when samples were lost (filled with zeros), without the check.
   bool finish() {
     append(verbatim_range(source_.suffix));
     const bool match = checksum_.digest() == source_.checksum && bytes_ == source_.size;
-    if (output_ && match) output_->commit();
+    if (output_ && (match || lost_)) output_->commit();
     return match;
   }
+  bool lost() const { return lost_; }
 
   std::uint64_t bytes() const { return bytes_; }
   const std::string& path() const { return source_.path; }
@@ -381,6 +391,7 @@ class SourceRebuilder {
   std::optional<OutputFile> output_;
   format::StreamingChecksum checksum_;
   std::uint64_t bytes_ = 0;
+  bool lost_ = false;  // some of its samples were in lost chunks
   std::vector<std::int16_t> interleaved_;
   std::vector<const std::int16_t*> channel_starts_;
 };
@@ -388,11 +399,40 @@ class SourceRebuilder {
 // Files open at once while restoring; sources beyond this are restored in further passes.
 constexpr std::size_t kMaxOpenOutputs = 256;
 
+// A lost chunk's requested channels, as zeros.
+DecodedChunk zero_filled_chunk(const format::Metadata& meta, std::uint64_t chunk, std::span<const std::uint32_t> channels) {
+  const format::ChunkChannels present = format::channels_in_chunk(meta, meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk));
+  DecodedChunk out;
+  out.chunk = chunk;
+  out.first_sample = meta.chunk_first_sample(chunk);
+  std::uint64_t total = 0;
+  for (std::size_t p = 0; p < present.channel.size(); ++p) {
+    if (!channels.empty() && !std::binary_search(channels.begin(), channels.end(), present.channel[p])) continue;
+    out.channel.push_back(present.channel[p]);
+    out.sample_count.push_back(present.sample_count[p]);
+    out.offset.push_back(total);
+    total += present.sample_count[p];
+  }
+  out.samples.assign(total, 0);
+  return out;
+}
+
 }  // namespace
+
+std::vector<std::uint64_t> lost_chunks(const format::ArchiveReader& reader) {
+  std::vector<std::uint64_t> lost;
+  for (std::uint64_t i = 0; i < reader.index().size(); ++i)
+    if (reader.index()[i].lost()) lost.push_back(i);
+  return lost;
+}
 
 RestoreReport restore_sources(const format::ArchiveReader& reader, const RestoreOptions& options) {
   const Stopwatch stopwatch;
   const format::Metadata& meta = reader.metadata();
+  const std::vector<std::uint64_t> lost = lost_chunks(reader);
+  if (!lost.empty() && !options.fill_lost)
+    throw format::LostChunkError("this archive was salvaged and " + std::to_string(lost.size()) + " of its chunks were lost (first: " +
+                                 format::lost_chunk_message(meta, lost[0]) + "); use decompress --fill-lost to write their samples as zeros");
   const std::size_t source_count = meta.sources.size();
   const std::size_t group_size = options.output_directory.empty() ? std::max<std::size_t>(source_count, 1) : kMaxOpenOutputs;
   const std::uint64_t chunk_count = reader.index().size();
@@ -409,9 +449,13 @@ RestoreReport restore_sources(const format::ArchiveReader& reader, const Restore
     }
     // All channels: decode_chunk then also checks the decoded-samples checksum.
     if (channels.size() == meta.channels.size()) channels.clear();
-    decode_chunks_in_order(reader, 0, chunk_count, channels, options.threads, [&](const DecodedChunk& chunk) {
-      if (options.inspect && channels.empty()) options.inspect(chunk);
-      for (auto& r : rebuilders) r->add_chunk(chunk);
+    std::sort(channels.begin(), channels.end());
+    ordered_parallel<DecodedChunk>(chunk_count, options.threads, 2 * std::size_t{options.threads}, [&](std::size_t i) {
+      return reader.index()[i].lost() ? zero_filled_chunk(meta, i, channels) : decode_chunk(reader, i, channels);
+    }, [&](std::size_t, DecodedChunk& chunk) {
+      const bool chunk_lost = reader.index()[chunk.chunk].lost();
+      if (options.inspect && channels.empty() && !chunk_lost) options.inspect(chunk);
+      for (auto& r : rebuilders) r->add_chunk(chunk, chunk_lost);
       if (chunk.decode_seconds > report.slowest_chunk_seconds) {
         report.slowest_chunk_seconds = chunk.decode_seconds;
         report.slowest_chunk = chunk.chunk;
@@ -419,11 +463,12 @@ RestoreReport restore_sources(const format::ArchiveReader& reader, const Restore
       if (options.progress) options.progress(++progress_done, chunk_count * groups);
     });
     for (auto& r : rebuilders) {
-      if (!r->finish()) report.mismatched_files.push_back(r->path());
+      if (!r->finish()) (r->lost() ? report.incomplete_files : report.mismatched_files).push_back(r->path());
       report.bytes += r->bytes();
       ++report.files;
     }
   }
+  report.lost_chunks = lost.size();
   report.seconds = stopwatch.seconds();
   return report;
 }

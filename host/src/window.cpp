@@ -52,6 +52,19 @@ std::vector<std::uint32_t> parse_channel_list(const std::string& text, std::size
   return channels;
 }
 
+std::string format_channel_list(const std::vector<std::uint32_t>& channels) {
+  std::string text;
+  for (std::size_t i = 0; i < channels.size();) {
+    std::size_t j = i;
+    while (j + 1 < channels.size() && channels[j + 1] == channels[j] + 1) ++j;
+    if (!text.empty()) text += ",";
+    text += std::to_string(channels[i]);
+    if (j > i) text += "-" + std::to_string(channels[j]);
+    i = j + 1;
+  }
+  return text;
+}
+
 std::uint64_t seconds_to_sample(double seconds, double sample_rate) {
   if (!std::isfinite(seconds) || seconds < 0) throw std::invalid_argument("times must be non-negative seconds");
   const double samples = std::round(seconds * sample_rate);

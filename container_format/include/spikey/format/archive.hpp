@@ -25,8 +25,15 @@ class ArchiveError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Version 2 added codec lpc1, version 3 codec mo1, version 4 codec cm1; older archives still decode.
-inline constexpr std::uint16_t kFormatVersion = 4;
+// Thrown for a chunk that a salvage could not recover (SPEC.md §3.5, version 5).
+class LostChunkError : public ArchiveError {
+ public:
+  using ArchiveError::ArchiveError;
+};
+
+// Version 2 added codec lpc1, version 3 codec mo1, version 4 codec cm1 and chunk frames,
+// version 5 lost chunks (salvaged archives); older archives still decode.
+inline constexpr std::uint16_t kFormatVersion = 5;
 
 // §3.2 File header.
 inline constexpr std::array<std::uint8_t, 8> kFileMagic = {0x89, 'S', 'P', 'I', 'K', 'E', 'Y', '\n'};
@@ -69,6 +76,8 @@ struct IndexEntry {
   std::uint64_t payload_size = 0;
   std::uint64_t payload_checksum = 0;  // versions 1-3 (from version 4 in the frame)
   std::uint64_t samples_checksum = 0;  // XXH3-64 of the decoded samples (§4.4)
+  // From version 5: a chunk a salvage could not recover has payload size 0 and no record.
+  bool lost() const { return payload_size == 0; }
 };
 std::vector<std::uint8_t> serialize_index(std::span<const IndexEntry> entries, std::uint16_t version = kFormatVersion);
 // Version 4 entries come back with payload size and samples checksum only; the reader derives
@@ -185,6 +194,9 @@ struct Metadata {
   std::uint64_t original_bytes() const;
 };
 
+// The message for a lost chunk (version 5): which chunk, which samples.
+std::string lost_chunk_message(const Metadata& metadata, std::uint64_t chunk);
+
 struct MetadataSection {
   Metadata metadata;
   std::vector<std::uint8_t> verbatim;
@@ -196,6 +208,9 @@ inline constexpr std::uint64_t kMaxMetadataContentSize = 1ull << 30;
 std::vector<std::uint8_t> serialize(const MetadataSection& section);
 // Validates (§4.3); `expected_version` is the file header's format version.
 MetadataSection parse_metadata_section(std::span<const std::uint8_t> bytes, std::uint16_t expected_version = kFormatVersion);
+// Size of the stored metadata section at the start of `bytes` (its zstd frame), or 0 when no
+// complete frame starts there: salvage finds the metadata with a damaged file header.
+std::uint64_t find_metadata_section_size(std::span<const std::uint8_t> bytes);
 
 // The JSON of codec parameters and of a channel's predictor exactly as the metadata stores
 // them (§4.3, §6.6, §6.10); model files (`spikey train`) reuse it. Parsing throws ArchiveError.

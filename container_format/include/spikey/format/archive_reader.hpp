@@ -14,6 +14,9 @@ namespace spikey::format {
 class ArchiveReader {
  public:
   explicit ArchiveReader(const std::filesystem::path& path);  // throws ArchiveError / std::runtime_error
+  // Reads an archive held in memory (`name` stands for the path in messages): damage tests and
+  // fuzzing open many variants without touching the disk.
+  ArchiveReader(std::vector<std::uint8_t> bytes, const std::string& name);
   ~ArchiveReader();
   ArchiveReader(const ArchiveReader&) = delete;
   ArchiveReader& operator=(const ArchiveReader&) = delete;
@@ -36,7 +39,9 @@ class ArchiveReader {
   void read_at(std::uint64_t offset, std::uint8_t* out, std::uint64_t size) const;
 
   std::filesystem::path path_;
-  int fd_ = -1;
+  void open_sections();
+  int fd_ = -1;                       // the archive file, or -1 when it is held in `memory_`
+  std::vector<std::uint8_t> memory_;
   std::uint64_t file_size_ = 0;
   std::uint16_t format_version_ = 0;
   MetadataSection section_;

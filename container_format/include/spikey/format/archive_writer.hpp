@@ -25,6 +25,8 @@ class ArchiveWriter {
   void append_chunk(std::uint64_t first_sample, std::uint32_t sample_count, std::span<const std::uint8_t> payload,
                     std::uint64_t samples_checksum);
 
+  // A chunk a salvage could not recover: an index entry with no record (SPEC.md §3.5).
+  void append_lost_chunk(std::uint64_t first_sample, std::uint32_t sample_count);
   // Writes index and footer, flushes and syncs. Returns the archive size in bytes.
   std::uint64_t finish();
 

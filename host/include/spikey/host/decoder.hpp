@@ -33,11 +33,24 @@ struct DecodedChunk {
 DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chunk,
                           std::span<const std::uint32_t> channels = {});
 
+// The decoding behind decode_chunk, for a payload already read and checked against its frame
+// (salvage reads chunks without an index). `payload_offset` is used in messages. With
+// `samples_checksum` and all channels, the decoded samples are checked against it.
+DecodedChunk decode_payload(const format::Metadata& metadata, std::uint16_t format_version, std::uint64_t chunk,
+                            std::span<const std::uint8_t> payload, std::uint64_t payload_offset,
+                            std::span<const std::uint32_t> channels, const std::uint64_t* samples_checksum);
+
+// XXH3-64 of a chunk's decoded samples in their layout (SPEC.md §4.4).
+std::uint64_t samples_checksum_of(const DecodedChunk& chunk);
+
 // Decodes chunks [first_chunk, end_chunk) on `threads` threads and hands them to `consume`
 // in chunk order.
 void decode_chunks_in_order(const format::ArchiveReader& reader, std::uint64_t first_chunk, std::uint64_t end_chunk,
                             std::span<const std::uint32_t> channels, unsigned threads,
                             const std::function<void(const DecodedChunk&)>& consume);
+
+// Chunks of a salvaged archive that could not be recovered (none in a normal archive).
+std::vector<std::uint64_t> lost_chunks(const format::ArchiveReader& reader);
 
 struct RestoreReport {
   std::uint64_t files = 0;
@@ -46,6 +59,8 @@ struct RestoreReport {
   double slowest_chunk_seconds = 0;  // decode time of the slowest chunk
   std::uint64_t slowest_chunk = 0;
   std::vector<std::string> mismatched_files;  // restored bytes whose checksum differs from the original's
+  std::uint64_t lost_chunks = 0;              // salvaged archives: chunks that could not be recovered
+  std::vector<std::string> incomplete_files;  // files with samples in lost chunks (zeros there)
 };
 
 struct RestoreOptions {
@@ -53,6 +68,9 @@ struct RestoreOptions {
   bool force = false;                      // overwrite existing files
   unsigned threads = 1;
   std::function<void(std::uint64_t done, std::uint64_t total)> progress;
+  // Salvaged archives (SPEC.md §3.5): fill the samples of lost chunks with zeros instead of
+  // refusing. Files that had samples there are reported in incomplete_files.
+  bool fill_lost = false;
   // Called with every fully decoded chunk, in order (verify-after-encode compares with the input).
   std::function<void(const DecodedChunk&)> inspect;
 };

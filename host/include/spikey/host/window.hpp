@@ -19,6 +19,9 @@ WindowFileFormat window_format_for(const std::filesystem::path& path);
 // Parses "0,7,100-131" into channel numbers, in the order given; throws std::invalid_argument.
 std::vector<std::uint32_t> parse_channel_list(const std::string& text, std::size_t channel_count);
 
+// The inverse, compact: ascending channels as "0-31,40".
+std::string format_channel_list(const std::vector<std::uint32_t>& channels);
+
 // Seconds to a sample index: nearest sample, halves away from zero.
 std::uint64_t seconds_to_sample(double seconds, double sample_rate);
 

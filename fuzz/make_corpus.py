@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Builds the committed seed corpora from the bundled real sample (samples/).
+
+    python3 fuzz/make_corpus.py build/host/spikey
+
+archive/: small real archives at every level (mono N1 files, 4-channel Intan), 3 KB or so each,
+so that mutations reach every codec. inputs/: a mode byte (fuzz_inputs.cpp) followed by small
+WAV (plain, with extra chunks, EXTENSIBLE) and raw slices of the same recordings.
+"""
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+N1 = os.path.join(ROOT, "samples/neuralink/4fd5d61c-1484-441c-8c3c-b5669d0e2292.wav")
+N1_RAILS = os.path.join(ROOT, "samples/neuralink/3830d316-1af4-4496-be1a-553298450516.wav")
+CINPLA = os.path.join(ROOT, "samples/cinpla32/cinpla32_30kHz_first6000.dat")
+
+
+def n1_samples(path, start, count):
+    with open(path, "rb") as f:
+        data = f.read()
+    return data[44 + 2 * start: 44 + 2 * (start + count)]
+
+
+def cinpla_frames(channels, start, count):
+    """`channels` of the first 32, frames [start, start+count), interleaved int16 bytes."""
+    with open(CINPLA, "rb") as f:
+        data = f.read()
+    out = bytearray()
+    for t in range(start, start + count):
+        frame = data[64 * t: 64 * (t + 1)]
+        for c in channels:
+            out += frame[2 * c: 2 * c + 2]
+    return bytes(out)
+
+
+def wav(channels, rate, samples, extensible=False, extra=b""):
+    block = 2 * channels
+    if extensible:
+        fmt = struct.pack("<HHIIHHHHI16s", 0xFFFE, channels, rate, rate * block, block, 16, 22, 16, 0,
+                          bytes.fromhex("0100000000001000800000aa00389b71"))
+    else:
+        fmt = struct.pack("<HHIIHH", 1, channels, rate, rate * block, block, 16)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + extra
+    body += b"data" + struct.pack("<I", len(samples)) + samples
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def write(path, data):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def main():
+    spikey = sys.argv[1]
+    out = os.path.join(ROOT, "fuzz/corpus")
+    levels = {"fast": 0x00, "default": 0x40, "max": 0x80}
+    with tempfile.TemporaryDirectory() as tmp:
+        a = os.path.join(tmp, "a.wav")
+        b = os.path.join(tmp, "b.wav")
+        write(a, wav(1, 19531, n1_samples(N1, 0, 1200)))
+        write(b, wav(1, 19531, n1_samples(N1_RAILS, 3000, 900)))
+        raw = os.path.join(tmp, "four.bin")
+        write(raw, cinpla_frames([0, 1, 2, 3], 0, 600))
+        os.makedirs(os.path.join(out, "archive"), exist_ok=True)
+        for level in levels:
+            subprocess.run([spikey, "compress", a, b, "-o", os.path.join(out, "archive", f"n1_two_files_{level}.spikey"),
+                            "--level", level, "--chunk-seconds", "0.025", "-f", "-q"], check=True)
+            subprocess.run([spikey, "compress", raw, "--raw-channels", "4", "--raw-rate", "30000", "-o",
+                            os.path.join(out, "archive", f"intan_4ch_{level}.spikey"),
+                            "--level", level, "--chunk-seconds", "0.01", "-f", "-q"], check=True)
+    for level, mode in levels.items():
+        write(os.path.join(out, "inputs", f"n1_{level}.in"), bytes([mode]) + wav(1, 19531, n1_samples(N1, 0, 800)))
+        write(os.path.join(out, "inputs", f"n1_rails_{level}.in"), bytes([mode]) + wav(1, 19531, n1_samples(N1_RAILS, 3000, 600)))
+    listchunk = b"LIST" + struct.pack("<I", 9) + b"INFOISFT\x00" + b"\x00"  # odd size, padded
+    write(os.path.join(out, "inputs", "intan_2ch_extra_chunks.in"),
+          bytes([0x40]) + wav(2, 30000, cinpla_frames([4, 5], 0, 300), extra=listchunk) + b"\x07")
+    write(os.path.join(out, "inputs", "intan_3ch_extensible.in"),
+          bytes([0x00]) + wav(3, 30000, cinpla_frames([6, 7, 8], 0, 200), extensible=True))
+    write(os.path.join(out, "inputs", "intan_4ch_raw.in"), bytes([0x01 | (3 << 1) | (1 << 4)]) + cinpla_frames([0, 1, 2, 3], 0, 300))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+// Salvage (SPEC.md §8): rebuilds a valid archive from a truncated or damaged one, keeping every
+// chunk whose frame and payload are intact. Chunks are found by scanning for their frames, so
+// a damaged or missing index and footer cost nothing; what could not be recovered becomes
+// lost chunks (format version 5) and is reported as channels x time ranges.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace spikey::host {
+
+struct LostRange {
+  std::uint64_t first_chunk = 0, end_chunk = 0;    // [first_chunk, end_chunk)
+  std::uint64_t first_sample = 0, end_sample = 0;  // [first_sample, end_sample) of every channel in them
+  std::vector<std::uint32_t> channels;             // channels that had samples there, ascending
+};
+
+struct SalvageReport {
+  std::uint64_t chunks = 0;     // chunks of the recording
+  std::uint64_t recovered = 0;  // chunks kept
+  std::uint64_t lost = 0;       // chunks lost (lost_ranges merges them)
+  std::vector<LostRange> lost_ranges;
+  std::vector<std::string> incomplete_files;  // source files with samples in lost chunks
+  double sample_rate = 0;
+  std::uint64_t input_bytes = 0, output_bytes = 0;
+  std::vector<std::string> notes;  // what was damaged and how it was worked around
+};
+
+struct SalvageOptions {
+  bool overwrite = false;
+  unsigned threads = 1;
+};
+
+// Reads `damaged` (never modifies it) and writes `output` under a temporary name, renamed into
+// place only after the new archive decoded and every file without lost samples matched its
+// original checksum. Throws format::ArchiveError when nothing can be salvaged (a damaged
+// metadata section: it holds the parameters every chunk needs).
+SalvageReport salvage_archive(const std::filesystem::path& damaged, const std::filesystem::path& output, const SalvageOptions& options);
+
+}  // namespace spikey::host
