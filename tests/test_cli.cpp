@@ -389,3 +389,96 @@ TEST(Cli, DamageInEveryRegionIsNamedByVerifyAndDecompress) {
     }
   }
 }
+
+namespace {
+
+// A WAV header with the given format fields and `data_bytes` of data.
+std::vector<std::uint8_t> wav_with(std::uint16_t tag, std::uint16_t channels, std::uint16_t bits, std::uint32_t data_bytes,
+                                   std::uint32_t fmt_size = 16) {
+  std::vector<std::uint8_t> b;
+  const auto u16 = [&](std::uint32_t v) { b.push_back(static_cast<std::uint8_t>(v)), b.push_back(static_cast<std::uint8_t>(v >> 8)); };
+  const auto u32 = [&](std::uint32_t v) { u16(v & 0xffff), u16(v >> 16); };
+  const auto tag4 = [&](const char* t) { b.insert(b.end(), t, t + 4); };
+  tag4("RIFF"), u32(36 + data_bytes), tag4("WAVE"), tag4("fmt "), u32(fmt_size);
+  u16(tag), u16(channels), u32(19531), u32(19531u * channels * bits / 8), u16(channels * bits / 8), u16(bits);
+  tag4("data"), u32(data_bytes);
+  for (std::uint32_t i = 0; i < data_bytes; ++i) b.push_back(static_cast<std::uint8_t>(i * 37));
+  return b;
+}
+
+}  // namespace
+
+// Each bad input: exit 1, one line naming the file and the reason, no output or temporary
+// file, the input untouched.
+TEST(Cli, BadInputFilesAreRefusedClearly) {
+  struct Bad {
+    const char* file;
+    std::vector<std::uint8_t> bytes;
+    const char* reason;
+  };
+  const std::vector<Bad> cases = {
+      {"empty.wav", {}, "empty"},
+      {"eight.wav", wav_with(1, 1, 8, 100), "8-bit"},
+      {"twentyfour.wav", wav_with(1, 1, 24, 99), "24-bit"},
+      {"thirtytwo.wav", wav_with(1, 1, 32, 100), "32-bit"},
+      {"float.wav", wav_with(3, 1, 32, 100), "floating-point"},
+      {"hugefmt.wav", wav_with(1, 1, 16, 100, 0xfffffff0u), "fmt"},
+      {"truncated.wav", [] { auto b = wav_with(1, 1, 16, 0); b.resize(30); return b; }(), "fmt"},
+      {"text.wav", {'#', ' ', 'n', 'o', 't', 'e', 's', '\n'}, "not a WAV"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.file);
+    test::TempDir dir;
+    test::write_file(dir / c.file, c.bytes);
+    const auto r = run({"compress", (dir / c.file).string(), "-o", (dir / "x.spikey").string()});
+    EXPECT_EQ(r.code, 1);
+    EXPECT_NE(r.err.find(c.file), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(c.reason), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(entries(dir.path()), std::vector<std::string>{c.file}) << "no output, no temporary file";
+    EXPECT_EQ(test::read_file(dir / c.file), c.bytes);
+  }
+}
+
+TEST(Cli, UnreadableInputIsRefused) {
+  if (::geteuid() == 0) GTEST_SKIP() << "running as root: file permissions do not stop reads";
+  test::TempDir dir;
+  test::write_file(dir / "a.wav", test::make_wav(1, 1000, {1, 2, 3}));
+  fs::permissions(dir / "a.wav", fs::perms::none);
+  const auto r = run({"compress", (dir / "a.wav").string(), "-o", (dir / "x.spikey").string()});
+  fs::permissions(dir / "a.wav", fs::perms::owner_all);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("a.wav"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "x.spikey"));
+}
+
+// A full disk, simulated with a file size limit (ulimit -f): every command that writes fails
+// with a clear message, removes its temporary file and leaves inputs and earlier outputs alone.
+TEST(Cli, FullDiskLeavesNoPartialOutput) {
+  test::TempDir dir;
+  ASSERT_EQ(run({"compress", kSample.string(), "-o", (dir / "s.spikey").string(), "-q"}).code, 0);
+  const auto archive = test::read_file(dir / "s.spikey");
+  const auto limited = [&](const std::string& args) {
+    // 64 blocks of 512 bytes: far less than any output below.
+    const std::string command = "ulimit -f 64; exec " + quote(SPIKEY_CLI_PATH) + " " + args + " 2>&1";
+    FILE* pipe = ::popen(("sh -c " + quote(command)).c_str(), "r");
+    std::string out;
+    char buffer[4096];
+    std::size_t n;
+    while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
+    const int status = ::pclose(pipe);
+    return std::pair{WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
+  };
+  const std::string in = quote(kSample.string()), a = quote((dir / "s.spikey").string());
+  for (const std::string& args : {"compress " + in + " -o " + quote((dir / "new.spikey").string()),
+                                  "decompress " + a + " -o " + quote((dir / "restored").string()),
+                                  "extract " + a + " -o " + quote((dir / "window.npy").string()),
+                                  "salvage " + a + " -o " + quote((dir / "saved.spikey").string())}) {
+    SCOPED_TRACE(args);
+    const auto [code, message] = limited(args);
+    EXPECT_EQ(code, 1) << message;
+    EXPECT_NE(message.find("File too large"), std::string::npos) << message;
+    for (const auto& e : entries(dir.path())) EXPECT_TRUE(e == "s.spikey" || e == "restored") << "left behind: " << e;  // an empty directory at most
+  }
+  EXPECT_EQ(test::read_file(dir / "s.spikey"), archive);
+}

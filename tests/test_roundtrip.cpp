@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <numeric>
+#include <atomic>
+#include <random>
+#include <thread>
 
 #include "spikey/format/archive_reader.hpp"
 #include "spikey/host/decoder.hpp"
@@ -161,19 +164,64 @@ TEST(RoundTrip, AffineMappedChannel) {
   expect_restores_exactly(r.archive, {dir / "step12.wav"});
 }
 
+// Every level writes the same bytes for any thread count (training included), on the bundled
+// 32-channel Intan sample.
 TEST(RoundTrip, SameBytesForAnyThreadCount) {
-  const fs::path dir = test::samples_dir() / "neuralink";
+  const fs::path input = test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat";
   test::TempDir out;
-  std::vector<std::uint8_t> first;
-  for (unsigned threads : {1u, 2u, 5u}) {
-    host::EncodeOptions options;
-    options.threads = threads;
-    options.chunk_seconds = 0.3;
-    const auto r = compress_files({dir}, out / ("t" + std::to_string(threads) + ".spikey"), options);
-    const auto bytes = test::read_file(r.archive);
-    if (first.empty()) first = bytes;
-    EXPECT_TRUE(bytes == first) << threads << " threads wrote different bytes";
+#ifdef SPIKEY_SANITIZED_BUILD
+  const std::vector<unsigned> thread_counts = {1u, 3u, 64u};
+#else
+  const std::vector<unsigned> thread_counts = {1u, 2u, 3u, 5u, 8u, 16u, 32u, 64u};
+#endif
+  for (const char* level : {"fast", "default", "max"}) {
+    std::vector<std::uint8_t> first;
+    for (const unsigned threads : thread_counts) {
+      host::EncodeOptions options;
+      options.level = level;
+      options.threads = threads;
+      options.chunk_seconds = 0.05;
+      const auto r = compress_files({input}, out / (std::string(level) + std::to_string(threads) + ".spikey"), options, {32u, 30000.0});
+      const auto bytes = test::read_file(r.archive);
+      if (first.empty()) first = bytes;
+      EXPECT_TRUE(bytes == first) << "level " << level << ": " << threads << " threads wrote different bytes";
+    }
   }
+}
+
+// Many threads reading random windows from one reader at once all get the original samples
+// (the reader is shared; run under the sanitizer build too).
+TEST(Window, ConcurrentReadersOfOneArchive) {
+  const fs::path input = test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat";
+  test::TempDir out;
+  host::EncodeOptions options;
+  options.chunk_seconds = 0.02;
+  const auto r = compress_files({input}, out / "a.spikey", options, {32u, 30000.0});
+  const auto original = test::read_file(input);
+  const auto* samples = reinterpret_cast<const std::int16_t*>(original.data());
+  const std::uint64_t frames = original.size() / 64;
+  const format::ArchiveReader reader(r.archive);
+  std::atomic<int> wrong{0}, done{0};
+  std::vector<std::thread> pool;
+  for (unsigned id = 0; id < 16; ++id) {
+    pool.emplace_back([&, id] {
+      std::mt19937 rng(id);
+      for (int trial = 0; trial < 25; ++trial) {
+        const std::uint64_t start = rng() % frames, end = start + 1 + rng() % 3000;
+        std::vector<std::uint32_t> channels;
+        for (int c = 0, n = 1 + static_cast<int>(rng() % 6); c < n; ++c) channels.push_back(static_cast<std::uint32_t>(rng() % 32));
+        const auto w = host::resolve_window(reader.metadata(), start, end, channels);
+        const auto got = host::read_window(reader, w, 1 + id % 3);
+        for (std::uint64_t t = w.start; t < w.end; ++t)
+          for (std::size_t j = 0; j < channels.size(); ++j)
+            wrong += got[(t - w.start) * channels.size() + j] != samples[t * 32 + channels[j]];
+        ++done;
+      }
+    });
+  }
+  for (auto& t : pool) t.join();
+  EXPECT_EQ(done.load(), 16 * 25);
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 TEST(Verify, ReportsTheFirstDifferingSample) {

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -502,6 +503,9 @@ int run_verify(const std::string& archive, const CommonOptions& o) {
 
 int main(int argc, char** argv) {
   host::install_cleanup_signal_handlers();
+  // Past a file size limit (ulimit -f), a write fails with EFBIG and is reported like a full
+  // disk, instead of the process being killed with its temporary files left behind.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"spikey: lossless compression of multi-electrode neural recordings into seekable archives"};
   app.set_version_flag("--version", std::string("spikey ") + kVersion);
   app.require_subcommand(1);
