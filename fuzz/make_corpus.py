@@ -4,7 +4,8 @@
     python3 fuzz/make_corpus.py build/host/spikey
 
 archive/: small real archives at every level (mono N1 files, 4-channel Intan), 3 KB or so each,
-so that mutations reach every codec. inputs/: a mode byte (fuzz_inputs.cpp) followed by small
+so that mutations reach every codec, and a salvaged one with lost chunks. The *_v4 files were
+made by this script with spikey 0.4.0 (format version 4) and are kept as seeds for that version. inputs/: a mode byte (fuzz_inputs.cpp) followed by small
 WAV (plain, with extra chunks, EXTENSIBLE) and raw slices of the same recordings.
 """
 import os
@@ -73,6 +74,14 @@ def main():
             subprocess.run([spikey, "compress", raw, "--raw-channels", "4", "--raw-rate", "30000", "-o",
                             os.path.join(out, "archive", f"intan_4ch_{level}.spikey"),
                             "--level", level, "--chunk-seconds", "0.01", "-f", "-q"], check=True)
+        # A salvaged archive: the last third of the chunk records cut off.
+        whole = os.path.join(out, "archive", "n1_two_files_default.spikey")
+        with open(whole, "rb") as f:
+            data = f.read()
+        cut = os.path.join(tmp, "cut.spikey")
+        write(cut, data[: len(data) * 2 // 3])
+        subprocess.run([spikey, "salvage", cut, "-o", os.path.join(out, "archive", "n1_two_files_salvaged.spikey"), "-f", "-q"],
+                       check=True)
     for level, mode in levels.items():
         write(os.path.join(out, "inputs", f"n1_{level}.in"), bytes([mode]) + wav(1, 19531, n1_samples(N1, 0, 800)))
         write(os.path.join(out, "inputs", f"n1_rails_{level}.in"), bytes([mode]) + wav(1, 19531, n1_samples(N1_RAILS, 3000, 600)))

@@ -7,5 +7,7 @@ target=$1 corpus=$2 regressions=$3 seconds=$4
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/spikey-fuzz-run.XXXXXX")
 trap 'rm -rf "$scratch/corpus"' EXIT
 mkdir -p "$scratch/corpus"
+inputs=("$corpus")
+[ -d "$regressions" ] && inputs+=("$regressions")
 "$target" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=4096 -max_len=262144 -print_final_stats=1 \
-  -artifact_prefix="$scratch/" "$scratch/corpus" "$corpus" "$regressions"
+  -artifact_prefix="$scratch/" "$scratch/corpus" "${inputs[@]}"

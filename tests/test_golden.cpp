@@ -102,3 +102,31 @@ TEST(Golden, Version4Archives) {
     EXPECT_GT(reader.index().size(), 1u);
   }
 }
+
+// Version 5: a normal archive, and a salvaged one with lost chunks (1, 4 and 5): the kept
+// chunks restore the originals' samples exactly and the lost ones stay lost.
+TEST(Golden, Version5Archives) {
+  const fs::path archive = test::golden_dir() / "v5" / "neuralink3.spikey";
+  expect_golden_restores(archive, test::samples_dir() / "neuralink");
+  EXPECT_EQ(format::ArchiveReader(archive).format_version(), 5);
+  EXPECT_EQ(format::ArchiveReader(archive).metadata().codec.name, "cm1");
+
+  const format::ArchiveReader salvaged(test::golden_dir() / "v5" / "neuralink3_salvaged.spikey");
+  EXPECT_EQ(salvaged.format_version(), 5);
+  ASSERT_EQ(host::lost_chunks(salvaged), (std::vector<std::uint64_t>{1, 4, 5}));
+  test::TempDir out;
+  host::RestoreOptions options;
+  options.output_directory = out.path();
+  options.fill_lost = true;
+  const auto report = host::restore_sources(salvaged, options);
+  EXPECT_EQ(report.incomplete_files.size(), 3u);
+  const auto& meta = salvaged.metadata();
+  for (const auto& source : meta.sources) {
+    SCOPED_TRACE(source.path);
+    auto expected = test::read_file(test::samples_dir() / "neuralink" / source.path);
+    for (const std::uint64_t chunk : {1u, 4u, 5u})
+      for (std::uint64_t t = meta.chunk_first_sample(chunk); t < std::min(source.frames, meta.chunk_first_sample(chunk + 1)); ++t)
+        expected[source.prefix.size + 2 * t] = expected[source.prefix.size + 2 * t + 1] = 0;
+    EXPECT_TRUE(test::read_file(out.path() / source.path) == expected);
+  }
+}

@@ -152,7 +152,7 @@ void run(const LaneGroup& g, const std::int32_t* first_code, const std::uint32_t
 
   for (std::size_t t = 1; t < n; ++t) {
     const std::int32_t* h = history + t * kLanes;  // rows t.. hold c[t - order ..]
-    const std::int32_t* sw = source + t * kLanes;  // rows t.. hold c_s[t - W ..]
+    const std::int32_t* sw = source_taps > 0 ? source + t * kLanes : nullptr;  // rows t.. hold c_s[t - W ..]
     lanes_i32 acc = {};
     for (int k = 0; k < order; ++k) acc += weight[k] * load(h + k * kLanes);
     for (int j = 0; j < source_taps; ++j) acc += weight[order + j] * load(sw + j * kLanes);
