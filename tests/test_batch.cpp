@@ -123,6 +123,7 @@ TEST(BatchPipeline, SlicesMergeToTheWholeBatch) {
 }
 
 TEST(BatchPipeline, SameBytesOnAllNeuralinkFiles) {
+  SPIKEY_SKIP_CORPUS_WIDE_IN_SANITIZED_BUILD();
   SPIKEY_REQUIRE_SHARED("neuralink");
   expect_batch_parity({test::shared_data_dir() / "neuralink"}, {}, {}, 64 << 20);
 }

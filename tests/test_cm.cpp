@@ -372,6 +372,7 @@ TEST(LevelMax, SameBytesForAnyThreadCount) {
 }
 
 TEST(LevelMax, AllNeuralinkFilesInOneArchive) {
+  SPIKEY_SKIP_CORPUS_WIDE_IN_SANITIZED_BUILD();
   SPIKEY_REQUIRE_SHARED("neuralink");
   const fs::path dir = test::shared_data_dir() / "neuralink";
   test::TempDir out;
@@ -387,6 +388,7 @@ TEST(LevelMax, AllNeuralinkFilesInOneArchive) {
 }
 
 TEST(LevelMax, EveryMultiChannelSetRoundTrips) {
+  SPIKEY_SKIP_CORPUS_WIDE_IN_SANITIZED_BUILD();
   struct Set {
     const char* file;
     std::uint32_t channels;

@@ -275,6 +275,7 @@ TEST(Lpc1, LinksOnlyCorrelatedChannels) {
 // ---- real data ----------------------------------------------------------------------------
 
 TEST(RealData, AllNeuralinkFilesInOneArchive) {
+  SPIKEY_SKIP_CORPUS_WIDE_IN_SANITIZED_BUILD();
   SPIKEY_REQUIRE_SHARED("neuralink");
   const fs::path dir = test::shared_data_dir() / "neuralink";
   test::TempDir out;

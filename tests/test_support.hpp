@@ -33,6 +33,15 @@ inline fs::path shared_data_dir() {
 inline fs::path samples_dir() { return fs::path(SPIKEY_SOURCE_DIR) / "samples"; }
 inline fs::path golden_dir() { return fs::path(SPIKEY_SOURCE_DIR) / "tests" / "golden"; }
 
+// Corpus-wide tests (all 303 Neuralink files, every multichannel set at level max) take
+// minutes; the sanitizer build (scripts/test_sanitized.sh) skips them: the regular build runs
+// them, and the sanitizers see the same code paths in the smaller real-data tests.
+#ifdef SPIKEY_SANITIZED_BUILD
+#define SPIKEY_SKIP_CORPUS_WIDE_IN_SANITIZED_BUILD() GTEST_SKIP() << "corpus-wide test: run by the regular build, skipped under sanitizers"
+#else
+#define SPIKEY_SKIP_CORPUS_WIDE_IN_SANITIZED_BUILD() static_cast<void>(0)
+#endif
+
 #define SPIKEY_REQUIRE_SHARED(relative)                                                                   \
   do {                                                                                                    \
     if (!std::filesystem::exists(::spikey::test::shared_data_dir() / (relative)))                         \
