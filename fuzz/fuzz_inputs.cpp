@@ -2,7 +2,9 @@
 // rest is read (a WAV file, or headerless int16 with 1..8 channels) and the level; the bytes
 // are parsed, and when they are a usable recording they are compressed, the archive is decoded
 // and every restored file must equal its original (verify-after-compress plus restore_sources).
-// A well-formed refusal is host::InputError; any other failure is a bug.
+// A well-formed refusal is host::InputError (or std::invalid_argument for options that do not
+// fit the input, e.g. a chunk length over 1e8 samples at the file's sample rate); any other
+// failure is a bug.
 #include <unistd.h>
 
 #include <cstdint>
@@ -73,6 +75,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     options.overwrite = true;
     host::compress(recording, archive, options);  // verifies the decoded samples itself
   } catch (const host::InputError&) {
+    return 0;
+  } catch (const std::invalid_argument&) {  // options that do not fit the input (the CLI's usage errors)
     return 0;
   }
   const format::ArchiveReader reader(archive);

@@ -417,7 +417,7 @@ TEST(Cli, BadInputFilesAreRefusedClearly) {
     const char* reason;
   };
   const std::vector<Bad> cases = {
-      {"empty.wav", {}, "empty"},
+      {"nothing.wav", {}, "empty (0 bytes)"},
       {"eight.wav", wav_with(1, 1, 8, 100), "8-bit"},
       {"twentyfour.wav", wav_with(1, 1, 24, 99), "24-bit"},
       {"thirtytwo.wav", wav_with(1, 1, 32, 100), "32-bit"},

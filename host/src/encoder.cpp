@@ -292,7 +292,9 @@ std::uint64_t chunk_samples_for(double chunk_seconds, double sample_rate) {
   if (!(chunk_seconds > 0) || !std::isfinite(chunk_seconds)) throw std::invalid_argument("--chunk-seconds must be positive");
   const double samples = std::round(chunk_seconds * sample_rate);
   // Bounded so that one chunk of one channel stays addressable with 32-bit counts.
-  if (samples > 1e8) throw std::invalid_argument("--chunk-seconds is too large (at most 1e8 samples per chunk)");
+  if (samples > 1e8)
+    throw std::invalid_argument("--chunk-seconds " + std::to_string(chunk_seconds) + " at " + std::to_string(sample_rate) +
+                                " Hz is too long: at most 1e8 samples per chunk");
   return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(samples));
 }
 

@@ -80,6 +80,7 @@ Recording Recording::open(const std::vector<fs::path>& arguments, const InputOpt
         rec.sources_.push_back(open_raw(arg, base, *options.raw_channels, *options.raw_rate));
       } else {
         InputSource probe{arg, base, format::SourceKind::wav, MappedFile(arg)};
+        if (probe.map.size() == 0) throw InputError(arg.string() + ": the file is empty (0 bytes), not a WAV file");
         if (!looks_like_wav(probe.map.bytes()))
           throw InputError(arg.string() +
                            ": not a WAV file (no RIFF/WAVE header); for headerless int16 use --raw-channels N --raw-rate HZ");
