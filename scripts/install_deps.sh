@@ -7,6 +7,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libxxhash-dev libzstd-dev   # metadata, CLI, checksums, metadata compression
   libgtest-dev libgmock-dev libbenchmark-dev                  # tests and micro-benchmarks
   flac wavpack zstd xz-utils bzip2 python3                    # corpus benchmark comparisons
+  slurm-wlm munge                                             # the batch job-array test (a local Slurm cluster)
 )
 
 missing=()

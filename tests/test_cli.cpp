@@ -482,3 +482,57 @@ TEST(Cli, FullDiskLeavesNoPartialOutput) {
   }
   EXPECT_EQ(test::read_file(dir / "s.spikey"), archive);
 }
+
+// spikey batch without Slurm: every shard's entries archived once, per-entry reports, a failed
+// entry reported and the rest done, and a second run a no-op on finished work.
+TEST(Cli, BatchArchivesShardsResumesAndReportsFailures) {
+  test::TempDir dir;
+  const std::string n1 = (kSample / "4fd5d61c-1484-441c-8c3c-b5669d0e2292.wav").string();
+  const std::string rails = (kSample / "3830d316-1af4-4496-be1a-553298450516.wav").string();
+  const std::string cinpla = (test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat").string();
+  const std::string manifest = "# test\n" + n1 + "\n" + rails + " --level fast\n\"" + cinpla +
+                               "\" --raw-channels 32 --raw-rate 30000 --chunk-seconds 0.05\n" + (dir / "missing.wav").string() + "\n";
+  test::write_file(dir / "m.txt", std::vector<std::uint8_t>(manifest.begin(), manifest.end()));
+  const fs::path out = dir / "out";
+  const auto archive_of = [&](const std::string& input) { return fs::path(out.string() + fs::absolute(input).lexically_normal().string() + ".spikey"); };
+
+  auto r0 = run({"batch", (dir / "m.txt").string(), "-o", out.string(), "--shard", "0/2", "-q"});
+  auto r1 = run({"batch", (dir / "m.txt").string(), "-o", out.string(), "--shard", "1/2", "-q", "--json"});
+  EXPECT_EQ(r0.code, 0) << r0.err;   // entries 0 and 2
+  EXPECT_EQ(r1.code, 1) << r1.err;   // entries 1 and 3: the missing file fails, the other is done
+  EXPECT_NE(r0.out.find("shard 0/2: 2 entries, 2 compressed, 0 skipped"), std::string::npos) << r0.out;
+  const auto summary = json::parse(r1.out);
+  EXPECT_EQ(summary["compressed"], 1);
+  EXPECT_EQ(summary["failed"], 1);
+  EXPECT_NE(r1.err.find("missing.wav"), std::string::npos) << r1.err;
+  for (const auto& input : {n1, rails, cinpla}) {
+    SCOPED_TRACE(input);
+    ASSERT_TRUE(fs::exists(archive_of(input)));
+    EXPECT_EQ(run({"verify", archive_of(input).string(), "-q"}).code, 0);
+    const auto report = json::parse(test::read_file(fs::path(archive_of(input).string() + ".json")));
+    EXPECT_EQ(report["status"], "compressed");
+    EXPECT_GT(report["ratio"].get<double>(), 1.0);
+    EXPECT_EQ(report["backend"], "cpu");
+    EXPECT_EQ(report["archive_checksum"].get<std::string>().size(), 16u);
+  }
+  EXPECT_EQ(json::parse(test::read_file(fs::path(archive_of(rails).string() + ".json")))["codec"], "lpc1");  // --level fast
+  const auto failed = json::parse(test::read_file(fs::path(archive_of((dir / "missing.wav").string()).string() + ".json")));
+  EXPECT_EQ(failed["status"], "failed");
+
+  // Resume: finished entries are skipped untouched; only the failing one is tried again.
+  const auto before = fs::last_write_time(archive_of(n1));
+  const auto r2 = run({"batch", (dir / "m.txt").string(), "-o", out.string(), "--json"});
+  EXPECT_EQ(json::parse(r2.out)["skipped"], 3);
+  EXPECT_EQ(json::parse(r2.out)["compressed"], 0);
+  EXPECT_EQ(fs::last_write_time(archive_of(n1)), before);
+
+  // A damaged archive does not verify, so the next run replaces it.
+  auto bytes = test::read_file(archive_of(rails));
+  bytes[bytes.size() / 2] ^= 1;
+  test::write_file(archive_of(rails), bytes);
+  const auto r3 = run({"batch", (dir / "m.txt").string(), "-o", out.string(), "--json"});
+  EXPECT_EQ(json::parse(r3.out)["compressed"], 1);
+  EXPECT_EQ(run({"verify", archive_of(rails).string(), "-q"}).code, 0);
+
+  EXPECT_EQ(run({"batch", (dir / "m.txt").string(), "-o", out.string(), "--shard", "2/2"}).code, 2);
+}

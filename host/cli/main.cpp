@@ -12,14 +12,18 @@
 
 #include "progress.hpp"
 #include "spikey/format/archive_reader.hpp"
+#include "spikey/format/checksum.hpp"
 #include "spikey/format/mo_stream.hpp"
 #include "spikey/host/decoder.hpp"
 #include "spikey/host/encoder.hpp"
+#include "spikey/host/manifest.hpp"
+#include "spikey/host/mapped_file.hpp"
 #include "spikey/host/model.hpp"
 #include "spikey/host/output_file.hpp"
 #include "spikey/host/parallel.hpp"
 #include "spikey/host/recording.hpp"
 #include "spikey/host/salvage.hpp"
+#include "spikey/host/stopwatch.hpp"
 #include "spikey/host/window.hpp"
 #include "spikey/version.hpp"
 
@@ -163,7 +167,9 @@ void choose_backend(const CompressArgs& a, const CommonOptions& o, host::EncodeO
       throw std::runtime_error("--backend cuda: this spikey was built without CUDA (configure with -DSPIKEY_CUDA=ON)");
 #endif
     }
-    if (!o.quiet) std::cerr << "spikey: no CUDA device; compressing on the CPU\n";
+    static bool said = false;  // once per run (batch compresses many recordings)
+    if (!o.quiet && !said) std::cerr << "spikey: no CUDA device; compressing on the CPU\n";
+    said = true;
     return;
   }
 #if defined(SPIKEY_HAVE_CUDA)
@@ -435,6 +441,171 @@ int run_salvage(const std::string& archive, const std::string& output, bool forc
   return 0;
 }
 
+// ---- batch --------------------------------------------------------------------------------
+
+struct BatchArgs {
+  std::string manifest;
+  std::string output_root;
+  std::string shard = "0/1";
+  CompressArgs defaults;  // options for every entry; a manifest line may override them
+};
+
+// Per-line options of a manifest entry (the compress options that describe a recording).
+CompressArgs entry_args(const CompressArgs& defaults, const host::ManifestEntry& e) {
+  CompressArgs a = defaults;
+  a.inputs = {e.input.string()};
+  for (std::size_t i = 0; i < e.options.size(); ++i) {
+    const std::string& key = e.options[i];
+    if (i + 1 >= e.options.size()) throw UsageError("manifest line " + std::to_string(e.line) + ": " + key + " needs a value");
+    const std::string& value = e.options[++i];
+    const auto number = [&] {
+      std::size_t used = 0;
+      const double v = std::stod(value, &used);
+      if (used != value.size()) throw std::invalid_argument(value);
+      return v;
+    };
+    try {
+      if (key == "--level") a.level = value;
+      else if (key == "--chunk-seconds") a.chunk_seconds = number();
+      else if (key == "--raw-channels") a.raw_channels = static_cast<std::uint32_t>(number());
+      else if (key == "--raw-rate") a.raw_rate = number();
+      else if (key == "--model") a.model = value;
+      else if (key == "--topology") a.topology = value;
+      else if (key == "--model-config") a.model_config = value;
+      else throw UsageError("manifest line " + std::to_string(e.line) + ": unknown option " + key);
+    } catch (const std::logic_error&) {
+      throw UsageError("manifest line " + std::to_string(e.line) + ": bad value \"" + value + "\" for " + key);
+    }
+  }
+  if (a.level != "fast" && a.level != "default" && a.level != "max")
+    throw UsageError("manifest line " + std::to_string(e.line) + ": --level must be fast, default or max");
+  return a;
+}
+
+// XXH3-64 of a whole file, as hex.
+std::string file_checksum(const fs::path& path) {
+  const host::MappedFile map(path);
+  return format::checksum_hex(format::checksum64(map.bytes()));
+}
+
+void write_json_file(const fs::path& path, const json& j) {
+  const std::string text = j.dump(2) + "\n";
+  host::OutputFile out(path, true);
+  out.write({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
+  out.commit();
+}
+
+// True when `archive` exists, opens and verifies (every chunk and every file checksum).
+bool archive_verifies(const fs::path& archive, unsigned threads) {
+  std::error_code ec;
+  if (!fs::is_regular_file(archive, ec)) return false;
+  try {
+    const format::ArchiveReader reader(archive);
+    host::RestoreOptions options;
+    options.threads = threads;
+    const auto r = host::restore_sources(reader, options);
+    return r.mismatched_files.empty();
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+// Archives the shard's entries of the manifest, one archive each. Entries whose archive exists
+// and verifies are skipped untouched; failures are reported and the rest go on.
+int run_batch(const BatchArgs& b, const CommonOptions& o) {
+  const host::Shard shard = host::parse_shard(b.shard);
+  const auto entries = host::read_manifest(b.manifest);
+  const fs::path root = fs::absolute(b.output_root);
+  const host::Stopwatch stopwatch;
+  std::size_t mine = 0, compressed = 0, skipped = 0, failed = 0;
+  std::uint64_t original_total = 0, archive_total = 0;
+  for (std::size_t position = 0; position < entries.size(); ++position) {
+    if (!shard.contains(position)) continue;
+    ++mine;
+    const host::ManifestEntry& e = entries[position];
+    const fs::path archive = host::archive_path_for(root, e.input);
+    const fs::path report_path = host::report_path_for(archive);
+    json report = {{"manifest_line", e.line}, {"input", e.input.string()}, {"archive", archive.string()}, {"shard", b.shard}};
+    try {
+      const CompressArgs a = entry_args(b.defaults, e);
+      if (archive_verifies(archive, o.threads)) {
+        ++skipped;
+        if (!fs::exists(report_path)) {  // archived by a run that stopped before its report
+          const format::ArchiveReader reader(archive);
+          report["status"] = "verified_existing";
+          report["archive_bytes"] = reader.file_size();
+          report["original_bytes"] = reader.metadata().original_bytes();
+          report["ratio"] = ratio_of(reader.metadata().original_bytes(), reader.file_size());
+          report["archive_checksum"] = file_checksum(archive);
+          write_json_file(report_path, report);
+        }
+        if (!o.quiet) std::cerr << "spikey: " << e.input.string() << ": already archived and verified, skipped\n";
+        continue;
+      }
+      fs::create_directories(archive.parent_path());
+      CompressArgs entry = a;
+      entry.output = archive.string();
+      entry.force = true;  // an archive that exists here did not verify: replace it
+      host::EncodeOptions options = encode_options(entry, o);
+      const host::Recording recording = open_inputs(entry, o);
+      choose_backend(entry, o, options);
+      cli::ProgressBar bar(o.quiet);
+      options.progress = [&](const std::string& stage, std::uint64_t done, std::uint64_t total) { bar.update(stage, done, total); };
+      const host::CompressReport r = host::compress(recording, archive, options);
+      bar.clear();
+      const format::ArchiveReader reader(archive);
+      json sources = json::array();
+      for (const auto& s : reader.metadata().sources) sources.push_back({{"path", s.path}, {"size", s.size}, {"checksum", format::checksum_hex(s.checksum)}});
+      report["status"] = "compressed";
+      report["level"] = entry.level;
+      report["codec"] = r.codec;
+      report["backend"] = r.backend;
+      report["channels"] = r.channels;
+      report["duration_seconds"] = r.duration_seconds;
+      report["original_bytes"] = r.original_bytes;
+      report["archive_bytes"] = r.archive_bytes;
+      report["ratio"] = ratio_of(r.original_bytes, r.archive_bytes);
+      report["encode_seconds"] = r.encode_seconds;
+      report["encode_mb_per_s"] = r.encode_seconds > 0 ? static_cast<double>(r.original_bytes) / 1e6 / r.encode_seconds : 0;
+      report["verified"] = r.verified;
+      report["verify_seconds"] = r.verify_seconds;
+      report["archive_checksum"] = file_checksum(archive);
+      report["sources"] = sources;
+      write_json_file(report_path, report);
+      ++compressed;
+      original_total += r.original_bytes;
+      archive_total += r.archive_bytes;
+      if (!o.quiet)
+        std::cerr << "spikey: " << e.input.string() << " -> " << archive.string() << ": ratio " << fixed(ratio_of(r.original_bytes, r.archive_bytes), 3)
+                  << " (" << r.codec << ")\n";
+    } catch (const std::exception& error) {
+      ++failed;
+      report["status"] = "failed";
+      report["error"] = error.what();
+      std::cerr << "spikey: " << e.input.string() << " (manifest line " << e.line << "): " << error.what() << "\n";
+      try {
+        fs::create_directories(report_path.parent_path());
+        write_json_file(report_path, report);
+      } catch (const std::exception& report_error) {
+        std::cerr << "spikey: cannot write the report " << report_path.string() << ": " << report_error.what() << "\n";
+      }
+    }
+  }
+  const double seconds = stopwatch.seconds();
+  if (o.json_output) {
+    std::cout << json{{"shard", b.shard}, {"entries", mine}, {"compressed", compressed}, {"skipped", skipped}, {"failed", failed},
+                      {"original_bytes", original_total}, {"archive_bytes", archive_total}, {"seconds", seconds}}
+                     .dump()
+              << "\n";
+  } else {
+    std::cout << "shard " << b.shard << ": " << mine << " entr" << (mine == 1 ? "y" : "ies") << ", " << compressed << " compressed, "
+              << skipped << " skipped (already archived and verified), " << failed << " failed; " << megabytes(original_total)
+              << " -> " << megabytes(archive_total) << " (ratio " << fixed(ratio_of(original_total, archive_total), 3) << ") in "
+              << fixed(seconds, 1) << " s\n";
+  }
+  return failed == 0 ? 0 : kExitFailure;
+}
+
 // ---- verify -------------------------------------------------------------------------------
 
 int run_verify(const std::string& archive, const CommonOptions& o) {
@@ -578,6 +749,18 @@ int main(int argc, char** argv) {
   decompress->add_flag("--fill-lost", fill_lost, "salvaged archives: write the samples of lost chunks as zeros (and say which files)");
   add_threads(decompress, common);
 
+  BatchArgs ba;
+  auto* batch = app.add_subcommand("batch", "archive every recording listed in a manifest, one archive each (resumable; --shard I/N for job arrays)");
+  batch->add_option("manifest", ba.manifest, "text file: one input per line (file or directory), optionally followed by compress options")->required();
+  batch->add_option("-o,--output", ba.output_root, "output root: each archive goes to OUTROOT/<input's absolute path>.spikey, its report next to it (.json)")->required();
+  batch->add_option("--shard", ba.shard, "I/N: take entries I, I+N, I+2N, ... (0-based; default 0/1)");
+  batch->add_option("--level", ba.defaults.level, "fast | default | max (default: default)")->check(CLI::IsMember({"fast", "default", "max"}));
+  batch->add_option("--chunk-seconds", ba.defaults.chunk_seconds, "seconds per chunk (default 1)")->check(CLI::PositiveNumber);
+  batch->add_option("--backend", ba.defaults.backend, "auto | cpu | cuda (default auto)")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  batch->add_flag("--json", common.json_output, "print the shard summary as JSON");
+  batch->add_flag("-q,--quiet", common.quiet, "no progress or per-entry lines");
+  add_threads(batch, common);
+
   auto* salvage = app.add_subcommand("salvage", "rebuild a valid archive from a truncated or damaged one, keeping every intact chunk");
   salvage->add_option("archive", archive, "damaged archive (read only)")->required();
   salvage->add_option("-o,--output", output, "archive to write")->required();
@@ -628,6 +811,7 @@ int main(int argc, char** argv) {
     if (*train) return run_train(ca, common);
     if (*decompress) return run_decompress(archive, output, force, fill_lost, common);
     if (*salvage) return run_salvage(archive, output, force, common);
+    if (*batch) return run_batch(ba, common);
     if (*extract) return run_extract(ea, common);
     if (*info) return run_info(archive, common);
     if (*verify) return run_verify(archive, common);
