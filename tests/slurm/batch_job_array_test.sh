@@ -7,6 +7,7 @@
 #   batch_job_array_test.sh SPIKEY_BINARY SOURCE_DIR
 # Exit 77 (skipped) only when Slurm cannot run here: not installed, or not root.
 set -euo pipefail
+trap 'echo "FAILED at line $LINENO: $BASH_COMMAND"' ERR
 spikey=$(realpath "$1") src=$(realpath "$2")
 skip() { echo "SKIPPED: $*"; exit 77; }
 for c in munged mungekey slurmctld slurmd sbatch sinfo scontrol; do
@@ -74,7 +75,10 @@ manifest=$work/manifest.txt
   for f in "$src"/samples/neuralink/*.wav; do echo "$f"; done
   echo "\"$src/samples/cinpla32/cinpla32_30kHz_first6000.dat\" --raw-channels 32 --raw-rate 30000 --chunk-seconds 0.05 --level fast"
   shared=${SPIKEY_SHARED_DATA:-$src/../shared/data}/neuralink
-  if [ -d "$shared" ]; then ls "$shared"/*.wav | head -n 4; fi
+  if [ -d "$shared" ]; then
+    more=("$shared"/*.wav)
+    printf '%s\n' "${more[@]:0:4}"
+  fi
 } > "$manifest"
 entries=$(grep -cvE '^[[:space:]]*(#|$)' "$manifest")
 out=$work/archives
