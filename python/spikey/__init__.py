@@ -1,0 +1,156 @@
+"""Spikey archives from Python: NumPy windows without decoding whole files, and compression.
+
+    import spikey
+    r = spikey.open("session.spikey")
+    r.shape, r.sample_rate, r.channel_names
+    window = r[30000:60000, [0, 7, 12]]      # int16 [samples, channels]; reads only those chunks
+    spikey.compress(array, 30000, "rec.spikey", level="max")
+
+Reading is the CPU reference decoder (the same code as `spikey extract`); the GIL is released
+while it decodes, so threads can read windows in parallel.
+"""
+from __future__ import annotations
+
+import operator
+import os
+
+import numpy as np
+
+from ._spikey import ArchiveError, InputError, __version__, _Reader, compress_array
+
+__all__ = ["open", "compress", "Reader", "ArchiveError", "InputError", "__version__"]
+
+
+class Reader:
+    """A Spikey archive as a read-only [samples, channels] int16 array (like mtscomp's Reader)."""
+
+    dtype = np.dtype(np.int16)
+
+    def __init__(self, path: str | os.PathLike, threads: int = 1):
+        self._reader = _Reader(os.fspath(path))
+        self.path = os.fspath(path)
+        self.threads = threads
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self._reader.samples, self._reader.channels)
+
+    @property
+    def ndim(self) -> int:
+        return 2
+
+    def __len__(self) -> int:
+        return self._reader.samples
+
+    @property
+    def sample_rate(self) -> float:
+        return self._reader.sample_rate
+
+    @property
+    def channel_names(self) -> list[str]:
+        return self._reader.channel_names
+
+    @property
+    def channel_lengths(self) -> list[int]:
+        """Samples of each channel (channels may differ in length; shape[0] is the longest)."""
+        return self._reader.channel_lengths
+
+    @property
+    def chunk_samples(self) -> int:
+        return self._reader.chunk_samples
+
+    @property
+    def lost_chunks(self) -> list[int]:
+        """Chunks a salvage could not recover (empty for a normal archive)."""
+        return self._reader.lost_chunks
+
+    def __getitem__(self, key):
+        rows, cols = key if isinstance(key, tuple) else (key, slice(None))
+        if isinstance(rows, tuple) or isinstance(cols, tuple):
+            raise IndexError("too many indices: a Spikey archive is 2-dimensional")
+        channels, drop_channel_axis = self._channels(cols)
+        # Like NumPy, slices clip to the data: here to the shortest requested channel.
+        lengths = self._reader.channel_lengths
+        limit = min((lengths[c] for c in channels), default=self.shape[0])
+        if isinstance(rows, slice):
+            start, stop, step = rows.indices(limit)
+            if step > 0:
+                data = self._reader.read(start, max(start, stop), channels, self.threads)[::step]
+            else:  # negative step: read the covered range forwards, then reverse
+                lo, hi = stop + 1, start + 1
+                data = self._reader.read(lo, max(lo, hi), channels, self.threads)[::-1][:: -step]
+            return data[:, 0] if drop_channel_axis else data
+        try:
+            t = operator.index(rows)
+        except TypeError:
+            rows = np.asarray(rows)
+            if rows.dtype == bool:
+                rows = np.flatnonzero(rows)
+            rows = np.where(rows < 0, rows + self.shape[0], rows)
+            if rows.size and (rows.min() < 0 or rows.max() >= self.shape[0]):
+                raise IndexError("sample index out of range")
+            lo, hi = (int(rows.min()), int(rows.max()) + 1) if rows.size else (0, 0)
+            data = self._reader.read(lo, hi, channels, self.threads)[rows - lo]
+            return data[:, 0] if drop_channel_axis else data
+        if t < 0:
+            t += self.shape[0]
+        if not 0 <= t < self.shape[0]:
+            raise IndexError(f"sample {t} is out of range for {self.shape[0]} samples")
+        data = self._reader.read(t, t + 1, channels, self.threads)[0]
+        return data[0] if drop_channel_axis else data
+
+    def _channels(self, cols):
+        n = self.shape[1]
+        if isinstance(cols, slice):
+            return list(range(n))[cols], False
+        try:
+            c = operator.index(cols)
+        except TypeError:
+            c = None
+        if c is not None:
+            if c < 0:
+                c += n
+            if not 0 <= c < n:
+                raise IndexError(f"channel {c} is out of range for {n} channels")
+            return [c], True
+        cols = np.asarray(cols)
+        if cols.dtype == bool:
+            cols = np.flatnonzero(cols)
+        chosen = [int(c) + n if int(c) < 0 else int(c) for c in cols.ravel()]
+        for c in chosen:
+            if not 0 <= c < n:
+                raise IndexError(f"channel {c} is out of range for {n} channels")
+        return chosen, False
+
+    def __array__(self, dtype=None):
+        data = self[:, :]
+        return data if dtype is None else data.astype(dtype)
+
+    def __repr__(self) -> str:
+        return f"<spikey.Reader {self.path!r}: {self.shape[0]} samples x {self.shape[1]} channels at {self.sample_rate} Hz>"
+
+
+def open(path: str | os.PathLike, threads: int = 1) -> Reader:  # noqa: A001 (mirrors mtscomp/np.load style)
+    """Opens an archive for random-access reads. Raises ArchiveError for a damaged archive."""
+    return Reader(path, threads)
+
+
+def compress(array, sample_rate: float, path: str | os.PathLike, level: str = "default", chunk_seconds: float = 1.0,
+             threads: int | None = None, overwrite: bool = False) -> dict:
+    """Compresses an int16 [samples, channels] array into an archive at `path`.
+
+    The archive holds one headerless source file, `<path stem>.bin` (interleaved int16), so
+    `spikey decompress` gives the array's bytes back; the archive is verified by a full decode
+    before it takes its name. Returns the compress report (ratio, sizes, codec).
+    """
+    array = np.asarray(array)
+    if array.dtype != np.int16:
+        raise TypeError(f"expected int16 samples, got {array.dtype} (convert explicitly: lossless means exactly these values)")
+    if array.ndim == 1:
+        array = array[:, None]
+    path = os.fspath(path)
+    stem = os.path.basename(path)
+    stem = stem[: -len(".spikey")] if stem.endswith(".spikey") else stem
+    kwargs = {} if threads is None else {"threads": threads}
+    return compress_array(np.ascontiguousarray(array), float(sample_rate), path, level, float(chunk_seconds),
+                          source_name=(stem or "array") + ".bin", overwrite=overwrite, **kwargs)

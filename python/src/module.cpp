@@ -1,0 +1,136 @@
+// spikey._spikey: the Python binding of the CPU reference decoder (random-access windows) and
+// encoder. NumPy arrays in and out; the GIL is released while decoding and encoding.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <atomic>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <unistd.h>
+
+#include "spikey/format/archive_reader.hpp"
+#include "spikey/host/decoder.hpp"
+#include "spikey/host/encoder.hpp"
+#include "spikey/host/parallel.hpp"
+#include "spikey/host/recording.hpp"
+#include "spikey/host/window.hpp"
+#include "spikey/version.hpp"
+
+namespace py = pybind11;
+namespace fs = std::filesystem;
+using namespace spikey;
+
+namespace {
+
+class Reader {
+ public:
+  explicit Reader(const std::string& path) : reader_(std::make_unique<format::ArchiveReader>(fs::path(path))) {}
+
+  std::uint64_t samples() const { return reader_->metadata().total_samples; }
+  std::size_t channels() const { return reader_->metadata().channels.size(); }
+  double sample_rate() const { return reader_->metadata().sample_rate; }
+  std::vector<std::string> channel_names() const {
+    std::vector<std::string> names;
+    for (const auto& c : reader_->metadata().channels) names.push_back(c.name);
+    return names;
+  }
+  std::vector<std::uint64_t> channel_lengths() const {
+    std::vector<std::uint64_t> lengths;
+    for (const auto& c : reader_->metadata().channels) lengths.push_back(c.length);
+    return lengths;
+  }
+  std::uint64_t chunk_samples() const { return reader_->metadata().chunk_samples; }
+  std::vector<std::uint64_t> lost_chunks() const { return host::lost_chunks(*reader_); }
+
+  // Samples [start, end) of `channels` (in that order) as an int16 [frames, channels] array.
+  // Only the chunks overlapping the window are read, and only the requested channels decoded.
+  py::array_t<std::int16_t> read(std::uint64_t start, std::uint64_t end, std::vector<std::uint32_t> channels, unsigned threads) const {
+    if (channels.empty()) return py::array_t<std::int16_t>(std::vector<py::ssize_t>{static_cast<py::ssize_t>(end > start ? end - start : 0), 0});
+    if (end <= start) return py::array_t<std::int16_t>(std::vector<py::ssize_t>{0, static_cast<py::ssize_t>(channels.size())});
+    for (const std::uint32_t c : channels)
+      if (end > reader_->metadata().channels.at(c).length)
+        throw py::index_error("samples " + std::to_string(start) + ".." + std::to_string(end - 1) + " run past the end of channel " +
+                              std::to_string(c) + " (" + std::to_string(reader_->metadata().channels[c].length) + " samples)");
+    std::vector<std::int16_t> samples;
+    host::Window window;
+    {
+      py::gil_scoped_release release;
+      window = host::resolve_window(reader_->metadata(), start, end, channels);
+      samples = host::read_window(*reader_, window, threads);
+    }
+    py::array_t<std::int16_t> out(std::vector<py::ssize_t>{static_cast<py::ssize_t>(window.frames()), static_cast<py::ssize_t>(channels.size())});
+    std::memcpy(out.mutable_data(), samples.data(), samples.size() * sizeof(std::int16_t));
+    return out;
+  }
+
+ private:
+  std::unique_ptr<format::ArchiveReader> reader_;
+};
+
+// Writes `array` (int16, [samples, channels], C order) as one raw source named `source_name`
+// and compresses it into `path`. Returns the compress report as a dict.
+py::dict compress_array(py::array_t<std::int16_t, py::array::c_style | py::array::forcecast> array, double sample_rate, const std::string& path,
+                        const std::string& level, double chunk_seconds, unsigned threads, const std::string& source_name, bool overwrite) {
+  if (array.ndim() != 2) throw py::value_error("expected a [samples, channels] array");
+  if (array.shape(1) < 1) throw py::value_error("the array has no channels");
+  static std::atomic<unsigned> counter{0};
+  const fs::path scratch = fs::temp_directory_path() / ("spikey-py-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+  host::CompressReport report;
+  {
+    py::gil_scoped_release release;
+    fs::create_directories(scratch);
+    struct Cleanup {
+      fs::path dir;
+      ~Cleanup() {
+        std::error_code ignored;
+        fs::remove_all(dir, ignored);
+      }
+    } cleanup{scratch};
+    const fs::path raw = scratch / source_name;
+    {
+      std::ofstream out(raw, std::ios::binary);
+      out.write(reinterpret_cast<const char*>(array.data()), static_cast<std::streamsize>(array.size() * sizeof(std::int16_t)));
+      if (!out) throw std::runtime_error("cannot write the temporary raw file " + raw.string());
+    }
+    const auto recording = host::Recording::open({raw}, {static_cast<std::uint32_t>(array.shape(1)), sample_rate}, [](const std::string&) {});
+    host::EncodeOptions options;
+    options.level = level;
+    options.chunk_seconds = chunk_seconds;
+    options.threads = threads;
+    options.overwrite = overwrite;
+    report = host::compress(recording, path, options);
+  }
+  py::dict d;
+  d["original_bytes"] = report.original_bytes;
+  d["archive_bytes"] = report.archive_bytes;
+  d["ratio"] = report.archive_bytes ? static_cast<double>(report.original_bytes) / static_cast<double>(report.archive_bytes) : 0.0;
+  d["codec"] = report.codec;
+  d["verified"] = report.verified;
+  d["encode_seconds"] = report.encode_seconds;
+  return d;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_spikey, m) {
+  m.doc() = "Spikey archives: random-access NumPy reads and compression (the CPU reference implementation)";
+  m.attr("__version__") = kVersion;
+  py::register_exception<format::ArchiveError>(m, "ArchiveError", PyExc_ValueError);
+  py::register_exception<host::InputError>(m, "InputError", PyExc_ValueError);
+  py::class_<Reader>(m, "_Reader")
+      .def(py::init<const std::string&>(), py::arg("path"))
+      .def_property_readonly("samples", &Reader::samples)
+      .def_property_readonly("channels", &Reader::channels)
+      .def_property_readonly("sample_rate", &Reader::sample_rate)
+      .def_property_readonly("channel_names", &Reader::channel_names)
+      .def_property_readonly("channel_lengths", &Reader::channel_lengths)
+      .def_property_readonly("chunk_samples", &Reader::chunk_samples)
+      .def_property_readonly("lost_chunks", &Reader::lost_chunks)
+      .def("read", &Reader::read, py::arg("start"), py::arg("end"), py::arg("channels"), py::arg("threads") = 1);
+  m.def("compress_array", &compress_array, py::arg("array"), py::arg("sample_rate"), py::arg("path"), py::arg("level") = "default",
+        py::arg("chunk_seconds") = 1.0, py::arg("threads") = host::default_thread_count(), py::arg("source_name") = "array.bin",
+        py::arg("overwrite") = false);
+}

@@ -1,0 +1,150 @@
+"""spikey.open / spikey.compress on real recordings: every read equals NumPy slicing of the
+original samples."""
+import concurrent.futures
+import os
+import pathlib
+import shutil
+import struct
+
+import numpy as np
+import pytest
+
+import spikey
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CINPLA = ROOT / "samples" / "cinpla32" / "cinpla32_30kHz_first6000.dat"
+GOLDEN = ROOT / "tests" / "golden" / "v5"
+
+
+def wav_samples(path):
+    data = path.read_bytes()
+    assert data[:4] == b"RIFF" and data[36:40] == b"data"
+    (size,) = struct.unpack_from("<I", data, 40)
+    return np.frombuffer(data[44:44 + size], dtype="<i2")
+
+
+@pytest.fixture(scope="module")
+def cinpla():
+    return np.fromfile(CINPLA, dtype="<i2").reshape(-1, 32)
+
+
+@pytest.fixture(scope="module")
+def cinpla_archive(tmp_path_factory, cinpla):
+    path = tmp_path_factory.mktemp("archives") / "cinpla32.spikey"
+    report = spikey.compress(cinpla, 30000, path, chunk_seconds=0.02)
+    assert report["verified"] and report["ratio"] > 1.5
+    return path
+
+
+def test_metadata(cinpla_archive):
+    r = spikey.open(cinpla_archive)
+    assert r.shape == (6000, 32)
+    assert r.sample_rate == 30000
+    assert len(r.channel_names) == 32
+    assert r.dtype == np.int16
+    assert r.chunk_samples == 600
+    assert r.lost_chunks == []
+
+
+def test_random_windows_equal_numpy_slicing(cinpla_archive, cinpla):
+    r = spikey.open(cinpla_archive)
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        t0 = int(rng.integers(-7000, 7000))
+        t1 = int(rng.integers(-7000, 7000))
+        step = int(rng.choice([1, 1, 1, 2, 5, -1, -3]))
+        kind = rng.integers(4)
+        if kind == 0:
+            cols = sorted(set(rng.integers(0, 32, size=int(rng.integers(1, 6))).tolist()))
+        elif kind == 1:
+            cols = rng.integers(-32, 32, size=int(rng.integers(1, 6))).tolist()  # any order, repeats, negatives
+        elif kind == 2:
+            cols = slice(int(rng.integers(0, 32)), int(rng.integers(0, 33)), int(rng.choice([1, 2, -1])))
+        else:
+            cols = int(rng.integers(-32, 32))
+        key = (slice(t0, t1, step), cols)
+        np.testing.assert_array_equal(r[key], cinpla[key], err_msg=repr(key))
+
+
+def test_integer_fancy_and_mask_indexing(cinpla_archive, cinpla):
+    r = spikey.open(cinpla_archive)
+    np.testing.assert_array_equal(r[1234], cinpla[1234])
+    np.testing.assert_array_equal(r[-1], cinpla[-1])
+    assert r[17, 3] == cinpla[17, 3]
+    rows = [5, 4000, 4000, 12]
+    np.testing.assert_array_equal(r[rows, [1, 2]], cinpla[rows][:, [1, 2]])
+    mask = np.zeros(32, dtype=bool)
+    mask[[0, 9, 31]] = True
+    np.testing.assert_array_equal(r[100:900, mask], cinpla[100:900, mask])
+    np.testing.assert_array_equal(np.asarray(r), cinpla)
+    with pytest.raises(IndexError):
+        r[6000]
+    with pytest.raises(IndexError):
+        r[0, 32]
+
+
+def test_golden_neuralink_channels_of_different_lengths():
+    r = spikey.open(GOLDEN / "neuralink3.spikey")
+    for c, name in enumerate(r.channel_names):
+        original = wav_samples(ROOT / "samples" / "neuralink" / name)
+        assert r.channel_lengths[c] == len(original)
+        np.testing.assert_array_equal(r[:, c], original)  # a slice clips to the channel's length
+
+
+def test_lost_chunks_raise_and_neighbours_read():
+    r = spikey.open(GOLDEN / "neuralink3_salvaged.spikey")
+    assert r.lost_chunks == [1, 4, 5]
+    with pytest.raises(spikey.ArchiveError, match="lost"):
+        r[20000:20010, 0]
+    name = r.channel_names[0]
+    np.testing.assert_array_equal(r[100:19000, 0], wav_samples(ROOT / "samples" / "neuralink" / name)[100:19000])
+
+
+def test_damaged_archive_raises(cinpla_archive, tmp_path):
+    damaged = tmp_path / "damaged.spikey"
+    data = bytearray(cinpla_archive.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    damaged.write_bytes(bytes(data))
+    r = spikey.open(damaged)
+    with pytest.raises(spikey.ArchiveError, match="chunk"):
+        r[:, :]
+    (tmp_path / "not.spikey").write_bytes(b"hello")
+    with pytest.raises(spikey.ArchiveError):
+        spikey.open(tmp_path / "not.spikey")
+
+
+def test_threads_read_in_parallel(cinpla_archive, cinpla):
+    r = spikey.open(cinpla_archive)
+    windows = [(t, t + 700, [c, (c * 7) % 32]) for t in range(0, 5000, 97) for c in (1, 20)]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda w: r[w[0]:w[1], w[2]], windows))
+    for (t0, t1, cols), got in zip(windows, results):
+        np.testing.assert_array_equal(got, cinpla[t0:t1, cols])
+
+
+@pytest.mark.parametrize("level", ["fast", "default", "max"])
+def test_compress_levels_round_trip(tmp_path, cinpla, level):
+    part = cinpla[:3000, :8]
+    path = tmp_path / f"part_{level}.spikey"
+    report = spikey.compress(part, 30000, path, level=level)
+    assert report["verified"]
+    np.testing.assert_array_equal(np.asarray(spikey.open(path)), part)
+    with pytest.raises(RuntimeError, match="exists"):
+        spikey.compress(part, 30000, path, level=level)  # exists: needs overwrite=True
+    spikey.compress(part, 30000, path, level=level, overwrite=True)
+
+
+def test_compress_refuses_what_is_not_int16(tmp_path):
+    with pytest.raises(TypeError):
+        spikey.compress(np.zeros((10, 2), dtype=np.float32), 1000, tmp_path / "f.spikey")
+    assert not (tmp_path / "f.spikey").exists()
+
+
+def test_decompressed_source_is_the_array_bytes(tmp_path, cinpla):
+    cli = shutil.which("spikey") or os.environ.get("SPIKEY_CLI")
+    if cli is None:
+        pytest.skip("the spikey CLI is not on PATH (set SPIKEY_CLI)")
+    path = tmp_path / "rec.spikey"
+    spikey.compress(cinpla[:1000], 30000, path)
+    assert os.system(f"'{cli}' decompress '{path}' -o '{tmp_path / 'out'}' -q") == 0
+    assert (tmp_path / "out" / "rec.bin").read_bytes() == cinpla[:1000].tobytes()
