@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # README command 2 (and CI): install dependencies, build everything, run every test and the
-# Python package's tests (pip install . into build/pyenv); then the C++ suite again under AddressSanitizer + UndefinedBehaviorSanitizer with bounded fuzzing
-# (scripts/test_sanitized.sh).
+# Python package's tests (pip install . into build/pyenv); then the C++ suite again under
+# AddressSanitizer + UndefinedBehaviorSanitizer with bounded fuzzing (scripts/test_sanitized.sh).
 # Tests on real data read ../shared/data next to the checkout (or $SPIKEY_SHARED_DATA) and
 # skip with a message when it is absent; GPU tests skip without a device.
 set -euo pipefail
