@@ -8,6 +8,7 @@
 #include "spikey/format/archive_writer.hpp"
 #include "spikey/format/checksum.hpp"
 #include "spikey/format/chunk_payload.hpp"
+#include "spikey/format/wire.hpp"
 #include "spikey/host/decoder.hpp"
 #include "spikey/host/mapped_file.hpp"
 #include "spikey/host/output_file.hpp"
@@ -19,13 +20,6 @@ namespace fs = std::filesystem;
 using format::ArchiveError;
 
 namespace {
-
-std::uint32_t load_u32(std::span<const std::uint8_t> b, std::uint64_t at) {
-  return std::uint32_t{b[at]} | std::uint32_t{b[at + 1]} << 8 | std::uint32_t{b[at + 2]} << 16 | std::uint32_t{b[at + 3]} << 24;
-}
-std::uint64_t load_u64(std::span<const std::uint8_t> b, std::uint64_t at) {
-  return std::uint64_t{load_u32(b, at)} | std::uint64_t{load_u32(b, at + 4)} << 32;
-}
 
 struct Recovered {
   format::FileHeader header;
@@ -42,7 +36,7 @@ Recovered recover_metadata(std::span<const std::uint8_t> file, std::vector<std::
     r.header = format::parse_file_header(file.first(format::kFileHeaderSize));
   } catch (const ArchiveError& e) {
     const std::uint64_t size = format::find_metadata_section_size(file.subspan(format::kFileHeaderSize));
-    const std::uint64_t claimed_checksum = load_u64(file, 24);
+    const std::uint64_t claimed_checksum = format::load_u64_le(file.data() + 24);  // header field metadata_checksum
     if (size == 0 || format::checksum64(file.subspan(format::kFileHeaderSize, size)) != claimed_checksum)
       throw ArchiveError(std::string("cannot salvage: the file header is damaged (") + e.what() +
                          ") and the metadata after it cannot be confirmed intact");
@@ -98,14 +92,15 @@ struct FoundChunk {
 };
 
 // A frame at `at` that names a chunk of this recording and whose payload matches its checksum.
-bool frame_is_intact(std::span<const std::uint8_t> file, std::uint64_t at, std::uint64_t chunk_count, std::uint64_t max_payload,
-                     std::uint64_t* chunk, std::uint64_t* payload_size) {
-  if (file.size() - at < format::kChunkFrameSize || load_u32(file, at) != format::kChunkMagic) return false;
-  *chunk = load_u32(file, at + 4);
-  *payload_size = load_u32(file, at + 8);
+bool frame_is_intact(std::span<const std::uint8_t> file, std::uint64_t at, std::uint16_t version, std::uint64_t chunk_count,
+                     std::uint64_t max_payload, std::uint64_t* chunk, std::uint64_t* payload_size) {
+  if (file.size() - at < format::kChunkFrameSize || format::load_u32_le(file.data() + at) != format::kChunkMagic) return false;
+  const format::ChunkHeader frame = format::parse_chunk_header(file.subspan(at, format::kChunkFrameSize), at, version);
+  *chunk = frame.chunk_index;
+  *payload_size = frame.payload_size;
   const std::uint64_t room = file.size() - at - format::kChunkFrameSize;
   return *chunk < chunk_count && *payload_size > 0 && *payload_size <= max_payload && *payload_size <= room &&
-         format::checksum64(file.subspan(at + format::kChunkFrameSize, *payload_size)) == load_u64(file, at + 12);
+         format::checksum64(file.subspan(at + format::kChunkFrameSize, *payload_size)) == frame.payload_checksum;
 }
 
 }  // namespace
@@ -129,15 +124,16 @@ SalvageReport salvage_archive(const fs::path& damaged, const fs::path& output, c
   const std::uint64_t max_payload = 8 * meta.chunk_samples * std::max<std::size_t>(meta.channels.size(), 1) * 2 + (1u << 20);
   std::vector<FoundChunk> found(chunk_count);
   std::uint64_t at = r.metadata_end, skipped = 0;
-  static constexpr std::uint8_t kMagic[4] = {0x53, 0x50, 0x4B, 0x43};
+  std::uint8_t magic[4];
+  format::store_u32_le(magic, format::kChunkMagic);
   while (at < file.size()) {
     std::uint64_t chunk = 0, size = 0;
-    if (frame_is_intact(file, at, chunk_count, max_payload, &chunk, &size)) {
+    if (frame_is_intact(file, at, r.header.format_version, chunk_count, max_payload, &chunk, &size)) {
       if (found[chunk].payload_size == 0) found[chunk] = {at + format::kChunkFrameSize, size, 0};
       at += format::kChunkFrameSize + size;
       continue;
     }
-    const auto* next = static_cast<const std::uint8_t*>(::memmem(file.data() + at + 1, file.size() - at - 1, kMagic, sizeof kMagic));
+    const auto* next = static_cast<const std::uint8_t*>(::memmem(file.data() + at + 1, file.size() - at - 1, magic, sizeof magic));
     const std::uint64_t to = next == nullptr ? file.size() : static_cast<std::uint64_t>(next - file.data());
     skipped += to - at;
     at = to;

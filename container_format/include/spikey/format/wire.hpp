@@ -70,5 +70,11 @@ inline std::uint32_t load_u32_le(const std::uint8_t* src) {
   std::memcpy(&v, src, 4);
   return v;
 }
+inline void store_u64_le(std::uint8_t* dst, std::uint64_t v) { std::memcpy(dst, &v, 8); }
+inline std::uint64_t load_u64_le(const std::uint8_t* src) {
+  std::uint64_t v;
+  std::memcpy(&v, src, 8);
+  return v;
+}
 
 }  // namespace spikey::format
