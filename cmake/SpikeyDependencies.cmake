@@ -18,6 +18,9 @@ if(NOT TARGET CLI11::CLI11)
   set_target_properties(CLI11::CLI11 PROPERTIES INTERFACE_INCLUDE_DIRECTORIES ${SPIKEY_CLI11_INCLUDE})
 endif()
 
+# SHA-1 of SpikeGLX recordings (their .meta's fileSHA1): libcrypto from libssl-dev.
+find_package(OpenSSL REQUIRED COMPONENTS Crypto)
+
 find_path(SPIKEY_XXHASH_INCLUDE xxhash.h REQUIRED)
 find_library(SPIKEY_XXHASH_LIBRARY xxhash REQUIRED)
 add_library(spikey_xxhash INTERFACE)

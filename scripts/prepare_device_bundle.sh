@@ -2,7 +2,7 @@
 # Run HERE (the development machine) before a GPU check. GPU machines cannot install packages,
 # so this gathers what the build needs there and the real data the check reads:
 #   device_deps/  headers and libraries of the Debian packages (json, CLI11, xxHash, zstd,
-#                 GoogleTest, Google Benchmark), a few MB
+#                 OpenSSL's libcrypto, GoogleTest, Google Benchmark), a few MB
 #   device_data/neuralink/  the first 200 Neuralink WAVs of ../shared/data (about 40 MB)
 # Both are git-ignored; pass them to the device tool as carry: ["device_deps", "device_data"].
 set -euo pipefail
@@ -12,7 +12,8 @@ lib=/usr/lib/$(gcc -print-multiarch)
 rm -rf device_deps && mkdir -p device_deps/include device_deps/lib
 cp -r /usr/include/nlohmann /usr/include/CLI /usr/include/gtest /usr/include/gmock /usr/include/benchmark device_deps/include/
 cp /usr/include/xxhash.h /usr/include/zstd.h /usr/include/zstd_errors.h /usr/include/zdict.h device_deps/include/
-cp "$lib"/libxxhash.a "$lib"/libzstd.a "$lib"/libgtest.a "$lib"/libgtest_main.a "$lib"/libgmock.a "$lib"/libgmock_main.a device_deps/lib/
+cp -r /usr/include/openssl device_deps/include/ && cp "/usr/include/$(gcc -print-multiarch)"/openssl/*.h device_deps/include/openssl/
+cp "$lib"/libcrypto.a "$lib"/libxxhash.a "$lib"/libzstd.a "$lib"/libgtest.a "$lib"/libgtest_main.a "$lib"/libgmock.a "$lib"/libgmock_main.a device_deps/lib/
 # Google Benchmark ships as a shared library only: keep its soname so the loader finds it.
 soname=$(objdump -p "$lib/libbenchmark.so" | awk '/SONAME/ {print $2}')
 cp -L "$lib/libbenchmark.so" "device_deps/lib/$soname"

@@ -227,9 +227,18 @@ std::uint64_t Metadata::original_bytes() const {
   return total;
 }
 
-namespace {
+const char* source_kind_name(SourceKind kind) {
+  switch (kind) {
+    case SourceKind::wav: return "wav";
+    case SourceKind::raw: return "raw";
+    case SourceKind::spikeglx: return "spikeglx";
+    case SourceKind::open_ephys: return "open_ephys";
+    case SourceKind::side_file: return "side_file";
+  }
+  return "raw";
+}
 
-const char* kind_name(SourceKind kind) { return kind == SourceKind::wav ? "wav" : "raw"; }
+namespace {
 
 json value_map_to_json(const ValueMap& m) {
   switch (m.kind) {
@@ -404,7 +413,7 @@ void validate_mo_predictors(const Metadata& m) {
   if (mo_decoding_order(m).size() != m.channels.size()) fail("metadata: the channels' sources form a cycle");
 }
 
-void validate(const Metadata& m, std::uint64_t verbatim_size) {
+void validate(const Metadata& m, std::uint64_t verbatim_size, std::uint16_t version) {
   if (!(m.sample_rate > 0) || !std::isfinite(m.sample_rate)) fail("metadata: sample_rate must be positive");
   if (m.chunk_samples == 0 || m.chunk_samples > 0xffffffffu) fail("metadata: chunk_samples out of range");
   if (m.codec.name != kCodecRice1 && m.codec.name != kCodecLpc1 && !uses_mo_predictors(m.codec.name))
@@ -431,6 +440,17 @@ void validate(const Metadata& m, std::uint64_t verbatim_size) {
         fail("metadata: channel " + std::to_string(c) + " does not match " + where);
     }
     next_channel += s.channel_count;
+    if (version < 6 && s.kind != SourceKind::wav && s.kind != SourceKind::raw)
+      fail("metadata: " + where + " of kind " + source_kind_name(s.kind) + " needs format version 6");
+    if (s.kind == SourceKind::side_file) {
+      if (s.channel_count != 0 || s.frames != 0 || s.suffix.size != 0 || s.prefix.size != s.size)
+        fail("metadata: side file " + where + " must hold no channels and all its bytes as prefix");
+      if (s.delta64_count > s.size / 8 || s.delta64_offset > s.size - 8 * s.delta64_count)
+        fail("metadata: " + where + " delta64 words lie outside the file");
+      if (s.prefix.offset + s.prefix.size > verbatim_size) fail("metadata: " + where + " verbatim bytes out of range");
+      continue;
+    }
+    if (s.delta64_count != 0) fail("metadata: " + where + " has delta64 words but is not a side file");
     if (s.channel_count == 0) fail("metadata: " + where + " has no channels");
     // prefix + frames * channels * 2 + suffix == size, checked without overflow.
     const std::uint64_t frame_bytes = std::uint64_t{s.channel_count} * 2;
@@ -572,20 +592,26 @@ std::vector<std::uint8_t> serialize(const MetadataSection& section) {
     json cj = {{"source", c.source}, {"length", c.length}, {"value_map", value_map_to_json(c.value_map)}};
     if (c.source >= m.sources.size() || c.name != default_channel_name(m, static_cast<std::uint32_t>(&c - m.channels.data()))) cj["name"] = c.name;
     if (has_predictors) cj["predictor"] = predictor_to_json(c.predictor, m.codec);
+    if (c.bit_volts) cj["bit_volts"] = *c.bit_volts;
+    if (!c.units.empty()) cj["units"] = c.units;
+    if (c.sync) cj["sync"] = true;
     channels.push_back(std::move(cj));
   }
   j["channels"] = std::move(channels);
   json sources = json::array();
-  for (const auto& s : m.sources)
-    sources.push_back({{"path", s.path},
-                       {"kind", kind_name(s.kind)},
-                       {"size", s.size},
-                       {"checksum", checksum_hex(s.checksum)},
-                       {"channel_count", s.channel_count},
-                       {"first_channel", s.first_channel},
-                       {"frames", s.frames},
-                       {"prefix", range_to_json(s.prefix)},
-                       {"suffix", range_to_json(s.suffix)}});
+  for (const auto& s : m.sources) {
+    json sj = {{"path", s.path},
+               {"kind", source_kind_name(s.kind)},
+               {"size", s.size},
+               {"checksum", checksum_hex(s.checksum)},
+               {"channel_count", s.channel_count},
+               {"first_channel", s.first_channel},
+               {"frames", s.frames},
+               {"prefix", range_to_json(s.prefix)},
+               {"suffix", range_to_json(s.suffix)}};
+    if (s.delta64_count != 0) sj["delta64"] = json::array({s.delta64_offset, s.delta64_count});
+    sources.push_back(std::move(sj));
+  }
   j["sources"] = std::move(sources);
   const std::string text = j.dump();
   std::vector<std::uint8_t> plain;
@@ -653,6 +679,28 @@ std::uint64_t find_metadata_section_size(std::span<const std::uint8_t> bytes) {
   return ZSTD_isError(size) ? 0 : size;
 }
 
+std::vector<std::uint8_t> delta64_encode(std::span<const std::uint8_t> file, std::uint64_t offset, std::uint64_t count) {
+  std::vector<std::uint8_t> out(file.begin(), file.end());
+  std::uint64_t previous = 0;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const std::uint64_t word = load_u64_le(file.data() + offset + 8 * i);
+    store_u64_le(out.data() + offset + 8 * i, word - previous);
+    previous = word;
+  }
+  return out;
+}
+
+std::vector<std::uint8_t> side_file_bytes(const SourceFile& source, std::span<const std::uint8_t> verbatim) {
+  const auto stored = verbatim.subspan(source.prefix.offset, source.prefix.size);
+  std::vector<std::uint8_t> out(stored.begin(), stored.end());
+  std::uint64_t sum = 0;
+  for (std::uint64_t i = 0; i < source.delta64_count; ++i) {
+    sum += load_u64_le(out.data() + source.delta64_offset + 8 * i);
+    store_u64_le(out.data() + source.delta64_offset + 8 * i, sum);
+  }
+  return out;
+}
+
 std::string lost_chunk_message(const Metadata& metadata, std::uint64_t chunk) {
   const std::uint64_t first = metadata.chunk_first_sample(chunk);
   const std::uint64_t last = first + std::max<std::uint32_t>(metadata.chunk_sample_count(chunk), 1) - 1;
@@ -703,6 +751,14 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
     c.length = field<std::uint64_t>(channels[i], "length", where);
     c.value_map = value_map_from_json(field<json>(channels[i], "value_map", where), where);
     if (lpc || mo) c.predictor = predictor_from_json(field<json>(channels[i], "predictor", where), m.codec, where);
+    if (expected_version >= 6) {
+      if (channels[i].contains("bit_volts")) c.bit_volts = field<double>(channels[i], "bit_volts", where);
+      if (channels[i].contains("units")) c.units = field<std::string>(channels[i], "units", where);
+      if (channels[i].contains("sync")) {
+        if (!channels[i]["sync"].is_boolean()) fail("metadata: " + where + ".sync is not true or false");
+        c.sync = channels[i]["sync"].get<bool>();
+      }
+    }
     m.channels.push_back(std::move(c));
   }
   for (std::size_t i = 0; i < sources.size(); ++i) {
@@ -711,9 +767,10 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
     SourceFile s;
     s.path = field<std::string>(sj, "path", where);
     const auto kind = field<std::string>(sj, "kind", where);
-    if (kind == "wav") s.kind = SourceKind::wav;
-    else if (kind == "raw") s.kind = SourceKind::raw;
-    else fail("metadata: " + where + " has unknown kind \"" + kind + "\"");
+    bool known = false;
+    for (const SourceKind k : {SourceKind::wav, SourceKind::raw, SourceKind::spikeglx, SourceKind::open_ephys, SourceKind::side_file})
+      if (kind == source_kind_name(k)) s.kind = k, known = true;
+    if (!known) fail("metadata: " + where + " has unknown kind \"" + kind + "\"");
     s.size = field<std::uint64_t>(sj, "size", where);
     const auto hex = field<std::string>(sj, "checksum", where);
     if (hex.size() != 16 || hex.find_first_not_of("0123456789abcdef") != std::string::npos)
@@ -724,9 +781,16 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
     s.frames = field<std::uint64_t>(sj, "frames", where);
     s.prefix = range_from_json(field<json>(sj, "prefix", where), where + ".prefix", verbatim_size);
     s.suffix = range_from_json(field<json>(sj, "suffix", where), where + ".suffix", verbatim_size);
+    if (expected_version >= 6 && sj.contains("delta64")) {
+      const json& d = sj["delta64"];
+      if (!d.is_array() || d.size() != 2 || !d[0].is_number_unsigned() || !d[1].is_number_unsigned())
+        fail("metadata: " + where + ".delta64 is not [offset, count]");
+      s.delta64_offset = d[0].get<std::uint64_t>();
+      s.delta64_count = d[1].get<std::uint64_t>();
+    }
     m.sources.push_back(std::move(s));
   }
-  validate(m, verbatim_size);
+  validate(m, verbatim_size, expected_version);
   for (std::size_t i = 0; i < m.channels.size(); ++i)
     if (!named[i]) m.channels[i].name = default_channel_name(m, static_cast<std::uint32_t>(i));
   if (expected_version < 2 && m.codec.name != kCodecRice1) fail("metadata: codec " + m.codec.name + " needs format version 2");

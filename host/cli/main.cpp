@@ -328,14 +328,25 @@ int run_extract(const ExtractArgs& a, const CommonOptions& o) {
 
 // ---- info ---------------------------------------------------------------------------------
 
+// " (1 open_ephys, 3 side_file)" when the archive holds more than one kind of file.
+std::string source_kinds_text(const format::Metadata& m) {
+  std::map<std::string, std::size_t> kinds;
+  for (const auto& s : m.sources) ++kinds[format::source_kind_name(s.kind)];
+  if (kinds.size() < 2) return "";
+  std::string text;
+  for (const auto& [kind, count] : kinds) text += (text.empty() ? " (" : ", ") + std::to_string(count) + " " + kind;
+  return text + ")";
+}
+
 int run_info(const std::string& archive, const CommonOptions& o) {
   const format::ArchiveReader reader(archive);
   const format::Metadata& m = reader.metadata();
   const std::uint64_t original = m.original_bytes();
   const double ratio = ratio_of(original, reader.file_size());
   std::uint64_t map_counts[3] = {0, 0, 0};
-  std::uint64_t linked = 0, taps = 0, source_links = 0, wavelet = 0;
+  std::uint64_t linked = 0, taps = 0, source_links = 0, wavelet = 0, sync_channels = 0;
   for (const auto& c : m.channels) {
+    sync_channels += c.sync;
     ++map_counts[static_cast<int>(c.value_map.kind)];
     linked += c.predictor.source_channel() >= 0;
     source_links += c.predictor.sources.size();
@@ -355,12 +366,15 @@ int run_info(const std::string& archive, const CommonOptions& o) {
                            {"sources", sources},
                            {"lms_step", c.predictor.lms_step}};
       }
+      if (c.bit_volts) cj["bit_volts"] = *c.bit_volts;
+      if (!c.units.empty()) cj["units"] = c.units;
+      cj["sync"] = c.sync;
       channels.push_back(std::move(cj));
     }
     json sources = json::array();
     for (const auto& s : m.sources)
       sources.push_back({{"path", s.path},
-                         {"kind", s.kind == format::SourceKind::wav ? "wav" : "raw"},
+                         {"kind", format::source_kind_name(s.kind)},
                          {"size", s.size},
                          {"checksum", format::checksum_hex(s.checksum)},
                          {"channels", s.channel_count},
@@ -394,12 +408,13 @@ int run_info(const std::string& archive, const CommonOptions& o) {
             << "sample rate   " << m.sample_rate << " Hz\n"
             << "duration      " << fixed(m.duration_seconds(), 3) << " s (" << m.total_samples << " samples)\n"
             << "channels      " << m.channels.size() << " (value maps: " << map_counts[2] << " n1_10bit, " << map_counts[1]
-            << " affine, " << map_counts[0] << " identity)\n"
+            << " affine, " << map_counts[0] << " identity"
+            << (sync_channels > 0 ? "; " + std::to_string(sync_channels) + " sync" : std::string()) << ")\n"
             << (lpc ? "prediction    order " + fixed(m.channels.empty() ? 0.0 : double(taps) / double(m.channels.size()), 1) +
                           " on average; " + std::to_string(linked) + " channel(s) also predicted from others (" +
                           std::to_string(source_links) + " source links), " + std::to_string(wavelet) + " with wavelet features\n"
                     : std::string())
-            << "sources       " << m.sources.size() << " file(s)\n"
+            << "sources       " << m.sources.size() << " file(s)" << source_kinds_text(m) << "\n"
             << "chunks        " << reader.index().size() << " x " << m.chunk_samples << " samples ("
             << fixed(static_cast<double>(m.chunk_samples) / m.sample_rate, 3) << " s)\n"
             << (host::lost_chunks(reader).empty() ? std::string()

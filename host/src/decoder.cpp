@@ -346,7 +346,10 @@ class SourceRebuilder {
       fs::create_directories(destination.parent_path());  // restore paths may hold subdirectories
       output_.emplace(destination, options.force);
     }
-    append(verbatim_range(source_.prefix));
+    if (source_.kind == format::SourceKind::side_file && source_.delta64_count != 0)
+      append(format::side_file_bytes(source_, verbatim_));
+    else
+      append(verbatim_range(source_.prefix));
   }
 
   void add_chunk(const DecodedChunk& chunk, bool lost) {

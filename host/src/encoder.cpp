@@ -420,7 +420,14 @@ format::MetadataSection survey_recording(const Recording& recording, const Encod
     f.first_channel = next_channel;
     f.frames = src.frames;
     f.prefix = {section.verbatim.size(), src.data_offset};
-    section.verbatim.insert(section.verbatim.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(src.data_offset));
+    if (src.delta64_count != 0) {
+      f.delta64_offset = src.delta64_offset;
+      f.delta64_count = src.delta64_count;
+      const auto stored = format::delta64_encode(bytes, src.delta64_offset, src.delta64_count);
+      section.verbatim.insert(section.verbatim.end(), stored.begin(), stored.end());
+    } else {
+      section.verbatim.insert(section.verbatim.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(src.data_offset));
+    }
     f.suffix = {section.verbatim.size(), src.map.size() - src.data_end()};
     section.verbatim.insert(section.verbatim.end(), bytes.begin() + static_cast<std::ptrdiff_t>(src.data_end()), bytes.end());
     meta.sources.push_back(std::move(f));
@@ -428,8 +435,18 @@ format::MetadataSection survey_recording(const Recording& recording, const Encod
   }
 
   // Channels first with placeholder maps: the chunk layout only needs their lengths.
-  for (std::uint32_t c = 0; c < recording.channel_count(); ++c)
-    meta.channels.push_back({recording.channel_name(c), recording.source_of_channel(c), recording.channel_length(c), {}, {}});
+  for (std::uint32_t c = 0; c < recording.channel_count(); ++c) {
+    format::ChannelInfo channel;
+    channel.name = recording.channel_name(c);
+    channel.source = recording.source_of_channel(c);
+    channel.length = recording.channel_length(c);
+    if (const ChannelLabel* label = recording.channel_label(c)) {
+      channel.bit_volts = label->bit_volts;
+      channel.units = label->units;
+      channel.sync = label->sync;
+    }
+    meta.channels.push_back(std::move(channel));
+  }
 
   // Value maps: one pass over the recording, chunk by chunk.
   std::vector<ValueSurvey> surveys(recording.channel_count());

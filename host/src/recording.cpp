@@ -1,5 +1,9 @@
 #include "spikey/host/recording.hpp"
 
+#include <set>
+
+#include "spikey/host/acquisition.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -12,10 +16,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool has_wav_extension(const fs::path& p) {
+bool has_extension(const fs::path& p, const char* wanted) {
   std::string ext = p.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext == ".wav";
+  return ext == wanted;
 }
 
 std::string rate_text(double rate) {
@@ -34,15 +38,6 @@ InputSource open_wav(const fs::path& file, std::string restore_path) {
   return src;
 }
 
-InputSource open_raw(const fs::path& file, std::string restore_path, std::uint32_t channels, double rate) {
-  InputSource src{file, std::move(restore_path), format::SourceKind::raw, MappedFile(file)};
-  src.channel_count = channels;
-  src.data_offset = 0;
-  src.frames = src.map.size() / (std::uint64_t{channels} * 2);  // a partial last frame stays verbatim
-  src.sample_rate = rate;
-  return src;
-}
-
 }  // namespace
 
 Recording Recording::open(const std::vector<fs::path>& arguments, const InputOptions& options,
@@ -55,41 +50,44 @@ Recording Recording::open(const std::vector<fs::path>& arguments, const InputOpt
     throw InputError("--raw-rate must be a positive number of samples per second");
 
   Recording rec;
+  std::set<fs::path> taken;  // a SpikeGLX pair named twice (x.bin and x.meta) is archived once
+  const auto add = [&](InputSource source) {
+    if (taken.insert(fs::weakly_canonical(source.file)).second) rec.sources_.push_back(std::move(source));
+  };
   for (const auto& arg : arguments) {
     std::error_code ec;
     const auto status = fs::status(arg, ec);
     if (ec || !fs::exists(status)) throw InputError(arg.string() + ": no such file or directory");
     if (fs::is_directory(status)) {
-      std::vector<std::pair<std::string, fs::path>> wavs;
-      std::size_t skipped = 0;
-      for (fs::recursive_directory_iterator it(arg, ec), end; !ec && it != end; it.increment(ec)) {
-        if (!it->is_regular_file()) continue;
-        if (has_wav_extension(it->path()))
-          wavs.emplace_back(it->path().lexically_relative(arg).generic_string(), it->path());
-        else
-          ++skipped;
-      }
-      if (ec) throw InputError(arg.string() + ": cannot list directory: " + ec.message());
-      if (wavs.empty()) throw InputError(arg.string() + ": directory holds no .wav files");
-      std::sort(wavs.begin(), wavs.end());
-      if (skipped > 0) note(arg.string() + ": skipping " + std::to_string(skipped) + " file(s) that are not .wav");
-      for (auto& [relative, path] : wavs) rec.sources_.push_back(open_wav(path, relative));
+      rec.add_directory(arg, note, add);
     } else if (fs::is_regular_file(status)) {
       const std::string base = arg.filename().string();
       if (options.raw_channels) {
-        rec.sources_.push_back(open_raw(arg, base, *options.raw_channels, *options.raw_rate));
+        add(open_interleaved_int16(arg, base, format::SourceKind::raw, *options.raw_channels, *options.raw_rate));
+      } else if (is_spikeglx_bin(arg) || is_spikeglx_meta(arg)) {
+        fs::path bin = arg;
+        if (is_spikeglx_meta(arg)) bin.replace_extension(".bin");
+        add(open_spikeglx_bin(bin, bin.filename().string()));
+        add(open_side_file(spikeglx_meta_of(bin), spikeglx_meta_of(bin).filename().string()));
+      } else if (base == "structure.oebin") {
+        throw InputError(arg.string() + ": give the Open Ephys recording folder (or the Record Node folder above it), not its structure.oebin");
       } else {
         InputSource probe{arg, base, format::SourceKind::wav, MappedFile(arg)};
         if (probe.map.size() == 0) throw InputError(arg.string() + ": the file is empty (0 bytes), not a WAV file");
-        if (!looks_like_wav(probe.map.bytes()))
+        if (!looks_like_wav(probe.map.bytes())) {
+          if (has_extension(arg, ".bin"))
+            throw InputError(arg.string() + ": no SpikeGLX .meta beside it (" + spikeglx_meta_of(arg).filename().string() +
+                             "); for headerless int16 use --raw-channels N --raw-rate HZ");
           throw InputError(arg.string() +
                            ": not a WAV file (no RIFF/WAVE header); for headerless int16 use --raw-channels N --raw-rate HZ");
-        rec.sources_.push_back(open_wav(arg, base));
+        }
+        add(open_wav(arg, base));
       }
     } else {
       throw InputError(arg.string() + ": not a regular file or directory");
     }
   }
+  if (rec.sources_.empty()) throw InputError("no input files");
 
   std::map<std::string, const InputSource*> by_restore_path;
   for (const auto& s : rec.sources_) {
@@ -98,23 +96,83 @@ Recording Recording::open(const std::vector<fs::path>& arguments, const InputOpt
       throw InputError("inputs " + it->second->file.string() + " and " + s.file.string() + " would both restore to " +
                        s.restore_path);
   }
-  rec.sample_rate_ = rec.sources_.front().sample_rate;
+  const InputSource* first = nullptr;
   for (const auto& s : rec.sources_) {
-    if (s.sample_rate != rec.sample_rate_)
-      throw InputError("mixed sample rates: " + rec.sources_.front().file.string() + " is " + rate_text(rec.sample_rate_) +
-                       " Hz but " + s.file.string() + " is " + rate_text(s.sample_rate) + " Hz");
+    if (s.channel_count == 0) continue;  // side files
+    if (first == nullptr) first = &s;
+    if (s.sample_rate != first->sample_rate)
+      throw InputError("mixed sample rates: " + first->file.string() + " is " + rate_text(first->sample_rate) + " Hz but " +
+                       s.file.string() + " is " + rate_text(s.sample_rate) +
+                       " Hz; one archive holds one rate, so archive each stream (e.g. AP and LF) on its own");
   }
+  if (first == nullptr) throw InputError("the inputs hold no recorded channels, only side files");
+  rec.sample_rate_ = first->sample_rate;
   for (std::uint32_t i = 0; i < rec.sources_.size(); ++i)
     rec.channel_source_.insert(rec.channel_source_.end(), rec.sources_[i].channel_count, i);
   return rec;
 }
 
-std::string Recording::channel_name(std::size_t channel) const {
+void Recording::add_directory(const fs::path& dir, const std::function<void(const std::string&)>& note,
+                              const std::function<void(InputSource)>& add) {
+  std::vector<std::pair<std::string, fs::path>> files;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->is_regular_file()) files.emplace_back(it->path().lexically_relative(dir).generic_string(), it->path());
+  if (ec) throw InputError(dir.string() + ": cannot list directory: " + ec.message());
+  std::sort(files.begin(), files.end());
+
+  // An acquisition folder (Open Ephys or SpikeGLX) is archived whole: every file that is not
+  // a recording becomes a side file. A folder of WAVs keeps only its WAVs.
+  std::map<fs::path, OpenEphysStream> streams;  // by continuous.dat
+  bool acquisition = false;
+  for (const auto& [relative, path] : files) {
+    if (path.filename() == "structure.oebin") {
+      acquisition = true;
+      for (auto& s : read_structure_oebin(path)) streams[s.dat.lexically_normal()] = std::move(s);
+    } else if (is_spikeglx_bin(path)) {
+      acquisition = true;
+    }
+  }
+  std::size_t skipped = 0, recordings = 0;
+  for (const auto& [relative, path] : files) {
+    const auto stream = streams.find(path.lexically_normal());
+    if (stream != streams.end()) {
+      add(open_open_ephys_stream(stream->second, relative));
+      streams.erase(stream);
+      ++recordings;
+    } else if (is_spikeglx_bin(path)) {
+      add(open_spikeglx_bin(path, relative));
+      ++recordings;
+    } else if (has_extension(path, ".wav")) {
+      add(open_wav(path, relative));
+      ++recordings;
+    } else if (acquisition) {
+      add(open_side_file(path, relative));
+    } else {
+      ++skipped;
+    }
+  }
+  if (!streams.empty()) throw InputError(streams.begin()->first.string() + ": listed in a structure.oebin but missing");
+  if (recordings == 0)
+    throw InputError(dir.string() + ": directory holds no recordings (.wav files, SpikeGLX .bin with .meta, or an Open Ephys structure.oebin)");
+  if (skipped > 0) note(dir.string() + ": skipping " + std::to_string(skipped) + " file(s) that are not .wav");
+}
+
+std::size_t Recording::index_in_source(std::size_t channel) const {
   const std::uint32_t s = channel_source_[channel];
-  const InputSource& src = sources_[s];
+  return channel - static_cast<std::size_t>(std::find(channel_source_.begin(), channel_source_.end(), s) - channel_source_.begin());
+}
+
+const ChannelLabel* Recording::channel_label(std::size_t channel) const {
+  const InputSource& src = sources_[channel_source_[channel]];
+  return src.labels.empty() ? nullptr : &src.labels[index_in_source(channel)];
+}
+
+std::string Recording::channel_name(std::size_t channel) const {
+  const InputSource& src = sources_[channel_source_[channel]];
+  if (const ChannelLabel* label = channel_label(channel); label != nullptr && !label->name.empty()) return label->name;
   if (src.channel_count == 1) return src.restore_path;
-  const auto first = std::find(channel_source_.begin(), channel_source_.end(), s) - channel_source_.begin();
-  return src.restore_path + ":" + std::to_string(channel - static_cast<std::size_t>(first));
+  return src.restore_path + ":" + std::to_string(index_in_source(channel));
 }
 
 std::uint64_t Recording::total_samples() const {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -32,8 +33,10 @@ class LostChunkError : public ArchiveError {
 };
 
 // Version 2 added codec lpc1, version 3 codec mo1, version 4 codec cm1 and chunk frames,
-// version 5 lost chunks (salvaged archives); older archives still decode.
-inline constexpr std::uint16_t kFormatVersion = 5;
+// version 5 lost chunks (salvaged archives), version 6 acquisition folders (side files,
+// SpikeGLX and Open Ephys sources, channel gains, run-coded sync channels); older archives
+// still decode.
+inline constexpr std::uint16_t kFormatVersion = 6;
 
 // §3.2 File header.
 inline constexpr std::array<std::uint8_t, 8> kFileMagic = {0x89, 'S', 'P', 'I', 'K', 'E', 'Y', '\n'};
@@ -97,7 +100,14 @@ std::vector<std::uint8_t> serialize(const Footer& footer);
 Footer parse_footer(std::span<const std::uint8_t> bytes);
 
 // §4 Metadata.
-enum class SourceKind { wav, raw };
+// wav and raw hold samples; spikeglx (a .bin beside its .meta) and open_ephys (a
+// continuous.dat named by a structure.oebin) are headerless int16 like raw, their layout read
+// from the acquisition system's files (version 6); a side file (version 6) holds no channels
+// and is kept whole in the verbatim area.
+enum class SourceKind { wav, raw, spikeglx, open_ephys, side_file };
+
+// The metadata's name of a source kind (§4.3).
+const char* source_kind_name(SourceKind kind);
 
 struct ByteRange {  // a range of the metadata section's verbatim area
   std::uint64_t offset = 0;
@@ -114,7 +124,18 @@ struct SourceFile {
   std::uint64_t frames = 0;         // samples per channel
   ByteRange prefix;  // verbatim bytes before the samples (WAV header and chunks)
   ByteRange suffix;  // verbatim bytes after the samples (pad byte, trailing chunks, partial frame)
+  // Side files: `delta64_count` little-endian u64 words from byte `delta64_offset` of the file
+  // are stored as differences from the previous word (§4.2), so that sample-number and
+  // timestamp arrays (.npy) compress to almost nothing.
+  std::uint64_t delta64_offset = 0;
+  std::uint64_t delta64_count = 0;
 };
+
+// The side file's original bytes from its stored form (undoes the delta64 coding).
+std::vector<std::uint8_t> side_file_bytes(const SourceFile& source, std::span<const std::uint8_t> verbatim);
+// The stored form of a side file's bytes: words [offset, offset + 8 * count) replaced by
+// their differences.
+std::vector<std::uint8_t> delta64_encode(std::span<const std::uint8_t> file, std::uint64_t offset, std::uint64_t count);
 
 // Another channel whose differences around the same time feed a channel's prediction.
 struct PredictorSource {
@@ -139,6 +160,12 @@ struct ChannelInfo {
   std::uint64_t length = 0;  // samples
   ValueMap value_map;
   ChannelPredictor predictor;  // lpc1 only
+  // Version 6, from the acquisition system's files: the size of one step of the int16 value
+  // in `units` (Open Ephys bit_volts, SpikeGLX gain), and whether the channel is a sync or
+  // digital word (a bitfield, run-coded in every chunk, §6.12).
+  std::optional<double> bit_volts;
+  std::string units;
+  bool sync = false;
 };
 
 inline constexpr const char* kCodecRice1 = "rice1";

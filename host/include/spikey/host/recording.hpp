@@ -16,15 +16,27 @@
 
 namespace spikey::host {
 
+// What the acquisition system's files say about one channel (SpikeGLX .meta, Open Ephys
+// structure.oebin); empty for WAV and raw inputs.
+struct ChannelLabel {
+  std::string name;
+  std::optional<double> bit_volts;
+  std::string units;
+  bool sync = false;  // a sync or digital word: a bitfield, not a signal
+};
+
 struct InputSource {
   std::filesystem::path file;  // as found on disk
   std::string restore_path;    // relative path restored by decompress
   format::SourceKind kind = format::SourceKind::wav;
   MappedFile map;
-  std::uint32_t channel_count = 0;
-  std::uint64_t data_offset = 0;  // first sample byte in the file
+  std::uint32_t channel_count = 0;  // 0 for a side file
+  std::uint64_t data_offset = 0;    // first sample byte in the file (a side file: its size)
   std::uint64_t frames = 0;
-  double sample_rate = 0;
+  double sample_rate = 0;           // 0 for a side file
+  std::vector<ChannelLabel> labels{};  // one per channel, or none
+  std::uint64_t delta64_offset = 0;  // side files: the u64 words stored as differences
+  std::uint64_t delta64_count = 0;
 
   std::uint64_t data_end() const { return data_offset + frames * channel_count * 2; }
 };
@@ -46,7 +58,8 @@ class Recording {
   std::size_t channel_count() const { return channel_source_.size(); }
   std::uint32_t source_of_channel(std::size_t channel) const { return channel_source_[channel]; }
   std::uint64_t channel_length(std::size_t channel) const { return sources_[channel_source_[channel]].frames; }
-  std::string channel_name(std::size_t channel) const;
+  std::string channel_name(std::size_t channel) const;  // the acquisition system's, else path[:i]
+  const ChannelLabel* channel_label(std::size_t channel) const;  // null for WAV and raw inputs
   std::uint64_t total_samples() const;
   std::uint64_t original_bytes() const;
 
@@ -55,6 +68,10 @@ class Recording {
   void gather(std::uint64_t first_sample, const format::ChunkChannels& present, std::vector<std::int16_t>& out) const;
 
  private:
+  void add_directory(const std::filesystem::path& dir, const std::function<void(const std::string&)>& note,
+                     const std::function<void(InputSource)>& add);
+  std::size_t index_in_source(std::size_t channel) const;
+
   double sample_rate_ = 0;
   std::vector<InputSource> sources_;
   std::vector<std::uint32_t> channel_source_;

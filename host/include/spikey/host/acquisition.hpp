@@ -1,0 +1,45 @@
+// Inputs in acquisition systems' own layouts (SPEC.md §4.1): SpikeGLX .bin files with their
+// .meta, Open Ephys binary recording folders (structure.oebin), and the side files archived
+// whole beside them (.meta, .oebin, .npy, settings.xml, ...).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "spikey/host/recording.hpp"
+
+namespace spikey::host {
+
+// Headerless interleaved int16 with `channels` channels; a partial last frame stays verbatim.
+InputSource open_interleaved_int16(const std::filesystem::path& file, std::string restore_path, format::SourceKind kind,
+                                   std::uint32_t channels, double sample_rate);
+
+// A file kept whole. An .npy array of 8-byte elements (int64 sample numbers, float64
+// timestamps) gets its elements delta64-coded so that regular sequences compress to nothing.
+InputSource open_side_file(const std::filesystem::path& file, std::string restore_path);
+
+// SpikeGLX: `x.bin` pairs with `x.meta` in the same folder.
+std::filesystem::path spikeglx_meta_of(const std::filesystem::path& bin);
+bool is_spikeglx_bin(const std::filesystem::path& file);
+bool is_spikeglx_meta(const std::filesystem::path& file);  // an x.meta beside its x.bin
+// Channel count, rate, names, gains and sync channels from the .meta; the .bin's size and
+// SHA-1 checked against fileSizeBytes and fileSHA1 when the .meta has them. Throws InputError.
+InputSource open_spikeglx_bin(const std::filesystem::path& bin, std::string restore_path);
+
+// Open Ephys binary format: the continuous streams a structure.oebin describes.
+struct OpenEphysStream {
+  std::filesystem::path dat;  // <oebin folder>/continuous/<folder_name>/continuous.dat
+  std::uint32_t channel_count = 0;
+  double sample_rate = 0;
+  std::vector<ChannelLabel> labels;
+};
+std::vector<OpenEphysStream> read_structure_oebin(const std::filesystem::path& oebin);
+InputSource open_open_ephys_stream(const OpenEphysStream& stream, std::string restore_path);
+
+// Uppercase hex SHA-1, the form of SpikeGLX's fileSHA1.
+std::string sha1_hex(std::span<const std::uint8_t> bytes);
+
+}  // namespace spikey::host
