@@ -536,3 +536,40 @@ TEST(Cli, BatchArchivesShardsResumesAndReportsFailures) {
 
   EXPECT_EQ(run({"batch", (dir / "m.txt").string(), "-o", out.string(), "--shard", "2/2"}).code, 2);
 }
+
+TEST(Cli, AcquisitionFoldersRoundTripByteIdentical) {
+  // An Open Ephys recording folder and a SpikeGLX .bin/.meta pair, as a lab would pass them.
+  const fs::path open_ephys = test::samples_dir() / "open_ephys" / "Record Node 101";
+  const fs::path spikeglx = test::samples_dir() / "spikeglx";
+  for (const auto& [input, name] : {std::pair{open_ephys, "oe"}, std::pair{spikeglx / "run_g0_t0.imec0.ap.bin", "sglx"}}) {
+    test::TempDir dir;
+    const fs::path archive = dir / (std::string(name) + ".spikey");
+    auto r = run({"compress", input.string(), "-o", archive.string(), "-q"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    r = run({"decompress", archive.string(), "-o", (dir / "out").string(), "-q"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    const fs::path original_root = fs::is_directory(input) ? input : input.parent_path();
+    std::size_t compared = 0;
+    for (const auto& e : fs::recursive_directory_iterator(original_root)) {
+      if (!e.is_regular_file()) continue;
+      EXPECT_TRUE(test::read_file(e.path()) == test::read_file(dir / "out" / e.path().lexically_relative(original_root))) << e.path();
+      ++compared;
+    }
+    EXPECT_EQ(compared, fs::is_directory(input) ? 4u : 2u);
+    r = run({"info", archive.string(), "--json"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    const json info = json::parse(r.out);
+    if (fs::is_directory(input)) {
+      EXPECT_EQ(info["channels"][0]["name"], "CH1");
+      EXPECT_EQ(info["channels"][0]["units"], "uV");
+      EXPECT_EQ(info["sources"][0]["kind"], "open_ephys");
+    } else {
+      EXPECT_EQ(info["channels"][32]["name"], "SY0");
+      EXPECT_EQ(info["channels"][32]["sync"], true);
+      EXPECT_EQ(info["sources"][0]["kind"], "spikeglx");
+      EXPECT_EQ(info["sources"][1]["kind"], "side_file");
+    }
+    r = run({"verify", archive.string()});
+    EXPECT_EQ(r.code, 0) << r.err;
+  }
+}

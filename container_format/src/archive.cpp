@@ -413,6 +413,10 @@ void validate_mo_predictors(const Metadata& m) {
   if (mo_decoding_order(m).size() != m.channels.size()) fail("metadata: the channels' sources form a cycle");
 }
 
+bool is_empty_predictor(const ChannelPredictor& p) {
+  return p.history_weights.empty() && p.wavelet_weights.empty() && p.sources.empty() && p.lms_step == 0;
+}
+
 void validate(const Metadata& m, std::uint64_t verbatim_size, std::uint16_t version) {
   if (!(m.sample_rate > 0) || !std::isfinite(m.sample_rate)) fail("metadata: sample_rate must be positive");
   if (m.chunk_samples == 0 || m.chunk_samples > 0xffffffffu) fail("metadata: chunk_samples out of range");
@@ -428,6 +432,14 @@ void validate(const Metadata& m, std::uint64_t verbatim_size, std::uint16_t vers
     longest = std::max(longest, c.length);
   }
   if (longest != m.total_samples) fail("metadata: total_samples does not match the longest channel");
+  for (std::size_t c = 0; c < m.channels.size(); ++c) {
+    const ChannelInfo& channel = m.channels[c];
+    for (const auto& s : channel.predictor.sources)
+      if (s.channel >= 0 && static_cast<std::size_t>(s.channel) < m.channels.size() && m.channels[static_cast<std::size_t>(s.channel)].sync)
+        fail("metadata: channel " + std::to_string(c) + " is predicted from sync channel " + std::to_string(s.channel));
+    if (channel.sync && (channel.value_map.kind != ValueMapKind::identity || !is_empty_predictor(channel.predictor)))
+      fail("metadata: sync channel " + std::to_string(c) + " must have the identity value map and no predictor");
+  }
   std::uint32_t next_channel = 0;
   for (std::size_t i = 0; i < m.sources.size(); ++i) {
     const auto& s = m.sources[i];

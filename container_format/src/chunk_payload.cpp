@@ -23,14 +23,6 @@ ChunkChannels channels_in_chunk(const Metadata& metadata, std::uint64_t first_sa
 
 namespace {
 
-void put_varint(std::vector<std::uint8_t>& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<std::uint8_t>(v | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<std::uint8_t>(v));
-}
-
 template <class Stream>
 std::vector<std::uint8_t> assemble(std::span<const Stream> streams, std::size_t unit) {
   std::vector<std::uint8_t> payload;
@@ -40,7 +32,7 @@ std::vector<std::uint8_t> assemble(std::span<const Stream> streams, std::size_t 
     total += s.size() * unit;
   }
   payload.reserve(total + streams.size() * kMaxVarintBytes);
-  for (const auto& s : streams) put_varint(payload, s.size() * unit);
+  for (const auto& s : streams) put_leb128(payload, s.size() * unit);
   const std::size_t start = payload.size();
   payload.resize(start + total);
   std::uint8_t* out = payload.data() + start;
@@ -74,13 +66,12 @@ PayloadDirectory parse_payload_directory(std::span<const std::uint8_t> payload, 
       position += kStreamSizeFieldBytes;
       if (size % 4 != 0) throw ArchiveError(where(field) + ": stream size " + std::to_string(size) + " is invalid");
     } else {
-      for (int shift = 0;; shift += 7) {
-        if (position == payload.size()) throw ArchiveError(where(field) + ": payload too short for its stream directory");
-        if (shift >= 7 * static_cast<int>(kMaxVarintBytes)) throw ArchiveError(where(field) + ": stream size field is too long");
-        const std::uint8_t byte = payload[position++];
-        size |= std::uint64_t{byte & 0x7fu} << shift;
-        if ((byte & 0x80) == 0) break;
+      std::size_t at = position;
+      if (!read_leb128(payload, &at, kMaxVarintBytes, &size)) {
+        if (at == payload.size()) throw ArchiveError(where(field) + ": payload too short for its stream directory");
+        throw ArchiveError(where(field) + ": stream size field is too long");
       }
+      position = at;
       if (size > 0xffffffffu) throw ArchiveError(where(field) + ": stream size " + std::to_string(size) + " is invalid");
     }
     dir.stream_size[i] = size;

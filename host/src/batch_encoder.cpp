@@ -6,6 +6,7 @@
 #include "spikey/format/channel_predictor.hpp"
 #include "spikey/format/checksum.hpp"
 #include "spikey/format/chunk_payload.hpp"
+#include "spikey/format/sync_runs.hpp"
 #include "spikey/host/parallel.hpp"
 
 namespace spikey::host {
@@ -28,9 +29,19 @@ BatchPlan plan_batch(const f::Metadata& meta, std::uint64_t first_chunk, std::ui
     plan.chunk_first_stream.push_back(static_cast<std::uint32_t>(plan.streams.size()));
     plan.chunk_sample_offset.push_back(plan.samples);
     const auto present = f::channels_in_chunk(meta, meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk));
-    const auto first_stream = static_cast<std::int32_t>(plan.streams.size());
+    // Streams for the codec's channels; sync channels are runs coded on the host when the
+    // chunk is assembled (§6.12), their samples left in the batch unreferenced.
+    std::vector<std::int32_t> stream_of(present.channel.size(), -1);
+    for (std::size_t i = 0, next = plan.streams.size(); i < present.channel.size(); ++i)
+      if (!meta.channels[present.channel[i]].sync) stream_of[i] = static_cast<std::int32_t>(next++);
     for (std::size_t i = 0; i < present.channel.size(); ++i) {
       const f::ChannelInfo& channel = meta.channels[present.channel[i]];
+      if (channel.sync) {
+        plan.sync_slots.push_back({static_cast<std::uint32_t>(chunk - first_chunk), static_cast<std::uint32_t>(i), plan.samples,
+                                   present.sample_count[i]});
+        plan.samples += present.sample_count[i];
+        continue;
+      }
       const f::LpcModel model = f::lpc_model_of(channel.predictor, meta.codec.weight_shift);
       f::BatchStream s;
       s.sample_offset = plan.samples;
@@ -39,7 +50,7 @@ BatchPlan plan_batch(const f::Metadata& meta, std::uint64_t first_chunk, std::ui
         const auto it = std::lower_bound(present.channel.begin(), present.channel.end(),
                                          static_cast<std::uint32_t>(channel.predictor.source_channel()));
         if (it != present.channel.end() && *it == static_cast<std::uint32_t>(channel.predictor.source_channel()))
-          s.source_stream = first_stream + static_cast<std::int32_t>(it - present.channel.begin());
+          s.source_stream = stream_of[static_cast<std::size_t>(it - present.channel.begin())];
       }
       s.order = model.order;
       s.source_half_window = model.source_half_window;
@@ -201,12 +212,18 @@ std::vector<std::uint32_t> merge_slices(BatchPlan& plan, std::vector<BatchPlan>&
 
 std::vector<EncodedChunk> assemble_batch(const BatchPlan& plan, std::span<const std::uint32_t> words, std::span<const std::int16_t> samples) {
   std::vector<EncodedChunk> out(plan.chunk_count());
+  std::size_t next_sync = 0;
   for (std::size_t c = 0; c < plan.chunk_count(); ++c) {
     std::vector<std::vector<std::uint32_t>> streams;
     for (std::uint32_t i = plan.chunk_first_stream[c]; i < plan.chunk_first_stream[c + 1]; ++i) {
       const f::BatchStream& s = plan.streams[i];
       streams.emplace_back(words.begin() + static_cast<std::ptrdiff_t>(s.word_offset),
                            words.begin() + static_cast<std::ptrdiff_t>(s.word_offset + s.words));
+    }
+    for (; next_sync < plan.sync_slots.size() && plan.sync_slots[next_sync].chunk == c; ++next_sync) {  // ascending positions
+      const BatchPlan::SyncSlot& slot = plan.sync_slots[next_sync];
+      const auto runs = f::encode_sync_runs(samples.subspan(slot.sample_offset, slot.n), 4);
+      streams.insert(streams.begin() + slot.position, f::sync_runs_words(runs));
     }
     out[c].payload = f::assemble_payload(streams);
     const auto part = samples.subspan(plan.chunk_sample_offset[c], plan.chunk_sample_offset[c + 1] - plan.chunk_sample_offset[c]);

@@ -8,6 +8,7 @@
 #include "spikey/format/channel_predictor.hpp"
 #include "spikey/format/channel_stream.hpp"
 #include "spikey/format/checksum.hpp"
+#include "spikey/format/sync_runs.hpp"
 #include "spikey/format/chunk_payload.hpp"
 #include "spikey/format/cm_stream.hpp"
 #include "spikey/format/cm_tables.hpp"
@@ -225,6 +226,16 @@ DecodedChunk decode_payload(const format::Metadata& meta, std::uint16_t version,
     return ArchiveError("chunk " + std::to_string(chunk) + ", channel " + std::to_string(present.channel[p]) + " (stream at byte " +
                         std::to_string(payload_offset + dir.stream_offset[p]) + "): " + why);
   };
+  // Sync channels (§6.12) are runs, outside the codec; nothing is predicted from them.
+  std::vector<std::int16_t> runs;
+  for (std::size_t p = 0; p < present.channel.size(); ++p) {
+    if (!needed[p] || !meta.channels[present.channel[p]].sync) continue;
+    needed[p] = 0;
+    runs.resize(present.sample_count[p]);
+    if (!format::decode_sync_runs(payload.subspan(dir.stream_offset[p], dir.stream_size[p]), cm ? 1 : 4, runs))
+      throw stream_error(p, "malformed sync runs");
+    codes[p].assign(runs.begin(), runs.end());  // identity value map
+  }
   for (std::size_t p = 0; p < present.channel.size(); ++p) {
     // Every sample after the warm-up costs at least one bit (cm1: a header at least): reject
     // impossible sizes before allocating.

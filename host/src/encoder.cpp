@@ -11,6 +11,7 @@
 #include "spikey/format/archive_writer.hpp"
 #include "spikey/format/channel_predictor.hpp"
 #include "spikey/format/channel_stream.hpp"
+#include "spikey/format/sync_runs.hpp"
 #include "spikey/format/checksum.hpp"
 #include "spikey/format/value_map.hpp"
 #include "spikey/host/batch_encoder.hpp"
@@ -262,26 +263,65 @@ std::string codec_for_level(const std::string& level) {
   throw std::invalid_argument("unknown level \"" + level + "\" (fast, default or max)");
 }
 
-EncodedChunk encode_chunk(std::span<const std::int16_t> samples, const format::ChunkChannels& present, const format::Metadata& meta) {
-  const auto& codes = chunk_codes(samples, present, meta);
-  const std::uint32_t partition_size = meta.codec.partition_size;
-  std::vector<std::vector<std::uint32_t>> streams(present.channel.size());
-  if (meta.codec.name == format::kCodecRice1) {
-    for (std::size_t i = 0; i < present.channel.size(); ++i) streams[i] = encode_rice1_stream(codes[i], partition_size);
+namespace {
+
+// The codec's streams for the present channels `coded` (with their codes).
+template <class Stream>
+void encode_codec_streams(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& coded,
+                          const format::Metadata& meta, std::vector<Stream>& streams) {
+  streams.assign(coded.channel.size(), {});
+  if constexpr (std::is_same_v<Stream, std::vector<std::uint8_t>>) {
+    encode_cm_streams(codes, coded, meta, streams);
+  } else if (meta.codec.name == format::kCodecRice1) {
+    for (std::size_t i = 0; i < coded.channel.size(); ++i) streams[i] = encode_rice1_stream(codes[i], meta.codec.partition_size);
   } else if (meta.codec.name == format::kCodecMo1) {
-    encode_mo_streams(codes, present, meta, streams);
-  } else if (meta.codec.name == format::kCodecCm1) {
-    std::vector<std::vector<std::uint8_t>> byte_streams(present.channel.size());
-    encode_cm_streams(codes, present, meta, byte_streams);
-    EncodedChunk out;
-    out.payload = format::assemble_payload(std::span<const std::vector<std::uint8_t>>(byte_streams));
-    out.samples_checksum = format::checksum64({reinterpret_cast<const std::uint8_t*>(samples.data()), samples.size() * 2});
-    return out;
+    encode_mo_streams(codes, coded, meta, streams);
   } else {
-    encode_lpc_streams(codes, present, meta, streams);
+    encode_lpc_streams(codes, coded, meta, streams);
   }
+}
+
+// Every present channel's stream: sync channels as runs (§6.12), the others through the codec.
+template <class Stream>
+std::vector<std::uint8_t> encode_payload(std::span<const std::int16_t> samples, const format::ChunkChannels& present,
+                                         const format::Metadata& meta) {
+  const auto& codes = chunk_codes(samples, present, meta);
+  std::vector<Stream> streams;
+  const bool any_sync = std::any_of(present.channel.begin(), present.channel.end(), [&](std::uint32_t c) { return meta.channels[c].sync; });
+  if (!any_sync) {
+    encode_codec_streams(codes, present, meta, streams);
+    return format::assemble_payload(std::span<const Stream>(streams));
+  }
+  format::ChunkChannels coded;
+  std::vector<std::vector<std::int32_t>> coded_codes;
+  for (std::size_t i = 0; i < present.channel.size(); ++i) {
+    if (meta.channels[present.channel[i]].sync) continue;
+    coded.channel.push_back(present.channel[i]);
+    coded.sample_count.push_back(present.sample_count[i]);
+    coded_codes.push_back(codes[i]);
+  }
+  std::vector<Stream> coded_streams;
+  encode_codec_streams(coded_codes, coded, meta, coded_streams);
+  std::size_t position = 0, next_coded = 0;
+  for (std::size_t i = 0; i < present.channel.size(); ++i) {
+    if (meta.channels[present.channel[i]].sync) {
+      const auto runs = format::encode_sync_runs(samples.subspan(position, present.sample_count[i]), sizeof(typename Stream::value_type));
+      if constexpr (std::is_same_v<Stream, std::vector<std::uint8_t>>) streams.push_back(runs);
+      else streams.push_back(format::sync_runs_words(runs));
+    } else {
+      streams.push_back(std::move(coded_streams[next_coded++]));
+    }
+    position += present.sample_count[i];
+  }
+  return format::assemble_payload(std::span<const Stream>(streams));
+}
+
+}  // namespace
+
+EncodedChunk encode_chunk(std::span<const std::int16_t> samples, const format::ChunkChannels& present, const format::Metadata& meta) {
   EncodedChunk out;
-  out.payload = format::assemble_payload(streams);
+  out.payload = meta.codec.name == format::kCodecCm1 ? encode_payload<std::vector<std::uint8_t>>(samples, present, meta)
+                                                     : encode_payload<std::vector<std::uint32_t>>(samples, present, meta);
   out.samples_checksum = format::checksum64({reinterpret_cast<const std::uint8_t*>(samples.data()), samples.size() * 2});
   return out;
 }
@@ -469,7 +509,7 @@ format::MetadataSection survey_recording(const Recording& recording, const Encod
         if (options.progress) options.progress("scan", chunk + 1, chunk_count);
       });
   for (std::uint32_t c = 0; c < recording.channel_count(); ++c) {
-    meta.channels[c].value_map = choose_value_map(surveys[c]);
+    meta.channels[c].value_map = meta.channels[c].sync ? format::ValueMap{} : choose_value_map(surveys[c]);  // sync: runs of raw values
     if (value_map_counts != nullptr) ++value_map_counts[static_cast<int>(meta.channels[c].value_map.kind)];
   }
   return section;
@@ -520,6 +560,14 @@ format::MetadataSection with_model(const format::MetadataSection& surveyed, cons
   meta.codec = model.codec;
   meta.codec.partition_size = partition_size;
   for (std::size_t c = 0; c < meta.channels.size() && c < model.predictors.size(); ++c) meta.channels[c].predictor = model.predictors[c];
+  // Sync channels are runs, outside prediction (§6.12): no predictor of their own, and no
+  // channel predicted from them (the trainer rarely picks one: a bitfield does not correlate).
+  for (auto& channel : meta.channels) {
+    if (channel.sync) channel.predictor = {};
+    std::erase_if(channel.predictor.sources, [&](const format::PredictorSource& s) {
+      return s.channel >= 0 && static_cast<std::size_t>(s.channel) < meta.channels.size() && meta.channels[static_cast<std::size_t>(s.channel)].sync;
+    });
+  }
   try {
     format::parse_metadata_section(format::serialize(section));
   } catch (const format::ArchiveError& e) {

@@ -77,4 +77,26 @@ inline std::uint64_t load_u64_le(const std::uint8_t* src) {
   return v;
 }
 
+// Unsigned LEB128 (7 bits per byte, low group first, high bit on all but the last byte), as
+// the chunk payload's stream sizes (§6.5) and sync runs (§6.12) use it.
+inline void put_leb128(std::vector<std::uint8_t>& out, std::uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<std::uint8_t>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<std::uint8_t>(v));
+}
+// Reads a value of at most `max_bytes` bytes at `*position`, advancing it; false when the bytes
+// end first or the value is longer.
+inline bool read_leb128(std::span<const std::uint8_t> in, std::size_t* position, std::size_t max_bytes, std::uint64_t* value) {
+  std::uint64_t v = 0;
+  for (std::size_t i = 0; i < max_bytes; ++i) {
+    if (*position == in.size()) return false;
+    const std::uint8_t byte = in[(*position)++];
+    v |= std::uint64_t{byte & 0x7fu} << (7 * i);
+    if ((byte & 0x80) == 0) return *value = v, true;
+  }
+  return false;
+}
+
 }  // namespace spikey::format

@@ -24,6 +24,14 @@ struct BatchPlan {
   std::vector<format::BatchPartition> partitions;
   std::vector<std::int32_t> weights;               // stored weights of every stream's channel
   std::uint64_t samples = 0;
+  // Sync channels (§6.12), chunk after chunk: coded as runs when the chunk is assembled.
+  struct SyncSlot {
+    std::uint32_t chunk = 0;     // within the plan
+    std::uint32_t position = 0;  // among the chunk's present channels
+    std::uint64_t sample_offset = 0;
+    std::uint32_t n = 0;
+  };
+  std::vector<SyncSlot> sync_slots;
 
   std::size_t chunk_count() const { return chunk_first_stream.empty() ? 0 : chunk_first_stream.size() - 1; }
 };
