@@ -130,3 +130,23 @@ TEST(Golden, Version5Archives) {
     EXPECT_TRUE(test::read_file(out.path() / source.path) == expected);
   }
 }
+
+// Version 6: an Open Ephys recording folder (side files, a delta64-coded .npy, bit_volts) and a
+// SpikeGLX pair with a sync channel coded as runs, in a word codec (lpc1) and in cm1.
+TEST(Golden, Version6AcquisitionFolders) {
+  const fs::path open_ephys = test::golden_dir() / "v6" / "open_ephys.spikey";
+  expect_golden_restores(open_ephys, test::samples_dir() / "open_ephys" / "Record Node 101");
+  const format::ArchiveReader oe(open_ephys);
+  EXPECT_EQ(oe.format_version(), 6);
+  EXPECT_EQ(oe.metadata().sources.size(), 4u);
+  EXPECT_EQ(oe.metadata().channels[31].name, "CH64");  // the oebin names channels after the channel map
+  for (const auto& [name, codec] : {std::pair{"spikeglx_fast.spikey", "lpc1"}, std::pair{"spikeglx_max.spikey", "cm1"}}) {
+    const fs::path archive = test::golden_dir() / "v6" / name;
+    expect_golden_restores(archive, test::samples_dir() / "spikeglx");
+    const format::ArchiveReader reader(archive);
+    EXPECT_EQ(reader.format_version(), 6);
+    EXPECT_EQ(reader.metadata().codec.name, codec);
+    EXPECT_TRUE(reader.metadata().channels[32].sync);
+    EXPECT_EQ(reader.index().size(), 4u);
+  }
+}
