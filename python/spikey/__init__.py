@@ -56,6 +56,22 @@ class Reader:
         return self._reader.channel_lengths
 
     @property
+    def bit_volts(self) -> list[float | None]:
+        """Physical size of one int16 step per channel, in `units` (Open Ephys bit_volts, SpikeGLX
+        gain); None where the recording did not say (WAV and raw inputs)."""
+        return self._reader.bit_volts
+
+    @property
+    def units(self) -> list[str]:
+        """Units of `bit_volts` per channel (e.g. "uV"); empty where unknown."""
+        return self._reader.units
+
+    @property
+    def sync_channels(self) -> list[int]:
+        """Sync and digital-word channels (SpikeGLX SY/XD): bitfields, not signals."""
+        return self._reader.sync_channels
+
+    @property
     def chunk_samples(self) -> int:
         return self._reader.chunk_samples
 

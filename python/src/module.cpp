@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <unistd.h>
 
 #include "spikey/format/archive_reader.hpp"
@@ -41,6 +42,22 @@ class Reader {
     std::vector<std::uint64_t> lengths;
     for (const auto& c : reader_->metadata().channels) lengths.push_back(c.length);
     return lengths;
+  }
+  std::vector<std::optional<double>> bit_volts() const {
+    std::vector<std::optional<double>> values;
+    for (const auto& c : reader_->metadata().channels) values.push_back(c.bit_volts);
+    return values;
+  }
+  std::vector<std::string> units() const {
+    std::vector<std::string> values;
+    for (const auto& c : reader_->metadata().channels) values.push_back(c.units);
+    return values;
+  }
+  std::vector<std::uint32_t> sync_channels() const {
+    std::vector<std::uint32_t> channels;
+    for (std::uint32_t c = 0; c < reader_->metadata().channels.size(); ++c)
+      if (reader_->metadata().channels[c].sync) channels.push_back(c);
+    return channels;
   }
   std::uint64_t chunk_samples() const { return reader_->metadata().chunk_samples; }
   std::vector<std::uint64_t> lost_chunks() const { return host::lost_chunks(*reader_); }
@@ -128,6 +145,9 @@ PYBIND11_MODULE(_spikey, m) {
       .def_property_readonly("channel_names", &Reader::channel_names)
       .def_property_readonly("channel_lengths", &Reader::channel_lengths)
       .def_property_readonly("chunk_samples", &Reader::chunk_samples)
+      .def_property_readonly("bit_volts", &Reader::bit_volts)
+      .def_property_readonly("units", &Reader::units)
+      .def_property_readonly("sync_channels", &Reader::sync_channels)
       .def_property_readonly("lost_chunks", &Reader::lost_chunks)
       .def("read", &Reader::read, py::arg("start"), py::arg("end"), py::arg("channels"), py::arg("threads") = 1);
   m.def("compress_array", &compress_array, py::arg("array"), py::arg("sample_rate"), py::arg("path"), py::arg("level") = "default",

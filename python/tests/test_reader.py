@@ -148,3 +148,24 @@ def test_decompressed_source_is_the_array_bytes(tmp_path, cinpla):
     spikey.compress(cinpla[:1000], 30000, path)
     assert os.system(f"'{cli}' decompress '{path}' -o '{tmp_path / 'out'}' -q") == 0
     assert (tmp_path / "out" / "rec.bin").read_bytes() == cinpla[:1000].tobytes()
+
+
+def test_acquisition_folders_metadata_and_slices():
+    """Golden v6 archives of the bundled Open Ephys folder and SpikeGLX pair: names, gains and
+    sync channels from the acquisition files; slices equal the original interleaved samples."""
+    oe_dat = ROOT / "samples" / "open_ephys" / "Record Node 101" / "experiment1" / "recording1" / "continuous" / "Rhythm_FPGA-100.0" / "continuous.dat"
+    oe = np.fromfile(oe_dat, dtype="<i2").reshape(-1, 32)
+    r = spikey.open(ROOT / "tests" / "golden" / "v6" / "open_ephys.spikey")
+    assert r.shape == oe.shape
+    assert r.channel_names[0] == "CH1"
+    assert r.bit_volts[0] == pytest.approx(0.195, abs=1e-6) and r.units[0] == "uV"
+    assert r.sync_channels == []
+    np.testing.assert_array_equal(r[1234:4321, [5, 0, 31]], oe[1234:4321, [5, 0, 31]])
+
+    sg = np.fromfile(ROOT / "samples" / "spikeglx" / "run_g0_t0.imec0.ap.bin", dtype="<i2").reshape(-1, 33)
+    for name in ("spikeglx_fast.spikey", "spikeglx_max.spikey"):
+        r = spikey.open(ROOT / "tests" / "golden" / "v6" / name)
+        assert r.sync_channels == [32] and r.channel_names[32] == "SY0"
+        assert r.bit_volts[32] is None and r.bit_volts[0] == pytest.approx(0.6 / 512 / 500 * 1e6)
+        np.testing.assert_array_equal(r[:, 32], sg[:, 32])
+        np.testing.assert_array_equal(r[555:1777, 30:], sg[555:1777, 30:])
