@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # README command 1: install, build, then run spikey on the bundled real sample
-# (samples/neuralink: three N1 implant recordings) and show what it did.
+# (samples/neuralink: three N1 implant recordings; then an Open Ephys folder and a SpikeGLX
+# pair from samples/) and show what it did.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SPIKEY_BUILD_TARGETS=spikey bash scripts/build.sh
@@ -19,3 +20,12 @@ echo "\$ cmp restored files with the originals"
 for f in samples/neuralink/*.wav; do
   cmp "$f" "$work/restored/$(basename "$f")" && echo "identical: $(basename "$f")"
 done
+
+# An Open Ephys recording folder and a SpikeGLX .bin/.meta pair, archived and restored whole.
+run compress "samples/open_ephys/Record Node 101" -o "$work/open_ephys.spikey"
+run decompress "$work/open_ephys.spikey" -o "$work/open_ephys"
+diff -r "samples/open_ephys/Record Node 101" "$work/open_ephys" && echo "identical: every file of the Open Ephys folder"
+run compress samples/spikeglx/run_g0_t0.imec0.ap.bin -o "$work/spikeglx.spikey"
+run info "$work/spikeglx.spikey"
+run decompress "$work/spikeglx.spikey" -o "$work/spikeglx"
+diff -r samples/spikeglx "$work/spikeglx" && echo "identical: the SpikeGLX .bin and .meta"

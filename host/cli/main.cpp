@@ -706,8 +706,8 @@ int main(int argc, char** argv) {
   CommonOptions common;
 
   CompressArgs ca;
-  auto* compress = app.add_subcommand("compress", "compress WAV files, directories of WAVs or raw int16 into one archive");
-  compress->add_option("inputs", ca.inputs, "WAV files, directories of WAVs, or raw files with --raw-channels")->required();
+  auto* compress = app.add_subcommand("compress", "compress WAV files, SpikeGLX .bin/.meta pairs, Open Ephys recording folders, directories of WAVs or raw int16 into one archive");
+  compress->add_option("inputs", ca.inputs, "WAV files, SpikeGLX .bin (with its .meta), Open Ephys recording folders, directories of WAVs, or raw files with --raw-channels")->required();
   compress->add_option("-o,--output", ca.output, "archive to write (default: INPUT.spikey for one input)");
   compress->add_option("--level", ca.level, "fast | default | max")->check(CLI::IsMember({"fast", "default", "max"}));
   compress->add_option("--chunk-seconds", ca.chunk_seconds, "seconds per independently decodable chunk (default 1)")
@@ -729,13 +729,15 @@ int main(int argc, char** argv) {
   compress->add_flag("-q,--quiet", common.quiet, "no progress or summary");
   compress->add_flag("--json", common.json_output, "print a JSON report on stdout");
   add_threads(compress, common);
-  compress->footer("Examples:\n  spikey compress ../data/neuralink -o nl.spikey\n  spikey compress a.wav b.wav -o ab.spikey");
+  compress->footer(
+      "Examples:\n  spikey compress ../data/neuralink -o nl.spikey\n  spikey compress a.wav b.wav -o ab.spikey\n"
+      "  spikey compress run_g0_t0.imec0.ap.bin -o ap.spikey\n  spikey compress \"Record Node 101\" -o session.spikey");
 
   // topology and train take the same inputs as compress.
   auto* topology = app.add_subcommand("topology", "compute the channel topology (which channels share activity) of a recording");
   auto* train = app.add_subcommand("train", "train a model on a recording, to compress other recordings of the implant with --model");
   for (auto* cmd : {topology, train}) {
-    cmd->add_option("inputs", ca.inputs, "WAV files, directories of WAVs, or raw files with --raw-channels")->required();
+    cmd->add_option("inputs", ca.inputs, "WAV files, SpikeGLX .bin (with its .meta), Open Ephys recording folders, directories of WAVs, or raw files with --raw-channels")->required();
     auto* rc = cmd->add_option("--raw-channels", ca.raw_channels, "file inputs are headerless interleaved int16 with N channels")
                    ->check(CLI::Range(1u, 65535u));
     auto* rr = cmd->add_option("--raw-rate", ca.raw_rate, "sample rate in Hz of raw inputs")->check(CLI::PositiveNumber);
