@@ -1,12 +1,21 @@
 // Fuzz target: input readers and the whole lossless path. The first input byte chooses how the
-// rest is read (a WAV file, or headerless int16 with 1..8 channels) and the level; the bytes
-// are parsed, and when they are a usable recording they are compressed, the archive is decoded
-// and every restored file must equal its original (verify-after-compress plus restore_sources).
+// rest is read and the level:
+//   bit 0 set            headerless int16, 1..8 channels (bits 1-3), one of 4 rates (bits 4-5)
+//   bits 0-1 = 0b10      an acquisition folder: the rest is `text NUL binary`; bit 2 set: a
+//                        SpikeGLX pair (text = the .meta, binary = the .bin), clear: an Open
+//                        Ephys folder (text = structure.oebin, binary = continuous/s/continuous.dat
+//                        and, when bit 3 is set, the same bytes as an .npy side file)
+//   otherwise            a WAV file
+//   bits 6-7             the level
+// The bytes are parsed, and when they are a usable recording they are compressed, the archive
+// is decoded and every restored file must equal its original (verify-after-compress plus
+// restore_sources).
 // A well-formed refusal is host::InputError (or std::invalid_argument for options that do not
 // fit the input, e.g. a chunk length over 1e8 samples at the file's sample rate); any other
 // failure is a bug.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -46,7 +55,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::uint8_t mode = data[0];
   const std::span<const std::uint8_t> file(data + 1, size - 1);
   const bool raw = mode & 1;
-  if (!raw) {
+  const bool acquisition = (mode & 3) == 2;
+  if (!raw && !acquisition) {
     try {
       host::parse_wav(file, "fuzz.wav");
     } catch (const host::InputError&) {
@@ -55,11 +65,30 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (file.size() > kMaxRoundTripBytes) return 0;
 
-  const fs::path input = scratch() / (raw ? "input.bin" : "input.wav");
   const fs::path archive = scratch() / "input.spikey";
-  {
-    std::ofstream out(input, std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(file.data()), static_cast<std::streamsize>(file.size()));
+  const auto write = [](const fs::path& path, std::span<const std::uint8_t> bytes) {
+    fs::create_directories(path.parent_path());
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  };
+  fs::path input;
+  if (acquisition) {
+    input = scratch() / "folder";
+    std::error_code ignored;
+    fs::remove_all(input, ignored);
+    const auto nul = std::find(file.begin(), file.end(), std::uint8_t{0});
+    const std::span<const std::uint8_t> text(file.begin(), nul), binary(nul == file.end() ? nul : nul + 1, file.end());
+    if (mode & 4) {
+      write(input / "run_g0_t0.imec0.ap.meta", text);
+      write(input / "run_g0_t0.imec0.ap.bin", binary);
+    } else {
+      write(input / "structure.oebin", text);
+      write(input / "continuous" / "s" / "continuous.dat", binary);
+      if (mode & 8) write(input / "continuous" / "s" / "timestamps.npy", binary);
+    }
+  } else {
+    input = scratch() / (raw ? "input.bin" : "input.wav");
+    write(input, file);
   }
   host::InputOptions input_options;
   if (raw) {

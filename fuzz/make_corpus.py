@@ -3,10 +3,13 @@
 
     python3 fuzz/make_corpus.py build/host/spikey
 
-archive/: small real archives at every level (mono N1 files, 4-channel Intan), 3 KB or so each,
-so that mutations reach every codec, and a salvaged one with lost chunks. The *_v4 files were
-made by this script with spikey 0.4.0 (format version 4) and are kept as seeds for that version. inputs/: a mode byte (fuzz_inputs.cpp) followed by small
-WAV (plain, with extra chunks, EXTENSIBLE) and raw slices of the same recordings.
+archive/: small real archives at every level (mono N1 files, 4-channel Intan, a SpikeGLX pair with
+a sync channel and an Open Ephys folder), 3 KB or so each,
+so that mutations reach every codec, and a salvaged one with lost chunks. The *_v4 and *_v5 files
+were made by this script with spikey 0.4.0 and 0.5.0 (format versions 4 and 5) and are kept as seeds for
+those versions. inputs/: a mode byte (fuzz_inputs.cpp) followed by small
+WAV (plain, with extra chunks, EXTENSIBLE) and raw slices of the same recordings, and small
+SpikeGLX and Open Ephys folders (acquisition mode).
 """
 import os
 import struct
@@ -91,6 +94,32 @@ def main():
     write(os.path.join(out, "inputs", "intan_3ch_extensible.in"),
           bytes([0x00]) + wav(3, 30000, cinpla_frames([6, 7, 8], 0, 200), extensible=True))
     write(os.path.join(out, "inputs", "intan_4ch_raw.in"), bytes([0x01 | (3 << 1) | (1 << 4)]) + cinpla_frames([0, 1, 2, 3], 0, 300))
+    # Acquisition folders (mode bits 0-1 = 0b10): the bundled SpikeGLX .meta cut to 4 AP channels
+    # plus sync, and a structure.oebin for 4 channels, each with 300 real frames.
+    frames = cinpla_frames([0, 1, 2, 3], 0, 300)
+    sync = b"".join(struct.pack("<h", 64 * ((t // 100) % 2)) for t in range(300))
+    sglx = b"".join(frames[8 * t: 8 * t + 8] + sync[2 * t: 2 * t + 2] for t in range(300))
+    meta = ("nSavedChans=5\r\nimSampRate=30000\r\nsnsApLfSy=4,0,1\r\nimAiRangeMax=0.6\r\nimMaxInt=512\r\n"
+            "~imroTbl=(0,4)(0 0 0 500 250 1)(1 0 0 500 250 1)(2 0 0 500 250 1)(3 0 0 500 250 1)\r\n"
+            "~snsChanMap=(4,0,1)(AP0;0:0)(AP1;1:1)(AP2;2:2)(AP3;3:3)(SY0;4:4)\r\n"
+            f"fileSizeBytes={len(sglx)}\r\n").encode()
+    write(os.path.join(out, "inputs", "spikeglx_5ch_sync.in"), bytes([0x02 | 0x04 | 0x40]) + meta + b"\0" + sglx)
+    oebin = ('{"GUI version": "0.4.4.1", "continuous": [{"folder_name": "s/", "sample_rate": 30000, "num_channels": 4, '
+             '"channels": [' + ", ".join(f'{{"channel_name": "CH{i + 1}", "bit_volts": 0.195, "units": "uV"}}' for i in range(4)) +
+             ']}], "events": [], "spikes": []}').encode()
+    write(os.path.join(out, "inputs", "open_ephys_4ch.in"), bytes([0x02 | 0x08]) + oebin + b"\0" + frames)
+    # The same two folders as archives (format 6: sync runs, side files, delta64).
+    with tempfile.TemporaryDirectory() as tmp:
+        write(os.path.join(tmp, "sglx", "run_g0_t0.imec0.ap.meta"), meta)
+        write(os.path.join(tmp, "sglx", "run_g0_t0.imec0.ap.bin"), sglx)
+        write(os.path.join(tmp, "oe", "structure.oebin"), oebin)
+        write(os.path.join(tmp, "oe", "continuous", "s", "continuous.dat"), frames)
+        npy = b"\x93NUMPY\x01\x00v\x00" + b"{'descr': '<i8', 'fortran_order': False, 'shape': (300,), }".ljust(117) + b"\n"
+        write(os.path.join(tmp, "oe", "continuous", "s", "timestamps.npy"), npy + b"".join(struct.pack("<q", 1045248 + t) for t in range(300)))
+        for level in levels:
+            for name in ("sglx", "oe"):
+                subprocess.run([spikey, "compress", os.path.join(tmp, name), "-o", os.path.join(out, "archive", f"{name}_{level}.spikey"),
+                                "--level", level, "--chunk-seconds", "0.004", "-f", "-q"], check=True)
 
 
 if __name__ == "__main__":

@@ -213,7 +213,7 @@ bool is_spikeglx_meta(const fs::path& file) {
   return lower(file.extension().string()) == ".meta" && fs::is_regular_file(bin.replace_extension(".bin"), ec);
 }
 
-InputSource open_spikeglx_bin(const fs::path& bin, std::string restore_path) {
+InputSource open_spikeglx_bin(const fs::path& bin, std::string restore_path, const std::function<void(const std::string&)>& note) {
   const fs::path meta_path = spikeglx_meta_of(bin);
   const MetaFields meta = read_meta(meta_path);
   const double channels = meta_number(meta, "nSavedChans", meta_path);
@@ -234,6 +234,8 @@ InputSource open_spikeglx_bin(const fs::path& bin, std::string restore_path) {
                        meta.at("fileSizeBytes") + redo);
   }
   if (meta.count("fileSHA1")) {
+    if (src.map.size() >= (1ull << 30))
+      note(bin.string() + ": checking its SHA-1 against the .meta (" + std::to_string(src.map.size() >> 30) + " GiB)");
     const std::string actual = sha1_hex(src.map.bytes());
     std::string expected = meta.at("fileSHA1");
     std::transform(expected.begin(), expected.end(), expected.begin(), [](unsigned char c) { return std::toupper(c); });

@@ -67,7 +67,7 @@ Recording Recording::open(const std::vector<fs::path>& arguments, const InputOpt
       } else if (is_spikeglx_bin(arg) || is_spikeglx_meta(arg)) {
         fs::path bin = arg;
         if (is_spikeglx_meta(arg)) bin.replace_extension(".bin");
-        add(open_spikeglx_bin(bin, bin.filename().string()));
+        add(open_spikeglx_bin(bin, bin.filename().string(), note));
         add(open_side_file(spikeglx_meta_of(bin), spikeglx_meta_of(bin).filename().string()));
       } else if (base == "structure.oebin") {
         throw InputError(arg.string() + ": give the Open Ephys recording folder (or the Record Node folder above it), not its structure.oebin");
@@ -141,7 +141,7 @@ void Recording::add_directory(const fs::path& dir, const std::function<void(cons
       streams.erase(stream);
       ++recordings;
     } else if (is_spikeglx_bin(path)) {
-      add(open_spikeglx_bin(path, relative));
+      add(open_spikeglx_bin(path, relative, note));
       ++recordings;
     } else if (has_extension(path, ".wav")) {
       add(open_wav(path, relative));

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -26,8 +27,10 @@ std::filesystem::path spikeglx_meta_of(const std::filesystem::path& bin);
 bool is_spikeglx_bin(const std::filesystem::path& file);
 bool is_spikeglx_meta(const std::filesystem::path& file);  // an x.meta beside its x.bin
 // Channel count, rate, names, gains and sync channels from the .meta; the .bin's size and
-// SHA-1 checked against fileSizeBytes and fileSHA1 when the .meta has them. Throws InputError.
-InputSource open_spikeglx_bin(const std::filesystem::path& bin, std::string restore_path);
+// SHA-1 checked against fileSizeBytes and fileSHA1 when the .meta has them (`note` hears of
+// checks that take a while). Throws InputError.
+InputSource open_spikeglx_bin(const std::filesystem::path& bin, std::string restore_path,
+                              const std::function<void(const std::string&)>& note);
 
 // Open Ephys binary format: the continuous streams a structure.oebin describes.
 struct OpenEphysStream {
