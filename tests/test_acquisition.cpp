@@ -312,3 +312,21 @@ TEST(Acquisition, SyncChannelRulesAreValidated) {
   section.metadata.channels[0].predictor.sources = {{32, {1}}};
   EXPECT_THROW(format::parse_metadata_section(format::serialize(section)), format::ArchiveError);
 }
+
+TEST(Acquisition, SideFilesOverTheMetadataLimitAreRefusedUpFront) {
+  // A video (here a sparse 800 MiB file) in an Open Ephys folder: named, before any work.
+  test::TempDir dir;
+  const fs::path node = dir / "node";
+  fs::create_directories(node / "continuous" / "s");
+  const std::string oebin = R"({"continuous": [{"folder_name": "s/", "sample_rate": 30000, "num_channels": 2}]})";
+  test::write_file(node / "structure.oebin", std::vector<std::uint8_t>(oebin.begin(), oebin.end()));
+  test::write_file(node / "continuous" / "s" / "continuous.dat", std::vector<std::uint8_t>(400, 1));
+  test::write_file(node / "video.avi", {0});
+  fs::resize_file(node / "video.avi", 800ull << 20);
+  try {
+    open_inputs({node});
+    FAIL() << "800 MiB of side files were accepted";
+  } catch (const host::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("video.avi"), std::string::npos) << e.what();
+  }
+}

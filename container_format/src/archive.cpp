@@ -631,7 +631,7 @@ std::vector<std::uint8_t> serialize(const MetadataSection& section) {
   w.u64(text.size());
   w.bytes({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
   w.bytes(section.verbatim);
-  if (plain.size() > kMaxMetadataContentSize) throw std::length_error("metadata too large (headers and names of the inputs)");
+  if (plain.size() > kMaxMetadataContentSize) throw std::length_error("metadata too large (headers, names and side files of the inputs exceed 1 GiB)");
   // Per-file archives carry their own metadata; zstd keeps names, checksums and WAV headers small,
   // and from version 4 its dictionary the field names and common values.
   std::vector<std::uint8_t> out(ZSTD_compressBound(plain.size()));

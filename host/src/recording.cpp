@@ -106,6 +106,19 @@ Recording Recording::open(const std::vector<fs::path>& arguments, const InputOpt
                        " Hz; one archive holds one rate, so archive each stream (e.g. AP and LF) on its own");
   }
   if (first == nullptr) throw InputError("the inputs hold no recorded channels, only side files");
+  // Side files live in the metadata section (SPEC §3.3), which is at most 1 GiB.
+  std::uint64_t side_bytes = 0;
+  const InputSource* largest = nullptr;
+  for (const auto& s : rec.sources_) {
+    if (s.kind != format::SourceKind::side_file) continue;
+    side_bytes += s.map.size();
+    if (largest == nullptr || s.map.size() > largest->map.size()) largest = &s;
+  }
+  if (side_bytes > kMaxSideFileBytes)
+    throw InputError("the side files (every file of an acquisition folder that is not a recording) add up to " +
+                     std::to_string(side_bytes >> 20) + " MiB, over the archive's " + std::to_string(kMaxSideFileBytes >> 20) +
+                     " MiB for them; the largest is " + largest->file.string() + " (" + std::to_string(largest->map.size() >> 20) +
+                     " MiB): archive it separately and leave it out of the folder");
   rec.sample_rate_ = first->sample_rate;
   for (std::uint32_t i = 0; i < rec.sources_.size(); ++i)
     rec.channel_source_.insert(rec.channel_source_.end(), rec.sources_[i].channel_count, i);

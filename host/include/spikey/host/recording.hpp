@@ -41,6 +41,9 @@ struct InputSource {
   std::uint64_t data_end() const { return data_offset + frames * channel_count * 2; }
 };
 
+// Side files are kept in the metadata section, whose content is at most 1 GiB (SPEC §3.3).
+inline constexpr std::uint64_t kMaxSideFileBytes = 768ull << 20;
+
 struct InputOptions {
   std::optional<std::uint32_t> raw_channels;  // file arguments are headerless interleaved int16
   std::optional<double> raw_rate;
