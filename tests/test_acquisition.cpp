@@ -330,3 +330,19 @@ TEST(Acquisition, SideFilesOverTheMetadataLimitAreRefusedUpFront) {
     EXPECT_NE(std::string(e.what()).find("video.avi"), std::string::npos) << e.what();
   }
 }
+
+TEST(Acquisition, NonsenseGainsInTheMetaAreLeftUnset) {
+  // imMaxInt=0 would make the gain infinite: no bit_volts rather than an unreadable archive.
+  test::TempDir dir;
+  const fs::path bin = copy_spikeglx_pair(dir / "pair");
+  const fs::path meta = fs::path(bin).replace_extension(".meta");
+  auto bytes = test::read_file(meta);
+  std::string text(bytes.begin(), bytes.end());
+  text.replace(text.find("imMaxInt=512"), 12, "imMaxInt=0");
+  test::write_file(meta, std::vector<std::uint8_t>(text.begin(), text.end()));
+  const fs::path restored = dir / "restored";
+  const fs::path archive = round_trip({bin}, "fast", dir, restored);
+  const format::ArchiveReader reader(archive);
+  EXPECT_FALSE(reader.metadata().channels[0].bit_volts.has_value());
+  EXPECT_TRUE(test::read_file(restored / "run_g0_t0.imec0.ap.meta") == test::read_file(meta));
+}

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -111,6 +112,13 @@ std::vector<std::string> meta_groups(const MetaFields& meta, const std::string& 
   return groups;
 }
 
+// A gain the .meta's numbers make sensible (finite and positive), else none.
+void set_gain(ChannelLabel& label, double bit_volts, const char* units) {
+  if (!std::isfinite(bit_volts) || !(bit_volts > 0)) return;
+  label.bit_volts = bit_volts;
+  label.units = units;
+}
+
 // Channel names, gains and sync flags of a SpikeGLX stream (imec probe, NI-DAQ or OneBox).
 std::vector<ChannelLabel> spikeglx_labels(const MetaFields& meta, std::uint32_t channels) {
   std::vector<ChannelLabel> labels(channels);
@@ -139,13 +147,13 @@ std::vector<ChannelLabel> spikeglx_labels(const MetaFields& meta, std::uint32_t 
     ChannelLabel& label = labels[c];
     if (!named) continue;
     label.name = map[c].substr(0, map[c].find(';'));
-    std::string prefix;
-    std::size_t digits = 0;
-    while (digits < label.name.size() && std::isalpha(static_cast<unsigned char>(label.name[digits]))) ++digits;
-    prefix = label.name.substr(0, digits);
+    // "AP12" -> type AP, acquisition channel 12 (its row in ~imroTbl, also with channel subsets).
+    std::size_t letters = 0;
+    while (letters < label.name.size() && std::isalpha(static_cast<unsigned char>(label.name[letters]))) ++letters;
+    const std::string prefix = label.name.substr(0, letters);
     std::size_t index = 0;
     try {
-      index = std::stoul(label.name.substr(digits));
+      index = std::stoul(label.name.substr(letters));
     } catch (const std::exception&) {
       continue;
     }
@@ -155,10 +163,10 @@ std::vector<ChannelLabel> spikeglx_labels(const MetaFields& meta, std::uint32_t 
       const std::size_t field = prefix == "AP" ? 3 : 4;  // NP1.0 entries: chan bank refid apgain lfgain apfilt
       if (index < imro.size() && imro[index].size() == 6) gain = imro[index][field];
       else gain = value(prefix == "AP" ? "imChan0apGain" : "imChan0lfGain", 0);
-      if (gain > 0) label.bit_volts = im_range / im_max_int / gain * 1e6, label.units = "uV";
+      if (gain > 0) set_gain(label, im_range / im_max_int / gain * 1e6, "uV");
     } else if ((prefix == "MN" || prefix == "MA" || prefix == "XA") && ni_range > 0) {
       gain = prefix == "MN" ? value("niMNGain", 0) : prefix == "MA" ? value("niMAGain", 0) : 1;
-      if (gain > 0) label.bit_volts = ni_range / ni_max_int / gain, label.units = "V";
+      if (gain > 0) set_gain(label, ni_range / ni_max_int / gain, "V");
     }
   }
   if (!named) {
@@ -273,8 +281,9 @@ std::vector<OpenEphysStream> read_structure_oebin(const fs::path& oebin) {
       for (const auto& ch : c["channels"]) {
         ChannelLabel label;
         if (ch.contains("channel_name") && ch["channel_name"].is_string()) label.name = ch["channel_name"].get<std::string>();
-        if (ch.contains("bit_volts") && ch["bit_volts"].is_number()) label.bit_volts = ch["bit_volts"].get<double>();
         if (ch.contains("units") && ch["units"].is_string()) label.units = ch["units"].get<std::string>();
+        if (ch.contains("bit_volts") && ch["bit_volts"].is_number() && std::isfinite(ch["bit_volts"].get<double>()))
+          label.bit_volts = ch["bit_volts"].get<double>();
         s.labels.push_back(std::move(label));
       }
     }
