@@ -31,7 +31,7 @@ step() {  # step NAME COMMAND...: runs it with its log in $OUT/NAME.log, records
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 step configure cmake -S . -B $build "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DSPIKEY_CUDA=ON \
-  -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_PREFIX_PATH="$deps" -DOPENSSL_ROOT_DIR="$deps" -DOPENSSL_USE_STATIC_LIBS=ON ${SPIKEY_CMAKE_ARGS:-}
+  -DCMAKE_CUDA_ARCHITECTURES=90 -DCMAKE_PREFIX_PATH="$deps" -DOPENSSL_ROOT_DIR="$deps" ${SPIKEY_CMAKE_ARGS:-}
 step build cmake --build $build -j "$(nproc)"
 step gpu_tests env SPIKEY_REQUIRE_GPU=1 SPIKEY_DEVICE_DATA="$data" ctest --test-dir $build -L gpu --output-on-failure --timeout 300
 step cpu_tests env SPIKEY_REQUIRE_GPU=1 ctest --test-dir $build -L cpu -j "$(nproc)" --output-on-failure --timeout 300
