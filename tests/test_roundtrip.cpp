@@ -388,12 +388,16 @@ TEST(Window, ClipsToTheShortestRequestedChannelAndRejectsEmptyWindows) {
 }
 
 TEST(Window, ChannelListsAndTimes) {
-  EXPECT_EQ(host::parse_channel_list("0,7,3-5", 10), (std::vector<std::uint32_t>{0, 7, 3, 4, 5}));
-  EXPECT_EQ(host::parse_channel_list("9", 10), (std::vector<std::uint32_t>{9}));
-  EXPECT_THROW(host::parse_channel_list("10", 10), std::invalid_argument);
-  EXPECT_THROW(host::parse_channel_list("5-3", 10), std::invalid_argument);
-  EXPECT_THROW(host::parse_channel_list("a", 10), std::invalid_argument);
-  EXPECT_THROW(host::parse_channel_list("1,,2", 10), std::invalid_argument);
+  const std::vector<std::string> ten = {"AP0", "AP1", "AP2", "AP3", "AP4", "AP5", "AP6", "AP7", "odd-name", "SY0"};
+  EXPECT_EQ(host::parse_channel_list("0,7,3-5", ten), (std::vector<std::uint32_t>{0, 7, 3, 4, 5}));
+  EXPECT_EQ(host::parse_channel_list("9", ten), (std::vector<std::uint32_t>{9}));
+  EXPECT_EQ(host::parse_channel_list("SY0,AP2-AP4,odd-name,1", ten), (std::vector<std::uint32_t>{9, 2, 3, 4, 8, 1}));
+  EXPECT_THROW(host::parse_channel_list("10", ten), std::invalid_argument);
+  EXPECT_THROW(host::parse_channel_list("5-3", ten), std::invalid_argument);
+  EXPECT_THROW(host::parse_channel_list("AP4-AP2", ten), std::invalid_argument);
+  EXPECT_THROW(host::parse_channel_list("a", ten), std::invalid_argument);
+  EXPECT_THROW(host::parse_channel_list("AP8", ten), std::invalid_argument);
+  EXPECT_THROW(host::parse_channel_list("1,,2", ten), std::invalid_argument);
   EXPECT_EQ(host::seconds_to_sample(1.25, 19531), 24414u);  // 24413.75 rounds up
   EXPECT_EQ(host::seconds_to_sample(1.5, 19531), 29297u);   // 29296.5 rounds half away from zero
   EXPECT_THROW(host::seconds_to_sample(-1, 1000), std::invalid_argument);

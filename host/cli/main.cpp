@@ -314,7 +314,11 @@ int run_extract(const ExtractArgs& a, const CommonOptions& o) {
   if (a.end_seconds) end = host::seconds_to_sample(*a.end_seconds, meta.sample_rate);
   if (a.end_sample) end = *a.end_sample;
   std::vector<std::uint32_t> channels;
-  if (!a.channels.empty()) channels = host::parse_channel_list(a.channels, meta.channels.size());
+  if (!a.channels.empty()) {
+    std::vector<std::string> names;
+    for (const auto& c : meta.channels) names.push_back(c.name);
+    channels = host::parse_channel_list(a.channels, names);
+  }
   const host::Window window = host::resolve_window(meta, start, end, channels);
   host::write_window(reader, window, file_format, a.output, a.force, o.threads);
   if (!o.quiet) {
@@ -794,7 +798,7 @@ int main(int argc, char** argv) {
   extract->add_option("--end", ea.end_seconds, "window end in seconds (nearest sample, exclusive)");
   extract->add_option("--start-sample", ea.start_sample, "window start sample");
   extract->add_option("--end-sample", ea.end_sample, "window end sample (exclusive)");
-  extract->add_option("--channels", ea.channels, "channels in output order, e.g. 0,7,100-131 (default: all)");
+  extract->add_option("--channels", ea.channels, "channels in output order, by number or name, e.g. 0,7,100-131 or AP0-AP7,SY0 (default: all)");
   extract->add_flag("-f,--force", ea.force, "overwrite an existing output file");
   extract->add_flag("-q,--quiet", common.quiet, "no summary");
   add_threads(extract, common);

@@ -23,27 +23,40 @@ WindowFileFormat window_format_for(const fs::path& path) {
                               "\": use a .bin, .wav or .npy file name");
 }
 
-std::vector<std::uint32_t> parse_channel_list(const std::string& text, std::size_t channel_count) {
+std::vector<std::uint32_t> parse_channel_list(const std::string& text, const std::vector<std::string>& names) {
+  const std::size_t channel_count = names.size();
   std::vector<std::uint32_t> channels;
   const auto bad = [&](const std::string& why) { return std::invalid_argument("--channels \"" + text + "\": " + why); };
-  const auto number = [&](const std::string& s) -> std::uint64_t {
-    if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 10) throw bad("\"" + s + "\" is not a channel number");
-    const std::uint64_t v = std::stoull(s);
-    if (v >= channel_count)
-      throw bad("channel " + s + " does not exist (the archive has " + std::to_string(channel_count) + " channels, 0.." +
-                std::to_string(channel_count == 0 ? 0 : channel_count - 1) + ")");
-    return v;
+  const auto named = [&](const std::string& s) -> std::int64_t {
+    const auto it = std::find(names.begin(), names.end(), s);
+    return it == names.end() ? -1 : it - names.begin();
+  };
+  // Digits are a channel number, anything else a channel's name (SpikeGLX "AP12", "SY0"; Open Ephys "CH3").
+  const auto channel = [&](const std::string& s) -> std::uint64_t {
+    if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos) {
+      if (s.size() > 10) throw bad("channel " + s + " does not exist");
+      const std::uint64_t v = std::stoull(s);
+      if (v >= channel_count)
+        throw bad("channel " + s + " does not exist (the archive has " + std::to_string(channel_count) + " channels, 0.." +
+                  std::to_string(channel_count == 0 ? 0 : channel_count - 1) + ")");
+      return v;
+    }
+    if (const auto c = named(s); c >= 0) return static_cast<std::uint64_t>(c);
+    throw bad("\"" + s + "\" is neither a channel number nor a channel name" +
+              (channel_count > 0 ? " (names look like \"" + names.front() + "\"; spikey info lists them)" : std::string()));
   };
   std::size_t start = 0;
   while (start <= text.size()) {
     const std::size_t comma = std::min(text.find(',', start), text.size());
     const std::string item = text.substr(start, comma - start);
     const std::size_t dash = item.find('-');
-    if (dash == std::string::npos) {
-      channels.push_back(static_cast<std::uint32_t>(number(item)));
+    // A whole name wins over reading it as a range ("odd-name"); digits are always a number.
+    const bool digits = !item.empty() && item.find_first_not_of("0123456789") == std::string::npos;
+    if (const auto whole = digits ? -1 : named(item); whole >= 0 || dash == std::string::npos) {
+      channels.push_back(static_cast<std::uint32_t>(whole >= 0 ? static_cast<std::uint64_t>(whole) : channel(item)));
     } else {
-      const std::uint64_t lo = number(item.substr(0, dash));
-      const std::uint64_t hi = number(item.substr(dash + 1));
+      const std::uint64_t lo = channel(item.substr(0, dash));
+      const std::uint64_t hi = channel(item.substr(dash + 1));
       if (hi < lo) throw bad("range " + item + " runs backwards");
       for (std::uint64_t c = lo; c <= hi; ++c) channels.push_back(static_cast<std::uint32_t>(c));
     }

@@ -115,10 +115,21 @@ class Reader:
         data = self._reader.read(t, t + 1, channels, self.threads)[0]
         return data[0] if drop_channel_axis else data
 
+    def _channel_of_name(self, name):
+        try:
+            return self.channel_names.index(name)
+        except ValueError:
+            raise KeyError(f"no channel named {name!r} (names look like {self.channel_names[0]!r})") from None
+
     def _channels(self, cols):
         n = self.shape[1]
         if isinstance(cols, slice):
             return list(range(n))[cols], False
+        # Channels by name too: r[:, "SY0"], r[:, ["AP0", "AP7"]] (SpikeGLX, Open Ephys names).
+        if isinstance(cols, str):
+            return [self._channel_of_name(cols)], True
+        if isinstance(cols, (list, tuple)) and cols and all(isinstance(c, str) for c in cols):
+            return [self._channel_of_name(c) for c in cols], False
         try:
             c = operator.index(cols)
         except TypeError:

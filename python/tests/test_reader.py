@@ -169,3 +169,7 @@ def test_acquisition_folders_metadata_and_slices():
         assert r.bit_volts[32] is None and r.bit_volts[0] == pytest.approx(0.6 / 512 / 500 * 1e6)
         np.testing.assert_array_equal(r[:, 32], sg[:, 32])
         np.testing.assert_array_equal(r[555:1777, 30:], sg[555:1777, 30:])
+        np.testing.assert_array_equal(r[:, "SY0"], sg[:, 32])
+        np.testing.assert_array_equal(r[10:20, ["AP7", "SY0", "AP0"]], sg[10:20, [7, 32, 0]])
+        with pytest.raises(KeyError):
+            r[:, "SY9"]

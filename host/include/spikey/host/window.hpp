@@ -16,8 +16,10 @@ enum class WindowFileFormat { bin, wav, npy };
 // Output format from a file name's extension (.bin, .wav, .npy); throws std::invalid_argument.
 WindowFileFormat window_format_for(const std::filesystem::path& path);
 
-// Parses "0,7,100-131" into channel numbers, in the order given; throws std::invalid_argument.
-std::vector<std::uint32_t> parse_channel_list(const std::string& text, std::size_t channel_count);
+// Parses "0,7,100-131" into channel numbers, in the order given; an item may also be a channel
+// name, or a range of two names ("AP0-AP7,SY0"). `names` are the archive's channel names.
+// Throws std::invalid_argument.
+std::vector<std::uint32_t> parse_channel_list(const std::string& text, const std::vector<std::string>& names);
 
 // The inverse, compact: ascending channels as "0-31,40".
 std::string format_channel_list(const std::vector<std::uint32_t>& channels);
