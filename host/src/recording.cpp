@@ -1,14 +1,13 @@
 #include "spikey/host/recording.hpp"
 
-#include <set>
-
-#include "spikey/host/acquisition.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <set>
 #include <sstream>
+
+#include "spikey/host/acquisition.hpp"
 
 namespace spikey::host {
 
