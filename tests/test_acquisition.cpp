@@ -11,6 +11,7 @@
 #include "spikey/host/decoder.hpp"
 #include "spikey/host/encoder.hpp"
 #include "spikey/host/recording.hpp"
+#include "spikey/host/window.hpp"
 #include "test_support.hpp"
 
 using namespace spikey;
@@ -271,22 +272,51 @@ TEST(Acquisition, PairNamedTwiceIsArchivedOnce) {
   EXPECT_EQ(recording.channel_count(), 33u);
 }
 
-TEST(Acquisition, MixedRatesAndBrokenOebinAreRefusedClearly) {
+TEST(Acquisition, ApAndLfStreamsArchiveTogetherAtTheirOwnRates) {
+  // A SpikeGLX probe folder: the AP pair and an LF pair at 2500 Hz (the AP samples, every 12th
+  // frame, as the LF band's rate; the .meta says so and carries the LF file's own SHA-1).
   test::TempDir dir;
-  // An LF stream (2500 Hz) beside the AP stream: one archive holds one rate.
   const fs::path ap = copy_spikeglx_pair(dir / "run");
+  const auto ap_bytes = test::read_file(ap);
+  std::vector<std::uint8_t> lf;
+  for (std::size_t frame = 0; frame * 66 < ap_bytes.size(); frame += 12)
+    lf.insert(lf.end(), ap_bytes.begin() + static_cast<std::ptrdiff_t>(frame * 66), ap_bytes.begin() + static_cast<std::ptrdiff_t>(frame * 66 + 66));
+  test::write_file(dir / "run" / "run_g0_t0.imec0.lf.bin", lf);
   auto meta = test::read_file(fs::path(ap).replace_extension(".meta"));
   std::string text(meta.begin(), meta.end());
-  text.replace(text.find("imSampRate=30000"), 16, "imSampRate=2500");
-  text.replace(text.find("fileSHA1="), 49, "");
+  const auto set = [&](const std::string& key, const std::string& value) {
+    const auto at = text.find(key + "=");
+    text.replace(at, text.find('\r', at) - at, key + "=" + value);
+  };
+  set("imSampRate", "2500");
+  set("fileSizeBytes", std::to_string(lf.size()));
+  set("fileSHA1", host::sha1_hex(lf));
+  set("snsApLfSy", "0,32,1");
   test::write_file(dir / "run" / "run_g0_t0.imec0.lf.meta", std::vector<std::uint8_t>(text.begin(), text.end()));
-  fs::copy_file(ap, dir / "run" / "run_g0_t0.imec0.lf.bin");
-  try {
-    open_inputs({dir / "run"});
-    FAIL() << "mixed rates were accepted";
-  } catch (const host::InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("mixed sample rates"), std::string::npos) << e.what();
-  }
+
+  const fs::path archive = round_trip({dir / "run"}, "default", dir, dir / "restored");
+  EXPECT_TRUE(files_under(dir / "restored") == files_under(dir / "run"));
+  const format::ArchiveReader reader(archive);
+  const format::Metadata& m = reader.metadata();
+  ASSERT_EQ(m.channels.size(), 66u);
+  EXPECT_EQ(m.sample_rate, 30000);  // the fastest stream's
+  // Sources in path order: ap.bin, ap.meta, lf.bin, lf.meta.
+  EXPECT_EQ(m.channel_rate(0), 30000);
+  EXPECT_EQ(m.channel_rate(33), 2500);
+  EXPECT_EQ(m.sources[2].sample_rate, 2500);
+  EXPECT_NEAR(m.duration_seconds(), 167.0 / 2500, 1e-9);  // the longest at its own rate: LF's 167 frames
+  // No channel is predicted from a channel of the other clock.
+  for (std::size_t c = 0; c < m.channels.size(); ++c)
+    for (const auto& s : m.channels[c].predictor.sources) EXPECT_EQ(m.channel_rate(c), m.channel_rate(static_cast<std::size_t>(s.channel)));
+  // Windows: one clock at a time.
+  const std::vector<std::uint32_t> lf_channels = {33, 65}, mixed = {0, 33};
+  EXPECT_EQ(host::window_rate(m, lf_channels), 2500);
+  EXPECT_THROW(host::window_rate(m, mixed), std::invalid_argument);
+  EXPECT_THROW(host::window_rate(m, {}), std::invalid_argument);
+}
+
+TEST(Acquisition, BrokenOpenEphysFoldersAreRefusedClearly) {
+  test::TempDir dir;
   // A structure.oebin naming a stream whose continuous.dat is missing.
   const fs::path node = dir / "node";
   fs::create_directories(node);

@@ -403,12 +403,14 @@ TEST(Window, ChannelListsAndTimes) {
   EXPECT_THROW(host::seconds_to_sample(-1, 1000), std::invalid_argument);
 }
 
-TEST(Inputs, RejectsMixedRatesAndCollidingRestorePaths) {
+TEST(Inputs, MixedRatesKeepTheirOwnAndCollidingRestorePathsAreRejected) {
   test::TempDir dir;
   test::write_file(dir / "a.wav", test::make_wav(1, 1000, {1, 2}));
   test::write_file(dir / "b.wav", test::make_wav(1, 2000, {1, 2}));
   test::write_file(dir / "sub" / "a.wav", test::make_wav(1, 1000, {1, 2}));
-  EXPECT_THROW(host::Recording::open({dir / "a.wav", dir / "b.wav"}, {}, ignore_note), host::InputError);
+  const auto mixed = host::Recording::open({dir / "a.wav", dir / "b.wav"}, {}, ignore_note);
+  EXPECT_EQ(mixed.sample_rate(), 2000);  // the fastest stream's
+  EXPECT_EQ(mixed.sources()[0].sample_rate, 1000);
   EXPECT_THROW(host::Recording::open({dir / "a.wav", dir / "sub" / "a.wav"}, {}, ignore_note), host::InputError);
   EXPECT_THROW(host::Recording::open({dir / "missing.wav"}, {}, ignore_note), host::InputError);
 }

@@ -455,7 +455,7 @@ void validate(const Metadata& m, std::uint64_t verbatim_size, std::uint16_t vers
     if (version < 6 && s.kind != SourceKind::wav && s.kind != SourceKind::raw)
       fail("metadata: " + where + " of kind " + source_kind_name(s.kind) + " needs format version 6");
     if (s.kind == SourceKind::side_file) {
-      if (s.channel_count != 0 || s.frames != 0 || s.suffix.size != 0 || s.prefix.size != s.size)
+      if (s.channel_count != 0 || s.frames != 0 || s.suffix.size != 0 || s.prefix.size != s.size || s.sample_rate != 0)
         fail("metadata: side file " + where + " must hold no channels and all its bytes as prefix");
       if (s.delta64_count > s.size / 8 || s.delta64_offset > s.size - 8 * s.delta64_count)
         fail("metadata: " + where + " delta64 words lie outside the file");
@@ -622,6 +622,7 @@ std::vector<std::uint8_t> serialize(const MetadataSection& section) {
                {"prefix", range_to_json(s.prefix)},
                {"suffix", range_to_json(s.suffix)}};
     if (s.delta64_count != 0) sj["delta64"] = json::array({s.delta64_offset, s.delta64_count});
+    if (s.sample_rate > 0) sj["sample_rate"] = s.sample_rate;
     sources.push_back(std::move(sj));
   }
   j["sources"] = std::move(sources);
@@ -799,6 +800,10 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
         fail("metadata: " + where + ".delta64 is not [offset, count]");
       s.delta64_offset = d[0].get<std::uint64_t>();
       s.delta64_count = d[1].get<std::uint64_t>();
+    }
+    if (expected_version >= 6 && sj.contains("sample_rate")) {
+      s.sample_rate = field<double>(sj, "sample_rate", where);
+      if (!(s.sample_rate > 0) || !std::isfinite(s.sample_rate)) fail("metadata: " + where + ".sample_rate must be positive");
     }
     m.sources.push_back(std::move(s));
   }

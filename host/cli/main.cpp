@@ -308,17 +308,18 @@ int run_extract(const ExtractArgs& a, const CommonOptions& o) {
   if (a.end_seconds && a.end_sample) throw UsageError("use --end or --end-sample, not both");
   const format::ArchiveReader reader(a.archive);
   const format::Metadata& meta = reader.metadata();
-  std::uint64_t start = 0, end = meta.total_samples;
-  if (a.start_seconds) start = host::seconds_to_sample(*a.start_seconds, meta.sample_rate);
-  if (a.start_sample) start = *a.start_sample;
-  if (a.end_seconds) end = host::seconds_to_sample(*a.end_seconds, meta.sample_rate);
-  if (a.end_sample) end = *a.end_sample;
   std::vector<std::uint32_t> channels;
   if (!a.channels.empty()) {
     std::vector<std::string> names;
     for (const auto& c : meta.channels) names.push_back(c.name);
     channels = host::parse_channel_list(a.channels, names);
   }
+  const double rate = host::window_rate(meta, channels);  // seconds count at the channels' own rate
+  std::uint64_t start = 0, end = meta.total_samples;
+  if (a.start_seconds) start = host::seconds_to_sample(*a.start_seconds, rate);
+  if (a.start_sample) start = *a.start_sample;
+  if (a.end_seconds) end = host::seconds_to_sample(*a.end_seconds, rate);
+  if (a.end_sample) end = *a.end_sample;
   const host::Window window = host::resolve_window(meta, start, end, channels);
   host::write_window(reader, window, file_format, a.output, a.force, o.threads);
   if (!o.quiet) {
@@ -340,6 +341,16 @@ std::string source_kinds_text(const format::Metadata& m) {
   std::string text;
   for (const auto& [kind, count] : kinds) text += (text.empty() ? " (" : ", ") + std::to_string(count) + " " + kind;
   return text + ")";
+}
+
+// "; 384 channel(s) at 2500 Hz" for streams recorded at other rates than the archive's.
+std::string other_rates_text(const format::Metadata& m) {
+  std::map<double, std::size_t> rates;
+  for (std::size_t c = 0; c < m.channels.size(); ++c)
+    if (m.channel_rate(c) != m.sample_rate) ++rates[m.channel_rate(c)];
+  std::ostringstream text;
+  for (const auto& [rate, count] : rates) text << "; " << count << " channel(s) at " << rate << " Hz";
+  return text.str();
 }
 
 int run_info(const std::string& archive, const CommonOptions& o) {
@@ -373,12 +384,14 @@ int run_info(const std::string& archive, const CommonOptions& o) {
       if (c.bit_volts) cj["bit_volts"] = *c.bit_volts;
       if (!c.units.empty()) cj["units"] = c.units;
       cj["sync"] = c.sync;
+      cj["sample_rate"] = m.channel_rate(static_cast<std::size_t>(&c - m.channels.data()));
       channels.push_back(std::move(cj));
     }
     json sources = json::array();
     for (const auto& s : m.sources)
       sources.push_back({{"path", s.path},
                          {"kind", format::source_kind_name(s.kind)},
+                         {"sample_rate", s.channel_count > 0 ? (s.sample_rate > 0 ? s.sample_rate : m.sample_rate) : 0.0},
                          {"size", s.size},
                          {"checksum", format::checksum_hex(s.checksum)},
                          {"channels", s.channel_count},
@@ -409,7 +422,7 @@ int run_info(const std::string& archive, const CommonOptions& o) {
   std::cout << "archive       " << archive << "\n"
             << "format        version " << reader.format_version() << ", written by " << m.encoder << "\n"
             << "codec         " << m.codec.name << " (level " << m.level << ", partition " << m.codec.partition_size << ")\n"
-            << "sample rate   " << m.sample_rate << " Hz\n"
+            << "sample rate   " << m.sample_rate << " Hz" << other_rates_text(m) << "\n"
             << "duration      " << fixed(m.duration_seconds(), 3) << " s (" << m.total_samples << " samples)\n"
             << "channels      " << m.channels.size() << " (value maps: " << map_counts[2] << " n1_10bit, " << map_counts[1]
             << " affine, " << map_counts[0] << " identity"

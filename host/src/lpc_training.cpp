@@ -142,7 +142,7 @@ void train_predictors(const Recording& recording, f::Metadata& meta, const Predi
   for (std::size_t c = 0; c < channels; ++c) {
     float best = kMinimumCorrelation;
     for (std::size_t s2 = 0; s2 < channels; ++s2) {
-      if (s2 == c || unit[c].empty()) continue;
+      if (s2 == c || unit[c].empty() || meta.channel_rate(c) != meta.channel_rate(s2)) continue;  // same clock only
       if (correlation(c, s2) > best) best = correlation(c, s2), candidate[c] = static_cast<int>(s2);
     }
   }

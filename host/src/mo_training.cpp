@@ -91,7 +91,8 @@ Topology compute_topology(const Recording& recording, const f::Metadata& meta, c
     if (unit[c].empty()) continue;
     auto& list = topology.neighbours[c];
     for (std::size_t s = 0; s < channels; ++s)
-      if (s != c && correlation(c, s) > kMinimumCorrelation) list.push_back({static_cast<std::uint32_t>(s), correlation(c, s)});
+      if (s != c && meta.channel_rate(c) == meta.channel_rate(s) && correlation(c, s) > kMinimumCorrelation)  // same clock only
+        list.push_back({static_cast<std::uint32_t>(s), correlation(c, s)});
     std::stable_sort(list.begin(), list.end(), [](const Topology::Edge& a, const Topology::Edge& b) { return a.weight > b.weight; });
     if (list.size() > static_cast<std::size_t>(options.topology_neighbours)) list.resize(static_cast<std::size_t>(options.topology_neighbours));
   }

@@ -21,12 +21,6 @@ bool has_extension(const fs::path& p, const char* wanted) {
   return ext == wanted;
 }
 
-std::string rate_text(double rate) {
-  std::ostringstream s;
-  s << rate;
-  return s.str();
-}
-
 InputSource open_wav(const fs::path& file, std::string restore_path) {
   InputSource src{file, std::move(restore_path), format::SourceKind::wav, MappedFile(file)};
   const WavLayout layout = parse_wav(src.map.bytes(), file.string());
@@ -95,16 +89,12 @@ Recording Recording::open(const std::vector<fs::path>& arguments, const InputOpt
       throw InputError("inputs " + it->second->file.string() + " and " + s.file.string() + " would both restore to " +
                        s.restore_path);
   }
-  const InputSource* first = nullptr;
-  for (const auto& s : rec.sources_) {
-    if (s.channel_count == 0) continue;  // side files
-    if (first == nullptr) first = &s;
-    if (s.sample_rate != first->sample_rate)
-      throw InputError("mixed sample rates: " + first->file.string() + " is " + rate_text(first->sample_rate) + " Hz but " +
-                       s.file.string() + " is " + rate_text(s.sample_rate) +
-                       " Hz; one archive holds one rate, so archive each stream (e.g. AP and LF) on its own");
-  }
-  if (first == nullptr) throw InputError("the inputs hold no recorded channels, only side files");
+  // The archive's rate is its fastest stream's (chunks are cut at it); streams at other rates
+  // (SpikeGLX LF beside AP, Open Ephys LFP beside AP) keep their own (SPEC §4.1).
+  const InputSource* fastest = nullptr;
+  for (const auto& s : rec.sources_)
+    if (s.channel_count > 0 && (fastest == nullptr || s.sample_rate > fastest->sample_rate)) fastest = &s;
+  if (fastest == nullptr) throw InputError("the inputs hold no recorded channels, only side files");
   // Side files live in the metadata section (SPEC §3.3), which is at most 1 GiB.
   std::uint64_t side_bytes = 0;
   const InputSource* largest = nullptr;
@@ -118,7 +108,7 @@ Recording Recording::open(const std::vector<fs::path>& arguments, const InputOpt
                      std::to_string(side_bytes >> 20) + " MiB, over the archive's " + std::to_string(kMaxSideFileBytes >> 20) +
                      " MiB for them; the largest is " + largest->file.string() + " (" + std::to_string(largest->map.size() >> 20) +
                      " MiB): archive it separately and leave it out of the folder");
-  rec.sample_rate_ = first->sample_rate;
+  rec.sample_rate_ = fastest->sample_rate;
   for (std::uint32_t i = 0; i < rec.sources_.size(); ++i)
     rec.channel_source_.insert(rec.channel_source_.end(), rec.sources_[i].channel_count, i);
   return rec;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <sstream>
 #include <stdexcept>
 
 #include "spikey/host/decoder.hpp"
@@ -63,6 +64,21 @@ std::vector<std::uint32_t> parse_channel_list(const std::string& text, const std
     start = comma + 1;
   }
   return channels;
+}
+
+double window_rate(const format::Metadata& meta, std::span<const std::uint32_t> channels) {
+  const std::size_t count = channels.empty() ? meta.channels.size() : channels.size();
+  const auto channel = [&](std::size_t i) { return channels.empty() ? static_cast<std::uint32_t>(i) : channels[i]; };
+  if (count == 0) return meta.sample_rate;
+  const double rate = meta.channel_rate(channel(0));
+  for (std::size_t i = 1; i < count; ++i) {
+    if (meta.channel_rate(channel(i)) == rate) continue;
+    std::ostringstream why;
+    why << "channels " << meta.channels[channel(0)].name << " (" << rate << " Hz) and " << meta.channels[channel(i)].name << " ("
+        << meta.channel_rate(channel(i)) << " Hz) have different sample rates: read them separately";
+    throw std::invalid_argument(why.str());
+  }
+  return rate;
 }
 
 std::string format_channel_list(const std::vector<std::uint32_t>& channels) {
@@ -160,7 +176,7 @@ void write_window(const format::ArchiveReader& reader, const Window& window, Win
   OutputFile out(path, overwrite);
   const std::uint64_t k = window.channels.size();
   if (format == WindowFileFormat::wav) {
-    const double rate = std::round(reader.metadata().sample_rate);
+    const double rate = std::round(window_rate(reader.metadata(), window.channels));
     if (rate < 1 || rate > 4294967295.0) throw std::invalid_argument("sample rate cannot be written to a WAV header");
     if (k > 65535) throw std::invalid_argument("a WAV file holds at most 65535 channels");
     out.write(wav_header(static_cast<std::uint32_t>(k), static_cast<std::uint32_t>(rate), window.frames()));

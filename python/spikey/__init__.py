@@ -44,6 +44,7 @@ class Reader:
 
     @property
     def sample_rate(self) -> float:
+        """The archive's rate (its fastest stream's); see `channel_rates` for streams at others."""
         return self._reader.sample_rate
 
     @property
@@ -65,6 +66,13 @@ class Reader:
     def units(self) -> list[str]:
         """Units of `bit_volts` per channel (e.g. "uV"); empty where unknown."""
         return self._reader.units
+
+    @property
+    def channel_rates(self) -> list[float]:
+        """Samples per second of each channel: `sample_rate`, except for streams recorded at
+        another rate (a SpikeGLX LF or Open Ephys LFP stream beside the AP one). Rows index
+        samples, so one read takes channels of one rate (ValueError otherwise)."""
+        return self._reader.channel_rates
 
     @property
     def sync_channels(self) -> list[int]:

@@ -59,6 +59,11 @@ class Reader {
       if (reader_->metadata().channels[c].sync) channels.push_back(c);
     return channels;
   }
+  std::vector<double> channel_rates() const {
+    std::vector<double> rates;
+    for (std::size_t c = 0; c < reader_->metadata().channels.size(); ++c) rates.push_back(reader_->metadata().channel_rate(c));
+    return rates;
+  }
   std::uint64_t chunk_samples() const { return reader_->metadata().chunk_samples; }
   std::vector<std::uint64_t> lost_chunks() const { return host::lost_chunks(*reader_); }
 
@@ -66,6 +71,7 @@ class Reader {
   // Only the chunks overlapping the window are read, and only the requested channels decoded.
   py::array_t<std::int16_t> read(std::uint64_t start, std::uint64_t end, std::vector<std::uint32_t> channels, unsigned threads) const {
     if (channels.empty()) return py::array_t<std::int16_t>(std::vector<py::ssize_t>{static_cast<py::ssize_t>(end > start ? end - start : 0), 0});
+    host::window_rate(reader_->metadata(), channels);  // rows are samples of one clock: refuse mixing rates (ValueError)
     if (end <= start) return py::array_t<std::int16_t>(std::vector<py::ssize_t>{0, static_cast<py::ssize_t>(channels.size())});
     for (const std::uint32_t c : channels)
       if (end > reader_->metadata().channels.at(c).length)
@@ -148,6 +154,7 @@ PYBIND11_MODULE(_spikey, m) {
       .def_property_readonly("bit_volts", &Reader::bit_volts)
       .def_property_readonly("units", &Reader::units)
       .def_property_readonly("sync_channels", &Reader::sync_channels)
+      .def_property_readonly("channel_rates", &Reader::channel_rates)
       .def_property_readonly("lost_chunks", &Reader::lost_chunks)
       .def("read", &Reader::read, py::arg("start"), py::arg("end"), py::arg("channels"), py::arg("threads") = 1);
   m.def("compress_array", &compress_array, py::arg("array"), py::arg("sample_rate"), py::arg("path"), py::arg("level") = "default",

@@ -173,3 +173,28 @@ def test_acquisition_folders_metadata_and_slices():
         np.testing.assert_array_equal(r[10:20, ["AP7", "SY0", "AP0"]], sg[10:20, [7, 32, 0]])
         with pytest.raises(KeyError):
             r[:, "SY9"]
+
+
+def test_streams_at_different_rates(tmp_path):
+    """Two WAVs at 1000 and 2000 Hz in one archive: per-channel rates; a read takes one clock."""
+    import subprocess
+    import wave
+
+    rng = np.random.default_rng(3)
+    slow = rng.integers(-500, 500, 1000).astype("<i2")
+    fast = rng.integers(-500, 500, 2000).astype("<i2")
+    for name, rate, data in (("slow.wav", 1000, slow), ("fast.wav", 2000, fast)):
+        with wave.open(str(tmp_path / name), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(rate)
+            w.writeframes(data.tobytes())
+    archive = tmp_path / "mixed.spikey"
+    subprocess.run([os.environ["SPIKEY_CLI"], "compress", str(tmp_path / "slow.wav"), str(tmp_path / "fast.wav"), "-o", str(archive), "-q"],
+                   check=True)
+    r = spikey.open(archive)
+    assert r.sample_rate == 2000 and r.channel_rates == [1000, 2000]
+    np.testing.assert_array_equal(r[100:300, 0], slow[100:300])
+    np.testing.assert_array_equal(r[:, 1], fast)
+    with pytest.raises(ValueError, match="different sample rates"):
+        r[0:10, [0, 1]]

@@ -129,6 +129,9 @@ struct SourceFile {
   // timestamp arrays (.npy) compress to almost nothing.
   std::uint64_t delta64_offset = 0;
   std::uint64_t delta64_count = 0;
+  // Version 6: the source's own sample rate when it differs from the archive's (0: the
+  // archive's), e.g. a SpikeGLX LF stream beside its AP stream (§4.1).
+  double sample_rate = 0;
 };
 
 // The side file's original bytes from its stored form (undoes the delta64 coding).
@@ -217,7 +220,18 @@ struct Metadata {
     const std::uint64_t first = chunk_first_sample(chunk);
     return static_cast<std::uint32_t>(first >= total_samples ? 0 : std::min(chunk_samples, total_samples - first));
   }
-  double duration_seconds() const { return sample_rate > 0 ? static_cast<double>(total_samples) / sample_rate : 0; }
+  // The longest channel's duration at its own rate.
+  double duration_seconds() const {
+    double longest = 0;
+    for (std::size_t c = 0; c < channels.size(); ++c)
+      if (channel_rate(c) > 0) longest = std::max(longest, static_cast<double>(channels[c].length) / channel_rate(c));
+    return longest;
+  }
+  // Samples per second of a channel: its source's rate, else the archive's.
+  double channel_rate(std::size_t channel) const {
+    const double own = sources.at(channels.at(channel).source).sample_rate;
+    return own > 0 ? own : sample_rate;
+  }
   std::uint64_t original_bytes() const;
 };
 

@@ -56,7 +56,7 @@ class Recording {
   static Recording open(const std::vector<std::filesystem::path>& arguments, const InputOptions& options,
                         const std::function<void(const std::string&)>& note);
 
-  double sample_rate() const { return sample_rate_; }
+  double sample_rate() const { return sample_rate_; }  // the fastest source's; sources may differ
   const std::vector<InputSource>& sources() const { return sources_; }
   std::size_t channel_count() const { return channel_source_.size(); }
   std::uint32_t source_of_channel(std::size_t channel) const { return channel_source_[channel]; }

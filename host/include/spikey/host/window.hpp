@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,11 @@ WindowFileFormat window_format_for(const std::filesystem::path& path);
 // name, or a range of two names ("AP0-AP7,SY0"). `names` are the archive's channel names.
 // Throws std::invalid_argument.
 std::vector<std::uint32_t> parse_channel_list(const std::string& text, const std::vector<std::string>& names);
+
+// The sample rate the channels share (every channel when `channels` is empty): seconds and WAV
+// headers of a window use it. Throws std::invalid_argument naming two channels whose rates differ
+// (an archive may hold streams at different rates, SPEC §4.1).
+double window_rate(const format::Metadata& meta, std::span<const std::uint32_t> channels);
 
 // The inverse, compact: ascending channels as "0-31,40".
 std::string format_channel_list(const std::vector<std::uint32_t>& channels);
