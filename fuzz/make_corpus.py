@@ -116,6 +116,10 @@ def main():
         write(os.path.join(tmp, "oe", "continuous", "s", "continuous.dat"), frames)
         npy = b"\x93NUMPY\x01\x00v\x00" + b"{'descr': '<i8', 'fortran_order': False, 'shape': (300,), }".ljust(117) + b"\n"
         write(os.path.join(tmp, "oe", "continuous", "s", "timestamps.npy"), npy + b"".join(struct.pack("<q", 1045248 + t) for t in range(300)))
+        n1 = os.path.join(tmp, "n1.wav")
+        write(n1, wav(1, 19531, n1_samples(N1, 0, 200)))
+        subprocess.run([spikey, "compress", os.path.join(tmp, "sglx"), n1, "-o", os.path.join(out, "archive", "sglx_and_n1_two_rates.spikey"),
+                        "--chunk-seconds", "0.004", "-f", "-q"], check=True)
         for level in levels:
             for name in ("sglx", "oe"):
                 subprocess.run([spikey, "compress", os.path.join(tmp, name), "-o", os.path.join(out, "archive", f"{name}_{level}.spikey"),

@@ -149,4 +149,18 @@ TEST(Golden, Version6AcquisitionFolders) {
     EXPECT_TRUE(reader.metadata().channels[32].sync);
     EXPECT_EQ(reader.index().size(), 4u);
   }
+  // Streams at two rates: the SpikeGLX pair at 30000 Hz and an N1 WAV at 19531 Hz (its source
+  // records its own sample_rate; its channel spans more chunks than the 2000-frame AP stream).
+  const format::ArchiveReader mixed(test::golden_dir() / "v6" / "spikeglx_and_n1.spikey");
+  test::TempDir out;
+  host::RestoreOptions options;
+  options.output_directory = out.path();
+  EXPECT_TRUE(host::restore_sources(mixed, options).mismatched_files.empty());
+  const std::string n1 = "4fd5d61c-1484-441c-8c3c-b5669d0e2292.wav";
+  EXPECT_TRUE(test::read_file(out / n1) == test::read_file(test::samples_dir() / "neuralink" / n1));
+  for (const char* name : {"run_g0_t0.imec0.ap.bin", "run_g0_t0.imec0.ap.meta"})
+    EXPECT_TRUE(test::read_file(out / name) == test::read_file(test::samples_dir() / "spikeglx" / name)) << name;
+  EXPECT_EQ(mixed.metadata().sample_rate, 30000);
+  EXPECT_EQ(mixed.metadata().channel_rate(33), 19531);
+  EXPECT_TRUE(mixed.metadata().channels[32].sync);
 }
