@@ -87,7 +87,7 @@ namespace {
 
 // The codes of every present channel, each re-checked against its value map: the survey
 // guarantees exactness, and this check means a survey bug can never lose data.
-const std::vector<std::vector<std::int32_t>>& chunk_codes(std::span<const std::int16_t> samples, const format::ChunkChannels& present,
+std::vector<std::vector<std::int32_t>>& chunk_codes(std::span<const std::int16_t> samples, const format::ChunkChannels& present,
                                                           const format::Metadata& meta) {
   thread_local std::vector<std::vector<std::int32_t>> codes;  // reused: chunks are large
   codes.resize(present.channel.size());
@@ -285,23 +285,27 @@ void encode_codec_streams(const std::vector<std::vector<std::int32_t>>& codes, c
 template <class Stream>
 std::vector<std::uint8_t> encode_payload(std::span<const std::int16_t> samples, const format::ChunkChannels& present,
                                          const format::Metadata& meta) {
-  const auto& codes = chunk_codes(samples, present, meta);
+  auto& codes = chunk_codes(samples, present, meta);
   std::vector<Stream> streams;
   const bool any_sync = std::any_of(present.channel.begin(), present.channel.end(), [&](std::uint32_t c) { return meta.channels[c].sync; });
   if (!any_sync) {
     encode_codec_streams(codes, present, meta, streams);
     return format::assemble_payload(std::span<const Stream>(streams));
   }
+  // The codec's channels' code buffers are lent to the codec (swapped, not copied) and returned.
   format::ChunkChannels coded;
   std::vector<std::vector<std::int32_t>> coded_codes;
+  std::vector<std::size_t> lent;
   for (std::size_t i = 0; i < present.channel.size(); ++i) {
     if (meta.channels[present.channel[i]].sync) continue;
     coded.channel.push_back(present.channel[i]);
     coded.sample_count.push_back(present.sample_count[i]);
-    coded_codes.push_back(codes[i]);
+    coded_codes.emplace_back().swap(codes[i]);
+    lent.push_back(i);
   }
   std::vector<Stream> coded_streams;
   encode_codec_streams(coded_codes, coded, meta, coded_streams);
+  for (std::size_t k = 0; k < lent.size(); ++k) codes[lent[k]].swap(coded_codes[k]);
   std::size_t position = 0, next_coded = 0;
   for (std::size_t i = 0; i < present.channel.size(); ++i) {
     if (meta.channels[present.channel[i]].sync) {
