@@ -16,6 +16,12 @@ namespace spikey::host {
 
 namespace fs = std::filesystem;
 
+bool has_extension(const fs::path& file, const char* wanted) {
+  std::string ext = file.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  return ext == wanted;
+}
+
 InputSource open_interleaved_int16(const fs::path& file, std::string restore_path, format::SourceKind kind, std::uint32_t channels,
                                    double sample_rate) {
   InputSource src{file, std::move(restore_path), kind, MappedFile(file)};
@@ -44,11 +50,6 @@ std::pair<std::uint64_t, std::uint64_t> npy_words(std::span<const std::uint8_t> 
                           header.find("'descr': '<f8'") != std::string::npos;
   if (!eight_byte || header.find("'fortran_order': False") == std::string::npos) return {0, 0};
   return {header_end, (file.size() - header_end) / 8};
-}
-
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-  return text;
 }
 
 using MetaFields = std::map<std::string, std::string>;
@@ -201,7 +202,7 @@ std::string sha1_hex(std::span<const std::uint8_t> bytes) {
 InputSource open_side_file(const fs::path& file, std::string restore_path) {
   InputSource src{file, std::move(restore_path), format::SourceKind::side_file, MappedFile(file)};
   src.data_offset = src.map.size();
-  if (lower(file.extension().string()) == ".npy") std::tie(src.delta64_offset, src.delta64_count) = npy_words(src.map.bytes());
+  if (has_extension(file, ".npy")) std::tie(src.delta64_offset, src.delta64_count) = npy_words(src.map.bytes());
   return src;
 }
 
@@ -212,13 +213,13 @@ fs::path spikeglx_meta_of(const fs::path& bin) {
 
 bool is_spikeglx_bin(const fs::path& file) {
   std::error_code ec;
-  return lower(file.extension().string()) == ".bin" && fs::is_regular_file(spikeglx_meta_of(file), ec);
+  return has_extension(file, ".bin") && fs::is_regular_file(spikeglx_meta_of(file), ec);
 }
 
 bool is_spikeglx_meta(const fs::path& file) {
   std::error_code ec;
   fs::path bin = file;
-  return lower(file.extension().string()) == ".meta" && fs::is_regular_file(bin.replace_extension(".bin"), ec);
+  return has_extension(file, ".meta") && fs::is_regular_file(bin.replace_extension(".bin"), ec);
 }
 
 InputSource open_spikeglx_bin(const fs::path& bin, std::string restore_path, const std::function<void(const std::string&)>& note) {

@@ -15,12 +15,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool has_extension(const fs::path& p, const char* wanted) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext == wanted;
-}
-
 InputSource open_wav(const fs::path& file, std::string restore_path) {
   InputSource src{file, std::move(restore_path), format::SourceKind::wav, MappedFile(file)};
   const WavLayout layout = parse_wav(src.map.bytes(), file.string());

@@ -14,6 +14,9 @@
 
 namespace spikey::host {
 
+// Whether `file`'s extension is `wanted` (".bin"), ignoring case.
+bool has_extension(const std::filesystem::path& file, const char* wanted);
+
 // Headerless interleaved int16 with `channels` channels; a partial last frame stays verbatim.
 InputSource open_interleaved_int16(const std::filesystem::path& file, std::string restore_path, format::SourceKind kind,
                                    std::uint32_t channels, double sample_rate);
