@@ -21,20 +21,21 @@ import struct
 import numpy as np
 
 
+# Multichannel sets of ../shared/data: folder, file, channels (headerless interleaved int16).
+MULTICHANNEL = [
+    ("cinpla 32 ch", "cinpla_oebin32", "continuous.dat", 32),
+    ("biocam 36 ch", "biocam_36ch", "biocam_36ch_19754Hz_minus2048.i16", 36),
+    ("locust 4 ch", "tdc_locust", "locust_trial_01.raw", 4),
+    ("oe demo 16 ch", "oe_demo_cortex16_filtered", "oe_cortex16_40kHz_filtered.i16", 16),
+]
+
+
 def load(shared):
     sets = {}
-    d = os.path.join(shared, "cinpla_oebin32", "continuous.dat")
-    if os.path.exists(d):
-        sets["cinpla 32 ch"] = np.fromfile(d, dtype="<i2").reshape(-1, 32)
-    d = os.path.join(shared, "biocam_36ch", "biocam_36ch_19754Hz_minus2048.i16")
-    if os.path.exists(d):
-        sets["biocam 36 ch"] = np.fromfile(d, dtype="<i2").reshape(-1, 36)
-    d = os.path.join(shared, "tdc_locust", "locust_trial_01.raw")
-    if os.path.exists(d):
-        sets["locust 4 ch"] = np.fromfile(d, dtype="<i2").reshape(-1, 4)
-    d = os.path.join(shared, "oe_demo_cortex16_filtered", "oe_cortex16_40kHz_filtered.i16")
-    if os.path.exists(d):
-        sets["oe demo 16 ch"] = np.fromfile(d, dtype="<i2").reshape(-1, 16)
+    for name, folder, file, channels in MULTICHANNEL:
+        path = os.path.join(shared, folder, file)
+        if os.path.exists(path):
+            sets[name] = np.fromfile(path, dtype="<i2").reshape(-1, channels)
     wavs = sorted(glob.glob(os.path.join(shared, "neuralink", "*.wav")))[:24]
     if wavs:
         channels = []
