@@ -34,7 +34,35 @@ struct RandomMo {
   std::vector<std::int32_t> weights;
 };
 
-RandomMo random_mo(std::mt19937& rng, int levels) {
+// A random network stage: weights anywhere in range, and sometimes every value at its bound
+// (the overflow bound of mo_network.hpp).
+MoNetwork random_network(std::mt19937& rng) {
+  MoNetwork net;
+  net.hidden = 1 + static_cast<int>(rng() % kMaxNetHidden);
+  const bool extreme = rng() % 4 == 0;
+  const auto value = [&](std::int32_t limit, std::int32_t typical) {
+    if (extreme) return rng() % 2 ? limit : -limit;
+    return static_cast<std::int32_t>(rng() % (2 * static_cast<std::uint32_t>(typical) + 1)) - typical;
+  };
+  for (int j = 0; j < net.hidden; ++j) {
+    for (int i = 0; i < kNetInputs; ++i) net.w1[j][i] = value(kMaxNetWeight, 600);
+    net.b1[j] = value(kMaxNetHiddenBias, 1 << 16);
+    net.w2[j] = value(kMaxNetWeight, 300);
+  }
+  net.b2 = value(kMaxNetOutputBias, 1 << 14);
+  return net;
+}
+
+// Gives the model the network with random gains, half of the time.
+void maybe_use_network(std::mt19937& rng, MoModel& model, const MoNetwork* net) {
+  if (net == nullptr || rng() % 2 == 0) return;
+  model.network = net;
+  const bool extreme = rng() % 5 == 0;
+  model.net_input_gain = extreme ? kMaxNetInputGain : static_cast<std::int32_t>(1 + rng() % 60000);
+  model.net_output_gain = extreme ? kMaxNetOutputGain : static_cast<std::int32_t>(1 + rng() % 3000);
+}
+
+RandomMo random_mo(std::mt19937& rng, int levels, const MoNetwork* net = nullptr) {
   RandomMo m;
   m.model.order = static_cast<int>(rng() % (kMaxMoOrder + 1));
   m.model.levels = rng() % 2 ? levels : 0;
@@ -45,6 +73,7 @@ RandomMo random_mo(std::mt19937& rng, int levels) {
   if (m.model.order > 0) m.weights[static_cast<std::size_t>(m.model.order - 1)] = 3500;
   if (rng() % 6 == 0)
     for (auto& w : m.weights) w = rng() % 2 ? kMaxLpcWeight : -kMaxLpcWeight;  // the overflow bound
+  maybe_use_network(rng, m.model, net);
   return m;
 }
 
@@ -85,10 +114,11 @@ TEST(Wavelet, StepMatchesADirectConvolution) {
 
 TEST(MoStream, RoundTripsRealDataUnderRandomModels) {
   std::mt19937 rng(17);
-  for (int trial = 0; trial < 40; ++trial) {
+  for (int trial = 0; trial < 60; ++trial) {
     const auto n = static_cast<std::uint32_t>(1 + rng() % 5000);
     const auto codes = cinpla_channel_codes(static_cast<int>(rng() % 32), n);
-    const auto m = random_mo(rng, 1 + static_cast<int>(rng() % kMaxWaveletLevels));
+    const MoNetwork net = random_network(rng);
+    const auto m = random_mo(rng, 1 + static_cast<int>(rng() % kMaxWaveletLevels), &net);
     std::vector<std::vector<std::int32_t>> buffers(kMaxMoSources);
     const std::int32_t* sources[kMaxMoSources] = {};
     for (int s = 0; s < m.model.sources; ++s) {
@@ -111,7 +141,8 @@ TEST(MoStream, RoundTripsRealDataUnderRandomModels) {
 // The lockstep kernel equals the scalar reference, group after group on one thread.
 TEST(MoLanes, EqualTheScalarReference) {
   std::mt19937 rng(23);
-  for (int trial = 0; trial < 30; ++trial) {
+  for (int trial = 0; trial < 45; ++trial) {
+    const MoNetwork net = random_network(rng);  // one per recording: every lane that uses it shares it
     host::lanes::MoLaneGroup group;
     group.lanes = 1 + trial % host::lanes::kLanes;
     group.n = 1 + static_cast<std::uint32_t>(rng() % (trial % 3 == 0 ? 40 : 3000));
@@ -119,7 +150,7 @@ TEST(MoLanes, EqualTheScalarReference) {
     std::vector<RandomMo> models;
     std::vector<std::vector<std::int32_t>> codes, buffers(static_cast<std::size_t>(group.lanes) * kMaxMoSources);
     for (int l = 0; l < group.lanes; ++l) {
-      models.push_back(random_mo(rng, levels));
+      models.push_back(random_mo(rng, levels, trial % 3 == 2 ? nullptr : &net));
       codes.push_back(cinpla_channel_codes(static_cast<int>(rng() % 32), group.n));
       codes.back().resize(group.n, codes.back().empty() ? 0 : codes.back().back());
       for (int s = 0; s < models.back().model.sources; ++s) {
@@ -231,4 +262,130 @@ TEST(Mo1, WaveletFeaturesRoundTripWhenForced) {
   for (const auto& c : reader.metadata().channels) wavelet += !c.predictor.wavelet_weights.empty();
   EXPECT_GT(wavelet, 16u);
   EXPECT_EQ(reader.metadata().codec.wavelet_levels, 4u);
+}
+
+// The network's int32 arithmetic equals the same formulas in int64: no intermediate overflows,
+// at the bounds as well as in between.
+TEST(MoNetwork, Int32ArithmeticEqualsAWideReference) {
+  std::mt19937 rng(31);
+  for (int trial = 0; trial < 3000; ++trial) {
+    const MoNetwork net = random_network(rng);
+    const bool extreme = trial % 3 == 0;
+    const std::int32_t input_gain = extreme ? kMaxNetInputGain : static_cast<std::int32_t>(1 + rng() % kMaxNetInputGain);
+    const std::int32_t output_gain = extreme ? kMaxNetOutputGain : static_cast<std::int32_t>(1 + rng() % kMaxNetOutputGain);
+    std::int32_t recent[kNetHistory];
+    for (auto& v : recent) v = extreme ? (rng() % 2 ? kLpcHistoryClamp : -kLpcHistoryClamp) : static_cast<std::int32_t>(rng() % 4095) - 2047;
+    const std::int32_t linear = static_cast<std::int32_t>(rng() % 20001) - 10000;
+
+    const auto wide_clamp = [](std::int64_t v, std::int64_t limit) { return std::clamp(v, -limit, limit); };
+    std::int64_t x[kNetInputs];
+    for (int i = 0; i < kNetInputs; ++i) {
+      const std::int64_t v = i < kNetHistory ? recent[i] : wide_clamp(linear, kNetPredictionClamp);
+      x[i] = wide_clamp((v * input_gain + 2048) >> 12, kNetInputClamp);
+    }
+    std::int64_t o = net.b2;
+    for (int j = 0; j < net.hidden; ++j) {
+      std::int64_t pre = net.b1[j];
+      for (int i = 0; i < kNetInputs; ++i) pre += std::int64_t{net.w1[j][i]} * x[i];
+      o += std::int64_t{net.w2[j]} * (pre > 0 ? std::min<std::int64_t>(pre >> 8, kNetHiddenClamp) : 0);
+    }
+    ASSERT_LT(std::abs(o), std::int64_t{1} << 31);
+    ASSERT_EQ(mo_network_output(net, input_gain, recent, linear), o) << "trial " << trial;
+    const std::int64_t y = wide_clamp((o + 128) >> 8, kNetOutputClamp);
+    ASSERT_EQ(mo_network_correction(net, input_gain, output_gain, recent, linear), wide_clamp(y * output_gain, kMaxNetCorrection));
+  }
+}
+
+namespace {
+
+host::Recording cinpla_sample() {
+  return host::Recording::open({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, {32u, 30000.0}, [](const std::string&) {});
+}
+
+}  // namespace
+
+// The network stage on real data: training is deterministic for a seed, the channels that use
+// the network are the ones where it saves, and the archive round-trips through the lockstep
+// decoder (verify) and the scalar reference path (cm1 shares the predictor).
+TEST(Mo1, NetworkStageTrainsDeterministicallyAndRoundTrips) {
+  test::TempDir out;
+  const auto recording = cinpla_sample();
+  host::EncodeOptions options;
+  options.codec = kCodecMo1;
+  options.overwrite = true;
+  options.chunk_seconds = 0.05;
+  options.mo_training.network_min_saving = -1;  // every channel, whatever it saves
+  const auto a = host::compress(recording, out / "a.spikey", options);
+  const auto b = host::compress(recording, out / "b.spikey", options);
+  EXPECT_TRUE(a.verified);
+  EXPECT_EQ(test::read_file(out / "a.spikey"), test::read_file(out / "b.spikey")) << "training must be deterministic for a seed";
+  const ArchiveReader reader(out / "a.spikey");
+  ASSERT_TRUE(reader.metadata().codec.network.has_value());
+  EXPECT_EQ(reader.metadata().codec.network->hidden, options.mo_training.network_hidden);
+  for (const auto& c : reader.metadata().channels) EXPECT_TRUE(c.predictor.uses_network()) << c.name;
+  host::RestoreOptions restore;
+  restore.output_directory = out / "restored";
+  const auto restored = host::restore_sources(reader, restore);
+  EXPECT_TRUE(restored.mismatched_files.empty());
+  EXPECT_EQ(test::read_file(out / "restored" / "cinpla32_30kHz_first6000.dat"),
+            test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"));
+
+  options.mo_training.network_seed = 2;
+  host::compress(recording, out / "c.spikey", options);
+  EXPECT_NE(test::read_file(out / "a.spikey"), test::read_file(out / "c.spikey")) << "the seed should change the network";
+
+  options.codec = kCodecCm1;
+  const auto max = host::compress(recording, out / "m.spikey", options);
+  EXPECT_TRUE(max.verified);
+  EXPECT_TRUE(ArchiveReader(out / "m.spikey").metadata().codec.network.has_value());
+
+  // With the default threshold, only channels where the network saves take it; without the
+  // stage the archive has no network at all.
+  options.codec = kCodecMo1;
+  options.mo_training.network_min_saving = 0.002;
+  host::compress(recording, out / "d.spikey", options);
+  options.mo_training.network_hidden = 0;
+  host::compress(recording, out / "e.spikey", options);
+  EXPECT_FALSE(ArchiveReader(out / "e.spikey").metadata().codec.network.has_value());
+  for (const auto& c : ArchiveReader(out / "e.spikey").metadata().channels) EXPECT_FALSE(c.predictor.uses_network());
+}
+
+TEST(MoMetadata, NetworkIsValidated) {
+  Metadata m;
+  m.sample_rate = 1000;
+  m.chunk_samples = 100;
+  m.total_samples = 10;
+  m.codec.name = kCodecMo1;
+  m.sources.push_back({});
+  m.sources[0].path = "a.wav";
+  m.sources[0].channel_count = 2;
+  m.sources[0].frames = 10;
+  m.sources[0].size = 40;
+  for (int c = 0; c < 2; ++c) {
+    ChannelInfo info;
+    info.length = 10;
+    info.predictor.history_weights = {100};
+    m.channels.push_back(info);
+  }
+  MetadataSection section{m, {}};
+  section.metadata.channels[1].predictor.network_input_gain = 4096;
+  section.metadata.channels[1].predictor.network_output_gain = 160;
+  EXPECT_THROW(parse_metadata_section(serialize(section)), ArchiveError) << "gains without a network";
+  MoNetwork net;
+  net.hidden = 2;
+  net.w1[1][3] = 77;
+  net.b2 = -5;
+  section.metadata.codec.network = net;
+  const auto parsed = parse_metadata_section(serialize(section));
+  ASSERT_TRUE(parsed.metadata.codec.network.has_value());
+  EXPECT_EQ(parsed.metadata.codec.network->w1[1][3], 77);
+  EXPECT_EQ(parsed.metadata.codec.network->b2, -5);
+  EXPECT_EQ(parsed.metadata.channels[1].predictor.network_output_gain, 160);
+  EXPECT_FALSE(parsed.metadata.channels[0].predictor.uses_network());
+  EXPECT_THROW(parse_metadata_section(serialize(section), 6), ArchiveError) << "the network stage needs version 7";
+  section.metadata.codec.network->w1[0][0] = kMaxNetWeight + 1;
+  EXPECT_THROW(parse_metadata_section(serialize(section)), ArchiveError) << "weight out of range";
+  section.metadata.codec.network->w1[0][0] = 0;
+  section.metadata.channels[1].predictor.network_input_gain = kMaxNetInputGain + 1;
+  EXPECT_THROW(parse_metadata_section(serialize(section)), ArchiveError) << "gain out of range";
 }

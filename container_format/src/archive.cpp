@@ -332,7 +332,60 @@ ChannelPredictor mo_predictor_from_json(const json& j, const std::string& where)
     source.weights = weights_from_json(field<json>(s, "weights", where + " source"), where);
     p.sources.push_back(std::move(source));
   }
+  if (j.contains("network_gains")) {
+    const json& g = j["network_gains"];
+    if (!g.is_array() || g.size() != 2 || !g[0].is_number_integer() || !g[1].is_number_integer() || g[0].get<std::int64_t>() < 1 ||
+        g[0].get<std::int64_t>() > kMaxNetInputGain || g[1].get<std::int64_t>() < 1 || g[1].get<std::int64_t>() > kMaxNetOutputGain)
+      fail("metadata: " + where + " network_gains is not [input gain 1.." + std::to_string(kMaxNetInputGain) + ", output gain 1.." +
+           std::to_string(kMaxNetOutputGain) + "]");
+    p.network_input_gain = static_cast<std::int32_t>(g[0].get<std::int64_t>());
+    p.network_output_gain = static_cast<std::int32_t>(g[1].get<std::int64_t>());
+  }
   return p;
+}
+
+// The network stage (§6.10.4): weights as flat integer arrays, W1 row by row.
+json network_to_json(const MoNetwork& net) {
+  json w1 = json::array(), b1 = json::array(), w2 = json::array();
+  for (int j = 0; j < net.hidden; ++j) {
+    for (int i = 0; i < kNetInputs; ++i) w1.push_back(net.w1[j][i]);
+    b1.push_back(net.b1[j]);
+    w2.push_back(net.w2[j]);
+  }
+  return {{"hidden", static_cast<std::uint32_t>(net.hidden)}, {"w1", w1}, {"b1", b1}, {"w2", w2}, {"b2", net.b2}};
+}
+
+MoNetwork network_from_json(const json& j) {
+  const std::string where = "codec.network";
+  if (!j.is_object()) fail("metadata: " + where + " is not an object");
+  MoNetwork net;
+  const auto hidden = field<std::uint32_t>(j, "hidden", where);
+  if (hidden < 1 || hidden > static_cast<std::uint32_t>(kMaxNetHidden)) fail("metadata: " + where + ".hidden must be 1.." + std::to_string(kMaxNetHidden));
+  net.hidden = static_cast<int>(hidden);
+  const auto integers = [&](const char* key, std::size_t count, std::int64_t limit) {
+    const json a = field<json>(j, key, where);
+    if (!a.is_array() || a.size() != count) fail("metadata: " + where + "." + key + " must hold " + std::to_string(count) + " integers");
+    std::vector<std::int32_t> out;
+    for (const auto& v : a) {
+      if (!v.is_number_integer() || v.get<std::int64_t>() < -limit || v.get<std::int64_t>() > limit)
+        fail("metadata: " + where + "." + key + " has a value that is not an integer in -" + std::to_string(limit) + ".." + std::to_string(limit));
+      out.push_back(static_cast<std::int32_t>(v.get<std::int64_t>()));
+    }
+    return out;
+  };
+  const auto w1 = integers("w1", hidden * static_cast<std::size_t>(kNetInputs), kMaxNetWeight);
+  const auto b1 = integers("b1", hidden, kMaxNetHiddenBias);
+  const auto w2 = integers("w2", hidden, kMaxNetWeight);
+  const json b2 = field<json>(j, "b2", where);
+  if (!b2.is_number_integer() || b2.get<std::int64_t>() < -kMaxNetOutputBias || b2.get<std::int64_t>() > kMaxNetOutputBias)
+    fail("metadata: " + where + ".b2 is not an integer in range");
+  for (int h = 0; h < net.hidden; ++h) {
+    for (int i = 0; i < kNetInputs; ++i) net.w1[h][i] = w1[static_cast<std::size_t>(h * kNetInputs + i)];
+    net.b1[h] = b1[static_cast<std::size_t>(h)];
+    net.w2[h] = w2[static_cast<std::size_t>(h)];
+  }
+  net.b2 = static_cast<std::int32_t>(b2.get<std::int64_t>());
+  return net;
 }
 
 ByteRange range_from_json(const json& j, const std::string& where, std::uint64_t verbatim_size) {
@@ -400,6 +453,7 @@ void validate_mo_predictors(const Metadata& m) {
     if (p.sources.size() > static_cast<std::size_t>(kMaxMoSources)) fail(where + " has too many sources");
     if (!weights_in_range(p.history_weights) || !weights_in_range(p.wavelet_weights)) fail(where + " has a weight out of range");
     if (p.lms_step < 0 || p.lms_step > kMaxLmsStep) fail(where + " has an LMS step out of range");
+    if (p.uses_network() && !m.codec.network) fail(where + " has network gains but the codec has no network");
     for (std::size_t i = 0; i < p.sources.size(); ++i) {
       const PredictorSource& s = p.sources[i];
       if (s.channel < 0 || static_cast<std::size_t>(s.channel) >= m.channels.size() || static_cast<std::size_t>(s.channel) == c)
@@ -414,7 +468,7 @@ void validate_mo_predictors(const Metadata& m) {
 }
 
 bool is_empty_predictor(const ChannelPredictor& p) {
-  return p.history_weights.empty() && p.wavelet_weights.empty() && p.sources.empty() && p.lms_step == 0;
+  return p.history_weights.empty() && p.wavelet_weights.empty() && p.sources.empty() && p.lms_step == 0 && !p.uses_network();
 }
 
 void validate(const Metadata& m, std::uint64_t verbatim_size, std::uint16_t version) {
@@ -527,6 +581,7 @@ json codec_to_json(const CodecParams& codec) {
   if (uses_mo_predictors(codec.name)) {
     j["source_half_window"] = codec.source_half_window;
     j["wavelet_levels"] = codec.wavelet_levels;
+    if (codec.network) j["network"] = network_to_json(*codec.network);
   }
   if (codec.name == kCodecCm1) {
     std::vector<std::uint8_t> shapes;
@@ -550,6 +605,7 @@ CodecParams codec_from_json(const json& j) {
   if (uses_mo_predictors(codec.name)) {
     codec.source_half_window = field<std::uint32_t>(j, "source_half_window", "codec");
     codec.wavelet_levels = field<std::uint32_t>(j, "wavelet_levels", "codec");
+    if (j.contains("network")) codec.network = network_from_json(j["network"]);
   }
   if (codec.name == kCodecCm1) {
     const auto shapes = bytes_of_hex(field<std::string>(j, "shapes", "codec"), "codec.shapes");
@@ -574,7 +630,9 @@ json predictor_to_json(const ChannelPredictor& p, const CodecParams& codec) {
   if (uses_mo_predictors(codec.name)) {
     json sources = json::array();
     for (const auto& s : p.sources) sources.push_back({{"channel", s.channel}, {"weights", s.weights}});
-    return {{"history_weights", p.history_weights}, {"wavelet_weights", p.wavelet_weights}, {"sources", sources}, {"lms_step", p.lms_step}};
+    json j = {{"history_weights", p.history_weights}, {"wavelet_weights", p.wavelet_weights}, {"sources", sources}, {"lms_step", p.lms_step}};
+    if (p.uses_network()) j["network_gains"] = {p.network_input_gain, p.network_output_gain};
+    return j;
   }
   json j = {{"history_weights", p.history_weights}, {"lms_step", p.lms_step}};
   if (!p.sources.empty()) {
@@ -813,6 +871,7 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
   if (expected_version < 2 && m.codec.name != kCodecRice1) fail("metadata: codec " + m.codec.name + " needs format version 2");
   if (expected_version < 3 && m.codec.name == kCodecMo1) fail("metadata: codec mo1 needs format version 3");
   if (expected_version < 4 && m.codec.name == kCodecCm1) fail("metadata: codec cm1 needs format version 4");
+  if (expected_version < 7 && m.codec.network) fail("metadata: the network stage needs format version 7");
   return section;
 }
 

@@ -536,6 +536,7 @@ Model train_model(const Recording& recording, const format::MetadataSection& sur
     if (!options.topology) computed = compute_topology(recording, meta, training);
     const Topology& topology = options.topology ? *options.topology : computed;
     train_mo_predictors(recording, meta, training, &topology);
+    train_mo_network(recording, meta, training);
     model.topology = topology;
     if (codec == format::kCodecCm1) {
       if (options.progress) options.progress("train", 0, 1);

@@ -7,7 +7,7 @@ using spikey::host::lanes::MoLaneGroup;
 constexpr int kMoGroupTaps = f::kMaxMoTaps;
 
 struct MoScratch {
-  std::vector<std::int32_t> history;  // (order + n) rows
+  std::vector<std::int32_t> history;  // (pad + n) rows
   std::vector<std::int32_t> sources;  // per source slot: (n + 2W) rows
   std::vector<std::int32_t> wavelet;  // per level below L: (kWaveletPad + n) rows
   std::vector<std::int32_t> codes;    // n rows
@@ -17,6 +17,30 @@ struct MoScratch {
 MoScratch& mo_scratch() {
   thread_local MoScratch s;
   return s;
+}
+
+// mo_network_correction (mo_network.hpp) for all lanes; `recent` is the row of c[t-8].
+[[gnu::always_inline]] inline lanes_i32 network_correction(const f::MoNetwork& net, const std::int32_t* recent, lanes_i32 acc, int shift,
+                                                          lanes_i32 input_gain, lanes_i32 output_gain) {
+  const lanes_i32 input_half = lanes_i32{} + (std::int32_t{1} << (f::kNetInputShift - 1));
+  const auto input = [&](lanes_i32 v) { return clamp((v * input_gain + input_half) >> f::kNetInputShift, f::kNetInputClamp); };
+  lanes_i32 x[f::kNetInputs];
+  for (int i = 0; i < f::kNetHistory; ++i) x[i] = input(load(recent + i * kLanes));
+  const lanes_i32 linear = (acc + (std::int32_t{1} << (shift - 1))) >> shift;
+  x[f::kNetHistory] = input(clamp(linear, f::kNetPredictionClamp));
+  lanes_i32 o = lanes_i32{} + net.b2;
+  const lanes_i32 hidden_max = lanes_i32{} + f::kNetHiddenClamp;
+  for (int j = 0; j < net.hidden; ++j) {
+    lanes_i32 pre = lanes_i32{} + net.b1[j];
+#pragma GCC unroll 9
+    for (int i = 0; i < f::kNetInputs; ++i) pre += net.w1[j][i] * x[i];
+    lanes_i32 hj = pre >> f::kNetActivationShift;
+    hj &= hj > 0;
+    hj = hj > hidden_max ? hidden_max : hj;
+    o += net.w2[j] * hj;
+  }
+  const lanes_i32 y = clamp((o + (std::int32_t{1} << (f::kNetActivationShift - 1))) >> f::kNetActivationShift, f::kNetOutputClamp);
+  return clamp(y * output_gain, f::kMaxNetCorrection);
 }
 
 template <bool kDecode>
@@ -34,6 +58,19 @@ void run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
   }
   const int wavelet_taps = levels > 0 ? levels + 1 : 0;
   const int window = 2 * half_window + 1;
+  // The network stage (version 7): lanes without it get zero gains, so their correction is 0.
+  const f::MoNetwork* net = nullptr;
+  alignas(32) std::int32_t input_gain_table[kLanes] = {}, output_gain_table[kLanes] = {};
+  for (int l = 0; l < g.lanes; ++l)
+    if (g.model[l].uses_network()) {
+      net = g.model[l].network;
+      input_gain_table[l] = g.model[l].net_input_gain;
+      output_gain_table[l] = g.model[l].net_output_gain;
+    }
+  const lanes_i32 input_gain = load(input_gain_table), output_gain = load(output_gain_table);
+  // History rows: `pad` zero rows (the linear taps' order, or the network's 8 inputs), then c[t]
+  // at row pad + t.
+  const int pad = net != nullptr ? std::max(order, f::kNetHistory) : order;
   const int total_taps = order + wavelet_taps + sources * window;
   alignas(32) std::int32_t weight_table[kMoGroupTaps][kLanes] = {};
   alignas(32) std::int32_t step_table[kMoGroupTaps][kLanes] = {};
@@ -55,8 +92,8 @@ void run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
   MoScratch& s = mo_scratch();
   const std::size_t n = g.n;
   const std::size_t lanes = kLanes;
-  s.history.resize((static_cast<std::size_t>(order) + n) * lanes);
-  std::fill(s.history.begin(), s.history.begin() + static_cast<std::ptrdiff_t>(order + 1) * kLanes, 0);
+  s.history.resize((static_cast<std::size_t>(pad) + n) * lanes);
+  std::fill(s.history.begin(), s.history.begin() + static_cast<std::ptrdiff_t>(pad + 1) * kLanes, 0);
   const std::size_t source_rows = n + 2 * static_cast<std::size_t>(half_window);
   s.sources.assign(static_cast<std::size_t>(sources) * source_rows * lanes, 0);
   for (int l = 0; l < g.lanes; ++l)
@@ -97,7 +134,7 @@ void run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
   lanes_i32 previous = load(codes);
 
   for (std::size_t t = 1; t < n; ++t) {
-    const std::int32_t* h = history + t * lanes;
+    const std::int32_t* h = history + (t + static_cast<std::size_t>(pad - order)) * lanes;
     lanes_i32 acc = {};
     for (int k = 0; k < order; ++k) acc += weight[k] * load(h + k * kLanes);
     for (int k = 0; k < wavelet_taps; ++k) acc += weight[order + k] * features[k];
@@ -105,6 +142,7 @@ void run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
       const std::int32_t* w = s.sources.data() + (static_cast<std::size_t>(src) * source_rows + t) * lanes;
       for (int k = 0; k < window; ++k) acc += weight[order + wavelet_taps + src * window + k] * load(w + k * kLanes);
     }
+    if (net != nullptr) acc += network_correction(*net, history + (t + static_cast<std::size_t>(pad - f::kNetHistory)) * lanes, acc, shift, input_gain, output_gain);
     const lanes_i32 p = (acc + half) >> shift;
     const lanes_i32 flip = acc > p * unit;
     lanes_i32 e, d;
@@ -137,7 +175,7 @@ void run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
       }
     }
     const lanes_i32 c = clamp(d, f::kLpcHistoryClamp);
-    store(history + (t + static_cast<std::size_t>(order)) * lanes, c);
+    store(history + (t + static_cast<std::size_t>(pad)) * lanes, c);
     if (levels > 0) {  // wavelet_step for all lanes
       const std::size_t at = f::kWaveletPad + t;
       store(wavelet + at * lanes, c);

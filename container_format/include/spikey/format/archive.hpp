@@ -15,6 +15,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "spikey/format/cm_model.hpp"
+#include "spikey/format/mo_network.hpp"
 #include "spikey/format/value_map.hpp"
 
 namespace spikey::format {
@@ -34,9 +35,9 @@ class LostChunkError : public ArchiveError {
 
 // Version 2 added codec lpc1, version 3 codec mo1, version 4 codec cm1 and chunk frames,
 // version 5 lost chunks (salvaged archives), version 6 acquisition folders (side files,
-// SpikeGLX and Open Ephys sources, channel gains, run-coded sync channels); older archives
-// still decode.
-inline constexpr std::uint16_t kFormatVersion = 6;
+// SpikeGLX and Open Ephys sources, channel gains, run-coded sync channels), version 7 the
+// network stage of mo1 and cm1 predictors; older archives still decode.
+inline constexpr std::uint16_t kFormatVersion = 7;
 
 // §3.2 File header.
 inline constexpr std::array<std::uint8_t, 8> kFileMagic = {0x89, 'S', 'P', 'I', 'K', 'E', 'Y', '\n'};
@@ -153,7 +154,12 @@ struct ChannelPredictor {
   std::vector<std::int32_t> wavelet_weights;  // mo1: weights of the L+1 wavelet features, or none
   std::vector<PredictorSource> sources;       // decoded before this channel
   std::int32_t lms_step = 0;                  // sign-sign LMS step; 0 keeps the weights fixed
+  // Version 7, mo1/cm1: the gains g and r of the recording's network (mo_network.hpp); 0, 0
+  // when the channel does not use it.
+  std::int32_t network_input_gain = 0;
+  std::int32_t network_output_gain = 0;
 
+  bool uses_network() const { return network_output_gain != 0; }
   std::int32_t source_channel() const { return sources.empty() ? -1 : sources.front().channel; }
 };
 
@@ -195,6 +201,7 @@ struct CodecParams {
   std::uint32_t weight_shift = 12;       // lpc1, mo1
   std::uint32_t source_half_window = 2;  // mo1: W of every source window
   std::uint32_t wavelet_levels = 3;      // mo1: L of the channels that use wavelet features
+  std::optional<MoNetwork> network;      // mo1, cm1 (version 7): the recording's network stage (§6.10.4)
   std::vector<CmShape> cm_shapes;        // cm1: kCmClasses shapes (§6.11.2), complete
   std::uint32_t cm_first_class = 0;      // cm1: shapes stored from this class on (the rest follow, §6.11.2)
   std::uint32_t cm_stored_classes = 0;   // cm1: how many are stored

@@ -35,6 +35,11 @@ inline MoModel mo_model_of(const ChannelPredictor& p, const CodecParams& codec) 
   model.half_window = static_cast<int>(codec.source_half_window);
   model.weight_shift = static_cast<int>(codec.weight_shift);
   model.lms_step = p.lms_step;
+  if (codec.network && p.uses_network()) {
+    model.network = &*codec.network;
+    model.net_input_gain = p.network_input_gain;
+    model.net_output_gain = p.network_output_gain;
+  }
   return model;
 }
 

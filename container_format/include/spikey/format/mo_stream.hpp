@@ -12,13 +12,18 @@
 // Taps, in this order: history (N), wavelet features d_1..d_L, a_L (L+1, when present),
 // then each source's window (2W+1). Input for each tap x_i at time t, weights w_i:
 //   acc = sum_i w_i * x_i, then as lpc1 (prediction, fold, LMS over all taps).
+// Version 7 adds the network stage (mo_network.hpp): for channels with network gains, the
+// accumulator gets the network's correction before rounding; the LMS still adapts only the
+// linear taps.
+//
 // Overflow bound (int32): |w| <= 16383; history and source inputs |c| <= 2047, wavelet
 // features <= 4095: |acc| <= 16*16383*2047 + 5*16383*4095 + 20*16383*2047 = 1,547,370,585
-// < 2^31 - 2^13.
+// < 2^31 - 2^13; with the network's correction (|corr| <= 2^29) 2,084,241,497 < 2^31 - 2^13.
 #pragma once
 
 #include "spikey/format/hd.hpp"
 #include "spikey/format/lpc_stream.hpp"
+#include "spikey/format/mo_network.hpp"
 #include "spikey/format/wavelet_features.hpp"
 
 namespace spikey::format {
@@ -26,6 +31,7 @@ namespace spikey::format {
 inline constexpr int kMaxMoOrder = 16;
 inline constexpr int kMaxMoSources = 4;
 inline constexpr int kMaxMoHalfWindow = 2;
+static_assert(kMaxMoOrder >= kNetHistory, "the history buffer's zero padding covers the network's inputs");
 inline constexpr int kMaxMoTaps = kMaxMoOrder + kMaxWaveletLevels + 1 + kMaxMoSources * (2 * kMaxMoHalfWindow + 1);
 
 struct MoModel {
@@ -35,6 +41,11 @@ struct MoModel {
   int half_window = 2;     // W
   int weight_shift = 12;   // S
   std::int32_t lms_step = 0;  // effective step (0 when the chunk does not adapt)
+  const MoNetwork* network = nullptr;  // the recording's network, when this channel uses it
+  std::int32_t net_input_gain = 0;     // g and r of mo_network.hpp
+  std::int32_t net_output_gain = 0;
+
+  SPIKEY_HD bool uses_network() const { return network != nullptr && net_output_gain != 0; }
 
   SPIKEY_HD int wavelet_taps() const { return levels > 0 ? levels + 1 : 0; }
   SPIKEY_HD int source_taps() const { return 2 * half_window + 1; }
@@ -90,6 +101,9 @@ SPIKEY_HD std::int32_t mo_accumulate(const MoModel& m, std::uint32_t t, const st
   mo_inputs(m, t, history, features, sources, x);
   std::int32_t acc = 0;
   for (int i = 0; i < m.taps(); ++i) acc += weights[i] * x[i];
+  if (m.uses_network())
+    acc += mo_network_correction(*m.network, m.net_input_gain, m.net_output_gain, history + kMaxMoOrder + t - kNetHistory,
+                                 lpc_prediction(acc, m.weight_shift));
   return acc;
 }
 

@@ -1,0 +1,332 @@
+// Training of mo1's network stage (SPEC.md §6.10.4): see train_mo_network in mo_training.hpp.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+
+#include "spikey/format/channel_predictor.hpp"
+#include "spikey/format/mo_stream.hpp"
+#include "spikey/host/mo_training.hpp"
+#include "spikey/host/parallel.hpp"
+#include "training_common.hpp"
+
+namespace spikey::host {
+
+namespace f = spikey::format;
+using namespace training;
+
+namespace {
+
+constexpr std::uint64_t kChannelSamples = 1u << 15;  // per channel: the gains and each channel's choice come from these
+constexpr std::uint64_t kMinChannelSteps = 256;      // fewer: the channel keeps the linear predictor
+constexpr int kFloatEpochs = 6;
+constexpr int kQuantizedEpochs = 2;
+constexpr std::size_t kBatch = 256;
+constexpr float kLearningRate = 3e-3f;
+constexpr float kFineTuneRate = 1e-3f;
+// Output gains tried per channel, as multiples of the one its difference spread suggests.
+constexpr std::array<double, 5> kOutputGainSteps = {0.5, 0.75, 1.0, 1.25, 1.5};
+constexpr float kWeightUnit = 256;     // W1, W2: 8 fractional bits
+constexpr float kBiasUnit = 65536;     // b1, b2: 16 fractional bits (inputs and weights at 8 each)
+constexpr float kActivationUnit = 256; // x, h, y
+
+// splitmix64: the same sequence on every platform, so training is deterministic for a seed.
+struct Random {
+  std::uint64_t state;
+  std::uint64_t next() {
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  float uniform(float bound) { return static_cast<float>((static_cast<double>(next() >> 11) * 0x1.0p-53 * 2 - 1) * bound); }
+};
+
+// Calls visit(p, recent, acc, d) for every step t >= 1 of every predicted channel present in
+// the chunk (p: its index in `present`): `recent` points at c[t-8 .. t-1], `acc` is the linear
+// accumulator with the stored weights held fixed, `d` the clamped difference to predict.
+template <class Visit>
+void for_each_step(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk, f::ChunkChannels& present, Visit&& visit) {
+  const auto diffs = clamped_differences(recording, meta, chunk, present);
+  std::vector<std::int32_t> history, wavelet, features(f::kMaxWaveletLevels + 1), weights;
+  std::vector<std::vector<std::int32_t>> source_buffers(f::kMaxMoSources);
+  std::int32_t x[f::kMaxMoTaps];
+  for (std::size_t p = 0; p < present.channel.size(); ++p) {
+    const f::ChannelInfo& channel = meta.channels[present.channel[p]];
+    if (channel.sync) continue;
+    const auto& d = diffs[p];
+    const auto n = static_cast<std::uint32_t>(d.size());
+    f::MoModel m = f::mo_model_of(channel.predictor, meta.codec);
+    m.lms_step = 0;
+    m.network = nullptr;
+    weights = f::lpc_initial_weights(channel.predictor);
+    const std::int32_t* sources[f::kMaxMoSources] = {};
+    for (std::size_t s = 0; s < channel.predictor.sources.size(); ++s) {
+      auto& buffer = source_buffers[s];
+      buffer.assign(f::lpc_source_buffer_size(n), 0);  // as fill_lpc_source_buffer, from the source's clamped differences
+      const auto wanted = static_cast<std::uint32_t>(channel.predictor.sources[s].channel);
+      const auto it = std::lower_bound(present.channel.begin(), present.channel.end(), wanted);
+      if (it != present.channel.end() && *it == wanted) {
+        const auto& ds = diffs[static_cast<std::size_t>(it - present.channel.begin())];
+        for (std::size_t t = 1; t < ds.size() && t < n + f::kMaxSourceHalfWindow; ++t) buffer[f::kMaxSourceHalfWindow + t] = ds[t];
+      }
+      sources[s] = buffer.data();
+    }
+    history.assign(f::mo_history_buffer_size(n), 0);
+    wavelet.assign(static_cast<std::size_t>(m.levels) * f::wavelet_buffer_size(n) + 1, 0);
+    f::mo_clear(m, n, history.data(), wavelet.data(), features.data());
+    for (std::uint32_t t = 1; t < n; ++t) {
+      const std::int32_t acc = f::mo_accumulate(m, t, weights.data(), history.data(), features.data(), sources, x);
+      visit(p, history.data() + f::kMaxMoOrder + t - f::kNetHistory, acc, d[t]);
+      f::mo_advance(m, n, t, d[t], history.data(), wavelet.data(), features.data());
+    }
+  }
+}
+
+// A kept training step: the network's integer inputs before scaling, the accumulator, the target.
+struct Step {
+  std::uint32_t channel = 0;
+  std::int32_t inputs[f::kNetInputs] = {};  // c[t-8 .. t-1], then the clamped linear prediction
+  std::int32_t acc = 0;
+  std::int32_t d = 0;
+};
+
+struct Spread {
+  double sum = 0, squares = 0;
+  std::uint64_t count = 0;
+};
+
+// The network in float, with its Adam state. Weights stay within what quantizes into range.
+struct FloatNetwork {
+  int hidden = 0;
+  std::vector<float> w1, b1, w2;  // w1: hidden x inputs
+  float b2 = 0;
+
+  static constexpr float kMaxWeight = f::kMaxNetWeight / kWeightUnit;
+  static constexpr float kMaxHiddenBias = f::kMaxNetHiddenBias / kBiasUnit;
+  static constexpr float kMaxOutputBias = f::kMaxNetOutputBias / kBiasUnit;
+  static constexpr float kMaxHidden = f::kNetHiddenClamp / kActivationUnit;
+
+  f::MoNetwork quantized() const {
+    f::MoNetwork net;
+    net.hidden = hidden;
+    const auto q = [](float v, float unit, std::int32_t limit) {
+      return static_cast<std::int32_t>(std::clamp(std::lround(v * unit), -static_cast<long>(limit), static_cast<long>(limit)));
+    };
+    for (int j = 0; j < hidden; ++j) {
+      for (int i = 0; i < f::kNetInputs; ++i) net.w1[j][i] = q(w1[static_cast<std::size_t>(j * f::kNetInputs + i)], kWeightUnit, f::kMaxNetWeight);
+      net.b1[j] = q(b1[static_cast<std::size_t>(j)], kBiasUnit, f::kMaxNetHiddenBias);
+      net.w2[j] = q(w2[static_cast<std::size_t>(j)], kWeightUnit, f::kMaxNetWeight);
+    }
+    net.b2 = q(b2, kBiasUnit, f::kMaxNetOutputBias);
+    return net;
+  }
+};
+
+// Adam on the mean absolute error of y over (x, y) pairs. With `quantized`, the forward pass
+// runs the integer network's arithmetic (weights and activations on their grids) and the
+// gradient passes straight through to the float weights.
+void train_epochs(FloatNetwork& net, const std::vector<float>& x, const std::vector<float>& y, int epochs, float rate, bool quantized,
+                  Random& random) {
+  const std::size_t count = y.size();
+  const auto hidden = static_cast<std::size_t>(net.hidden);
+  constexpr auto inputs = static_cast<std::size_t>(f::kNetInputs);
+  const std::size_t parameters = hidden * inputs + 2 * hidden + 1;
+  std::vector<float> m(parameters, 0), v(parameters, 0), grad(parameters);
+  std::vector<std::size_t> order(count);
+  for (std::size_t i = 0; i < count; ++i) order[i] = i;
+  std::vector<float> w1(hidden * inputs), b1(hidden), w2(hidden), pre(hidden), h(hidden);
+  float b2 = 0;
+  std::uint64_t steps = 0;
+  for (int epoch = 0; epoch < epochs; ++epoch) {
+    for (std::size_t i = count; i > 1; --i) std::swap(order[i - 1], order[random.next() % i]);
+    for (std::size_t start = 0; start < count; start += kBatch) {
+      // The weights this batch runs with.
+      const auto on_grid = [&](float value, float unit) { return quantized ? std::round(value * unit) / unit : value; };
+      for (std::size_t k = 0; k < w1.size(); ++k) w1[k] = on_grid(net.w1[k], kWeightUnit);
+      for (std::size_t j = 0; j < hidden; ++j) b1[j] = on_grid(net.b1[j], kBiasUnit), w2[j] = on_grid(net.w2[j], kWeightUnit);
+      b2 = on_grid(net.b2, kBiasUnit);
+      std::fill(grad.begin(), grad.end(), 0.0f);
+      const std::size_t end = std::min(count, start + kBatch);
+      const float scale = 1.0f / static_cast<float>(end - start);
+      for (std::size_t s = start; s < end; ++s) {
+        const float* xs = &x[order[s] * inputs];
+        float out = b2;
+        for (std::size_t j = 0; j < hidden; ++j) {
+          float a = b1[j];
+          for (std::size_t i = 0; i < inputs; ++i) a += w1[j * inputs + i] * xs[i];
+          pre[j] = a;
+          float act = std::clamp(a, 0.0f, FloatNetwork::kMaxHidden);
+          if (quantized) act = std::floor(act * kActivationUnit) / kActivationUnit;
+          h[j] = act;
+          out += w2[j] * act;
+        }
+        const float g = (out > y[order[s]] ? 1.0f : (out < y[order[s]] ? -1.0f : 0.0f)) * scale;
+        if (g == 0) continue;
+        float* gw1 = grad.data();
+        float* gb1 = gw1 + hidden * inputs;
+        float* gw2 = gb1 + hidden;
+        for (std::size_t j = 0; j < hidden; ++j) {
+          gw2[j] += g * h[j];
+          if (pre[j] <= 0 || pre[j] >= FloatNetwork::kMaxHidden) continue;
+          const float gh = g * w2[j];
+          gb1[j] += gh;
+          for (std::size_t i = 0; i < inputs; ++i) gw1[j * inputs + i] += gh * xs[i];
+        }
+        grad[parameters - 1] += g;
+      }
+      ++steps;
+      const float correction1 = 1.0f - std::pow(0.9f, static_cast<float>(steps));
+      const float correction2 = 1.0f - std::pow(0.999f, static_cast<float>(steps));
+      const auto update = [&](std::size_t k, float& value, float limit) {
+        m[k] = 0.9f * m[k] + 0.1f * grad[k];
+        v[k] = 0.999f * v[k] + 0.001f * grad[k] * grad[k];
+        value -= rate * (m[k] / correction1) / (std::sqrt(v[k] / correction2) + 1e-8f);
+        value = std::clamp(value, -limit, limit);
+      };
+      for (std::size_t k = 0; k < hidden * inputs; ++k) update(k, net.w1[k], FloatNetwork::kMaxWeight);
+      for (std::size_t j = 0; j < hidden; ++j) update(hidden * inputs + j, net.b1[j], FloatNetwork::kMaxHiddenBias);
+      for (std::size_t j = 0; j < hidden; ++j) update(hidden * inputs + hidden + j, net.w2[j], FloatNetwork::kMaxWeight);
+      update(parameters - 1, net.b2, FloatNetwork::kMaxOutputBias);
+    }
+  }
+}
+
+}  // namespace
+
+void train_mo_network(const Recording& recording, f::Metadata& meta, const MoTrainingOptions& options) {
+  meta.codec.network.reset();
+  for (auto& channel : meta.channels) channel.predictor.network_input_gain = channel.predictor.network_output_gain = 0;
+  const int hidden = std::clamp(options.network_hidden, 0, f::kMaxNetHidden);
+  if (hidden == 0 || meta.channels.empty()) return;
+  const std::size_t channels = meta.channels.size();
+  const auto chunks = training_chunks(meta, kChannelSamples);
+  const int shift = static_cast<int>(meta.codec.weight_shift);
+
+  // Pass 1: each channel's spread of differences, and every stride-th step for training.
+  std::uint64_t visited = 0;
+  for (const auto& channel : meta.channels)
+    if (!channel.sync) visited += std::min<std::uint64_t>(channel.length, chunks.size() * meta.chunk_samples);
+  const std::uint64_t stride = std::max<std::uint64_t>(1, visited / std::max<std::uint64_t>(options.network_samples, 1));
+  std::vector<Spread> spread(channels);
+  std::vector<Step> steps;
+  using Pass1 = std::pair<std::vector<std::pair<std::uint32_t, Spread>>, std::vector<Step>>;
+  ordered_parallel<Pass1>(
+      chunks.size(), options.threads, 2 * std::size_t{options.threads},
+      [&](std::size_t i) {
+        Pass1 out;
+        f::ChunkChannels present;
+        std::vector<Spread> local;
+        std::vector<std::uint64_t> seen;
+        for_each_step(recording, meta, chunks[i], present, [&](std::size_t p, const std::int32_t* recent, std::int32_t acc, std::int32_t d) {
+          if (local.size() < present.channel.size()) local.resize(present.channel.size()), seen.resize(present.channel.size(), 0);
+          Spread& s = local[p];
+          s.sum += d;
+          s.squares += double(d) * d;
+          ++s.count;
+          if ((seen[p]++ + present.channel[p]) % stride != 0) return;
+          Step step;
+          step.channel = present.channel[p];
+          std::memcpy(step.inputs, recent, sizeof(std::int32_t) * f::kNetHistory);
+          step.inputs[f::kNetHistory] = f::net_clamp(f::lpc_prediction(acc, shift), f::kNetPredictionClamp);
+          step.acc = acc;
+          step.d = d;
+          out.second.push_back(step);
+        });
+        for (std::size_t p = 0; p < local.size(); ++p) out.first.emplace_back(present.channel[p], local[p]);
+        return out;
+      },
+      [&](std::size_t, Pass1& part) {
+        for (const auto& [c, s] : part.first) spread[c].sum += s.sum, spread[c].squares += s.squares, spread[c].count += s.count;
+        steps.insert(steps.end(), part.second.begin(), part.second.end());
+      });
+
+  // Gains from each channel's spread: inputs of one standard deviation become 1.0 (256), and
+  // an output of 1.0 one standard deviation of the differences.
+  std::vector<std::int32_t> input_gain(channels, 0), output_gain(channels, 0);
+  for (std::size_t c = 0; c < channels; ++c) {
+    const Spread& s = spread[c];
+    if (s.count < kMinChannelSteps) continue;
+    const double mean = s.sum / static_cast<double>(s.count);
+    const double sd = std::sqrt(std::max(0.0, s.squares / static_cast<double>(s.count) - mean * mean));
+    if (sd < 0.5) continue;
+    input_gain[c] = static_cast<std::int32_t>(std::clamp(std::lround(std::ldexp(1.0, 20) / sd), 1l, long{f::kMaxNetInputGain}));
+    output_gain[c] = static_cast<std::int32_t>(std::clamp(std::lround(std::ldexp(sd, shift - 8)), 1l, long{f::kMaxNetOutputGain}));
+  }
+
+  // The training set in the network's units: x = integer input / 256, and y the linear
+  // residual in units of the output (y * 256 * r / 2^S code steps).
+  std::vector<float> x, y;
+  for (const Step& s : steps) {
+    const std::uint32_t c = s.channel;
+    if (output_gain[c] == 0) continue;
+    for (int i = 0; i < f::kNetInputs; ++i) x.push_back(static_cast<float>(f::net_input(s.inputs[i], input_gain[c])) / kActivationUnit);
+    const double residual = s.d - std::ldexp(static_cast<double>(s.acc), -shift);
+    y.push_back(static_cast<float>(residual * std::ldexp(1.0, shift) / (kActivationUnit * output_gain[c])));
+  }
+  steps.clear();
+  steps.shrink_to_fit();
+  if (y.size() < kMinChannelSteps) return;
+
+  Random random{options.network_seed};
+  FloatNetwork net;
+  net.hidden = hidden;
+  const float input_bound = std::sqrt(6.0f / f::kNetInputs), output_bound = 0.1f * std::sqrt(3.0f / static_cast<float>(hidden));
+  for (int k = 0; k < hidden * f::kNetInputs; ++k) net.w1.push_back(random.uniform(input_bound));
+  net.b1.assign(static_cast<std::size_t>(hidden), 0.0f);
+  for (int j = 0; j < hidden; ++j) net.w2.push_back(random.uniform(output_bound));
+  train_epochs(net, x, y, kFloatEpochs, kLearningRate, false, random);
+  train_epochs(net, x, y, kQuantizedEpochs, kFineTuneRate, true, random);
+  const f::MoNetwork network = net.quantized();
+
+  // Pass 2: each channel's residual magnitude with the exact integer network at each candidate
+  // output gain, against the linear predictor's.
+  constexpr std::size_t kCandidates = kOutputGainSteps.size() + 1;  // [0]: without the network
+  std::vector<std::array<std::uint64_t, kCandidates>> magnitude(channels);
+  for (auto& m : magnitude) m.fill(0);
+  const auto candidate_gain = [&](std::size_t c, std::size_t k) {
+    return static_cast<std::int32_t>(std::clamp(std::lround(output_gain[c] * kOutputGainSteps[k - 1]), 1l, long{f::kMaxNetOutputGain}));
+  };
+  using Pass2 = std::vector<std::pair<std::uint32_t, std::array<std::uint64_t, kCandidates>>>;
+  ordered_parallel<Pass2>(
+      chunks.size(), options.threads, 2 * std::size_t{options.threads},
+      [&](std::size_t i) {
+        f::ChunkChannels present;
+        std::vector<std::array<std::uint64_t, kCandidates>> local;
+        for_each_step(recording, meta, chunks[i], present, [&](std::size_t p, const std::int32_t* recent, std::int32_t acc, std::int32_t d) {
+          if (local.size() < present.channel.size()) {
+            local.resize(present.channel.size());
+            for (auto& m : local) m.fill(0);
+          }
+          const std::uint32_t c = present.channel[p];
+          auto& m = local[p];
+          m[0] += static_cast<std::uint64_t>(std::abs(d - f::lpc_prediction(acc, shift)));
+          if (output_gain[c] == 0) return;
+          const std::int32_t o = f::mo_network_output(network, input_gain[c], recent, f::lpc_prediction(acc, shift));
+          for (std::size_t k = 1; k < kCandidates; ++k)
+            m[k] += static_cast<std::uint64_t>(std::abs(d - f::lpc_prediction(acc + f::net_correction(o, candidate_gain(c, k)), shift)));
+        });
+        Pass2 out;
+        for (std::size_t p = 0; p < local.size(); ++p) out.emplace_back(present.channel[p], local[p]);
+        return out;
+      },
+      [&](std::size_t, Pass2& part) {
+        for (const auto& [c, m] : part)
+          for (std::size_t k = 0; k < kCandidates; ++k) magnitude[c][k] += m[k];
+      });
+
+  bool any = false;
+  for (std::size_t c = 0; c < channels; ++c) {
+    if (output_gain[c] == 0) continue;
+    std::size_t best = 1;
+    for (std::size_t k = 2; k < kCandidates; ++k)
+      if (magnitude[c][k] < magnitude[c][best]) best = k;
+    if (static_cast<double>(magnitude[c][best]) >= static_cast<double>(magnitude[c][0]) * (1 - options.network_min_saving)) continue;
+    meta.channels[c].predictor.network_input_gain = input_gain[c];
+    meta.channels[c].predictor.network_output_gain = candidate_gain(c, best);
+    any = true;
+  }
+  if (any) meta.codec.network = network;
+}
+
+}  // namespace spikey::host
