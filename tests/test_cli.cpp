@@ -244,7 +244,7 @@ TEST(Cli, TopologyTrainAndModelReuse) {
   // The model encodes the same recording to the same bytes as training it again does.
   r = with_raw({"compress", cinpla, "--model", (dir / "m.spkm").string(), "-o", (dir / "model.spikey").string(), "-q", "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(json::parse(r.out)["codec"], "mo1");
+  EXPECT_EQ(json::parse(r.out)["codec"], "mo2") << "the network stage helps this recording";
   r = with_raw({"compress", cinpla, "--topology", (dir / "topo.json").string(), "-o", (dir / "topo.spikey").string(), "-q"});
   ASSERT_EQ(r.code, 0) << r.err;
   r = run({"verify", (dir / "model.spikey").string()});
@@ -258,6 +258,14 @@ TEST(Cli, TopologyTrainAndModelReuse) {
   test::write_file(dir / "cfg.json", {'{', '"', 'w', 'a', 'v', 'e', 'l', 'e', 't', '_', 'l', 'e', 'v', 'e', 'l', 's', '"', ':', '0', '}'});
   r = with_raw({"compress", cinpla, "--model-config", (dir / "cfg.json").string(), "-o", (dir / "cfg.spikey").string(), "-q"});
   ASSERT_EQ(r.code, 0) << r.err;
+  test::write_text(dir / "nonet.json", std::string(R"({"network_hidden": 0, "network_seed": 3})"));
+  r = with_raw({"compress", cinpla, "--model-config", (dir / "nonet.json").string(), "-o", (dir / "nonet.spikey").string(), "-q", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["codec"], "mo1") << "no network stage: the codec stays mo1";
+  test::write_text(dir / "big.json", std::string(R"({"network_hidden": 33})"));
+  r = with_raw({"compress", cinpla, "--model-config", (dir / "big.json").string(), "-o", (dir / "big.spikey").string(), "-q"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("network_hidden must be an integer in 0..32"), std::string::npos) << r.err;
   test::write_file(dir / "typo.json", {'{', '"', 'l', 'e', 'v', 'e', 'l', 's', '"', ':', '0', '}'});
   r = with_raw({"compress", cinpla, "--model-config", (dir / "typo.json").string(), "-o", (dir / "typo.spikey").string()});
   EXPECT_EQ(r.code, 2);

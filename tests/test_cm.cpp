@@ -239,7 +239,7 @@ TEST(CmModel, ResidualsSplitIntoBucketsAndBack) {
 TEST(CmStream, RealN1ChannelRoundTripsWithAndWithoutAdaptation) {
   const fs::path dir = test::samples_dir() / "neuralink";
   const Metadata meta = trained_metadata({dir});
-  ASSERT_EQ(meta.codec.name, kCodecCm1);
+  ASSERT_TRUE(is_cm_codec(meta.codec.name));
   const auto samples = wav_samples(dir / "4fd5d61c-1484-441c-8c3c-b5669d0e2292.wav");
   std::vector<std::int32_t> codes;
   for (std::size_t t = 0; t < 19531; ++t) codes.push_back(value_to_code(meta.channels[1].value_map, samples[t]));
@@ -344,7 +344,7 @@ TEST(LevelMax, BundledSamplesRoundTripSmallerThanDefault) {
   const auto max = host::compress(recording, out / "max.spikey", options);
   options.level = "default";
   const auto def = host::compress(recording, out / "default.spikey", options);
-  EXPECT_EQ(max.codec, kCodecCm1);
+  EXPECT_TRUE(is_cm_codec(max.codec)) << max.codec;
   EXPECT_TRUE(max.verified);
   EXPECT_LT(max.archive_bytes, def.archive_bytes);
   const ArchiveReader reader(out / "max.spikey");

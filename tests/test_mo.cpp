@@ -320,6 +320,8 @@ TEST(Mo1, NetworkStageTrainsDeterministicallyAndRoundTrips) {
   EXPECT_TRUE(a.verified);
   EXPECT_EQ(test::read_file(out / "a.spikey"), test::read_file(out / "b.spikey")) << "training must be deterministic for a seed";
   const ArchiveReader reader(out / "a.spikey");
+  EXPECT_EQ(a.codec, kCodecMo2);
+  EXPECT_EQ(reader.metadata().codec.name, kCodecMo2);
   ASSERT_TRUE(reader.metadata().codec.network.has_value());
   EXPECT_EQ(reader.metadata().codec.network->hidden, options.mo_training.network_hidden);
   for (const auto& c : reader.metadata().channels) EXPECT_TRUE(c.predictor.uses_network()) << c.name;
@@ -337,6 +339,7 @@ TEST(Mo1, NetworkStageTrainsDeterministicallyAndRoundTrips) {
   options.codec = kCodecCm1;
   const auto max = host::compress(recording, out / "m.spikey", options);
   EXPECT_TRUE(max.verified);
+  EXPECT_EQ(max.codec, kCodecCm2);
   EXPECT_TRUE(ArchiveReader(out / "m.spikey").metadata().codec.network.has_value());
 
   // With the default threshold, only channels where the network saves take it; without the
@@ -347,6 +350,7 @@ TEST(Mo1, NetworkStageTrainsDeterministicallyAndRoundTrips) {
   options.mo_training.network_hidden = 0;
   host::compress(recording, out / "e.spikey", options);
   EXPECT_FALSE(ArchiveReader(out / "e.spikey").metadata().codec.network.has_value());
+  EXPECT_EQ(ArchiveReader(out / "e.spikey").metadata().codec.name, kCodecMo1) << "without the network the codec stays mo1";
   for (const auto& c : ArchiveReader(out / "e.spikey").metadata().channels) EXPECT_FALSE(c.predictor.uses_network());
 }
 
@@ -376,13 +380,20 @@ TEST(MoMetadata, NetworkIsValidated) {
   net.w1[1][3] = 77;
   net.b2 = -5;
   section.metadata.codec.network = net;
+  EXPECT_THROW(parse_metadata_section(serialize(section)), ArchiveError) << "mo1 has no network stage: the gains stay unexplained";
+  section.metadata.codec.name = kCodecMo2;
   const auto parsed = parse_metadata_section(serialize(section));
   ASSERT_TRUE(parsed.metadata.codec.network.has_value());
   EXPECT_EQ(parsed.metadata.codec.network->w1[1][3], 77);
   EXPECT_EQ(parsed.metadata.codec.network->b2, -5);
   EXPECT_EQ(parsed.metadata.channels[1].predictor.network_output_gain, 160);
   EXPECT_FALSE(parsed.metadata.channels[0].predictor.uses_network());
-  EXPECT_THROW(parse_metadata_section(serialize(section), 6), ArchiveError) << "the network stage needs version 7";
+  EXPECT_THROW(parse_metadata_section(serialize(section), 6), ArchiveError) << "mo2 needs version 7";
+  {
+    MetadataSection no_network = section;
+    no_network.metadata.codec.network.reset();
+    EXPECT_THROW(parse_metadata_section(serialize(no_network)), ArchiveError) << "mo2 without its network";
+  }
   section.metadata.codec.network->w1[0][0] = kMaxNetWeight + 1;
   EXPECT_THROW(parse_metadata_section(serialize(section)), ArchiveError) << "weight out of range";
   section.metadata.codec.network->w1[0][0] = 0;

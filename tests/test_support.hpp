@@ -79,6 +79,8 @@ inline void write_file(const fs::path& path, const std::vector<std::uint8_t>& by
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
 
+inline void write_text(const fs::path& path, const std::string& text) { write_file(path, std::vector<std::uint8_t>(text.begin(), text.end())); }
+
 inline std::vector<std::uint8_t> as_bytes(const std::vector<std::int16_t>& samples) {
   const auto* p = reinterpret_cast<const std::uint8_t*>(samples.data());
   return {p, p + samples.size() * 2};

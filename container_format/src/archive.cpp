@@ -581,9 +581,9 @@ json codec_to_json(const CodecParams& codec) {
   if (uses_mo_predictors(codec.name)) {
     j["source_half_window"] = codec.source_half_window;
     j["wavelet_levels"] = codec.wavelet_levels;
-    if (codec.network) j["network"] = network_to_json(*codec.network);
+    if (has_network_stage(codec.name) && codec.network) j["network"] = network_to_json(*codec.network);
   }
-  if (codec.name == kCodecCm1) {
+  if (is_cm_codec(codec.name)) {
     std::vector<std::uint8_t> shapes;
     for (std::uint32_t k = codec.cm_first_class; k < codec.cm_first_class + codec.cm_stored_classes; ++k) {
       const CmShape& s = codec.cm_shapes.at(k);
@@ -605,9 +605,9 @@ CodecParams codec_from_json(const json& j) {
   if (uses_mo_predictors(codec.name)) {
     codec.source_half_window = field<std::uint32_t>(j, "source_half_window", "codec");
     codec.wavelet_levels = field<std::uint32_t>(j, "wavelet_levels", "codec");
-    if (j.contains("network")) codec.network = network_from_json(j["network"]);
+    if (has_network_stage(codec.name)) codec.network = network_from_json(field<json>(j, "network", "codec"));
   }
-  if (codec.name == kCodecCm1) {
+  if (is_cm_codec(codec.name)) {
     const auto shapes = bytes_of_hex(field<std::string>(j, "shapes", "codec"), "codec.shapes");
     codec.cm_first_class = field<std::uint32_t>(j, "first_class", "codec");
     codec.cm_stored_classes = static_cast<std::uint32_t>(shapes.size() / 4);
@@ -871,7 +871,7 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
   if (expected_version < 2 && m.codec.name != kCodecRice1) fail("metadata: codec " + m.codec.name + " needs format version 2");
   if (expected_version < 3 && m.codec.name == kCodecMo1) fail("metadata: codec mo1 needs format version 3");
   if (expected_version < 4 && m.codec.name == kCodecCm1) fail("metadata: codec cm1 needs format version 4");
-  if (expected_version < 7 && m.codec.network) fail("metadata: the network stage needs format version 7");
+  if (expected_version < 7 && has_network_stage(m.codec.name)) fail("metadata: codec " + m.codec.name + " needs format version 7");
   return section;
 }
 

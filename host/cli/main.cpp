@@ -401,7 +401,7 @@ int run_info(const std::string& archive, const CommonOptions& o) {
     json codec = {{"name", m.codec.name}, {"partition_size", m.codec.partition_size}};
     if (lpc) codec["weight_shift"] = m.codec.weight_shift;
     if (format::uses_mo_predictors(m.codec.name)) codec["source_half_window"] = m.codec.source_half_window, codec["wavelet_levels"] = m.codec.wavelet_levels;
-    if (m.codec.name == format::kCodecCm1) codec["prior_period"] = m.codec.cm_prior.size(), codec["scale_rate"] = m.codec.cm_scale_rate;
+    if (format::is_cm_codec(m.codec.name)) codec["prior_period"] = m.codec.cm_prior.size(), codec["scale_rate"] = m.codec.cm_scale_rate;
     json j = {{"archive", archive},
               {"format_version", reader.format_version()},
               {"encoder", m.encoder},

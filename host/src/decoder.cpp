@@ -181,7 +181,7 @@ DecodedChunk decode_payload(const format::Metadata& meta, std::uint16_t version,
   const format::PayloadDirectory dir = format::parse_payload_directory(payload, present.channel.size(), chunk, payload_offset, version);
   const bool lpc = meta.codec.name == format::kCodecLpc1;
   const bool mo = format::uses_mo_predictors(meta.codec.name);
-  const bool cm = meta.codec.name == format::kCodecCm1;
+  const bool cm = format::is_cm_codec(meta.codec.name);
   const auto position_of = [&](std::int64_t c) -> std::int64_t {  // index into `present`, or -1
     if (c < 0) return -1;
     const auto it = std::lower_bound(present.channel.begin(), present.channel.end(), static_cast<std::uint32_t>(c));

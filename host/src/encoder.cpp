@@ -274,7 +274,7 @@ void encode_codec_streams(const std::vector<std::vector<std::int32_t>>& codes, c
     encode_cm_streams(codes, coded, meta, streams);
   } else if (meta.codec.name == format::kCodecRice1) {
     for (std::size_t i = 0; i < coded.channel.size(); ++i) streams[i] = encode_rice1_stream(codes[i], meta.codec.partition_size);
-  } else if (meta.codec.name == format::kCodecMo1) {
+  } else if (format::uses_mo_predictors(meta.codec.name)) {
     encode_mo_streams(codes, coded, meta, streams);
   } else {
     encode_lpc_streams(codes, coded, meta, streams);
@@ -324,7 +324,7 @@ std::vector<std::uint8_t> encode_payload(std::span<const std::int16_t> samples, 
 
 EncodedChunk encode_chunk(std::span<const std::int16_t> samples, const format::ChunkChannels& present, const format::Metadata& meta) {
   EncodedChunk out;
-  out.payload = meta.codec.name == format::kCodecCm1 ? encode_payload<std::vector<std::uint8_t>>(samples, present, meta)
+  out.payload = format::is_cm_codec(meta.codec.name) ? encode_payload<std::vector<std::uint8_t>>(samples, present, meta)
                                                      : encode_payload<std::vector<std::uint32_t>>(samples, present, meta);
   out.samples_checksum = format::checksum64({reinterpret_cast<const std::uint8_t*>(samples.data()), samples.size() * 2});
   return out;
@@ -538,7 +538,7 @@ Model train_model(const Recording& recording, const format::MetadataSection& sur
     train_mo_predictors(recording, meta, training, &topology);
     train_mo_network(recording, meta, training);
     model.topology = topology;
-    if (codec == format::kCodecCm1) {
+    if (format::is_cm_codec(codec)) {
       if (options.progress) options.progress("train", 0, 1);
       CmTrainingOptions cm = options.cm_training;
       cm.threads = options.threads;

@@ -196,6 +196,7 @@ void train_epochs(FloatNetwork& net, const std::vector<float>& x, const std::vec
 
 void train_mo_network(const Recording& recording, f::Metadata& meta, const MoTrainingOptions& options) {
   meta.codec.network.reset();
+  meta.codec.name = f::with_network_stage(meta.codec.name, false);
   for (auto& channel : meta.channels) channel.predictor.network_input_gain = channel.predictor.network_output_gain = 0;
   const int hidden = std::clamp(options.network_hidden, 0, f::kMaxNetHidden);
   if (hidden == 0 || meta.channels.empty()) return;
@@ -326,7 +327,10 @@ void train_mo_network(const Recording& recording, f::Metadata& meta, const MoTra
     meta.channels[c].predictor.network_output_gain = candidate_gain(c, best);
     any = true;
   }
-  if (any) meta.codec.network = network;
+  if (any) {
+    meta.codec.network = network;
+    meta.codec.name = f::with_network_stage(meta.codec.name, true);
+  }
 }
 
 }  // namespace spikey::host

@@ -36,7 +36,7 @@ class LostChunkError : public ArchiveError {
 // Version 2 added codec lpc1, version 3 codec mo1, version 4 codec cm1 and chunk frames,
 // version 5 lost chunks (salvaged archives), version 6 acquisition folders (side files,
 // SpikeGLX and Open Ephys sources, channel gains, run-coded sync channels), version 7 the
-// network stage of mo1 and cm1 predictors; older archives still decode.
+// codecs mo2 and cm2 (mo1 and cm1 with the network stage); older archives still decode.
 inline constexpr std::uint16_t kFormatVersion = 7;
 
 // §3.2 File header.
@@ -154,7 +154,7 @@ struct ChannelPredictor {
   std::vector<std::int32_t> wavelet_weights;  // mo1: weights of the L+1 wavelet features, or none
   std::vector<PredictorSource> sources;       // decoded before this channel
   std::int32_t lms_step = 0;                  // sign-sign LMS step; 0 keeps the weights fixed
-  // Version 7, mo1/cm1: the gains g and r of the recording's network (mo_network.hpp); 0, 0
+  // Version 7, mo2/cm2: the gains g and r of the recording's network (mo_network.hpp); 0, 0
   // when the channel does not use it.
   std::int32_t network_input_gain = 0;
   std::int32_t network_output_gain = 0;
@@ -181,6 +181,10 @@ inline constexpr const char* kCodecRice1 = "rice1";
 inline constexpr const char* kCodecLpc1 = "lpc1";
 inline constexpr const char* kCodecMo1 = "mo1";
 inline constexpr const char* kCodecCm1 = "cm1";
+// Version 7: mo1 and cm1 with the network stage (§6.10.4). Codecs are frozen per name, so the
+// network comes with names of its own; an encoder whose network helps no channel writes mo1/cm1.
+inline constexpr const char* kCodecMo2 = "mo2";
+inline constexpr const char* kCodecCm2 = "cm2";
 
 // cm1: every class's shape from the stored run starting at `first` (§6.11.2).
 inline std::vector<CmShape> cm_complete_shapes(const std::vector<CmShape>& stored, std::uint32_t first) {
@@ -193,7 +197,18 @@ inline std::vector<CmShape> cm_complete_shapes(const std::vector<CmShape>& store
 
 // Codecs whose channels carry mo1 predictors (§6.10): mo1, and cm1 which codes mo1's residuals
 // with a context model (§6.11).
-inline bool uses_mo_predictors(const std::string& codec) { return codec == kCodecMo1 || codec == kCodecCm1; }
+inline bool uses_mo_predictors(const std::string& codec) {
+  return codec == kCodecMo1 || codec == kCodecCm1 || codec == kCodecMo2 || codec == kCodecCm2;
+}
+// Codecs that code mo residuals with the context model (§6.11): bytes, not 32-bit words.
+inline bool is_cm_codec(const std::string& codec) { return codec == kCodecCm1 || codec == kCodecCm2; }
+// Codecs whose predictors carry the network stage (§6.10.4).
+inline bool has_network_stage(const std::string& codec) { return codec == kCodecMo2 || codec == kCodecCm2; }
+// The name of an mo codec with or without the network stage.
+inline std::string with_network_stage(const std::string& codec, bool network) {
+  const bool cm = is_cm_codec(codec);
+  return network ? (cm ? kCodecCm2 : kCodecMo2) : (cm ? kCodecCm1 : kCodecMo1);
+}
 
 struct CodecParams {
   std::string name = kCodecLpc1;
@@ -201,7 +216,7 @@ struct CodecParams {
   std::uint32_t weight_shift = 12;       // lpc1, mo1
   std::uint32_t source_half_window = 2;  // mo1: W of every source window
   std::uint32_t wavelet_levels = 3;      // mo1: L of the channels that use wavelet features
-  std::optional<MoNetwork> network;      // mo1, cm1 (version 7): the recording's network stage (§6.10.4)
+  std::optional<MoNetwork> network;      // mo2, cm2 (version 7): the recording's network stage (§6.10.4)
   std::vector<CmShape> cm_shapes;        // cm1: kCmClasses shapes (§6.11.2), complete
   std::uint32_t cm_first_class = 0;      // cm1: shapes stored from this class on (the rest follow, §6.11.2)
   std::uint32_t cm_stored_classes = 0;   // cm1: how many are stored

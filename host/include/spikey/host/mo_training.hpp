@@ -60,7 +60,8 @@ void train_mo_predictors(const Recording& recording, format::Metadata& meta, con
 // residuals of meta's linear predictors (float Adam on the L1 loss, then quantization-aware
 // fine-tuning; deterministic for a seed), then gives each channel the network, with its
 // gains, where the exact integer network saves at least options.network_min_saving of its
-// residual magnitude. Leaves meta.codec.network empty when no channel gains.
+// residual magnitude, and names the codec mo2/cm2; leaves meta.codec.network empty and the
+// codec mo1/cm1 when no channel gains.
 void train_mo_network(const Recording& recording, format::Metadata& meta, const MoTrainingOptions& options);
 
 }  // namespace spikey::host
