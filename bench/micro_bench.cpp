@@ -13,6 +13,7 @@
 #include "spikey/format/value_map.hpp"
 #include "spikey/format/lpc_stream.hpp"
 #include "spikey/host/lpc_lanes.hpp"
+#include "spikey/host/mo_lanes.hpp"
 
 namespace f = spikey::format;
 
@@ -154,6 +155,56 @@ void BM_LpcLanesReconstruct(benchmark::State& state) {
   state.SetLabel(spikey::host::lanes::instruction_set());
 }
 
+// Level default's decoder kernel: 8 N1 channels in lockstep with 16 history taps, two source
+// windows and, with range(0) > 0, the network stage with that many hidden units.
+void BM_MoLanesReconstruct(benchmark::State& state) {
+  namespace lanes = spikey::host::lanes;
+  const auto codes = real_codes();
+  const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(codes.size(), 19531));
+  f::MoNetwork net;
+  net.hidden = static_cast<int>(state.range(0));
+  for (int j = 0; j < net.hidden; ++j) {
+    for (int i = 0; i < f::kNetInputs; ++i) net.w1[j][i] = (j * 37 + i * 11) % 401 - 200;
+    net.w2[j] = (j * 53) % 301 - 150;
+  }
+  f::MoModel model;
+  model.order = 16;
+  model.sources = 2;
+  model.half_window = 2;
+  if (net.hidden > 0) model.network = &net, model.net_input_gain = 8192, model.net_output_gain = 256;
+  std::vector<std::int32_t> weights(static_cast<std::size_t>(model.taps()), 0);
+  weights[15] = 3000;
+  weights[14] = -800;
+  std::vector<std::int32_t> source(f::lpc_source_buffer_size(n));
+  f::fill_lpc_source_buffer(codes.data(), n, n, source.data());
+  const std::int32_t* sources[f::kMaxMoSources] = {source.data(), source.data()};
+  std::vector<std::int32_t> w = weights, history(f::mo_history_buffer_size(n)), features(f::kMaxWaveletLevels + 1);
+  std::vector<std::uint32_t> folded(n);
+  f::mo_fold_residuals(model, codes.data(), n, w.data(), history.data(), nullptr, features.data(), sources, folded.data());
+  lanes::MoLaneGroup group;
+  group.lanes = lanes::kLanes;
+  group.n = n;
+  std::vector<std::vector<std::int32_t>> out(lanes::kLanes, std::vector<std::int32_t>(n));
+  const std::uint32_t* in[lanes::kLanes];
+  std::int32_t* codes_out[lanes::kLanes];
+  std::int32_t first[lanes::kLanes];
+  for (int l = 0; l < group.lanes; ++l) {
+    group.model[l] = model;
+    group.weights[l] = weights.data();
+    group.sources[l][0] = group.sources[l][1] = source.data();
+    in[l] = folded.data();
+    codes_out[l] = out[static_cast<std::size_t>(l)].data();
+    first[l] = codes[0];
+  }
+  for (auto _ : state) {
+    lanes::mo_reconstruct(group, first, in, codes_out);
+    benchmark::DoNotOptimize(codes_out[0]);
+  }
+  if (!std::equal(out[3].begin(), out[3].end(), codes.begin())) state.SkipWithError("lockstep kernel mismatch");
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * n * 2 * lanes::kLanes));
+  state.SetLabel(lanes::instruction_set());
+}
+
 void BM_GolombEncodeStream(benchmark::State& state) {
   LpcFixture fx(0);
   auto w = fx.weights;
@@ -194,6 +245,7 @@ void BM_GolombDecodeStream(benchmark::State& state) {
 
 BENCHMARK(BM_LpcPredictScalar)->Arg(0)->Arg(2);
 BENCHMARK(BM_LpcLanesReconstruct)->Arg(0)->Arg(2);
+BENCHMARK(BM_MoLanesReconstruct)->Arg(0)->Arg(8)->Arg(16);
 BENCHMARK(BM_GolombEncodeStream);
 BENCHMARK(BM_GolombDecodeStream);
 BENCHMARK(BM_ValueMapN1Forward);

@@ -140,6 +140,7 @@ TEST(MoStream, RoundTripsRealDataUnderRandomModels) {
 
 // The lockstep kernel equals the scalar reference, group after group on one thread.
 TEST(MoLanes, EqualTheScalarReference) {
+  if (std::getenv("SPIKEY_LANES") != nullptr) ASSERT_STREQ(host::lanes::instruction_set(), "generic");
   std::mt19937 rng(23);
   for (int trial = 0; trial < 45; ++trial) {
     const MoNetwork net = random_network(rng);  // one per recording: every lane that uses it shares it

@@ -123,6 +123,7 @@ void apply_model_config(const std::string& path, host::EncodeOptions& options) {
     else if (key == "wavelet_levels") mo.wavelet_levels = integer(key, 0, format::kMaxWaveletLevels);
     else if (key == "max_sources") mo.max_sources = integer(key, 0, format::kMaxMoSources);
     else if (key == "source_half_window") mo.half_window = integer(key, 0, format::kMaxMoHalfWindow);
+    else if (key == "max_depth") mo.max_depth = integer(key, 1, 1 << 20);
     else if (key == "network_hidden") mo.network_hidden = integer(key, 0, format::kMaxNetHidden);
     else if (key == "network_seed") mo.network_seed = static_cast<std::uint64_t>(integer(key, 0, 1 << 30));
     else if (key == "topology_neighbours") mo.topology_neighbours = integer(key, 1, 64);

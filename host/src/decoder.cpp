@@ -101,13 +101,17 @@ void decode_mo_chunk(const format::Metadata& meta, std::uint64_t chunk, std::uin
       lanes::mo_reconstruct(group, first, in, out);
       batch.clear();
     };
-    for (std::size_t p = 0; p < present.channel.size(); ++p) {
-      if (!needed[p] || depth[present.channel[p]] != level) continue;
-      if (!batch.empty() && present.sample_count[batch[0]] != present.sample_count[p]) flush();
-      batch.push_back(p);
-      if (batch.size() == lanes::kLanes) flush();
+    // Channels with and without the network stage in separate groups: a group pays for the
+    // network when any of its lanes uses it.
+    for (const bool network : {false, true}) {
+      for (std::size_t p = 0; p < present.channel.size(); ++p) {
+        if (!needed[p] || depth[present.channel[p]] != level || meta.channels[present.channel[p]].predictor.uses_network() != network) continue;
+        if (!batch.empty() && present.sample_count[batch[0]] != present.sample_count[p]) flush();
+        batch.push_back(p);
+        if (batch.size() == lanes::kLanes) flush();
+      }
+      if (!batch.empty()) flush();
     }
-    if (!batch.empty()) flush();
   }
 }
 

@@ -246,12 +246,17 @@ void encode_mo_streams(const std::vector<std::vector<std::int32_t>>& codes, cons
     }
     batch.clear();
   };
-  for (std::size_t i = 0; i < present.channel.size(); ++i) {
-    if (!batch.empty() && codes[batch[0]].size() != codes[i].size()) flush();
-    batch.push_back(i);
-    if (batch.size() == lanes::kLanes) flush();
+  // Channels with and without the network stage in separate groups (a group pays for the
+  // network when any of its lanes uses it).
+  for (const bool network : {false, true}) {
+    for (std::size_t i = 0; i < present.channel.size(); ++i) {
+      if (meta.channels[present.channel[i]].predictor.uses_network() != network) continue;
+      if (!batch.empty() && codes[batch[0]].size() != codes[i].size()) flush();
+      batch.push_back(i);
+      if (batch.size() == lanes::kLanes) flush();
+    }
+    if (!batch.empty()) flush();
   }
-  if (!batch.empty()) flush();
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 // The lockstep kernel built for AVX2 (compiled with -mavx2; used only when the CPU has it).
 // Everything the body includes comes first, outside the namespace.
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cstring>
 #include <vector>

@@ -19,25 +19,68 @@ MoScratch& mo_scratch() {
   return s;
 }
 
+// The network's weights packed as int16 pairs in int32 words, so that one multiply-add of
+// int16 pairs (x_a·w_a + x_b·w_b, exact in int32: every |value| fits 14 bits) does two taps.
+constexpr int kInputPairs = (f::kNetInputs + 1) / 2;
+struct PackedNetwork {
+  int hidden = 0;
+  std::int32_t w1[f::kMaxNetHidden][kInputPairs] = {};  // inputs 2k, 2k+1 of hidden unit j (the 10th input is 0)
+  std::int32_t b1[f::kMaxNetHidden] = {};
+  std::int32_t w2[f::kMaxNetHidden / 2] = {};          // hidden units 2k, 2k+1
+  std::int32_t b2 = 0;
+};
+
+constexpr std::int32_t pack_pair(std::int32_t low, std::int32_t high) {
+  return static_cast<std::int32_t>((static_cast<std::uint32_t>(low) & 0xffffu) | (static_cast<std::uint32_t>(high) << 16));
+}
+
+PackedNetwork pack_network(const f::MoNetwork& net) {
+  PackedNetwork p;
+  p.hidden = net.hidden;
+  for (int j = 0; j < net.hidden; ++j) {
+    for (int k = 0; k < kInputPairs; ++k)
+      p.w1[j][k] = pack_pair(net.w1[j][2 * k], 2 * k + 1 < f::kNetInputs ? net.w1[j][2 * k + 1] : 0);
+    p.b1[j] = net.b1[j];
+  }
+  for (int k = 0; 2 * k < net.hidden; ++k) p.w2[k] = pack_pair(net.w2[2 * k], 2 * k + 1 < net.hidden ? net.w2[2 * k + 1] : 0);
+  p.b2 = net.b2;
+  return p;
+}
+
+[[gnu::always_inline]] inline lanes_i32 pack_lanes(lanes_i32 low, lanes_i32 high) { return (low & 0xffff) | (lanes_i32)((lanes_u32)high << 16); }
+
+// Per lane: low·low + high·high of the int16 halves of a and b.
+[[gnu::always_inline]] inline lanes_i32 multiply_add_pairs(lanes_i32 a, lanes_i32 b) {
+#if defined(__AVX2__)
+  return (lanes_i32)_mm256_madd_epi16((__m256i)a, (__m256i)b);
+#else
+  return ((a << 16) >> 16) * ((b << 16) >> 16) + (a >> 16) * (b >> 16);
+#endif
+}
+
 // mo_network_correction (mo_network.hpp) for all lanes; `recent` is the row of c[t-8].
-[[gnu::always_inline]] inline lanes_i32 network_correction(const f::MoNetwork& net, const std::int32_t* recent, lanes_i32 acc, int shift,
+[[gnu::always_inline]] inline lanes_i32 network_correction(const PackedNetwork& net, const std::int32_t* recent, lanes_i32 acc, int shift,
                                                           lanes_i32 input_gain, lanes_i32 output_gain) {
   const lanes_i32 input_half = lanes_i32{} + (std::int32_t{1} << (f::kNetInputShift - 1));
   const auto input = [&](lanes_i32 v) { return clamp((v * input_gain + input_half) >> f::kNetInputShift, f::kNetInputClamp); };
-  lanes_i32 x[f::kNetInputs];
-  for (int i = 0; i < f::kNetHistory; ++i) x[i] = input(load(recent + i * kLanes));
   const lanes_i32 linear = (acc + (std::int32_t{1} << (shift - 1))) >> shift;
-  x[f::kNetHistory] = input(clamp(linear, f::kNetPredictionClamp));
-  lanes_i32 o = lanes_i32{} + net.b2;
+  lanes_i32 x[kInputPairs];
+  for (int k = 0; k < f::kNetHistory / 2; ++k) x[k] = pack_lanes(input(load(recent + 2 * k * kLanes)), input(load(recent + (2 * k + 1) * kLanes)));
+  x[kInputPairs - 1] = input(clamp(linear, f::kNetPredictionClamp)) & 0xffff;
   const lanes_i32 hidden_max = lanes_i32{} + f::kNetHiddenClamp;
-  for (int j = 0; j < net.hidden; ++j) {
+  const auto hidden = [&](int j) {
     lanes_i32 pre = lanes_i32{} + net.b1[j];
-#pragma GCC unroll 9
-    for (int i = 0; i < f::kNetInputs; ++i) pre += net.w1[j][i] * x[i];
-    lanes_i32 hj = pre >> f::kNetActivationShift;
-    hj &= hj > 0;
-    hj = hj > hidden_max ? hidden_max : hj;
-    o += net.w2[j] * hj;
+#pragma GCC unroll 5
+    for (int k = 0; k < kInputPairs; ++k) pre += multiply_add_pairs(x[k], lanes_i32{} + net.w1[j][k]);
+    lanes_i32 h = pre >> f::kNetActivationShift;
+    h &= h > 0;
+    return h > hidden_max ? hidden_max : h;
+  };
+  lanes_i32 o = lanes_i32{} + net.b2;
+  for (int j = 0; j < net.hidden; j += 2) {
+    const lanes_i32 low = hidden(j);
+    const lanes_i32 high = j + 1 < net.hidden ? hidden(j + 1) : lanes_i32{};
+    o += multiply_add_pairs(pack_lanes(low, high), lanes_i32{} + net.w2[j / 2]);
   }
   const lanes_i32 y = clamp((o + (std::int32_t{1} << (f::kNetActivationShift - 1))) >> f::kNetActivationShift, f::kNetOutputClamp);
   return clamp(y * output_gain, f::kMaxNetCorrection);
@@ -59,18 +102,20 @@ void run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
   const int wavelet_taps = levels > 0 ? levels + 1 : 0;
   const int window = 2 * half_window + 1;
   // The network stage (version 7): lanes without it get zero gains, so their correction is 0.
-  const f::MoNetwork* net = nullptr;
+  const f::MoNetwork* network = nullptr;
   alignas(32) std::int32_t input_gain_table[kLanes] = {}, output_gain_table[kLanes] = {};
   for (int l = 0; l < g.lanes; ++l)
     if (g.model[l].uses_network()) {
-      net = g.model[l].network;
+      network = g.model[l].network;
       input_gain_table[l] = g.model[l].net_input_gain;
       output_gain_table[l] = g.model[l].net_output_gain;
     }
   const lanes_i32 input_gain = load(input_gain_table), output_gain = load(output_gain_table);
   // History rows: `pad` zero rows (the linear taps' order, or the network's 8 inputs), then c[t]
   // at row pad + t.
-  const int pad = net != nullptr ? std::max(order, f::kNetHistory) : order;
+  const int pad = network != nullptr ? std::max(order, f::kNetHistory) : order;
+  PackedNetwork net;
+  if (network != nullptr) net = pack_network(*network);
   const int total_taps = order + wavelet_taps + sources * window;
   alignas(32) std::int32_t weight_table[kMoGroupTaps][kLanes] = {};
   alignas(32) std::int32_t step_table[kMoGroupTaps][kLanes] = {};
@@ -142,7 +187,7 @@ void run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
       const std::int32_t* w = s.sources.data() + (static_cast<std::size_t>(src) * source_rows + t) * lanes;
       for (int k = 0; k < window; ++k) acc += weight[order + wavelet_taps + src * window + k] * load(w + k * kLanes);
     }
-    if (net != nullptr) acc += network_correction(*net, history + (t + static_cast<std::size_t>(pad - f::kNetHistory)) * lanes, acc, shift, input_gain, output_gain);
+    if (network != nullptr) acc += network_correction(net, history + (t + static_cast<std::size_t>(pad - f::kNetHistory)) * lanes, acc, shift, input_gain, output_gain);
     const lanes_i32 p = (acc + half) >> shift;
     const lanes_i32 flip = acc > p * unit;
     lanes_i32 e, d;

@@ -103,8 +103,10 @@ namespace {
 
 // A decoding order over the topology: start from the most connected channel, then always
 // take the channel most strongly tied to those already placed. Each channel's candidate
-// sources are its neighbours placed before it, strongest first.
-std::vector<std::vector<std::uint32_t>> candidate_sources(const Topology& topology, int max_sources) {
+// sources are its neighbours placed before it, strongest first, whose chains of sources stay
+// below `max_depth` levels: the decoder runs each level's channels 8 at a time, so long chains
+// of few channels per level would leave its SIMD lanes idle.
+std::vector<std::vector<std::uint32_t>> candidate_sources(const Topology& topology, int max_sources, int max_depth) {
   const std::size_t n = topology.neighbours.size();
   std::vector<double> centrality(n, 0), tie(n, 0);
   for (std::size_t c = 0; c < n; ++c)
@@ -124,10 +126,16 @@ std::vector<std::vector<std::uint32_t>> candidate_sources(const Topology& topolo
       for (const auto& e : topology.neighbours[c])
         if (e.channel == next) tie[c] = std::max(tie[c], double(e.weight));
   }
+  std::vector<std::size_t> order(n);
+  for (std::size_t c = 0; c < n; ++c) order[position[c]] = c;
   std::vector<std::vector<std::uint32_t>> sources(n);
-  for (std::size_t c = 0; c < n; ++c) {
+  std::vector<int> depth(n, 0);  // with every candidate used: a bound on the depth the decoder sees
+  for (const std::size_t c : order) {
     for (const auto& e : topology.neighbours[c]) {
-      if (position[e.channel] < position[c] && sources[c].size() < static_cast<std::size_t>(max_sources)) sources[c].push_back(e.channel);
+      if (position[e.channel] < position[c] && depth[e.channel] + 1 < max_depth && sources[c].size() < static_cast<std::size_t>(max_sources)) {
+        sources[c].push_back(e.channel);
+        depth[c] = std::max(depth[c], depth[e.channel] + 1);
+      }
     }
   }
   return sources;
@@ -197,7 +205,7 @@ void train_mo_predictors(const Recording& recording, f::Metadata& meta, const Mo
   if (given->neighbours.size() != channels)
     throw std::invalid_argument("the topology describes " + std::to_string(given->neighbours.size()) + " channels, the recording has " +
                                 std::to_string(channels));
-  const auto sources = candidate_sources(*given, std::clamp(options.max_sources, 0, f::kMaxMoSources));
+  const auto sources = candidate_sources(*given, std::clamp(options.max_sources, 0, f::kMaxMoSources), std::max(options.max_depth, 1));
 
   // One pass: normal equations of every channel over all its candidate regressors.
   std::vector<std::size_t> regressors(channels);
