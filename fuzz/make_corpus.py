@@ -5,9 +5,9 @@
 
 archive/: small real archives at every level (mono N1 files, 4-channel Intan, a SpikeGLX pair with
 a sync channel and an Open Ephys folder), 3 KB or so each,
-so that mutations reach every codec, and a salvaged one with lost chunks. The *_v4 and *_v5 files
-were made by this script with spikey 0.4.0 and 0.5.0 (format versions 4 and 5) and are kept as seeds for
-those versions. inputs/: a mode byte (fuzz_inputs.cpp) followed by small
+so that mutations reach every codec, and a salvaged one with lost chunks. The *_v4, *_v5 and *_v6 files
+were made by this script with spikey 0.4.0, 0.5.0 and 0.6.0 (format versions 4 to 6) and are kept as seeds
+for those versions. inputs/: a mode byte (fuzz_inputs.cpp) followed by small
 WAV (plain, with extra chunks, EXTENSIBLE) and raw slices of the same recordings, and small
 SpikeGLX and Open Ephys folders (acquisition mode).
 """
@@ -77,6 +77,16 @@ def main():
             subprocess.run([spikey, "compress", raw, "--raw-channels", "4", "--raw-rate", "30000", "-o",
                             os.path.join(out, "archive", f"intan_4ch_{level}.spikey"),
                             "--level", level, "--chunk-seconds", "0.01", "-f", "-q"], check=True)
+            # The network stage (codecs mo2, cm2) on every channel that it helps at all.
+            if level != "fast":
+                config = os.path.join(tmp, "network.json")
+                write(config, b'{"network_min_saving": 0}')
+                model = os.path.join(tmp, "network.spkm")  # a model: no race against lpc1 at level default
+                subprocess.run([spikey, "train", raw, "--raw-channels", "4", "--raw-rate", "30000", "--model-config", config,
+                                "--level", level, "-o", model, "-f", "-q"], check=True)
+                subprocess.run([spikey, "compress", raw, "--raw-channels", "4", "--raw-rate", "30000", "-o",
+                                os.path.join(out, "archive", f"intan_4ch_network_{level}.spikey"), "--model", model,
+                                "--chunk-seconds", "0.01", "-f", "-q"], check=True)
         # A salvaged archive: the last third of the chunk records cut off.
         whole = os.path.join(out, "archive", "n1_two_files_default.spikey")
         with open(whole, "rb") as f:

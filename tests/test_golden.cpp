@@ -164,3 +164,21 @@ TEST(Golden, Version6AcquisitionFolders) {
   EXPECT_EQ(mixed.metadata().channel_rate(33), 19531);
   EXPECT_TRUE(mixed.metadata().channels[32].sync);
 }
+
+// Version 7: codecs mo2 and cm2, mo1 and cm1 with the network stage (§6.10.4), on the cinpla
+// slice: the shared network's weights and each channel's gains in the metadata.
+TEST(Golden, Version7NetworkStage) {
+  for (const auto& [name, codec] : {std::pair{"cinpla32.spikey", "mo2"}, std::pair{"cinpla32_max.spikey", "cm2"}}) {
+    SCOPED_TRACE(name);
+    const fs::path archive = test::golden_dir() / "v7" / name;
+    expect_golden_restores(archive, test::samples_dir() / "cinpla32");
+    const format::ArchiveReader reader(archive);
+    EXPECT_EQ(reader.format_version(), 7);
+    EXPECT_EQ(reader.metadata().codec.name, codec);
+    ASSERT_TRUE(reader.metadata().codec.network.has_value());
+    EXPECT_EQ(reader.metadata().codec.network->hidden, 16);
+    std::size_t with_network = 0;
+    for (const auto& c : reader.metadata().channels) with_network += c.predictor.uses_network();
+    EXPECT_GT(with_network, 0u);
+  }
+}

@@ -125,7 +125,11 @@ void apply_model_config(const std::string& path, host::EncodeOptions& options) {
     else if (key == "source_half_window") mo.half_window = integer(key, 0, format::kMaxMoHalfWindow);
     else if (key == "max_depth") mo.max_depth = integer(key, 1, 1 << 20);
     else if (key == "network_hidden") mo.network_hidden = integer(key, 0, format::kMaxNetHidden);
-    else if (key == "network_seed") mo.network_seed = static_cast<std::uint64_t>(integer(key, 0, 1 << 30));
+    else if (key == "network_min_saving") {
+      if (!value.is_number() || value.get<double>() < 0 || value.get<double>() > 1)
+        throw UsageError("--model-config: network_min_saving must be a number in 0..1");
+      mo.network_min_saving = value.get<double>();
+    } else if (key == "network_seed") mo.network_seed = static_cast<std::uint64_t>(integer(key, 0, 1 << 30));
     else if (key == "topology_neighbours") mo.topology_neighbours = integer(key, 1, 64);
     else if (key == "lms_step") mo.lms_step = options.training.lms_step = integer(key, 0, format::kMaxLmsStep);
     else if (key == "training_samples") mo.max_training_samples = options.training.max_training_samples = static_cast<std::uint64_t>(integer(key, 1, 1 << 30));
