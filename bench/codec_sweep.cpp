@@ -53,13 +53,16 @@ std::vector<Row> sweep_rows(const std::string& sweep) {
     add("rice1 (first difference, Rice)", [](auto& o) { o.codec = format::kCodecRice1; });
     add("lpc1", [](auto& o) { o.level = "fast"; });
   } else if (sweep == "ablation") {
+    // mo rows train the network stage too (codec mo2 where it helps, else mo1) unless they say "linear".
     add("fast (lpc1)", [](auto& o) { o.level = "fast"; });
-    add("default (keeps the smaller of mo1 and lpc1)", [](auto& o) { o.level = "default"; });
-    add("mo1", [](auto& o) { o.codec = format::kCodecMo1; });
-    add("mo1 without wavelet features", [](auto& o) { o.codec = format::kCodecMo1, o.mo_training.wavelet_levels = 0; });
-    add("mo1 without message passing (no sources)", [](auto& o) { o.codec = format::kCodecMo1, o.mo_training.max_sources = 0; });
-    add("mo1 without either", [](auto& o) {
-      o.codec = format::kCodecMo1, o.mo_training.wavelet_levels = 0, o.mo_training.max_sources = 0;
+    add("default (keeps the smaller of mo1/mo2 and lpc1)", [](auto& o) { o.level = "default"; });
+    add("mo with the network stage", [](auto& o) { o.codec = format::kCodecMo1; });
+    add("mo, linear (no network stage)", [](auto& o) { o.codec = format::kCodecMo1, o.mo_training.network_hidden = 0; });
+    add("mo, 8 hidden units", [](auto& o) { o.codec = format::kCodecMo1, o.mo_training.network_hidden = 8; });
+    add("mo without wavelet features", [](auto& o) { o.codec = format::kCodecMo1, o.mo_training.wavelet_levels = 0; });
+    add("mo without message passing (no sources)", [](auto& o) { o.codec = format::kCodecMo1, o.mo_training.max_sources = 0; });
+    add("mo, linear, without wavelets or message passing", [](auto& o) {
+      o.codec = format::kCodecMo1, o.mo_training.wavelet_levels = 0, o.mo_training.max_sources = 0, o.mo_training.network_hidden = 0;
     });
   } else if (sweep == "partition") {
     for (std::uint32_t p : {64u, 128u, 256u, 512u, 1024u}) add("partition " + std::to_string(p), [&](auto& o) { o.partition_size = p; });
@@ -85,7 +88,7 @@ int main(int argc, char** argv) {
   try {
     const auto recording = host::Recording::open(inputs, input_options, [](const std::string&) {});
     const fs::path archive = fs::temp_directory_path() / ("spikey-sweep-" + std::to_string(::getpid()) + ".spikey");
-    std::cout << "| " << sweep << " | ratio | encode MB/s (1 thread) | decode MB/s (1 thread) |\n| --- | ---: | ---: | ---: |\n";
+    std::cout << "| " << sweep << " | codec | ratio | encode MB/s (1 thread) | decode MB/s (1 thread) |\n| --- | --- | ---: | ---: | ---: |\n";
     for (const auto& row : sweep_rows(sweep)) {
       const auto report = host::compress(recording, archive, row.options);
       const format::ArchiveReader reader(archive);
@@ -94,7 +97,7 @@ int main(int argc, char** argv) {
       const auto decoded = host::restore_sources(reader, restore);
       if (!decoded.mismatched_files.empty()) throw std::runtime_error("round trip failed for " + row.label);
       const double mb = static_cast<double>(report.original_bytes) / 1e6;
-      std::printf("| %s | %.4f | %.1f | %.1f |\n", row.label.c_str(),
+      std::printf("| %s | %s | %.4f | %.1f | %.1f |\n", row.label.c_str(), report.codec.c_str(),
                   static_cast<double>(report.original_bytes) / static_cast<double>(report.archive_bytes), mb / report.encode_seconds,
                   mb / decoded.seconds);
       std::fflush(stdout);

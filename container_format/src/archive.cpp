@@ -344,7 +344,7 @@ ChannelPredictor mo_predictor_from_json(const json& j, const std::string& where)
   return p;
 }
 
-// The network stage (§6.10.4): weights as flat integer arrays, W1 row by row.
+// The network stage (§6.10.1): weights as flat integer arrays, W1 row by row.
 json network_to_json(const MoNetwork& net) {
   json w1 = json::array(), b1 = json::array(), w2 = json::array();
   for (int j = 0; j < net.hidden; ++j) {

@@ -1,4 +1,4 @@
-// Training of mo1's network stage (SPEC.md §6.10.4): see train_mo_network in mo_training.hpp.
+// Training of mo1's network stage (SPEC.md §6.10.1): see train_mo_network in mo_training.hpp.
 #include <algorithm>
 #include <array>
 #include <cmath>

@@ -181,7 +181,7 @@ inline constexpr const char* kCodecRice1 = "rice1";
 inline constexpr const char* kCodecLpc1 = "lpc1";
 inline constexpr const char* kCodecMo1 = "mo1";
 inline constexpr const char* kCodecCm1 = "cm1";
-// Version 7: mo1 and cm1 with the network stage (§6.10.4). Codecs are frozen per name, so the
+// Version 7: mo1 and cm1 with the network stage (§6.10.1). Codecs are frozen per name, so the
 // network comes with names of its own; an encoder whose network helps no channel writes mo1/cm1.
 inline constexpr const char* kCodecMo2 = "mo2";
 inline constexpr const char* kCodecCm2 = "cm2";
@@ -202,7 +202,7 @@ inline bool uses_mo_predictors(const std::string& codec) {
 }
 // Codecs that code mo residuals with the context model (§6.11): bytes, not 32-bit words.
 inline bool is_cm_codec(const std::string& codec) { return codec == kCodecCm1 || codec == kCodecCm2; }
-// Codecs whose predictors carry the network stage (§6.10.4).
+// Codecs whose predictors carry the network stage (§6.10.1).
 inline bool has_network_stage(const std::string& codec) { return codec == kCodecMo2 || codec == kCodecCm2; }
 // The name of an mo codec with or without the network stage.
 inline std::string with_network_stage(const std::string& codec, bool network) {
@@ -216,7 +216,7 @@ struct CodecParams {
   std::uint32_t weight_shift = 12;       // lpc1, mo1
   std::uint32_t source_half_window = 2;  // mo1: W of every source window
   std::uint32_t wavelet_levels = 3;      // mo1: L of the channels that use wavelet features
-  std::optional<MoNetwork> network;      // mo2, cm2 (version 7): the recording's network stage (§6.10.4)
+  std::optional<MoNetwork> network;      // mo2, cm2 (version 7): the recording's network stage (§6.10.1)
   std::vector<CmShape> cm_shapes;        // cm1: kCmClasses shapes (§6.11.2), complete
   std::uint32_t cm_first_class = 0;      // cm1: shapes stored from this class on (the rest follow, §6.11.2)
   std::uint32_t cm_stored_classes = 0;   // cm1: how many are stored

@@ -1,4 +1,4 @@
-// The network stage of codec mo1 (format version 7, SPEC.md §6.10.4): one small integer ReLU
+// The network stage of codecs mo2 and cm2 (format version 7, SPEC.md §6.10.1): one small integer ReLU
 // network per recording, shared by its channels, that corrects the linear MiddleOut prediction.
 // A channel uses it when its predictor carries network gains (input gain g, output gain r).
 //

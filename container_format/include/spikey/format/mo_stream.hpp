@@ -12,7 +12,7 @@
 // Taps, in this order: history (N), wavelet features d_1..d_L, a_L (L+1, when present),
 // then each source's window (2W+1). Input for each tap x_i at time t, weights w_i:
 //   acc = sum_i w_i * x_i, then as lpc1 (prediction, fold, LMS over all taps).
-// Version 7 adds the network stage (mo_network.hpp): for channels with network gains, the
+// Codecs mo2 and cm2 (version 7) add the network stage (mo_network.hpp): for channels with gains, the
 // accumulator gets the network's correction before rounding; the LMS still adapts only the
 // linear taps.
 //

@@ -42,7 +42,7 @@ struct MoTrainingOptions {
   // at most 0.015%).
   double wavelet_min_saving = 0.005;
   std::uint64_t max_training_samples = 1u << 17;  // per channel
-  // The network stage (§6.10.4): hidden units of the recording's network (0: none), the seed
+  // The network stage (§6.10.1): hidden units of the recording's network (0: none), the seed
   // of its training, the samples it trains on (all channels together) and the share of a
   // channel's residual magnitude it must save for the channel to use it: the network costs
   // decode time (16 units: about a third more per channel-sample in the lockstep kernel), so
@@ -61,7 +61,7 @@ Topology compute_topology(const Recording& recording, const format::Metadata& me
 void train_mo_predictors(const Recording& recording, format::Metadata& meta, const MoTrainingOptions& options,
                          const Topology* topology = nullptr);
 
-// The network stage (§6.10.4), after train_mo_predictors: trains one small ReLU network on the
+// The network stage (§6.10.1), after train_mo_predictors: trains one small ReLU network on the
 // residuals of meta's linear predictors (float Adam on the L1 loss, then quantization-aware
 // fine-tuning; deterministic for a seed), then gives each channel the network, with its
 // gains, where the exact integer network saves at least options.network_min_saving of its
