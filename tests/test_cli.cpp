@@ -245,6 +245,15 @@ TEST(Cli, TopologyTrainAndModelReuse) {
   r = with_raw({"compress", cinpla, "--model", (dir / "m.spkm").string(), "-o", (dir / "model.spikey").string(), "-q", "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(json::parse(r.out)["codec"], "mo2") << "the network stage helps this recording";
+  r = run({"info", (dir / "model.spikey").string(), "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json info = json::parse(r.out);
+  EXPECT_EQ(info["codec"]["network_hidden"], 16);
+  std::size_t with_network = 0;
+  for (const auto& c : info["channels"]) with_network += c["predictor"]["network"].get<bool>();
+  EXPECT_GT(with_network, 0u);
+  r = run({"info", (dir / "model.spikey").string()});
+  EXPECT_NE(r.out.find("with the network stage (16 hidden units)"), std::string::npos) << r.out;
   r = with_raw({"compress", cinpla, "--topology", (dir / "topo.json").string(), "-o", (dir / "topo.spikey").string(), "-q"});
   ASSERT_EQ(r.code, 0) << r.err;
   r = run({"verify", (dir / "model.spikey").string()});

@@ -366,13 +366,14 @@ int run_info(const std::string& archive, const CommonOptions& o) {
   const std::uint64_t original = m.original_bytes();
   const double ratio = ratio_of(original, reader.file_size());
   std::uint64_t map_counts[3] = {0, 0, 0};
-  std::uint64_t linked = 0, taps = 0, source_links = 0, wavelet = 0, sync_channels = 0;
+  std::uint64_t linked = 0, taps = 0, source_links = 0, wavelet = 0, sync_channels = 0, network = 0;
   for (const auto& c : m.channels) {
     sync_channels += c.sync;
     ++map_counts[static_cast<int>(c.value_map.kind)];
     linked += c.predictor.source_channel() >= 0;
     source_links += c.predictor.sources.size();
     wavelet += !c.predictor.wavelet_weights.empty();
+    network += c.predictor.uses_network();
     taps += c.predictor.history_weights.size();
   }
   const bool lpc = m.codec.name == format::kCodecLpc1 || format::uses_mo_predictors(m.codec.name);
@@ -385,6 +386,7 @@ int run_info(const std::string& archive, const CommonOptions& o) {
         for (const auto& s : c.predictor.sources) sources.push_back(s.channel);
         cj["predictor"] = {{"order", c.predictor.history_weights.size()},
                            {"wavelet_features", !c.predictor.wavelet_weights.empty()},
+                           {"network", c.predictor.uses_network()},
                            {"sources", sources},
                            {"lms_step", c.predictor.lms_step}};
       }
@@ -406,6 +408,7 @@ int run_info(const std::string& archive, const CommonOptions& o) {
     json codec = {{"name", m.codec.name}, {"partition_size", m.codec.partition_size}};
     if (lpc) codec["weight_shift"] = m.codec.weight_shift;
     if (format::uses_mo_predictors(m.codec.name)) codec["source_half_window"] = m.codec.source_half_window, codec["wavelet_levels"] = m.codec.wavelet_levels;
+    if (m.codec.network) codec["network_hidden"] = m.codec.network->hidden;
     if (format::is_cm_codec(m.codec.name)) codec["prior_period"] = m.codec.cm_prior.size(), codec["scale_rate"] = m.codec.cm_scale_rate;
     json j = {{"archive", archive},
               {"format_version", reader.format_version()},
@@ -436,7 +439,11 @@ int run_info(const std::string& archive, const CommonOptions& o) {
             << (sync_channels > 0 ? "; " + std::to_string(sync_channels) + " sync" : std::string()) << ")\n"
             << (lpc ? "prediction    order " + fixed(m.channels.empty() ? 0.0 : double(taps) / double(m.channels.size()), 1) +
                           " on average; " + std::to_string(linked) + " channel(s) also predicted from others (" +
-                          std::to_string(source_links) + " source links), " + std::to_string(wavelet) + " with wavelet features\n"
+                          std::to_string(source_links) + " source links), " + std::to_string(wavelet) + " with wavelet features" +
+                          (m.codec.network ? ", " + std::to_string(network) + " with the network stage (" + std::to_string(m.codec.network->hidden) +
+                                                 " hidden units)"
+                                           : std::string()) +
+                          "\n"
                     : std::string())
             << "sources       " << m.sources.size() << " file(s)" << source_kinds_text(m) << "\n"
             << "chunks        " << reader.index().size() << " x " << m.chunk_samples << " samples ("
