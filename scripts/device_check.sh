@@ -3,8 +3,9 @@
 # scripts/prepare_device_bundle.sh carried along (device_deps/, device_data/):
 #   1. build with CUDA for sm_90 (H100/H200) plus PTX, against the carried libraries
 #   2. GPU tests with SPIKEY_REQUIRE_GPU=1 (a skip is a failure), then the CPU tests
-#   3. CPU/GPU byte parity through the CLI on the carried Neuralink files
-#   4. the throughput benchmark (bench/gpu_bench)
+#   3. CPU/GPU byte parity through the CLI on the carried Neuralink files (level fast and
+#      default) and on the bundled 32-channel sample (level default: mo2, MiddleOut sources)
+#   4. the throughput benchmark (bench/gpu_bench) at level fast and level default
 # Full logs go under $OUT when set (else a temporary folder); a short table is printed last.
 # Exit status: 0 when every step passed.
 set -uo pipefail
@@ -36,21 +37,30 @@ step build cmake --build $build -j "$(nproc)"
 step gpu_tests env SPIKEY_REQUIRE_GPU=1 SPIKEY_DEVICE_DATA="$data" ctest --test-dir $build -L gpu --output-on-failure --timeout 300
 step cpu_tests env SPIKEY_REQUIRE_GPU=1 ctest --test-dir $build -L cpu -j "$(nproc)" --output-on-failure --timeout 300
 
-parity() {
-  local spikey=$build/host/spikey
-  "$spikey" compress "$data" -o "$OUT/cpu.spikey" --level fast --backend cpu -f --json >"$OUT/cpu.json" &&
-    "$spikey" compress "$data" -o "$OUT/gpu.spikey" --level fast --backend cuda -f --json >"$OUT/gpu.json" &&
+parity() {  # parity NAME LEVEL INPUT [OPTIONS...]
+  local spikey=$build/host/spikey name=$1 level=$2 input=$3
+  shift 3
+  "$spikey" compress "$input" "$@" -o "$OUT/cpu.spikey" --level "$level" --backend cpu -f --json >"$OUT/$name.cpu.json" &&
+    "$spikey" compress "$input" "$@" -o "$OUT/gpu.spikey" --level "$level" --backend cuda -f --json >"$OUT/$name.gpu.json" &&
     cmp "$OUT/cpu.spikey" "$OUT/gpu.spikey" && "$spikey" verify "$OUT/gpu.spikey" && rm -f "$OUT/cpu.spikey" "$OUT/gpu.spikey"
 }
-step cli_parity parity
-step gpu_bench $build/bench/gpu_bench "$data" --benchmark_repetitions=3 --benchmark_out="$OUT/gpu_bench.json" --benchmark_out_format=json
+step cli_parity_fast parity fast fast "$data"
+step cli_parity_default parity default default "$data"
+step cli_parity_cinpla parity cinpla default samples/cinpla32/cinpla32_30kHz_first6000.dat --raw-channels 32 --raw-rate 30000 --chunk-seconds 0.05
+for level in fast default; do
+  step gpu_bench_$level $build/bench/gpu_bench "$data" --level $level --benchmark_repetitions=3 \
+    --benchmark_out="$OUT/gpu_bench_$level.json" --benchmark_out_format=json
+done
 
 echo
 echo "| step | result | time |"
 echo "| --- | --- | --- |"
 for row in "${rows[@]}"; do IFS='|' read -r a b c <<<"$row"; echo "| $a | $b | $c |"; done
-grep -h -E '"(ratio|encode_mb_per_s|backend)"' "$OUT/cpu.json" "$OUT/gpu.json" 2>/dev/null | tr -s ' '
-grep -E '^(gpu_encode|cpu_encode)[^ ]*_(mean|median) ' "$OUT/gpu_bench.log" 2>/dev/null || grep -E '^(gpu_encode|cpu_encode)' "$OUT/gpu_bench.log"
-grep -h -E 'device:|parity:' "$OUT/gpu_bench.log" 2>/dev/null
+grep -H -E '"(codec|ratio|encode_mb_per_s|backend)"' "$OUT"/*.json 2>/dev/null | grep -v gpu_bench | tr -s ' '
+for level in fast default; do
+  echo "gpu_bench --level $level:"
+  grep -E '^(gpu_encode|cpu_encode)[^ ]*_(mean|median) ' "$OUT/gpu_bench_$level.log" 2>/dev/null || grep -E '^(gpu_encode|cpu_encode)' "$OUT/gpu_bench_$level.log"
+  grep -h -E 'device:|parity:|codec' "$OUT/gpu_bench_$level.log" 2>/dev/null
+done
 echo "logs: $OUT"
 exit $failed

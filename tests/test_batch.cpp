@@ -1,6 +1,6 @@
 // The batch pipeline of lpc_batch.hpp (the CUDA encoder's algorithm) run by the CPU executor:
 // it must write the same archive bytes as the chunk-by-chunk encoder, at awkward sizes and
-// on real data.
+// on real data, for codecs lpc1 (level fast), mo1 and mo2 (level default).
 #include <gtest/gtest.h>
 
 #include "spikey/format/archive_reader.hpp"
@@ -19,15 +19,22 @@ std::vector<std::uint8_t> compress_bytes(const std::vector<fs::path>& inputs, co
   const auto recording = host::Recording::open(inputs, input, [](const std::string&) {});
   options.overwrite = true;
   options.threads = 2;
-  options.level = "fast";  // the batch pipeline encodes lpc1
   host::compress(recording, archive, options);
   return test::read_file(archive);
 }
 
+host::EncodeOptions at_level(const std::string& level, double chunk_seconds = 1.0) {
+  host::EncodeOptions options;
+  options.level = level;
+  options.chunk_seconds = chunk_seconds;
+  return options;
+}
+
 // Archive bytes with the chunk-by-chunk encoder and with the CPU batch executor (small
-// batches, so that batch boundaries are crossed), which must be identical.
-void expect_batch_parity(const std::vector<fs::path>& inputs, host::EncodeOptions options = {}, host::InputOptions input = {},
-                         std::uint64_t batch_bytes = 4 << 20) {
+// batches, so that batch boundaries are crossed), which must be identical. Returns the
+// archive's metadata.
+format::Metadata expect_batch_parity(const std::vector<fs::path>& inputs, host::EncodeOptions options = at_level("fast"),
+                                host::InputOptions input = {}, std::uint64_t batch_bytes = 4 << 20) {
   test::TempDir out;
   const auto reference = compress_bytes(inputs, out / "chunkwise.spikey", options, input);
   options.batch_executor = [](host::BatchPlan& plan, std::span<const std::int16_t> samples) {
@@ -36,8 +43,9 @@ void expect_batch_parity(const std::vector<fs::path>& inputs, host::EncodeOption
   options.batch_memory_bytes = batch_bytes;
   options.backend = "cpu-batch";
   const auto batched = compress_bytes(inputs, out / "batched.spikey", options, input);
-  ASSERT_EQ(batched.size(), reference.size());
+  EXPECT_EQ(batched.size(), reference.size());
   EXPECT_TRUE(batched == reference) << "batch pipeline wrote different bytes";
+  return format::ArchiveReader(out / "batched.spikey").metadata();
 }
 
 }  // namespace
@@ -55,8 +63,7 @@ TEST(BatchPipeline, OrBitsPlacesFieldsAcrossWords) {
 
 TEST(BatchPipeline, SameBytesAsTheChunkEncoderOnTheBundledSample) {
   expect_batch_parity({test::samples_dir() / "neuralink"});
-  host::EncodeOptions short_chunks;
-  short_chunks.chunk_seconds = 0.3;
+  const auto short_chunks = at_level("fast", 0.3);
   expect_batch_parity({test::samples_dir() / "neuralink"}, short_chunks, {}, 1);  // one chunk per batch
   expect_batch_parity({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, short_chunks, {32u, 30000.0});
 }
@@ -86,22 +93,69 @@ TEST(BatchPipeline, SameBytesWithManyChannels) {
   for (std::size_t t = 0; t < frames; ++t)
     for (std::size_t c = 0; c < 1024; ++c) wide.push_back(samples[((c / 32) * frames + t) * 32 + c % 32]);
   test::write_file(dir / "wide.wav", test::make_wav(1024, 30000, wide));
-  host::EncodeOptions options;
-  options.chunk_seconds = 0.002;  // 60 samples per chunk
-  expect_batch_parity({dir / "wide.wav"}, options);
+  expect_batch_parity({dir / "wide.wav"}, at_level("fast", 0.002));  // 60 samples per chunk
+  // mo1 over 1024 channels: topology, MiddleOut sources and chains (no network, to keep it short).
+  auto options = at_level("default", 0.002);
+  options.codec = format::kCodecMo1;
+  options.mo_training.network_hidden = 0;
+  EXPECT_EQ(expect_batch_parity({dir / "wide.wav"}, options).codec.name, format::kCodecMo1);
 }
 
-TEST(BatchPipeline, SlicesMergeToTheWholeBatch) {
-  const auto recording = host::Recording::open({test::samples_dir() / "neuralink"}, {}, [](const std::string&) {});
+// mo1 and mo2 (level default's codecs): wavelet features, MiddleOut sources, the network stage.
+TEST(BatchPipeline, SameBytesForTheMiddleOutCodecs) {
+  const fs::path cinpla = test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat";
+  const host::InputOptions raw{32u, 30000.0};
+  auto options = at_level("default", 0.05);
+  options.codec = format::kCodecMo1;
+  const auto with_network = expect_batch_parity({cinpla}, options, raw);
+  EXPECT_EQ(with_network.codec.name, format::kCodecMo2);  // the network helps some channels
+  EXPECT_TRUE(std::ranges::any_of(with_network.channels, [](const auto& c) { return !c.predictor.sources.empty(); }));
+  EXPECT_EQ(expect_batch_parity({cinpla}, options, raw, 1).codec.name, format::kCodecMo2);  // one chunk per batch
+  options.mo_training.network_hidden = 0;
+  options.mo_training.wavelet_min_saving = 0;  // wavelet features wherever they help at all
+  const auto with_wavelets = expect_batch_parity({cinpla}, options, raw);
+  EXPECT_EQ(with_wavelets.codec.name, format::kCodecMo1);
+  EXPECT_TRUE(std::ranges::any_of(with_wavelets.channels, [](const auto& c) { return !c.predictor.wavelet_weights.empty(); }));
+  // Level default as users run it: the race of mo against lpc1, both through the batch stages.
+  expect_batch_parity({cinpla}, at_level("default", 0.05), raw);
+}
+
+// Channels of different lengths: where a source channel has ended, its inputs are zeros.
+TEST(BatchPipeline, SameBytesWhenMiddleOutSourcesEnd) {
+  test::TempDir dir;
+  const auto raw = test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
+  const auto* samples = reinterpret_cast<const std::int16_t*>(raw.data());
+  std::vector<fs::path> files;
+  for (std::size_t c = 0; c < 4; ++c) {  // 4 neighbouring real channels, ending at different times
+    const std::size_t n = 6000 - 1500 * c;
+    std::vector<std::int16_t> channel(n);
+    for (std::size_t t = 0; t < n; ++t) channel[t] = samples[t * 32 + c];
+    files.push_back(dir / ("ch" + std::to_string(c) + ".wav"));
+    test::write_file(files.back(), test::make_wav(1, 30000, channel));
+  }
+  auto options = at_level("default", 0.04);
+  options.codec = format::kCodecMo1;
+  const auto meta = expect_batch_parity(files, options);
+  EXPECT_TRUE(format::uses_mo_predictors(meta.codec.name)) << meta.codec.name;
+  const auto source_ends_first = [&](const format::ChannelInfo& c) {
+    return std::ranges::any_of(c.predictor.sources, [&](const auto& s) { return meta.channels[static_cast<std::size_t>(s.channel)].length < c.length; });
+  };
+  EXPECT_TRUE(std::ranges::any_of(meta.channels, source_ends_first)) << "no channel draws on a source that ends before it";
+}
+
+// Slices of a plan (the CUDA encoder's two streams) merge to what the whole plan gives.
+void expect_slices_merge(const std::vector<fs::path>& inputs, host::EncodeOptions options, host::InputOptions input,
+                         const std::string& codec) {
+  const auto recording = host::Recording::open(inputs, input, [](const std::string&) {});
   test::TempDir out;
-  host::EncodeOptions options;
-  options.chunk_seconds = 0.7;
   options.overwrite = true;
-  options.level = "fast";
+  options.threads = 2;
   host::compress(recording, out / "a.spikey", options);  // for its trained metadata
   const format::ArchiveReader reader(out / "a.spikey");
   const auto& meta = reader.metadata();
+  ASSERT_EQ(meta.codec.name, codec);
   auto whole = host::plan_batch(meta, 0, meta.chunk_count());
+  ASSERT_GE(whole.chunk_count(), 3u);
   const auto samples = host::gather_batch(recording, meta, whole, 2);
   auto reference_plan = whole;
   const auto reference = host::run_batch_on_cpu(reference_plan, samples, 2);
@@ -120,6 +174,13 @@ TEST(BatchPipeline, SlicesMergeToTheWholeBatch) {
     ASSERT_EQ(a.size(), b.size());
     for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].payload, b[i].payload) << "chunk " << i;
   }
+}
+
+TEST(BatchPipeline, SlicesMergeToTheWholeBatch) {
+  expect_slices_merge({test::samples_dir() / "neuralink"}, at_level("fast", 0.7), {}, format::kCodecLpc1);
+  auto options = at_level("default", 0.05);
+  options.codec = format::kCodecMo1;
+  expect_slices_merge({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, options, {32u, 30000.0}, format::kCodecMo2);
 }
 
 TEST(BatchPipeline, SameBytesOnAllNeuralinkFiles) {

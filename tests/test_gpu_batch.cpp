@@ -1,5 +1,5 @@
-// The CUDA encoder writes the same archive bytes as the CPU encoder, on real data at
-// awkward sizes (label gpu: skipped without a device, a failure with SPIKEY_REQUIRE_GPU=1).
+// The CUDA encoder writes the same archive bytes as the CPU encoder, for codecs lpc1, mo1 and
+// mo2, on real data at awkward sizes (label gpu: skipped without a device, a failure with SPIKEY_REQUIRE_GPU=1).
 #include <gtest/gtest.h>
 
 #include "gpu_support.hpp"
@@ -18,12 +18,18 @@ std::vector<std::uint8_t> compress_bytes(const std::vector<fs::path>& inputs, co
   const auto recording = host::Recording::open(inputs, input, [](const std::string&) {});
   options.overwrite = true;
   options.threads = 4;
-  options.level = "fast";  // the CUDA encoder covers lpc1
   host::compress(recording, archive, options);  // verify-after-encode on: the CPU decoder checks the GPU's bytes
   return test::read_file(archive);
 }
 
-void expect_gpu_parity(const std::vector<fs::path>& inputs, host::EncodeOptions options = {}, host::InputOptions input = {},
+host::EncodeOptions at_level(const std::string& level, double chunk_seconds = 1.0) {
+  host::EncodeOptions options;
+  options.level = level;
+  options.chunk_seconds = chunk_seconds;
+  return options;
+}
+
+void expect_gpu_parity(const std::vector<fs::path>& inputs, host::EncodeOptions options = at_level("fast"), host::InputOptions input = {},
                        std::uint64_t batch_bytes = 64 << 20) {
   test::TempDir out;
   const auto reference = compress_bytes(inputs, out / "cpu.spikey", options, input);
@@ -41,7 +47,7 @@ void expect_gpu_parity(const std::vector<fs::path>& inputs, host::EncodeOptions 
 TEST(GpuEncoder, ParityOnTheBundledSample) {
   SPIKEY_REQUIRE_DEVICE_OR_SKIP();
   expect_gpu_parity({test::samples_dir() / "neuralink"});
-  expect_gpu_parity({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, {}, {32u, 30000.0});
+  expect_gpu_parity({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, at_level("fast"), {32u, 30000.0});
 }
 
 TEST(GpuEncoder, ParityAtAwkwardSizes) {
@@ -55,7 +61,7 @@ TEST(GpuEncoder, ParityAtAwkwardSizes) {
     test::write_file(files.back(), test::make_wav(1, 1000, test::synthetic_signal(n, static_cast<std::uint32_t>(n))));
   }
   expect_gpu_parity(files);
-  expect_gpu_parity(files, {}, {}, 1);  // one chunk per batch
+  expect_gpu_parity(files, at_level("fast"), {}, 1);  // one chunk per batch
   // 1024 channels built from the real 32-channel sample.
   const auto raw = test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
   const auto* samples = reinterpret_cast<const std::int16_t*>(raw.data());
@@ -63,14 +69,45 @@ TEST(GpuEncoder, ParityAtAwkwardSizes) {
   for (std::size_t t = 0; t < 150; ++t)
     for (std::size_t c = 0; c < 1024; ++c) wide.push_back(samples[((c / 32) * 150 + t) * 32 + c % 32]);
   test::write_file(dir / "wide.wav", test::make_wav(1024, 30000, wide));
-  host::EncodeOptions short_chunks;
-  short_chunks.chunk_seconds = 0.002;
-  expect_gpu_parity({dir / "wide.wav"}, short_chunks);
+  expect_gpu_parity({dir / "wide.wav"}, at_level("fast", 0.002));
+  auto mo = at_level("default", 0.002);
+  mo.codec = "mo1";
+  mo.mo_training.network_hidden = 0;
+  expect_gpu_parity({dir / "wide.wav"}, mo);  // mo1: topology, MiddleOut sources and chains
+}
+
+// Level default's codecs: wavelet features, MiddleOut sources, the network stage (mo2), and
+// sources that end before the channels drawing on them.
+TEST(GpuEncoder, ParityForTheMiddleOutCodecs) {
+  SPIKEY_REQUIRE_DEVICE_OR_SKIP();
+  const fs::path cinpla = test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat";
+  auto options = at_level("default", 0.05);
+  options.codec = "mo1";  // mo2 where the network helps
+  expect_gpu_parity({cinpla}, options, {32u, 30000.0});
+  expect_gpu_parity({cinpla}, options, {32u, 30000.0}, 1);  // one chunk per batch
+  options.mo_training.network_hidden = 0;
+  options.mo_training.wavelet_min_saving = 0;
+  expect_gpu_parity({cinpla}, options, {32u, 30000.0});
+  expect_gpu_parity({cinpla}, at_level("default", 0.05), {32u, 30000.0});  // the level's race
+  test::TempDir dir;
+  const auto raw = test::read_file(cinpla);
+  const auto* samples = reinterpret_cast<const std::int16_t*>(raw.data());
+  std::vector<fs::path> files;
+  for (std::size_t c = 0; c < 4; ++c) {
+    std::vector<std::int16_t> channel(6000 - 1500 * c);
+    for (std::size_t t = 0; t < channel.size(); ++t) channel[t] = samples[t * 32 + c];
+    files.push_back(dir / ("ch" + std::to_string(c) + ".wav"));
+    test::write_file(files.back(), test::make_wav(1, 30000, channel));
+  }
+  options = at_level("default", 0.04);
+  options.codec = "mo1";
+  expect_gpu_parity(files, options);
 }
 
 TEST(GpuEncoder, ParityOnAllNeuralinkFiles) {
   SPIKEY_REQUIRE_DEVICE_OR_SKIP();
   const fs::path data = std::getenv("SPIKEY_DEVICE_DATA") ? fs::path(std::getenv("SPIKEY_DEVICE_DATA")) : test::shared_data_dir() / "neuralink";
   if (!fs::exists(data)) GTEST_SKIP() << data << " is absent";
-  expect_gpu_parity({data}, {}, {}, 256 << 20);
+  expect_gpu_parity({data}, at_level("fast"), {}, 256 << 20);
+  expect_gpu_parity({data}, at_level("default"), {}, 256 << 20);
 }

@@ -75,7 +75,7 @@ __global__ void map_kernel(const f::BatchStream* streams, std::uint32_t stream_c
 
 // Sequential in time: one thread per (stream, variant).
 __global__ void fold_kernel(f::BatchStream* streams, std::uint32_t stream_count, const std::int32_t* codes, const std::int32_t* weights,
-                            std::int32_t* scratch, const std::uint64_t* scratch_offset, std::uint32_t* folded_fixed,
+                            const f::MoNetwork* network, std::int32_t* scratch, const std::uint64_t* scratch_offset, std::uint32_t* folded_fixed,
                             std::uint32_t* folded_adapting) {
   const std::uint64_t i = std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x;
   if (i >= 2ull * stream_count) return;
@@ -86,9 +86,9 @@ __global__ void fold_kernel(f::BatchStream* streams, std::uint32_t stream_count,
     stream.folded_sum[1] = 0;
     return;
   }
-  std::int32_t* own_scratch = scratch + scratch_offset[s] + static_cast<std::uint64_t>(variant) * f::batch_scratch_size(stream.n);
+  std::int32_t* own_scratch = scratch + scratch_offset[s] + static_cast<std::uint64_t>(variant) * f::batch_scratch_size(stream);
   stream.folded_sum[variant] =
-      f::batch_fold_stream(stream, variant, streams, codes, weights, own_scratch, variant == 1 ? folded_adapting : folded_fixed);
+      f::batch_fold_stream(stream, variant, streams, codes, weights, network, own_scratch, variant == 1 ? folded_adapting : folded_fixed);
 }
 
 __global__ void choose_adapt_kernel(f::BatchStream* streams, std::uint32_t stream_count) {
@@ -162,6 +162,7 @@ struct BatchEncoder::Slot {
   DeviceBuffer<std::uint64_t> scratch_offset, stream_words, word_offsets, total_words;
   DeviceBuffer<f::BatchStream> streams;
   DeviceBuffer<f::BatchPartition> partitions;
+  DeviceBuffer<f::MoNetwork> network;
   DeviceBuffer<int> inexact;
   DeviceBuffer<std::uint8_t> scan_temp;
   PinnedBuffer<std::int16_t> staged_samples;
@@ -190,7 +191,7 @@ struct BatchEncoder::Slot {
     std::uint64_t scratch_total = 0, word_total = 0;
     for (std::uint32_t s = 0; s < stream_count; ++s) {
       offsets[s] = scratch_total;
-      scratch_total += 2 * f::batch_scratch_size(plan.streams[s].n);
+      scratch_total += 2 * f::batch_scratch_size(plan.streams[s]);
       word_total += word_bound(plan.streams[s]);
     }
     word_capacity = word_total + f::BitWriter::kSlackWords;
@@ -205,6 +206,11 @@ struct BatchEncoder::Slot {
                                     partition_count * sizeof(f::BatchPartition), cudaMemcpyHostToDevice, stream));
     SPIKEY_CUDA_TRY(cudaMemcpyAsync(weights.reserve(plan.weights.size()), plan.weights.data(), plan.weights.size() * sizeof(std::int32_t),
                                     cudaMemcpyHostToDevice, stream));
+    const f::MoNetwork* network_on_device = nullptr;
+    if (!plan.network.empty()) {
+      SPIKEY_CUDA_TRY(cudaMemcpyAsync(network.reserve(1), plan.network.data(), sizeof(f::MoNetwork), cudaMemcpyHostToDevice, stream));
+      network_on_device = network.get();
+    }
     SPIKEY_CUDA_TRY(cudaMemcpyAsync(scratch_offset.reserve(stream_count), offsets.data(), stream_count * sizeof(std::uint64_t),
                                     cudaMemcpyHostToDevice, stream));
     codes.reserve(plan.samples);
@@ -223,8 +229,8 @@ struct BatchEncoder::Slot {
     map_kernel<<<std::max(1u, std::min(stream_count, 65535u)), kBlock, 0, stream>>>(streams.get(), stream_count, samples.get(), codes.get(),
                                                                                      inexact.get());
     SPIKEY_CUDA_TRY(cudaEventRecord(stage_done[0], stream));
-    fold_kernel<<<blocks_for(2ull * stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), weights.get(), scratch.get(),
-                                                                        scratch_offset.get(), folded_fixed.get(), folded_adapting.get());
+    fold_kernel<<<blocks_for(2ull * stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), weights.get(), network_on_device,
+                                                                        scratch.get(), scratch_offset.get(), folded_fixed.get(), folded_adapting.get());
     SPIKEY_CUDA_TRY(cudaEventRecord(stage_done[1], stream));
     choose_adapt_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count);
     if (partition_count > 0)

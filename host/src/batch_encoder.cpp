@@ -13,10 +13,28 @@ namespace spikey::host {
 
 namespace f = spikey::format;
 
+bool batch_encodes(const std::string& codec) {
+  return codec == f::kCodecLpc1 || codec == f::kCodecMo1 || codec == f::kCodecMo2;
+}
+
+namespace {
+
+// The stream of `channel` among the chunk's present channels, or -1 when it is absent.
+std::int32_t stream_of_channel(const f::ChunkChannels& present, const std::vector<std::int32_t>& stream_of, std::int32_t channel) {
+  if (channel < 0) return -1;
+  const auto it = std::lower_bound(present.channel.begin(), present.channel.end(), static_cast<std::uint32_t>(channel));
+  if (it == present.channel.end() || *it != static_cast<std::uint32_t>(channel)) return -1;
+  return stream_of[static_cast<std::size_t>(it - present.channel.begin())];
+}
+
+}  // namespace
+
 BatchPlan plan_batch(const f::Metadata& meta, std::uint64_t first_chunk, std::uint64_t end_chunk) {
-  if (meta.codec.name != f::kCodecLpc1) throw std::invalid_argument("batch encoding is for codec lpc1");
+  if (!batch_encodes(meta.codec.name)) throw std::invalid_argument("batch encoding is for codecs lpc1, mo1 and mo2");
+  const bool mo = meta.codec.name != f::kCodecLpc1;
   BatchPlan plan;
   plan.first_chunk = first_chunk;
+  if (mo && meta.codec.network) plan.network.push_back(*meta.codec.network);
   // Each channel's stored weights once, shared by its streams in every chunk of the batch.
   std::vector<std::uint32_t> weights_offset(meta.channels.size());
   for (std::size_t c = 0; c < meta.channels.size(); ++c) {
@@ -42,19 +60,29 @@ BatchPlan plan_batch(const f::Metadata& meta, std::uint64_t first_chunk, std::ui
         plan.samples += present.sample_count[i];
         continue;
       }
-      const f::LpcModel model = f::lpc_model_of(channel.predictor, meta.codec.weight_shift);
       f::BatchStream s;
       s.sample_offset = plan.samples;
       s.n = present.sample_count[i];
-      if (channel.predictor.source_channel() >= 0) {
-        const auto it = std::lower_bound(present.channel.begin(), present.channel.end(),
-                                         static_cast<std::uint32_t>(channel.predictor.source_channel()));
-        if (it != present.channel.end() && *it == static_cast<std::uint32_t>(channel.predictor.source_channel()))
-          s.source_stream = stream_of[static_cast<std::size_t>(it - present.channel.begin())];
+      if (mo) {
+        const f::MoModel model = f::mo_model_of(channel.predictor, meta.codec);
+        s.codec = f::BatchCodec::kMo;
+        s.order = model.order;
+        s.wavelet_levels = model.levels;
+        s.source_count = model.sources;
+        s.source_half_window = model.half_window;
+        s.lms_step = model.lms_step;
+        s.net_input_gain = model.net_input_gain;
+        s.net_output_gain = model.net_output_gain;
+        for (int k = 0; k < model.sources; ++k)
+          s.source_stream[k] = stream_of_channel(present, stream_of, channel.predictor.sources[static_cast<std::size_t>(k)].channel);
+      } else {
+        const f::LpcModel model = f::lpc_model_of(channel.predictor, meta.codec.weight_shift);
+        s.order = model.order;
+        s.source_half_window = model.source_half_window;
+        s.source_count = model.source_half_window >= 0 ? 1 : 0;
+        s.lms_step = model.lms_step;
+        s.source_stream[0] = stream_of_channel(present, stream_of, channel.predictor.source_channel());
       }
-      s.order = model.order;
-      s.source_half_window = model.source_half_window;
-      s.lms_step = model.lms_step;
       s.weight_shift = meta.codec.weight_shift;
       s.weights_offset = weights_offset[present.channel[i]];
       s.map_kind = static_cast<std::uint32_t>(channel.value_map.kind);
@@ -82,7 +110,7 @@ BatchPlan plan_batch(const f::Metadata& meta, std::uint64_t first_chunk, std::ui
 std::uint64_t batch_device_bytes(const BatchPlan& plan) {
   std::uint64_t scratch = 0, words = 0;
   for (const auto& s : plan.streams) {
-    scratch += 2 * f::batch_scratch_size(s.n);
+    scratch += 2 * f::batch_scratch_size(s);
     words += f::max_lpc_stream_words(s.n, 1);  // generous: partition fields counted per residual
   }
   return plan.samples * (2 + 4 + 4 + 4) + scratch * 4 + words * 4 + plan.streams.size() * sizeof(f::BatchStream) +
@@ -119,10 +147,13 @@ std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std
   // 2-3: both predictions, the adapt flag.
   parallel_for(streams.size(), threads, [&](std::size_t i) {
     f::BatchStream& s = streams[i];
-    std::vector<std::int32_t> scratch(f::batch_scratch_size(s.n));
-    s.folded_sum[0] = f::batch_fold_stream(s, 0, streams.data(), codes.data(), plan.weights.data(), scratch.data(), folded_fixed.data());
+    std::vector<std::int32_t> scratch(f::batch_scratch_size(s));
+    const f::MoNetwork* network = plan.network.empty() ? nullptr : plan.network.data();
+    s.folded_sum[0] =
+        f::batch_fold_stream(s, 0, streams.data(), codes.data(), plan.weights.data(), network, scratch.data(), folded_fixed.data());
     if (s.lms_step != 0)
-      s.folded_sum[1] = f::batch_fold_stream(s, 1, streams.data(), codes.data(), plan.weights.data(), scratch.data(), folded_adapting.data());
+      s.folded_sum[1] =
+          f::batch_fold_stream(s, 1, streams.data(), codes.data(), plan.weights.data(), network, scratch.data(), folded_adapting.data());
     s.adapt = f::batch_choose_adapt(s);
   });
 
@@ -161,6 +192,7 @@ BatchPlan slice_plan(const BatchPlan& plan, std::size_t first, std::size_t end) 
   BatchPlan slice;
   slice.first_chunk = plan.first_chunk + first;
   slice.weights = plan.weights;
+  slice.network = plan.network;
   const std::uint32_t stream_base = plan.chunk_first_stream[first];
   const std::uint64_t sample_base = plan.chunk_sample_offset[first];
   const std::uint32_t stream_end = plan.chunk_first_stream[end];
@@ -172,7 +204,8 @@ BatchPlan slice_plan(const BatchPlan& plan, std::size_t first, std::size_t end) 
   for (std::uint32_t i = stream_base; i < stream_end; ++i) {
     f::BatchStream s = plan.streams[i];
     s.sample_offset -= sample_base;
-    if (s.source_stream >= 0) s.source_stream -= static_cast<std::int32_t>(stream_base);
+    for (auto& source : s.source_stream)
+      if (source >= 0) source -= static_cast<std::int32_t>(stream_base);
     s.first_partition -= partition_base;
     slice.streams.push_back(s);
     for (std::uint32_t p = 0; p < s.partitions; ++p) {

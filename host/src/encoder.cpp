@@ -390,7 +390,7 @@ std::uint64_t write_archive(const Recording& recording, const format::MetadataSe
   const format::Metadata& meta = section.metadata;
   const std::uint64_t chunk_count = meta.chunk_count();
   format::ArchiveWriter writer(path, section);
-  if (options.batch_executor && meta.codec.name == format::kCodecLpc1) {  // the batch pipeline covers lpc1 so far
+  if (options.batch_executor && batch_encodes(meta.codec.name)) {  // the batch stages cover lpc1, mo1 and mo2
     encode_in_batches(recording, meta, options, writer);
   } else {
     ordered_parallel<EncodedChunk>(
@@ -636,7 +636,7 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
   }
   best->path->commit();
 
-  report.backend = options.batch_executor && report.codec == format::kCodecLpc1 ? options.backend : "cpu";
+  report.backend = options.batch_executor && batch_encodes(report.codec) ? options.backend : "cpu";
   report.original_bytes = recording.original_bytes();
   report.sources = recording.sources().size();
   report.channels = recording.channel_count();

@@ -1,8 +1,10 @@
-// Codec lpc1 for many streams at once: the encoder's stages written as functions of one
-// element each (a sample, a stream, a partition, a lane of a partition), so that a GPU runs
-// every element in its own thread and a CPU executor runs the same functions in loops. The
-// bytes equal those of the sequential encoder (encode_lpc_stream); tests check both
-// executors against it.
+// Codecs lpc1, mo1 and mo2 (the codecs of lpc1's stream layout, lpc_stream.hpp) for many streams
+// at once: the encoder's stages written as functions of one element each (a sample, a stream,
+// a partition, a lane of a partition), so that a GPU runs every element in its own thread and
+// a CPU executor runs the same functions in loops. The bytes equal those of the chunk-by-chunk
+// encoder; tests check both executors against it. Only stage 2 (the prediction) differs
+// between the codecs: lpc_fold_residuals or mo_fold_residuals (wavelet features, MiddleOut
+// sources and the network stage), per BatchStream::codec.
 //
 // Stages, in order (arrays are batch-wide, indexed by BatchStream::sample_offset + t):
 //   1 per sample     batch_map_sample        value -> code, and whether the map was exact
@@ -19,21 +21,33 @@
 #include "spikey/format/golomb.hpp"
 #include "spikey/format/hd.hpp"
 #include "spikey/format/lpc_stream.hpp"
+#include "spikey/format/mo_stream.hpp"
 #include "spikey/format/value_map.hpp"
 
 namespace spikey::format {
 
 inline constexpr int kBatchLanes = 32;  // lanes per partition (a CUDA warp)
 
+static_assert(kMaxMoSources == 4, "BatchStream::source_stream's initialiser");
+
+enum class BatchCodec : std::uint32_t { kLpc = 0, kMo = 1 };  // lpc1; mo1 and mo2
+
 struct BatchStream {
   std::uint64_t sample_offset = 0;   // first sample/code/residual slot of this stream in the batch
   std::uint32_t n = 0;               // samples (>= 1)
-  std::int32_t source_stream = -1;   // stream of the source channel in the same chunk, or -1
+  BatchCodec codec = BatchCodec::kLpc;
+  // Streams of the source channels in the same chunk, or -1 where a source channel is absent
+  // from the chunk (its inputs are then zero). lpc1: at most one, when source_half_window >= 0.
+  std::int32_t source_stream[kMaxMoSources] = {-1, -1, -1, -1};
+  std::int32_t source_count = 0;
   std::uint32_t first_partition = 0; // into the batch's partitions
   std::uint32_t partitions = 0;
   std::uint32_t weights_offset = 0;  // into the batch weight table: taps() stored weights
   std::int32_t order = 0;
-  std::int32_t source_half_window = -1;
+  std::int32_t source_half_window = -1;  // lpc1: -1 without a source; mo: the codec's W
+  std::int32_t wavelet_levels = 0;       // mo: L, 0 without wavelet features
+  std::int32_t net_input_gain = 0;       // mo2: the channel's network gains (0: no network)
+  std::int32_t net_output_gain = 0;
   std::int32_t lms_step = 0;
   std::uint32_t weight_shift = 12;
   std::uint32_t map_kind = 0;        // ValueMapKind
@@ -67,9 +81,28 @@ SPIKEY_HD LpcModel batch_model(const BatchStream& s, bool adapting) {
   return m;
 }
 
-// Scratch per (stream, variant): history buffer, source buffer and a weights copy.
-SPIKEY_HD std::uint64_t batch_scratch_size(std::uint32_t n) {
-  return std::uint64_t{lpc_history_buffer_size(n)} + lpc_source_buffer_size(n) + kMaxLpcTaps;
+SPIKEY_HD MoModel batch_mo_model(const BatchStream& s, bool adapting, const MoNetwork* network) {
+  MoModel m;
+  m.order = s.order;
+  m.levels = s.wavelet_levels;
+  m.sources = s.source_count;
+  m.half_window = s.source_half_window;
+  m.weight_shift = static_cast<int>(s.weight_shift);
+  m.lms_step = adapting ? s.lms_step : 0;
+  if (network != nullptr && s.net_output_gain != 0) {
+    m.network = network;
+    m.net_input_gain = s.net_input_gain;
+    m.net_output_gain = s.net_output_gain;
+  }
+  return m;
+}
+
+// Scratch per (stream, variant). lpc1: history buffer, source buffer and a weights copy.
+// mo: history, wavelet state, features, one source buffer per source and a weights copy.
+SPIKEY_HD std::uint64_t batch_scratch_size(const BatchStream& s) {
+  if (s.codec == BatchCodec::kLpc) return std::uint64_t{lpc_history_buffer_size(s.n)} + lpc_source_buffer_size(s.n) + kMaxLpcTaps;
+  return std::uint64_t{mo_history_buffer_size(s.n)} + std::uint64_t(s.wavelet_levels) * wavelet_buffer_size(s.n) + kMaxWaveletLevels + 1 +
+         std::uint64_t(s.source_count) * lpc_source_buffer_size(s.n) + kMaxMoTaps;
 }
 
 // Stage 1. Returns false when the stream's value map is not exact for this sample (the
@@ -85,24 +118,48 @@ SPIKEY_HD bool batch_map_sample(const BatchStream& s, std::uint32_t t, const std
   return code_to_value(map, code) == v;
 }
 
-// Stage 2, for variant 0 (fixed weights) or 1 (adapting). `scratch` holds batch_scratch_size(n)
-// values for this (stream, variant). Writes n-1 folded residuals at folded + sample_offset and
-// returns their sum.
-SPIKEY_HD std::uint64_t batch_fold_stream(const BatchStream& s, int variant, const BatchStream* streams, const std::int32_t* codes,
-                                          const std::int32_t* weight_table, std::int32_t* scratch, std::uint32_t* folded) {
-  std::int32_t* history = scratch;
-  std::int32_t* source = history + lpc_history_buffer_size(s.n);
-  std::int32_t* weights = source + lpc_source_buffer_size(s.n);
-  const LpcModel model = batch_model(s, variant == 1);
-  for (int i = 0; i < model.taps(); ++i) weights[i] = weight_table[s.weights_offset + static_cast<std::uint32_t>(i)];
-  if (s.source_stream >= 0) {
-    const BatchStream& src = streams[s.source_stream];
-    fill_lpc_source_buffer(codes + src.sample_offset, src.n, s.n, source);
+// A source buffer (fill_lpc_source_buffer) of source k of stream s: zeros when the source
+// channel is absent from the chunk.
+SPIKEY_HD void batch_fill_source(const BatchStream& s, int k, const BatchStream* streams, const std::int32_t* codes, std::int32_t* buffer) {
+  if (s.source_stream[k] >= 0) {
+    const BatchStream& src = streams[s.source_stream[k]];
+    fill_lpc_source_buffer(codes + src.sample_offset, src.n, s.n, buffer);
   } else {
-    for (std::uint32_t i = 0; i < lpc_source_buffer_size(s.n); ++i) source[i] = 0;
+    for (std::uint32_t i = 0; i < lpc_source_buffer_size(s.n); ++i) buffer[i] = 0;
   }
+}
+
+// Stage 2, for variant 0 (fixed weights) or 1 (adapting). `scratch` holds batch_scratch_size(s)
+// values for this (stream, variant); `network` is the recording's network (mo2) or null.
+// Writes n-1 folded residuals at folded + sample_offset and returns their sum.
+SPIKEY_HD std::uint64_t batch_fold_stream(const BatchStream& s, int variant, const BatchStream* streams, const std::int32_t* codes,
+                                          const std::int32_t* weight_table, const MoNetwork* network, std::int32_t* scratch,
+                                          std::uint32_t* folded) {
   std::uint32_t* out = folded + s.sample_offset;
-  lpc_fold_residuals(model, codes + s.sample_offset, s.n, weights, history, source, out);
+  const std::int32_t* in = codes + s.sample_offset;
+  if (s.codec == BatchCodec::kLpc) {
+    std::int32_t* history = scratch;
+    std::int32_t* source = history + lpc_history_buffer_size(s.n);
+    std::int32_t* weights = source + lpc_source_buffer_size(s.n);
+    const LpcModel model = batch_model(s, variant == 1);
+    for (int i = 0; i < model.taps(); ++i) weights[i] = weight_table[s.weights_offset + static_cast<std::uint32_t>(i)];
+    batch_fill_source(s, 0, streams, codes, source);
+    lpc_fold_residuals(model, in, s.n, weights, history, source, out);
+  } else {
+    const MoModel model = batch_mo_model(s, variant == 1, network);
+    std::int32_t* history = scratch;
+    std::int32_t* wavelet = history + mo_history_buffer_size(s.n);
+    std::int32_t* features = wavelet + std::uint64_t(model.levels) * wavelet_buffer_size(s.n);
+    std::int32_t* next = features + kMaxWaveletLevels + 1;
+    const std::int32_t* sources[kMaxMoSources] = {};
+    for (int k = 0; k < model.sources; ++k, next += lpc_source_buffer_size(s.n)) {
+      batch_fill_source(s, k, streams, codes, next);
+      sources[k] = next;
+    }
+    std::int32_t* weights = next;
+    for (int i = 0; i < model.taps(); ++i) weights[i] = weight_table[s.weights_offset + static_cast<std::uint32_t>(i)];
+    mo_fold_residuals(model, in, s.n, weights, history, wavelet, features, sources, out);
+  }
   std::uint64_t sum = 0;
   for (std::uint32_t t = 0; t + 1 < s.n; ++t) sum += out[t];
   return sum;

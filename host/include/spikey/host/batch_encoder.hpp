@@ -1,4 +1,4 @@
-// Encoding many chunks at once with the stage functions of lpc_batch.hpp: the plan (which
+// Encoding many chunks at once with the stage functions of lpc_batch.hpp (codecs lpc1, mo1, mo2): the plan (which
 // streams and partitions a batch holds), a CPU executor of the stages (the reference for the
 // CUDA executor, and a check of the parallel layout on machines without a GPU), and the
 // assembly of chunk payloads from the packed words.
@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "spikey/format/archive.hpp"
@@ -23,6 +24,7 @@ struct BatchPlan {
   std::vector<format::BatchStream> streams;        // chunk after chunk, present channels in order
   std::vector<format::BatchPartition> partitions;
   std::vector<std::int32_t> weights;               // stored weights of every stream's channel
+  std::vector<format::MoNetwork> network;          // mo2: the recording's network (one); else empty
   std::uint64_t samples = 0;
   // Sync channels (§6.12), chunk after chunk: coded as runs when the chunk is assembled.
   struct SyncSlot {
@@ -36,7 +38,10 @@ struct BatchPlan {
   std::size_t chunk_count() const { return chunk_first_stream.empty() ? 0 : chunk_first_stream.size() - 1; }
 };
 
-// The plan for chunks [first_chunk, end_chunk) of an lpc1 archive.
+// Whether the batch stages encode `codec` (lpc1, mo1, mo2; not rice1 or the cm codecs).
+bool batch_encodes(const std::string& codec);
+
+// The plan for chunks [first_chunk, end_chunk) of an archive of such a codec.
 BatchPlan plan_batch(const format::Metadata& meta, std::uint64_t first_chunk, std::uint64_t end_chunk);
 
 // Device bytes the batch needs (for memory-bounded batching).
