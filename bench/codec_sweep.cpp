@@ -3,7 +3,8 @@
 //
 //   codec_sweep DIR_OR_FILES... [--raw-channels N --raw-rate HZ] [--sweep NAME]
 // sweeps: chunk (0.1/0.25/1/5 s), cross (lpc1 cross-channel on/off), lms (LMS step), order
-// (history taps), codec (rice1 vs lpc1), partition (partition size), ablation (level default's parts).
+// (history taps), codec (rice1 vs lpc1), partition (partition size), ablation (level default's parts),
+// projector (the network stage's ReLU layer against GRUs of 4, 8 and 16).
 #include <unistd.h>
 
 #include <cstdio>
@@ -64,6 +65,14 @@ std::vector<Row> sweep_rows(const std::string& sweep) {
     add("mo, linear, without wavelets or message passing", [](auto& o) {
       o.codec = format::kCodecMo1, o.mo_training.wavelet_levels = 0, o.mo_training.max_sources = 0, o.mo_training.network_hidden = 0;
     });
+  } else if (sweep == "projector") {
+    // The network stage's projector: the ReLU layer (mo2, the default) against the GRU (mo3).
+    add("mo, linear (no network stage)", [](auto& o) { o.codec = format::kCodecMo1, o.mo_training.network_hidden = 0; });
+    add("mo, ReLU layer of 16 (default)", [](auto& o) { o.codec = format::kCodecMo1; });
+    for (int h : {4, 8, 16})
+      add("mo, GRU of " + std::to_string(h), [h](auto& o) {
+        o.codec = format::kCodecMo1, o.mo_training.network_projector = "gru", o.mo_training.network_hidden = h;
+      });
   } else if (sweep == "partition") {
     for (std::uint32_t p : {64u, 128u, 256u, 512u, 1024u}) add("partition " + std::to_string(p), [&](auto& o) { o.partition_size = p; });
   } else {

@@ -156,15 +156,22 @@ void BM_LpcLanesReconstruct(benchmark::State& state) {
 }
 
 // Level default's decoder kernel: 8 N1 channels in lockstep with 16 history taps, two source
-// windows and, with range(0) > 0, the network stage with that many hidden units.
+// windows and, with range(0) > 0, the network stage with that many hidden units (a ReLU layer,
+// or with range(1) = 1 a GRU).
 void BM_MoLanesReconstruct(benchmark::State& state) {
   namespace lanes = spikey::host::lanes;
   const auto codes = real_codes();
   const auto n = static_cast<std::uint32_t>(std::min<std::size_t>(codes.size(), 19531));
   f::MoNetwork net;
   net.hidden = static_cast<int>(state.range(0));
+  net.projector = state.range(1) == 1 ? f::NetProjector::kGru : f::NetProjector::kRelu;
   for (int j = 0; j < net.hidden; ++j) {
-    for (int i = 0; i < f::kNetInputs; ++i) net.w1[j][i] = (j * 37 + i * 11) % 401 - 200;
+    for (int i = 0; i < f::kNetInputs; ++i) {
+      net.w1[j][i] = (j * 37 + i * 11) % 401 - 200;
+      for (int g = 0; g < f::kGruGates; ++g) net.gx[g][j][i] = (j * 29 + i * 13 + g * 7) % 301 - 150;
+    }
+    for (int k = 0; k < net.hidden; ++k)
+      for (int g = 0; g < f::kGruGates; ++g) net.gh[g][j][k] = (j * 17 + k * 19 + g * 5) % 201 - 100;
     net.w2[j] = (j * 53) % 301 - 150;
   }
   f::MoModel model;
@@ -178,7 +185,7 @@ void BM_MoLanesReconstruct(benchmark::State& state) {
   std::vector<std::int32_t> source(f::lpc_source_buffer_size(n));
   f::fill_lpc_source_buffer(codes.data(), n, n, source.data());
   const std::int32_t* sources[f::kMaxMoSources] = {source.data(), source.data()};
-  std::vector<std::int32_t> w = weights, history(f::mo_history_buffer_size(n)), features(f::kMaxWaveletLevels + 1);
+  std::vector<std::int32_t> w = weights, history(f::mo_history_buffer_size(n)), features(f::kMoStateSize);
   std::vector<std::uint32_t> folded(n);
   f::mo_fold_residuals(model, codes.data(), n, w.data(), history.data(), nullptr, features.data(), sources, folded.data());
   lanes::MoLaneGroup group;
@@ -245,7 +252,7 @@ void BM_GolombDecodeStream(benchmark::State& state) {
 
 BENCHMARK(BM_LpcPredictScalar)->Arg(0)->Arg(2);
 BENCHMARK(BM_LpcLanesReconstruct)->Arg(0)->Arg(2);
-BENCHMARK(BM_MoLanesReconstruct)->Arg(0)->Arg(8)->Arg(16);
+BENCHMARK(BM_MoLanesReconstruct)->Args({0, 0})->Args({8, 0})->Args({16, 0})->Args({8, 1})->Args({16, 1});
 BENCHMARK(BM_GolombEncodeStream);
 BENCHMARK(BM_GolombDecodeStream);
 BENCHMARK(BM_ValueMapN1Forward);

@@ -1,6 +1,6 @@
 // The batch pipeline of lpc_batch.hpp (the CUDA encoder's algorithm) run by the CPU executor:
 // it must write the same archive bytes as the chunk-by-chunk encoder, at awkward sizes and
-// on real data, for codecs lpc1 (level fast), mo1 and mo2 (level default).
+// on real data, for codecs lpc1 (level fast), mo1, mo2 and mo3 (level default).
 #include <gtest/gtest.h>
 
 #include "spikey/format/archive_reader.hpp"
@@ -101,7 +101,8 @@ TEST(BatchPipeline, SameBytesWithManyChannels) {
   EXPECT_EQ(expect_batch_parity({dir / "wide.wav"}, options).codec.name, format::kCodecMo1);
 }
 
-// mo1 and mo2 (level default's codecs): wavelet features, MiddleOut sources, the network stage.
+// mo1, mo2 and mo3 (level default's codecs): wavelet features, MiddleOut sources, the network
+// stage with either projector.
 TEST(BatchPipeline, SameBytesForTheMiddleOutCodecs) {
   const fs::path cinpla = test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat";
   const host::InputOptions raw{32u, 30000.0};
@@ -111,6 +112,10 @@ TEST(BatchPipeline, SameBytesForTheMiddleOutCodecs) {
   EXPECT_EQ(with_network.codec.name, format::kCodecMo2);  // the network helps some channels
   EXPECT_TRUE(std::ranges::any_of(with_network.channels, [](const auto& c) { return !c.predictor.sources.empty(); }));
   EXPECT_EQ(expect_batch_parity({cinpla}, options, raw, 1).codec.name, format::kCodecMo2);  // one chunk per batch
+  auto gru = options;
+  gru.mo_training.network_projector = "gru";
+  gru.mo_training.network_hidden = 6;
+  EXPECT_EQ(expect_batch_parity({cinpla}, gru, raw).codec.name, format::kCodecMo3);  // the GRU's state runs through each stream
   options.mo_training.network_hidden = 0;
   options.mo_training.wavelet_min_saving = 0;  // wavelet features wherever they help at all
   const auto with_wavelets = expect_batch_parity({cinpla}, options, raw);

@@ -68,7 +68,7 @@ StreamRoundTrip round_trip(const Metadata& meta, const ChannelPredictor& predict
   MoModel m = mo_model_of(predictor, meta.codec);
   if (!adapt) m.lms_step = 0;
   std::vector<std::int32_t> weights = lpc_initial_weights(predictor), history(mo_history_buffer_size(n)),
-                             wavelet(static_cast<std::size_t>(m.levels) * wavelet_buffer_size(n) + 1), features(kMaxWaveletLevels + 1),
+                             wavelet(static_cast<std::size_t>(m.levels) * wavelet_buffer_size(n) + 1), features(kMoStateSize),
                              residuals(n);
   mo_residuals(m, codes.data(), n, weights.data(), history.data(), wavelet.data(), features.data(), nullptr, residuals.data());
   std::vector<CmSymbol> symbols(max_cm_symbols(n));
@@ -288,7 +288,7 @@ TEST(CmStream, DamagedStreamsFailOrDecodeDifferentlyWithoutCrashing) {
   const auto n = static_cast<std::uint32_t>(codes.size());
   const MoModel m = mo_model_of(predictor, meta.codec);
   std::vector<std::int32_t> history(mo_history_buffer_size(n)), wavelet(static_cast<std::size_t>(m.levels) * wavelet_buffer_size(n) + 1),
-      features(kMaxWaveletLevels + 1), decoded(n);
+      features(kMoStateSize), decoded(n);
   int rejected = 0;
   for (std::size_t i = 0; i < good.stream.size(); ++i) {
     auto damaged = good.stream;

@@ -182,3 +182,20 @@ TEST(Golden, Version7NetworkStage) {
     EXPECT_GT(with_network, 0u);
   }
 }
+
+TEST(Golden, Version8GruProjector) {
+  for (const auto& [name, codec] : {std::pair{"cinpla32_gru.spikey", "mo3"}, std::pair{"cinpla32_gru_max.spikey", "cm3"}}) {
+    SCOPED_TRACE(name);
+    const fs::path archive = test::golden_dir() / "v8" / name;
+    expect_golden_restores(archive, test::samples_dir() / "cinpla32");
+    const format::ArchiveReader reader(archive);
+    EXPECT_EQ(reader.format_version(), 8);
+    EXPECT_EQ(reader.metadata().codec.name, codec);
+    ASSERT_TRUE(reader.metadata().codec.network.has_value());
+    EXPECT_EQ(reader.metadata().codec.network->projector, format::NetProjector::kGru);
+    EXPECT_EQ(reader.metadata().codec.network->hidden, 8);
+    std::size_t with_network = 0;
+    for (const auto& c : reader.metadata().channels) with_network += c.predictor.uses_network();
+    EXPECT_GT(with_network, 0u);
+  }
+}

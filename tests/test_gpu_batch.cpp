@@ -1,5 +1,5 @@
-// The CUDA encoder writes the same archive bytes as the CPU encoder, for codecs lpc1, mo1 and
-// mo2, on real data at awkward sizes (label gpu: skipped without a device, a failure with SPIKEY_REQUIRE_GPU=1).
+// The CUDA encoder writes the same archive bytes as the CPU encoder, for codecs lpc1, mo1, mo2
+// and mo3, on real data at awkward sizes (label gpu: skipped without a device, a failure with SPIKEY_REQUIRE_GPU=1).
 #include <gtest/gtest.h>
 
 #include "gpu_support.hpp"
@@ -76,7 +76,7 @@ TEST(GpuEncoder, ParityAtAwkwardSizes) {
   expect_gpu_parity({dir / "wide.wav"}, mo);  // mo1: topology, MiddleOut sources and chains
 }
 
-// Level default's codecs: wavelet features, MiddleOut sources, the network stage (mo2), and
+// Level default's codecs: wavelet features, MiddleOut sources, the network stage (mo2, mo3), and
 // sources that end before the channels drawing on them.
 TEST(GpuEncoder, ParityForTheMiddleOutCodecs) {
   SPIKEY_REQUIRE_DEVICE_OR_SKIP();
@@ -85,6 +85,10 @@ TEST(GpuEncoder, ParityForTheMiddleOutCodecs) {
   options.codec = "mo1";  // mo2 where the network helps
   expect_gpu_parity({cinpla}, options, {32u, 30000.0});
   expect_gpu_parity({cinpla}, options, {32u, 30000.0}, 1);  // one chunk per batch
+  auto gru = options;
+  gru.mo_training.network_projector = "gru";
+  gru.mo_training.network_hidden = 6;
+  expect_gpu_parity({cinpla}, gru, {32u, 30000.0});  // mo3
   options.mo_training.network_hidden = 0;
   options.mo_training.wavelet_min_saving = 0;
   expect_gpu_parity({cinpla}, options, {32u, 30000.0});

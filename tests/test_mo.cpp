@@ -2,6 +2,9 @@
 // lockstep kernel against it, decoding order, topology, and the codec on real data.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <optional>
+
 #include <random>
 
 #include "spikey/format/archive_reader.hpp"
@@ -34,16 +37,30 @@ struct RandomMo {
   std::vector<std::int32_t> weights;
 };
 
-// A random network stage: weights anywhere in range, and sometimes every value at its bound
-// (the overflow bound of mo_network.hpp).
-MoNetwork random_network(std::mt19937& rng) {
+// A random network stage, a ReLU layer or (half of the time, unless `projector` says) a GRU:
+// weights anywhere in range, and sometimes every value at its bound (the overflow bounds of
+// mo_network.hpp).
+MoNetwork random_network(std::mt19937& rng, std::optional<NetProjector> projector = std::nullopt) {
   MoNetwork net;
-  net.hidden = 1 + static_cast<int>(rng() % kMaxNetHidden);
+  net.projector = projector ? *projector : (rng() % 2 ? NetProjector::kGru : NetProjector::kRelu);
   const bool extreme = rng() % 4 == 0;
   const auto value = [&](std::int32_t limit, std::int32_t typical) {
     if (extreme) return rng() % 2 ? limit : -limit;
     return static_cast<std::int32_t>(rng() % (2 * static_cast<std::uint32_t>(typical) + 1)) - typical;
   };
+  if (net.projector == NetProjector::kGru) {
+    net.hidden = 1 + static_cast<int>(rng() % kMaxGruHidden);
+    for (int g = 0; g < kGruGates; ++g)
+      for (int k = 0; k < net.hidden; ++k) {
+        for (int i = 0; i < kNetInputs; ++i) net.gx[g][k][i] = value(kMaxNetWeight, 200);
+        for (int j = 0; j < net.hidden; ++j) net.gh[g][k][j] = value(kMaxNetWeight, 400);
+        net.gb[g][k] = value(kMaxGruBias, 1 << 16);
+      }
+    for (int k = 0; k < net.hidden; ++k) net.w2[k] = value(kMaxNetWeight, 300);
+    net.b2 = value(kMaxNetOutputBias, 1 << 14);
+    return net;
+  }
+  net.hidden = 1 + static_cast<int>(rng() % kMaxNetHidden);
   for (int j = 0; j < net.hidden; ++j) {
     for (int i = 0; i < kNetInputs; ++i) net.w1[j][i] = value(kMaxNetWeight, 600);
     net.b1[j] = value(kMaxNetHiddenBias, 1 << 16);
@@ -128,7 +145,7 @@ TEST(MoStream, RoundTripsRealDataUnderRandomModels) {
       sources[s] = buffers[static_cast<std::size_t>(s)].data();
     }
     std::vector<std::int32_t> w = m.weights, history(mo_history_buffer_size(n)), wavelet(static_cast<std::size_t>(m.model.levels) * wavelet_buffer_size(n) + 1),
-        features(kMaxWaveletLevels + 1);
+        features(kMoStateSize);
     std::vector<std::uint32_t> folded(n);
     mo_fold_residuals(m.model, codes.data(), n, w.data(), history.data(), wavelet.data(), features.data(), sources, folded.data());
     std::vector<std::int32_t> decoded(n);
@@ -177,7 +194,7 @@ TEST(MoLanes, EqualTheScalarReference) {
       folded[i].resize(group.n);
       decoded[i].resize(group.n);
       std::vector<std::int32_t> w = models[i].weights, history(mo_history_buffer_size(group.n)),
-          wavelet(static_cast<std::size_t>(models[i].model.levels) * wavelet_buffer_size(group.n) + 1), features(kMaxWaveletLevels + 1);
+          wavelet(static_cast<std::size_t>(models[i].model.levels) * wavelet_buffer_size(group.n) + 1), features(kMoStateSize);
       mo_fold_residuals(models[i].model, codes[i].data(), group.n, w.data(), history.data(), wavelet.data(), features.data(), group.sources[l],
                         reference[i].data());
       in[l] = codes[i].data();
@@ -270,7 +287,7 @@ TEST(Mo1, WaveletFeaturesRoundTripWhenForced) {
 TEST(MoNetwork, Int32ArithmeticEqualsAWideReference) {
   std::mt19937 rng(31);
   for (int trial = 0; trial < 3000; ++trial) {
-    const MoNetwork net = random_network(rng);
+    const MoNetwork net = random_network(rng, NetProjector::kRelu);
     const bool extreme = trial % 3 == 0;
     const std::int32_t input_gain = extreme ? kMaxNetInputGain : static_cast<std::int32_t>(1 + rng() % kMaxNetInputGain);
     const std::int32_t output_gain = extreme ? kMaxNetOutputGain : static_cast<std::int32_t>(1 + rng() % kMaxNetOutputGain);
@@ -293,8 +310,69 @@ TEST(MoNetwork, Int32ArithmeticEqualsAWideReference) {
     ASSERT_LT(std::abs(o), std::int64_t{1} << 31);
     ASSERT_EQ(mo_network_output(net, input_gain, recent, linear), o) << "trial " << trial;
     const std::int64_t y = wide_clamp((o + 128) >> 8, kNetOutputClamp);
-    ASSERT_EQ(mo_network_correction(net, input_gain, output_gain, recent, linear), wide_clamp(y * output_gain, kMaxNetCorrection));
+    ASSERT_EQ(mo_network_correction(net, input_gain, output_gain, recent, linear, nullptr), wide_clamp(y * output_gain, kMaxNetCorrection));
   }
+}
+
+// The GRU projector's int32 arithmetic equals the same formulas in int64, step after step.
+TEST(MoNetwork, GruInt32ArithmeticEqualsAWideReference) {
+  std::mt19937 rng(37);
+  for (int trial = 0; trial < 300; ++trial) {
+    const MoNetwork net = random_network(rng, NetProjector::kGru);
+    const bool extreme = trial % 3 == 0;
+    const std::int32_t input_gain = extreme ? kMaxNetInputGain : static_cast<std::int32_t>(1 + rng() % kMaxNetInputGain);
+    std::int32_t state[kMaxGruHidden] = {};
+    std::int64_t wide_state[kMaxGruHidden] = {};
+    for (int step = 0; step < 20; ++step) {
+      std::int32_t recent[kNetHistory];
+      for (auto& v : recent) v = extreme ? (rng() % 2 ? kLpcHistoryClamp : -kLpcHistoryClamp) : static_cast<std::int32_t>(rng() % 4095) - 2047;
+      const std::int32_t linear = static_cast<std::int32_t>(rng() % 20001) - 10000;
+      const auto wide_clamp = [](std::int64_t v, std::int64_t limit) { return std::clamp(v, -limit, limit); };
+      std::int64_t x[kNetInputs];
+      for (int i = 0; i < kNetInputs; ++i) {
+        const std::int64_t v = i < kNetHistory ? recent[i] : wide_clamp(linear, kNetPredictionClamp);
+        x[i] = wide_clamp((v * input_gain + 2048) >> 12, kNetInputClamp);
+      }
+      const auto table = [](std::int64_t pre, bool tanh_gate) {
+        const double real = (static_cast<double>(std::clamp<std::int64_t>(pre >> 11, -256, 255)) + 0.5) / 32;
+        return static_cast<std::int64_t>(std::floor(256 * (tanh_gate ? std::tanh(real) : 1 / (1 + std::exp(-real))) + 0.5));
+      };
+      std::int64_t z[kMaxGruHidden], rh[kMaxGruHidden], next[kMaxGruHidden], o = net.b2;
+      for (int k = 0; k < net.hidden; ++k) {
+        std::int64_t pz = net.gb[0][k], pr = net.gb[1][k];
+        for (int i = 0; i < kNetInputs; ++i) pz += std::int64_t{net.gx[0][k][i]} * x[i], pr += std::int64_t{net.gx[1][k][i]} * x[i];
+        for (int j = 0; j < net.hidden; ++j) pz += std::int64_t{net.gh[0][k][j]} * wide_state[j], pr += std::int64_t{net.gh[1][k][j]} * wide_state[j];
+        ASSERT_LT(std::max(std::abs(pz), std::abs(pr)), std::int64_t{1} << 29);
+        z[k] = table(pz, false);
+        rh[k] = (table(pr, false) * wide_state[k]) >> 8;
+      }
+      for (int k = 0; k < net.hidden; ++k) {
+        std::int64_t pn = net.gb[2][k];
+        for (int i = 0; i < kNetInputs; ++i) pn += std::int64_t{net.gx[2][k][i]} * x[i];
+        for (int j = 0; j < net.hidden; ++j) pn += std::int64_t{net.gh[2][k][j]} * rh[j];
+        ASSERT_LT(std::abs(pn), std::int64_t{1} << 29);
+        next[k] = ((256 - z[k]) * table(pn, true) + z[k] * wide_state[k]) >> 8;
+        ASSERT_LE(std::abs(next[k]), 256);
+        o += std::int64_t{net.w2[k]} * next[k];
+      }
+      for (int k = 0; k < net.hidden; ++k) wide_state[k] = next[k];
+      ASSERT_EQ(mo_gru_output(net, input_gain, recent, linear, state), o) << "trial " << trial << " step " << step;
+      for (int k = 0; k < net.hidden; ++k) ASSERT_EQ(state[k], wide_state[k]);
+    }
+  }
+}
+
+// The gate tables are the formulas of mo_network.hpp.
+TEST(MoNetwork, GruTablesAreTheirFormulas) {
+  for (int i = -kGruTableHalf; i < kGruTableHalf; ++i) {
+    const double real = (i + 0.5) / 32;
+    EXPECT_EQ(gru_sigmoid(i + kGruTableHalf), static_cast<std::int32_t>(std::floor(256 / (1 + std::exp(-real)) + 0.5))) << i;
+    EXPECT_EQ(gru_tanh(i + kGruTableHalf), static_cast<std::int32_t>(std::floor(256 * std::tanh(real) + 0.5))) << i;
+  }
+  EXPECT_EQ(gru_table_index(-(1 << 29)), 0);
+  EXPECT_EQ(gru_table_index(1 << 29), 2 * kGruTableHalf - 1);
+  EXPECT_EQ(gru_table_index(0), kGruTableHalf);
+  EXPECT_EQ(gru_table_index(-1), kGruTableHalf - 1);
 }
 
 namespace {
@@ -342,6 +420,38 @@ TEST(Mo1, NetworkStageTrainsDeterministicallyAndRoundTrips) {
   EXPECT_TRUE(max.verified);
   EXPECT_EQ(max.codec, kCodecCm2);
   EXPECT_TRUE(ArchiveReader(out / "m.spikey").metadata().codec.network.has_value());
+
+  // The GRU projector (mo3, cm3): deterministic for a seed and for any thread count, and
+  // round trips through the lockstep decoder and the scalar path of cm3.
+  options.codec = kCodecMo1;
+  options.mo_training.network_projector = "gru";
+  options.mo_training.network_hidden = 8;
+  options.threads = 1;
+  const auto g1 = host::compress(recording, out / "g1.spikey", options);
+  options.threads = 2;
+  const auto g2 = host::compress(recording, out / "g2.spikey", options);
+  EXPECT_TRUE(g1.verified);
+  EXPECT_EQ(g1.codec, kCodecMo3);
+  EXPECT_EQ(test::read_file(out / "g1.spikey"), test::read_file(out / "g2.spikey")) << "GRU training must not depend on the thread count";
+  {
+    const ArchiveReader gru(out / "g1.spikey");
+    ASSERT_TRUE(gru.metadata().codec.network.has_value());
+    EXPECT_EQ(gru.metadata().codec.network->projector, NetProjector::kGru);
+    EXPECT_EQ(gru.metadata().codec.network->hidden, 8);
+    host::RestoreOptions gru_restore;
+    gru_restore.output_directory = out / "restored_gru";
+    EXPECT_TRUE(host::restore_sources(gru, gru_restore).mismatched_files.empty());
+    EXPECT_EQ(test::read_file(out / "restored_gru" / "cinpla32_30kHz_first6000.dat"),
+              test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"));
+  }
+  options.codec = kCodecCm1;
+  const auto gru_max = host::compress(recording, out / "gm.spikey", options);
+  EXPECT_TRUE(gru_max.verified);
+  EXPECT_EQ(gru_max.codec, kCodecCm3);
+  options.mo_training.network_projector = "lstm";
+  EXPECT_THROW(host::compress(recording, out / "x.spikey", options), std::invalid_argument);
+  options.mo_training.network_projector = "mlp";
+  options.threads = 1;
 
   // Without the stage the archive has no network at all, and the codec stays mo1.
   options.codec = kCodecMo1;
@@ -398,4 +508,36 @@ TEST(MoMetadata, NetworkIsValidated) {
   section.metadata.codec.network->w1[0][0] = 0;
   section.metadata.channels[1].predictor.network_input_gain = kMaxNetInputGain + 1;
   EXPECT_THROW(parse_metadata_section(serialize(section)), ArchiveError) << "gain out of range";
+  section.metadata.channels[1].predictor.network_input_gain = 4096;
+
+  // mo3: the GRU projector's arrays, stored and checked; version 8 only.
+  MoNetwork gru;
+  gru.projector = NetProjector::kGru;
+  gru.hidden = 3;
+  gru.gx[2][1][8] = -4095;
+  gru.gh[1][2][0] = 123;
+  gru.gb[0][2] = kMaxGruBias;
+  gru.w2[2] = 9;
+  gru.b2 = 11;
+  section.metadata.codec.name = kCodecMo3;
+  section.metadata.codec.network = gru;
+  const auto with_gru = parse_metadata_section(serialize(section));
+  ASSERT_TRUE(with_gru.metadata.codec.network.has_value());
+  const MoNetwork& g = *with_gru.metadata.codec.network;
+  EXPECT_EQ(g.projector, NetProjector::kGru);
+  EXPECT_EQ(g.hidden, 3);
+  EXPECT_EQ(g.gx[2][1][8], -4095);
+  EXPECT_EQ(g.gh[1][2][0], 123);
+  EXPECT_EQ(g.gb[0][2], kMaxGruBias);
+  EXPECT_EQ(g.w2[2], 9);
+  EXPECT_EQ(g.b2, 11);
+  EXPECT_THROW(parse_metadata_section(serialize(section), 7), ArchiveError) << "mo3 needs version 8";
+  section.metadata.codec.network->gb[1][0] = kMaxGruBias + 1;
+  EXPECT_THROW(parse_metadata_section(serialize(section)), ArchiveError) << "GRU bias out of range";
+  section.metadata.codec.network->gb[1][0] = 0;
+  section.metadata.codec.network->hidden = kMaxGruHidden + 1;
+  EXPECT_THROW(parse_metadata_section(serialize(section)), ArchiveError) << "GRU state larger than 16";
+  section.metadata.codec.network->hidden = 3;
+  section.metadata.codec.name = kCodecMo2;  // a ReLU network's fields are missing
+  EXPECT_THROW(parse_metadata_section(serialize(section)), ArchiveError) << "mo2 reads w1 and b1";
 }

@@ -344,23 +344,37 @@ ChannelPredictor mo_predictor_from_json(const json& j, const std::string& where)
   return p;
 }
 
-// The network stage (§6.10.1): weights as flat integer arrays, W1 row by row.
+// The network stage (§6.10.1): weights as flat integer arrays, W1 row by row. The GRU projector
+// of mo3/cm3 (§6.10.2) has gate arrays instead of W1 and b1, gates in the order z, r, n.
 json network_to_json(const MoNetwork& net) {
-  json w1 = json::array(), b1 = json::array(), w2 = json::array();
+  json w2 = json::array();
+  for (int j = 0; j < net.hidden; ++j) w2.push_back(net.w2[j]);
+  if (net.projector == NetProjector::kGru) {
+    json gx = json::array(), gh = json::array(), gb = json::array();
+    for (int g = 0; g < kGruGates; ++g)
+      for (int k = 0; k < net.hidden; ++k) {
+        for (int i = 0; i < kNetInputs; ++i) gx.push_back(net.gx[g][k][i]);
+        for (int i = 0; i < net.hidden; ++i) gh.push_back(net.gh[g][k][i]);
+        gb.push_back(net.gb[g][k]);
+      }
+    return {{"hidden", static_cast<std::uint32_t>(net.hidden)}, {"gx", gx}, {"gh", gh}, {"gb", gb}, {"w2", w2}, {"b2", net.b2}};
+  }
+  json w1 = json::array(), b1 = json::array();
   for (int j = 0; j < net.hidden; ++j) {
     for (int i = 0; i < kNetInputs; ++i) w1.push_back(net.w1[j][i]);
     b1.push_back(net.b1[j]);
-    w2.push_back(net.w2[j]);
   }
   return {{"hidden", static_cast<std::uint32_t>(net.hidden)}, {"w1", w1}, {"b1", b1}, {"w2", w2}, {"b2", net.b2}};
 }
 
-MoNetwork network_from_json(const json& j) {
+MoNetwork network_from_json(const json& j, bool gru) {
   const std::string where = "codec.network";
   if (!j.is_object()) fail("metadata: " + where + " is not an object");
   MoNetwork net;
+  net.projector = gru ? NetProjector::kGru : NetProjector::kRelu;
+  const int max_hidden = gru ? kMaxGruHidden : kMaxNetHidden;
   const auto hidden = field<std::uint32_t>(j, "hidden", where);
-  if (hidden < 1 || hidden > static_cast<std::uint32_t>(kMaxNetHidden)) fail("metadata: " + where + ".hidden must be 1.." + std::to_string(kMaxNetHidden));
+  if (hidden < 1 || hidden > static_cast<std::uint32_t>(max_hidden)) fail("metadata: " + where + ".hidden must be 1.." + std::to_string(max_hidden));
   net.hidden = static_cast<int>(hidden);
   const auto integers = [&](const char* key, std::size_t count, std::int64_t limit) {
     const json a = field<json>(j, key, where);
@@ -373,18 +387,31 @@ MoNetwork network_from_json(const json& j) {
     }
     return out;
   };
-  const auto w1 = integers("w1", hidden * static_cast<std::size_t>(kNetInputs), kMaxNetWeight);
-  const auto b1 = integers("b1", hidden, kMaxNetHiddenBias);
   const auto w2 = integers("w2", hidden, kMaxNetWeight);
   const json b2 = field<json>(j, "b2", where);
   if (!b2.is_number_integer() || b2.get<std::int64_t>() < -kMaxNetOutputBias || b2.get<std::int64_t>() > kMaxNetOutputBias)
     fail("metadata: " + where + ".b2 is not an integer in range");
+  net.b2 = static_cast<std::int32_t>(b2.get<std::int64_t>());
+  for (int h = 0; h < net.hidden; ++h) net.w2[h] = w2[static_cast<std::size_t>(h)];
+  if (gru) {
+    const std::size_t rows = kGruGates * std::size_t{hidden};
+    const auto gx = integers("gx", rows * kNetInputs, kMaxNetWeight);
+    const auto gh = integers("gh", rows * hidden, kMaxNetWeight);
+    const auto gb = integers("gb", rows, kMaxGruBias);
+    for (std::size_t row = 0; row < rows; ++row) {
+      const std::size_t g = row / hidden, k = row % hidden;
+      for (std::size_t i = 0; i < kNetInputs; ++i) net.gx[g][k][i] = gx[row * kNetInputs + i];
+      for (std::size_t i = 0; i < hidden; ++i) net.gh[g][k][i] = gh[row * hidden + i];
+      net.gb[g][k] = gb[row];
+    }
+    return net;
+  }
+  const auto w1 = integers("w1", hidden * static_cast<std::size_t>(kNetInputs), kMaxNetWeight);
+  const auto b1 = integers("b1", hidden, kMaxNetHiddenBias);
   for (int h = 0; h < net.hidden; ++h) {
     for (int i = 0; i < kNetInputs; ++i) net.w1[h][i] = w1[static_cast<std::size_t>(h * kNetInputs + i)];
     net.b1[h] = b1[static_cast<std::size_t>(h)];
-    net.w2[h] = w2[static_cast<std::size_t>(h)];
   }
-  net.b2 = static_cast<std::int32_t>(b2.get<std::int64_t>());
   return net;
 }
 
@@ -605,7 +632,7 @@ CodecParams codec_from_json(const json& j) {
   if (uses_mo_predictors(codec.name)) {
     codec.source_half_window = field<std::uint32_t>(j, "source_half_window", "codec");
     codec.wavelet_levels = field<std::uint32_t>(j, "wavelet_levels", "codec");
-    if (has_network_stage(codec.name)) codec.network = network_from_json(field<json>(j, "network", "codec"));
+    if (has_network_stage(codec.name)) codec.network = network_from_json(field<json>(j, "network", "codec"), has_gru_projector(codec.name));
   }
   if (is_cm_codec(codec.name)) {
     const auto shapes = bytes_of_hex(field<std::string>(j, "shapes", "codec"), "codec.shapes");
@@ -872,6 +899,7 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
   if (expected_version < 3 && m.codec.name == kCodecMo1) fail("metadata: codec mo1 needs format version 3");
   if (expected_version < 4 && m.codec.name == kCodecCm1) fail("metadata: codec cm1 needs format version 4");
   if (expected_version < 7 && has_network_stage(m.codec.name)) fail("metadata: codec " + m.codec.name + " needs format version 7");
+  if (expected_version < 8 && has_gru_projector(m.codec.name)) fail("metadata: codec " + m.codec.name + " needs format version 8");
   return section;
 }
 

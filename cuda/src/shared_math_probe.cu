@@ -112,7 +112,7 @@ SPIKEY_HD std::uint64_t probe_cm_stream(const std::int32_t* codes, std::uint32_t
   tables.scale_rate = 5;
   const std::int32_t initial[kCmProbeTaps] = {-60, 90, -150, 260, -420, 800, 1900, 2600};
   for (int i = 0; i < kCmProbeTaps; ++i) weights[i] = initial[i];
-  std::int32_t features[f::kMaxWaveletLevels + 1] = {};
+  std::int32_t features[f::kMoStateSize] = {};
   f::mo_residuals(probe_mo_model(), codes, count, weights, history, nullptr, features, nullptr, residuals);
   return f::encode_cm_stream(tables, f::CmDirectNormaliser{&tables}, codes, residuals, count, true, symbols, scratch, out);
 }

@@ -125,6 +125,11 @@ void apply_model_config(const std::string& path, host::EncodeOptions& options) {
     else if (key == "source_half_window") mo.half_window = integer(key, 0, format::kMaxMoHalfWindow);
     else if (key == "max_depth") mo.max_depth = integer(key, 1, 1 << 20);
     else if (key == "network_hidden") mo.network_hidden = integer(key, 0, format::kMaxNetHidden);
+    else if (key == "network_projector") {
+      if (!value.is_string() || (value.get<std::string>() != "mlp" && value.get<std::string>() != "gru"))
+        throw UsageError("--model-config: network_projector must be \"mlp\" or \"gru\"");
+      mo.network_projector = value.get<std::string>();
+    }
     else if (key == "network_min_saving") {
       if (!value.is_number() || value.get<double>() < 0 || value.get<double>() > 1)
         throw UsageError("--model-config: network_min_saving must be a number in 0..1");
@@ -135,6 +140,8 @@ void apply_model_config(const std::string& path, host::EncodeOptions& options) {
     else if (key == "training_samples") mo.max_training_samples = options.training.max_training_samples = static_cast<std::uint64_t>(integer(key, 1, 1 << 30));
     else throw UsageError("--model-config: unknown key \"" + key + "\"");
   }
+  if (mo.network_projector == "gru" && mo.network_hidden > format::kMaxGruHidden)
+    throw UsageError("--model-config: a GRU projector has at most " + std::to_string(format::kMaxGruHidden) + " units (network_hidden)");
 }
 
 host::EncodeOptions encode_options(const CompressArgs& a, const CommonOptions& o) {
@@ -180,6 +187,8 @@ void choose_backend(const CompressArgs& a, const CommonOptions& o, host::EncodeO
     return;
   }
 #if defined(SPIKEY_HAVE_CUDA)
+  if (a.level == "max" && a.model.empty() && !o.quiet)
+    std::cerr << "spikey: level max has no GPU encoder yet; its chunks are encoded on the CPU\n";
   auto encoder = std::make_shared<cuda::BatchEncoder>();
   options.batch_executor = [encoder](host::BatchPlan& plan, std::span<const std::int16_t> samples) { return encoder->encode(plan, samples); };
   options.batch_memory_bytes = a.gpu_memory_mib << 20;
@@ -408,7 +417,10 @@ int run_info(const std::string& archive, const CommonOptions& o) {
     json codec = {{"name", m.codec.name}, {"partition_size", m.codec.partition_size}};
     if (lpc) codec["weight_shift"] = m.codec.weight_shift;
     if (format::uses_mo_predictors(m.codec.name)) codec["source_half_window"] = m.codec.source_half_window, codec["wavelet_levels"] = m.codec.wavelet_levels;
-    if (m.codec.network) codec["network_hidden"] = m.codec.network->hidden;
+    if (m.codec.network) {
+      codec["network_hidden"] = m.codec.network->hidden;
+      codec["network_projector"] = m.codec.network->projector == format::NetProjector::kGru ? "gru" : "mlp";
+    }
     if (format::is_cm_codec(m.codec.name)) codec["prior_period"] = m.codec.cm_prior.size(), codec["scale_rate"] = m.codec.cm_scale_rate;
     json j = {{"archive", archive},
               {"format_version", reader.format_version()},
@@ -441,7 +453,7 @@ int run_info(const std::string& archive, const CommonOptions& o) {
                           " on average; " + std::to_string(linked) + " channel(s) also predicted from others (" +
                           std::to_string(source_links) + " source links), " + std::to_string(wavelet) + " with wavelet features" +
                           (m.codec.network ? ", " + std::to_string(network) + " with the network stage (" + std::to_string(m.codec.network->hidden) +
-                                                 " hidden units)"
+                                                 (m.codec.network->projector == format::NetProjector::kGru ? "-unit GRU)" : " hidden units)")
                                            : std::string()) +
                           "\n"
                     : std::string())

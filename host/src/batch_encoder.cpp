@@ -14,7 +14,7 @@ namespace spikey::host {
 namespace f = spikey::format;
 
 bool batch_encodes(const std::string& codec) {
-  return codec == f::kCodecLpc1 || codec == f::kCodecMo1 || codec == f::kCodecMo2;
+  return codec == f::kCodecLpc1 || codec == f::kCodecMo1 || codec == f::kCodecMo2 || codec == f::kCodecMo3;
 }
 
 namespace {
@@ -30,7 +30,7 @@ std::int32_t stream_of_channel(const f::ChunkChannels& present, const std::vecto
 }  // namespace
 
 BatchPlan plan_batch(const f::Metadata& meta, std::uint64_t first_chunk, std::uint64_t end_chunk) {
-  if (!batch_encodes(meta.codec.name)) throw std::invalid_argument("batch encoding is for codecs lpc1, mo1 and mo2");
+  if (!batch_encodes(meta.codec.name)) throw std::invalid_argument("batch encoding is for codecs lpc1, mo1, mo2 and mo3");
   const bool mo = meta.codec.name != f::kCodecLpc1;
   BatchPlan plan;
   plan.first_chunk = first_chunk;

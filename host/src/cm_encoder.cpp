@@ -57,7 +57,7 @@ bool residuals_both_ways(const std::vector<std::int32_t>& channel_codes, const f
   const auto n = static_cast<std::uint32_t>(channel_codes.size());
   f::MoModel model = f::mo_model_of(predictor, codec);
   std::vector<std::int32_t> history(f::mo_history_buffer_size(n)), wavelet(static_cast<std::size_t>(model.levels) * f::wavelet_buffer_size(n) + 1),
-      features(f::kMaxWaveletLevels + 1);
+      features(f::kMoStateSize);
   const auto run = [&](std::int32_t step, std::vector<std::int32_t>& out) {
     f::MoModel m = model;
     m.lms_step = step;

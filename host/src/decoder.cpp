@@ -125,7 +125,7 @@ void decode_cm_chunk(const format::Metadata& meta, std::uint64_t chunk, std::uin
   const format::CmModelTables model(meta.codec);
   format::CmNormaliserCache cache(static_cast<std::uint32_t>(meta.codec.cm_prior.size()));
   std::vector<std::vector<std::int32_t>> source_buffers(format::kMaxMoSources);
-  std::vector<std::int32_t> history, wavelet, features(format::kMaxWaveletLevels + 1);
+  std::vector<std::int32_t> history, wavelet, features(format::kMoStateSize);
   for (const std::uint32_t c : format::mo_decoding_order(meta)) {
     const std::int64_t at = position[c];
     if (at < 0 || !needed[static_cast<std::size_t>(at)]) continue;

@@ -390,7 +390,7 @@ std::uint64_t write_archive(const Recording& recording, const format::MetadataSe
   const format::Metadata& meta = section.metadata;
   const std::uint64_t chunk_count = meta.chunk_count();
   format::ArchiveWriter writer(path, section);
-  if (options.batch_executor && batch_encodes(meta.codec.name)) {  // the batch stages cover lpc1, mo1 and mo2
+  if (options.batch_executor && batch_encodes(meta.codec.name)) {  // the batch stages cover lpc1 and the Golomb-coded mo codecs
     encode_in_batches(recording, meta, options, writer);
   } else {
     ordered_parallel<EncodedChunk>(

@@ -86,6 +86,68 @@ PackedNetwork pack_network(const f::MoNetwork& net) {
   return clamp(y * output_gain, f::kMaxNetCorrection);
 }
 
+// The GRU projector (§6.10.2) for all lanes at once: every lane runs the recording's one
+// network, so each weight multiplies a vector of the lanes' inputs; the gate tables are read
+// lane by lane (a gather on AVX2).
+struct GruTables {
+  alignas(32) std::int32_t sigmoid[2 * f::kGruTableHalf];
+  alignas(32) std::int32_t tanh[2 * f::kGruTableHalf];
+  GruTables() {
+    for (int i = 0; i < 2 * f::kGruTableHalf; ++i) sigmoid[i] = f::gru_sigmoid(i), tanh[i] = f::gru_tanh(i);
+  }
+};
+
+[[gnu::always_inline]] inline lanes_i32 gru_lookup(const std::int32_t* table, lanes_i32 pre) {
+  lanes_i32 index = pre >> f::kGruTableShift;
+  const lanes_i32 lo = lanes_i32{} - f::kGruTableHalf, hi = lanes_i32{} + (f::kGruTableHalf - 1);
+  index = index < lo ? lo : index;
+  index = (index > hi ? hi : index) + f::kGruTableHalf;
+#if defined(__AVX2__)
+  return (lanes_i32)_mm256_i32gather_epi32(table, (__m256i)index, 4);
+#else
+  lanes_i32 out;
+  for (int l = 0; l < kLanes; ++l) out[l] = table[index[l]];
+  return out;
+#endif
+}
+
+struct GruLanes {
+  lanes_i32 state[f::kMaxGruHidden] = {};
+};
+
+// mo_network_correction with a GRU projector for all lanes; `recent` is the row of c[t-8].
+inline lanes_i32 gru_correction(const f::MoNetwork& net, const GruTables& tables, GruLanes& gru, const std::int32_t* recent, lanes_i32 acc,
+                                int shift, lanes_i32 input_gain, lanes_i32 output_gain) {
+  const lanes_i32 input_half = lanes_i32{} + (std::int32_t{1} << (f::kNetInputShift - 1));
+  const auto input = [&](lanes_i32 v) { return clamp((v * input_gain + input_half) >> f::kNetInputShift, f::kNetInputClamp); };
+  lanes_i32 x[f::kNetInputs];
+  for (int i = 0; i < f::kNetHistory; ++i) x[i] = input(load(recent + i * kLanes));
+  x[f::kNetHistory] = input(clamp((acc + (std::int32_t{1} << (shift - 1))) >> shift, f::kNetPredictionClamp));
+  const int hidden = net.hidden;
+  lanes_i32* h = gru.state;
+  lanes_i32 z[f::kMaxGruHidden], rh[f::kMaxGruHidden];
+  for (int k = 0; k < hidden; ++k) {
+    lanes_i32 pz = lanes_i32{} + net.gb[0][k], pr = lanes_i32{} + net.gb[1][k];
+    for (int i = 0; i < f::kNetInputs; ++i) pz += net.gx[0][k][i] * x[i], pr += net.gx[1][k][i] * x[i];
+    for (int j = 0; j < hidden; ++j) pz += net.gh[0][k][j] * h[j], pr += net.gh[1][k][j] * h[j];
+    z[k] = gru_lookup(tables.sigmoid, pz);
+    rh[k] = (gru_lookup(tables.sigmoid, pr) * h[k]) >> 8;
+  }
+  lanes_i32 o = lanes_i32{} + net.b2;
+  lanes_i32 next[f::kMaxGruHidden];
+  for (int k = 0; k < hidden; ++k) {
+    lanes_i32 pn = lanes_i32{} + net.gb[2][k];
+    for (int i = 0; i < f::kNetInputs; ++i) pn += net.gx[2][k][i] * x[i];
+    for (int j = 0; j < hidden; ++j) pn += net.gh[2][k][j] * rh[j];
+    const lanes_i32 n = gru_lookup(tables.tanh, pn);
+    next[k] = ((f::kGruOne - z[k]) * n + z[k] * h[k]) >> 8;
+    o += net.w2[k] * next[k];
+  }
+  for (int k = 0; k < hidden; ++k) h[k] = next[k];
+  const lanes_i32 y = clamp((o + (std::int32_t{1} << (f::kNetActivationShift - 1))) >> f::kNetActivationShift, f::kNetOutputClamp);
+  return clamp(y * output_gain, f::kMaxNetCorrection);
+}
+
 template <bool kDecode>
 void run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uint32_t* const* folded_in, const std::int32_t* const* codes_in,
             std::int32_t* const* codes_out, std::uint32_t* const* folded_out) {
@@ -114,8 +176,11 @@ void run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
   // History rows: `pad` zero rows (the linear taps' order, or the network's 8 inputs), then c[t]
   // at row pad + t.
   const int pad = network != nullptr ? std::max(order, f::kNetHistory) : order;
+  const bool gru = network != nullptr && network->projector == f::NetProjector::kGru;
   PackedNetwork net;
-  if (network != nullptr) net = pack_network(*network);
+  GruLanes gru_lanes;
+  static const GruTables gru_tables;
+  if (network != nullptr && !gru) net = pack_network(*network);
   const int total_taps = order + wavelet_taps + sources * window;
   alignas(32) std::int32_t weight_table[kMoGroupTaps][kLanes] = {};
   alignas(32) std::int32_t step_table[kMoGroupTaps][kLanes] = {};
@@ -187,7 +252,11 @@ void run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
       const std::int32_t* w = s.sources.data() + (static_cast<std::size_t>(src) * source_rows + t) * lanes;
       for (int k = 0; k < window; ++k) acc += weight[order + wavelet_taps + src * window + k] * load(w + k * kLanes);
     }
-    if (network != nullptr) acc += network_correction(net, history + (t + static_cast<std::size_t>(pad - f::kNetHistory)) * lanes, acc, shift, input_gain, output_gain);
+    if (network != nullptr) {
+      const std::int32_t* recent = history + (t + static_cast<std::size_t>(pad - f::kNetHistory)) * lanes;
+      acc += gru ? gru_correction(*network, gru_tables, gru_lanes, recent, acc, shift, input_gain, output_gain)
+                 : network_correction(net, recent, acc, shift, input_gain, output_gain);
+    }
     const lanes_i32 p = (acc + half) >> shift;
     const lanes_i32 flip = acc > p * unit;
     lanes_i32 e, d;

@@ -1,8 +1,10 @@
-// Training of mo1's network stage (SPEC.md §6.10.1): see train_mo_network in mo_training.hpp.
+// Training of mo1's network stage (SPEC.md §6.10.1, the GRU projector §6.10.2): see
+// train_mo_network in mo_training.hpp.
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <stdexcept>
 
 #include "spikey/format/channel_predictor.hpp"
 #include "spikey/format/mo_stream.hpp"
@@ -29,6 +31,12 @@ constexpr std::array<double, 5> kOutputGainSteps = {0.5, 0.75, 1.0, 1.25, 1.5};
 constexpr float kWeightUnit = 256;     // W1, W2: 8 fractional bits
 constexpr float kBiasUnit = 65536;     // b1, b2: 16 fractional bits (inputs and weights at 8 each)
 constexpr float kActivationUnit = 256; // x, h, y
+// The GRU projector trains by backpropagation through windows of consecutive steps, its state
+// starting at zero as at a chunk's start; the first steps of a window only warm the state up.
+constexpr std::size_t kGruWindow = 64;
+constexpr std::size_t kGruWarmup = 16;
+constexpr std::size_t kGruBatch = 64;       // windows per Adam step
+constexpr std::size_t kGruBatchGroups = 8;  // gradient groups summed in a fixed order: the same bytes for any thread count
 
 // splitmix64: the same sequence on every platform, so training is deterministic for a seed.
 struct Random {
@@ -48,7 +56,7 @@ struct Random {
 template <class Visit>
 void for_each_step(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk, f::ChunkChannels& present, Visit&& visit) {
   const auto diffs = clamped_differences(recording, meta, chunk, present);
-  std::vector<std::int32_t> history, wavelet, features(f::kMaxWaveletLevels + 1), weights;
+  std::vector<std::int32_t> history, wavelet, features(f::kMoStateSize), weights;
   std::vector<std::vector<std::int32_t>> source_buffers(f::kMaxMoSources);
   std::int32_t x[f::kMaxMoTaps];
   for (std::size_t p = 0; p < present.channel.size(); ++p) {
@@ -192,23 +200,185 @@ void train_epochs(FloatNetwork& net, const std::vector<float>& x, const std::vec
   }
 }
 
+
+// The GRU projector in float (mo_gru_output's formulas with exact sigmoid and tanh), with its
+// Adam state. Parameters in one vector: gx (3 x H x 9), gh (3 x H x H), gb (3 x H), w2 (H), b2.
+struct FloatGru {
+  int hidden = 0;
+  std::vector<float> params;
+
+  std::size_t h() const { return static_cast<std::size_t>(hidden); }
+  std::size_t gx(std::size_t g, std::size_t k, std::size_t i) const { return (g * h() + k) * f::kNetInputs + i; }
+  std::size_t gh(std::size_t g, std::size_t k, std::size_t j) const { return 3 * h() * f::kNetInputs + (g * h() + k) * h() + j; }
+  std::size_t gb(std::size_t g, std::size_t k) const { return 3 * h() * (f::kNetInputs + h()) + g * h() + k; }
+  std::size_t w2(std::size_t k) const { return 3 * h() * (f::kNetInputs + h() + 1) + k; }
+  std::size_t b2() const { return w2(h()); }
+  std::size_t size() const { return b2() + 1; }
+  float limit(std::size_t index) const {
+    if (index >= b2()) return f::kMaxNetOutputBias / kBiasUnit;
+    if (index >= gb(0, 0) && index < w2(0)) return f::kMaxGruBias / kBiasUnit;
+    return f::kMaxNetWeight / kWeightUnit;
+  }
+
+  f::MoNetwork quantized() const {
+    f::MoNetwork net;
+    net.projector = f::NetProjector::kGru;
+    net.hidden = hidden;
+    const auto q = [](float v, float unit, std::int32_t limit) {
+      return static_cast<std::int32_t>(std::clamp(std::lround(v * unit), -static_cast<long>(limit), static_cast<long>(limit)));
+    };
+    for (std::size_t g = 0; g < f::kGruGates; ++g)
+      for (std::size_t k = 0; k < h(); ++k) {
+        for (std::size_t i = 0; i < f::kNetInputs; ++i) net.gx[g][k][i] = q(params[gx(g, k, i)], kWeightUnit, f::kMaxNetWeight);
+        for (std::size_t j = 0; j < h(); ++j) net.gh[g][k][j] = q(params[gh(g, k, j)], kWeightUnit, f::kMaxNetWeight);
+        net.gb[g][k] = q(params[gb(g, k)], kBiasUnit, f::kMaxGruBias);
+      }
+    for (std::size_t k = 0; k < h(); ++k) net.w2[k] = q(params[w2(k)], kWeightUnit, f::kMaxNetWeight);
+    net.b2 = q(params[b2()], kBiasUnit, f::kMaxNetOutputBias);
+    return net;
+  }
+};
+
+float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
+
+// Adds the gradient of the mean absolute error (over the steps after the warm-up) of one
+// window to `grad`. x: kGruWindow x 9 inputs, y: kGruWindow targets.
+void gru_window_gradient(const FloatGru& net, const float* x, const float* y, float scale, std::vector<float>& grad) {
+  const std::size_t hn = net.h();
+  const std::vector<float>& p = net.params;
+  // Per step: previous state, z, r, n, r * previous state.
+  std::vector<float> h_prev(kGruWindow * hn), z(kGruWindow * hn), r(kGruWindow * hn), n(kGruWindow * hn), rh(kGruWindow * hn);
+  std::vector<float> h(hn, 0.0f), next(hn), out_grad(kGruWindow, 0.0f), h_new(kGruWindow * hn);
+  for (std::size_t t = 0; t < kGruWindow; ++t) {
+    const float* xt = x + t * f::kNetInputs;
+    float* zt = &z[t * hn];
+    float* rt = &r[t * hn];
+    std::copy(h.begin(), h.end(), h_prev.begin() + static_cast<std::ptrdiff_t>(t * hn));
+    for (std::size_t k = 0; k < hn; ++k) {
+      float az = p[net.gb(0, k)], ar = p[net.gb(1, k)];
+      for (std::size_t i = 0; i < f::kNetInputs; ++i) az += p[net.gx(0, k, i)] * xt[i], ar += p[net.gx(1, k, i)] * xt[i];
+      for (std::size_t j = 0; j < hn; ++j) az += p[net.gh(0, k, j)] * h[j], ar += p[net.gh(1, k, j)] * h[j];
+      zt[k] = sigmoid(az);
+      rt[k] = sigmoid(ar);
+      rh[t * hn + k] = rt[k] * h[k];
+    }
+    float out = p[net.b2()];
+    for (std::size_t k = 0; k < hn; ++k) {
+      float an = p[net.gb(2, k)];
+      for (std::size_t i = 0; i < f::kNetInputs; ++i) an += p[net.gx(2, k, i)] * xt[i];
+      for (std::size_t j = 0; j < hn; ++j) an += p[net.gh(2, k, j)] * rh[t * hn + j];
+      n[t * hn + k] = std::tanh(an);
+      next[k] = (1 - zt[k]) * n[t * hn + k] + zt[k] * h[k];
+      out += p[net.w2(k)] * next[k];
+    }
+    h = next;
+    std::copy(h.begin(), h.end(), h_new.begin() + static_cast<std::ptrdiff_t>(t * hn));
+    if (t >= kGruWarmup) out_grad[t] = (out > y[t] ? 1.0f : (out < y[t] ? -1.0f : 0.0f)) * scale;
+  }
+  std::vector<float> dh(hn, 0.0f), dz(hn), dr(hn), dn(hn), drh(hn), dh_prev(hn);
+  for (std::size_t t = kGruWindow; t-- > 0;) {
+    const float g = out_grad[t];
+    const float* xt = x + t * f::kNetInputs;
+    const float* hp = &h_prev[t * hn];
+    for (std::size_t k = 0; k < hn; ++k) {
+      grad[net.w2(k)] += g * h_new[t * hn + k];
+      dh[k] += g * p[net.w2(k)];
+    }
+    grad[net.b2()] += g;
+    for (std::size_t k = 0; k < hn; ++k) {
+      const float zk = z[t * hn + k], nk = n[t * hn + k];
+      dn[k] = dh[k] * (1 - zk) * (1 - nk * nk);
+      dz[k] = dh[k] * (hp[k] - nk) * zk * (1 - zk);
+    }
+    for (std::size_t j = 0; j < hn; ++j) {
+      float s = 0;
+      for (std::size_t k = 0; k < hn; ++k) s += p[net.gh(2, k, j)] * dn[k];
+      drh[j] = s;
+      const float rj = r[t * hn + j];
+      dr[j] = s * hp[j] * rj * (1 - rj);
+    }
+    for (std::size_t k = 0; k < hn; ++k) {
+      const float d[3] = {dz[k], dr[k], dn[k]};
+      for (std::size_t gate = 0; gate < 3; ++gate) {
+        if (d[gate] == 0) continue;
+        for (std::size_t i = 0; i < f::kNetInputs; ++i) grad[net.gx(gate, k, i)] += d[gate] * xt[i];
+        grad[net.gb(gate, k)] += d[gate];
+      }
+      for (std::size_t j = 0; j < hn; ++j) {
+        grad[net.gh(0, k, j)] += dz[k] * hp[j];
+        grad[net.gh(1, k, j)] += dr[k] * hp[j];
+        grad[net.gh(2, k, j)] += dn[k] * rh[t * hn + j];
+      }
+    }
+    for (std::size_t j = 0; j < hn; ++j) {
+      float s = dh[j] * z[t * hn + j] + drh[j] * r[t * hn + j];
+      for (std::size_t k = 0; k < hn; ++k) s += p[net.gh(0, k, j)] * dz[k] + p[net.gh(1, k, j)] * dr[k];
+      dh_prev[j] = s;
+    }
+    dh = dh_prev;
+  }
+}
+
+// Adam on the windows' mean absolute error. Each batch's windows are split into a fixed number
+// of groups whose gradients are computed in parallel and summed in order.
+void train_gru_epochs(FloatGru& net, const std::vector<float>& x, const std::vector<float>& y, int epochs, float rate, Random& random,
+                      unsigned threads) {
+  const std::size_t windows = y.size() / kGruWindow;
+  const std::size_t parameters = net.size();
+  std::vector<float> m(parameters, 0), v(parameters, 0), grad(parameters);
+  std::vector<std::vector<float>> group_grad(kGruBatchGroups, std::vector<float>(parameters));
+  std::vector<std::size_t> order(windows);
+  for (std::size_t i = 0; i < windows; ++i) order[i] = i;
+  std::uint64_t steps = 0;
+  for (int epoch = 0; epoch < epochs; ++epoch) {
+    for (std::size_t i = windows; i > 1; --i) std::swap(order[i - 1], order[random.next() % i]);
+    for (std::size_t start = 0; start < windows; start += kGruBatch) {
+      const std::size_t end = std::min(windows, start + kGruBatch);
+      const float scale = 1.0f / static_cast<float>((end - start) * (kGruWindow - kGruWarmup));
+      parallel_for(kGruBatchGroups, threads, [&](std::size_t group) {
+        auto& g = group_grad[group];
+        std::fill(g.begin(), g.end(), 0.0f);
+        for (std::size_t w = start + group; w < end; w += kGruBatchGroups)
+          gru_window_gradient(net, &x[order[w] * kGruWindow * f::kNetInputs], &y[order[w] * kGruWindow], scale, g);
+      });
+      std::fill(grad.begin(), grad.end(), 0.0f);
+      for (const auto& g : group_grad)
+        for (std::size_t k = 0; k < parameters; ++k) grad[k] += g[k];
+      ++steps;
+      const float correction1 = 1.0f - std::pow(0.9f, static_cast<float>(steps));
+      const float correction2 = 1.0f - std::pow(0.999f, static_cast<float>(steps));
+      for (std::size_t k = 0; k < parameters; ++k) {
+        m[k] = 0.9f * m[k] + 0.1f * grad[k];
+        v[k] = 0.999f * v[k] + 0.001f * grad[k] * grad[k];
+        net.params[k] -= rate * (m[k] / correction1) / (std::sqrt(v[k] / correction2) + 1e-8f);
+        net.params[k] = std::clamp(net.params[k], -net.limit(k), net.limit(k));
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void train_mo_network(const Recording& recording, f::Metadata& meta, const MoTrainingOptions& options) {
   meta.codec.network.reset();
   meta.codec.name = f::with_network_stage(meta.codec.name, false);
   for (auto& channel : meta.channels) channel.predictor.network_input_gain = channel.predictor.network_output_gain = 0;
-  const int hidden = std::clamp(options.network_hidden, 0, f::kMaxNetHidden);
+  if (options.network_projector != "mlp" && options.network_projector != "gru")
+    throw std::invalid_argument("network projector \"" + options.network_projector + "\" is neither mlp nor gru");
+  const bool gru = options.network_projector == "gru";
+  const int hidden = std::clamp(options.network_hidden, 0, gru ? f::kMaxGruHidden : f::kMaxNetHidden);
   if (hidden == 0 || meta.channels.empty()) return;
   const std::size_t channels = meta.channels.size();
   const auto chunks = training_chunks(meta, kChannelSamples);
   const int shift = static_cast<int>(meta.codec.weight_shift);
 
-  // Pass 1: each channel's spread of differences, and every stride-th step for training.
+  // Pass 1: each channel's spread of differences, and every stride-th step for training (for
+  // the GRU, every stride-th window of kGruWindow consecutive steps).
   std::uint64_t visited = 0;
   for (const auto& channel : meta.channels)
     if (!channel.sync) visited += std::min<std::uint64_t>(channel.length, chunks.size() * meta.chunk_samples);
   const std::uint64_t stride = std::max<std::uint64_t>(1, visited / std::max<std::uint64_t>(options.network_samples, 1));
+  const std::uint64_t window_stride = std::max<std::uint64_t>(1, stride / kGruWindow);
   std::vector<Spread> spread(channels);
   std::vector<Step> steps;
   using Pass1 = std::pair<std::vector<std::pair<std::uint32_t, Spread>>, std::vector<Step>>;
@@ -219,20 +389,28 @@ void train_mo_network(const Recording& recording, f::Metadata& meta, const MoTra
         f::ChunkChannels present;
         std::vector<Spread> local;
         std::vector<std::uint64_t> seen;
+        std::vector<Step> window;
         for_each_step(recording, meta, chunks[i], present, [&](std::size_t p, const std::int32_t* recent, std::int32_t acc, std::int32_t d) {
           if (local.size() < present.channel.size()) local.resize(present.channel.size()), seen.resize(present.channel.size(), 0);
           Spread& s = local[p];
           s.sum += d;
           s.squares += double(d) * d;
           ++s.count;
-          if ((seen[p]++ + present.channel[p]) % stride != 0) return;
+          const std::uint64_t index = seen[p]++;
+          if (gru ? ((index / kGruWindow + present.channel[p]) % window_stride != 0) : ((index + present.channel[p]) % stride != 0)) return;
           Step step;
           step.channel = present.channel[p];
           std::memcpy(step.inputs, recent, sizeof(std::int32_t) * f::kNetHistory);
           step.inputs[f::kNetHistory] = f::net_clamp(f::lpc_prediction(acc, shift), f::kNetPredictionClamp);
           step.acc = acc;
           step.d = d;
-          out.second.push_back(step);
+          if (!gru) {
+            out.second.push_back(step);
+            return;
+          }
+          if (index % kGruWindow == 0) window.clear();  // a window starts; a channel's unfinished one is dropped
+          window.push_back(step);
+          if (window.size() == kGruWindow) out.second.insert(out.second.end(), window.begin(), window.end());
         });
         for (std::size_t p = 0; p < local.size(); ++p) out.first.emplace_back(present.channel[p], local[p]);
         return out;
@@ -270,15 +448,33 @@ void train_mo_network(const Recording& recording, f::Metadata& meta, const MoTra
   if (y.size() < kMinChannelSteps) return;
 
   Random random{options.network_seed};
-  FloatNetwork net;
-  net.hidden = hidden;
-  const float input_bound = std::sqrt(6.0f / f::kNetInputs), output_bound = 0.1f * std::sqrt(3.0f / static_cast<float>(hidden));
-  for (int k = 0; k < hidden * f::kNetInputs; ++k) net.w1.push_back(random.uniform(input_bound));
-  net.b1.assign(static_cast<std::size_t>(hidden), 0.0f);
-  for (int j = 0; j < hidden; ++j) net.w2.push_back(random.uniform(output_bound));
-  train_epochs(net, x, y, kFloatEpochs, kLearningRate, false, random);
-  train_epochs(net, x, y, kQuantizedEpochs, kFineTuneRate, true, random);
-  const f::MoNetwork network = net.quantized();
+  const float output_bound = 0.1f * std::sqrt(3.0f / static_cast<float>(hidden));
+  f::MoNetwork network;
+  if (gru) {
+    if (y.size() < kGruWindow) return;
+    FloatGru net;
+    net.hidden = hidden;
+    net.params.assign(net.size(), 0.0f);
+    const float input_bound = std::sqrt(3.0f / f::kNetInputs), state_bound = std::sqrt(3.0f / static_cast<float>(hidden));
+    for (std::size_t g = 0; g < f::kGruGates; ++g)
+      for (std::size_t k = 0; k < net.h(); ++k) {
+        for (std::size_t i = 0; i < f::kNetInputs; ++i) net.params[net.gx(g, k, i)] = random.uniform(input_bound);
+        for (std::size_t j = 0; j < net.h(); ++j) net.params[net.gh(g, k, j)] = random.uniform(state_bound);
+      }
+    for (std::size_t k = 0; k < net.h(); ++k) net.params[net.w2(k)] = random.uniform(output_bound);
+    train_gru_epochs(net, x, y, kFloatEpochs, kLearningRate, random, options.threads);
+    network = net.quantized();
+  } else {
+    FloatNetwork net;
+    net.hidden = hidden;
+    const float input_bound = std::sqrt(6.0f / f::kNetInputs);
+    for (int k = 0; k < hidden * f::kNetInputs; ++k) net.w1.push_back(random.uniform(input_bound));
+    net.b1.assign(static_cast<std::size_t>(hidden), 0.0f);
+    for (int j = 0; j < hidden; ++j) net.w2.push_back(random.uniform(output_bound));
+    train_epochs(net, x, y, kFloatEpochs, kLearningRate, false, random);
+    train_epochs(net, x, y, kQuantizedEpochs, kFineTuneRate, true, random);
+    network = net.quantized();
+  }
 
   // Pass 2: each channel's residual magnitude with the exact integer network at each candidate
   // output gain, against the linear predictor's.
@@ -294,16 +490,20 @@ void train_mo_network(const Recording& recording, f::Metadata& meta, const MoTra
       [&](std::size_t i) {
         f::ChunkChannels present;
         std::vector<std::array<std::uint64_t, kCandidates>> local;
+        std::int32_t state[f::kMaxGruHidden] = {};  // the GRU's, from each channel's first step
+        std::size_t state_of = ~std::size_t{0};
         for_each_step(recording, meta, chunks[i], present, [&](std::size_t p, const std::int32_t* recent, std::int32_t acc, std::int32_t d) {
           if (local.size() < present.channel.size()) {
             local.resize(present.channel.size());
             for (auto& m : local) m.fill(0);
           }
+          if (p != state_of) std::fill(std::begin(state), std::end(state), 0), state_of = p;
           const std::uint32_t c = present.channel[p];
           auto& m = local[p];
           m[0] += static_cast<std::uint64_t>(std::abs(d - f::lpc_prediction(acc, shift)));
           if (output_gain[c] == 0) return;
-          const std::int32_t o = f::mo_network_output(network, input_gain[c], recent, f::lpc_prediction(acc, shift));
+          const std::int32_t linear = f::lpc_prediction(acc, shift);
+          const std::int32_t o = gru ? f::mo_gru_output(network, input_gain[c], recent, linear, state) : f::mo_network_output(network, input_gain[c], recent, linear);
           for (std::size_t k = 1; k < kCandidates; ++k)
             m[k] += static_cast<std::uint64_t>(std::abs(d - f::lpc_prediction(acc + f::net_correction(o, candidate_gain(c, k)), shift)));
         });
@@ -329,7 +529,7 @@ void train_mo_network(const Recording& recording, f::Metadata& meta, const MoTra
   }
   if (any) {
     meta.codec.network = network;
-    meta.codec.name = f::with_network_stage(meta.codec.name, true);
+    meta.codec.name = f::with_network_stage(meta.codec.name, true, gru);
   }
 }
 

@@ -36,8 +36,9 @@ class LostChunkError : public ArchiveError {
 // Version 2 added codec lpc1, version 3 codec mo1, version 4 codec cm1 and chunk frames,
 // version 5 lost chunks (salvaged archives), version 6 acquisition folders (side files,
 // SpikeGLX and Open Ephys sources, channel gains, run-coded sync channels), version 7 the
-// codecs mo2 and cm2 (mo1 and cm1 with the network stage); older archives still decode.
-inline constexpr std::uint16_t kFormatVersion = 7;
+// codecs mo2 and cm2 (mo1 and cm1 with the network stage), version 8 the network stage's GRU
+// projector (§6.10.2); older archives still decode.
+inline constexpr std::uint16_t kFormatVersion = 8;
 
 // §3.2 File header.
 inline constexpr std::array<std::uint8_t, 8> kFileMagic = {0x89, 'S', 'P', 'I', 'K', 'E', 'Y', '\n'};
@@ -185,6 +186,9 @@ inline constexpr const char* kCodecCm1 = "cm1";
 // network comes with names of its own; an encoder whose network helps no channel writes mo1/cm1.
 inline constexpr const char* kCodecMo2 = "mo2";
 inline constexpr const char* kCodecCm2 = "cm2";
+// Version 8: mo2 and cm2 with a GRU projector in the network stage (§6.10.2).
+inline constexpr const char* kCodecMo3 = "mo3";
+inline constexpr const char* kCodecCm3 = "cm3";
 
 // cm1: every class's shape from the stored run starting at `first` (§6.11.2).
 inline std::vector<CmShape> cm_complete_shapes(const std::vector<CmShape>& stored, std::uint32_t first) {
@@ -198,16 +202,24 @@ inline std::vector<CmShape> cm_complete_shapes(const std::vector<CmShape>& store
 // Codecs whose channels carry mo1 predictors (§6.10): mo1, and cm1 which codes mo1's residuals
 // with a context model (§6.11).
 inline bool uses_mo_predictors(const std::string& codec) {
-  return codec == kCodecMo1 || codec == kCodecCm1 || codec == kCodecMo2 || codec == kCodecCm2;
+  return codec == kCodecMo1 || codec == kCodecCm1 || codec == kCodecMo2 || codec == kCodecCm2 || codec == kCodecMo3 || codec == kCodecCm3;
 }
 // Codecs that code mo residuals with the context model (§6.11): bytes, not 32-bit words.
-inline bool is_cm_codec(const std::string& codec) { return codec == kCodecCm1 || codec == kCodecCm2; }
+inline bool is_cm_codec(const std::string& codec) { return codec == kCodecCm1 || codec == kCodecCm2 || codec == kCodecCm3; }
 // Codecs whose predictors carry the network stage (§6.10.1).
-inline bool has_network_stage(const std::string& codec) { return codec == kCodecMo2 || codec == kCodecCm2; }
-// The name of an mo codec with or without the network stage.
-inline std::string with_network_stage(const std::string& codec, bool network) {
+inline bool has_network_stage(const std::string& codec) {
+  return codec == kCodecMo2 || codec == kCodecCm2 || codec == kCodecMo3 || codec == kCodecCm3;
+}
+
+inline bool has_gru_projector(const std::string& codec) { return codec == kCodecMo3 || codec == kCodecCm3; }
+
+// The mo-family codec of `codec`'s coder (Golomb or context model) with or without the network
+// stage, and with its ReLU or GRU projector.
+inline std::string with_network_stage(const std::string& codec, bool network, bool gru = false) {
   const bool cm = is_cm_codec(codec);
-  return network ? (cm ? kCodecCm2 : kCodecMo2) : (cm ? kCodecCm1 : kCodecMo1);
+  if (!network) return cm ? kCodecCm1 : kCodecMo1;
+  if (gru) return cm ? kCodecCm3 : kCodecMo3;
+  return cm ? kCodecCm2 : kCodecMo2;
 }
 
 struct CodecParams {
@@ -216,7 +228,7 @@ struct CodecParams {
   std::uint32_t weight_shift = 12;       // lpc1, mo1
   std::uint32_t source_half_window = 2;  // mo1: W of every source window
   std::uint32_t wavelet_levels = 3;      // mo1: L of the channels that use wavelet features
-  std::optional<MoNetwork> network;      // mo2, cm2 (version 7): the recording's network stage (§6.10.1)
+  std::optional<MoNetwork> network;      // mo2, cm2 (version 7), mo3, cm3 (8): the recording's network stage (§6.10.1-2)
   std::vector<CmShape> cm_shapes;        // cm1: kCmClasses shapes (§6.11.2), complete
   std::uint32_t cm_first_class = 0;      // cm1: shapes stored from this class on (the rest follow, §6.11.2)
   std::uint32_t cm_stored_classes = 0;   // cm1: how many are stored

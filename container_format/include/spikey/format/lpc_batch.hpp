@@ -1,4 +1,4 @@
-// Codecs lpc1, mo1 and mo2 (the codecs of lpc1's stream layout, lpc_stream.hpp) for many streams
+// Codecs lpc1, mo1, mo2 and mo3 (the codecs of lpc1's stream layout, lpc_stream.hpp) for many streams
 // at once: the encoder's stages written as functions of one element each (a sample, a stream,
 // a partition, a lane of a partition), so that a GPU runs every element in its own thread and
 // a CPU executor runs the same functions in loops. The bytes equal those of the chunk-by-chunk
@@ -30,7 +30,7 @@ inline constexpr int kBatchLanes = 32;  // lanes per partition (a CUDA warp)
 
 static_assert(kMaxMoSources == 4, "BatchStream::source_stream's initialiser");
 
-enum class BatchCodec : std::uint32_t { kLpc = 0, kMo = 1 };  // lpc1; mo1 and mo2
+enum class BatchCodec : std::uint32_t { kLpc = 0, kMo = 1 };  // lpc1; mo1, mo2, mo3
 
 struct BatchStream {
   std::uint64_t sample_offset = 0;   // first sample/code/residual slot of this stream in the batch
@@ -101,7 +101,7 @@ SPIKEY_HD MoModel batch_mo_model(const BatchStream& s, bool adapting, const MoNe
 // mo: history, wavelet state, features, one source buffer per source and a weights copy.
 SPIKEY_HD std::uint64_t batch_scratch_size(const BatchStream& s) {
   if (s.codec == BatchCodec::kLpc) return std::uint64_t{lpc_history_buffer_size(s.n)} + lpc_source_buffer_size(s.n) + kMaxLpcTaps;
-  return std::uint64_t{mo_history_buffer_size(s.n)} + std::uint64_t(s.wavelet_levels) * wavelet_buffer_size(s.n) + kMaxWaveletLevels + 1 +
+  return std::uint64_t{mo_history_buffer_size(s.n)} + std::uint64_t(s.wavelet_levels) * wavelet_buffer_size(s.n) + kMoStateSize +
          std::uint64_t(s.source_count) * lpc_source_buffer_size(s.n) + kMaxMoTaps;
 }
 
@@ -150,7 +150,7 @@ SPIKEY_HD std::uint64_t batch_fold_stream(const BatchStream& s, int variant, con
     std::int32_t* history = scratch;
     std::int32_t* wavelet = history + mo_history_buffer_size(s.n);
     std::int32_t* features = wavelet + std::uint64_t(model.levels) * wavelet_buffer_size(s.n);
-    std::int32_t* next = features + kMaxWaveletLevels + 1;
+    std::int32_t* next = features + kMoStateSize;
     const std::int32_t* sources[kMaxMoSources] = {};
     for (int k = 0; k < model.sources; ++k, next += lpc_source_buffer_size(s.n)) {
       batch_fill_source(s, k, streams, codes, next);

@@ -14,7 +14,7 @@
 //   acc = sum_i w_i * x_i, then as lpc1 (prediction, fold, LMS over all taps).
 // Codecs mo2 and cm2 (version 7) add the network stage (mo_network.hpp): for channels with gains, the
 // accumulator gets the network's correction before rounding; the LMS still adapts only the
-// linear taps.
+// linear taps. A GRU projector (version 8) keeps its state after the wavelet features.
 //
 // Overflow bound (int32): |w| <= 16383; history and source inputs |c| <= 2047, wavelet
 // features <= 4095: |acc| <= 16*16383*2047 + 5*16383*4095 + 20*16383*2047 = 1,547,370,585
@@ -33,6 +33,9 @@ inline constexpr int kMaxMoSources = 4;
 inline constexpr int kMaxMoHalfWindow = 2;
 static_assert(kMaxMoOrder >= kNetHistory, "the history buffer's zero padding covers the network's inputs");
 inline constexpr int kMaxMoTaps = kMaxMoOrder + kMaxWaveletLevels + 1 + kMaxMoSources * (2 * kMaxMoHalfWindow + 1);
+// A stream's running state besides its buffers: the wavelet features (kMaxWaveletLevels + 1
+// places), then the GRU projector's state (kMaxGruHidden).
+inline constexpr int kMoStateSize = kMaxWaveletLevels + 1 + kMaxGruHidden;
 
 struct MoModel {
   int order = 0;           // N
@@ -55,7 +58,8 @@ struct MoModel {
 // Buffers of one channel in one chunk of n samples:
 //   history   kMaxMoOrder zeros, then c[1..n-1] at kMaxMoOrder + t
 //   wavelet   levels approximation buffers of wavelet_buffer_size(n), at stride wavelet_buffer_size(n)
-//   features  levels + 1 values: the wavelet features after the latest sample
+//   features  kMoStateSize values: the wavelet features after the latest sample (levels + 1),
+//             then the GRU state
 //   sources   per source, a filled lpc source buffer (fill_lpc_source_buffer) of the source's codes
 SPIKEY_HD std::uint32_t mo_history_buffer_size(std::uint32_t n) { return kMaxMoOrder + n; }
 
@@ -75,7 +79,7 @@ SPIKEY_HD void mo_inputs(const MoModel& m, std::uint32_t t, const std::int32_t* 
 SPIKEY_HD void mo_clear(const MoModel& m, std::uint32_t n, std::int32_t* history, std::int32_t* wavelet, std::int32_t* features) {
   for (std::uint32_t i = 0; i < mo_history_buffer_size(n); ++i) history[i] = 0;
   for (std::uint32_t i = 0; i < static_cast<std::uint32_t>(m.levels) * wavelet_buffer_size(n); ++i) wavelet[i] = 0;
-  for (int i = 0; i <= m.levels; ++i) features[i] = 0;
+  for (int i = 0; i < kMoStateSize; ++i) features[i] = 0;
 }
 
 // After d[t] is known: history, wavelet state and features move on by one sample.
@@ -97,13 +101,13 @@ SPIKEY_HD void mo_lms_update(const MoModel& m, std::int32_t* weights, const std:
 
 // The prediction accumulator at time t (inputs into x, for the LMS update that follows).
 SPIKEY_HD std::int32_t mo_accumulate(const MoModel& m, std::uint32_t t, const std::int32_t* weights, const std::int32_t* history,
-                                     const std::int32_t* features, const std::int32_t* const* sources, std::int32_t* x) {
+                                     std::int32_t* features, const std::int32_t* const* sources, std::int32_t* x) {
   mo_inputs(m, t, history, features, sources, x);
   std::int32_t acc = 0;
   for (int i = 0; i < m.taps(); ++i) acc += weights[i] * x[i];
   if (m.uses_network())
     acc += mo_network_correction(*m.network, m.net_input_gain, m.net_output_gain, history + kMaxMoOrder + t - kNetHistory,
-                                 lpc_prediction(acc, m.weight_shift));
+                                 lpc_prediction(acc, m.weight_shift), features + kMaxWaveletLevels + 1);
   return acc;
 }
 

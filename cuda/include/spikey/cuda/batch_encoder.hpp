@@ -1,4 +1,4 @@
-// The CUDA encoder of codecs lpc1, mo1 and mo2: runs the stages of lpc_batch.hpp on the GPU. Its output
+// The CUDA encoder of codecs lpc1, mo1, mo2 and mo3: runs the stages of lpc_batch.hpp on the GPU. Its output
 // equals run_batch_on_cpu (and so the chunk-by-chunk CPU encoder) byte for byte.
 //
 // A batch is split by chunks into two slices, each with its own CUDA stream, device buffers

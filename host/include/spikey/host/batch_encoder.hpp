@@ -1,4 +1,4 @@
-// Encoding many chunks at once with the stage functions of lpc_batch.hpp (codecs lpc1, mo1, mo2): the plan (which
+// Encoding many chunks at once with the stage functions of lpc_batch.hpp (codecs lpc1, mo1, mo2, mo3): the plan (which
 // streams and partitions a batch holds), a CPU executor of the stages (the reference for the
 // CUDA executor, and a check of the parallel layout on machines without a GPU), and the
 // assembly of chunk payloads from the packed words.
@@ -38,7 +38,7 @@ struct BatchPlan {
   std::size_t chunk_count() const { return chunk_first_stream.empty() ? 0 : chunk_first_stream.size() - 1; }
 };
 
-// Whether the batch stages encode `codec` (lpc1, mo1, mo2; not rice1 or the cm codecs).
+// Whether the batch stages encode `codec` (lpc1, mo1, mo2, mo3; not rice1 or the cm codecs).
 bool batch_encodes(const std::string& codec);
 
 // The plan for chunks [first_chunk, end_chunk) of an archive of such a codec.

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <vector>
 
 #include "spikey/format/archive.hpp"
@@ -48,6 +49,10 @@ struct MoTrainingOptions {
   // decode time (16 units: about a third more per channel-sample in the lockstep kernel), so
   // channels where it saves little (1% of magnitude is about 0.015 bits a sample) go without.
   int network_hidden = 16;
+  // The projector: a ReLU layer ("mlp") or a GRU cell ("gru", format version 8, at most 16
+  // units), whose state carries through the chunk; it costs decode time (the decoder runs it
+  // lane by lane).
+  std::string network_projector = "mlp";
   std::uint64_t network_seed = 1;
   std::uint64_t network_samples = 1u << 18;
   double network_min_saving = 0.01;
