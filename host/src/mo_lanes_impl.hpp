@@ -111,39 +111,73 @@ struct GruTables {
 #endif
 }
 
+// The GRU's weights as int16 pairs (as PackedNetwork): inputs 2i, 2i+1 and state units 2j, 2j+1
+// share a word, so one multiply-add of int16 pairs does two taps (|x| <= 8191, |h|, |q| <= 256
+// and |weight| <= 4095 all fit 14 bits; the pair sums stay far inside int32).
+constexpr int kGruStatePairs = f::kMaxGruHidden / 2;
+struct PackedGru {
+  int hidden = 0;
+  std::int32_t gx[f::kGruGates][f::kMaxGruHidden][kInputPairs] = {};
+  std::int32_t gh[f::kGruGates][f::kMaxGruHidden][kGruStatePairs] = {};
+  std::int32_t gb[f::kGruGates][f::kMaxGruHidden] = {};
+  std::int32_t w2[kGruStatePairs] = {};
+  std::int32_t b2 = 0;
+};
+
+PackedGru pack_gru(const f::MoNetwork& net) {
+  PackedGru p;
+  p.hidden = net.hidden;
+  const auto state_weight = [&](const std::int32_t* row, int j) { return j < net.hidden ? row[j] : 0; };
+  for (int g = 0; g < f::kGruGates; ++g)
+    for (int k = 0; k < net.hidden; ++k) {
+      for (int i = 0; i < kInputPairs; ++i)
+        p.gx[g][k][i] = pack_pair(net.gx[g][k][2 * i], 2 * i + 1 < f::kNetInputs ? net.gx[g][k][2 * i + 1] : 0);
+      for (int j = 0; 2 * j < net.hidden; ++j) p.gh[g][k][j] = pack_pair(net.gh[g][k][2 * j], state_weight(net.gh[g][k], 2 * j + 1));
+      p.gb[g][k] = net.gb[g][k];
+    }
+  for (int j = 0; 2 * j < net.hidden; ++j) p.w2[j] = pack_pair(net.w2[2 * j], state_weight(net.w2, 2 * j + 1));
+  p.b2 = net.b2;
+  return p;
+}
+
 struct GruLanes {
   lanes_i32 state[f::kMaxGruHidden] = {};
 };
 
 // mo_network_correction with a GRU projector for all lanes; `recent` is the row of c[t-8].
-inline lanes_i32 gru_correction(const f::MoNetwork& net, const GruTables& tables, GruLanes& gru, const std::int32_t* recent, lanes_i32 acc,
+inline lanes_i32 gru_correction(const PackedGru& net, const GruTables& tables, GruLanes& gru, const std::int32_t* recent, lanes_i32 acc,
                                 int shift, lanes_i32 input_gain, lanes_i32 output_gain) {
   const lanes_i32 input_half = lanes_i32{} + (std::int32_t{1} << (f::kNetInputShift - 1));
   const auto input = [&](lanes_i32 v) { return clamp((v * input_gain + input_half) >> f::kNetInputShift, f::kNetInputClamp); };
-  lanes_i32 x[f::kNetInputs];
-  for (int i = 0; i < f::kNetHistory; ++i) x[i] = input(load(recent + i * kLanes));
-  x[f::kNetHistory] = input(clamp((acc + (std::int32_t{1} << (shift - 1))) >> shift, f::kNetPredictionClamp));
+  lanes_i32 x[kInputPairs];
+  for (int i = 0; i < f::kNetHistory / 2; ++i) x[i] = pack_lanes(input(load(recent + 2 * i * kLanes)), input(load(recent + (2 * i + 1) * kLanes)));
+  x[kInputPairs - 1] = input(clamp((acc + (std::int32_t{1} << (shift - 1))) >> shift, f::kNetPredictionClamp)) & 0xffff;
   const int hidden = net.hidden;
+  const int pairs = (hidden + 1) / 2;
   lanes_i32* h = gru.state;
-  lanes_i32 z[f::kMaxGruHidden], rh[f::kMaxGruHidden];
+  lanes_i32 hp[kGruStatePairs], qp[kGruStatePairs];
+  for (int j = 0; j < pairs; ++j) hp[j] = pack_lanes(h[2 * j], 2 * j + 1 < hidden ? h[2 * j + 1] : lanes_i32{});
+  lanes_i32 z[f::kMaxGruHidden], q[f::kMaxGruHidden];
   for (int k = 0; k < hidden; ++k) {
     lanes_i32 pz = lanes_i32{} + net.gb[0][k], pr = lanes_i32{} + net.gb[1][k];
-    for (int i = 0; i < f::kNetInputs; ++i) pz += net.gx[0][k][i] * x[i], pr += net.gx[1][k][i] * x[i];
-    for (int j = 0; j < hidden; ++j) pz += net.gh[0][k][j] * h[j], pr += net.gh[1][k][j] * h[j];
+#pragma GCC unroll 5
+    for (int i = 0; i < kInputPairs; ++i) pz += multiply_add_pairs(x[i], lanes_i32{} + net.gx[0][k][i]), pr += multiply_add_pairs(x[i], lanes_i32{} + net.gx[1][k][i]);
+    for (int j = 0; j < pairs; ++j) pz += multiply_add_pairs(hp[j], lanes_i32{} + net.gh[0][k][j]), pr += multiply_add_pairs(hp[j], lanes_i32{} + net.gh[1][k][j]);
     z[k] = gru_lookup(tables.sigmoid, pz);
-    rh[k] = (gru_lookup(tables.sigmoid, pr) * h[k]) >> 8;
+    q[k] = (gru_lookup(tables.sigmoid, pr) * h[k]) >> 8;
   }
-  lanes_i32 o = lanes_i32{} + net.b2;
-  lanes_i32 next[f::kMaxGruHidden];
+  for (int j = 0; j < pairs; ++j) qp[j] = pack_lanes(q[2 * j], 2 * j + 1 < hidden ? q[2 * j + 1] : lanes_i32{});
   for (int k = 0; k < hidden; ++k) {
     lanes_i32 pn = lanes_i32{} + net.gb[2][k];
-    for (int i = 0; i < f::kNetInputs; ++i) pn += net.gx[2][k][i] * x[i];
-    for (int j = 0; j < hidden; ++j) pn += net.gh[2][k][j] * rh[j];
+#pragma GCC unroll 5
+    for (int i = 0; i < kInputPairs; ++i) pn += multiply_add_pairs(x[i], lanes_i32{} + net.gx[2][k][i]);
+    for (int j = 0; j < pairs; ++j) pn += multiply_add_pairs(qp[j], lanes_i32{} + net.gh[2][k][j]);
     const lanes_i32 n = gru_lookup(tables.tanh, pn);
-    next[k] = ((f::kGruOne - z[k]) * n + z[k] * h[k]) >> 8;
-    o += net.w2[k] * next[k];
+    z[k] = ((f::kGruOne - z[k]) * n + z[k] * h[k]) >> 8;  // z[k] becomes h'_k; h itself changes only after the loop
   }
-  for (int k = 0; k < hidden; ++k) h[k] = next[k];
+  lanes_i32 o = lanes_i32{} + net.b2;
+  for (int k = 0; k < hidden; ++k) h[k] = z[k];
+  for (int j = 0; j < pairs; ++j) o += multiply_add_pairs(pack_lanes(h[2 * j], 2 * j + 1 < hidden ? h[2 * j + 1] : lanes_i32{}), lanes_i32{} + net.w2[j]);
   const lanes_i32 y = clamp((o + (std::int32_t{1} << (f::kNetActivationShift - 1))) >> f::kNetActivationShift, f::kNetOutputClamp);
   return clamp(y * output_gain, f::kMaxNetCorrection);
 }
@@ -180,7 +214,8 @@ void run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
   PackedNetwork net;
   GruLanes gru_lanes;
   static const GruTables gru_tables;
-  if (network != nullptr && !gru) net = pack_network(*network);
+  PackedGru packed_gru;
+  if (network != nullptr) gru ? void(packed_gru = pack_gru(*network)) : void(net = pack_network(*network));
   const int total_taps = order + wavelet_taps + sources * window;
   alignas(32) std::int32_t weight_table[kMoGroupTaps][kLanes] = {};
   alignas(32) std::int32_t step_table[kMoGroupTaps][kLanes] = {};
@@ -254,7 +289,7 @@ void run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
     }
     if (network != nullptr) {
       const std::int32_t* recent = history + (t + static_cast<std::size_t>(pad - f::kNetHistory)) * lanes;
-      acc += gru ? gru_correction(*network, gru_tables, gru_lanes, recent, acc, shift, input_gain, output_gain)
+      acc += gru ? gru_correction(packed_gru, gru_tables, gru_lanes, recent, acc, shift, input_gain, output_gain)
                  : network_correction(net, recent, acc, shift, input_gain, output_gain);
     }
     const lanes_i32 p = (acc + half) >> shift;
