@@ -71,7 +71,7 @@ std::vector<Row> sweep_rows(const std::string& sweep) {
     add("mo, ReLU layer of 16 (default)", [](auto& o) { o.codec = format::kCodecMo1; });
     for (int h : {4, 8, 16})
       add("mo, GRU of " + std::to_string(h), [h](auto& o) {
-        o.codec = format::kCodecMo1, o.mo_training.network_projector = "gru", o.mo_training.network_hidden = h;
+        o.codec = format::kCodecMo1, o.mo_training.network_projector = "gru", o.mo_training.gru_hidden = h;
       });
   } else if (sweep == "partition") {
     for (std::uint32_t p : {64u, 128u, 256u, 512u, 1024u}) add("partition " + std::to_string(p), [&](auto& o) { o.partition_size = p; });

@@ -114,7 +114,7 @@ TEST(BatchPipeline, SameBytesForTheMiddleOutCodecs) {
   EXPECT_EQ(expect_batch_parity({cinpla}, options, raw, 1).codec.name, format::kCodecMo2);  // one chunk per batch
   auto gru = options;
   gru.mo_training.network_projector = "gru";
-  gru.mo_training.network_hidden = 6;
+  gru.mo_training.gru_hidden = 6;
   EXPECT_EQ(expect_batch_parity({cinpla}, gru, raw).codec.name, format::kCodecMo3);  // the GRU's state runs through each stream
   options.mo_training.network_hidden = 0;
   options.mo_training.wavelet_min_saving = 0;  // wavelet features wherever they help at all

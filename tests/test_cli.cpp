@@ -272,7 +272,7 @@ TEST(Cli, TopologyTrainAndModelReuse) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(json::parse(r.out)["codec"], "mo1") << "no network stage: the codec stays mo1";
   // The GRU projector (codec mo3), reported by info; its size and name are checked.
-  test::write_text(dir / "gru.json", std::string(R"({"network_projector": "gru", "network_hidden": 4, "network_min_saving": 0})"));
+  test::write_text(dir / "gru.json", std::string(R"({"network_projector": "gru", "gru_hidden": 4, "network_min_saving": 0})"));
   r = with_raw({"compress", cinpla, "--model-config", (dir / "gru.json").string(), "-o", (dir / "gru.spikey").string(), "-q", "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(json::parse(r.out)["codec"], "mo3");
@@ -280,10 +280,10 @@ TEST(Cli, TopologyTrainAndModelReuse) {
   EXPECT_EQ(json::parse(r.out)["codec"]["network_projector"], "gru");
   r = run({"info", (dir / "gru.spikey").string()});
   EXPECT_NE(r.out.find("with the network stage (4-unit GRU)"), std::string::npos) << r.out;
-  test::write_text(dir / "gru_big.json", std::string(R"({"network_hidden": 20, "network_projector": "gru"})"));
+  test::write_text(dir / "gru_big.json", std::string(R"({"gru_hidden": 20, "network_projector": "gru"})"));
   r = with_raw({"compress", cinpla, "--model-config", (dir / "gru_big.json").string(), "-o", (dir / "gru_big.spikey").string(), "-q"});
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("at most 16 units"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("gru_hidden must be an integer in 1..16"), std::string::npos) << r.err;
   test::write_text(dir / "lstm.json", std::string(R"({"network_projector": "lstm"})"));
   r = with_raw({"compress", cinpla, "--model-config", (dir / "lstm.json").string(), "-o", (dir / "lstm.spikey").string(), "-q"});
   EXPECT_EQ(r.code, 2);

@@ -87,7 +87,7 @@ TEST(GpuEncoder, ParityForTheMiddleOutCodecs) {
   expect_gpu_parity({cinpla}, options, {32u, 30000.0}, 1);  // one chunk per batch
   auto gru = options;
   gru.mo_training.network_projector = "gru";
-  gru.mo_training.network_hidden = 6;
+  gru.mo_training.gru_hidden = 6;
   expect_gpu_parity({cinpla}, gru, {32u, 30000.0});  // mo3
   options.mo_training.network_hidden = 0;
   options.mo_training.wavelet_min_saving = 0;

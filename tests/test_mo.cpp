@@ -394,6 +394,7 @@ TEST(Mo1, NetworkStageTrainsDeterministicallyAndRoundTrips) {
   options.overwrite = true;
   options.chunk_seconds = 0.05;
   options.mo_training.network_min_saving = -1;  // every channel, whatever it saves
+  options.mo_training.network_samples = 1u << 15;  // enough to train on this short sample, and quicker
   const auto a = host::compress(recording, out / "a.spikey", options);
   const auto b = host::compress(recording, out / "b.spikey", options);
   EXPECT_TRUE(a.verified);
@@ -416,6 +417,7 @@ TEST(Mo1, NetworkStageTrainsDeterministicallyAndRoundTrips) {
   EXPECT_NE(test::read_file(out / "a.spikey"), test::read_file(out / "c.spikey")) << "the seed should change the network";
 
   options.codec = kCodecCm1;
+  options.mo_training.network_projector = "mlp";
   const auto max = host::compress(recording, out / "m.spikey", options);
   EXPECT_TRUE(max.verified);
   EXPECT_EQ(max.codec, kCodecCm2);
@@ -425,7 +427,7 @@ TEST(Mo1, NetworkStageTrainsDeterministicallyAndRoundTrips) {
   // round trips through the lockstep decoder and the scalar path of cm3.
   options.codec = kCodecMo1;
   options.mo_training.network_projector = "gru";
-  options.mo_training.network_hidden = 8;
+  options.mo_training.gru_hidden = 8;
   options.threads = 1;
   const auto g1 = host::compress(recording, out / "g1.spikey", options);
   options.threads = 2;
@@ -450,6 +452,21 @@ TEST(Mo1, NetworkStageTrainsDeterministicallyAndRoundTrips) {
   EXPECT_EQ(gru_max.codec, kCodecCm3);
   options.mo_training.network_projector = "lstm";
   EXPECT_THROW(host::compress(recording, out / "x.spikey", options), std::invalid_argument);
+
+  // "best" (level max's default) trains both projectors and keeps one of them whole.
+  options.mo_training.gru_hidden = 4;
+  options.mo_training.network_projector = "mlp";
+  host::compress(recording, out / "relu.spikey", options);
+  options.mo_training.network_projector = "gru";
+  host::compress(recording, out / "gru4.spikey", options);
+  options.mo_training.network_projector = "best";
+  host::compress(recording, out / "best.spikey", options);
+  options.mo_training.network_projector = "";
+  host::compress(recording, out / "level.spikey", options);
+  const auto best = test::read_file(out / "best.spikey");
+  EXPECT_TRUE(best == test::read_file(out / "relu.spikey") || best == test::read_file(out / "gru4.spikey"));
+  EXPECT_NE(test::read_file(out / "relu.spikey"), test::read_file(out / "gru4.spikey"));
+  EXPECT_EQ(best, test::read_file(out / "level.spikey")) << "level max chooses the projector as \"best\" does";
   options.mo_training.network_projector = "mlp";
   options.threads = 1;
 

@@ -126,10 +126,10 @@ void apply_model_config(const std::string& path, host::EncodeOptions& options) {
     else if (key == "max_depth") mo.max_depth = integer(key, 1, 1 << 20);
     else if (key == "network_hidden") mo.network_hidden = integer(key, 0, format::kMaxNetHidden);
     else if (key == "network_projector") {
-      if (!value.is_string() || (value.get<std::string>() != "mlp" && value.get<std::string>() != "gru"))
-        throw UsageError("--model-config: network_projector must be \"mlp\" or \"gru\"");
+      if (!value.is_string() || (value.get<std::string>() != "mlp" && value.get<std::string>() != "gru" && value.get<std::string>() != "best"))
+        throw UsageError("--model-config: network_projector must be \"mlp\", \"gru\" or \"best\"");
       mo.network_projector = value.get<std::string>();
-    }
+    } else if (key == "gru_hidden") mo.gru_hidden = integer(key, 1, format::kMaxGruHidden);
     else if (key == "network_min_saving") {
       if (!value.is_number() || value.get<double>() < 0 || value.get<double>() > 1)
         throw UsageError("--model-config: network_min_saving must be a number in 0..1");
@@ -140,8 +140,6 @@ void apply_model_config(const std::string& path, host::EncodeOptions& options) {
     else if (key == "training_samples") mo.max_training_samples = options.training.max_training_samples = static_cast<std::uint64_t>(integer(key, 1, 1 << 30));
     else throw UsageError("--model-config: unknown key \"" + key + "\"");
   }
-  if (mo.network_projector == "gru" && mo.network_hidden > format::kMaxGruHidden)
-    throw UsageError("--model-config: a GRU projector has at most " + std::to_string(format::kMaxGruHidden) + " units (network_hidden)");
 }
 
 host::EncodeOptions encode_options(const CompressArgs& a, const CommonOptions& o) {

@@ -537,6 +537,7 @@ Model train_model(const Recording& recording, const format::MetadataSection& sur
   } else if (format::uses_mo_predictors(codec)) {
     MoTrainingOptions training = options.mo_training;
     training.threads = options.threads;
+    if (training.network_projector.empty()) training.network_projector = format::is_cm_codec(codec) ? "best" : "mlp";
     Topology computed;
     if (!options.topology) computed = compute_topology(recording, meta, training);
     const Topology& topology = options.topology ? *options.topology : computed;

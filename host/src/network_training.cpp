@@ -241,9 +241,20 @@ struct FloatGru {
 
 float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
 
+// The integer GRU's activations in float (1.0 = 256 units): a gate from its table, and the
+// floor of a product of two activations.
+float table_gate(float pre, bool tanh_gate) {
+  const auto fixed = static_cast<std::int32_t>(std::clamp(std::lround(pre * kBiasUnit), -(1l << 30), 1l << 30));
+  const int index = f::gru_table_index(fixed);
+  return static_cast<float>(tanh_gate ? f::gru_tanh(index) : f::gru_sigmoid(index)) / kActivationUnit;
+}
+float floor_product(float a, float b) { return std::floor(a * b * kActivationUnit) / kActivationUnit; }
+
 // Adds the gradient of the mean absolute error (over the steps after the warm-up) of one
-// window to `grad`. x: kGruWindow x 9 inputs, y: kGruWindow targets.
-void gru_window_gradient(const FloatGru& net, const float* x, const float* y, float scale, std::vector<float>& grad) {
+// window to `grad`. x: kGruWindow x 9 inputs, y: kGruWindow targets. With `quantized` the
+// forward pass runs the integer GRU's gates and roundings (the weights are on their grids
+// already) and the gradient passes straight through them.
+void gru_window_gradient(const FloatGru& net, const float* x, const float* y, float scale, bool quantized, std::vector<float>& grad) {
   const std::size_t hn = net.h();
   const std::vector<float>& p = net.params;
   // Per step: previous state, z, r, n, r * previous state.
@@ -258,17 +269,18 @@ void gru_window_gradient(const FloatGru& net, const float* x, const float* y, fl
       float az = p[net.gb(0, k)], ar = p[net.gb(1, k)];
       for (std::size_t i = 0; i < f::kNetInputs; ++i) az += p[net.gx(0, k, i)] * xt[i], ar += p[net.gx(1, k, i)] * xt[i];
       for (std::size_t j = 0; j < hn; ++j) az += p[net.gh(0, k, j)] * h[j], ar += p[net.gh(1, k, j)] * h[j];
-      zt[k] = sigmoid(az);
-      rt[k] = sigmoid(ar);
-      rh[t * hn + k] = rt[k] * h[k];
+      zt[k] = quantized ? table_gate(az, false) : sigmoid(az);
+      rt[k] = quantized ? table_gate(ar, false) : sigmoid(ar);
+      rh[t * hn + k] = quantized ? floor_product(rt[k], h[k]) : rt[k] * h[k];
     }
     float out = p[net.b2()];
     for (std::size_t k = 0; k < hn; ++k) {
       float an = p[net.gb(2, k)];
       for (std::size_t i = 0; i < f::kNetInputs; ++i) an += p[net.gx(2, k, i)] * xt[i];
       for (std::size_t j = 0; j < hn; ++j) an += p[net.gh(2, k, j)] * rh[t * hn + j];
-      n[t * hn + k] = std::tanh(an);
-      next[k] = (1 - zt[k]) * n[t * hn + k] + zt[k] * h[k];
+      n[t * hn + k] = quantized ? table_gate(an, true) : std::tanh(an);
+      next[k] = quantized ? std::floor(((1 - zt[k]) * n[t * hn + k] + zt[k] * h[k]) * kActivationUnit) / kActivationUnit
+                          : (1 - zt[k]) * n[t * hn + k] + zt[k] * h[k];
       out += p[net.w2(k)] * next[k];
     }
     h = next;
@@ -320,9 +332,10 @@ void gru_window_gradient(const FloatGru& net, const float* x, const float* y, fl
 }
 
 // Adam on the windows' mean absolute error. Each batch's windows are split into a fixed number
-// of groups whose gradients are computed in parallel and summed in order.
-void train_gru_epochs(FloatGru& net, const std::vector<float>& x, const std::vector<float>& y, int epochs, float rate, Random& random,
-                      unsigned threads) {
+// of groups whose gradients are computed in parallel and summed in order. With `quantized`,
+// batches run the weights on their integer grids and the integer activations (fine-tuning).
+void train_gru_epochs(FloatGru& net, const std::vector<float>& x, const std::vector<float>& y, int epochs, float rate, bool quantized,
+                      Random& random, unsigned threads) {
   const std::size_t windows = y.size() / kGruWindow;
   const std::size_t parameters = net.size();
   std::vector<float> m(parameters, 0), v(parameters, 0), grad(parameters);
@@ -335,11 +348,17 @@ void train_gru_epochs(FloatGru& net, const std::vector<float>& x, const std::vec
     for (std::size_t start = 0; start < windows; start += kGruBatch) {
       const std::size_t end = std::min(windows, start + kGruBatch);
       const float scale = 1.0f / static_cast<float>((end - start) * (kGruWindow - kGruWarmup));
+      FloatGru on_grid = net;
+      if (quantized)
+        for (std::size_t k = 0; k < parameters; ++k) {
+          const float unit = k >= net.gb(0, 0) && k < net.w2(0) ? kBiasUnit : (k == net.b2() ? kBiasUnit : kWeightUnit);
+          on_grid.params[k] = std::round(net.params[k] * unit) / unit;
+        }
       parallel_for(kGruBatchGroups, threads, [&](std::size_t group) {
         auto& g = group_grad[group];
         std::fill(g.begin(), g.end(), 0.0f);
         for (std::size_t w = start + group; w < end; w += kGruBatchGroups)
-          gru_window_gradient(net, &x[order[w] * kGruWindow * f::kNetInputs], &y[order[w] * kGruWindow], scale, g);
+          gru_window_gradient(on_grid, &x[order[w] * kGruWindow * f::kNetInputs], &y[order[w] * kGruWindow], scale, quantized, g);
       });
       std::fill(grad.begin(), grad.end(), 0.0f);
       for (const auto& g : group_grad)
@@ -359,15 +378,14 @@ void train_gru_epochs(FloatGru& net, const std::vector<float>& x, const std::vec
 
 }  // namespace
 
-void train_mo_network(const Recording& recording, f::Metadata& meta, const MoTrainingOptions& options) {
-  meta.codec.network.reset();
-  meta.codec.name = f::with_network_stage(meta.codec.name, false);
-  for (auto& channel : meta.channels) channel.predictor.network_input_gain = channel.predictor.network_output_gain = 0;
-  if (options.network_projector != "mlp" && options.network_projector != "gru")
-    throw std::invalid_argument("network projector \"" + options.network_projector + "\" is neither mlp nor gru");
-  const bool gru = options.network_projector == "gru";
-  const int hidden = std::clamp(options.network_hidden, 0, gru ? f::kMaxGruHidden : f::kMaxNetHidden);
-  if (hidden == 0 || meta.channels.empty()) return;
+namespace {
+
+constexpr std::uint64_t kNothingFitted = ~std::uint64_t{0};
+
+// Fits the network stage with one projector into `meta` (which has none yet): trains it, then
+// gives it to the channels where it saves. Returns the training chunks' total residual
+// magnitude with those choices, or kNothingFitted when there was too little to train on.
+std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, const MoTrainingOptions& options, bool gru, int hidden) {
   const std::size_t channels = meta.channels.size();
   const auto chunks = training_chunks(meta, kChannelSamples);
   const int shift = static_cast<int>(meta.codec.weight_shift);
@@ -445,13 +463,13 @@ void train_mo_network(const Recording& recording, f::Metadata& meta, const MoTra
   }
   steps.clear();
   steps.shrink_to_fit();
-  if (y.size() < kMinChannelSteps) return;
+  if (y.size() < kMinChannelSteps) return kNothingFitted;
 
   Random random{options.network_seed};
   const float output_bound = 0.1f * std::sqrt(3.0f / static_cast<float>(hidden));
   f::MoNetwork network;
   if (gru) {
-    if (y.size() < kGruWindow) return;
+    if (y.size() < kGruWindow) return kNothingFitted;
     FloatGru net;
     net.hidden = hidden;
     net.params.assign(net.size(), 0.0f);
@@ -462,7 +480,8 @@ void train_mo_network(const Recording& recording, f::Metadata& meta, const MoTra
         for (std::size_t j = 0; j < net.h(); ++j) net.params[net.gh(g, k, j)] = random.uniform(state_bound);
       }
     for (std::size_t k = 0; k < net.h(); ++k) net.params[net.w2(k)] = random.uniform(output_bound);
-    train_gru_epochs(net, x, y, kFloatEpochs, kLearningRate, random, options.threads);
+    train_gru_epochs(net, x, y, kFloatEpochs, kLearningRate, false, random, options.threads);
+    train_gru_epochs(net, x, y, kQuantizedEpochs, kFineTuneRate, true, random, options.threads);
     network = net.quantized();
   } else {
     FloatNetwork net;
@@ -517,7 +536,9 @@ void train_mo_network(const Recording& recording, f::Metadata& meta, const MoTra
       });
 
   bool any = false;
+  std::uint64_t total = 0;
   for (std::size_t c = 0; c < channels; ++c) {
+    total += magnitude[c][0];
     if (output_gain[c] == 0) continue;
     std::size_t best = 1;
     for (std::size_t k = 2; k < kCandidates; ++k)
@@ -525,12 +546,38 @@ void train_mo_network(const Recording& recording, f::Metadata& meta, const MoTra
     if (static_cast<double>(magnitude[c][best]) >= static_cast<double>(magnitude[c][0]) * (1 - options.network_min_saving)) continue;
     meta.channels[c].predictor.network_input_gain = input_gain[c];
     meta.channels[c].predictor.network_output_gain = candidate_gain(c, best);
+    total -= magnitude[c][0] - magnitude[c][best];
     any = true;
   }
   if (any) {
     meta.codec.network = network;
     meta.codec.name = f::with_network_stage(meta.codec.name, true, gru);
   }
+  return total;
+}
+
+}  // namespace
+
+void train_mo_network(const Recording& recording, f::Metadata& meta, const MoTrainingOptions& options) {
+  meta.codec.network.reset();
+  meta.codec.name = f::with_network_stage(meta.codec.name, false);
+  for (auto& channel : meta.channels) channel.predictor.network_input_gain = channel.predictor.network_output_gain = 0;
+  const std::string& projector = options.network_projector;
+  if (projector != "mlp" && projector != "gru" && projector != "best")
+    throw std::invalid_argument("network projector \"" + projector + "\" is not mlp, gru or best");
+  const int relu_hidden = std::clamp(options.network_hidden, 0, f::kMaxNetHidden);
+  const int gru_hidden = std::clamp(options.gru_hidden, 1, f::kMaxGruHidden);
+  if (relu_hidden == 0 || meta.channels.empty()) return;  // network_hidden 0: no network stage
+  if (projector != "best") {
+    fit_network_stage(recording, meta, options, projector == "gru", projector == "gru" ? gru_hidden : relu_hidden);
+    return;
+  }
+  // Both, keeping the one that leaves the smaller residual magnitude (the ReLU layer on a tie:
+  // it decodes faster).
+  f::Metadata with_gru = meta;
+  const std::uint64_t relu_total = fit_network_stage(recording, meta, options, false, relu_hidden);
+  const std::uint64_t gru_total = fit_network_stage(recording, with_gru, options, true, gru_hidden);
+  if (gru_total < relu_total) meta = std::move(with_gru);
 }
 
 }  // namespace spikey::host

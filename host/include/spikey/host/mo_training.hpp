@@ -49,10 +49,14 @@ struct MoTrainingOptions {
   // decode time (16 units: about a third more per channel-sample in the lockstep kernel), so
   // channels where it saves little (1% of magnitude is about 0.015 bits a sample) go without.
   int network_hidden = 16;
-  // The projector: a ReLU layer ("mlp") or a GRU cell ("gru", format version 8, at most 16
-  // units), whose state carries through the chunk; it costs decode time (the decoder runs it
-  // lane by lane).
-  std::string network_projector = "mlp";
+  // The projector: a ReLU layer of network_hidden units ("mlp"), a GRU cell of gru_hidden
+  // units ("gru", codecs mo3/cm3, §6.10.2) whose state carries through the chunk, or "best":
+  // both trained, keeping the one that saves more on the training chunks. Empty: the level's
+  // choice (mlp at level default, where decode speed matters; best at level max). A GRU of 4
+  // costs the scalar decoder of level max about what the ReLU layer of 16 does; in the lockstep
+  // decoder of level default it is several times slower.
+  std::string network_projector;
+  int gru_hidden = 4;
   std::uint64_t network_seed = 1;
   std::uint64_t network_samples = 1u << 18;
   double network_min_saving = 0.01;
