@@ -65,9 +65,9 @@ struct MoNetwork {
 
 // The gate tables at index i + 256, i = -256..255: round(256 * sigmoid((i + 0.5) / 32)) and
 // round(256 * tanh((i + 0.5) / 32)); no value is within 0.001 of a rounding tie, and a test
-// recomputes them. (Local constant tables, so device code reads them too.)
+// recomputes them. (Static local tables: one copy, which device code reads too.)
 SPIKEY_HD std::int32_t gru_sigmoid(int index) {
-  constexpr std::int16_t kTable[2 * kGruTableHalf] = {
+  static constexpr std::int16_t kTable[2 * kGruTableHalf] = {
       0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
       0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
       0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -105,7 +105,7 @@ SPIKEY_HD std::int32_t gru_sigmoid(int index) {
 }
 
 SPIKEY_HD std::int32_t gru_tanh(int index) {
-  constexpr std::int16_t kTable[2 * kGruTableHalf] = {
+  static constexpr std::int16_t kTable[2 * kGruTableHalf] = {
       -256, -256, -256, -256, -256, -256, -256, -256, -256, -256, -256, -256, -256, -256, -256, -256,
       -256, -256, -256, -256, -256, -256, -256, -256, -256, -256, -256, -256, -256, -256, -256, -256,
       -256, -256, -256, -256, -256, -256, -256, -256, -256, -256, -256, -256, -256, -256, -256, -256,
