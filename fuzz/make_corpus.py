@@ -88,7 +88,7 @@ def main():
                                 os.path.join(out, "archive", f"intan_4ch_network_{level}.spikey"), "--model", model,
                                 "--chunk-seconds", "0.01", "-f", "-q"], check=True)
                 # The GRU projector (codecs mo3, cm3).
-                write(config, b'{"network_min_saving": 0, "network_projector": "gru", "network_hidden": 4}')
+                write(config, b'{"network_min_saving": 0, "network_projector": "gru", "gru_hidden": 4}')
                 subprocess.run([spikey, "train", raw, "--raw-channels", "4", "--raw-rate", "30000", "--model-config", config,
                                 "--level", level, "-o", model, "-f", "-q"], check=True)
                 subprocess.run([spikey, "compress", raw, "--raw-channels", "4", "--raw-rate", "30000", "-o",
