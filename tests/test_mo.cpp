@@ -558,3 +558,31 @@ TEST(MoMetadata, NetworkIsValidated) {
   section.metadata.codec.name = kCodecMo2;  // a ReLU network's fields are missing
   EXPECT_THROW(parse_metadata_section(serialize(section)), ArchiveError) << "mo2 reads w1 and b1";
 }
+
+// Chunks decoded together (their lanes shared level by level) give exactly what each chunk
+// decoded alone gives: all channels, a subset with its sources, and a shorter last chunk.
+TEST(Mo1, ChunksDecodedTogetherEqualChunksDecodedAlone) {
+  test::TempDir out;
+  const auto recording = cinpla_sample();
+  host::EncodeOptions options;
+  options.codec = kCodecMo1;
+  options.overwrite = true;
+  options.chunk_seconds = 0.07;  // 2100, 2100 and 1800 samples
+  options.mo_training.network_samples = 1u << 15;
+  host::compress(recording, out / "j.spikey", options);
+  const ArchiveReader reader(out / "j.spikey");
+  ASSERT_EQ(reader.index().size(), 3u);
+  std::size_t linked = 0;
+  for (const auto& c : reader.metadata().channels) linked += !c.predictor.sources.empty();
+  ASSERT_GT(linked, 0u);
+  for (const std::vector<std::uint32_t> channels : {std::vector<std::uint32_t>{}, std::vector<std::uint32_t>{3, 17, 30}}) {
+    const auto together = host::decode_chunks(reader, 0, 3, channels);
+    ASSERT_EQ(together.size(), 3u);
+    for (std::uint64_t chunk = 0; chunk < 3; ++chunk) {
+      const auto alone = host::decode_chunk(reader, chunk, channels);
+      EXPECT_EQ(together[chunk].chunk, chunk);
+      EXPECT_EQ(together[chunk].channel, alone.channel);
+      EXPECT_EQ(together[chunk].samples, alone.samples) << "chunk " << chunk << ", " << channels.size() << " channels asked";
+    }
+  }
+}

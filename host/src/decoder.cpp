@@ -40,75 +40,109 @@ const char* describe(format::StreamStatus status) {
 
 }  // namespace
 
-// mo1: every needed stream's residuals, then the prediction stage depth by depth of the
-// decoding order (a channel's sources are all at smaller depths), up to 8 channels at once.
-void decode_mo_chunk(const format::Metadata& meta, std::uint64_t chunk, std::uint64_t payload_offset, const format::ChunkChannels& present,
-                     const format::PayloadDirectory& dir, std::span<const std::uint8_t> payload, const std::vector<char>& needed,
-                     std::vector<std::vector<std::int32_t>>& codes) {
-  std::vector<std::int64_t> position(meta.channels.size(), -1);
-  for (std::size_t p = 0; p < present.channel.size(); ++p) position[present.channel[p]] = static_cast<std::int64_t>(p);
+// The mo codecs decode in two stages: each chunk's streams to folded residuals (entropy), then
+// the prediction, depth by depth of the decoding order (a channel's sources are all at smaller
+// depths), up to 8 channels at once in the lockstep kernel. The prediction stage takes several
+// chunks together: a depth level of one chunk often holds fewer than 8 channels (long source
+// chains), and the same level of the next chunk fills the lanes.
+struct MoChunk {
+  std::uint64_t chunk = 0;
+  const format::ChunkChannels* present = nullptr;
+  const std::vector<char>* needed = nullptr;
+  std::vector<std::vector<std::int32_t>>* codes = nullptr;
+  std::vector<std::int64_t> position;  // per channel of the recording: index into `present`, or -1
+  std::vector<std::vector<std::uint32_t>> folded;
+  std::vector<std::int32_t> first_code;
+  std::vector<char> adapt;
+};
+
+MoChunk decode_mo_residuals(const format::Metadata& meta, std::uint64_t chunk, std::uint64_t payload_offset, const format::ChunkChannels& present,
+                            const format::PayloadDirectory& dir, std::span<const std::uint8_t> payload, const std::vector<char>& needed,
+                            std::vector<std::vector<std::int32_t>>& codes) {
+  MoChunk job;
+  job.chunk = chunk;
+  job.present = &present;
+  job.needed = &needed;
+  job.codes = &codes;
+  job.position.assign(meta.channels.size(), -1);
+  for (std::size_t p = 0; p < present.channel.size(); ++p) job.position[present.channel[p]] = static_cast<std::int64_t>(p);
+  job.folded.resize(present.channel.size());
+  job.first_code.assign(present.channel.size(), 0);
+  job.adapt.assign(present.channel.size(), 0);
+  for (std::size_t p = 0; p < present.channel.size(); ++p) {
+    if (!needed[p]) continue;
+    job.folded[p].resize(present.sample_count[p]);
+    bool flag = false;
+    if (!format::decode_lpc_stream_residuals(payload.data() + dir.stream_offset[p], dir.stream_size[p], present.sample_count[p],
+                                             meta.codec.partition_size, &job.first_code[p], &flag, job.folded[p].data()))
+      throw ArchiveError("chunk " + std::to_string(chunk) + ", channel " + std::to_string(present.channel[p]) + " (stream at byte " +
+                         std::to_string(payload_offset + dir.stream_offset[p]) + "): malformed mo1 stream");
+    job.adapt[p] = flag;
+  }
+  return job;
+}
+
+void predict_mo_chunks(const format::Metadata& meta, std::span<MoChunk> jobs) {
   std::vector<std::uint32_t> depth(meta.channels.size(), 0);
   std::uint32_t max_depth = 0;
   for (const std::uint32_t c : format::mo_decoding_order(meta)) {
     for (const auto& s : meta.channels[c].predictor.sources) depth[c] = std::max(depth[c], depth[static_cast<std::size_t>(s.channel)] + 1);
     max_depth = std::max(max_depth, depth[c]);
   }
-  std::vector<std::vector<std::uint32_t>> folded(present.channel.size());
-  std::vector<std::int32_t> first_code(present.channel.size(), 0);
-  std::vector<char> adapt(present.channel.size(), 0);
-  for (std::size_t p = 0; p < present.channel.size(); ++p) {
-    if (!needed[p]) continue;
-    folded[p].resize(present.sample_count[p]);
-    bool flag = false;
-    if (!format::decode_lpc_stream_residuals(payload.data() + dir.stream_offset[p], dir.stream_size[p], present.sample_count[p],
-                                             meta.codec.partition_size, &first_code[p], &flag, folded[p].data()))
-      throw ArchiveError("chunk " + std::to_string(chunk) + ", channel " + std::to_string(present.channel[p]) + " (stream at byte " +
-                         std::to_string(payload_offset + dir.stream_offset[p]) + "): malformed mo1 stream");
-    adapt[p] = flag;
-  }
+  struct Lane {
+    MoChunk* job;
+    std::size_t p;
+  };
   std::vector<std::vector<std::int32_t>> weights(lanes::kLanes), source_buffers(lanes::kLanes * format::kMaxMoSources);
   for (std::uint32_t level = 0; level <= max_depth; ++level) {
-    std::vector<std::size_t> batch;
+    std::vector<Lane> batch;
     const auto flush = [&] {
       lanes::MoLaneGroup group;
       group.lanes = static_cast<int>(batch.size());
-      group.n = present.sample_count[batch[0]];
+      group.n = batch[0].job->present->sample_count[batch[0].p];
       std::int32_t first[lanes::kLanes] = {};
       const std::uint32_t* in[lanes::kLanes] = {};
       std::int32_t* out[lanes::kLanes] = {};
       for (std::size_t l = 0; l < batch.size(); ++l) {
-        const std::size_t p = batch[l];
-        const format::ChannelPredictor& predictor = meta.channels[present.channel[p]].predictor;
+        MoChunk& job = *batch[l].job;
+        const std::size_t p = batch[l].p;
+        auto& codes = *job.codes;
+        const format::ChannelPredictor& predictor = meta.channels[job.present->channel[p]].predictor;
         group.model[l] = format::mo_model_of(predictor, meta.codec);
-        if (!adapt[p]) group.model[l].lms_step = 0;
+        if (!job.adapt[p]) group.model[l].lms_step = 0;
         weights[l] = format::lpc_initial_weights(predictor);
         group.weights[l] = weights[l].data();
         for (std::size_t s = 0; s < predictor.sources.size(); ++s) {
           auto& buffer = source_buffers[l * format::kMaxMoSources + s];
           buffer.assign(format::lpc_source_buffer_size(group.n), 0);
-          const std::int64_t q = position[static_cast<std::size_t>(predictor.sources[s].channel)];
+          const std::int64_t q = job.position[static_cast<std::size_t>(predictor.sources[s].channel)];
           if (q >= 0) {
             const auto& src = codes[static_cast<std::size_t>(q)];
             format::fill_lpc_source_buffer(src.data(), static_cast<std::uint32_t>(src.size()), group.n, buffer.data());
           }
           group.sources[l][s] = buffer.data();
         }
-        first[l] = first_code[p];
-        in[l] = folded[p].data();
+        first[l] = job.first_code[p];
+        in[l] = job.folded[p].data();
         codes[p].resize(group.n);
         out[l] = codes[p].data();
       }
       lanes::mo_reconstruct(group, first, in, out);
+      for (const Lane& lane : batch) lane.job->folded[lane.p] = {};  // done with: keep the memory in flight down
       batch.clear();
     };
     // Channels with and without the network stage in separate groups: a group pays for the
     // network when any of its lanes uses it.
     for (const bool network : {false, true}) {
-      for (std::size_t p = 0; p < present.channel.size(); ++p) {
-        if (!needed[p] || depth[present.channel[p]] != level || meta.channels[present.channel[p]].predictor.uses_network() != network) continue;
-        if (!batch.empty() && present.sample_count[batch[0]] != present.sample_count[p]) flush();
-        batch.push_back(p);
-        if (batch.size() == lanes::kLanes) flush();
+      for (MoChunk& job : jobs) {
+        const format::ChunkChannels& present = *job.present;
+        for (std::size_t p = 0; p < present.channel.size(); ++p) {
+          if (!(*job.needed)[p] || depth[present.channel[p]] != level || meta.channels[present.channel[p]].predictor.uses_network() != network)
+            continue;
+          if (!batch.empty() && batch[0].job->present->sample_count[batch[0].p] != present.sample_count[p]) flush();
+          batch.push_back({&job, p});
+          if (batch.size() == lanes::kLanes) flush();
+        }
       }
       if (!batch.empty()) flush();
     }
@@ -168,20 +202,52 @@ std::span<const std::int16_t> DecodedChunk::channel_samples(std::uint32_t c) con
 }
 
 DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chunk, std::span<const std::uint32_t> channels) {
+  return std::move(decode_chunks(reader, chunk, chunk + 1, channels).front());
+}
+
+std::vector<DecodedChunk> decode_chunks(const format::ArchiveReader& reader, std::uint64_t first_chunk, std::uint64_t end_chunk,
+                                        std::span<const std::uint32_t> channels) {
   const Stopwatch stopwatch;
-  const format::IndexEntry& entry = reader.index().at(chunk);
-  if (entry.lost()) throw format::LostChunkError(format::lost_chunk_message(reader.metadata(), chunk));
-  const std::vector<std::uint8_t> payload = reader.read_payload(chunk);
-  DecodedChunk out = decode_payload(reader.metadata(), reader.format_version(), chunk, payload, reader.payload_offset(chunk), channels,
-                                    &entry.samples_checksum);
-  out.decode_seconds = stopwatch.seconds();
+  std::vector<std::vector<std::uint8_t>> payloads;
+  std::vector<PayloadInput> inputs;
+  for (std::uint64_t chunk = first_chunk; chunk < end_chunk; ++chunk) {
+    const format::IndexEntry& entry = reader.index().at(chunk);
+    if (entry.lost()) throw format::LostChunkError(format::lost_chunk_message(reader.metadata(), chunk));
+    payloads.push_back(reader.read_payload(chunk));
+  }
+  for (std::uint64_t chunk = first_chunk; chunk < end_chunk; ++chunk)
+    inputs.push_back({chunk, payloads[chunk - first_chunk], reader.payload_offset(chunk), &reader.index()[chunk].samples_checksum});
+  auto out = decode_payloads(reader.metadata(), reader.format_version(), inputs, channels);
+  const double share = stopwatch.seconds() / static_cast<double>(std::max<std::size_t>(out.size(), 1));
+  for (auto& chunk : out) chunk.decode_seconds = share;
   return out;
 }
 
-DecodedChunk decode_payload(const format::Metadata& meta, std::uint16_t version, std::uint64_t chunk, std::span<const std::uint8_t> payload,
-                            std::uint64_t payload_offset, std::span<const std::uint32_t> channels, const std::uint64_t* samples_checksum) {
+namespace {
+
+// One chunk's decoding between its streams and its samples: the mo codecs' prediction stage
+// runs for several chunks at once (predict_mo_chunks) between start_payload and finish_payload.
+struct PayloadWork {
+  std::uint64_t chunk = 0;
+  std::uint64_t payload_offset = 0;
+  const std::uint64_t* samples_checksum = nullptr;
+  format::ChunkChannels present;
+  std::vector<std::size_t> positions;  // requested channels, as indices into `present`
+  std::vector<char> needed;
+  std::vector<std::vector<std::int32_t>> codes;
+  std::optional<MoChunk> mo;
+  DecodedChunk out;
+};
+
+// Everything up to the codes of every needed channel, except the mo codecs' prediction stage.
+void start_payload(const format::Metadata& meta, std::uint16_t version, std::uint64_t chunk, std::span<const std::uint8_t> payload,
+                   std::uint64_t payload_offset, std::span<const std::uint32_t> channels, const std::uint64_t* samples_checksum, PayloadWork& w) {
+  w.chunk = chunk;
+  w.payload_offset = payload_offset;
+  w.samples_checksum = samples_checksum;
   const std::uint64_t first_sample = meta.chunk_first_sample(chunk);
-  const format::ChunkChannels present = format::channels_in_chunk(meta, first_sample, meta.chunk_sample_count(chunk));
+  w.present = format::channels_in_chunk(meta, first_sample, meta.chunk_sample_count(chunk));
+  const format::ChunkChannels& present = w.present;
   const format::PayloadDirectory dir = format::parse_payload_directory(payload, present.channel.size(), chunk, payload_offset, version);
   const bool lpc = meta.codec.name == format::kCodecLpc1;
   const bool mo = format::uses_mo_predictors(meta.codec.name);
@@ -192,10 +258,10 @@ DecodedChunk decode_payload(const format::Metadata& meta, std::uint16_t version,
     return it != present.channel.end() && *it == static_cast<std::uint32_t>(c) ? it - present.channel.begin() : -1;
   };
 
-  DecodedChunk out;
+  DecodedChunk& out = w.out;
   out.chunk = chunk;
   out.first_sample = first_sample;
-  std::vector<std::size_t> positions;  // requested channels, as indices into `present`
+  std::vector<std::size_t>& positions = w.positions;
   if (channels.empty()) {
     positions.resize(present.channel.size());
     std::iota(positions.begin(), positions.end(), std::size_t{0});
@@ -204,7 +270,8 @@ DecodedChunk decode_payload(const format::Metadata& meta, std::uint16_t version,
       if (const auto p = position_of(c); p >= 0) positions.push_back(static_cast<std::size_t>(p));
   }
   // A requested channel predicted from another needs that one decoded too.
-  std::vector<char> needed(present.channel.size(), 0);
+  std::vector<char>& needed = w.needed;
+  needed.assign(present.channel.size(), 0);
   std::vector<std::int64_t> source_position(present.channel.size(), -1);
   for (const std::size_t p : positions) {
     needed[p] = 1;
@@ -225,7 +292,8 @@ DecodedChunk decode_payload(const format::Metadata& meta, std::uint16_t version,
     }
   }
 
-  std::vector<std::vector<std::int32_t>> codes(present.channel.size());
+  std::vector<std::vector<std::int32_t>>& codes = w.codes;
+  codes.resize(present.channel.size());
   const auto stream_error = [&](std::size_t p, const std::string& why) {
     return ArchiveError("chunk " + std::to_string(chunk) + ", channel " + std::to_string(present.channel[p]) + " (stream at byte " +
                         std::to_string(payload_offset + dir.stream_offset[p]) + "): " + why);
@@ -250,7 +318,7 @@ DecodedChunk decode_payload(const format::Metadata& meta, std::uint16_t version,
   if (cm) {
     decode_cm_chunk(meta, chunk, payload_offset, present, dir, payload, needed, codes);
   } else if (mo) {
-    decode_mo_chunk(meta, chunk, payload_offset, present, dir, payload, needed, codes);
+    w.mo = decode_mo_residuals(meta, chunk, payload_offset, present, dir, payload, needed, codes);  // predicted with the other chunks
   } else if (!lpc) {
     for (std::size_t p = 0; p < present.channel.size(); ++p) {
       if (!needed[p]) continue;
@@ -318,6 +386,15 @@ DecodedChunk decode_payload(const format::Metadata& meta, std::uint16_t version,
     }
   }
 
+}
+
+DecodedChunk finish_payload(const format::Metadata& meta, PayloadWork& w) {
+  const format::ChunkChannels& present = w.present;
+  const std::vector<std::size_t>& positions = w.positions;
+  const auto& codes = w.codes;
+  const std::uint64_t chunk = w.chunk, payload_offset = w.payload_offset;
+  const std::uint64_t* samples_checksum = w.samples_checksum;
+  DecodedChunk out = std::move(w.out);
   std::uint64_t total = 0;
   for (const std::size_t p : positions) {
     out.channel.push_back(present.channel[p]);
@@ -339,14 +416,43 @@ DecodedChunk decode_payload(const format::Metadata& meta, std::uint16_t version,
   return out;
 }
 
+
+}  // namespace
+
+std::vector<DecodedChunk> decode_payloads(const format::Metadata& meta, std::uint16_t version, std::span<const PayloadInput> inputs,
+                                          std::span<const std::uint32_t> channels) {
+  std::vector<PayloadWork> work(inputs.size());  // sized once: the mo jobs point into it
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    start_payload(meta, version, inputs[i].chunk, inputs[i].payload, inputs[i].payload_offset, channels, inputs[i].samples_checksum, work[i]);
+  std::vector<MoChunk> jobs;
+  for (auto& w : work)
+    if (w.mo) jobs.push_back(std::move(*w.mo));
+  if (!jobs.empty()) predict_mo_chunks(meta, jobs);
+  std::vector<DecodedChunk> out;
+  for (auto& w : work) out.push_back(finish_payload(meta, w));
+  return out;
+}
+
+DecodedChunk decode_payload(const format::Metadata& meta, std::uint16_t version, std::uint64_t chunk, std::span<const std::uint8_t> payload,
+                            std::uint64_t payload_offset, std::span<const std::uint32_t> channels, const std::uint64_t* samples_checksum) {
+  const PayloadInput input{chunk, payload, payload_offset, samples_checksum};
+  return std::move(decode_payloads(meta, version, {&input, 1}, channels).front());
+}
+
 void decode_chunks_in_order(const format::ArchiveReader& reader, std::uint64_t first_chunk, std::uint64_t end_chunk,
                             std::span<const std::uint32_t> channels, unsigned threads,
                             const std::function<void(const DecodedChunk&)>& consume) {
   const std::vector<std::uint32_t> wanted(channels.begin(), channels.end());
-  ordered_parallel<DecodedChunk>(
-      end_chunk - first_chunk, threads, 2 * std::size_t{threads},
-      [&](std::size_t i) { return decode_chunk(reader, first_chunk + i, wanted); },
-      [&](std::size_t, DecodedChunk& chunk) { consume(chunk); });
+  const std::uint64_t groups = (end_chunk - first_chunk + kJointChunks - 1) / kJointChunks;
+  ordered_parallel<std::vector<DecodedChunk>>(
+      groups, threads, std::size_t{threads} + 1,
+      [&](std::size_t g) {
+        const std::uint64_t first = first_chunk + g * kJointChunks;
+        return decode_chunks(reader, first, std::min(end_chunk, first + kJointChunks), wanted);
+      },
+      [&](std::size_t, std::vector<DecodedChunk>& decoded) {
+        for (const auto& chunk : decoded) consume(chunk);
+      });
 }
 
 namespace {
@@ -468,17 +574,33 @@ RestoreReport restore_sources(const format::ArchiveReader& reader, const Restore
     // All channels: decode_chunk then also checks the decoded-samples checksum.
     if (channels.size() == meta.channels.size()) channels.clear();
     std::sort(channels.begin(), channels.end());
-    ordered_parallel<DecodedChunk>(chunk_count, options.threads, 2 * std::size_t{options.threads}, [&](std::size_t i) {
-      return reader.index()[i].lost() ? zero_filled_chunk(meta, i, channels) : decode_chunk(reader, i, channels);
-    }, [&](std::size_t, DecodedChunk& chunk) {
-      const bool chunk_lost = reader.index()[chunk.chunk].lost();
-      if (options.inspect && channels.empty() && !chunk_lost) options.inspect(chunk);
-      for (auto& r : rebuilders) r->add_chunk(chunk, chunk_lost);
-      if (chunk.decode_seconds > report.slowest_chunk_seconds) {
-        report.slowest_chunk_seconds = chunk.decode_seconds;
-        report.slowest_chunk = chunk.chunk;
+    // kJointChunks chunks per task (decode_chunks); lost chunks of a salvaged archive are zeros.
+    const std::uint64_t tasks = (chunk_count + kJointChunks - 1) / kJointChunks;
+    ordered_parallel<std::vector<DecodedChunk>>(tasks, options.threads, std::size_t{options.threads} + 1, [&](std::size_t task) {
+      const std::uint64_t first = task * kJointChunks, end = std::min(chunk_count, first + kJointChunks);
+      std::vector<DecodedChunk> out;
+      for (std::uint64_t i = first; i < end;) {
+        if (reader.index()[i].lost()) {
+          out.push_back(zero_filled_chunk(meta, i++, channels));
+          continue;
+        }
+        std::uint64_t run_end = i;
+        while (run_end < end && !reader.index()[run_end].lost()) ++run_end;
+        for (auto& chunk : decode_chunks(reader, i, run_end, channels)) out.push_back(std::move(chunk));
+        i = run_end;
       }
-      if (options.progress) options.progress(++progress_done, chunk_count * groups);
+      return out;
+    }, [&](std::size_t, std::vector<DecodedChunk>& decoded) {
+      for (const DecodedChunk& chunk : decoded) {
+        const bool chunk_lost = reader.index()[chunk.chunk].lost();
+        if (options.inspect && channels.empty() && !chunk_lost) options.inspect(chunk);
+        for (auto& r : rebuilders) r->add_chunk(chunk, chunk_lost);
+        if (chunk.decode_seconds > report.slowest_chunk_seconds) {
+          report.slowest_chunk_seconds = chunk.decode_seconds;
+          report.slowest_chunk = chunk.chunk;
+        }
+        if (options.progress) options.progress(++progress_done, chunk_count * groups);
+      }
     });
     for (auto& r : rebuilders) {
       if (!r->finish()) (r->lost() ? report.incomplete_files : report.mismatched_files).push_back(r->path());

@@ -33,12 +33,32 @@ struct DecodedChunk {
 DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chunk,
                           std::span<const std::uint32_t> channels = {});
 
+// Chunks [first_chunk, end_chunk) decoded together: the lockstep prediction of the mo codecs
+// fills its lanes with channels of all of them (a level of the decoding order often holds
+// fewer than 8 channels of one chunk). Each chunk's decode_seconds is its share of the time.
+std::vector<DecodedChunk> decode_chunks(const format::ArchiveReader& reader, std::uint64_t first_chunk, std::uint64_t end_chunk,
+                                        std::span<const std::uint32_t> channels = {});
+
+// Chunks decoded in one call of decode_chunks by the whole-archive readers (decode_chunks_in_order,
+// restore_sources): 2 about halves the lockstep groups of recordings with long source chains.
+inline constexpr std::size_t kJointChunks = 2;
+
 // The decoding behind decode_chunk, for a payload already read and checked against its frame
 // (salvage reads chunks without an index). `payload_offset` is used in messages. With
 // `samples_checksum` and all channels, the decoded samples are checked against it.
 DecodedChunk decode_payload(const format::Metadata& metadata, std::uint16_t format_version, std::uint64_t chunk,
                             std::span<const std::uint8_t> payload, std::uint64_t payload_offset,
                             std::span<const std::uint32_t> channels, const std::uint64_t* samples_checksum);
+
+// decode_payload for several chunks at once (as decode_chunks).
+struct PayloadInput {
+  std::uint64_t chunk = 0;
+  std::span<const std::uint8_t> payload;
+  std::uint64_t payload_offset = 0;
+  const std::uint64_t* samples_checksum = nullptr;
+};
+std::vector<DecodedChunk> decode_payloads(const format::Metadata& metadata, std::uint16_t format_version, std::span<const PayloadInput> inputs,
+                                          std::span<const std::uint32_t> channels);
 
 // XXH3-64 of a chunk's decoded samples in their layout (SPEC.md §4.4).
 std::uint64_t samples_checksum_of(const DecodedChunk& chunk);
