@@ -50,9 +50,9 @@ struct EncodeOptions {
   CmTrainingOptions cm_training;      // cm1's context model; its thread count follows `threads`
   std::shared_ptr<const Topology> topology;  // mo1: reuse this instead of computing one
   std::shared_ptr<const struct Model> model;  // encode with this instead of training (and racing)
-  // Batch backend (lpc1): when set, chunks are encoded in batches by this executor (the CUDA
-  // encoder, or run_batch_on_cpu) instead of chunk by chunk; each batch's buffers stay
-  // within batch_memory_bytes (at least one chunk per batch).
+  // Batch backend (lpc1, mo1, mo2, mo3): when set, chunks are encoded in batches by this
+  // executor (the CUDA encoder, or run_batch_on_cpu) instead of chunk by chunk; each batch's
+  // buffers stay within batch_memory_bytes (at least one chunk per batch).
   std::function<std::vector<std::uint32_t>(BatchPlan&, std::span<const std::int16_t>)> batch_executor;
   std::uint64_t batch_memory_bytes = 1ull << 30;
   std::string backend = "cpu";  // reported only

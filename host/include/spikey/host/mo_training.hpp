@@ -43,7 +43,7 @@ struct MoTrainingOptions {
   // at most 0.015%).
   double wavelet_min_saving = 0.005;
   std::uint64_t max_training_samples = 1u << 17;  // per channel
-  // The network stage (§6.10.1): hidden units of the recording's network (0: none), the seed
+  // The network stage (§6.10.1): hidden units of its ReLU layer (0: no network stage), the seed
   // of its training, the samples it trains on (all channels together) and the share of a
   // channel's residual magnitude it must save for the channel to use it: the network costs
   // decode time (16 units: about a third more per channel-sample in the lockstep kernel), so
