@@ -347,24 +347,28 @@ ChannelPredictor mo_predictor_from_json(const json& j, const std::string& where)
 // The network stage (§6.10.1): weights as flat integer arrays, W1 row by row. The GRU projector
 // of mo3/cm3 (§6.10.2) has gate arrays instead of W1 and b1, gates in the order z, r, n.
 json network_to_json(const MoNetwork& net) {
+  // Rows beyond the arrays are never read: a network larger than its projector allows is
+  // written with fewer values than `hidden` says, which parsing rejects.
+  const bool gru = net.projector == NetProjector::kGru;
+  const int rows = std::clamp(net.hidden, 0, gru ? kMaxGruHidden : kMaxNetHidden);
   json w2 = json::array();
-  for (int j = 0; j < net.hidden; ++j) w2.push_back(net.w2[j]);
-  if (net.projector == NetProjector::kGru) {
+  for (int j = 0; j < rows; ++j) w2.push_back(net.w2[j]);
+  if (gru) {
     json gx = json::array(), gh = json::array(), gb = json::array();
     for (int g = 0; g < kGruGates; ++g)
-      for (int k = 0; k < net.hidden; ++k) {
+      for (int k = 0; k < rows; ++k) {
         for (int i = 0; i < kNetInputs; ++i) gx.push_back(net.gx[g][k][i]);
-        for (int i = 0; i < net.hidden; ++i) gh.push_back(net.gh[g][k][i]);
+        for (int i = 0; i < rows; ++i) gh.push_back(net.gh[g][k][i]);
         gb.push_back(net.gb[g][k]);
       }
-    return {{"hidden", static_cast<std::uint32_t>(net.hidden)}, {"gx", gx}, {"gh", gh}, {"gb", gb}, {"w2", w2}, {"b2", net.b2}};
+    return {{"hidden", net.hidden}, {"gx", gx}, {"gh", gh}, {"gb", gb}, {"w2", w2}, {"b2", net.b2}};
   }
   json w1 = json::array(), b1 = json::array();
-  for (int j = 0; j < net.hidden; ++j) {
+  for (int j = 0; j < rows; ++j) {
     for (int i = 0; i < kNetInputs; ++i) w1.push_back(net.w1[j][i]);
     b1.push_back(net.b1[j]);
   }
-  return {{"hidden", static_cast<std::uint32_t>(net.hidden)}, {"w1", w1}, {"b1", b1}, {"w2", w2}, {"b2", net.b2}};
+  return {{"hidden", net.hidden}, {"w1", w1}, {"b1", b1}, {"w2", w2}, {"b2", net.b2}};
 }
 
 MoNetwork network_from_json(const json& j, bool gru) {
