@@ -254,14 +254,19 @@ void run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
               s.wavelet.begin() + static_cast<std::ptrdiff_t>((static_cast<std::size_t>(level) * wavelet_rows + f::kWaveletPad + 1) * lanes), 0);
   s.codes.resize(n * lanes);
   s.folded.resize(n * lanes);
-  for (int l = g.lanes; l < kLanes; ++l)
-    for (std::size_t t = 0; t < n; ++t) s.codes[t * lanes + static_cast<std::size_t>(l)] = 0, s.folded[t * lanes + static_cast<std::size_t>(l)] = 0;
-  for (int l = 0; l < g.lanes; ++l) {
-    if (kDecode) {
-      s.codes[static_cast<std::size_t>(l)] = first_code[l];
-      for (std::size_t t = 1; t < n; ++t) s.folded[(t - 1) * lanes + static_cast<std::size_t>(l)] = folded_in[l][t - 1];
-    } else {
-      for (std::size_t t = 0; t < n; ++t) s.codes[t * lanes + static_cast<std::size_t>(l)] = codes_in[l][t];
+  // The lanes' inputs, row by row (sequential stores); unused lanes read zeros. Decoding reads
+  // only row 0 of the codes (the warm-up codes): the kernel writes every later row first.
+  const auto active = static_cast<std::size_t>(g.lanes);
+  if (kDecode) {
+    for (std::size_t l = 0; l < lanes; ++l) s.codes[l] = l < active ? first_code[l] : 0;
+    for (std::size_t t = 1; t < n; ++t) {
+      std::uint32_t* row = s.folded.data() + (t - 1) * lanes;
+      for (std::size_t l = 0; l < lanes; ++l) row[l] = l < active ? folded_in[l][t - 1] : 0;
+    }
+  } else {
+    for (std::size_t t = 0; t < n; ++t) {
+      std::int32_t* row = s.codes.data() + t * lanes;
+      for (std::size_t l = 0; l < lanes; ++l) row[l] = l < active ? codes_in[l][t] : 0;
     }
   }
   bool adapting = false;
