@@ -361,14 +361,14 @@ json network_to_json(const MoNetwork& net) {
         for (int i = 0; i < rows; ++i) gh.push_back(net.gh[g][k][i]);
         gb.push_back(net.gb[g][k]);
       }
-    return {{"hidden", net.hidden}, {"gx", gx}, {"gh", gh}, {"gb", gb}, {"w2", w2}, {"b2", net.b2}};
+    return {{"hidden", static_cast<std::uint32_t>(std::max(net.hidden, 0))}, {"gx", gx}, {"gh", gh}, {"gb", gb}, {"w2", w2}, {"b2", net.b2}};
   }
   json w1 = json::array(), b1 = json::array();
   for (int j = 0; j < rows; ++j) {
     for (int i = 0; i < kNetInputs; ++i) w1.push_back(net.w1[j][i]);
     b1.push_back(net.b1[j]);
   }
-  return {{"hidden", net.hidden}, {"w1", w1}, {"b1", b1}, {"w2", w2}, {"b2", net.b2}};
+  return {{"hidden", static_cast<std::uint32_t>(std::max(net.hidden, 0))}, {"w1", w1}, {"b1", b1}, {"w2", w2}, {"b2", net.b2}};
 }
 
 MoNetwork network_from_json(const json& j, bool gru) {
