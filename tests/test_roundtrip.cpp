@@ -296,6 +296,7 @@ TEST(RealData, AllNeuralinkFilesInOneArchive) {
 }
 
 TEST(RealData, MultiChannelSets) {
+  SPIKEY_SKIP_CORPUS_WIDE_IN_SANITIZED_BUILD();
   struct Set {
     const char* file;
     std::uint32_t channels;
