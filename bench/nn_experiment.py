@@ -78,6 +78,16 @@ def laplace_bits(e):
     return np.log2(2 * np.e * max(np.mean(np.abs(e)), 0.5))
 
 
+def adam_step(params, grads, ms, vs, t, lr):
+    """One Adam update of every parameter array in place (t counts updates from 1)."""
+    for p, gp, m, v in zip(params, grads, ms, vs):
+        m *= 0.9
+        m += 0.1 * gp
+        v *= 0.999
+        v += 0.001 * gp * gp
+        p -= lr * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+
+
 class Mlp:
     def __init__(self, inputs, hidden, rng):
         self.w1 = rng.normal(0, 1 / np.sqrt(inputs), (inputs, hidden))
@@ -103,12 +113,7 @@ class Mlp:
         gw1 = self.x.T @ gh
         gb1 = gh.sum(0)
         self.t += 1
-        for p, gp, m, v in zip(self.params, [gw1, gb1, gw2, gb2], self.m, self.v):
-            m *= 0.9
-            m += 0.1 * gp
-            v *= 0.999
-            v += 0.001 * gp * gp
-            p -= lr * (m / (1 - 0.9 ** self.t)) / (np.sqrt(v / (1 - 0.999 ** self.t)) + 1e-8)
+        adam_step(self.params, [gw1, gb1, gw2, gb2], self.m, self.v, self.t, lr)
 
     def train(self, x, y, rng, epochs=6, batch=512, lr=3e-3):
         for _ in range(epochs):
@@ -180,12 +185,7 @@ class Gru:
             gu[:, 2 * hn:] += (r * h).T @ dn
             dh = dh * z + drh * r + np.concatenate([dz, dr], axis=1) @ u[:, :2 * hn].T
         self.t += 1
-        for p, gp, m, v in zip(self.params, [gw, gu, gwo, gbo], self.m, self.v):
-            m *= 0.9
-            m += 0.1 * gp
-            v *= 0.999
-            v += 0.001 * gp * gp
-            p -= lr * (m / (1 - 0.9 ** self.t)) / (np.sqrt(v / (1 - 0.999 ** self.t)) + 1e-8)
+        adam_step(self.params, [gw, gu, gwo, gbo], self.m, self.v, self.t, lr)
 
     def train(self, sequences, rng, steps=400000, epochs=6, window=64, warmup=16, batch=256, lr=3e-3):
         """sequences: list of (x (T, inputs), y (T,)) per channel."""

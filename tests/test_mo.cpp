@@ -282,6 +282,28 @@ TEST(Mo1, WaveletFeaturesRoundTripWhenForced) {
   EXPECT_EQ(reader.metadata().codec.wavelet_levels, 4u);
 }
 
+namespace {
+
+std::int64_t wide_clamp(std::int64_t v, std::int64_t limit) { return std::clamp(v, -limit, limit); }
+
+// The network's inputs at one step: 8 recent differences (all at the clamp when extreme) and
+// a linear prediction.
+void random_network_inputs(std::mt19937& rng, bool extreme, std::int32_t* recent, std::int32_t* linear) {
+  for (int i = 0; i < kNetHistory; ++i)
+    recent[i] = extreme ? (rng() % 2 ? kLpcHistoryClamp : -kLpcHistoryClamp) : static_cast<std::int32_t>(rng() % 4095) - 2047;
+  *linear = static_cast<std::int32_t>(rng() % 20001) - 10000;
+}
+
+// The scaled inputs x_i of mo_network.hpp, in int64.
+void wide_network_inputs(const std::int32_t* recent, std::int32_t linear, std::int32_t input_gain, std::int64_t* x) {
+  for (int i = 0; i < kNetInputs; ++i) {
+    const std::int64_t v = i < kNetHistory ? recent[i] : wide_clamp(linear, kNetPredictionClamp);
+    x[i] = wide_clamp((v * input_gain + 2048) >> 12, kNetInputClamp);
+  }
+}
+
+}  // namespace
+
 // The network's int32 arithmetic equals the same formulas in int64: no intermediate overflows,
 // at the bounds as well as in between.
 TEST(MoNetwork, Int32ArithmeticEqualsAWideReference) {
@@ -291,16 +313,10 @@ TEST(MoNetwork, Int32ArithmeticEqualsAWideReference) {
     const bool extreme = trial % 3 == 0;
     const std::int32_t input_gain = extreme ? kMaxNetInputGain : static_cast<std::int32_t>(1 + rng() % kMaxNetInputGain);
     const std::int32_t output_gain = extreme ? kMaxNetOutputGain : static_cast<std::int32_t>(1 + rng() % kMaxNetOutputGain);
-    std::int32_t recent[kNetHistory];
-    for (auto& v : recent) v = extreme ? (rng() % 2 ? kLpcHistoryClamp : -kLpcHistoryClamp) : static_cast<std::int32_t>(rng() % 4095) - 2047;
-    const std::int32_t linear = static_cast<std::int32_t>(rng() % 20001) - 10000;
-
-    const auto wide_clamp = [](std::int64_t v, std::int64_t limit) { return std::clamp(v, -limit, limit); };
+    std::int32_t recent[kNetHistory], linear;
+    random_network_inputs(rng, extreme, recent, &linear);
     std::int64_t x[kNetInputs];
-    for (int i = 0; i < kNetInputs; ++i) {
-      const std::int64_t v = i < kNetHistory ? recent[i] : wide_clamp(linear, kNetPredictionClamp);
-      x[i] = wide_clamp((v * input_gain + 2048) >> 12, kNetInputClamp);
-    }
+    wide_network_inputs(recent, linear, input_gain, x);
     std::int64_t o = net.b2;
     for (int j = 0; j < net.hidden; ++j) {
       std::int64_t pre = net.b1[j];
@@ -324,15 +340,10 @@ TEST(MoNetwork, GruInt32ArithmeticEqualsAWideReference) {
     std::int32_t state[kMaxGruHidden] = {};
     std::int64_t wide_state[kMaxGruHidden] = {};
     for (int step = 0; step < 20; ++step) {
-      std::int32_t recent[kNetHistory];
-      for (auto& v : recent) v = extreme ? (rng() % 2 ? kLpcHistoryClamp : -kLpcHistoryClamp) : static_cast<std::int32_t>(rng() % 4095) - 2047;
-      const std::int32_t linear = static_cast<std::int32_t>(rng() % 20001) - 10000;
-      const auto wide_clamp = [](std::int64_t v, std::int64_t limit) { return std::clamp(v, -limit, limit); };
+      std::int32_t recent[kNetHistory], linear;
+      random_network_inputs(rng, extreme, recent, &linear);
       std::int64_t x[kNetInputs];
-      for (int i = 0; i < kNetInputs; ++i) {
-        const std::int64_t v = i < kNetHistory ? recent[i] : wide_clamp(linear, kNetPredictionClamp);
-        x[i] = wide_clamp((v * input_gain + 2048) >> 12, kNetInputClamp);
-      }
+      wide_network_inputs(recent, linear, input_gain, x);
       const auto table = [](std::int64_t pre, bool tanh_gate) {
         const double real = (static_cast<double>(std::clamp<std::int64_t>(pre >> 11, -256, 255)) + 0.5) / 32;
         return static_cast<std::int64_t>(std::floor(256 * (tanh_gate ? std::tanh(real) : 1 / (1 + std::exp(-real))) + 0.5));

@@ -53,6 +53,27 @@ struct Random {
   float uniform(float bound) { return static_cast<float>((static_cast<double>(next() >> 11) * 0x1.0p-53 * 2 - 1) * bound); }
 };
 
+// Adam's moment estimates for the parameters of one training run (both projectors use it).
+struct Adam {
+  std::vector<float> m, v;
+  std::uint64_t steps = 0;
+  float correction1 = 1, correction2 = 1;
+
+  explicit Adam(std::size_t parameters) : m(parameters, 0), v(parameters, 0) {}
+  void next_step() {
+    ++steps;
+    correction1 = 1.0f - std::pow(0.9f, static_cast<float>(steps));
+    correction2 = 1.0f - std::pow(0.999f, static_cast<float>(steps));
+  }
+  // Moves parameter k (`value`) against its gradient, then keeps it within ±limit.
+  void update(std::size_t k, float gradient, float rate, float limit, float& value) {
+    m[k] = 0.9f * m[k] + 0.1f * gradient;
+    v[k] = 0.999f * v[k] + 0.001f * gradient * gradient;
+    value -= rate * (m[k] / correction1) / (std::sqrt(v[k] / correction2) + 1e-8f);
+    value = std::clamp(value, -limit, limit);
+  }
+};
+
 // Calls visit(p, recent, acc, d) for every step t >= 1 of every predicted channel present in
 // the chunk (p: its index in `present`): `recent` points at c[t-8 .. t-1], `acc` is the linear
 // accumulator with the stored weights held fixed, `d` the clamped difference to predict.
@@ -143,12 +164,12 @@ void train_epochs(FloatNetwork& net, const std::vector<float>& x, const std::vec
   const auto hidden = static_cast<std::size_t>(net.hidden);
   constexpr auto inputs = static_cast<std::size_t>(f::kNetInputs);
   const std::size_t parameters = hidden * inputs + 2 * hidden + 1;
-  std::vector<float> m(parameters, 0), v(parameters, 0), grad(parameters);
+  Adam adam(parameters);
+  std::vector<float> grad(parameters);
   std::vector<std::size_t> order(count);
   for (std::size_t i = 0; i < count; ++i) order[i] = i;
   std::vector<float> w1(hidden * inputs), b1(hidden), w2(hidden), pre(hidden), h(hidden);
   float b2 = 0;
-  std::uint64_t steps = 0;
   for (int epoch = 0; epoch < epochs; ++epoch) {
     for (std::size_t i = count; i > 1; --i) std::swap(order[i - 1], order[random.next() % i]);
     for (std::size_t start = 0; start < count; start += kBatch) {
@@ -186,15 +207,8 @@ void train_epochs(FloatNetwork& net, const std::vector<float>& x, const std::vec
         }
         grad[parameters - 1] += g;
       }
-      ++steps;
-      const float correction1 = 1.0f - std::pow(0.9f, static_cast<float>(steps));
-      const float correction2 = 1.0f - std::pow(0.999f, static_cast<float>(steps));
-      const auto update = [&](std::size_t k, float& value, float limit) {
-        m[k] = 0.9f * m[k] + 0.1f * grad[k];
-        v[k] = 0.999f * v[k] + 0.001f * grad[k] * grad[k];
-        value -= rate * (m[k] / correction1) / (std::sqrt(v[k] / correction2) + 1e-8f);
-        value = std::clamp(value, -limit, limit);
-      };
+      adam.next_step();
+      const auto update = [&](std::size_t k, float& value, float limit) { adam.update(k, grad[k], rate, limit, value); };
       for (std::size_t k = 0; k < hidden * inputs; ++k) update(k, net.w1[k], FloatNetwork::kMaxWeight);
       for (std::size_t j = 0; j < hidden; ++j) update(hidden * inputs + j, net.b1[j], FloatNetwork::kMaxHiddenBias);
       for (std::size_t j = 0; j < hidden; ++j) update(hidden * inputs + hidden + j, net.w2[j], FloatNetwork::kMaxWeight);
@@ -341,40 +355,36 @@ void train_gru_epochs(FloatGru& net, const std::vector<float>& x, const std::vec
                       Random& random, unsigned threads) {
   const std::size_t windows = y.size() / kGruWindow;
   const std::size_t parameters = net.size();
-  std::vector<float> m(parameters, 0), v(parameters, 0), grad(parameters);
+  Adam adam(parameters);
+  std::vector<float> grad(parameters);
   std::vector<std::vector<float>> group_grad(kGruBatchGroups, std::vector<float>(parameters));
   std::vector<std::size_t> order(windows);
   for (std::size_t i = 0; i < windows; ++i) order[i] = i;
-  std::uint64_t steps = 0;
+  FloatGru on_grid;  // the weights on their integer grids (fine-tuning)
   for (int epoch = 0; epoch < epochs; ++epoch) {
     for (std::size_t i = windows; i > 1; --i) std::swap(order[i - 1], order[random.next() % i]);
     for (std::size_t start = 0; start < windows; start += kGruBatch) {
       const std::size_t end = std::min(windows, start + kGruBatch);
       const float scale = 1.0f / static_cast<float>((end - start) * (kGruWindow - kGruWarmup));
-      FloatGru on_grid = net;
-      if (quantized)
+      if (quantized) {
+        on_grid = net;
         for (std::size_t k = 0; k < parameters; ++k) {
           const float unit = k >= net.gb(0, 0) && k < net.w2(0) ? kBiasUnit : (k == net.b2() ? kBiasUnit : kWeightUnit);
           on_grid.params[k] = std::round(net.params[k] * unit) / unit;
         }
+      }
+      const FloatGru& running = quantized ? on_grid : net;
       parallel_for(kGruBatchGroups, threads, [&](std::size_t group) {
         auto& g = group_grad[group];
         std::fill(g.begin(), g.end(), 0.0f);
         for (std::size_t w = start + group; w < end; w += kGruBatchGroups)
-          gru_window_gradient(on_grid, &x[order[w] * kGruWindow * f::kNetInputs], &y[order[w] * kGruWindow], scale, quantized, g);
+          gru_window_gradient(running, &x[order[w] * kGruWindow * f::kNetInputs], &y[order[w] * kGruWindow], scale, quantized, g);
       });
       std::fill(grad.begin(), grad.end(), 0.0f);
       for (const auto& g : group_grad)
         for (std::size_t k = 0; k < parameters; ++k) grad[k] += g[k];
-      ++steps;
-      const float correction1 = 1.0f - std::pow(0.9f, static_cast<float>(steps));
-      const float correction2 = 1.0f - std::pow(0.999f, static_cast<float>(steps));
-      for (std::size_t k = 0; k < parameters; ++k) {
-        m[k] = 0.9f * m[k] + 0.1f * grad[k];
-        v[k] = 0.999f * v[k] + 0.001f * grad[k] * grad[k];
-        net.params[k] -= rate * (m[k] / correction1) / (std::sqrt(v[k] / correction2) + 1e-8f);
-        net.params[k] = std::clamp(net.params[k], -net.limit(k), net.limit(k));
-      }
+      adam.next_step();
+      for (std::size_t k = 0; k < parameters; ++k) adam.update(k, grad[k], rate, net.limit(k), net.params[k]);
     }
   }
 }
