@@ -357,20 +357,6 @@ TEST(LevelMax, BundledSamplesRoundTripSmallerThanDefault) {
     EXPECT_EQ(test::read_file(out / "restored" / s.path), test::read_file(test::samples_dir() / "neuralink" / s.path));
 }
 
-TEST(LevelMax, SameBytesForAnyThreadCount) {
-  test::TempDir out;
-  const auto recording = host::Recording::open({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, {32u, 30000.0}, ignore_note);
-  host::EncodeOptions options;
-  options.overwrite = true;
-  options.level = "max";
-  options.chunk_seconds = 0.05;
-  options.threads = 1;
-  host::compress(recording, out / "one.spikey", options);
-  options.threads = 3;
-  host::compress(recording, out / "three.spikey", options);
-  EXPECT_EQ(test::read_file(out / "one.spikey"), test::read_file(out / "three.spikey"));
-}
-
 TEST(LevelMax, AllNeuralinkFilesInOneArchive) {
   SPIKEY_SKIP_CORPUS_WIDE_IN_SANITIZED_BUILD();
   SPIKEY_REQUIRE_SHARED("neuralink");

@@ -397,15 +397,36 @@ host::Recording cinpla_sample() {
 // The network stage on real data: training is deterministic for a seed, the channels that use
 // the network are the ones where it saves, and the archive round-trips through the lockstep
 // decoder (verify) and the scalar reference path (cm1 shares the predictor).
-TEST(Mo1, NetworkStageTrainsDeterministicallyAndRoundTrips) {
-  test::TempDir out;
-  const auto recording = cinpla_sample();
+// Options of the network-stage tests: the cinpla sample in short chunks, every channel given
+// the network whatever it saves, and a training set big enough for this short sample (smaller
+// under sanitizers, where float training runs many times slower).
+host::EncodeOptions network_test_options() {
   host::EncodeOptions options;
   options.codec = kCodecMo1;
   options.overwrite = true;
   options.chunk_seconds = 0.05;
-  options.mo_training.network_min_saving = -1;  // every channel, whatever it saves
-  options.mo_training.network_samples = 1u << 15;  // enough to train on this short sample, and quicker
+  options.mo_training.network_min_saving = -1;
+#ifdef SPIKEY_SANITIZED_BUILD
+  options.mo_training.network_samples = 1u << 12;
+#else
+  options.mo_training.network_samples = 1u << 15;
+#endif
+  return options;
+}
+
+bool restores_cinpla_sample(const fs::path& archive, const fs::path& directory) {
+  const ArchiveReader reader(archive);
+  host::RestoreOptions restore;
+  restore.output_directory = directory;
+  return host::restore_sources(reader, restore).mismatched_files.empty() &&
+         test::read_file(directory / "cinpla32_30kHz_first6000.dat") ==
+             test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
+}
+
+TEST(Mo1, NetworkStageTrainsDeterministicallyAndRoundTrips) {
+  test::TempDir out;
+  const auto recording = cinpla_sample();
+  auto options = network_test_options();
   const auto a = host::compress(recording, out / "a.spikey", options);
   const auto b = host::compress(recording, out / "b.spikey", options);
   EXPECT_TRUE(a.verified);
@@ -416,12 +437,7 @@ TEST(Mo1, NetworkStageTrainsDeterministicallyAndRoundTrips) {
   ASSERT_TRUE(reader.metadata().codec.network.has_value());
   EXPECT_EQ(reader.metadata().codec.network->hidden, options.mo_training.network_hidden);
   for (const auto& c : reader.metadata().channels) EXPECT_TRUE(c.predictor.uses_network()) << c.name;
-  host::RestoreOptions restore;
-  restore.output_directory = out / "restored";
-  const auto restored = host::restore_sources(reader, restore);
-  EXPECT_TRUE(restored.mismatched_files.empty());
-  EXPECT_EQ(test::read_file(out / "restored" / "cinpla32_30kHz_first6000.dat"),
-            test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"));
+  EXPECT_TRUE(restores_cinpla_sample(out / "a.spikey", out / "restored"));
 
   options.mo_training.network_seed = 2;
   host::compress(recording, out / "c.spikey", options);
@@ -434,9 +450,22 @@ TEST(Mo1, NetworkStageTrainsDeterministicallyAndRoundTrips) {
   EXPECT_EQ(max.codec, kCodecCm2);
   EXPECT_TRUE(ArchiveReader(out / "m.spikey").metadata().codec.network.has_value());
 
-  // The GRU projector (mo3, cm3): deterministic for a seed and for any thread count, and
-  // round trips through the lockstep decoder and the scalar path of cm3.
+  // Without the stage the archive has no network at all, and the codec stays mo1.
   options.codec = kCodecMo1;
+  options.mo_training.network_hidden = 0;
+  host::compress(recording, out / "e.spikey", options);
+  const ArchiveReader linear(out / "e.spikey");
+  EXPECT_FALSE(linear.metadata().codec.network.has_value());
+  EXPECT_EQ(linear.metadata().codec.name, kCodecMo1);
+  for (const auto& c : linear.metadata().channels) EXPECT_FALSE(c.predictor.uses_network());
+}
+
+// The GRU projector (mo3, cm3): deterministic for a seed and for any thread count, and round
+// trips through the lockstep decoder and the scalar path of cm3.
+TEST(Mo1, GruProjectorTrainsDeterministicallyAndRoundTrips) {
+  test::TempDir out;
+  const auto recording = cinpla_sample();
+  auto options = network_test_options();
   options.mo_training.network_projector = "gru";
   options.mo_training.gru_hidden = 8;
   options.threads = 1;
@@ -451,17 +480,18 @@ TEST(Mo1, NetworkStageTrainsDeterministicallyAndRoundTrips) {
     ASSERT_TRUE(gru.metadata().codec.network.has_value());
     EXPECT_EQ(gru.metadata().codec.network->projector, NetProjector::kGru);
     EXPECT_EQ(gru.metadata().codec.network->hidden, 8);
-    host::RestoreOptions gru_restore;
-    gru_restore.output_directory = out / "restored_gru";
-    EXPECT_TRUE(host::restore_sources(gru, gru_restore).mismatched_files.empty());
-    EXPECT_EQ(test::read_file(out / "restored_gru" / "cinpla32_30kHz_first6000.dat"),
-              test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"));
   }
+  EXPECT_TRUE(restores_cinpla_sample(out / "g1.spikey", out / "restored_gru"));
   options.mo_training.network_projector = "lstm";
   EXPECT_THROW(host::compress(recording, out / "x.spikey", options), std::invalid_argument);
+}
 
-  // At level max: the GRU gives cm3, and the level's projector choice ("best", trained both)
-  // keeps one of the two archives whole.
+// At level max: the GRU gives cm3, and the level's projector choice ("best", trained both)
+// keeps one of the two archives whole.
+TEST(Mo1, LevelMaxKeepsTheBetterProjector) {
+  test::TempDir out;
+  const auto recording = cinpla_sample();
+  auto options = network_test_options();
   options.codec = kCodecCm1;
   options.mo_training.gru_hidden = 4;
   options.mo_training.network_projector = "gru";
@@ -475,17 +505,6 @@ TEST(Mo1, NetworkStageTrainsDeterministicallyAndRoundTrips) {
   const auto chosen = test::read_file(out / "level.spikey");
   EXPECT_TRUE(chosen == test::read_file(out / "relu.spikey") || chosen == test::read_file(out / "gru4.spikey"));
   EXPECT_NE(test::read_file(out / "relu.spikey"), test::read_file(out / "gru4.spikey"));
-  options.mo_training.network_projector = "mlp";
-  options.threads = 1;
-
-  // Without the stage the archive has no network at all, and the codec stays mo1.
-  options.codec = kCodecMo1;
-  options.mo_training.network_hidden = 0;
-  host::compress(recording, out / "e.spikey", options);
-  const ArchiveReader linear(out / "e.spikey");
-  EXPECT_FALSE(linear.metadata().codec.network.has_value());
-  EXPECT_EQ(linear.metadata().codec.name, kCodecMo1);
-  for (const auto& c : linear.metadata().channels) EXPECT_FALSE(c.predictor.uses_network());
 }
 
 TEST(MoMetadata, NetworkIsValidated) {
