@@ -30,6 +30,7 @@
 #if defined(SPIKEY_HAVE_CUDA)
 #include "spikey/cuda/batch_encoder.hpp"
 #include "spikey/cuda/device.hpp"
+#include "spikey/cuda/network_training.hpp"
 #endif
 
 namespace fs = std::filesystem;
@@ -163,8 +164,9 @@ host::Recording open_inputs(const CompressArgs& a, const CommonOptions& o) {
 }
 
 // --backend: "cuda" needs a device (and a CUDA build); "auto" uses one when present and
-// otherwise says so and compresses on the CPU.
-void choose_backend(const CompressArgs& a, const CommonOptions& o, host::EncodeOptions& options) {
+// otherwise says so and runs on the CPU. On the GPU: the network stage's ReLU training and,
+// when `encodes`, the chunks' encoding (the archive's bytes are the CPU's either way).
+void choose_backend(const CompressArgs& a, const CommonOptions& o, host::EncodeOptions& options, bool encodes = true) {
   if (a.backend == "cpu") return;
 #if defined(SPIKEY_HAVE_CUDA)
   const bool have_device = cuda::device_count() > 0;
@@ -180,17 +182,21 @@ void choose_backend(const CompressArgs& a, const CommonOptions& o, host::EncodeO
 #endif
     }
     static bool said = false;  // once per run (batch compresses many recordings)
-    if (!o.quiet && !said) std::cerr << "spikey: no CUDA device; compressing on the CPU\n";
+    if (!o.quiet && !said) std::cerr << "spikey: no CUDA device; " << (encodes ? "compressing" : "training") << " on the CPU\n";
     said = true;
     return;
   }
 #if defined(SPIKEY_HAVE_CUDA)
+  options.mo_training.relu_trainer = [](const host::ReluEpochs& run, std::vector<float>& parameters) {
+    cuda::train_relu_epochs_on_gpu(run, parameters);
+  };
+  options.backend = "cuda: " + cuda::device_description();
+  if (!encodes) return;
   if (a.level == "max" && a.model.empty() && !o.quiet)
     std::cerr << "spikey: level max has no GPU encoder yet; its chunks are encoded on the CPU\n";
   auto encoder = std::make_shared<cuda::BatchEncoder>();
   options.batch_executor = [encoder](host::BatchPlan& plan, std::span<const std::int16_t> samples) { return encoder->encode(plan, samples); };
   options.batch_memory_bytes = a.gpu_memory_mib << 20;
-  options.backend = "cuda: " + cuda::device_description();
 #else
   (void)options;  // without CUDA there is no executor to install
 #endif
@@ -262,8 +268,9 @@ int run_topology(const CompressArgs& a, const CommonOptions& o) {
 }
 
 int run_train(const CompressArgs& a, const CommonOptions& o) {
-  const host::EncodeOptions options = encode_options(a, o);
+  host::EncodeOptions options = encode_options(a, o);
   const host::Recording recording = open_inputs(a, o);
+  choose_backend(a, o, options, false);
   if (!a.force && fs::exists(a.output)) throw std::runtime_error(a.output + " already exists (use -f to overwrite)");
   const auto surveyed = host::survey_recording(recording, options);
   const host::Model model = host::train_model(recording, surveyed, host::codec_for_level(a.level), options);
@@ -795,6 +802,8 @@ int main(int argc, char** argv) {
   train->add_option("-o,--output", ca.output, "model file to write (.spkm)")->required();
   train->add_option("--level", ca.level, "fast | default (the codec the model is for)")->check(CLI::IsMember({"fast", "default", "max"}));
   train->add_option("--topology", ca.topology, "use this topology (level default)")->check(CLI::ExistingFile);
+  train->add_option("--backend", ca.backend, "auto | cpu | cuda: where the network stage trains (the same model either way; default auto)")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
 
   std::string archive, output;
   bool force = false;

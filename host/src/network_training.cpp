@@ -10,6 +10,7 @@
 #include "spikey/format/mo_stream.hpp"
 #include "spikey/host/mo_training.hpp"
 #include "spikey/host/parallel.hpp"
+#include "spikey/host/relu_training.hpp"
 #include "training_common.hpp"
 
 namespace spikey::host {
@@ -23,14 +24,10 @@ constexpr std::uint64_t kChannelSamples = 1u << 15;  // per channel: the gains a
 constexpr std::uint64_t kMinChannelSteps = 256;      // fewer: the channel keeps the linear predictor
 constexpr int kFloatEpochs = 6;
 constexpr int kQuantizedEpochs = 2;
-constexpr std::size_t kBatch = 256;
 constexpr float kLearningRate = 3e-3f;
 constexpr float kFineTuneRate = 1e-3f;
 // Output gains tried per channel, as multiples of the one its difference spread suggests.
 constexpr std::array<double, 5> kOutputGainSteps = {0.5, 0.75, 1.0, 1.25, 1.5};
-constexpr float kWeightUnit = 256;     // W1, W2: 8 fractional bits
-constexpr float kBiasUnit = 65536;     // b1, b2: 16 fractional bits (inputs and weights at 8 each)
-constexpr float kActivationUnit = 256; // x, h, y
 // The GRU projector trains by backpropagation through windows of consecutive steps, its state
 // starting at zero as at a chunk's start; the first steps of a window only warm the state up.
 constexpr std::size_t kGruWindow = 64;
@@ -62,15 +59,12 @@ struct Adam {
   explicit Adam(std::size_t parameters) : m(parameters, 0), v(parameters, 0) {}
   void next_step() {
     ++steps;
-    correction1 = 1.0f - std::pow(0.9f, static_cast<float>(steps));
-    correction2 = 1.0f - std::pow(0.999f, static_cast<float>(steps));
+    correction1 = adam_correction(0.9f, steps);
+    correction2 = adam_correction(0.999f, steps);
   }
   // Moves parameter k (`value`) against its gradient, then keeps it within ±limit.
   void update(std::size_t k, float gradient, float rate, float limit, float& value) {
-    m[k] = 0.9f * m[k] + 0.1f * gradient;
-    v[k] = 0.999f * v[k] + 0.001f * gradient * gradient;
-    value -= rate * (m[k] / correction1) / (std::sqrt(v[k] / correction2) + 1e-8f);
-    value = std::clamp(value, -limit, limit);
+    adam_update(m[k], v[k], value, gradient, rate, limit, correction1, correction2);
   }
 };
 
@@ -128,95 +122,21 @@ struct Spread {
   std::uint64_t count = 0;
 };
 
-// The network in float, with its Adam state. Weights stay within what quantizes into range.
-struct FloatNetwork {
-  int hidden = 0;
-  std::vector<float> w1, b1, w2;  // w1: hidden x inputs
-  float b2 = 0;
-
-  static constexpr float kMaxWeight = f::kMaxNetWeight / kWeightUnit;
-  static constexpr float kMaxHiddenBias = f::kMaxNetHiddenBias / kBiasUnit;
-  static constexpr float kMaxOutputBias = f::kMaxNetOutputBias / kBiasUnit;
-  static constexpr float kMaxHidden = f::kNetHiddenClamp / kActivationUnit;
-
-  f::MoNetwork quantized() const {
-    f::MoNetwork net;
-    net.hidden = hidden;
-    const auto q = [](float v, float unit, std::int32_t limit) {
-      return static_cast<std::int32_t>(std::clamp(std::lround(v * unit), -static_cast<long>(limit), static_cast<long>(limit)));
-    };
-    for (int j = 0; j < hidden; ++j) {
-      for (int i = 0; i < f::kNetInputs; ++i) net.w1[j][i] = q(w1[static_cast<std::size_t>(j * f::kNetInputs + i)], kWeightUnit, f::kMaxNetWeight);
-      net.b1[j] = q(b1[static_cast<std::size_t>(j)], kBiasUnit, f::kMaxNetHiddenBias);
-      net.w2[j] = q(w2[static_cast<std::size_t>(j)], kWeightUnit, f::kMaxNetWeight);
-    }
-    net.b2 = q(b2, kBiasUnit, f::kMaxNetOutputBias);
-    return net;
+// The ReLU network's float parameters quantized onto the integer network.
+f::MoNetwork quantized_relu(const ReluLayout& layout, const std::vector<float>& p) {
+  f::MoNetwork net;
+  net.hidden = static_cast<int>(layout.hidden);
+  const auto q = [&](std::uint32_t k, std::int32_t limit) {
+    return static_cast<std::int32_t>(std::clamp(std::lround(p[k] * layout.unit(k)), -static_cast<long>(limit), static_cast<long>(limit)));
+  };
+  for (std::uint32_t j = 0; j < layout.hidden; ++j) {
+    for (std::uint32_t i = 0; i < f::kNetInputs; ++i) net.w1[j][i] = q(layout.w1(j, i), f::kMaxNetWeight);
+    net.b1[j] = q(layout.b1(j), f::kMaxNetHiddenBias);
+    net.w2[j] = q(layout.w2(j), f::kMaxNetWeight);
   }
-};
-
-// Adam on the mean absolute error of y over (x, y) pairs. With `quantized`, the forward pass
-// runs the integer network's arithmetic (weights and activations on their grids) and the
-// gradient passes straight through to the float weights.
-void train_epochs(FloatNetwork& net, const std::vector<float>& x, const std::vector<float>& y, int epochs, float rate, bool quantized,
-                  Random& random) {
-  const std::size_t count = y.size();
-  const auto hidden = static_cast<std::size_t>(net.hidden);
-  constexpr auto inputs = static_cast<std::size_t>(f::kNetInputs);
-  const std::size_t parameters = hidden * inputs + 2 * hidden + 1;
-  Adam adam(parameters);
-  std::vector<float> grad(parameters);
-  std::vector<std::size_t> order(count);
-  for (std::size_t i = 0; i < count; ++i) order[i] = i;
-  std::vector<float> w1(hidden * inputs), b1(hidden), w2(hidden), pre(hidden), h(hidden);
-  float b2 = 0;
-  for (int epoch = 0; epoch < epochs; ++epoch) {
-    for (std::size_t i = count; i > 1; --i) std::swap(order[i - 1], order[random.next() % i]);
-    for (std::size_t start = 0; start < count; start += kBatch) {
-      // The weights this batch runs with.
-      const auto on_grid = [&](float value, float unit) { return quantized ? std::round(value * unit) / unit : value; };
-      for (std::size_t k = 0; k < w1.size(); ++k) w1[k] = on_grid(net.w1[k], kWeightUnit);
-      for (std::size_t j = 0; j < hidden; ++j) b1[j] = on_grid(net.b1[j], kBiasUnit), w2[j] = on_grid(net.w2[j], kWeightUnit);
-      b2 = on_grid(net.b2, kBiasUnit);
-      std::fill(grad.begin(), grad.end(), 0.0f);
-      const std::size_t end = std::min(count, start + kBatch);
-      const float scale = 1.0f / static_cast<float>(end - start);
-      for (std::size_t s = start; s < end; ++s) {
-        const float* xs = &x[order[s] * inputs];
-        float out = b2;
-        for (std::size_t j = 0; j < hidden; ++j) {
-          float a = b1[j];
-          for (std::size_t i = 0; i < inputs; ++i) a += w1[j * inputs + i] * xs[i];
-          pre[j] = a;
-          float act = std::clamp(a, 0.0f, FloatNetwork::kMaxHidden);
-          if (quantized) act = std::floor(act * kActivationUnit) / kActivationUnit;
-          h[j] = act;
-          out += w2[j] * act;
-        }
-        const float g = (out > y[order[s]] ? 1.0f : (out < y[order[s]] ? -1.0f : 0.0f)) * scale;
-        if (g == 0) continue;
-        float* gw1 = grad.data();
-        float* gb1 = gw1 + hidden * inputs;
-        float* gw2 = gb1 + hidden;
-        for (std::size_t j = 0; j < hidden; ++j) {
-          gw2[j] += g * h[j];
-          if (pre[j] <= 0 || pre[j] >= FloatNetwork::kMaxHidden) continue;
-          const float gh = g * w2[j];
-          gb1[j] += gh;
-          for (std::size_t i = 0; i < inputs; ++i) gw1[j * inputs + i] += gh * xs[i];
-        }
-        grad[parameters - 1] += g;
-      }
-      adam.next_step();
-      const auto update = [&](std::size_t k, float& value, float limit) { adam.update(k, grad[k], rate, limit, value); };
-      for (std::size_t k = 0; k < hidden * inputs; ++k) update(k, net.w1[k], FloatNetwork::kMaxWeight);
-      for (std::size_t j = 0; j < hidden; ++j) update(hidden * inputs + j, net.b1[j], FloatNetwork::kMaxHiddenBias);
-      for (std::size_t j = 0; j < hidden; ++j) update(hidden * inputs + hidden + j, net.w2[j], FloatNetwork::kMaxWeight);
-      update(parameters - 1, net.b2, FloatNetwork::kMaxOutputBias);
-    }
-  }
+  net.b2 = q(layout.b2(), f::kMaxNetOutputBias);
+  return net;
 }
-
 
 // The GRU projector in float (mo_gru_output's formulas with exact sigmoid and tanh), with its
 // Adam state. Parameters in one vector: gx (3 x H x 9), gh (3 x H x H), gb (3 x H), w2 (H), b2.
@@ -472,7 +392,7 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
     if (output_gain[c] == 0) continue;
     for (int i = 0; i < f::kNetInputs; ++i) x.push_back(static_cast<float>(f::net_input(s.inputs[i], input_gain[c])) / kActivationUnit);
     const double residual = s.d - std::ldexp(static_cast<double>(s.acc), -shift);
-    y.push_back(static_cast<float>(residual * std::ldexp(1.0, shift) / (kActivationUnit * output_gain[c])));
+    y.push_back(static_cast<float>(residual * std::ldexp(1.0, shift) / (static_cast<double>(kActivationUnit) * output_gain[c])));
   }
   steps.clear();
   steps.shrink_to_fit();
@@ -497,15 +417,24 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
     train_gru_epochs(net, x, y, kQuantizedEpochs, kFineTuneRate, true, random, options.threads);
     network = net.quantized();
   } else {
-    FloatNetwork net;
-    net.hidden = hidden;
+    ReluEpochs run;
+    run.layout.hidden = static_cast<std::uint32_t>(hidden);
+    run.x = x;
+    run.y = y;
+    std::vector<float> params(run.layout.size(), 0.0f);
     const float input_bound = std::sqrt(6.0f / f::kNetInputs);
-    for (int k = 0; k < hidden * f::kNetInputs; ++k) net.w1.push_back(random.uniform(input_bound));
-    net.b1.assign(static_cast<std::size_t>(hidden), 0.0f);
-    for (int j = 0; j < hidden; ++j) net.w2.push_back(random.uniform(output_bound));
-    train_epochs(net, x, y, kFloatEpochs, kLearningRate, false, random);
-    train_epochs(net, x, y, kQuantizedEpochs, kFineTuneRate, true, random);
-    network = net.quantized();
+    for (std::uint32_t k = 0; k < run.layout.b1(0); ++k) params[k] = random.uniform(input_bound);
+    for (std::uint32_t j = 0; j < run.layout.hidden; ++j) params[run.layout.w2(j)] = random.uniform(output_bound);
+    const ReluTrainer& train = options.relu_trainer ? options.relu_trainer : ReluTrainer(train_relu_epochs_on_cpu);
+    for (const bool quantized : {false, true}) {
+      run.epochs = quantized ? kQuantizedEpochs : kFloatEpochs;
+      run.rate = quantized ? kFineTuneRate : kLearningRate;
+      run.quantized = quantized;
+      const auto order = epoch_orders(y.size(), run.epochs, [&] { return random.next(); });
+      run.order = order;
+      train(run, params);
+    }
+    network = quantized_relu(run.layout, params);
   }
 
   // Pass 2: each channel's residual magnitude with the exact integer network at each candidate
@@ -570,6 +499,35 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
 }
 
 }  // namespace
+
+void train_relu_epochs_on_cpu(const ReluEpochs& run, std::vector<float>& parameters) {
+  const ReluLayout& layout = run.layout;
+  const std::size_t count = run.y.size();
+  const std::uint32_t size = layout.size();
+  std::vector<float> m(size, 0.0f), v(size, 0.0f), batch(size), grad(size), pre(layout.hidden), h(layout.hidden);
+  std::uint64_t step = 0;
+  for (int epoch = 0; epoch < run.epochs; ++epoch) {
+    const std::uint32_t* order = run.order.data() + static_cast<std::size_t>(epoch) * count;
+    for (std::size_t start = 0; start < count; start += kReluBatch) {
+      for (std::uint32_t k = 0; k < size; ++k) batch[k] = relu_batch_weight(layout, k, parameters[k], run.quantized);
+      std::fill(grad.begin(), grad.end(), 0.0f);
+      const std::size_t end = std::min(count, start + kReluBatch);
+      const float scale = 1.0f / static_cast<float>(end - start);
+      for (std::size_t s = start; s < end; ++s) {
+        const float* xs = &run.x[std::size_t{order[s]} * f::kNetInputs];
+        const float out = relu_forward(layout, batch.data(), xs, run.quantized, pre.data(), h.data());
+        const float g = l1_output_gradient(out, run.y[order[s]], scale);
+        float term = 0;
+        for (std::uint32_t k = 0; k < size; ++k)
+          if (relu_gradient_term(layout, k, g, batch.data(), pre.data(), h.data(), xs, term)) grad[k] += term;
+      }
+      ++step;
+      const float correction1 = adam_correction(0.9f, step), correction2 = adam_correction(0.999f, step);
+      for (std::uint32_t k = 0; k < size; ++k)
+        adam_update(m[k], v[k], parameters[k], grad[k], run.rate, layout.limit(k), correction1, correction2);
+    }
+  }
+}
 
 void train_mo_network(const Recording& recording, f::Metadata& meta, const MoTrainingOptions& options) {
   meta.codec.network.reset();

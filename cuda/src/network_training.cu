@@ -1,0 +1,125 @@
+#include <algorithm>
+#include <stdexcept>
+
+#include "spikey/cuda/cuda_check.cuh"
+#include "spikey/cuda/network_training.hpp"
+
+namespace spikey::cuda {
+
+namespace f = spikey::format;
+using host::ReluLayout;
+
+namespace {
+
+constexpr int kThreads = static_cast<int>(host::kReluBatch);  // one per sample of a batch
+constexpr std::uint32_t kMaxParameters = f::kMaxNetHidden * (f::kNetInputs + 2) + 1;
+
+// Device memory of one run.
+template <typename T>
+class DeviceArray {
+ public:
+  explicit DeviceArray(std::size_t count) { SPIKEY_CUDA_TRY(cudaMalloc(&data_, std::max<std::size_t>(count, 1) * sizeof(T))); }
+  ~DeviceArray() { cudaFree(data_); }
+  DeviceArray(const DeviceArray&) = delete;
+  DeviceArray& operator=(const DeviceArray&) = delete;
+  T* get() const { return data_; }
+  void upload(const T* host, std::size_t count) { SPIKEY_CUDA_TRY(cudaMemcpy(data_, host, count * sizeof(T), cudaMemcpyHostToDevice)); }
+  void download(T* host, std::size_t count) const { SPIKEY_CUDA_TRY(cudaMemcpy(host, data_, count * sizeof(T), cudaMemcpyDeviceToHost)); }
+
+ private:
+  T* data_ = nullptr;
+};
+
+// The whole run in one block (batches are sequential: each Adam step needs the last). Per batch:
+// the batch's weights into shared memory; thread i runs sample i forward (its pre-activations
+// and activations to `pre`/`act`, kThreads x hidden); then thread k sums parameter k's terms
+// over the batch's samples in order and takes its Adam step. The same functions, in the same
+// order, as train_relu_epochs_on_cpu.
+__global__ void relu_epochs_kernel(ReluLayout layout, const float* x, const float* y, const std::uint32_t* order, std::uint32_t count,
+                                   int epochs, float rate, bool quantized, const float* corrections, float* params, float* m, float* v,
+                                   float* pre, float* act) {
+  __shared__ float batch[kMaxParameters];
+  __shared__ float output_gradient[kThreads];
+  __shared__ std::uint32_t sample[kThreads];
+  const std::uint32_t size = layout.size();
+  const std::uint32_t hidden = layout.hidden;
+  const auto tid = static_cast<std::uint32_t>(threadIdx.x);
+  std::uint64_t step = 0;
+  for (int epoch = 0; epoch < epochs; ++epoch) {
+    const std::uint32_t* epoch_order = order + static_cast<std::size_t>(epoch) * count;
+    for (std::uint32_t start = 0; start < count; start += kThreads, ++step) {
+      for (std::uint32_t k = tid; k < size; k += kThreads) batch[k] = host::relu_batch_weight(layout, k, params[k], quantized);
+      __syncthreads();
+      const std::uint32_t n = min(count - start, static_cast<std::uint32_t>(kThreads));
+      const float scale = 1.0f / static_cast<float>(n);
+      if (tid < n) {
+        const std::uint32_t s = epoch_order[start + tid];
+        sample[tid] = s;
+        const float out = host::relu_forward(layout, batch, x + std::size_t{s} * f::kNetInputs, quantized, pre + tid * hidden, act + tid * hidden);
+        output_gradient[tid] = host::l1_output_gradient(out, y[s], scale);
+      }
+      __syncthreads();
+      for (std::uint32_t k = tid; k < size; k += kThreads) {
+        float gradient = 0.0f, term = 0.0f;
+        for (std::uint32_t i = 0; i < n; ++i)
+          if (host::relu_gradient_term(layout, k, output_gradient[i], batch, pre + i * hidden, act + i * hidden,
+                                       x + std::size_t{sample[i]} * f::kNetInputs, term))
+            gradient += term;
+        host::adam_update(m[k], v[k], params[k], gradient, rate, layout.limit(k), corrections[2 * step], corrections[2 * step + 1]);
+      }
+      __syncthreads();  // the parameters are updated before the next batch reads them
+    }
+  }
+}
+
+}  // namespace
+
+void train_relu_epochs_on_gpu(const host::ReluEpochs& run, std::vector<float>& parameters, double* kernel_seconds) {
+  const ReluLayout layout = run.layout;
+  const std::size_t count = run.y.size();
+  const std::uint32_t size = layout.size();
+  if (layout.hidden == 0 || layout.hidden > static_cast<std::uint32_t>(f::kMaxNetHidden) || parameters.size() != size ||
+      run.x.size() != count * f::kNetInputs || run.order.size() != count * static_cast<std::size_t>(run.epochs) || count > 0xffffffffu)
+    throw std::invalid_argument("train_relu_epochs_on_gpu: inconsistent training run");
+  if (count == 0 || run.epochs <= 0) return;
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) throw std::runtime_error("no CUDA device for network training");
+  SPIKEY_CUDA_TRY(cudaSetDevice(0));
+
+  // Adam's bias corrections per step, from the host's pow (as the CPU trainer computes them).
+  const std::uint64_t steps = static_cast<std::uint64_t>(run.epochs) * ((count + host::kReluBatch - 1) / host::kReluBatch);
+  std::vector<float> corrections(2 * steps);
+  for (std::uint64_t s = 0; s < steps; ++s) {
+    corrections[2 * s] = host::adam_correction(0.9f, s + 1);
+    corrections[2 * s + 1] = host::adam_correction(0.999f, s + 1);
+  }
+  const std::vector<float> zeros(size, 0.0f);
+  DeviceArray<float> x(run.x.size()), y(count), d_corrections(corrections.size()), params(size), m(size), v(size);
+  DeviceArray<float> pre(host::kReluBatch * layout.hidden), act(host::kReluBatch * layout.hidden);
+  DeviceArray<std::uint32_t> order(run.order.size());
+  x.upload(run.x.data(), run.x.size());
+  y.upload(run.y.data(), count);
+  order.upload(run.order.data(), run.order.size());
+  d_corrections.upload(corrections.data(), corrections.size());
+  params.upload(parameters.data(), size);
+  m.upload(zeros.data(), size);
+  v.upload(zeros.data(), size);
+
+  cudaEvent_t started = nullptr, finished = nullptr;
+  SPIKEY_CUDA_TRY(cudaEventCreate(&started));
+  SPIKEY_CUDA_TRY(cudaEventCreate(&finished));
+  SPIKEY_CUDA_TRY(cudaEventRecord(started));
+  relu_epochs_kernel<<<1, kThreads>>>(layout, x.get(), y.get(), order.get(), static_cast<std::uint32_t>(count), run.epochs, run.rate, run.quantized,
+                                      d_corrections.get(), params.get(), m.get(), v.get(), pre.get(), act.get());
+  SPIKEY_CUDA_TRY(cudaGetLastError());
+  SPIKEY_CUDA_TRY(cudaEventRecord(finished));
+  SPIKEY_CUDA_TRY(cudaEventSynchronize(finished));
+  float milliseconds = 0;
+  SPIKEY_CUDA_TRY(cudaEventElapsedTime(&milliseconds, started, finished));
+  cudaEventDestroy(started);
+  cudaEventDestroy(finished);
+  if (kernel_seconds) *kernel_seconds = milliseconds / 1000.0;
+  params.download(parameters.data(), size);
+}
+
+}  // namespace spikey::cuda
