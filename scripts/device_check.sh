@@ -5,7 +5,8 @@
 #   2. GPU tests with SPIKEY_REQUIRE_GPU=1 (a skip is a failure), then the CPU tests
 #   3. CPU/GPU byte parity through the CLI on the carried Neuralink files (level fast and
 #      default) and on the bundled 32-channel sample (level default: mo2, MiddleOut sources)
-#   4. the throughput benchmark (bench/gpu_bench) at level fast and level default
+#   4. the throughput benchmark (bench/gpu_bench) at level fast and level default, and the
+#      network stage's training time on the CPU and on the GPU (test_gpu_training's records)
 # Full logs go under $OUT when set (else a temporary folder); a short table is printed last.
 # Exit status: 0 when every step passed.
 set -uo pipefail
@@ -47,6 +48,8 @@ parity() {  # parity NAME LEVEL INPUT [OPTIONS...]
 step cli_parity_fast parity fast fast "$data"
 step cli_parity_default parity default default "$data"
 step cli_parity_cinpla parity cinpla default samples/cinpla32/cinpla32_30kHz_first6000.dat --raw-channels 32 --raw-rate 30000 --chunk-seconds 0.05
+step gpu_training_times env SPIKEY_REQUIRE_GPU=1 $build/tests/test_gpu_training --gtest_filter='*SameWeights*' \
+  --gtest_output=json:"$OUT/gpu_training.json"
 for level in fast default; do
   step gpu_bench_$level $build/bench/gpu_bench "$data" --level $level --benchmark_repetitions=3 \
     --benchmark_out="$OUT/gpu_bench_$level.json" --benchmark_out_format=json
@@ -62,5 +65,7 @@ for level in fast default; do
   grep -E '^(gpu_encode|cpu_encode)[^ ]*_(mean|median) ' "$OUT/gpu_bench_$level.log" 2>/dev/null || grep -E '^(gpu_encode|cpu_encode)' "$OUT/gpu_bench_$level.log"
   grep -h -E 'device:|parity:|codec' "$OUT/gpu_bench_$level.log" 2>/dev/null
 done
+echo "ReLU training, seconds on one CPU thread and in the GPU kernel (hidden units, f: float, q: quantized):"
+grep -h -o '"seconds_cpu_gpu_[^,]*' "$OUT/gpu_training.json" 2>/dev/null
 echo "logs: $OUT"
 exit $failed

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <random>
 
@@ -75,6 +76,41 @@ TEST(ReluTraining, LowersTheErrorOnRealDataWithinTheIntegerRanges) {
   // (least squares on the same inputs reaches 0.957 of predicting 0 here)
   EXPECT_LT(after, 0.95 * std::min(before, zero)) << "before " << before << ", after " << after << ", predicting 0: " << zero;
   for (std::uint32_t k = 0; k < run.layout.size(); ++k) EXPECT_LE(std::abs(p[k]), run.layout.limit(k)) << "parameter " << k;
+}
+
+// The CUDA trainer sums each parameter's terms over a batch (relu_gradient_term), the CPU adds
+// each sample into every parameter (relu_add_sample_gradient): the same sums, bit for bit, on
+// real data, float and quantized, including units outside their clamp and zero gradients.
+TEST(ReluTraining, PerParameterSumsEqualPerSampleSums) {
+  const auto set = test::cinpla_relu_training_set(4 * host::kReluBatch);
+  for (const bool quantized : {false, true}) {
+    host::ReluLayout layout{16};
+    auto p = initial_parameters(layout, 5);
+    p[layout.b1(3)] = -50.0f;  // a unit that never opens
+    p[layout.b1(4)] = 40.0f;   // one always at its clamp
+    std::vector<float> batch(layout.size());
+    for (std::uint32_t k = 0; k < layout.size(); ++k) batch[k] = host::relu_batch_weight(layout, k, p[k], quantized);
+    const std::size_t n = set.y.size();
+    std::vector<float> pre(n * layout.hidden), h(n * layout.hidden), g(n);
+    for (std::size_t s = 0; s < n; ++s) {
+      const float out = host::relu_forward(layout, batch.data(), &set.x[s * format::kNetInputs], quantized, &pre[s * layout.hidden], &h[s * layout.hidden]);
+      g[s] = s % 7 == 0 ? 0.0f : host::l1_output_gradient(out, set.y[s], 1.0f / static_cast<float>(n));
+    }
+    std::vector<float> by_sample(layout.size(), 0.0f), by_parameter(layout.size(), 0.0f);
+    for (std::size_t s = 0; s < n; ++s)
+      host::relu_add_sample_gradient(layout, g[s], batch.data(), &pre[s * layout.hidden], &h[s * layout.hidden], &set.x[s * format::kNetInputs],
+                                     by_sample.data());
+    for (std::uint32_t k = 0; k < layout.size(); ++k) {
+      float term = 0;
+      for (std::size_t s = 0; s < n; ++s)
+        if (host::relu_gradient_term(layout, k, g[s], batch.data(), &pre[s * layout.hidden], &h[s * layout.hidden], &set.x[s * format::kNetInputs], term))
+          by_parameter[k] += term;
+    }
+    for (std::uint32_t k = 0; k < layout.size(); ++k)
+      EXPECT_EQ(std::bit_cast<std::uint32_t>(by_sample[k]), std::bit_cast<std::uint32_t>(by_parameter[k])) << "parameter " << k << ", quantized " << quantized;
+    EXPECT_EQ(by_sample[layout.b1(3)], 0.0f);
+    EXPECT_NE(by_sample[layout.w2(0)], 0.0f);
+  }
 }
 
 // The encoder trains through options.mo_training.relu_trainer when one is set (the CUDA

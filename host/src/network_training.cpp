@@ -500,7 +500,11 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
 
 }  // namespace
 
-void train_relu_epochs_on_cpu(const ReluEpochs& run, std::vector<float>& parameters) {
+namespace {
+
+// train_relu_epochs_on_cpu with `quantized` a constant, so the compiler drops the other case.
+template <bool kQuantized>
+void run_relu_epochs(const ReluEpochs& run, std::vector<float>& parameters) {
   const ReluLayout& layout = run.layout;
   const std::size_t count = run.y.size();
   const std::uint32_t size = layout.size();
@@ -509,17 +513,15 @@ void train_relu_epochs_on_cpu(const ReluEpochs& run, std::vector<float>& paramet
   for (int epoch = 0; epoch < run.epochs; ++epoch) {
     const std::uint32_t* order = run.order.data() + static_cast<std::size_t>(epoch) * count;
     for (std::size_t start = 0; start < count; start += kReluBatch) {
-      for (std::uint32_t k = 0; k < size; ++k) batch[k] = relu_batch_weight(layout, k, parameters[k], run.quantized);
+      for (std::uint32_t k = 0; k < size; ++k) batch[k] = relu_batch_weight(layout, k, parameters[k], kQuantized);
       std::fill(grad.begin(), grad.end(), 0.0f);
       const std::size_t end = std::min(count, start + kReluBatch);
       const float scale = 1.0f / static_cast<float>(end - start);
       for (std::size_t s = start; s < end; ++s) {
         const float* xs = &run.x[std::size_t{order[s]} * f::kNetInputs];
-        const float out = relu_forward(layout, batch.data(), xs, run.quantized, pre.data(), h.data());
+        const float out = relu_forward(layout, batch.data(), xs, kQuantized, pre.data(), h.data());
         const float g = l1_output_gradient(out, run.y[order[s]], scale);
-        float term = 0;
-        for (std::uint32_t k = 0; k < size; ++k)
-          if (relu_gradient_term(layout, k, g, batch.data(), pre.data(), h.data(), xs, term)) grad[k] += term;
+        relu_add_sample_gradient(layout, g, batch.data(), pre.data(), h.data(), xs, grad.data());
       }
       ++step;
       const float correction1 = adam_correction(0.9f, step), correction2 = adam_correction(0.999f, step);
@@ -527,6 +529,15 @@ void train_relu_epochs_on_cpu(const ReluEpochs& run, std::vector<float>& paramet
         adam_update(m[k], v[k], parameters[k], grad[k], run.rate, layout.limit(k), correction1, correction2);
     }
   }
+}
+
+}  // namespace
+
+void train_relu_epochs_on_cpu(const ReluEpochs& run, std::vector<float>& parameters) {
+  if (run.quantized)
+    run_relu_epochs<true>(run, parameters);
+  else
+    run_relu_epochs<false>(run, parameters);
 }
 
 void train_mo_network(const Recording& recording, f::Metadata& meta, const MoTrainingOptions& options) {

@@ -87,8 +87,25 @@ SPIKEY_HD float relu_forward(const ReluLayout& layout, const float* p, const flo
 // The gradient of the batch's mean absolute error at the output: sign(out - y) / batch size.
 SPIKEY_HD float l1_output_gradient(float out, float y, float scale) { return (out > y ? 1.0f : (out < y ? -1.0f : 0.0f)) * scale; }
 
-// One sample's term of parameter k's gradient (g: the output gradient): false where the sample
-// adds nothing (g is 0, or the unit is outside its clamp), which is skipped, not added as 0.
+// One sample's terms of the gradient (g: its output gradient; none when g is 0):
+//   b2: g;  w2[j]: g * h[j];  and where unit j is active, b1[j]: g * w2[j] and w1[j][i]: (g * w2[j]) * x[i].
+// Two ways to add them, which give the same sums when samples are added in the same order:
+// sample by sample into every parameter (the CPU loop), or parameter by parameter over the
+// samples (the CUDA trainer's thread per parameter). A test holds them equal bit for bit.
+SPIKEY_HD void relu_add_sample_gradient(const ReluLayout& layout, float g, const float* p, const float* pre, const float* h, const float* xs,
+                                        float* grad) {
+  if (g == 0) return;
+  for (std::uint32_t j = 0; j < layout.hidden; ++j) {
+    grad[layout.w2(j)] += g * h[j];
+    if (!relu_unit_active(pre[j])) continue;
+    const float gh = g * p[layout.w2(j)];
+    grad[layout.b1(j)] += gh;
+    for (std::uint32_t i = 0; i < static_cast<std::uint32_t>(format::kNetInputs); ++i) grad[layout.w1(j, i)] += gh * xs[i];
+  }
+  grad[layout.b2()] += g;
+}
+
+// The sample's term of parameter k alone: false where it has none (skipped, not added as 0).
 SPIKEY_HD bool relu_gradient_term(const ReluLayout& layout, std::uint32_t k, float g, const float* p, const float* pre, const float* h,
                                   const float* xs, float& term) {
   if (g == 0) return false;
