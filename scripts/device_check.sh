@@ -65,7 +65,7 @@ for level in fast default; do
   grep -E '^(gpu_encode|cpu_encode)[^ ]*_(mean|median) ' "$OUT/gpu_bench_$level.log" 2>/dev/null || grep -E '^(gpu_encode|cpu_encode)' "$OUT/gpu_bench_$level.log"
   grep -h -E 'device:|parity:|codec' "$OUT/gpu_bench_$level.log" 2>/dev/null
 done
-echo "ReLU training, seconds on one CPU thread and in the GPU kernel (hidden units, f: float, q: quantized):"
-grep -h -o '"seconds_cpu_gpu_[^,]*' "$OUT/gpu_training.json" 2>/dev/null
+echo "Network training, seconds on one CPU thread and in the GPU kernel (hidden units, f: float, q: quantized):"
+grep -h -o '"[a-z_]*seconds_cpu_gpu_[^,]*' "$OUT/gpu_training.json" 2>/dev/null
 echo "logs: $OUT"
 exit $failed

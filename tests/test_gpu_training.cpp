@@ -1,5 +1,5 @@
-// The CUDA trainer of the ReLU projector gives the CPU trainer's weights bit for bit, and so
-// the same archive bytes (label gpu: skipped without a device, a failure with SPIKEY_REQUIRE_GPU=1).
+// The CUDA trainers of the projectors give the CPU trainers' weights bit for bit, and so the
+// same archive bytes (label gpu: skipped without a device, a failure with SPIKEY_REQUIRE_GPU=1).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -9,6 +9,7 @@
 #include "gpu_support.hpp"
 #include "spikey/cuda/network_training.hpp"
 #include "spikey/format/archive.hpp"
+#include "spikey/host/gru_training.hpp"
 #include "spikey/host/encoder.hpp"
 #include "test_support.hpp"
 #include "training_support.hpp"
@@ -82,7 +83,63 @@ TEST(GpuReluTraining, SameArchiveBytesAsTrainingOnTheCpu) {
   EXPECT_EQ(test::read_file(out / "cpu.spikey"), test::read_file(out / "gpu.spikey"));
 }
 
-// Without a device the trainer refuses with an error, never a crash (runs only where there is none).
+// The GRU: float and quantization-aware epochs at 1, 4 and 16 hidden units, with a partial last
+// batch of windows.
+TEST(GpuGruTraining, SameWeightsAsTheCpuTrainer) {
+  SPIKEY_REQUIRE_DEVICE_OR_SKIP();
+  const std::size_t windows = 2 * host::kGruBatch + 5;
+  const auto set = test::cinpla_relu_training_set(windows * host::kGruWindow);  // windows of consecutive steps (a few span two channels)
+  ASSERT_EQ(set.y.size(), windows * host::kGruWindow);
+  for (const std::uint32_t hidden : {1u, 4u, 16u}) {
+    for (const bool quantized : {false, true}) {
+      host::GruEpochs run;
+      run.layout.hidden = hidden;
+      run.x = set.x;
+      run.y = set.y;
+      run.epochs = 2;
+      run.rate = 3e-3f;
+      run.quantized = quantized;
+      std::mt19937_64 random(hidden);
+      const auto order = host::epoch_orders(windows, run.epochs, [&] { return random(); });
+      run.order = order;
+      std::vector<float> cpu(run.layout.size());
+      std::mt19937_64 init(hidden + 200);
+      std::uniform_real_distribution<float> weight(-0.5f, 0.5f);
+      for (auto& p : cpu) p = weight(init);
+      auto gpu = cpu;
+      const auto started = std::chrono::steady_clock::now();
+      host::train_gru_epochs_on_cpu(run, cpu, 1);
+      const double cpu_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      double kernel_seconds = 0;
+      cuda::train_gru_epochs_on_gpu(run, gpu, &kernel_seconds);
+      EXPECT_TRUE(same_bits(cpu, gpu)) << hidden << " hidden units, quantized " << quantized;
+      RecordProperty("gru_seconds_cpu_gpu_" + std::to_string(hidden) + (quantized ? "q" : "f"),
+                     std::to_string(cpu_seconds) + " " + std::to_string(kernel_seconds));
+    }
+  }
+}
+
+TEST(GpuGruTraining, SameArchiveBytesAsTrainingOnTheCpu) {
+  SPIKEY_REQUIRE_DEVICE_OR_SKIP();
+  test::TempDir out;
+  const auto recording = host::Recording::open({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, {32u, 30000.0},
+                                               [](const std::string&) {});
+  host::EncodeOptions options;
+  options.codec = format::kCodecMo1;
+  options.overwrite = true;
+  options.chunk_seconds = 0.05;
+  options.mo_training.network_min_saving = -1;
+  options.mo_training.network_projector = "gru";
+  options.mo_training.gru_hidden = 8;
+  const auto cpu = host::compress(recording, out / "cpu.spikey", options);
+  options.mo_training.gru_trainer = [](const host::GruEpochs& run, std::vector<float>& p) { cuda::train_gru_epochs_on_gpu(run, p); };
+  const auto gpu = host::compress(recording, out / "gpu.spikey", options);
+  EXPECT_EQ(gpu.codec, format::kCodecMo3);
+  EXPECT_TRUE(gpu.verified);
+  EXPECT_EQ(test::read_file(out / "cpu.spikey"), test::read_file(out / "gpu.spikey"));
+}
+
+// Without a device the trainers refuse with an error, never a crash (runs only where there is none).
 TEST(GpuReluTraining, RefusesWithoutADevice) {
   if (cuda::device_count() > 0) GTEST_SKIP() << "a device is present";
   host::ReluEpochs run;
@@ -95,4 +152,13 @@ TEST(GpuReluTraining, RefusesWithoutADevice) {
   run.epochs = 1;
   std::vector<float> p(run.layout.size(), 0.0f);
   EXPECT_THROW(cuda::train_relu_epochs_on_gpu(run, p), std::runtime_error);
+  host::GruEpochs gru;
+  gru.layout.hidden = 2;
+  const std::vector<float> gx(host::kGruWindow * format::kNetInputs, 1.0f), gy(host::kGruWindow, 1.0f);
+  gru.x = gx;
+  gru.y = gy;
+  gru.order = order;
+  gru.epochs = 1;
+  std::vector<float> gp(gru.layout.size(), 0.0f);
+  EXPECT_THROW(cuda::train_gru_epochs_on_gpu(gru, gp), std::runtime_error);
 }

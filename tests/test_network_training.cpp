@@ -1,6 +1,6 @@
-// The ReLU projector's training epochs (relu_training.hpp), which the CPU and the CUDA trainer
-// share: they learn on real data, visit every sample once per epoch, and are what the encoder
-// runs (through MoTrainingOptions::relu_trainer when one is given).
+// The projectors' training epochs (relu_training.hpp, gru_training.hpp), which the CPU and the
+// CUDA trainers share: they learn on real data, visit every sample once per epoch, and are what
+// the encoder runs (through MoTrainingOptions::relu_trainer / gru_trainer when given).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 
 #include "spikey/format/archive.hpp"
 #include "spikey/host/encoder.hpp"
+#include "spikey/host/gru_training.hpp"
 #include "spikey/host/relu_training.hpp"
 #include "test_support.hpp"
 #include "training_support.hpp"
@@ -134,6 +135,48 @@ TEST(ReluTraining, EncoderRunsTheGivenTrainer) {
   };
   const auto report = host::compress(recording, out / "given.spikey", options);
   EXPECT_EQ(report.codec, format::kCodecMo2);
+  EXPECT_EQ(runs, 2);
+  EXPECT_EQ(test::read_file(out / "builtin.spikey"), test::read_file(out / "given.spikey"));
+}
+
+// The GRU's float exp (the same operations on host and device) is within a few units in the
+// last place of the C library's, and sigmoid and tanh built on it keep their shape.
+TEST(GruTraining, ExpIsAccurateOverTheClampedRange) {
+  double worst = 0;
+  for (float v = -87.0f; v <= 88.0f; v += 0.0137f) {
+    const double exact = std::exp(static_cast<double>(v));
+    worst = std::max(worst, std::abs(host::training_exp(v) - exact) / exact);
+  }
+  EXPECT_LT(worst, 4e-7) << "relative error";
+  EXPECT_EQ(host::training_exp(0.0f), 1.0f);
+  EXPECT_EQ(host::training_exp(-1000.0f), host::training_exp(-87.0f));
+  EXPECT_FLOAT_EQ(host::training_sigmoid(0.0f), 0.5f);
+  EXPECT_NEAR(host::training_tanh(0.5f), std::tanh(0.5), 1e-6);
+  EXPECT_NEAR(host::training_tanh(-3.0f), std::tanh(-3.0), 1e-6);
+  EXPECT_EQ(host::training_tanh(100.0f), 1.0f);
+}
+
+// The encoder trains the GRU through options.mo_training.gru_trainer when one is set, once for
+// the float epochs and once for fine-tuning, and gets the bytes the built-in trainer gives.
+TEST(GruTraining, EncoderRunsTheGivenTrainer) {
+  test::TempDir out;
+  const auto recording = host::Recording::open({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, {32u, 30000.0},
+                                               [](const std::string&) {});
+  host::EncodeOptions options;
+  options.codec = format::kCodecMo1;
+  options.overwrite = true;
+  options.chunk_seconds = 0.05;
+  options.mo_training.network_min_saving = -1;
+  options.mo_training.network_samples = 1u << 12;
+  options.mo_training.network_projector = "gru";
+  host::compress(recording, out / "builtin.spikey", options);
+  int runs = 0;
+  options.mo_training.gru_trainer = [&](const host::GruEpochs& run, std::vector<float>& p) {
+    ++runs;
+    host::train_gru_epochs_on_cpu(run, p, 3);
+  };
+  const auto report = host::compress(recording, out / "given.spikey", options);
+  EXPECT_EQ(report.codec, format::kCodecMo3);
   EXPECT_EQ(runs, 2);
   EXPECT_EQ(test::read_file(out / "builtin.spikey"), test::read_file(out / "given.spikey"));
 }

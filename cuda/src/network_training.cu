@@ -3,6 +3,7 @@
 
 #include "spikey/cuda/cuda_check.cuh"
 #include "spikey/cuda/network_training.hpp"
+#include "spikey/host/gru_training.hpp"
 
 namespace spikey::cuda {
 
@@ -72,7 +73,112 @@ __global__ void relu_epochs_kernel(ReluLayout layout, const float* x, const floa
   }
 }
 
+constexpr std::uint32_t kMaxGruParameters =
+    3 * f::kMaxGruHidden * (f::kNetInputs + f::kMaxGruHidden + 1) + f::kMaxGruHidden + 1;
+
+// The GRU's whole run in one block of kGruBatch threads. Per batch: the batch's weights into
+// shared memory; thread w runs window w forward and back into its own gradient buffer; then
+// thread k sums parameter k over the windows in order and takes its Adam step. The same
+// functions, in the same order, as train_gru_epochs_on_cpu.
+__global__ void gru_epochs_kernel(host::GruLayout layout, const float* x, const float* y, const std::uint32_t* order, std::uint32_t windows,
+                                  int epochs, float rate, bool quantized, const float* corrections, float* params, float* m, float* v,
+                                  float* window_gradient, float* scratch) {
+  __shared__ float batch[kMaxGruParameters];
+  const std::uint32_t size = layout.size();
+  const auto tid = static_cast<std::uint32_t>(threadIdx.x);
+  std::uint64_t step = 0;
+  for (int epoch = 0; epoch < epochs; ++epoch) {
+    const std::uint32_t* epoch_order = order + static_cast<std::size_t>(epoch) * windows;
+    for (std::uint32_t start = 0; start < windows; start += host::kGruBatch, ++step) {
+      for (std::uint32_t k = tid; k < size; k += host::kGruBatch) batch[k] = host::gru_batch_weight(layout, k, params[k], quantized);
+      __syncthreads();
+      const std::uint32_t count = min(windows - start, host::kGruBatch);
+      const float scale = 1.0f / static_cast<float>(count * (host::kGruWindow - host::kGruWarmup));
+      if (tid < count) {
+        const std::size_t w = epoch_order[start + tid];
+        host::gru_window_gradient(layout, batch, x + w * host::kGruWindow * f::kNetInputs, y + w * host::kGruWindow, scale, quantized,
+                                  scratch + std::size_t{tid} * layout.scratch_size(), window_gradient + std::size_t{tid} * size);
+      }
+      __syncthreads();
+      for (std::uint32_t k = tid; k < size; k += host::kGruBatch) {
+        float gradient = 0.0f;
+        for (std::uint32_t w = 0; w < count; ++w) gradient += window_gradient[std::size_t{w} * size + k];
+        host::adam_update(m[k], v[k], params[k], gradient, rate, layout.limit(k), corrections[2 * step], corrections[2 * step + 1]);
+      }
+      __syncthreads();  // the parameters are updated before the next batch reads them
+    }
+  }
+}
+
+// Adam's bias corrections of steps 1..steps, from the host's pow (as the CPU trainers compute them).
+std::vector<float> adam_corrections(std::uint64_t steps) {
+  std::vector<float> corrections(2 * steps);
+  for (std::uint64_t s = 0; s < steps; ++s) {
+    corrections[2 * s] = host::adam_correction(0.9f, s + 1);
+    corrections[2 * s + 1] = host::adam_correction(0.999f, s + 1);
+  }
+  return corrections;
+}
+
+void require_device() {
+  int devices = 0;
+  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) throw std::runtime_error("no CUDA device for network training");
+  SPIKEY_CUDA_TRY(cudaSetDevice(0));
+}
+
+// Times a kernel launch with CUDA events and waits for it.
+template <class Launch>
+double timed(Launch&& launch) {
+  cudaEvent_t started = nullptr, finished = nullptr;
+  SPIKEY_CUDA_TRY(cudaEventCreate(&started));
+  SPIKEY_CUDA_TRY(cudaEventCreate(&finished));
+  float milliseconds = 0;
+  cudaError_t status = cudaEventRecord(started);
+  if (status == cudaSuccess) {
+    launch();
+    status = cudaGetLastError();
+  }
+  if (status == cudaSuccess) status = cudaEventRecord(finished);
+  if (status == cudaSuccess) status = cudaEventSynchronize(finished);
+  if (status == cudaSuccess) status = cudaEventElapsedTime(&milliseconds, started, finished);
+  cudaEventDestroy(started);
+  cudaEventDestroy(finished);
+  SPIKEY_CUDA_TRY(status);
+  return milliseconds / 1000.0;
+}
+
 }  // namespace
+
+void train_gru_epochs_on_gpu(const host::GruEpochs& run, std::vector<float>& parameters, double* kernel_seconds) {
+  const host::GruLayout layout = run.layout;
+  const std::size_t windows = run.y.size() / host::kGruWindow;
+  const std::uint32_t size = layout.size();
+  if (layout.hidden == 0 || layout.hidden > static_cast<std::uint32_t>(f::kMaxGruHidden) || parameters.size() != size ||
+      run.y.size() != windows * host::kGruWindow || run.x.size() != run.y.size() * f::kNetInputs ||
+      run.order.size() != windows * static_cast<std::size_t>(run.epochs) || windows > 0xffffffffu)
+    throw std::invalid_argument("train_gru_epochs_on_gpu: inconsistent training run");
+  require_device();
+  if (windows == 0 || run.epochs <= 0) return;
+  const auto corrections = adam_corrections(static_cast<std::uint64_t>(run.epochs) * ((windows + host::kGruBatch - 1) / host::kGruBatch));
+  const std::vector<float> zeros(size, 0.0f);
+  DeviceArray<float> x(run.x.size()), y(run.y.size()), d_corrections(corrections.size()), params(size), m(size), v(size);
+  DeviceArray<float> window_gradient(std::size_t{host::kGruBatch} * size), scratch(std::size_t{host::kGruBatch} * layout.scratch_size());
+  DeviceArray<std::uint32_t> order(run.order.size());
+  x.upload(run.x.data(), run.x.size());
+  y.upload(run.y.data(), run.y.size());
+  order.upload(run.order.data(), run.order.size());
+  d_corrections.upload(corrections.data(), corrections.size());
+  params.upload(parameters.data(), size);
+  m.upload(zeros.data(), size);
+  v.upload(zeros.data(), size);
+  const double seconds = timed([&] {
+    gru_epochs_kernel<<<1, host::kGruBatch>>>(layout, x.get(), y.get(), order.get(), static_cast<std::uint32_t>(windows), run.epochs, run.rate,
+                                              run.quantized, d_corrections.get(), params.get(), m.get(), v.get(), window_gradient.get(),
+                                              scratch.get());
+  });
+  if (kernel_seconds) *kernel_seconds = seconds;
+  params.download(parameters.data(), size);
+}
 
 void train_relu_epochs_on_gpu(const host::ReluEpochs& run, std::vector<float>& parameters, double* kernel_seconds) {
   const ReluLayout layout = run.layout;
@@ -81,18 +187,9 @@ void train_relu_epochs_on_gpu(const host::ReluEpochs& run, std::vector<float>& p
   if (layout.hidden == 0 || layout.hidden > static_cast<std::uint32_t>(f::kMaxNetHidden) || parameters.size() != size ||
       run.x.size() != count * f::kNetInputs || run.order.size() != count * static_cast<std::size_t>(run.epochs) || count > 0xffffffffu)
     throw std::invalid_argument("train_relu_epochs_on_gpu: inconsistent training run");
+  require_device();
   if (count == 0 || run.epochs <= 0) return;
-  int devices = 0;
-  if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) throw std::runtime_error("no CUDA device for network training");
-  SPIKEY_CUDA_TRY(cudaSetDevice(0));
-
-  // Adam's bias corrections per step, from the host's pow (as the CPU trainer computes them).
-  const std::uint64_t steps = static_cast<std::uint64_t>(run.epochs) * ((count + host::kReluBatch - 1) / host::kReluBatch);
-  std::vector<float> corrections(2 * steps);
-  for (std::uint64_t s = 0; s < steps; ++s) {
-    corrections[2 * s] = host::adam_correction(0.9f, s + 1);
-    corrections[2 * s + 1] = host::adam_correction(0.999f, s + 1);
-  }
+  const auto corrections = adam_corrections(static_cast<std::uint64_t>(run.epochs) * ((count + host::kReluBatch - 1) / host::kReluBatch));
   const std::vector<float> zeros(size, 0.0f);
   DeviceArray<float> x(run.x.size()), y(count), d_corrections(corrections.size()), params(size), m(size), v(size);
   DeviceArray<float> pre(host::kReluBatch * layout.hidden), act(host::kReluBatch * layout.hidden);
@@ -105,20 +202,11 @@ void train_relu_epochs_on_gpu(const host::ReluEpochs& run, std::vector<float>& p
   m.upload(zeros.data(), size);
   v.upload(zeros.data(), size);
 
-  cudaEvent_t started = nullptr, finished = nullptr;
-  SPIKEY_CUDA_TRY(cudaEventCreate(&started));
-  SPIKEY_CUDA_TRY(cudaEventCreate(&finished));
-  SPIKEY_CUDA_TRY(cudaEventRecord(started));
-  relu_epochs_kernel<<<1, kThreads>>>(layout, x.get(), y.get(), order.get(), static_cast<std::uint32_t>(count), run.epochs, run.rate, run.quantized,
-                                      d_corrections.get(), params.get(), m.get(), v.get(), pre.get(), act.get());
-  SPIKEY_CUDA_TRY(cudaGetLastError());
-  SPIKEY_CUDA_TRY(cudaEventRecord(finished));
-  SPIKEY_CUDA_TRY(cudaEventSynchronize(finished));
-  float milliseconds = 0;
-  SPIKEY_CUDA_TRY(cudaEventElapsedTime(&milliseconds, started, finished));
-  cudaEventDestroy(started);
-  cudaEventDestroy(finished);
-  if (kernel_seconds) *kernel_seconds = milliseconds / 1000.0;
+  const double seconds = timed([&] {
+    relu_epochs_kernel<<<1, kThreads>>>(layout, x.get(), y.get(), order.get(), static_cast<std::uint32_t>(count), run.epochs, run.rate,
+                                        run.quantized, d_corrections.get(), params.get(), m.get(), v.get(), pre.get(), act.get());
+  });
+  if (kernel_seconds) *kernel_seconds = seconds;
   params.download(parameters.data(), size);
 }
 

@@ -164,7 +164,7 @@ host::Recording open_inputs(const CompressArgs& a, const CommonOptions& o) {
 }
 
 // --backend: "cuda" needs a device (and a CUDA build); "auto" uses one when present and
-// otherwise says so and runs on the CPU. On the GPU: the network stage's ReLU training and,
+// otherwise says so and runs on the CPU. On the GPU: the network stage's training and,
 // when `encodes`, the chunks' encoding (the archive's bytes are the CPU's either way).
 void choose_backend(const CompressArgs& a, const CommonOptions& o, host::EncodeOptions& options, bool encodes = true) {
   if (a.backend == "cpu") return;
@@ -189,6 +189,9 @@ void choose_backend(const CompressArgs& a, const CommonOptions& o, host::EncodeO
 #if defined(SPIKEY_HAVE_CUDA)
   options.mo_training.relu_trainer = [](const host::ReluEpochs& run, std::vector<float>& parameters) {
     cuda::train_relu_epochs_on_gpu(run, parameters);
+  };
+  options.mo_training.gru_trainer = [](const host::GruEpochs& run, std::vector<float>& parameters) {
+    cuda::train_gru_epochs_on_gpu(run, parameters);
   };
   options.backend = "cuda: " + cuda::device_description();
   if (!encodes) return;

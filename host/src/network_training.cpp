@@ -9,6 +9,7 @@
 #include "spikey/format/channel_predictor.hpp"
 #include "spikey/format/mo_stream.hpp"
 #include "spikey/host/mo_training.hpp"
+#include "spikey/host/gru_training.hpp"
 #include "spikey/host/parallel.hpp"
 #include "spikey/host/relu_training.hpp"
 #include "training_common.hpp"
@@ -28,12 +29,6 @@ constexpr float kLearningRate = 3e-3f;
 constexpr float kFineTuneRate = 1e-3f;
 // Output gains tried per channel, as multiples of the one its difference spread suggests.
 constexpr std::array<double, 5> kOutputGainSteps = {0.5, 0.75, 1.0, 1.25, 1.5};
-// The GRU projector trains by backpropagation through windows of consecutive steps, its state
-// starting at zero as at a chunk's start; the first steps of a window only warm the state up.
-constexpr std::size_t kGruWindow = 64;
-constexpr std::size_t kGruWarmup = 16;
-constexpr std::size_t kGruBatch = 64;       // windows per Adam step
-constexpr std::size_t kGruBatchGroups = 8;  // gradient groups summed in a fixed order: the same bytes for any thread count
 // The GRU trains on this many times network_samples steps (every stride-th window of them):
 // with only network_samples, cinpla's level max archive came out at 3.1584 instead of 3.1674.
 constexpr std::uint64_t kGruSampleFactor = 4;
@@ -48,24 +43,6 @@ struct Random {
     return z ^ (z >> 31);
   }
   float uniform(float bound) { return static_cast<float>((static_cast<double>(next() >> 11) * 0x1.0p-53 * 2 - 1) * bound); }
-};
-
-// Adam's moment estimates for the parameters of one training run (both projectors use it).
-struct Adam {
-  std::vector<float> m, v;
-  std::uint64_t steps = 0;
-  float correction1 = 1, correction2 = 1;
-
-  explicit Adam(std::size_t parameters) : m(parameters, 0), v(parameters, 0) {}
-  void next_step() {
-    ++steps;
-    correction1 = adam_correction(0.9f, steps);
-    correction2 = adam_correction(0.999f, steps);
-  }
-  // Moves parameter k (`value`) against its gradient, then keeps it within ±limit.
-  void update(std::size_t k, float gradient, float rate, float limit, float& value) {
-    adam_update(m[k], v[k], value, gradient, rate, limit, correction1, correction2);
-  }
 };
 
 // Calls visit(p, recent, acc, d) for every step t >= 1 of every predicted channel present in
@@ -138,175 +115,23 @@ f::MoNetwork quantized_relu(const ReluLayout& layout, const std::vector<float>& 
   return net;
 }
 
-// The GRU projector in float (mo_gru_output's formulas with exact sigmoid and tanh), with its
-// Adam state. Parameters in one vector: gx (3 x H x 9), gh (3 x H x H), gb (3 x H), w2 (H), b2.
-struct FloatGru {
-  int hidden = 0;
-  std::vector<float> params;
-
-  std::size_t h() const { return static_cast<std::size_t>(hidden); }
-  std::size_t gx(std::size_t g, std::size_t k, std::size_t i) const { return (g * h() + k) * f::kNetInputs + i; }
-  std::size_t gh(std::size_t g, std::size_t k, std::size_t j) const { return 3 * h() * f::kNetInputs + (g * h() + k) * h() + j; }
-  std::size_t gb(std::size_t g, std::size_t k) const { return 3 * h() * (f::kNetInputs + h()) + g * h() + k; }
-  std::size_t w2(std::size_t k) const { return 3 * h() * (f::kNetInputs + h() + 1) + k; }
-  std::size_t b2() const { return w2(h()); }
-  std::size_t size() const { return b2() + 1; }
-  float limit(std::size_t index) const {
-    if (index >= b2()) return f::kMaxNetOutputBias / kBiasUnit;
-    if (index >= gb(0, 0) && index < w2(0)) return f::kMaxGruBias / kBiasUnit;
-    return f::kMaxNetWeight / kWeightUnit;
-  }
-
-  f::MoNetwork quantized() const {
-    f::MoNetwork net;
-    net.projector = f::NetProjector::kGru;
-    net.hidden = hidden;
-    const auto q = [](float v, float unit, std::int32_t limit) {
-      return static_cast<std::int32_t>(std::clamp(std::lround(v * unit), -static_cast<long>(limit), static_cast<long>(limit)));
-    };
-    for (std::size_t g = 0; g < f::kGruGates; ++g)
-      for (std::size_t k = 0; k < h(); ++k) {
-        for (std::size_t i = 0; i < f::kNetInputs; ++i) net.gx[g][k][i] = q(params[gx(g, k, i)], kWeightUnit, f::kMaxNetWeight);
-        for (std::size_t j = 0; j < h(); ++j) net.gh[g][k][j] = q(params[gh(g, k, j)], kWeightUnit, f::kMaxNetWeight);
-        net.gb[g][k] = q(params[gb(g, k)], kBiasUnit, f::kMaxGruBias);
-      }
-    for (std::size_t k = 0; k < h(); ++k) net.w2[k] = q(params[w2(k)], kWeightUnit, f::kMaxNetWeight);
-    net.b2 = q(params[b2()], kBiasUnit, f::kMaxNetOutputBias);
-    return net;
-  }
-};
-
-float sigmoid(float v) { return 1.0f / (1.0f + std::exp(-v)); }
-
-// The integer GRU's activations in float (1.0 = 256 units): a gate from its table, and the
-// floor of a product of two activations.
-float table_gate(float pre, bool tanh_gate) {
-  const auto fixed = static_cast<std::int32_t>(std::clamp(std::lround(pre * kBiasUnit), -(1l << 30), 1l << 30));
-  const int index = f::gru_table_index(fixed);
-  return static_cast<float>(tanh_gate ? f::gru_tanh(index) : f::gru_sigmoid(index)) / kActivationUnit;
-}
-float floor_product(float a, float b) { return std::floor(a * b * kActivationUnit) / kActivationUnit; }
-
-// Adds the gradient of the mean absolute error (over the steps after the warm-up) of one
-// window to `grad`. x: kGruWindow x 9 inputs, y: kGruWindow targets. With `quantized` the
-// forward pass runs the integer GRU's gates and roundings (the weights are on their grids
-// already) and the gradient passes straight through them.
-void gru_window_gradient(const FloatGru& net, const float* x, const float* y, float scale, bool quantized, std::vector<float>& grad) {
-  const std::size_t hn = net.h();
-  const std::vector<float>& p = net.params;
-  // Per step: previous state, z, r, n, r * previous state.
-  std::vector<float> h_prev(kGruWindow * hn), z(kGruWindow * hn), r(kGruWindow * hn), n(kGruWindow * hn), rh(kGruWindow * hn);
-  std::vector<float> h(hn, 0.0f), next(hn), out_grad(kGruWindow, 0.0f), h_new(kGruWindow * hn);
-  for (std::size_t t = 0; t < kGruWindow; ++t) {
-    const float* xt = x + t * f::kNetInputs;
-    float* zt = &z[t * hn];
-    float* rt = &r[t * hn];
-    std::copy(h.begin(), h.end(), h_prev.begin() + static_cast<std::ptrdiff_t>(t * hn));
-    for (std::size_t k = 0; k < hn; ++k) {
-      float az = p[net.gb(0, k)], ar = p[net.gb(1, k)];
-      for (std::size_t i = 0; i < f::kNetInputs; ++i) az += p[net.gx(0, k, i)] * xt[i], ar += p[net.gx(1, k, i)] * xt[i];
-      for (std::size_t j = 0; j < hn; ++j) az += p[net.gh(0, k, j)] * h[j], ar += p[net.gh(1, k, j)] * h[j];
-      zt[k] = quantized ? table_gate(az, false) : sigmoid(az);
-      rt[k] = quantized ? table_gate(ar, false) : sigmoid(ar);
-      rh[t * hn + k] = quantized ? floor_product(rt[k], h[k]) : rt[k] * h[k];
+// The GRU's float parameters quantized onto the integer GRU.
+f::MoNetwork quantized_gru(const GruLayout& layout, const std::vector<float>& p) {
+  f::MoNetwork net;
+  net.projector = f::NetProjector::kGru;
+  net.hidden = static_cast<int>(layout.hidden);
+  const auto q = [&](std::uint32_t k, std::int32_t limit) {
+    return static_cast<std::int32_t>(std::clamp(std::lround(p[k] * layout.unit(k)), -static_cast<long>(limit), static_cast<long>(limit)));
+  };
+  for (std::uint32_t g = 0; g < f::kGruGates; ++g)
+    for (std::uint32_t k = 0; k < layout.hidden; ++k) {
+      for (std::uint32_t i = 0; i < f::kNetInputs; ++i) net.gx[g][k][i] = q(layout.gx(g, k, i), f::kMaxNetWeight);
+      for (std::uint32_t j = 0; j < layout.hidden; ++j) net.gh[g][k][j] = q(layout.gh(g, k, j), f::kMaxNetWeight);
+      net.gb[g][k] = q(layout.gb(g, k), f::kMaxGruBias);
     }
-    float out = p[net.b2()];
-    for (std::size_t k = 0; k < hn; ++k) {
-      float an = p[net.gb(2, k)];
-      for (std::size_t i = 0; i < f::kNetInputs; ++i) an += p[net.gx(2, k, i)] * xt[i];
-      for (std::size_t j = 0; j < hn; ++j) an += p[net.gh(2, k, j)] * rh[t * hn + j];
-      n[t * hn + k] = quantized ? table_gate(an, true) : std::tanh(an);
-      next[k] = quantized ? std::floor(((1 - zt[k]) * n[t * hn + k] + zt[k] * h[k]) * kActivationUnit) / kActivationUnit
-                          : (1 - zt[k]) * n[t * hn + k] + zt[k] * h[k];
-      out += p[net.w2(k)] * next[k];
-    }
-    h = next;
-    std::copy(h.begin(), h.end(), h_new.begin() + static_cast<std::ptrdiff_t>(t * hn));
-    if (t >= kGruWarmup) out_grad[t] = (out > y[t] ? 1.0f : (out < y[t] ? -1.0f : 0.0f)) * scale;
-  }
-  std::vector<float> dh(hn, 0.0f), dz(hn), dr(hn), dn(hn), drh(hn), dh_prev(hn);
-  for (std::size_t t = kGruWindow; t-- > 0;) {
-    const float g = out_grad[t];
-    const float* xt = x + t * f::kNetInputs;
-    const float* hp = &h_prev[t * hn];
-    for (std::size_t k = 0; k < hn; ++k) {
-      grad[net.w2(k)] += g * h_new[t * hn + k];
-      dh[k] += g * p[net.w2(k)];
-    }
-    grad[net.b2()] += g;
-    for (std::size_t k = 0; k < hn; ++k) {
-      const float zk = z[t * hn + k], nk = n[t * hn + k];
-      dn[k] = dh[k] * (1 - zk) * (1 - nk * nk);
-      dz[k] = dh[k] * (hp[k] - nk) * zk * (1 - zk);
-    }
-    for (std::size_t j = 0; j < hn; ++j) {
-      float s = 0;
-      for (std::size_t k = 0; k < hn; ++k) s += p[net.gh(2, k, j)] * dn[k];
-      drh[j] = s;
-      const float rj = r[t * hn + j];
-      dr[j] = s * hp[j] * rj * (1 - rj);
-    }
-    for (std::size_t k = 0; k < hn; ++k) {
-      const float d[3] = {dz[k], dr[k], dn[k]};
-      for (std::size_t gate = 0; gate < 3; ++gate) {
-        if (d[gate] == 0) continue;
-        for (std::size_t i = 0; i < f::kNetInputs; ++i) grad[net.gx(gate, k, i)] += d[gate] * xt[i];
-        grad[net.gb(gate, k)] += d[gate];
-      }
-      for (std::size_t j = 0; j < hn; ++j) {
-        grad[net.gh(0, k, j)] += dz[k] * hp[j];
-        grad[net.gh(1, k, j)] += dr[k] * hp[j];
-        grad[net.gh(2, k, j)] += dn[k] * rh[t * hn + j];
-      }
-    }
-    for (std::size_t j = 0; j < hn; ++j) {
-      float s = dh[j] * z[t * hn + j] + drh[j] * r[t * hn + j];
-      for (std::size_t k = 0; k < hn; ++k) s += p[net.gh(0, k, j)] * dz[k] + p[net.gh(1, k, j)] * dr[k];
-      dh_prev[j] = s;
-    }
-    dh = dh_prev;
-  }
-}
-
-// Adam on the windows' mean absolute error. Each batch's windows are split into a fixed number
-// of groups whose gradients are computed in parallel and summed in order. With `quantized`,
-// batches run the weights on their integer grids and the integer activations (fine-tuning).
-void train_gru_epochs(FloatGru& net, const std::vector<float>& x, const std::vector<float>& y, int epochs, float rate, bool quantized,
-                      Random& random, unsigned threads) {
-  const std::size_t windows = y.size() / kGruWindow;
-  const std::size_t parameters = net.size();
-  Adam adam(parameters);
-  std::vector<float> grad(parameters);
-  std::vector<std::vector<float>> group_grad(kGruBatchGroups, std::vector<float>(parameters));
-  std::vector<std::size_t> order(windows);
-  for (std::size_t i = 0; i < windows; ++i) order[i] = i;
-  FloatGru on_grid;  // the weights on their integer grids (fine-tuning)
-  for (int epoch = 0; epoch < epochs; ++epoch) {
-    for (std::size_t i = windows; i > 1; --i) std::swap(order[i - 1], order[random.next() % i]);
-    for (std::size_t start = 0; start < windows; start += kGruBatch) {
-      const std::size_t end = std::min(windows, start + kGruBatch);
-      const float scale = 1.0f / static_cast<float>((end - start) * (kGruWindow - kGruWarmup));
-      if (quantized) {
-        on_grid = net;
-        for (std::size_t k = 0; k < parameters; ++k) {
-          const float unit = k >= net.gb(0, 0) && k < net.w2(0) ? kBiasUnit : (k == net.b2() ? kBiasUnit : kWeightUnit);
-          on_grid.params[k] = std::round(net.params[k] * unit) / unit;
-        }
-      }
-      const FloatGru& running = quantized ? on_grid : net;
-      parallel_for(kGruBatchGroups, threads, [&](std::size_t group) {
-        auto& g = group_grad[group];
-        std::fill(g.begin(), g.end(), 0.0f);
-        for (std::size_t w = start + group; w < end; w += kGruBatchGroups)
-          gru_window_gradient(running, &x[order[w] * kGruWindow * f::kNetInputs], &y[order[w] * kGruWindow], scale, quantized, g);
-      });
-      std::fill(grad.begin(), grad.end(), 0.0f);
-      for (const auto& g : group_grad)
-        for (std::size_t k = 0; k < parameters; ++k) grad[k] += g[k];
-      adam.next_step();
-      for (std::size_t k = 0; k < parameters; ++k) adam.update(k, grad[k], rate, net.limit(k), net.params[k]);
-    }
-  }
+  for (std::uint32_t k = 0; k < layout.hidden; ++k) net.w2[k] = q(layout.w2(k), f::kMaxNetWeight);
+  net.b2 = q(layout.b2(), f::kMaxNetOutputBias);
+  return net;
 }
 
 }  // namespace
@@ -403,19 +228,30 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
   f::MoNetwork network;
   if (gru) {
     if (y.size() < kGruWindow) return kNothingFitted;
-    FloatGru net;
-    net.hidden = hidden;
-    net.params.assign(net.size(), 0.0f);
+    GruEpochs run;
+    run.layout.hidden = static_cast<std::uint32_t>(hidden);
+    run.x = x;
+    run.y = std::span<const float>(y).first(y.size() / kGruWindow * kGruWindow);
+    std::vector<float> params(run.layout.size(), 0.0f);
     const float input_bound = std::sqrt(3.0f / f::kNetInputs), state_bound = std::sqrt(3.0f / static_cast<float>(hidden));
-    for (std::size_t g = 0; g < f::kGruGates; ++g)
-      for (std::size_t k = 0; k < net.h(); ++k) {
-        for (std::size_t i = 0; i < f::kNetInputs; ++i) net.params[net.gx(g, k, i)] = random.uniform(input_bound);
-        for (std::size_t j = 0; j < net.h(); ++j) net.params[net.gh(g, k, j)] = random.uniform(state_bound);
+    for (std::uint32_t g = 0; g < f::kGruGates; ++g)
+      for (std::uint32_t k = 0; k < run.layout.hidden; ++k) {
+        for (std::uint32_t i = 0; i < f::kNetInputs; ++i) params[run.layout.gx(g, k, i)] = random.uniform(input_bound);
+        for (std::uint32_t j = 0; j < run.layout.hidden; ++j) params[run.layout.gh(g, k, j)] = random.uniform(state_bound);
       }
-    for (std::size_t k = 0; k < net.h(); ++k) net.params[net.w2(k)] = random.uniform(output_bound);
-    train_gru_epochs(net, x, y, kFloatEpochs, kLearningRate, false, random, options.threads);
-    train_gru_epochs(net, x, y, kQuantizedEpochs, kFineTuneRate, true, random, options.threads);
-    network = net.quantized();
+    for (std::uint32_t k = 0; k < run.layout.hidden; ++k) params[run.layout.w2(k)] = random.uniform(output_bound);
+    const GruTrainer train = options.gru_trainer ? options.gru_trainer : GruTrainer([&](const GruEpochs& r, std::vector<float>& p) {
+      train_gru_epochs_on_cpu(r, p, options.threads);
+    });
+    for (const bool quantized : {false, true}) {
+      run.epochs = quantized ? kQuantizedEpochs : kFloatEpochs;
+      run.rate = quantized ? kFineTuneRate : kLearningRate;
+      run.quantized = quantized;
+      const auto order = epoch_orders(run.y.size() / kGruWindow, run.epochs, [&] { return random.next(); });
+      run.order = order;
+      train(run, params);
+    }
+    network = quantized_gru(run.layout, params);
   } else {
     ReluEpochs run;
     run.layout.hidden = static_cast<std::uint32_t>(hidden);
@@ -532,6 +368,35 @@ void run_relu_epochs(const ReluEpochs& run, std::vector<float>& parameters) {
 }
 
 }  // namespace
+
+void train_gru_epochs_on_cpu(const GruEpochs& run, std::vector<float>& parameters, unsigned threads) {
+  const GruLayout& layout = run.layout;
+  const std::size_t windows = run.y.size() / kGruWindow;
+  const std::uint32_t size = layout.size();
+  std::vector<float> m(size, 0.0f), v(size, 0.0f), batch(size);
+  std::vector<float> window_gradient(std::size_t{kGruBatch} * size), scratch(std::size_t{kGruBatch} * layout.scratch_size());
+  std::uint64_t step = 0;
+  for (int epoch = 0; epoch < run.epochs; ++epoch) {
+    const std::uint32_t* order = run.order.data() + static_cast<std::size_t>(epoch) * windows;
+    for (std::size_t start = 0; start < windows; start += kGruBatch) {
+      for (std::uint32_t k = 0; k < size; ++k) batch[k] = gru_batch_weight(layout, k, parameters[k], run.quantized);
+      const std::size_t count = std::min<std::size_t>(windows - start, kGruBatch);
+      const float scale = 1.0f / static_cast<float>(count * (kGruWindow - kGruWarmup));
+      parallel_for(count, threads, [&](std::size_t w) {
+        const std::size_t window = order[start + w];
+        gru_window_gradient(layout, batch.data(), &run.x[window * kGruWindow * f::kNetInputs], &run.y[window * kGruWindow], scale, run.quantized,
+                            &scratch[w * layout.scratch_size()], &window_gradient[w * size]);
+      });
+      ++step;
+      const float correction1 = adam_correction(0.9f, step), correction2 = adam_correction(0.999f, step);
+      for (std::uint32_t k = 0; k < size; ++k) {
+        float gradient = 0.0f;
+        for (std::size_t w = 0; w < count; ++w) gradient += window_gradient[w * size + k];
+        adam_update(m[k], v[k], parameters[k], gradient, run.rate, layout.limit(k), correction1, correction2);
+      }
+    }
+  }
+}
 
 void train_relu_epochs_on_cpu(const ReluEpochs& run, std::vector<float>& parameters) {
   if (run.quantized)

@@ -11,6 +11,7 @@
 
 #include "spikey/format/archive.hpp"
 #include "spikey/host/recording.hpp"
+#include "spikey/host/gru_training.hpp"
 #include "spikey/host/relu_training.hpp"
 
 namespace spikey::host {
@@ -62,9 +63,10 @@ struct MoTrainingOptions {
   std::uint64_t network_samples = 1u << 18;
   double network_min_saving = 0.01;
   unsigned threads = 1;
-  // Runs the ReLU projector's training epochs: the CUDA trainer when the GPU encodes; empty: on
-  // the CPU. Both give the same weights, bit for bit (relu_training.hpp).
+  // Run the projectors' training epochs: the CUDA trainers when a GPU is used; empty: on the
+  // CPU. Both give the same weights, bit for bit (relu_training.hpp, gru_training.hpp).
   ReluTrainer relu_trainer;
+  GruTrainer gru_trainer;
 };
 
 Topology compute_topology(const Recording& recording, const format::Metadata& meta, const MoTrainingOptions& options);
