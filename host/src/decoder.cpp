@@ -577,15 +577,15 @@ RestoreReport restore_sources(const format::ArchiveReader& reader, const Restore
     // kJointChunks chunks per task (decode_chunks); lost chunks of a salvaged archive are zeros.
     const std::uint64_t tasks = (chunk_count + kJointChunks - 1) / kJointChunks;
     ordered_parallel<std::vector<DecodedChunk>>(tasks, options.threads, std::size_t{options.threads} + 1, [&](std::size_t task) {
-      const std::uint64_t first = task * kJointChunks, end = std::min(chunk_count, first + kJointChunks);
+      const std::uint64_t first_chunk = task * kJointChunks, end_chunk = std::min(chunk_count, first_chunk + kJointChunks);
       std::vector<DecodedChunk> out;
-      for (std::uint64_t i = first; i < end;) {
+      for (std::uint64_t i = first_chunk; i < end_chunk;) {
         if (reader.index()[i].lost()) {
           out.push_back(zero_filled_chunk(meta, i++, channels));
           continue;
         }
         std::uint64_t run_end = i;
-        while (run_end < end && !reader.index()[run_end].lost()) ++run_end;
+        while (run_end < end_chunk && !reader.index()[run_end].lost()) ++run_end;
         for (auto& chunk : decode_chunks(reader, i, run_end, channels)) out.push_back(std::move(chunk));
         i = run_end;
       }

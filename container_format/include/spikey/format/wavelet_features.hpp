@@ -24,18 +24,19 @@ inline constexpr int kDmeyShift = 14;
 inline constexpr int kMaxWaveletLevels = 4;
 inline constexpr std::int32_t kWaveletClamp = 4095;
 
-// The filter coefficients (local constant tables, so device code can read them too).
+// The filter coefficients (static local tables: one copy, which device code reads too; a plain
+// local array is rebuilt on the stack at every call).
 SPIKEY_HD std::int32_t dmey_low(int j) {
-  constexpr std::int32_t kLow[kDmeyTaps] = {0,    1,   -7,    -31,  26,   70,   -74,  -128,  177,  202, -372, -282,
-                                            738,  355, -1539, -406, 5151, 8626, 5151, -406,  -1539, 355, 738,  -282,
-                                            -372, 202, 177,   -128, -74,  70,   26,   -31,   -7,    1};
+  static constexpr std::int32_t kLow[kDmeyTaps] = {0,    1,   -7,    -31,  26,   70,   -74,  -128,  177,  202, -372, -282,
+                                                   738,  355, -1539, -406, 5151, 8626, 5151, -406,  -1539, 355, 738,  -282,
+                                                   -372, 202, 177,   -128, -74,  70,   26,   -31,   -7,    1};
   return kLow[j];
 }
 
 SPIKEY_HD std::int32_t dmey_high(int j) {
-  constexpr std::int32_t kHigh[kDmeyTaps] = {-1,   -7,    31,  26,   -70,   -74,  128, 177,   -202, -372, 282,  738,
-                                             -355, -1539, 406, 5151, -8626, 5151, 406, -1539, -355, 738,  282,  -372,
-                                             -202, 177,   128, -74,  -70,   26,   31,  -7,    -1,   0};
+  static constexpr std::int32_t kHigh[kDmeyTaps] = {-1,   -7,    31,  26,   -70,   -74,  128, 177,   -202, -372, 282,  738,
+                                                    -355, -1539, 406, 5151, -8626, 5151, 406, -1539, -355, 738,  282,  -372,
+                                                    -202, 177,   128, -74,  -70,   26,   31,  -7,    -1,   0};
   return kHigh[j];
 }
 
