@@ -12,9 +12,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <span>
+#include <thread>
 #include <vector>
 
 #include "spikey/format/hd.hpp"
@@ -230,6 +232,14 @@ struct GruEpochs {
 
 // Runs the epochs on `parameters` (layout.size() values). The CUDA trainer has this shape too.
 using GruTrainer = std::function<void(const GruEpochs& run, std::vector<float>& parameters)>;
+
+// Threads the CPU trainer's team uses at most: its steps are short, and the team meets at a
+// barrier several times per step.
+inline unsigned training_team_size(unsigned threads) {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  return std::max(1u, std::min({threads, cores, 8u}));
+}
+
 // Windows of a batch in parallel on `threads` threads; the same weights for any thread count.
 void train_gru_epochs_on_cpu(const GruEpochs& run, std::vector<float>& parameters, unsigned threads);
 

@@ -111,4 +111,41 @@ inline void parallel_for(std::size_t count, unsigned threads, const std::functio
   if (error) std::rethrow_exception(error);
 }
 
+// A barrier for a team whose steps take tens of microseconds: members spin on a generation
+// counter (yielding after a while, so an oversubscribed machine still makes progress) instead of
+// sleeping in the kernel, which would cost about as much as a step.
+class SpinBarrier {
+ public:
+  explicit SpinBarrier(unsigned members) : members_(members) {}
+  void arrive_and_wait() {
+    const unsigned generation = generation_.load(std::memory_order_acquire);
+    if (arrived_.fetch_add(1, std::memory_order_acq_rel) + 1 == members_) {
+      arrived_.store(0, std::memory_order_relaxed);
+      generation_.store(generation + 1, std::memory_order_release);
+      return;
+    }
+    for (unsigned spins = 0; generation_.load(std::memory_order_acquire) == generation; ++spins)
+      if (spins > 4096) std::this_thread::yield();
+  }
+
+ private:
+  const unsigned members_;
+  std::atomic<unsigned> arrived_{0};
+  std::atomic<unsigned> generation_{0};
+};
+
+// Runs body(member, members, sync) on `members` threads at once (the caller is member 0), for
+// loops of many short steps each split across the team (training batches), where starting
+// threads per step would cost more than the step: members call sync.arrive_and_wait() between
+// a step's phases. The body must not throw (a member that left would leave the others waiting).
+template <class Body>
+void run_as_team(unsigned members, Body&& body) {
+  members = std::max(1u, members);
+  SpinBarrier sync(members);
+  std::vector<std::thread> pool;
+  for (unsigned m = 1; m < members; ++m) pool.emplace_back([&, m] { body(m, members, sync); });
+  body(0u, members, sync);
+  for (auto& t : pool) t.join();
+}
+
 }  // namespace spikey::host

@@ -90,18 +90,23 @@ SPIKEY_HD float l1_output_gradient(float out, float y, float scale) { return (ou
 // One sample's terms of the gradient (g: its output gradient; none when g is 0):
 //   b2: g;  w2[j]: g * h[j];  and where unit j is active, b1[j]: g * w2[j] and w1[j][i]: (g * w2[j]) * x[i].
 // Two ways to add them, which give the same sums when samples are added in the same order:
-// sample by sample into every parameter (the CPU loop), or parameter by parameter over the
-// samples (the CUDA trainer's thread per parameter). A test holds them equal bit for bit.
+// sample by sample into every parameter (relu_add_sample_gradient, unit by unit with
+// relu_add_unit_gradient: the CPU loop), or parameter by parameter (relu_gradient_term: the
+// CUDA trainer's thread per parameter). A test holds them equal bit for bit.
+SPIKEY_HD void relu_add_unit_gradient(const ReluLayout& layout, std::uint32_t j, float g, const float* p, float pre, float h, const float* xs,
+                                      float* grad) {
+  if (g == 0) return;
+  grad[layout.w2(j)] += g * h;
+  if (!relu_unit_active(pre)) return;
+  const float gh = g * p[layout.w2(j)];
+  grad[layout.b1(j)] += gh;
+  for (std::uint32_t i = 0; i < static_cast<std::uint32_t>(format::kNetInputs); ++i) grad[layout.w1(j, i)] += gh * xs[i];
+}
+
 SPIKEY_HD void relu_add_sample_gradient(const ReluLayout& layout, float g, const float* p, const float* pre, const float* h, const float* xs,
                                         float* grad) {
   if (g == 0) return;
-  for (std::uint32_t j = 0; j < layout.hidden; ++j) {
-    grad[layout.w2(j)] += g * h[j];
-    if (!relu_unit_active(pre[j])) continue;
-    const float gh = g * p[layout.w2(j)];
-    grad[layout.b1(j)] += gh;
-    for (std::uint32_t i = 0; i < static_cast<std::uint32_t>(format::kNetInputs); ++i) grad[layout.w1(j, i)] += gh * xs[i];
-  }
+  for (std::uint32_t j = 0; j < layout.hidden; ++j) relu_add_unit_gradient(layout, j, g, p, pre[j], h[j], xs, grad);
   grad[layout.b2()] += g;
 }
 
