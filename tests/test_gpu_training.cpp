@@ -68,13 +68,8 @@ TEST(GpuReluTraining, SameWeightsAsTheCpuTrainer) {
 TEST(GpuReluTraining, SameArchiveBytesAsTrainingOnTheCpu) {
   SPIKEY_REQUIRE_DEVICE_OR_SKIP();
   test::TempDir out;
-  const auto recording = host::Recording::open({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, {32u, 30000.0},
-                                               [](const std::string&) {});
-  host::EncodeOptions options;
-  options.codec = format::kCodecMo1;
-  options.overwrite = true;
-  options.chunk_seconds = 0.05;
-  options.mo_training.network_min_saving = -1;
+  const auto recording = test::cinpla_sample_recording();
+  auto options = test::network_stage_options();
   const auto cpu = host::compress(recording, out / "cpu.spikey", options);
   options.mo_training.relu_trainer = [](const host::ReluEpochs& run, std::vector<float>& p) { cuda::train_relu_epochs_on_gpu(run, p); };
   const auto gpu = host::compress(recording, out / "gpu.spikey", options);
@@ -122,13 +117,8 @@ TEST(GpuGruTraining, SameWeightsAsTheCpuTrainer) {
 TEST(GpuGruTraining, SameArchiveBytesAsTrainingOnTheCpu) {
   SPIKEY_REQUIRE_DEVICE_OR_SKIP();
   test::TempDir out;
-  const auto recording = host::Recording::open({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, {32u, 30000.0},
-                                               [](const std::string&) {});
-  host::EncodeOptions options;
-  options.codec = format::kCodecMo1;
-  options.overwrite = true;
-  options.chunk_seconds = 0.05;
-  options.mo_training.network_min_saving = -1;
+  const auto recording = test::cinpla_sample_recording();
+  auto options = test::network_stage_options();
   options.mo_training.network_projector = "gru";
   options.mo_training.gru_hidden = 8;
   const auto cpu = host::compress(recording, out / "cpu.spikey", options);

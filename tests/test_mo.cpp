@@ -17,6 +17,7 @@
 #include "spikey/host/mo_training.hpp"
 #include "spikey/host/recording.hpp"
 #include "test_support.hpp"
+#include "training_support.hpp"
 
 using namespace spikey;
 using namespace spikey::format;
@@ -401,17 +402,11 @@ host::Recording cinpla_sample() {
 // the network whatever it saves, and a training set big enough for this short sample (smaller
 // under sanitizers, where float training runs many times slower).
 host::EncodeOptions network_test_options() {
-  host::EncodeOptions options;
-  options.codec = kCodecMo1;
-  options.overwrite = true;
-  options.chunk_seconds = 0.05;
-  options.mo_training.network_min_saving = -1;
 #ifdef SPIKEY_SANITIZED_BUILD
-  options.mo_training.network_samples = 1u << 12;
+  return test::network_stage_options(1u << 12);
 #else
-  options.mo_training.network_samples = 1u << 15;
+  return test::network_stage_options(1u << 15);
 #endif
-  return options;
 }
 
 bool restores_cinpla_sample(const fs::path& archive, const fs::path& directory) {

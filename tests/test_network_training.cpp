@@ -21,7 +21,7 @@ namespace {
 
 double mean_absolute_error(const host::ReluLayout& layout, const std::vector<float>& p, const test::ReluTrainingSet& set, bool quantized) {
   std::vector<float> batch(layout.size()), pre(layout.hidden), h(layout.hidden);
-  for (std::uint32_t k = 0; k < layout.size(); ++k) batch[k] = host::relu_batch_weight(layout, k, p[k], quantized);
+  for (std::uint32_t k = 0; k < layout.size(); ++k) batch[k] = host::batch_weight(p[k], layout.unit(k), quantized);
   double sum = 0;
   for (std::size_t s = 0; s < set.y.size(); ++s)
     sum += std::abs(host::relu_forward(layout, batch.data(), &set.x[s * format::kNetInputs], quantized, pre.data(), h.data()) - set.y[s]);
@@ -90,7 +90,7 @@ TEST(ReluTraining, PerParameterSumsEqualPerSampleSums) {
     p[layout.b1(3)] = -50.0f;  // a unit that never opens
     p[layout.b1(4)] = 40.0f;   // one always at its clamp
     std::vector<float> batch(layout.size());
-    for (std::uint32_t k = 0; k < layout.size(); ++k) batch[k] = host::relu_batch_weight(layout, k, p[k], quantized);
+    for (std::uint32_t k = 0; k < layout.size(); ++k) batch[k] = host::batch_weight(p[k], layout.unit(k), quantized);
     const std::size_t n = set.y.size();
     std::vector<float> pre(n * layout.hidden), h(n * layout.hidden), g(n);
     for (std::size_t s = 0; s < n; ++s) {
@@ -119,14 +119,8 @@ TEST(ReluTraining, PerParameterSumsEqualPerSampleSums) {
 // the built-in CPU trainer gives.
 TEST(ReluTraining, EncoderRunsTheGivenTrainer) {
   test::TempDir out;
-  const auto recording = host::Recording::open({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, {32u, 30000.0},
-                                               [](const std::string&) {});
-  host::EncodeOptions options;
-  options.codec = format::kCodecMo1;
-  options.overwrite = true;
-  options.chunk_seconds = 0.05;
-  options.mo_training.network_min_saving = -1;
-  options.mo_training.network_samples = 1u << 12;
+  const auto recording = test::cinpla_sample_recording();
+  auto options = test::network_stage_options(1u << 12);
   host::compress(recording, out / "builtin.spikey", options);
   int runs = 0;
   options.mo_training.relu_trainer = [&](const host::ReluEpochs& run, std::vector<float>& p) {
@@ -160,14 +154,8 @@ TEST(GruTraining, ExpIsAccurateOverTheClampedRange) {
 // the float epochs and once for fine-tuning, and gets the bytes the built-in trainer gives.
 TEST(GruTraining, EncoderRunsTheGivenTrainer) {
   test::TempDir out;
-  const auto recording = host::Recording::open({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, {32u, 30000.0},
-                                               [](const std::string&) {});
-  host::EncodeOptions options;
-  options.codec = format::kCodecMo1;
-  options.overwrite = true;
-  options.chunk_seconds = 0.05;
-  options.mo_training.network_min_saving = -1;
-  options.mo_training.network_samples = 1u << 12;
+  const auto recording = test::cinpla_sample_recording();
+  auto options = test::network_stage_options(1u << 12);
   options.mo_training.network_projector = "gru";
   host::compress(recording, out / "builtin.spikey", options);
   int runs = 0;

@@ -7,7 +7,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "spikey/format/archive.hpp"
 #include "spikey/format/mo_network.hpp"
+#include "spikey/host/encoder.hpp"
+#include "spikey/host/recording.hpp"
 #include "test_support.hpp"
 
 namespace spikey::test {
@@ -35,6 +38,23 @@ inline ReluTrainingSet cinpla_relu_training_set(std::size_t steps) {
     }
   }
   return set;
+}
+
+// The bundled cinpla sample (32 channels at 30 kHz) as a recording.
+inline host::Recording cinpla_sample_recording() {
+  return host::Recording::open({samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, {32u, 30000.0}, [](const std::string&) {});
+}
+
+// Level default's mo codec in short chunks, every channel given the network stage whatever it
+// saves (so the trainers' results reach the archive), on `samples` training steps (0: the default).
+inline host::EncodeOptions network_stage_options(std::uint64_t samples = 0) {
+  host::EncodeOptions options;
+  options.codec = format::kCodecMo1;
+  options.overwrite = true;
+  options.chunk_seconds = 0.05;
+  options.mo_training.network_min_saving = -1;
+  if (samples != 0) options.mo_training.network_samples = samples;
+  return options;
 }
 
 }  // namespace spikey::test

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <span>
 #include <stdexcept>
 
 #include "spikey/cuda/cuda_check.cuh"
@@ -49,7 +50,7 @@ __global__ void relu_epochs_kernel(ReluLayout layout, const float* x, const floa
   for (int epoch = 0; epoch < epochs; ++epoch) {
     const std::uint32_t* epoch_order = order + static_cast<std::size_t>(epoch) * count;
     for (std::uint32_t start = 0; start < count; start += kThreads, ++step) {
-      for (std::uint32_t k = tid; k < size; k += kThreads) batch[k] = host::relu_batch_weight(layout, k, params[k], quantized);
+      for (std::uint32_t k = tid; k < size; k += kThreads) batch[k] = host::batch_weight(params[k], layout.unit(k), quantized);
       __syncthreads();
       const std::uint32_t n = min(count - start, static_cast<std::uint32_t>(kThreads));
       const float scale = 1.0f / static_cast<float>(n);
@@ -90,7 +91,7 @@ __global__ void gru_epochs_kernel(host::GruLayout layout, const float* x, const 
   for (int epoch = 0; epoch < epochs; ++epoch) {
     const std::uint32_t* epoch_order = order + static_cast<std::size_t>(epoch) * windows;
     for (std::uint32_t start = 0; start < windows; start += host::kGruBatch, ++step) {
-      for (std::uint32_t k = tid; k < size; k += host::kGruBatch) batch[k] = host::gru_batch_weight(layout, k, params[k], quantized);
+      for (std::uint32_t k = tid; k < size; k += host::kGruBatch) batch[k] = host::batch_weight(params[k], layout.unit(k), quantized);
       __syncthreads();
       const std::uint32_t count = min(windows - start, host::kGruBatch);
       const float scale = 1.0f / static_cast<float>(count * (host::kGruWindow - host::kGruWarmup));
@@ -119,6 +120,28 @@ std::vector<float> adam_corrections(std::uint64_t steps) {
   }
   return corrections;
 }
+
+// What both trainers put on the device: the run's inputs, targets and epoch orders, Adam's
+// corrections for `steps` steps and its zeroed moments, and the parameters.
+struct DeviceRun {
+  DeviceArray<float> x, y, corrections, params, m, v;
+  DeviceArray<std::uint32_t> order;
+
+  DeviceRun(std::span<const float> host_x, std::span<const float> host_y, std::span<const std::uint32_t> host_order, std::uint64_t steps,
+            const std::vector<float>& parameters)
+      : x(host_x.size()), y(host_y.size()), corrections(2 * steps), params(parameters.size()), m(parameters.size()), v(parameters.size()),
+        order(host_order.size()) {
+    const auto host_corrections = adam_corrections(steps);
+    const std::vector<float> zeros(parameters.size(), 0.0f);
+    x.upload(host_x.data(), host_x.size());
+    y.upload(host_y.data(), host_y.size());
+    order.upload(host_order.data(), host_order.size());
+    corrections.upload(host_corrections.data(), host_corrections.size());
+    params.upload(parameters.data(), parameters.size());
+    m.upload(zeros.data(), zeros.size());
+    v.upload(zeros.data(), zeros.size());
+  }
+};
 
 void require_device() {
   int devices = 0;
@@ -159,25 +182,15 @@ void train_gru_epochs_on_gpu(const host::GruEpochs& run, std::vector<float>& par
     throw std::invalid_argument("train_gru_epochs_on_gpu: inconsistent training run");
   require_device();
   if (windows == 0 || run.epochs <= 0) return;
-  const auto corrections = adam_corrections(static_cast<std::uint64_t>(run.epochs) * ((windows + host::kGruBatch - 1) / host::kGruBatch));
-  const std::vector<float> zeros(size, 0.0f);
-  DeviceArray<float> x(run.x.size()), y(run.y.size()), d_corrections(corrections.size()), params(size), m(size), v(size);
+  DeviceRun device(run.x, run.y, run.order, static_cast<std::uint64_t>(run.epochs) * ((windows + host::kGruBatch - 1) / host::kGruBatch), parameters);
   DeviceArray<float> window_gradient(std::size_t{host::kGruBatch} * size), scratch(std::size_t{host::kGruBatch} * layout.scratch_size());
-  DeviceArray<std::uint32_t> order(run.order.size());
-  x.upload(run.x.data(), run.x.size());
-  y.upload(run.y.data(), run.y.size());
-  order.upload(run.order.data(), run.order.size());
-  d_corrections.upload(corrections.data(), corrections.size());
-  params.upload(parameters.data(), size);
-  m.upload(zeros.data(), size);
-  v.upload(zeros.data(), size);
   const double seconds = timed([&] {
-    gru_epochs_kernel<<<1, host::kGruBatch>>>(layout, x.get(), y.get(), order.get(), static_cast<std::uint32_t>(windows), run.epochs, run.rate,
-                                              run.quantized, d_corrections.get(), params.get(), m.get(), v.get(), window_gradient.get(),
-                                              scratch.get());
+    gru_epochs_kernel<<<1, host::kGruBatch>>>(layout, device.x.get(), device.y.get(), device.order.get(), static_cast<std::uint32_t>(windows),
+                                              run.epochs, run.rate, run.quantized, device.corrections.get(), device.params.get(),
+                                              device.m.get(), device.v.get(), window_gradient.get(), scratch.get());
   });
   if (kernel_seconds) *kernel_seconds = seconds;
-  params.download(parameters.data(), size);
+  device.params.download(parameters.data(), size);
 }
 
 void train_relu_epochs_on_gpu(const host::ReluEpochs& run, std::vector<float>& parameters, double* kernel_seconds) {
@@ -189,25 +202,15 @@ void train_relu_epochs_on_gpu(const host::ReluEpochs& run, std::vector<float>& p
     throw std::invalid_argument("train_relu_epochs_on_gpu: inconsistent training run");
   require_device();
   if (count == 0 || run.epochs <= 0) return;
-  const auto corrections = adam_corrections(static_cast<std::uint64_t>(run.epochs) * ((count + host::kReluBatch - 1) / host::kReluBatch));
-  const std::vector<float> zeros(size, 0.0f);
-  DeviceArray<float> x(run.x.size()), y(count), d_corrections(corrections.size()), params(size), m(size), v(size);
+  DeviceRun device(run.x, run.y, run.order, static_cast<std::uint64_t>(run.epochs) * ((count + host::kReluBatch - 1) / host::kReluBatch), parameters);
   DeviceArray<float> pre(host::kReluBatch * layout.hidden), act(host::kReluBatch * layout.hidden);
-  DeviceArray<std::uint32_t> order(run.order.size());
-  x.upload(run.x.data(), run.x.size());
-  y.upload(run.y.data(), count);
-  order.upload(run.order.data(), run.order.size());
-  d_corrections.upload(corrections.data(), corrections.size());
-  params.upload(parameters.data(), size);
-  m.upload(zeros.data(), size);
-  v.upload(zeros.data(), size);
-
   const double seconds = timed([&] {
-    relu_epochs_kernel<<<1, kThreads>>>(layout, x.get(), y.get(), order.get(), static_cast<std::uint32_t>(count), run.epochs, run.rate,
-                                        run.quantized, d_corrections.get(), params.get(), m.get(), v.get(), pre.get(), act.get());
+    relu_epochs_kernel<<<1, kThreads>>>(layout, device.x.get(), device.y.get(), device.order.get(), static_cast<std::uint32_t>(count), run.epochs,
+                                        run.rate, run.quantized, device.corrections.get(), device.params.get(), device.m.get(), device.v.get(),
+                                        pre.get(), act.get());
   });
   if (kernel_seconds) *kernel_seconds = seconds;
-  params.download(parameters.data(), size);
+  device.params.download(parameters.data(), size);
 }
 
 }  // namespace spikey::cuda

@@ -351,7 +351,7 @@ void run_relu_epochs(const ReluEpochs& run, std::vector<float>& parameters) {
   for (int epoch = 0; epoch < run.epochs; ++epoch) {
     const std::uint32_t* order = run.order.data() + static_cast<std::size_t>(epoch) * count;
     for (std::size_t start = 0; start < count; start += kReluBatch) {
-      for (std::uint32_t k = 0; k < size; ++k) batch[k] = relu_batch_weight(layout, k, parameters[k], kQuantized);
+      for (std::uint32_t k = 0; k < size; ++k) batch[k] = batch_weight(parameters[k], layout.unit(k), kQuantized);
       std::fill(grad.begin(), grad.end(), 0.0f);
       const std::size_t end = std::min(count, start + kReluBatch);
       const float scale = 1.0f / static_cast<float>(end - start);
@@ -394,7 +394,7 @@ void train_gru_epochs_on_cpu(const GruEpochs& run, std::vector<float>& parameter
         const auto step = static_cast<std::uint64_t>(epoch) * batches + b + 1;
         const float correction1 = adam_correction(0.9f, step), correction2 = adam_correction(0.999f, step);
         const auto [first_k, end_k] = share_of(member, members, size);
-        for (auto k = static_cast<std::uint32_t>(first_k); k < end_k; ++k) batch[k] = gru_batch_weight(layout, k, parameters[k], run.quantized);
+        for (auto k = static_cast<std::uint32_t>(first_k); k < end_k; ++k) batch[k] = batch_weight(parameters[k], layout.unit(k), run.quantized);
         sync.arrive_and_wait();
         const auto [first_w, end_w] = share_of(member, members, count);
         for (std::size_t w = first_w; w < end_w; ++w) {

@@ -53,17 +53,6 @@ struct GruLayout {
   SPIKEY_HD std::uint32_t scratch_size() const { return 6 * kGruWindow * hidden + 8 * hidden + kGruWindow; }
 };
 
-// The value a batch runs parameter k with: on its integer grid when fine-tuning.
-SPIKEY_HD float gru_batch_weight(const GruLayout& layout, std::uint32_t k, float value, bool quantized) {
-  if (!quantized) return value;
-  const float unit = layout.unit(k);
-#if defined(__CUDA_ARCH__)
-  return roundf(value * unit) / unit;
-#else
-  return __builtin_roundf(value * unit) / unit;
-#endif
-}
-
 // exp(v) by the same float operations on host and device (their own expf differ in the last
 // bit now and then): v = k ln2 + r with |r| <= ln2/2 (ln2 in two parts, so k ln2 is exact),
 // e^r by its Taylor polynomial to r^7 (relative error below 2^-23), times 2^k. Arguments are

@@ -50,10 +50,10 @@ struct ReluLayout {
 
 inline constexpr float kMaxReluActivation = static_cast<float>(format::kNetHiddenClamp) / kActivationUnit;
 
-// The value a batch runs parameter k with: on its integer grid when fine-tuning.
-SPIKEY_HD float relu_batch_weight(const ReluLayout& layout, std::uint32_t k, float value, bool quantized) {
+// The value a batch runs a parameter with: on its integer grid (steps of 1/unit) when
+// fine-tuning. Both projectors' trainers use it.
+SPIKEY_HD float batch_weight(float value, float unit, bool quantized) {
   if (!quantized) return value;
-  const float unit = layout.unit(k);
 #if defined(__CUDA_ARCH__)
   return roundf(value * unit) / unit;
 #else
