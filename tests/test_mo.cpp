@@ -245,8 +245,7 @@ TEST(Topology, SavesLoadsAndRejectsNonsense) {
 TEST(Mo1, LinksChannelsWithCommonActivityOnRealData) {
   // The bundled cinpla slice: 32 channels sharing an LFP. mo1 links most of them.
   test::TempDir out;
-  const auto recording = host::Recording::open({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, {32u, 30000.0},
-                                               [](const std::string&) {});
+  const auto recording = test::cinpla_sample_recording();
   host::EncodeOptions options;
   options.codec = kCodecMo1;  // not the race: this test is about mo1
   options.overwrite = true;
@@ -266,8 +265,7 @@ TEST(Mo1, LinksChannelsWithCommonActivityOnRealData) {
 TEST(Mo1, WaveletFeaturesRoundTripWhenForced) {
   // The encoder keeps wavelet features only where they pay; force them to exercise the path.
   test::TempDir out;
-  const auto recording = host::Recording::open({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, {32u, 30000.0},
-                                               [](const std::string&) {});
+  const auto recording = test::cinpla_sample_recording();
   host::EncodeOptions options;
   options.codec = kCodecMo1;
   options.mo_training.wavelet_min_saving = -1;  // any predicted saving
@@ -387,17 +385,6 @@ TEST(MoNetwork, GruTablesAreTheirFormulas) {
   EXPECT_EQ(gru_table_index(-1), kGruTableHalf - 1);
 }
 
-namespace {
-
-host::Recording cinpla_sample() {
-  return host::Recording::open({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, {32u, 30000.0}, [](const std::string&) {});
-}
-
-}  // namespace
-
-// The network stage on real data: training is deterministic for a seed, the channels that use
-// the network are the ones where it saves, and the archive round-trips through the lockstep
-// decoder (verify) and the scalar reference path (cm1 shares the predictor).
 // Options of the network-stage tests: the cinpla sample in short chunks, every channel given
 // the network whatever it saves, and a training set big enough for this short sample (smaller
 // under sanitizers, where float training runs many times slower).
@@ -418,9 +405,12 @@ bool restores_cinpla_sample(const fs::path& archive, const fs::path& directory) 
              test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
 }
 
+// The network stage on real data: training is deterministic for a seed, the channels that use
+// the network are the ones where it saves, and the archive round-trips through the lockstep
+// decoder (verify) and the scalar reference path (cm1 shares the predictor).
 TEST(Mo1, NetworkStageTrainsDeterministicallyAndRoundTrips) {
   test::TempDir out;
-  const auto recording = cinpla_sample();
+  const auto recording = test::cinpla_sample_recording();
   auto options = network_test_options();
   const auto a = host::compress(recording, out / "a.spikey", options);
   const auto b = host::compress(recording, out / "b.spikey", options);
@@ -459,7 +449,7 @@ TEST(Mo1, NetworkStageTrainsDeterministicallyAndRoundTrips) {
 // trips through the lockstep decoder and the scalar path of cm3.
 TEST(Mo1, GruProjectorTrainsDeterministicallyAndRoundTrips) {
   test::TempDir out;
-  const auto recording = cinpla_sample();
+  const auto recording = test::cinpla_sample_recording();
   auto options = network_test_options();
   options.mo_training.network_projector = "gru";
   options.mo_training.gru_hidden = 8;
@@ -485,7 +475,7 @@ TEST(Mo1, GruProjectorTrainsDeterministicallyAndRoundTrips) {
 // keeps one of the two archives whole.
 TEST(Mo1, LevelMaxKeepsTheBetterProjector) {
   test::TempDir out;
-  const auto recording = cinpla_sample();
+  const auto recording = test::cinpla_sample_recording();
   auto options = network_test_options();
   options.codec = kCodecCm1;
   options.mo_training.gru_hidden = 4;
@@ -585,7 +575,7 @@ TEST(MoMetadata, NetworkIsValidated) {
 // decoded alone gives: all channels, a subset with its sources, and a shorter last chunk.
 TEST(Mo1, ChunksDecodedTogetherEqualChunksDecodedAlone) {
   test::TempDir out;
-  const auto recording = cinpla_sample();
+  const auto recording = test::cinpla_sample_recording();
   host::EncodeOptions options;
   options.codec = kCodecMo1;
   options.overwrite = true;

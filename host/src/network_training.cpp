@@ -100,12 +100,30 @@ struct Spread {
 };
 
 // The ReLU network's float parameters quantized onto the integer network.
+// Parameter k of a float network (either layout) on its integer grid, within ±limit.
+template <class Layout>
+std::int32_t on_integer_grid(const Layout& layout, const std::vector<float>& p, std::uint32_t k, std::int32_t limit) {
+  return static_cast<std::int32_t>(std::clamp(std::lround(p[k] * layout.unit(k)), -static_cast<long>(limit), static_cast<long>(limit)));
+}
+
+// Both training runs of a projector (float epochs, then quantization-aware fine-tuning) with
+// `train`, each visiting `items` samples or windows in a fresh shuffled order per epoch.
+template <class Epochs, class Trainer>
+void train_float_then_quantized(Epochs& run, std::size_t items, const Trainer& train, Random& random, std::vector<float>& params) {
+  for (const bool quantized : {false, true}) {
+    run.epochs = quantized ? kQuantizedEpochs : kFloatEpochs;
+    run.rate = quantized ? kFineTuneRate : kLearningRate;
+    run.quantized = quantized;
+    const auto order = epoch_orders(items, run.epochs, [&] { return random.next(); });
+    run.order = order;
+    train(run, params);
+  }
+}
+
 f::MoNetwork quantized_relu(const ReluLayout& layout, const std::vector<float>& p) {
   f::MoNetwork net;
   net.hidden = static_cast<int>(layout.hidden);
-  const auto q = [&](std::uint32_t k, std::int32_t limit) {
-    return static_cast<std::int32_t>(std::clamp(std::lround(p[k] * layout.unit(k)), -static_cast<long>(limit), static_cast<long>(limit)));
-  };
+  const auto q = [&](std::uint32_t k, std::int32_t limit) { return on_integer_grid(layout, p, k, limit); };
   for (std::uint32_t j = 0; j < layout.hidden; ++j) {
     for (std::uint32_t i = 0; i < f::kNetInputs; ++i) net.w1[j][i] = q(layout.w1(j, i), f::kMaxNetWeight);
     net.b1[j] = q(layout.b1(j), f::kMaxNetHiddenBias);
@@ -120,9 +138,7 @@ f::MoNetwork quantized_gru(const GruLayout& layout, const std::vector<float>& p)
   f::MoNetwork net;
   net.projector = f::NetProjector::kGru;
   net.hidden = static_cast<int>(layout.hidden);
-  const auto q = [&](std::uint32_t k, std::int32_t limit) {
-    return static_cast<std::int32_t>(std::clamp(std::lround(p[k] * layout.unit(k)), -static_cast<long>(limit), static_cast<long>(limit)));
-  };
+  const auto q = [&](std::uint32_t k, std::int32_t limit) { return on_integer_grid(layout, p, k, limit); };
   for (std::uint32_t g = 0; g < f::kGruGates; ++g)
     for (std::uint32_t k = 0; k < layout.hidden; ++k) {
       for (std::uint32_t i = 0; i < f::kNetInputs; ++i) net.gx[g][k][i] = q(layout.gx(g, k, i), f::kMaxNetWeight);
@@ -243,14 +259,7 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
     const GruTrainer train = options.gru_trainer ? options.gru_trainer : GruTrainer([&](const GruEpochs& r, std::vector<float>& p) {
       train_gru_epochs_on_cpu(r, p, options.threads);
     });
-    for (const bool quantized : {false, true}) {
-      run.epochs = quantized ? kQuantizedEpochs : kFloatEpochs;
-      run.rate = quantized ? kFineTuneRate : kLearningRate;
-      run.quantized = quantized;
-      const auto order = epoch_orders(run.y.size() / kGruWindow, run.epochs, [&] { return random.next(); });
-      run.order = order;
-      train(run, params);
-    }
+    train_float_then_quantized(run, run.y.size() / kGruWindow, train, random, params);
     network = quantized_gru(run.layout, params);
   } else {
     ReluEpochs run;
@@ -262,14 +271,7 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
     for (std::uint32_t k = 0; k < run.layout.b1(0); ++k) params[k] = random.uniform(input_bound);
     for (std::uint32_t j = 0; j < run.layout.hidden; ++j) params[run.layout.w2(j)] = random.uniform(output_bound);
     const ReluTrainer& train = options.relu_trainer ? options.relu_trainer : ReluTrainer(train_relu_epochs_on_cpu);
-    for (const bool quantized : {false, true}) {
-      run.epochs = quantized ? kQuantizedEpochs : kFloatEpochs;
-      run.rate = quantized ? kFineTuneRate : kLearningRate;
-      run.quantized = quantized;
-      const auto order = epoch_orders(y.size(), run.epochs, [&] { return random.next(); });
-      run.order = order;
-      train(run, params);
-    }
+    train_float_then_quantized(run, y.size(), train, random, params);
     network = quantized_relu(run.layout, params);
   }
 
