@@ -1,18 +1,25 @@
-// GPU encoder throughput (Google Benchmark, manual time): the whole recording as batches on
-// the GPU, end to end (upload, kernels, download, merge) and kernels alone (CUDA events),
-// next to the CPU encoder on one thread. Every GPU batch is checked byte for byte against the
-// CPU encoder before it is timed. Bytes are original sample bytes.
+// Batch encoder throughput: the chunks of a recording encoded in memory-bounded batches by the
+// CUDA encoder (or, with --executor cpu, by the CPU executor of the same stages), next to the CPU
+// encoder on one thread and the device's copy ceilings. Every batch is first checked byte for
+// byte against the CPU encoder's archive (that run is also the warm-up); then the whole
+// recording is encoded a fixed number of times (--iterations) and the median of each figure is
+// reported: end to end (upload, kernels, download, merge), with the payload assembly on the host,
+// kernels alone and each kernel stage (CUDA events). Bytes are original sample bytes.
 //
-//   gpu_bench DIR_OR_FILES... [--level fast|default] [--raw-channels N --raw-rate HZ] [--gpu-memory MIB] [benchmark flags]
+//   gpu_bench DIR_OR_FILES... [--level fast|default] [--raw-channels N --raw-rate HZ]
+//             [--gpu-memory MIB] [--iterations N] [--executor cuda|cpu] [--json FILE]
 //
-// At --level default (mo1/mo2, or lpc1 where it wins the level's race) training stays on the
-// CPU and is not timed; the benchmark times the encoding of the chunks.
-#include <benchmark/benchmark.h>
+// Training (least squares, topology, network) runs on the CPU and is timed once, as part of the
+// reference compress; the timed loop encodes the chunks. The run is bounded: one parity pass,
+// N timed passes, one single-thread CPU pass and, on a GPU, three 1 GiB copies per direction.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "spikey/cuda/batch_encoder.hpp"
@@ -26,160 +33,212 @@
 
 namespace fs = std::filesystem;
 using namespace spikey;
+using nlohmann::json;
 
 namespace {
 
-struct Workload {
-  std::unique_ptr<host::Recording> recording;
-  format::Metadata meta;
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> batches;  // chunk ranges
-  std::vector<std::vector<std::int16_t>> samples;                // per batch
-  std::uint64_t bytes = 0;                                       // sample bytes
+struct Options {
+  std::vector<fs::path> inputs;
+  host::InputOptions input;
+  std::uint64_t gpu_memory = 4096ull << 20;
+  std::string level = "fast";
+  std::string executor = "cuda";
+  int iterations = 3;
+  fs::path json_path;
 };
 
-Workload g_work;
-std::unique_ptr<cuda::BatchEncoder> g_encoder;
+struct Batch {
+  std::uint64_t first = 0, end = 0;  // chunk range
+  std::vector<std::int16_t> samples;
+};
 
-void prepare(const std::vector<fs::path>& inputs, const host::InputOptions& input, std::uint64_t gpu_memory, const std::string& level) {
-  g_work.recording = std::make_unique<host::Recording>(host::Recording::open(inputs, input, [](const std::string&) {}));
+struct Workload {
+  format::Metadata meta;
+  std::vector<Batch> batches;
+  std::uint64_t bytes = 0;  // sample bytes
+  double cpu_compress_seconds = 0;
+};
+
+// One timed pass over every batch.
+struct Pass {
+  double encode = 0;    // executor wall time: upload, kernels, download, merge
+  double assemble = 0;  // payloads and checksums from the words, on the host
+  double kernels = 0;
+  double stages[cuda::kStageCount] = {};
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+Workload prepare(const host::Recording& recording, const Options& o, const host::BatchExecutor& execute) {
+  Workload w;
   const fs::path archive = fs::temp_directory_path() / ("spikey-gpu-bench-" + std::to_string(::getpid()) + ".spikey");
   host::EncodeOptions options;
-  options.level = level;
+  options.level = o.level;
   options.threads = std::max(1u, std::thread::hardware_concurrency());
   options.verify = false;
   options.overwrite = true;
   const host::Stopwatch train;
-  host::compress(*g_work.recording, archive, options);  // trains the predictors (CPU) and gives the reference archive
-  std::fprintf(stderr, "CPU compress (training + encode, %u threads): %.2f s\n", options.threads, train.seconds());
+  host::compress(recording, archive, options);  // trains the predictors (CPU) and gives the reference archive
+  w.cpu_compress_seconds = train.seconds();
   const format::ArchiveReader reader(archive);
-  g_work.meta = reader.metadata();
-  std::fprintf(stderr, "level %s: codec %s\n", level.c_str(), g_work.meta.codec.name.c_str());
-  for (std::uint64_t first = 0; first < g_work.meta.chunk_count();) {
+  w.meta = reader.metadata();
+  std::fprintf(stderr, "reference: CPU compress (training + encode, %u threads) %.2f s; level %s: codec %s\n", options.threads,
+               w.cpu_compress_seconds, o.level.c_str(), w.meta.codec.name.c_str());
+  if (!host::batch_encodes(w.meta.codec.name)) throw std::runtime_error("codec " + w.meta.codec.name + " has no batch encoder");
+  for (std::uint64_t first = 0; first < w.meta.chunk_count();) {
     std::uint64_t end = first, bytes = 0;
-    while (end < g_work.meta.chunk_count()) {
-      const auto more = host::batch_device_bytes(host::plan_batch(g_work.meta, end, end + 1));
-      if (end > first && bytes + more > gpu_memory) break;
+    while (end < w.meta.chunk_count()) {
+      const auto more = host::batch_device_bytes(host::plan_batch(w.meta, end, end + 1));
+      if (end > first && bytes + more > o.gpu_memory) break;
       bytes += more;
       ++end;
     }
-    g_work.batches.emplace_back(first, end);
+    Batch batch{first, end, {}};
+    const auto plan = host::plan_batch(w.meta, first, end);
+    batch.samples = host::gather_batch(recording, w.meta, plan, options.threads);
+    w.bytes += plan.samples * 2;
+    w.batches.push_back(std::move(batch));
     first = end;
   }
-  for (const auto& [first, end] : g_work.batches) {
-    const auto plan = host::plan_batch(g_work.meta, first, end);
-    g_work.samples.push_back(host::gather_batch(*g_work.recording, g_work.meta, plan, options.threads));
-    g_work.bytes += plan.samples * 2;
-  }
-  // Parity before timing: every GPU payload equals the archive the CPU wrote.
-  for (std::size_t b = 0; b < g_work.batches.size(); ++b) {
-    auto plan = host::plan_batch(g_work.meta, g_work.batches[b].first, g_work.batches[b].second);
-    const auto words = g_encoder->encode(plan, g_work.samples[b]);
-    const auto encoded = host::assemble_batch(plan, words, g_work.samples[b]);
+  // Parity before timing (and the warm-up): every payload equals the archive the CPU wrote.
+  for (const Batch& b : w.batches) {
+    auto plan = host::plan_batch(w.meta, b.first, b.end);
+    const auto words = execute(plan, b.samples);
+    const auto encoded = host::assemble_batch(plan, words, b.samples);
     for (std::size_t i = 0; i < encoded.size(); ++i)
-      if (encoded[i].payload != reader.read_payload(g_work.batches[b].first + i))
-        throw std::runtime_error("GPU payload of chunk " + std::to_string(g_work.batches[b].first + i) + " differs from the CPU's");
+      if (encoded[i].payload != reader.read_payload(b.first + i))
+        throw std::runtime_error("parity: the payload of chunk " + std::to_string(b.first + i) + " differs from the CPU encoder's");
   }
   fs::remove(archive);
-  std::fprintf(stderr, "parity: %zu chunks in %zu batches identical to the CPU encoder\n", static_cast<std::size_t>(g_work.meta.chunk_count()),
-               g_work.batches.size());
+  std::fprintf(stderr, "parity: %llu chunks in %zu batches identical to the CPU encoder\n",
+               static_cast<unsigned long long>(w.meta.chunk_count()), w.batches.size());
+  return w;
 }
 
-void set_counters(benchmark::State& state) {
-  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * g_work.bytes));
-  state.counters["ceiling_GBps"] = cuda::memory_bandwidth_ceiling() / 1e9;
-  state.counters["x_real_time"] = benchmark::Counter(g_work.meta.duration_seconds() * static_cast<double>(state.iterations()),
-                                                     benchmark::Counter::kIsRate);
-}
-
-void BM_GpuEndToEnd(benchmark::State& state) {
-  for (auto _ : state) {
-    double seconds = 0;
-    for (std::size_t b = 0; b < g_work.batches.size(); ++b) {
-      auto plan = host::plan_batch(g_work.meta, g_work.batches[b].first, g_work.batches[b].second);
-      const host::Stopwatch sw;
-      const auto words = g_encoder->encode(plan, g_work.samples[b]);
-      seconds += sw.seconds();
-      benchmark::DoNotOptimize(words.data());
+Pass timed_pass(const Workload& w, const host::BatchExecutor& execute, const cuda::BatchEncoder* gpu) {
+  Pass pass;
+  for (const Batch& b : w.batches) {
+    auto plan = host::plan_batch(w.meta, b.first, b.end);
+    const host::Stopwatch encode;
+    const auto words = execute(plan, b.samples);
+    pass.encode += encode.seconds();
+    const host::Stopwatch assemble;
+    const auto encoded = host::assemble_batch(plan, words, b.samples);
+    pass.assemble += assemble.seconds();
+    if (encoded.size() != b.end - b.first) throw std::logic_error("assembly lost chunks");
+    if (gpu) {
+      pass.kernels += gpu->last_timing().kernel_seconds;
+      for (int s = 0; s < cuda::kStageCount; ++s) pass.stages[s] += gpu->last_timing().stage_seconds[s];
     }
-    state.SetIterationTime(seconds);
   }
-  set_counters(state);
+  return pass;
 }
 
-void BM_GpuKernels(benchmark::State& state) {
-  for (auto _ : state) {
-    double seconds = 0;
-    for (std::size_t b = 0; b < g_work.batches.size(); ++b) {
-      auto plan = host::plan_batch(g_work.meta, g_work.batches[b].first, g_work.batches[b].second);
-      g_encoder->encode(plan, g_work.samples[b]);
-      seconds += g_encoder->last_timing().kernel_seconds;
-    }
-    state.SetIterationTime(seconds);
+// The chunk-by-chunk CPU encoder on one thread, once over the whole recording.
+double cpu_one_thread_seconds(const host::Recording& recording, const format::Metadata& meta) {
+  const host::Stopwatch sw;
+  std::vector<std::int16_t> samples;
+  for (std::uint64_t chunk = 0; chunk < meta.chunk_count(); ++chunk) {
+    const auto present = format::channels_in_chunk(meta, meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk));
+    recording.gather(meta.chunk_first_sample(chunk), present, samples);
+    if (host::encode_chunk(samples, present, meta).payload.empty()) throw std::logic_error("empty payload");
   }
-  set_counters(state);
+  return sw.seconds();
 }
 
-// One kernel stage (manual time from the events around it), to see which stage dominates.
-void BM_GpuStage(benchmark::State& state, int stage) {
-  for (auto _ : state) {
-    double seconds = 0;
-    for (std::size_t b = 0; b < g_work.batches.size(); ++b) {
-      auto plan = host::plan_batch(g_work.meta, g_work.batches[b].first, g_work.batches[b].second);
-      g_encoder->encode(plan, g_work.samples[b]);
-      seconds += g_encoder->last_timing().stage_seconds[stage];
-    }
-    state.SetIterationTime(seconds);
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const bool has_value = i + 1 < argc;
+    if (a == "--raw-channels" && has_value) o.input.raw_channels = static_cast<std::uint32_t>(std::stoul(argv[++i]));
+    else if (a == "--raw-rate" && has_value) o.input.raw_rate = std::stod(argv[++i]);
+    else if (a == "--gpu-memory" && has_value) o.gpu_memory = std::stoull(argv[++i]) << 20;
+    else if (a == "--level" && has_value) o.level = argv[++i];
+    else if (a == "--iterations" && has_value) o.iterations = std::max(1, std::stoi(argv[++i]));
+    else if (a == "--executor" && has_value) o.executor = argv[++i];
+    else if (a == "--json" && has_value) o.json_path = argv[++i];
+    else if (a.starts_with("--")) throw std::invalid_argument("unknown option " + a);
+    else o.inputs.emplace_back(a);
   }
-  set_counters(state);
+  if (o.inputs.empty()) throw std::invalid_argument("no input");
+  if (o.executor != "cuda" && o.executor != "cpu") throw std::invalid_argument("--executor is cuda or cpu");
+  return o;
 }
 
-void BM_CpuOneThread(benchmark::State& state) {
-  for (auto _ : state) {
-    const host::Stopwatch sw;
-    for (std::uint64_t chunk = 0; chunk < g_work.meta.chunk_count(); ++chunk) {
-      const auto present = format::channels_in_chunk(g_work.meta, g_work.meta.chunk_first_sample(chunk), g_work.meta.chunk_sample_count(chunk));
-      std::vector<std::int16_t> samples;
-      g_work.recording->gather(g_work.meta.chunk_first_sample(chunk), present, samples);
-      benchmark::DoNotOptimize(host::encode_chunk(samples, present, g_work.meta).payload.data());
-    }
-    state.SetIterationTime(sw.seconds());
+int run(const Options& o) {
+  json report = {{"level", o.level}, {"executor", o.executor}, {"iterations", o.iterations}};
+  std::unique_ptr<cuda::BatchEncoder> gpu;
+  host::BatchExecutor execute;
+  const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  if (o.executor == "cuda") {
+    if (cuda::device_count() == 0) throw std::runtime_error("no CUDA device (--executor cpu times the CPU executor instead)");
+    report["device"] = cuda::device_description();
+    gpu = std::make_unique<cuda::BatchEncoder>();
+    execute = [&gpu](host::BatchPlan& plan, std::span<const std::int16_t> samples) { return gpu->encode(plan, samples); };
+  } else {
+    report["device"] = "CPU executor, " + std::to_string(threads) + " threads";
+    execute = [threads](host::BatchPlan& plan, std::span<const std::int16_t> samples) { return host::run_batch_on_cpu(plan, samples, threads); };
   }
-  set_counters(state);
+  std::fprintf(stderr, "executor: %s\n", report["device"].get<std::string>().c_str());
+  const auto recording = host::Recording::open(o.inputs, o.input, [](const std::string&) {});
+  const Workload w = prepare(recording, o, execute);
+  std::vector<Pass> passes;
+  for (int i = 0; i < o.iterations; ++i) passes.push_back(timed_pass(w, execute, gpu.get()));
+  const auto median_of = [&](auto field) {
+    std::vector<double> v;
+    for (const Pass& p : passes) v.push_back(field(p));
+    return median(v);
+  };
+  const double gb = static_cast<double>(w.bytes) / 1e9, duration = w.meta.duration_seconds();
+  const double cpu_seconds = cpu_one_thread_seconds(recording, w.meta);
+  report["codec"] = w.meta.codec.name;
+  report["sample_bytes"] = w.bytes;
+  report["chunks"] = w.meta.chunk_count();
+  report["batches"] = w.batches.size();
+  report["duration_seconds"] = duration;
+  report["cpu_compress_seconds_all_threads"] = w.cpu_compress_seconds;
+  report["parity"] = true;
+
+  std::printf("%-26s %10s %10s %12s\n", "what", "ms", "GB/s", "x real time");
+  const auto row = [&](const std::string& name, double seconds) {
+    report["seconds"][name] = seconds;
+    std::printf("%-26s %10.2f %10.3f %12.0f\n", name.c_str(), seconds * 1e3, seconds > 0 ? gb / seconds : 0.0,
+                seconds > 0 ? duration / seconds : 0.0);
+  };
+  row("encode", median_of([](const Pass& p) { return p.encode; }));
+  row("encode+assemble", median_of([](const Pass& p) { return p.encode + p.assemble; }));
+  row("assemble (host)", median_of([](const Pass& p) { return p.assemble; }));
+  if (gpu) {
+    row("kernels", median_of([](const Pass& p) { return p.kernels; }));
+    for (int s = 0; s < cuda::kStageCount; ++s) row(std::string("stage ") + cuda::kStageNames[s], median_of([s](const Pass& p) { return p.stages[s]; }));
+  }
+  row("cpu encoder, 1 thread", cpu_seconds);
+  if (gpu) {
+    const auto rates = cuda::measure_copy_rates(std::size_t{1} << 30, 3);
+    report["ceilings_gb_per_s"] = {{"dram_theoretical", cuda::memory_bandwidth_ceiling() / 1e9},
+                                   {"device_to_device_copy", rates.device_to_device / 1e9},
+                                   {"host_to_device_pinned", rates.host_to_device / 1e9},
+                                   {"device_to_host_pinned", rates.device_to_host / 1e9}};
+    std::printf("ceilings GB/s: DRAM %.0f (theoretical), device copy %.0f (read+write), pinned H2D %.1f, D2H %.1f\n",
+                cuda::memory_bandwidth_ceiling() / 1e9, rates.device_to_device / 1e9, rates.host_to_device / 1e9, rates.device_to_host / 1e9);
+  }
+  std::printf("codec %s, %.1f MB of samples, %.1f s of recording, %zu batches, median of %d passes\n", w.meta.codec.name.c_str(),
+              static_cast<double>(w.bytes) / 1e6, duration, w.batches.size(), o.iterations);
+  if (!o.json_path.empty()) std::ofstream(o.json_path) << report.dump(2) << "\n";
+  return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
-  std::vector<fs::path> inputs;
-  host::InputOptions input;
-  std::uint64_t gpu_memory = 4096ull << 20;
-  std::string level = "fast";
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--raw-channels" && i + 1 < argc) input.raw_channels = static_cast<std::uint32_t>(std::stoul(argv[++i]));
-    else if (a == "--raw-rate" && i + 1 < argc) input.raw_rate = std::stod(argv[++i]);
-    else if (a == "--gpu-memory" && i + 1 < argc) gpu_memory = std::stoull(argv[++i]) << 20;
-    else if (a == "--level" && i + 1 < argc) level = argv[++i];
-    else inputs.emplace_back(a);
-  }
   try {
-    if (cuda::device_count() == 0) throw std::runtime_error("no CUDA device");
-    std::fprintf(stderr, "device: %s, DRAM ceiling %.0f GB/s\n", cuda::device_description().c_str(), cuda::memory_bandwidth_ceiling() / 1e9);
-    g_encoder = std::make_unique<cuda::BatchEncoder>();
-    prepare(inputs, input, gpu_memory, level);
+    return run(parse(argc, argv));
   } catch (const std::exception& e) {
     std::cerr << "gpu_bench: " << e.what() << "\n";
     return 1;
   }
-  benchmark::RegisterBenchmark("gpu_encode/end_to_end", BM_GpuEndToEnd)->UseManualTime()->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("gpu_encode/kernels", BM_GpuKernels)->UseManualTime()->Unit(benchmark::kMillisecond);
-  for (int stage = 0; stage < cuda::kStageCount; ++stage)
-    benchmark::RegisterBenchmark((std::string("gpu_stage/") + cuda::kStageNames[stage]).c_str(), BM_GpuStage, stage)
-        ->UseManualTime()
-        ->Unit(benchmark::kMillisecond);
-  benchmark::RegisterBenchmark("cpu_encode/one_thread", BM_CpuOneThread)->UseManualTime()->Unit(benchmark::kMillisecond)->Iterations(1);
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
 }

@@ -61,6 +61,31 @@ TEST(BatchPipeline, OrBitsPlacesFieldsAcrossWords) {
   EXPECT_EQ(words[0], 0xC0000005u);
 }
 
+// The report names the backend that really encoded the chunks: the executor's for the codecs it
+// covers, "cpu" for level max (no batch stages), whatever was asked.
+TEST(BatchPipeline, ReportSaysWhichBackendEncodedTheChunks) {
+  const auto recording = host::Recording::open({test::samples_dir() / "neuralink"}, {}, [](const std::string&) {});
+  test::TempDir out;
+  int calls = 0;
+  auto options = at_level("fast", 1.0);
+  options.overwrite = true;
+  options.batch_executor = [&calls](host::BatchPlan& plan, std::span<const std::int16_t> samples) {
+    ++calls;
+    return host::run_batch_on_cpu(plan, samples, 1);
+  };
+  options.backend = "cpu-batch";
+  const auto fast = host::compress(recording, out / "fast.spikey", options);
+  EXPECT_GT(calls, 0);
+  EXPECT_EQ(fast.batch_chunks, fast.chunks);
+  EXPECT_EQ(fast.backend, "cpu-batch");
+  calls = 0;
+  options.level = "max";
+  const auto max = host::compress(recording, out / "max.spikey", options);
+  EXPECT_EQ(calls, 0);
+  EXPECT_EQ(max.batch_chunks, 0u);
+  EXPECT_EQ(max.backend, "cpu");
+}
+
 TEST(BatchPipeline, SameBytesAsTheChunkEncoderOnTheBundledSample) {
   expect_batch_parity({test::samples_dir() / "neuralink"});
   const auto short_chunks = at_level("fast", 0.3);

@@ -2,6 +2,8 @@
 // and mo3, on real data at awkward sizes (label gpu: skipped without a device, a failure with SPIKEY_REQUIRE_GPU=1).
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "gpu_support.hpp"
 #include "spikey/cuda/batch_encoder.hpp"
 #include "spikey/host/encoder.hpp"
@@ -13,13 +15,19 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<std::uint8_t> compress_bytes(const std::vector<fs::path>& inputs, const fs::path& archive, host::EncodeOptions options,
-                                         host::InputOptions input = {}) {
+// The archive's bytes and the codec the encoder kept.
+std::pair<std::vector<std::uint8_t>, std::string> compress_bytes(const std::vector<fs::path>& inputs, const fs::path& archive,
+                                                                 host::EncodeOptions options, host::InputOptions input = {}) {
   const auto recording = host::Recording::open(inputs, input, [](const std::string&) {});
   options.overwrite = true;
   options.threads = 4;
-  host::compress(recording, archive, options);  // verify-after-encode on: the CPU decoder checks the GPU's bytes
-  return test::read_file(archive);
+  const auto report = host::compress(recording, archive, options);  // verify-after-encode on: the CPU decoder checks the GPU's bytes
+  EXPECT_TRUE(report.verified);
+  if (options.batch_executor) {  // the GPU run: every chunk of the kept archive came from the executor
+    EXPECT_EQ(report.batch_chunks, report.chunks) << "chunks encoded on the GPU";
+    EXPECT_EQ(report.backend, options.backend);
+  }
+  return {test::read_file(archive), report.codec};
 }
 
 host::EncodeOptions at_level(const std::string& level, double chunk_seconds = 1.0) {
@@ -29,17 +37,29 @@ host::EncodeOptions at_level(const std::string& level, double chunk_seconds = 1.
   return options;
 }
 
-void expect_gpu_parity(const std::vector<fs::path>& inputs, host::EncodeOptions options = at_level("fast"), host::InputOptions input = {},
-                       std::uint64_t batch_bytes = 64 << 20) {
+// Returns the codec of the GPU's archive.
+std::string expect_gpu_parity(const std::vector<fs::path>& inputs, host::EncodeOptions options = at_level("fast"), host::InputOptions input = {},
+                              std::uint64_t batch_bytes = 64 << 20) {
   test::TempDir out;
-  const auto reference = compress_bytes(inputs, out / "cpu.spikey", options, input);
+  const auto [reference, reference_codec] = compress_bytes(inputs, out / "cpu.spikey", options, input);
   auto encoder = std::make_shared<cuda::BatchEncoder>();
-  options.batch_executor = [encoder](host::BatchPlan& plan, std::span<const std::int16_t> samples) { return encoder->encode(plan, samples); };
+  auto gpu_chunks = std::make_shared<std::uint64_t>(0);
+  auto kernel_seconds = std::make_shared<double>(0);
+  options.batch_executor = [encoder, gpu_chunks, kernel_seconds](host::BatchPlan& plan, std::span<const std::int16_t> samples) {
+    auto words = encoder->encode(plan, samples);
+    *gpu_chunks += plan.chunk_count();
+    *kernel_seconds += encoder->last_timing().kernel_seconds;
+    return words;
+  };
   options.batch_memory_bytes = batch_bytes;
   options.backend = "cuda";
-  const auto gpu = compress_bytes(inputs, out / "gpu.spikey", options, input);
-  ASSERT_EQ(gpu.size(), reference.size());
+  const auto [gpu, codec] = compress_bytes(inputs, out / "gpu.spikey", options, input);
+  EXPECT_GT(*gpu_chunks, 0u) << "the CUDA encoder never ran";
+  EXPECT_GT(*kernel_seconds, 0.0) << "no kernel time recorded: the CUDA encoder did not run its kernels";
+  EXPECT_EQ(codec, reference_codec);
+  EXPECT_EQ(gpu.size(), reference.size());
   EXPECT_TRUE(gpu == reference) << "GPU and CPU archives differ";
+  return codec;
 }
 
 }  // namespace
@@ -108,10 +128,36 @@ TEST(GpuEncoder, ParityForTheMiddleOutCodecs) {
   expect_gpu_parity(files, options);
 }
 
+// Every codec of the CUDA encoder on a few real channels: small enough for compute-sanitizer's
+// memcheck and racecheck (scripts/device_check.sh runs them on this test).
+TEST(GpuEncoder, SmallParityForEveryCodec) {
+  SPIKEY_REQUIRE_DEVICE_OR_SKIP();
+  test::TempDir dir;
+  const auto raw = test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
+  const auto* samples = reinterpret_cast<const std::int16_t*>(raw.data());
+  constexpr std::size_t kChannels = 8, kFrames = 1500;
+  std::vector<std::uint8_t> slice(kChannels * kFrames * 2);
+  for (std::size_t t = 0; t < kFrames; ++t)
+    for (std::size_t c = 0; c < kChannels; ++c) std::memcpy(&slice[(t * kChannels + c) * 2], &samples[t * 32 + c], 2);
+  test::write_file(dir / "slice.dat", slice);
+  const host::InputOptions input{static_cast<std::uint32_t>(kChannels), 30000.0};
+  EXPECT_EQ(expect_gpu_parity({dir / "slice.dat"}, at_level("fast", 0.01), input), "lpc1");
+  auto mo = at_level("default", 0.01);
+  mo.codec = "mo1";
+  mo.mo_training.network_hidden = 0;
+  EXPECT_EQ(expect_gpu_parity({dir / "slice.dat"}, mo, input), "mo1");
+  mo.mo_training = {};
+  mo.mo_training.network_min_saving = -1;  // every channel takes the network stage
+  EXPECT_EQ(expect_gpu_parity({dir / "slice.dat"}, mo, input), "mo2");
+  mo.mo_training.network_projector = "gru";
+  mo.mo_training.gru_hidden = 2;
+  EXPECT_EQ(expect_gpu_parity({dir / "slice.dat"}, mo, input), "mo3");
+}
+
 TEST(GpuEncoder, ParityOnAllNeuralinkFiles) {
   SPIKEY_REQUIRE_DEVICE_OR_SKIP();
   const fs::path data = std::getenv("SPIKEY_DEVICE_DATA") ? fs::path(std::getenv("SPIKEY_DEVICE_DATA")) : test::shared_data_dir() / "neuralink";
-  if (!fs::exists(data)) GTEST_SKIP() << data << " is absent";
+  SPIKEY_REQUIRE_GPU_DATA_OR_SKIP(data);
   expect_gpu_parity({data}, at_level("fast"), {}, 256 << 20);
   expect_gpu_parity({data}, at_level("default"), {}, 256 << 20);
 }

@@ -30,6 +30,32 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
+// A run of either projector's trainer over `set`: `items` samples (ReLU) or windows (GRU) in a
+// seeded order per epoch, kept in `order`, which the run views.
+template <class Run>
+Run training_run(const test::ReluTrainingSet& set, std::uint32_t hidden, int epochs, bool quantized, std::size_t items, std::uint64_t seed,
+                 std::vector<std::uint32_t>& order) {
+  Run run;
+  run.layout.hidden = hidden;
+  run.x = set.x;
+  run.y = set.y;
+  run.epochs = epochs;
+  run.rate = 3e-3f;
+  run.quantized = quantized;
+  std::mt19937_64 random(seed);
+  order = host::epoch_orders(items, epochs, [&] { return random(); });
+  run.order = order;
+  return run;
+}
+
+std::vector<float> uniform_parameters(std::size_t count, std::uint64_t seed) {
+  std::mt19937_64 init(seed);
+  std::uniform_real_distribution<float> weight(-0.5f, 0.5f);
+  std::vector<float> p(count);
+  for (auto& x : p) x = weight(init);
+  return p;
+}
+
 }  // namespace
 
 // Float and quantization-aware epochs, at 1, 16 and 32 hidden units, on a set whose last batch
@@ -39,16 +65,8 @@ TEST(GpuReluTraining, SameWeightsAsTheCpuTrainer) {
   const auto set = test::cinpla_relu_training_set(3 * host::kReluBatch * 17 + 77);
   for (const std::uint32_t hidden : {1u, 16u, 32u}) {
     for (const bool quantized : {false, true}) {
-      host::ReluEpochs run;
-      run.layout.hidden = hidden;
-      run.x = set.x;
-      run.y = set.y;
-      run.epochs = 3;
-      run.rate = 3e-3f;
-      run.quantized = quantized;
-      std::mt19937_64 random(hidden);
-      const auto order = host::epoch_orders(set.y.size(), run.epochs, [&] { return random(); });
-      run.order = order;
+      std::vector<std::uint32_t> order;
+      const auto run = training_run<host::ReluEpochs>(set, hidden, 3, quantized, set.y.size(), hidden, order);
       auto cpu = initial_parameters(run.layout, hidden + 100);
       auto gpu = cpu;
       const auto started = std::chrono::steady_clock::now();
@@ -71,8 +89,13 @@ TEST(GpuReluTraining, SameArchiveBytesAsTrainingOnTheCpu) {
   const auto recording = test::cinpla_sample_recording();
   auto options = test::network_stage_options();
   const auto cpu = host::compress(recording, out / "cpu.spikey", options);
-  options.mo_training.relu_trainer = [](const host::ReluEpochs& run, std::vector<float>& p) { cuda::train_relu_epochs_on_gpu(run, p); };
+  auto gpu_runs = std::make_shared<int>(0);
+  options.mo_training.relu_trainer = [gpu_runs](const host::ReluEpochs& run, std::vector<float>& p) {
+    cuda::train_relu_epochs_on_gpu(run, p);
+    ++*gpu_runs;
+  };
   const auto gpu = host::compress(recording, out / "gpu.spikey", options);
+  EXPECT_GT(*gpu_runs, 0) << "the GPU trainer never ran";
   EXPECT_EQ(gpu.codec, format::kCodecMo2);
   EXPECT_TRUE(gpu.verified);
   EXPECT_EQ(test::read_file(out / "cpu.spikey"), test::read_file(out / "gpu.spikey"));
@@ -87,20 +110,9 @@ TEST(GpuGruTraining, SameWeightsAsTheCpuTrainer) {
   ASSERT_EQ(set.y.size(), windows * host::kGruWindow);
   for (const std::uint32_t hidden : {1u, 4u, 16u}) {
     for (const bool quantized : {false, true}) {
-      host::GruEpochs run;
-      run.layout.hidden = hidden;
-      run.x = set.x;
-      run.y = set.y;
-      run.epochs = 2;
-      run.rate = 3e-3f;
-      run.quantized = quantized;
-      std::mt19937_64 random(hidden);
-      const auto order = host::epoch_orders(windows, run.epochs, [&] { return random(); });
-      run.order = order;
-      std::vector<float> cpu(run.layout.size());
-      std::mt19937_64 init(hidden + 200);
-      std::uniform_real_distribution<float> weight(-0.5f, 0.5f);
-      for (auto& p : cpu) p = weight(init);
+      std::vector<std::uint32_t> order;
+      const auto run = training_run<host::GruEpochs>(set, hidden, 2, quantized, windows, hidden, order);
+      auto cpu = uniform_parameters(run.layout.size(), hidden + 200);
       auto gpu = cpu;
       const auto started = std::chrono::steady_clock::now();
       host::train_gru_epochs_on_cpu(run, cpu, 1);
@@ -122,11 +134,39 @@ TEST(GpuGruTraining, SameArchiveBytesAsTrainingOnTheCpu) {
   options.mo_training.network_projector = "gru";
   options.mo_training.gru_hidden = 8;
   const auto cpu = host::compress(recording, out / "cpu.spikey", options);
-  options.mo_training.gru_trainer = [](const host::GruEpochs& run, std::vector<float>& p) { cuda::train_gru_epochs_on_gpu(run, p); };
+  auto gpu_runs = std::make_shared<int>(0);
+  options.mo_training.gru_trainer = [gpu_runs](const host::GruEpochs& run, std::vector<float>& p) {
+    cuda::train_gru_epochs_on_gpu(run, p);
+    ++*gpu_runs;
+  };
   const auto gpu = host::compress(recording, out / "gpu.spikey", options);
+  EXPECT_GT(*gpu_runs, 0) << "the GPU trainer never ran";
   EXPECT_EQ(gpu.codec, format::kCodecMo3);
   EXPECT_TRUE(gpu.verified);
   EXPECT_EQ(test::read_file(out / "cpu.spikey"), test::read_file(out / "gpu.spikey"));
+}
+
+// Both trainers on a few batches: small enough for compute-sanitizer's memcheck and racecheck
+// (scripts/device_check.sh runs them on this test).
+TEST(GpuTrainers, SmallRunsGiveTheCpuWeights) {
+  SPIKEY_REQUIRE_DEVICE_OR_SKIP();
+  const auto set = test::cinpla_relu_training_set(3 * host::kGruWindow);
+  for (const bool quantized : {false, true}) {
+    std::vector<std::uint32_t> relu_order, gru_order;
+    const auto relu = training_run<host::ReluEpochs>(set, 4, 1, quantized, set.y.size(), 7, relu_order);
+    auto cpu = initial_parameters(relu.layout, 11);
+    auto gpu = cpu;
+    host::train_relu_epochs_on_cpu(relu, cpu);
+    cuda::train_relu_epochs_on_gpu(relu, gpu);
+    EXPECT_TRUE(same_bits(cpu, gpu)) << "ReLU, quantized " << quantized;
+
+    const auto gru = training_run<host::GruEpochs>(set, 2, 1, quantized, 3, 8, gru_order);
+    auto gru_cpu = uniform_parameters(gru.layout.size(), 13);
+    auto gru_gpu = gru_cpu;
+    host::train_gru_epochs_on_cpu(gru, gru_cpu, 1);
+    cuda::train_gru_epochs_on_gpu(gru, gru_gpu);
+    EXPECT_TRUE(same_bits(gru_cpu, gru_gpu)) << "GRU, quantized " << quantized;
+  }
 }
 
 // Without a device the trainers refuse with an error, never a crash (runs only where there is none).

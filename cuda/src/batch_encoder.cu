@@ -17,6 +17,8 @@ namespace f = spikey::format;
 namespace {
 
 constexpr int kBlock = 256;
+static_assert(whole_warps<kBlock>, "the packing kernel runs a warp per partition: blocks must hold whole warps");
+static_assert(f::kBatchLanes == 32, "pack_kernel's shuffle scan spans one full warp");
 
 unsigned blocks_for(std::uint64_t threads) { return static_cast<unsigned>(std::max<std::uint64_t>(1, (threads + kBlock - 1) / kBlock)); }
 
@@ -228,28 +230,37 @@ struct BatchEncoder::Slot {
     SPIKEY_CUDA_TRY(cudaEventRecord(started, stream));
     map_kernel<<<std::max(1u, std::min(stream_count, 65535u)), kBlock, 0, stream>>>(streams.get(), stream_count, samples.get(), codes.get(),
                                                                                      inexact.get());
+    SPIKEY_CUDA_CHECK_LAUNCH(stream);
     SPIKEY_CUDA_TRY(cudaEventRecord(stage_done[0], stream));
     fold_kernel<<<blocks_for(2ull * stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), weights.get(), network_on_device,
                                                                         scratch.get(), scratch_offset.get(), folded_fixed.get(), folded_adapting.get());
+    SPIKEY_CUDA_CHECK_LAUNCH(stream);
     SPIKEY_CUDA_TRY(cudaEventRecord(stage_done[1], stream));
     choose_adapt_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count);
-    if (partition_count > 0)
+    SPIKEY_CUDA_CHECK_LAUNCH(stream);
+    if (partition_count > 0) {
       choose_index_kernel<<<blocks_for(partition_count), kBlock, 0, stream>>>(partitions.get(), partition_count, streams.get(),
                                                                               folded_fixed.get(), folded_adapting.get());
+      SPIKEY_CUDA_CHECK_LAUNCH(stream);
+    }
     lay_out_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, partitions.get(), stream_words.get());
+    SPIKEY_CUDA_CHECK_LAUNCH(stream);
     SPIKEY_CUDA_TRY(cudaEventRecord(stage_done[2], stream));
     std::size_t temp_bytes = 0;
     SPIKEY_CUDA_TRY(cub::DeviceScan::ExclusiveSum(nullptr, temp_bytes, stream_words.get(), word_offsets.get(), stream_count, stream));
     SPIKEY_CUDA_TRY(cub::DeviceScan::ExclusiveSum(scan_temp.reserve(temp_bytes), temp_bytes, stream_words.get(), word_offsets.get(),
                                                   stream_count, stream));
     apply_offsets_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, word_offsets.get(), total_words.get());
+    SPIKEY_CUDA_CHECK_LAUNCH(stream);
     SPIKEY_CUDA_TRY(cudaEventRecord(stage_done[3], stream));
     head_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), words.get());
+    SPIKEY_CUDA_CHECK_LAUNCH(stream);
     SPIKEY_CUDA_TRY(cudaEventRecord(stage_done[4], stream));
-    if (partition_count > 0)
+    if (partition_count > 0) {
       pack_kernel<<<blocks_for(std::uint64_t{partition_count} * f::kBatchLanes), kBlock, 0, stream>>>(
           streams.get(), partitions.get(), partition_count, folded_fixed.get(), folded_adapting.get(), words.get());
-    SPIKEY_CUDA_TRY(cudaGetLastError());
+      SPIKEY_CUDA_CHECK_LAUNCH(stream);
+    }
     SPIKEY_CUDA_TRY(cudaEventRecord(stage_done[5], stream));
     SPIKEY_CUDA_TRY(cudaEventRecord(finished, stream));
 
@@ -286,6 +297,13 @@ struct BatchEncoder::Slot {
     return {staged_words.get(), staged_words.get() + total};
   }
 
+  // Waits for whatever is queued on the slot, ignoring its errors (the first one is already
+  // being reported); clears the sticky error state where the runtime allows.
+  void drain() noexcept {
+    cudaStreamSynchronize(stream);
+    cudaGetLastError();
+  }
+
   std::uint64_t word_capacity = 0;
   std::uint64_t total = 0;
   host::BatchPlan* result_plan = nullptr;
@@ -309,13 +327,20 @@ std::vector<std::uint32_t> BatchEncoder::encode(host::BatchPlan& plan, std::span
   std::vector<host::BatchPlan> slices;
   slices.push_back(host::slice_plan(plan, 0, cut));
   if (cut < chunks) slices.push_back(host::slice_plan(plan, cut, chunks));
-  for (std::size_t k = 0; k < slices.size(); ++k) {
-    const std::uint64_t offset = plan.chunk_sample_offset[k == 0 ? 0 : cut];
-    slots_[k]->launch(slices[k], samples.subspan(offset, slices[k].samples));
-  }
-  for (std::size_t k = 0; k < slices.size(); ++k) slots_[k]->download_words();
   std::vector<std::vector<std::uint32_t>> words;
-  for (std::size_t k = 0; k < slices.size(); ++k) words.push_back(slots_[k]->finish(timing_));
+  try {
+    for (std::size_t k = 0; k < slices.size(); ++k) {
+      const std::uint64_t offset = plan.chunk_sample_offset[k == 0 ? 0 : cut];
+      slots_[k]->launch(slices[k], samples.subspan(offset, slices[k].samples));
+    }
+    for (std::size_t k = 0; k < slices.size(); ++k) slots_[k]->download_words();
+    for (std::size_t k = 0; k < slices.size(); ++k) words.push_back(slots_[k]->finish(timing_));
+  } catch (...) {
+    // Work queued on the other slot still reads and writes that slot's buffers (and the
+    // caller's plan); let it drain before the error leaves, so nothing outlives what it uses.
+    for (auto& slot : slots_) slot->drain();
+    throw;
+  }
   auto merged = host::merge_slices(plan, slices, words);
   timing_.output_bytes = merged.size() * sizeof(std::uint32_t);
   timing_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -1,5 +1,10 @@
 #include <cuda_runtime.h>
 
+#include <algorithm>
+#include <stdexcept>
+#include <vector>
+
+#include "spikey/cuda/cuda_check.cuh"
 #include "spikey/cuda/device.hpp"
 
 namespace spikey::cuda {
@@ -30,6 +35,62 @@ double memory_bandwidth_ceiling() {
     return 0;
   }
   return 2.0 * clock_khz * 1e3 * bus_bits / 8.0;  // double data rate
+}
+
+namespace {
+
+// Median seconds of `repeats` copies (after a warm-up), timed with events on one stream.
+double median_copy_seconds(void* to, const void* from, std::size_t bytes, cudaMemcpyKind kind, int repeats) {
+  cudaEvent_t started = nullptr, finished = nullptr;
+  SPIKEY_CUDA_TRY(cudaEventCreate(&started));
+  SPIKEY_CUDA_TRY(cudaEventCreate(&finished));
+  std::vector<double> seconds;
+  cudaError_t status = cudaMemcpy(to, from, bytes, kind);
+  for (int r = 0; r < repeats && status == cudaSuccess; ++r) {
+    float ms = 0;
+    status = cudaEventRecord(started);
+    if (status == cudaSuccess) status = cudaMemcpyAsync(to, from, bytes, kind);
+    if (status == cudaSuccess) status = cudaEventRecord(finished);
+    if (status == cudaSuccess) status = cudaEventSynchronize(finished);
+    if (status == cudaSuccess) status = cudaEventElapsedTime(&ms, started, finished);
+    seconds.push_back(ms / 1e3);
+  }
+  cudaEventDestroy(started);
+  cudaEventDestroy(finished);
+  SPIKEY_CUDA_TRY(status);
+  std::sort(seconds.begin(), seconds.end());
+  return seconds[seconds.size() / 2];
+}
+
+}  // namespace
+
+CopyRates measure_copy_rates(std::size_t bytes, int repeats) {
+  if (device_count() == 0) throw std::runtime_error("no CUDA device is available");
+  if (bytes == 0 || repeats <= 0) throw std::invalid_argument("measure_copy_rates: bytes and repeats must be positive");
+  SPIKEY_CUDA_TRY(cudaSetDevice(0));
+  void *a = nullptr, *b = nullptr, *host = nullptr;
+  CopyRates rates;
+  cudaError_t status = cudaMalloc(&a, bytes);
+  if (status == cudaSuccess) status = cudaMalloc(&b, bytes);
+  if (status == cudaSuccess) status = cudaHostAlloc(&host, bytes, cudaHostAllocDefault);
+  if (status == cudaSuccess) status = cudaMemset(a, 0x5a, bytes);  // never time copies of untouched pages
+  try {
+    SPIKEY_CUDA_TRY(status);
+    std::fill_n(static_cast<unsigned char*>(host), bytes, static_cast<unsigned char>(0xa5));
+    const double d = static_cast<double>(bytes);
+    rates.device_to_device = 2 * d / median_copy_seconds(b, a, bytes, cudaMemcpyDeviceToDevice, repeats);
+    rates.host_to_device = d / median_copy_seconds(a, host, bytes, cudaMemcpyHostToDevice, repeats);
+    rates.device_to_host = d / median_copy_seconds(host, b, bytes, cudaMemcpyDeviceToHost, repeats);
+  } catch (...) {
+    cudaFree(a);
+    cudaFree(b);
+    cudaFreeHost(host);
+    throw;
+  }
+  cudaFree(a);
+  cudaFree(b);
+  cudaFreeHost(host);
+  return rates;
 }
 
 }  // namespace spikey::cuda

@@ -14,6 +14,7 @@ using host::ReluLayout;
 namespace {
 
 constexpr int kThreads = static_cast<int>(host::kReluBatch);  // one per sample of a batch
+static_assert(whole_warps<kThreads> && whole_warps<static_cast<int>(host::kGruBatch)>, "training blocks must hold whole warps");
 constexpr std::uint32_t kMaxParameters = f::kMaxNetHidden * (f::kNetInputs + 2) + 1;
 
 // Device memory of one run.

@@ -384,14 +384,21 @@ void encode_in_batches(const Recording& recording, const format::Metadata& meta,
   }
 }
 
-// Encodes every chunk of `section`'s recording into a new archive at `path`; returns its size.
-std::uint64_t write_archive(const Recording& recording, const format::MetadataSection& section, const EncodeOptions& options,
-                            const fs::path& path) {
+struct WrittenArchive {
+  std::uint64_t bytes = 0;
+  std::uint64_t batch_chunks = 0;  // chunks the batch executor encoded
+};
+
+// Encodes every chunk of `section`'s recording into a new archive at `path`.
+WrittenArchive write_archive(const Recording& recording, const format::MetadataSection& section, const EncodeOptions& options,
+                             const fs::path& path) {
   const format::Metadata& meta = section.metadata;
   const std::uint64_t chunk_count = meta.chunk_count();
   format::ArchiveWriter writer(path, section);
+  WrittenArchive written;
   if (options.batch_executor && batch_encodes(meta.codec.name)) {  // the batch stages cover lpc1 and the Golomb-coded mo codecs
     encode_in_batches(recording, meta, options, writer);
+    written.batch_chunks = chunk_count;
   } else {
     ordered_parallel<EncodedChunk>(
         chunk_count, options.threads, 2 * std::size_t{options.threads},
@@ -407,7 +414,8 @@ std::uint64_t write_archive(const Recording& recording, const format::MetadataSe
           if (options.progress) options.progress("compress", chunk + 1, chunk_count);
         });
   }
-  return writer.finish();
+  written.bytes = writer.finish();
+  return written;
 }
 
 }  // namespace
@@ -607,11 +615,14 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
     std::unique_ptr<TemporaryPath> path;
     std::uint64_t bytes = 0;
     format::MetadataSection section;
+    std::uint64_t batch_chunks = 0;
   };
   std::optional<Candidate> best;
   const auto encode_candidate = [&](format::MetadataSection section) {
     Candidate candidate{std::make_unique<TemporaryPath>(output, options.overwrite), 0, std::move(section)};
-    candidate.bytes = write_archive(recording, candidate.section, options, candidate.path->path());
+    const auto written = write_archive(recording, candidate.section, options, candidate.path->path());
+    candidate.bytes = written.bytes;
+    candidate.batch_chunks = written.batch_chunks;
     if (!best || candidate.bytes < best->bytes) best = std::move(candidate);
   };
   if (options.model) encode_candidate(with_model(surveyed, *options.model));
@@ -637,7 +648,9 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
   }
   best->path->commit();
 
-  report.backend = options.batch_executor && batch_encodes(report.codec) ? options.backend : "cpu";
+  // The backend that encoded the kept archive's chunks, as it happened (not as asked).
+  report.batch_chunks = best->batch_chunks;
+  report.backend = report.batch_chunks > 0 ? options.backend : "cpu";
   report.original_bytes = recording.original_bytes();
   report.sources = recording.sources().size();
   report.channels = recording.channel_count();

@@ -1,6 +1,7 @@
 // Device discovery, callable from plain C++ (no CUDA headers needed by callers).
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace spikey::cuda {
@@ -13,5 +14,16 @@ std::string device_description();
 
 // Theoretical DRAM bandwidth of device 0 in bytes/s (memory clock x bus width x 2), 0 if unknown.
 double memory_bandwidth_ceiling();
+
+// Measured copy rates of device 0 in bytes/s, the ceilings beside which encoder throughput is
+// read: a device-to-device copy (bytes read plus bytes written) and pinned host-to-device and
+// device-to-host copies (the PCIe or C2C link). The median of `repeats` timed copies of `bytes`
+// after one warm-up, timed with CUDA events. Throws std::runtime_error without a device.
+struct CopyRates {
+  double device_to_device = 0;
+  double host_to_device = 0;
+  double device_to_host = 0;
+};
+CopyRates measure_copy_rates(std::size_t bytes = std::size_t{1} << 30, int repeats = 5);
 
 }  // namespace spikey::cuda

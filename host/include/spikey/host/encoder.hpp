@@ -81,7 +81,8 @@ struct CompressReport {
   double encode_seconds = 0;    // survey + encode + write
   double verify_seconds = 0;    // 0 when not verified
   bool verified = false;
-  std::string backend;
+  std::string backend;            // "cpu", or EncodeOptions::backend when the batch executor encoded the chunks
+  std::uint64_t batch_chunks = 0;  // chunks of the archive encoded by EncodeOptions::batch_executor
   std::string codec;  // what the archive uses (level default keeps the smaller of mo1 and lpc1)
   std::uint64_t value_map_counts[3] = {0, 0, 0};  // channels per ValueMapKind
 };

@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""The figures of a device check (scripts/device_check.sh) as Markdown, from what its steps left
+in the log folder: CLI parity reports, gpu_bench JSON, the GPU trainers' recorded times. Prints
+only what is there, so a run cut off early still gives the figures of its finished steps."""
+import json
+import pathlib
+import re
+import sys
+
+
+def load(path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def cli_parity(logs):
+    lines = []
+    for cpu_path in sorted(logs.glob("*.cpu.json")):
+        name = cpu_path.name[: -len(".cpu.json")]
+        cpu, gpu = load(cpu_path), load(logs / f"{name}.gpu.json")
+        if not cpu:
+            continue
+        row = f"| {name} | {cpu['codec']} | {cpu['ratio']:.4f} | {cpu['encode_mb_per_s']:.1f}"
+        row += f" | {gpu['encode_mb_per_s']:.1f} | {gpu['backend']} |" if gpu else " | – | – |"
+        lines.append(row)
+    if lines:
+        print("\n## CLI parity (whole compress, training included; MB/s of original bytes)\n")
+        print("| run | codec | ratio | CPU MB/s | GPU MB/s | GPU backend |")
+        print("| --- | --- | ---: | ---: | ---: | --- |")
+        print("\n".join(lines))
+
+
+def bench(logs):
+    for path in sorted(logs.glob("bench_*.json"), key=lambda p: (p.name != "bench_fast.json", p.name)):
+        b = load(path)
+        if not b:
+            continue
+        gb = b["sample_bytes"] / 1e9
+        print(f"\n## gpu_bench --level {b['level']}: {b['codec']}, {b['device']}\n")
+        print(f"{b['sample_bytes'] / 1e6:.1f} MB of samples, {b['duration_seconds']:.1f} s of recording, {b['chunks']} chunks in "
+              f"{b['batches']} batches; median of {b['iterations']} passes after a parity pass. Reference CPU compress "
+              f"(training + encode, all threads): {b['cpu_compress_seconds_all_threads']:.2f} s.\n")
+        print("| what | ms | GB/s | x real time |")
+        print("| --- | ---: | ---: | ---: |")
+        for what, seconds in b["seconds"].items():
+            rate = gb / seconds if seconds > 0 else 0
+            real = b["duration_seconds"] / seconds if seconds > 0 else 0
+            print(f"| {what} | {seconds * 1e3:.2f} | {rate:.3f} | {real:.0f} |")
+        if "ceilings_gb_per_s" in b:
+            c = b["ceilings_gb_per_s"]
+            print(f"\nCeilings, GB/s: DRAM {c['dram_theoretical']:.0f} theoretical, device-to-device copy "
+                  f"{c['device_to_device_copy']:.0f} (read + write), pinned host-to-device {c['host_to_device_pinned']:.1f}, "
+                  f"device-to-host {c['device_to_host_pinned']:.1f}.")
+
+
+def training(logs):
+    record = load(logs / "test_gpu_training.json")
+    if not record:
+        return
+    rows = []
+    for suite in record.get("testsuites", []):
+        for test in suite.get("testsuite", []):
+            for key, value in test.items():
+                m = re.fullmatch(r"(gru_)?seconds_cpu_gpu_(\d+)([fq])", key)
+                if m:
+                    cpu, gpu = (float(v) for v in str(value).split())
+                    kind = "GRU" if m.group(1) else "ReLU"
+                    rows.append(f"| {kind} | {m.group(2)} | {'quantized' if m.group(3) == 'q' else 'float'} | {cpu:.3f} | {gpu:.3f} |")
+    if rows:
+        print("\n## Network training: seconds on one CPU thread and in the GPU kernel\n")
+        print("| projector | hidden | epochs | CPU s | GPU s |")
+        print("| --- | ---: | --- | ---: | ---: |")
+        print("\n".join(rows))
+
+
+def main():
+    logs = pathlib.Path(sys.argv[1])
+    cli_parity(logs)
+    bench(logs)
+    training(logs)
+
+
+if __name__ == "__main__":
+    main()
