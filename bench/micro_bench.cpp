@@ -8,12 +8,13 @@
 #include <iterator>
 #include <vector>
 
-#include "spikey/format/channel_stream.hpp"
-#include "spikey/format/rice.hpp"
+#include "spikey/format/codecs/rice1/rice1_stream.hpp"
+#include "spikey/format/codecs/common/rice.hpp"
 #include "spikey/format/value_map.hpp"
-#include "spikey/format/lpc_stream.hpp"
-#include "spikey/host/lpc_lanes.hpp"
-#include "spikey/host/mo_lanes.hpp"
+#include "spikey/format/codecs/common/golomb_stream.hpp"
+#include "spikey/format/codecs/lpc/lpc_predictor.hpp"
+#include "codecs/lpc/lpc_lanes.hpp"
+#include "codecs/mo/mo_lanes.hpp"
 
 namespace f = spikey::format;
 
@@ -62,10 +63,10 @@ void BM_EncodeChannelStream(benchmark::State& state) {
   const auto codes = real_codes();
   const auto n = static_cast<std::uint32_t>(codes.size());
   const auto partition = static_cast<std::uint32_t>(state.range(0));
-  std::vector<std::uint32_t> scratch(n), words(f::max_channel_stream_words(n, partition));
+  std::vector<std::uint32_t> scratch(n), words(f::max_rice1_stream_words(n, partition));
   std::uint32_t size = 0;
   for (auto _ : state) {
-    size = f::encode_channel_stream(codes.data(), n, partition, scratch.data(), words.data());
+    size = f::encode_rice1_stream(codes.data(), n, partition, scratch.data(), words.data());
     benchmark::DoNotOptimize(words.data());
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * n * 2));
@@ -76,11 +77,11 @@ void BM_DecodeChannelStream(benchmark::State& state) {
   const auto codes = real_codes();
   const auto n = static_cast<std::uint32_t>(codes.size());
   const auto partition = static_cast<std::uint32_t>(state.range(0));
-  std::vector<std::uint32_t> scratch(n), words(f::max_channel_stream_words(n, partition));
-  words.resize(f::encode_channel_stream(codes.data(), n, partition, scratch.data(), words.data()));
+  std::vector<std::uint32_t> scratch(n), words(f::max_rice1_stream_words(n, partition));
+  words.resize(f::encode_rice1_stream(codes.data(), n, partition, scratch.data(), words.data()));
   std::vector<std::int32_t> decoded(n);
   for (auto _ : state) {
-    const auto status = f::decode_channel_stream(reinterpret_cast<const std::uint8_t*>(words.data()), words.size() * 4ull, n,
+    const auto status = f::decode_rice1_stream(reinterpret_cast<const std::uint8_t*>(words.data()), words.size() * 4ull, n,
                                                  partition, decoded.data());
     if (status != f::StreamStatus::ok || decoded != codes) state.SkipWithError("decode mismatch");
     benchmark::DoNotOptimize(decoded.data());
@@ -109,7 +110,7 @@ struct LpcFixture {
   f::LpcModel model;
   std::vector<std::int32_t> weights = {-10, 14, -20, 25, -31, 40, -55, 70, -90, 120, -160, 230, -330, 520, -900, 2900};
   std::vector<std::int32_t> history = std::vector<std::int32_t>(f::lpc_history_buffer_size(n));
-  std::vector<std::int32_t> source = std::vector<std::int32_t>(f::lpc_source_buffer_size(n));
+  std::vector<std::int32_t> source = std::vector<std::int32_t>(f::source_buffer_size(n));
   std::vector<std::uint32_t> folded = std::vector<std::uint32_t>(n);
   LpcFixture(std::int32_t lms_step) {
     model.order = 16;
@@ -132,7 +133,7 @@ void BM_LpcLanesReconstruct(benchmark::State& state) {
   LpcFixture fx(static_cast<std::int32_t>(state.range(0)));
   auto w = fx.weights;
   f::lpc_fold_residuals(fx.model, fx.codes.data(), fx.n, w.data(), fx.history.data(), fx.source.data(), fx.folded.data());
-  spikey::host::lanes::LaneGroup group;
+  spikey::host::lanes::LpcLaneGroup group;
   group.lanes = spikey::host::lanes::kLanes;
   group.n = fx.n;
   std::vector<std::vector<std::int32_t>> out(spikey::host::lanes::kLanes, std::vector<std::int32_t>(fx.n));
@@ -147,7 +148,7 @@ void BM_LpcLanesReconstruct(benchmark::State& state) {
     first[l] = fx.codes[0];
   }
   for (auto _ : state) {
-    spikey::host::lanes::reconstruct(group, first, in, codes_out);
+    spikey::host::lanes::lpc_reconstruct(group, first, in, codes_out);
     benchmark::DoNotOptimize(codes_out[0]);
   }
   if (out[3] != fx.codes) state.SkipWithError("lockstep kernel mismatch");
@@ -182,8 +183,8 @@ void BM_MoLanesReconstruct(benchmark::State& state) {
   std::vector<std::int32_t> weights(static_cast<std::size_t>(model.taps()), 0);
   weights[15] = 3000;
   weights[14] = -800;
-  std::vector<std::int32_t> source(f::lpc_source_buffer_size(n));
-  f::fill_lpc_source_buffer(codes.data(), n, n, source.data());
+  std::vector<std::int32_t> source(f::source_buffer_size(n));
+  f::fill_source_buffer(codes.data(), n, n, source.data());
   const std::int32_t* sources[f::kMaxMoSources] = {source.data(), source.data()};
   std::vector<std::int32_t> w = weights, history(f::mo_history_buffer_size(n)), features(f::kMoStateSize);
   std::vector<std::uint32_t> folded(n);
@@ -217,11 +218,11 @@ void BM_GolombEncodeStream(benchmark::State& state) {
   auto w = fx.weights;
   f::lpc_fold_residuals(fx.model, fx.codes.data(), fx.n, w.data(), fx.history.data(), fx.source.data(), fx.folded.data());
   std::vector<std::uint8_t> indices(fx.n / 256 + 2);
-  std::vector<std::uint32_t> words(f::max_lpc_stream_words(fx.n, 256));
+  std::vector<std::uint32_t> words(f::max_golomb_stream_words(fx.n, 256));
   std::uint32_t size = 0;
   for (auto _ : state) {
-    f::lpc_partition_indices(fx.folded.data(), fx.n - 1, 256, indices.data());
-    size = f::encode_lpc_stream(fx.codes[0], false, fx.folded.data(), fx.n - 1, 256, indices.data(), words.data());
+    f::golomb_partition_indices(fx.folded.data(), fx.n - 1, 256, indices.data());
+    size = f::encode_golomb_stream(fx.codes[0], false, fx.folded.data(), fx.n - 1, 256, indices.data(), words.data());
     benchmark::DoNotOptimize(words.data());
   }
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * fx.n * 2));
@@ -233,14 +234,14 @@ void BM_GolombDecodeStream(benchmark::State& state) {
   auto w = fx.weights;
   f::lpc_fold_residuals(fx.model, fx.codes.data(), fx.n, w.data(), fx.history.data(), fx.source.data(), fx.folded.data());
   std::vector<std::uint8_t> indices(fx.n / 256 + 2);
-  std::vector<std::uint32_t> words(f::max_lpc_stream_words(fx.n, 256));
-  f::lpc_partition_indices(fx.folded.data(), fx.n - 1, 256, indices.data());
-  words.resize(f::encode_lpc_stream(fx.codes[0], false, fx.folded.data(), fx.n - 1, 256, indices.data(), words.data()));
+  std::vector<std::uint32_t> words(f::max_golomb_stream_words(fx.n, 256));
+  f::golomb_partition_indices(fx.folded.data(), fx.n - 1, 256, indices.data());
+  words.resize(f::encode_golomb_stream(fx.codes[0], false, fx.folded.data(), fx.n - 1, 256, indices.data(), words.data()));
   std::vector<std::uint32_t> decoded(fx.n);
   for (auto _ : state) {
     std::int32_t first;
     bool adapt;
-    if (!f::decode_lpc_stream_residuals(reinterpret_cast<const std::uint8_t*>(words.data()), words.size() * 4ull, fx.n, 256, &first, &adapt,
+    if (!f::decode_golomb_stream_residuals(reinterpret_cast<const std::uint8_t*>(words.data()), words.size() * 4ull, fx.n, 256, &first, &adapt,
                                         decoded.data()))
       state.SkipWithError("decode failed");
     benchmark::DoNotOptimize(decoded.data());

@@ -9,10 +9,10 @@
 #include <nlohmann/json.hpp>
 
 #include "spikey/format/archive_reader.hpp"
-#include "spikey/format/channel_predictor.hpp"
-#include "spikey/format/cm_stream.hpp"
-#include "spikey/format/cm_tables.hpp"
-#include "spikey/host/cm_encoder.hpp"
+#include "spikey/format/codecs/stored_models.hpp"
+#include "spikey/format/codecs/cm/cm_stream.hpp"
+#include "spikey/format/codecs/cm/cm_tables.hpp"
+#include "codecs/cm/cm_training.hpp"
 #include "spikey/host/decoder.hpp"
 #include "spikey/host/encoder.hpp"
 #include "spikey/host/model.hpp"
@@ -67,7 +67,7 @@ StreamRoundTrip round_trip(const Metadata& meta, const ChannelPredictor& predict
   const auto n = static_cast<std::uint32_t>(codes.size());
   MoModel m = mo_model_of(predictor, meta.codec);
   if (!adapt) m.lms_step = 0;
-  std::vector<std::int32_t> weights = lpc_initial_weights(predictor), history(mo_history_buffer_size(n)),
+  std::vector<std::int32_t> weights = initial_weights(predictor), history(mo_history_buffer_size(n)),
                              wavelet(static_cast<std::size_t>(m.levels) * wavelet_buffer_size(n) + 1), features(kMoStateSize),
                              residuals(n);
   mo_residuals(m, codes.data(), n, weights.data(), history.data(), wavelet.data(), features.data(), nullptr, residuals.data());
@@ -77,7 +77,7 @@ StreamRoundTrip round_trip(const Metadata& meta, const ChannelPredictor& predict
   const std::uint64_t size = encode_cm_stream(tables, CmCachedNormaliser{&tables, &cache}, codes.data(), residuals.data(), n, adapt,
                                               symbols.data(), scratch.data(), out.data());
   r.stream.assign(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(size));
-  weights = lpc_initial_weights(predictor);
+  weights = initial_weights(predictor);
   r.decoded.assign(n, 0);
   const MoModel stored = mo_model_of(predictor, meta.codec);
   r.ok = decode_cm_stream(tables, CmCachedNormaliser{&tables, &cache}, stored, r.stream.data(), r.stream.size(), n, weights.data(),
@@ -239,7 +239,7 @@ TEST(CmModel, ResidualsSplitIntoBucketsAndBack) {
 TEST(CmStream, RealN1ChannelRoundTripsWithAndWithoutAdaptation) {
   const fs::path dir = test::samples_dir() / "neuralink";
   const Metadata meta = trained_metadata({dir});
-  ASSERT_TRUE(is_cm_codec(meta.codec.name));
+  ASSERT_EQ(codec_row(meta.codec.name).coder, ResidualCoder::context_rans);
   const auto samples = wav_samples(dir / "4fd5d61c-1484-441c-8c3c-b5669d0e2292.wav");
   std::vector<std::int32_t> codes;
   for (std::size_t t = 0; t < 19531; ++t) codes.push_back(value_to_code(meta.channels[1].value_map, samples[t]));
@@ -293,7 +293,7 @@ TEST(CmStream, DamagedStreamsFailOrDecodeDifferentlyWithoutCrashing) {
   for (std::size_t i = 0; i < good.stream.size(); ++i) {
     auto damaged = good.stream;
     damaged[i] ^= static_cast<std::uint8_t>(1u << (i % 8));
-    std::vector<std::int32_t> weights = lpc_initial_weights(predictor);
+    std::vector<std::int32_t> weights = initial_weights(predictor);
     const bool ok = decode_cm_stream(tables, CmCachedNormaliser{&tables, &cache}, m, damaged.data(), damaged.size(), n, weights.data(),
                                      history.data(), wavelet.data(), features.data(), nullptr, decoded.data());
     if (!ok) ++rejected;
@@ -302,7 +302,7 @@ TEST(CmStream, DamagedStreamsFailOrDecodeDifferentlyWithoutCrashing) {
   // The stream's own checks catch most flips; the chunk checksums catch the rest.
   EXPECT_GT(rejected, static_cast<int>(good.stream.size() / 2));
   // Truncated by one byte: never clean.
-  std::vector<std::int32_t> weights = lpc_initial_weights(predictor);
+  std::vector<std::int32_t> weights = initial_weights(predictor);
   EXPECT_FALSE(decode_cm_stream(tables, CmCachedNormaliser{&tables, &cache}, m, good.stream.data(), good.stream.size() - 1, n, weights.data(),
                                 history.data(), wavelet.data(), features.data(), nullptr, decoded.data()));
 }
@@ -344,7 +344,7 @@ TEST(LevelMax, BundledSamplesRoundTripSmallerThanDefault) {
   const auto max = host::compress(recording, out / "max.spikey", options);
   options.level = "default";
   const auto def = host::compress(recording, out / "default.spikey", options);
-  EXPECT_TRUE(is_cm_codec(max.codec)) << max.codec;
+  EXPECT_EQ(codec_row(max.codec).coder, ResidualCoder::context_rans) << max.codec;
   EXPECT_TRUE(max.verified);
   EXPECT_LT(max.archive_bytes, def.archive_bytes);
   const ArchiveReader reader(out / "max.spikey");

@@ -5,11 +5,11 @@
 #include <random>
 #include <vector>
 
-#include "spikey/format/bitstream.hpp"
-#include "spikey/format/channel_stream.hpp"
-#include "spikey/format/rice.hpp"
+#include "spikey/format/codecs/common/bitstream.hpp"
+#include "spikey/format/codecs/rice1/rice1_stream.hpp"
+#include "spikey/format/codecs/common/rice.hpp"
 #include "spikey/format/value_map.hpp"
-#include "spikey/format/zigzag.hpp"
+#include "spikey/format/codecs/common/zigzag.hpp"
 
 using namespace spikey::format;
 
@@ -146,11 +146,11 @@ namespace {
 std::vector<std::int32_t> round_trip_stream(const std::vector<std::int32_t>& codes, std::uint32_t partition_size,
                                             std::vector<std::uint32_t>* stream_out = nullptr) {
   const auto n = static_cast<std::uint32_t>(codes.size());
-  std::vector<std::uint32_t> words(max_channel_stream_words(n, partition_size));
+  std::vector<std::uint32_t> words(max_rice1_stream_words(n, partition_size));
   std::vector<std::uint32_t> scratch(n);
-  words.resize(encode_channel_stream(codes.data(), n, partition_size, scratch.data(), words.data()));
+  words.resize(encode_rice1_stream(codes.data(), n, partition_size, scratch.data(), words.data()));
   std::vector<std::int32_t> decoded(n, 12345);
-  const auto status = decode_channel_stream(reinterpret_cast<const std::uint8_t*>(words.data()), words.size() * 4ull, n,
+  const auto status = decode_rice1_stream(reinterpret_cast<const std::uint8_t*>(words.data()), words.size() * 4ull, n,
                                             partition_size, decoded.data());
   EXPECT_EQ(status, StreamStatus::ok);
   if (stream_out) *stream_out = words;
@@ -185,7 +185,7 @@ TEST(ChannelStream, WorstCaseBoundHolds) {
   for (int i = 0; i < 1000; ++i) codes.push_back(i % 2 ? 65535 : -65536);
   std::vector<std::uint32_t> stream;
   round_trip_stream(codes, 1, &stream);
-  EXPECT_LE(stream.size(), max_channel_stream_words(1000, 1));
+  EXPECT_LE(stream.size(), max_rice1_stream_words(1000, 1));
 }
 
 TEST(ChannelStream, RejectsCorruptStreams) {
@@ -197,15 +197,15 @@ TEST(ChannelStream, RejectsCorruptStreams) {
   const auto* bytes = reinterpret_cast<const std::uint8_t*>(stream.data());
 
   // Truncated: the codewords run out.
-  EXPECT_NE(decode_channel_stream(bytes, stream.size() * 4ull - 8, 2000, 256, out.data()), StreamStatus::ok);
+  EXPECT_NE(decode_rice1_stream(bytes, stream.size() * 4ull - 8, 2000, 256, out.data()), StreamStatus::ok);
   // Extra words after the codewords.
   auto longer = stream;
   longer.push_back(0);
-  EXPECT_EQ(decode_channel_stream(reinterpret_cast<const std::uint8_t*>(longer.data()), longer.size() * 4ull, 2000, 256, out.data()),
+  EXPECT_EQ(decode_rice1_stream(reinterpret_cast<const std::uint8_t*>(longer.data()), longer.size() * 4ull, 2000, 256, out.data()),
             StreamStatus::length_mismatch);
   // First partition's k field set to 31 (> kMaxRiceParameter).
   auto bad_k = stream;
   bad_k[1] |= 0x1f;  // the k field is bits 32..36
-  EXPECT_EQ(decode_channel_stream(reinterpret_cast<const std::uint8_t*>(bad_k.data()), bad_k.size() * 4ull, 2000, 256, out.data()),
+  EXPECT_EQ(decode_rice1_stream(reinterpret_cast<const std::uint8_t*>(bad_k.data()), bad_k.size() * 4ull, 2000, 256, out.data()),
             StreamStatus::invalid_rice_parameter);
 }

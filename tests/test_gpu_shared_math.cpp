@@ -6,10 +6,11 @@
 
 #include "gpu_support.hpp"
 #include "spikey/cuda/shared_math_probe.hpp"
-#include "spikey/format/cm_stream.hpp"
-#include "spikey/format/lpc_stream.hpp"
+#include "spikey/format/codecs/cm/cm_stream.hpp"
+#include "spikey/format/codecs/common/golomb_stream.hpp"
+#include "spikey/format/codecs/lpc/lpc_predictor.hpp"
 #include "spikey/format/value_map.hpp"
-#include "spikey/format/zigzag.hpp"
+#include "spikey/format/codecs/common/zigzag.hpp"
 #include "test_support.hpp"
 
 using namespace spikey;
@@ -75,7 +76,7 @@ TEST(GpuSharedMath, HostReferenceIsSelfConsistent) {
   std::int32_t first = 0;
   bool adapt = false;
   std::vector<std::uint32_t> folded(in.codes.size());
-  ASSERT_TRUE(format::decode_lpc_stream_residuals(reinterpret_cast<const std::uint8_t*>(host.lpc_stream.data()), host.lpc_stream.size() * 4ull,
+  ASSERT_TRUE(format::decode_golomb_stream_residuals(reinterpret_cast<const std::uint8_t*>(host.lpc_stream.data()), host.lpc_stream.size() * 4ull,
                                                   static_cast<std::uint32_t>(in.codes.size()), 256, &first, &adapt, folded.data()));
   EXPECT_TRUE(adapt);
   EXPECT_EQ(first, in.codes[0]);

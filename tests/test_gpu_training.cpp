@@ -9,7 +9,7 @@
 #include "gpu_support.hpp"
 #include "spikey/cuda/network_training.hpp"
 #include "spikey/format/archive.hpp"
-#include "spikey/host/gru_training.hpp"
+#include "codecs/mo/gru_training.hpp"
 #include "spikey/host/encoder.hpp"
 #include "test_support.hpp"
 #include "training_support.hpp"

@@ -4,11 +4,12 @@
 
 #include <random>
 
-#include "spikey/format/golomb.hpp"
-#include "spikey/format/lpc_stream.hpp"
+#include "spikey/format/codecs/common/golomb.hpp"
+#include "spikey/format/codecs/common/golomb_stream.hpp"
+#include "spikey/format/codecs/lpc/lpc_predictor.hpp"
 #include "spikey/format/value_map.hpp"
-#include "spikey/host/lpc_lanes.hpp"
-#include "spikey/host/lpc_training.hpp"
+#include "codecs/lpc/lpc_lanes.hpp"
+#include "codecs/lpc/lpc_training.hpp"
 #include "test_support.hpp"
 
 using namespace spikey;
@@ -131,23 +132,23 @@ TEST(LpcStream, RoundTripsRealDataUnderRandomModels) {
     auto codes = real_codes(trial % 3 == 0 ? kRails : kFileA, rng() % 1000, n);
     const RandomModel m = random_model(rng, trial % 2 == 1);
     const std::uint32_t n_source = static_cast<std::uint32_t>(rng() % 6000);  // shorter or longer than the channel
-    std::vector<std::int32_t> source_buffer(lpc_source_buffer_size(n));
-    fill_lpc_source_buffer(source.data(), n_source, n, source_buffer.data());
+    std::vector<std::int32_t> source_buffer(source_buffer_size(n));
+    fill_source_buffer(source.data(), n_source, n, source_buffer.data());
 
     std::vector<std::int32_t> weights = m.weights, history(lpc_history_buffer_size(n));
     std::vector<std::uint32_t> folded(n);
     lpc_fold_residuals(m.model, codes.data(), n, weights.data(), history.data(), source_buffer.data(), folded.data());
     const std::uint32_t partition = 1 + static_cast<std::uint32_t>(rng() % 300);
     std::vector<std::uint8_t> indices(n / partition + 2);
-    lpc_partition_indices(folded.data(), n - 1, partition, indices.data());
-    std::vector<std::uint32_t> words(max_lpc_stream_words(n, partition));
+    golomb_partition_indices(folded.data(), n - 1, partition, indices.data());
+    std::vector<std::uint32_t> words(max_golomb_stream_words(n, partition));
     const bool adapt = m.model.lms_step != 0;
-    words.resize(encode_lpc_stream(codes[0], adapt, folded.data(), n - 1, partition, indices.data(), words.data()));
+    words.resize(encode_golomb_stream(codes[0], adapt, folded.data(), n - 1, partition, indices.data(), words.data()));
 
     std::int32_t first = 0;
     bool flag = false;
     std::vector<std::uint32_t> decoded_folded(n);
-    ASSERT_TRUE(decode_lpc_stream_residuals(reinterpret_cast<const std::uint8_t*>(words.data()), words.size() * 4ull, n, partition, &first,
+    ASSERT_TRUE(decode_golomb_stream_residuals(reinterpret_cast<const std::uint8_t*>(words.data()), words.size() * 4ull, n, partition, &first,
                                             &flag, decoded_folded.data()));
     EXPECT_EQ(flag, adapt);
     std::vector<std::int32_t> decoded(n);
@@ -162,24 +163,24 @@ TEST(LpcStream, RejectsDamagedStreams) {
   const auto n = static_cast<std::uint32_t>(codes.size());
   LpcModel model;
   model.order = 4;
-  std::vector<std::int32_t> weights = {0, 0, -1000, 4000}, history(lpc_history_buffer_size(n)), source(lpc_source_buffer_size(n));
+  std::vector<std::int32_t> weights = {0, 0, -1000, 4000}, history(lpc_history_buffer_size(n)), source(source_buffer_size(n));
   std::vector<std::uint32_t> folded(n);
   lpc_fold_residuals(model, codes.data(), n, weights.data(), history.data(), source.data(), folded.data());
   std::vector<std::uint8_t> indices(n);
-  lpc_partition_indices(folded.data(), n - 1, 256, indices.data());
-  std::vector<std::uint32_t> words(max_lpc_stream_words(n, 256));
-  words.resize(encode_lpc_stream(codes[0], false, folded.data(), n - 1, 256, indices.data(), words.data()));
+  golomb_partition_indices(folded.data(), n - 1, 256, indices.data());
+  std::vector<std::uint32_t> words(max_golomb_stream_words(n, 256));
+  words.resize(encode_golomb_stream(codes[0], false, folded.data(), n - 1, 256, indices.data(), words.data()));
   std::int32_t first;
   bool flag;
   const auto* bytes = reinterpret_cast<const std::uint8_t*>(words.data());
-  EXPECT_FALSE(decode_lpc_stream_residuals(bytes, words.size() * 4ull - 4, n, 256, &first, &flag, folded.data()));
+  EXPECT_FALSE(decode_golomb_stream_residuals(bytes, words.size() * 4ull - 4, n, 256, &first, &flag, folded.data()));
   auto longer = words;
   longer.push_back(0);
-  EXPECT_FALSE(decode_lpc_stream_residuals(reinterpret_cast<const std::uint8_t*>(longer.data()), longer.size() * 4ull, n, 256, &first, &flag,
+  EXPECT_FALSE(decode_golomb_stream_residuals(reinterpret_cast<const std::uint8_t*>(longer.data()), longer.size() * 4ull, n, 256, &first, &flag,
                                            folded.data()));
   auto bad_index = words;
   bad_index[1] |= 0x7eu;  // first partition's index field (bits 33..38) set to 63
-  EXPECT_FALSE(decode_lpc_stream_residuals(reinterpret_cast<const std::uint8_t*>(bad_index.data()), bad_index.size() * 4ull, n, 256, &first,
+  EXPECT_FALSE(decode_golomb_stream_residuals(reinterpret_cast<const std::uint8_t*>(bad_index.data()), bad_index.size() * 4ull, n, 256, &first,
                                            &flag, folded.data()));
 }
 
@@ -190,7 +191,7 @@ TEST(LpcLanes, EqualTheScalarReference) {
   const auto pool = real_codes(kFileA, 0, 40000);
   const auto other = real_codes(kFileB, 0, 40000);
   for (int trial = 0; trial < 40; ++trial) {
-    host::lanes::LaneGroup group;
+    host::lanes::LpcLaneGroup group;
     group.lanes = 1 + trial % host::lanes::kLanes;
     group.n = 1 + static_cast<std::uint32_t>(rng() % (trial % 4 == 0 ? 20 : 4000));
     std::vector<RandomModel> models;
@@ -200,8 +201,8 @@ TEST(LpcLanes, EqualTheScalarReference) {
       const std::size_t offset = rng() % (pool.size() - group.n);
       codes[static_cast<std::size_t>(l)].assign(pool.begin() + static_cast<std::ptrdiff_t>(offset),
                                                 pool.begin() + static_cast<std::ptrdiff_t>(offset + group.n));
-      sources[static_cast<std::size_t>(l)].assign(lpc_source_buffer_size(group.n), 0);
-      fill_lpc_source_buffer(other.data() + offset, static_cast<std::uint32_t>(rng() % (group.n + 8)), group.n,
+      sources[static_cast<std::size_t>(l)].assign(source_buffer_size(group.n), 0);
+      fill_source_buffer(other.data() + offset, static_cast<std::uint32_t>(rng() % (group.n + 8)), group.n,
                              sources[static_cast<std::size_t>(l)].data());
     }
     std::vector<std::vector<std::uint32_t>> reference(static_cast<std::size_t>(group.lanes), std::vector<std::uint32_t>(group.n));
@@ -218,7 +219,7 @@ TEST(LpcLanes, EqualTheScalarReference) {
       group.weights[l] = models[i].weights.data();
       group.source_buffer[l] = models[i].model.source_half_window >= 0 ? sources[i].data() : nullptr;
       std::vector<std::int32_t> w = models[i].weights, history(lpc_history_buffer_size(group.n));
-      std::vector<std::int32_t> zero_source(lpc_source_buffer_size(group.n), 0);
+      std::vector<std::int32_t> zero_source(source_buffer_size(group.n), 0);
       lpc_fold_residuals(models[i].model, codes[i].data(), group.n, w.data(), history.data(),
                          group.source_buffer[l] ? sources[i].data() : zero_source.data(), reference[i].data());
       in[l] = codes[i].data();
@@ -227,8 +228,8 @@ TEST(LpcLanes, EqualTheScalarReference) {
       codes_out[l] = decoded[i].data();
       first[l] = codes[i][0];
     }
-    host::lanes::fold(group, in, out);
-    host::lanes::reconstruct(group, first, folded_in, codes_out);
+    host::lanes::lpc_fold(group, in, out);
+    host::lanes::lpc_reconstruct(group, first, folded_in, codes_out);
     for (std::size_t l = 0; l < static_cast<std::size_t>(group.lanes); ++l) {
       ASSERT_TRUE(std::equal(folded[l].begin(), folded[l].begin() + group.n - 1, reference[l].begin())) << "trial " << trial << " lane " << l;
       ASSERT_EQ(decoded[l], codes[l]) << "trial " << trial << " lane " << l;

@@ -8,13 +8,13 @@
 #include <random>
 
 #include "spikey/format/archive_reader.hpp"
-#include "spikey/format/mo_stream.hpp"
+#include "spikey/format/codecs/mo/mo_predictor.hpp"
 #include "spikey/format/value_map.hpp"
-#include "spikey/format/wavelet_features.hpp"
+#include "spikey/format/codecs/mo/wavelet_features.hpp"
 #include "spikey/host/decoder.hpp"
 #include "spikey/host/encoder.hpp"
-#include "spikey/host/mo_lanes.hpp"
-#include "spikey/host/mo_training.hpp"
+#include "codecs/mo/mo_lanes.hpp"
+#include "codecs/mo/mo_training.hpp"
 #include "spikey/host/recording.hpp"
 #include "test_support.hpp"
 #include "training_support.hpp"
@@ -141,8 +141,8 @@ TEST(MoStream, RoundTripsRealDataUnderRandomModels) {
     const std::int32_t* sources[kMaxMoSources] = {};
     for (int s = 0; s < m.model.sources; ++s) {
       const auto other = cinpla_channel_codes(static_cast<int>(rng() % 32), 6000);
-      buffers[static_cast<std::size_t>(s)].assign(lpc_source_buffer_size(n), 0);
-      fill_lpc_source_buffer(other.data(), static_cast<std::uint32_t>(rng() % (n + 8)), n, buffers[static_cast<std::size_t>(s)].data());
+      buffers[static_cast<std::size_t>(s)].assign(source_buffer_size(n), 0);
+      fill_source_buffer(other.data(), static_cast<std::uint32_t>(rng() % (n + 8)), n, buffers[static_cast<std::size_t>(s)].data());
       sources[s] = buffers[static_cast<std::size_t>(s)].data();
     }
     std::vector<std::int32_t> w = m.weights, history(mo_history_buffer_size(n)), wavelet(static_cast<std::size_t>(m.model.levels) * wavelet_buffer_size(n) + 1),
@@ -175,8 +175,8 @@ TEST(MoLanes, EqualTheScalarReference) {
       for (int s = 0; s < models.back().model.sources; ++s) {
         auto& b = buffers[static_cast<std::size_t>(l) * kMaxMoSources + static_cast<std::size_t>(s)];
         const auto other = cinpla_channel_codes(static_cast<int>(rng() % 32), 6000);
-        b.assign(lpc_source_buffer_size(group.n), 0);
-        fill_lpc_source_buffer(other.data(), static_cast<std::uint32_t>(rng() % (group.n + 8)), group.n, b.data());
+        b.assign(source_buffer_size(group.n), 0);
+        fill_source_buffer(other.data(), static_cast<std::uint32_t>(rng() % (group.n + 8)), group.n, b.data());
         group.sources[l][s] = b.data();
       }
       group.model[l] = models.back().model;

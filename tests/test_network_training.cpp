@@ -10,8 +10,8 @@
 
 #include "spikey/format/archive.hpp"
 #include "spikey/host/encoder.hpp"
-#include "spikey/host/gru_training.hpp"
-#include "spikey/host/relu_training.hpp"
+#include "codecs/mo/gru_training.hpp"
+#include "codecs/mo/relu_training.hpp"
 #include "test_support.hpp"
 #include "training_support.hpp"
 

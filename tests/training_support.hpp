@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "spikey/format/archive.hpp"
-#include "spikey/format/mo_network.hpp"
+#include "spikey/format/codecs/mo/mo_network.hpp"
 #include "spikey/host/encoder.hpp"
 #include "spikey/host/recording.hpp"
 #include "test_support.hpp"

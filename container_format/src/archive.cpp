@@ -11,8 +11,8 @@
 #include <memory>
 
 #include "spikey/format/checksum.hpp"
-#include "spikey/format/lpc_stream.hpp"
-#include "spikey/format/mo_stream.hpp"
+#include "spikey/format/codecs/lpc/lpc_predictor.hpp"
+#include "spikey/format/codecs/mo/mo_predictor.hpp"
 #include "spikey/format/wire.hpp"
 
 namespace spikey::format {
@@ -25,6 +25,12 @@ using nlohmann::json;
 
 void require_size(std::span<const std::uint8_t> bytes, std::size_t size, const char* what) {
   if (bytes.size() < size) fail(std::string(what) + " is truncated");
+}
+
+// The codec table's row of an archive's codec; an unknown name is an archive this version cannot read.
+const CodecRow& known_codec(const std::string& name) {
+  if (const CodecRow* row = find_codec(name)) return *row;
+  fail("archive uses codec \"" + name + "\", which this version of spikey cannot decode");
 }
 
 }  // namespace
@@ -505,12 +511,11 @@ bool is_empty_predictor(const ChannelPredictor& p) {
 void validate(const Metadata& m, std::uint64_t verbatim_size, std::uint16_t version) {
   if (!(m.sample_rate > 0) || !std::isfinite(m.sample_rate)) fail("metadata: sample_rate must be positive");
   if (m.chunk_samples == 0 || m.chunk_samples > 0xffffffffu) fail("metadata: chunk_samples out of range");
-  if (m.codec.name != kCodecRice1 && m.codec.name != kCodecLpc1 && !uses_mo_predictors(m.codec.name))
-    fail("archive uses codec \"" + m.codec.name + "\", which this version of spikey cannot decode");
+  const CodecRow& codec = known_codec(m.codec.name);
   if (m.codec.partition_size == 0 || m.codec.partition_size > kMaxPartitionSize)
     fail("metadata: codec.partition_size out of range");
-  if (m.codec.name == kCodecLpc1) validate_predictors(m);
-  if (uses_mo_predictors(m.codec.name)) validate_mo_predictors(m);
+  if (codec.predictor == PredictorKind::lpc) validate_predictors(m);
+  if (codec.predictor == PredictorKind::middle_out) validate_mo_predictors(m);
   std::uint64_t longest = 0;
   for (const auto& c : m.channels) {
     if (c.source >= m.sources.size()) fail("metadata: channel \"" + c.name + "\" names a missing source");
@@ -607,14 +612,15 @@ std::string default_channel_name(const Metadata& m, std::uint32_t channel) {
 }
 
 json codec_to_json(const CodecParams& codec) {
+  const CodecRow& row = known_codec(codec.name);
   json j = {{"name", codec.name}, {"partition_size", codec.partition_size}};
-  if (codec.name == kCodecLpc1 || uses_mo_predictors(codec.name)) j["weight_shift"] = codec.weight_shift;
-  if (uses_mo_predictors(codec.name)) {
+  if (row.has_predictors()) j["weight_shift"] = codec.weight_shift;
+  if (row.predictor == PredictorKind::middle_out) {
     j["source_half_window"] = codec.source_half_window;
     j["wavelet_levels"] = codec.wavelet_levels;
-    if (has_network_stage(codec.name) && codec.network) j["network"] = network_to_json(*codec.network);
+    if (row.has_network() && codec.network) j["network"] = network_to_json(*codec.network);
   }
-  if (is_cm_codec(codec.name)) {
+  if (row.coder == ResidualCoder::context_rans) {
     std::vector<std::uint8_t> shapes;
     for (std::uint32_t k = codec.cm_first_class; k < codec.cm_first_class + codec.cm_stored_classes; ++k) {
       const CmShape& s = codec.cm_shapes.at(k);
@@ -631,14 +637,15 @@ json codec_to_json(const CodecParams& codec) {
 CodecParams codec_from_json(const json& j) {
   CodecParams codec;
   codec.name = field<std::string>(j, "name", "codec");
+  const CodecRow& row = known_codec(codec.name);
   codec.partition_size = field<std::uint32_t>(j, "partition_size", "codec");
-  if (codec.name == kCodecLpc1 || uses_mo_predictors(codec.name)) codec.weight_shift = field<std::uint32_t>(j, "weight_shift", "codec");
-  if (uses_mo_predictors(codec.name)) {
+  if (row.has_predictors()) codec.weight_shift = field<std::uint32_t>(j, "weight_shift", "codec");
+  if (row.predictor == PredictorKind::middle_out) {
     codec.source_half_window = field<std::uint32_t>(j, "source_half_window", "codec");
     codec.wavelet_levels = field<std::uint32_t>(j, "wavelet_levels", "codec");
-    if (has_network_stage(codec.name)) codec.network = network_from_json(field<json>(j, "network", "codec"), has_gru_projector(codec.name));
+    if (row.has_network()) codec.network = network_from_json(field<json>(j, "network", "codec"), row.network == NetworkKind::gru);
   }
-  if (is_cm_codec(codec.name)) {
+  if (row.coder == ResidualCoder::context_rans) {
     const auto shapes = bytes_of_hex(field<std::string>(j, "shapes", "codec"), "codec.shapes");
     codec.cm_first_class = field<std::uint32_t>(j, "first_class", "codec");
     codec.cm_stored_classes = static_cast<std::uint32_t>(shapes.size() / 4);
@@ -658,7 +665,7 @@ CodecParams codec_from_json(const json& j) {
 }
 
 json predictor_to_json(const ChannelPredictor& p, const CodecParams& codec) {
-  if (uses_mo_predictors(codec.name)) {
+  if (known_codec(codec.name).predictor == PredictorKind::middle_out) {
     json sources = json::array();
     for (const auto& s : p.sources) sources.push_back({{"channel", s.channel}, {"weights", s.weights}});
     json j = {{"history_weights", p.history_weights}, {"wavelet_weights", p.wavelet_weights}, {"sources", sources}, {"lms_step", p.lms_step}};
@@ -674,7 +681,7 @@ json predictor_to_json(const ChannelPredictor& p, const CodecParams& codec) {
 }
 
 ChannelPredictor predictor_from_json(const json& j, const CodecParams& codec, const std::string& where) {
-  return uses_mo_predictors(codec.name) ? mo_predictor_from_json(j, where) : lpc_predictor_from_json(j, where);
+  return known_codec(codec.name).predictor == PredictorKind::middle_out ? mo_predictor_from_json(j, where) : lpc_predictor_from_json(j, where);
 }
 
 std::vector<std::uint8_t> serialize(const MetadataSection& section) {
@@ -687,7 +694,7 @@ std::vector<std::uint8_t> serialize(const MetadataSection& section) {
   j["chunk_samples"] = m.chunk_samples;
   j["level"] = m.level;
   j["codec"] = codec_to_json(m.codec);
-  const bool has_predictors = m.codec.name == kCodecLpc1 || uses_mo_predictors(m.codec.name);
+  const bool has_predictors = known_codec(m.codec.name).has_predictors();
   json channels = json::array();
   for (const auto& c : m.channels) {
     json cj = {{"source", c.source}, {"length", c.length}, {"value_map", value_map_to_json(c.value_map)}};
@@ -838,8 +845,7 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
   m.level = field<std::string>(j, "level", "metadata");
   const json codec = field<json>(j, "codec", "metadata");
   m.codec = codec_from_json(codec);
-  const bool lpc = m.codec.name == kCodecLpc1;
-  const bool mo = uses_mo_predictors(m.codec.name);
+  const CodecRow& row = known_codec(m.codec.name);
   const json channels = field<json>(j, "channels", "metadata");
   const json sources = field<json>(j, "sources", "metadata");
   if (!channels.is_array() || !sources.is_array()) fail("metadata: channels and sources must be arrays");
@@ -852,7 +858,7 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
     c.source = field<std::uint32_t>(channels[i], "source", where);
     c.length = field<std::uint64_t>(channels[i], "length", where);
     c.value_map = value_map_from_json(field<json>(channels[i], "value_map", where), where);
-    if (lpc || mo) c.predictor = predictor_from_json(field<json>(channels[i], "predictor", where), m.codec, where);
+    if (row.has_predictors()) c.predictor = predictor_from_json(field<json>(channels[i], "predictor", where), m.codec, where);
     if (expected_version >= 6) {
       if (channels[i].contains("bit_volts")) c.bit_volts = field<double>(channels[i], "bit_volts", where);
       if (channels[i].contains("units")) c.units = field<std::string>(channels[i], "units", where);
@@ -899,11 +905,8 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
   validate(m, verbatim_size, expected_version);
   for (std::size_t i = 0; i < m.channels.size(); ++i)
     if (!named[i]) m.channels[i].name = default_channel_name(m, static_cast<std::uint32_t>(i));
-  if (expected_version < 2 && m.codec.name != kCodecRice1) fail("metadata: codec " + m.codec.name + " needs format version 2");
-  if (expected_version < 3 && m.codec.name == kCodecMo1) fail("metadata: codec mo1 needs format version 3");
-  if (expected_version < 4 && m.codec.name == kCodecCm1) fail("metadata: codec cm1 needs format version 4");
-  if (expected_version < 7 && has_network_stage(m.codec.name)) fail("metadata: codec " + m.codec.name + " needs format version 7");
-  if (expected_version < 8 && has_gru_projector(m.codec.name)) fail("metadata: codec " + m.codec.name + " needs format version 8");
+  if (expected_version < row.first_version)
+    fail("metadata: codec " + m.codec.name + " needs format version " + std::to_string(row.first_version));
   return section;
 }
 

@@ -21,6 +21,12 @@ ChunkChannels channels_in_chunk(const Metadata& metadata, std::uint64_t first_sa
   return present;
 }
 
+std::int64_t ChunkChannels::position(std::int64_t c) const {
+  if (c < 0) return -1;
+  const auto it = std::lower_bound(channel.begin(), channel.end(), static_cast<std::uint32_t>(c));
+  return it != channel.end() && *it == static_cast<std::uint32_t>(c) ? it - channel.begin() : -1;
+}
+
 namespace {
 
 template <class Stream>

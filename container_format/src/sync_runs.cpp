@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "spikey/format/wire.hpp"
-#include "spikey/format/zigzag.hpp"
+#include "spikey/format/codecs/common/zigzag.hpp"
 
 namespace spikey::format {
 

@@ -8,7 +8,7 @@
 #include "spikey/cuda/batch_encoder.hpp"
 #include "spikey/cuda/cuda_check.cuh"
 #include "spikey/cuda/device.hpp"
-#include "spikey/format/lpc_batch.hpp"
+#include "spikey/format/codecs/batch/golomb_batch.hpp"
 
 namespace spikey::cuda {
 
@@ -147,7 +147,7 @@ __global__ void pack_kernel(const f::BatchStream* streams, const f::BatchPartiti
 }
 
 std::uint64_t word_bound(const f::BatchStream& s) {
-  const std::uint64_t bits = f::kLpcWarmupBits + 1 + std::uint64_t{s.partitions} * (f::kGolombDeltaEscape + f::kGolombIndexBits) +
+  const std::uint64_t bits = f::kGolombWarmupBits + 1 + std::uint64_t{s.partitions} * (f::kGolombDeltaEscape + f::kGolombIndexBits) +
                              std::uint64_t{s.n - 1} * f::kMaxRiceCodewordBits;
   return (bits + 31) / 32;
 }

@@ -4,7 +4,7 @@
 
 #include "spikey/cuda/cuda_check.cuh"
 #include "spikey/cuda/network_training.hpp"
-#include "spikey/host/gru_training.hpp"
+#include "codecs/mo/gru_training.hpp"
 
 namespace spikey::cuda {
 

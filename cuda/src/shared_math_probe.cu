@@ -6,13 +6,14 @@
 #include "spikey/cuda/cuda_check.cuh"
 #include "spikey/cuda/shared_math_probe.hpp"
 #include "spikey/format/archive.hpp"
-#include "spikey/format/channel_stream.hpp"
-#include "spikey/format/cm_stream.hpp"
-#include "spikey/format/golomb.hpp"
-#include "spikey/format/lpc_stream.hpp"
-#include "spikey/format/rice.hpp"
+#include "spikey/format/codecs/rice1/rice1_stream.hpp"
+#include "spikey/format/codecs/cm/cm_stream.hpp"
+#include "spikey/format/codecs/common/golomb.hpp"
+#include "spikey/format/codecs/common/golomb_stream.hpp"
+#include "spikey/format/codecs/lpc/lpc_predictor.hpp"
+#include "spikey/format/codecs/common/rice.hpp"
 #include "spikey/format/value_map.hpp"
-#include "spikey/format/zigzag.hpp"
+#include "spikey/format/codecs/common/zigzag.hpp"
 
 namespace spikey::cuda {
 
@@ -67,10 +68,10 @@ SPIKEY_HD std::uint32_t probe_lpc_stream(const std::int32_t* codes, std::uint32_
                                         std::int32_t* weights, std::uint32_t* folded, std::uint8_t* indices, std::uint32_t* words) {
   const f::LpcModel model = probe_lpc_model();
   probe_lpc_weights(weights);
-  f::fill_lpc_source_buffer(codes, count > 3 ? count - 3 : 0, count, source);
+  f::fill_source_buffer(codes, count > 3 ? count - 3 : 0, count, source);
   f::lpc_fold_residuals(model, codes, count, weights, history, source, folded);
-  f::lpc_partition_indices(folded, count - 1, kProbePartition, indices);
-  return f::encode_lpc_stream(codes[0], true, folded, count - 1, kProbePartition, indices, words);
+  f::golomb_partition_indices(folded, count - 1, kProbePartition, indices);
+  return f::encode_golomb_stream(codes[0], true, folded, count - 1, kProbePartition, indices, words);
 }
 
 // cm1 probe model: mo1 with 8 history taps and LMS; shapes completed from two stored classes
@@ -143,7 +144,7 @@ __global__ void lpc_stream_kernel(const std::int32_t* codes, std::uint32_t count
 // matches on the device (the parallel encoder of the CUDA backend must produce these bytes).
 __global__ void encode_stream_kernel(const std::int32_t* codes, std::uint32_t count, std::uint32_t* scratch, std::uint32_t* words,
                                      std::uint32_t* word_count) {
-  *word_count = f::encode_channel_stream(codes, count, kProbePartition, scratch, words);
+  *word_count = f::encode_rice1_stream(codes, count, kProbePartition, scratch, words);
 }
 
 Sizes sizes_of(const std::vector<std::int32_t>& residuals, const std::vector<std::int16_t>& values,
@@ -180,12 +181,12 @@ SharedMathResults evaluate_shared_math_on_host(const std::vector<std::int32_t>& 
                  r.rice_bits.data(), r.partition_parameter.data(), r.golomb_bits.data(), r.golomb_index.data());
   if (!codes.empty()) {
     std::vector<std::uint32_t> scratch(codes.size());
-    r.channel_stream.resize(f::max_channel_stream_words(static_cast<std::uint32_t>(codes.size()), kProbePartition));
-    r.channel_stream.resize(f::encode_channel_stream(codes.data(), static_cast<std::uint32_t>(codes.size()), kProbePartition,
+    r.channel_stream.resize(f::max_rice1_stream_words(static_cast<std::uint32_t>(codes.size()), kProbePartition));
+    r.channel_stream.resize(f::encode_rice1_stream(codes.data(), static_cast<std::uint32_t>(codes.size()), kProbePartition,
                                                      scratch.data(), r.channel_stream.data()));
     const auto count = static_cast<std::uint32_t>(codes.size());
-    std::vector<std::int32_t> history(f::lpc_history_buffer_size(count)), source(f::lpc_source_buffer_size(count)), weights(13);
-    std::vector<std::uint32_t> folded_lpc(count), words(f::max_lpc_stream_words(count, kProbePartition));
+    std::vector<std::int32_t> history(f::lpc_history_buffer_size(count)), source(f::source_buffer_size(count)), weights(13);
+    std::vector<std::uint32_t> folded_lpc(count), words(f::max_golomb_stream_words(count, kProbePartition));
     std::vector<std::uint8_t> indices(count / kProbePartition + 2);
     words.resize(probe_lpc_stream(codes.data(), count, history.data(), source.data(), weights.data(), folded_lpc.data(), indices.data(),
                                   words.data()));
@@ -235,7 +236,7 @@ SharedMathResults evaluate_shared_math_on_device(const std::vector<std::int32_t>
     const auto count = static_cast<std::uint32_t>(codes.size());
     thrust::device_vector<std::int32_t> d_codes(codes.begin(), codes.end());
     thrust::device_vector<std::uint32_t> d_scratch(codes.size());
-    thrust::device_vector<std::uint32_t> d_words(f::max_channel_stream_words(count, kProbePartition));
+    thrust::device_vector<std::uint32_t> d_words(f::max_rice1_stream_words(count, kProbePartition));
     thrust::device_vector<std::uint32_t> d_word_count(1);
     encode_stream_kernel<<<1, 1>>>(raw(d_codes), count, raw(d_scratch), raw(d_words), raw(d_word_count));
     SPIKEY_CUDA_TRY(cudaGetLastError());
@@ -244,9 +245,9 @@ SharedMathResults evaluate_shared_math_on_device(const std::vector<std::int32_t>
     r.channel_stream.resize(words);
     thrust::copy(d_words.begin(), d_words.begin() + words, r.channel_stream.begin());
 
-    thrust::device_vector<std::int32_t> d_history(f::lpc_history_buffer_size(count)), d_source(f::lpc_source_buffer_size(count));
+    thrust::device_vector<std::int32_t> d_history(f::lpc_history_buffer_size(count)), d_source(f::source_buffer_size(count));
     thrust::device_vector<std::int32_t> d_weights(13);
-    thrust::device_vector<std::uint32_t> d_folded_lpc(count), d_lpc_words(f::max_lpc_stream_words(count, kProbePartition));
+    thrust::device_vector<std::uint32_t> d_folded_lpc(count), d_lpc_words(f::max_golomb_stream_words(count, kProbePartition));
     thrust::device_vector<std::uint8_t> d_indices(count / kProbePartition + 2);
     lpc_stream_kernel<<<1, 1>>>(raw(d_codes), count, raw(d_history), raw(d_source), raw(d_weights), raw(d_folded_lpc), raw(d_indices),
                                 raw(d_lpc_words), raw(d_word_count));

@@ -13,7 +13,7 @@
 #include "progress.hpp"
 #include "spikey/format/archive_reader.hpp"
 #include "spikey/format/checksum.hpp"
-#include "spikey/format/mo_stream.hpp"
+#include "spikey/format/codecs/mo/mo_predictor.hpp"
 #include "spikey/host/decoder.hpp"
 #include "spikey/host/encoder.hpp"
 #include "spikey/host/manifest.hpp"
@@ -393,7 +393,8 @@ int run_info(const std::string& archive, const CommonOptions& o) {
     network += c.predictor.uses_network();
     taps += c.predictor.history_weights.size();
   }
-  const bool lpc = m.codec.name == format::kCodecLpc1 || format::uses_mo_predictors(m.codec.name);
+  const format::CodecRow& row = format::codec_row(m.codec.name);
+  const bool lpc = row.has_predictors();
   if (o.json_output) {
     json channels = json::array();
     for (const auto& c : m.channels) {
@@ -424,12 +425,12 @@ int run_info(const std::string& archive, const CommonOptions& o) {
                          {"frames", s.frames}});
     json codec = {{"name", m.codec.name}, {"partition_size", m.codec.partition_size}};
     if (lpc) codec["weight_shift"] = m.codec.weight_shift;
-    if (format::uses_mo_predictors(m.codec.name)) codec["source_half_window"] = m.codec.source_half_window, codec["wavelet_levels"] = m.codec.wavelet_levels;
+    if (row.predictor == format::PredictorKind::middle_out) codec["source_half_window"] = m.codec.source_half_window, codec["wavelet_levels"] = m.codec.wavelet_levels;
     if (m.codec.network) {
       codec["network_hidden"] = m.codec.network->hidden;
       codec["network_projector"] = m.codec.network->projector == format::NetProjector::kGru ? "gru" : "mlp";
     }
-    if (format::is_cm_codec(m.codec.name)) codec["prior_period"] = m.codec.cm_prior.size(), codec["scale_rate"] = m.codec.cm_scale_rate;
+    if (row.coder == format::ResidualCoder::context_rans) codec["prior_period"] = m.codec.cm_prior.size(), codec["scale_rate"] = m.codec.cm_scale_rate;
     json j = {{"archive", archive},
               {"format_version", reader.format_version()},
               {"encoder", m.encoder},

@@ -3,7 +3,8 @@
 #include <numeric>
 #include <stdexcept>
 
-#include "spikey/format/channel_predictor.hpp"
+#include "spikey/format/codecs/common/golomb_stream.hpp"
+#include "spikey/format/codecs/stored_models.hpp"
 #include "spikey/format/checksum.hpp"
 #include "spikey/format/chunk_payload.hpp"
 #include "spikey/format/sync_runs.hpp"
@@ -14,7 +15,8 @@ namespace spikey::host {
 namespace f = spikey::format;
 
 bool batch_encodes(const std::string& codec) {
-  return codec == f::kCodecLpc1 || codec == f::kCodecMo1 || codec == f::kCodecMo2 || codec == f::kCodecMo3;
+  const f::CodecRow* row = f::find_codec(codec);
+  return row != nullptr && row->coder == f::ResidualCoder::golomb;
 }
 
 namespace {
@@ -30,8 +32,8 @@ std::int32_t stream_of_channel(const f::ChunkChannels& present, const std::vecto
 }  // namespace
 
 BatchPlan plan_batch(const f::Metadata& meta, std::uint64_t first_chunk, std::uint64_t end_chunk) {
-  if (!batch_encodes(meta.codec.name)) throw std::invalid_argument("batch encoding is for codecs lpc1, mo1, mo2 and mo3");
-  const bool mo = meta.codec.name != f::kCodecLpc1;
+  if (!batch_encodes(meta.codec.name)) throw std::invalid_argument("codec " + meta.codec.name + " has no batch encoder (it is for the Golomb-coded codecs)");
+  const bool mo = f::codec_row(meta.codec.name).predictor == f::PredictorKind::middle_out;
   BatchPlan plan;
   plan.first_chunk = first_chunk;
   if (mo && meta.codec.network) plan.network.push_back(*meta.codec.network);
@@ -39,7 +41,7 @@ BatchPlan plan_batch(const f::Metadata& meta, std::uint64_t first_chunk, std::ui
   std::vector<std::uint32_t> weights_offset(meta.channels.size());
   for (std::size_t c = 0; c < meta.channels.size(); ++c) {
     weights_offset[c] = static_cast<std::uint32_t>(plan.weights.size());
-    const auto w = f::lpc_initial_weights(meta.channels[c].predictor);
+    const auto w = f::initial_weights(meta.channels[c].predictor);
     plan.weights.insert(plan.weights.end(), w.begin(), w.end());
   }
   const std::uint32_t partition_size = meta.codec.partition_size;
@@ -111,7 +113,7 @@ std::uint64_t batch_device_bytes(const BatchPlan& plan) {
   std::uint64_t scratch = 0, words = 0;
   for (const auto& s : plan.streams) {
     scratch += 2 * f::batch_scratch_size(s);
-    words += f::max_lpc_stream_words(s.n, 1);  // generous: partition fields counted per residual
+    words += f::max_golomb_stream_words(s.n, 1);  // generous: partition fields counted per residual
   }
   return plan.samples * (2 + 4 + 4 + 4) + scratch * 4 + words * 4 + plan.streams.size() * sizeof(f::BatchStream) +
          plan.partitions.size() * sizeof(f::BatchPartition) + plan.weights.size() * 4;

@@ -5,15 +5,10 @@
 #include <numeric>
 #include <optional>
 
-#include "spikey/format/channel_predictor.hpp"
-#include "spikey/format/channel_stream.hpp"
+#include "codecs/decoder_family.hpp"
 #include "spikey/format/checksum.hpp"
-#include "spikey/format/sync_runs.hpp"
 #include "spikey/format/chunk_payload.hpp"
-#include "spikey/format/cm_stream.hpp"
-#include "spikey/format/cm_tables.hpp"
-#include "spikey/host/lpc_lanes.hpp"
-#include "spikey/host/mo_lanes.hpp"
+#include "spikey/format/sync_runs.hpp"
 #include "spikey/host/output_file.hpp"
 #include "spikey/host/parallel.hpp"
 #include "spikey/host/stopwatch.hpp"
@@ -22,173 +17,6 @@ namespace spikey::host {
 
 namespace fs = std::filesystem;
 using format::ArchiveError;
-
-namespace {
-
-const char* describe(format::StreamStatus status) {
-  switch (status) {
-    case format::StreamStatus::invalid_rice_parameter:
-      return "invalid Rice parameter";
-    case format::StreamStatus::overrun:
-      return "stream runs past its end";
-    case format::StreamStatus::length_mismatch:
-      return "stream length does not match its contents";
-    default:
-      return "ok";
-  }
-}
-
-}  // namespace
-
-// The mo codecs decode in two stages: each chunk's streams to folded residuals (entropy), then
-// the prediction, depth by depth of the decoding order (a channel's sources are all at smaller
-// depths), up to 8 channels at once in the lockstep kernel. The prediction stage takes several
-// chunks together: a depth level of one chunk often holds fewer than 8 channels (long source
-// chains), and the same level of the next chunk fills the lanes.
-struct MoChunk {
-  std::uint64_t chunk = 0;
-  const format::ChunkChannels* present = nullptr;
-  const std::vector<char>* needed = nullptr;
-  std::vector<std::vector<std::int32_t>>* codes = nullptr;
-  std::vector<std::int64_t> position;  // per channel of the recording: index into `present`, or -1
-  std::vector<std::vector<std::uint32_t>> folded;
-  std::vector<std::int32_t> first_code;
-  std::vector<char> adapt;
-};
-
-MoChunk decode_mo_residuals(const format::Metadata& meta, std::uint64_t chunk, std::uint64_t payload_offset, const format::ChunkChannels& present,
-                            const format::PayloadDirectory& dir, std::span<const std::uint8_t> payload, const std::vector<char>& needed,
-                            std::vector<std::vector<std::int32_t>>& codes) {
-  MoChunk job;
-  job.chunk = chunk;
-  job.present = &present;
-  job.needed = &needed;
-  job.codes = &codes;
-  job.position.assign(meta.channels.size(), -1);
-  for (std::size_t p = 0; p < present.channel.size(); ++p) job.position[present.channel[p]] = static_cast<std::int64_t>(p);
-  job.folded.resize(present.channel.size());
-  job.first_code.assign(present.channel.size(), 0);
-  job.adapt.assign(present.channel.size(), 0);
-  for (std::size_t p = 0; p < present.channel.size(); ++p) {
-    if (!needed[p]) continue;
-    job.folded[p].resize(present.sample_count[p]);
-    bool flag = false;
-    if (!format::decode_lpc_stream_residuals(payload.data() + dir.stream_offset[p], dir.stream_size[p], present.sample_count[p],
-                                             meta.codec.partition_size, &job.first_code[p], &flag, job.folded[p].data()))
-      throw ArchiveError("chunk " + std::to_string(chunk) + ", channel " + std::to_string(present.channel[p]) + " (stream at byte " +
-                         std::to_string(payload_offset + dir.stream_offset[p]) + "): malformed mo1 stream");
-    job.adapt[p] = flag;
-  }
-  return job;
-}
-
-void predict_mo_chunks(const format::Metadata& meta, std::span<MoChunk> jobs) {
-  std::vector<std::uint32_t> depth(meta.channels.size(), 0);
-  std::uint32_t max_depth = 0;
-  for (const std::uint32_t c : format::mo_decoding_order(meta)) {
-    for (const auto& s : meta.channels[c].predictor.sources) depth[c] = std::max(depth[c], depth[static_cast<std::size_t>(s.channel)] + 1);
-    max_depth = std::max(max_depth, depth[c]);
-  }
-  struct Lane {
-    MoChunk* job;
-    std::size_t p;
-  };
-  std::vector<std::vector<std::int32_t>> weights(lanes::kLanes), source_buffers(lanes::kLanes * format::kMaxMoSources);
-  for (std::uint32_t level = 0; level <= max_depth; ++level) {
-    std::vector<Lane> batch;
-    const auto flush = [&] {
-      lanes::MoLaneGroup group;
-      group.lanes = static_cast<int>(batch.size());
-      group.n = batch[0].job->present->sample_count[batch[0].p];
-      std::int32_t first[lanes::kLanes] = {};
-      const std::uint32_t* in[lanes::kLanes] = {};
-      std::int32_t* out[lanes::kLanes] = {};
-      for (std::size_t l = 0; l < batch.size(); ++l) {
-        MoChunk& job = *batch[l].job;
-        const std::size_t p = batch[l].p;
-        auto& codes = *job.codes;
-        const format::ChannelPredictor& predictor = meta.channels[job.present->channel[p]].predictor;
-        group.model[l] = format::mo_model_of(predictor, meta.codec);
-        if (!job.adapt[p]) group.model[l].lms_step = 0;
-        weights[l] = format::lpc_initial_weights(predictor);
-        group.weights[l] = weights[l].data();
-        for (std::size_t s = 0; s < predictor.sources.size(); ++s) {
-          auto& buffer = source_buffers[l * format::kMaxMoSources + s];
-          buffer.assign(format::lpc_source_buffer_size(group.n), 0);
-          const std::int64_t q = job.position[static_cast<std::size_t>(predictor.sources[s].channel)];
-          if (q >= 0) {
-            const auto& src = codes[static_cast<std::size_t>(q)];
-            format::fill_lpc_source_buffer(src.data(), static_cast<std::uint32_t>(src.size()), group.n, buffer.data());
-          }
-          group.sources[l][s] = buffer.data();
-        }
-        first[l] = job.first_code[p];
-        in[l] = job.folded[p].data();
-        codes[p].resize(group.n);
-        out[l] = codes[p].data();
-      }
-      lanes::mo_reconstruct(group, first, in, out);
-      for (const Lane& lane : batch) lane.job->folded[lane.p] = {};  // done with: keep the memory in flight down
-      batch.clear();
-    };
-    // Channels with and without the network stage in separate groups: a group pays for the
-    // network when any of its lanes uses it.
-    for (const bool network : {false, true}) {
-      for (MoChunk& job : jobs) {
-        const format::ChunkChannels& present = *job.present;
-        for (std::size_t p = 0; p < present.channel.size(); ++p) {
-          if (!(*job.needed)[p] || depth[present.channel[p]] != level || meta.channels[present.channel[p]].predictor.uses_network() != network)
-            continue;
-          if (!batch.empty() && batch[0].job->present->sample_count[batch[0].p] != present.sample_count[p]) flush();
-          batch.push_back({&job, p});
-          if (batch.size() == lanes::kLanes) flush();
-        }
-      }
-      if (!batch.empty()) flush();
-    }
-  }
-}
-
-// cm1: channel after channel in the decoding order (sources first); each stream decodes its
-// residuals and predictions in one pass.
-void decode_cm_chunk(const format::Metadata& meta, std::uint64_t chunk, std::uint64_t payload_offset, const format::ChunkChannels& present,
-                     const format::PayloadDirectory& dir, std::span<const std::uint8_t> payload, const std::vector<char>& needed,
-                     std::vector<std::vector<std::int32_t>>& codes) {
-  std::vector<std::int64_t> position(meta.channels.size(), -1);
-  for (std::size_t p = 0; p < present.channel.size(); ++p) position[present.channel[p]] = static_cast<std::int64_t>(p);
-  const format::CmModelTables model(meta.codec);
-  format::CmNormaliserCache cache(static_cast<std::uint32_t>(meta.codec.cm_prior.size()));
-  std::vector<std::vector<std::int32_t>> source_buffers(format::kMaxMoSources);
-  std::vector<std::int32_t> history, wavelet, features(format::kMoStateSize);
-  for (const std::uint32_t c : format::mo_decoding_order(meta)) {
-    const std::int64_t at = position[c];
-    if (at < 0 || !needed[static_cast<std::size_t>(at)]) continue;
-    const auto p = static_cast<std::size_t>(at);
-    const format::ChannelInfo& channel = meta.channels[c];
-    const std::uint32_t n = present.sample_count[p];
-    const format::MoModel m = format::mo_model_of(channel.predictor, meta.codec);
-    std::vector<std::int32_t> weights = format::lpc_initial_weights(channel.predictor);
-    const std::int32_t* sources[format::kMaxMoSources] = {};
-    for (std::size_t s = 0; s < channel.predictor.sources.size(); ++s) {
-      source_buffers[s].assign(format::lpc_source_buffer_size(n), 0);
-      const std::int64_t q = position[static_cast<std::size_t>(channel.predictor.sources[s].channel)];
-      if (q >= 0) {
-        const auto& src = codes[static_cast<std::size_t>(q)];
-        format::fill_lpc_source_buffer(src.data(), static_cast<std::uint32_t>(src.size()), n, source_buffers[s].data());
-      }
-      sources[s] = source_buffers[s].data();
-    }
-    history.resize(format::mo_history_buffer_size(n));
-    wavelet.resize(static_cast<std::size_t>(m.levels) * format::wavelet_buffer_size(n) + 1);
-    const format::CmTables tables = model.for_map(channel.value_map);
-    codes[p].resize(n);
-    if (!format::decode_cm_stream(tables, format::CmCachedNormaliser{&tables, &cache}, m, payload.data() + dir.stream_offset[p],
-                                  dir.stream_size[p], n, weights.data(), history.data(), wavelet.data(), features.data(), sources,
-                                  codes[p].data()))
-      throw ArchiveError("chunk " + std::to_string(chunk) + ", channel " + std::to_string(c) + " (stream at byte " +
-                         std::to_string(payload_offset + dir.stream_offset[p]) + "): malformed cm1 stream");
-  }
-}
 
 std::uint64_t samples_checksum_of(const DecodedChunk& chunk) {
   return format::checksum64({reinterpret_cast<const std::uint8_t*>(chunk.samples.data()), chunk.samples.size() * 2});
@@ -225,167 +53,53 @@ std::vector<DecodedChunk> decode_chunks(const format::ArchiveReader& reader, std
 
 namespace {
 
-// One chunk's decoding between its streams and its samples: the mo codecs' prediction stage
-// runs for several chunks at once (predict_mo_chunks) between start_payload and finish_payload.
+// One chunk on its way from its payload to its samples.
 struct PayloadWork {
   std::uint64_t chunk = 0;
   std::uint64_t payload_offset = 0;
   const std::uint64_t* samples_checksum = nullptr;
   format::ChunkChannels present;
+  format::PayloadDirectory dir;
   std::vector<std::size_t> positions;  // requested channels, as indices into `present`
-  std::vector<char> needed;
+  std::vector<char> needed;            // channels the codec must decode: the requested ones and their sources
   std::vector<std::vector<std::int32_t>> codes;
-  std::optional<MoChunk> mo;
   DecodedChunk out;
 };
 
-// Everything up to the codes of every needed channel, except the mo codecs' prediction stage.
-void start_payload(const format::Metadata& meta, std::uint16_t version, std::uint64_t chunk, std::span<const std::uint8_t> payload,
-                   std::uint64_t payload_offset, std::span<const std::uint32_t> channels, const std::uint64_t* samples_checksum, PayloadWork& w) {
-  w.chunk = chunk;
-  w.payload_offset = payload_offset;
-  w.samples_checksum = samples_checksum;
-  const std::uint64_t first_sample = meta.chunk_first_sample(chunk);
-  w.present = format::channels_in_chunk(meta, first_sample, meta.chunk_sample_count(chunk));
+// The chunk's layout, the channels it needs, and its sync channels (§6.12: runs outside the
+// codec, and never a source).
+void start_payload(const format::Metadata& meta, const format::CodecRow& codec, const codecs::DecoderFamily& family, std::uint16_t version,
+                   const PayloadInput& input, std::span<const std::uint32_t> channels, PayloadWork& w) {
+  w.chunk = input.chunk;
+  w.payload_offset = input.payload_offset;
+  w.samples_checksum = input.samples_checksum;
+  const std::uint64_t first_sample = meta.chunk_first_sample(w.chunk);
+  w.present = format::channels_in_chunk(meta, first_sample, meta.chunk_sample_count(w.chunk));
   const format::ChunkChannels& present = w.present;
-  const format::PayloadDirectory dir = format::parse_payload_directory(payload, present.channel.size(), chunk, payload_offset, version);
-  const bool lpc = meta.codec.name == format::kCodecLpc1;
-  const bool mo = format::uses_mo_predictors(meta.codec.name);
-  const bool cm = format::is_cm_codec(meta.codec.name);
-  const auto position_of = [&](std::int64_t c) -> std::int64_t {  // index into `present`, or -1
-    if (c < 0) return -1;
-    const auto it = std::lower_bound(present.channel.begin(), present.channel.end(), static_cast<std::uint32_t>(c));
-    return it != present.channel.end() && *it == static_cast<std::uint32_t>(c) ? it - present.channel.begin() : -1;
-  };
-
-  DecodedChunk& out = w.out;
-  out.chunk = chunk;
-  out.first_sample = first_sample;
-  std::vector<std::size_t>& positions = w.positions;
+  w.dir = format::parse_payload_directory(input.payload, present.channel.size(), w.chunk, w.payload_offset, version);
+  w.out.chunk = w.chunk;
+  w.out.first_sample = first_sample;
   if (channels.empty()) {
-    positions.resize(present.channel.size());
-    std::iota(positions.begin(), positions.end(), std::size_t{0});
+    w.positions.resize(present.channel.size());
+    std::iota(w.positions.begin(), w.positions.end(), std::size_t{0});
   } else {
     for (const std::uint32_t c : channels)
-      if (const auto p = position_of(c); p >= 0) positions.push_back(static_cast<std::size_t>(p));
+      if (const auto p = present.position(c); p >= 0) w.positions.push_back(static_cast<std::size_t>(p));
   }
-  // A requested channel predicted from another needs that one decoded too.
-  std::vector<char>& needed = w.needed;
-  needed.assign(present.channel.size(), 0);
-  std::vector<std::int64_t> source_position(present.channel.size(), -1);
-  for (const std::size_t p : positions) {
-    needed[p] = 1;
-    if (lpc) {
-      source_position[p] = position_of(meta.channels[present.channel[p]].predictor.source_channel());
-      if (source_position[p] >= 0) needed[static_cast<std::size_t>(source_position[p])] = 1;
-    }
-  }
-  if (mo) {  // mo1: sources of sources too (the decoding order is a DAG)
-    std::vector<std::size_t> pending(positions.begin(), positions.end());
-    while (!pending.empty()) {
-      const std::size_t p = pending.back();
-      pending.pop_back();
-      for (const auto& s : meta.channels[present.channel[p]].predictor.sources) {
-        const auto q = position_of(s.channel);
-        if (q >= 0 && !needed[static_cast<std::size_t>(q)]) needed[static_cast<std::size_t>(q)] = 1, pending.push_back(static_cast<std::size_t>(q));
-      }
-    }
-  }
-
-  std::vector<std::vector<std::int32_t>>& codes = w.codes;
-  codes.resize(present.channel.size());
-  const auto stream_error = [&](std::size_t p, const std::string& why) {
-    return ArchiveError("chunk " + std::to_string(chunk) + ", channel " + std::to_string(present.channel[p]) + " (stream at byte " +
-                        std::to_string(payload_offset + dir.stream_offset[p]) + "): " + why);
-  };
-  // Sync channels (§6.12) are runs, outside the codec; nothing is predicted from them.
+  w.needed.assign(present.channel.size(), 0);
+  for (const std::size_t p : w.positions) w.needed[p] = 1;
+  family.add_sources(meta, present, w.needed);
+  w.codes.resize(present.channel.size());
   std::vector<std::int16_t> runs;
   for (std::size_t p = 0; p < present.channel.size(); ++p) {
-    if (!needed[p] || !meta.channels[present.channel[p]].sync) continue;
-    needed[p] = 0;
+    if (!w.needed[p] || !meta.channels[present.channel[p]].sync) continue;
+    w.needed[p] = 0;
     runs.resize(present.sample_count[p]);
-    if (!format::decode_sync_runs(payload.subspan(dir.stream_offset[p], dir.stream_size[p]), cm ? 1 : 4, runs))
-      throw stream_error(p, "malformed sync runs");
-    codes[p].assign(runs.begin(), runs.end());  // identity value map
+    if (!format::decode_sync_runs(input.payload.subspan(w.dir.stream_offset[p], w.dir.stream_size[p]), codec.stream_word_bytes, runs))
+      throw ArchiveError("chunk " + std::to_string(w.chunk) + ", channel " + std::to_string(present.channel[p]) + " (stream at byte " +
+                         std::to_string(w.payload_offset + w.dir.stream_offset[p]) + "): malformed sync runs");
+    w.codes[p].assign(runs.begin(), runs.end());  // identity value map
   }
-  for (std::size_t p = 0; p < present.channel.size(); ++p) {
-    // Every sample after the warm-up costs at least one bit (cm1: a header at least): reject
-    // impossible sizes before allocating.
-    if (needed[p] && cm && dir.stream_size[p] < format::kCmStreamHeaderBytes) throw stream_error(p, "stream too short for its header");
-    if (needed[p] && !cm && (dir.stream_size[p] * 8 < format::kWarmupBits || present.sample_count[p] - 1 > dir.stream_size[p] * 8))
-      throw stream_error(p, "stream too short for its samples");
-  }
-  if (cm) {
-    decode_cm_chunk(meta, chunk, payload_offset, present, dir, payload, needed, codes);
-  } else if (mo) {
-    w.mo = decode_mo_residuals(meta, chunk, payload_offset, present, dir, payload, needed, codes);  // predicted with the other chunks
-  } else if (!lpc) {
-    for (std::size_t p = 0; p < present.channel.size(); ++p) {
-      if (!needed[p]) continue;
-      codes[p].resize(present.sample_count[p]);
-      const auto status = format::decode_channel_stream(payload.data() + dir.stream_offset[p], dir.stream_size[p],
-                                                        present.sample_count[p], meta.codec.partition_size, codes[p].data());
-      if (status != format::StreamStatus::ok) throw stream_error(p, describe(status));
-    }
-  } else {
-    // Entropy stage per stream, then the prediction stage for up to 8 channels at once:
-    // sources first, then the channels predicted from them.
-    std::vector<std::vector<std::uint32_t>> folded(present.channel.size());
-    std::vector<std::int32_t> first_code(present.channel.size(), 0);
-    std::vector<char> adapt(present.channel.size(), 0);
-    for (std::size_t p = 0; p < present.channel.size(); ++p) {
-      if (!needed[p]) continue;
-      folded[p].resize(present.sample_count[p]);
-      bool flag = false;
-      if (!format::decode_lpc_stream_residuals(payload.data() + dir.stream_offset[p], dir.stream_size[p], present.sample_count[p],
-                                               meta.codec.partition_size, &first_code[p], &flag, folded[p].data()))
-        throw stream_error(p, "malformed lpc1 stream");
-      adapt[p] = flag;
-    }
-    std::vector<std::vector<std::int32_t>> weights(present.channel.size()), source_buffers(present.channel.size());
-    for (const bool dependents : {false, true}) {
-      std::vector<std::size_t> batch;
-      const auto flush = [&] {
-        lanes::LaneGroup group;
-        group.lanes = static_cast<int>(batch.size());
-        group.n = present.sample_count[batch[0]];
-        group.weight_shift = static_cast<int>(meta.codec.weight_shift);
-        std::int32_t first[lanes::kLanes] = {};
-        const std::uint32_t* in[lanes::kLanes] = {};
-        std::int32_t* out_codes[lanes::kLanes] = {};
-        for (std::size_t l = 0; l < batch.size(); ++l) {
-          const std::size_t p = batch[l];
-          const format::ChannelPredictor& predictor = meta.channels[present.channel[p]].predictor;
-          group.model[l] = format::lpc_model_of(predictor, meta.codec.weight_shift);
-          if (!adapt[p]) group.model[l].lms_step = 0;
-          weights[p] = format::lpc_initial_weights(predictor);
-          group.weights[l] = weights[p].data();
-          if (predictor.source_channel() >= 0) {
-            source_buffers[p].assign(format::lpc_source_buffer_size(group.n), 0);
-            if (source_position[p] >= 0) {
-              const auto& src = codes[static_cast<std::size_t>(source_position[p])];
-              format::fill_lpc_source_buffer(src.data(), static_cast<std::uint32_t>(src.size()), group.n, source_buffers[p].data());
-            }
-            group.source_buffer[l] = source_buffers[p].data();
-          }
-          first[l] = first_code[p];
-          in[l] = folded[p].data();
-          codes[p].resize(group.n);
-          out_codes[l] = codes[p].data();
-        }
-        lanes::reconstruct(group, first, in, out_codes);
-        batch.clear();
-      };
-      for (std::size_t p = 0; p < present.channel.size(); ++p) {
-        if (!needed[p] || (meta.channels[present.channel[p]].predictor.source_channel() >= 0) != dependents) continue;
-        if (!batch.empty() && present.sample_count[batch[0]] != present.sample_count[p]) flush();
-        batch.push_back(p);
-        if (batch.size() == lanes::kLanes) flush();
-      }
-      if (!batch.empty()) flush();
-    }
-  }
-
 }
 
 DecodedChunk finish_payload(const format::Metadata& meta, PayloadWork& w) {
@@ -421,13 +135,16 @@ DecodedChunk finish_payload(const format::Metadata& meta, PayloadWork& w) {
 
 std::vector<DecodedChunk> decode_payloads(const format::Metadata& meta, std::uint16_t version, std::span<const PayloadInput> inputs,
                                           std::span<const std::uint32_t> channels) {
-  std::vector<PayloadWork> work(inputs.size());  // sized once: the mo jobs point into it
-  for (std::size_t i = 0; i < inputs.size(); ++i)
-    start_payload(meta, version, inputs[i].chunk, inputs[i].payload, inputs[i].payload_offset, channels, inputs[i].samples_checksum, work[i]);
-  std::vector<MoChunk> jobs;
-  for (auto& w : work)
-    if (w.mo) jobs.push_back(std::move(*w.mo));
-  if (!jobs.empty()) predict_mo_chunks(meta, jobs);
+  const format::CodecRow& codec = format::codec_row(meta.codec.name);
+  const codecs::DecoderFamily& family = codecs::decoder_family(codec);
+  std::vector<PayloadWork> work(inputs.size());  // sized once: the jobs point into it
+  std::vector<codecs::ChunkDecodeJob> jobs;
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    PayloadWork& w = work[i];
+    start_payload(meta, codec, family, version, inputs[i], channels, w);
+    jobs.push_back({w.chunk, w.payload_offset, &w.present, &w.dir, inputs[i].payload, &w.needed, &w.codes});
+  }
+  family.decode(meta, jobs);
   std::vector<DecodedChunk> out;
   for (auto& w : work) out.push_back(finish_payload(meta, w));
   return out;

@@ -9,15 +9,12 @@
 
 #include "spikey/format/archive_reader.hpp"
 #include "spikey/format/archive_writer.hpp"
-#include "spikey/format/channel_predictor.hpp"
-#include "spikey/format/channel_stream.hpp"
 #include "spikey/format/sync_runs.hpp"
 #include "spikey/format/checksum.hpp"
 #include "spikey/format/value_map.hpp"
 #include "spikey/host/batch_encoder.hpp"
 #include "spikey/host/decoder.hpp"
-#include "spikey/host/lpc_lanes.hpp"
-#include "spikey/host/mo_lanes.hpp"
+#include "codecs/encoder_family.hpp"
 #include "spikey/host/model.hpp"
 #include "spikey/host/output_file.hpp"
 #include "spikey/host/parallel.hpp"
@@ -109,193 +106,34 @@ std::vector<std::vector<std::int32_t>>& chunk_codes(std::span<const std::int16_t
   return codes;
 }
 
-std::vector<std::uint32_t> encode_rice1_stream(const std::vector<std::int32_t>& codes, std::uint32_t partition_size) {
-  const auto n = static_cast<std::uint32_t>(codes.size());
-  std::vector<std::uint32_t> folded(n), words(format::max_channel_stream_words(n, partition_size));
-  words.resize(format::encode_channel_stream(codes.data(), n, partition_size, folded.data(), words.data()));
-  return words;
-}
-
-// Entropy stage of one lpc1 stream. Built for AVX2 as well and picked at run time: the
-// partition index choice is the encoder's hottest scalar loop.
-#if defined(__x86_64__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-void encode_lpc_stream_words(std::int32_t first_code, bool adapt, const std::uint32_t* folded, std::uint32_t n,
-                             std::uint32_t partition_size, std::vector<std::uint8_t>& indices, std::vector<std::uint32_t>& words) {
-  indices.resize(format::partition_count(n - 1, partition_size));
-  format::lpc_partition_indices(folded, n - 1, partition_size, indices.data());
-  words.resize(format::max_lpc_stream_words(n, partition_size));
-  words.resize(format::encode_lpc_stream(first_code, adapt, folded, n - 1, partition_size, indices.data(), words.data()));
-}
-
-// lpc1: the prediction stage for up to 8 channels at once, each with fixed and with adapting
-// weights; each stream keeps whichever codes smaller (its adapt flag), then the entropy stage.
-void encode_lpc_streams(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& present,
-                        const format::Metadata& meta, std::vector<std::vector<std::uint32_t>>& streams) {
-  const std::uint32_t partition_size = meta.codec.partition_size;
-  std::vector<std::size_t> batch;
-  // Per-thread buffers, reused across chunks.
-  thread_local std::vector<std::vector<std::int32_t>> weights(lanes::kLanes), source_buffers(lanes::kLanes);
-  thread_local std::vector<std::vector<std::uint32_t>> fixed(lanes::kLanes), adapted(lanes::kLanes);
-  thread_local std::vector<std::uint8_t> indices;
-  const auto flush = [&] {
-    lanes::LaneGroup group;
-    group.lanes = static_cast<int>(batch.size());
-    group.n = static_cast<std::uint32_t>(codes[batch[0]].size());
-    group.weight_shift = static_cast<int>(meta.codec.weight_shift);
-    const std::int32_t* in[lanes::kLanes] = {};
-    std::uint32_t* out_fixed[lanes::kLanes] = {};
-    std::uint32_t* out_adapted[lanes::kLanes] = {};
-    bool any_step = false;
-    for (std::size_t l = 0; l < batch.size(); ++l) {
-      const std::size_t i = batch[l];
-      const format::ChannelPredictor& predictor = meta.channels[present.channel[i]].predictor;
-      group.model[l] = format::lpc_model_of(predictor, meta.codec.weight_shift);
-      any_step |= group.model[l].lms_step != 0;
-      weights[l] = format::lpc_initial_weights(predictor);
-      group.weights[l] = weights[l].data();
-      if (predictor.source_channel() >= 0) {
-        source_buffers[l].assign(format::lpc_source_buffer_size(group.n), 0);
-        const auto it = std::lower_bound(present.channel.begin(), present.channel.end(), static_cast<std::uint32_t>(predictor.source_channel()));
-        if (it != present.channel.end() && *it == static_cast<std::uint32_t>(predictor.source_channel())) {
-          const auto& src = codes[static_cast<std::size_t>(it - present.channel.begin())];
-          format::fill_lpc_source_buffer(src.data(), static_cast<std::uint32_t>(src.size()), group.n, source_buffers[l].data());
-        }
-        group.source_buffer[l] = source_buffers[l].data();
-      }
-      in[l] = codes[i].data();
-      adapted[l].resize(group.n);
-      fixed[l].resize(group.n);
-      out_adapted[l] = adapted[l].data();
-      out_fixed[l] = fixed[l].data();
-    }
-    if (any_step) lanes::fold(group, in, out_adapted);
-    for (int l = 0; l < group.lanes; ++l) group.model[l].lms_step = 0;
-    lanes::fold(group, in, out_fixed);
-    const std::uint32_t residuals = group.n - 1;
-    for (std::size_t l = 0; l < batch.size(); ++l) {
-      // The flag follows the smaller sum of folded residuals: a close, much cheaper proxy
-      // for the coded size.
-      const auto sum = [&](const std::vector<std::uint32_t>& v) { return std::accumulate(v.begin(), v.begin() + residuals, std::uint64_t{0}); };
-      const bool adapt = any_step && meta.channels[present.channel[batch[l]]].predictor.lms_step != 0 && sum(adapted[l]) < sum(fixed[l]);
-      encode_lpc_stream_words(codes[batch[l]][0], adapt, adapt ? adapted[l].data() : fixed[l].data(), group.n, partition_size, indices,
-                              streams[batch[l]]);
-    }
-    batch.clear();
-  };
-  for (std::size_t i = 0; i < present.channel.size(); ++i) {
-    if (!batch.empty() && codes[batch[0]].size() != codes[i].size()) flush();
-    batch.push_back(i);
-    if (batch.size() == lanes::kLanes) flush();
-  }
-  if (!batch.empty()) flush();
-}
-
-// mo1: the prediction stage for up to 8 channels at once, each with fixed and with adapting
-// weights; the smaller sum of folded residuals sets each stream's adapt flag, then the
-// entropy stage of lpc1.
-void encode_mo_streams(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& present, const format::Metadata& meta,
-                       std::vector<std::vector<std::uint32_t>>& streams) {
-  const std::uint32_t partition_size = meta.codec.partition_size;
-  thread_local std::vector<std::vector<std::int32_t>> weights(lanes::kLanes);
-  thread_local std::vector<std::vector<std::int32_t>> source_buffers(lanes::kLanes * format::kMaxMoSources);
-  thread_local std::vector<std::vector<std::uint32_t>> fixed(lanes::kLanes), adapted(lanes::kLanes);
-  thread_local std::vector<std::uint8_t> indices;
-  std::vector<std::size_t> batch;
-  const auto flush = [&] {
-    lanes::MoLaneGroup group;
-    group.lanes = static_cast<int>(batch.size());
-    group.n = static_cast<std::uint32_t>(codes[batch[0]].size());
-    const std::int32_t* in[lanes::kLanes] = {};
-    std::uint32_t* out_fixed[lanes::kLanes] = {};
-    std::uint32_t* out_adapted[lanes::kLanes] = {};
-    bool any_step = false;
-    for (std::size_t l = 0; l < batch.size(); ++l) {
-      const format::ChannelPredictor& predictor = meta.channels[present.channel[batch[l]]].predictor;
-      group.model[l] = format::mo_model_of(predictor, meta.codec);
-      any_step |= group.model[l].lms_step != 0;
-      weights[l] = format::lpc_initial_weights(predictor);
-      group.weights[l] = weights[l].data();
-      for (std::size_t s = 0; s < predictor.sources.size(); ++s) {
-        auto& buffer = source_buffers[l * format::kMaxMoSources + s];
-        buffer.assign(format::lpc_source_buffer_size(group.n), 0);
-        const auto channel = static_cast<std::uint32_t>(predictor.sources[s].channel);
-        const auto it = std::lower_bound(present.channel.begin(), present.channel.end(), channel);
-        if (it != present.channel.end() && *it == channel) {
-          const auto& src = codes[static_cast<std::size_t>(it - present.channel.begin())];
-          format::fill_lpc_source_buffer(src.data(), static_cast<std::uint32_t>(src.size()), group.n, buffer.data());
-        }
-        group.sources[l][s] = buffer.data();
-      }
-      in[l] = codes[batch[l]].data();
-      fixed[l].resize(group.n);
-      adapted[l].resize(group.n);
-      out_fixed[l] = fixed[l].data();
-      out_adapted[l] = adapted[l].data();
-    }
-    if (any_step) lanes::mo_fold(group, in, out_adapted);
-    for (int l = 0; l < group.lanes; ++l) group.model[l].lms_step = 0;
-    lanes::mo_fold(group, in, out_fixed);
-    const std::uint32_t residuals = group.n - 1;
-    for (std::size_t l = 0; l < batch.size(); ++l) {
-      const auto sum = [&](const std::vector<std::uint32_t>& v) { return std::accumulate(v.begin(), v.begin() + residuals, std::uint64_t{0}); };
-      const bool adapt = any_step && meta.channels[present.channel[batch[l]]].predictor.lms_step != 0 && sum(adapted[l]) < sum(fixed[l]);
-      encode_lpc_stream_words(codes[batch[l]][0], adapt, adapt ? adapted[l].data() : fixed[l].data(), group.n, partition_size, indices,
-                              streams[batch[l]]);
-    }
-    batch.clear();
-  };
-  // Channels with and without the network stage in separate groups (a group pays for the
-  // network when any of its lanes uses it).
-  for (const bool network : {false, true}) {
-    for (std::size_t i = 0; i < present.channel.size(); ++i) {
-      if (meta.channels[present.channel[i]].predictor.uses_network() != network) continue;
-      if (!batch.empty() && codes[batch[0]].size() != codes[i].size()) flush();
-      batch.push_back(i);
-      if (batch.size() == lanes::kLanes) flush();
-    }
-    if (!batch.empty()) flush();
-  }
-}
-
 }  // namespace
 
-std::string codec_for_level(const std::string& level) {
-  if (level == "fast") return format::kCodecLpc1;
-  if (level == "default") return format::kCodecMo1;
-  if (level == "max") return format::kCodecCm1;
+std::vector<std::string> level_codecs(const std::string& level) {
+  using format::NetworkKind, format::PredictorKind, format::ResidualCoder;
+  const auto at = [](PredictorKind predictor, ResidualCoder coder) { return std::string(format::codec_at(predictor, NetworkKind::none, coder).name); };
+  const std::string fast = at(PredictorKind::lpc, ResidualCoder::golomb);
+  // The network stage, where it pays, is the trainer's choice within the family.
+  if (level == "fast") return {fast};
+  if (level == "default") return {at(PredictorKind::middle_out, ResidualCoder::golomb), fast};
+  if (level == "max") return {at(PredictorKind::middle_out, ResidualCoder::context_rans)};
   throw std::invalid_argument("unknown level \"" + level + "\" (fast, default or max)");
 }
 
+std::string codec_for_level(const std::string& level) { return level_codecs(level).front(); }
+
 namespace {
 
-// The codec's streams for the present channels `coded` (with their codes).
-template <class Stream>
-void encode_codec_streams(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& coded,
-                          const format::Metadata& meta, std::vector<Stream>& streams) {
-  streams.assign(coded.channel.size(), {});
-  if constexpr (std::is_same_v<Stream, std::vector<std::uint8_t>>) {
-    encode_cm_streams(codes, coded, meta, streams);
-  } else if (meta.codec.name == format::kCodecRice1) {
-    for (std::size_t i = 0; i < coded.channel.size(); ++i) streams[i] = encode_rice1_stream(codes[i], meta.codec.partition_size);
-  } else if (format::uses_mo_predictors(meta.codec.name)) {
-    encode_mo_streams(codes, coded, meta, streams);
-  } else {
-    encode_lpc_streams(codes, coded, meta, streams);
-  }
-}
-
-// Every present channel's stream: sync channels as runs (§6.12), the others through the codec.
-template <class Stream>
-std::vector<std::uint8_t> encode_payload(std::span<const std::int16_t> samples, const format::ChunkChannels& present,
-                                         const format::Metadata& meta) {
+// Every present channel's stream: sync channels as runs (§6.12), the others through the codec's
+// family.
+std::vector<std::uint8_t> encode_payload(std::span<const std::int16_t> samples, const format::ChunkChannels& present, const format::Metadata& meta) {
+  const format::CodecRow& codec = format::codec_row(meta.codec.name);
+  const codecs::EncoderFamily& family = codecs::encoder_family(codec);
   auto& codes = chunk_codes(samples, present, meta);
-  std::vector<Stream> streams;
+  std::vector<std::vector<std::uint8_t>> streams(present.channel.size());
   const bool any_sync = std::any_of(present.channel.begin(), present.channel.end(), [&](std::uint32_t c) { return meta.channels[c].sync; });
   if (!any_sync) {
-    encode_codec_streams(codes, present, meta, streams);
-    return format::assemble_payload(std::span<const Stream>(streams));
+    family.encode_streams(codes, present, meta, streams);
+    return format::assemble_payload(std::span<const std::vector<std::uint8_t>>(streams));
   }
   // The codec's channels' code buffers are lent to the codec (swapped, not copied) and returned.
   format::ChunkChannels coded;
@@ -308,29 +146,25 @@ std::vector<std::uint8_t> encode_payload(std::span<const std::int16_t> samples, 
     coded_codes.emplace_back().swap(codes[i]);
     lent.push_back(i);
   }
-  std::vector<Stream> coded_streams;
-  encode_codec_streams(coded_codes, coded, meta, coded_streams);
-  for (std::size_t k = 0; k < lent.size(); ++k) codes[lent[k]].swap(coded_codes[k]);
-  std::size_t position = 0, next_coded = 0;
+  std::vector<std::vector<std::uint8_t>> coded_streams(lent.size());
+  family.encode_streams(coded_codes, coded, meta, coded_streams);
+  for (std::size_t k = 0; k < lent.size(); ++k) {
+    codes[lent[k]].swap(coded_codes[k]);
+    streams[lent[k]] = std::move(coded_streams[k]);
+  }
+  std::size_t position = 0;
   for (std::size_t i = 0; i < present.channel.size(); ++i) {
-    if (meta.channels[present.channel[i]].sync) {
-      const auto runs = format::encode_sync_runs(samples.subspan(position, present.sample_count[i]), sizeof(typename Stream::value_type));
-      if constexpr (std::is_same_v<Stream, std::vector<std::uint8_t>>) streams.push_back(runs);
-      else streams.push_back(format::sync_runs_words(runs));
-    } else {
-      streams.push_back(std::move(coded_streams[next_coded++]));
-    }
+    if (meta.channels[present.channel[i]].sync) streams[i] = format::encode_sync_runs(samples.subspan(position, present.sample_count[i]), codec.stream_word_bytes);
     position += present.sample_count[i];
   }
-  return format::assemble_payload(std::span<const Stream>(streams));
+  return format::assemble_payload(std::span<const std::vector<std::uint8_t>>(streams));
 }
 
 }  // namespace
 
 EncodedChunk encode_chunk(std::span<const std::int16_t> samples, const format::ChunkChannels& present, const format::Metadata& meta) {
   EncodedChunk out;
-  out.payload = format::is_cm_codec(meta.codec.name) ? encode_payload<std::vector<std::uint8_t>>(samples, present, meta)
-                                                     : encode_payload<std::vector<std::uint32_t>>(samples, present, meta);
+  out.payload = encode_payload(samples, present, meta);
   out.samples_checksum = format::checksum64({reinterpret_cast<const std::uint8_t*>(samples.data()), samples.size() * 2});
   return out;
 }
@@ -538,29 +372,7 @@ Model train_model(const Recording& recording, const format::MetadataSection& sur
   meta.codec.name = codec;
   if (options.progress) options.progress("train", 0, 1);
   Model model;
-  if (codec == format::kCodecLpc1) {
-    PredictorTrainingOptions training = options.training;
-    training.threads = options.threads;
-    train_predictors(recording, meta, training);
-  } else if (format::uses_mo_predictors(codec)) {
-    MoTrainingOptions training = options.mo_training;
-    training.threads = options.threads;
-    if (training.network_projector.empty()) training.network_projector = format::is_cm_codec(codec) ? "best" : "mlp";
-    Topology computed;
-    if (!options.topology) computed = compute_topology(recording, meta, training);
-    const Topology& topology = options.topology ? *options.topology : computed;
-    train_mo_predictors(recording, meta, training, &topology);
-    train_mo_network(recording, meta, training);
-    model.topology = topology;
-    if (format::is_cm_codec(codec)) {
-      if (options.progress) options.progress("train", 0, 1);
-      CmTrainingOptions cm = options.cm_training;
-      cm.threads = options.threads;
-      train_cm_model(recording, meta, cm);
-    }
-  } else if (codec != format::kCodecRice1) {
-    throw std::invalid_argument("unknown codec " + codec);
-  }
+  codecs::encoder_family(format::codec_row(codec)).train(recording, meta, options, model);
   model.codec = meta.codec;
   for (const auto& c : meta.channels) model.predictors.push_back(c.predictor);
   return model;
@@ -573,7 +385,7 @@ namespace {
 format::MetadataSection with_model(const format::MetadataSection& surveyed, const Model& model) {
   format::MetadataSection section = surveyed;
   format::Metadata& meta = section.metadata;
-  if (model.predictors.size() != meta.channels.size() && model.codec.name != format::kCodecRice1)
+  if (model.predictors.size() != meta.channels.size() && format::codec_row(model.codec.name).has_predictors())
     throw std::invalid_argument("the model is for " + std::to_string(model.predictors.size()) + " channels, the recording has " +
                                 std::to_string(meta.channels.size()));
   const std::uint32_t partition_size = meta.codec.partition_size;
@@ -604,13 +416,10 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
   CompressReport report;
   const format::MetadataSection surveyed = survey_recording(recording, options, report.value_map_counts);
 
-  // A given model, or the level's codec; level default races mo1 against level fast's lpc1
-  // and keeps the smaller archive, so it is never worse than fast.
+  // A given model, a given codec, or the level's codecs: level default races mo1 against level
+  // fast's lpc1 and keeps the smaller archive, so it is never worse than fast.
   std::vector<std::string> candidates;
-  if (!options.model) {
-    candidates.push_back(options.codec.empty() ? codec_for_level(options.level) : options.codec);
-    if (options.codec.empty() && candidates.front() == format::kCodecMo1) candidates.push_back(format::kCodecLpc1);
-  }
+  if (!options.model) candidates = options.codec.empty() ? level_codecs(options.level) : std::vector<std::string>{options.codec};
   struct Candidate {
     std::unique_ptr<TemporaryPath> path;
     std::uint64_t bytes = 0;
@@ -626,15 +435,7 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
     if (!best || candidate.bytes < best->bytes) best = std::move(candidate);
   };
   if (options.model) encode_candidate(with_model(surveyed, *options.model));
-  for (const auto& codec : candidates) {
-    if (codec == format::kCodecRice1) {
-      format::MetadataSection section = surveyed;
-      section.metadata.codec.name = codec;
-      encode_candidate(std::move(section));
-    } else {
-      encode_candidate(with_model(surveyed, train_model(recording, surveyed, codec, options)));
-    }
-  }
+  for (const auto& codec : candidates) encode_candidate(with_model(surveyed, train_model(recording, surveyed, codec, options)));
   report.archive_bytes = best->bytes;
   report.codec = best->section.metadata.codec.name;
   report.encode_seconds = stopwatch.seconds();

@@ -42,7 +42,7 @@ Model Model::load(const std::filesystem::path& path) {
   Model model;
   try {
     model.codec = f::codec_from_json(j.at("codec"));
-    if (model.codec.name != f::kCodecLpc1 && !f::uses_mo_predictors(model.codec.name)) throw bad("codec " + model.codec.name + " has no model");
+    if (!f::codec_row(model.codec.name).has_predictors()) throw bad("codec " + model.codec.name + " has no model");
     const json& channels = j.at("predictors");
     if (!channels.is_array()) throw bad("predictors is not an array");
     for (std::size_t c = 0; c < channels.size(); ++c)

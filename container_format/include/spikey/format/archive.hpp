@@ -14,8 +14,9 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "spikey/format/cm_model.hpp"
-#include "spikey/format/mo_network.hpp"
+#include "spikey/format/codecs/cm/cm_model.hpp"
+#include "spikey/format/codec_table.hpp"
+#include "spikey/format/codecs/mo/mo_network.hpp"
 #include "spikey/format/value_map.hpp"
 
 namespace spikey::format {
@@ -178,18 +179,6 @@ struct ChannelInfo {
   bool sync = false;
 };
 
-inline constexpr const char* kCodecRice1 = "rice1";
-inline constexpr const char* kCodecLpc1 = "lpc1";
-inline constexpr const char* kCodecMo1 = "mo1";
-inline constexpr const char* kCodecCm1 = "cm1";
-// Version 7: mo1 and cm1 with the network stage (§6.10.1). Codecs are frozen per name, so the
-// network comes with names of its own; an encoder whose network helps no channel writes mo1/cm1.
-inline constexpr const char* kCodecMo2 = "mo2";
-inline constexpr const char* kCodecCm2 = "cm2";
-// Version 8: mo2 and cm2 with a GRU projector in the network stage (§6.10.2).
-inline constexpr const char* kCodecMo3 = "mo3";
-inline constexpr const char* kCodecCm3 = "cm3";
-
 // cm1: every class's shape from the stored run starting at `first` (§6.11.2).
 inline std::vector<CmShape> cm_complete_shapes(const std::vector<CmShape>& stored, std::uint32_t first) {
   std::vector<CmShape> all(kCmClasses);
@@ -199,31 +188,8 @@ inline std::vector<CmShape> cm_complete_shapes(const std::vector<CmShape>& store
   return all;
 }
 
-// Codecs whose channels carry mo1 predictors (§6.10): mo1, and cm1 which codes mo1's residuals
-// with a context model (§6.11).
-inline bool uses_mo_predictors(const std::string& codec) {
-  return codec == kCodecMo1 || codec == kCodecCm1 || codec == kCodecMo2 || codec == kCodecCm2 || codec == kCodecMo3 || codec == kCodecCm3;
-}
-// Codecs that code mo residuals with the context model (§6.11): bytes, not 32-bit words.
-inline bool is_cm_codec(const std::string& codec) { return codec == kCodecCm1 || codec == kCodecCm2 || codec == kCodecCm3; }
-// Codecs whose predictors carry the network stage (§6.10.1).
-inline bool has_network_stage(const std::string& codec) {
-  return codec == kCodecMo2 || codec == kCodecCm2 || codec == kCodecMo3 || codec == kCodecCm3;
-}
-
-inline bool has_gru_projector(const std::string& codec) { return codec == kCodecMo3 || codec == kCodecCm3; }
-
-// The mo-family codec of `codec`'s coder (Golomb or context model) with or without the network
-// stage, and with its ReLU or GRU projector.
-inline std::string with_network_stage(const std::string& codec, bool network, bool gru = false) {
-  const bool cm = is_cm_codec(codec);
-  if (!network) return cm ? kCodecCm1 : kCodecMo1;
-  if (gru) return cm ? kCodecCm3 : kCodecMo3;
-  return cm ? kCodecCm2 : kCodecMo2;
-}
-
 struct CodecParams {
-  std::string name = kCodecLpc1;
+  std::string name = kCodecLpc1;  // a row of the codec table (codec_table.hpp)
   std::uint32_t partition_size = 256;
   std::uint32_t weight_shift = 12;       // lpc1, mo1
   std::uint32_t source_half_window = 2;  // mo1: W of every source window

@@ -22,6 +22,9 @@ inline constexpr std::size_t kMaxVarintBytes = 5;         // a u32 as LEB128
 struct ChunkChannels {
   std::vector<std::uint32_t> channel;       // present channels, ascending
   std::vector<std::uint32_t> sample_count;  // samples of each present channel in this chunk
+
+  // Index of `c` among the present channels, or -1 when it is absent (or negative).
+  std::int64_t position(std::int64_t c) const;
 };
 
 ChunkChannels channels_in_chunk(const Metadata& metadata, std::uint64_t first_sample, std::uint32_t sample_count);

@@ -6,8 +6,8 @@
 
 #include <vector>
 
-#include "spikey/host/gru_training.hpp"
-#include "spikey/host/relu_training.hpp"
+#include "codecs/mo/gru_training.hpp"
+#include "codecs/mo/relu_training.hpp"
 
 namespace spikey::cuda {
 

@@ -14,7 +14,7 @@ struct SharedMathResults {
   std::vector<std::int16_t> n1_values;            // code_to_value(n1, i) for i in 0..1023
   std::vector<std::int32_t> rice_bits;            // rice_codeword_bits(folded[i], i % 25)
   std::vector<std::int32_t> partition_parameter;  // rice_parameter_for_partition over runs of 256 folded values
-  std::vector<std::uint32_t> channel_stream;      // encode_channel_stream(codes, codes.size(), 256)
+  std::vector<std::uint32_t> channel_stream;      // encode_rice1_stream(codes, codes.size(), 256)
   std::vector<std::int32_t> golomb_bits;          // golomb_codeword_bits(folded[i], i % 49)
   std::vector<std::int32_t> golomb_index;         // golomb_index_for_partition over runs of 256 folded values
   std::vector<std::uint32_t> lpc_stream;          // lpc1 stream of `codes`: 8 taps, a source window, LMS

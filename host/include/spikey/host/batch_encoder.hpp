@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "spikey/format/archive.hpp"
-#include "spikey/format/lpc_batch.hpp"
+#include "spikey/format/codecs/batch/golomb_batch.hpp"
 #include "spikey/host/encoder.hpp"
 #include "spikey/host/recording.hpp"
 

@@ -12,10 +12,8 @@
 #include "spikey/format/archive.hpp"
 #include "spikey/format/archive_reader.hpp"
 #include "spikey/format/chunk_payload.hpp"
-#include "spikey/host/cm_encoder.hpp"
-#include "spikey/host/lpc_training.hpp"
-#include "spikey/host/mo_training.hpp"
 #include "spikey/host/recording.hpp"
+#include "spikey/host/training.hpp"
 
 namespace spikey::host {
 
@@ -59,8 +57,11 @@ struct EncodeOptions {
   std::function<void(const std::string& stage, std::uint64_t done, std::uint64_t total)> progress;
 };
 
-// fast: lpc1; default: mo1; max: cm1.
-std::string codec_for_level(const std::string& level);
+// The codecs a level tries, best first; the smallest archive is kept. fast: lpc1; default:
+// mo1 (mo2/mo3 when training gives channels the network stage), raced against lpc1; max: cm1
+// (likewise cm2/cm3). Throws std::invalid_argument for an unknown level.
+std::vector<std::string> level_codecs(const std::string& level);
+std::string codec_for_level(const std::string& level);  // the first of level_codecs
 
 struct EncodedChunk {
   std::vector<std::uint8_t> payload;

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "spikey/format/archive.hpp"
-#include "spikey/host/mo_training.hpp"
+#include "spikey/host/training.hpp"
 
 namespace spikey::host {
 

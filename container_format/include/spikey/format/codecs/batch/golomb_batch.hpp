@@ -1,0 +1,268 @@
+// Codecs lpc1, mo1, mo2 and mo3 (the codecs of lpc1's stream layout, lpc_stream.hpp) for many streams
+// at once: the encoder's stages written as functions of one element each (a sample, a stream,
+// a partition, a lane of a partition), so that a GPU runs every element in its own thread and
+// a CPU executor runs the same functions in loops. The bytes equal those of the chunk-by-chunk
+// encoder; tests check both executors against it. Only stage 2 (the prediction) differs
+// between the codecs: lpc_fold_residuals or mo_fold_residuals (wavelet features, MiddleOut
+// sources and the network stage), per BatchStream::codec.
+//
+// Stages, in order (arrays are batch-wide, indexed by BatchStream::sample_offset + t):
+//   1 per sample     batch_map_sample        value -> code, and whether the map was exact
+//   2 per stream x2  batch_fold_stream       folded residuals with fixed and with adapting weights
+//   3 per stream     batch_choose_adapt      the adapt flag (smaller sum of folded residuals)
+//   4 per partition  batch_choose_index      the partition's Golomb index and codeword bits
+//   5 per stream     batch_lay_out_stream    partition bit offsets, stream bits and words
+//   6 all streams    exclusive prefix sum of words -> BatchStream::word_offset (CUB on the GPU)
+//   7 per stream     batch_write_stream_head warm-up code and adapt flag
+//   8 per partition, per lane of 32: batch_lane_bits, a warp scan of those, batch_write_lane
+// Output words must be zero before stage 7: fields are OR-ed into place.
+#pragma once
+
+#include "spikey/format/codecs/common/golomb.hpp"
+#include "spikey/format/hd.hpp"
+#include "spikey/format/codecs/common/golomb_stream.hpp"
+#include "spikey/format/codecs/lpc/lpc_predictor.hpp"
+#include "spikey/format/codecs/mo/mo_predictor.hpp"
+#include "spikey/format/value_map.hpp"
+
+namespace spikey::format {
+
+inline constexpr int kBatchLanes = 32;  // lanes per partition (a CUDA warp)
+
+static_assert(kMaxMoSources == 4, "BatchStream::source_stream's initialiser");
+
+enum class BatchCodec : std::uint32_t { kLpc = 0, kMo = 1 };  // lpc1; mo1, mo2, mo3
+
+struct BatchStream {
+  std::uint64_t sample_offset = 0;   // first sample/code/residual slot of this stream in the batch
+  std::uint32_t n = 0;               // samples (>= 1)
+  BatchCodec codec = BatchCodec::kLpc;
+  // Streams of the source channels in the same chunk, or -1 where a source channel is absent
+  // from the chunk (its inputs are then zero). lpc1: at most one, when source_half_window >= 0.
+  std::int32_t source_stream[kMaxMoSources] = {-1, -1, -1, -1};
+  std::int32_t source_count = 0;
+  std::uint32_t first_partition = 0; // into the batch's partitions
+  std::uint32_t partitions = 0;
+  std::uint32_t weights_offset = 0;  // into the batch weight table: taps() stored weights
+  std::int32_t order = 0;
+  std::int32_t source_half_window = -1;  // lpc1: -1 without a source; mo: the codec's W
+  std::int32_t wavelet_levels = 0;       // mo: L, 0 without wavelet features
+  std::int32_t net_input_gain = 0;       // mo2: the channel's network gains (0: no network)
+  std::int32_t net_output_gain = 0;
+  std::int32_t lms_step = 0;
+  std::uint32_t weight_shift = 12;
+  std::uint32_t map_kind = 0;        // ValueMapKind
+  std::int32_t map_step = 1;
+  std::int32_t map_offset = 0;
+  // Filled by the stages:
+  std::uint64_t folded_sum[2] = {0, 0};  // fixed, adapting
+  std::uint32_t adapt = 0;
+  std::uint64_t bits = 0;
+  std::uint32_t words = 0;
+  std::uint64_t word_offset = 0;
+};
+
+struct BatchPartition {
+  std::uint32_t stream = 0;
+  std::uint32_t start = 0;  // first residual of the partition (residual t-1 codes time t)
+  std::uint32_t count = 0;
+  // Filled by the stages:
+  std::uint32_t index = 0;
+  std::uint64_t codeword_bits = 0;
+  std::uint32_t field_bits = 0;
+  std::uint64_t bit_offset = 0;  // within the stream
+};
+
+SPIKEY_HD LpcModel batch_model(const BatchStream& s, bool adapting) {
+  LpcModel m;
+  m.order = s.order;
+  m.source_half_window = s.source_half_window;
+  m.weight_shift = static_cast<int>(s.weight_shift);
+  m.lms_step = adapting ? s.lms_step : 0;
+  return m;
+}
+
+SPIKEY_HD MoModel batch_mo_model(const BatchStream& s, bool adapting, const MoNetwork* network) {
+  MoModel m;
+  m.order = s.order;
+  m.levels = s.wavelet_levels;
+  m.sources = s.source_count;
+  m.half_window = s.source_half_window;
+  m.weight_shift = static_cast<int>(s.weight_shift);
+  m.lms_step = adapting ? s.lms_step : 0;
+  if (network != nullptr && s.net_output_gain != 0) {
+    m.network = network;
+    m.net_input_gain = s.net_input_gain;
+    m.net_output_gain = s.net_output_gain;
+  }
+  return m;
+}
+
+// Scratch per (stream, variant). lpc1: history buffer, source buffer and a weights copy.
+// mo: history, wavelet state, features, one source buffer per source and a weights copy.
+SPIKEY_HD std::uint64_t batch_scratch_size(const BatchStream& s) {
+  if (s.codec == BatchCodec::kLpc) return std::uint64_t{lpc_history_buffer_size(s.n)} + source_buffer_size(s.n) + kMaxLpcTaps;
+  return std::uint64_t{mo_history_buffer_size(s.n)} + std::uint64_t(s.wavelet_levels) * wavelet_buffer_size(s.n) + kMoStateSize +
+         std::uint64_t(s.source_count) * source_buffer_size(s.n) + kMaxMoTaps;
+}
+
+// Stage 1. Returns false when the stream's value map is not exact for this sample (the
+// encoder must then stop: a survey bug can never lose data).
+SPIKEY_HD bool batch_map_sample(const BatchStream& s, std::uint32_t t, const std::int16_t* samples, std::int32_t* codes) {
+  ValueMap map;
+  map.kind = static_cast<ValueMapKind>(s.map_kind);
+  map.step = s.map_step;
+  map.offset = s.map_offset;
+  const std::int16_t v = samples[s.sample_offset + t];
+  const std::int32_t code = value_to_code(map, v);
+  codes[s.sample_offset + t] = code;
+  return code_to_value(map, code) == v;
+}
+
+// A source buffer (fill_source_buffer) of source k of stream s: zeros when the source
+// channel is absent from the chunk.
+SPIKEY_HD void batch_fill_source(const BatchStream& s, int k, const BatchStream* streams, const std::int32_t* codes, std::int32_t* buffer) {
+  if (s.source_stream[k] >= 0) {
+    const BatchStream& src = streams[s.source_stream[k]];
+    fill_source_buffer(codes + src.sample_offset, src.n, s.n, buffer);
+  } else {
+    for (std::uint32_t i = 0; i < source_buffer_size(s.n); ++i) buffer[i] = 0;
+  }
+}
+
+// Stage 2, for variant 0 (fixed weights) or 1 (adapting). `scratch` holds batch_scratch_size(s)
+// values for this (stream, variant); `network` is the recording's network (mo2) or null.
+// Writes n-1 folded residuals at folded + sample_offset and returns their sum.
+SPIKEY_HD std::uint64_t batch_fold_stream(const BatchStream& s, int variant, const BatchStream* streams, const std::int32_t* codes,
+                                          const std::int32_t* weight_table, const MoNetwork* network, std::int32_t* scratch,
+                                          std::uint32_t* folded) {
+  std::uint32_t* out = folded + s.sample_offset;
+  const std::int32_t* in = codes + s.sample_offset;
+  if (s.codec == BatchCodec::kLpc) {
+    std::int32_t* history = scratch;
+    std::int32_t* source = history + lpc_history_buffer_size(s.n);
+    std::int32_t* weights = source + source_buffer_size(s.n);
+    const LpcModel model = batch_model(s, variant == 1);
+    for (int i = 0; i < model.taps(); ++i) weights[i] = weight_table[s.weights_offset + static_cast<std::uint32_t>(i)];
+    batch_fill_source(s, 0, streams, codes, source);
+    lpc_fold_residuals(model, in, s.n, weights, history, source, out);
+  } else {
+    const MoModel model = batch_mo_model(s, variant == 1, network);
+    std::int32_t* history = scratch;
+    std::int32_t* wavelet = history + mo_history_buffer_size(s.n);
+    std::int32_t* features = wavelet + std::uint64_t(model.levels) * wavelet_buffer_size(s.n);
+    std::int32_t* next = features + kMoStateSize;
+    const std::int32_t* sources[kMaxMoSources] = {};
+    for (int k = 0; k < model.sources; ++k, next += source_buffer_size(s.n)) {
+      batch_fill_source(s, k, streams, codes, next);
+      sources[k] = next;
+    }
+    std::int32_t* weights = next;
+    for (int i = 0; i < model.taps(); ++i) weights[i] = weight_table[s.weights_offset + static_cast<std::uint32_t>(i)];
+    mo_fold_residuals(model, in, s.n, weights, history, wavelet, features, sources, out);
+  }
+  std::uint64_t sum = 0;
+  for (std::uint32_t t = 0; t + 1 < s.n; ++t) sum += out[t];
+  return sum;
+}
+
+// Stage 3: as the sequential encoder, adapt when the stream may adapt and adapting gave the
+// smaller sum of folded residuals.
+SPIKEY_HD std::uint32_t batch_choose_adapt(const BatchStream& s) {
+  return s.lms_step != 0 && s.folded_sum[1] < s.folded_sum[0] ? 1u : 0u;
+}
+
+SPIKEY_HD const std::uint32_t* batch_chosen_residuals(const BatchStream& s, const std::uint32_t* folded_fixed,
+                                                      const std::uint32_t* folded_adapting) {
+  return (s.adapt ? folded_adapting : folded_fixed) + s.sample_offset;
+}
+
+// Stage 4.
+SPIKEY_HD void batch_choose_index(BatchPartition& p, const BatchStream& s, const std::uint32_t* folded_fixed,
+                                  const std::uint32_t* folded_adapting) {
+  const std::uint32_t* residuals = batch_chosen_residuals(s, folded_fixed, folded_adapting) + p.start;
+  const int index = golomb_index_for_partition(residuals, static_cast<int>(p.count));
+  p.index = static_cast<std::uint32_t>(index);
+  p.codeword_bits = golomb_partition_bits(residuals, static_cast<int>(p.count), index);
+}
+
+// Stage 5: index fields (they depend on the previous partition's index) and bit offsets.
+SPIKEY_HD void batch_lay_out_stream(BatchStream& s, BatchPartition* partitions) {
+  std::uint64_t bits = kGolombWarmupBits + 1;  // warm-up code, adapt flag
+  int previous = 0;
+  for (std::uint32_t i = 0; i < s.partitions; ++i) {
+    BatchPartition& p = partitions[s.first_partition + i];
+    p.field_bits = static_cast<std::uint32_t>(golomb_index_field_bits(i, static_cast<int>(p.index), previous));
+    p.bit_offset = bits;
+    bits += p.field_bits + p.codeword_bits;
+    previous = static_cast<int>(p.index);
+  }
+  s.bits = bits;
+  s.words = static_cast<std::uint32_t>((bits + 31) / 32);
+}
+
+// ORs the low `bits` bits (<= 57) of `value` into the bit stream at absolute bit `position`.
+// Concurrent writers never share bits, only words, so OR (atomic where threads run) is enough.
+SPIKEY_HD void or_bits(std::uint32_t* words, std::uint64_t position, std::uint64_t value, int bits) {
+  if (bits == 0) return;
+  std::uint64_t word = position >> 5;
+  const int shift = static_cast<int>(position & 31);
+  // Up to 57 + 31 = 88 bits: three 32-bit words.
+  const std::uint64_t low = value << shift;                              // bits 0..63 of the placed field
+  const std::uint32_t parts[3] = {static_cast<std::uint32_t>(low), static_cast<std::uint32_t>(low >> 32),
+                                  shift == 0 ? 0u : static_cast<std::uint32_t>(value >> (64 - shift))};
+  const int touched = static_cast<int>((static_cast<std::uint64_t>(shift) + static_cast<std::uint64_t>(bits) + 31) / 32);
+  for (int i = 0; i < touched; ++i, ++word) {
+    if (parts[i] == 0) continue;
+#if defined(__CUDA_ARCH__)
+    atomicOr(words + word, parts[i]);
+#else
+    __atomic_fetch_or(words + word, parts[i], __ATOMIC_RELAXED);  // GCC/Clang builtin, also under nvcc's host pass
+#endif
+  }
+}
+
+// Stage 7.
+SPIKEY_HD void batch_write_stream_head(const BatchStream& s, const std::int32_t* codes, std::uint32_t* words) {
+  const std::uint64_t base = s.word_offset * 32;
+  or_bits(words, base, static_cast<std::uint32_t>(codes[s.sample_offset]), kGolombWarmupBits);
+  or_bits(words, base + kGolombWarmupBits, s.adapt, 1);
+}
+
+// Stage 8. A partition's residuals are dealt to kBatchLanes lanes in consecutive runs; lane 0
+// also writes the index field first.
+SPIKEY_HD void batch_lane_range(const BatchPartition& p, int lane, std::uint32_t* first, std::uint32_t* end) {
+  const std::uint32_t per_lane = (p.count + kBatchLanes - 1) / kBatchLanes;
+  const std::uint32_t a = per_lane * static_cast<std::uint32_t>(lane);
+  *first = a < p.count ? a : p.count;
+  *end = a + per_lane < p.count ? a + per_lane : p.count;
+}
+
+SPIKEY_HD std::uint64_t batch_lane_bits(const BatchPartition& p, int lane, const std::uint32_t* residuals) {
+  std::uint32_t first, end;
+  batch_lane_range(p, lane, &first, &end);
+  std::uint64_t bits = lane == 0 ? p.field_bits : 0;
+  for (std::uint32_t i = first; i < end; ++i) bits += static_cast<std::uint64_t>(golomb_codeword_bits(residuals[p.start + i], static_cast<int>(p.index)));
+  return bits;
+}
+
+// `lane_offset` is the exclusive prefix sum of batch_lane_bits over the lanes before `lane`.
+SPIKEY_HD void batch_write_lane(const BatchPartition& p, std::uint32_t partition_in_stream, int previous_index, const BatchStream& s,
+                                int lane, std::uint64_t lane_offset, const std::uint32_t* residuals, std::uint32_t* words) {
+  std::uint64_t position = s.word_offset * 32 + p.bit_offset + lane_offset;
+  if (lane == 0) {
+    or_bits(words, position, golomb_index_field(partition_in_stream, static_cast<int>(p.index), previous_index), static_cast<int>(p.field_bits));
+    position += p.field_bits;
+  }
+  std::uint32_t first, end;
+  batch_lane_range(p, lane, &first, &end);
+  for (std::uint32_t i = first; i < end; ++i) {
+    std::uint64_t value;
+    int bits;
+    golomb_codeword(residuals[p.start + i], static_cast<int>(p.index), &value, &bits);
+    or_bits(words, position, value, bits);
+    position += static_cast<std::uint64_t>(bits);
+  }
+}
+
+}  // namespace spikey::format

@@ -1,0 +1,99 @@
+// What the encoder learns from a recording, and the options that steer it: the predictors of
+// codec lpc1 (level fast), the topology, predictors and network stage of the MiddleOut codecs
+// (level default), the context model of the cm codecs (level max). The trainers themselves are
+// internal to each codec family (host/src/codecs/).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "spikey/format/archive.hpp"
+#include "spikey/host/recording.hpp"
+
+namespace spikey::host {
+
+// lpc1 (SPEC.md §6.6): floating-point least squares, then quantized weights.
+struct PredictorTrainingOptions {
+  int max_order = 16;               // history taps, 0..format::kMaxLpcOrder (32 gains <= 0.3% here, at half the speed)
+  int source_half_window = 2;       // cross-channel window t-W..t+W, or -1 to disable
+  std::int32_t lms_step = 2;        // written into every predictor
+  std::uint64_t max_training_samples = 1u << 19;  // per channel; whole chunks spread over the recording
+  unsigned threads = 1;
+};
+
+// MiddleOut codecs (SPEC.md §6.9-§6.10).
+// Undirected channel graph: for each channel its neighbours, strongest first, weighted by the
+// |correlation| of their activity (block sums of code differences). Computed once per implant
+// and reusable across recordings of it (`spikey topology`).
+struct Topology {
+  struct Edge {
+    std::uint32_t channel = 0;
+    float weight = 0;
+  };
+  std::vector<std::vector<Edge>> neighbours;
+
+  void save(const std::filesystem::path& path) const;  // JSON
+  static Topology load(const std::filesystem::path& path);  // throws std::runtime_error
+};
+
+// One training run of the network stage's projectors, handed to a trainer (the CUDA trainers
+// when a GPU is used); the runs are defined with the training math (codecs/mo/relu_training.hpp,
+// gru_training.hpp).
+struct ReluEpochs;
+struct GruEpochs;
+using ReluTrainer = std::function<void(const ReluEpochs& run, std::vector<float>& parameters)>;
+using GruTrainer = std::function<void(const GruEpochs& run, std::vector<float>& parameters)>;
+
+struct MoTrainingOptions {
+  int max_order = 16;            // history taps, 0..kMaxMoOrder
+  int max_sources = 3;           // 0 disables message passing between channels
+  // Levels of the decoding order (chains of sources): the decoder's lanes fill only when each
+  // level holds many channels, so wide recordings need short chains.
+  int max_depth = 1 << 20;
+  int half_window = 2;           // W of source windows, 0..kMaxMoHalfWindow
+  int wavelet_levels = 3;        // 0 disables wavelet features
+  int topology_neighbours = 8;   // neighbours kept per channel in a computed topology
+  std::int32_t lms_step = 2;
+  // Wavelet features cost about half the decoder's speed, so a channel uses them only when they
+  // are predicted to save at least this share of its bits (measured gains on the test sets:
+  // at most 0.015%).
+  double wavelet_min_saving = 0.005;
+  std::uint64_t max_training_samples = 1u << 17;  // per channel
+  // The network stage (§6.10.1): hidden units of its ReLU layer (0: no network stage), the seed
+  // of its training, the samples it trains on (all channels together) and the share of a
+  // channel's residual magnitude it must save for the channel to use it: the network costs
+  // decode time (16 units: about a third more per channel-sample in the lockstep kernel), so
+  // channels where it saves little (1% of magnitude is about 0.015 bits a sample) go without.
+  int network_hidden = 16;
+  // The projector: a ReLU layer of network_hidden units ("mlp"), a GRU cell of gru_hidden
+  // units ("gru", codecs mo3/cm3, §6.10.2) whose state carries through the chunk, or "best":
+  // both trained, keeping the one that saves more on the training chunks. Empty: the level's
+  // choice (mlp at level default, where decode speed matters; best at level max). A GRU of 4
+  // costs the scalar decoder of level max about what the ReLU layer of 16 does; in the lockstep
+  // decoder of level default it is several times slower.
+  std::string network_projector;
+  int gru_hidden = 4;
+  std::uint64_t network_seed = 1;
+  std::uint64_t network_samples = 1u << 18;
+  double network_min_saving = 0.01;
+  unsigned threads = 1;
+  // Run the projectors' training epochs: the CUDA trainers when a GPU is used; empty: on the
+  // CPU. Both give the same weights, bit for bit (relu_training.hpp, gru_training.hpp).
+  ReluTrainer relu_trainer;
+  GruTrainer gru_trainer;
+};
+
+// The recording's topology for the MiddleOut codecs (`spikey topology`), from the surveyed
+// metadata (channels, value maps, chunking).
+Topology compute_topology(const Recording& recording, const format::Metadata& meta, const MoTrainingOptions& options);
+
+// cm codecs (SPEC.md §6.11): the context model from the residuals of the MiddleOut predictors.
+struct CmTrainingOptions {
+  std::uint64_t max_samples = 1u << 24;  // residuals looked at (evenly spaced whole chunks)
+  unsigned threads = 1;
+};
+
+}  // namespace spikey::host

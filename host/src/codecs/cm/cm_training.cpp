@@ -1,0 +1,400 @@
+#include "codecs/cm/cm_training.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <iterator>
+#include <limits>
+#include <memory>
+#include <mutex>
+
+#include "spikey/format/codecs/stored_models.hpp"
+#include "spikey/format/codecs/cm/cm_stream.hpp"
+#include "spikey/format/codecs/cm/cm_tables.hpp"
+#include "spikey/format/value_map.hpp"
+#include "codecs/mo/mo_sources.hpp"
+#include "spikey/host/parallel.hpp"
+
+namespace spikey::host {
+
+namespace f = spikey::format;
+
+// mo1's residuals of one channel in one chunk (residuals[1..n-1]) with fixed weights and, when
+// the predictor adapts (returns true), with adapting weights.
+bool cm_residuals_both_ways(const std::vector<std::int32_t>& channel_codes, const f::ChannelPredictor& predictor, const f::CodecParams& codec,
+                         const std::int32_t* const* sources, std::vector<std::int32_t>& fixed, std::vector<std::int32_t>& adapted) {
+  const auto n = static_cast<std::uint32_t>(channel_codes.size());
+  f::MoModel model = f::mo_model_of(predictor, codec);
+  std::vector<std::int32_t> history(f::mo_history_buffer_size(n)), wavelet(static_cast<std::size_t>(model.levels) * f::wavelet_buffer_size(n) + 1),
+      features(f::kMoStateSize);
+  const auto run = [&](std::int32_t step, std::vector<std::int32_t>& out) {
+    f::MoModel m = model;
+    m.lms_step = step;
+    std::vector<std::int32_t> weights = f::initial_weights(predictor);
+    out.assign(n, 0);
+    f::mo_residuals(m, channel_codes.data(), n, weights.data(), history.data(), wavelet.data(), features.data(), sources, out.data());
+  };
+  run(0, fixed);
+  if (predictor.lms_step == 0) return false;
+  run(predictor.lms_step, adapted);
+  return true;
+}
+
+namespace {
+
+constexpr std::size_t kMagnitudeBins = 16384;   // |z| histogram per class; larger |z| share the last bin
+constexpr std::int32_t kCodeOffset = 32768;     // codes lie in -32768..65535
+constexpr std::size_t kCodeBins = 98304;
+constexpr std::uint64_t kMinClassCount = 200;   // fewer residuals: the class gets its default shape
+constexpr double kMaxBucketMean = 40;           // a class's buckets widen until their mean |j| is below this
+constexpr int kCandidateRates[] = {4, 5, 6, 7};  // scale rates tried; the cheapest fit wins
+constexpr std::size_t kRateCount = std::size(kCandidateRates);
+
+std::uint64_t magnitude_sum(const std::vector<std::int32_t>& residuals) {
+  std::uint64_t sum = 0;
+  for (std::size_t t = 1; t < residuals.size(); ++t) sum += static_cast<std::uint64_t>(std::abs(std::int64_t{residuals[t]}));
+  return sum;
+}
+
+// The residuals training looks at: of whichever weights give the smaller sum of |residual| (a
+// close proxy for the encoder's choice by coded size).
+void channel_residuals(const std::vector<std::int32_t>& channel_codes, const f::ChannelPredictor& predictor, const f::CodecParams& codec,
+                       const std::int32_t* const* sources, std::vector<std::int32_t>& residuals, std::vector<std::int32_t>& scratch) {
+  if (cm_residuals_both_ways(channel_codes, predictor, codec, sources, residuals, scratch) && magnitude_sum(scratch) < magnitude_sum(residuals))
+    residuals.swap(scratch);
+}
+
+// What training gathers: per candidate scale rate and scale class, a histogram of |z|; and a
+// histogram of codes.
+struct Statistics {
+  std::vector<std::uint64_t> magnitudes = std::vector<std::uint64_t>(kRateCount * f::kCmClasses * kMagnitudeBins, 0);
+  std::vector<std::uint64_t> codes = std::vector<std::uint64_t>(kCodeBins, 0);
+
+  void merge(const Statistics& other) {
+    for (std::size_t i = 0; i < magnitudes.size(); ++i) magnitudes[i] += other.magnitudes[i];
+    for (std::size_t i = 0; i < codes.size(); ++i) codes[i] += other.codes[i];
+  }
+};
+
+// Calls visit(codes, residuals, value map) for every channel of one chunk, with the residuals
+// and adapt choice the encoder makes.
+template <class Visit>
+void for_each_stream(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk, Visit&& visit) {
+  const std::uint64_t first = meta.chunk_first_sample(chunk);
+  const auto present = f::channels_in_chunk(meta, first, meta.chunk_sample_count(chunk));
+  std::vector<std::int16_t> samples;
+  recording.gather(first, present, samples);
+  std::vector<std::vector<std::int32_t>> codes(present.channel.size());
+  std::size_t position = 0;
+  for (std::size_t i = 0; i < present.channel.size(); ++i) {
+    const f::ValueMap map = meta.channels[present.channel[i]].value_map;
+    codes[i].resize(present.sample_count[i]);
+    for (std::uint32_t t = 0; t < present.sample_count[i]; ++t) codes[i][t] = f::value_to_code(map, samples[position + t]);
+    position += present.sample_count[i];
+  }
+  std::vector<std::int32_t> buffers[f::kMaxMoSources];
+  std::vector<std::int32_t> residuals, scratch;
+  for (std::size_t i = 0; i < present.channel.size(); ++i) {
+    const f::ChannelInfo& channel = meta.channels[present.channel[i]];
+    const std::int32_t* sources[f::kMaxMoSources] = {};
+    codecs::fill_middle_out_sources(channel.predictor, present, codes, present.sample_count[i], buffers, sources);
+    channel_residuals(codes[i], channel.predictor, meta.codec, sources, residuals, scratch);
+    visit(codes[i], residuals, channel.value_map);
+  }
+}
+
+void gather_chunk(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk, Statistics& stats) {
+  for_each_stream(recording, meta, chunk, [&](const std::vector<std::int32_t>& codes, const std::vector<std::int32_t>& residuals, const f::ValueMap&) {
+    for (const std::int32_t code : codes) {
+      const std::int64_t c = std::int64_t{code} + kCodeOffset;
+      if (c >= 0 && c < static_cast<std::int64_t>(kCodeBins)) ++stats.codes[static_cast<std::size_t>(c)];
+    }
+    for (std::size_t r = 0; r < kRateCount; ++r) {
+      std::uint64_t* histogram = stats.magnitudes.data() + r * f::kCmClasses * kMagnitudeBins;
+      std::int32_t scale = f::kCmScaleStart;
+      for (std::size_t t = 1; t < codes.size(); ++t) {
+        const std::int32_t z = residuals[t];
+        const auto magnitude = static_cast<std::uint64_t>(std::abs(std::int64_t{z}));
+        ++histogram[static_cast<std::size_t>(f::cm_class_of(scale)) * kMagnitudeBins + std::min<std::uint64_t>(magnitude, kMagnitudeBins - 1)];
+        scale = f::cm_next_scale(scale, z, kCandidateRates[r]);
+      }
+    }
+  });
+}
+
+// ---- shapes ----
+
+// Gaussian index g of a Gaussian with standard deviation sigma (in buckets): rho = 2^-(2^((56-g)/8))
+// against exp(-1/(2 sigma^2)).
+int gauss_index_for(double sigma) {
+  const double exponent = std::log2(std::log2(std::exp(1.0)) / (2 * sigma * sigma));
+  return static_cast<int>(std::lround(std::clamp(56 - 8 * exponent, 0.0, 255.0)));
+}
+// Laplace index l of exp(-|j| / b): lambda = 2^-(2^((64-l)/16)) against exp(-1/b).
+int laplace_index_for(double b) {
+  const double exponent = std::log2(std::log2(std::exp(1.0)) / b);
+  return static_cast<int>(std::lround(std::clamp(64 - 16 * exponent, 0.0, 255.0)));
+}
+
+int shift_for_mean(double mean) {
+  int shift = 0;
+  while (shift < f::kCmMaxShift && mean / static_cast<double>(1 << shift) > kMaxBucketMean) ++shift;
+  return shift;
+}
+
+// Mean |z| of the residuals that fall in class k: the centre of its range of running means.
+double nominal_class_mean(int k) {
+  const int width = k / 4 + 5, quarter = k % 4;
+  const double v = std::ldexp(1.0, width - 1) * (1.0 + (quarter + 0.5) / 4.0);
+  return std::max(0.05, (v - 16) / 16);
+}
+
+f::CmShape default_shape(double mean) {
+  f::CmShape s;
+  s.shift = static_cast<std::uint8_t>(shift_for_mean(mean));
+  const double bucket_mean = std::max(0.05, mean / static_cast<double>(1 << s.shift));
+  s.gauss = static_cast<std::uint8_t>(gauss_index_for(bucket_mean * 1.2533));  // sigma of a Gaussian with this mean |z|
+  s.laplace = static_cast<std::uint8_t>(laplace_index_for(bucket_mean * 2));
+  s.weight = 16;
+  return s;
+}
+
+// Bits to code the histogram (counts of |j| per bucket, the last entry every j beyond the
+// window) with this shape, ignoring the prior.
+double shape_cost(const f::CmShape& shape, const std::vector<double>& buckets, std::vector<std::uint16_t>& table) {
+  const int h = f::cm_build_shape(shape, table.data());
+  double total = table[0];
+  for (int j = 1; j <= h; ++j) total += 2.0 * table[static_cast<std::size_t>(j)];
+  const double log_total = std::log2(total);
+  double bits = 0;
+  for (std::size_t j = 0; j < buckets.size(); ++j) {
+    if (buckets[j] == 0) continue;
+    if (static_cast<int>(j) <= h) bits += buckets[j] * (log_total - std::log2(static_cast<double>(table[j])));
+    else bits += buckets[j] * (12.0 + 6.0 + std::log2(static_cast<double>(j) * 2 + 1));  // escape
+  }
+  return bits;
+}
+
+struct FittedShape {
+  f::CmShape shape;
+  double bits = 0;      // to code the class's residuals with it (estimate)
+  bool fitted = false;  // false: too few residuals, the default shape
+};
+
+// The best shape for a class's |z| histogram; classes with few residuals get the default
+// shape of their nominal mean.
+FittedShape fit_shape(const std::uint64_t* magnitudes, int k) {
+  double count = 0, sum = 0;
+  for (std::size_t m = 0; m < kMagnitudeBins; ++m) count += static_cast<double>(magnitudes[m]), sum += static_cast<double>(magnitudes[m]) * static_cast<double>(m);
+  const bool sparse = count < kMinClassCount;
+  f::CmShape best = default_shape(sparse ? nominal_class_mean(k) : sum / count);
+  const int shift = best.shift;
+  // Histogram of buckets |j| (as cm_bucket rounds), last entry: beyond the widest window.
+  std::vector<double> buckets(f::kCmMaxHalfWidth + 2, 0);
+  for (std::size_t m = 0; m < kMagnitudeBins; ++m) {
+    if (magnitudes[m] == 0) continue;
+    const auto j = static_cast<std::size_t>(f::cm_bucket(static_cast<std::int32_t>(m), shift));
+    buckets[std::min<std::size_t>(j, buckets.size() - 1)] += static_cast<double>(magnitudes[m]);
+  }
+  std::vector<std::uint16_t> table(f::kCmMaxHalfWidth + 1);
+  double best_bits = shape_cost(best, buckets, table);
+  if (sparse) return {best, best_bits, false};
+  const auto consider = [&](f::CmShape s) {
+    const double bits = shape_cost(s, buckets, table);
+    if (bits < best_bits) best_bits = bits, best = s;
+  };
+  // Pure Gaussians, then mixtures around the best, then coordinate steps.
+  for (int g = 0; g < 256; ++g) consider({static_cast<std::uint8_t>(g), best.laplace, 0, best.shift});
+  const int g0 = best.gauss;
+  for (const int w : {1, 2, 4, 8, 16, 32, 64, 128, 192})
+    for (int l = std::max(0, g0 - 16); l <= std::min(255, g0 + 80); l += 4)
+      for (int g = std::max(0, g0 - 8); g <= std::min(255, g0 + 8); g += 2)
+        consider({static_cast<std::uint8_t>(g), static_cast<std::uint8_t>(l), static_cast<std::uint8_t>(w), best.shift});
+  for (bool improved = true; improved;) {
+    const double before = best_bits;
+    const f::CmShape center = best;
+    for (const int d : {-1, 1}) {
+      if (center.gauss + d >= 0 && center.gauss + d <= 255) consider({static_cast<std::uint8_t>(center.gauss + d), center.laplace, center.weight, center.shift});
+      if (center.laplace + d >= 0 && center.laplace + d <= 255) consider({center.gauss, static_cast<std::uint8_t>(center.laplace + d), center.weight, center.shift});
+      if (center.weight + d >= 0 && center.weight + d <= 255) consider({center.gauss, center.laplace, static_cast<std::uint8_t>(center.weight + d), center.shift});
+    }
+    improved = best_bits < before;
+  }
+  return {best, best_bits, true};
+}
+
+// ---- prior ----
+
+// Stored prior value of a relative weight (log scale, 1/32 octave).
+std::uint8_t prior_value_of(double relative) {
+  const double v = f::kCmNeutralPrior + 32 * std::log2(std::max(relative, 1e-9));
+  return static_cast<std::uint8_t>(std::clamp<long>(std::lround(v), 0, 255));
+}
+
+// The code-density pattern of the recording: for each candidate period P (a power of two), how
+// much likelier codes of each residue are than their neighbourhood's average; the period with
+// the largest estimated saving net of its cost in the archive (and of fitting noise) wins.
+std::vector<std::uint8_t> fit_prior(const std::vector<std::uint64_t>& codes) {
+  constexpr int kRadius = 8;
+  std::vector<double> smooth(codes.size(), 0);
+  double window = 0;
+  for (int c = 0; c < kRadius && c < static_cast<int>(codes.size()); ++c) window += static_cast<double>(codes[static_cast<std::size_t>(c)]);
+  for (std::size_t c = 0; c < codes.size(); ++c) {
+    if (c + kRadius < codes.size()) window += static_cast<double>(codes[c + kRadius]);
+    if (c > static_cast<std::size_t>(kRadius)) window -= static_cast<double>(codes[c - kRadius - 1]);
+    smooth[c] = window / (2 * kRadius + 1);
+  }
+  double total = 0;
+  for (const auto v : codes) total += static_cast<double>(v);
+  std::vector<std::uint8_t> best(1, f::kCmNeutralPrior);
+  if (total == 0) return best;
+  double best_net = 0;
+  for (std::uint32_t period = 2; period <= f::kCmMaxPriorPeriod; period *= 2) {
+    std::vector<double> count(period, 0), expected(period, 0);
+    for (std::size_t c = 0; c < codes.size(); ++c) {
+      const std::uint32_t phase = static_cast<std::uint32_t>(static_cast<std::int64_t>(c) - kCodeOffset) & (period - 1);
+      count[phase] += static_cast<double>(codes[c]);
+      expected[phase] += smooth[c];
+    }
+    std::vector<std::uint8_t> pattern(period);
+    for (std::uint32_t i = 0; i < period; ++i) pattern[i] = prior_value_of((count[i] + 0.5) / (expected[i] + 0.5));
+    // Saving: log-likelihood of the codes under smooth * pattern (renormalised) against smooth.
+    double gain = 0, mass = 0, smooth_mass = 0;
+    for (std::size_t c = 0; c < codes.size(); ++c) {
+      const std::uint32_t phase = static_cast<std::uint32_t>(static_cast<std::int64_t>(c) - kCodeOffset) & (period - 1);
+      const auto weight = static_cast<double>(f::cm_prior_weight(pattern[phase]));
+      if (codes[c] != 0) gain += static_cast<double>(codes[c]) * std::log2(weight);
+      mass += smooth[c] * weight;
+      smooth_mass += smooth[c];
+    }
+    gain -= total * std::log2(mass / smooth_mass);
+    const double cost = static_cast<double>(period) * (8.0 + 0.5 * std::log2(std::max(2.0, total / period)));
+    if (gain - cost > best_net) best_net = gain - cost, best = std::move(pattern);
+  }
+  return best;
+}
+
+// Observed and expected (under the current model) counts of codes per prior phase, over the
+// residuals of classes that use the prior.
+struct PriorCounts {
+  std::vector<double> observed, expected;
+  explicit PriorCounts(std::size_t period) : observed(period, 0), expected(period, 0) {}
+};
+
+void count_prior_phases(const f::CmTables& tables, const std::vector<std::int32_t>& codes, const std::vector<std::int32_t>& residuals,
+                        PriorCounts& counts) {
+  std::int32_t scale = f::kCmScaleStart;
+  for (std::size_t t = 1; t < codes.size(); ++t) {
+    const std::int32_t z = residuals[t];
+    const int k = f::cm_class_of(scale);
+    scale = f::cm_next_scale(scale, z, tables.scale_rate);
+    if (tables.shift[k] != 0) continue;
+    const std::int32_t base = codes[t] - z;
+    const std::int32_t h = tables.half_width[k];
+    if (z < -h || z > h || f::cm_prior(tables, codes[t]) == 0) continue;
+    double total = 0;
+    for (std::int32_t j = -h; j <= h; ++j) total += static_cast<double>(f::cm_weight(tables, k, base, j));
+    if (total == 0) continue;
+    counts.observed[static_cast<std::uint32_t>(codes[t]) & tables.prior_mask] += 1;
+    for (std::int32_t j = -h; j <= h; ++j) {
+      const auto w = static_cast<double>(f::cm_weight(tables, k, base, j));
+      if (w != 0) counts.expected[static_cast<std::uint32_t>(base + j) & tables.prior_mask] += w / total;
+    }
+  }
+}
+
+// Refines the prior so that the model's expected code counts match the observed ones (a few
+// multiplicative steps, on up to kPriorRefineSamples residuals): the first estimate compares
+// codes with their neighbourhood, which the predicted distribution of each sample does better.
+void refine_prior(const Recording& recording, f::Metadata& meta, const std::vector<std::uint64_t>& chunks, unsigned threads) {
+  constexpr std::uint64_t kPriorRefineSamples = 1u << 21;
+  constexpr int kSteps = 2;
+  const std::size_t period = meta.codec.cm_prior.size();
+  if (period == 1) return;
+  std::uint64_t all = 0;
+  for (const auto& c : meta.channels) all += c.length;
+  const std::uint64_t samples_per_chunk = std::max<std::uint64_t>(1, all / std::max<std::uint64_t>(1, meta.chunk_count()));
+  const std::size_t stride = std::max<std::size_t>(1, chunks.size() * samples_per_chunk / kPriorRefineSamples);
+  std::vector<std::uint64_t> subset;
+  for (std::size_t i = 0; i < chunks.size(); i += stride) subset.push_back(chunks[i]);
+  for (int step = 0; step < kSteps; ++step) {
+    const f::CmModelTables model(meta.codec);
+    // Per chunk, then summed in chunk order: the same model for any thread count.
+    std::vector<PriorCounts> per_chunk(subset.size(), PriorCounts(period));
+    parallel_for(subset.size(), threads, [&](std::size_t i) {
+      for_each_stream(recording, meta, subset[i], [&](const std::vector<std::int32_t>& codes, const std::vector<std::int32_t>& residuals, const f::ValueMap& map) {
+        count_prior_phases(model.for_map(map), codes, residuals, per_chunk[i]);
+      });
+    });
+    PriorCounts total(period);
+    for (const auto& counts : per_chunk)
+      for (std::size_t p = 0; p < period; ++p) total.observed[p] += counts.observed[p], total.expected[p] += counts.expected[p];
+    // New log weights, shifted so that their observed-weighted mean stays neutral (the scale is free).
+    std::vector<double> refined(period);
+    double weighted = 0, mass = 0;
+    for (std::size_t p = 0; p < period; ++p) {
+      refined[p] = std::log2(static_cast<double>(f::cm_prior_weight(meta.codec.cm_prior[p])) * (total.observed[p] + 0.5) / (total.expected[p] + 0.5) /
+                             f::kCmNeutralPriorWeight);
+      weighted += refined[p] * total.observed[p], mass += total.observed[p];
+    }
+    if (mass == 0) return;
+    for (std::size_t p = 0; p < period; ++p) meta.codec.cm_prior[p] = prior_value_of(std::exp2(refined[p] - weighted / mass));
+  }
+}
+
+}  // namespace
+
+void train_cm_model(const Recording& recording, f::Metadata& meta, const CmTrainingOptions& options) {
+  const std::uint64_t chunk_count = meta.chunk_count();
+  std::uint64_t all = 0;
+  for (const auto& c : meta.channels) all += c.length;
+  const std::uint64_t stride = std::max<std::uint64_t>(1, (all + options.max_samples - 1) / std::max<std::uint64_t>(1, options.max_samples));
+  std::vector<std::uint64_t> chunks;
+  for (std::uint64_t c = 0; c < chunk_count; c += stride) chunks.push_back(c);
+
+  Statistics total;
+  std::mutex mutex;
+  std::vector<std::unique_ptr<Statistics>> pool;
+  parallel_for(chunks.size(), options.threads, [&](std::size_t i) {
+    std::unique_ptr<Statistics> stats;
+    {
+      const std::lock_guard lock(mutex);
+      if (!pool.empty()) stats = std::move(pool.back()), pool.pop_back();
+    }
+    if (!stats) stats = std::make_unique<Statistics>();
+    gather_chunk(recording, meta, chunks[i], *stats);
+    const std::lock_guard lock(mutex);
+    pool.push_back(std::move(stats));
+  });
+  for (const auto& stats : pool) total.merge(*stats);
+
+  // Shapes for every candidate rate; the rate whose fitted shapes code the residuals cheapest wins.
+  std::vector<FittedShape> fitted(kRateCount * f::kCmClasses);
+  parallel_for(fitted.size(), options.threads, [&](std::size_t i) {
+    fitted[i] = fit_shape(total.magnitudes.data() + i * kMagnitudeBins, static_cast<int>(i % f::kCmClasses));
+  });
+  std::size_t best_rate = 0;
+  double best_bits = std::numeric_limits<double>::infinity();
+  for (std::size_t r = 0; r < kRateCount; ++r) {
+    double bits = 0;
+    for (int k = 0; k < f::kCmClasses; ++k) bits += fitted[r * f::kCmClasses + static_cast<std::size_t>(k)].bits;
+    if (bits < best_bits) best_bits = bits, best_rate = r;
+  }
+  meta.codec.cm_scale_rate = static_cast<std::uint32_t>(kCandidateRates[best_rate]);
+  // Stored: the run of classes from the first to the last fitted one; the classes outside it
+  // follow from its ends (cm_complete_shapes).
+  const FittedShape* rate_shapes = fitted.data() + best_rate * f::kCmClasses;
+  int first = f::kCmClasses, last = -1;
+  for (int k = 0; k < f::kCmClasses; ++k)
+    if (rate_shapes[k].fitted) first = std::min(first, k), last = std::max(last, k);
+  if (last < 0) first = last = f::cm_class_of(f::kCmScaleStart);
+  std::vector<f::CmShape> stored;
+  for (int k = first; k <= last; ++k) stored.push_back(rate_shapes[k].shape);
+  meta.codec.cm_first_class = static_cast<std::uint32_t>(first);
+  meta.codec.cm_stored_classes = static_cast<std::uint32_t>(stored.size());
+  meta.codec.cm_shapes = f::cm_complete_shapes(stored, meta.codec.cm_first_class);
+  meta.codec.cm_prior = fit_prior(total.codes);
+  refine_prior(recording, meta, chunks, options.threads);
+}
+
+}  // namespace spikey::host

@@ -1,0 +1,26 @@
+// Fitting the context model of codecs cm1-cm3 (level max, SPEC.md §6.11) to a recording: the
+// shape of every scale class, the scale rate and the code-density prior, from the residuals of
+// the recording's MiddleOut predictors.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "spikey/format/archive.hpp"
+#include "spikey/host/recording.hpp"
+#include "spikey/host/training.hpp"
+
+namespace spikey::host {
+
+// Sets meta.codec's context model (shapes, scale rate and prior) from the residuals of meta's
+// MiddleOut predictors.
+void train_cm_model(const Recording& recording, format::Metadata& meta, const CmTrainingOptions& options);
+
+// The MiddleOut residuals of one channel in one chunk (residuals[1..n-1]) with fixed weights
+// and, when the predictor adapts (returns true), with adapting weights; `sources` are the
+// channel's filled source buffers.
+bool cm_residuals_both_ways(const std::vector<std::int32_t>& channel_codes, const format::ChannelPredictor& predictor,
+                            const format::CodecParams& codec, const std::int32_t* const* sources, std::vector<std::int32_t>& fixed,
+                            std::vector<std::int32_t>& adapted);
+
+}  // namespace spikey::host

@@ -1,0 +1,35 @@
+// What the encoder pipeline (encoder.cpp) asks of a codec family: to fit what its codecs store
+// to a recording, and to code a chunk's channels into streams. One implementation per family of
+// the codec table (codecs/<family>/*_encoder.cpp); encoder_family() is the one switch over them.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "spikey/format/archive.hpp"
+#include "spikey/format/chunk_payload.hpp"
+#include "spikey/format/codec_table.hpp"
+#include "spikey/host/encoder.hpp"
+#include "spikey/host/model.hpp"
+#include "spikey/host/recording.hpp"
+
+namespace spikey::host::codecs {
+
+class EncoderFamily {
+ public:
+  virtual ~EncoderFamily() = default;
+  // Fits what the codec stores (predictors, network stage, context model) to the recording into
+  // `meta`, whose codec is one of this family; training may move it to another codec of the
+  // family (mo1 to mo2 when the network stage pays). Parts another recording of the same
+  // implant can reuse (the topology) go into `model` too.
+  virtual void train(const Recording& recording, format::Metadata& meta, const EncodeOptions& options, Model& model) const = 0;
+  // The streams (bytes: whole words of the codec's word size) of a chunk's coded channels, from
+  // their codes; `coded` lists them ascending, sync channels excluded.
+  virtual void encode_streams(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& coded, const format::Metadata& meta,
+                              std::vector<std::vector<std::uint8_t>>& streams) const = 0;
+};
+
+// The encoder of a codec's family.
+const EncoderFamily& encoder_family(const format::CodecRow& row);
+
+}  // namespace spikey::host::codecs

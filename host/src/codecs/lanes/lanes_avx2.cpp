@@ -1,0 +1,15 @@
+// The lockstep kernels (lpc and mo) built for AVX2 (compiled with -mavx2; used only when the CPU has it).
+// Everything the body includes comes first, outside the namespace.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "codecs/lpc/lpc_lanes.hpp"
+#include "codecs/mo/mo_lanes.hpp"
+
+namespace spikey::host::lanes::avx2 {
+#include "codecs/lpc/lpc_lanes_impl.hpp"
+#include "codecs/mo/mo_lanes_impl.hpp"
+}  // namespace spikey::host::lanes::avx2

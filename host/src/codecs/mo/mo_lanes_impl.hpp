@@ -1,0 +1,376 @@
+// Body of the lockstep mo1 kernel, compiled once per instruction set (included by
+// codecs/lanes/lanes_*.cpp inside their namespace, after lpc_lanes_impl.hpp, whose vector helpers it uses).
+namespace mo_detail {
+
+using spikey::host::lanes::MoLaneGroup;
+
+constexpr int kMoGroupTaps = f::kMaxMoTaps;
+
+struct MoScratch {
+  std::vector<std::int32_t> history;  // (pad + n) rows
+  std::vector<std::int32_t> sources;  // per source slot: (n + 2W) rows
+  std::vector<std::int32_t> wavelet;  // per level below L: (kWaveletPad + n) rows
+  std::vector<std::int32_t> codes;    // n rows
+  std::vector<std::uint32_t> folded;  // n rows
+};
+
+MoScratch& mo_scratch() {
+  thread_local MoScratch s;
+  return s;
+}
+
+// The network's weights packed as int16 pairs in int32 words, so that one multiply-add of
+// int16 pairs (x_a·w_a + x_b·w_b, exact in int32: every |value| fits 14 bits) does two taps.
+constexpr int kInputPairs = (f::kNetInputs + 1) / 2;
+struct PackedNetwork {
+  int hidden = 0;
+  std::int32_t w1[f::kMaxNetHidden][kInputPairs] = {};  // inputs 2k, 2k+1 of hidden unit j (the 10th input is 0)
+  std::int32_t b1[f::kMaxNetHidden] = {};
+  std::int32_t w2[f::kMaxNetHidden / 2] = {};          // hidden units 2k, 2k+1
+  std::int32_t b2 = 0;
+};
+
+constexpr std::int32_t pack_pair(std::int32_t low, std::int32_t high) {
+  return static_cast<std::int32_t>((static_cast<std::uint32_t>(low) & 0xffffu) | (static_cast<std::uint32_t>(high) << 16));
+}
+
+PackedNetwork pack_network(const f::MoNetwork& net) {
+  PackedNetwork p;
+  p.hidden = net.hidden;
+  for (int j = 0; j < net.hidden; ++j) {
+    for (int k = 0; k < kInputPairs; ++k)
+      p.w1[j][k] = pack_pair(net.w1[j][2 * k], 2 * k + 1 < f::kNetInputs ? net.w1[j][2 * k + 1] : 0);
+    p.b1[j] = net.b1[j];
+  }
+  for (int k = 0; 2 * k < net.hidden; ++k) p.w2[k] = pack_pair(net.w2[2 * k], 2 * k + 1 < net.hidden ? net.w2[2 * k + 1] : 0);
+  p.b2 = net.b2;
+  return p;
+}
+
+[[gnu::always_inline]] inline lanes_i32 pack_lanes(lanes_i32 low, lanes_i32 high) { return (low & 0xffff) | (lanes_i32)((lanes_u32)high << 16); }
+
+// Per lane: low·low + high·high of the int16 halves of a and b.
+[[gnu::always_inline]] inline lanes_i32 multiply_add_pairs(lanes_i32 a, lanes_i32 b) {
+#if defined(__AVX2__)
+  return (lanes_i32)_mm256_madd_epi16((__m256i)a, (__m256i)b);
+#else
+  return ((a << 16) >> 16) * ((b << 16) >> 16) + (a >> 16) * (b >> 16);
+#endif
+}
+
+// mo_network_correction (mo_network.hpp) for all lanes; `recent` is the row of c[t-8].
+[[gnu::always_inline]] inline lanes_i32 network_correction(const PackedNetwork& net, const std::int32_t* recent, lanes_i32 acc, int shift,
+                                                          lanes_i32 input_gain, lanes_i32 output_gain) {
+  const lanes_i32 input_half = lanes_i32{} + (std::int32_t{1} << (f::kNetInputShift - 1));
+  const auto input = [&](lanes_i32 v) { return clamp((v * input_gain + input_half) >> f::kNetInputShift, f::kNetInputClamp); };
+  const lanes_i32 linear = (acc + (std::int32_t{1} << (shift - 1))) >> shift;
+  lanes_i32 x[kInputPairs];
+  for (int k = 0; k < f::kNetHistory / 2; ++k) x[k] = pack_lanes(input(load(recent + 2 * k * kLanes)), input(load(recent + (2 * k + 1) * kLanes)));
+  x[kInputPairs - 1] = input(clamp(linear, f::kNetPredictionClamp)) & 0xffff;
+  const lanes_i32 hidden_max = lanes_i32{} + f::kNetHiddenClamp;
+  const auto hidden = [&](int j) {
+    lanes_i32 pre = lanes_i32{} + net.b1[j];
+#pragma GCC unroll 5
+    for (int k = 0; k < kInputPairs; ++k) pre += multiply_add_pairs(x[k], lanes_i32{} + net.w1[j][k]);
+    lanes_i32 h = pre >> f::kNetActivationShift;
+    h &= h > 0;
+    return h > hidden_max ? hidden_max : h;
+  };
+  lanes_i32 o = lanes_i32{} + net.b2;
+  for (int j = 0; j < net.hidden; j += 2) {
+    const lanes_i32 low = hidden(j);
+    const lanes_i32 high = j + 1 < net.hidden ? hidden(j + 1) : lanes_i32{};
+    o += multiply_add_pairs(pack_lanes(low, high), lanes_i32{} + net.w2[j / 2]);
+  }
+  const lanes_i32 y = clamp((o + (std::int32_t{1} << (f::kNetActivationShift - 1))) >> f::kNetActivationShift, f::kNetOutputClamp);
+  return clamp(y * output_gain, f::kMaxNetCorrection);
+}
+
+// The GRU projector (§6.10.2) for all lanes at once: every lane runs the recording's one
+// network, so each weight multiplies a vector of the lanes' inputs; the gate tables are read
+// lane by lane (a gather on AVX2).
+struct GruTables {
+  alignas(32) std::int32_t sigmoid[2 * f::kGruTableHalf];
+  alignas(32) std::int32_t tanh[2 * f::kGruTableHalf];
+  GruTables() {
+    for (int i = 0; i < 2 * f::kGruTableHalf; ++i) sigmoid[i] = f::gru_sigmoid(i), tanh[i] = f::gru_tanh(i);
+  }
+};
+
+[[gnu::always_inline]] inline lanes_i32 gru_lookup(const std::int32_t* table, lanes_i32 pre) {
+  lanes_i32 index = pre >> f::kGruTableShift;
+  const lanes_i32 lo = lanes_i32{} - f::kGruTableHalf, hi = lanes_i32{} + (f::kGruTableHalf - 1);
+  index = index < lo ? lo : index;
+  index = (index > hi ? hi : index) + f::kGruTableHalf;
+#if defined(__AVX2__)
+  return (lanes_i32)_mm256_i32gather_epi32(table, (__m256i)index, 4);
+#else
+  lanes_i32 out;
+  for (int l = 0; l < kLanes; ++l) out[l] = table[index[l]];
+  return out;
+#endif
+}
+
+// The GRU's weights as int16 pairs (as PackedNetwork): inputs 2i, 2i+1 and state units 2j, 2j+1
+// share a word, so one multiply-add of int16 pairs does two taps (|x| <= 8191, |h|, |q| <= 256
+// and |weight| <= 4095 all fit 14 bits; the pair sums stay far inside int32).
+constexpr int kGruStatePairs = f::kMaxGruHidden / 2;
+struct PackedGru {
+  int hidden = 0;
+  std::int32_t gx[f::kGruGates][f::kMaxGruHidden][kInputPairs] = {};
+  std::int32_t gh[f::kGruGates][f::kMaxGruHidden][kGruStatePairs] = {};
+  std::int32_t gb[f::kGruGates][f::kMaxGruHidden] = {};
+  std::int32_t w2[kGruStatePairs] = {};
+  std::int32_t b2 = 0;
+};
+
+PackedGru pack_gru(const f::MoNetwork& net) {
+  PackedGru p;
+  p.hidden = net.hidden;
+  const auto state_weight = [&](const std::int32_t* row, int j) { return j < net.hidden ? row[j] : 0; };
+  for (int g = 0; g < f::kGruGates; ++g)
+    for (int k = 0; k < net.hidden; ++k) {
+      for (int i = 0; i < kInputPairs; ++i)
+        p.gx[g][k][i] = pack_pair(net.gx[g][k][2 * i], 2 * i + 1 < f::kNetInputs ? net.gx[g][k][2 * i + 1] : 0);
+      for (int j = 0; 2 * j < net.hidden; ++j) p.gh[g][k][j] = pack_pair(net.gh[g][k][2 * j], state_weight(net.gh[g][k], 2 * j + 1));
+      p.gb[g][k] = net.gb[g][k];
+    }
+  for (int j = 0; 2 * j < net.hidden; ++j) p.w2[j] = pack_pair(net.w2[2 * j], state_weight(net.w2, 2 * j + 1));
+  p.b2 = net.b2;
+  return p;
+}
+
+struct GruLanes {
+  lanes_i32 state[f::kMaxGruHidden] = {};
+};
+
+// mo_network_correction with a GRU projector for all lanes; `recent` is the row of c[t-8].
+inline lanes_i32 gru_correction(const PackedGru& net, const GruTables& tables, GruLanes& gru, const std::int32_t* recent, lanes_i32 acc,
+                                int shift, lanes_i32 input_gain, lanes_i32 output_gain) {
+  const lanes_i32 input_half = lanes_i32{} + (std::int32_t{1} << (f::kNetInputShift - 1));
+  const auto input = [&](lanes_i32 v) { return clamp((v * input_gain + input_half) >> f::kNetInputShift, f::kNetInputClamp); };
+  lanes_i32 x[kInputPairs];
+  for (int i = 0; i < f::kNetHistory / 2; ++i) x[i] = pack_lanes(input(load(recent + 2 * i * kLanes)), input(load(recent + (2 * i + 1) * kLanes)));
+  x[kInputPairs - 1] = input(clamp((acc + (std::int32_t{1} << (shift - 1))) >> shift, f::kNetPredictionClamp)) & 0xffff;
+  const int hidden = net.hidden;
+  const int pairs = (hidden + 1) / 2;
+  lanes_i32* h = gru.state;
+  lanes_i32 hp[kGruStatePairs], qp[kGruStatePairs];
+  for (int j = 0; j < pairs; ++j) hp[j] = pack_lanes(h[2 * j], 2 * j + 1 < hidden ? h[2 * j + 1] : lanes_i32{});
+  lanes_i32 z[f::kMaxGruHidden], q[f::kMaxGruHidden];
+  for (int k = 0; k < hidden; ++k) {
+    lanes_i32 pz = lanes_i32{} + net.gb[0][k], pr = lanes_i32{} + net.gb[1][k];
+#pragma GCC unroll 5
+    for (int i = 0; i < kInputPairs; ++i) pz += multiply_add_pairs(x[i], lanes_i32{} + net.gx[0][k][i]), pr += multiply_add_pairs(x[i], lanes_i32{} + net.gx[1][k][i]);
+    for (int j = 0; j < pairs; ++j) pz += multiply_add_pairs(hp[j], lanes_i32{} + net.gh[0][k][j]), pr += multiply_add_pairs(hp[j], lanes_i32{} + net.gh[1][k][j]);
+    z[k] = gru_lookup(tables.sigmoid, pz);
+    q[k] = (gru_lookup(tables.sigmoid, pr) * h[k]) >> 8;
+  }
+  for (int j = 0; j < pairs; ++j) qp[j] = pack_lanes(q[2 * j], 2 * j + 1 < hidden ? q[2 * j + 1] : lanes_i32{});
+  for (int k = 0; k < hidden; ++k) {
+    lanes_i32 pn = lanes_i32{} + net.gb[2][k];
+#pragma GCC unroll 5
+    for (int i = 0; i < kInputPairs; ++i) pn += multiply_add_pairs(x[i], lanes_i32{} + net.gx[2][k][i]);
+    for (int j = 0; j < pairs; ++j) pn += multiply_add_pairs(qp[j], lanes_i32{} + net.gh[2][k][j]);
+    const lanes_i32 n = gru_lookup(tables.tanh, pn);
+    z[k] = ((f::kGruOne - z[k]) * n + z[k] * h[k]) >> 8;  // z[k] becomes h'_k; h itself changes only after the loop
+  }
+  lanes_i32 o = lanes_i32{} + net.b2;
+  for (int k = 0; k < hidden; ++k) h[k] = z[k];
+  for (int j = 0; j < pairs; ++j) o += multiply_add_pairs(pack_lanes(h[2 * j], 2 * j + 1 < hidden ? h[2 * j + 1] : lanes_i32{}), lanes_i32{} + net.w2[j]);
+  const lanes_i32 y = clamp((o + (std::int32_t{1} << (f::kNetActivationShift - 1))) >> f::kNetActivationShift, f::kNetOutputClamp);
+  return clamp(y * output_gain, f::kMaxNetCorrection);
+}
+
+template <bool kDecode>
+void run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uint32_t* const* folded_in, const std::int32_t* const* codes_in,
+            std::int32_t* const* codes_out, std::uint32_t* const* folded_out) {
+  // Group layout: history taps (the longest lane's), wavelet taps (when any lane uses them),
+  // then source slots (the most sources of any lane); lanes with fewer taps get zero weights
+  // and zero steps there.
+  int order = 0, sources = 0, levels = 0;
+  const int half_window = g.model[0].half_window;
+  for (int l = 0; l < g.lanes; ++l) {
+    order = std::max(order, g.model[l].order);
+    sources = std::max(sources, g.model[l].sources);
+    levels = std::max(levels, g.model[l].levels);
+  }
+  const int wavelet_taps = levels > 0 ? levels + 1 : 0;
+  const int window = 2 * half_window + 1;
+  // The network stage (version 7): lanes without it get zero gains, so their correction is 0.
+  const f::MoNetwork* network = nullptr;
+  alignas(32) std::int32_t input_gain_table[kLanes] = {}, output_gain_table[kLanes] = {};
+  for (int l = 0; l < g.lanes; ++l)
+    if (g.model[l].uses_network()) {
+      network = g.model[l].network;
+      input_gain_table[l] = g.model[l].net_input_gain;
+      output_gain_table[l] = g.model[l].net_output_gain;
+    }
+  const lanes_i32 input_gain = load(input_gain_table), output_gain = load(output_gain_table);
+  // History rows: `pad` zero rows (the linear taps' order, or the network's 8 inputs), then c[t]
+  // at row pad + t.
+  const int pad = network != nullptr ? std::max(order, f::kNetHistory) : order;
+  const bool gru = network != nullptr && network->projector == f::NetProjector::kGru;
+  PackedNetwork net;
+  GruLanes gru_lanes;
+  static const GruTables gru_tables;
+  PackedGru packed_gru;
+  if (network != nullptr) gru ? void(packed_gru = pack_gru(*network)) : void(net = pack_network(*network));
+  const int total_taps = order + wavelet_taps + sources * window;
+  alignas(32) std::int32_t weight_table[kMoGroupTaps][kLanes] = {};
+  alignas(32) std::int32_t step_table[kMoGroupTaps][kLanes] = {};
+  for (int l = 0; l < g.lanes; ++l) {
+    const f::MoModel& m = g.model[l];
+    int i = 0;
+    for (int k = 0; k < m.order; ++k, ++i) weight_table[order - m.order + k][l] = g.weights[l][i], step_table[order - m.order + k][l] = m.lms_step;
+    for (int k = 0; k < m.wavelet_taps(); ++k, ++i) weight_table[order + k][l] = g.weights[l][i], step_table[order + k][l] = m.lms_step;
+    for (int s = 0; s < m.sources; ++s)
+      for (int k = 0; k < window; ++k, ++i) {
+        const int tap = order + wavelet_taps + s * window + k;
+        weight_table[tap][l] = g.weights[l][i];
+        step_table[tap][l] = m.lms_step;
+      }
+  }
+  lanes_i32 weight[kMoGroupTaps], step[kMoGroupTaps];
+  for (int k = 0; k < total_taps; ++k) weight[k] = load(weight_table[k]), step[k] = load(step_table[k]);
+
+  MoScratch& s = mo_scratch();
+  const std::size_t n = g.n;
+  const std::size_t lanes = kLanes;
+  s.history.resize((static_cast<std::size_t>(pad) + n) * lanes);
+  std::fill(s.history.begin(), s.history.begin() + static_cast<std::ptrdiff_t>(pad + 1) * kLanes, 0);
+  const std::size_t source_rows = n + 2 * static_cast<std::size_t>(half_window);
+  s.sources.assign(static_cast<std::size_t>(sources) * source_rows * lanes, 0);
+  for (int l = 0; l < g.lanes; ++l)
+    for (int k = 0; k < g.model[l].sources; ++k) {
+      const std::int32_t* src = g.sources[l][k] + f::kMaxSourceHalfWindow - half_window;  // c_s[-W]
+      std::int32_t* rows = s.sources.data() + static_cast<std::size_t>(k) * source_rows * lanes;
+      for (std::size_t r = 0; r < source_rows; ++r) rows[r * lanes + static_cast<std::size_t>(l)] = src[r];
+    }
+  const std::size_t wavelet_rows = f::kWaveletPad + n;
+  s.wavelet.resize(static_cast<std::size_t>(levels) * wavelet_rows * lanes);
+  for (int level = 0; level < levels; ++level)
+    std::fill(s.wavelet.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(level) * wavelet_rows * lanes),
+              s.wavelet.begin() + static_cast<std::ptrdiff_t>((static_cast<std::size_t>(level) * wavelet_rows + f::kWaveletPad + 1) * lanes), 0);
+  s.codes.resize(n * lanes);
+  s.folded.resize(n * lanes);
+  // The lanes' inputs, row by row (sequential stores); unused lanes read zeros. Decoding reads
+  // only row 0 of the codes (the warm-up codes): the kernel writes every later row first.
+  const auto active = static_cast<std::size_t>(g.lanes);
+  if (kDecode) {
+    for (std::size_t l = 0; l < lanes; ++l) s.codes[l] = l < active ? first_code[l] : 0;
+    for (std::size_t t = 1; t < n; ++t) {
+      std::uint32_t* row = s.folded.data() + (t - 1) * lanes;
+      for (std::size_t l = 0; l < lanes; ++l) row[l] = l < active ? folded_in[l][t - 1] : 0;
+    }
+  } else {
+    for (std::size_t t = 0; t < n; ++t) {
+      std::int32_t* row = s.codes.data() + t * lanes;
+      for (std::size_t l = 0; l < lanes; ++l) row[l] = l < active ? codes_in[l][t] : 0;
+    }
+  }
+  bool adapting = false;
+  for (int l = 0; l < g.lanes; ++l) adapting |= g.model[l].lms_step != 0;
+
+  const int shift = g.model[0].weight_shift;
+  const lanes_i32 half = lanes_i32{} + (std::int32_t{1} << (shift - 1));
+  const lanes_i32 unit = lanes_i32{} + (std::int32_t{1} << shift);
+  const lanes_i32 wavelet_half = lanes_i32{} + (std::int32_t{1} << (f::kDmeyShift - 1));
+  lanes_i32 features[f::kMaxWaveletLevels + 1] = {};
+  std::int32_t* history = s.history.data();
+  std::int32_t* wavelet = s.wavelet.data();
+  std::int32_t* codes = s.codes.data();
+  std::uint32_t* folded = s.folded.data();
+  lanes_i32 previous = load(codes);
+
+  for (std::size_t t = 1; t < n; ++t) {
+    const std::int32_t* h = history + (t + static_cast<std::size_t>(pad - order)) * lanes;
+    lanes_i32 acc = {};
+    for (int k = 0; k < order; ++k) acc += weight[k] * load(h + k * kLanes);
+    for (int k = 0; k < wavelet_taps; ++k) acc += weight[order + k] * features[k];
+    for (int src = 0; src < sources; ++src) {
+      const std::int32_t* w = s.sources.data() + (static_cast<std::size_t>(src) * source_rows + t) * lanes;
+      for (int k = 0; k < window; ++k) acc += weight[order + wavelet_taps + src * window + k] * load(w + k * kLanes);
+    }
+    if (network != nullptr) {
+      const std::int32_t* recent = history + (t + static_cast<std::size_t>(pad - f::kNetHistory)) * lanes;
+      acc += gru ? gru_correction(packed_gru, gru_tables, gru_lanes, recent, acc, shift, input_gain, output_gain)
+                 : network_correction(net, recent, acc, shift, input_gain, output_gain);
+    }
+    const lanes_i32 p = (acc + half) >> shift;
+    const lanes_i32 flip = acc > p * unit;
+    lanes_i32 e, d;
+    if constexpr (kDecode) {
+      const lanes_u32 u = load(folded + (t - 1) * lanes);
+      const lanes_u32 unfolded = (u >> 1) ^ (lanes_u32{} - (u & 1u));
+      e = (lanes_i32)(((lanes_u32)flip ^ unfolded) - (lanes_u32)flip);
+      d = (lanes_i32)((lanes_u32)e + (lanes_u32)p);
+      previous = (lanes_i32)((lanes_u32)previous + (lanes_u32)d);
+      store(codes + t * lanes, previous);
+    } else {
+      const lanes_i32 current = load(codes + t * lanes);
+      d = current - previous;
+      previous = current;
+      e = d - p;
+      const lanes_i32 x = (e ^ flip) - flip;
+      store(folded + (t - 1) * lanes, (lanes_u32)((x << 1) ^ (x >> 31)));
+    }
+    if (adapting) {
+      const lanes_i32 e_positive = e > 0, e_negative = e < 0;
+      const auto update = [&](int k, lanes_i32 x) {
+        const lanes_i32 u = (step[k] & e_positive) - (step[k] & e_negative);
+        weight[k] = clamp(weight[k] + (u & (x > 0)) - (u & (x < 0)), f::kMaxLpcWeight);
+      };
+      for (int k = 0; k < order; ++k) update(k, load(h + k * kLanes));
+      for (int k = 0; k < wavelet_taps; ++k) update(order + k, features[k]);
+      for (int src = 0; src < sources; ++src) {
+        const std::int32_t* w = s.sources.data() + (static_cast<std::size_t>(src) * source_rows + t) * lanes;
+        for (int k = 0; k < window; ++k) update(order + wavelet_taps + src * window + k, load(w + k * kLanes));
+      }
+    }
+    const lanes_i32 c = clamp(d, f::kLpcHistoryClamp);
+    store(history + (t + static_cast<std::size_t>(pad)) * lanes, c);
+    if (levels > 0) {  // wavelet_step for all lanes
+      const std::size_t at = f::kWaveletPad + t;
+      store(wavelet + at * lanes, c);
+      for (int level = 1; level <= levels; ++level) {
+        const std::int32_t* a = wavelet + static_cast<std::size_t>(level - 1) * wavelet_rows * lanes;
+        const std::size_t dilation = std::size_t{1} << (level - 1);
+        // The filters are mirror-symmetric (low-pass about tap 17, high-pass about tap 16; tested),
+        // so mirrored inputs are added first: half the multiplies, the same integer sums.
+        lanes_i32 x[f::kDmeyTaps];
+#pragma GCC unroll 34
+        for (int j = 0; j < f::kDmeyTaps; ++j) x[j] = load(a + (at - static_cast<std::size_t>(j) * dilation) * lanes);
+        lanes_i32 low = f::dmey_low(17) * x[17];
+        lanes_i32 high = f::dmey_high(16) * x[16];
+#pragma GCC unroll 16
+        for (int k = 1; k <= 16; ++k) {
+          low += f::dmey_low(17 + k) * (x[17 - k] + x[17 + k]);
+          high += f::dmey_high(16 + k) * (x[16 - k] + x[16 + k]);
+        }
+        features[level - 1] = clamp((high + wavelet_half) >> f::kDmeyShift, f::kWaveletClamp);
+        const lanes_i32 approximation = clamp((low + wavelet_half) >> f::kDmeyShift, f::kWaveletClamp);
+        if (level < levels) store(wavelet + (static_cast<std::size_t>(level) * wavelet_rows + at) * lanes, approximation);
+        else features[levels] = approximation;
+      }
+    }
+  }
+
+  for (int l = 0; l < g.lanes; ++l) {
+    if (kDecode) {
+      for (std::size_t t = 0; t < n; ++t) codes_out[l][t] = codes[t * lanes + static_cast<std::size_t>(l)];
+    } else {
+      for (std::size_t t = 1; t < n; ++t) folded_out[l][t - 1] = folded[(t - 1) * lanes + static_cast<std::size_t>(l)];
+    }
+  }
+}
+
+}  // namespace mo_detail
+
+void mo_reconstruct(const MoLaneGroup& group, const std::int32_t* first_code, const std::uint32_t* const* folded, std::int32_t* const* codes) {
+  mo_detail::run_mo<true>(group, first_code, folded, nullptr, codes, nullptr);
+}
+
+void mo_fold(const MoLaneGroup& group, const std::int32_t* const* codes, std::uint32_t* const* folded) {
+  mo_detail::run_mo<false>(group, nullptr, nullptr, codes, nullptr, folded);
+}

@@ -1,0 +1,46 @@
+// MiddleOut sources on the host (SPEC.md §6.9): which channels a chunk's requested channels
+// need (sources of sources too: the decoding order is a DAG), and each source's buffer of
+// clamped differences for a channel's prediction. Shared by the mo and cm families.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "codecs/decoder_family.hpp"
+#include "spikey/format/codecs/lpc/lpc_predictor.hpp"
+#include "spikey/format/codecs/mo/mo_predictor.hpp"
+
+namespace spikey::host::codecs {
+
+inline void add_middle_out_sources(const format::Metadata& meta, const format::ChunkChannels& present, std::vector<char>& needed) {
+  std::vector<std::size_t> pending;
+  for (std::size_t p = 0; p < present.channel.size(); ++p)
+    if (needed[p]) pending.push_back(p);
+  while (!pending.empty()) {
+    const std::size_t p = pending.back();
+    pending.pop_back();
+    for (const auto& s : meta.channels[present.channel[p]].predictor.sources) {
+      const std::int64_t q = present.position(s.channel);
+      if (q >= 0 && !needed[static_cast<std::size_t>(q)]) needed[static_cast<std::size_t>(q)] = 1, pending.push_back(static_cast<std::size_t>(q));
+    }
+  }
+}
+
+// Fills buffers[s] (s < the predictor's sources) for a channel of n samples from the codes of
+// the chunk's present channels (zeros for a source absent from the chunk) and points
+// sources[s] at them.
+inline void fill_middle_out_sources(const format::ChannelPredictor& predictor, const format::ChunkChannels& present,
+                                    const std::vector<std::vector<std::int32_t>>& codes, std::uint32_t n, std::vector<std::int32_t>* buffers,
+                                    const std::int32_t** sources) {
+  for (std::size_t s = 0; s < predictor.sources.size(); ++s) {
+    buffers[s].assign(format::source_buffer_size(n), 0);
+    const std::int64_t q = present.position(predictor.sources[s].channel);
+    if (q >= 0) {
+      const auto& src = codes[static_cast<std::size_t>(q)];
+      format::fill_source_buffer(src.data(), static_cast<std::uint32_t>(src.size()), n, buffers[s].data());
+    }
+    sources[s] = buffers[s].data();
+  }
+}
+
+}  // namespace spikey::host::codecs

@@ -1,0 +1,143 @@
+#include "codecs/training_common.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "spikey/format/codecs/lpc/lpc_predictor.hpp"
+#include "spikey/format/value_map.hpp"
+#include "spikey/host/parallel.hpp"
+
+namespace spikey::host::training {
+
+namespace f = spikey::format;
+
+std::vector<std::uint64_t> training_chunks(const f::Metadata& meta, std::uint64_t max_samples) {
+  const std::uint64_t chunk_count = meta.chunk_count();
+  const std::uint64_t wanted = std::max<std::uint64_t>(1, max_samples / std::max<std::uint64_t>(meta.chunk_samples, 1));
+  std::vector<std::uint64_t> chunks;
+  for (std::uint64_t i = 0; i < std::min(wanted, chunk_count); ++i) chunks.push_back(chunk_count <= wanted ? i : i * chunk_count / wanted);
+  return chunks;
+}
+
+bool solve_spd(std::vector<std::vector<double>> A, std::vector<double> b, std::vector<double>& x) {
+  const std::size_t n = b.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t k = 0; k < i; ++k) A[i][i] -= A[i][k] * A[i][k];
+    if (!(A[i][i] > 0)) return false;
+    A[i][i] = std::sqrt(A[i][i]);
+    for (std::size_t j = i + 1; j < n; ++j) {
+      for (std::size_t k = 0; k < i; ++k) A[j][i] -= A[j][k] * A[i][k];
+      A[j][i] /= A[i][i];
+    }
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t k = 0; k < i; ++k) b[i] -= A[i][k] * b[k];
+    b[i] /= A[i][i];
+  }
+  x.assign(n, 0);
+  for (std::size_t i = n; i-- > 0;) {
+    double s = b[i];
+    for (std::size_t k = i + 1; k < n; ++k) s -= A[k][i] * x[k];
+    x[i] = s / A[i][i];
+  }
+  return true;
+}
+
+std::int32_t quantize_weight(double a, std::uint32_t shift) {
+  const double w = std::round(a * static_cast<double>(1u << shift));
+  return static_cast<std::int32_t>(std::clamp(w, -double(f::kMaxLpcWeight), double(f::kMaxLpcWeight)));
+}
+
+std::vector<std::vector<std::int32_t>> clamped_differences(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk,
+                                                           f::ChunkChannels& present, const std::vector<char>* wanted) {
+  present = f::channels_in_chunk(meta, meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk));
+  std::vector<std::int16_t> samples;
+  recording.gather(meta.chunk_first_sample(chunk), present, samples);
+  std::vector<std::vector<std::int32_t>> out(present.channel.size());
+  std::size_t position = 0;
+  for (std::size_t i = 0; i < present.channel.size(); ++i) {
+    const f::ValueMap map = meta.channels[present.channel[i]].value_map;
+    const std::uint32_t n = present.sample_count[i];
+    if (wanted != nullptr && !(*wanted)[present.channel[i]]) {
+      position += n;
+      continue;
+    }
+    auto& c = out[i];
+    c.assign(n, 0);
+    std::int32_t previous = f::value_to_code(map, samples[position]);
+    for (std::uint32_t t = 1; t < n; ++t) {
+      const std::int32_t code = f::value_to_code(map, samples[position + t]);
+      c[t] = f::clamp_history(code - previous);
+      previous = code;
+    }
+    position += n;
+  }
+  return out;
+}
+
+// Clamped differences are below 2^11, so a product is below 2^22 and 256 of them fit an int32
+// partial sum. Integer sums do not depend on summation order, so vectorised and scalar builds agree.
+double lagged_dot(const std::vector<std::int32_t>& a, const std::vector<std::int32_t>& b, int lag) {
+  const std::size_t k = static_cast<std::size_t>(lag);
+  const std::size_t n = std::min(a.size(), b.size() + k);
+  std::int64_t total = 0;
+  for (std::size_t t = k; t < n; t += 256) {
+    const std::size_t end = std::min(n, t + 256);
+    std::int32_t block = 0;
+    for (std::size_t u = t; u < end; ++u) block += a[u] * b[u - k];
+    total += block;
+  }
+  return static_cast<double>(total);
+}
+
+void append_block_sums(const std::vector<std::int32_t>& c, std::uint64_t block, std::vector<double>& signature) {
+  for (std::size_t t = 0; t < c.size(); t += block) {
+    double sum = 0;
+    for (std::size_t u = t; u < std::min<std::size_t>(c.size(), t + block); ++u) sum += c[u];
+    signature.push_back(sum);
+  }
+}
+
+std::vector<std::vector<float>> unit_signatures(const std::vector<std::vector<double>>& signatures, unsigned threads) {
+  std::size_t length = SIZE_MAX;
+  for (const auto& s : signatures) length = std::min(length, s.size());
+  if (signatures.empty() || length < 8) return std::vector<std::vector<float>>(signatures.size());
+  std::vector<std::vector<float>> unit(signatures.size());
+  parallel_for(signatures.size(), threads, [&](std::size_t c) {
+    const auto& a = signatures[c];
+    double mean = 0;
+    for (std::size_t i = 0; i < length; ++i) mean += a[i];
+    mean /= double(length);
+    double norm = 0;
+    for (std::size_t i = 0; i < length; ++i) norm += (a[i] - mean) * (a[i] - mean);
+    unit[c].assign(length, 0.0f);
+    if (norm > 0)
+      for (std::size_t i = 0; i < length; ++i) unit[c][i] = static_cast<float>((a[i] - mean) / std::sqrt(norm));
+  });
+  return unit;
+}
+
+// Eight partial sums, so the compiler can vectorise it.
+float signature_dot(const std::vector<float>& a, const std::vector<float>& b) {
+  const std::size_t n = std::min(a.size(), b.size());
+  float partial[8] = {};
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (std::size_t j = 0; j < 8; ++j) partial[j] += a[i + j] * b[i + j];
+  float dot = 0;
+  for (; i < n; ++i) dot += a[i] * b[i];
+  for (float p : partial) dot += p;
+  return dot;
+}
+
+CorrelationMatrix correlate(const std::vector<std::vector<float>>& unit, unsigned threads) {
+  CorrelationMatrix m;
+  m.upper.resize(unit.size());
+  parallel_for(unit.size(), threads, [&](std::size_t c) {
+    m.upper[c].assign(unit.size() - c, 0.0f);
+    for (std::size_t s = c + 1; s < unit.size(); ++s) m.upper[c][s - c] = std::fabs(signature_dot(unit[c], unit[s]));
+  });
+  return m;
+}
+
+}  // namespace spikey::host::training
