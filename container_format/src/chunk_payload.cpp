@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "legacy/records_v1_v3.hpp"
 #include "spikey/format/wire.hpp"
 
 namespace spikey::format {
@@ -66,11 +67,8 @@ PayloadDirectory parse_payload_directory(std::span<const std::uint8_t> payload, 
   for (std::size_t i = 0; i < present_channels; ++i) {
     const std::uint64_t field = position;
     std::uint64_t size = 0;
-    if (version < 4) {
-      if (payload.size() - position < kStreamSizeFieldBytes) throw ArchiveError(where(field) + ": payload too short for its stream directory");
-      size = load_u32_le(payload.data() + position);
-      position += kStreamSizeFieldBytes;
-      if (size % 4 != 0) throw ArchiveError(where(field) + ": stream size " + std::to_string(size) + " is invalid");
+    if (version <= legacy::kLastVersion) {
+      size = legacy::read_stream_size(payload, position, where(field));
     } else {
       std::size_t at = position;
       if (!read_leb128(payload, &at, kMaxVarintBytes, &size)) {

@@ -36,13 +36,14 @@ Recovered recover_metadata(std::span<const std::uint8_t> file, std::vector<std::
     r.header = format::parse_file_header(file.first(format::kFileHeaderSize));
   } catch (const ArchiveError& e) {
     const std::uint64_t size = format::find_metadata_section_size(file.subspan(format::kFileHeaderSize));
-    const std::uint64_t claimed_checksum = format::load_u64_le(file.data() + 24);  // header field metadata_checksum
+    const format::FileHeader fields = format::read_file_header_fields(file.first(format::kFileHeaderSize));
+    const std::uint64_t claimed_checksum = fields.metadata_checksum;
     if (size == 0 || format::checksum64(file.subspan(format::kFileHeaderSize, size)) != claimed_checksum)
       throw ArchiveError(std::string("cannot salvage: the file header is damaged (") + e.what() +
                          ") and the metadata after it cannot be confirmed intact");
     r.header.metadata_size = size;
     r.header.metadata_checksum = claimed_checksum;
-    const std::uint16_t version = static_cast<std::uint16_t>(file[8] | file[9] << 8);
+    const std::uint16_t version = fields.format_version;
     r.header.format_version = version >= 4 && version <= format::kFormatVersion ? version : format::kFormatVersion;
     notes.push_back(std::string("file header damaged (") + e.what() + "); metadata found after it and matched its checksum");
   }
@@ -94,7 +95,7 @@ struct FoundChunk {
 // A frame at `at` that names a chunk of this recording and whose payload matches its checksum.
 bool frame_is_intact(std::span<const std::uint8_t> file, std::uint64_t at, std::uint16_t version, std::uint64_t chunk_count,
                      std::uint64_t max_payload, std::uint64_t* chunk, std::uint64_t* payload_size) {
-  if (file.size() - at < format::kChunkFrameSize || format::load_u32_le(file.data() + at) != format::kChunkMagic) return false;
+  if (file.size() - at < format::kChunkFrameSize || !format::starts_chunk_record(file.subspan(at))) return false;
   const format::ChunkHeader frame = format::parse_chunk_header(file.subspan(at, format::kChunkFrameSize), at, version);
   *chunk = frame.chunk_index;
   *payload_size = frame.payload_size;

@@ -51,6 +51,9 @@ struct FileHeader {
 };
 std::vector<std::uint8_t> serialize(const FileHeader& header);
 FileHeader parse_file_header(std::span<const std::uint8_t> bytes);  // throws ArchiveError
+// The header's fields as they stand, unchecked (bytes must hold kFileHeaderSize): salvage reads
+// a damaged header's metadata checksum and version this way.
+FileHeader read_file_header_fields(std::span<const std::uint8_t> bytes);
 
 // §3.4 Chunk record header, in front of every chunk payload: 40 bytes in format versions 1-3;
 // from version 4 a 20-byte frame (magic, chunk index, payload size and checksum) that lets a
@@ -68,6 +71,8 @@ struct ChunkHeader {
 };
 std::vector<std::uint8_t> serialize(const ChunkHeader& header, std::uint16_t version = kFormatVersion);
 ChunkHeader parse_chunk_header(std::span<const std::uint8_t> bytes, std::uint64_t file_offset, std::uint16_t version = kFormatVersion);
+// Whether a chunk record (its magic) starts at the beginning of `bytes`.
+bool starts_chunk_record(std::span<const std::uint8_t> bytes);
 
 // §3.5 Index entry, one per chunk: 48 bytes in versions 1-3; 12 bytes from version 4 (payload
 // size and decoded-samples checksum: first sample and count follow from chunk_samples, record

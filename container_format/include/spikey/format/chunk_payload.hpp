@@ -16,7 +16,6 @@
 
 namespace spikey::format {
 
-inline constexpr std::size_t kStreamSizeFieldBytes = 4;  // versions 1-3
 inline constexpr std::size_t kMaxVarintBytes = 5;         // a u32 as LEB128
 
 struct ChunkChannels {

@@ -1,0 +1,235 @@
+// The metadata section's JSON (SPEC.md §4.3): recording, channels, sources, and the codec's
+// parameters and predictors (codecs/codec_json.cpp).
+#include <algorithm>
+#include <cmath>
+
+#include "json_fields.hpp"
+#include "metadata_internal.hpp"
+#include "spikey/format/wire.hpp"
+
+namespace spikey::format {
+
+using detail::fail;
+using detail::field;
+using detail::json;
+using detail::known_codec;
+
+std::uint64_t Metadata::original_bytes() const {
+  std::uint64_t total = 0;
+  for (const auto& s : sources) total += s.size;
+  return total;
+}
+
+const char* source_kind_name(SourceKind kind) {
+  switch (kind) {
+    case SourceKind::wav: return "wav";
+    case SourceKind::raw: return "raw";
+    case SourceKind::spikeglx: return "spikeglx";
+    case SourceKind::open_ephys: return "open_ephys";
+    case SourceKind::side_file: return "side_file";
+  }
+  return "raw";
+}
+
+
+namespace {
+
+json value_map_to_json(const ValueMap& m) {
+  switch (m.kind) {
+    case ValueMapKind::affine:
+      return {{"kind", "affine"}, {"step", m.step}, {"offset", m.offset}};
+    case ValueMapKind::n1_10bit:
+      return {{"kind", "n1_10bit"}};
+    case ValueMapKind::identity:
+    default:
+      return {{"kind", "identity"}};
+  }
+}
+
+json range_to_json(const ByteRange& r) { return json::array({r.offset, r.size}); }
+
+ValueMap value_map_from_json(const json& j, const std::string& where) {
+  const auto kind = field<std::string>(j, "kind", where);
+  ValueMap m;
+  if (kind == "identity") {
+    m.kind = ValueMapKind::identity;
+  } else if (kind == "n1_10bit") {
+    m.kind = ValueMapKind::n1_10bit;
+  } else if (kind == "affine") {
+    m.kind = ValueMapKind::affine;
+    const auto step = field<std::uint32_t>(j, "step", where);
+    const auto offset = field<std::uint32_t>(j, "offset", where);
+    if (step < 1 || step > 65535 || offset >= step) fail("metadata: " + where + " has an invalid affine step/offset");
+    m.step = static_cast<std::int32_t>(step);
+    m.offset = static_cast<std::int32_t>(offset);
+  } else {
+    fail("metadata: " + where + " uses value map \"" + kind + "\", unknown to this version");
+  }
+  return m;
+}
+
+ByteRange range_from_json(const json& j, const std::string& where, std::uint64_t verbatim_size) {
+  if (!j.is_array() || j.size() != 2 || !j[0].is_number_unsigned() || !j[1].is_number_unsigned())
+    fail("metadata: " + where + " is not an [offset, size] pair");
+  ByteRange r{j[0].get<std::uint64_t>(), j[1].get<std::uint64_t>()};
+  if (r.offset > verbatim_size || r.size > verbatim_size - r.offset)
+    fail("metadata: " + where + " points outside the verbatim bytes");
+  return r;
+}
+
+void require_size(std::span<const std::uint8_t> bytes, std::size_t size, const char* what) {
+  if (bytes.size() < size) fail(std::string(what) + " is truncated");
+}
+
+}  // namespace
+
+std::string default_channel_name(const Metadata& m, std::uint32_t channel) {
+  const SourceFile& source = m.sources.at(m.channels.at(channel).source);
+  if (source.channel_count == 1) return source.path;
+  return source.path + ":" + std::to_string(channel - source.first_channel);
+}
+
+std::vector<std::uint8_t> serialize(const MetadataSection& section) {
+  const Metadata& m = section.metadata;
+  json j;
+  j["format_version"] = kFormatVersion;
+  j["encoder"] = m.encoder;
+  j["sample_rate"] = m.sample_rate;
+  j["total_samples"] = m.total_samples;
+  j["chunk_samples"] = m.chunk_samples;
+  j["level"] = m.level;
+  j["codec"] = codec_to_json(m.codec);
+  const bool has_predictors = known_codec(m.codec.name).has_predictors();
+  json channels = json::array();
+  for (const auto& c : m.channels) {
+    json cj = {{"source", c.source}, {"length", c.length}, {"value_map", value_map_to_json(c.value_map)}};
+    if (c.source >= m.sources.size() || c.name != default_channel_name(m, static_cast<std::uint32_t>(&c - m.channels.data()))) cj["name"] = c.name;
+    if (has_predictors) cj["predictor"] = predictor_to_json(c.predictor, m.codec);
+    if (c.bit_volts) cj["bit_volts"] = *c.bit_volts;
+    if (!c.units.empty()) cj["units"] = c.units;
+    if (c.sync) cj["sync"] = true;
+    channels.push_back(std::move(cj));
+  }
+  j["channels"] = std::move(channels);
+  json sources = json::array();
+  for (const auto& s : m.sources) {
+    json sj = {{"path", s.path},
+               {"kind", source_kind_name(s.kind)},
+               {"size", s.size},
+               {"checksum", checksum_hex(s.checksum)},
+               {"channel_count", s.channel_count},
+               {"first_channel", s.first_channel},
+               {"frames", s.frames},
+               {"prefix", range_to_json(s.prefix)},
+               {"suffix", range_to_json(s.suffix)}};
+    if (s.delta64_count != 0) sj["delta64"] = json::array({s.delta64_offset, s.delta64_count});
+    if (s.sample_rate > 0) sj["sample_rate"] = s.sample_rate;
+    sources.push_back(std::move(sj));
+  }
+  j["sources"] = std::move(sources);
+  const std::string text = j.dump();
+  std::vector<std::uint8_t> plain;
+  WireWriter w(plain);
+  w.u64(text.size());
+  w.bytes({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
+  w.bytes(section.verbatim);
+  return detail::compress_metadata(plain);
+}
+
+std::string lost_chunk_message(const Metadata& metadata, std::uint64_t chunk) {
+  const std::uint64_t first = metadata.chunk_first_sample(chunk);
+  const std::uint64_t last = first + std::max<std::uint32_t>(metadata.chunk_sample_count(chunk), 1) - 1;
+  return "chunk " + std::to_string(chunk) + " (samples " + std::to_string(first) + ".." + std::to_string(last) +
+         ") was lost before this archive was salvaged";
+}
+
+MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std::uint16_t expected_version) {
+  const std::vector<std::uint8_t> plain = detail::unpack_metadata(stored, expected_version);
+  const std::span<const std::uint8_t> bytes(plain);
+  require_size(bytes, 8, "metadata section");
+  WireReader r(bytes);
+  const std::uint64_t json_size = r.u64();
+  if (json_size > bytes.size() - 8) fail("metadata: JSON size exceeds the metadata section");
+  const auto text = r.bytes(json_size);
+  MetadataSection section;
+  section.verbatim.assign(bytes.begin() + 8 + static_cast<std::ptrdiff_t>(json_size), bytes.end());
+  const std::uint64_t verbatim_size = section.verbatim.size();
+
+  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) fail("metadata: not valid JSON");
+  Metadata& m = section.metadata;
+  const auto version = field<std::uint32_t>(j, "format_version", "metadata");
+  if (version != expected_version) fail("metadata: format_version does not match the file header");
+  m.encoder = field<std::string>(j, "encoder", "metadata");
+  m.sample_rate = field<double>(j, "sample_rate", "metadata");
+  m.total_samples = field<std::uint64_t>(j, "total_samples", "metadata");
+  m.chunk_samples = field<std::uint64_t>(j, "chunk_samples", "metadata");
+  m.level = field<std::string>(j, "level", "metadata");
+  const json codec = field<json>(j, "codec", "metadata");
+  m.codec = codec_from_json(codec);
+  const CodecRow& row = known_codec(m.codec.name);
+  const json channels = field<json>(j, "channels", "metadata");
+  const json sources = field<json>(j, "sources", "metadata");
+  if (!channels.is_array() || !sources.is_array()) fail("metadata: channels and sources must be arrays");
+  std::vector<bool> named;  // channels without a stored name take their default (§4.3)
+  for (std::size_t i = 0; i < channels.size(); ++i) {
+    const std::string where = "channel " + std::to_string(i);
+    ChannelInfo c;
+    if (channels[i].contains("name")) c.name = field<std::string>(channels[i], "name", where);
+    named.push_back(channels[i].contains("name"));
+    c.source = field<std::uint32_t>(channels[i], "source", where);
+    c.length = field<std::uint64_t>(channels[i], "length", where);
+    c.value_map = value_map_from_json(field<json>(channels[i], "value_map", where), where);
+    if (row.has_predictors()) c.predictor = predictor_from_json(field<json>(channels[i], "predictor", where), m.codec, where);
+    if (expected_version >= 6) {
+      if (channels[i].contains("bit_volts")) c.bit_volts = field<double>(channels[i], "bit_volts", where);
+      if (channels[i].contains("units")) c.units = field<std::string>(channels[i], "units", where);
+      if (channels[i].contains("sync")) {
+        if (!channels[i]["sync"].is_boolean()) fail("metadata: " + where + ".sync is not true or false");
+        c.sync = channels[i]["sync"].get<bool>();
+      }
+    }
+    m.channels.push_back(std::move(c));
+  }
+  for (std::size_t i = 0; i < sources.size(); ++i) {
+    const std::string where = "source " + std::to_string(i);
+    const json& sj = sources[i];
+    SourceFile s;
+    s.path = field<std::string>(sj, "path", where);
+    const auto kind = field<std::string>(sj, "kind", where);
+    bool known = false;
+    for (const SourceKind k : {SourceKind::wav, SourceKind::raw, SourceKind::spikeglx, SourceKind::open_ephys, SourceKind::side_file})
+      if (kind == source_kind_name(k)) s.kind = k, known = true;
+    if (!known) fail("metadata: " + where + " has unknown kind \"" + kind + "\"");
+    s.size = field<std::uint64_t>(sj, "size", where);
+    const auto hex = field<std::string>(sj, "checksum", where);
+    if (hex.size() != 16 || hex.find_first_not_of("0123456789abcdef") != std::string::npos)
+      fail("metadata: " + where + " checksum is not 16 hex digits");
+    s.checksum = std::stoull(hex, nullptr, 16);
+    s.channel_count = field<std::uint32_t>(sj, "channel_count", where);
+    s.first_channel = field<std::uint32_t>(sj, "first_channel", where);
+    s.frames = field<std::uint64_t>(sj, "frames", where);
+    s.prefix = range_from_json(field<json>(sj, "prefix", where), where + ".prefix", verbatim_size);
+    s.suffix = range_from_json(field<json>(sj, "suffix", where), where + ".suffix", verbatim_size);
+    if (expected_version >= 6 && sj.contains("delta64")) {
+      const json& d = sj["delta64"];
+      if (!d.is_array() || d.size() != 2 || !d[0].is_number_unsigned() || !d[1].is_number_unsigned())
+        fail("metadata: " + where + ".delta64 is not [offset, count]");
+      s.delta64_offset = d[0].get<std::uint64_t>();
+      s.delta64_count = d[1].get<std::uint64_t>();
+    }
+    if (expected_version >= 6 && sj.contains("sample_rate")) {
+      s.sample_rate = field<double>(sj, "sample_rate", where);
+      if (!(s.sample_rate > 0) || !std::isfinite(s.sample_rate)) fail("metadata: " + where + ".sample_rate must be positive");
+    }
+    m.sources.push_back(std::move(s));
+  }
+  detail::validate(m, verbatim_size, expected_version);
+  for (std::size_t i = 0; i < m.channels.size(); ++i)
+    if (!named[i]) m.channels[i].name = default_channel_name(m, static_cast<std::uint32_t>(i));
+  if (expected_version < row.first_version)
+    fail("metadata: codec " + m.codec.name + " needs format version " + std::to_string(row.first_version));
+  return section;
+}
+
+}  // namespace spikey::format

@@ -1,0 +1,97 @@
+// The rules a parsed metadata section must follow (SPEC.md §4.3) before anything is decoded with
+// it: sample rate and chunking, the codec's predictors, sources that tile their files and
+// restore inside the output directory, sync channels outside prediction.
+#include <algorithm>
+#include <cmath>
+
+#include "codecs/codec_params.hpp"
+#include "metadata_internal.hpp"
+
+namespace spikey::format::detail {
+
+namespace {
+
+// Restore paths must stay inside the output directory.
+bool is_safe_relative_path(const std::string& path) {
+  if (path.empty() || path.front() == '/' || path.find('\0') != std::string::npos || path.find('\\') != std::string::npos)
+    return false;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    const std::size_t end = std::min(path.find('/', start), path.size());
+    const std::string part = path.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+bool is_empty_predictor(const ChannelPredictor& p) {
+  return p.history_weights.empty() && p.wavelet_weights.empty() && p.sources.empty() && p.lms_step == 0 && !p.uses_network();
+}
+
+}  // namespace
+
+void validate(const Metadata& m, std::uint64_t verbatim_size, std::uint16_t version) {
+  if (!(m.sample_rate > 0) || !std::isfinite(m.sample_rate)) fail("metadata: sample_rate must be positive");
+  if (m.chunk_samples == 0 || m.chunk_samples > 0xffffffffu) fail("metadata: chunk_samples out of range");
+  const CodecRow& codec = known_codec(m.codec.name);
+  if (m.codec.partition_size == 0 || m.codec.partition_size > kMaxPartitionSize)
+    fail("metadata: codec.partition_size out of range");
+  if (codec.predictor == PredictorKind::lpc) validate_lpc_predictors(m);
+  if (codec.predictor == PredictorKind::middle_out) validate_mo_predictors(m);
+  std::uint64_t longest = 0;
+  for (const auto& c : m.channels) {
+    if (c.source >= m.sources.size()) fail("metadata: channel \"" + c.name + "\" names a missing source");
+    longest = std::max(longest, c.length);
+  }
+  if (longest != m.total_samples) fail("metadata: total_samples does not match the longest channel");
+  for (std::size_t c = 0; c < m.channels.size(); ++c) {
+    const ChannelInfo& channel = m.channels[c];
+    for (const auto& s : channel.predictor.sources)
+      if (s.channel >= 0 && static_cast<std::size_t>(s.channel) < m.channels.size() && m.channels[static_cast<std::size_t>(s.channel)].sync)
+        fail("metadata: channel " + std::to_string(c) + " is predicted from sync channel " + std::to_string(s.channel));
+    if (channel.sync && (channel.value_map.kind != ValueMapKind::identity || !is_empty_predictor(channel.predictor)))
+      fail("metadata: sync channel " + std::to_string(c) + " must have the identity value map and no predictor");
+  }
+  std::uint32_t next_channel = 0;
+  for (std::size_t i = 0; i < m.sources.size(); ++i) {
+    const auto& s = m.sources[i];
+    const std::string where = "source " + std::to_string(i);
+    if (!is_safe_relative_path(s.path)) fail("metadata: " + where + " has an unsafe restore path \"" + s.path + "\"");
+    if (s.first_channel != next_channel || s.channel_count > m.channels.size() - next_channel)
+      fail("metadata: " + where + " channels are not contiguous");
+    for (std::uint32_t c = s.first_channel; c < s.first_channel + s.channel_count; ++c) {
+      if (m.channels[c].source != i || m.channels[c].length != s.frames)
+        fail("metadata: channel " + std::to_string(c) + " does not match " + where);
+    }
+    next_channel += s.channel_count;
+    if (version < 6 && s.kind != SourceKind::wav && s.kind != SourceKind::raw)
+      fail("metadata: " + where + " of kind " + source_kind_name(s.kind) + " needs format version 6");
+    if (s.kind == SourceKind::side_file) {
+      if (s.channel_count != 0 || s.frames != 0 || s.suffix.size != 0 || s.prefix.size != s.size || s.sample_rate != 0)
+        fail("metadata: side file " + where + " must hold no channels and all its bytes as prefix");
+      if (s.delta64_count > s.size / 8 || s.delta64_offset > s.size - 8 * s.delta64_count)
+        fail("metadata: " + where + " delta64 words lie outside the file");
+      if (s.prefix.offset + s.prefix.size > verbatim_size) fail("metadata: " + where + " verbatim bytes out of range");
+      continue;
+    }
+    if (s.delta64_count != 0) fail("metadata: " + where + " has delta64 words but is not a side file");
+    if (s.channel_count == 0) fail("metadata: " + where + " has no channels");
+    // prefix + frames * channels * 2 + suffix == size, checked without overflow.
+    const std::uint64_t frame_bytes = std::uint64_t{s.channel_count} * 2;
+    const bool parts_fit = s.prefix.size <= s.size && s.suffix.size <= s.size - s.prefix.size &&
+                           s.frames <= (s.size - s.prefix.size - s.suffix.size) / frame_bytes;
+    if (!parts_fit || s.prefix.size + s.frames * frame_bytes + s.suffix.size != s.size)
+      fail("metadata: " + where + " size does not match its parts");
+    if (s.prefix.offset + s.prefix.size > verbatim_size || s.suffix.offset + s.suffix.size > verbatim_size)
+      fail("metadata: " + where + " verbatim bytes out of range");
+  }
+  if (next_channel != m.channels.size()) fail("metadata: some channels belong to no source");
+  // Two sources restoring to one path would overwrite each other.
+  std::vector<std::string> paths;
+  for (const auto& s : m.sources) paths.push_back(s.path);
+  std::sort(paths.begin(), paths.end());
+  if (std::adjacent_find(paths.begin(), paths.end()) != paths.end()) fail("metadata: two sources share a restore path");
+}
+
+}  // namespace spikey::format::detail
