@@ -10,8 +10,35 @@
 #include "spikey/format/codecs/common/rice.hpp"
 #include "spikey/format/value_map.hpp"
 #include "spikey/format/codecs/common/zigzag.hpp"
+#include "spikey/format/archive.hpp"
+#include "spikey/format/codec_table.hpp"
 
 using namespace spikey::format;
+
+// The codec table is a grid: one codec per point, names unique, introduced by a known version,
+// byte streams exactly for the rANS coder; and the lookups find each row again.
+TEST(CodecTable, EachCodecIsOnePointOfTheGrid) {
+  for (std::size_t i = 0; i < std::size(kCodecTable); ++i) {
+    const CodecRow& row = kCodecTable[i];
+    EXPECT_EQ(find_codec(row.name), &row);
+    EXPECT_EQ(&codec_at(row.predictor, row.network, row.coder), &row) << row.name;
+    EXPECT_GE(row.first_version, 1u);
+    EXPECT_LE(row.first_version, kFormatVersion);
+    EXPECT_EQ(row.stream_word_bytes, row.coder == ResidualCoder::context_rans ? 1u : 4u) << row.name;
+    EXPECT_EQ(row.has_network(), row.network != NetworkKind::none);
+    if (row.has_network()) {
+      EXPECT_EQ(row.predictor, PredictorKind::middle_out) << "the network stage corrects the MiddleOut prediction";
+      EXPECT_EQ(with_network(row, NetworkKind::none).network, NetworkKind::none);
+      EXPECT_EQ(&with_network(with_network(row, NetworkKind::none), row.network), &row);
+    }
+    for (std::size_t j = 0; j < i; ++j) EXPECT_NE(kCodecTable[j].name, row.name);
+  }
+  EXPECT_EQ(find_codec("mo9"), nullptr);
+  EXPECT_THROW(codec_row("mo9"), std::invalid_argument);
+  EXPECT_THROW(codec_at(PredictorKind::lpc, NetworkKind::gru, ResidualCoder::golomb), std::invalid_argument);
+  EXPECT_EQ(codec_row(kCodecCm3).network, NetworkKind::gru);
+  EXPECT_EQ(codec_row(kCodecMo2).family, CodecFamily::mo);
+}
 
 TEST(Zigzag, FoldsSmallMagnitudesToSmallCodes) {
   EXPECT_EQ(zigzag_encode(0), 0u);

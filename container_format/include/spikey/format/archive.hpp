@@ -194,7 +194,7 @@ inline std::vector<CmShape> cm_complete_shapes(const std::vector<CmShape>& store
 }
 
 struct CodecParams {
-  std::string name = kCodecLpc1;  // a row of the codec table (codec_table.hpp)
+  std::string name{codec_at(PredictorKind::lpc, NetworkKind::none, ResidualCoder::golomb).name};  // a row of the codec table
   std::uint32_t partition_size = 256;
   std::uint32_t weight_shift = 12;       // lpc1, mo1
   std::uint32_t source_half_window = 2;  // mo1: W of every source window

@@ -1,4 +1,4 @@
-// One channel's samples within one chunk, coded by codec "rice1" (SPEC.md §6.4):
+// One channel's samples within one chunk, coded by codec rice1 (SPEC.md §6.4):
 //
 //   warm-up     32 bits   the first code of the chunk (two's complement)
 //   partitions  for the n-1 remaining samples, in runs of `partition_size` (the last may be
