@@ -57,6 +57,12 @@ struct EncodeOptions {
   std::function<void(const std::string& stage, std::uint64_t done, std::uint64_t total)> progress;
 };
 
+// Sets the predictors' architecture from a JSON file (keys max_order, max_sources,
+// source_half_window, wavelet_levels, topology_neighbours, lms_step, training_samples, max_depth,
+// network_hidden, network_projector, gru_hidden, network_seed, network_min_saving). Unknown keys
+// and values out of range are std::invalid_argument, so a typo never falls back to a default.
+void apply_model_config(const std::filesystem::path& path, EncodeOptions& options);
+
 // The codecs a level tries, best first; the smallest archive is kept. fast: lpc1; default:
 // mo1 (mo2/mo3 when training gives channels the network stage), raced against lpc1; max: cm1
 // (likewise cm2/cm3). Throws std::invalid_argument for an unknown level.

@@ -1,0 +1,120 @@
+#include "common.hpp"
+
+#include <cstdio>
+#include <iostream>
+
+#if defined(SPIKEY_HAVE_CUDA)
+#include "spikey/cuda/batch_encoder.hpp"
+#include "spikey/cuda/device.hpp"
+#include "spikey/cuda/network_training.hpp"
+#endif
+
+namespace spikey::cli {
+
+std::string fixed(double v, int digits) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.*f", digits, v);
+  return text;
+}
+
+std::string megabytes(std::uint64_t bytes) { return fixed(static_cast<double>(bytes) / 1e6, 2) + " MB"; }
+
+double ratio_of(std::uint64_t original, std::uint64_t archive) {
+  return archive == 0 ? 0 : static_cast<double>(original) / static_cast<double>(archive);
+}
+
+const char* value_map_name(format::ValueMapKind kind) {
+  switch (kind) {
+    case format::ValueMapKind::affine:
+      return "affine";
+    case format::ValueMapKind::n1_10bit:
+      return "n1_10bit";
+    default:
+      return "identity";
+  }
+}
+
+json value_map_json(const format::ValueMap& m) {
+  json j = {{"kind", value_map_name(m.kind)}};
+  if (m.kind == format::ValueMapKind::affine) j["step"] = m.step, j["offset"] = m.offset;
+  return j;
+}
+
+void add_threads(CLI::App* cmd, CommonOptions& o) {
+  cmd->add_option("--threads", o.threads, "worker threads (default: all cores)")->check(CLI::Range(1u, 1024u));
+}
+
+void add_recording_inputs(CLI::App* cmd, CompressArgs& a) {
+  cmd->add_option("inputs", a.inputs, "WAV files, SpikeGLX .bin (with its .meta), Open Ephys recording folders, directories of WAVs, or raw files with --raw-channels")
+      ->required();
+  auto* raw_channels = cmd->add_option("--raw-channels", a.recording.raw_channels, "file inputs are headerless interleaved int16 with N channels")
+                           ->check(CLI::Range(1u, 65535u));
+  auto* raw_rate = cmd->add_option("--raw-rate", a.recording.raw_rate, "sample rate in Hz of raw inputs")->check(CLI::PositiveNumber);
+  raw_channels->needs(raw_rate);
+  raw_rate->needs(raw_channels);
+}
+
+void add_training_options(CLI::App* cmd, CompressArgs& a, CommonOptions& common) {
+  add_recording_inputs(cmd, a);
+  cmd->add_option("--chunk-seconds", a.recording.chunk_seconds, "chunk length the training sees (default 1)")->check(CLI::PositiveNumber);
+  cmd->add_option("--model-config", a.recording.model_config, "JSON with the predictor's architecture")->check(CLI::ExistingFile);
+  cmd->add_flag("-f,--force", a.force, "overwrite an existing output");
+  cmd->add_flag("-q,--quiet", common.quiet, "no summary");
+  add_threads(cmd, common);
+}
+
+host::EncodeOptions encode_options(const CompressArgs& a, const CommonOptions& o) {
+  host::EncodeOptions options = host::encode_options_for(a.recording, o.threads);
+  options.verify = !a.no_verify;
+  options.overwrite = a.force;
+  return options;
+}
+
+host::Recording open_inputs(const CompressArgs& a, const CommonOptions& o) {
+  const auto note = [&](const std::string& line) {
+    if (!o.quiet) std::cerr << "spikey: " << line << "\n";
+  };
+  return host::Recording::open(std::vector<fs::path>(a.inputs.begin(), a.inputs.end()),
+                               host::InputOptions{a.recording.raw_channels, a.recording.raw_rate}, note);
+}
+
+void choose_backend(const CompressArgs& a, const CommonOptions& o, host::EncodeOptions& options, bool encodes) {
+  if (a.backend == "cpu") return;
+#if defined(SPIKEY_HAVE_CUDA)
+  const bool have_device = cuda::device_count() > 0;
+#else
+  const bool have_device = false;
+#endif
+  if (!have_device) {
+    if (a.backend == "cuda") {
+#if defined(SPIKEY_HAVE_CUDA)
+      throw std::runtime_error("--backend cuda: no CUDA device is available");
+#else
+      throw std::runtime_error("--backend cuda: this spikey was built without CUDA (configure with -DSPIKEY_CUDA=ON)");
+#endif
+    }
+    static bool said = false;  // once per run (batch compresses many recordings)
+    if (!o.quiet && !said) std::cerr << "spikey: no CUDA device; " << (encodes ? "compressing" : "training") << " on the CPU\n";
+    said = true;
+    return;
+  }
+#if defined(SPIKEY_HAVE_CUDA)
+  options.mo_training.relu_trainer = [](const host::ReluEpochs& run, std::vector<float>& parameters) {
+    cuda::train_relu_epochs_on_gpu(run, parameters);
+  };
+  options.mo_training.gru_trainer = [](const host::GruEpochs& run, std::vector<float>& parameters) {
+    cuda::train_gru_epochs_on_gpu(run, parameters);
+  };
+  options.backend = "cuda: " + cuda::device_description();
+  if (!encodes) return;
+  if (a.recording.level == "max" && a.recording.model.empty() && !o.quiet)
+    std::cerr << "spikey: level max has no GPU encoder yet; its chunks are encoded on the CPU\n";
+  auto encoder = std::make_shared<cuda::BatchEncoder>();
+  options.batch_executor = [encoder](host::BatchPlan& plan, std::span<const std::int16_t> samples) { return encoder->encode(plan, samples); };
+  options.batch_memory_bytes = a.gpu_memory_mib << 20;
+#else
+  (void)options;  // without CUDA there is no executor to install
+#endif
+}
+
+}  // namespace spikey::cli

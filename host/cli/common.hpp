@@ -1,0 +1,89 @@
+// What the subcommands share: exit codes, number formats, the options every command takes, and
+// the inputs and encoder options of the commands that read recordings (compress, topology,
+// train, batch). One subcommand per file (compress.cpp, ...), main.cpp dispatches.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "spikey/format/value_map.hpp"
+#include "spikey/host/batch.hpp"
+#include "spikey/host/encoder.hpp"
+#include "spikey/host/parallel.hpp"
+#include "spikey/host/recording.hpp"
+
+namespace spikey::cli {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+// Wrong options detected after parsing (e.g. contradicting flags).
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::string fixed(double v, int digits);
+std::string megabytes(std::uint64_t bytes);
+double ratio_of(std::uint64_t original, std::uint64_t archive);
+json value_map_json(const format::ValueMap& m);
+
+struct CommonOptions {
+  unsigned threads = host::default_thread_count();
+  bool quiet = false;
+  bool json_output = false;
+};
+
+void add_threads(CLI::App* cmd, CommonOptions& o);
+
+// A subcommand: its node in the command line, and what runs when it is the one given.
+struct Subcommand {
+  CLI::App* command = nullptr;
+  std::function<int()> run;
+};
+
+// The commands that read a recording.
+struct CompressArgs {
+  std::vector<std::string> inputs;
+  std::string output;
+  host::RecordingOptions recording;
+  bool force = false;
+  bool no_verify = false;
+  std::string backend = "auto";
+  std::uint64_t gpu_memory_mib = 4096;
+  std::uint32_t neighbours = 8;  // topology
+};
+
+// The inputs argument and --raw-channels/--raw-rate.
+void add_recording_inputs(CLI::App* cmd, CompressArgs& a);
+// The inputs and options of the commands that train (topology, train): chunk length,
+// model config, -f, -q, --threads.
+void add_training_options(CLI::App* cmd, CompressArgs& a, CommonOptions& common);
+host::EncodeOptions encode_options(const CompressArgs& a, const CommonOptions& o);
+host::Recording open_inputs(const CompressArgs& a, const CommonOptions& o);
+
+// --backend: "cuda" needs a device (and a CUDA build); "auto" uses one when present and
+// otherwise says so and runs on the CPU. On the GPU: the network stage's training and, when
+// `encodes`, the chunks' encoding (the archive's bytes are the CPU's either way).
+void choose_backend(const CompressArgs& a, const CommonOptions& o, host::EncodeOptions& options, bool encodes = true);
+
+Subcommand add_compress(CLI::App& app, CommonOptions& common);
+Subcommand add_topology(CLI::App& app, CommonOptions& common);
+Subcommand add_train(CLI::App& app, CommonOptions& common);
+Subcommand add_decompress(CLI::App& app, CommonOptions& common);
+Subcommand add_batch(CLI::App& app, CommonOptions& common);
+Subcommand add_salvage(CLI::App& app, CommonOptions& common);
+Subcommand add_extract(CLI::App& app, CommonOptions& common);
+Subcommand add_info(CLI::App& app, CommonOptions& common);
+Subcommand add_verify(CLI::App& app, CommonOptions& common);
+
+}  // namespace spikey::cli

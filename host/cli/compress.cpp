@@ -1,0 +1,85 @@
+// spikey compress: recordings into one archive, verified by the reference decoder.
+#include <iostream>
+
+#include "common.hpp"
+#include "progress.hpp"
+
+namespace spikey::cli {
+
+namespace {
+
+fs::path default_archive_name(const std::vector<std::string>& inputs) {
+  if (inputs.size() != 1) throw UsageError("several inputs need an explicit -o ARCHIVE");
+  fs::path p(inputs.front());
+  while (p.has_parent_path() && !p.has_filename()) p = p.parent_path();  // "dir/" -> "dir"
+  return fs::path(p.string() + ".spikey");
+}
+
+int run_compress(const CompressArgs& a, const CommonOptions& o) {
+  const fs::path output = a.output.empty() ? default_archive_name(a.inputs) : fs::path(a.output);
+  host::EncodeOptions options = encode_options(a, o);
+  const host::Recording recording = open_inputs(a, o);
+  cli::ProgressBar bar(o.quiet);
+  choose_backend(a, o, options);
+  options.progress = [&](const std::string& stage, std::uint64_t done, std::uint64_t total) { bar.update(stage, done, total); };
+  const host::CompressReport r = host::compress(recording, output, options);
+  bar.clear();
+  const double ratio = ratio_of(r.original_bytes, r.archive_bytes);
+  const double encode_mb_s = r.encode_seconds > 0 ? static_cast<double>(r.original_bytes) / 1e6 / r.encode_seconds : 0;
+  if (o.json_output) {
+    json j = {{"archive", output.string()},
+              {"sources", r.sources},
+              {"channels", r.channels},
+              {"chunks", r.chunks},
+              {"duration_seconds", r.duration_seconds},
+              {"original_bytes", r.original_bytes},
+              {"archive_bytes", r.archive_bytes},
+              {"ratio", ratio},
+              {"encode_seconds", r.encode_seconds},
+              {"encode_mb_per_s", encode_mb_s},
+              {"verified", r.verified},
+              {"verify_seconds", r.verify_seconds},
+              {"backend", r.backend},
+              {"codec", r.codec},
+              {"level", a.recording.level}};
+    std::cout << j.dump(2) << "\n";
+  } else if (!o.quiet) {
+    std::cerr << "spikey: " << output.string() << ": " << r.sources << " file(s), " << r.channels << " channel(s), "
+              << fixed(r.duration_seconds, 3) << " s; " << megabytes(r.original_bytes) << " -> " << megabytes(r.archive_bytes)
+              << ", ratio " << fixed(ratio, 3) << " (" << r.codec << "), " << fixed(encode_mb_s, 1) << " MB/s"
+              << (r.verified ? ", verified (" + fixed(r.verify_seconds, 2) + " s)" : ", not verified")
+              << (r.backend == "cpu" ? "" : ", on " + r.backend) << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+Subcommand add_compress(CLI::App& app, CommonOptions& common) {
+  auto args = std::make_shared<CompressArgs>();
+  CompressArgs& a = *args;
+  auto* compress = app.add_subcommand("compress", "compress WAV files, SpikeGLX .bin/.meta pairs, Open Ephys recording folders, directories of WAVs or raw int16 into one archive");
+  add_recording_inputs(compress, a);
+  compress->add_option("-o,--output", a.output, "archive to write (default: INPUT.spikey for one input)");
+  compress->add_option("--level", a.recording.level, "fast | default | max")->check(CLI::IsMember({"fast", "default", "max"}));
+  compress->add_option("--chunk-seconds", a.recording.chunk_seconds, "seconds per independently decodable chunk (default 1)")
+      ->check(CLI::PositiveNumber);
+  compress->add_flag("-f,--force", a.force, "overwrite an existing archive");
+  compress->add_flag("--no-verify", a.no_verify, "skip decoding the archive again after writing it");
+  compress->add_option("--backend", a.backend, "auto | cpu | cuda (auto: the GPU when there is one)")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  compress->add_option("--gpu-memory", a.gpu_memory_mib, "GPU memory for one batch of chunks, MiB (default 4096)")
+      ->check(CLI::Range(std::uint64_t{64}, std::uint64_t{1} << 20));
+  compress->add_option("--model", a.recording.model, "encode with this model (spikey train) instead of training")->check(CLI::ExistingFile);
+  compress->add_option("--topology", a.recording.topology, "level default: use this topology (spikey topology)")->check(CLI::ExistingFile);
+  compress->add_option("--model-config", a.recording.model_config, "JSON with the predictor's architecture (see README)")->check(CLI::ExistingFile);
+  compress->add_flag("-q,--quiet", common.quiet, "no progress or summary");
+  compress->add_flag("--json", common.json_output, "print a JSON report on stdout");
+  add_threads(compress, common);
+  compress->footer(
+      "Examples:\n  spikey compress ../data/neuralink -o nl.spikey\n  spikey compress a.wav b.wav -o ab.spikey\n"
+      "  spikey compress run_g0_t0.imec0.ap.bin -o ap.spikey\n  spikey compress \"Record Node 101\" -o session.spikey");
+  return {compress, [args, &common] { return run_compress(*args, common); }};
+}
+
+}  // namespace spikey::cli

@@ -1,0 +1,67 @@
+// spikey decompress: every original file back, byte-identical, each checked before it appears.
+#include <iostream>
+
+#include "common.hpp"
+#include "progress.hpp"
+#include "spikey/format/archive_reader.hpp"
+#include "spikey/host/decoder.hpp"
+
+namespace spikey::cli {
+
+namespace {
+
+struct DecompressArgs {
+  std::string archive;
+  std::string output;
+  bool force = false;
+  bool fill_lost = false;
+};
+
+int run_decompress(const DecompressArgs& a, const CommonOptions& o) {
+  const std::string& archive = a.archive;
+  const std::string& output = a.output;
+  const bool force = a.force;
+  const format::ArchiveReader reader(archive);
+  cli::ProgressBar bar(o.quiet);
+  host::RestoreOptions options;
+  options.output_directory = output;
+  options.force = force;
+  options.fill_lost = a.fill_lost;
+  options.threads = o.threads;
+  options.progress = [&](std::uint64_t done, std::uint64_t total) { bar.update("restore", done, total); };
+  // Refuse before decoding anything if a destination exists.
+  if (!force) {
+    for (const auto& s : reader.metadata().sources) {
+      std::error_code ec;
+      if (fs::exists(fs::symlink_status(options.output_directory / s.path, ec)))
+        throw std::runtime_error((options.output_directory / s.path).string() + " already exists (use -f to overwrite)");
+    }
+  }
+  const host::RestoreReport r = host::restore_sources(reader, options);
+  bar.clear();
+  if (!r.mismatched_files.empty())
+    throw format::ArchiveError("restored " + r.mismatched_files.front() + " does not match the original's checksum (" +
+                               std::to_string(r.mismatched_files.size()) + " file(s) not written)");
+  for (const auto& f : r.incomplete_files)
+    std::cerr << "spikey: warning: " << f << " had samples in lost chunks; they were written as zeros\n";
+  if (!o.quiet)
+    std::cerr << "spikey: restored " << r.files << " file(s), " << megabytes(r.bytes) << " to " << output << " in "
+              << fixed(r.seconds, 2) << " s\n";
+  return 0;
+}
+
+}  // namespace
+
+Subcommand add_decompress(CLI::App& app, CommonOptions& common) {
+  auto args = std::make_shared<DecompressArgs>();
+  auto* decompress = app.add_subcommand("decompress", "restore every original file, byte-identical");
+  decompress->add_option("archive", args->archive, "archive to read")->required();
+  decompress->add_option("-o,--output", args->output, "directory to restore into (created if missing)")->required();
+  decompress->add_flag("-f,--force", args->force, "overwrite existing files");
+  decompress->add_flag("-q,--quiet", common.quiet, "no progress or summary");
+  decompress->add_flag("--fill-lost", args->fill_lost, "salvaged archives: write the samples of lost chunks as zeros (and say which files)");
+  add_threads(decompress, common);
+  return {decompress, [args, &common] { return run_decompress(*args, common); }};
+}
+
+}  // namespace spikey::cli

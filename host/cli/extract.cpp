@@ -1,0 +1,68 @@
+// spikey extract: a time window of some channels as .bin, .wav or .npy, decoding only those.
+#include <iostream>
+
+#include "common.hpp"
+#include "spikey/format/archive_reader.hpp"
+#include "spikey/host/window.hpp"
+
+namespace spikey::cli {
+
+namespace {
+
+struct ExtractArgs {
+  std::string archive;
+  std::string output;
+  std::optional<double> start_seconds, end_seconds;
+  std::optional<std::uint64_t> start_sample, end_sample;
+  std::string channels;
+  bool force = false;
+};
+
+int run_extract(const ExtractArgs& a, const CommonOptions& o) {
+  const auto file_format = host::window_format_for(a.output);
+  if (a.start_seconds && a.start_sample) throw UsageError("use --start or --start-sample, not both");
+  if (a.end_seconds && a.end_sample) throw UsageError("use --end or --end-sample, not both");
+  const format::ArchiveReader reader(a.archive);
+  const format::Metadata& meta = reader.metadata();
+  std::vector<std::uint32_t> channels;
+  if (!a.channels.empty()) {
+    std::vector<std::string> names;
+    for (const auto& c : meta.channels) names.push_back(c.name);
+    channels = host::parse_channel_list(a.channels, names);
+  }
+  const double rate = host::window_rate(meta, channels);  // seconds count at the channels' own rate
+  std::uint64_t start = 0, end = meta.total_samples;
+  if (a.start_seconds) start = host::seconds_to_sample(*a.start_seconds, rate);
+  if (a.start_sample) start = *a.start_sample;
+  if (a.end_seconds) end = host::seconds_to_sample(*a.end_seconds, rate);
+  if (a.end_sample) end = *a.end_sample;
+  const host::Window window = host::resolve_window(meta, start, end, channels);
+  host::write_window(reader, window, file_format, a.output, a.force, o.threads);
+  if (!o.quiet) {
+    std::cerr << "spikey: wrote " << window.frames() << " samples x " << window.channels.size() << " channel(s) (samples "
+              << window.start << ".." << window.end - 1 << ") to " << a.output;
+    if (window.clipped) std::cerr << " (end clipped to the channels' length)";
+    std::cerr << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+Subcommand add_extract(CLI::App& app, CommonOptions& common) {
+  auto args = std::make_shared<ExtractArgs>();
+  auto* extract = app.add_subcommand("extract", "write a time window of some channels as .bin, .wav or .npy");
+  extract->add_option("archive", args->archive, "archive to read")->required();
+  extract->add_option("-o,--output", args->output, "output file: .bin (interleaved int16 LE), .wav or .npy")->required();
+  extract->add_option("--start", args->start_seconds, "window start in seconds (nearest sample)");
+  extract->add_option("--end", args->end_seconds, "window end in seconds (nearest sample, exclusive)");
+  extract->add_option("--start-sample", args->start_sample, "window start sample");
+  extract->add_option("--end-sample", args->end_sample, "window end sample (exclusive)");
+  extract->add_option("--channels", args->channels, "channels in output order, by number or name, e.g. 0,7,100-131 or AP0-AP7,SY0 (default: all)");
+  extract->add_flag("-f,--force", args->force, "overwrite an existing output file");
+  extract->add_flag("-q,--quiet", common.quiet, "no summary");
+  add_threads(extract, common);
+  return {extract, [args, &common] { return run_extract(*args, common); }};
+}
+
+}  // namespace spikey::cli

@@ -1,0 +1,87 @@
+// spikey verify: decode everything, check every checksum, report ratio and decode speed.
+#include <iostream>
+
+#include "common.hpp"
+#include "progress.hpp"
+#include "spikey/format/archive_reader.hpp"
+#include "spikey/host/decoder.hpp"
+
+namespace spikey::cli {
+
+namespace {
+
+int run_verify(const std::string& archive, const CommonOptions& o) {
+  json j = {{"archive", archive}, {"ok", false}};
+  try {
+    const format::ArchiveReader reader(archive);
+    const format::Metadata& m = reader.metadata();
+    cli::ProgressBar bar(o.quiet || o.json_output);
+    host::RestoreOptions options;
+    options.threads = o.threads;
+    options.fill_lost = true;  // nothing is written: check what a salvage kept
+    options.progress = [&](std::uint64_t done, std::uint64_t total) { bar.update("verify", done, total); };
+    const host::RestoreReport r = host::restore_sources(reader, options);
+    bar.clear();
+    const double ratio = ratio_of(r.bytes, reader.file_size());
+    const double realtime = r.seconds > 0 ? m.duration_seconds() / r.seconds : 0;
+    const double mb_s = r.seconds > 0 ? static_cast<double>(r.bytes) / 1e6 / r.seconds : 0;
+    const double slowest_duration = reader.index().empty()
+                                        ? 0
+                                        : static_cast<double>(reader.index()[r.slowest_chunk].sample_count) / m.sample_rate;
+    const double slowest_realtime = r.slowest_chunk_seconds > 0 ? slowest_duration / r.slowest_chunk_seconds : 0;
+    j["ok"] = r.mismatched_files.empty();
+    j["files"] = r.files;
+    j["chunks"] = reader.index().size();
+    j["lost_chunks"] = r.lost_chunks;
+    j["incomplete_files"] = r.incomplete_files;
+    j["original_bytes"] = r.bytes;
+    j["archive_bytes"] = reader.file_size();
+    j["ratio"] = ratio;
+    j["duration_seconds"] = m.duration_seconds();
+    j["decode_seconds"] = r.seconds;
+    j["decode_mb_per_s"] = mb_s;
+    j["x_real_time"] = realtime;
+    j["slowest_chunk"] = {{"index", r.slowest_chunk},
+                          {"decode_seconds", r.slowest_chunk_seconds},
+                          {"duration_seconds", slowest_duration},
+                          {"x_real_time", slowest_realtime}};
+    if (!r.mismatched_files.empty()) {
+      j["error"] = "rebuilt file " + r.mismatched_files.front() + " does not match the original's checksum";
+      j["mismatched_files"] = r.mismatched_files;
+    }
+    if (o.json_output) {
+      std::cout << j.dump(2) << "\n";
+    } else if (r.mismatched_files.empty()) {
+      std::cout << "OK " << archive << ": " << r.files << " file(s), " << reader.index().size() << " chunk(s), "
+                << fixed(m.duration_seconds(), 3) << " s of recording, ratio " << fixed(ratio, 4) << "\n"
+                << "decode " << fixed(r.seconds, 3) << " s: " << fixed(mb_s, 1) << " MB/s, " << fixed(realtime, 1)
+                << "x real time; slowest chunk " << r.slowest_chunk << ": " << fixed(r.slowest_chunk_seconds * 1e3, 2)
+                << " ms for " << fixed(slowest_duration, 3) << " s (" << fixed(slowest_realtime, 1) << "x real time)\n";
+      if (r.lost_chunks > 0)
+        std::cout << "salvaged archive: " << r.lost_chunks << " chunk(s) were lost before the salvage; " << r.incomplete_files.size()
+                  << " file(s) incomplete; everything kept is intact\n";
+    } else {
+      std::cerr << "spikey: verify failed: " << j["error"].get<std::string>() << "\n";
+    }
+    return r.mismatched_files.empty() ? 0 : kExitFailure;
+  } catch (const std::exception& e) {
+    if (!o.json_output) throw;
+    j["error"] = e.what();
+    std::cout << j.dump(2) << "\n";
+    return kExitFailure;
+  }
+}
+
+}  // namespace
+
+Subcommand add_verify(CLI::App& app, CommonOptions& common) {
+  auto archive = std::make_shared<std::string>();
+  auto* verify = app.add_subcommand("verify", "decode everything and check every checksum; report ratio and decode speed");
+  verify->add_option("archive", *archive, "archive to read")->required();
+  verify->add_flag("--json", common.json_output, "print JSON");
+  verify->add_flag("-q,--quiet", common.quiet, "no progress");
+  add_threads(verify, common);
+  return {verify, [archive, &common] { return run_verify(*archive, common); }};
+}
+
+}  // namespace spikey::cli
