@@ -5,7 +5,7 @@
 #include <limits>
 
 #include "gpu_support.hpp"
-#include "spikey/cuda/shared_math_probe.hpp"
+#include "cuda/shared_math_probe.hpp"
 #include "spikey/format/codecs/cm/cm_stream.hpp"
 #include "spikey/format/codecs/common/golomb_stream.hpp"
 #include "spikey/format/codecs/lpc/lpc_predictor.hpp"

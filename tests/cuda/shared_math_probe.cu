@@ -4,7 +4,7 @@
 #include <algorithm>
 
 #include "spikey/cuda/cuda_check.cuh"
-#include "spikey/cuda/shared_math_probe.hpp"
+#include "cuda/shared_math_probe.hpp"
 #include "spikey/format/archive.hpp"
 #include "spikey/format/codecs/rice1/rice1_stream.hpp"
 #include "spikey/format/codecs/cm/cm_stream.hpp"
