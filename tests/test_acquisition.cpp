@@ -1,4 +1,4 @@
-// Acquisition systems' layouts (SPEC.md §4.1, §4.2, §6.12): Open Ephys recording folders and
+// Acquisition systems' layouts (SPEC.md §4.1, §4.2, §6.10): Open Ephys recording folders and
 // SpikeGLX .bin/.meta pairs archive as one unit and restore byte-identical; side files keep
 // every other file; sync channels are coded as runs; the .meta's checks refuse altered data.
 #include <gtest/gtest.h>

@@ -165,7 +165,7 @@ TEST(Golden, Version6AcquisitionFolders) {
   EXPECT_TRUE(mixed.metadata().channels[32].sync);
 }
 
-// Version 7: codecs mo2 and cm2, mo1 and cm1 with the network stage (§6.10.1), on the cinpla
+// Version 7: codecs mo2 and cm2, mo1 and cm1 with the network stage (§6.8.1), on the cinpla
 // slice: the shared network's weights and each channel's gains in the metadata.
 TEST(Golden, Version7NetworkStage) {
   for (const auto& [name, codec] : {std::pair{"cinpla32.spikey", "mo2"}, std::pair{"cinpla32_max.spikey", "cm2"}}) {

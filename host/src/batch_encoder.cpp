@@ -50,7 +50,7 @@ BatchPlan plan_batch(const f::Metadata& meta, std::uint64_t first_chunk, std::ui
     plan.chunk_sample_offset.push_back(plan.samples);
     const auto present = f::channels_in_chunk(meta, meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk));
     // Streams for the codec's channels; sync channels are runs coded on the host when the
-    // chunk is assembled (§6.12), their samples left in the batch unreferenced.
+    // chunk is assembled (§6.10), their samples left in the batch unreferenced.
     std::vector<std::int32_t> stream_of(present.channel.size(), -1);
     for (std::size_t i = 0, next = plan.streams.size(); i < present.channel.size(); ++i)
       if (!meta.channels[present.channel[i]].sync) stream_of[i] = static_cast<std::int32_t>(next++);

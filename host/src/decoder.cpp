@@ -66,7 +66,7 @@ struct PayloadWork {
   DecodedChunk out;
 };
 
-// The chunk's layout, the channels it needs, and its sync channels (§6.12: runs outside the
+// The chunk's layout, the channels it needs, and its sync channels (§6.10: runs outside the
 // codec, and never a source).
 void start_payload(const format::Metadata& meta, const format::CodecRow& codec, const codecs::DecoderFamily& family, std::uint16_t version,
                    const PayloadInput& input, std::span<const std::uint32_t> channels, PayloadWork& w) {

@@ -123,7 +123,7 @@ std::string codec_for_level(const std::string& level) { return level_codecs(leve
 
 namespace {
 
-// Every present channel's stream: sync channels as runs (§6.12), the others through the codec's
+// Every present channel's stream: sync channels as runs (§6.10), the others through the codec's
 // family.
 std::vector<std::uint8_t> encode_payload(std::span<const std::int16_t> samples, const format::ChunkChannels& present, const format::Metadata& meta) {
   const format::CodecRow& codec = format::codec_row(meta.codec.name);
@@ -392,7 +392,7 @@ format::MetadataSection with_model(const format::MetadataSection& surveyed, cons
   meta.codec = model.codec;
   meta.codec.partition_size = partition_size;
   for (std::size_t c = 0; c < meta.channels.size() && c < model.predictors.size(); ++c) meta.channels[c].predictor = model.predictors[c];
-  // Sync channels are runs, outside prediction (§6.12): no predictor of their own, and no
+  // Sync channels are runs, outside prediction (§6.10): no predictor of their own, and no
   // channel predicted from them (the trainer rarely picks one: a bitfield does not correlate).
   for (auto& channel : meta.channels) {
     if (channel.sync) channel.predictor = {};

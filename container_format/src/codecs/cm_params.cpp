@@ -1,4 +1,4 @@
-// The context model of codecs cm1-cm3 in the metadata (SPEC.md §4.3, §6.11).
+// The context model of codecs cm1-cm3 in the metadata (SPEC.md §4.3, §6.9).
 #include "codecs/codec_params.hpp"
 #include "spikey/format/codecs/cm/cm_model.hpp"
 
@@ -6,7 +6,7 @@ namespace spikey::format::detail {
 
 namespace {
 
-// cm1's model (§6.11.2, §6.11.3): shapes of four bytes for a run of classes; a prior whose
+// cm1's model (§6.9.2, §6.9.3): shapes of four bytes for a run of classes; a prior whose
 // period is a power of two up to kCmMaxPriorPeriod.
 void validate_cm_model(const CodecParams& codec) {
   if (codec.cm_shapes.size() != static_cast<std::size_t>(kCmClasses)) fail("metadata: codec.shapes must hold one shape per scale class");

@@ -15,7 +15,7 @@ json lpc_predictor_to_json(const ChannelPredictor& p);
 ChannelPredictor lpc_predictor_from_json(const json& j, const std::string& where);
 void validate_lpc_predictors(const Metadata& m);
 
-// MiddleOut (§6.9): source window and wavelet levels of the codec; history, wavelet and source
+// MiddleOut (§6.7): source window and wavelet levels of the codec; history, wavelet and source
 // taps of each channel, whose sources form no cycle.
 void middle_out_params_to_json(const CodecParams& codec, json& j);
 void middle_out_params_from_json(const json& j, CodecParams& codec);
@@ -23,11 +23,11 @@ json mo_predictor_to_json(const ChannelPredictor& p);
 ChannelPredictor mo_predictor_from_json(const json& j, const std::string& where);
 void validate_mo_predictors(const Metadata& m);
 
-// The network stage (§6.10): the recording's network, ReLU layer or GRU cell.
+// The network stage (§6.8): the recording's network, ReLU layer or GRU cell.
 json network_to_json(const MoNetwork& net);
 MoNetwork network_from_json(const json& j, bool gru);
 
-// The context model (§6.11): shapes, prior and scale rate.
+// The context model (§6.9): shapes, prior and scale rate.
 void cm_model_to_json(const CodecParams& codec, json& j);
 void cm_model_from_json(const json& j, CodecParams& codec);
 

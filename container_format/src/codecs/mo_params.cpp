@@ -1,5 +1,5 @@
 // The MiddleOut codecs' parameters, predictors and network stage in the metadata (SPEC.md
-// §4.3, §6.9-§6.10), and the decoding order their sources define.
+// §4.3, §6.7-§6.8), and the decoding order their sources define.
 #include <algorithm>
 #include <functional>
 
@@ -116,8 +116,8 @@ void validate_mo_predictors(const Metadata& m) {
   if (mo_decoding_order(m).size() != m.channels.size()) fail("metadata: the channels' sources form a cycle");
 }
 
-// The network stage (§6.10.1): weights as flat integer arrays, W1 row by row. The GRU projector
-// of mo3/cm3 (§6.10.2) has gate arrays instead of W1 and b1, gates in the order z, r, n.
+// The network stage (§6.8.1): weights as flat integer arrays, W1 row by row. The GRU projector
+// of mo3/cm3 (§6.8.2) has gate arrays instead of W1 and b1, gates in the order z, r, n.
 json network_to_json(const MoNetwork& net) {
   // Rows beyond the arrays are never read: a network larger than its projector allows is
   // written with fewer values than `hidden` says, which parsing rejects.

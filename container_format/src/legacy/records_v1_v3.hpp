@@ -1,4 +1,4 @@
-// Container records of format versions 1-3, frozen (SPEC.md §3.4, §3.5, §6.5, §9): 40-byte chunk
+// Container records of format versions 1-3, frozen (SPEC.md §3.4, §3.5, §6.3, §9): 40-byte chunk
 // headers with first sample and count, 48-byte index entries with record offsets and payload
 // checksums, and u32 stream sizes in payloads. Version 4 replaced them with salvage frames, 12-byte
 // entries and LEB128 sizes; these are still read (and written for the golden tests). The record

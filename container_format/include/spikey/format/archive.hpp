@@ -38,7 +38,7 @@ class LostChunkError : public ArchiveError {
 // version 5 lost chunks (salvaged archives), version 6 acquisition folders (side files,
 // SpikeGLX and Open Ephys sources, channel gains, run-coded sync channels), version 7 the
 // codecs mo2 and cm2 (mo1 and cm1 with the network stage), version 8 the network stage's GRU
-// projector (§6.10.2); older archives still decode.
+// projector (§6.8.2); older archives still decode.
 inline constexpr std::uint16_t kFormatVersion = 8;
 
 // §3.2 File header.
@@ -155,7 +155,7 @@ struct PredictorSource {
 };
 
 // A channel's predictor for codecs lpc1 (§6.6: at most one source, no wavelet features) and
-// mo1 (§6.10). Weights are at codec.weight_shift fractional bits.
+// mo1 (§6.7). Weights are at codec.weight_shift fractional bits.
 struct ChannelPredictor {
   std::vector<std::int32_t> history_weights;  // N taps over d[t-N .. t-1], oldest first
   std::vector<std::int32_t> wavelet_weights;  // mo1: weights of the L+1 wavelet features, or none
@@ -178,13 +178,13 @@ struct ChannelInfo {
   ChannelPredictor predictor;  // lpc1 only
   // Version 6, from the acquisition system's files: the size of one step of the int16 value
   // in `units` (Open Ephys bit_volts, SpikeGLX gain), and whether the channel is a sync or
-  // digital word (a bitfield, run-coded in every chunk, §6.12).
+  // digital word (a bitfield, run-coded in every chunk, §6.10).
   std::optional<double> bit_volts;
   std::string units;
   bool sync = false;
 };
 
-// cm1: every class's shape from the stored run starting at `first` (§6.11.2).
+// cm1: every class's shape from the stored run starting at `first` (§6.9.2).
 inline std::vector<CmShape> cm_complete_shapes(const std::vector<CmShape>& stored, std::uint32_t first) {
   std::vector<CmShape> all(kCmClasses);
   for (std::size_t i = 0; i < stored.size(); ++i) all[first + i] = stored[i];
@@ -199,12 +199,12 @@ struct CodecParams {
   std::uint32_t weight_shift = 12;       // lpc1, mo1
   std::uint32_t source_half_window = 2;  // mo1: W of every source window
   std::uint32_t wavelet_levels = 3;      // mo1: L of the channels that use wavelet features
-  std::optional<MoNetwork> network;      // mo2, cm2 (version 7), mo3, cm3 (8): the recording's network stage (§6.10.1-2)
-  std::vector<CmShape> cm_shapes;        // cm1: kCmClasses shapes (§6.11.2), complete
-  std::uint32_t cm_first_class = 0;      // cm1: shapes stored from this class on (the rest follow, §6.11.2)
+  std::optional<MoNetwork> network;      // mo2, cm2 (version 7), mo3, cm3 (8): the recording's network stage (§6.8.1-2)
+  std::vector<CmShape> cm_shapes;        // cm1: kCmClasses shapes (§6.9.2), complete
+  std::uint32_t cm_first_class = 0;      // cm1: shapes stored from this class on (the rest follow, §6.9.2)
   std::uint32_t cm_stored_classes = 0;   // cm1: how many are stored
-  std::vector<std::uint8_t> cm_prior;    // cm1: the code-density pattern, period a power of two (§6.11.3)
-  std::uint32_t cm_scale_rate = 5;       // cm1: the running mean of |z| moves by 2^-rate (§6.11.1)
+  std::vector<std::uint8_t> cm_prior;    // cm1: the code-density pattern, period a power of two (§6.9.3)
+  std::uint32_t cm_scale_rate = 5;       // cm1: the running mean of |z| moves by 2^-rate (§6.9.1)
 };
 
 struct Metadata {
@@ -259,7 +259,7 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> bytes, std:
 std::uint64_t find_metadata_section_size(std::span<const std::uint8_t> bytes);
 
 // The JSON of codec parameters and of a channel's predictor exactly as the metadata stores
-// them (§4.3, §6.6, §6.10); model files (`spikey train`) reuse it. Parsing throws ArchiveError.
+// them (§4.3, §6.6, §6.7); model files (`spikey train`) reuse it. Parsing throws ArchiveError.
 nlohmann::json codec_to_json(const CodecParams& codec);
 CodecParams codec_from_json(const nlohmann::json& j);
 nlohmann::json predictor_to_json(const ChannelPredictor& predictor, const CodecParams& codec);

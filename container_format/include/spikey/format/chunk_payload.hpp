@@ -1,4 +1,4 @@
-// Chunk payload layout (SPEC.md §6.5):
+// Chunk payload layout (SPEC.md §6.3):
 //
 //   stream sizes   P sizes in bytes, one per present channel: LEB128 varints from format
 //                  version 4, u32 (a multiple of 4) before

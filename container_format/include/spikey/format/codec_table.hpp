@@ -16,17 +16,17 @@ namespace spikey::format {
 enum class PredictorKind : std::uint8_t {
   first_difference,  // the previous code (rice1)
   lpc,               // own history and at most one source channel (§6.6)
-  middle_out,        // history, wavelet features and up to four sources in decoding order (§6.9)
+  middle_out,        // history, wavelet features and up to four sources in decoding order (§6.7)
 };
 
-// The network stage's projector (§6.10), added to the MiddleOut prediction of some channels.
+// The network stage's projector (§6.8), added to the MiddleOut prediction of some channels.
 enum class NetworkKind : std::uint8_t { none, relu, gru };
 
 // How the residuals are coded.
 enum class ResidualCoder : std::uint8_t {
   rice,          // Rice codes in partitions (§6.4)
-  golomb,        // half-octave Golomb codes in partitions (§6.7)
-  context_rans,  // rANS under the scale context and the code-density prior (§6.11)
+  golomb,        // half-octave Golomb codes in partitions (§6.5)
+  context_rans,  // rANS under the scale context and the code-density prior (§6.9)
 };
 
 // The host implementation a codec belongs to: codecs of one family share their code and differ
@@ -44,7 +44,7 @@ struct CodecRow {
   PredictorKind predictor;
   NetworkKind network;
   ResidualCoder coder;
-  std::uint8_t stream_word_bytes;  // streams (and sync runs, §6.12) are whole words of this size
+  std::uint8_t stream_word_bytes;  // streams (and sync runs, §6.10) are whole words of this size
   CodecFamily family;
 
   constexpr bool has_predictors() const { return predictor != PredictorKind::first_difference; }

@@ -1,4 +1,4 @@
-// Sync channels (SPEC.md §6.12, format version 6): a sync or digital-word channel is a
+// Sync channels (SPEC.md §6.10, format version 6): a sync or digital-word channel is a
 // bitfield that changes rarely, so each chunk stores it as runs of equal values rather than
 // through the codec's predictor.
 //

@@ -78,7 +78,7 @@ inline std::uint64_t load_u64_le(const std::uint8_t* src) {
 }
 
 // Unsigned LEB128 (7 bits per byte, low group first, high bit on all but the last byte), as
-// the chunk payload's stream sizes (§6.5) and sync runs (§6.12) use it.
+// the chunk payload's stream sizes (§6.3) and sync runs (§6.10) use it.
 inline void put_leb128(std::vector<std::uint8_t>& out, std::uint64_t v) {
   while (v >= 0x80) {
     out.push_back(static_cast<std::uint8_t>(v | 0x80));

@@ -26,7 +26,7 @@ struct BatchPlan {
   std::vector<std::int32_t> weights;               // stored weights of every stream's channel
   std::vector<format::MoNetwork> network;          // mo2: the recording's network (one); else empty
   std::uint64_t samples = 0;
-  // Sync channels (§6.12), chunk after chunk: coded as runs when the chunk is assembled.
+  // Sync channels (§6.10), chunk after chunk: coded as runs when the chunk is assembled.
   struct SyncSlot {
     std::uint32_t chunk = 0;     // within the plan
     std::uint32_t position = 0;  // among the chunk's present channels

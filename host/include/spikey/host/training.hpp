@@ -24,7 +24,7 @@ struct PredictorTrainingOptions {
   unsigned threads = 1;
 };
 
-// MiddleOut codecs (SPEC.md §6.9-§6.10).
+// MiddleOut codecs (SPEC.md §6.7-§6.8).
 // Undirected channel graph: for each channel its neighbours, strongest first, weighted by the
 // |correlation| of their activity (block sums of code differences). Computed once per implant
 // and reusable across recordings of it (`spikey topology`).
@@ -62,14 +62,14 @@ struct MoTrainingOptions {
   // at most 0.015%).
   double wavelet_min_saving = 0.005;
   std::uint64_t max_training_samples = 1u << 17;  // per channel
-  // The network stage (§6.10.1): hidden units of its ReLU layer (0: no network stage), the seed
+  // The network stage (§6.8.1): hidden units of its ReLU layer (0: no network stage), the seed
   // of its training, the samples it trains on (all channels together) and the share of a
   // channel's residual magnitude it must save for the channel to use it: the network costs
   // decode time (16 units: about a third more per channel-sample in the lockstep kernel), so
   // channels where it saves little (1% of magnitude is about 0.015 bits a sample) go without.
   int network_hidden = 16;
   // The projector: a ReLU layer of network_hidden units ("mlp"), a GRU cell of gru_hidden
-  // units ("gru", codecs mo3/cm3, §6.10.2) whose state carries through the chunk, or "best":
+  // units ("gru", codecs mo3/cm3, §6.8.2) whose state carries through the chunk, or "best":
   // both trained, keeping the one that saves more on the training chunks. Empty: the level's
   // choice (mlp at level default, where decode speed matters; best at level max). A GRU of 4
   // costs the scalar decoder of level max about what the ReLU layer of 16 does; in the lockstep
@@ -90,7 +90,7 @@ struct MoTrainingOptions {
 // metadata (channels, value maps, chunking).
 Topology compute_topology(const Recording& recording, const format::Metadata& meta, const MoTrainingOptions& options);
 
-// cm codecs (SPEC.md §6.11): the context model from the residuals of the MiddleOut predictors.
+// cm codecs (SPEC.md §6.9): the context model from the residuals of the MiddleOut predictors.
 struct CmTrainingOptions {
   std::uint64_t max_samples = 1u << 24;  // residuals looked at (evenly spaced whole chunks)
   unsigned threads = 1;

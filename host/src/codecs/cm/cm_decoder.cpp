@@ -1,4 +1,4 @@
-// The decoder of codecs cm1-cm3 (SPEC.md §6.11): channel after channel in the decoding order
+// The decoder of codecs cm1-cm3 (SPEC.md §6.9): channel after channel in the decoding order
 // (sources first); each stream decodes its rANS-coded residuals and the MiddleOut prediction in
 // one pass, since the context of every residual depends on the ones before it.
 #include "codecs/decoder_family.hpp"

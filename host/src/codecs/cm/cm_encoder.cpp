@@ -1,4 +1,4 @@
-// The encoder of codecs cm1-cm3 (level max, SPEC.md §6.11): MiddleOut training with the
+// The encoder of codecs cm1-cm3 (level max, SPEC.md §6.9): MiddleOut training with the
 // better projector, the context model, then every channel's rANS stream with fixed and with
 // adapting weights, keeping the smaller.
 #include "codecs/cm/cm_training.hpp"

@@ -1,4 +1,4 @@
-// Fitting the context model of codecs cm1-cm3 (level max, SPEC.md §6.11) to a recording: the
+// Fitting the context model of codecs cm1-cm3 (level max, SPEC.md §6.9) to a recording: the
 // shape of every scale class, the scale rate and the code-density prior, from the residuals of
 // the recording's MiddleOut predictors.
 #pragma once

@@ -1,4 +1,4 @@
-// Codec lpc1's decoder (SPEC.md §6.6-§6.8): each stream's Golomb-coded residuals, then the
+// Codec lpc1's decoder (SPEC.md §6.5-§6.6): each stream's Golomb-coded residuals, then the
 // prediction for up to kLanes channels at once, sources before the channels predicted from
 // them (sources are one level deep).
 #include "codecs/decoder_family.hpp"

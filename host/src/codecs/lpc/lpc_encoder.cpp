@@ -1,4 +1,4 @@
-// Codec lpc1's encoder (level fast, SPEC.md §6.6-§6.8): least-squares predictors, then per
+// Codec lpc1's encoder (level fast, SPEC.md §6.5-§6.6): least-squares predictors, then per
 // chunk the prediction for up to kLanes channels at once, each with fixed and with adapting
 // weights, and the Golomb stream of whichever codes smaller.
 #include "codecs/encoder_family.hpp"

@@ -1,4 +1,4 @@
-// Training epochs of the network stage's GRU projector (SPEC.md §6.10.2; network_training.cpp
+// Training epochs of the network stage's GRU projector (SPEC.md §6.8.2; network_training.cpp
 // prepares the windows and picks the channels): backpropagation through windows of kGruWindow
 // consecutive steps (the state starting at zero as at a chunk's start, the first kGruWarmup
 // steps only warming it up), Adam on the mean absolute error, kGruBatch windows per step,

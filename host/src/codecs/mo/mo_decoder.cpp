@@ -1,4 +1,4 @@
-// The decoder of codecs mo1-mo3 (SPEC.md §6.9-§6.10) in two stages: each chunk's Golomb
+// The decoder of codecs mo1-mo3 (SPEC.md §6.7-§6.8) in two stages: each chunk's Golomb
 // streams to folded residuals, then the prediction, depth by depth of the decoding order (a
 // channel's sources are all at smaller depths), up to kLanes channels at once in the lockstep
 // kernel. The prediction takes all the jobs' chunks together: a depth level of one chunk often

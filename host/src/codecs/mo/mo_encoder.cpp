@@ -1,4 +1,4 @@
-// The encoder of codecs mo1-mo3 (level default, SPEC.md §6.9-§6.10): topology, MiddleOut
+// The encoder of codecs mo1-mo3 (level default, SPEC.md §6.7-§6.8): topology, MiddleOut
 // predictors and the network stage, then per chunk the prediction for up to kLanes channels
 // at once, each with fixed and with adapting weights, and the Golomb stream of whichever codes
 // smaller.

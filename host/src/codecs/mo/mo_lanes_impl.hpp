@@ -86,7 +86,7 @@ PackedNetwork pack_network(const f::MoNetwork& net) {
   return clamp(y * output_gain, f::kMaxNetCorrection);
 }
 
-// The GRU projector (§6.10.2) for all lanes at once: every lane runs the recording's one
+// The GRU projector (§6.8.2) for all lanes at once: every lane runs the recording's one
 // network, so each weight multiplies a vector of the lanes' inputs; the gate tables are read
 // lane by lane (a gather on AVX2).
 struct GruTables {

@@ -1,4 +1,4 @@
-// MiddleOut sources on the host (SPEC.md §6.9): which channels a chunk's requested channels
+// MiddleOut sources on the host (SPEC.md §6.7): which channels a chunk's requested channels
 // need (sources of sources too: the decoding order is a DAG), and each source's buffer of
 // clamped differences for a channel's prediction. Shared by the mo and cm families.
 #pragma once

@@ -1,4 +1,4 @@
-// Training of codec mo1 (level default, SPEC.md §6.10): the topology of the recording (which
+// Training of codec mo1 (level default, SPEC.md §6.7): the topology of the recording (which
 // channels share activity), a decoding order over it in which every channel draws on neighbours
 // decoded before it, and least-squares weights for each channel's history, wavelet features
 // and sources, each part kept only where it pays for its stored weights.
@@ -22,7 +22,7 @@ namespace spikey::host {
 void train_mo_predictors(const Recording& recording, format::Metadata& meta, const MoTrainingOptions& options,
                          const Topology* topology = nullptr);
 
-// The network stage (§6.10.1), after train_mo_predictors: trains one small ReLU network on the
+// The network stage (§6.8.1), after train_mo_predictors: trains one small ReLU network on the
 // residuals of meta's linear predictors (float Adam on the L1 loss, then quantization-aware
 // fine-tuning; deterministic for a seed), then gives each channel the network, with its
 // gains, where the exact integer network saves at least options.network_min_saving of its

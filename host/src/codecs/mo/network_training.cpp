@@ -1,4 +1,4 @@
-// Training of mo1's network stage (SPEC.md §6.10.1, the GRU projector §6.10.2): see
+// Training of mo1's network stage (SPEC.md §6.8.1, the GRU projector §6.8.2): see
 // train_mo_network in mo_training.hpp.
 #include <algorithm>
 #include <array>

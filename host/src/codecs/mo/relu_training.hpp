@@ -1,4 +1,4 @@
-// Training epochs of the network stage's ReLU projector (SPEC.md §6.10.1; network_training.cpp
+// Training epochs of the network stage's ReLU projector (SPEC.md §6.8.1; network_training.cpp
 // prepares the data and picks the channels): Adam on the mean absolute error, in batches of
 // kReluBatch samples, optionally quantization-aware. The float math of one step is written once
 // here (SPIKEY_HD) and run by the CPU loop (train_relu_epochs_on_cpu) and by the CUDA trainer
@@ -22,7 +22,7 @@
 
 namespace spikey::host {
 
-// Fixed-point units of the integer network (SPEC.md §6.10.1): the float network's weights and
+// Fixed-point units of the integer network (SPEC.md §6.8.1): the float network's weights and
 // activations are these multiples of its integers.
 inline constexpr float kWeightUnit = 256;      // W1, W2, the GRU's weights: 8 fractional bits
 inline constexpr float kBiasUnit = 65536;      // b1, b2, the GRU's biases: 16 fractional bits

@@ -1,4 +1,4 @@
-// Codec cm1's probability model (SPEC.md §6.11): the distribution of a sample's code given its
+// Codec cm1's probability model (SPEC.md §6.9): the distribution of a sample's code given its
 // prediction, in integers only so that every encoder and decoder computes the same numbers.
 //
 // For a residual z = code - base (base = the predicted code) the model picks a scale class k

@@ -1,4 +1,4 @@
-// Codec cm1 streams (SPEC.md §6.11): mo1's prediction, residuals coded with the context model of
+// Codec cm1 streams (SPEC.md §6.9): mo1's prediction, residuals coded with the context model of
 // cm_model.hpp by rANS (rans.hpp).
 //
 // Stream of one channel in one chunk of n samples: the rANS state (u32), then the rANS bytes.

@@ -1,4 +1,4 @@
-// rANS entropy coder (SPEC.md §6.11.4): 32-bit state in [2^24, 2^32), byte-wise
+// rANS entropy coder (SPEC.md §6.9.4): 32-bit state in [2^24, 2^32), byte-wise
 // renormalisation, probabilities in units of 2^-16. Symbols are (cum, freq) intervals of
 // [0, 2^16) with freq >= 1. The state stays at least 2^8 times any frequency, which keeps the
 // coder within about 0.0001 bits per symbol of the ideal code length.

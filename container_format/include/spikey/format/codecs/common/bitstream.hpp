@@ -1,4 +1,4 @@
-// LSB-first bit packing (SPEC.md §6.1): bit i of a stream is bit (i mod 8) of byte i/8.
+// LSB-first bit packing (SPEC.md §6.2): bit i of a stream is bit (i mod 8) of byte i/8.
 // Values are written with their least significant bit first. Streams are padded with
 // zero bits to a multiple of 32 bits, so a stream is a whole number of little-endian
 // 32-bit words and GPU lanes can own disjoint words.

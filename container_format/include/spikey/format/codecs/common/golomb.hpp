@@ -1,4 +1,4 @@
-// Half-octave Golomb coding of folded residuals (SPEC.md §6.7), used by codec lpc1.
+// Half-octave Golomb coding of folded residuals (SPEC.md §6.5), used by codec lpc1.
 //
 // The parameter is an index j = 0..kMaxGolombIndex into the divisors
 //   m = 1, 2, 3, 4, 6, 8, 12, 16, 24, ...   (2^k, and 3 * 2^(k-1) between them)

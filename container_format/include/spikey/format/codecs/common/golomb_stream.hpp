@@ -1,4 +1,4 @@
-// The Golomb stream of codecs lpc1 and mo1-mo3 (SPEC.md §6.7): one channel's residuals in one
+// The Golomb stream of codecs lpc1 and mo1-mo3 (SPEC.md §6.5): one channel's residuals in one
 // chunk after its prediction (lpc_predictor.hpp, mo_predictor.hpp):
 //
 //   warm-up     32 bits   the first code u[0] (two's complement)

@@ -1,4 +1,4 @@
-// The encoders' rule for choosing a coding parameter per partition (SPEC.md §6.5.1, §6.9):
+// The encoders' rule for choosing a coding parameter per partition (SPEC.md §6.12.1, §6.12.2):
 // from a starting value, walk down while the cost strictly decreases; if it never moved
 // down, walk up the same way. With a convex cost this ends at the optimum. Deterministic, so
 // CPU and GPU encoders choose the same parameter.

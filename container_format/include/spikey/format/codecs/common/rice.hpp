@@ -1,4 +1,4 @@
-// Rice coding of folded residuals with an escape for outliers (SPEC.md §6.3).
+// Rice coding of folded residuals with an escape for outliers (SPEC.md §6.4).
 //
 // Codeword for value u with parameter k (0 <= k <= kMaxRiceParameter):
 //   q = u >> k

@@ -1,7 +1,7 @@
-// The network stage of codecs mo2 and cm2 (format version 7, SPEC.md §6.10.1): one small integer
+// The network stage of codecs mo2 and cm2 (format version 7, SPEC.md §6.8.1): one small integer
 // network per recording, shared by its channels, that corrects the linear MiddleOut prediction.
 // A channel uses it when its predictor carries network gains (input gain g, output gain r).
-// The projector is a ReLU layer (version 7) or, from version 8 (§6.10.2), a GRU cell whose
+// The projector is a ReLU layer (version 7) or, from version 8 (§6.8.2), a GRU cell whose
 // state runs through the chunk (mo_gru_output below).
 //
 // At time t, with v_0..v_7 = c[t-8 .. t-1] (the channel's clamped differences, oldest first) and
@@ -41,7 +41,7 @@ inline constexpr std::int32_t kMaxNetCorrection = 1 << 29;
 inline constexpr int kNetInputShift = 12;
 inline constexpr int kNetActivationShift = 8;
 
-// GRU projector (§6.10.2): state h of `hidden` <= 16 values, 1.0 = 256, |h| <= 256.
+// GRU projector (§6.8.2): state h of `hidden` <= 16 values, 1.0 = 256, |h| <= 256.
 inline constexpr int kMaxGruHidden = 16;
 inline constexpr int kGruGates = 3;  // update z, reset r, candidate n
 inline constexpr std::int32_t kMaxGruBias = 1 << 20;
@@ -179,7 +179,7 @@ SPIKEY_HD int gru_table_index(std::int32_t pre) {
   return static_cast<int>((i < -kGruTableHalf ? -kGruTableHalf : (i > kGruTableHalf - 1 ? kGruTableHalf - 1 : i)) + kGruTableHalf);
 }
 
-// One GRU step (§6.10.2): updates `state` (net.hidden values, zero at the chunk's start) from
+// One GRU step (§6.8.2): updates `state` (net.hidden values, zero at the chunk's start) from
 // the same inputs x as the ReLU layer and returns the readout o = b2 + sum_k W2_k h'_k.
 //   z_k = S(bz_k + Wz_k.x + Uz_k.h)     r_k = S(br_k + Wr_k.x + Ur_k.h)
 //   n_k = T(bn_k + Wn_k.x + Un_k.((r * h) >> 8))

@@ -1,4 +1,4 @@
-// Codec mo1 ("MiddleOut", SPEC.md §6.10): level default's predictor. Each channel's code
+// Codec mo1 ("MiddleOut", SPEC.md §6.7): level default's predictor. Each channel's code
 // difference is predicted from
 //   - its own last N clamped differences c[t-N .. t-1]                       (N <= 16)
 //   - L+1 causal dmey wavelet features of its history (wavelet_features.hpp) (L <= 4)

@@ -1,5 +1,5 @@
 // Causal discrete-Meyer wavelet features of a channel's clamped code differences (codec mo1,
-// SPEC.md §6.10): an undecimated ("a trous") dmey filter bank run along the chunk, so that
+// SPEC.md §6.7): an undecimated ("a trous") dmey filter bank run along the chunk, so that
 // after each sample the details of levels 1..L and the level-L approximation summarise the
 // history at several time scales.
 //
