@@ -73,8 +73,8 @@ TEST(Cli, CompressDecompressInfoVerifyRoundTrip) {
   ASSERT_EQ(r.code, 0) << r.err;
   const json info = json::parse(r.out);
   EXPECT_EQ(info["format_version"], spikey::format::kFormatVersion);
-  // Level default keeps the smaller of mo1 and lpc1 (the race in compress()).
-  EXPECT_TRUE(info["codec"]["name"] == "mo1" || info["codec"]["name"] == "lpc1") << info["codec"];
+  // Level default: the MiddleOut prediction with the table-driven context coder.
+  EXPECT_EQ(spikey::format::codec_row(info["codec"]["name"].get<std::string>()).coder, spikey::format::ResidualCoder::table_rans) << info["codec"];
   EXPECT_EQ(info["channels"].size(), 3u);
   EXPECT_EQ(info["chunks"], 11u);  // 5.09 s in 0.5 s chunks
   EXPECT_EQ(info["original_bytes"].get<std::uint64_t>(), 197464u * 2 + 198664u);
@@ -244,7 +244,7 @@ TEST(Cli, TopologyTrainAndModelReuse) {
   // The model encodes the same recording to the same bytes as training it again does.
   r = with_raw({"compress", cinpla, "--model", (dir / "m.spkm").string(), "-o", (dir / "model.spikey").string(), "-q", "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(json::parse(r.out)["codec"], "mo2") << "the network stage helps this recording";
+  EXPECT_EQ(json::parse(r.out)["codec"], "mt2") << "the network stage helps this recording";
   r = run({"info", (dir / "model.spikey").string(), "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
   const json info = json::parse(r.out);
@@ -270,12 +270,12 @@ TEST(Cli, TopologyTrainAndModelReuse) {
   test::write_text(dir / "nonet.json", std::string(R"({"network_hidden": 0, "network_seed": 3})"));
   r = with_raw({"compress", cinpla, "--model-config", (dir / "nonet.json").string(), "-o", (dir / "nonet.spikey").string(), "-q", "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(json::parse(r.out)["codec"], "mo1") << "no network stage: the codec stays mo1";
-  // The GRU projector (codec mo3), reported by info; its size and name are checked.
+  EXPECT_EQ(json::parse(r.out)["codec"], "mt1") << "no network stage: the codec stays mt1";
+  // The GRU projector (codec mt3 at level default), reported by info; its size and name are checked.
   test::write_text(dir / "gru.json", std::string(R"({"network_projector": "gru", "gru_hidden": 4, "network_min_saving": 0})"));
   r = with_raw({"compress", cinpla, "--model-config", (dir / "gru.json").string(), "-o", (dir / "gru.spikey").string(), "-q", "--json"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(json::parse(r.out)["codec"], "mo3");
+  EXPECT_EQ(json::parse(r.out)["codec"], "mt3");
   r = run({"info", (dir / "gru.spikey").string(), "--json"});
   EXPECT_EQ(json::parse(r.out)["codec"]["network_projector"], "gru");
   r = run({"info", (dir / "gru.spikey").string()});

@@ -24,7 +24,7 @@ TEST(CodecTable, EachCodecIsOnePointOfTheGrid) {
     EXPECT_EQ(&codec_at(row.predictor, row.network, row.coder), &row) << row.name;
     EXPECT_GE(row.first_version, 1u);
     EXPECT_LE(row.first_version, kFormatVersion);
-    EXPECT_EQ(row.stream_word_bytes, row.coder == ResidualCoder::context_rans ? 1u : 4u) << row.name;
+    EXPECT_EQ(row.stream_word_bytes, row.has_context_model() ? 1u : 4u) << row.name;
     EXPECT_EQ(row.has_network(), row.network != NetworkKind::none);
     if (row.has_network()) {
       EXPECT_EQ(row.predictor, PredictorKind::middle_out) << "the network stage corrects the MiddleOut prediction";

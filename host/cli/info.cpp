@@ -87,7 +87,7 @@ int run_info(const std::string& archive, const CommonOptions& o) {
       codec["network_hidden"] = m.codec.network->hidden;
       codec["network_projector"] = m.codec.network->projector == format::NetProjector::kGru ? "gru" : "mlp";
     }
-    if (row.coder == format::ResidualCoder::context_rans) codec["prior_period"] = m.codec.cm_prior.size(), codec["scale_rate"] = m.codec.cm_scale_rate;
+    if (row.has_context_model()) codec["prior_period"] = m.codec.cm_prior.size(), codec["scale_rate"] = m.codec.cm_scale_rate;
     json j = {{"archive", archive},
               {"format_version", reader.format_version()},
               {"encoder", m.encoder},

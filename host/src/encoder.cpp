@@ -114,7 +114,7 @@ std::vector<std::string> level_codecs(const std::string& level) {
   const std::string fast = at(PredictorKind::lpc, ResidualCoder::golomb);
   // The network stage, where it pays, is the trainer's choice within the family.
   if (level == "fast") return {fast};
-  if (level == "default") return {at(PredictorKind::middle_out, ResidualCoder::golomb), fast};
+  if (level == "default") return {at(PredictorKind::middle_out, ResidualCoder::table_rans)};
   if (level == "max") return {at(PredictorKind::middle_out, ResidualCoder::context_rans)};
   throw std::invalid_argument("unknown level \"" + level + "\" (fast, default or max)");
 }
@@ -282,8 +282,7 @@ void verify_against_input(const format::ArchiveReader& reader, const Recording& 
 }
 
 format::MetadataSection survey_recording(const Recording& recording, const EncodeOptions& options, std::uint64_t* value_map_counts) {
-  if (options.partition_size == 0 || options.partition_size > format::kMaxPartitionSize)
-    throw std::invalid_argument("partition size out of range");
+  if (options.partition_size > format::kMaxPartitionSize) throw std::invalid_argument("partition size out of range");
   format::MetadataSection section;
   format::Metadata& meta = section.metadata;
   meta.encoder = std::string("spikey ") + kVersion;
@@ -291,7 +290,7 @@ format::MetadataSection survey_recording(const Recording& recording, const Encod
   meta.total_samples = recording.total_samples();
   meta.chunk_samples = chunk_samples_for(options.chunk_seconds, recording.sample_rate());
   meta.level = options.level;
-  meta.codec.partition_size = options.partition_size;
+  meta.codec.partition_size = options.partition_size;  // 0: the codec's default, once the codec is known (with_model)
   const std::uint64_t chunk_count = meta.chunk_count();
 
   // Sources: checksum of the original file and its verbatim bytes.
@@ -373,6 +372,7 @@ Model train_model(const Recording& recording, const format::MetadataSection& sur
   if (options.progress) options.progress("train", 0, 1);
   Model model;
   codecs::encoder_family(format::codec_row(codec)).train(recording, meta, options, model);
+  if (meta.codec.partition_size == 0) meta.codec.partition_size = format::codec_row(meta.codec.name).default_partition_size();
   model.codec = meta.codec;
   for (const auto& c : meta.channels) model.predictors.push_back(c.predictor);
   return model;
@@ -381,7 +381,8 @@ Model train_model(const Recording& recording, const format::MetadataSection& sur
 namespace {
 
 // The surveyed metadata with a model's codec and predictors, checked by the archive's own
-// validation before anything is encoded with it.
+// validation before anything is encoded with it. The partition size is the encoder's option,
+// or the codec's default.
 format::MetadataSection with_model(const format::MetadataSection& surveyed, const Model& model) {
   format::MetadataSection section = surveyed;
   format::Metadata& meta = section.metadata;
@@ -390,7 +391,7 @@ format::MetadataSection with_model(const format::MetadataSection& surveyed, cons
                                 std::to_string(meta.channels.size()));
   const std::uint32_t partition_size = meta.codec.partition_size;
   meta.codec = model.codec;
-  meta.codec.partition_size = partition_size;
+  meta.codec.partition_size = partition_size != 0 ? partition_size : format::codec_row(model.codec.name).default_partition_size();
   for (std::size_t c = 0; c < meta.channels.size() && c < model.predictors.size(); ++c) meta.channels[c].predictor = model.predictors[c];
   // Sync channels are runs, outside prediction (§6.10): no predictor of their own, and no
   // channel predicted from them (the trainer rarely picks one: a bitfield does not correlate).

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "spikey/format/codecs/lpc/lpc_predictor.hpp"
+#include "spikey/format/codecs/cm/cm_model.hpp"
 #include "spikey/format/codecs/mo/mo_predictor.hpp"
 #include "spikey/host/encoder.hpp"
 
@@ -40,6 +41,11 @@ void apply_model_config(const std::filesystem::path& path, EncodeOptions& option
       mo.network_min_saving = value.get<double>();
     } else if (key == "network_seed") mo.network_seed = static_cast<std::uint64_t>(integer(key, 0, 1 << 30));
     else if (key == "topology_neighbours") mo.topology_neighbours = integer(key, 1, 64);
+    else if (key == "max_prior_period") {
+      const int period = integer(key, 1, static_cast<int>(format::kCmMaxPriorPeriod));
+      if ((period & (period - 1)) != 0) throw std::invalid_argument("--model-config: max_prior_period must be a power of two");
+      options.cm_training.max_prior_period = static_cast<std::uint32_t>(period);
+    }
     else if (key == "lms_step") mo.lms_step = options.training.lms_step = integer(key, 0, format::kMaxLmsStep);
     else if (key == "training_samples") mo.max_training_samples = options.training.max_training_samples = static_cast<std::uint64_t>(integer(key, 1, 1 << 30));
     else throw std::invalid_argument("--model-config: unknown key \"" + key + "\"");

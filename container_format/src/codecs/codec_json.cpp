@@ -1,6 +1,7 @@
 // A codec's parameters and a channel's predictor in the metadata JSON (SPEC.md §4.3), put
 // together from the parts its row of the codec table names.
 #include "codecs/codec_params.hpp"
+#include "spikey/format/codecs/mt/mt_model.hpp"
 
 namespace spikey::format {
 
@@ -13,7 +14,7 @@ json codec_to_json(const CodecParams& codec) {
   if (row.has_predictors()) j["weight_shift"] = codec.weight_shift;
   if (row.predictor == PredictorKind::middle_out) detail::middle_out_params_to_json(codec, j);
   if (row.has_network() && codec.network) j["network"] = detail::network_to_json(*codec.network);
-  if (row.coder == ResidualCoder::context_rans) detail::cm_model_to_json(codec, j);
+  if (row.has_context_model()) detail::cm_model_to_json(codec, j);
   return j;
 }
 
@@ -25,7 +26,9 @@ CodecParams codec_from_json(const json& j) {
   if (row.has_predictors()) codec.weight_shift = field<std::uint32_t>(j, "weight_shift", "codec");
   if (row.predictor == PredictorKind::middle_out) detail::middle_out_params_from_json(j, codec);
   if (row.has_network()) codec.network = detail::network_from_json(field<json>(j, "network", "codec"), row.network == NetworkKind::gru);
-  if (row.coder == ResidualCoder::context_rans) detail::cm_model_from_json(j, codec);
+  if (row.has_context_model()) detail::cm_model_from_json(j, codec);
+  if (row.coder == ResidualCoder::table_rans && codec.cm_prior.size() > kMtMaxPriorPeriod)
+    detail::fail("metadata: codec.prior's period must be at most " + std::to_string(kMtMaxPriorPeriod) + " for codec " + codec.name);
   return codec;
 }
 

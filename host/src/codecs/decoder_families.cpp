@@ -14,6 +14,7 @@ const DecoderFamily& decoder_family(const format::CodecRow& row) {
     case format::CodecFamily::lpc: return lpc_decoder();
     case format::CodecFamily::mo: return mo_decoder();
     case format::CodecFamily::cm: return cm_decoder();
+    case format::CodecFamily::mt: return mt_decoder();
   }
   throw std::logic_error("codec " + std::string(row.name) + " has no decoder");
 }

@@ -13,6 +13,7 @@ const EncoderFamily& encoder_family(const format::CodecRow& row) {
     case format::CodecFamily::lpc: return lpc_encoder();
     case format::CodecFamily::mo: return mo_encoder();
     case format::CodecFamily::cm: return cm_encoder();
+    case format::CodecFamily::mt: return mt_encoder();
   }
   throw std::logic_error("codec " + std::string(row.name) + " has no encoder");
 }

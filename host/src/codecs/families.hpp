@@ -10,9 +10,11 @@ class EncoderFamily;
 const DecoderFamily& lpc_decoder();
 const DecoderFamily& mo_decoder();
 const DecoderFamily& cm_decoder();
+const DecoderFamily& mt_decoder();
 const EncoderFamily& lpc_encoder();
 const EncoderFamily& mo_encoder();
 const EncoderFamily& cm_encoder();
+const EncoderFamily& mt_encoder();
 
 namespace legacy {
 const DecoderFamily& rice1_decoder();

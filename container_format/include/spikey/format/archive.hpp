@@ -38,8 +38,9 @@ class LostChunkError : public ArchiveError {
 // version 5 lost chunks (salvaged archives), version 6 acquisition folders (side files,
 // SpikeGLX and Open Ephys sources, channel gains, run-coded sync channels), version 7 the
 // codecs mo2 and cm2 (mo1 and cm1 with the network stage), version 8 the network stage's GRU
-// projector (§6.8.2); older archives still decode.
-inline constexpr std::uint16_t kFormatVersion = 8;
+// projector (§6.8.2), version 9 the table-driven context coder (codecs mt1-mt3, §6.9.6);
+// older archives still decode.
+inline constexpr std::uint16_t kFormatVersion = 9;
 
 // §3.2 File header.
 inline constexpr std::array<std::uint8_t, 8> kFileMagic = {0x89, 'S', 'P', 'I', 'K', 'E', 'Y', '\n'};

@@ -1,6 +1,6 @@
 // The codec table (SPEC.md §6.1): every codec an archive can name is one point of the grid
 //   prediction {first difference, lpc, MiddleOut} x network {none, ReLU, GRU}
-//   x residual coder {Rice, Golomb, context-modelled rANS},
+//   x residual coder {Rice, Golomb, context-modelled rANS, the same from precomputed tables},
 // with the format version that introduced it and the size of its stream words. Every decision
 // that depends on the codec reads this table; no other code compares codec names.
 #pragma once
@@ -27,6 +27,7 @@ enum class ResidualCoder : std::uint8_t {
   rice,          // Rice codes in partitions (§6.4)
   golomb,        // half-octave Golomb codes in partitions (§6.5)
   context_rans,  // rANS under the scale context and the code-density prior (§6.9)
+  table_rans,    // the same model from tables precomputed per (scale class, code phase) (§6.9.6)
 };
 
 // The host implementation a codec belongs to: codecs of one family share their code and differ
@@ -36,6 +37,7 @@ enum class CodecFamily : std::uint8_t {
   lpc,     // lpc1
   mo,      // mo1, mo2, mo3
   cm,      // cm1, cm2, cm3
+  mt,      // mt1, mt2, mt3
 };
 
 struct CodecRow {
@@ -49,6 +51,11 @@ struct CodecRow {
 
   constexpr bool has_predictors() const { return predictor != PredictorKind::first_difference; }
   constexpr bool has_network() const { return network != NetworkKind::none; }
+  // The scale classes, shapes and code-density prior of §6.9 (stored in the codec object).
+  constexpr bool has_context_model() const { return coder == ResidualCoder::context_rans || coder == ResidualCoder::table_rans; }
+  // codec.partition_size when the encoder is not told one: residuals per Rice or Golomb
+  // partition, per rANS segment for the table coder (unused by the context coder).
+  constexpr std::uint32_t default_partition_size() const { return coder == ResidualCoder::table_rans ? 16384u : 256u; }
 };
 
 inline constexpr CodecRow kCodecTable[] = {
@@ -60,6 +67,9 @@ inline constexpr CodecRow kCodecTable[] = {
     {"cm2", 7, PredictorKind::middle_out, NetworkKind::relu, ResidualCoder::context_rans, 1, CodecFamily::cm},
     {"mo3", 8, PredictorKind::middle_out, NetworkKind::gru, ResidualCoder::golomb, 4, CodecFamily::mo},
     {"cm3", 8, PredictorKind::middle_out, NetworkKind::gru, ResidualCoder::context_rans, 1, CodecFamily::cm},
+    {"mt1", 9, PredictorKind::middle_out, NetworkKind::none, ResidualCoder::table_rans, 1, CodecFamily::mt},
+    {"mt2", 9, PredictorKind::middle_out, NetworkKind::relu, ResidualCoder::table_rans, 1, CodecFamily::mt},
+    {"mt3", 9, PredictorKind::middle_out, NetworkKind::gru, ResidualCoder::table_rans, 1, CodecFamily::mt},
 };
 
 // The names, for code that chooses a codec (tests, benchmarks); decisions read the rows.
@@ -71,6 +81,9 @@ inline constexpr const char* kCodecMo2 = "mo2";
 inline constexpr const char* kCodecCm2 = "cm2";
 inline constexpr const char* kCodecMo3 = "mo3";
 inline constexpr const char* kCodecCm3 = "cm3";
+inline constexpr const char* kCodecMt1 = "mt1";
+inline constexpr const char* kCodecMt2 = "mt2";
+inline constexpr const char* kCodecMt3 = "mt3";
 
 // The row of a codec name, or nullptr when this version does not know it.
 constexpr const CodecRow* find_codec(std::string_view name) {

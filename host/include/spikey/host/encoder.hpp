@@ -42,7 +42,7 @@ struct EncodeOptions {
   unsigned threads = 1;
   bool verify = true;
   bool overwrite = false;
-  std::uint32_t partition_size = 256;
+  std::uint32_t partition_size = 0;  // 0: the codec's default (codec table)
   PredictorTrainingOptions training;  // lpc1; its thread count follows `threads`
   MoTrainingOptions mo_training;      // mo1 and cm1; its thread count follows `threads`
   CmTrainingOptions cm_training;      // cm1's context model; its thread count follows `threads`

@@ -93,6 +93,7 @@ Topology compute_topology(const Recording& recording, const format::Metadata& me
 // cm codecs (SPEC.md §6.9): the context model from the residuals of the MiddleOut predictors.
 struct CmTrainingOptions {
   std::uint64_t max_samples = 1u << 24;  // residuals looked at (evenly spaced whole chunks)
+  std::uint32_t max_prior_period = 1024;  // the mt codecs' tables allow at most 256
   unsigned threads = 1;
 };
 

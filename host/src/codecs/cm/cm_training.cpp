@@ -234,7 +234,7 @@ std::uint8_t prior_value_of(double relative) {
 // The code-density pattern of the recording: for each candidate period P (a power of two), how
 // much likelier codes of each residue are than their neighbourhood's average; the period with
 // the largest estimated saving net of its cost in the archive (and of fitting noise) wins.
-std::vector<std::uint8_t> fit_prior(const std::vector<std::uint64_t>& codes) {
+std::vector<std::uint8_t> fit_prior(const std::vector<std::uint64_t>& codes, std::uint32_t max_period) {
   constexpr int kRadius = 8;
   std::vector<double> smooth(codes.size(), 0);
   double window = 0;
@@ -249,7 +249,7 @@ std::vector<std::uint8_t> fit_prior(const std::vector<std::uint64_t>& codes) {
   std::vector<std::uint8_t> best(1, f::kCmNeutralPrior);
   if (total == 0) return best;
   double best_net = 0;
-  for (std::uint32_t period = 2; period <= f::kCmMaxPriorPeriod; period *= 2) {
+  for (std::uint32_t period = 2; period <= std::min(max_period, f::kCmMaxPriorPeriod); period *= 2) {
     std::vector<double> count(period, 0), expected(period, 0);
     for (std::size_t c = 0; c < codes.size(); ++c) {
       const std::uint32_t phase = static_cast<std::uint32_t>(static_cast<std::int64_t>(c) - kCodeOffset) & (period - 1);
@@ -393,7 +393,7 @@ void train_cm_model(const Recording& recording, f::Metadata& meta, const CmTrain
   meta.codec.cm_first_class = static_cast<std::uint32_t>(first);
   meta.codec.cm_stored_classes = static_cast<std::uint32_t>(stored.size());
   meta.codec.cm_shapes = f::cm_complete_shapes(stored, meta.codec.cm_first_class);
-  meta.codec.cm_prior = fit_prior(total.codes);
+  meta.codec.cm_prior = fit_prior(total.codes, options.max_prior_period);
   refine_prior(recording, meta, chunks, options.threads);
 }
 

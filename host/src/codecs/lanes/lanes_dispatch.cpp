@@ -13,6 +13,8 @@ void lpc_reconstruct(const LpcLaneGroup&, const std::int32_t*, const std::uint32
 void lpc_fold(const LpcLaneGroup&, const std::int32_t* const*, std::uint32_t* const*);
 void mo_reconstruct(const MoLaneGroup&, const std::int32_t*, const std::uint32_t* const*, std::int32_t* const*);
 void mo_fold(const MoLaneGroup&, const std::int32_t* const*, std::uint32_t* const*);
+void mo_residuals(const MoLaneGroup&, const std::int32_t* const*, std::int32_t* const*);
+bool mo_reconstruct_from(const MoLaneGroup&, const std::int32_t*, MoResidualSource&, std::int32_t* const*);
 }  // namespace generic
 
 #if defined(SPIKEY_HAVE_AVX2_KERNEL)
@@ -21,6 +23,8 @@ void lpc_reconstruct(const LpcLaneGroup&, const std::int32_t*, const std::uint32
 void lpc_fold(const LpcLaneGroup&, const std::int32_t* const*, std::uint32_t* const*);
 void mo_reconstruct(const MoLaneGroup&, const std::int32_t*, const std::uint32_t* const*, std::int32_t* const*);
 void mo_fold(const MoLaneGroup&, const std::int32_t* const*, std::uint32_t* const*);
+void mo_residuals(const MoLaneGroup&, const std::int32_t* const*, std::int32_t* const*);
+bool mo_reconstruct_from(const MoLaneGroup&, const std::int32_t*, MoResidualSource&, std::int32_t* const*);
 }  // namespace avx2
 
 namespace {
@@ -58,6 +62,20 @@ void mo_fold(const MoLaneGroup& group, const std::int32_t* const* codes, std::ui
   if (use_avx2()) return avx2::mo_fold(group, codes, folded);
 #endif
   generic::mo_fold(group, codes, folded);
+}
+
+void mo_residuals(const MoLaneGroup& group, const std::int32_t* const* codes, std::int32_t* const* residuals) {
+#if defined(SPIKEY_HAVE_AVX2_KERNEL)
+  if (use_avx2()) return avx2::mo_residuals(group, codes, residuals);
+#endif
+  generic::mo_residuals(group, codes, residuals);
+}
+
+bool mo_reconstruct_from(const MoLaneGroup& group, const std::int32_t* first_code, MoResidualSource& source, std::int32_t* const* codes) {
+#if defined(SPIKEY_HAVE_AVX2_KERNEL)
+  if (use_avx2()) return avx2::mo_reconstruct_from(group, first_code, source, codes);
+#endif
+  return generic::mo_reconstruct_from(group, first_code, source, codes);
 }
 
 const char* instruction_set() {

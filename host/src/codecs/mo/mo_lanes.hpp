@@ -23,4 +23,17 @@ struct MoLaneGroup {
 void mo_reconstruct(const MoLaneGroup& group, const std::int32_t* first_code, const std::uint32_t* const* folded, std::int32_t* const* codes);
 void mo_fold(const MoLaneGroup& group, const std::int32_t* const* codes, std::uint32_t* const* folded);
 
+// The mt codecs: signed residuals z[t] = d[t] - p (t = 1..n-1; z[0] = 0) from known codes.
+void mo_residuals(const MoLaneGroup& group, const std::int32_t* const* codes, std::int32_t* const* residuals);
+
+// The mt codecs' decoder: at every step t >= 1, once each lane's predicted code `base` is known,
+// the source decodes the lanes' residuals (entropy decoding interleaved with prediction, since
+// the coder's context depends on the prediction). Returns false when the source fails.
+class MoResidualSource {
+ public:
+  virtual ~MoResidualSource() = default;
+  virtual bool residuals(std::uint32_t t, const std::int32_t* base, std::int32_t* z) = 0;  // kLanes each
+};
+bool mo_reconstruct_from(const MoLaneGroup& group, const std::int32_t* first_code, MoResidualSource& source, std::int32_t* const* codes);
+
 }  // namespace spikey::host::lanes

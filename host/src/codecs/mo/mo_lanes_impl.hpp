@@ -182,9 +182,16 @@ inline lanes_i32 gru_correction(const PackedGru& net, const GruTables& tables, G
   return clamp(y * output_gain, f::kMaxNetCorrection);
 }
 
-template <bool kDecode>
-void run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uint32_t* const* folded_in, const std::int32_t* const* codes_in,
-            std::int32_t* const* codes_out, std::uint32_t* const* folded_out) {
+// What a pass of the kernel does per step: the encoder's folded residuals (Golomb codecs) or
+// signed residuals (mt codecs) from known codes; the decoder's codes from folded residuals, or
+// from residuals a source decodes once it knows each lane's predicted code.
+enum class MoPass { fold, residuals, reconstruct_folded, reconstruct_from_source };
+
+template <MoPass kPass>
+bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uint32_t* const* folded_in, const std::int32_t* const* codes_in,
+            std::int32_t* const* codes_out, std::uint32_t* const* folded_out, std::int32_t* const* residuals_out,
+            spikey::host::lanes::MoResidualSource* source) {
+  constexpr bool kDecode = kPass == MoPass::reconstruct_folded || kPass == MoPass::reconstruct_from_source;
   // Group layout: history taps (the longest lane's), wavelet taps (when any lane uses them),
   // then source slots (the most sources of any lane); lanes with fewer taps get zero weights
   // and zero steps there.
@@ -259,7 +266,7 @@ void run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
   const auto active = static_cast<std::size_t>(g.lanes);
   if (kDecode) {
     for (std::size_t l = 0; l < lanes; ++l) s.codes[l] = l < active ? first_code[l] : 0;
-    for (std::size_t t = 1; t < n; ++t) {
+    for (std::size_t t = 1; t < n && kPass == MoPass::reconstruct_folded; ++t) {
       std::uint32_t* row = s.folded.data() + (t - 1) * lanes;
       for (std::size_t l = 0; l < lanes; ++l) row[l] = l < active ? folded_in[l][t - 1] : 0;
     }
@@ -300,10 +307,18 @@ void run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
     const lanes_i32 p = (acc + half) >> shift;
     const lanes_i32 flip = acc > p * unit;
     lanes_i32 e, d;
-    if constexpr (kDecode) {
+    if constexpr (kPass == MoPass::reconstruct_folded) {
       const lanes_u32 u = load(folded + (t - 1) * lanes);
       const lanes_u32 unfolded = (u >> 1) ^ (lanes_u32{} - (u & 1u));
       e = (lanes_i32)(((lanes_u32)flip ^ unfolded) - (lanes_u32)flip);
+      d = (lanes_i32)((lanes_u32)e + (lanes_u32)p);
+      previous = (lanes_i32)((lanes_u32)previous + (lanes_u32)d);
+      store(codes + t * lanes, previous);
+    } else if constexpr (kPass == MoPass::reconstruct_from_source) {
+      alignas(32) std::int32_t base[kLanes], z[kLanes];
+      store(base, (lanes_i32)((lanes_u32)previous + (lanes_u32)p));
+      if (!source->residuals(static_cast<std::uint32_t>(t), base, z)) return false;
+      e = load(z);
       d = (lanes_i32)((lanes_u32)e + (lanes_u32)p);
       previous = (lanes_i32)((lanes_u32)previous + (lanes_u32)d);
       store(codes + t * lanes, previous);
@@ -312,8 +327,12 @@ void run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
       d = current - previous;
       previous = current;
       e = d - p;
-      const lanes_i32 x = (e ^ flip) - flip;
-      store(folded + (t - 1) * lanes, (lanes_u32)((x << 1) ^ (x >> 31)));
+      if constexpr (kPass == MoPass::fold) {
+        const lanes_i32 x = (e ^ flip) - flip;
+        store(folded + (t - 1) * lanes, (lanes_u32)((x << 1) ^ (x >> 31)));
+      } else {
+        store((std::int32_t*)folded + (t - 1) * lanes, e);
+      }
     }
     if (adapting) {
       const lanes_i32 e_positive = e > 0, e_negative = e < 0;
@@ -357,20 +376,32 @@ void run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
   }
 
   for (int l = 0; l < g.lanes; ++l) {
-    if (kDecode) {
+    if constexpr (kDecode) {
       for (std::size_t t = 0; t < n; ++t) codes_out[l][t] = codes[t * lanes + static_cast<std::size_t>(l)];
-    } else {
+    } else if constexpr (kPass == MoPass::fold) {
       for (std::size_t t = 1; t < n; ++t) folded_out[l][t - 1] = folded[(t - 1) * lanes + static_cast<std::size_t>(l)];
+    } else {
+      residuals_out[l][0] = 0;
+      for (std::size_t t = 1; t < n; ++t) residuals_out[l][t] = static_cast<std::int32_t>(folded[(t - 1) * lanes + static_cast<std::size_t>(l)]);
     }
   }
+  return true;
 }
 
 }  // namespace mo_detail
 
 void mo_reconstruct(const MoLaneGroup& group, const std::int32_t* first_code, const std::uint32_t* const* folded, std::int32_t* const* codes) {
-  mo_detail::run_mo<true>(group, first_code, folded, nullptr, codes, nullptr);
+  mo_detail::run_mo<mo_detail::MoPass::reconstruct_folded>(group, first_code, folded, nullptr, codes, nullptr, nullptr, nullptr);
 }
 
 void mo_fold(const MoLaneGroup& group, const std::int32_t* const* codes, std::uint32_t* const* folded) {
-  mo_detail::run_mo<false>(group, nullptr, nullptr, codes, nullptr, folded);
+  mo_detail::run_mo<mo_detail::MoPass::fold>(group, nullptr, nullptr, codes, nullptr, folded, nullptr, nullptr);
+}
+
+void mo_residuals(const MoLaneGroup& group, const std::int32_t* const* codes, std::int32_t* const* residuals) {
+  mo_detail::run_mo<mo_detail::MoPass::residuals>(group, nullptr, nullptr, codes, nullptr, nullptr, residuals, nullptr);
+}
+
+bool mo_reconstruct_from(const MoLaneGroup& group, const std::int32_t* first_code, MoResidualSource& source, std::int32_t* const* codes) {
+  return mo_detail::run_mo<mo_detail::MoPass::reconstruct_from_source>(group, first_code, nullptr, nullptr, codes, nullptr, nullptr, &source);
 }

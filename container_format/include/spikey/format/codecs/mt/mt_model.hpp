@@ -1,0 +1,129 @@
+// The table-driven context coder of codecs mt1-mt3 (SPEC.md §6.9.6): the context model of the
+// cm codecs (scale classes, shapes, code-density prior; cm_model.hpp) with the prior applied
+// everywhere, so that the distribution of a residual depends only on its class k and the phase
+// base mod P of its predicted code. Each (k, phase) distribution is a table built once per
+// archive, so that coding a symbol is a lookup rather than a walk over the window.
+//
+// Distribution of (k, phase), over the class's window |j| <= H_k:
+//   W(j) = shape_k(|j|) * (shift_k == 0 ? prior_weight(prior[(phase + j) mod P]) : 256)
+//   N = floor(2^32 * (2^16 - 16) / sum W),  freq(j) = (W(j) * N) >> 32
+//   the escape symbol is [0, 16); then positions u = 0, 1, 2, ... in zigzag order of
+//   j = 0, -1, 1, -2, ...: cum(0) = 16, cum(u + 1) = cum(u) + freq(zigzag_decode(u)).
+// A class with a bucket shift has one distribution (its weights do not depend on the phase).
+//
+// Tables hold the positions u < kMtCentralPositions (|j| <= 31), where nearly every residual
+// falls; the rarer positions beyond are summed from W when a symbol lies there. The bytes are
+// the distribution's either way.
+#pragma once
+
+#include "spikey/format/codecs/cm/cm_model.hpp"
+#include "spikey/format/hd.hpp"
+
+namespace spikey::format {
+
+inline constexpr std::uint32_t kMtMaxPriorPeriod = 256;  // distributions per class: at most 256
+inline constexpr std::uint32_t kMtCentralPositions = 63; // |j| <= 31 in the table
+inline constexpr int kMtIndexShift = 10;                  // the coarse index: one entry per 1024 slots
+inline constexpr int kMtIndexEntries = kRansTotal >> kMtIndexShift;
+
+// One (class, phase) distribution: the class's shape and prior (for positions past the table),
+// the normaliser N, and its table: cum(0 .. central) and, for each run of 1024 slots, the first
+// position whose interval ends past the run's first slot.
+struct MtTable {
+  const std::uint32_t* cum = nullptr;  // central + 1 entries
+  const std::uint8_t* index = nullptr;  // kMtIndexEntries entries
+  std::uint32_t central = 0;             // positions in the table: min(2H + 1, kMtCentralPositions)
+  std::int32_t half_width = 0;
+  std::int32_t shift = 0;
+  std::uint64_t normaliser = 0;
+  const std::uint16_t* shape = nullptr;  // H + 1 values
+  const std::uint16_t* prior = nullptr;  // prior weights, null for a class with a shift
+  std::uint32_t prior_mask = 0;
+  std::uint32_t phase = 0;
+
+  SPIKEY_HD std::uint32_t positions() const { return 2u * static_cast<std::uint32_t>(half_width) + 1u; }
+  SPIKEY_HD std::uint32_t frequency(std::uint32_t u) const {
+    const std::int32_t j = zigzag_decode(u);
+    const std::uint64_t w = std::uint64_t{shape[j < 0 ? -j : j]} *
+                            (prior == nullptr ? kCmNeutralPriorWeight : prior[(phase + static_cast<std::uint32_t>(j)) & prior_mask]);
+    return static_cast<std::uint32_t>((w * normaliser) >> 32);
+  }
+};
+
+// Fills a (class, phase) table: its normaliser, `cum` (central + 1 entries) and `index`. `table`
+// holds the class's shape, half width, shift and prior; `central` is set.
+SPIKEY_HD void mt_build_table(MtTable& table, std::uint32_t* cum, std::uint8_t* index) {
+  std::uint64_t total = 0;
+  for (std::int32_t j = -table.half_width; j <= table.half_width; ++j) {
+    const std::uint32_t s = table.shape[j < 0 ? -j : j];
+    total += std::uint64_t{s} * (table.prior == nullptr ? kCmNeutralPriorWeight : table.prior[(table.phase + static_cast<std::uint32_t>(j)) & table.prior_mask]);
+  }
+  table.normaliser = total == 0 ? 0 : (std::uint64_t{kRansTotal - kCmEscapeFrequency} << 32) / total;
+  table.central = table.positions() < kMtCentralPositions ? table.positions() : kMtCentralPositions;
+  cum[0] = kCmEscapeFrequency;
+  for (std::uint32_t u = 0; u < table.central; ++u) cum[u + 1] = cum[u] + table.frequency(u);
+  std::uint32_t u = 0;
+  for (int i = 0; i < kMtIndexEntries; ++i) {
+    const std::uint32_t slot = static_cast<std::uint32_t>(i) << kMtIndexShift;
+    while (u < table.central && cum[u + 1] <= slot) ++u;
+    index[i] = static_cast<std::uint8_t>(u);
+  }
+  table.cum = cum;
+  table.index = index;
+}
+
+// cum of position u (u may lie past the table).
+SPIKEY_HD std::uint32_t mt_cum(const MtTable& t, std::uint32_t u) {
+  if (u <= t.central) return t.cum[u];
+  std::uint32_t cum = t.cum[t.central];
+  for (std::uint32_t v = t.central; v < u; ++v) cum += t.frequency(v);
+  return cum;
+}
+
+// A residual's symbols (at most 4), as cm_residual_symbols: the bucket, its low bits under a
+// shift, or the escape and the residual as an integer.
+SPIKEY_HD int mt_residual_symbols(const MtTable& t, std::int32_t z, CmSymbol* symbols) {
+  const std::int32_t j = cm_bucket(z, t.shift);
+  if (j >= -t.half_width && j <= t.half_width) {
+    const std::uint32_t u = zigzag_encode(j);
+    const std::uint32_t freq = u < t.central ? t.cum[u + 1] - t.cum[u] : t.frequency(u);
+    if (freq != 0) {
+      symbols[0] = {mt_cum(t, u), freq};
+      if (t.shift == 0) return 1;
+      symbols[1] = cm_raw_symbol(cm_low_bits(z, j, t.shift), t.shift);
+      return 2;
+    }
+  }
+  symbols[0] = {0, kCmEscapeFrequency};
+  return 1 + cm_integer_symbols(z, symbols + 1);
+}
+
+// Decodes one residual; false on a malformed stream.
+SPIKEY_HD bool mt_decode_residual(const MtTable& t, RansDecoder& rans, std::int32_t* z) {
+  const std::uint32_t slot = rans.slot();
+  if (slot < kCmEscapeFrequency) {
+    rans.advance(0, kCmEscapeFrequency);
+    return cm_decode_integer(rans, z);
+  }
+  std::uint32_t u, cum, freq;
+  if (slot < t.cum[t.central]) {
+    u = t.index[slot >> kMtIndexShift];
+    while (t.cum[u + 1] <= slot) ++u;
+    cum = t.cum[u];
+    freq = t.cum[u + 1] - cum;
+  } else {  // past the table: sum on
+    const std::uint32_t positions = t.positions();
+    cum = t.cum[t.central];
+    for (u = t.central;; ++u) {
+      if (u == positions) return false;  // the slot lies in the unused top of the range
+      freq = t.frequency(u);
+      if (slot < cum + freq) break;
+      cum += freq;
+    }
+  }
+  rans.advance(cum, freq);
+  *z = cm_residual(zigzag_decode(u), rans.get_bits(t.shift), t.shift);
+  return true;
+}
+
+}  // namespace spikey::format
