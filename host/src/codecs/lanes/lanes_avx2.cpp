@@ -8,8 +8,10 @@
 
 #include "codecs/lpc/lpc_lanes.hpp"
 #include "codecs/mo/mo_lanes.hpp"
+#include "codecs/mt/mt_lanes.hpp"
 
 namespace spikey::host::lanes::avx2 {
 #include "codecs/lpc/lpc_lanes_impl.hpp"
 #include "codecs/mo/mo_lanes_impl.hpp"
+#include "codecs/mt/mt_lanes_impl.hpp"
 }  // namespace spikey::host::lanes::avx2

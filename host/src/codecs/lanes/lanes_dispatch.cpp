@@ -5,6 +5,7 @@
 
 #include "codecs/lpc/lpc_lanes.hpp"
 #include "codecs/mo/mo_lanes.hpp"
+#include "codecs/mt/mt_lanes.hpp"
 
 namespace spikey::host::lanes {
 
@@ -15,6 +16,7 @@ void mo_reconstruct(const MoLaneGroup&, const std::int32_t*, const std::uint32_t
 void mo_fold(const MoLaneGroup&, const std::int32_t* const*, std::uint32_t* const*);
 void mo_residuals(const MoLaneGroup&, const std::int32_t* const*, std::int32_t* const*);
 bool mo_reconstruct_from(const MoLaneGroup&, const std::int32_t*, MoResidualSource&, std::int32_t* const*);
+bool mt_decode_step(MtLaneBatch&, const std::int32_t*, std::int32_t*, int*);
 }  // namespace generic
 
 #if defined(SPIKEY_HAVE_AVX2_KERNEL)
@@ -25,6 +27,7 @@ void mo_reconstruct(const MoLaneGroup&, const std::int32_t*, const std::uint32_t
 void mo_fold(const MoLaneGroup&, const std::int32_t* const*, std::uint32_t* const*);
 void mo_residuals(const MoLaneGroup&, const std::int32_t* const*, std::int32_t* const*);
 bool mo_reconstruct_from(const MoLaneGroup&, const std::int32_t*, MoResidualSource&, std::int32_t* const*);
+bool mt_decode_step(MtLaneBatch&, const std::int32_t*, std::int32_t*, int*);
 }  // namespace avx2
 
 namespace {
@@ -76,6 +79,13 @@ bool mo_reconstruct_from(const MoLaneGroup& group, const std::int32_t* first_cod
   if (use_avx2()) return avx2::mo_reconstruct_from(group, first_code, source, codes);
 #endif
   return generic::mo_reconstruct_from(group, first_code, source, codes);
+}
+
+bool mt_decode_step(MtLaneBatch& batch, const std::int32_t* base, std::int32_t* z, int* failed_lane) {
+#if defined(SPIKEY_HAVE_AVX2_KERNEL)
+  if (use_avx2()) return avx2::mt_decode_step(batch, base, z, failed_lane);
+#endif
+  return generic::mt_decode_step(batch, base, z, failed_lane);
 }
 
 const char* instruction_set() {

@@ -6,8 +6,10 @@
 
 #include "codecs/lpc/lpc_lanes.hpp"
 #include "codecs/mo/mo_lanes.hpp"
+#include "codecs/mt/mt_lanes.hpp"
 
 namespace spikey::host::lanes::generic {
 #include "codecs/lpc/lpc_lanes_impl.hpp"
 #include "codecs/mo/mo_lanes_impl.hpp"
+#include "codecs/mt/mt_lanes_impl.hpp"
 }  // namespace spikey::host::lanes::generic

@@ -9,6 +9,7 @@
 #include "codecs/lanes/lane_batcher.hpp"
 #include "codecs/mo/mo_lanes.hpp"
 #include "codecs/mo/mo_sources.hpp"
+#include "codecs/mt/mt_lanes.hpp"
 #include "codecs/mt/mt_tables.hpp"
 #include "spikey/format/codecs/mt/mt_stream.hpp"
 #include "spikey/format/codecs/stored_models.hpp"
@@ -20,91 +21,87 @@ namespace f = spikey::format;
 
 namespace {
 
-// One channel's stream: its segments and the rANS decoder of the current one.
-class MtStreamReader {
+// One channel's stream: its segment directory.
+class MtSegments {
  public:
-  // Parses the segment directory; false when the sizes do not fit the stream.
+  // Parses the directory; false when the sizes do not fit the stream.
   bool open(std::span<const std::uint8_t> stream, std::uint32_t n, std::uint32_t segment_residuals) {
     count_ = f::mt_segment_count(n, segment_residuals);
     std::size_t at = 0;
     std::uint64_t used = 0;
-    sizes_.clear();
+    offsets_.clear();
     for (std::uint32_t i = 0; i + 1 < count_; ++i) {
       std::uint64_t size = 0;
       if (!f::read_leb128(stream, &at, f::kMtMaxSegmentSizeBytes, &size) || size > 0xffffffffu) return false;
-      sizes_.push_back(size);
+      offsets_.push_back(used);
       used += size;
     }
     if (used > stream.size() - at) return false;
-    sizes_.push_back(stream.size() - at - used);
-    stream_ = stream.subspan(at);
-    segment_ = 0;
-    offset_ = 0;
-    return f::mt_start_segment(stream_.data(), sizes_[0], rans_);
+    offsets_.push_back(used);
+    offsets_.push_back(stream.size() - at);
+    body_ = stream.subspan(at);
+    return true;
   }
-
-  // Moves to the next segment (where residual t = segment * S + 1 begins).
-  bool next_segment() {
-    if (!rans_.finished_cleanly() || segment_ + 1 >= count_) return false;
-    offset_ += sizes_[segment_++];
-    return f::mt_start_segment(stream_.data() + offset_, sizes_[segment_], rans_);
-  }
-
-  // The stream ended where it should: the last segment, finished cleanly.
-  bool finished() const { return segment_ + 1 == count_ && rans_.finished_cleanly(); }
-
-  f::RansDecoder& rans() { return rans_; }
+  std::uint32_t count() const { return count_; }
+  std::span<const std::uint8_t> segment(std::uint32_t i) const { return body_.subspan(offsets_[i], offsets_[i + 1] - offsets_[i]); }
 
  private:
-  std::span<const std::uint8_t> stream_;
-  std::vector<std::uint64_t> sizes_;
-  std::uint32_t count_ = 1, segment_ = 0;
-  std::uint64_t offset_ = 0;
-  f::RansDecoder rans_;
+  std::span<const std::uint8_t> body_;
+  std::vector<std::uint64_t> offsets_;  // count + 1 boundaries within body_
+  std::uint32_t count_ = 1;
 };
 
-// The residuals of a lane group: one stream reader and running scale per lane.
+// The residuals of a lane group: every lane's stream segments, decoded in lockstep
+// (mt_decode_step) as the prediction gives each step's predicted codes.
 class MtLaneSource final : public lanes::MoResidualSource {
  public:
-  MtLaneSource(const MtTables& tables, int lanes) : tables_(tables), lanes_(lanes) {}
+  MtLaneSource(const MtTables& tables, int lanes) {
+    batch_.lanes = lanes;
+    batch_.tables = &tables;
+  }
 
   // Opens lane l's stream and reads its header: the adapt flag and the first code.
   bool start(int l, std::span<const std::uint8_t> stream, std::uint32_t n, std::uint32_t segment_residuals, bool* adapt, std::int32_t* first_code) {
     segment_residuals_ = segment_residuals;
-    next_boundary_ = segment_residuals + 1;
-    MtStreamReader& r = readers_[l];
-    if (!r.open(stream, n, segment_residuals)) return false;
-    *adapt = r.rans().get_bits(1) != 0;
-    scale_[l] = f::kCmScaleStart;
-    return f::cm_decode_integer(r.rans(), first_code) && !r.rans().overran;
+    next_boundary_ = std::uint64_t{segment_residuals} + 1;
+    if (!segments_[l].open(stream, n, segment_residuals) || !start_segment(l, 0)) return false;
+    f::RansDecoder d = batch_.decoder(l);
+    *adapt = d.get_bits(1) != 0;
+    const bool ok = f::cm_decode_integer(d, first_code) && !d.overran;
+    batch_.take(l, d);
+    batch_.scale[l] = f::kCmScaleStart;
+    return ok;
   }
 
   bool residuals(std::uint32_t t, const std::int32_t* base, std::int32_t* z) override {
     if (t == next_boundary_) {  // every lane's stream starts a segment here (same n, same S)
-      for (int l = 0; l < lanes_; ++l)
-        if (failed_lane = l; !readers_[l].next_segment()) return false;
+      for (int l = 0; l < batch_.lanes; ++l)
+        if (failed_lane = l; !finished_segment(l) || !start_segment(l, segment_[l] + 1)) return false;
       next_boundary_ += segment_residuals_;
     }
-    for (int l = 0; l < lanes_; ++l) {
-      MtStreamReader& r = readers_[l];
-      failed_lane = l;
-      const f::MtTable table = tables_.table(f::cm_class_of(scale_[l]), base[l]);
-      if (!f::mt_decode_residual(table, r.rans(), &z[l]) || r.rans().overran) return false;
-      scale_[l] = f::cm_next_scale(scale_[l], z[l], tables_.scale_rate());
-    }
-    failed_lane = -1;
-    return true;
+    return lanes::mt_decode_step(batch_, base, z, &failed_lane);
   }
 
-  bool finished(int l) const { return readers_[l].finished(); }
+  // The stream ended where it should: its last segment, finished cleanly.
+  bool finished(int l) const { return segment_[l] + 1 == segments_[l].count() && finished_segment(l); }
 
   int failed_lane = -1;  // the lane whose stream stopped the group
 
  private:
-  const MtTables& tables_;
-  int lanes_;
-  MtStreamReader readers_[lanes::kLanes];
-  std::int32_t scale_[lanes::kLanes] = {};
+  bool start_segment(int l, std::uint32_t i) {
+    if (i >= segments_[l].count()) return false;
+    segment_[l] = i;
+    const auto bytes = segments_[l].segment(i);
+    f::RansDecoder d;
+    const bool ok = f::mt_start_segment(bytes.data(), bytes.size(), d);
+    batch_.take(l, d);
+    return ok;
+  }
+  bool finished_segment(int l) const { return batch_.decoder(l).finished_cleanly(); }
+
+  lanes::MtLaneBatch batch_;
+  MtSegments segments_[lanes::kLanes];
+  std::uint32_t segment_[lanes::kLanes] = {};
   std::uint64_t segment_residuals_ = 1, next_boundary_ = 2;
 };
 

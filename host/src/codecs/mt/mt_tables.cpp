@@ -7,36 +7,37 @@ namespace spikey::host::codecs {
 
 namespace f = spikey::format;
 
-MtTables::MtTables(const f::CodecParams& codec) : model_(codec) {
-  view_ = model_.for_map(f::ValueMap{});
-  view_.code_low = std::numeric_limits<std::int32_t>::min();  // the mt model's prior has no range
-  view_.code_high = std::numeric_limits<std::int32_t>::max();
-  prior_mask_ = view_.prior_mask;
-  scale_rate_ = view_.scale_rate;
-}
-
-const MtTables::Class& MtTables::built(int k) const {
-  std::call_once(once_[static_cast<std::size_t>(k)], [&] {
-    Class& c = classes_[static_cast<std::size_t>(k)];
-    c.view.half_width = view_.half_width[k];
-    c.view.shift = view_.shift[k];
-    c.view.shape = view_.shape[k];
-    c.view.prior = c.view.shift != 0 ? nullptr : view_.prior;
-    c.view.prior_mask = prior_mask_;
-    c.phases = c.view.shift != 0 ? 1u : prior_mask_ + 1;
-    c.cum.resize(std::size_t{c.phases} * kStride);
-    c.index.resize(std::size_t{c.phases} * f::kMtIndexEntries);
-    c.normaliser.resize(c.phases);
-    for (std::uint32_t phase = 0; phase < c.phases; ++phase) {
-      f::MtTable t = c.view;
+MtTables::MtTables(const f::CodecParams& codec)
+    : model_(codec),
+      views_(f::kCmClasses),
+      cum_(std::size_t{f::kCmClasses} * kPhases * kStride, kProbePad),
+      index_(std::size_t{f::kCmClasses} * kPhases * f::kMtIndexEntries + 4, 0),
+      normaliser_(std::size_t{f::kCmClasses} * kPhases, 0),
+      phase_mask_(f::kCmClasses),
+      central_(f::kCmClasses),
+      plain_(f::kCmClasses) {
+  const f::CmTables view = model_.for_map(f::ValueMap{});  // its code range is not used: the mt prior has none
+  scale_rate_ = view.scale_rate;
+  for (int k = 0; k < f::kCmClasses; ++k) {
+    const auto c = static_cast<std::size_t>(k);
+    f::MtTable& v = views_[c];
+    v.half_width = view.half_width[k];
+    v.shift = view.shift[k];
+    v.shape = view.shape[k];
+    v.prior = v.shift != 0 ? nullptr : view.prior;
+    v.prior_mask = view.prior_mask;
+    phase_mask_[c] = v.shift != 0 ? 0u : view.prior_mask;
+    plain_[c] = v.shift == 0 ? 1u : 0u;
+    for (std::uint32_t phase = 0; phase <= phase_mask_[c]; ++phase) {
+      f::MtTable t = v;
       t.phase = phase;
-      f::mt_build_table(t, c.cum.data() + std::size_t{phase} * kStride, c.index.data() + std::size_t{phase} * f::kMtIndexEntries);
-      c.normaliser[phase] = t.normaliser;
-      c.view.central = t.central;
+      const std::size_t slot = c * kPhases + phase;
+      f::mt_build_table(t, cum_.data() + slot * kStride, index_.data() + slot * f::kMtIndexEntries);
+      normaliser_[slot] = t.normaliser;
+      v.central = t.central;
     }
-    ready_[static_cast<std::size_t>(k)].store(&c, std::memory_order_release);
-  });
-  return classes_[static_cast<std::size_t>(k)];
+    central_[c] = v.central;
+  }
 }
 
 std::shared_ptr<const MtTables> mt_tables_for(const f::CodecParams& codec) {

@@ -1,13 +1,11 @@
 // The mt codecs' tables on the host (SPEC.md §6.9.6): every (scale class, prior phase) table of
-// an archive's context model, built on first use of its class and shared by every decoder and
-// encoder thread that reads the same model.
+// an archive's context model, built once per model and shared by every decoder and encoder
+// thread that reads it. Flat arrays, so that the lockstep decoder finds the tables of eight
+// lanes with gathers: class k, phase p at slot k * kPhases + p.
 #pragma once
 
-#include <array>
-#include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "spikey/format/archive.hpp"
@@ -18,41 +16,41 @@ namespace spikey::host::codecs {
 
 class MtTables {
  public:
+  static constexpr std::uint32_t kPhases = format::kMtMaxPriorPeriod;                            // slots per class
+  static constexpr std::size_t kStride = format::kMtCentralPositions + 1 + format::kMtProbePad;  // cum entries per slot
+  static constexpr std::uint32_t kProbePad = 0x7fffffff;  // cum past a table's end: above every slot, positive as int32
+
   explicit MtTables(const format::CodecParams& codec);
   MtTables(const MtTables&) = delete;
   MtTables& operator=(const MtTables&) = delete;
 
-  // The table of class k for a predicted code `base`.
+  // The table of class k for a predicted code `base` (the general path).
   format::MtTable table(int k, std::int32_t base) const {
-    const Class* ready = ready_[static_cast<std::size_t>(k)].load(std::memory_order_acquire);
-    const Class& c = ready != nullptr ? *ready : built(k);
-    format::MtTable t = c.view;
-    if (c.phases > 1) t.phase = static_cast<std::uint32_t>(base) & prior_mask_;
-    t.cum = c.cum.data() + std::size_t{t.phase} * kStride;
-    t.index = c.index.data() + std::size_t{t.phase} * format::kMtIndexEntries;
-    t.normaliser = c.normaliser[t.phase];
+    format::MtTable t = views_[static_cast<std::size_t>(k)];
+    t.phase = static_cast<std::uint32_t>(base) & phase_mask_[static_cast<std::size_t>(k)];
+    const std::size_t slot = static_cast<std::size_t>(k) * kPhases + t.phase;
+    t.cum = cum_.data() + slot * kStride;
+    t.index = index_.data() + slot * format::kMtIndexEntries;
+    t.normaliser = normaliser_[slot];
     return t;
   }
   int scale_rate() const { return scale_rate_; }
 
- private:
-  static constexpr std::size_t kStride = format::kMtCentralPositions + 1;  // cum entries per phase
-  struct Class {
-    std::uint32_t phases = 1;
-    format::MtTable view;  // shape, half width, shift, prior
-    std::vector<std::uint32_t> cum;
-    std::vector<std::uint8_t> index;
-    std::vector<std::uint64_t> normaliser;
-  };
-  const Class& built(int k) const;
+  // Flat views for the lockstep decoder.
+  const std::uint32_t* cum() const { return cum_.data(); }
+  const std::uint8_t* index() const { return index_.data(); }  // 4 readable bytes past the last entry
+  const std::uint32_t* phase_mask() const { return phase_mask_.data(); }  // per class: the prior's mask, 0 with a shift
+  const std::uint32_t* central() const { return central_.data(); }        // per class
+  const std::uint32_t* plain() const { return plain_.data(); }            // per class: 1 without a bucket shift
 
+ private:
   format::CmModelTables model_;
-  format::CmTables view_;
-  std::uint32_t prior_mask_ = 0;
+  std::vector<format::MtTable> views_;  // per class: shape, half width, shift, prior
+  std::vector<std::uint32_t> cum_;
+  std::vector<std::uint8_t> index_;
+  std::vector<std::uint64_t> normaliser_;
+  std::vector<std::uint32_t> phase_mask_, central_, plain_;
   int scale_rate_ = 5;
-  mutable std::array<std::once_flag, format::kCmClasses> once_;
-  mutable std::array<Class, format::kCmClasses> classes_;
-  mutable std::array<std::atomic<const Class*>, format::kCmClasses> ready_{};  // set once a class is built
 };
 
 // The tables of a codec's model: built once per model (by content) and kept while in use.

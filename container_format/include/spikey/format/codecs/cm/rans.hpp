@@ -62,6 +62,20 @@ struct RansDecoder {
     }
   }
 
+  // advance() without branches on the data: after a step the state is at least 2^8 (freq >= 1),
+  // so at most two bytes bring it back to [kRansLow, 2^32).
+  SPIKEY_HD void advance_branchless(std::uint32_t cum, std::uint32_t freq) {
+    state = freq * (state >> kRansProbabilityBits) + slot() - cum;
+    for (int i = 0; i < 2; ++i) {
+      const bool need = state < kRansLow;
+      const bool have = next < count;
+      const std::uint32_t byte = have ? bytes[have ? next : 0] : 0u;
+      overran = overran || (need && !have);
+      state = need ? (have ? (state << 8) | byte : kRansLow) : state;
+      next += (need && have) ? 1u : 0u;
+    }
+  }
+
   SPIKEY_HD std::uint32_t get_bits(int bits) {
     if (bits == 0) return 0;
     const std::uint32_t value = slot() >> (kRansProbabilityBits - bits);

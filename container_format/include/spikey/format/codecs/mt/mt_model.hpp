@@ -126,4 +126,25 @@ SPIKEY_HD bool mt_decode_residual(const MtTable& t, RansDecoder& rans, std::int3
   return true;
 }
 
+// mt_decode_residual for tables whose cum is padded past the central positions with
+// kMtProbePad entries of 2^32 - 1 (host tables): the central search probes a fixed run of
+// positions without branching on the data. The same symbols and state as mt_decode_residual.
+inline constexpr std::uint32_t kMtProbePad = 4;
+SPIKEY_HD bool mt_decode_residual_probed(const MtTable& t, RansDecoder& rans, std::int32_t* z) {
+  const std::uint32_t slot = rans.slot();
+  if (slot >= kCmEscapeFrequency && slot < t.cum[t.central]) {
+    std::uint32_t u = t.index[slot >> kMtIndexShift];
+    const std::uint32_t* c = t.cum + u + 1;
+    const std::uint32_t step = static_cast<std::uint32_t>(c[0] <= slot) + static_cast<std::uint32_t>(c[1] <= slot) +
+                               static_cast<std::uint32_t>(c[2] <= slot) + static_cast<std::uint32_t>(c[3] <= slot);
+    u += step;
+    while (t.cum[u + 1] <= slot) ++u;  // past the probes: rare
+    rans.advance_branchless(t.cum[u], t.cum[u + 1] - t.cum[u]);
+    const std::int32_t j = zigzag_decode(u);
+    *z = t.shift == 0 ? j : cm_residual(j, rans.get_bits(t.shift), t.shift);
+    return true;
+  }
+  return mt_decode_residual(t, rans, z);
+}
+
 }  // namespace spikey::format

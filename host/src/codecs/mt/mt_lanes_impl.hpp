@@ -1,0 +1,103 @@
+// Body of the mt codecs' lockstep residual decoder, compiled once per instruction set (included
+// by codecs/lanes/lanes_*.cpp inside their namespace). With AVX2 the lanes' classes, table slots,
+// coarse-index and cum lookups and rANS steps are vector operations; without it, a plain loop.
+namespace mt_detail {
+
+using spikey::host::lanes::MtLaneBatch;
+
+// The reference path for lane l (escapes, positions past the central table, bucket shifts).
+inline bool decode_lane(MtLaneBatch& b, int l, std::int32_t base, std::int32_t* z) {
+  f::RansDecoder d = b.decoder(l);
+  const bool ok = f::mt_decode_residual(b.tables->table(f::cm_class_of(b.scale[l]), base), d, z) && !d.overran;
+  b.take(l, d);
+  return ok;
+}
+
+// Brings a lane's state back to [kRansLow, 2^32): at most two bytes after a step.
+inline void refill(MtLaneBatch& b, int l) {
+  for (int i = 0; i < 2 && b.state[l] < f::kRansLow; ++i) {
+    if (b.next[l] == b.count[l]) {
+      b.overran[l] = true;
+      b.state[l] = f::kRansLow;
+      return;
+    }
+    b.state[l] = (b.state[l] << 8) | b.bytes[l][b.next[l]++];
+  }
+}
+
+bool decode_step(MtLaneBatch& b, const std::int32_t* base, std::int32_t* z, int* failed_lane) {
+  const int rate = b.tables->scale_rate();
+#if defined(__AVX2__)
+  using codecs::MtTables;
+  const __m256i scale = _mm256_load_si256(reinterpret_cast<const __m256i*>(b.scale));
+  // Class of the scale (cm_class_of): v = scale + 16 < 2^17 converts to float exactly, whose
+  // exponent is floor(log2 v).
+  const __m256i v = _mm256_add_epi32(scale, _mm256_set1_epi32(16));
+  const __m256i width = _mm256_sub_epi32(_mm256_srli_epi32(_mm256_castps_si256(_mm256_cvtepi32_ps(v)), 23), _mm256_set1_epi32(126));
+  const __m256i k = _mm256_add_epi32(_mm256_slli_epi32(_mm256_sub_epi32(width, _mm256_set1_epi32(5)), 2),
+                                     _mm256_and_si256(_mm256_srlv_epi32(v, _mm256_sub_epi32(width, _mm256_set1_epi32(3))), _mm256_set1_epi32(3)));
+  const auto* tables = b.tables;
+  const __m256i phase_mask = _mm256_i32gather_epi32(reinterpret_cast<const int*>(tables->phase_mask()), k, 4);
+  const __m256i plain = _mm256_i32gather_epi32(reinterpret_cast<const int*>(tables->plain()), k, 4);
+  const __m256i central = _mm256_i32gather_epi32(reinterpret_cast<const int*>(tables->central()), k, 4);
+  const __m256i phase = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(base)), phase_mask);
+  const __m256i table = _mm256_add_epi32(_mm256_mullo_epi32(k, _mm256_set1_epi32(static_cast<int>(MtTables::kPhases))), phase);
+  const __m256i cum_base = _mm256_mullo_epi32(table, _mm256_set1_epi32(static_cast<int>(MtTables::kStride)));
+  const __m256i state = _mm256_load_si256(reinterpret_cast<const __m256i*>(b.state));
+  const __m256i slot = _mm256_and_si256(state, _mm256_set1_epi32(0xffff));
+  const __m256i index_at = _mm256_add_epi32(_mm256_slli_epi32(table, 6), _mm256_srli_epi32(slot, f::kMtIndexShift));
+  static_assert(f::kMtIndexEntries == 64, "the index offset shifts by 6");
+  const int* cum = reinterpret_cast<const int*>(tables->cum());
+  __m256i u = _mm256_and_si256(_mm256_i32gather_epi32(reinterpret_cast<const int*>(tables->index()), index_at, 1), _mm256_set1_epi32(0xff));
+  const __m256i at = _mm256_add_epi32(cum_base, u);
+  // u += number of the next four ends at or below the slot (ends past the table are 2^31 - 1).
+  __m256i step = _mm256_set1_epi32(4);
+  for (int probe = 1; probe <= 4; ++probe)
+    step = _mm256_add_epi32(step, _mm256_cmpgt_epi32(_mm256_i32gather_epi32(cum, _mm256_add_epi32(at, _mm256_set1_epi32(probe)), 4), slot));
+  u = _mm256_add_epi32(u, step);
+  const __m256i cum_u = _mm256_i32gather_epi32(cum, _mm256_add_epi32(cum_base, u), 4);
+  const __m256i cum_next = _mm256_i32gather_epi32(cum, _mm256_add_epi32(_mm256_add_epi32(cum_base, u), _mm256_set1_epi32(1)), 4);
+  const __m256i central_end = _mm256_i32gather_epi32(cum, _mm256_add_epi32(cum_base, central), 4);
+  const __m256i general = _mm256_or_si256(
+      _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(f::kCmEscapeFrequency)), slot),
+                      _mm256_xor_si256(_mm256_cmpgt_epi32(central_end, slot), _mm256_set1_epi32(-1))),
+      _mm256_or_si256(_mm256_cmpeq_epi32(plain, _mm256_setzero_si256()), _mm256_xor_si256(_mm256_cmpgt_epi32(cum_next, slot), _mm256_set1_epi32(-1))));
+  const __m256i freq = _mm256_sub_epi32(cum_next, cum_u);
+  const __m256i stepped = _mm256_sub_epi32(_mm256_add_epi32(_mm256_mullo_epi32(freq, _mm256_srli_epi32(state, 16)), slot), cum_u);
+  const __m256i residual = _mm256_xor_si256(_mm256_srli_epi32(u, 1), _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_and_si256(u, _mm256_set1_epi32(1))));
+  alignas(32) std::uint32_t stepped_state[kLanes];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(stepped_state), stepped);
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(z), residual);
+  const int general_lanes = _mm256_movemask_ps(_mm256_castsi256_ps(general));
+  for (int l = 0; l < b.lanes; ++l) {
+    if ((general_lanes >> l) & 1) {
+      if (!decode_lane(b, l, base[l], &z[l])) return *failed_lane = l, false;
+      continue;
+    }
+    b.state[l] = stepped_state[l];
+    refill(b, l);
+    if (b.overran[l]) return *failed_lane = l, false;
+  }
+  // Scales move on (cm_next_scale) for every lane at once.
+  const __m256i zv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(z));
+  const __m256i m = _mm256_slli_epi32(_mm256_min_epu32(_mm256_abs_epi32(zv), _mm256_set1_epi32(static_cast<int>(f::kCmMagnitudeClamp))), 4);
+  const __m256i moved = _mm256_add_epi32(scale, _mm256_sra_epi32(_mm256_sub_epi32(m, scale), _mm_cvtsi32_si128(rate)));
+  _mm256_store_si256(reinterpret_cast<__m256i*>(b.scale), moved);
+  return true;
+#else
+  for (int l = 0; l < b.lanes; ++l) {
+    f::RansDecoder d = b.decoder(l);
+    const bool ok = f::mt_decode_residual_probed(b.tables->table(f::cm_class_of(b.scale[l]), base[l]), d, &z[l]) && !d.overran;
+    b.take(l, d);
+    if (!ok) return *failed_lane = l, false;
+    b.scale[l] = f::cm_next_scale(b.scale[l], z[l], rate);
+  }
+  return true;
+#endif
+}
+
+}  // namespace mt_detail
+
+bool mt_decode_step(MtLaneBatch& batch, const std::int32_t* base, std::int32_t* z, int* failed_lane) {
+  return mt_detail::decode_step(batch, base, z, failed_lane);
+}

@@ -1,0 +1,186 @@
+// Codecs mt1-mt3 (level default, format 9): the tables against the context model's direct
+// frequencies, the lockstep decoder against the reference symbol decoder, segment boundaries,
+// corrupt streams, and round trips on real data.
+#include <gtest/gtest.h>
+
+#include <limits>
+#include <random>
+
+#include "codecs/mt/mt_lanes.hpp"
+#include "codecs/mt/mt_tables.hpp"
+#include "spikey/format/archive_reader.hpp"
+#include "spikey/format/codecs/cm/cm_tables.hpp"
+#include "spikey/format/codecs/mt/mt_stream.hpp"
+#include "spikey/host/decoder.hpp"
+#include "spikey/host/encoder.hpp"
+#include "spikey/host/model.hpp"
+#include "test_support.hpp"
+
+using namespace spikey;
+using namespace spikey::format;
+namespace fs = std::filesystem;
+
+namespace {
+
+void ignore_note(const std::string&) {}
+
+const fs::path kCinpla = test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat";
+
+// A trained mt model: the bundled cinpla slice at level default.
+CodecParams trained_codec() {
+  const auto recording = host::Recording::open({kCinpla}, {32u, 30000.0}, ignore_note);
+  host::EncodeOptions options;
+  options.chunk_seconds = 0.05;
+  const MetadataSection surveyed = host::survey_recording(recording, options);
+  return host::train_model(recording, surveyed, kCodecMt1, options).codec;
+}
+
+// The context model's tables for the mt codecs: cm's, with no code range.
+CmTables unranged(const CmModelTables& model) {
+  CmTables t = model.for_map(ValueMap{});
+  t.code_low = std::numeric_limits<std::int32_t>::min();
+  t.code_high = std::numeric_limits<std::int32_t>::max();
+  return t;
+}
+
+host::EncodeOptions default_level(double chunk_seconds) {
+  host::EncodeOptions options;
+  options.chunk_seconds = chunk_seconds;
+  options.overwrite = true;
+  options.threads = 2;
+  return options;
+}
+
+}  // namespace
+
+TEST(MtModel, TablesHoldTheContextModelsFrequencies) {
+  const CodecParams codec = trained_codec();
+  ASSERT_LE(codec.cm_prior.size(), kMtMaxPriorPeriod);
+  const CmModelTables model(codec);
+  const CmTables cm = unranged(model);
+  const host::codecs::MtTables tables(codec);
+  std::mt19937 random(3);
+  for (int k = 0; k < kCmClasses; ++k) {
+    for (int trial = 0; trial < 8; ++trial) {
+      const auto base = static_cast<std::int32_t>(random() % 4096) - 2048;
+      const MtTable t = tables.table(k, base);
+      const std::uint64_t normaliser = cm_normaliser(cm, k, base);
+      EXPECT_EQ(t.normaliser, normaliser) << "class " << k;
+      std::uint32_t cum = kCmEscapeFrequency;
+      for (std::uint32_t u = 0; u < t.positions(); ++u) {
+        const std::uint32_t freq = cm_frequency(cm, k, base, zigzag_decode(u), normaliser);
+        ASSERT_EQ(mt_cum(t, u), cum) << "class " << k << ", position " << u;
+        ASSERT_EQ(t.frequency(u), freq);
+        if (u < t.central) ASSERT_EQ(t.cum[u + 1] - t.cum[u], freq);
+        cum += freq;
+      }
+    }
+  }
+}
+
+// Random residuals of every size (escapes, tails, shifted classes) coded with the reference
+// symbols and decoded by the lockstep decoder, eight lanes with different classes and bases;
+// the same with SPIKEY_LANES=generic (ctest GenericLanes.MtEqualTheReference).
+TEST(MtLanes, StepDecodesWhatTheReferenceCoded) {
+  const CodecParams codec = trained_codec();
+  const host::codecs::MtTables tables(codec);
+  std::mt19937 random(11);
+  constexpr int kSteps = 3000;
+  constexpr int kLanes = host::lanes::kLanes;
+  for (const int lanes : {1, 5, kLanes}) {
+    std::vector<std::int32_t> z(static_cast<std::size_t>(kSteps) * kLanes), base(z.size());
+    for (std::size_t i = 0; i < z.size(); ++i) {
+      const std::uint32_t r = random();
+      z[i] = r % 97 == 0 ? static_cast<std::int32_t>(random()) : static_cast<std::int32_t>(random() % (r % 5 == 0 ? 400 : 30)) - (r % 5 == 0 ? 200 : 15);
+      base[i] = static_cast<std::int32_t>(random() % 70000) - 35000;
+    }
+    // Encode each lane's residuals with the reference symbols (scales carried as the decoder does).
+    std::vector<std::vector<std::uint8_t>> streams(kLanes);
+    for (int l = 0; l < lanes; ++l) {
+      std::vector<CmSymbol> symbols;
+      std::int32_t scale = kCmScaleStart;
+      for (int t = 0; t < kSteps; ++t) {
+        const std::size_t i = static_cast<std::size_t>(t) * kLanes + static_cast<std::size_t>(l);
+        CmSymbol s[4];
+        const int n = mt_residual_symbols(tables.table(cm_class_of(scale), base[i]), z[i], s);
+        symbols.insert(symbols.end(), s, s + n);
+        scale = cm_next_scale(scale, z[i], tables.scale_rate());
+      }
+      std::vector<std::uint8_t> scratch(mt_max_segment_bytes(kSteps)), out(scratch.size());
+      out.resize(mt_encode_segment(symbols.data(), symbols.size(), scratch.data(), scratch.size(), out.data()));
+      streams[static_cast<std::size_t>(l)] = out;
+    }
+    host::lanes::MtLaneBatch batch;
+    batch.lanes = lanes;
+    batch.tables = &tables;
+    for (int l = 0; l < lanes; ++l) {
+      RansDecoder d;
+      ASSERT_TRUE(mt_start_segment(streams[static_cast<std::size_t>(l)].data(), streams[static_cast<std::size_t>(l)].size(), d));
+      batch.take(l, d);
+      batch.scale[l] = kCmScaleStart;
+    }
+    for (int t = 0; t < kSteps; ++t) {
+      std::int32_t decoded[kLanes] = {};
+      int failed = -1;
+      ASSERT_TRUE(host::lanes::mt_decode_step(batch, base.data() + static_cast<std::size_t>(t) * kLanes, decoded, &failed)) << "lane " << failed;
+      for (int l = 0; l < lanes; ++l) ASSERT_EQ(decoded[l], z[static_cast<std::size_t>(t) * kLanes + static_cast<std::size_t>(l)]) << "step " << t << ", lane " << l;
+    }
+    for (int l = 0; l < lanes; ++l) EXPECT_TRUE(batch.decoder(l).finished_cleanly()) << "lane " << l;
+  }
+}
+
+// Level default writes an mt codec; archives restore byte for byte with short chunks and with
+// segments of a few residuals (every boundary crossed), and any thread count gives the same bytes.
+TEST(MtCodec, RoundTripsRealDataAcrossSegments) {
+  const auto recording = host::Recording::open({kCinpla}, {32u, 30000.0}, ignore_note);
+  test::TempDir out;
+  for (const std::uint32_t segment : {0u, 7u, 1000u}) {
+    auto options = default_level(0.05);
+    options.partition_size = segment;
+    const auto report = host::compress(recording, out / "a.spikey", options);  // verified by a full decode
+    EXPECT_TRUE(report.verified);
+    EXPECT_EQ(codec_row(report.codec).coder, ResidualCoder::table_rans) << report.codec;
+    const ArchiveReader reader(out / "a.spikey");
+    EXPECT_EQ(reader.metadata().codec.partition_size, segment == 0 ? codec_row(report.codec).default_partition_size() : segment);
+    options.threads = 1;
+    host::compress(recording, out / "b.spikey", options);
+    EXPECT_EQ(test::read_file(out / "a.spikey"), test::read_file(out / "b.spikey"));
+  }
+  // A window of a few channels decodes only them and their sources.
+  const ArchiveReader reader(out / "a.spikey");
+  const std::vector<std::uint32_t> some = {3, 17};
+  const auto window = host::decode_chunk(reader, 1, some);
+  const auto all = host::decode_chunk(reader, 1);
+  for (const std::uint32_t c : some) {
+    const auto a = window.channel_samples(c), b = all.channel_samples(c);
+    EXPECT_TRUE(std::equal(a.begin(), a.end(), b.begin(), b.end())) << c;
+  }
+}
+
+// Every damaged stream is an error naming the chunk, channel and codec, never a crash.
+TEST(MtCodec, DamagedStreamsAreErrors) {
+  const auto recording = host::Recording::open({test::samples_dir() / "neuralink"}, {}, ignore_note);
+  test::TempDir out;
+  auto options = default_level(1.0);
+  options.partition_size = 4000;
+  host::compress(recording, out / "n.spikey", options);
+  const ArchiveReader reader(out / "n.spikey");
+  const auto payload = reader.read_payload(2);
+  const auto present = channels_in_chunk(reader.metadata(), reader.metadata().chunk_first_sample(2), reader.metadata().chunk_sample_count(2));
+  const PayloadDirectory dir = parse_payload_directory(payload, present.channel.size(), 2, 0);
+  std::mt19937 random(5);
+  int errors = 0;
+  for (int trial = 0; trial < 200; ++trial) {
+    auto damaged = payload;
+    const std::size_t at = dir.stream_offset[0] + random() % (payload.size() - dir.stream_offset[0]);
+    damaged[at] ^= static_cast<std::uint8_t>(1u << (random() % 8));
+    try {
+      host::decode_payload(reader.metadata(), reader.format_version(), 2, damaged, 0, {}, &reader.index()[2].samples_checksum);
+    } catch (const ArchiveError& e) {
+      ++errors;
+      const std::string what = e.what();
+      EXPECT_NE(what.find("chunk 2"), std::string::npos) << what;
+    }
+  }
+  EXPECT_EQ(errors, 200) << "every damaged payload is detected (stream checks or the samples checksum)";
+}
