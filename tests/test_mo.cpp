@@ -15,6 +15,7 @@
 #include "spikey/host/encoder.hpp"
 #include "codecs/mo/mo_lanes.hpp"
 #include "codecs/mo/mo_training.hpp"
+#include "codecs/training_common.hpp"
 #include "spikey/host/recording.hpp"
 #include "test_support.hpp"
 #include "training_support.hpp"
@@ -127,6 +128,26 @@ TEST(Wavelet, StepMatchesADirectConvolution) {
     const auto expected = static_cast<std::int32_t>(std::clamp<std::int64_t>((high + 8192) >> 14, -kWaveletClamp, kWaveletClamp));
     ASSERT_EQ(features[0], expected) << "t=" << t;
     for (const auto v : features) ASSERT_LE(std::abs(v), kWaveletClamp);
+  }
+}
+
+TEST(Wavelet, WholeChunkSeriesEqualTheSteps) {
+  // Training computes a chunk's features level by level; the predictor step by step.
+  for (const std::uint32_t length : {2u, 3u, 70u, 5000u}) {
+    const auto codes = cinpla_channel_codes(5, length);
+    const auto n = static_cast<std::uint32_t>(codes.size());
+    std::vector<std::int32_t> c(n, 0);
+    for (std::uint32_t t = 1; t < n; ++t) c[t] = clamp_history(codes[t] - codes[t - 1]);
+    for (const int levels : {1, 3, kMaxWaveletLevels}) {
+      std::vector<std::int16_t> series;
+      spikey::host::training::wavelet_feature_series(levels, c, series);
+      ASSERT_EQ(series.size(), static_cast<std::size_t>(levels + 1) * n);
+      std::vector<std::int32_t> buffers(static_cast<std::size_t>(levels) * wavelet_buffer_size(n), 0), features(levels + 1, 0);
+      for (std::uint32_t t = 1; t < n; ++t) {
+        for (int k = 0; k <= levels; ++k) ASSERT_EQ(series[static_cast<std::size_t>(k) * n + t], features[static_cast<std::size_t>(k)]) << "n=" << n << " levels=" << levels << " t=" << t << " k=" << k;
+        wavelet_step(levels, buffers.data(), wavelet_buffer_size(n), t, c[t], features.data());
+      }
+    }
   }
 }
 

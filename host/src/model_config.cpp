@@ -47,6 +47,8 @@ void apply_model_config(const std::filesystem::path& path, EncodeOptions& option
       options.cm_training.max_prior_period = static_cast<std::uint32_t>(period);
     }
     else if (key == "lms_step") mo.lms_step = options.training.lms_step = integer(key, 0, format::kMaxLmsStep);
+    else if (key == "context_training_samples") options.cm_training.samples_per_channel = static_cast<std::uint64_t>(integer(key, 1, 1 << 30));
+    else if (key == "network_samples") mo.network_samples = static_cast<std::uint64_t>(integer(key, 1, 1 << 30));
     else if (key == "training_samples") mo.max_training_samples = options.training.max_training_samples = static_cast<std::uint64_t>(integer(key, 1, 1 << 30));
     else throw std::invalid_argument("--model-config: unknown key \"" + key + "\"");
   }

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "spikey/format/codecs/lpc/lpc_predictor.hpp"
+#include "spikey/format/codecs/mo/wavelet_features.hpp"
 #include "spikey/format/value_map.hpp"
 #include "spikey/host/parallel.hpp"
 
@@ -17,6 +18,44 @@ std::vector<std::uint64_t> training_chunks(const f::Metadata& meta, std::uint64_
   std::vector<std::uint64_t> chunks;
   for (std::uint64_t i = 0; i < std::min(wanted, chunk_count); ++i) chunks.push_back(chunk_count <= wanted ? i : i * chunk_count / wanted);
   return chunks;
+}
+
+namespace {
+
+// out_low[tau] and out_high[tau] (tau < n): the level's filter sums over a (kWaveletPad zeros,
+// then n values) at dilation D.
+__attribute__((target_clones("avx2", "default"))) void wavelet_filter_sums(const std::int32_t* a, std::uint32_t n, std::uint32_t dilation,
+                                                                            std::int32_t* out_low, std::int32_t* out_high) {
+  std::fill(out_low, out_low + n, 0);
+  std::fill(out_high, out_high + n, 0);
+  for (int j = 0; j < f::kDmeyTaps; ++j) {
+    const std::int32_t lo = f::dmey_low(j), hi = f::dmey_high(j);
+    const std::int32_t* x = a + f::kWaveletPad - static_cast<std::uint32_t>(j) * dilation;
+    for (std::uint32_t tau = 0; tau < n; ++tau) out_low[tau] += lo * x[tau], out_high[tau] += hi * x[tau];
+  }
+}
+
+}  // namespace
+
+void wavelet_feature_series(int levels, const std::vector<std::int32_t>& d, std::vector<std::int16_t>& features) {
+  const auto n = static_cast<std::uint32_t>(d.size());
+  features.assign(static_cast<std::size_t>(levels + 1) * n, 0);
+  if (levels <= 0 || n < 2) return;
+  // wavelet_step runs at tau = 1..n-2 for the features of t = tau + 1; a_0[0] stays 0.
+  std::vector<std::int32_t> approximation(f::kWaveletPad + n, 0), next(f::kWaveletPad + n, 0), low(n), high(n);
+  for (std::uint32_t tau = 1; tau < n; ++tau) approximation[f::kWaveletPad + tau] = d[tau];
+  const std::int32_t half = std::int32_t{1} << (f::kDmeyShift - 1);
+  for (int l = 1; l <= levels; ++l) {
+    wavelet_filter_sums(approximation.data(), n, 1u << (l - 1), low.data(), high.data());
+    std::int16_t* detail = features.data() + static_cast<std::size_t>(l - 1) * n;
+    for (std::uint32_t tau = 0; tau + 1 < n; ++tau) detail[tau + 1] = static_cast<std::int16_t>(f::clamp_wavelet((high[tau] + half) >> f::kDmeyShift));
+    for (std::uint32_t tau = 0; tau < n; ++tau) next[f::kWaveletPad + tau] = f::clamp_wavelet((low[tau] + half) >> f::kDmeyShift);
+    next[f::kWaveletPad] = 0;  // tau = 0 never ran: every level's a[0] is 0
+    approximation.swap(next);
+  }
+  std::int16_t* last = features.data() + static_cast<std::size_t>(levels) * n;
+  for (std::uint32_t tau = 0; tau + 1 < n; ++tau) last[tau + 1] = static_cast<std::int16_t>(approximation[f::kWaveletPad + tau]);
+  for (int k = 0; k <= levels; ++k) features[static_cast<std::size_t>(k) * n + 1] = 0;
 }
 
 bool solve_spd(std::vector<std::vector<double>> A, std::vector<double> b, std::vector<double>& x) {

@@ -29,6 +29,13 @@ std::int32_t quantize_weight(double a, std::uint32_t shift);
 std::vector<std::vector<std::int32_t>> clamped_differences(const Recording& recording, const format::Metadata& meta, std::uint64_t chunk,
                                                            format::ChunkChannels& present, const std::vector<char>* wanted = nullptr);
 
+// The wavelet features (wavelet_features.hpp) a MiddleOut predictor sees in a chunk of clamped
+// differences d (n samples), all at once: features[k * n + t] is feature k (0..levels) at
+// sample t, as wavelet_step gives it after the samples 1..t-1 (0 at t <= 1). The filters run
+// level by level over the whole chunk (vectorized) instead of sample by sample; the integer
+// sums are the same.
+void wavelet_feature_series(int levels, const std::vector<std::int32_t>& d, std::vector<std::int16_t>& features);
+
 // sum_t a[t] * b[t - lag] over the overlap (lag >= 0), exact (see the definition).
 double lagged_dot(const std::vector<std::int32_t>& a, const std::vector<std::int32_t>& b, int lag);
 

@@ -1,10 +1,10 @@
 // The encoder of codecs cm1-cm3 (level max, SPEC.md §6.9): MiddleOut training with the
-// better projector, the context model, then every channel's rANS stream with fixed and with
-// adapting weights, keeping the smaller.
+// better projector, the context model, then every channel's rANS stream from its residuals
+// (mo_chunk_residuals.hpp: fixed or adapting weights, by estimate).
 #include "codecs/cm/cm_training.hpp"
 #include "codecs/encoder_family.hpp"
 #include "codecs/families.hpp"
-#include "codecs/mo/mo_sources.hpp"
+#include "codecs/mo/mo_chunk_residuals.hpp"
 #include "codecs/mo/mo_training.hpp"
 #include "spikey/format/codecs/cm/cm_stream.hpp"
 #include "spikey/format/codecs/cm/cm_tables.hpp"
@@ -18,7 +18,7 @@ class CmEncoder final : public EncoderFamily {
   // Level max trains both projectors and keeps the better: its scalar decoder pays little for
   // the GRU.
   void train(const Recording& recording, format::Metadata& meta, const EncodeOptions& options, Model& model) const override {
-    train_middle_out(recording, meta, options, model, "best");
+    train_middle_out(recording, meta, options, model, {"best", 3});
     if (options.progress) options.progress("train", 0, 1);
     CmTrainingOptions cm = options.cm_training;
     cm.threads = options.threads;
@@ -29,32 +29,19 @@ class CmEncoder final : public EncoderFamily {
                       std::vector<std::vector<std::uint8_t>>& streams) const override {
     const format::CmModelTables model(meta.codec);
     format::CmNormaliserCache cache(static_cast<std::uint32_t>(meta.codec.cm_prior.size()));
-    std::vector<std::int32_t> buffers[format::kMaxMoSources];
-    std::vector<std::int32_t> residuals, scratch;
     std::vector<format::CmSymbol> symbols;
-    std::vector<std::uint8_t> scratch_bytes, bytes, adapted_bytes;
-    for (std::size_t i = 0; i < coded.channel.size(); ++i) {
-      const format::ChannelInfo& channel = meta.channels[coded.channel[i]];
+    std::vector<std::uint8_t> scratch_bytes;
+    for_each_mo_residuals(codes, coded, meta, [&](std::size_t i, const std::int32_t* z, bool adapt) {
       const auto n = static_cast<std::uint32_t>(codes[i].size());
-      const std::int32_t* sources[format::kMaxMoSources] = {};
-      fill_middle_out_sources(channel.predictor, coded, codes, n, buffers, sources);
-      const bool both = cm_residuals_both_ways(codes[i], channel.predictor, meta.codec, sources, residuals, scratch);
-      const format::CmTables tables = model.for_map(channel.value_map);
+      const format::CmTables tables = model.for_map(meta.channels[coded.channel[i]].value_map);
       symbols.resize(format::max_cm_symbols(n));
       scratch_bytes.resize(format::max_cm_stream_bytes(n));
-      bytes.resize(format::max_cm_stream_bytes(n));
+      streams[i].resize(format::max_cm_stream_bytes(n));
       const format::CmCachedNormaliser normaliser{&tables, &cache};
-      // The adapt flag is whichever codes smaller.
-      std::uint64_t size = format::encode_cm_stream(tables, normaliser, codes[i].data(), residuals.data(), n, false, symbols.data(),
-                                                    scratch_bytes.data(), bytes.data());
-      if (both) {
-        adapted_bytes.resize(format::max_cm_stream_bytes(n));
-        const std::uint64_t adapted_size = format::encode_cm_stream(tables, normaliser, codes[i].data(), scratch.data(), n, true, symbols.data(),
-                                                                    scratch_bytes.data(), adapted_bytes.data());
-        if (adapted_size < size) size = adapted_size, bytes.swap(adapted_bytes);
-      }
-      streams[i].assign(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(size));
-    }
+      const std::uint64_t size =
+          format::encode_cm_stream(tables, normaliser, codes[i].data(), z, n, adapt, symbols.data(), scratch_bytes.data(), streams[i].data());
+      streams[i].resize(size);
+    });
   }
 };
 

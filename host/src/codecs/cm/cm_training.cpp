@@ -12,33 +12,13 @@
 #include "spikey/format/codecs/cm/cm_stream.hpp"
 #include "spikey/format/codecs/cm/cm_tables.hpp"
 #include "spikey/format/value_map.hpp"
-#include "codecs/mo/mo_sources.hpp"
+#include "codecs/mo/mo_chunk_residuals.hpp"
 #include "spikey/host/parallel.hpp"
+#include "codecs/training_common.hpp"
 
 namespace spikey::host {
 
 namespace f = spikey::format;
-
-// mo1's residuals of one channel in one chunk (residuals[1..n-1]) with fixed weights and, when
-// the predictor adapts (returns true), with adapting weights.
-bool cm_residuals_both_ways(const std::vector<std::int32_t>& channel_codes, const f::ChannelPredictor& predictor, const f::CodecParams& codec,
-                         const std::int32_t* const* sources, std::vector<std::int32_t>& fixed, std::vector<std::int32_t>& adapted) {
-  const auto n = static_cast<std::uint32_t>(channel_codes.size());
-  f::MoModel model = f::mo_model_of(predictor, codec);
-  std::vector<std::int32_t> history(f::mo_history_buffer_size(n)), wavelet(static_cast<std::size_t>(model.levels) * f::wavelet_buffer_size(n) + 1),
-      features(f::kMoStateSize);
-  const auto run = [&](std::int32_t step, std::vector<std::int32_t>& out) {
-    f::MoModel m = model;
-    m.lms_step = step;
-    std::vector<std::int32_t> weights = f::initial_weights(predictor);
-    out.assign(n, 0);
-    f::mo_residuals(m, channel_codes.data(), n, weights.data(), history.data(), wavelet.data(), features.data(), sources, out.data());
-  };
-  run(0, fixed);
-  if (predictor.lms_step == 0) return false;
-  run(predictor.lms_step, adapted);
-  return true;
-}
 
 namespace {
 
@@ -49,20 +29,6 @@ constexpr std::uint64_t kMinClassCount = 200;   // fewer residuals: the class ge
 constexpr double kMaxBucketMean = 40;           // a class's buckets widen until their mean |j| is below this
 constexpr int kCandidateRates[] = {4, 5, 6, 7};  // scale rates tried; the cheapest fit wins
 constexpr std::size_t kRateCount = std::size(kCandidateRates);
-
-std::uint64_t magnitude_sum(const std::vector<std::int32_t>& residuals) {
-  std::uint64_t sum = 0;
-  for (std::size_t t = 1; t < residuals.size(); ++t) sum += static_cast<std::uint64_t>(std::abs(std::int64_t{residuals[t]}));
-  return sum;
-}
-
-// The residuals training looks at: of whichever weights give the smaller sum of |residual| (a
-// close proxy for the encoder's choice by coded size).
-void channel_residuals(const std::vector<std::int32_t>& channel_codes, const f::ChannelPredictor& predictor, const f::CodecParams& codec,
-                       const std::int32_t* const* sources, std::vector<std::int32_t>& residuals, std::vector<std::int32_t>& scratch) {
-  if (cm_residuals_both_ways(channel_codes, predictor, codec, sources, residuals, scratch) && magnitude_sum(scratch) < magnitude_sum(residuals))
-    residuals.swap(scratch);
-}
 
 // What training gathers: per candidate scale rate and scale class, a histogram of |z|; and a
 // histogram of codes.
@@ -76,12 +42,11 @@ struct Statistics {
   }
 };
 
-// Calls visit(codes, residuals, value map) for every channel of one chunk, with the residuals
-// and adapt choice the encoder makes.
-template <class Visit>
-void for_each_stream(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk, Visit&& visit) {
+// Calls visit(codes, residuals z[1..n-1], n, value map) for every channel of one chunk, with the
+// residuals the encoder codes (for_each_mo_residuals).
+std::vector<std::vector<std::int32_t>> chunk_codes(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk, f::ChunkChannels& present) {
   const std::uint64_t first = meta.chunk_first_sample(chunk);
-  const auto present = f::channels_in_chunk(meta, first, meta.chunk_sample_count(chunk));
+  present = f::channels_in_chunk(meta, first, meta.chunk_sample_count(chunk));
   std::vector<std::int16_t> samples;
   recording.gather(first, present, samples);
   std::vector<std::vector<std::int32_t>> codes(present.channel.size());
@@ -92,27 +57,28 @@ void for_each_stream(const Recording& recording, const f::Metadata& meta, std::u
     for (std::uint32_t t = 0; t < present.sample_count[i]; ++t) codes[i][t] = f::value_to_code(map, samples[position + t]);
     position += present.sample_count[i];
   }
-  std::vector<std::int32_t> buffers[f::kMaxMoSources];
-  std::vector<std::int32_t> residuals, scratch;
-  for (std::size_t i = 0; i < present.channel.size(); ++i) {
-    const f::ChannelInfo& channel = meta.channels[present.channel[i]];
-    const std::int32_t* sources[f::kMaxMoSources] = {};
-    codecs::fill_middle_out_sources(channel.predictor, present, codes, present.sample_count[i], buffers, sources);
-    channel_residuals(codes[i], channel.predictor, meta.codec, sources, residuals, scratch);
-    visit(codes[i], residuals, channel.value_map);
-  }
+  return codes;
+}
+
+template <class Visit>
+void for_each_stream(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk, Visit&& visit) {
+  f::ChunkChannels present;
+  const auto codes = chunk_codes(recording, meta, chunk, present);
+  codecs::for_each_mo_residuals(codes, present, meta, [&](std::size_t i, const std::int32_t* z, bool) {
+    visit(codes[i].data(), z, static_cast<std::uint32_t>(codes[i].size()), meta.channels[present.channel[i]].value_map);
+  });
 }
 
 void gather_chunk(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk, Statistics& stats) {
-  for_each_stream(recording, meta, chunk, [&](const std::vector<std::int32_t>& codes, const std::vector<std::int32_t>& residuals, const f::ValueMap&) {
-    for (const std::int32_t code : codes) {
-      const std::int64_t c = std::int64_t{code} + kCodeOffset;
+  for_each_stream(recording, meta, chunk, [&](const std::int32_t* codes, const std::int32_t* residuals, std::uint32_t n, const f::ValueMap&) {
+    for (std::uint32_t t = 0; t < n; ++t) {
+      const std::int64_t c = std::int64_t{codes[t]} + kCodeOffset;
       if (c >= 0 && c < static_cast<std::int64_t>(kCodeBins)) ++stats.codes[static_cast<std::size_t>(c)];
     }
     for (std::size_t r = 0; r < kRateCount; ++r) {
       std::uint64_t* histogram = stats.magnitudes.data() + r * f::kCmClasses * kMagnitudeBins;
       std::int32_t scale = f::kCmScaleStart;
-      for (std::size_t t = 1; t < codes.size(); ++t) {
+      for (std::uint32_t t = 1; t < n; ++t) {
         const std::int32_t z = residuals[t];
         const auto magnitude = static_cast<std::uint64_t>(std::abs(std::int64_t{z}));
         ++histogram[static_cast<std::size_t>(f::cm_class_of(scale)) * kMagnitudeBins + std::min<std::uint64_t>(magnitude, kMagnitudeBins - 1)];
@@ -274,17 +240,27 @@ std::vector<std::uint8_t> fit_prior(const std::vector<std::uint64_t>& codes, std
   return best;
 }
 
-// Observed and expected (under the current model) counts of codes per prior phase, over the
-// residuals of classes that use the prior.
-struct PriorCounts {
-  std::vector<double> observed, expected;
-  explicit PriorCounts(std::size_t period) : observed(period, 0), expected(period, 0) {}
+// What refining the prior needs from the residuals of the classes that use it (no bucket shift,
+// z inside the class's window), whatever the prior's values: per prior phase the count of
+// observed codes; per (class, phase of the prediction) the count of residuals whose window lies
+// inside the code range (their distribution over phases depends on nothing else); and the few
+// whose window crosses the code range, one by one.
+struct PriorEvidence {
+  struct Edge {
+    int k;
+    std::int32_t base, code, low, high;
+  };
+  std::vector<std::uint64_t> observed;  // per phase, of the interior residuals
+  std::vector<std::uint64_t> interior;  // per class and phase of the prediction
+  std::vector<Edge> edges;
+  explicit PriorEvidence(std::size_t period) : observed(period, 0), interior(f::kCmClasses * period, 0) {}
 };
 
-void count_prior_phases(const f::CmTables& tables, const std::vector<std::int32_t>& codes, const std::vector<std::int32_t>& residuals,
-                        PriorCounts& counts) {
+void gather_prior_evidence(const f::CmTables& tables, const std::int32_t* codes, const std::int32_t* residuals, std::uint32_t n,
+                           PriorEvidence& evidence) {
+  const std::uint32_t period = tables.prior_mask + 1;
   std::int32_t scale = f::kCmScaleStart;
-  for (std::size_t t = 1; t < codes.size(); ++t) {
+  for (std::uint32_t t = 1; t < n; ++t) {
     const std::int32_t z = residuals[t];
     const int k = f::cm_class_of(scale);
     scale = f::cm_next_scale(scale, z, tables.scale_rate);
@@ -292,50 +268,79 @@ void count_prior_phases(const f::CmTables& tables, const std::vector<std::int32_
     const std::int32_t base = codes[t] - z;
     const std::int32_t h = tables.half_width[k];
     if (z < -h || z > h || f::cm_prior(tables, codes[t]) == 0) continue;
-    double total = 0;
-    for (std::int32_t j = -h; j <= h; ++j) total += static_cast<double>(f::cm_weight(tables, k, base, j));
-    if (total == 0) continue;
-    counts.observed[static_cast<std::uint32_t>(codes[t]) & tables.prior_mask] += 1;
-    for (std::int32_t j = -h; j <= h; ++j) {
-      const auto w = static_cast<double>(f::cm_weight(tables, k, base, j));
-      if (w != 0) counts.expected[static_cast<std::uint32_t>(base + j) & tables.prior_mask] += w / total;
+    if (base - h >= tables.code_low && base + h <= tables.code_high) {
+      ++evidence.observed[static_cast<std::uint32_t>(codes[t]) & tables.prior_mask];
+      ++evidence.interior[static_cast<std::size_t>(k) * period + (static_cast<std::uint32_t>(base) & tables.prior_mask)];
+    } else {
+      evidence.edges.push_back({k, base, codes[t], tables.code_low, tables.code_high});
     }
   }
 }
 
+// Observed and expected (under the current prior) counts of codes per prior phase.
+void count_prior_phases(const f::CmModelTables& model, const PriorEvidence& evidence, std::vector<double>& observed, std::vector<double>& expected) {
+  const std::size_t period = evidence.observed.size();
+  f::CmTables tables = model.for_map(f::ValueMap{});
+  observed.assign(period, 0);
+  expected.assign(period, 0);
+  for (std::size_t p = 0; p < period; ++p) observed[p] = static_cast<double>(evidence.observed[p]);
+  const auto spread = [&](int k, std::int32_t base, double count) {  // count residuals predicted at base, over the phases of base + j
+    const std::int32_t h = tables.half_width[k];
+    double total = 0;
+    for (std::int32_t j = -h; j <= h; ++j) total += static_cast<double>(f::cm_weight(tables, k, base, j));
+    if (total == 0) return false;
+    for (std::int32_t j = -h; j <= h; ++j) {
+      const auto w = static_cast<double>(f::cm_weight(tables, k, base, j));
+      if (w != 0) expected[static_cast<std::uint32_t>(base + j) & tables.prior_mask] += count * w / total;
+    }
+    return true;
+  };
+  for (int k = 0; k < f::kCmClasses; ++k)
+    for (std::size_t b = 0; b < period; ++b) {
+      const std::uint64_t count = evidence.interior[static_cast<std::size_t>(k) * period + b];
+      if (count != 0) spread(k, static_cast<std::int32_t>(b), static_cast<double>(count));
+    }
+  for (const auto& edge : evidence.edges) {
+    tables.code_low = edge.low, tables.code_high = edge.high;
+    if (spread(edge.k, edge.base, 1)) observed[static_cast<std::uint32_t>(edge.code) & tables.prior_mask] += 1;
+  }
+}
+
 // Refines the prior so that the model's expected code counts match the observed ones (a few
-// multiplicative steps, on up to kPriorRefineSamples residuals): the first estimate compares
-// codes with their neighbourhood, which the predicted distribution of each sample does better.
+// multiplicative steps): the first estimate compares codes with their neighbourhood, which the
+// predicted distribution of each sample does better.
 void refine_prior(const Recording& recording, f::Metadata& meta, const std::vector<std::uint64_t>& chunks, unsigned threads) {
-  constexpr std::uint64_t kPriorRefineSamples = 1u << 21;
   constexpr int kSteps = 2;
   const std::size_t period = meta.codec.cm_prior.size();
   if (period == 1) return;
-  std::uint64_t all = 0;
-  for (const auto& c : meta.channels) all += c.length;
-  const std::uint64_t samples_per_chunk = std::max<std::uint64_t>(1, all / std::max<std::uint64_t>(1, meta.chunk_count()));
-  const std::size_t stride = std::max<std::size_t>(1, chunks.size() * samples_per_chunk / kPriorRefineSamples);
-  std::vector<std::uint64_t> subset;
-  for (std::size_t i = 0; i < chunks.size(); i += stride) subset.push_back(chunks[i]);
-  for (int step = 0; step < kSteps; ++step) {
+  // The evidence depends on the shapes and the scale rate only: gathered once, per chunk, then
+  // merged in chunk order (the same model for any thread count).
+  std::vector<PriorEvidence> per_chunk(chunks.size(), PriorEvidence(period));
+  {
     const f::CmModelTables model(meta.codec);
-    // Per chunk, then summed in chunk order: the same model for any thread count.
-    std::vector<PriorCounts> per_chunk(subset.size(), PriorCounts(period));
-    parallel_for(subset.size(), threads, [&](std::size_t i) {
-      for_each_stream(recording, meta, subset[i], [&](const std::vector<std::int32_t>& codes, const std::vector<std::int32_t>& residuals, const f::ValueMap& map) {
-        count_prior_phases(model.for_map(map), codes, residuals, per_chunk[i]);
+    parallel_for(chunks.size(), threads, [&](std::size_t i) {
+      for_each_stream(recording, meta, chunks[i], [&](const std::int32_t* codes, const std::int32_t* residuals, std::uint32_t n, const f::ValueMap& map) {
+        gather_prior_evidence(model.for_map(map), codes, residuals, n, per_chunk[i]);
       });
     });
-    PriorCounts total(period);
-    for (const auto& counts : per_chunk)
-      for (std::size_t p = 0; p < period; ++p) total.observed[p] += counts.observed[p], total.expected[p] += counts.expected[p];
+  }
+  PriorEvidence evidence(period);
+  for (auto& part : per_chunk) {
+    for (std::size_t p = 0; p < period; ++p) evidence.observed[p] += part.observed[p];
+    for (std::size_t i = 0; i < part.interior.size(); ++i) evidence.interior[i] += part.interior[i];
+    evidence.edges.insert(evidence.edges.end(), part.edges.begin(), part.edges.end());
+    part = PriorEvidence(0);
+  }
+  std::vector<double> observed, expected;
+  for (int step = 0; step < kSteps; ++step) {
+    count_prior_phases(f::CmModelTables(meta.codec), evidence, observed, expected);
     // New log weights, shifted so that their observed-weighted mean stays neutral (the scale is free).
     std::vector<double> refined(period);
     double weighted = 0, mass = 0;
     for (std::size_t p = 0; p < period; ++p) {
-      refined[p] = std::log2(static_cast<double>(f::cm_prior_weight(meta.codec.cm_prior[p])) * (total.observed[p] + 0.5) / (total.expected[p] + 0.5) /
+      refined[p] = std::log2(static_cast<double>(f::cm_prior_weight(meta.codec.cm_prior[p])) * (observed[p] + 0.5) / (expected[p] + 0.5) /
                              f::kCmNeutralPriorWeight);
-      weighted += refined[p] * total.observed[p], mass += total.observed[p];
+      weighted += refined[p] * observed[p], mass += observed[p];
     }
     if (mass == 0) return;
     for (std::size_t p = 0; p < period; ++p) meta.codec.cm_prior[p] = prior_value_of(std::exp2(refined[p] - weighted / mass));
@@ -345,12 +350,7 @@ void refine_prior(const Recording& recording, f::Metadata& meta, const std::vect
 }  // namespace
 
 void train_cm_model(const Recording& recording, f::Metadata& meta, const CmTrainingOptions& options) {
-  const std::uint64_t chunk_count = meta.chunk_count();
-  std::uint64_t all = 0;
-  for (const auto& c : meta.channels) all += c.length;
-  const std::uint64_t stride = std::max<std::uint64_t>(1, (all + options.max_samples - 1) / std::max<std::uint64_t>(1, options.max_samples));
-  std::vector<std::uint64_t> chunks;
-  for (std::uint64_t c = 0; c < chunk_count; c += stride) chunks.push_back(c);
+  const std::vector<std::uint64_t> chunks = training::training_chunks(meta, options.samples_per_channel);
 
   Statistics total;
   std::mutex mutex;

@@ -16,11 +16,4 @@ namespace spikey::host {
 // MiddleOut predictors.
 void train_cm_model(const Recording& recording, format::Metadata& meta, const CmTrainingOptions& options);
 
-// The MiddleOut residuals of one channel in one chunk (residuals[1..n-1]) with fixed weights
-// and, when the predictor adapts (returns true), with adapting weights; `sources` are the
-// channel's filled source buffers.
-bool cm_residuals_both_ways(const std::vector<std::int32_t>& channel_codes, const format::ChannelPredictor& predictor,
-                            const format::CodecParams& codec, const std::int32_t* const* sources, std::vector<std::int32_t>& fixed,
-                            std::vector<std::int32_t>& adapted);
-
 }  // namespace spikey::host

@@ -13,10 +13,11 @@
 
 namespace spikey::host::codecs {
 
-void train_middle_out(const Recording& recording, format::Metadata& meta, const EncodeOptions& options, Model& model, const char* default_projector) {
+void train_middle_out(const Recording& recording, format::Metadata& meta, const EncodeOptions& options, Model& model, MiddleOutLevel level) {
   MoTrainingOptions training = options.mo_training;
   training.threads = options.threads;
-  if (training.network_projector.empty()) training.network_projector = default_projector;
+  if (training.network_projector.empty()) training.network_projector = level.projector;
+  if (training.wavelet_levels < 0) training.wavelet_levels = level.wavelet_levels;
   Topology computed;
   if (!options.topology) computed = compute_topology(recording, meta, training);
   const Topology& topology = options.topology ? *options.topology : computed;
@@ -32,7 +33,7 @@ class MoEncoder final : public EncoderFamily {
   // Level default's projector is the ReLU layer: the GRU decodes several times slower in the
   // lockstep kernel.
   void train(const Recording& recording, format::Metadata& meta, const EncodeOptions& options, Model& model) const override {
-    train_middle_out(recording, meta, options, model, "mlp");
+    train_middle_out(recording, meta, options, model, {"mlp", 3});
   }
 
   void encode_streams(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& coded, const format::Metadata& meta,

@@ -168,23 +168,38 @@ struct Normal {
 // depend on their order, so blocks of kBlock samples are summed as dot products of int16
 // columns (vectorized by the compiler) and give what summing sample by sample in doubles gives
 // (exact too while the sums stay below 2^53: 2^24 per product, far fewer than 2^29 samples).
+// Every regressor is a shifted copy of one of a few series (the channel's differences, its
+// wavelet features, its sources' differences), so a block's columns point into those series,
+// zero-padded where the regressor is zero; only the last, partial block is copied.
 class ExactNormal {
  public:
   static constexpr std::uint32_t kBlock = 64;
   static_assert(f::kLpcHistoryClamp <= 32767 && f::kWaveletClamp <= 32767);
   static_assert(std::int64_t{f::kWaveletClamp} * f::kWaveletClamp * kBlock < (std::int64_t{1} << 31));
 
-  explicit ExactNormal(std::size_t regressors)
-      : size_(regressors + 1), columns_(size_ * kBlock), sums_(size_ * size_, 0) {}
-  // Column a (regressor a, or the target at a = regressors) of the sample being added.
-  void set(std::size_t a, std::int32_t value) { columns_[a * kBlock + filled_] = static_cast<std::int16_t>(value); }
-  void next() {
-    ++samples_;
-    if (++filled_ == kBlock) flush();
+  explicit ExactNormal(std::size_t regressors) : size_(regressors + 1), tail_(size_ * kBlock), sums_(size_ * size_, 0) {}
+
+  // Adds samples first..first+count-1 (count <= kBlock); column(a, t) points at the value of
+  // regressor a (a = regressors: the target) at sample t, and the next count - 1 samples follow it.
+  template <class Column>
+  void add_block(std::uint32_t count, Column&& column, std::uint32_t first) {
+    thread_local std::vector<const std::int16_t*> columns;
+    columns.resize(size_);
+    if (count == kBlock) {
+      for (std::size_t a = 0; a < size_; ++a) columns[a] = column(a, first);
+    } else {
+      std::fill(tail_.begin(), tail_.end(), 0);
+      for (std::size_t a = 0; a < size_; ++a) {
+        std::copy_n(column(a, first), count, tail_.begin() + static_cast<std::ptrdiff_t>(a * kBlock));
+        columns[a] = tail_.data() + a * kBlock;
+      }
+    }
+    add_block_products(columns.data(), size_, sums_.data());
+    samples_ += count;
   }
+
   // Adds the sums to `ne` (upper triangle of a, b, yy, samples).
-  void add_to(Normal& ne) {
-    flush();
+  void add_to(Normal& ne) const {
     const std::size_t r = size_ - 1;
     for (std::size_t a = 0; a < r; ++a) {
       for (std::size_t b = a; b < r; ++b) ne.a[a * ne.size + b] += static_cast<double>(sums_[a * size_ + b]);
@@ -195,23 +210,23 @@ class ExactNormal {
   }
 
  private:
-  void flush() {
-    for (std::size_t a = 0; a < size_; ++a) {
-      const std::int16_t* x = &columns_[a * kBlock];
-      for (std::size_t b = a; b < size_; ++b) {
-        const std::int16_t* z = &columns_[b * kBlock];
+  // sums[a][b] += column a . column b (b >= a), the columns kBlock int16 each.
+  __attribute__((target_clones("avx2", "default"))) static void add_block_products(const std::int16_t* const* columns, std::size_t size,
+                                                                                   std::int64_t* sums) {
+    for (std::size_t a = 0; a < size; ++a) {
+      const std::int16_t* x = columns[a];
+      for (std::size_t b = a; b < size; ++b) {
+        const std::int16_t* z = columns[b];
         std::int32_t dot = 0;
-        for (std::uint32_t t = 0; t < filled_; ++t) dot += std::int32_t{x[t]} * z[t];
-        sums_[a * size_ + b] += dot;
+        for (std::uint32_t t = 0; t < kBlock; ++t) dot += std::int32_t{x[t]} * z[t];
+        sums[a * size + b] += dot;
       }
     }
-    filled_ = 0;
   }
 
   std::size_t size_;
-  std::vector<std::int16_t> columns_;  // size_ x kBlock
-  std::vector<std::int64_t> sums_;     // size_ x size_, upper triangle
-  std::uint32_t filled_ = 0;
+  std::vector<std::int16_t> tail_;   // size_ x kBlock: the last, partial block
+  std::vector<std::int64_t> sums_;   // size_ x size_, upper triangle
   std::uint64_t samples_ = 0;
 };
 
@@ -273,7 +288,8 @@ void train_mo_predictors(const Recording& recording, f::Metadata& meta, const Mo
         const auto diffs = clamped_differences(recording, meta, chunks[i], out.first);
         const auto& present = out.first;
         out.second.resize(diffs.size());
-        std::vector<std::int32_t> wavelet, features(static_cast<std::size_t>(levels) + 1);
+        std::vector<std::int16_t> series, feature_series;
+        std::vector<std::vector<std::int16_t>> source_series;
         for (std::size_t p = 0; p < diffs.size(); ++p) {
           const std::uint32_t c = present.channel[p];
           const auto& d = diffs[p];
@@ -282,26 +298,36 @@ void train_mo_predictors(const Recording& recording, f::Metadata& meta, const Mo
           ne.init(regressors[c]);
           ExactNormal sums(regressors[c]);
           // Source windows: zero where the source has no samples in this chunk.
-          std::vector<const std::vector<std::int32_t>*> src;
-          for (const auto s : sources[c]) {
+          const auto source_of = [&](std::uint32_t s) -> const std::vector<std::int32_t>* {
             const auto it = std::lower_bound(present.channel.begin(), present.channel.end(), s);
-            src.push_back(it != present.channel.end() && *it == s ? &diffs[static_cast<std::size_t>(it - present.channel.begin())] : nullptr);
+            return it != present.channel.end() && *it == s ? &diffs[static_cast<std::size_t>(it - present.channel.begin())] : nullptr;
+          };
+          // The series, as int16 with zeros in front (and behind, for the sources): the history
+          // tap k at t is d[t - k], the source window j at t is s[t + j], the wavelet features
+          // at t are those of d[0..t-1], the target is d[t].
+          const std::size_t front = static_cast<std::size_t>(std::max(order, half_window));
+          series.assign(front + n, 0);
+          for (std::uint32_t t = 0; t < n; ++t) series[front + t] = static_cast<std::int16_t>(d[t]);
+          source_series.resize(sources[c].size());
+          for (std::size_t k = 0; k < sources[c].size(); ++k) {
+            const auto* src = source_of(sources[c][k]);
+            auto& padded = source_series[k];
+            padded.assign(front + n + static_cast<std::size_t>(half_window), 0);
+            if (src != nullptr)
+              for (std::size_t u = 0; u < std::min<std::size_t>(src->size(), n + static_cast<std::size_t>(half_window)); ++u)
+                padded[front + u] = static_cast<std::int16_t>((*src)[u]);
           }
-          wavelet.assign(static_cast<std::size_t>(levels) * f::wavelet_buffer_size(n), 0);
-          std::fill(features.begin(), features.end(), 0);
-          for (std::uint32_t t = 1; t < n; ++t) {
-            std::size_t a = 0;
-            for (int k = order; k >= 1; --k) sums.set(a++, t >= static_cast<std::uint32_t>(k) ? d[t - static_cast<std::uint32_t>(k)] : 0);
-            for (int k = 0; k < wavelet_taps; ++k) sums.set(a++, features[static_cast<std::size_t>(k)]);
-            for (const auto* s : src)
-              for (int j = -half_window; j <= half_window; ++j) {
-                const long u = static_cast<long>(t) + j;
-                sums.set(a++, s != nullptr && u >= 0 && u < static_cast<long>(s->size()) ? (*s)[static_cast<std::size_t>(u)] : 0);
-              }
-            sums.set(a, d[t]);  // the target
-            sums.next();
-            if (levels > 0) f::wavelet_step(levels, wavelet.data(), f::wavelet_buffer_size(n), t, d[t], features.data());
-          }
+          if (levels > 0) wavelet_feature_series(levels, d, feature_series);
+          const auto column = [&](std::size_t a, std::uint32_t t) -> const std::int16_t* {
+            if (a < static_cast<std::size_t>(order)) return series.data() + front + t - (static_cast<std::size_t>(order) - a);  // tap order - a
+            a -= static_cast<std::size_t>(order);
+            if (a < static_cast<std::size_t>(wavelet_taps)) return feature_series.data() + a * n + t;
+            a -= static_cast<std::size_t>(wavelet_taps);
+            const std::size_t k = a / static_cast<std::size_t>(window);
+            if (k < source_series.size()) return source_series[k].data() + front + t + (a % static_cast<std::size_t>(window)) - static_cast<std::size_t>(half_window);
+            return series.data() + front + t;  // the target
+          };
+          for (std::uint32_t t = 1; t < n; t += ExactNormal::kBlock) sums.add_block(std::min(ExactNormal::kBlock, n - t), column, t);
           sums.add_to(ne);
         }
         return out;

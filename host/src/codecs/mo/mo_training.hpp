@@ -33,9 +33,13 @@ void train_mo_network(const Recording& recording, format::Metadata& meta, const 
 namespace codecs {
 
 // The MiddleOut part of training, shared by the mo and cm families: topology (unless the
-// options give one), predictors, network stage with `default_projector` unless the options
-// name one (mlp, gru or best); the topology goes into the model.
-void train_middle_out(const Recording& recording, format::Metadata& meta, const EncodeOptions& options, Model& model, const char* default_projector);
+// options give one), predictors, network stage; the options' choices where they make them,
+// else the level's (projector mlp, gru or best; wavelet levels). The topology goes into the model.
+struct MiddleOutLevel {
+  const char* projector;
+  int wavelet_levels;
+};
+void train_middle_out(const Recording& recording, format::Metadata& meta, const EncodeOptions& options, Model& model, MiddleOutLevel level);
 
 }  // namespace codecs
 

@@ -1,16 +1,13 @@
 // The encoder of codecs mt1-mt3 (level default, SPEC.md §6.9.6): MiddleOut training with the
 // ReLU projector, the context model with a prior of period at most 256, then per chunk the
-// prediction of up to kLanes channels at once with fixed and with adapting weights, and each
-// stream's table-driven rANS segments from whichever residuals are smaller.
+// residuals of each channel (mo_chunk_residuals.hpp) and its table-driven rANS segments.
 #include <algorithm>
 #include <cstring>
 
 #include "codecs/cm/cm_training.hpp"
 #include "codecs/encoder_family.hpp"
 #include "codecs/families.hpp"
-#include "codecs/lanes/lane_batcher.hpp"
-#include "codecs/mo/mo_lanes.hpp"
-#include "codecs/mo/mo_sources.hpp"
+#include "codecs/mo/mo_chunk_residuals.hpp"
 #include "codecs/mo/mo_training.hpp"
 #include "codecs/mt/mt_tables.hpp"
 #include "spikey/format/codecs/mt/mt_stream.hpp"
@@ -22,12 +19,6 @@ namespace spikey::host::codecs {
 namespace f = spikey::format;
 
 namespace {
-
-std::uint64_t magnitude_sum(const std::int32_t* z, std::uint32_t n) {
-  std::uint64_t sum = 0;
-  for (std::uint32_t t = 1; t < n; ++t) sum += static_cast<std::uint64_t>(z[t] < 0 ? -std::int64_t{z[t]} : std::int64_t{z[t]});
-  return sum;
-}
 
 // One channel's stream from its codes and residuals z[1..n-1].
 void encode_stream(const MtTables& tables, const std::int32_t* codes, const std::int32_t* z, std::uint32_t n, bool adapt,
@@ -68,10 +59,10 @@ void encode_stream(const MtTables& tables, const std::int32_t* codes, const std:
 
 class MtEncoder final : public EncoderFamily {
  public:
-  // Level default: the ReLU projector (the GRU decodes several times slower in lockstep), and a
-  // prior the tables can hold.
+  // Level default: the ReLU projector (the GRU decodes several times slower in lockstep), no
+  // wavelet features, and a prior the tables can hold.
   void train(const Recording& recording, f::Metadata& meta, const EncodeOptions& options, Model& model) const override {
-    train_middle_out(recording, meta, options, model, "mlp");
+    train_middle_out(recording, meta, options, model, {"mlp", 0});
     if (options.progress) options.progress("train", 0, 1);
     CmTrainingOptions cm = options.cm_training;
     cm.threads = options.threads;
@@ -82,47 +73,9 @@ class MtEncoder final : public EncoderFamily {
   void encode_streams(const std::vector<std::vector<std::int32_t>>& codes, const f::ChunkChannels& coded, const f::Metadata& meta,
                       std::vector<std::vector<std::uint8_t>>& streams) const override {
     const std::shared_ptr<const MtTables> tables = mt_tables_for(meta.codec);
-    thread_local std::vector<std::vector<std::int32_t>> weights(lanes::kLanes), source_buffers(lanes::kLanes * f::kMaxMoSources);
-    thread_local std::vector<std::int32_t> fixed[lanes::kLanes], adapted[lanes::kLanes];
-    const auto flush = [&](std::span<const std::size_t> batch, std::uint32_t n) {
-      lanes::MoLaneGroup group;
-      group.lanes = static_cast<int>(batch.size());
-      group.n = n;
-      const std::int32_t* in[lanes::kLanes] = {};
-      std::int32_t* out_fixed[lanes::kLanes] = {};
-      std::int32_t* out_adapted[lanes::kLanes] = {};
-      bool adapts[lanes::kLanes] = {}, any_step = false;
-      for (std::size_t l = 0; l < batch.size(); ++l) {
-        const f::ChannelPredictor& predictor = meta.channels[coded.channel[batch[l]]].predictor;
-        group.model[l] = f::mo_model_of(predictor, meta.codec);
-        adapts[l] = group.model[l].lms_step != 0;
-        any_step |= adapts[l];
-        weights[l] = f::initial_weights(predictor);
-        group.weights[l] = weights[l].data();
-        fill_middle_out_sources(predictor, coded, codes, n, &source_buffers[l * f::kMaxMoSources], group.sources[l]);
-        in[l] = codes[batch[l]].data();
-        fixed[l].resize(n);
-        adapted[l].resize(n);
-        out_fixed[l] = fixed[l].data();
-        out_adapted[l] = adapted[l].data();
-      }
-      if (any_step) lanes::mo_residuals(group, in, out_adapted);
-      for (int l = 0; l < group.lanes; ++l) group.model[l].lms_step = 0;
-      lanes::mo_residuals(group, in, out_fixed);
-      for (std::size_t l = 0; l < batch.size(); ++l) {
-        // The adapt flag follows the smaller sum of |residual|: a close, cheap proxy for the coded size.
-        const bool adapt = adapts[l] && magnitude_sum(adapted[l].data(), n) < magnitude_sum(fixed[l].data(), n);
-        encode_stream(*tables, in[l], adapt ? adapted[l].data() : fixed[l].data(), n, adapt, meta.codec.partition_size, streams[batch[l]]);
-      }
-    };
-    // Channels with and without the network stage in separate groups (a group pays for the
-    // network when any of its lanes uses it).
-    for (const bool network : {false, true}) {
-      lanes::LaneBatcher<std::size_t, decltype(flush)> batcher(flush);
-      for (std::size_t i = 0; i < coded.channel.size(); ++i)
-        if (meta.channels[coded.channel[i]].predictor.uses_network() == network) batcher.add(i, static_cast<std::uint32_t>(codes[i].size()));
-      batcher.finish();
-    }
+    for_each_mo_residuals(codes, coded, meta, [&](std::size_t i, const std::int32_t* z, bool adapt) {
+      encode_stream(*tables, codes[i].data(), z, static_cast<std::uint32_t>(codes[i].size()), adapt, meta.codec.partition_size, streams[i]);
+    });
   }
 };
 

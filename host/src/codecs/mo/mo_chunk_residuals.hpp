@@ -1,0 +1,28 @@
+// The MiddleOut residuals of a chunk as the encoders of the mo-predicted families code them,
+// and as their trainers see them: each channel predicted in lockstep lanes with fixed and, when
+// its predictor adapts, with adapting weights, keeping whichever gives the
+// smaller sum of |z|. One place for that choice, so training looks at what the encoder codes.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "spikey/format/archive.hpp"
+#include "spikey/format/chunk_payload.hpp"
+
+namespace spikey::host::codecs {
+
+// What compares two residual sequences z[1..n-1] of one channel: the sum of |z|. On every set
+// in ../shared/data it picks better for the cm coder than the sum of log2(1 + |z|) and loses at
+// most 0.01% against coding both ways and keeping the smaller.
+std::uint64_t residual_cost_estimate(const std::int32_t* z, std::uint32_t n);
+
+// Calls visit(i, z, adapt) for every channel i of `coded` (codes[i] its codes), z[1..n-1] its
+// residuals (z[0] = 0) with the chosen weights, adapt true when they adapt. Channels are
+// visited in lane groups, those without the network stage first.
+using ResidualVisit = std::function<void(std::size_t channel, const std::int32_t* z, bool adapt)>;
+void for_each_mo_residuals(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& coded,
+                           const format::Metadata& meta, const ResidualVisit& visit);
+
+}  // namespace spikey::host::codecs
