@@ -307,12 +307,19 @@ void count_prior_phases(const f::CmModelTables& model, const PriorEvidence& evid
 }
 
 // Refines the prior so that the model's expected code counts match the observed ones (a few
-// multiplicative steps): the first estimate compares codes with their neighbourhood, which the
-// predicted distribution of each sample does better.
-void refine_prior(const Recording& recording, f::Metadata& meta, const std::vector<std::uint64_t>& chunks, unsigned threads) {
+// multiplicative steps, from the residuals of about kPriorRefineSamples samples of the training
+// chunks): the first estimate compares codes with their neighbourhood, which the predicted
+// distribution of each sample does better.
+void refine_prior(const Recording& recording, f::Metadata& meta, const std::vector<std::uint64_t>& training_chunks, unsigned threads) {
+  constexpr std::uint64_t kPriorRefineSamples = 1u << 21;
   constexpr int kSteps = 2;
   const std::size_t period = meta.codec.cm_prior.size();
   if (period == 1) return;
+  std::uint64_t samples = 0;
+  for (const auto& channel : meta.channels) samples += std::min<std::uint64_t>(channel.length, training_chunks.size() * meta.chunk_samples);
+  const std::size_t stride = std::max<std::size_t>(1, static_cast<std::size_t>(samples / kPriorRefineSamples));
+  std::vector<std::uint64_t> chunks;
+  for (std::size_t i = 0; i < training_chunks.size(); i += stride) chunks.push_back(training_chunks[i]);
   // The evidence depends on the shapes and the scale rate only: gathered once, per chunk, then
   // merged in chunk order (the same model for any thread count).
   std::vector<PriorEvidence> per_chunk(chunks.size(), PriorEvidence(period));

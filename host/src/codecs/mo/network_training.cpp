@@ -344,7 +344,7 @@ namespace {
 // One thread: a batch takes tens of microseconds, and splitting it across a team (samples for
 // the forward pass, hidden units for the sums) measured 2-3x slower on 2 cores than this loop.
 template <bool kQuantized>
-void run_relu_epochs(const ReluEpochs& run, std::vector<float>& parameters) {
+__attribute__((target_clones("avx2", "default"))) void run_relu_epochs(const ReluEpochs& run, std::vector<float>& parameters) {
   const ReluLayout& layout = run.layout;
   const std::size_t count = run.y.size();
   const std::uint32_t size = layout.size();
