@@ -87,6 +87,22 @@ std::int32_t quantize_weight(double a, std::uint32_t shift) {
   return static_cast<std::int32_t>(std::clamp(w, -double(f::kMaxLpcWeight), double(f::kMaxLpcWeight)));
 }
 
+std::vector<std::vector<std::int32_t>> chunk_codes(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk, f::ChunkChannels& present) {
+  const std::uint64_t first = meta.chunk_first_sample(chunk);
+  present = f::channels_in_chunk(meta, first, meta.chunk_sample_count(chunk));
+  std::vector<std::int16_t> samples;
+  recording.gather(first, present, samples);
+  std::vector<std::vector<std::int32_t>> codes(present.channel.size());
+  std::size_t position = 0;
+  for (std::size_t i = 0; i < present.channel.size(); ++i) {
+    const f::ValueMap map = meta.channels[present.channel[i]].value_map;
+    codes[i].resize(present.sample_count[i]);
+    for (std::uint32_t t = 0; t < present.sample_count[i]; ++t) codes[i][t] = f::value_to_code(map, samples[position + t]);
+    position += present.sample_count[i];
+  }
+  return codes;
+}
+
 std::vector<std::vector<std::int32_t>> clamped_differences(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk,
                                                            f::ChunkChannels& present, const std::vector<char>* wanted) {
   present = f::channels_in_chunk(meta, meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk));

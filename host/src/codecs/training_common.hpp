@@ -24,6 +24,10 @@ bool solve_spd(std::vector<std::vector<double>> A, std::vector<double> b, std::v
 
 std::int32_t quantize_weight(double a, std::uint32_t shift);
 
+// The codes of each present channel of a chunk.
+std::vector<std::vector<std::int32_t>> chunk_codes(const Recording& recording, const format::Metadata& meta, std::uint64_t chunk,
+                                                   format::ChunkChannels& present);
+
 // Clamped code differences c[t] of each present channel of a chunk (c[0] = 0), as the codecs
 // see them; only for the channels in `wanted` when given (the others stay empty).
 std::vector<std::vector<std::int32_t>> clamped_differences(const Recording& recording, const format::Metadata& meta, std::uint64_t chunk,

@@ -44,27 +44,12 @@ struct Statistics {
 
 // Calls visit(codes, residuals z[1..n-1], n, value map) for every channel of one chunk, with the
 // residuals the encoder codes (for_each_mo_residuals).
-std::vector<std::vector<std::int32_t>> chunk_codes(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk, f::ChunkChannels& present) {
-  const std::uint64_t first = meta.chunk_first_sample(chunk);
-  present = f::channels_in_chunk(meta, first, meta.chunk_sample_count(chunk));
-  std::vector<std::int16_t> samples;
-  recording.gather(first, present, samples);
-  std::vector<std::vector<std::int32_t>> codes(present.channel.size());
-  std::size_t position = 0;
-  for (std::size_t i = 0; i < present.channel.size(); ++i) {
-    const f::ValueMap map = meta.channels[present.channel[i]].value_map;
-    codes[i].resize(present.sample_count[i]);
-    for (std::uint32_t t = 0; t < present.sample_count[i]; ++t) codes[i][t] = f::value_to_code(map, samples[position + t]);
-    position += present.sample_count[i];
-  }
-  return codes;
-}
-
 template <class Visit>
 void for_each_stream(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk, Visit&& visit) {
   f::ChunkChannels present;
-  const auto codes = chunk_codes(recording, meta, chunk, present);
+  const auto codes = training::chunk_codes(recording, meta, chunk, present);
   codecs::for_each_mo_residuals(codes, present, meta, [&](std::size_t i, const std::int32_t* z, bool) {
+    if (meta.channels[present.channel[i]].sync) return;  // coded as runs
     visit(codes[i].data(), z, static_cast<std::uint32_t>(codes[i].size()), meta.channels[present.channel[i]].value_map);
   });
 }

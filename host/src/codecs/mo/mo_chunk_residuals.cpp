@@ -17,8 +17,15 @@ std::uint64_t residual_cost_estimate(const std::int32_t* z, std::uint32_t n) {
   return sum;
 }
 
-void for_each_mo_residuals(const std::vector<std::vector<std::int32_t>>& codes, const f::ChunkChannels& coded, const f::Metadata& meta,
-                           const ResidualVisit& visit) {
+namespace {
+
+// Predicts the channels `items` of the chunk in lane groups (channels whose models use the
+// network apart from the others: a group pays for the network when any lane uses it) with
+// model_of(i); with `adapting`, also with the model's LMS step where it has one. Calls
+// visit(i, fixed, adapted or nullptr).
+template <class ModelOf, class Visit>
+void predict_in_lanes(const std::vector<std::vector<std::int32_t>>& codes, const f::ChunkChannels& coded, const f::Metadata& meta,
+                      const std::vector<std::size_t>& items, const ModelOf& model_of, bool adapting, const Visit& visit) {
   thread_local std::vector<std::vector<std::int32_t>> weights(lanes::kLanes), source_buffers(lanes::kLanes * f::kMaxMoSources);
   thread_local std::vector<std::int32_t> fixed[lanes::kLanes], adapted[lanes::kLanes];
   const auto flush = [&](std::span<const std::size_t> batch, std::uint32_t n) {
@@ -31,8 +38,8 @@ void for_each_mo_residuals(const std::vector<std::vector<std::int32_t>>& codes, 
     bool adapts[lanes::kLanes] = {}, any_step = false;
     for (std::size_t l = 0; l < batch.size(); ++l) {
       const f::ChannelPredictor& predictor = meta.channels[coded.channel[batch[l]]].predictor;
-      group.model[l] = f::mo_model_of(predictor, meta.codec);
-      adapts[l] = group.model[l].lms_step != 0;
+      group.model[l] = model_of(batch[l]);
+      adapts[l] = adapting && group.model[l].lms_step != 0;
       any_step |= adapts[l];
       weights[l] = f::initial_weights(predictor);
       group.weights[l] = weights[l].data();
@@ -46,19 +53,35 @@ void for_each_mo_residuals(const std::vector<std::vector<std::int32_t>>& codes, 
     if (any_step) lanes::mo_residuals(group, in, out_adapted);
     for (int l = 0; l < group.lanes; ++l) group.model[l].lms_step = 0;
     lanes::mo_residuals(group, in, out_fixed);
-    for (std::size_t l = 0; l < batch.size(); ++l) {
-      const bool adapt = adapts[l] && residual_cost_estimate(adapted[l].data(), n) < residual_cost_estimate(fixed[l].data(), n);
-      visit(batch[l], adapt ? adapted[l].data() : fixed[l].data(), adapt);
-    }
+    for (std::size_t l = 0; l < batch.size(); ++l) visit(batch[l], fixed[l].data(), adapts[l] ? adapted[l].data() : nullptr);
   };
-  // Channels with and without the network stage in separate groups (a group pays for the
-  // network when any of its lanes uses it).
+  std::vector<char> uses_network(items.size());
+  for (std::size_t k = 0; k < items.size(); ++k) uses_network[k] = model_of(items[k]).uses_network();
   for (const bool network : {false, true}) {
     lanes::LaneBatcher<std::size_t, decltype(flush)> batcher(flush);
-    for (std::size_t i = 0; i < coded.channel.size(); ++i)
-      if (meta.channels[coded.channel[i]].predictor.uses_network() == network) batcher.add(i, static_cast<std::uint32_t>(codes[i].size()));
+    for (std::size_t k = 0; k < items.size(); ++k)
+      if ((uses_network[k] != 0) == network) batcher.add(items[k], static_cast<std::uint32_t>(codes[items[k]].size()));
     batcher.finish();
   }
+}
+
+}  // namespace
+
+void for_each_mo_residuals(const std::vector<std::vector<std::int32_t>>& codes, const f::ChunkChannels& coded, const f::Metadata& meta,
+                           const ResidualVisit& visit) {
+  std::vector<std::size_t> items(coded.channel.size());
+  for (std::size_t i = 0; i < items.size(); ++i) items[i] = i;
+  const auto model_of = [&](std::size_t i) { return f::mo_model_of(meta.channels[coded.channel[i]].predictor, meta.codec); };
+  predict_in_lanes(codes, coded, meta, items, model_of, true, [&](std::size_t i, const std::int32_t* fixed, const std::int32_t* adapted) {
+    const auto n = static_cast<std::uint32_t>(codes[i].size());
+    const bool adapt = adapted != nullptr && residual_cost_estimate(adapted, n) < residual_cost_estimate(fixed, n);
+    visit(i, adapt ? adapted : fixed, adapt);
+  });
+}
+
+void for_each_fixed_mo_residuals(const std::vector<std::vector<std::int32_t>>& codes, const f::ChunkChannels& coded, const f::Metadata& meta,
+                                 const std::vector<std::size_t>& items, const ModelOf& model_of, const FixedResidualVisit& visit) {
+  predict_in_lanes(codes, coded, meta, items, model_of, false, [&](std::size_t i, const std::int32_t* fixed, const std::int32_t*) { visit(i, fixed); });
 }
 
 }  // namespace spikey::host::codecs

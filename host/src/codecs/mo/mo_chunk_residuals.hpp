@@ -10,6 +10,7 @@
 
 #include "spikey/format/archive.hpp"
 #include "spikey/format/chunk_payload.hpp"
+#include "spikey/format/codecs/mo/mo_predictor.hpp"
 
 namespace spikey::host::codecs {
 
@@ -24,5 +25,14 @@ std::uint64_t residual_cost_estimate(const std::int32_t* z, std::uint32_t n);
 using ResidualVisit = std::function<void(std::size_t channel, const std::int32_t* z, bool adapt)>;
 void for_each_mo_residuals(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& coded,
                            const format::Metadata& meta, const ResidualVisit& visit);
+
+// Calls visit(i, z) for the channels `items` of `coded`, z their residuals with fixed weights
+// under model_of(i) (the channel's stored weights and sources; the model's LMS step is
+// ignored): for choices made by predicting with candidate models, such as the network stage's.
+using ModelOf = std::function<format::MoModel(std::size_t channel)>;
+using FixedResidualVisit = std::function<void(std::size_t channel, const std::int32_t* z)>;
+void for_each_fixed_mo_residuals(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& coded,
+                                 const format::Metadata& meta, const std::vector<std::size_t>& items, const ModelOf& model_of,
+                                 const FixedResidualVisit& visit);
 
 }  // namespace spikey::host::codecs

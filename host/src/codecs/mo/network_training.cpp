@@ -8,6 +8,7 @@
 
 #include "spikey/format/codecs/stored_models.hpp"
 #include "spikey/format/codecs/mo/mo_predictor.hpp"
+#include "codecs/mo/mo_chunk_residuals.hpp"
 #include "codecs/mo/mo_training.hpp"
 #include "codecs/mo/gru_training.hpp"
 #include "spikey/host/parallel.hpp"
@@ -283,29 +284,31 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
   const auto candidate_gain = [&](std::size_t c, std::size_t k) {
     return static_cast<std::int32_t>(std::clamp(std::lround(output_gain[c] * kOutputGainSteps[k - 1]), 1l, long{f::kMaxNetOutputGain}));
   };
+  // In lockstep lanes, one prediction of the chunk per candidate (the decoder's arithmetic).
   using Pass2 = std::vector<std::pair<std::uint32_t, std::array<std::uint64_t, kCandidates>>>;
   ordered_parallel<Pass2>(
       chunks.size(), options.threads, 2 * std::size_t{options.threads},
       [&](std::size_t i) {
         f::ChunkChannels present;
-        std::vector<std::array<std::uint64_t, kCandidates>> local;
-        std::int32_t state[f::kMaxGruHidden] = {};  // the GRU's, from each channel's first step
-        std::size_t state_of = ~std::size_t{0};
-        for_each_step(recording, meta, chunks[i], present, [&](std::size_t p, const std::int32_t* recent, std::int32_t acc, std::int32_t d) {
-          if (local.size() < present.channel.size()) {
-            local.resize(present.channel.size());
-            for (auto& m : local) m.fill(0);
+        const auto codes = chunk_codes(recording, meta, chunks[i], present);
+        std::vector<std::array<std::uint64_t, kCandidates>> local(present.channel.size());
+        for (auto& m : local) m.fill(0);
+        for (std::size_t k = 0; k < kCandidates; ++k) {
+          std::vector<std::size_t> items;
+          for (std::size_t p = 0; p < present.channel.size(); ++p) {
+            const std::uint32_t c = present.channel[p];
+            if (!meta.channels[c].sync && (k == 0 || output_gain[c] != 0)) items.push_back(p);
           }
-          if (p != state_of) std::fill(std::begin(state), std::end(state), 0), state_of = p;
-          const std::uint32_t c = present.channel[p];
-          auto& m = local[p];
-          m[0] += static_cast<std::uint64_t>(std::abs(d - f::lpc_prediction(acc, shift)));
-          if (output_gain[c] == 0) return;
-          const std::int32_t linear = f::lpc_prediction(acc, shift);
-          const std::int32_t o = gru ? f::mo_gru_output(network, input_gain[c], recent, linear, state) : f::mo_network_output(network, input_gain[c], recent, linear);
-          for (std::size_t k = 1; k < kCandidates; ++k)
-            m[k] += static_cast<std::uint64_t>(std::abs(d - f::lpc_prediction(acc + f::net_correction(o, candidate_gain(c, k)), shift)));
-        });
+          const auto model_of = [&](std::size_t p) {
+            const std::uint32_t c = present.channel[p];
+            f::MoModel model = f::mo_model_of(meta.channels[c].predictor, meta.codec);
+            if (k != 0) model.network = &network, model.net_input_gain = input_gain[c], model.net_output_gain = candidate_gain(c, k);
+            return model;
+          };
+          codecs::for_each_fixed_mo_residuals(codes, present, meta, items, model_of, [&](std::size_t p, const std::int32_t* z) {
+            local[p][k] = codecs::residual_cost_estimate(z, static_cast<std::uint32_t>(codes[p].size()));
+          });
+        }
         Pass2 out;
         for (std::size_t p = 0; p < local.size(); ++p) out.emplace_back(present.channel[p], local[p]);
         return out;
