@@ -35,27 +35,32 @@ constexpr std::size_t kRateCount = std::size(kCandidateRates);
 struct Statistics {
   std::vector<std::uint64_t> magnitudes = std::vector<std::uint64_t>(kRateCount * f::kCmClasses * kMagnitudeBins, 0);
   std::vector<std::uint64_t> codes = std::vector<std::uint64_t>(kCodeBins, 0);
+  std::vector<char> adapted;  // per channel: its adapting weights were chosen in some chunk
 
+  explicit Statistics(std::size_t channels) : adapted(channels, 0) {}
   void merge(const Statistics& other) {
     for (std::size_t i = 0; i < magnitudes.size(); ++i) magnitudes[i] += other.magnitudes[i];
     for (std::size_t i = 0; i < codes.size(); ++i) codes[i] += other.codes[i];
+    for (std::size_t i = 0; i < adapted.size(); ++i) adapted[i] |= other.adapted[i];
   }
 };
 
-// Calls visit(codes, residuals z[1..n-1], n, value map) for every channel of one chunk, with the
-// residuals the encoder codes (for_each_mo_residuals).
+// Calls visit(channel, codes, residuals z[1..n-1], n, value map, adapt) for every channel of one
+// chunk, with the residuals the encoder codes (for_each_mo_residuals).
 template <class Visit>
 void for_each_stream(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk, Visit&& visit) {
   f::ChunkChannels present;
   const auto codes = training::chunk_codes(recording, meta, chunk, present);
-  codecs::for_each_mo_residuals(codes, present, meta, [&](std::size_t i, const std::int32_t* z, bool) {
+  codecs::for_each_mo_residuals(codes, present, meta, [&](std::size_t i, const std::int32_t* z, bool adapt) {
     if (meta.channels[present.channel[i]].sync) return;  // coded as runs
-    visit(codes[i].data(), z, static_cast<std::uint32_t>(codes[i].size()), meta.channels[present.channel[i]].value_map);
+    visit(present.channel[i], codes[i].data(), z, static_cast<std::uint32_t>(codes[i].size()), meta.channels[present.channel[i]].value_map, adapt);
   });
 }
 
 void gather_chunk(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk, Statistics& stats) {
-  for_each_stream(recording, meta, chunk, [&](const std::int32_t* codes, const std::int32_t* residuals, std::uint32_t n, const f::ValueMap&) {
+  for_each_stream(recording, meta, chunk, [&](std::uint32_t channel, const std::int32_t* codes, const std::int32_t* residuals, std::uint32_t n, const f::ValueMap&,
+                                              bool adapt) {
+    stats.adapted[channel] |= adapt ? 1 : 0;
     for (std::uint32_t t = 0; t < n; ++t) {
       const std::int64_t c = std::int64_t{codes[t]} + kCodeOffset;
       if (c >= 0 && c < static_cast<std::int64_t>(kCodeBins)) ++stats.codes[static_cast<std::size_t>(c)];
@@ -311,7 +316,8 @@ void refine_prior(const Recording& recording, f::Metadata& meta, const std::vect
   {
     const f::CmModelTables model(meta.codec);
     parallel_for(chunks.size(), threads, [&](std::size_t i) {
-      for_each_stream(recording, meta, chunks[i], [&](const std::int32_t* codes, const std::int32_t* residuals, std::uint32_t n, const f::ValueMap& map) {
+      for_each_stream(recording, meta, chunks[i], [&](std::uint32_t, const std::int32_t* codes, const std::int32_t* residuals, std::uint32_t n,
+                                                      const f::ValueMap& map, bool) {
         gather_prior_evidence(model.for_map(map), codes, residuals, n, per_chunk[i]);
       });
     });
@@ -344,7 +350,7 @@ void refine_prior(const Recording& recording, f::Metadata& meta, const std::vect
 void train_cm_model(const Recording& recording, f::Metadata& meta, const CmTrainingOptions& options) {
   const std::vector<std::uint64_t> chunks = training::training_chunks(meta, options.samples_per_channel);
 
-  Statistics total;
+  Statistics total(meta.channels.size());
   std::mutex mutex;
   std::vector<std::unique_ptr<Statistics>> pool;
   parallel_for(chunks.size(), options.threads, [&](std::size_t i) {
@@ -353,12 +359,16 @@ void train_cm_model(const Recording& recording, f::Metadata& meta, const CmTrain
       const std::lock_guard lock(mutex);
       if (!pool.empty()) stats = std::move(pool.back()), pool.pop_back();
     }
-    if (!stats) stats = std::make_unique<Statistics>();
+    if (!stats) stats = std::make_unique<Statistics>(meta.channels.size());
     gather_chunk(recording, meta, chunks[i], *stats);
     const std::lock_guard lock(mutex);
     pool.push_back(std::move(stats));
   });
   for (const auto& stats : pool) total.merge(*stats);
+  // Channels whose adapting weights lost in every training chunk stop adapting: the encoder
+  // then predicts them once instead of both ways (their adapt flag is always 0).
+  for (std::size_t c = 0; c < meta.channels.size(); ++c)
+    if (!total.adapted[c]) meta.channels[c].predictor.lms_step = 0;
 
   // Shapes for every candidate rate; the rate whose fitted shapes code the residuals cheapest wins.
   std::vector<FittedShape> fitted(kRateCount * f::kCmClasses);

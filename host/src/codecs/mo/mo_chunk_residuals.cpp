@@ -19,10 +19,8 @@ std::uint64_t residual_cost_estimate(const std::int32_t* z, std::uint32_t n) {
 
 namespace {
 
-// Predicts the channels `items` of the chunk in lane groups (channels whose models use the
-// network apart from the others: a group pays for the network when any lane uses it) with
-// model_of(i); with `adapting`, also with the model's LMS step where it has one. Calls
-// visit(i, fixed, adapted or nullptr).
+// Predicts the channels `items` of the chunk in lane groups with model_of(i); with `adapting`,
+// also with the model's LMS step where it has one. Calls visit(i, fixed, adapted or nullptr).
 template <class ModelOf, class Visit>
 void predict_in_lanes(const std::vector<std::vector<std::int32_t>>& codes, const f::ChunkChannels& coded, const f::Metadata& meta,
                       const std::vector<std::size_t>& items, const ModelOf& model_of, bool adapting, const Visit& visit) {
@@ -55,12 +53,16 @@ void predict_in_lanes(const std::vector<std::vector<std::int32_t>>& codes, const
     lanes::mo_residuals(group, in, out_fixed);
     for (std::size_t l = 0; l < batch.size(); ++l) visit(batch[l], fixed[l].data(), adapts[l] ? adapted[l].data() : nullptr);
   };
-  std::vector<char> uses_network(items.size());
-  for (std::size_t k = 0; k < items.size(); ++k) uses_network[k] = model_of(items[k]).uses_network();
-  for (const bool network : {false, true}) {
+  // Lanes grouped by what they pay for: the network, and (when adapting) the second prediction.
+  std::vector<int> kind(items.size());
+  for (std::size_t k = 0; k < items.size(); ++k) {
+    const f::MoModel model = model_of(items[k]);
+    kind[k] = (model.uses_network() ? 2 : 0) + (adapting && model.lms_step != 0 ? 1 : 0);
+  }
+  for (int group_kind = 0; group_kind < 4; ++group_kind) {
     lanes::LaneBatcher<std::size_t, decltype(flush)> batcher(flush);
     for (std::size_t k = 0; k < items.size(); ++k)
-      if ((uses_network[k] != 0) == network) batcher.add(items[k], static_cast<std::uint32_t>(codes[items[k]].size()));
+      if (kind[k] == group_kind) batcher.add(items[k], static_cast<std::uint32_t>(codes[items[k]].size()));
     batcher.finish();
   }
 }

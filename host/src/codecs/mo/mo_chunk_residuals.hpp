@@ -21,7 +21,7 @@ std::uint64_t residual_cost_estimate(const std::int32_t* z, std::uint32_t n);
 
 // Calls visit(i, z, adapt) for every channel i of `coded` (codes[i] its codes), z[1..n-1] its
 // residuals (z[0] = 0) with the chosen weights, adapt true when they adapt. Channels are
-// visited in lane groups, those without the network stage first.
+// visited in lane groups of channels alike in cost (network stage, adapting weights).
 using ResidualVisit = std::function<void(std::size_t channel, const std::int32_t* z, bool adapt)>;
 void for_each_mo_residuals(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& coded,
                            const format::Metadata& meta, const ResidualVisit& visit);
