@@ -5,8 +5,8 @@
 
 archive/: small real archives at every level (mono N1 files, 4-channel Intan, a SpikeGLX pair with
 a sync channel and an Open Ephys folder), 3 KB or so each,
-so that mutations reach every codec, and a salvaged one with lost chunks. The *_v4 to *_v7 files
-were made by this script with spikey 0.4.0 to 0.7.0 (format versions 4 to 7) and are kept as seeds
+so that mutations reach every codec, and a salvaged one with lost chunks. The *_v4 to *_v8 files
+were made by this script with spikey 0.4.0 to 0.8.0 (format versions 4 to 8) and are kept as seeds
 for those versions. inputs/: a mode byte (fuzz_inputs.cpp) followed by small
 WAV (plain, with extra chunks, EXTENSIBLE) and raw slices of the same recordings, and small
 SpikeGLX and Open Ephys folders (acquisition mode).
@@ -81,7 +81,7 @@ def main():
             if level != "fast":
                 config = os.path.join(tmp, "network.json")
                 write(config, b'{"network_min_saving": 0}')
-                model = os.path.join(tmp, "network.spkm")  # a model: no race against lpc1 at level default
+                model = os.path.join(tmp, "network.spkm")
                 subprocess.run([spikey, "train", raw, "--raw-channels", "4", "--raw-rate", "30000", "--model-config", config,
                                 "--level", level, "-o", model, "-f", "-q"], check=True)
                 subprocess.run([spikey, "compress", raw, "--raw-channels", "4", "--raw-rate", "30000", "-o",
@@ -94,6 +94,12 @@ def main():
                 subprocess.run([spikey, "compress", raw, "--raw-channels", "4", "--raw-rate", "30000", "-o",
                                 os.path.join(out, "archive", f"intan_4ch_gru_{level}.spikey"), "--model", model,
                                 "--chunk-seconds", "0.01", "-f", "-q"], check=True)
+        # Level default's table-driven streams cut into segments of 64 residuals (codec mt2's
+        # segment sizes and per-segment states).
+        config = os.path.join(tmp, "segments.json")
+        write(config, b'{"partition_size": 64}')
+        subprocess.run([spikey, "compress", a, b, "-o", os.path.join(out, "archive", "n1_two_files_segments.spikey"),
+                        "--model-config", config, "--chunk-seconds", "0.025", "-f", "-q"], check=True)
         # A salvaged archive: the last third of the chunk records cut off.
         whole = os.path.join(out, "archive", "n1_two_files_default.spikey")
         with open(whole, "rb") as f:

@@ -199,3 +199,25 @@ TEST(Golden, Version8GruProjector) {
     EXPECT_GT(with_network, 0u);
   }
 }
+
+TEST(Golden, Version9TableDrivenCoder) {
+  struct Case {
+    const char* name;
+    const char* codec;
+    fs::path originals;
+    std::uint32_t partition_size;
+  };
+  for (const auto& c : {Case{"cinpla32.spikey", "mt2", test::samples_dir() / "cinpla32", 500},
+                        Case{"cinpla32_gru.spikey", "mt3", test::samples_dir() / "cinpla32", 700},
+                        Case{"neuralink3.spikey", "mt2", test::samples_dir() / "neuralink", 16384},
+                        Case{"spikeglx.spikey", "mt2", test::samples_dir() / "spikeglx", 16384}}) {
+    SCOPED_TRACE(c.name);
+    const fs::path archive = test::golden_dir() / "v9" / c.name;
+    expect_golden_restores(archive, c.originals);
+    const format::ArchiveReader reader(archive);
+    EXPECT_EQ(reader.format_version(), 9);
+    EXPECT_EQ(reader.metadata().codec.name, c.codec);
+    EXPECT_EQ(reader.metadata().codec.partition_size, c.partition_size);
+    EXPECT_GT(reader.metadata().codec.cm_prior.size(), 1u);  // the code-density prior is in the tables
+  }
+}

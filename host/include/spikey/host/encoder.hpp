@@ -59,7 +59,8 @@ struct EncodeOptions {
 
 // Sets the predictors' architecture from a JSON file (keys max_order, max_sources,
 // source_half_window, wavelet_levels, topology_neighbours, lms_step, training_samples, max_depth,
-// network_hidden, network_projector, gru_hidden, network_seed, network_min_saving). Unknown keys
+// network_hidden, network_projector, gru_hidden, network_seed, network_min_saving,
+// network_samples, context_training_samples, max_prior_period, partition_size). Unknown keys
 // and values out of range are std::invalid_argument, so a typo never falls back to a default.
 void apply_model_config(const std::filesystem::path& path, EncodeOptions& options);
 
