@@ -65,14 +65,15 @@ void gather_chunk(const Recording& recording, const f::Metadata& meta, std::uint
       const std::int64_t c = std::int64_t{codes[t]} + kCodeOffset;
       if (c >= 0 && c < static_cast<std::int64_t>(kCodeBins)) ++stats.codes[static_cast<std::size_t>(c)];
     }
-    for (std::size_t r = 0; r < kRateCount; ++r) {
-      std::uint64_t* histogram = stats.magnitudes.data() + r * f::kCmClasses * kMagnitudeBins;
-      std::int32_t scale = f::kCmScaleStart;
-      for (std::uint32_t t = 1; t < n; ++t) {
-        const std::int32_t z = residuals[t];
-        const auto magnitude = static_cast<std::uint64_t>(std::abs(std::int64_t{z}));
-        ++histogram[static_cast<std::size_t>(f::cm_class_of(scale)) * kMagnitudeBins + std::min<std::uint64_t>(magnitude, kMagnitudeBins - 1)];
-        scale = f::cm_next_scale(scale, z, kCandidateRates[r]);
+    // The candidate rates' scale chains side by side (independent, so they overlap in the CPU).
+    std::int32_t scale[kRateCount];
+    std::fill(std::begin(scale), std::end(scale), f::kCmScaleStart);
+    for (std::uint32_t t = 1; t < n; ++t) {
+      const std::int32_t z = residuals[t];
+      const std::size_t bin = std::min<std::size_t>(static_cast<std::size_t>(std::abs(std::int64_t{z})), kMagnitudeBins - 1);
+      for (std::size_t r = 0; r < kRateCount; ++r) {
+        ++stats.magnitudes[(r * f::kCmClasses + static_cast<std::size_t>(f::cm_class_of(scale[r]))) * kMagnitudeBins + bin];
+        scale[r] = f::cm_next_scale(scale[r], z, kCandidateRates[r]);
       }
     }
   });
