@@ -41,6 +41,7 @@ int run_compress(const CompressArgs& a, const CommonOptions& o) {
               {"verify_seconds", r.verify_seconds},
               {"backend", r.backend},
               {"codec", r.codec},
+              {"estimated_stream_bytes", r.estimated_stream_bytes},
               {"level", a.recording.level}};
     std::cout << j.dump(2) << "\n";
   } else if (!o.quiet) {

@@ -428,6 +428,7 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
     std::uint64_t batch_chunks = 0;
   };
   std::optional<Candidate> best;
+  double estimated_bits_per_residual = 0;
   const auto encode_candidate = [&](format::MetadataSection section) {
     Candidate candidate{std::make_unique<TemporaryPath>(output, options.overwrite), 0, std::move(section)};
     const auto written = write_archive(recording, candidate.section, options, candidate.path->path());
@@ -436,7 +437,11 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
     if (!best || candidate.bytes < best->bytes) best = std::move(candidate);
   };
   if (options.model) encode_candidate(with_model(surveyed, *options.model));
-  for (const auto& codec : candidates) encode_candidate(with_model(surveyed, train_model(recording, surveyed, codec, options)));
+  for (const auto& codec : candidates) {
+    const Model model = train_model(recording, surveyed, codec, options);
+    estimated_bits_per_residual = model.estimated_bits_per_residual;
+    encode_candidate(with_model(surveyed, model));
+  }
   report.archive_bytes = best->bytes;
   report.codec = best->section.metadata.codec.name;
   report.encode_seconds = stopwatch.seconds();
@@ -458,6 +463,11 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
   report.channels = recording.channel_count();
   report.chunks = best->section.metadata.chunk_count();
   report.duration_seconds = best->section.metadata.duration_seconds();
+  std::uint64_t residuals = 0;  // every sample of every coded stream but each stream's first
+  const format::Metadata& meta = best->section.metadata;
+  for (const auto& channel : meta.channels)
+    if (!channel.sync && channel.length > 0) residuals += channel.length - std::min<std::uint64_t>(channel.length, (channel.length + meta.chunk_samples - 1) / std::max<std::uint64_t>(meta.chunk_samples, 1));
+  report.estimated_stream_bytes = static_cast<std::uint64_t>(estimated_bits_per_residual * static_cast<double>(residuals) / 8);
   return report;
 }
 

@@ -91,7 +91,10 @@ struct CompressReport {
   bool verified = false;
   std::string backend;            // "cpu", or EncodeOptions::backend when the batch executor encoded the chunks
   std::uint64_t batch_chunks = 0;  // chunks of the archive encoded by EncodeOptions::batch_executor
-  std::string codec;  // what the archive uses (level default keeps the smaller of mo1 and lpc1)
+  std::string codec;  // what the archive uses
+  // Training's estimate of the bytes of the archive's residual streams (context-modelled
+  // codecs; 0: none), to compare with archive_bytes: the encoder chooses from such estimates.
+  std::uint64_t estimated_stream_bytes = 0;
   std::uint64_t value_map_counts[3] = {0, 0, 0};  // channels per ValueMapKind
 };
 

@@ -20,6 +20,9 @@ struct Model {
   format::CodecParams codec;
   std::vector<format::ChannelPredictor> predictors;  // one per channel
   std::optional<Topology> topology;                   // mo1
+  // Training's estimate of the coded bits per residual (context-modelled codecs; 0: none). Not
+  // saved: it describes the recording trained on.
+  double estimated_bits_per_residual = 0;
 
   void save(const std::filesystem::path& path) const;       // JSON, written atomically
   static Model load(const std::filesystem::path& path);      // throws std::runtime_error

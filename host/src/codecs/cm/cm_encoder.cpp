@@ -22,7 +22,7 @@ class CmEncoder final : public EncoderFamily {
     if (options.progress) options.progress("train", 0, 1);
     CmTrainingOptions cm = options.cm_training;
     cm.threads = options.threads;
-    train_cm_model(recording, meta, cm);
+    model.estimated_bits_per_residual = train_cm_model(recording, meta, cm);
   }
 
   void encode_streams(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& coded, const format::Metadata& meta,

@@ -191,7 +191,8 @@ std::uint8_t prior_value_of(double relative) {
 // The code-density pattern of the recording: for each candidate period P (a power of two), how
 // much likelier codes of each residue are than their neighbourhood's average; the period with
 // the largest estimated saving net of its cost in the archive (and of fitting noise) wins.
-std::vector<std::uint8_t> fit_prior(const std::vector<std::uint64_t>& codes, std::uint32_t max_period) {
+std::vector<std::uint8_t> fit_prior(const std::vector<std::uint64_t>& codes, std::uint32_t max_period, double& gain_bits) {
+  gain_bits = 0;
   constexpr int kRadius = 8;
   std::vector<double> smooth(codes.size(), 0);
   double window = 0;
@@ -226,7 +227,7 @@ std::vector<std::uint8_t> fit_prior(const std::vector<std::uint64_t>& codes, std
     }
     gain -= total * std::log2(mass / smooth_mass);
     const double cost = static_cast<double>(period) * (8.0 + 0.5 * std::log2(std::max(2.0, total / period)));
-    if (gain - cost > best_net) best_net = gain - cost, best = std::move(pattern);
+    if (gain - cost > best_net) best_net = gain - cost, gain_bits = gain, best = std::move(pattern);
   }
   return best;
 }
@@ -348,7 +349,7 @@ void refine_prior(const Recording& recording, f::Metadata& meta, const std::vect
 
 }  // namespace
 
-void train_cm_model(const Recording& recording, f::Metadata& meta, const CmTrainingOptions& options) {
+double train_cm_model(const Recording& recording, f::Metadata& meta, const CmTrainingOptions& options) {
   const std::vector<std::uint64_t> chunks = training::training_chunks(meta, options.samples_per_channel);
 
   Statistics total(meta.channels.size());
@@ -396,8 +397,21 @@ void train_cm_model(const Recording& recording, f::Metadata& meta, const CmTrain
   meta.codec.cm_first_class = static_cast<std::uint32_t>(first);
   meta.codec.cm_stored_classes = static_cast<std::uint32_t>(stored.size());
   meta.codec.cm_shapes = f::cm_complete_shapes(stored, meta.codec.cm_first_class);
-  meta.codec.cm_prior = fit_prior(total.codes, options.max_prior_period);
+  double prior_gain = 0;
+  meta.codec.cm_prior = fit_prior(total.codes, options.max_prior_period, prior_gain);
   refine_prior(recording, meta, chunks, options.threads);
+
+  // The estimate: the fitted shapes' bits, the raw low bits of shifted classes, less the prior's
+  // first estimate of its gain, per residual of the training chunks.
+  double bits = 0, residuals = 0;
+  for (int k = 0; k < f::kCmClasses; ++k) {
+    const std::uint64_t* histogram = total.magnitudes.data() + (best_rate * f::kCmClasses + static_cast<std::size_t>(k)) * kMagnitudeBins;
+    double count = 0;
+    for (std::size_t m = 0; m < kMagnitudeBins; ++m) count += static_cast<double>(histogram[m]);
+    bits += rate_shapes[k].bits + count * rate_shapes[k].shape.shift;
+    residuals += count;
+  }
+  return residuals > 0 ? std::max(0.0, bits - prior_gain) / residuals : 0;
 }
 
 }  // namespace spikey::host

@@ -13,7 +13,7 @@
 namespace spikey::host {
 
 // Sets meta.codec's context model (shapes, scale rate and prior) from the residuals of meta's
-// MiddleOut predictors.
-void train_cm_model(const Recording& recording, format::Metadata& meta, const CmTrainingOptions& options);
+// MiddleOut predictors. Returns the training's estimate of the coded bits per residual.
+double train_cm_model(const Recording& recording, format::Metadata& meta, const CmTrainingOptions& options);
 
 }  // namespace spikey::host

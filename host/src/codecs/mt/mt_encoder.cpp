@@ -67,7 +67,7 @@ class MtEncoder final : public EncoderFamily {
     CmTrainingOptions cm = options.cm_training;
     cm.threads = options.threads;
     cm.max_prior_period = std::min(cm.max_prior_period, f::kMtMaxPriorPeriod);
-    train_cm_model(recording, meta, cm);
+    model.estimated_bits_per_residual = train_cm_model(recording, meta, cm);
   }
 
   void encode_streams(const std::vector<std::vector<std::int32_t>>& codes, const f::ChunkChannels& coded, const f::Metadata& meta,
