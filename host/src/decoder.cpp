@@ -156,16 +156,26 @@ DecodedChunk decode_payload(const format::Metadata& meta, std::uint16_t version,
   return std::move(decode_payloads(meta, version, {&input, 1}, channels).front());
 }
 
+std::uint64_t joint_chunks(const format::Metadata& meta, std::uint64_t chunks, unsigned threads) {
+  constexpr std::uint64_t kMaxJoint = 8, kBudgetBytes = std::uint64_t{64} << 20, kBytesPerSample = 10;  // codes, samples, sources
+  std::uint64_t per_chunk = 0;
+  for (const auto& channel : meta.channels) per_chunk += std::min<std::uint64_t>(channel.length, meta.chunk_samples);
+  const std::uint64_t by_memory = std::max<std::uint64_t>(1, kBudgetBytes / std::max<std::uint64_t>(1, per_chunk * kBytesPerSample));
+  const std::uint64_t per_thread = std::max<std::uint64_t>(1, chunks / std::max(1u, threads));
+  return std::clamp<std::uint64_t>(std::min(by_memory, per_thread), 1, kMaxJoint);
+}
+
 void decode_chunks_in_order(const format::ArchiveReader& reader, std::uint64_t first_chunk, std::uint64_t end_chunk,
                             std::span<const std::uint32_t> channels, unsigned threads,
                             const std::function<void(const DecodedChunk&)>& consume) {
   const std::vector<std::uint32_t> wanted(channels.begin(), channels.end());
-  const std::uint64_t groups = (end_chunk - first_chunk + kJointChunks - 1) / kJointChunks;
+  const std::uint64_t joint = joint_chunks(reader.metadata(), end_chunk - first_chunk, threads);
+  const std::uint64_t groups = (end_chunk - first_chunk + joint - 1) / joint;
   ordered_parallel<std::vector<DecodedChunk>>(
       groups, threads, std::size_t{threads} + 1,
       [&](std::size_t g) {
-        const std::uint64_t first = first_chunk + g * kJointChunks;
-        return decode_chunks(reader, first, std::min(end_chunk, first + kJointChunks), wanted);
+        const std::uint64_t first = first_chunk + g * joint;
+        return decode_chunks(reader, first, std::min(end_chunk, first + joint), wanted);
       },
       [&](std::size_t, std::vector<DecodedChunk>& decoded) {
         for (const auto& chunk : decoded) consume(chunk);
@@ -291,10 +301,11 @@ RestoreReport restore_sources(const format::ArchiveReader& reader, const Restore
     // All channels: decode_chunk then also checks the decoded-samples checksum.
     if (channels.size() == meta.channels.size()) channels.clear();
     std::sort(channels.begin(), channels.end());
-    // kJointChunks chunks per task (decode_chunks); lost chunks of a salvaged archive are zeros.
-    const std::uint64_t tasks = (chunk_count + kJointChunks - 1) / kJointChunks;
+    // joint chunks per task (decode_chunks); lost chunks of a salvaged archive are zeros.
+    const std::uint64_t joint = joint_chunks(meta, chunk_count, options.threads);
+    const std::uint64_t tasks = (chunk_count + joint - 1) / joint;
     ordered_parallel<std::vector<DecodedChunk>>(tasks, options.threads, std::size_t{options.threads} + 1, [&](std::size_t task) {
-      const std::uint64_t first_chunk = task * kJointChunks, end_chunk = std::min(chunk_count, first_chunk + kJointChunks);
+      const std::uint64_t first_chunk = task * joint, end_chunk = std::min(chunk_count, first_chunk + joint);
       std::vector<DecodedChunk> out;
       for (std::uint64_t i = first_chunk; i < end_chunk;) {
         if (reader.index()[i].lost()) {

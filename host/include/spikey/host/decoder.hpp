@@ -40,8 +40,10 @@ std::vector<DecodedChunk> decode_chunks(const format::ArchiveReader& reader, std
                                         std::span<const std::uint32_t> channels = {});
 
 // Chunks decoded in one call of decode_chunks by the whole-archive readers (decode_chunks_in_order,
-// restore_sources): 2 about halves the lockstep groups of recordings with long source chains.
-inline constexpr std::size_t kJointChunks = 2;
+// restore_sources), of `chunks` in all: up to 8, so that recordings whose decoding order has
+// few channels per level (a chain of 16 channels: one) fill the 8 lanes with the same level of
+// 8 chunks; at most about 64 MiB of decoded codes per call, and at least a call per thread.
+std::uint64_t joint_chunks(const format::Metadata& meta, std::uint64_t chunks, unsigned threads);
 
 // The decoding behind decode_chunk, for a payload already read and checked against its frame
 // (salvage reads chunks without an index). `payload_offset` is used in messages. With
