@@ -118,7 +118,18 @@ f::CmShape default_shape(double mean) {
 
 // Bits to code the histogram (counts of |j| per bucket, the last entry every j beyond the
 // window) with this shape, ignoring the prior.
+// log2 of every uint16 weight, once (the fit evaluates thousands of shapes per class).
+const std::vector<double>& log2_of_weights() {
+  static const std::vector<double> table = [] {
+    std::vector<double> t(65536);
+    for (std::size_t w = 0; w < t.size(); ++w) t[w] = std::log2(static_cast<double>(w));
+    return t;
+  }();
+  return table;
+}
+
 double shape_cost(const f::CmShape& shape, const std::vector<double>& buckets, std::vector<std::uint16_t>& table) {
+  const std::vector<double>& log2_weight = log2_of_weights();
   const int h = f::cm_build_shape(shape, table.data());
   double total = table[0];
   for (int j = 1; j <= h; ++j) total += 2.0 * table[static_cast<std::size_t>(j)];
@@ -126,7 +137,7 @@ double shape_cost(const f::CmShape& shape, const std::vector<double>& buckets, s
   double bits = 0;
   for (std::size_t j = 0; j < buckets.size(); ++j) {
     if (buckets[j] == 0) continue;
-    if (static_cast<int>(j) <= h) bits += buckets[j] * (log_total - std::log2(static_cast<double>(table[j])));
+    if (static_cast<int>(j) <= h) bits += buckets[j] * (log_total - log2_weight[table[j]]);
     else bits += buckets[j] * (12.0 + 6.0 + std::log2(static_cast<double>(j) * 2 + 1));  // escape
   }
   return bits;

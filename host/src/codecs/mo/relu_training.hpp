@@ -29,12 +29,13 @@ inline constexpr float kBiasUnit = 65536;      // b1, b2, the GRU's biases: 16 f
 inline constexpr float kActivationUnit = 256;  // x, h, y
 inline constexpr std::size_t kReluBatch = 256;  // samples per Adam step
 
-// The ReLU network's float parameters in one vector: w1 (hidden x kNetInputs, row by row),
-// b1 (hidden), w2 (hidden), b2.
+// The ReLU network's float parameters in one vector: w1 (kNetInputs x hidden: input by input,
+// so that the hidden units of one input lie side by side for the CPU's vector loops), b1
+// (hidden), w2 (hidden), b2.
 struct ReluLayout {
   std::uint32_t hidden = 0;
 
-  SPIKEY_HD std::uint32_t w1(std::uint32_t j, std::uint32_t i) const { return j * format::kNetInputs + i; }
+  SPIKEY_HD std::uint32_t w1(std::uint32_t j, std::uint32_t i) const { return i * hidden + j; }
   SPIKEY_HD std::uint32_t b1(std::uint32_t j) const { return hidden * format::kNetInputs + j; }
   SPIKEY_HD std::uint32_t w2(std::uint32_t j) const { return hidden * (format::kNetInputs + 1) + j; }
   SPIKEY_HD std::uint32_t b2() const { return hidden * (format::kNetInputs + 2); }
@@ -67,12 +68,19 @@ SPIKEY_HD bool relu_unit_active(float pre) { return pre > 0 && pre < kMaxReluAct
 
 // The forward pass of one sample with the batch's weights `p`: fills pre[j] and h[j] (the
 // activations; floored onto their grid when quantized) and returns the output.
+// Unit j's pre-activation is b1[j] + w1[j][0] x[0] + ... + w1[j][8] x[8], added in that order;
+// the output b2 + w2[0] h[0] + ... in unit order. (The loops run input by input over all units,
+// which vectorizes across units and adds each unit's terms in the same order.)
 SPIKEY_HD float relu_forward(const ReluLayout& layout, const float* p, const float* xs, bool quantized, float* pre, float* h) {
-  float out = p[layout.b2()];
-  for (std::uint32_t j = 0; j < layout.hidden; ++j) {
-    float a = p[layout.b1(j)];
-    for (std::uint32_t i = 0; i < static_cast<std::uint32_t>(format::kNetInputs); ++i) a += p[layout.w1(j, i)] * xs[i];
-    pre[j] = a;
+  const std::uint32_t hidden = layout.hidden;
+  for (std::uint32_t j = 0; j < hidden; ++j) pre[j] = p[layout.b1(j)];
+  for (std::uint32_t i = 0; i < static_cast<std::uint32_t>(format::kNetInputs); ++i) {
+    const float* w = p + layout.w1(0, i);
+    const float x = xs[i];
+    for (std::uint32_t j = 0; j < hidden; ++j) pre[j] += w[j] * x;
+  }
+  for (std::uint32_t j = 0; j < hidden; ++j) {
+    const float a = pre[j];
     float act = a < 0 ? 0.0f : (a > kMaxReluActivation ? kMaxReluActivation : a);
 #if defined(__CUDA_ARCH__)
     if (quantized) act = floorf(act * kActivationUnit) / kActivationUnit;
@@ -80,8 +88,9 @@ SPIKEY_HD float relu_forward(const ReluLayout& layout, const float* p, const flo
     if (quantized) act = __builtin_floorf(act * kActivationUnit) / kActivationUnit;
 #endif
     h[j] = act;
-    out += p[layout.w2(j)] * act;
   }
+  float out = p[layout.b2()];
+  for (std::uint32_t j = 0; j < hidden; ++j) out += p[layout.w2(j)] * h[j];
   return out;
 }
 
@@ -104,10 +113,28 @@ SPIKEY_HD void relu_add_unit_gradient(const ReluLayout& layout, std::uint32_t j,
   for (std::uint32_t i = 0; i < static_cast<std::uint32_t>(format::kNetInputs); ++i) grad[layout.w1(j, i)] += gh * xs[i];
 }
 
+// The same terms as relu_add_unit_gradient for every unit (each parameter receives one term per
+// sample, so the order across parameters does not matter), input by input over all units. An
+// inactive unit's w1 terms become +0, which leaves a sum unchanged bit for bit: sums start at
+// +0 and a sum of floats is -0 only when both addends are, so no sum is ever -0.
 SPIKEY_HD void relu_add_sample_gradient(const ReluLayout& layout, float g, const float* p, const float* pre, const float* h, const float* xs,
                                         float* grad) {
   if (g == 0) return;
-  for (std::uint32_t j = 0; j < layout.hidden; ++j) relu_add_unit_gradient(layout, j, g, p, pre[j], h[j], xs, grad);
+  const std::uint32_t hidden = layout.hidden;
+  float gh[format::kMaxNetHidden];
+  std::int32_t active[format::kMaxNetHidden];  // 32-bit flags: the selects below vectorize
+  for (std::uint32_t j = 0; j < hidden; ++j) {
+    grad[layout.w2(j)] += g * h[j];
+    active[j] = relu_unit_active(pre[j]) ? 1 : 0;
+    gh[j] = g * p[layout.w2(j)];
+    const float b = grad[layout.b1(j)] + gh[j];
+    grad[layout.b1(j)] = active[j] != 0 ? b : grad[layout.b1(j)];
+  }
+  for (std::uint32_t i = 0; i < static_cast<std::uint32_t>(format::kNetInputs); ++i) {
+    float* gw = grad + layout.w1(0, i);
+    const float x = xs[i];
+    for (std::uint32_t j = 0; j < hidden; ++j) gw[j] += active[j] != 0 ? gh[j] * x : 0.0f;
+  }
   grad[layout.b2()] += g;
 }
 
@@ -123,10 +150,10 @@ SPIKEY_HD bool relu_gradient_term(const ReluLayout& layout, std::uint32_t k, flo
     term = g * h[k - layout.w2(0)];
     return true;
   }
-  const std::uint32_t j = k >= layout.b1(0) ? k - layout.b1(0) : k / static_cast<std::uint32_t>(format::kNetInputs);
+  const std::uint32_t j = k >= layout.b1(0) ? k - layout.b1(0) : k % layout.hidden;
   if (!relu_unit_active(pre[j])) return false;
   const float gh = g * p[layout.w2(j)];
-  term = k >= layout.b1(0) ? gh : gh * xs[k - layout.w1(j, 0)];
+  term = k >= layout.b1(0) ? gh : gh * xs[k / layout.hidden];
   return true;
 }
 
