@@ -6,7 +6,7 @@
 // reported: end to end (upload, kernels, download, merge), with the payload assembly on the host,
 // kernels alone and each kernel stage (CUDA events). Bytes are original sample bytes.
 //
-//   gpu_bench DIR_OR_FILES... [--level fast|default] [--raw-channels N --raw-rate HZ]
+//   gpu_bench DIR_OR_FILES... [--level fast|default | --codec NAME] [--raw-channels N --raw-rate HZ]
 //             [--gpu-memory MIB] [--iterations N] [--executor cuda|cpu] [--json FILE]
 //
 // Training (least squares, topology, network) runs on the CPU and is timed once, as part of the
@@ -42,6 +42,7 @@ struct Options {
   host::InputOptions input;
   std::uint64_t gpu_memory = 4096ull << 20;
   std::string level = "fast";
+  std::string codec;  // a Golomb-coded codec of the table (lpc1, mo1-mo3); empty: the level's
   std::string executor = "cuda";
   int iterations = 3;
   fs::path json_path;
@@ -77,6 +78,7 @@ Workload prepare(const host::Recording& recording, const Options& o, const host:
   const fs::path archive = fs::temp_directory_path() / ("spikey-gpu-bench-" + std::to_string(::getpid()) + ".spikey");
   host::EncodeOptions options;
   options.level = o.level;
+  options.codec = o.codec;  // empty: the level's
   options.threads = std::max(1u, std::thread::hardware_concurrency());
   options.verify = false;
   options.overwrite = true;
@@ -158,6 +160,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--raw-rate" && has_value) o.input.raw_rate = std::stod(argv[++i]);
     else if (a == "--gpu-memory" && has_value) o.gpu_memory = std::stoull(argv[++i]) << 20;
     else if (a == "--level" && has_value) o.level = argv[++i];
+    else if (a == "--codec" && has_value) o.codec = argv[++i];
     else if (a == "--iterations" && has_value) o.iterations = std::max(1, std::stoi(argv[++i]));
     else if (a == "--executor" && has_value) o.executor = argv[++i];
     else if (a == "--json" && has_value) o.json_path = argv[++i];

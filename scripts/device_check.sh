@@ -203,7 +203,11 @@ cli_parity() {
     return 0
   fi
   "$spikey" compress "$input" "$@" -o "$work/$name.gpu.spikey" --level "$level" --backend cuda -f --json >"$logs/$name.gpu.json" || exit 1
-  grep -q '"backend": "cuda' "$logs/$name.gpu.json" || { echo "the GPU run did not encode on the GPU:"; cat "$logs/$name.gpu.json"; exit 1; }
+  # Level fast's chunks are encoded on the GPU; level default's (codec mt) on the CPU until mt has
+  # a batch encoder, its network stage trained on the GPU: the archives must be identical either way.
+  local expected='"backend": "cuda'
+  [ "$level" = fast ] || expected='"backend": "cpu"'
+  grep -q "$expected" "$logs/$name.gpu.json" || { echo "expected $expected:"; cat "$logs/$name.gpu.json"; exit 1; }
   cmp "$work/$name.cpu.spikey" "$work/$name.gpu.spikey" || exit 1
   "$spikey" verify "$work/$name.gpu.spikey" || exit 1
   echo "parity: $(stat -c %s "$work/$name.gpu.spikey") bytes identical, verified"
@@ -223,12 +227,14 @@ sanitize() {
     SPIKEY_REQUIRE_GPU=1 "${run[@]}" "$build/tests/test_gpu_shared_math"
 }
 
+# gpu_bench on a codec with a batch encoder (level default's mt codecs have none yet: mo2 is the
+# MiddleOut codec the GPU encodes).
 bench() {
-  local level=$1
+  local codec=$1 name=$2
   if [ $rehearse = 1 ]; then
-    "$build/bench/gpu_bench" "$data" --level "$level" --executor cpu --iterations 1 --json "$logs/bench_$level.json"
+    "$build/bench/gpu_bench" "$data" --codec "$codec" --executor cpu --iterations 1 --json "$logs/bench_$name.json"
   else
-    "$build/bench/gpu_bench" "$data" --level "$level" --iterations 3 --json "$logs/bench_$level.json"
+    "$build/bench/gpu_bench" "$data" --codec "$codec" --iterations 3 --json "$logs/bench_$name.json"
   fi
 }
 
@@ -260,8 +266,8 @@ step cli_parity_default 90 cli_parity default default "$data"
 step cli_parity_cinpla 60 cli_parity cinpla default "$cinpla" --raw-channels 32 --raw-rate 30000 --chunk-seconds 0.05
 step memcheck 120 sanitize memcheck
 step racecheck 120 sanitize racecheck
-step bench_fast 90 bench fast
-step bench_default 120 bench default
+step bench_fast 90 bench lpc1 fast
+step bench_mo2 120 bench mo2 mo2
 step training 15 training_times
 
 echo

@@ -64,9 +64,9 @@ struct EncodeOptions {
 // and values out of range are std::invalid_argument, so a typo never falls back to a default.
 void apply_model_config(const std::filesystem::path& path, EncodeOptions& options);
 
-// The codecs a level tries, best first; the smallest archive is kept. fast: lpc1; default:
-// mo1 (mo2/mo3 when training gives channels the network stage), raced against lpc1; max: cm1
-// (likewise cm2/cm3). Throws std::invalid_argument for an unknown level.
+// The codec a level writes (one: no level races codecs any more). fast: lpc1; default: mt1
+// (mt2/mt3 when training gives channels the network stage); max: cm1 (likewise cm2/cm3).
+// Throws std::invalid_argument for an unknown level.
 std::vector<std::string> level_codecs(const std::string& level);
 std::string codec_for_level(const std::string& level);  // the first of level_codecs
 
