@@ -106,8 +106,10 @@ TEST(MtLanes, StepDecodesWhatTheReferenceCoded) {
         symbols.insert(symbols.end(), s, s + n);
         scale = cm_next_scale(scale, z[i], tables.scale_rate());
       }
-      std::vector<std::uint8_t> scratch(mt_max_segment_bytes(kSteps)), out(scratch.size());
-      out.resize(mt_encode_segment(symbols.data(), symbols.size(), scratch.data(), scratch.size(), out.data()));
+      std::vector<std::uint8_t> out(mt_max_segment_bytes(kSteps));
+      RansEncoder rans{kRansLow, out.data() + out.size()};
+      mt_put_symbols(rans, symbols.data(), static_cast<int>(symbols.size()));
+      out.erase(out.begin(), out.begin() + (mt_finish_segment(rans) - out.data()));
       streams[static_cast<std::size_t>(l)] = out;
     }
     host::lanes::MtLaneBatch batch;

@@ -38,4 +38,17 @@ SPIKEY_HD std::uint64_t low_bit_mask64(int bit_count) {
   return bit_count >= 64 ? ~std::uint64_t{0} : ((std::uint64_t{1} << bit_count) - 1);
 }
 
+// Unsigned LEB128 (7 bits per byte, low group first, the high bit on all but the last byte):
+// its length, and writing it at `out` (returns the byte after it).
+SPIKEY_HD std::uint32_t leb128_length(std::uint64_t v) {
+  std::uint32_t length = 1;
+  for (; v >= 0x80; v >>= 7) ++length;
+  return length;
+}
+SPIKEY_HD std::uint8_t* write_leb128(std::uint64_t v, std::uint8_t* out) {
+  for (; v >= 0x80; v >>= 7) *out++ = static_cast<std::uint8_t>(v | 0x80);
+  *out++ = static_cast<std::uint8_t>(v);
+  return out;
+}
+
 }  // namespace spikey::format

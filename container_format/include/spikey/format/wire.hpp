@@ -9,6 +9,8 @@
 #include <span>
 #include <vector>
 
+#include "spikey/format/hd.hpp"
+
 static_assert(std::endian::native == std::endian::little,
               "the bit packing and wire code assume a little-endian host (x86-64, ARM64)");
 
@@ -80,11 +82,9 @@ inline std::uint64_t load_u64_le(const std::uint8_t* src) {
 // Unsigned LEB128 (7 bits per byte, low group first, high bit on all but the last byte), as
 // the chunk payload's stream sizes (§6.3) and sync runs (§6.10) use it.
 inline void put_leb128(std::vector<std::uint8_t>& out, std::uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<std::uint8_t>(v | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<std::uint8_t>(v));
+  const std::size_t at = out.size();
+  out.resize(at + leb128_length(v));
+  write_leb128(v, out.data() + at);
 }
 // Reads a value of at most `max_bytes` bytes at `*position`, advancing it; false when the bytes
 // end first or the value is longer.

@@ -20,40 +20,23 @@ namespace f = spikey::format;
 
 namespace {
 
-// One channel's stream from its codes and residuals z[1..n-1].
+// One channel's stream from its codes and residuals z[1..n-1] (as the batch stages lay it out,
+// mt_batch.hpp): the classes, each segment into a buffer of its own, the directory, the segments.
 void encode_stream(const MtTables& tables, const std::int32_t* codes, const std::int32_t* z, std::uint32_t n, bool adapt,
                    std::uint32_t segment_residuals, std::vector<std::uint8_t>& stream) {
   const std::uint32_t segments = f::mt_segment_count(n, segment_residuals);
-  thread_local std::vector<f::CmSymbol> symbols;
-  thread_local std::vector<std::uint8_t> scratch, body;
-  thread_local std::vector<std::uint64_t> sizes;
-  sizes.clear();
+  thread_local std::vector<std::uint8_t> classes, buffer, body;
+  classes.resize(n);
+  f::mt_residual_classes(z, n, tables.scale_rate(), classes.data());
+  stream.clear();
   body.clear();
-  std::int32_t scale = f::kCmScaleStart;
   for (std::uint32_t i = 0; i < segments; ++i) {
     const std::uint32_t first = f::mt_segment_first(i, segment_residuals), end = f::mt_segment_end(i, n, segment_residuals);
-    const std::uint32_t residuals = end > first ? end - first : 0;
-    symbols.resize(f::mt_max_segment_symbols(residuals));
-    std::uint64_t count = 0;
-    if (i == 0) {
-      symbols[count++] = f::cm_raw_symbol(adapt ? 1u : 0u, 1);
-      count += static_cast<std::uint64_t>(f::cm_integer_symbols(codes[0], symbols.data() + count));
-    }
-    for (std::uint32_t t = first; t < end; ++t) {
-      const auto base = static_cast<std::int32_t>(static_cast<std::uint32_t>(codes[t]) - static_cast<std::uint32_t>(z[t]));
-      count += static_cast<std::uint64_t>(f::mt_residual_symbols(tables.table(f::cm_class_of(scale), base), z[t], symbols.data() + count));
-      scale = f::cm_next_scale(scale, z[t], tables.scale_rate());
-    }
-    const std::uint64_t bound = f::mt_max_segment_bytes(residuals);
-    scratch.resize(bound);
-    const std::size_t at = body.size();
-    body.resize(at + bound);
-    const std::uint64_t size = f::mt_encode_segment(symbols.data(), count, scratch.data(), bound, body.data() + at);
-    body.resize(at + size);
-    sizes.push_back(size);
+    buffer.resize(f::mt_max_segment_bytes(end > first ? end - first : 0));
+    const std::uint64_t at = f::mt_encode_segment(tables.set(), codes, z, classes.data(), n, adapt, segment_residuals, i, buffer.data(), buffer.size());
+    if (i + 1 < segments) f::put_leb128(stream, buffer.size() - at);
+    body.insert(body.end(), buffer.begin() + static_cast<std::ptrdiff_t>(at), buffer.end());
   }
-  stream.clear();
-  for (std::uint32_t i = 0; i + 1 < segments; ++i) f::put_leb128(stream, sizes[i]);
   stream.insert(stream.end(), body.begin(), body.end());
 }
 

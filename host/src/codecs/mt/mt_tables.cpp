@@ -8,36 +8,40 @@ namespace spikey::host::codecs {
 namespace f = spikey::format;
 
 MtTables::MtTables(const f::CodecParams& codec)
-    : model_(codec),
-      views_(f::kCmClasses),
-      cum_(std::size_t{f::kCmClasses} * kPhases * kStride, kProbePad),
+    : cum_(std::size_t{f::kCmClasses} * kPhases * kStride, f::kMtProbePadValue),
       index_(std::size_t{f::kCmClasses} * kPhases * f::kMtIndexEntries + 4, 0),
       normaliser_(std::size_t{f::kCmClasses} * kPhases, 0),
+      shapes_(std::size_t{f::kCmClasses} * (f::kCmMaxHalfWidth + 1), 0),
       phase_mask_(f::kCmClasses),
-      central_(f::kCmClasses),
       plain_(f::kCmClasses) {
-  const f::CmTables view = model_.for_map(f::ValueMap{});  // its code range is not used: the mt prior has none
-  scale_rate_ = view.scale_rate;
+  const f::CmModelTables model(codec);
+  const f::CmTables view = model.for_map(f::ValueMap{});  // its code range is not used: the mt prior has none
+  prior_.assign(view.prior, view.prior + view.prior_mask + 1);
+  set_.prior_mask = view.prior_mask;
+  set_.scale_rate = view.scale_rate;
   for (int k = 0; k < f::kCmClasses; ++k) {
     const auto c = static_cast<std::size_t>(k);
-    f::MtTable& v = views_[c];
-    v.half_width = view.half_width[k];
-    v.shift = view.shift[k];
-    v.shape = view.shape[k];
-    v.prior = v.shift != 0 ? nullptr : view.prior;
-    v.prior_mask = view.prior_mask;
-    phase_mask_[c] = v.shift != 0 ? 0u : view.prior_mask;
-    plain_[c] = v.shift == 0 ? 1u : 0u;
+    std::copy(view.shape[k], view.shape[k] + f::kCmMaxHalfWidth + 1, shapes_.begin() + static_cast<std::ptrdiff_t>(c * (f::kCmMaxHalfWidth + 1)));
+    set_.half_width[k] = view.half_width[k];
+    set_.shift[k] = view.shift[k];
+    phase_mask_[c] = view.shift[k] != 0 ? 0u : view.prior_mask;
+    plain_[c] = view.shift[k] == 0 ? 1u : 0u;
+  }
+  set_.shapes = shapes_.data();
+  set_.prior = prior_.data();
+  for (int k = 0; k < f::kCmClasses; ++k) {
+    const auto c = static_cast<std::size_t>(k);
     for (std::uint32_t phase = 0; phase <= phase_mask_[c]; ++phase) {
-      f::MtTable t = v;
-      t.phase = phase;
+      f::MtTable t = f::mt_table_of(set_, k, static_cast<std::int32_t>(phase));  // its shape, half width, shift and prior
       const std::size_t slot = c * kPhases + phase;
       f::mt_build_table(t, cum_.data() + slot * kStride, index_.data() + slot * f::kMtIndexEntries);
       normaliser_[slot] = t.normaliser;
-      v.central = t.central;
+      set_.central[k] = t.central;
     }
-    central_[c] = v.central;
   }
+  set_.cum = cum_.data();
+  set_.index = index_.data();
+  set_.normaliser = normaliser_.data();
 }
 
 std::shared_ptr<const MtTables> mt_tables_for(const f::CodecParams& codec) {

@@ -16,41 +16,38 @@ namespace spikey::host::codecs {
 
 class MtTables {
  public:
-  static constexpr std::uint32_t kPhases = format::kMtMaxPriorPeriod;                            // slots per class
-  static constexpr std::size_t kStride = format::kMtCentralPositions + 1 + format::kMtProbePad;  // cum entries per slot
-  static constexpr std::uint32_t kProbePad = 0x7fffffff;  // cum past a table's end: above every slot, positive as int32
+  static constexpr std::uint32_t kPhases = format::kMtMaxPriorPeriod;  // slots per class
+  static constexpr std::size_t kStride = format::kMtTableStride;       // cum entries per slot
 
   explicit MtTables(const format::CodecParams& codec);
   MtTables(const MtTables&) = delete;
   MtTables& operator=(const MtTables&) = delete;
 
   // The table of class k for a predicted code `base` (the general path).
-  format::MtTable table(int k, std::int32_t base) const {
-    format::MtTable t = views_[static_cast<std::size_t>(k)];
-    t.phase = static_cast<std::uint32_t>(base) & phase_mask_[static_cast<std::size_t>(k)];
-    const std::size_t slot = static_cast<std::size_t>(k) * kPhases + t.phase;
-    t.cum = cum_.data() + slot * kStride;
-    t.index = index_.data() + slot * format::kMtIndexEntries;
-    t.normaliser = normaliser_[slot];
-    return t;
-  }
-  int scale_rate() const { return scale_rate_; }
+  format::MtTable table(int k, std::int32_t base) const { return format::mt_table_of(set_, k, base); }
+  int scale_rate() const { return set_.scale_rate; }
+  // Every table, in this object's memory (copied as they are to a device).
+  const format::MtTableSet& set() const { return set_; }
+  std::size_t cum_entries() const { return cum_.size(); }
+  std::size_t index_entries() const { return index_.size(); }
+  std::size_t slots() const { return normaliser_.size(); }
+  std::size_t shape_entries() const { return shapes_.size(); }
+  std::size_t prior_entries() const { return prior_.size(); }
 
   // Flat views for the lockstep decoder.
   const std::uint32_t* cum() const { return cum_.data(); }
   const std::uint8_t* index() const { return index_.data(); }  // 4 readable bytes past the last entry
   const std::uint32_t* phase_mask() const { return phase_mask_.data(); }  // per class: the prior's mask, 0 with a shift
-  const std::uint32_t* central() const { return central_.data(); }        // per class
+  const std::uint32_t* central() const { return set_.central; }           // per class
   const std::uint32_t* plain() const { return plain_.data(); }            // per class: 1 without a bucket shift
 
  private:
-  format::CmModelTables model_;
-  std::vector<format::MtTable> views_;  // per class: shape, half width, shift, prior
   std::vector<std::uint32_t> cum_;
   std::vector<std::uint8_t> index_;
   std::vector<std::uint64_t> normaliser_;
-  std::vector<std::uint32_t> phase_mask_, central_, plain_;
-  int scale_rate_ = 5;
+  std::vector<std::uint16_t> shapes_, prior_;
+  std::vector<std::uint32_t> phase_mask_, plain_;
+  format::MtTableSet set_;
 };
 
 // The tables of a codec's model: built once per model (by content) and kept while in use.

@@ -26,6 +26,10 @@ inline constexpr std::uint32_t kMtCentralPositions = 63; // |j| <= 31 in the tab
 inline constexpr int kMtIndexShift = 10;                  // the coarse index: one entry per 1024 slots
 inline constexpr int kMtIndexEntries = kRansTotal >> kMtIndexShift;
 
+inline constexpr std::uint32_t kMtProbePad = 4;                                      // cum entries past a table's end
+inline constexpr std::uint32_t kMtTableStride = kMtCentralPositions + 1 + kMtProbePad;  // cum entries per table
+inline constexpr std::uint32_t kMtProbePadValue = 0x7fffffff;  // such an entry: above every slot, positive as int32
+
 // One (class, phase) distribution: the class's shape and prior (for positions past the table),
 // the normaliser N, and its table: cum(0 .. central) and, for each run of 1024 slots, the first
 // position whose interval ends past the run's first slot.
@@ -70,6 +74,39 @@ SPIKEY_HD void mt_build_table(MtTable& table, std::uint32_t* cum, std::uint8_t* 
   }
   table.cum = cum;
   table.index = index;
+}
+
+// Every (class, phase) table of a model in flat arrays, in host or device memory (built by the
+// host, host/src/codecs/mt/mt_tables.cpp, and copied as they are): class k, phase p at slot
+// k * kMtMaxPriorPeriod + p; each slot's cum padded to kMtTableStride entries.
+struct MtTableSet {
+  const std::uint32_t* cum = nullptr;         // kMtTableStride per slot
+  const std::uint8_t* index = nullptr;        // kMtIndexEntries per slot
+  const std::uint64_t* normaliser = nullptr;  // per slot
+  const std::uint16_t* shapes = nullptr;      // kCmMaxHalfWidth + 1 per class
+  const std::uint16_t* prior = nullptr;       // the prior's weights, prior_mask + 1 of them
+  std::uint32_t prior_mask = 0;
+  std::int32_t scale_rate = 0;
+  std::int32_t half_width[kCmClasses] = {};
+  std::int32_t shift[kCmClasses] = {};
+  std::uint32_t central[kCmClasses] = {};
+};
+
+// The table of class k for a predicted code `base`.
+SPIKEY_HD MtTable mt_table_of(const MtTableSet& set, int k, std::int32_t base) {
+  MtTable t;
+  t.half_width = set.half_width[k];
+  t.shift = set.shift[k];
+  t.central = set.central[k];
+  t.shape = set.shapes + static_cast<std::uint64_t>(k) * (kCmMaxHalfWidth + 1);
+  t.prior = t.shift != 0 ? nullptr : set.prior;
+  t.prior_mask = set.prior_mask;
+  t.phase = t.shift != 0 ? 0u : static_cast<std::uint32_t>(base) & set.prior_mask;
+  const std::uint64_t slot = static_cast<std::uint64_t>(k) * kMtMaxPriorPeriod + t.phase;
+  t.cum = set.cum + slot * kMtTableStride;
+  t.index = set.index + slot * kMtIndexEntries;
+  t.normaliser = set.normaliser[slot];
+  return t;
 }
 
 // cum of position u (u may lie past the table).
@@ -127,9 +164,9 @@ SPIKEY_HD bool mt_decode_residual(const MtTable& t, RansDecoder& rans, std::int3
 }
 
 // mt_decode_residual for tables whose cum is padded past the central positions with
-// kMtProbePad entries of 2^32 - 1 (host tables): the central search probes a fixed run of
-// positions without branching on the data. The same symbols and state as mt_decode_residual.
-inline constexpr std::uint32_t kMtProbePad = 4;
+// kMtProbePad entries above every slot (MtTableSet's tables): the central search probes a
+// fixed run of positions without branching on the data. The same symbols and state as
+// mt_decode_residual.
 SPIKEY_HD bool mt_decode_residual_probed(const MtTable& t, RansDecoder& rans, std::int32_t* z) {
   const std::uint32_t slot = rans.slot();
   if (slot >= kCmEscapeFrequency && slot < t.cum[t.central]) {

@@ -11,6 +11,7 @@
 #pragma once
 
 #include "spikey/format/codecs/cm/rans.hpp"
+#include "spikey/format/codecs/mt/mt_model.hpp"
 #include "spikey/format/hd.hpp"
 
 namespace spikey::format {
@@ -36,17 +37,51 @@ SPIKEY_HD std::uint32_t mt_segment_end(std::uint32_t i, std::uint32_t n, std::ui
 SPIKEY_HD std::uint64_t mt_max_segment_symbols(std::uint32_t residuals) { return 4 + 4 * std::uint64_t{residuals}; }
 SPIKEY_HD std::uint64_t mt_max_segment_bytes(std::uint32_t residuals) { return kMtSegmentStateBytes + 2 * mt_max_segment_symbols(residuals); }
 
-// Codes a segment's symbols (in decoding order) into `out`: its state, then its bytes. `scratch`
-// holds mt_max_segment_bytes(residuals) bytes, `out` as many. Returns the segment's size.
-SPIKEY_HD std::uint64_t mt_encode_segment(const CmSymbol* symbols, std::uint64_t count, std::uint8_t* scratch, std::uint64_t scratch_size,
-                                          std::uint8_t* out) {
-  std::uint8_t* const end = scratch + scratch_size;
-  RansEncoder rans{kRansLow, end};
-  for (std::uint64_t i = count; i-- > 0;) rans.put(symbols[i].cum, symbols[i].freq);
-  for (std::uint32_t b = 0; b < kMtSegmentStateBytes; ++b) out[b] = static_cast<std::uint8_t>(rans.state >> (8 * b));
-  std::uint8_t* p = out + kMtSegmentStateBytes;
-  for (const std::uint8_t* b = rans.cursor; b != end; ++b) *p++ = *b;
-  return static_cast<std::uint64_t>(p - out);
+// Encoding, as every encoder does it (the chunk encoder and both executors of the batch stages):
+// first each residual's scale class in one pass over the stream (the scale runs on across
+// segments), then every segment on its own, backwards, into a buffer of its own.
+
+// classes[t] for t = 1 .. n-1: the class of the scale before residual t (cm_class_of).
+SPIKEY_HD void mt_residual_classes(const std::int32_t* z, std::uint32_t n, int scale_rate, std::uint8_t* classes) {
+  std::int32_t scale = kCmScaleStart;
+  for (std::uint32_t t = 1; t < n; ++t) {
+    classes[t] = static_cast<std::uint8_t>(cm_class_of(scale));
+    scale = cm_next_scale(scale, z[t], scale_rate);
+  }
+}
+
+// Puts `count` symbols (in decoding order) into the encoder: rANS codes backwards.
+SPIKEY_HD void mt_put_symbols(RansEncoder& rans, const CmSymbol* symbols, int count) {
+  for (int i = count; i-- > 0;) rans.put(symbols[i].cum, symbols[i].freq);
+}
+
+// Ends a segment whose bytes run from rans.cursor: its state goes in front of them. Returns
+// the segment's first byte.
+SPIKEY_HD std::uint8_t* mt_finish_segment(RansEncoder& rans) {
+  std::uint8_t* first = rans.cursor - kMtSegmentStateBytes;
+  for (std::uint32_t b = 0; b < kMtSegmentStateBytes; ++b) first[b] = static_cast<std::uint8_t>(rans.state >> (8 * b));
+  return first;
+}
+
+// Codes segment i of a stream of n samples (codes u, residuals z and classes of t = 1 .. n-1,
+// the adapt flag) into the last bytes of `buffer`, which holds `capacity` >=
+// mt_max_segment_bytes(residuals of the segment) bytes. Returns the offset in `buffer` of
+// the segment's first byte; the segment ends at buffer + capacity.
+SPIKEY_HD std::uint64_t mt_encode_segment(const MtTableSet& tables, const std::int32_t* codes, const std::int32_t* z, const std::uint8_t* classes,
+                                          std::uint32_t n, bool adapt, std::uint32_t segment_residuals, std::uint32_t i, std::uint8_t* buffer,
+                                          std::uint64_t capacity) {
+  RansEncoder rans{kRansLow, buffer + capacity};
+  const std::uint32_t first = mt_segment_first(i, segment_residuals), end = mt_segment_end(i, n, segment_residuals);
+  CmSymbol symbols[4];
+  for (std::uint32_t t = end; t-- > first;) {
+    const auto base = static_cast<std::int32_t>(static_cast<std::uint32_t>(codes[t]) - static_cast<std::uint32_t>(z[t]));
+    mt_put_symbols(rans, symbols, mt_residual_symbols(mt_table_of(tables, classes[t], base), z[t], symbols));
+  }
+  if (i == 0) {
+    symbols[0] = cm_raw_symbol(adapt ? 1u : 0u, 1);
+    mt_put_symbols(rans, symbols, 1 + cm_integer_symbols(codes[0], symbols + 1));
+  }
+  return static_cast<std::uint64_t>(mt_finish_segment(rans) - buffer);
 }
 
 // Starts decoding a segment of `size` bytes at `data`; false when it is too short or its state
