@@ -221,16 +221,19 @@ TEST(Acquisition, SpikeGlxPairRestoresWithNamesGainsAndSyncRuns) {
   }
 }
 
+// Sync runs in words (fast: lpc1) and in bytes (default: mt).
 TEST(Acquisition, SyncChannelsInTheBatchPipelineGiveTheSameBytes) {
-  test::TempDir dir;
-  host::EncodeOptions options;
-  options.chunk_seconds = 0.02;  // several chunks, sync runs in each
-  round_trip({kSpikeGlx}, "fast", dir, dir / "a", options);
-  options.batch_executor = [](host::BatchPlan& plan, std::span<const std::int16_t> samples) { return host::run_batch_on_cpu(plan, samples, 2); };
-  options.batch_memory_bytes = 1;  // one chunk per batch
-  test::TempDir batched;
-  round_trip({kSpikeGlx}, "fast", batched, batched / "a", options);
-  EXPECT_TRUE(test::read_file(dir / "fast.spikey") == test::read_file(batched / "fast.spikey"));
+  for (const std::string level : {"fast", "default"}) {
+    test::TempDir dir;
+    host::EncodeOptions options;
+    options.chunk_seconds = 0.02;  // several chunks, sync runs in each
+    round_trip({kSpikeGlx}, level, dir, dir / "a", options);
+    options.batch_executor = [](host::BatchPlan& plan, std::span<const std::int16_t> samples) { return host::run_batch_on_cpu(plan, samples, 2); };
+    options.batch_memory_bytes = 1;  // one chunk per batch
+    test::TempDir batched;
+    round_trip({kSpikeGlx}, level, batched, batched / "a", options);
+    EXPECT_TRUE(test::read_file(dir / (level + ".spikey")) == test::read_file(batched / (level + ".spikey"))) << level;
+  }
 }
 
 TEST(Acquisition, MetaChecksRefuseAlteredOrTruncatedBinaries) {

@@ -1,6 +1,7 @@
-// The batch pipeline of lpc_batch.hpp (the CUDA encoder's algorithm) run by the CPU executor:
-// it must write the same archive bytes as the chunk-by-chunk encoder, at awkward sizes and
-// on real data, for codecs lpc1 (level fast), mo1, mo2 and mo3 (level default).
+// The batch pipeline of golomb_batch.hpp and mt_batch.hpp (the CUDA encoder's algorithm) run by
+// the CPU executor: it must write the same archive bytes as the chunk-by-chunk encoder, at
+// awkward sizes and on real data, for codecs lpc1 (level fast), mo1-mo3 and mt1-mt3 (level
+// default).
 #include <gtest/gtest.h>
 
 #include "spikey/format/archive_reader.hpp"
@@ -15,11 +16,12 @@ namespace fs = std::filesystem;
 namespace {
 
 std::vector<std::uint8_t> compress_bytes(const std::vector<fs::path>& inputs, const fs::path& archive, host::EncodeOptions options,
-                                         host::InputOptions input = {}) {
+                                         host::InputOptions input = {}, host::CompressReport* report = nullptr) {
   const auto recording = host::Recording::open(inputs, input, [](const std::string&) {});
   options.overwrite = true;
   options.threads = 2;
-  host::compress(recording, archive, options);
+  const auto written = host::compress(recording, archive, options);
+  if (report != nullptr) *report = written;
   return test::read_file(archive);
 }
 
@@ -42,7 +44,9 @@ format::Metadata expect_batch_parity(const std::vector<fs::path>& inputs, host::
   };
   options.batch_memory_bytes = batch_bytes;
   options.backend = "cpu-batch";
-  const auto batched = compress_bytes(inputs, out / "batched.spikey", options, input);
+  host::CompressReport report;
+  const auto batched = compress_bytes(inputs, out / "batched.spikey", options, input, &report);
+  EXPECT_EQ(report.batch_chunks, report.chunks) << "the batch stages did not encode every chunk";
   EXPECT_EQ(batched.size(), reference.size());
   EXPECT_TRUE(batched == reference) << "batch pipeline wrote different bytes";
   return format::ArchiveReader(out / "batched.spikey").metadata();
@@ -150,6 +154,58 @@ TEST(BatchPipeline, SameBytesForTheMiddleOutCodecs) {
   expect_batch_parity({cinpla}, at_level("default", 0.05), raw);
 }
 
+// mt1, mt2 and mt3 (level default's table coder): segments of the default size and of a few
+// hundred residuals (every boundary inside a chunk), the network stage with either projector,
+// one chunk per batch, and the 1-sample and short streams of awkward files.
+TEST(BatchPipeline, SameBytesForTheTableCoder) {
+  const fs::path cinpla = test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat";
+  const host::InputOptions raw{32u, 30000.0};
+  const auto options = at_level("default", 0.05);
+  const auto meta = expect_batch_parity({cinpla}, options, raw);
+  EXPECT_EQ(meta.codec.name, format::kCodecMt2);
+  EXPECT_TRUE(std::ranges::any_of(meta.channels, [](const auto& c) { return c.predictor.lms_step != 0; })) << "no channel adapts";
+  auto segments = options;
+  segments.partition_size = 333;
+  EXPECT_EQ(expect_batch_parity({cinpla}, segments, raw, 1).codec.partition_size, 333u);  // one chunk per batch
+  auto gru = segments;
+  gru.mo_training.network_projector = "gru";
+  gru.mo_training.gru_hidden = 6;
+  EXPECT_EQ(expect_batch_parity({cinpla}, gru, raw).codec.name, format::kCodecMt3);
+  auto plain = segments;
+  plain.mo_training.network_hidden = 0;
+  EXPECT_EQ(expect_batch_parity({cinpla}, plain, raw).codec.name, format::kCodecMt1);
+  expect_batch_parity({test::samples_dir() / "neuralink"}, at_level("default", 1.0));
+
+  test::TempDir dir;
+  test::write_file(dir / "one.wav", test::make_wav(1, 1000, {-7}));
+  std::vector<fs::path> files = {dir / "one.wav"};
+  for (std::size_t n : {2u, 999u, 1001u}) {
+    files.push_back(dir / ("len" + std::to_string(n) + ".wav"));
+    test::write_file(files.back(), test::make_wav(1, 1000, test::synthetic_signal(n, static_cast<std::uint32_t>(n))));
+  }
+  auto awkward = at_level("default", 1.0);
+  awkward.partition_size = 100;
+  expect_batch_parity(files, awkward);
+}
+
+// The settings of the GPU test's small run (GpuEncoder.SmallParityForEveryCodec), here through
+// the CPU executor: each gives the codec that test expects.
+TEST(BatchPipeline, SameBytesForEveryTableCodecOnASmallSlice) {
+  test::TempDir dir;
+  test::write_cinpla_slice(dir / "slice.dat", 8, 1500);
+  const host::InputOptions input{8u, 30000.0};
+  auto mt = at_level("default", 0.01);
+  mt.partition_size = 64;
+  mt.mo_training.network_hidden = 0;
+  EXPECT_EQ(expect_batch_parity({dir / "slice.dat"}, mt, input).codec.name, format::kCodecMt1);
+  mt.mo_training = {};
+  mt.mo_training.network_min_saving = -1;
+  EXPECT_EQ(expect_batch_parity({dir / "slice.dat"}, mt, input).codec.name, format::kCodecMt2);
+  mt.mo_training.network_projector = "gru";
+  mt.mo_training.gru_hidden = 2;
+  EXPECT_EQ(expect_batch_parity({dir / "slice.dat"}, mt, input).codec.name, format::kCodecMt3);
+}
+
 // Channels of different lengths: where a source channel has ended, its inputs are zeros.
 TEST(BatchPipeline, SameBytesWhenMiddleOutSourcesEnd) {
   test::TempDir dir;
@@ -211,10 +267,14 @@ TEST(BatchPipeline, SlicesMergeToTheWholeBatch) {
   auto options = at_level("default", 0.05);
   options.codec = format::kCodecMo1;
   expect_slices_merge({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, options, {32u, 30000.0}, format::kCodecMo2);
+  auto table = at_level("default", 0.05);
+  table.partition_size = 500;
+  expect_slices_merge({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, table, {32u, 30000.0}, format::kCodecMt2);
 }
 
 TEST(BatchPipeline, SameBytesOnAllNeuralinkFiles) {
   SPIKEY_SKIP_CORPUS_WIDE_IN_SANITIZED_BUILD();
   SPIKEY_REQUIRE_SHARED("neuralink");
   expect_batch_parity({test::shared_data_dir() / "neuralink"}, {}, {}, 64 << 20);
+  expect_batch_parity({test::shared_data_dir() / "neuralink"}, at_level("default", 1.0), {}, 64 << 20);
 }

@@ -1,5 +1,5 @@
-// The CUDA encoder writes the same archive bytes as the CPU encoder, for codecs lpc1, mo1, mo2
-// and mo3, on real data at awkward sizes (label gpu: skipped without a device, a failure with SPIKEY_REQUIRE_GPU=1).
+// The CUDA encoder writes the same archive bytes as the CPU encoder, for codecs lpc1, mo1-mo3
+// and mt1-mt3, on real data at awkward sizes (label gpu: skipped without a device, a failure with SPIKEY_REQUIRE_GPU=1).
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -128,19 +128,36 @@ TEST(GpuEncoder, ParityForTheMiddleOutCodecs) {
   expect_gpu_parity(files, options);
 }
 
+// Level default's table coder (mt1-mt3): segments of the default size and of a few hundred
+// residuals, one chunk per batch, either projector, and streams of 1 and 2 samples.
+TEST(GpuEncoder, ParityForTheTableCoder) {
+  SPIKEY_REQUIRE_DEVICE_OR_SKIP();
+  const fs::path cinpla = test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat";
+  const auto options = at_level("default", 0.05);
+  EXPECT_EQ(expect_gpu_parity({cinpla}, options, {32u, 30000.0}), "mt2");
+  auto segments = options;
+  segments.partition_size = 333;
+  EXPECT_EQ(expect_gpu_parity({cinpla}, segments, {32u, 30000.0}, 1), "mt2");  // one chunk per batch
+  auto gru = segments;
+  gru.mo_training.network_projector = "gru";
+  gru.mo_training.gru_hidden = 6;
+  EXPECT_EQ(expect_gpu_parity({cinpla}, gru, {32u, 30000.0}), "mt3");
+  test::TempDir dir;
+  test::write_file(dir / "one.wav", test::make_wav(1, 1000, {-7}));
+  test::write_file(dir / "two.wav", test::make_wav(1, 1000, {3, -2}));
+  test::write_file(dir / "long.wav", test::make_wav(1, 1000, test::synthetic_signal(2500, 7)));
+  auto awkward = at_level("default", 1.0);
+  awkward.partition_size = 100;
+  expect_gpu_parity({dir / "one.wav", dir / "two.wav", dir / "long.wav"}, awkward);
+}
+
 // Every codec of the CUDA encoder on a few real channels: small enough for compute-sanitizer's
 // memcheck and racecheck (scripts/device_check.sh runs them on this test).
 TEST(GpuEncoder, SmallParityForEveryCodec) {
   SPIKEY_REQUIRE_DEVICE_OR_SKIP();
   test::TempDir dir;
-  const auto raw = test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
-  const auto* samples = reinterpret_cast<const std::int16_t*>(raw.data());
-  constexpr std::size_t kChannels = 8, kFrames = 1500;
-  std::vector<std::uint8_t> slice(kChannels * kFrames * 2);
-  for (std::size_t t = 0; t < kFrames; ++t)
-    for (std::size_t c = 0; c < kChannels; ++c) std::memcpy(&slice[(t * kChannels + c) * 2], &samples[t * 32 + c], 2);
-  test::write_file(dir / "slice.dat", slice);
-  const host::InputOptions input{static_cast<std::uint32_t>(kChannels), 30000.0};
+  test::write_cinpla_slice(dir / "slice.dat", 8, 1500);
+  const host::InputOptions input{8u, 30000.0};
   EXPECT_EQ(expect_gpu_parity({dir / "slice.dat"}, at_level("fast", 0.01), input), "lpc1");
   auto mo = at_level("default", 0.01);
   mo.codec = "mo1";
@@ -152,6 +169,16 @@ TEST(GpuEncoder, SmallParityForEveryCodec) {
   mo.mo_training.network_projector = "gru";
   mo.mo_training.gru_hidden = 2;
   EXPECT_EQ(expect_gpu_parity({dir / "slice.dat"}, mo, input), "mo3");
+  auto mt = at_level("default", 0.01);
+  mt.partition_size = 64;
+  mt.mo_training.network_hidden = 0;
+  EXPECT_EQ(expect_gpu_parity({dir / "slice.dat"}, mt, input), "mt1");
+  mt.mo_training = {};
+  mt.mo_training.network_min_saving = -1;
+  EXPECT_EQ(expect_gpu_parity({dir / "slice.dat"}, mt, input), "mt2");
+  mt.mo_training.network_projector = "gru";
+  mt.mo_training.gru_hidden = 2;
+  EXPECT_EQ(expect_gpu_parity({dir / "slice.dat"}, mt, input), "mt3");
 }
 
 TEST(GpuEncoder, ParityOnAllNeuralinkFiles) {

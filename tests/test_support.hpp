@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -107,6 +108,16 @@ inline std::vector<std::int16_t> synthetic_signal(std::size_t count, std::uint32
     out[i] = static_cast<std::int16_t>(std::clamp(v, -32768.0, 32767.0));
   }
   return out;
+}
+
+// The first `frames` frames of the first `channels` channels of the bundled 32-channel real
+// sample, written as headerless int16 at `path` (read it with InputOptions{channels, 30000}).
+inline void write_cinpla_slice(const fs::path& path, std::size_t channels, std::size_t frames) {
+  const auto raw = read_file(samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
+  std::vector<std::uint8_t> slice(channels * frames * 2);
+  for (std::size_t t = 0; t < frames; ++t)
+    for (std::size_t c = 0; c < channels; ++c) std::memcpy(&slice[(t * channels + c) * 2], &raw[(t * 32 + c) * 2], 2);
+  write_file(path, slice);
 }
 
 }  // namespace spikey::test

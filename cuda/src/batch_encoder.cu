@@ -9,6 +9,7 @@
 #include "spikey/cuda/cuda_check.cuh"
 #include "spikey/cuda/device.hpp"
 #include "spikey/format/codecs/batch/golomb_batch.hpp"
+#include "spikey/format/codecs/batch/mt_batch.hpp"
 
 namespace spikey::cuda {
 
@@ -64,7 +65,7 @@ class PinnedBuffer {
   std::size_t capacity_ = 0;
 };
 
-// ---- kernels: one element of a stage each (lpc_batch.hpp) ---------------------------------
+// ---- kernels: one element of a stage each (golomb_batch.hpp, mt_batch.hpp) ------------------
 
 __global__ void map_kernel(const f::BatchStream* streams, std::uint32_t stream_count, const std::int16_t* samples, std::int32_t* codes,
                            int* inexact) {
@@ -90,7 +91,7 @@ __global__ void fold_kernel(f::BatchStream* streams, std::uint32_t stream_count,
   }
   std::int32_t* own_scratch = scratch + scratch_offset[s] + static_cast<std::uint64_t>(variant) * f::batch_scratch_size(stream);
   stream.folded_sum[variant] =
-      f::batch_fold_stream(stream, variant, streams, codes, weights, network, own_scratch, variant == 1 ? folded_adapting : folded_fixed);
+      f::batch_predict_stream(stream, variant, streams, codes, weights, network, own_scratch, variant == 1 ? folded_adapting : folded_fixed);
 }
 
 __global__ void choose_adapt_kernel(f::BatchStream* streams, std::uint32_t stream_count) {
@@ -146,6 +147,54 @@ __global__ void pack_kernel(const f::BatchStream* streams, const f::BatchPartiti
   f::batch_write_lane(p, in_stream, previous, s, lane, inclusive - bits, residuals, words);
 }
 
+// ---- mt (mt_batch.hpp stages 4-8) ----------------------------------------------------------
+
+// Sequential in time: one thread per stream.
+__global__ void mt_classes_kernel(const f::BatchStream* streams, std::uint32_t stream_count, const std::uint32_t* fixed,
+                                  const std::uint32_t* adapting, int scale_rate, std::uint8_t* classes) {
+  const std::uint32_t s = blockIdx.x * blockDim.x + threadIdx.x;
+  if (s < stream_count) f::batch_mt_classes(streams[s], fixed, adapting, scale_rate, classes);
+}
+
+// One thread per segment (an rANS run is sequential).
+__global__ void mt_encode_kernel(f::BatchPartition* partitions, std::uint32_t partition_count, const f::BatchStream* streams,
+                                 const f::MtTableSet tables, const std::int32_t* codes, const std::uint32_t* fixed, const std::uint32_t* adapting,
+                                 const std::uint8_t* classes, std::uint8_t* staging) {
+  const std::uint32_t p = blockIdx.x * blockDim.x + threadIdx.x;
+  if (p >= partition_count) return;
+  const f::BatchStream& s = streams[partitions[p].stream];
+  f::batch_mt_encode_segment(partitions[p], p - s.first_partition, s, tables, codes, fixed, adapting, classes, staging);
+}
+
+__global__ void mt_lay_out_kernel(f::BatchStream* streams, std::uint32_t stream_count, f::BatchPartition* partitions,
+                                  std::uint64_t* stream_words) {
+  const std::uint32_t s = blockIdx.x * blockDim.x + threadIdx.x;
+  if (s >= stream_count) return;
+  f::batch_mt_lay_out_stream(streams[s], partitions);
+  stream_words[s] = streams[s].words;
+}
+
+__global__ void mt_directory_kernel(const f::BatchStream* streams, std::uint32_t stream_count, const f::BatchPartition* partitions,
+                                    std::uint32_t* words) {
+  const std::uint32_t s = blockIdx.x * blockDim.x + threadIdx.x;
+  if (s < stream_count) f::batch_mt_write_directory(streams[s], partitions, reinterpret_cast<std::uint8_t*>(words));
+}
+
+// A block per segment, its threads striding over the bytes.
+__global__ void mt_copy_kernel(const f::BatchStream* streams, const f::BatchPartition* partitions, std::uint32_t partition_count,
+                               const std::uint8_t* staging, std::uint32_t* words) {
+  for (std::uint32_t p = blockIdx.x; p < partition_count; p += gridDim.x)
+    f::batch_mt_copy_segment(partitions[p], streams[partitions[p].stream], staging, reinterpret_cast<std::uint8_t*>(words), threadIdx.x,
+                             blockDim.x);
+}
+
+// Words an mt stream can take: its directory (a size field per segment) and each segment's bound.
+std::uint64_t mt_word_bound(const f::BatchStream& s, const f::BatchPartition* partitions) {
+  std::uint64_t bytes = std::uint64_t{s.partitions} * f::kMtMaxSegmentSizeBytes;
+  for (std::uint32_t i = 0; i < s.partitions; ++i) bytes += f::mt_max_segment_bytes(partitions[s.first_partition + i].count);
+  return (bytes + 3) / 4;
+}
+
 std::uint64_t word_bound(const f::BatchStream& s) {
   const std::uint64_t bits = f::kGolombWarmupBits + 1 + std::uint64_t{s.partitions} * (f::kGolombDeltaEscape + f::kGolombIndexBits) +
                              std::uint64_t{s.n - 1} * f::kMaxRiceCodewordBits;
@@ -166,6 +215,13 @@ struct BatchEncoder::Slot {
   DeviceBuffer<f::BatchPartition> partitions;
   DeviceBuffer<f::MoNetwork> network;
   DeviceBuffer<int> inexact;
+  // mt: classes, staging, and the model's tables (uploaded again only for another model).
+  DeviceBuffer<std::uint8_t> classes, staging, table_index;
+  DeviceBuffer<std::uint32_t> table_cum;
+  DeviceBuffer<std::uint64_t> table_normaliser;
+  DeviceBuffer<std::uint16_t> table_shapes, table_prior;
+  std::shared_ptr<const void> tables_uploaded;
+  f::MtTableSet device_tables;
   DeviceBuffer<std::uint8_t> scan_temp;
   PinnedBuffer<std::int16_t> staged_samples;
   PinnedBuffer<std::uint32_t> staged_words;
@@ -194,7 +250,7 @@ struct BatchEncoder::Slot {
     for (std::uint32_t s = 0; s < stream_count; ++s) {
       offsets[s] = scratch_total;
       scratch_total += 2 * f::batch_scratch_size(plan.streams[s]);
-      word_total += word_bound(plan.streams[s]);
+      word_total += plan.codec == f::BatchCodec::kMt ? mt_word_bound(plan.streams[s], plan.partitions.data()) : word_bound(plan.streams[s]);
     }
     word_capacity = word_total + f::BitWriter::kSlackWords;
 
@@ -226,6 +282,8 @@ struct BatchEncoder::Slot {
     SPIKEY_CUDA_TRY(cudaMemsetAsync(inexact.reserve(1), 0, sizeof(int), stream));
     SPIKEY_CUDA_TRY(cudaMemsetAsync(total_words.get(), 0, sizeof(std::uint64_t), stream));  // a slice without streams packs nothing
     SPIKEY_CUDA_TRY(cudaMemsetAsync(words.get(), 0, word_capacity * sizeof(std::uint32_t), stream));
+    const bool mt = plan.codec == f::BatchCodec::kMt;
+    if (mt) upload_tables(plan);
 
     SPIKEY_CUDA_TRY(cudaEventRecord(started, stream));
     map_kernel<<<std::max(1u, std::min(stream_count, 65535u)), kBlock, 0, stream>>>(streams.get(), stream_count, samples.get(), codes.get(),
@@ -238,13 +296,27 @@ struct BatchEncoder::Slot {
     SPIKEY_CUDA_TRY(cudaEventRecord(stage_done[1], stream));
     choose_adapt_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count);
     SPIKEY_CUDA_CHECK_LAUNCH(stream);
-    if (partition_count > 0) {
+    if (mt) {
+      mt_classes_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, folded_fixed.get(), folded_adapting.get(),
+                                                                         plan.mt_tables.scale_rate, classes.reserve(plan.samples));
+      SPIKEY_CUDA_CHECK_LAUNCH(stream);
+      if (partition_count > 0) {
+        mt_encode_kernel<<<blocks_for(partition_count), kBlock, 0, stream>>>(partitions.get(), partition_count, streams.get(), device_tables, codes.get(),
+                                                                             folded_fixed.get(), folded_adapting.get(), classes.get(),
+                                                                             staging.reserve(plan.staging_bytes));
+        SPIKEY_CUDA_CHECK_LAUNCH(stream);
+      }
+      mt_lay_out_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, partitions.get(), stream_words.get());
+      SPIKEY_CUDA_CHECK_LAUNCH(stream);
+    } else if (partition_count > 0) {
       choose_index_kernel<<<blocks_for(partition_count), kBlock, 0, stream>>>(partitions.get(), partition_count, streams.get(),
                                                                               folded_fixed.get(), folded_adapting.get());
       SPIKEY_CUDA_CHECK_LAUNCH(stream);
     }
-    lay_out_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, partitions.get(), stream_words.get());
-    SPIKEY_CUDA_CHECK_LAUNCH(stream);
+    if (!mt) {
+      lay_out_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, partitions.get(), stream_words.get());
+      SPIKEY_CUDA_CHECK_LAUNCH(stream);
+    }
     SPIKEY_CUDA_TRY(cudaEventRecord(stage_done[2], stream));
     std::size_t temp_bytes = 0;
     SPIKEY_CUDA_TRY(cub::DeviceScan::ExclusiveSum(nullptr, temp_bytes, stream_words.get(), word_offsets.get(), stream_count, stream));
@@ -253,10 +325,17 @@ struct BatchEncoder::Slot {
     apply_offsets_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, word_offsets.get(), total_words.get());
     SPIKEY_CUDA_CHECK_LAUNCH(stream);
     SPIKEY_CUDA_TRY(cudaEventRecord(stage_done[3], stream));
-    head_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), words.get());
+    if (mt)
+      mt_directory_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, partitions.get(), words.get());
+    else
+      head_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), words.get());
     SPIKEY_CUDA_CHECK_LAUNCH(stream);
     SPIKEY_CUDA_TRY(cudaEventRecord(stage_done[4], stream));
-    if (partition_count > 0) {
+    if (mt && partition_count > 0) {
+      mt_copy_kernel<<<std::min(partition_count, 65535u), kBlock, 0, stream>>>(streams.get(), partitions.get(), partition_count, staging.get(),
+                                                                               words.get());
+      SPIKEY_CUDA_CHECK_LAUNCH(stream);
+    } else if (partition_count > 0) {
       pack_kernel<<<blocks_for(std::uint64_t{partition_count} * f::kBatchLanes), kBlock, 0, stream>>>(
           streams.get(), partitions.get(), partition_count, folded_fixed.get(), folded_adapting.get(), words.get());
       SPIKEY_CUDA_CHECK_LAUNCH(stream);
@@ -267,6 +346,25 @@ struct BatchEncoder::Slot {
     SPIKEY_CUDA_TRY(cudaMemcpyAsync(staged_total.reserve(1), total_words.get(), sizeof(std::uint64_t), cudaMemcpyDeviceToHost, stream));
     SPIKEY_CUDA_TRY(cudaMemcpyAsync(staged_inexact.reserve(1), inexact.get(), sizeof(int), cudaMemcpyDeviceToHost, stream));
     result_plan = &plan;
+  }
+
+  // The model's tables into device memory, once per model (the plan's owner keeps them alive, and
+  // so comparable by address), and their device view.
+  void upload_tables(const host::BatchPlan& plan) {
+    if (tables_uploaded == plan.mt_tables_owner) return;
+    const f::MtTableSet& host_tables = plan.mt_tables;
+    const auto upload = [&](auto& buffer, const auto* data, std::uint64_t count) {
+      SPIKEY_CUDA_TRY(cudaMemcpyAsync(buffer.reserve(count), data, count * sizeof(*data), cudaMemcpyHostToDevice, stream));
+      return buffer.get();
+    };
+    device_tables = host_tables;
+    device_tables.cum = upload(table_cum, host_tables.cum, f::MtTableSet::kCumEntries);
+    device_tables.index = upload(table_index, host_tables.index, f::MtTableSet::kIndexEntries);
+    device_tables.normaliser = upload(table_normaliser, host_tables.normaliser, f::MtTableSet::kSlots);
+    device_tables.shapes = upload(table_shapes, host_tables.shapes, f::MtTableSet::kShapeEntries);
+    device_tables.prior = upload(table_prior, host_tables.prior, host_tables.prior_entries());
+    // Pageable sources: the copies are done when cudaMemcpyAsync returns, so the host tables may go.
+    tables_uploaded = plan.mt_tables_owner;
   }
 
   // Waits for the slot's kernels, takes the per-stream results, then downloads exactly the

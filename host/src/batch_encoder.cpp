@@ -9,6 +9,7 @@
 #include "spikey/format/chunk_payload.hpp"
 #include "spikey/format/sync_runs.hpp"
 #include "spikey/host/parallel.hpp"
+#include "codecs/mt/mt_tables.hpp"
 
 namespace spikey::host {
 
@@ -16,7 +17,7 @@ namespace f = spikey::format;
 
 bool batch_encodes(const std::string& codec) {
   const f::CodecRow* row = f::find_codec(codec);
-  return row != nullptr && row->coder == f::ResidualCoder::golomb;
+  return row != nullptr && (row->coder == f::ResidualCoder::golomb || row->coder == f::ResidualCoder::table_rans);
 }
 
 namespace {
@@ -32,10 +33,19 @@ std::int32_t stream_of_channel(const f::ChunkChannels& present, const std::vecto
 }  // namespace
 
 BatchPlan plan_batch(const f::Metadata& meta, std::uint64_t first_chunk, std::uint64_t end_chunk) {
-  if (!batch_encodes(meta.codec.name)) throw std::invalid_argument("codec " + meta.codec.name + " has no batch encoder (it is for the Golomb-coded codecs)");
-  const bool mo = f::codec_row(meta.codec.name).predictor == f::PredictorKind::middle_out;
+  if (!batch_encodes(meta.codec.name))
+    throw std::invalid_argument("codec " + meta.codec.name + " has no batch encoder (it is for the Golomb-coded and table-coded codecs)");
+  const f::CodecRow& row = f::codec_row(meta.codec.name);
+  const bool mo = row.predictor == f::PredictorKind::middle_out;
+  const bool mt = row.coder == f::ResidualCoder::table_rans;
   BatchPlan plan;
+  plan.codec = mt ? f::BatchCodec::kMt : mo ? f::BatchCodec::kMo : f::BatchCodec::kLpc;
   plan.first_chunk = first_chunk;
+  if (mt) {
+    auto tables = codecs::mt_tables_for(meta.codec);
+    plan.mt_tables = tables->set();
+    plan.mt_tables_owner = std::move(tables);
+  }
   if (mo && meta.codec.network) plan.network.push_back(*meta.codec.network);
   // Each channel's stored weights once, shared by its streams in every chunk of the batch.
   std::vector<std::uint32_t> weights_offset(meta.channels.size());
@@ -67,7 +77,7 @@ BatchPlan plan_batch(const f::Metadata& meta, std::uint64_t first_chunk, std::ui
       s.n = present.sample_count[i];
       if (mo) {
         const f::MoModel model = f::mo_model_of(channel.predictor, meta.codec);
-        s.codec = f::BatchCodec::kMo;
+        s.codec = plan.codec;
         s.order = model.order;
         s.wavelet_levels = model.levels;
         s.source_count = model.sources;
@@ -90,14 +100,27 @@ BatchPlan plan_batch(const f::Metadata& meta, std::uint64_t first_chunk, std::ui
       s.map_kind = static_cast<std::uint32_t>(channel.value_map.kind);
       s.map_step = channel.value_map.step;
       s.map_offset = channel.value_map.offset;
+      s.partition_size = partition_size;
       s.first_partition = static_cast<std::uint32_t>(plan.partitions.size());
       const std::uint32_t residuals = s.n - 1;
-      for (std::uint32_t start = 0; start < residuals; start += partition_size) {
-        f::BatchPartition p;
-        p.stream = static_cast<std::uint32_t>(plan.streams.size());
-        p.start = start;
-        p.count = std::min(partition_size, residuals - start);
-        plan.partitions.push_back(p);
+      if (mt) {
+        for (std::uint32_t i = 0, segments = f::mt_segment_count(s.n, partition_size); i < segments; ++i) {
+          f::BatchPartition p;
+          p.stream = static_cast<std::uint32_t>(plan.streams.size());
+          p.start = f::mt_segment_first(i, partition_size) - 1;
+          p.count = f::mt_segment_end(i, s.n, partition_size) - p.start - 1;
+          p.staging_offset = plan.staging_bytes;
+          plan.staging_bytes += f::mt_max_segment_bytes(p.count);
+          plan.partitions.push_back(p);
+        }
+      } else {
+        for (std::uint32_t start = 0; start < residuals; start += partition_size) {
+          f::BatchPartition p;
+          p.stream = static_cast<std::uint32_t>(plan.streams.size());
+          p.start = start;
+          p.count = std::min(partition_size, residuals - start);
+          plan.partitions.push_back(p);
+        }
       }
       s.partitions = static_cast<std::uint32_t>(plan.partitions.size()) - s.first_partition;
       plan.samples += s.n;
@@ -113,10 +136,14 @@ std::uint64_t batch_device_bytes(const BatchPlan& plan) {
   std::uint64_t scratch = 0, words = 0;
   for (const auto& s : plan.streams) {
     scratch += 2 * f::batch_scratch_size(s);
-    words += f::max_golomb_stream_words(s.n, 1);  // generous: partition fields counted per residual
+    words += f::max_golomb_stream_words(s.n, 1);  // generous: partition fields counted per residual (mt: below its bound)
   }
+  std::uint64_t mt = 0;
+  if (plan.codec == f::BatchCodec::kMt)
+    mt = plan.samples + plan.staging_bytes + f::MtTableSet::kCumEntries * 4 + f::MtTableSet::kIndexEntries + f::MtTableSet::kSlots * 8 +
+         f::MtTableSet::kShapeEntries * 2 + plan.mt_tables.prior_entries() * 2;  // classes, staging, tables
   return plan.samples * (2 + 4 + 4 + 4) + scratch * 4 + words * 4 + plan.streams.size() * sizeof(f::BatchStream) +
-         plan.partitions.size() * sizeof(f::BatchPartition) + plan.weights.size() * 4;
+         plan.partitions.size() * sizeof(f::BatchPartition) + plan.weights.size() * 4 + mt;
 }
 
 std::vector<std::int16_t> gather_batch(const Recording& recording, const f::Metadata& meta, const BatchPlan& plan, unsigned threads) {
@@ -130,6 +157,38 @@ std::vector<std::int16_t> gather_batch(const Recording& recording, const f::Meta
   });
   return samples;
 }
+
+namespace {
+
+// Stages 4-8 of mt_batch.hpp.
+std::vector<std::uint32_t> run_mt_stages_on_cpu(BatchPlan& plan, const std::vector<std::int32_t>& codes, const std::vector<std::uint32_t>& fixed,
+                                                const std::vector<std::uint32_t>& adapting, unsigned threads) {
+  auto& streams = plan.streams;
+  auto& partitions = plan.partitions;
+  std::vector<std::uint8_t> classes(plan.samples), staging(plan.staging_bytes);
+  parallel_for(streams.size(), threads,
+               [&](std::size_t i) { f::batch_mt_classes(streams[i], fixed.data(), adapting.data(), plan.mt_tables.scale_rate, classes.data()); });
+  parallel_for(partitions.size(), threads, [&](std::size_t i) {
+    f::BatchPartition& p = partitions[i];
+    const f::BatchStream& s = streams[p.stream];
+    f::batch_mt_encode_segment(p, static_cast<std::uint32_t>(i) - s.first_partition, s, plan.mt_tables, codes.data(), fixed.data(), adapting.data(),
+                               classes.data(), staging.data());
+  });
+  std::uint64_t total = 0;
+  for (auto& s : streams) {
+    f::batch_mt_lay_out_stream(s, partitions.data());
+    s.word_offset = total;
+    total += s.words;
+  }
+  std::vector<std::uint32_t> words(total, 0);
+  auto* out = reinterpret_cast<std::uint8_t*>(words.data());
+  parallel_for(streams.size(), threads, [&](std::size_t i) { f::batch_mt_write_directory(streams[i], partitions.data(), out); });
+  parallel_for(partitions.size(), threads,
+               [&](std::size_t i) { f::batch_mt_copy_segment(partitions[i], streams[partitions[i].stream], staging.data(), out, 0, 1); });
+  return words;
+}
+
+}  // namespace
 
 std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads) {
   auto& streams = plan.streams;
@@ -152,12 +211,14 @@ std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std
     std::vector<std::int32_t> scratch(f::batch_scratch_size(s));
     const f::MoNetwork* network = plan.network.empty() ? nullptr : plan.network.data();
     s.folded_sum[0] =
-        f::batch_fold_stream(s, 0, streams.data(), codes.data(), plan.weights.data(), network, scratch.data(), folded_fixed.data());
+        f::batch_predict_stream(s, 0, streams.data(), codes.data(), plan.weights.data(), network, scratch.data(), folded_fixed.data());
     if (s.lms_step != 0)
       s.folded_sum[1] =
-          f::batch_fold_stream(s, 1, streams.data(), codes.data(), plan.weights.data(), network, scratch.data(), folded_adapting.data());
+          f::batch_predict_stream(s, 1, streams.data(), codes.data(), plan.weights.data(), network, scratch.data(), folded_adapting.data());
     s.adapt = f::batch_choose_adapt(s);
   });
+
+  if (plan.codec == f::BatchCodec::kMt) return run_mt_stages_on_cpu(plan, codes, folded_fixed, folded_adapting, threads);
 
   // 4-5: partition indices, stream layout.
   parallel_for(partitions.size(), threads, [&](std::size_t i) {
@@ -195,10 +256,14 @@ BatchPlan slice_plan(const BatchPlan& plan, std::size_t first, std::size_t end) 
   slice.first_chunk = plan.first_chunk + first;
   slice.weights = plan.weights;
   slice.network = plan.network;
+  slice.codec = plan.codec;
+  slice.mt_tables = plan.mt_tables;
+  slice.mt_tables_owner = plan.mt_tables_owner;
   const std::uint32_t stream_base = plan.chunk_first_stream[first];
   const std::uint64_t sample_base = plan.chunk_sample_offset[first];
   const std::uint32_t stream_end = plan.chunk_first_stream[end];
   const std::uint32_t partition_base = stream_end > stream_base ? plan.streams[stream_base].first_partition : 0;
+  const std::uint64_t staging_base = partition_base < plan.partitions.size() ? plan.partitions[partition_base].staging_offset : 0;
   for (std::size_t c = first; c <= end; ++c) {
     slice.chunk_first_stream.push_back(plan.chunk_first_stream[c] - stream_base);
     slice.chunk_sample_offset.push_back(plan.chunk_sample_offset[c] - sample_base);
@@ -213,6 +278,10 @@ BatchPlan slice_plan(const BatchPlan& plan, std::size_t first, std::size_t end) 
     for (std::uint32_t p = 0; p < s.partitions; ++p) {
       f::BatchPartition q = plan.partitions[plan.streams[i].first_partition + p];
       q.stream -= stream_base;
+      if (plan.codec == f::BatchCodec::kMt) {
+        q.staging_offset -= staging_base;
+        slice.staging_bytes = q.staging_offset + f::mt_max_segment_bytes(q.count);
+      }
       slice.partitions.push_back(q);
     }
   }
@@ -232,6 +301,7 @@ std::vector<std::uint32_t> merge_slices(BatchPlan& plan, std::vector<BatchPlan>&
       target.bits = s.bits;
       target.words = s.words;
       target.word_offset = s.word_offset + merged.size();
+      target.bytes = s.bytes;
     }
     for (const auto& p : slices[k].partitions) {
       f::BatchPartition& target = plan.partitions[partition++];
@@ -239,6 +309,9 @@ std::vector<std::uint32_t> merge_slices(BatchPlan& plan, std::vector<BatchPlan>&
       target.codeword_bits = p.codeword_bits;
       target.field_bits = p.field_bits;
       target.bit_offset = p.bit_offset;
+      target.staged_from = p.staged_from;
+      target.bytes = p.bytes;
+      target.byte_offset = p.byte_offset;
     }
     merged.insert(merged.end(), words[k].begin(), words[k].end());
   }
@@ -247,20 +320,21 @@ std::vector<std::uint32_t> merge_slices(BatchPlan& plan, std::vector<BatchPlan>&
 
 std::vector<EncodedChunk> assemble_batch(const BatchPlan& plan, std::span<const std::uint32_t> words, std::span<const std::int16_t> samples) {
   std::vector<EncodedChunk> out(plan.chunk_count());
+  const bool bytes = plan.codec == f::BatchCodec::kMt;  // streams of bytes, sync runs in words of one byte (§6.10)
+  const auto* byte_data = reinterpret_cast<const std::uint8_t*>(words.data());
   std::size_t next_sync = 0;
   for (std::size_t c = 0; c < plan.chunk_count(); ++c) {
-    std::vector<std::vector<std::uint32_t>> streams;
+    std::vector<std::vector<std::uint8_t>> streams;
     for (std::uint32_t i = plan.chunk_first_stream[c]; i < plan.chunk_first_stream[c + 1]; ++i) {
       const f::BatchStream& s = plan.streams[i];
-      streams.emplace_back(words.begin() + static_cast<std::ptrdiff_t>(s.word_offset),
-                           words.begin() + static_cast<std::ptrdiff_t>(s.word_offset + s.words));
+      const std::uint64_t size = bytes ? s.bytes : std::uint64_t{s.words} * 4;
+      streams.emplace_back(byte_data + 4 * s.word_offset, byte_data + 4 * s.word_offset + size);
     }
     for (; next_sync < plan.sync_slots.size() && plan.sync_slots[next_sync].chunk == c; ++next_sync) {  // ascending positions
       const BatchPlan::SyncSlot& slot = plan.sync_slots[next_sync];
-      const auto runs = f::encode_sync_runs(samples.subspan(slot.sample_offset, slot.n), 4);
-      streams.insert(streams.begin() + slot.position, f::sync_runs_words(runs));
+      streams.insert(streams.begin() + slot.position, f::encode_sync_runs(samples.subspan(slot.sample_offset, slot.n), bytes ? 1 : 4));
     }
-    out[c].payload = f::assemble_payload(streams);
+    out[c].payload = f::assemble_payload(std::span<const std::vector<std::uint8_t>>(streams));
     const auto part = samples.subspan(plan.chunk_sample_offset[c], plan.chunk_sample_offset[c + 1] - plan.chunk_sample_offset[c]);
     out[c].samples_checksum = f::checksum64({reinterpret_cast<const std::uint8_t*>(part.data()), part.size() * 2});
   }

@@ -1,4 +1,5 @@
-// The CUDA encoder of codecs lpc1, mo1, mo2 and mo3: runs the stages of lpc_batch.hpp on the GPU. Its output
+// The CUDA encoder of codecs lpc1, mo1-mo3 and mt1-mt3: runs the stages of golomb_batch.hpp and
+// mt_batch.hpp on the GPU. Its output
 // equals run_batch_on_cpu (and so the chunk-by-chunk CPU encoder) byte for byte.
 //
 // A batch is split by chunks into two slices, each with its own CUDA stream, device buffers
@@ -15,9 +16,11 @@
 
 namespace spikey::cuda {
 
-// Kernel stages of the CUDA encoder, in launch order (lpc_batch.hpp's stages 1-8).
+// Kernel stages of the CUDA encoder, in launch order: map (stage 1), predict (2), code (the adapt
+// flag, then Golomb indices and layout, or mt classes, segments and layout), scan (word
+// offsets), head (Golomb stream heads, mt directories), pack (Golomb lanes, mt segment copies).
 inline constexpr int kStageCount = 6;
-inline constexpr const char* kStageNames[kStageCount] = {"map", "predict", "choose", "scan", "head", "pack"};
+inline constexpr const char* kStageNames[kStageCount] = {"map", "predict", "code", "scan", "head", "pack"};
 
 struct BatchTiming {
   double seconds = 0;           // wall time of encode()

@@ -1,23 +1,27 @@
-// Encoding many chunks at once with the stage functions of lpc_batch.hpp (codecs lpc1, mo1, mo2, mo3): the plan (which
-// streams and partitions a batch holds), a CPU executor of the stages (the reference for the
-// CUDA executor, and a check of the parallel layout on machines without a GPU), and the
-// assembly of chunk payloads from the packed words.
+// Encoding many chunks at once with the stage functions of golomb_batch.hpp (codecs lpc1, mo1-mo3)
+// and mt_batch.hpp (mt1-mt3): the plan (which streams and partitions or segments a batch holds),
+// a CPU executor of the stages (the reference for the CUDA executor, and a check of the
+// parallel layout on machines without a GPU), and the assembly of chunk payloads from the
+// packed words.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "spikey/format/archive.hpp"
 #include "spikey/format/codecs/batch/golomb_batch.hpp"
+#include "spikey/format/codecs/batch/mt_batch.hpp"
 #include "spikey/host/encoder.hpp"
 #include "spikey/host/recording.hpp"
 
 namespace spikey::host {
 
 struct BatchPlan {
+  format::BatchCodec codec = format::BatchCodec::kLpc;  // every stream's
   std::uint64_t first_chunk = 0;
   std::vector<std::uint32_t> chunk_first_stream;   // per chunk, plus one past the end
   std::vector<std::uint64_t> chunk_sample_offset;  // per chunk, plus one past the end
@@ -26,6 +30,10 @@ struct BatchPlan {
   std::vector<std::int32_t> weights;               // stored weights of every stream's channel
   std::vector<format::MoNetwork> network;          // mo2: the recording's network (one); else empty
   std::uint64_t samples = 0;
+  // mt: the model's tables (host memory, kept alive by the owner) and the segments' staging bytes.
+  format::MtTableSet mt_tables;
+  std::shared_ptr<const void> mt_tables_owner;
+  std::uint64_t staging_bytes = 0;
   // Sync channels (§6.10), chunk after chunk: coded as runs when the chunk is assembled.
   struct SyncSlot {
     std::uint32_t chunk = 0;     // within the plan
@@ -38,7 +46,7 @@ struct BatchPlan {
   std::size_t chunk_count() const { return chunk_first_stream.empty() ? 0 : chunk_first_stream.size() - 1; }
 };
 
-// Whether the batch stages encode `codec` (lpc1, mo1, mo2, mo3; not rice1 or the cm codecs).
+// Whether the batch stages encode `codec` (lpc1, mo1-mo3, mt1-mt3; not rice1 or the cm codecs).
 bool batch_encodes(const std::string& codec);
 
 // The plan for chunks [first_chunk, end_chunk) of an archive of such a codec.
@@ -50,8 +58,9 @@ std::uint64_t batch_device_bytes(const BatchPlan& plan);
 // The batch's samples in plan order (Recording::gather of each chunk, one after another).
 std::vector<std::int16_t> gather_batch(const Recording& recording, const format::Metadata& meta, const BatchPlan& plan, unsigned threads);
 
-// Runs stages 1-8 of lpc_batch.hpp; fills the plan's per-stream and per-partition results and
-// returns the packed words of all streams. Throws if a value map is not exact.
+// Runs the stages (golomb_batch.hpp, or mt_batch.hpp for mt); fills the plan's per-stream and
+// per-partition results and returns the packed words of all streams (mt: bytes in words).
+// Throws if a value map is not exact.
 using BatchExecutor = std::function<std::vector<std::uint32_t>(BatchPlan& plan, std::span<const std::int16_t> samples)>;
 std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads);
 

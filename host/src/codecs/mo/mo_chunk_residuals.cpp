@@ -11,12 +11,6 @@ namespace spikey::host::codecs {
 
 namespace f = spikey::format;
 
-std::uint64_t residual_cost_estimate(const std::int32_t* z, std::uint32_t n) {
-  std::uint64_t sum = 0;
-  for (std::uint32_t t = 1; t < n; ++t) sum += static_cast<std::uint64_t>(z[t] < 0 ? -std::int64_t{z[t]} : std::int64_t{z[t]});
-  return sum;
-}
-
 namespace {
 
 // Predicts the channels `items` of the chunk in lane groups with model_of(i); with `adapting`,
@@ -76,7 +70,7 @@ void for_each_mo_residuals(const std::vector<std::vector<std::int32_t>>& codes, 
   const auto model_of = [&](std::size_t i) { return f::mo_model_of(meta.channels[coded.channel[i]].predictor, meta.codec); };
   predict_in_lanes(codes, coded, meta, items, model_of, true, [&](std::size_t i, const std::int32_t* fixed, const std::int32_t* adapted) {
     const auto n = static_cast<std::uint32_t>(codes[i].size());
-    const bool adapt = adapted != nullptr && residual_cost_estimate(adapted, n) < residual_cost_estimate(fixed, n);
+    const bool adapt = adapted != nullptr && format::mo_residual_cost(adapted, n) < format::mo_residual_cost(fixed, n);
     visit(i, adapt ? adapted : fixed, adapt);
   });
 }

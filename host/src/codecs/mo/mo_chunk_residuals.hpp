@@ -14,11 +14,6 @@
 
 namespace spikey::host::codecs {
 
-// What compares two residual sequences z[1..n-1] of one channel: the sum of |z|. On every set
-// in ../shared/data it picks better for the cm coder than the sum of log2(1 + |z|) and loses at
-// most 0.01% against coding both ways and keeping the smaller.
-std::uint64_t residual_cost_estimate(const std::int32_t* z, std::uint32_t n);
-
 // Calls visit(i, z, adapt) for every channel i of `coded` (codes[i] its codes), z[1..n-1] its
 // residuals (z[0] = 0) with the chosen weights, adapt true when they adapt. Channels are
 // visited in lane groups of channels alike in cost (network stage, adapting weights).

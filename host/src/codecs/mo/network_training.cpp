@@ -307,7 +307,7 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
             return model;
           };
           codecs::for_each_fixed_mo_residuals(codes, present, meta, items, model_of, [&](std::size_t p, const std::int32_t* z) {
-            local[p][k] = codecs::residual_cost_estimate(z, static_cast<std::uint32_t>(codes[p].size()));
+            local[p][k] = format::mo_residual_cost(z, static_cast<std::uint32_t>(codes[p].size()));
           });
         }
         Pass2 out;

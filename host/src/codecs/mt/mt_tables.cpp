@@ -8,10 +8,10 @@ namespace spikey::host::codecs {
 namespace f = spikey::format;
 
 MtTables::MtTables(const f::CodecParams& codec)
-    : cum_(std::size_t{f::kCmClasses} * kPhases * kStride, f::kMtProbePadValue),
-      index_(std::size_t{f::kCmClasses} * kPhases * f::kMtIndexEntries + 4, 0),
-      normaliser_(std::size_t{f::kCmClasses} * kPhases, 0),
-      shapes_(std::size_t{f::kCmClasses} * (f::kCmMaxHalfWidth + 1), 0),
+    : cum_(f::MtTableSet::kCumEntries, f::kMtProbePadValue),
+      index_(f::MtTableSet::kIndexEntries, 0),
+      normaliser_(f::MtTableSet::kSlots, 0),
+      shapes_(f::MtTableSet::kShapeEntries, 0),
       phase_mask_(f::kCmClasses),
       plain_(f::kCmClasses) {
   const f::CmModelTables model(codec);

@@ -28,15 +28,10 @@ class MtTables {
   int scale_rate() const { return set_.scale_rate; }
   // Every table, in this object's memory (copied as they are to a device).
   const format::MtTableSet& set() const { return set_; }
-  std::size_t cum_entries() const { return cum_.size(); }
-  std::size_t index_entries() const { return index_.size(); }
-  std::size_t slots() const { return normaliser_.size(); }
-  std::size_t shape_entries() const { return shapes_.size(); }
-  std::size_t prior_entries() const { return prior_.size(); }
 
   // Flat views for the lockstep decoder.
   const std::uint32_t* cum() const { return cum_.data(); }
-  const std::uint8_t* index() const { return index_.data(); }  // 4 readable bytes past the last entry
+  const std::uint8_t* index() const { return index_.data(); }
   const std::uint32_t* phase_mask() const { return phase_mask_.data(); }  // per class: the prior's mask, 0 with a shift
   const std::uint32_t* central() const { return set_.central; }           // per class
   const std::uint32_t* plain() const { return plain_.data(); }            // per class: 1 without a bucket shift

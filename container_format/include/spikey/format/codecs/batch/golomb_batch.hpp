@@ -31,7 +31,8 @@ inline constexpr int kBatchLanes = 32;  // lanes per partition (a CUDA warp)
 
 static_assert(kMaxMoSources == 4, "BatchStream::source_stream's initialiser");
 
-enum class BatchCodec : std::uint32_t { kLpc = 0, kMo = 1 };  // lpc1; mo1, mo2, mo3
+// lpc1; mo1, mo2, mo3; mt1, mt2, mt3 (their stages after the prediction: mt_batch.hpp)
+enum class BatchCodec : std::uint32_t { kLpc = 0, kMo = 1, kMt = 2 };
 
 struct BatchStream {
   std::uint64_t sample_offset = 0;   // first sample/code/residual slot of this stream in the batch
@@ -54,12 +55,14 @@ struct BatchStream {
   std::uint32_t map_kind = 0;        // ValueMapKind
   std::int32_t map_step = 1;
   std::int32_t map_offset = 0;
+  std::uint32_t partition_size = 0;  // residuals per partition (mt: per segment)
   // Filled by the stages:
-  std::uint64_t folded_sum[2] = {0, 0};  // fixed, adapting
+  std::uint64_t folded_sum[2] = {0, 0};  // fixed, adapting (mt: sums of |z|)
   std::uint32_t adapt = 0;
   std::uint64_t bits = 0;
   std::uint32_t words = 0;
   std::uint64_t word_offset = 0;
+  std::uint64_t bytes = 0;  // mt: the stream's bytes (it takes `words` words, its tail zero-padded)
 };
 
 struct BatchPartition {
@@ -71,6 +74,11 @@ struct BatchPartition {
   std::uint64_t codeword_bits = 0;
   std::uint32_t field_bits = 0;
   std::uint64_t bit_offset = 0;  // within the stream
+  // mt segments (a partition each):
+  std::uint64_t staging_offset = 0;  // the segment's buffer of mt_max_segment_bytes(count) bytes in the batch's staging bytes
+  std::uint32_t staged_from = 0;     // filled: where in that buffer the segment starts (it ends at the buffer's end)
+  std::uint32_t bytes = 0;           // filled: the segment's bytes
+  std::uint64_t byte_offset = 0;     // filled: within the stream
 };
 
 SPIKEY_HD LpcModel batch_model(const BatchStream& s, bool adapting) {
@@ -132,8 +140,10 @@ SPIKEY_HD void batch_fill_source(const BatchStream& s, int k, const BatchStream*
 
 // Stage 2, for variant 0 (fixed weights) or 1 (adapting). `scratch` holds batch_scratch_size(s)
 // values for this (stream, variant); `network` is the recording's network (mo2) or null.
-// Writes n-1 folded residuals at folded + sample_offset and returns their sum.
-SPIKEY_HD std::uint64_t batch_fold_stream(const BatchStream& s, int variant, const BatchStream* streams, const std::int32_t* codes,
+// lpc and mo: writes n-1 folded residuals at folded + sample_offset and returns their sum.
+// mt: writes the signed residuals z[0] = 0, z[1..n-1] there (as int32) and returns the sum of
+// |z| (mo_residual_cost), what the chunk encoder compares.
+SPIKEY_HD std::uint64_t batch_predict_stream(const BatchStream& s, int variant, const BatchStream* streams, const std::int32_t* codes,
                                           const std::int32_t* weight_table, const MoNetwork* network, std::int32_t* scratch,
                                           std::uint32_t* folded) {
   std::uint32_t* out = folded + s.sample_offset;
@@ -159,6 +169,12 @@ SPIKEY_HD std::uint64_t batch_fold_stream(const BatchStream& s, int variant, con
     }
     std::int32_t* weights = next;
     for (int i = 0; i < model.taps(); ++i) weights[i] = weight_table[s.weights_offset + static_cast<std::uint32_t>(i)];
+    if (s.codec == BatchCodec::kMt) {
+      auto* z = reinterpret_cast<std::int32_t*>(out);  // int32 and uint32 may alias
+      z[0] = 0;
+      mo_residuals(model, in, s.n, weights, history, wavelet, features, sources, z);
+      return mo_residual_cost(z, s.n);
+    }
     mo_fold_residuals(model, in, s.n, weights, history, wavelet, features, sources, out);
   }
   std::uint64_t sum = 0;
@@ -167,7 +183,7 @@ SPIKEY_HD std::uint64_t batch_fold_stream(const BatchStream& s, int variant, con
 }
 
 // Stage 3: as the sequential encoder, adapt when the stream may adapt and adapting gave the
-// smaller sum of folded residuals.
+// smaller sum of folded residuals (mt: of |z|).
 SPIKEY_HD std::uint32_t batch_choose_adapt(const BatchStream& s) {
   return s.lms_step != 0 && s.folded_sum[1] < s.folded_sum[0] ? 1u : 0u;
 }

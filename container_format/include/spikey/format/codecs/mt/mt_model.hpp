@@ -80,6 +80,12 @@ SPIKEY_HD void mt_build_table(MtTable& table, std::uint32_t* cum, std::uint8_t* 
 // host, host/src/codecs/mt/mt_tables.cpp, and copied as they are): class k, phase p at slot
 // k * kMtMaxPriorPeriod + p; each slot's cum padded to kMtTableStride entries.
 struct MtTableSet {
+  static constexpr std::uint64_t kSlots = std::uint64_t{kCmClasses} * kMtMaxPriorPeriod;
+  static constexpr std::uint64_t kCumEntries = kSlots * kMtTableStride;
+  static constexpr std::uint64_t kIndexEntries = kSlots * kMtIndexEntries + 4;  // 4 readable bytes past the last table's
+  static constexpr std::uint64_t kShapeEntries = std::uint64_t{kCmClasses} * (kCmMaxHalfWidth + 1);
+  SPIKEY_HD std::uint64_t prior_entries() const { return std::uint64_t{prior_mask} + 1; }
+
   const std::uint32_t* cum = nullptr;         // kMtTableStride per slot
   const std::uint8_t* index = nullptr;        // kMtIndexEntries per slot
   const std::uint64_t* normaliser = nullptr;  // per slot
