@@ -42,7 +42,7 @@ struct Options {
   host::InputOptions input;
   std::uint64_t gpu_memory = 4096ull << 20;
   std::string level = "fast";
-  std::string codec;  // a Golomb-coded codec of the table (lpc1, mo1-mo3); empty: the level's
+  std::string codec;  // a codec with a batch encoder (lpc1, mo1-mo3, mt1-mt3); empty: the level's
   std::string executor = "cuda";
   int iterations = 3;
   fs::path json_path;

@@ -203,10 +203,8 @@ cli_parity() {
     return 0
   fi
   "$spikey" compress "$input" "$@" -o "$work/$name.gpu.spikey" --level "$level" --backend cuda -f --json >"$logs/$name.gpu.json" || exit 1
-  # Level fast's chunks are encoded on the GPU; level default's (codec mt) on the CPU until mt has
-  # a batch encoder, its network stage trained on the GPU: the archives must be identical either way.
+  # Both levels' chunks are encoded on the GPU (lpc1; mt with its network trained on the GPU).
   local expected='"backend": "cuda'
-  [ "$level" = fast ] || expected='"backend": "cpu"'
   grep -q "$expected" "$logs/$name.gpu.json" || { echo "expected $expected:"; cat "$logs/$name.gpu.json"; exit 1; }
   cmp "$work/$name.cpu.spikey" "$work/$name.gpu.spikey" || exit 1
   "$spikey" verify "$work/$name.gpu.spikey" || exit 1
@@ -227,8 +225,7 @@ sanitize() {
     SPIKEY_REQUIRE_GPU=1 "${run[@]}" "$build/tests/test_gpu_shared_math"
 }
 
-# gpu_bench on a codec with a batch encoder (level default's mt codecs have none yet: mo2 is the
-# MiddleOut codec the GPU encodes).
+# gpu_bench on a codec with a batch encoder.
 bench() {
   local codec=$1 name=$2
   if [ $rehearse = 1 ]; then
@@ -267,7 +264,7 @@ step cli_parity_cinpla 60 cli_parity cinpla default "$cinpla" --raw-channels 32 
 step memcheck 120 sanitize memcheck
 step racecheck 120 sanitize racecheck
 step bench_fast 90 bench lpc1 fast
-step bench_mo2 120 bench mo2 mo2
+step bench_default 120 bench mt2 default
 step training 15 training_times
 
 echo
