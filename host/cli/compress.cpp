@@ -43,6 +43,9 @@ int run_compress(const CompressArgs& a, const CommonOptions& o) {
               {"codec", r.codec},
               {"estimated_stream_bytes", r.estimated_stream_bytes},
               {"level", a.recording.level}};
+    json phases = json::array();
+    for (const auto& [phase, seconds] : r.phase_seconds) phases.push_back({{"phase", phase}, {"seconds", seconds}});
+    j["phase_seconds"] = phases;
     std::cout << j.dump(2) << "\n";
   } else if (!o.quiet) {
     std::cerr << "spikey: " << output.string() << ": " << r.sources << " file(s), " << r.channels << " channel(s), "

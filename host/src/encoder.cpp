@@ -416,6 +416,7 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
   if (!options.overwrite) TemporaryPath check(output, false);  // refuse an existing output before any work
   CompressReport report;
   const format::MetadataSection surveyed = survey_recording(recording, options, report.value_map_counts);
+  report.phase_seconds.emplace_back("survey", stopwatch.seconds());
 
   // A given model, a given codec, or the level's codecs: level default races mo1 against level
   // fast's lpc1 and keeps the smaller archive, so it is never worse than fast.
@@ -430,16 +431,19 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
   std::optional<Candidate> best;
   double estimated_bits_per_residual = 0;
   const auto encode_candidate = [&](format::MetadataSection section) {
+    const Stopwatch chunks;
     Candidate candidate{std::make_unique<TemporaryPath>(output, options.overwrite), 0, std::move(section)};
     const auto written = write_archive(recording, candidate.section, options, candidate.path->path());
     candidate.bytes = written.bytes;
     candidate.batch_chunks = written.batch_chunks;
+    report.phase_seconds.emplace_back("chunks", chunks.seconds());
     if (!best || candidate.bytes < best->bytes) best = std::move(candidate);
   };
   if (options.model) encode_candidate(with_model(surveyed, *options.model));
   for (const auto& codec : candidates) {
     const Model model = train_model(recording, surveyed, codec, options);
     estimated_bits_per_residual = model.estimated_bits_per_residual;
+    report.phase_seconds.insert(report.phase_seconds.end(), model.training_seconds.begin(), model.training_seconds.end());
     encode_candidate(with_model(surveyed, model));
   }
   report.archive_bytes = best->bytes;

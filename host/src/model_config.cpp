@@ -48,6 +48,7 @@ void apply_model_config(const std::filesystem::path& path, EncodeOptions& option
     }
     else if (key == "lms_step") mo.lms_step = options.training.lms_step = integer(key, 0, format::kMaxLmsStep);
     else if (key == "context_training_samples") options.cm_training.samples_per_channel = static_cast<std::uint64_t>(integer(key, 1, 1 << 30));
+    else if (key == "context_training_samples_in_all") options.cm_training.samples_in_all = static_cast<std::uint64_t>(integer(key, 1, 1 << 30));
     else if (key == "network_samples") mo.network_samples = static_cast<std::uint64_t>(integer(key, 1, 1 << 30));
     else if (key == "partition_size") options.partition_size = static_cast<std::uint32_t>(integer(key, 1, static_cast<int>(format::kMaxPartitionSize)));
     else if (key == "training_samples") mo.max_training_samples = options.training.max_training_samples = static_cast<std::uint64_t>(integer(key, 1, 1 << 30));

@@ -88,6 +88,9 @@ struct CompressReport {
   double duration_seconds = 0;  // of the recording
   double encode_seconds = 0;    // survey + encode + write
   double verify_seconds = 0;    // 0 when not verified
+  // Where encode_seconds went: survey, each training phase (Model::training_seconds), chunks
+  // (encoding and writing them), in order.
+  std::vector<std::pair<std::string, double>> phase_seconds;
   bool verified = false;
   std::string backend;            // "cpu", or EncodeOptions::backend when the batch executor encoded the chunks
   std::uint64_t batch_chunks = 0;  // chunks of the archive encoded by EncodeOptions::batch_executor

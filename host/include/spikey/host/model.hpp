@@ -23,6 +23,9 @@ struct Model {
   // Training's estimate of the coded bits per residual (context-modelled codecs; 0: none). Not
   // saved: it describes the recording trained on.
   double estimated_bits_per_residual = 0;
+  // Seconds of each training phase, in order (topology, predictors, network, context_model; those
+  // the codec has). Not saved.
+  std::vector<std::pair<std::string, double>> training_seconds;
 
   void save(const std::filesystem::path& path) const;       // JSON, written atomically
   static Model load(const std::filesystem::path& path);      // throws std::runtime_error

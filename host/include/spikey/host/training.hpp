@@ -99,6 +99,10 @@ struct CmTrainingOptions {
   // length. Rare large-scale events decide the shapes of the widest classes: with 2^16, level
   // max lost 0.04% on the 10 s Open Ephys set against looking at all of it.
   std::uint64_t samples_per_channel = 1u << 19;
+  // ... and at most about this many in all (each channel's share, never less than one chunk):
+  // the model is one per recording, and with hundreds of channels a share of 2^15 or so gives
+  // the same shapes and prior (the 303 N1 channels: 3.51575 with 2^19 each, 3.51582 with 40000).
+  std::uint64_t samples_in_all = 1u << 23;
   std::uint32_t max_prior_period = 1024;  // the mt codecs' tables allow at most 256
   unsigned threads = 1;
 };

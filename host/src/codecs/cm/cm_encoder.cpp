@@ -2,6 +2,7 @@
 // better projector, the context model, then every channel's rANS stream from its residuals
 // (mo_chunk_residuals.hpp: fixed or adapting weights, by estimate).
 #include "codecs/cm/cm_training.hpp"
+#include "spikey/host/stopwatch.hpp"
 #include "codecs/encoder_family.hpp"
 #include "codecs/families.hpp"
 #include "codecs/mo/mo_chunk_residuals.hpp"
@@ -22,7 +23,9 @@ class CmEncoder final : public EncoderFamily {
     if (options.progress) options.progress("train", 0, 1);
     CmTrainingOptions cm = options.cm_training;
     cm.threads = options.threads;
+    const Stopwatch phase;
     model.estimated_bits_per_residual = train_cm_model(recording, meta, cm);
+    model.training_seconds.emplace_back("context_model", phase.seconds());
   }
 
   void encode_streams(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& coded, const format::Metadata& meta,

@@ -361,7 +361,10 @@ void refine_prior(const Recording& recording, f::Metadata& meta, const std::vect
 }  // namespace
 
 double train_cm_model(const Recording& recording, f::Metadata& meta, const CmTrainingOptions& options) {
-  const std::vector<std::uint64_t> chunks = training::training_chunks(meta, options.samples_per_channel);
+  std::uint64_t coded = 0;
+  for (const auto& channel : meta.channels) coded += channel.sync ? 0 : 1;
+  const std::uint64_t share = std::max<std::uint64_t>(1, options.samples_in_all / std::max<std::uint64_t>(coded, 1));
+  const std::vector<std::uint64_t> chunks = training::training_chunks(meta, std::min(options.samples_per_channel, share));
 
   Statistics total(meta.channels.size());
   std::mutex mutex;

@@ -10,6 +10,7 @@
 #include "codecs/mo/mo_sources.hpp"
 #include "codecs/mo/mo_training.hpp"
 #include "spikey/format/codecs/stored_models.hpp"
+#include "spikey/host/stopwatch.hpp"
 
 namespace spikey::host::codecs {
 
@@ -19,10 +20,14 @@ void train_middle_out(const Recording& recording, format::Metadata& meta, const 
   if (training.network_projector.empty()) training.network_projector = level.projector;
   if (training.wavelet_levels < 0) training.wavelet_levels = level.wavelet_levels;
   Topology computed;
+  Stopwatch phase;
   if (!options.topology) computed = compute_topology(recording, meta, training);
+  model.training_seconds.emplace_back("topology", phase.lap());
   const Topology& topology = options.topology ? *options.topology : computed;
   train_mo_predictors(recording, meta, training, &topology);
+  model.training_seconds.emplace_back("predictors", phase.lap());
   train_mo_network(recording, meta, training);
+  model.training_seconds.emplace_back("network", phase.lap());
   model.topology = topology;
 }
 

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "codecs/cm/cm_training.hpp"
+#include "spikey/host/stopwatch.hpp"
 #include "codecs/encoder_family.hpp"
 #include "codecs/families.hpp"
 #include "codecs/mo/mo_chunk_residuals.hpp"
@@ -50,7 +51,9 @@ class MtEncoder final : public EncoderFamily {
     CmTrainingOptions cm = options.cm_training;
     cm.threads = options.threads;
     cm.max_prior_period = std::min(cm.max_prior_period, f::kMtMaxPriorPeriod);
+    const Stopwatch phase;
     model.estimated_bits_per_residual = train_cm_model(recording, meta, cm);
+    model.training_seconds.emplace_back("context_model", phase.seconds());
   }
 
   void encode_streams(const std::vector<std::vector<std::int32_t>>& codes, const f::ChunkChannels& coded, const f::Metadata& meta,
