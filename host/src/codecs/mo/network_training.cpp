@@ -347,9 +347,12 @@ namespace {
 // train_relu_epochs_on_cpu with `quantized` a constant, so the compiler drops the other case.
 // One thread: a batch takes tens of microseconds, and splitting it across a team (samples for
 // the forward pass, hidden units for the sums) measured 2-3x slower on 2 cores than this loop.
-template <bool kQuantized>
+// kHidden: the layer's width as a constant (0: run.layout's), so that the unit loops vectorize
+// whole, without scalar remainders.
+template <bool kQuantized, std::uint32_t kHidden>
 inline __attribute__((always_inline)) void run_relu_epochs(const ReluEpochs& run, std::vector<float>& parameters) {
-  const ReluLayout& layout = run.layout;
+  ReluLayout layout = run.layout;
+  if constexpr (kHidden != 0) layout.hidden = kHidden;
   const std::size_t count = run.y.size();
   const std::uint32_t size = layout.size();
   std::vector<float> m(size, 0.0f), v(size, 0.0f), batch(size), grad(size), pre(layout.hidden), h(layout.hidden);
@@ -429,10 +432,11 @@ void train_gru_epochs_on_cpu(const GruEpochs& run, std::vector<float>& parameter
 // The loop with AVX2 where the CPU has it (the same float operations in the same order: the
 // compiler vectorizes only across hidden units, and fuses no multiply-adds).
 __attribute__((target_clones("avx2", "default"))) void train_relu_epochs_on_cpu(const ReluEpochs& run, std::vector<float>& parameters) {
+  const bool sixteen = run.layout.hidden == 16;  // level default's width
   if (run.quantized)
-    run_relu_epochs<true>(run, parameters);
+    sixteen ? run_relu_epochs<true, 16>(run, parameters) : run_relu_epochs<true, 0>(run, parameters);
   else
-    run_relu_epochs<false>(run, parameters);
+    sixteen ? run_relu_epochs<false, 16>(run, parameters) : run_relu_epochs<false, 0>(run, parameters);
 }
 
 void train_mo_network(const Recording& recording, f::Metadata& meta, const MoTrainingOptions& options) {
