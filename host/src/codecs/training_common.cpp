@@ -20,6 +20,20 @@ std::vector<std::uint64_t> training_chunks(const f::Metadata& meta, std::uint64_
   return chunks;
 }
 
+std::vector<ChunkPart> chunk_parts(const f::Metadata& meta, const std::vector<std::uint64_t>& chunks, unsigned threads) {
+  constexpr std::size_t kMinPartChannels = 8;
+  const std::size_t wanted = 2 * std::size_t{std::max(1u, threads)};
+  const std::size_t per_chunk = chunks.empty() ? 1 : (wanted + chunks.size() - 1) / chunks.size();
+  std::vector<ChunkPart> parts;
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    const std::size_t present =
+        f::channels_in_chunk(meta, meta.chunk_first_sample(chunks[i]), meta.chunk_sample_count(chunks[i])).channel.size();
+    const std::size_t count = std::max<std::size_t>(1, std::min(per_chunk, present / kMinPartChannels));
+    for (std::size_t k = 0; k < count; ++k) parts.push_back({i, present * k / count, present * (k + 1) / count});
+  }
+  return parts;
+}
+
 namespace {
 
 // out_low[tau] and out_high[tau] (tau < n): the level's filter sums over a (kWaveletPad zeros,

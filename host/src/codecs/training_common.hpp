@@ -3,11 +3,15 @@
 // least-squares solver. Internal to host/.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "spikey/format/archive.hpp"
 #include "spikey/format/chunk_payload.hpp"
+#include "spikey/host/parallel.hpp"
 #include "spikey/host/recording.hpp"
 
 namespace spikey::host::training {
@@ -18,6 +22,40 @@ inline constexpr float kMinimumCorrelation = 0.3f;  // weaker relations are not 
 
 // Whole chunks spread evenly over the recording, at most `max_samples` per channel.
 std::vector<std::uint64_t> training_chunks(const format::Metadata& meta, std::uint64_t max_samples);
+
+// A training pass's work in items of (chunk, run of its present channels): a recording with
+// fewer training chunks than threads (many channels, a short recording) still keeps every thread
+// busy. Parts are contiguous runs in channel order, so consuming items in order visits the
+// channels of each chunk in order, whatever the split.
+struct ChunkPart {
+  std::size_t chunk = 0;        // index into the pass's chunks
+  std::size_t first = 0, end = 0;  // present channels [first, end) of that chunk
+};
+// About 2 * threads items in all when the chunks alone are fewer, parts of at least 8 channels.
+std::vector<ChunkPart> chunk_parts(const format::Metadata& meta, const std::vector<std::uint64_t>& chunks, unsigned threads);
+
+// Runs produce(item, data) for every item of `parts` on `threads` threads and consume(item,
+// result) in item order; data = make(chunk index) is built once per chunk, shared by its parts,
+// and dropped after its last part.
+template <class Data, class Result, class Make, class Produce, class Consume>
+void for_each_chunk_part(const std::vector<ChunkPart>& parts, std::size_t chunk_count, unsigned threads, const Make& make,
+                         const Produce& produce, const Consume& consume) {
+  std::vector<std::once_flag> made(chunk_count);
+  std::vector<std::shared_ptr<Data>> data(chunk_count);
+  std::vector<std::atomic<std::size_t>> pending(chunk_count);
+  for (const auto& part : parts) ++pending[part.chunk];
+  ordered_parallel<Result>(
+      parts.size(), threads, 2 * std::size_t{threads},
+      [&](std::size_t i) {
+        const ChunkPart& part = parts[i];
+        std::call_once(made[part.chunk], [&] { data[part.chunk] = std::make_shared<Data>(make(part.chunk)); });
+        const std::shared_ptr<Data> held = data[part.chunk];
+        Result result = produce(part, *held);
+        if (--pending[part.chunk] == 0) data[part.chunk].reset();
+        return result;
+      },
+      [&](std::size_t i, Result& result) { consume(parts[i], result); });
+}
 
 // Solves the symmetric positive definite system A x = b (Cholesky); false if singular.
 bool solve_spd(std::vector<std::vector<double>> A, std::vector<double> b, std::vector<double>& x);

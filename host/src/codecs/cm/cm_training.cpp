@@ -45,21 +45,37 @@ struct Statistics {
   }
 };
 
-// Calls visit(channel, codes, residuals z[1..n-1], n, value map, adapt) for every channel of one
-// chunk, with the residuals the encoder codes (for_each_mo_residuals).
-template <class Visit>
-void for_each_stream(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk, Visit&& visit) {
+// A chunk's codes, as the encoder sees them.
+struct ChunkCodes {
   f::ChunkChannels present;
-  const auto codes = training::chunk_codes(recording, meta, chunk, present);
-  codecs::for_each_mo_residuals(codes, present, meta, [&](std::size_t i, const std::int32_t* z, bool adapt) {
-    if (meta.channels[present.channel[i]].sync) return;  // coded as runs
-    visit(present.channel[i], codes[i].data(), z, static_cast<std::uint32_t>(codes[i].size()), meta.channels[present.channel[i]].value_map, adapt);
-  });
+  std::vector<std::vector<std::int32_t>> codes;
+};
+ChunkCodes codes_of_chunk(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk) {
+  ChunkCodes c;
+  c.codes = training::chunk_codes(recording, meta, chunk, c.present);
+  return c;
 }
 
-void gather_chunk(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk, Statistics& stats) {
-  for_each_stream(recording, meta, chunk, [&](std::uint32_t channel, const std::int32_t* codes, const std::int32_t* residuals, std::uint32_t n, const f::ValueMap&,
-                                              bool adapt) {
+// Calls visit(channel, codes, residuals z[1..n-1], n, value map, adapt) for the coded channels
+// [first, end) of a chunk's present ones, with the residuals the encoder codes
+// (for_each_mo_residuals).
+template <class Visit>
+void for_each_stream(const f::Metadata& meta, const ChunkCodes& chunk, std::size_t first, std::size_t end, Visit&& visit) {
+  const auto& present = chunk.present;
+  codecs::for_each_mo_residuals(chunk.codes, present, meta, first, end, [&](std::size_t i, const std::int32_t* z, bool adapt) {
+    visit(present.channel[i], chunk.codes[i].data(), z, static_cast<std::uint32_t>(chunk.codes[i].size()), meta.channels[present.channel[i]].value_map,
+          adapt);
+  });
+}
+template <class Visit>
+void for_each_stream(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk, Visit&& visit) {
+  const ChunkCodes codes = codes_of_chunk(recording, meta, chunk);
+  for_each_stream(meta, codes, 0, codes.present.channel.size(), visit);
+}
+
+void gather_chunk_part(const f::Metadata& meta, const ChunkCodes& chunk, std::size_t first, std::size_t end, Statistics& stats) {
+  for_each_stream(meta, chunk, first, end, [&](std::uint32_t channel, const std::int32_t* codes, const std::int32_t* residuals, std::uint32_t n,
+                                               const f::ValueMap&, bool adapt) {
     stats.adapted[channel] |= adapt ? 1 : 0;
     for (std::uint32_t t = 0; t < n; ++t) {
       const std::int64_t c = std::int64_t{codes[t]} + kCodeOffset;
@@ -366,20 +382,28 @@ double train_cm_model(const Recording& recording, f::Metadata& meta, const CmTra
   const std::uint64_t share = std::max<std::uint64_t>(1, options.samples_in_all / std::max<std::uint64_t>(coded, 1));
   const std::vector<std::uint64_t> chunks = training::training_chunks(meta, std::min(options.samples_per_channel, share));
 
+  // Counts, so any split of the work adds up to the same statistics: parts of chunks (for
+  // recordings with more threads than training chunks), each into a pooled Statistics.
   Statistics total(meta.channels.size());
   std::mutex mutex;
   std::vector<std::unique_ptr<Statistics>> pool;
-  parallel_for(chunks.size(), options.threads, [&](std::size_t i) {
-    std::unique_ptr<Statistics> stats;
-    {
-      const std::lock_guard lock(mutex);
-      if (!pool.empty()) stats = std::move(pool.back()), pool.pop_back();
-    }
-    if (!stats) stats = std::make_unique<Statistics>(meta.channels.size());
-    gather_chunk(recording, meta, chunks[i], *stats);
-    const std::lock_guard lock(mutex);
-    pool.push_back(std::move(stats));
-  });
+  struct Done {};
+  training::for_each_chunk_part<ChunkCodes, Done>(
+      training::chunk_parts(meta, chunks, options.threads), chunks.size(), options.threads,
+      [&](std::size_t i) { return codes_of_chunk(recording, meta, chunks[i]); },
+      [&](const training::ChunkPart& part, const ChunkCodes& chunk) {
+        std::unique_ptr<Statistics> stats;
+        {
+          const std::lock_guard lock(mutex);
+          if (!pool.empty()) stats = std::move(pool.back()), pool.pop_back();
+        }
+        if (!stats) stats = std::make_unique<Statistics>(meta.channels.size());
+        gather_chunk_part(meta, chunk, part.first, part.end, *stats);
+        const std::lock_guard lock(mutex);
+        pool.push_back(std::move(stats));
+        return Done{};
+      },
+      [](const training::ChunkPart&, Done&) {});
   for (const auto& stats : pool) total.merge(*stats);
   // Channels whose adapting weights lost in every training chunk stop adapting: the encoder
   // then predicts them once instead of both ways (their adapt flag is always 0).

@@ -65,8 +65,14 @@ void predict_in_lanes(const std::vector<std::vector<std::int32_t>>& codes, const
 
 void for_each_mo_residuals(const std::vector<std::vector<std::int32_t>>& codes, const f::ChunkChannels& coded, const f::Metadata& meta,
                            const ResidualVisit& visit) {
-  std::vector<std::size_t> items(coded.channel.size());
-  for (std::size_t i = 0; i < items.size(); ++i) items[i] = i;
+  for_each_mo_residuals(codes, coded, meta, 0, coded.channel.size(), visit);
+}
+
+void for_each_mo_residuals(const std::vector<std::vector<std::int32_t>>& codes, const f::ChunkChannels& coded, const f::Metadata& meta,
+                           std::size_t first, std::size_t end, const ResidualVisit& visit) {
+  std::vector<std::size_t> items;
+  for (std::size_t i = first; i < end; ++i)
+    if (!meta.channels[coded.channel[i]].sync) items.push_back(i);
   const auto model_of = [&](std::size_t i) { return f::mo_model_of(meta.channels[coded.channel[i]].predictor, meta.codec); };
   predict_in_lanes(codes, coded, meta, items, model_of, true, [&](std::size_t i, const std::int32_t* fixed, const std::int32_t* adapted) {
     const auto n = static_cast<std::uint32_t>(codes[i].size());

@@ -21,6 +21,10 @@ using ResidualVisit = std::function<void(std::size_t channel, const std::int32_t
 void for_each_mo_residuals(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& coded,
                            const format::Metadata& meta, const ResidualVisit& visit);
 
+// The same for the channels [first, end) of `coded` only (sync channels skipped).
+void for_each_mo_residuals(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& coded,
+                           const format::Metadata& meta, std::size_t first, std::size_t end, const ResidualVisit& visit);
+
 // Calls visit(i, z) for the channels `items` of `coded`, z their residuals with fixed weights
 // under model_of(i) (the channel's stored weights and sources; the model's LMS step is
 // ignored): for choices made by predicting with candidate models, such as the network stage's.

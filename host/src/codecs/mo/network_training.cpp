@@ -46,16 +46,24 @@ struct Random {
   float uniform(float bound) { return static_cast<float>((static_cast<double>(next() >> 11) * 0x1.0p-53 * 2 - 1) * bound); }
 };
 
-// Calls visit(p, recent, acc, d) for every step t >= 1 of every predicted channel present in
-// the chunk (p: its index in `present`): `recent` points at c[t-8 .. t-1], `acc` is the linear
-// accumulator with the stored weights held fixed, `d` the clamped difference to predict.
+// A chunk's clamped differences (pass 1) or codes (pass 2), shared by the parts of the chunk.
+struct ChunkSeries {
+  f::ChunkChannels present;
+  std::vector<std::vector<std::int32_t>> series;
+};
+
+// Calls visit(p, recent, acc, d) for every step t >= 1 of the predicted channels [first, end) of
+// those present in the chunk (p: its index in `present`), in order: `recent` points at
+// c[t-8 .. t-1], `acc` is the linear accumulator with the stored weights held fixed, `d` the
+// clamped difference to predict.
 template <class Visit>
-void for_each_step(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk, f::ChunkChannels& present, Visit&& visit) {
-  const auto diffs = clamped_differences(recording, meta, chunk, present);
+void for_each_step(const f::Metadata& meta, const ChunkSeries& chunk, std::size_t first, std::size_t end, Visit&& visit) {
+  const f::ChunkChannels& present = chunk.present;
+  const auto& diffs = chunk.series;
   std::vector<std::int32_t> history, wavelet, features(f::kMoStateSize), weights;
   std::vector<std::vector<std::int32_t>> source_buffers(f::kMaxMoSources);
   std::int32_t x[f::kMaxMoTaps];
-  for (std::size_t p = 0; p < present.channel.size(); ++p) {
+  for (std::size_t p = first; p < end; ++p) {
     const f::ChannelInfo& channel = meta.channels[present.channel[p]];
     if (channel.sync) continue;
     const auto& d = diffs[p];
@@ -174,16 +182,24 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
   const std::uint64_t window_stride = std::max<std::uint64_t>(1, stride / kGruSampleFactor);
   std::vector<Spread> spread(channels);
   std::vector<Step> steps;
+  // In parts of chunks, consumed in order: the steps and sums come in chunk order, then channel
+  // order, whatever the split.
   using Pass1 = std::pair<std::vector<std::pair<std::uint32_t, Spread>>, std::vector<Step>>;
-  ordered_parallel<Pass1>(
-      chunks.size(), options.threads, 2 * std::size_t{options.threads},
+  const auto parts = chunk_parts(meta, chunks, options.threads);
+  for_each_chunk_part<ChunkSeries, Pass1>(
+      parts, chunks.size(), options.threads,
       [&](std::size_t i) {
+        ChunkSeries c;
+        c.series = clamped_differences(recording, meta, chunks[i], c.present);
+        return c;
+      },
+      [&](const ChunkPart& part, const ChunkSeries& chunk) {
         Pass1 out;
-        f::ChunkChannels present;
+        const f::ChunkChannels& present = chunk.present;
         std::vector<Spread> local;
         std::vector<std::uint64_t> seen;
         std::vector<Step> window;
-        for_each_step(recording, meta, chunks[i], present, [&](std::size_t p, const std::int32_t* recent, std::int32_t acc, std::int32_t d) {
+        for_each_step(meta, chunk, part.first, part.end, [&](std::size_t p, const std::int32_t* recent, std::int32_t acc, std::int32_t d) {
           if (local.size() < present.channel.size()) local.resize(present.channel.size()), seen.resize(present.channel.size(), 0);
           Spread& s = local[p];
           s.sum += d;
@@ -205,10 +221,10 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
           window.push_back(step);
           if (window.size() == kGruWindow) out.second.insert(out.second.end(), window.begin(), window.end());
         });
-        for (std::size_t p = 0; p < local.size(); ++p) out.first.emplace_back(present.channel[p], local[p]);
+        for (std::size_t p = part.first; p < std::min(part.end, local.size()); ++p) out.first.emplace_back(present.channel[p], local[p]);
         return out;
       },
-      [&](std::size_t, Pass1& part) {
+      [&](const ChunkPart&, Pass1& part) {
         for (const auto& [c, s] : part.first) spread[c].sum += s.sum, spread[c].squares += s.squares, spread[c].count += s.count;
         steps.insert(steps.end(), part.second.begin(), part.second.end());
       });
@@ -287,16 +303,21 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
   };
   // In lockstep lanes, one prediction of the chunk per candidate (the decoder's arithmetic).
   using Pass2 = std::vector<std::pair<std::uint32_t, std::array<std::uint64_t, kCandidates>>>;
-  ordered_parallel<Pass2>(
-      chunks.size(), options.threads, 2 * std::size_t{options.threads},
+  for_each_chunk_part<ChunkSeries, Pass2>(
+      parts, chunks.size(), options.threads,
       [&](std::size_t i) {
-        f::ChunkChannels present;
-        const auto codes = chunk_codes(recording, meta, chunks[i], present);
+        ChunkSeries c;
+        c.series = chunk_codes(recording, meta, chunks[i], c.present);
+        return c;
+      },
+      [&](const ChunkPart& part, const ChunkSeries& chunk) {
+        const f::ChunkChannels& present = chunk.present;
+        const auto& codes = chunk.series;
         std::vector<std::array<std::uint64_t, kCandidates>> local(present.channel.size());
         for (auto& m : local) m.fill(0);
         for (std::size_t k = 0; k < kCandidates; ++k) {
           std::vector<std::size_t> items;
-          for (std::size_t p = 0; p < present.channel.size(); ++p) {
+          for (std::size_t p = part.first; p < part.end; ++p) {
             const std::uint32_t c = present.channel[p];
             if (!meta.channels[c].sync && (k == 0 || output_gain[c] != 0)) items.push_back(p);
           }
@@ -311,10 +332,10 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
           });
         }
         Pass2 out;
-        for (std::size_t p = 0; p < local.size(); ++p) out.emplace_back(present.channel[p], local[p]);
+        for (std::size_t p = part.first; p < part.end; ++p) out.emplace_back(present.channel[p], local[p]);
         return out;
       },
-      [&](std::size_t, Pass2& part) {
+      [&](const ChunkPart&, Pass2& part) {
         for (const auto& [c, m] : part)
           for (std::size_t k = 0; k < kCandidates; ++k) magnitude[c][k] += m[k];
       });
