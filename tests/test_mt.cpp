@@ -124,7 +124,7 @@ TEST(MtLanes, StepDecodesWhatTheReferenceCoded) {
     for (int t = 0; t < kSteps; ++t) {
       std::int32_t decoded[kLanes] = {};
       int failed = -1;
-      ASSERT_TRUE(host::lanes::mt_decode_step(batch, base.data() + static_cast<std::size_t>(t) * kLanes, decoded, &failed)) << "lane " << failed;
+      ASSERT_TRUE(host::lanes::mt_decode_step(batch, (1u << lanes) - 1, base.data() + static_cast<std::size_t>(t) * kLanes, decoded, &failed)) << "lane " << failed;
       for (int l = 0; l < lanes; ++l) ASSERT_EQ(decoded[l], z[static_cast<std::size_t>(t) * kLanes + static_cast<std::size_t>(l)]) << "step " << t << ", lane " << l;
     }
     for (int l = 0; l < lanes; ++l) EXPECT_TRUE(batch.decoder(l).finished_cleanly()) << "lane " << l;

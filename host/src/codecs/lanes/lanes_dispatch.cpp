@@ -16,7 +16,7 @@ void mo_reconstruct(const MoLaneGroup&, const std::int32_t*, const std::uint32_t
 void mo_fold(const MoLaneGroup&, const std::int32_t* const*, std::uint32_t* const*);
 void mo_residuals(const MoLaneGroup&, const std::int32_t* const*, std::int32_t* const*);
 bool mo_reconstruct_from(const MoLaneGroup&, const std::int32_t*, MoResidualSource&, std::int32_t* const*);
-bool mt_decode_step(MtLaneBatch&, const std::int32_t*, std::int32_t*, int*);
+bool mt_decode_step(MtLaneBatch&, unsigned, const std::int32_t*, std::int32_t*, int*);
 }  // namespace generic
 
 #if defined(SPIKEY_HAVE_AVX2_KERNEL)
@@ -27,7 +27,7 @@ void mo_reconstruct(const MoLaneGroup&, const std::int32_t*, const std::uint32_t
 void mo_fold(const MoLaneGroup&, const std::int32_t* const*, std::uint32_t* const*);
 void mo_residuals(const MoLaneGroup&, const std::int32_t* const*, std::int32_t* const*);
 bool mo_reconstruct_from(const MoLaneGroup&, const std::int32_t*, MoResidualSource&, std::int32_t* const*);
-bool mt_decode_step(MtLaneBatch&, const std::int32_t*, std::int32_t*, int*);
+bool mt_decode_step(MtLaneBatch&, unsigned, const std::int32_t*, std::int32_t*, int*);
 }  // namespace avx2
 
 namespace {
@@ -81,11 +81,11 @@ bool mo_reconstruct_from(const MoLaneGroup& group, const std::int32_t* first_cod
   return generic::mo_reconstruct_from(group, first_code, source, codes);
 }
 
-bool mt_decode_step(MtLaneBatch& batch, const std::int32_t* base, std::int32_t* z, int* failed_lane) {
+bool mt_decode_step(MtLaneBatch& batch, unsigned live, const std::int32_t* base, std::int32_t* z, int* failed_lane) {
 #if defined(SPIKEY_HAVE_AVX2_KERNEL)
-  if (use_avx2()) return avx2::mt_decode_step(batch, base, z, failed_lane);
+  if (use_avx2()) return avx2::mt_decode_step(batch, live, base, z, failed_lane);
 #endif
-  return generic::mt_decode_step(batch, base, z, failed_lane);
+  return generic::mt_decode_step(batch, live, base, z, failed_lane);
 }
 
 const char* instruction_set() {

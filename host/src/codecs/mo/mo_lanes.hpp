@@ -18,6 +18,14 @@ struct MoLaneGroup {
   format::MoModel model[kLanes];                    // per lane; lms_step is the effective step
   const std::int32_t* weights[kLanes] = {};          // model.taps() stored weights
   const std::int32_t* sources[kLanes][format::kMaxMoSources] = {};  // filled source buffers
+  // mo_reconstruct_from only: lanes that run behind the group's clock, so that a channel and
+  // the sources it is predicted from decode in one group. Lane l decodes its time t at the
+  // group's step t + lag[l]; a source of lane l in the group (in_group_source[l][k] = its
+  // lane + 1, 0 for a source given in `sources`) must run at least W + 1 steps ahead of it
+  // (lag[l] >= lag[source] + W + 1), and its clamped differences reach lane l's window as
+  // they are decoded.
+  std::uint32_t lag[kLanes] = {};
+  std::uint8_t in_group_source[kLanes][format::kMaxMoSources] = {};
 };
 
 void mo_reconstruct(const MoLaneGroup& group, const std::int32_t* first_code, const std::uint32_t* const* folded, std::int32_t* const* codes);
@@ -26,13 +34,15 @@ void mo_fold(const MoLaneGroup& group, const std::int32_t* const* codes, std::ui
 // The mt codecs: signed residuals z[t] = d[t] - p (t = 1..n-1; z[0] = 0) from known codes.
 void mo_residuals(const MoLaneGroup& group, const std::int32_t* const* codes, std::int32_t* const* residuals);
 
-// The mt codecs' decoder: at every step t >= 1, once each lane's predicted code `base` is known,
-// the source decodes the lanes' residuals (entropy decoding interleaved with prediction, since
-// the coder's context depends on the prediction). Returns false when the source fails.
+// The mt codecs' decoder: at every step of the group's clock, once each lane's predicted code
+// `base` is known, the source decodes the residuals of the lanes whose bit is set in `live`
+// (lane l is at its time t = step - lag[l]; the others get z = 0), interleaving entropy decoding
+// with prediction, since the coder's context depends on the prediction. Returns false when
+// the source fails.
 class MoResidualSource {
  public:
   virtual ~MoResidualSource() = default;
-  virtual bool residuals(std::uint32_t t, const std::int32_t* base, std::int32_t* z) = 0;  // kLanes each
+  virtual bool residuals(std::uint32_t step, unsigned live, const std::int32_t* base, std::int32_t* z) = 0;  // kLanes each
 };
 bool mo_reconstruct_from(const MoLaneGroup& group, const std::int32_t* first_code, MoResidualSource& source, std::int32_t* const* codes);
 

@@ -144,9 +144,10 @@ struct GruLanes {
   lanes_i32 state[f::kMaxGruHidden] = {};
 };
 
-// mo_network_correction with a GRU projector for all lanes; `recent` is the row of c[t-8].
+// mo_network_correction with a GRU projector for all lanes; `recent` is the row of c[t-8]. The
+// state moves on only in the lanes set in `live` (lanes waiting for their start keep theirs).
 inline lanes_i32 gru_correction(const PackedGru& net, const GruTables& tables, GruLanes& gru, const std::int32_t* recent, lanes_i32 acc,
-                                int shift, lanes_i32 input_gain, lanes_i32 output_gain) {
+                                int shift, lanes_i32 input_gain, lanes_i32 output_gain, lanes_i32 live) {
   const lanes_i32 input_half = lanes_i32{} + (std::int32_t{1} << (f::kNetInputShift - 1));
   const auto input = [&](lanes_i32 v) { return clamp((v * input_gain + input_half) >> f::kNetInputShift, f::kNetInputClamp); };
   lanes_i32 x[kInputPairs];
@@ -176,7 +177,7 @@ inline lanes_i32 gru_correction(const PackedGru& net, const GruTables& tables, G
     z[k] = ((f::kGruOne - z[k]) * n + z[k] * h[k]) >> 8;  // z[k] becomes h'_k; h itself changes only after the loop
   }
   lanes_i32 o = lanes_i32{} + net.b2;
-  for (int k = 0; k < hidden; ++k) h[k] = z[k];
+  for (int k = 0; k < hidden; ++k) h[k] = (z[k] & live) | (h[k] & ~live);
   for (int j = 0; j < pairs; ++j) o += multiply_add_pairs(pack_lanes(h[2 * j], 2 * j + 1 < hidden ? h[2 * j + 1] : lanes_i32{}), lanes_i32{} + net.w2[j]);
   const lanes_i32 y = clamp((o + (std::int32_t{1} << (f::kNetActivationShift - 1))) >> f::kNetActivationShift, f::kNetOutputClamp);
   return clamp(y * output_gain, f::kMaxNetCorrection);
@@ -204,6 +205,24 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
   }
   const int wavelet_taps = levels > 0 ? levels + 1 : 0;
   const int window = 2 * half_window + 1;
+  // Lagged lanes (the decoder's groups along chains of sources): every buffer is indexed by the
+  // group's clock, lane l's time t at row t + lag[l]; the clock runs max_lag steps further.
+  std::uint32_t max_lag = 0;
+  struct InGroup {
+    int lane, slot, source_lane;
+  };
+  InGroup in_group[kLanes * f::kMaxMoSources];
+  int in_group_count = 0;
+  if constexpr (kPass == MoPass::reconstruct_from_source) {
+    for (int l = 0; l < g.lanes; ++l) {
+      max_lag = std::max(max_lag, g.lag[l]);
+      for (int k = 0; k < g.model[l].sources; ++k)
+        if (g.in_group_source[l][k] != 0) in_group[in_group_count++] = {l, k, g.in_group_source[l][k] - 1};
+    }
+  }
+  alignas(32) std::int32_t lag_table[kLanes] = {};
+  for (int l = 0; l < g.lanes; ++l) lag_table[l] = static_cast<std::int32_t>(g.lag[l]);
+  const lanes_i32 lag = load(lag_table);
   // The network stage (version 7): lanes without it get zero gains, so their correction is 0.
   const f::MoNetwork* network = nullptr;
   alignas(32) std::int32_t input_gain_table[kLanes] = {}, output_gain_table[kLanes] = {};
@@ -243,24 +262,26 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
 
   MoScratch& s = mo_scratch();
   const std::size_t n = g.n;
+  const std::size_t rows = n + max_lag;  // of the group's clock
   const std::size_t lanes = kLanes;
-  s.history.resize((static_cast<std::size_t>(pad) + n) * lanes);
+  s.history.resize((static_cast<std::size_t>(pad) + rows) * lanes);
   std::fill(s.history.begin(), s.history.begin() + static_cast<std::ptrdiff_t>(pad + 1) * kLanes, 0);
-  const std::size_t source_rows = n + 2 * static_cast<std::size_t>(half_window);
+  const std::size_t source_rows = rows + 2 * static_cast<std::size_t>(half_window);
   s.sources.assign(static_cast<std::size_t>(sources) * source_rows * lanes, 0);
   for (int l = 0; l < g.lanes; ++l)
     for (int k = 0; k < g.model[l].sources; ++k) {
+      if (g.in_group_source[l][k] != 0) continue;  // filled as its lane decodes
       const std::int32_t* src = g.sources[l][k] + f::kMaxSourceHalfWindow - half_window;  // c_s[-W]
-      std::int32_t* rows = s.sources.data() + static_cast<std::size_t>(k) * source_rows * lanes;
-      for (std::size_t r = 0; r < source_rows; ++r) rows[r * lanes + static_cast<std::size_t>(l)] = src[r];
+      std::int32_t* at = s.sources.data() + (static_cast<std::size_t>(k) * source_rows + g.lag[l]) * lanes;
+      for (std::size_t r = 0; r < n + 2 * static_cast<std::size_t>(half_window); ++r) at[r * lanes + static_cast<std::size_t>(l)] = src[r];
     }
-  const std::size_t wavelet_rows = f::kWaveletPad + n;
+  const std::size_t wavelet_rows = f::kWaveletPad + rows;
   s.wavelet.resize(static_cast<std::size_t>(levels) * wavelet_rows * lanes);
   for (int level = 0; level < levels; ++level)
     std::fill(s.wavelet.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(level) * wavelet_rows * lanes),
               s.wavelet.begin() + static_cast<std::ptrdiff_t>((static_cast<std::size_t>(level) * wavelet_rows + f::kWaveletPad + 1) * lanes), 0);
-  s.codes.resize(n * lanes);
-  s.folded.resize(n * lanes);
+  s.codes.resize(rows * lanes);
+  s.folded.resize(rows * lanes);
   // The lanes' inputs, row by row (sequential stores); unused lanes read zeros. Decoding reads
   // only row 0 of the codes (the warm-up codes): the kernel writes every later row first.
   const auto active = static_cast<std::size_t>(g.lanes);
@@ -289,8 +310,22 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
   std::int32_t* codes = s.codes.data();
   std::uint32_t* folded = s.folded.data();
   lanes_i32 previous = load(codes);
+  const lanes_i32 all_lanes = lanes_i32{} - 1;
+  unsigned used_lanes = 0;
+  for (int l = 0; l < g.lanes; ++l) used_lanes |= 1u << l;
 
-  for (std::size_t t = 1; t < n; ++t) {
+  // t: the group's clock (each lane's own time when no lane lags).
+  for (std::size_t t = 1; t < rows; ++t) {
+    lanes_i32 live = all_lanes;
+    unsigned live_bits = used_lanes;
+    if constexpr (kPass == MoPass::reconstruct_from_source) {
+      if (max_lag != 0) {
+        const lanes_i32 clock = lanes_i32{} + static_cast<std::int32_t>(t);
+        live = (clock > lag) & (clock < lag + static_cast<std::int32_t>(n));
+        live_bits = 0;
+        for (int l = 0; l < g.lanes; ++l) live_bits |= (live[l] != 0 ? 1u : 0u) << l;
+      }
+    }
     const std::int32_t* h = history + (t + static_cast<std::size_t>(pad - order)) * lanes;
     lanes_i32 acc = {};
     for (int k = 0; k < order; ++k) acc += weight[k] * load(h + k * kLanes);
@@ -301,7 +336,7 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
     }
     if (network != nullptr) {
       const std::int32_t* recent = history + (t + static_cast<std::size_t>(pad - f::kNetHistory)) * lanes;
-      acc += gru ? gru_correction(packed_gru, gru_tables, gru_lanes, recent, acc, shift, input_gain, output_gain)
+      acc += gru ? gru_correction(packed_gru, gru_tables, gru_lanes, recent, acc, shift, input_gain, output_gain, live)
                  : network_correction(net, recent, acc, shift, input_gain, output_gain);
     }
     const lanes_i32 p = (acc + half) >> shift;
@@ -317,9 +352,9 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
     } else if constexpr (kPass == MoPass::reconstruct_from_source) {
       alignas(32) std::int32_t base[kLanes], z[kLanes];
       store(base, (lanes_i32)((lanes_u32)previous + (lanes_u32)p));
-      if (!source->residuals(static_cast<std::uint32_t>(t), base, z)) return false;
+      if (!source->residuals(static_cast<std::uint32_t>(t), live_bits, base, z)) return false;
       e = load(z);
-      d = (lanes_i32)((lanes_u32)e + (lanes_u32)p);
+      d = (lanes_i32)((lanes_u32)e + (lanes_u32)p) & live;  // lanes not started or done keep their code
       previous = (lanes_i32)((lanes_u32)previous + (lanes_u32)d);
       store(codes + t * lanes, previous);
     } else {
@@ -349,6 +384,17 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
     }
     const lanes_i32 c = clamp(d, f::kLpcHistoryClamp);
     store(history + (t + static_cast<std::size_t>(pad)) * lanes, c);
+    if (in_group_count != 0) {  // c of a source lane at its time tau into its dependants' windows
+      alignas(32) std::int32_t decoded[kLanes];
+      store(decoded, c);
+      for (int i = 0; i < in_group_count; ++i) {
+        const InGroup& link = in_group[i];
+        const std::size_t tau = t - g.lag[link.source_lane];
+        if (t <= g.lag[link.source_lane] || tau >= n) continue;
+        const std::size_t row = tau + static_cast<std::size_t>(half_window) + g.lag[link.lane];
+        s.sources[(static_cast<std::size_t>(link.slot) * source_rows + row) * lanes + static_cast<std::size_t>(link.lane)] = decoded[link.source_lane];
+      }
+    }
     if (levels > 0) {  // wavelet_step for all lanes
       const std::size_t at = f::kWaveletPad + t;
       store(wavelet + at * lanes, c);
@@ -377,7 +423,8 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
 
   for (int l = 0; l < g.lanes; ++l) {
     if constexpr (kDecode) {
-      for (std::size_t t = 0; t < n; ++t) codes_out[l][t] = codes[t * lanes + static_cast<std::size_t>(l)];
+      const std::size_t lag_rows = g.lag[l];
+      for (std::size_t t = 0; t < n; ++t) codes_out[l][t] = codes[(t + lag_rows) * lanes + static_cast<std::size_t>(l)];
     } else if constexpr (kPass == MoPass::fold) {
       for (std::size_t t = 1; t < n; ++t) folded_out[l][t - 1] = folded[(t - 1) * lanes + static_cast<std::size_t>(l)];
     } else {

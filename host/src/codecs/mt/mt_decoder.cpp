@@ -1,8 +1,11 @@
 // The decoder of codecs mt1-mt3 (SPEC.md §6.9.6): the MiddleOut prediction of up to kLanes
 // channels in lockstep, with each lane's residual decoded from its own rANS stream as soon as
 // the lane's predicted code is known (the table depends on it). Channels go depth by depth of the
-// decoding order, and a level's channels of all the jobs' chunks fill the lanes together.
+// decoding order, the jobs' chunks side by side; a channel whose sources are still being decoded
+// in the open group joins it, running W + 1 steps behind each of them (MoLaneGroup::lag), so
+// that chains of sources fill the lanes instead of leaving them idle level by level.
 #include <algorithm>
+#include <map>
 
 #include "codecs/decoder_family.hpp"
 #include "codecs/families.hpp"
@@ -52,7 +55,8 @@ class MtSegments {
 };
 
 // The residuals of a lane group: every lane's stream segments, decoded in lockstep
-// (mt_decode_step) as the prediction gives each step's predicted codes.
+// (mt_decode_step) as the prediction gives each step's predicted codes; lane l at its time
+// step - lag[l].
 class MtLaneSource final : public lanes::MoResidualSource {
  public:
   MtLaneSource(const MtTables& tables, int lanes) {
@@ -61,9 +65,14 @@ class MtLaneSource final : public lanes::MoResidualSource {
   }
 
   // Opens lane l's stream and reads its header: the adapt flag and the first code.
-  bool start(int l, std::span<const std::uint8_t> stream, std::uint32_t n, std::uint32_t segment_residuals, bool* adapt, std::int32_t* first_code) {
+  bool start(int l, std::uint32_t lag, std::span<const std::uint8_t> stream, std::uint32_t n, std::uint32_t segment_residuals, bool* adapt,
+             std::int32_t* first_code) {
     segment_residuals_ = segment_residuals;
-    next_boundary_ = std::uint64_t{segment_residuals} + 1;
+    lag_[l] = lag;
+    next_boundary_[l] = std::uint64_t{segment_residuals} + 1;
+    n_ = n;
+    if (next_boundary_[l] >= n) next_boundary_[l] = kNever;  // one segment
+    next_event_ = std::min(next_event_, next_boundary_[l] + lag);
     if (!segments_[l].open(stream, n, segment_residuals) || !start_segment(l, 0)) return false;
     f::RansDecoder d = batch_.decoder(l);
     *adapt = d.get_bits(1) != 0;
@@ -73,13 +82,19 @@ class MtLaneSource final : public lanes::MoResidualSource {
     return ok;
   }
 
-  bool residuals(std::uint32_t t, const std::int32_t* base, std::int32_t* z) override {
-    if (t == next_boundary_) {  // every lane's stream starts a segment here (same n, same S)
-      for (int l = 0; l < batch_.lanes; ++l)
-        if (failed_lane = l; !finished_segment(l) || !start_segment(l, segment_[l] + 1)) return false;
-      next_boundary_ += segment_residuals_;
+  bool residuals(std::uint32_t step, unsigned live, const std::int32_t* base, std::int32_t* z) override {
+    if (step == next_event_) {  // some lane's stream starts a segment here
+      next_event_ = kNever;
+      for (int l = 0; l < batch_.lanes; ++l) {
+        if (step == next_boundary_[l] + lag_[l]) {
+          if (failed_lane = l; !finished_segment(l) || !start_segment(l, segment_[l] + 1)) return false;
+          next_boundary_[l] += segment_residuals_;
+          if (next_boundary_[l] >= n_) next_boundary_[l] = kNever;  // that was its last segment
+        }
+        next_event_ = std::min(next_event_, next_boundary_[l] + lag_[l]);
+      }
     }
-    return lanes::mt_decode_step(batch_, base, z, &failed_lane);
+    return lanes::mt_decode_step(batch_, live, base, z, &failed_lane);
   }
 
   // The stream ended where it should: its last segment, finished cleanly.
@@ -102,7 +117,10 @@ class MtLaneSource final : public lanes::MoResidualSource {
   lanes::MtLaneBatch batch_;
   MtSegments segments_[lanes::kLanes];
   std::uint32_t segment_[lanes::kLanes] = {};
-  std::uint64_t segment_residuals_ = 1, next_boundary_ = 2;
+  std::uint64_t lag_[lanes::kLanes] = {};
+  std::uint64_t next_boundary_[lanes::kLanes] = {};  // the lane's time of its next segment's first residual
+  static constexpr std::uint64_t kNever = std::uint64_t{1} << 62;
+  std::uint64_t segment_residuals_ = 1, next_event_ = kNever, n_ = 0;
 };
 
 class MtDecoder final : public DecoderFamily {
@@ -122,55 +140,106 @@ class MtDecoder final : public DecoderFamily {
       for (const auto& s : meta.channels[c].predictor.sources) depth[c] = std::max(depth[c], depth[static_cast<std::size_t>(s.channel)] + 1);
       max_depth = std::max(max_depth, depth[c]);
     }
+    // Open groups by sample count, with the network stage and without (a group pays for the
+    // network when any of its lanes uses it); a lane is a channel of a job.
     struct Lane {
-      std::size_t job;
-      std::size_t p;
+      std::size_t job = 0, p = 0;
+      std::uint32_t lag = 0;
+      std::uint8_t in_group_source[f::kMaxMoSources] = {};
     };
+    struct OpenGroup {
+      std::vector<Lane> lanes;
+      std::uint32_t n = 0;
+    };
+    std::map<std::pair<std::uint32_t, int>, OpenGroup> open;
+    std::vector<std::vector<std::int8_t>> lane_of(jobs.size());  // per job, per present channel: its lane in an open group, or -1
+    std::vector<std::vector<std::int8_t>> group_of(jobs.size());
+    for (std::size_t j = 0; j < jobs.size(); ++j) {
+      lane_of[j].assign(jobs[j].present->channel.size(), -1);
+      group_of[j].assign(jobs[j].present->channel.size(), -1);
+    }
     std::vector<std::vector<std::int32_t>> weights(lanes::kLanes), source_buffers(lanes::kLanes * f::kMaxMoSources);
-    const auto flush = [&](std::span<const Lane> batch, std::uint32_t n) {
+    const auto flush = [&](OpenGroup& og) {
+      if (og.lanes.empty()) return;
+      const std::uint32_t n = og.n;
       lanes::MoLaneGroup group;
-      group.lanes = static_cast<int>(batch.size());
+      group.lanes = static_cast<int>(og.lanes.size());
       group.n = n;
       MtLaneSource source(*tables, group.lanes);
       std::int32_t first[lanes::kLanes] = {};
       std::int32_t* out[lanes::kLanes] = {};
-      for (std::size_t l = 0; l < batch.size(); ++l) {
-        const ChunkDecodeJob& job = jobs[batch[l].job];
-        const std::size_t p = batch[l].p;
+      for (std::size_t l = 0; l < og.lanes.size(); ++l) {
+        const Lane& lane = og.lanes[l];
+        const ChunkDecodeJob& job = jobs[lane.job];
+        const std::size_t p = lane.p;
         auto& codes = *job.codes;
         const f::ChannelPredictor& predictor = meta.channels[job.present->channel[p]].predictor;
         bool adapt = false;
-        if (!source.start(static_cast<int>(l), job.stream(p), n, meta.codec.partition_size, &adapt, &first[l]))
+        if (!source.start(static_cast<int>(l), lane.lag, job.stream(p), n, meta.codec.partition_size, &adapt, &first[l]))
           throw job.stream_error(p, "malformed " + meta.codec.name + " stream header");
         group.model[l] = f::mo_model_of(predictor, meta.codec);
         if (!adapt) group.model[l].lms_step = 0;
         weights[l] = f::initial_weights(predictor);
         group.weights[l] = weights[l].data();
+        group.lag[l] = lane.lag;
+        std::copy(std::begin(lane.in_group_source), std::end(lane.in_group_source), group.in_group_source[l]);
         fill_middle_out_sources(predictor, *job.present, codes, n, &source_buffers[l * f::kMaxMoSources], group.sources[l]);
         codes[p].resize(n);
         out[l] = codes[p].data();
       }
       const bool decoded = lanes::mo_reconstruct_from(group, first, source, out);
-      for (std::size_t l = 0; l < batch.size(); ++l)
+      for (std::size_t l = 0; l < og.lanes.size(); ++l) {
         if ((!decoded && source.failed_lane == static_cast<int>(l)) || (decoded && !source.finished(static_cast<int>(l))))
-          throw jobs[batch[l].job].stream_error(batch[l].p, "malformed " + meta.codec.name + " stream");
-    };
-    for (std::uint32_t level = 0; level <= max_depth; ++level) {
-      // Channels with and without the network stage in separate groups: a group pays for the
-      // network when any of its lanes uses it.
-      for (const bool network : {false, true}) {
-        lanes::LaneBatcher<Lane, decltype(flush)> batcher(flush);
-        for (std::size_t j = 0; j < jobs.size(); ++j) {
-          const f::ChunkChannels& present = *jobs[j].present;
-          for (std::size_t p = 0; p < present.channel.size(); ++p) {
-            const std::uint32_t c = present.channel[p];
-            if ((*jobs[j].needed)[p] && depth[c] == level && meta.channels[c].predictor.uses_network() == network)
-              batcher.add({j, p}, present.sample_count[p]);
-          }
-        }
-        batcher.finish();
+          throw jobs[og.lanes[l].job].stream_error(og.lanes[l].p, "malformed " + meta.codec.name + " stream");
+        lane_of[og.lanes[l].job][og.lanes[l].p] = -1;
+        group_of[og.lanes[l].job][og.lanes[l].p] = -1;
       }
-    }
+      if (!decoded) throw jobs[og.lanes[0].job].stream_error(og.lanes[0].p, "malformed " + meta.codec.name + " stream");
+      og.lanes.clear();
+    };
+    const auto add = [&](std::size_t j, std::size_t p) {
+      const ChunkDecodeJob& job = jobs[j];
+      const f::ChunkChannels& present = *job.present;
+      const f::ChannelPredictor& predictor = meta.channels[present.channel[p]].predictor;
+      const std::uint32_t n = present.sample_count[p];
+      // The lane joins the open group that holds its sources, if any (a channel without the
+      // network may then ride in a group with it), else the group of its kind. A source in any
+      // other open group is decoded first.
+      int which = predictor.uses_network() ? 1 : 0;
+      for (const auto& s : predictor.sources) {
+        const std::int64_t q = present.position(s.channel);
+        if (q >= 0 && group_of[j][static_cast<std::size_t>(q)] >= 0 && present.sample_count[static_cast<std::size_t>(q)] == n)
+          which = group_of[j][static_cast<std::size_t>(q)];
+      }
+      for (const auto& s : predictor.sources) {
+        const std::int64_t q = present.position(s.channel);
+        if (q < 0 || group_of[j][static_cast<std::size_t>(q)] < 0) continue;
+        const std::pair<std::uint32_t, int> key{present.sample_count[static_cast<std::size_t>(q)], group_of[j][static_cast<std::size_t>(q)]};
+        if (key != std::pair<std::uint32_t, int>{n, which}) flush(open[key]);
+      }
+      OpenGroup& og = open[{n, which}];
+      Lane lane{j, p};
+      const auto half_window = static_cast<std::uint32_t>(f::mo_model_of(predictor, meta.codec).half_window);
+      for (std::size_t k = 0; k < predictor.sources.size(); ++k) {
+        const std::int64_t q = present.position(predictor.sources[k].channel);
+        if (q < 0 || group_of[j][static_cast<std::size_t>(q)] < 0) continue;  // decoded: its buffer is filled from its codes
+        const auto source_lane = static_cast<std::size_t>(lane_of[j][static_cast<std::size_t>(q)]);
+        lane.in_group_source[k] = static_cast<std::uint8_t>(source_lane + 1);
+        lane.lag = std::max(lane.lag, og.lanes[source_lane].lag + half_window + 1);
+      }
+      og.n = n;
+      lane_of[j][p] = static_cast<std::int8_t>(og.lanes.size());
+      group_of[j][p] = static_cast<std::int8_t>(which);
+      og.lanes.push_back(lane);
+      if (og.lanes.size() == static_cast<std::size_t>(lanes::kLanes)) flush(og);
+    };
+    for (std::uint32_t level = 0; level <= max_depth; ++level)
+      for (std::size_t j = 0; j < jobs.size(); ++j) {
+        const f::ChunkChannels& present = *jobs[j].present;
+        for (std::size_t p = 0; p < present.channel.size(); ++p)
+          if ((*jobs[j].needed)[p] && depth[present.channel[p]] == level) add(j, p);
+      }
+    for (auto& [key, og] : open) flush(og);
   }
 };
 

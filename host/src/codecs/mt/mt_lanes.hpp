@@ -36,8 +36,9 @@ struct MtLaneBatch {
   }
 };
 
-// One residual per lane given the lanes' predicted codes; moves every lane's scale on. Returns
-// false on a malformed stream, naming the lane.
-bool mt_decode_step(MtLaneBatch& batch, const std::int32_t* base, std::int32_t* z, int* failed_lane);
+// One residual for each lane set in `live` given the lanes' predicted codes, and its scale moved
+// on; the other lanes keep their state and get z = 0. Returns false on a malformed stream,
+// naming the lane.
+bool mt_decode_step(MtLaneBatch& batch, unsigned live, const std::int32_t* base, std::int32_t* z, int* failed_lane);
 
 }  // namespace spikey::host::lanes

@@ -25,7 +25,7 @@ inline void refill(MtLaneBatch& b, int l) {
   }
 }
 
-bool decode_step(MtLaneBatch& b, const std::int32_t* base, std::int32_t* z, int* failed_lane) {
+bool decode_step(MtLaneBatch& b, unsigned live, const std::int32_t* base, std::int32_t* z, int* failed_lane) {
   const int rate = b.tables->scale_rate();
 #if defined(__AVX2__)
   using codecs::MtTables;
@@ -69,7 +69,11 @@ bool decode_step(MtLaneBatch& b, const std::int32_t* base, std::int32_t* z, int*
   _mm256_store_si256(reinterpret_cast<__m256i*>(stepped_state), stepped);
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(z), residual);
   const int general_lanes = _mm256_movemask_ps(_mm256_castsi256_ps(general));
-  for (int l = 0; l < b.lanes; ++l) {
+  for (int l = 0; l < kLanes; ++l) {
+    if (l >= b.lanes || !((live >> l) & 1)) {
+      z[l] = 0;
+      continue;
+    }
     if ((general_lanes >> l) & 1) {
       if (!decode_lane(b, l, base[l], &z[l])) return *failed_lane = l, false;
       continue;
@@ -82,10 +86,16 @@ bool decode_step(MtLaneBatch& b, const std::int32_t* base, std::int32_t* z, int*
   const __m256i zv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(z));
   const __m256i m = _mm256_slli_epi32(_mm256_min_epu32(_mm256_abs_epi32(zv), _mm256_set1_epi32(static_cast<int>(f::kCmMagnitudeClamp))), 4);
   const __m256i moved = _mm256_add_epi32(scale, _mm256_sra_epi32(_mm256_sub_epi32(m, scale), _mm_cvtsi32_si128(rate)));
-  _mm256_store_si256(reinterpret_cast<__m256i*>(b.scale), moved);
+  const __m256i live_mask = _mm256_cmpgt_epi32(_mm256_and_si256(_mm256_set1_epi32(static_cast<int>(live)), _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128)),
+                                               _mm256_setzero_si256());
+  _mm256_store_si256(reinterpret_cast<__m256i*>(b.scale), _mm256_blendv_epi8(scale, moved, live_mask));
   return true;
 #else
-  for (int l = 0; l < b.lanes; ++l) {
+  for (int l = 0; l < kLanes; ++l) {
+    if (l >= b.lanes || !((live >> l) & 1)) {
+      z[l] = 0;
+      continue;
+    }
     f::RansDecoder d = b.decoder(l);
     const bool ok = f::mt_decode_residual_probed(b.tables->table(f::cm_class_of(b.scale[l]), base[l]), d, &z[l]) && !d.overran;
     b.take(l, d);
@@ -98,6 +108,6 @@ bool decode_step(MtLaneBatch& b, const std::int32_t* base, std::int32_t* z, int*
 
 }  // namespace mt_detail
 
-bool mt_decode_step(MtLaneBatch& batch, const std::int32_t* base, std::int32_t* z, int* failed_lane) {
-  return mt_detail::decode_step(batch, base, z, failed_lane);
+bool mt_decode_step(MtLaneBatch& batch, unsigned live, const std::int32_t* base, std::int32_t* z, int* failed_lane) {
+  return mt_detail::decode_step(batch, live, base, z, failed_lane);
 }
