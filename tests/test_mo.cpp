@@ -234,6 +234,93 @@ TEST(MoLanes, EqualTheScalarReference) {
   }
 }
 
+namespace {
+
+// Residuals handed to the lagged decoder, lane by lane at each lane's own time; checks that
+// every lane is live exactly over its times 1 .. n-1 and that the kernel's predicted codes are
+// the reference's.
+class ReferenceResiduals final : public host::lanes::MoResidualSource {
+ public:
+  ReferenceResiduals(const host::lanes::MoLaneGroup& group, const std::vector<std::vector<std::int32_t>>& codes,
+                     const std::vector<std::vector<std::int32_t>>& z)
+      : group_(group), codes_(codes), z_(z) {}
+  bool residuals(std::uint32_t step, unsigned live, const std::int32_t* base, std::int32_t* z) override {
+    for (int l = 0; l < host::lanes::kLanes; ++l) {
+      z[l] = 0;
+      if (l >= group_.lanes) continue;
+      const std::int64_t t = std::int64_t{step} - group_.lag[l];
+      const bool expected = t >= 1 && t < std::int64_t{group_.n};
+      EXPECT_EQ(((live >> l) & 1) != 0, expected) << "lane " << l << " at step " << step;
+      if (!expected) continue;
+      const auto i = static_cast<std::size_t>(l), at = static_cast<std::size_t>(t);
+      EXPECT_EQ(base[l], codes_[i][at] - z_[i][at]) << "lane " << l << " at time " << t;
+      z[l] = z_[i][at];
+    }
+    return true;
+  }
+
+ private:
+  const host::lanes::MoLaneGroup& group_;
+  const std::vector<std::vector<std::int32_t>>& codes_;
+  const std::vector<std::vector<std::int32_t>>& z_;
+};
+
+}  // namespace
+
+// Lagged lanes (the mt decoder's groups along chains of sources): a lane whose sources decode in
+// the same group, W + 1 steps ahead of it, gets the codes the scalar reference gets from those
+// sources decoded first; with either projector (the GRU's state held until its lane starts).
+TEST(MoLanes, LaggedChainsEqualTheScalarReference) {
+  std::mt19937 rng(41);
+  for (int trial = 0; trial < 40; ++trial) {
+    const MoNetwork net = random_network(rng, trial % 2 ? NetProjector::kGru : NetProjector::kRelu);
+    host::lanes::MoLaneGroup group;
+    group.lanes = 2 + trial % (host::lanes::kLanes - 1);
+    group.n = 2 + static_cast<std::uint32_t>(rng() % (trial % 4 == 0 ? 30 : 2500));
+    const int levels = 1 + static_cast<int>(rng() % kMaxWaveletLevels);
+    std::vector<RandomMo> models;
+    std::vector<std::vector<std::int32_t>> codes, z(static_cast<std::size_t>(group.lanes)), buffers(static_cast<std::size_t>(group.lanes) * kMaxMoSources);
+    for (int l = 0; l < group.lanes; ++l) {
+      const auto i = static_cast<std::size_t>(l);
+      models.push_back(random_mo(rng, levels, trial % 3 == 2 ? nullptr : &net));
+      if (models.back().model.sources == 0) {  // every lane draws on some source
+        models.back().model.sources = 1;
+        models.back().weights.insert(models.back().weights.end(), static_cast<std::size_t>(models.back().model.source_taps()), 700);
+      }
+      codes.push_back(cinpla_channel_codes(static_cast<int>(rng() % 32), group.n));
+      codes.back().resize(group.n, codes.back().empty() ? 0 : codes.back().back());
+      for (int k = 0; k < models.back().model.sources; ++k) {
+        auto& b = buffers[i * kMaxMoSources + static_cast<std::size_t>(k)];
+        b.assign(source_buffer_size(group.n), 0);
+        if (l > 0 && ((l == 1 && k == 0) || rng() % 3 != 0)) {  // a source in the group: an earlier lane, decoded W + 1 steps ahead
+          const int m = static_cast<int>(rng() % static_cast<std::uint32_t>(l));
+          group.in_group_source[l][k] = static_cast<std::uint8_t>(m + 1);
+          group.lag[l] = std::max(group.lag[l], group.lag[m] + static_cast<std::uint32_t>(models.back().model.half_window) + 1);
+          fill_source_buffer(codes[static_cast<std::size_t>(m)].data(), group.n, group.n, b.data());  // for the reference only
+        } else {
+          const auto other = cinpla_channel_codes(static_cast<int>(rng() % 32), 6000);
+          fill_source_buffer(other.data(), static_cast<std::uint32_t>(rng() % (group.n + 8)), group.n, b.data());
+        }
+        group.sources[l][k] = b.data();
+      }
+      group.model[l] = models.back().model;
+      group.weights[l] = models.back().weights.data();
+      std::vector<std::int32_t> w = models.back().weights, history(mo_history_buffer_size(group.n)),
+          wavelet(static_cast<std::size_t>(group.model[l].levels) * wavelet_buffer_size(group.n) + 1), features(kMoStateSize);
+      z[i].assign(group.n, 0);
+      mo_residuals(group.model[l], codes[i].data(), group.n, w.data(), history.data(), wavelet.data(), features.data(), group.sources[l], z[i].data());
+    }
+    ASSERT_GT(*std::max_element(group.lag, group.lag + group.lanes), 0u) << "trial " << trial << ": no lane lags";
+    std::vector<std::vector<std::int32_t>> decoded(static_cast<std::size_t>(group.lanes), std::vector<std::int32_t>(group.n));
+    std::int32_t first[host::lanes::kLanes] = {};
+    std::int32_t* out[host::lanes::kLanes] = {};
+    for (int l = 0; l < group.lanes; ++l) first[l] = codes[static_cast<std::size_t>(l)][0], out[l] = decoded[static_cast<std::size_t>(l)].data();
+    ReferenceResiduals source(group, codes, z);
+    ASSERT_TRUE(host::lanes::mo_reconstruct_from(group, first, source, out));
+    for (std::size_t l = 0; l < static_cast<std::size_t>(group.lanes); ++l) ASSERT_EQ(decoded[l], codes[l]) << "trial " << trial << " lane " << l;
+  }
+}
+
 TEST(MoMetadata, DecodingOrderPutsSourcesFirstAndRejectsCycles) {
   Metadata m;
   m.codec.name = kCodecMo1;
