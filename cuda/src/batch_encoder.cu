@@ -105,11 +105,15 @@ __global__ void choose_index_kernel(f::BatchPartition* partitions, std::uint32_t
   if (p < partition_count) f::batch_choose_index(partitions[p], streams[partitions[p].stream], folded_fixed, folded_adapting);
 }
 
+// The stream layout of either coder (golomb_batch.hpp stage 5, mt_batch.hpp stage 6).
 __global__ void lay_out_kernel(f::BatchStream* streams, std::uint32_t stream_count, f::BatchPartition* partitions,
-                               std::uint64_t* stream_words) {
+                               std::uint64_t* stream_words, bool table_coded) {
   const std::uint32_t s = blockIdx.x * blockDim.x + threadIdx.x;
   if (s >= stream_count) return;
-  f::batch_lay_out_stream(streams[s], partitions);
+  if (table_coded)
+    f::batch_mt_lay_out_stream(streams[s], partitions);
+  else
+    f::batch_lay_out_stream(streams[s], partitions);
   stream_words[s] = streams[s].words;
 }
 
@@ -164,14 +168,6 @@ __global__ void mt_encode_kernel(f::BatchPartition* partitions, std::uint32_t pa
   if (p >= partition_count) return;
   const f::BatchStream& s = streams[partitions[p].stream];
   f::batch_mt_encode_segment(partitions[p], p - s.first_partition, s, tables, codes, fixed, adapting, classes, staging);
-}
-
-__global__ void mt_lay_out_kernel(f::BatchStream* streams, std::uint32_t stream_count, f::BatchPartition* partitions,
-                                  std::uint64_t* stream_words) {
-  const std::uint32_t s = blockIdx.x * blockDim.x + threadIdx.x;
-  if (s >= stream_count) return;
-  f::batch_mt_lay_out_stream(streams[s], partitions);
-  stream_words[s] = streams[s].words;
 }
 
 __global__ void mt_directory_kernel(const f::BatchStream* streams, std::uint32_t stream_count, const f::BatchPartition* partitions,
@@ -306,17 +302,13 @@ struct BatchEncoder::Slot {
                                                                              staging.reserve(plan.staging_bytes));
         SPIKEY_CUDA_CHECK_LAUNCH(stream);
       }
-      mt_lay_out_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, partitions.get(), stream_words.get());
-      SPIKEY_CUDA_CHECK_LAUNCH(stream);
     } else if (partition_count > 0) {
       choose_index_kernel<<<blocks_for(partition_count), kBlock, 0, stream>>>(partitions.get(), partition_count, streams.get(),
                                                                               folded_fixed.get(), folded_adapting.get());
       SPIKEY_CUDA_CHECK_LAUNCH(stream);
     }
-    if (!mt) {
-      lay_out_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, partitions.get(), stream_words.get());
-      SPIKEY_CUDA_CHECK_LAUNCH(stream);
-    }
+    lay_out_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, partitions.get(), stream_words.get(), mt);
+    SPIKEY_CUDA_CHECK_LAUNCH(stream);
     SPIKEY_CUDA_TRY(cudaEventRecord(stage_done[2], stream));
     std::size_t temp_bytes = 0;
     SPIKEY_CUDA_TRY(cub::DeviceScan::ExclusiveSum(nullptr, temp_bytes, stream_words.get(), word_offsets.get(), stream_count, stream));
