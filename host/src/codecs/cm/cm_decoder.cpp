@@ -1,58 +1,71 @@
-// The decoder of codecs cm1-cm3 (SPEC.md §6.9): channel after channel in the decoding order
-// (sources first); each stream decodes its rANS-coded residuals and the MiddleOut prediction in
-// one pass, since the context of every residual depends on the ones before it.
+// The decoder of codecs cm1-cm3 (SPEC.md §6.9): the MiddleOut prediction of up to kLanes
+// channels in lockstep (mo_lane_decoding.hpp), each lane's residual decoded from its own rANS
+// stream under the context model (cm_decode_residual: the window walked for the predicted
+// code) once the lane's predicted code is known. The same codes as decode_cm_stream, the
+// scalar reference, channel after channel.
+#include <memory>
+
 #include "codecs/decoder_family.hpp"
 #include "codecs/families.hpp"
+#include "codecs/mo/mo_lane_decoding.hpp"
 #include "codecs/mo/mo_sources.hpp"
 #include "spikey/format/codecs/cm/cm_stream.hpp"
 #include "spikey/format/codecs/cm/cm_tables.hpp"
-#include "spikey/format/codecs/stored_models.hpp"
 
 namespace spikey::host::codecs {
 
+namespace f = spikey::format;
+
 namespace {
+
+// The lanes' streams: each with its channel's tables (its value map's code range bounds the
+// prior), one normaliser cache for all.
+class CmLaneSource final : public LaneStreams {
+ public:
+  CmLaneSource(const f::CmModelTables& model, f::CmNormaliserCache& cache) : model_(model), cache_(cache) {}
+
+  bool start(int l, std::uint32_t, std::span<const std::uint8_t> stream, const f::ChannelInfo& channel, std::uint32_t, bool* adapt,
+             std::int32_t* first_code) override {
+    tables_[l] = model_.for_map(channel.value_map);
+    scale_[l] = f::kCmScaleStart;
+    return f::cm_start_stream(stream.data(), stream.size(), rans_[l], adapt, first_code);
+  }
+
+  bool residuals(std::uint32_t, unsigned live, const std::int32_t* base, std::int32_t* z) override {
+    for (int l = 0; l < lanes::kLanes; ++l) {
+      z[l] = 0;
+      if (!((live >> l) & 1)) continue;
+      const f::CmTables& t = tables_[l];
+      const int k = f::cm_class_of(scale_[l]);
+      if (!f::cm_decode_residual(t, k, base[l], cache_.get(t, k, base[l]), rans_[l], &z[l]) || rans_[l].overran) return failed_lane = l, false;
+      scale_[l] = f::cm_next_scale(scale_[l], z[l], t.scale_rate);
+    }
+    return true;
+  }
+
+  bool finished(int l) const override { return rans_[l].finished_cleanly(); }
+
+ private:
+  const f::CmModelTables& model_;
+  f::CmNormaliserCache& cache_;
+  f::CmTables tables_[lanes::kLanes];
+  f::RansDecoder rans_[lanes::kLanes];
+  std::int32_t scale_[lanes::kLanes] = {};
+};
 
 class CmDecoder final : public DecoderFamily {
  public:
-  void add_sources(const format::Metadata& meta, const format::ChunkChannels& present, std::vector<char>& needed) const override {
+  void add_sources(const f::Metadata& meta, const f::ChunkChannels& present, std::vector<char>& needed) const override {
     add_middle_out_sources(meta, present, needed);
   }
 
-  void decode(const format::Metadata& meta, std::span<ChunkDecodeJob> jobs) const override {
-    const std::vector<std::uint32_t> order = format::mo_decoding_order(meta);
-    for (ChunkDecodeJob& job : jobs) decode_chunk(meta, order, job);
-  }
-
- private:
-  static void decode_chunk(const format::Metadata& meta, const std::vector<std::uint32_t>& order, ChunkDecodeJob& job) {
-    const format::ChunkChannels& present = *job.present;
-    const std::vector<char>& needed = *job.needed;
-    auto& codes = *job.codes;
-    for (std::size_t p = 0; p < present.channel.size(); ++p)  // reject impossible sizes before allocating
-      if (needed[p] && job.dir->stream_size[p] < format::kCmStreamHeaderBytes) throw job.stream_error(p, "stream too short for its header");
-    const format::CmModelTables model(meta.codec);
-    format::CmNormaliserCache cache(static_cast<std::uint32_t>(meta.codec.cm_prior.size()));
-    std::vector<std::int32_t> source_buffers[format::kMaxMoSources];
-    std::vector<std::int32_t> history, wavelet, features(format::kMoStateSize);
-    for (const std::uint32_t c : order) {
-      const std::int64_t at = present.position(c);
-      if (at < 0 || !needed[static_cast<std::size_t>(at)]) continue;
-      const auto p = static_cast<std::size_t>(at);
-      const format::ChannelInfo& channel = meta.channels[c];
-      const std::uint32_t n = present.sample_count[p];
-      const format::MoModel m = format::mo_model_of(channel.predictor, meta.codec);
-      std::vector<std::int32_t> weights = format::initial_weights(channel.predictor);
-      const std::int32_t* sources[format::kMaxMoSources] = {};
-      fill_middle_out_sources(channel.predictor, present, codes, n, source_buffers, sources);
-      history.resize(format::mo_history_buffer_size(n));
-      wavelet.resize(static_cast<std::size_t>(m.levels) * format::wavelet_buffer_size(n) + 1);
-      const format::CmTables tables = model.for_map(channel.value_map);
-      codes[p].resize(n);
-      const auto stream = job.stream(p);
-      if (!format::decode_cm_stream(tables, format::CmCachedNormaliser{&tables, &cache}, m, stream.data(), stream.size(), n, weights.data(),
-                                    history.data(), wavelet.data(), features.data(), sources, codes[p].data()))
-        throw job.stream_error(p, "malformed " + meta.codec.name + " stream");
-    }
+  void decode(const f::Metadata& meta, std::span<ChunkDecodeJob> jobs) const override {
+    for (const ChunkDecodeJob& job : jobs)
+      for (std::size_t p = 0; p < job.present->channel.size(); ++p)  // reject impossible sizes before allocating
+        if ((*job.needed)[p] && job.dir->stream_size[p] < f::kCmStreamHeaderBytes) throw job.stream_error(p, "stream too short for its header");
+    const f::CmModelTables model(meta.codec);
+    f::CmNormaliserCache cache(static_cast<std::uint32_t>(meta.codec.cm_prior.size()));
+    decode_in_lane_groups(meta, jobs, [&](int) { return std::make_unique<CmLaneSource>(model, cache); });
   }
 };
 

@@ -61,6 +61,19 @@ SPIKEY_HD std::uint64_t encode_cm_stream(const CmTables& tables, const Normalise
   return static_cast<std::uint64_t>(p - out);
 }
 
+// A stream's header: its initial state, the adapt flag and the first code; false when malformed.
+SPIKEY_HD bool cm_start_stream(const std::uint8_t* data, std::uint64_t size, RansDecoder& rans, bool* adapt, std::int32_t* first_code) {
+  if (size < kCmStreamHeaderBytes) return false;
+  rans.state = cm_get_u32(data);
+  if (rans.state < kRansLow) return false;
+  rans.bytes = data + kCmStreamHeaderBytes;
+  rans.count = size - kCmStreamHeaderBytes;
+  rans.next = 0;
+  rans.overran = false;
+  *adapt = rans.get_bits(1) != 0;
+  return cm_decode_integer(rans, first_code) && !rans.overran;
+}
+
 // Decoder (prediction and entropy decoding in one pass). `model.lms_step` is the stored step;
 // the stream's adapt flag decides whether it applies. Buffers as for mo_reconstruct. Returns
 // false on a malformed stream.
@@ -68,14 +81,11 @@ template <class Normaliser>
 SPIKEY_HD bool decode_cm_stream(const CmTables& tables, const Normaliser& normaliser, MoModel model, const std::uint8_t* data,
                                 std::uint64_t size, std::uint32_t n, std::int32_t* weights, std::int32_t* history,
                                 std::int32_t* wavelet, std::int32_t* features, const std::int32_t* const* sources, std::int32_t* codes) {
-  if (size < kCmStreamHeaderBytes || n == 0) return false;
+  if (n == 0) return false;
   RansDecoder rans;
-  rans.state = cm_get_u32(data);
-  if (rans.state < kRansLow) return false;
-  rans.bytes = data + kCmStreamHeaderBytes;
-  rans.count = size - kCmStreamHeaderBytes;
-  if (rans.get_bits(1) == 0) model.lms_step = 0;
-  if (!cm_decode_integer(rans, &codes[0])) return false;
+  bool adapt = false;
+  if (!cm_start_stream(data, size, rans, &adapt, &codes[0])) return false;
+  if (!adapt) model.lms_step = 0;
   mo_clear(model, n, history, wavelet, features);
   std::int32_t x[kMaxMoTaps];
   std::int32_t scale = kCmScaleStart;

@@ -1,0 +1,124 @@
+#include "codecs/mo/mo_lane_decoding.hpp"
+
+#include <algorithm>
+#include <map>
+#include <vector>
+
+#include "codecs/mo/mo_sources.hpp"
+#include "spikey/format/codecs/stored_models.hpp"
+
+namespace spikey::host::codecs {
+
+namespace f = spikey::format;
+
+void decode_in_lane_groups(const f::Metadata& meta, std::span<ChunkDecodeJob> jobs, const LaneStreamsFactory& make_streams) {
+  std::vector<std::uint32_t> depth(meta.channels.size(), 0);
+  std::uint32_t max_depth = 0;
+  for (const std::uint32_t c : f::mo_decoding_order(meta)) {
+    for (const auto& s : meta.channels[c].predictor.sources) depth[c] = std::max(depth[c], depth[static_cast<std::size_t>(s.channel)] + 1);
+    max_depth = std::max(max_depth, depth[c]);
+  }
+  // Open groups by sample count, with the network stage and without (a group pays for the
+  // network when any of its lanes uses it); a lane is a channel of a job.
+  struct Lane {
+    std::size_t job = 0, p = 0;
+    std::uint32_t lag = 0;
+    std::uint8_t in_group_source[f::kMaxMoSources] = {};
+  };
+  struct OpenGroup {
+    std::vector<Lane> lanes;
+    std::uint32_t n = 0;
+  };
+  std::map<std::pair<std::uint32_t, int>, OpenGroup> open;
+  std::vector<std::vector<std::int8_t>> lane_of(jobs.size());  // per job, per present channel: its lane in an open group, or -1
+  std::vector<std::vector<std::int8_t>> group_of(jobs.size());
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    lane_of[j].assign(jobs[j].present->channel.size(), -1);
+    group_of[j].assign(jobs[j].present->channel.size(), -1);
+  }
+  std::vector<std::vector<std::int32_t>> weights(lanes::kLanes), source_buffers(lanes::kLanes * f::kMaxMoSources);
+  const auto flush = [&](OpenGroup& og) {
+    if (og.lanes.empty()) return;
+    const std::uint32_t n = og.n;
+    lanes::MoLaneGroup group;
+    group.lanes = static_cast<int>(og.lanes.size());
+    group.n = n;
+    const std::unique_ptr<LaneStreams> streams = make_streams(group.lanes);
+    LaneStreams& source = *streams;
+    std::int32_t first[lanes::kLanes] = {};
+    std::int32_t* out[lanes::kLanes] = {};
+    for (std::size_t l = 0; l < og.lanes.size(); ++l) {
+      const Lane& lane = og.lanes[l];
+      const ChunkDecodeJob& job = jobs[lane.job];
+      const std::size_t p = lane.p;
+      auto& codes = *job.codes;
+      const f::ChannelPredictor& predictor = meta.channels[job.present->channel[p]].predictor;
+      bool adapt = false;
+      if (!source.start(static_cast<int>(l), lane.lag, job.stream(p), meta.channels[job.present->channel[p]], n, &adapt, &first[l]))
+        throw job.stream_error(p, "malformed " + meta.codec.name + " stream header");
+      group.model[l] = f::mo_model_of(predictor, meta.codec);
+      if (!adapt) group.model[l].lms_step = 0;
+      weights[l] = f::initial_weights(predictor);
+      group.weights[l] = weights[l].data();
+      group.lag[l] = lane.lag;
+      std::copy(std::begin(lane.in_group_source), std::end(lane.in_group_source), group.in_group_source[l]);
+      fill_middle_out_sources(predictor, *job.present, codes, n, &source_buffers[l * f::kMaxMoSources], group.sources[l]);
+      codes[p].resize(n);
+      out[l] = codes[p].data();
+    }
+    const bool decoded = lanes::mo_reconstruct_from(group, first, source, out);
+    for (std::size_t l = 0; l < og.lanes.size(); ++l) {
+      if ((!decoded && source.failed_lane == static_cast<int>(l)) || (decoded && !source.finished(static_cast<int>(l))))
+        throw jobs[og.lanes[l].job].stream_error(og.lanes[l].p, "malformed " + meta.codec.name + " stream");
+      lane_of[og.lanes[l].job][og.lanes[l].p] = -1;
+      group_of[og.lanes[l].job][og.lanes[l].p] = -1;
+    }
+    if (!decoded) throw jobs[og.lanes[0].job].stream_error(og.lanes[0].p, "malformed " + meta.codec.name + " stream");
+    og.lanes.clear();
+  };
+  const auto add = [&](std::size_t j, std::size_t p) {
+    const ChunkDecodeJob& job = jobs[j];
+    const f::ChunkChannels& present = *job.present;
+    const f::ChannelPredictor& predictor = meta.channels[present.channel[p]].predictor;
+    const std::uint32_t n = present.sample_count[p];
+    // The lane joins the open group that holds its sources, if any (a channel without the
+    // network may then ride in a group with it), else the group of its kind. A source in any
+    // other open group is decoded first.
+    int which = predictor.uses_network() ? 1 : 0;
+    for (const auto& s : predictor.sources) {
+      const std::int64_t q = present.position(s.channel);
+      if (q >= 0 && group_of[j][static_cast<std::size_t>(q)] >= 0 && present.sample_count[static_cast<std::size_t>(q)] == n)
+        which = group_of[j][static_cast<std::size_t>(q)];
+    }
+    for (const auto& s : predictor.sources) {
+      const std::int64_t q = present.position(s.channel);
+      if (q < 0 || group_of[j][static_cast<std::size_t>(q)] < 0) continue;
+      const std::pair<std::uint32_t, int> key{present.sample_count[static_cast<std::size_t>(q)], group_of[j][static_cast<std::size_t>(q)]};
+      if (key != std::pair<std::uint32_t, int>{n, which}) flush(open[key]);
+    }
+    OpenGroup& og = open[{n, which}];
+    Lane lane{j, p};
+    const auto half_window = static_cast<std::uint32_t>(f::mo_model_of(predictor, meta.codec).half_window);
+    for (std::size_t k = 0; k < predictor.sources.size(); ++k) {
+      const std::int64_t q = present.position(predictor.sources[k].channel);
+      if (q < 0 || group_of[j][static_cast<std::size_t>(q)] < 0) continue;  // decoded: its buffer is filled from its codes
+      const auto source_lane = static_cast<std::size_t>(lane_of[j][static_cast<std::size_t>(q)]);
+      lane.in_group_source[k] = static_cast<std::uint8_t>(source_lane + 1);
+      lane.lag = std::max(lane.lag, og.lanes[source_lane].lag + half_window + 1);
+    }
+    og.n = n;
+    lane_of[j][p] = static_cast<std::int8_t>(og.lanes.size());
+    group_of[j][p] = static_cast<std::int8_t>(which);
+    og.lanes.push_back(lane);
+    if (og.lanes.size() == static_cast<std::size_t>(lanes::kLanes)) flush(og);
+  };
+  for (std::uint32_t level = 0; level <= max_depth; ++level)
+    for (std::size_t j = 0; j < jobs.size(); ++j) {
+      const f::ChunkChannels& present = *jobs[j].present;
+      for (std::size_t p = 0; p < present.channel.size(); ++p)
+        if ((*jobs[j].needed)[p] && depth[present.channel[p]] == level) add(j, p);
+    }
+  for (auto& [key, og] : open) flush(og);
+}
+
+}  // namespace spikey::host::codecs
