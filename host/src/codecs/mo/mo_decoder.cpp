@@ -54,12 +54,8 @@ class MoDecoder final : public DecoderFamily {
   void decode(const format::Metadata& meta, std::span<ChunkDecodeJob> jobs) const override {
     std::vector<Residuals> residuals;
     for (const ChunkDecodeJob& job : jobs) residuals.push_back(decode_residuals(meta, job));
-    std::vector<std::uint32_t> depth(meta.channels.size(), 0);
     std::uint32_t max_depth = 0;
-    for (const std::uint32_t c : format::mo_decoding_order(meta)) {
-      for (const auto& s : meta.channels[c].predictor.sources) depth[c] = std::max(depth[c], depth[static_cast<std::size_t>(s.channel)] + 1);
-      max_depth = std::max(max_depth, depth[c]);
-    }
+    const std::vector<std::uint32_t> depth = mo_channel_depths(meta, &max_depth);
     struct Lane {
       std::size_t job;
       std::size_t p;

@@ -12,12 +12,8 @@ namespace spikey::host::codecs {
 namespace f = spikey::format;
 
 void decode_in_lane_groups(const f::Metadata& meta, std::span<ChunkDecodeJob> jobs, const LaneStreamsFactory& make_streams) {
-  std::vector<std::uint32_t> depth(meta.channels.size(), 0);
   std::uint32_t max_depth = 0;
-  for (const std::uint32_t c : f::mo_decoding_order(meta)) {
-    for (const auto& s : meta.channels[c].predictor.sources) depth[c] = std::max(depth[c], depth[static_cast<std::size_t>(s.channel)] + 1);
-    max_depth = std::max(max_depth, depth[c]);
-  }
+  const std::vector<std::uint32_t> depth = mo_channel_depths(meta, &max_depth);
   // Open groups by sample count, with the network stage and without (a group pays for the
   // network when any of its lanes uses it); a lane is a channel of a job.
   struct Lane {

@@ -3,6 +3,7 @@
 // clamped differences for a channel's prediction. Shared by the mo and cm families.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -24,6 +25,18 @@ inline void add_middle_out_sources(const format::Metadata& meta, const format::C
       if (q >= 0 && !needed[static_cast<std::size_t>(q)]) needed[static_cast<std::size_t>(q)] = 1, pending.push_back(static_cast<std::size_t>(q));
     }
   }
+}
+
+// Each channel's depth in the decoding order (0: no sources; else one more than its deepest
+// source), and the deepest.
+inline std::vector<std::uint32_t> mo_channel_depths(const format::Metadata& meta, std::uint32_t* max_depth) {
+  std::vector<std::uint32_t> depth(meta.channels.size(), 0);
+  *max_depth = 0;
+  for (const std::uint32_t c : format::mo_decoding_order(meta)) {
+    for (const auto& s : meta.channels[c].predictor.sources) depth[c] = std::max(depth[c], depth[static_cast<std::size_t>(s.channel)] + 1);
+    *max_depth = std::max(*max_depth, depth[c]);
+  }
+  return depth;
 }
 
 // Fills buffers[s] (s < the predictor's sources) for a channel of n samples from the codes of
