@@ -29,6 +29,9 @@ MtTables::MtTables(const f::CodecParams& codec)
   }
   set_.shapes = shapes_.data();
   set_.prior = prior_.data();
+  set_.cum = cum_.data();
+  set_.index = index_.data();
+  set_.normaliser = normaliser_.data();
   for (int k = 0; k < f::kCmClasses; ++k) {
     const auto c = static_cast<std::size_t>(k);
     for (std::uint32_t phase = 0; phase <= phase_mask_[c]; ++phase) {
@@ -39,9 +42,6 @@ MtTables::MtTables(const f::CodecParams& codec)
       set_.central[k] = t.central;
     }
   }
-  set_.cum = cum_.data();
-  set_.index = index_.data();
-  set_.normaliser = normaliser_.data();
 }
 
 std::shared_ptr<const MtTables> mt_tables_for(const f::CodecParams& codec) {
