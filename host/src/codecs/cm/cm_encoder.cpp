@@ -2,7 +2,6 @@
 // better projector, the context model, then every channel's rANS stream from its residuals
 // (mo_chunk_residuals.hpp: fixed or adapting weights, by estimate).
 #include "codecs/cm/cm_training.hpp"
-#include "spikey/host/stopwatch.hpp"
 #include "codecs/encoder_family.hpp"
 #include "codecs/families.hpp"
 #include "codecs/mo/mo_chunk_residuals.hpp"
@@ -20,12 +19,7 @@ class CmEncoder final : public EncoderFamily {
   // the GRU.
   void train(const Recording& recording, format::Metadata& meta, const EncodeOptions& options, Model& model) const override {
     train_middle_out(recording, meta, options, model, {"best", 3});
-    if (options.progress) options.progress("train", 0, 1);
-    CmTrainingOptions cm = options.cm_training;
-    cm.threads = options.threads;
-    const Stopwatch phase;
-    model.estimated_bits_per_residual = train_cm_model(recording, meta, cm);
-    model.training_seconds.emplace_back("context_model", phase.seconds());
+    train_context_model(recording, meta, options, format::kCmMaxPriorPeriod, model);
   }
 
   void encode_streams(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& coded, const format::Metadata& meta,

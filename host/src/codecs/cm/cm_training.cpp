@@ -15,6 +15,7 @@
 #include "codecs/mo/mo_chunk_residuals.hpp"
 #include "spikey/host/parallel.hpp"
 #include "codecs/training_common.hpp"
+#include "spikey/host/stopwatch.hpp"
 
 namespace spikey::host {
 
@@ -132,8 +133,6 @@ f::CmShape default_shape(double mean) {
   return s;
 }
 
-// Bits to code the histogram (counts of |j| per bucket, the last entry every j beyond the
-// window) with this shape, ignoring the prior.
 // log2 of every uint16 weight, once (the fit evaluates thousands of shapes per class).
 const std::vector<double>& log2_of_weights() {
   static const std::vector<double> table = [] {
@@ -144,6 +143,8 @@ const std::vector<double>& log2_of_weights() {
   return table;
 }
 
+// Bits to code the histogram (counts of |j| per bucket, the last entry every j beyond the
+// window) with this shape, ignoring the prior.
 double shape_cost(const f::CmShape& shape, const std::vector<double>& buckets, std::vector<std::uint16_t>& table) {
   const std::vector<double>& log2_weight = log2_of_weights();
   const int h = f::cm_build_shape(shape, table.data());
@@ -287,7 +288,7 @@ void gather_prior_evidence(const f::CmTables& tables, const std::int32_t* codes,
     const std::int32_t base = codes[t] - z;
     const std::int32_t h = tables.half_width[k];
     if (z < -h || z > h || f::cm_prior(tables, codes[t]) == 0) continue;
-    if (base - h >= tables.code_low && base + h <= tables.code_high) {
+    if (f::cm_window_inside(tables, k, base)) {
       ++evidence.observed[static_cast<std::uint32_t>(codes[t]) & tables.prior_mask];
       ++evidence.interior[static_cast<std::size_t>(k) * period + (static_cast<std::uint32_t>(base) & tables.prior_mask)];
     } else {
@@ -450,6 +451,17 @@ double train_cm_model(const Recording& recording, f::Metadata& meta, const CmTra
     residuals += count;
   }
   return residuals > 0 ? std::max(0.0, bits - prior_gain) / residuals : 0;
+}
+
+void train_context_model(const Recording& recording, f::Metadata& meta, const EncodeOptions& options, std::uint32_t max_prior_period,
+                         Model& model) {
+  if (options.progress) options.progress("train", 0, 1);
+  CmTrainingOptions cm = options.cm_training;
+  cm.threads = options.threads;
+  cm.max_prior_period = std::min(cm.max_prior_period, max_prior_period);
+  const Stopwatch phase;
+  model.estimated_bits_per_residual = train_cm_model(recording, meta, cm);
+  model.training_seconds.emplace_back("context_model", phase.seconds());
 }
 
 }  // namespace spikey::host

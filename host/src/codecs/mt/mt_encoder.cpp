@@ -5,7 +5,6 @@
 #include <cstring>
 
 #include "codecs/cm/cm_training.hpp"
-#include "spikey/host/stopwatch.hpp"
 #include "codecs/encoder_family.hpp"
 #include "codecs/families.hpp"
 #include "codecs/mo/mo_chunk_residuals.hpp"
@@ -47,13 +46,7 @@ class MtEncoder final : public EncoderFamily {
   // wavelet features, and a prior the tables can hold.
   void train(const Recording& recording, f::Metadata& meta, const EncodeOptions& options, Model& model) const override {
     train_middle_out(recording, meta, options, model, {"mlp", 0});
-    if (options.progress) options.progress("train", 0, 1);
-    CmTrainingOptions cm = options.cm_training;
-    cm.threads = options.threads;
-    cm.max_prior_period = std::min(cm.max_prior_period, f::kMtMaxPriorPeriod);
-    const Stopwatch phase;
-    model.estimated_bits_per_residual = train_cm_model(recording, meta, cm);
-    model.training_seconds.emplace_back("context_model", phase.seconds());
+    train_context_model(recording, meta, options, f::kMtMaxPriorPeriod, model);
   }
 
   void encode_streams(const std::vector<std::vector<std::int32_t>>& codes, const f::ChunkChannels& coded, const f::Metadata& meta,

@@ -43,14 +43,19 @@ class CmModelTables {
 // on the class and base modulo the prior's period, are below 2^32 there (every prior weight in
 // the window is at least 16, the centre's shape value 65535) and are cached; the rest are
 // computed.
+// Whether class k's window around `base` lies inside the code range (or the class has a bucket
+// shift): its distribution then depends only on k and the phase of `base`.
+inline bool cm_window_inside(const CmTables& t, int k, std::int32_t base) {
+  const std::int64_t h = std::int64_t{t.half_width[k]} << t.shift[k];
+  return t.shift[k] != 0 || (std::int64_t{base} - h >= t.code_low && std::int64_t{base} + h <= t.code_high);
+}
+
 class CmNormaliserCache {
  public:
   explicit CmNormaliserCache(std::uint32_t prior_period) : period_(prior_period), values_(static_cast<std::size_t>(kCmClasses) * prior_period, 0) {}
 
   std::uint64_t get(const CmTables& t, int k, std::int32_t base) {
-    const std::int64_t h = std::int64_t{t.half_width[k]} << t.shift[k];
-    const bool inside = t.shift[k] != 0 || (std::int64_t{base} - h >= t.code_low && std::int64_t{base} + h <= t.code_high);
-    if (!inside) return cm_normaliser(t, k, base);
+    if (!cm_window_inside(t, k, base)) return cm_normaliser(t, k, base);
     const std::uint32_t phase = t.shift[k] != 0 ? 0u : static_cast<std::uint32_t>(base) & (period_ - 1);
     std::uint32_t& slot = values_[static_cast<std::size_t>(k) * period_ + phase];
     if (slot == 0) slot = static_cast<std::uint32_t>(cm_normaliser(t, k, base));
