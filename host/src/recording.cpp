@@ -200,17 +200,21 @@ void Recording::gather(std::uint64_t first_sample, const format::ChunkChannels& 
     if (k == 1) {
       std::memcpy(out.data() + out_pos, frames, n * 2);
     } else {
-      // In blocks of 32 frames, so that each channel's row gets 64 contiguous bytes at a time
-      // (frame by frame, every sample lands on another cache line and, with many channels,
-      // another page).
-      constexpr std::size_t kBlock = 32;
+      // In tiles of 256 frames by 64 channels: a tile writes 512 contiguous bytes to each of 64
+      // rows, so that with many channels it touches 64 output pages, not one per channel (a
+      // 1-second chunk of 1024 channels: 24 ms instead of 30 ms in blocks of 32 frames across
+      // all rows; the same or faster at 4-384 channels).
+      constexpr std::size_t kFrames = 256, kChannels = 64;
       std::int16_t* dst = out.data() + out_pos;
-      for (std::size_t t0 = 0; t0 < n; t0 += kBlock) {
-        const std::size_t t1 = std::min(n, t0 + kBlock);
-        for (std::size_t j = 0; j < k; ++j) {
-          std::int16_t* row = dst + j * n;
-          const std::uint8_t* column = frames + j * 2;
-          for (std::size_t t = t0; t < t1; ++t) std::memcpy(row + t, column + t * k * 2, 2);
+      for (std::size_t t0 = 0; t0 < n; t0 += kFrames) {
+        const std::size_t t1 = std::min(n, t0 + kFrames);
+        for (std::size_t j0 = 0; j0 < k; j0 += kChannels) {
+          const std::size_t j1 = std::min(k, j0 + kChannels);
+          for (std::size_t j = j0; j < j1; ++j) {
+            std::int16_t* row = dst + j * n;
+            const std::uint8_t* column = frames + j * 2;
+            for (std::size_t t = t0; t < t1; ++t) std::memcpy(row + t, column + t * k * 2, 2);
+          }
         }
       }
     }
