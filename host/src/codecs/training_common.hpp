@@ -23,6 +23,10 @@ inline constexpr float kMinimumCorrelation = 0.3f;  // weaker relations are not 
 // Whole chunks spread evenly over the recording, at most `max_samples` per channel.
 std::vector<std::uint64_t> training_chunks(const format::Metadata& meta, std::uint64_t max_samples);
 
+// A pass's samples per channel: `per_channel`, or less where the coded (non-sync) channels
+// together would pass `in_all` (training_chunks still takes at least one chunk).
+std::uint64_t training_samples_per_channel(const format::Metadata& meta, std::uint64_t per_channel, std::uint64_t in_all);
+
 // A training pass's work in items of (chunk, run of its present channels): a recording with
 // fewer training chunks than threads (many channels, a short recording) still keeps every thread
 // busy. Parts are contiguous runs in channel order, so consuming items in order visits the

@@ -378,10 +378,8 @@ void refine_prior(const Recording& recording, f::Metadata& meta, const std::vect
 }  // namespace
 
 double train_cm_model(const Recording& recording, f::Metadata& meta, const CmTrainingOptions& options) {
-  std::uint64_t coded = 0;
-  for (const auto& channel : meta.channels) coded += channel.sync ? 0 : 1;
-  const std::uint64_t share = std::max<std::uint64_t>(1, options.samples_in_all / std::max<std::uint64_t>(coded, 1));
-  const std::vector<std::uint64_t> chunks = training::training_chunks(meta, std::min(options.samples_per_channel, share));
+  const std::vector<std::uint64_t> chunks =
+      training::training_chunks(meta, training::training_samples_per_channel(meta, options.samples_per_channel, options.samples_in_all));
 
   // Counts, so any split of the work adds up to the same statistics: parts of chunks (for
   // recordings with more threads than training chunks), each into a pooled Statistics.

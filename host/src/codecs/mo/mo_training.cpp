@@ -281,20 +281,32 @@ void train_mo_predictors(const Recording& recording, f::Metadata& meta, const Mo
   std::vector<Normal> normal(channels);
   for (std::size_t c = 0; c < channels; ++c) normal[c].init(regressors[c]);
   const auto chunks = training_chunks(meta, options.max_training_samples);
-  ordered_parallel<std::pair<f::ChunkChannels, std::vector<Normal>>>(
-      chunks.size(), options.threads, 2 * std::size_t{options.threads},
+  // In parts of chunks (each channel's sums of a chunk made in one part), consumed in order: the
+  // same sums at any thread count.
+  struct ChunkDifferences {
+    f::ChunkChannels present;
+    std::vector<std::vector<std::int32_t>> diffs;
+  };
+  using Sums = std::vector<std::pair<std::uint32_t, Normal>>;
+  for_each_chunk_part<ChunkDifferences, Sums>(
+      chunk_parts(meta, chunks, options.threads), chunks.size(), options.threads,
       [&](std::size_t i) {
-        std::pair<f::ChunkChannels, std::vector<Normal>> out;
-        const auto diffs = clamped_differences(recording, meta, chunks[i], out.first);
-        const auto& present = out.first;
-        out.second.resize(diffs.size());
+        ChunkDifferences chunk;
+        chunk.diffs = clamped_differences(recording, meta, chunks[i], chunk.present);
+        return chunk;
+      },
+      [&](const ChunkPart& part, const ChunkDifferences& chunk) {
+        const auto& present = chunk.present;
+        const auto& diffs = chunk.diffs;
+        Sums out;
         std::vector<std::int16_t> series, feature_series;
         std::vector<std::vector<std::int16_t>> source_series;
-        for (std::size_t p = 0; p < diffs.size(); ++p) {
+        for (std::size_t p = part.first; p < part.end; ++p) {
           const std::uint32_t c = present.channel[p];
           const auto& d = diffs[p];
           const auto n = static_cast<std::uint32_t>(d.size());
-          Normal& ne = out.second[p];
+          out.emplace_back(c, Normal{});
+          Normal& ne = out.back().second;
           ne.init(regressors[c]);
           ExactNormal sums(regressors[c]);
           // Source windows: zero where the source has no samples in this chunk.
@@ -332,8 +344,8 @@ void train_mo_predictors(const Recording& recording, f::Metadata& meta, const Mo
         }
         return out;
       },
-      [&](std::size_t, std::pair<f::ChunkChannels, std::vector<Normal>>& part) {
-        for (std::size_t p = 0; p < part.first.channel.size(); ++p) normal[part.first.channel[p]].add(part.second[p]);
+      [&](const ChunkPart&, Sums& part) {
+        for (const auto& [c, ne] : part) normal[c].add(ne);
       });
 
   // Per channel: the model with the smallest description length (residual bits + 16 bits per
