@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -160,6 +161,66 @@ TEST(Cli, RefusesToOverwriteWithoutForce) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("already exists"), std::string::npos);
   EXPECT_EQ(entries(dir / "out").size(), 1u) << "nothing else may be written";
+}
+
+// Inputs are never replaced, even with -f: not by name, through a symbolic link or a hard link,
+// by compress, extract, decompress or salvage.
+TEST(Cli, AnOutputThatIsAnInputIsRefusedEvenWithForce) {
+  test::TempDir dir;
+  const fs::path wav = dir / "x.wav";
+  fs::copy_file(kSample / "4fd5d61c-1484-441c-8c3c-b5669d0e2292.wav", wav);
+  const auto original = test::read_file(wav);
+  fs::create_symlink("x.wav", dir / "link.wav");
+  fs::create_hard_link(wav, dir / "hard.wav");
+  for (const char* name : {"x.wav", "link.wav", "hard.wav"}) {
+    const auto r = run({"compress", wav.string(), "-o", (dir / name).string(), "-f", "-q"});
+    EXPECT_EQ(r.code, 1) << name;
+    EXPECT_NE(r.err.find("is the input"), std::string::npos) << r.err;
+    EXPECT_EQ(test::read_file(wav), original) << name;
+  }
+  EXPECT_TRUE(fs::is_symlink(dir / "link.wav"));
+  EXPECT_EQ(test::read_file(dir / "hard.wav"), original);
+
+  const fs::path archive = dir / "a.spikey";
+  ASSERT_EQ(run({"compress", wav.string(), "-o", archive.string(), "-q"}).code, 0);
+  const auto archive_bytes = test::read_file(archive);
+  fs::create_symlink("a.spikey", dir / "window.npy");
+  auto r = run({"extract", archive.string(), "-o", (dir / "window.npy").string(), "-f"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("is the input"), std::string::npos) << r.err;
+  // decompress restores x.wav; in out/, x.wav is a hard link to the archive.
+  fs::create_directories(dir / "out");
+  fs::create_hard_link(archive, dir / "out" / "x.wav");
+  r = run({"decompress", archive.string(), "-o", (dir / "out").string(), "-f", "-q"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("is the input"), std::string::npos) << r.err;
+  r = run({"salvage", archive.string(), "-o", (dir / "out" / "x.wav").string(), "-f"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("damaged archive itself"), std::string::npos) << r.err;
+  EXPECT_EQ(test::read_file(archive), archive_bytes);
+  EXPECT_EQ(test::read_file(dir / "out" / "x.wav"), archive_bytes);
+  EXPECT_EQ(test::read_file(wav), original);
+}
+
+// A file name near the file system's limit (255 bytes) still compresses, decompresses and
+// extracts: the hidden temporary name is shortened to fit.
+TEST(Cli, LongFileNamesRoundTrip) {
+  test::TempDir dir;
+  for (const std::size_t length : {std::size_t{230}, std::size_t{251}}) {
+    const std::string stem(length - 4, 'N');
+    const fs::path wav = dir / (stem + ".wav");
+    fs::copy_file(kSample / "4fd5d61c-1484-441c-8c3c-b5669d0e2292.wav", wav, fs::copy_options::overwrite_existing);
+    const fs::path archive = dir / (std::string(length - 7, 'A') + ".spikey");
+    auto r = run({"compress", wav.string(), "-o", archive.string(), "-q", "-f"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    fs::create_directories(dir / "out");
+    r = run({"decompress", archive.string(), "-o", (dir / "out").string(), "-q", "-f"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(test::read_file(dir / "out" / wav.filename()), test::read_file(wav));
+    r = run({"extract", archive.string(), "-o", (dir / (std::string(length - 4, 'W') + ".npy")).string(), "-f"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    for (const auto& name : entries(dir.path())) EXPECT_EQ(name.find("spikey-tmp"), std::string::npos) << name;
+  }
 }
 
 TEST(Cli, BadInputsGiveOneClearLineAndNoOutput) {
@@ -364,12 +425,23 @@ TEST(Cli, SalvageKeepsIntactChunksAndReportsWhatWasLost) {
   EXPECT_EQ(j["recovered_chunks"].get<int>() + j["lost_chunks"].get<int>(), j["chunks"].get<int>());
   EXPECT_EQ(j["lost"][0]["channels"], "0-2");
 
-  // verify checks what was kept and says what is missing; decompress needs --fill-lost.
+  // verify checks what was kept and says, in its exit status too, that data is missing;
+  // decompress needs --fill-lost.
   r = run({"verify", (dir / "saved.spikey").string()});
-  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_NE(r.out.find("INCOMPLETE"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("salvaged archive"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("ratio"), std::string::npos) << "no ratio for an archive that lost data: " << r.out;
   r = run({"verify", (dir / "saved.spikey").string(), "--json"});
-  EXPECT_GT(json::parse(r.out)["lost_chunks"].get<int>(), 0);
+  EXPECT_EQ(r.code, 3);
+  const auto v = json::parse(r.out);
+  EXPECT_GT(v["lost_chunks"].get<int>(), 0);
+  EXPECT_FALSE(v["complete"].get<bool>());
+  EXPECT_TRUE(v["ratio"].is_null());
+  EXPECT_TRUE(v["ok"].get<bool>());
+  r = run({"verify", (dir / "s.spikey").string(), "--json"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_TRUE(json::parse(r.out)["complete"].get<bool>());
   r = run({"decompress", (dir / "saved.spikey").string(), "-o", (dir / "out").string()});
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("lost"), std::string::npos) << r.err;
@@ -378,6 +450,23 @@ TEST(Cli, SalvageKeepsIntactChunksAndReportsWhatWasLost) {
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("written as zeros"), std::string::npos) << r.err;
   EXPECT_EQ(entries(dir / "out").size(), 3u);
+
+  // Every chunk damaged: a salvage that keeps nothing fails and writes nothing.
+  bytes = test::read_file(dir / "s.spikey");
+  const std::vector<std::uint8_t> magic = {'S', 'P', 'K', 'C'};
+  int damaged = 0;
+  for (auto it = std::search(bytes.begin(), bytes.end(), magic.begin(), magic.end()); it != bytes.end();
+       it = std::search(it + 1, bytes.end(), magic.begin(), magic.end())) {
+    ASSERT_LT(static_cast<std::size_t>(it - bytes.begin()) + 48, bytes.size());
+    *(it + 40) ^= 0xff;  // inside the chunk's payload
+    ++damaged;
+  }
+  ASSERT_GE(damaged, 2);
+  test::write_file(dir / "dead.spikey", bytes);
+  r = run({"salvage", (dir / "dead.spikey").string(), "-o", (dir / "dead_saved.spikey").string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("nothing to salvage"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "dead_saved.spikey"));
 
   // Damaged metadata: nothing to salvage, exit 1, no output.
   bytes = test::read_file(dir / "s.spikey");

@@ -26,6 +26,8 @@ using nlohmann::json;
 
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
+// verify: every checksum of what is there matches, but chunks were lost (a salvaged archive).
+inline constexpr int kExitIncomplete = 3;
 
 // Wrong options detected after parsing (e.g. contradicting flags).
 struct UsageError : std::runtime_error {

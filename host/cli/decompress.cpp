@@ -22,6 +22,7 @@ int run_decompress(const DecompressArgs& a, const CommonOptions& o) {
   const std::string& output = a.output;
   const bool force = a.force;
   const format::ArchiveReader reader(archive);
+  const host::ProtectedInput archive_is_input(archive);  // a restored file never replaces the archive
   cli::ProgressBar bar(o.quiet);
   host::RestoreOptions options;
   options.output_directory = output;

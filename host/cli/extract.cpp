@@ -23,6 +23,7 @@ int run_extract(const ExtractArgs& a, const CommonOptions& o) {
   if (a.start_seconds && a.start_sample) throw UsageError("use --start or --start-sample, not both");
   if (a.end_seconds && a.end_sample) throw UsageError("use --end or --end-sample, not both");
   const format::ArchiveReader reader(a.archive);
+  const host::ProtectedInput archive_is_input(a.archive);  // the window never replaces the archive
   const format::Metadata& meta = reader.metadata();
   std::vector<std::uint32_t> channels;
   if (!a.channels.empty()) {

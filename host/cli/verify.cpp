@@ -29,14 +29,18 @@ int run_verify(const std::string& archive, const CommonOptions& o) {
                                         ? 0
                                         : static_cast<double>(reader.index()[r.slowest_chunk].sample_count) / m.sample_rate;
     const double slowest_realtime = r.slowest_chunk_seconds > 0 ? slowest_duration / r.slowest_chunk_seconds : 0;
+    // A salvaged archive with lost chunks checks out but is not the whole recording: its own
+    // exit status (kExitIncomplete), and no ratio (the original bytes include what was lost).
+    const bool incomplete = r.lost_chunks > 0;
     j["ok"] = r.mismatched_files.empty();
+    j["complete"] = !incomplete;
     j["files"] = r.files;
     j["chunks"] = reader.index().size();
     j["lost_chunks"] = r.lost_chunks;
     j["incomplete_files"] = r.incomplete_files;
     j["original_bytes"] = r.bytes;
     j["archive_bytes"] = reader.file_size();
-    j["ratio"] = ratio;
+    j["ratio"] = incomplete ? json(nullptr) : json(ratio);
     j["duration_seconds"] = m.duration_seconds();
     j["decode_seconds"] = r.seconds;
     j["decode_mb_per_s"] = mb_s;
@@ -52,18 +56,20 @@ int run_verify(const std::string& archive, const CommonOptions& o) {
     if (o.json_output) {
       std::cout << j.dump(2) << "\n";
     } else if (r.mismatched_files.empty()) {
-      std::cout << "OK " << archive << ": " << r.files << " file(s), " << reader.index().size() << " chunk(s), "
-                << fixed(m.duration_seconds(), 3) << " s of recording, ratio " << fixed(ratio, 4) << "\n"
+      std::cout << (incomplete ? "INCOMPLETE " : "OK ") << archive << ": " << r.files << " file(s), " << reader.index().size()
+                << " chunk(s), " << fixed(m.duration_seconds(), 3) << " s of recording, "
+                << (incomplete ? std::string("data missing") : "ratio " + fixed(ratio, 4)) << "\n"
                 << "decode " << fixed(r.seconds, 3) << " s: " << fixed(mb_s, 1) << " MB/s, " << fixed(realtime, 1)
                 << "x real time; slowest chunk " << r.slowest_chunk << ": " << fixed(r.slowest_chunk_seconds * 1e3, 2)
                 << " ms for " << fixed(slowest_duration, 3) << " s (" << fixed(slowest_realtime, 1) << "x real time)\n";
-      if (r.lost_chunks > 0)
-        std::cout << "salvaged archive: " << r.lost_chunks << " chunk(s) were lost before the salvage; " << r.incomplete_files.size()
-                  << " file(s) incomplete; everything kept is intact\n";
+      if (incomplete)
+        std::cout << "salvaged archive: " << r.lost_chunks << " of " << reader.index().size() << " chunk(s) were lost before the salvage; "
+                  << r.incomplete_files.size() << " file(s) incomplete; everything kept is intact\n";
     } else {
       std::cerr << "spikey: verify failed: " << j["error"].get<std::string>() << "\n";
     }
-    return r.mismatched_files.empty() ? 0 : kExitFailure;
+    if (!r.mismatched_files.empty()) return kExitFailure;
+    return incomplete ? kExitIncomplete : 0;
   } catch (const std::exception& e) {
     if (!o.json_output) throw;
     j["error"] = e.what();

@@ -24,6 +24,7 @@ MappedFile::MappedFile(const std::filesystem::path& path) {
     ::close(fd);
     throw std::runtime_error(path.string() + " is not a regular file");
   }
+  protected_.emplace(static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino), path);
   size_ = static_cast<std::uint64_t>(st.st_size);
   if (size_ > 0) {
     void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -42,7 +43,7 @@ MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<std::uint8_t*>(data_), size_);
 }
 
-MappedFile::MappedFile(MappedFile&& other) noexcept : data_(other.data_), size_(other.size_) {
+MappedFile::MappedFile(MappedFile&& other) noexcept : data_(other.data_), size_(other.size_), protected_(std::move(other.protected_)) {
   other.data_ = nullptr;
   other.size_ = 0;
 }

@@ -1,6 +1,7 @@
 #include "spikey/host/output_file.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -8,8 +9,12 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <map>
+#include <optional>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace spikey::host {
 
@@ -54,7 +59,73 @@ std::runtime_error io_error(const std::string& what, const fs::path& path) {
 
 constexpr std::size_t kBufferSize = 1 << 20;
 
+struct ProtectedInputs {
+  std::mutex mutex;
+  // (device, inode) -> the name it was opened by, and how many holders protect it
+  std::map<std::pair<std::uint64_t, std::uint64_t>, std::pair<fs::path, int>> files;
+};
+
+ProtectedInputs& protected_inputs() {
+  static ProtectedInputs inputs;
+  return inputs;
+}
+
+// The input that `destination` names (following links), if it is one.
+std::optional<fs::path> protected_input_at(const fs::path& destination) {
+  struct stat st {};
+  if (::stat(destination.c_str(), &st) != 0) return std::nullopt;
+  ProtectedInputs& inputs = protected_inputs();
+  const std::lock_guard lock(inputs.mutex);
+  const auto it = inputs.files.find({static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)});
+  if (it == inputs.files.end()) return std::nullopt;
+  return it->second.first;
+}
+
+// ".NAME.spikey-tmp-PID-N", NAME cut (at a UTF-8 character boundary) so that the whole fits
+// the directory's limit on a name (255 bytes on most file systems).
+std::string temporary_name(const fs::path& parent, const std::string& name, unsigned counter) {
+  const std::string suffix = ".spikey-tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter);
+  const long limit = ::pathconf(parent.c_str(), _PC_NAME_MAX);
+  const std::size_t max_name = limit > 0 ? static_cast<std::size_t>(limit) : 255;
+  std::size_t keep = name.size();
+  if (1 + keep + suffix.size() > max_name) {
+    keep = max_name > 1 + suffix.size() ? max_name - 1 - suffix.size() : 0;
+    while (keep > 0 && (static_cast<unsigned char>(name[keep]) & 0xc0) == 0x80) --keep;  // not inside a character
+  }
+  std::string out(1, '.');
+  out.append(name, 0, keep);
+  out.append(suffix);
+  return out;
+}
+
 }  // namespace
+
+ProtectedInput::ProtectedInput(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) add(static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino), path);
+}
+
+ProtectedInput::ProtectedInput(std::uint64_t device, std::uint64_t inode, const fs::path& path) { add(device, inode, path); }
+
+void ProtectedInput::add(std::uint64_t device, std::uint64_t inode, const fs::path& path) {
+  ProtectedInputs& inputs = protected_inputs();
+  const std::lock_guard lock(inputs.mutex);
+  auto& entry = inputs.files[{device, inode}];
+  if (entry.second++ == 0) entry.first = path;
+  device_ = device, inode_ = inode, active_ = true;
+}
+
+ProtectedInput::ProtectedInput(ProtectedInput&& other) noexcept : device_(other.device_), inode_(other.inode_), active_(other.active_) {
+  other.active_ = false;
+}
+
+ProtectedInput::~ProtectedInput() {
+  if (!active_) return;
+  ProtectedInputs& inputs = protected_inputs();
+  const std::lock_guard lock(inputs.mutex);
+  const auto it = inputs.files.find({device_, inode_});
+  if (it != inputs.files.end() && --it->second.second == 0) inputs.files.erase(it);
+}
 
 void install_cleanup_signal_handlers() {
   for (int s : {SIGINT, SIGTERM, SIGHUP}) std::signal(s, remove_temporaries_and_exit);
@@ -62,15 +133,15 @@ void install_cleanup_signal_handlers() {
 
 TemporaryPath::TemporaryPath(const fs::path& destination, bool overwrite) : destination_(destination), overwrite_(overwrite) {
   std::error_code ec;
+  if (const auto input = protected_input_at(destination))
+    throw std::runtime_error("refusing to write " + destination.string() + ": it is the input " + input->string() +
+                             " (inputs are never replaced; choose another output)");
   if (!overwrite && fs::exists(fs::symlink_status(destination, ec)))
     throw std::runtime_error(destination.string() + " already exists (use -f to overwrite)");
   if (fs::is_directory(destination, ec)) throw std::runtime_error(destination.string() + " is a directory");
   const fs::path parent = destination.has_parent_path() ? destination.parent_path() : fs::path(".");
   if (!fs::is_directory(parent, ec)) throw std::runtime_error("cannot write " + destination.string() + ": directory " + parent.string() + " does not exist");
-  std::string name = ".";
-  name += destination.filename().string();
-  name += ".spikey-tmp-" + std::to_string(::getpid()) + "-" + std::to_string(g_temporary_counter++);
-  temporary_ = parent / name;
+  temporary_ = parent / temporary_name(parent, destination.filename().string(), g_temporary_counter++);
   registry_slot_ = register_path(temporary_);
 }
 
@@ -80,6 +151,9 @@ TemporaryPath::~TemporaryPath() {
 }
 
 void TemporaryPath::commit() {
+  // An input that appeared under the destination's name while we worked is not replaced either.
+  if (const auto input = protected_input_at(destination_))
+    throw std::runtime_error("refusing to write " + destination_.string() + ": it is the input " + input->string());
   // Without -f, refuse to replace a file that appeared while we were working.
   if (!overwrite_) {
     if (::link(temporary_.c_str(), destination_.c_str()) != 0) {

@@ -158,6 +158,10 @@ SalvageReport salvage_archive(const fs::path& damaged, const fs::path& output, c
     return 0;
   }, [](std::size_t, int&) {});
 
+  // An archive of nothing but lost chunks is no salvage: fail, and write nothing.
+  if (std::none_of(found.begin(), found.end(), [](const FoundChunk& f) { return f.payload_size != 0; }))
+    throw ArchiveError("nothing to salvage in " + damaged.string() + ": none of its " + std::to_string(chunk_count) +
+                       " chunk(s) is intact");
   TemporaryPath temporary(output, options.overwrite);
   {
     format::ArchiveWriter writer(temporary.path(), r.section);

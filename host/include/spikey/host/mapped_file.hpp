@@ -1,9 +1,13 @@
 // Read-only memory map of an input file: large recordings are read in place, chunk by chunk.
+// While mapped, the file cannot be an output (ProtectedInput).
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
+
+#include "spikey/host/output_file.hpp"
 
 namespace spikey::host {
 
@@ -21,6 +25,7 @@ class MappedFile {
  private:
   const std::uint8_t* data_ = nullptr;
   std::uint64_t size_ = 0;
+  std::optional<ProtectedInput> protected_;  // never an output while mapped
 };
 
 }  // namespace spikey::host

@@ -12,10 +12,31 @@ namespace spikey::host {
 
 void install_cleanup_signal_handlers();
 
+// Inputs are never replaced: while a ProtectedInput lives (MappedFile holds one for every
+// recording and damaged archive it maps; the CLI for each archive it reads), a TemporaryPath
+// whose destination is that file (by its name, a symbolic link or a hard link: the same device
+// and inode) is refused, with or without -f.
+class ProtectedInput {
+ public:
+  explicit ProtectedInput(const std::filesystem::path& path);  // nothing protected if it cannot be stat'ed
+  ProtectedInput(std::uint64_t device, std::uint64_t inode, const std::filesystem::path& path);
+  ~ProtectedInput();
+  ProtectedInput(ProtectedInput&& other) noexcept;
+  ProtectedInput& operator=(ProtectedInput&&) = delete;
+  ProtectedInput(const ProtectedInput&) = delete;
+
+ private:
+  void add(std::uint64_t device, std::uint64_t inode, const std::filesystem::path& path);
+  std::uint64_t device_ = 0, inode_ = 0;
+  bool active_ = false;
+};
+
 // A unique temporary path in the destination's directory, removed unless committed.
 class TemporaryPath {
  public:
-  // Fails if `destination` exists and !overwrite, or if its directory does not exist.
+  // Fails if `destination` exists and !overwrite, if it is a protected input, or if its
+  // directory does not exist. The temporary name is ".NAME.spikey-tmp-PID-N", with NAME
+  // shortened where the whole would pass the directory's name limit.
   TemporaryPath(const std::filesystem::path& destination, bool overwrite);
   ~TemporaryPath();
   TemporaryPath(const TemporaryPath&) = delete;
