@@ -246,6 +246,44 @@ TEST(Cli, BadInputsGiveOneClearLineAndNoOutput) {
   for (const auto& e : entries(dir.path())) EXPECT_EQ(e.find("tmp"), std::string::npos);
 }
 
+// What a message says matches what is wrong: options out of range in plain words (usage,
+// exit 2, NaN and inf alike), file names an archive cannot keep, an empty archive.
+TEST(Cli, MessagesSayWhatIsWrong) {
+  test::TempDir dir;
+  const fs::path wav = kSample / "4fd5d61c-1484-441c-8c3c-b5669d0e2292.wav";
+  const fs::path out = dir / "x.spikey";
+  for (const char* seconds : {"0.00001", "0.003", "inf", "nan", "0", "abc"}) {
+    const auto r = run({"compress", wav.string(), "-o", out.string(), "--chunk-seconds", seconds, "-q"});
+    EXPECT_EQ(r.code, 2) << seconds;
+    EXPECT_LT(r.err.size(), 200u) << r.err;
+    EXPECT_NE(r.err.find("--chunk-seconds"), std::string::npos) << r.err;
+  }
+  EXPECT_NE(run({"compress", wav.string(), "-o", out.string(), "--chunk-seconds", "0.00001"}).err.find("at least 64"), std::string::npos);
+  test::write_file(dir / "raw.bin", std::vector<std::uint8_t>(4000, 1));
+  for (const char* rate : {"1e-9", "nan", "inf", "0"}) {
+    const auto r = run({"compress", (dir / "raw.bin").string(), "--raw-channels", "1", "--raw-rate", rate, "-o", out.string(), "-q"});
+    EXPECT_EQ(r.code, 2) << rate;
+    EXPECT_NE(r.err.find("--raw-rate"), std::string::npos) << r.err;
+  }
+  EXPECT_FALSE(fs::exists(out));
+
+  fs::copy_file(wav, dir / "a\\b.wav");
+  auto r = run({"compress", (dir / "a\\b.wav").string(), "-o", out.string(), "-q"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("backslash"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("model"), std::string::npos) << r.err;
+
+  auto empty = test::read_file(wav);
+  empty.resize(44);
+  empty[40] = empty[41] = empty[42] = empty[43] = 0;  // data size 0
+  test::write_file(dir / "empty.wav", empty);
+  ASSERT_EQ(run({"compress", (dir / "empty.wav").string(), "-o", out.string(), "-q"}).code, 0);
+  r = run({"extract", out.string(), "-o", (dir / "w.npy").string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("no samples"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "w.npy"));
+}
+
 TEST(Cli, WrongUsageExitsWithTwo) {
   test::TempDir dir;
   EXPECT_EQ(run({"compress"}).code, 2);

@@ -97,9 +97,15 @@ TEST(Salvage, EveryTruncationKeepsEveryCompleteChunk) {
     const std::uint64_t metadata_end = intact.index()[0].record_offset;
     for (std::uint64_t length = metadata_end; length < bytes.size(); length += 7) {
       test::write_file(dir / "cut.spikey", std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(length)));
-      const auto report = host::salvage_archive(dir / "cut.spikey", dir / "out.spikey", {true, 1});
       std::uint64_t complete = 0;
       for (const auto& e : intact.index()) complete += e.record_offset + format::kChunkFrameSize + e.payload_size <= length;
+      if (complete == 0) {  // nothing intact: no salvage, and no output
+        fs::remove(dir / "out.spikey");
+        EXPECT_THROW(host::salvage_archive(dir / "cut.spikey", dir / "out.spikey", {true, 1}), format::ArchiveError) << "truncated to " << length;
+        ASSERT_FALSE(fs::exists(dir / "out.spikey"));
+        continue;
+      }
+      const auto report = host::salvage_archive(dir / "cut.spikey", dir / "out.spikey", {true, 1});
       ASSERT_EQ(report.recovered, complete) << "truncated to " << length;
       ASSERT_EQ(report.lost, 11 - complete);
       ASSERT_EQ(salvaged_lost(dir / "out.spikey"), 11 - complete);

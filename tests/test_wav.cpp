@@ -92,7 +92,11 @@ TEST(Wav, RejectsWhatIsNotSixteenBitPcm) {
   expect_rejected(riff({{"fmt ", fmt_chunk(1, 1, 8000, 32)}, {"data", {1, 2, 3, 4}}}), "32-bit");
   expect_rejected(riff({{"fmt ", fmt_chunk(3, 1, 8000, 32)}, {"data", {1, 2, 3, 4}}}), "floating-point");
   expect_rejected(riff({{"fmt ", fmt_chunk(1, 0, 8000, 16)}, {"data", {}}}), "0 channels");
-  expect_rejected(riff({{"data", {1, 0}}}), "before the fmt");
+  expect_rejected(riff({{"data", {1, 0}}}), "no fmt chunk before the data chunk at byte 12");
+  expect_rejected(riff({{"data", {1, 0}}, {"fmt ", fmt_chunk(1, 1, 8000, 16)}}), "the data chunk (byte 12) comes before the fmt chunk (byte 22)");
+  auto long_list = riff({{"fmt ", fmt_chunk(1, 1, 8000, 16)}, {"LIST", {'I', 'N', 'F', 'O'}}, {"data", {1, 0}}});
+  long_list[41] = 1;  // the LIST chunk's size (bytes 40-43): 260, past the end of the file
+  expect_rejected(long_list, "the \"LIST\" chunk at byte 36 declares 260 bytes, past the end of the file");
   expect_rejected(riff({{"fmt ", fmt_chunk(1, 1, 8000, 16)}}), "no data chunk");
   expect_rejected(riff({{"LIST", {1, 2}}}), "no fmt chunk");
   expect_rejected(riff({{"fmt ", {1, 0, 1, 0}}, {"data", {}}}), "malformed fmt");

@@ -1,5 +1,8 @@
 #include "common.hpp"
 
+#include <cmath>
+#include <limits>
+
 #include <cstdio>
 #include <iostream>
 
@@ -40,6 +43,31 @@ json value_map_json(const format::ValueMap& m) {
   return j;
 }
 
+namespace {
+
+// A number as the user wrote it, finite and in [low, high]; the message says what is allowed
+// in plain terms (CLI11's own range check prints the limits of a double in full).
+std::string check_number(const std::string& text, double low, double high, const std::string& what) {
+  double value = 0;
+  std::size_t used = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    return "\"" + text + "\" is not a number";
+  }
+  if (used != text.size() || !std::isfinite(value)) return "\"" + text + "\" is not a finite number";
+  if (!(value >= low && value <= high)) return "must be " + what + ", not " + text;
+  return {};
+}
+
+}  // namespace
+
+const CLI::Validator kPositiveSeconds(
+    [](std::string& text) { return check_number(text, std::numeric_limits<double>::min(), 1e9, "a positive number of seconds"); },
+    "SECONDS");
+const CLI::Validator kSampleRateHz([](std::string& text) { return check_number(text, 1, 1e7, "a sample rate from 1 Hz to 10 MHz"); },
+                                   "HZ");
+
 void add_threads(CLI::App* cmd, CommonOptions& o) {
   cmd->add_option("--threads", o.threads, "worker threads (default: all cores)")->check(CLI::Range(1u, 1024u));
 }
@@ -49,14 +77,14 @@ void add_recording_inputs(CLI::App* cmd, CompressArgs& a) {
       ->required();
   auto* raw_channels = cmd->add_option("--raw-channels", a.recording.raw_channels, "file inputs are headerless interleaved int16 with N channels")
                            ->check(CLI::Range(1u, 65535u));
-  auto* raw_rate = cmd->add_option("--raw-rate", a.recording.raw_rate, "sample rate in Hz of raw inputs")->check(CLI::PositiveNumber);
+  auto* raw_rate = cmd->add_option("--raw-rate", a.recording.raw_rate, "sample rate in Hz of raw inputs")->check(kSampleRateHz);
   raw_channels->needs(raw_rate);
   raw_rate->needs(raw_channels);
 }
 
 void add_training_options(CLI::App* cmd, CompressArgs& a, CommonOptions& common) {
   add_recording_inputs(cmd, a);
-  cmd->add_option("--chunk-seconds", a.recording.chunk_seconds, "chunk length the training sees (default 1)")->check(CLI::PositiveNumber);
+  cmd->add_option("--chunk-seconds", a.recording.chunk_seconds, "chunk length the training sees (default 1)")->check(kPositiveSeconds);
   cmd->add_option("--model-config", a.recording.model_config, "JSON with the predictor's architecture")->check(CLI::ExistingFile);
   cmd->add_flag("-f,--force", a.force, "overwrite an existing output");
   cmd->add_flag("-q,--quiet", common.quiet, "no summary");

@@ -30,6 +30,11 @@ inline constexpr int kExitUsage = 2;
 inline constexpr int kExitIncomplete = 3;
 
 // Wrong options detected after parsing (e.g. contradicting flags).
+// --chunk-seconds: a positive, finite number of seconds (NaN, inf and 0 are usage errors).
+extern const CLI::Validator kPositiveSeconds;
+// --raw-rate: a sample rate from 1 Hz to 10 MHz.
+extern const CLI::Validator kSampleRateHz;
+
 struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };

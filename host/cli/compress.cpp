@@ -67,7 +67,7 @@ Subcommand add_compress(CLI::App& app, CommonOptions& common) {
   compress->add_option("-o,--output", a.output, "archive to write (default: INPUT.spikey for one input)");
   compress->add_option("--level", a.recording.level, "fast | default | max")->check(CLI::IsMember({"fast", "default", "max"}));
   compress->add_option("--chunk-seconds", a.recording.chunk_seconds, "seconds per independently decodable chunk (default 1)")
-      ->check(CLI::PositiveNumber);
+      ->check(kPositiveSeconds);
   compress->add_flag("-f,--force", a.force, "overwrite an existing archive");
   compress->add_flag("--no-verify", a.no_verify, "skip decoding the archive again after writing it");
   compress->add_option("--backend", a.backend, "auto | cpu | cuda (auto: the GPU when there is one)")

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <future>
+#include <iomanip>
 #include <memory>
 #include <numeric>
 #include <optional>
+#include <sstream>
 
 #include "spikey/format/archive_reader.hpp"
 #include "spikey/format/archive_writer.hpp"
@@ -171,14 +173,29 @@ EncodedChunk encode_chunk(std::span<const std::int16_t> samples, const format::C
 
 namespace {
 
+constexpr std::uint64_t kMinChunkSamples = 64;
+
+// A number in at most six significant digits ("1e-05", "19531", "0.00327685").
+std::string shortest_text(double value) {
+  std::ostringstream out;
+  out << std::setprecision(6) << value;
+  return out.str();
+}
+
 std::uint64_t chunk_samples_for(double chunk_seconds, double sample_rate) {
   if (!(chunk_seconds > 0) || !std::isfinite(chunk_seconds)) throw std::invalid_argument("--chunk-seconds must be positive");
   const double samples = std::round(chunk_seconds * sample_rate);
   // Bounded so that one chunk of one channel stays addressable with 32-bit counts.
   if (samples > 1e8)
-    throw std::invalid_argument("--chunk-seconds " + std::to_string(chunk_seconds) + " at " + std::to_string(sample_rate) +
+    throw std::invalid_argument("--chunk-seconds " + shortest_text(chunk_seconds) + " at " + shortest_text(sample_rate) +
                                 " Hz is too long: at most 1e8 samples per chunk");
-  return std::max<std::uint64_t>(1, static_cast<std::uint64_t>(samples));
+  // Shorter chunks cost more in headers than they hold (--chunk-seconds 0.00001 once gave
+  // one-sample chunks and an archive 20x its input).
+  if (samples < static_cast<double>(kMinChunkSamples))
+    throw std::invalid_argument("--chunk-seconds " + shortest_text(chunk_seconds) + " gives " + shortest_text(std::max(samples, 0.0)) +
+                                " sample(s) per chunk at " + shortest_text(sample_rate) + " Hz: a chunk needs at least " +
+                                std::to_string(kMinChunkSamples) + " (" + shortest_text(kMinChunkSamples / sample_rate) + " s)");
+  return static_cast<std::uint64_t>(samples);
 }
 
 // Batches of whole chunks, each within the memory budget; the next batch's samples are

@@ -78,6 +78,10 @@ Recording Recording::open(const std::vector<fs::path>& arguments, const InputOpt
 
   std::map<std::string, const InputSource*> by_restore_path;
   for (const auto& s : rec.sources_) {
+    // Restore paths are '/'-separated on every system (SPEC §4.1, §4.3), so a backslash cannot be kept.
+    if (s.restore_path.find('\\') != std::string::npos)
+      throw InputError(s.file.string() + ": a file name with a backslash cannot be archived (restore paths are '/'-separated on "
+                       "every system); rename the file");
     auto [it, inserted] = by_restore_path.emplace(s.restore_path, &s);
     if (!inserted)
       throw InputError("inputs " + it->second->file.string() + " and " + s.file.string() + " would both restore to " +

@@ -61,13 +61,30 @@ WavLayout parse_wav(std::span<const std::uint8_t> file, const std::string& name)
       layout.sample_rate = rate;
       have_format = true;
     } else if (tag_is(chunk, "data")) {
-      if (!have_format) throw fail("data chunk comes before the fmt chunk");
+      if (!have_format) {
+        // Say which: no fmt chunk at all, or one after the data (which this reader does not take).
+        std::uint64_t later = body + size + (size & 1);
+        while (later + 8 <= file.size()) {
+          if (tag_is(file.data() + later, "fmt "))
+            throw fail("the data chunk (byte " + std::to_string(pos) + ") comes before the fmt chunk (byte " + std::to_string(later) + ")");
+          const std::uint64_t later_size = le32(file.data() + later + 4);
+          later += 8 + later_size + (later_size & 1);
+        }
+        throw fail("no fmt chunk before the data chunk at byte " + std::to_string(pos));
+      }
       layout.data_offset = body;
       // A data size past the end of the file (recorders that never patched the header) is
       // clipped to the file; the original size field is kept verbatim in the prefix.
       const std::uint64_t available = std::min<std::uint64_t>(size, file.size() - body);
       layout.frames = available / (std::uint64_t{layout.channels} * 2);
       return layout;
+    }
+    if (body + size > file.size()) {
+      std::string tag(reinterpret_cast<const char*>(chunk), 4);
+      for (char& c : tag)
+        if (c < 0x20 || c > 0x7e) c = '?';
+      throw fail("the \"" + tag + "\" chunk at byte " + std::to_string(pos) + " declares " + std::to_string(size) + " bytes, past the end of the file (" +
+                 std::to_string(file.size()) + " bytes)" + (have_format ? "; no data chunk before it" : ""));
     }
     pos = body + size + (size & 1);  // chunks are padded to even sizes
   }

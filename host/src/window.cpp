@@ -112,6 +112,7 @@ Window resolve_window(const format::Metadata& metadata, std::uint64_t start, std
     if (c >= metadata.channels.size()) throw std::invalid_argument("channel " + std::to_string(c) + " does not exist");
     shortest = std::min(shortest, metadata.channels[c].length);
   }
+  if (shortest == 0) throw std::runtime_error("nothing to extract: the requested channels hold no samples");
   if (end <= start) throw std::invalid_argument("the window is empty: end must be after start");
   w.start = start;
   w.end = std::min(end, shortest);
