@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -221,6 +222,31 @@ TEST(Cli, LongFileNamesRoundTrip) {
     EXPECT_EQ(r.code, 0) << r.err;
     for (const auto& name : entries(dir.path())) EXPECT_EQ(name.find("spikey-tmp"), std::string::npos) << name;
   }
+}
+
+// Temporaries a killed run left (SIGKILL gives no chance to clean up) are removed by the next
+// run that writes into the same directory: those of this host whose process is gone. A live
+// process's, and another host's (a directory shared by a cluster's nodes), are left alone.
+TEST(Cli, StaleTemporariesOfKilledRunsAreRemoved) {
+  test::TempDir dir;
+  char host[256] = {};
+  ASSERT_EQ(::gethostname(host, sizeof host - 1), 0);
+  std::string host_name = host;
+  for (char& c : host_name)
+    if (c == '/' || c == '.') c = '_';
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);  // a process number that is gone
+  const std::string dead = ".x.spikey.spikey-tmp-" + host_name + "-" + std::to_string(child) + "-0";
+  const std::string live = ".y.spikey.spikey-tmp-" + host_name + "-" + std::to_string(::getpid()) + "-3";
+  const std::string other_host = ".z.spikey.spikey-tmp-elsewhere_node-" + std::to_string(child) + "-1";
+  for (const auto& name : {dead, live, other_host}) test::write_file(dir / name, {1, 2, 3});
+  const auto r = run({"compress", (kSample / "4fd5d61c-1484-441c-8c3c-b5669d0e2292.wav").string(), "-o", (dir / "a.spikey").string(), "-q"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(dir / dead));
+  EXPECT_TRUE(fs::exists(dir / live));
+  EXPECT_TRUE(fs::exists(dir / other_host));
 }
 
 TEST(Cli, BadInputsGiveOneClearLineAndNoOutput) {
@@ -641,6 +667,20 @@ TEST(Cli, FullDiskLeavesNoPartialOutput) {
     for (const auto& e : entries(dir.path())) EXPECT_TRUE(e == "s.spikey" || e == "restored") << "left behind: " << e;  // an empty directory at most
   }
   EXPECT_EQ(test::read_file(dir / "s.spikey"), archive);
+
+  // Files a failed decompress already finished are taken back: the run leaves nothing and can
+  // be run again without -f. a.wav (8 KB) is finished before b.wav (197 KB) passes the limit.
+  fs::create_directories(dir / "two");
+  auto small = test::read_file(kSample / "4fd5d61c-1484-441c-8c3c-b5669d0e2292.wav");
+  test::write_file(dir / "two" / "a.wav", test::make_wav(1, 19531, std::vector<std::int16_t>(4000, 7)));
+  test::write_file(dir / "two" / "b.wav", small);
+  ASSERT_EQ(run({"compress", (dir / "two" / "a.wav").string(), (dir / "two" / "b.wav").string(), "-o", (dir / "two.spikey").string(), "-q"}).code, 0);
+  const auto [code, message] = limited("decompress " + quote((dir / "two.spikey").string()) + " -o " + quote((dir / "out").string()));
+  EXPECT_EQ(code, 1) << message;
+  EXPECT_TRUE(!fs::exists(dir / "out") || fs::is_empty(dir / "out")) << "a.wav was finished, then taken back";
+  const auto again = run({"decompress", (dir / "two.spikey").string(), "-o", (dir / "out").string(), "-q"});
+  EXPECT_EQ(again.code, 0) << again.err;
+  EXPECT_EQ(test::read_file(dir / "out" / "b.wav"), small);
 }
 
 // spikey batch without Slurm: every shard's entries archived once, per-entry reports, a failed

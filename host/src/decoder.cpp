@@ -219,8 +219,16 @@ class SourceRebuilder {
   bool finish() {
     append(verbatim_range(source_.suffix));
     const bool match = checksum_.digest() == source_.checksum && bytes_ == source_.size;
-    if (output_ && (match || lost_)) output_->commit();
+    if (output_ && (match || lost_)) {
+      output_->commit();
+      committed_ = true;
+    }
     return match;
+  }
+  // The file this rebuilder put in place, if it did.
+  std::optional<fs::path> committed() const {
+    if (!committed_) return std::nullopt;
+    return output_->destination();
   }
   bool lost() const { return lost_; }
 
@@ -243,6 +251,7 @@ class SourceRebuilder {
   format::StreamingChecksum checksum_;
   std::uint64_t bytes_ = 0;
   bool lost_ = false;  // some of its samples were in lost chunks
+  bool committed_ = false;
   std::vector<std::int16_t> interleaved_;
   std::vector<const std::int16_t*> channel_starts_;
 };
@@ -290,51 +299,64 @@ RestoreReport restore_sources(const format::ArchiveReader& reader, const Restore
   const std::uint64_t groups = (source_count + group_size - 1) / group_size;
   RestoreReport report;
   std::uint64_t progress_done = 0;
-  for (std::size_t first = 0; first < source_count; first += group_size) {
-    const std::size_t end = std::min(source_count, first + group_size);
-    std::vector<std::unique_ptr<SourceRebuilder>> rebuilders;
-    std::vector<std::uint32_t> channels;
-    for (std::size_t s = first; s < end; ++s) {
-      rebuilders.push_back(std::make_unique<SourceRebuilder>(reader, static_cast<std::uint32_t>(s), options));
-      for (std::uint32_t j = 0; j < meta.sources[s].channel_count; ++j) channels.push_back(meta.sources[s].first_channel + j);
-    }
-    // All channels: decode_chunk then also checks the decoded-samples checksum.
-    if (channels.size() == meta.channels.size()) channels.clear();
-    std::sort(channels.begin(), channels.end());
-    // joint chunks per task (decode_chunks); lost chunks of a salvaged archive are zeros.
-    const std::uint64_t joint = joint_chunks(meta, chunk_count, options.threads);
-    const std::uint64_t tasks = (chunk_count + joint - 1) / joint;
-    ordered_parallel<std::vector<DecodedChunk>>(tasks, options.threads, std::size_t{options.threads} + 1, [&](std::size_t task) {
-      const std::uint64_t first_chunk = task * joint, end_chunk = std::min(chunk_count, first_chunk + joint);
-      std::vector<DecodedChunk> out;
-      for (std::uint64_t i = first_chunk; i < end_chunk;) {
-        if (reader.index()[i].lost()) {
-          out.push_back(zero_filled_chunk(meta, i++, channels));
-          continue;
-        }
-        std::uint64_t run_end = i;
-        while (run_end < end_chunk && !reader.index()[run_end].lost()) ++run_end;
-        for (auto& chunk : decode_chunks(reader, i, run_end, channels)) out.push_back(std::move(chunk));
-        i = run_end;
+  // A run that fails (a full disk, a damaged chunk) takes back the files it already finished,
+  // so that it leaves nothing behind and can simply be run again.
+  std::vector<fs::path> written;
+  try {
+    for (std::size_t first = 0; first < source_count; first += group_size) {
+      const std::size_t end = std::min(source_count, first + group_size);
+      std::vector<std::unique_ptr<SourceRebuilder>> rebuilders;
+      std::vector<std::uint32_t> channels;
+      for (std::size_t s = first; s < end; ++s) {
+        rebuilders.push_back(std::make_unique<SourceRebuilder>(reader, static_cast<std::uint32_t>(s), options));
+        for (std::uint32_t j = 0; j < meta.sources[s].channel_count; ++j) channels.push_back(meta.sources[s].first_channel + j);
       }
-      return out;
-    }, [&](std::size_t, std::vector<DecodedChunk>& decoded) {
-      for (const DecodedChunk& chunk : decoded) {
-        const bool chunk_lost = reader.index()[chunk.chunk].lost();
-        if (options.inspect && channels.empty() && !chunk_lost) options.inspect(chunk);
-        for (auto& r : rebuilders) r->add_chunk(chunk, chunk_lost);
-        if (chunk.decode_seconds > report.slowest_chunk_seconds) {
-          report.slowest_chunk_seconds = chunk.decode_seconds;
-          report.slowest_chunk = chunk.chunk;
+      // All channels: decode_chunk then also checks the decoded-samples checksum.
+      if (channels.size() == meta.channels.size()) channels.clear();
+      std::sort(channels.begin(), channels.end());
+      // joint chunks per task (decode_chunks); lost chunks of a salvaged archive are zeros.
+      const std::uint64_t joint = joint_chunks(meta, chunk_count, options.threads);
+      const std::uint64_t tasks = (chunk_count + joint - 1) / joint;
+      ordered_parallel<std::vector<DecodedChunk>>(tasks, options.threads, std::size_t{options.threads} + 1, [&](std::size_t task) {
+        const std::uint64_t first_chunk = task * joint, end_chunk = std::min(chunk_count, first_chunk + joint);
+        std::vector<DecodedChunk> out;
+        for (std::uint64_t i = first_chunk; i < end_chunk;) {
+          if (reader.index()[i].lost()) {
+            out.push_back(zero_filled_chunk(meta, i++, channels));
+            continue;
+          }
+          std::uint64_t run_end = i;
+          while (run_end < end_chunk && !reader.index()[run_end].lost()) ++run_end;
+          for (auto& chunk : decode_chunks(reader, i, run_end, channels)) out.push_back(std::move(chunk));
+          i = run_end;
         }
-        if (options.progress) options.progress(++progress_done, chunk_count * groups);
+        return out;
+      }, [&](std::size_t, std::vector<DecodedChunk>& decoded) {
+        for (const DecodedChunk& chunk : decoded) {
+          const bool chunk_lost = reader.index()[chunk.chunk].lost();
+          if (options.inspect && channels.empty() && !chunk_lost) options.inspect(chunk);
+          for (auto& r : rebuilders) r->add_chunk(chunk, chunk_lost);
+          if (chunk.decode_seconds > report.slowest_chunk_seconds) {
+            report.slowest_chunk_seconds = chunk.decode_seconds;
+            report.slowest_chunk = chunk.chunk;
+          }
+          if (options.progress) options.progress(++progress_done, chunk_count * groups);
+        }
+      });
+      for (auto& r : rebuilders) {
+        const bool match = r->finish();
+        if (const auto path = r->committed()) written.push_back(*path);
+        if (!match) (r->lost() ? report.incomplete_files : report.mismatched_files).push_back(r->path());
+        report.bytes += r->bytes();
+        ++report.files;
       }
-    });
-    for (auto& r : rebuilders) {
-      if (!r->finish()) (r->lost() ? report.incomplete_files : report.mismatched_files).push_back(r->path());
-      report.bytes += r->bytes();
-      ++report.files;
     }
+  } catch (...) {
+    for (const fs::path& path : written) {
+      std::error_code ignored;
+      fs::remove(path, ignored);
+    }
+    throw;
   }
   report.lost_chunks = lost.size();
   report.seconds = stopwatch.seconds();

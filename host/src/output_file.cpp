@@ -1,6 +1,7 @@
 #include "spikey/host/output_file.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,10 +9,12 @@
 #include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <map>
-#include <optional>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -81,10 +84,25 @@ std::optional<fs::path> protected_input_at(const fs::path& destination) {
   return it->second.first;
 }
 
-// ".NAME.spikey-tmp-PID-N", NAME cut (at a UTF-8 character boundary) so that the whole fits
-// the directory's limit on a name (255 bytes on most file systems).
+constexpr const char* kTemporaryMark = ".spikey-tmp-";
+
+// This machine's name as it appears in temporary names ('.' and '/' would confuse the parse).
+const std::string& host_name() {
+  static const std::string name = [] {
+    char buffer[256] = {};
+    std::string n = ::gethostname(buffer, sizeof buffer - 1) == 0 ? std::string(buffer) : std::string("host");
+    for (char& c : n)
+      if (c == '/' || c == '.') c = '_';
+    return n;
+  }();
+  return name;
+}
+
+// ".NAME.spikey-tmp-HOST-PID-N", NAME cut (at a UTF-8 character boundary) so that the whole fits
+// the directory's limit on a name (255 bytes on most file systems). HOST, because a directory
+// may be shared by the nodes of a cluster, where a process number says nothing elsewhere.
 std::string temporary_name(const fs::path& parent, const std::string& name, unsigned counter) {
-  const std::string suffix = ".spikey-tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter);
+  const std::string suffix = kTemporaryMark + host_name() + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter);
   const long limit = ::pathconf(parent.c_str(), _PC_NAME_MAX);
   const std::size_t max_name = limit > 0 ? static_cast<std::size_t>(limit) : 255;
   std::size_t keep = name.size();
@@ -96,6 +114,34 @@ std::string temporary_name(const fs::path& parent, const std::string& name, unsi
   out.append(name, 0, keep);
   out.append(suffix);
   return out;
+}
+
+// Removes the temporaries that killed runs of spikey on this machine left in `directory` (a
+// SIGKILL gives no chance to clean up): names of this form, from this host, whose process is
+// gone. Once per directory per process.
+void remove_stale_temporaries(const fs::path& directory) {
+  static std::mutex mutex;
+  static std::set<fs::path> scanned;
+  {
+    const std::lock_guard lock(mutex);
+    if (!scanned.insert(directory).second) return;
+  }
+  const std::string mark = kTemporaryMark + host_name() + "-";
+  std::error_code ec;
+  for (fs::directory_iterator it(directory, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    const std::size_t at = name.rfind(mark);
+    if (name.empty() || name[0] != '.' || at == std::string::npos) continue;
+    const std::string rest = name.substr(at + mark.size());  // "PID-N"
+    const std::size_t dash = rest.find('-');
+    if (dash == 0 || dash == std::string::npos || rest.find_first_not_of("0123456789-") != std::string::npos || rest.find('-', dash + 1) != std::string::npos)
+      continue;
+    const long pid = std::strtol(rest.substr(0, dash).c_str(), nullptr, 10);
+    if (pid <= 0 || pid == ::getpid()) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to judge)
+    std::error_code ignored;
+    if (it->is_regular_file(ignored)) fs::remove(it->path(), ignored);
+  }
 }
 
 }  // namespace
@@ -141,6 +187,7 @@ TemporaryPath::TemporaryPath(const fs::path& destination, bool overwrite) : dest
   if (fs::is_directory(destination, ec)) throw std::runtime_error(destination.string() + " is a directory");
   const fs::path parent = destination.has_parent_path() ? destination.parent_path() : fs::path(".");
   if (!fs::is_directory(parent, ec)) throw std::runtime_error("cannot write " + destination.string() + ": directory " + parent.string() + " does not exist");
+  remove_stale_temporaries(parent);
   temporary_ = parent / temporary_name(parent, destination.filename().string(), g_temporary_counter++);
   registry_slot_ = register_path(temporary_);
 }

@@ -64,6 +64,7 @@ class OutputFile {
   OutputFile& operator=(const OutputFile&) = delete;
 
   void write(std::span<const std::uint8_t> bytes);
+  const std::filesystem::path& destination() const { return temporary_.destination(); }
   // Flushes, closes and renames into place.
   void commit();
 
