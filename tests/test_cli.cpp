@@ -310,6 +310,33 @@ TEST(Cli, MessagesSayWhatIsWrong) {
   EXPECT_FALSE(fs::exists(dir / "w.npy"));
 }
 
+// An unfinalized WAV (data size 0, the samples after it, as a crashed recorder leaves it): a
+// warning, and with --repair-wav-size the samples compressed as samples; both restore the file
+// byte for byte.
+TEST(Cli, UnfinalizedWavIsNamedAndRepairedOnRequest) {
+  test::TempDir dir;
+  auto bytes = test::read_file(kSample / "4fd5d61c-1484-441c-8c3c-b5669d0e2292.wav");
+  ASSERT_EQ(std::string(bytes.begin() + 36, bytes.begin() + 40), "data");
+  bytes[40] = bytes[41] = bytes[42] = bytes[43] = 0;  // the data size a recorder writes first
+  test::write_file(dir / "crashed.wav", bytes);
+  auto r = run({"compress", (dir / "crashed.wav").string(), "-o", (dir / "a.spikey").string(), "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("declares 0 frame(s)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--repair-wav-size"), std::string::npos) << r.err;
+  const double kept_verbatim = json::parse(r.out)["ratio"].get<double>();
+  r = run({"compress", (dir / "crashed.wav").string(), "-o", (dir / "b.spikey").string(), "--repair-wav-size", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto repaired = json::parse(r.out);
+  EXPECT_GT(repaired["ratio"].get<double>(), kept_verbatim * 1.2);
+  const auto info = json::parse(run({"info", (dir / "b.spikey").string(), "--json"}).out);
+  EXPECT_EQ(info["total_samples"].get<std::uint64_t>(), (bytes.size() - 44) / 2);
+  for (const char* archive : {"a.spikey", "b.spikey"}) {
+    const fs::path out = dir / (std::string(archive) + ".out");
+    ASSERT_EQ(run({"decompress", (dir / archive).string(), "-o", out.string(), "-q"}).code, 0);
+    EXPECT_EQ(test::read_file(out / "crashed.wav"), bytes) << archive;
+  }
+}
+
 TEST(Cli, WrongUsageExitsWithTwo) {
   test::TempDir dir;
   EXPECT_EQ(run({"compress"}).code, 2);

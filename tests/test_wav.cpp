@@ -77,6 +77,34 @@ TEST(Wav, DataSizeBeyondTheFileIsClipped) {
   EXPECT_EQ(layout.frames, 3u);
 }
 
+// A recorder that stopped before finalizing the header leaves a data size of 0 (or too small)
+// with the samples after it: those bytes are "unclaimed" (no chunk starts there), and with
+// take_unclaimed they are frames. A real chunk after the data is not unclaimed.
+TEST(Wav, UnfinalizedDataSizeIsNoticedAndCanBeRepaired) {
+  auto file = riff({{"fmt ", fmt_chunk(1, 2, 8000, 16)}, {"data", {}}});
+  const std::vector<std::uint8_t> samples = {1, 0, 2, 0, 3, 0, 4, 0, 0xff, 0xfe, 6, 0, 7};  // 3 stereo frames + 1 stray byte
+  file.insert(file.end(), samples.begin(), samples.end());
+  auto layout = parse_wav(file, "x.wav");
+  EXPECT_EQ(layout.frames, 0u);
+  EXPECT_EQ(layout.declared_frames, 0u);
+  EXPECT_EQ(layout.unclaimed_bytes, samples.size());
+  layout = parse_wav(file, "x.wav", true);
+  EXPECT_EQ(layout.frames, 3u);
+  EXPECT_EQ(layout.data_offset, 12u + 8 + 16 + 8);
+
+  auto short_size = riff({{"fmt ", fmt_chunk(1, 1, 8000, 16)}, {"data", {1, 0, 2, 0, 3, 0, 4, 0}}});
+  short_size[40] = 2;  // declares one frame of four
+  layout = parse_wav(short_size, "x.wav", true);
+  EXPECT_EQ(layout.declared_frames, 1u);
+  EXPECT_EQ(layout.unclaimed_bytes, 6u);
+  EXPECT_EQ(layout.frames, 4u);
+
+  const auto finalized = riff({{"fmt ", fmt_chunk(1, 1, 8000, 16)}, {"data", {1, 0, 2, 0}}, {"LIST", {'I', 'N', 'F', 'O'}}});
+  layout = parse_wav(finalized, "x.wav", true);
+  EXPECT_EQ(layout.unclaimed_bytes, 0u);
+  EXPECT_EQ(layout.frames, 2u);
+}
+
 TEST(Wav, ExtensiblePcmIsAccepted) {
   const auto file = host::wav_header(5, 20000, 0);
   const auto layout = parse_wav(file, "x.wav");

@@ -80,6 +80,8 @@ void add_recording_inputs(CLI::App* cmd, CompressArgs& a) {
   auto* raw_rate = cmd->add_option("--raw-rate", a.recording.raw_rate, "sample rate in Hz of raw inputs")->check(kSampleRateHz);
   raw_channels->needs(raw_rate);
   raw_rate->needs(raw_channels);
+  cmd->add_flag("--repair-wav-size", a.recording.repair_wav_size,
+                "WAVs whose header declares fewer data bytes than follow it (never finalized): take the samples to the end of the file");
 }
 
 void add_training_options(CLI::App* cmd, CompressArgs& a, CommonOptions& common) {
@@ -103,7 +105,7 @@ host::Recording open_inputs(const CompressArgs& a, const CommonOptions& o) {
     if (!o.quiet) std::cerr << "spikey: " << line << "\n";
   };
   return host::Recording::open(std::vector<fs::path>(a.inputs.begin(), a.inputs.end()),
-                               host::InputOptions{a.recording.raw_channels, a.recording.raw_rate}, note);
+                               host::InputOptions{a.recording.raw_channels, a.recording.raw_rate, a.recording.repair_wav_size}, note);
 }
 
 void choose_backend(const CompressArgs& a, const CommonOptions& o, host::EncodeOptions& options, bool encodes) {

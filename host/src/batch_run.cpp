@@ -77,6 +77,10 @@ RecordingOptions entry_options(const RecordingOptions& defaults, const ManifestE
   const std::string line = "manifest line " + std::to_string(e.line);
   for (std::size_t i = 0; i < e.options.size(); ++i) {
     const std::string& key = e.options[i];
+    if (key == "--repair-wav-size") {
+      a.repair_wav_size = true;
+      continue;
+    }
     if (i + 1 >= e.options.size()) throw std::invalid_argument(line + ": " + key + " needs a value");
     const std::string& value = e.options[++i];
     const auto number = [&] {
@@ -153,7 +157,7 @@ BatchSummary run_batch(const BatchOptions& o) {
       fs::create_directories(archive.parent_path());
       EncodeOptions options = o.encode_options ? o.encode_options(recording) : encode_options_for(recording, o.threads);
       options.overwrite = true;  // an archive that exists here did not verify: replace it
-      const Recording input = Recording::open({e.input}, InputOptions{recording.raw_channels, recording.raw_rate}, note);
+      const Recording input = Recording::open({e.input}, InputOptions{recording.raw_channels, recording.raw_rate, recording.repair_wav_size}, note);
       const CompressReport r = compress(input, archive, options);
       describe_compressed(report, recording, r, archive);
       write_json_file(report_path, report);

@@ -15,9 +15,19 @@ namespace fs = std::filesystem;
 
 namespace {
 
-InputSource open_wav(const fs::path& file, std::string restore_path) {
+InputSource open_wav(const fs::path& file, std::string restore_path, bool repair_size, const std::function<void(const std::string&)>& note) {
   InputSource src{file, std::move(restore_path), format::SourceKind::wav, MappedFile(file)};
-  const WavLayout layout = parse_wav(src.map.bytes(), file.string());
+  const WavLayout layout = parse_wav(src.map.bytes(), file.string(), repair_size);
+  if (layout.unclaimed_bytes > 0) {
+    const std::string declared = std::to_string(layout.declared_frames) + " frame(s)";
+    if (repair_size)
+      note(file.string() + ": its header declares " + declared + "; --repair-wav-size takes " + std::to_string(layout.frames) +
+           " as samples (the header is kept as it is, so the file restores byte for byte)");
+    else
+      note("warning: " + file.string() + ": its header declares " + declared + " but " + std::to_string(layout.unclaimed_bytes) +
+           " more byte(s) follow that are not a RIFF chunk (a recording that was never finalized?); they are kept byte for "
+           "byte but not compressed as samples: --repair-wav-size takes them as samples");
+  }
   src.channel_count = layout.channels;
   src.data_offset = layout.data_offset;
   src.frames = layout.frames;
@@ -46,7 +56,7 @@ Recording Recording::open(const std::vector<fs::path>& arguments, const InputOpt
     const auto status = fs::status(arg, ec);
     if (ec || !fs::exists(status)) throw InputError(arg.string() + ": no such file or directory");
     if (fs::is_directory(status)) {
-      rec.add_directory(arg, note, add);
+      rec.add_directory(arg, options, note, add);
     } else if (fs::is_regular_file(status)) {
       const std::string base = arg.filename().string();
       if (options.raw_channels) {
@@ -68,7 +78,7 @@ Recording Recording::open(const std::vector<fs::path>& arguments, const InputOpt
           throw InputError(arg.string() +
                            ": not a WAV file (no RIFF/WAVE header); for headerless int16 use --raw-channels N --raw-rate HZ");
         }
-        add(open_wav(arg, base));
+        add(open_wav(arg, base, options.repair_wav_size, note));
       }
     } else {
       throw InputError(arg.string() + ": not a regular file or directory");
@@ -112,7 +122,7 @@ Recording Recording::open(const std::vector<fs::path>& arguments, const InputOpt
   return rec;
 }
 
-void Recording::add_directory(const fs::path& dir, const std::function<void(const std::string&)>& note,
+void Recording::add_directory(const fs::path& dir, const InputOptions& options, const std::function<void(const std::string&)>& note,
                               const std::function<void(InputSource)>& add) {
   std::vector<std::pair<std::string, fs::path>> files;
   std::error_code ec;
@@ -144,7 +154,7 @@ void Recording::add_directory(const fs::path& dir, const std::function<void(cons
       add(open_spikeglx_bin(path, relative, note));
       ++recordings;
     } else if (has_extension(path, ".wav")) {
-      add(open_wav(path, relative));
+      add(open_wav(path, relative, options.repair_wav_size, note));
       ++recordings;
     } else if (acquisition) {
       add(open_side_file(path, relative));

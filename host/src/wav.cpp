@@ -23,7 +23,7 @@ bool looks_like_wav(std::span<const std::uint8_t> file) {
   return file.size() >= 12 && (tag_is(file.data(), "RIFF") || tag_is(file.data(), "RF64")) && tag_is(file.data() + 8, "WAVE");
 }
 
-WavLayout parse_wav(std::span<const std::uint8_t> file, const std::string& name) {
+WavLayout parse_wav(std::span<const std::uint8_t> file, const std::string& name, bool take_unclaimed) {
   const auto fail = [&](const std::string& why) -> InputError { return InputError(name + ": " + why); };
   if (file.empty()) throw fail("empty file, not a WAV");
   if (!looks_like_wav(file)) throw fail("not a WAV file (no RIFF/WAVE header)");
@@ -76,7 +76,19 @@ WavLayout parse_wav(std::span<const std::uint8_t> file, const std::string& name)
       // A data size past the end of the file (recorders that never patched the header) is
       // clipped to the file; the original size field is kept verbatim in the prefix.
       const std::uint64_t available = std::min<std::uint64_t>(size, file.size() - body);
-      layout.frames = available / (std::uint64_t{layout.channels} * 2);
+      const std::uint64_t frame_bytes = std::uint64_t{layout.channels} * 2;
+      layout.frames = layout.declared_frames = available / frame_bytes;
+      // Bytes after the declared data that do not start a chunk (a printable tag and a size that
+      // fits the file) are what a recorder that never finalized the header left: samples.
+      const std::uint64_t after = body + size;
+      if (after < file.size()) {
+        const std::uint8_t* next = file.data() + after + (size & 1);
+        const bool chunk_follows = after + (size & 1) + 8 <= file.size() &&
+                                   std::all_of(next, next + 4, [](std::uint8_t c) { return c >= 0x20 && c <= 0x7e; }) &&
+                                   after + (size & 1) + 8 + le32(next + 4) <= file.size();
+        if (!chunk_follows) layout.unclaimed_bytes = file.size() - after;
+      }
+      if (take_unclaimed && layout.unclaimed_bytes > 0) layout.frames = (file.size() - body) / frame_bytes;
       return layout;
     }
     if (body + size > file.size()) {

@@ -47,6 +47,9 @@ inline constexpr std::uint64_t kMaxSideFileBytes = 768ull << 20;
 struct InputOptions {
   std::optional<std::uint32_t> raw_channels;  // file arguments are headerless interleaved int16
   std::optional<double> raw_rate;
+  // WAVs whose header declares fewer data bytes than follow it (unfinalized): take every whole
+  // frame to the end of the file as samples, the header kept as it is.
+  bool repair_wav_size = false;
 };
 
 class Recording {
@@ -71,7 +74,7 @@ class Recording {
   void gather(std::uint64_t first_sample, const format::ChunkChannels& present, std::vector<std::int16_t>& out) const;
 
  private:
-  void add_directory(const std::filesystem::path& dir, const std::function<void(const std::string&)>& note,
+  void add_directory(const std::filesystem::path& dir, const InputOptions& options, const std::function<void(const std::string&)>& note,
                      const std::function<void(InputSource)>& add);
   std::size_t index_in_source(std::size_t channel) const;
 
