@@ -2,11 +2,13 @@
 // partial is left behind on failure.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "spikey/format/archive.hpp"
@@ -335,6 +337,45 @@ TEST(Cli, UnfinalizedWavIsNamedAndRepairedOnRequest) {
     ASSERT_EQ(run({"decompress", (dir / archive).string(), "-o", out.string(), "-q"}).code, 0);
     EXPECT_EQ(test::read_file(out / "crashed.wav"), bytes) << archive;
   }
+}
+
+// "-" is standard input for compress (a WAV, or raw int16 with --raw-*) and standard output for
+// compress and extract (with --format); a FIFO or device as an output is refused, not replaced.
+TEST(Cli, StandardStreamsAndSpecialFiles) {
+  test::TempDir dir;
+  const fs::path wav = kSample / "4fd5d61c-1484-441c-8c3c-b5669d0e2292.wav";
+  const std::string spikey = quote(SPIKEY_CLI_PATH);
+  const auto shell = [](const std::string& command) {
+    const int status = std::system(command.c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  };
+  const fs::path piped = dir / "piped.spikey";
+  ASSERT_EQ(shell(spikey + " compress - -o - -q < " + quote(wav.string()) + " > " + quote(piped.string())), 0);
+  ASSERT_EQ(run({"verify", piped.string(), "-q"}).code, 0);
+  ASSERT_EQ(run({"decompress", piped.string(), "-o", (dir / "out").string(), "-q"}).code, 0);
+  EXPECT_EQ(test::read_file(dir / "out" / "stdin.wav"), test::read_file(wav));
+
+  // Raw int16 on standard input.
+  const fs::path raw = test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat";
+  ASSERT_EQ(shell(spikey + " compress - --raw-channels 32 --raw-rate 30000 -q -o " + quote((dir / "raw.spikey").string()) + " < " + quote(raw.string())), 0);
+  ASSERT_EQ(run({"decompress", (dir / "raw.spikey").string(), "-o", (dir / "raw_out").string(), "-q"}).code, 0);
+  EXPECT_EQ(test::read_file(dir / "raw_out" / "stdin.raw"), test::read_file(raw));
+  EXPECT_EQ(shell(spikey + " compress - -o x.spikey -q < " + quote(raw.string()) + " 2>/dev/null"), 2) << "raw input needs --raw-*";
+
+  // extract to standard output: the same bytes as to a file.
+  ASSERT_EQ(run({"extract", piped.string(), "-o", (dir / "w.npy").string(), "--end-sample", "1000", "-q"}).code, 0);
+  ASSERT_EQ(shell(spikey + " extract " + quote(piped.string()) + " -o - --format npy --end-sample 1000 -q > " + quote((dir / "w2.npy").string())), 0);
+  EXPECT_EQ(test::read_file(dir / "w2.npy"), test::read_file(dir / "w.npy"));
+  EXPECT_EQ(run({"extract", piped.string(), "-o", "-"}).code, 2) << "standard output needs --format";
+  EXPECT_EQ(run({"compress", wav.string(), "-o", "-", "--json"}).code, 2) << "--json and the archive would share standard output";
+  EXPECT_FALSE(fs::exists("-"));
+
+  // A FIFO is not replaced by a regular file, even with -f.
+  ASSERT_EQ(::mkfifo((dir / "fifo.npy").c_str(), 0644), 0);
+  const auto r = run({"extract", piped.string(), "-o", (dir / "fifo.npy").string(), "-f"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("FIFO"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::is_fifo(dir / "fifo.npy"));
 }
 
 TEST(Cli, WrongUsageExitsWithTwo) {

@@ -1,5 +1,9 @@
 // spikey compress: recordings into one archive, verified by the reference decoder.
+#include <algorithm>
+#include <cstring>
+#include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "common.hpp"
 #include "progress.hpp"
@@ -10,13 +14,44 @@ namespace {
 
 fs::path default_archive_name(const std::vector<std::string>& inputs) {
   if (inputs.size() != 1) throw UsageError("several inputs need an explicit -o ARCHIVE");
+  if (inputs.front() == "-") throw UsageError("standard input needs -o ARCHIVE (or -o - for standard output)");
   fs::path p(inputs.front());
   while (p.has_parent_path() && !p.has_filename()) p = p.parent_path();  // "dir/" -> "dir"
   return fs::path(p.string() + ".spikey");
 }
 
-int run_compress(const CompressArgs& a, const CommonOptions& o) {
-  const fs::path output = a.output.empty() ? default_archive_name(a.inputs) : fs::path(a.output);
+// Standard input as a file in `scratch`: stdin.wav when it holds a WAV, else stdin.raw (which
+// needs --raw-channels and --raw-rate); its restore path is that name.
+fs::path copy_standard_input(const CompressArgs& a, host::ScratchDirectory& scratch) {
+  std::vector<char> head(12);
+  std::cin.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<std::size_t>(std::cin.gcount()));
+  const bool wav = head.size() == 12 && std::memcmp(head.data(), "RIFF", 4) == 0 && std::memcmp(head.data() + 8, "WAVE", 4) == 0;
+  if (!wav && !a.recording.raw_channels)
+    throw UsageError("standard input is not a WAV file; for headerless int16 give --raw-channels N --raw-rate HZ");
+  const fs::path file = scratch.path() / (wav ? "stdin.wav" : "stdin.raw");
+  scratch.remove_on_signal(file);
+  std::ofstream out(file, std::ios::binary);
+  out.write(head.data(), static_cast<std::streamsize>(head.size()));
+  out << std::cin.rdbuf();
+  out.close();
+  if (!out || std::cin.bad()) throw std::runtime_error("cannot copy standard input to " + file.string());
+  return file;
+}
+
+int run_compress(const CompressArgs& original_args, const CommonOptions& o) {
+  // "-": standard input (copied whole to a scratch file first) and standard output (the
+  // archive is written and verified in a scratch file, then copied out).
+  CompressArgs a = original_args;
+  const bool to_stdout = a.output == "-";
+  if (to_stdout && o.json_output) throw UsageError("--json prints on standard output, which -o - gives to the archive");
+  if (std::count(a.inputs.begin(), a.inputs.end(), "-") > 1) throw UsageError("standard input (-) can be given once");
+  std::optional<host::ScratchDirectory> scratch;
+  if (to_stdout || std::count(a.inputs.begin(), a.inputs.end(), "-") == 1) scratch.emplace();
+  for (auto& input : a.inputs)
+    if (input == "-") input = copy_standard_input(a, *scratch).string();
+  const fs::path output = to_stdout ? scratch->path() / "stdout.spikey" : a.output.empty() ? default_archive_name(a.inputs) : fs::path(a.output);
+  if (to_stdout) scratch->remove_on_signal(output);
   host::EncodeOptions options = encode_options(a, o);
   const host::Recording recording = open_inputs(a, o);
   cli::ProgressBar bar(o.quiet);
@@ -24,6 +59,12 @@ int run_compress(const CompressArgs& a, const CommonOptions& o) {
   options.progress = [&](const std::string& stage, std::uint64_t done, std::uint64_t total) { bar.update(stage, done, total); };
   const host::CompressReport r = host::compress(recording, output, options);
   bar.clear();
+  if (to_stdout) {
+    std::ifstream archive(output, std::ios::binary);
+    std::cout << archive.rdbuf();
+    std::cout.flush();
+    if (!archive || !std::cout) throw std::runtime_error("cannot write the archive to standard output");
+  }
   const double ratio = ratio_of(r.original_bytes, r.archive_bytes);
   const double encode_mb_s = r.encode_seconds > 0 ? static_cast<double>(r.original_bytes) / 1e6 / r.encode_seconds : 0;
   if (o.json_output) {
@@ -48,7 +89,7 @@ int run_compress(const CompressArgs& a, const CommonOptions& o) {
     j["phase_seconds"] = phases;
     std::cout << j.dump(2) << "\n";
   } else if (!o.quiet) {
-    std::cerr << "spikey: " << output.string() << ": " << r.sources << " file(s), " << r.channels << " channel(s), "
+    std::cerr << "spikey: " << (to_stdout ? std::string("standard output") : output.string()) << ": " << r.sources << " file(s), " << r.channels << " channel(s), "
               << fixed(r.duration_seconds, 3) << " s; " << megabytes(r.original_bytes) << " -> " << megabytes(r.archive_bytes)
               << ", ratio " << fixed(ratio, 3) << " (" << r.codec << "), " << fixed(encode_mb_s, 1) << " MB/s"
               << (r.verified ? ", verified (" + fixed(r.verify_seconds, 2) + " s)" : ", not verified")
@@ -64,7 +105,7 @@ Subcommand add_compress(CLI::App& app, CommonOptions& common) {
   CompressArgs& a = *args;
   auto* compress = app.add_subcommand("compress", "compress WAV files, SpikeGLX .bin/.meta pairs, Open Ephys recording folders, directories of WAVs or raw int16 into one archive");
   add_recording_inputs(compress, a);
-  compress->add_option("-o,--output", a.output, "archive to write (default: INPUT.spikey for one input)");
+  compress->add_option("-o,--output", a.output, "archive to write (default: INPUT.spikey for one input); - for standard output");
   compress->add_option("--level", a.recording.level, "fast | default | max")->check(CLI::IsMember({"fast", "default", "max"}));
   compress->add_option("--chunk-seconds", a.recording.chunk_seconds, "seconds per independently decodable chunk (default 1)")
       ->check(kPositiveSeconds);

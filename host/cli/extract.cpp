@@ -15,11 +15,14 @@ struct ExtractArgs {
   std::optional<double> start_seconds, end_seconds;
   std::optional<std::uint64_t> start_sample, end_sample;
   std::string channels;
+  std::string format;  // bin, wav or npy: needed for standard output, else from the file name
   bool force = false;
 };
 
 int run_extract(const ExtractArgs& a, const CommonOptions& o) {
-  const auto file_format = host::window_format_for(a.output);
+  if (host::is_standard_output(a.output) && a.format.empty())
+    throw UsageError("writing to standard output (-o -) needs --format bin, wav or npy");
+  const auto file_format = host::window_format_for(a.format.empty() ? fs::path(a.output) : fs::path("window." + a.format));
   if (a.start_seconds && a.start_sample) throw UsageError("use --start or --start-sample, not both");
   if (a.end_seconds && a.end_sample) throw UsageError("use --end or --end-sample, not both");
   const format::ArchiveReader reader(a.archive);
@@ -41,7 +44,7 @@ int run_extract(const ExtractArgs& a, const CommonOptions& o) {
   host::write_window(reader, window, file_format, a.output, a.force, o.threads);
   if (!o.quiet) {
     std::cerr << "spikey: wrote " << window.frames() << " samples x " << window.channels.size() << " channel(s) (samples "
-              << window.start << ".." << window.end - 1 << ") to " << a.output;
+              << window.start << ".." << window.end - 1 << ") to " << (host::is_standard_output(a.output) ? "standard output" : a.output);
     if (window.clipped) std::cerr << " (end clipped to the channels' length)";
     std::cerr << "\n";
   }
@@ -54,7 +57,8 @@ Subcommand add_extract(CLI::App& app, CommonOptions& common) {
   auto args = std::make_shared<ExtractArgs>();
   auto* extract = app.add_subcommand("extract", "write a time window of some channels as .bin, .wav or .npy");
   extract->add_option("archive", args->archive, "archive to read")->required();
-  extract->add_option("-o,--output", args->output, "output file: .bin (interleaved int16 LE), .wav or .npy")->required();
+  extract->add_option("-o,--output", args->output, "output file: .bin (interleaved int16 LE), .wav or .npy; - for standard output (with --format)")->required();
+  extract->add_option("--format", args->format, "bin | wav | npy (default: from the output's extension)")->check(CLI::IsMember({"bin", "wav", "npy"}));
   extract->add_option("--start", args->start_seconds, "window start in seconds (nearest sample)");
   extract->add_option("--end", args->end_seconds, "window end in seconds (nearest sample, exclusive)");
   extract->add_option("--start-sample", args->start_sample, "window start sample");

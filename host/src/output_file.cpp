@@ -146,6 +146,20 @@ void remove_stale_temporaries(const fs::path& directory) {
 
 }  // namespace
 
+ScratchDirectory::ScratchDirectory() {
+  std::string pattern = (fs::temp_directory_path() / "spikey-XXXXXX").string();
+  if (::mkdtemp(pattern.data()) == nullptr) throw io_error("create a directory in", fs::temp_directory_path());
+  path_ = pattern;
+}
+
+ScratchDirectory::~ScratchDirectory() {
+  for (const int slot : slots_) unregister_path(slot);
+  std::error_code ignored;
+  fs::remove_all(path_, ignored);
+}
+
+void ScratchDirectory::remove_on_signal(const fs::path& file) { slots_.push_back(register_path(file)); }
+
 ProtectedInput::ProtectedInput(const fs::path& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0) add(static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino), path);
@@ -182,9 +196,14 @@ TemporaryPath::TemporaryPath(const fs::path& destination, bool overwrite) : dest
   if (const auto input = protected_input_at(destination))
     throw std::runtime_error("refusing to write " + destination.string() + ": it is the input " + input->string() +
                              " (inputs are never replaced; choose another output)");
+  if (fs::is_directory(destination, ec)) throw std::runtime_error(destination.string() + " is a directory");
+  const fs::file_status status = fs::status(destination, ec);
+  if (fs::exists(status) && !fs::is_regular_file(status))
+    throw std::runtime_error("cannot write " + destination.string() + ": it is not a regular file (" +
+                             (fs::is_fifo(status) ? "a FIFO" : fs::is_character_file(status) || fs::is_block_file(status) ? "a device" : "a special file") +
+                             "); outputs are written under a temporary name and renamed into place, so use -o - to write to standard output");
   if (!overwrite && fs::exists(fs::symlink_status(destination, ec)))
     throw std::runtime_error(destination.string() + " already exists (use -f to overwrite)");
-  if (fs::is_directory(destination, ec)) throw std::runtime_error(destination.string() + " is a directory");
   const fs::path parent = destination.has_parent_path() ? destination.parent_path() : fs::path(".");
   if (!fs::is_directory(parent, ec)) throw std::runtime_error("cannot write " + destination.string() + ": directory " + parent.string() + " does not exist");
   remove_stale_temporaries(parent);
@@ -216,17 +235,26 @@ void TemporaryPath::commit() {
   committed_ = true;
 }
 
-OutputFile::OutputFile(const fs::path& destination, bool overwrite)
-    : temporary_(destination, overwrite), buffer_(new std::uint8_t[kBufferSize]) {
-  fd_ = ::open(temporary_.path().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+OutputFile::OutputFile(const fs::path& destination, bool overwrite) : buffer_(new std::uint8_t[kBufferSize]) {
+  if (is_standard_output(destination)) {
+    fd_ = STDOUT_FILENO;
+    return;
+  }
+  try {
+    temporary_.emplace(destination, overwrite);
+  } catch (...) {
+    delete[] buffer_;
+    throw;
+  }
+  fd_ = ::open(temporary_->path().c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd_ < 0) {
     delete[] buffer_;
-    throw io_error("create", temporary_.path());
+    throw io_error("create", temporary_->path());
   }
 }
 
 OutputFile::~OutputFile() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ >= 0 && temporary_) ::close(fd_);
   delete[] buffer_;
 }
 
@@ -236,7 +264,7 @@ void OutputFile::flush_buffer() {
   while (left > 0) {
     const ssize_t n = ::write(fd_, p, left);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw io_error("write", temporary_.destination());
+    if (n < 0) throw io_error("write", destination());
     p += n;
     left -= static_cast<std::size_t>(n);
   }
@@ -255,13 +283,14 @@ void OutputFile::write(std::span<const std::uint8_t> bytes) {
 
 void OutputFile::commit() {
   flush_buffer();
+  if (!temporary_) return;  // standard output: written, and left open
   // No fsync: restored files and windows are re-creatable from the archive (like zstd, flac
   // and tar, which do not sync their outputs either); the rename still never exposes a
   // partial file. The archive writer does sync, since the archive is what gets kept.
   const int rc = ::close(fd_);
   fd_ = -1;
-  if (rc != 0) throw io_error("close", temporary_.destination());
-  temporary_.commit();
+  if (rc != 0) throw io_error("close", temporary_->destination());
+  temporary_->commit();
 }
 
 }  // namespace spikey::host

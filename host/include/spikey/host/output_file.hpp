@@ -6,11 +6,30 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
+#include <vector>
 
 namespace spikey::host {
 
 void install_cleanup_signal_handlers();
+
+// A scratch directory of this run (for standard input or output), removed with everything in
+// it on destruction and, for the files named with remove_on_signal, on SIGINT/SIGTERM/SIGHUP.
+class ScratchDirectory {
+ public:
+  ScratchDirectory();  // under the system's temporary directory ($TMPDIR)
+  ~ScratchDirectory();
+  ScratchDirectory(const ScratchDirectory&) = delete;
+  ScratchDirectory& operator=(const ScratchDirectory&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  // `file` (inside the directory) is removed by the signal handlers too.
+  void remove_on_signal(const std::filesystem::path& file);
+
+ private:
+  std::filesystem::path path_;
+  std::vector<int> slots_;
+};
 
 // Inputs are never replaced: while a ProtectedInput lives (MappedFile holds one for every
 // recording and damaged archive it maps; the CLI for each archive it reads), a TemporaryPath
@@ -34,8 +53,9 @@ class ProtectedInput {
 // A unique temporary path in the destination's directory, removed unless committed.
 class TemporaryPath {
  public:
-  // Fails if `destination` exists and !overwrite, if it is a protected input, or if its
-  // directory does not exist. The temporary name is ".NAME.spikey-tmp-PID-N", with NAME
+  // Fails if `destination` exists and !overwrite, if it is a protected input or exists and is
+  // not a regular file (a FIFO or a device cannot be replaced atomically), or if its directory
+  // does not exist. The temporary name is ".NAME.spikey-tmp-PID-N", with NAME
   // shortened where the whole would pass the directory's name limit.
   TemporaryPath(const std::filesystem::path& destination, bool overwrite);
   ~TemporaryPath();
@@ -55,7 +75,10 @@ class TemporaryPath {
   int registry_slot_ = -1;
 };
 
-// A file written sequentially under a TemporaryPath.
+// The destination "-": standard output (written as it comes, never closed).
+inline bool is_standard_output(const std::filesystem::path& destination) { return destination == "-"; }
+
+// A file written sequentially under a TemporaryPath, or standard output for "-".
 class OutputFile {
  public:
   OutputFile(const std::filesystem::path& destination, bool overwrite);
@@ -64,14 +87,14 @@ class OutputFile {
   OutputFile& operator=(const OutputFile&) = delete;
 
   void write(std::span<const std::uint8_t> bytes);
-  const std::filesystem::path& destination() const { return temporary_.destination(); }
+  std::filesystem::path destination() const { return temporary_ ? temporary_->destination() : std::filesystem::path("-"); }
   // Flushes, closes and renames into place.
   void commit();
 
  private:
   void flush_buffer();
 
-  TemporaryPath temporary_;
+  std::optional<TemporaryPath> temporary_;  // none for standard output
   int fd_ = -1;
   std::uint8_t* buffer_;
   std::size_t buffered_ = 0;
