@@ -197,6 +197,28 @@ TEST(Metadata, RejectsInconsistentFields) {
   EXPECT_THROW(parse_metadata_section(serialize(duplicate)), ArchiveError);
 }
 
+// A hostile archive cannot make a reader allocate beyond 2^28 samples for one chunk: a chunk's
+// length (at most the recording's) times the channel count is bounded.
+TEST(Metadata, BoundsTheSamplesOfOneChunk) {
+  auto huge = sample_section();
+  Metadata& m = huge.metadata;
+  const std::uint64_t length = std::uint64_t{1} << 27;  // one chunk of it over 3 channels: 1.5 x 2^28
+  m.chunk_samples = 0xffffffffu;
+  m.total_samples = length;
+  for (auto& c : m.channels) c.length = length;
+  m.sources[0].frames = m.sources[1].frames = length;
+  m.sources[0].size = 4 + length * 4 + 1;
+  m.sources[1].size = length * 2 + 2;
+  try {
+    parse_metadata_section(serialize(huge));
+    ADD_FAILURE() << "accepted";
+  } catch (const ArchiveError& e) {
+    EXPECT_NE(std::string(e.what()).find("2^28"), std::string::npos) << e.what();
+  }
+  m.chunk_samples = 1u << 20;  // 3 x 2^20 per chunk: within the bound
+  EXPECT_NO_THROW(parse_metadata_section(serialize(huge)));
+}
+
 TEST(Metadata, RejectsGarbage) {
   const std::vector<std::uint8_t> garbage = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
   EXPECT_THROW(parse_metadata_section(garbage), ArchiveError);

@@ -34,6 +34,8 @@ bool is_empty_predictor(const ChannelPredictor& p) {
 void validate(const Metadata& m, std::uint64_t verbatim_size, std::uint16_t version) {
   if (!(m.sample_rate > 0) || !std::isfinite(m.sample_rate)) fail("metadata: sample_rate must be positive");
   if (m.chunk_samples == 0 || m.chunk_samples > 0xffffffffu) fail("metadata: chunk_samples out of range");
+  if (std::min(m.chunk_samples, m.total_samples) * std::max<std::uint64_t>(m.channels.size(), 1) > kMaxChunkChannelSamples)
+    fail("metadata: the longest chunk's samples over all channels pass 2^28");
   const CodecRow& codec = known_codec(m.codec.name);
   if (m.codec.partition_size == 0 || m.codec.partition_size > kMaxPartitionSize)
     fail("metadata: codec.partition_size out of range");

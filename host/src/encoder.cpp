@@ -306,6 +306,13 @@ format::MetadataSection survey_recording(const Recording& recording, const Encod
   meta.sample_rate = recording.sample_rate();
   meta.total_samples = recording.total_samples();
   meta.chunk_samples = chunk_samples_for(options.chunk_seconds, recording.sample_rate());
+  const std::uint64_t longest_chunk = std::min(meta.chunk_samples, meta.total_samples);
+  if (longest_chunk * std::max<std::uint64_t>(recording.channel_count(), 1) > format::kMaxChunkChannelSamples)
+    throw std::invalid_argument("--chunk-seconds " + shortest_text(options.chunk_seconds) + " with " + std::to_string(recording.channel_count()) +
+                                " channels gives " + std::to_string(longest_chunk * recording.channel_count()) +
+                                " samples per chunk: at most 2^28 (" + shortest_text(static_cast<double>(format::kMaxChunkChannelSamples) /
+                                                                                    static_cast<double>(recording.channel_count()) / recording.sample_rate()) +
+                                " s with these channels)");
   meta.level = options.level;
   meta.codec.partition_size = options.partition_size;  // 0: the codec's default, once the codec is known (with_model)
   const std::uint64_t chunk_count = meta.chunk_count();

@@ -280,4 +280,9 @@ std::string checksum_hex(std::uint64_t checksum);
 // Allowed value range of a codec parameter (§6.4).
 inline constexpr std::uint32_t kMaxPartitionSize = 1u << 20;
 
+// A chunk holds at most this many samples over all its channels (its length times the channel
+// count, §4.3): what a reader allocates for one chunk is bounded (1 GiB of int32 codes) however
+// an archive is made. A second of 1024 channels at 30 kHz is 2^25.
+inline constexpr std::uint64_t kMaxChunkChannelSamples = std::uint64_t{1} << 28;
+
 }  // namespace spikey::format
