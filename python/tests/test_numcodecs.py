@@ -40,3 +40,24 @@ def test_zarr_array_round_trip(tmp_path, cinpla):
     np.testing.assert_array_equal(reopened[1234:4321, 5:29], cinpla[1234:4321, 5:29])
     stored = sum(p.stat().st_size for p in (tmp_path / "rec.zarr").iterdir() if p.is_file() and not p.name.startswith("."))
     assert stored < cinpla.nbytes / 2
+
+
+def test_zarr_finds_the_codec_without_an_import(tmp_path, cinpla):
+    """Registered through the numcodecs.codecs entry point: a fresh interpreter reads the array
+    with zarr alone, as a collaborator who never heard of spikey would."""
+    import subprocess
+    import sys
+
+    codec = spikey.numcodecs.Spikey(sample_rate=30000)
+    z = zarr.open_array(str(tmp_path / "rec.zarr"), mode="w", shape=cinpla.shape, chunks=(3000, 32), dtype="i2", compressor=codec)
+    z[:] = cinpla
+    np.save(tmp_path / "expected.npy", cinpla)
+    script = (
+        "import sys, numpy as np, zarr\n"
+        "assert 'spikey' not in sys.modules\n"
+        f"a = zarr.open_array({str(tmp_path / 'rec.zarr')!r}, mode='r')[:]\n"
+        f"assert (a == np.load({str(tmp_path / 'expected.npy')!r})).all()\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

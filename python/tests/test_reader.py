@@ -198,3 +198,18 @@ def test_streams_at_different_rates(tmp_path):
     np.testing.assert_array_equal(r[:, 1], fast)
     with pytest.raises(ValueError, match="different sample rates"):
         r[0:10, [0, 1]]
+
+
+def test_the_wheel_installs_the_cli(tmp_path, cinpla):
+    """pip install . puts the spikey command in the environment's scripts folder."""
+    import subprocess
+    import sysconfig
+
+    cli = pathlib.Path(sysconfig.get_path("scripts")) / "spikey"
+    assert cli.exists(), f"no spikey command in {cli.parent}"
+    done = subprocess.run([str(cli), "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.startswith("spikey "), done.stdout + done.stderr
+    path = tmp_path / "rec.spikey"
+    spikey.compress(cinpla[:3000], 30000, path)
+    done = subprocess.run([str(cli), "verify", str(path), "-q"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
