@@ -178,6 +178,16 @@ const ChannelLabel* Recording::channel_label(std::size_t channel) const {
   return src.labels.empty() ? nullptr : &src.labels[index_in_source(channel)];
 }
 
+void Recording::label_channels(std::size_t source, std::vector<ChannelLabel> labels) {
+  if (source >= sources_.size() || labels.size() != sources_[source].channel_count)
+    throw std::invalid_argument("expected " + std::to_string(source < sources_.size() ? sources_[source].channel_count : 0) +
+                                " channel labels, got " + std::to_string(labels.size()));
+  for (const auto& label : labels)
+    if (label.bit_volts && !(std::isfinite(*label.bit_volts) && *label.bit_volts > 0))
+      throw std::invalid_argument("a channel's gain (bit_volts) must be a positive finite number");
+  sources_[source].labels = std::move(labels);
+}
+
 std::string Recording::channel_name(std::size_t channel) const {
   const InputSource& src = sources_[channel_source_[channel]];
   if (const ChannelLabel* label = channel_label(channel); label != nullptr && !label->name.empty()) return label->name;

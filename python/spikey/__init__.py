@@ -171,21 +171,47 @@ def open(path: str | os.PathLike, threads: int = 1) -> Reader:  # noqa: A001 (mi
 
 
 def compress(array, sample_rate: float, path: str | os.PathLike, level: str = "default", chunk_seconds: float = 1.0,
-             threads: int | None = None, overwrite: bool = False) -> dict:
-    """Compresses an int16 [samples, channels] array into an archive at `path`.
+             threads: int | None = None, overwrite: bool = False, channel_names=None, bit_volts=None, units: str = "") -> dict:
+    """Compresses a [samples, channels] array of 16-bit values into an archive at `path`.
+
+    int16 arrays are taken as they are; other integer arrays (int32, int64, uint16, ...) only
+    when every value fits int16, and are stored as int16 (a ValueError names the first value that
+    does not: lossless means exactly these values). `channel_names`, `bit_volts` (the physical
+    size of one step, per channel or one for all) and `units` (of bit_volts, e.g. "uV") go into
+    the archive's metadata, as `spikey info` and `Reader.channel_names/bit_volts/units` show them.
 
     The archive holds one headerless source file, `<path stem>.bin` (interleaved int16), so
-    `spikey decompress` gives the array's bytes back; the archive is verified by a full decode
+    `spikey decompress` gives the int16 bytes back; the archive is verified by a full decode
     before it takes its name. Returns the compress report (ratio, sizes, codec).
     """
     array = np.asarray(array)
     if array.dtype != np.int16:
-        raise TypeError(f"expected int16 samples, got {array.dtype} (convert explicitly: lossless means exactly these values)")
+        if not np.issubdtype(array.dtype, np.integer):
+            raise TypeError(f"expected integer samples, got {array.dtype} (convert explicitly: lossless means exactly these values)")
+        outside = np.flatnonzero((array < -32768) | (array > 32767)) if array.size else np.array([], dtype=np.int64)
+        if outside.size:
+            where = np.unravel_index(outside[0], array.shape)
+            raise ValueError(f"value {array.flat[outside[0]]} at {tuple(int(i) for i in where)} does not fit int16; "
+                             f"spikey stores 16-bit samples")
+        array = array.astype(np.int16)
     if array.ndim == 1:
         array = array[:, None]
+    channels = array.shape[1] if array.ndim == 2 else 0
+    names = [] if channel_names is None else [str(n) for n in channel_names]
+    if names and len(names) != channels:
+        raise ValueError(f"{len(names)} channel names for {channels} channels")
+    if bit_volts is None:
+        gains = []
+    elif np.ndim(bit_volts) == 0:
+        gains = [float(bit_volts)] * channels
+    else:
+        gains = [float(g) for g in bit_volts]
+        if len(gains) != channels:
+            raise ValueError(f"{len(gains)} gains for {channels} channels")
     path = os.fspath(path)
     stem = os.path.basename(path)
     stem = stem[: -len(".spikey")] if stem.endswith(".spikey") else stem
     kwargs = {} if threads is None else {"threads": threads}
     return compress_array(np.ascontiguousarray(array), float(sample_rate), path, level, float(chunk_seconds),
-                          source_name=(stem or "array") + ".bin", overwrite=overwrite, **kwargs)
+                          source_name=(stem or "array") + ".bin", overwrite=overwrite, channel_names=names, bit_volts=gains,
+                          units=str(units), **kwargs)

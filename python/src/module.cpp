@@ -96,7 +96,8 @@ class Reader {
 // Writes `array` (int16, [samples, channels], C order) as one raw source named `source_name`
 // and compresses it into `path`. Returns the compress report as a dict.
 py::dict compress_array(py::array_t<std::int16_t, py::array::c_style | py::array::forcecast> array, double sample_rate, const std::string& path,
-                        const std::string& level, double chunk_seconds, unsigned threads, const std::string& source_name, bool overwrite) {
+                        const std::string& level, double chunk_seconds, unsigned threads, const std::string& source_name, bool overwrite,
+                        const std::vector<std::string>& channel_names, const std::vector<double>& bit_volts, const std::string& units) {
   if (array.ndim() != 2) throw py::value_error("expected a [samples, channels] array");
   if (array.shape(1) < 1) throw py::value_error("the array has no channels");
   static std::atomic<unsigned> counter{0};
@@ -118,7 +119,16 @@ py::dict compress_array(py::array_t<std::int16_t, py::array::c_style | py::array
       out.write(reinterpret_cast<const char*>(array.data()), static_cast<std::streamsize>(array.size() * sizeof(std::int16_t)));
       if (!out) throw std::runtime_error("cannot write the temporary raw file " + raw.string());
     }
-    const auto recording = host::Recording::open({raw}, {static_cast<std::uint32_t>(array.shape(1)), sample_rate}, [](const std::string&) {});
+    auto recording = host::Recording::open({raw}, {static_cast<std::uint32_t>(array.shape(1)), sample_rate}, [](const std::string&) {});
+    if (!channel_names.empty() || !bit_volts.empty() || !units.empty()) {
+      std::vector<host::ChannelLabel> labels(static_cast<std::size_t>(array.shape(1)));
+      for (std::size_t c = 0; c < labels.size(); ++c) {
+        if (!channel_names.empty()) labels[c].name = channel_names[c];
+        if (!bit_volts.empty()) labels[c].bit_volts = bit_volts[c];
+        labels[c].units = units;
+      }
+      recording.label_channels(0, std::move(labels));
+    }
     host::EncodeOptions options;
     options.level = level;
     options.chunk_seconds = chunk_seconds;
@@ -159,5 +169,6 @@ PYBIND11_MODULE(_spikey, m) {
       .def("read", &Reader::read, py::arg("start"), py::arg("end"), py::arg("channels"), py::arg("threads") = 1);
   m.def("compress_array", &compress_array, py::arg("array"), py::arg("sample_rate"), py::arg("path"), py::arg("level") = "default",
         py::arg("chunk_seconds") = 1.0, py::arg("threads") = host::default_thread_count(), py::arg("source_name") = "array.bin",
-        py::arg("overwrite") = false);
+        py::arg("overwrite") = false, py::arg("channel_names") = std::vector<std::string>{}, py::arg("bit_volts") = std::vector<double>{},
+        py::arg("units") = std::string{});
 }

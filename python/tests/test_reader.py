@@ -138,6 +138,32 @@ def test_compress_refuses_what_is_not_int16(tmp_path):
     with pytest.raises(TypeError):
         spikey.compress(np.zeros((10, 2), dtype=np.float32), 1000, tmp_path / "f.spikey")
     assert not (tmp_path / "f.spikey").exists()
+    wide = np.zeros((10, 2), dtype=np.int32)
+    wide[7, 1] = 40000
+    with pytest.raises(ValueError, match=r"40000 at \(7, 1\)"):
+        spikey.compress(wide, 1000, tmp_path / "f.spikey")
+    assert not (tmp_path / "f.spikey").exists()
+
+
+def test_compress_takes_integer_arrays_of_16_bit_values_and_their_labels(tmp_path, cinpla):
+    """int32 (as acquisition libraries hand them out) and small uint16 values are stored exactly
+    as int16; names, gains and units reach the archive's metadata."""
+    names = [f"CH{i:02d}" for i in range(32)]
+    gains = [0.195 + i * 1e-3 for i in range(32)]
+    spikey.compress(cinpla.astype(np.int32), 30000, tmp_path / "a.spikey", channel_names=names, bit_volts=gains, units="uV")
+    r = spikey.open(tmp_path / "a.spikey")
+    np.testing.assert_array_equal(r[:, :], cinpla)
+    assert r.channel_names == names
+    assert r.bit_volts == pytest.approx(gains)
+    assert r.units == ["uV"] * 32
+    np.testing.assert_array_equal(r[:, ["CH03", "CH31"]], cinpla[:, [3, 31]])
+    small = (np.abs(cinpla[:, :2]).astype(np.uint16))
+    spikey.compress(small, 30000, tmp_path / "b.spikey", bit_volts=0.5)
+    b = spikey.open(tmp_path / "b.spikey")
+    np.testing.assert_array_equal(b[:, :], small.astype(np.int16))
+    assert b.bit_volts == [0.5, 0.5]
+    with pytest.raises(ValueError, match="3 channel names"):
+        spikey.compress(cinpla, 30000, tmp_path / "c.spikey", channel_names=["a", "b", "c"])
 
 
 def test_decompressed_source_is_the_array_bytes(tmp_path, cinpla):

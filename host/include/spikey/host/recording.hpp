@@ -66,6 +66,9 @@ class Recording {
   std::uint64_t channel_length(std::size_t channel) const { return sources_[channel_source_[channel]].frames; }
   std::string channel_name(std::size_t channel) const;  // the acquisition system's, else path[:i]
   const ChannelLabel* channel_label(std::size_t channel) const;  // null for WAV and raw inputs
+  // Names, gains and units given by the caller for the channels of source `source` (the Python
+  // API's arrays): one label per channel; throws std::invalid_argument otherwise.
+  void label_channels(std::size_t source, std::vector<ChannelLabel> labels);
   std::uint64_t total_samples() const;
   std::uint64_t original_bytes() const;
 
