@@ -219,16 +219,8 @@ class SourceRebuilder {
   bool finish() {
     append(verbatim_range(source_.suffix));
     const bool match = checksum_.digest() == source_.checksum && bytes_ == source_.size;
-    if (output_ && (match || lost_)) {
-      output_->commit();
-      committed_ = true;
-    }
+    if (output_ && (match || lost_)) output_->commit();
     return match;
-  }
-  // The file this rebuilder put in place, if it did.
-  std::optional<fs::path> committed() const {
-    if (!committed_) return std::nullopt;
-    return output_->destination();
   }
   bool lost() const { return lost_; }
 
@@ -251,7 +243,6 @@ class SourceRebuilder {
   format::StreamingChecksum checksum_;
   std::uint64_t bytes_ = 0;
   bool lost_ = false;  // some of its samples were in lost chunks
-  bool committed_ = false;
   std::vector<std::int16_t> interleaved_;
   std::vector<const std::int16_t*> channel_starts_;
 };
@@ -345,7 +336,7 @@ RestoreReport restore_sources(const format::ArchiveReader& reader, const Restore
       });
       for (auto& r : rebuilders) {
         const bool match = r->finish();
-        if (const auto path = r->committed()) written.push_back(*path);
+        if (!options.output_directory.empty() && (match || r->lost())) written.push_back(options.output_directory / r->path());  // finish committed it
         if (!match) (r->lost() ? report.incomplete_files : report.mismatched_files).push_back(r->path());
         report.bytes += r->bytes();
         ++report.files;

@@ -4,17 +4,16 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <optional>
-#include <unistd.h>
 
 #include "spikey/format/archive_reader.hpp"
 #include "spikey/host/decoder.hpp"
 #include "spikey/host/encoder.hpp"
+#include "spikey/host/output_file.hpp"
 #include "spikey/host/parallel.hpp"
 #include "spikey/host/recording.hpp"
 #include "spikey/host/window.hpp"
@@ -100,20 +99,11 @@ py::dict compress_array(py::array_t<std::int16_t, py::array::c_style | py::array
                         const std::vector<std::string>& channel_names, const std::vector<double>& bit_volts, const std::string& units) {
   if (array.ndim() != 2) throw py::value_error("expected a [samples, channels] array");
   if (array.shape(1) < 1) throw py::value_error("the array has no channels");
-  static std::atomic<unsigned> counter{0};
-  const fs::path scratch = fs::temp_directory_path() / ("spikey-py-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
   host::CompressReport report;
   {
     py::gil_scoped_release release;
-    fs::create_directories(scratch);
-    struct Cleanup {
-      fs::path dir;
-      ~Cleanup() {
-        std::error_code ignored;
-        fs::remove_all(dir, ignored);
-      }
-    } cleanup{scratch};
-    const fs::path raw = scratch / source_name;
+    const host::ScratchDirectory scratch;  // the raw file, removed on return
+    const fs::path raw = scratch.path() / source_name;
     {
       std::ofstream out(raw, std::ios::binary);
       out.write(reinterpret_cast<const char*>(array.data()), static_cast<std::streamsize>(array.size() * sizeof(std::int16_t)));
