@@ -221,3 +221,45 @@ TEST(Golden, Version9TableDrivenCoder) {
     EXPECT_GT(reader.metadata().codec.cm_prior.size(), 1u);  // the code-density prior is in the tables
   }
 }
+
+// Version 10: stream checks in every payload and the metadata copy before the index, at each
+// level and with a sync channel; a salvaged archive with two lost streams in a kept chunk (1)
+// and a lost chunk (3).
+TEST(Golden, Version10StreamChecksAndMetadataCopy) {
+  for (const auto& [name, codec, originals] : {std::tuple{"cinpla32.spikey", "mt2", "cinpla32"},
+                                               std::tuple{"neuralink3_fast.spikey", "lpc1", "neuralink"},
+                                               std::tuple{"neuralink3_max.spikey", "cm2", "neuralink"},
+                                               std::tuple{"spikeglx.spikey", "mt2", "spikeglx"}}) {
+    SCOPED_TRACE(name);
+    const fs::path archive = test::golden_dir() / "v10" / name;
+    expect_golden_restores(archive, test::samples_dir() / originals);
+    const format::ArchiveReader reader(archive);
+    EXPECT_EQ(reader.format_version(), 10);
+    EXPECT_EQ(reader.metadata().codec.name, codec);
+    EXPECT_TRUE(reader.damage().empty());
+  }
+  const format::ArchiveReader salvaged(test::golden_dir() / "v10" / "cinpla32_salvaged.spikey");
+  EXPECT_EQ(host::lost_chunks(salvaged), (std::vector<std::uint64_t>{3}));
+  const auto& meta = salvaged.metadata();
+  try {
+    host::decode_chunk(salvaged, 1, std::vector<std::uint32_t>{14});
+    ADD_FAILURE() << "a lost stream was decoded";
+  } catch (const format::LostChunkError& e) {
+    EXPECT_NE(std::string(e.what()).find("channel 14 in chunk 1"), std::string::npos) << e.what();
+  }
+  const auto kept = host::decode_chunk(salvaged, 1, {}, {.fill_lost = true});
+  EXPECT_EQ(kept.lost_channels, (std::vector<std::uint32_t>{13, 14}));
+  test::TempDir out;
+  host::RestoreOptions options;
+  options.output_directory = out.path();
+  options.fill_lost = true;
+  const auto report = host::restore_sources(salvaged, options);
+  EXPECT_EQ(report.lost_chunks, 1u);
+  EXPECT_EQ(report.lost_streams, 2u);
+  auto expected = test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
+  const auto zero = [&](std::uint64_t t, std::uint32_t c) { expected[2 * (t * 32 + c)] = expected[2 * (t * 32 + c) + 1] = 0; };
+  for (std::uint64_t t = meta.chunk_first_sample(1); t < meta.chunk_first_sample(2); ++t) zero(t, 13), zero(t, 14);
+  for (std::uint64_t t = meta.chunk_first_sample(3); t < meta.total_samples; ++t)
+    for (std::uint32_t c = 0; c < 32; ++c) zero(t, c);
+  EXPECT_TRUE(test::read_file(out.path() / "cinpla32_30kHz_first6000.dat") == expected);
+}

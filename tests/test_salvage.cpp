@@ -3,6 +3,8 @@
 // kept samples equal the originals.
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "spikey/format/archive_reader.hpp"
 #include "spikey/host/decoder.hpp"
 #include "spikey/host/encoder.hpp"
@@ -114,12 +116,12 @@ TEST(Salvage, EveryTruncationKeepsEveryCompleteChunk) {
   }
 }
 
-TEST(Salvage, DamagedPayloadLosesThatChunkOnlyAndReportsItsRange) {
+TEST(Salvage, DamagedStreamDirectoryLosesThatChunkOnlyAndReportsItsRange) {
   test::TempDir dir;
   const auto s = make_archive(dir);
   auto bytes = test::read_file(s.path);
   const format::ArchiveReader intact(s.path);
-  bytes[intact.payload_offset(3) + 5] ^= 0x20;   // chunk 3: both channels
+  bytes[intact.payload_offset(3)] ^= 0x20;       // chunk 3's stream directory: both channels
   bytes[intact.payload_offset(8) + 2] ^= 0x01;   // chunk 8: channel 0 only (b.wav has ended)
   bytes[bytes.size() - 60] ^= 0x40;              // and the index
   test::write_file(dir / "bad.spikey", bytes);
@@ -170,19 +172,73 @@ TEST(Salvage, DamagedHeaderIsWorkedAroundWhenTheMetadataChecksumStillMatches) {
   bytes[10] ^= 0x01;  // reserved field: the header checksum fails
   bytes[1] ^= 0x01;   // and the magic
   test::write_file(dir / "bad.spikey", bytes);
-  EXPECT_THROW(format::ArchiveReader(dir / "bad.spikey"), format::ArchiveError);
+  {  // version 10: the reader falls back to the metadata copy and says so
+    const format::ArchiveReader reader(dir / "bad.spikey");
+    ASSERT_EQ(reader.damage().size(), 1u);
+    EXPECT_NE(reader.damage()[0].find("header"), std::string::npos) << reader.damage()[0];
+    EXPECT_TRUE(host::restore_sources(reader, {}).mismatched_files.empty());
+  }
   const auto report = host::salvage_archive(dir / "bad.spikey", dir / "out.spikey", {});
   EXPECT_EQ(report.lost, 0u);
   ASSERT_FALSE(report.notes.empty());
   EXPECT_NE(report.notes[0].find("header"), std::string::npos);
   expect_kept_samples_equal_originals(dir / "out.spikey", s);
+  EXPECT_TRUE(format::ArchiveReader(dir / "out.spikey").damage().empty());
 }
 
-TEST(Salvage, DamagedMetadataCannotBeSalvagedAndWritesNothing) {
+// Version 10 keeps a copy of the metadata before the index (SPEC.md §3.7): damage to the
+// metadata section, or to the header and the metadata section together, costs nothing.
+TEST(Salvage, DamagedMetadataIsReadFromItsCopy) {
+  test::TempDir dir;
+  const auto s = make_archive(dir);
+  const auto original = test::read_file(s.path);
+  std::uint64_t metadata_size = 0, index_offset = 0;
+  std::memcpy(&metadata_size, original.data() + 16, 8);
+  std::memcpy(&index_offset, original.data() + original.size() - format::kFooterSize, 8);
+  const std::uint64_t copy_at = index_offset - format::kMetadataTrailerSize - metadata_size;
+  for (const bool header_too : {false, true}) {
+    SCOPED_TRACE(header_too ? "header and metadata" : "metadata");
+    auto bytes = original;
+    bytes[60] ^= 0x08;
+    if (header_too) bytes[20] ^= 0x01;  // the header's metadata size
+    test::write_file(dir / "bad.spikey", bytes);
+    const format::ArchiveReader reader(dir / "bad.spikey");
+    ASSERT_EQ(reader.damage().size(), 1u);
+    EXPECT_NE(reader.damage()[0].find("copy"), std::string::npos) << reader.damage()[0];
+    const auto restored = host::restore_sources(reader, {dir / "r", true, 1, {}});
+    EXPECT_TRUE(restored.mismatched_files.empty());
+    EXPECT_EQ(test::read_file(dir / "r" / "a.wav"), test::read_file(dir / "a.wav"));
+    const auto report = host::salvage_archive(dir / "bad.spikey", dir / "out.spikey", {true, 1});
+    EXPECT_EQ(report.recovered, 11u);
+    ASSERT_FALSE(report.notes.empty());
+    EXPECT_NE(report.notes[0].find("metadata copy"), std::string::npos) << report.notes[0];
+    EXPECT_TRUE(format::ArchiveReader(dir / "out.spikey").damage().empty());
+    expect_kept_samples_equal_originals(dir / "out.spikey", s);
+  }
+  // Without a usable footer, salvage finds the copy by its trailer's magic.
+  auto bytes = original;
+  bytes[60] ^= 0x08;
+  bytes[bytes.size() - 10] ^= 0x01;
+  test::write_file(dir / "bad.spikey", bytes);
+  EXPECT_THROW(format::ArchiveReader(dir / "bad.spikey"), format::ArchiveError);
+  EXPECT_EQ(host::salvage_archive(dir / "bad.spikey", dir / "out.spikey", {true, 1}).recovered, 11u);
+  // A damaged copy alone is reported, and the archive still reads.
+  bytes = original;
+  bytes[copy_at + 3] ^= 0x04;
+  const format::ArchiveReader reader(bytes, "copy.spikey");
+  ASSERT_EQ(reader.damage().size(), 1u);
+  EXPECT_NE(reader.damage()[0].find("metadata copy damaged"), std::string::npos) << reader.damage()[0];
+}
+
+TEST(Salvage, DamagedMetadataAndCopyCannotBeSalvagedAndWritesNothing) {
   test::TempDir dir;
   const auto s = make_archive(dir);
   auto bytes = test::read_file(s.path);
+  std::uint64_t metadata_size = 0, index_offset = 0;
+  std::memcpy(&metadata_size, bytes.data() + 16, 8);
+  std::memcpy(&index_offset, bytes.data() + bytes.size() - format::kFooterSize, 8);
   bytes[60] ^= 0x08;
+  bytes[index_offset - format::kMetadataTrailerSize - metadata_size + 20] ^= 0x08;
   test::write_file(dir / "bad.spikey", bytes);
   try {
     host::salvage_archive(dir / "bad.spikey", dir / "out.spikey", {});

@@ -26,12 +26,12 @@ ArchiveWriter::ArchiveWriter(const std::filesystem::path& path, const MetadataSe
     throw io_error(path, "open");
   }
   std::setvbuf(file_, nullptr, _IOFBF, 1 << 20);
-  const auto section = serialize(metadata);
+  section_ = serialize(metadata);
   FileHeader header;
-  header.metadata_size = section.size();
-  header.metadata_checksum = checksum64(section);
+  header.metadata_size = section_.size();
+  header.metadata_checksum = checksum64(section_);
   write_bytes(serialize(header));
-  write_bytes(section);
+  write_bytes(section_);
 }
 
 ArchiveWriter::~ArchiveWriter() {
@@ -60,6 +60,9 @@ void ArchiveWriter::append_lost_chunk(std::uint64_t first_sample, std::uint32_t 
 }
 
 std::uint64_t ArchiveWriter::finish() {
+  // §3.7: the metadata again, so that a damaged metadata section does not lose the archive.
+  write_bytes(section_);
+  write_bytes(serialize(MetadataTrailer{section_.size(), checksum64(section_)}));
   const auto index_bytes = serialize_index(index_);
   Footer footer;
   footer.index_offset = offset_;

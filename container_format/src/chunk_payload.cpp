@@ -6,6 +6,7 @@
 #include <string>
 
 #include "legacy/records_v1_v3.hpp"
+#include "spikey/format/checksum.hpp"
 #include "spikey/format/wire.hpp"
 
 namespace spikey::format {
@@ -28,32 +29,58 @@ std::int64_t ChunkChannels::position(std::int64_t c) const {
   return it != channel.end() && *it == static_cast<std::uint32_t>(c) ? it - channel.begin() : -1;
 }
 
+std::uint32_t stream_check_of(std::span<const std::int16_t> samples) {
+  return static_cast<std::uint32_t>(checksum64({reinterpret_cast<const std::uint8_t*>(samples.data()), samples.size() * 2}));
+}
+
+std::vector<std::uint8_t> assemble_checked_payload(std::span<const std::span<const std::uint8_t>> streams,
+                                                   std::span<const std::uint32_t> checks) {
+  if (checks.size() != streams.size()) throw std::logic_error("one stream check per stream");
+  std::vector<std::uint8_t> payload;
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < streams.size(); ++i) {
+    if (streams[i].size() > 0xffffffffu) throw std::length_error("channel stream over 4 GiB");
+    if (streams[i].empty() && checks[i] != 0) throw std::logic_error("a lost stream has check 0");
+    total += streams[i].size();
+  }
+  payload.reserve(total + streams.size() * (kMaxVarintBytes + 4));
+  for (const auto& s : streams) put_leb128(payload, s.size());
+  WireWriter w(payload);
+  for (const std::uint32_t check : checks) w.u32(check);
+  for (const auto& s : streams) w.bytes(s);
+  return payload;
+}
+
 namespace {
 
 template <class Stream>
-std::vector<std::uint8_t> assemble(std::span<const Stream> streams, std::size_t unit) {
-  std::vector<std::uint8_t> payload;
-  std::size_t total = 0;
-  for (const auto& s : streams) {
-    if (s.size() * unit > 0xffffffffu) throw std::length_error("channel stream over 4 GiB");
-    total += s.size() * unit;
+std::vector<std::uint8_t> assemble(std::span<const Stream> streams, std::span<const std::int16_t> samples,
+                                   std::span<const std::uint32_t> sample_count) {
+  if (sample_count.size() != streams.size()) throw std::logic_error("one sample count per stream");
+  std::vector<std::span<const std::uint8_t>> bytes;
+  std::vector<std::uint32_t> checks;
+  std::size_t position = 0;
+  for (std::size_t i = 0; i < streams.size(); ++i) {
+    // An empty stream would read as lost (§6.3).
+    if (streams[i].empty()) throw std::logic_error("an encoder never writes an empty stream");
+    bytes.emplace_back(reinterpret_cast<const std::uint8_t*>(streams[i].data()), streams[i].size() * sizeof(streams[i][0]));
+    if (position + sample_count[i] > samples.size()) throw std::logic_error("stream checks need every channel's samples");
+    checks.push_back(stream_check_of(samples.subspan(position, sample_count[i])));
+    position += sample_count[i];
   }
-  payload.reserve(total + streams.size() * kMaxVarintBytes);
-  for (const auto& s : streams) put_leb128(payload, s.size() * unit);
-  const std::size_t start = payload.size();
-  payload.resize(start + total);
-  std::uint8_t* out = payload.data() + start;
-  for (const auto& s : streams) {
-    if (!s.empty()) std::memcpy(out, s.data(), s.size() * unit);  // words are little-endian already
-    out += s.size() * unit;
-  }
-  return payload;
+  return assemble_checked_payload(bytes, checks);
 }
 
 }  // namespace
 
-std::vector<std::uint8_t> assemble_payload(std::span<const std::vector<std::uint32_t>> streams) { return assemble(streams, 4); }
-std::vector<std::uint8_t> assemble_payload(std::span<const std::vector<std::uint8_t>> streams) { return assemble(streams, 1); }
+std::vector<std::uint8_t> assemble_payload(std::span<const std::vector<std::uint32_t>> streams, std::span<const std::int16_t> samples,
+                                           std::span<const std::uint32_t> sample_count) {
+  return assemble(streams, samples, sample_count);  // words are little-endian already
+}
+std::vector<std::uint8_t> assemble_payload(std::span<const std::vector<std::uint8_t>> streams, std::span<const std::int16_t> samples,
+                                           std::span<const std::uint32_t> sample_count) {
+  return assemble(streams, samples, sample_count);
+}
 
 PayloadDirectory parse_payload_directory(std::span<const std::uint8_t> payload, std::size_t present_channels,
                                          std::uint64_t chunk, std::uint64_t payload_file_offset, std::uint16_t version) {
@@ -79,6 +106,16 @@ PayloadDirectory parse_payload_directory(std::span<const std::uint8_t> payload, 
       if (size > 0xffffffffu) throw ArchiveError(where(field) + ": stream size " + std::to_string(size) + " is invalid");
     }
     dir.stream_size[i] = size;
+  }
+  if (version >= kFirstVersionWithStreamChecks) {
+    if (payload.size() - position < 4 * std::uint64_t{present_channels})
+      throw ArchiveError(where(position) + ": payload too short for its stream checks");
+    dir.stream_check.resize(present_channels);
+    for (std::size_t i = 0; i < present_channels; ++i, position += 4) {
+      dir.stream_check[i] = load_u32_le(payload.data() + position);
+      if (dir.stream_size[i] == 0 && dir.stream_check[i] != 0)
+        throw ArchiveError(where(position) + ": an empty (lost) stream with a non-zero check");
+    }
   }
   std::uint64_t offset = position;
   for (std::size_t i = 0; i < present_channels; ++i) {

@@ -143,6 +143,14 @@ std::string lost_chunk_message(const Metadata& metadata, std::uint64_t chunk) {
          ") was lost before this archive was salvaged";
 }
 
+std::string lost_stream_message(const Metadata& metadata, std::uint64_t chunk, std::uint32_t channel) {
+  const std::uint64_t first = metadata.chunk_first_sample(chunk);
+  const std::uint64_t length = channel < metadata.channels.size() ? metadata.channels[channel].length : first + 1;
+  const std::uint64_t last = std::min<std::uint64_t>(first + std::max<std::uint32_t>(metadata.chunk_sample_count(chunk), 1), std::max(length, first + 1)) - 1;
+  return "channel " + std::to_string(channel) + " in chunk " + std::to_string(chunk) + " (samples " + std::to_string(first) + ".." +
+         std::to_string(last) + ") was lost before this archive was salvaged";
+}
+
 MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std::uint16_t expected_version) {
   const std::vector<std::uint8_t> plain = detail::unpack_metadata(stored, expected_version);
   const std::span<const std::uint8_t> bytes(plain);

@@ -173,4 +173,25 @@ Footer parse_footer(std::span<const std::uint8_t> bytes) {
   return f;
 }
 
+// ---- §3.7 metadata copy trailer (version 10) -----------------------------------------------
+
+std::vector<std::uint8_t> serialize(const MetadataTrailer& trailer) {
+  std::vector<std::uint8_t> out;
+  WireWriter w(out);
+  w.u64(trailer.metadata_size);
+  w.u64(trailer.metadata_checksum);
+  w.bytes(kMetadataCopyMagic);
+  return out;
+}
+
+MetadataTrailer parse_metadata_trailer(std::span<const std::uint8_t> bytes) {
+  require_size(bytes, kMetadataTrailerSize, "metadata copy trailer");
+  if (!std::equal(kMetadataCopyMagic.begin(), kMetadataCopyMagic.end(), bytes.begin() + 16)) fail("metadata copy trailer has no magic");
+  WireReader r(bytes);
+  MetadataTrailer t;
+  t.metadata_size = r.u64();
+  t.metadata_checksum = r.u64();
+  return t;
+}
+
 }  // namespace spikey::format

@@ -26,6 +26,11 @@ double ratio_of(std::uint64_t original, std::uint64_t archive) {
   return archive == 0 ? 0 : static_cast<double>(original) / static_cast<double>(archive);
 }
 
+void warn_archive_damage(const format::ArchiveReader& reader) {
+  for (const auto& d : reader.damage())
+    std::cerr << "spikey: warning: " << reader.path().string() << ": " << d << "; spikey salvage writes an undamaged archive\n";
+}
+
 const char* value_map_name(format::ValueMapKind kind) {
   switch (kind) {
     case format::ValueMapKind::affine:

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "spikey/format/archive_reader.hpp"
 #include "spikey/format/value_map.hpp"
 #include "spikey/host/batch.hpp"
 #include "spikey/host/encoder.hpp"
@@ -42,6 +43,8 @@ struct UsageError : std::runtime_error {
 std::string fixed(double v, int digits);
 std::string megabytes(std::uint64_t bytes);
 double ratio_of(std::uint64_t original, std::uint64_t archive);
+// Tells the user (stderr) what damage opening the archive worked around (SPEC.md §3.7).
+void warn_archive_damage(const format::ArchiveReader& reader);
 json value_map_json(const format::ValueMap& m);
 
 struct CommonOptions {

@@ -22,6 +22,7 @@ int run_decompress(const DecompressArgs& a, const CommonOptions& o) {
   const std::string& output = a.output;
   const bool force = a.force;
   const format::ArchiveReader reader(archive);
+  warn_archive_damage(reader);
   const host::ProtectedInput archive_is_input(archive);  // a restored file never replaces the archive
   cli::ProgressBar bar(o.quiet);
   host::RestoreOptions options;
@@ -44,7 +45,7 @@ int run_decompress(const DecompressArgs& a, const CommonOptions& o) {
     throw format::ArchiveError("restored " + r.mismatched_files.front() + " does not match the original's checksum (" +
                                std::to_string(r.mismatched_files.size()) + " file(s) not written)");
   for (const auto& f : r.incomplete_files)
-    std::cerr << "spikey: warning: " << f << " had samples in lost chunks; they were written as zeros\n";
+    std::cerr << "spikey: warning: " << f << " had samples in lost chunks or streams; they were written as zeros\n";
   if (!o.quiet)
     std::cerr << "spikey: restored " << r.files << " file(s), " << megabytes(r.bytes) << " to " << output << " in "
               << fixed(r.seconds, 2) << " s\n";

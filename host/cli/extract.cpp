@@ -26,6 +26,7 @@ int run_extract(const ExtractArgs& a, const CommonOptions& o) {
   if (a.start_seconds && a.start_sample) throw UsageError("use --start or --start-sample, not both");
   if (a.end_seconds && a.end_sample) throw UsageError("use --end or --end-sample, not both");
   const format::ArchiveReader reader(a.archive);
+  warn_archive_damage(reader);
   const host::ProtectedInput archive_is_input(a.archive);  // the window never replaces the archive
   const format::Metadata& meta = reader.metadata();
   std::vector<std::uint32_t> channels;
@@ -41,7 +42,11 @@ int run_extract(const ExtractArgs& a, const CommonOptions& o) {
   if (a.end_seconds) end = host::seconds_to_sample(*a.end_seconds, rate);
   if (a.end_sample) end = *a.end_sample;
   const host::Window window = host::resolve_window(meta, start, end, channels);
-  host::write_window(reader, window, file_format, a.output, a.force, o.threads);
+  std::vector<std::uint64_t> damaged;
+  host::write_window(reader, window, file_format, a.output, a.force, o.threads, &damaged);
+  for (const std::uint64_t chunk : damaged)
+    std::cerr << "spikey: warning: " << a.archive << ": chunk " << chunk
+              << " is damaged; the channels extracted from it passed their stream checks (spikey verify names the damage)\n";
   if (!o.quiet) {
     std::cerr << "spikey: wrote " << window.frames() << " samples x " << window.channels.size() << " channel(s) (samples "
               << window.start << ".." << window.end - 1 << ") to " << (host::is_standard_output(a.output) ? "standard output" : a.output);

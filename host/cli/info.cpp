@@ -36,6 +36,7 @@ std::string other_rates_text(const format::Metadata& m) {
 
 int run_info(const std::string& archive, const CommonOptions& o) {
   const format::ArchiveReader reader(archive);
+  warn_archive_damage(reader);
   const format::Metadata& m = reader.metadata();
   const std::uint64_t original = m.original_bytes();
   const double ratio = ratio_of(original, reader.file_size());

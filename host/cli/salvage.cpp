@@ -1,4 +1,4 @@
-// spikey salvage: a valid archive from a damaged one, keeping every intact chunk.
+// spikey salvage: a valid archive from a damaged one, keeping every intact chunk and every intact channel of a damaged one.
 #include <iostream>
 
 #include "common.hpp"
@@ -29,20 +29,22 @@ int run_salvage(const SalvageArgs& a, const CommonOptions& o) {
                       {"seconds", {seconds(l.first_sample), seconds(l.end_sample)}},
                       {"channels", host::format_channel_list(l.channels)}});
     const json j = {{"archive", archive},          {"output", output},      {"chunks", r.chunks},
-                    {"recovered_chunks", r.recovered}, {"lost_chunks", r.lost}, {"lost", lost},
+                    {"recovered_chunks", r.recovered}, {"partial_chunks", r.partial}, {"lost_chunks", r.lost},
+                    {"lost_streams", r.lost_streams}, {"lost", lost},
                     {"incomplete_files", r.incomplete_files}, {"notes", r.notes}, {"input_bytes", r.input_bytes},
                     {"output_bytes", r.output_bytes}};
     std::cout << j.dump(2) << "\n";
   } else if (!o.quiet) {
     for (const auto& n : r.notes) std::cerr << "spikey: " << n << "\n";
-    std::cerr << "spikey: salvaged " << r.recovered << " of " << r.chunks << " chunk(s) into " << output << " ("
-              << r.output_bytes << " bytes)\n";
+    std::cerr << "spikey: salvaged " << r.recovered << " of " << r.chunks << " chunk(s) whole";
+    if (r.partial > 0) std::cerr << " and " << r.partial << " in part (their intact channels)";
+    std::cerr << " into " << output << " (" << r.output_bytes << " bytes)\n";
     for (const auto& l : r.lost_ranges)
       std::cerr << "spikey: lost: chunks " << l.first_chunk << ".." << l.end_chunk - 1 << ", samples " << l.first_sample << ".."
                 << l.end_sample - 1 << " (" << fixed(seconds(l.first_sample), 3) << " s to " << fixed(seconds(l.end_sample), 3)
                 << " s) of channels " << host::format_channel_list(l.channels) << "\n";
     for (const auto& f : r.incomplete_files) std::cerr << "spikey: incomplete file: " << f << "\n";
-    if (r.lost == 0) std::cerr << "spikey: nothing was lost\n";
+    if (r.lost == 0 && r.partial == 0) std::cerr << "spikey: nothing was lost\n";
   }
   return 0;
 }
@@ -51,7 +53,7 @@ int run_salvage(const SalvageArgs& a, const CommonOptions& o) {
 
 Subcommand add_salvage(CLI::App& app, CommonOptions& common) {
   auto args = std::make_shared<SalvageArgs>();
-  auto* salvage = app.add_subcommand("salvage", "rebuild a valid archive from a truncated or damaged one, keeping every intact chunk");
+  auto* salvage = app.add_subcommand("salvage", "rebuild a valid archive from a truncated or damaged one, keeping every intact chunk and channel");
   salvage->add_option("archive", args->archive, "damaged archive (read only)")->required();
   salvage->add_option("-o,--output", args->output, "archive to write")->required();
   salvage->add_flag("-f,--force", args->force, "overwrite the output if it exists");

@@ -31,12 +31,17 @@ int run_verify(const std::string& archive, const CommonOptions& o) {
     const double slowest_realtime = r.slowest_chunk_seconds > 0 ? slowest_duration / r.slowest_chunk_seconds : 0;
     // A salvaged archive with lost chunks checks out but is not the whole recording: its own
     // exit status (kExitIncomplete), and no ratio (the original bytes include what was lost).
-    const bool incomplete = r.lost_chunks > 0;
-    j["ok"] = r.mismatched_files.empty();
+    const bool incomplete = r.lost_chunks > 0 || r.lost_streams > 0;
+    // Damage that opening worked around (the metadata copy, §3.7): the samples check out, but
+    // the archive file itself is damaged.
+    const std::vector<std::string>& damage = reader.damage();
+    j["ok"] = r.mismatched_files.empty() && damage.empty();
+    j["damage"] = damage;
     j["complete"] = !incomplete;
     j["files"] = r.files;
     j["chunks"] = reader.index().size();
     j["lost_chunks"] = r.lost_chunks;
+    j["lost_streams"] = r.lost_streams;
     j["incomplete_files"] = r.incomplete_files;
     j["original_bytes"] = r.bytes;
     j["archive_bytes"] = reader.file_size();
@@ -53,22 +58,27 @@ int run_verify(const std::string& archive, const CommonOptions& o) {
       j["error"] = "rebuilt file " + r.mismatched_files.front() + " does not match the original's checksum";
       j["mismatched_files"] = r.mismatched_files;
     }
+    else if (!damage.empty())
+      j["error"] = "archive damaged: " + damage.front() + "; every file still restores; spikey salvage writes an undamaged archive";
     if (o.json_output) {
       std::cout << j.dump(2) << "\n";
     } else if (r.mismatched_files.empty()) {
-      std::cout << (incomplete ? "INCOMPLETE " : "OK ") << archive << ": " << r.files << " file(s), " << reader.index().size()
+      std::cout << (!damage.empty() ? "DAMAGED " : incomplete ? "INCOMPLETE " : "OK ") << archive << ": " << r.files << " file(s), " << reader.index().size()
                 << " chunk(s), " << fixed(m.duration_seconds(), 3) << " s of recording, "
                 << (incomplete ? std::string("data missing") : "ratio " + fixed(ratio, 4)) << "\n"
                 << "decode " << fixed(r.seconds, 3) << " s: " << fixed(mb_s, 1) << " MB/s, " << fixed(realtime, 1)
                 << "x real time; slowest chunk " << r.slowest_chunk << ": " << fixed(r.slowest_chunk_seconds * 1e3, 2)
                 << " ms for " << fixed(slowest_duration, 3) << " s (" << fixed(slowest_realtime, 1) << "x real time)\n";
       if (incomplete)
-        std::cout << "salvaged archive: " << r.lost_chunks << " of " << reader.index().size() << " chunk(s) were lost before the salvage; "
-                  << r.incomplete_files.size() << " file(s) incomplete; everything kept is intact\n";
+        std::cout << "salvaged archive: " << r.lost_chunks << " of " << reader.index().size() << " chunk(s) and " << r.lost_streams
+                  << " channel stream(s) of kept chunks were lost before the salvage; " << r.incomplete_files.size()
+                  << " file(s) incomplete; everything kept is intact\n";
+      for (const auto& d : damage) std::cerr << "spikey: verify failed: " << archive << ": " << d << "\n";
+      if (!damage.empty()) std::cerr << "spikey: every file still restores; spikey salvage writes an undamaged archive\n";
     } else {
       std::cerr << "spikey: verify failed: " << j["error"].get<std::string>() << "\n";
     }
-    if (!r.mismatched_files.empty()) return kExitFailure;
+    if (!r.mismatched_files.empty() || !damage.empty()) return kExitFailure;
     return incomplete ? kExitIncomplete : 0;
   } catch (const std::exception& e) {
     if (!o.json_output) throw;

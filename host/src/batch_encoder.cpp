@@ -325,17 +325,20 @@ std::vector<EncodedChunk> assemble_batch(const BatchPlan& plan, std::span<const 
   std::size_t next_sync = 0;
   for (std::size_t c = 0; c < plan.chunk_count(); ++c) {
     std::vector<std::vector<std::uint8_t>> streams;
+    std::vector<std::uint32_t> counts;
     for (std::uint32_t i = plan.chunk_first_stream[c]; i < plan.chunk_first_stream[c + 1]; ++i) {
       const f::BatchStream& s = plan.streams[i];
       const std::uint64_t size = bytes ? s.bytes : std::uint64_t{s.words} * 4;
       streams.emplace_back(byte_data + 4 * s.word_offset, byte_data + 4 * s.word_offset + size);
+      counts.push_back(s.n);
     }
     for (; next_sync < plan.sync_slots.size() && plan.sync_slots[next_sync].chunk == c; ++next_sync) {  // ascending positions
       const BatchPlan::SyncSlot& slot = plan.sync_slots[next_sync];
       streams.insert(streams.begin() + slot.position, f::encode_sync_runs(samples.subspan(slot.sample_offset, slot.n), bytes ? 1 : 4));
+      counts.insert(counts.begin() + slot.position, slot.n);
     }
-    out[c].payload = f::assemble_payload(std::span<const std::vector<std::uint8_t>>(streams));
     const auto part = samples.subspan(plan.chunk_sample_offset[c], plan.chunk_sample_offset[c + 1] - plan.chunk_sample_offset[c]);
+    out[c].payload = f::assemble_payload(std::span<const std::vector<std::uint8_t>>(streams), part, counts);
     out[c].samples_checksum = f::checksum64({reinterpret_cast<const std::uint8_t*>(part.data()), part.size() * 2});
   }
   return out;

@@ -22,6 +22,16 @@ std::uint64_t samples_checksum_of(const DecodedChunk& chunk) {
   return format::checksum64({reinterpret_cast<const std::uint8_t*>(chunk.samples.data()), chunk.samples.size() * 2});
 }
 
+std::uint64_t kept_samples_checksum(const DecodedChunk& chunk) {
+  if (chunk.lost_channels.empty()) return samples_checksum_of(chunk);
+  format::StreamingChecksum checksum;
+  for (std::size_t i = 0; i < chunk.channel.size(); ++i) {
+    if (std::binary_search(chunk.lost_channels.begin(), chunk.lost_channels.end(), chunk.channel[i])) continue;
+    checksum.update({reinterpret_cast<const std::uint8_t*>(chunk.samples.data() + chunk.offset[i]), std::size_t{chunk.sample_count[i]} * 2});
+  }
+  return checksum.digest();
+}
+
 std::span<const std::int16_t> DecodedChunk::channel_samples(std::uint32_t c) const {
   const auto it = std::lower_bound(channel.begin(), channel.end(), c);
   if (it == channel.end() || *it != c) return {};
@@ -29,25 +39,32 @@ std::span<const std::int16_t> DecodedChunk::channel_samples(std::uint32_t c) con
   return {samples.data() + offset[i], sample_count[i]};
 }
 
-DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chunk, std::span<const std::uint32_t> channels) {
-  return std::move(decode_chunks(reader, chunk, chunk + 1, channels).front());
+DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chunk, std::span<const std::uint32_t> channels,
+                          const DecodeOptions& options) {
+  return std::move(decode_chunks(reader, chunk, chunk + 1, channels, options).front());
 }
 
 std::vector<DecodedChunk> decode_chunks(const format::ArchiveReader& reader, std::uint64_t first_chunk, std::uint64_t end_chunk,
-                                        std::span<const std::uint32_t> channels) {
+                                        std::span<const std::uint32_t> channels, const DecodeOptions& options) {
   const Stopwatch stopwatch;
   std::vector<std::vector<std::uint8_t>> payloads;
+  std::vector<char> damaged_payload;
   std::vector<PayloadInput> inputs;
   for (std::uint64_t chunk = first_chunk; chunk < end_chunk; ++chunk) {
     const format::IndexEntry& entry = reader.index().at(chunk);
     if (entry.lost()) throw format::LostChunkError(format::lost_chunk_message(reader.metadata(), chunk));
-    payloads.push_back(reader.read_payload(chunk));
+    bool damaged = false;
+    payloads.push_back(reader.read_payload(chunk, options.tolerate_damaged_payload ? &damaged : nullptr));
+    damaged_payload.push_back(damaged);
   }
   for (std::uint64_t chunk = first_chunk; chunk < end_chunk; ++chunk)
     inputs.push_back({chunk, payloads[chunk - first_chunk], reader.payload_offset(chunk), &reader.index()[chunk].samples_checksum});
-  auto out = decode_payloads(reader.metadata(), reader.format_version(), inputs, channels);
+  auto out = decode_payloads(reader.metadata(), reader.format_version(), inputs, channels, options);
   const double share = stopwatch.seconds() / static_cast<double>(std::max<std::size_t>(out.size(), 1));
-  for (auto& chunk : out) chunk.decode_seconds = share;
+  for (auto& chunk : out) {
+    chunk.decode_seconds = share;
+    chunk.payload_damaged = damaged_payload[chunk.chunk - first_chunk];
+  }
   return out;
 }
 
@@ -62,6 +79,8 @@ struct PayloadWork {
   format::PayloadDirectory dir;
   std::vector<std::size_t> positions;  // requested channels, as indices into `present`
   std::vector<char> needed;            // channels the codec must decode: the requested ones and their sources
+  std::vector<char> decoded;           // channels decoded (the codec's and sync runs): checked against their stream checks
+  std::vector<char> lost;              // requested channels whose streams are lost (version 10), zeros with fill_lost
   std::vector<std::vector<std::int32_t>> codes;
   DecodedChunk out;
 };
@@ -69,7 +88,7 @@ struct PayloadWork {
 // The chunk's layout, the channels it needs, and its sync channels (§6.10: runs outside the
 // codec, and never a source).
 void start_payload(const format::Metadata& meta, const format::CodecRow& codec, const codecs::DecoderFamily& family, std::uint16_t version,
-                   const PayloadInput& input, std::span<const std::uint32_t> channels, PayloadWork& w) {
+                   const PayloadInput& input, std::span<const std::uint32_t> channels, const DecodeOptions& options, PayloadWork& w) {
   w.chunk = input.chunk;
   w.payload_offset = input.payload_offset;
   w.samples_checksum = input.samples_checksum;
@@ -87,8 +106,21 @@ void start_payload(const format::Metadata& meta, const format::CodecRow& codec, 
       if (const auto p = present.position(c); p >= 0) w.positions.push_back(static_cast<std::size_t>(p));
   }
   w.needed.assign(present.channel.size(), 0);
-  for (const std::size_t p : w.positions) w.needed[p] = 1;
+  w.lost.assign(present.channel.size(), 0);
+  for (const std::size_t p : w.positions) {
+    if (w.dir.lost(p)) {
+      if (!options.fill_lost) throw format::LostChunkError(format::lost_stream_message(meta, w.chunk, present.channel[p]));
+      w.lost[p] = 1;
+      continue;
+    }
+    w.needed[p] = 1;
+  }
   family.add_sources(meta, present, w.needed);
+  for (std::size_t p = 0; p < present.channel.size(); ++p)
+    if (w.needed[p] && w.dir.lost(p))  // salvage marks every channel that needs a lost stream as lost too (§6.3)
+      throw ArchiveError("chunk " + std::to_string(w.chunk) + ": channel " + std::to_string(present.channel[p]) +
+                         " is needed as a source but its stream is marked lost (byte " + std::to_string(w.payload_offset) + ")");
+  w.decoded = w.needed;
   w.codes.resize(present.channel.size());
   std::vector<std::int16_t> runs;
   for (std::size_t p = 0; p < present.channel.size(); ++p) {
@@ -102,58 +134,87 @@ void start_payload(const format::Metadata& meta, const format::CodecRow& codec, 
   }
 }
 
-DecodedChunk finish_payload(const format::Metadata& meta, PayloadWork& w) {
+void map_codes(const format::Metadata& meta, std::uint32_t channel, std::span<const std::int32_t> codes, std::int16_t* dst) {
+  const format::ValueMap map = meta.channels[channel].value_map;
+  for (std::size_t t = 0; t < codes.size(); ++t) dst[t] = format::code_to_value(map, codes[t]);
+}
+
+DecodedChunk finish_payload(const format::Metadata& meta, const DecodeOptions& options, PayloadWork& w) {
   const format::ChunkChannels& present = w.present;
   const std::vector<std::size_t>& positions = w.positions;
-  const auto& codes = w.codes;
   const std::uint64_t chunk = w.chunk, payload_offset = w.payload_offset;
-  const std::uint64_t* samples_checksum = w.samples_checksum;
   DecodedChunk out = std::move(w.out);
   std::uint64_t total = 0;
+  std::vector<std::int64_t> slot(present.channel.size(), -1);  // index among the requested channels
   for (const std::size_t p : positions) {
+    slot[p] = static_cast<std::int64_t>(out.channel.size());
     out.channel.push_back(present.channel[p]);
     out.sample_count.push_back(present.sample_count[p]);
     out.offset.push_back(total);
     total += present.sample_count[p];
   }
-  out.samples.resize(total);
+  out.samples.resize(total);  // zeros where a stream is lost
   for (std::size_t i = 0; i < positions.size(); ++i) {
     const std::size_t p = positions[i];
-    const format::ValueMap map = meta.channels[present.channel[p]].value_map;
-    std::int16_t* dst = out.samples.data() + out.offset[i];
-    const auto& source = codes[p];
-    for (std::size_t t = 0; t < source.size(); ++t) dst[t] = format::code_to_value(map, source[t]);
+    if (w.lost[p]) {
+      out.lost_channels.push_back(present.channel[p]);
+      continue;
+    }
+    map_codes(meta, present.channel[p], w.codes[p], out.samples.data() + out.offset[i]);
   }
-  if (samples_checksum != nullptr && positions.size() == present.channel.size() && samples_checksum_of(out) != *samples_checksum)
+  // Version 10: every decoded channel, sources included, against its stream check (§6.3).
+  if (w.dir.checked()) {
+    std::vector<std::int16_t> scratch;
+    for (std::size_t p = 0; p < present.channel.size(); ++p) {
+      if (!w.decoded[p]) continue;
+      std::span<const std::int16_t> samples;
+      if (slot[p] >= 0) {
+        samples = {out.samples.data() + out.offset[slot[p]], present.sample_count[p]};
+      } else {
+        scratch.resize(present.sample_count[p]);
+        map_codes(meta, present.channel[p], w.codes[p], scratch.data());
+        samples = scratch;
+      }
+      if (format::stream_check_of(samples) == w.dir.stream_check[p]) continue;
+      if (options.report_failures) {
+        out.failed_channels.push_back(present.channel[p]);
+        continue;
+      }
+      throw ArchiveError("chunk " + std::to_string(chunk) + ", channel " + std::to_string(present.channel[p]) + " (stream at byte " +
+                         std::to_string(payload_offset + w.dir.stream_offset[p]) + "): decoded samples do not match the stream check");
+    }
+  }
+  if (w.samples_checksum != nullptr && positions.size() == present.channel.size() && out.failed_channels.empty() &&
+      kept_samples_checksum(out) != *w.samples_checksum)
     throw ArchiveError("chunk " + std::to_string(chunk) + ": decoded samples do not match their checksum (byte " +
                        std::to_string(payload_offset) + ")");
   return out;
 }
 
-
 }  // namespace
 
 std::vector<DecodedChunk> decode_payloads(const format::Metadata& meta, std::uint16_t version, std::span<const PayloadInput> inputs,
-                                          std::span<const std::uint32_t> channels) {
+                                          std::span<const std::uint32_t> channels, const DecodeOptions& options) {
   const format::CodecRow& codec = format::codec_row(meta.codec.name);
   const codecs::DecoderFamily& family = codecs::decoder_family(codec);
   std::vector<PayloadWork> work(inputs.size());  // sized once: the jobs point into it
   std::vector<codecs::ChunkDecodeJob> jobs;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     PayloadWork& w = work[i];
-    start_payload(meta, codec, family, version, inputs[i], channels, w);
+    start_payload(meta, codec, family, version, inputs[i], channels, options, w);
     jobs.push_back({w.chunk, w.payload_offset, &w.present, &w.dir, inputs[i].payload, &w.needed, &w.codes});
   }
   family.decode(meta, jobs);
   std::vector<DecodedChunk> out;
-  for (auto& w : work) out.push_back(finish_payload(meta, w));
+  for (auto& w : work) out.push_back(finish_payload(meta, options, w));
   return out;
 }
 
 DecodedChunk decode_payload(const format::Metadata& meta, std::uint16_t version, std::uint64_t chunk, std::span<const std::uint8_t> payload,
-                            std::uint64_t payload_offset, std::span<const std::uint32_t> channels, const std::uint64_t* samples_checksum) {
+                            std::uint64_t payload_offset, std::span<const std::uint32_t> channels, const std::uint64_t* samples_checksum,
+                            const DecodeOptions& options) {
   const PayloadInput input{chunk, payload, payload_offset, samples_checksum};
-  return std::move(decode_payloads(meta, version, {&input, 1}, channels).front());
+  return std::move(decode_payloads(meta, version, {&input, 1}, channels, options).front());
 }
 
 std::uint64_t joint_chunks(const format::Metadata& meta, std::uint64_t chunks, unsigned threads) {
@@ -167,7 +228,7 @@ std::uint64_t joint_chunks(const format::Metadata& meta, std::uint64_t chunks, u
 
 void decode_chunks_in_order(const format::ArchiveReader& reader, std::uint64_t first_chunk, std::uint64_t end_chunk,
                             std::span<const std::uint32_t> channels, unsigned threads,
-                            const std::function<void(const DecodedChunk&)>& consume) {
+                            const std::function<void(const DecodedChunk&)>& consume, const DecodeOptions& options) {
   const std::vector<std::uint32_t> wanted(channels.begin(), channels.end());
   const std::uint64_t joint = joint_chunks(reader.metadata(), end_chunk - first_chunk, threads);
   const std::uint64_t groups = (end_chunk - first_chunk + joint - 1) / joint;
@@ -175,7 +236,7 @@ void decode_chunks_in_order(const format::ArchiveReader& reader, std::uint64_t f
       groups, threads, std::size_t{threads} + 1,
       [&](std::size_t g) {
         const std::uint64_t first = first_chunk + g * joint;
-        return decode_chunks(reader, first, std::min(end_chunk, first + joint), wanted);
+        return decode_chunks(reader, first, std::min(end_chunk, first + joint), wanted, options);
       },
       [&](std::size_t, std::vector<DecodedChunk>& decoded) {
         for (const auto& chunk : decoded) consume(chunk);
@@ -202,7 +263,9 @@ class SourceRebuilder {
 
   void add_chunk(const DecodedChunk& chunk, bool lost) {
     if (chunk.first_sample >= source_.frames) return;
-    lost_ = lost_ || lost;
+    const auto& gone = chunk.lost_channels;  // ascending
+    lost_ = lost_ || lost ||
+            std::lower_bound(gone.begin(), gone.end(), source_.first_channel) != std::lower_bound(gone.begin(), gone.end(), source_.first_channel + source_.channel_count);
     const std::uint32_t k = source_.channel_count;
     const std::size_t n = chunk.channel_samples(source_.first_channel).size();
     interleaved_.resize(n * k);
@@ -318,14 +381,15 @@ RestoreReport restore_sources(const format::ArchiveReader& reader, const Restore
           }
           std::uint64_t run_end = i;
           while (run_end < end_chunk && !reader.index()[run_end].lost()) ++run_end;
-          for (auto& chunk : decode_chunks(reader, i, run_end, channels)) out.push_back(std::move(chunk));
+          for (auto& chunk : decode_chunks(reader, i, run_end, channels, {.fill_lost = options.fill_lost})) out.push_back(std::move(chunk));
           i = run_end;
         }
         return out;
       }, [&](std::size_t, std::vector<DecodedChunk>& decoded) {
         for (const DecodedChunk& chunk : decoded) {
           const bool chunk_lost = reader.index()[chunk.chunk].lost();
-          if (options.inspect && channels.empty() && !chunk_lost) options.inspect(chunk);
+          if (options.inspect && channels.empty() && !chunk_lost && chunk.lost_channels.empty()) options.inspect(chunk);
+          report.lost_streams += chunk.lost_channels.size();
           for (auto& r : rebuilders) r->add_chunk(chunk, chunk_lost);
           if (chunk.decode_seconds > report.slowest_chunk_seconds) {
             report.slowest_chunk_seconds = chunk.decode_seconds;

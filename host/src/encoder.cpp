@@ -135,7 +135,7 @@ std::vector<std::uint8_t> encode_payload(std::span<const std::int16_t> samples, 
   const bool any_sync = std::any_of(present.channel.begin(), present.channel.end(), [&](std::uint32_t c) { return meta.channels[c].sync; });
   if (!any_sync) {
     family.encode_streams(codes, present, meta, streams);
-    return format::assemble_payload(std::span<const std::vector<std::uint8_t>>(streams));
+    return format::assemble_payload(std::span<const std::vector<std::uint8_t>>(streams), samples, present.sample_count);
   }
   // The codec's channels' code buffers are lent to the codec (swapped, not copied) and returned.
   format::ChunkChannels coded;
@@ -159,7 +159,7 @@ std::vector<std::uint8_t> encode_payload(std::span<const std::int16_t> samples, 
     if (meta.channels[present.channel[i]].sync) streams[i] = format::encode_sync_runs(samples.subspan(position, present.sample_count[i]), codec.stream_word_bytes);
     position += present.sample_count[i];
   }
-  return format::assemble_payload(std::span<const std::vector<std::uint8_t>>(streams));
+  return format::assemble_payload(std::span<const std::vector<std::uint8_t>>(streams), samples, present.sample_count);
 }
 
 }  // namespace

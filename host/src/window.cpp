@@ -128,7 +128,7 @@ namespace {
 
 // Decodes the window chunk by chunk and hands interleaved pieces to `sink` in time order.
 void stream_window(const format::ArchiveReader& reader, const Window& w, unsigned threads,
-                   const std::function<void(std::span<const std::int16_t>)>& sink) {
+                   const std::function<void(std::span<const std::int16_t>)>& sink, std::vector<std::uint64_t>* damaged_chunks) {
   const format::Metadata& meta = reader.metadata();
   std::vector<std::uint32_t> unique = w.channels;
   std::sort(unique.begin(), unique.end());
@@ -137,6 +137,7 @@ void stream_window(const format::ArchiveReader& reader, const Window& w, unsigne
   const std::uint64_t end_chunk = (w.end + meta.chunk_samples - 1) / meta.chunk_samples;
   std::vector<std::int16_t> piece;
   decode_chunks_in_order(reader, first_chunk, end_chunk, unique, threads, [&](const DecodedChunk& chunk) {
+    if (chunk.payload_damaged && damaged_chunks != nullptr) damaged_chunks->push_back(chunk.chunk);
     const std::uint64_t from = std::max(w.start, chunk.first_sample);
     const std::uint64_t to = std::min(w.end, chunk.first_sample + meta.chunk_sample_count(chunk.chunk));
     const std::size_t k = w.channels.size();
@@ -146,15 +147,17 @@ void stream_window(const format::ArchiveReader& reader, const Window& w, unsigne
       for (std::uint64_t t = from; t < to; ++t) piece[(t - from) * k + j] = samples[t - chunk.first_sample];
     }
     sink(piece);
-  });
+  }, {.tolerate_damaged_payload = true});
 }
 
 }  // namespace
 
-std::vector<std::int16_t> read_window(const format::ArchiveReader& reader, const Window& window, unsigned threads) {
+std::vector<std::int16_t> read_window(const format::ArchiveReader& reader, const Window& window, unsigned threads,
+                                      std::vector<std::uint64_t>* damaged_chunks) {
   std::vector<std::int16_t> out;
   out.reserve(window.frames() * window.channels.size());
-  stream_window(reader, window, threads, [&](std::span<const std::int16_t> piece) { out.insert(out.end(), piece.begin(), piece.end()); });
+  stream_window(reader, window, threads, [&](std::span<const std::int16_t> piece) { out.insert(out.end(), piece.begin(), piece.end()); },
+                damaged_chunks);
   return out;
 }
 
@@ -173,7 +176,7 @@ std::vector<std::uint8_t> npy_header(std::uint64_t frames, std::uint64_t channel
 }
 
 void write_window(const format::ArchiveReader& reader, const Window& window, WindowFileFormat format, const fs::path& path,
-                  bool overwrite, unsigned threads) {
+                  bool overwrite, unsigned threads, std::vector<std::uint64_t>* damaged_chunks) {
   OutputFile out(path, overwrite);
   const std::uint64_t k = window.channels.size();
   if (format == WindowFileFormat::wav) {
@@ -186,7 +189,7 @@ void write_window(const format::ArchiveReader& reader, const Window& window, Win
   }
   stream_window(reader, window, threads, [&](std::span<const std::int16_t> piece) {
     out.write({reinterpret_cast<const std::uint8_t*>(piece.data()), piece.size() * 2});
-  });
+  }, damaged_chunks);
   out.commit();
 }
 

@@ -38,9 +38,11 @@ class LostChunkError : public ArchiveError {
 // version 5 lost chunks (salvaged archives), version 6 acquisition folders (side files,
 // SpikeGLX and Open Ephys sources, channel gains, run-coded sync channels), version 7 the
 // codecs mo2 and cm2 (mo1 and cm1 with the network stage), version 8 the network stage's GRU
-// projector (§6.8.2), version 9 the table-driven context coder (codecs mt1-mt3, §6.9.6);
-// older archives still decode.
-inline constexpr std::uint16_t kFormatVersion = 9;
+// projector (§6.8.2), version 9 the table-driven context coder (codecs mt1-mt3, §6.9.6),
+// version 10 stream checks and lost streams (§6.3) and the metadata copy (§3.7); older
+// archives still decode.
+inline constexpr std::uint16_t kFormatVersion = 10;
+inline constexpr std::uint16_t kFirstVersionWithStreamChecks = 10;
 
 // §3.2 File header.
 inline constexpr std::array<std::uint8_t, 8> kFileMagic = {0x89, 'S', 'P', 'I', 'K', 'E', 'Y', '\n'};
@@ -107,6 +109,23 @@ struct Footer {
 };
 std::vector<std::uint8_t> serialize(const Footer& footer);
 Footer parse_footer(std::span<const std::uint8_t> bytes);
+
+// §3.7 Metadata copy (version 10): the stored metadata section again, followed by a trailer
+// that ends where the index starts.
+inline constexpr std::array<std::uint8_t, 8> kMetadataCopyMagic = {'S', 'P', 'K', 'M', 'E', 'T', 'A', 0x89};
+inline constexpr std::size_t kMetadataTrailerSize = 24;
+inline constexpr std::uint16_t kFirstVersionWithMetadataCopy = 10;
+struct MetadataTrailer {
+  std::uint64_t metadata_size = 0;
+  std::uint64_t metadata_checksum = 0;
+};
+std::vector<std::uint8_t> serialize(const MetadataTrailer& trailer);
+// Throws ArchiveError when the magic is missing.
+MetadataTrailer parse_metadata_trailer(std::span<const std::uint8_t> bytes);
+// Bytes between the last chunk record and the index: the copy and its trailer (0 before version 10).
+inline std::uint64_t metadata_copy_bytes(std::uint16_t version, std::uint64_t metadata_size) {
+  return version >= kFirstVersionWithMetadataCopy ? metadata_size + kMetadataTrailerSize : 0;
+}
 
 // §4 Metadata.
 // wav and raw hold samples; spikeglx (a .bin beside its .meta) and open_ephys (a
@@ -243,6 +262,8 @@ struct Metadata {
 
 // The message for a lost chunk (version 5): which chunk, which samples.
 std::string lost_chunk_message(const Metadata& metadata, std::uint64_t chunk);
+// The same for one channel's lost stream in a kept chunk (version 10, SPEC.md §6.3).
+std::string lost_stream_message(const Metadata& metadata, std::uint64_t chunk, std::uint32_t channel);
 
 struct MetadataSection {
   Metadata metadata;

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "spikey/format/archive.hpp"
@@ -26,11 +28,16 @@ class ArchiveReader {
   const std::vector<IndexEntry>& index() const { return index_; }
   std::uint64_t file_size() const { return file_size_; }
   std::uint16_t format_version() const { return format_version_; }
+  // Damage that opening worked around (version 10: a damaged header or metadata section read
+  // from the metadata copy, or a damaged copy); empty for an intact archive. verify reports it.
+  const std::vector<std::string>& damage() const { return damage_; }
   const std::filesystem::path& path() const { return path_; }
 
   // Reads chunk `chunk`'s payload; checks its checksum (and, before version 4, its record header
-  // against the index).
-  std::vector<std::uint8_t> read_payload(std::uint64_t chunk) const;
+  // against the index). With `damaged` (version 10), a payload that fails its checksum or frame
+  // is returned anyway and *damaged set: the reader of a window then trusts each channel it
+  // decodes only after its stream check (SPEC.md §6.3).
+  std::vector<std::uint8_t> read_payload(std::uint64_t chunk, bool* damaged = nullptr) const;
 
   // File offset of the first payload byte of `chunk`, for error messages.
   std::uint64_t payload_offset(std::uint64_t chunk) const { return index_[chunk].record_offset + chunk_header_size(format_version_); }
@@ -40,11 +47,16 @@ class ArchiveReader {
 
   std::filesystem::path path_;
   void open_sections();
+  // §3.7: checks the metadata copy against `header`, or, without one, reads the metadata from
+  // it. Returns why it is not usable, or an empty string.
+  std::string read_metadata_copy(const std::optional<Footer>& footer, const FileHeader* header);
   int fd_ = -1;                       // the archive file, or -1 when it is held in `memory_`
   std::vector<std::uint8_t> memory_;
   std::uint64_t file_size_ = 0;
   std::uint16_t format_version_ = 0;
   MetadataSection section_;
+  std::uint64_t metadata_size_ = 0;  // bytes of the stored metadata section
+  std::vector<std::string> damage_;
   std::vector<IndexEntry> index_;
 };
 

@@ -1,5 +1,5 @@
 // Sequential archive writer (SPEC.md §3): header and metadata, then chunk records in order,
-// then index and footer. It writes to the path it is given; the caller writes to a temporary
+// then the metadata copy, index and footer. It writes to the path it is given; the caller writes to a temporary
 // name and renames when the archive is complete and verified.
 #pragma once
 
@@ -27,7 +27,7 @@ class ArchiveWriter {
 
   // A chunk a salvage could not recover: an index entry with no record (SPEC.md §3.5).
   void append_lost_chunk(std::uint64_t first_sample, std::uint32_t sample_count);
-  // Writes index and footer, flushes and syncs. Returns the archive size in bytes.
+  // Writes the metadata copy, index and footer, flushes and syncs. Returns the archive size in bytes.
   std::uint64_t finish();
 
  private:
@@ -36,6 +36,7 @@ class ArchiveWriter {
   std::filesystem::path path_;
   std::FILE* file_ = nullptr;
   std::uint64_t offset_ = 0;
+  std::vector<std::uint8_t> section_;  // the stored metadata section, written again before the index
   std::vector<IndexEntry> index_;
 };
 

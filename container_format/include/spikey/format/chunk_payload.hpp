@@ -2,6 +2,8 @@
 //
 //   stream sizes   P sizes in bytes, one per present channel: LEB128 varints from format
 //                  version 4, u32 (a multiple of 4) before
+//   stream checks  version 10: P u32, the low 32 bits of the XXH3-64 of each channel's decoded
+//                  samples in this chunk; a stream of size 0 with check 0 is lost (salvage)
 //   streams        the P channel streams, in channel order
 //
 // The channels present in a chunk are those whose length exceeds the chunk's first sample;
@@ -31,12 +33,27 @@ ChunkChannels channels_in_chunk(const Metadata& metadata, std::uint64_t first_sa
 struct PayloadDirectory {
   std::vector<std::uint64_t> stream_offset;  // within the payload
   std::vector<std::uint64_t> stream_size;
+  std::vector<std::uint32_t> stream_check;   // version 10 on; empty before
+  bool checked() const { return !stream_check.empty(); }
+  // Version 10: a stream a salvage could not recover.
+  bool lost(std::size_t i) const { return checked() && stream_size[i] == 0; }
 };
 
+// A channel's stream check (§6.3): the low 32 bits of checksum64 of its decoded samples.
+std::uint32_t stream_check_of(std::span<const std::int16_t> samples);
+
 // Builds a (current version) payload from the present channels' streams: 32-bit words
-// (rice1, lpc1, mo1) or bytes (cm1).
-std::vector<std::uint8_t> assemble_payload(std::span<const std::vector<std::uint32_t>> streams);
-std::vector<std::uint8_t> assemble_payload(std::span<const std::vector<std::uint8_t>> streams);
+// (rice1, lpc1, mo1) or bytes (the rANS codecs). `samples` holds the chunk's samples as the
+// encoder read them, channel after channel (§4.4), `sample_count` each channel's count: the
+// stream checks are computed from them. No stream may be empty.
+std::vector<std::uint8_t> assemble_payload(std::span<const std::vector<std::uint32_t>> streams, std::span<const std::int16_t> samples,
+                                           std::span<const std::uint32_t> sample_count);
+std::vector<std::uint8_t> assemble_payload(std::span<const std::vector<std::uint8_t>> streams, std::span<const std::int16_t> samples,
+                                           std::span<const std::uint32_t> sample_count);
+// A payload from streams and their checks as they are: salvage keeps a chunk's intact streams
+// and writes lost ones as empty streams with check 0.
+std::vector<std::uint8_t> assemble_checked_payload(std::span<const std::span<const std::uint8_t>> streams,
+                                                   std::span<const std::uint32_t> checks);
 
 // Splits a payload of archive format `version` into its streams; throws ArchiveError naming
 // `chunk` and the file offset of the bad field when the sizes are inconsistent.

@@ -22,22 +22,40 @@ struct DecodedChunk {
   std::vector<std::uint64_t> offset;        // start of each channel in `samples`
   std::vector<std::int16_t> samples;        // channel after channel
   double decode_seconds = 0;                // wall time spent decoding this chunk
+  // Version 10 (SPEC.md §6.3): requested channels whose streams a salvage lost, zeros in
+  // `samples` (DecodeOptions::fill_lost), ascending.
+  std::vector<std::uint32_t> lost_channels;
+  // DecodeOptions::report_failures (salvage): decoded channels that failed their stream check.
+  std::vector<std::uint32_t> failed_channels;
+  // DecodeOptions::tolerate_damaged_payload: the payload failed its checksum, and every channel
+  // decoded from it passed its stream check.
+  bool payload_damaged = false;
 
   // Samples of `channel` in this chunk (empty when the channel was not decoded or has ended).
   std::span<const std::int16_t> channel_samples(std::uint32_t channel) const;
+};
+
+struct DecodeOptions {
+  // Zeros for requested channels whose streams are lost instead of a LostChunkError.
+  bool fill_lost = false;
+  // Channels that fail their stream check are listed in failed_channels instead of thrown.
+  bool report_failures = false;
+  // Version 10 windows: decode from a payload that fails its checksum, trusting each decoded
+  // channel only after its stream check (a damaged chunk still yields its intact channels).
+  bool tolerate_damaged_payload = false;
 };
 
 // Decodes the requested channels (ascending, unique; empty means all) of one chunk. When all
 // channels are decoded, the decoded-samples checksum of the index is checked as well.
 // Throws format::ArchiveError naming chunk, channel and byte offset on corrupt data.
 DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chunk,
-                          std::span<const std::uint32_t> channels = {});
+                          std::span<const std::uint32_t> channels = {}, const DecodeOptions& options = {});
 
 // Chunks [first_chunk, end_chunk) decoded together: the lockstep prediction of the mo codecs
 // fills its lanes with channels of all of them (a level of the decoding order often holds
 // fewer than 8 channels of one chunk). Each chunk's decode_seconds is its share of the time.
 std::vector<DecodedChunk> decode_chunks(const format::ArchiveReader& reader, std::uint64_t first_chunk, std::uint64_t end_chunk,
-                                        std::span<const std::uint32_t> channels = {});
+                                        std::span<const std::uint32_t> channels = {}, const DecodeOptions& options = {});
 
 // Chunks decoded in one call of decode_chunks by the whole-archive readers (decode_chunks_in_order,
 // restore_sources), of `chunks` in all: up to 8, so that recordings whose decoding order has
@@ -50,7 +68,8 @@ std::uint64_t joint_chunks(const format::Metadata& meta, std::uint64_t chunks, u
 // `samples_checksum` and all channels, the decoded samples are checked against it.
 DecodedChunk decode_payload(const format::Metadata& metadata, std::uint16_t format_version, std::uint64_t chunk,
                             std::span<const std::uint8_t> payload, std::uint64_t payload_offset,
-                            std::span<const std::uint32_t> channels, const std::uint64_t* samples_checksum);
+                            std::span<const std::uint32_t> channels, const std::uint64_t* samples_checksum,
+                            const DecodeOptions& options = {});
 
 // decode_payload for several chunks at once (as decode_chunks).
 struct PayloadInput {
@@ -60,16 +79,18 @@ struct PayloadInput {
   const std::uint64_t* samples_checksum = nullptr;
 };
 std::vector<DecodedChunk> decode_payloads(const format::Metadata& metadata, std::uint16_t format_version, std::span<const PayloadInput> inputs,
-                                          std::span<const std::uint32_t> channels);
+                                          std::span<const std::uint32_t> channels, const DecodeOptions& options = {});
 
 // XXH3-64 of a chunk's decoded samples in their layout (SPEC.md §4.4).
 std::uint64_t samples_checksum_of(const DecodedChunk& chunk);
+// The same over the channels that are not lost (a chunk with lost streams, version 10).
+std::uint64_t kept_samples_checksum(const DecodedChunk& chunk);
 
 // Decodes chunks [first_chunk, end_chunk) on `threads` threads and hands them to `consume`
 // in chunk order.
 void decode_chunks_in_order(const format::ArchiveReader& reader, std::uint64_t first_chunk, std::uint64_t end_chunk,
                             std::span<const std::uint32_t> channels, unsigned threads,
-                            const std::function<void(const DecodedChunk&)>& consume);
+                            const std::function<void(const DecodedChunk&)>& consume, const DecodeOptions& options = {});
 
 // Chunks of a salvaged archive that could not be recovered (none in a normal archive).
 std::vector<std::uint64_t> lost_chunks(const format::ArchiveReader& reader);
@@ -82,6 +103,7 @@ struct RestoreReport {
   std::uint64_t slowest_chunk = 0;
   std::vector<std::string> mismatched_files;  // restored bytes whose checksum differs from the original's
   std::uint64_t lost_chunks = 0;              // salvaged archives: chunks that could not be recovered
+  std::uint64_t lost_streams = 0;             // version 10: (chunk, channel) streams lost in kept chunks (restored channels only)
   std::vector<std::string> incomplete_files;  // files with samples in lost chunks (zeros there)
 };
 
@@ -90,8 +112,8 @@ struct RestoreOptions {
   bool force = false;                      // overwrite existing files
   unsigned threads = 1;
   std::function<void(std::uint64_t done, std::uint64_t total)> progress;
-  // Salvaged archives (SPEC.md §3.5): fill the samples of lost chunks with zeros instead of
-  // refusing. Files that had samples there are reported in incomplete_files.
+  // Salvaged archives (SPEC.md §3.5, §6.3): fill the samples of lost chunks and lost streams
+  // with zeros instead of refusing. Files that had samples there are reported in incomplete_files.
   bool fill_lost = false;
   // Called with every fully decoded chunk, in order (verify-after-encode compares with the input).
   std::function<void(const DecodedChunk&)> inspect;

@@ -1,7 +1,8 @@
 // Salvage (SPEC.md §8): rebuilds a valid archive from a truncated or damaged one, keeping every
-// chunk whose frame and payload are intact. Chunks are found by scanning for their frames, so
-// a damaged or missing index and footer cost nothing; what could not be recovered becomes
-// lost chunks (format version 5) and is reported as channels x time ranges.
+// chunk whose frame and payload are intact, and (version 10) every channel of a damaged chunk
+// that matches its stream check. Chunks are found by scanning for their frames, so a damaged or
+// missing index and footer cost nothing; what could not be recovered becomes lost chunks
+// (format version 5) or lost streams (version 10) and is reported as channels x time ranges.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -13,13 +14,16 @@ namespace spikey::host {
 struct LostRange {
   std::uint64_t first_chunk = 0, end_chunk = 0;    // [first_chunk, end_chunk)
   std::uint64_t first_sample = 0, end_sample = 0;  // [first_sample, end_sample) of every channel in them
-  std::vector<std::uint32_t> channels;             // channels that had samples there, ascending
+  std::vector<std::uint32_t> channels;             // channels that lost samples there, ascending
 };
 
 struct SalvageReport {
   std::uint64_t chunks = 0;     // chunks of the recording
-  std::uint64_t recovered = 0;  // chunks kept
-  std::uint64_t lost = 0;       // chunks lost (lost_ranges merges them)
+  std::uint64_t recovered = 0;  // chunks kept whole
+  std::uint64_t partial = 0;    // chunks kept with some of their channels lost (version 10 stream checks)
+  std::uint64_t lost = 0;       // chunks lost whole
+  std::uint64_t lost_streams = 0;      // (chunk, channel) pairs lost, in lost and in partial chunks
+  // Lost samples merged into ranges of chunks with the same lost channels.
   std::vector<LostRange> lost_ranges;
   std::vector<std::string> incomplete_files;  // source files with samples in lost chunks
   double sample_rate = 0;

@@ -47,11 +47,15 @@ Window resolve_window(const format::Metadata& metadata, std::uint64_t start, std
                       std::vector<std::uint32_t> channels);
 
 // The window as interleaved samples [frame][channel].
-std::vector<std::int16_t> read_window(const format::ArchiveReader& reader, const Window& window, unsigned threads);
+// Chunks whose payload failed its checksum (version 10) still give the requested channels when
+// those, and their sources, pass their stream checks; such chunks are added to `damaged_chunks`.
+std::vector<std::int16_t> read_window(const format::ArchiveReader& reader, const Window& window, unsigned threads,
+                                      std::vector<std::uint64_t>* damaged_chunks = nullptr);
 
 // Writes the window to `path` in `format`, streaming chunk by chunk, under a temporary name.
 void write_window(const format::ArchiveReader& reader, const Window& window, WindowFileFormat format,
-                  const std::filesystem::path& path, bool overwrite, unsigned threads);
+                  const std::filesystem::path& path, bool overwrite, unsigned threads,
+                  std::vector<std::uint64_t>* damaged_chunks = nullptr);
 
 // The .npy v1.0 header of an int16 [frames, channels] C-order array.
 std::vector<std::uint8_t> npy_header(std::uint64_t frames, std::uint64_t channels);
