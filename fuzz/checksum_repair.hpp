@@ -2,6 +2,7 @@
 // decoders behind them instead of stopping at the first checksum check. Only fields the
 // structure lets it find are repaired; anything else is left for the reader to reject.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -15,7 +16,8 @@ inline std::uint64_t checksum_of(const std::vector<std::uint8_t>& b, std::size_t
   return format::checksum64(std::span<const std::uint8_t>(b.data() + at, size));
 }
 
-// Format-4 layout (SPEC.md §2–§3): header, metadata, frames + payloads, index, footer.
+// Format-4 layout (SPEC.md §2–§3): header, metadata, frames + payloads, (version 10: metadata copy,)
+// index, footer.
 inline void repair_checksums(std::vector<std::uint8_t>& b) {
   using namespace format;
   if (b.size() < kFileHeaderSize + kFooterSize) return;
@@ -31,6 +33,15 @@ inline void repair_checksums(std::vector<std::uint8_t>& b) {
       if (payload > footer - at - kChunkFrameSize) break;
       format::store_u64_le(b.data() + at + 12, checksum_of(b, at + kChunkFrameSize, payload));
       at += kChunkFrameSize + payload;
+    }
+    // Version 10's metadata copy (§3.7): the trailer that ends at the index vouches for the copy
+    // before it. Stream checks (§6.3) stay as they are: they are checks of decoded samples, so
+    // mutated streams still run through every decoder before their check fails.
+    if (index_offset <= footer && index_offset >= at + kMetadataTrailerSize &&
+        std::equal(kMetadataCopyMagic.begin(), kMetadataCopyMagic.end(), b.data() + index_offset - 8)) {
+      const std::uint64_t copy_size = format::load_u64_le(b.data() + index_offset - kMetadataTrailerSize);
+      if (copy_size <= index_offset - kMetadataTrailerSize - at)
+        format::store_u64_le(b.data() + index_offset - 16, checksum_of(b, index_offset - kMetadataTrailerSize - copy_size, copy_size));
     }
     if (index_offset <= footer) format::store_u64_le(b.data() + footer + 16, checksum_of(b, index_offset, footer - index_offset));
   }

@@ -6,8 +6,9 @@
 archive/: small real archives at every level (mono N1 files, 4-channel Intan, a SpikeGLX pair with
 a sync channel and an Open Ephys folder), 3 KB or so each,
 so that mutations reach every codec, and a salvaged one with lost chunks. The *_v4 to *_v8 files
-were made by this script with spikey 0.4.0 to 0.8.0 (format versions 4 to 8) and are kept as seeds
-for those versions. inputs/: a mode byte (fuzz_inputs.cpp) followed by small
+were made by this script with spikey 0.4.0 to 0.9.0 (format versions 4 to 9) and are kept as seeds
+for those versions; the unsuffixed ones are version 10 (stream checks, the metadata copy, and a
+salvaged archive with lost streams). inputs/: a mode byte (fuzz_inputs.cpp) followed by small
 WAV (plain, with extra chunks, EXTENSIBLE) and raw slices of the same recordings, and small
 SpikeGLX and Open Ephys folders (acquisition mode).
 """
@@ -107,6 +108,18 @@ def main():
         cut = os.path.join(tmp, "cut.spikey")
         write(cut, data[: len(data) * 2 // 3])
         subprocess.run([spikey, "salvage", cut, "-o", os.path.join(out, "archive", "n1_two_files_salvaged.spikey"), "-f", "-q"],
+                       check=True)
+        # Lost streams (format 10): one byte in the middle of chunk 1's payload damaged, then
+        # salvaged, so that chunk keeps the channels that do not need the damaged stream.
+        whole = os.path.join(out, "archive", "intan_4ch_default.spikey")
+        with open(whole, "rb") as f:
+            data = bytearray(f.read())
+        record = 40 + struct.unpack_from("<Q", data, 16)[0]
+        record += 20 + struct.unpack_from("<I", data, record + 8)[0]
+        payload_size = struct.unpack_from("<I", data, record + 8)[0]
+        data[record + 20 + payload_size * 9 // 10] ^= 0x5A
+        write(cut, bytes(data))
+        subprocess.run([spikey, "salvage", cut, "-o", os.path.join(out, "archive", "intan_4ch_lost_streams.spikey"), "-f", "-q"],
                        check=True)
     for level, mode in levels.items():
         write(os.path.join(out, "inputs", f"n1_{level}.in"), bytes([mode]) + wav(1, 19531, n1_samples(N1, 0, 800)))
