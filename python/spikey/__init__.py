@@ -88,6 +88,12 @@ class Reader:
         """Chunks a salvage could not recover (empty for a normal archive)."""
         return self._reader.lost_chunks
 
+    @property
+    def damage(self) -> list[str]:
+        """Damage that opening worked around (format 10: a damaged file header or metadata section
+        read from the metadata copy, or a damaged copy); empty for an intact archive."""
+        return self._reader.damage
+
     def __getitem__(self, key):
         rows, cols = key if isinstance(key, tuple) else (key, slice(None))
         if isinstance(rows, tuple) or isinstance(cols, tuple):

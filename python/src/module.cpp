@@ -65,6 +65,7 @@ class Reader {
   }
   std::uint64_t chunk_samples() const { return reader_->metadata().chunk_samples; }
   std::vector<std::uint64_t> lost_chunks() const { return host::lost_chunks(*reader_); }
+  std::vector<std::string> damage() const { return reader_->damage(); }
 
   // Samples [start, end) of `channels` (in that order) as an int16 [frames, channels] array.
   // Only the chunks overlapping the window are read, and only the requested channels decoded.
@@ -156,6 +157,7 @@ PYBIND11_MODULE(_spikey, m) {
       .def_property_readonly("sync_channels", &Reader::sync_channels)
       .def_property_readonly("channel_rates", &Reader::channel_rates)
       .def_property_readonly("lost_chunks", &Reader::lost_chunks)
+      .def_property_readonly("damage", &Reader::damage)
       .def("read", &Reader::read, py::arg("start"), py::arg("end"), py::arg("channels"), py::arg("threads") = 1);
   m.def("compress_array", &compress_array, py::arg("array"), py::arg("sample_rate"), py::arg("path"), py::arg("level") = "default",
         py::arg("chunk_seconds") = 1.0, py::arg("threads") = host::default_thread_count(), py::arg("source_name") = "array.bin",

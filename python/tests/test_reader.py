@@ -113,6 +113,27 @@ def test_damaged_archive_raises(cinpla_archive, tmp_path):
         spikey.open(tmp_path / "not.spikey")
 
 
+def test_lost_streams_raise_and_the_other_channels_of_their_chunk_read(cinpla):
+    # Format 10: channels 13 and 14 of chunk 1 (samples 1500..2999) and chunk 3 were lost.
+    r = spikey.open(ROOT / "tests" / "golden" / "v10" / "cinpla32_salvaged.spikey")
+    assert r.lost_chunks == [3]
+    with pytest.raises(spikey.ArchiveError, match="channel 14 in chunk 1"):
+        r[1500:3000, 14]
+    kept = [c for c in range(32) if c not in (13, 14)]
+    np.testing.assert_array_equal(r[1500:3000, kept], cinpla[1500:3000, kept])
+
+
+def test_damaged_metadata_is_read_from_its_copy(cinpla_archive, cinpla, tmp_path):
+    damaged = tmp_path / "damaged.spikey"
+    data = bytearray(cinpla_archive.read_bytes())
+    data[60] ^= 0x08  # inside the metadata section
+    damaged.write_bytes(bytes(data))
+    r = spikey.open(damaged)
+    assert len(r.damage) == 1 and "metadata copy" in r.damage[0]
+    np.testing.assert_array_equal(r[:, :], cinpla)
+    assert spikey.open(cinpla_archive).damage == []
+
+
 def test_threads_read_in_parallel(cinpla_archive, cinpla):
     r = spikey.open(cinpla_archive)
     windows = [(t, t + 700, [c, (c * 7) % 32]) for t in range(0, 5000, 97) for c in (1, 20)]
