@@ -176,6 +176,23 @@ def open(path: str | os.PathLike, threads: int = 1) -> Reader:  # noqa: A001 (mi
     return Reader(path, threads)
 
 
+def _channel_labels(channels: int, channel_names, bit_volts) -> tuple[list[str], list[float]]:
+    """Channel names and gains for the metadata, checked against the channel count (empty lists:
+    not given)."""
+    names = [] if channel_names is None else [str(n) for n in channel_names]
+    if names and len(names) != channels:
+        raise ValueError(f"{len(names)} channel names for {channels} channels")
+    if bit_volts is None:
+        gains = []
+    elif np.ndim(bit_volts) == 0:
+        gains = [float(bit_volts)] * channels
+    else:
+        gains = [float(g) for g in bit_volts]
+        if len(gains) != channels:
+            raise ValueError(f"{len(gains)} gains for {channels} channels")
+    return names, gains
+
+
 def compress(array, sample_rate: float, path: str | os.PathLike, level: str = "default", chunk_seconds: float = 1.0,
              threads: int | None = None, overwrite: bool = False, channel_names=None, bit_volts=None, units: str = "") -> dict:
     """Compresses a [samples, channels] array of 16-bit values into an archive at `path`.
@@ -203,17 +220,7 @@ def compress(array, sample_rate: float, path: str | os.PathLike, level: str = "d
     if array.ndim == 1:
         array = array[:, None]
     channels = array.shape[1] if array.ndim == 2 else 0
-    names = [] if channel_names is None else [str(n) for n in channel_names]
-    if names and len(names) != channels:
-        raise ValueError(f"{len(names)} channel names for {channels} channels")
-    if bit_volts is None:
-        gains = []
-    elif np.ndim(bit_volts) == 0:
-        gains = [float(bit_volts)] * channels
-    else:
-        gains = [float(g) for g in bit_volts]
-        if len(gains) != channels:
-            raise ValueError(f"{len(gains)} gains for {channels} channels")
+    names, gains = _channel_labels(channels, channel_names, bit_volts)
     path = os.fspath(path)
     stem = os.path.basename(path)
     stem = stem[: -len(".spikey")] if stem.endswith(".spikey") else stem

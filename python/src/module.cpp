@@ -95,6 +95,41 @@ class Reader {
 
 // Writes `array` (int16, [samples, channels], C order) as one raw source named `source_name`
 // and compresses it into `path`. Returns the compress report as a dict.
+// Compresses a headerless interleaved int16 file (`channels` channels) with the given labels:
+// the NumPy and SpikeInterface writers put their samples in one, block by block, and call this.
+host::CompressReport compress_raw(const fs::path& raw, std::uint32_t channels, double sample_rate, const std::string& path,
+                                  const std::string& level, double chunk_seconds, unsigned threads, bool overwrite,
+                                  const std::vector<std::string>& channel_names, const std::vector<double>& bit_volts,
+                                  const std::string& units) {
+  auto recording = host::Recording::open({raw}, {channels, sample_rate}, [](const std::string&) {});
+  if (!channel_names.empty() || !bit_volts.empty() || !units.empty()) {
+    std::vector<host::ChannelLabel> labels(channels);
+    for (std::size_t c = 0; c < labels.size(); ++c) {
+      if (!channel_names.empty()) labels[c].name = channel_names[c];
+      if (!bit_volts.empty()) labels[c].bit_volts = bit_volts[c];
+      labels[c].units = units;
+    }
+    recording.label_channels(0, std::move(labels));
+  }
+  host::EncodeOptions options;
+  options.level = level;
+  options.chunk_seconds = chunk_seconds;
+  options.threads = threads;
+  options.overwrite = overwrite;
+  return host::compress(recording, path, options);
+}
+
+py::dict report_dict(const host::CompressReport& report) {
+  py::dict d;
+  d["original_bytes"] = report.original_bytes;
+  d["archive_bytes"] = report.archive_bytes;
+  d["ratio"] = report.archive_bytes ? static_cast<double>(report.original_bytes) / static_cast<double>(report.archive_bytes) : 0.0;
+  d["codec"] = report.codec;
+  d["verified"] = report.verified;
+  d["encode_seconds"] = report.encode_seconds;
+  return d;
+}
+
 py::dict compress_array(py::array_t<std::int16_t, py::array::c_style | py::array::forcecast> array, double sample_rate, const std::string& path,
                         const std::string& level, double chunk_seconds, unsigned threads, const std::string& source_name, bool overwrite,
                         const std::vector<std::string>& channel_names, const std::vector<double>& bit_volts, const std::string& units) {
@@ -110,32 +145,23 @@ py::dict compress_array(py::array_t<std::int16_t, py::array::c_style | py::array
       out.write(reinterpret_cast<const char*>(array.data()), static_cast<std::streamsize>(array.size() * sizeof(std::int16_t)));
       if (!out) throw std::runtime_error("cannot write the temporary raw file " + raw.string());
     }
-    auto recording = host::Recording::open({raw}, {static_cast<std::uint32_t>(array.shape(1)), sample_rate}, [](const std::string&) {});
-    if (!channel_names.empty() || !bit_volts.empty() || !units.empty()) {
-      std::vector<host::ChannelLabel> labels(static_cast<std::size_t>(array.shape(1)));
-      for (std::size_t c = 0; c < labels.size(); ++c) {
-        if (!channel_names.empty()) labels[c].name = channel_names[c];
-        if (!bit_volts.empty()) labels[c].bit_volts = bit_volts[c];
-        labels[c].units = units;
-      }
-      recording.label_channels(0, std::move(labels));
-    }
-    host::EncodeOptions options;
-    options.level = level;
-    options.chunk_seconds = chunk_seconds;
-    options.threads = threads;
-    options.overwrite = overwrite;
-    report = host::compress(recording, path, options);
+    report = compress_raw(raw, static_cast<std::uint32_t>(array.shape(1)), sample_rate, path, level, chunk_seconds, threads, overwrite,
+                          channel_names, bit_volts, units);
   }
-  py::dict d;
-  d["original_bytes"] = report.original_bytes;
-  d["archive_bytes"] = report.archive_bytes;
-  d["ratio"] = report.archive_bytes ? static_cast<double>(report.original_bytes) / static_cast<double>(report.archive_bytes) : 0.0;
-  d["codec"] = report.codec;
-  d["verified"] = report.verified;
-  d["encode_seconds"] = report.encode_seconds;
-  return d;
+  return report_dict(report);
 }
+
+py::dict compress_raw_file(const std::string& raw, std::uint32_t channels, double sample_rate, const std::string& path, const std::string& level,
+                           double chunk_seconds, unsigned threads, bool overwrite, const std::vector<std::string>& channel_names,
+                           const std::vector<double>& bit_volts, const std::string& units) {
+  host::CompressReport report;
+  {
+    py::gil_scoped_release release;
+    report = compress_raw(raw, channels, sample_rate, path, level, chunk_seconds, threads, overwrite, channel_names, bit_volts, units);
+  }
+  return report_dict(report);
+}
+
 
 }  // namespace
 
@@ -161,6 +187,10 @@ PYBIND11_MODULE(_spikey, m) {
       .def("read", &Reader::read, py::arg("start"), py::arg("end"), py::arg("channels"), py::arg("threads") = 1);
   m.def("compress_array", &compress_array, py::arg("array"), py::arg("sample_rate"), py::arg("path"), py::arg("level") = "default",
         py::arg("chunk_seconds") = 1.0, py::arg("threads") = host::default_thread_count(), py::arg("source_name") = "array.bin",
+        py::arg("overwrite") = false, py::arg("channel_names") = std::vector<std::string>{}, py::arg("bit_volts") = std::vector<double>{},
+        py::arg("units") = std::string{});
+  m.def("compress_raw_file", &compress_raw_file, py::arg("raw"), py::arg("channels"), py::arg("sample_rate"), py::arg("path"),
+        py::arg("level") = "default", py::arg("chunk_seconds") = 1.0, py::arg("threads") = host::default_thread_count(),
         py::arg("overwrite") = false, py::arg("channel_names") = std::vector<std::string>{}, py::arg("bit_volts") = std::vector<double>{},
         py::arg("units") = std::string{});
 }

@@ -1,0 +1,97 @@
+"""spikey.spikeinterface: archives as lazy SpikeInterface recordings, checked with SpikeInterface's
+own comparison against the original samples, and recordings written into archives."""
+import pathlib
+import pickle
+
+import numpy as np
+import pytest
+
+si = pytest.importorskip("spikeinterface.core")
+from spikeinterface.core.testing import check_recordings_equal  # noqa: E402
+
+import spikey  # noqa: E402
+from spikey.spikeinterface import SpikeyRecordingExtractor, read_spikey, write_spikey  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CINPLA = ROOT / "samples" / "cinpla32" / "cinpla32_30kHz_first6000.dat"
+GOLDEN = ROOT / "tests" / "golden"
+
+
+@pytest.fixture(scope="module")
+def cinpla():
+    return np.fromfile(CINPLA, dtype="<i2").reshape(-1, 32)
+
+
+@pytest.fixture(scope="module")
+def labelled_archive(tmp_path_factory, cinpla):
+    path = tmp_path_factory.mktemp("si") / "cinpla.spikey"
+    names = [f"CH{i + 1}" for i in range(32)]
+    spikey.compress(cinpla, 30000, path, chunk_seconds=0.05, channel_names=names, bit_volts=0.195, units="uV")
+    return path
+
+
+def test_read_equals_the_original_samples(labelled_archive, cinpla):
+    recording = read_spikey(labelled_archive)
+    assert recording.get_num_channels() == 32 and recording.get_num_samples() == 6000
+    assert recording.get_sampling_frequency() == 30000
+    assert list(recording.get_channel_ids()) == [f"CH{i + 1}" for i in range(32)]
+    np.testing.assert_allclose(recording.get_channel_gains(), 0.195)
+    np.testing.assert_allclose(recording.get_channel_offsets(), 0.0)
+    original = si.NumpyRecording(cinpla, 30000, channel_ids=[f"CH{i + 1}" for i in range(32)])
+    original.set_channel_gains(0.195)
+    original.set_channel_offsets(0.0)
+    check_recordings_equal(original, recording, return_in_uV=False)
+    check_recordings_equal(original, recording, return_in_uV=True)
+    # Windows across chunk boundaries, any channel selection, scaled to µV.
+    traces = recording.get_traces(start_frame=1490, end_frame=3010, channel_ids=["CH31", "CH2", "CH7"])
+    np.testing.assert_array_equal(traces, cinpla[1490:3010, [30, 1, 6]])
+    scaled = recording.get_traces(start_frame=10, end_frame=20, channel_ids=["CH4"], return_in_uV=True)
+    np.testing.assert_allclose(scaled, cinpla[10:20, [3]] * 0.195, rtol=1e-6)
+    assert recording.get_traces(start_frame=5, end_frame=5).shape == (0, 32)
+
+
+def test_to_dict_load_and_pickle_round_trip(labelled_archive, cinpla):
+    recording = read_spikey(labelled_archive)
+    loaded = si.load(recording.to_dict())
+    assert isinstance(loaded, SpikeyRecordingExtractor)
+    check_recordings_equal(recording, loaded, return_in_uV=False)
+    unpickled = pickle.loads(pickle.dumps(recording))
+    np.testing.assert_array_equal(unpickled.get_traces(start_frame=100, end_frame=200), cinpla[100:200])
+
+
+def test_write_streams_a_recording_and_reads_back(tmp_path, cinpla):
+    original = si.NumpyRecording(cinpla[:, :8].astype(np.int32), 30000, channel_ids=[f"e{i}" for i in range(8)])
+    original.set_channel_gains(2.5)
+    original.set_channel_offsets(0.0)
+    report = write_spikey(original, tmp_path / "w.spikey", level="fast", chunk_seconds=0.05, block_seconds=0.011)
+    assert report["verified"] and report["ratio"] > 1.5
+    back = read_spikey(tmp_path / "w.spikey")
+    assert list(back.get_channel_ids()) == [f"e{i}" for i in range(8)]
+    check_recordings_equal(original, back, return_in_uV=True, force_dtype=np.int16)
+    # Not what Spikey stores exactly: refused, nothing written.
+    too_wide = si.NumpyRecording(np.full((100, 2), 40000, dtype=np.int32), 30000)
+    with pytest.raises(ValueError, match="does not fit int16"):
+        write_spikey(too_wide, tmp_path / "x.spikey")
+    with pytest.raises(TypeError, match="float"):
+        write_spikey(si.NumpyRecording(np.zeros((10, 2), dtype=np.float32), 30000), tmp_path / "y.spikey")
+    two = si.NumpyRecording([cinpla[:100, :2], cinpla[100:200, :2]], 30000)
+    with pytest.raises(ValueError, match="segments"):
+        write_spikey(two, tmp_path / "z.spikey")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.spikey"]
+
+
+def test_acquisition_archives_give_their_gains_and_streams():
+    # SpikeGLX with its sync channel SY0 (left out unless asked for), µV gains from the .meta.
+    glx = read_spikey(GOLDEN / "v10" / "spikeglx.spikey")
+    reader = spikey.open(GOLDEN / "v10" / "spikeglx.spikey")
+    assert glx.get_num_channels() == reader.shape[1] - len(reader.sync_channels)
+    assert glx.has_scaleable_traces()
+    with_sync = read_spikey(GOLDEN / "v10" / "spikeglx.spikey", include_sync=True)
+    assert with_sync.get_num_channels() == reader.shape[1]
+    # Streams at two rates: one must be chosen.
+    two_rates = GOLDEN / "v6" / "spikeglx_and_n1.spikey"
+    with pytest.raises(ValueError, match="stream_id"):
+        read_spikey(two_rates)
+    n1 = read_spikey(two_rates, stream_id="19531")
+    assert n1.get_num_channels() == 1 and n1.get_sampling_frequency() == 19531
+    assert not n1.has_scaleable_traces()  # a WAV records no gain
