@@ -16,9 +16,10 @@ import os
 
 import numpy as np
 
+from . import _spikey
 from ._spikey import ArchiveError, InputError, __version__, _Reader, compress_array
 
-__all__ = ["open", "compress", "Reader", "ArchiveError", "InputError", "__version__"]
+__all__ = ["open", "compress", "info", "verify", "decompress", "extract", "Reader", "ArchiveError", "InputError", "__version__"]
 
 
 class Reader:
@@ -228,3 +229,48 @@ def compress(array, sample_rate: float, path: str | os.PathLike, level: str = "d
     return compress_array(np.ascontiguousarray(array), float(sample_rate), path, level, float(chunk_seconds),
                           source_name=(stem or "array") + ".bin", overwrite=overwrite, channel_names=names, bit_volts=gains,
                           units=str(units), **kwargs)
+
+
+def _threads(threads):
+    return {} if threads is None else {"threads": int(threads)}
+
+
+def info(path: str | os.PathLike) -> dict:
+    """What `spikey info` shows, from header, metadata and index only (nothing is decoded)."""
+    r = _Reader(os.fspath(path))
+    return {
+        "archive": os.fspath(path), "format_version": r.format_version, "codec": r.codec, "sample_rate": r.sample_rate,
+        "total_samples": r.samples, "duration_seconds": r.samples / r.sample_rate if r.sample_rate else 0.0,
+        "chunk_samples": r.chunk_samples, "chunks": r.chunks, "lost_chunks": r.lost_chunks, "damage": r.damage,
+        "original_bytes": r.original_bytes, "archive_bytes": r.archive_bytes,
+        "ratio": r.original_bytes / r.archive_bytes if r.archive_bytes else 0.0,
+        "channels": [{"name": n, "length": n_samples, "sample_rate": rate, "bit_volts": g, "units": u, "sync": c in r.sync_channels}
+                     for c, (n, n_samples, rate, g, u) in enumerate(zip(r.channel_names, r.channel_lengths, r.channel_rates,
+                                                                          r.bit_volts, r.units))],
+        "sources": r.sources,
+    }
+
+
+def verify(path: str | os.PathLike, threads: int | None = None) -> dict:
+    """Decodes everything and checks every checksum, as `spikey verify --json` does: the report,
+    with `ok` False and an `error` for an archive that is damaged or does not decode, and
+    `complete` False (ratio None) for a salvaged archive that lost data."""
+    return _spikey.verify(os.fspath(path), **_threads(threads))
+
+
+def decompress(path: str | os.PathLike, directory: str | os.PathLike, overwrite: bool = False, fill_lost: bool = False,
+               threads: int | None = None) -> dict:
+    """Restores every original file into `directory`, byte for byte, as `spikey decompress` does
+    (each file checked against its original's checksum before it takes its name; existing files
+    are refused unless `overwrite`; a salvaged archive needs `fill_lost`)."""
+    return _spikey.decompress(os.fspath(path), os.fspath(directory), overwrite, fill_lost, **_threads(threads))
+
+
+def extract(path: str | os.PathLike, output: str | os.PathLike, start: int = 0, end: int | None = None, channels=None,
+            file_format: str = "", overwrite: bool = False, threads: int | None = None) -> dict:
+    """Writes samples [start, end) of `channels` (numbers or names; all by default) to `output`
+    as .bin, .wav or .npy (from its extension, or `file_format`), as `spikey extract` does."""
+    r = Reader(path)
+    numbers = [] if channels is None else r._channels(list(channels))[0]
+    stop = r.shape[0] if end is None else int(end)
+    return _spikey.extract(os.fspath(path), os.fspath(output), int(start), stop, numbers, file_format, overwrite, **_threads(threads))

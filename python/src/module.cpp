@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -66,6 +67,28 @@ class Reader {
   std::uint64_t chunk_samples() const { return reader_->metadata().chunk_samples; }
   std::vector<std::uint64_t> lost_chunks() const { return host::lost_chunks(*reader_); }
   std::vector<std::string> damage() const { return reader_->damage(); }
+  std::uint16_t format_version() const { return reader_->format_version(); }
+  std::string codec() const { return reader_->metadata().codec.name; }
+  std::uint64_t archive_bytes() const { return reader_->file_size(); }
+  std::uint64_t original_bytes() const { return reader_->metadata().original_bytes(); }
+  std::uint64_t chunks() const { return reader_->index().size(); }
+  // The original files: path, kind, size, checksum (16 hex digits), channels, frames.
+  py::list sources() const {
+    py::list out;
+    for (const auto& s : reader_->metadata().sources) {
+      char hex[17];
+      std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(s.checksum));
+      py::dict d;
+      d["path"] = s.path;
+      d["kind"] = format::source_kind_name(s.kind);
+      d["size"] = s.size;
+      d["checksum"] = std::string(hex);
+      d["channels"] = s.channel_count;
+      d["frames"] = s.frames;
+      out.append(d);
+    }
+    return out;
+  }
 
   // Samples [start, end) of `channels` (in that order) as an int16 [frames, channels] array.
   // Only the chunks overlapping the window are read, and only the requested channels decoded.
@@ -162,6 +185,98 @@ py::dict compress_raw_file(const std::string& raw, std::uint32_t channels, doubl
   return report_dict(report);
 }
 
+// Decodes everything and checks every checksum (spikey verify): the report as a dict. An
+// archive that cannot be read or decoded gives ok = False and the error, as verify --json does.
+py::dict verify(const std::string& path, unsigned threads) {
+  py::dict d;
+  d["archive"] = path;
+  host::RestoreReport r;
+  std::vector<std::string> damage;
+  std::uint64_t archive_bytes = 0, chunks = 0;
+  std::string error;
+  {
+    py::gil_scoped_release release;
+    try {
+      const format::ArchiveReader reader{fs::path(path)};
+      damage = reader.damage();
+      archive_bytes = reader.file_size();
+      chunks = reader.index().size();
+      host::RestoreOptions options;
+      options.threads = threads;
+      options.fill_lost = true;  // nothing is written: check what a salvage kept
+      r = host::restore_sources(reader, options);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  }
+  const bool complete = error.empty() && r.lost_chunks == 0 && r.lost_streams == 0;
+  d["ok"] = error.empty() && r.mismatched_files.empty() && damage.empty();
+  if (!error.empty()) d["error"] = error;
+  else if (!r.mismatched_files.empty()) d["error"] = "rebuilt file " + r.mismatched_files.front() + " does not match the original's checksum";
+  else if (!damage.empty()) d["error"] = "archive damaged: " + damage.front();
+  d["complete"] = complete;
+  d["damage"] = damage;
+  d["files"] = r.files;
+  d["chunks"] = chunks;
+  d["lost_chunks"] = r.lost_chunks;
+  d["lost_streams"] = r.lost_streams;
+  d["incomplete_files"] = r.incomplete_files;
+  d["mismatched_files"] = r.mismatched_files;
+  d["original_bytes"] = r.bytes;
+  d["archive_bytes"] = archive_bytes;
+  d["ratio"] = complete && archive_bytes > 0 ? py::cast(static_cast<double>(r.bytes) / static_cast<double>(archive_bytes)) : py::none();
+  d["decode_seconds"] = r.seconds;
+  return d;
+}
+
+// Restores every original file into `directory` (spikey decompress).
+py::dict decompress(const std::string& path, const std::string& directory, bool overwrite, bool fill_lost, unsigned threads) {
+  host::RestoreReport r;
+  {
+    py::gil_scoped_release release;
+    const format::ArchiveReader reader{fs::path(path)};
+    const host::ProtectedInput archive_is_input(path);  // a restored file never replaces the archive
+    host::RestoreOptions options;
+    options.output_directory = directory;
+    options.force = overwrite;
+    options.fill_lost = fill_lost;
+    options.threads = threads;
+    if (!overwrite)
+      for (const auto& s : reader.metadata().sources)
+        if (std::error_code ec; fs::exists(fs::symlink_status(options.output_directory / s.path, ec)))
+          throw std::runtime_error((options.output_directory / s.path).string() + " already exists (overwrite=True replaces it)");
+    r = host::restore_sources(reader, options);
+    if (!r.mismatched_files.empty())
+      throw format::ArchiveError("restored " + r.mismatched_files.front() + " does not match the original's checksum");
+  }
+  py::dict d;
+  d["files"] = r.files;
+  d["original_bytes"] = r.bytes;
+  d["seconds"] = r.seconds;
+  d["incomplete_files"] = r.incomplete_files;
+  return d;
+}
+
+// Writes samples [start, end) of `channels` (empty: all) as .bin, .wav or .npy (spikey extract).
+py::dict extract(const std::string& path, const std::string& output, std::uint64_t start, std::uint64_t end,
+                 std::vector<std::uint32_t> channels, const std::string& file_format, bool overwrite, unsigned threads) {
+  host::Window window;
+  std::vector<std::uint64_t> damaged;
+  {
+    py::gil_scoped_release release;
+    const format::ArchiveReader reader{fs::path(path)};
+    const host::ProtectedInput archive_is_input(path);
+    const auto kind = host::window_format_for(file_format.empty() ? fs::path(output) : fs::path("window." + file_format));
+    window = host::resolve_window(reader.metadata(), start, end, std::move(channels));
+    host::write_window(reader, window, kind, output, overwrite, threads, &damaged);
+  }
+  py::dict d;
+  d["start"] = window.start;
+  d["end"] = window.end;
+  d["channels"] = window.channels;
+  d["damaged_chunks"] = damaged;
+  return d;
+}
 
 }  // namespace
 
@@ -184,11 +299,22 @@ PYBIND11_MODULE(_spikey, m) {
       .def_property_readonly("channel_rates", &Reader::channel_rates)
       .def_property_readonly("lost_chunks", &Reader::lost_chunks)
       .def_property_readonly("damage", &Reader::damage)
+      .def_property_readonly("format_version", &Reader::format_version)
+      .def_property_readonly("codec", &Reader::codec)
+      .def_property_readonly("archive_bytes", &Reader::archive_bytes)
+      .def_property_readonly("original_bytes", &Reader::original_bytes)
+      .def_property_readonly("chunks", &Reader::chunks)
+      .def_property_readonly("sources", &Reader::sources)
       .def("read", &Reader::read, py::arg("start"), py::arg("end"), py::arg("channels"), py::arg("threads") = 1);
   m.def("compress_array", &compress_array, py::arg("array"), py::arg("sample_rate"), py::arg("path"), py::arg("level") = "default",
         py::arg("chunk_seconds") = 1.0, py::arg("threads") = host::default_thread_count(), py::arg("source_name") = "array.bin",
         py::arg("overwrite") = false, py::arg("channel_names") = std::vector<std::string>{}, py::arg("bit_volts") = std::vector<double>{},
         py::arg("units") = std::string{});
+  m.def("verify", &verify, py::arg("path"), py::arg("threads") = host::default_thread_count());
+  m.def("decompress", &decompress, py::arg("path"), py::arg("directory"), py::arg("overwrite") = false, py::arg("fill_lost") = false,
+        py::arg("threads") = host::default_thread_count());
+  m.def("extract", &extract, py::arg("path"), py::arg("output"), py::arg("start"), py::arg("end"), py::arg("channels"),
+        py::arg("file_format") = std::string{}, py::arg("overwrite") = false, py::arg("threads") = host::default_thread_count());
   m.def("compress_raw_file", &compress_raw_file, py::arg("raw"), py::arg("channels"), py::arg("sample_rate"), py::arg("path"),
         py::arg("level") = "default", py::arg("chunk_seconds") = 1.0, py::arg("threads") = host::default_thread_count(),
         py::arg("overwrite") = false, py::arg("channel_names") = std::vector<std::string>{}, py::arg("bit_volts") = std::vector<double>{},
