@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-import spikey
+import spikey_archive as spikey
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CINPLA = ROOT / "samples" / "cinpla32" / "cinpla32_30kHz_first6000.dat"
@@ -70,3 +70,13 @@ def test_extract_writes_the_window(archive, tmp_path, cinpla):
     np.testing.assert_array_equal(np.fromfile(tmp_path / "all.bin", dtype="<i2").reshape(-1, 32), cinpla)
     spikey.extract(archive, tmp_path / "w2", channels=[5], file_format="npy", end=100)
     np.testing.assert_array_equal(np.load(tmp_path / "w2"), cinpla[:100, [5]])
+
+
+def test_the_distribution_installs_no_top_level_spikey_module():
+    """PyPI's unrelated `spikey` (2020) installs a top-level `spikey` package: ours must not, so
+    that both can be installed side by side."""
+    import importlib.metadata
+
+    files = [str(f) for f in importlib.metadata.files("spikey-archive")]
+    assert any(f.startswith("spikey_archive/") for f in files)
+    assert not any(f.startswith("spikey/") for f in files), [f for f in files if f.startswith("spikey/")]

@@ -6,7 +6,8 @@ import pytest
 
 zarr = pytest.importorskip("zarr")
 numcodecs = pytest.importorskip("numcodecs")
-import spikey.numcodecs  # noqa: E402  (registers the codec)
+import spikey_archive.numcodecs  # noqa: E402  (registers the codec)
+import spikey_archive as spikey  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -54,7 +55,7 @@ def test_zarr_finds_the_codec_without_an_import(tmp_path, cinpla):
     np.save(tmp_path / "expected.npy", cinpla)
     script = (
         "import sys, numpy as np, zarr\n"
-        "assert 'spikey' not in sys.modules\n"
+        "assert 'spikey_archive' not in sys.modules\n"
         f"a = zarr.open_array({str(tmp_path / 'rec.zarr')!r}, mode='r')[:]\n"
         f"assert (a == np.load({str(tmp_path / 'expected.npy')!r})).all()\n"
         "print('ok')\n"

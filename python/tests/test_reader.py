@@ -9,7 +9,7 @@ import struct
 import numpy as np
 import pytest
 
-import spikey
+import spikey_archive as spikey
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CINPLA = ROOT / "samples" / "cinpla32" / "cinpla32_30kHz_first6000.dat"

@@ -9,8 +9,8 @@ import pytest
 si = pytest.importorskip("spikeinterface.core")
 from spikeinterface.core.testing import check_recordings_equal  # noqa: E402
 
-import spikey  # noqa: E402
-from spikey.spikeinterface import SpikeyRecordingExtractor, read_spikey, write_spikey  # noqa: E402
+import spikey_archive as spikey  # noqa: E402
+from spikey_archive.spikeinterface import SpikeyRecordingExtractor, read_spikey, write_spikey  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CINPLA = ROOT / "samples" / "cinpla32" / "cinpla32_30kHz_first6000.dat"

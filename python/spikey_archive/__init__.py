@@ -1,6 +1,6 @@
 """Spikey archives from Python: NumPy windows without decoding whole files, and compression.
 
-    import spikey
+    import spikey_archive as spikey        # pip install spikey-archive
     r = spikey.open("session.spikey")
     r.shape, r.sample_rate, r.channel_names
     window = r[30000:60000, [0, 7, 12]]      # int16 [samples, channels]; reads only those chunks

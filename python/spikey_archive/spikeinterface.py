@@ -1,6 +1,6 @@
 """Spikey archives as SpikeInterface recordings, and archives written from them.
 
-    from spikey.spikeinterface import read_spikey, write_spikey
+    from spikey_archive.spikeinterface import read_spikey, write_spikey
     recording = read_spikey("session.spikey")            # lazy: get_traces decodes only what it asks for
     recording.get_traces(start_frame=0, end_frame=30000, channel_ids=["CH1", "CH7"], return_in_uV=True)
     write_spikey(recording, "copy.spikey", level="max")   # streams any recording block by block

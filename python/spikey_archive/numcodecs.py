@@ -1,9 +1,9 @@
 """A numcodecs codec, so that Zarr arrays (and SpikeInterface's Zarr recordings) can store int16
 time x channel chunks as Spikey archives:
 
-    import zarr, spikey.numcodecs
+    import zarr, spikey_archive.numcodecs
     z = zarr.open_array(store, mode="w", shape=(n, 384), chunks=(30000, 384), dtype="i2",
-                        compressor=spikey.numcodecs.Spikey(sample_rate=30000))
+                        compressor=spikey_archive.numcodecs.Spikey(sample_rate=30000))
 
 Each Zarr chunk becomes one self-contained, verified archive (`decode` returns the exact
 samples). Importing this module registers the codec id "spikey" with numcodecs.
