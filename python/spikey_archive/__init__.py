@@ -19,7 +19,7 @@ import numpy as np
 from . import _spikey
 from ._spikey import ArchiveError, InputError, __version__, _Reader, compress_array
 
-__all__ = ["open", "compress", "info", "verify", "decompress", "extract", "Reader", "ArchiveError", "InputError", "__version__"]
+__all__ = ["open", "compress", "train", "info", "verify", "decompress", "extract", "Reader", "ArchiveError", "InputError", "__version__"]
 
 
 class Reader:
@@ -195,7 +195,8 @@ def _channel_labels(channels: int, channel_names, bit_volts) -> tuple[list[str],
 
 
 def compress(array, sample_rate: float, path: str | os.PathLike, level: str = "default", chunk_seconds: float = 1.0,
-             threads: int | None = None, overwrite: bool = False, channel_names=None, bit_volts=None, units: str = "") -> dict:
+             threads: int | None = None, overwrite: bool = False, channel_names=None, bit_volts=None, units: str = "",
+             model: str | os.PathLike | None = None) -> dict:
     """Compresses a [samples, channels] array of 16-bit values into an archive at `path`.
 
     int16 arrays are taken as they are; other integer arrays (int32, int64, uint16, ...) only
@@ -203,6 +204,9 @@ def compress(array, sample_rate: float, path: str | os.PathLike, level: str = "d
     does not: lossless means exactly these values). `channel_names`, `bit_volts` (the physical
     size of one step, per channel or one for all) and `units` (of bit_volts, e.g. "uV") go into
     the archive's metadata, as `spikey info` and `Reader.channel_names/bit_volts/units` show them.
+    `model` (a file from `train` or `spikey train`) encodes with its predictors instead of training
+    on this array (`spikey compress --model`): faster, and better for short arrays of an implant
+    whose model was trained on more data. The archive still decodes alone.
 
     The archive holds one headerless source file, `<path stem>.bin` (interleaved int16), so
     `spikey decompress` gives the int16 bytes back; the archive is verified by a full decode
@@ -228,7 +232,22 @@ def compress(array, sample_rate: float, path: str | os.PathLike, level: str = "d
     kwargs = {} if threads is None else {"threads": threads}
     return compress_array(np.ascontiguousarray(array), float(sample_rate), path, level, float(chunk_seconds),
                           source_name=(stem or "array") + ".bin", overwrite=overwrite, channel_names=names, bit_volts=gains,
-                          units=str(units), **kwargs)
+                          units=str(units), model="" if model is None else os.fspath(model), **kwargs)
+
+
+def train(array, sample_rate: float, path: str | os.PathLike, level: str = "default", threads: int | None = None,
+          overwrite: bool = False) -> str:
+    """Trains a model on an int16 [samples, channels] array and saves it at `path` (what
+    `spikey train` does for a file): `compress(..., model=path)` and the Zarr codec's `model`
+    then encode other arrays of the same implant with it instead of training each time. Returns
+    the model's codec."""
+    array = np.asarray(array)
+    if array.dtype != np.int16:
+        raise TypeError(f"expected int16 samples, got {array.dtype}")
+    if array.ndim == 1:
+        array = array[:, None]
+    kwargs = {} if threads is None else {"threads": threads}
+    return _spikey.train_array(np.ascontiguousarray(array), float(sample_rate), os.fspath(path), level, overwrite=overwrite, **kwargs)
 
 
 def _threads(threads):

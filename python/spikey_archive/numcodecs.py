@@ -6,7 +6,14 @@ time x channel chunks as Spikey archives:
                         compressor=spikey_archive.numcodecs.Spikey(sample_rate=30000))
 
 Each Zarr chunk becomes one self-contained, verified archive (`decode` returns the exact
-samples). Importing this module registers the codec id "spikey" with numcodecs.
+samples, decoded from memory). Importing this module registers the codec id "spikey" with
+numcodecs (so does installing the package: the `numcodecs.codecs` entry point).
+
+Training a predictor per chunk costs time and, for short chunks, ratio: give `model` (a file
+made by `spikey_archive.train` or `spikey train` on a representative stretch of the recording)
+and every chunk encodes with it. Decoding never needs the model (each archive embeds its
+predictors), so the array stays readable anywhere. `threads` encodes and decodes a chunk on
+that many threads (default: all cores).
 """
 from __future__ import annotations
 
@@ -18,7 +25,7 @@ from numcodecs.abc import Codec
 from numcodecs.compat import ensure_contiguous_ndarray, ensure_ndarray, ndarray_copy
 from numcodecs.registry import register_codec
 
-from . import compress, open as open_archive
+from . import _spikey, compress
 
 
 class Spikey(Codec):
@@ -30,13 +37,16 @@ class Spikey(Codec):
 
     codec_id = "spikey"
 
-    def __init__(self, sample_rate: float = 30000.0, level: str = "default", chunk_seconds: float = 1.0, channels: int | None = None):
+    def __init__(self, sample_rate: float = 30000.0, level: str = "default", chunk_seconds: float = 1.0, channels: int | None = None,
+                 model: str | None = None, threads: int | None = None):
         if level not in ("fast", "default", "max"):
             raise ValueError("level must be fast, default or max")
         self.sample_rate = float(sample_rate)
         self.level = level
         self.chunk_seconds = float(chunk_seconds)
         self.channels = channels  # for flat buffers: how many channels the samples interleave
+        self.model = None if model is None else os.fspath(model)  # encoding only
+        self.threads = threads
 
     def encode(self, buf):
         array = ensure_ndarray(buf)
@@ -46,24 +56,24 @@ class Spikey(Codec):
             array = array.reshape(-1, self.channels or 1)
         elif array.ndim > 2:
             array = array.reshape(array.shape[0], -1)
-        with tempfile.TemporaryDirectory(prefix="spikey-codec-") as tmp:
+        # The encoder writes and verifies an archive file: in memory (tmpfs) where there is one.
+        scratch = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+        with tempfile.TemporaryDirectory(prefix="spikey-codec-", dir=scratch) as tmp:
             path = os.path.join(tmp, "chunk.spikey")
-            compress(array, self.sample_rate, path, level=self.level, chunk_seconds=self.chunk_seconds, threads=1)
+            compress(array, self.sample_rate, path, level=self.level, chunk_seconds=self.chunk_seconds, model=self.model,
+                     threads=self.threads)
             with open(path, "rb") as f:
                 return f.read()
 
     def decode(self, buf, out=None):
         data = ensure_contiguous_ndarray(buf)
-        with tempfile.TemporaryDirectory(prefix="spikey-codec-") as tmp:
-            path = os.path.join(tmp, "chunk.spikey")
-            with open(path, "wb") as f:
-                f.write(data.tobytes())
-            samples = np.asarray(open_archive(path))
+        kwargs = {} if self.threads is None else {"threads": self.threads}
+        samples = _spikey.decode_archive_bytes(data.tobytes(), **kwargs)
         return ndarray_copy(samples, out) if out is not None else samples
 
     def get_config(self):
         return {"id": self.codec_id, "sample_rate": self.sample_rate, "level": self.level, "chunk_seconds": self.chunk_seconds,
-                "channels": self.channels}
+                "channels": self.channels, "model": self.model, "threads": self.threads}
 
     def __repr__(self):
         return f"Spikey(sample_rate={self.sample_rate}, level={self.level!r}, chunk_seconds={self.chunk_seconds})"

@@ -14,6 +14,7 @@
 #include "spikey/format/archive_reader.hpp"
 #include "spikey/host/decoder.hpp"
 #include "spikey/host/encoder.hpp"
+#include "spikey/host/model.hpp"
 #include "spikey/host/output_file.hpp"
 #include "spikey/host/parallel.hpp"
 #include "spikey/host/recording.hpp"
@@ -123,7 +124,7 @@ class Reader {
 host::CompressReport compress_raw(const fs::path& raw, std::uint32_t channels, double sample_rate, const std::string& path,
                                   const std::string& level, double chunk_seconds, unsigned threads, bool overwrite,
                                   const std::vector<std::string>& channel_names, const std::vector<double>& bit_volts,
-                                  const std::string& units) {
+                                  const std::string& units, const std::string& model) {
   auto recording = host::Recording::open({raw}, {channels, sample_rate}, [](const std::string&) {});
   if (!channel_names.empty() || !bit_volts.empty() || !units.empty()) {
     std::vector<host::ChannelLabel> labels(channels);
@@ -139,7 +140,18 @@ host::CompressReport compress_raw(const fs::path& raw, std::uint32_t channels, d
   options.chunk_seconds = chunk_seconds;
   options.threads = threads;
   options.overwrite = overwrite;
+  if (!model.empty()) options.model = std::make_shared<host::Model>(host::Model::load(model));  // no training: the model's predictors
   return host::compress(recording, path, options);
+}
+
+// Writes `array` (int16 [samples, channels]) into `directory` as the headerless file `name`.
+fs::path write_raw(const py::array_t<std::int16_t, py::array::c_style | py::array::forcecast>& array, const fs::path& directory,
+                   const std::string& name) {
+  const fs::path raw = directory / name;
+  std::ofstream out(raw, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(array.data()), static_cast<std::streamsize>(array.size() * sizeof(std::int16_t)));
+  if (!out) throw std::runtime_error("cannot write the temporary raw file " + raw.string());
+  return raw;
 }
 
 py::dict report_dict(const host::CompressReport& report) {
@@ -155,32 +167,68 @@ py::dict report_dict(const host::CompressReport& report) {
 
 py::dict compress_array(py::array_t<std::int16_t, py::array::c_style | py::array::forcecast> array, double sample_rate, const std::string& path,
                         const std::string& level, double chunk_seconds, unsigned threads, const std::string& source_name, bool overwrite,
-                        const std::vector<std::string>& channel_names, const std::vector<double>& bit_volts, const std::string& units) {
+                        const std::vector<std::string>& channel_names, const std::vector<double>& bit_volts, const std::string& units,
+                        const std::string& model) {
   if (array.ndim() != 2) throw py::value_error("expected a [samples, channels] array");
   if (array.shape(1) < 1) throw py::value_error("the array has no channels");
   host::CompressReport report;
   {
     py::gil_scoped_release release;
     const host::ScratchDirectory scratch;  // the raw file, removed on return
-    const fs::path raw = scratch.path() / source_name;
-    {
-      std::ofstream out(raw, std::ios::binary);
-      out.write(reinterpret_cast<const char*>(array.data()), static_cast<std::streamsize>(array.size() * sizeof(std::int16_t)));
-      if (!out) throw std::runtime_error("cannot write the temporary raw file " + raw.string());
-    }
+    const fs::path raw = write_raw(array, scratch.path(), source_name);
     report = compress_raw(raw, static_cast<std::uint32_t>(array.shape(1)), sample_rate, path, level, chunk_seconds, threads, overwrite,
-                          channel_names, bit_volts, units);
+                          channel_names, bit_volts, units, model);
   }
   return report_dict(report);
 }
 
+// Trains a model on `array` (spikey train) and saves it to `model_path`: other arrays of the same
+// implant (a Zarr array's chunks) then encode with it instead of training each time.
+std::string train_array(py::array_t<std::int16_t, py::array::c_style | py::array::forcecast> array, double sample_rate,
+                        const std::string& model_path, const std::string& level, unsigned threads, bool overwrite) {
+  if (array.ndim() != 2 || array.shape(1) < 1) throw py::value_error("expected a [samples, channels] array");
+  std::string codec;
+  {
+    py::gil_scoped_release release;
+    if (!overwrite && fs::exists(model_path)) throw std::runtime_error(model_path + " already exists (overwrite=True replaces it)");
+    const host::ScratchDirectory scratch;
+    const fs::path raw = write_raw(array, scratch.path(), "train.bin");
+    const auto recording = host::Recording::open({raw}, {static_cast<std::uint32_t>(array.shape(1)), sample_rate}, [](const std::string&) {});
+    host::EncodeOptions options;
+    options.level = level;
+    options.threads = threads;
+    const auto surveyed = host::survey_recording(recording, options);
+    const host::Model model = host::train_model(recording, surveyed, host::codec_for_level(level), options);
+    model.save(model_path);
+    codec = model.codec.name;
+  }
+  return codec;
+}
+
+// Every sample of an archive held in memory, as int16 [samples, channels] (channels of one length
+// and rate: a Zarr chunk's archive).
+py::array_t<std::int16_t> decode_archive_bytes(py::bytes data, unsigned threads) {
+  std::string bytes = data;
+  std::vector<std::int16_t> samples;
+  host::Window window;
+  {
+    py::gil_scoped_release release;
+    const format::ArchiveReader reader(std::vector<std::uint8_t>(bytes.begin(), bytes.end()), "archive in memory");
+    window = host::resolve_window(reader.metadata(), 0, reader.metadata().total_samples, {});
+    samples = host::read_window(reader, window, threads);
+  }
+  py::array_t<std::int16_t> out(std::vector<py::ssize_t>{static_cast<py::ssize_t>(window.frames()), static_cast<py::ssize_t>(window.channels.size())});
+  std::memcpy(out.mutable_data(), samples.data(), samples.size() * sizeof(std::int16_t));
+  return out;
+}
+
 py::dict compress_raw_file(const std::string& raw, std::uint32_t channels, double sample_rate, const std::string& path, const std::string& level,
                            double chunk_seconds, unsigned threads, bool overwrite, const std::vector<std::string>& channel_names,
-                           const std::vector<double>& bit_volts, const std::string& units) {
+                           const std::vector<double>& bit_volts, const std::string& units, const std::string& model) {
   host::CompressReport report;
   {
     py::gil_scoped_release release;
-    report = compress_raw(raw, channels, sample_rate, path, level, chunk_seconds, threads, overwrite, channel_names, bit_volts, units);
+    report = compress_raw(raw, channels, sample_rate, path, level, chunk_seconds, threads, overwrite, channel_names, bit_volts, units, model);
   }
   return report_dict(report);
 }
@@ -309,7 +357,10 @@ PYBIND11_MODULE(_spikey, m) {
   m.def("compress_array", &compress_array, py::arg("array"), py::arg("sample_rate"), py::arg("path"), py::arg("level") = "default",
         py::arg("chunk_seconds") = 1.0, py::arg("threads") = host::default_thread_count(), py::arg("source_name") = "array.bin",
         py::arg("overwrite") = false, py::arg("channel_names") = std::vector<std::string>{}, py::arg("bit_volts") = std::vector<double>{},
-        py::arg("units") = std::string{});
+        py::arg("units") = std::string{}, py::arg("model") = std::string{});
+  m.def("train_array", &train_array, py::arg("array"), py::arg("sample_rate"), py::arg("model_path"), py::arg("level") = "default",
+        py::arg("threads") = host::default_thread_count(), py::arg("overwrite") = false);
+  m.def("decode_archive_bytes", &decode_archive_bytes, py::arg("data"), py::arg("threads") = 1);
   m.def("verify", &verify, py::arg("path"), py::arg("threads") = host::default_thread_count());
   m.def("decompress", &decompress, py::arg("path"), py::arg("directory"), py::arg("overwrite") = false, py::arg("fill_lost") = false,
         py::arg("threads") = host::default_thread_count());
@@ -318,5 +369,5 @@ PYBIND11_MODULE(_spikey, m) {
   m.def("compress_raw_file", &compress_raw_file, py::arg("raw"), py::arg("channels"), py::arg("sample_rate"), py::arg("path"),
         py::arg("level") = "default", py::arg("chunk_seconds") = 1.0, py::arg("threads") = host::default_thread_count(),
         py::arg("overwrite") = false, py::arg("channel_names") = std::vector<std::string>{}, py::arg("bit_volts") = std::vector<double>{},
-        py::arg("units") = std::string{});
+        py::arg("units") = std::string{}, py::arg("model") = std::string{});
 }

@@ -62,3 +62,18 @@ def test_zarr_finds_the_codec_without_an_import(tmp_path, cinpla):
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_chunks_encode_with_a_trained_model(tmp_path, cinpla):
+    """A model trained once (spikey_archive.train) encodes every chunk without training; reading
+    needs neither the model nor the codec's settings."""
+    model = tmp_path / "cinpla.spkm"
+    assert spikey.train(cinpla, 30000, model).startswith("mt")
+    codec = spikey.numcodecs.Spikey(sample_rate=30000, model=str(model), threads=2)
+    assert numcodecs.get_codec(codec.get_config()).model == str(model)
+    z = zarr.open_array(str(tmp_path / "rec.zarr"), mode="w", shape=cinpla.shape, chunks=(1000, 32), dtype="i2", compressor=codec)
+    z[:] = cinpla
+    model.unlink()  # decoding never needs it
+    np.testing.assert_array_equal(zarr.open_array(str(tmp_path / "rec.zarr"), mode="r")[:], cinpla)
+    with pytest.raises(Exception, match="cinpla.spkm"):
+        codec.encode(cinpla[:1000])
