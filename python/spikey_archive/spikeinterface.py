@@ -8,7 +8,8 @@
 A recording is one stream of the archive: the channels sampled at one rate (SpikeGLX AP and LF
 are two), sync and digital-word channels left out unless asked for. Channel ids are the
 archive's channel names; gains to µV come from the archive's `bit_volts` and `units` where the
-source recorded them (SpikeGLX, Open Ephys, or what `write_spikey`/`spikey.compress` stored).
+source recorded them (SpikeGLX, Open Ephys, or what `write_spikey`/`spikey.compress` stored), and
+a SpikeGLX stream gets its probe geometry from the `.meta` kept in the archive.
 Channels of one stream may differ in length (separate WAV files): the recording ends with the
 shortest. The recording survives `to_dict()`/`load()` and pickling by its file path.
 """
@@ -75,9 +76,42 @@ class SpikeyRecordingExtractor(BaseRecording):
             self.set_channel_offsets(0.0)
         self.set_property("archive_channel", np.asarray(channels))
         self.set_property("channel_name", np.asarray(names))
+        probe = _spikeglx_probe(reader, channels)
+        if probe is not None:
+            self.set_probe(probe)  # in place (SpikeInterface >= 0.105)
         num_samples = min(reader.channel_lengths[c] for c in channels)
         self.add_recording_segment(SpikeyRecordingSegment(reader, channels, num_samples, rate))
         self._kwargs = {"file_path": file_path, "stream_id": stream_id, "include_sync": include_sync, "threads": threads}
+
+
+def _spikeglx_probe(reader: Reader, channels: list[int]):
+    """The probe geometry of a SpikeGLX stream, read by probeinterface from the `.meta` kept in
+    the archive, when the recording's channels are exactly that stream's probe channels."""
+    try:
+        import probeinterface
+    except ImportError:
+        return None
+    for source in reader._reader.sources:
+        first, count = source["first_channel"], source["channels"]
+        if source["kind"] != "spikeglx" or not source["path"].endswith(".bin") or not first <= channels[0] < first + count:
+            continue
+        meta = source["path"][: -len(".bin")] + ".meta"
+        try:
+            text = reader._reader.side_file(meta)
+        except KeyError:
+            return None
+        with tempfile.TemporaryDirectory(prefix="spikey-meta-") as tmp:
+            path = os.path.join(tmp, os.path.basename(meta))
+            with open(path, "wb") as f:
+                f.write(text)
+            try:
+                probe = probeinterface.read_spikeglx(path)
+            except Exception:  # a .meta without a probe part number or imro table: no geometry
+                return None
+        if probe.get_contact_count() != len(channels) or channels != list(range(first, first + len(channels))):
+            return None
+        return probe
+    return None
 
 
 class SpikeyRecordingSegment(BaseRecordingSegment):

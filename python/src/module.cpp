@@ -69,6 +69,20 @@ class Reader {
   std::vector<std::uint64_t> lost_chunks() const { return host::lost_chunks(*reader_); }
   std::vector<std::string> damage() const { return reader_->damage(); }
   std::uint16_t format_version() const { return reader_->format_version(); }
+  // A side file's bytes (a SpikeGLX .meta, an Open Ephys structure.oebin), by its restore path:
+  // it is kept whole in the metadata, so nothing is decoded.
+  py::bytes side_file(const std::string& path) const {
+    for (const auto& s : reader_->metadata().sources) {
+      if (s.path != path || s.kind != format::SourceKind::side_file) continue;
+      const auto& verbatim = reader_->verbatim();
+      if (s.delta64_count != 0) {
+        const auto bytes = format::side_file_bytes(s, verbatim);
+        return py::bytes(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+      }
+      return py::bytes(reinterpret_cast<const char*>(verbatim.data() + s.prefix.offset), s.prefix.size);
+    }
+    throw py::key_error("no side file " + path + " in the archive");
+  }
   std::string codec() const { return reader_->metadata().codec.name; }
   std::uint64_t archive_bytes() const { return reader_->file_size(); }
   std::uint64_t original_bytes() const { return reader_->metadata().original_bytes(); }
@@ -85,6 +99,7 @@ class Reader {
       d["size"] = s.size;
       d["checksum"] = std::string(hex);
       d["channels"] = s.channel_count;
+      d["first_channel"] = s.first_channel;
       d["frames"] = s.frames;
       out.append(d);
     }
@@ -353,6 +368,7 @@ PYBIND11_MODULE(_spikey, m) {
       .def_property_readonly("original_bytes", &Reader::original_bytes)
       .def_property_readonly("chunks", &Reader::chunks)
       .def_property_readonly("sources", &Reader::sources)
+      .def("side_file", &Reader::side_file, py::arg("path"))
       .def("read", &Reader::read, py::arg("start"), py::arg("end"), py::arg("channels"), py::arg("threads") = 1);
   m.def("compress_array", &compress_array, py::arg("array"), py::arg("sample_rate"), py::arg("path"), py::arg("level") = "default",
         py::arg("chunk_seconds") = 1.0, py::arg("threads") = host::default_thread_count(), py::arg("source_name") = "array.bin",

@@ -95,3 +95,36 @@ def test_acquisition_archives_give_their_gains_and_streams():
     n1 = read_spikey(two_rates, stream_id="19531")
     assert n1.get_num_channels() == 1 and n1.get_sampling_frequency() == 19531
     assert not n1.has_scaleable_traces()  # a WAV records no gain
+
+
+def test_spikeglx_probe_geometry_from_the_archived_meta(tmp_path):
+    """A Neuropixels 1.0 recording as SpikeGLX wrote it (../shared/data): the archive keeps the
+    .meta, and the recording gets the probe probeinterface reads from it."""
+    import subprocess
+    import sys
+
+    probeinterface = pytest.importorskip("probeinterface")
+    folder = ROOT.parent / "shared" / "data" / "formats" / "spikeglx_noise4sam" / "Noise4Sam_g0_imec0"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is absent (the shared data set)")
+    # The shared files are the first 1155 frames of a longer run: the .meta's size and SHA-1 are
+    # the whole run's, so the copy here states the size of what is there.
+    bin_bytes = (folder / "Noise4Sam_g0_t0.imec0.ap.bin").read_bytes()
+    meta = [line for line in (folder / "Noise4Sam_g0_t0.imec0.ap.meta").read_text().splitlines() if not line.startswith("fileSHA1=")]
+    meta = [f"fileSizeBytes={len(bin_bytes)}" if line.startswith("fileSizeBytes=") else line for line in meta]
+    (tmp_path / "Noise4Sam_g0_t0.imec0.ap.bin").write_bytes(bin_bytes)
+    (tmp_path / "Noise4Sam_g0_t0.imec0.ap.meta").write_text("\n".join(meta) + "\n")
+    cli = pathlib.Path(sys.executable).parent / "spikey"
+    archive = tmp_path / "np1.spikey"
+    subprocess.run([str(cli), "compress", str(tmp_path / "Noise4Sam_g0_t0.imec0.ap.bin"), "--level", "fast", "-o", str(archive), "-q"],
+                   check=True)
+    recording = read_spikey(archive)
+    expected = probeinterface.read_spikeglx(folder / "Noise4Sam_g0_t0.imec0.ap.meta")
+    assert recording.get_num_channels() == expected.get_contact_count() == 384
+    probe = recording.get_probe()
+    np.testing.assert_array_equal(probe.contact_positions, expected.contact_positions)
+    np.testing.assert_array_equal(recording.get_channel_locations(), expected.contact_positions[expected.device_channel_indices.argsort()])
+    # The samples are the .bin's, channel by channel.
+    raw = np.fromfile(folder / "Noise4Sam_g0_t0.imec0.ap.bin", dtype="<i2").reshape(-1, 385)
+    np.testing.assert_array_equal(recording.get_traces(start_frame=0, end_frame=500), raw[:500, :384])
+    assert pickle.loads(pickle.dumps(recording)).get_probe().get_contact_count() == 384
