@@ -1,21 +1,11 @@
 """The CLI's operations from Python: info, verify, decompress and extract, on real samples."""
-import json
-import pathlib
-import shutil
-
 import numpy as np
 import pytest
 
 import spikey_archive as spikey
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-CINPLA = ROOT / "samples" / "cinpla32" / "cinpla32_30kHz_first6000.dat"
-GOLDEN = ROOT / "tests" / "golden"
-
-
-@pytest.fixture(scope="module")
-def cinpla():
-    return np.fromfile(CINPLA, dtype="<i2").reshape(-1, 32)
+from conftest import CINPLA
+from conftest import GOLDEN_ROOT as GOLDEN
 
 
 @pytest.fixture(scope="module")

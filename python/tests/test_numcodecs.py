@@ -9,13 +9,6 @@ numcodecs = pytest.importorskip("numcodecs")
 import spikey_archive.numcodecs  # noqa: E402  (registers the codec)
 import spikey_archive as spikey  # noqa: E402
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def cinpla():
-    return np.fromfile(ROOT / "samples" / "cinpla32" / "cinpla32_30kHz_first6000.dat", dtype="<i2").reshape(-1, 32)
-
 
 def test_codec_round_trip_and_config(cinpla):
     codec = spikey.numcodecs.Spikey(sample_rate=30000, level="max")

@@ -11,9 +11,9 @@ import pytest
 
 import spikey_archive as spikey
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-CINPLA = ROOT / "samples" / "cinpla32" / "cinpla32_30kHz_first6000.dat"
-GOLDEN = ROOT / "tests" / "golden" / "v5"
+from conftest import CINPLA, GOLDEN_ROOT, ROOT  # noqa: F401
+
+GOLDEN = GOLDEN_ROOT / "v5"
 
 
 def wav_samples(path):
@@ -21,11 +21,6 @@ def wav_samples(path):
     assert data[:4] == b"RIFF" and data[36:40] == b"data"
     (size,) = struct.unpack_from("<I", data, 40)
     return np.frombuffer(data[44:44 + size], dtype="<i2")
-
-
-@pytest.fixture(scope="module")
-def cinpla():
-    return np.fromfile(CINPLA, dtype="<i2").reshape(-1, 32)
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,8 @@ from spikeinterface.core.testing import check_recordings_equal  # noqa: E402
 import spikey_archive as spikey  # noqa: E402
 from spikey_archive.spikeinterface import SpikeyRecordingExtractor, read_spikey, write_spikey  # noqa: E402
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-CINPLA = ROOT / "samples" / "cinpla32" / "cinpla32_30kHz_first6000.dat"
-GOLDEN = ROOT / "tests" / "golden"
-
-
-@pytest.fixture(scope="module")
-def cinpla():
-    return np.fromfile(CINPLA, dtype="<i2").reshape(-1, 32)
+from conftest import ROOT  # noqa: E402
+from conftest import GOLDEN_ROOT as GOLDEN  # noqa: E402
 
 
 @pytest.fixture(scope="module")
