@@ -653,6 +653,9 @@ TEST(Cli, DamageInEveryRegionIsNamedByVerifyAndDecompress) {
       const auto r = std::string(command) == "verify" ? run({command, (dir / "bad.spikey").string()})
                                                        : run({command, (dir / "bad.spikey").string(), "-o", (dir / "out").string()});
       if (region.worked_around && std::string(command) == "decompress") {
+        const auto info = run({"info", (dir / "bad.spikey").string(), "--json"});
+        EXPECT_EQ(info.code, 0) << info.err;
+        EXPECT_EQ(json::parse(info.out)["damage"].size(), 1u) << info.out;
         EXPECT_EQ(r.code, 0) << r.err;
         EXPECT_NE(r.err.find("warning"), std::string::npos) << r.err;
         EXPECT_NE(r.err.find("byte"), std::string::npos) << r.err;

@@ -100,6 +100,7 @@ int run_info(const std::string& archive, const CommonOptions& o) {
               {"chunk_samples", m.chunk_samples},
               {"chunks", reader.index().size()},
               {"lost_chunks", host::lost_chunks(reader).size()},
+              {"damage", reader.damage()},
               {"original_bytes", original},
               {"archive_bytes", reader.file_size()},
               {"ratio", ratio},
