@@ -146,6 +146,29 @@ TEST(Cli, ExtractWritesBinWavAndNpyOfTheRightSamples) {
   EXPECT_EQ(fs::file_size(dir / "tail.bin"), (channel1_length - 98000u) * 2);
 }
 
+// Raw files of unsigned 16-bit samples (Intan auxiliary and ADC files): --raw-format uint16
+// stores them as value - 32768 (the same size as the signed recording) and restores the bytes.
+TEST(Cli, RawUnsignedSamplesRoundTrip) {
+  test::TempDir dir;
+  auto bytes = test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
+  for (std::size_t i = 1; i < bytes.size(); i += 2) bytes[i] ^= 0x80;  // int16 + 32768 as uint16
+  test::write_file(dir / "u.dat", bytes);
+  const std::string raw[] = {"--raw-channels", "32", "--raw-rate", "30000", "-q"};
+  auto r = run({"compress", (dir / "u.dat").string(), raw[0], raw[1], raw[2], raw[3], raw[4], "--raw-format", "uint16", "-o",
+                (dir / "u.spikey").string(), "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const double unsigned_ratio = json::parse(r.out)["ratio"].get<double>();
+  r = run({"compress", (dir / "u.dat").string(), raw[0], raw[1], raw[2], raw[3], raw[4], "-o", (dir / "s.spikey").string(), "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_GT(unsigned_ratio, json::parse(r.out)["ratio"].get<double>() * 1.05) << "read as int16, the offset wraps around";
+  ASSERT_EQ(run({"decompress", (dir / "u.spikey").string(), "-o", (dir / "out").string(), "-q"}).code, 0);
+  EXPECT_EQ(test::read_file(dir / "out" / "u.dat"), bytes);
+  r = run({"compress", (dir / "u.dat").string(), raw[0], raw[1], raw[2], raw[3], "--raw-format", "u16", "-o", (dir / "x.spikey").string()});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--raw-format"), std::string::npos) << r.err;
+  EXPECT_EQ(run({"compress", (dir / "u.dat").string(), "--raw-format", "uint16", "-o", (dir / "y.spikey").string()}).code, 2);
+}
+
 TEST(Cli, RefusesToOverwriteWithoutForce) {
   test::TempDir dir;
   const fs::path archive = dir / "s.spikey";

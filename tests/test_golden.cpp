@@ -2,6 +2,8 @@
 // committed originals (tests/golden/README.md says how they were made).
 #include <gtest/gtest.h>
 
+#include <cstring>
+
 #include "spikey/format/archive_reader.hpp"
 #include "spikey/host/decoder.hpp"
 #include "test_support.hpp"
@@ -262,4 +264,29 @@ TEST(Golden, Version10StreamChecksAndMetadataCopy) {
   for (std::uint64_t t = meta.chunk_first_sample(3); t < meta.total_samples; ++t)
     for (std::uint32_t c = 0; c < 32; ++c) zero(t, c);
   EXPECT_TRUE(test::read_file(out.path() / "cinpla32_30kHz_first6000.dat") == expected);
+}
+
+// Version 10: a raw source of uint16 samples (offset binary): channels 0-3 of the bundled
+// 32-channel slice plus 32768, restored byte for byte; the archive holds the signed values.
+TEST(Golden, Version10UnsignedRawSource) {
+  const fs::path archive = test::golden_dir() / "v10" / "cinpla4_uint16.spikey";
+  const auto cinpla = test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
+  std::vector<std::uint8_t> expected;
+  for (std::size_t t = 0; t < cinpla.size() / 64; ++t)
+    for (std::size_t c = 0; c < 4; ++c) {
+      expected.push_back(cinpla[64 * t + 2 * c]);
+      expected.push_back(static_cast<std::uint8_t>(cinpla[64 * t + 2 * c + 1] ^ 0x80));  // + 32768
+    }
+  const format::ArchiveReader reader(archive);
+  ASSERT_EQ(reader.metadata().sources.size(), 1u);
+  EXPECT_TRUE(reader.metadata().sources[0].unsigned_samples);
+  test::TempDir out;
+  host::RestoreOptions options;
+  options.output_directory = out.path();
+  EXPECT_TRUE(host::restore_sources(reader, options).mismatched_files.empty());
+  EXPECT_TRUE(test::read_file(out.path() / "cinpla4_uint16.dat") == expected);
+  const auto chunk = host::decode_chunk(reader, 1, std::vector<std::uint32_t>{2});
+  std::int16_t first;
+  std::memcpy(&first, cinpla.data() + 64 * reader.metadata().chunk_first_sample(1) + 4, 2);
+  EXPECT_EQ(chunk.channel_samples(2)[0], first);  // the archive's value: the file's minus 32768
 }

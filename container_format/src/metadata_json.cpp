@@ -124,6 +124,7 @@ std::vector<std::uint8_t> serialize(const MetadataSection& section) {
                {"suffix", range_to_json(s.suffix)}};
     if (s.delta64_count != 0) sj["delta64"] = json::array({s.delta64_offset, s.delta64_count});
     if (s.sample_rate > 0) sj["sample_rate"] = s.sample_rate;
+    if (s.unsigned_samples) sj["sample_format"] = "uint16";
     sources.push_back(std::move(sj));
   }
   j["sources"] = std::move(sources);
@@ -229,6 +230,13 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
     if (expected_version >= 6 && sj.contains("sample_rate")) {
       s.sample_rate = field<double>(sj, "sample_rate", where);
       if (!(s.sample_rate > 0) || !std::isfinite(s.sample_rate)) fail("metadata: " + where + ".sample_rate must be positive");
+    }
+    if (expected_version >= 10 && sj.contains("sample_format")) {
+      const auto sample_format = field<std::string>(sj, "sample_format", where);
+      if (sample_format != "uint16" && sample_format != "int16")
+        fail("metadata: " + where + ".sample_format \"" + sample_format + "\" is not int16 or uint16");
+      s.unsigned_samples = sample_format == "uint16";
+      if (s.unsigned_samples && s.kind != SourceKind::raw) fail("metadata: " + where + ": only raw sources hold uint16 samples");
     }
     m.sources.push_back(std::move(s));
   }

@@ -85,6 +85,11 @@ void add_recording_inputs(CLI::App* cmd, CompressArgs& a) {
   auto* raw_rate = cmd->add_option("--raw-rate", a.recording.raw_rate, "sample rate in Hz of raw inputs")->check(kSampleRateHz);
   raw_channels->needs(raw_rate);
   raw_rate->needs(raw_channels);
+  cmd->add_option_function<std::string>(
+         "--raw-format", [&a](const std::string& v) { a.recording.raw_unsigned = host::raw_format_is_unsigned(v); },
+         "int16 (default) or uint16 (offset binary, e.g. Intan auxiliary and ADC files): restored byte for byte either way")
+      ->check(CLI::IsMember({"int16", "uint16"}))
+      ->needs(raw_channels);
   cmd->add_flag("--repair-wav-size", a.recording.repair_wav_size,
                 "WAVs whose header declares fewer data bytes than follow it (never finalized): take the samples to the end of the file");
 }
@@ -110,7 +115,7 @@ host::Recording open_inputs(const CompressArgs& a, const CommonOptions& o) {
     if (!o.quiet) std::cerr << "spikey: " << line << "\n";
   };
   return host::Recording::open(std::vector<fs::path>(a.inputs.begin(), a.inputs.end()),
-                               host::InputOptions{a.recording.raw_channels, a.recording.raw_rate, a.recording.repair_wav_size}, note);
+                               host::InputOptions{a.recording.raw_channels, a.recording.raw_rate, a.recording.raw_unsigned, a.recording.repair_wav_size}, note);
 }
 
 void choose_backend(const CompressArgs& a, const CommonOptions& o, host::EncodeOptions& options, bool encodes) {

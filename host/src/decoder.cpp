@@ -274,6 +274,8 @@ class SourceRebuilder {
     std::int16_t* out = interleaved_.data();
     for (std::size_t t = 0; t < n; ++t)
       for (std::uint32_t j = 0; j < k; ++j) *out++ = channel_starts_[j][t];
+    if (source_.unsigned_samples)  // the file's uint16 values (SPEC §4.2)
+      for (auto& v : interleaved_) v = static_cast<std::int16_t>(v ^ 0x8000);
     append({reinterpret_cast<const std::uint8_t*>(interleaved_.data()), interleaved_.size() * 2});
   }
 

@@ -334,6 +334,7 @@ format::MetadataSection survey_recording(const Recording& recording, const Encod
     f.first_channel = next_channel;
     f.frames = src.frames;
     if (src.channel_count > 0 && src.sample_rate != recording.sample_rate()) f.sample_rate = src.sample_rate;
+    f.unsigned_samples = src.unsigned_samples;
     f.prefix = {section.verbatim.size(), src.data_offset};
     if (src.delta64_count != 0) {
       f.delta64_offset = src.delta64_offset;

@@ -37,6 +37,12 @@ InputSource open_wav(const fs::path& file, std::string restore_path, bool repair
 
 }  // namespace
 
+bool raw_format_is_unsigned(const std::string& name) {
+  if (name == "int16") return false;
+  if (name == "uint16") return true;
+  throw InputError("--raw-format must be int16 or uint16, not \"" + name + "\"");
+}
+
 Recording Recording::open(const std::vector<fs::path>& arguments, const InputOptions& options,
                           const std::function<void(const std::string&)>& note) {
   if (arguments.empty()) throw InputError("no input files");
@@ -60,7 +66,9 @@ Recording Recording::open(const std::vector<fs::path>& arguments, const InputOpt
     } else if (fs::is_regular_file(status)) {
       const std::string base = arg.filename().string();
       if (options.raw_channels) {
-        add(open_interleaved_int16(arg, base, format::SourceKind::raw, *options.raw_channels, *options.raw_rate));
+        InputSource raw = open_interleaved_int16(arg, base, format::SourceKind::raw, *options.raw_channels, *options.raw_rate);
+        raw.unsigned_samples = options.raw_unsigned;
+        add(std::move(raw));
       } else if (is_spikeglx_bin(arg) || is_spikeglx_meta(arg)) {
         fs::path bin = arg;
         if (is_spikeglx_meta(arg)) bin.replace_extension(".bin");
@@ -242,6 +250,8 @@ void Recording::gather(std::uint64_t first_sample, const format::ChunkChannels& 
         }
       }
     }
+    if (src.unsigned_samples)  // uint16 as the signed value - 32768 (SPEC §4.2)
+      for (std::size_t t = 0; t < n * k; ++t) out[out_pos + t] = static_cast<std::int16_t>(out[out_pos + t] ^ 0x8000);
     out_pos += n * k;
     i += k;
   }

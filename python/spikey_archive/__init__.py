@@ -25,10 +25,23 @@ __all__ = ["open", "compress", "train", "info", "verify", "decompress", "extract
 class Reader:
     """A Spikey archive as a read-only [samples, channels] int16 array (like mtscomp's Reader)."""
 
-    dtype = np.dtype(np.int16)
+    @property
+    def dtype(self) -> np.dtype:
+        """int16, or uint16 when every channel came from unsigned 16-bit samples."""
+        unsigned = self._reader.channels > 0 and len(self._unsigned) == self._reader.channels
+        return np.dtype(np.uint16 if unsigned else np.int16)
+
+    def _read(self, start, end, channels, threads):
+        # Channels stored from uint16 samples (value - 32768) come back as uint16 when a read
+        # holds only such channels; a read that mixes them with signed ones gives the stored int16.
+        data = self._reader.read(start, end, channels, threads)
+        if channels and all(c in self._unsigned for c in channels):
+            return (data ^ np.int16(-32768)).view(np.uint16)
+        return data
 
     def __init__(self, path: str | os.PathLike, threads: int = 1):
         self._reader = _Reader(os.fspath(path))
+        self._unsigned = set(self._reader.unsigned_channels)
         self.path = os.fspath(path)
         self.threads = threads
 
@@ -106,10 +119,10 @@ class Reader:
         if isinstance(rows, slice):
             start, stop, step = rows.indices(limit)
             if step > 0:
-                data = self._reader.read(start, max(start, stop), channels, self.threads)[::step]
+                data = self._read(start, max(start, stop), channels, self.threads)[::step]
             else:  # negative step: read the covered range forwards, then reverse
                 lo, hi = stop + 1, start + 1
-                data = self._reader.read(lo, max(lo, hi), channels, self.threads)[::-1][:: -step]
+                data = self._read(lo, max(lo, hi), channels, self.threads)[::-1][:: -step]
             return data[:, 0] if drop_channel_axis else data
         try:
             t = operator.index(rows)
@@ -121,13 +134,13 @@ class Reader:
             if rows.size and (rows.min() < 0 or rows.max() >= self.shape[0]):
                 raise IndexError("sample index out of range")
             lo, hi = (int(rows.min()), int(rows.max()) + 1) if rows.size else (0, 0)
-            data = self._reader.read(lo, hi, channels, self.threads)[rows - lo]
+            data = self._read(lo, hi, channels, self.threads)[rows - lo]
             return data[:, 0] if drop_channel_axis else data
         if t < 0:
             t += self.shape[0]
         if not 0 <= t < self.shape[0]:
             raise IndexError(f"sample {t} is out of range for {self.shape[0]} samples")
-        data = self._reader.read(t, t + 1, channels, self.threads)[0]
+        data = self._read(t, t + 1, channels, self.threads)[0]
         return data[0] if drop_channel_axis else data
 
     def _channel_of_name(self, name):
@@ -199,9 +212,11 @@ def compress(array, sample_rate: float, path: str | os.PathLike, level: str = "d
              model: str | os.PathLike | None = None) -> dict:
     """Compresses a [samples, channels] array of 16-bit values into an archive at `path`.
 
-    int16 arrays are taken as they are; other integer arrays (int32, int64, uint16, ...) only
-    when every value fits int16, and are stored as int16 (a ValueError names the first value that
-    does not: lossless means exactly these values). `channel_names`, `bit_volts` (the physical
+    int16 arrays are taken as they are, and uint16 arrays (offset binary, as Intan's auxiliary
+    and ADC channels) as unsigned samples: stored as value - 32768, read back as uint16, and
+    restored byte for byte. Other integer arrays (int32, int64, ...) only when every value fits
+    int16, and are stored as int16 (a ValueError names the first value that does not: lossless
+    means exactly these values). `channel_names`, `bit_volts` (the physical
     size of one step, per channel or one for all) and `units` (of bit_volts, e.g. "uV") go into
     the archive's metadata, as `spikey info` and `Reader.channel_names/bit_volts/units` show them.
     `model` (a file from `train` or `spikey train`) encodes with its predictors instead of training
@@ -213,7 +228,12 @@ def compress(array, sample_rate: float, path: str | os.PathLike, level: str = "d
     before it takes its name. Returns the compress report (ratio, sizes, codec).
     """
     array = np.asarray(array)
-    if array.dtype != np.int16:
+    unsigned = array.dtype == np.uint16
+    if unsigned:
+        # Kept as the uint16 bytes they are, marked unsigned: stored as value - 32768, restored
+        # and read back as uint16 (SPEC §4.2).
+        array = array.view(np.int16)
+    elif array.dtype != np.int16:
         if not np.issubdtype(array.dtype, np.integer):
             raise TypeError(f"expected integer samples, got {array.dtype} (convert explicitly: lossless means exactly these values)")
         outside = np.flatnonzero((array < -32768) | (array > 32767)) if array.size else np.array([], dtype=np.int64)
@@ -232,7 +252,7 @@ def compress(array, sample_rate: float, path: str | os.PathLike, level: str = "d
     kwargs = {} if threads is None else {"threads": threads}
     return compress_array(np.ascontiguousarray(array), float(sample_rate), path, level, float(chunk_seconds),
                           source_name=(stem or "array") + ".bin", overwrite=overwrite, channel_names=names, bit_volts=gains,
-                          units=str(units), model="" if model is None else os.fspath(model), **kwargs)
+                          units=str(units), model="" if model is None else os.fspath(model), unsigned_samples=unsigned, **kwargs)
 
 
 def train(array, sample_rate: float, path: str | os.PathLike, level: str = "default", threads: int | None = None,

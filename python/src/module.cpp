@@ -54,6 +54,14 @@ class Reader {
     for (const auto& c : reader_->metadata().channels) values.push_back(c.units);
     return values;
   }
+  // Channels of raw sources that hold uint16 samples (stored as value - 32768, SPEC §4.2).
+  std::vector<std::uint32_t> unsigned_channels() const {
+    std::vector<std::uint32_t> channels;
+    for (const auto& s : reader_->metadata().sources)
+      if (s.unsigned_samples)
+        for (std::uint32_t j = 0; j < s.channel_count; ++j) channels.push_back(s.first_channel + j);
+    return channels;
+  }
   std::vector<std::uint32_t> sync_channels() const {
     std::vector<std::uint32_t> channels;
     for (std::uint32_t c = 0; c < reader_->metadata().channels.size(); ++c)
@@ -139,8 +147,8 @@ class Reader {
 host::CompressReport compress_raw(const fs::path& raw, std::uint32_t channels, double sample_rate, const std::string& path,
                                   const std::string& level, double chunk_seconds, unsigned threads, bool overwrite,
                                   const std::vector<std::string>& channel_names, const std::vector<double>& bit_volts,
-                                  const std::string& units, const std::string& model) {
-  auto recording = host::Recording::open({raw}, {channels, sample_rate}, [](const std::string&) {});
+                                  const std::string& units, const std::string& model, bool unsigned_samples) {
+  auto recording = host::Recording::open({raw}, {channels, sample_rate, unsigned_samples}, [](const std::string&) {});
   if (!channel_names.empty() || !bit_volts.empty() || !units.empty()) {
     std::vector<host::ChannelLabel> labels(channels);
     for (std::size_t c = 0; c < labels.size(); ++c) {
@@ -183,7 +191,7 @@ py::dict report_dict(const host::CompressReport& report) {
 py::dict compress_array(py::array_t<std::int16_t, py::array::c_style | py::array::forcecast> array, double sample_rate, const std::string& path,
                         const std::string& level, double chunk_seconds, unsigned threads, const std::string& source_name, bool overwrite,
                         const std::vector<std::string>& channel_names, const std::vector<double>& bit_volts, const std::string& units,
-                        const std::string& model) {
+                        const std::string& model, bool unsigned_samples) {
   if (array.ndim() != 2) throw py::value_error("expected a [samples, channels] array");
   if (array.shape(1) < 1) throw py::value_error("the array has no channels");
   host::CompressReport report;
@@ -192,7 +200,7 @@ py::dict compress_array(py::array_t<std::int16_t, py::array::c_style | py::array
     const host::ScratchDirectory scratch;  // the raw file, removed on return
     const fs::path raw = write_raw(array, scratch.path(), source_name);
     report = compress_raw(raw, static_cast<std::uint32_t>(array.shape(1)), sample_rate, path, level, chunk_seconds, threads, overwrite,
-                          channel_names, bit_volts, units, model);
+                          channel_names, bit_volts, units, model, unsigned_samples);
   }
   return report_dict(report);
 }
@@ -243,7 +251,8 @@ py::dict compress_raw_file(const std::string& raw, std::uint32_t channels, doubl
   host::CompressReport report;
   {
     py::gil_scoped_release release;
-    report = compress_raw(raw, channels, sample_rate, path, level, chunk_seconds, threads, overwrite, channel_names, bit_volts, units, model);
+    report = compress_raw(raw, channels, sample_rate, path, level, chunk_seconds, threads, overwrite, channel_names, bit_volts, units, model,
+                          false);
   }
   return report_dict(report);
 }
@@ -359,6 +368,7 @@ PYBIND11_MODULE(_spikey, m) {
       .def_property_readonly("bit_volts", &Reader::bit_volts)
       .def_property_readonly("units", &Reader::units)
       .def_property_readonly("sync_channels", &Reader::sync_channels)
+      .def_property_readonly("unsigned_channels", &Reader::unsigned_channels)
       .def_property_readonly("channel_rates", &Reader::channel_rates)
       .def_property_readonly("lost_chunks", &Reader::lost_chunks)
       .def_property_readonly("damage", &Reader::damage)
@@ -373,7 +383,7 @@ PYBIND11_MODULE(_spikey, m) {
   m.def("compress_array", &compress_array, py::arg("array"), py::arg("sample_rate"), py::arg("path"), py::arg("level") = "default",
         py::arg("chunk_seconds") = 1.0, py::arg("threads") = host::default_thread_count(), py::arg("source_name") = "array.bin",
         py::arg("overwrite") = false, py::arg("channel_names") = std::vector<std::string>{}, py::arg("bit_volts") = std::vector<double>{},
-        py::arg("units") = std::string{}, py::arg("model") = std::string{});
+        py::arg("units") = std::string{}, py::arg("model") = std::string{}), py::arg("unsigned_samples") = false;
   m.def("train_array", &train_array, py::arg("array"), py::arg("sample_rate"), py::arg("model_path"), py::arg("level") = "default",
         py::arg("threads") = host::default_thread_count(), py::arg("overwrite") = false);
   m.def("decode_archive_bytes", &decode_archive_bytes, py::arg("data"), py::arg("threads") = 1);

@@ -162,8 +162,9 @@ def test_compress_refuses_what_is_not_int16(tmp_path):
 
 
 def test_compress_takes_integer_arrays_of_16_bit_values_and_their_labels(tmp_path, cinpla):
-    """int32 (as acquisition libraries hand them out) and small uint16 values are stored exactly
-    as int16; names, gains and units reach the archive's metadata."""
+    """int32 (as acquisition libraries hand them out) is stored exactly as int16, and uint16
+    (Intan auxiliary and ADC channels) as unsigned samples that read back as uint16; names, gains
+    and units reach the archive's metadata."""
     names = [f"CH{i:02d}" for i in range(32)]
     gains = [0.195 + i * 1e-3 for i in range(32)]
     spikey.compress(cinpla.astype(np.int32), 30000, tmp_path / "a.spikey", channel_names=names, bit_volts=gains, units="uV")
@@ -173,11 +174,17 @@ def test_compress_takes_integer_arrays_of_16_bit_values_and_their_labels(tmp_pat
     assert r.bit_volts == pytest.approx(gains)
     assert r.units == ["uV"] * 32
     np.testing.assert_array_equal(r[:, ["CH03", "CH31"]], cinpla[:, [3, 31]])
-    small = (np.abs(cinpla[:, :2]).astype(np.uint16))
-    spikey.compress(small, 30000, tmp_path / "b.spikey", bit_volts=0.5)
+    unsigned = (cinpla[:, :2].astype(np.int32) + 32768).astype(np.uint16)  # the whole uint16 range in use
+    report = spikey.compress(unsigned, 30000, tmp_path / "b.spikey", bit_volts=0.5)
     b = spikey.open(tmp_path / "b.spikey")
-    np.testing.assert_array_equal(b[:, :], small.astype(np.int16))
+    assert b.dtype == np.uint16 and b[:, :].dtype == np.uint16
+    np.testing.assert_array_equal(b[:, :], unsigned)
+    np.testing.assert_array_equal(b[100:200, 1], unsigned[100:200, 1])
     assert b.bit_volts == [0.5, 0.5]
+    signed = spikey.compress(cinpla[:, :2], 30000, tmp_path / "s.spikey")
+    assert report["archive_bytes"] == pytest.approx(signed["archive_bytes"], rel=0.01)  # the same signal, the same size
+    spikey.decompress(tmp_path / "b.spikey", tmp_path / "restored")
+    assert (tmp_path / "restored" / "b.bin").read_bytes() == unsigned.tobytes()
     with pytest.raises(ValueError, match="3 channel names"):
         spikey.compress(cinpla, 30000, tmp_path / "c.spikey", channel_names=["a", "b", "c"])
 

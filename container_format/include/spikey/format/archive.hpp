@@ -157,6 +157,10 @@ struct SourceFile {
   // timestamp arrays (.npy) compress to almost nothing.
   std::uint64_t delta64_offset = 0;
   std::uint64_t delta64_count = 0;
+  // Version 10, raw sources: the file's samples are unsigned 16-bit (offset binary, as Intan's
+  // auxiliary and ADC channels and uint16 arrays are): the archive holds each as value - 32768,
+  // its top bit flipped, and a restore flips it back (§4.2).
+  bool unsigned_samples = false;
   // Version 6: the source's own sample rate when it differs from the archive's (0: the
   // archive's), e.g. a SpikeGLX LF stream beside its AP stream (§4.1).
   double sample_rate = 0;

@@ -37,6 +37,7 @@ struct InputSource {
   std::vector<ChannelLabel> labels{};  // one per channel, or none
   std::uint64_t delta64_offset = 0;  // side files: the u64 words stored as differences
   std::uint64_t delta64_count = 0;
+  bool unsigned_samples = false;     // raw uint16: stored with the top bit flipped (SPEC §4.2)
 
   std::uint64_t data_end() const { return data_offset + frames * channel_count * 2; }
 };
@@ -44,9 +45,13 @@ struct InputSource {
 // Side files are kept in the metadata section, whose content is at most 1 GiB (SPEC §3.3).
 inline constexpr std::uint64_t kMaxSideFileBytes = 768ull << 20;
 
+// "int16" or "uint16" (--raw-format): whether raw samples are unsigned; throws InputError.
+bool raw_format_is_unsigned(const std::string& name);
+
 struct InputOptions {
   std::optional<std::uint32_t> raw_channels;  // file arguments are headerless interleaved int16
   std::optional<double> raw_rate;
+  bool raw_unsigned = false;  // the raw files hold uint16 samples (--raw-format uint16)
   // WAVs whose header declares fewer data bytes than follow it (unfinalized): take every whole
   // frame to the end of the file as samples, the header kept as it is.
   bool repair_wav_size = false;
