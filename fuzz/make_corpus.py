@@ -95,6 +95,12 @@ def main():
                 subprocess.run([spikey, "compress", raw, "--raw-channels", "4", "--raw-rate", "30000", "-o",
                                 os.path.join(out, "archive", f"intan_4ch_gru_{level}.spikey"), "--model", model,
                                 "--chunk-seconds", "0.01", "-f", "-q"], check=True)
+        # Unsigned raw samples (format 10's sample_format "uint16"): the same 4 channels + 32768.
+        unsigned = os.path.join(tmp, "four_uint16.bin")
+        signed = cinpla_frames([0, 1, 2, 3], 0, 600)
+        write(unsigned, bytes(b ^ 0x80 if i % 2 else b for i, b in enumerate(signed)))
+        subprocess.run([spikey, "compress", unsigned, "--raw-channels", "4", "--raw-rate", "30000", "--raw-format", "uint16", "-o",
+                        os.path.join(out, "archive", "intan_4ch_uint16.spikey"), "--chunk-seconds", "0.01", "-f", "-q"], check=True)
         # Level default's table-driven streams cut into segments of 64 residuals (codec mt2's
         # segment sizes and per-segment states).
         config = os.path.join(tmp, "segments.json")
