@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <numeric>
 #include <atomic>
 #include <random>
@@ -431,4 +432,27 @@ TEST(Inputs, DirectoriesAreWalkedInSortedOrderWithRelativePaths) {
   EXPECT_EQ(rec.channel_count(), 4u);
   EXPECT_EQ(rec.channel_name(1), "a.wav:1");
   EXPECT_EQ(notes.size(), 1u);  // the skipped .txt is reported
+}
+
+// An array held in memory (Recording::from_memory) compressed into memory (compress_to_memory):
+// the same archive bytes as the same samples read from a raw file and written to a file.
+TEST(RoundTrip, InMemoryArrayToInMemoryArchive) {
+  test::TempDir dir;
+  const fs::path raw = test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat";
+  const auto bytes = test::read_file(raw);
+  host::EncodeOptions options;
+  options.chunk_seconds = 0.05;
+  const auto in_memory = host::Recording::from_memory(bytes, "cinpla32_30kHz_first6000.dat", 32, 30000.0, false);
+  std::vector<std::uint8_t> archive;
+  const auto report = host::compress_to_memory(in_memory, options, archive);
+  EXPECT_TRUE(report.verified);
+  EXPECT_EQ(report.archive_bytes, archive.size());
+  const auto from_file = host::Recording::open({raw}, host::InputOptions{32u, 30000.0}, [](const std::string&) {});
+  host::compress(from_file, dir / "f.spikey", options);
+  EXPECT_EQ(archive, test::read_file(dir / "f.spikey"));
+  const format::ArchiveReader reader(archive, "in memory");
+  const auto window = host::read_window(reader, host::resolve_window(reader.metadata(), 0, 6000, {}), 1);
+  EXPECT_EQ(0, std::memcmp(window.data(), bytes.data(), bytes.size()));
+  EXPECT_THROW(host::Recording::from_memory(bytes, "a/b.dat", 32, 30000.0, false), host::InputError);
+  EXPECT_THROW(host::Recording::from_memory(bytes, "x.dat", 0, 30000.0, false), host::InputError);
 }

@@ -26,6 +26,12 @@ ArchiveWriter::ArchiveWriter(const std::filesystem::path& path, const MetadataSe
     throw io_error(path, "open");
   }
   std::setvbuf(file_, nullptr, _IOFBF, 1 << 20);
+  write_start(metadata);
+}
+
+ArchiveWriter::ArchiveWriter(const MetadataSection& metadata) : path_("archive in memory") { write_start(metadata); }
+
+void ArchiveWriter::write_start(const MetadataSection& metadata) {
   section_ = serialize(metadata);
   FileHeader header;
   header.metadata_size = section_.size();
@@ -39,7 +45,10 @@ ArchiveWriter::~ArchiveWriter() {
 }
 
 void ArchiveWriter::write_bytes(std::span<const std::uint8_t> bytes) {
-  if (!bytes.empty() && std::fwrite(bytes.data(), 1, bytes.size(), file_) != bytes.size()) throw io_error(path_, "write");
+  if (file_ == nullptr)
+    memory_.insert(memory_.end(), bytes.begin(), bytes.end());
+  else if (!bytes.empty() && std::fwrite(bytes.data(), 1, bytes.size(), file_) != bytes.size())
+    throw io_error(path_, "write");
   offset_ += bytes.size();
 }
 
@@ -70,6 +79,7 @@ std::uint64_t ArchiveWriter::finish() {
   footer.index_checksum = checksum64(index_bytes);
   write_bytes(index_bytes);
   write_bytes(serialize(footer));
+  if (file_ == nullptr) return offset_;
   if (std::fflush(file_) != 0) throw io_error(path_, "write");
   if (::fsync(::fileno(file_)) != 0) throw io_error(path_, "sync");
   const int rc = std::fclose(file_);

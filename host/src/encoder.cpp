@@ -240,12 +240,11 @@ struct WrittenArchive {
   std::uint64_t batch_chunks = 0;  // chunks the batch executor encoded
 };
 
-// Encodes every chunk of `section`'s recording into a new archive at `path`.
+// Encodes every chunk of `section`'s recording into `writer` (a file, or memory).
 WrittenArchive write_archive(const Recording& recording, const format::MetadataSection& section, const EncodeOptions& options,
-                             const fs::path& path) {
+                             format::ArchiveWriter& writer) {
   const format::Metadata& meta = section.metadata;
   const std::uint64_t chunk_count = meta.chunk_count();
-  format::ArchiveWriter writer(path, section);
   WrittenArchive written;
   if (options.batch_executor && batch_encodes(meta.codec.name)) {  // the batch stages cover lpc1 and the Golomb-coded mo codecs
     encode_in_batches(recording, meta, options, writer);
@@ -436,9 +435,13 @@ format::MetadataSection with_model(const format::MetadataSection& surveyed, cons
 
 }  // namespace
 
-CompressReport compress(const Recording& recording, const fs::path& output, const EncodeOptions& options) {
+namespace {
+
+// compress() into the file `output`, or, without one, into `memory`.
+CompressReport compress_into(const Recording& recording, const fs::path* output, std::vector<std::uint8_t>* memory,
+                             const EncodeOptions& options) {
   const Stopwatch stopwatch;
-  if (!options.overwrite) TemporaryPath check(output, false);  // refuse an existing output before any work
+  if (output != nullptr && !options.overwrite) TemporaryPath check(*output, false);  // refuse an existing output before any work
   CompressReport report;
   const format::MetadataSection surveyed = survey_recording(recording, options, report.value_map_counts);
   report.phase_seconds.emplace_back("survey", stopwatch.seconds());
@@ -448,7 +451,8 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
   std::vector<std::string> candidates;
   if (!options.model) candidates = options.codec.empty() ? level_codecs(options.level) : std::vector<std::string>{options.codec};
   struct Candidate {
-    std::unique_ptr<TemporaryPath> path;
+    std::unique_ptr<TemporaryPath> path;  // the file output's temporary name
+    std::vector<std::uint8_t> memory;     // or the archive itself
     std::uint64_t bytes = 0;
     format::MetadataSection section;
     std::uint64_t batch_chunks = 0;
@@ -457,8 +461,16 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
   double estimated_bits_per_residual = 0;
   const auto encode_candidate = [&](format::MetadataSection section) {
     const Stopwatch chunks;
-    Candidate candidate{std::make_unique<TemporaryPath>(output, options.overwrite), 0, std::move(section)};
-    const auto written = write_archive(recording, candidate.section, options, candidate.path->path());
+    Candidate candidate{output != nullptr ? std::make_unique<TemporaryPath>(*output, options.overwrite) : nullptr, {}, 0, std::move(section)};
+    WrittenArchive written;
+    if (output != nullptr) {
+      format::ArchiveWriter writer(candidate.path->path(), candidate.section);
+      written = write_archive(recording, candidate.section, options, writer);
+    } else {
+      format::ArchiveWriter writer(candidate.section);
+      written = write_archive(recording, candidate.section, options, writer);
+      candidate.memory = writer.take_bytes();
+    }
     candidate.bytes = written.bytes;
     candidate.batch_chunks = written.batch_chunks;
     report.phase_seconds.emplace_back("chunks", chunks.seconds());
@@ -477,12 +489,14 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
 
   if (options.verify) {
     const Stopwatch verify_stopwatch;
-    const format::ArchiveReader reader(best->path->path());
-    verify_against_input(reader, recording, options);
+    const auto reader = output != nullptr ? std::make_unique<format::ArchiveReader>(best->path->path())
+                                          : std::make_unique<format::ArchiveReader>(best->memory, "archive in memory");
+    verify_against_input(*reader, recording, options);
     report.verify_seconds = verify_stopwatch.seconds();
     report.verified = true;
   }
-  best->path->commit();
+  if (output != nullptr) best->path->commit();
+  else *memory = std::move(best->memory);
 
   // The backend that encoded the kept archive's chunks, as it happened (not as asked).
   report.batch_chunks = best->batch_chunks;
@@ -498,6 +512,16 @@ CompressReport compress(const Recording& recording, const fs::path& output, cons
     if (!channel.sync && channel.length > 0) residuals += channel.length - std::min<std::uint64_t>(channel.length, (channel.length + meta.chunk_samples - 1) / std::max<std::uint64_t>(meta.chunk_samples, 1));
   report.estimated_stream_bytes = static_cast<std::uint64_t>(estimated_bits_per_residual * static_cast<double>(residuals) / 8);
   return report;
+}
+
+}  // namespace
+
+CompressReport compress(const Recording& recording, const fs::path& output, const EncodeOptions& options) {
+  return compress_into(recording, &output, nullptr, options);
+}
+
+CompressReport compress_to_memory(const Recording& recording, const EncodeOptions& options, std::vector<std::uint8_t>& archive) {
+  return compress_into(recording, nullptr, &archive, options);
 }
 
 }  // namespace spikey::host

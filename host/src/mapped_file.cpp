@@ -35,17 +35,27 @@ MappedFile::MappedFile(const std::filesystem::path& path) {
     }
     ::madvise(p, size_, MADV_SEQUENTIAL);
     data_ = static_cast<const std::uint8_t*>(p);
+    mapped_ = true;
   }
   ::close(fd);
 }
 
-MappedFile::~MappedFile() {
-  if (data_ != nullptr) ::munmap(const_cast<std::uint8_t*>(data_), size_);
+MappedFile MappedFile::view(std::span<const std::uint8_t> bytes) {
+  MappedFile view;
+  view.data_ = bytes.data();
+  view.size_ = bytes.size();
+  return view;
 }
 
-MappedFile::MappedFile(MappedFile&& other) noexcept : data_(other.data_), size_(other.size_), protected_(std::move(other.protected_)) {
+MappedFile::~MappedFile() {
+  if (mapped_) ::munmap(const_cast<std::uint8_t*>(data_), size_);
+}
+
+MappedFile::MappedFile(MappedFile&& other) noexcept
+    : data_(other.data_), size_(other.size_), mapped_(other.mapped_), protected_(std::move(other.protected_)) {
   other.data_ = nullptr;
   other.size_ = 0;
+  other.mapped_ = false;
 }
 
 }  // namespace spikey::host

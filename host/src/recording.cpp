@@ -130,6 +130,23 @@ Recording Recording::open(const std::vector<fs::path>& arguments, const InputOpt
   return rec;
 }
 
+Recording Recording::from_memory(std::span<const std::uint8_t> bytes, const std::string& name, std::uint32_t channels, double sample_rate,
+                                 bool unsigned_samples) {
+  if (channels == 0) throw InputError("an array needs at least one channel");
+  if (!(sample_rate > 0 && std::isfinite(sample_rate))) throw InputError("the sample rate must be a positive number of samples per second");
+  if (name.empty() || name.find_first_of("/\\") != std::string::npos) throw InputError("\"" + name + "\" is not a file name");
+  InputSource src{name, name, format::SourceKind::raw, MappedFile::view(bytes)};
+  src.channel_count = channels;
+  src.frames = bytes.size() / (std::uint64_t{channels} * 2);
+  src.sample_rate = sample_rate;
+  src.unsigned_samples = unsigned_samples;
+  Recording rec;
+  rec.sources_.push_back(std::move(src));
+  rec.sample_rate_ = sample_rate;
+  rec.channel_source_.assign(channels, 0);
+  return rec;
+}
+
 void Recording::add_directory(const fs::path& dir, const InputOptions& options, const std::function<void(const std::string&)>& note,
                               const std::function<void(InputSource)>& add) {
   std::vector<std::pair<std::string, fs::path>> files;

@@ -5,8 +5,8 @@ time x channel chunks as Spikey archives:
     z = zarr.open_array(store, mode="w", shape=(n, 384), chunks=(30000, 384), dtype="i2",
                         compressor=spikey_archive.numcodecs.Spikey(sample_rate=30000))
 
-Each Zarr chunk becomes one self-contained, verified archive (`decode` returns the exact
-samples, decoded from memory). Importing this module registers the codec id "spikey" with
+Each Zarr chunk becomes one self-contained archive, encoded, verified and decoded in memory
+(`decode` returns the exact samples; no file is written). Importing this module registers the codec id "spikey" with
 numcodecs (so does installing the package: the `numcodecs.codecs` entry point).
 
 Training a predictor per chunk costs time and, for short chunks, ratio: give `model` (a file
@@ -18,14 +18,13 @@ that many threads (default: all cores).
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
 from numcodecs.abc import Codec
 from numcodecs.compat import ensure_contiguous_ndarray, ensure_ndarray, ndarray_copy
 from numcodecs.registry import register_codec
 
-from . import _spikey, compress
+from . import _spikey
 
 
 class Spikey(Codec):
@@ -56,14 +55,10 @@ class Spikey(Codec):
             array = array.reshape(-1, self.channels or 1)
         elif array.ndim > 2:
             array = array.reshape(array.shape[0], -1)
-        # The encoder writes and verifies an archive file: in memory (tmpfs) where there is one.
-        scratch = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-        with tempfile.TemporaryDirectory(prefix="spikey-codec-", dir=scratch) as tmp:
-            path = os.path.join(tmp, "chunk.spikey")
-            compress(array, self.sample_rate, path, level=self.level, chunk_seconds=self.chunk_seconds, model=self.model,
-                     threads=self.threads)
-            with open(path, "rb") as f:
-                return f.read()
+        # Encoded and verified in memory: no file is written.
+        kwargs = {} if self.threads is None else {"threads": self.threads}
+        return _spikey.compress_array_to_bytes(np.ascontiguousarray(array), self.sample_rate, self.level, self.chunk_seconds,
+                                               model="" if self.model is None else self.model, **kwargs)
 
     def decode(self, buf, out=None):
         data = ensure_contiguous_ndarray(buf)

@@ -140,41 +140,48 @@ class Reader {
   std::unique_ptr<format::ArchiveReader> reader_;
 };
 
-// Writes `array` (int16, [samples, channels], C order) as one raw source named `source_name`
-// and compresses it into `path`. Returns the compress report as a dict.
-// Compresses a headerless interleaved int16 file (`channels` channels) with the given labels:
-// the NumPy and SpikeInterface writers put their samples in one, block by block, and call this.
-host::CompressReport compress_raw(const fs::path& raw, std::uint32_t channels, double sample_rate, const std::string& path,
-                                  const std::string& level, double chunk_seconds, unsigned threads, bool overwrite,
-                                  const std::vector<std::string>& channel_names, const std::vector<double>& bit_volts,
-                                  const std::string& units, const std::string& model, bool unsigned_samples) {
-  auto recording = host::Recording::open({raw}, {channels, sample_rate, unsigned_samples}, [](const std::string&) {});
-  if (!channel_names.empty() || !bit_volts.empty() || !units.empty()) {
-    std::vector<host::ChannelLabel> labels(channels);
-    for (std::size_t c = 0; c < labels.size(); ++c) {
-      if (!channel_names.empty()) labels[c].name = channel_names[c];
-      if (!bit_volts.empty()) labels[c].bit_volts = bit_volts[c];
-      labels[c].units = units;
-    }
-    recording.label_channels(0, std::move(labels));
+// The labels of the Python compressors, applied to a recording's one source.
+void label(host::Recording& recording, std::uint32_t channels, const std::vector<std::string>& channel_names,
+           const std::vector<double>& bit_volts, const std::string& units) {
+  if (channel_names.empty() && bit_volts.empty() && units.empty()) return;
+  std::vector<host::ChannelLabel> labels(channels);
+  for (std::size_t c = 0; c < labels.size(); ++c) {
+    if (!channel_names.empty()) labels[c].name = channel_names[c];
+    if (!bit_volts.empty()) labels[c].bit_volts = bit_volts[c];
+    labels[c].units = units;
   }
+  recording.label_channels(0, std::move(labels));
+}
+
+host::EncodeOptions encode_options(const std::string& level, double chunk_seconds, unsigned threads, bool overwrite, const std::string& model) {
   host::EncodeOptions options;
   options.level = level;
   options.chunk_seconds = chunk_seconds;
   options.threads = threads;
   options.overwrite = overwrite;
   if (!model.empty()) options.model = std::make_shared<host::Model>(host::Model::load(model));  // no training: the model's predictors
-  return host::compress(recording, path, options);
+  return options;
 }
 
-// Writes `array` (int16 [samples, channels]) into `directory` as the headerless file `name`.
-fs::path write_raw(const py::array_t<std::int16_t, py::array::c_style | py::array::forcecast>& array, const fs::path& directory,
-                   const std::string& name) {
-  const fs::path raw = directory / name;
-  std::ofstream out(raw, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(array.data()), static_cast<std::streamsize>(array.size() * sizeof(std::int16_t)));
-  if (!out) throw std::runtime_error("cannot write the temporary raw file " + raw.string());
-  return raw;
+// Compresses a headerless interleaved 16-bit file (`channels` channels) with the given labels:
+// the SpikeInterface writer puts its samples in one, block by block, and calls this.
+host::CompressReport compress_raw(const fs::path& raw, std::uint32_t channels, double sample_rate, const std::string& path,
+                                  const std::string& level, double chunk_seconds, unsigned threads, bool overwrite,
+                                  const std::vector<std::string>& channel_names, const std::vector<double>& bit_volts,
+                                  const std::string& units, const std::string& model, bool unsigned_samples) {
+  auto recording = host::Recording::open({raw}, {channels, sample_rate, unsigned_samples}, [](const std::string&) {});
+  label(recording, channels, channel_names, bit_volts, units);
+  return host::compress(recording, path, encode_options(level, chunk_seconds, threads, overwrite, model));
+}
+
+using Int16Array = py::array_t<std::int16_t, py::array::c_style | py::array::forcecast>;
+
+// The array as a recording of one raw source named `source_name`, read in place (no copy, no file).
+host::Recording array_recording(const Int16Array& array, double sample_rate, const std::string& source_name, bool unsigned_samples) {
+  if (array.ndim() != 2) throw py::value_error("expected a [samples, channels] array");
+  if (array.shape(1) < 1) throw py::value_error("the array has no channels");
+  const std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(array.data()), array.size() * sizeof(std::int16_t));
+  return host::Recording::from_memory(bytes, source_name, static_cast<std::uint32_t>(array.shape(1)), sample_rate, unsigned_samples);
 }
 
 py::dict report_dict(const host::CompressReport& report) {
@@ -188,35 +195,42 @@ py::dict report_dict(const host::CompressReport& report) {
   return d;
 }
 
-py::dict compress_array(py::array_t<std::int16_t, py::array::c_style | py::array::forcecast> array, double sample_rate, const std::string& path,
-                        const std::string& level, double chunk_seconds, unsigned threads, const std::string& source_name, bool overwrite,
-                        const std::vector<std::string>& channel_names, const std::vector<double>& bit_volts, const std::string& units,
-                        const std::string& model, bool unsigned_samples) {
-  if (array.ndim() != 2) throw py::value_error("expected a [samples, channels] array");
-  if (array.shape(1) < 1) throw py::value_error("the array has no channels");
+// Compresses `array` (int16 [samples, channels], C order) as one raw source named `source_name`
+// into `path`. Returns the compress report as a dict.
+py::dict compress_array(Int16Array array, double sample_rate, const std::string& path, const std::string& level, double chunk_seconds,
+                        unsigned threads, const std::string& source_name, bool overwrite, const std::vector<std::string>& channel_names,
+                        const std::vector<double>& bit_volts, const std::string& units, const std::string& model, bool unsigned_samples) {
+  auto recording = array_recording(array, sample_rate, source_name, unsigned_samples);
   host::CompressReport report;
   {
-    py::gil_scoped_release release;
-    const host::ScratchDirectory scratch;  // the raw file, removed on return
-    const fs::path raw = write_raw(array, scratch.path(), source_name);
-    report = compress_raw(raw, static_cast<std::uint32_t>(array.shape(1)), sample_rate, path, level, chunk_seconds, threads, overwrite,
-                          channel_names, bit_volts, units, model, unsigned_samples);
+    py::gil_scoped_release release;  // `array` stays alive meanwhile: the recording reads it in place
+    label(recording, static_cast<std::uint32_t>(array.shape(1)), channel_names, bit_volts, units);
+    report = host::compress(recording, path, encode_options(level, chunk_seconds, threads, overwrite, model));
   }
   return report_dict(report);
 }
 
+// The same into memory: the archive's bytes (the Zarr codec's chunks), with no file anywhere.
+py::bytes compress_array_to_bytes(Int16Array array, double sample_rate, const std::string& level, double chunk_seconds, unsigned threads,
+                                  const std::string& source_name, const std::string& model, bool unsigned_samples) {
+  auto recording = array_recording(array, sample_rate, source_name, unsigned_samples);
+  std::vector<std::uint8_t> archive;
+  {
+    py::gil_scoped_release release;
+    host::compress_to_memory(recording, encode_options(level, chunk_seconds, threads, false, model), archive);
+  }
+  return py::bytes(reinterpret_cast<const char*>(archive.data()), archive.size());
+}
+
 // Trains a model on `array` (spikey train) and saves it to `model_path`: other arrays of the same
 // implant (a Zarr array's chunks) then encode with it instead of training each time.
-std::string train_array(py::array_t<std::int16_t, py::array::c_style | py::array::forcecast> array, double sample_rate,
-                        const std::string& model_path, const std::string& level, unsigned threads, bool overwrite) {
-  if (array.ndim() != 2 || array.shape(1) < 1) throw py::value_error("expected a [samples, channels] array");
+std::string train_array(Int16Array array, double sample_rate, const std::string& model_path, const std::string& level, unsigned threads,
+                        bool overwrite) {
+  const auto recording = array_recording(array, sample_rate, "train.bin", false);
   std::string codec;
   {
     py::gil_scoped_release release;
     if (!overwrite && fs::exists(model_path)) throw std::runtime_error(model_path + " already exists (overwrite=True replaces it)");
-    const host::ScratchDirectory scratch;
-    const fs::path raw = write_raw(array, scratch.path(), "train.bin");
-    const auto recording = host::Recording::open({raw}, {static_cast<std::uint32_t>(array.shape(1)), sample_rate}, [](const std::string&) {});
     host::EncodeOptions options;
     options.level = level;
     options.threads = threads;
@@ -383,7 +397,10 @@ PYBIND11_MODULE(_spikey, m) {
   m.def("compress_array", &compress_array, py::arg("array"), py::arg("sample_rate"), py::arg("path"), py::arg("level") = "default",
         py::arg("chunk_seconds") = 1.0, py::arg("threads") = host::default_thread_count(), py::arg("source_name") = "array.bin",
         py::arg("overwrite") = false, py::arg("channel_names") = std::vector<std::string>{}, py::arg("bit_volts") = std::vector<double>{},
-        py::arg("units") = std::string{}, py::arg("model") = std::string{}), py::arg("unsigned_samples") = false;
+        py::arg("units") = std::string{}, py::arg("model") = std::string{}, py::arg("unsigned_samples") = false);
+  m.def("compress_array_to_bytes", &compress_array_to_bytes, py::arg("array"), py::arg("sample_rate"), py::arg("level") = "default",
+        py::arg("chunk_seconds") = 1.0, py::arg("threads") = host::default_thread_count(), py::arg("source_name") = "array.bin",
+        py::arg("model") = std::string{}, py::arg("unsigned_samples") = false);
   m.def("train_array", &train_array, py::arg("array"), py::arg("sample_rate"), py::arg("model_path"), py::arg("level") = "default",
         py::arg("threads") = host::default_thread_count(), py::arg("overwrite") = false);
   m.def("decode_archive_bytes", &decode_archive_bytes, py::arg("data"), py::arg("threads") = 1);

@@ -17,6 +17,8 @@ class ArchiveWriter {
  public:
   // Creates `path` exclusively (fails if it exists) and writes header and metadata.
   ArchiveWriter(const std::filesystem::path& path, const MetadataSection& metadata);
+  // Writes the archive into memory instead (take_bytes() after finish()).
+  explicit ArchiveWriter(const MetadataSection& metadata);
   ~ArchiveWriter();
   ArchiveWriter(const ArchiveWriter&) = delete;
   ArchiveWriter& operator=(const ArchiveWriter&) = delete;
@@ -29,12 +31,16 @@ class ArchiveWriter {
   void append_lost_chunk(std::uint64_t first_sample, std::uint32_t sample_count);
   // Writes the metadata copy, index and footer, flushes and syncs. Returns the archive size in bytes.
   std::uint64_t finish();
+  // The archive written in memory (the memory constructor, after finish()).
+  std::vector<std::uint8_t> take_bytes() { return std::move(memory_); }
 
  private:
   void write_bytes(std::span<const std::uint8_t> bytes);
+  void write_start(const MetadataSection& metadata);
 
   std::filesystem::path path_;
-  std::FILE* file_ = nullptr;
+  std::FILE* file_ = nullptr;          // null: the archive goes to memory_
+  std::vector<std::uint8_t> memory_;
   std::uint64_t offset_ = 0;
   std::vector<std::uint8_t> section_;  // the stored metadata section, written again before the index
   std::vector<IndexEntry> index_;

@@ -124,5 +124,8 @@ void verify_against_input(const format::ArchiveReader& reader, const Recording& 
 // complete and (unless disabled) verified: every chunk decoded by the reference decoder
 // equals the input samples, and every rebuilt file matches the original's checksum.
 CompressReport compress(const Recording& recording, const std::filesystem::path& output, const EncodeOptions& options);
+// The same into memory: `archive` receives the archive's bytes once it is complete and verified
+// (the Zarr codec, which hands each chunk's archive to Zarr and never writes a file).
+CompressReport compress_to_memory(const Recording& recording, const EncodeOptions& options, std::vector<std::uint8_t>& archive);
 
 }  // namespace spikey::host

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,10 @@ class Recording {
   // paths). `note` receives informational lines (e.g. skipped files). Throws InputError.
   static Recording open(const std::vector<std::filesystem::path>& arguments, const InputOptions& options,
                         const std::function<void(const std::string&)>& note);
+  // One raw source held in memory (interleaved 16-bit samples, read in place: `bytes` must
+  // outlive the recording), restored as `name`: the Python compressor's arrays.
+  static Recording from_memory(std::span<const std::uint8_t> bytes, const std::string& name, std::uint32_t channels, double sample_rate,
+                               bool unsigned_samples);
 
   double sample_rate() const { return sample_rate_; }  // the fastest source's; sources may differ
   const std::vector<InputSource>& sources() const { return sources_; }
