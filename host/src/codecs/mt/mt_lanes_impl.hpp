@@ -37,10 +37,17 @@ bool decode_step(MtLaneBatch& b, unsigned live, const std::int32_t* base, std::i
   const __m256i k = _mm256_add_epi32(_mm256_slli_epi32(_mm256_sub_epi32(width, _mm256_set1_epi32(5)), 2),
                                      _mm256_and_si256(_mm256_srlv_epi32(v, _mm256_sub_epi32(width, _mm256_set1_epi32(3))), _mm256_set1_epi32(3)));
   const auto* tables = b.tables;
-  const __m256i phase_mask = _mm256_i32gather_epi32(reinterpret_cast<const int*>(tables->phase_mask()), k, 4);
-  const __m256i plain = _mm256_i32gather_epi32(reinterpret_cast<const int*>(tables->plain()), k, 4);
-  const __m256i central = _mm256_i32gather_epi32(reinterpret_cast<const int*>(tables->central()), k, 4);
-  const __m256i phase = _mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(base)), phase_mask);
+  // Whether the class has no bucket shift, from a 64-bit mask over the classes (no gather):
+  // srlv gives 0 for counts of 32 and more, so each half answers only for its own classes.
+  static_assert(f::kCmClasses <= 64, "the plain-class mask has 64 bits");
+  const std::uint64_t plain_classes = tables->plain_classes();
+  const __m256i plain_bit = _mm256_and_si256(
+      _mm256_or_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(plain_classes & 0xffffffffu)), k),
+                      _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(plain_classes >> 32)), _mm256_sub_epi32(k, _mm256_set1_epi32(32)))),
+      _mm256_set1_epi32(1));
+  const __m256i plain = _mm256_cmpeq_epi32(plain_bit, _mm256_set1_epi32(1));
+  const __m256i phase = _mm256_and_si256(_mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(base)), plain),
+                                         _mm256_set1_epi32(static_cast<int>(tables->set().prior_mask)));
   const __m256i table = _mm256_add_epi32(_mm256_mullo_epi32(k, _mm256_set1_epi32(static_cast<int>(MtTables::kPhases))), phase);
   const __m256i cum_base = _mm256_mullo_epi32(table, _mm256_set1_epi32(static_cast<int>(MtTables::kStride)));
   const __m256i state = _mm256_load_si256(reinterpret_cast<const __m256i*>(b.state));
@@ -48,20 +55,30 @@ bool decode_step(MtLaneBatch& b, unsigned live, const std::int32_t* base, std::i
   const __m256i index_at = _mm256_add_epi32(_mm256_slli_epi32(table, 6), _mm256_srli_epi32(slot, f::kMtIndexShift));
   static_assert(f::kMtIndexEntries == 64, "the index offset shifts by 6");
   const int* cum = reinterpret_cast<const int*>(tables->cum());
-  __m256i u = _mm256_and_si256(_mm256_i32gather_epi32(reinterpret_cast<const int*>(tables->index()), index_at, 1), _mm256_set1_epi32(0xff));
-  const __m256i at = _mm256_add_epi32(cum_base, u);
-  // u += number of the next four ends at or below the slot (ends past the table are 2^31 - 1).
-  __m256i step = _mm256_set1_epi32(4);
-  for (int probe = 1; probe <= 4; ++probe)
-    step = _mm256_add_epi32(step, _mm256_cmpgt_epi32(_mm256_i32gather_epi32(cum, _mm256_add_epi32(at, _mm256_set1_epi32(probe)), 4), slot));
-  u = _mm256_add_epi32(u, step);
-  const __m256i cum_u = _mm256_i32gather_epi32(cum, _mm256_add_epi32(cum_base, u), 4);
-  const __m256i cum_next = _mm256_i32gather_epi32(cum, _mm256_add_epi32(_mm256_add_epi32(cum_base, u), _mm256_set1_epi32(1)), 4);
-  const __m256i central_end = _mm256_i32gather_epi32(cum, _mm256_add_epi32(cum_base, central), 4);
+  const __m256i u0 = _mm256_and_si256(_mm256_i32gather_epi32(reinterpret_cast<const int*>(tables->index()), index_at, 1), _mm256_set1_epi32(0xff));
+  const __m256i at = _mm256_add_epi32(cum_base, u0);
+  // cum(u0) .. cum(u0 + 5), gathered at once: the interval holding the slot is the last one whose
+  // start is at or below it, its end the first above it. Ends past the table are 2^31 - 1, so a
+  // slot past the table's last position shows as an end of 2^31 - 1, and a slot five or more
+  // positions on as no end above it: both go to the reference path.
+  __m256i cum_u = _mm256_i32gather_epi32(cum, at, 4);
+  __m256i u = u0;
+  __m256i ends[5];
+  for (int probe = 1; probe <= 5; ++probe) ends[probe - 1] = _mm256_i32gather_epi32(cum, _mm256_add_epi32(at, _mm256_set1_epi32(probe)), 4);
+  __m256i cum_next = ends[4];
+  for (int probe = 4; probe >= 1; --probe) {
+    const __m256i above = _mm256_cmpgt_epi32(ends[probe - 1], slot);
+    cum_next = _mm256_blendv_epi8(cum_next, ends[probe - 1], above);
+  }
+  for (int probe = 1; probe <= 4; ++probe) {
+    const __m256i at_or_below = _mm256_xor_si256(_mm256_cmpgt_epi32(ends[probe - 1], slot), _mm256_set1_epi32(-1));
+    cum_u = _mm256_blendv_epi8(cum_u, ends[probe - 1], at_or_below);
+    u = _mm256_sub_epi32(u, at_or_below);
+  }
   const __m256i general = _mm256_or_si256(
       _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(f::kCmEscapeFrequency)), slot),
-                      _mm256_xor_si256(_mm256_cmpgt_epi32(central_end, slot), _mm256_set1_epi32(-1))),
-      _mm256_or_si256(_mm256_cmpeq_epi32(plain, _mm256_setzero_si256()), _mm256_xor_si256(_mm256_cmpgt_epi32(cum_next, slot), _mm256_set1_epi32(-1))));
+                      _mm256_cmpeq_epi32(cum_next, _mm256_set1_epi32(static_cast<int>(f::kMtProbePadValue)))),
+      _mm256_or_si256(_mm256_xor_si256(plain, _mm256_set1_epi32(-1)), _mm256_xor_si256(_mm256_cmpgt_epi32(cum_next, slot), _mm256_set1_epi32(-1))));
   const __m256i freq = _mm256_sub_epi32(cum_next, cum_u);
   const __m256i stepped = _mm256_sub_epi32(_mm256_add_epi32(_mm256_mullo_epi32(freq, _mm256_srli_epi32(state, 16)), slot), cum_u);
   const __m256i residual = _mm256_xor_si256(_mm256_srli_epi32(u, 1), _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_and_si256(u, _mm256_set1_epi32(1))));

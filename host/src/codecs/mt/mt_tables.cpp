@@ -8,7 +8,7 @@ namespace spikey::host::codecs {
 namespace f = spikey::format;
 
 MtTables::MtTables(const f::CodecParams& codec)
-    : cum_(f::MtTableSet::kCumEntries, f::kMtProbePadValue),
+    : cum_(f::MtTableSet::kCumEntries + 1, f::kMtProbePadValue),  // + 1: the lockstep decoder reads one entry past a slot's probes
       index_(f::MtTableSet::kIndexEntries, 0),
       normaliser_(f::MtTableSet::kSlots, 0),
       shapes_(f::MtTableSet::kShapeEntries, 0),
@@ -26,6 +26,7 @@ MtTables::MtTables(const f::CodecParams& codec)
     set_.shift[k] = view.shift[k];
     phase_mask_[c] = view.shift[k] != 0 ? 0u : view.prior_mask;
     plain_[c] = view.shift[k] == 0 ? 1u : 0u;
+    if (view.shift[k] == 0) plain_classes_ |= std::uint64_t{1} << k;
   }
   set_.shapes = shapes_.data();
   set_.prior = prior_.data();
