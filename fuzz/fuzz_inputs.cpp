@@ -5,7 +5,8 @@
 //                        SpikeGLX pair (text = the .meta, binary = the .bin), clear: an Open
 //                        Ephys folder (text = structure.oebin, binary = continuous/s/continuous.dat
 //                        and, when bit 3 is set, the same bytes as an .npy side file)
-//   otherwise            a WAV file
+//   bits 0-1 = 0b00      bit 2 set: a Neuralynx .ncs file; bit 3 set (bit 2 clear): an Open
+//                        Ephys legacy .continuous file; neither: a WAV file
 //   bits 6-7             the level
 // The bytes are parsed, and when they are a usable recording they are compressed, the archive
 // is decoded and every restored file must equal its original (verify-after-compress plus
@@ -56,7 +57,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::span<const std::uint8_t> file(data + 1, size - 1);
   const bool raw = mode & 1;
   const bool acquisition = (mode & 3) == 2;
-  if (!raw && !acquisition) {
+  const char* record_file = (mode & 3) != 0 ? nullptr : (mode & 4) ? "input.ncs" : (mode & 8) ? "input.continuous" : nullptr;
+  if (!raw && !acquisition && record_file == nullptr) {
     try {
       host::parse_wav(file, "fuzz.wav");
     } catch (const host::InputError&) {
@@ -87,7 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       if (mode & 8) write(input / "continuous" / "s" / "timestamps.npy", binary);
     }
   } else {
-    input = scratch() / (raw ? "input.bin" : "input.wav");
+    input = scratch() / (raw ? "input.bin" : record_file != nullptr ? record_file : "input.wav");
     write(input, file);
   }
   host::InputOptions input_options;

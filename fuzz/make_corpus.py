@@ -150,6 +150,16 @@ def main():
              '"channels": [' + ", ".join(f'{{"channel_name": "CH{i + 1}", "bit_volts": 0.195, "units": "uV"}}' for i in range(4)) +
              ']}], "events": [], "spikes": []}').encode()
     write(os.path.join(out, "inputs", "open_ephys_4ch.in"), bytes([0x02 | 0x08]) + oebin + b"\0" + frames)
+    # Record formats (format 11; mode bits 0-1 = 0b00, bit 2: .ncs, bit 3: .continuous): the bundled
+    # Neuralynx CSC1 cut to 6 records and 100 bytes of a 7th, and the Open Ephys legacy CH0 cut to
+    # 5 records and 37 bytes of a 6th (partial last records).
+    with open(os.path.join(ROOT, "samples/neuralynx/CSC1_truncated.ncs"), "rb") as f:
+        write(os.path.join(out, "inputs", "neuralynx_ncs_partial.in"), bytes([0x04]) + f.read()[: 16384 + 6 * 1044 + 100])
+    with open(os.path.join(ROOT, "samples/open_ephys_legacy/101_CH0.continuous"), "rb") as f:
+        write(os.path.join(out, "inputs", "open_ephys_continuous_partial.in"), bytes([0x48]) + f.read()[: 1024 + 5 * 2070 + 37])
+    for folder, level in (("neuralynx", "default"), ("open_ephys_legacy", "fast")):
+        subprocess.run([spikey, "compress", os.path.join(ROOT, "samples", folder), "--level", level, "--chunk-seconds", "0.05", "-o",
+                        os.path.join(out, "archive", f"{folder}_records.spikey"), "-f", "-q"], check=True)
     # The same two folders as archives (format 6: sync runs, side files, delta64).
     with tempfile.TemporaryDirectory() as tmp:
         write(os.path.join(tmp, "sglx", "run_g0_t0.imec0.ap.meta"), meta)

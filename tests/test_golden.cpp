@@ -290,3 +290,23 @@ TEST(Golden, Version10UnsignedRawSource) {
   std::memcpy(&first, cinpla.data() + 64 * reader.metadata().chunk_first_sample(1) + 4, 2);
   EXPECT_EQ(chunk.channel_samples(2)[0], first);  // the archive's value: the file's minus 32768
 }
+
+// Version 11: samples in records. Neuralynx .ncs files at three rates (timestamps as fields)
+// at level default; Open Ephys legacy .continuous files (big-endian samples, a record marker as
+// trailer, a partial last record in the suffix) at level fast.
+TEST(Golden, Version11RecordFormats) {
+  for (const auto& [name, codec, originals, kind] :
+       {std::tuple{"neuralynx.spikey", "mt2", "neuralynx", format::SourceKind::neuralynx},
+        std::tuple{"open_ephys_legacy.spikey", "lpc1", "open_ephys_legacy", format::SourceKind::open_ephys_legacy}}) {
+    SCOPED_TRACE(name);
+    const fs::path archive = test::golden_dir() / "v11" / name;
+    expect_golden_restores(archive, test::samples_dir() / originals);
+    const format::ArchiveReader reader(archive);
+    EXPECT_EQ(reader.format_version(), 11);
+    EXPECT_EQ(reader.metadata().codec.name, codec);
+    const auto& source = reader.metadata().sources[reader.metadata().channels[0].source];
+    EXPECT_EQ(source.kind, kind);
+    EXPECT_GT(source.records.count, 0u);
+    EXPECT_EQ(source.big_endian, kind == format::SourceKind::open_ephys_legacy);
+  }
+}

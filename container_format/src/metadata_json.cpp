@@ -27,6 +27,8 @@ const char* source_kind_name(SourceKind kind) {
     case SourceKind::spikeglx: return "spikeglx";
     case SourceKind::open_ephys: return "open_ephys";
     case SourceKind::side_file: return "side_file";
+    case SourceKind::neuralynx: return "neuralynx";
+    case SourceKind::open_ephys_legacy: return "open_ephys_legacy";
   }
   return "raw";
 }
@@ -124,7 +126,14 @@ std::vector<std::uint8_t> serialize(const MetadataSection& section) {
                {"suffix", range_to_json(s.suffix)}};
     if (s.delta64_count != 0) sj["delta64"] = json::array({s.delta64_offset, s.delta64_count});
     if (s.sample_rate > 0) sj["sample_rate"] = s.sample_rate;
-    if (s.unsigned_samples) sj["sample_format"] = "uint16";
+    if (s.unsigned_samples || s.big_endian) sj["sample_format"] = std::string(s.unsigned_samples ? "uint16" : "int16") + (s.big_endian ? "be" : "");
+    if (s.records.count != 0) {
+      json fields = json::array();
+      for (const auto& f : s.records.fields) fields.push_back(json::array({f.at, f.width}));
+      sj["records"] = {{"count", s.records.count},   {"frames", s.records.frames},
+                       {"header", s.records.header}, {"trailer", s.records.trailer},
+                       {"framing", range_to_json(s.records.framing)}, {"fields", std::move(fields)}};
+    }
     sources.push_back(std::move(sj));
   }
   j["sources"] = std::move(sources);
@@ -207,7 +216,8 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
     s.path = field<std::string>(sj, "path", where);
     const auto kind = field<std::string>(sj, "kind", where);
     bool known = false;
-    for (const SourceKind k : {SourceKind::wav, SourceKind::raw, SourceKind::spikeglx, SourceKind::open_ephys, SourceKind::side_file})
+    for (const SourceKind k : {SourceKind::wav, SourceKind::raw, SourceKind::spikeglx, SourceKind::open_ephys, SourceKind::side_file,
+                               SourceKind::neuralynx, SourceKind::open_ephys_legacy})
       if (kind == source_kind_name(k)) s.kind = k, known = true;
     if (!known) fail("metadata: " + where + " has unknown kind \"" + kind + "\"");
     s.size = field<std::uint64_t>(sj, "size", where);
@@ -233,10 +243,32 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
     }
     if (expected_version >= 10 && sj.contains("sample_format")) {
       const auto sample_format = field<std::string>(sj, "sample_format", where);
-      if (sample_format != "uint16" && sample_format != "int16")
-        fail("metadata: " + where + ".sample_format \"" + sample_format + "\" is not int16 or uint16");
-      s.unsigned_samples = sample_format == "uint16";
-      if (s.unsigned_samples && s.kind != SourceKind::raw) fail("metadata: " + where + ": only raw sources hold uint16 samples");
+      const bool big = expected_version >= kFirstVersionWithRecords && sample_format.size() > 2 && sample_format.ends_with("be");
+      const std::string base = big ? sample_format.substr(0, sample_format.size() - 2) : sample_format;
+      if (base != "uint16" && base != "int16")
+        fail("metadata: " + where + ".sample_format \"" + sample_format + "\" is not int16 or uint16" +
+             (expected_version >= kFirstVersionWithRecords ? " (or their big-endian int16be, uint16be)" : ""));
+      s.unsigned_samples = base == "uint16";
+      s.big_endian = big;
+      if (s.unsigned_samples && s.kind != SourceKind::raw && expected_version < kFirstVersionWithRecords)
+        fail("metadata: " + where + ": only raw sources hold uint16 samples");
+    }
+    if (expected_version >= kFirstVersionWithRecords && sj.contains("records")) {
+      const json& r = sj["records"];
+      if (!r.is_object()) fail("metadata: " + where + ".records is not an object");
+      const std::string at = where + ".records";
+      s.records.count = field<std::uint64_t>(r, "count", at);
+      s.records.frames = field<std::uint32_t>(r, "frames", at);
+      s.records.header = field<std::uint32_t>(r, "header", at);
+      s.records.trailer = field<std::uint32_t>(r, "trailer", at);
+      s.records.framing = range_from_json(field<json>(r, "framing", at), at + ".framing", verbatim_size);
+      const json fields = field<json>(r, "fields", at);
+      if (!fields.is_array()) fail("metadata: " + at + ".fields is not an array");
+      for (const json& f : fields) {
+        if (!f.is_array() || f.size() != 2 || !f[0].is_number_unsigned() || !f[1].is_number_unsigned())
+          fail("metadata: " + at + ".fields holds an entry that is not [at, width]");
+        s.records.fields.push_back({f[0].get<std::uint32_t>(), f[1].get<std::uint32_t>()});
+      }
     }
     m.sources.push_back(std::move(s));
   }

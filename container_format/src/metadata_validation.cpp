@@ -69,22 +69,40 @@ void validate(const Metadata& m, std::uint64_t verbatim_size, std::uint16_t vers
     next_channel += s.channel_count;
     if (version < 6 && s.kind != SourceKind::wav && s.kind != SourceKind::raw)
       fail("metadata: " + where + " of kind " + source_kind_name(s.kind) + " needs format version 6");
+    if (version < kFirstVersionWithRecords && (s.kind == SourceKind::neuralynx || s.kind == SourceKind::open_ephys_legacy))
+      fail("metadata: " + where + " of kind " + source_kind_name(s.kind) + " needs format version 11");
     if (s.kind == SourceKind::side_file) {
       if (s.channel_count != 0 || s.frames != 0 || s.suffix.size != 0 || s.prefix.size != s.size || s.sample_rate != 0)
         fail("metadata: side file " + where + " must hold no channels and all its bytes as prefix");
       if (s.delta64_count > s.size / 8 || s.delta64_offset > s.size - 8 * s.delta64_count)
         fail("metadata: " + where + " delta64 words lie outside the file");
       if (s.prefix.offset + s.prefix.size > verbatim_size) fail("metadata: " + where + " verbatim bytes out of range");
+      if (s.records.count != 0 || s.big_endian || s.unsigned_samples) fail("metadata: side file " + where + " has a sample layout");
       continue;
     }
     if (s.delta64_count != 0) fail("metadata: " + where + " has delta64 words but is not a side file");
     if (s.channel_count == 0) fail("metadata: " + where + " has no channels");
-    // prefix + frames * channels * 2 + suffix == size, checked without overflow.
+    // prefix + frames * channels * 2 + suffix == size (with records: prefix + count * (header +
+    // frames_per_record * channels * 2 + trailer) + suffix), checked without overflow.
     const std::uint64_t frame_bytes = std::uint64_t{s.channel_count} * 2;
-    const bool parts_fit = s.prefix.size <= s.size && s.suffix.size <= s.size - s.prefix.size &&
-                           s.frames <= (s.size - s.prefix.size - s.suffix.size) / frame_bytes;
-    if (!parts_fit || s.prefix.size + s.frames * frame_bytes + s.suffix.size != s.size)
-      fail("metadata: " + where + " size does not match its parts");
+    if (s.prefix.size > s.size || s.suffix.size > s.size - s.prefix.size) fail("metadata: " + where + " size does not match its parts");
+    const std::uint64_t body = s.size - s.prefix.size - s.suffix.size;
+    if (s.records.count == 0) {
+      if (s.frames > body / frame_bytes || s.frames * frame_bytes != body) fail("metadata: " + where + " size does not match its parts");
+    } else {
+      const SourceRecords& r = s.records;
+      if (r.frames == 0) fail("metadata: " + where + " has records of no frames");
+      if (r.count > s.frames / r.frames || r.count * r.frames != s.frames)
+        fail("metadata: " + where + " frames are not records x frames per record");
+      if (r.frames > body / frame_bytes) fail("metadata: " + where + " size does not match its parts");
+      const std::uint64_t record_bytes = r.frames * frame_bytes + r.framing_bytes();
+      if (r.count > body / record_bytes || r.count * record_bytes != body) fail("metadata: " + where + " size does not match its parts");
+      if (r.framing.size != r.count * r.framing_bytes() || r.framing.offset + r.framing.size > verbatim_size)
+        fail("metadata: " + where + " framing bytes out of range");
+      for (const FramingField& f : r.fields)
+        if ((f.width != 2 && f.width != 4 && f.width != 8) || f.at > r.framing_bytes() || f.width > r.framing_bytes() - f.at)
+          fail("metadata: " + where + " has a framing field outside its records' framing");
+    }
     if (s.prefix.offset + s.prefix.size > verbatim_size || s.suffix.offset + s.suffix.size > verbatim_size)
       fail("metadata: " + where + " verbatim bytes out of range");
   }

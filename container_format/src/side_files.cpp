@@ -27,4 +27,44 @@ std::vector<std::uint8_t> side_file_bytes(const SourceFile& source, std::span<co
   return out;
 }
 
+namespace {
+
+std::uint64_t load_le(const std::uint8_t* p, std::uint32_t width) {
+  std::uint64_t v = 0;
+  for (std::uint32_t i = 0; i < width; ++i) v |= std::uint64_t{p[i]} << (8 * i);
+  return v;
+}
+void store_le(std::uint8_t* p, std::uint32_t width, std::uint64_t v) {
+  for (std::uint32_t i = 0; i < width; ++i) p[i] = static_cast<std::uint8_t>(v >> (8 * i));
+}
+
+// Replaces each field of records 1 .. count-1 by its difference from (encode) or its sum with
+// (decode) the same field of the record before, as the file holds it.
+std::vector<std::uint8_t> code_framing(std::span<const std::uint8_t> in, const SourceRecords& records, bool encode) {
+  std::vector<std::uint8_t> out(in.begin(), in.end());
+  const std::uint64_t stride = records.framing_bytes();
+  for (const FramingField& field : records.fields) {
+    const std::uint64_t mask = field.width == 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * field.width)) - 1;
+    std::uint64_t previous = 0;  // the file's value in the record before
+    for (std::uint64_t r = 0; r < records.count; ++r) {
+      std::uint8_t* at = out.data() + r * stride + field.at;
+      const std::uint64_t value = load_le(at, field.width);
+      const std::uint64_t file_value = encode ? value : (value + previous) & mask;
+      store_le(at, field.width, encode ? (value - previous) & mask : file_value);
+      previous = file_value;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> framing_encode(std::span<const std::uint8_t> framing, const SourceRecords& records) {
+  return code_framing(framing, records, true);
+}
+
+std::vector<std::uint8_t> framing_decode(std::span<const std::uint8_t> stored, const SourceRecords& records) {
+  return code_framing(stored, records, false);
+}
+
 }  // namespace spikey::format

@@ -259,6 +259,7 @@ class SourceRebuilder {
       append(format::side_file_bytes(source_, verbatim_));
     else
       append(verbatim_range(source_.prefix));
+    if (source_.records.count != 0) framing_ = format::framing_decode(verbatim_range(source_.records.framing), source_.records);
   }
 
   void add_chunk(const DecodedChunk& chunk, bool lost) {
@@ -276,7 +277,9 @@ class SourceRebuilder {
       for (std::uint32_t j = 0; j < k; ++j) *out++ = channel_starts_[j][t];
     if (source_.unsigned_samples)  // the file's uint16 values (SPEC §4.2)
       for (auto& v : interleaved_) v = static_cast<std::int16_t>(v ^ 0x8000);
-    append({reinterpret_cast<const std::uint8_t*>(interleaved_.data()), interleaved_.size() * 2});
+    if (source_.big_endian)
+      for (auto& v : interleaved_) v = static_cast<std::int16_t>(__builtin_bswap16(static_cast<std::uint16_t>(v)));
+    append_frames({reinterpret_cast<const std::uint8_t*>(interleaved_.data()), interleaved_.size() * 2});
   }
 
   // Returns whether the rebuilt bytes match the original's checksum; commits the file if so,
@@ -296,6 +299,23 @@ class SourceRebuilder {
   std::span<const std::uint8_t> verbatim_range(const format::ByteRange& r) const {
     return std::span(verbatim_).subspan(r.offset, r.size);
   }
+  // Samples in the file's order, with each record's header before its first frame and its
+  // trailer after its last (SPEC §4.2).
+  void append_frames(std::span<const std::uint8_t> samples) {
+    const format::SourceRecords& r = source_.records;
+    if (r.count == 0) return append(samples);
+    const std::uint64_t frame_bytes = std::uint64_t{source_.channel_count} * 2;
+    const auto framing = [&](std::uint64_t record) { return std::span<const std::uint8_t>(framing_).subspan(record * r.framing_bytes(), r.framing_bytes()); };
+    while (!samples.empty()) {
+      const std::uint64_t record = frames_done_ / r.frames, at = frames_done_ % r.frames;
+      if (at == 0) append(framing(record).first(r.header));
+      const std::uint64_t take = std::min<std::uint64_t>(samples.size() / frame_bytes, r.frames - at);
+      append(samples.first(take * frame_bytes));
+      samples = samples.subspan(take * frame_bytes);
+      frames_done_ += take;
+      if (frames_done_ % r.frames == 0) append(framing(record).last(r.trailer));
+    }
+  }
   void append(std::span<const std::uint8_t> bytes) {
     checksum_.update(bytes);
     bytes_ += bytes.size();
@@ -310,6 +330,8 @@ class SourceRebuilder {
   bool lost_ = false;  // some of its samples were in lost chunks
   std::vector<std::int16_t> interleaved_;
   std::vector<const std::int16_t*> channel_starts_;
+  std::vector<std::uint8_t> framing_;  // records' headers and trailers as in the file
+  std::uint64_t frames_done_ = 0;
 };
 
 // Files open at once while restoring; sources beyond this are restored in further passes.

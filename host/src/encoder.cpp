@@ -334,6 +334,7 @@ format::MetadataSection survey_recording(const Recording& recording, const Encod
     f.frames = src.frames;
     if (src.channel_count > 0 && src.sample_rate != recording.sample_rate()) f.sample_rate = src.sample_rate;
     f.unsigned_samples = src.unsigned_samples;
+    f.big_endian = src.big_endian;
     f.prefix = {section.verbatim.size(), src.data_offset};
     if (src.delta64_count != 0) {
       f.delta64_offset = src.delta64_offset;
@@ -342,6 +343,19 @@ format::MetadataSection survey_recording(const Recording& recording, const Encod
       section.verbatim.insert(section.verbatim.end(), stored.begin(), stored.end());
     } else {
       section.verbatim.insert(section.verbatim.end(), bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(src.data_offset));
+    }
+    if (src.records.count != 0) {  // every record's header and trailer, then the fields coded (SPEC §4.2)
+      f.records = src.records;
+      std::vector<std::uint8_t> framing;
+      framing.reserve(src.records.count * src.records.framing_bytes());
+      for (std::uint64_t r = 0; r < src.records.count; ++r) {
+        const auto record = bytes.subspan(src.data_offset + r * src.record_bytes(), src.record_bytes());
+        framing.insert(framing.end(), record.begin(), record.begin() + src.records.header);
+        framing.insert(framing.end(), record.end() - src.records.trailer, record.end());
+      }
+      const auto stored = format::framing_encode(framing, src.records);
+      f.records.framing = {section.verbatim.size(), stored.size()};
+      section.verbatim.insert(section.verbatim.end(), stored.begin(), stored.end());
     }
     f.suffix = {section.verbatim.size(), src.map.size() - src.data_end()};
     section.verbatim.insert(section.verbatim.end(), bytes.begin() + static_cast<std::ptrdiff_t>(src.data_end()), bytes.end());

@@ -35,6 +35,15 @@ InputSource open_wav(const fs::path& file, std::string restore_path, bool repair
   return src;
 }
 
+// A Neuralynx .ncs or Open Ephys .continuous file, or, when it holds no whole record, a side file.
+std::optional<InputSource> open_record_file(const fs::path& file, const std::string& restore_path, const std::function<void(const std::string&)>& note) {
+  if (!is_neuralynx_ncs(file) && !is_open_ephys_continuous(file)) return std::nullopt;
+  InputSource src = is_neuralynx_ncs(file) ? open_neuralynx_ncs(file, restore_path, note) : open_open_ephys_continuous(file, restore_path, note);
+  if (src.frames > 0) return src;
+  note(file.string() + ": no whole record after its header; kept whole as a side file");
+  return open_side_file(file, restore_path);
+}
+
 }  // namespace
 
 bool raw_format_is_unsigned(const std::string& name) {
@@ -74,6 +83,8 @@ Recording Recording::open(const std::vector<fs::path>& arguments, const InputOpt
         if (is_spikeglx_meta(arg)) bin.replace_extension(".bin");
         add(open_spikeglx_bin(bin, bin.filename().string(), note));
         add(open_side_file(spikeglx_meta_of(bin), spikeglx_meta_of(bin).filename().string()));
+      } else if (auto records = open_record_file(arg, base, note)) {
+        add(std::move(*records));
       } else if (base == "structure.oebin") {
         throw InputError(arg.string() + ": give the Open Ephys recording folder (or the Record Node folder above it), not its structure.oebin");
       } else {
@@ -164,7 +175,7 @@ void Recording::add_directory(const fs::path& dir, const InputOptions& options, 
     if (path.filename() == "structure.oebin") {
       acquisition = true;
       for (auto& s : read_structure_oebin(path)) streams[s.dat.lexically_normal()] = std::move(s);
-    } else if (is_spikeglx_bin(path)) {
+    } else if (is_spikeglx_bin(path) || is_neuralynx_ncs(path) || is_open_ephys_continuous(path)) {
       acquisition = true;
     }
   }
@@ -178,6 +189,9 @@ void Recording::add_directory(const fs::path& dir, const InputOptions& options, 
     } else if (is_spikeglx_bin(path)) {
       add(open_spikeglx_bin(path, relative, note));
       ++recordings;
+    } else if (auto records = open_record_file(path, relative, note)) {
+      recordings += records->channel_count > 0 ? 1 : 0;
+      add(std::move(*records));
     } else if (has_extension(path, ".wav")) {
       add(open_wav(path, relative, options.repair_wav_size, note));
       ++recordings;
@@ -189,7 +203,8 @@ void Recording::add_directory(const fs::path& dir, const InputOptions& options, 
   }
   if (!streams.empty()) throw InputError(streams.begin()->first.string() + ": listed in a structure.oebin but missing");
   if (recordings == 0)
-    throw InputError(dir.string() + ": directory holds no recordings (.wav files, SpikeGLX .bin with .meta, or an Open Ephys structure.oebin)");
+    throw InputError(dir.string() + ": directory holds no recordings (.wav files, SpikeGLX .bin with .meta, an Open Ephys structure.oebin, "
+                     "Neuralynx .ncs or Open Ephys .continuous files)");
   if (skipped > 0) note(dir.string() + ": skipping " + std::to_string(skipped) + " file(s) that are not .wav");
 }
 
@@ -245,18 +260,20 @@ void Recording::gather(std::uint64_t first_sample, const format::ChunkChannels& 
     const InputSource& src = sources_[s];
     const std::size_t k = src.channel_count;
     const std::size_t n = present.sample_count[i];
-    const std::uint8_t* frames = src.map.bytes().data() + src.data_offset + first_sample * k * 2;
-    if (k == 1) {
-      std::memcpy(out.data() + out_pos, frames, n * 2);
-    } else {
+    // A run of frames contiguous in the file: all of them, or the rest of a record.
+    const auto copy_run = [&](std::uint64_t first, std::size_t run, std::int16_t* dst) {
+      const std::uint8_t* frames = src.map.bytes().data() + src.frame_offset(first);
+      if (k == 1) {
+        std::memcpy(dst, frames, run * 2);
+        return;
+      }
       // In tiles of 256 frames by 64 channels: a tile writes 512 contiguous bytes to each of 64
       // rows, so that with many channels it touches 64 output pages, not one per channel (a
       // 1-second chunk of 1024 channels: 24 ms instead of 30 ms in blocks of 32 frames across
       // all rows; the same or faster at 4-384 channels).
       constexpr std::size_t kFrames = 256, kChannels = 64;
-      std::int16_t* dst = out.data() + out_pos;
-      for (std::size_t t0 = 0; t0 < n; t0 += kFrames) {
-        const std::size_t t1 = std::min(n, t0 + kFrames);
+      for (std::size_t t0 = 0; t0 < run; t0 += kFrames) {
+        const std::size_t t1 = std::min(run, t0 + kFrames);
         for (std::size_t j0 = 0; j0 < k; j0 += kChannels) {
           const std::size_t j1 = std::min(k, j0 + kChannels);
           for (std::size_t j = j0; j < j1; ++j) {
@@ -266,9 +283,22 @@ void Recording::gather(std::uint64_t first_sample, const format::ChunkChannels& 
           }
         }
       }
+    };
+    std::int16_t* dst = out.data() + out_pos;
+    if (src.records.count == 0) {
+      copy_run(first_sample, n, dst);
+    } else {
+      for (std::size_t done = 0; done < n;) {
+        const std::uint64_t t = first_sample + done;
+        const std::size_t run = std::min<std::size_t>(n - done, src.records.frames - t % src.records.frames);
+        copy_run(t, run, dst + done);
+        done += run;
+      }
     }
+    if (src.big_endian)
+      for (std::size_t t = 0; t < n * k; ++t) dst[t] = static_cast<std::int16_t>(__builtin_bswap16(static_cast<std::uint16_t>(dst[t])));
     if (src.unsigned_samples)  // uint16 as the signed value - 32768 (SPEC §4.2)
-      for (std::size_t t = 0; t < n * k; ++t) out[out_pos + t] = static_cast<std::int16_t>(out[out_pos + t] ^ 0x8000);
+      for (std::size_t t = 0; t < n * k; ++t) dst[t] = static_cast<std::int16_t>(dst[t] ^ 0x8000);
     out_pos += n * k;
     i += k;
   }

@@ -39,10 +39,12 @@ class LostChunkError : public ArchiveError {
 // SpikeGLX and Open Ephys sources, channel gains, run-coded sync channels), version 7 the
 // codecs mo2 and cm2 (mo1 and cm1 with the network stage), version 8 the network stage's GRU
 // projector (§6.8.2), version 9 the table-driven context coder (codecs mt1-mt3, §6.9.6),
-// version 10 stream checks and lost streams (§6.3) and the metadata copy (§3.7); older
-// archives still decode.
-inline constexpr std::uint16_t kFormatVersion = 10;
+// version 10 stream checks and lost streams (§6.3) and the metadata copy (§3.7), version 11
+// samples in records (Neuralynx .ncs, Open Ephys .continuous: §4.2) and big-endian samples;
+// older archives still decode.
+inline constexpr std::uint16_t kFormatVersion = 11;
 inline constexpr std::uint16_t kFirstVersionWithStreamChecks = 10;
+inline constexpr std::uint16_t kFirstVersionWithRecords = 11;
 
 // §3.2 File header.
 inline constexpr std::array<std::uint8_t, 8> kFileMagic = {0x89, 'S', 'P', 'I', 'K', 'E', 'Y', '\n'};
@@ -131,8 +133,9 @@ inline std::uint64_t metadata_copy_bytes(std::uint16_t version, std::uint64_t me
 // wav and raw hold samples; spikeglx (a .bin beside its .meta) and open_ephys (a
 // continuous.dat named by a structure.oebin) are headerless int16 like raw, their layout read
 // from the acquisition system's files (version 6); a side file (version 6) holds no channels
-// and is kept whole in the verbatim area.
-enum class SourceKind { wav, raw, spikeglx, open_ephys, side_file };
+// and is kept whole in the verbatim area; neuralynx (.ncs) and open_ephys_legacy (.continuous)
+// hold one channel's samples in records (version 11).
+enum class SourceKind { wav, raw, spikeglx, open_ephys, side_file, neuralynx, open_ephys_legacy };
 
 // The metadata's name of a source kind (§4.3).
 const char* source_kind_name(SourceKind kind);
@@ -140,6 +143,28 @@ const char* source_kind_name(SourceKind kind);
 struct ByteRange {  // a range of the metadata section's verbatim area
   std::uint64_t offset = 0;
   std::uint64_t size = 0;
+};
+
+// A field of a record's framing stored as its difference from the previous record's (version
+// 11): `width` bytes (2, 4 or 8), little-endian, at byte `at` of the record's framing.
+struct FramingField {
+  std::uint32_t at = 0;
+  std::uint32_t width = 0;
+  bool operator==(const FramingField&) const = default;
+};
+
+// Version 11: a source whose samples lie in records, each `header` bytes, `frames` frames of
+// samples, `trailer` bytes (§4.2). The headers and trailers (the framing) are stored together,
+// record by record, with the declared fields as differences, so that timestamps and counters
+// that advance by the same step every record cost almost nothing.
+struct SourceRecords {
+  std::uint64_t count = 0;   // records; 0: the samples are one block (every version before 11)
+  std::uint32_t frames = 0;  // frames per record
+  std::uint32_t header = 0;  // bytes before each record's samples
+  std::uint32_t trailer = 0; // bytes after them
+  ByteRange framing;         // count * (header + trailer) stored bytes in the verbatim area
+  std::vector<FramingField> fields;
+  std::uint64_t framing_bytes() const { return std::uint64_t{header} + trailer; }
 };
 
 struct SourceFile {
@@ -161,10 +186,19 @@ struct SourceFile {
   // auxiliary and ADC channels and uint16 arrays are): the archive holds each as value - 32768,
   // its top bit flipped, and a restore flips it back (§4.2).
   bool unsigned_samples = false;
+  // Version 11: the file's samples are big-endian (Open Ephys .continuous, --raw-format int16be).
+  bool big_endian = false;
+  SourceRecords records;
   // Version 6: the source's own sample rate when it differs from the archive's (0: the
   // archive's), e.g. a SpikeGLX LF stream beside its AP stream (§4.1).
   double sample_rate = 0;
 };
+
+// The stored form of a source's framing (count records of framing_bytes() each, as in the
+// file): every declared field replaced by its difference from the previous record's, modulo
+// 2^(8 * width); and back.
+std::vector<std::uint8_t> framing_encode(std::span<const std::uint8_t> framing, const SourceRecords& records);
+std::vector<std::uint8_t> framing_decode(std::span<const std::uint8_t> stored, const SourceRecords& records);
 
 // The side file's original bytes from its stored form (undoes the delta64 coding).
 std::vector<std::uint8_t> side_file_bytes(const SourceFile& source, std::span<const std::uint8_t> verbatim);

@@ -45,6 +45,16 @@ struct OpenEphysStream {
 std::vector<OpenEphysStream> read_structure_oebin(const std::filesystem::path& oebin);
 InputSource open_open_ephys_stream(const OpenEphysStream& stream, std::string restore_path);
 
+// Neuralynx continuously sampled channels (.ncs, host/src/formats/neuralynx.cpp) and Open
+// Ephys legacy .continuous files (host/src/formats/open_ephys_legacy.cpp): one channel each,
+// its samples in records (SPEC §4.2). A partial last record is kept verbatim, with a warning to
+// `note`. Throws InputError naming the file and byte.
+bool is_neuralynx_ncs(const std::filesystem::path& file);
+InputSource open_neuralynx_ncs(const std::filesystem::path& file, std::string restore_path, const std::function<void(const std::string&)>& note);
+bool is_open_ephys_continuous(const std::filesystem::path& file);
+InputSource open_open_ephys_continuous(const std::filesystem::path& file, std::string restore_path,
+                                       const std::function<void(const std::string&)>& note);
+
 // Uppercase hex SHA-1, the form of SpikeGLX's fileSHA1.
 std::string sha1_hex(std::span<const std::uint8_t> bytes);
 

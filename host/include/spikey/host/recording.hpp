@@ -39,8 +39,18 @@ struct InputSource {
   std::uint64_t delta64_offset = 0;  // side files: the u64 words stored as differences
   std::uint64_t delta64_count = 0;
   bool unsigned_samples = false;     // raw uint16: stored with the top bit flipped (SPEC §4.2)
+  bool big_endian = false;           // the file's samples are big-endian (SPEC §4.2, version 11)
+  // Samples in records (SPEC §4.2, version 11): data_offset is then the first record's start;
+  // records.framing is unused here.
+  format::SourceRecords records{};
 
-  std::uint64_t data_end() const { return data_offset + frames * channel_count * 2; }
+  std::uint64_t record_bytes() const { return std::uint64_t{records.frames} * channel_count * 2 + records.framing_bytes(); }
+  std::uint64_t data_end() const { return data_offset + (records.count != 0 ? records.count * record_bytes() : frames * channel_count * 2); }
+  // The file offset of frame t's first sample.
+  std::uint64_t frame_offset(std::uint64_t t) const {
+    if (records.count == 0) return data_offset + t * channel_count * 2;
+    return data_offset + t / records.frames * record_bytes() + records.header + t % records.frames * channel_count * 2;
+  }
 };
 
 // Side files are kept in the metadata section, whose content is at most 1 GiB (SPEC §3.3).

@@ -1,0 +1,246 @@
+// Acquisition formats whose samples lie in records (SPEC.md §4.2, format version 11): Neuralynx
+// .ncs and Open Ephys legacy .continuous folders restore byte for byte, a window reads the
+// samples the documented layout holds, partial last records are kept and damaged files are
+// refused with the file and byte named; the framing's field coding round-trips.
+#include <gtest/gtest.h>
+
+#include "spikey/format/archive_reader.hpp"
+#include "spikey/host/acquisition.hpp"
+#include "spikey/host/decoder.hpp"
+#include "spikey/host/encoder.hpp"
+#include "spikey/host/recording.hpp"
+#include "spikey/host/window.hpp"
+#include "test_support.hpp"
+
+using namespace spikey;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::map<std::string, std::vector<std::uint8_t>> files_under(const fs::path& dir) {
+  std::map<std::string, std::vector<std::uint8_t>> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) files[e.path().lexically_relative(dir).generic_string()] = test::read_file(e.path());
+  return files;
+}
+
+// The data files of a shared format folder (not its SOURCE.md), copied into `to`.
+fs::path copy_format_folder(const std::string& name, const fs::path& to) {
+  fs::create_directories(to);
+  for (const auto& e : fs::directory_iterator(test::shared_data_dir() / "formats" / name))
+    if (e.is_regular_file() && e.path().filename() != "SOURCE.md") fs::copy_file(e.path(), to / e.path().filename());
+  return to;
+}
+
+struct Archived {
+  fs::path archive;
+  std::vector<std::string> notes;
+};
+
+Archived compress_inputs(const std::vector<fs::path>& inputs, const fs::path& archive, const std::string& level = "default") {
+  Archived out{archive, {}};
+  host::EncodeOptions options;
+  options.level = level;
+  options.overwrite = true;
+  options.threads = 2;
+  host::compress(host::Recording::open(inputs, {}, [&](const std::string& n) { out.notes.push_back(n); }), archive, options);
+  return out;
+}
+
+void expect_restores_exactly(const fs::path& archive, const fs::path& original, const fs::path& restored) {
+  const format::ArchiveReader reader(archive);
+  host::RestoreOptions restore;
+  restore.output_directory = restored;
+  restore.threads = 2;
+  const auto report = host::restore_sources(reader, restore);
+  EXPECT_TRUE(report.mismatched_files.empty());
+  EXPECT_TRUE(files_under(restored) == files_under(original)) << archive;
+}
+
+// A channel's samples read from the file by the documented layout: `records` records of
+// `frames` samples after `header` bytes, each record `before` bytes, the samples, `after` bytes.
+std::vector<std::int16_t> samples_by_layout(const std::vector<std::uint8_t>& file, std::size_t header, std::size_t before, std::size_t frames,
+                                            std::size_t after, bool big_endian) {
+  std::vector<std::int16_t> out;
+  const std::size_t record = before + 2 * frames + after;
+  for (std::size_t at = header; at + record <= file.size(); at += record)
+    for (std::size_t i = 0; i < frames; ++i) {
+      const std::uint8_t a = file[at + before + 2 * i], b = file[at + before + 2 * i + 1];
+      out.push_back(static_cast<std::int16_t>(big_endian ? (a << 8 | b) : (b << 8 | a)));
+    }
+  return out;
+}
+
+// The archive's samples of the channel named `name`, samples [start, end).
+std::vector<std::int16_t> window_of(const fs::path& archive, const std::string& name, std::uint64_t start, std::uint64_t end) {
+  const format::ArchiveReader reader(archive);
+  std::vector<std::string> names;
+  for (const auto& c : reader.metadata().channels) names.push_back(c.name);
+  const host::Window window = host::resolve_window(reader.metadata(), start, end, host::parse_channel_list(name, names));
+  return host::read_window(reader, window, 2);
+}
+
+std::vector<std::int16_t> slice(const std::vector<std::int16_t>& v, std::size_t start, std::size_t end) {
+  return {v.begin() + static_cast<std::ptrdiff_t>(start), v.begin() + static_cast<std::ptrdiff_t>(std::min(end, v.size()))};
+}
+
+}  // namespace
+
+TEST(RecordFormats, FramingFieldsRoundTripModuloTheirWidth) {
+  format::SourceRecords records;
+  records.count = 3;
+  records.header = 12;
+  records.trailer = 2;
+  records.fields = {{0, 8}, {8, 2}, {10, 4}};
+  std::vector<std::uint8_t> framing(3 * 14);
+  for (std::size_t i = 0; i < framing.size(); ++i) framing[i] = static_cast<std::uint8_t>(i * 37 + 11);
+  framing[8] = 0xff, framing[9] = 0xff;  // a 16-bit field that wraps
+  const auto stored = format::framing_encode(framing, records);
+  EXPECT_NE(stored, framing);
+  EXPECT_EQ(std::vector<std::uint8_t>(stored.begin(), stored.begin() + 14), std::vector<std::uint8_t>(framing.begin(), framing.begin() + 14));
+  EXPECT_EQ(format::framing_decode(stored, records), framing);
+  // Timestamps that advance by the same step store the same bytes in every record after the first.
+  records.fields = {{0, 8}};
+  std::vector<std::uint8_t> regular(3 * 14, 0);
+  for (std::uint64_t r = 0; r < 3; ++r)
+    for (int b = 0; b < 8; ++b) regular[r * 14 + b] = static_cast<std::uint8_t>((1000000 + 16000 * r) >> (8 * b));
+  const auto coded = format::framing_encode(regular, records);
+  EXPECT_TRUE(std::equal(coded.begin() + 14, coded.begin() + 28, coded.begin() + 28));
+}
+
+TEST(RecordFormats, NeuralynxFoldersRestoreByteForByteWithNamesRatesAndGains) {
+  SPIKEY_REQUIRE_SHARED("formats/neuralynx_v641_truncated/CSC1_truncated.ncs");
+  test::TempDir dir;
+  const fs::path folder = copy_format_folder("neuralynx_v641_truncated", dir / "in");
+  for (const std::string level : {"fast", "default", "max"}) {
+    const auto a = compress_inputs({folder}, dir / (level + ".spikey"), level);
+    expect_restores_exactly(a.archive, folder, dir / ("out_" + level));
+  }
+  const format::ArchiveReader reader(dir / "default.spikey");
+  const auto& m = reader.metadata();
+  ASSERT_EQ(m.channels.size(), 3u);  // CSC1, LFP4, WE1 (README.txt is a side file)
+  EXPECT_EQ(m.channels[0].name, "CSC1");
+  EXPECT_EQ(m.sources[m.channels[0].source].kind, format::SourceKind::neuralynx);
+  EXPECT_EQ(m.sources[m.channels[0].source].records.count, 31u);
+  EXPECT_DOUBLE_EQ(m.sample_rate, 32000);
+  EXPECT_NEAR(m.sources[m.channels[1].source].sample_rate, 2666.67, 0.01);
+  EXPECT_EQ(m.channels[1].length, 1024u);
+  ASSERT_TRUE(m.channels[0].bit_volts.has_value());
+  EXPECT_NEAR(*m.channels[0].bit_volts, 0.061035, 1e-6);
+  EXPECT_EQ(m.channels[0].units, "uV");
+  // A window across a record boundary equals the samples of the documented layout.
+  const auto reference = samples_by_layout(test::read_file(folder / "CSC1_truncated.ncs"), 16384, 20, 512, 0, false);
+  ASSERT_EQ(reference.size(), 31u * 512);
+  EXPECT_EQ(window_of(dir / "default.spikey", "CSC1", 500, 1700), slice(reference, 500, 1700));
+}
+
+TEST(RecordFormats, NeuralynxGapAndSideFilesRestoreExactly) {
+  SPIKEY_REQUIRE_SHARED("formats/neuralynx_v551_tetrode/Tet3a.ncs");
+  test::TempDir dir;
+  const fs::path folder = copy_format_folder("neuralynx_v551_tetrode", dir / "in");
+  const auto a = compress_inputs({folder}, dir / "a.spikey");
+  expect_restores_exactly(a.archive, folder, dir / "out");
+  const auto reference = samples_by_layout(test::read_file(folder / "Tet3b.ncs"), 16384, 20, 512, 0, false);
+  // Records 2497 and 2498 lie on either side of the 203.85 s gap: the channel runs on.
+  EXPECT_EQ(window_of(a.archive, "Tet3b", 2497 * 512 - 300, 2498 * 512 + 300), slice(reference, 2497 * 512 - 300, 2498 * 512 + 300));
+  // The 20-byte record headers (timestamps across the gap included) cost almost nothing: the
+  // .ncs files compress better than their samples alone would allow if the headers were raw.
+  const format::ArchiveReader reader(a.archive);
+  for (const auto& s : reader.metadata().sources)
+    if (s.kind == format::SourceKind::neuralynx) EXPECT_EQ(s.records.count, 3332u);
+}
+
+TEST(RecordFormats, OpenEphysLegacyFolderRestoresByteForByte) {
+  SPIKEY_REQUIRE_SHARED("formats/openephys_legacy_1/101_CH0.continuous");
+  test::TempDir dir;
+  const fs::path folder = copy_format_folder("openephys_legacy_1", dir / "in");
+  const auto a = compress_inputs({folder}, dir / "a.spikey");
+  expect_restores_exactly(a.archive, folder, dir / "out");
+  const format::ArchiveReader reader(a.archive);
+  const auto& m = reader.metadata();
+  ASSERT_EQ(m.channels.size(), 2u);
+  EXPECT_EQ(m.channels[1].name, "CH1");
+  EXPECT_DOUBLE_EQ(m.sample_rate, 40000);
+  const auto& source = m.sources[m.channels[1].source];
+  EXPECT_EQ(source.kind, format::SourceKind::open_ephys_legacy);
+  EXPECT_TRUE(source.big_endian);
+  EXPECT_EQ(source.records.count, 414u);
+  ASSERT_TRUE(m.channels[1].bit_volts.has_value());
+  EXPECT_DOUBLE_EQ(*m.channels[1].bit_volts, 0.05);
+  const auto reference = samples_by_layout(test::read_file(folder / "101_CH1.continuous"), 1024, 12, 1024, 10, true);
+  ASSERT_EQ(reference.size(), 414u * 1024);
+  EXPECT_EQ(window_of(a.archive, "CH1", 40000 * 3 - 5, 40000 * 3 + 3000), slice(reference, 40000 * 3 - 5, 40000 * 3 + 3000));
+  // One file given alone is a recording too.
+  const auto one = compress_inputs({folder / "101_CH0.continuous"}, dir / "one.spikey", "fast");
+  fs::create_directories(dir / "one_in");
+  fs::copy_file(folder / "101_CH0.continuous", dir / "one_in" / "101_CH0.continuous");
+  expect_restores_exactly(one.archive, dir / "one_in", dir / "one_out");
+}
+
+TEST(RecordFormats, PartialLastRecordsAreKeptWithAWarning) {
+  SPIKEY_REQUIRE_SHARED("formats/neuralynx_v641_truncated/CSC1_truncated.ncs");
+  SPIKEY_REQUIRE_SHARED("formats/openephys_legacy_1/101_CH0.continuous");
+  test::TempDir dir;
+  fs::create_directories(dir / "in");
+  auto ncs = test::read_file(test::shared_data_dir() / "formats/neuralynx_v641_truncated/CSC1_truncated.ncs");
+  ncs.resize(16384 + 5 * 1044 + 300);  // an acquisition that stopped in the middle of record 5
+  test::write_file(dir / "in" / "CSC1.ncs", ncs);
+  auto continuous = test::read_file(test::shared_data_dir() / "formats/openephys_legacy_1/101_CH0.continuous");
+  continuous.resize(1024 + 7 * 2070 + 2065);  // the marker of record 7 cut short
+  test::write_file(dir / "in" / "100_CH0.continuous", continuous);
+  const auto a = compress_inputs({dir / "in"}, dir / "a.spikey", "fast");
+  std::size_t warnings = 0;
+  for (const auto& n : a.notes) warnings += n.find("the last record is partial") != std::string::npos;
+  EXPECT_EQ(warnings, 2u);
+  expect_restores_exactly(a.archive, dir / "in", dir / "out");
+  const format::ArchiveReader reader(a.archive);
+  EXPECT_EQ(reader.metadata().channels[0].length, 7u * 1024);
+  EXPECT_EQ(reader.metadata().channels[1].length, 5u * 512);
+}
+
+TEST(RecordFormats, DamagedFilesAreRefusedNamingTheFileAndByte) {
+  test::TempDir dir;
+  const auto refused = [&](const std::string& name, const std::vector<std::uint8_t>& bytes) -> std::string {
+    test::write_file(dir / name, bytes);
+    try {
+      host::Recording::open({dir / name}, {}, [](const std::string&) {});
+    } catch (const host::InputError& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  const std::string short_ncs = refused("short.ncs", std::vector<std::uint8_t>(1000, 0));
+  EXPECT_NE(short_ncs.find("short.ncs"), std::string::npos);
+  EXPECT_NE(short_ncs.find("16384"), std::string::npos);
+  std::vector<std::uint8_t> not_ncs(16384 + 1044, 'x');
+  EXPECT_NE(refused("x.ncs", not_ncs).find("byte 0"), std::string::npos);
+  SPIKEY_REQUIRE_SHARED("formats/openephys_legacy_1/101_CH0.continuous");
+  auto continuous = test::read_file(test::shared_data_dir() / "formats/openephys_legacy_1/101_CH0.continuous");
+  continuous[1024 + 3 * 2070 + 8] = 7;  // record 3 claims 7 samples
+  const std::string bad_count = refused("bad.continuous", continuous);
+  EXPECT_NE(bad_count.find("bad.continuous: byte " + std::to_string(1024 + 3 * 2070 + 8)), std::string::npos) << bad_count;
+  EXPECT_NE(bad_count.find("record 3"), std::string::npos);
+}
+
+TEST(RecordFormats, MetadataRejectsRecordLayoutsThatDoNotFitTheFile) {
+  SPIKEY_REQUIRE_SHARED("formats/neuralynx_v641_truncated/WE1_truncated.ncs");
+  test::TempDir dir;
+  const auto a = compress_inputs({test::shared_data_dir() / "formats/neuralynx_v641_truncated/WE1_truncated.ncs"}, dir / "a.spikey", "fast");
+  const format::ArchiveReader reader(a.archive);
+  const std::uint64_t verbatim = reader.verbatim().size();
+  const auto rejects = [&](const std::function<void(format::SourceFile&)>& change) {
+    format::Metadata m = reader.metadata();
+    change(m.sources[0]);
+    EXPECT_ANY_THROW(format::parse_metadata_section(format::serialize(format::MetadataSection{m, reader.verbatim()})));
+  };
+  { // unchanged, it parses
+    const format::Metadata m = reader.metadata();
+    EXPECT_NO_THROW(format::parse_metadata_section(format::serialize(format::MetadataSection{m, reader.verbatim()})));
+  }
+  rejects([](format::SourceFile& s) { s.records.frames = 256; });
+  rejects([](format::SourceFile& s) { s.records.header = 24; });
+  rejects([](format::SourceFile& s) { s.records.fields = {{16, 8}}; });
+  rejects([](format::SourceFile& s) { s.records.fields = {{0, 3}}; });
+  rejects([&](format::SourceFile& s) { s.records.framing.offset = verbatim; });
+  rejects([](format::SourceFile& s) { s.records.framing.size += 1; });
+}
