@@ -244,3 +244,108 @@ TEST(RecordFormats, MetadataRejectsRecordLayoutsThatDoNotFitTheFile) {
   rejects([&](format::SourceFile& s) { s.records.framing.offset = verbatim; });
   rejects([](format::SourceFile& s) { s.records.framing.size += 1; });
 }
+
+namespace {
+
+// A Blackrock NEURALCD file (file spec `major`.x) around real int16 frames: `packets` data
+// packets of the given frame counts, cut from `frames` in order.
+std::vector<std::uint8_t> neuralcd_file(unsigned major, std::uint32_t channels, const std::vector<std::uint8_t>& frames,
+                                        const std::vector<std::uint32_t>& packets) {
+  std::vector<std::uint8_t> out;
+  const auto put = [&](std::uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  };
+  const auto text = [&](const std::string& s, std::size_t size) {
+    for (std::size_t i = 0; i < size; ++i) out.push_back(i < s.size() ? static_cast<std::uint8_t>(s[i]) : 0);
+  };
+  text("NEURALCD", 8);
+  put(major, 1), put(major >= 3 ? 0 : 3, 1);
+  put(314 + 66 * channels, 4);
+  text("1 kS/s", 16), text("", 256);
+  put(30, 4), put(major >= 3 ? 1000000000 : 30000, 4);
+  for (int i = 0; i < 8; ++i) put(2020 + i, 2);
+  put(channels, 4);
+  for (std::uint32_t c = 0; c < channels; ++c) {
+    text("CC", 2), put(c + 1, 2), text("ainp" + std::to_string(c + 1), 16), put(1, 1), put(c, 1);
+    put(static_cast<std::uint16_t>(-32764), 2), put(32764, 2), put(static_cast<std::uint16_t>(-5000), 2), put(5000, 2);
+    text("mV", 16), put(0, 4), put(0, 4), put(0, 2), put(0, 4), put(0, 4), put(0, 2);
+  }
+  std::size_t at = 0;
+  std::uint64_t timestamp = 123456;
+  for (std::uint32_t n : packets) {
+    put(1, 1), put(timestamp, major >= 3 ? 8 : 4), put(n, 4);
+    out.insert(out.end(), frames.begin() + static_cast<std::ptrdiff_t>(at), frames.begin() + static_cast<std::ptrdiff_t>(at + 2ull * channels * n));
+    at += 2ull * channels * n;
+    timestamp += major >= 3 ? 1000000ull * n : 30ull * n;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(RecordFormats, BlackrockNsxOfEveryFileSpecRestoresByteForByte) {
+  const fs::path ns2 = test::samples_dir() / "blackrock" / "l101210-001.ns2";
+  const auto file = test::read_file(ns2);
+  test::TempDir dir;
+  {  // file spec 2.1: 6 analog inputs at 1 kHz, channel IDs as names
+    fs::create_directories(dir / "in21");
+    fs::copy_file(ns2, dir / "in21" / "l101210-001.ns2");
+    const auto a = compress_inputs({dir / "in21" / "l101210-001.ns2"}, dir / "a21.spikey");
+    expect_restores_exactly(a.archive, dir / "in21", dir / "out21");
+    const format::ArchiveReader reader(a.archive);
+    const auto& m = reader.metadata();
+    ASSERT_EQ(m.channels.size(), 6u);
+    EXPECT_EQ(m.channels[0].name, "ch137");
+    EXPECT_EQ(m.channels[5].name, "ch143");
+    EXPECT_DOUBLE_EQ(m.sample_rate, 1000);
+    EXPECT_EQ(m.sources[0].kind, format::SourceKind::blackrock);
+    EXPECT_EQ(m.channels[0].length, (file.size() - 56) / 12);
+    // Channel 141 (column 4), samples 990-2100: the documented layout read directly.
+    std::vector<std::int16_t> reference;
+    for (std::size_t t = 990; t < 2100; ++t) reference.push_back(static_cast<std::int16_t>(file[56 + 12 * t + 8] | file[56 + 12 * t + 9] << 8));
+    EXPECT_EQ(window_of(a.archive, "ch141", 990, 2100), reference);
+  }
+  const std::vector<std::uint8_t> frames(file.begin() + 56, file.begin() + 56 + 12 * 3600);
+  for (const auto& [name, major, packets] : {std::tuple{"one_packet.ns2", 2u, std::vector<std::uint32_t>{3600}},
+                                              std::tuple{"frame_packets.ns2", 3u, std::vector<std::uint32_t>(3600, 1)},
+                                              std::tuple{"paused.ns2", 2u, std::vector<std::uint32_t>{2000, 1000, 600}}}) {
+    SCOPED_TRACE(name);
+    const fs::path in = dir / (std::string(name) + "_in");
+    fs::create_directories(in);
+    auto bytes = neuralcd_file(major, 6, frames, packets);
+    test::write_file(in / name, bytes);
+    const auto a = compress_inputs({in}, dir / (std::string(name) + ".spikey"));
+    expect_restores_exactly(a.archive, in, dir / (std::string(name) + "_out"));
+    const format::ArchiveReader reader(a.archive);
+    const auto& m = reader.metadata();
+    ASSERT_EQ(m.channels.size(), 6u);
+    EXPECT_EQ(m.channels[2].name, "ainp3");
+    EXPECT_EQ(m.channels[2].units, "mV");
+    ASSERT_TRUE(m.channels[2].bit_volts.has_value());
+    EXPECT_DOUBLE_EQ(*m.channels[2].bit_volts, 10000.0 / 65528);
+    // Samples compressed: every packet's when they are alike, else the first packet's.
+    EXPECT_EQ(m.channels[0].length, packets.size() == 3 ? 2000u : 3600u);
+    EXPECT_EQ(m.sources[0].records.count, packets.size() == 3600 ? 3600u : 0u);
+    std::vector<std::int16_t> reference;
+    for (std::size_t t = 100; t < 1900; ++t) reference.push_back(static_cast<std::int16_t>(frames[12 * t + 4] | frames[12 * t + 5] << 8));
+    EXPECT_EQ(window_of(a.archive, "ainp3", 100, 1900), reference);
+  }
+  // A packet that declares more frames than the file holds: a warning, restored exactly.
+  auto cut = neuralcd_file(2, 6, frames, {3600});
+  cut.resize(cut.size() - 1000);
+  fs::create_directories(dir / "cut");
+  test::write_file(dir / "cut" / "cut.ns5", cut);
+  const auto a = compress_inputs({dir / "cut"}, dir / "cut.spikey");
+  EXPECT_EQ(a.notes.size(), 1u);
+  expect_restores_exactly(a.archive, dir / "cut", dir / "cut_out");
+  // Damaged headers name the file and byte.
+  auto bad = neuralcd_file(2, 6, frames, {100});
+  bad[314 + 66] = 'X';  // the second extended header
+  test::write_file(dir / "bad.ns2", bad);
+  try {
+    host::Recording::open({dir / "bad.ns2"}, {}, [](const std::string&) {});
+    ADD_FAILURE() << "accepted";
+  } catch (const host::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.ns2: byte 380"), std::string::npos) << e.what();
+  }
+}

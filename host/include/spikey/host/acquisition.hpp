@@ -55,6 +55,11 @@ bool is_open_ephys_continuous(const std::filesystem::path& file);
 InputSource open_open_ephys_continuous(const std::filesystem::path& file, std::string restore_path,
                                        const std::function<void(const std::string&)>& note);
 
+// Blackrock .ns1-.ns6 (host/src/formats/blackrock.cpp): file spec 2.1, 2.2/2.3 and 3.0, names and
+// gains from the extended headers. Throws InputError naming the file and byte.
+bool is_blackrock_nsx(const std::filesystem::path& file);
+InputSource open_blackrock_nsx(const std::filesystem::path& file, std::string restore_path, const std::function<void(const std::string&)>& note);
+
 // Uppercase hex SHA-1, the form of SpikeGLX's fileSHA1.
 std::string sha1_hex(std::span<const std::uint8_t> bytes);
 

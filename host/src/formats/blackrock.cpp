@@ -1,0 +1,153 @@
+// Blackrock continuous files (.ns1-.ns6), as Central writes them (Blackrock Microsystems, "NEV
+// and NSx File Specification", revisions 2.1, 2.2/2.3 and 3.0). Little-endian throughout.
+//
+// File spec 2.1 ("NEURALSG"):
+//   0    char[8]   "NEURALSG"
+//   8    char[16]  label
+//   24   u32       period: 30 kHz clock ticks per sample (rate = 30000 / period)
+//   28   u32       channel count C
+//   32   u32[C]    channel IDs
+//   then int16 frames of C samples to the end of the file
+// File spec 2.2, 2.3, 3.0 ("NEURALCD"):
+//   0    char[8]   "NEURALCD"
+//   8    u8, u8    major, minor revision
+//   10   u32       bytes in headers (basic and extended): where the data packets start
+//   14   char[16]  label
+//   30   char[256] comment
+//   286  u32       period (30 kHz ticks per sample)
+//   290  u32       timestamp resolution (Hz)
+//   294  u16[8]    time origin (Windows SYSTEMTIME)
+//   310  u32       channel count C
+//   314  C extended headers of 66 bytes:
+//        0 char[2] "CC", 2 u16 electrode ID, 4 char[16] label, 20 u8 connector, 21 u8 pin,
+//        22 i16 min digital, 24 i16 max digital, 26 i16 min analog, 28 i16 max analog,
+//        30 char[16] units, 46 u32 high corner, 50 u32 high order, 54 u16 high type,
+//        56 u32 low corner, 60 u32 low order, 64 u16 low type
+//   data packets: u8 header (1), timestamp (u32; u64 from 3.0), u32 data points N, then N
+//   int16 frames of C samples. A pause in the recording starts a new packet.
+//
+// Samples become channels (SPEC.md §4.2). One packet: its frames, with everything before them
+// the prefix. Several packets of the same length (3.0's one-frame packets): records, each
+// packet's header the framing, its timestamp a field. Packets of different lengths (pauses):
+// the first packet's frames, the later packets kept verbatim after them, with a note.
+#include <cmath>
+#include <cstring>
+
+#include "spikey/host/acquisition.hpp"
+
+namespace spikey::host {
+
+namespace {
+
+std::uint32_t u32_at(std::span<const std::uint8_t> b, std::uint64_t at) {
+  std::uint32_t v;
+  std::memcpy(&v, b.data() + at, 4);
+  return v;
+}
+std::int16_t i16_at(std::span<const std::uint8_t> b, std::uint64_t at) {
+  std::int16_t v;
+  std::memcpy(&v, b.data() + at, 2);
+  return v;
+}
+std::string text_at(std::span<const std::uint8_t> b, std::uint64_t at, std::size_t size) {
+  const char* p = reinterpret_cast<const char*>(b.data() + at);
+  return std::string(p, ::strnlen(p, size));
+}
+
+}  // namespace
+
+bool is_blackrock_nsx(const std::filesystem::path& file) {
+  for (const char* ext : {".ns1", ".ns2", ".ns3", ".ns4", ".ns5", ".ns6"})
+    if (has_extension(file, ext)) return true;
+  return false;
+}
+
+InputSource open_blackrock_nsx(const std::filesystem::path& file, std::string restore_path, const std::function<void(const std::string&)>& note) {
+  InputSource src{file, std::move(restore_path), format::SourceKind::blackrock, MappedFile(file)};
+  const auto b = src.map.bytes();
+  const std::string name = file.string();
+  const auto need = [&](std::uint64_t end, const std::string& what) {
+    if (b.size() < end)
+      throw InputError(name + ": byte " + std::to_string(b.size()) + ": the file ends inside " + what + " (needs " + std::to_string(end) +
+                       " bytes): truncated?");
+  };
+  need(8, "the file type");
+  const std::string type(reinterpret_cast<const char*>(b.data()), 8);
+  std::uint32_t period = 0, channels = 0;
+  std::vector<ChannelLabel> labels;
+  if (type == "NEURALSG") {  // 2.1
+    need(32, "the 2.1 header");
+    period = u32_at(b, 24);
+    channels = u32_at(b, 28);
+    if (channels == 0 || channels > 65535) throw InputError(name + ": byte 28: channel count " + std::to_string(channels) + " is not 1 to 65535");
+    need(32 + 4ull * channels, "the channel IDs");
+    for (std::uint32_t c = 0; c < channels; ++c) labels.push_back({"ch" + std::to_string(u32_at(b, 32 + 4ull * c)), std::nullopt, "", false});  // not a bare number, which --channels reads as an index
+    src.data_offset = 32 + 4ull * channels;
+    src.frames = (b.size() - src.data_offset) / (2ull * channels);  // a partial last frame stays verbatim
+  } else if (type == "NEURALCD") {  // 2.2, 2.3, 3.0
+    need(314, "the basic header");
+    const unsigned major = b[8];
+    const std::uint64_t headers = u32_at(b, 10);
+    period = u32_at(b, 286);
+    channels = u32_at(b, 310);
+    if (channels == 0 || channels > 65535) throw InputError(name + ": byte 310: channel count " + std::to_string(channels) + " is not 1 to 65535");
+    if (headers != 314 + 66ull * channels)
+      throw InputError(name + ": byte 10: " + std::to_string(headers) + " bytes in headers, but " + std::to_string(channels) +
+                       " channels give " + std::to_string(314 + 66ull * channels));
+    need(headers, "the extended headers");
+    for (std::uint32_t c = 0; c < channels; ++c) {
+      const std::uint64_t at = 314 + 66ull * c;
+      if (b[at] != 'C' || b[at + 1] != 'C') throw InputError(name + ": byte " + std::to_string(at) + ": extended header " + std::to_string(c) + " is not \"CC\"");
+      ChannelLabel label{text_at(b, at + 4, 16), std::nullopt, text_at(b, at + 30, 16), false};
+      const double digital = static_cast<double>(i16_at(b, at + 24)) - i16_at(b, at + 22);
+      const double analog = static_cast<double>(i16_at(b, at + 28)) - i16_at(b, at + 26);
+      if (digital > 0 && analog > 0) label.bit_volts = analog / digital;
+      if (label.units.empty()) label.bit_volts.reset();
+      labels.push_back(std::move(label));
+    }
+    const std::uint64_t packet_header = major >= 3 ? 13 : 9;  // u8 header, timestamp (u32 or u64), u32 data points
+    const std::uint64_t frame_bytes = 2ull * channels;
+    // Walk the packets: their offsets and lengths.
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> packets;  // {offset, data points}
+    std::uint64_t at = headers;
+    while (at + packet_header <= b.size()) {
+      if (b[at] != 1) throw InputError(name + ": byte " + std::to_string(at) + ": a data packet starts with " + std::to_string(b[at]) + ", not 1");
+      const std::uint64_t points = u32_at(b, at + packet_header - 4);
+      const std::uint64_t room = (b.size() - at - packet_header) / frame_bytes;
+      packets.emplace_back(at, std::min(points, room));
+      if (points > room) {  // a packet cut short: an acquisition that stopped
+        note("warning: " + name + ": the data packet at byte " + std::to_string(at) + " declares " + std::to_string(points) +
+             " data points but the file holds " + std::to_string(room) + "; the rest is kept byte for byte");
+        break;
+      }
+      at += packet_header + points * frame_bytes;
+    }
+    if (packets.empty()) throw InputError(name + ": byte " + std::to_string(headers) + ": no data packet after the headers");
+    bool uniform = packets.size() > 1 && packets.back().second == packets.front().second && packets.front().second > 0;
+    for (std::size_t i = 0; uniform && i + 1 < packets.size(); ++i)
+      uniform = packets[i].second == packets.front().second && packets[i + 1].first == packets[i].first + packet_header + packets[i].second * frame_bytes;
+    if (uniform && packets.front().second <= 0xffffffffu) {
+      src.data_offset = packets.front().first;
+      src.records.count = packets.size();
+      src.records.frames = static_cast<std::uint32_t>(packets.front().second);
+      src.records.header = static_cast<std::uint32_t>(packet_header);
+      src.records.fields = {{1, major >= 3 ? 8u : 4u}};  // the timestamp
+      src.frames = src.records.count * src.records.frames;
+    } else {
+      src.data_offset = packets.front().first + packet_header;
+      src.frames = packets.front().second;
+      if (packets.size() > 1)
+        note(name + ": " + std::to_string(packets.size()) + " data packets (a paused recording); the samples of the first (" +
+             std::to_string(src.frames) + " frames) are compressed, the later packets kept byte for byte");
+    }
+  } else {
+    throw InputError(name + ": byte 0: file type \"" + text_at(b, 0, 8) + "\" is not NEURALSG or NEURALCD; not a Blackrock NSx file");
+  }
+  if (period == 0) throw InputError(name + ": the period (30 kHz ticks per sample) is 0");
+  src.channel_count = channels;
+  src.sample_rate = 30000.0 / period;
+  src.labels = std::move(labels);
+  return src;
+}
+
+}  // namespace spikey::host
