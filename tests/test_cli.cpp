@@ -169,6 +169,39 @@ TEST(Cli, RawUnsignedSamplesRoundTrip) {
   EXPECT_EQ(run({"compress", (dir / "u.dat").string(), "--raw-format", "uint16", "-o", (dir / "y.spikey").string()}).code, 2);
 }
 
+// Big-endian raw files behind a header (--raw-format int16be/uint16be, --raw-offset): the same
+// samples as the little-endian file, the header and a trailing partial frame kept verbatim.
+TEST(Cli, RawBigEndianSamplesBehindAHeaderRoundTrip) {
+  test::TempDir dir;
+  const auto little = test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
+  const std::string header = "a 57-byte header that the raw reader must keep as it is..";
+  ASSERT_EQ(header.size(), 57u);
+  for (const bool unsigned_samples : {false, true}) {
+    SCOPED_TRACE(unsigned_samples ? "uint16be" : "int16be");
+    std::vector<std::uint8_t> big(header.begin(), header.end());
+    for (std::size_t i = 0; i < little.size(); i += 2) big.push_back(static_cast<std::uint8_t>(little[i + 1] ^ (unsigned_samples ? 0x80 : 0))), big.push_back(little[i]);
+    big.push_back(0x42);  // a partial frame
+    test::write_file(dir / "b.dat", big);
+    auto r = run({"compress", (dir / "b.dat").string(), "--raw-channels", "32", "--raw-rate", "30000", "--raw-format", unsigned_samples ? "uint16be" : "int16be",
+                  "--raw-offset", "57", "-o", (dir / "b.spikey").string(), "-f", "-q"});
+    ASSERT_EQ(r.code, 0) << r.err;
+    fs::remove_all(dir / "out");
+    ASSERT_EQ(run({"decompress", (dir / "b.spikey").string(), "-o", (dir / "out").string(), "-q"}).code, 0);
+    EXPECT_EQ(test::read_file(dir / "out" / "b.dat"), big);
+    ASSERT_EQ(run({"extract", (dir / "b.spikey").string(), "--channels", "5", "-o", (dir / "c5.bin").string(), "-f", "-q"}).code, 0);
+    const auto c5 = test::read_file(dir / "c5.bin");
+    ASSERT_EQ(c5.size(), 6000u * 2);
+    for (std::size_t t = 0; t < 6000; t += 997) {  // the file's values (uint16be: less 32768, as stored)
+      EXPECT_EQ(c5[2 * t], little[64 * t + 10]);
+      EXPECT_EQ(c5[2 * t + 1], little[64 * t + 11]);
+    }
+  }
+  const auto r = run({"compress", (dir / "b.dat").string(), "--raw-channels", "32", "--raw-rate", "30000", "--raw-offset", "9999999", "-o",
+                      (dir / "x.spikey").string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("past the end of the file"), std::string::npos) << r.err;
+}
+
 TEST(Cli, RefusesToOverwriteWithoutForce) {
   test::TempDir dir;
   const fs::path archive = dir / "s.spikey";

@@ -78,7 +78,9 @@ void add_threads(CLI::App* cmd, CommonOptions& o) {
 }
 
 void add_recording_inputs(CLI::App* cmd, CompressArgs& a) {
-  cmd->add_option("inputs", a.inputs, "WAV files, SpikeGLX .bin (with its .meta), Open Ephys recording folders, directories of WAVs, or raw files with --raw-channels")
+  cmd->add_option("inputs", a.inputs,
+                  "WAV files, SpikeGLX .bin (with its .meta), Open Ephys recording folders, Neuralynx .ncs, Open Ephys .continuous, Blackrock "
+                  ".ns1-.ns6 files or their folders, directories of WAVs, or raw files with --raw-channels")
       ->required();
   auto* raw_channels = cmd->add_option("--raw-channels", a.recording.raw_channels, "file inputs are headerless interleaved int16 with N channels")
                            ->check(CLI::Range(1u, 65535u));
@@ -86,9 +88,15 @@ void add_recording_inputs(CLI::App* cmd, CompressArgs& a) {
   raw_channels->needs(raw_rate);
   raw_rate->needs(raw_channels);
   cmd->add_option_function<std::string>(
-         "--raw-format", [&a](const std::string& v) { a.recording.raw_unsigned = host::raw_format_is_unsigned(v); },
-         "int16 (default) or uint16 (offset binary, e.g. Intan auxiliary and ADC files): restored byte for byte either way")
-      ->check(CLI::IsMember({"int16", "uint16"}))
+         "--raw-format",
+         [&a](const std::string& v) {
+           a.recording.raw_unsigned = host::parse_raw_format(v).unsigned_samples;
+           a.recording.raw_big_endian = host::parse_raw_format(v).big_endian;
+         },
+         "int16 (default), uint16 (offset binary, e.g. Intan auxiliary and ADC files), or their big-endian int16be, uint16be: restored byte for byte either way")
+      ->check(CLI::IsMember({"int16", "uint16", "int16be", "uint16be"}))
+      ->needs(raw_channels);
+  cmd->add_option("--raw-offset", a.recording.raw_offset, "bytes before the samples of each raw file (a header), kept verbatim (default 0)")
       ->needs(raw_channels);
   cmd->add_flag("--repair-wav-size", a.recording.repair_wav_size,
                 "WAVs whose header declares fewer data bytes than follow it (never finalized): take the samples to the end of the file");
@@ -115,7 +123,8 @@ host::Recording open_inputs(const CompressArgs& a, const CommonOptions& o) {
     if (!o.quiet) std::cerr << "spikey: " << line << "\n";
   };
   return host::Recording::open(std::vector<fs::path>(a.inputs.begin(), a.inputs.end()),
-                               host::InputOptions{a.recording.raw_channels, a.recording.raw_rate, a.recording.raw_unsigned, a.recording.repair_wav_size}, note);
+                               host::InputOptions{a.recording.raw_channels, a.recording.raw_rate, a.recording.raw_unsigned, a.recording.repair_wav_size,
+                                                  a.recording.raw_big_endian, a.recording.raw_offset}, note);
 }
 
 void choose_backend(const CompressArgs& a, const CommonOptions& o, host::EncodeOptions& options, bool encodes) {

@@ -95,7 +95,8 @@ RecordingOptions entry_options(const RecordingOptions& defaults, const ManifestE
       else if (key == "--chunk-seconds") a.chunk_seconds = number();
       else if (key == "--raw-channels") a.raw_channels = static_cast<std::uint32_t>(number());
       else if (key == "--raw-rate") a.raw_rate = number();
-      else if (key == "--raw-format") a.raw_unsigned = raw_format_is_unsigned(value);
+      else if (key == "--raw-format") a.raw_unsigned = parse_raw_format(value).unsigned_samples, a.raw_big_endian = parse_raw_format(value).big_endian;
+      else if (key == "--raw-offset") a.raw_offset = static_cast<std::uint64_t>(number());
       else if (key == "--model") a.model = value;
       else if (key == "--topology") a.topology = value;
       else if (key == "--model-config") a.model_config = value;
@@ -158,7 +159,9 @@ BatchSummary run_batch(const BatchOptions& o) {
       fs::create_directories(archive.parent_path());
       EncodeOptions options = o.encode_options ? o.encode_options(recording) : encode_options_for(recording, o.threads);
       options.overwrite = true;  // an archive that exists here did not verify: replace it
-      const Recording input = Recording::open({e.input}, InputOptions{recording.raw_channels, recording.raw_rate, recording.raw_unsigned, recording.repair_wav_size}, note);
+      const Recording input = Recording::open(
+          {e.input}, InputOptions{recording.raw_channels, recording.raw_rate, recording.raw_unsigned, recording.repair_wav_size, recording.raw_big_endian, recording.raw_offset},
+          note);
       const CompressReport r = compress(input, archive, options);
       describe_compressed(report, recording, r, archive);
       write_json_file(report_path, report);

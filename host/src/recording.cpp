@@ -51,10 +51,12 @@ std::optional<InputSource> open_record_file(const fs::path& file, const std::str
 
 }  // namespace
 
-bool raw_format_is_unsigned(const std::string& name) {
-  if (name == "int16") return false;
-  if (name == "uint16") return true;
-  throw InputError("--raw-format must be int16 or uint16, not \"" + name + "\"");
+RawSampleFormat parse_raw_format(const std::string& name) {
+  if (name == "int16") return {false, false};
+  if (name == "uint16") return {true, false};
+  if (name == "int16be") return {false, true};
+  if (name == "uint16be") return {true, true};
+  throw InputError("--raw-format must be int16, uint16, int16be or uint16be, not \"" + name + "\"");
 }
 
 Recording Recording::open(const std::vector<fs::path>& arguments, const InputOptions& options,
@@ -82,6 +84,12 @@ Recording Recording::open(const std::vector<fs::path>& arguments, const InputOpt
       if (options.raw_channels) {
         InputSource raw = open_interleaved_int16(arg, base, format::SourceKind::raw, *options.raw_channels, *options.raw_rate);
         raw.unsigned_samples = options.raw_unsigned;
+        raw.big_endian = options.raw_big_endian;
+        if (options.raw_offset > raw.map.size())
+          throw InputError(arg.string() + ": --raw-offset " + std::to_string(options.raw_offset) + " is past the end of the file (" +
+                           std::to_string(raw.map.size()) + " bytes)");
+        raw.data_offset = options.raw_offset;
+        raw.frames = (raw.map.size() - options.raw_offset) / (std::uint64_t{*options.raw_channels} * 2);  // a partial last frame stays verbatim
         add(std::move(raw));
       } else if (is_spikeglx_bin(arg) || is_spikeglx_meta(arg)) {
         fs::path bin = arg;

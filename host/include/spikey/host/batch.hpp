@@ -21,7 +21,9 @@ struct RecordingOptions {
   double chunk_seconds = 1.0;
   std::optional<std::uint32_t> raw_channels;  // headerless int16 inputs
   std::optional<double> raw_rate;
-  bool raw_unsigned = false;     // raw inputs hold uint16 samples (--raw-format uint16)
+  bool raw_unsigned = false;     // raw inputs hold uint16 samples (--raw-format uint16, uint16be)
+  bool raw_big_endian = false;   // raw inputs are big-endian (--raw-format int16be, uint16be)
+  std::uint64_t raw_offset = 0;  // --raw-offset: header bytes of each raw input, kept verbatim
   bool repair_wav_size = false;  // unfinalized WAVs: take the samples after the declared data (InputOptions)
   std::string model;         // encode with this model file (spikey train) instead of training
   std::string topology;      // MiddleOut codecs: use this topology file (spikey topology)
@@ -29,7 +31,7 @@ struct RecordingOptions {
 };
 
 // `defaults` with the options of a manifest line (--level, --chunk-seconds, --raw-channels,
-// --raw-rate, --raw-format, --model, --topology, --model-config, and the flag --repair-wav-size); throws
+// --raw-rate, --raw-format, --raw-offset, --model, --topology, --model-config, and the flag --repair-wav-size); throws
 // std::invalid_argument naming the line.
 RecordingOptions entry_options(const RecordingOptions& defaults, const ManifestEntry& entry);
 

@@ -56,8 +56,13 @@ struct InputSource {
 // Side files are kept in the metadata section, whose content is at most 1 GiB (SPEC §3.3).
 inline constexpr std::uint64_t kMaxSideFileBytes = 768ull << 20;
 
-// "int16" or "uint16" (--raw-format): whether raw samples are unsigned; throws InputError.
-bool raw_format_is_unsigned(const std::string& name);
+// --raw-format: int16 (default), uint16 (offset binary), int16be or uint16be (big-endian).
+struct RawSampleFormat {
+  bool unsigned_samples = false;
+  bool big_endian = false;
+};
+// Throws InputError for any other name.
+RawSampleFormat parse_raw_format(const std::string& name);
 
 struct InputOptions {
   std::optional<std::uint32_t> raw_channels;  // file arguments are headerless interleaved int16
@@ -66,6 +71,8 @@ struct InputOptions {
   // WAVs whose header declares fewer data bytes than follow it (unfinalized): take every whole
   // frame to the end of the file as samples, the header kept as it is.
   bool repair_wav_size = false;
+  bool raw_big_endian = false;     // --raw-format int16be / uint16be
+  std::uint64_t raw_offset = 0;    // --raw-offset: bytes before the samples of each raw file, kept verbatim
 };
 
 class Recording {
