@@ -294,12 +294,14 @@ TEST(Golden, Version10UnsignedRawSource) {
 // Version 11: samples in records. Neuralynx .ncs files at three rates (timestamps as fields)
 // at level default; Open Ephys legacy .continuous files (big-endian samples, a record marker as
 // trailer, a partial last record in the suffix) at level fast; a Blackrock NSx 2.1 file (six
-// analog inputs at 1 kHz) at level max.
+// analog inputs at 1 kHz) at level max; an Intan one-file-per-channel folder (time.dat as two
+// channels, its high half as runs) at level default.
 TEST(Golden, Version11RecordFormats) {
   for (const auto& [name, codec, originals, kind] :
        {std::tuple{"neuralynx.spikey", "mt2", "neuralynx", format::SourceKind::neuralynx},
         std::tuple{"open_ephys_legacy.spikey", "lpc1", "open_ephys_legacy", format::SourceKind::open_ephys_legacy},
-        std::tuple{"blackrock.spikey", "cm2", "blackrock", format::SourceKind::blackrock}}) {
+        std::tuple{"blackrock.spikey", "cm2", "blackrock", format::SourceKind::blackrock},
+        std::tuple{"intan.spikey", "mt2", "intan", format::SourceKind::intan}}) {
     SCOPED_TRACE(name);
     const fs::path archive = test::golden_dir() / "v11" / name;
     expect_golden_restores(archive, test::samples_dir() / originals);
@@ -308,7 +310,8 @@ TEST(Golden, Version11RecordFormats) {
     EXPECT_EQ(reader.metadata().codec.name, codec);
     const auto& source = reader.metadata().sources[reader.metadata().channels[0].source];
     EXPECT_EQ(source.kind, kind);
-    EXPECT_EQ(source.records.count > 0, kind != format::SourceKind::blackrock);  // a 2.1 file's samples are one block
+    // Neuralynx and Open Ephys legacy files hold records; a Blackrock 2.1 file and Intan .dat files are one block.
+    EXPECT_EQ(source.records.count > 0, kind == format::SourceKind::neuralynx || kind == format::SourceKind::open_ephys_legacy);
     EXPECT_EQ(source.big_endian, kind == format::SourceKind::open_ephys_legacy);
   }
 }

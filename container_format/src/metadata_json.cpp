@@ -30,6 +30,7 @@ const char* source_kind_name(SourceKind kind) {
     case SourceKind::neuralynx: return "neuralynx";
     case SourceKind::open_ephys_legacy: return "open_ephys_legacy";
     case SourceKind::blackrock: return "blackrock";
+    case SourceKind::intan: return "intan";
   }
   return "raw";
 }
@@ -218,7 +219,7 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
     const auto kind = field<std::string>(sj, "kind", where);
     bool known = false;
     for (const SourceKind k : {SourceKind::wav, SourceKind::raw, SourceKind::spikeglx, SourceKind::open_ephys, SourceKind::side_file,
-                               SourceKind::neuralynx, SourceKind::open_ephys_legacy, SourceKind::blackrock})
+                               SourceKind::neuralynx, SourceKind::open_ephys_legacy, SourceKind::blackrock, SourceKind::intan})
       if (kind == source_kind_name(k)) s.kind = k, known = true;
     if (!known) fail("metadata: " + where + " has unknown kind \"" + kind + "\"");
     s.size = field<std::uint64_t>(sj, "size", where);

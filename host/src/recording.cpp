@@ -183,9 +183,16 @@ void Recording::add_directory(const fs::path& dir, const InputOptions& options, 
   // An acquisition folder (Open Ephys or SpikeGLX) is archived whole: every file that is not
   // a recording becomes a side file. A folder of WAVs keeps only its WAVs.
   std::map<fs::path, OpenEphysStream> streams;  // by continuous.dat
+  std::map<fs::path, InputSource> intan;        // the sample files of Intan folders
   bool acquisition = false;
   for (const auto& [relative, path] : files) {
-    if (path.filename() == "structure.oebin") {
+    if (is_intan_folder_file(path)) {
+      acquisition = true;
+      for (InputSource& s : open_intan_folder(path, files, "", note)) {
+        const fs::path file = s.file;
+        intan.emplace(file, std::move(s));
+      }
+    } else if (path.filename() == "structure.oebin") {
       acquisition = true;
       for (auto& s : read_structure_oebin(path)) streams[s.dat.lexically_normal()] = std::move(s);
     } else if (is_spikeglx_bin(path) || is_neuralynx_ncs(path) || is_open_ephys_continuous(path) || is_blackrock_nsx(path)) {
@@ -195,7 +202,10 @@ void Recording::add_directory(const fs::path& dir, const InputOptions& options, 
   std::size_t skipped = 0, recordings = 0;
   for (const auto& [relative, path] : files) {
     const auto stream = streams.find(path.lexically_normal());
-    if (stream != streams.end()) {
+    if (const auto it = intan.find(path); it != intan.end()) {
+      recordings += it->second.labels.front().name != "time_low16";
+      add(std::move(it->second));
+    } else if (stream != streams.end()) {
       add(open_open_ephys_stream(stream->second, relative));
       streams.erase(stream);
       ++recordings;
@@ -217,7 +227,7 @@ void Recording::add_directory(const fs::path& dir, const InputOptions& options, 
   if (!streams.empty()) throw InputError(streams.begin()->first.string() + ": listed in a structure.oebin but missing");
   if (recordings == 0)
     throw InputError(dir.string() + ": directory holds no recordings (.wav files, SpikeGLX .bin with .meta, an Open Ephys structure.oebin, "
-                     "Neuralynx .ncs, Open Ephys .continuous or Blackrock .ns1-.ns6 files)");
+                     "an Intan info.rhd with its .dat files, Neuralynx .ncs, Open Ephys .continuous or Blackrock .ns1-.ns6 files)");
   if (skipped > 0) note(dir.string() + ": skipping " + std::to_string(skipped) + " file(s) that are not .wav");
 }
 

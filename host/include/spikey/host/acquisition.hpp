@@ -60,6 +60,14 @@ InputSource open_open_ephys_continuous(const std::filesystem::path& file, std::s
 bool is_blackrock_nsx(const std::filesystem::path& file);
 InputSource open_blackrock_nsx(const std::filesystem::path& file, std::string restore_path, const std::function<void(const std::string&)>& note);
 
+// Intan RHD folders (host/src/formats/intan.cpp): info.rhd, time.dat and the sample files of
+// the "one file per channel" or "one file per signal type" layouts; `files` are the directory's
+// files by relative path (restore paths). Returns a source per sample file and time.dat; the
+// folder's other files are the caller's side files. Throws InputError naming file and byte.
+bool is_intan_folder_file(const std::filesystem::path& file);
+std::vector<InputSource> open_intan_folder(const std::filesystem::path& info, const std::vector<std::pair<std::string, std::filesystem::path>>& files,
+                                           const std::string& folder_prefix, const std::function<void(const std::string&)>& note);
+
 // Uppercase hex SHA-1, the form of SpikeGLX's fileSHA1.
 std::string sha1_hex(std::span<const std::uint8_t> bytes);
 

@@ -1,7 +1,8 @@
-// Acquisition formats whose samples lie in records (SPEC.md §4.2, format version 11): Neuralynx
-// .ncs and Open Ephys legacy .continuous folders restore byte for byte, a window reads the
-// samples the documented layout holds, partial last records are kept and damaged files are
-// refused with the file and byte named; the framing's field coding round-trips.
+// Acquisition systems' own files (format version 11): Neuralynx .ncs and Open Ephys legacy
+// .continuous (samples in records, SPEC.md §4.2), Blackrock NSx and Intan RHD folders restore
+// byte for byte, a window reads the samples the documented layout holds, partial last records
+// are kept and damaged files are refused with the file and byte named; the framing's field
+// coding round-trips.
 #include <gtest/gtest.h>
 
 #include "spikey/format/archive_reader.hpp"
@@ -86,7 +87,7 @@ std::vector<std::int16_t> slice(const std::vector<std::int16_t>& v, std::size_t 
 
 }  // namespace
 
-TEST(RecordFormats, FramingFieldsRoundTripModuloTheirWidth) {
+TEST(AcquisitionFormats, FramingFieldsRoundTripModuloTheirWidth) {
   format::SourceRecords records;
   records.count = 3;
   records.header = 12;
@@ -108,7 +109,7 @@ TEST(RecordFormats, FramingFieldsRoundTripModuloTheirWidth) {
   EXPECT_TRUE(std::equal(coded.begin() + 14, coded.begin() + 28, coded.begin() + 28));
 }
 
-TEST(RecordFormats, NeuralynxFoldersRestoreByteForByteWithNamesRatesAndGains) {
+TEST(AcquisitionFormats, NeuralynxFoldersRestoreByteForByteWithNamesRatesAndGains) {
   SPIKEY_REQUIRE_SHARED("formats/neuralynx_v641_truncated/CSC1_truncated.ncs");
   test::TempDir dir;
   const fs::path folder = copy_format_folder("neuralynx_v641_truncated", dir / "in");
@@ -134,7 +135,7 @@ TEST(RecordFormats, NeuralynxFoldersRestoreByteForByteWithNamesRatesAndGains) {
   EXPECT_EQ(window_of(dir / "default.spikey", "CSC1", 500, 1700), slice(reference, 500, 1700));
 }
 
-TEST(RecordFormats, NeuralynxGapAndSideFilesRestoreExactly) {
+TEST(AcquisitionFormats, NeuralynxGapAndSideFilesRestoreExactly) {
   SPIKEY_REQUIRE_SHARED("formats/neuralynx_v551_tetrode/Tet3a.ncs");
   test::TempDir dir;
   const fs::path folder = copy_format_folder("neuralynx_v551_tetrode", dir / "in");
@@ -150,7 +151,7 @@ TEST(RecordFormats, NeuralynxGapAndSideFilesRestoreExactly) {
     if (s.kind == format::SourceKind::neuralynx) EXPECT_EQ(s.records.count, 3332u);
 }
 
-TEST(RecordFormats, OpenEphysLegacyFolderRestoresByteForByte) {
+TEST(AcquisitionFormats, OpenEphysLegacyFolderRestoresByteForByte) {
   SPIKEY_REQUIRE_SHARED("formats/openephys_legacy_1/101_CH0.continuous");
   test::TempDir dir;
   const fs::path folder = copy_format_folder("openephys_legacy_1", dir / "in");
@@ -177,7 +178,7 @@ TEST(RecordFormats, OpenEphysLegacyFolderRestoresByteForByte) {
   expect_restores_exactly(one.archive, dir / "one_in", dir / "one_out");
 }
 
-TEST(RecordFormats, PartialLastRecordsAreKeptWithAWarning) {
+TEST(AcquisitionFormats, PartialLastRecordsAreKeptWithAWarning) {
   SPIKEY_REQUIRE_SHARED("formats/neuralynx_v641_truncated/CSC1_truncated.ncs");
   SPIKEY_REQUIRE_SHARED("formats/openephys_legacy_1/101_CH0.continuous");
   test::TempDir dir;
@@ -198,7 +199,7 @@ TEST(RecordFormats, PartialLastRecordsAreKeptWithAWarning) {
   EXPECT_EQ(reader.metadata().channels[1].length, 5u * 512);
 }
 
-TEST(RecordFormats, DamagedFilesAreRefusedNamingTheFileAndByte) {
+TEST(AcquisitionFormats, DamagedFilesAreRefusedNamingTheFileAndByte) {
   test::TempDir dir;
   const auto refused = [&](const std::string& name, const std::vector<std::uint8_t>& bytes) -> std::string {
     test::write_file(dir / name, bytes);
@@ -222,7 +223,7 @@ TEST(RecordFormats, DamagedFilesAreRefusedNamingTheFileAndByte) {
   EXPECT_NE(bad_count.find("record 3"), std::string::npos);
 }
 
-TEST(RecordFormats, MetadataRejectsRecordLayoutsThatDoNotFitTheFile) {
+TEST(AcquisitionFormats, MetadataRejectsRecordLayoutsThatDoNotFitTheFile) {
   SPIKEY_REQUIRE_SHARED("formats/neuralynx_v641_truncated/WE1_truncated.ncs");
   test::TempDir dir;
   const auto a = compress_inputs({test::shared_data_dir() / "formats/neuralynx_v641_truncated/WE1_truncated.ncs"}, dir / "a.spikey", "fast");
@@ -283,7 +284,7 @@ std::vector<std::uint8_t> neuralcd_file(unsigned major, std::uint32_t channels, 
 
 }  // namespace
 
-TEST(RecordFormats, BlackrockNsxOfEveryFileSpecRestoresByteForByte) {
+TEST(AcquisitionFormats, BlackrockNsxOfEveryFileSpecRestoresByteForByte) {
   const fs::path ns2 = test::samples_dir() / "blackrock" / "l101210-001.ns2";
   const auto file = test::read_file(ns2);
   test::TempDir dir;
@@ -347,5 +348,91 @@ TEST(RecordFormats, BlackrockNsxOfEveryFileSpecRestoresByteForByte) {
     ADD_FAILURE() << "accepted";
   } catch (const host::InputError& e) {
     EXPECT_NE(std::string(e.what()).find("bad.ns2: byte 380"), std::string::npos) << e.what();
+  }
+}
+
+TEST(AcquisitionFormats, IntanFoldersOfBothLayoutsRestoreByteForByte) {
+  SPIKEY_REQUIRE_SHARED("formats/intan_fpc/info.rhd");
+  test::TempDir dir;
+  const fs::path fpc = copy_format_folder("intan_fpc", dir / "fpc");
+  const auto a = compress_inputs({fpc}, dir / "fpc.spikey");
+  expect_restores_exactly(a.archive, fpc, dir / "fpc_out");
+  {
+    const format::ArchiveReader reader(a.archive);
+    const auto& m = reader.metadata();
+    ASSERT_EQ(m.channels.size(), 64u + 6 + 1 + 1 + 2);  // amplifier, aux, ADC, digital in, time.dat's two halves
+    EXPECT_EQ(m.channels[0].name, "A-000");
+    EXPECT_EQ(m.channels[0].units, "uV");
+    EXPECT_DOUBLE_EQ(*m.channels[0].bit_volts, 0.195);
+    const auto& aux = m.sources[m.channels[64].source];
+    EXPECT_EQ(m.channels[64].name, "A-AUX1");
+    EXPECT_TRUE(aux.unsigned_samples);
+    EXPECT_EQ(aux.kind, format::SourceKind::intan);
+    EXPECT_EQ(m.channels[71].name, "DIGITAL-IN-01");
+    EXPECT_TRUE(m.channels[71].sync);
+    EXPECT_EQ(m.channels[73].name, "time_high16");
+    EXPECT_TRUE(m.channels[73].sync);
+    EXPECT_DOUBLE_EQ(m.sample_rate, 30000);
+  }
+  // The same recording saved as one file per signal type: amplifier.dat interleaves the 64
+  // amplifier channels (int16), auxiliary.dat the 6 aux inputs, analogin.dat and digitalin.dat
+  // one channel each (uint16), with the same info.rhd and time.dat.
+  const fs::path fps = dir / "fps";
+  fs::create_directories(fps);
+  for (const char* f : {"info.rhd", "time.dat", "settings.xml"}) fs::copy_file(fpc / f, fps / f);
+  const auto interleave = [&](const std::vector<std::string>& names, const fs::path& out) {
+    std::vector<std::vector<std::uint8_t>> files;
+    for (const auto& n : names) files.push_back(test::read_file(fpc / n));
+    std::vector<std::uint8_t> bytes;
+    for (std::size_t t = 0; t < files[0].size(); t += 2)
+      for (const auto& f : files) bytes.push_back(f[t]), bytes.push_back(f[t + 1]);
+    test::write_file(out, bytes);
+    return bytes;
+  };
+  std::vector<std::string> amps, aux;
+  for (const char* port : {"A", "B"}) {
+    for (int c = 0; c < 32; ++c) {
+      char name[32];
+      std::snprintf(name, sizeof name, "amp-%s-%03d.dat", port, c);
+      amps.push_back(name);
+    }
+    for (int c = 1; c <= 3; ++c) aux.push_back(std::string("aux-") + port + "-AUX" + std::to_string(c) + ".dat");
+  }
+  const auto amplifier = interleave(amps, fps / "amplifier.dat");
+  interleave(aux, fps / "auxiliary.dat");
+  interleave({"board-ANALOG-IN-1.dat"}, fps / "analogin.dat");
+  interleave({"board-DIGITAL-IN-01.dat"}, fps / "digitalin.dat");
+  const auto b = compress_inputs({fps}, dir / "fps.spikey");
+  expect_restores_exactly(b.archive, fps, dir / "fps_out");
+  const format::ArchiveReader reader(b.archive);
+  const auto& m = reader.metadata();
+  ASSERT_EQ(m.channels.size(), 64u + 1 + 6 + 1 + 2);  // amplifier, analogin, auxiliary, digitalin, time
+  EXPECT_EQ(m.channels[0].name, "A-000");
+  EXPECT_EQ(m.channels[32].name, "B-000");
+  EXPECT_EQ(m.channels[64].name, "ANALOG-IN-1");
+  EXPECT_EQ(m.channels[65].name, "A-AUX1");
+  EXPECT_EQ(m.channels[71].name, "DIGITAL-IN");
+  // Channel B-005 (column 37 of amplifier.dat), samples 1000-3000: the file read directly.
+  std::vector<std::int16_t> reference;
+  for (std::size_t t = 1000; t < 3000; ++t) reference.push_back(static_cast<std::int16_t>(amplifier[128 * t + 74] | amplifier[128 * t + 75] << 8));
+  EXPECT_EQ(window_of(b.archive, "B-005", 1000, 3000), reference);
+  // A damaged info.rhd names the file and byte.
+  auto info = test::read_file(fps / "info.rhd");
+  info[0] ^= 0xff;
+  test::write_file(fps / "info.rhd", info);
+  try {
+    host::Recording::open({fps}, {}, [](const std::string&) {});
+    ADD_FAILURE() << "accepted";
+  } catch (const host::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("info.rhd: byte 0"), std::string::npos) << e.what();
+  }
+  info = test::read_file(fpc / "info.rhd");
+  info.resize(3000);
+  test::write_file(fps / "info.rhd", info);
+  try {
+    host::Recording::open({fps}, {}, [](const std::string&) {});
+    ADD_FAILURE() << "accepted";
+  } catch (const host::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("info.rhd: byte 3000: the RHD header ends early"), std::string::npos) << e.what();
   }
 }
