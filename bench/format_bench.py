@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Acquisition formats (issue 23): each folder of ../shared/data/formats that Spikey reads as
-records (Neuralynx .ncs, Open Ephys legacy .continuous), archived whole at every level and
-restored byte for byte, against zstd -19 and xz -9 on the whole files; and the samples alone
-(each record file's channel as a mono WAV) in Spikey, FLAC -8 and WavPack -hh.
+"""Acquisition formats (issue 23): each folder of ../shared/data/formats that Spikey reads in
+its own format (Neuralynx .ncs, Open Ephys legacy .continuous, Blackrock .nsX, Intan RHD),
+archived whole at every level and restored byte for byte, against zstd -19 and xz -9 on the
+whole files; and the samples alone (as 16-bit WAVs) in Spikey, FLAC -8 and WavPack -hh.
 
 Ratio = original bytes / compressed bytes, every output decoded and compared before it counts.
 
@@ -20,6 +20,8 @@ FOLDERS = {  # folder: (extension, header bytes, record prefix bytes, frames per
     "neuralynx_v641_truncated": (".ncs", 16384, 20, 512, 0, False),
     "neuralynx_v551_tetrode": (".ncs", 16384, 20, 512, 0, False),
     "openephys_legacy_1": (".continuous", 1024, 12, 1024, 10, True),
+    "blackrock_2_1": (".ns2", 56, 0, None, 0, False),   # one block of 6-channel frames
+    "intan_fpc": ("amp-", 0, 0, None, 0, False),         # one int16 channel per amp-*.dat
 }
 
 
@@ -38,6 +40,8 @@ def same_tree(a, b, names):
 def samples_of(path, layout):
     _, header, before, frames, after, big = layout
     data = open(path, "rb").read()
+    if frames is None:  # one block after the header
+        return data[header:]
     record = before + 2 * frames + after
     out = bytearray()
     for at in range(header, len(data) - record + 1, record):
@@ -48,9 +52,11 @@ def samples_of(path, layout):
     return bytes(out)
 
 
-def wav(samples, rate):
+def wav(samples, rate, channels=1):
     rate = int(round(rate))
-    return (b"RIFF" + struct.pack("<I", 36 + len(samples)) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 1, rate, rate * 2, 2, 16) +
+    samples = samples[: len(samples) // (2 * channels) * 2 * channels]
+    return (b"RIFF" + struct.pack("<I", 36 + len(samples)) + b"WAVEfmt " +
+            struct.pack("<IHHIIHH", 16, 1, channels, rate, rate * 2 * channels, 2 * channels, 16) +
             b"data" + struct.pack("<I", len(samples)) + samples)
 
 
@@ -112,9 +118,9 @@ def main():
             os.makedirs(wav_dir)
             sample_bytes = 0
             for n in names:
-                if not n.endswith(layout[0]):
+                if not (n.endswith(layout[0]) or (layout[0] == "amp-" and n.startswith("amp-"))):
                     continue
-                rate = 32000 if layout[0] == ".ncs" else 40000
+                rate = {".ncs": 32000, ".continuous": 40000, ".ns2": 1000, "amp-": 30000}[layout[0]]
                 header = open(os.path.join(folder, n), "rb").read(layout[1]).decode("latin-1")
                 for line in header.replace(";", "\n").splitlines():
                     if "SamplingFrequency" in line or "sampleRate" in line:
@@ -122,13 +128,13 @@ def main():
                 s = samples_of(os.path.join(folder, n), layout)
                 sample_bytes += len(s)
                 with open(os.path.join(wav_dir, n + ".wav"), "wb") as f:
-                    f.write(wav(s, rate))
+                    f.write(wav(s, rate, 6 if layout[0] == ".ns2" else 1))
             wavs = sorted(os.listdir(wav_dir))
             srow = {"set": name, "bytes": sample_bytes}
             archive = os.path.join(tmp, f"{name}_wavs.spikey")
             run([spikey, "compress", wav_dir, "-o", archive, "-f", "-q", "--threads", "2"])
             srow["spikey default"] = sum(os.path.getsize(os.path.join(wav_dir, w)) for w in wavs) / os.path.getsize(archive)
-            for tool, enc, dec in (("flac -8", lambda s, o: ["flac", "-8", "-s", "-f", s, "-o", o], lambda o, b: ["flac", "-d", "-s", "-f", o, "-o", b]),
+            for tool, enc, dec in (("flac -8", lambda s, o: ["flac", "-8", "-s", "-f", "--channel-map=none", s, "-o", o], lambda o, b: ["flac", "-d", "-s", "-f", o, "-o", b]),
                                    ("wavpack -hh", lambda s, o: ["wavpack", "-hh", "-q", "-y", s, "-o", o], lambda o, b: ["wvunpack", "-q", "-y", o, "-o", b])):
                 total = 0
                 for w in wavs:
@@ -146,7 +152,7 @@ def main():
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['set']} | {r['files']} | {r['bytes']} | {r['fast']:.4f} | **{r['default']:.4f}** | {r['max']:.4f} | {r['zstd']:.4f} | {r['xz']:.4f} |")
-    print("\nThe samples alone (each record file's channel as a mono 16-bit WAV, ratio over the WAV bytes):\n")
+    print("\nThe samples alone (each file's channels as a 16-bit WAV, ratio over the WAV bytes):\n")
     print("| set | sample bytes | spikey default | flac -8 | wavpack -hh |")
     print("|---|---:|---:|---:|---:|")
     for r in sample_rows:

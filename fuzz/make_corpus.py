@@ -157,6 +157,9 @@ def main():
         write(os.path.join(out, "inputs", "neuralynx_ncs_partial.in"), bytes([0x04]) + f.read()[: 16384 + 6 * 1044 + 100])
     with open(os.path.join(ROOT, "samples/open_ephys_legacy/101_CH0.continuous"), "rb") as f:
         write(os.path.join(out, "inputs", "open_ephys_continuous_partial.in"), bytes([0x48]) + f.read()[: 1024 + 5 * 2070 + 37])
+    # Format 11: a folder's side files left out of the metadata copy.
+    subprocess.run([spikey, "compress", os.path.join(ROOT, "samples", "open_ephys", "Record Node 101"), "--chunk-seconds", "0.05", "-o",
+                    os.path.join(out, "archive", "open_ephys_folder_side_files.spikey"), "-f", "-q"], check=True)
     for folder, level in (("neuralynx", "default"), ("open_ephys_legacy", "fast")):
         subprocess.run([spikey, "compress", os.path.join(ROOT, "samples", folder), "--level", level, "--chunk-seconds", "0.05", "-o",
                         os.path.join(out, "archive", f"{folder}_records.spikey"), "-f", "-q"], check=True)

@@ -591,6 +591,31 @@ TEST(Cli, CorruptArchivesAreReportedWithChunkAndOffset) {
   EXPECT_NE(r.err.find("truncated"), std::string::npos) << r.err;
 }
 
+// A folder's side files are not in the metadata copy (format 11): with the metadata section
+// damaged, decompress refuses before writing anything and names one; verify fails listing
+// them; salvage names them as lost and writes an archive of the rest.
+TEST(Cli, SideFilesOnlyInADamagedMetadataSectionAreNamed) {
+  test::TempDir dir;
+  const fs::path folder = test::samples_dir() / "open_ephys" / "Record Node 101";
+  ASSERT_EQ(run({"compress", folder.string(), "-o", (dir / "oe.spikey").string(), "--chunk-seconds", "0.05", "-q"}).code, 0);
+  auto bytes = test::read_file(dir / "oe.spikey");
+  bytes[60] ^= 0x08;
+  test::write_file(dir / "bad.spikey", bytes);
+  auto r = run({"decompress", (dir / "bad.spikey").string(), "-o", (dir / "out").string(), "-q"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("timestamps.npy: not in this archive's metadata copy"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "out" / "settings.xml"));
+  EXPECT_FALSE(fs::exists(dir / "out" / "experiment1"));
+  r = run({"verify", (dir / "bad.spikey").string(), "--json"});
+  EXPECT_EQ(r.code, 1);
+  const json v = json::parse(r.out);
+  EXPECT_EQ(v["missing_files"].size(), 3u);
+  r = run({"salvage", (dir / "bad.spikey").string(), "-o", (dir / "saved.spikey").string(), "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["lost_files"].size(), 3u);
+  EXPECT_EQ(run({"verify", (dir / "saved.spikey").string(), "-q"}).code, 0);
+}
+
 TEST(Cli, SalvageKeepsIntactChunksAndReportsWhatWasLost) {
   test::TempDir dir;
   ASSERT_EQ(run({"compress", kSample.string(), "-o", (dir / "s.spikey").string(), "--chunk-seconds", "0.5", "-q"}).code, 0);

@@ -195,7 +195,10 @@ TEST(Salvage, DamagedMetadataIsReadFromItsCopy) {
   std::uint64_t metadata_size = 0, index_offset = 0;
   std::memcpy(&metadata_size, original.data() + 16, 8);
   std::memcpy(&index_offset, original.data() + original.size() - format::kFooterSize, 8);
-  const std::uint64_t copy_at = index_offset - format::kMetadataTrailerSize - metadata_size;
+  std::uint64_t copy_size = 0;  // version 11: the copy's own size, in its trailer
+  std::memcpy(&copy_size, original.data() + index_offset - format::kMetadataTrailerSize, 8);
+  EXPECT_GE(copy_size, metadata_size);  // no side files: the same metadata, plus the section's size
+  const std::uint64_t copy_at = index_offset - format::kMetadataTrailerSize - copy_size;
   for (const bool header_too : {false, true}) {
     SCOPED_TRACE(header_too ? "header and metadata" : "metadata");
     auto bytes = original;
@@ -228,6 +231,45 @@ TEST(Salvage, DamagedMetadataIsReadFromItsCopy) {
   const format::ArchiveReader reader(bytes, "copy.spikey");
   ASSERT_EQ(reader.damage().size(), 1u);
   EXPECT_NE(reader.damage()[0].find("metadata copy damaged"), std::string::npos) << reader.damage()[0];
+}
+
+// Version 11's metadata copy leaves out the side files' bytes (SPEC.md §3.7), so a folder's
+// large side files are stored once. With the metadata section damaged, the recording's files
+// still restore from the copy; the side files cannot: decompress refuses naming one, verify
+// lists them, and salvage writes an archive of everything else and names them as lost.
+TEST(Salvage, SideFilesAreNotInTheMetadataCopy) {
+  test::TempDir dir;
+  const fs::path folder = test::samples_dir() / "open_ephys" / "Record Node 101";
+  const fs::path archive = dir / "oe.spikey";
+  host::EncodeOptions options;
+  options.chunk_seconds = 0.05;
+  host::compress(host::Recording::open({folder}, {}, [](const std::string&) {}), archive, options);
+  const auto original = test::read_file(archive);
+  std::uint64_t metadata_size = 0, index_offset = 0, copy_size = 0;
+  std::memcpy(&metadata_size, original.data() + 16, 8);
+  std::memcpy(&index_offset, original.data() + original.size() - format::kFooterSize, 8);
+  std::memcpy(&copy_size, original.data() + index_offset - format::kMetadataTrailerSize, 8);
+  EXPECT_LT(copy_size * 2, metadata_size) << "the structure.oebin and settings.xml are most of the metadata";
+  auto bytes = original;
+  bytes[60] ^= 0x08;  // inside the metadata section
+  test::write_file(dir / "bad.spikey", bytes);
+  const format::ArchiveReader reader(dir / "bad.spikey");
+  ASSERT_EQ(reader.damage().size(), 2u);
+  EXPECT_NE(reader.damage()[1].find("3 side file(s) cannot be restored"), std::string::npos) << reader.damage()[1];
+  const auto restored = host::restore_sources(reader, {{}, false, 1, {}});
+  EXPECT_TRUE(restored.mismatched_files.empty());
+  EXPECT_EQ(restored.missing_files.size(), 3u);
+  EXPECT_EQ(restored.files, 1u);  // continuous.dat rebuilt and checked
+  EXPECT_THROW(format::side_file_bytes(reader.metadata().sources[1], reader.verbatim()), format::ArchiveError);  // timestamps.npy
+  const auto report = host::salvage_archive(dir / "bad.spikey", dir / "out.spikey", {true, 1});
+  EXPECT_EQ(report.lost_files.size(), 3u);
+  const format::ArchiveReader out(dir / "out.spikey");
+  EXPECT_TRUE(out.damage().empty());
+  ASSERT_EQ(out.metadata().sources.size(), 1u);
+  test::TempDir restored_dir;
+  EXPECT_TRUE(host::restore_sources(out, {restored_dir.path(), false, 1, {}}).mismatched_files.empty());
+  const std::string dat = "experiment1/recording1/continuous/Rhythm_FPGA-100.0/continuous.dat";
+  EXPECT_EQ(test::read_file(restored_dir / dat), test::read_file(folder / dat));
 }
 
 TEST(Salvage, DamagedMetadataAndCopyCannotBeSalvagedAndWritesNothing) {

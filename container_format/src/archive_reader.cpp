@@ -92,12 +92,25 @@ void ArchiveReader::open_sections() {
       if (!footer) fail(primary_error);
       fail(primary_error + (format_version_ >= kFirstVersionWithMetadataCopy || !header ? "; its copy is not usable either: " + copy_error : ""));
     }
-    if (!primary_ok) damage_.push_back((header ? primary_error : "file header damaged (" + primary_error + ")") + "; the metadata copy before the index was used");
+    if (!primary_ok) {
+      damage_.push_back((header ? primary_error : "file header damaged (" + primary_error + ")") + "; the metadata copy before the index was used");
+      std::size_t omitted = 0;
+      for (const auto& s : section_.metadata.sources) omitted += s.omitted ? 1 : 0;
+      if (omitted > 0)
+        damage_.push_back(std::to_string(omitted) + " side file(s) cannot be restored (the copy keeps no side files' bytes), the first " +
+                          std::find_if(section_.metadata.sources.begin(), section_.metadata.sources.end(), [](const SourceFile& s) { return s.omitted; })->path);
+    }
     else if (!copy_error.empty()) damage_.push_back("metadata copy damaged (" + copy_error + "); the metadata section itself is intact");
   }
   if (!footer) fail(footer_error);
   const std::uint64_t metadata_end = kFileHeaderSize + metadata_size_;
-  const std::uint64_t records_end = footer->index_offset - std::min(footer->index_offset, metadata_copy_bytes(format_version_, metadata_size_));
+  // Version 11's copy has its own size (its trailer's); when that copy is damaged, where the
+  // records end is not known, and the records are checked only up to the index.
+  const bool copy_sized = format_version_ < kFirstVersionWithRecords || copy_size_.has_value();
+  const std::uint64_t copy_bytes = format_version_ < kFirstVersionWithRecords ? metadata_copy_bytes(format_version_, metadata_size_)
+                                   : copy_size_ ? *copy_size_ + kMetadataTrailerSize
+                                                : 0;
+  const std::uint64_t records_end = footer->index_offset - std::min(footer->index_offset, copy_bytes);
   const Metadata& m = section_.metadata;
 
   if (footer->chunk_count != m.chunk_count())
@@ -132,7 +145,7 @@ void ArchiveReader::open_sections() {
       fail("index entry for chunk " + std::to_string(i) + " is inconsistent" + at(footer->index_offset + i * entry_size));
     expected_offset += header_size + e.payload_size;
   }
-  if (expected_offset != records_end)
+  if (copy_sized ? expected_offset != records_end : expected_offset > records_end)
     fail(std::string("chunk records do not end where the ") + (records_end != footer->index_offset ? "metadata copy" : "index") + " starts" +
          at(expected_offset));
 }
@@ -151,12 +164,16 @@ std::string ArchiveReader::read_metadata_copy(const std::optional<Footer>& foote
     return e.what() + at(trailer_at);
   }
   if (trailer.metadata_size > trailer_at - kFileHeaderSize) return "its trailer's size does not fit the file" + at(trailer_at);
-  if (header != nullptr && (trailer.metadata_size != header->metadata_size || trailer.metadata_checksum != header->metadata_checksum))
+  // Up to version 10 the copy is the metadata section byte for byte; from 11 it leaves out the
+  // side files' bytes, so it has its own size and checksum.
+  if (header != nullptr && header->format_version < kFirstVersionWithRecords &&
+      (trailer.metadata_size != header->metadata_size || trailer.metadata_checksum != header->metadata_checksum))
     return "its trailer does not match the file header" + at(trailer_at);
   const std::uint64_t copy_at = trailer_at - trailer.metadata_size;
   std::vector<std::uint8_t> copy(trailer.metadata_size);
   read_at(copy_at, copy.data(), copy.size());
   if (checksum64(copy) != trailer.metadata_checksum) return "checksum mismatch" + at(copy_at);
+  copy_size_ = trailer.metadata_size;
   if (header != nullptr) return {};  // the primary section is in use; the copy only had to check
   // The header is unusable: the copy's JSON names the version (only version 10 on has a copy).
   std::string last_error;
@@ -164,7 +181,9 @@ std::string ArchiveReader::read_metadata_copy(const std::optional<Footer>& foote
     try {
       section_ = parse_metadata_section(copy, version);
       format_version_ = version;
-      metadata_size_ = trailer.metadata_size;
+      // Up to version 10 the copy has the section's size; from 11 it records that size.
+      metadata_size_ = version < kFirstVersionWithRecords ? trailer.metadata_size : section_.metadata.section_size;
+      if (metadata_size_ == 0 || metadata_size_ > copy_at - kFileHeaderSize) return "its section size does not fit the file" + at(copy_at);
       return {};
     } catch (const ArchiveError& e) {
       last_error = e.what();

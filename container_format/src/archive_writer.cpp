@@ -33,6 +33,9 @@ ArchiveWriter::ArchiveWriter(const MetadataSection& metadata) : path_("archive i
 
 void ArchiveWriter::write_start(const MetadataSection& metadata) {
   section_ = serialize(metadata);
+  MetadataSection copy = metadata_copy_of(metadata);  // §3.7: without the side files' bytes
+  copy.metadata.section_size = section_.size();
+  copy_ = serialize(copy);
   FileHeader header;
   header.metadata_size = section_.size();
   header.metadata_checksum = checksum64(section_);
@@ -70,8 +73,8 @@ void ArchiveWriter::append_lost_chunk(std::uint64_t first_sample, std::uint32_t 
 
 std::uint64_t ArchiveWriter::finish() {
   // §3.7: the metadata again, so that a damaged metadata section does not lose the archive.
-  write_bytes(section_);
-  write_bytes(serialize(MetadataTrailer{section_.size(), checksum64(section_)}));
+  write_bytes(copy_);
+  write_bytes(serialize(MetadataTrailer{copy_.size(), checksum64(copy_)}));
   const auto index_bytes = serialize_index(index_);
   Footer footer;
   footer.index_offset = offset_;

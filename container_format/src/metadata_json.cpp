@@ -127,6 +127,7 @@ std::vector<std::uint8_t> serialize(const MetadataSection& section) {
                {"prefix", range_to_json(s.prefix)},
                {"suffix", range_to_json(s.suffix)}};
     if (s.delta64_count != 0) sj["delta64"] = json::array({s.delta64_offset, s.delta64_count});
+    if (s.omitted) sj["omitted"] = true;
     if (s.sample_rate > 0) sj["sample_rate"] = s.sample_rate;
     if (s.unsigned_samples || s.big_endian) sj["sample_format"] = std::string(s.unsigned_samples ? "uint16" : "int16") + (s.big_endian ? "be" : "");
     if (s.records.count != 0) {
@@ -139,6 +140,7 @@ std::vector<std::uint8_t> serialize(const MetadataSection& section) {
     sources.push_back(std::move(sj));
   }
   j["sources"] = std::move(sources);
+  if (m.section_size != 0) j["section_size"] = m.section_size;
   const std::string text = j.dump();
   std::vector<std::uint8_t> plain;
   WireWriter w(plain);
@@ -255,6 +257,10 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
       if (s.unsigned_samples && s.kind != SourceKind::raw && expected_version < kFirstVersionWithRecords)
         fail("metadata: " + where + ": only raw sources hold uint16 samples");
     }
+    if (expected_version >= kFirstVersionWithRecords && sj.contains("omitted")) {
+      if (!sj["omitted"].is_boolean()) fail("metadata: " + where + ".omitted is not true or false");
+      s.omitted = sj["omitted"].get<bool>();
+    }
     if (expected_version >= kFirstVersionWithRecords && sj.contains("records")) {
       const json& r = sj["records"];
       if (!r.is_object()) fail("metadata: " + where + ".records is not an object");
@@ -274,6 +280,7 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
     }
     m.sources.push_back(std::move(s));
   }
+  if (expected_version >= kFirstVersionWithRecords && j.contains("section_size")) m.section_size = field<std::uint64_t>(j, "section_size", "metadata");
   detail::validate(m, verbatim_size, expected_version);
   for (std::size_t i = 0; i < m.channels.size(); ++i)
     if (!named[i]) m.channels[i].name = default_channel_name(m, static_cast<std::uint32_t>(i));

@@ -72,7 +72,7 @@ void validate(const Metadata& m, std::uint64_t verbatim_size, std::uint16_t vers
     if (version < kFirstVersionWithRecords && (s.kind == SourceKind::neuralynx || s.kind == SourceKind::open_ephys_legacy || s.kind == SourceKind::blackrock || s.kind == SourceKind::intan))
       fail("metadata: " + where + " of kind " + source_kind_name(s.kind) + " needs format version 11");
     if (s.kind == SourceKind::side_file) {
-      if (s.channel_count != 0 || s.frames != 0 || s.suffix.size != 0 || s.prefix.size != s.size || s.sample_rate != 0)
+      if (s.channel_count != 0 || s.frames != 0 || s.suffix.size != 0 || s.prefix.size != (s.omitted ? 0 : s.size) || s.sample_rate != 0)
         fail("metadata: side file " + where + " must hold no channels and all its bytes as prefix");
       if (s.delta64_count > s.size / 8 || s.delta64_offset > s.size - 8 * s.delta64_count)
         fail("metadata: " + where + " delta64 words lie outside the file");
@@ -81,6 +81,7 @@ void validate(const Metadata& m, std::uint64_t verbatim_size, std::uint16_t vers
       continue;
     }
     if (s.delta64_count != 0) fail("metadata: " + where + " has delta64 words but is not a side file");
+    if (s.omitted) fail("metadata: " + where + " is omitted but is not a side file");
     if (s.channel_count == 0) fail("metadata: " + where + " has no channels");
     // prefix + frames * channels * 2 + suffix == size (with records: prefix + count * (header +
     // frames_per_record * channels * 2 + trailer) + suffix), checked without overflow.

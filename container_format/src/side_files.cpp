@@ -16,7 +16,31 @@ std::vector<std::uint8_t> delta64_encode(std::span<const std::uint8_t> file, std
   return out;
 }
 
+MetadataSection metadata_copy_of(const MetadataSection& section) {
+  MetadataSection copy;
+  copy.metadata = section.metadata;
+  const auto keep = [&](ByteRange& r) {
+    const ByteRange from = r;
+    r = {copy.verbatim.size(), from.size};
+    copy.verbatim.insert(copy.verbatim.end(), section.verbatim.begin() + static_cast<std::ptrdiff_t>(from.offset),
+                         section.verbatim.begin() + static_cast<std::ptrdiff_t>(from.offset + from.size));
+  };
+  for (SourceFile& s : copy.metadata.sources) {
+    if (s.kind == SourceKind::side_file && s.size > 0) {
+      s.omitted = true;
+      s.prefix = {};
+      s.suffix = {};
+      continue;
+    }
+    keep(s.prefix);
+    if (s.records.count != 0) keep(s.records.framing);
+    keep(s.suffix);
+  }
+  return copy;
+}
+
 std::vector<std::uint8_t> side_file_bytes(const SourceFile& source, std::span<const std::uint8_t> verbatim) {
+  if (source.omitted) throw ArchiveError(omitted_file_message(source.path));
   const auto stored = verbatim.subspan(source.prefix.offset, source.prefix.size);
   std::vector<std::uint8_t> out(stored.begin(), stored.end());
   std::uint64_t sum = 0;

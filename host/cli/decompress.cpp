@@ -31,7 +31,9 @@ int run_decompress(const DecompressArgs& a, const CommonOptions& o) {
   options.fill_lost = a.fill_lost;
   options.threads = o.threads;
   options.progress = [&](std::uint64_t done, std::uint64_t total) { bar.update("restore", done, total); };
-  // Refuse before decoding anything if a destination exists.
+  // Refuse before decoding anything if a file cannot be restored or a destination exists.
+  for (const auto& s : reader.metadata().sources)
+    if (s.omitted) throw format::ArchiveError(format::omitted_file_message(s.path));
   if (!force) {
     for (const auto& s : reader.metadata().sources) {
       std::error_code ec;

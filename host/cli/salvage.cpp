@@ -31,7 +31,7 @@ int run_salvage(const SalvageArgs& a, const CommonOptions& o) {
     const json j = {{"archive", archive},          {"output", output},      {"chunks", r.chunks},
                     {"recovered_chunks", r.recovered}, {"partial_chunks", r.partial}, {"lost_chunks", r.lost},
                     {"lost_streams", r.lost_streams}, {"lost", lost},
-                    {"incomplete_files", r.incomplete_files}, {"notes", r.notes}, {"input_bytes", r.input_bytes},
+                    {"incomplete_files", r.incomplete_files}, {"lost_files", r.lost_files}, {"notes", r.notes}, {"input_bytes", r.input_bytes},
                     {"output_bytes", r.output_bytes}};
     std::cout << j.dump(2) << "\n";
   } else if (!o.quiet) {
@@ -44,7 +44,8 @@ int run_salvage(const SalvageArgs& a, const CommonOptions& o) {
                 << l.end_sample - 1 << " (" << fixed(seconds(l.first_sample), 3) << " s to " << fixed(seconds(l.end_sample), 3)
                 << " s) of channels " << host::format_channel_list(l.channels) << "\n";
     for (const auto& f : r.incomplete_files) std::cerr << "spikey: incomplete file: " << f << "\n";
-    if (r.lost == 0 && r.partial == 0) std::cerr << "spikey: nothing was lost\n";
+    for (const auto& f : r.lost_files) std::cerr << "spikey: lost file: " << f << " (a side file only the damaged metadata section held)\n";
+    if (r.lost == 0 && r.partial == 0 && r.lost_files.empty()) std::cerr << "spikey: nothing was lost\n";
   }
   return 0;
 }

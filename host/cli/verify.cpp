@@ -43,6 +43,7 @@ int run_verify(const std::string& archive, const CommonOptions& o) {
     j["lost_chunks"] = r.lost_chunks;
     j["lost_streams"] = r.lost_streams;
     j["incomplete_files"] = r.incomplete_files;
+    j["missing_files"] = r.missing_files;
     j["original_bytes"] = r.bytes;
     j["archive_bytes"] = reader.file_size();
     j["ratio"] = incomplete ? json(nullptr) : json(ratio);
@@ -59,7 +60,9 @@ int run_verify(const std::string& archive, const CommonOptions& o) {
       j["mismatched_files"] = r.mismatched_files;
     }
     else if (!damage.empty())
-      j["error"] = "archive damaged: " + damage.front() + "; every file still restores; spikey salvage writes an undamaged archive";
+      j["error"] = "archive damaged: " + damage.front() +
+                   (r.missing_files.empty() ? "; every file still restores" : "; every file but " + std::to_string(r.missing_files.size()) + " side file(s) still restores") +
+                   "; spikey salvage writes an undamaged archive";
     if (o.json_output) {
       std::cout << j.dump(2) << "\n";
     } else if (r.mismatched_files.empty()) {
@@ -74,7 +77,9 @@ int run_verify(const std::string& archive, const CommonOptions& o) {
                   << " channel stream(s) of kept chunks were lost before the salvage; " << r.incomplete_files.size()
                   << " file(s) incomplete; everything kept is intact\n";
       for (const auto& d : damage) std::cerr << "spikey: verify failed: " << archive << ": " << d << "\n";
-      if (!damage.empty()) std::cerr << "spikey: every file still restores; spikey salvage writes an undamaged archive\n";
+      if (!damage.empty())
+        std::cerr << "spikey: " << (r.missing_files.empty() ? "every file still restores" : "every file but " + std::to_string(r.missing_files.size()) + " side file(s) still restores")
+                  << "; spikey salvage writes an undamaged archive\n";
     } else {
       std::cerr << "spikey: verify failed: " << j["error"].get<std::string>() << "\n";
     }

@@ -386,6 +386,10 @@ RestoreReport restore_sources(const format::ArchiveReader& reader, const Restore
       std::vector<std::unique_ptr<SourceRebuilder>> rebuilders;
       std::vector<std::uint32_t> channels;
       for (std::size_t s = first; s < end; ++s) {
+        if (meta.sources[s].omitted) {
+          report.missing_files.push_back(meta.sources[s].path);
+          continue;
+        }
         rebuilders.push_back(std::make_unique<SourceRebuilder>(reader, static_cast<std::uint32_t>(s), options));
         for (std::uint32_t j = 0; j < meta.sources[s].channel_count; ++j) channels.push_back(meta.sources[s].first_channel + j);
       }

@@ -26,7 +26,23 @@ struct Recovered {
   format::FileHeader header;
   format::MetadataSection section;
   std::uint64_t metadata_end = 0;
+  std::uint64_t copy_bytes = 0;  // the metadata copy and its trailer before the index (0: not known)
 };
+
+// Bytes of the metadata copy and its trailer (§3.7): the section's size up to version 10; from
+// 11 the copy's own, from the trailer that ends at the footer's index offset (0 when unreadable).
+std::uint64_t metadata_copy_bytes_of(std::span<const std::uint8_t> file, const format::FileHeader& header) {
+  if (header.format_version < format::kFirstVersionWithRecords) return format::metadata_copy_bytes(header.format_version, header.metadata_size);
+  try {
+    if (file.size() < format::kFooterSize) return 0;
+    const format::Footer footer = format::parse_footer(file.last(format::kFooterSize));
+    if (footer.index_offset < format::kMetadataTrailerSize || footer.index_offset > file.size()) return 0;
+    const auto t = format::parse_metadata_trailer(file.subspan(footer.index_offset - format::kMetadataTrailerSize, format::kMetadataTrailerSize));
+    return t.metadata_size <= footer.index_offset - format::kMetadataTrailerSize ? t.metadata_size + format::kMetadataTrailerSize : 0;
+  } catch (const ArchiveError&) {
+    return 0;
+  }
+}
 
 // Header and metadata at the start of the file. A damaged header is worked around when the
 // metadata checksum it holds still matches the zstd frame found right after it: the metadata is
@@ -64,6 +80,7 @@ Recovered recover_primary_metadata(std::span<const std::uint8_t> file, std::vect
     r.header.format_version = format::kFormatVersion;
   }
   r.metadata_end = format::kFileHeaderSize + r.header.metadata_size;
+  r.copy_bytes = metadata_copy_bytes_of(file, r.header);
   return r;
 }
 
@@ -84,7 +101,11 @@ std::optional<Recovered> recover_metadata_copy(std::span<const std::uint8_t> fil
         r.header.format_version = version;
         r.header.metadata_size = t.metadata_size;
         r.header.metadata_checksum = t.metadata_checksum;
-        r.metadata_end = format::kFileHeaderSize + t.metadata_size;
+        // Up to version 10 the copy has the section's size; from 11 it records that size.
+        const std::uint64_t section_size = version < format::kFirstVersionWithRecords ? t.metadata_size : r.section.metadata.section_size;
+        if (section_size == 0 || section_size > trailer_at - t.metadata_size - format::kFileHeaderSize) return std::nullopt;
+        r.metadata_end = format::kFileHeaderSize + section_size;
+        r.copy_bytes = t.metadata_size + format::kMetadataTrailerSize;
         return r;
       } catch (const ArchiveError&) {
       }
@@ -138,8 +159,7 @@ std::optional<std::vector<format::IndexEntry>> recover_index(std::span<const std
     if (file.size() < r.metadata_end + format::kFooterSize) throw ArchiveError("no footer");
     const format::Footer footer = format::parse_footer(file.last(format::kFooterSize));
     const std::uint64_t index_size = chunk_count * format::index_entry_size(r.header.format_version);
-    const std::uint64_t copy_bytes = format::metadata_copy_bytes(r.header.format_version, r.header.metadata_size);
-    if (footer.chunk_count != chunk_count || footer.index_offset < r.metadata_end + copy_bytes ||
+    if (footer.chunk_count != chunk_count || footer.index_offset < r.metadata_end + r.copy_bytes ||
         footer.index_offset + index_size + format::kFooterSize != file.size())
       throw ArchiveError("footer does not match the file");
     const auto bytes = file.subspan(footer.index_offset, index_size);
@@ -317,8 +337,7 @@ SalvageReport salvage_archive(const fs::path& damaged, const fs::path& output, c
         found[i] = {.payload_offset = record + format::kChunkFrameSize, .payload_size = size};
       record += format::kChunkFrameSize + size;
     }
-    skipped -= std::min<std::uint64_t>(skipped, index->size() * format::index_entry_size(version) + format::kFooterSize +
-                                                    format::metadata_copy_bytes(version, r.header.metadata_size));
+    skipped -= std::min<std::uint64_t>(skipped, index->size() * format::index_entry_size(version) + format::kFooterSize + r.copy_bytes);
   }
   if (skipped > 0) report.notes.push_back(std::to_string(skipped) + " byte(s) between chunk records were skipped as damaged");
 
@@ -334,9 +353,20 @@ SalvageReport salvage_archive(const fs::path& damaged, const fs::path& output, c
   if (std::none_of(found.begin(), found.end(), [](const FoundChunk& f) { return f.kept; }))
     throw ArchiveError("nothing to salvage in " + damaged.string() + ": none of its " + std::to_string(chunk_count) +
                        " chunk(s) is intact");
+  // Side files that only the damaged metadata section held (the copy leaves them out) are lost:
+  // the new archive goes without them.
+  format::MetadataSection kept_section = r.section;
+  for (std::size_t s = kept_section.metadata.sources.size(); s-- > 0;) {
+    if (!kept_section.metadata.sources[s].omitted) continue;
+    report.lost_files.insert(report.lost_files.begin(), kept_section.metadata.sources[s].path);
+    kept_section.metadata.sources.erase(kept_section.metadata.sources.begin() + static_cast<std::ptrdiff_t>(s));
+    for (auto& c : kept_section.metadata.channels)
+      if (c.source > s) --c.source;
+  }
+  kept_section.metadata.section_size = 0;
   TemporaryPath temporary(output, options.overwrite);
   {
-    format::ArchiveWriter writer(temporary.path(), r.section);
+    format::ArchiveWriter writer(temporary.path(), kept_section);
     for (std::uint64_t i = 0; i < chunk_count; ++i) {
       const FoundChunk& f = found[i];
       if (!f.kept)

@@ -190,6 +190,9 @@ struct SourceFile {
   // Version 11: the file's samples are big-endian (Open Ephys .continuous, --raw-format int16be).
   bool big_endian = false;
   SourceRecords records;
+  // Version 11, in the metadata copy only (§3.7): a side file whose bytes the copy leaves out
+  // (they are in the metadata section alone); its prefix is empty.
+  bool omitted = false;
   // Version 6: the source's own sample rate when it differs from the archive's (0: the
   // archive's), e.g. a SpikeGLX LF stream beside its AP stream (§4.1).
   double sample_rate = 0;
@@ -201,7 +204,14 @@ struct SourceFile {
 std::vector<std::uint8_t> framing_encode(std::span<const std::uint8_t> framing, const SourceRecords& records);
 std::vector<std::uint8_t> framing_decode(std::span<const std::uint8_t> stored, const SourceRecords& records);
 
-// The side file's original bytes from its stored form (undoes the delta64 coding).
+// Why an omitted side file (read from the metadata copy) cannot be restored.
+inline std::string omitted_file_message(const std::string& path) {
+  return path + ": not in this archive's metadata copy (it keeps no side files' bytes) and the metadata section that held it is damaged; "
+                "spikey salvage writes an archive of everything else";
+}
+
+// The side file's original bytes from its stored form (undoes the delta64 coding); throws
+// ArchiveError for an omitted one.
 std::vector<std::uint8_t> side_file_bytes(const SourceFile& source, std::span<const std::uint8_t> verbatim);
 // The stored form of a side file's bytes: words [offset, offset + 8 * count) replaced by
 // their differences.
@@ -275,6 +285,9 @@ struct Metadata {
   CodecParams codec;
   std::vector<ChannelInfo> channels;
   std::vector<SourceFile> sources;
+  // Version 11, in the metadata copy only (§3.7): the size of the stored metadata section it
+  // copies, where the chunk records start (0 elsewhere).
+  std::uint64_t section_size = 0;
 
   std::uint64_t chunk_count() const {
     return chunk_samples == 0 ? 0 : (total_samples + chunk_samples - 1) / chunk_samples;
@@ -308,6 +321,10 @@ struct MetadataSection {
   Metadata metadata;
   std::vector<std::uint8_t> verbatim;
 };
+
+// The metadata copy of a version 11 archive (§3.7): the same metadata with every side file's
+// bytes left out (`omitted`), the other sources' verbatim bytes laid out again.
+MetadataSection metadata_copy_of(const MetadataSection& section);
 
 // The stored metadata section is one zstd frame (with its content size) holding
 // u64 json_size, the JSON text and the verbatim bytes (§4).

@@ -56,6 +56,7 @@ class ArchiveReader {
   std::uint16_t format_version_ = 0;
   MetadataSection section_;
   std::uint64_t metadata_size_ = 0;  // bytes of the stored metadata section
+  std::optional<std::uint64_t> copy_size_;  // bytes of the metadata copy, when its trailer was read
   std::vector<std::string> damage_;
   std::vector<IndexEntry> index_;
 };

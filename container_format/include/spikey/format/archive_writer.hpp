@@ -42,7 +42,8 @@ class ArchiveWriter {
   std::FILE* file_ = nullptr;          // null: the archive goes to memory_
   std::vector<std::uint8_t> memory_;
   std::uint64_t offset_ = 0;
-  std::vector<std::uint8_t> section_;  // the stored metadata section, written again before the index
+  std::vector<std::uint8_t> section_;  // the stored metadata section
+  std::vector<std::uint8_t> copy_;     // its copy before the index (§3.7: without side files' bytes)
   std::vector<IndexEntry> index_;
 };
 

@@ -105,6 +105,8 @@ struct RestoreReport {
   std::uint64_t lost_chunks = 0;              // salvaged archives: chunks that could not be recovered
   std::uint64_t lost_streams = 0;             // version 10: (chunk, channel) streams lost in kept chunks (restored channels only)
   std::vector<std::string> incomplete_files;  // files with samples in lost chunks (zeros there)
+  // Side files whose bytes only the damaged metadata section held (read from its copy, §3.7): not restored.
+  std::vector<std::string> missing_files;
 };
 
 struct RestoreOptions {

@@ -26,6 +26,7 @@ struct SalvageReport {
   // Lost samples merged into ranges of chunks with the same lost channels.
   std::vector<LostRange> lost_ranges;
   std::vector<std::string> incomplete_files;  // source files with samples in lost chunks
+  std::vector<std::string> lost_files;        // side files only the damaged metadata section held (version 11's copy leaves them out)
   double sample_rate = 0;
   std::uint64_t input_bytes = 0, output_bytes = 0;
   std::vector<std::string> notes;  // what was damaged and how it was worked around
