@@ -22,6 +22,9 @@ FOLDERS = {  # folder: (extension, header bytes, record prefix bytes, frames per
     "openephys_legacy_1": (".continuous", 1024, 12, 1024, 10, True),
     "blackrock_2_1": (".ns2", 56, 0, None, 0, False),   # one block of 6-channel frames
     "intan_fpc": ("amp-", 0, 0, None, 0, False),         # one int16 channel per amp-*.dat
+    "spikeglx_noise4sam": (None,) * 6,                    # whole folders only (their .bin files are raw int16 already)
+    "spikeglx_np2": (None,) * 6,
+    "openephys_binary_mixed": (None,) * 6,
 }
 
 
@@ -30,7 +33,14 @@ def run(cmd, **kw):
 
 
 def files_of(folder):
-    return sorted(f for f in os.listdir(folder) if f not in ("SOURCE.md",) and os.path.isfile(os.path.join(folder, f)))
+    """Every data file under `folder` by relative path (SOURCE.md left out)."""
+    out = []
+    for dirpath, _, names in os.walk(folder):
+        for n in names:
+            rel = os.path.relpath(os.path.join(dirpath, n), folder)
+            if rel != "SOURCE.md":
+                out.append(rel)
+    return sorted(out)
 
 
 def same_tree(a, b, names):
@@ -96,6 +106,7 @@ def main():
             os.makedirs(folder)
             names = files_of(src)
             for n in names:
+                os.makedirs(os.path.dirname(os.path.join(folder, n)), exist_ok=True)
                 shutil.copyfile(os.path.join(src, n), os.path.join(folder, n))
             original = sum(os.path.getsize(os.path.join(folder, n)) for n in names)
             row = {"set": name, "files": len(names), "bytes": original}
@@ -113,6 +124,8 @@ def main():
                               os.path.join(folder, n), tmp) for n in names)
             row["zstd"], row["xz"] = original / z, original / x
             rows.append(row)
+            if layout[0] is None:
+                continue
             # The samples alone: each record file's channel as a mono WAV.
             wav_dir = os.path.join(tmp, name + "_wav")
             os.makedirs(wav_dir)

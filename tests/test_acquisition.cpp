@@ -236,7 +236,7 @@ TEST(Acquisition, SyncChannelsInTheBatchPipelineGiveTheSameBytes) {
   }
 }
 
-TEST(Acquisition, MetaChecksRefuseAlteredOrTruncatedBinaries) {
+TEST(Acquisition, MetaChecksRefuseAlteredBinariesAndKeepTruncatedOnes) {
   test::TempDir dir;
   const fs::path bin = copy_spikeglx_pair(dir / "pair");
   auto bytes = test::read_file(bin);
@@ -249,14 +249,25 @@ TEST(Acquisition, MetaChecksRefuseAlteredOrTruncatedBinaries) {
     EXPECT_NE(std::string(e.what()).find("fileSHA1"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("--raw-channels 33"), std::string::npos) << e.what();
   }
+  // A .bin shorter than its .meta says (a run cut short, a truncated copy) is archived as it is,
+  // with a warning, and restores byte for byte.
+  bytes = test::read_file(kSpikeGlx / "run_g0_t0.imec0.ap.bin");
   bytes.resize(bytes.size() - 66);
   test::write_file(bin, bytes);
-  try {
-    open_inputs({bin});
-    FAIL() << "a truncated .bin was accepted";
-  } catch (const host::InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("fileSizeBytes"), std::string::npos) << e.what();
-  }
+  std::vector<std::string> notes;
+  const auto cut = host::Recording::open({bin}, {}, [&](const std::string& n) { notes.push_back(n); });
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("fileSizeBytes"), std::string::npos) << notes[0];
+  EXPECT_EQ(cut.channel_length(0), bytes.size() / 66);
+  const fs::path archive = dir / "cut.spikey";
+  host::EncodeOptions options;
+  options.overwrite = true;
+  host::compress(cut, archive, options);
+  const format::ArchiveReader reader(archive);
+  host::RestoreOptions restore;
+  restore.output_directory = dir / "restored";
+  EXPECT_TRUE(host::restore_sources(reader, restore).mismatched_files.empty());
+  EXPECT_EQ(test::read_file(dir / "restored" / bin.filename()), bytes);
   // Without its .meta a .bin is not guessed at.
   fs::remove(spikey::host::spikeglx_meta_of(bin));
   try {

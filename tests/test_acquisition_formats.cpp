@@ -25,11 +25,16 @@ std::map<std::string, std::vector<std::uint8_t>> files_under(const fs::path& dir
   return files;
 }
 
-// The data files of a shared format folder (not its SOURCE.md), copied into `to`.
+// The data files of a shared format folder (not its SOURCE.md), copied into `to` with their
+// subfolders.
 fs::path copy_format_folder(const std::string& name, const fs::path& to) {
-  fs::create_directories(to);
-  for (const auto& e : fs::directory_iterator(test::shared_data_dir() / "formats" / name))
-    if (e.is_regular_file() && e.path().filename() != "SOURCE.md") fs::copy_file(e.path(), to / e.path().filename());
+  const fs::path from = test::shared_data_dir() / "formats" / name;
+  for (const auto& e : fs::recursive_directory_iterator(from)) {
+    if (!e.is_regular_file() || e.path().filename() == "SOURCE.md") continue;
+    const fs::path target = to / e.path().lexically_relative(from);
+    fs::create_directories(target.parent_path());
+    fs::copy_file(e.path(), target);
+  }
   return to;
 }
 
@@ -434,5 +439,31 @@ TEST(AcquisitionFormats, IntanFoldersOfBothLayoutsRestoreByteForByte) {
     ADD_FAILURE() << "accepted";
   } catch (const host::InputError& e) {
     EXPECT_NE(std::string(e.what()).find("info.rhd: byte 3000: the RHD header ends early"), std::string::npos) << e.what();
+  }
+}
+
+// SpikeGLX runs with a probe and the NI-DAQ stream (their .bin files shorter than their .meta
+// says: archived with a warning), and an Open Ephys binary folder mixing neural and ADC
+// channels: whole folders, byte for byte, each stream at its own rate.
+TEST(AcquisitionFormats, SpikeGlxRunsAndMixedOpenEphysFoldersRestoreByteForByte) {
+  SPIKEY_REQUIRE_SHARED("formats/spikeglx_np2/all_chan_g0_t0.nidq.bin");
+  SPIKEY_REQUIRE_SHARED("formats/spikeglx_noise4sam/Noise4Sam_g0_t0.nidq.bin");
+  SPIKEY_REQUIRE_SHARED("formats/openephys_binary_mixed/settings.xml");
+  for (const auto& [name, channels, slow_rate] : {std::tuple{"spikeglx_np2", 387u, 25000.0}, std::tuple{"spikeglx_noise4sam", 394u, 11574.1},
+                                                  std::tuple{"openephys_binary_mixed", 6u, 0.0}}) {
+    SCOPED_TRACE(name);
+    test::TempDir dir;
+    const fs::path folder = copy_format_folder(name, dir / "in");
+    const auto a = compress_inputs({folder}, dir / "a.spikey");
+    expect_restores_exactly(a.archive, folder, dir / "out");
+    const format::ArchiveReader reader(a.archive);
+    EXPECT_EQ(reader.metadata().channels.size(), channels);
+    EXPECT_DOUBLE_EQ(reader.metadata().sample_rate, 30000);
+    if (slow_rate > 0) {
+      bool found = false;
+      for (const auto& s : reader.metadata().sources) found = found || std::abs(s.sample_rate - slow_rate) < 0.1;
+      EXPECT_TRUE(found) << "the NI-DAQ stream keeps its own rate";
+      EXPECT_FALSE(a.notes.empty());  // the stale fileSizeBytes
+    }
   }
 }
