@@ -26,14 +26,6 @@ host::Recording open_inputs(const std::vector<fs::path>& inputs) {
   return host::Recording::open(inputs, {}, [](const std::string&) {});
 }
 
-// Every regular file under `dir`, by relative path.
-std::map<std::string, std::vector<std::uint8_t>> files_under(const fs::path& dir) {
-  std::map<std::string, std::vector<std::uint8_t>> files;
-  for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file()) files[e.path().lexically_relative(dir).generic_string()] = test::read_file(e.path());
-  return files;
-}
-
 // Compresses `inputs` at `level`, restores into a fresh folder, and returns the archive path.
 fs::path round_trip(const std::vector<fs::path>& inputs, const std::string& level, const test::TempDir& dir,
                     const fs::path& restored, host::EncodeOptions options = {}) {
@@ -42,12 +34,7 @@ fs::path round_trip(const std::vector<fs::path>& inputs, const std::string& leve
   options.overwrite = true;
   options.threads = 2;
   host::compress(open_inputs(inputs), archive, options);
-  const format::ArchiveReader reader(archive);
-  host::RestoreOptions restore;
-  restore.output_directory = restored;
-  restore.threads = 2;
-  const auto report = host::restore_sources(reader, restore);
-  EXPECT_TRUE(report.mismatched_files.empty());
+  EXPECT_TRUE(test::restore_into(archive, restored).mismatched_files.empty());
   return archive;
 }
 
@@ -138,12 +125,12 @@ TEST(Acquisition, Delta64SideFilesRestoreExactly) {
 }
 
 TEST(Acquisition, OpenEphysFolderRestoresEveryFileAtEveryLevel) {
-  const auto originals = files_under(kOpenEphys);
+  const auto originals = test::files_under(kOpenEphys);
   ASSERT_EQ(originals.size(), 4u);
   for (const std::string level : {"fast", "default", "max"}) {
     test::TempDir dir;
     const fs::path archive = round_trip({kOpenEphys}, level, dir, dir / "restored");
-    EXPECT_TRUE(files_under(dir / "restored") == originals) << level;
+    EXPECT_TRUE(test::files_under(dir / "restored") == originals) << level;
     const format::ArchiveReader reader(archive);
     const format::Metadata& m = reader.metadata();
     ASSERT_EQ(m.channels.size(), 32u);
@@ -189,7 +176,7 @@ TEST(Acquisition, OpenEphysRecordingFromSharedDataRoundTrips) {
   fs::copy_file(shared / "continuous.dat", stream / "continuous.dat");
   fs::copy_file(shared / "timestamps.npy", stream / "timestamps.npy");
   const fs::path archive = round_trip({node}, "default", dir, dir / "restored");
-  EXPECT_TRUE(files_under(dir / "restored") == files_under(node));
+  EXPECT_TRUE(test::files_under(dir / "restored") == test::files_under(node));
   const format::ArchiveReader reader(archive);
   EXPECT_EQ(reader.metadata().total_samples, 49408u);
 }
@@ -198,7 +185,7 @@ TEST(Acquisition, SpikeGlxPairRestoresWithNamesGainsAndSyncRuns) {
   for (const std::string level : {"fast", "default", "max"}) {
     test::TempDir dir;
     const fs::path archive = round_trip({kSpikeGlx / "run_g0_t0.imec0.ap.bin"}, level, dir, dir / "restored");
-    EXPECT_TRUE(files_under(dir / "restored") == files_under(kSpikeGlx)) << level;
+    EXPECT_TRUE(test::files_under(dir / "restored") == test::files_under(kSpikeGlx)) << level;
     const format::ArchiveReader reader(archive);
     const format::Metadata& m = reader.metadata();
     ASSERT_EQ(m.channels.size(), 33u);
@@ -309,7 +296,7 @@ TEST(Acquisition, ApAndLfStreamsArchiveTogetherAtTheirOwnRates) {
   test::write_file(dir / "run" / "run_g0_t0.imec0.lf.meta", std::vector<std::uint8_t>(text.begin(), text.end()));
 
   const fs::path archive = round_trip({dir / "run"}, "default", dir, dir / "restored");
-  EXPECT_TRUE(files_under(dir / "restored") == files_under(dir / "run"));
+  EXPECT_TRUE(test::files_under(dir / "restored") == test::files_under(dir / "run"));
   const format::ArchiveReader reader(archive);
   const format::Metadata& m = reader.metadata();
   ASSERT_EQ(m.channels.size(), 66u);

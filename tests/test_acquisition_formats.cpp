@@ -18,13 +18,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::map<std::string, std::vector<std::uint8_t>> files_under(const fs::path& dir) {
-  std::map<std::string, std::vector<std::uint8_t>> files;
-  for (const auto& e : fs::recursive_directory_iterator(dir))
-    if (e.is_regular_file()) files[e.path().lexically_relative(dir).generic_string()] = test::read_file(e.path());
-  return files;
-}
-
 // The data files of a shared format folder (not its SOURCE.md), copied into `to` with their
 // subfolders.
 fs::path copy_format_folder(const std::string& name, const fs::path& to) {
@@ -54,13 +47,8 @@ Archived compress_inputs(const std::vector<fs::path>& inputs, const fs::path& ar
 }
 
 void expect_restores_exactly(const fs::path& archive, const fs::path& original, const fs::path& restored) {
-  const format::ArchiveReader reader(archive);
-  host::RestoreOptions restore;
-  restore.output_directory = restored;
-  restore.threads = 2;
-  const auto report = host::restore_sources(reader, restore);
-  EXPECT_TRUE(report.mismatched_files.empty());
-  EXPECT_TRUE(files_under(restored) == files_under(original)) << archive;
+  EXPECT_TRUE(test::restore_into(archive, restored).mismatched_files.empty());
+  EXPECT_TRUE(test::files_under(restored) == test::files_under(original)) << archive;
 }
 
 // A channel's samples read from the file by the documented layout: `records` records of

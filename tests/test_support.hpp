@@ -13,10 +13,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "spikey/format/archive_reader.hpp"
+#include "spikey/host/decoder.hpp"
 #include "spikey/host/wav.hpp"
 
 namespace spikey::test {
@@ -81,6 +84,23 @@ inline void write_file(const fs::path& path, const std::vector<std::uint8_t>& by
 }
 
 inline void write_text(const fs::path& path, const std::string& text) { write_file(path, std::vector<std::uint8_t>(text.begin(), text.end())); }
+
+// Every regular file under `dir`, by relative path.
+inline std::map<std::string, std::vector<std::uint8_t>> files_under(const fs::path& dir) {
+  std::map<std::string, std::vector<std::uint8_t>> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) files[e.path().lexically_relative(dir).generic_string()] = read_file(e.path());
+  return files;
+}
+
+// Restores every source of `archive` into `directory` on two threads.
+inline host::RestoreReport restore_into(const fs::path& archive, const fs::path& directory) {
+  const format::ArchiveReader reader(archive);
+  host::RestoreOptions restore;
+  restore.output_directory = directory;
+  restore.threads = 2;
+  return host::restore_sources(reader, restore);
+}
 
 inline std::vector<std::uint8_t> as_bytes(const std::vector<std::int16_t>& samples) {
   const auto* p = reinterpret_cast<const std::uint8_t*>(samples.data());
