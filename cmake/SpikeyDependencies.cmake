@@ -52,3 +52,16 @@ if(SPIKEY_BUILD_BENCH)
                                                           INTERFACE_LINK_LIBRARIES "${SPIKEY_BENCHMARK_LIBRARY};Threads::Threads")
   endif()
 endif()
+
+# NWB (HDF5) inputs: libhdf5 from libhdf5-dev (found through pkg-config) when present; without
+# it, .nwb files are refused with a message saying so (SPIKEY_WITH_HDF5).
+find_package(PkgConfig QUIET)
+if(PkgConfig_FOUND)
+  pkg_check_modules(SPIKEY_HDF5 QUIET IMPORTED_TARGET hdf5)
+endif()
+if(TARGET PkgConfig::SPIKEY_HDF5)
+  set(SPIKEY_WITH_HDF5 ON)
+else()
+  set(SPIKEY_WITH_HDF5 OFF)
+endif()
+message(STATUS "spikey: NWB (HDF5) inputs ${SPIKEY_WITH_HDF5}")

@@ -6,6 +6,7 @@ packages=(
   cmake g++ make pkg-config
   nlohmann-json3-dev libcli11-dev libxxhash-dev libzstd-dev   # metadata, CLI, checksums, metadata compression
   libssl-dev                                                  # SHA-1 of SpikeGLX recordings (fileSHA1)
+  libhdf5-dev                                                 # NWB (HDF5) inputs
   libgtest-dev libgmock-dev libbenchmark-dev                  # tests and micro-benchmarks
   flac wavpack zstd xz-utils bzip2 python3                    # corpus benchmark comparisons
   slurm-wlm munge                                             # the batch job-array test (a local Slurm cluster)

@@ -13,6 +13,10 @@
 #include "spikey/host/window.hpp"
 #include "test_support.hpp"
 
+#if defined(SPIKEY_WITH_HDF5)
+#include <hdf5.h>
+#endif
+
 using namespace spikey;
 namespace fs = std::filesystem;
 
@@ -455,3 +459,105 @@ TEST(AcquisitionFormats, SpikeGlxRunsAndMixedOpenEphysFoldersRestoreByteForByte)
     }
   }
 }
+
+#if defined(SPIKEY_WITH_HDF5)
+namespace {
+
+// An NWB-shaped HDF5 file: /acquisition/<name> groups with neurodata_type ElectricalSeries,
+// their `data` (time, channels) and `starting_time` with a `rate` attribute.
+class NwbWriter {
+ public:
+  explicit NwbWriter(const fs::path& path) {
+    file_ = H5Fcreate(path.string().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    acquisition_ = H5Gcreate2(file_, "/acquisition", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  }
+  ~NwbWriter() {
+    H5Gclose(acquisition_);
+    H5Fclose(file_);
+  }
+  // `type` is the file's element type; `chunked` stores the data in gzip-compressed chunks.
+  template <typename T>
+  void series(const std::string& name, hid_t type, const std::vector<T>& values, hsize_t channels, double rate, bool chunked = false) {
+    const hid_t group = H5Gcreate2(acquisition_, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    string_attribute(group, "neurodata_type", "ElectricalSeries");
+    const hsize_t dims[2] = {values.size() / channels, channels};
+    const hid_t space = H5Screate_simple(2, dims, nullptr);
+    const hid_t plist = H5Pcreate(H5P_DATASET_CREATE);
+    if (chunked) {
+      const hsize_t chunk[2] = {256, channels};
+      H5Pset_chunk(plist, 2, chunk);
+      H5Pset_deflate(plist, 4);
+    }
+    const hid_t data = H5Dcreate2(group, "data", type, space, H5P_DEFAULT, plist, H5P_DEFAULT);
+    H5Dwrite(data, std::is_same_v<T, double> ? H5T_NATIVE_DOUBLE : H5T_NATIVE_SHORT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data());
+    double conversion = 1.95e-7;
+    const hid_t scalar = H5Screate(H5S_SCALAR);
+    const hid_t attr = H5Acreate2(data, "conversion", H5T_IEEE_F32LE, scalar, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(attr, H5T_NATIVE_DOUBLE, &conversion);
+    const hid_t start = H5Dcreate2(group, "starting_time", H5T_IEEE_F64LE, scalar, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const double zero = 0;
+    H5Dwrite(start, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, &zero);
+    const hid_t rate_attr = H5Acreate2(start, "rate", H5T_IEEE_F32LE, scalar, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(rate_attr, H5T_NATIVE_DOUBLE, &rate);
+    for (hid_t id : {rate_attr, attr}) H5Aclose(id);
+    for (hid_t id : {start, data}) H5Dclose(id);
+    H5Sclose(scalar), H5Sclose(space), H5Pclose(plist), H5Gclose(group);
+  }
+
+ private:
+  static void string_attribute(hid_t object, const char* name, const std::string& value) {
+    const hid_t type = H5Tcopy(H5T_C_S1);
+    H5Tset_size(type, value.size());
+    const hid_t scalar = H5Screate(H5S_SCALAR);
+    const hid_t attr = H5Acreate2(object, name, type, scalar, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(attr, type, value.data());
+    H5Aclose(attr), H5Sclose(scalar), H5Tclose(type);
+  }
+  hid_t file_ = -1, acquisition_ = -1;
+};
+
+}  // namespace
+
+TEST(AcquisitionFormats, NwbInt16SeriesAreChannelsAndTheFileRestoresByteForByte) {
+  test::TempDir dir;
+  const auto raw = test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
+  std::vector<std::int16_t> samples(raw.size() / 2);
+  std::memcpy(samples.data(), raw.data(), raw.size());
+  fs::create_directories(dir / "in");
+  {
+    NwbWriter nwb(dir / "in" / "session.nwb");
+    nwb.series("ElectricalSeries", H5T_STD_I16LE, samples, 32, 30000.0);
+    std::vector<double> lfp(samples.begin(), samples.begin() + 3200);
+    nwb.series("LFP", H5T_IEEE_F64LE, lfp, 32, 1000.0);  // float: kept verbatim
+    std::vector<std::int16_t> compressed(samples.begin(), samples.begin() + 32 * 1000);
+    nwb.series("Compressed", H5T_STD_I16LE, compressed, 32, 30000.0, true);  // chunked and gzip: kept verbatim
+  }
+  std::vector<std::string> notes;
+  host::EncodeOptions options;
+  options.threads = 2;
+  const fs::path archive = dir / "nwb.spikey";
+  host::compress(host::Recording::open({dir / "in" / "session.nwb"}, {}, [&](const std::string& n) { notes.push_back(n); }), archive, options);
+  ASSERT_EQ(notes.size(), 2u);
+  EXPECT_NE(notes[0].find("Compressed is kept verbatim: its data are stored chunked or compressed"), std::string::npos) << notes[0];
+  EXPECT_NE(notes[1].find("LFP is kept verbatim: its data are not 16-bit integers"), std::string::npos) << notes[1];
+  expect_restores_exactly(archive, dir / "in", dir / "out");
+  const format::ArchiveReader reader(archive);
+  const auto& m = reader.metadata();
+  ASSERT_EQ(m.channels.size(), 32u);
+  EXPECT_EQ(m.sources[0].kind, format::SourceKind::nwb);
+  EXPECT_EQ(m.channels[7].name, "ElectricalSeries:7");
+  EXPECT_DOUBLE_EQ(m.sample_rate, 30000);
+  EXPECT_NEAR(*m.channels[7].bit_volts, 0.195, 1e-6);
+  std::vector<std::int16_t> reference;
+  for (std::size_t t = 2000; t < 5000; ++t) reference.push_back(samples[32 * t + 7]);
+  EXPECT_EQ(window_of(archive, "ElectricalSeries:7", 2000, 5000), reference);
+  // Files that are not HDF5 are refused naming the file.
+  test::write_file(dir / "not.nwb", std::vector<std::uint8_t>(100, 7));
+  try {
+    host::Recording::open({dir / "not.nwb"}, {}, [](const std::string&) {});
+    ADD_FAILURE() << "accepted";
+  } catch (const host::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("not.nwb: byte 0: not an HDF5 file"), std::string::npos) << e.what();
+  }
+}
+#endif

@@ -31,6 +31,7 @@ const char* source_kind_name(SourceKind kind) {
     case SourceKind::open_ephys_legacy: return "open_ephys_legacy";
     case SourceKind::blackrock: return "blackrock";
     case SourceKind::intan: return "intan";
+    case SourceKind::nwb: return "nwb";
   }
   return "raw";
 }
@@ -221,7 +222,7 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
     const auto kind = field<std::string>(sj, "kind", where);
     bool known = false;
     for (const SourceKind k : {SourceKind::wav, SourceKind::raw, SourceKind::spikeglx, SourceKind::open_ephys, SourceKind::side_file,
-                               SourceKind::neuralynx, SourceKind::open_ephys_legacy, SourceKind::blackrock, SourceKind::intan})
+                               SourceKind::neuralynx, SourceKind::open_ephys_legacy, SourceKind::blackrock, SourceKind::intan, SourceKind::nwb})
       if (kind == source_kind_name(k)) s.kind = k, known = true;
     if (!known) fail("metadata: " + where + " has unknown kind \"" + kind + "\"");
     s.size = field<std::uint64_t>(sj, "size", where);

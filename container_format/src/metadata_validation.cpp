@@ -69,7 +69,8 @@ void validate(const Metadata& m, std::uint64_t verbatim_size, std::uint16_t vers
     next_channel += s.channel_count;
     if (version < 6 && s.kind != SourceKind::wav && s.kind != SourceKind::raw)
       fail("metadata: " + where + " of kind " + source_kind_name(s.kind) + " needs format version 6");
-    if (version < kFirstVersionWithRecords && (s.kind == SourceKind::neuralynx || s.kind == SourceKind::open_ephys_legacy || s.kind == SourceKind::blackrock || s.kind == SourceKind::intan))
+    if (version < kFirstVersionWithRecords && (s.kind == SourceKind::neuralynx || s.kind == SourceKind::open_ephys_legacy || s.kind == SourceKind::blackrock || s.kind == SourceKind::intan ||
+                                                s.kind == SourceKind::nwb))
       fail("metadata: " + where + " of kind " + source_kind_name(s.kind) + " needs format version 11");
     if (s.kind == SourceKind::side_file) {
       if (s.channel_count != 0 || s.frames != 0 || s.suffix.size != 0 || s.prefix.size != (s.omitted ? 0 : s.size) || s.sample_rate != 0)

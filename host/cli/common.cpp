@@ -80,7 +80,7 @@ void add_threads(CLI::App* cmd, CommonOptions& o) {
 void add_recording_inputs(CLI::App* cmd, CompressArgs& a) {
   cmd->add_option("inputs", a.inputs,
                   "WAV files, SpikeGLX .bin (with its .meta), Open Ephys recording folders, Neuralynx .ncs, Open Ephys .continuous, Blackrock "
-                  ".ns1-.ns6 files or their folders, directories of WAVs, or raw files with --raw-channels")
+                  ".ns1-.ns6, NWB files or their folders, directories of WAVs, or raw files with --raw-channels")
       ->required();
   auto* raw_channels = cmd->add_option("--raw-channels", a.recording.raw_channels, "file inputs are headerless interleaved int16 with N channels")
                            ->check(CLI::Range(1u, 65535u));

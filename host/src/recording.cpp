@@ -35,16 +35,17 @@ InputSource open_wav(const fs::path& file, std::string restore_path, bool repair
   return src;
 }
 
-// A Neuralynx .ncs, Open Ephys .continuous or Blackrock .nsX file, or, when it holds no samples,
-// a side file.
+// A Neuralynx .ncs, Open Ephys .continuous, Blackrock .nsX or NWB file, or, when it holds no
+// samples, a side file.
 std::optional<InputSource> open_record_file(const fs::path& file, const std::string& restore_path, const std::function<void(const std::string&)>& note) {
   const auto open = is_neuralynx_ncs(file)         ? open_neuralynx_ncs
                     : is_open_ephys_continuous(file) ? open_open_ephys_continuous
                     : is_blackrock_nsx(file)         ? open_blackrock_nsx
+                    : is_nwb(file)                   ? open_nwb
                                                      : nullptr;
   if (open == nullptr) return std::nullopt;
   InputSource src = open(file, restore_path, note);
-  if (src.frames > 0) return src;
+  if (src.frames > 0 || src.kind == format::SourceKind::side_file) return src;
   note(file.string() + ": no samples after its header; kept whole as a side file");
   return open_side_file(file, restore_path);
 }
@@ -195,7 +196,7 @@ void Recording::add_directory(const fs::path& dir, const InputOptions& options, 
     } else if (path.filename() == "structure.oebin") {
       acquisition = true;
       for (auto& s : read_structure_oebin(path)) streams[s.dat.lexically_normal()] = std::move(s);
-    } else if (is_spikeglx_bin(path) || is_neuralynx_ncs(path) || is_open_ephys_continuous(path) || is_blackrock_nsx(path)) {
+    } else if (is_spikeglx_bin(path) || is_neuralynx_ncs(path) || is_open_ephys_continuous(path) || is_blackrock_nsx(path) || is_nwb(path)) {
       acquisition = true;
     }
   }
@@ -227,7 +228,7 @@ void Recording::add_directory(const fs::path& dir, const InputOptions& options, 
   if (!streams.empty()) throw InputError(streams.begin()->first.string() + ": listed in a structure.oebin but missing");
   if (recordings == 0)
     throw InputError(dir.string() + ": directory holds no recordings (.wav files, SpikeGLX .bin with .meta, an Open Ephys structure.oebin, "
-                     "an Intan info.rhd with its .dat files, Neuralynx .ncs, Open Ephys .continuous or Blackrock .ns1-.ns6 files)");
+                     "an Intan info.rhd with its .dat files, Neuralynx .ncs, Open Ephys .continuous, Blackrock .ns1-.ns6 or NWB files)");
   if (skipped > 0) note(dir.string() + ": skipping " + std::to_string(skipped) + " file(s) that are not .wav");
 }
 

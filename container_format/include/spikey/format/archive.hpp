@@ -135,8 +135,8 @@ inline std::uint64_t metadata_copy_bytes(std::uint16_t version, std::uint64_t me
 // from the acquisition system's files (version 6); a side file (version 6) holds no channels
 // and is kept whole in the verbatim area; neuralynx (.ncs) and open_ephys_legacy (.continuous)
 // hold one channel's samples in records, blackrock (.ns1-.ns6) and intan (the .dat files of an
-// RHD folder) their channels' (version 11).
-enum class SourceKind { wav, raw, spikeglx, open_ephys, side_file, neuralynx, open_ephys_legacy, blackrock, intan };
+// RHD folder) and nwb (an NWB file's ElectricalSeries) their channels' (version 11).
+enum class SourceKind { wav, raw, spikeglx, open_ephys, side_file, neuralynx, open_ephys_legacy, blackrock, intan, nwb };
 
 // The metadata's name of a source kind (§4.3).
 const char* source_kind_name(SourceKind kind);

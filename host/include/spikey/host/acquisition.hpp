@@ -68,6 +68,13 @@ bool is_intan_folder_file(const std::filesystem::path& file);
 std::vector<InputSource> open_intan_folder(const std::filesystem::path& info, const std::vector<std::pair<std::string, std::filesystem::path>>& files,
                                            const std::string& folder_prefix, const std::function<void(const std::string&)>& note);
 
+// NWB files (host/src/formats/nwb.cpp, with libhdf5): the largest ElectricalSeries under
+// /acquisition whose data are contiguous 16-bit integers becomes the source's channels, the
+// rest of the file verbatim; without one, the file is a side file (with a note). Throws
+// InputError when the file is not HDF5, or when spikey was built without HDF5.
+bool is_nwb(const std::filesystem::path& file);
+InputSource open_nwb(const std::filesystem::path& file, std::string restore_path, const std::function<void(const std::string&)>& note);
+
 // Uppercase hex SHA-1, the form of SpikeGLX's fileSHA1.
 std::string sha1_hex(std::span<const std::uint8_t> bytes);
 
