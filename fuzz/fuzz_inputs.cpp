@@ -5,8 +5,8 @@
 //                        SpikeGLX pair (text = the .meta, binary = the .bin), clear: an Open
 //                        Ephys folder (text = structure.oebin, binary = continuous/s/continuous.dat
 //                        and, when bit 3 is set, the same bytes as an .npy side file)
-//   bits 0-1 = 0b00      bit 2 set: a Neuralynx .ncs file; bit 3 set (bit 2 clear): an Open
-//                        Ephys legacy .continuous file; neither: a WAV file
+//   bits 0-1 = 0b00      bits 2-3 = 01: a Neuralynx .ncs file; 10: an Open Ephys legacy
+//                        .continuous file; 11: a Blackrock .ns5 file; 00: a WAV file
 //   bits 6-7             the level
 // The bytes are parsed, and when they are a usable recording they are compressed, the archive
 // is decoded and every restored file must equal its original (verify-after-compress plus
@@ -57,7 +57,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::span<const std::uint8_t> file(data + 1, size - 1);
   const bool raw = mode & 1;
   const bool acquisition = (mode & 3) == 2;
-  const char* record_file = (mode & 3) != 0 ? nullptr : (mode & 4) ? "input.ncs" : (mode & 8) ? "input.continuous" : nullptr;
+  static const char* const kRecordFiles[] = {nullptr, "input.ncs", "input.continuous", "input.ns5"};
+  const char* record_file = (mode & 3) != 0 ? nullptr : kRecordFiles[(mode >> 2) & 3];
   if (!raw && !acquisition && record_file == nullptr) {
     try {
       host::parse_wav(file, "fuzz.wav");

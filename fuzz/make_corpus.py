@@ -155,6 +155,8 @@ def main():
     # 5 records and 37 bytes of a 6th (partial last records).
     with open(os.path.join(ROOT, "samples/neuralynx/CSC1_truncated.ncs"), "rb") as f:
         write(os.path.join(out, "inputs", "neuralynx_ncs_partial.in"), bytes([0x04]) + f.read()[: 16384 + 6 * 1044 + 100])
+    with open(os.path.join(ROOT, "samples/blackrock/l101210-001.ns2"), "rb") as f:  # bits 2-3 = 11: a Blackrock .ns5
+        write(os.path.join(out, "inputs", "blackrock_ns21.in"), bytes([0x0c]) + f.read()[: 56 + 12 * 300])
     with open(os.path.join(ROOT, "samples/open_ephys_legacy/101_CH0.continuous"), "rb") as f:
         write(os.path.join(out, "inputs", "open_ephys_continuous_partial.in"), bytes([0x48]) + f.read()[: 1024 + 5 * 2070 + 37])
     # Format 11: a folder's side files left out of the metadata copy.
