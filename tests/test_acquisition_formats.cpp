@@ -10,6 +10,7 @@
 #include "spikey/host/decoder.hpp"
 #include "spikey/host/encoder.hpp"
 #include "spikey/host/recording.hpp"
+#include "spikey/host/salvage.hpp"
 #include "spikey/host/window.hpp"
 #include "test_support.hpp"
 
@@ -130,6 +131,23 @@ TEST(AcquisitionFormats, NeuralynxFoldersRestoreByteForByteWithNamesRatesAndGain
   const auto reference = samples_by_layout(test::read_file(folder / "CSC1_truncated.ncs"), 16384, 20, 512, 0, false);
   ASSERT_EQ(reference.size(), 31u * 512);
   EXPECT_EQ(window_of(dir / "default.spikey", "CSC1", 500, 1700), slice(reference, 500, 1700));
+}
+
+// Records through the metadata copy (SPEC §3.7): with the metadata section damaged, the .ncs
+// files' framing comes from the copy, and salvage gives them back byte for byte without the
+// folder's side file.
+TEST(AcquisitionFormats, RecordFilesRestoreFromTheMetadataCopy) {
+  test::TempDir dir;
+  fs::create_directories(dir / "in");
+  for (const auto& e : fs::directory_iterator(test::samples_dir() / "neuralynx")) fs::copy_file(e.path(), dir / "in" / e.path().filename());
+  const auto a = compress_inputs({dir / "in"}, dir / "a.spikey");
+  auto bytes = test::read_file(a.archive);
+  bytes[70] ^= 0x10;  // inside the metadata section
+  test::write_file(dir / "bad.spikey", bytes);
+  const auto report = host::salvage_archive(dir / "bad.spikey", dir / "saved.spikey", {true, 1});
+  EXPECT_EQ(report.lost_files, (std::vector<std::string>{"README.txt"}));
+  fs::remove(dir / "in" / "README.txt");
+  expect_restores_exactly(dir / "saved.spikey", dir / "in", dir / "out");
 }
 
 TEST(AcquisitionFormats, NeuralynxGapAndSideFilesRestoreExactly) {
