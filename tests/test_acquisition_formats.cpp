@@ -387,6 +387,8 @@ TEST(AcquisitionFormats, IntanFoldersOfBothLayoutsRestoreByteForByte) {
     EXPECT_TRUE(m.channels[71].sync);
     EXPECT_EQ(m.channels[73].name, "time_high16");
     EXPECT_TRUE(m.channels[73].sync);
+    EXPECT_EQ(m.channels[72].units, "samples");
+    EXPECT_DOUBLE_EQ(*m.channels[73].bit_volts, 65536);
     EXPECT_DOUBLE_EQ(m.sample_rate, 30000);
   }
   // The same recording saved as one file per signal type: amplifier.dat interleaves the 64

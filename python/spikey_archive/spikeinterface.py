@@ -6,7 +6,7 @@
     write_spikey(recording, "copy.spikey", level="max")   # streams any recording block by block
 
 A recording is one stream of the archive: the channels sampled at one rate (SpikeGLX AP and LF
-are two), sync and digital-word channels left out unless asked for. Channel ids are the
+are two), sync, digital-word and sample-number channels left out unless asked for. Channel ids are the
 archive's channel names; gains to µV come from the archive's `bit_volts` and `units` where the
 source recorded them (SpikeGLX, Open Ephys, or what `write_spikey`/`spikey.compress` stored), and
 a SpikeGLX stream gets its probe geometry from the `.meta` kept in the archive.
@@ -41,7 +41,8 @@ class SpikeyRecordingExtractor(BaseRecording):
     file_path : path of the archive
     stream_id : the stream's sample rate as text ("30000"); needed only when the archive holds
         streams at more than one rate (`stream_ids` lists them)
-    include_sync : keep sync and digital-word channels (SpikeGLX SY/XD), which are bitfields
+    include_sync : keep sync and digital-word channels (SpikeGLX SY/XD), which are bitfields, and
+        sample-number channels (units "samples": an Intan time.dat's two halves)
     threads : decoder threads per read
     """
 
@@ -60,8 +61,8 @@ class SpikeyRecordingExtractor(BaseRecording):
             stream_id = streams[0]
         if stream_id not in streams:
             raise ValueError(f"{file_path} has no stream {stream_id!r} (streams: {', '.join(streams)})")
-        sync = set(reader.sync_channels)
-        channels = [c for c, r in enumerate(rates) if _stream_id(r) == stream_id and (include_sync or c not in sync)]
+        not_signals = set(reader.sync_channels) | {c for c, u in enumerate(reader.units) if u == "samples"}
+        channels = [c for c, r in enumerate(rates) if _stream_id(r) == stream_id and (include_sync or c not in not_signals)]
         if not channels:
             raise ValueError(f"stream {stream_id} of {file_path} holds only sync channels (include_sync=True keeps them)")
         names = [reader.channel_names[c] for c in channels]

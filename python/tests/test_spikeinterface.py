@@ -122,3 +122,15 @@ def test_spikeglx_probe_geometry_from_the_archived_meta(tmp_path):
     raw = np.fromfile(folder / "Noise4Sam_g0_t0.imec0.ap.bin", dtype="<i2").reshape(-1, 385)
     np.testing.assert_array_equal(recording.get_traces(start_frame=0, end_frame=500), raw[:500, :384])
     assert pickle.loads(pickle.dumps(recording)).get_probe().get_contact_count() == 384
+
+
+def test_an_intan_folder_reads_as_its_amplifier_channels(tmp_path):
+    # The golden v11 archive of samples/intan: four amplifier files (channels 0-3 of the cinpla
+    # slice) and time.dat, whose two halves (units "samples") are not signals.
+    recording = read_spikey(GOLDEN / "v11" / "intan.spikey")
+    assert list(recording.get_channel_ids()) == ["A-000", "A-001", "A-002", "A-003"]
+    np.testing.assert_allclose(recording.get_channel_gains(), 0.195)
+    cinpla = np.fromfile(ROOT / "samples" / "cinpla32" / "cinpla32_30kHz_first6000.dat", dtype="<i2").reshape(-1, 32)
+    np.testing.assert_array_equal(recording.get_traces(start_frame=700, end_frame=2900), cinpla[700:2900, :4])
+    every = read_spikey(GOLDEN / "v11" / "intan.spikey", include_sync=True)
+    assert list(every.get_channel_ids())[4:] == ["time_low16", "time_high16"]

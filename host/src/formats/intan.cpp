@@ -21,7 +21,8 @@
 // Each .dat of samples becomes a source (SPEC.md §4.2; uint16 files as sample_format uint16),
 // with its channels' names and gains from the header; digital words are sync channels (runs).
 // time.dat becomes a source of two channels, the low and high 16 bits of each sample number
-// (the high half as runs), so that hours of sample numbers cost almost nothing.
+// (the high half as runs), so that hours of sample numbers cost almost nothing; their units are
+// "samples" (1 and 65536 per step), which tells readers they are not signals.
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -199,6 +200,7 @@ std::vector<InputSource> open_intan_folder(const std::filesystem::path& info, co
       label.name = c.name;
       label.bit_volts = microvolts_per_step(c.type, header.board_mode);
       if (label.bit_volts) label.units = "uV";
+      if (c.type < 0) label.bit_volts = c.type == -1 ? 1.0 : 65536.0, label.units = "samples";  // time.dat's halves count samples
       label.sync = c.type >= 4 || c.type == -2;
       src.labels.push_back(std::move(label));
     }
