@@ -181,8 +181,7 @@ std::string ArchiveReader::read_metadata_copy(const std::optional<Footer>& foote
     try {
       section_ = parse_metadata_section(copy, version);
       format_version_ = version;
-      // Up to version 10 the copy has the section's size; from 11 it records that size.
-      metadata_size_ = version < kFirstVersionWithRecords ? trailer.metadata_size : section_.metadata.section_size;
+      metadata_size_ = copied_section_size(version, trailer.metadata_size, section_.metadata);
       if (metadata_size_ == 0 || metadata_size_ > copy_at - kFileHeaderSize) return "its section size does not fit the file" + at(copy_at);
       return {};
     } catch (const ArchiveError& e) {

@@ -23,11 +23,14 @@ bool has_extension(const fs::path& file, const char* wanted) {
 }
 
 InputSource open_interleaved_int16(const fs::path& file, std::string restore_path, format::SourceKind kind, std::uint32_t channels,
-                                   double sample_rate) {
+                                   double sample_rate, std::uint64_t offset) {
   InputSource src{file, std::move(restore_path), kind, MappedFile(file)};
+  if (offset > src.map.size())
+    throw InputError(file.string() + ": --raw-offset " + std::to_string(offset) + " is past the end of the file (" + std::to_string(src.map.size()) +
+                     " bytes)");
   src.channel_count = channels;
-  src.data_offset = 0;
-  src.frames = src.map.size() / (std::uint64_t{channels} * 2);  // a partial last frame stays verbatim
+  src.data_offset = offset;
+  src.frames = (src.map.size() - offset) / (std::uint64_t{channels} * 2);  // a partial last frame stays verbatim
   src.sample_rate = sample_rate;
   return src;
 }

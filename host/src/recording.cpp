@@ -35,14 +35,21 @@ InputSource open_wav(const fs::path& file, std::string restore_path, bool repair
   return src;
 }
 
-// A Neuralynx .ncs, Open Ephys .continuous, Blackrock .nsX or NWB file, or, when it holds no
-// samples, a side file.
+using FileOpener = InputSource (*)(const fs::path&, std::string, const std::function<void(const std::string&)>&);
+
+// The reader of a file that is a recording by itself (Neuralynx .ncs, Open Ephys .continuous,
+// Blackrock .nsX, NWB), or null.
+FileOpener recording_file_opener(const fs::path& file) {
+  return is_neuralynx_ncs(file)         ? open_neuralynx_ncs
+         : is_open_ephys_continuous(file) ? open_open_ephys_continuous
+         : is_blackrock_nsx(file)         ? open_blackrock_nsx
+         : is_nwb(file)                   ? open_nwb
+                                          : nullptr;
+}
+
+// Such a file, or, when it holds no samples, a side file.
 std::optional<InputSource> open_record_file(const fs::path& file, const std::string& restore_path, const std::function<void(const std::string&)>& note) {
-  const auto open = is_neuralynx_ncs(file)         ? open_neuralynx_ncs
-                    : is_open_ephys_continuous(file) ? open_open_ephys_continuous
-                    : is_blackrock_nsx(file)         ? open_blackrock_nsx
-                    : is_nwb(file)                   ? open_nwb
-                                                     : nullptr;
+  const FileOpener open = recording_file_opener(file);
   if (open == nullptr) return std::nullopt;
   InputSource src = open(file, restore_path, note);
   if (src.frames > 0 || src.kind == format::SourceKind::side_file) return src;
@@ -83,14 +90,10 @@ Recording Recording::open(const std::vector<fs::path>& arguments, const InputOpt
     } else if (fs::is_regular_file(status)) {
       const std::string base = arg.filename().string();
       if (options.raw_channels) {
-        InputSource raw = open_interleaved_int16(arg, base, format::SourceKind::raw, *options.raw_channels, *options.raw_rate);
+        InputSource raw =
+            open_interleaved_int16(arg, base, format::SourceKind::raw, *options.raw_channels, *options.raw_rate, options.raw_offset);
         raw.unsigned_samples = options.raw_unsigned;
         raw.big_endian = options.raw_big_endian;
-        if (options.raw_offset > raw.map.size())
-          throw InputError(arg.string() + ": --raw-offset " + std::to_string(options.raw_offset) + " is past the end of the file (" +
-                           std::to_string(raw.map.size()) + " bytes)");
-        raw.data_offset = options.raw_offset;
-        raw.frames = (raw.map.size() - options.raw_offset) / (std::uint64_t{*options.raw_channels} * 2);  // a partial last frame stays verbatim
         add(std::move(raw));
       } else if (is_spikeglx_bin(arg) || is_spikeglx_meta(arg)) {
         fs::path bin = arg;
@@ -196,7 +199,7 @@ void Recording::add_directory(const fs::path& dir, const InputOptions& options, 
     } else if (path.filename() == "structure.oebin") {
       acquisition = true;
       for (auto& s : read_structure_oebin(path)) streams[s.dat.lexically_normal()] = std::move(s);
-    } else if (is_spikeglx_bin(path) || is_neuralynx_ncs(path) || is_open_ephys_continuous(path) || is_blackrock_nsx(path) || is_nwb(path)) {
+    } else if (is_spikeglx_bin(path) || recording_file_opener(path) != nullptr) {
       acquisition = true;
     }
   }

@@ -101,8 +101,7 @@ std::optional<Recovered> recover_metadata_copy(std::span<const std::uint8_t> fil
         r.header.format_version = version;
         r.header.metadata_size = t.metadata_size;
         r.header.metadata_checksum = t.metadata_checksum;
-        // Up to version 10 the copy has the section's size; from 11 it records that size.
-        const std::uint64_t section_size = version < format::kFirstVersionWithRecords ? t.metadata_size : r.section.metadata.section_size;
+        const std::uint64_t section_size = format::copied_section_size(version, t.metadata_size, r.section.metadata);
         if (section_size == 0 || section_size > trailer_at - t.metadata_size - format::kFileHeaderSize) return std::nullopt;
         r.metadata_end = format::kFileHeaderSize + section_size;
         r.copy_bytes = t.metadata_size + format::kMetadataTrailerSize;

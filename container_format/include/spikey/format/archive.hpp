@@ -317,6 +317,12 @@ std::string lost_chunk_message(const Metadata& metadata, std::uint64_t chunk);
 // The same for one channel's lost stream in a kept chunk (version 10, SPEC.md §6.3).
 std::string lost_stream_message(const Metadata& metadata, std::uint64_t chunk, std::uint32_t channel);
 
+// The size of the stored metadata section that a metadata copy of `copy_size` bytes stands
+// for (§3.7): the copy's own up to version 10, the `section_size` it records from version 11.
+inline std::uint64_t copied_section_size(std::uint16_t version, std::uint64_t copy_size, const Metadata& copy) {
+  return version < kFirstVersionWithRecords ? copy_size : copy.section_size;
+}
+
 struct MetadataSection {
   Metadata metadata;
   std::vector<std::uint8_t> verbatim;

@@ -17,9 +17,10 @@ namespace spikey::host {
 // Whether `file`'s extension is `wanted` (".bin"), ignoring case.
 bool has_extension(const std::filesystem::path& file, const char* wanted);
 
-// Headerless interleaved int16 with `channels` channels; a partial last frame stays verbatim.
+// Interleaved int16 with `channels` channels after `offset` header bytes; a partial last frame
+// stays verbatim. Throws InputError when the offset lies past the end of the file.
 InputSource open_interleaved_int16(const std::filesystem::path& file, std::string restore_path, format::SourceKind kind,
-                                   std::uint32_t channels, double sample_rate);
+                                   std::uint32_t channels, double sample_rate, std::uint64_t offset = 0);
 
 // A file kept whole. An .npy array of 8-byte elements (int64 sample numbers, float64
 // timestamps) gets its elements delta64-coded so that regular sequences compress to nothing.

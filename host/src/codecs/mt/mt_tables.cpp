@@ -11,9 +11,7 @@ MtTables::MtTables(const f::CodecParams& codec)
     : cum_(f::MtTableSet::kCumEntries + 1, f::kMtProbePadValue),  // + 1: the lockstep decoder reads one entry past a slot's probes
       index_(f::MtTableSet::kIndexEntries, 0),
       normaliser_(f::MtTableSet::kSlots, 0),
-      shapes_(f::MtTableSet::kShapeEntries, 0),
-      phase_mask_(f::kCmClasses),
-      plain_(f::kCmClasses) {
+      shapes_(f::MtTableSet::kShapeEntries, 0) {
   const f::CmModelTables model(codec);
   const f::CmTables view = model.for_map(f::ValueMap{});  // its code range is not used: the mt prior has none
   prior_.assign(view.prior, view.prior + view.prior_mask + 1);
@@ -24,8 +22,6 @@ MtTables::MtTables(const f::CodecParams& codec)
     std::copy(view.shape[k], view.shape[k] + f::kCmMaxHalfWidth + 1, shapes_.begin() + static_cast<std::ptrdiff_t>(c * (f::kCmMaxHalfWidth + 1)));
     set_.half_width[k] = view.half_width[k];
     set_.shift[k] = view.shift[k];
-    phase_mask_[c] = view.shift[k] != 0 ? 0u : view.prior_mask;
-    plain_[c] = view.shift[k] == 0 ? 1u : 0u;
     if (view.shift[k] == 0) plain_classes_ |= std::uint64_t{1} << k;
   }
   set_.shapes = shapes_.data();
@@ -35,7 +31,8 @@ MtTables::MtTables(const f::CodecParams& codec)
   set_.normaliser = normaliser_.data();
   for (int k = 0; k < f::kCmClasses; ++k) {
     const auto c = static_cast<std::size_t>(k);
-    for (std::uint32_t phase = 0; phase <= phase_mask_[c]; ++phase) {
+    const std::uint32_t phases = set_.shift[k] != 0 ? 1 : set_.prior_mask + 1;  // a class with a bucket shift has one table
+    for (std::uint32_t phase = 0; phase < phases; ++phase) {
       f::MtTable t = f::mt_table_of(set_, k, static_cast<std::int32_t>(phase));  // its shape, half width, shift and prior
       const std::size_t slot = c * kPhases + phase;
       f::mt_build_table(t, cum_.data() + slot * kStride, index_.data() + slot * f::kMtIndexEntries);

@@ -32,17 +32,13 @@ class MtTables {
   // Flat views for the lockstep decoder.
   const std::uint32_t* cum() const { return cum_.data(); }
   const std::uint8_t* index() const { return index_.data(); }
-  const std::uint32_t* phase_mask() const { return phase_mask_.data(); }  // per class: the prior's mask, 0 with a shift
-  const std::uint32_t* central() const { return set_.central; }           // per class
-  const std::uint32_t* plain() const { return plain_.data(); }            // per class: 1 without a bucket shift
-  std::uint64_t plain_classes() const { return plain_classes_; }          // bit k: class k has no bucket shift
+  std::uint64_t plain_classes() const { return plain_classes_; }  // bit k: class k has no bucket shift
 
  private:
   std::vector<std::uint32_t> cum_;
   std::vector<std::uint8_t> index_;
   std::vector<std::uint64_t> normaliser_;
   std::vector<std::uint16_t> shapes_, prior_;
-  std::vector<std::uint32_t> phase_mask_, plain_;
   std::uint64_t plain_classes_ = 0;
   format::MtTableSet set_;
 };
