@@ -7,8 +7,9 @@ archive/: small real archives at every level (mono N1 files, 4-channel Intan, a 
 a sync channel and an Open Ephys folder), 3 KB or so each,
 so that mutations reach every codec, and a salvaged one with lost chunks. The *_v4 to *_v8 files
 were made by this script with spikey 0.4.0 to 0.9.0 (format versions 4 to 9) and are kept as seeds
-for those versions; the unsuffixed ones are version 10 (stream checks, the metadata copy, and a
-salvaged archive with lost streams). inputs/: a mode byte (fuzz_inputs.cpp) followed by small
+for those versions; the *_v11 files are format 11 (records, side files left out of the metadata
+copy); the unsuffixed ones are the current version (stream checks, the metadata copy, a salvaged
+archive with lost streams, records, and format 12's planar records of Intan .rhd/.rhs files). inputs/: a mode byte (fuzz_inputs.cpp) followed by small
 WAV (plain, with extra chunks, EXTENSIBLE) and raw slices of the same recordings, and small
 SpikeGLX and Open Ephys folders (acquisition mode).
 """
@@ -159,6 +160,39 @@ def main():
         write(os.path.join(out, "inputs", "blackrock_ns21.in"), bytes([0x0c]) + f.read()[: 56 + 12 * 300])
     with open(os.path.join(ROOT, "samples/open_ephys_legacy/101_CH0.continuous"), "rb") as f:
         write(os.path.join(out, "inputs", "open_ephys_continuous_partial.in"), bytes([0x48]) + f.read()[: 1024 + 5 * 2070 + 37])
+    # Format 12 (mode bits 0-3 = 0, bit 4: .rhd, bit 5: .rhs): the bundled Intan .rhd cut to 5 blocks
+    # and 300 bytes of a 6th, and an RHS file (header as the application note lays it out) of 2
+    # amplifier channels with DC and stimulation words, one ADC input and a digital-input word,
+    # 3 blocks of 128 real frames.
+    with open(os.path.join(ROOT, "samples/intan_rhd/intan_rhd_231117_052630.rhd"), "rb") as f:
+        write(os.path.join(out, "inputs", "intan_rhd_partial.in"), bytes([0x10]) + f.read()[: 8082 + 5 * 9408 + 300])
+
+    def qstring(text):
+        return struct.pack("<I", 2 * len(text)) + text.encode("utf-16le")
+
+    rhs = struct.pack("<IhhfhffffffffhffhhfffI", 0xD69127AC, 1, 0, 30000.0, 1, *([100.0] * 8), 0, 1000.0, 1000.0, 0, 1, 1.0, 1.0, 0.0, 0)
+    rhs += qstring("") + qstring("") + struct.pack("<hh", 1, 0) + qstring("Hardware") + struct.pack("<h", 1) + qstring("Port A") + qstring("A")
+    channels = [("A-000", 0), ("A-001", 0), ("ANALOG-IN-1", 3), ("DIGITAL-IN-01", 5)]
+    rhs += struct.pack("<hhh", 1, len(channels), 2)
+    for i, (name, kind) in enumerate(channels):
+        rhs += qstring(name) + qstring(name) + struct.pack("<hhhh", i, i, kind, 1) + struct.pack("<7h", *([0] * 7)) + struct.pack("<ff", 0, 0)
+    amp = cinpla_frames([0, 1, 2], 0, 384)
+    for k in range(3):
+        rhs += struct.pack("<128i", *range(128 * k, 128 * k + 128))
+        for c in range(3):  # A-000, A-001, then ANALOG-IN-1 from a third real channel
+            values = struct.unpack_from("<384h", b"".join(amp[6 * t + 2 * c: 6 * t + 2 * c + 2] for t in range(384)))[128 * k: 128 * k + 128]
+            rhs += struct.pack("<128H", *[v + 32768 for v in values])
+            if c == 1:  # after the amplifiers: their DC values, then their stimulation words
+                rhs += struct.pack("<256H", *[512 + (t // 40) % 5 for t in range(256)]) + struct.pack("<256H", *[0x0101 if t % 100 < 5 else 0 for t in range(256)])
+        rhs += struct.pack("<128H", *[(128 * k + t) // 50 % 2 for t in range(128)])
+    write(os.path.join(out, "inputs", "intan_rhs.in"), bytes([0x20]) + rhs)
+    with tempfile.TemporaryDirectory() as tmp:  # the same two as archives: planar records, with and without a gap
+        with open(os.path.join(ROOT, "samples/intan_rhd/intan_rhd_231117_052630.rhd"), "rb") as f:
+            write(os.path.join(tmp, "cut.rhd"), f.read()[: 8082 + 5 * 9408 + 300])
+        write(os.path.join(tmp, "stim.rhs"), rhs)
+        for name, level in (("cut.rhd", "default"), ("stim.rhs", "max")):
+            subprocess.run([spikey, "compress", os.path.join(tmp, name), "--level", level, "--chunk-seconds", "0.01", "-o",
+                            os.path.join(out, "archive", f"intan_{name.replace('.', '_')}_planar.spikey"), "-f", "-q"], check=True)
     # Format 11: a folder's side files left out of the metadata copy.
     subprocess.run([spikey, "compress", os.path.join(ROOT, "samples", "open_ephys", "Record Node 101"), "--chunk-seconds", "0.05", "-o",
                     os.path.join(out, "archive", "open_ephys_folder_side_files.spikey"), "-f", "-q"], check=True)

@@ -14,6 +14,9 @@
 #include "spikey/host/window.hpp"
 #include "test_support.hpp"
 
+#include <functional>
+#include <map>
+
 #if defined(SPIKEY_WITH_HDF5)
 #include <hdf5.h>
 #endif
@@ -581,3 +584,218 @@ TEST(AcquisitionFormats, NwbInt16SeriesAreChannelsAndTheFileRestoresByteForByte)
   }
 }
 #endif
+
+namespace {
+
+// Little-endian bytes in the order Intan's headers and data blocks hold them.
+struct IntanBytes {
+  std::vector<std::uint8_t> b;
+  template <typename T>
+  void put(T v) {
+    const auto* p = reinterpret_cast<const std::uint8_t*>(&v);
+    b.insert(b.end(), p, p + sizeof v);
+  }
+  void qstring(const std::string& s) {
+    put<std::uint32_t>(static_cast<std::uint32_t>(2 * s.size()));
+    for (char c : s) put<std::uint16_t>(static_cast<std::uint16_t>(c));
+  }
+};
+
+struct IntanTestChannel {
+  std::string name;
+  std::int16_t type;  // the file's signal type number
+};
+
+// An RHD (1.3 or 3.x) or RHS header as the application notes lay it out, all channels in one
+// enabled signal group.
+std::vector<std::uint8_t> intan_header(bool rhs, std::int16_t major, std::int16_t minor, const std::vector<IntanTestChannel>& channels,
+                                       std::int16_t temperature_sensors, bool dc_saved) {
+  IntanBytes h;
+  h.put<std::uint32_t>(rhs ? 0xd69127acu : 0xc6912702u);
+  h.put(major), h.put(minor);
+  h.put(30000.0f);
+  h.put<std::int16_t>(1);
+  for (int i = 0; i < (rhs ? 8 : 6); ++i) h.put(100.0f);
+  h.put<std::int16_t>(0);
+  h.put(1000.0f), h.put(1000.0f);
+  if (rhs) h.put<std::int16_t>(0), h.put<std::int16_t>(1), h.put(1.0f), h.put(1.0f), h.put(0.0f);
+  h.qstring("a note"), h.qstring(""), h.qstring("");
+  if (rhs) {
+    h.put<std::int16_t>(dc_saved ? 1 : 0), h.put<std::int16_t>(0), h.qstring("Hardware");
+  } else {
+    h.put(temperature_sensors), h.put<std::int16_t>(0);
+    if (major > 1) h.qstring("Hardware");
+  }
+  h.put<std::int16_t>(1);
+  h.qstring("Port A"), h.qstring("A");
+  h.put<std::int16_t>(1), h.put(static_cast<std::int16_t>(channels.size())), h.put<std::int16_t>(0);
+  for (std::size_t i = 0; i < channels.size(); ++i) {
+    h.qstring(channels[i].name), h.qstring(channels[i].name);
+    h.put(static_cast<std::int16_t>(i)), h.put(static_cast<std::int16_t>(i)), h.put(channels[i].type), h.put<std::int16_t>(1);
+    for (int k = 0; k < (rhs ? 7 : 6); ++k) h.put<std::int16_t>(0);  // chip channel, (command stream,) board stream, triggers
+    h.put(0.0f), h.put(0.0f);
+  }
+  return h.b;
+}
+
+}  // namespace
+
+// A traditional .rhd file (samples/intan_rhd: the real RHX 3.3 header, port B switched off,
+// around real amplifier samples): the full-rate channels as planar records, the auxiliary
+// inputs a gap of framing, a partial last block kept; windows equal the block layout read
+// directly; damaged headers are named by file and byte.
+TEST(AcquisitionFormats, IntanRhdFilesRestoreByteForByteAsPlanarRecords) {
+  test::TempDir dir;
+  const fs::path rhd = test::samples_dir() / "intan_rhd" / "intan_rhd_231117_052630.rhd";
+  const auto a = compress_inputs({rhd}, dir / "rhd.spikey");
+  bool warned = false;
+  for (const auto& n : a.notes) warned = warned || n.find("the last data block is partial (1000 of 9408 bytes") != std::string::npos;
+  EXPECT_TRUE(warned);
+  expect_restores_exactly(a.archive, rhd.parent_path(), dir / "out");
+  const format::ArchiveReader reader(a.archive);
+  const auto& m = reader.metadata();
+  ASSERT_EQ(m.channels.size(), 32u + 1 + 1);  // A-000..A-031, the ADC input, the digital-input word
+  EXPECT_EQ(m.channels[0].name, "A-000");
+  EXPECT_DOUBLE_EQ(*m.channels[0].bit_volts, 0.195);
+  EXPECT_EQ(m.channels[32].name, "ANALOG-IN-1");
+  EXPECT_DOUBLE_EQ(*m.channels[32].bit_volts, 312.5);  // board mode 13
+  EXPECT_EQ(m.channels[33].name, "DIGITAL-IN");
+  EXPECT_TRUE(m.channels[33].sync);
+  const auto& s = m.sources[0];
+  EXPECT_EQ(s.kind, format::SourceKind::intan);
+  EXPECT_TRUE(s.unsigned_samples);
+  EXPECT_TRUE(s.records.planar);
+  EXPECT_EQ(s.records.count, 46u);
+  EXPECT_EQ(s.records.frames, 128u);
+  EXPECT_EQ(s.records.header, 512u);
+  EXPECT_EQ(s.records.fields.size(), 128u);
+  EXPECT_EQ(s.records.gaps, (std::vector<format::RecordGap>{{32, 3 * 32 * 2}}));
+  // Gaps must lie inside planar records, after channels 1 .. k-1 in ascending order, and add up
+  // to the file's size with everything else.
+  const auto parses = [&](const std::function<void(format::SourceFile&)>& change) {
+    format::Metadata changed = m;
+    change(changed.sources[0]);
+    try {
+      format::parse_metadata_section(format::serialize(format::MetadataSection{changed, reader.verbatim()}));
+      return true;
+    } catch (const format::ArchiveError&) {
+      return false;
+    }
+  };
+  EXPECT_TRUE(parses([](format::SourceFile&) {}));
+  EXPECT_FALSE(parses([](format::SourceFile& x) { x.records.planar = false; }));
+  EXPECT_FALSE(parses([](format::SourceFile& x) { x.records.gaps[0].after = 0; }));
+  EXPECT_FALSE(parses([](format::SourceFile& x) { x.records.gaps[0].after = 34; }));
+  EXPECT_FALSE(parses([](format::SourceFile& x) { x.records.gaps[0].bytes += 2; }));
+  EXPECT_FALSE(parses([](format::SourceFile& x) { x.records.gaps = {{20, 96}, {10, 96}}; }));
+  EXPECT_TRUE(parses([](format::SourceFile& x) { x.records.gaps = {{10, 96}, {20, 96}}; }));  // the same sizes: a valid layout
+  // The amplifier values are the cinpla slice's (uint16 offset binary in the file); the ADC
+  // channel is read from each block: 8082 header bytes, blocks of 9408 bytes, its samples after
+  // the timestamps (512), 32 amplifier channels (8192) and the auxiliary gap (192).
+  const auto cinpla = test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
+  const auto file = test::read_file(rhd);
+  std::vector<std::int16_t> a7, adc;
+  for (std::size_t t = 0; t < 46 * 128; ++t) {
+    a7.push_back(static_cast<std::int16_t>(cinpla[64 * t + 14] | cinpla[64 * t + 15] << 8));
+    const std::size_t at = 8082 + t / 128 * 9408 + 512 + 8192 + 192 + 2 * (t % 128);
+    adc.push_back(static_cast<std::int16_t>((file[at] | file[at + 1] << 8) - 32768));
+  }
+  EXPECT_EQ(window_of(a.archive, "A-007", 1000, 4000), slice(a7, 1000, 4000));
+  EXPECT_EQ(window_of(a.archive, "ANALOG-IN-1", 100, 5888), slice(adc, 100, 5888));
+
+  const auto refused = [&](const std::string& name, std::vector<std::uint8_t> bytes) -> std::string {
+    test::write_file(dir / name, bytes);
+    try {
+      host::Recording::open({dir / name}, {}, [](const std::string&) {});
+    } catch (const host::InputError& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  EXPECT_NE(refused("short.rhd", {file.begin(), file.begin() + 5000}).find("short.rhd: byte 5000: the RHD header ends early"), std::string::npos);
+  auto bad = file;
+  bad[0] ^= 1;
+  EXPECT_NE(refused("bad.rhd", bad).find("bad.rhd: byte 0: no Intan magic number"), std::string::npos);
+  EXPECT_NE(refused("rhd_named.rhs", file).find("an RHD header in a file named .rhs"), std::string::npos);
+  // The header alone (as info.rhd is) is a side file beside the recording.
+  test::write_file(dir / "both" / "header.rhd", {file.begin(), file.begin() + 8082});
+  fs::copy_file(rhd, dir / "both" / rhd.filename());
+  const auto both = compress_inputs({dir / "both"}, dir / "both.spikey");
+  expect_restores_exactly(both.archive, dir / "both", dir / "both_out");
+  EXPECT_EQ(format::ArchiveReader(both.archive).metadata().sources[0].kind, format::SourceKind::side_file);
+}
+
+// An RHD 1.3 file (60-frame blocks, a supply voltage and a temperature sensor once a block, an
+// auxiliary input at a quarter rate, a digital-output word) and an RHS file (128-frame blocks,
+// DC amplifier and stimulation words for each amplifier channel, ADC, DAC, digital in and out),
+// written by the application notes' layouts around real amplifier samples: byte for byte, and
+// each channel's window equals the samples placed in the blocks.
+TEST(AcquisitionFormats, IntanRhdVersion1AndRhsFilesRestoreByteForByte) {
+  test::TempDir dir;
+  const auto cinpla = test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
+  const auto amp = [&](std::size_t c, std::size_t t) { return static_cast<std::uint16_t>((cinpla[64 * t + 2 * c] | cinpla[64 * t + 2 * c + 1] << 8) + 32768); };
+  std::map<std::string, std::vector<std::int16_t>> expected;  // each channel's archive values
+  const auto block_of = [&](IntanBytes& f, std::size_t n, std::size_t k, const std::vector<std::pair<std::string, std::function<std::uint16_t(std::size_t)>>>& runs) {
+    for (const auto& [name, value] : runs)
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::uint16_t v = value(k * n + i);
+        f.put(v);
+        if (!name.empty()) expected[name].push_back(static_cast<std::int16_t>(v - 32768));
+      }
+  };
+  // RHD 1.3: 4 amplifiers, AUX1, VDD1, a temperature sensor, a digital output; 50 blocks of 60.
+  IntanBytes rhd;
+  rhd.b = intan_header(false, 1, 3, {{"A-000", 0}, {"A-001", 0}, {"A-002", 0}, {"A-003", 0}, {"A-AUX1", 1}, {"A-VDD1", 2}, {"DOUT-00", 5}}, 1, false);
+  const std::size_t rhd_header = rhd.b.size();
+  for (std::size_t k = 0; k < 50; ++k) {
+    for (std::size_t i = 0; i < 60; ++i) rhd.put(static_cast<std::int32_t>(k * 60 + i + 7));
+    block_of(rhd, 60, k, {{"A-000", [&](std::size_t t) { return amp(0, t); }}, {"A-001", [&](std::size_t t) { return amp(1, t); }},
+                          {"A-002", [&](std::size_t t) { return amp(2, t); }}, {"A-003", [&](std::size_t t) { return amp(3, t); }}});
+    block_of(rhd, 15, k, {{"", [&](std::size_t t) { return static_cast<std::uint16_t>(40000 + t % 97); }}});  // AUX1 at a quarter rate
+    rhd.put<std::uint16_t>(static_cast<std::uint16_t>(44000 + k)), rhd.put<std::int16_t>(static_cast<std::int16_t>(2500 + k % 3));  // VDD1, temperature
+    block_of(rhd, 60, k, {{"DIGITAL-OUT", [&](std::size_t t) { return static_cast<std::uint16_t>((t / 700) % 2); }}});
+  }
+  test::write_file(dir / "rhd" / "old.rhd", rhd.b);
+  const auto a = compress_inputs({dir / "rhd" / "old.rhd"}, dir / "old.spikey");
+  expect_restores_exactly(a.archive, dir / "rhd", dir / "rhd_out");
+  {
+    const format::ArchiveReader reader(a.archive);
+    const auto& s = reader.metadata().sources[0];
+    EXPECT_EQ(s.records.frames, 60u);
+    EXPECT_EQ(s.records.count, 50u);
+    EXPECT_EQ(s.records.gaps, (std::vector<format::RecordGap>{{4, 15 * 2 + 2 + 2}}));
+    EXPECT_EQ(reader.metadata().channels.size(), 5u);
+    EXPECT_EQ(s.prefix.size, rhd_header);
+  }
+  for (const char* name : {"A-002", "DIGITAL-OUT"}) EXPECT_EQ(window_of(a.archive, name, 0, 3000), expected[name]) << name;
+
+  // RHS: 3 amplifiers with DC amplifier and stimulation words, ANALOG-IN-1, ANALOG-OUT-1, DIGITAL-IN-01, DIGITAL-OUT-01; 20 blocks of 128.
+  expected.clear();
+  IntanBytes rhs;
+  rhs.b = intan_header(true, 1, 0, {{"A-000", 0}, {"A-001", 0}, {"A-002", 0}, {"ANALOG-IN-1", 3}, {"ANALOG-OUT-1", 4}, {"DIGITAL-IN-01", 5}, {"DIGITAL-OUT-01", 6}}, 0, true);
+  for (std::size_t k = 0; k < 20; ++k) {
+    for (std::size_t i = 0; i < 128; ++i) rhs.put(static_cast<std::int32_t>(k * 128 + i));
+    std::vector<std::pair<std::string, std::function<std::uint16_t(std::size_t)>>> runs;
+    for (std::size_t c = 0; c < 3; ++c) runs.emplace_back("A-00" + std::to_string(c), [&, c](std::size_t t) { return amp(c + 4, t); });
+    for (std::size_t c = 0; c < 3; ++c) runs.emplace_back("A-00" + std::to_string(c) + ":DC", [c](std::size_t t) { return static_cast<std::uint16_t>(512 + (t / 50 + c) % 9); });
+    for (std::size_t c = 0; c < 3; ++c) runs.emplace_back("A-00" + std::to_string(c) + ":STIM", [c](std::size_t t) { return static_cast<std::uint16_t>(t % 1000 < 20 && c == 1 ? 0x0105 : 0); });
+    runs.emplace_back("ANALOG-IN-1", [&](std::size_t t) { return amp(9, t); });
+    runs.emplace_back("ANALOG-OUT-1", [](std::size_t t) { return static_cast<std::uint16_t>(32768 + (t % 400) * 10); });
+    runs.emplace_back("DIGITAL-IN", [](std::size_t t) { return static_cast<std::uint16_t>(t / 300 % 3); });
+    runs.emplace_back("DIGITAL-OUT", [](std::size_t t) { return static_cast<std::uint16_t>(t / 900 % 2 * 4); });
+    block_of(rhs, 128, k, runs);
+  }
+  test::write_file(dir / "rhs" / "stim.rhs", rhs.b);
+  const auto b = compress_inputs({dir / "rhs" / "stim.rhs"}, dir / "stim.spikey", "max");
+  expect_restores_exactly(b.archive, dir / "rhs", dir / "rhs_out");
+  const format::ArchiveReader reader(b.archive);
+  const auto& m = reader.metadata();
+  ASSERT_EQ(m.channels.size(), 3u * 3 + 4);
+  EXPECT_EQ(m.channels[3].name, "A-000:DC");
+  EXPECT_EQ(m.channels[7].name, "A-001:STIM");
+  EXPECT_TRUE(m.channels[7].sync);
+  EXPECT_DOUBLE_EQ(*m.channels[10].bit_volts, 312.5);  // ANALOG-OUT-1
+  EXPECT_TRUE(m.sources[0].records.gaps.empty());
+  for (const auto& [name, values] : expected)
+    if (name.find("A-00") != 0 || name.size() > 5 || name == "A-001") EXPECT_EQ(window_of(b.archive, name, 0, 2560), values) << name;
+}

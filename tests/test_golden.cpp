@@ -315,3 +315,20 @@ TEST(Golden, Version11RecordFormats) {
     EXPECT_EQ(source.big_endian, kind == format::SourceKind::open_ephys_legacy);
   }
 }
+
+// Version 12: planar records with a gap. An Intan traditional .rhd file (32 amplifier channels,
+// the auxiliary inputs between them and the ADC channel as a gap, the digital-input word as runs,
+// a partial last block) at level default, in chunks that cut its blocks.
+TEST(Golden, Version12PlanarRecords) {
+  const fs::path archive = test::golden_dir() / "v12" / "intan_rhd.spikey";
+  expect_golden_restores(archive, test::samples_dir() / "intan_rhd");
+  const format::ArchiveReader reader(archive);
+  EXPECT_EQ(reader.format_version(), 12);
+  EXPECT_EQ(reader.metadata().codec.name, "mt2");
+  const auto& source = reader.metadata().sources[0];
+  EXPECT_EQ(source.kind, format::SourceKind::intan);
+  EXPECT_TRUE(source.records.planar);
+  EXPECT_EQ(source.records.gaps, (std::vector<format::RecordGap>{{32, 192}}));
+  EXPECT_NE(reader.metadata().chunk_samples % source.records.frames, 0u);
+  EXPECT_TRUE(reader.metadata().channels[33].sync);
+}

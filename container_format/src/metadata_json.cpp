@@ -137,6 +137,12 @@ std::vector<std::uint8_t> serialize(const MetadataSection& section) {
       sj["records"] = {{"count", s.records.count},   {"frames", s.records.frames},
                        {"header", s.records.header}, {"trailer", s.records.trailer},
                        {"framing", range_to_json(s.records.framing)}, {"fields", std::move(fields)}};
+      if (s.records.planar) sj["records"]["planar"] = true;
+      if (!s.records.gaps.empty()) {
+        json gaps = json::array();
+        for (const auto& g : s.records.gaps) gaps.push_back(json::array({g.after, g.bytes}));
+        sj["records"]["gaps"] = std::move(gaps);
+      }
     }
     sources.push_back(std::move(sj));
   }
@@ -277,6 +283,20 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
         if (!f.is_array() || f.size() != 2 || !f[0].is_number_unsigned() || !f[1].is_number_unsigned())
           fail("metadata: " + at + ".fields holds an entry that is not [at, width]");
         s.records.fields.push_back({f[0].get<std::uint32_t>(), f[1].get<std::uint32_t>()});
+      }
+      if (expected_version >= kFirstVersionWithPlanarRecords && r.contains("planar")) {
+        if (!r["planar"].is_boolean()) fail("metadata: " + at + ".planar is not true or false");
+        s.records.planar = r["planar"].get<bool>();
+      }
+      if (expected_version >= kFirstVersionWithPlanarRecords && r.contains("gaps")) {
+        const json& gaps = r["gaps"];
+        if (!gaps.is_array()) fail("metadata: " + at + ".gaps is not an array");
+        for (const json& g : gaps) {
+          if (!g.is_array() || g.size() != 2 || !g[0].is_number_unsigned() || !g[1].is_number_unsigned() ||
+              g[0].get<std::uint64_t>() > 0xffffffffu || g[1].get<std::uint64_t>() > 0xffffffffu)
+            fail("metadata: " + at + ".gaps holds an entry that is not [after, bytes]");
+          s.records.gaps.push_back({g[0].get<std::uint32_t>(), g[1].get<std::uint32_t>()});
+        }
       }
     }
     m.sources.push_back(std::move(s));

@@ -96,7 +96,16 @@ void validate(const Metadata& m, std::uint64_t verbatim_size, std::uint16_t vers
       if (r.frames == 0) fail("metadata: " + where + " has records of no frames");
       if (r.count > s.frames / r.frames || r.count * r.frames != s.frames)
         fail("metadata: " + where + " frames are not records x frames per record");
-      if (r.frames > body / frame_bytes) fail("metadata: " + where + " size does not match its parts");
+      if (!r.gaps.empty()) {  // inside the samples, after channels in ascending order (version 12)
+        if (!r.planar) fail("metadata: " + where + " has gaps in records that are not planar");
+        std::uint32_t after = 0;
+        for (const RecordGap& g : r.gaps) {
+          if (g.after <= after || g.after >= s.channel_count || g.bytes == 0)
+            fail("metadata: " + where + " has a gap that is not after 1 .. channels - 1, ascending, of at least one byte");
+          after = g.after;
+        }
+      }
+      if (r.framing_bytes() > body || r.frames > (body - r.framing_bytes()) / frame_bytes) fail("metadata: " + where + " size does not match its parts");
       const std::uint64_t record_bytes = r.frames * frame_bytes + r.framing_bytes();
       if (r.count > body / record_bytes || r.count * record_bytes != body) fail("metadata: " + where + " size does not match its parts");
       if (r.framing.size != r.count * r.framing_bytes() || r.framing.offset + r.framing.size > verbatim_size)

@@ -272,13 +272,11 @@ class SourceRebuilder {
     interleaved_.resize(n * k);
     channel_starts_.resize(k);
     for (std::uint32_t j = 0; j < k; ++j) channel_starts_[j] = chunk.channel_samples(source_.first_channel + j).data();
+    if (source_.records.planar) return append_planar(n);
     std::int16_t* out = interleaved_.data();
     for (std::size_t t = 0; t < n; ++t)
       for (std::uint32_t j = 0; j < k; ++j) *out++ = channel_starts_[j][t];
-    if (source_.unsigned_samples)  // the file's uint16 values (SPEC §4.2)
-      for (auto& v : interleaved_) v = static_cast<std::int16_t>(v ^ 0x8000);
-    if (source_.big_endian)
-      for (auto& v : interleaved_) v = static_cast<std::int16_t>(__builtin_bswap16(static_cast<std::uint16_t>(v)));
+    to_file_order(interleaved_);
     append_frames({reinterpret_cast<const std::uint8_t*>(interleaved_.data()), interleaved_.size() * 2});
   }
 
@@ -316,6 +314,47 @@ class SourceRebuilder {
       if (frames_done_ % r.frames == 0) append(framing(record).last(r.trailer));
     }
   }
+  // Planar records (SPEC §4.2, version 12): each channel's samples of a record are gathered
+  // into record_, which is written whole, with its framing, once its last frame has arrived.
+  void append_planar(std::size_t n) {
+    const format::SourceRecords& r = source_.records;
+    const std::uint32_t k = source_.channel_count;
+    record_.resize(std::size_t{k} * r.frames);
+    for (std::size_t done = 0; done < n;) {
+      const std::uint64_t at = frames_done_ % r.frames;
+      const std::size_t take = std::min<std::size_t>(n - done, r.frames - at);
+      for (std::uint32_t j = 0; j < k; ++j) std::copy_n(channel_starts_[j] + done, take, record_.data() + std::size_t{j} * r.frames + at);
+      done += take;
+      frames_done_ += take;
+      if (frames_done_ % r.frames == 0) append_planar_record(frames_done_ / r.frames - 1);
+    }
+  }
+  void append_planar_record(std::uint64_t record) {
+    const format::SourceRecords& r = source_.records;
+    to_file_order(record_);
+    const auto framing = std::span<const std::uint8_t>(framing_).subspan(record * r.framing_bytes(), r.framing_bytes());
+    const auto samples = [&](std::uint32_t from, std::uint32_t to) {
+      append({reinterpret_cast<const std::uint8_t*>(record_.data() + std::size_t{from} * r.frames), std::size_t{to - from} * r.frames * 2});
+    };
+    std::uint64_t at = r.header;
+    append(framing.first(r.header));
+    std::uint32_t channel = 0;
+    for (const format::RecordGap& gap : r.gaps) {
+      samples(channel, gap.after);
+      append(framing.subspan(at, gap.bytes));
+      at += gap.bytes;
+      channel = gap.after;
+    }
+    samples(channel, source_.channel_count);
+    append(framing.subspan(at, r.trailer));
+  }
+  // The archive's samples as the file holds them: uint16 flipped back, big-endian swapped.
+  void to_file_order(std::vector<std::int16_t>& values) const {
+    if (source_.unsigned_samples)  // the file's uint16 values (SPEC §4.2)
+      for (auto& v : values) v = static_cast<std::int16_t>(v ^ 0x8000);
+    if (source_.big_endian)
+      for (auto& v : values) v = static_cast<std::int16_t>(__builtin_bswap16(static_cast<std::uint16_t>(v)));
+  }
   void append(std::span<const std::uint8_t> bytes) {
     checksum_.update(bytes);
     bytes_ += bytes.size();
@@ -330,7 +369,8 @@ class SourceRebuilder {
   bool lost_ = false;  // some of its samples were in lost chunks
   std::vector<std::int16_t> interleaved_;
   std::vector<const std::int16_t*> channel_starts_;
-  std::vector<std::uint8_t> framing_;  // records' headers and trailers as in the file
+  std::vector<std::uint8_t> framing_;  // records' headers, gaps and trailers as in the file
+  std::vector<std::int16_t> record_;   // planar records: the record being gathered, channel after channel
   std::uint64_t frames_done_ = 0;
 };
 

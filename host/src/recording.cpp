@@ -38,11 +38,12 @@ InputSource open_wav(const fs::path& file, std::string restore_path, bool repair
 using FileOpener = InputSource (*)(const fs::path&, std::string, const std::function<void(const std::string&)>&);
 
 // The reader of a file that is a recording by itself (Neuralynx .ncs, Open Ephys .continuous,
-// Blackrock .nsX, NWB), or null.
+// Blackrock .nsX, Intan .rhd/.rhs, NWB), or null.
 FileOpener recording_file_opener(const fs::path& file) {
   return is_neuralynx_ncs(file)         ? open_neuralynx_ncs
          : is_open_ephys_continuous(file) ? open_open_ephys_continuous
          : is_blackrock_nsx(file)         ? open_blackrock_nsx
+         : is_intan_file(file)            ? open_intan_file
          : is_nwb(file)                   ? open_nwb
                                           : nullptr;
 }
@@ -231,7 +232,7 @@ void Recording::add_directory(const fs::path& dir, const InputOptions& options, 
   if (!streams.empty()) throw InputError(streams.begin()->first.string() + ": listed in a structure.oebin but missing");
   if (recordings == 0)
     throw InputError(dir.string() + ": directory holds no recordings (.wav files, SpikeGLX .bin with .meta, an Open Ephys structure.oebin, "
-                     "an Intan info.rhd with its .dat files, Neuralynx .ncs, Open Ephys .continuous, Blackrock .ns1-.ns6 or NWB files)");
+                     "an Intan info.rhd with its .dat files, Intan .rhd/.rhs, Neuralynx .ncs, Open Ephys .continuous, Blackrock .ns1-.ns6 or NWB files)");
   if (skipped > 0) note(dir.string() + ": skipping " + std::to_string(skipped) + " file(s) that are not .wav");
 }
 
@@ -289,7 +290,7 @@ void Recording::gather(std::uint64_t first_sample, const format::ChunkChannels& 
     const std::size_t n = present.sample_count[i];
     // A run of frames contiguous in the file: all of them, or the rest of a record.
     const auto copy_run = [&](std::uint64_t first, std::size_t run, std::int16_t* dst) {
-      const std::uint8_t* frames = src.map.bytes().data() + src.frame_offset(first);
+      const std::uint8_t* frames = src.map.bytes().data() + src.sample_offset(first);
       if (k == 1) {
         std::memcpy(dst, frames, run * 2);
         return;
@@ -314,6 +315,13 @@ void Recording::gather(std::uint64_t first_sample, const format::ChunkChannels& 
     std::int16_t* dst = out.data() + out_pos;
     if (src.records.count == 0) {
       copy_run(first_sample, n, dst);
+    } else if (src.records.planar) {  // each channel's run of a record is contiguous in the file
+      for (std::size_t done = 0; done < n;) {
+        const std::uint64_t t = first_sample + done;
+        const std::size_t run = std::min<std::size_t>(n - done, src.records.frames - t % src.records.frames);
+        for (std::uint32_t j = 0; j < k; ++j) std::memcpy(dst + j * n + done, src.map.bytes().data() + src.sample_offset(t, j), run * 2);
+        done += run;
+      }
     } else {
       for (std::size_t done = 0; done < n;) {
         const std::uint64_t t = first_sample + done;

@@ -40,11 +40,12 @@ class LostChunkError : public ArchiveError {
 // codecs mo2 and cm2 (mo1 and cm1 with the network stage), version 8 the network stage's GRU
 // projector (§6.8.2), version 9 the table-driven context coder (codecs mt1-mt3, §6.9.6),
 // version 10 stream checks and lost streams (§6.3) and the metadata copy (§3.7), version 11
-// samples in records (Neuralynx .ncs, Open Ephys .continuous: §4.2) and big-endian samples;
-// older archives still decode.
-inline constexpr std::uint16_t kFormatVersion = 11;
+// samples in records (Neuralynx .ncs, Open Ephys .continuous: §4.2) and big-endian samples,
+// version 12 planar records with gaps (Intan .rhd and .rhs files); older archives still decode.
+inline constexpr std::uint16_t kFormatVersion = 12;
 inline constexpr std::uint16_t kFirstVersionWithStreamChecks = 10;
 inline constexpr std::uint16_t kFirstVersionWithRecords = 11;
+inline constexpr std::uint16_t kFirstVersionWithPlanarRecords = 12;
 
 // §3.2 File header.
 inline constexpr std::array<std::uint8_t, 8> kFileMagic = {0x89, 'S', 'P', 'I', 'K', 'E', 'Y', '\n'};
@@ -158,14 +159,48 @@ struct FramingField {
 // samples, `trailer` bytes (§4.2). The headers and trailers (the framing) are stored together,
 // record by record, with the declared fields as differences, so that timestamps and counters
 // that advance by the same step every record cost almost nothing.
+// Version 12: framing bytes among a planar record's samples, after its first `after` channels
+// (an Intan .rhd block's auxiliary, supply and temperature samples between its amplifier and
+// ADC channels).
+struct RecordGap {
+  std::uint32_t after = 0;
+  std::uint32_t bytes = 0;
+  bool operator==(const RecordGap&) const = default;
+};
+
 struct SourceRecords {
   std::uint64_t count = 0;   // records; 0: the samples are one block (every version before 11)
   std::uint32_t frames = 0;  // frames per record
   std::uint32_t header = 0;  // bytes before each record's samples
   std::uint32_t trailer = 0; // bytes after them
-  ByteRange framing;         // count * (header + trailer) stored bytes in the verbatim area
+  ByteRange framing;         // count * framing_bytes() stored bytes in the verbatim area
   std::vector<FramingField> fields;
-  std::uint64_t framing_bytes() const { return std::uint64_t{header} + trailer; }
+  // Version 12: the record's samples lie channel after channel (`frames` values each), not
+  // interleaved by frame; `gaps` (ascending `after`, 0 < after < channels) only then.
+  bool planar = false;
+  std::vector<RecordGap> gaps;
+  // A record's framing: its header, its gaps in order, its trailer.
+  std::uint64_t framing_bytes() const {
+    std::uint64_t n = std::uint64_t{header} + trailer;
+    for (const RecordGap& g : gaps) n += g.bytes;
+    return n;
+  }
+  std::uint64_t record_bytes(std::uint32_t channel_count) const { return std::uint64_t{frames} * channel_count * 2 + framing_bytes(); }
+  // Byte offset, within a record, of channel j's sample of frame f (SPEC §4.2).
+  std::uint64_t sample_offset(std::uint32_t channel_count, std::uint32_t j, std::uint32_t f) const {
+    if (!planar) return header + (std::uint64_t{f} * channel_count + j) * 2;
+    std::uint64_t at = header + (std::uint64_t{j} * frames + f) * 2;
+    for (const RecordGap& g : gaps)
+      if (g.after <= j) at += g.bytes;
+    return at;
+  }
+  // Where each piece of a record's framing lies in the record, in framing order.
+  std::vector<ByteRange> framing_pieces(std::uint32_t channel_count) const {
+    std::vector<ByteRange> pieces{{0, header}};
+    for (const RecordGap& g : gaps) pieces.push_back({sample_offset(channel_count, g.after, 0) - g.bytes, g.bytes});
+    pieces.push_back({record_bytes(channel_count) - trailer, trailer});
+    return pieces;
+  }
 };
 
 struct SourceFile {

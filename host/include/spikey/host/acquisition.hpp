@@ -69,6 +69,12 @@ bool is_intan_folder_file(const std::filesystem::path& file);
 std::vector<InputSource> open_intan_folder(const std::filesystem::path& info, const std::vector<std::pair<std::string, std::filesystem::path>>& files,
                                            const std::string& folder_prefix, const std::function<void(const std::string&)>& note);
 
+// Intan traditional .rhd and .rhs files (host/src/formats/intan_file.cpp): the header, then
+// data blocks as planar records (SPEC §4.2) of the full-rate signals; a partial last block is
+// kept verbatim with a warning. Throws InputError naming the file and byte.
+bool is_intan_file(const std::filesystem::path& file);
+InputSource open_intan_file(const std::filesystem::path& file, std::string restore_path, const std::function<void(const std::string&)>& note);
+
 // NWB files (host/src/formats/nwb.cpp, with libhdf5): the largest ElectricalSeries under
 // /acquisition whose data are contiguous 16-bit integers becomes the source's channels, the
 // rest of the file verbatim; without one, the file is a side file (with a note). Throws

@@ -44,12 +44,14 @@ struct InputSource {
   // records.framing is unused here.
   format::SourceRecords records{};
 
-  std::uint64_t record_bytes() const { return std::uint64_t{records.frames} * channel_count * 2 + records.framing_bytes(); }
+  std::uint64_t record_bytes() const { return records.record_bytes(channel_count); }
   std::uint64_t data_end() const { return data_offset + (records.count != 0 ? records.count * record_bytes() : frames * channel_count * 2); }
-  // The file offset of frame t's first sample.
-  std::uint64_t frame_offset(std::uint64_t t) const {
-    if (records.count == 0) return data_offset + t * channel_count * 2;
-    return data_offset + t / records.frames * record_bytes() + records.header + t % records.frames * channel_count * 2;
+  // The file offset of channel j's sample of frame t (in planar records, channel j's run of
+  // the record continues from there).
+  std::uint64_t sample_offset(std::uint64_t t, std::uint32_t j = 0) const {
+    if (records.count == 0) return data_offset + (t * channel_count + j) * 2;
+    return data_offset + t / records.frames * record_bytes() +
+           records.sample_offset(channel_count, j, static_cast<std::uint32_t>(t % records.frames));
   }
 };
 
