@@ -14,6 +14,7 @@
 #include "spikey/host/window.hpp"
 #include "test_support.hpp"
 
+#include <cmath>
 #include <functional>
 #include <map>
 
@@ -500,7 +501,8 @@ class NwbWriter {
   }
   // `type` is the file's element type; `chunked` stores the data in gzip-compressed chunks.
   template <typename T>
-  void series(const std::string& name, hid_t type, const std::vector<T>& values, hsize_t channels, double rate, bool chunked = false) {
+  void series(const std::string& name, hid_t type, const std::vector<T>& values, hsize_t channels, double rate, bool chunked = false,
+              double conversion = 1.95e-7) {
     const hid_t group = H5Gcreate2(acquisition_, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     string_attribute(group, "neurodata_type", "ElectricalSeries");
     const hsize_t dims[2] = {values.size() / channels, channels};
@@ -512,8 +514,8 @@ class NwbWriter {
       H5Pset_deflate(plist, 4);
     }
     const hid_t data = H5Dcreate2(group, "data", type, space, H5P_DEFAULT, plist, H5P_DEFAULT);
-    H5Dwrite(data, std::is_same_v<T, double> ? H5T_NATIVE_DOUBLE : H5T_NATIVE_SHORT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data());
-    double conversion = 1.95e-7;
+    H5Dwrite(data, std::is_same_v<T, double> ? H5T_NATIVE_DOUBLE : std::is_same_v<T, float> ? H5T_NATIVE_FLOAT : H5T_NATIVE_SHORT, H5S_ALL, H5S_ALL,
+             H5P_DEFAULT, values.data());
     const hid_t scalar = H5Screate(H5S_SCALAR);
     const hid_t attr = H5Acreate2(data, "conversion", H5T_IEEE_F32LE, scalar, H5P_DEFAULT, H5P_DEFAULT);
     H5Awrite(attr, H5T_NATIVE_DOUBLE, &conversion);
@@ -541,7 +543,7 @@ class NwbWriter {
 
 }  // namespace
 
-TEST(AcquisitionFormats, NwbInt16SeriesAreChannelsAndTheFileRestoresByteForByte) {
+TEST(AcquisitionFormats, NwbSeriesAreChannelsAndTheFileRestoresByteForByte) {
   test::TempDir dir;
   const auto raw = test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
   std::vector<std::int16_t> samples(raw.size() / 2);
@@ -551,7 +553,7 @@ TEST(AcquisitionFormats, NwbInt16SeriesAreChannelsAndTheFileRestoresByteForByte)
     NwbWriter nwb(dir / "in" / "session.nwb");
     nwb.series("ElectricalSeries", H5T_STD_I16LE, samples, 32, 30000.0);
     std::vector<double> lfp(samples.begin(), samples.begin() + 3200);
-    nwb.series("LFP", H5T_IEEE_F64LE, lfp, 32, 1000.0);  // float: kept verbatim
+    nwb.series("LFP", H5T_IEEE_F64LE, lfp, 32, 1000.0);  // floats on a grid, but the smaller series: kept verbatim
     std::vector<std::int16_t> compressed(samples.begin(), samples.begin() + 32 * 1000);
     nwb.series("Compressed", H5T_STD_I16LE, compressed, 32, 30000.0, true);  // chunked and gzip: kept verbatim
   }
@@ -562,7 +564,7 @@ TEST(AcquisitionFormats, NwbInt16SeriesAreChannelsAndTheFileRestoresByteForByte)
   host::compress(host::Recording::open({dir / "in" / "session.nwb"}, {}, [&](const std::string& n) { notes.push_back(n); }), archive, options);
   ASSERT_EQ(notes.size(), 2u);
   EXPECT_NE(notes[0].find("Compressed is kept verbatim: its data are stored chunked or compressed"), std::string::npos) << notes[0];
-  EXPECT_NE(notes[1].find("LFP is kept verbatim: its data are not 16-bit integers"), std::string::npos) << notes[1];
+  EXPECT_NE(notes[1].find("LFP is kept verbatim (a larger series is compressed)"), std::string::npos) << notes[1];
   expect_restores_exactly(archive, dir / "in", dir / "out");
   const format::ArchiveReader reader(archive);
   const auto& m = reader.metadata();
@@ -574,6 +576,59 @@ TEST(AcquisitionFormats, NwbInt16SeriesAreChannelsAndTheFileRestoresByteForByte)
   std::vector<std::int16_t> reference;
   for (std::size_t t = 2000; t < 5000; ++t) reference.push_back(samples[32 * t + 7]);
   EXPECT_EQ(window_of(archive, "ElectricalSeries:7", 2000, 5000), reference);
+  // Floats that are int16 codes times a gain (µV in float32, computed in float32 arithmetic;
+  // volts in float64, big-endian) become channels of those codes and restore bit for bit.
+  std::vector<float> microvolts;
+  std::vector<double> volts;
+  for (std::size_t i = 0; i < 32 * 3000; ++i) microvolts.push_back(static_cast<float>(samples[i]) * 0.195f);
+  for (std::size_t i = 0; i < 4 * 3000; ++i) volts.push_back(samples[i] * 1.95e-7);
+  for (const auto& [name, big] : {std::pair{"uv32", false}, std::pair{"volts64", true}}) {
+    SCOPED_TRACE(name);
+    const fs::path folder = dir / name;
+    fs::create_directories(folder);
+    {
+      NwbWriter nwb(folder / "session.nwb");
+      if (big)
+        nwb.series("ElectricalSeries", H5T_IEEE_F64BE, volts, 4, 30000.0, false, 1.0);
+      else
+        nwb.series("ElectricalSeries", H5T_IEEE_F32LE, microvolts, 32, 30000.0, false, 1e-6);
+    }
+    notes.clear();
+    options.overwrite = true;
+    host::compress(host::Recording::open({folder / "session.nwb"}, {}, [&](const std::string& n) { notes.push_back(n); }), dir / "f.spikey", options);
+    ASSERT_EQ(notes.size(), 1u);
+    EXPECT_NE(notes[0].find(big ? "64-bit floats that are all whole multiples of 1.95e-07" : "32-bit floats that are all whole multiples of 0.19"),
+              std::string::npos) << notes[0];
+    expect_restores_exactly(dir / "f.spikey", folder, dir / (std::string(name) + "_out"));
+    const format::ArchiveReader f(dir / "f.spikey");
+    EXPECT_EQ(f.metadata().sources[0].float_bytes, big ? 8u : 4u);
+    EXPECT_EQ(f.metadata().sources[0].big_endian, big);
+    EXPECT_NEAR(*f.metadata().channels[2].bit_volts, 0.195, 1e-6);
+    for (const auto& change : std::vector<std::function<void(format::SourceFile&)>>{
+             [](format::SourceFile& x) { x.sample_step = 0; }, [](format::SourceFile& x) { x.float_bytes = 12 - x.float_bytes; }}) {
+      format::Metadata m = f.metadata();
+      change(m.sources[0]);
+      EXPECT_ANY_THROW(format::parse_metadata_section(format::serialize(format::MetadataSection{m, f.verbatim()})));
+    }
+    std::vector<std::int16_t> codes;
+    const std::size_t k = big ? 4 : 32;
+    for (std::size_t t = 100; t < 2900; ++t) codes.push_back(samples[k * t + 2]);
+    EXPECT_EQ(window_of(dir / "f.spikey", "ElectricalSeries:2", 100, 2900), codes);
+  }
+  // Floats off any grid (noise): the file alone makes an archive of one side file, said so.
+  fs::create_directories(dir / "noise");
+  {
+    NwbWriter nwb(dir / "noise" / "noise.nwb");
+    std::vector<double> noise;
+    for (std::size_t i = 0; i < 2000; ++i) noise.push_back(std::sin(0.37 * static_cast<double>(i)) * 1e-4);
+    nwb.series("ElectricalSeries", H5T_IEEE_F64LE, noise, 2, 1000.0);
+  }
+  notes.clear();
+  host::compress(host::Recording::open({dir / "noise" / "noise.nwb"}, {}, [&](const std::string& n) { notes.push_back(n); }), dir / "noise.spikey", options);
+  EXPECT_NE(notes.back().find("the file is kept whole (zstd) and restores byte for byte"), std::string::npos);
+  EXPECT_NE(notes.front().find("its float values are not all whole multiples of one step"), std::string::npos) << notes.front();
+  expect_restores_exactly(dir / "noise.spikey", dir / "noise", dir / "noise_out");
+  EXPECT_TRUE(format::ArchiveReader(dir / "noise.spikey").metadata().channels.empty());
   // Files that are not HDF5 are refused naming the file.
   test::write_file(dir / "not.nwb", std::vector<std::uint8_t>(100, 7));
   try {

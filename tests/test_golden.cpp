@@ -332,3 +332,17 @@ TEST(Golden, Version12PlanarRecords) {
   EXPECT_NE(reader.metadata().chunk_samples % source.records.frames, 0u);
   EXPECT_TRUE(reader.metadata().channels[33].sync);
 }
+
+// Version 12: float samples on a grid. An NWB file of float32 microvolts (int16 codes times
+// 0.195): the decoder writes each code's float bit for bit (no HDF5 needed to decode).
+TEST(Golden, Version12FloatSamples) {
+  const fs::path archive = test::golden_dir() / "v12" / "nwb_float.spikey";
+  expect_golden_restores(archive, test::samples_dir() / "nwb_float");
+  const format::ArchiveReader reader(archive);
+  EXPECT_EQ(reader.format_version(), 12);
+  const auto& source = reader.metadata().sources[0];
+  EXPECT_EQ(source.kind, format::SourceKind::nwb);
+  EXPECT_EQ(source.float_bytes, 4u);
+  EXPECT_EQ(source.sample_step, static_cast<double>(0.195f));  // the float32 gain the file was written with
+  EXPECT_EQ(reader.metadata().channels.size(), 8u);
+}

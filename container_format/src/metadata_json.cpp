@@ -130,7 +130,12 @@ std::vector<std::uint8_t> serialize(const MetadataSection& section) {
     if (s.delta64_count != 0) sj["delta64"] = json::array({s.delta64_offset, s.delta64_count});
     if (s.omitted) sj["omitted"] = true;
     if (s.sample_rate > 0) sj["sample_rate"] = s.sample_rate;
-    if (s.unsigned_samples || s.big_endian) sj["sample_format"] = std::string(s.unsigned_samples ? "uint16" : "int16") + (s.big_endian ? "be" : "");
+    if (s.float_bytes != 0) {
+      sj["sample_format"] = std::string(s.float_bytes == 4 ? "float32" : "float64") + (s.big_endian ? "be" : "");
+      sj["sample_step"] = s.sample_step;
+    } else if (s.unsigned_samples || s.big_endian) {
+      sj["sample_format"] = std::string(s.unsigned_samples ? "uint16" : "int16") + (s.big_endian ? "be" : "");
+    }
     if (s.records.count != 0) {
       json fields = json::array();
       for (const auto& f : s.records.fields) fields.push_back(json::array({f.at, f.width}));
@@ -256,9 +261,15 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
       const auto sample_format = field<std::string>(sj, "sample_format", where);
       const bool big = expected_version >= kFirstVersionWithRecords && sample_format.size() > 2 && sample_format.ends_with("be");
       const std::string base = big ? sample_format.substr(0, sample_format.size() - 2) : sample_format;
-      if (base != "uint16" && base != "int16")
+      const bool floats = expected_version >= kFirstVersionWithPlanarRecords && (base == "float32" || base == "float64");
+      if (floats) {
+        s.float_bytes = base == "float32" ? 4 : 8;
+        s.sample_step = field<double>(sj, "sample_step", where);
+        if (!(s.sample_step > 0) || !std::isfinite(s.sample_step)) fail("metadata: " + where + ".sample_step must be a positive number");
+      } else if (base != "uint16" && base != "int16")
         fail("metadata: " + where + ".sample_format \"" + sample_format + "\" is not int16 or uint16" +
-             (expected_version >= kFirstVersionWithRecords ? " (or their big-endian int16be, uint16be)" : ""));
+             (expected_version >= kFirstVersionWithRecords ? " (or their big-endian int16be, uint16be)" : "") +
+             (expected_version >= kFirstVersionWithPlanarRecords ? " or float32, float64 (little- or big-endian)" : ""));
       s.unsigned_samples = base == "uint16";
       s.big_endian = big;
       if (s.unsigned_samples && s.kind != SourceKind::raw && expected_version < kFirstVersionWithRecords)

@@ -78,7 +78,7 @@ void validate(const Metadata& m, std::uint64_t verbatim_size, std::uint16_t vers
       if (s.delta64_count > s.size / 8 || s.delta64_offset > s.size - 8 * s.delta64_count)
         fail("metadata: " + where + " delta64 words lie outside the file");
       if (s.prefix.offset + s.prefix.size > verbatim_size) fail("metadata: " + where + " verbatim bytes out of range");
-      if (s.records.count != 0 || s.big_endian || s.unsigned_samples) fail("metadata: side file " + where + " has a sample layout");
+      if (s.records.count != 0 || s.big_endian || s.unsigned_samples || s.float_bytes != 0) fail("metadata: side file " + where + " has a sample layout");
       continue;
     }
     if (s.delta64_count != 0) fail("metadata: " + where + " has delta64 words but is not a side file");
@@ -86,7 +86,8 @@ void validate(const Metadata& m, std::uint64_t verbatim_size, std::uint16_t vers
     if (s.channel_count == 0) fail("metadata: " + where + " has no channels");
     // prefix + frames * channels * 2 + suffix == size (with records: prefix + count * (header +
     // frames_per_record * channels * 2 + trailer) + suffix), checked without overflow.
-    const std::uint64_t frame_bytes = std::uint64_t{s.channel_count} * 2;
+    if (s.float_bytes != 0 && s.records.count != 0) fail("metadata: " + where + " has float samples in records");
+    const std::uint64_t frame_bytes = std::uint64_t{s.channel_count} * s.sample_bytes();
     if (s.prefix.size > s.size || s.suffix.size > s.size - s.prefix.size) fail("metadata: " + where + " size does not match its parts");
     const std::uint64_t body = s.size - s.prefix.size - s.suffix.size;
     if (s.records.count == 0) {

@@ -112,7 +112,7 @@ int run_info(const std::string& archive, const CommonOptions& o) {
   std::cout << "archive       " << archive << "\n"
             << "format        version " << reader.format_version() << ", written by " << m.encoder << "\n"
             << "codec         " << m.codec.name << " (level " << m.level << ", partition " << m.codec.partition_size << ")\n"
-            << "sample rate   " << m.sample_rate << " Hz" << other_rates_text(m) << "\n"
+            << "sample rate   " << (m.channels.empty() ? std::string("none (side files only)") : (std::ostringstream() << m.sample_rate << " Hz").str() + other_rates_text(m)) << "\n"
             << "duration      " << fixed(m.duration_seconds(), 3) << " s (" << m.total_samples << " samples)\n"
             << "channels      " << m.channels.size() << " (value maps: " << map_counts[2] << " n1_10bit, " << map_counts[1]
             << " affine, " << map_counts[0] << " identity"

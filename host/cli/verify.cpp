@@ -69,9 +69,12 @@ int run_verify(const std::string& archive, const CommonOptions& o) {
       std::cout << (!damage.empty() ? "DAMAGED " : incomplete ? "INCOMPLETE " : "OK ") << archive << ": " << r.files << " file(s), " << reader.index().size()
                 << " chunk(s), " << fixed(m.duration_seconds(), 3) << " s of recording, "
                 << (incomplete ? std::string("data missing") : "ratio " + fixed(ratio, 4)) << "\n"
-                << "decode " << fixed(r.seconds, 3) << " s: " << fixed(mb_s, 1) << " MB/s, " << fixed(realtime, 1)
-                << "x real time; slowest chunk " << r.slowest_chunk << ": " << fixed(r.slowest_chunk_seconds * 1e3, 2)
-                << " ms for " << fixed(slowest_duration, 3) << " s (" << fixed(slowest_realtime, 1) << "x real time)\n";
+                << "decode " << fixed(r.seconds, 3) << " s: " << fixed(mb_s, 1) << " MB/s";
+      if (reader.index().empty())  // side files alone: nothing was decoded in chunks
+        std::cout << "; no chunks (side files only)\n";
+      else
+        std::cout << ", " << fixed(realtime, 1) << "x real time; slowest chunk " << r.slowest_chunk << ": " << fixed(r.slowest_chunk_seconds * 1e3, 2)
+                  << " ms for " << fixed(slowest_duration, 3) << " s (" << fixed(slowest_realtime, 1) << "x real time)\n";
       if (incomplete)
         std::cout << "salvaged archive: " << r.lost_chunks << " of " << reader.index().size() << " chunk(s) and " << r.lost_streams
                   << " channel stream(s) of kept chunks were lost before the salvage; " << r.incomplete_files.size()

@@ -7,6 +7,7 @@
 
 #include "codecs/decoder_family.hpp"
 #include "spikey/format/checksum.hpp"
+#include "spikey/format/float_samples.hpp"
 #include "spikey/format/chunk_payload.hpp"
 #include "spikey/format/sync_runs.hpp"
 #include "spikey/host/output_file.hpp"
@@ -273,6 +274,7 @@ class SourceRebuilder {
     channel_starts_.resize(k);
     for (std::uint32_t j = 0; j < k; ++j) channel_starts_[j] = chunk.channel_samples(source_.first_channel + j).data();
     if (source_.records.planar) return append_planar(n);
+    if (source_.float_bytes != 0) return append_floats(n);
     std::int16_t* out = interleaved_.data();
     for (std::size_t t = 0; t < n; ++t)
       for (std::uint32_t j = 0; j < k; ++j) *out++ = channel_starts_[j][t];
@@ -348,6 +350,15 @@ class SourceRebuilder {
     samples(channel, source_.channel_count);
     append(framing.subspan(at, r.trailer));
   }
+  // Float samples (SPEC §4.2, version 12): each code's value on the source's grid, interleaved.
+  void append_floats(std::size_t n) {
+    const std::uint32_t k = source_.channel_count, width = source_.float_bytes;
+    float_bytes_.resize(n * k * width);
+    std::uint8_t* out = float_bytes_.data();
+    for (std::size_t t = 0; t < n; ++t)
+      for (std::uint32_t j = 0; j < k; ++j, out += width) format::float_sample_bytes(channel_starts_[j][t], source_.sample_step, width, source_.big_endian, out);
+    append(float_bytes_);
+  }
   // The archive's samples as the file holds them: uint16 flipped back, big-endian swapped.
   void to_file_order(std::vector<std::int16_t>& values) const {
     if (source_.unsigned_samples)  // the file's uint16 values (SPEC §4.2)
@@ -370,6 +381,7 @@ class SourceRebuilder {
   std::vector<std::int16_t> interleaved_;
   std::vector<const std::int16_t*> channel_starts_;
   std::vector<std::uint8_t> framing_;  // records' headers, gaps and trailers as in the file
+  std::vector<std::uint8_t> float_bytes_;  // float sources: a chunk's values as the file holds them
   std::vector<std::int16_t> record_;   // planar records: the record being gathered, channel after channel
   std::uint64_t frames_done_ = 0;
 };

@@ -304,7 +304,8 @@ format::MetadataSection survey_recording(const Recording& recording, const Encod
   meta.encoder = std::string("spikey ") + kVersion;
   meta.sample_rate = recording.sample_rate();
   meta.total_samples = recording.total_samples();
-  meta.chunk_samples = chunk_samples_for(options.chunk_seconds, recording.sample_rate());
+  // An archive of side files alone has no chunks; its chunk length is nominal.
+  meta.chunk_samples = recording.channel_count() == 0 ? kMinChunkSamples : chunk_samples_for(options.chunk_seconds, recording.sample_rate());
   const std::uint64_t longest_chunk = std::min(meta.chunk_samples, meta.total_samples);
   if (longest_chunk * std::max<std::uint64_t>(recording.channel_count(), 1) > format::kMaxChunkChannelSamples)
     throw std::invalid_argument("--chunk-seconds " + shortest_text(options.chunk_seconds) + " with " + std::to_string(recording.channel_count()) +
@@ -335,6 +336,8 @@ format::MetadataSection survey_recording(const Recording& recording, const Encod
     if (src.channel_count > 0 && src.sample_rate != recording.sample_rate()) f.sample_rate = src.sample_rate;
     f.unsigned_samples = src.unsigned_samples;
     f.big_endian = src.big_endian;
+    f.float_bytes = src.float_bytes;
+    f.sample_step = src.float_step;
     f.prefix = {section.verbatim.size(), src.data_offset};
     if (src.delta64_count != 0) {
       f.delta64_offset = src.delta64_offset;

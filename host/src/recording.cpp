@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "spikey/format/float_samples.hpp"
 #include "spikey/host/acquisition.hpp"
 
 namespace spikey::host {
@@ -139,7 +140,6 @@ Recording Recording::open(const std::vector<fs::path>& arguments, const InputOpt
   const InputSource* fastest = nullptr;
   for (const auto& s : rec.sources_)
     if (s.channel_count > 0 && (fastest == nullptr || s.sample_rate > fastest->sample_rate)) fastest = &s;
-  if (fastest == nullptr) throw InputError("the inputs hold no recorded channels, only side files");
   // Side files live in the metadata section (SPEC §3.3), which is at most 1 GiB.
   std::uint64_t side_bytes = 0;
   const InputSource* largest = nullptr;
@@ -153,7 +153,9 @@ Recording Recording::open(const std::vector<fs::path>& arguments, const InputOpt
                      std::to_string(side_bytes >> 20) + " MiB, over the archive's " + std::to_string(kMaxSideFileBytes >> 20) +
                      " MiB for them; the largest is " + largest->file.string() + " (" + std::to_string(largest->map.size() >> 20) +
                      " MiB): archive it separately and leave it out of the folder");
-  rec.sample_rate_ = fastest->sample_rate;
+  // Inputs of side files alone (an NWB file of float samples) make an archive without channels
+  // (SPEC §4.1), whose rate is nominal.
+  rec.sample_rate_ = fastest != nullptr ? fastest->sample_rate : 1.0;
   for (std::uint32_t i = 0; i < rec.sources_.size(); ++i)
     rec.channel_source_.insert(rec.channel_source_.end(), rec.sources_[i].channel_count, i);
   return rec;
@@ -230,7 +232,7 @@ void Recording::add_directory(const fs::path& dir, const InputOptions& options, 
     }
   }
   if (!streams.empty()) throw InputError(streams.begin()->first.string() + ": listed in a structure.oebin but missing");
-  if (recordings == 0)
+  if (recordings == 0 && !acquisition)
     throw InputError(dir.string() + ": directory holds no recordings (.wav files, SpikeGLX .bin with .meta, an Open Ephys structure.oebin, "
                      "an Intan info.rhd with its .dat files, Intan .rhd/.rhs, Neuralynx .ncs, Open Ephys .continuous, Blackrock .ns1-.ns6 or NWB files)");
   if (skipped > 0) note(dir.string() + ": skipping " + std::to_string(skipped) + " file(s) that are not .wav");
@@ -313,6 +315,18 @@ void Recording::gather(std::uint64_t first_sample, const format::ChunkChannels& 
       }
     };
     std::int16_t* dst = out.data() + out_pos;
+    if (src.float_bytes != 0) {  // each value's code on the source's grid (SPEC §4.2)
+      for (std::size_t j = 0; j < k; ++j)
+        for (std::size_t t = 0; t < n; ++t) {
+          const std::uint64_t at = src.sample_offset(first_sample + t, static_cast<std::uint32_t>(j));
+          if (!format::float_sample_code(src.map.bytes().data() + at, src.float_step, src.float_bytes, src.big_endian, dst[j * n + t]))
+            throw InputError(src.file.string() + ": byte " + std::to_string(at) + ": the value is no longer a whole multiple of the step " +
+                             "it had when the file was opened (the file changed?)");
+        }
+      out_pos += n * k;
+      i += k;
+      continue;
+    }
     if (src.records.count == 0) {
       copy_run(first_sample, n, dst);
     } else if (src.records.planar) {  // each channel's run of a record is contiguous in the file

@@ -5,10 +5,17 @@
 // frames (H5Dget_offset): they become the source's channels (SPEC.md §4.2), with the rate from
 // `starting_time`'s `rate` attribute (else from `timestamps`), the gain from `data`'s
 // `conversion` attribute (volts per step, stored as µV); every other byte of the file is kept
-// verbatim, so the file restores byte for byte. A file with no such series (float data, chunked
-// or compressed datasets) is kept whole as a side file, with a note that says why.
+// verbatim, so the file restores byte for byte. A series of 32- or 64-bit floats is taken the
+// same way when every value is an int16 code times one step (formats/float_grid.hpp: data
+// converted from an ADC's integers), the codes compressed and the floats restored bit for bit.
+// A file with no such series (floats off any grid, chunked or compressed datasets) is kept
+// whole as a side file, with a note that says why.
 #include <cmath>
 #include <cstring>
+#include <iomanip>
+#include <sstream>
+
+#include "formats/float_grid.hpp"
 
 #include "spikey/host/acquisition.hpp"
 
@@ -49,6 +56,7 @@ std::string string_attribute(hid_t object, const char* name) {
   if (H5Tis_variable_str(type.get()) > 0) {
     const Handle memtype(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(memtype.get(), H5T_VARIABLE);
+    H5Tset_cset(memtype.get(), H5Tget_cset(type.get()));  // h5py and pynwb write UTF-8, which libhdf5 will not convert to ASCII
     char* value = nullptr;
     if (H5Aread(attr.get(), memtype.get(), &value) < 0 || value == nullptr) return {};
     std::string out(value);
@@ -73,6 +81,8 @@ struct Series {
   std::uint64_t offset = 0, frames = 0;
   std::uint32_t channels = 0;
   bool is_unsigned = false, big_endian = false;
+  std::uint32_t float_bytes = 0;  // 4 or 8: float samples, compressed when they lie on a grid
+  double float_step = 0;
   double rate = 0;
   std::optional<double> volts_per_step;
   std::string why_not;  // empty: usable
@@ -84,9 +94,14 @@ Series examine_series(hid_t group, const std::string& name) {
   const Handle data(H5Dopen2(group, "data", H5P_DEFAULT), H5Dclose);
   if (!data.ok()) return s.why_not = "no data", s;
   const Handle type(H5Dget_type(data.get()), H5Tclose);
-  if (H5Tget_class(type.get()) != H5T_INTEGER || H5Tget_size(type.get()) != 2)
-    return s.why_not = "its data are not 16-bit integers", s;
-  s.is_unsigned = H5Tget_sign(type.get()) == H5T_SGN_NONE;
+  const H5T_class_t type_class = H5Tget_class(type.get());
+  const std::size_t type_size = H5Tget_size(type.get());
+  if (type_class == H5T_FLOAT && (type_size == 4 || type_size == 8))
+    s.float_bytes = static_cast<std::uint32_t>(type_size);
+  else if (type_class != H5T_INTEGER || type_size != 2)
+    return s.why_not = "its data are neither 16-bit integers nor 32- or 64-bit floats", s;
+  else
+    s.is_unsigned = H5Tget_sign(type.get()) == H5T_SGN_NONE;
   s.big_endian = H5Tget_order(type.get()) == H5T_ORDER_BE;
   const Handle plist(H5Dget_create_plist(data.get()), H5Pclose);
   if (H5Pget_layout(plist.get()) != H5D_CONTIGUOUS || H5Pget_nfilters(plist.get()) != 0)
@@ -120,6 +135,15 @@ Series examine_series(hid_t group, const std::string& name) {
   return s;
 }
 
+// The shortest decimal text that reads back as `v` exactly.
+std::string shortest_exact_text(double v) {
+  for (int digits = 1;; ++digits) {
+    std::ostringstream text;
+    text << std::setprecision(digits) << v;
+    if (digits >= 17 || std::stod(text.str()) == v) return text.str();
+  }
+}
+
 }  // namespace
 
 InputSource open_nwb(const std::filesystem::path& file, std::string restore_path, const std::function<void(const std::string&)>& note) {
@@ -146,27 +170,47 @@ InputSource open_nwb(const std::filesystem::path& file, std::string restore_path
       }
     }
   }
+  const MappedFile map(file);
+  for (auto& s : series) {
+    const std::uint64_t width = s.float_bytes != 0 ? s.float_bytes : 2;
+    if (!s.why_not.empty()) continue;
+    if (s.offset > file_size || s.frames * s.channels > (file_size - s.offset) / width || file_size != map.size()) {
+      s.why_not = "its data lie past the end of the file";
+    } else if (s.float_bytes != 0) {
+      const auto grid = find_float_grid(map.bytes().subspan(s.offset, s.frames * s.channels * width), s.float_bytes, s.big_endian);
+      if (!grid) s.why_not = "its float values are not all whole multiples of one step (int16 codes)";
+      else s.float_step = *grid;
+    }
+  }
   const Series* best = nullptr;
   for (const auto& s : series)
-    if (s.why_not.empty() && s.offset + s.frames * s.channels * 2 <= file_size && (best == nullptr || s.frames * s.channels > best->frames * best->channels))
-      best = &s;
+    if (s.why_not.empty() && (best == nullptr || s.frames * s.channels > best->frames * best->channels)) best = &s;
   for (const auto& s : series)
     if (&s != best)
       note(file.string() + ": ElectricalSeries " + s.name + " is kept verbatim" + (s.why_not.empty() ? " (a larger series is compressed)" : ": " + s.why_not));
   if (best == nullptr) {
-    note(file.string() + ": no ElectricalSeries of contiguous 16-bit samples under /acquisition; the file is kept whole (zstd) and restores byte for byte");
+    note(file.string() + ": no ElectricalSeries of contiguous 16-bit samples (or floats on a grid of int16 codes) under /acquisition; the file is "
+         "kept whole (zstd) and restores byte for byte");
     return open_side_file(file, std::move(restore_path));
   }
-  InputSource src = open_interleaved_int16(file, std::move(restore_path), format::SourceKind::nwb, best->channels, best->rate);
+  InputSource src{file, std::move(restore_path), format::SourceKind::nwb, MappedFile(file)};
+  src.channel_count = best->channels;
+  src.sample_rate = best->rate;
   src.data_offset = best->offset;
   src.frames = best->frames;
   src.unsigned_samples = best->is_unsigned;
   src.big_endian = best->big_endian;
+  src.float_bytes = best->float_bytes;
+  src.float_step = best->float_step;
+  if (best->float_bytes != 0)
+    note(file.string() + ": ElectricalSeries " + best->name + " holds " + std::to_string(8 * best->float_bytes) +
+         "-bit floats that are all whole multiples of " + shortest_exact_text(best->float_step) +
+         ": compressed as int16 codes, restored bit for bit");
   for (std::uint32_t c = 0; c < best->channels; ++c) {
     ChannelLabel label;
     label.name = best->name + (best->channels > 1 ? ":" + std::to_string(c) : "");
     if (best->volts_per_step && *best->volts_per_step > 0 && std::isfinite(*best->volts_per_step)) {
-      label.bit_volts = *best->volts_per_step * 1e6;
+      label.bit_volts = *best->volts_per_step * 1e6 * (best->float_bytes != 0 ? best->float_step : 1.0);
       label.units = "uV";
     }
     src.labels.push_back(std::move(label));

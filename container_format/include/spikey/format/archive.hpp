@@ -224,6 +224,11 @@ struct SourceFile {
   bool unsigned_samples = false;
   // Version 11: the file's samples are big-endian (Open Ephys .continuous, --raw-format int16be).
   bool big_endian = false;
+  // Version 12: the file's samples are IEEE floats of `float_bytes` bytes (4 or 8; 0: 16-bit
+  // integers), each `sample_step` times the archive's int16 code (float_samples.hpp, §4.2).
+  std::uint32_t float_bytes = 0;
+  double sample_step = 0;
+  std::uint32_t sample_bytes() const { return float_bytes != 0 ? float_bytes : 2; }
   SourceRecords records;
   // Version 11, in the metadata copy only (§3.7): a side file whose bytes the copy leaves out
   // (they are in the metadata section alone); its prefix is empty.

@@ -43,13 +43,18 @@ struct InputSource {
   // Samples in records (SPEC §4.2, version 11): data_offset is then the first record's start;
   // records.framing is unused here.
   format::SourceRecords records{};
+  // Float samples on a grid (SPEC §4.2, version 12): 4 or 8 bytes each (0: int16), each
+  // float_step times its int16 code.
+  std::uint32_t float_bytes = 0;
+  double float_step = 0;
+  std::uint64_t sample_bytes() const { return float_bytes != 0 ? float_bytes : 2; }
 
   std::uint64_t record_bytes() const { return records.record_bytes(channel_count); }
-  std::uint64_t data_end() const { return data_offset + (records.count != 0 ? records.count * record_bytes() : frames * channel_count * 2); }
+  std::uint64_t data_end() const { return data_offset + (records.count != 0 ? records.count * record_bytes() : frames * channel_count * sample_bytes()); }
   // The file offset of channel j's sample of frame t (in planar records, channel j's run of
   // the record continues from there).
   std::uint64_t sample_offset(std::uint64_t t, std::uint32_t j = 0) const {
-    if (records.count == 0) return data_offset + (t * channel_count + j) * 2;
+    if (records.count == 0) return data_offset + (t * channel_count + j) * sample_bytes();
     return data_offset + t / records.frames * record_bytes() +
            records.sample_offset(channel_count, j, static_cast<std::uint32_t>(t % records.frames));
   }
