@@ -1,4 +1,4 @@
-// Acquisition systems' own files (format version 11): Neuralynx .ncs and Open Ephys legacy
+// Acquisition systems' own files (format versions 11 and 12): Neuralynx .ncs and Open Ephys legacy
 // .continuous (samples in records, SPEC.md §4.2), Blackrock NSx and Intan RHD folders restore
 // byte for byte, a window reads the samples the documented layout holds, partial last records
 // are kept and damaged files are refused with the file and byte named; the framing's field
@@ -853,4 +853,69 @@ TEST(AcquisitionFormats, IntanRhdVersion1AndRhsFilesRestoreByteForByte) {
   EXPECT_TRUE(m.sources[0].records.gaps.empty());
   for (const auto& [name, values] : expected)
     if (name.find("A-00") != 0 || name.size() > 5 || name == "A-001") EXPECT_EQ(window_of(b.archive, name, 0, 2560), values) << name;
+}
+
+// One SpikeGLX session as a lab keeps it: two triggers of gate 0, a second gate, the NI-DAQ
+// stream, and CatGT's output folder (the triggers concatenated, its .meta rewritten with CatGT's
+// keys) from the real Noise4Sam run: one archive, every file byte for byte, each stream at its
+// own rate, every .bin a source of its own.
+TEST(AcquisitionFormats, SpikeGlxGatesTriggersAndCatGtOutputsAreOneArchive) {
+  SPIKEY_REQUIRE_SHARED("formats/spikeglx_noise4sam/Noise4Sam_g0_t0.nidq.bin");
+  test::TempDir dir;
+  const fs::path from = test::shared_data_dir() / "formats" / "spikeglx_noise4sam";
+  const auto bin = test::read_file(from / "Noise4Sam_g0_imec0" / "Noise4Sam_g0_t0.imec0.ap.bin");
+  const auto meta_text = test::read_file(from / "Noise4Sam_g0_imec0" / "Noise4Sam_g0_t0.imec0.ap.meta");
+  const std::size_t frame = 385 * 2, frames = bin.size() / frame;
+  // The .meta for a .bin of `bytes`, without the original's SHA-1, with `extra` lines.
+  const auto meta_for = [&](std::size_t bytes, const std::string& extra) {
+    std::string text(meta_text.begin(), meta_text.end()), out;
+    std::size_t at = 0;
+    while (at < text.size()) {
+      const std::size_t end = std::min(text.find('\n', at), text.size() - 1) + 1;
+      const std::string line = text.substr(at, end - at);
+      if (line.rfind("fileSizeBytes=", 0) == 0) out += "fileSizeBytes=" + std::to_string(bytes) + "\n";
+      else if (line.rfind("fileSHA1=", 0) != 0) out += line;
+      at = end;
+    }
+    out += extra;
+    return std::vector<std::uint8_t>(out.begin(), out.end());
+  };
+  const fs::path run = dir / "session";
+  const auto put = [&](const fs::path& stem, std::size_t first, std::size_t count, const std::string& extra = {}) {
+    const std::vector<std::uint8_t> part(bin.begin() + static_cast<std::ptrdiff_t>(first * frame), bin.begin() + static_cast<std::ptrdiff_t>((first + count) * frame));
+    test::write_file(run / (stem.string() + ".bin"), part);
+    test::write_file(run / (stem.string() + ".meta"), meta_for(part.size(), extra));
+  };
+  put("Noise4Sam_g0_imec0/Noise4Sam_g0_t0.imec0.ap", 0, frames / 2);
+  put("Noise4Sam_g0_imec0/Noise4Sam_g0_t1.imec0.ap", frames / 2, frames - frames / 2);
+  put("Noise4Sam_g1_imec0/Noise4Sam_g1_t0.imec0.ap", 100, frames / 3);
+  put("catgt_Noise4Sam_g0/Noise4Sam_g0_imec0/Noise4Sam_g0_tcat.imec0.ap", 0, frames,
+      "catGTCmdline=<CatGT -dir=. -run=Noise4Sam -g=0 -t=0,1 -prb=0 -ap>\ncatGTVersion=4.4\nfirstSample=0\n");
+  for (const char* f : {"Noise4Sam_g0_t0.nidq.bin", "Noise4Sam_g0_t0.nidq.meta"}) fs::copy_file(from / f, run / f);
+  const auto a = compress_inputs({run}, dir / "a.spikey");
+  expect_restores_exactly(a.archive, run, dir / "out");
+  const format::ArchiveReader reader(a.archive);
+  std::size_t probes = 0, nidq = 0;
+  for (const auto& s : reader.metadata().sources) {
+    if (s.kind != format::SourceKind::spikeglx) continue;
+    EXPECT_NE(s.path.find(".bin"), std::string::npos);
+    if (s.path.find("imec0.ap") != std::string::npos) {
+      ++probes;
+      EXPECT_EQ(s.channel_count, 385u);
+    }
+    if (s.path.find("nidq") != std::string::npos) {
+      ++nidq;
+      EXPECT_NEAR(s.sample_rate, 11574.1, 0.1);
+    }
+  }
+  EXPECT_EQ(probes, 4u);
+  EXPECT_EQ(nidq, 1u);
+  EXPECT_DOUBLE_EQ(reader.metadata().sample_rate, 30000);
+  // CatGT's concatenation holds the two triggers' samples: a window across their join reads the same as the triggers.
+  std::size_t cat = 0;
+  while (reader.metadata().sources[reader.metadata().channels[cat].source].path.find("tcat") == std::string::npos) ++cat;
+  const std::string cat_name = std::to_string(cat + 5);  // by number: every probe file has an AP5
+  std::vector<std::int16_t> reference;
+  for (std::size_t t = frames / 2 - 300; t < frames / 2 + 300; ++t) reference.push_back(static_cast<std::int16_t>(bin[t * frame + 10] | bin[t * frame + 11] << 8));
+  EXPECT_EQ(window_of(a.archive, cat_name, frames / 2 - 300, frames / 2 + 300), reference);
 }
