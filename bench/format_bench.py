@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Acquisition formats (issue 23): each folder of ../shared/data/formats that Spikey reads in
-its own format (Neuralynx .ncs, Open Ephys legacy .continuous, Blackrock .nsX, Intan RHD),
+its own format (Neuralynx .ncs, Open Ephys legacy .continuous, Blackrock .nsX, Intan RHD, NWB), and
+the bundled Intan .rhd and float NWB samples,
 archived whole at every level and restored byte for byte, against zstd -19 and xz -9 on the
 whole files; and the samples alone (as 16-bit WAVs) in Spikey, FLAC -8 and WavPack -hh.
 
@@ -25,7 +26,11 @@ FOLDERS = {  # folder: (extension, header bytes, record prefix bytes, frames per
     "spikeglx_noise4sam": (None,) * 6,                    # whole folders only (their .bin files are raw int16 already)
     "spikeglx_np2": (None,) * 6,
     "openephys_binary_mixed": (None,) * 6,
+    "nwb_tutorial": (None,) * 6,                          # float64 noise: kept whole
+    "samples/intan_rhd": (".rhd", 8082, 512, 128, 9408 - 512 - 32 * 256, False),  # the bundled Intan .rhd: 32 planar amplifier channels per block
+    "samples/nwb_float": (None,) * 6,                     # the bundled NWB of float32 on a grid (format 12)
 }
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run(cmd, **kw):
@@ -50,6 +55,13 @@ def same_tree(a, b, names):
 def samples_of(path, layout):
     _, header, before, frames, after, big = layout
     data = open(path, "rb").read()
+    if layout[0] == ".rhd":  # planar uint16 amplifier channels: interleaved int16 frames of 32 channels
+        record = before + 64 * frames + after
+        out = bytearray()
+        for at in range(header, len(data) - record + 1, record):
+            block = [struct.unpack_from(f"<{frames}H", data, at + before + 2 * frames * c) for c in range(32)]
+            out += struct.pack(f"<{32 * frames}h", *[block[c][t] - 32768 for t in range(frames) for c in range(32)])
+        return bytes(out)
     if frames is None:  # one block after the header
         return data[header:]
     record = before + 2 * frames + after
@@ -93,15 +105,19 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default="../shared/data")
     ap.add_argument("--spikey", default="build/host/spikey")
+    ap.add_argument("--only", nargs="*", help="these sets alone (names as in FOLDERS)")
     args = ap.parse_args()
     spikey = os.path.abspath(args.spikey)
     rows, sample_rows = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for name, layout in FOLDERS.items():
-            src = os.path.join(args.data, "formats", name)
+            if args.only and name not in args.only:
+                continue
+            src = os.path.join(ROOT, name) if name.startswith("samples/") else os.path.join(args.data, "formats", name)
             if not os.path.isdir(src):
                 print(f"skipping {name}: {src} is absent", file=sys.stderr)
                 continue
+            name = name.replace("/", "_")
             folder = os.path.join(tmp, name)
             os.makedirs(folder)
             names = files_of(src)
@@ -133,13 +149,19 @@ def main():
             for n in names:
                 if not (n.endswith(layout[0]) or (layout[0] == "amp-" and n.startswith("amp-"))):
                     continue
-                rate = {".ncs": 32000, ".continuous": 40000, ".ns2": 1000, "amp-": 30000}[layout[0]]
+                rate = {".ncs": 32000, ".continuous": 40000, ".ns2": 1000, "amp-": 30000, ".rhd": 30000}[layout[0]]
                 header = open(os.path.join(folder, n), "rb").read(layout[1]).decode("latin-1")
                 for line in header.replace(";", "\n").splitlines():
                     if "SamplingFrequency" in line or "sampleRate" in line:
                         rate = float(line.split()[-1].strip("'"))
                 s = samples_of(os.path.join(folder, n), layout)
                 sample_bytes += len(s)
+                if layout[0] == ".rhd":  # FLAC takes at most 8 channels: four WAVs of 8
+                    for g in range(4):
+                        part = b"".join(s[64 * t + 16 * g: 64 * t + 16 * g + 16] for t in range(len(s) // 64))
+                        with open(os.path.join(wav_dir, f"{n}.{g}.wav"), "wb") as f:
+                            f.write(wav(part, rate, 8))
+                    continue
                 with open(os.path.join(wav_dir, n + ".wav"), "wb") as f:
                     f.write(wav(s, rate, 6 if layout[0] == ".ns2" else 1))
             wavs = sorted(os.listdir(wav_dir))

@@ -83,6 +83,17 @@ std::vector<std::int16_t> window_of(const fs::path& archive, const std::string& 
   return host::read_window(reader, window, 2);
 }
 
+// The message opening `file` (written with `bytes`) is refused with, or "accepted".
+std::string refusal_of(const fs::path& file, const std::vector<std::uint8_t>& bytes) {
+  test::write_file(file, bytes);
+  try {
+    host::Recording::open({file}, {}, [](const std::string&) {});
+  } catch (const host::InputError& e) {
+    return e.what();
+  }
+  return "accepted";
+}
+
 std::vector<std::int16_t> slice(const std::vector<std::int16_t>& v, std::size_t start, std::size_t end) {
   return {v.begin() + static_cast<std::ptrdiff_t>(start), v.begin() + static_cast<std::ptrdiff_t>(std::min(end, v.size()))};
 }
@@ -195,6 +206,21 @@ TEST(AcquisitionFormats, OpenEphysLegacyFolderRestoresByteForByte) {
   fs::create_directories(dir / "one_in");
   fs::copy_file(folder / "101_CH0.continuous", dir / "one_in" / "101_CH0.continuous");
   expect_restores_exactly(one.archive, dir / "one_in", dir / "one_out");
+  // A recording restarted in the same folder: the GUI writes continuation files (<name>_2.continuous),
+  // each a header and its own records (here the real header and the last 100 records).
+  for (const char* ch : {"101_CH0", "101_CH1"}) {
+    const auto file = test::read_file(folder / (std::string(ch) + ".continuous"));
+    std::vector<std::uint8_t> second(file.begin(), file.begin() + 1024);
+    second.insert(second.end(), file.begin() + 1024 + 314 * 2070, file.begin() + 1024 + 414 * 2070);
+    test::write_file(folder / (std::string(ch) + "_2.continuous"), second);
+  }
+  const auto both = compress_inputs({folder}, dir / "both.spikey");
+  expect_restores_exactly(both.archive, folder, dir / "both_out");
+  const format::ArchiveReader r2(both.archive);
+  ASSERT_EQ(r2.metadata().channels.size(), 4u);
+  const auto& continued = r2.metadata().sources[r2.metadata().channels[1].source];
+  EXPECT_EQ(continued.path, "101_CH0_2.continuous");
+  EXPECT_EQ(continued.records.count, 100u);
 }
 
 TEST(AcquisitionFormats, PartialLastRecordsAreKeptWithAWarning) {
@@ -220,15 +246,7 @@ TEST(AcquisitionFormats, PartialLastRecordsAreKeptWithAWarning) {
 
 TEST(AcquisitionFormats, DamagedFilesAreRefusedNamingTheFileAndByte) {
   test::TempDir dir;
-  const auto refused = [&](const std::string& name, const std::vector<std::uint8_t>& bytes) -> std::string {
-    test::write_file(dir / name, bytes);
-    try {
-      host::Recording::open({dir / name}, {}, [](const std::string&) {});
-    } catch (const host::InputError& e) {
-      return e.what();
-    }
-    return "accepted";
-  };
+  const auto refused = [&](const std::string& name, const std::vector<std::uint8_t>& bytes) { return refusal_of(dir / name, bytes); };
   const std::string short_ncs = refused("short.ncs", std::vector<std::uint8_t>(1000, 0));
   EXPECT_NE(short_ncs.find("short.ncs"), std::string::npos);
   EXPECT_NE(short_ncs.find("16384"), std::string::npos);
@@ -758,15 +776,7 @@ TEST(AcquisitionFormats, IntanRhdFilesRestoreByteForByteAsPlanarRecords) {
   EXPECT_EQ(window_of(a.archive, "A-007", 1000, 4000), slice(a7, 1000, 4000));
   EXPECT_EQ(window_of(a.archive, "ANALOG-IN-1", 100, 5888), slice(adc, 100, 5888));
 
-  const auto refused = [&](const std::string& name, std::vector<std::uint8_t> bytes) -> std::string {
-    test::write_file(dir / name, bytes);
-    try {
-      host::Recording::open({dir / name}, {}, [](const std::string&) {});
-    } catch (const host::InputError& e) {
-      return e.what();
-    }
-    return "accepted";
-  };
+  const auto refused = [&](const std::string& name, const std::vector<std::uint8_t>& bytes) { return refusal_of(dir / name, bytes); };
   EXPECT_NE(refused("short.rhd", {file.begin(), file.begin() + 5000}).find("short.rhd: byte 5000: the RHD header ends early"), std::string::npos);
   auto bad = file;
   bad[0] ^= 1;
