@@ -28,7 +28,7 @@ FOLDERS = {  # folder: (extension, header bytes, record prefix bytes, frames per
     "openephys_binary_mixed": (None,) * 6,
     "nwb_tutorial": (None,) * 6,                          # float64 noise: kept whole
     "samples/intan_rhd": (".rhd", 8082, 512, 128, 9408 - 512 - 32 * 256, False),  # the bundled Intan .rhd: 32 planar amplifier channels per block
-    "samples/nwb_float": (None,) * 6,                     # the bundled NWB of float32 on a grid (format 12)
+    "samples/nwb_float": ("extract", 0, 0, None, 0, False),  # the bundled NWB of float32 on a grid (format 12): its int16 codes via spikey extract
 }
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -146,6 +146,12 @@ def main():
             wav_dir = os.path.join(tmp, name + "_wav")
             os.makedirs(wav_dir)
             sample_bytes = 0
+            if layout[0] == "extract":  # the archive's int16 codes as one WAV (8 channels at most, FLAC's limit)
+                extracted = os.path.join(wav_dir, "codes.wav")
+                run([spikey, "extract", os.path.join(tmp, f"{name}_default.spikey"), "-o", extracted, "-q"])
+                head = open(extracted, "rb").read(4096)
+                sample_bytes += struct.unpack_from("<I", head, head.index(b"data") + 4)[0]
+                names = []
             for n in names:
                 if not (n.endswith(layout[0]) or (layout[0] == "amp-" and n.startswith("amp-"))):
                     continue

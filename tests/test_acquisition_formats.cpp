@@ -865,7 +865,7 @@ TEST(AcquisitionFormats, IntanRhdVersion1AndRhsFilesRestoreByteForByte) {
     if (name.find("A-00") != 0 || name.size() > 5 || name == "A-001") EXPECT_EQ(window_of(b.archive, name, 0, 2560), values) << name;
 }
 
-// One SpikeGLX session as a lab keeps it: two triggers of gate 0, a second gate, the NI-DAQ
+// One SpikeGLX session as a lab keeps it: two triggers of gate 0, a second gate, a second probe, the NI-DAQ
 // stream, and CatGT's output folder (the triggers concatenated, its .meta rewritten with CatGT's
 // keys) from the real Noise4Sam run: one archive, every file byte for byte, each stream at its
 // own rate, every .bin a source of its own.
@@ -899,6 +899,7 @@ TEST(AcquisitionFormats, SpikeGlxGatesTriggersAndCatGtOutputsAreOneArchive) {
   put("Noise4Sam_g0_imec0/Noise4Sam_g0_t0.imec0.ap", 0, frames / 2);
   put("Noise4Sam_g0_imec0/Noise4Sam_g0_t1.imec0.ap", frames / 2, frames - frames / 2);
   put("Noise4Sam_g1_imec0/Noise4Sam_g1_t0.imec0.ap", 100, frames / 3);
+  put("Noise4Sam_g0_imec1/Noise4Sam_g0_t0.imec1.ap", 7, frames / 4);  // a second probe
   put("catgt_Noise4Sam_g0/Noise4Sam_g0_imec0/Noise4Sam_g0_tcat.imec0.ap", 0, frames,
       "catGTCmdline=<CatGT -dir=. -run=Noise4Sam -g=0 -t=0,1 -prb=0 -ap>\ncatGTVersion=4.4\nfirstSample=0\n");
   for (const char* f : {"Noise4Sam_g0_t0.nidq.bin", "Noise4Sam_g0_t0.nidq.meta"}) fs::copy_file(from / f, run / f);
@@ -909,7 +910,7 @@ TEST(AcquisitionFormats, SpikeGlxGatesTriggersAndCatGtOutputsAreOneArchive) {
   for (const auto& s : reader.metadata().sources) {
     if (s.kind != format::SourceKind::spikeglx) continue;
     EXPECT_NE(s.path.find(".bin"), std::string::npos);
-    if (s.path.find("imec0.ap") != std::string::npos) {
+    if (s.path.find(".ap.bin") != std::string::npos) {
       ++probes;
       EXPECT_EQ(s.channel_count, 385u);
     }
@@ -918,7 +919,7 @@ TEST(AcquisitionFormats, SpikeGlxGatesTriggersAndCatGtOutputsAreOneArchive) {
       EXPECT_NEAR(s.sample_rate, 11574.1, 0.1);
     }
   }
-  EXPECT_EQ(probes, 4u);
+  EXPECT_EQ(probes, 5u);
   EXPECT_EQ(nidq, 1u);
   EXPECT_DOUBLE_EQ(reader.metadata().sample_rate, 30000);
   // CatGT's concatenation holds the two triggers' samples: a window across their join reads the same as the triggers.
