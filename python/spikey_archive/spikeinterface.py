@@ -132,7 +132,11 @@ class SpikeyRecordingSegment(BaseRecordingSegment):
         channels = np.atleast_1d(channels)
         if end <= start or channels.size == 0:
             return np.zeros((max(end - start, 0), channels.size), dtype=np.int16)
-        return self._reader[start:end, [int(c) for c in channels]].reshape(end - start, channels.size)
+        traces = self._reader[start:end, [int(c) for c in channels]].reshape(end - start, channels.size)
+        # Channels stored from uint16 samples (an Intan .rhd's amplifiers, offset binary) come back
+        # from the Reader as the file's uint16; the recording's samples are the stored signed
+        # values (value - 32768), whose offset is 0 in the gains' units.
+        return (traces ^ np.uint16(0x8000)).view(np.int16) if traces.dtype == np.uint16 else traces
 
 
 def read_spikey(file_path, stream_id: str | None = None, include_sync: bool = False, threads: int = 1) -> SpikeyRecordingExtractor:

@@ -124,6 +124,28 @@ def test_spikeglx_probe_geometry_from_the_archived_meta(tmp_path):
     assert pickle.loads(pickle.dumps(recording)).get_probe().get_contact_count() == 384
 
 
+def test_an_intan_rhd_file_reads_as_signed_amplifier_samples():
+    # The golden v12 archive of samples/intan_rhd: 32 amplifier channels stored from the file's
+    # uint16 (offset binary), an ADC channel and the digital-input word (a sync channel).
+    recording = read_spikey(GOLDEN / "v12" / "intan_rhd.spikey")
+    assert recording.get_num_channels() == 33 and recording.get_dtype() == np.int16
+    np.testing.assert_allclose(recording.get_channel_gains()[:32], 0.195)
+    np.testing.assert_allclose(recording.get_channel_offsets(), 0.0)
+    cinpla = np.fromfile(ROOT / "samples" / "cinpla32" / "cinpla32_30kHz_first6000.dat", dtype="<i2").reshape(-1, 32)
+    traces = recording.get_traces(start_frame=100, end_frame=5000, channel_ids=[f"A-{c:03d}" for c in range(32)])
+    assert traces.dtype == np.int16
+    np.testing.assert_array_equal(traces, cinpla[100:5000])
+
+
+def test_a_float_nwb_reads_as_its_codes_with_their_gain():
+    # The golden v12 archive of samples/nwb_float: float32 µV that are int16 codes times 0.195.
+    recording = read_spikey(GOLDEN / "v12" / "nwb_float.spikey")
+    cinpla = np.fromfile(ROOT / "samples" / "cinpla32" / "cinpla32_30kHz_first6000.dat", dtype="<i2").reshape(-1, 32)
+    np.testing.assert_array_equal(recording.get_traces(), cinpla[:3000, :8])
+    np.testing.assert_allclose(recording.get_channel_gains(), 0.195, rtol=1e-6)
+    np.testing.assert_allclose(recording.get_traces(return_in_uV=True), cinpla[:3000, :8] * np.float32(0.195), rtol=1e-6)
+
+
 def test_an_intan_folder_reads_as_its_amplifier_channels(tmp_path):
     # The golden v11 archive of samples/intan: four amplifier files (channels 0-3 of the cinpla
     # slice) and time.dat, whose two halves (units "samples") are not signals.
