@@ -1,3 +1,4 @@
+#include <cub/block/block_reduce.cuh>
 #include <cub/device/device_scan.cuh>
 
 #include <algorithm>
@@ -74,6 +75,39 @@ __global__ void map_kernel(const f::BatchStream* streams, std::uint32_t stream_c
     for (std::uint32_t t = threadIdx.x; t < stream.n; t += blockDim.x)
       if (!f::batch_map_sample(stream, t, samples, codes)) *inexact = 1;
   }
+}
+
+// lpc1's prediction in parts (golomb_batch.hpp stage 2a-2c). 2a and 2b: a block per stream,
+// its threads over time (consecutive t, coalesced); 2c: a thread per adapting stream.
+__global__ void clamped_difference_kernel(const f::BatchStream* streams, std::uint32_t stream_count, const std::int32_t* codes, std::int16_t* diffs) {
+  for (std::uint32_t s = blockIdx.x; s < stream_count; s += gridDim.x)
+    for (std::uint32_t t = threadIdx.x; t < streams[s].n; t += blockDim.x) f::batch_clamped_difference(streams[s], t, codes, diffs);
+}
+
+// The fixed-weight residuals of each stream and their sum (an integer sum: the same in any order).
+__global__ void lpc_fixed_kernel(f::BatchStream* streams, std::uint32_t stream_count, const std::int32_t* codes, const std::int16_t* diffs,
+                                 const std::int32_t* weights, std::uint32_t* folded_fixed) {
+  using Reduce = cub::BlockReduce<unsigned long long, kBlock>;
+  __shared__ typename Reduce::TempStorage temp;
+  for (std::uint32_t s = blockIdx.x; s < stream_count; s += gridDim.x) {
+    f::BatchStream& stream = streams[s];
+    unsigned long long sum = 0;
+    for (std::uint32_t t = 1 + threadIdx.x; t < stream.n; t += blockDim.x) {
+      f::batch_lpc_fixed_residual(stream, streams, t, codes, diffs, weights, folded_fixed);
+      sum += folded_fixed[stream.sample_offset + t - 1];
+    }
+    const unsigned long long total = Reduce(temp).Sum(sum);
+    if (threadIdx.x == 0) stream.folded_sum[0] = total;
+    __syncthreads();  // temp is reused by the next stream
+  }
+}
+
+__global__ void lpc_adapting_kernel(f::BatchStream* streams, std::uint32_t stream_count, const std::int32_t* codes, const std::int16_t* diffs,
+                                    const std::int32_t* weights, std::uint32_t* folded_adapting) {
+  const std::uint32_t s = blockIdx.x * blockDim.x + threadIdx.x;
+  if (s >= stream_count) return;
+  f::BatchStream& stream = streams[s];
+  stream.folded_sum[1] = stream.lms_step != 0 ? f::batch_lpc_adapting_stream(stream, streams, codes, diffs, weights, folded_adapting) : 0;
 }
 
 // Sequential in time: one thread per (stream, variant).
@@ -203,7 +237,7 @@ struct BatchEncoder::Slot {
   cudaStream_t stream = nullptr;
   cudaEvent_t started = nullptr, finished = nullptr;
   cudaEvent_t stage_done[kStageCount] = {};
-  DeviceBuffer<std::int16_t> samples;
+  DeviceBuffer<std::int16_t> samples, diffs;
   DeviceBuffer<std::int32_t> codes, scratch, weights;
   DeviceBuffer<std::uint32_t> folded_fixed, folded_adapting, words;
   DeviceBuffer<std::uint64_t> scratch_offset, stream_words, word_offsets, total_words;
@@ -245,7 +279,7 @@ struct BatchEncoder::Slot {
     std::uint64_t scratch_total = 0, word_total = 0;
     for (std::uint32_t s = 0; s < stream_count; ++s) {
       offsets[s] = scratch_total;
-      scratch_total += 2 * f::batch_scratch_size(plan.streams[s]);
+      if (plan.codec != f::BatchCodec::kLpc) scratch_total += 2 * f::batch_scratch_size(plan.streams[s]);  // lpc1 needs none
       word_total += plan.codec == f::BatchCodec::kMt ? mt_word_bound(plan.streams[s], plan.partitions.data()) : word_bound(plan.streams[s]);
     }
     word_capacity = word_total + f::BitWriter::kSlackWords;
@@ -286,8 +320,18 @@ struct BatchEncoder::Slot {
                                                                                      inexact.get());
     SPIKEY_CUDA_CHECK_LAUNCH(stream);
     SPIKEY_CUDA_TRY(cudaEventRecord(stage_done[0], stream));
-    fold_kernel<<<blocks_for(2ull * stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), weights.get(), network_on_device,
-                                                                        scratch.get(), scratch_offset.get(), folded_fixed.get(), folded_adapting.get());
+    if (plan.codec == f::BatchCodec::kLpc) {
+      const unsigned per_stream = std::max(1u, std::min(stream_count, 65535u));
+      clamped_difference_kernel<<<per_stream, kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), diffs.reserve(plan.samples));
+      SPIKEY_CUDA_CHECK_LAUNCH(stream);
+      lpc_fixed_kernel<<<per_stream, kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), diffs.get(), weights.get(), folded_fixed.get());
+      SPIKEY_CUDA_CHECK_LAUNCH(stream);
+      lpc_adapting_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), diffs.get(), weights.get(),
+                                                                           folded_adapting.get());
+    } else {
+      fold_kernel<<<blocks_for(2ull * stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), weights.get(), network_on_device,
+                                                                          scratch.get(), scratch_offset.get(), folded_fixed.get(), folded_adapting.get());
+    }
     SPIKEY_CUDA_CHECK_LAUNCH(stream);
     SPIKEY_CUDA_TRY(cudaEventRecord(stage_done[1], stream));
     choose_adapt_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count);

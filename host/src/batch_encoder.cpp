@@ -135,14 +135,15 @@ BatchPlan plan_batch(const f::Metadata& meta, std::uint64_t first_chunk, std::ui
 std::uint64_t batch_device_bytes(const BatchPlan& plan) {
   std::uint64_t scratch = 0, words = 0;
   for (const auto& s : plan.streams) {
-    scratch += 2 * f::batch_scratch_size(s);
+    if (plan.codec != f::BatchCodec::kLpc) scratch += 2 * f::batch_scratch_size(s);  // lpc1 reads its inputs from the clamped differences
     words += f::max_golomb_stream_words(s.n, 1);  // generous: partition fields counted per residual (mt: below its bound)
   }
   std::uint64_t mt = 0;
   if (plan.codec == f::BatchCodec::kMt)
     mt = plan.samples + plan.staging_bytes + f::MtTableSet::kCumEntries * 4 + f::MtTableSet::kIndexEntries + f::MtTableSet::kSlots * 8 +
          f::MtTableSet::kShapeEntries * 2 + plan.mt_tables.prior_entries() * 2;  // classes, staging, tables
-  return plan.samples * (2 + 4 + 4 + 4) + scratch * 4 + words * 4 + plan.streams.size() * sizeof(f::BatchStream) +
+  const std::uint64_t diffs = plan.codec == f::BatchCodec::kLpc ? 2 : 0;  // lpc1's int16 clamped differences
+  return plan.samples * (2 + 4 + 4 + 4 + diffs) + scratch * 4 + words * 4 + plan.streams.size() * sizeof(f::BatchStream) +
          plan.partitions.size() * sizeof(f::BatchPartition) + plan.weights.size() * 4 + mt;
 }
 
@@ -205,18 +206,36 @@ std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std
   });
   if (!exact) throw std::logic_error("a value map is not exact for its channel");
 
-  // 2-3: both predictions, the adapt flag.
-  parallel_for(streams.size(), threads, [&](std::size_t i) {
-    f::BatchStream& s = streams[i];
-    std::vector<std::int32_t> scratch(f::batch_scratch_size(s));
-    const f::MoNetwork* network = plan.network.empty() ? nullptr : plan.network.data();
-    s.folded_sum[0] =
-        f::batch_predict_stream(s, 0, streams.data(), codes.data(), plan.weights.data(), network, scratch.data(), folded_fixed.data());
-    if (s.lms_step != 0)
-      s.folded_sum[1] =
-          f::batch_predict_stream(s, 1, streams.data(), codes.data(), plan.weights.data(), network, scratch.data(), folded_adapting.data());
-    s.adapt = f::batch_choose_adapt(s);
-  });
+  // 2-3: both predictions, the adapt flag. lpc1 in the GPU's parts: the clamped differences
+  // of every sample, then each fixed-weight residual on its own, then the adapting variant.
+  if (plan.codec == f::BatchCodec::kLpc) {
+    std::vector<std::int16_t> diffs(plan.samples);
+    parallel_for(streams.size(), threads, [&](std::size_t i) {
+      for (std::uint32_t t = 0; t < streams[i].n; ++t) f::batch_clamped_difference(streams[i], t, codes.data(), diffs.data());
+    });
+    parallel_for(streams.size(), threads, [&](std::size_t i) {
+      f::BatchStream& s = streams[i];
+      for (std::uint32_t t = 1; t < s.n; ++t)
+        f::batch_lpc_fixed_residual(s, streams.data(), t, codes.data(), diffs.data(), plan.weights.data(), folded_fixed.data());
+      s.folded_sum[0] = f::batch_folded_sum(s, folded_fixed.data());
+      s.folded_sum[1] = s.lms_step != 0 ? f::batch_lpc_adapting_stream(s, streams.data(), codes.data(), diffs.data(), plan.weights.data(),
+                                                                         folded_adapting.data())
+                                        : 0;
+      s.adapt = f::batch_choose_adapt(s);
+    });
+  } else {
+    parallel_for(streams.size(), threads, [&](std::size_t i) {
+      f::BatchStream& s = streams[i];
+      std::vector<std::int32_t> scratch(f::batch_scratch_size(s));
+      const f::MoNetwork* network = plan.network.empty() ? nullptr : plan.network.data();
+      s.folded_sum[0] =
+          f::batch_predict_stream(s, 0, streams.data(), codes.data(), plan.weights.data(), network, scratch.data(), folded_fixed.data());
+      if (s.lms_step != 0)
+        s.folded_sum[1] =
+            f::batch_predict_stream(s, 1, streams.data(), codes.data(), plan.weights.data(), network, scratch.data(), folded_adapting.data());
+      s.adapt = f::batch_choose_adapt(s);
+    });
+  }
 
   if (plan.codec == f::BatchCodec::kMt) return run_mt_stages_on_cpu(plan, codes, folded_fixed, folded_adapting, threads);
 

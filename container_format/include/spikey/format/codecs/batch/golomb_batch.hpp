@@ -8,7 +8,8 @@
 //
 // Stages, in order (arrays are batch-wide, indexed by BatchStream::sample_offset + t):
 //   1 per sample     batch_map_sample        value -> code, and whether the map was exact
-//   2 per stream x2  batch_fold_stream       folded residuals with fixed and with adapting weights
+//   2 per stream x2  batch_predict_stream    folded residuals with fixed and with adapting weights
+//                    (lpc1: 2a per sample, 2b per sample, 2c per stream, below)
 //   3 per stream     batch_choose_adapt      the adapt flag (smaller sum of folded residuals)
 //   4 per partition  batch_choose_index      the partition's Golomb index and codeword bits
 //   5 per stream     batch_lay_out_stream    partition bit offsets, stream bits and words
@@ -179,6 +180,85 @@ SPIKEY_HD std::uint64_t batch_predict_stream(const BatchStream& s, int variant, 
   }
   std::uint64_t sum = 0;
   for (std::uint32_t t = 0; t + 1 < s.n; ++t) sum += out[t];
+  return sum;
+}
+
+// Stage 2 of lpc1 in parts that a GPU runs over time in parallel (batch_predict_stream's lpc
+// path, lpc_fold_residuals, gives the same residuals but walks each stream in one thread with
+// its buffers in scratch):
+//   2a per sample   batch_clamped_difference   c[t] of every stream, int16, into one batch array
+//   2b per sample   batch_lpc_fixed_residual   the fixed-weight variant at time t: its inputs
+//                                              are all in that array, so every t is independent
+//   2c per stream   batch_lpc_adapting_stream  the adapting variant, sequential in time, its
+//                                              weights local (registers), no scratch
+// The fixed variant's sum (stage 3's input) is batch_folded_sum, an order-free integer sum.
+
+// Stage 2a: c[t] = clamp(u[t] - u[t-1]) at diffs[sample_offset + t], c[0] = 0 (|c| <= 2047).
+SPIKEY_HD void batch_clamped_difference(const BatchStream& s, std::uint32_t t, const std::int32_t* codes, std::int16_t* diffs) {
+  const std::int32_t* u = codes + s.sample_offset;
+  diffs[s.sample_offset + t] =
+      t == 0 ? std::int16_t{0}
+             : static_cast<std::int16_t>(clamp_history(static_cast<std::int32_t>(static_cast<std::uint32_t>(u[t]) - static_cast<std::uint32_t>(u[t - 1]))));
+}
+
+// The taps' inputs at time t >= 1: c[t-N .. t-1] (0 before t = 1), then the source's
+// c_s[t-W .. t+W] (0 outside its 1 .. n_s - 1, and all 0 when the source is absent), as the
+// history and source buffers of lpc_fold_residuals hold them.
+SPIKEY_HD void batch_lpc_inputs(const LpcModel& model, const BatchStream& s, const BatchStream* streams, std::uint32_t t, const std::int16_t* diffs,
+                                std::int32_t* inputs) {
+  const std::int16_t* c = diffs + s.sample_offset;
+  for (int i = 0; i < model.order; ++i) {
+    const std::int64_t at = std::int64_t{t} - model.order + i;
+    inputs[i] = at >= 1 ? c[at] : 0;
+  }
+  const int source_taps = model.source_taps();
+  const BatchStream* source = source_taps > 0 && s.source_stream[0] >= 0 ? streams + s.source_stream[0] : nullptr;
+  for (int j = 0; j < source_taps; ++j) {
+    const std::int64_t at = std::int64_t{t} - model.source_half_window + j;
+    inputs[model.order + j] = source != nullptr && at >= 1 && at < std::int64_t{source->n} ? diffs[source->sample_offset + static_cast<std::uint64_t>(at)] : 0;
+  }
+}
+
+// The folded residual of time t >= 1 with `weights` (model.taps() of them), written at
+// folded[sample_offset + t - 1]; adapts the weights when model.lms_step != 0.
+SPIKEY_HD std::uint32_t batch_lpc_step(const LpcModel& model, const BatchStream& s, const BatchStream* streams, std::uint32_t t,
+                                       const std::int32_t* codes, const std::int16_t* diffs, std::int32_t* weights, std::uint32_t* folded) {
+  std::int32_t inputs[kMaxLpcTaps];
+  batch_lpc_inputs(model, s, streams, t, diffs, inputs);
+  const std::int32_t acc = lpc_accumulate(model, weights, inputs, inputs + model.order);
+  const std::int32_t p = lpc_prediction(acc, model.weight_shift);
+  const std::int32_t d = codes[s.sample_offset + t] - codes[s.sample_offset + t - 1];
+  const std::int32_t e = d - p;
+  const std::uint32_t out = zigzag_encode(lpc_flip(acc, p, model.weight_shift) ? -e : e);
+  folded[s.sample_offset + t - 1] = out;
+  if (model.lms_step != 0) lms_update(model, weights, inputs, inputs + model.order, e);
+  return out;
+}
+
+// Stage 2b, at t >= 1 (fixed weights: read in place from the batch weight table).
+SPIKEY_HD void batch_lpc_fixed_residual(const BatchStream& s, const BatchStream* streams, std::uint32_t t, const std::int32_t* codes,
+                                        const std::int16_t* diffs, const std::int32_t* weight_table, std::uint32_t* folded) {
+  std::int32_t weights[kMaxLpcTaps];
+  const LpcModel model = batch_model(s, false);
+  for (int i = 0; i < model.taps(); ++i) weights[i] = weight_table[s.weights_offset + static_cast<std::uint32_t>(i)];
+  batch_lpc_step(model, s, streams, t, codes, diffs, weights, folded);
+}
+
+// Stage 2c: the adapting variant of a stream with lms_step != 0; returns its sum.
+SPIKEY_HD std::uint64_t batch_lpc_adapting_stream(const BatchStream& s, const BatchStream* streams, const std::int32_t* codes,
+                                                  const std::int16_t* diffs, const std::int32_t* weight_table, std::uint32_t* folded) {
+  std::int32_t weights[kMaxLpcTaps];
+  const LpcModel model = batch_model(s, true);
+  for (int i = 0; i < model.taps(); ++i) weights[i] = weight_table[s.weights_offset + static_cast<std::uint32_t>(i)];
+  std::uint64_t sum = 0;
+  for (std::uint32_t t = 1; t < s.n; ++t) sum += batch_lpc_step(model, s, streams, t, codes, diffs, weights, folded);
+  return sum;
+}
+
+// The sum of a stream's n-1 folded residuals.
+SPIKEY_HD std::uint64_t batch_folded_sum(const BatchStream& s, const std::uint32_t* folded) {
+  std::uint64_t sum = 0;
+  for (std::uint32_t t = 0; t + 1 < s.n; ++t) sum += folded[s.sample_offset + t];
   return sum;
 }
 
