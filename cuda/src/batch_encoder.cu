@@ -110,6 +110,35 @@ __global__ void lpc_adapting_kernel(f::BatchStream* streams, std::uint32_t strea
   stream.folded_sum[1] = stream.lms_step != 0 ? f::batch_lpc_adapting_stream(stream, streams, codes, diffs, weights, folded_adapting) : 0;
 }
 
+// The MiddleOut codecs' fixed variant in parts (golomb_batch.hpp 2a', 2b): one level of the
+// wavelet planes, then each residual, a block per stream over time; streams whose network has a
+// state (GRU) are left to fold_kernel.
+__global__ void wavelet_level_kernel(const f::BatchStream* streams, std::uint32_t stream_count, int level, const std::int16_t* diffs,
+                                     std::int16_t* planes, std::uint64_t stride) {
+  for (std::uint32_t s = blockIdx.x; s < stream_count; s += gridDim.x)
+    if (streams[s].wavelet_levels >= level)
+      for (std::uint32_t t = threadIdx.x; t < streams[s].n; t += blockDim.x) f::batch_wavelet_level(streams[s], level, t, diffs, planes, stride);
+}
+
+__global__ void mo_fixed_kernel(f::BatchStream* streams, std::uint32_t stream_count, const std::int32_t* codes, const std::int16_t* diffs,
+                                const std::int16_t* planes, std::uint64_t stride, const std::int32_t* weights, const f::MoNetwork* network,
+                                std::uint32_t* folded_fixed) {
+  using Reduce = cub::BlockReduce<unsigned long long, kBlock>;
+  __shared__ typename Reduce::TempStorage temp;
+  for (std::uint32_t s = blockIdx.x; s < stream_count; s += gridDim.x) {
+    f::BatchStream& stream = streams[s];
+    if (!f::batch_mo_fixed_in_parts(stream, network)) continue;  // uniform in the block
+    for (std::uint32_t t = threadIdx.x; t < stream.n; t += blockDim.x)
+      f::batch_mo_fixed_residual(stream, streams, t, codes, diffs, planes, stride, weights, network, folded_fixed);
+    __syncthreads();  // every residual written before they are summed
+    unsigned long long sum = 0;
+    for (std::uint32_t t = threadIdx.x; t < stream.n; t += blockDim.x) sum += f::batch_fixed_cost_at(stream, t, folded_fixed);
+    const unsigned long long total = Reduce(temp).Sum(sum);
+    if (threadIdx.x == 0) stream.folded_sum[0] = total;
+    __syncthreads();  // temp is reused by the next stream
+  }
+}
+
 // Sequential in time: one thread per (stream, variant).
 __global__ void fold_kernel(f::BatchStream* streams, std::uint32_t stream_count, const std::int32_t* codes, const std::int32_t* weights,
                             const f::MoNetwork* network, std::int32_t* scratch, const std::uint64_t* scratch_offset, std::uint32_t* folded_fixed,
@@ -123,6 +152,7 @@ __global__ void fold_kernel(f::BatchStream* streams, std::uint32_t stream_count,
     stream.folded_sum[1] = 0;
     return;
   }
+  if (variant == 0 && f::batch_mo_fixed_in_parts(stream, network)) return;  // mo_fixed_kernel's
   std::int32_t* own_scratch = scratch + scratch_offset[s] + static_cast<std::uint64_t>(variant) * f::batch_scratch_size(stream);
   stream.folded_sum[variant] =
       f::batch_predict_stream(stream, variant, streams, codes, weights, network, own_scratch, variant == 1 ? folded_adapting : folded_fixed);
@@ -237,7 +267,7 @@ struct BatchEncoder::Slot {
   cudaStream_t stream = nullptr;
   cudaEvent_t started = nullptr, finished = nullptr;
   cudaEvent_t stage_done[kStageCount] = {};
-  DeviceBuffer<std::int16_t> samples, diffs;
+  DeviceBuffer<std::int16_t> samples, diffs, planes;
   DeviceBuffer<std::int32_t> codes, scratch, weights;
   DeviceBuffer<std::uint32_t> folded_fixed, folded_adapting, words;
   DeviceBuffer<std::uint64_t> scratch_offset, stream_words, word_offsets, total_words;
@@ -329,6 +359,19 @@ struct BatchEncoder::Slot {
       lpc_adapting_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), diffs.get(), weights.get(),
                                                                            folded_adapting.get());
     } else {
+      int levels = 0;
+      for (const auto& s : plan.streams) levels = std::max(levels, s.wavelet_levels);
+      const unsigned per_stream = std::max(1u, std::min(stream_count, 65535u));
+      clamped_difference_kernel<<<per_stream, kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), diffs.reserve(plan.samples));
+      SPIKEY_CUDA_CHECK_LAUNCH(stream);
+      std::int16_t* level_planes = planes.reserve(std::max<std::uint64_t>(1, static_cast<std::uint64_t>(2 * levels) * plan.samples));
+      for (int l = 1; l <= levels; ++l) {
+        wavelet_level_kernel<<<per_stream, kBlock, 0, stream>>>(streams.get(), stream_count, l, diffs.get(), level_planes, plan.samples);
+        SPIKEY_CUDA_CHECK_LAUNCH(stream);
+      }
+      mo_fixed_kernel<<<per_stream, kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), diffs.get(), level_planes, plan.samples,
+                                                         weights.get(), network_on_device, folded_fixed.get());
+      SPIKEY_CUDA_CHECK_LAUNCH(stream);
       fold_kernel<<<blocks_for(2ull * stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), weights.get(), network_on_device,
                                                                           scratch.get(), scratch_offset.get(), folded_fixed.get(), folded_adapting.get());
     }

@@ -134,7 +134,9 @@ BatchPlan plan_batch(const f::Metadata& meta, std::uint64_t first_chunk, std::ui
 
 std::uint64_t batch_device_bytes(const BatchPlan& plan) {
   std::uint64_t scratch = 0, words = 0;
+  int levels = 0;
   for (const auto& s : plan.streams) {
+    levels = std::max(levels, s.wavelet_levels);
     if (plan.codec != f::BatchCodec::kLpc) scratch += 2 * f::batch_scratch_size(s);  // lpc1 reads its inputs from the clamped differences
     words += f::max_golomb_stream_words(s.n, 1);  // generous: partition fields counted per residual (mt: below its bound)
   }
@@ -142,8 +144,8 @@ std::uint64_t batch_device_bytes(const BatchPlan& plan) {
   if (plan.codec == f::BatchCodec::kMt)
     mt = plan.samples + plan.staging_bytes + f::MtTableSet::kCumEntries * 4 + f::MtTableSet::kIndexEntries + f::MtTableSet::kSlots * 8 +
          f::MtTableSet::kShapeEntries * 2 + plan.mt_tables.prior_entries() * 2;  // classes, staging, tables
-  const std::uint64_t diffs = plan.codec == f::BatchCodec::kLpc ? 2 : 0;  // lpc1's int16 clamped differences
-  return plan.samples * (2 + 4 + 4 + 4 + diffs) + scratch * 4 + words * 4 + plan.streams.size() * sizeof(f::BatchStream) +
+  const std::uint64_t inputs = 2 + 4 * static_cast<std::uint64_t>(levels);  // int16 clamped differences and wavelet planes
+  return plan.samples * (2 + 4 + 4 + 4 + inputs) + scratch * 4 + words * 4 + plan.streams.size() * sizeof(f::BatchStream) +
          plan.partitions.size() * sizeof(f::BatchPartition) + plan.weights.size() * 4 + mt;
 }
 
@@ -217,19 +219,38 @@ std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std
       f::BatchStream& s = streams[i];
       for (std::uint32_t t = 1; t < s.n; ++t)
         f::batch_lpc_fixed_residual(s, streams.data(), t, codes.data(), diffs.data(), plan.weights.data(), folded_fixed.data());
-      s.folded_sum[0] = f::batch_folded_sum(s, folded_fixed.data());
+      s.folded_sum[0] = f::batch_fixed_sum(s, folded_fixed.data());
       s.folded_sum[1] = s.lms_step != 0 ? f::batch_lpc_adapting_stream(s, streams.data(), codes.data(), diffs.data(), plan.weights.data(),
                                                                          folded_adapting.data())
                                         : 0;
       s.adapt = f::batch_choose_adapt(s);
     });
   } else {
+    // The MiddleOut codecs: the fixed variant in parts where the network has no state (the
+    // differences and wavelet planes of every stream first: sources read other streams'),
+    // the adapting variant per stream.
+    const f::MoNetwork* network = plan.network.empty() ? nullptr : plan.network.data();
+    std::vector<std::int16_t> diffs(plan.samples);
+    int levels = 0;
+    for (const auto& s : streams) levels = std::max(levels, s.wavelet_levels);
+    std::vector<std::int16_t> planes(static_cast<std::size_t>(2 * levels) * plan.samples);
+    parallel_for(streams.size(), threads, [&](std::size_t i) {
+      for (std::uint32_t t = 0; t < streams[i].n; ++t) f::batch_clamped_difference(streams[i], t, codes.data(), diffs.data());
+      for (int l = 1; l <= streams[i].wavelet_levels; ++l)
+        for (std::uint32_t t = 0; t < streams[i].n; ++t) f::batch_wavelet_level(streams[i], l, t, diffs.data(), planes.data(), plan.samples);
+    });
     parallel_for(streams.size(), threads, [&](std::size_t i) {
       f::BatchStream& s = streams[i];
       std::vector<std::int32_t> scratch(f::batch_scratch_size(s));
-      const f::MoNetwork* network = plan.network.empty() ? nullptr : plan.network.data();
-      s.folded_sum[0] =
-          f::batch_predict_stream(s, 0, streams.data(), codes.data(), plan.weights.data(), network, scratch.data(), folded_fixed.data());
+      if (f::batch_mo_fixed_in_parts(s, network)) {
+        for (std::uint32_t t = 0; t < s.n; ++t)
+          f::batch_mo_fixed_residual(s, streams.data(), t, codes.data(), diffs.data(), planes.data(), plan.samples, plan.weights.data(), network,
+                                     folded_fixed.data());
+        s.folded_sum[0] = f::batch_fixed_sum(s, folded_fixed.data());
+      } else {
+        s.folded_sum[0] =
+            f::batch_predict_stream(s, 0, streams.data(), codes.data(), plan.weights.data(), network, scratch.data(), folded_fixed.data());
+      }
       if (s.lms_step != 0)
         s.folded_sum[1] =
             f::batch_predict_stream(s, 1, streams.data(), codes.data(), plan.weights.data(), network, scratch.data(), folded_adapting.data());

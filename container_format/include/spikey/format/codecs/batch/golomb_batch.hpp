@@ -191,7 +191,7 @@ SPIKEY_HD std::uint64_t batch_predict_stream(const BatchStream& s, int variant, 
 //                                              are all in that array, so every t is independent
 //   2c per stream   batch_lpc_adapting_stream  the adapting variant, sequential in time, its
 //                                              weights local (registers), no scratch
-// The fixed variant's sum (stage 3's input) is batch_folded_sum, an order-free integer sum.
+// The fixed variant's sum (stage 3's input) is batch_fixed_sum, an order-free integer sum.
 
 // Stage 2a: c[t] = clamp(u[t] - u[t-1]) at diffs[sample_offset + t], c[0] = 0 (|c| <= 2047).
 SPIKEY_HD void batch_clamped_difference(const BatchStream& s, std::uint32_t t, const std::int32_t* codes, std::int16_t* diffs) {
@@ -255,10 +255,110 @@ SPIKEY_HD std::uint64_t batch_lpc_adapting_stream(const BatchStream& s, const Ba
   return sum;
 }
 
-// The sum of a stream's n-1 folded residuals.
-SPIKEY_HD std::uint64_t batch_folded_sum(const BatchStream& s, const std::uint32_t* folded) {
+// Stage 2 of the MiddleOut codecs (mo1-mo3, mt1-mt3) in parts: the fixed-weight variant of a
+// stream whose network stage has no state (no network, or the ReLU projector) is, like lpc1's,
+// a function of inputs known before the prediction, so it runs per sample:
+//   2a  per sample            batch_clamped_difference (above)
+//   2a' per sample and level  batch_wavelet_level: the undecimated dmey bank level by level into
+//                             int16 planes (approximation and detail of each level, |v| <= 4095)
+//   2b  per sample            batch_mo_fixed_residual
+// The adapting variant (and a GRU stream's fixed one) stays batch_predict_stream, per stream.
+inline constexpr int kBatchWaveletPlanes = 2 * kMaxWaveletLevels;
+
+SPIKEY_HD bool batch_mo_fixed_in_parts(const BatchStream& s, const MoNetwork* network) {
+  return s.net_output_gain == 0 || network == nullptr || network->projector != NetProjector::kGru;
+}
+
+// Plane of level l's approximation (detail: + 1) of every stream, each plane `stride` samples.
+SPIKEY_HD std::int16_t* batch_wavelet_plane(std::int16_t* planes, std::uint64_t stride, int level, bool detail) {
+  return planes + (static_cast<std::uint64_t>(2 * (level - 1)) + (detail ? 1 : 0)) * stride;
+}
+
+// Stage 2a': a_l[tau] and d_l[tau] of level `level` (1..s.wavelet_levels) from a_{l-1} (a_0 = c),
+// zero before the chunk: wavelet_step's arithmetic, for one tau.
+SPIKEY_HD void batch_wavelet_level(const BatchStream& s, int level, std::uint32_t tau, const std::int16_t* diffs, std::int16_t* planes,
+                                   std::uint64_t stride) {
+  const std::int16_t* in = (level == 1 ? diffs : batch_wavelet_plane(planes, stride, level - 1, false)) + s.sample_offset;
+  const std::int64_t dilation = std::int64_t{1} << (level - 1);
+  std::int32_t low = 0, high = 0;
+  for (int j = 0; j < kDmeyTaps; ++j) {
+    const std::int64_t at = std::int64_t{tau} - j * dilation;
+    const std::int32_t x = at >= 0 ? in[at] : 0;
+    low += dmey_low(j) * x;
+    high += dmey_high(j) * x;
+  }
+  const std::int32_t half = std::int32_t{1} << (kDmeyShift - 1);
+  batch_wavelet_plane(planes, stride, level, false)[s.sample_offset + tau] = static_cast<std::int16_t>(clamp_wavelet((low + half) >> kDmeyShift));
+  batch_wavelet_plane(planes, stride, level, true)[s.sample_offset + tau] = static_cast<std::int16_t>(clamp_wavelet((high + half) >> kDmeyShift));
+}
+
+// The taps' inputs at time t >= 1 (mo_inputs' order): c[t-N .. t-1], the features after sample
+// t-1 (d_1..d_L, a_L), each source's c_k[t-W .. t+W]; zero outside each channel's 1..n-1.
+SPIKEY_HD void batch_mo_inputs(const MoModel& m, const BatchStream& s, const BatchStream* streams, std::uint32_t t, const std::int16_t* diffs,
+                               const std::int16_t* planes, std::uint64_t stride, std::int32_t* x) {
+  int i = 0;
+  const std::int16_t* c = diffs + s.sample_offset;
+  for (int k = 0; k < m.order; ++k) {
+    const std::int64_t at = std::int64_t{t} - m.order + k;
+    x[i++] = at >= 1 ? c[at] : 0;
+  }
+  if (m.levels > 0) {
+    const std::uint64_t at = s.sample_offset + t - 1;
+    for (int l = 1; l <= m.levels; ++l) x[i++] = batch_wavelet_plane(const_cast<std::int16_t*>(planes), stride, l, true)[at];
+    x[i++] = batch_wavelet_plane(const_cast<std::int16_t*>(planes), stride, m.levels, false)[at];
+  }
+  for (int k = 0; k < m.sources; ++k) {
+    const BatchStream* source = s.source_stream[k] >= 0 ? streams + s.source_stream[k] : nullptr;
+    for (int j = 0; j < m.source_taps(); ++j) {
+      const std::int64_t at = std::int64_t{t} - m.half_window + j;
+      x[i++] = source != nullptr && at >= 1 && at < std::int64_t{source->n} ? diffs[source->sample_offset + static_cast<std::uint64_t>(at)] : 0;
+    }
+  }
+}
+
+// Stage 2b at t: mo_fold_residuals' step with the stored weights (mt: the signed residual z[t]
+// at slot t; t = 0 writes z[0] = 0 and lpc/mo nothing).
+SPIKEY_HD void batch_mo_fixed_residual(const BatchStream& s, const BatchStream* streams, std::uint32_t t, const std::int32_t* codes,
+                                       const std::int16_t* diffs, const std::int16_t* planes, std::uint64_t stride, const std::int32_t* weight_table,
+                                       const MoNetwork* network, std::uint32_t* folded) {
+  if (t == 0) {
+    if (s.codec == BatchCodec::kMt) folded[s.sample_offset] = 0;
+    return;
+  }
+  const MoModel m = batch_mo_model(s, false, network);
+  std::int32_t x[kMaxMoTaps];
+  batch_mo_inputs(m, s, streams, t, diffs, planes, stride, x);
+  std::int32_t acc = 0;
+  for (int i = 0; i < m.taps(); ++i) acc += weight_table[s.weights_offset + static_cast<std::uint32_t>(i)] * x[i];
+  if (m.uses_network()) {
+    std::int32_t recent[kNetHistory];
+    for (int k = 0; k < kNetHistory; ++k) {
+      const std::int64_t at = std::int64_t{t} - kNetHistory + k;
+      recent[k] = at >= 1 ? diffs[s.sample_offset + static_cast<std::uint64_t>(at)] : 0;
+    }
+    acc += mo_network_correction(*m.network, m.net_input_gain, m.net_output_gain, recent, lpc_prediction(acc, m.weight_shift), nullptr);
+  }
+  const std::int32_t p = lpc_prediction(acc, m.weight_shift);
+  const std::int32_t e = (codes[s.sample_offset + t] - codes[s.sample_offset + t - 1]) - p;
+  if (s.codec == BatchCodec::kMt) {
+    reinterpret_cast<std::int32_t*>(folded + s.sample_offset)[t] = e;  // int32 and uint32 may alias
+  } else {
+    folded[s.sample_offset + t - 1] = zigzag_encode(lpc_flip(acc, p, m.weight_shift) ? -e : e);
+  }
+}
+
+// Stage 3's input for a fixed variant computed in parts, the sum over t = 1..n-1 of this: lpc
+// and mo the folded residual, mt |z[t]| (mo_residual_cost). Integers: any order sums alike.
+SPIKEY_HD std::uint64_t batch_fixed_cost_at(const BatchStream& s, std::uint32_t t, const std::uint32_t* folded) {
+  if (t == 0) return 0;
+  if (s.codec != BatchCodec::kMt) return folded[s.sample_offset + t - 1];
+  const std::int32_t z = reinterpret_cast<const std::int32_t*>(folded + s.sample_offset)[t];
+  return static_cast<std::uint64_t>(z < 0 ? -std::int64_t{z} : std::int64_t{z});
+}
+
+SPIKEY_HD std::uint64_t batch_fixed_sum(const BatchStream& s, const std::uint32_t* folded) {
   std::uint64_t sum = 0;
-  for (std::uint32_t t = 0; t + 1 < s.n; ++t) sum += folded[s.sample_offset + t];
+  for (std::uint32_t t = 1; t < s.n; ++t) sum += batch_fixed_cost_at(s, t, folded);
   return sum;
 }
 
