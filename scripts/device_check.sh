@@ -17,6 +17,8 @@
 #   bench_*     gpu_bench: a fixed number of passes, end to end and per stage, with the DRAM and
 #               PCIe ceilings beside them
 #   training    the network trainers' times, CPU and GPU (from the gpu_training step)
+#   bench_fast_thread   lpc1 again with its adapting variant a stream per thread
+#               (SPIKEY_GPU_LPC_ADAPT=thread) instead of a warp per stream, to choose the form
 # The CPU suite is not run here: CI runs it.
 #
 # --rehearse runs every step that needs no GPU, here or in CI (tests/device_check_rehearsal.sh):
@@ -235,13 +237,16 @@ bench() {
   fi
 }
 
+# lpc1 with its adapting variant a stream per thread, against the default warp per stream.
+bench_thread_form() { SPIKEY_GPU_LPC_ADAPT=thread bench lpc1 fast_thread; }
+
 training_times() {
   [ $rehearse = 1 ] && { echo "rehearsal: the trainers' times come from the gpu_training step on a GPU"; return 0; }
   [ -s "$logs/test_gpu_training.json" ] || { echo "no record from the gpu_training step"; exit 1; }
   grep -o '"[a-z_]*seconds_cpu_gpu_[^,}]*' "$logs/test_gpu_training.json"
 }
 
-export -f say missing preflight configure build_targets gpu_test cli_parity sanitize bench training_times
+export -f say missing preflight configure build_targets gpu_test cli_parity sanitize bench bench_thread_form training_times
 
 # ---- the run --------------------------------------------------------------------------------
 
@@ -266,6 +271,7 @@ step racecheck 120 sanitize racecheck
 step bench_fast 90 bench lpc1 fast
 step bench_default 120 bench mt2 default
 step training 15 training_times
+step bench_fast_thread 60 bench_thread_form
 
 echo
 cat "$OUT/summary.md"

@@ -36,11 +36,12 @@ host::EncodeOptions at_level(const std::string& level, double chunk_seconds = 1.
 // batches, so that batch boundaries are crossed), which must be identical. Returns the
 // archive's metadata.
 format::Metadata expect_batch_parity(const std::vector<fs::path>& inputs, host::EncodeOptions options = at_level("fast"),
-                                host::InputOptions input = {}, std::uint64_t batch_bytes = 4 << 20) {
+                                host::InputOptions input = {}, std::uint64_t batch_bytes = 4 << 20,
+                                host::LpcAdaptingForm form = host::LpcAdaptingForm::lanes) {
   test::TempDir out;
   const auto reference = compress_bytes(inputs, out / "chunkwise.spikey", options, input);
-  options.batch_executor = [](host::BatchPlan& plan, std::span<const std::int16_t> samples) {
-    return host::run_batch_on_cpu(plan, samples, 2);
+  options.batch_executor = [form](host::BatchPlan& plan, std::span<const std::int16_t> samples) {
+    return host::run_batch_on_cpu(plan, samples, 2, form);
   };
   options.batch_memory_bytes = batch_bytes;
   options.backend = "cpu-batch";
@@ -95,6 +96,10 @@ TEST(BatchPipeline, SameBytesAsTheChunkEncoderOnTheBundledSample) {
   const auto short_chunks = at_level("fast", 0.3);
   expect_batch_parity({test::samples_dir() / "neuralink"}, short_chunks, {}, 1);  // one chunk per batch
   expect_batch_parity({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, short_chunks, {32u, 30000.0});
+  // lpc1's adapting variant with a stream per thread (the GPU's other form) gives the same bytes.
+  expect_batch_parity({test::samples_dir() / "neuralink"}, short_chunks, {}, 4 << 20, host::LpcAdaptingForm::thread);
+  expect_batch_parity({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, short_chunks, {32u, 30000.0}, 4 << 20,
+                      host::LpcAdaptingForm::thread);
 }
 
 TEST(BatchPipeline, SameBytesAtAwkwardSizes) {

@@ -2,6 +2,8 @@
 // and mt1-mt3, on real data at awkward sizes (label gpu: skipped without a device, a failure with SPIKEY_REQUIRE_GPU=1).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include <cstring>
 
 #include "gpu_support.hpp"
@@ -68,6 +70,11 @@ TEST(GpuEncoder, ParityOnTheBundledSample) {
   SPIKEY_REQUIRE_DEVICE_OR_SKIP();
   expect_gpu_parity({test::samples_dir() / "neuralink"});
   expect_gpu_parity({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, at_level("fast"), {32u, 30000.0});
+  // lpc1's adapting variant a stream per thread instead of a warp per stream: the same bytes.
+  ::setenv("SPIKEY_GPU_LPC_ADAPT", "thread", 1);
+  expect_gpu_parity({test::samples_dir() / "neuralink"});
+  expect_gpu_parity({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, at_level("fast"), {32u, 30000.0});
+  ::unsetenv("SPIKEY_GPU_LPC_ADAPT");
 }
 
 TEST(GpuEncoder, ParityAtAwkwardSizes) {

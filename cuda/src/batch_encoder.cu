@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 
@@ -21,6 +22,13 @@ namespace {
 constexpr int kBlock = 256;
 static_assert(whole_warps<kBlock>, "the packing kernel runs a warp per partition: blocks must hold whole warps");
 static_assert(f::kBatchLanes == 32, "pack_kernel's shuffle scan spans one full warp");
+
+// lpc1's adapting variant: a warp per stream (the default) or, with SPIKEY_GPU_LPC_ADAPT=thread,
+// a thread per stream; the device check times both (the same bytes either way).
+bool lpc_adapting_by_thread() {
+  const char* form = std::getenv("SPIKEY_GPU_LPC_ADAPT");
+  return form != nullptr && std::strcmp(form, "thread") == 0;
+}
 
 unsigned blocks_for(std::uint64_t threads) { return static_cast<unsigned>(std::max<std::uint64_t>(1, (threads + kBlock - 1) / kBlock)); }
 
@@ -100,6 +108,34 @@ __global__ void lpc_fixed_kernel(f::BatchStream* streams, std::uint32_t stream_c
     if (threadIdx.x == 0) stream.folded_sum[0] = total;
     __syncthreads();  // temp is reused by the next stream
   }
+}
+
+// The warp form: a warp per adapting stream, taps across its lanes, the accumulator summed
+// exactly with __reduce_add_sync (golomb_batch.hpp batch_lpc_adapting_in_lanes' arithmetic).
+__global__ void lpc_adapting_warp_kernel(f::BatchStream* streams, std::uint32_t stream_count, const std::int32_t* codes,
+                                         const std::int16_t* diffs, const std::int32_t* weights, std::uint32_t* folded_adapting) {
+  const std::uint64_t s = (std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x) / f::kBatchLanes;
+  const int lane = static_cast<int>(threadIdx.x % f::kBatchLanes);
+  if (s >= stream_count) return;  // whole warps leave together
+  f::BatchStream& stream = streams[s];
+  if (stream.lms_step == 0) {
+    if (lane == 0) stream.folded_sum[1] = 0;
+    return;
+  }
+  const f::LpcModel model = f::batch_model(stream, true);
+  f::BatchLpcLane own;
+  f::batch_lpc_lane_start(model, stream, weights, lane, own);
+  unsigned long long sum = 0;
+  for (std::uint32_t t = 1; t < stream.n; ++t) {
+    const std::int32_t partial = f::batch_lpc_lane_partial(model, stream, streams, t, diffs, lane, own);
+    const auto acc = static_cast<std::int32_t>(__reduce_add_sync(0xffffffffu, static_cast<unsigned>(partial)));
+    std::int32_t e = 0;
+    const std::uint32_t out = f::batch_lpc_fold(model, stream, t, codes, acc, e);
+    if (lane == 0) folded_adapting[stream.sample_offset + t - 1] = out;
+    sum += out;
+    f::batch_lpc_lane_update(model, lane, e, own);
+  }
+  if (lane == 0) stream.folded_sum[1] = sum;
 }
 
 __global__ void lpc_adapting_kernel(f::BatchStream* streams, std::uint32_t stream_count, const std::int32_t* codes, const std::int16_t* diffs,
@@ -356,8 +392,12 @@ struct BatchEncoder::Slot {
       SPIKEY_CUDA_CHECK_LAUNCH(stream);
       lpc_fixed_kernel<<<per_stream, kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), diffs.get(), weights.get(), folded_fixed.get());
       SPIKEY_CUDA_CHECK_LAUNCH(stream);
-      lpc_adapting_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), diffs.get(), weights.get(),
-                                                                           folded_adapting.get());
+      if (lpc_adapting_by_thread())
+        lpc_adapting_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), diffs.get(), weights.get(),
+                                                                             folded_adapting.get());
+      else
+        lpc_adapting_warp_kernel<<<blocks_for(std::uint64_t{f::kBatchLanes} * stream_count), kBlock, 0, stream>>>(
+            streams.get(), stream_count, codes.get(), diffs.get(), weights.get(), folded_adapting.get());
     } else {
       int levels = 0;
       for (const auto& s : plan.streams) levels = std::max(levels, s.wavelet_levels);

@@ -193,7 +193,7 @@ std::vector<std::uint32_t> run_mt_stages_on_cpu(BatchPlan& plan, const std::vect
 
 }  // namespace
 
-std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads) {
+std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads, LpcAdaptingForm form) {
   auto& streams = plan.streams;
   auto& partitions = plan.partitions;
   std::vector<std::int32_t> codes(plan.samples);
@@ -220,9 +220,12 @@ std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std
       for (std::uint32_t t = 1; t < s.n; ++t)
         f::batch_lpc_fixed_residual(s, streams.data(), t, codes.data(), diffs.data(), plan.weights.data(), folded_fixed.data());
       s.folded_sum[0] = f::batch_fixed_sum(s, folded_fixed.data());
-      s.folded_sum[1] = s.lms_step != 0 ? f::batch_lpc_adapting_stream(s, streams.data(), codes.data(), diffs.data(), plan.weights.data(),
-                                                                         folded_adapting.data())
-                                        : 0;
+      if (s.lms_step == 0)
+        s.folded_sum[1] = 0;
+      else if (form == LpcAdaptingForm::lanes)
+        s.folded_sum[1] = f::batch_lpc_adapting_in_lanes(s, streams.data(), codes.data(), diffs.data(), plan.weights.data(), folded_adapting.data());
+      else
+        s.folded_sum[1] = f::batch_lpc_adapting_stream(s, streams.data(), codes.data(), diffs.data(), plan.weights.data(), folded_adapting.data());
       s.adapt = f::batch_choose_adapt(s);
     });
   } else {

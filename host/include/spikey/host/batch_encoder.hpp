@@ -62,7 +62,11 @@ std::vector<std::int16_t> gather_batch(const Recording& recording, const format:
 // per-partition results and returns the packed words of all streams (mt: bytes in words).
 // Throws if a value map is not exact.
 using BatchExecutor = std::function<std::vector<std::uint32_t>(BatchPlan& plan, std::span<const std::int16_t> samples)>;
-std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads);
+// lpc1's adapting variant (golomb_batch.hpp stage 2c): in the warp form (taps across 32 lanes,
+// the GPU's default) or a stream per thread; both give the same bytes.
+enum class LpcAdaptingForm { lanes, thread };
+std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads,
+                                            LpcAdaptingForm form = LpcAdaptingForm::lanes);
 
 // Chunks [first, end) of a plan (indices relative to the plan) as a plan of their own:
 // streams only reference streams of their own chunk, so slices encode independently (the

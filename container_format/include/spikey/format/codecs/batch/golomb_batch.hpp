@@ -219,6 +219,88 @@ SPIKEY_HD void batch_lpc_inputs(const LpcModel& model, const BatchStream& s, con
   }
 }
 
+// Input of tap i (< model.taps()) at time t >= 1: batch_lpc_inputs' value i.
+SPIKEY_HD std::int32_t batch_lpc_input(const LpcModel& model, const BatchStream& s, const BatchStream* streams, std::uint32_t t,
+                                       const std::int16_t* diffs, int i) {
+  if (i < model.order) {
+    const std::int64_t at = std::int64_t{t} - model.order + i;
+    return at >= 1 ? diffs[s.sample_offset + static_cast<std::uint64_t>(at)] : 0;
+  }
+  if (s.source_stream[0] < 0) return 0;
+  const BatchStream& source = streams[s.source_stream[0]];
+  const std::int64_t at = std::int64_t{t} - model.source_half_window + (i - model.order);
+  return at >= 1 && at < std::int64_t{source.n} ? diffs[source.sample_offset + static_cast<std::uint64_t>(at)] : 0;
+}
+
+// The adapting variant with the taps spread over the 32 lanes of a warp (stage 2c, the GPU's
+// warp-per-stream form): lane l holds taps l and l + 32 (kMaxLpcTaps <= 64), the accumulator is
+// the sum of the lanes' partial sums (exact in int32, so in any order: the same acc as
+// lpc_accumulate), and every lane then derives the same prediction and sign and adapts its own
+// weights. The CPU executor runs the lanes in a loop; the GPU sums them with __reduce_add_sync.
+static_assert(kMaxLpcTaps <= 2 * kBatchLanes, "two taps per lane");
+struct BatchLpcLane {
+  std::int32_t weight[2] = {0, 0};
+  std::int32_t input[2] = {0, 0};
+};
+
+SPIKEY_HD void batch_lpc_lane_start(const LpcModel& model, const BatchStream& s, const std::int32_t* weight_table, int lane, BatchLpcLane& l) {
+  for (int k = 0; k < 2; ++k) {
+    const int i = lane + k * kBatchLanes;
+    l.weight[k] = i < model.taps() ? weight_table[s.weights_offset + static_cast<std::uint32_t>(i)] : 0;
+  }
+}
+
+// The lane's partial accumulator at time t (its inputs kept for the update).
+SPIKEY_HD std::int32_t batch_lpc_lane_partial(const LpcModel& model, const BatchStream& s, const BatchStream* streams, std::uint32_t t,
+                                              const std::int16_t* diffs, int lane, BatchLpcLane& l) {
+  std::int32_t partial = 0;
+  for (int k = 0; k < 2; ++k) {
+    const int i = lane + k * kBatchLanes;
+    l.input[k] = i < model.taps() ? batch_lpc_input(model, s, streams, t, diffs, i) : 0;
+    partial += l.weight[k] * l.input[k];
+  }
+  return partial;
+}
+
+// From the whole accumulator: the folded residual of time t (every lane computes the same) and
+// the signed residual e for the update.
+SPIKEY_HD std::uint32_t batch_lpc_fold(const LpcModel& model, const BatchStream& s, std::uint32_t t, const std::int32_t* codes, std::int32_t acc,
+                                       std::int32_t& e) {
+  const std::int32_t p = lpc_prediction(acc, model.weight_shift);
+  e = (codes[s.sample_offset + t] - codes[s.sample_offset + t - 1]) - p;
+  return zigzag_encode(lpc_flip(acc, p, model.weight_shift) ? -e : e);
+}
+
+// lms_update on the lane's taps.
+SPIKEY_HD void batch_lpc_lane_update(const LpcModel& model, int lane, std::int32_t e, BatchLpcLane& l) {
+  const std::int32_t step = model.lms_step * sign_of(e);
+  for (int k = 0; k < 2; ++k) {
+    if (step == 0 || lane + k * kBatchLanes >= model.taps()) continue;
+    const std::int32_t w = l.weight[k] + step * sign_of(l.input[k]);
+    l.weight[k] = w > kMaxLpcWeight ? kMaxLpcWeight : (w < -kMaxLpcWeight ? -kMaxLpcWeight : w);
+  }
+}
+
+// Stage 2c in the warp form, its lanes run one after another (the CPU's reference of the GPU's
+// warp-per-stream kernel); returns the sum, as batch_lpc_adapting_stream.
+SPIKEY_HD std::uint64_t batch_lpc_adapting_in_lanes(const BatchStream& s, const BatchStream* streams, const std::int32_t* codes,
+                                                    const std::int16_t* diffs, const std::int32_t* weight_table, std::uint32_t* folded) {
+  const LpcModel model = batch_model(s, true);
+  BatchLpcLane lanes[kBatchLanes];
+  for (int lane = 0; lane < kBatchLanes; ++lane) batch_lpc_lane_start(model, s, weight_table, lane, lanes[lane]);
+  std::uint64_t sum = 0;
+  for (std::uint32_t t = 1; t < s.n; ++t) {
+    std::int32_t acc = 0;
+    for (int lane = 0; lane < kBatchLanes; ++lane) acc += batch_lpc_lane_partial(model, s, streams, t, diffs, lane, lanes[lane]);
+    std::int32_t e = 0;
+    const std::uint32_t out = batch_lpc_fold(model, s, t, codes, acc, e);
+    folded[s.sample_offset + t - 1] = out;
+    sum += out;
+    for (int lane = 0; lane < kBatchLanes; ++lane) batch_lpc_lane_update(model, lane, e, lanes[lane]);
+  }
+  return sum;
+}
+
 // The folded residual of time t >= 1 with `weights` (model.taps() of them), written at
 // folded[sample_offset + t - 1]; adapts the weights when model.lms_step != 0.
 SPIKEY_HD std::uint32_t batch_lpc_step(const LpcModel& model, const BatchStream& s, const BatchStream* streams, std::uint32_t t,
