@@ -123,7 +123,7 @@ __global__ void lpc_adapting_warp_kernel(f::BatchStream* streams, std::uint32_t 
     return;
   }
   const f::LpcModel model = f::batch_model(stream, true);
-  f::BatchLpcLane own;
+  f::BatchLane own;
   f::batch_lpc_lane_start(model, stream, weights, lane, own);
   unsigned long long sum = 0;
   for (std::uint32_t t = 1; t < stream.n; ++t) {
@@ -163,7 +163,7 @@ __global__ void mo_fixed_kernel(f::BatchStream* streams, std::uint32_t stream_co
   __shared__ typename Reduce::TempStorage temp;
   for (std::uint32_t s = blockIdx.x; s < stream_count; s += gridDim.x) {
     f::BatchStream& stream = streams[s];
-    if (!f::batch_mo_fixed_in_parts(stream, network)) continue;  // uniform in the block
+    if (!f::batch_mo_in_parts(stream, network)) continue;  // uniform in the block
     for (std::uint32_t t = threadIdx.x; t < stream.n; t += blockDim.x)
       f::batch_mo_fixed_residual(stream, streams, t, codes, diffs, planes, stride, weights, network, folded_fixed);
     __syncthreads();  // every residual written before they are summed
@@ -173,6 +173,35 @@ __global__ void mo_fixed_kernel(f::BatchStream* streams, std::uint32_t stream_co
     if (threadIdx.x == 0) stream.folded_sum[0] = total;
     __syncthreads();  // temp is reused by the next stream
   }
+}
+
+// The MiddleOut adapting variant in the warp form (batch_mo_adapting_in_lanes' arithmetic), for
+// streams whose network has no state; GRU streams stay in fold_kernel.
+__global__ void mo_adapting_warp_kernel(f::BatchStream* streams, std::uint32_t stream_count, const std::int32_t* codes, const std::int16_t* diffs,
+                                        const std::int16_t* planes, std::uint64_t stride, const std::int32_t* weights, const f::MoNetwork* network,
+                                        std::uint32_t* folded_adapting) {
+  const std::uint64_t s = (std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x) / f::kBatchLanes;
+  const int lane = static_cast<int>(threadIdx.x % f::kBatchLanes);
+  if (s >= stream_count) return;  // whole warps leave together
+  f::BatchStream& stream = streams[s];
+  if (!f::batch_mo_in_parts(stream, network)) return;
+  if (stream.lms_step == 0) {
+    if (lane == 0) stream.folded_sum[1] = 0;
+    return;
+  }
+  const f::MoModel m = f::batch_mo_model(stream, true, network);
+  f::BatchLane own;
+  f::batch_mo_lane_start(m, stream, weights, lane, own);
+  if (stream.codec == f::BatchCodec::kMt && lane == 0) folded_adapting[stream.sample_offset] = 0;  // z[0]
+  unsigned long long sum = 0;
+  for (std::uint32_t t = 1; t < stream.n; ++t) {
+    const std::int32_t partial = f::batch_mo_lane_partial(m, stream, streams, t, diffs, planes, stride, lane, own);
+    const auto acc = static_cast<std::int32_t>(__reduce_add_sync(0xffffffffu, static_cast<unsigned>(partial)));
+    std::int32_t e = 0;  // every lane derives the residual, lane 0 stores it
+    sum += f::batch_mo_finish(m, stream, t, codes, diffs, acc, e, lane == 0 ? folded_adapting : nullptr);
+    f::batch_lane_update(m.lms_step, m.taps(), lane, e, own);
+  }
+  if (lane == 0) stream.folded_sum[1] = sum;
 }
 
 // Sequential in time: one thread per (stream, variant).
@@ -188,7 +217,7 @@ __global__ void fold_kernel(f::BatchStream* streams, std::uint32_t stream_count,
     stream.folded_sum[1] = 0;
     return;
   }
-  if (variant == 0 && f::batch_mo_fixed_in_parts(stream, network)) return;  // mo_fixed_kernel's
+  if (f::batch_mo_in_parts(stream, network)) return;  // mo_fixed_kernel's and mo_adapting_warp_kernel's
   std::int32_t* own_scratch = scratch + scratch_offset[s] + static_cast<std::uint64_t>(variant) * f::batch_scratch_size(stream);
   stream.folded_sum[variant] =
       f::batch_predict_stream(stream, variant, streams, codes, weights, network, own_scratch, variant == 1 ? folded_adapting : folded_fixed);
@@ -345,7 +374,8 @@ struct BatchEncoder::Slot {
     std::uint64_t scratch_total = 0, word_total = 0;
     for (std::uint32_t s = 0; s < stream_count; ++s) {
       offsets[s] = scratch_total;
-      if (plan.codec != f::BatchCodec::kLpc) scratch_total += 2 * f::batch_scratch_size(plan.streams[s]);  // lpc1 needs none
+      if (plan.codec != f::BatchCodec::kLpc && !f::batch_mo_in_parts(plan.streams[s], plan.network.empty() ? nullptr : plan.network.data()))
+        scratch_total += 2 * f::batch_scratch_size(plan.streams[s]);  // GRU streams only: the others read the batch's input planes
       word_total += plan.codec == f::BatchCodec::kMt ? mt_word_bound(plan.streams[s], plan.partitions.data()) : word_bound(plan.streams[s]);
     }
     word_capacity = word_total + f::BitWriter::kSlackWords;
@@ -411,6 +441,9 @@ struct BatchEncoder::Slot {
       }
       mo_fixed_kernel<<<per_stream, kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), diffs.get(), level_planes, plan.samples,
                                                          weights.get(), network_on_device, folded_fixed.get());
+      SPIKEY_CUDA_CHECK_LAUNCH(stream);
+      mo_adapting_warp_kernel<<<blocks_for(std::uint64_t{f::kBatchLanes} * stream_count), kBlock, 0, stream>>>(
+          streams.get(), stream_count, codes.get(), diffs.get(), level_planes, plan.samples, weights.get(), network_on_device, folded_adapting.get());
       SPIKEY_CUDA_CHECK_LAUNCH(stream);
       fold_kernel<<<blocks_for(2ull * stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), weights.get(), network_on_device,
                                                                           scratch.get(), scratch_offset.get(), folded_fixed.get(), folded_adapting.get());

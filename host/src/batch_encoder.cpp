@@ -137,7 +137,8 @@ std::uint64_t batch_device_bytes(const BatchPlan& plan) {
   int levels = 0;
   for (const auto& s : plan.streams) {
     levels = std::max(levels, s.wavelet_levels);
-    if (plan.codec != f::BatchCodec::kLpc) scratch += 2 * f::batch_scratch_size(s);  // lpc1 reads its inputs from the clamped differences
+    if (plan.codec != f::BatchCodec::kLpc && !f::batch_mo_in_parts(s, plan.network.empty() ? nullptr : plan.network.data()))
+      scratch += 2 * f::batch_scratch_size(s);  // GRU streams only: the others read the batch's input planes
     words += f::max_golomb_stream_words(s.n, 1);  // generous: partition fields counted per residual (mt: below its bound)
   }
   std::uint64_t mt = 0;
@@ -244,8 +245,9 @@ std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std
     });
     parallel_for(streams.size(), threads, [&](std::size_t i) {
       f::BatchStream& s = streams[i];
-      std::vector<std::int32_t> scratch(f::batch_scratch_size(s));
-      if (f::batch_mo_fixed_in_parts(s, network)) {
+      const bool in_parts = f::batch_mo_in_parts(s, network);
+      std::vector<std::int32_t> scratch(in_parts ? 0 : f::batch_scratch_size(s));  // a GRU stream's buffers
+      if (in_parts) {
         for (std::uint32_t t = 0; t < s.n; ++t)
           f::batch_mo_fixed_residual(s, streams.data(), t, codes.data(), diffs.data(), planes.data(), plan.samples, plan.weights.data(), network,
                                      folded_fixed.data());
@@ -254,7 +256,12 @@ std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std
         s.folded_sum[0] =
             f::batch_predict_stream(s, 0, streams.data(), codes.data(), plan.weights.data(), network, scratch.data(), folded_fixed.data());
       }
-      if (s.lms_step != 0)
+      if (s.lms_step == 0)
+        s.folded_sum[1] = 0;
+      else if (in_parts)
+        s.folded_sum[1] = f::batch_mo_adapting_in_lanes(s, streams.data(), codes.data(), diffs.data(), planes.data(), plan.samples, plan.weights.data(),
+                                                        network, folded_adapting.data());
+      else
         s.folded_sum[1] =
             f::batch_predict_stream(s, 1, streams.data(), codes.data(), plan.weights.data(), network, scratch.data(), folded_adapting.data());
       s.adapt = f::batch_choose_adapt(s);

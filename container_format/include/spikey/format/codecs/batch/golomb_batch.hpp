@@ -238,12 +238,12 @@ SPIKEY_HD std::int32_t batch_lpc_input(const LpcModel& model, const BatchStream&
 // lpc_accumulate), and every lane then derives the same prediction and sign and adapts its own
 // weights. The CPU executor runs the lanes in a loop; the GPU sums them with __reduce_add_sync.
 static_assert(kMaxLpcTaps <= 2 * kBatchLanes, "two taps per lane");
-struct BatchLpcLane {
+struct BatchLane {
   std::int32_t weight[2] = {0, 0};
   std::int32_t input[2] = {0, 0};
 };
 
-SPIKEY_HD void batch_lpc_lane_start(const LpcModel& model, const BatchStream& s, const std::int32_t* weight_table, int lane, BatchLpcLane& l) {
+SPIKEY_HD void batch_lpc_lane_start(const LpcModel& model, const BatchStream& s, const std::int32_t* weight_table, int lane, BatchLane& l) {
   for (int k = 0; k < 2; ++k) {
     const int i = lane + k * kBatchLanes;
     l.weight[k] = i < model.taps() ? weight_table[s.weights_offset + static_cast<std::uint32_t>(i)] : 0;
@@ -252,7 +252,7 @@ SPIKEY_HD void batch_lpc_lane_start(const LpcModel& model, const BatchStream& s,
 
 // The lane's partial accumulator at time t (its inputs kept for the update).
 SPIKEY_HD std::int32_t batch_lpc_lane_partial(const LpcModel& model, const BatchStream& s, const BatchStream* streams, std::uint32_t t,
-                                              const std::int16_t* diffs, int lane, BatchLpcLane& l) {
+                                              const std::int16_t* diffs, int lane, BatchLane& l) {
   std::int32_t partial = 0;
   for (int k = 0; k < 2; ++k) {
     const int i = lane + k * kBatchLanes;
@@ -271,14 +271,18 @@ SPIKEY_HD std::uint32_t batch_lpc_fold(const LpcModel& model, const BatchStream&
   return zigzag_encode(lpc_flip(acc, p, model.weight_shift) ? -e : e);
 }
 
-// lms_update on the lane's taps.
-SPIKEY_HD void batch_lpc_lane_update(const LpcModel& model, int lane, std::int32_t e, BatchLpcLane& l) {
-  const std::int32_t step = model.lms_step * sign_of(e);
+// The sign-sign update (lms_update, mo_lms_update) on the lane's taps of `taps`.
+SPIKEY_HD void batch_lane_update(std::int32_t lms_step, int taps, int lane, std::int32_t e, BatchLane& l) {
+  const std::int32_t step = lms_step * sign_of(e);
   for (int k = 0; k < 2; ++k) {
-    if (step == 0 || lane + k * kBatchLanes >= model.taps()) continue;
+    if (step == 0 || lane + k * kBatchLanes >= taps) continue;
     const std::int32_t w = l.weight[k] + step * sign_of(l.input[k]);
     l.weight[k] = w > kMaxLpcWeight ? kMaxLpcWeight : (w < -kMaxLpcWeight ? -kMaxLpcWeight : w);
   }
+}
+
+SPIKEY_HD void batch_lpc_lane_update(const LpcModel& model, int lane, std::int32_t e, BatchLane& l) {
+  batch_lane_update(model.lms_step, model.taps(), lane, e, l);
 }
 
 // Stage 2c in the warp form, its lanes run one after another (the CPU's reference of the GPU's
@@ -286,7 +290,7 @@ SPIKEY_HD void batch_lpc_lane_update(const LpcModel& model, int lane, std::int32
 SPIKEY_HD std::uint64_t batch_lpc_adapting_in_lanes(const BatchStream& s, const BatchStream* streams, const std::int32_t* codes,
                                                     const std::int16_t* diffs, const std::int32_t* weight_table, std::uint32_t* folded) {
   const LpcModel model = batch_model(s, true);
-  BatchLpcLane lanes[kBatchLanes];
+  BatchLane lanes[kBatchLanes];
   for (int lane = 0; lane < kBatchLanes; ++lane) batch_lpc_lane_start(model, s, weight_table, lane, lanes[lane]);
   std::uint64_t sum = 0;
   for (std::uint32_t t = 1; t < s.n; ++t) {
@@ -344,10 +348,12 @@ SPIKEY_HD std::uint64_t batch_lpc_adapting_stream(const BatchStream& s, const Ba
 //   2a' per sample and level  batch_wavelet_level: the undecimated dmey bank level by level into
 //                             int16 planes (approximation and detail of each level, |v| <= 4095)
 //   2b  per sample            batch_mo_fixed_residual
-// The adapting variant (and a GRU stream's fixed one) stays batch_predict_stream, per stream.
+//   2c  per stream            batch_mo_adapting_in_lanes: the adapting variant in the warp form
+// A stream whose network is the GRU (its state runs through the chunk) keeps both variants in
+// batch_predict_stream, per stream.
 inline constexpr int kBatchWaveletPlanes = 2 * kMaxWaveletLevels;
 
-SPIKEY_HD bool batch_mo_fixed_in_parts(const BatchStream& s, const MoNetwork* network) {
+SPIKEY_HD bool batch_mo_in_parts(const BatchStream& s, const MoNetwork* network) {
   return s.net_output_gain == 0 || network == nullptr || network->projector != NetProjector::kGru;
 }
 
@@ -374,28 +380,56 @@ SPIKEY_HD void batch_wavelet_level(const BatchStream& s, int level, std::uint32_
   batch_wavelet_plane(planes, stride, level, true)[s.sample_offset + tau] = static_cast<std::int16_t>(clamp_wavelet((high + half) >> kDmeyShift));
 }
 
-// The taps' inputs at time t >= 1 (mo_inputs' order): c[t-N .. t-1], the features after sample
-// t-1 (d_1..d_L, a_L), each source's c_k[t-W .. t+W]; zero outside each channel's 1..n-1.
+// Input of tap i (< m.taps()) at time t >= 1, in mo_inputs' order: c[t-N .. t-1], the
+// features after sample t-1 (d_1..d_L, a_L), each source's c_k[t-W .. t+W]; zero outside each
+// channel's 1..n-1. None depends on the weights, so both variants read them from the planes.
+SPIKEY_HD std::int32_t batch_mo_input(const MoModel& m, const BatchStream& s, const BatchStream* streams, std::uint32_t t, const std::int16_t* diffs,
+                                      const std::int16_t* planes, std::uint64_t stride, int i) {
+  if (i < m.order) {
+    const std::int64_t at = std::int64_t{t} - m.order + i;
+    return at >= 1 ? diffs[s.sample_offset + static_cast<std::uint64_t>(at)] : 0;
+  }
+  i -= m.order;
+  if (i < m.wavelet_taps()) {
+    const bool approximation = i == m.levels;
+    return batch_wavelet_plane(const_cast<std::int16_t*>(planes), stride, approximation ? m.levels : i + 1, !approximation)[s.sample_offset + t - 1];
+  }
+  i -= m.wavelet_taps();
+  const int k = i / m.source_taps(), j = i % m.source_taps();
+  if (s.source_stream[k] < 0) return 0;
+  const BatchStream& source = streams[s.source_stream[k]];
+  const std::int64_t at = std::int64_t{t} - m.half_window + j;
+  return at >= 1 && at < std::int64_t{source.n} ? diffs[source.sample_offset + static_cast<std::uint64_t>(at)] : 0;
+}
+
 SPIKEY_HD void batch_mo_inputs(const MoModel& m, const BatchStream& s, const BatchStream* streams, std::uint32_t t, const std::int16_t* diffs,
                                const std::int16_t* planes, std::uint64_t stride, std::int32_t* x) {
-  int i = 0;
-  const std::int16_t* c = diffs + s.sample_offset;
-  for (int k = 0; k < m.order; ++k) {
-    const std::int64_t at = std::int64_t{t} - m.order + k;
-    x[i++] = at >= 1 ? c[at] : 0;
-  }
-  if (m.levels > 0) {
-    const std::uint64_t at = s.sample_offset + t - 1;
-    for (int l = 1; l <= m.levels; ++l) x[i++] = batch_wavelet_plane(const_cast<std::int16_t*>(planes), stride, l, true)[at];
-    x[i++] = batch_wavelet_plane(const_cast<std::int16_t*>(planes), stride, m.levels, false)[at];
-  }
-  for (int k = 0; k < m.sources; ++k) {
-    const BatchStream* source = s.source_stream[k] >= 0 ? streams + s.source_stream[k] : nullptr;
-    for (int j = 0; j < m.source_taps(); ++j) {
-      const std::int64_t at = std::int64_t{t} - m.half_window + j;
-      x[i++] = source != nullptr && at >= 1 && at < std::int64_t{source->n} ? diffs[source->sample_offset + static_cast<std::uint64_t>(at)] : 0;
+  for (int i = 0; i < m.taps(); ++i) x[i] = batch_mo_input(m, s, streams, t, diffs, planes, stride, i);
+}
+
+// From the linear accumulator at time t: the network's correction (ReLU: from the stream's
+// recent differences and the linear prediction), then the residual, written as the codec
+// stores it (mo: folded at t-1; mt: z at t) unless `folded` is null (a warp's other lanes).
+// Returns stage 3's cost of it; e is the residual.
+SPIKEY_HD std::uint64_t batch_mo_finish(const MoModel& m, const BatchStream& s, std::uint32_t t, const std::int32_t* codes, const std::int16_t* diffs,
+                                        std::int32_t acc, std::int32_t& e, std::uint32_t* folded) {
+  if (m.uses_network()) {
+    std::int32_t recent[kNetHistory];
+    for (int k = 0; k < kNetHistory; ++k) {
+      const std::int64_t at = std::int64_t{t} - kNetHistory + k;
+      recent[k] = at >= 1 ? diffs[s.sample_offset + static_cast<std::uint64_t>(at)] : 0;
     }
+    acc += mo_network_correction(*m.network, m.net_input_gain, m.net_output_gain, recent, lpc_prediction(acc, m.weight_shift), nullptr);
   }
+  const std::int32_t p = lpc_prediction(acc, m.weight_shift);
+  e = (codes[s.sample_offset + t] - codes[s.sample_offset + t - 1]) - p;
+  if (s.codec == BatchCodec::kMt) {
+    if (folded != nullptr) reinterpret_cast<std::int32_t*>(folded + s.sample_offset)[t] = e;  // int32 and uint32 may alias
+    return static_cast<std::uint64_t>(e < 0 ? -std::int64_t{e} : std::int64_t{e});
+  }
+  const std::uint32_t out = zigzag_encode(lpc_flip(acc, p, m.weight_shift) ? -e : e);
+  if (folded != nullptr) folded[s.sample_offset + t - 1] = out;
+  return out;
 }
 
 // Stage 2b at t: mo_fold_residuals' step with the stored weights (mt: the signed residual z[t]
@@ -412,21 +446,49 @@ SPIKEY_HD void batch_mo_fixed_residual(const BatchStream& s, const BatchStream* 
   batch_mo_inputs(m, s, streams, t, diffs, planes, stride, x);
   std::int32_t acc = 0;
   for (int i = 0; i < m.taps(); ++i) acc += weight_table[s.weights_offset + static_cast<std::uint32_t>(i)] * x[i];
-  if (m.uses_network()) {
-    std::int32_t recent[kNetHistory];
-    for (int k = 0; k < kNetHistory; ++k) {
-      const std::int64_t at = std::int64_t{t} - kNetHistory + k;
-      recent[k] = at >= 1 ? diffs[s.sample_offset + static_cast<std::uint64_t>(at)] : 0;
-    }
-    acc += mo_network_correction(*m.network, m.net_input_gain, m.net_output_gain, recent, lpc_prediction(acc, m.weight_shift), nullptr);
+  std::int32_t e = 0;
+  batch_mo_finish(m, s, t, codes, diffs, acc, e, folded);
+}
+
+// The adapting variant of a stream whose network has no state, in the warp form (as lpc1's:
+// lane l holds taps l and l + 32 of at most kMaxMoTaps = 41, the linear accumulator is the sum
+// of the lanes' partial sums, every lane derives the same residual and adapts its own taps).
+static_assert(kMaxMoTaps <= 2 * kBatchLanes, "two taps per lane");
+SPIKEY_HD void batch_mo_lane_start(const MoModel& m, const BatchStream& s, const std::int32_t* weight_table, int lane, BatchLane& l) {
+  for (int k = 0; k < 2; ++k) {
+    const int i = lane + k * kBatchLanes;
+    l.weight[k] = i < m.taps() ? weight_table[s.weights_offset + static_cast<std::uint32_t>(i)] : 0;
   }
-  const std::int32_t p = lpc_prediction(acc, m.weight_shift);
-  const std::int32_t e = (codes[s.sample_offset + t] - codes[s.sample_offset + t - 1]) - p;
-  if (s.codec == BatchCodec::kMt) {
-    reinterpret_cast<std::int32_t*>(folded + s.sample_offset)[t] = e;  // int32 and uint32 may alias
-  } else {
-    folded[s.sample_offset + t - 1] = zigzag_encode(lpc_flip(acc, p, m.weight_shift) ? -e : e);
+}
+
+SPIKEY_HD std::int32_t batch_mo_lane_partial(const MoModel& m, const BatchStream& s, const BatchStream* streams, std::uint32_t t,
+                                             const std::int16_t* diffs, const std::int16_t* planes, std::uint64_t stride, int lane, BatchLane& l) {
+  std::int32_t partial = 0;
+  for (int k = 0; k < 2; ++k) {
+    const int i = lane + k * kBatchLanes;
+    l.input[k] = i < m.taps() ? batch_mo_input(m, s, streams, t, diffs, planes, stride, i) : 0;
+    partial += l.weight[k] * l.input[k];
   }
+  return partial;
+}
+
+// The CPU's reference of the warp form (lanes in a loop); returns stage 3's sum.
+SPIKEY_HD std::uint64_t batch_mo_adapting_in_lanes(const BatchStream& s, const BatchStream* streams, const std::int32_t* codes, const std::int16_t* diffs,
+                                                   const std::int16_t* planes, std::uint64_t stride, const std::int32_t* weight_table,
+                                                   const MoNetwork* network, std::uint32_t* folded) {
+  const MoModel m = batch_mo_model(s, true, network);
+  BatchLane lanes[kBatchLanes];
+  for (int lane = 0; lane < kBatchLanes; ++lane) batch_mo_lane_start(m, s, weight_table, lane, lanes[lane]);
+  if (s.codec == BatchCodec::kMt) folded[s.sample_offset] = 0;  // z[0]
+  std::uint64_t sum = 0;
+  for (std::uint32_t t = 1; t < s.n; ++t) {
+    std::int32_t acc = 0;
+    for (int lane = 0; lane < kBatchLanes; ++lane) acc += batch_mo_lane_partial(m, s, streams, t, diffs, planes, stride, lane, lanes[lane]);
+    std::int32_t e = 0;
+    sum += batch_mo_finish(m, s, t, codes, diffs, acc, e, folded);
+    for (int lane = 0; lane < kBatchLanes; ++lane) batch_lane_update(m.lms_step, m.taps(), lane, e, lanes[lane]);
+  }
+  return sum;
 }
 
 // Stage 3's input for a fixed variant computed in parts, the sum over t = 1..n-1 of this: lpc
