@@ -54,6 +54,8 @@ class SpikeyRecordingExtractor(BaseRecording):
         file_path = os.path.abspath(os.fspath(file_path))
         reader = Reader(file_path, threads)
         rates = reader.channel_rates
+        if not rates:
+            raise ValueError(f"{file_path} holds no channels, only files kept whole (e.g. an NWB file whose floats are off any grid)")
         streams = sorted({_stream_id(r) for r in rates}, key=float, reverse=True)
         if stream_id is None:
             if len(streams) > 1:

@@ -146,6 +146,22 @@ def test_a_float_nwb_reads_as_its_codes_with_their_gain():
     np.testing.assert_allclose(recording.get_traces(return_in_uV=True), cinpla[:3000, :8] * np.float32(0.195), rtol=1e-6)
 
 
+def test_an_archive_of_files_kept_whole_reads_with_no_channels(tmp_path):
+    # An Intan header with no data blocks is kept whole: the archive holds no channels. The
+    # Reader is empty, and SpikeInterface is told why instead of failing on an index.
+    import subprocess
+    import sys
+
+    (tmp_path / "header_only.rhd").write_bytes((ROOT / "samples" / "intan" / "info.rhd").read_bytes())
+    archive = tmp_path / "kept.spikey"
+    cli = pathlib.Path(sys.executable).parent / "spikey"
+    subprocess.run([str(cli), "compress", str(tmp_path / "header_only.rhd"), "-o", str(archive), "-q"], check=True)
+    reader = spikey.Reader(archive)
+    assert reader.shape == (0, 0) and reader.channel_names == []
+    with pytest.raises(ValueError, match="holds no channels"):
+        read_spikey(archive)
+
+
 def test_an_intan_folder_reads_as_its_amplifier_channels(tmp_path):
     # The golden v11 archive of samples/intan: four amplifier files (channels 0-3 of the cinpla
     # slice) and time.dat, whose two halves (units "samples") are not signals.
