@@ -653,8 +653,12 @@ TEST(AcquisitionFormats, NwbSeriesAreChannelsAndTheFileRestoresByteForByte) {
     host::Recording::open({dir / "not.nwb"}, {}, [](const std::string&) {});
     ADD_FAILURE() << "accepted";
   } catch (const host::InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("not.nwb: byte 0: not an HDF5 file"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not.nwb: byte 0: no HDF5 signature"), std::string::npos) << e.what();
   }
+  // A truncated one says so.
+  const auto whole = test::read_file(dir / "in" / "session.nwb");
+  EXPECT_NE(refusal_of(dir / "cut.nwb", {whole.begin(), whole.begin() + 3000}).find("cut.nwb: an HDF5 file that libhdf5 cannot open (3000 bytes: truncated"),
+            std::string::npos);
 }
 #endif
 

@@ -152,7 +152,15 @@ InputSource open_nwb(const std::filesystem::path& file, std::string restore_path
   std::uint64_t file_size = 0;
   {
     const Handle h5(H5Fopen(file.string().c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-    if (!h5.ok()) throw InputError(file.string() + ": byte 0: not an HDF5 file that libhdf5 can open (an NWB file is HDF5)");
+    if (!h5.ok()) {
+      // An HDF5 file starts with its signature (at byte 0 as NWB writers place it).
+      const MappedFile bytes(file);
+      static constexpr std::uint8_t kSignature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+      if (bytes.size() >= 8 && std::memcmp(bytes.bytes().data(), kSignature, 8) == 0)
+        throw InputError(file.string() + ": an HDF5 file that libhdf5 cannot open (" + std::to_string(bytes.size()) +
+                         " bytes: truncated or damaged?)");
+      throw InputError(file.string() + ": byte 0: no HDF5 signature; not an HDF5 file (an NWB file is HDF5)");
+    }
     hsize_t size = 0;
     H5Fget_filesize(h5.get(), &size);
     file_size = size;
