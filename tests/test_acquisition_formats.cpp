@@ -934,3 +934,25 @@ TEST(AcquisitionFormats, SpikeGlxGatesTriggersAndCatGtOutputsAreOneArchive) {
   for (std::size_t t = frames / 2 - 300; t < frames / 2 + 300; ++t) reference.push_back(static_cast<std::int16_t>(bin[t * frame + 10] | bin[t * frame + 11] << 8));
   EXPECT_EQ(window_of(a.archive, cat_name, frames / 2 - 300, frames / 2 + 300), reference);
 }
+
+// Bytes kept verbatim (headers, record framing, side files) share the metadata section's 1 GiB:
+// inputs with more are refused before any work, naming the file that holds the most (a sparse
+// file with a 1,100,000,000-byte header before its samples).
+TEST(AcquisitionFormats, InputsWhoseVerbatimBytesPassTheMetadataLimitAreRefused) {
+  test::TempDir dir;
+  const fs::path big = dir / "long_header.dat";
+  test::write_file(big, std::vector<std::uint8_t>(16, 1));
+  fs::resize_file(big, 1'100'000'000ull + 4000);
+  host::InputOptions options;
+  options.raw_channels = 1;
+  options.raw_rate = 1000;
+  options.raw_offset = 1'100'000'000ull;
+  try {
+    host::Recording::open({big}, options, [](const std::string&) {});
+    ADD_FAILURE() << "accepted";
+  } catch (const host::InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("not samples (headers, record framing, side files) add up to 1049 MiB"), std::string::npos) << what;
+    EXPECT_NE(what.find("long_header.dat holds 1049 MiB"), std::string::npos) << what;
+  }
+}

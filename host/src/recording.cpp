@@ -153,6 +153,21 @@ Recording Recording::open(const std::vector<fs::path>& arguments, const InputOpt
                      std::to_string(side_bytes >> 20) + " MiB, over the archive's " + std::to_string(kMaxSideFileBytes >> 20) +
                      " MiB for them; the largest is " + largest->file.string() + " (" + std::to_string(largest->map.size() >> 20) +
                      " MiB): archive it separately and leave it out of the folder");
+  // Every byte that is not a sample (headers, record framing such as an Intan block's
+  // timestamps and auxiliary samples, side files) is kept in the metadata section too: refuse
+  // inputs whose verbatim bytes would not fit, naming the file that holds the most, before any
+  // work is done.
+  std::uint64_t verbatim = 0, most = 0;
+  const InputSource* heaviest = nullptr;
+  for (const auto& s : rec.sources_) {
+    const std::uint64_t bytes = s.map.size() - s.frames * s.channel_count * s.sample_bytes();
+    verbatim += bytes;
+    if (bytes > most) most = bytes, heaviest = &s;
+  }
+  if (verbatim > kMaxVerbatimBytes)
+    throw InputError("the inputs' bytes that are not samples (headers, record framing, side files) add up to " + std::to_string(verbatim >> 20) +
+                     " MiB, over the archive's " + std::to_string(kMaxVerbatimBytes >> 20) + " MiB for them; " + heaviest->file.string() +
+                     " holds " + std::to_string(most >> 20) + " MiB of them: archive its files in several archives");
   // Inputs of side files alone (an NWB file of float samples) make an archive without channels
   // (SPEC §4.1), whose rate is nominal.
   rec.sample_rate_ = fastest != nullptr ? fastest->sample_rate : 1.0;

@@ -62,6 +62,9 @@ struct InputSource {
 
 // Side files are kept in the metadata section, whose content is at most 1 GiB (SPEC §3.3).
 inline constexpr std::uint64_t kMaxSideFileBytes = 768ull << 20;
+// Every byte kept verbatim (side files, headers, record framing) shares the metadata section's
+// 1 GiB with the JSON: this leaves 64 MiB for it.
+inline constexpr std::uint64_t kMaxVerbatimBytes = 960ull << 20;
 
 // --raw-format: int16 (default), uint16 (offset binary), int16be or uint16be (big-endian).
 struct RawSampleFormat {
