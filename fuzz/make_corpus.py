@@ -193,6 +193,15 @@ def main():
         for name, level in (("cut.rhd", "default"), ("stim.rhs", "max")):
             subprocess.run([spikey, "compress", os.path.join(tmp, name), "--level", level, "--chunk-seconds", "0.01", "-o",
                             os.path.join(out, "archive", f"intan_{name.replace('.', '_')}_planar.spikey"), "-f", "-q"], check=True)
+    # Format 12: an NWB series of float32 on a grid (when spikey has HDF5), and a channel-less archive.
+    if subprocess.run([spikey, "compress", os.path.join(ROOT, "samples", "nwb_float"), "--chunk-seconds", "0.02", "-o",
+                       os.path.join(out, "archive", "nwb_float32_grid.spikey"), "-f", "-q"]).returncode != 0:
+        print("no NWB seed: this spikey was built without HDF5", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(os.path.join(ROOT, "samples/intan/info.rhd"), "rb") as f:
+            write(os.path.join(tmp, "header_only.rhd"), f.read())
+        subprocess.run([spikey, "compress", os.path.join(tmp, "header_only.rhd"), "-o", os.path.join(out, "archive", "side_files_only.spikey"),
+                        "-f", "-q"], check=True)
     # Format 11: a folder's side files left out of the metadata copy.
     subprocess.run([spikey, "compress", os.path.join(ROOT, "samples", "open_ephys", "Record Node 101"), "--chunk-seconds", "0.05", "-o",
                     os.path.join(out, "archive", "open_ephys_folder_side_files.spikey"), "-f", "-q"], check=True)
