@@ -92,21 +92,28 @@ __global__ void clamped_difference_kernel(const f::BatchStream* streams, std::ui
     for (std::uint32_t t = threadIdx.x; t < streams[s].n; t += blockDim.x) f::batch_clamped_difference(streams[s], t, codes, diffs);
 }
 
-// The fixed-weight residuals of each stream and their sum (an integer sum: the same in any order).
+using FixedSumReduce = cub::BlockReduce<unsigned long long, kBlock>;
+
+// A block's stream: the sum of its fixed-weight costs (batch_fixed_cost_at; an integer sum, the
+// same in any order) into folded_sum[0], once every residual is written.
+__device__ void store_fixed_sum(FixedSumReduce::TempStorage& temp, f::BatchStream& stream, const std::uint32_t* folded_fixed) {
+  __syncthreads();  // every residual written before they are summed
+  unsigned long long sum = 0;
+  for (std::uint32_t t = threadIdx.x; t < stream.n; t += blockDim.x) sum += f::batch_fixed_cost_at(stream, t, folded_fixed);
+  const unsigned long long total = FixedSumReduce(temp).Sum(sum);
+  if (threadIdx.x == 0) stream.folded_sum[0] = total;
+  __syncthreads();  // temp is reused by the next stream
+}
+
+// The fixed-weight residuals of each stream and their sum.
 __global__ void lpc_fixed_kernel(f::BatchStream* streams, std::uint32_t stream_count, const std::int32_t* codes, const std::int16_t* diffs,
                                  const std::int32_t* weights, std::uint32_t* folded_fixed) {
-  using Reduce = cub::BlockReduce<unsigned long long, kBlock>;
-  __shared__ typename Reduce::TempStorage temp;
+  __shared__ FixedSumReduce::TempStorage temp;
   for (std::uint32_t s = blockIdx.x; s < stream_count; s += gridDim.x) {
     f::BatchStream& stream = streams[s];
-    unsigned long long sum = 0;
-    for (std::uint32_t t = 1 + threadIdx.x; t < stream.n; t += blockDim.x) {
+    for (std::uint32_t t = 1 + threadIdx.x; t < stream.n; t += blockDim.x)
       f::batch_lpc_fixed_residual(stream, streams, t, codes, diffs, weights, folded_fixed);
-      sum += folded_fixed[stream.sample_offset + t - 1];
-    }
-    const unsigned long long total = Reduce(temp).Sum(sum);
-    if (threadIdx.x == 0) stream.folded_sum[0] = total;
-    __syncthreads();  // temp is reused by the next stream
+    store_fixed_sum(temp, stream, folded_fixed);
   }
 }
 
@@ -159,19 +166,13 @@ __global__ void wavelet_level_kernel(const f::BatchStream* streams, std::uint32_
 __global__ void mo_fixed_kernel(f::BatchStream* streams, std::uint32_t stream_count, const std::int32_t* codes, const std::int16_t* diffs,
                                 const std::int16_t* planes, std::uint64_t stride, const std::int32_t* weights, const f::MoNetwork* network,
                                 std::uint32_t* folded_fixed) {
-  using Reduce = cub::BlockReduce<unsigned long long, kBlock>;
-  __shared__ typename Reduce::TempStorage temp;
+  __shared__ FixedSumReduce::TempStorage temp;
   for (std::uint32_t s = blockIdx.x; s < stream_count; s += gridDim.x) {
     f::BatchStream& stream = streams[s];
     if (!f::batch_mo_in_parts(stream, network)) continue;  // uniform in the block
     for (std::uint32_t t = threadIdx.x; t < stream.n; t += blockDim.x)
       f::batch_mo_fixed_residual(stream, streams, t, codes, diffs, planes, stride, weights, network, folded_fixed);
-    __syncthreads();  // every residual written before they are summed
-    unsigned long long sum = 0;
-    for (std::uint32_t t = threadIdx.x; t < stream.n; t += blockDim.x) sum += f::batch_fixed_cost_at(stream, t, folded_fixed);
-    const unsigned long long total = Reduce(temp).Sum(sum);
-    if (threadIdx.x == 0) stream.folded_sum[0] = total;
-    __syncthreads();  // temp is reused by the next stream
+    store_fixed_sum(temp, stream, folded_fixed);
   }
 }
 

@@ -209,13 +209,14 @@ std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std
   });
   if (!exact) throw std::logic_error("a value map is not exact for its channel");
 
-  // 2-3: both predictions, the adapt flag. lpc1 in the GPU's parts: the clamped differences
-  // of every sample, then each fixed-weight residual on its own, then the adapting variant.
+  // 2-3: both predictions, the adapt flag, in the GPU's parts: the clamped differences of every
+  // sample first (sources read other streams'), then each fixed-weight residual on its own, then
+  // the adapting variant.
+  std::vector<std::int16_t> diffs(plan.samples);
+  parallel_for(streams.size(), threads, [&](std::size_t i) {
+    for (std::uint32_t t = 0; t < streams[i].n; ++t) f::batch_clamped_difference(streams[i], t, codes.data(), diffs.data());
+  });
   if (plan.codec == f::BatchCodec::kLpc) {
-    std::vector<std::int16_t> diffs(plan.samples);
-    parallel_for(streams.size(), threads, [&](std::size_t i) {
-      for (std::uint32_t t = 0; t < streams[i].n; ++t) f::batch_clamped_difference(streams[i], t, codes.data(), diffs.data());
-    });
     parallel_for(streams.size(), threads, [&](std::size_t i) {
       f::BatchStream& s = streams[i];
       for (std::uint32_t t = 1; t < s.n; ++t)
@@ -230,16 +231,13 @@ std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std
       s.adapt = f::batch_choose_adapt(s);
     });
   } else {
-    // The MiddleOut codecs: the fixed variant in parts where the network has no state (the
-    // differences and wavelet planes of every stream first: sources read other streams'),
-    // the adapting variant per stream.
+    // The MiddleOut codecs, where the network has no state: the wavelet planes too; GRU streams
+    // per stream.
     const f::MoNetwork* network = plan.network.empty() ? nullptr : plan.network.data();
-    std::vector<std::int16_t> diffs(plan.samples);
     int levels = 0;
     for (const auto& s : streams) levels = std::max(levels, s.wavelet_levels);
     std::vector<std::int16_t> planes(static_cast<std::size_t>(2 * levels) * plan.samples);
     parallel_for(streams.size(), threads, [&](std::size_t i) {
-      for (std::uint32_t t = 0; t < streams[i].n; ++t) f::batch_clamped_difference(streams[i], t, codes.data(), diffs.data());
       for (int l = 1; l <= streams[i].wavelet_levels; ++l)
         for (std::uint32_t t = 0; t < streams[i].n; ++t) f::batch_wavelet_level(streams[i], l, t, diffs.data(), planes.data(), plan.samples);
     });

@@ -337,7 +337,7 @@ format::MetadataSection survey_recording(const Recording& recording, const Encod
     f.unsigned_samples = src.unsigned_samples;
     f.big_endian = src.big_endian;
     f.float_bytes = src.float_bytes;
-    f.sample_step = src.float_step;
+    f.sample_step = src.sample_step;
     f.prefix = {section.verbatim.size(), src.data_offset};
     if (src.delta64_count != 0) {
       f.delta64_offset = src.delta64_offset;

@@ -334,7 +334,7 @@ void Recording::gather(std::uint64_t first_sample, const format::ChunkChannels& 
       for (std::size_t j = 0; j < k; ++j)
         for (std::size_t t = 0; t < n; ++t) {
           const std::uint64_t at = src.sample_offset(first_sample + t, static_cast<std::uint32_t>(j));
-          if (!format::float_sample_code(src.map.bytes().data() + at, src.float_step, src.float_bytes, src.big_endian, dst[j * n + t]))
+          if (!format::float_sample_code(src.map.bytes().data() + at, src.sample_step, src.float_bytes, src.big_endian, dst[j * n + t]))
             throw InputError(src.file.string() + ": byte " + std::to_string(at) + ": the value is no longer a whole multiple of the step " +
                              "it had when the file was opened (the file changed?)");
         }

@@ -4,7 +4,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <vector>
 
 #include "spikey/format/float_samples.hpp"
@@ -12,19 +11,6 @@
 namespace spikey::host {
 
 namespace {
-
-double value_at(const std::uint8_t* p, unsigned width, bool big_endian) {
-  std::uint8_t b[8];
-  for (unsigned i = 0; i < width; ++i) b[i] = p[big_endian ? width - 1 - i : i];
-  if (width == 4) {
-    float f;
-    std::memcpy(&f, b, 4);
-    return f;
-  }
-  double d;
-  std::memcpy(&d, b, 8);
-  return d;
-}
 
 bool fits(std::span<const std::uint8_t> bytes, std::size_t count, double step, unsigned width, bool big_endian) {
   std::int16_t code;
@@ -41,7 +27,7 @@ std::optional<double> find_float_grid(std::span<const std::uint8_t> bytes, unsig
   // The smallest gap between distinct values of the first million samples.
   std::vector<double> values;
   for (std::size_t i = 0; i < std::min<std::size_t>(n, 1 << 20); ++i) {
-    const double v = value_at(bytes.data() + i * width, width, big_endian);
+    const double v = format::float_sample_value(bytes.data() + i * width, width, big_endian);
     if (!std::isfinite(v)) return std::nullopt;
     values.push_back(v);
   }

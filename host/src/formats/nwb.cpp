@@ -178,7 +178,7 @@ InputSource open_nwb(const std::filesystem::path& file, std::string restore_path
       }
     }
   }
-  const MappedFile map(file);
+  MappedFile map(file);  // the source's, when a series is taken
   for (auto& s : series) {
     const std::uint64_t width = s.float_bytes != 0 ? s.float_bytes : 2;
     if (!s.why_not.empty()) continue;
@@ -201,7 +201,7 @@ InputSource open_nwb(const std::filesystem::path& file, std::string restore_path
          "kept whole (zstd) and restores byte for byte");
     return open_side_file(file, std::move(restore_path));
   }
-  InputSource src{file, std::move(restore_path), format::SourceKind::nwb, MappedFile(file)};
+  InputSource src{file, std::move(restore_path), format::SourceKind::nwb, std::move(map)};
   src.channel_count = best->channels;
   src.sample_rate = best->rate;
   src.data_offset = best->offset;
@@ -209,7 +209,7 @@ InputSource open_nwb(const std::filesystem::path& file, std::string restore_path
   src.unsigned_samples = best->is_unsigned;
   src.big_endian = best->big_endian;
   src.float_bytes = best->float_bytes;
-  src.float_step = best->float_step;
+  src.sample_step = best->float_step;
   if (best->float_bytes != 0)
     note(file.string() + ": ElectricalSeries " + best->name + " holds " + std::to_string(8 * best->float_bytes) +
          "-bit floats that are all whole multiples of " + shortest_exact_text(best->float_step) +

@@ -24,20 +24,24 @@ inline void float_sample_bytes(std::int16_t code, double step, unsigned width, b
   for (unsigned i = 0; i < width; ++i) out[i] = bytes[big_endian ? width - 1 - i : i];
 }
 
-// The code whose bytes are exactly `in`, or false when no int16 code gives them (a value off
-// the grid, -0, a NaN or an infinity).
-inline bool float_sample_code(const std::uint8_t* in, double step, unsigned width, bool big_endian, std::int16_t& code) {
+// The value a sample's bytes hold (width 4 or 8), widened to double.
+inline double float_sample_value(const std::uint8_t* in, unsigned width, bool big_endian) {
   std::uint8_t bytes[8];
   for (unsigned i = 0; i < width; ++i) bytes[i] = in[big_endian ? width - 1 - i : i];
-  double value;
   if (width == 4) {
     float narrow;
     std::memcpy(&narrow, bytes, 4);
-    value = narrow;
-  } else {
-    std::memcpy(&value, bytes, 8);
+    return narrow;
   }
-  const double q = std::nearbyint(value / step);
+  double value;
+  std::memcpy(&value, bytes, 8);
+  return value;
+}
+
+// The code whose bytes are exactly `in`, or false when no int16 code gives them (a value off
+// the grid, -0, a NaN or an infinity).
+inline bool float_sample_code(const std::uint8_t* in, double step, unsigned width, bool big_endian, std::int16_t& code) {
+  const double q = std::nearbyint(float_sample_value(in, width, big_endian) / step);
   if (!(q >= -32768.0 && q <= 32767.0)) return false;
   code = static_cast<std::int16_t>(q);
   std::uint8_t back[8];

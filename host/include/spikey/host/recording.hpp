@@ -44,9 +44,9 @@ struct InputSource {
   // records.framing is unused here.
   format::SourceRecords records{};
   // Float samples on a grid (SPEC §4.2, version 12): 4 or 8 bytes each (0: int16), each
-  // float_step times its int16 code.
+  // sample_step times its int16 code.
   std::uint32_t float_bytes = 0;
-  double float_step = 0;
+  double sample_step = 0;
   std::uint64_t sample_bytes() const { return float_bytes != 0 ? float_bytes : 2; }
 
   std::uint64_t record_bytes() const { return records.record_bytes(channel_count); }

@@ -201,25 +201,9 @@ SPIKEY_HD void batch_clamped_difference(const BatchStream& s, std::uint32_t t, c
              : static_cast<std::int16_t>(clamp_history(static_cast<std::int32_t>(static_cast<std::uint32_t>(u[t]) - static_cast<std::uint32_t>(u[t - 1]))));
 }
 
-// The taps' inputs at time t >= 1: c[t-N .. t-1] (0 before t = 1), then the source's
-// c_s[t-W .. t+W] (0 outside its 1 .. n_s - 1, and all 0 when the source is absent), as the
-// history and source buffers of lpc_fold_residuals hold them.
-SPIKEY_HD void batch_lpc_inputs(const LpcModel& model, const BatchStream& s, const BatchStream* streams, std::uint32_t t, const std::int16_t* diffs,
-                                std::int32_t* inputs) {
-  const std::int16_t* c = diffs + s.sample_offset;
-  for (int i = 0; i < model.order; ++i) {
-    const std::int64_t at = std::int64_t{t} - model.order + i;
-    inputs[i] = at >= 1 ? c[at] : 0;
-  }
-  const int source_taps = model.source_taps();
-  const BatchStream* source = source_taps > 0 && s.source_stream[0] >= 0 ? streams + s.source_stream[0] : nullptr;
-  for (int j = 0; j < source_taps; ++j) {
-    const std::int64_t at = std::int64_t{t} - model.source_half_window + j;
-    inputs[model.order + j] = source != nullptr && at >= 1 && at < std::int64_t{source->n} ? diffs[source->sample_offset + static_cast<std::uint64_t>(at)] : 0;
-  }
-}
-
-// Input of tap i (< model.taps()) at time t >= 1: batch_lpc_inputs' value i.
+// Input of tap i (< model.taps()) at time t >= 1: c[t-N .. t-1] (0 before t = 1), then the
+// source's c_s[t-W .. t+W] (0 outside its 1 .. n_s - 1, and all 0 when the source is absent),
+// as the history and source buffers of lpc_fold_residuals hold them.
 SPIKEY_HD std::int32_t batch_lpc_input(const LpcModel& model, const BatchStream& s, const BatchStream* streams, std::uint32_t t,
                                        const std::int16_t* diffs, int i) {
   if (i < model.order) {
@@ -310,12 +294,9 @@ SPIKEY_HD std::uint64_t batch_lpc_adapting_in_lanes(const BatchStream& s, const 
 SPIKEY_HD std::uint32_t batch_lpc_step(const LpcModel& model, const BatchStream& s, const BatchStream* streams, std::uint32_t t,
                                        const std::int32_t* codes, const std::int16_t* diffs, std::int32_t* weights, std::uint32_t* folded) {
   std::int32_t inputs[kMaxLpcTaps];
-  batch_lpc_inputs(model, s, streams, t, diffs, inputs);
-  const std::int32_t acc = lpc_accumulate(model, weights, inputs, inputs + model.order);
-  const std::int32_t p = lpc_prediction(acc, model.weight_shift);
-  const std::int32_t d = codes[s.sample_offset + t] - codes[s.sample_offset + t - 1];
-  const std::int32_t e = d - p;
-  const std::uint32_t out = zigzag_encode(lpc_flip(acc, p, model.weight_shift) ? -e : e);
+  for (int i = 0; i < model.taps(); ++i) inputs[i] = batch_lpc_input(model, s, streams, t, diffs, i);
+  std::int32_t e = 0;
+  const std::uint32_t out = batch_lpc_fold(model, s, t, codes, lpc_accumulate(model, weights, inputs, inputs + model.order), e);
   folded[s.sample_offset + t - 1] = out;
   if (model.lms_step != 0) lms_update(model, weights, inputs, inputs + model.order, e);
   return out;
@@ -351,8 +332,6 @@ SPIKEY_HD std::uint64_t batch_lpc_adapting_stream(const BatchStream& s, const Ba
 //   2c  per stream            batch_mo_adapting_in_lanes: the adapting variant in the warp form
 // A stream whose network is the GRU (its state runs through the chunk) keeps both variants in
 // batch_predict_stream, per stream.
-inline constexpr int kBatchWaveletPlanes = 2 * kMaxWaveletLevels;
-
 SPIKEY_HD bool batch_mo_in_parts(const BatchStream& s, const MoNetwork* network) {
   return s.net_output_gain == 0 || network == nullptr || network->projector != NetProjector::kGru;
 }
