@@ -10,7 +10,9 @@
 //             [--gpu-memory MIB] [--iterations N] [--executor cuda|cpu] [--json FILE]
 //
 // Training (least squares, topology, network) runs on the CPU and is timed once, as part of the
-// reference compress; the timed loop encodes the chunks. The run is bounded: one parity pass,
+// reference compress; the timed loop encodes the chunks. For the MiddleOut codecs the least-squares
+// pass of that training is kept (its batches, training_batch.hpp) and timed too: the executor's
+// sums against the CPU's, then N timed passes. The run is bounded: one parity pass,
 // N timed passes, one single-thread CPU pass and, on a GPU, three 1 GiB copies per direction.
 #include <unistd.h>
 
@@ -18,12 +20,14 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "spikey/cuda/batch_encoder.hpp"
 #include "spikey/cuda/device.hpp"
+#include "spikey/cuda/training_sums.hpp"
 #include "spikey/format/archive_reader.hpp"
 #include "spikey/format/chunk_payload.hpp"
 #include "spikey/host/batch_encoder.hpp"
@@ -58,7 +62,12 @@ struct Workload {
   std::vector<Batch> batches;
   std::uint64_t bytes = 0;  // sample bytes
   double cpu_compress_seconds = 0;
+  std::vector<host::NormalSumsBatch> training;  // the least-squares pass's batches, sums filled on the CPU
+  std::uint64_t training_bytes = 0;
 };
+
+// Runs a least-squares batch: the GPU's executor, or the CPU executor.
+using SumsExecutor = std::function<void(host::NormalSumsBatch& batch, double* kernel_seconds)>;
 
 // One timed pass over every batch.
 struct Pass {
@@ -66,6 +75,8 @@ struct Pass {
   double assemble = 0;  // payloads and checksums from the words, on the host
   double kernels = 0;
   double stages[cuda::kStageCount] = {};
+  double training = 0;          // the least-squares batches, wall time
+  double training_kernels = 0;
 };
 
 double median(std::vector<double> v) {
@@ -73,7 +84,7 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-Workload prepare(const host::Recording& recording, const Options& o, const host::BatchExecutor& execute) {
+Workload prepare(const host::Recording& recording, const Options& o, const host::BatchExecutor& execute, const SumsExecutor& sums) {
   Workload w;
   const fs::path archive = fs::temp_directory_path() / ("spikey-gpu-bench-" + std::to_string(::getpid()) + ".spikey");
   host::EncodeOptions options;
@@ -82,6 +93,11 @@ Workload prepare(const host::Recording& recording, const Options& o, const host:
   options.threads = std::max(1u, std::thread::hardware_concurrency());
   options.verify = false;
   options.overwrite = true;
+  options.mo_training.normal_sums = [&w, threads = options.threads](host::NormalSumsBatch& batch) {
+    host::run_normal_sums_on_cpu(batch, threads);  // the trainer's own sums (tests/test_training_batch.cpp)
+    w.training.push_back(batch);
+    w.training_bytes += batch.samples.size() * 2;
+  };
   const host::Stopwatch train;
   host::compress(recording, archive, options);  // trains the predictors (CPU) and gives the reference archive
   w.cpu_compress_seconds = train.seconds();
@@ -114,14 +130,28 @@ Workload prepare(const host::Recording& recording, const Options& o, const host:
       if (encoded[i].payload != reader.read_payload(b.first + i))
         throw std::runtime_error("parity: the payload of chunk " + std::to_string(b.first + i) + " differs from the CPU encoder's");
   }
+  for (std::size_t i = 0; i < w.training.size(); ++i) {
+    host::NormalSumsBatch batch = w.training[i];
+    sums(batch, nullptr);
+    if (batch.sums != w.training[i].sums) throw std::runtime_error("parity: the least-squares sums of training batch " + std::to_string(i) + " differ");
+  }
   fs::remove(archive);
+  std::fprintf(stderr, "parity: %zu least-squares training batches identical to the CPU's\n", w.training.size());
   std::fprintf(stderr, "parity: %llu chunks in %zu batches identical to the CPU encoder\n",
                static_cast<unsigned long long>(w.meta.chunk_count()), w.batches.size());
   return w;
 }
 
-Pass timed_pass(const Workload& w, const host::BatchExecutor& execute, const cuda::BatchEncoder* gpu) {
+Pass timed_pass(const Workload& w, const host::BatchExecutor& execute, const cuda::BatchEncoder* gpu, const SumsExecutor& sums) {
   Pass pass;
+  for (const auto& training : w.training) {
+    host::NormalSumsBatch batch = training;
+    const host::Stopwatch run;
+    double kernels = 0;
+    sums(batch, &kernels);
+    pass.training += run.seconds();
+    pass.training_kernels += kernels;
+  }
   for (const Batch& b : w.batches) {
     auto plan = host::plan_batch(w.meta, b.first, b.end);
     const host::Stopwatch encode;
@@ -176,21 +206,30 @@ int run(const Options& o) {
   json report = {{"level", o.level}, {"executor", o.executor}, {"iterations", o.iterations}};
   std::unique_ptr<cuda::BatchEncoder> gpu;
   host::BatchExecutor execute;
+  std::shared_ptr<cuda::NormalSumsExecutor> gpu_sums;
+  SumsExecutor sums;
   const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   if (o.executor == "cuda") {
     if (cuda::device_count() == 0) throw std::runtime_error("no CUDA device (--executor cpu times the CPU executor instead)");
     report["device"] = cuda::device_description();
     gpu = std::make_unique<cuda::BatchEncoder>();
     execute = [&gpu](host::BatchPlan& plan, std::span<const std::int16_t> samples) { return gpu->encode(plan, samples); };
+    gpu_sums = std::make_shared<cuda::NormalSumsExecutor>();
+    sums = [gpu_sums](host::NormalSumsBatch& batch, double* kernel_seconds) { gpu_sums->run(batch, kernel_seconds); };
   } else {
     report["device"] = "CPU executor, " + std::to_string(threads) + " threads";
     execute = [threads](host::BatchPlan& plan, std::span<const std::int16_t> samples) { return host::run_batch_on_cpu(plan, samples, threads); };
+    sums = [threads](host::NormalSumsBatch& batch, double* kernel_seconds) {
+      const host::Stopwatch run;
+      host::run_normal_sums_on_cpu(batch, threads);
+      if (kernel_seconds != nullptr) *kernel_seconds = run.seconds();
+    };
   }
   std::fprintf(stderr, "executor: %s\n", report["device"].get<std::string>().c_str());
   const auto recording = host::Recording::open(o.inputs, o.input, [](const std::string&) {});
-  const Workload w = prepare(recording, o, execute);
+  const Workload w = prepare(recording, o, execute, sums);
   std::vector<Pass> passes;
-  for (int i = 0; i < o.iterations; ++i) passes.push_back(timed_pass(w, execute, gpu.get()));
+  for (int i = 0; i < o.iterations; ++i) passes.push_back(timed_pass(w, execute, gpu.get(), sums));
   const auto median_of = [&](auto field) {
     std::vector<double> v;
     for (const Pass& p : passes) v.push_back(field(p));
@@ -220,6 +259,18 @@ int run(const Options& o) {
     for (int s = 0; s < cuda::kStageCount; ++s) row(std::string("stage ") + cuda::kStageNames[s], median_of([s](const Pass& p) { return p.stages[s]; }));
   }
   row("cpu encoder, 1 thread", cpu_seconds);
+  if (!w.training.empty()) {
+    // GB/s of the training samples the least-squares pass reads (not of the whole recording).
+    const double training_gb = static_cast<double>(w.training_bytes) / 1e9;
+    const auto training_row = [&](const std::string& name, double seconds) {
+      report["seconds"][name] = seconds;
+      std::printf("%-26s %10.2f %10.3f %12s\n", name.c_str(), seconds * 1e3, seconds > 0 ? training_gb / seconds : 0.0, "-");
+    };
+    report["training_sample_bytes"] = w.training_bytes;
+    report["training_batches"] = w.training.size();
+    training_row("least squares (training)", median_of([](const Pass& p) { return p.training; }));
+    training_row(gpu ? "least squares, kernels" : "least squares, executor", median_of([](const Pass& p) { return p.training_kernels; }));
+  }
   if (gpu) {
     const auto rates = cuda::measure_copy_rates(std::size_t{1} << 30, 3);
     report["ceilings_gb_per_s"] = {{"dram_theoretical", cuda::memory_bandwidth_ceiling() / 1e9},

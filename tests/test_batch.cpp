@@ -119,14 +119,7 @@ TEST(BatchPipeline, SameBytesAtAwkwardSizes) {
 
 TEST(BatchPipeline, SameBytesWithManyChannels) {
   test::TempDir dir;
-  const auto wav = test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
-  const auto* samples = reinterpret_cast<const std::int16_t*>(wav.data());
-  // 1024 channels from the real 32-channel sample (each real channel at 32 time offsets).
-  std::vector<std::int16_t> wide;
-  const std::size_t frames = 150;
-  for (std::size_t t = 0; t < frames; ++t)
-    for (std::size_t c = 0; c < 1024; ++c) wide.push_back(samples[((c / 32) * frames + t) * 32 + c % 32]);
-  test::write_file(dir / "wide.wav", test::make_wav(1024, 30000, wide));
+  test::write_wide_sample_wav(dir / "wide.wav", 150);  // 1024 channels from the real 32-channel sample
   expect_batch_parity({dir / "wide.wav"}, at_level("fast", 0.0022));  // 66 samples per chunk: three chunks
   // mo1 over 1024 channels: topology, MiddleOut sources and chains (no network, to keep it short).
   auto options = at_level("default", 0.0022);

@@ -8,8 +8,10 @@
 
 #include "gpu_support.hpp"
 #include "spikey/cuda/network_training.hpp"
+#include "spikey/cuda/training_sums.hpp"
 #include "spikey/format/archive.hpp"
 #include "codecs/mo/gru_training.hpp"
+#include "codecs/training_common.hpp"
 #include "spikey/host/encoder.hpp"
 #include "test_support.hpp"
 #include "training_support.hpp"
@@ -191,4 +193,84 @@ TEST(GpuReluTraining, RefusesWithoutADevice) {
   gru.epochs = 1;
   std::vector<float> gp(gru.layout.size(), 0.0f);
   EXPECT_THROW(cuda::train_gru_epochs_on_gpu(gru, gp), std::runtime_error);
+}
+
+// The least-squares pass of the MiddleOut trainer and the signature correlations
+// (training_batch.hpp) on the GPU: the CPU executors' sums and bits in every batch of a training
+// pass (bundled cinpla with wavelet features and sources, chunks that are not whole sample
+// blocks; the bundled Neuralink files, channels of different lengths), and the same archive
+// bytes when the encoder trains through them.
+namespace {
+
+void expect_gpu_normal_sums(const std::string& name, const std::vector<std::filesystem::path>& inputs, host::InputOptions input,
+                            host::EncodeOptions options) {
+  test::TempDir out;
+  const auto recording = host::Recording::open(inputs, input, [](const std::string&) {});
+  options.overwrite = true;
+  options.threads = 2;
+  host::compress(recording, out / "cpu.spikey", options);
+  auto executor = std::make_shared<cuda::NormalSumsExecutor>();
+  std::size_t batches = 0;
+  double cpu_seconds = 0, kernel_seconds = 0;
+  options.mo_training.normal_sums = [&](host::NormalSumsBatch& batch) {
+    host::NormalSumsBatch cpu = batch;
+    const auto started = std::chrono::steady_clock::now();
+    host::run_normal_sums_on_cpu(cpu, 2);
+    cpu_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    double seconds = 0;
+    executor->run(batch, &seconds);
+    kernel_seconds += seconds;
+    ASSERT_EQ(batch.sums.size(), cpu.sums.size());
+    EXPECT_TRUE(batch.sums == cpu.sums) << "batch " << batches << ": GPU sums differ from the CPU executor's";
+    ++batches;
+  };
+  std::size_t correlation_jobs = 0;
+  double correlation_cpu = 0, correlation_kernel = 0;
+  const auto correlations = [&](host::SignatureCorrelations& job) {
+    host::SignatureCorrelations cpu = job;
+    const auto started = std::chrono::steady_clock::now();
+    host::training::run_correlations_on_cpu(cpu, 2);
+    correlation_cpu += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    double seconds = 0;
+    cuda::correlate_signatures_on_gpu(job, &seconds);
+    correlation_kernel += seconds;
+    ASSERT_EQ(job.upper.size(), cpu.upper.size());
+    EXPECT_EQ(std::memcmp(job.upper.data(), cpu.upper.data(), cpu.upper.size() * sizeof(float)), 0) << "GPU correlations differ from the CPU's";
+    ++correlation_jobs;
+  };
+  options.mo_training.correlations = correlations;
+  options.training.correlations = correlations;
+  host::compress(recording, out / "gpu.spikey", options);
+  if (options.level != "fast") EXPECT_GT(batches, 0u) << "the GPU least-squares executor never ran";
+  EXPECT_GT(correlation_jobs, 0u) << "the GPU correlations never ran";
+  ::testing::Test::RecordProperty("correlation_seconds_cpu_gpu_" + name, std::to_string(correlation_cpu) + " " + std::to_string(correlation_kernel));
+  EXPECT_EQ(test::read_file(out / "cpu.spikey"), test::read_file(out / "gpu.spikey"));
+  ::testing::Test::RecordProperty("normal_sums_seconds_cpu_gpu_" + name, std::to_string(cpu_seconds) + " " + std::to_string(kernel_seconds));
+}
+
+}  // namespace
+
+TEST(GpuNormalSums, SameSumsAndArchiveAsTheCpuExecutor) {
+  SPIKEY_REQUIRE_DEVICE_OR_SKIP();
+  const auto cinpla = test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat";
+  host::EncodeOptions options;
+  options.chunk_seconds = 0.05;
+  expect_gpu_normal_sums("cinpla", {cinpla}, {32u, 30000.0}, options);
+  options.mo_training.wavelet_levels = 3;
+  options.mo_training.wavelet_min_saving = 0;
+  expect_gpu_normal_sums("cinpla_wavelets", {cinpla}, {32u, 30000.0}, options);
+  expect_gpu_normal_sums("neuralink_sample", {test::samples_dir() / "neuralink"}, {}, host::EncodeOptions{});
+  host::EncodeOptions fast;  // lpc1's source choice
+  fast.level = "fast";
+  expect_gpu_normal_sums("cinpla_fast", {cinpla}, {32u, 30000.0}, fast);
+}
+
+// Real recordings at the full training budget: the device bundle's Neuralink files (or
+// ../shared/data's), one archive.
+TEST(GpuNormalSums, SameSumsOnRealRecordings) {
+  SPIKEY_REQUIRE_DEVICE_OR_SKIP();
+  const char* bundled = std::getenv("SPIKEY_DEVICE_DATA");
+  const auto neuralink = bundled != nullptr ? std::filesystem::path(bundled) : test::shared_data_dir() / "neuralink";
+  SPIKEY_REQUIRE_GPU_DATA_OR_SKIP(neuralink);
+  expect_gpu_normal_sums("neuralink", {neuralink}, {}, host::EncodeOptions{});
 }

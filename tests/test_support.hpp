@@ -115,6 +115,17 @@ inline std::vector<std::uint8_t> make_wav(std::uint32_t channels, std::uint32_t 
   return bytes;
 }
 
+// 1024 channels from the bundled real 32-channel sample (each real channel at 32 time offsets),
+// `frames` samples each (at most 187), as a 30 kHz WAV file.
+inline void write_wide_sample_wav(const fs::path& path, std::size_t frames) {
+  const auto raw = read_file(samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
+  const auto* samples = reinterpret_cast<const std::int16_t*>(raw.data());
+  std::vector<std::int16_t> wide;
+  for (std::size_t t = 0; t < frames; ++t)
+    for (std::size_t c = 0; c < 1024; ++c) wide.push_back(samples[((c / 32) * frames + t) * 32 + c % 32]);
+  write_file(path, make_wav(1024, 30000, wide));
+}
+
 // Deterministic noise around a slow wave, clipped to int16: a crude stand-in used only where a
 // test needs a property real data lacks (exact sizes, rails, odd shapes).
 inline std::vector<std::int16_t> synthetic_signal(std::size_t count, std::uint32_t seed, int noise = 40) {

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "spikey/cuda/batch_encoder.hpp"
+#include "batch_kernels.cuh"
 #include "spikey/cuda/cuda_check.cuh"
 #include "spikey/cuda/device.hpp"
 #include "spikey/format/codecs/batch/golomb_batch.hpp"
@@ -19,7 +20,6 @@ namespace f = spikey::format;
 
 namespace {
 
-constexpr int kBlock = 256;
 static_assert(whole_warps<kBlock>, "the packing kernel runs a warp per partition: blocks must hold whole warps");
 static_assert(f::kBatchLanes == 32, "pack_kernel's shuffle scan spans one full warp");
 
@@ -30,68 +30,11 @@ bool lpc_adapting_by_thread() {
   return form != nullptr && std::strcmp(form, "thread") == 0;
 }
 
-unsigned blocks_for(std::uint64_t threads) { return static_cast<unsigned>(std::max<std::uint64_t>(1, (threads + kBlock - 1) / kBlock)); }
-
-// Device memory that only grows (a slot serves batches of similar size again and again).
-template <typename T>
-class DeviceBuffer {
- public:
-  ~DeviceBuffer() { cudaFree(data_); }
-  T* reserve(std::size_t count) {
-    if (count > capacity_) {
-      SPIKEY_CUDA_TRY(cudaFree(data_));
-      data_ = nullptr;
-      SPIKEY_CUDA_TRY(cudaMalloc(&data_, std::max<std::size_t>(count, 1) * sizeof(T)));
-      capacity_ = count;
-    }
-    return data_;
-  }
-  T* get() const { return data_; }
-
- private:
-  T* data_ = nullptr;
-  std::size_t capacity_ = 0;
-};
-
-// Page-locked host memory, so that copies run asynchronously on the slot's stream.
-template <typename T>
-class PinnedBuffer {
- public:
-  ~PinnedBuffer() { cudaFreeHost(data_); }
-  T* reserve(std::size_t count) {
-    if (count > capacity_) {
-      SPIKEY_CUDA_TRY(cudaFreeHost(data_));
-      data_ = nullptr;
-      SPIKEY_CUDA_TRY(cudaHostAlloc(&data_, std::max<std::size_t>(count, 1) * sizeof(T), cudaHostAllocDefault));
-      capacity_ = count;
-    }
-    return data_;
-  }
-  T* get() const { return data_; }
-
- private:
-  T* data_ = nullptr;
-  std::size_t capacity_ = 0;
-};
-
 // ---- kernels: one element of a stage each (golomb_batch.hpp, mt_batch.hpp) ------------------
 
-__global__ void map_kernel(const f::BatchStream* streams, std::uint32_t stream_count, const std::int16_t* samples, std::int32_t* codes,
-                           int* inexact) {
-  for (std::uint32_t s = blockIdx.x; s < stream_count; s += gridDim.x) {
-    const f::BatchStream& stream = streams[s];
-    for (std::uint32_t t = threadIdx.x; t < stream.n; t += blockDim.x)
-      if (!f::batch_map_sample(stream, t, samples, codes)) *inexact = 1;
-  }
-}
-
-// lpc1's prediction in parts (golomb_batch.hpp stage 2a-2c). 2a and 2b: a block per stream,
-// its threads over time (consecutive t, coalesced); 2c: a thread per adapting stream.
-__global__ void clamped_difference_kernel(const f::BatchStream* streams, std::uint32_t stream_count, const std::int32_t* codes, std::int16_t* diffs) {
-  for (std::uint32_t s = blockIdx.x; s < stream_count; s += gridDim.x)
-    for (std::uint32_t t = threadIdx.x; t < streams[s].n; t += blockDim.x) f::batch_clamped_difference(streams[s], t, codes, diffs);
-}
-
+// lpc1's prediction in parts (golomb_batch.hpp stage 2a-2c; 2a, the clamped differences, in
+// batch_kernels.cuh). 2b: a block per stream, its threads over time (consecutive t, coalesced);
+// 2c: a warp (or a thread) per adapting stream.
 using FixedSumReduce = cub::BlockReduce<unsigned long long, kBlock>;
 
 // A block's stream: the sum of its fixed-weight costs (batch_fixed_cost_at; an integer sum, the
@@ -153,16 +96,9 @@ __global__ void lpc_adapting_kernel(f::BatchStream* streams, std::uint32_t strea
   stream.folded_sum[1] = stream.lms_step != 0 ? f::batch_lpc_adapting_stream(stream, streams, codes, diffs, weights, folded_adapting) : 0;
 }
 
-// The MiddleOut codecs' fixed variant in parts (golomb_batch.hpp 2a', 2b): one level of the
-// wavelet planes, then each residual, a block per stream over time; streams whose network has a
-// state (GRU) are left to fold_kernel.
-__global__ void wavelet_level_kernel(const f::BatchStream* streams, std::uint32_t stream_count, int level, const std::int16_t* diffs,
-                                     std::int16_t* planes, std::uint64_t stride) {
-  for (std::uint32_t s = blockIdx.x; s < stream_count; s += gridDim.x)
-    if (streams[s].wavelet_levels >= level)
-      for (std::uint32_t t = threadIdx.x; t < streams[s].n; t += blockDim.x) f::batch_wavelet_level(streams[s], level, t, diffs, planes, stride);
-}
-
+// The MiddleOut codecs' fixed variant in parts (golomb_batch.hpp 2b, after the wavelet planes of
+// 2a' in batch_kernels.cuh): each residual, a block per stream over time; streams whose network
+// has a state (GRU) are left to fold_kernel.
 __global__ void mo_fixed_kernel(f::BatchStream* streams, std::uint32_t stream_count, const std::int32_t* codes, const std::int16_t* diffs,
                                 const std::int16_t* planes, std::uint64_t stride, const std::int32_t* weights, const f::MoNetwork* network,
                                 std::uint32_t* folded_fixed) {

@@ -10,6 +10,7 @@
 #include "spikey/cuda/batch_encoder.hpp"
 #include "spikey/cuda/device.hpp"
 #include "spikey/cuda/network_training.hpp"
+#include "spikey/cuda/training_sums.hpp"
 #endif
 
 namespace spikey::cli {
@@ -154,6 +155,11 @@ void choose_backend(const CompressArgs& a, const CommonOptions& o, host::EncodeO
   options.mo_training.gru_trainer = [](const host::GruEpochs& run, std::vector<float>& parameters) {
     cuda::train_gru_epochs_on_gpu(run, parameters);
   };
+  auto normal_sums = std::make_shared<cuda::NormalSumsExecutor>();
+  options.mo_training.normal_sums = [normal_sums](host::NormalSumsBatch& batch) { normal_sums->run(batch); };
+  const auto correlations = [](host::SignatureCorrelations& job) { cuda::correlate_signatures_on_gpu(job); };
+  options.mo_training.correlations = correlations;
+  options.training.correlations = correlations;
   options.backend = "cuda: " + cuda::device_description();
   if (!encodes) return;
   if (a.recording.level == "max" && a.recording.model.empty() && !o.quiet)

@@ -104,11 +104,11 @@ BatchPlan plan_batch(const f::Metadata& meta, std::uint64_t first_chunk, std::ui
       s.first_partition = static_cast<std::uint32_t>(plan.partitions.size());
       const std::uint32_t residuals = s.n - 1;
       if (mt) {
-        for (std::uint32_t i = 0, segments = f::mt_segment_count(s.n, partition_size); i < segments; ++i) {
+        for (std::uint32_t segment = 0, segments = f::mt_segment_count(s.n, partition_size); segment < segments; ++segment) {
           f::BatchPartition p;
           p.stream = static_cast<std::uint32_t>(plan.streams.size());
-          p.start = f::mt_segment_first(i, partition_size) - 1;
-          p.count = f::mt_segment_end(i, s.n, partition_size) - p.start - 1;
+          p.start = f::mt_segment_first(segment, partition_size) - 1;
+          p.count = f::mt_segment_end(segment, s.n, partition_size) - p.start - 1;
           p.staging_offset = plan.staging_bytes;
           plan.staging_bytes += f::mt_max_segment_bytes(p.count);
           plan.partitions.push_back(p);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "spikey/format/codecs/batch/training_batch.hpp"
 #include "spikey/format/codecs/lpc/lpc_predictor.hpp"
 #include "spikey/format/codecs/mo/wavelet_features.hpp"
 #include "spikey/format/value_map.hpp"
@@ -192,27 +193,43 @@ std::vector<std::vector<float>> unit_signatures(const std::vector<std::vector<do
   return unit;
 }
 
-// Eight partial sums, so the compiler can vectorise it.
 float signature_dot(const std::vector<float>& a, const std::vector<float>& b) {
-  const std::size_t n = std::min(a.size(), b.size());
-  float partial[8] = {};
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (std::size_t j = 0; j < 8; ++j) partial[j] += a[i + j] * b[i + j];
-  float dot = 0;
-  for (; i < n; ++i) dot += a[i] * b[i];
-  for (float p : partial) dot += p;
-  return dot;
+  return f::signature_dot(a.data(), b.data(), std::min(a.size(), b.size()));
 }
 
-CorrelationMatrix correlate(const std::vector<std::vector<float>>& unit, unsigned threads) {
+CorrelationMatrix correlate(const std::vector<std::vector<float>>& unit, unsigned threads, const CorrelationRunner& runner) {
   CorrelationMatrix m;
   m.upper.resize(unit.size());
+  const std::uint64_t length = unit.empty() ? 0 : unit[0].size();  // unit_signatures: all of one length, or all empty
+  if (runner && length > 0 && unit.size() > 1) {
+    SignatureCorrelations job;
+    job.channels = static_cast<std::uint32_t>(unit.size());
+    job.length = length;
+    job.unit.reserve(unit.size() * length);
+    for (const auto& u : unit) job.unit.insert(job.unit.end(), u.begin(), u.end());
+    runner(job);
+    const std::uint64_t pairs = std::uint64_t{job.channels} * (job.channels - 1) / 2;
+    if (job.upper.size() != pairs) throw std::logic_error("the correlation executor returned " + std::to_string(job.upper.size()) + " of " + std::to_string(pairs) + " pairs");
+    for (std::size_t c = 0; c < unit.size(); ++c) {
+      m.upper[c].assign(unit.size() - c, 0.0f);
+      for (std::size_t s = c + 1; s < unit.size(); ++s) m.upper[c][s - c] = job.upper[f::signature_pair_index(unit.size(), c, s)];
+    }
+    return m;
+  }
   parallel_for(unit.size(), threads, [&](std::size_t c) {
     m.upper[c].assign(unit.size() - c, 0.0f);
     for (std::size_t s = c + 1; s < unit.size(); ++s) m.upper[c][s - c] = std::fabs(signature_dot(unit[c], unit[s]));
   });
   return m;
+}
+
+void run_correlations_on_cpu(SignatureCorrelations& job, unsigned threads) {
+  job.upper.assign(std::uint64_t{job.channels} * (job.channels > 0 ? job.channels - 1 : 0) / 2, 0.0f);
+  parallel_for(job.channels, threads, [&](std::size_t c) {
+    for (std::size_t s = c + 1; s < job.channels; ++s)
+      job.upper[f::signature_pair_index(job.channels, c, s)] =
+          std::fabs(f::signature_dot(job.unit.data() + c * job.length, job.unit.data() + s * job.length, job.length));
+  });
 }
 
 }  // namespace spikey::host::training

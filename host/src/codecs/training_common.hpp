@@ -13,6 +13,7 @@
 #include "spikey/format/chunk_payload.hpp"
 #include "spikey/host/parallel.hpp"
 #include "spikey/host/recording.hpp"
+#include "spikey/host/training.hpp"
 
 namespace spikey::host::training {
 
@@ -101,6 +102,10 @@ struct CorrelationMatrix {
     return a < b ? upper[a][b - a] : upper[b][a - b];
   }
 };
-CorrelationMatrix correlate(const std::vector<std::vector<float>>& unit, unsigned threads);
+// Through `runner` when it is set (an executor of training_batch.hpp's stage C), else here.
+CorrelationMatrix correlate(const std::vector<std::vector<float>>& unit, unsigned threads, const CorrelationRunner& runner = {});
+
+// Stage C on the CPU: the reference of the CUDA executor.
+void run_correlations_on_cpu(SignatureCorrelations& correlations, unsigned threads);
 
 }  // namespace spikey::host::training

@@ -15,6 +15,19 @@
 
 namespace spikey::host {
 
+// The correlations of the channels' activity signatures (format/codecs/batch/training_batch.hpp,
+// stage C), which choose related channels (the topology; lpc1's source), handed to an executor:
+// the CUDA one when a GPU is used. `unit` holds `channels` unit signatures of `length` floats one
+// after another; the executor fills `upper` with |signature_dot| of every pair (c, s), c < s,
+// row c after row c - 1 (format::signature_pair_index). Every executor gives the same bits.
+struct SignatureCorrelations {
+  std::uint32_t channels = 0;
+  std::uint64_t length = 0;
+  std::vector<float> unit;
+  std::vector<float> upper;
+};
+using CorrelationRunner = std::function<void(SignatureCorrelations& correlations)>;
+
 // lpc1 (SPEC.md §6.6): floating-point least squares, then quantized weights.
 struct PredictorTrainingOptions {
   int max_order = 16;               // history taps, 0..format::kMaxLpcOrder (32 gains <= 0.3% here, at half the speed)
@@ -22,6 +35,7 @@ struct PredictorTrainingOptions {
   std::int32_t lms_step = 2;        // written into every predictor
   std::uint64_t max_training_samples = 1u << 19;  // per channel; whole chunks spread over the recording
   unsigned threads = 1;
+  CorrelationRunner correlations;  // empty: on the CPU (the same bits)
 };
 
 // MiddleOut codecs (SPEC.md §6.7-§6.8).
@@ -46,6 +60,12 @@ struct ReluEpochs;
 struct GruEpochs;
 using ReluTrainer = std::function<void(const ReluEpochs& run, std::vector<float>& parameters)>;
 using GruTrainer = std::function<void(const GruEpochs& run, std::vector<float>& parameters)>;
+// The least-squares sums of the MiddleOut predictors' training pass for a batch of (channel,
+// training chunk) streams (codecs/mo/normal_sums.hpp, format/codecs/batch/training_batch.hpp),
+// handed to an executor: the CUDA one when a GPU is used. Every executor gives the same exact
+// integer sums, so the same weights.
+struct NormalSumsBatch;
+using NormalSumsRunner = std::function<void(NormalSumsBatch& batch)>;
 
 struct MoTrainingOptions {
   int max_order = 16;            // history taps, 0..kMaxMoOrder
@@ -87,6 +107,10 @@ struct MoTrainingOptions {
   // CPU. Both give the same weights, bit for bit (relu_training.hpp, gru_training.hpp).
   ReluTrainer relu_trainer;
   GruTrainer gru_trainer;
+  // Run the least-squares pass in batches through this executor; empty: the trainer's own CPU
+  // pass (column-wise, vectorized), which gives the same sums.
+  NormalSumsRunner normal_sums;
+  CorrelationRunner correlations;  // the topology's; empty: on the CPU (the same bits)
 };
 
 // The recording's topology for the MiddleOut codecs (`spikey topology`), from the surveyed

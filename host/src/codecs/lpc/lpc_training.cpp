@@ -137,7 +137,7 @@ void train_lpc_predictors(const Recording& recording, f::Metadata& meta, const P
   std::vector<std::vector<double>> signatures(channels);
   for (std::size_t c = 0; c < channels; ++c) signatures[c] = std::move(stats[c].signature);
   const auto unit = unit_signatures(signatures, options.threads);
-  const CorrelationMatrix correlation = correlate(unit, options.threads);
+  const CorrelationMatrix correlation = correlate(unit, options.threads, options.correlations);
   std::vector<int> candidate(channels, -1);
   for (std::size_t c = 0; c < channels; ++c) {
     float best = kMinimumCorrelation;

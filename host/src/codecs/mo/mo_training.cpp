@@ -12,12 +12,19 @@
 #include "spikey/format/codecs/mo/wavelet_features.hpp"
 #include "spikey/host/output_file.hpp"
 #include "spikey/host/parallel.hpp"
+#include "codecs/mo/normal_sums.hpp"
 #include "codecs/training_common.hpp"
 
 namespace spikey::host {
 
 namespace f = spikey::format;
 using namespace training;
+
+namespace {
+// Samples per batch of the least-squares pass through an executor (NormalSumsBatch): about
+// 100 MB of the CPU executor's arrays, a few chunks of a wide recording.
+constexpr std::uint64_t kNormalBatchSamples = std::uint64_t{1} << 24;
+}  // namespace
 
 // ---- topology -------------------------------------------------------------------------------
 
@@ -84,7 +91,7 @@ Topology compute_topology(const Recording& recording, const f::Metadata& meta, c
         }
       });
   const auto unit = unit_signatures(signatures, options.threads);
-  const CorrelationMatrix correlation = correlate(unit, options.threads);
+  const CorrelationMatrix correlation = correlate(unit, options.threads, options.correlations);
   Topology topology;
   topology.neighbours.resize(channels);
   for (std::size_t c = 0; c < channels; ++c) {
@@ -253,6 +260,23 @@ double fit(const Normal& ne, const std::vector<std::size_t>& subset, std::vector
   return std::max(ne.yy - explained, 1e-9);
 }
 
+// Adds an executor's sums of one stream (training_batch.hpp: the upper triangle row by row, the
+// target last) to `ne`, as ExactNormal::add_to adds its own.
+void add_normal_sums(const f::BatchStream& s, const std::int64_t* sums, Normal& ne) {
+  const int size = f::normal_size(s);
+  const std::size_t r = static_cast<std::size_t>(size - 1);
+  if (r != ne.size) throw std::logic_error("a least-squares batch stream's regressors differ from its channel's");
+  std::uint32_t term = 0;
+  for (std::size_t a = 0; a <= r; ++a)
+    for (std::size_t b = a; b <= r; ++b, ++term) {
+      const double v = static_cast<double>(sums[term]);
+      if (a == r) ne.yy += v;
+      else if (b == r) ne.b[a] += v;
+      else ne.a[a * ne.size + b] += v;
+    }
+  ne.samples += s.n > 1 ? s.n - 1 : 0;
+}
+
 }  // namespace
 
 void train_mo_predictors(const Recording& recording, f::Metadata& meta, const MoTrainingOptions& options, const Topology* given) {
@@ -281,72 +305,88 @@ void train_mo_predictors(const Recording& recording, f::Metadata& meta, const Mo
   std::vector<Normal> normal(channels);
   for (std::size_t c = 0; c < channels; ++c) normal[c].init(regressors[c]);
   const auto chunks = training_chunks(meta, options.max_training_samples);
-  // In parts of chunks (each channel's sums of a chunk made in one part), consumed in order: the
-  // same sums at any thread count.
-  struct ChunkDifferences {
-    f::ChunkChannels present;
-    std::vector<std::vector<std::int32_t>> diffs;
-  };
-  using Sums = std::vector<std::pair<std::uint32_t, Normal>>;
-  for_each_chunk_part<ChunkDifferences, Sums>(
-      chunk_parts(meta, chunks, options.threads), chunks.size(), options.threads,
-      [&](std::size_t i) {
-        ChunkDifferences chunk;
-        chunk.diffs = clamped_differences(recording, meta, chunks[i], chunk.present);
-        return chunk;
-      },
-      [&](const ChunkPart& part, const ChunkDifferences& chunk) {
-        const auto& present = chunk.present;
-        const auto& diffs = chunk.diffs;
-        Sums out;
-        std::vector<std::int16_t> series, feature_series;
-        std::vector<std::vector<std::int16_t>> source_series;
-        for (std::size_t p = part.first; p < part.end; ++p) {
-          const std::uint32_t c = present.channel[p];
-          const auto& d = diffs[p];
-          const auto n = static_cast<std::uint32_t>(d.size());
-          out.emplace_back(c, Normal{});
-          Normal& ne = out.back().second;
-          ne.init(regressors[c]);
-          ExactNormal sums(regressors[c]);
-          // Source windows: zero where the source has no samples in this chunk.
-          const auto source_of = [&](std::uint32_t s) -> const std::vector<std::int32_t>* {
-            const auto it = std::lower_bound(present.channel.begin(), present.channel.end(), s);
-            return it != present.channel.end() && *it == s ? &diffs[static_cast<std::size_t>(it - present.channel.begin())] : nullptr;
-          };
-          // The series, as int16 with zeros in front (and behind, for the sources): the history
-          // tap k at t is d[t - k], the source window j at t is s[t + j], the wavelet features
-          // at t are those of d[0..t-1], the target is d[t].
-          const std::size_t front = static_cast<std::size_t>(std::max(order, half_window));
-          series.assign(front + n, 0);
-          for (std::uint32_t t = 0; t < n; ++t) series[front + t] = static_cast<std::int16_t>(d[t]);
-          source_series.resize(sources[c].size());
-          for (std::size_t k = 0; k < sources[c].size(); ++k) {
-            const auto* src = source_of(sources[c][k]);
-            auto& padded = source_series[k];
-            padded.assign(front + n + static_cast<std::size_t>(half_window), 0);
-            if (src != nullptr)
-              for (std::size_t u = 0; u < std::min<std::size_t>(src->size(), n + static_cast<std::size_t>(half_window)); ++u)
-                padded[front + u] = static_cast<std::int16_t>((*src)[u]);
+  if (options.normal_sums) {
+    // Through the executor, in batches of whole chunks: the same exact integer sums, added to
+    // each channel's doubles in chunk order as below.
+    NormalPassShape shape;
+    shape.order = order;
+    shape.levels = levels;
+    shape.half_window = half_window;
+    shape.sources = sources;
+    for (const auto& group : normal_batch_chunks(meta, chunks, kNormalBatchSamples)) {
+      NormalSumsBatch batch = plan_normal_sums(recording, meta, group, shape, options.threads);
+      options.normal_sums(batch);
+      if (batch.sums.size() != batch.sums_offset.back()) throw std::logic_error("the least-squares executor returned no sums");
+      for (std::size_t i = 0; i < batch.streams.size(); ++i) add_normal_sums(batch.streams[i], batch.sums.data() + batch.sums_offset[i], normal[batch.channel[i]]);
+    }
+  } else {
+    // In parts of chunks (each channel's sums of a chunk made in one part), consumed in order: the
+    // same sums at any thread count.
+    struct ChunkDifferences {
+      f::ChunkChannels present;
+      std::vector<std::vector<std::int32_t>> diffs;
+    };
+    using Sums = std::vector<std::pair<std::uint32_t, Normal>>;
+    for_each_chunk_part<ChunkDifferences, Sums>(
+        chunk_parts(meta, chunks, options.threads), chunks.size(), options.threads,
+        [&](std::size_t i) {
+          ChunkDifferences chunk;
+          chunk.diffs = clamped_differences(recording, meta, chunks[i], chunk.present);
+          return chunk;
+        },
+        [&](const ChunkPart& part, const ChunkDifferences& chunk) {
+          const auto& present = chunk.present;
+          const auto& diffs = chunk.diffs;
+          Sums out;
+          std::vector<std::int16_t> series, feature_series;
+          std::vector<std::vector<std::int16_t>> source_series;
+          for (std::size_t p = part.first; p < part.end; ++p) {
+            const std::uint32_t c = present.channel[p];
+            const auto& d = diffs[p];
+            const auto n = static_cast<std::uint32_t>(d.size());
+            out.emplace_back(c, Normal{});
+            Normal& ne = out.back().second;
+            ne.init(regressors[c]);
+            ExactNormal sums(regressors[c]);
+            // Source windows: zero where the source has no samples in this chunk.
+            const auto source_of = [&](std::uint32_t s) -> const std::vector<std::int32_t>* {
+              const auto it = std::lower_bound(present.channel.begin(), present.channel.end(), s);
+              return it != present.channel.end() && *it == s ? &diffs[static_cast<std::size_t>(it - present.channel.begin())] : nullptr;
+            };
+            // The series, as int16 with zeros in front (and behind, for the sources): the history
+            // tap k at t is d[t - k], the source window j at t is s[t + j], the wavelet features
+            // at t are those of d[0..t-1], the target is d[t].
+            const std::size_t front = static_cast<std::size_t>(std::max(order, half_window));
+            series.assign(front + n, 0);
+            for (std::uint32_t t = 0; t < n; ++t) series[front + t] = static_cast<std::int16_t>(d[t]);
+            source_series.resize(sources[c].size());
+            for (std::size_t k = 0; k < sources[c].size(); ++k) {
+              const auto* src = source_of(sources[c][k]);
+              auto& padded = source_series[k];
+              padded.assign(front + n + static_cast<std::size_t>(half_window), 0);
+              if (src != nullptr)
+                for (std::size_t u = 0; u < std::min<std::size_t>(src->size(), n + static_cast<std::size_t>(half_window)); ++u)
+                  padded[front + u] = static_cast<std::int16_t>((*src)[u]);
+            }
+            if (levels > 0) wavelet_feature_series(levels, d, feature_series);
+            const auto column = [&](std::size_t a, std::uint32_t t) -> const std::int16_t* {
+              if (a < static_cast<std::size_t>(order)) return series.data() + front + t - (static_cast<std::size_t>(order) - a);  // tap order - a
+              a -= static_cast<std::size_t>(order);
+              if (a < static_cast<std::size_t>(wavelet_taps)) return feature_series.data() + a * n + t;
+              a -= static_cast<std::size_t>(wavelet_taps);
+              const std::size_t k = a / static_cast<std::size_t>(window);
+              if (k < source_series.size()) return source_series[k].data() + front + t + (a % static_cast<std::size_t>(window)) - static_cast<std::size_t>(half_window);
+              return series.data() + front + t;  // the target
+            };
+            for (std::uint32_t t = 1; t < n; t += ExactNormal::kBlock) sums.add_block(std::min(ExactNormal::kBlock, n - t), column, t);
+            sums.add_to(ne);
           }
-          if (levels > 0) wavelet_feature_series(levels, d, feature_series);
-          const auto column = [&](std::size_t a, std::uint32_t t) -> const std::int16_t* {
-            if (a < static_cast<std::size_t>(order)) return series.data() + front + t - (static_cast<std::size_t>(order) - a);  // tap order - a
-            a -= static_cast<std::size_t>(order);
-            if (a < static_cast<std::size_t>(wavelet_taps)) return feature_series.data() + a * n + t;
-            a -= static_cast<std::size_t>(wavelet_taps);
-            const std::size_t k = a / static_cast<std::size_t>(window);
-            if (k < source_series.size()) return source_series[k].data() + front + t + (a % static_cast<std::size_t>(window)) - static_cast<std::size_t>(half_window);
-            return series.data() + front + t;  // the target
-          };
-          for (std::uint32_t t = 1; t < n; t += ExactNormal::kBlock) sums.add_block(std::min(ExactNormal::kBlock, n - t), column, t);
-          sums.add_to(ne);
-        }
-        return out;
-      },
-      [&](const ChunkPart&, Sums& part) {
-        for (const auto& [c, ne] : part) normal[c].add(ne);
-      });
+          return out;
+        },
+        [&](const ChunkPart&, Sums& part) {
+          for (const auto& [c, ne] : part) normal[c].add(ne);
+        });
+  }
 
   // Per channel: the model with the smallest description length (residual bits + 16 bits per
   // stored weight): history order, then wavelet features, then sources one by one.

@@ -1,0 +1,200 @@
+// The trainers' passes of training_batch.hpp (the CUDA training executors' algorithms) run by the
+// CPU executors: the MiddleOut least-squares sums equal a sample-by-sample reference, the
+// signature correlations the trainer's own bits, and an encoder that trains through them writes
+// the same archive bytes as one that trains with its own passes: on real data, with sources that
+// end early, wavelet features, chunks that are not whole blocks, 1024 channels, levels fast,
+// default and max.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "codecs/mo/normal_sums.hpp"
+#include "codecs/training_common.hpp"
+#include "spikey/format/archive_reader.hpp"
+#include "spikey/host/encoder.hpp"
+#include "spikey/host/recording.hpp"
+#include "test_support.hpp"
+
+using namespace spikey;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Every sum of every stream, sample by sample and pair by pair, from the same stages 1-2a'.
+void expect_sums_equal_reference(const host::NormalSumsBatch& batch) {
+  const std::uint64_t stride = batch.samples.size();
+  std::vector<std::int32_t> codes(stride);
+  std::vector<std::int16_t> diffs(stride);
+  std::vector<std::int16_t> planes(2 * static_cast<std::uint64_t>(batch.wavelet_levels) * stride);
+  for (const auto& s : batch.streams) {
+    for (std::uint32_t t = 0; t < s.n; ++t) format::batch_map_sample(s, t, batch.samples.data(), codes.data());
+    for (std::uint32_t t = 0; t < s.n; ++t) format::batch_clamped_difference(s, t, codes.data(), diffs.data());
+  }
+  for (const auto& s : batch.streams)
+    for (int level = 1; level <= s.wavelet_levels; ++level)
+      for (std::uint32_t tau = 0; tau < s.n; ++tau) format::batch_wavelet_level(s, level, tau, diffs.data(), planes.data(), stride);
+  ASSERT_EQ(batch.sums.size(), batch.sums_offset.back());
+  for (std::size_t i = 0; i < batch.streams.size(); ++i) {
+    const auto& s = batch.streams[i];
+    const auto m = format::normal_model(s);
+    const int size = format::normal_size(s);
+    std::uint32_t term = 0;
+    for (int a = 0; a < size; ++a)
+      for (int b = a; b < size; ++b, ++term) {
+        std::int64_t sum = 0;
+        for (std::uint32_t t = 1; t < s.n; ++t)
+          sum += std::int64_t{format::normal_value(m, s, batch.streams.data(), t, diffs.data(), planes.data(), stride, a)} *
+                 format::normal_value(m, s, batch.streams.data(), t, diffs.data(), planes.data(), stride, b);
+        ASSERT_EQ(batch.sums[batch.sums_offset[i] + term], sum) << "stream " << i << " (channel " << batch.channel[i] << "), pair " << a << ", " << b;
+      }
+  }
+}
+
+struct Trained {
+  std::vector<std::uint8_t> bytes;
+  format::Metadata meta;
+};
+
+Trained compress_with(const std::vector<fs::path>& inputs, host::InputOptions input, host::EncodeOptions options, const fs::path& archive) {
+  const auto recording = host::Recording::open(inputs, input, [](const std::string&) {});
+  options.overwrite = true;
+  options.threads = 2;
+  host::compress(recording, archive, options);
+  return {test::read_file(archive), format::ArchiveReader(archive).metadata()};
+}
+
+// The correlations of a job through the CPU executor, checked bit for bit against the trainer's
+// own (host::training::correlate without an executor).
+void run_and_check_correlations(host::SignatureCorrelations& job) {
+  host::training::run_correlations_on_cpu(job, 2);
+  std::vector<std::vector<float>> unit(job.channels);
+  for (std::uint32_t c = 0; c < job.channels; ++c)
+    unit[c].assign(job.unit.begin() + static_cast<std::ptrdiff_t>(c * job.length), job.unit.begin() + static_cast<std::ptrdiff_t>((c + 1) * job.length));
+  const auto own = host::training::correlate(unit, 1);
+  ASSERT_EQ(job.upper.size(), std::uint64_t{job.channels} * (job.channels - 1) / 2);
+  for (std::uint32_t c = 0; c < job.channels; ++c)
+    for (std::uint32_t s = c + 1; s < job.channels; ++s) {
+      const float mine = job.upper[format::signature_pair_index(job.channels, c, s)];
+      ASSERT_EQ(std::memcmp(&mine, &own.upper[c][s - c], sizeof(float)), 0) << "pair " << c << ", " << s << ": " << mine << " vs " << own.upper[c][s - c];
+    }
+}
+
+// Archive bytes with the trainer's own passes and through the CPU executors (each batch also
+// checked against the reference when `check_sums`): identical. Returns the metadata.
+format::Metadata expect_same_training(const std::vector<fs::path>& inputs, host::InputOptions input, host::EncodeOptions options,
+                                      bool check_sums = true) {
+  test::TempDir out;
+  const Trained own = compress_with(inputs, input, options, out / "own.spikey");
+  std::size_t batches = 0, streams = 0, correlation_jobs = 0;
+  const auto correlations = [&](host::SignatureCorrelations& job) {
+    run_and_check_correlations(job);
+    ++correlation_jobs;
+  };
+  options.mo_training.correlations = correlations;
+  options.training.correlations = correlations;
+  options.mo_training.normal_sums = [&](host::NormalSumsBatch& batch) {
+    host::run_normal_sums_on_cpu(batch, 2);
+    if (check_sums) expect_sums_equal_reference(batch);
+    ++batches;
+    streams += batch.streams.size();
+  };
+  const Trained batched = compress_with(inputs, input, options, out / "batched.spikey");
+  if (options.level != "fast") {
+    EXPECT_GT(batches, 0u) << "the trainer never ran the least-squares executor";
+    EXPECT_GT(streams, 0u);
+  }
+  EXPECT_GT(correlation_jobs, 0u) << "the trainer never ran the correlation executor";
+  EXPECT_EQ(batched.bytes.size(), own.bytes.size());
+  EXPECT_TRUE(batched.bytes == own.bytes) << "training through the executor changed the archive";
+  return batched.meta;
+}
+
+host::EncodeOptions level_default(double chunk_seconds) {
+  host::EncodeOptions options;
+  options.level = "default";
+  options.chunk_seconds = chunk_seconds;
+  return options;
+}
+
+}  // namespace
+
+TEST(TrainingBatch, TermPairsCoverTheUpperTriangleRowByRow) {
+  for (int size : {1, 2, 5, format::kMaxNormalSize}) {
+    std::uint32_t term = 0;
+    for (int a = 0; a < size; ++a)
+      for (int b = a; b < size; ++b, ++term) {
+        int x = -1, y = -1;
+        format::normal_term_pair(size, term, x, y);
+        ASSERT_EQ(x, a) << "size " << size << " term " << term;
+        ASSERT_EQ(y, b) << "size " << size << " term " << term;
+      }
+    EXPECT_EQ(term, format::normal_terms(size));
+  }
+}
+
+// Cinpla's 32 channels: sources across channels, the network stage, chunks of 1500 samples
+// (not whole blocks of 64), with and without wavelet features, several chunks per batch.
+TEST(TrainingBatch, SameArchiveOnTheBundledMultichannelSample) {
+  const fs::path cinpla = test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat";
+  const host::InputOptions raw{32u, 30000.0};
+  const auto meta = expect_same_training({cinpla}, raw, level_default(0.05));
+  EXPECT_TRUE(std::ranges::any_of(meta.channels, [](const auto& c) { return !c.predictor.sources.empty(); }));
+  auto wavelets = level_default(0.05);
+  wavelets.mo_training.wavelet_levels = 3;
+  wavelets.mo_training.wavelet_min_saving = 0;  // wavelet features wherever they help at all
+  const auto with_wavelets = expect_same_training({cinpla}, raw, wavelets);
+  EXPECT_TRUE(std::ranges::any_of(with_wavelets.channels, [](const auto& c) { return !c.predictor.wavelet_weights.empty(); }));
+}
+
+// Channels that end at different times (a source absent from a channel's later chunks, partial
+// last chunks) and level max, which trains the same predictors.
+TEST(TrainingBatch, SameArchiveWhenSourcesEndAndAtLevelMax) {
+  test::TempDir dir;
+  const auto raw = test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
+  const auto* samples = reinterpret_cast<const std::int16_t*>(raw.data());
+  std::vector<fs::path> files;
+  for (std::size_t c = 0; c < 4; ++c) {
+    const std::size_t n = 6000 - 1500 * c - 7 * c;
+    std::vector<std::int16_t> channel(n);
+    for (std::size_t t = 0; t < n; ++t) channel[t] = samples[t * 32 + c];
+    files.push_back(dir / ("ch" + std::to_string(c) + ".wav"));
+    test::write_file(files.back(), test::make_wav(1, 30000, channel));
+  }
+  expect_same_training(files, {}, level_default(0.04));
+  auto max = level_default(0.04);
+  max.level = "max";
+  expect_same_training(files, {}, max);
+}
+
+// The three bundled Neuralink files in one archive (channels of different lengths).
+TEST(TrainingBatch, SameArchiveOnTheBundledNeuralinkFiles) { expect_same_training({test::samples_dir() / "neuralink"}, {}, level_default(1.0)); }
+
+// Real recordings at the trainer's full budget: cinpla's whole file, and 40 Neuralink files.
+TEST(TrainingBatch, SameArchiveOnRealRecordings) {
+  SPIKEY_SKIP_CORPUS_WIDE_IN_SANITIZED_BUILD();
+  SPIKEY_REQUIRE_SHARED("cinpla_oebin32/continuous.dat");
+  SPIKEY_REQUIRE_SHARED("neuralink");
+  expect_same_training({test::shared_data_dir() / "cinpla_oebin32" / "continuous.dat"}, {32u, 30000.0}, level_default(1.0), false);
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(test::shared_data_dir() / "neuralink"))
+    if (entry.path().extension() == ".wav") files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  files.resize(std::min<std::size_t>(files.size(), 40));
+  expect_same_training(files, {}, level_default(1.0), false);
+}
+
+// 1024 channels from the real 32-channel sample (each real channel at 32 time offsets), three
+// chunks: the topology's correlations over half a million pairs, chains of sources, level fast's
+// source choice.
+TEST(TrainingBatch, SameArchiveWithManyChannels) {
+  test::TempDir dir;
+  test::write_wide_sample_wav(dir / "wide.wav", 187);
+  auto options = level_default(0.0022);  // 66 samples per chunk
+  options.mo_training.network_hidden = 0;  // short: the network's training is not what this tests
+  const auto meta = expect_same_training({dir / "wide.wav"}, {}, options, false);
+  EXPECT_TRUE(std::ranges::any_of(meta.channels, [](const auto& c) { return !c.predictor.sources.empty(); }));
+  auto fast = level_default(0.0022);
+  fast.level = "fast";
+  expect_same_training({dir / "wide.wav"}, {}, fast, false);
+}
