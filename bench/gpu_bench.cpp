@@ -72,7 +72,7 @@ using SumsExecutor = std::function<void(host::NormalSumsBatch& batch, double* ke
 // One timed pass over every batch.
 struct Pass {
   double encode = 0;    // executor wall time: upload, kernels, download, merge
-  double assemble = 0;  // payloads and checksums from the words, on the host
+  double assemble = 0;  // payloads and checksums from the words, on the host's threads
   double kernels = 0;
   double stages[cuda::kStageCount] = {};
   double training = 0;          // the least-squares batches, wall time
@@ -125,7 +125,7 @@ Workload prepare(const host::Recording& recording, const Options& o, const host:
   for (const Batch& b : w.batches) {
     auto plan = host::plan_batch(w.meta, b.first, b.end);
     const auto words = execute(plan, b.samples);
-    const auto encoded = host::assemble_batch(plan, words, b.samples);
+    const auto encoded = host::assemble_batch(plan, words, b.samples, options.threads);
     for (std::size_t i = 0; i < encoded.size(); ++i)
       if (encoded[i].payload != reader.read_payload(b.first + i))
         throw std::runtime_error("parity: the payload of chunk " + std::to_string(b.first + i) + " differs from the CPU encoder's");
@@ -142,7 +142,7 @@ Workload prepare(const host::Recording& recording, const Options& o, const host:
   return w;
 }
 
-Pass timed_pass(const Workload& w, const host::BatchExecutor& execute, const cuda::BatchEncoder* gpu, const SumsExecutor& sums) {
+Pass timed_pass(const Workload& w, const host::BatchExecutor& execute, const cuda::BatchEncoder* gpu, const SumsExecutor& sums, unsigned threads) {
   Pass pass;
   for (const auto& training : w.training) {
     host::NormalSumsBatch batch = training;
@@ -158,7 +158,7 @@ Pass timed_pass(const Workload& w, const host::BatchExecutor& execute, const cud
     const auto words = execute(plan, b.samples);
     pass.encode += encode.seconds();
     const host::Stopwatch assemble;
-    const auto encoded = host::assemble_batch(plan, words, b.samples);
+    const auto encoded = host::assemble_batch(plan, words, b.samples, threads);
     pass.assemble += assemble.seconds();
     if (encoded.size() != b.end - b.first) throw std::logic_error("assembly lost chunks");
     if (gpu) {
@@ -229,7 +229,7 @@ int run(const Options& o) {
   const auto recording = host::Recording::open(o.inputs, o.input, [](const std::string&) {});
   const Workload w = prepare(recording, o, execute, sums);
   std::vector<Pass> passes;
-  for (int i = 0; i < o.iterations; ++i) passes.push_back(timed_pass(w, execute, gpu.get(), sums));
+  for (int i = 0; i < o.iterations; ++i) passes.push_back(timed_pass(w, execute, gpu.get(), sums, threads));
   const auto median_of = [&](auto field) {
     std::vector<double> v;
     for (const Pass& p : passes) v.push_back(field(p));

@@ -208,7 +208,8 @@ TEST(Acquisition, SpikeGlxPairRestoresWithNamesGainsAndSyncRuns) {
   }
 }
 
-// Sync runs in words (fast: lpc1) and in bytes (default: mt).
+// Sync runs in words (fast: lpc1) and in bytes (default: mt), one chunk per batch and all the
+// chunks in one batch (assembled on several threads).
 TEST(Acquisition, SyncChannelsInTheBatchPipelineGiveTheSameBytes) {
   for (const std::string level : {"fast", "default"}) {
     test::TempDir dir;
@@ -216,10 +217,12 @@ TEST(Acquisition, SyncChannelsInTheBatchPipelineGiveTheSameBytes) {
     options.chunk_seconds = 0.02;  // several chunks, sync runs in each
     round_trip({kSpikeGlx}, level, dir, dir / "a", options);
     options.batch_executor = [](host::BatchPlan& plan, std::span<const std::int16_t> samples) { return host::run_batch_on_cpu(plan, samples, 2); };
-    options.batch_memory_bytes = 1;  // one chunk per batch
-    test::TempDir batched;
-    round_trip({kSpikeGlx}, level, batched, batched / "a", options);
-    EXPECT_TRUE(test::read_file(dir / (level + ".spikey")) == test::read_file(batched / (level + ".spikey"))) << level;
+    for (const std::uint64_t batch_bytes : {std::uint64_t{1}, std::uint64_t{64} << 20}) {
+      options.batch_memory_bytes = batch_bytes;
+      test::TempDir batched;
+      round_trip({kSpikeGlx}, level, batched, batched / "a", options);
+      EXPECT_TRUE(test::read_file(dir / (level + ".spikey")) == test::read_file(batched / (level + ".spikey"))) << level << ", " << batch_bytes;
+    }
   }
 }
 

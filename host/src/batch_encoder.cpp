@@ -366,12 +366,16 @@ std::vector<std::uint32_t> merge_slices(BatchPlan& plan, std::vector<BatchPlan>&
   return merged;
 }
 
-std::vector<EncodedChunk> assemble_batch(const BatchPlan& plan, std::span<const std::uint32_t> words, std::span<const std::int16_t> samples) {
+std::vector<EncodedChunk> assemble_batch(const BatchPlan& plan, std::span<const std::uint32_t> words, std::span<const std::int16_t> samples,
+                                         unsigned threads) {
   std::vector<EncodedChunk> out(plan.chunk_count());
   const bool bytes = plan.codec == f::BatchCodec::kMt;  // streams of bytes, sync runs in words of one byte (§6.10)
   const auto* byte_data = reinterpret_cast<const std::uint8_t*>(words.data());
-  std::size_t next_sync = 0;
-  for (std::size_t c = 0; c < plan.chunk_count(); ++c) {
+  // Each chunk's sync slots (ascending chunk, then position), so that chunks assemble independently.
+  std::vector<std::size_t> first_sync(plan.chunk_count() + 1, plan.sync_slots.size());
+  for (std::size_t i = plan.sync_slots.size(); i-- > 0;) first_sync[plan.sync_slots[i].chunk] = i;
+  for (std::size_t c = plan.chunk_count(); c-- > 0;) first_sync[c] = std::min(first_sync[c], first_sync[c + 1]);
+  parallel_for(plan.chunk_count(), threads, [&](std::size_t c) {
     std::vector<std::vector<std::uint8_t>> streams;
     std::vector<std::uint32_t> counts;
     for (std::uint32_t i = plan.chunk_first_stream[c]; i < plan.chunk_first_stream[c + 1]; ++i) {
@@ -380,15 +384,15 @@ std::vector<EncodedChunk> assemble_batch(const BatchPlan& plan, std::span<const 
       streams.emplace_back(byte_data + 4 * s.word_offset, byte_data + 4 * s.word_offset + size);
       counts.push_back(s.n);
     }
-    for (; next_sync < plan.sync_slots.size() && plan.sync_slots[next_sync].chunk == c; ++next_sync) {  // ascending positions
-      const BatchPlan::SyncSlot& slot = plan.sync_slots[next_sync];
+    for (std::size_t k = first_sync[c]; k < first_sync[c + 1]; ++k) {  // ascending positions
+      const BatchPlan::SyncSlot& slot = plan.sync_slots[k];
       streams.insert(streams.begin() + slot.position, f::encode_sync_runs(samples.subspan(slot.sample_offset, slot.n), bytes ? 1 : 4));
       counts.insert(counts.begin() + slot.position, slot.n);
     }
     const auto part = samples.subspan(plan.chunk_sample_offset[c], plan.chunk_sample_offset[c + 1] - plan.chunk_sample_offset[c]);
     out[c].payload = f::assemble_payload(std::span<const std::vector<std::uint8_t>>(streams), part, counts);
     out[c].samples_checksum = f::checksum64({reinterpret_cast<const std::uint8_t*>(part.data()), part.size() * 2});
-  }
+  });
   return out;
 }
 

@@ -198,8 +198,9 @@ std::uint64_t chunk_samples_for(double chunk_seconds, double sample_rate) {
   return static_cast<std::uint64_t>(samples);
 }
 
-// Batches of whole chunks, each within the memory budget; the next batch's samples are
-// gathered while the executor works on the current one.
+// Batches of whole chunks, each within the memory budget, in a pipeline: while the executor
+// works on batch b, batch b + 1's samples are gathered and batch b - 1's payloads assembled and
+// written (in chunk order), each on the encoder's threads.
 void encode_in_batches(const Recording& recording, const format::Metadata& meta, const EncodeOptions& options,
                        format::ArchiveWriter& writer) {
   const std::uint64_t chunk_count = meta.chunk_count();
@@ -222,17 +223,22 @@ void encode_in_batches(const Recording& recording, const format::Metadata& meta,
   };
   std::future<std::pair<std::unique_ptr<BatchPlan>, std::vector<std::int16_t>>> next;
   if (!batches.empty()) next = std::async(std::launch::async, prepare, 0);
+  std::future<void> written;  // the previous batch's assembly and writing
   for (std::size_t b = 0; b < batches.size(); ++b) {
     auto [plan, samples] = next.get();
     if (b + 1 < batches.size()) next = std::async(std::launch::async, prepare, b + 1);
-    const auto words = options.batch_executor(*plan, samples);
-    const auto encoded = assemble_batch(*plan, words, samples);
-    for (std::size_t i = 0; i < encoded.size(); ++i) {
-      const std::uint64_t chunk = batches[b].first + i;
-      writer.append_chunk(meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk), encoded[i].payload, encoded[i].samples_checksum);
-      if (options.progress) options.progress("compress", chunk + 1, chunk_count);
-    }
+    auto words = options.batch_executor(*plan, samples);
+    if (written.valid()) written.get();
+    written = std::async(std::launch::async, [&, b, plan = std::move(plan), samples = std::move(samples), words = std::move(words)] {
+      const auto encoded = assemble_batch(*plan, words, samples, options.threads);
+      for (std::size_t i = 0; i < encoded.size(); ++i) {
+        const std::uint64_t chunk = batches[b].first + i;
+        writer.append_chunk(meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk), encoded[i].payload, encoded[i].samples_checksum);
+        if (options.progress) options.progress("compress", chunk + 1, chunk_count);
+      }
+    });
   }
+  if (written.valid()) written.get();
 }
 
 struct WrittenArchive {

@@ -77,8 +77,9 @@ BatchPlan slice_plan(const BatchPlan& plan, std::size_t first, std::size_t end);
 // their words and per-stream results back into the plan: what running the whole plan gives.
 std::vector<std::uint32_t> merge_slices(BatchPlan& plan, std::vector<BatchPlan>& slices, std::vector<std::vector<std::uint32_t>>& words);
 
-// Chunk payloads (and decoded-sample checksums) from an executed batch.
+// Chunk payloads (and decoded-sample checksums) from an executed batch, chunks on `threads`
+// threads (the stream checks and checksums are a pass over every sample).
 std::vector<EncodedChunk> assemble_batch(const BatchPlan& plan, std::span<const std::uint32_t> words,
-                                         std::span<const std::int16_t> samples);
+                                         std::span<const std::int16_t> samples, unsigned threads = 1);
 
 }  // namespace spikey::host
