@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "batch_kernels.cuh"
@@ -58,14 +60,39 @@ __global__ void normal_sums_kernel(const f::BatchStream* streams, const NormalSl
   }
 }
 
-// Stage C: a thread per pair (c, s > c); blockIdx.y (with a stride) is c. Signatures are read
-// from L2 (a 1024-channel recording's are 8 MB).
+// Stage C in tiles: a block of kTile x kTile threads computes the pairs of kTile channels (rows,
+// c) with kTile channels (columns, s), staging slabs of their signatures through shared memory,
+// so that each value read from L2 serves kTile pairs (a thread per pair would read every
+// signature once per pair: terabytes at 1024 channels). Only tiles on or above the diagonal run;
+// blockIdx.y steps through the row tiles (more than 65535 of them: a stride).
+constexpr std::uint32_t kTile = 16;
+constexpr std::uint32_t kSlab = 64;  // values per slab, whole groups of kSignatureGroup
+static_assert(kSlab % f::kSignatureGroup == 0);
+
 __global__ void correlation_kernel(const float* unit, std::uint32_t channels, std::uint64_t length, float* upper) {
-  for (std::uint32_t c = blockIdx.y; c < channels; c += gridDim.y) {
-    const std::uint32_t s = blockIdx.x * blockDim.x + threadIdx.x;
-    if (s <= c || s >= channels) continue;
-    const float dot = f::signature_dot(unit + std::uint64_t{c} * length, unit + std::uint64_t{s} * length, length);
-    upper[f::signature_pair_index(channels, c, s)] = fabsf(dot);
+  __shared__ float rows[kTile][kSlab + 1], columns[kTile][kSlab + 1];  // + 1: the 16 columns a warp reads lie in different banks
+  const std::uint32_t tiles = (channels + kTile - 1) / kTile, tile_s = blockIdx.x;
+  for (std::uint32_t tile_c = blockIdx.y; tile_c <= tile_s && tile_c < tiles; tile_c += gridDim.y) {  // tiles on or above the diagonal
+    const std::uint32_t c = tile_c * kTile + threadIdx.y, s = tile_s * kTile + threadIdx.x;
+    const std::uint32_t thread = threadIdx.y * kTile + threadIdx.x;
+    const std::uint64_t whole = length / f::kSignatureGroup * f::kSignatureGroup;
+    float partial[f::kSignatureGroup] = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (std::uint64_t base = 0; base < whole; base += kSlab) {
+      const auto span = static_cast<std::uint32_t>(min(std::uint64_t{kSlab}, whole - base));
+      __syncthreads();  // the previous slab is read
+      for (std::uint32_t v = thread; v < kTile * kSlab; v += kTile * kTile) {
+        const std::uint32_t r = v / kSlab, i = v % kSlab;
+        const std::uint32_t row = tile_c * kTile + r, column = tile_s * kTile + r;
+        rows[r][i] = row < channels && i < span ? unit[std::uint64_t{row} * length + base + i] : 0.0f;
+        columns[r][i] = column < channels && i < span ? unit[std::uint64_t{column} * length + base + i] : 0.0f;
+      }
+      __syncthreads();
+      for (std::uint32_t i = 0; i < span; i += f::kSignatureGroup) f::signature_dot_group(partial, &rows[threadIdx.y][i], &columns[threadIdx.x][i]);
+    }
+    if (c < channels && s < channels && s > c) {
+      const float dot = f::signature_dot_finish(partial, unit + std::uint64_t{c} * length, unit + std::uint64_t{s} * length, whole, length);
+      upper[f::signature_pair_index(channels, c, s)] = fabsf(dot);
+    }
   }
 }
 
@@ -138,8 +165,8 @@ void correlate_signatures_on_gpu(host::SignatureCorrelations& job, double* kerne
   SPIKEY_CUDA_TRY(cudaMemcpy(unit.reserve(job.unit.size()), job.unit.data(), job.unit.size() * sizeof(float), cudaMemcpyHostToDevice));
   KernelTimer timer;
   timer.start();
-  const dim3 grid(blocks_for(job.channels), std::min(job.channels, 65535u));
-  correlation_kernel<<<grid, kBlock>>>(unit.get(), job.channels, job.length, upper.reserve(pairs));
+  const std::uint32_t tiles = (job.channels + kTile - 1) / kTile;
+  correlation_kernel<<<dim3(tiles, std::min(tiles, 65535u)), dim3(kTile, kTile)>>>(unit.get(), job.channels, job.length, upper.reserve(pairs));
   SPIKEY_CUDA_CHECK_LAUNCH(nullptr);
   const double seconds = timer.seconds();
   if (kernel_seconds != nullptr) *kernel_seconds = seconds;

@@ -94,16 +94,25 @@ SPIKEY_HD std::uint64_t signature_pair_index(std::uint64_t channels, std::uint64
 }
 
 // Stage C: the dot product of two unit signatures of n values (training_common.hpp), in eight
-// interleaved partial sums (so that a CPU vectorises it) added in a fixed order.
-SPIKEY_HD float signature_dot(const float* a, const float* b, std::uint64_t n) {
-  float partial[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  std::uint64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; ++j) partial[j] += a[i + static_cast<std::uint64_t>(j)] * b[i + static_cast<std::uint64_t>(j)];
+// interleaved partial sums (so that a CPU vectorises it): every group of eight values adds to
+// the partials in turn, then the values after the last whole group and the partials, in order,
+// give the dot product. A GPU that stages the groups through shared memory calls the same two
+// steps in the same order, so every executor gives the same bits (no fused multiply-adds).
+inline constexpr std::uint64_t kSignatureGroup = 8;
+SPIKEY_HD void signature_dot_group(float* partial, const float* a, const float* b) {
+  for (std::uint64_t j = 0; j < kSignatureGroup; ++j) partial[j] += a[j] * b[j];
+}
+SPIKEY_HD float signature_dot_finish(const float* partial, const float* a, const float* b, std::uint64_t first, std::uint64_t n) {
   float dot = 0;
-  for (; i < n; ++i) dot += a[i] * b[i];
-  for (int j = 0; j < 8; ++j) dot += partial[j];
+  for (std::uint64_t i = first; i < n; ++i) dot += a[i] * b[i];
+  for (std::uint64_t j = 0; j < kSignatureGroup; ++j) dot += partial[j];
   return dot;
+}
+SPIKEY_HD float signature_dot(const float* a, const float* b, std::uint64_t n) {
+  float partial[kSignatureGroup] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::uint64_t i = 0;
+  for (; i + kSignatureGroup <= n; i += kSignatureGroup) signature_dot_group(partial, a + i, b + i);
+  return signature_dot_finish(partial, a, b, i, n);
 }
 
 }  // namespace spikey::format
