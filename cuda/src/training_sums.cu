@@ -30,7 +30,7 @@ struct NormalSlice {
 // slice's end the partial sums go to the stream's sums with atomics (exact, so in any order).
 __global__ void normal_sums_kernel(const f::BatchStream* streams, const NormalSlice* slices, std::uint32_t slice_count, const std::int16_t* diffs,
                                    const std::int16_t* planes, std::uint64_t stride, const std::uint64_t* sums_offset, unsigned long long* sums) {
-  __shared__ std::int16_t tile[f::kMaxNormalSize * f::kNormalBlock];
+  __shared__ std::int16_t tile[f::kMaxNormalSize * f::kNormalTileRow];
   for (std::uint32_t i = blockIdx.x; i < slice_count; i += gridDim.x) {
     const NormalSlice slice = slices[i];
     const f::BatchStream& s = streams[slice.stream];

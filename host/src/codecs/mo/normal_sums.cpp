@@ -30,7 +30,7 @@ void run_normal_sums_on_cpu(NormalSumsBatch& batch, unsigned threads) {
   parallel_for(streams.size(), threads, [&](std::size_t i) {
     const f::BatchStream& s = streams[i];
     const int size = f::normal_size(s);
-    std::vector<std::int16_t> tile(static_cast<std::size_t>(size) * f::kNormalBlock);
+    std::vector<std::int16_t> tile(static_cast<std::size_t>(size) * f::kNormalTileRow);
     std::int64_t* sums = batch.sums.data() + batch.sums_offset[i];
     for (std::uint32_t block = 0; block < f::normal_blocks(s); ++block) {
       for (int a = 0; a < size; ++a)

@@ -33,6 +33,9 @@
 namespace spikey::format {
 
 inline constexpr std::uint32_t kNormalBlock = 64;
+// A tile row's length: one block and an int16 pair more, so that rows start 33 four-byte words
+// apart and a GPU warp reading one value of many rows hits different shared-memory banks.
+inline constexpr std::uint32_t kNormalTileRow = kNormalBlock + 2;
 inline constexpr int kMaxNormalSize = kMaxMoTaps + 1;  // regressors and the target
 static_assert(kLpcHistoryClamp <= 32767 && kWaveletClamp <= 32767, "regressors fit int16");
 static_assert(std::int64_t{kWaveletClamp} * kWaveletClamp * kNormalBlock < (std::int64_t{1} << 31) &&
@@ -70,19 +73,19 @@ SPIKEY_HD std::int16_t normal_value(const MoModel& m, const BatchStream& s, cons
 }
 
 // One value of the tile of block `block`: regressor a at sample t = 1 + block * kNormalBlock + u
-// goes to tile[a * kNormalBlock + u], zero past the stream's last sample (a thread per (a, u)).
+// goes to tile[a * kNormalTileRow + u], zero past the stream's last sample (a thread per (a, u)).
 SPIKEY_HD void normal_fill_value(const BatchStream& s, const BatchStream* streams, std::uint32_t block, int a, std::uint32_t u,
                                  const std::int16_t* diffs, const std::int16_t* planes, std::uint64_t stride, std::int16_t* tile) {
   const std::uint32_t t = 1 + block * kNormalBlock + u;
-  tile[static_cast<std::uint32_t>(a) * kNormalBlock + u] = t < s.n ? normal_value(normal_model(s), s, streams, t, diffs, planes, stride, a) : std::int16_t{0};
+  tile[static_cast<std::uint32_t>(a) * kNormalTileRow + u] = t < s.n ? normal_value(normal_model(s), s, streams, t, diffs, planes, stride, a) : std::int16_t{0};
 }
 
 SPIKEY_HD std::uint32_t normal_blocks(const BatchStream& s) { return s.n > 1 ? (s.n - 1 + kNormalBlock - 1) / kNormalBlock : 0; }
 
 // One block's sum of x_a * x_b (exact in int32, see above).
 SPIKEY_HD std::int32_t normal_block_dot(const std::int16_t* tile, int a, int b) {
-  const std::int16_t* x = tile + static_cast<std::uint32_t>(a) * kNormalBlock;
-  const std::int16_t* z = tile + static_cast<std::uint32_t>(b) * kNormalBlock;
+  const std::int16_t* x = tile + static_cast<std::uint32_t>(a) * kNormalTileRow;
+  const std::int16_t* z = tile + static_cast<std::uint32_t>(b) * kNormalTileRow;
   std::int32_t dot = 0;
   for (std::uint32_t u = 0; u < kNormalBlock; ++u) dot += std::int32_t{x[u]} * z[u];
   return dot;
