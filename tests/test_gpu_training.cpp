@@ -7,11 +7,13 @@
 #include <random>
 
 #include "gpu_support.hpp"
+#include "spikey/cuda/batch_encoder.hpp"
 #include "spikey/cuda/network_training.hpp"
 #include "spikey/cuda/training_sums.hpp"
 #include "spikey/format/archive.hpp"
 #include "codecs/mo/gru_training.hpp"
 #include "codecs/training_common.hpp"
+#include "spikey/host/batch_encoder.hpp"
 #include "spikey/host/encoder.hpp"
 #include "test_support.hpp"
 #include "training_support.hpp"
@@ -196,8 +198,8 @@ TEST(GpuReluTraining, RefusesWithoutADevice) {
 }
 
 // The least-squares pass of the MiddleOut trainer and the signature correlations
-// (training_batch.hpp) on the GPU: the CPU executors' sums and bits in every batch of a training
-// pass (bundled cinpla with wavelet features and sources, chunks that are not whole sample
+// (training_batch.hpp), and the network's candidate costs through the GPU's prediction stages:
+// the CPU executors' sums, bits and costs in every batch of a training pass (bundled cinpla with wavelet features and sources, chunks that are not whole sample
 // blocks; the bundled Neuralink files, channels of different lengths), and the same archive
 // bytes when the encoder trains through them.
 namespace {
@@ -240,7 +242,20 @@ void expect_gpu_normal_sums(const std::string& name, const std::vector<std::file
   };
   options.mo_training.correlations = correlations;
   options.training.correlations = correlations;
+  auto encoder = std::make_shared<cuda::BatchEncoder>();
+  std::size_t predictions = 0;
+  options.mo_training.batch_predictor = [&](host::BatchPlan& plan, std::span<const std::int16_t> samples) {
+    host::BatchPlan cpu = plan;
+    host::predict_batch_on_cpu(cpu, samples, 2);
+    encoder->predict(plan, samples);
+    ASSERT_EQ(plan.streams.size(), cpu.streams.size());
+    for (std::size_t i = 0; i < plan.streams.size(); ++i)
+      ASSERT_TRUE(plan.streams[i].folded_sum[0] == cpu.streams[i].folded_sum[0] && plan.streams[i].adapt == cpu.streams[i].adapt)
+          << "stream " << i << ": GPU prediction cost " << plan.streams[i].folded_sum[0] << ", CPU " << cpu.streams[i].folded_sum[0];
+    ++predictions;
+  };
   host::compress(recording, out / "gpu.spikey", options);
+  if (options.level != "fast") EXPECT_GT(predictions, 0u) << "the network's candidates never ran through the GPU's prediction";
   if (options.level != "fast") EXPECT_GT(batches, 0u) << "the GPU least-squares executor never ran";
   EXPECT_GT(correlation_jobs, 0u) << "the GPU correlations never ran";
   ::testing::Test::RecordProperty("correlation_seconds_cpu_gpu_" + name, std::to_string(correlation_cpu) + " " + std::to_string(correlation_kernel));
@@ -263,6 +278,10 @@ TEST(GpuNormalSums, SameSumsAndArchiveAsTheCpuExecutor) {
   host::EncodeOptions fast;  // lpc1's source choice
   fast.level = "fast";
   expect_gpu_normal_sums("cinpla_fast", {cinpla}, {32u, 30000.0}, fast);
+  host::EncodeOptions max;  // the GRU's candidates: per-stream prediction (fold_kernel)
+  max.level = "max";
+  max.chunk_seconds = 0.05;
+  expect_gpu_normal_sums("cinpla_max", {cinpla}, {32u, 30000.0}, max);
 }
 
 // Real recordings at the full training budget: the device bundle's Neuralink files (or

@@ -1,18 +1,23 @@
-// The trainers' passes of training_batch.hpp (the CUDA training executors' algorithms) run by the
-// CPU executors: the MiddleOut least-squares sums equal a sample-by-sample reference, the
-// signature correlations the trainer's own bits, and an encoder that trains through them writes
-// the same archive bytes as one that trains with its own passes: on real data, with sources that
+// The trainers' passes of training_batch.hpp and the network's candidate gains through the batch
+// encoder's prediction stages (the CUDA training executors' algorithms) run by the CPU
+// executors: the MiddleOut least-squares sums equal a sample-by-sample reference, the signature
+// correlations the trainer's own bits, and an encoder that trains through them writes the same
+// archive bytes as one that trains with its own passes: on real data, with sources that
 // end early, wavelet features, chunks that are not whole blocks, 1024 channels, levels fast,
 // default and max.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
+#include "codecs/mo/mo_chunk_residuals.hpp"
 #include "codecs/mo/normal_sums.hpp"
 #include "codecs/training_common.hpp"
 #include "spikey/format/archive_reader.hpp"
+#include "spikey/format/codecs/stored_models.hpp"
+#include "spikey/host/batch_encoder.hpp"
 #include "spikey/host/encoder.hpp"
 #include "spikey/host/recording.hpp"
 #include "test_support.hpp"
@@ -95,7 +100,11 @@ format::Metadata expect_same_training(const std::vector<fs::path>& inputs, host:
                                       bool check_sums = true) {
   test::TempDir out;
   const Trained own = compress_with(inputs, input, options, out / "own.spikey");
-  std::size_t batches = 0, streams = 0, correlation_jobs = 0;
+  std::size_t batches = 0, streams = 0, correlation_jobs = 0, predictions = 0;
+  options.mo_training.batch_predictor = [&](host::BatchPlan& plan, std::span<const std::int16_t> samples) {
+    host::predict_batch_on_cpu(plan, samples, 2);
+    ++predictions;
+  };
   const auto correlations = [&](host::SignatureCorrelations& job) {
     run_and_check_correlations(job);
     ++correlation_jobs;
@@ -114,6 +123,8 @@ format::Metadata expect_same_training(const std::vector<fs::path>& inputs, host:
     EXPECT_GT(streams, 0u);
   }
   EXPECT_GT(correlation_jobs, 0u) << "the trainer never ran the correlation executor";
+  if (options.level != "fast" && options.mo_training.network_hidden > 0)
+    EXPECT_GT(predictions, 0u) << "the network stage never ran its candidates through the batch predictor";
   EXPECT_EQ(batched.bytes.size(), own.bytes.size());
   EXPECT_TRUE(batched.bytes == own.bytes) << "training through the executor changed the archive";
   return batched.meta;
@@ -207,4 +218,65 @@ TEST(TrainingBatch, SameArchiveWithManyChannels) {
   auto fast = level_default(0.0022);
   fast.level = "fast";
   expect_same_training({dir / "wide.wav"}, {}, fast, false);
+}
+
+// The network's candidate costs through the batch predictor equal the lockstep kernels' (the
+// trainer's own pass), channel by channel: the recording's trained network (the ReLU layer, then
+// the GRU, whose state runs through each stream) at the channels' gains, at other gains, and
+// without it. (The archives alone could not show a wrong cost that happens to pick the same gain.)
+TEST(TrainingBatch, CandidateCostsEqualTheLockstepKernels) {
+  for (const std::string projector : {"mlp", "gru"}) {
+    SCOPED_TRACE(projector);
+    test::TempDir dir;
+    const fs::path cinpla = test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat";
+    const auto recording = host::Recording::open({cinpla}, {32u, 30000.0}, [](const std::string&) {});
+    auto options = level_default(0.05);
+    options.overwrite = true;
+    options.threads = 2;
+    options.mo_training.network_projector = projector;
+    host::compress(recording, dir / "a.spikey", options);
+    const format::Metadata meta = format::ArchiveReader(dir / "a.spikey").metadata();
+    ASSERT_TRUE(meta.codec.network.has_value()) << meta.codec.name;
+    const format::MoNetwork& network = *meta.codec.network;
+    EXPECT_EQ(network.projector == format::NetProjector::kGru, projector == "gru") << meta.codec.name;
+    std::vector<std::uint64_t> chunks;
+    for (std::uint64_t chunk = 0; chunk < meta.chunk_count(); chunk += 2) chunks.push_back(chunk);  // not contiguous
+    const auto samples = host::gather_chunks(recording, meta, chunks, 2);
+    const std::size_t channels = meta.channels.size();
+    std::size_t checked = 0, with_network = 0;
+    for (const double scale : {0.0, 1.0, 1.5}) {
+      std::vector<std::int32_t> in(channels, 0), out(channels, 0);
+      for (std::size_t c = 0; c < channels; ++c) {
+        const auto& p = meta.channels[c].predictor;
+        in[c] = p.network_input_gain != 0 ? p.network_input_gain : 256;
+        out[c] = static_cast<std::int32_t>(std::lround(scale * (p.network_output_gain != 0 ? p.network_output_gain : 64)));
+      }
+      auto plan = host::plan_cost_batch(meta, chunks, scale == 0 ? nullptr : &network, in, out);
+      ASSERT_EQ(plan.samples, samples.size());
+      host::predict_batch_on_cpu(plan, samples, 2);
+      for (std::size_t i = 0; i < chunks.size(); ++i) {
+        format::ChunkChannels present;
+        const auto codes = host::training::chunk_codes(recording, meta, chunks[i], present);
+        std::vector<std::size_t> items(present.channel.size());
+        for (std::size_t p = 0; p < items.size(); ++p) items[p] = p;
+        const auto model_of = [&](std::size_t p) {
+          const std::uint32_t c = present.channel[p];
+          format::ChannelPredictor predictor = meta.channels[c].predictor;
+          predictor.network_input_gain = predictor.network_output_gain = 0;
+          format::MoModel model = format::mo_model_of(predictor, meta.codec);
+          if (scale != 0 && out[c] != 0) model.network = &network, model.net_input_gain = in[c], model.net_output_gain = out[c];
+          return model;
+        };
+        host::codecs::for_each_fixed_mo_residuals(codes, present, meta, items, model_of, [&](std::size_t p, const std::int32_t* z) {
+          const auto& s = plan.streams[plan.chunk_first_stream[i] + p];
+          EXPECT_EQ(s.folded_sum[0], format::mo_residual_cost(z, static_cast<std::uint32_t>(codes[p].size())))
+              << "chunk " << chunks[i] << ", channel " << present.channel[p] << ", scale " << scale;
+          ++checked;
+          with_network += s.net_output_gain != 0;
+        });
+      }
+    }
+    EXPECT_EQ(checked, 3 * chunks.size() * channels);
+    EXPECT_GT(with_network, 0u);
+  }
 }

@@ -303,8 +303,9 @@ struct BatchEncoder::Slot {
     cudaStreamDestroy(stream);
   }
 
-  // Everything up to the total word count, queued on this slot's stream.
-  void launch(host::BatchPlan& plan, std::span<const std::int16_t> samples_in) {
+  // Everything up to the total word count, queued on this slot's stream; with `predict_only`,
+  // stages 1-3 (the value maps, both predictions, the adapt flag) and nothing after them.
+  void launch(host::BatchPlan& plan, std::span<const std::int16_t> samples_in, bool predict_only = false) {
     const auto stream_count = static_cast<std::uint32_t>(plan.streams.size());
     const auto partition_count = static_cast<std::uint32_t>(plan.partitions.size());
     std::vector<std::uint64_t> offsets(stream_count);
@@ -346,7 +347,7 @@ struct BatchEncoder::Slot {
     SPIKEY_CUDA_TRY(cudaMemsetAsync(total_words.get(), 0, sizeof(std::uint64_t), stream));  // a slice without streams packs nothing
     SPIKEY_CUDA_TRY(cudaMemsetAsync(words.get(), 0, word_capacity * sizeof(std::uint32_t), stream));
     const bool mt = plan.codec == f::BatchCodec::kMt;
-    if (mt) upload_tables(plan);
+    if (mt && !predict_only) upload_tables(plan);  // a predicting plan has no tables
 
     SPIKEY_CUDA_TRY(cudaEventRecord(started, stream));
     map_kernel<<<std::max(1u, std::min(stream_count, 65535u)), kBlock, 0, stream>>>(streams.get(), stream_count, samples.get(), codes.get(),
@@ -389,6 +390,11 @@ struct BatchEncoder::Slot {
     SPIKEY_CUDA_TRY(cudaEventRecord(stage_done[1], stream));
     choose_adapt_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count);
     SPIKEY_CUDA_CHECK_LAUNCH(stream);
+    if (predict_only) {
+      SPIKEY_CUDA_TRY(cudaMemcpyAsync(staged_inexact.reserve(1), inexact.get(), sizeof(int), cudaMemcpyDeviceToHost, stream));
+      result_plan = &plan;
+      return;
+    }
     if (mt) {
       mt_classes_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, folded_fixed.get(), folded_adapting.get(),
                                                                          plan.mt_tables.scale_rate, classes.reserve(plan.samples));
@@ -459,15 +465,21 @@ struct BatchEncoder::Slot {
   // Waits for the slot's kernels, takes the per-stream results, then downloads exactly the
   // words written. (Copies into pageable memory block the host, so they wait until here.)
   void download_words() {
-    SPIKEY_CUDA_TRY(cudaStreamSynchronize(stream));
-    if (*staged_inexact.get() != 0) throw std::logic_error("a value map is not exact for its channel (CUDA encoder)");
+    take_streams();
     host::BatchPlan& plan = *result_plan;
-    SPIKEY_CUDA_TRY(cudaMemcpy(plan.streams.data(), streams.get(), plan.streams.size() * sizeof(f::BatchStream), cudaMemcpyDeviceToHost));
     SPIKEY_CUDA_TRY(cudaMemcpy(plan.partitions.data(), partitions.get(), plan.partitions.size() * sizeof(f::BatchPartition),
                                cudaMemcpyDeviceToHost));
     total = *staged_total.get();
     if (total > word_capacity) throw std::logic_error("CUDA encoder: packed words exceed their bound");
     SPIKEY_CUDA_TRY(cudaMemcpyAsync(staged_words.reserve(total), words.get(), total * sizeof(std::uint32_t), cudaMemcpyDeviceToHost, stream));
+  }
+
+  // Waits for the slot's kernels, checks the value maps and takes the per-stream results.
+  void take_streams() {
+    SPIKEY_CUDA_TRY(cudaStreamSynchronize(stream));
+    if (*staged_inexact.get() != 0) throw std::logic_error("a value map is not exact for its channel (CUDA encoder)");
+    host::BatchPlan& plan = *result_plan;
+    SPIKEY_CUDA_TRY(cudaMemcpy(plan.streams.data(), streams.get(), plan.streams.size() * sizeof(f::BatchStream), cudaMemcpyDeviceToHost));
   }
 
   std::vector<std::uint32_t> finish(BatchTiming& timing) {
@@ -532,6 +544,16 @@ std::vector<std::uint32_t> BatchEncoder::encode(host::BatchPlan& plan, std::span
   timing_.output_bytes = merged.size() * sizeof(std::uint32_t);
   timing_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return merged;
+}
+
+void BatchEncoder::predict(host::BatchPlan& plan, std::span<const std::int16_t> samples) {
+  try {
+    slots_[0]->launch(plan, samples, true);
+    slots_[0]->take_streams();
+  } catch (...) {
+    for (auto& slot : slots_) slot->drain();
+    throw;
+  }
 }
 
 }  // namespace spikey::cuda

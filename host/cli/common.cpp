@@ -160,11 +160,12 @@ void choose_backend(const CompressArgs& a, const CommonOptions& o, host::EncodeO
   const auto correlations = [](host::SignatureCorrelations& job) { cuda::correlate_signatures_on_gpu(job); };
   options.mo_training.correlations = correlations;
   options.training.correlations = correlations;
+  auto encoder = std::make_shared<cuda::BatchEncoder>();
+  options.mo_training.batch_predictor = [encoder](host::BatchPlan& plan, std::span<const std::int16_t> samples) { encoder->predict(plan, samples); };
   options.backend = "cuda: " + cuda::device_description();
   if (!encodes) return;
   if (a.recording.level == "max" && a.recording.model.empty() && !o.quiet)
     std::cerr << "spikey: level max has no GPU encoder yet; its chunks are encoded on the CPU\n";
-  auto encoder = std::make_shared<cuda::BatchEncoder>();
   options.batch_executor = [encoder](host::BatchPlan& plan, std::span<const std::int16_t> samples) { return encoder->encode(plan, samples); };
   options.batch_memory_bytes = a.gpu_memory_mib << 20;
 #else

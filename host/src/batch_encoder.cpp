@@ -30,6 +30,32 @@ std::int32_t stream_of_channel(const f::ChunkChannels& present, const std::vecto
   return stream_of[static_cast<std::size_t>(it - present.channel.begin())];
 }
 
+// A MiddleOut stream's model: its channel predictor's, the sources' streams among the chunk's.
+void set_mo_model(f::BatchStream& s, const f::Metadata& meta, const f::ChannelInfo& channel, const f::ChunkChannels& present,
+                  const std::vector<std::int32_t>& stream_of) {
+  const f::MoModel model = f::mo_model_of(channel.predictor, meta.codec);
+  s.order = model.order;
+  s.wavelet_levels = model.levels;
+  s.source_count = model.sources;
+  s.source_half_window = model.half_window;
+  s.lms_step = model.lms_step;
+  s.net_input_gain = model.net_input_gain;
+  s.net_output_gain = model.net_output_gain;
+  for (int k = 0; k < model.sources; ++k)
+    s.source_stream[k] = stream_of_channel(present, stream_of, channel.predictor.sources[static_cast<std::size_t>(k)].channel);
+}
+
+// Each channel's stored weights once, shared by its streams in every chunk of a batch.
+std::vector<std::uint32_t> add_channel_weights(const f::Metadata& meta, std::vector<std::int32_t>& weights) {
+  std::vector<std::uint32_t> offset(meta.channels.size());
+  for (std::size_t c = 0; c < meta.channels.size(); ++c) {
+    offset[c] = static_cast<std::uint32_t>(weights.size());
+    const auto w = f::initial_weights(meta.channels[c].predictor);
+    weights.insert(weights.end(), w.begin(), w.end());
+  }
+  return offset;
+}
+
 }  // namespace
 
 BatchPlan plan_batch(const f::Metadata& meta, std::uint64_t first_chunk, std::uint64_t end_chunk) {
@@ -47,13 +73,7 @@ BatchPlan plan_batch(const f::Metadata& meta, std::uint64_t first_chunk, std::ui
     plan.mt_tables_owner = std::move(tables);
   }
   if (mo && meta.codec.network) plan.network.push_back(*meta.codec.network);
-  // Each channel's stored weights once, shared by its streams in every chunk of the batch.
-  std::vector<std::uint32_t> weights_offset(meta.channels.size());
-  for (std::size_t c = 0; c < meta.channels.size(); ++c) {
-    weights_offset[c] = static_cast<std::uint32_t>(plan.weights.size());
-    const auto w = f::initial_weights(meta.channels[c].predictor);
-    plan.weights.insert(plan.weights.end(), w.begin(), w.end());
-  }
+  const std::vector<std::uint32_t> weights_offset = add_channel_weights(meta, plan.weights);
   const std::uint32_t partition_size = meta.codec.partition_size;
   for (std::uint64_t chunk = first_chunk; chunk < end_chunk; ++chunk) {
     plan.chunk_first_stream.push_back(static_cast<std::uint32_t>(plan.streams.size()));
@@ -76,17 +96,8 @@ BatchPlan plan_batch(const f::Metadata& meta, std::uint64_t first_chunk, std::ui
       s.sample_offset = plan.samples;
       s.n = present.sample_count[i];
       if (mo) {
-        const f::MoModel model = f::mo_model_of(channel.predictor, meta.codec);
         s.codec = plan.codec;
-        s.order = model.order;
-        s.wavelet_levels = model.levels;
-        s.source_count = model.sources;
-        s.source_half_window = model.half_window;
-        s.lms_step = model.lms_step;
-        s.net_input_gain = model.net_input_gain;
-        s.net_output_gain = model.net_output_gain;
-        for (int k = 0; k < model.sources; ++k)
-          s.source_stream[k] = stream_of_channel(present, stream_of, channel.predictor.sources[static_cast<std::size_t>(k)].channel);
+        set_mo_model(s, meta, channel, present, stream_of);
       } else {
         const f::LpcModel model = f::lpc_model_of(channel.predictor, meta.codec.weight_shift);
         s.order = model.order;
@@ -150,16 +161,65 @@ std::uint64_t batch_device_bytes(const BatchPlan& plan) {
          plan.partitions.size() * sizeof(f::BatchPartition) + plan.weights.size() * 4 + mt;
 }
 
-std::vector<std::int16_t> gather_batch(const Recording& recording, const f::Metadata& meta, const BatchPlan& plan, unsigned threads) {
-  std::vector<std::int16_t> samples(plan.samples);
-  parallel_for(plan.chunk_count(), threads, [&](std::size_t i) {
-    const std::uint64_t chunk = plan.first_chunk + i;
-    const auto present = f::channels_in_chunk(meta, meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk));
+std::vector<std::int16_t> gather_chunks(const Recording& recording, const f::Metadata& meta, const std::vector<std::uint64_t>& chunks,
+                                        unsigned threads) {
+  std::vector<std::uint64_t> offset(chunks.size() + 1, 0);
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    const auto present = f::channels_in_chunk(meta, meta.chunk_first_sample(chunks[i]), meta.chunk_sample_count(chunks[i]));
+    offset[i + 1] = offset[i];
+    for (const auto n : present.sample_count) offset[i + 1] += n;
+  }
+  std::vector<std::int16_t> samples(offset.back());
+  parallel_for(chunks.size(), threads, [&](std::size_t i) {
+    const auto present = f::channels_in_chunk(meta, meta.chunk_first_sample(chunks[i]), meta.chunk_sample_count(chunks[i]));
     std::vector<std::int16_t> part;
-    recording.gather(meta.chunk_first_sample(chunk), present, part);
-    std::copy(part.begin(), part.end(), samples.begin() + static_cast<std::ptrdiff_t>(plan.chunk_sample_offset[i]));
+    recording.gather(meta.chunk_first_sample(chunks[i]), present, part);
+    std::copy(part.begin(), part.end(), samples.begin() + static_cast<std::ptrdiff_t>(offset[i]));
   });
   return samples;
+}
+
+std::vector<std::int16_t> gather_batch(const Recording& recording, const f::Metadata& meta, const BatchPlan& plan, unsigned threads) {
+  std::vector<std::uint64_t> chunks(plan.chunk_count());
+  for (std::size_t i = 0; i < chunks.size(); ++i) chunks[i] = plan.first_chunk + i;
+  return gather_chunks(recording, meta, chunks, threads);
+}
+
+BatchPlan plan_cost_batch(const f::Metadata& meta, const std::vector<std::uint64_t>& chunks, const f::MoNetwork* network,
+                          std::span<const std::int32_t> input_gain, std::span<const std::int32_t> output_gain) {
+  BatchPlan plan;
+  plan.codec = f::BatchCodec::kMt;
+  plan.first_chunk = chunks.empty() ? 0 : chunks.front();
+  if (network != nullptr) plan.network.push_back(*network);
+  const std::vector<std::uint32_t> weights_offset = add_channel_weights(meta, plan.weights);
+  for (const std::uint64_t chunk : chunks) {
+    plan.chunk_first_stream.push_back(static_cast<std::uint32_t>(plan.streams.size()));
+    plan.chunk_sample_offset.push_back(plan.samples);
+    const auto present = f::channels_in_chunk(meta, meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk));
+    std::vector<std::int32_t> stream_of(present.channel.size());
+    for (std::size_t i = 0; i < present.channel.size(); ++i) stream_of[i] = static_cast<std::int32_t>(plan.streams.size() + i);
+    for (std::size_t i = 0; i < present.channel.size(); ++i) {
+      const std::uint32_t c = present.channel[i];
+      f::BatchStream s;
+      s.sample_offset = plan.samples;
+      s.n = present.sample_count[i];
+      s.codec = f::BatchCodec::kMt;
+      set_mo_model(s, meta, meta.channels[c], present, stream_of);
+      s.lms_step = 0;
+      s.net_input_gain = network != nullptr ? input_gain[c] : 0;
+      s.net_output_gain = network != nullptr ? output_gain[c] : 0;
+      s.weight_shift = meta.codec.weight_shift;
+      s.weights_offset = weights_offset[c];
+      s.map_kind = static_cast<std::uint32_t>(meta.channels[c].value_map.kind);
+      s.map_step = meta.channels[c].value_map.step;
+      s.map_offset = meta.channels[c].value_map.offset;
+      plan.streams.push_back(s);
+      plan.samples += s.n;
+    }
+  }
+  plan.chunk_first_stream.push_back(static_cast<std::uint32_t>(plan.streams.size()));
+  plan.chunk_sample_offset.push_back(plan.samples);
+  return plan;
 }
 
 namespace {
@@ -194,11 +254,23 @@ std::vector<std::uint32_t> run_mt_stages_on_cpu(BatchPlan& plan, const std::vect
 
 }  // namespace
 
-std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads, LpcAdaptingForm form) {
+namespace {
+
+// What stages 1-3 leave for the coding stages.
+struct Predicted {
+  std::vector<std::int32_t> codes;
+  std::vector<std::uint32_t> folded_fixed, folded_adapting;
+};
+
+Predicted run_prediction_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads, LpcAdaptingForm form) {
   auto& streams = plan.streams;
-  auto& partitions = plan.partitions;
-  std::vector<std::int32_t> codes(plan.samples);
-  std::vector<std::uint32_t> folded_fixed(plan.samples), folded_adapting(plan.samples);
+  Predicted predicted;
+  auto& codes = predicted.codes;
+  auto& folded_fixed = predicted.folded_fixed;
+  auto& folded_adapting = predicted.folded_adapting;
+  codes.resize(plan.samples);
+  folded_fixed.resize(plan.samples);
+  folded_adapting.resize(plan.samples);
 
   // 1: value maps.
   std::atomic<bool> exact{true};
@@ -265,7 +337,22 @@ std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std
       s.adapt = f::batch_choose_adapt(s);
     });
   }
+  return predicted;
+}
 
+}  // namespace
+
+void predict_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads) {
+  run_prediction_on_cpu(plan, samples, threads, LpcAdaptingForm::lanes);
+}
+
+std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads, LpcAdaptingForm form) {
+  auto& streams = plan.streams;
+  auto& partitions = plan.partitions;
+  const Predicted predicted = run_prediction_on_cpu(plan, samples, threads, form);
+  const auto& codes = predicted.codes;
+  const auto& folded_fixed = predicted.folded_fixed;
+  const auto& folded_adapting = predicted.folded_adapting;
   if (plan.codec == f::BatchCodec::kMt) return run_mt_stages_on_cpu(plan, codes, folded_fixed, folded_adapting, threads);
 
   // 4-5: partition indices, stream layout.

@@ -41,6 +41,11 @@ class BatchEncoder {
   // packed words (the host::BatchExecutor contract). Throws if a value map is not exact.
   std::vector<std::uint32_t> encode(host::BatchPlan& plan, std::span<const std::int16_t> samples);
 
+  // Stages 1-3 only: fills every stream's folded_sum and adapt, as host::predict_batch_on_cpu
+  // (the host::BatchPredictor contract: the trainers' candidate passes). Throws if a value map is
+  // not exact.
+  void predict(host::BatchPlan& plan, std::span<const std::int16_t> samples);
+
   const BatchTiming& last_timing() const { return timing_; }
 
  private:

@@ -68,6 +68,23 @@ enum class LpcAdaptingForm { lanes, thread };
 std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads,
                                             LpcAdaptingForm form = LpcAdaptingForm::lanes);
 
+// Stages 1-3 only (value maps, both predictions, the adapt flag): fills every stream's
+// folded_sum and adapt, codes nothing (a BatchPredictor).
+void predict_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads);
+
+// Training chunks (any, in the order given) as a plan of MiddleOut streams for a BatchPredictor:
+// every present channel of each chunk, in order, with its predictor's model and stored weights
+// held fixed (lms_step 0), and the network `network` at gains input_gain[c] and output_gain[c]
+// (0: without it). The streams are mt's, so folded_sum[0] is mo_residual_cost of the
+// fixed-weight residuals; the plan has no partitions and no tables. Its samples: gather_chunks.
+BatchPlan plan_cost_batch(const format::Metadata& meta, const std::vector<std::uint64_t>& chunks, const format::MoNetwork* network,
+                          std::span<const std::int32_t> input_gain, std::span<const std::int32_t> output_gain);
+
+// The samples of `chunks` (any, in the order given): each chunk's Recording::gather, one after
+// another.
+std::vector<std::int16_t> gather_chunks(const Recording& recording, const format::Metadata& meta, const std::vector<std::uint64_t>& chunks,
+                                        unsigned threads);
+
 // Chunks [first, end) of a plan (indices relative to the plan) as a plan of their own:
 // streams only reference streams of their own chunk, so slices encode independently (the
 // CUDA executor runs slices on separate CUDA streams to overlap transfers and compute).

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,11 @@ using GruTrainer = std::function<void(const GruEpochs& run, std::vector<float>& 
 // integer sums, so the same weights.
 struct NormalSumsBatch;
 using NormalSumsRunner = std::function<void(NormalSumsBatch& batch)>;
+// Stages 1-3 of the batch encoder (prediction only) on a plan of training chunks: fills every
+// stream's folded_sum (host/batch_encoder.hpp: predict_batch_on_cpu, or the CUDA encoder's
+// predict). The network stage's candidate passes run through it when it is set.
+struct BatchPlan;
+using BatchPredictor = std::function<void(BatchPlan& plan, std::span<const std::int16_t> samples)>;
 
 struct MoTrainingOptions {
   int max_order = 16;            // history taps, 0..kMaxMoOrder
@@ -111,6 +117,9 @@ struct MoTrainingOptions {
   // pass (column-wise, vectorized), which gives the same sums.
   NormalSumsRunner normal_sums;
   CorrelationRunner correlations;  // the topology's; empty: on the CPU (the same bits)
+  // The network stage's candidate gains: each channel's fixed-weight residual cost over the
+  // training chunks with the network at each candidate gain; empty: the lockstep kernels here.
+  BatchPredictor batch_predictor;
 };
 
 // The recording's topology for the MiddleOut codecs (`spikey topology`), from the surveyed

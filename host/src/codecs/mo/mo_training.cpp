@@ -313,7 +313,7 @@ void train_mo_predictors(const Recording& recording, f::Metadata& meta, const Mo
     shape.levels = levels;
     shape.half_window = half_window;
     shape.sources = sources;
-    for (const auto& group : normal_batch_chunks(meta, chunks, kNormalBatchSamples)) {
+    for (const auto& group : training_batch_chunks(meta, chunks, kNormalBatchSamples)) {
       NormalSumsBatch batch = plan_normal_sums(recording, meta, group, shape, options.threads);
       options.normal_sums(batch);
       if (batch.sums.size() != batch.sums_offset.back()) throw std::logic_error("the least-squares executor returned no sums");

@@ -11,7 +11,9 @@
 #include "codecs/mo/mo_chunk_residuals.hpp"
 #include "codecs/mo/mo_training.hpp"
 #include "codecs/mo/gru_training.hpp"
+#include "spikey/host/batch_encoder.hpp"
 #include "spikey/host/parallel.hpp"
+#include "codecs/mo/normal_sums.hpp"
 #include "codecs/mo/relu_training.hpp"
 #include "codecs/training_common.hpp"
 
@@ -30,6 +32,9 @@ constexpr float kLearningRate = 3e-3f;
 constexpr float kFineTuneRate = 1e-3f;
 // Output gains tried per channel, as multiples of the one its difference spread suggests.
 constexpr std::array<double, 5> kOutputGainSteps = {0.5, 0.75, 1.0, 1.25, 1.5};
+// Samples per batch of the candidate passes through a batch predictor (about 100 MB of the CPU
+// executor's arrays, a few chunks of a wide recording).
+constexpr std::uint64_t kCostBatchSamples = std::uint64_t{1} << 24;
 // The GRU trains on this many times network_samples steps (every stride-th window of them):
 // with only network_samples, cinpla's level max archive came out at 3.1584 instead of 3.1674.
 constexpr std::uint64_t kGruSampleFactor = 4;
@@ -348,7 +353,36 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
             for (const std::size_t k : candidates) magnitude[c][k] += m[k];
         });
   };
-  sweep({0, kNominal}, std::vector<char>(channels, 1));
+  // The same costs through a batch predictor (the GPU's prediction stages): whole chunks per
+  // batch, one plan per candidate over the batch's samples. Integer sums: the same totals.
+  const auto sweep_in_batches = [&](const std::vector<std::size_t>& candidates, const std::vector<char>& wanted) {
+    for (const auto& group : training_batch_chunks(meta, chunks, kCostBatchSamples)) {
+      const std::vector<std::int16_t> samples = gather_chunks(recording, meta, group, options.threads);
+      for (const std::size_t k : candidates) {
+        std::vector<std::int32_t> in(channels, 0), out(channels, 0);
+        if (k != 0)
+          for (std::size_t c = 0; c < channels; ++c)
+            if (output_gain[c] != 0) in[c] = input_gain[c], out[c] = candidate_gain(c, k);
+        BatchPlan plan = plan_cost_batch(meta, group, k != 0 ? &network : nullptr, in, out);
+        options.batch_predictor(plan, samples);
+        for (std::size_t i = 0; i < group.size(); ++i) {
+          const auto present = f::channels_in_chunk(meta, meta.chunk_first_sample(group[i]), meta.chunk_sample_count(group[i]));
+          for (std::size_t p = 0; p < present.channel.size(); ++p) {
+            const std::uint32_t c = present.channel[p];
+            if (!meta.channels[c].sync && wanted[c] && (k == 0 || output_gain[c] != 0))
+              magnitude[c][k] += plan.streams[plan.chunk_first_stream[i] + p].folded_sum[0];
+          }
+        }
+      }
+    }
+  };
+  const auto sweep_candidates = [&](const std::vector<std::size_t>& candidates, const std::vector<char>& wanted) {
+    if (options.batch_predictor)
+      sweep_in_batches(candidates, wanted);
+    else
+      sweep(candidates, wanted);
+  };
+  sweep_candidates({0, kNominal}, std::vector<char>(channels, 1));
   std::vector<char> promising(channels, 0);
   bool any_promising = false;
   for (std::size_t c = 0; c < channels; ++c) {
@@ -359,7 +393,7 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
   std::vector<std::size_t> others;
   for (std::size_t k = 1; k < kCandidates; ++k)
     if (k != kNominal) others.push_back(k);
-  if (any_promising) sweep(others, promising);
+  if (any_promising) sweep_candidates(others, promising);
 
   bool any = false;
   std::uint64_t total = 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "spikey/format/chunk_payload.hpp"
+#include "spikey/host/batch_encoder.hpp"
 #include "spikey/host/parallel.hpp"
 
 namespace spikey::host {
@@ -45,8 +46,8 @@ void run_normal_sums_on_cpu(NormalSumsBatch& batch, unsigned threads) {
   });
 }
 
-std::vector<std::vector<std::uint64_t>> normal_batch_chunks(const f::Metadata& meta, const std::vector<std::uint64_t>& chunks,
-                                                            std::uint64_t max_samples) {
+std::vector<std::vector<std::uint64_t>> training_batch_chunks(const f::Metadata& meta, const std::vector<std::uint64_t>& chunks,
+                                                              std::uint64_t max_samples) {
   std::vector<std::vector<std::uint64_t>> groups;
   std::uint64_t in_group = 0;
   for (const std::uint64_t chunk : chunks) {
@@ -64,21 +65,16 @@ NormalSumsBatch plan_normal_sums(const Recording& recording, const f::Metadata& 
                                  const NormalPassShape& shape, unsigned threads) {
   NormalSumsBatch batch;
   batch.wavelet_levels = shape.levels;
-  std::vector<f::ChunkChannels> present(chunks.size());
-  std::vector<std::vector<std::int16_t>> gathered(chunks.size());
-  parallel_for(chunks.size(), threads, [&](std::size_t i) {
-    present[i] = f::channels_in_chunk(meta, meta.chunk_first_sample(chunks[i]), meta.chunk_sample_count(chunks[i]));
-    recording.gather(meta.chunk_first_sample(chunks[i]), present[i], gathered[i]);
-  });
+  batch.samples = gather_chunks(recording, meta, chunks, threads);
   batch.sums_offset.push_back(0);
+  std::uint64_t offset = 0;
   for (std::size_t i = 0; i < chunks.size(); ++i) {
-    const f::ChunkChannels& chunk = present[i];
+    const f::ChunkChannels chunk = f::channels_in_chunk(meta, meta.chunk_first_sample(chunks[i]), meta.chunk_sample_count(chunks[i]));
     const std::uint32_t first_stream = static_cast<std::uint32_t>(batch.streams.size());
     const auto stream_of = [&](std::uint32_t channel) -> std::int32_t {
       const auto it = std::lower_bound(chunk.channel.begin(), chunk.channel.end(), channel);
       return it != chunk.channel.end() && *it == channel ? static_cast<std::int32_t>(first_stream + (it - chunk.channel.begin())) : -1;
     };
-    std::uint64_t offset = batch.samples.size();
     for (std::size_t p = 0; p < chunk.channel.size(); ++p) {
       const std::uint32_t c = chunk.channel[p];
       const f::ValueMap& map = meta.channels[c].value_map;
@@ -99,8 +95,6 @@ NormalSumsBatch plan_normal_sums(const Recording& recording, const f::Metadata& 
       batch.sums_offset.push_back(batch.sums_offset.back() + f::normal_terms(f::normal_size(s)));
       offset += s.n;
     }
-    batch.samples.insert(batch.samples.end(), gathered[i].begin(), gathered[i].end());
-    std::vector<std::int16_t>().swap(gathered[i]);
   }
   return batch;
 }

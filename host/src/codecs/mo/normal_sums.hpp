@@ -28,17 +28,20 @@ struct NormalSumsBatch {
 // Stages 1, 2a, 2a' and N of training_batch.hpp on `threads` threads; fills batch.sums.
 void run_normal_sums_on_cpu(NormalSumsBatch& batch, unsigned threads);
 
-// The batches of a training pass: the chunks in order, each batch holding whole chunks and at
-// most about `max_samples` samples (at least one chunk). `sources[c]` are channel c's candidate
-// sources (at most kMaxMoSources), `order`, `levels` and `half_window` the candidate model's.
+// The batches of a training pass through an executor (the least squares here, the network's
+// candidate gains): the chunks in order, each batch holding whole chunks and at most about
+// `max_samples` samples (at least one chunk).
+std::vector<std::vector<std::uint64_t>> training_batch_chunks(const format::Metadata& meta, const std::vector<std::uint64_t>& chunks,
+                                                              std::uint64_t max_samples);
+
+// The least-squares batch of `chunks`: `sources[c]` are channel c's candidate sources (at most
+// kMaxMoSources), `order`, `levels` and `half_window` the candidate model's.
 struct NormalPassShape {
   int order = 0;
   int levels = 0;
   int half_window = 0;
   std::vector<std::vector<std::uint32_t>> sources;
 };
-std::vector<std::vector<std::uint64_t>> normal_batch_chunks(const format::Metadata& meta, const std::vector<std::uint64_t>& chunks,
-                                                            std::uint64_t max_samples);
 NormalSumsBatch plan_normal_sums(const Recording& recording, const format::Metadata& meta, const std::vector<std::uint64_t>& chunks,
                                  const NormalPassShape& shape, unsigned threads);
 
