@@ -198,13 +198,14 @@ TEST(GpuReluTraining, RefusesWithoutADevice) {
 }
 
 // The least-squares pass of the MiddleOut trainer and the signature correlations
-// (training_batch.hpp), and the network's candidate costs through the GPU's prediction stages:
-// the CPU executors' sums, bits and costs in every batch of a training pass (bundled cinpla with wavelet features and sources, chunks that are not whole sample
+// (training_batch.hpp), the network's candidate costs and the context model's counts through the
+// GPU's prediction stages: the CPU executors' sums, bits, costs and counts in every batch of a
+// training pass (bundled cinpla with wavelet features and sources, chunks that are not whole sample
 // blocks; the bundled Neuralink files, channels of different lengths), and the same archive
 // bytes when the encoder trains through them.
 namespace {
 
-void expect_gpu_normal_sums(const std::string& name, const std::vector<std::filesystem::path>& inputs, host::InputOptions input,
+void expect_gpu_training_passes(const std::string& name, const std::vector<std::filesystem::path>& inputs, host::InputOptions input,
                             host::EncodeOptions options) {
   test::TempDir out;
   const auto recording = host::Recording::open(inputs, input, [](const std::string&) {});
@@ -254,8 +255,19 @@ void expect_gpu_normal_sums(const std::string& name, const std::vector<std::file
           << "stream " << i << ": GPU prediction cost " << plan.streams[i].folded_sum[0] << ", CPU " << cpu.streams[i].folded_sum[0];
     ++predictions;
   };
+  std::size_t count_runs = 0;
+  options.cm_training.context_counts = [&](host::BatchPlan& plan, std::span<const std::int16_t> samples, host::ContextCounts& counts) {
+    host::BatchPlan cpu_plan = plan;
+    host::ContextCounts cpu = counts;
+    host::count_context_on_cpu(cpu_plan, samples, 2, cpu);
+    encoder->count_context(plan, samples, counts);
+    EXPECT_TRUE(counts.magnitudes == cpu.magnitudes && counts.codes == cpu.codes) << "GPU context counts differ from the CPU's";
+    for (std::size_t i = 0; i < plan.streams.size(); ++i) EXPECT_EQ(plan.streams[i].adapt, cpu_plan.streams[i].adapt) << "stream " << i;
+    ++count_runs;
+  };
   host::compress(recording, out / "gpu.spikey", options);
   if (options.level != "fast") EXPECT_GT(predictions, 0u) << "the network's candidates never ran through the GPU's prediction";
+  if (options.level != "fast") EXPECT_GT(count_runs, 0u) << "the context model never counted on the GPU";
   if (options.level != "fast") EXPECT_GT(batches, 0u) << "the GPU least-squares executor never ran";
   EXPECT_GT(correlation_jobs, 0u) << "the GPU correlations never ran";
   ::testing::Test::RecordProperty("correlation_seconds_cpu_gpu_" + name, std::to_string(correlation_cpu) + " " + std::to_string(correlation_kernel));
@@ -265,31 +277,41 @@ void expect_gpu_normal_sums(const std::string& name, const std::vector<std::file
 
 }  // namespace
 
-TEST(GpuNormalSums, SameSumsAndArchiveAsTheCpuExecutor) {
+// The small run (compute-sanitizer's memcheck and racecheck run this one): level default on the
+// bundled cinpla sample.
+TEST(GpuTrainingPasses, SmallRunGivesTheCpuResults) {
+  SPIKEY_REQUIRE_DEVICE_OR_SKIP();
+  host::EncodeOptions options;
+  options.chunk_seconds = 0.05;
+  expect_gpu_training_passes("cinpla", {test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, {32u, 30000.0}, options);
+}
+
+// Wavelet features, the bundled Neuralink files, level fast (lpc1's source choice) and level max
+// (the GRU's candidates: per-stream prediction, fold_kernel).
+TEST(GpuTrainingPasses, EveryPassAtEveryLevel) {
   SPIKEY_REQUIRE_DEVICE_OR_SKIP();
   const auto cinpla = test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat";
   host::EncodeOptions options;
   options.chunk_seconds = 0.05;
-  expect_gpu_normal_sums("cinpla", {cinpla}, {32u, 30000.0}, options);
   options.mo_training.wavelet_levels = 3;
   options.mo_training.wavelet_min_saving = 0;
-  expect_gpu_normal_sums("cinpla_wavelets", {cinpla}, {32u, 30000.0}, options);
-  expect_gpu_normal_sums("neuralink_sample", {test::samples_dir() / "neuralink"}, {}, host::EncodeOptions{});
-  host::EncodeOptions fast;  // lpc1's source choice
+  expect_gpu_training_passes("cinpla_wavelets", {cinpla}, {32u, 30000.0}, options);
+  expect_gpu_training_passes("neuralink_sample", {test::samples_dir() / "neuralink"}, {}, host::EncodeOptions{});
+  host::EncodeOptions fast;
   fast.level = "fast";
-  expect_gpu_normal_sums("cinpla_fast", {cinpla}, {32u, 30000.0}, fast);
-  host::EncodeOptions max;  // the GRU's candidates: per-stream prediction (fold_kernel)
+  expect_gpu_training_passes("cinpla_fast", {cinpla}, {32u, 30000.0}, fast);
+  host::EncodeOptions max;
   max.level = "max";
   max.chunk_seconds = 0.05;
-  expect_gpu_normal_sums("cinpla_max", {cinpla}, {32u, 30000.0}, max);
+  expect_gpu_training_passes("cinpla_max", {cinpla}, {32u, 30000.0}, max);
 }
 
 // Real recordings at the full training budget: the device bundle's Neuralink files (or
 // ../shared/data's), one archive.
-TEST(GpuNormalSums, SameSumsOnRealRecordings) {
+TEST(GpuTrainingPasses, SameResultsOnRealRecordings) {
   SPIKEY_REQUIRE_DEVICE_OR_SKIP();
   const char* bundled = std::getenv("SPIKEY_DEVICE_DATA");
   const auto neuralink = bundled != nullptr ? std::filesystem::path(bundled) : test::shared_data_dir() / "neuralink";
   SPIKEY_REQUIRE_GPU_DATA_OR_SKIP(neuralink);
-  expect_gpu_normal_sums("neuralink", {neuralink}, {}, host::EncodeOptions{});
+  expect_gpu_training_passes("neuralink", {neuralink}, {}, host::EncodeOptions{});
 }

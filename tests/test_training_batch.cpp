@@ -100,7 +100,11 @@ format::Metadata expect_same_training(const std::vector<fs::path>& inputs, host:
                                       bool check_sums = true) {
   test::TempDir out;
   const Trained own = compress_with(inputs, input, options, out / "own.spikey");
-  std::size_t batches = 0, streams = 0, correlation_jobs = 0, predictions = 0;
+  std::size_t batches = 0, streams = 0, correlation_jobs = 0, predictions = 0, counted = 0;
+  options.cm_training.context_counts = [&](host::BatchPlan& plan, std::span<const std::int16_t> samples, host::ContextCounts& counts) {
+    host::count_context_on_cpu(plan, samples, 2, counts);
+    ++counted;
+  };
   options.mo_training.batch_predictor = [&](host::BatchPlan& plan, std::span<const std::int16_t> samples) {
     host::predict_batch_on_cpu(plan, samples, 2);
     ++predictions;
@@ -123,6 +127,7 @@ format::Metadata expect_same_training(const std::vector<fs::path>& inputs, host:
     EXPECT_GT(streams, 0u);
   }
   EXPECT_GT(correlation_jobs, 0u) << "the trainer never ran the correlation executor";
+  if (options.level != "fast") EXPECT_GT(counted, 0u) << "the context model never counted through the batch stages";
   if (options.level != "fast" && options.mo_training.network_hidden > 0)
     EXPECT_GT(predictions, 0u) << "the network stage never ran its candidates through the batch predictor";
   EXPECT_EQ(batched.bytes.size(), own.bytes.size());
@@ -251,7 +256,8 @@ TEST(TrainingBatch, CandidateCostsEqualTheLockstepKernels) {
         in[c] = p.network_input_gain != 0 ? p.network_input_gain : 256;
         out[c] = static_cast<std::int32_t>(std::lround(scale * (p.network_output_gain != 0 ? p.network_output_gain : 64)));
       }
-      auto plan = host::plan_cost_batch(meta, chunks, scale == 0 ? nullptr : &network, in, out);
+      const host::NetworkCandidate candidate{scale == 0 ? nullptr : &network, in, out};
+      auto plan = host::plan_training_batch(meta, chunks, &candidate);
       ASSERT_EQ(plan.samples, samples.size());
       host::predict_batch_on_cpu(plan, samples, 2);
       for (std::size_t i = 0; i < chunks.size(); ++i) {
@@ -278,5 +284,57 @@ TEST(TrainingBatch, CandidateCostsEqualTheLockstepKernels) {
     }
     EXPECT_EQ(checked, 3 * chunks.size() * channels);
     EXPECT_GT(with_network, 0u);
+  }
+}
+
+// The context model's counts through the batch stages equal those from the lockstep kernels'
+// residuals (for_each_mo_residuals, what the trainer reads), bin for bin, and the adapt choices
+// agree: level default's model (mt2, the ReLU network) and level max's (the GRU where it wins,
+// wavelet features), on chunks that are not contiguous.
+TEST(TrainingBatch, ContextCountsEqualTheLockstepKernels) {
+  for (const std::string level : {"default", "max"}) {
+    SCOPED_TRACE(level);
+    test::TempDir dir;
+    const fs::path cinpla = test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat";
+    const auto recording = host::Recording::open({cinpla}, {32u, 30000.0}, [](const std::string&) {});
+    auto options = level_default(0.05);
+    options.level = level;
+    options.overwrite = true;
+    options.threads = 2;
+    host::compress(recording, dir / "a.spikey", options);
+    const format::Metadata meta = format::ArchiveReader(dir / "a.spikey").metadata();
+    std::vector<std::uint64_t> chunks;
+    for (std::uint64_t chunk = 1; chunk < meta.chunk_count(); chunk += 2) chunks.push_back(chunk);
+    auto plan = host::plan_training_batch(meta, chunks, nullptr);
+    host::ContextCounts counts;
+    counts.counted.assign(plan.streams.size(), 1);
+    host::count_context_on_cpu(plan, host::gather_chunks(recording, meta, chunks, 2), 2, counts);
+    std::vector<std::uint64_t> magnitudes(format::kCountMagnitudeSlots, 0), codes(format::kCountCodeBins, 0);
+    std::size_t adapted = 0, streams = 0;
+    for (std::size_t i = 0; i < chunks.size(); ++i) {
+      format::ChunkChannels present;
+      const auto chunk_codes = host::training::chunk_codes(recording, meta, chunks[i], present);
+      host::codecs::for_each_mo_residuals(chunk_codes, present, meta, [&](std::size_t p, const std::int32_t* z, bool adapt) {
+        const auto& c = chunk_codes[p];
+        EXPECT_EQ(plan.streams[plan.chunk_first_stream[i] + p].adapt != 0, adapt) << "chunk " << chunks[i] << ", channel " << present.channel[p];
+        adapted += adapt;
+        ++streams;
+        for (const std::int32_t code : c) {
+          std::size_t bin = 0;
+          if (format::count_code_bin(code, bin)) ++codes[bin];
+        }
+        for (std::size_t r = 0; r < format::kCountRates; ++r) {
+          std::int32_t scale = format::kCmScaleStart;
+          for (std::size_t t = 1; t < c.size(); ++t) {
+            ++magnitudes[format::count_magnitude_slot(r, scale, z[t])];
+            scale = format::cm_next_scale(scale, z[t], format::count_scale_rate(r));
+          }
+        }
+      });
+    }
+    EXPECT_EQ(streams, plan.streams.size());
+    EXPECT_TRUE(counts.magnitudes == magnitudes) << "magnitude histograms differ";
+    EXPECT_TRUE(counts.codes == codes) << "code histograms differ";
+    EXPECT_GT(adapted, 0u) << "no stream chose its adapting weights: the choice went untested";
   }
 }

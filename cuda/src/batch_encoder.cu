@@ -13,6 +13,7 @@
 #include "spikey/cuda/device.hpp"
 #include "spikey/format/codecs/batch/golomb_batch.hpp"
 #include "spikey/format/codecs/batch/mt_batch.hpp"
+#include "spikey/format/codecs/batch/training_batch.hpp"
 
 namespace spikey::cuda {
 
@@ -251,6 +252,36 @@ __global__ void mt_copy_kernel(const f::BatchStream* streams, const f::BatchPart
 }
 
 // Words an mt stream can take: its directory (a size field per segment) and each segment's bound.
+// The context model's training counts (training_batch.hpp stage K) after stages 1-3: the codes'
+// histogram with a block per stream over time, and each (stream, candidate rate)'s scale chain
+// in a thread of its own; 64-bit atomics (counts add up the same in any order).
+__global__ void count_codes_kernel(const f::BatchStream* streams, std::uint32_t stream_count, const std::uint8_t* counted, const std::int32_t* codes,
+                                   unsigned long long* histogram) {
+  for (std::uint32_t s = blockIdx.x; s < stream_count; s += gridDim.x) {
+    if (!counted[s]) continue;
+    for (std::uint32_t t = threadIdx.x; t < streams[s].n; t += blockDim.x) {
+      std::size_t bin = 0;
+      if (f::count_code_bin(codes[streams[s].sample_offset + t], bin)) atomicAdd(histogram + bin, 1ull);
+    }
+  }
+}
+
+__global__ void count_magnitudes_kernel(const f::BatchStream* streams, std::uint32_t stream_count, const std::uint8_t* counted,
+                                        const std::uint32_t* folded_fixed, const std::uint32_t* folded_adapting, unsigned long long* histogram) {
+  const std::uint64_t item = std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x;
+  if (item >= std::uint64_t{stream_count} * f::kCountRates) return;
+  const auto s = static_cast<std::uint32_t>(item / f::kCountRates);
+  const std::size_t rate = item % f::kCountRates;
+  if (!counted[s]) return;
+  const f::BatchStream& stream = streams[s];
+  const auto* z = reinterpret_cast<const std::int32_t*>(f::batch_chosen_residuals(stream, folded_fixed, folded_adapting));
+  std::int32_t scale = f::kCmScaleStart;
+  for (std::uint32_t t = 1; t < stream.n; ++t) {
+    atomicAdd(histogram + f::count_magnitude_slot(rate, scale, z[t]), 1ull);
+    scale = f::cm_next_scale(scale, z[t], f::count_scale_rate(rate));
+  }
+}
+
 std::uint64_t mt_word_bound(const f::BatchStream& s, const f::BatchPartition* partitions) {
   std::uint64_t bytes = std::uint64_t{s.partitions} * f::kMtMaxSegmentSizeBytes;
   for (std::uint32_t i = 0; i < s.partitions; ++i) bytes += f::mt_max_segment_bytes(partitions[s.first_partition + i].count);
@@ -285,6 +316,8 @@ struct BatchEncoder::Slot {
   std::shared_ptr<const void> tables_uploaded;
   f::MtTableSet device_tables;
   DeviceBuffer<std::uint8_t> scan_temp;
+  DeviceBuffer<std::uint8_t> counted;  // context counts: the streams counted
+  DeviceBuffer<unsigned long long> count_codes, count_magnitudes;
   PinnedBuffer<std::int16_t> staged_samples;
   PinnedBuffer<std::uint32_t> staged_words;
   PinnedBuffer<std::uint64_t> staged_total;
@@ -482,6 +515,33 @@ struct BatchEncoder::Slot {
     SPIKEY_CUDA_TRY(cudaMemcpy(plan.streams.data(), streams.get(), plan.streams.size() * sizeof(f::BatchStream), cudaMemcpyDeviceToHost));
   }
 
+  // Stages 1-3, then the context model's counts of the streams marked in counts.counted, into
+  // counts' histograms (waits for them); the streams' results as take_streams.
+  void run_counts(host::BatchPlan& plan, std::span<const std::int16_t> samples_in, host::ContextCounts& counts) {
+    const auto stream_count = static_cast<std::uint32_t>(plan.streams.size());
+    launch(plan, samples_in, true);
+    static_assert(sizeof(char) == sizeof(std::uint8_t));
+    SPIKEY_CUDA_TRY(cudaMemcpyAsync(counted.reserve(stream_count), counts.counted.data(), stream_count, cudaMemcpyHostToDevice, stream));
+    SPIKEY_CUDA_TRY(cudaMemsetAsync(count_codes.reserve(f::kCountCodeBins), 0, f::kCountCodeBins * sizeof(unsigned long long), stream));
+    SPIKEY_CUDA_TRY(
+        cudaMemsetAsync(count_magnitudes.reserve(f::kCountMagnitudeSlots), 0, f::kCountMagnitudeSlots * sizeof(unsigned long long), stream));
+    if (stream_count > 0) {
+      count_codes_kernel<<<std::min(stream_count, 65535u), kBlock, 0, stream>>>(streams.get(), stream_count, counted.get(), codes.get(),
+                                                                                count_codes.get());
+      SPIKEY_CUDA_CHECK_LAUNCH(stream);
+      count_magnitudes_kernel<<<blocks_for(std::uint64_t{stream_count} * f::kCountRates), kBlock, 0, stream>>>(
+          streams.get(), stream_count, counted.get(), folded_fixed.get(), folded_adapting.get(), count_magnitudes.get());
+      SPIKEY_CUDA_CHECK_LAUNCH(stream);
+    }
+    take_streams();
+    counts.codes.assign(f::kCountCodeBins, 0);
+    counts.magnitudes.assign(f::kCountMagnitudeSlots, 0);
+    static_assert(sizeof(unsigned long long) == sizeof(std::uint64_t));
+    SPIKEY_CUDA_TRY(cudaMemcpy(counts.codes.data(), count_codes.get(), f::kCountCodeBins * sizeof(std::uint64_t), cudaMemcpyDeviceToHost));
+    SPIKEY_CUDA_TRY(
+        cudaMemcpy(counts.magnitudes.data(), count_magnitudes.get(), f::kCountMagnitudeSlots * sizeof(std::uint64_t), cudaMemcpyDeviceToHost));
+  }
+
   std::vector<std::uint32_t> finish(BatchTiming& timing) {
     SPIKEY_CUDA_TRY(cudaStreamSynchronize(stream));
     float ms = 0;
@@ -544,6 +604,16 @@ std::vector<std::uint32_t> BatchEncoder::encode(host::BatchPlan& plan, std::span
   timing_.output_bytes = merged.size() * sizeof(std::uint32_t);
   timing_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return merged;
+}
+
+void BatchEncoder::count_context(host::BatchPlan& plan, std::span<const std::int16_t> samples, host::ContextCounts& counts) {
+  if (counts.counted.size() != plan.streams.size()) throw std::invalid_argument("context counts: one mark per stream expected");
+  try {
+    slots_[0]->run_counts(plan, samples, counts);
+  } catch (...) {
+    for (auto& slot : slots_) slot->drain();
+    throw;
+  }
 }
 
 void BatchEncoder::predict(host::BatchPlan& plan, std::span<const std::int16_t> samples) {

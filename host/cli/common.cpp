@@ -162,6 +162,9 @@ void choose_backend(const CompressArgs& a, const CommonOptions& o, host::EncodeO
   options.training.correlations = correlations;
   auto encoder = std::make_shared<cuda::BatchEncoder>();
   options.mo_training.batch_predictor = [encoder](host::BatchPlan& plan, std::span<const std::int16_t> samples) { encoder->predict(plan, samples); };
+  options.cm_training.context_counts = [encoder](host::BatchPlan& plan, std::span<const std::int16_t> samples, host::ContextCounts& counts) {
+    encoder->count_context(plan, samples, counts);
+  };
   options.backend = "cuda: " + cuda::device_description();
   if (!encodes) return;
   if (a.recording.level == "max" && a.recording.model.empty() && !o.quiet)

@@ -3,6 +3,7 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "spikey/format/codecs/batch/training_batch.hpp"
 #include "spikey/format/codecs/common/golomb_stream.hpp"
 #include "spikey/format/codecs/stored_models.hpp"
 #include "spikey/format/checksum.hpp"
@@ -185,11 +186,11 @@ std::vector<std::int16_t> gather_batch(const Recording& recording, const f::Meta
   return gather_chunks(recording, meta, chunks, threads);
 }
 
-BatchPlan plan_cost_batch(const f::Metadata& meta, const std::vector<std::uint64_t>& chunks, const f::MoNetwork* network,
-                          std::span<const std::int32_t> input_gain, std::span<const std::int32_t> output_gain) {
+BatchPlan plan_training_batch(const f::Metadata& meta, const std::vector<std::uint64_t>& chunks, const NetworkCandidate* candidate) {
   BatchPlan plan;
   plan.codec = f::BatchCodec::kMt;
   plan.first_chunk = chunks.empty() ? 0 : chunks.front();
+  const f::MoNetwork* network = candidate != nullptr ? candidate->network : meta.codec.network ? &*meta.codec.network : nullptr;
   if (network != nullptr) plan.network.push_back(*network);
   const std::vector<std::uint32_t> weights_offset = add_channel_weights(meta, plan.weights);
   for (const std::uint64_t chunk : chunks) {
@@ -205,9 +206,11 @@ BatchPlan plan_cost_batch(const f::Metadata& meta, const std::vector<std::uint64
       s.n = present.sample_count[i];
       s.codec = f::BatchCodec::kMt;
       set_mo_model(s, meta, meta.channels[c], present, stream_of);
-      s.lms_step = 0;
-      s.net_input_gain = network != nullptr ? input_gain[c] : 0;
-      s.net_output_gain = network != nullptr ? output_gain[c] : 0;
+      if (candidate != nullptr) {
+        s.lms_step = 0;
+        s.net_input_gain = network != nullptr ? candidate->input_gain[c] : 0;
+        s.net_output_gain = network != nullptr ? candidate->output_gain[c] : 0;
+      }
       s.weight_shift = meta.codec.weight_shift;
       s.weights_offset = weights_offset[c];
       s.map_kind = static_cast<std::uint32_t>(meta.channels[c].value_map.kind);
@@ -344,6 +347,40 @@ Predicted run_prediction_on_cpu(BatchPlan& plan, std::span<const std::int16_t> s
 
 void predict_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads) {
   run_prediction_on_cpu(plan, samples, threads, LpcAdaptingForm::lanes);
+}
+
+void count_context_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads, ContextCounts& counts) {
+  if (counts.counted.size() != plan.streams.size()) throw std::invalid_argument("context counts: one mark per stream expected");
+  const Predicted predicted = run_prediction_on_cpu(plan, samples, threads, LpcAdaptingForm::lanes);
+  // Each stream's counts into one of a few partial histograms (integer counts: any split adds up
+  // to the same totals).
+  const std::size_t parts = std::max<std::size_t>(1, std::min<std::size_t>(threads, plan.streams.size()));
+  std::vector<std::vector<std::uint64_t>> magnitudes(parts, std::vector<std::uint64_t>(f::kCountMagnitudeSlots, 0));
+  std::vector<std::vector<std::uint64_t>> codes(parts, std::vector<std::uint64_t>(f::kCountCodeBins, 0));
+  parallel_for(parts, threads, [&](std::size_t part) {
+    for (std::size_t i = part; i < plan.streams.size(); i += parts) {
+      if (!counts.counted[i]) continue;
+      const f::BatchStream& s = plan.streams[i];
+      for (std::uint32_t t = 0; t < s.n; ++t) {
+        std::size_t bin = 0;
+        if (f::count_code_bin(predicted.codes[s.sample_offset + t], bin)) ++codes[part][bin];
+      }
+      const auto* z = reinterpret_cast<const std::int32_t*>(f::batch_chosen_residuals(s, predicted.folded_fixed.data(), predicted.folded_adapting.data()));
+      for (std::size_t r = 0; r < f::kCountRates; ++r) {
+        std::int32_t scale = f::kCmScaleStart;
+        for (std::uint32_t t = 1; t < s.n; ++t) {
+          ++magnitudes[part][f::count_magnitude_slot(r, scale, z[t])];
+          scale = f::cm_next_scale(scale, z[t], f::count_scale_rate(r));
+        }
+      }
+    }
+  });
+  counts.magnitudes.assign(f::kCountMagnitudeSlots, 0);
+  counts.codes.assign(f::kCountCodeBins, 0);
+  for (std::size_t part = 0; part < parts; ++part) {
+    for (std::size_t k = 0; k < f::kCountMagnitudeSlots; ++k) counts.magnitudes[k] += magnitudes[part][k];
+    for (std::size_t k = 0; k < f::kCountCodeBins; ++k) counts.codes[k] += codes[part][k];
+  }
 }
 
 std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads, LpcAdaptingForm form) {

@@ -46,6 +46,10 @@ class BatchEncoder {
   // not exact.
   void predict(host::BatchPlan& plan, std::span<const std::int16_t> samples);
 
+  // Stages 1-3, then the context model's training counts of the streams marked in counts.counted
+  // (the host::ContextCountsRunner contract): the same histograms as host::count_context_on_cpu.
+  void count_context(host::BatchPlan& plan, std::span<const std::int16_t> samples, host::ContextCounts& counts);
+
   const BatchTiming& last_timing() const { return timing_; }
 
  private:

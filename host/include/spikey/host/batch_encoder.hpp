@@ -72,13 +72,27 @@ std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std
 // folded_sum and adapt, codes nothing (a BatchPredictor).
 void predict_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads);
 
-// Training chunks (any, in the order given) as a plan of MiddleOut streams for a BatchPredictor:
-// every present channel of each chunk, in order, with its predictor's model and stored weights
-// held fixed (lms_step 0), and the network `network` at gains input_gain[c] and output_gain[c]
-// (0: without it). The streams are mt's, so folded_sum[0] is mo_residual_cost of the
-// fixed-weight residuals; the plan has no partitions and no tables. Its samples: gather_chunks.
-BatchPlan plan_cost_batch(const format::Metadata& meta, const std::vector<std::uint64_t>& chunks, const format::MoNetwork* network,
-                          std::span<const std::int32_t> input_gain, std::span<const std::int32_t> output_gain);
+// Training chunks (any, in the order given) as a plan of MiddleOut streams for the trainers'
+// passes through the prediction stages: every present channel of each chunk, in order. Without a
+// candidate, each channel's own model (its network gains, its adapting weights), as the encoder
+// predicts it; with one, the stored weights held fixed (lms_step 0) and the network
+// `candidate->network` at gains input_gain[c] and output_gain[c] (0: without it). The streams
+// are mt's, so folded_sum[0] is mo_residual_cost of the fixed-weight residuals; the plan has no
+// partitions and no tables. Its samples: gather_chunks.
+struct NetworkCandidate {
+  const format::MoNetwork* network = nullptr;
+  std::span<const std::int32_t> input_gain, output_gain;
+};
+BatchPlan plan_training_batch(const format::Metadata& meta, const std::vector<std::uint64_t>& chunks, const NetworkCandidate* candidate);
+
+// The context model's training counts (training_batch.hpp stage K) of the streams marked in
+// `counted`, from their chosen residuals after stages 1-3 (which also fill every stream's adapt).
+struct ContextCounts {
+  std::vector<char> counted;               // per stream of the plan (input)
+  std::vector<std::uint64_t> magnitudes;   // kCountMagnitudeSlots
+  std::vector<std::uint64_t> codes;        // kCountCodeBins
+};
+void count_context_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads, ContextCounts& counts);
 
 // The samples of `chunks` (any, in the order given): each chunk's Recording::gather, one after
 // another.

@@ -72,6 +72,11 @@ using NormalSumsRunner = std::function<void(NormalSumsBatch& batch)>;
 // predict). The network stage's candidate passes run through it when it is set.
 struct BatchPlan;
 using BatchPredictor = std::function<void(BatchPlan& plan, std::span<const std::int16_t> samples)>;
+// The context model's training counts (format/codecs/batch/training_batch.hpp, stage K) of a
+// plan of training chunks, after the prediction stages: host::count_context_on_cpu, or the CUDA
+// encoder's count_context.
+struct ContextCounts;
+using ContextCountsRunner = std::function<void(BatchPlan& plan, std::span<const std::int16_t> samples, ContextCounts& counts)>;
 
 struct MoTrainingOptions {
   int max_order = 16;            // history taps, 0..kMaxMoOrder
@@ -138,6 +143,9 @@ struct CmTrainingOptions {
   std::uint64_t samples_in_all = 1u << 23;
   std::uint32_t max_prior_period = 1024;  // the mt codecs' tables allow at most 256
   unsigned threads = 1;
+  // The counting pass through the batch stages (the GPU's when one is used); empty: the lockstep
+  // kernels here. Both give the same counts.
+  ContextCountsRunner context_counts;
 };
 
 }  // namespace spikey::host

@@ -11,8 +11,11 @@
 #include "spikey/format/codecs/stored_models.hpp"
 #include "spikey/format/codecs/cm/cm_stream.hpp"
 #include "spikey/format/codecs/cm/cm_tables.hpp"
+#include "spikey/format/codecs/batch/training_batch.hpp"
 #include "spikey/format/value_map.hpp"
 #include "codecs/mo/mo_chunk_residuals.hpp"
+#include "codecs/mo/normal_sums.hpp"
+#include "spikey/host/batch_encoder.hpp"
 #include "spikey/host/parallel.hpp"
 #include "codecs/training_common.hpp"
 #include "spikey/host/stopwatch.hpp"
@@ -23,13 +26,14 @@ namespace f = spikey::format;
 
 namespace {
 
-constexpr std::size_t kMagnitudeBins = 16384;   // |z| histogram per class; larger |z| share the last bin
-constexpr std::int32_t kCodeOffset = 32768;     // codes lie in -32768..65535
-constexpr std::size_t kCodeBins = 98304;
+constexpr std::size_t kMagnitudeBins = f::kCountMagnitudeBins;  // |z| histogram per class (training_batch.hpp)
+constexpr std::size_t kCodeBins = f::kCountCodeBins;
 constexpr std::uint64_t kMinClassCount = 200;   // fewer residuals: the class gets its default shape
 constexpr double kMaxBucketMean = 40;           // a class's buckets widen until their mean |j| is below this
-constexpr int kCandidateRates[] = {4, 5, 6, 7};  // scale rates tried; the cheapest fit wins
-constexpr std::size_t kRateCount = std::size(kCandidateRates);
+// Samples per batch of the counting pass through the batch stages (about 100 MB of the CPU
+// executor's arrays).
+constexpr std::uint64_t kCountBatchSamples = std::uint64_t{1} << 24;
+constexpr std::size_t kRateCount = f::kCountRates;  // scale rates tried (count_scale_rate); the cheapest fit wins
 
 // What training gathers: per candidate scale rate and scale class, a histogram of |z|; and a
 // histogram of codes.
@@ -79,18 +83,17 @@ void gather_chunk_part(const f::Metadata& meta, const ChunkCodes& chunk, std::si
                                                const f::ValueMap&, bool adapt) {
     stats.adapted[channel] |= adapt ? 1 : 0;
     for (std::uint32_t t = 0; t < n; ++t) {
-      const std::int64_t c = std::int64_t{codes[t]} + kCodeOffset;
-      if (c >= 0 && c < static_cast<std::int64_t>(kCodeBins)) ++stats.codes[static_cast<std::size_t>(c)];
+      std::size_t bin = 0;
+      if (f::count_code_bin(codes[t], bin)) ++stats.codes[bin];
     }
     // The candidate rates' scale chains side by side (independent, so they overlap in the CPU).
     std::int32_t scale[kRateCount];
     std::fill(std::begin(scale), std::end(scale), f::kCmScaleStart);
     for (std::uint32_t t = 1; t < n; ++t) {
       const std::int32_t z = residuals[t];
-      const std::size_t bin = std::min<std::size_t>(static_cast<std::size_t>(std::abs(std::int64_t{z})), kMagnitudeBins - 1);
       for (std::size_t r = 0; r < kRateCount; ++r) {
-        ++stats.magnitudes[(r * f::kCmClasses + static_cast<std::size_t>(f::cm_class_of(scale[r]))) * kMagnitudeBins + bin];
-        scale[r] = f::cm_next_scale(scale[r], z, kCandidateRates[r]);
+        ++stats.magnitudes[f::count_magnitude_slot(r, scale[r], z)];
+        scale[r] = f::cm_next_scale(scale[r], z, f::count_scale_rate(r));
       }
     }
   });
@@ -238,7 +241,7 @@ std::vector<std::uint8_t> fit_prior(const std::vector<std::uint64_t>& codes, std
   for (std::uint32_t period = 2; period <= std::min(max_period, f::kCmMaxPriorPeriod); period *= 2) {
     std::vector<double> count(period, 0), expected(period, 0);
     for (std::size_t c = 0; c < codes.size(); ++c) {
-      const std::uint32_t phase = static_cast<std::uint32_t>(static_cast<std::int64_t>(c) - kCodeOffset) & (period - 1);
+      const std::uint32_t phase = static_cast<std::uint32_t>(static_cast<std::int64_t>(c) - f::kCountCodeOffset) & (period - 1);
       count[phase] += static_cast<double>(codes[c]);
       expected[phase] += smooth[c];
     }
@@ -247,7 +250,7 @@ std::vector<std::uint8_t> fit_prior(const std::vector<std::uint64_t>& codes, std
     // Saving: log-likelihood of the codes under smooth * pattern (renormalised) against smooth.
     double gain = 0, mass = 0, smooth_mass = 0;
     for (std::size_t c = 0; c < codes.size(); ++c) {
-      const std::uint32_t phase = static_cast<std::uint32_t>(static_cast<std::int64_t>(c) - kCodeOffset) & (period - 1);
+      const std::uint32_t phase = static_cast<std::uint32_t>(static_cast<std::int64_t>(c) - f::kCountCodeOffset) & (period - 1);
       const auto weight = static_cast<double>(f::cm_prior_weight(pattern[phase]));
       if (codes[c] != 0) gain += static_cast<double>(codes[c]) * std::log2(weight);
       mass += smooth[c] * weight;
@@ -382,13 +385,37 @@ double train_cm_model(const Recording& recording, f::Metadata& meta, const CmTra
       training::training_chunks(meta, training::training_samples_per_channel(meta, options.samples_per_channel, options.samples_in_all));
 
   // Counts, so any split of the work adds up to the same statistics: parts of chunks (for
-  // recordings with more threads than training chunks), each into a pooled Statistics.
+  // recordings with more threads than training chunks), each into a pooled Statistics; or
+  // batches of whole chunks through the batch stages.
   Statistics total(meta.channels.size());
+  if (options.context_counts) {
+    for (const auto& group : training_batch_chunks(meta, chunks, kCountBatchSamples)) {
+      const std::vector<std::int16_t> samples = gather_chunks(recording, meta, group, options.threads);
+      BatchPlan plan = plan_training_batch(meta, group, nullptr);
+      ContextCounts counts;
+      counts.counted.assign(plan.streams.size(), 0);
+      std::vector<std::uint32_t> channel_of(plan.streams.size());
+      for (std::size_t i = 0; i < group.size(); ++i) {
+        const auto present = f::channels_in_chunk(meta, meta.chunk_first_sample(group[i]), meta.chunk_sample_count(group[i]));
+        for (std::size_t p = 0; p < present.channel.size(); ++p) {
+          channel_of[plan.chunk_first_stream[i] + p] = present.channel[p];
+          counts.counted[plan.chunk_first_stream[i] + p] = meta.channels[present.channel[p]].sync ? 0 : 1;  // as for_each_mo_residuals
+        }
+      }
+      options.context_counts(plan, samples, counts);
+      if (counts.magnitudes.size() != total.magnitudes.size() || counts.codes.size() != total.codes.size())
+        throw std::logic_error("the context-count executor returned histograms of the wrong size");
+      for (std::size_t k = 0; k < total.magnitudes.size(); ++k) total.magnitudes[k] += counts.magnitudes[k];
+      for (std::size_t k = 0; k < total.codes.size(); ++k) total.codes[k] += counts.codes[k];
+      for (std::size_t i = 0; i < plan.streams.size(); ++i)
+        if (counts.counted[i] && plan.streams[i].adapt) total.adapted[channel_of[i]] = 1;
+    }
+  }
   std::mutex mutex;
   std::vector<std::unique_ptr<Statistics>> pool;
   struct Done {};
   training::for_each_chunk_part<ChunkCodes, Done>(
-      training::chunk_parts(meta, chunks, options.threads), chunks.size(), options.threads,
+      options.context_counts ? std::vector<training::ChunkPart>{} : training::chunk_parts(meta, chunks, options.threads), chunks.size(), options.threads,
       [&](std::size_t i) { return codes_of_chunk(recording, meta, chunks[i]); },
       [&](const training::ChunkPart& part, const ChunkCodes& chunk) {
         std::unique_ptr<Statistics> stats;
@@ -421,7 +448,7 @@ double train_cm_model(const Recording& recording, f::Metadata& meta, const CmTra
     for (int k = 0; k < f::kCmClasses; ++k) bits += fitted[r * f::kCmClasses + static_cast<std::size_t>(k)].bits;
     if (bits < best_bits) best_bits = bits, best_rate = r;
   }
-  meta.codec.cm_scale_rate = static_cast<std::uint32_t>(kCandidateRates[best_rate]);
+  meta.codec.cm_scale_rate = static_cast<std::uint32_t>(f::count_scale_rate(best_rate));
   // Stored: the run of classes from the first to the last fitted one; the classes outside it
   // follow from its ends (cm_complete_shapes).
   const FittedShape* rate_shapes = fitted.data() + best_rate * f::kCmClasses;

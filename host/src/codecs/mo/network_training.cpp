@@ -363,7 +363,8 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
         if (k != 0)
           for (std::size_t c = 0; c < channels; ++c)
             if (output_gain[c] != 0) in[c] = input_gain[c], out[c] = candidate_gain(c, k);
-        BatchPlan plan = plan_cost_batch(meta, group, k != 0 ? &network : nullptr, in, out);
+        const NetworkCandidate candidate{k != 0 ? &network : nullptr, in, out};
+        BatchPlan plan = plan_training_batch(meta, group, &candidate);
         options.batch_predictor(plan, samples);
         for (std::size_t i = 0; i < group.size(); ++i) {
           const auto present = f::channels_in_chunk(meta, meta.chunk_first_sample(group[i]), meta.chunk_sample_count(group[i]));

@@ -23,11 +23,17 @@
 //                             normal_block_dot of each pair, added to the stream's sums
 //   C   per pair of channels  signature_dot of their unit signatures (floats, in a fixed order:
 //                             every executor gives the same bits without fused multiply-adds)
+//   K   per (stream, candidate scale rate), after the batch encoder's stages 1-3
+//                             the context model's counts (host/src/codecs/cm/cm_training.cpp): a
+//                             histogram of codes, and per rate one of |z| per scale class, from
+//                             each stream's chosen residuals (count_magnitude_slot walking the
+//                             scale chain); counts add up the same in any order
 #pragma once
 
 #include <cstdint>
 
 #include "spikey/format/codecs/batch/golomb_batch.hpp"
+#include "spikey/format/codecs/cm/cm_model.hpp"
 #include "spikey/format/hd.hpp"
 
 namespace spikey::format {
@@ -116,6 +122,31 @@ SPIKEY_HD float signature_dot(const float* a, const float* b, std::uint64_t n) {
   std::uint64_t i = 0;
   for (; i + kSignatureGroup <= n; i += kSignatureGroup) signature_dot_group(partial, a + i, b + i);
   return signature_dot_finish(partial, a, b, i, n);
+}
+
+// Stage K. The candidate scale rates (the cheapest fit wins), |z| bins per class (larger |z| share
+// the last bin), and the codes' bins (codes lie in -32768..65535).
+inline constexpr std::size_t kCountRates = 4;
+SPIKEY_HD int count_scale_rate(std::size_t rate_index) { return 4 + static_cast<int>(rate_index); }  // 4, 5, 6, 7
+inline constexpr std::size_t kCountMagnitudeBins = 16384;
+inline constexpr std::int32_t kCountCodeOffset = 32768;
+inline constexpr std::size_t kCountCodeBins = 98304;
+inline constexpr std::size_t kCountMagnitudeSlots = kCountRates * kCmClasses * kCountMagnitudeBins;
+
+// The magnitude slot of residual z at scale `scale` under rate `rate_index`; the chain then moves
+// to cm_next_scale(scale, z, count_scale_rate(rate_index)), starting at kCmScaleStart for z[1].
+SPIKEY_HD std::size_t count_magnitude_slot(std::size_t rate_index, std::int32_t scale, std::int32_t z) {
+  const std::uint64_t magnitude = z < 0 ? 0u - static_cast<std::uint64_t>(static_cast<std::int64_t>(z)) : static_cast<std::uint64_t>(z);
+  const std::size_t bin = magnitude < kCountMagnitudeBins - 1 ? static_cast<std::size_t>(magnitude) : kCountMagnitudeBins - 1;
+  return (rate_index * kCmClasses + static_cast<std::size_t>(cm_class_of(scale))) * kCountMagnitudeBins + bin;
+}
+
+// The code bin of a code, false outside the bins.
+SPIKEY_HD bool count_code_bin(std::int32_t code, std::size_t& bin) {
+  const std::int64_t c = std::int64_t{code} + kCountCodeOffset;
+  if (c < 0 || c >= static_cast<std::int64_t>(kCountCodeBins)) return false;
+  bin = static_cast<std::size_t>(c);
+  return true;
 }
 
 }  // namespace spikey::format
