@@ -197,8 +197,8 @@ TEST(GpuReluTraining, RefusesWithoutADevice) {
   EXPECT_THROW(cuda::train_gru_epochs_on_gpu(gru, gp), std::runtime_error);
 }
 
-// The least-squares pass of the MiddleOut trainer and the signature correlations
-// (training_batch.hpp), the network's candidate costs and the context model's counts through the
+// The least-squares pass of the MiddleOut trainer, the topology's block sums and the signature
+// correlations (training_batch.hpp), the network's candidate costs and the context model's counts through the
 // GPU's prediction stages: the CPU executors' sums, bits, costs and counts in every batch of a
 // training pass (bundled cinpla with wavelet features and sources, chunks that are not whole sample
 // blocks; the bundled Neuralink files, channels of different lengths), and the same archive
@@ -255,6 +255,14 @@ void expect_gpu_training_passes(const std::string& name, const std::vector<std::
           << "stream " << i << ": GPU prediction cost " << plan.streams[i].folded_sum[0] << ", CPU " << cpu.streams[i].folded_sum[0];
     ++predictions;
   };
+  std::size_t block_sum_runs = 0;
+  options.mo_training.block_sums = [&](host::BatchPlan& plan, std::span<const std::int16_t> samples, host::BlockSums& sums) {
+    host::BlockSums cpu = sums;
+    host::block_sums_on_cpu(plan, samples, 2, cpu);
+    executor->block_sums(plan, samples, sums);
+    EXPECT_TRUE(sums.offset == cpu.offset && sums.sums == cpu.sums) << "GPU block sums differ from the CPU's";
+    ++block_sum_runs;
+  };
   std::size_t count_runs = 0;
   options.cm_training.context_counts = [&](host::BatchPlan& plan, std::span<const std::int16_t> samples, host::ContextCounts& counts) {
     host::BatchPlan cpu_plan = plan;
@@ -268,6 +276,7 @@ void expect_gpu_training_passes(const std::string& name, const std::vector<std::
   host::compress(recording, out / "gpu.spikey", options);
   if (options.level != "fast") EXPECT_GT(predictions, 0u) << "the network's candidates never ran through the GPU's prediction";
   if (options.level != "fast") EXPECT_GT(count_runs, 0u) << "the context model never counted on the GPU";
+  if (options.level != "fast") EXPECT_GT(block_sum_runs, 0u) << "the topology's block sums never ran on the GPU";
   if (options.level != "fast") EXPECT_GT(batches, 0u) << "the GPU least-squares executor never ran";
   EXPECT_GT(correlation_jobs, 0u) << "the GPU correlations never ran";
   ::testing::Test::RecordProperty("correlation_seconds_cpu_gpu_" + name, std::to_string(correlation_cpu) + " " + std::to_string(correlation_kernel));

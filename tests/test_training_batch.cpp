@@ -104,7 +104,11 @@ format::Metadata expect_same_training(const std::vector<fs::path>& inputs, host:
                                       bool check_sums = true) {
   test::TempDir out;
   const Trained own = compress_with(inputs, input, options, out / "own.spikey");
-  std::size_t batches = 0, streams = 0, correlation_jobs = 0, predictions = 0, counted = 0;
+  std::size_t batches = 0, streams = 0, correlation_jobs = 0, predictions = 0, counted = 0, block_sum_runs = 0;
+  options.mo_training.block_sums = [&](host::BatchPlan& plan, std::span<const std::int16_t> samples, host::BlockSums& sums) {
+    host::block_sums_on_cpu(plan, samples, 2, sums);
+    ++block_sum_runs;
+  };
   options.cm_training.context_counts = [&](host::BatchPlan& plan, std::span<const std::int16_t> samples, host::ContextCounts& counts) {
     host::count_context_on_cpu(plan, samples, 2, counts);
     ++counted;
@@ -132,6 +136,7 @@ format::Metadata expect_same_training(const std::vector<fs::path>& inputs, host:
   }
   EXPECT_GT(correlation_jobs, 0u) << "the trainer never ran the correlation executor";
   if (options.level != "fast") EXPECT_GT(counted, 0u) << "the context model never counted through the batch stages";
+  if (options.level != "fast") EXPECT_GT(block_sum_runs, 0u) << "the topology's signatures never went through the executor";
   if (options.level != "fast" && options.mo_training.network_hidden > 0)
     EXPECT_GT(predictions, 0u) << "the network stage never ran its candidates through the batch predictor";
   EXPECT_EQ(batched.bytes.size(), own.bytes.size());
@@ -340,5 +345,43 @@ TEST(TrainingBatch, ContextCountsEqualTheLockstepKernels) {
     EXPECT_TRUE(counts.magnitudes == magnitudes) << "magnitude histograms differ";
     EXPECT_TRUE(counts.codes == codes) << "code histograms differ";
     EXPECT_GT(adapted, 0u) << "no stream chose its adapting weights: the choice went untested";
+  }
+}
+
+// The topology from block sums through the executor equals the trainer's own, edge for edge
+// (channels, weights to the bit): the bundled multichannel sample with chunks that are not whole
+// blocks, and 1024 tiled channels.
+TEST(TrainingBatch, TopologyFromBlockSumsEqualsTheTrainers) {
+  test::TempDir dir;
+  test::write_wide_sample_wav(dir / "wide.wav", 187);
+  const std::vector<std::pair<std::vector<fs::path>, host::InputOptions>> inputs = {
+      {{test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, {32u, 30000.0}}, {{dir / "wide.wav"}, {}}};
+  for (const auto& [paths, input] : inputs) {
+    const auto recording = host::Recording::open(paths, input, [](const std::string&) {});
+    auto options = level_default(0.0022);
+    options.overwrite = true;
+    host::compress(recording, dir / "a.spikey", options);
+    const format::Metadata meta = format::ArchiveReader(dir / "a.spikey").metadata();
+    host::MoTrainingOptions training;
+    training.threads = 2;
+    const host::Topology own = host::compute_topology(recording, meta, training);
+    std::size_t runs = 0;
+    training.block_sums = [&](host::BatchPlan& plan, std::span<const std::int16_t> samples, host::BlockSums& sums) {
+      host::block_sums_on_cpu(plan, samples, 2, sums);
+      ++runs;
+    };
+    const host::Topology batched = host::compute_topology(recording, meta, training);
+    EXPECT_GT(runs, 0u);
+    ASSERT_EQ(batched.neighbours.size(), own.neighbours.size());
+    std::size_t edges = 0;
+    for (std::size_t c = 0; c < own.neighbours.size(); ++c) {
+      ASSERT_EQ(batched.neighbours[c].size(), own.neighbours[c].size()) << "channel " << c;
+      for (std::size_t k = 0; k < own.neighbours[c].size(); ++k) {
+        EXPECT_EQ(batched.neighbours[c][k].channel, own.neighbours[c][k].channel) << "channel " << c;
+        EXPECT_EQ(std::memcmp(&batched.neighbours[c][k].weight, &own.neighbours[c][k].weight, sizeof(float)), 0) << "channel " << c;
+        ++edges;
+      }
+    }
+    EXPECT_GT(edges, 0u) << "no channel had a neighbour: nothing compared";
   }
 }

@@ -96,6 +96,14 @@ __global__ void correlation_kernel(const float* unit, std::uint32_t channels, st
   }
 }
 
+// Stage B: a block per stream, its threads over the stream's sample blocks.
+__global__ void block_sums_kernel(const f::BatchStream* streams, std::uint32_t stream_count, std::uint64_t block, const std::uint64_t* offset,
+                                  const std::int16_t* diffs, long long* sums) {
+  for (std::uint32_t s = blockIdx.x; s < stream_count; s += gridDim.x)
+    for (std::uint64_t b = threadIdx.x; b < f::signature_blocks(streams[s], block); b += blockDim.x)
+      sums[offset[s] + b] = f::signature_block_sum(streams[s], block, b, diffs);
+}
+
 }  // namespace
 
 struct NormalSumsExecutor::Buffers {
@@ -106,6 +114,7 @@ struct NormalSumsExecutor::Buffers {
   DeviceBuffer<std::uint64_t> sums_offset;
   DeviceBuffer<unsigned long long> sums;
   DeviceBuffer<int> inexact;
+  DeviceBuffer<long long> block_sums;
 };
 
 NormalSumsExecutor::NormalSumsExecutor() : buffers_(std::make_unique<Buffers>()) {}
@@ -155,6 +164,30 @@ void NormalSumsExecutor::run(host::NormalSumsBatch& batch, double* kernel_second
   const double seconds = timer.seconds();
   if (kernel_seconds != nullptr) *kernel_seconds = seconds;
   SPIKEY_CUDA_TRY(cudaMemcpy(batch.sums.data(), b.sums.get(), terms * sizeof(std::int64_t), cudaMemcpyDeviceToHost));
+}
+
+void NormalSumsExecutor::block_sums(host::BatchPlan& plan, std::span<const std::int16_t> samples, host::BlockSums& sums) {
+  static_assert(sizeof(long long) == sizeof(std::int64_t), "sums travel as 64-bit words");
+  Buffers& b = *buffers_;
+  const auto stream_count = static_cast<std::uint32_t>(plan.streams.size());
+  sums.offset.assign(1, 0);
+  for (const auto& s : plan.streams) sums.offset.push_back(sums.offset.back() + f::signature_blocks(s, sums.block));
+  sums.sums.assign(sums.offset.back(), 0);
+  if (stream_count == 0 || sums.sums.empty()) return;
+  SPIKEY_CUDA_TRY(cudaMemcpy(b.samples.reserve(samples.size()), samples.data(), samples.size() * sizeof(std::int16_t), cudaMemcpyHostToDevice));
+  SPIKEY_CUDA_TRY(cudaMemcpy(b.streams.reserve(stream_count), plan.streams.data(), stream_count * sizeof(f::BatchStream), cudaMemcpyHostToDevice));
+  SPIKEY_CUDA_TRY(cudaMemcpy(b.sums_offset.reserve(stream_count + 1), sums.offset.data(), (stream_count + 1) * sizeof(std::uint64_t),
+                             cudaMemcpyHostToDevice));
+  SPIKEY_CUDA_TRY(cudaMemset(b.inexact.reserve(1), 0, sizeof(int)));
+  const unsigned per_stream = std::max(1u, std::min(stream_count, 65535u));
+  map_kernel<<<per_stream, kBlock>>>(b.streams.get(), stream_count, b.samples.get(), b.codes.reserve(samples.size()), b.inexact.get());
+  SPIKEY_CUDA_CHECK_LAUNCH(nullptr);
+  clamped_difference_kernel<<<per_stream, kBlock>>>(b.streams.get(), stream_count, b.codes.get(), b.diffs.reserve(samples.size()));
+  SPIKEY_CUDA_CHECK_LAUNCH(nullptr);
+  block_sums_kernel<<<per_stream, kBlock>>>(b.streams.get(), stream_count, sums.block, b.sums_offset.get(), b.diffs.get(),
+                                            b.block_sums.reserve(sums.sums.size()));
+  SPIKEY_CUDA_CHECK_LAUNCH(nullptr);
+  SPIKEY_CUDA_TRY(cudaMemcpy(sums.sums.data(), b.block_sums.get(), sums.sums.size() * sizeof(std::int64_t), cudaMemcpyDeviceToHost));
 }
 
 void correlate_signatures_on_gpu(host::SignatureCorrelations& job, double* kernel_seconds) {

@@ -157,6 +157,9 @@ void choose_backend(const CompressArgs& a, const CommonOptions& o, host::EncodeO
   };
   auto normal_sums = std::make_shared<cuda::NormalSumsExecutor>();
   options.mo_training.normal_sums = [normal_sums](host::NormalSumsBatch& batch) { normal_sums->run(batch); };
+  options.mo_training.block_sums = [normal_sums](host::BatchPlan& plan, std::span<const std::int16_t> samples, host::BlockSums& sums) {
+    normal_sums->block_sums(plan, samples, sums);
+  };
   const auto correlations = [](host::SignatureCorrelations& job) { cuda::correlate_signatures_on_gpu(job); };
   options.mo_training.correlations = correlations;
   options.training.correlations = correlations;

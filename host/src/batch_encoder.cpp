@@ -349,6 +349,21 @@ void predict_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples
   run_prediction_on_cpu(plan, samples, threads, LpcAdaptingForm::lanes);
 }
 
+void block_sums_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads, BlockSums& sums) {
+  const auto& streams = plan.streams;
+  sums.offset.assign(1, 0);
+  for (const auto& s : streams) sums.offset.push_back(sums.offset.back() + f::signature_blocks(s, sums.block));
+  sums.sums.assign(sums.offset.back(), 0);
+  std::vector<std::int32_t> codes(plan.samples);
+  std::vector<std::int16_t> diffs(plan.samples);
+  parallel_for(streams.size(), threads, [&](std::size_t i) {
+    const f::BatchStream& s = streams[i];
+    for (std::uint32_t t = 0; t < s.n; ++t) f::batch_map_sample(s, t, samples.data(), codes.data());
+    for (std::uint32_t t = 0; t < s.n; ++t) f::batch_clamped_difference(s, t, codes.data(), diffs.data());
+    for (std::uint64_t b = 0; b < f::signature_blocks(s, sums.block); ++b) sums.sums[sums.offset[i] + b] = f::signature_block_sum(s, sums.block, b, diffs.data());
+  });
+}
+
 void count_context_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads, ContextCounts& counts) {
   if (counts.counted.size() != plan.streams.size()) throw std::invalid_argument("context counts: one mark per stream expected");
   const Predicted predicted = run_prediction_on_cpu(plan, samples, threads, LpcAdaptingForm::lanes);

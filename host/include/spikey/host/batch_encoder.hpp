@@ -94,6 +94,9 @@ struct ContextCounts {
 };
 void count_context_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads, ContextCounts& counts);
 
+// Stages 1 and 2a, then stage B of training_batch.hpp: fills sums (offset and sums) for sums.block.
+void block_sums_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads, BlockSums& sums);
+
 // The samples of `chunks` (any, in the order given): each chunk's Recording::gather, one after
 // another.
 std::vector<std::int16_t> gather_chunks(const Recording& recording, const format::Metadata& meta, const std::vector<std::uint64_t>& chunks,

@@ -77,6 +77,15 @@ using BatchPredictor = std::function<void(BatchPlan& plan, std::span<const std::
 // encoder's count_context.
 struct ContextCounts;
 using ContextCountsRunner = std::function<void(BatchPlan& plan, std::span<const std::int16_t> samples, ContextCounts& counts)>;
+// The topology's activity signatures (training_batch.hpp, stage B) of a plan of training
+// chunks: every stream's sums of clamped differences over blocks of `block` samples, stream
+// after stream (offset: per stream, plus one past the end).
+struct BlockSums {
+  std::uint64_t block = 16;
+  std::vector<std::uint64_t> offset;
+  std::vector<std::int64_t> sums;
+};
+using BlockSumsRunner = std::function<void(BatchPlan& plan, std::span<const std::int16_t> samples, BlockSums& sums)>;
 
 struct MoTrainingOptions {
   int max_order = 16;            // history taps, 0..kMaxMoOrder
@@ -122,6 +131,7 @@ struct MoTrainingOptions {
   // pass (column-wise, vectorized), which gives the same sums.
   NormalSumsRunner normal_sums;
   CorrelationRunner correlations;  // the topology's; empty: on the CPU (the same bits)
+  BlockSumsRunner block_sums;      // the topology's signatures; empty: on the CPU (the same sums)
   // The network stage's candidate gains: each channel's fixed-weight residual cost over the
   // training chunks with the network at each candidate gain; empty: the lockstep kernels here.
   BatchPredictor batch_predictor;

@@ -10,6 +10,7 @@
 
 #include "spikey/format/codecs/mo/mo_predictor.hpp"
 #include "spikey/format/codecs/mo/wavelet_features.hpp"
+#include "spikey/host/batch_encoder.hpp"
 #include "spikey/host/output_file.hpp"
 #include "spikey/host/parallel.hpp"
 #include "codecs/mo/normal_sums.hpp"
@@ -75,21 +76,42 @@ Topology compute_topology(const Recording& recording, const f::Metadata& meta, c
   const std::uint64_t span = std::min<std::uint64_t>(meta.total_samples, chunks.size() * meta.chunk_samples);
   const std::uint64_t block = std::max<std::uint64_t>(16, (span + kSignatureBlocks - 1) / kSignatureBlocks);
   std::vector<std::vector<double>> signatures(channels);
-  ordered_parallel<std::pair<f::ChunkChannels, std::vector<std::vector<double>>>>(
-      chunks.size(), options.threads, 2 * std::size_t{options.threads},
-      [&](std::size_t i) {
-        std::pair<f::ChunkChannels, std::vector<std::vector<double>>> out;
-        const auto diffs = clamped_differences(recording, meta, chunks[i], out.first);
-        out.second.resize(diffs.size());
-        for (std::size_t p = 0; p < diffs.size(); ++p) append_block_sums(diffs[p], block, out.second[p]);
-        return out;
-      },
-      [&](std::size_t, std::pair<f::ChunkChannels, std::vector<std::vector<double>>>& part) {
-        for (std::size_t p = 0; p < part.first.channel.size(); ++p) {
-          auto& s = signatures[part.first.channel[p]];
-          s.insert(s.end(), part.second[p].begin(), part.second[p].end());
+  if (options.block_sums) {
+    // Through the executor, in batches of whole chunks: the same exact sums, appended in chunk order.
+    for (const auto& group : training_batch_chunks(meta, chunks, kNormalBatchSamples)) {
+      const std::vector<std::int16_t> samples = gather_chunks(recording, meta, group, options.threads);
+      BatchPlan plan = plan_training_batch(meta, group, nullptr);
+      BlockSums sums;
+      sums.block = block;
+      options.block_sums(plan, samples, sums);
+      if (sums.offset.size() != plan.streams.size() + 1 || sums.sums.size() != sums.offset.back())
+        throw std::logic_error("the block-sum executor returned the wrong number of sums");
+      for (std::size_t i = 0; i < group.size(); ++i) {
+        const auto present = f::channels_in_chunk(meta, meta.chunk_first_sample(group[i]), meta.chunk_sample_count(group[i]));
+        for (std::size_t p = 0; p < present.channel.size(); ++p) {
+          const std::size_t stream = plan.chunk_first_stream[i] + p;
+          auto& signature = signatures[present.channel[p]];
+          for (std::uint64_t k = sums.offset[stream]; k < sums.offset[stream + 1]; ++k) signature.push_back(static_cast<double>(sums.sums[k]));
         }
-      });
+      }
+    }
+  } else {
+    ordered_parallel<std::pair<f::ChunkChannels, std::vector<std::vector<double>>>>(
+        chunks.size(), options.threads, 2 * std::size_t{options.threads},
+        [&](std::size_t i) {
+          std::pair<f::ChunkChannels, std::vector<std::vector<double>>> out;
+          const auto diffs = clamped_differences(recording, meta, chunks[i], out.first);
+          out.second.resize(diffs.size());
+          for (std::size_t p = 0; p < diffs.size(); ++p) append_block_sums(diffs[p], block, out.second[p]);
+          return out;
+        },
+        [&](std::size_t, std::pair<f::ChunkChannels, std::vector<std::vector<double>>>& part) {
+          for (std::size_t p = 0; p < part.first.channel.size(); ++p) {
+            auto& s = signatures[part.first.channel[p]];
+            s.insert(s.end(), part.second[p].begin(), part.second[p].end());
+          }
+        });
+  }
   const auto unit = unit_signatures(signatures, options.threads);
   const CorrelationMatrix correlation = correlate(unit, options.threads, options.correlations);
   Topology topology;

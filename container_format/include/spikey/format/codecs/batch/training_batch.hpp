@@ -21,6 +21,8 @@
 //   N   per (stream, block of kNormalBlock samples, pair)
 //                             normal_fill_value (the block's regressors into a tile), then
 //                             normal_block_dot of each pair, added to the stream's sums
+//   B   per (stream, block)   signature_block_sum: the activity signature's sums of clamped
+//                             differences over blocks of a fixed length (exact integers)
 //   C   per pair of channels  signature_dot of their unit signatures (floats, in a fixed order:
 //                             every executor gives the same bits without fused multiply-adds)
 //   K   per (stream, candidate scale rate), after the batch encoder's stages 1-3
@@ -95,6 +97,16 @@ SPIKEY_HD std::int32_t normal_block_dot(const std::int16_t* tile, int a, int b) 
   std::int32_t dot = 0;
   for (std::uint32_t u = 0; u < kNormalBlock; ++u) dot += std::int32_t{x[u]} * z[u];
   return dot;
+}
+
+// Stage B: the sum of the stream's clamped differences c[t] (c[0] = 0) over block `index` of
+// `block` samples, t in [index * block, min(n, (index + 1) * block)); and the stream's blocks.
+SPIKEY_HD std::uint64_t signature_blocks(const BatchStream& s, std::uint64_t block) { return (s.n + block - 1) / block; }
+SPIKEY_HD std::int64_t signature_block_sum(const BatchStream& s, std::uint64_t block, std::uint64_t index, const std::int16_t* diffs) {
+  std::int64_t sum = 0;
+  const std::uint64_t end = (index + 1) * block < s.n ? (index + 1) * block : s.n;
+  for (std::uint64_t t = index * block; t < end; ++t) sum += diffs[s.sample_offset + t];
+  return sum;
 }
 
 // Stage C's pairs (c, s), c < s, of `channels` channels: row c after row c - 1.
