@@ -257,6 +257,15 @@ std::vector<std::uint32_t> run_mt_stages_on_cpu(BatchPlan& plan, const std::vect
 
 }  // namespace
 
+std::vector<std::uint32_t> training_stream_channels(const f::Metadata& meta, const std::vector<std::uint64_t>& chunks) {
+  std::vector<std::uint32_t> channels;
+  for (const std::uint64_t chunk : chunks) {
+    const auto present = f::channels_in_chunk(meta, meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk));
+    channels.insert(channels.end(), present.channel.begin(), present.channel.end());
+  }
+  return channels;
+}
+
 namespace {
 
 // What stages 1-3 leave for the coding stages.

@@ -85,6 +85,9 @@ struct NetworkCandidate {
 };
 BatchPlan plan_training_batch(const format::Metadata& meta, const std::vector<std::uint64_t>& chunks, const NetworkCandidate* candidate);
 
+// The channel of each stream of plan_training_batch(meta, chunks, ...), in stream order.
+std::vector<std::uint32_t> training_stream_channels(const format::Metadata& meta, const std::vector<std::uint64_t>& chunks);
+
 // The context model's training counts (training_batch.hpp stage K) of the streams marked in
 // `counted`, from their chosen residuals after stages 1-3 (which also fill every stream's adapt).
 struct ContextCounts {

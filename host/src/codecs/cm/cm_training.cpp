@@ -392,16 +392,9 @@ double train_cm_model(const Recording& recording, f::Metadata& meta, const CmTra
     for (const auto& group : training_batch_chunks(meta, chunks, kCountBatchSamples)) {
       const std::vector<std::int16_t> samples = gather_chunks(recording, meta, group, options.threads);
       BatchPlan plan = plan_training_batch(meta, group, nullptr);
+      const std::vector<std::uint32_t> channel_of = training_stream_channels(meta, group);
       ContextCounts counts;
-      counts.counted.assign(plan.streams.size(), 0);
-      std::vector<std::uint32_t> channel_of(plan.streams.size());
-      for (std::size_t i = 0; i < group.size(); ++i) {
-        const auto present = f::channels_in_chunk(meta, meta.chunk_first_sample(group[i]), meta.chunk_sample_count(group[i]));
-        for (std::size_t p = 0; p < present.channel.size(); ++p) {
-          channel_of[plan.chunk_first_stream[i] + p] = present.channel[p];
-          counts.counted[plan.chunk_first_stream[i] + p] = meta.channels[present.channel[p]].sync ? 0 : 1;  // as for_each_mo_residuals
-        }
-      }
+      for (const std::uint32_t c : channel_of) counts.counted.push_back(meta.channels[c].sync ? 0 : 1);  // as for_each_mo_residuals
       options.context_counts(plan, samples, counts);
       if (counts.magnitudes.size() != total.magnitudes.size() || counts.codes.size() != total.codes.size())
         throw std::logic_error("the context-count executor returned histograms of the wrong size");

@@ -86,13 +86,10 @@ Topology compute_topology(const Recording& recording, const f::Metadata& meta, c
       options.block_sums(plan, samples, sums);
       if (sums.offset.size() != plan.streams.size() + 1 || sums.sums.size() != sums.offset.back())
         throw std::logic_error("the block-sum executor returned the wrong number of sums");
-      for (std::size_t i = 0; i < group.size(); ++i) {
-        const auto present = f::channels_in_chunk(meta, meta.chunk_first_sample(group[i]), meta.chunk_sample_count(group[i]));
-        for (std::size_t p = 0; p < present.channel.size(); ++p) {
-          const std::size_t stream = plan.chunk_first_stream[i] + p;
-          auto& signature = signatures[present.channel[p]];
-          for (std::uint64_t k = sums.offset[stream]; k < sums.offset[stream + 1]; ++k) signature.push_back(static_cast<double>(sums.sums[k]));
-        }
+      const std::vector<std::uint32_t> channel_of = training_stream_channels(meta, group);
+      for (std::size_t stream = 0; stream < channel_of.size(); ++stream) {
+        auto& signature = signatures[channel_of[stream]];
+        for (std::uint64_t k = sums.offset[stream]; k < sums.offset[stream + 1]; ++k) signature.push_back(static_cast<double>(sums.sums[k]));
       }
     }
   } else {

@@ -358,6 +358,7 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
   const auto sweep_in_batches = [&](const std::vector<std::size_t>& candidates, const std::vector<char>& wanted) {
     for (const auto& group : training_batch_chunks(meta, chunks, kCostBatchSamples)) {
       const std::vector<std::int16_t> samples = gather_chunks(recording, meta, group, options.threads);
+      const std::vector<std::uint32_t> channel_of = training_stream_channels(meta, group);
       for (const std::size_t k : candidates) {
         std::vector<std::int32_t> in(channels, 0), out(channels, 0);
         if (k != 0)
@@ -366,13 +367,9 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
         const NetworkCandidate candidate{k != 0 ? &network : nullptr, in, out};
         BatchPlan plan = plan_training_batch(meta, group, &candidate);
         options.batch_predictor(plan, samples);
-        for (std::size_t i = 0; i < group.size(); ++i) {
-          const auto present = f::channels_in_chunk(meta, meta.chunk_first_sample(group[i]), meta.chunk_sample_count(group[i]));
-          for (std::size_t p = 0; p < present.channel.size(); ++p) {
-            const std::uint32_t c = present.channel[p];
-            if (!meta.channels[c].sync && wanted[c] && (k == 0 || output_gain[c] != 0))
-              magnitude[c][k] += plan.streams[plan.chunk_first_stream[i] + p].folded_sum[0];
-          }
+        for (std::size_t i = 0; i < channel_of.size(); ++i) {
+          const std::uint32_t c = channel_of[i];
+          if (!meta.channels[c].sync && wanted[c] && (k == 0 || output_gain[c] != 0)) magnitude[c][k] += plan.streams[i].folded_sum[0];
         }
       }
     }
