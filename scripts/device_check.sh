@@ -19,7 +19,14 @@
 #   training    the network trainers' times, CPU and GPU (from the gpu_training step)
 #   bench_fast_thread   lpc1 again with its adapting variant a stream per thread
 #               (SPIKEY_GPU_LPC_ADAPT=thread) instead of a warp per stream, to choose the form
+#   wide_*      at scale: 1024 channels built from the real WAVs (scripts/make_wide_recording.py,
+#               about 5 s, 200 MB): the CLI with --backend cuda against --backend cpu on every
+#               core (same bytes, phase times), gpu_bench per stage, and each kernel's time
+#               under ncu (one pass; ncu serialises the launches)
 # The CPU suite is not run here: CI runs it.
+#
+# --only STEP,STEP... runs the preflight, the build and the named steps alone (a rerun within a
+# lease, e.g. --only gpu_batch,wide_bench_fast); --wide-channels N sets the wide steps' width.
 #
 # --rehearse runs every step that needs no GPU, here or in CI (tests/device_check_rehearsal.sh):
 # the preflight with the GPU checks reported absent, the real restricted build, the GPU tests'
@@ -32,6 +39,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 rehearse=0
+only=""
+wide_channels=1024
 budget=${SPIKEY_CHECK_BUDGET:-330}
 build=$root/build-device
 while [ $# -gt 0 ]; do
@@ -39,6 +48,8 @@ while [ $# -gt 0 ]; do
     --rehearse) rehearse=1 ;;
     --budget) budget=$2; shift ;;
     --build-dir) build=$2; shift ;;
+    --only) only=",$2,"; shift ;;
+    --wide-channels) wide_channels=$2; shift ;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "device_check.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -91,6 +102,7 @@ publish() {
 step() {
   local name=$1 limit=$2 left start rc result
   shift 2
+  case $name in preflight|configure|build) ;; *) [ -z "$only" ] || [[ $only == *",$name,"* ]] || return 0 ;; esac
   left=$((deadline - $(date +%s)))
   if [ "$left" -lt 10 ]; then
     printf '%s\tnot run: time budget spent\t0\t%s\n' "$name" "$limit" >>"$rows"
@@ -246,7 +258,45 @@ training_times() {
   grep -o '"[a-z_]*seconds_cpu_gpu_[^,}]*' "$logs/test_gpu_training.json"
 }
 
-export -f say missing preflight configure build_targets gpu_test cli_parity sanitize bench bench_thread_form training_times
+# The wide recording: the first 1024 WAVs' channels (or --wide-channels), shifted copies when the
+# folder holds fewer. A rehearsal keeps it small (64 channels, 1 s), since the CPU executor runs it.
+wide_input() {
+  local extra=()
+  [ $rehearse = 1 ] && { wide_channels=64; extra=(--seconds 1); }
+  python3 "$root/scripts/make_wide_recording.py" "$data" "$work/wide.dat" --channels "$wide_channels" "${extra[@]}" | tee "$work/wide.txt"
+  echo "--raw-channels $wide_channels --raw-rate $(awk '/^rate / {print $2}' "$work/wide.txt")" >"$work/wide.args"
+}
+
+wide_ready() { [ -s "$work/wide.dat" ] || { echo "no wide recording (the wide_input step did not run)"; exit 1; }; }
+
+# cli_parity on the wide recording (the CPU side on every core, the CLI's default).
+wide_cli() { wide_ready; cli_parity "wide_$1" "$1" "$work/wide.dat" $(cat "$work/wide.args"); }
+
+wide_bench() {
+  wide_ready
+  if [ $rehearse = 1 ]; then
+    "$build/bench/gpu_bench" "$work/wide.dat" $(cat "$work/wide.args") --codec "$1" --executor cpu --iterations 1 --json "$logs/bench_wide_$2.json"
+  else
+    "$build/bench/gpu_bench" "$work/wide.dat" $(cat "$work/wide.args") --codec "$1" --iterations 3 --json "$logs/bench_wide_$2.json"
+  fi
+}
+
+# Each kernel's time (gpu__time_duration, summed over its launches) in one gpu_bench pass, as CSV
+# for device_summary.py. ncu runs every launch alone, so the sum is the kernels' own time.
+wide_profile() {
+  wide_ready
+  if [ $rehearse = 1 ]; then
+    echo "rehearsal: ncu needs a GPU; $(command -v ncu || echo 'ncu is not installed here')"
+    return 0
+  fi
+  command -v ncu >/dev/null || { echo "ncu is not on the PATH"; exit 1; }
+  ncu --clock-control none --metrics gpu__time_duration.sum --csv --log-file "$logs/ncu_$2.csv" \
+    "$build/bench/gpu_bench" "$work/wide.dat" $(cat "$work/wide.args") --codec "$1" --iterations 1
+}
+
+export wide_channels
+export -f say missing preflight configure build_targets gpu_test cli_parity sanitize bench bench_thread_form training_times \
+  wide_input wide_ready wide_cli wide_bench wide_profile
 
 # ---- the run --------------------------------------------------------------------------------
 
@@ -272,6 +322,13 @@ step bench_fast 90 bench lpc1 fast
 step bench_default 120 bench mt2 default
 step training 15 training_times
 step bench_fast_thread 60 bench_thread_form
+step wide_input 60 wide_input
+step wide_cli_fast 60 wide_cli fast
+step wide_cli_default 120 wide_cli default
+step wide_bench_fast 90 wide_bench lpc1 fast
+step wide_bench_default 120 wide_bench mt2 default
+step wide_profile_fast 90 wide_profile lpc1 fast
+step wide_profile_default 120 wide_profile mt2 default
 
 echo
 cat "$OUT/summary.md"

@@ -65,6 +65,8 @@ __global__ void lpc_fixed_kernel(f::BatchStream* streams, std::uint32_t stream_c
 
 // The warp form: a warp per adapting stream, taps across its lanes, the accumulator summed
 // exactly with __reduce_add_sync (golomb_batch.hpp batch_lpc_adapting_in_lanes' arithmetic).
+// The inputs and the code of step t + 1 are loaded before step t's reduction, so their latency
+// overlaps it instead of starting each step (none of them depends on the weights).
 __global__ void lpc_adapting_warp_kernel(f::BatchStream* streams, std::uint32_t stream_count, const std::int32_t* codes,
                                          const std::int16_t* diffs, const std::int32_t* weights, std::uint32_t* folded_adapting) {
   const std::uint64_t s = (std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x) / f::kBatchLanes;
@@ -77,16 +79,25 @@ __global__ void lpc_adapting_warp_kernel(f::BatchStream* streams, std::uint32_t 
   }
   const f::LpcModel model = f::batch_model(stream, true);
   f::BatchLane own;
-  f::batch_lpc_lane_start(model, stream, weights, lane, own);
+  f::batch_lpc_lane_start(model, stream, streams, diffs, weights, lane, own);
+  f::batch_lane_inputs(own, 1, own.input);
+  const std::uint32_t n = stream.n;
+  const std::int32_t* u = codes + stream.sample_offset;
+  std::uint32_t* out = folded_adapting + stream.sample_offset;
+  std::int32_t previous = u[0], code = n > 1 ? u[1] : 0;
   unsigned long long sum = 0;
-  for (std::uint32_t t = 1; t < stream.n; ++t) {
-    const std::int32_t partial = f::batch_lpc_lane_partial(model, stream, streams, t, diffs, lane, own);
-    const auto acc = static_cast<std::int32_t>(__reduce_add_sync(0xffffffffu, static_cast<unsigned>(partial)));
+  for (std::uint32_t t = 1; t < n; ++t) {
+    std::int32_t next[2];
+    f::batch_lane_inputs(own, t + 1, next);
+    const std::int32_t next_code = t + 1 < n ? u[t + 1] : 0;
+    const auto acc = static_cast<std::int32_t>(__reduce_add_sync(0xffffffffu, static_cast<unsigned>(f::batch_lane_partial(own))));
     std::int32_t e = 0;
-    const std::uint32_t out = f::batch_lpc_fold(model, stream, t, codes, acc, e);
-    if (lane == 0) folded_adapting[stream.sample_offset + t - 1] = out;
-    sum += out;
+    const std::uint32_t folded = f::batch_lpc_fold(model, code - previous, acc, e);
+    if (lane == 0) out[t - 1] = folded;
+    sum += folded;
     f::batch_lpc_lane_update(model, lane, e, own);
+    own.input[0] = next[0], own.input[1] = next[1];
+    previous = code, code = next_code;
   }
   if (lane == 0) stream.folded_sum[1] = sum;
 }
@@ -129,17 +140,26 @@ __global__ void mo_adapting_warp_kernel(f::BatchStream* streams, std::uint32_t s
     if (lane == 0) stream.folded_sum[1] = 0;
     return;
   }
-  const f::MoModel m = f::batch_mo_model(stream, true, network);
+  const f::BatchStream local = stream;  // in registers: the loop's stores cannot alias it
+  const f::MoModel m = f::batch_mo_model(local, true, network);
   f::BatchLane own;
-  f::batch_mo_lane_start(m, stream, weights, lane, own);
-  if (stream.codec == f::BatchCodec::kMt && lane == 0) folded_adapting[stream.sample_offset] = 0;  // z[0]
+  f::batch_mo_lane_start(m, local, streams, diffs, planes, stride, weights, lane, own);
+  f::batch_lane_inputs(own, 1, own.input);
+  if (local.codec == f::BatchCodec::kMt && lane == 0) folded_adapting[local.sample_offset] = 0;  // z[0]
+  const std::uint32_t n = local.n;
+  const std::int32_t* u = codes + local.sample_offset;
+  std::int32_t previous = u[0], code = n > 1 ? u[1] : 0;
   unsigned long long sum = 0;
-  for (std::uint32_t t = 1; t < stream.n; ++t) {
-    const std::int32_t partial = f::batch_mo_lane_partial(m, stream, streams, t, diffs, planes, stride, lane, own);
-    const auto acc = static_cast<std::int32_t>(__reduce_add_sync(0xffffffffu, static_cast<unsigned>(partial)));
+  for (std::uint32_t t = 1; t < n; ++t) {  // inputs one step ahead, as lpc_adapting_warp_kernel
+    std::int32_t next[2];
+    f::batch_lane_inputs(own, t + 1, next);
+    const std::int32_t next_code = t + 1 < n ? u[t + 1] : 0;
+    const auto acc = static_cast<std::int32_t>(__reduce_add_sync(0xffffffffu, static_cast<unsigned>(f::batch_lane_partial(own))));
     std::int32_t e = 0;  // every lane derives the residual, lane 0 stores it
-    sum += f::batch_mo_finish(m, stream, t, codes, diffs, acc, e, lane == 0 ? folded_adapting : nullptr);
+    sum += f::batch_mo_finish(m, local, t, code - previous, diffs, acc, e, lane == 0 ? folded_adapting : nullptr);
     f::batch_lane_update(m.lms_step, m.taps(), lane, e, own);
+    own.input[0] = next[0], own.input[1] = next[1];
+    previous = code, code = next_code;
   }
   if (lane == 0) stream.folded_sum[1] = sum;
 }
@@ -229,9 +249,17 @@ __global__ void mt_classes_kernel(const f::BatchStream* streams, std::uint32_t s
   if (s < stream_count) f::batch_mt_classes(streams[s], fixed, adapting, scale_rate, classes);
 }
 
+// Each residual's head (stage 5a), a block per stream over time: the table lookups, in parallel,
+// so that the sequential segment pass below has none.
+__global__ void mt_heads_kernel(const f::BatchStream* streams, std::uint32_t stream_count, const f::MtTableSet tables, const std::int32_t* codes,
+                                std::uint32_t* fixed, std::uint32_t* adapting, const std::uint8_t* classes) {
+  for (std::uint32_t s = blockIdx.x; s < stream_count; s += gridDim.x)
+    for (std::uint32_t t = 1 + threadIdx.x; t < streams[s].n; t += blockDim.x) f::batch_mt_head(streams[s], t, tables, codes, fixed, adapting, classes);
+}
+
 // One thread per segment (an rANS run is sequential).
 __global__ void mt_encode_kernel(f::BatchPartition* partitions, std::uint32_t partition_count, const f::BatchStream* streams,
-                                 const f::MtTableSet tables, const std::int32_t* codes, const std::uint32_t* fixed, const std::uint32_t* adapting,
+                                 const f::MtTableSet tables, const std::int32_t* codes, std::uint32_t* fixed, std::uint32_t* adapting,
                                  const std::uint8_t* classes, std::uint8_t* staging) {
   const std::uint32_t p = blockIdx.x * blockDim.x + threadIdx.x;
   if (p >= partition_count) return;
@@ -445,6 +473,9 @@ struct BatchEncoder::Slot {
     if (mt) {
       mt_classes_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, folded_fixed.get(), folded_adapting.get(),
                                                                          plan.mt_tables.scale_rate, classes.reserve(plan.samples));
+      SPIKEY_CUDA_CHECK_LAUNCH(stream);
+      mt_heads_kernel<<<std::max(1u, std::min(stream_count, 65535u)), kBlock, 0, stream>>>(streams.get(), stream_count, device_tables, codes.get(),
+                                                                                           folded_fixed.get(), folded_adapting.get(), classes.get());
       SPIKEY_CUDA_CHECK_LAUNCH(stream);
       if (partition_count > 0) {
         mt_encode_kernel<<<blocks_for(partition_count), kBlock, 0, stream>>>(partitions.get(), partition_count, streams.get(), device_tables, codes.get(),

@@ -228,13 +228,17 @@ BatchPlan plan_training_batch(const f::Metadata& meta, const std::vector<std::ui
 namespace {
 
 // Stages 4-8 of mt_batch.hpp.
-std::vector<std::uint32_t> run_mt_stages_on_cpu(BatchPlan& plan, const std::vector<std::int32_t>& codes, const std::vector<std::uint32_t>& fixed,
-                                                const std::vector<std::uint32_t>& adapting, unsigned threads) {
+std::vector<std::uint32_t> run_mt_stages_on_cpu(BatchPlan& plan, const std::vector<std::int32_t>& codes, std::vector<std::uint32_t>& fixed,
+                                                std::vector<std::uint32_t>& adapting, unsigned threads) {
   auto& streams = plan.streams;
   auto& partitions = plan.partitions;
   std::vector<std::uint8_t> classes(plan.samples), staging(plan.staging_bytes);
   parallel_for(streams.size(), threads,
                [&](std::size_t i) { f::batch_mt_classes(streams[i], fixed.data(), adapting.data(), plan.mt_tables.scale_rate, classes.data()); });
+  parallel_for(streams.size(), threads, [&](std::size_t i) {
+    for (std::uint32_t t = 1; t < streams[i].n; ++t)
+      f::batch_mt_head(streams[i], t, plan.mt_tables, codes.data(), fixed.data(), adapting.data(), classes.data());
+  });
   parallel_for(partitions.size(), threads, [&](std::size_t i) {
     f::BatchPartition& p = partitions[i];
     const f::BatchStream& s = streams[p.stream];
@@ -410,11 +414,11 @@ void count_context_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples
 std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads, LpcAdaptingForm form) {
   auto& streams = plan.streams;
   auto& partitions = plan.partitions;
-  const Predicted predicted = run_prediction_on_cpu(plan, samples, threads, form);
+  Predicted predicted = run_prediction_on_cpu(plan, samples, threads, form);
+  if (plan.codec == f::BatchCodec::kMt) return run_mt_stages_on_cpu(plan, predicted.codes, predicted.folded_fixed, predicted.folded_adapting, threads);
   const auto& codes = predicted.codes;
   const auto& folded_fixed = predicted.folded_fixed;
   const auto& folded_adapting = predicted.folded_adapting;
-  if (plan.codec == f::BatchCodec::kMt) return run_mt_stages_on_cpu(plan, codes, folded_fixed, folded_adapting, threads);
 
   // 4-5: partition indices, stream layout.
   parallel_for(partitions.size(), threads, [&](std::size_t i) {

@@ -33,7 +33,7 @@ void encode_stream(const MtTables& tables, const std::int32_t* codes, const std:
   for (std::uint32_t i = 0; i < segments; ++i) {
     const std::uint32_t first = f::mt_segment_first(i, segment_residuals), end = f::mt_segment_end(i, n, segment_residuals);
     buffer.resize(f::mt_max_segment_bytes(end > first ? end - first : 0));
-    const std::uint64_t at = f::mt_encode_segment(tables.set(), codes, z, classes.data(), n, adapt, segment_residuals, i, buffer.data(), buffer.size());
+    const std::uint64_t at = f::mt_encode_segment(tables.set(), codes, z, classes.data(), nullptr, n, adapt, segment_residuals, i, buffer.data(), buffer.size());
     if (i + 1 < segments) f::put_leb128(stream, buffer.size() - at);
     body.insert(body.end(), buffer.begin() + static_cast<std::ptrdiff_t>(at), buffer.end());
   }

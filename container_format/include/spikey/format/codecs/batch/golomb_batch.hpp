@@ -201,19 +201,38 @@ SPIKEY_HD void batch_clamped_difference(const BatchStream& s, std::uint32_t t, c
              : static_cast<std::int16_t>(clamp_history(static_cast<std::int32_t>(static_cast<std::uint32_t>(u[t]) - static_cast<std::uint32_t>(u[t - 1]))));
 }
 
-// Input of tap i (< model.taps()) at time t >= 1: c[t-N .. t-1] (0 before t = 1), then the
+// Where an input of the prediction comes from: in[t + offset] when lo <= t + offset < hi, else 0.
+// Every input of lpc1 and the MiddleOut codecs is such a window on one int16 array (the batch's
+// differences, or a wavelet plane), so a stream's taps are resolved once and each step is then
+// a bounds check and a load, with nothing to look up first.
+struct BatchTap {
+  const std::int16_t* in = nullptr;
+  std::int64_t offset = 0;
+  std::int64_t lo = 1, hi = 0;  // lo >= hi: the input is always 0 (an unused tap, an absent source)
+
+  SPIKEY_HD std::int32_t at(std::uint32_t t) const {
+    const std::int64_t a = std::int64_t{t} + offset;
+    return a >= lo && a < hi ? in[a] : 0;
+  }
+};
+
+// c of a stream's channel at t + offset, inside 1 .. n-1 (its clamped differences, stage 2a).
+SPIKEY_HD BatchTap batch_difference_tap(const BatchStream& stream, const std::int16_t* diffs, std::int64_t offset) {
+  return BatchTap{diffs + stream.sample_offset, offset, 1, std::int64_t{stream.n}};
+}
+
+// Tap i (< model.taps()) of lpc1 at time t >= 1: c[t-N .. t-1] (0 before t = 1), then the
 // source's c_s[t-W .. t+W] (0 outside its 1 .. n_s - 1, and all 0 when the source is absent),
 // as the history and source buffers of lpc_fold_residuals hold them.
+SPIKEY_HD BatchTap batch_lpc_tap(const LpcModel& model, const BatchStream& s, const BatchStream* streams, const std::int16_t* diffs, int i) {
+  if (i < model.order) return batch_difference_tap(s, diffs, i - model.order);
+  if (s.source_stream[0] < 0) return BatchTap{};
+  return batch_difference_tap(streams[s.source_stream[0]], diffs, (i - model.order) - model.source_half_window);
+}
+
 SPIKEY_HD std::int32_t batch_lpc_input(const LpcModel& model, const BatchStream& s, const BatchStream* streams, std::uint32_t t,
                                        const std::int16_t* diffs, int i) {
-  if (i < model.order) {
-    const std::int64_t at = std::int64_t{t} - model.order + i;
-    return at >= 1 ? diffs[s.sample_offset + static_cast<std::uint64_t>(at)] : 0;
-  }
-  if (s.source_stream[0] < 0) return 0;
-  const BatchStream& source = streams[s.source_stream[0]];
-  const std::int64_t at = std::int64_t{t} - model.source_half_window + (i - model.order);
-  return at >= 1 && at < std::int64_t{source.n} ? diffs[source.sample_offset + static_cast<std::uint64_t>(at)] : 0;
+  return batch_lpc_tap(model, s, streams, diffs, i).at(t);
 }
 
 // The adapting variant with the taps spread over the 32 lanes of a warp (stage 2c, the GPU's
@@ -225,34 +244,42 @@ static_assert(kMaxLpcTaps <= 2 * kBatchLanes, "two taps per lane");
 struct BatchLane {
   std::int32_t weight[2] = {0, 0};
   std::int32_t input[2] = {0, 0};
+  BatchTap tap[2];
 };
 
-SPIKEY_HD void batch_lpc_lane_start(const LpcModel& model, const BatchStream& s, const std::int32_t* weight_table, int lane, BatchLane& l) {
+// The lane's inputs at time t (each lane holds taps lane and lane + 32).
+SPIKEY_HD void batch_lane_inputs(const BatchLane& l, std::uint32_t t, std::int32_t* input) {
+  for (int k = 0; k < 2; ++k) input[k] = l.tap[k].at(t);
+}
+
+// The lane's share of the accumulator from its current inputs (exact in int32).
+SPIKEY_HD std::int32_t batch_lane_partial(const BatchLane& l) { return l.weight[0] * l.input[0] + l.weight[1] * l.input[1]; }
+
+SPIKEY_HD void batch_lpc_lane_start(const LpcModel& model, const BatchStream& s, const BatchStream* streams, const std::int16_t* diffs,
+                                    const std::int32_t* weight_table, int lane, BatchLane& l) {
   for (int k = 0; k < 2; ++k) {
     const int i = lane + k * kBatchLanes;
     l.weight[k] = i < model.taps() ? weight_table[s.weights_offset + static_cast<std::uint32_t>(i)] : 0;
+    l.tap[k] = i < model.taps() ? batch_lpc_tap(model, s, streams, diffs, i) : BatchTap{};
   }
-}
-
-// The lane's partial accumulator at time t (its inputs kept for the update).
-SPIKEY_HD std::int32_t batch_lpc_lane_partial(const LpcModel& model, const BatchStream& s, const BatchStream* streams, std::uint32_t t,
-                                              const std::int16_t* diffs, int lane, BatchLane& l) {
-  std::int32_t partial = 0;
-  for (int k = 0; k < 2; ++k) {
-    const int i = lane + k * kBatchLanes;
-    l.input[k] = i < model.taps() ? batch_lpc_input(model, s, streams, t, diffs, i) : 0;
-    partial += l.weight[k] * l.input[k];
-  }
-  return partial;
 }
 
 // From the whole accumulator: the folded residual of time t (every lane computes the same) and
 // the signed residual e for the update.
+// `delta` is u[t] - u[t-1] (batch_code_delta).
+SPIKEY_HD std::int32_t batch_code_delta(const BatchStream& s, std::uint32_t t, const std::int32_t* codes) {
+  return codes[s.sample_offset + t] - codes[s.sample_offset + t - 1];
+}
+
+SPIKEY_HD std::uint32_t batch_lpc_fold(const LpcModel& model, std::int32_t delta, std::int32_t acc, std::int32_t& e) {
+  const std::int32_t p = lpc_prediction(acc, model.weight_shift);
+  e = delta - p;
+  return zigzag_encode(lpc_flip(acc, p, model.weight_shift) ? -e : e);
+}
+
 SPIKEY_HD std::uint32_t batch_lpc_fold(const LpcModel& model, const BatchStream& s, std::uint32_t t, const std::int32_t* codes, std::int32_t acc,
                                        std::int32_t& e) {
-  const std::int32_t p = lpc_prediction(acc, model.weight_shift);
-  e = (codes[s.sample_offset + t] - codes[s.sample_offset + t - 1]) - p;
-  return zigzag_encode(lpc_flip(acc, p, model.weight_shift) ? -e : e);
+  return batch_lpc_fold(model, batch_code_delta(s, t, codes), acc, e);
 }
 
 // The sign-sign update (lms_update, mo_lms_update) on the lane's taps of `taps`.
@@ -275,16 +302,22 @@ SPIKEY_HD std::uint64_t batch_lpc_adapting_in_lanes(const BatchStream& s, const 
                                                     const std::int16_t* diffs, const std::int32_t* weight_table, std::uint32_t* folded) {
   const LpcModel model = batch_model(s, true);
   BatchLane lanes[kBatchLanes];
-  for (int lane = 0; lane < kBatchLanes; ++lane) batch_lpc_lane_start(model, s, weight_table, lane, lanes[lane]);
+  for (int lane = 0; lane < kBatchLanes; ++lane) {
+    batch_lpc_lane_start(model, s, streams, diffs, weight_table, lane, lanes[lane]);
+    batch_lane_inputs(lanes[lane], 1, lanes[lane].input);
+  }
   std::uint64_t sum = 0;
   for (std::uint32_t t = 1; t < s.n; ++t) {
     std::int32_t acc = 0;
-    for (int lane = 0; lane < kBatchLanes; ++lane) acc += batch_lpc_lane_partial(model, s, streams, t, diffs, lane, lanes[lane]);
+    for (int lane = 0; lane < kBatchLanes; ++lane) acc += batch_lane_partial(lanes[lane]);
     std::int32_t e = 0;
-    const std::uint32_t out = batch_lpc_fold(model, s, t, codes, acc, e);
+    const std::uint32_t out = batch_lpc_fold(model, batch_code_delta(s, t, codes), acc, e);
     folded[s.sample_offset + t - 1] = out;
     sum += out;
-    for (int lane = 0; lane < kBatchLanes; ++lane) batch_lpc_lane_update(model, lane, e, lanes[lane]);
+    for (int lane = 0; lane < kBatchLanes; ++lane) {
+      batch_lpc_lane_update(model, lane, e, lanes[lane]);
+      batch_lane_inputs(lanes[lane], t + 1, lanes[lane].input);
+    }
   }
   return sum;
 }
@@ -359,26 +392,27 @@ SPIKEY_HD void batch_wavelet_level(const BatchStream& s, int level, std::uint32_
   batch_wavelet_plane(planes, stride, level, true)[s.sample_offset + tau] = static_cast<std::int16_t>(clamp_wavelet((high + half) >> kDmeyShift));
 }
 
-// Input of tap i (< m.taps()) at time t >= 1, in mo_inputs' order: c[t-N .. t-1], the
-// features after sample t-1 (d_1..d_L, a_L), each source's c_k[t-W .. t+W]; zero outside each
-// channel's 1..n-1. None depends on the weights, so both variants read them from the planes.
-SPIKEY_HD std::int32_t batch_mo_input(const MoModel& m, const BatchStream& s, const BatchStream* streams, std::uint32_t t, const std::int16_t* diffs,
-                                      const std::int16_t* planes, std::uint64_t stride, int i) {
-  if (i < m.order) {
-    const std::int64_t at = std::int64_t{t} - m.order + i;
-    return at >= 1 ? diffs[s.sample_offset + static_cast<std::uint64_t>(at)] : 0;
-  }
+// Tap i (< m.taps()) at time t >= 1, in mo_inputs' order: c[t-N .. t-1], the features after
+// sample t-1 (d_1..d_L, a_L), each source's c_k[t-W .. t+W]; zero outside each channel's
+// 1..n-1. None depends on the weights, so both variants read them from the planes.
+SPIKEY_HD BatchTap batch_mo_tap(const MoModel& m, const BatchStream& s, const BatchStream* streams, const std::int16_t* diffs,
+                                const std::int16_t* planes, std::uint64_t stride, int i) {
+  if (i < m.order) return batch_difference_tap(s, diffs, i - m.order);
   i -= m.order;
   if (i < m.wavelet_taps()) {
     const bool approximation = i == m.levels;
-    return batch_wavelet_plane(const_cast<std::int16_t*>(planes), stride, approximation ? m.levels : i + 1, !approximation)[s.sample_offset + t - 1];
+    const std::int16_t* plane = batch_wavelet_plane(const_cast<std::int16_t*>(planes), stride, approximation ? m.levels : i + 1, !approximation);
+    return BatchTap{plane + s.sample_offset, -1, 0, std::int64_t{s.n}};  // the value after sample t-1
   }
   i -= m.wavelet_taps();
   const int k = i / m.source_taps(), j = i % m.source_taps();
-  if (s.source_stream[k] < 0) return 0;
-  const BatchStream& source = streams[s.source_stream[k]];
-  const std::int64_t at = std::int64_t{t} - m.half_window + j;
-  return at >= 1 && at < std::int64_t{source.n} ? diffs[source.sample_offset + static_cast<std::uint64_t>(at)] : 0;
+  if (s.source_stream[k] < 0) return BatchTap{};
+  return batch_difference_tap(streams[s.source_stream[k]], diffs, j - m.half_window);
+}
+
+SPIKEY_HD std::int32_t batch_mo_input(const MoModel& m, const BatchStream& s, const BatchStream* streams, std::uint32_t t, const std::int16_t* diffs,
+                                      const std::int16_t* planes, std::uint64_t stride, int i) {
+  return batch_mo_tap(m, s, streams, diffs, planes, stride, i).at(t);
 }
 
 SPIKEY_HD void batch_mo_inputs(const MoModel& m, const BatchStream& s, const BatchStream* streams, std::uint32_t t, const std::int16_t* diffs,
@@ -390,18 +424,15 @@ SPIKEY_HD void batch_mo_inputs(const MoModel& m, const BatchStream& s, const Bat
 // recent differences and the linear prediction), then the residual, written as the codec
 // stores it (mo: folded at t-1; mt: z at t) unless `folded` is null (a warp's other lanes).
 // Returns stage 3's cost of it; e is the residual.
-SPIKEY_HD std::uint64_t batch_mo_finish(const MoModel& m, const BatchStream& s, std::uint32_t t, const std::int32_t* codes, const std::int16_t* diffs,
+SPIKEY_HD std::uint64_t batch_mo_finish(const MoModel& m, const BatchStream& s, std::uint32_t t, std::int32_t delta, const std::int16_t* diffs,
                                         std::int32_t acc, std::int32_t& e, std::uint32_t* folded) {
   if (m.uses_network()) {
     std::int32_t recent[kNetHistory];
-    for (int k = 0; k < kNetHistory; ++k) {
-      const std::int64_t at = std::int64_t{t} - kNetHistory + k;
-      recent[k] = at >= 1 ? diffs[s.sample_offset + static_cast<std::uint64_t>(at)] : 0;
-    }
+    for (int k = 0; k < kNetHistory; ++k) recent[k] = batch_difference_tap(s, diffs, k - kNetHistory).at(t);
     acc += mo_network_correction(*m.network, m.net_input_gain, m.net_output_gain, recent, lpc_prediction(acc, m.weight_shift), nullptr);
   }
   const std::int32_t p = lpc_prediction(acc, m.weight_shift);
-  e = (codes[s.sample_offset + t] - codes[s.sample_offset + t - 1]) - p;
+  e = delta - p;
   if (s.codec == BatchCodec::kMt) {
     if (folded != nullptr) reinterpret_cast<std::int32_t*>(folded + s.sample_offset)[t] = e;  // int32 and uint32 may alias
     return static_cast<std::uint64_t>(e < 0 ? -std::int64_t{e} : std::int64_t{e});
@@ -426,29 +457,20 @@ SPIKEY_HD void batch_mo_fixed_residual(const BatchStream& s, const BatchStream* 
   std::int32_t acc = 0;
   for (int i = 0; i < m.taps(); ++i) acc += weight_table[s.weights_offset + static_cast<std::uint32_t>(i)] * x[i];
   std::int32_t e = 0;
-  batch_mo_finish(m, s, t, codes, diffs, acc, e, folded);
+  batch_mo_finish(m, s, t, batch_code_delta(s, t, codes), diffs, acc, e, folded);
 }
 
 // The adapting variant of a stream whose network has no state, in the warp form (as lpc1's:
 // lane l holds taps l and l + 32 of at most kMaxMoTaps = 41, the linear accumulator is the sum
 // of the lanes' partial sums, every lane derives the same residual and adapts its own taps).
 static_assert(kMaxMoTaps <= 2 * kBatchLanes, "two taps per lane");
-SPIKEY_HD void batch_mo_lane_start(const MoModel& m, const BatchStream& s, const std::int32_t* weight_table, int lane, BatchLane& l) {
+SPIKEY_HD void batch_mo_lane_start(const MoModel& m, const BatchStream& s, const BatchStream* streams, const std::int16_t* diffs,
+                                   const std::int16_t* planes, std::uint64_t stride, const std::int32_t* weight_table, int lane, BatchLane& l) {
   for (int k = 0; k < 2; ++k) {
     const int i = lane + k * kBatchLanes;
     l.weight[k] = i < m.taps() ? weight_table[s.weights_offset + static_cast<std::uint32_t>(i)] : 0;
+    l.tap[k] = i < m.taps() ? batch_mo_tap(m, s, streams, diffs, planes, stride, i) : BatchTap{};
   }
-}
-
-SPIKEY_HD std::int32_t batch_mo_lane_partial(const MoModel& m, const BatchStream& s, const BatchStream* streams, std::uint32_t t,
-                                             const std::int16_t* diffs, const std::int16_t* planes, std::uint64_t stride, int lane, BatchLane& l) {
-  std::int32_t partial = 0;
-  for (int k = 0; k < 2; ++k) {
-    const int i = lane + k * kBatchLanes;
-    l.input[k] = i < m.taps() ? batch_mo_input(m, s, streams, t, diffs, planes, stride, i) : 0;
-    partial += l.weight[k] * l.input[k];
-  }
-  return partial;
 }
 
 // The CPU's reference of the warp form (lanes in a loop); returns stage 3's sum.
@@ -457,15 +479,21 @@ SPIKEY_HD std::uint64_t batch_mo_adapting_in_lanes(const BatchStream& s, const B
                                                    const MoNetwork* network, std::uint32_t* folded) {
   const MoModel m = batch_mo_model(s, true, network);
   BatchLane lanes[kBatchLanes];
-  for (int lane = 0; lane < kBatchLanes; ++lane) batch_mo_lane_start(m, s, weight_table, lane, lanes[lane]);
+  for (int lane = 0; lane < kBatchLanes; ++lane) {
+    batch_mo_lane_start(m, s, streams, diffs, planes, stride, weight_table, lane, lanes[lane]);
+    batch_lane_inputs(lanes[lane], 1, lanes[lane].input);
+  }
   if (s.codec == BatchCodec::kMt) folded[s.sample_offset] = 0;  // z[0]
   std::uint64_t sum = 0;
   for (std::uint32_t t = 1; t < s.n; ++t) {
     std::int32_t acc = 0;
-    for (int lane = 0; lane < kBatchLanes; ++lane) acc += batch_mo_lane_partial(m, s, streams, t, diffs, planes, stride, lane, lanes[lane]);
+    for (int lane = 0; lane < kBatchLanes; ++lane) acc += batch_lane_partial(lanes[lane]);
     std::int32_t e = 0;
-    sum += batch_mo_finish(m, s, t, codes, diffs, acc, e, folded);
-    for (int lane = 0; lane < kBatchLanes; ++lane) batch_lane_update(m.lms_step, m.taps(), lane, e, lanes[lane]);
+    sum += batch_mo_finish(m, s, t, batch_code_delta(s, t, codes), diffs, acc, e, folded);
+    for (int lane = 0; lane < kBatchLanes; ++lane) {
+      batch_lane_update(m.lms_step, m.taps(), lane, e, lanes[lane]);
+      batch_lane_inputs(lanes[lane], t + 1, lanes[lane].input);
+    }
   }
   return sum;
 }

@@ -6,6 +6,8 @@
 //
 //   4 per stream     batch_mt_classes           each residual's scale class (one pass: the scale
 //                                               runs on across segments)
+//   5a per residual  batch_mt_head              each residual's bucket symbol (mt_residual_head),
+//                                               into the slots of the variant stage 3 did not take
 //   5 per segment    batch_mt_encode_segment    rANS, backwards, into the segment's staging buffer
 //   6 per stream     batch_mt_lay_out_stream    directory, segment offsets, stream bytes and words
 //   7 all streams    exclusive prefix sum of words -> BatchStream::word_offset (CUB on the GPU)
@@ -33,13 +35,26 @@ SPIKEY_HD void batch_mt_classes(const BatchStream& s, const std::uint32_t* fixed
   mt_residual_classes(batch_mt_residuals(s, fixed, adapting), s.n, scale_rate, classes + s.sample_offset);
 }
 
-// Stage 5. `segment` is the partition's index within its stream.
+// Stage 5a's slots: those of the variant stage 3 did not choose, unread once the choice is made.
+SPIKEY_HD std::uint32_t* batch_mt_head_slots(const BatchStream& s, std::uint32_t* fixed, std::uint32_t* adapting) {
+  return (s.adapt ? fixed : adapting) + s.sample_offset;
+}
+
+// Stage 5a at t (1 .. n-1), after stage 4: the residual's head.
+SPIKEY_HD void batch_mt_head(const BatchStream& s, std::uint32_t t, const MtTableSet& tables, const std::int32_t* codes, std::uint32_t* fixed,
+                             std::uint32_t* adapting, const std::uint8_t* classes) {
+  const std::int32_t* z = batch_mt_residuals(s, fixed, adapting);
+  batch_mt_head_slots(s, fixed, adapting)[t] = mt_residual_head(tables, classes[s.sample_offset + t], mt_base(codes + s.sample_offset, z, t), z[t]);
+}
+
+// Stage 5, after 5a. `segment` is the partition's index within its stream.
 SPIKEY_HD void batch_mt_encode_segment(BatchPartition& p, std::uint32_t segment, const BatchStream& s, const MtTableSet& tables,
-                                       const std::int32_t* codes, const std::uint32_t* fixed, const std::uint32_t* adapting,
-                                       const std::uint8_t* classes, std::uint8_t* staging) {
+                                       const std::int32_t* codes, std::uint32_t* fixed, std::uint32_t* adapting, const std::uint8_t* classes,
+                                       std::uint8_t* staging) {
   const std::uint64_t capacity = mt_max_segment_bytes(p.count);
-  const std::uint64_t from = mt_encode_segment(tables, codes + s.sample_offset, batch_mt_residuals(s, fixed, adapting), classes + s.sample_offset,
-                                               s.n, s.adapt != 0, s.partition_size, segment, staging + p.staging_offset, capacity);
+  const std::uint64_t from =
+      mt_encode_segment(tables, codes + s.sample_offset, batch_mt_residuals(s, fixed, adapting), classes + s.sample_offset,
+                        batch_mt_head_slots(s, fixed, adapting), s.n, s.adapt != 0, s.partition_size, segment, staging + p.staging_offset, capacity);
   p.staged_from = static_cast<std::uint32_t>(from);
   p.bytes = static_cast<std::uint32_t>(capacity - from);
 }

@@ -125,17 +125,26 @@ SPIKEY_HD std::uint32_t mt_cum(const MtTable& t, std::uint32_t u) {
 
 // A residual's symbols (at most 4), as cm_residual_symbols: the bucket, its low bits under a
 // shift, or the escape and the residual as an integer.
-SPIKEY_HD int mt_residual_symbols(const MtTable& t, std::int32_t z, CmSymbol* symbols) {
+// The bucket symbol of z (the first of its symbols) when the table codes z's bucket; false when
+// z takes the escape.
+SPIKEY_HD bool mt_bucket_symbol(const MtTable& t, std::int32_t z, CmSymbol& symbol) {
   const std::int32_t j = cm_bucket(z, t.shift);
-  if (j >= -t.half_width && j <= t.half_width) {
-    const std::uint32_t u = zigzag_encode(j);
-    const std::uint32_t freq = u < t.central ? t.cum[u + 1] - t.cum[u] : t.frequency(u);
-    if (freq != 0) {
-      symbols[0] = {mt_cum(t, u), freq};
-      if (t.shift == 0) return 1;
-      symbols[1] = cm_raw_symbol(cm_low_bits(z, j, t.shift), t.shift);
-      return 2;
-    }
+  if (j < -t.half_width || j > t.half_width) return false;
+  const std::uint32_t u = zigzag_encode(j);
+  const std::uint32_t freq = u < t.central ? t.cum[u + 1] - t.cum[u] : t.frequency(u);
+  if (freq == 0) return false;
+  symbol = {mt_cum(t, u), freq};
+  return true;
+}
+
+// The symbol of z's low bits under a shift (after its bucket symbol).
+SPIKEY_HD CmSymbol mt_low_bits_symbol(std::int32_t z, int shift) { return cm_raw_symbol(cm_low_bits(z, cm_bucket(z, shift), shift), shift); }
+
+SPIKEY_HD int mt_residual_symbols(const MtTable& t, std::int32_t z, CmSymbol* symbols) {
+  if (mt_bucket_symbol(t, z, symbols[0])) {
+    if (t.shift == 0) return 1;
+    symbols[1] = mt_low_bits_symbol(z, t.shift);
+    return 2;
   }
   symbols[0] = {0, kCmEscapeFrequency};
   return 1 + cm_integer_symbols(z, symbols + 1);

@@ -42,11 +42,25 @@ SPIKEY_HD std::uint64_t mt_max_segment_bytes(std::uint32_t residuals) { return k
 // segments), then every segment on its own, backwards, into a buffer of its own.
 
 // classes[t] for t = 1 .. n-1: the class of the scale before residual t (cm_class_of).
+// The residuals are read kMtClassesAhead at a time before any class is stored: the scale chain
+// is sequential, and a GPU runs a stream per thread, so the loads must overlap one another.
+inline constexpr std::uint32_t kMtClassesAhead = 8;
 SPIKEY_HD void mt_residual_classes(const std::int32_t* z, std::uint32_t n, int scale_rate, std::uint8_t* classes) {
   std::int32_t scale = kCmScaleStart;
-  for (std::uint32_t t = 1; t < n; ++t) {
-    classes[t] = static_cast<std::uint8_t>(cm_class_of(scale));
-    scale = cm_next_scale(scale, z[t], scale_rate);
+  for (std::uint32_t t = 1; t < n; t += kMtClassesAhead) {
+    std::int32_t ahead[kMtClassesAhead];
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+    for (std::uint32_t k = 0; k < kMtClassesAhead; ++k) ahead[k] = t + k < n ? z[t + k] : 0;
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+    for (std::uint32_t k = 0; k < kMtClassesAhead; ++k) {
+      if (t + k >= n) break;
+      classes[t + k] = static_cast<std::uint8_t>(cm_class_of(scale));
+      scale = cm_next_scale(scale, ahead[k], scale_rate);
+    }
   }
 }
 
@@ -63,21 +77,75 @@ SPIKEY_HD std::uint8_t* mt_finish_segment(RansEncoder& rans) {
   return first;
 }
 
+// A residual's head: its bucket symbol packed as cum | freq << 16 (both below 2^16: an escape
+// takes 16 of the 2^16), or 0 when it takes the escape. The heads of a stream do not depend on
+// one another (unlike the rANS state), so a GPU finds them all in parallel and the sequential
+// segment pass (mt_put_residual) then needs no table lookups for all but escaped residuals.
+SPIKEY_HD std::uint32_t mt_residual_head(const MtTableSet& tables, int k, std::int32_t base, std::int32_t z) {
+  CmSymbol bucket;
+  if (!mt_bucket_symbol(mt_table_of(tables, k, base), z, bucket)) return 0;
+  return bucket.cum | (bucket.freq << 16);
+}
+
+// Puts residual z (head from mt_residual_head, `shift` its class's) into the encoder. A head of
+// 0 is the escape, which needs no table.
+SPIKEY_HD void mt_put_residual(RansEncoder& rans, int shift, std::int32_t z, std::uint32_t head) {
+  if (head != 0) {
+    if (shift != 0) {
+      const CmSymbol low = mt_low_bits_symbol(z, shift);
+      rans.put(low.cum, low.freq);  // rANS codes backwards: the low bits before their bucket
+    }
+    rans.put(head & 0xffffu, head >> 16);
+    return;
+  }
+  CmSymbol symbols[4];
+  symbols[0] = {0, kCmEscapeFrequency};
+  mt_put_symbols(rans, symbols, 1 + cm_integer_symbols(z, symbols + 1));
+}
+
+// The predicted code of residual t (the table's phase): u[t] - z[t].
+SPIKEY_HD std::int32_t mt_base(const std::int32_t* codes, const std::int32_t* z, std::uint32_t t) {
+  return static_cast<std::int32_t>(static_cast<std::uint32_t>(codes[t]) - static_cast<std::uint32_t>(z[t]));
+}
+
 // Codes segment i of a stream of n samples (codes u, residuals z and classes of t = 1 .. n-1,
 // the adapt flag) into the last bytes of `buffer`, which holds `capacity` >=
-// mt_max_segment_bytes(residuals of the segment) bytes. Returns the offset in `buffer` of
-// the segment's first byte; the segment ends at buffer + capacity.
+// mt_max_segment_bytes(residuals of the segment) bytes. `heads` holds each residual's
+// mt_residual_head at t, or is null (then they are found here). Returns the offset in `buffer`
+// of the segment's first byte; the segment ends at buffer + capacity. The residuals are read
+// kMtSegmentAhead at a time before they are coded, so that a GPU thread's loads overlap.
+inline constexpr std::uint32_t kMtSegmentAhead = 8;
 SPIKEY_HD std::uint64_t mt_encode_segment(const MtTableSet& tables, const std::int32_t* codes, const std::int32_t* z, const std::uint8_t* classes,
-                                          std::uint32_t n, bool adapt, std::uint32_t segment_residuals, std::uint32_t i, std::uint8_t* buffer,
-                                          std::uint64_t capacity) {
+                                          const std::uint32_t* heads, std::uint32_t n, bool adapt, std::uint32_t segment_residuals, std::uint32_t i,
+                                          std::uint8_t* buffer, std::uint64_t capacity) {
   RansEncoder rans{kRansLow, buffer + capacity};
   const std::uint32_t first = mt_segment_first(i, segment_residuals), end = mt_segment_end(i, n, segment_residuals);
-  CmSymbol symbols[4];
-  for (std::uint32_t t = end; t-- > first;) {
-    const auto base = static_cast<std::int32_t>(static_cast<std::uint32_t>(codes[t]) - static_cast<std::uint32_t>(z[t]));
-    mt_put_symbols(rans, symbols, mt_residual_symbols(mt_table_of(tables, classes[t], base), z[t], symbols));
+  for (std::uint32_t t = end; t > first;) {  // backwards: residuals t-1, t-2, ...
+    std::int32_t residual[kMtSegmentAhead];
+    std::uint32_t head[kMtSegmentAhead];
+    int shift[kMtSegmentAhead];
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+    for (std::uint32_t k = 0; k < kMtSegmentAhead; ++k) {
+      if (t - first <= k) break;
+      const std::uint32_t at = t - 1 - k;
+      const int c = classes[at];
+      residual[k] = z[at];
+      shift[k] = tables.shift[c];
+      head[k] = heads != nullptr ? heads[at] : mt_residual_head(tables, c, mt_base(codes, z, at), residual[k]);
+    }
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+    for (std::uint32_t k = 0; k < kMtSegmentAhead; ++k) {
+      if (t - first <= k) break;
+      mt_put_residual(rans, shift[k], residual[k], head[k]);
+    }
+    t = t - first > kMtSegmentAhead ? t - kMtSegmentAhead : first;
   }
   if (i == 0) {
+    CmSymbol symbols[4];
     symbols[0] = cm_raw_symbol(adapt ? 1u : 0u, 1);
     mt_put_symbols(rans, symbols, 1 + cm_integer_symbols(codes[0], symbols + 1));
   }
