@@ -135,6 +135,9 @@ struct MoTrainingOptions {
   // The network stage's candidate gains: each channel's fixed-weight residual cost over the
   // training chunks with the network at each candidate gain; empty: the lockstep kernels here.
   BatchPredictor batch_predictor;
+  // When set, the network stage's parts are timed into it ("network: steps", "network: epochs",
+  // "network: gains"), so a run shows which part of that phase its backend spends time in.
+  std::vector<std::pair<std::string, double>>* network_phase_seconds = nullptr;
 };
 
 // The recording's topology for the MiddleOut codecs (`spikey topology`), from the surveyed

@@ -26,8 +26,11 @@ void train_middle_out(const Recording& recording, format::Metadata& meta, const 
   const Topology& topology = options.topology ? *options.topology : computed;
   train_mo_predictors(recording, meta, training, &topology);
   model.training_seconds.emplace_back("predictors", phase.lap());
+  std::vector<std::pair<std::string, double>> network_parts;
+  training.network_phase_seconds = &network_parts;
   train_mo_network(recording, meta, training);
   model.training_seconds.emplace_back("network", phase.lap());
+  model.training_seconds.insert(model.training_seconds.end(), network_parts.begin(), network_parts.end());
   model.topology = topology;
 }
 

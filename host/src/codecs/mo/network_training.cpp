@@ -13,6 +13,7 @@
 #include "codecs/mo/gru_training.hpp"
 #include "spikey/host/batch_encoder.hpp"
 #include "spikey/host/parallel.hpp"
+#include "spikey/host/stopwatch.hpp"
 #include "codecs/mo/normal_sums.hpp"
 #include "codecs/mo/relu_training.hpp"
 #include "codecs/training_common.hpp"
@@ -177,6 +178,10 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
   const std::size_t channels = meta.channels.size();
   const auto chunks = training_chunks(meta, kChannelSamples);
   const int shift = static_cast<int>(meta.codec.weight_shift);
+  Stopwatch part_time;
+  const auto part_done = [&](const char* name) {
+    if (options.network_phase_seconds != nullptr) options.network_phase_seconds->emplace_back(name, part_time.lap());
+  };
 
   // Pass 1: each channel's spread of differences, and every stride-th step for training (for
   // the GRU, every stride-th window of kGruWindow consecutive steps).
@@ -259,6 +264,7 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
   }
   steps.clear();
   steps.shrink_to_fit();
+  part_done("network: steps");
   if (y.size() < kMinChannelSteps) return kNothingFitted;
 
   Random random{options.network_seed};
@@ -297,6 +303,8 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
     train_float_then_quantized(run, y.size(), train, random, params);
     network = quantized_relu(run.layout, params);
   }
+
+  part_done("network: epochs");
 
   // Pass 2: each channel's residual magnitude with the exact integer network at each candidate
   // output gain, against the linear predictor's.
@@ -393,6 +401,7 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
     if (k != kNominal) others.push_back(k);
   if (any_promising) sweep_candidates(others, promising);
 
+  part_done("network: gains");
   bool any = false;
   std::uint64_t total = 0;
   for (std::size_t c = 0; c < channels; ++c) {
