@@ -251,7 +251,7 @@ void expect_slices_merge(const std::vector<fs::path>& inputs, host::EncodeOption
       words.push_back(host::run_batch_on_cpu(slice, part, 2));
     }
     auto plan = whole;
-    const auto merged = host::merge_slices(plan, slices, words);
+    const auto merged = host::merge_slices(plan, slices, {words.begin(), words.end()});
     EXPECT_EQ(merged, reference) << "cut at chunk " << cut;
     const auto a = host::assemble_batch(plan, merged, samples);
     const auto b = host::assemble_batch(reference_plan, reference, samples);

@@ -436,7 +436,7 @@ struct BatchEncoder::Slot {
       lpc_fixed_kernel<<<per_stream, kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), diffs.get(), weights.get(), folded_fixed.get());
       SPIKEY_CUDA_CHECK_LAUNCH(stream);
       if (lpc_adapting_by_thread())
-        lpc_adapting_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), diffs.get(), weights.get(),
+        lpc_adapting_kernel<<<sequential_blocks_for(stream_count), kSequentialBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), diffs.get(), weights.get(),
                                                                              folded_adapting.get());
       else
         lpc_adapting_warp_kernel<<<blocks_for(std::uint64_t{f::kBatchLanes} * stream_count), kBlock, 0, stream>>>(
@@ -458,7 +458,7 @@ struct BatchEncoder::Slot {
       mo_adapting_warp_kernel<<<blocks_for(std::uint64_t{f::kBatchLanes} * stream_count), kBlock, 0, stream>>>(
           streams.get(), stream_count, codes.get(), diffs.get(), level_planes, plan.samples, weights.get(), network_on_device, folded_adapting.get());
       SPIKEY_CUDA_CHECK_LAUNCH(stream);
-      fold_kernel<<<blocks_for(2ull * stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), weights.get(), network_on_device,
+      fold_kernel<<<sequential_blocks_for(2ull * stream_count), kSequentialBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), weights.get(), network_on_device,
                                                                           scratch.get(), scratch_offset.get(), folded_fixed.get(), folded_adapting.get());
     }
     SPIKEY_CUDA_CHECK_LAUNCH(stream);
@@ -471,24 +471,24 @@ struct BatchEncoder::Slot {
       return;
     }
     if (mt) {
-      mt_classes_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, folded_fixed.get(), folded_adapting.get(),
+      mt_classes_kernel<<<sequential_blocks_for(stream_count), kSequentialBlock, 0, stream>>>(streams.get(), stream_count, folded_fixed.get(), folded_adapting.get(),
                                                                          plan.mt_tables.scale_rate, classes.reserve(plan.samples));
       SPIKEY_CUDA_CHECK_LAUNCH(stream);
       mt_heads_kernel<<<std::max(1u, std::min(stream_count, 65535u)), kBlock, 0, stream>>>(streams.get(), stream_count, device_tables, codes.get(),
                                                                                            folded_fixed.get(), folded_adapting.get(), classes.get());
       SPIKEY_CUDA_CHECK_LAUNCH(stream);
       if (partition_count > 0) {
-        mt_encode_kernel<<<blocks_for(partition_count), kBlock, 0, stream>>>(partitions.get(), partition_count, streams.get(), device_tables, codes.get(),
+        mt_encode_kernel<<<sequential_blocks_for(partition_count), kSequentialBlock, 0, stream>>>(partitions.get(), partition_count, streams.get(), device_tables, codes.get(),
                                                                              folded_fixed.get(), folded_adapting.get(), classes.get(),
                                                                              staging.reserve(plan.staging_bytes));
         SPIKEY_CUDA_CHECK_LAUNCH(stream);
       }
     } else if (partition_count > 0) {
-      choose_index_kernel<<<blocks_for(partition_count), kBlock, 0, stream>>>(partitions.get(), partition_count, streams.get(),
+      choose_index_kernel<<<sequential_blocks_for(partition_count), kSequentialBlock, 0, stream>>>(partitions.get(), partition_count, streams.get(),
                                                                               folded_fixed.get(), folded_adapting.get());
       SPIKEY_CUDA_CHECK_LAUNCH(stream);
     }
-    lay_out_kernel<<<blocks_for(stream_count), kBlock, 0, stream>>>(streams.get(), stream_count, partitions.get(), stream_words.get(), mt);
+    lay_out_kernel<<<sequential_blocks_for(stream_count), kSequentialBlock, 0, stream>>>(streams.get(), stream_count, partitions.get(), stream_words.get(), mt);
     SPIKEY_CUDA_CHECK_LAUNCH(stream);
     SPIKEY_CUDA_TRY(cudaEventRecord(stage_done[2], stream));
     std::size_t temp_bytes = 0;
@@ -574,7 +574,7 @@ struct BatchEncoder::Slot {
       count_codes_kernel<<<std::min(stream_count, 65535u), kBlock, 0, stream>>>(streams.get(), stream_count, counted.get(), codes.get(),
                                                                                 count_codes.get());
       SPIKEY_CUDA_CHECK_LAUNCH(stream);
-      count_magnitudes_kernel<<<blocks_for(std::uint64_t{stream_count} * f::kCountRates), kBlock, 0, stream>>>(
+      count_magnitudes_kernel<<<sequential_blocks_for(std::uint64_t{stream_count} * f::kCountRates), kSequentialBlock, 0, stream>>>(
           streams.get(), stream_count, counted.get(), folded_fixed.get(), folded_adapting.get(), count_magnitudes.get());
       SPIKEY_CUDA_CHECK_LAUNCH(stream);
     }
@@ -587,7 +587,8 @@ struct BatchEncoder::Slot {
         cudaMemcpy(counts.magnitudes.data(), count_magnitudes.get(), f::kCountMagnitudeSlots * sizeof(std::uint64_t), cudaMemcpyDeviceToHost));
   }
 
-  std::vector<std::uint32_t> finish(BatchTiming& timing) {
+  // The slot's words, in its pinned download buffer (valid until the slot's next launch).
+  std::span<const std::uint32_t> finish(BatchTiming& timing) {
     SPIKEY_CUDA_TRY(cudaStreamSynchronize(stream));
     float ms = 0;
     SPIKEY_CUDA_TRY(cudaEventElapsedTime(&ms, started, finished));
@@ -598,7 +599,7 @@ struct BatchEncoder::Slot {
       timing.stage_seconds[i] += ms / 1e3;
       previous = stage_done[i];
     }
-    return {staged_words.get(), staged_words.get() + total};
+    return {staged_words.get(), total};
   }
 
   // Waits for whatever is queued on the slot, ignoring its errors (the first one is already
@@ -631,7 +632,7 @@ std::vector<std::uint32_t> BatchEncoder::encode(host::BatchPlan& plan, std::span
   std::vector<host::BatchPlan> slices;
   slices.push_back(host::slice_plan(plan, 0, cut));
   if (cut < chunks) slices.push_back(host::slice_plan(plan, cut, chunks));
-  std::vector<std::vector<std::uint32_t>> words;
+  std::vector<std::span<const std::uint32_t>> words;
   try {
     for (std::size_t k = 0; k < slices.size(); ++k) {
       const std::uint64_t offset = plan.chunk_sample_offset[k == 0 ? 0 : cut];

@@ -18,6 +18,16 @@ constexpr int kBlock = 256;
 
 unsigned blocks_for(std::uint64_t threads) { return static_cast<unsigned>(std::max<std::uint64_t>(1, (threads + kBlock - 1) / kBlock)); }
 
+// Kernels whose threads each run a long sequential loop (a stream's scale chain, a segment's
+// rANS run, a partition's index search): there are few such threads (a few thousand), and in
+// 256-thread blocks they filled a fifth of the H200's 132 multiprocessors and waited on their
+// memory there; in warp-sized blocks they spread over all of them.
+constexpr int kSequentialBlock = 32;
+
+unsigned sequential_blocks_for(std::uint64_t threads) {
+  return static_cast<unsigned>(std::max<std::uint64_t>(1, (threads + kSequentialBlock - 1) / kSequentialBlock));
+}
+
 // Memory that only grows (a slot serves batches of similar size again and again): device memory,
 // or page-locked host memory, so that copies run asynchronously on the slot's stream.
 enum class Memory { device, pinned };

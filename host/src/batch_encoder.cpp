@@ -489,8 +489,12 @@ BatchPlan slice_plan(const BatchPlan& plan, std::size_t first, std::size_t end) 
   return slice;
 }
 
-std::vector<std::uint32_t> merge_slices(BatchPlan& plan, std::vector<BatchPlan>& slices, std::vector<std::vector<std::uint32_t>>& words) {
+std::vector<std::uint32_t> merge_slices(BatchPlan& plan, const std::vector<BatchPlan>& slices,
+                                        const std::vector<std::span<const std::uint32_t>>& words) {
   std::vector<std::uint32_t> merged;
+  std::size_t total = 0;
+  for (const auto& w : words) total += w.size();
+  merged.reserve(total);
   std::uint32_t stream = 0, partition = 0;
   for (std::size_t k = 0; k < slices.size(); ++k) {
     for (const auto& s : slices[k].streams) {

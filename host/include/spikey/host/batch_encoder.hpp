@@ -110,9 +110,11 @@ std::vector<std::int16_t> gather_chunks(const Recording& recording, const format
 // CUDA executor runs slices on separate CUDA streams to overlap transfers and compute).
 BatchPlan slice_plan(const BatchPlan& plan, std::size_t first, std::size_t end);
 
-// Runs `slices` consecutive slices of the plan with `executor` (sequentially here) and merges
-// their words and per-stream results back into the plan: what running the whole plan gives.
-std::vector<std::uint32_t> merge_slices(BatchPlan& plan, std::vector<BatchPlan>& slices, std::vector<std::vector<std::uint32_t>>& words);
+// Merges the words and per-stream results of consecutive slices of the plan (run on their own)
+// back into the plan: what running the whole plan gives. The words are copied once, from
+// wherever the slices left them (the CUDA executor: its pinned download buffers).
+std::vector<std::uint32_t> merge_slices(BatchPlan& plan, const std::vector<BatchPlan>& slices,
+                                        const std::vector<std::span<const std::uint32_t>>& words);
 
 // Chunk payloads (and decoded-sample checksums) from an executed batch, chunks on `threads`
 // threads (the stream checks and checksums are a pass over every sample).
