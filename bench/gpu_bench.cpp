@@ -62,6 +62,7 @@ struct Workload {
   std::vector<Batch> batches;
   std::uint64_t bytes = 0;  // sample bytes
   double cpu_compress_seconds = 0;
+  std::vector<std::pair<std::string, double>> cpu_compress_phases;
   std::vector<host::NormalSumsBatch> training;  // the least-squares pass's batches, sums filled on the CPU
   std::uint64_t training_bytes = 0;
 };
@@ -99,8 +100,10 @@ Workload prepare(const host::Recording& recording, const Options& o, const host:
     w.training_bytes += batch.samples.size() * 2;
   };
   const host::Stopwatch train;
-  host::compress(recording, archive, options);  // trains the predictors (CPU) and gives the reference archive
+  const auto reference = host::compress(recording, archive, options);  // trains the predictors (CPU) and gives the reference archive
   w.cpu_compress_seconds = train.seconds();
+  w.cpu_compress_phases = reference.phase_seconds;
+  for (const auto& [phase, seconds] : reference.phase_seconds) std::fprintf(stderr, "reference phase %-34s %8.3f s\n", phase.c_str(), seconds);
   const format::ArchiveReader reader(archive);
   w.meta = reader.metadata();
   std::fprintf(stderr, "reference: CPU compress (training + encode, %u threads) %.2f s; level %s: codec %s\n", options.threads,
@@ -243,6 +246,7 @@ int run(const Options& o) {
   report["batches"] = w.batches.size();
   report["duration_seconds"] = duration;
   report["cpu_compress_seconds_all_threads"] = w.cpu_compress_seconds;
+  for (const auto& [phase, seconds] : w.cpu_compress_phases) report["cpu_compress_phases"].push_back({{"phase", phase}, {"seconds", seconds}});
   report["parity"] = true;
 
   std::printf("%-26s %10s %10s %12s\n", "what", "ms", "GB/s", "x real time");

@@ -9,6 +9,15 @@ import re
 import sys
 
 
+def print_table(title, header, rule, rows):
+    """A Markdown table under a title line, when it has rows."""
+    if rows:
+        print(title)
+        print(header)
+        print(rule)
+        print("\n".join(rows))
+
+
 def load(path):
     try:
         return json.loads(path.read_text())
@@ -26,11 +35,8 @@ def cli_parity(logs):
         row = f"| {name} | {cpu['codec']} | {cpu['ratio']:.4f} | {cpu['encode_mb_per_s']:.1f}"
         row += f" | {gpu['encode_mb_per_s']:.1f} | {gpu['backend']} |" if gpu else " | – | – |"
         lines.append(row)
-    if lines:
-        print("\n## CLI parity (whole compress, training included; MB/s of original bytes)\n")
-        print("| run | codec | ratio | CPU MB/s | GPU MB/s | GPU backend |")
-        print("| --- | --- | ---: | ---: | ---: | --- |")
-        print("\n".join(lines))
+    print_table("\n## CLI parity (whole compress, training included; MB/s of original bytes)\n",
+                "| run | codec | ratio | CPU MB/s | GPU MB/s | GPU backend |", "| --- | --- | ---: | ---: | ---: | --- |", lines)
     phases = []
     for cpu_path in sorted(logs.glob("*.cpu.json")):
         name = cpu_path.name[: -len(".cpu.json")]
@@ -40,11 +46,7 @@ def cli_parity(logs):
         gpu_phases = {p["phase"]: p["seconds"] for p in gpu.get("phase_seconds", [])}
         cells = [f"{p['phase']} {p['seconds']:.3f} / {gpu_phases.get(p['phase'], 0):.3f}" for p in cpu["phase_seconds"]]
         phases.append(f"| {name} | {cpu['encode_seconds']:.3f} / {gpu['encode_seconds']:.3f} | {'; '.join(cells)} |")
-    if phases:
-        print("\nPhases, seconds on the CPU backend / the CUDA backend:\n")
-        print("| run | whole compress | phases |")
-        print("| --- | --- | --- |")
-        print("\n".join(phases))
+    print_table("\nPhases, seconds on the CPU backend / the CUDA backend:\n", "| run | whole compress | phases |", "| --- | --- | --- |", phases)
 
 
 def bench(logs):
@@ -83,11 +85,8 @@ def training(logs):
                     cpu, gpu = (float(v) for v in str(value).split())
                     kind = "GRU" if m.group(1) else "ReLU"
                     rows.append(f"| {kind} | {m.group(2)} | {'quantized' if m.group(3) == 'q' else 'float'} | {cpu:.3f} | {gpu:.3f} |")
-    if rows:
-        print("\n## Network training: seconds on one CPU thread and in the GPU kernel\n")
-        print("| projector | hidden | epochs | CPU s | GPU s |")
-        print("| --- | ---: | --- | ---: | ---: |")
-        print("\n".join(rows))
+    print_table("\n## Network training: seconds on one CPU thread and in the GPU kernel\n", "| projector | hidden | epochs | CPU s | GPU s |",
+                "| --- | ---: | --- | ---: | ---: |", rows)
 
 
 SECONDS_PER_UNIT = {"nsecond": 1e-9, "ns": 1e-9, "usecond": 1e-6, "us": 1e-6, "msecond": 1e-3, "ms": 1e-3, "second": 1.0, "s": 1.0}

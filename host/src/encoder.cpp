@@ -201,8 +201,12 @@ std::uint64_t chunk_samples_for(double chunk_seconds, double sample_rate) {
 // Batches of whole chunks, each within the memory budget, in a pipeline: while the executor
 // works on batch b, batch b + 1's samples are gathered and batch b - 1's payloads assembled and
 // written (in chunk order), each on the encoder's threads.
+struct BatchPipelineSeconds {
+  double gather = 0, executor = 0, assemble = 0;  // each part's own time (they overlap)
+};
+
 void encode_in_batches(const Recording& recording, const format::Metadata& meta, const EncodeOptions& options,
-                       format::ArchiveWriter& writer) {
+                       format::ArchiveWriter& writer, BatchPipelineSeconds& seconds) {
   const std::uint64_t chunk_count = meta.chunk_count();
   std::vector<std::pair<std::uint64_t, std::uint64_t>> batches;
   for (std::uint64_t first = 0; first < chunk_count;) {
@@ -217,8 +221,10 @@ void encode_in_batches(const Recording& recording, const format::Metadata& meta,
     first = end;
   }
   const auto prepare = [&](std::size_t b) {
+    const Stopwatch gather;
     auto plan = std::make_unique<BatchPlan>(plan_batch(meta, batches[b].first, batches[b].second));
     auto samples = gather_batch(recording, meta, *plan, options.threads);
+    seconds.gather += gather.seconds();  // one gather runs at a time
     return std::make_pair(std::move(plan), std::move(samples));
   };
   std::future<std::pair<std::unique_ptr<BatchPlan>, std::vector<std::int16_t>>> next;
@@ -227,15 +233,19 @@ void encode_in_batches(const Recording& recording, const format::Metadata& meta,
   for (std::size_t b = 0; b < batches.size(); ++b) {
     auto [plan, samples] = next.get();
     if (b + 1 < batches.size()) next = std::async(std::launch::async, prepare, b + 1);
+    const Stopwatch executor;
     auto words = options.batch_executor(*plan, samples);
+    seconds.executor += executor.seconds();
     if (written.valid()) written.get();
     written = std::async(std::launch::async, [&, b, plan = std::move(plan), samples = std::move(samples), words = std::move(words)] {
+      const Stopwatch assemble;
       const auto encoded = assemble_batch(*plan, words, samples, options.threads);
       for (std::size_t i = 0; i < encoded.size(); ++i) {
         const std::uint64_t chunk = batches[b].first + i;
         writer.append_chunk(meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk), encoded[i].payload, encoded[i].samples_checksum);
         if (options.progress) options.progress("compress", chunk + 1, chunk_count);
       }
+      seconds.assemble += assemble.seconds();  // one assembly runs at a time
     });
   }
   if (written.valid()) written.get();
@@ -244,6 +254,7 @@ void encode_in_batches(const Recording& recording, const format::Metadata& meta,
 struct WrittenArchive {
   std::uint64_t bytes = 0;
   std::uint64_t batch_chunks = 0;  // chunks the batch executor encoded
+  BatchPipelineSeconds batch_seconds;
 };
 
 // Encodes every chunk of `section`'s recording into `writer` (a file, or memory).
@@ -253,7 +264,7 @@ WrittenArchive write_archive(const Recording& recording, const format::MetadataS
   const std::uint64_t chunk_count = meta.chunk_count();
   WrittenArchive written;
   if (options.batch_executor && batch_encodes(meta.codec.name)) {  // the batch stages cover lpc1 and the Golomb-coded mo codecs
-    encode_in_batches(recording, meta, options, writer);
+    encode_in_batches(recording, meta, options, writer, written.batch_seconds);
     written.batch_chunks = chunk_count;
   } else {
     ordered_parallel<EncodedChunk>(
@@ -499,6 +510,11 @@ CompressReport compress_into(const Recording& recording, const fs::path* output,
     candidate.bytes = written.bytes;
     candidate.batch_chunks = written.batch_chunks;
     report.phase_seconds.emplace_back("chunks", chunks.seconds());
+    if (written.batch_chunks > 0) {  // the pipeline's parts, each its own time (they overlap)
+      report.phase_seconds.emplace_back("chunks: gathering", written.batch_seconds.gather);
+      report.phase_seconds.emplace_back("chunks: executor", written.batch_seconds.executor);
+      report.phase_seconds.emplace_back("chunks: assembling and writing", written.batch_seconds.assemble);
+    }
     if (!best || candidate.bytes < best->bytes) best = std::move(candidate);
   };
   if (options.model) encode_candidate(with_model(surveyed, *options.model));

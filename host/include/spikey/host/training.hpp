@@ -135,9 +135,9 @@ struct MoTrainingOptions {
   // The network stage's candidate gains: each channel's fixed-weight residual cost over the
   // training chunks with the network at each candidate gain; empty: the lockstep kernels here.
   BatchPredictor batch_predictor;
-  // When set, the network stage's parts are timed into it ("network: steps", "network: epochs",
-  // "network: gains"), so a run shows which part of that phase its backend spends time in.
-  std::vector<std::pair<std::string, double>>* network_phase_seconds = nullptr;
+  // When set, the parts of each training phase are timed into it ("topology: signatures",
+  // "predictors: sums", "network: epochs", ...), so a run shows where its backend spends them.
+  std::vector<std::pair<std::string, double>>* phase_parts = nullptr;
 };
 
 // The recording's topology for the MiddleOut codecs (`spikey topology`), from the surveyed

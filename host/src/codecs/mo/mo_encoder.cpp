@@ -21,16 +21,20 @@ void train_middle_out(const Recording& recording, format::Metadata& meta, const 
   if (training.wavelet_levels < 0) training.wavelet_levels = level.wavelet_levels;
   Topology computed;
   Stopwatch phase;
+  std::vector<std::pair<std::string, double>> parts;  // each phase's parts, listed after it
+  training.phase_parts = &parts;
+  const auto phase_done = [&](const char* name) {
+    model.training_seconds.emplace_back(name, phase.lap());
+    model.training_seconds.insert(model.training_seconds.end(), parts.begin(), parts.end());
+    parts.clear();
+  };
   if (!options.topology) computed = compute_topology(recording, meta, training);
-  model.training_seconds.emplace_back("topology", phase.lap());
+  phase_done("topology");
   const Topology& topology = options.topology ? *options.topology : computed;
   train_mo_predictors(recording, meta, training, &topology);
-  model.training_seconds.emplace_back("predictors", phase.lap());
-  std::vector<std::pair<std::string, double>> network_parts;
-  training.network_phase_seconds = &network_parts;
+  phase_done("predictors");
   train_mo_network(recording, meta, training);
-  model.training_seconds.emplace_back("network", phase.lap());
-  model.training_seconds.insert(model.training_seconds.end(), network_parts.begin(), network_parts.end());
+  phase_done("network");
   model.topology = topology;
 }
 

@@ -13,6 +13,7 @@
 #include "spikey/host/batch_encoder.hpp"
 #include "spikey/host/output_file.hpp"
 #include "spikey/host/parallel.hpp"
+#include "spikey/host/stopwatch.hpp"
 #include "codecs/mo/normal_sums.hpp"
 #include "codecs/training_common.hpp"
 
@@ -76,6 +77,7 @@ Topology compute_topology(const Recording& recording, const f::Metadata& meta, c
   const std::uint64_t span = std::min<std::uint64_t>(meta.total_samples, chunks.size() * meta.chunk_samples);
   const std::uint64_t block = std::max<std::uint64_t>(16, (span + kSignatureBlocks - 1) / kSignatureBlocks);
   std::vector<std::vector<double>> signatures(channels);
+  PhaseParts parts(options.phase_parts);
   if (options.block_sums) {
     // Through the executor, in batches of whole chunks: the same exact sums, appended in chunk order.
     for (const auto& group : training_batch_chunks(meta, chunks, kNormalBatchSamples)) {
@@ -109,8 +111,10 @@ Topology compute_topology(const Recording& recording, const f::Metadata& meta, c
           }
         });
   }
+  parts.done("topology: signatures");
   const auto unit = unit_signatures(signatures, options.threads);
   const CorrelationMatrix correlation = correlate(unit, options.threads, options.correlations);
+  parts.done("topology: correlations");
   Topology topology;
   topology.neighbours.resize(channels);
   for (std::size_t c = 0; c < channels; ++c) {
@@ -324,6 +328,8 @@ void train_mo_predictors(const Recording& recording, f::Metadata& meta, const Mo
   std::vector<Normal> normal(channels);
   for (std::size_t c = 0; c < channels; ++c) normal[c].init(regressors[c]);
   const auto chunks = training_chunks(meta, options.max_training_samples);
+  PhaseParts parts(options.phase_parts);
+  double gather_seconds = 0, executor_seconds = 0;
   if (options.normal_sums) {
     // Through the executor, in batches of whole chunks: the same exact integer sums, added to
     // each channel's doubles in chunk order as below.
@@ -333,8 +339,11 @@ void train_mo_predictors(const Recording& recording, f::Metadata& meta, const Mo
     shape.half_window = half_window;
     shape.sources = sources;
     for (const auto& group : training_batch_chunks(meta, chunks, kNormalBatchSamples)) {
+      Stopwatch gather;
       NormalSumsBatch batch = plan_normal_sums(recording, meta, group, shape, options.threads);
+      gather_seconds += gather.lap();
       options.normal_sums(batch);
+      executor_seconds += gather.lap();
       if (batch.sums.size() != batch.sums_offset.back()) throw std::logic_error("the least-squares executor returned no sums");
       for (std::size_t i = 0; i < batch.streams.size(); ++i) add_normal_sums(batch.streams[i], batch.sums.data() + batch.sums_offset[i], normal[batch.channel[i]]);
     }
@@ -407,6 +416,11 @@ void train_mo_predictors(const Recording& recording, f::Metadata& meta, const Mo
         });
   }
 
+  if (options.normal_sums && options.phase_parts != nullptr) {
+    options.phase_parts->emplace_back("predictors: sums, gathering", gather_seconds);
+    options.phase_parts->emplace_back("predictors: sums, executor", executor_seconds);
+  }
+  parts.done("predictors: sums");
   // Per channel: the model with the smallest description length (residual bits + 16 bits per
   // stored weight): history order, then wavelet features, then sources one by one.
   parallel_for(channels, options.threads, [&](std::size_t c) {
@@ -463,6 +477,7 @@ void train_mo_predictors(const Recording& recording, f::Metadata& meta, const Mo
       p.sources.push_back(std::move(source));
     }
   });
+  parts.done("predictors: fits");
 }
 
 }  // namespace spikey::host

@@ -178,10 +178,7 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
   const std::size_t channels = meta.channels.size();
   const auto chunks = training_chunks(meta, kChannelSamples);
   const int shift = static_cast<int>(meta.codec.weight_shift);
-  Stopwatch part_time;
-  const auto part_done = [&](const char* name) {
-    if (options.network_phase_seconds != nullptr) options.network_phase_seconds->emplace_back(name, part_time.lap());
-  };
+  PhaseParts phase_parts(options.phase_parts);
 
   // Pass 1: each channel's spread of differences, and every stride-th step for training (for
   // the GRU, every stride-th window of kGruWindow consecutive steps).
@@ -264,7 +261,7 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
   }
   steps.clear();
   steps.shrink_to_fit();
-  part_done("network: steps");
+  phase_parts.done("network: steps");
   if (y.size() < kMinChannelSteps) return kNothingFitted;
 
   Random random{options.network_seed};
@@ -304,7 +301,7 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
     network = quantized_relu(run.layout, params);
   }
 
-  part_done("network: epochs");
+  phase_parts.done("network: epochs");
 
   // Pass 2: each channel's residual magnitude with the exact integer network at each candidate
   // output gain, against the linear predictor's.
@@ -401,7 +398,7 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
     if (k != kNominal) others.push_back(k);
   if (any_promising) sweep_candidates(others, promising);
 
-  part_done("network: gains");
+  phase_parts.done("network: gains");
   bool any = false;
   std::uint64_t total = 0;
   for (std::size_t c = 0; c < channels; ++c) {
