@@ -63,6 +63,7 @@ struct Workload {
   std::uint64_t bytes = 0;  // sample bytes
   double cpu_compress_seconds = 0;
   std::vector<std::pair<std::string, double>> cpu_compress_phases;
+  double gather_seconds = 0;  // planning and gathering every batch's samples once, all threads
   std::vector<host::NormalSumsBatch> training;  // the least-squares pass's batches, sums filled on the CPU
   std::uint64_t training_bytes = 0;
 };
@@ -118,8 +119,10 @@ Workload prepare(const host::Recording& recording, const Options& o, const host:
       ++end;
     }
     Batch batch{first, end, {}};
+    const host::Stopwatch gather;
     const auto plan = host::plan_batch(w.meta, first, end);
     batch.samples = host::gather_batch(recording, w.meta, plan, options.threads);
+    w.gather_seconds += gather.seconds();
     w.bytes += plan.samples * 2;
     w.batches.push_back(std::move(batch));
     first = end;
@@ -258,6 +261,7 @@ int run(const Options& o) {
   row("encode", median_of([](const Pass& p) { return p.encode; }));
   row("encode+assemble", median_of([](const Pass& p) { return p.encode + p.assemble; }));
   row("assemble (host)", median_of([](const Pass& p) { return p.assemble; }));
+  row("plan and gather (host, once)", w.gather_seconds);
   if (gpu) {
     row("kernels", median_of([](const Pass& p) { return p.kernels; }));
     for (int s = 0; s < cuda::kStageCount; ++s) row(std::string("stage ") + cuda::kStageNames[s], median_of([s](const Pass& p) { return p.stages[s]; }));

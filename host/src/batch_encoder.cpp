@@ -173,9 +173,7 @@ std::vector<std::int16_t> gather_chunks(const Recording& recording, const f::Met
   std::vector<std::int16_t> samples(offset.back());
   parallel_for(chunks.size(), threads, [&](std::size_t i) {
     const auto present = f::channels_in_chunk(meta, meta.chunk_first_sample(chunks[i]), meta.chunk_sample_count(chunks[i]));
-    std::vector<std::int16_t> part;
-    recording.gather(meta.chunk_first_sample(chunks[i]), present, part);
-    std::copy(part.begin(), part.end(), samples.begin() + static_cast<std::ptrdiff_t>(offset[i]));
+    recording.gather(meta.chunk_first_sample(chunks[i]), present, std::span<std::int16_t>(samples).subspan(offset[i], offset[i + 1] - offset[i]));
   });
   return samples;
 }

@@ -296,6 +296,14 @@ void Recording::gather(std::uint64_t first_sample, const format::ChunkChannels& 
   std::size_t total = 0;
   for (auto n : present.sample_count) total += n;
   out.resize(total);
+  gather(first_sample, present, std::span<std::int16_t>(out));
+}
+
+void Recording::gather(std::uint64_t first_sample, const format::ChunkChannels& present, std::span<std::int16_t> out) const {
+  std::size_t total = 0;
+  for (auto n : present.sample_count) total += n;
+  if (out.size() != total)
+    throw std::logic_error("Recording::gather: the output holds " + std::to_string(out.size()) + " samples, not " + std::to_string(total));
   std::size_t out_pos = 0;
   std::size_t i = 0;
   while (i < present.channel.size()) {

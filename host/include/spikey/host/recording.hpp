@@ -112,6 +112,8 @@ class Recording {
   // Copies the samples of the chunk's present channels, channel after channel (each
   // channel's sample_count[i] samples), into `out`: the layout of decoded chunks (SPEC.md §4.4).
   void gather(std::uint64_t first_sample, const format::ChunkChannels& present, std::vector<std::int16_t>& out) const;
+  // The same into `out`, which holds exactly the present channels' samples (a batch's buffer).
+  void gather(std::uint64_t first_sample, const format::ChunkChannels& present, std::span<std::int16_t> out) const;
 
  private:
   void add_directory(const std::filesystem::path& dir, const InputOptions& options, const std::function<void(const std::string&)>& note,
