@@ -254,7 +254,8 @@ __global__ void mt_classes_kernel(const f::BatchStream* streams, std::uint32_t s
 __global__ void mt_heads_kernel(const f::BatchStream* streams, std::uint32_t stream_count, const f::MtTableSet tables, const std::int32_t* codes,
                                 std::uint32_t* fixed, std::uint32_t* adapting, const std::uint8_t* classes) {
   for (std::uint32_t s = blockIdx.x; s < stream_count; s += gridDim.x)
-    for (std::uint32_t t = 1 + threadIdx.x; t < streams[s].n; t += blockDim.x) f::batch_mt_head(streams[s], t, tables, codes, fixed, adapting, classes);
+    for (std::uint32_t t = 1 + threadIdx.x; t < streams[s].n; t += blockDim.x)
+      f::batch_mt_head(streams[s], t, tables, codes, fixed, adapting, classes);
 }
 
 // One thread per segment (an rANS run is sequential).
@@ -436,8 +437,8 @@ struct BatchEncoder::Slot {
       lpc_fixed_kernel<<<per_stream, kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), diffs.get(), weights.get(), folded_fixed.get());
       SPIKEY_CUDA_CHECK_LAUNCH(stream);
       if (lpc_adapting_by_thread())
-        lpc_adapting_kernel<<<sequential_blocks_for(stream_count), kSequentialBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), diffs.get(), weights.get(),
-                                                                             folded_adapting.get());
+        lpc_adapting_kernel<<<sequential_blocks_for(stream_count), kSequentialBlock, 0, stream>>>(streams.get(), stream_count, codes.get(),
+                                                                                                  diffs.get(), weights.get(), folded_adapting.get());
       else
         lpc_adapting_warp_kernel<<<blocks_for(std::uint64_t{f::kBatchLanes} * stream_count), kBlock, 0, stream>>>(
             streams.get(), stream_count, codes.get(), diffs.get(), weights.get(), folded_adapting.get());
@@ -458,8 +459,9 @@ struct BatchEncoder::Slot {
       mo_adapting_warp_kernel<<<blocks_for(std::uint64_t{f::kBatchLanes} * stream_count), kBlock, 0, stream>>>(
           streams.get(), stream_count, codes.get(), diffs.get(), level_planes, plan.samples, weights.get(), network_on_device, folded_adapting.get());
       SPIKEY_CUDA_CHECK_LAUNCH(stream);
-      fold_kernel<<<sequential_blocks_for(2ull * stream_count), kSequentialBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), weights.get(), network_on_device,
-                                                                          scratch.get(), scratch_offset.get(), folded_fixed.get(), folded_adapting.get());
+      fold_kernel<<<sequential_blocks_for(2ull * stream_count), kSequentialBlock, 0, stream>>>(
+          streams.get(), stream_count, codes.get(), weights.get(), network_on_device, scratch.get(), scratch_offset.get(), folded_fixed.get(),
+          folded_adapting.get());
     }
     SPIKEY_CUDA_CHECK_LAUNCH(stream);
     SPIKEY_CUDA_TRY(cudaEventRecord(stage_done[1], stream));
@@ -471,24 +473,25 @@ struct BatchEncoder::Slot {
       return;
     }
     if (mt) {
-      mt_classes_kernel<<<sequential_blocks_for(stream_count), kSequentialBlock, 0, stream>>>(streams.get(), stream_count, folded_fixed.get(), folded_adapting.get(),
-                                                                         plan.mt_tables.scale_rate, classes.reserve(plan.samples));
+      mt_classes_kernel<<<sequential_blocks_for(stream_count), kSequentialBlock, 0, stream>>>(
+          streams.get(), stream_count, folded_fixed.get(), folded_adapting.get(), plan.mt_tables.scale_rate, classes.reserve(plan.samples));
       SPIKEY_CUDA_CHECK_LAUNCH(stream);
       mt_heads_kernel<<<std::max(1u, std::min(stream_count, 65535u)), kBlock, 0, stream>>>(streams.get(), stream_count, device_tables, codes.get(),
                                                                                            folded_fixed.get(), folded_adapting.get(), classes.get());
       SPIKEY_CUDA_CHECK_LAUNCH(stream);
       if (partition_count > 0) {
-        mt_encode_kernel<<<sequential_blocks_for(partition_count), kSequentialBlock, 0, stream>>>(partitions.get(), partition_count, streams.get(), device_tables, codes.get(),
-                                                                             folded_fixed.get(), folded_adapting.get(), classes.get(),
-                                                                             staging.reserve(plan.staging_bytes));
+        mt_encode_kernel<<<sequential_blocks_for(partition_count), kSequentialBlock, 0, stream>>>(
+            partitions.get(), partition_count, streams.get(), device_tables, codes.get(), folded_fixed.get(), folded_adapting.get(), classes.get(),
+            staging.reserve(plan.staging_bytes));
         SPIKEY_CUDA_CHECK_LAUNCH(stream);
       }
     } else if (partition_count > 0) {
       choose_index_kernel<<<sequential_blocks_for(partition_count), kSequentialBlock, 0, stream>>>(partitions.get(), partition_count, streams.get(),
-                                                                              folded_fixed.get(), folded_adapting.get());
+                                                                                                    folded_fixed.get(), folded_adapting.get());
       SPIKEY_CUDA_CHECK_LAUNCH(stream);
     }
-    lay_out_kernel<<<sequential_blocks_for(stream_count), kSequentialBlock, 0, stream>>>(streams.get(), stream_count, partitions.get(), stream_words.get(), mt);
+    lay_out_kernel<<<sequential_blocks_for(stream_count), kSequentialBlock, 0, stream>>>(streams.get(), stream_count, partitions.get(),
+                                                                                        stream_words.get(), mt);
     SPIKEY_CUDA_CHECK_LAUNCH(stream);
     SPIKEY_CUDA_TRY(cudaEventRecord(stage_done[2], stream));
     std::size_t temp_bytes = 0;

@@ -219,6 +219,12 @@ SPIKEY_HD int cm_integer_symbols(std::int32_t value, CmSymbol* symbols) {
   return 2;
 }
 
+// An escaped residual's symbols (at most 4): the escape, then z as an integer.
+SPIKEY_HD int cm_escape_symbols(std::int32_t z, CmSymbol* symbols) {
+  symbols[0] = {0, kCmEscapeFrequency};
+  return 1 + cm_integer_symbols(z, symbols + 1);
+}
+
 SPIKEY_HD bool cm_decode_integer(RansDecoder& rans, std::int32_t* value) {
   const int length = static_cast<int>(rans.get_bits(kCmEscapeLengthBits));
   if (length > 32) return false;
@@ -250,8 +256,7 @@ SPIKEY_HD int cm_residual_symbols(const CmTables& t, int k, std::int32_t base, s
       return 2;
     }
   }
-  symbols[0] = {0, kCmEscapeFrequency};
-  return 1 + cm_integer_symbols(z, symbols + 1);
+  return cm_escape_symbols(z, symbols);
 }
 
 // Decodes one residual; false on a malformed stream.

@@ -123,8 +123,6 @@ SPIKEY_HD std::uint32_t mt_cum(const MtTable& t, std::uint32_t u) {
   return cum;
 }
 
-// A residual's symbols (at most 4), as cm_residual_symbols: the bucket, its low bits under a
-// shift, or the escape and the residual as an integer.
 // The bucket symbol of z (the first of its symbols) when the table codes z's bucket; false when
 // z takes the escape.
 SPIKEY_HD bool mt_bucket_symbol(const MtTable& t, std::int32_t z, CmSymbol& symbol) {
@@ -140,14 +138,15 @@ SPIKEY_HD bool mt_bucket_symbol(const MtTable& t, std::int32_t z, CmSymbol& symb
 // The symbol of z's low bits under a shift (after its bucket symbol).
 SPIKEY_HD CmSymbol mt_low_bits_symbol(std::int32_t z, int shift) { return cm_raw_symbol(cm_low_bits(z, cm_bucket(z, shift), shift), shift); }
 
+// A residual's symbols (at most 4), as cm_residual_symbols: the bucket, its low bits under a
+// shift, or the escape and the residual as an integer.
 SPIKEY_HD int mt_residual_symbols(const MtTable& t, std::int32_t z, CmSymbol* symbols) {
   if (mt_bucket_symbol(t, z, symbols[0])) {
     if (t.shift == 0) return 1;
     symbols[1] = mt_low_bits_symbol(z, t.shift);
     return 2;
   }
-  symbols[0] = {0, kCmEscapeFrequency};
-  return 1 + cm_integer_symbols(z, symbols + 1);
+  return cm_escape_symbols(z, symbols);
 }
 
 // Decodes one residual; false on a malformed stream.

@@ -99,8 +99,7 @@ SPIKEY_HD void mt_put_residual(RansEncoder& rans, int shift, std::int32_t z, std
     return;
   }
   CmSymbol symbols[4];
-  symbols[0] = {0, kCmEscapeFrequency};
-  mt_put_symbols(rans, symbols, 1 + cm_integer_symbols(z, symbols + 1));
+  mt_put_symbols(rans, symbols, cm_escape_symbols(z, symbols));
 }
 
 // The predicted code of residual t (the table's phase): u[t] - z[t].
