@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Acquisition formats (issue 23): each folder of ../shared/data/formats that Spikey reads in
 its own format (Neuralynx .ncs, Open Ephys legacy .continuous, Blackrock .nsX, Intan RHD, NWB), and
-the bundled Intan .rhd and float NWB samples,
+the bundled Intan .rhd, float NWB and paused Blackrock samples,
 archived whole at every level and restored byte for byte, against zstd -19 and xz -9 on the
 whole files; and the samples alone (as 16-bit WAVs) in Spikey, FLAC -8 and WavPack -hh.
 
@@ -10,6 +10,7 @@ Ratio = original bytes / compressed bytes, every output decoded and compared bef
   python3 bench/format_bench.py --data ../shared/data [--spikey build/host/spikey]
 """
 import argparse
+import json
 import os
 import shutil
 import struct
@@ -23,12 +24,13 @@ FOLDERS = {  # folder: (extension, header bytes, record prefix bytes, frames per
     "openephys_legacy_1": (".continuous", 1024, 12, 1024, 10, True),
     "blackrock_2_1": (".ns2", 56, 0, None, 0, False),   # one block of 6-channel frames
     "intan_fpc": ("amp-", 0, 0, None, 0, False),         # one int16 channel per amp-*.dat
-    "spikeglx_noise4sam": (None,) * 6,                    # whole folders only (their .bin files are raw int16 already)
-    "spikeglx_np2": (None,) * 6,
-    "openephys_binary_mixed": (None,) * 6,
+    "spikeglx_noise4sam": ("extract", 0, 0, None, 0, False),  # the samples via spikey extract, each stream's channels in WAVs of 8
+    "spikeglx_np2": ("extract", 0, 0, None, 0, False),
+    "openephys_binary_mixed": ("extract", 0, 0, None, 0, False),
     "nwb_tutorial": (None,) * 6,                          # float64 noise: kept whole
     "samples/intan_rhd": (".rhd", 8082, 512, 128, 9408 - 512 - 32 * 256, False),  # the bundled Intan .rhd: 32 planar amplifier channels per block
     "samples/nwb_float": ("extract", 0, 0, None, 0, False),  # the bundled NWB of float32 on a grid (format 12): its int16 codes via spikey extract
+    "samples/blackrock_paused": ("extract", 0, 0, None, 0, False),  # the bundled paused NSx 2.3 (format 13): its three packets' samples via spikey extract
 }
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -146,12 +148,20 @@ def main():
             wav_dir = os.path.join(tmp, name + "_wav")
             os.makedirs(wav_dir)
             sample_bytes = 0
-            if layout[0] == "extract":  # the archive's int16 codes as one WAV (8 channels at most, FLAC's limit)
-                extracted = os.path.join(wav_dir, "codes.wav")
-                run([spikey, "extract", os.path.join(tmp, f"{name}_default.spikey"), "-o", extracted, "-q"])
-                head = open(extracted, "rb").read(4096)
-                sample_bytes += struct.unpack_from("<I", head, head.index(b"data") + 4)[0]
+            if layout[0] == "extract":  # the archive's int16 samples, each source's channels as WAVs of 8 (FLAC's limit)
+                archive = os.path.join(tmp, f"{name}_default.spikey")
+                info = json.loads(run([spikey, "info", "--json", archive]).stdout)
+                first = 0
+                for k, source in enumerate(info["sources"]):
+                    for c in range(first, first + source["channels"], 8):
+                        extracted = os.path.join(wav_dir, f"source{k:03d}_{c:05d}.wav")
+                        run([spikey, "extract", archive, "-o", extracted, "-q", "--channels", f"{c}-{min(c + 8, first + source['channels']) - 1}"])
+                        head = open(extracted, "rb").read(4096)
+                        sample_bytes += struct.unpack_from("<I", head, head.index(b"data") + 4)[0]
+                    first += source["channels"]
                 names = []
+                if sample_bytes == 0:  # no channels (a file kept whole)
+                    continue
             for n in names:
                 if not (n.endswith(layout[0]) or (layout[0] == "amp-" and n.startswith("amp-"))):
                     continue

@@ -8,8 +8,9 @@ a sync channel and an Open Ephys folder), 3 KB or so each,
 so that mutations reach every codec, and a salvaged one with lost chunks. The *_v4 to *_v8 files
 were made by this script with spikey 0.4.0 to 0.9.0 (format versions 4 to 9) and are kept as seeds
 for those versions; the *_v11 files are format 11 (records, side files left out of the metadata
-copy); the unsuffixed ones are the current version (stream checks, the metadata copy, a salvaged
-archive with lost streams, records, and format 12's planar records of Intan .rhd/.rhs files). inputs/: a mode byte (fuzz_inputs.cpp) followed by small
+copy), the *_v12 files format 12 (planar records, float samples); the unsuffixed ones are the
+current version (stream checks, the metadata copy, a salvaged archive with lost streams, records,
+format 12's planar records of Intan .rhd/.rhs files, format 13's records of unequal lengths). inputs/: a mode byte (fuzz_inputs.cpp) followed by small
 WAV (plain, with extra chunks, EXTENSIBLE) and raw slices of the same recordings, and small
 SpikeGLX and Open Ephys folders (acquisition mode).
 """
@@ -53,6 +54,21 @@ def wav(channels, rate, samples, extensible=False, extra=b""):
     body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + extra
     body += b"data" + struct.pack("<I", len(samples)) + samples
     return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def paused_nsx(lengths):
+    """samples/blackrock_paused's headers (8 channels) with packets of `lengths` of its frames, the
+    last after a pause of 100 frames in the timestamps."""
+    with open(os.path.join(ROOT, "samples/blackrock_paused/paused-001.ns5"), "rb") as f:
+        data = f.read()
+    headers = struct.unpack_from("<I", data, 10)[0]
+    frames = data[headers + 9: headers + 9 + 16] + data[headers + 9 + 16 + 9:]  # the first two packets' frames
+    out, at, timestamp = bytearray(data[:headers]), 0, 0
+    for i, n in enumerate(lengths):
+        timestamp += 100 if i == len(lengths) - 1 else 0
+        out += bytes([1]) + struct.pack("<II", timestamp, n) + frames[16 * at: 16 * (at + n)]
+        at, timestamp = at + n, timestamp + n
+    return bytes(out)
 
 
 def write(path, data):
@@ -158,6 +174,13 @@ def main():
         write(os.path.join(out, "inputs", "neuralynx_ncs_partial.in"), bytes([0x04]) + f.read()[: 16384 + 6 * 1044 + 100])
     with open(os.path.join(ROOT, "samples/blackrock/l101210-001.ns2"), "rb") as f:  # bits 2-3 = 11: a Blackrock .ns5
         write(os.path.join(out, "inputs", "blackrock_ns21.in"), bytes([0x0c]) + f.read()[: 56 + 12 * 300])
+    # Format 13 (bits 2-3 = 11: a Blackrock .ns5): the bundled paused NSx 2.3 file's headers with
+    # packets of 1, 200 and (after a pause) 100 of its real frames, and the same as an archive.
+    write(os.path.join(out, "inputs", "blackrock_paused.in"), bytes([0x0c]) + paused_nsx((1, 200, 100)))
+    with tempfile.TemporaryDirectory() as tmp:
+        write(os.path.join(tmp, "paused.ns5"), paused_nsx((1, 200, 100)))
+        subprocess.run([spikey, "compress", os.path.join(tmp, "paused.ns5"), "--chunk-seconds", "0.003", "-o",
+                        os.path.join(out, "archive", "blackrock_paused_records.spikey"), "-f", "-q"], check=True)
     with open(os.path.join(ROOT, "samples/open_ephys_legacy/101_CH0.continuous"), "rb") as f:
         write(os.path.join(out, "inputs", "open_ephys_continuous_partial.in"), bytes([0x48]) + f.read()[: 1024 + 5 * 2070 + 37])
     # Format 12 (mode bits 0-3 = 0, bit 4: .rhd, bit 5: .rhs): the bundled Intan .rhd cut to 5 blocks

@@ -281,6 +281,24 @@ TEST(AcquisitionFormats, MetadataRejectsRecordLayoutsThatDoNotFitTheFile) {
   rejects([](format::SourceFile& s) { s.records.fields = {{0, 3}}; });
   rejects([&](format::SourceFile& s) { s.records.framing.offset = verbatim; });
   rejects([](format::SourceFile& s) { s.records.framing.size += 1; });
+  // Records of unequal lengths (format 13): the same records given as lengths parse and round
+  // trip; lengths that do not add up to the frames, or disagree with the records, do not.
+  const auto as_lengths = [](format::SourceFile& s) {
+    for (std::uint64_t r = 1; r <= s.records.count; ++r) s.records.ends.push_back(r * s.records.frames);
+    s.records.frames = 0;
+  };
+  {
+    format::Metadata m = reader.metadata();
+    ASSERT_GE(m.sources[0].records.count, 1u);
+    as_lengths(m.sources[0]);
+    const auto parsed = format::parse_metadata_section(format::serialize(format::MetadataSection{m, reader.verbatim()}));
+    EXPECT_EQ(parsed.metadata.sources[0].records.ends, m.sources[0].records.ends);
+  }
+  rejects([&](format::SourceFile& s) { as_lengths(s), s.records.ends.back() -= 1; });
+  rejects([&](format::SourceFile& s) { as_lengths(s), s.records.ends.pop_back(); });
+  rejects([&](format::SourceFile& s) { as_lengths(s), s.records.frames = 512; });
+  rejects([&](format::SourceFile& s) { as_lengths(s), s.records.planar = true; });
+  rejects([&](format::SourceFile& s) { as_lengths(s), s.records.ends.push_back(s.records.ends.back() + 1), s.records.count += 1; });
 }
 
 namespace {
@@ -361,12 +379,32 @@ TEST(AcquisitionFormats, BlackrockNsxOfEveryFileSpecRestoresByteForByte) {
     EXPECT_EQ(m.channels[2].units, "mV");
     ASSERT_TRUE(m.channels[2].bit_volts.has_value());
     EXPECT_DOUBLE_EQ(*m.channels[2].bit_volts, 10000.0 / 65528);
-    // Samples compressed: every packet's when they are alike, else the first packet's.
-    EXPECT_EQ(m.channels[0].length, packets.size() == 3 ? 2000u : 3600u);
-    EXPECT_EQ(m.sources[0].records.count, packets.size() == 3600 ? 3600u : 0u);
-    std::vector<std::int16_t> reference;
-    for (std::size_t t = 100; t < 1900; ++t) reference.push_back(static_cast<std::int16_t>(frames[12 * t + 4] | frames[12 * t + 5] << 8));
-    EXPECT_EQ(window_of(a.archive, "ainp3", 100, 1900), reference);
+    // Every packet's samples compressed: alike packets as records of one length, a paused
+    // recording's as records of their own lengths (format 13).
+    EXPECT_EQ(m.channels[0].length, 3600u);
+    EXPECT_EQ(m.sources[0].records.count, packets.size() == 1 ? 0u : packets.size());
+    const std::vector<std::uint64_t> ends = packets.size() == 3 ? std::vector<std::uint64_t>{2000, 3000, 3600} : std::vector<std::uint64_t>{};
+    EXPECT_EQ(m.sources[0].records.ends, ends);
+    EXPECT_TRUE(a.notes.empty());
+    std::vector<std::int16_t> reference;  // across both pauses
+    for (std::size_t t = 100; t < 3500; ++t) reference.push_back(static_cast<std::int16_t>(frames[12 * t + 4] | frames[12 * t + 5] << 8));
+    EXPECT_EQ(window_of(a.archive, "ainp3", 100, 3500), reference);
+  }
+  // A paused recording whose last packet is cut short, and one with an empty packet among others
+  // (its first packet compressed, the rest kept byte for byte, with a note): restored exactly.
+  for (const auto& [name, packets, cut_bytes, length] : {std::tuple{"paused_cut.ns6", std::vector<std::uint32_t>{1500, 2100}, 1001, 3516u},
+                                                          std::tuple{"empty_packet.ns6", std::vector<std::uint32_t>{1500, 0, 2100}, 0, 1500u}}) {
+    SCOPED_TRACE(name);
+    const fs::path in = dir / (std::string(name) + "_in");
+    fs::create_directories(in);
+    auto bytes = neuralcd_file(3, 6, frames, packets);
+    bytes.resize(bytes.size() - cut_bytes);
+    test::write_file(in / name, bytes);
+    const auto a = compress_inputs({in}, dir / (std::string(name) + ".spikey"));
+    EXPECT_EQ(a.notes.size(), 1u);
+    expect_restores_exactly(a.archive, in, dir / (std::string(name) + "_out"));
+    const format::ArchiveReader reader(a.archive);
+    EXPECT_EQ(reader.metadata().channels[0].length, length);
   }
   // A packet that declares more frames than the file holds: a warning, restored exactly.
   auto cut = neuralcd_file(2, 6, frames, {3600});

@@ -346,3 +346,19 @@ TEST(Golden, Version12FloatSamples) {
   EXPECT_EQ(source.sample_step, static_cast<double>(0.195f));  // the float32 gain the file was written with
   EXPECT_EQ(reader.metadata().channels.size(), 8u);
 }
+
+// Version 13: records of unequal lengths. A paused Blackrock NSx 2.3 recording (a 1-frame packet,
+// 3999 frames, then 2000 after a pause) at level default, in chunks that cut across the packets.
+TEST(Golden, Version13RecordsOfUnequalLengths) {
+  const fs::path archive = test::golden_dir() / "v13" / "blackrock_paused.spikey";
+  expect_golden_restores(archive, test::samples_dir() / "blackrock_paused");
+  const format::ArchiveReader reader(archive);
+  EXPECT_EQ(reader.format_version(), 13);
+  const auto& source = reader.metadata().sources[0];
+  EXPECT_EQ(source.kind, format::SourceKind::blackrock);
+  EXPECT_EQ(source.records.count, 3u);
+  EXPECT_EQ(source.records.ends, (std::vector<std::uint64_t>{1, 4000, 6000}));
+  EXPECT_EQ(source.records.header, 9u);
+  EXPECT_EQ(reader.metadata().channels.size(), 8u);
+  EXPECT_EQ(reader.metadata().channels[0].length, 6000u);
+}

@@ -143,6 +143,11 @@ std::vector<std::uint8_t> serialize(const MetadataSection& section) {
                        {"header", s.records.header}, {"trailer", s.records.trailer},
                        {"framing", range_to_json(s.records.framing)}, {"fields", std::move(fields)}};
       if (s.records.planar) sj["records"]["planar"] = true;
+      if (!s.records.ends.empty()) {  // version 13: each record's frames
+        json lengths = json::array();
+        for (std::uint64_t r = 0; r < s.records.count; ++r) lengths.push_back(s.records.frames_in(r));
+        sj["records"]["lengths"] = std::move(lengths);
+      }
       if (!s.records.gaps.empty()) {
         json gaps = json::array();
         for (const auto& g : s.records.gaps) gaps.push_back(json::array({g.after, g.bytes}));
@@ -307,6 +312,17 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
               g[0].get<std::uint64_t>() > 0xffffffffu || g[1].get<std::uint64_t>() > 0xffffffffu)
             fail("metadata: " + at + ".gaps holds an entry that is not [after, bytes]");
           s.records.gaps.push_back({g[0].get<std::uint32_t>(), g[1].get<std::uint32_t>()});
+        }
+      }
+      if (expected_version >= kFirstVersionWithRecordLengths && r.contains("lengths")) {
+        const json& lengths = r["lengths"];
+        if (!lengths.is_array() || lengths.empty()) fail("metadata: " + at + ".lengths is not a list of frame counts");
+        std::uint64_t end = 0;
+        for (const json& n : lengths) {
+          if (!n.is_number_unsigned() || n.get<std::uint64_t>() == 0 || n.get<std::uint64_t>() > 0xffffffffu)
+            fail("metadata: " + at + ".lengths holds an entry that is not 1 to 2^32 - 1 frames");
+          end += n.get<std::uint64_t>();
+          s.records.ends.push_back(end);
         }
       }
     }

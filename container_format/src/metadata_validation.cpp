@@ -87,6 +87,7 @@ void validate(const Metadata& m, std::uint64_t verbatim_size, std::uint16_t vers
     // prefix + frames * channels * 2 + suffix == size (with records: prefix + count * (header +
     // frames_per_record * channels * 2 + trailer) + suffix), checked without overflow.
     if (s.float_bytes != 0 && s.records.count != 0) fail("metadata: " + where + " has float samples in records");
+    if (s.records.count == 0 && !s.records.ends.empty()) fail("metadata: " + where + " has record lengths but no records");
     const std::uint64_t frame_bytes = std::uint64_t{s.channel_count} * s.sample_bytes();
     if (s.prefix.size > s.size || s.suffix.size > s.size - s.prefix.size) fail("metadata: " + where + " size does not match its parts");
     const std::uint64_t body = s.size - s.prefix.size - s.suffix.size;
@@ -94,9 +95,18 @@ void validate(const Metadata& m, std::uint64_t verbatim_size, std::uint16_t vers
       if (s.frames > body / frame_bytes || s.frames * frame_bytes != body) fail("metadata: " + where + " size does not match its parts");
     } else {
       const SourceRecords& r = s.records;
-      if (r.frames == 0) fail("metadata: " + where + " has records of no frames");
-      if (r.count > s.frames / r.frames || r.count * r.frames != s.frames)
+      if (!r.ends.empty()) {  // records of unequal lengths (version 13): interleaved, summing to the source's frames
+        if (r.planar || r.frames != 0 || r.ends.size() != r.count) fail("metadata: " + where + " has record lengths that do not match its records");
+        if (r.ends.back() != s.frames) fail("metadata: " + where + " frames are not the sum of its records' lengths");
+        const std::uint64_t fb = r.framing_bytes();
+        if (fb != 0 && r.count > body / fb) fail("metadata: " + where + " size does not match its parts");
+        const std::uint64_t framing = r.count * fb;
+        if (s.frames > (body - framing) / frame_bytes || framing + s.frames * frame_bytes != body) fail("metadata: " + where + " size does not match its parts");
+      } else if (r.frames == 0) {
+        fail("metadata: " + where + " has records of no frames");
+      } else if (r.count > s.frames / r.frames || r.count * r.frames != s.frames) {
         fail("metadata: " + where + " frames are not records x frames per record");
+      }
       if (!r.gaps.empty()) {  // inside the samples, after channels in ascending order (version 12)
         if (!r.planar) fail("metadata: " + where + " has gaps in records that are not planar");
         std::uint32_t after = 0;
@@ -106,9 +116,11 @@ void validate(const Metadata& m, std::uint64_t verbatim_size, std::uint16_t vers
           after = g.after;
         }
       }
-      if (r.framing_bytes() > body || r.frames > (body - r.framing_bytes()) / frame_bytes) fail("metadata: " + where + " size does not match its parts");
-      const std::uint64_t record_bytes = r.frames * frame_bytes + r.framing_bytes();
-      if (r.count > body / record_bytes || r.count * record_bytes != body) fail("metadata: " + where + " size does not match its parts");
+      if (r.ends.empty()) {
+        if (r.framing_bytes() > body || r.frames > (body - r.framing_bytes()) / frame_bytes) fail("metadata: " + where + " size does not match its parts");
+        const std::uint64_t record_bytes = r.frames * frame_bytes + r.framing_bytes();
+        if (r.count > body / record_bytes || r.count * record_bytes != body) fail("metadata: " + where + " size does not match its parts");
+      }
       if (r.framing.size != r.count * r.framing_bytes() || r.framing.offset + r.framing.size > verbatim_size)
         fail("metadata: " + where + " framing bytes out of range");
       for (const FramingField& f : r.fields)

@@ -307,13 +307,13 @@ class SourceRebuilder {
     const std::uint64_t frame_bytes = std::uint64_t{source_.channel_count} * 2;
     const auto framing = [&](std::uint64_t record) { return std::span<const std::uint8_t>(framing_).subspan(record * r.framing_bytes(), r.framing_bytes()); };
     while (!samples.empty()) {
-      const std::uint64_t record = frames_done_ / r.frames, at = frames_done_ % r.frames;
-      if (at == 0) append(framing(record).first(r.header));
-      const std::uint64_t take = std::min<std::uint64_t>(samples.size() / frame_bytes, r.frames - at);
+      const std::uint64_t record = r.record_of(frames_done_), first = r.first_frame(record), end = first + r.frames_in(record);
+      if (frames_done_ == first) append(framing(record).first(r.header));
+      const std::uint64_t take = std::min<std::uint64_t>(samples.size() / frame_bytes, end - frames_done_);
       append(samples.first(take * frame_bytes));
       samples = samples.subspan(take * frame_bytes);
       frames_done_ += take;
-      if (frames_done_ % r.frames == 0) append(framing(record).last(r.trailer));
+      if (frames_done_ == end) append(framing(record).last(r.trailer));
     }
   }
   // Planar records (SPEC §4.2, version 12): each channel's samples of a record are gathered

@@ -366,15 +366,13 @@ format::MetadataSection survey_recording(const Recording& recording, const Encod
     }
     if (src.records.count != 0) {  // every record's header, gaps and trailer, then the fields coded (SPEC §4.2)
       f.records = src.records;
-      const auto pieces = src.records.framing_pieces(src.channel_count);
       std::vector<std::uint8_t> framing;
       framing.reserve(src.records.count * src.records.framing_bytes());
-      for (std::uint64_t r = 0; r < src.records.count; ++r) {
-        const auto record = bytes.subspan(src.data_offset + r * src.record_bytes(), src.record_bytes());
-        for (const format::ByteRange& piece : pieces)
-          framing.insert(framing.end(), record.begin() + static_cast<std::ptrdiff_t>(piece.offset),
-                         record.begin() + static_cast<std::ptrdiff_t>(piece.offset + piece.size));
-      }
+      const auto records = bytes.subspan(src.data_offset);
+      for (std::uint64_t r = 0; r < src.records.count; ++r)
+        for (const format::ByteRange& piece : src.records.framing_pieces(r, src.channel_count))
+          framing.insert(framing.end(), records.begin() + static_cast<std::ptrdiff_t>(piece.offset),
+                         records.begin() + static_cast<std::ptrdiff_t>(piece.offset + piece.size));
       const auto stored = format::framing_encode(framing, src.records);
       f.records.framing = {section.verbatim.size(), stored.size()};
       section.verbatim.insert(section.verbatim.end(), stored.begin(), stored.end());

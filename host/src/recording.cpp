@@ -362,7 +362,8 @@ void Recording::gather(std::uint64_t first_sample, const format::ChunkChannels& 
     } else {
       for (std::size_t done = 0; done < n;) {
         const std::uint64_t t = first_sample + done;
-        const std::size_t run = std::min<std::size_t>(n - done, src.records.frames - t % src.records.frames);
+        const std::uint64_t record = src.records.record_of(t);
+        const std::size_t run = std::min<std::uint64_t>(n - done, src.records.first_frame(record) + src.records.frames_in(record) - t);
         copy_run(t, run, dst + done);
         done += run;
       }

@@ -28,8 +28,10 @@
 //
 // Samples become channels (SPEC.md §4.2). One packet: its frames, with everything before them
 // the prefix. Several packets of the same length (3.0's one-frame packets): records, each
-// packet's header the framing, its timestamp a field. Packets of different lengths (pauses):
-// the first packet's frames, the later packets kept verbatim after them, with a note.
+// packet's header the framing, its timestamp a field. Packets of different lengths (a paused
+// recording): records of those lengths, the same framing. Empty packets among several: the first
+// packet's frames, the later packets kept verbatim after them, with a note.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -123,6 +125,7 @@ InputSource open_blackrock_nsx(const std::filesystem::path& file, std::string re
       at += packet_header + points * frame_bytes;
     }
     if (packets.empty()) throw InputError(name + ": byte " + std::to_string(headers) + ": no data packet after the headers");
+    while (packets.size() > 1 && packets.back().second == 0) packets.pop_back();  // an empty last packet: part of the suffix
     bool uniform = packets.size() > 1 && packets.back().second == packets.front().second && packets.front().second > 0;
     for (std::size_t i = 0; uniform && i + 1 < packets.size(); ++i)
       uniform = packets[i].second == packets.front().second && packets[i + 1].first == packets[i].first + packet_header + packets[i].second * frame_bytes;
@@ -133,12 +136,18 @@ InputSource open_blackrock_nsx(const std::filesystem::path& file, std::string re
       src.records.header = static_cast<std::uint32_t>(packet_header);
       src.records.fields = {{1, major >= 3 ? 8u : 4u}};  // the timestamp
       src.frames = src.records.count * src.records.frames;
-    } else {
+    } else if (packets.size() == 1 || std::any_of(packets.begin(), packets.end(), [](const auto& p) { return p.second == 0; })) {
       src.data_offset = packets.front().first + packet_header;
       src.frames = packets.front().second;
       if (packets.size() > 1)
-        note(name + ": " + std::to_string(packets.size()) + " data packets (a paused recording); the samples of the first (" +
+        note(name + ": " + std::to_string(packets.size()) + " data packets, some of them empty; the samples of the first (" +
              std::to_string(src.frames) + " frames) are compressed, the later packets kept byte for byte");
+    } else {  // a paused recording: records of unequal lengths, the packets' frames one run per channel
+      src.data_offset = packets.front().first;
+      src.records.count = packets.size();
+      src.records.header = static_cast<std::uint32_t>(packet_header);
+      src.records.fields = {{1, major >= 3 ? 8u : 4u}};
+      for (const auto& packet : packets) src.records.ends.push_back(src.frames += packet.second);
     }
   } else {
     throw InputError(name + ": byte 0: file type \"" + text_at(b, 0, 8) + "\" is not NEURALSG or NEURALCD; not a Blackrock NSx file");

@@ -41,11 +41,13 @@ class LostChunkError : public ArchiveError {
 // projector (§6.8.2), version 9 the table-driven context coder (codecs mt1-mt3, §6.9.6),
 // version 10 stream checks and lost streams (§6.3) and the metadata copy (§3.7), version 11
 // samples in records (Neuralynx .ncs, Open Ephys .continuous: §4.2) and big-endian samples,
-// version 12 planar records with gaps (Intan .rhd and .rhs files); older archives still decode.
-inline constexpr std::uint16_t kFormatVersion = 12;
+// version 12 planar records with gaps (Intan .rhd and .rhs files), version 13 records of
+// unequal lengths (a paused Blackrock recording's data packets); older archives still decode.
+inline constexpr std::uint16_t kFormatVersion = 13;
 inline constexpr std::uint16_t kFirstVersionWithStreamChecks = 10;
 inline constexpr std::uint16_t kFirstVersionWithRecords = 11;
 inline constexpr std::uint16_t kFirstVersionWithPlanarRecords = 12;
+inline constexpr std::uint16_t kFirstVersionWithRecordLengths = 13;
 
 // §3.2 File header.
 inline constexpr std::array<std::uint8_t, 8> kFileMagic = {0x89, 'S', 'P', 'I', 'K', 'E', 'Y', '\n'};
@@ -170,7 +172,7 @@ struct RecordGap {
 
 struct SourceRecords {
   std::uint64_t count = 0;   // records; 0: the samples are one block (every version before 11)
-  std::uint32_t frames = 0;  // frames per record
+  std::uint32_t frames = 0;  // frames per record (0 when `ends` gives each record's)
   std::uint32_t header = 0;  // bytes before each record's samples
   std::uint32_t trailer = 0; // bytes after them
   ByteRange framing;         // count * framing_bytes() stored bytes in the verbatim area
@@ -179,13 +181,29 @@ struct SourceRecords {
   // interleaved by frame; `gaps` (ascending `after`, 0 < after < channels) only then.
   bool planar = false;
   std::vector<RecordGap> gaps;
+  // Version 13: records of unequal lengths (interleaved only): record r's frames end before
+  // frame ends[r] of the source (`count` entries, strictly ascending; stored as the lengths,
+  // §4.2); empty when every record holds `frames`.
+  std::vector<std::uint64_t> ends;
+  std::uint64_t first_frame(std::uint64_t r) const { return ends.empty() ? r * frames : r == 0 ? 0 : ends[r - 1]; }
+  std::uint64_t frames_in(std::uint64_t r) const { return ends.empty() ? frames : ends[r] - first_frame(r); }
+  // The record that holds frame t.
+  std::uint64_t record_of(std::uint64_t t) const {
+    if (ends.empty()) return t / frames;
+    return static_cast<std::uint64_t>(std::upper_bound(ends.begin(), ends.end(), t) - ends.begin());
+  }
+  // Where record r starts, from the first record's start (every record's framing and frames
+  // before it); record_start(count, ...) is the records' size.
+  std::uint64_t record_start(std::uint64_t r, std::uint32_t channel_count) const {
+    return r * framing_bytes() + first_frame(r) * channel_count * 2;
+  }
   // A record's framing: its header, its gaps in order, its trailer.
   std::uint64_t framing_bytes() const {
     std::uint64_t n = std::uint64_t{header} + trailer;
     for (const RecordGap& g : gaps) n += g.bytes;
     return n;
   }
-  std::uint64_t record_bytes(std::uint32_t channel_count) const { return std::uint64_t{frames} * channel_count * 2 + framing_bytes(); }
+  std::uint64_t record_bytes(std::uint32_t channel_count) const { return std::uint64_t{frames} * channel_count * 2 + framing_bytes(); }  // equal records
   // Byte offset, within a record, of channel j's sample of frame f (SPEC §4.2).
   std::uint64_t sample_offset(std::uint32_t channel_count, std::uint32_t j, std::uint32_t f) const {
     if (!planar) return header + (std::uint64_t{f} * channel_count + j) * 2;
@@ -194,11 +212,13 @@ struct SourceRecords {
       if (g.after <= j) at += g.bytes;
     return at;
   }
-  // Where each piece of a record's framing lies in the record, in framing order.
-  std::vector<ByteRange> framing_pieces(std::uint32_t channel_count) const {
-    std::vector<ByteRange> pieces{{0, header}};
-    for (const RecordGap& g : gaps) pieces.push_back({sample_offset(channel_count, g.after, 0) - g.bytes, g.bytes});
-    pieces.push_back({record_bytes(channel_count) - trailer, trailer});
+  // Where each piece of record r's framing lies in the file, from the first record's start, in
+  // framing order.
+  std::vector<ByteRange> framing_pieces(std::uint64_t r, std::uint32_t channel_count) const {
+    const std::uint64_t start = record_start(r, channel_count);
+    std::vector<ByteRange> pieces{{start, header}};
+    for (const RecordGap& g : gaps) pieces.push_back({start + sample_offset(channel_count, g.after, 0) - g.bytes, g.bytes});
+    pieces.push_back({record_start(r + 1, channel_count) - trailer, trailer});
     return pieces;
   }
 };

@@ -49,14 +49,16 @@ struct InputSource {
   double sample_step = 0;
   std::uint64_t sample_bytes() const { return float_bytes != 0 ? float_bytes : 2; }
 
-  std::uint64_t record_bytes() const { return records.record_bytes(channel_count); }
-  std::uint64_t data_end() const { return data_offset + (records.count != 0 ? records.count * record_bytes() : frames * channel_count * sample_bytes()); }
+  std::uint64_t data_end() const {
+    return data_offset + (records.count != 0 ? records.record_start(records.count, channel_count) : frames * channel_count * sample_bytes());
+  }
   // The file offset of channel j's sample of frame t (in planar records, channel j's run of
   // the record continues from there).
   std::uint64_t sample_offset(std::uint64_t t, std::uint32_t j = 0) const {
     if (records.count == 0) return data_offset + (t * channel_count + j) * sample_bytes();
-    return data_offset + t / records.frames * record_bytes() +
-           records.sample_offset(channel_count, j, static_cast<std::uint32_t>(t % records.frames));
+    const std::uint64_t r = records.record_of(t);
+    return data_offset + records.record_start(r, channel_count) +
+           records.sample_offset(channel_count, j, static_cast<std::uint32_t>(t - records.first_frame(r)));
   }
 };
 
