@@ -706,3 +706,36 @@ TEST(Mo1, ChunksDecodedTogetherEqualChunksDecodedAlone) {
     }
   }
 }
+
+// Training on a bounded budget: with many channels the trainers see each channel's share of
+// EncodeOptions::training_window_in_all as their chunk length, never below kMinTrainingWindow,
+// never above the archive's chunks; sync channels do not count.
+TEST(Training, WindowIsEachChannelsShareWhenOneChunkOfEveryChannelIsTooMuch) {
+  Metadata meta;
+  meta.chunk_samples = 19531;
+  meta.channels.resize(1024);
+  EXPECT_EQ(host::training::training_window(meta, 1u << 23), 8192u);
+  EXPECT_EQ(host::training::training_window(meta, 1u << 30), 19531u);
+  EXPECT_EQ(host::training::training_window(meta, 1u << 20), host::training::kMinTrainingWindow);
+  EXPECT_EQ(host::training::training_window(meta, 1000u * 1024), 4096u);
+  EXPECT_EQ(host::training::training_window(meta, 10000u * 1024), 9984u);  // whole 64-sample blocks
+  for (std::size_t c = 0; c < 768; ++c) meta.channels[c].sync = true;  // 256 coded channels
+  EXPECT_EQ(host::training::training_window(meta, 1u << 23), 19531u);
+  meta.channels.resize(32);
+  EXPECT_EQ(host::training::training_window(meta, 1u << 23), 19531u);
+
+  // On real data, a window shorter than the chunks changes what training sees, and the archive
+  // still round-trips (the model holds no chunk length; the chunks stay whole).
+  test::TempDir out;
+  const auto recording = test::cinpla_sample_recording();
+  host::EncodeOptions options;
+  options.chunk_seconds = 0.2;  // the sample's 6000 frames in one chunk
+  const auto whole = host::compress(recording, out / "whole.spikey", options);
+  options.training_window_in_all = 32 * 4096;  // 4096-sample windows: two of the chunk's
+  const auto windowed = host::compress(recording, out / "windowed.spikey", options);
+  EXPECT_TRUE(whole.verified);
+  EXPECT_TRUE(windowed.verified);
+  EXPECT_EQ(ArchiveReader(out / "windowed.spikey").metadata().chunk_samples, 6000u);
+  EXPECT_NE(test::read_file(out / "whole.spikey"), test::read_file(out / "windowed.spikey"));
+  EXPECT_TRUE(restores_cinpla_sample(out / "windowed.spikey", out / "restored"));
+}

@@ -17,6 +17,7 @@
 #include "spikey/host/batch_encoder.hpp"
 #include "spikey/host/decoder.hpp"
 #include "codecs/encoder_family.hpp"
+#include "codecs/training_common.hpp"
 #include "spikey/host/model.hpp"
 #include "spikey/host/output_file.hpp"
 #include "spikey/host/parallel.hpp"
@@ -427,6 +428,7 @@ format::MetadataSection survey_recording(const Recording& recording, const Encod
 Model train_model(const Recording& recording, const format::MetadataSection& surveyed, const std::string& codec, const EncodeOptions& options) {
   format::Metadata meta = surveyed.metadata;
   meta.codec.name = codec;
+  meta.chunk_samples = training::training_window(meta, options.training_window_in_all);  // the model holds no chunk length
   if (options.progress) options.progress("train", 0, 1);
   Model model;
   codecs::encoder_family(format::codec_row(codec)).train(recording, meta, options, model);

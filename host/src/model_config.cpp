@@ -52,6 +52,10 @@ void apply_model_config(const std::filesystem::path& path, EncodeOptions& option
     else if (key == "network_samples") mo.network_samples = static_cast<std::uint64_t>(integer(key, 1, 1 << 30));
     else if (key == "partition_size") options.partition_size = static_cast<std::uint32_t>(integer(key, 1, static_cast<int>(format::kMaxPartitionSize)));
     else if (key == "training_samples") mo.max_training_samples = options.training.max_training_samples = static_cast<std::uint64_t>(integer(key, 1, 1 << 30));
+    else if (key == "training_samples_in_all") mo.max_training_samples_in_all = static_cast<std::uint64_t>(integer(key, 1, 1 << 30));
+    else if (key == "network_channel_samples") mo.network_channel_samples = static_cast<std::uint64_t>(integer(key, 1, 1 << 30));
+    else if (key == "network_channel_samples_in_all") mo.network_channel_samples_in_all = static_cast<std::uint64_t>(integer(key, 1, 1 << 30));
+    else if (key == "training_window_in_all") options.training_window_in_all = static_cast<std::uint64_t>(integer(key, 1, 1 << 30));
     else throw std::invalid_argument("--model-config: unknown key \"" + key + "\"");
   }
 }

@@ -27,6 +27,14 @@ std::uint64_t training_samples_per_channel(const f::Metadata& meta, std::uint64_
   return std::min(per_channel, std::max<std::uint64_t>(1, in_all / std::max<std::uint64_t>(coded, 1)));
 }
 
+std::uint32_t training_window(const f::Metadata& meta, std::uint64_t in_all) {
+  std::uint64_t coded = 0;
+  for (const auto& channel : meta.channels) coded += channel.sync ? 0 : 1;
+  const std::uint64_t share = in_all / std::max<std::uint64_t>(coded, 1);
+  if (share >= meta.chunk_samples) return meta.chunk_samples;
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>(meta.chunk_samples, std::max<std::uint64_t>(kMinTrainingWindow, share / 64 * 64)));
+}
+
 std::vector<ChunkPart> chunk_parts(const f::Metadata& meta, const std::vector<std::uint64_t>& chunks, unsigned threads) {
   constexpr std::size_t kMinPartChannels = 8;
   const std::size_t wanted = 2 * std::size_t{std::max(1u, threads)};

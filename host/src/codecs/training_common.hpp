@@ -28,6 +28,13 @@ std::vector<std::uint64_t> training_chunks(const format::Metadata& meta, std::ui
 // together would pass `in_all` (training_chunks still takes at least one chunk).
 std::uint64_t training_samples_per_channel(const format::Metadata& meta, std::uint64_t per_channel, std::uint64_t in_all);
 
+// The chunk length the trainers see (EncodeOptions::training_window_in_all): the archive's
+// chunk_samples, or each coded channel's share of `in_all` samples when that is shorter, at least
+// kMinTrainingWindow and a whole number of 64-sample blocks. Training on shorter chunks spreads
+// each pass's samples over more of the recording; the archive's chunks stay as they are.
+inline constexpr std::uint32_t kMinTrainingWindow = 4096;
+std::uint32_t training_window(const format::Metadata& meta, std::uint64_t in_all);
+
 // A training pass's work in items of (chunk, run of its present channels): a recording with
 // fewer training chunks than threads (many channels, a short recording) still keeps every thread
 // busy. Parts are contiguous runs in channel order, so consuming items in order visits the

@@ -46,6 +46,11 @@ struct EncodeOptions {
   PredictorTrainingOptions training;  // lpc1; its thread count follows `threads`
   MoTrainingOptions mo_training;      // mo1 and cm1; its thread count follows `threads`
   CmTrainingOptions cm_training;      // cm1's context model; its thread count follows `threads`
+  // The trainers see the recording in training chunks of chunk_samples, or, when one chunk of
+  // every coded channel would pass this many samples, of each channel's share (at least
+  // kMinTrainingWindow): with a thousand channels, one whole chunk each is more than the
+  // passes need, and training would cost more than encoding (training::training_window).
+  std::uint64_t training_window_in_all = 1u << 23;
   std::shared_ptr<const Topology> topology;  // mo1: reuse this instead of computing one
   std::shared_ptr<const struct Model> model;  // encode with this instead of training (and racing)
   // Batch backend (lpc1, mo1, mo2, mo3): when set, chunks are encoded in batches by this
@@ -58,9 +63,11 @@ struct EncodeOptions {
 };
 
 // Sets the predictors' architecture from a JSON file (keys max_order, max_sources,
-// source_half_window, wavelet_levels, topology_neighbours, lms_step, training_samples, max_depth,
-// network_hidden, network_projector, gru_hidden, network_seed, network_min_saving,
-// network_samples, context_training_samples, max_prior_period, partition_size). Unknown keys
+// source_half_window, wavelet_levels, topology_neighbours, lms_step, training_samples,
+// training_samples_in_all, training_window_in_all, max_depth, network_hidden, network_projector,
+// gru_hidden, network_seed, network_min_saving, network_samples, network_channel_samples,
+// network_channel_samples_in_all, context_training_samples, context_training_samples_in_all,
+// max_prior_period, partition_size). Unknown keys
 // and values out of range are std::invalid_argument, so a typo never falls back to a default.
 void apply_model_config(const std::filesystem::path& path, EncodeOptions& options);
 

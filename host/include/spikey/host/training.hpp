@@ -105,6 +105,11 @@ struct MoTrainingOptions {
   // at most 0.015%).
   double wavelet_min_saving = 0.005;
   std::uint64_t max_training_samples = 1u << 17;  // per channel
+  // ... and at most about this many in all channels together (each channel's share, never less
+  // than one training chunk): a recording of a thousand channels needs no more per channel to
+  // fit its predictors than one of a hundred, and without a total its training would cost more
+  // than encoding it (training_samples_per_channel).
+  std::uint64_t max_training_samples_in_all = 1u << 25;
   // The network stage (§6.8.1): hidden units of its ReLU layer (0: no network stage), the seed
   // of its training, the samples it trains on (all channels together) and the share of a
   // channel's residual magnitude it must save for the channel to use it: the network costs
@@ -121,6 +126,10 @@ struct MoTrainingOptions {
   int gru_hidden = 4;
   std::uint64_t network_seed = 1;
   std::uint64_t network_samples = 1u << 18;
+  // Each channel's samples for the network's gains and choices (whole training chunks), at most
+  // network_channel_samples, and at most about network_channel_samples_in_all in all.
+  std::uint64_t network_channel_samples = 1u << 15;
+  std::uint64_t network_channel_samples_in_all = 1u << 23;
   double network_min_saving = 0.01;
   unsigned threads = 1;
   // Run the projectors' training epochs: the CUDA trainers when a GPU is used; empty: on the

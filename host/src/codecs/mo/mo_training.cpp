@@ -73,7 +73,7 @@ Topology Topology::load(const std::filesystem::path& path) {
 
 Topology compute_topology(const Recording& recording, const f::Metadata& meta, const MoTrainingOptions& options) {
   const std::size_t channels = meta.channels.size();
-  const auto chunks = training_chunks(meta, options.max_training_samples);
+  const auto chunks = training_chunks(meta, training_samples_per_channel(meta, options.max_training_samples, options.max_training_samples_in_all));
   const std::uint64_t span = std::min<std::uint64_t>(meta.total_samples, chunks.size() * meta.chunk_samples);
   const std::uint64_t block = std::max<std::uint64_t>(16, (span + kSignatureBlocks - 1) / kSignatureBlocks);
   std::vector<std::vector<double>> signatures(channels);
@@ -327,7 +327,7 @@ void train_mo_predictors(const Recording& recording, f::Metadata& meta, const Mo
   for (std::size_t c = 0; c < channels; ++c) regressors[c] = static_cast<std::size_t>(order + wavelet_taps) + sources[c].size() * static_cast<std::size_t>(window);
   std::vector<Normal> normal(channels);
   for (std::size_t c = 0; c < channels; ++c) normal[c].init(regressors[c]);
-  const auto chunks = training_chunks(meta, options.max_training_samples);
+  const auto chunks = training_chunks(meta, training_samples_per_channel(meta, options.max_training_samples, options.max_training_samples_in_all));
   PhaseParts parts(options.phase_parts);
   double gather_seconds = 0, executor_seconds = 0;
   if (options.normal_sums) {

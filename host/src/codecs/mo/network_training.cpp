@@ -25,7 +25,6 @@ using namespace training;
 
 namespace {
 
-constexpr std::uint64_t kChannelSamples = 1u << 15;  // per channel: the gains and each channel's choice come from these
 constexpr std::uint64_t kMinChannelSteps = 256;      // fewer: the channel keeps the linear predictor
 constexpr int kFloatEpochs = 6;
 constexpr int kQuantizedEpochs = 2;
@@ -176,7 +175,7 @@ constexpr std::uint64_t kNothingFitted = ~std::uint64_t{0};
 // magnitude with those choices, or kNothingFitted when there was too little to train on.
 std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, const MoTrainingOptions& options, bool gru, int hidden) {
   const std::size_t channels = meta.channels.size();
-  const auto chunks = training_chunks(meta, kChannelSamples);
+  const auto chunks = training_chunks(meta, training_samples_per_channel(meta, options.network_channel_samples, options.network_channel_samples_in_all));
   const int shift = static_cast<int>(meta.codec.weight_shift);
   PhaseParts phase_parts(options.phase_parts);
 
