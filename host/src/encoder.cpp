@@ -85,27 +85,40 @@ format::ValueMap choose_value_map(const ValueSurvey& survey) {
 
 namespace {
 
+// Runs body(first, end) over channels [0, count): whole on this thread when threads is 1, else in
+// contiguous parts of at least 8 channels, about 16 per thread (fine enough that the last parts
+// leave little idle time), across `threads`.
+void in_channel_parts(std::size_t count, unsigned threads, const std::function<void(std::size_t, std::size_t)>& body) {
+  constexpr std::size_t kMinPartChannels = 8;
+  const std::size_t parts = threads <= 1 ? 1 : std::clamp<std::size_t>(count / kMinPartChannels, 1, 16 * std::size_t{threads});
+  if (parts == 1) return body(0, count);
+  parallel_for(parts, threads, [&](std::size_t p) { body(count * p / parts, count * (p + 1) / parts); });
+}
+
 // The codes of every present channel, each re-checked against its value map: the survey
 // guarantees exactness, and this check means a survey bug can never lose data.
 std::vector<std::vector<std::int32_t>>& chunk_codes(std::span<const std::int16_t> samples, const format::ChunkChannels& present,
-                                                          const format::Metadata& meta) {
-  thread_local std::vector<std::vector<std::int32_t>> codes;  // reused: chunks are large
+                                                          const format::Metadata& meta, unsigned threads) {
+  thread_local std::vector<std::vector<std::int32_t>> reused;  // chunks are large
+  auto& codes = reused;  // a reference the parts' threads share (they would name their own thread_local)
   codes.resize(present.channel.size());
-  std::size_t position = 0;
-  for (std::size_t i = 0; i < present.channel.size(); ++i) {
-    const std::uint32_t n = present.sample_count[i];
-    const ValueMap map = meta.channels[present.channel[i]].value_map;
-    const std::int16_t* values = samples.data() + position;
-    auto& out = codes[i];
-    out.resize(n);
-    bool exact = true;
-    for (std::uint32_t t = 0; t < n; ++t) {
-      out[t] = format::value_to_code(map, values[t]);
-      exact &= format::code_to_value(map, out[t]) == values[t];
+  std::vector<std::size_t> positions(present.channel.size() + 1, 0);
+  for (std::size_t i = 0; i < present.channel.size(); ++i) positions[i + 1] = positions[i] + present.sample_count[i];
+  in_channel_parts(present.channel.size(), threads, [&](std::size_t first, std::size_t end) {
+    for (std::size_t i = first; i < end; ++i) {
+      const std::uint32_t n = present.sample_count[i];
+      const ValueMap map = meta.channels[present.channel[i]].value_map;
+      const std::int16_t* values = samples.data() + positions[i];
+      auto& out = codes[i];
+      out.resize(n);
+      bool exact = true;
+      for (std::uint32_t t = 0; t < n; ++t) {
+        out[t] = format::value_to_code(map, values[t]);
+        exact &= format::code_to_value(map, out[t]) == values[t];
+      }
+      if (!exact) throw std::logic_error("value map is not exact for channel " + std::to_string(present.channel[i]));
     }
-    if (!exact) throw std::logic_error("value map is not exact for channel " + std::to_string(present.channel[i]));
-    position += n;
-  }
+  });
   return codes;
 }
 
@@ -127,15 +140,20 @@ std::string codec_for_level(const std::string& level) { return level_codecs(leve
 namespace {
 
 // Every present channel's stream: sync channels as runs (§6.10), the others through the codec's
-// family.
-std::vector<std::uint8_t> encode_payload(std::span<const std::int16_t> samples, const format::ChunkChannels& present, const format::Metadata& meta) {
+// family, in parts across `threads` (the same streams however they are split).
+std::vector<std::uint8_t> encode_payload(std::span<const std::int16_t> samples, const format::ChunkChannels& present, const format::Metadata& meta,
+                                         unsigned threads) {
   const format::CodecRow& codec = format::codec_row(meta.codec.name);
   const codecs::EncoderFamily& family = codecs::encoder_family(codec);
-  auto& codes = chunk_codes(samples, present, meta);
+  const auto encode_streams = [&](const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& coded,
+                                  std::vector<std::vector<std::uint8_t>>& streams) {
+    in_channel_parts(coded.channel.size(), threads, [&](std::size_t first, std::size_t end) { family.encode_streams(codes, coded, meta, first, end, streams); });
+  };
+  auto& codes = chunk_codes(samples, present, meta, threads);
   std::vector<std::vector<std::uint8_t>> streams(present.channel.size());
   const bool any_sync = std::any_of(present.channel.begin(), present.channel.end(), [&](std::uint32_t c) { return meta.channels[c].sync; });
   if (!any_sync) {
-    family.encode_streams(codes, present, meta, streams);
+    encode_streams(codes, present, streams);
     return format::assemble_payload(std::span<const std::vector<std::uint8_t>>(streams), samples, present.sample_count);
   }
   // The codec's channels' code buffers are lent to the codec (swapped, not copied) and returned.
@@ -150,7 +168,7 @@ std::vector<std::uint8_t> encode_payload(std::span<const std::int16_t> samples, 
     lent.push_back(i);
   }
   std::vector<std::vector<std::uint8_t>> coded_streams(lent.size());
-  family.encode_streams(coded_codes, coded, meta, coded_streams);
+  encode_streams(coded_codes, coded, coded_streams);
   for (std::size_t k = 0; k < lent.size(); ++k) {
     codes[lent[k]].swap(coded_codes[k]);
     streams[lent[k]] = std::move(coded_streams[k]);
@@ -165,9 +183,10 @@ std::vector<std::uint8_t> encode_payload(std::span<const std::int16_t> samples, 
 
 }  // namespace
 
-EncodedChunk encode_chunk(std::span<const std::int16_t> samples, const format::ChunkChannels& present, const format::Metadata& meta) {
+EncodedChunk encode_chunk(std::span<const std::int16_t> samples, const format::ChunkChannels& present, const format::Metadata& meta,
+                          unsigned threads) {
   EncodedChunk out;
-  out.payload = encode_payload(samples, present, meta);
+  out.payload = encode_payload(samples, present, meta, threads);
   out.samples_checksum = format::checksum64({reinterpret_cast<const std::uint8_t*>(samples.data()), samples.size() * 2});
   return out;
 }
@@ -268,14 +287,18 @@ WrittenArchive write_archive(const Recording& recording, const format::MetadataS
     encode_in_batches(recording, meta, options, writer, written.batch_seconds);
     written.batch_chunks = chunk_count;
   } else {
+    // Chunks on the threads; when they are too few to keep every thread busy to the end (a short
+    // recording of many channels: 4 chunks on 2 threads leave one idle for a chunk), each chunk's
+    // channels in parts across all of them instead, one chunk at a time.
+    const bool split = options.threads > 1 && chunk_count < 4 * std::uint64_t{options.threads} && meta.channels.size() >= 16 * std::size_t{options.threads};
     ordered_parallel<EncodedChunk>(
-        chunk_count, options.threads, 2 * std::size_t{options.threads},
+        chunk_count, split ? 1 : options.threads, split ? 1 : 2 * std::size_t{options.threads},
         [&](std::size_t chunk) {
           const std::uint64_t first = meta.chunk_first_sample(chunk);
           const auto present = format::channels_in_chunk(meta, first, meta.chunk_sample_count(chunk));
           std::vector<std::int16_t> samples;
           recording.gather(first, present, samples);
-          return encode_chunk(samples, present, meta);
+          return encode_chunk(samples, present, meta, split ? options.threads : 1);
         },
         [&](std::size_t chunk, EncodedChunk& encoded) {
           writer.append_chunk(meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk), encoded.payload, encoded.samples_checksum);

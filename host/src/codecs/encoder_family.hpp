@@ -23,10 +23,12 @@ class EncoderFamily {
   // family (mo1 to mo2 when the network stage pays). Parts another recording of the same
   // implant can reuse (the topology) go into `model` too.
   virtual void train(const Recording& recording, format::Metadata& meta, const EncodeOptions& options, Model& model) const = 0;
-  // The streams (bytes: whole words of the codec's word size) of a chunk's coded channels, from
-  // their codes; `coded` lists them ascending, sync channels excluded.
+  // The streams (bytes: whole words of the codec's word size) of a chunk's coded channels
+  // [first, end), from their codes; `coded` lists them ascending, sync channels excluded, and
+  // every channel's codes are there (sources outside the range). A channel's stream does not
+  // depend on the range it is coded in, so the encoder may split a chunk across its threads.
   virtual void encode_streams(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& coded, const format::Metadata& meta,
-                              std::vector<std::vector<std::uint8_t>>& streams) const = 0;
+                              std::size_t first, std::size_t end, std::vector<std::vector<std::uint8_t>>& streams) const = 0;
 };
 
 // The encoder of a codec's family.

@@ -83,8 +83,10 @@ struct EncodedChunk {
 };
 
 // Encodes one chunk from its gathered samples (Recording::gather layout) with the codec,
-// value maps and predictors of `meta`.
-EncodedChunk encode_chunk(std::span<const std::int16_t> samples, const format::ChunkChannels& present, const format::Metadata& meta);
+// value maps and predictors of `meta`; its channels in parts across `threads` (the same bytes
+// for any count).
+EncodedChunk encode_chunk(std::span<const std::int16_t> samples, const format::ChunkChannels& present, const format::Metadata& meta,
+                          unsigned threads = 1);
 
 struct CompressReport {
   std::uint64_t original_bytes = 0;

@@ -23,12 +23,12 @@ class CmEncoder final : public EncoderFamily {
   }
 
   void encode_streams(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& coded, const format::Metadata& meta,
-                      std::vector<std::vector<std::uint8_t>>& streams) const override {
+                      std::size_t first, std::size_t end, std::vector<std::vector<std::uint8_t>>& streams) const override {
     const format::CmModelTables model(meta.codec);
     format::CmNormaliserCache cache(static_cast<std::uint32_t>(meta.codec.cm_prior.size()));
     std::vector<format::CmSymbol> symbols;
     std::vector<std::uint8_t> scratch_bytes;
-    for_each_mo_residuals(codes, coded, meta, [&](std::size_t i, const std::int32_t* z, bool adapt) {
+    for_each_mo_residuals(codes, coded, meta, first, end, [&](std::size_t i, const std::int32_t* z, bool adapt) {
       const auto n = static_cast<std::uint32_t>(codes[i].size());
       const format::CmTables tables = model.for_map(meta.channels[coded.channel[i]].value_map);
       symbols.resize(format::max_cm_symbols(n));

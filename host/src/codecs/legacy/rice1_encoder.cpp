@@ -13,9 +13,9 @@ class Rice1Encoder final : public EncoderFamily {
   void train(const Recording&, format::Metadata&, const EncodeOptions&, Model&) const override {}
 
   void encode_streams(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& coded, const format::Metadata& meta,
-                      std::vector<std::vector<std::uint8_t>>& streams) const override {
+                      std::size_t first, std::size_t end, std::vector<std::vector<std::uint8_t>>& streams) const override {
     std::vector<std::uint32_t> folded, words;
-    for (std::size_t i = 0; i < coded.channel.size(); ++i) {
+    for (std::size_t i = first; i < end; ++i) {
       const auto n = static_cast<std::uint32_t>(codes[i].size());
       folded.resize(n);
       words.resize(format::max_rice1_stream_words(n, meta.codec.partition_size));

@@ -22,7 +22,7 @@ class LpcEncoder final : public EncoderFamily {
   }
 
   void encode_streams(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& coded, const format::Metadata& meta,
-                      std::vector<std::vector<std::uint8_t>>& streams) const override {
+                      std::size_t first, std::size_t end, std::vector<std::vector<std::uint8_t>>& streams) const override {
     thread_local std::vector<std::vector<std::int32_t>> weights(lanes::kLanes), source_buffers(lanes::kLanes);  // reused across chunks
     const auto flush = [&](std::span<const std::size_t> batch, std::uint32_t n) {
       lanes::LpcLaneGroup group;
@@ -52,7 +52,7 @@ class LpcEncoder final : public EncoderFamily {
       encode_lane_group(group, lanes::lpc_fold, in, meta.codec.partition_size, out);
     };
     lanes::LaneBatcher<std::size_t, decltype(flush)> batcher(flush);
-    for (std::size_t i = 0; i < coded.channel.size(); ++i) batcher.add(i, static_cast<std::uint32_t>(codes[i].size()));
+    for (std::size_t i = first; i < end; ++i) batcher.add(i, static_cast<std::uint32_t>(codes[i].size()));
     batcher.finish();
   }
 };

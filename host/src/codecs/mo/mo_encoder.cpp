@@ -49,7 +49,7 @@ class MoEncoder final : public EncoderFamily {
   }
 
   void encode_streams(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& coded, const format::Metadata& meta,
-                      std::vector<std::vector<std::uint8_t>>& streams) const override {
+                      std::size_t first, std::size_t end, std::vector<std::vector<std::uint8_t>>& streams) const override {
     thread_local std::vector<std::vector<std::int32_t>> weights(lanes::kLanes);  // reused across chunks
     thread_local std::vector<std::vector<std::int32_t>> source_buffers(lanes::kLanes * format::kMaxMoSources);
     const auto flush = [&](std::span<const std::size_t> batch, std::uint32_t n) {
@@ -73,7 +73,7 @@ class MoEncoder final : public EncoderFamily {
     // network when any of its lanes uses it).
     for (const bool network : {false, true}) {
       lanes::LaneBatcher<std::size_t, decltype(flush)> batcher(flush);
-      for (std::size_t i = 0; i < coded.channel.size(); ++i)
+      for (std::size_t i = first; i < end; ++i)
         if (meta.channels[coded.channel[i]].predictor.uses_network() == network) batcher.add(i, static_cast<std::uint32_t>(codes[i].size()));
       batcher.finish();
     }

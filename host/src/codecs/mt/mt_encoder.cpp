@@ -50,9 +50,9 @@ class MtEncoder final : public EncoderFamily {
   }
 
   void encode_streams(const std::vector<std::vector<std::int32_t>>& codes, const f::ChunkChannels& coded, const f::Metadata& meta,
-                      std::vector<std::vector<std::uint8_t>>& streams) const override {
+                      std::size_t first, std::size_t end, std::vector<std::vector<std::uint8_t>>& streams) const override {
     const std::shared_ptr<const MtTables> tables = mt_tables_for(meta.codec);
-    for_each_mo_residuals(codes, coded, meta, [&](std::size_t i, const std::int32_t* z, bool adapt) {
+    for_each_mo_residuals(codes, coded, meta, first, end, [&](std::size_t i, const std::int32_t* z, bool adapt) {
       encode_stream(*tables, codes[i].data(), z, static_cast<std::uint32_t>(codes[i].size()), adapt, meta.codec.partition_size, streams[i]);
     });
   }
