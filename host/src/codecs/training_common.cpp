@@ -21,16 +21,23 @@ std::vector<std::uint64_t> training_chunks(const f::Metadata& meta, std::uint64_
   return chunks;
 }
 
-std::uint64_t training_samples_per_channel(const f::Metadata& meta, std::uint64_t per_channel, std::uint64_t in_all) {
+namespace {
+
+// Each coded (non-sync) channel's share of `in_all` samples.
+std::uint64_t coded_channel_share(const f::Metadata& meta, std::uint64_t in_all) {
   std::uint64_t coded = 0;
   for (const auto& channel : meta.channels) coded += channel.sync ? 0 : 1;
-  return std::min(per_channel, std::max<std::uint64_t>(1, in_all / std::max<std::uint64_t>(coded, 1)));
+  return in_all / std::max<std::uint64_t>(coded, 1);
+}
+
+}  // namespace
+
+std::uint64_t training_samples_per_channel(const f::Metadata& meta, std::uint64_t per_channel, std::uint64_t in_all) {
+  return std::min(per_channel, std::max<std::uint64_t>(1, coded_channel_share(meta, in_all)));
 }
 
 std::uint32_t training_window(const f::Metadata& meta, std::uint64_t in_all) {
-  std::uint64_t coded = 0;
-  for (const auto& channel : meta.channels) coded += channel.sync ? 0 : 1;
-  const std::uint64_t share = in_all / std::max<std::uint64_t>(coded, 1);
+  const std::uint64_t share = coded_channel_share(meta, in_all);
   if (share >= meta.chunk_samples) return meta.chunk_samples;
   return static_cast<std::uint32_t>(std::min<std::uint64_t>(meta.chunk_samples, std::max<std::uint64_t>(kMinTrainingWindow, share / 64 * 64)));
 }

@@ -126,28 +126,23 @@ InputSource open_blackrock_nsx(const std::filesystem::path& file, std::string re
     }
     if (packets.empty()) throw InputError(name + ": byte " + std::to_string(headers) + ": no data packet after the headers");
     while (packets.size() > 1 && packets.back().second == 0) packets.pop_back();  // an empty last packet: part of the suffix
-    bool uniform = packets.size() > 1 && packets.back().second == packets.front().second && packets.front().second > 0;
-    for (std::size_t i = 0; uniform && i + 1 < packets.size(); ++i)
-      uniform = packets[i].second == packets.front().second && packets[i + 1].first == packets[i].first + packet_header + packets[i].second * frame_bytes;
-    if (uniform && packets.front().second <= 0xffffffffu) {
-      src.data_offset = packets.front().first;
-      src.records.count = packets.size();
-      src.records.frames = static_cast<std::uint32_t>(packets.front().second);
-      src.records.header = static_cast<std::uint32_t>(packet_header);
-      src.records.fields = {{1, major >= 3 ? 8u : 4u}};  // the timestamp
-      src.frames = src.records.count * src.records.frames;
-    } else if (packets.size() == 1 || std::any_of(packets.begin(), packets.end(), [](const auto& p) { return p.second == 0; })) {
+    if (packets.size() == 1 || std::any_of(packets.begin(), packets.end(), [](const auto& p) { return p.second == 0; })) {
       src.data_offset = packets.front().first + packet_header;
       src.frames = packets.front().second;
       if (packets.size() > 1)
         note(name + ": " + std::to_string(packets.size()) + " data packets, some of them empty; the samples of the first (" +
              std::to_string(src.frames) + " frames) are compressed, the later packets kept byte for byte");
-    } else {  // a paused recording: records of unequal lengths, the packets' frames one run per channel
+    } else {  // records: of one length (3.0's one-frame packets) or, a paused recording, of their own lengths
       src.data_offset = packets.front().first;
       src.records.count = packets.size();
       src.records.header = static_cast<std::uint32_t>(packet_header);
-      src.records.fields = {{1, major >= 3 ? 8u : 4u}};
-      for (const auto& packet : packets) src.records.ends.push_back(src.frames += packet.second);
+      src.records.fields = {{1, major >= 3 ? 8u : 4u}};  // the timestamp
+      const bool equal = std::all_of(packets.begin(), packets.end(), [&](const auto& p) { return p.second == packets.front().second; });
+      if (equal) src.records.frames = static_cast<std::uint32_t>(packets.front().second);  // a u32 count in the file
+      for (const auto& packet : packets) {
+        src.frames += packet.second;
+        if (!equal) src.records.ends.push_back(src.frames);
+      }
     }
   } else {
     throw InputError(name + ": byte 0: file type \"" + text_at(b, 0, 8) + "\" is not NEURALSG or NEURALCD; not a Blackrock NSx file");
