@@ -225,6 +225,36 @@ TEST(RoundTrip, ChunkPayloadIsTheSameWhenItsChannelsAreSplitAcrossThreads) {
   }
 }
 
+// A chunk gathered from interleaved frames equals the samples read one by one, for channel and
+// frame counts on and off the transposition's 8 x 8 blocks, from a chunk that starts mid-file,
+// and with the channel tiles' edge (64) crossed.
+TEST(RoundTrip, GatheredChunkEqualsTheFramesReadOneByOne) {
+  std::mt19937 random(7);
+  for (const std::uint32_t channels : {1u, 3u, 8u, 13u, 64u, 67u, 130u}) {
+    for (const std::uint64_t frames : {7ull, 300ull, 1001ull}) {
+      std::vector<std::int16_t> interleaved(channels * frames);
+      for (auto& v : interleaved) v = static_cast<std::int16_t>(random());
+      const auto recording = host::Recording::from_memory(
+          {reinterpret_cast<const std::uint8_t*>(interleaved.data()), interleaved.size() * 2}, "m.dat", channels, 30000.0, false);
+      for (const std::uint64_t first : {0ull, 5ull}) {
+        if (first >= frames) continue;
+        format::ChunkChannels present;
+        for (std::uint32_t c = 0; c < channels; ++c) {
+          present.channel.push_back(c);
+          present.sample_count.push_back(static_cast<std::uint32_t>(frames - first));
+        }
+        std::vector<std::int16_t> gathered;
+        recording.gather(first, present, gathered);
+        ASSERT_EQ(gathered.size(), channels * (frames - first));
+        std::size_t wrong = 0;
+        for (std::uint32_t c = 0; c < channels; ++c)
+          for (std::uint64_t t = first; t < frames; ++t) wrong += gathered[c * (frames - first) + (t - first)] != interleaved[t * channels + c];
+        EXPECT_EQ(wrong, 0u) << channels << " channels, " << frames << " frames from " << first;
+      }
+    }
+  }
+}
+
 // Many threads reading random windows from one reader at once all get the original samples
 // (the reader is shared; run under the sanitizer build too).
 TEST(Window, ConcurrentReadersOfOneArchive) {
