@@ -59,6 +59,11 @@ TEST(MtModel, TablesHoldTheContextModelsFrequencies) {
   const CmModelTables model(codec);
   const CmTables cm = unranged(model);
   const host::codecs::MtTables tables(codec);
+  // Every class at every phase: the normaliser from the weights summed over the window (the
+  // tables sum them folded onto the prior's period).
+  for (int k = 0; k < kCmClasses; ++k)
+    for (std::int32_t phase = 0; phase <= static_cast<std::int32_t>(codec.cm_prior.size()); ++phase)
+      ASSERT_EQ(tables.table(k, phase).normaliser, cm_normaliser(cm, k, phase)) << "class " << k << ", phase " << phase;
   std::mt19937 random(3);
   for (int k = 0; k < kCmClasses; ++k) {
     for (int trial = 0; trial < 8; ++trial) {

@@ -46,6 +46,22 @@ bool decode_step(MtLaneBatch& b, unsigned live, const std::int32_t* base, std::i
                       _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(plain_classes >> 32)), _mm256_sub_epi32(k, _mm256_set1_epi32(32)))),
       _mm256_set1_epi32(1));
   const __m256i plain = _mm256_cmpeq_epi32(plain_bit, _mm256_set1_epi32(1));
+  // A lane whose class has no tables yet has them built first (the same mask test).
+  const std::uint64_t built = tables->built_classes();
+  const __m256i built_bit = _mm256_and_si256(
+      _mm256_or_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(built & 0xffffffffu)), k),
+                      _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(built >> 32)), _mm256_sub_epi32(k, _mm256_set1_epi32(32)))),
+      _mm256_set1_epi32(1));
+  const unsigned unbuilt = static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(built_bit, _mm256_setzero_si256())))) & live &
+                           ((1u << b.lanes) - 1u);
+  if (unbuilt != 0) {
+    alignas(32) std::int32_t classes[kLanes];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(classes), k);
+    std::uint64_t wanted = 0;
+    for (int l = 0; l < kLanes; ++l)
+      if ((unbuilt >> l) & 1) wanted |= std::uint64_t{1} << classes[l];
+    tables->build_classes(wanted);
+  }
   const __m256i phase = _mm256_and_si256(_mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(base)), plain),
                                          _mm256_set1_epi32(static_cast<int>(tables->set().prior_mask)));
   const __m256i table = _mm256_add_epi32(_mm256_mullo_epi32(k, _mm256_set1_epi32(static_cast<int>(MtTables::kPhases))), phase);

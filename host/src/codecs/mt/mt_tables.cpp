@@ -30,15 +30,56 @@ MtTables::MtTables(const f::CodecParams& codec)
   set_.index = index_.data();
   set_.normaliser = normaliser_.data();
   for (int k = 0; k < f::kCmClasses; ++k) {
+    const std::uint32_t positions = 2u * static_cast<std::uint32_t>(set_.half_width[k]) + 1u;  // mt_build_table's central
+    set_.central[k] = positions < f::kMtCentralPositions ? positions : f::kMtCentralPositions;
+  }
+}
+
+namespace {
+
+// mt_weight_total of class k's table at every phase 0 .. P - 1 (P = prior_mask + 1), as
+// products of the window folded onto the period and the prior: the window's weights at
+// offsets j with the same j mod P share a prior weight at every phase. The same integer sums
+// (test: MtModel.TablesHoldTheContextModelsFrequencies, every class and phase).
+std::vector<std::uint64_t> weight_totals_by_phase(const f::MtTableSet& set, int k) {
+  const std::uint32_t period = set.prior_mask + 1;
+  const std::uint16_t* shape = set.shapes + static_cast<std::size_t>(k) * (f::kCmMaxHalfWidth + 1);
+  std::vector<std::uint32_t> folded(period, 0);  // at most 512 shape values: below 2^25
+  for (std::int32_t j = -set.half_width[k]; j <= set.half_width[k]; ++j) folded[static_cast<std::uint32_t>(j) & set.prior_mask] += shape[j < 0 ? -j : j];
+  std::vector<std::uint32_t> prior(2 * std::size_t{period});  // twice round, so that phase + r never wraps
+  for (std::size_t i = 0; i < prior.size(); ++i) prior[i] = set.prior[i & set.prior_mask];
+  std::vector<std::uint64_t> totals(period, 0);
+  for (std::uint32_t phase = 0; phase < period; ++phase) {
+    std::uint64_t total = 0;
+    const std::uint32_t* weights = prior.data() + phase;
+    for (std::uint32_t r = 0; r < period; ++r) total += std::uint64_t{folded[r]} * weights[r];
+    totals[phase] = total;
+  }
+  return totals;
+}
+
+}  // namespace
+
+void MtTables::build_missing(std::uint64_t classes) const {
+  const std::lock_guard lock(building_);
+  const std::uint64_t missing = classes & kAllClasses & ~built_.load(std::memory_order_relaxed);
+  for (int k = 0; k < f::kCmClasses; ++k) {
+    if (((missing >> k) & 1) == 0) continue;
     const auto c = static_cast<std::size_t>(k);
-    const std::uint32_t phases = set_.shift[k] != 0 ? 1 : set_.prior_mask + 1;  // a class with a bucket shift has one table
-    for (std::uint32_t phase = 0; phase < phases; ++phase) {
-      f::MtTable t = f::mt_table_of(set_, k, static_cast<std::int32_t>(phase));  // its shape, half width, shift and prior
-      const std::size_t slot = c * kPhases + phase;
-      f::mt_build_table(t, cum_.data() + slot * kStride, index_.data() + slot * f::kMtIndexEntries);
-      normaliser_[slot] = t.normaliser;
-      set_.central[k] = t.central;
+    if (set_.shift[k] != 0) {  // a class with a bucket shift has one table, without the prior
+      f::MtTable t = f::mt_table_of(set_, k, 0);
+      f::mt_build_table(t, cum_.data() + c * kPhases * kStride, index_.data() + c * kPhases * f::kMtIndexEntries);
+      normaliser_[c * kPhases] = t.normaliser;
+    } else {
+      const std::vector<std::uint64_t> totals = weight_totals_by_phase(set_, k);
+      for (std::uint32_t phase = 0; phase <= set_.prior_mask; ++phase) {
+        f::MtTable t = f::mt_table_of(set_, k, static_cast<std::int32_t>(phase));  // its shape, half width, shift and prior
+        const std::size_t slot = c * kPhases + phase;
+        f::mt_fill_table(t, totals[phase], cum_.data() + slot * kStride, index_.data() + slot * f::kMtIndexEntries);
+        normaliser_[slot] = t.normaliser;
+      }
     }
+    built_.fetch_or(std::uint64_t{1} << k, std::memory_order_release);  // its tables are visible to whoever sees the bit
   }
 }
 

@@ -54,27 +54,43 @@ struct MtTable {
   }
 };
 
-// Fills a (class, phase) table: its normaliser, `cum` (central + 1 entries) and `index`. `table`
-// holds the class's shape, half width, shift and prior; `central` is set.
-SPIKEY_HD void mt_build_table(MtTable& table, std::uint32_t* cum, std::uint8_t* index) {
+// The sum of a (class, phase) distribution's weights W(j) over its window.
+SPIKEY_HD std::uint64_t mt_weight_total(const MtTable& table) {
   std::uint64_t total = 0;
   for (std::int32_t j = -table.half_width; j <= table.half_width; ++j) {
     const std::uint32_t s = table.shape[j < 0 ? -j : j];
     total += std::uint64_t{s} * (table.prior == nullptr ? kCmNeutralPriorWeight : table.prior[(table.phase + static_cast<std::uint32_t>(j)) & table.prior_mask]);
   }
+  return total;
+}
+
+// Fills a (class, phase) table whose weights sum to `total` (mt_weight_total): its normaliser,
+// `cum` (central + 1 entries) and `index`. `table` holds the class's shape, half width, shift
+// and prior; `central` is set.
+SPIKEY_HD void mt_fill_table(MtTable& table, std::uint64_t total, std::uint32_t* cum, std::uint8_t* index) {
   table.normaliser = total == 0 ? 0 : (std::uint64_t{kRansTotal - kCmEscapeFrequency} << 32) / total;
   table.central = table.positions() < kMtCentralPositions ? table.positions() : kMtCentralPositions;
   cum[0] = kCmEscapeFrequency;
   for (std::uint32_t u = 0; u < table.central; ++u) cum[u + 1] = cum[u] + table.frequency(u);
-  std::uint32_t u = 0;
+  // index[i]: the positions u < central whose interval ends at or below slot i * 1024 (cum only
+  // grows), counted without a data-dependent loop: position u counts from run
+  // ceil(cum(u + 1) / 1024) on.
+  std::uint32_t from_run[kMtIndexEntries + 1] = {};
+  for (std::uint32_t u = 0; u < table.central; ++u) {
+    const std::uint32_t run = (cum[u + 1] + (1u << kMtIndexShift) - 1) >> kMtIndexShift;
+    ++from_run[run < static_cast<std::uint32_t>(kMtIndexEntries) ? run : static_cast<std::uint32_t>(kMtIndexEntries)];
+  }
+  std::uint32_t below = 0;
   for (int i = 0; i < kMtIndexEntries; ++i) {
-    const std::uint32_t slot = static_cast<std::uint32_t>(i) << kMtIndexShift;
-    while (u < table.central && cum[u + 1] <= slot) ++u;
-    index[i] = static_cast<std::uint8_t>(u);
+    below += from_run[i];
+    index[i] = static_cast<std::uint8_t>(below);
   }
   table.cum = cum;
   table.index = index;
 }
+
+// mt_fill_table with the weights summed here.
+SPIKEY_HD void mt_build_table(MtTable& table, std::uint32_t* cum, std::uint8_t* index) { mt_fill_table(table, mt_weight_total(table), cum, index); }
 
 // Every (class, phase) table of a model in flat arrays, in host or device memory (built by the
 // host, host/src/codecs/mt/mt_tables.cpp, and copied as they are): class k, phase p at slot
