@@ -38,7 +38,7 @@ std::uint64_t training_samples_per_channel(const f::Metadata& meta, std::uint64_
 
 std::uint32_t training_window(const f::Metadata& meta, std::uint64_t in_all) {
   const std::uint64_t share = coded_channel_share(meta, in_all);
-  if (share >= meta.chunk_samples) return meta.chunk_samples;
+  if (share >= meta.chunk_samples) return static_cast<std::uint32_t>(meta.chunk_samples);
   return static_cast<std::uint32_t>(std::min<std::uint64_t>(meta.chunk_samples, std::max<std::uint64_t>(kMinTrainingWindow, share / 64 * 64)));
 }
 

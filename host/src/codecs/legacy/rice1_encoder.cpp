@@ -12,7 +12,7 @@ class Rice1Encoder final : public EncoderFamily {
  public:
   void train(const Recording&, format::Metadata&, const EncodeOptions&, Model&) const override {}
 
-  void encode_streams(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& coded, const format::Metadata& meta,
+  void encode_streams(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& /*coded*/, const format::Metadata& meta,
                       std::size_t first, std::size_t end, std::vector<std::vector<std::uint8_t>>& streams) const override {
     std::vector<std::uint32_t> folded, words;
     for (std::size_t i = first; i < end; ++i) {
