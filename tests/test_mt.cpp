@@ -3,6 +3,7 @@
 // corrupt streams, and round trips on real data.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <limits>
 #include <random>
 
@@ -190,4 +191,65 @@ TEST(MtCodec, DamagedStreamsAreErrors) {
     }
   }
   EXPECT_EQ(errors, 200) << "every damaged payload is detected (stream checks or the samples checksum)";
+}
+
+// The tables are built class by class as readers need them: none at first, one class for a
+// table of it, every class for set() (the encoders and the device copy); the lockstep decoder
+// builds exactly the classes its lanes visit, and decodes right with them.
+TEST(MtTables, ClassesAreBuiltWhenFirstRead) {
+  const CodecParams codec = trained_codec();
+  {
+    const host::codecs::MtTables tables(codec);
+    EXPECT_EQ(tables.built_classes(), 0u);
+    const MtTable t = tables.table(9, 5);
+    EXPECT_EQ(tables.built_classes(), std::uint64_t{1} << 9);
+    EXPECT_EQ(t.cum[0], kCmEscapeFrequency);
+    tables.set();
+    EXPECT_EQ(tables.built_classes(), (std::uint64_t{1} << kCmClasses) - 1);
+  }
+  // Two lanes of small residuals, coded with tables of their own.
+  const host::codecs::MtTables coder(codec), lazy(codec);
+  constexpr int kSteps = 2000;
+  std::mt19937 random(5);
+  std::vector<std::int32_t> z(2 * kSteps), base(2 * kSteps);
+  std::uint64_t visited = 0;
+  std::vector<std::vector<std::uint8_t>> streams(2);
+  for (int l = 0; l < 2; ++l) {
+    std::vector<CmSymbol> symbols;
+    std::int32_t scale = kCmScaleStart;
+    for (int t = 0; t < kSteps; ++t) {
+      const std::size_t i = static_cast<std::size_t>(t) * 2 + static_cast<std::size_t>(l);
+      z[i] = static_cast<std::int32_t>(random() % (l == 0 ? 7 : 41)) - (l == 0 ? 3 : 20);
+      base[i] = static_cast<std::int32_t>(random() % 4096) - 2048;
+      visited |= std::uint64_t{1} << cm_class_of(scale);
+      CmSymbol s[4];
+      const int n = mt_residual_symbols(coder.table(cm_class_of(scale), base[i]), z[i], s);
+      symbols.insert(symbols.end(), s, s + n);
+      scale = cm_next_scale(scale, z[i], coder.scale_rate());
+    }
+    std::vector<std::uint8_t> out(mt_max_segment_bytes(kSteps));
+    RansEncoder rans{kRansLow, out.data() + out.size()};
+    mt_put_symbols(rans, symbols.data(), static_cast<int>(symbols.size()));
+    out.erase(out.begin(), out.begin() + (mt_finish_segment(rans) - out.data()));
+    streams[static_cast<std::size_t>(l)] = out;
+  }
+  host::lanes::MtLaneBatch batch;
+  batch.lanes = 2;
+  batch.tables = &lazy;
+  for (int l = 0; l < 2; ++l) {
+    RansDecoder d;
+    ASSERT_TRUE(mt_start_segment(streams[static_cast<std::size_t>(l)].data(), streams[static_cast<std::size_t>(l)].size(), d));
+    batch.take(l, d);
+    batch.scale[l] = kCmScaleStart;
+  }
+  for (int t = 0; t < kSteps; ++t) {
+    std::int32_t step_base[host::lanes::kLanes] = {base[2 * static_cast<std::size_t>(t)], base[2 * static_cast<std::size_t>(t) + 1]};
+    std::int32_t decoded[host::lanes::kLanes] = {};
+    int failed = -1;
+    ASSERT_TRUE(host::lanes::mt_decode_step(batch, 3u, step_base, decoded, &failed)) << "lane " << failed;
+    for (int l = 0; l < 2; ++l) ASSERT_EQ(decoded[l], z[2 * static_cast<std::size_t>(t) + static_cast<std::size_t>(l)]) << "step " << t;
+  }
+  EXPECT_EQ(lazy.built_classes(), visited);
+  EXPECT_GT(std::popcount(visited), 1);
+  EXPECT_LT(std::popcount(visited), kCmClasses);
 }

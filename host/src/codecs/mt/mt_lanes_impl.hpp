@@ -63,7 +63,7 @@ bool decode_step(MtLaneBatch& b, unsigned live, const std::int32_t* base, std::i
     tables->build_classes(wanted);
   }
   const __m256i phase = _mm256_and_si256(_mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(base)), plain),
-                                         _mm256_set1_epi32(static_cast<int>(tables->set().prior_mask)));
+                                         _mm256_set1_epi32(static_cast<int>(tables->prior_mask())));
   const __m256i table = _mm256_add_epi32(_mm256_mullo_epi32(k, _mm256_set1_epi32(static_cast<int>(MtTables::kPhases))), phase);
   const __m256i cum_base = _mm256_mullo_epi32(table, _mm256_set1_epi32(static_cast<int>(MtTables::kStride)));
   const __m256i state = _mm256_load_si256(reinterpret_cast<const __m256i*>(b.state));

@@ -33,6 +33,7 @@ class MtTables {
     return format::mt_table_of(set_, k, base);
   }
   int scale_rate() const { return set_.scale_rate; }
+  std::uint32_t prior_mask() const { return set_.prior_mask; }
   // Every table, in this object's memory (copied as they are to a device): all classes built.
   const format::MtTableSet& set() const {
     build_classes(kAllClasses);
