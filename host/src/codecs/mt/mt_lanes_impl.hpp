@@ -46,14 +46,18 @@ bool decode_step(MtLaneBatch& b, unsigned live, const std::int32_t* base, std::i
                       _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(plain_classes >> 32)), _mm256_sub_epi32(k, _mm256_set1_epi32(32)))),
       _mm256_set1_epi32(1));
   const __m256i plain = _mm256_cmpeq_epi32(plain_bit, _mm256_set1_epi32(1));
+  // The live lanes (the others keep their state; their tables are not read: the gathers below
+  // are masked, since another thread may be building the table such a lane's stale class names).
+  const unsigned live_lanes = live & ((1u << b.lanes) - 1u);
+  const __m256i live_mask = _mm256_cmpgt_epi32(
+      _mm256_and_si256(_mm256_set1_epi32(static_cast<int>(live_lanes)), _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128)), _mm256_setzero_si256());
   // A lane whose class has no tables yet has them built first (the same mask test).
   const std::uint64_t built = tables->built_classes();
   const __m256i built_bit = _mm256_and_si256(
       _mm256_or_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(built & 0xffffffffu)), k),
                       _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(built >> 32)), _mm256_sub_epi32(k, _mm256_set1_epi32(32)))),
       _mm256_set1_epi32(1));
-  const unsigned unbuilt = static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(built_bit, _mm256_setzero_si256())))) & live &
-                           ((1u << b.lanes) - 1u);
+  const unsigned unbuilt = static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(built_bit, _mm256_setzero_si256())))) & live_lanes;
   if (unbuilt != 0) {
     alignas(32) std::int32_t classes[kLanes];
     _mm256_store_si256(reinterpret_cast<__m256i*>(classes), k);
@@ -71,16 +75,22 @@ bool decode_step(MtLaneBatch& b, unsigned live, const std::int32_t* base, std::i
   const __m256i index_at = _mm256_add_epi32(_mm256_slli_epi32(table, 6), _mm256_srli_epi32(slot, f::kMtIndexShift));
   static_assert(f::kMtIndexEntries == 64, "the index offset shifts by 6");
   const int* cum = reinterpret_cast<const int*>(tables->cum());
-  const __m256i u0 = _mm256_and_si256(_mm256_i32gather_epi32(reinterpret_cast<const int*>(tables->index()), index_at, 1), _mm256_set1_epi32(0xff));
+  // The index byte from the aligned 4-byte word holding it (a table's 64 bytes are whole words,
+  // so the read stays in the table, and little-endian byte b of the word is bits 8b .. 8b + 7).
+  const __m256i index_word =
+      _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), reinterpret_cast<const int*>(tables->index()), _mm256_srli_epi32(index_at, 2), live_mask, 4);
+  const __m256i u0 = _mm256_and_si256(_mm256_srlv_epi32(index_word, _mm256_slli_epi32(_mm256_and_si256(index_at, _mm256_set1_epi32(3)), 3)),
+                                      _mm256_set1_epi32(0xff));
   const __m256i at = _mm256_add_epi32(cum_base, u0);
   // cum(u0) .. cum(u0 + 5), gathered at once: the interval holding the slot is the last one whose
   // start is at or below it, its end the first above it. Ends past the table are 2^31 - 1, so a
   // slot past the table's last position shows as an end of 2^31 - 1, and a slot five or more
   // positions on as no end above it: both go to the reference path.
-  __m256i cum_u = _mm256_i32gather_epi32(cum, at, 4);
+  __m256i cum_u = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), cum, at, live_mask, 4);
   __m256i u = u0;
   __m256i ends[5];
-  for (int probe = 1; probe <= 5; ++probe) ends[probe - 1] = _mm256_i32gather_epi32(cum, _mm256_add_epi32(at, _mm256_set1_epi32(probe)), 4);
+  for (int probe = 1; probe <= 5; ++probe)
+    ends[probe - 1] = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), cum, _mm256_add_epi32(at, _mm256_set1_epi32(probe)), live_mask, 4);
   __m256i cum_next = ends[4];
   for (int probe = 4; probe >= 1; --probe) {
     const __m256i above = _mm256_cmpgt_epi32(ends[probe - 1], slot);
@@ -119,8 +129,6 @@ bool decode_step(MtLaneBatch& b, unsigned live, const std::int32_t* base, std::i
   const __m256i zv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(z));
   const __m256i m = _mm256_slli_epi32(_mm256_min_epu32(_mm256_abs_epi32(zv), _mm256_set1_epi32(static_cast<int>(f::kCmMagnitudeClamp))), 4);
   const __m256i moved = _mm256_add_epi32(scale, _mm256_sra_epi32(_mm256_sub_epi32(m, scale), _mm_cvtsi32_si128(rate)));
-  const __m256i live_mask = _mm256_cmpgt_epi32(_mm256_and_si256(_mm256_set1_epi32(static_cast<int>(live)), _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128)),
-                                               _mm256_setzero_si256());
   _mm256_store_si256(reinterpret_cast<__m256i*>(b.scale), _mm256_blendv_epi8(scale, moved, live_mask));
   return true;
 #else

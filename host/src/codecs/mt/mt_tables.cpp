@@ -8,8 +8,8 @@ namespace spikey::host::codecs {
 namespace f = spikey::format;
 
 MtTables::MtTables(const f::CodecParams& codec)
-    : cum_(f::MtTableSet::kCumEntries + 1, f::kMtProbePadValue),  // + 1: the lockstep decoder reads one entry past a slot's probes
-      index_(f::MtTableSet::kIndexEntries, 0),
+    : cum_(new std::uint32_t[f::MtTableSet::kCumEntries]),  // not initialized: written table by table (build_missing)
+      index_(new std::uint8_t[f::MtTableSet::kIndexEntries]),
       normaliser_(f::MtTableSet::kSlots, 0),
       shapes_(f::MtTableSet::kShapeEntries, 0) {
   const f::CmModelTables model(codec);
@@ -26,8 +26,8 @@ MtTables::MtTables(const f::CodecParams& codec)
   }
   set_.shapes = shapes_.data();
   set_.prior = prior_.data();
-  set_.cum = cum_.data();
-  set_.index = index_.data();
+  set_.cum = cum_.get();
+  set_.index = index_.get();
   set_.normaliser = normaliser_.data();
   for (int k = 0; k < f::kCmClasses; ++k) {
     const std::uint32_t positions = 2u * static_cast<std::uint32_t>(set_.half_width[k]) + 1u;  // mt_build_table's central
@@ -60,6 +60,16 @@ std::vector<std::uint64_t> weight_totals_by_phase(const f::MtTableSet& set, int 
 
 }  // namespace
 
+namespace {
+
+// A table of the set whose cum(0 .. central) and index mt_fill_table has just written: the rest
+// of its slot's entries above every slot (the lockstep decoder's probes read them).
+void pad_table(const f::MtTable& t, std::uint32_t* cum) {
+  std::fill(cum + t.central + 1, cum + f::kMtTableStride, f::kMtProbePadValue);
+}
+
+}  // namespace
+
 void MtTables::build_missing(std::uint64_t classes) const {
   const std::lock_guard lock(building_);
   const std::uint64_t missing = classes & kAllClasses & ~built_.load(std::memory_order_relaxed);
@@ -68,14 +78,18 @@ void MtTables::build_missing(std::uint64_t classes) const {
     const auto c = static_cast<std::size_t>(k);
     if (set_.shift[k] != 0) {  // a class with a bucket shift has one table, without the prior
       f::MtTable t = f::mt_table_of(set_, k, 0);
-      f::mt_build_table(t, cum_.data() + c * kPhases * kStride, index_.data() + c * kPhases * f::kMtIndexEntries);
+      std::uint32_t* cum = cum_.get() + c * kPhases * kStride;
+      f::mt_build_table(t, cum, index_.get() + c * kPhases * f::kMtIndexEntries);
+      pad_table(t, cum);
       normaliser_[c * kPhases] = t.normaliser;
     } else {
       const std::vector<std::uint64_t> totals = weight_totals_by_phase(set_, k);
       for (std::uint32_t phase = 0; phase <= set_.prior_mask; ++phase) {
         f::MtTable t = f::mt_table_of(set_, k, static_cast<std::int32_t>(phase));  // its shape, half width, shift and prior
         const std::size_t slot = c * kPhases + phase;
-        f::mt_fill_table(t, totals[phase], cum_.data() + slot * kStride, index_.data() + slot * f::kMtIndexEntries);
+        std::uint32_t* cum = cum_.get() + slot * kStride;
+        f::mt_fill_table(t, totals[phase], cum, index_.get() + slot * f::kMtIndexEntries);
+        pad_table(t, cum);
         normaliser_[slot] = t.normaliser;
       }
     }

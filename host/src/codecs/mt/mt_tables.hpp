@@ -42,8 +42,8 @@ class MtTables {
 
   // Flat views for the lockstep decoder, which builds the classes of its lanes first
   // (build_classes) wherever built_classes() lacks one.
-  const std::uint32_t* cum() const { return cum_.data(); }
-  const std::uint8_t* index() const { return index_.data(); }
+  const std::uint32_t* cum() const { return cum_.get(); }
+  const std::uint8_t* index() const { return index_.get(); }
   std::uint64_t plain_classes() const { return plain_classes_; }  // bit k: class k has no bucket shift
   std::uint64_t built_classes() const { return built_.load(std::memory_order_acquire); }  // bit k: class k's tables are built
   // Builds the tables of every class whose bit is set, unless built (any thread may call it).
@@ -55,9 +55,12 @@ class MtTables {
   static constexpr std::uint64_t kAllClasses = (std::uint64_t{1} << format::kCmClasses) - 1;
   void build_missing(std::uint64_t classes) const;
 
-  // Filled by build_missing, class by class, before its bit is published in built_.
-  mutable std::vector<std::uint32_t> cum_;
-  mutable std::vector<std::uint8_t> index_;
+  // Filled by build_missing, table by table, before its class's bit is published in built_:
+  // until then a table's memory is neither written nor read (nor touched: a few of the 3.4 MiB
+  // are, the pages of the classes built). No reader reads past its table (the probes stay in
+  // the slot's kMtTableStride entries, the index is read in aligned 4-byte words).
+  std::unique_ptr<std::uint32_t[]> cum_;
+  std::unique_ptr<std::uint8_t[]> index_;
   mutable std::vector<std::uint64_t> normaliser_;
   mutable std::atomic<std::uint64_t> built_{0};
   mutable std::mutex building_;

@@ -26,7 +26,7 @@ inline constexpr std::uint32_t kMtCentralPositions = 63; // |j| <= 31 in the tab
 inline constexpr int kMtIndexShift = 10;                  // the coarse index: one entry per 1024 slots
 inline constexpr int kMtIndexEntries = kRansTotal >> kMtIndexShift;
 
-inline constexpr std::uint32_t kMtProbePad = 4;                                      // cum entries past a table's end
+inline constexpr std::uint32_t kMtProbePad = 5;  // cum entries past a table's end: the lockstep decoder's probes u0 + 1 .. u0 + 5 stay in the slot
 inline constexpr std::uint32_t kMtTableStride = kMtCentralPositions + 1 + kMtProbePad;  // cum entries per table
 inline constexpr std::uint32_t kMtProbePadValue = 0x7fffffff;  // such an entry: above every slot, positive as int32
 
