@@ -52,6 +52,28 @@ host::EncodeOptions default_level(double chunk_seconds) {
   return options;
 }
 
+// Lane `lane`'s residuals z[t * stride + lane] (t < steps) coded with the reference symbols as
+// one segment, the scale carried as the decoder carries it; `visited` gains each step's class.
+std::vector<std::uint8_t> reference_segment(const host::codecs::MtTables& tables, const std::vector<std::int32_t>& z,
+                                            const std::vector<std::int32_t>& base, int lane, int stride, int steps,
+                                            std::uint64_t* visited = nullptr) {
+  std::vector<CmSymbol> symbols;
+  std::int32_t scale = kCmScaleStart;
+  for (int t = 0; t < steps; ++t) {
+    const std::size_t i = static_cast<std::size_t>(t) * static_cast<std::size_t>(stride) + static_cast<std::size_t>(lane);
+    if (visited != nullptr) *visited |= std::uint64_t{1} << cm_class_of(scale);
+    CmSymbol s[4];
+    const int n = mt_residual_symbols(tables.table(cm_class_of(scale), base[i]), z[i], s);
+    symbols.insert(symbols.end(), s, s + n);
+    scale = cm_next_scale(scale, z[i], tables.scale_rate());
+  }
+  std::vector<std::uint8_t> out(mt_max_segment_bytes(static_cast<std::uint32_t>(steps)));
+  RansEncoder rans{kRansLow, out.data() + out.size()};
+  mt_put_symbols(rans, symbols.data(), static_cast<int>(symbols.size()));
+  out.erase(out.begin(), out.begin() + (mt_finish_segment(rans) - out.data()));
+  return out;
+}
+
 }  // namespace
 
 TEST(MtModel, TablesHoldTheContextModelsFrequencies) {
@@ -100,24 +122,8 @@ TEST(MtLanes, StepDecodesWhatTheReferenceCoded) {
       z[i] = r % 97 == 0 ? static_cast<std::int32_t>(random()) : static_cast<std::int32_t>(random() % (r % 5 == 0 ? 400 : 30)) - (r % 5 == 0 ? 200 : 15);
       base[i] = static_cast<std::int32_t>(random() % 70000) - 35000;
     }
-    // Encode each lane's residuals with the reference symbols (scales carried as the decoder does).
     std::vector<std::vector<std::uint8_t>> streams(kLanes);
-    for (int l = 0; l < lanes; ++l) {
-      std::vector<CmSymbol> symbols;
-      std::int32_t scale = kCmScaleStart;
-      for (int t = 0; t < kSteps; ++t) {
-        const std::size_t i = static_cast<std::size_t>(t) * kLanes + static_cast<std::size_t>(l);
-        CmSymbol s[4];
-        const int n = mt_residual_symbols(tables.table(cm_class_of(scale), base[i]), z[i], s);
-        symbols.insert(symbols.end(), s, s + n);
-        scale = cm_next_scale(scale, z[i], tables.scale_rate());
-      }
-      std::vector<std::uint8_t> out(mt_max_segment_bytes(kSteps));
-      RansEncoder rans{kRansLow, out.data() + out.size()};
-      mt_put_symbols(rans, symbols.data(), static_cast<int>(symbols.size()));
-      out.erase(out.begin(), out.begin() + (mt_finish_segment(rans) - out.data()));
-      streams[static_cast<std::size_t>(l)] = out;
-    }
+    for (int l = 0; l < lanes; ++l) streams[static_cast<std::size_t>(l)] = reference_segment(tables, z, base, l, kLanes, kSteps);
     host::lanes::MtLaneBatch batch;
     batch.lanes = lanes;
     batch.tables = &tables;
@@ -212,27 +218,13 @@ TEST(MtTables, ClassesAreBuiltWhenFirstRead) {
   constexpr int kSteps = 2000;
   std::mt19937 random(5);
   std::vector<std::int32_t> z(2 * kSteps), base(2 * kSteps);
+  for (std::size_t i = 0; i < z.size(); ++i) {
+    z[i] = static_cast<std::int32_t>(random() % (i % 2 == 0 ? 7 : 41)) - (i % 2 == 0 ? 3 : 20);
+    base[i] = static_cast<std::int32_t>(random() % 4096) - 2048;
+  }
   std::uint64_t visited = 0;
   std::vector<std::vector<std::uint8_t>> streams(2);
-  for (int l = 0; l < 2; ++l) {
-    std::vector<CmSymbol> symbols;
-    std::int32_t scale = kCmScaleStart;
-    for (int t = 0; t < kSteps; ++t) {
-      const std::size_t i = static_cast<std::size_t>(t) * 2 + static_cast<std::size_t>(l);
-      z[i] = static_cast<std::int32_t>(random() % (l == 0 ? 7 : 41)) - (l == 0 ? 3 : 20);
-      base[i] = static_cast<std::int32_t>(random() % 4096) - 2048;
-      visited |= std::uint64_t{1} << cm_class_of(scale);
-      CmSymbol s[4];
-      const int n = mt_residual_symbols(coder.table(cm_class_of(scale), base[i]), z[i], s);
-      symbols.insert(symbols.end(), s, s + n);
-      scale = cm_next_scale(scale, z[i], coder.scale_rate());
-    }
-    std::vector<std::uint8_t> out(mt_max_segment_bytes(kSteps));
-    RansEncoder rans{kRansLow, out.data() + out.size()};
-    mt_put_symbols(rans, symbols.data(), static_cast<int>(symbols.size()));
-    out.erase(out.begin(), out.begin() + (mt_finish_segment(rans) - out.data()));
-    streams[static_cast<std::size_t>(l)] = out;
-  }
+  for (int l = 0; l < 2; ++l) streams[static_cast<std::size_t>(l)] = reference_segment(coder, z, base, l, 2, kSteps, &visited);
   host::lanes::MtLaneBatch batch;
   batch.lanes = 2;
   batch.tables = &lazy;
