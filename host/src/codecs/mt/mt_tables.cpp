@@ -58,10 +58,6 @@ std::vector<std::uint64_t> weight_totals_by_phase(const f::MtTableSet& set, int 
   return totals;
 }
 
-}  // namespace
-
-namespace {
-
 // A table of the set whose cum(0 .. central) and index mt_fill_table has just written: the rest
 // of its slot's entries above every slot (the lockstep decoder's probes read them).
 void pad_table(const f::MtTable& t, std::uint32_t* cum) {

@@ -55,10 +55,10 @@ class MtTables {
   static constexpr std::uint64_t kAllClasses = (std::uint64_t{1} << format::kCmClasses) - 1;
   void build_missing(std::uint64_t classes) const;
 
-  // Filled by build_missing, table by table, before its class's bit is published in built_:
-  // until then a table's memory is neither written nor read (nor touched: a few of the 3.4 MiB
-  // are, the pages of the classes built). No reader reads past its table (the probes stay in
-  // the slot's kMtTableStride entries, the index is read in aligned 4-byte words).
+  // Written by build_missing, table by table, before its class's bit is published in built_;
+  // not initialized before, so only the pages of built classes are ever touched. No reader
+  // reads past its table (the probes stay in the slot's kMtTableStride entries, the index is
+  // read in aligned 4-byte words), so none reads memory another thread may be writing.
   std::unique_ptr<std::uint32_t[]> cum_;
   std::unique_ptr<std::uint8_t[]> index_;
   mutable std::vector<std::uint64_t> normaliser_;
