@@ -37,27 +37,24 @@ bool decode_step(MtLaneBatch& b, unsigned live, const std::int32_t* base, std::i
   const __m256i k = _mm256_add_epi32(_mm256_slli_epi32(_mm256_sub_epi32(width, _mm256_set1_epi32(5)), 2),
                                      _mm256_and_si256(_mm256_srlv_epi32(v, _mm256_sub_epi32(width, _mm256_set1_epi32(3))), _mm256_set1_epi32(3)));
   const auto* tables = b.tables;
-  // Whether the class has no bucket shift, from a 64-bit mask over the classes (no gather):
+  // Each lane's bit k of a 64-bit mask over the classes, all ones where it is set (no gather):
   // srlv gives 0 for counts of 32 and more, so each half answers only for its own classes.
-  static_assert(f::kCmClasses <= 64, "the plain-class mask has 64 bits");
-  const std::uint64_t plain_classes = tables->plain_classes();
-  const __m256i plain_bit = _mm256_and_si256(
-      _mm256_or_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(plain_classes & 0xffffffffu)), k),
-                      _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(plain_classes >> 32)), _mm256_sub_epi32(k, _mm256_set1_epi32(32)))),
-      _mm256_set1_epi32(1));
-  const __m256i plain = _mm256_cmpeq_epi32(plain_bit, _mm256_set1_epi32(1));
+  static_assert(f::kCmClasses <= 64, "the class masks have 64 bits");
+  const auto has_class = [&](std::uint64_t classes) {
+    const __m256i bit = _mm256_and_si256(
+        _mm256_or_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(classes & 0xffffffffu)), k),
+                        _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(classes >> 32)), _mm256_sub_epi32(k, _mm256_set1_epi32(32)))),
+        _mm256_set1_epi32(1));
+    return _mm256_cmpeq_epi32(bit, _mm256_set1_epi32(1));
+  };
+  const __m256i plain = has_class(tables->plain_classes());  // the class has no bucket shift
   // The live lanes (the others keep their state; their tables are not read: the gathers below
   // are masked, since another thread may be building the table such a lane's stale class names).
   const unsigned live_lanes = live & ((1u << b.lanes) - 1u);
   const __m256i live_mask = _mm256_cmpgt_epi32(
       _mm256_and_si256(_mm256_set1_epi32(static_cast<int>(live_lanes)), _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128)), _mm256_setzero_si256());
-  // A lane whose class has no tables yet has them built first (the same mask test).
-  const std::uint64_t built = tables->built_classes();
-  const __m256i built_bit = _mm256_and_si256(
-      _mm256_or_si256(_mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(built & 0xffffffffu)), k),
-                      _mm256_srlv_epi32(_mm256_set1_epi32(static_cast<int>(built >> 32)), _mm256_sub_epi32(k, _mm256_set1_epi32(32)))),
-      _mm256_set1_epi32(1));
-  const unsigned unbuilt = static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(built_bit, _mm256_setzero_si256())))) & live_lanes;
+  // A lane whose class has no tables yet has them built first.
+  const unsigned unbuilt = ~static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(has_class(tables->built_classes())))) & live_lanes;
   if (unbuilt != 0) {
     alignas(32) std::int32_t classes[kLanes];
     _mm256_store_si256(reinterpret_cast<__m256i*>(classes), k);
