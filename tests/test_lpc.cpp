@@ -124,6 +124,25 @@ TEST(Golomb, ChosenIndexIsNoWorseThanItsNeighbours) {
   }
 }
 
+// The source buffer's layout (lpc_predictor.hpp): W zeros, then the clamped differences
+// c_s[t] - c_s[t - 1] for 1 <= t < min(n_source, n + W) at W + t, zeros everywhere else; every
+// entry written, whatever the memory held before.
+TEST(LpcStream, SourceBufferHoldsTheClampedDifferencesAndZerosElsewhere) {
+  const auto source = real_codes(kRails, 0, 600);
+  for (const std::uint32_t n : {1u, 2u, 7u, 300u}) {
+    for (const std::uint32_t n_source : {0u, 1u, 2u, n - 1, n, n + 3, n + kMaxSourceHalfWindow, n + kMaxSourceHalfWindow + 5}) {
+      std::vector<std::int32_t> buffer(source_buffer_size(n), 0x5a5a5a5a);
+      fill_source_buffer(source.data(), n_source, n, buffer.data());
+      for (std::uint32_t i = 0; i < buffer.size(); ++i) {
+        const std::int64_t t = std::int64_t{i} - kMaxSourceHalfWindow;
+        const bool filled = t >= 1 && t < std::min<std::int64_t>(n_source, std::int64_t{n} + kMaxSourceHalfWindow);
+        const std::int32_t expected = filled ? clamp_history(source[static_cast<std::size_t>(t)] - source[static_cast<std::size_t>(t - 1)]) : 0;
+        ASSERT_EQ(buffer[i], expected) << "n " << n << ", n_source " << n_source << ", entry " << i;
+      }
+    }
+  }
+}
+
 TEST(LpcStream, RoundTripsRealDataUnderRandomModels) {
   std::mt19937 rng(4);
   const auto source = real_codes(kFileB, 0, 6000);

@@ -46,12 +46,10 @@ inline void fill_middle_out_sources(const format::ChannelPredictor& predictor, c
                                     const std::vector<std::vector<std::int32_t>>& codes, std::uint32_t n, std::vector<std::int32_t>* buffers,
                                     const std::int32_t** sources) {
   for (std::size_t s = 0; s < predictor.sources.size(); ++s) {
-    buffers[s].assign(format::source_buffer_size(n), 0);
+    buffers[s].resize(format::source_buffer_size(n));
     const std::int64_t q = present.position(predictor.sources[s].channel);
-    if (q >= 0) {
-      const auto& src = codes[static_cast<std::size_t>(q)];
-      format::fill_source_buffer(src.data(), static_cast<std::uint32_t>(src.size()), n, buffers[s].data());
-    }
+    const std::vector<std::int32_t>* src = q >= 0 ? &codes[static_cast<std::size_t>(q)] : nullptr;
+    format::fill_source_buffer(src != nullptr ? src->data() : nullptr, src != nullptr ? static_cast<std::uint32_t>(src->size()) : 0, n, buffers[s].data());
     sources[s] = buffers[s].data();
   }
 }

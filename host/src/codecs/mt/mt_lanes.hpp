@@ -20,8 +20,8 @@ struct MtLaneBatch {
   alignas(32) std::uint32_t state[kLanes] = {};
   alignas(32) std::int32_t scale[kLanes] = {};
   const std::uint8_t* bytes[kLanes] = {};
-  std::uint32_t next[kLanes] = {};
-  std::uint32_t count[kLanes] = {};
+  alignas(32) std::uint32_t next[kLanes] = {};
+  alignas(32) std::uint32_t count[kLanes] = {};
   bool overran[kLanes] = {};
 
   // A lane's state as a reference decoder, and back.

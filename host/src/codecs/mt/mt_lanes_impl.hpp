@@ -105,19 +105,43 @@ bool decode_step(MtLaneBatch& b, unsigned live, const std::int32_t* base, std::i
   const __m256i freq = _mm256_sub_epi32(cum_next, cum_u);
   const __m256i stepped = _mm256_sub_epi32(_mm256_add_epi32(_mm256_mullo_epi32(freq, _mm256_srli_epi32(state, 16)), slot), cum_u);
   const __m256i residual = _mm256_xor_si256(_mm256_srli_epi32(u, 1), _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_and_si256(u, _mm256_set1_epi32(1))));
-  alignas(32) std::uint32_t stepped_state[kLanes];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(stepped_state), stepped);
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(z), residual);
-  const int general_lanes = _mm256_movemask_ps(_mm256_castsi256_ps(general));
-  for (int l = 0; l < kLanes; ++l) {
-    if (l >= b.lanes || !((live >> l) & 1)) {
-      z[l] = 0;
-      continue;
-    }
-    if ((general_lanes >> l) & 1) {
+  // The refill (RansDecoder::advance): a state below 2^24 takes a byte, one below 2^16 two.
+  // Each lane's next 4 bytes are read before the step's state is known (their address is), so
+  // the read stays off the chain from one step to the next; a lane with fewer than 4 bytes
+  // left that needs one takes the reference refill.
+  const __m256i next = _mm256_load_si256(reinterpret_cast<const __m256i*>(b.next));
+  const __m256i left = _mm256_sub_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(b.count)), next);
+  const __m256i room = _mm256_cmpeq_epi32(_mm256_min_epu32(left, _mm256_set1_epi32(4)), _mm256_set1_epi32(4));
+  const __m256i readable = _mm256_and_si256(room, live_mask);
+  static_assert(sizeof(const std::uint8_t*) == 8, "64-bit addresses");
+  const auto read_words = [&](int first) {  // lanes first .. first + 3
+    const __m256i cursor = _mm256_add_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.bytes + first)),
+                                        _mm256_cvtepu32_epi64(first == 0 ? _mm256_castsi256_si128(next) : _mm256_extracti128_si256(next, 1)));
+    const __m128i mask = first == 0 ? _mm256_castsi256_si128(readable) : _mm256_extracti128_si256(readable, 1);
+    return _mm256_mask_i64gather_epi32(_mm_setzero_si128(), static_cast<const int*>(nullptr), cursor, mask, 1);
+  };
+  const __m256i word = _mm256_set_m128i(read_words(4), read_words(0));
+  const __m256i one_byte = _mm256_cmpeq_epi32(_mm256_srli_epi32(stepped, 24), _mm256_setzero_si256());
+  const __m256i two_bytes = _mm256_cmpeq_epi32(_mm256_srli_epi32(stepped, 16), _mm256_setzero_si256());
+  const __m256i with_one = _mm256_or_si256(_mm256_slli_epi32(stepped, 8), _mm256_and_si256(word, _mm256_set1_epi32(0xff)));
+  const __m256i with_two = _mm256_or_si256(_mm256_slli_epi32(with_one, 8), _mm256_and_si256(_mm256_srli_epi32(word, 8), _mm256_set1_epi32(0xff)));
+  const __m256i refilled = _mm256_blendv_epi8(_mm256_blendv_epi8(stepped, with_one, one_byte), with_two, two_bytes);
+  // Lanes on the reference path keep their state here: a general symbol, or a refill past
+  // the 4 bytes read.
+  const __m256i exceptional = _mm256_and_si256(live_mask, _mm256_or_si256(general, _mm256_andnot_si256(room, one_byte)));
+  const __m256i stepping = _mm256_andnot_si256(exceptional, live_mask);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(b.state), _mm256_blendv_epi8(state, refilled, stepping));
+  _mm256_store_si256(reinterpret_cast<__m256i*>(b.next),
+                     _mm256_blendv_epi8(next, _mm256_sub_epi32(_mm256_sub_epi32(next, one_byte), two_bytes), stepping));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(z), _mm256_and_si256(residual, live_mask));
+  for (unsigned lanes = static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(exceptional))); lanes != 0; lanes &= lanes - 1) {
+    const int l = __builtin_ctz(lanes);
+    if ((_mm256_movemask_ps(_mm256_castsi256_ps(general)) >> l) & 1) {
       if (!decode_lane(b, l, base[l], &z[l])) return *failed_lane = l, false;
       continue;
     }
+    alignas(32) std::uint32_t stepped_state[kLanes];
+    _mm256_store_si256(reinterpret_cast<__m256i*>(stepped_state), stepped);
     b.state[l] = stepped_state[l];
     refill(b, l);
     if (b.overran[l]) return *failed_lane = l, false;

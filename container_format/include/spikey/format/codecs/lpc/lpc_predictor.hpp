@@ -97,10 +97,14 @@ SPIKEY_HD std::uint32_t source_buffer_size(std::uint32_t n) { return 2 * kMaxSou
 // in which the predicted channel has n samples.
 SPIKEY_HD void fill_source_buffer(const std::int32_t* source_codes, std::uint32_t n_source, std::uint32_t n,
                                       std::int32_t* buffer) {
-  for (std::uint32_t i = 0; i < source_buffer_size(n); ++i) buffer[i] = 0;
-  for (std::uint32_t t = 1; t < n_source && t < n + kMaxSourceHalfWindow; ++t)
+  // c_s[t] for t in [1, end), zeros elsewhere (one loop bound, so that it vectorizes)
+  const std::uint32_t end = n_source < n + kMaxSourceHalfWindow ? n_source : n + kMaxSourceHalfWindow;
+  const std::uint32_t filled_to = kMaxSourceHalfWindow + (end > 1 ? end : 1);
+  for (std::uint32_t i = 0; i <= kMaxSourceHalfWindow; ++i) buffer[i] = 0;
+  for (std::uint32_t t = 1; t < end; ++t)
     buffer[kMaxSourceHalfWindow + t] =
         clamp_history(static_cast<std::int32_t>(static_cast<std::uint32_t>(source_codes[t]) - static_cast<std::uint32_t>(source_codes[t - 1])));
+  for (std::uint32_t i = filled_to; i < source_buffer_size(n); ++i) buffer[i] = 0;
 }
 
 // Prediction stage of the encoder: folded residuals of t = 1..n-1 into folded[0..n-2].
