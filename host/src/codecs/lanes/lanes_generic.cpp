@@ -1,6 +1,7 @@
 // The lockstep kernels (lpc and mo) for the baseline instruction set of the build.
 // Everything the body includes comes first, outside the namespace.
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <vector>
 

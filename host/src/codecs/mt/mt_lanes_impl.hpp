@@ -69,8 +69,8 @@ bool decode_step(MtLaneBatch& b, unsigned live, const std::int32_t* base, std::i
   const __m256i cum_base = _mm256_mullo_epi32(table, _mm256_set1_epi32(static_cast<int>(MtTables::kStride)));
   const __m256i state = _mm256_load_si256(reinterpret_cast<const __m256i*>(b.state));
   const __m256i slot = _mm256_and_si256(state, _mm256_set1_epi32(0xffff));
-  const __m256i index_at = _mm256_add_epi32(_mm256_slli_epi32(table, 6), _mm256_srli_epi32(slot, f::kMtIndexShift));
-  static_assert(f::kMtIndexEntries == 64, "the index offset shifts by 6");
+  static_assert((f::kMtIndexEntries & (f::kMtIndexEntries - 1)) == 0, "the index offset is a shift");
+  const __m256i index_at = _mm256_add_epi32(_mm256_slli_epi32(table, std::countr_zero(static_cast<unsigned>(f::kMtIndexEntries))), _mm256_srli_epi32(slot, f::kMtIndexShift));
   const int* cum = reinterpret_cast<const int*>(tables->cum());
   // The index byte from the aligned 4-byte word holding it (a table's 64 bytes are whole words,
   // so the read stays in the table, and little-endian byte b of the word is bits 8b .. 8b + 7).
@@ -79,21 +79,22 @@ bool decode_step(MtLaneBatch& b, unsigned live, const std::int32_t* base, std::i
   const __m256i u0 = _mm256_and_si256(_mm256_srlv_epi32(index_word, _mm256_slli_epi32(_mm256_and_si256(index_at, _mm256_set1_epi32(3)), 3)),
                                       _mm256_set1_epi32(0xff));
   const __m256i at = _mm256_add_epi32(cum_base, u0);
-  // cum(u0) .. cum(u0 + 5), gathered at once: the interval holding the slot is the last one whose
+  // cum(u0) .. cum(u0 + kProbes), gathered at once: the interval holding the slot is the last one whose
   // start is at or below it, its end the first above it. Ends past the table are 2^31 - 1, so a
-  // slot past the table's last position shows as an end of 2^31 - 1, and a slot five or more
+  // slot past the table's last position shows as an end of 2^31 - 1, and a slot kProbes or more
   // positions on as no end above it: both go to the reference path.
   __m256i cum_u = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), cum, at, live_mask, 4);
   __m256i u = u0;
-  __m256i ends[5];
-  for (int probe = 1; probe <= 5; ++probe)
+  constexpr int kProbes = static_cast<int>(f::kMtProbePad);
+  __m256i ends[kProbes];
+  for (int probe = 1; probe <= kProbes; ++probe)
     ends[probe - 1] = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), cum, _mm256_add_epi32(at, _mm256_set1_epi32(probe)), live_mask, 4);
-  __m256i cum_next = ends[4];
-  for (int probe = 4; probe >= 1; --probe) {
+  __m256i cum_next = ends[kProbes - 1];
+  for (int probe = kProbes - 1; probe >= 1; --probe) {
     const __m256i above = _mm256_cmpgt_epi32(ends[probe - 1], slot);
     cum_next = _mm256_blendv_epi8(cum_next, ends[probe - 1], above);
   }
-  for (int probe = 1; probe <= 4; ++probe) {
+  for (int probe = 1; probe < kProbes; ++probe) {
     const __m256i at_or_below = _mm256_xor_si256(_mm256_cmpgt_epi32(ends[probe - 1], slot), _mm256_set1_epi32(-1));
     cum_u = _mm256_blendv_epi8(cum_u, ends[probe - 1], at_or_below);
     u = _mm256_sub_epi32(u, at_or_below);

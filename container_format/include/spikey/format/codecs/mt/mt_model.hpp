@@ -11,7 +11,7 @@
 //   j = 0, -1, 1, -2, ...: cum(0) = 16, cum(u + 1) = cum(u) + freq(zigzag_decode(u)).
 // A class with a bucket shift has one distribution (its weights do not depend on the phase).
 //
-// Tables hold the positions u < kMtCentralPositions (|j| <= 31), where nearly every residual
+// Tables hold the positions u < kMtCentralPositions (|j| <= 63), where nearly every residual
 // falls; the rarer positions beyond are summed from W when a symbol lies there. The bytes are
 // the distribution's either way.
 #pragma once
@@ -22,16 +22,16 @@
 namespace spikey::format {
 
 inline constexpr std::uint32_t kMtMaxPriorPeriod = 256;  // distributions per class: at most 256
-inline constexpr std::uint32_t kMtCentralPositions = 63; // |j| <= 31 in the table
-inline constexpr int kMtIndexShift = 10;                  // the coarse index: one entry per 1024 slots
+inline constexpr std::uint32_t kMtCentralPositions = 127; // |j| <= 63 in the table (31 left 4% of cinpla's residuals to the walk past it)
+inline constexpr int kMtIndexShift = 9;                   // the coarse index: one entry per 512 slots
 inline constexpr int kMtIndexEntries = kRansTotal >> kMtIndexShift;
 
-inline constexpr std::uint32_t kMtProbePad = 5;  // cum entries past a table's end: the lockstep decoder's probes u0 + 1 .. u0 + 5 stay in the slot
+inline constexpr std::uint32_t kMtProbePad = 4;  // cum entries past a table's end: the lockstep decoder's probes u0 + 1 .. u0 + 4 stay in the slot
 inline constexpr std::uint32_t kMtTableStride = kMtCentralPositions + 1 + kMtProbePad;  // cum entries per table
 inline constexpr std::uint32_t kMtProbePadValue = 0x7fffffff;  // such an entry: above every slot, positive as int32
 
 // One (class, phase) distribution: the class's shape and prior (for positions past the table),
-// the normaliser N, and its table: cum(0 .. central) and, for each run of 1024 slots, the first
+// the normaliser N, and its table: cum(0 .. central) and, for each run of 512 slots, the first
 // position whose interval ends past the run's first slot.
 struct MtTable {
   const std::uint32_t* cum = nullptr;  // central + 1 entries
