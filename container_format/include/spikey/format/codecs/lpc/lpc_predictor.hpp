@@ -101,9 +101,9 @@ SPIKEY_HD void fill_source_buffer(const std::int32_t* source_codes, std::uint32_
   const std::uint32_t end = n_source < n + kMaxSourceHalfWindow ? n_source : n + kMaxSourceHalfWindow;
   const std::uint32_t filled_to = kMaxSourceHalfWindow + (end > 1 ? end : 1);
   for (std::uint32_t i = 0; i <= kMaxSourceHalfWindow; ++i) buffer[i] = 0;
-  for (std::uint32_t t = 1; t < end; ++t)
-    buffer[kMaxSourceHalfWindow + t] =
-        clamp_history(static_cast<std::int32_t>(static_cast<std::uint32_t>(source_codes[t]) - static_cast<std::uint32_t>(source_codes[t - 1])));
+  std::int32_t* differences = buffer + kMaxSourceHalfWindow;  // 64-bit indices: a 32-bit one could wrap, which keeps the loop scalar
+  for (std::size_t t = 1; t < end; ++t)
+    differences[t] = clamp_history(static_cast<std::int32_t>(static_cast<std::uint32_t>(source_codes[t]) - static_cast<std::uint32_t>(source_codes[t - 1])));
   for (std::uint32_t i = filled_to; i < source_buffer_size(n); ++i) buffer[i] = 0;
 }
 
