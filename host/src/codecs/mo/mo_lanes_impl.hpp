@@ -210,6 +210,7 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
   std::uint32_t max_lag = 0;
   struct InGroup {
     int lane, slot, source_lane;
+    std::size_t at = 0;  // s.sources' entry for clock 0 (written at at + t * kLanes)
   };
   InGroup in_group[kLanes * f::kMaxMoSources];
   int in_group_count = 0;
@@ -266,8 +267,17 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
   const std::size_t lanes = kLanes;
   s.history.resize((static_cast<std::size_t>(pad) + rows) * lanes);
   std::fill(s.history.begin(), s.history.begin() + static_cast<std::ptrdiff_t>(pad + 1) * kLanes, 0);
-  const std::size_t source_rows = rows + 2 * static_cast<std::size_t>(half_window);
+  // In-group sources write a row for every clock step, up to max_lag rows past the clock's end.
+  const std::size_t source_rows = rows + 2 * static_cast<std::size_t>(half_window) + max_lag;
   s.sources.assign(static_cast<std::size_t>(sources) * source_rows * lanes, 0);
+  // Source lane m's code at its time tau (clock t = tau + lag[m]) is lane l's source value at
+  // row tau + W + lag[l]. Outside the source's times (tau <= 0, tau >= n) its code is 0 (the
+  // lane is not live), which is the buffer's value there, so every step writes.
+  for (int i = 0; i < in_group_count; ++i) {
+    InGroup& link = in_group[i];
+    link.at = (static_cast<std::size_t>(link.slot) * source_rows + static_cast<std::size_t>(half_window) + g.lag[link.lane] - g.lag[link.source_lane]) * lanes +
+              static_cast<std::size_t>(link.lane);
+  }
   for (int l = 0; l < g.lanes; ++l)
     for (int k = 0; k < g.model[l].sources; ++k) {
       if (g.in_group_source[l][k] != 0) continue;  // filled as its lane decodes
@@ -387,13 +397,8 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
     if (in_group_count != 0) {  // c of a source lane at its time tau into its dependants' windows
       alignas(32) std::int32_t decoded[kLanes];
       store(decoded, c);
-      for (int i = 0; i < in_group_count; ++i) {
-        const InGroup& link = in_group[i];
-        const std::size_t tau = t - g.lag[link.source_lane];
-        if (t <= g.lag[link.source_lane] || tau >= n) continue;
-        const std::size_t row = tau + static_cast<std::size_t>(half_window) + g.lag[link.lane];
-        s.sources[(static_cast<std::size_t>(link.slot) * source_rows + row) * lanes + static_cast<std::size_t>(link.lane)] = decoded[link.source_lane];
-      }
+      std::int32_t* row = s.sources.data() + t * lanes;
+      for (int i = 0; i < in_group_count; ++i) row[in_group[i].at] = decoded[in_group[i].source_lane];
     }
     if (levels > 0) {  // wavelet_step for all lanes
       const std::size_t at = f::kWaveletPad + t;
