@@ -106,10 +106,19 @@ TEST(MtModel, TablesHoldTheContextModelsFrequencies) {
   }
 }
 
+#if defined(SPIKEY_TEST_AVX512_KERNELS)
+namespace spikey::host::lanes::avx512 {
+bool mt_decode_step(MtLaneBatch& batch, unsigned live, const std::int32_t* base, std::int32_t* z, int* failed_lane);
+}
+#endif
+
+namespace {
+
+using LockstepStep = bool (*)(host::lanes::MtLaneBatch&, unsigned, const std::int32_t*, std::int32_t*, int*);
+
 // Random residuals of every size (escapes, tails, shifted classes) coded with the reference
-// symbols and decoded by the lockstep decoder, eight lanes with different classes and bases;
-// the same with SPIKEY_LANES=generic (ctest GenericLanes.MtEqualTheReference).
-TEST(MtLanes, StepDecodesWhatTheReferenceCoded) {
+// symbols and decoded by a lockstep decoder, eight lanes with different classes and bases.
+void expect_lockstep_decodes_reference(LockstepStep step) {
   const CodecParams codec = trained_codec();
   const host::codecs::MtTables tables(codec);
   std::mt19937 random(11);
@@ -136,11 +145,29 @@ TEST(MtLanes, StepDecodesWhatTheReferenceCoded) {
     for (int t = 0; t < kSteps; ++t) {
       std::int32_t decoded[kLanes] = {};
       int failed = -1;
-      ASSERT_TRUE(host::lanes::mt_decode_step(batch, (1u << lanes) - 1, base.data() + static_cast<std::size_t>(t) * kLanes, decoded, &failed)) << "lane " << failed;
+      ASSERT_TRUE(step(batch, (1u << lanes) - 1, base.data() + static_cast<std::size_t>(t) * kLanes, decoded, &failed)) << "lane " << failed;
       for (int l = 0; l < lanes; ++l) ASSERT_EQ(decoded[l], z[static_cast<std::size_t>(t) * kLanes + static_cast<std::size_t>(l)]) << "step " << t << ", lane " << l;
     }
     for (int l = 0; l < lanes; ++l) EXPECT_TRUE(batch.decoder(l).finished_cleanly()) << "lane " << l;
   }
+}
+
+}  // namespace
+
+// The build the decoder dispatches to (AVX2 here), and with SPIKEY_LANES=generic the baseline
+// build (ctest GenericLanes.MtEqualTheReference).
+TEST(MtLanes, StepDecodesWhatTheReferenceCoded) { expect_lockstep_decodes_reference(&host::lanes::mt_decode_step); }
+
+// The same kernels compiled with AVX-512 enabled (lanes_avx512.cpp).
+TEST(MtLanes, StepBuiltWithAvx512DecodesWhatTheReferenceCoded) {
+#if defined(SPIKEY_TEST_AVX512_KERNELS)
+  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512vl") || !__builtin_cpu_supports("avx512bw") ||
+      !__builtin_cpu_supports("avx512dq"))
+    GTEST_SKIP() << "this CPU has no AVX-512";
+  expect_lockstep_decodes_reference(&host::lanes::avx512::mt_decode_step);
+#else
+  GTEST_SKIP() << "not an x86-64 build";
+#endif
 }
 
 // Level default writes an mt codec; archives restore byte for byte with short chunks and with

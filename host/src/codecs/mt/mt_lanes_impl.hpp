@@ -95,9 +95,11 @@ bool decode_step(MtLaneBatch& b, unsigned live, const std::int32_t* base, std::i
     cum_next = _mm256_blendv_epi8(cum_next, ends[probe - 1], above);
   }
   for (int probe = 1; probe < kProbes; ++probe) {
-    const __m256i at_or_below = _mm256_xor_si256(_mm256_cmpgt_epi32(ends[probe - 1], slot), _mm256_set1_epi32(-1));
-    cum_u = _mm256_blendv_epi8(cum_u, ends[probe - 1], at_or_below);
-    u = _mm256_sub_epi32(u, at_or_below);
+    // Selected by the end above the slot, not by its complement: GCC 12 with AVX-512VL drops
+    // the complement of a blend's mask (blendv(a, b, ~m) became blendv(a, b, m)).
+    const __m256i above = _mm256_cmpgt_epi32(ends[probe - 1], slot);
+    cum_u = _mm256_blendv_epi8(ends[probe - 1], cum_u, above);
+    u = _mm256_add_epi32(u, _mm256_add_epi32(above, _mm256_set1_epi32(1)));  // + 1 where at or below
   }
   const __m256i general = _mm256_or_si256(
       _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(f::kCmEscapeFrequency)), slot),
