@@ -2,7 +2,7 @@
 // per lane, the lanes' table lookups done together (AVX2 gathers where the CPU has them), so
 // that the decoder's entropy stage keeps pace with its lockstep prediction. Results equal
 // mt_decode_residual's for every lane exactly; a lane whose symbol the central tables do not
-// hold (an escape, a position past the table, a class with a bucket shift) takes that reference
+// hold (an escape, a position past the table or past the probes) takes that reference
 // path.
 #pragma once
 

@@ -5,24 +5,13 @@ namespace mt_detail {
 
 using spikey::host::lanes::MtLaneBatch;
 
-// The reference path for lane l (escapes, positions past the central table, bucket shifts).
+// The reference path for lane l (escapes, positions past the central table or the probes, and
+// refills past the bytes read ahead).
 inline bool decode_lane(MtLaneBatch& b, int l, std::int32_t base, std::int32_t* z) {
   f::RansDecoder d = b.decoder(l);
   const bool ok = f::mt_decode_residual(b.tables->table(f::cm_class_of(b.scale[l]), base), d, z) && !d.overran;
   b.take(l, d);
   return ok;
-}
-
-// Brings a lane's state back to [kRansLow, 2^32): at most two bytes after a step.
-inline void refill(MtLaneBatch& b, int l) {
-  for (int i = 0; i < 2 && b.state[l] < f::kRansLow; ++i) {
-    if (b.next[l] == b.count[l]) {
-      b.overran[l] = true;
-      b.state[l] = f::kRansLow;
-      return;
-    }
-    b.state[l] = (b.state[l] << 8) | b.bytes[l][b.next[l]++];
-  }
 }
 
 bool decode_step(MtLaneBatch& b, unsigned live, const std::int32_t* base, std::int32_t* z, int* failed_lane) {
@@ -63,6 +52,7 @@ bool decode_step(MtLaneBatch& b, unsigned live, const std::int32_t* base, std::i
       if ((unbuilt >> l) & 1) wanted |= std::uint64_t{1} << classes[l];
     tables->build_classes(wanted);
   }
+  const __m256i shift = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), tables->shifts(), k, live_mask, 4);  // class k's bucket shift
   const __m256i phase = _mm256_and_si256(_mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(base)), plain),
                                          _mm256_set1_epi32(static_cast<int>(tables->prior_mask())));
   const __m256i table = _mm256_add_epi32(_mm256_mullo_epi32(k, _mm256_set1_epi32(static_cast<int>(MtTables::kPhases))), phase);
@@ -101,17 +91,19 @@ bool decode_step(MtLaneBatch& b, unsigned live, const std::int32_t* base, std::i
     cum_u = _mm256_blendv_epi8(ends[probe - 1], cum_u, above);
     u = _mm256_add_epi32(u, _mm256_add_epi32(above, _mm256_set1_epi32(1)));  // + 1 where at or below
   }
+  // A class with a bucket shift codes the bucket from its one table (phase 0), then the shift's
+  // low bits as a uniform symbol (mt_decode_residual's get_bits): a second step below.
   const __m256i general = _mm256_or_si256(
       _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(f::kCmEscapeFrequency)), slot),
                       _mm256_cmpeq_epi32(cum_next, _mm256_set1_epi32(static_cast<int>(f::kMtProbePadValue)))),
-      _mm256_or_si256(_mm256_xor_si256(plain, _mm256_set1_epi32(-1)), _mm256_xor_si256(_mm256_cmpgt_epi32(cum_next, slot), _mm256_set1_epi32(-1))));
+      _mm256_xor_si256(_mm256_cmpgt_epi32(cum_next, slot), _mm256_set1_epi32(-1)));
   const __m256i freq = _mm256_sub_epi32(cum_next, cum_u);
   const __m256i stepped = _mm256_sub_epi32(_mm256_add_epi32(_mm256_mullo_epi32(freq, _mm256_srli_epi32(state, 16)), slot), cum_u);
-  const __m256i residual = _mm256_xor_si256(_mm256_srli_epi32(u, 1), _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_and_si256(u, _mm256_set1_epi32(1))));
-  // The refill (RansDecoder::advance): a state below 2^24 takes a byte, one below 2^16 two.
-  // Each lane's next 4 bytes are read before the step's state is known (their address is), so
-  // the read stays off the chain from one step to the next; a lane with fewer than 4 bytes
-  // left that needs one takes the reference refill.
+  const __m256i bucket = _mm256_xor_si256(_mm256_srli_epi32(u, 1), _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_and_si256(u, _mm256_set1_epi32(1))));
+  // The refills (RansDecoder::advance): a state below 2^24 takes a byte, one below 2^16 two.
+  // Each lane's next 4 bytes (enough for both steps) are read before the step's state is known
+  // (their address is), so the read stays off the chain from one step to the next; a lane with
+  // fewer than 4 bytes left that needs one takes the reference path.
   const __m256i next = _mm256_load_si256(reinterpret_cast<const __m256i*>(b.next));
   const __m256i left = _mm256_sub_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(b.count)), next);
   const __m256i room = _mm256_cmpeq_epi32(_mm256_min_epu32(left, _mm256_set1_epi32(4)), _mm256_set1_epi32(4));
@@ -119,35 +111,50 @@ bool decode_step(MtLaneBatch& b, unsigned live, const std::int32_t* base, std::i
   static_assert(sizeof(const std::uint8_t*) == 8, "64-bit addresses");
   const auto read_words = [&](int first) {  // lanes first .. first + 3
     const __m256i cursor = _mm256_add_epi64(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.bytes + first)),
-                                        _mm256_cvtepu32_epi64(first == 0 ? _mm256_castsi256_si128(next) : _mm256_extracti128_si256(next, 1)));
+                                            _mm256_cvtepu32_epi64(first == 0 ? _mm256_castsi256_si128(next) : _mm256_extracti128_si256(next, 1)));
     const __m128i mask = first == 0 ? _mm256_castsi256_si128(readable) : _mm256_extracti128_si256(readable, 1);
     return _mm256_mask_i64gather_epi32(_mm_setzero_si128(), static_cast<const int*>(nullptr), cursor, mask, 1);
   };
-  const __m256i word = _mm256_set_m128i(read_words(4), read_words(0));
-  const __m256i one_byte = _mm256_cmpeq_epi32(_mm256_srli_epi32(stepped, 24), _mm256_setzero_si256());
-  const __m256i two_bytes = _mm256_cmpeq_epi32(_mm256_srli_epi32(stepped, 16), _mm256_setzero_si256());
-  const __m256i with_one = _mm256_or_si256(_mm256_slli_epi32(stepped, 8), _mm256_and_si256(word, _mm256_set1_epi32(0xff)));
-  const __m256i with_two = _mm256_or_si256(_mm256_slli_epi32(with_one, 8), _mm256_and_si256(_mm256_srli_epi32(word, 8), _mm256_set1_epi32(0xff)));
-  const __m256i refilled = _mm256_blendv_epi8(_mm256_blendv_epi8(stepped, with_one, one_byte), with_two, two_bytes);
-  // Lanes on the reference path keep their state here: a general symbol, or a refill past
-  // the 4 bytes read.
-  const __m256i exceptional = _mm256_and_si256(live_mask, _mm256_or_si256(general, _mm256_andnot_si256(room, one_byte)));
+  __m256i word = _mm256_set_m128i(read_words(4), read_words(0));
+  __m256i taken = _mm256_setzero_si256();  // bytes consumed, as a negative count
+  __m256i short_of_bytes = _mm256_setzero_si256();
+  const auto refill_from_word = [&](__m256i x) {
+    const __m256i one_byte = _mm256_cmpeq_epi32(_mm256_srli_epi32(x, 24), _mm256_setzero_si256());
+    const __m256i two_bytes = _mm256_cmpeq_epi32(_mm256_srli_epi32(x, 16), _mm256_setzero_si256());
+    const __m256i with_one = _mm256_or_si256(_mm256_slli_epi32(x, 8), _mm256_and_si256(word, _mm256_set1_epi32(0xff)));
+    const __m256i with_two = _mm256_or_si256(_mm256_slli_epi32(with_one, 8), _mm256_and_si256(_mm256_srli_epi32(word, 8), _mm256_set1_epi32(0xff)));
+    const __m256i used = _mm256_add_epi32(one_byte, two_bytes);
+    word = _mm256_srlv_epi32(word, _mm256_slli_epi32(_mm256_sub_epi32(_mm256_setzero_si256(), used), 3));
+    taken = _mm256_add_epi32(taken, used);
+    short_of_bytes = _mm256_or_si256(short_of_bytes, _mm256_andnot_si256(room, one_byte));
+    return _mm256_blendv_epi8(_mm256_blendv_epi8(x, with_one, one_byte), with_two, two_bytes);
+  };
+  const __m256i after_bucket = refill_from_word(stepped);
+  // The low bits: value = slot >> (16 - shift), then a step of frequency 2^(16 - shift); with
+  // shift 0 the state is unchanged and the value 0 (skipped when no lane has a shift).
+  const __m256i shifted = _mm256_cmpgt_epi32(shift, _mm256_setzero_si256());
+  __m256i refilled = after_bucket, residual = bucket;
+  if (_mm256_movemask_ps(_mm256_castsi256_ps(shifted)) != 0) {
+    const __m256i low_width = _mm256_sub_epi32(_mm256_set1_epi32(f::kRansProbabilityBits), shift);
+    const __m256i low_slot = _mm256_and_si256(after_bucket, _mm256_set1_epi32(0xffff));
+    const __m256i low = _mm256_srlv_epi32(low_slot, low_width);
+    const __m256i low_mask = _mm256_sub_epi32(_mm256_sllv_epi32(_mm256_set1_epi32(1), low_width), _mm256_set1_epi32(1));
+    refilled = refill_from_word(_mm256_add_epi32(_mm256_sllv_epi32(_mm256_srli_epi32(after_bucket, 16), low_width), _mm256_and_si256(low_slot, low_mask)));
+    residual = _mm256_blendv_epi8(
+        bucket,
+        _mm256_sub_epi32(_mm256_add_epi32(_mm256_sllv_epi32(bucket, shift), low), _mm256_sllv_epi32(_mm256_set1_epi32(1), _mm256_sub_epi32(shift, _mm256_set1_epi32(1)))),
+        shifted);
+  }
+  // Lanes on the reference path keep their state here and decode the residual again: a
+  // general symbol, or a refill past the 4 bytes read.
+  const __m256i exceptional = _mm256_and_si256(live_mask, _mm256_or_si256(general, short_of_bytes));
   const __m256i stepping = _mm256_andnot_si256(exceptional, live_mask);
   _mm256_store_si256(reinterpret_cast<__m256i*>(b.state), _mm256_blendv_epi8(state, refilled, stepping));
-  _mm256_store_si256(reinterpret_cast<__m256i*>(b.next),
-                     _mm256_blendv_epi8(next, _mm256_sub_epi32(_mm256_sub_epi32(next, one_byte), two_bytes), stepping));
+  _mm256_store_si256(reinterpret_cast<__m256i*>(b.next), _mm256_blendv_epi8(next, _mm256_sub_epi32(next, taken), stepping));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(z), _mm256_and_si256(residual, live_mask));
   for (unsigned lanes = static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(exceptional))); lanes != 0; lanes &= lanes - 1) {
     const int l = __builtin_ctz(lanes);
-    if ((_mm256_movemask_ps(_mm256_castsi256_ps(general)) >> l) & 1) {
-      if (!decode_lane(b, l, base[l], &z[l])) return *failed_lane = l, false;
-      continue;
-    }
-    alignas(32) std::uint32_t stepped_state[kLanes];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(stepped_state), stepped);
-    b.state[l] = stepped_state[l];
-    refill(b, l);
-    if (b.overran[l]) return *failed_lane = l, false;
+    if (!decode_lane(b, l, base[l], &z[l])) return *failed_lane = l, false;
   }
   // Scales move on (cm_next_scale) for every lane at once.
   const __m256i zv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(z));

@@ -45,6 +45,7 @@ class MtTables {
   const std::uint32_t* cum() const { return cum_.get(); }
   const std::uint8_t* index() const { return index_.get(); }
   std::uint64_t plain_classes() const { return plain_classes_; }  // bit k: class k has no bucket shift
+  const std::int32_t* shifts() const { return set_.shift; }        // each class's bucket shift
   std::uint64_t built_classes() const { return built_.load(std::memory_order_acquire); }  // bit k: class k's tables are built
   // Builds the tables of every class whose bit is set, unless built (any thread may call it).
   void build_classes(std::uint64_t classes) const {
