@@ -291,7 +291,7 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
     std::fill(s.wavelet.begin() + static_cast<std::ptrdiff_t>(static_cast<std::size_t>(level) * wavelet_rows * lanes),
               s.wavelet.begin() + static_cast<std::ptrdiff_t>((static_cast<std::size_t>(level) * wavelet_rows + f::kWaveletPad + 1) * lanes), 0);
   s.codes.resize(rows * lanes);
-  s.folded.resize(rows * lanes);
+  if (kPass != MoPass::reconstruct_from_source) s.folded.resize(rows * lanes);  // that pass has no folded rows
   // The lanes' inputs, row by row (sequential stores); unused lanes read zeros. Decoding reads
   // only row 0 of the codes (the warm-up codes): the kernel writes every later row first.
   const auto active = static_cast<std::size_t>(g.lanes);
@@ -333,7 +333,11 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
         const lanes_i32 clock = lanes_i32{} + static_cast<std::int32_t>(t);
         live = (clock > lag) & (clock < lag + static_cast<std::int32_t>(n));
         live_bits = 0;
+#if defined(__AVX2__)
+        live_bits = static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(reinterpret_cast<__m256i>(live)))) & used_lanes;
+#else
         for (int l = 0; l < g.lanes; ++l) live_bits |= (live[l] != 0 ? 1u : 0u) << l;
+#endif
       }
     }
     const std::int32_t* h = history + (t + static_cast<std::size_t>(pad - order)) * lanes;

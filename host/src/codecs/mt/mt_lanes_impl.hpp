@@ -52,7 +52,9 @@ bool decode_step(MtLaneBatch& b, unsigned live, const std::int32_t* base, std::i
       if ((unbuilt >> l) & 1) wanted |= std::uint64_t{1} << classes[l];
     tables->build_classes(wanted);
   }
-  const __m256i shift = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), tables->shifts(), k, live_mask, 4);  // class k's bucket shift
+  // Class k's bucket shift, read only when a live lane's class has one.
+  const bool any_shift = (~static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(plain))) & live_lanes) != 0;
+  const __m256i shift = any_shift ? _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), tables->shifts(), k, live_mask, 4) : _mm256_setzero_si256();
   const __m256i phase = _mm256_and_si256(_mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(base)), plain),
                                          _mm256_set1_epi32(static_cast<int>(tables->prior_mask())));
   const __m256i table = _mm256_add_epi32(_mm256_mullo_epi32(k, _mm256_set1_epi32(static_cast<int>(MtTables::kPhases))), phase);
@@ -134,7 +136,7 @@ bool decode_step(MtLaneBatch& b, unsigned live, const std::int32_t* base, std::i
   // shift 0 the state is unchanged and the value 0 (skipped when no lane has a shift).
   const __m256i shifted = _mm256_cmpgt_epi32(shift, _mm256_setzero_si256());
   __m256i refilled = after_bucket, residual = bucket;
-  if (_mm256_movemask_ps(_mm256_castsi256_ps(shifted)) != 0) {
+  if (any_shift) {
     const __m256i low_width = _mm256_sub_epi32(_mm256_set1_epi32(f::kRansProbabilityBits), shift);
     const __m256i low_slot = _mm256_and_si256(after_bucket, _mm256_set1_epi32(0xffff));
     const __m256i low = _mm256_srlv_epi32(low_slot, low_width);
