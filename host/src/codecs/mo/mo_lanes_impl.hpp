@@ -269,7 +269,64 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
   std::fill(s.history.begin(), s.history.begin() + static_cast<std::ptrdiff_t>(pad + 1) * kLanes, 0);
   // In-group sources write a row for every clock step, up to max_lag rows past the clock's end.
   const std::size_t source_rows = rows + 2 * static_cast<std::size_t>(half_window) + max_lag;
-  s.sources.assign(static_cast<std::size_t>(sources) * source_rows * lanes, 0);
+  // Every entry written once, row by row (sequential stores): lane l's source buffer c_s[-W ..
+  // n - 1 + W] at rows lag[l] .. lag[l] + n + 2W - 1, zeros elsewhere, in unused slots and in
+  // the columns of in-group sources (their lanes fill them as they decode).
+  s.sources.resize(static_cast<std::size_t>(sources) * source_rows * lanes);
+  const std::size_t buffer_rows = n + 2 * static_cast<std::size_t>(half_window);
+  for (int k = 0; k < sources; ++k) {
+    const std::int32_t* src[kLanes] = {};
+    std::size_t from[kLanes] = {};
+    for (int l = 0; l < g.lanes; ++l)
+      if (k < g.model[l].sources && g.in_group_source[l][k] == 0)
+        src[l] = g.sources[l][k] + f::kMaxSourceHalfWindow - half_window, from[l] = g.lag[l];  // c_s[-W]
+    std::int32_t* slot_rows = s.sources.data() + static_cast<std::size_t>(k) * source_rows * lanes;
+    const auto fill_rows = [&](std::size_t first, std::size_t end) {
+      for (std::size_t r = first; r < end; ++r) {
+        std::int32_t* row = slot_rows + r * lanes;
+        for (int l = 0; l < kLanes; ++l) {
+          const std::size_t i = r - from[l];  // wraps past buffer_rows above r < from[l]
+          row[l] = src[l] != nullptr && i < buffer_rows ? src[l][i] : 0;
+        }
+      }
+    };
+#if defined(__AVX2__)
+    // Where every lane with a buffer is inside it, blocks of 8 rows by 8 lanes are transposed
+    // in registers: 8 loads, 24 shuffles, 8 row stores.
+    std::size_t inside_first = 0, inside_end = source_rows;
+    for (int l = 0; l < kLanes; ++l)
+      if (src[l] != nullptr) inside_first = std::max(inside_first, from[l]), inside_end = std::min(inside_end, from[l] + buffer_rows);
+    if (inside_end < inside_first + 8) inside_end = inside_first;
+    fill_rows(0, inside_first);
+    std::size_t r = inside_first;
+    for (; r + 8 <= inside_end; r += 8) {
+      __m256i v[kLanes];
+      for (int l = 0; l < kLanes; ++l)
+        v[l] = src[l] != nullptr ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src[l] + (r - from[l]))) : _mm256_setzero_si256();
+      const __m256i a0 = _mm256_unpacklo_epi32(v[0], v[1]), a1 = _mm256_unpackhi_epi32(v[0], v[1]);
+      const __m256i a2 = _mm256_unpacklo_epi32(v[2], v[3]), a3 = _mm256_unpackhi_epi32(v[2], v[3]);
+      const __m256i a4 = _mm256_unpacklo_epi32(v[4], v[5]), a5 = _mm256_unpackhi_epi32(v[4], v[5]);
+      const __m256i a6 = _mm256_unpacklo_epi32(v[6], v[7]), a7 = _mm256_unpackhi_epi32(v[6], v[7]);
+      const __m256i b0 = _mm256_unpacklo_epi64(a0, a2), b1 = _mm256_unpackhi_epi64(a0, a2);
+      const __m256i b2 = _mm256_unpacklo_epi64(a1, a3), b3 = _mm256_unpackhi_epi64(a1, a3);
+      const __m256i b4 = _mm256_unpacklo_epi64(a4, a6), b5 = _mm256_unpackhi_epi64(a4, a6);
+      const __m256i b6 = _mm256_unpacklo_epi64(a5, a7), b7 = _mm256_unpackhi_epi64(a5, a7);
+      // b_j: row j's lanes 0-3 in its low half and row j + 4's in its high half (b_{j+4}: lanes 4-7).
+      __m256i* out = reinterpret_cast<__m256i*>(slot_rows + r * lanes);
+      _mm256_storeu_si256(out + 0, _mm256_permute2x128_si256(b0, b4, 0x20));
+      _mm256_storeu_si256(out + 1, _mm256_permute2x128_si256(b1, b5, 0x20));
+      _mm256_storeu_si256(out + 2, _mm256_permute2x128_si256(b2, b6, 0x20));
+      _mm256_storeu_si256(out + 3, _mm256_permute2x128_si256(b3, b7, 0x20));
+      _mm256_storeu_si256(out + 4, _mm256_permute2x128_si256(b0, b4, 0x31));
+      _mm256_storeu_si256(out + 5, _mm256_permute2x128_si256(b1, b5, 0x31));
+      _mm256_storeu_si256(out + 6, _mm256_permute2x128_si256(b2, b6, 0x31));
+      _mm256_storeu_si256(out + 7, _mm256_permute2x128_si256(b3, b7, 0x31));
+    }
+    fill_rows(r, source_rows);
+#else
+    fill_rows(0, source_rows);
+#endif
+  }
   // Source lane m's code at its time tau (clock t = tau + lag[m]) is lane l's source value at
   // row tau + W + lag[l]. Outside the source's times (tau <= 0, tau >= n) its code is 0 (the
   // lane is not live), which is the buffer's value there, so every step writes.
@@ -278,13 +335,6 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
     link.at = (static_cast<std::size_t>(link.slot) * source_rows + static_cast<std::size_t>(half_window) + g.lag[link.lane] - g.lag[link.source_lane]) * lanes +
               static_cast<std::size_t>(link.lane);
   }
-  for (int l = 0; l < g.lanes; ++l)
-    for (int k = 0; k < g.model[l].sources; ++k) {
-      if (g.in_group_source[l][k] != 0) continue;  // filled as its lane decodes
-      const std::int32_t* src = g.sources[l][k] + f::kMaxSourceHalfWindow - half_window;  // c_s[-W]
-      std::int32_t* at = s.sources.data() + (static_cast<std::size_t>(k) * source_rows + g.lag[l]) * lanes;
-      for (std::size_t r = 0; r < n + 2 * static_cast<std::size_t>(half_window); ++r) at[r * lanes + static_cast<std::size_t>(l)] = src[r];
-    }
   const std::size_t wavelet_rows = f::kWaveletPad + rows;
   s.wavelet.resize(static_cast<std::size_t>(levels) * wavelet_rows * lanes);
   for (int level = 0; level < levels; ++level)
