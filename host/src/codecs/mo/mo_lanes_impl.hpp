@@ -183,6 +183,68 @@ inline lanes_i32 gru_correction(const PackedGru& net, const GruTables& tables, G
   return clamp(y * output_gain, f::kMaxNetCorrection);
 }
 
+#if defined(__AVX2__)
+// v[i] (8 lanes each) becomes column i: v[i][j] = the old v[j][i].
+[[gnu::always_inline]] inline void transpose8(__m256i* v) {
+  const __m256i a0 = _mm256_unpacklo_epi32(v[0], v[1]), a1 = _mm256_unpackhi_epi32(v[0], v[1]);
+  const __m256i a2 = _mm256_unpacklo_epi32(v[2], v[3]), a3 = _mm256_unpackhi_epi32(v[2], v[3]);
+  const __m256i a4 = _mm256_unpacklo_epi32(v[4], v[5]), a5 = _mm256_unpackhi_epi32(v[4], v[5]);
+  const __m256i a6 = _mm256_unpacklo_epi32(v[6], v[7]), a7 = _mm256_unpackhi_epi32(v[6], v[7]);
+  // b_j: column j's entries 0-3 in its low half and column j + 4's in its high half (b_{j+4}: entries 4-7).
+  const __m256i b0 = _mm256_unpacklo_epi64(a0, a2), b1 = _mm256_unpackhi_epi64(a0, a2);
+  const __m256i b2 = _mm256_unpacklo_epi64(a1, a3), b3 = _mm256_unpackhi_epi64(a1, a3);
+  const __m256i b4 = _mm256_unpacklo_epi64(a4, a6), b5 = _mm256_unpackhi_epi64(a4, a6);
+  const __m256i b6 = _mm256_unpacklo_epi64(a5, a7), b7 = _mm256_unpackhi_epi64(a5, a7);
+  v[0] = _mm256_permute2x128_si256(b0, b4, 0x20), v[4] = _mm256_permute2x128_si256(b0, b4, 0x31);
+  v[1] = _mm256_permute2x128_si256(b1, b5, 0x20), v[5] = _mm256_permute2x128_si256(b1, b5, 0x31);
+  v[2] = _mm256_permute2x128_si256(b2, b6, 0x20), v[6] = _mm256_permute2x128_si256(b2, b6, 0x31);
+  v[3] = _mm256_permute2x128_si256(b3, b7, 0x20), v[7] = _mm256_permute2x128_si256(b3, b7, 0x31);
+}
+#endif
+
+// rows[t * kLanes + l] = in[l][t] for t < n, l < lanes; 0 in the other lanes.
+inline void columns_to_rows(const std::int32_t* const* in, int lanes, std::size_t n, std::int32_t* rows) {
+  std::size_t t = 0;
+#if defined(__AVX2__)
+  static_assert(kLanes == 8, "8x8 blocks");
+  for (; t + 8 <= n; t += 8) {
+    __m256i v[8];
+    for (int l = 0; l < 8; ++l) v[l] = l < lanes ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in[l] + t)) : _mm256_setzero_si256();
+    transpose8(v);
+    for (int i = 0; i < 8; ++i) _mm256_storeu_si256(reinterpret_cast<__m256i*>(rows + (t + static_cast<std::size_t>(i)) * kLanes), v[i]);
+  }
+#endif
+  for (; t < n; ++t)
+    for (int l = 0; l < kLanes; ++l) rows[t * kLanes + static_cast<std::size_t>(l)] = l < lanes ? in[l][t] : 0;
+}
+
+// out[l][i] = rows[(i + offset[l]) * kLanes + l] for i < count, l < lanes.
+inline void rows_to_columns(const std::int32_t* rows, const std::size_t* offset, int lanes, std::size_t count, std::int32_t* const* out) {
+  std::size_t first = 0, end = 0;  // rows [first, end): whole blocks inside every lane's range
+#if defined(__AVX2__)
+  std::size_t last = static_cast<std::size_t>(-1);
+  for (int l = 0; l < lanes; ++l) first = std::max(first, offset[l]), last = std::min(last, offset[l] + count);
+  end = last >= first + 8 ? first + (last - first) / 8 * 8 : first;
+  for (std::size_t r = first; r < end; r += 8) {
+    __m256i v[8];
+    for (int i = 0; i < 8; ++i) v[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows + (r + static_cast<std::size_t>(i)) * kLanes));
+    transpose8(v);
+    for (int l = 0; l < lanes; ++l) _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[l] + (r - offset[l])), v[l]);
+  }
+#endif
+  for (int l = 0; l < lanes; ++l) {
+    const auto column = [&](std::size_t from, std::size_t to) {
+      for (std::size_t i = from; i < to; ++i) out[l][i] = rows[(i + offset[l]) * kLanes + static_cast<std::size_t>(l)];
+    };
+    if (end > first) {
+      column(0, first - offset[l]);
+      column(end - offset[l], count);
+    } else {
+      column(0, count);
+    }
+  }
+}
+
 // What a pass of the kernel does per step: the encoder's folded residuals (Golomb codecs) or
 // signed residuals (mt codecs) from known codes; the decoder's codes from folded residuals, or
 // from residuals a source decodes once it knows each lane's predicted code.
@@ -303,24 +365,8 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
       __m256i v[kLanes];
       for (int l = 0; l < kLanes; ++l)
         v[l] = src[l] != nullptr ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src[l] + (r - from[l]))) : _mm256_setzero_si256();
-      const __m256i a0 = _mm256_unpacklo_epi32(v[0], v[1]), a1 = _mm256_unpackhi_epi32(v[0], v[1]);
-      const __m256i a2 = _mm256_unpacklo_epi32(v[2], v[3]), a3 = _mm256_unpackhi_epi32(v[2], v[3]);
-      const __m256i a4 = _mm256_unpacklo_epi32(v[4], v[5]), a5 = _mm256_unpackhi_epi32(v[4], v[5]);
-      const __m256i a6 = _mm256_unpacklo_epi32(v[6], v[7]), a7 = _mm256_unpackhi_epi32(v[6], v[7]);
-      const __m256i b0 = _mm256_unpacklo_epi64(a0, a2), b1 = _mm256_unpackhi_epi64(a0, a2);
-      const __m256i b2 = _mm256_unpacklo_epi64(a1, a3), b3 = _mm256_unpackhi_epi64(a1, a3);
-      const __m256i b4 = _mm256_unpacklo_epi64(a4, a6), b5 = _mm256_unpackhi_epi64(a4, a6);
-      const __m256i b6 = _mm256_unpacklo_epi64(a5, a7), b7 = _mm256_unpackhi_epi64(a5, a7);
-      // b_j: row j's lanes 0-3 in its low half and row j + 4's in its high half (b_{j+4}: lanes 4-7).
-      __m256i* out = reinterpret_cast<__m256i*>(slot_rows + r * lanes);
-      _mm256_storeu_si256(out + 0, _mm256_permute2x128_si256(b0, b4, 0x20));
-      _mm256_storeu_si256(out + 1, _mm256_permute2x128_si256(b1, b5, 0x20));
-      _mm256_storeu_si256(out + 2, _mm256_permute2x128_si256(b2, b6, 0x20));
-      _mm256_storeu_si256(out + 3, _mm256_permute2x128_si256(b3, b7, 0x20));
-      _mm256_storeu_si256(out + 4, _mm256_permute2x128_si256(b0, b4, 0x31));
-      _mm256_storeu_si256(out + 5, _mm256_permute2x128_si256(b1, b5, 0x31));
-      _mm256_storeu_si256(out + 6, _mm256_permute2x128_si256(b2, b6, 0x31));
-      _mm256_storeu_si256(out + 7, _mm256_permute2x128_si256(b3, b7, 0x31));
+      transpose8(v);
+      for (int i = 0; i < 8; ++i) _mm256_storeu_si256(reinterpret_cast<__m256i*>(slot_rows + (r + static_cast<std::size_t>(i)) * lanes), v[i]);
     }
     fill_rows(r, source_rows);
 #else
@@ -352,10 +398,7 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
       for (std::size_t l = 0; l < lanes; ++l) row[l] = l < active ? folded_in[l][t - 1] : 0;
     }
   } else {
-    for (std::size_t t = 0; t < n; ++t) {
-      std::int32_t* row = s.codes.data() + t * lanes;
-      for (std::size_t l = 0; l < lanes; ++l) row[l] = l < active ? codes_in[l][t] : 0;
-    }
+    columns_to_rows(codes_in, g.lanes, n, s.codes.data());
   }
   bool adapting = false;
   for (int l = 0; l < g.lanes; ++l) adapting |= g.model[l].lms_step != 0;
@@ -480,17 +523,20 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
     }
   }
 
+  std::size_t offset[kLanes] = {};
+  std::int32_t* out[kLanes] = {};
   for (int l = 0; l < g.lanes; ++l) {
     if constexpr (kDecode) {
-      const std::size_t lag_rows = g.lag[l];
-      for (std::size_t t = 0; t < n; ++t) codes_out[l][t] = codes[(t + lag_rows) * lanes + static_cast<std::size_t>(l)];
+      offset[l] = g.lag[l], out[l] = codes_out[l];
     } else if constexpr (kPass == MoPass::fold) {
-      for (std::size_t t = 1; t < n; ++t) folded_out[l][t - 1] = folded[(t - 1) * lanes + static_cast<std::size_t>(l)];
+      out[l] = reinterpret_cast<std::int32_t*>(folded_out[l]);  // the same bits
     } else {
       residuals_out[l][0] = 0;
-      for (std::size_t t = 1; t < n; ++t) residuals_out[l][t] = static_cast<std::int32_t>(folded[(t - 1) * lanes + static_cast<std::size_t>(l)]);
+      out[l] = residuals_out[l] + 1;
     }
   }
+  if constexpr (kDecode) rows_to_columns(codes, offset, g.lanes, n, out);
+  else if (n > 1) rows_to_columns(reinterpret_cast<const std::int32_t*>(folded), offset, g.lanes, n - 1, out);
   return true;
 }
 
