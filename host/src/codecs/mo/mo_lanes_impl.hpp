@@ -202,20 +202,35 @@ inline lanes_i32 gru_correction(const PackedGru& net, const GruTables& tables, G
 }
 #endif
 
-// rows[t * kLanes + l] = in[l][t] for t < n, l < lanes; 0 in the other lanes.
-inline void columns_to_rows(const std::int32_t* const* in, int lanes, std::size_t n, std::int32_t* rows) {
-  std::size_t t = 0;
+// rows[r * kLanes + l] = in[l][r - offset[l]] for r < row_count where 0 <= r - offset[l] <
+// count and in[l] is not null; 0 everywhere else.
+inline void columns_to_rows(const std::int32_t* const* in, const std::size_t* offset, std::size_t count, std::size_t row_count, std::int32_t* rows) {
+  const auto fill = [&](std::size_t first, std::size_t end) {
+    for (std::size_t r = first; r < end; ++r)
+      for (int l = 0; l < kLanes; ++l) {
+        const std::size_t i = r - offset[l];  // wraps past count where r < offset[l]
+        rows[r * kLanes + static_cast<std::size_t>(l)] = in[l] != nullptr && i < count ? in[l][i] : 0;
+      }
+  };
+  std::size_t r = 0;
 #if defined(__AVX2__)
+  // Where every lane with a column is inside it, blocks of 8 rows by 8 lanes are transposed in
+  // registers: 8 loads, 24 shuffles, 8 row stores.
   static_assert(kLanes == 8, "8x8 blocks");
-  for (; t + 8 <= n; t += 8) {
+  std::size_t first = 0, end = row_count;
+  for (int l = 0; l < kLanes; ++l)
+    if (in[l] != nullptr) first = std::max(first, offset[l]), end = std::min(end, offset[l] + count);
+  if (end < first + 8) end = first;
+  fill(0, first);
+  for (r = first; r + 8 <= end; r += 8) {
     __m256i v[8];
-    for (int l = 0; l < 8; ++l) v[l] = l < lanes ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in[l] + t)) : _mm256_setzero_si256();
+    for (int l = 0; l < 8; ++l)
+      v[l] = in[l] != nullptr ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in[l] + (r - offset[l]))) : _mm256_setzero_si256();
     transpose8(v);
-    for (int i = 0; i < 8; ++i) _mm256_storeu_si256(reinterpret_cast<__m256i*>(rows + (t + static_cast<std::size_t>(i)) * kLanes), v[i]);
+    for (int i = 0; i < 8; ++i) _mm256_storeu_si256(reinterpret_cast<__m256i*>(rows + (r + static_cast<std::size_t>(i)) * kLanes), v[i]);
   }
 #endif
-  for (; t < n; ++t)
-    for (int l = 0; l < kLanes; ++l) rows[t * kLanes + static_cast<std::size_t>(l)] = l < lanes ? in[l][t] : 0;
+  fill(r, row_count);
 }
 
 // out[l][i] = rows[(i + offset[l]) * kLanes + l] for i < count, l < lanes.
@@ -342,36 +357,7 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
     for (int l = 0; l < g.lanes; ++l)
       if (k < g.model[l].sources && g.in_group_source[l][k] == 0)
         src[l] = g.sources[l][k] + f::kMaxSourceHalfWindow - half_window, from[l] = g.lag[l];  // c_s[-W]
-    std::int32_t* slot_rows = s.sources.data() + static_cast<std::size_t>(k) * source_rows * lanes;
-    const auto fill_rows = [&](std::size_t first, std::size_t end) {
-      for (std::size_t r = first; r < end; ++r) {
-        std::int32_t* row = slot_rows + r * lanes;
-        for (int l = 0; l < kLanes; ++l) {
-          const std::size_t i = r - from[l];  // wraps past buffer_rows above r < from[l]
-          row[l] = src[l] != nullptr && i < buffer_rows ? src[l][i] : 0;
-        }
-      }
-    };
-#if defined(__AVX2__)
-    // Where every lane with a buffer is inside it, blocks of 8 rows by 8 lanes are transposed
-    // in registers: 8 loads, 24 shuffles, 8 row stores.
-    std::size_t inside_first = 0, inside_end = source_rows;
-    for (int l = 0; l < kLanes; ++l)
-      if (src[l] != nullptr) inside_first = std::max(inside_first, from[l]), inside_end = std::min(inside_end, from[l] + buffer_rows);
-    if (inside_end < inside_first + 8) inside_end = inside_first;
-    fill_rows(0, inside_first);
-    std::size_t r = inside_first;
-    for (; r + 8 <= inside_end; r += 8) {
-      __m256i v[kLanes];
-      for (int l = 0; l < kLanes; ++l)
-        v[l] = src[l] != nullptr ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src[l] + (r - from[l]))) : _mm256_setzero_si256();
-      transpose8(v);
-      for (int i = 0; i < 8; ++i) _mm256_storeu_si256(reinterpret_cast<__m256i*>(slot_rows + (r + static_cast<std::size_t>(i)) * lanes), v[i]);
-    }
-    fill_rows(r, source_rows);
-#else
-    fill_rows(0, source_rows);
-#endif
+    columns_to_rows(src, from, buffer_rows, source_rows, s.sources.data() + static_cast<std::size_t>(k) * source_rows * lanes);
   }
   // Source lane m's code at its time tau (clock t = tau + lag[m]) is lane l's source value at
   // row tau + W + lag[l]. Outside the source's times (tau <= 0, tau >= n) its code is 0 (the
@@ -398,7 +384,10 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
       for (std::size_t l = 0; l < lanes; ++l) row[l] = l < active ? folded_in[l][t - 1] : 0;
     }
   } else {
-    columns_to_rows(codes_in, g.lanes, n, s.codes.data());
+    const std::int32_t* in[kLanes] = {};
+    const std::size_t no_offset[kLanes] = {};
+    std::copy(codes_in, codes_in + g.lanes, in);
+    columns_to_rows(in, no_offset, n, n, s.codes.data());
   }
   bool adapting = false;
   for (int l = 0; l < g.lanes; ++l) adapting |= g.model[l].lms_step != 0;
@@ -425,10 +414,10 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
       if (max_lag != 0) {
         const lanes_i32 clock = lanes_i32{} + static_cast<std::int32_t>(t);
         live = (clock > lag) & (clock < lag + static_cast<std::int32_t>(n));
-        live_bits = 0;
 #if defined(__AVX2__)
         live_bits = static_cast<unsigned>(_mm256_movemask_ps(_mm256_castsi256_ps(reinterpret_cast<__m256i>(live)))) & used_lanes;
 #else
+        live_bits = 0;
         for (int l = 0; l < g.lanes; ++l) live_bits |= (live[l] != 0 ? 1u : 0u) << l;
 #endif
       }

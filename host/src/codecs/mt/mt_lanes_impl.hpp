@@ -134,9 +134,9 @@ bool decode_step(MtLaneBatch& b, unsigned live, const std::int32_t* base, std::i
   const __m256i after_bucket = refill_from_word(stepped);
   // The low bits: value = slot >> (16 - shift), then a step of frequency 2^(16 - shift); with
   // shift 0 the state is unchanged and the value 0 (skipped when no lane has a shift).
-  const __m256i shifted = _mm256_cmpgt_epi32(shift, _mm256_setzero_si256());
   __m256i refilled = after_bucket, residual = bucket;
   if (any_shift) {
+    const __m256i shifted = _mm256_cmpgt_epi32(shift, _mm256_setzero_si256());
     const __m256i low_width = _mm256_sub_epi32(_mm256_set1_epi32(f::kRansProbabilityBits), shift);
     const __m256i low_slot = _mm256_and_si256(after_bucket, _mm256_set1_epi32(0xffff));
     const __m256i low = _mm256_srlv_epi32(low_slot, low_width);
