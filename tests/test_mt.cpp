@@ -232,6 +232,28 @@ TEST(MtCodec, DamagedStreamsAreErrors) {
 // The tables are built class by class as readers need them: none at first, one class for a
 // table of it, every class for set() (the encoders and the device copy); the lockstep decoder
 // builds exactly the classes its lanes visit, and decodes right with them.
+// The lockstep decoder's 16-bit cum: every slot's cum(0 .. central) as min(cum, 2^16 - 1), then
+// the pad up to the compact stride (its pairs read at u0 + 4 <= central + 4 stay in the slot).
+TEST(MtTables, CompactCumIsTheCumInSixteenBitsThenThePad) {
+  const host::codecs::MtTables tables(trained_codec());
+  const MtTableSet& set = tables.set();
+  using host::codecs::MtTables;
+  std::size_t tables_checked = 0;
+  for (int k = 0; k < kCmClasses; ++k)
+    for (std::uint32_t phase = 0; phase <= (set.shift[k] != 0 ? 0u : set.prior_mask); ++phase) {
+      const std::size_t slot = static_cast<std::size_t>(k) * MtTables::kPhases + phase;
+      const std::uint32_t* cum = set.cum + slot * MtTables::kStride;
+      const std::uint16_t* compact = tables.compact_cum() + slot * MtTables::kCompactStride;
+      for (std::uint32_t u = 0; u <= set.central[k]; ++u)
+        ASSERT_EQ(compact[u], std::min<std::uint32_t>(cum[u], 0xffff)) << "class " << k << " phase " << phase << " u " << u;
+      for (std::size_t u = set.central[k] + 1; u < MtTables::kCompactStride; ++u)
+        ASSERT_EQ(compact[u], MtTables::kCompactPad) << "class " << k << " phase " << phase << " u " << u;
+      ++tables_checked;
+    }
+  EXPECT_GT(tables_checked, static_cast<std::size_t>(kCmClasses));
+  EXPECT_GE(MtTables::kCompactStride, kMtCentralPositions + 1 + kMtProbePad + 1);
+}
+
 TEST(MtTables, ClassesAreBuiltWhenFirstRead) {
   const CodecParams codec = trained_codec();
   {

@@ -58,12 +58,12 @@ bool decode_step(MtLaneBatch& b, unsigned live, const std::int32_t* base, std::i
   const __m256i phase = _mm256_and_si256(_mm256_and_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(base)), plain),
                                          _mm256_set1_epi32(static_cast<int>(tables->prior_mask())));
   const __m256i table = _mm256_add_epi32(_mm256_mullo_epi32(k, _mm256_set1_epi32(static_cast<int>(MtTables::kPhases))), phase);
-  const __m256i cum_base = _mm256_mullo_epi32(table, _mm256_set1_epi32(static_cast<int>(MtTables::kStride)));
+  const __m256i cum_base = _mm256_mullo_epi32(table, _mm256_set1_epi32(static_cast<int>(MtTables::kCompactStride)));
   const __m256i state = _mm256_load_si256(reinterpret_cast<const __m256i*>(b.state));
   const __m256i slot = _mm256_and_si256(state, _mm256_set1_epi32(0xffff));
   static_assert((f::kMtIndexEntries & (f::kMtIndexEntries - 1)) == 0, "the index offset is a shift");
   const __m256i index_at = _mm256_add_epi32(_mm256_slli_epi32(table, std::countr_zero(static_cast<unsigned>(f::kMtIndexEntries))), _mm256_srli_epi32(slot, f::kMtIndexShift));
-  const int* cum = reinterpret_cast<const int*>(tables->cum());
+  const int* cum = reinterpret_cast<const int*>(tables->compact_cum());  // 16-bit entries: read in pairs
   // The index byte from the aligned 4-byte word holding it (a table's 64 bytes are whole words,
   // so the read stays in the table, and little-endian byte b of the word is bits 8b .. 8b + 7).
   const __m256i index_word =
@@ -71,16 +71,21 @@ bool decode_step(MtLaneBatch& b, unsigned live, const std::int32_t* base, std::i
   const __m256i u0 = _mm256_and_si256(_mm256_srlv_epi32(index_word, _mm256_slli_epi32(_mm256_and_si256(index_at, _mm256_set1_epi32(3)), 3)),
                                       _mm256_set1_epi32(0xff));
   const __m256i at = _mm256_add_epi32(cum_base, u0);
-  // cum(u0) .. cum(u0 + kProbes), gathered at once: the interval holding the slot is the last one whose
-  // start is at or below it, its end the first above it. Ends past the table are 2^31 - 1, so a
-  // slot past the table's last position shows as an end of 2^31 - 1, and a slot kProbes or more
-  // positions on as no end above it: both go to the reference path.
-  __m256i cum_u = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), cum, at, live_mask, 4);
-  __m256i u = u0;
+  // cum(u0) .. cum(u0 + kProbes), gathered at once as three pairs of 16-bit entries: the
+  // interval holding the slot is the last one whose start is at or below it, its end the first
+  // above it. Ends past the table are 2^16 - 1, so a slot past the table's last position shows
+  // as an end of 2^16 - 1 (or, for the slot 2^16 - 1, as no end above it), and a slot kProbes or
+  // more positions on as no end above it: all go to the reference path.
   constexpr int kProbes = static_cast<int>(f::kMtProbePad);
-  __m256i ends[kProbes];
-  for (int probe = 1; probe <= kProbes; ++probe)
-    ends[probe - 1] = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), cum, _mm256_add_epi32(at, _mm256_set1_epi32(probe)), live_mask, 4);
+  static_assert(kProbes == 4, "cum(u0) .. cum(u0 + 4) are the pairs at u0, u0 + 2 and u0 + 4");
+  const __m256i low_half = _mm256_set1_epi32(0xffff);
+  const __m256i pair0 = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), cum, at, live_mask, 2);
+  const __m256i pair2 = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), cum, _mm256_add_epi32(at, _mm256_set1_epi32(2)), live_mask, 2);
+  const __m256i pair4 = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), cum, _mm256_add_epi32(at, _mm256_set1_epi32(4)), live_mask, 2);
+  __m256i cum_u = _mm256_and_si256(pair0, low_half);
+  __m256i u = u0;
+  const __m256i ends[kProbes] = {_mm256_srli_epi32(pair0, 16), _mm256_and_si256(pair2, low_half), _mm256_srli_epi32(pair2, 16),
+                                 _mm256_and_si256(pair4, low_half)};
   __m256i cum_next = ends[kProbes - 1];
   for (int probe = kProbes - 1; probe >= 1; --probe) {
     const __m256i above = _mm256_cmpgt_epi32(ends[probe - 1], slot);
@@ -97,7 +102,7 @@ bool decode_step(MtLaneBatch& b, unsigned live, const std::int32_t* base, std::i
   // low bits as a uniform symbol (mt_decode_residual's get_bits): a second step below.
   const __m256i general = _mm256_or_si256(
       _mm256_or_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(f::kCmEscapeFrequency)), slot),
-                      _mm256_cmpeq_epi32(cum_next, _mm256_set1_epi32(static_cast<int>(f::kMtProbePadValue)))),
+                      _mm256_cmpeq_epi32(cum_next, _mm256_set1_epi32(MtTables::kCompactPad))),
       _mm256_xor_si256(_mm256_cmpgt_epi32(cum_next, slot), _mm256_set1_epi32(-1)));
   const __m256i freq = _mm256_sub_epi32(cum_next, cum_u);
   const __m256i stepped = _mm256_sub_epi32(_mm256_add_epi32(_mm256_mullo_epi32(freq, _mm256_srli_epi32(state, 16)), slot), cum_u);

@@ -1,5 +1,6 @@
 #include "codecs/mt/mt_tables.hpp"
 
+#include <algorithm>
 #include <limits>
 
 
@@ -10,6 +11,7 @@ namespace f = spikey::format;
 MtTables::MtTables(const f::CodecParams& codec)
     : cum_(new std::uint32_t[f::MtTableSet::kCumEntries]),  // not initialized: written table by table (build_missing)
       index_(new std::uint8_t[f::MtTableSet::kIndexEntries]),
+      compact_cum_(new std::uint16_t[f::MtTableSet::kSlots * kCompactStride]),  // as cum_
       normaliser_(f::MtTableSet::kSlots, 0),
       shapes_(f::MtTableSet::kShapeEntries, 0) {
   const f::CmModelTables model(codec);
@@ -64,6 +66,12 @@ void pad_table(const f::MtTable& t, std::uint32_t* cum) {
   std::fill(cum + t.central + 1, cum + f::kMtTableStride, f::kMtProbePadValue);
 }
 
+// The 16-bit copy of a padded table (MtTables::compact_cum).
+void compact_table(const f::MtTable& t, const std::uint32_t* cum, std::uint16_t* compact) {
+  for (std::uint32_t u = 0; u <= t.central; ++u) compact[u] = static_cast<std::uint16_t>(std::min<std::uint32_t>(cum[u], MtTables::kCompactPad));
+  std::fill(compact + t.central + 1, compact + MtTables::kCompactStride, MtTables::kCompactPad);
+}
+
 }  // namespace
 
 void MtTables::build_missing(std::uint64_t classes) const {
@@ -77,6 +85,7 @@ void MtTables::build_missing(std::uint64_t classes) const {
       std::uint32_t* cum = cum_.get() + c * kPhases * kStride;
       f::mt_build_table(t, cum, index_.get() + c * kPhases * f::kMtIndexEntries);
       pad_table(t, cum);
+      compact_table(t, cum, compact_cum_.get() + c * kPhases * kCompactStride);
       normaliser_[c * kPhases] = t.normaliser;
     } else {
       const std::vector<std::uint64_t> totals = weight_totals_by_phase(set_, k);
@@ -86,6 +95,7 @@ void MtTables::build_missing(std::uint64_t classes) const {
         std::uint32_t* cum = cum_.get() + slot * kStride;
         f::mt_fill_table(t, totals[phase], cum, index_.get() + slot * f::kMtIndexEntries);
         pad_table(t, cum);
+        compact_table(t, cum, compact_cum_.get() + slot * kCompactStride);
         normaliser_[slot] = t.normaliser;
       }
     }

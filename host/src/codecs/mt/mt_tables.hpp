@@ -22,6 +22,11 @@ class MtTables {
  public:
   static constexpr std::uint32_t kPhases = format::kMtMaxPriorPeriod;  // slots per class
   static constexpr std::size_t kStride = format::kMtTableStride;       // cum entries per slot
+  // The lockstep decoder's copy of cum in 16 bits (compact_cum): kStride entries per slot and
+  // two more above every slot, so that reading 4 bytes at each of the entries u0, u0 + 2, u0 + 4
+  // (u0 <= kMtCentralPositions) stays in the slot; an even count keeps slots 4-byte aligned.
+  static constexpr std::size_t kCompactStride = format::kMtTableStride + 2;
+  static constexpr std::uint16_t kCompactPad = 0xffff;  // entries past the table, and a cum of 2^16
 
   explicit MtTables(const format::CodecParams& codec);
   MtTables(const MtTables&) = delete;
@@ -44,6 +49,10 @@ class MtTables {
   // (build_classes) wherever built_classes() lacks one.
   const std::uint32_t* cum() const { return cum_.get(); }
   const std::uint8_t* index() const { return index_.get(); }
+  // cum in 16 bits, slot k * kPhases + p at entry slot * kCompactStride: min(cum, 2^16 - 1), so
+  // that only the slot 2^16 - 1 compares differently (no end above it), and kCompactPad past the
+  // table. Half the bytes of cum(): more of a recording's tables stay in the core's cache.
+  const std::uint16_t* compact_cum() const { return compact_cum_.get(); }
   std::uint64_t plain_classes() const { return plain_classes_; }  // bit k: class k has no bucket shift
   const std::int32_t* shifts() const { return set_.shift; }        // each class's bucket shift
   std::uint64_t built_classes() const { return built_.load(std::memory_order_acquire); }  // bit k: class k's tables are built
@@ -62,6 +71,7 @@ class MtTables {
   // read in aligned 4-byte words), so none reads memory another thread may be writing.
   std::unique_ptr<std::uint32_t[]> cum_;
   std::unique_ptr<std::uint8_t[]> index_;
+  std::unique_ptr<std::uint16_t[]> compact_cum_;
   mutable std::vector<std::uint64_t> normaliser_;
   mutable std::atomic<std::uint64_t> built_{0};
   mutable std::mutex building_;
