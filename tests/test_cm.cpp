@@ -236,6 +236,51 @@ TEST(CmModel, ResidualsSplitIntoBucketsAndBack) {
 
 // ---- streams on real data -----------------------------------------------------------------
 
+// The host cache of (class, phase) distributions gives every coder the walk's numbers: the
+// normaliser, the start of any position (kept ones and past them) and the position of any slot,
+// asked in random order so that its starts grow both ways; bases near and past the code range's
+// ends (no entry there) and classes with a bucket shift included.
+TEST(CmModel, CachedStartsAndSearchEqualTheWalk) {
+  const Metadata meta = trained_metadata({test::samples_dir() / "neuralink"});
+  const CmModelTables model(meta.codec);
+  const CmTables t = model.for_map(meta.channels[0].value_map);
+  CmNormaliserCache cache(static_cast<std::uint32_t>(meta.codec.cm_prior.size()));
+  const CmCachedNormaliser cached{&t, &cache};
+  std::mt19937 random(11);
+  int past_kept = 0, searched = 0, outside = 0, shifted = 0;
+  for (int i = 0; i < 40000; ++i) {
+    const int k = static_cast<int>(random() % kCmClasses);
+    const std::int32_t base = t.code_low - 300 + static_cast<std::int32_t>(random() % static_cast<std::uint32_t>(t.code_high - t.code_low + 601));
+    const std::uint64_t normaliser = cm_normaliser(t, k, base);
+    ASSERT_EQ(cached(k, base), normaliser) << "class " << k << " base " << base;
+    outside += cm_window_inside(t, k, base) ? 0 : 1;
+    shifted += t.shift[k] != 0 ? 1 : 0;
+    const CmCachedCum cum_of = cached.cum_of(k, base, normaliser);
+    const CmWalkedCum walk{&t, k, base, normaliser};
+    const auto positions = 2u * static_cast<std::uint32_t>(t.half_width[k]) + 1u;
+    if (random() % 2 == 0) {
+      const std::uint32_t position = static_cast<std::uint32_t>(random() % positions);
+      past_kept += position > CmNormaliserCache::kCumPositions ? 1 : 0;
+      ASSERT_EQ(cum_of(position), walk(position)) << "class " << k << " base " << base << " position " << position;
+    } else {
+      const std::uint32_t slot = kCmEscapeFrequency + static_cast<std::uint32_t>(random() % (kRansTotal - kCmEscapeFrequency));
+      std::uint32_t position[2] = {}, start[2] = {}, freq[2] = {};
+      const bool found = cum_of.locate(slot, &position[0], &start[0], &freq[0]);
+      ASSERT_EQ(found, walk.locate(slot, &position[1], &start[1], &freq[1])) << "class " << k << " base " << base << " slot " << slot;
+      if (found) {
+        ASSERT_EQ(position[0], position[1]) << "class " << k << " base " << base << " slot " << slot;
+        ASSERT_EQ(start[0], start[1]);
+        ASSERT_EQ(freq[0], freq[1]);
+        ++searched;
+      }
+    }
+  }
+  EXPECT_GT(past_kept, 100);
+  EXPECT_GT(searched, 1000);
+  EXPECT_GT(outside, 100);
+  EXPECT_GT(shifted, 100);
+}
+
 TEST(CmStream, RealN1ChannelRoundTripsWithAndWithoutAdaptation) {
   const fs::path dir = test::samples_dir() / "neuralink";
   const Metadata meta = trained_metadata({dir});

@@ -238,19 +238,58 @@ SPIKEY_HD bool cm_decode_integer(RansDecoder& rans, std::int32_t* value) {
   return true;
 }
 
+// The interval start of position u (buckets in zigzag order j = 0, -1, 1, ...) of (k, base):
+// the escape's frequency and every position's before it, summed on from position `from`
+// whose start is `cum`.
+SPIKEY_HD std::uint32_t cm_cum(const CmTables& t, int k, std::int32_t base, std::uint64_t normaliser, std::uint32_t position,
+                               std::uint32_t from = 0, std::uint32_t cum = kCmEscapeFrequency) {
+  for (std::uint32_t u = from; u < position; ++u) cum += cm_frequency(t, k, base, zigzag_decode(u), normaliser);
+  return cum;
+}
+
+// The position whose interval holds `slot` (at least the escape's frequency), with its start
+// and frequency, walking on from position `from` whose start is `cum`: the first position whose
+// interval ends above the slot. False when the slot lies in the unused top of the range.
+SPIKEY_HD bool cm_locate(const CmTables& t, int k, std::int32_t base, std::uint64_t normaliser, std::uint32_t slot, std::uint32_t from,
+                         std::uint32_t cum, std::uint32_t* position, std::uint32_t* start, std::uint32_t* freq) {
+  const std::uint32_t positions = 2u * static_cast<std::uint32_t>(t.half_width[k]) + 1u;
+  for (std::uint32_t u = from; u < positions; ++u) {
+    const std::uint32_t f = cm_frequency(t, k, base, zigzag_decode(u), normaliser);
+    if (slot < cum + f) {
+      *position = u, *start = cum, *freq = f;
+      return true;
+    }
+    cum += f;
+  }
+  return false;
+}
+
+// cm_cum and cm_locate of one (k, base): the walks (a host cache may answer instead,
+// cm_tables.hpp).
+struct CmWalkedCum {
+  const CmTables* t;
+  int k;
+  std::int32_t base;
+  std::uint64_t normaliser;
+  SPIKEY_HD std::uint32_t operator()(std::uint32_t position) const { return cm_cum(*t, k, base, normaliser, position); }
+  SPIKEY_HD bool locate(std::uint32_t slot, std::uint32_t* position, std::uint32_t* start, std::uint32_t* freq) const {
+    return cm_locate(*t, k, base, normaliser, slot, 0, kCmEscapeFrequency, position, start, freq);
+  }
+};
+
 // One residual's symbols (at most 4), appended at `symbols`; returns their count. `normaliser`
-// is cm_normaliser(t, k, base). Residuals outside the window or of zero frequency escape.
-SPIKEY_HD int cm_residual_symbols(const CmTables& t, int k, std::int32_t base, std::uint64_t normaliser, std::int32_t z, CmSymbol* symbols) {
+// is cm_normaliser(t, k, base), cum_of(u) cm_cum of position u. Residuals outside the window or
+// of zero frequency escape.
+template <class CumOf>
+SPIKEY_HD int cm_residual_symbols(const CmTables& t, int k, std::int32_t base, std::uint64_t normaliser, std::int32_t z, CmSymbol* symbols,
+                                  const CumOf& cum_of) {
   const int shift = t.shift[k];
   const std::int32_t j = cm_bucket(z, shift);
   const std::int32_t h = t.half_width[k];
   if (j >= -h && j <= h) {
     const std::uint32_t freq = cm_frequency(t, k, base, j, normaliser);
     if (freq != 0) {
-      std::uint32_t cum = kCmEscapeFrequency;
-      const std::uint32_t position = zigzag_encode(j);
-      for (std::uint32_t u = 0; u < position; ++u) cum += cm_frequency(t, k, base, zigzag_decode(u), normaliser);
-      symbols[0] = {cum, freq};
+      symbols[0] = {cum_of(zigzag_encode(j)), freq};
       if (shift == 0) return 1;
       symbols[1] = cm_raw_symbol(cm_low_bits(z, j, shift), shift);
       return 2;
@@ -259,27 +298,30 @@ SPIKEY_HD int cm_residual_symbols(const CmTables& t, int k, std::int32_t base, s
   return cm_escape_symbols(z, symbols);
 }
 
-// Decodes one residual; false on a malformed stream.
-SPIKEY_HD bool cm_decode_residual(const CmTables& t, int k, std::int32_t base, std::uint64_t normaliser, RansDecoder& rans, std::int32_t* z) {
+SPIKEY_HD int cm_residual_symbols(const CmTables& t, int k, std::int32_t base, std::uint64_t normaliser, std::int32_t z, CmSymbol* symbols) {
+  return cm_residual_symbols(t, k, base, normaliser, z, symbols, CmWalkedCum{&t, k, base, normaliser});
+}
+
+// Decodes one residual; false on a malformed stream. cum_of.locate finds the slot's position
+// (CmWalkedCum: the walk).
+template <class CumOf>
+SPIKEY_HD bool cm_decode_residual(const CmTables& t, int k, std::int32_t base, std::uint64_t normaliser, RansDecoder& rans, std::int32_t* z,
+                                  const CumOf& cum_of) {
   const std::uint32_t slot = rans.slot();
   const int shift = t.shift[k];
   if (slot >= kCmEscapeFrequency) {
-    std::uint32_t cum = kCmEscapeFrequency;
-    const std::uint32_t positions = 2u * static_cast<std::uint32_t>(t.half_width[k]) + 1u;
-    for (std::uint32_t u = 0; u < positions; ++u) {
-      const std::int32_t j = zigzag_decode(u);
-      const std::uint32_t freq = cm_frequency(t, k, base, j, normaliser);
-      if (slot < cum + freq) {
-        rans.advance(cum, freq);
-        *z = cm_residual(j, rans.get_bits(shift), shift);
-        return true;
-      }
-      cum += freq;
-    }
-    return false;  // the slot lies in the unused top of the range
+    std::uint32_t position = 0, start = 0, freq = 0;
+    if (!cum_of.locate(slot, &position, &start, &freq)) return false;  // the slot lies in the unused top of the range
+    rans.advance(start, freq);
+    *z = cm_residual(zigzag_decode(position), rans.get_bits(shift), shift);
+    return true;
   }
   rans.advance(0, kCmEscapeFrequency);
   return cm_decode_integer(rans, z);
+}
+
+SPIKEY_HD bool cm_decode_residual(const CmTables& t, int k, std::int32_t base, std::uint64_t normaliser, RansDecoder& rans, std::int32_t* z) {
+  return cm_decode_residual(t, k, base, normaliser, rans, z, CmWalkedCum{&t, k, base, normaliser});
 }
 
 }  // namespace spikey::format

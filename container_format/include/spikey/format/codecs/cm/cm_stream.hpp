@@ -25,6 +25,8 @@ SPIKEY_HD std::uint64_t max_cm_stream_bytes(std::uint32_t n) { return kCmStreamH
 struct CmDirectNormaliser {
   const CmTables* tables;
   SPIKEY_HD std::uint64_t operator()(int k, std::int32_t base) const { return cm_normaliser(*tables, k, base); }
+  // The interval starts of (k, base), walked.
+  SPIKEY_HD CmWalkedCum cum_of(int k, std::int32_t base, std::uint64_t normaliser) const { return {tables, k, base, normaliser}; }
 };
 
 SPIKEY_HD void cm_put_u32(std::uint8_t* out, std::uint32_t v) {
@@ -49,7 +51,8 @@ SPIKEY_HD std::uint64_t encode_cm_stream(const CmTables& tables, const Normalise
     const std::int32_t z = residuals[t];
     const auto base = static_cast<std::int32_t>(static_cast<std::uint32_t>(codes[t]) - static_cast<std::uint32_t>(z));
     const int k = cm_class_of(scale);
-    count += static_cast<std::uint64_t>(cm_residual_symbols(tables, k, base, normaliser(k, base), z, symbols + count));
+    const std::uint64_t scaled = normaliser(k, base);
+    count += static_cast<std::uint64_t>(cm_residual_symbols(tables, k, base, scaled, z, symbols + count, normaliser.cum_of(k, base, scaled)));
     scale = cm_next_scale(scale, z, tables.scale_rate);
   }
   std::uint8_t* const end = scratch + max_cm_stream_bytes(n);
@@ -94,7 +97,8 @@ SPIKEY_HD bool decode_cm_stream(const CmTables& tables, const Normaliser& normal
     const auto base = static_cast<std::int32_t>(static_cast<std::uint32_t>(codes[t - 1]) + static_cast<std::uint32_t>(p));
     const int k = cm_class_of(scale);
     std::int32_t z = 0;
-    if (!cm_decode_residual(tables, k, base, normaliser(k, base), rans, &z) || rans.overran) return false;
+    const std::uint64_t scaled = normaliser(k, base);
+    if (!cm_decode_residual(tables, k, base, scaled, rans, &z, normaliser.cum_of(k, base, scaled)) || rans.overran) return false;
     codes[t] = static_cast<std::int32_t>(static_cast<std::uint32_t>(base) + static_cast<std::uint32_t>(z));
     const auto d = static_cast<std::int32_t>(static_cast<std::uint32_t>(p) + static_cast<std::uint32_t>(z));
     mo_lms_update(model, weights, x, z);

@@ -2,6 +2,7 @@
 // a cache of normalisers (host only: std::vector).
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "spikey/format/archive.hpp"
@@ -52,25 +53,80 @@ inline bool cm_window_inside(const CmTables& t, int k, std::int32_t base) {
 
 class CmNormaliserCache {
  public:
-  explicit CmNormaliserCache(std::uint32_t prior_period) : period_(prior_period), values_(static_cast<std::size_t>(kCmClasses) * prior_period, 0) {}
+  // Interval starts kept per (class, phase): positions 0 .. kCumPositions (|j| <= 64).
+  static constexpr std::uint32_t kCumPositions = 128;
+
+  // One (class, phase) distribution met: its normaliser and the starts of its first positions,
+  // kept as far as a coder has asked for them.
+  struct Entry {
+    std::uint64_t normaliser = 0;
+    std::uint32_t length = 1;  // entries of c written
+    std::uint32_t c[kCumPositions + 1] = {kCmEscapeFrequency};  // c[u]: the start of position u
+  };
+
+  explicit CmNormaliserCache(std::uint32_t prior_period) : period_(prior_period), entries_(static_cast<std::size_t>(kCmClasses) * prior_period) {}
+
+  // The entry of (k, base), made when first met; null where the window leaves the code range
+  // (the distribution then depends on more than the phase).
+  Entry* entry(const CmTables& t, int k, std::int32_t base) {
+    if (!cm_window_inside(t, k, base)) return nullptr;
+    const std::uint32_t phase = t.shift[k] != 0 ? 0u : static_cast<std::uint32_t>(base) & (period_ - 1);
+    std::unique_ptr<Entry>& e = entries_[static_cast<std::size_t>(k) * period_ + phase];
+    if (!e) {
+      e = std::make_unique<Entry>();
+      e->normaliser = cm_normaliser(t, k, base);
+    }
+    return e.get();
+  }
 
   std::uint64_t get(const CmTables& t, int k, std::int32_t base) {
-    if (!cm_window_inside(t, k, base)) return cm_normaliser(t, k, base);
-    const std::uint32_t phase = t.shift[k] != 0 ? 0u : static_cast<std::uint32_t>(base) & (period_ - 1);
-    std::uint32_t& slot = values_[static_cast<std::size_t>(k) * period_ + phase];
-    if (slot == 0) slot = static_cast<std::uint32_t>(cm_normaliser(t, k, base));
-    return slot;
+    const Entry* e = entry(t, k, base);
+    return e != nullptr ? e->normaliser : cm_normaliser(t, k, base);
   }
 
  private:
   std::uint32_t period_;
-  std::vector<std::uint32_t> values_;
+  std::vector<std::unique_ptr<Entry>> entries_;  // per (class, phase)
+};
+
+// cm_cum and cm_locate of one (k, base) with normaliser = cm_normaliser(t, k, base), from its
+// cache entry where it has one (a coder walks each (class, phase) once instead of at every
+// symbol, and decoding searches the starts), else the walks.
+struct CmCachedCum {
+  const CmTables* tables;
+  CmNormaliserCache::Entry* e;
+  int k;
+  std::int32_t base;
+  std::uint64_t normaliser;
+
+  std::uint32_t operator()(std::uint32_t position) const {
+    if (e == nullptr) return cm_cum(*tables, k, base, normaliser, position);
+    constexpr std::uint32_t kKept = CmNormaliserCache::kCumPositions;
+    const std::uint32_t last = position < kKept ? position : kKept;  // position < 2H + 1
+    for (; e->length <= last; ++e->length) e->c[e->length] = e->c[e->length - 1] + cm_frequency(*tables, k, base, zigzag_decode(e->length - 1), normaliser);
+    return position <= kKept ? e->c[position] : cm_cum(*tables, k, base, normaliser, position, kKept, e->c[kKept]);
+  }
+
+  bool locate(std::uint32_t slot, std::uint32_t* position, std::uint32_t* start, std::uint32_t* freq) const {
+    if (e == nullptr) return cm_locate(*tables, k, base, normaliser, slot, 0, kCmEscapeFrequency, position, start, freq);
+    const std::uint32_t positions = 2u * static_cast<std::uint32_t>(tables->half_width[k]) + 1u;
+    const std::uint32_t last = positions < CmNormaliserCache::kCumPositions ? positions : CmNormaliserCache::kCumPositions;
+    for (; e->length <= last && e->c[e->length - 1] <= slot; ++e->length)
+      e->c[e->length] = e->c[e->length - 1] + cm_frequency(*tables, k, base, zigzag_decode(e->length - 1), normaliser);
+    const std::uint32_t kept = e->length - 1;  // positions 0 .. kept - 1 have their ends in c[1 .. kept]
+    if (e->c[kept] <= slot) return cm_locate(*tables, k, base, normaliser, slot, kept, e->c[kept], position, start, freq);
+    std::uint32_t u = 0;  // the first position whose end is above the slot (most residuals are near the centre)
+    while (e->c[u + 1] <= slot) ++u;
+    *position = u, *start = e->c[u], *freq = e->c[u + 1] - e->c[u];
+    return true;
+  }
 };
 
 struct CmCachedNormaliser {
   const CmTables* tables;
   CmNormaliserCache* cache;
   std::uint64_t operator()(int k, std::int32_t base) const { return cache->get(*tables, k, base); }
+  CmCachedCum cum_of(int k, std::int32_t base, std::uint64_t normaliser) const { return {tables, cache->entry(*tables, k, base), k, base, normaliser}; }
 };
 
 }  // namespace spikey::format
