@@ -133,7 +133,7 @@ TEST(Wavelet, StepMatchesADirectConvolution) {
 
 TEST(Wavelet, WholeChunkSeriesEqualTheSteps) {
   // Training computes a chunk's features level by level; the predictor step by step.
-  for (const std::uint32_t length : {2u, 3u, 70u, 5000u}) {
+  for (const std::uint32_t length : {2u, 3u, 32u, 33u, 70u, 5000u}) {  // whole blocks of the training sums and tails
     const auto codes = cinpla_channel_codes(5, length);
     const auto n = static_cast<std::uint32_t>(codes.size());
     std::vector<std::int32_t> c(n, 0);
