@@ -40,10 +40,6 @@ class CmModelTables {
   CmTables base_;
 };
 
-// Normalisers of (class, base) for bases whose window lies inside the code range depend only
-// on the class and base modulo the prior's period, are below 2^32 there (every prior weight in
-// the window is at least 16, the centre's shape value 65535) and are cached; the rest are
-// computed.
 // Whether class k's window around `base` lies inside the code range (or the class has a bucket
 // shift): its distribution then depends only on k and the phase of `base`.
 inline bool cm_window_inside(const CmTables& t, int k, std::int32_t base) {
@@ -51,6 +47,10 @@ inline bool cm_window_inside(const CmTables& t, int k, std::int32_t base) {
   return t.shift[k] != 0 || (std::int64_t{base} - h >= t.code_low && std::int64_t{base} + h <= t.code_high);
 }
 
+// The distributions of (class, base) whose window lies inside the code range depend only on the
+// class and base modulo the prior's period: each one met is kept (its normaliser, below 2^32
+// there since every prior weight in the window is at least 16 and the centre's shape value
+// 65535, and its first interval starts); the others are computed each time.
 class CmNormaliserCache {
  public:
   // Interval starts kept per (class, phase): positions 0 .. kCumPositions (|j| <= 64).
