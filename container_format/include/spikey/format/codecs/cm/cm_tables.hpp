@@ -1,5 +1,5 @@
 // Host side of cm1's model: the shapes built once per archive, per-channel views of them, and
-// a cache of normalisers (host only: std::vector).
+// a cache of each distribution's normaliser and interval starts (host only: std::vector).
 #pragma once
 
 #include <memory>
