@@ -252,10 +252,10 @@ TEST(CmModel, CachedStartsAndSearchEqualTheWalk) {
     const int k = static_cast<int>(random() % kCmClasses);
     const std::int32_t base = t.code_low - 300 + static_cast<std::int32_t>(random() % static_cast<std::uint32_t>(t.code_high - t.code_low + 601));
     const std::uint64_t normaliser = cm_normaliser(t, k, base);
-    ASSERT_EQ(cached(k, base), normaliser) << "class " << k << " base " << base;
+    ASSERT_EQ(cached.distribution(k, base).normaliser, normaliser) << "class " << k << " base " << base;
     outside += cm_window_inside(t, k, base) ? 0 : 1;
     shifted += t.shift[k] != 0 ? 1 : 0;
-    const CmCachedCum cum_of = cached.cum_of(k, base, normaliser);
+    const CmCachedCum cum_of = cached.distribution(k, base);
     const CmWalkedCum walk{&t, k, base, normaliser};
     const auto positions = 2u * static_cast<std::uint32_t>(t.half_width[k]) + 1u;
     if (random() % 2 == 0) {

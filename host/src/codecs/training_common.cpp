@@ -67,7 +67,7 @@ __attribute__((target_clones("avx2", "default"))) void wavelet_filter_sums(const
   constexpr std::uint32_t kBlock = 32;
   static_assert(f::kDmeyTaps == 34, "low-pass taps 1 .. 33 about 17, high-pass taps 0 .. 32 about 16");
   const std::int32_t* at = a + f::kWaveletPad;  // x(tau - j D) = at[tau - j D]
-  const auto block = [&](std::uint32_t tau0, std::uint32_t count) {
+  const auto block = [&](std::uint32_t tau0) {
     std::int32_t low[kBlock], high[kBlock];
     for (std::uint32_t i = 0; i < kBlock; ++i) {
       const std::int32_t* x = at + tau0 + i;
@@ -85,11 +85,11 @@ __attribute__((target_clones("avx2", "default"))) void wavelet_filter_sums(const
         high[i] += hi * (high_near[i] + high_far[i]);
       }
     }
-    std::copy(low, low + count, out_low + tau0);
-    std::copy(high, high + count, out_high + tau0);
+    std::copy(low, low + kBlock, out_low + tau0);
+    std::copy(high, high + kBlock, out_high + tau0);
   };
   std::uint32_t tau = 0;
-  for (; tau + kBlock <= n; tau += kBlock) block(tau, kBlock);
+  for (; tau + kBlock <= n; tau += kBlock) block(tau);
   if (tau < n) {  // the last outputs from a copy padded past its end, so that a block reads inside it
     std::vector<std::int32_t> tail(f::kWaveletPad + kBlock, 0);
     const std::uint32_t count = n - tau;

@@ -50,9 +50,8 @@ class CmLaneSource final : public LaneStreams {
 
  private:
   bool decode(const f::CmTables& t, int k, std::int32_t base, f::RansDecoder& rans, std::int32_t* z) {
-    f::CmNormaliserCache::Entry* e = cache_.entry(t, k, base);
-    const std::uint64_t normaliser = e != nullptr ? e->normaliser : f::cm_normaliser(t, k, base);
-    return f::cm_decode_residual(t, k, base, normaliser, rans, z, f::CmCachedCum{&t, e, k, base, normaliser});
+    const f::CmCachedCum d = f::CmCachedNormaliser{&t, &cache_}.distribution(k, base);
+    return f::cm_decode_residual(t, k, base, d.normaliser, rans, z, d);
   }
 
   const f::CmModelTables& model_;

@@ -21,12 +21,11 @@ inline constexpr std::uint32_t kCmStreamHeaderBytes = 4;
 SPIKEY_HD std::uint64_t max_cm_symbols(std::uint32_t n) { return 4 + 4 * std::uint64_t{n > 0 ? n - 1 : 0}; }
 SPIKEY_HD std::uint64_t max_cm_stream_bytes(std::uint32_t n) { return kCmStreamHeaderBytes + 2 * max_cm_symbols(n); }
 
-// The normaliser every coder needs, computed directly (the CUDA encoder); the host caches it.
+// The distribution of (k, base) every coder needs (its normaliser, interval starts and slot
+// search), computed directly (the CUDA encoder); the host caches it (CmCachedNormaliser).
 struct CmDirectNormaliser {
   const CmTables* tables;
-  SPIKEY_HD std::uint64_t operator()(int k, std::int32_t base) const { return cm_normaliser(*tables, k, base); }
-  // The interval starts of (k, base), walked.
-  SPIKEY_HD CmWalkedCum cum_of(int k, std::int32_t base, std::uint64_t normaliser) const { return {tables, k, base, normaliser}; }
+  SPIKEY_HD CmWalkedCum distribution(int k, std::int32_t base) const { return {tables, k, base, cm_normaliser(*tables, k, base)}; }
 };
 
 SPIKEY_HD void cm_put_u32(std::uint8_t* out, std::uint32_t v) {
@@ -51,8 +50,8 @@ SPIKEY_HD std::uint64_t encode_cm_stream(const CmTables& tables, const Normalise
     const std::int32_t z = residuals[t];
     const auto base = static_cast<std::int32_t>(static_cast<std::uint32_t>(codes[t]) - static_cast<std::uint32_t>(z));
     const int k = cm_class_of(scale);
-    const std::uint64_t scaled = normaliser(k, base);
-    count += static_cast<std::uint64_t>(cm_residual_symbols(tables, k, base, scaled, z, symbols + count, normaliser.cum_of(k, base, scaled)));
+    const auto d = normaliser.distribution(k, base);
+    count += static_cast<std::uint64_t>(cm_residual_symbols(tables, k, base, d.normaliser, z, symbols + count, d));
     scale = cm_next_scale(scale, z, tables.scale_rate);
   }
   std::uint8_t* const end = scratch + max_cm_stream_bytes(n);
@@ -97,8 +96,8 @@ SPIKEY_HD bool decode_cm_stream(const CmTables& tables, const Normaliser& normal
     const auto base = static_cast<std::int32_t>(static_cast<std::uint32_t>(codes[t - 1]) + static_cast<std::uint32_t>(p));
     const int k = cm_class_of(scale);
     std::int32_t z = 0;
-    const std::uint64_t scaled = normaliser(k, base);
-    if (!cm_decode_residual(tables, k, base, scaled, rans, &z, normaliser.cum_of(k, base, scaled)) || rans.overran) return false;
+    const auto distribution = normaliser.distribution(k, base);
+    if (!cm_decode_residual(tables, k, base, distribution.normaliser, rans, &z, distribution) || rans.overran) return false;
     codes[t] = static_cast<std::int32_t>(static_cast<std::uint32_t>(base) + static_cast<std::uint32_t>(z));
     const auto d = static_cast<std::int32_t>(static_cast<std::uint32_t>(p) + static_cast<std::uint32_t>(z));
     mo_lms_update(model, weights, x, z);

@@ -79,11 +79,6 @@ class CmNormaliserCache {
     return e.get();
   }
 
-  std::uint64_t get(const CmTables& t, int k, std::int32_t base) {
-    const Entry* e = entry(t, k, base);
-    return e != nullptr ? e->normaliser : cm_normaliser(t, k, base);
-  }
-
  private:
   std::uint32_t period_;
   std::vector<std::unique_ptr<Entry>> entries_;  // per (class, phase)
@@ -103,7 +98,7 @@ struct CmCachedCum {
     if (e == nullptr) return cm_cum(*tables, k, base, normaliser, position);
     constexpr std::uint32_t kKept = CmNormaliserCache::kCumPositions;
     const std::uint32_t last = position < kKept ? position : kKept;  // position < 2H + 1
-    for (; e->length <= last; ++e->length) e->c[e->length] = e->c[e->length - 1] + cm_frequency(*tables, k, base, zigzag_decode(e->length - 1), normaliser);
+    while (e->length <= last) keep_next();
     return position <= kKept ? e->c[position] : cm_cum(*tables, k, base, normaliser, position, kKept, e->c[kKept]);
   }
 
@@ -111,8 +106,7 @@ struct CmCachedCum {
     if (e == nullptr) return cm_locate(*tables, k, base, normaliser, slot, 0, kCmEscapeFrequency, position, start, freq);
     const std::uint32_t positions = 2u * static_cast<std::uint32_t>(tables->half_width[k]) + 1u;
     const std::uint32_t last = positions < CmNormaliserCache::kCumPositions ? positions : CmNormaliserCache::kCumPositions;
-    for (; e->length <= last && e->c[e->length - 1] <= slot; ++e->length)
-      e->c[e->length] = e->c[e->length - 1] + cm_frequency(*tables, k, base, zigzag_decode(e->length - 1), normaliser);
+    while (e->length <= last && e->c[e->length - 1] <= slot) keep_next();
     const std::uint32_t kept = e->length - 1;  // positions 0 .. kept - 1 have their ends in c[1 .. kept]
     if (e->c[kept] <= slot) return cm_locate(*tables, k, base, normaliser, slot, kept, e->c[kept], position, start, freq);
     std::uint32_t u = 0;  // the first position whose end is above the slot (most residuals are near the centre)
@@ -120,13 +114,23 @@ struct CmCachedCum {
     *position = u, *start = e->c[u], *freq = e->c[u + 1] - e->c[u];
     return true;
   }
+
+ private:
+  // Keeps the next position's start (its predecessor's start plus its frequency).
+  void keep_next() const {
+    e->c[e->length] = e->c[e->length - 1] + cm_frequency(*tables, k, base, zigzag_decode(e->length - 1), normaliser);
+    ++e->length;
+  }
 };
 
+// CmDirectNormaliser's distributions through a cache: one lookup per symbol.
 struct CmCachedNormaliser {
   const CmTables* tables;
   CmNormaliserCache* cache;
-  std::uint64_t operator()(int k, std::int32_t base) const { return cache->get(*tables, k, base); }
-  CmCachedCum cum_of(int k, std::int32_t base, std::uint64_t normaliser) const { return {tables, cache->entry(*tables, k, base), k, base, normaliser}; }
+  CmCachedCum distribution(int k, std::int32_t base) const {
+    CmNormaliserCache::Entry* e = cache->entry(*tables, k, base);
+    return {tables, e, k, base, e != nullptr ? e->normaliser : cm_normaliser(*tables, k, base)};
+  }
 };
 
 }  // namespace spikey::format
