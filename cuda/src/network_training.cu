@@ -33,44 +33,72 @@ class DeviceArray {
   T* data_ = nullptr;
 };
 
+// Each sample's row of a batch in relu_epochs_kernel's dynamic shared memory: its
+// pre-activations and activations, padded to an odd length so that a warp's 32 samples storing
+// one unit hit 32 banks.
+SPIKEY_HD constexpr std::uint32_t relu_row(std::uint32_t hidden) { return hidden | 1u; }
+std::size_t relu_shared_bytes(std::uint32_t hidden) {
+  return (2 * std::size_t{kThreads} * relu_row(hidden) + std::size_t{kThreads} * f::kNetInputs) * sizeof(float);
+}
+
 // The whole run in one block (batches are sequential: each Adam step needs the last). Per batch:
-// the batch's weights into shared memory; thread i runs sample i forward (its pre-activations
-// and activations to `pre`/`act`, kThreads x hidden); then thread k sums parameter k's terms
-// over the batch's samples in order and takes its Adam step. The same functions, in the same
-// order, as train_relu_epochs_on_cpu.
-__global__ void relu_epochs_kernel(ReluLayout layout, const float* x, const float* y, const std::uint32_t* order, std::uint32_t count,
-                                   int epochs, float rate, bool quantized, const float* corrections, float* params, float* m, float* v,
-                                   float* pre, float* act) {
+// the batch's weights into shared memory; thread i runs sample i forward in registers and keeps
+// its inputs, pre-activations and activations in shared memory, then loads the next batch's
+// sample (its latency hidden behind the sums); then thread k sums parameter k's terms over the
+// batch's samples in order, from shared memory only, and takes its Adam step. The same
+// functions, in the same order, as train_relu_epochs_on_cpu. kHidden: the layer's width as a
+// constant (0: the layout's), so that level default's forward pass unrolls into registers.
+template <std::uint32_t kHidden>
+__global__ void __launch_bounds__(kThreads)
+    relu_epochs_kernel(ReluLayout layout, const float* x, const float* y, const std::uint32_t* order, std::uint32_t count, int epochs,
+                       float rate, bool quantized, const float* corrections, float* params, float* m, float* v) {
+  extern __shared__ float rows[];
   __shared__ float batch[kMaxParameters];
   __shared__ float output_gradient[kThreads];
-  __shared__ std::uint32_t sample[kThreads];
+  if constexpr (kHidden != 0) layout.hidden = kHidden;
   const std::uint32_t size = layout.size();
-  const std::uint32_t hidden = layout.hidden;
+  const std::uint32_t hidden = layout.hidden, row = relu_row(hidden);
+  float* const pre_rows = rows;
+  float* const act_rows = pre_rows + kThreads * row;
+  float* const input_rows = act_rows + kThreads * row;
   const auto tid = static_cast<std::uint32_t>(threadIdx.x);
+  float xs[f::kNetInputs];
+  float target = 0.0f;
+  // This thread's sample of the batch at `start` of `epoch` (none past the run's end).
+  const auto load_sample = [&](int epoch, std::uint32_t start) {
+    if (epoch >= epochs || start + tid >= count) return;
+    const std::uint32_t s = order[static_cast<std::size_t>(epoch) * count + start + tid];
+    for (int i = 0; i < f::kNetInputs; ++i) xs[i] = x[std::size_t{s} * f::kNetInputs + i];
+    target = y[s];
+  };
+  load_sample(0, 0);
   std::uint64_t step = 0;
   for (int epoch = 0; epoch < epochs; ++epoch) {
-    const std::uint32_t* epoch_order = order + static_cast<std::size_t>(epoch) * count;
     for (std::uint32_t start = 0; start < count; start += kThreads, ++step) {
       for (std::uint32_t k = tid; k < size; k += kThreads) batch[k] = host::batch_weight(params[k], layout.unit(k), quantized);
       __syncthreads();
       const std::uint32_t n = min(count - start, static_cast<std::uint32_t>(kThreads));
       const float scale = 1.0f / static_cast<float>(n);
       if (tid < n) {
-        const std::uint32_t s = epoch_order[start + tid];
-        sample[tid] = s;
-        const float out = host::relu_forward(layout, batch, x + std::size_t{s} * f::kNetInputs, quantized, pre + tid * hidden, act + tid * hidden);
-        output_gradient[tid] = host::l1_output_gradient(out, y[s], scale);
+        float pre[f::kMaxNetHidden], act[f::kMaxNetHidden];
+        const float out = host::relu_forward(layout, batch, xs, quantized, pre, act);
+        output_gradient[tid] = host::l1_output_gradient(out, target, scale);
+        for (std::uint32_t j = 0; j < hidden; ++j) pre_rows[tid * row + j] = pre[j], act_rows[tid * row + j] = act[j];
+        for (int i = 0; i < f::kNetInputs; ++i) input_rows[tid * f::kNetInputs + i] = xs[i];
       }
+      const bool last_of_epoch = start + kThreads >= count;
+      load_sample(last_of_epoch ? epoch + 1 : epoch, last_of_epoch ? 0 : start + kThreads);
       __syncthreads();
       for (std::uint32_t k = tid; k < size; k += kThreads) {
         float gradient = 0.0f, term = 0.0f;
+#pragma unroll 4
         for (std::uint32_t i = 0; i < n; ++i)
-          if (host::relu_gradient_term(layout, k, output_gradient[i], batch, pre + i * hidden, act + i * hidden,
-                                       x + std::size_t{sample[i]} * f::kNetInputs, term))
+          if (host::relu_gradient_term(layout, k, output_gradient[i], batch, pre_rows + i * row, act_rows + i * row,
+                                       input_rows + i * f::kNetInputs, term))
             gradient += term;
         host::adam_update(m[k], v[k], params[k], gradient, rate, layout.limit(k), corrections[2 * step], corrections[2 * step + 1]);
       }
-      __syncthreads();  // the parameters are updated before the next batch reads them
+      __syncthreads();  // the parameters are updated, and the rows read, before the next batch
     }
   }
 }
@@ -204,11 +232,12 @@ void train_relu_epochs_on_gpu(const host::ReluEpochs& run, std::vector<float>& p
   require_device();
   if (count == 0 || run.epochs <= 0) return;
   DeviceRun device(run.x, run.y, run.order, static_cast<std::uint64_t>(run.epochs) * ((count + host::kReluBatch - 1) / host::kReluBatch), parameters);
-  DeviceArray<float> pre(host::kReluBatch * layout.hidden), act(host::kReluBatch * layout.hidden);
+  const auto kernel = layout.hidden == 16 ? relu_epochs_kernel<16> : relu_epochs_kernel<0>;  // 16: level default's width
+  const std::size_t shared = relu_shared_bytes(layout.hidden);
+  SPIKEY_CUDA_TRY(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared)));
   const double seconds = timed([&] {
-    relu_epochs_kernel<<<1, kThreads>>>(layout, device.x.get(), device.y.get(), device.order.get(), static_cast<std::uint32_t>(count), run.epochs,
-                                        run.rate, run.quantized, device.corrections.get(), device.params.get(), device.m.get(), device.v.get(),
-                                        pre.get(), act.get());
+    kernel<<<1, kThreads, shared>>>(layout, device.x.get(), device.y.get(), device.order.get(), static_cast<std::uint32_t>(count), run.epochs,
+                                    run.rate, run.quantized, device.corrections.get(), device.params.get(), device.m.get(), device.v.get());
   });
   if (kernel_seconds) *kernel_seconds = seconds;
   device.params.download(parameters.data(), size);

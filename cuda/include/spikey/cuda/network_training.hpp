@@ -11,9 +11,10 @@
 
 namespace spikey::cuda {
 
-// One thread block runs the whole run: a thread per sample of a batch for the forward pass, a
-// thread per parameter for its gradient (the samples' terms added in batch order, as the CPU
-// does) and its Adam update. Uses device 0; throws std::runtime_error without one.
+// One thread block runs the whole run (each Adam step needs the last): a thread per sample of a
+// batch for the forward pass, a thread per parameter for its gradient (the samples' terms added
+// in batch order, as the CPU does, from the batch's activations in shared memory) and its Adam
+// update. Uses device 0; throws std::runtime_error without one.
 // `kernel_seconds`, when given, receives the kernel's time (CUDA events).
 void train_relu_epochs_on_gpu(const host::ReluEpochs& run, std::vector<float>& parameters, double* kernel_seconds = nullptr);
 
