@@ -155,6 +155,53 @@ TEST(ValueMaps, ChoosesTheExactMapWithTheSmallestRange) {
   EXPECT_EQ(host::choose_value_map(merged).step, 12);
 }
 
+// The survey's statistics equal those of a sample-by-sample reference on grids of power-of-two,
+// odd and mixed steps, values that fall off a grid late, N1 values and their neighbours, in
+// pieces of every length (a piece may start on a power-of-two gcd that a later value breaks).
+TEST(ValueMaps, SurveyEqualsTheSampleBySampleStatistics) {
+  std::mt19937 random(17);
+  const format::ValueMap n1{format::ValueMapKind::n1_10bit};
+  int cases = 0;
+  for (const int step : {1, 2, 4, 16, 64, 3, 12, 48, 1000}) {
+    for (const int breaker : {0, 1, 2, 8, 3, 5}) {  // a late value off the grid by this much (0: none)
+      for (const bool n1_values : {false, true}) {
+        std::vector<std::int16_t> values(5000);
+        std::uniform_int_distribution<int> code(0, 1023), level(-200, 200);
+        for (auto& v : values)
+          v = n1_values ? format::code_to_value(n1, code(random)) : static_cast<std::int16_t>(level(random) * step + 7);
+        if (breaker != 0) values[4000 + static_cast<std::size_t>(cases % 900)] += static_cast<std::int16_t>(breaker);
+        // The reference: every statistic sample by sample.
+        bool exact = true;
+        std::uint32_t gcd = 0;
+        std::int32_t lo = values[0], hi = values[0];
+        for (const std::int16_t v : values) {
+          exact &= format::value_map_is_exact_for(n1, v);
+          gcd = std::gcd(gcd, static_cast<std::uint32_t>(std::abs(std::int32_t{v} - values[0])));
+          lo = std::min<std::int32_t>(lo, v);
+          hi = std::max<std::int32_t>(hi, v);
+        }
+        for (const std::size_t piece : {std::size_t{1}, std::size_t{7}, std::size_t{1000}, values.size()}) {
+          host::ValueSurvey survey;
+          for (std::size_t at = 0; at < values.size(); at += piece)
+            survey.add(std::span<const std::int16_t>(values).subspan(at, std::min(piece, values.size() - at)));
+          EXPECT_EQ(survey.gcd, gcd) << "step " << step << ", off by " << breaker << ", pieces of " << piece;
+          EXPECT_EQ(survey.n1_exact, exact) << "step " << step << ", off by " << breaker << ", pieces of " << piece;
+          EXPECT_EQ(survey.min, lo);
+          EXPECT_EQ(survey.max, hi);
+          EXPECT_EQ(survey.first, values[0]);
+        }
+        ++cases;
+      }
+    }
+  }
+  for (int v = -32768; v <= 32767; ++v) {  // the N1 check of every value
+    host::ValueSurvey survey;
+    const std::vector<std::int16_t> one{static_cast<std::int16_t>(v)};
+    survey.add(one);
+    ASSERT_EQ(survey.n1_exact, format::value_map_is_exact_for(n1, static_cast<std::int16_t>(v))) << v;
+  }
+}
+
 TEST(RoundTrip, AffineMappedChannel) {
   test::TempDir dir;
   auto signal = test::synthetic_signal(4000, 4);

@@ -1,6 +1,7 @@
 #include "spikey/host/encoder.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <future>
 #include <iomanip>
@@ -36,20 +37,45 @@ void ValueSurvey::add(std::span<const std::int16_t> values) {
     any = true;
     first = min = max = values[0];
   }
-  const ValueMap n1{ValueMapKind::n1_10bit};
-  std::uint32_t g = gcd;
-  bool exact = n1_exact;
-  std::int32_t lo = min, hi = max;
+  // Each statistic in a loop of its own, so that the minimum and maximum vectorize and the
+  // others stop as soon as they are final (a value off the N1 grid, a gcd of 1): the survey
+  // reads every sample of the recording before anything is trained.
+  std::int16_t lo = static_cast<std::int16_t>(min), hi = static_cast<std::int16_t>(max);
   for (const std::int16_t v : values) {
-    exact &= format::value_map_is_exact_for(n1, v);
-    if (g != 1) g = std::gcd(g, static_cast<std::uint32_t>(std::abs(std::int32_t{v} - first)));  // 1 is final
-    lo = std::min<std::int32_t>(lo, v);
-    hi = std::max<std::int32_t>(hi, v);
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
   }
-  gcd = g;
-  n1_exact = exact;
   min = lo;
   max = hi;
+  // On the N1 grid: the value its top 10 bits map back to, from a table of the 1024 (the map's
+  // own arithmetic, a division, for every sample of a recording was most of the survey).
+  static const std::array<std::int16_t, 1024> n1_values = [] {
+    std::array<std::int16_t, 1024> table{};
+    for (std::size_t u = 0; u < table.size(); ++u) table[u] = format::n1_code_to_value(static_cast<std::int32_t>(u));
+    return table;
+  }();
+  constexpr std::size_t kBlock = 1024;
+  for (std::size_t at = 0; at < values.size() && n1_exact; at += kBlock) {
+    const std::size_t end = std::min(values.size(), at + kBlock);
+    bool exact = true;
+    for (std::size_t i = at; i < end; ++i) exact &= n1_values[static_cast<std::size_t>(format::n1_value_to_code(values[i]))] == values[i];
+    n1_exact = exact;
+  }
+  // The gcd of |value - first|. Once it is a power of two (an ADC's codes shifted into 16 bits)
+  // it can only fall to the lowest bit set in it or in a difference, which an OR of all the
+  // differences gives (-d has the trailing zeros of d).
+  std::uint32_t g = gcd;
+  for (std::size_t i = 0; i < values.size() && g != 1;) {
+    if (g != 0 && (g & (g - 1)) == 0) {
+      std::uint32_t bits = g;
+      for (; i < values.size(); ++i) bits |= static_cast<std::uint32_t>(std::int32_t{values[i]} - first);
+      g = bits & (0u - bits);
+    } else {
+      const auto d = static_cast<std::uint32_t>(std::abs(std::int32_t{values[i++]} - first));
+      if (g == 0 ? d != 0 : d % g != 0) g = std::gcd(g, d);
+    }
+  }
+  gcd = g;
 }
 
 void ValueSurvey::merge(const ValueSurvey& other) {
@@ -427,7 +453,7 @@ format::MetadataSection survey_recording(const Recording& recording, const Encod
       chunk_count, options.threads, 2 * std::size_t{options.threads},
       [&](std::size_t chunk) {
         const auto present = format::channels_in_chunk(meta, meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk));
-        std::vector<std::int16_t> samples;
+        thread_local std::vector<std::int16_t> samples;  // kept: a chunk of many channels is tens of MB
         recording.gather(meta.chunk_first_sample(chunk), present, samples);
         std::vector<ValueSurvey> by_channel(recording.channel_count());
         std::size_t position = 0;

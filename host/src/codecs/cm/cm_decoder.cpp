@@ -51,7 +51,7 @@ class CmLaneSource final : public LaneStreams {
  private:
   bool decode(const f::CmTables& t, int k, std::int32_t base, f::RansDecoder& rans, std::int32_t* z) {
     const f::CmCachedCum d = f::CmCachedNormaliser{&t, &cache_}.distribution(k, base);
-    return f::cm_decode_residual(t, k, base, d.normaliser, rans, z, d);
+    return f::cm_decode_residual(t, k, rans, z, d);
   }
 
   const f::CmModelTables& model_;

@@ -305,8 +305,7 @@ SPIKEY_HD int cm_residual_symbols(const CmTables& t, int k, std::int32_t base, s
 // Decodes one residual; false on a malformed stream. cum_of.locate finds the slot's position
 // (CmWalkedCum: the walk).
 template <class CumOf>
-SPIKEY_HD bool cm_decode_residual(const CmTables& t, int k, std::int32_t base, std::uint64_t normaliser, RansDecoder& rans, std::int32_t* z,
-                                  const CumOf& cum_of) {
+SPIKEY_HD bool cm_decode_residual(const CmTables& t, int k, RansDecoder& rans, std::int32_t* z, const CumOf& cum_of) {
   const std::uint32_t slot = rans.slot();
   const int shift = t.shift[k];
   if (slot >= kCmEscapeFrequency) {
@@ -321,7 +320,7 @@ SPIKEY_HD bool cm_decode_residual(const CmTables& t, int k, std::int32_t base, s
 }
 
 SPIKEY_HD bool cm_decode_residual(const CmTables& t, int k, std::int32_t base, std::uint64_t normaliser, RansDecoder& rans, std::int32_t* z) {
-  return cm_decode_residual(t, k, base, normaliser, rans, z, CmWalkedCum{&t, k, base, normaliser});
+  return cm_decode_residual(t, k, rans, z, CmWalkedCum{&t, k, base, normaliser});
 }
 
 }  // namespace spikey::format

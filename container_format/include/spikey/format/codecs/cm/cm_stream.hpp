@@ -97,7 +97,7 @@ SPIKEY_HD bool decode_cm_stream(const CmTables& tables, const Normaliser& normal
     const int k = cm_class_of(scale);
     std::int32_t z = 0;
     const auto distribution = normaliser.distribution(k, base);
-    if (!cm_decode_residual(tables, k, base, distribution.normaliser, rans, &z, distribution) || rans.overran) return false;
+    if (!cm_decode_residual(tables, k, rans, &z, distribution) || rans.overran) return false;
     codes[t] = static_cast<std::int32_t>(static_cast<std::uint32_t>(base) + static_cast<std::uint32_t>(z));
     const auto d = static_cast<std::int32_t>(static_cast<std::uint32_t>(p) + static_cast<std::uint32_t>(z));
     mo_lms_update(model, weights, x, z);
