@@ -10,6 +10,7 @@
 #include "spikey/format/value_map.hpp"
 #include "codecs/lpc/lpc_lanes.hpp"
 #include "codecs/lpc/lpc_training.hpp"
+#include "codecs/training_common.hpp"
 #include "test_support.hpp"
 
 using namespace spikey;
@@ -205,6 +206,41 @@ TEST(LpcStream, RejectsDamagedStreams) {
 
 // The lockstep kernel equals the scalar reference, group after group on one thread (scratch
 // reuse), with every lane count, mixed orders, windows and steps.
+// The training's correlations of every lag at once, in 16 bits, equal the 32-bit sums lag by
+// lag: real clamped differences (two N1 channels recorded together, and the rails file) of every
+// length around a vector and a block, at the bound and beyond it (where the 32-bit sums are used).
+TEST(LpcTraining, LaggedDotsEqualTheSumsLagByLag) {
+  const auto differences = [](const std::vector<std::int32_t>& codes) {
+    std::vector<std::int32_t> c(codes.size(), 0);
+    for (std::size_t t = 1; t < codes.size(); ++t) c[t] = clamp_history(codes[t] - codes[t - 1]);
+    return c;
+  };
+  const auto a_all = differences(real_codes(kFileA, 1000, 6000)), b_all = differences(real_codes(kFileB, 1000, 6000));
+  const auto rails = differences(real_codes(kRails, 0, 6000));
+  int compared = 0;
+  for (const std::size_t n : {std::size_t{0}, std::size_t{1}, std::size_t{15}, std::size_t{16}, std::size_t{17}, std::size_t{255},
+                              std::size_t{256}, std::size_t{257}, std::size_t{5000}}) {
+    for (int variant = 0; variant < 4; ++variant) {
+      std::vector<std::int32_t> a(a_all.begin(), a_all.begin() + static_cast<std::ptrdiff_t>(n));
+      std::vector<std::int32_t> b(variant == 1 ? rails.begin() : b_all.begin(), (variant == 1 ? rails.begin() : b_all.begin()) + static_cast<std::ptrdiff_t>(n));
+      if (variant == 2 && n > 3) b.resize(n - 3);  // lengths differ
+      if (variant == 3)
+        for (std::size_t t = 0; t < a.size(); ++t) a[t] = t % 3 == 0 ? kLpcHistoryClamp : (t % 3 == 1 ? -kLpcHistoryClamp : a[t]);
+      for (const bool beyond : {false, true}) {
+        if (beyond && !a.empty()) a[a.size() / 2] = 40000;  // outside the bound: the 32-bit path
+        constexpr int kLags = 40;
+        std::vector<double> all(kLags + 1, -1.0);
+        spikey::host::training::lagged_dots(a, b, kLags, all.data());
+        for (int lag = 0; lag <= kLags; ++lag) {
+          ASSERT_EQ(all[static_cast<std::size_t>(lag)], spikey::host::training::lagged_dot(a, b, lag)) << "n " << n << " variant " << variant << " lag " << lag;
+          ++compared;
+        }
+      }
+    }
+  }
+  EXPECT_GT(compared, 0);
+}
+
 TEST(LpcLanes, EqualTheScalarReference) {
   std::mt19937 rng(9);
   const auto pool = real_codes(kFileA, 0, 40000);

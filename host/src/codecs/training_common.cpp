@@ -211,6 +211,48 @@ double lagged_dot(const std::vector<std::int32_t>& a, const std::vector<std::int
   return static_cast<double>(total);
 }
 
+namespace {
+
+// sum_t a[t] * b[t] of 16-bit series whose values lie within clamp_history's bound, so that 256
+// products fit an int32 partial sum; GCC turns the inner loop into multiply-adds of pairs.
+__attribute__((target_clones("avx2", "default"))) std::int64_t dot_of_clamped(const std::int16_t* a, const std::int16_t* b, std::size_t n) {
+  std::int64_t total = 0;
+  for (std::size_t t = 0; t < n; t += 256) {
+    const std::size_t end = std::min(n, t + 256);
+    std::int32_t block = 0;
+    for (std::size_t u = t; u < end; ++u) block += std::int32_t{a[u]} * std::int32_t{b[u]};
+    total += block;
+  }
+  return total;
+}
+
+// `from` in 16 bits into `to`; false when a value lies outside clamp_history's bound.
+bool as_clamped_16(const std::vector<std::int32_t>& from, std::vector<std::int16_t>& to) {
+  to.resize(from.size());
+  std::int32_t outside = 0;
+  for (std::size_t t = 0; t < from.size(); ++t) {
+    to[t] = static_cast<std::int16_t>(from[t]);
+    outside |= static_cast<std::int32_t>(from[t] > f::kLpcHistoryClamp || from[t] < -f::kLpcHistoryClamp);
+  }
+  return outside == 0;
+}
+
+}  // namespace
+
+void lagged_dots(const std::vector<std::int32_t>& a, const std::vector<std::int32_t>& b, int max_lag, double* out) {
+  thread_local std::vector<std::int16_t> a16, b16;
+  const bool clamped = as_clamped_16(a, a16) && as_clamped_16(b, b16);
+  for (int lag = 0; lag <= max_lag; ++lag) {
+    if (!clamped) {  // not differences clamp_history made: the 32-bit sums
+      out[lag] = lagged_dot(a, b, lag);
+      continue;
+    }
+    const auto k = static_cast<std::size_t>(lag);
+    const std::size_t end = std::min(a.size(), b.size() + k);
+    out[lag] = end > k ? static_cast<double>(dot_of_clamped(a16.data() + k, b16.data(), end - k)) : 0.0;
+  }
+}
+
 void append_block_sums(const std::vector<std::int32_t>& c, std::uint64_t block, std::vector<double>& signature) {
   for (std::size_t t = 0; t < c.size(); t += block) {
     double sum = 0;

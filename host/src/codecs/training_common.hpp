@@ -92,6 +92,9 @@ void wavelet_feature_series(int levels, const std::vector<std::int32_t>& d, std:
 
 // sum_t a[t] * b[t - lag] over the overlap (lag >= 0), exact (see the definition).
 double lagged_dot(const std::vector<std::int32_t>& a, const std::vector<std::int32_t>& b, int lag);
+// out[lag] = lagged_dot(a, b, lag) for every lag in 0..max_lag, the same sums: both series in
+// 16 bits once, then one vectorized pass per lag (multiply-adds of 16-bit pairs).
+void lagged_dots(const std::vector<std::int32_t>& a, const std::vector<std::int32_t>& b, int max_lag, double* out);
 
 // Block sums of c with blocks of `block` samples, appended to `signature`.
 void append_block_sums(const std::vector<std::int32_t>& c, std::uint64_t block, std::vector<double>& signature);

@@ -82,7 +82,7 @@ void train_lpc_predictors(const Recording& recording, f::Metadata& meta, const P
           const auto& c = diffs[p];
           auto& s = out.second[p];
           s.autocorrelation.assign(static_cast<std::size_t>(lags) + 1, 0);
-          for (int k = 0; k <= lags; ++k) s.autocorrelation[static_cast<std::size_t>(k)] = lagged_dot(c, c, k);
+          lagged_dots(c, c, lags, s.autocorrelation.data());
           append_block_sums(c, block, s.signature);
           s.samples = c.size();
         }
@@ -172,8 +172,10 @@ void train_lpc_predictors(const Recording& recording, f::Metadata& meta, const P
           const auto& y = diffs[static_cast<std::size_t>(it - out.first.channel.begin())];
           auto& cross = out.second[p].cross;
           cross.assign(static_cast<std::size_t>(2 * cross_lags + 1), 0);
-          for (int k = -cross_lags; k <= cross_lags; ++k)
-            cross[static_cast<std::size_t>(k + cross_lags)] = k >= 0 ? lagged_dot(y, x, k) : lagged_dot(x, y, -k);
+          lagged_dots(y, x, cross_lags, cross.data() + cross_lags);  // k >= 0: sum y[t] x[t - k]
+          std::vector<double> behind(static_cast<std::size_t>(cross_lags) + 1);
+          lagged_dots(x, y, cross_lags, behind.data());  // k < 0: sum x[t] y[t + k]
+          for (int k = 1; k <= cross_lags; ++k) cross[static_cast<std::size_t>(cross_lags - k)] = behind[static_cast<std::size_t>(k)];
         }
         return out;
       },
