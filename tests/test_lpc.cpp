@@ -231,8 +231,11 @@ TEST(LpcTraining, LaggedDotsEqualTheSumsLagByLag) {
         constexpr int kLags = 40;
         std::vector<double> all(kLags + 1, -1.0);
         spikey::host::training::lagged_dots(a, b, kLags, all.data());
+        std::vector<double> own(kLags + 1, -1.0);  // an autocorrelation: the same series twice
+        spikey::host::training::lagged_dots(a, a, kLags, own.data());
         for (int lag = 0; lag <= kLags; ++lag) {
           ASSERT_EQ(all[static_cast<std::size_t>(lag)], spikey::host::training::lagged_dot(a, b, lag)) << "n " << n << " variant " << variant << " lag " << lag;
+          ASSERT_EQ(own[static_cast<std::size_t>(lag)], spikey::host::training::lagged_dot(a, a, lag)) << "n " << n << " variant " << variant << " lag " << lag;
           ++compared;
         }
       }

@@ -226,22 +226,26 @@ __attribute__((target_clones("avx2", "default"))) std::int64_t dot_of_clamped(co
   return total;
 }
 
-// `from` in 16 bits into `to`; false when a value lies outside clamp_history's bound.
-bool as_clamped_16(const std::vector<std::int32_t>& from, std::vector<std::int16_t>& to) {
-  to.resize(from.size());
-  std::int32_t outside = 0;
-  for (std::size_t t = 0; t < from.size(); ++t) {
-    to[t] = static_cast<std::int16_t>(from[t]);
-    outside |= static_cast<std::int32_t>(from[t] > f::kLpcHistoryClamp || from[t] < -f::kLpcHistoryClamp);
+// `from` in 16 bits into `to`; false (and `to` unfilled) when a value lies outside
+// clamp_history's bound. The bound and the copy in loops of their own, which vectorize.
+__attribute__((target_clones("avx2", "default"))) bool as_clamped_16(const std::vector<std::int32_t>& from, std::vector<std::int16_t>& to) {
+  std::int32_t lo = 0, hi = 0;
+  for (const std::int32_t v : from) {
+    lo = std::min(lo, v);
+    hi = std::max(hi, v);
   }
-  return outside == 0;
+  if (lo < -f::kLpcHistoryClamp || hi > f::kLpcHistoryClamp) return false;
+  to.resize(from.size());
+  for (std::size_t t = 0; t < from.size(); ++t) to[t] = static_cast<std::int16_t>(from[t]);
+  return true;
 }
 
 }  // namespace
 
 void lagged_dots(const std::vector<std::int32_t>& a, const std::vector<std::int32_t>& b, int max_lag, double* out) {
   thread_local std::vector<std::int16_t> a16, b16;
-  const bool clamped = as_clamped_16(a, a16) && as_clamped_16(b, b16);
+  const bool clamped = as_clamped_16(a, a16) && (&b == &a || as_clamped_16(b, b16));
+  const std::int16_t* b_16 = &b == &a ? a16.data() : b16.data();  // an autocorrelation: one copy
   for (int lag = 0; lag <= max_lag; ++lag) {
     if (!clamped) {  // not differences clamp_history made: the 32-bit sums
       out[lag] = lagged_dot(a, b, lag);
@@ -249,7 +253,7 @@ void lagged_dots(const std::vector<std::int32_t>& a, const std::vector<std::int3
     }
     const auto k = static_cast<std::size_t>(lag);
     const std::size_t end = std::min(a.size(), b.size() + k);
-    out[lag] = end > k ? static_cast<double>(dot_of_clamped(a16.data() + k, b16.data(), end - k)) : 0.0;
+    out[lag] = end > k ? static_cast<double>(dot_of_clamped(a16.data() + k, b_16, end - k)) : 0.0;
   }
 }
 
