@@ -285,27 +285,27 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
       s.omitted = sj["omitted"].get<bool>();
     }
     if (expected_version >= kFirstVersionWithRecords && sj.contains("records")) {
-      const json& r = sj["records"];
-      if (!r.is_object()) fail("metadata: " + where + ".records is not an object");
+      const json& rj = sj["records"];
+      if (!rj.is_object()) fail("metadata: " + where + ".records is not an object");
       const std::string at = where + ".records";
-      s.records.count = field<std::uint64_t>(r, "count", at);
-      s.records.frames = field<std::uint32_t>(r, "frames", at);
-      s.records.header = field<std::uint32_t>(r, "header", at);
-      s.records.trailer = field<std::uint32_t>(r, "trailer", at);
-      s.records.framing = range_from_json(field<json>(r, "framing", at), at + ".framing", verbatim_size);
-      const json fields = field<json>(r, "fields", at);
+      s.records.count = field<std::uint64_t>(rj, "count", at);
+      s.records.frames = field<std::uint32_t>(rj, "frames", at);
+      s.records.header = field<std::uint32_t>(rj, "header", at);
+      s.records.trailer = field<std::uint32_t>(rj, "trailer", at);
+      s.records.framing = range_from_json(field<json>(rj, "framing", at), at + ".framing", verbatim_size);
+      const json fields = field<json>(rj, "fields", at);
       if (!fields.is_array()) fail("metadata: " + at + ".fields is not an array");
       for (const json& f : fields) {
         if (!f.is_array() || f.size() != 2 || !f[0].is_number_unsigned() || !f[1].is_number_unsigned())
           fail("metadata: " + at + ".fields holds an entry that is not [at, width]");
         s.records.fields.push_back({f[0].get<std::uint32_t>(), f[1].get<std::uint32_t>()});
       }
-      if (expected_version >= kFirstVersionWithPlanarRecords && r.contains("planar")) {
-        if (!r["planar"].is_boolean()) fail("metadata: " + at + ".planar is not true or false");
-        s.records.planar = r["planar"].get<bool>();
+      if (expected_version >= kFirstVersionWithPlanarRecords && rj.contains("planar")) {
+        if (!rj["planar"].is_boolean()) fail("metadata: " + at + ".planar is not true or false");
+        s.records.planar = rj["planar"].get<bool>();
       }
-      if (expected_version >= kFirstVersionWithPlanarRecords && r.contains("gaps")) {
-        const json& gaps = r["gaps"];
+      if (expected_version >= kFirstVersionWithPlanarRecords && rj.contains("gaps")) {
+        const json& gaps = rj["gaps"];
         if (!gaps.is_array()) fail("metadata: " + at + ".gaps is not an array");
         for (const json& g : gaps) {
           if (!g.is_array() || g.size() != 2 || !g[0].is_number_unsigned() || !g[1].is_number_unsigned() ||
@@ -314,8 +314,8 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
           s.records.gaps.push_back({g[0].get<std::uint32_t>(), g[1].get<std::uint32_t>()});
         }
       }
-      if (expected_version >= kFirstVersionWithRecordLengths && r.contains("lengths")) {
-        const json& lengths = r["lengths"];
+      if (expected_version >= kFirstVersionWithRecordLengths && rj.contains("lengths")) {
+        const json& lengths = rj["lengths"];
         if (!lengths.is_array() || lengths.empty()) fail("metadata: " + at + ".lengths is not a list of frame counts");
         std::uint64_t end = 0;
         for (const json& n : lengths) {

@@ -47,13 +47,8 @@ void ValueSurvey::add(std::span<const std::int16_t> values) {
   }
   min = lo;
   max = hi;
-  // On the N1 grid: the value its top 10 bits map back to, from a table of the 1024 (the map's
-  // own arithmetic, a division, for every sample of a recording was most of the survey).
-  static const std::array<std::int16_t, 1024> n1_values = [] {
-    std::array<std::int16_t, 1024> table{};
-    for (std::size_t u = 0; u < table.size(); ++u) table[u] = format::n1_code_to_value(static_cast<std::int32_t>(u));
-    return table;
-  }();
+  // On the N1 grid: the value its top 10 bits map back to.
+  const auto& n1_values = format::n1_grid_values();
   constexpr std::size_t kBlock = 1024;
   for (std::size_t at = 0; at < values.size() && n1_exact; at += kBlock) {
     const std::size_t end = std::min(values.size(), at + kBlock);
@@ -138,9 +133,17 @@ std::vector<std::vector<std::int32_t>>& chunk_codes(std::span<const std::int16_t
       auto& out = codes[i];
       out.resize(n);
       bool exact = true;
-      for (std::uint32_t t = 0; t < n; ++t) {
-        out[t] = format::value_to_code(map, values[t]);
-        exact &= format::code_to_value(map, out[t]) == values[t];
+      if (map.kind == ValueMapKind::n1_10bit) {
+        const auto& grid = format::n1_grid_values();
+        for (std::uint32_t t = 0; t < n; ++t) {
+          out[t] = format::n1_value_to_code(values[t]);
+          exact &= grid[static_cast<std::size_t>(out[t])] == values[t];
+        }
+      } else {
+        for (std::uint32_t t = 0; t < n; ++t) {
+          out[t] = format::value_to_code(map, values[t]);
+          exact &= format::code_to_value(map, out[t]) == values[t];
+        }
       }
       if (!exact) throw std::logic_error("value map is not exact for channel " + std::to_string(present.channel[i]));
     }

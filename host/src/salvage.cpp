@@ -180,6 +180,15 @@ struct FoundChunk {
   std::uint64_t samples_checksum = 0;
 };
 
+// A chunk's payload found at `offset` (everything else as a fresh FoundChunk).
+FoundChunk found_payload(std::uint64_t offset, std::uint64_t size, bool intact) {
+  FoundChunk found;
+  found.payload_offset = offset;
+  found.payload_size = size;
+  found.intact = intact;
+  return found;
+}
+
 enum class FrameState { none, intact, damaged };
 
 // A frame at `at` that names a chunk of this recording, with a payload that fits the file:
@@ -314,12 +323,12 @@ SalvageReport salvage_archive(const fs::path& damaged, const fs::path& output, c
     std::uint64_t chunk = 0, size = 0;
     const FrameState state = examine_frame(file, at, version, chunk_count, max_payload, &chunk, &size);
     if (state == FrameState::intact) {
-      if (!found[chunk].intact) found[chunk] = {.payload_offset = at + format::kChunkFrameSize, .payload_size = size, .intact = true};
+      if (!found[chunk].intact) found[chunk] = found_payload(at + format::kChunkFrameSize, size, true);
       at += format::kChunkFrameSize + size;
       continue;
     }
     // The first damaged payload of a chunk is a candidate for its intact streams (version 10).
-    if (state == FrameState::damaged && found[chunk].payload_size == 0) found[chunk] = {.payload_offset = at + format::kChunkFrameSize, .payload_size = size};
+    if (state == FrameState::damaged && found[chunk].payload_size == 0) found[chunk] = found_payload(at + format::kChunkFrameSize, size, false);
     const auto* next = static_cast<const std::uint8_t*>(::memmem(file.data() + at + 1, file.size() - at - 1, magic, sizeof magic));
     const std::uint64_t to = next == nullptr ? file.size() : static_cast<std::uint64_t>(next - file.data());
     skipped += to - at;
@@ -333,7 +342,7 @@ SalvageReport salvage_archive(const fs::path& damaged, const fs::path& output, c
       const std::uint64_t size = (*index)[i].payload_size;
       if (size == 0) continue;
       if (!found[i].intact && record + format::kChunkFrameSize + size <= file.size())
-        found[i] = {.payload_offset = record + format::kChunkFrameSize, .payload_size = size};
+        found[i] = found_payload(record + format::kChunkFrameSize, size, false);
       record += format::kChunkFrameSize + size;
     }
     skipped -= std::min<std::uint64_t>(skipped, index->size() * format::index_entry_size(version) + format::kFooterSize + r.copy_bytes);
