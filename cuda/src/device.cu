@@ -1,6 +1,8 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <future>
+#include <mutex>
 #include <stdexcept>
 #include <vector>
 
@@ -24,6 +26,17 @@ std::string device_description() {
   if (cudaGetDeviceProperties(&p, 0) != cudaSuccess) return {};
   return std::string(p.name) + " (sm_" + std::to_string(p.major) + std::to_string(p.minor) + ", " +
          std::to_string(p.totalGlobalMem >> 30) + " GiB)";
+}
+
+void start_context_early() {
+  static std::once_flag started;
+  static std::future<void> creating;  // its destructor, at exit, waits for the thread
+  std::call_once(started, [] {
+    creating = std::async(std::launch::async, [] {
+      if (cudaSetDevice(0) == cudaSuccess) cudaFree(nullptr);  // cudaFree(nullptr): the idiom that creates the context
+      cudaGetLastError();  // an error here is met again, and reported, by the first real call
+    });
+  });
 }
 
 double memory_bandwidth_ceiling() {

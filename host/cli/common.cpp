@@ -149,6 +149,7 @@ void choose_backend(const CompressArgs& a, const CommonOptions& o, host::EncodeO
     return;
   }
 #if defined(SPIKEY_HAVE_CUDA)
+  cuda::start_context_early();  // while the survey reads the input
   options.mo_training.relu_trainer = [](const host::ReluEpochs& run, std::vector<float>& parameters) {
     cuda::train_relu_epochs_on_gpu(run, parameters);
   };

@@ -12,6 +12,11 @@ int device_count();
 // "NVIDIA H200 (sm_90, 139 GiB)" for device 0, or an empty string without a device.
 std::string device_description();
 
+// Creates device 0's context on a thread of its own, once per process (later calls do nothing):
+// the first CUDA call that needs a context waits for it, so starting it before the survey hides
+// its cost (a large part of a second on some machines) behind the survey's pass over the input.
+void start_context_early();
+
 // Theoretical DRAM bandwidth of device 0 in bytes/s (memory clock x bus width x 2), 0 if unknown.
 double memory_bandwidth_ceiling();
 
