@@ -184,6 +184,32 @@ TEST(CmModel, ShapesStartAtTheTopAndNeverRise) {
       }
 }
 
+// cm_build_shape, built from the components' terms, equals the recurrence as SPEC.md states it
+// in one loop, for every gauss and laplace parameter at several weights.
+TEST(CmModel, ShapesFromTheTermsEqualTheRecurrence) {
+  std::vector<std::uint16_t> table(kCmMaxHalfWidth + 1), expected(kCmMaxHalfWidth + 1);
+  for (int g = 0; g < 256; ++g)
+    for (int l = g % 7; l < 256; l += 7)
+      for (const int w : {0, 1, 77, 128, 255}) {
+        const std::uint64_t rho = cm_gauss_ratio(static_cast<std::uint8_t>(g)), lambda = cm_laplace_ratio(static_cast<std::uint8_t>(l));
+        const std::uint64_t rho2 = (rho * rho) >> 32;
+        std::uint64_t gt = std::uint64_t{1} << 31, lt = std::uint64_t{1} << 31, step = rho;
+        int expected_h = 0;
+        for (int j = 0; j <= kCmMaxHalfWidth; ++j) {
+          const std::uint64_t v = (gt * (256 - static_cast<std::uint64_t>(w)) + lt * static_cast<std::uint64_t>(w)) >> 23;
+          if (v == 0) break;
+          expected[static_cast<std::size_t>(j)] = static_cast<std::uint16_t>(v > 65535 ? 65535 : v);
+          expected_h = j;
+          gt = (gt * step) >> 32;
+          step = (step * rho2) >> 32;
+          lt = (lt * lambda) >> 32;
+        }
+        const int h = cm_build_shape({static_cast<std::uint8_t>(g), static_cast<std::uint8_t>(l), static_cast<std::uint8_t>(w), 0}, table.data());
+        ASSERT_EQ(h, expected_h) << g << " " << l << " " << w;
+        for (int j = 0; j <= h; ++j) ASSERT_EQ(table[static_cast<std::size_t>(j)], expected[static_cast<std::size_t>(j)]) << g << " " << l << " " << w << " " << j;
+      }
+}
+
 TEST(CmModel, ScaleClassesCoverTheRangeInOrder) {
   int previous = 0;
   for (std::int32_t scale = 0; scale <= 16 * static_cast<std::int32_t>(kCmMagnitudeClamp); ++scale) {

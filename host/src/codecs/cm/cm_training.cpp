@@ -146,19 +146,57 @@ const std::vector<double>& log2_of_weights() {
   return table;
 }
 
-// Bits to code the histogram (counts of |j| per bucket, the last entry every j beyond the
-// window) with this shape, ignoring the prior.
-double shape_cost(const f::CmShape& shape, const std::vector<double>& buckets, std::vector<std::uint16_t>& table) {
+// Every gauss and laplace parameter's component terms (cm_gauss_terms, cm_laplace_terms), built
+// once per process: a fit tries thousands of shapes, each a mix of two of them.
+struct ShapeTerms {
+  std::vector<std::uint64_t> gauss, laplace;  // parameter p's terms at [p * kTerms, (p + 1) * kTerms)
+  static constexpr std::size_t kTerms = f::kCmMaxHalfWidth + 1;
+  const std::uint64_t* gauss_of(std::uint8_t p) const { return gauss.data() + p * kTerms; }
+  const std::uint64_t* laplace_of(std::uint8_t p) const { return laplace.data() + p * kTerms; }
+};
+
+const ShapeTerms& shape_terms() {
+  static const ShapeTerms terms = [] {
+    ShapeTerms t;
+    t.gauss.resize(256 * ShapeTerms::kTerms);
+    t.laplace.resize(256 * ShapeTerms::kTerms);
+    for (int p = 0; p < 256; ++p) {
+      f::cm_gauss_terms(static_cast<std::uint8_t>(p), t.gauss.data() + static_cast<std::size_t>(p) * ShapeTerms::kTerms);
+      f::cm_laplace_terms(static_cast<std::uint8_t>(p), t.laplace.data() + static_cast<std::size_t>(p) * ShapeTerms::kTerms);
+    }
+    return t;
+  }();
+  return terms;
+}
+
+// A class's histogram of |j| per bucket (the last bucket: every j beyond the widest window), its
+// non-empty buckets in order with what each costs when it falls outside a shape's window.
+struct BucketCounts {
+  struct Bucket {
+    int j = 0;
+    double count = 0;
+    double escape_bits = 0;
+  };
+  std::vector<Bucket> filled;
+
+  explicit BucketCounts(const std::vector<double>& buckets) {
+    for (std::size_t j = 0; j < buckets.size(); ++j)
+      if (buckets[j] != 0) filled.push_back({static_cast<int>(j), buckets[j], 12.0 + 6.0 + std::log2(static_cast<double>(j) * 2 + 1)});
+  }
+};
+
+// Bits to code the histogram with this shape, ignoring the prior.
+double shape_cost(const f::CmShape& shape, const BucketCounts& buckets, std::vector<std::uint16_t>& table) {
   const std::vector<double>& log2_weight = log2_of_weights();
-  const int h = f::cm_build_shape(shape, table.data());
+  const ShapeTerms& terms = shape_terms();
+  const int h = f::cm_mix_shape(terms.gauss_of(shape.gauss), terms.laplace_of(shape.laplace), shape.weight, table.data());
   double total = table[0];
   for (int j = 1; j <= h; ++j) total += 2.0 * table[static_cast<std::size_t>(j)];
   const double log_total = std::log2(total);
   double bits = 0;
-  for (std::size_t j = 0; j < buckets.size(); ++j) {
-    if (buckets[j] == 0) continue;
-    if (static_cast<int>(j) <= h) bits += buckets[j] * (log_total - log2_weight[table[j]]);
-    else bits += buckets[j] * (12.0 + 6.0 + std::log2(static_cast<double>(j) * 2 + 1));  // escape
+  for (const BucketCounts::Bucket& b : buckets.filled) {
+    if (b.j <= h) bits += b.count * (log_total - log2_weight[table[static_cast<std::size_t>(b.j)]]);
+    else bits += b.count * b.escape_bits;
   }
   return bits;
 }
@@ -184,11 +222,12 @@ FittedShape fit_shape(const std::uint64_t* magnitudes, int k) {
     const auto j = static_cast<std::size_t>(f::cm_bucket(static_cast<std::int32_t>(m), shift));
     buckets[std::min<std::size_t>(j, buckets.size() - 1)] += static_cast<double>(magnitudes[m]);
   }
+  const BucketCounts filled(buckets);
   std::vector<std::uint16_t> table(f::kCmMaxHalfWidth + 1);
-  double best_bits = shape_cost(best, buckets, table);
+  double best_bits = shape_cost(best, filled, table);
   if (sparse) return {best, best_bits, false};
   const auto consider = [&](f::CmShape s) {
-    const double bits = shape_cost(s, buckets, table);
+    const double bits = shape_cost(s, filled, table);
     if (bits < best_bits) best_bits = bits, best = s;
   };
   // Pure Gaussians, then mixtures around the best, then coordinate steps.

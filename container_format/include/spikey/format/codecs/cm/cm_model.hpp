@@ -108,26 +108,50 @@ SPIKEY_HD std::uint32_t cm_exp2_negative_q32(std::uint64_t a) {
 SPIKEY_HD std::uint32_t cm_gauss_ratio(std::uint8_t g) { return cm_exp2_negative_q32(cm_exp2_ratio_q30(56 - int{g}, 8)); }
 SPIKEY_HD std::uint32_t cm_laplace_ratio(std::uint8_t l) { return cm_exp2_negative_q32(cm_exp2_ratio_q30(64 - int{l}, 16)); }
 
-// Builds shape values s(0..H) (s(0) = 65535, non-increasing, all > 0) into `table`
-// (kCmMaxHalfWidth + 1 entries) and returns H:
+// A shape's values s(0..H) (s(0) = 65535, non-increasing, all > 0), H the last j before s(j) = 0:
 //   G(0) = L(0) = 2^31, G(j+1) = G(j) * rho^(2j+1), L(j+1) = L(j) * lambda  (Q32 products, floored)
 //   s(j) = min(65535, (G(j) * (256 - w) + L(j) * w) >> 23)
-SPIKEY_HD int cm_build_shape(const CmShape& shape, std::uint16_t* table) {
-  const std::uint64_t rho = cm_gauss_ratio(shape.gauss), lambda = cm_laplace_ratio(shape.laplace);
+// The components' terms G(0..kCmMaxHalfWidth) and L(0..kCmMaxHalfWidth) each depend on one
+// parameter (the trainer, which tries thousands of shapes, keeps them).
+SPIKEY_HD void cm_gauss_terms(std::uint8_t gauss, std::uint64_t* terms) {
+  const std::uint64_t rho = cm_gauss_ratio(gauss);
   const std::uint64_t rho2 = (rho * rho) >> 32;
-  std::uint64_t g = std::uint64_t{1} << 31, l = std::uint64_t{1} << 31, step = rho;
-  const std::uint64_t w = shape.weight;
+  std::uint64_t g = std::uint64_t{1} << 31, step = rho;
+  for (int j = 0; j <= kCmMaxHalfWidth; ++j) {
+    terms[j] = g;
+    g = (g * step) >> 32;
+    step = (step * rho2) >> 32;
+  }
+}
+
+SPIKEY_HD void cm_laplace_terms(std::uint8_t laplace, std::uint64_t* terms) {
+  const std::uint64_t lambda = cm_laplace_ratio(laplace);
+  std::uint64_t l = std::uint64_t{1} << 31;
+  for (int j = 0; j <= kCmMaxHalfWidth; ++j) {
+    terms[j] = l;
+    l = (l * lambda) >> 32;
+  }
+}
+
+// s(0..H) from the components' terms and the weight w; returns H.
+SPIKEY_HD int cm_mix_shape(const std::uint64_t* g, const std::uint64_t* l, std::uint8_t weight, std::uint16_t* table) {
+  const std::uint64_t w = weight;
   int half_width = 0;
   for (int j = 0; j <= kCmMaxHalfWidth; ++j) {
-    const std::uint64_t s = (g * (256 - w) + l * w) >> 23;
+    const std::uint64_t s = (g[j] * (256 - w) + l[j] * w) >> 23;
     if (s == 0) break;
     table[j] = static_cast<std::uint16_t>(s > 65535 ? 65535 : s);
     half_width = j;
-    g = (g * step) >> 32;
-    step = (step * rho2) >> 32;
-    l = (l * lambda) >> 32;
   }
   return half_width;
+}
+
+// Builds the shape's values into `table` (kCmMaxHalfWidth + 1 entries) and returns H.
+SPIKEY_HD int cm_build_shape(const CmShape& shape, std::uint16_t* table) {
+  std::uint64_t g[kCmMaxHalfWidth + 1], l[kCmMaxHalfWidth + 1];
+  cm_gauss_terms(shape.gauss, g);
+  cm_laplace_terms(shape.laplace, l);
+  return cm_mix_shape(g, l, shape.weight, table);
 }
 
 // Weight of a stored prior value v: floor(16 * 2^(v/32)), 16..4020 (v = 128: 256, the neutral
