@@ -57,10 +57,11 @@ struct ChunkSeries {
   std::vector<std::vector<std::int32_t>> series;
 };
 
-// Calls visit(p, recent, acc, d) for every step t >= 1 of the predicted channels [first, end) of
-// those present in the chunk (p: its index in `present`), in order: `recent` points at
-// c[t-8 .. t-1], `acc` is the linear accumulator with the stored weights held fixed, `d` the
-// clamped difference to predict.
+// Calls visit(p, recent, accumulate, d) for every step t >= 1 of the predicted channels
+// [first, end) of those present in the chunk (p: its index in `present`), in order: `recent`
+// points at c[t-8 .. t-1], accumulate() gives the linear accumulator with the stored weights held
+// fixed (made only when asked: the pass keeps about one step in a hundred), `d` the clamped
+// difference to predict.
 template <class Visit>
 void for_each_step(const f::Metadata& meta, const ChunkSeries& chunk, std::size_t first, std::size_t end, Visit&& visit) {
   const f::ChunkChannels& present = chunk.present;
@@ -93,8 +94,8 @@ void for_each_step(const f::Metadata& meta, const ChunkSeries& chunk, std::size_
     wavelet.assign(static_cast<std::size_t>(m.levels) * f::wavelet_buffer_size(n) + 1, 0);
     f::mo_clear(m, n, history.data(), wavelet.data(), features.data());
     for (std::uint32_t t = 1; t < n; ++t) {
-      const std::int32_t acc = f::mo_accumulate(m, t, weights.data(), history.data(), features.data(), sources, x);
-      visit(p, history.data() + f::kMaxMoOrder + t - f::kNetHistory, acc, d[t]);
+      const auto accumulate = [&] { return f::mo_accumulate(m, t, weights.data(), history.data(), features.data(), sources, x); };
+      visit(p, history.data() + f::kMaxMoOrder + t - f::kNetHistory, accumulate, d[t]);
       f::mo_advance(m, n, t, d[t], history.data(), wavelet.data(), features.data());
     }
   }
@@ -205,7 +206,7 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
         std::vector<Spread> local;
         std::vector<std::uint64_t> seen;
         std::vector<Step> window;
-        for_each_step(meta, chunk, part.first, part.end, [&](std::size_t p, const std::int32_t* recent, std::int32_t acc, std::int32_t d) {
+        for_each_step(meta, chunk, part.first, part.end, [&](std::size_t p, const std::int32_t* recent, const auto& accumulate, std::int32_t d) {
           if (local.size() < present.channel.size()) local.resize(present.channel.size()), seen.resize(present.channel.size(), 0);
           Spread& s = local[p];
           s.sum += d;
@@ -213,6 +214,7 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
           ++s.count;
           const std::uint64_t index = seen[p]++;
           if (gru ? ((index / kGruWindow + present.channel[p]) % window_stride != 0) : ((index + present.channel[p]) % stride != 0)) return;
+          const std::int32_t acc = accumulate();
           Step step;
           step.channel = present.channel[p];
           std::memcpy(step.inputs, recent, sizeof(std::int32_t) * f::kNetHistory);
