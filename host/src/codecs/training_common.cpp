@@ -172,7 +172,7 @@ std::vector<std::vector<std::int32_t>> chunk_codes(const Recording& recording, c
 std::vector<std::vector<std::int32_t>> clamped_differences(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk,
                                                            f::ChunkChannels& present, const std::vector<char>* wanted) {
   present = f::channels_in_chunk(meta, meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk));
-  std::vector<std::int16_t> samples;
+  thread_local std::vector<std::int16_t> samples;  // kept: a chunk of many channels is tens of MB
   recording.gather(meta.chunk_first_sample(chunk), present, samples);
   std::vector<std::vector<std::int32_t>> out(present.channel.size());
   std::size_t position = 0;
@@ -185,12 +185,17 @@ std::vector<std::vector<std::int32_t>> clamped_differences(const Recording& reco
     }
     auto& c = out[i];
     c.assign(n, 0);
-    std::int32_t previous = f::value_to_code(map, samples[position]);
-    for (std::uint32_t t = 1; t < n; ++t) {
-      const std::int32_t code = f::value_to_code(map, samples[position + t]);
-      c[t] = f::clamp_history(code - previous);
-      previous = code;
-    }
+    // Each difference from its two codes, the map's kind decided once: the loop vectorizes.
+    const std::int16_t* v = samples.data() + position;
+    const auto differences = [&](auto code_of) {
+      for (std::uint32_t t = 1; t < n; ++t) c[t] = f::clamp_history(code_of(v[t]) - code_of(v[t - 1]));
+    };
+    if (map.kind == f::ValueMapKind::n1_10bit)
+      differences([](std::int16_t value) { return f::n1_value_to_code(value); });
+    else if (map.kind == f::ValueMapKind::identity)
+      differences([](std::int16_t value) { return std::int32_t{value}; });
+    else
+      differences([&](std::int16_t value) { return f::value_to_code(map, value); });
     position += n;
   }
   return out;
