@@ -470,6 +470,22 @@ std::pair<std::size_t, std::size_t> share_of(unsigned member, unsigned members, 
   return {n * member / members, n * (member + 1) / members};
 }
 
+// Windows [first, end) of the batch at `start` forward and back into their gradients, with the
+// width and `quantized` as constants where kHidden is given (level max's 4 units): the unit loops
+// unroll and the gates' branches go.
+template <std::uint32_t kHidden, bool kQuantized>
+void gru_window_gradients(const GruEpochs& run, const float* batch, const std::uint32_t* order, std::size_t start, std::size_t first,
+                          std::size_t end, float scale, float* scratch, float* window_gradient) {
+  GruLayout layout = run.layout;
+  if constexpr (kHidden != 0) layout.hidden = kHidden;
+  const std::uint32_t size = layout.size();
+  for (std::size_t w = first; w < end; ++w) {
+    const std::size_t window = order[start + w];
+    gru_window_gradient(layout, batch, &run.x[window * kGruWindow * f::kNetInputs], &run.y[window * kGruWindow], scale, kQuantized,
+                        &scratch[w * layout.scratch_size()], &window_gradient[w * size]);
+  }
+}
+
 }  // namespace
 
 void train_gru_epochs_on_cpu(const GruEpochs& run, std::vector<float>& parameters, unsigned threads) {
@@ -493,11 +509,9 @@ void train_gru_epochs_on_cpu(const GruEpochs& run, std::vector<float>& parameter
         for (auto k = static_cast<std::uint32_t>(first_k); k < end_k; ++k) batch[k] = batch_weight(parameters[k], layout.unit(k), run.quantized);
         sync.arrive_and_wait();
         const auto [first_w, end_w] = share_of(member, members, count);
-        for (std::size_t w = first_w; w < end_w; ++w) {
-          const std::size_t window = order[start + w];
-          gru_window_gradient(layout, batch.data(), &run.x[window * kGruWindow * f::kNetInputs], &run.y[window * kGruWindow], scale,
-                              run.quantized, &scratch[w * layout.scratch_size()], &window_gradient[w * size]);
-        }
+        const auto windows_of = layout.hidden == 4 ? (run.quantized ? gru_window_gradients<4, true> : gru_window_gradients<4, false>)
+                                                   : (run.quantized ? gru_window_gradients<0, true> : gru_window_gradients<0, false>);
+        windows_of(run, batch.data(), order, start, first_w, end_w, scale, scratch.data(), window_gradient.data());
         sync.arrive_and_wait();
         for (auto k = static_cast<std::uint32_t>(first_k); k < end_k; ++k) {
           float gradient = 0.0f;
