@@ -1,6 +1,7 @@
 #include "codecs/lpc/lpc_training.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <numeric>
 
@@ -173,7 +174,7 @@ void train_lpc_predictors(const Recording& recording, f::Metadata& meta, const P
           auto& cross = out.second[p].cross;
           cross.assign(static_cast<std::size_t>(2 * cross_lags + 1), 0);
           lagged_dots(y, x, cross_lags, cross.data() + cross_lags);  // k >= 0: sum y[t] x[t - k]
-          std::vector<double> behind(static_cast<std::size_t>(cross_lags) + 1);
+          std::array<double, f::kMaxLpcTaps> behind;  // cross_lags + 1 <= kMaxLpcOrder + kMaxSourceHalfWindow + 1
           lagged_dots(x, y, cross_lags, behind.data());  // k < 0: sum x[t] y[t + k]
           for (int k = 1; k <= cross_lags; ++k) cross[static_cast<std::size_t>(cross_lags - k)] = behind[static_cast<std::size_t>(k)];
         }
