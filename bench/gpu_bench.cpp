@@ -14,6 +14,8 @@
 // pass of that training is kept (its batches, training_batch.hpp) and timed too: the executor's
 // sums against the CPU's, then N timed passes. The run is bounded: one parity pass,
 // N timed passes, one single-thread CPU pass and, on a GPU, three 1 GiB copies per direction.
+// SPIKEY_GPU_ADAPT (warp, half_warp, thread) picks the adapting variant's form for either
+// executor; the report names it.
 #include <unistd.h>
 
 #include <algorithm>
@@ -209,7 +211,10 @@ Options parse(int argc, char** argv) {
 }
 
 int run(const Options& o) {
-  json report = {{"level", o.level}, {"executor", o.executor}, {"iterations", o.iterations}};
+  json report = {{"level", o.level},
+                 {"executor", o.executor},
+                 {"iterations", o.iterations},
+                 {"adapting_form", host::adapting_form_name(host::adapting_form_from_environment())}};
   std::unique_ptr<cuda::BatchEncoder> gpu;
   host::BatchExecutor execute;
   std::shared_ptr<cuda::NormalSumsExecutor> gpu_sums;
@@ -224,7 +229,9 @@ int run(const Options& o) {
     sums = [gpu_sums](host::NormalSumsBatch& batch, double* kernel_seconds) { gpu_sums->run(batch, kernel_seconds); };
   } else {
     report["device"] = "CPU executor, " + std::to_string(threads) + " threads";
-    execute = [threads](host::BatchPlan& plan, std::span<const std::int16_t> samples) { return host::run_batch_on_cpu(plan, samples, threads); };
+    execute = [threads, form = host::adapting_form_from_environment()](host::BatchPlan& plan, std::span<const std::int16_t> samples) {
+      return host::run_batch_on_cpu(plan, samples, threads, form);
+    };
     sums = [threads](host::NormalSumsBatch& batch, double* kernel_seconds) {
       const host::Stopwatch run;
       host::run_normal_sums_on_cpu(batch, threads);

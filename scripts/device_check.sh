@@ -18,11 +18,13 @@
 #               PCIe ceilings beside them
 #   training    the network trainers' times, CPU and GPU (from the gpu_training step)
 #   bench_fast_thread   lpc1 again with its adapting variant a stream per thread
-#               (SPIKEY_GPU_LPC_ADAPT=thread) instead of a warp per stream, to choose the form
+#               (SPIKEY_GPU_ADAPT=thread) instead of a warp per stream, to choose the form
+#   wide_cli_default_long   the CLI parity of level default at 12 times the wide length (60 s)
 #   wide_*      at scale: 1024 channels built from the real WAVs (scripts/make_wide_recording.py,
 #               about 5 s, 200 MB): the CLI with --backend cuda against --backend cpu on every
 #               core (same bytes, phase times), gpu_bench per stage, and each kernel's time
-#               under ncu (one pass; ncu serialises the launches)
+#               under ncu (one pass; ncu serialises the launches); wide_bench_*_half: the same
+#               with the adapting variants on half a warp per stream (SPIKEY_GPU_ADAPT=half_warp)
 # The CPU suite is not run here: CI runs it.
 #
 # --only STEP,STEP... runs the preflight, the build and the named steps alone (a rerun within a
@@ -249,8 +251,9 @@ bench() {
   fi
 }
 
-# lpc1 with its adapting variant a stream per thread, against the default warp per stream.
-bench_thread_form() { SPIKEY_GPU_LPC_ADAPT=thread bench lpc1 fast_thread; }
+# A codec again with its adapting variant in another form (SPIKEY_GPU_ADAPT: thread, half_warp),
+# against the default warp per stream: FORM CODEC NAME.
+bench_form() { SPIKEY_GPU_ADAPT=$1 bench "$2" "$3"; }
 
 training_times() {
   [ $rehearse = 1 ] && { echo "rehearsal: the trainers' times come from the gpu_training step on a GPU"; return 0; }
@@ -272,6 +275,17 @@ wide_ready() { [ -s "$work/wide.dat" ] || { echo "no wide recording (the wide_in
 # cli_parity on the wide recording (the CPU side on every core, the CLI's default).
 wide_cli() { wide_ready; cli_parity "wide_$1" "$1" "$work/wide.dat" $(cat "$work/wide.args"); }
 
+# The same at twelve times the length (the wide recording over and over: about 60 s, 2.4 GB):
+# the CLI's steady state, where training (on a fixed budget) is a small share and the chunks'
+# pipeline (gather, upload, kernels, assembly, writing) sets the speed.
+wide_cli_long() {
+  wide_ready
+  local i
+  for i in $(seq 12); do cat "$work/wide.dat"; done >"$work/wide_long.dat"
+  cli_parity "wide_long_$1" "$1" "$work/wide_long.dat" $(cat "$work/wide.args")
+  rm -f "$work/wide_long.dat"
+}
+
 wide_bench() {
   wide_ready
   if [ $rehearse = 1 ]; then
@@ -280,6 +294,8 @@ wide_bench() {
     "$build/bench/gpu_bench" "$work/wide.dat" $(cat "$work/wide.args") --codec "$1" --iterations 3 --json "$logs/bench_wide_$2.json"
   fi
 }
+
+wide_bench_form() { SPIKEY_GPU_ADAPT=$1 wide_bench "$2" "$3"; }
 
 # Each kernel's time (gpu__time_duration, summed over its launches) in one gpu_bench pass, as CSV
 # for device_summary.py. ncu runs every launch alone, so the sum is the kernels' own time.
@@ -295,8 +311,8 @@ wide_profile() {
 }
 
 export wide_channels
-export -f say missing preflight configure build_targets gpu_test cli_parity sanitize bench bench_thread_form training_times \
-  wide_input wide_ready wide_cli wide_bench wide_profile
+export -f say missing preflight configure build_targets gpu_test cli_parity sanitize bench bench_form training_times \
+  wide_input wide_ready wide_cli wide_cli_long wide_bench wide_bench_form wide_profile
 
 # ---- the run --------------------------------------------------------------------------------
 
@@ -305,7 +321,11 @@ if ! step preflight 60 preflight; then
   cat "$OUT/summary.md"
   exit 1
 fi
-if ! step configure 120 configure || ! step build 300 build_targets; then
+# The GPU machine builds in well under a minute on 16 cores; a rehearsal builds on CI's two
+# cores beside the rest of the test suite, which alone takes over 3 minutes.
+build_limit=300
+[ $rehearse = 1 ] && build_limit=900
+if ! step configure 120 configure || ! step build $build_limit build_targets; then
   echo "device_check: the build failed; nothing else can run (logs: $OUT/logs.tgz)" >&2
   cat "$OUT/summary.md"
   exit 1
@@ -321,12 +341,15 @@ step racecheck 120 sanitize racecheck
 step bench_fast 90 bench lpc1 fast
 step bench_default 120 bench mt2 default
 step training 15 training_times
-step bench_fast_thread 60 bench_thread_form
+step bench_fast_thread 60 bench_form thread lpc1 fast_thread
 step wide_input 60 wide_input
 step wide_cli_fast 60 wide_cli fast
 step wide_cli_default 120 wide_cli default
+step wide_cli_default_long 150 wide_cli_long default
 step wide_bench_fast 90 wide_bench lpc1 fast
 step wide_bench_default 120 wide_bench mt2 default
+step wide_bench_fast_half 90 wide_bench_form half_warp lpc1 fast_half
+step wide_bench_default_half 120 wide_bench_form half_warp mt2 default_half
 step wide_profile_fast 90 wide_profile lpc1 fast
 step wide_profile_default 120 wide_profile mt2 default
 

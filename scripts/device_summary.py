@@ -55,7 +55,7 @@ def bench(logs):
         if not b:
             continue
         gb = b["sample_bytes"] / 1e9
-        print(f"\n## gpu_bench ({path.stem[len('bench_'):]}): {b['codec']}, {b['device']}\n")
+        print(f"\n## gpu_bench ({path.stem[len('bench_'):]}): {b['codec']}, {b['device']}, adapting form {b.get('adapting_form', 'warp')}\n")
         print(f"{b['sample_bytes'] / 1e6:.1f} MB of samples, {b['duration_seconds']:.1f} s of recording, {b['chunks']} chunks in "
               f"{b['batches']} batches; median of {b['iterations']} passes after a parity pass. Reference CPU compress "
               f"(training + encode, all threads): {b['cpu_compress_seconds_all_threads']:.2f} s.\n")

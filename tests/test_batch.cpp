@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "spikey/format/archive_reader.hpp"
+#include "spikey/format/codecs/batch/golomb_batch.hpp"
 #include "spikey/host/batch_encoder.hpp"
 #include "spikey/host/encoder.hpp"
 #include "spikey/host/recording.hpp"
@@ -37,7 +38,7 @@ host::EncodeOptions at_level(const std::string& level, double chunk_seconds = 1.
 // archive's metadata.
 format::Metadata expect_batch_parity(const std::vector<fs::path>& inputs, host::EncodeOptions options = at_level("fast"),
                                 host::InputOptions input = {}, std::uint64_t batch_bytes = 4 << 20,
-                                host::LpcAdaptingForm form = host::LpcAdaptingForm::lanes) {
+                                host::AdaptingForm form = host::AdaptingForm::warp) {
   test::TempDir out;
   const auto reference = compress_bytes(inputs, out / "chunkwise.spikey", options, input);
   options.batch_executor = [form](host::BatchPlan& plan, std::span<const std::int16_t> samples) {
@@ -96,10 +97,58 @@ TEST(BatchPipeline, SameBytesAsTheChunkEncoderOnTheBundledSample) {
   const auto short_chunks = at_level("fast", 0.3);
   expect_batch_parity({test::samples_dir() / "neuralink"}, short_chunks, {}, 1);  // one chunk per batch
   expect_batch_parity({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, short_chunks, {32u, 30000.0});
-  // lpc1's adapting variant with a stream per thread (the GPU's other form) gives the same bytes.
-  expect_batch_parity({test::samples_dir() / "neuralink"}, short_chunks, {}, 4 << 20, host::LpcAdaptingForm::thread);
-  expect_batch_parity({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, short_chunks, {32u, 30000.0}, 4 << 20,
-                      host::LpcAdaptingForm::thread);
+  // lpc1's adapting variant in the GPU's other forms (half a warp, a thread per stream): the same bytes.
+  for (const auto form : {host::AdaptingForm::half_warp, host::AdaptingForm::thread}) {
+    expect_batch_parity({test::samples_dir() / "neuralink"}, short_chunks, {}, 4 << 20, form);
+    expect_batch_parity({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, short_chunks, {32u, 30000.0}, 4 << 20, form);
+  }
+}
+
+// The adapting variant's lane forms against the sequential reference on real signals, with the
+// most taps lpc1 allows (the third tap of a lane in the half-warp form) and with fewer taps than
+// a half warp has lanes: the same residuals and sums.
+TEST(BatchPipeline, LaneFormsGiveTheSequentialResiduals) {
+  const auto raw = test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
+  const auto* interleaved = reinterpret_cast<const std::int16_t*>(raw.data());
+  const std::uint32_t n = static_cast<std::uint32_t>(raw.size() / 2 / 32);
+  std::vector<format::BatchStream> streams(3);
+  std::vector<std::int32_t> codes(3 * std::size_t{n});
+  for (std::uint32_t s = 0; s < 3; ++s) {
+    streams[s].sample_offset = std::uint64_t{s} * n;
+    streams[s].n = n;
+    for (std::uint32_t t = 0; t < n; ++t) codes[s * std::size_t{n} + t] = interleaved[std::size_t{t} * 32 + s];
+  }
+  streams[0].order = 7;  // 7 taps: most lanes idle in either form
+  streams[1].order = format::kMaxLpcOrder;
+  streams[1].source_half_window = format::kMaxSourceHalfWindow;  // 41 taps: a third per lane in half a warp
+  streams[1].source_stream[0] = 0;
+  streams[2].order = 20;
+  streams[2].source_half_window = 2;  // a source that is absent from the chunk: its inputs are 0
+  std::vector<std::int32_t> weights;
+  std::uint32_t seed = 12345;
+  for (auto& s : streams) {
+    s.lms_step = 3;
+    s.weight_shift = 12;
+    s.weights_offset = static_cast<std::uint32_t>(weights.size());
+    for (int i = 0; i < format::batch_model(s, true).taps(); ++i) {
+      seed = seed * 1103515245u + 12345u;
+      weights.push_back(static_cast<std::int32_t>((seed >> 16) % 2001) - 1000);
+    }
+  }
+  std::vector<std::int16_t> diffs(codes.size());
+  for (const auto& s : streams)
+    for (std::uint32_t t = 0; t < n; ++t) format::batch_clamped_difference(s, t, codes.data(), diffs.data());
+  for (const auto& s : streams) {
+    std::vector<std::uint32_t> sequential(codes.size()), warp(codes.size()), half_warp(codes.size());
+    const auto sum = format::batch_lpc_adapting_stream(s, streams.data(), codes.data(), diffs.data(), weights.data(), sequential.data());
+    EXPECT_EQ(format::batch_lpc_adapting_in_lanes<format::kBatchLanes>(s, streams.data(), codes.data(), diffs.data(), weights.data(), warp.data()),
+              sum);
+    EXPECT_EQ(format::batch_lpc_adapting_in_lanes<format::kBatchLanes / 2>(s, streams.data(), codes.data(), diffs.data(), weights.data(),
+                                                                           half_warp.data()),
+              sum);
+    EXPECT_TRUE(warp == sequential) << "order " << s.order;
+    EXPECT_TRUE(half_warp == sequential) << "order " << s.order;
+  }
 }
 
 TEST(BatchPipeline, SameBytesAtAwkwardSizes) {
@@ -150,6 +199,10 @@ TEST(BatchPipeline, SameBytesForTheMiddleOutCodecs) {
   EXPECT_TRUE(std::ranges::any_of(with_wavelets.channels, [](const auto& c) { return !c.predictor.wavelet_weights.empty(); }));
   // Level default as users run it: the race of mo against lpc1, both through the batch stages.
   expect_batch_parity({cinpla}, at_level("default", 0.05), raw);
+  // The adapting variant in the GPU's other forms.
+  options.mo_training.network_hidden = 16;
+  for (const auto form : {host::AdaptingForm::half_warp, host::AdaptingForm::thread})
+    EXPECT_EQ(expect_batch_parity({cinpla}, options, raw, 4 << 20, form).codec.name, format::kCodecMo2);
 }
 
 // mt1, mt2 and mt3 (level default's table coder): segments of the default size and of a few
@@ -173,6 +226,8 @@ TEST(BatchPipeline, SameBytesForTheTableCoder) {
   plain.mo_training.network_hidden = 0;
   EXPECT_EQ(expect_batch_parity({cinpla}, plain, raw).codec.name, format::kCodecMt1);
   expect_batch_parity({test::samples_dir() / "neuralink"}, at_level("default", 1.0));
+  for (const auto form : {host::AdaptingForm::half_warp, host::AdaptingForm::thread})
+    EXPECT_EQ(expect_batch_parity({cinpla}, options, raw, 4 << 20, form).codec.name, format::kCodecMt2);
 
   test::TempDir dir;
   test::write_file(dir / "one.wav", test::make_wav(1, 1000, {-7}));

@@ -70,11 +70,16 @@ TEST(GpuEncoder, ParityOnTheBundledSample) {
   SPIKEY_REQUIRE_DEVICE_OR_SKIP();
   expect_gpu_parity({test::samples_dir() / "neuralink"});
   expect_gpu_parity({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, at_level("fast"), {32u, 30000.0});
-  // lpc1's adapting variant a stream per thread instead of a warp per stream: the same bytes.
-  ::setenv("SPIKEY_GPU_LPC_ADAPT", "thread", 1);
-  expect_gpu_parity({test::samples_dir() / "neuralink"});
-  expect_gpu_parity({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, at_level("fast"), {32u, 30000.0});
-  ::unsetenv("SPIKEY_GPU_LPC_ADAPT");
+  // The adapting variants a stream per half warp (lpc1 and level default's MiddleOut codecs, the
+  // network's units over the lanes too) and, for lpc1, a stream per thread: the same bytes.
+  for (const char* form : {"half_warp", "thread"}) {
+    ::setenv("SPIKEY_GPU_ADAPT", form, 1);
+    expect_gpu_parity({test::samples_dir() / "neuralink"});
+    expect_gpu_parity({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, at_level("fast"), {32u, 30000.0});
+    expect_gpu_parity({test::samples_dir() / "neuralink"}, at_level("default"));
+    expect_gpu_parity({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, at_level("default", 0.05), {32u, 30000.0});
+  }
+  ::unsetenv("SPIKEY_GPU_ADAPT");
 }
 
 TEST(GpuEncoder, ParityAtAwkwardSizes) {

@@ -26,12 +26,11 @@ namespace {
 static_assert(whole_warps<kBlock>, "the packing kernel runs a warp per partition: blocks must hold whole warps");
 static_assert(f::kBatchLanes == 32, "pack_kernel's shuffle scan spans one full warp");
 
-// lpc1's adapting variant: a warp per stream (the default) or, with SPIKEY_GPU_LPC_ADAPT=thread,
-// a thread per stream; the device check times both (the same bytes either way).
-bool lpc_adapting_by_thread() {
-  const char* form = std::getenv("SPIKEY_GPU_LPC_ADAPT");
-  return form != nullptr && std::strcmp(form, "thread") == 0;
-}
+// The adapting variants' form (host::adapting_form_from_environment): a warp per stream (the
+// default), half a warp per stream (two streams a warp: fewer instructions a sample where the
+// warp form is bound by issue), or, for lpc1, a thread per stream. The device check times each;
+// every form writes the same bytes.
+using host::AdaptingForm;
 
 // ---- kernels: one element of a stage each (golomb_batch.hpp, mt_batch.hpp) ------------------
 
@@ -63,22 +62,32 @@ __global__ void lpc_fixed_kernel(f::BatchStream* streams, std::uint32_t stream_c
   }
 }
 
-// The warp form: a warp per adapting stream, taps across its lanes, the accumulator summed
-// exactly with __reduce_add_sync (golomb_batch.hpp batch_lpc_adapting_in_lanes' arithmetic).
-// The inputs and the code of step t + 1 are loaded before step t's reduction, so their latency
-// overlaps it instead of starting each step (none of them depends on the weights).
-__global__ void lpc_adapting_warp_kernel(f::BatchStream* streams, std::uint32_t stream_count, const std::int32_t* codes,
-                                         const std::int16_t* diffs, const std::int32_t* weights, std::uint32_t* folded_adapting) {
-  const std::uint64_t s = (std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x) / f::kBatchLanes;
-  const int lane = static_cast<int>(threadIdx.x % f::kBatchLanes);
-  if (s >= stream_count) return;  // whole warps leave together
+// The sum of the partial sums of one stream's lanes: the whole warp, or this thread's half of it
+// (each half names only its own lanes, so the two streams of a warp run apart where they differ).
+template <int Lanes>
+__device__ std::int32_t stream_lanes_sum(std::int32_t partial) {
+  static_assert(Lanes == 32 || Lanes == 16, "a warp or half a warp per stream");
+  const unsigned lanes = Lanes == 32 ? 0xffffffffu : 0xffffu << (threadIdx.x & 16u);
+  return static_cast<std::int32_t>(__reduce_add_sync(lanes, static_cast<unsigned>(partial)));
+}
+
+// The lane forms: `Lanes` threads per adapting stream, taps across them, the accumulator summed
+// exactly (golomb_batch.hpp batch_lpc_adapting_in_lanes' arithmetic). The inputs and the code of
+// step t + 1 are loaded before step t's reduction, so their latency overlaps it instead of
+// starting each step (none of them depends on the weights).
+template <int Lanes>
+__global__ void lpc_adapting_lanes_kernel(f::BatchStream* streams, std::uint32_t stream_count, const std::int32_t* codes,
+                                          const std::int16_t* diffs, const std::int32_t* weights, std::uint32_t* folded_adapting) {
+  const std::uint64_t s = (std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x) / Lanes;
+  const int lane = static_cast<int>(threadIdx.x % Lanes);
+  if (s >= stream_count) return;  // a stream's lanes leave together
   f::BatchStream& stream = streams[s];
   if (stream.lms_step == 0) {
     if (lane == 0) stream.folded_sum[1] = 0;
     return;
   }
   const f::LpcModel model = f::batch_model(stream, true);
-  f::BatchLane own;
+  f::BatchLane<Lanes> own;
   f::batch_lpc_lane_start(model, stream, streams, diffs, weights, lane, own);
   f::batch_lane_inputs(own, 1, own.input);
   const std::uint32_t n = stream.n;
@@ -87,16 +96,16 @@ __global__ void lpc_adapting_warp_kernel(f::BatchStream* streams, std::uint32_t 
   std::int32_t previous = u[0], code = n > 1 ? u[1] : 0;
   unsigned long long sum = 0;
   for (std::uint32_t t = 1; t < n; ++t) {
-    std::int32_t next[2];
+    std::int32_t next[f::BatchLane<Lanes>::kTaps];
     f::batch_lane_inputs(own, t + 1, next);
     const std::int32_t next_code = t + 1 < n ? u[t + 1] : 0;
-    const auto acc = static_cast<std::int32_t>(__reduce_add_sync(0xffffffffu, static_cast<unsigned>(f::batch_lane_partial(own))));
+    const std::int32_t acc = stream_lanes_sum<Lanes>(f::batch_lane_partial(own));
     std::int32_t e = 0;
     const std::uint32_t folded = f::batch_lpc_fold(model, code - previous, acc, e);
     if (lane == 0) out[t - 1] = folded;
     sum += folded;
-    f::batch_lpc_lane_update(model, lane, e, own);
-    own.input[0] = next[0], own.input[1] = next[1];
+    f::batch_lane_update(model.lms_step, e, own);
+    for (int k = 0; k < f::BatchLane<Lanes>::kTaps; ++k) own.input[k] = next[k];
     previous = code, code = next_code;
   }
   if (lane == 0) stream.folded_sum[1] = sum;
@@ -126,14 +135,17 @@ __global__ void mo_fixed_kernel(f::BatchStream* streams, std::uint32_t stream_co
   }
 }
 
-// The MiddleOut adapting variant in the warp form (batch_mo_adapting_in_lanes' arithmetic), for
-// streams whose network has no state; GRU streams stay in fold_kernel.
-__global__ void mo_adapting_warp_kernel(f::BatchStream* streams, std::uint32_t stream_count, const std::int32_t* codes, const std::int16_t* diffs,
-                                        const std::int16_t* planes, std::uint64_t stride, const std::int32_t* weights, const f::MoNetwork* network,
-                                        std::uint32_t* folded_adapting) {
-  const std::uint64_t s = (std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x) / f::kBatchLanes;
-  const int lane = static_cast<int>(threadIdx.x % f::kBatchLanes);
-  if (s >= stream_count) return;  // whole warps leave together
+// The MiddleOut adapting variant in a lane form (batch_mo_adapting_in_lanes' arithmetic), for
+// streams whose network has no state; GRU streams stay in fold_kernel. The ReLU network's units
+// are spread over the lanes as the taps are (a second sum per step), and its inputs from the
+// recent differences move along in registers: each step adds the newest, c[t].
+template <int Lanes>
+__global__ void mo_adapting_lanes_kernel(f::BatchStream* streams, std::uint32_t stream_count, const std::int32_t* codes, const std::int16_t* diffs,
+                                         const std::int16_t* planes, std::uint64_t stride, const std::int32_t* weights, const f::MoNetwork* network,
+                                         std::uint32_t* folded_adapting) {
+  const std::uint64_t s = (std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x) / Lanes;
+  const int lane = static_cast<int>(threadIdx.x % Lanes);
+  if (s >= stream_count) return;  // a stream's lanes leave together
   f::BatchStream& stream = streams[s];
   if (!f::batch_mo_in_parts(stream, network)) return;
   if (stream.lms_step == 0) {
@@ -142,23 +154,40 @@ __global__ void mo_adapting_warp_kernel(f::BatchStream* streams, std::uint32_t s
   }
   const f::BatchStream local = stream;  // in registers: the loop's stores cannot alias it
   const f::MoModel m = f::batch_mo_model(local, true, network);
-  f::BatchLane own;
+  f::BatchLane<Lanes> own;
   f::batch_mo_lane_start(m, local, streams, diffs, planes, stride, weights, lane, own);
   f::batch_lane_inputs(own, 1, own.input);
+  const bool uses_network = m.uses_network();
+  f::BatchNetLane<Lanes> units;
+  std::int32_t x[f::kNetInputs] = {};  // the network's inputs at t (batch_mo_net_inputs)
+  std::int32_t b2 = 0;
+  const f::BatchTap newest = f::batch_difference_tap(local, diffs, 0);  // c[t]
+  if (uses_network) {
+    f::batch_net_lane_start(*m.network, lane, units);
+    for (int k = 0; k < f::kNetHistory; ++k) x[k] = f::net_input(f::batch_difference_tap(local, diffs, k - f::kNetHistory).at(1), m.net_input_gain);
+    b2 = m.network->b2;
+  }
   if (local.codec == f::BatchCodec::kMt && lane == 0) folded_adapting[local.sample_offset] = 0;  // z[0]
   const std::uint32_t n = local.n;
   const std::int32_t* u = codes + local.sample_offset;
   std::int32_t previous = u[0], code = n > 1 ? u[1] : 0;
   unsigned long long sum = 0;
-  for (std::uint32_t t = 1; t < n; ++t) {  // inputs one step ahead, as lpc_adapting_warp_kernel
-    std::int32_t next[2];
+  for (std::uint32_t t = 1; t < n; ++t) {  // inputs one step ahead, as lpc_adapting_lanes_kernel
+    std::int32_t next[f::BatchLane<Lanes>::kTaps];
     f::batch_lane_inputs(own, t + 1, next);
     const std::int32_t next_code = t + 1 < n ? u[t + 1] : 0;
-    const auto acc = static_cast<std::int32_t>(__reduce_add_sync(0xffffffffu, static_cast<unsigned>(f::batch_lane_partial(own))));
+    const std::int32_t newest_input = uses_network ? f::net_input(newest.at(t), m.net_input_gain) : 0;
+    std::int32_t acc = stream_lanes_sum<Lanes>(f::batch_lane_partial(own));
+    if (uses_network) {
+      x[f::kNetHistory] = f::net_prediction_input(f::lpc_prediction(acc, m.weight_shift), m.net_input_gain);
+      acc += f::net_correction(b2 + stream_lanes_sum<Lanes>(f::batch_net_lane_partial(units, x)), m.net_output_gain);
+      for (int k = 0; k + 1 < f::kNetHistory; ++k) x[k] = x[k + 1];
+      x[f::kNetHistory - 1] = newest_input;
+    }
     std::int32_t e = 0;  // every lane derives the residual, lane 0 stores it
-    sum += f::batch_mo_finish(m, local, t, code - previous, diffs, acc, e, lane == 0 ? folded_adapting : nullptr);
-    f::batch_lane_update(m.lms_step, m.taps(), lane, e, own);
-    own.input[0] = next[0], own.input[1] = next[1];
+    sum += f::batch_mo_fold(m, local, t, code - previous, acc, e, lane == 0 ? folded_adapting : nullptr);
+    f::batch_lane_update(m.lms_step, e, own);
+    for (int k = 0; k < f::BatchLane<Lanes>::kTaps; ++k) own.input[k] = next[k];
     previous = code, code = next_code;
   }
   if (lane == 0) stream.folded_sum[1] = sum;
@@ -177,7 +206,7 @@ __global__ void fold_kernel(f::BatchStream* streams, std::uint32_t stream_count,
     stream.folded_sum[1] = 0;
     return;
   }
-  if (f::batch_mo_in_parts(stream, network)) return;  // mo_fixed_kernel's and mo_adapting_warp_kernel's
+  if (f::batch_mo_in_parts(stream, network)) return;  // mo_fixed_kernel's and mo_adapting_lanes_kernel's
   std::int32_t* own_scratch = scratch + scratch_offset[s] + static_cast<std::uint64_t>(variant) * f::batch_scratch_size(stream);
   stream.folded_sum[variant] =
       f::batch_predict_stream(stream, variant, streams, codes, weights, network, own_scratch, variant == 1 ? folded_adapting : folded_fixed);
@@ -384,6 +413,7 @@ struct BatchEncoder::Slot {
   void launch(host::BatchPlan& plan, std::span<const std::int16_t> samples_in, bool predict_only = false) {
     const auto stream_count = static_cast<std::uint32_t>(plan.streams.size());
     const auto partition_count = static_cast<std::uint32_t>(plan.partitions.size());
+    const AdaptingForm form = host::adapting_form_from_environment();
     std::vector<std::uint64_t> offsets(stream_count);
     std::uint64_t scratch_total = 0, word_total = 0;
     for (std::uint32_t s = 0; s < stream_count; ++s) {
@@ -436,11 +466,14 @@ struct BatchEncoder::Slot {
       SPIKEY_CUDA_CHECK_LAUNCH(stream);
       lpc_fixed_kernel<<<per_stream, kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), diffs.get(), weights.get(), folded_fixed.get());
       SPIKEY_CUDA_CHECK_LAUNCH(stream);
-      if (lpc_adapting_by_thread())
+      if (form == AdaptingForm::thread)
         lpc_adapting_kernel<<<sequential_blocks_for(stream_count), kSequentialBlock, 0, stream>>>(streams.get(), stream_count, codes.get(),
                                                                                                   diffs.get(), weights.get(), folded_adapting.get());
+      else if (form == AdaptingForm::half_warp)
+        lpc_adapting_lanes_kernel<f::kBatchLanes / 2><<<blocks_for(std::uint64_t{f::kBatchLanes / 2} * stream_count), kBlock, 0, stream>>>(
+            streams.get(), stream_count, codes.get(), diffs.get(), weights.get(), folded_adapting.get());
       else
-        lpc_adapting_warp_kernel<<<blocks_for(std::uint64_t{f::kBatchLanes} * stream_count), kBlock, 0, stream>>>(
+        lpc_adapting_lanes_kernel<f::kBatchLanes><<<blocks_for(std::uint64_t{f::kBatchLanes} * stream_count), kBlock, 0, stream>>>(
             streams.get(), stream_count, codes.get(), diffs.get(), weights.get(), folded_adapting.get());
     } else {
       int levels = 0;
@@ -456,8 +489,14 @@ struct BatchEncoder::Slot {
       mo_fixed_kernel<<<per_stream, kBlock, 0, stream>>>(streams.get(), stream_count, codes.get(), diffs.get(), level_planes, plan.samples,
                                                          weights.get(), network_on_device, folded_fixed.get());
       SPIKEY_CUDA_CHECK_LAUNCH(stream);
-      mo_adapting_warp_kernel<<<blocks_for(std::uint64_t{f::kBatchLanes} * stream_count), kBlock, 0, stream>>>(
-          streams.get(), stream_count, codes.get(), diffs.get(), level_planes, plan.samples, weights.get(), network_on_device, folded_adapting.get());
+      if (form == AdaptingForm::half_warp)  // thread is lpc1's alone: the MiddleOut codecs keep the warp form
+        mo_adapting_lanes_kernel<f::kBatchLanes / 2><<<blocks_for(std::uint64_t{f::kBatchLanes / 2} * stream_count), kBlock, 0, stream>>>(
+            streams.get(), stream_count, codes.get(), diffs.get(), level_planes, plan.samples, weights.get(), network_on_device,
+            folded_adapting.get());
+      else
+        mo_adapting_lanes_kernel<f::kBatchLanes><<<blocks_for(std::uint64_t{f::kBatchLanes} * stream_count), kBlock, 0, stream>>>(
+            streams.get(), stream_count, codes.get(), diffs.get(), level_planes, plan.samples, weights.get(), network_on_device,
+            folded_adapting.get());
       SPIKEY_CUDA_CHECK_LAUNCH(stream);
       fold_kernel<<<sequential_blocks_for(2ull * stream_count), kSequentialBlock, 0, stream>>>(
           streams.get(), stream_count, codes.get(), weights.get(), network_on_device, scratch.get(), scratch_offset.get(), folded_fixed.get(),

@@ -1,5 +1,7 @@
 #include "spikey/host/batch_encoder.hpp"
 
+#include <cstdlib>
+#include <cstring>
 #include <numeric>
 #include <stdexcept>
 
@@ -276,7 +278,7 @@ struct Predicted {
   std::vector<std::uint32_t> folded_fixed, folded_adapting;
 };
 
-Predicted run_prediction_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads, LpcAdaptingForm form) {
+Predicted run_prediction_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads, AdaptingForm form) {
   auto& streams = plan.streams;
   Predicted predicted;
   auto& codes = predicted.codes;
@@ -310,8 +312,12 @@ Predicted run_prediction_on_cpu(BatchPlan& plan, std::span<const std::int16_t> s
       s.folded_sum[0] = f::batch_fixed_sum(s, folded_fixed.data());
       if (s.lms_step == 0)
         s.folded_sum[1] = 0;
-      else if (form == LpcAdaptingForm::lanes)
-        s.folded_sum[1] = f::batch_lpc_adapting_in_lanes(s, streams.data(), codes.data(), diffs.data(), plan.weights.data(), folded_adapting.data());
+      else if (form == AdaptingForm::warp)
+        s.folded_sum[1] =
+            f::batch_lpc_adapting_in_lanes<f::kBatchLanes>(s, streams.data(), codes.data(), diffs.data(), plan.weights.data(), folded_adapting.data());
+      else if (form == AdaptingForm::half_warp)
+        s.folded_sum[1] = f::batch_lpc_adapting_in_lanes<f::kBatchLanes / 2>(s, streams.data(), codes.data(), diffs.data(), plan.weights.data(),
+                                                                             folded_adapting.data());
       else
         s.folded_sum[1] = f::batch_lpc_adapting_stream(s, streams.data(), codes.data(), diffs.data(), plan.weights.data(), folded_adapting.data());
       s.adapt = f::batch_choose_adapt(s);
@@ -330,7 +336,7 @@ Predicted run_prediction_on_cpu(BatchPlan& plan, std::span<const std::int16_t> s
     parallel_for(streams.size(), threads, [&](std::size_t i) {
       f::BatchStream& s = streams[i];
       const bool in_parts = f::batch_mo_in_parts(s, network);
-      std::vector<std::int32_t> scratch(in_parts ? 0 : f::batch_scratch_size(s));  // a GRU stream's buffers
+      std::vector<std::int32_t> scratch(in_parts && form != AdaptingForm::thread ? 0 : f::batch_scratch_size(s));  // the sequential buffers
       if (in_parts) {
         for (std::uint32_t t = 0; t < s.n; ++t)
           f::batch_mo_fixed_residual(s, streams.data(), t, codes.data(), diffs.data(), planes.data(), plan.samples, plan.weights.data(), network,
@@ -342,10 +348,13 @@ Predicted run_prediction_on_cpu(BatchPlan& plan, std::span<const std::int16_t> s
       }
       if (s.lms_step == 0)
         s.folded_sum[1] = 0;
-      else if (in_parts)
-        s.folded_sum[1] = f::batch_mo_adapting_in_lanes(s, streams.data(), codes.data(), diffs.data(), planes.data(), plan.samples, plan.weights.data(),
-                                                        network, folded_adapting.data());
-      else
+      else if (in_parts && form == AdaptingForm::warp)
+        s.folded_sum[1] = f::batch_mo_adapting_in_lanes<f::kBatchLanes>(s, streams.data(), codes.data(), diffs.data(), planes.data(), plan.samples,
+                                                                        plan.weights.data(), network, folded_adapting.data());
+      else if (in_parts && form == AdaptingForm::half_warp)
+        s.folded_sum[1] = f::batch_mo_adapting_in_lanes<f::kBatchLanes / 2>(s, streams.data(), codes.data(), diffs.data(), planes.data(),
+                                                                            plan.samples, plan.weights.data(), network, folded_adapting.data());
+      else  // a GRU stream, or the thread form: the sequential reference
         s.folded_sum[1] =
             f::batch_predict_stream(s, 1, streams.data(), codes.data(), plan.weights.data(), network, scratch.data(), folded_adapting.data());
       s.adapt = f::batch_choose_adapt(s);
@@ -357,7 +366,7 @@ Predicted run_prediction_on_cpu(BatchPlan& plan, std::span<const std::int16_t> s
 }  // namespace
 
 void predict_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads) {
-  run_prediction_on_cpu(plan, samples, threads, LpcAdaptingForm::lanes);
+  run_prediction_on_cpu(plan, samples, threads, AdaptingForm::warp);
 }
 
 void block_sums_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads, BlockSums& sums) {
@@ -377,7 +386,7 @@ void block_sums_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, u
 
 void count_context_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads, ContextCounts& counts) {
   if (counts.counted.size() != plan.streams.size()) throw std::invalid_argument("context counts: one mark per stream expected");
-  const Predicted predicted = run_prediction_on_cpu(plan, samples, threads, LpcAdaptingForm::lanes);
+  const Predicted predicted = run_prediction_on_cpu(plan, samples, threads, AdaptingForm::warp);
   // Each stream's counts into one of a few partial histograms (integer counts: any split adds up
   // to the same totals).
   const std::size_t parts = std::max<std::size_t>(1, std::min<std::size_t>(threads, plan.streams.size()));
@@ -409,7 +418,24 @@ void count_context_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples
   }
 }
 
-std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads, LpcAdaptingForm form) {
+AdaptingForm adapting_form_from_environment() {
+  const char* form = std::getenv("SPIKEY_GPU_ADAPT");
+  if (form == nullptr || *form == '\0') return AdaptingForm::warp;
+  for (const auto known : {AdaptingForm::warp, AdaptingForm::half_warp, AdaptingForm::thread})
+    if (std::strcmp(form, adapting_form_name(known)) == 0) return known;
+  throw std::invalid_argument(std::string("SPIKEY_GPU_ADAPT=") + form + ": expected warp, half_warp or thread");
+}
+
+const char* adapting_form_name(AdaptingForm form) {
+  switch (form) {
+    case AdaptingForm::warp: return "warp";
+    case AdaptingForm::half_warp: return "half_warp";
+    case AdaptingForm::thread: return "thread";
+  }
+  return "warp";
+}
+
+std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads, AdaptingForm form) {
   auto& streams = plan.streams;
   auto& partitions = plan.partitions;
   Predicted predicted = run_prediction_on_cpu(plan, samples, threads, form);

@@ -62,11 +62,16 @@ std::vector<std::int16_t> gather_batch(const Recording& recording, const format:
 // per-partition results and returns the packed words of all streams (mt: bytes in words).
 // Throws if a value map is not exact.
 using BatchExecutor = std::function<std::vector<std::uint32_t>(BatchPlan& plan, std::span<const std::int16_t> samples)>;
-// lpc1's adapting variant (golomb_batch.hpp stage 2c): in the warp form (taps across 32 lanes,
-// the GPU's default) or a stream per thread; both give the same bytes.
-enum class LpcAdaptingForm { lanes, thread };
+// The adapting variants (golomb_batch.hpp stage 2c) in the GPU's forms: a stream's taps across
+// a warp's 32 lanes (the default), across half a warp's 16, or a stream per thread (the
+// sequential reference); every form gives the same bytes.
+enum class AdaptingForm { warp, half_warp, thread };
+// SPIKEY_GPU_ADAPT (warp, half_warp or thread; unset: warp), for the executors and gpu_bench.
+// Throws on any other value.
+AdaptingForm adapting_form_from_environment();
+const char* adapting_form_name(AdaptingForm form);
 std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads,
-                                            LpcAdaptingForm form = LpcAdaptingForm::lanes);
+                                            AdaptingForm form = AdaptingForm::warp);
 
 // Stages 1-3 only (value maps, both predictions, the adapt flag): fills every stream's
 // folded_sum and adapt, codes nothing (a BatchPredictor).

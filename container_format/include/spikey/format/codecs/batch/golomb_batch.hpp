@@ -204,21 +204,28 @@ SPIKEY_HD void batch_clamped_difference(const BatchStream& s, std::uint32_t t, c
 // Where an input of the prediction comes from: in[t + offset] when lo <= t + offset < hi, else 0.
 // Every input of lpc1 and the MiddleOut codecs is such a window on one int16 array (the batch's
 // differences, or a wavelet plane), so a stream's taps are resolved once and each step is then
-// a bounds check and a load, with nothing to look up first.
+// one unsigned compare and a load, with nothing to look up first: held as the window's start,
+// its length and the shift from t to an index in it (t + offset - lo wraps to at least 2^31
+// below the window, and a stream's n is far below that).
 struct BatchTap {
-  const std::int16_t* in = nullptr;
-  std::int64_t offset = 0;
-  std::int64_t lo = 1, hi = 0;  // lo >= hi: the input is always 0 (an unused tap, an absent source)
+  const std::int16_t* in = nullptr;  // in[lo]
+  std::uint32_t shift = 0;           // offset - lo, modulo 2^32
+  std::uint32_t span = 0;            // hi - lo; 0: the input is always 0 (an unused tap, an absent source)
 
   SPIKEY_HD std::int32_t at(std::uint32_t t) const {
-    const std::int64_t a = std::int64_t{t} + offset;
-    return a >= lo && a < hi ? in[a] : 0;
+    const std::uint32_t i = t + shift;
+    return i < span ? in[i] : 0;
   }
 };
 
+SPIKEY_HD BatchTap batch_tap(const std::int16_t* in, std::int64_t offset, std::int64_t lo, std::int64_t hi) {
+  if (lo >= hi) return BatchTap{};
+  return BatchTap{in + lo, static_cast<std::uint32_t>(offset - lo), static_cast<std::uint32_t>(hi - lo)};
+}
+
 // c of a stream's channel at t + offset, inside 1 .. n-1 (its clamped differences, stage 2a).
 SPIKEY_HD BatchTap batch_difference_tap(const BatchStream& stream, const std::int16_t* diffs, std::int64_t offset) {
-  return BatchTap{diffs + stream.sample_offset, offset, 1, std::int64_t{stream.n}};
+  return batch_tap(diffs + stream.sample_offset, offset, 1, std::int64_t{stream.n});
 }
 
 // Tap i (< model.taps()) of lpc1 at time t >= 1: c[t-N .. t-1] (0 before t = 1), then the
@@ -235,33 +242,55 @@ SPIKEY_HD std::int32_t batch_lpc_input(const LpcModel& model, const BatchStream&
   return batch_lpc_tap(model, s, streams, diffs, i).at(t);
 }
 
-// The adapting variant with the taps spread over the 32 lanes of a warp (stage 2c, the GPU's
-// warp-per-stream form): lane l holds taps l and l + 32 (kMaxLpcTaps <= 64), the accumulator is
-// the sum of the lanes' partial sums (exact in int32, so in any order: the same acc as
+// The adapting variant with a stream's taps spread over `Lanes` lanes (stage 2c, the GPU's
+// lane forms): a whole warp per stream (32 lanes) or half a warp (16 lanes, two streams a warp).
+// Lane l holds taps l, l + Lanes, l + 2 Lanes, ... (kBatchTapsPerLane of them); the accumulator
+// is the sum of the lanes' partial sums (exact in int32, so in any order: the same acc as
 // lpc_accumulate), and every lane then derives the same prediction and sign and adapts its own
 // weights. The CPU executor runs the lanes in a loop; the GPU sums them with __reduce_add_sync.
-static_assert(kMaxLpcTaps <= 2 * kBatchLanes, "two taps per lane");
+inline constexpr int kMaxBatchTaps = kMaxLpcTaps > kMaxMoTaps ? kMaxLpcTaps : kMaxMoTaps;
+template <int Lanes>
+inline constexpr int kBatchTapsPerLane = (kMaxBatchTaps + Lanes - 1) / Lanes;
+
+template <int Lanes>
 struct BatchLane {
-  std::int32_t weight[2] = {0, 0};
-  std::int32_t input[2] = {0, 0};
-  BatchTap tap[2];
+  static_assert(Lanes == kBatchLanes || Lanes == kBatchLanes / 2, "a warp or half a warp per stream");
+  static constexpr int kTaps = kBatchTapsPerLane<Lanes>;
+  std::int32_t weight[kTaps] = {};
+  std::int32_t input[kTaps] = {};
+  BatchTap tap[kTaps];
 };
 
-// The lane's inputs at time t (each lane holds taps lane and lane + 32).
-SPIKEY_HD void batch_lane_inputs(const BatchLane& l, std::uint32_t t, std::int32_t* input) {
-  for (int k = 0; k < 2; ++k) input[k] = l.tap[k].at(t);
+// The lane's inputs at time t.
+template <int Lanes>
+SPIKEY_HD void batch_lane_inputs(const BatchLane<Lanes>& l, std::uint32_t t, std::int32_t* input) {
+  for (int k = 0; k < BatchLane<Lanes>::kTaps; ++k) input[k] = l.tap[k].at(t);
 }
 
 // The lane's share of the accumulator from its current inputs (exact in int32).
-SPIKEY_HD std::int32_t batch_lane_partial(const BatchLane& l) { return l.weight[0] * l.input[0] + l.weight[1] * l.input[1]; }
+template <int Lanes>
+SPIKEY_HD std::int32_t batch_lane_partial(const BatchLane<Lanes>& l) {
+  std::int32_t sum = 0;
+  for (int k = 0; k < BatchLane<Lanes>::kTaps; ++k) sum += l.weight[k] * l.input[k];
+  return sum;
+}
 
-SPIKEY_HD void batch_lpc_lane_start(const LpcModel& model, const BatchStream& s, const BatchStream* streams, const std::int16_t* diffs,
-                                    const std::int32_t* weight_table, int lane, BatchLane& l) {
-  for (int k = 0; k < 2; ++k) {
-    const int i = lane + k * kBatchLanes;
-    l.weight[k] = i < model.taps() ? weight_table[s.weights_offset + static_cast<std::uint32_t>(i)] : 0;
-    l.tap[k] = i < model.taps() ? batch_lpc_tap(model, s, streams, diffs, i) : BatchTap{};
+// The lane's weights and taps: tap_of(i) for each of its tap indices below `taps`.
+template <int Lanes, class TapOf>
+SPIKEY_HD void batch_lane_start(int taps, std::uint32_t weights_offset, const std::int32_t* weight_table, int lane, TapOf tap_of,
+                                BatchLane<Lanes>& l) {
+  for (int k = 0; k < BatchLane<Lanes>::kTaps; ++k) {
+    const int i = lane + k * Lanes;
+    l.weight[k] = i < taps ? weight_table[weights_offset + static_cast<std::uint32_t>(i)] : 0;
+    l.tap[k] = i < taps ? tap_of(i) : BatchTap{};
   }
+}
+
+template <int Lanes>
+SPIKEY_HD void batch_lpc_lane_start(const LpcModel& model, const BatchStream& s, const BatchStream* streams, const std::int16_t* diffs,
+                                    const std::int32_t* weight_table, int lane, BatchLane<Lanes>& l) {
+  batch_lane_start<Lanes>(model.taps(), s.weights_offset, weight_table, lane,
+                          [&](int i) { return batch_lpc_tap(model, s, streams, diffs, i); }, l);
 }
 
 // From the whole accumulator: the folded residual of time t (every lane computes the same) and
@@ -282,40 +311,39 @@ SPIKEY_HD std::uint32_t batch_lpc_fold(const LpcModel& model, const BatchStream&
   return batch_lpc_fold(model, batch_code_delta(s, t, codes), acc, e);
 }
 
-// The sign-sign update (lms_update, mo_lms_update) on the lane's taps of `taps`.
-SPIKEY_HD void batch_lane_update(std::int32_t lms_step, int taps, int lane, std::int32_t e, BatchLane& l) {
+// The sign-sign update (lms_update, mo_lms_update) on the lane's taps. A slot beyond the
+// stream's taps holds weight 0 and input 0, so it stays 0 without a check.
+template <int Lanes>
+SPIKEY_HD void batch_lane_update(std::int32_t lms_step, std::int32_t e, BatchLane<Lanes>& l) {
   const std::int32_t step = lms_step * sign_of(e);
-  for (int k = 0; k < 2; ++k) {
-    if (step == 0 || lane + k * kBatchLanes >= taps) continue;
+  if (step == 0) return;
+  for (int k = 0; k < BatchLane<Lanes>::kTaps; ++k) {
     const std::int32_t w = l.weight[k] + step * sign_of(l.input[k]);
     l.weight[k] = w > kMaxLpcWeight ? kMaxLpcWeight : (w < -kMaxLpcWeight ? -kMaxLpcWeight : w);
   }
 }
 
-SPIKEY_HD void batch_lpc_lane_update(const LpcModel& model, int lane, std::int32_t e, BatchLane& l) {
-  batch_lane_update(model.lms_step, model.taps(), lane, e, l);
-}
-
-// Stage 2c in the warp form, its lanes run one after another (the CPU's reference of the GPU's
-// warp-per-stream kernel); returns the sum, as batch_lpc_adapting_stream.
+// Stage 2c in a lane form, its lanes run one after another (the CPU's reference of the GPU's
+// kernels); returns the sum, as batch_lpc_adapting_stream.
+template <int Lanes>
 SPIKEY_HD std::uint64_t batch_lpc_adapting_in_lanes(const BatchStream& s, const BatchStream* streams, const std::int32_t* codes,
                                                     const std::int16_t* diffs, const std::int32_t* weight_table, std::uint32_t* folded) {
   const LpcModel model = batch_model(s, true);
-  BatchLane lanes[kBatchLanes];
-  for (int lane = 0; lane < kBatchLanes; ++lane) {
+  BatchLane<Lanes> lanes[Lanes];
+  for (int lane = 0; lane < Lanes; ++lane) {
     batch_lpc_lane_start(model, s, streams, diffs, weight_table, lane, lanes[lane]);
     batch_lane_inputs(lanes[lane], 1, lanes[lane].input);
   }
   std::uint64_t sum = 0;
   for (std::uint32_t t = 1; t < s.n; ++t) {
     std::int32_t acc = 0;
-    for (int lane = 0; lane < kBatchLanes; ++lane) acc += batch_lane_partial(lanes[lane]);
+    for (int lane = 0; lane < Lanes; ++lane) acc += batch_lane_partial(lanes[lane]);
     std::int32_t e = 0;
     const std::uint32_t out = batch_lpc_fold(model, batch_code_delta(s, t, codes), acc, e);
     folded[s.sample_offset + t - 1] = out;
     sum += out;
-    for (int lane = 0; lane < kBatchLanes; ++lane) {
-      batch_lpc_lane_update(model, lane, e, lanes[lane]);
+    for (int lane = 0; lane < Lanes; ++lane) {
+      batch_lane_update(model.lms_step, e, lanes[lane]);
       batch_lane_inputs(lanes[lane], t + 1, lanes[lane].input);
     }
   }
@@ -402,7 +430,7 @@ SPIKEY_HD BatchTap batch_mo_tap(const MoModel& m, const BatchStream& s, const Ba
   if (i < m.wavelet_taps()) {
     const bool approximation = i == m.levels;
     const std::int16_t* plane = batch_wavelet_plane(const_cast<std::int16_t*>(planes), stride, approximation ? m.levels : i + 1, !approximation);
-    return BatchTap{plane + s.sample_offset, -1, 0, std::int64_t{s.n}};  // the value after sample t-1
+    return batch_tap(plane + s.sample_offset, -1, 0, std::int64_t{s.n});  // the value after sample t-1
   }
   i -= m.wavelet_taps();
   const int k = i / m.source_taps(), j = i % m.source_taps();
@@ -420,17 +448,11 @@ SPIKEY_HD void batch_mo_inputs(const MoModel& m, const BatchStream& s, const Bat
   for (int i = 0; i < m.taps(); ++i) x[i] = batch_mo_input(m, s, streams, t, diffs, planes, stride, i);
 }
 
-// From the linear accumulator at time t: the network's correction (ReLU: from the stream's
-// recent differences and the linear prediction), then the residual, written as the codec
-// stores it (mo: folded at t-1; mt: z at t) unless `folded` is null (a warp's other lanes).
-// Returns stage 3's cost of it; e is the residual.
-SPIKEY_HD std::uint64_t batch_mo_finish(const MoModel& m, const BatchStream& s, std::uint32_t t, std::int32_t delta, const std::int16_t* diffs,
-                                        std::int32_t acc, std::int32_t& e, std::uint32_t* folded) {
-  if (m.uses_network()) {
-    std::int32_t recent[kNetHistory];
-    for (int k = 0; k < kNetHistory; ++k) recent[k] = batch_difference_tap(s, diffs, k - kNetHistory).at(t);
-    acc += mo_network_correction(*m.network, m.net_input_gain, m.net_output_gain, recent, lpc_prediction(acc, m.weight_shift), nullptr);
-  }
+// The residual at time t from the whole accumulator (linear plus the network's correction),
+// written as the codec stores it (mo: folded at t-1; mt: z at t) unless `folded` is null (a
+// lane form's other lanes). Returns stage 3's cost of it; e is the residual.
+SPIKEY_HD std::uint64_t batch_mo_fold(const MoModel& m, const BatchStream& s, std::uint32_t t, std::int32_t delta, std::int32_t acc, std::int32_t& e,
+                                      std::uint32_t* folded) {
   const std::int32_t p = lpc_prediction(acc, m.weight_shift);
   e = delta - p;
   if (s.codec == BatchCodec::kMt) {
@@ -440,6 +462,27 @@ SPIKEY_HD std::uint64_t batch_mo_finish(const MoModel& m, const BatchStream& s, 
   const std::uint32_t out = zigzag_encode(lpc_flip(acc, p, m.weight_shift) ? -e : e);
   if (folded != nullptr) folded[s.sample_offset + t - 1] = out;
   return out;
+}
+
+// The ReLU network's inputs at time t: from the stream's recent differences and the linear
+// prediction of the linear accumulator.
+SPIKEY_HD void batch_mo_net_inputs(const MoModel& m, const BatchStream& s, std::uint32_t t, const std::int16_t* diffs, std::int32_t acc,
+                                   std::int32_t* x) {
+  std::int32_t recent[kNetHistory];
+  for (int k = 0; k < kNetHistory; ++k) recent[k] = batch_difference_tap(s, diffs, k - kNetHistory).at(t);
+  net_inputs(m.net_input_gain, recent, lpc_prediction(acc, m.weight_shift), x);
+}
+
+// From the linear accumulator at time t: the ReLU network's correction (a stream in parts has
+// no GRU), then batch_mo_fold.
+SPIKEY_HD std::uint64_t batch_mo_finish(const MoModel& m, const BatchStream& s, std::uint32_t t, std::int32_t delta, const std::int16_t* diffs,
+                                        std::int32_t acc, std::int32_t& e, std::uint32_t* folded) {
+  if (m.uses_network()) {
+    std::int32_t x[kNetInputs];
+    batch_mo_net_inputs(m, s, t, diffs, acc, x);
+    acc += net_correction(mo_relu_output(*m.network, x), m.net_output_gain);
+  }
+  return batch_mo_fold(m, s, t, delta, acc, e, folded);
 }
 
 // Stage 2b at t: mo_fold_residuals' step with the stored weights (mt: the signed residual z[t]
@@ -460,38 +503,77 @@ SPIKEY_HD void batch_mo_fixed_residual(const BatchStream& s, const BatchStream* 
   batch_mo_finish(m, s, t, batch_code_delta(s, t, codes), diffs, acc, e, folded);
 }
 
-// The adapting variant of a stream whose network has no state, in the warp form (as lpc1's:
-// lane l holds taps l and l + 32 of at most kMaxMoTaps = 41, the linear accumulator is the sum
-// of the lanes' partial sums, every lane derives the same residual and adapts its own taps).
-static_assert(kMaxMoTaps <= 2 * kBatchLanes, "two taps per lane");
+// The adapting variant of a stream whose network has no state, in a lane form (as lpc1's: the
+// linear accumulator is the sum of the lanes' partial sums, every lane derives the same residual
+// and adapts its own taps). The ReLU network is spread over the same lanes: lane l holds hidden
+// units l, l + Lanes (kMaxNetHidden = 32), and o is b2 plus the sum of the lanes' terms.
+template <int Lanes>
 SPIKEY_HD void batch_mo_lane_start(const MoModel& m, const BatchStream& s, const BatchStream* streams, const std::int16_t* diffs,
-                                   const std::int16_t* planes, std::uint64_t stride, const std::int32_t* weight_table, int lane, BatchLane& l) {
-  for (int k = 0; k < 2; ++k) {
-    const int i = lane + k * kBatchLanes;
-    l.weight[k] = i < m.taps() ? weight_table[s.weights_offset + static_cast<std::uint32_t>(i)] : 0;
-    l.tap[k] = i < m.taps() ? batch_mo_tap(m, s, streams, diffs, planes, stride, i) : BatchTap{};
+                                   const std::int16_t* planes, std::uint64_t stride, const std::int32_t* weight_table, int lane, BatchLane<Lanes>& l) {
+  batch_lane_start<Lanes>(m.taps(), s.weights_offset, weight_table, lane,
+                          [&](int i) { return batch_mo_tap(m, s, streams, diffs, planes, stride, i); }, l);
+}
+
+template <int Lanes>
+struct BatchNetLane {
+  static constexpr int kUnits = (kMaxNetHidden + Lanes - 1) / Lanes;
+  // A unit beyond the network's holds zeros: its term is 0.
+  std::int32_t w1[kUnits][kNetInputs] = {};
+  std::int32_t b1[kUnits] = {};
+  std::int32_t w2[kUnits] = {};
+  int units = 0;  // the first `units` are the network's
+};
+
+template <int Lanes>
+SPIKEY_HD void batch_net_lane_start(const MoNetwork& net, int lane, BatchNetLane<Lanes>& u) {
+  for (int k = 0; k < BatchNetLane<Lanes>::kUnits; ++k) {
+    const int j = lane + k * Lanes;
+    if (j >= net.hidden) continue;
+    for (int i = 0; i < kNetInputs; ++i) u.w1[k][i] = net.w1[j][i];
+    u.b1[k] = net.b1[j];
+    u.w2[k] = net.w2[j];
+    u.units = k + 1;
   }
 }
 
-// The CPU's reference of the warp form (lanes in a loop); returns stage 3's sum.
+// The lane's share of o - b2.
+template <int Lanes>
+SPIKEY_HD std::int32_t batch_net_lane_partial(const BatchNetLane<Lanes>& u, const std::int32_t* x) {
+  std::int32_t sum = 0;
+  for (int k = 0; k < BatchNetLane<Lanes>::kUnits; ++k)
+    if (k < u.units) sum += net_unit_term(u.w1[k], u.b1[k], u.w2[k], x);
+  return sum;
+}
+
+// The CPU's reference of the lane forms (lanes in a loop); returns stage 3's sum.
+template <int Lanes>
 SPIKEY_HD std::uint64_t batch_mo_adapting_in_lanes(const BatchStream& s, const BatchStream* streams, const std::int32_t* codes, const std::int16_t* diffs,
                                                    const std::int16_t* planes, std::uint64_t stride, const std::int32_t* weight_table,
                                                    const MoNetwork* network, std::uint32_t* folded) {
   const MoModel m = batch_mo_model(s, true, network);
-  BatchLane lanes[kBatchLanes];
-  for (int lane = 0; lane < kBatchLanes; ++lane) {
+  BatchLane<Lanes> lanes[Lanes];
+  BatchNetLane<Lanes> units[Lanes];
+  for (int lane = 0; lane < Lanes; ++lane) {
     batch_mo_lane_start(m, s, streams, diffs, planes, stride, weight_table, lane, lanes[lane]);
     batch_lane_inputs(lanes[lane], 1, lanes[lane].input);
+    if (m.uses_network()) batch_net_lane_start(*m.network, lane, units[lane]);
   }
   if (s.codec == BatchCodec::kMt) folded[s.sample_offset] = 0;  // z[0]
   std::uint64_t sum = 0;
   for (std::uint32_t t = 1; t < s.n; ++t) {
     std::int32_t acc = 0;
-    for (int lane = 0; lane < kBatchLanes; ++lane) acc += batch_lane_partial(lanes[lane]);
+    for (int lane = 0; lane < Lanes; ++lane) acc += batch_lane_partial(lanes[lane]);
+    if (m.uses_network()) {
+      std::int32_t x[kNetInputs];
+      batch_mo_net_inputs(m, s, t, diffs, acc, x);
+      std::int32_t o = m.network->b2;
+      for (int lane = 0; lane < Lanes; ++lane) o += batch_net_lane_partial(units[lane], x);
+      acc += net_correction(o, m.net_output_gain);
+    }
     std::int32_t e = 0;
-    sum += batch_mo_finish(m, s, t, batch_code_delta(s, t, codes), diffs, acc, e, folded);
-    for (int lane = 0; lane < kBatchLanes; ++lane) {
-      batch_lane_update(m.lms_step, m.taps(), lane, e, lanes[lane]);
+    sum += batch_mo_fold(m, s, t, batch_code_delta(s, t, codes), acc, e, folded);
+    for (int lane = 0; lane < Lanes; ++lane) {
+      batch_lane_update(m.lms_step, e, lanes[lane]);
       batch_lane_inputs(lanes[lane], t + 1, lanes[lane].input);
     }
   }

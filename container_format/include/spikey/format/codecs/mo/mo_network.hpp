@@ -159,18 +159,36 @@ SPIKEY_HD std::int32_t net_correction(std::int32_t o, std::int32_t output_gain) 
   return net_clamp(y * output_gain, kMaxNetCorrection);
 }
 
-// The network's raw output o at one time step. `recent` points at c[t-8] (8 values).
+// The inputs x of either projector: `recent` points at c[t-8] (8 values).
+SPIKEY_HD std::int32_t net_prediction_input(std::int32_t linear_prediction, std::int32_t input_gain) {
+  return net_input(net_clamp(linear_prediction, kNetPredictionClamp), input_gain);
+}
+
+SPIKEY_HD void net_inputs(std::int32_t input_gain, const std::int32_t* recent, std::int32_t linear_prediction, std::int32_t* x) {
+  for (int i = 0; i < kNetHistory; ++i) x[i] = net_input(recent[i], input_gain);
+  x[kNetHistory] = net_prediction_input(linear_prediction, input_gain);
+}
+
+// W2_j h_j, hidden unit j's term of o, from its weights W1_j, b1_j and W2_j.
+SPIKEY_HD std::int32_t net_unit_term(const std::int32_t* w1, std::int32_t b1, std::int32_t w2, const std::int32_t* x) {
+  std::int32_t pre = b1;
+  for (int i = 0; i < kNetInputs; ++i) pre += w1[i] * x[i];
+  return w2 * net_hidden(pre);
+}
+
+// The network's raw output o at one time step. `recent` points at c[t-8] (8 values). The terms
+// are integers within the bounds above in any order, so o may also be summed unit by unit in
+// any grouping (the GPU's lane forms: golomb_batch.hpp batch_net_lane_partial).
+SPIKEY_HD std::int32_t mo_relu_output(const MoNetwork& net, const std::int32_t* x) {
+  std::int32_t o = net.b2;
+  for (int j = 0; j < net.hidden; ++j) o += net_unit_term(net.w1[j], net.b1[j], net.w2[j], x);
+  return o;
+}
+
 SPIKEY_HD std::int32_t mo_network_output(const MoNetwork& net, std::int32_t input_gain, const std::int32_t* recent, std::int32_t linear_prediction) {
   std::int32_t x[kNetInputs];
-  for (int i = 0; i < kNetHistory; ++i) x[i] = net_input(recent[i], input_gain);
-  x[kNetHistory] = net_input(net_clamp(linear_prediction, kNetPredictionClamp), input_gain);
-  std::int32_t o = net.b2;
-  for (int j = 0; j < net.hidden; ++j) {
-    std::int32_t pre = net.b1[j];
-    for (int i = 0; i < kNetInputs; ++i) pre += net.w1[j][i] * x[i];
-    o += net.w2[j] * net_hidden(pre);
-  }
-  return o;
+  net_inputs(input_gain, recent, linear_prediction, x);
+  return mo_relu_output(net, x);
 }
 
 // A GRU gate's table lookup: the pre-activation (1.0 = 2^16) in 1/32 steps, clamped to [-8, 8).
@@ -190,8 +208,7 @@ SPIKEY_HD int gru_table_index(std::int32_t pre) {
 SPIKEY_HD std::int32_t mo_gru_output(const MoNetwork& net, std::int32_t input_gain, const std::int32_t* recent, std::int32_t linear_prediction,
                                      std::int32_t* state) {
   std::int32_t x[kNetInputs];
-  for (int i = 0; i < kNetHistory; ++i) x[i] = net_input(recent[i], input_gain);
-  x[kNetHistory] = net_input(net_clamp(linear_prediction, kNetPredictionClamp), input_gain);
+  net_inputs(input_gain, recent, linear_prediction, x);
   const int hidden = net.hidden;
   std::int32_t z[kMaxGruHidden], rh[kMaxGruHidden];
   for (int k = 0; k < hidden; ++k) {
