@@ -121,6 +121,14 @@ TEST(GpuEncoder, ParityForTheMiddleOutCodecs) {
   gru.mo_training.network_projector = "gru";
   gru.mo_training.gru_hidden = 6;
   expect_gpu_parity({cinpla}, gru, {32u, 30000.0});  // mo3
+  // 20 hidden units: in the half-warp form some lanes hold a second unit, the others one.
+  auto wider = options;
+  wider.mo_training.network_hidden = 20;
+  for (const char* form : {"warp", "half_warp"}) {
+    ::setenv("SPIKEY_GPU_ADAPT", form, 1);
+    expect_gpu_parity({cinpla}, wider, {32u, 30000.0});
+  }
+  ::unsetenv("SPIKEY_GPU_ADAPT");
   options.mo_training.network_hidden = 0;
   options.mo_training.wavelet_min_saving = 0;
   expect_gpu_parity({cinpla}, options, {32u, 30000.0});
