@@ -125,6 +125,32 @@ TEST(Golomb, ChosenIndexIsNoWorseThanItsNeighbours) {
   }
 }
 
+// The GPU's warp per partition (choose_index_kernel): 32 lanes' strided sums add up to the
+// partition's bits at every index, and the search from golomb_start_index of the lanes' sum
+// with that cost chooses golomb_index_for_partition's index; partitions shorter and longer than
+// a warp, real residuals with an escape-sized outlier.
+TEST(Golomb, LanesOfAWarpChooseTheSameIndex) {
+  const auto codes = real_codes(kFileA, 0, 20000);
+  std::vector<std::uint32_t> folded;
+  for (std::size_t t = 1; t < codes.size(); ++t) folded.push_back(zigzag_encode(codes[t] - codes[t - 1]));
+  folded[4000] = 0xfffffff0u;  // an escape wherever it lands
+  std::size_t start = 0;
+  for (const int count : {1, 5, 31, 32, 33, 256, 257, 1000, 4096}) {
+    const std::uint32_t* p = folded.data() + start;
+    start += static_cast<std::size_t>(count);
+    const auto lanes_bits = [&](int index) {
+      std::uint64_t bits = 0;
+      for (int lane = 0; lane < 32; ++lane) bits += golomb_partition_bits_strided(p, count, index, lane, 32);
+      return bits;
+    };
+    for (int index = 0; index <= kMaxGolombIndex; ++index) EXPECT_EQ(lanes_bits(index), golomb_partition_bits(p, count, index)) << count;
+    std::uint64_t sum = 0;
+    for (int lane = 0; lane < 32; ++lane)
+      for (int i = lane; i < count; i += 32) sum += p[i];
+    EXPECT_EQ(walk_to_cheapest(golomb_start_index(sum, count), kMaxGolombIndex, lanes_bits), golomb_index_for_partition(p, count)) << count;
+  }
+}
+
 // The source buffer's layout (lpc_predictor.hpp): W zeros, then the clamped differences
 // c_s[t] - c_s[t - 1] for 1 <= t < min(n_source, n + W) at W + t, zeros everywhere else; every
 // entry written, whatever the memory held before.

@@ -217,10 +217,29 @@ __global__ void choose_adapt_kernel(f::BatchStream* streams, std::uint32_t strea
   if (s < stream_count) streams[s].adapt = f::batch_choose_adapt(streams[s]);
 }
 
+// Stage 4 (batch_choose_index) with a warp per partition: golomb_index_for_partition's search,
+// each sum taken across the lanes (golomb_partition_bits_strided, exact), so that a load reads
+// 128 consecutive bytes for the warp instead of one line per thread.
 __global__ void choose_index_kernel(f::BatchPartition* partitions, std::uint32_t partition_count, const f::BatchStream* streams,
                                     const std::uint32_t* folded_fixed, const std::uint32_t* folded_adapting) {
-  const std::uint32_t p = blockIdx.x * blockDim.x + threadIdx.x;
-  if (p < partition_count) f::batch_choose_index(partitions[p], streams[partitions[p].stream], folded_fixed, folded_adapting);
+  const std::uint64_t p = (std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x) / 32;
+  const int lane = static_cast<int>(threadIdx.x % 32);
+  if (p >= partition_count) return;  // whole warps leave together
+  f::BatchPartition& partition = partitions[p];
+  const std::uint32_t* residuals = f::batch_chosen_residuals(streams[partition.stream], folded_fixed, folded_adapting) + partition.start;
+  const int count = static_cast<int>(partition.count);
+  unsigned long long sum = 0;
+  for (int i = lane; i < count; i += 32) sum += residuals[i];
+  for (int d = 16; d > 0; d >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, d);
+  const auto bits = [&](int index) {
+    return std::uint64_t{__reduce_add_sync(0xffffffffu, f::golomb_partition_bits_strided(residuals, count, index, lane, 32))};
+  };
+  const int index = f::walk_to_cheapest(f::golomb_start_index(sum, count), f::kMaxGolombIndex, bits);
+  const std::uint64_t codeword_bits = bits(index);
+  if (lane == 0) {
+    partition.index = static_cast<std::uint32_t>(index);
+    partition.codeword_bits = codeword_bits;
+  }
 }
 
 // The stream layout of either coder (golomb_batch.hpp stage 5, mt_batch.hpp stage 6).
@@ -525,8 +544,8 @@ struct BatchEncoder::Slot {
         SPIKEY_CUDA_CHECK_LAUNCH(stream);
       }
     } else if (partition_count > 0) {
-      choose_index_kernel<<<sequential_blocks_for(partition_count), kSequentialBlock, 0, stream>>>(partitions.get(), partition_count, streams.get(),
-                                                                                                    folded_fixed.get(), folded_adapting.get());
+      choose_index_kernel<<<blocks_for(std::uint64_t{partition_count} * 32), kBlock, 0, stream>>>(partitions.get(), partition_count, streams.get(),
+                                                                                                  folded_fixed.get(), folded_adapting.get());
       SPIKEY_CUDA_CHECK_LAUNCH(stream);
     }
     lay_out_kernel<<<sequential_blocks_for(stream_count), kSequentialBlock, 0, stream>>>(streams.get(), stream_count, partitions.get(),

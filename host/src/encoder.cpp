@@ -534,8 +534,8 @@ CompressReport compress_into(const Recording& recording, const fs::path* output,
   const format::MetadataSection surveyed = survey_recording(recording, options, report.value_map_counts);
   report.phase_seconds.emplace_back("survey", stopwatch.seconds());
 
-  // A given model, a given codec, or the level's codecs: level default races mo1 against level
-  // fast's lpc1 and keeps the smaller archive, so it is never worse than fast.
+  // A given model, a given codec, or the level's codec (level_codecs: one per level); with
+  // several candidates the smallest archive is kept.
   std::vector<std::string> candidates;
   if (!options.model) candidates = options.codec.empty() ? level_codecs(options.level) : std::vector<std::string>{options.codec};
   struct Candidate {

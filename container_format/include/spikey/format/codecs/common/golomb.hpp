@@ -122,32 +122,55 @@ SPIKEY_HD std::uint32_t golomb_decode(BitReader& reader, int index) {
   return base + (1u << (g.k - 1)) + static_cast<std::uint32_t>((rest >> 1) & low_bit_mask64(g.k));
 }
 
-SPIKEY_HD std::uint64_t golomb_partition_bits(const std::uint32_t* folded, int count, int index) {
-  // Branch-free form of golomb_codeword_bits, summed (the encoder's hot loop).
-  const GolombParameter g = golomb_parameter(index);
-  const std::uint32_t short_count = g.half ? (1u << (g.k - 1)) : 0u;
-  const std::uint32_t divisor = golomb_divisor(index);
-  std::uint64_t bits = 0;
-  for (int i = 0; i < count; ++i) {
-    const std::uint32_t u = folded[i];
+// Branch-free form of golomb_codeword_bits (the encoder's hot loop), with the parameter's
+// constants worked out once per partition.
+struct GolombCost {
+  GolombParameter g;
+  std::uint32_t short_count;
+  std::uint32_t divisor;
+  SPIKEY_HD explicit GolombCost(int index)
+      : g(golomb_parameter(index)), short_count(g.half ? (1u << (g.k - 1)) : 0u), divisor(golomb_divisor(index)) {}
+  SPIKEY_HD std::uint32_t bits(std::uint32_t u) const {
     const std::uint32_t q = golomb_quotient(u, g);
     const std::uint32_t long_remainder = g.half && (u - q * divisor) >= short_count ? 1u : 0u;
     const std::uint32_t normal = q + 1u + static_cast<std::uint32_t>(g.k) + long_remainder;
-    bits += q >= static_cast<std::uint32_t>(kRiceEscapeQuotient) ? static_cast<std::uint32_t>(kMaxRiceCodewordBits) : normal;
+    return q >= static_cast<std::uint32_t>(kRiceEscapeQuotient) ? static_cast<std::uint32_t>(kMaxRiceCodewordBits) : normal;
   }
+};
+
+SPIKEY_HD std::uint64_t golomb_partition_bits(const std::uint32_t* folded, int count, int index) {
+  const GolombCost cost(index);
+  std::uint64_t bits = 0;
+  for (int i = 0; i < count; ++i) bits += cost.bits(folded[i]);
   return bits;
 }
 
-// The encoder's choice of index for one partition (count >= 1): start near 2 * log2(mean)
+// The bits of residuals first, first + step, ... of the partition: a GPU warp's lanes take a
+// stride each, and their exact sum is golomb_partition_bits (at most 2^20 residuals of at most
+// kMaxRiceCodewordBits bits: below 2^32).
+SPIKEY_HD std::uint32_t golomb_partition_bits_strided(const std::uint32_t* folded, int count, int index, int first, int step) {
+  const GolombCost cost(index);
+  std::uint32_t bits = 0;
+  for (int i = first; i < count; i += step) bits += cost.bits(folded[i]);
+  return bits;
+}
+
+// Where the encoder's search for a partition's index starts: near 2 * log2(mean), from the sum
+// of its `count` >= 1 residuals.
+SPIKEY_HD int golomb_start_index(std::uint64_t sum, int count) {
+  const std::uint64_t mean = sum / static_cast<std::uint64_t>(count);
+  const int index = mean == 0 ? 0 : 2 * (bit_width32(static_cast<std::uint32_t>(mean > 0xffffffffu ? 0xffffffffu : mean)) - 1);
+  return index > kMaxGolombIndex ? kMaxGolombIndex : index;
+}
+
+// The encoder's choice of index for one partition (count >= 1): start at golomb_start_index
 // and walk down, else up, while the exact partition size strictly decreases. Deterministic,
 // so CPU and GPU encoders choose the same.
 SPIKEY_HD int golomb_index_for_partition(const std::uint32_t* folded, int count) {
   std::uint64_t sum = 0;
   for (int i = 0; i < count; ++i) sum += folded[i];
-  const std::uint64_t mean = sum / static_cast<std::uint64_t>(count);
-  int index = mean == 0 ? 0 : 2 * (bit_width32(static_cast<std::uint32_t>(mean > 0xffffffffu ? 0xffffffffu : mean)) - 1);
-  if (index > kMaxGolombIndex) index = kMaxGolombIndex;
-  return walk_to_cheapest(index, kMaxGolombIndex, [&](int candidate) { return golomb_partition_bits(folded, count, candidate); });
+  return walk_to_cheapest(golomb_start_index(sum, count), kMaxGolombIndex,
+                          [&](int candidate) { return golomb_partition_bits(folded, count, candidate); });
 }
 
 // Partition parameter fields: partition 0 holds the index in 6 bits; partition j > 0 holds
