@@ -50,15 +50,30 @@ __device__ void store_fixed_sum(FixedSumReduce::TempStorage& temp, f::BatchStrea
   __syncthreads();  // temp is reused by the next stream
 }
 
+// A block's stream's fixed-weight inputs (BatchFixedTaps) in shared memory, resolved a tap per
+// thread once instead of at every sample (each resolution reads the stream and its source).
+// Raw storage: a __shared__ variable cannot have a constructor.
+struct SharedFixedTaps {
+  alignas(f::BatchFixedTaps) unsigned char bytes[sizeof(f::BatchFixedTaps)];
+  __device__ f::BatchFixedTaps& get() { return *reinterpret_cast<f::BatchFixedTaps*>(bytes); }
+};
+
 // The fixed-weight residuals of each stream and their sum.
 __global__ void lpc_fixed_kernel(f::BatchStream* streams, std::uint32_t stream_count, const std::int32_t* codes, const std::int16_t* diffs,
                                  const std::int32_t* weights, std::uint32_t* folded_fixed) {
   __shared__ FixedSumReduce::TempStorage temp;
+  __shared__ SharedFixedTaps shared_taps;
+  f::BatchFixedTaps& fixed = shared_taps.get();
   for (std::uint32_t s = blockIdx.x; s < stream_count; s += gridDim.x) {
     f::BatchStream& stream = streams[s];
-    for (std::uint32_t t = 1 + threadIdx.x; t < stream.n; t += blockDim.x)
-      f::batch_lpc_fixed_residual(stream, streams, t, codes, diffs, weights, folded_fixed);
-    store_fixed_sum(temp, stream, folded_fixed);
+    const f::LpcModel model = f::batch_model(stream, false);
+    for (int i = static_cast<int>(threadIdx.x); i < model.taps(); i += static_cast<int>(blockDim.x))
+      f::batch_lpc_fixed_tap(model, stream, streams, diffs, weights, i, fixed);
+    if (threadIdx.x == 0) fixed.count = model.taps();
+    __syncthreads();
+    const f::BatchStream local = stream;  // in registers: the loop's stores cannot alias it
+    for (std::uint32_t t = 1 + threadIdx.x; t < local.n; t += blockDim.x) f::batch_lpc_fixed_residual(local, fixed, t, codes, folded_fixed);
+    store_fixed_sum(temp, stream, folded_fixed);  // its barriers also keep `fixed` until every thread is done with it
   }
 }
 
@@ -126,12 +141,19 @@ __global__ void mo_fixed_kernel(f::BatchStream* streams, std::uint32_t stream_co
                                 const std::int16_t* planes, std::uint64_t stride, const std::int32_t* weights, const f::MoNetwork* network,
                                 std::uint32_t* folded_fixed) {
   __shared__ FixedSumReduce::TempStorage temp;
+  __shared__ SharedFixedTaps shared_taps;
+  f::BatchFixedTaps& fixed = shared_taps.get();
   for (std::uint32_t s = blockIdx.x; s < stream_count; s += gridDim.x) {
     f::BatchStream& stream = streams[s];
     if (!f::batch_mo_in_parts(stream, network)) continue;  // uniform in the block
-    for (std::uint32_t t = threadIdx.x; t < stream.n; t += blockDim.x)
-      f::batch_mo_fixed_residual(stream, streams, t, codes, diffs, planes, stride, weights, network, folded_fixed);
-    store_fixed_sum(temp, stream, folded_fixed);
+    const f::MoModel m = f::batch_mo_model(stream, false, network);
+    for (int i = static_cast<int>(threadIdx.x); i < m.taps(); i += static_cast<int>(blockDim.x))
+      f::batch_mo_fixed_tap(m, stream, streams, diffs, planes, stride, weights, i, fixed);
+    if (threadIdx.x == 0) fixed.count = m.taps();
+    __syncthreads();
+    const f::BatchStream local = stream;  // in registers: the loop's stores cannot alias it
+    for (std::uint32_t t = threadIdx.x; t < local.n; t += blockDim.x) f::batch_mo_fixed_residual(local, fixed, t, codes, diffs, network, folded_fixed);
+    store_fixed_sum(temp, stream, folded_fixed);  // its barriers also keep `fixed` until every thread is done with it
   }
 }
 

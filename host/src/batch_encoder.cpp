@@ -307,8 +307,9 @@ Predicted run_prediction_on_cpu(BatchPlan& plan, std::span<const std::int16_t> s
   if (plan.codec == f::BatchCodec::kLpc) {
     parallel_for(streams.size(), threads, [&](std::size_t i) {
       f::BatchStream& s = streams[i];
-      for (std::uint32_t t = 1; t < s.n; ++t)
-        f::batch_lpc_fixed_residual(s, streams.data(), t, codes.data(), diffs.data(), plan.weights.data(), folded_fixed.data());
+      f::BatchFixedTaps fixed;
+      f::batch_lpc_fixed_taps(s, streams.data(), diffs.data(), plan.weights.data(), fixed);
+      for (std::uint32_t t = 1; t < s.n; ++t) f::batch_lpc_fixed_residual(s, fixed, t, codes.data(), folded_fixed.data());
       s.folded_sum[0] = f::batch_fixed_sum(s, folded_fixed.data());
       if (s.lms_step == 0)
         s.folded_sum[1] = 0;
@@ -338,9 +339,9 @@ Predicted run_prediction_on_cpu(BatchPlan& plan, std::span<const std::int16_t> s
       const bool in_parts = f::batch_mo_in_parts(s, network);
       std::vector<std::int32_t> scratch(in_parts && form != AdaptingForm::thread ? 0 : f::batch_scratch_size(s));  // the sequential buffers
       if (in_parts) {
-        for (std::uint32_t t = 0; t < s.n; ++t)
-          f::batch_mo_fixed_residual(s, streams.data(), t, codes.data(), diffs.data(), planes.data(), plan.samples, plan.weights.data(), network,
-                                     folded_fixed.data());
+        f::BatchFixedTaps fixed;
+        f::batch_mo_fixed_taps(s, streams.data(), diffs.data(), planes.data(), plan.samples, plan.weights.data(), network, fixed);
+        for (std::uint32_t t = 0; t < s.n; ++t) f::batch_mo_fixed_residual(s, fixed, t, codes.data(), diffs.data(), network, folded_fixed.data());
         s.folded_sum[0] = f::batch_fixed_sum(s, folded_fixed.data());
       } else {
         s.folded_sum[0] =

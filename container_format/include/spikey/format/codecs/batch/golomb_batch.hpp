@@ -363,13 +363,41 @@ SPIKEY_HD std::uint32_t batch_lpc_step(const LpcModel& model, const BatchStream&
   return out;
 }
 
-// Stage 2b, at t >= 1 (fixed weights: read in place from the batch weight table).
-SPIKEY_HD void batch_lpc_fixed_residual(const BatchStream& s, const BatchStream* streams, std::uint32_t t, const std::int32_t* codes,
-                                        const std::int16_t* diffs, const std::int32_t* weight_table, std::uint32_t* folded) {
-  std::int32_t weights[kMaxLpcTaps];
+// Stage 2b's inputs of a stream, resolved once: each tap (batch_lpc_tap, batch_mo_tap) and its
+// stored weight, so that the fixed-weight residual at each t is a sum of loads (a GPU block
+// keeps them in shared memory, filled a tap per thread; the CPU executor keeps them per stream).
+// The accumulator is an integer sum within the codecs' int32 bounds, so the same in any order.
+struct BatchFixedTaps {
+  int count = 0;
+  std::int32_t weight[kMaxBatchTaps];
+  BatchTap tap[kMaxBatchTaps];
+};
+
+SPIKEY_HD std::int32_t batch_fixed_accumulator(const BatchFixedTaps& f, std::uint32_t t) {
+  std::int32_t acc = 0;
+  for (int i = 0; i < f.count; ++i) acc += f.weight[i] * f.tap[i].at(t);
+  return acc;
+}
+
+// Tap i (< model.taps()) of a stream's lpc1 fixed variant.
+SPIKEY_HD void batch_lpc_fixed_tap(const LpcModel& model, const BatchStream& s, const BatchStream* streams, const std::int16_t* diffs,
+                                   const std::int32_t* weight_table, int i, BatchFixedTaps& f) {
+  f.weight[i] = weight_table[s.weights_offset + static_cast<std::uint32_t>(i)];
+  f.tap[i] = batch_lpc_tap(model, s, streams, diffs, i);
+}
+
+SPIKEY_HD void batch_lpc_fixed_taps(const BatchStream& s, const BatchStream* streams, const std::int16_t* diffs, const std::int32_t* weight_table,
+                                    BatchFixedTaps& f) {
   const LpcModel model = batch_model(s, false);
-  for (int i = 0; i < model.taps(); ++i) weights[i] = weight_table[s.weights_offset + static_cast<std::uint32_t>(i)];
-  batch_lpc_step(model, s, streams, t, codes, diffs, weights, folded);
+  f.count = model.taps();
+  for (int i = 0; i < f.count; ++i) batch_lpc_fixed_tap(model, s, streams, diffs, weight_table, i, f);
+}
+
+// Stage 2b at t >= 1, from the stream's resolved taps.
+SPIKEY_HD void batch_lpc_fixed_residual(const BatchStream& s, const BatchFixedTaps& f, std::uint32_t t, const std::int32_t* codes,
+                                        std::uint32_t* folded) {
+  std::int32_t e = 0;
+  folded[s.sample_offset + t - 1] = batch_lpc_fold(batch_model(s, false), s, t, codes, batch_fixed_accumulator(f, t), e);
 }
 
 // Stage 2c: the adapting variant of a stream with lms_step != 0; returns its sum.
@@ -443,10 +471,6 @@ SPIKEY_HD std::int32_t batch_mo_input(const MoModel& m, const BatchStream& s, co
   return batch_mo_tap(m, s, streams, diffs, planes, stride, i).at(t);
 }
 
-SPIKEY_HD void batch_mo_inputs(const MoModel& m, const BatchStream& s, const BatchStream* streams, std::uint32_t t, const std::int16_t* diffs,
-                               const std::int16_t* planes, std::uint64_t stride, std::int32_t* x) {
-  for (int i = 0; i < m.taps(); ++i) x[i] = batch_mo_input(m, s, streams, t, diffs, planes, stride, i);
-}
 
 // The residual at time t from the whole accumulator (linear plus the network's correction),
 // written as the codec stores it (mo: folded at t-1; mt: z at t) unless `folded` is null (a
@@ -485,22 +509,30 @@ SPIKEY_HD std::uint64_t batch_mo_finish(const MoModel& m, const BatchStream& s, 
   return batch_mo_fold(m, s, t, delta, acc, e, folded);
 }
 
-// Stage 2b at t: mo_fold_residuals' step with the stored weights (mt: the signed residual z[t]
-// at slot t; t = 0 writes z[0] = 0 and lpc/mo nothing).
-SPIKEY_HD void batch_mo_fixed_residual(const BatchStream& s, const BatchStream* streams, std::uint32_t t, const std::int32_t* codes,
-                                       const std::int16_t* diffs, const std::int16_t* planes, std::uint64_t stride, const std::int32_t* weight_table,
-                                       const MoNetwork* network, std::uint32_t* folded) {
+// Tap i (< m.taps()) of a stream's MiddleOut fixed variant (BatchFixedTaps, above).
+SPIKEY_HD void batch_mo_fixed_tap(const MoModel& m, const BatchStream& s, const BatchStream* streams, const std::int16_t* diffs,
+                                  const std::int16_t* planes, std::uint64_t stride, const std::int32_t* weight_table, int i, BatchFixedTaps& f) {
+  f.weight[i] = weight_table[s.weights_offset + static_cast<std::uint32_t>(i)];
+  f.tap[i] = batch_mo_tap(m, s, streams, diffs, planes, stride, i);
+}
+
+SPIKEY_HD void batch_mo_fixed_taps(const BatchStream& s, const BatchStream* streams, const std::int16_t* diffs, const std::int16_t* planes,
+                                   std::uint64_t stride, const std::int32_t* weight_table, const MoNetwork* network, BatchFixedTaps& f) {
+  const MoModel m = batch_mo_model(s, false, network);
+  f.count = m.taps();
+  for (int i = 0; i < f.count; ++i) batch_mo_fixed_tap(m, s, streams, diffs, planes, stride, weight_table, i, f);
+}
+
+// Stage 2b at t: mo_fold_residuals' step with the stored weights, from the stream's resolved
+// taps (mt: the signed residual z[t] at slot t; t = 0 writes z[0] = 0 and lpc/mo nothing).
+SPIKEY_HD void batch_mo_fixed_residual(const BatchStream& s, const BatchFixedTaps& f, std::uint32_t t, const std::int32_t* codes,
+                                       const std::int16_t* diffs, const MoNetwork* network, std::uint32_t* folded) {
   if (t == 0) {
     if (s.codec == BatchCodec::kMt) folded[s.sample_offset] = 0;
     return;
   }
-  const MoModel m = batch_mo_model(s, false, network);
-  std::int32_t x[kMaxMoTaps];
-  batch_mo_inputs(m, s, streams, t, diffs, planes, stride, x);
-  std::int32_t acc = 0;
-  for (int i = 0; i < m.taps(); ++i) acc += weight_table[s.weights_offset + static_cast<std::uint32_t>(i)] * x[i];
   std::int32_t e = 0;
-  batch_mo_finish(m, s, t, batch_code_delta(s, t, codes), diffs, acc, e, folded);
+  batch_mo_finish(batch_mo_model(s, false, network), s, t, batch_code_delta(s, t, codes), diffs, batch_fixed_accumulator(f, t), e, folded);
 }
 
 // The adapting variant of a stream whose network has no state, in a lane form (as lpc1's: the
