@@ -199,13 +199,14 @@ TEST(BatchPipeline, SameBytesForTheMiddleOutCodecs) {
   EXPECT_TRUE(std::ranges::any_of(with_wavelets.channels, [](const auto& c) { return !c.predictor.wavelet_weights.empty(); }));
   // Level default as users run it: the race of mo against lpc1, both through the batch stages.
   expect_batch_parity({cinpla}, at_level("default", 0.05), raw);
-  // The adapting variant in the GPU's other forms; 20 hidden units give some lanes of a half
-  // warp a second unit and the others one.
-  for (const int hidden : {16, 20}) {
-    options.mo_training.network_hidden = hidden;
-    for (const auto form : {host::AdaptingForm::warp, host::AdaptingForm::half_warp, host::AdaptingForm::thread})
-      EXPECT_EQ(expect_batch_parity({cinpla}, options, raw, 4 << 20, form).codec.name, format::kCodecMo2) << hidden << " units";
-  }
+  // The adapting variant in the GPU's other forms (the warp form is the default above); 20
+  // hidden units give some lanes of a half warp a second unit and the others one. Few runs: each
+  // trains level default twice, minutes under the sanitizers.
+  options.mo_training.network_hidden = 16;
+  for (const auto form : {host::AdaptingForm::half_warp, host::AdaptingForm::thread})
+    EXPECT_EQ(expect_batch_parity({cinpla}, options, raw, 4 << 20, form).codec.name, format::kCodecMo2);
+  options.mo_training.network_hidden = 20;
+  EXPECT_EQ(expect_batch_parity({cinpla}, options, raw, 4 << 20, host::AdaptingForm::half_warp).codec.name, format::kCodecMo2);
 }
 
 // mt1, mt2 and mt3 (level default's table coder): segments of the default size and of a few
@@ -229,8 +230,7 @@ TEST(BatchPipeline, SameBytesForTheTableCoder) {
   plain.mo_training.network_hidden = 0;
   EXPECT_EQ(expect_batch_parity({cinpla}, plain, raw).codec.name, format::kCodecMt1);
   expect_batch_parity({test::samples_dir() / "neuralink"}, at_level("default", 1.0));
-  for (const auto form : {host::AdaptingForm::half_warp, host::AdaptingForm::thread})
-    EXPECT_EQ(expect_batch_parity({cinpla}, options, raw, 4 << 20, form).codec.name, format::kCodecMt2);
+  EXPECT_EQ(expect_batch_parity({cinpla}, options, raw, 4 << 20, host::AdaptingForm::half_warp).codec.name, format::kCodecMt2);
 
   test::TempDir dir;
   test::write_file(dir / "one.wav", test::make_wav(1, 1000, {-7}));
