@@ -244,18 +244,16 @@ SPIKEY_HD std::int32_t batch_lpc_input(const LpcModel& model, const BatchStream&
 
 // The adapting variant with a stream's taps spread over `Lanes` lanes (stage 2c, the GPU's
 // lane forms): a whole warp per stream (32 lanes) or half a warp (16 lanes, two streams a warp).
-// Lane l holds taps l, l + Lanes, l + 2 Lanes, ... (kBatchTapsPerLane of them); the accumulator
+// Lane l holds taps l, l + Lanes, l + 2 Lanes, ... (BatchLane::kTaps of them); the accumulator
 // is the sum of the lanes' partial sums (exact in int32, so in any order: the same acc as
 // lpc_accumulate), and every lane then derives the same prediction and sign and adapts its own
 // weights. The CPU executor runs the lanes in a loop; the GPU sums them with __reduce_add_sync.
 inline constexpr int kMaxBatchTaps = kMaxLpcTaps > kMaxMoTaps ? kMaxLpcTaps : kMaxMoTaps;
-template <int Lanes>
-inline constexpr int kBatchTapsPerLane = (kMaxBatchTaps + Lanes - 1) / Lanes;
 
 template <int Lanes>
 struct BatchLane {
   static_assert(Lanes == kBatchLanes || Lanes == kBatchLanes / 2, "a warp or half a warp per stream");
-  static constexpr int kTaps = kBatchTapsPerLane<Lanes>;
+  static constexpr int kTaps = (kMaxBatchTaps + Lanes - 1) / Lanes;
   std::int32_t weight[kTaps] = {};
   std::int32_t input[kTaps] = {};
   BatchTap tap[kTaps];
