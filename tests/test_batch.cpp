@@ -8,6 +8,7 @@
 #include "spikey/format/codecs/batch/golomb_batch.hpp"
 #include "spikey/host/batch_encoder.hpp"
 #include "spikey/host/encoder.hpp"
+#include "spikey/host/model.hpp"
 #include "spikey/host/recording.hpp"
 #include "test_support.hpp"
 
@@ -33,12 +34,23 @@ host::EncodeOptions at_level(const std::string& level, double chunk_seconds = 1.
   return options;
 }
 
+// The model that compress() trains with `options`. Training runs before any chunk is encoded
+// and never reaches the batch stages, so the parity runs train it once and give it to both
+// encoders (under the sanitizers, training twice per run took most of this file's minutes).
+std::shared_ptr<const host::Model> train_once(const std::vector<fs::path>& inputs, host::EncodeOptions options, host::InputOptions input = {}) {
+  const auto recording = host::Recording::open(inputs, input, [](const std::string&) {});
+  options.threads = 2;
+  const auto surveyed = host::survey_recording(recording, options);
+  return std::make_shared<host::Model>(host::train_model(recording, surveyed, options.codec.empty() ? host::codec_for_level(options.level) : options.codec, options));
+}
+
 // Archive bytes with the chunk-by-chunk encoder and with the CPU batch executor (small
-// batches, so that batch boundaries are crossed), which must be identical. Returns the
-// archive's metadata.
+// batches, so that batch boundaries are crossed), which must be identical; both encode with
+// `options.model`, trained here once when it is not given. Returns the archive's metadata.
 format::Metadata expect_batch_parity(const std::vector<fs::path>& inputs, host::EncodeOptions options = at_level("fast"),
                                 host::InputOptions input = {}, std::uint64_t batch_bytes = 4 << 20,
                                 host::AdaptingForm form = host::AdaptingForm::warp) {
+  if (!options.model) options.model = train_once(inputs, options, input);
   test::TempDir out;
   const auto reference = compress_bytes(inputs, out / "chunkwise.spikey", options, input);
   options.batch_executor = [form](host::BatchPlan& plan, std::span<const std::int16_t> samples) {
@@ -184,10 +196,12 @@ TEST(BatchPipeline, SameBytesForTheMiddleOutCodecs) {
   const host::InputOptions raw{32u, 30000.0};
   auto options = at_level("default", 0.05);
   options.codec = format::kCodecMo1;
-  const auto with_network = expect_batch_parity({cinpla}, options, raw);
+  auto trained = options;
+  trained.model = train_once({cinpla}, options, raw);
+  const auto with_network = expect_batch_parity({cinpla}, trained, raw);
   EXPECT_EQ(with_network.codec.name, format::kCodecMo2);  // the network helps some channels
   EXPECT_TRUE(std::ranges::any_of(with_network.channels, [](const auto& c) { return !c.predictor.sources.empty(); }));
-  EXPECT_EQ(expect_batch_parity({cinpla}, options, raw, 1).codec.name, format::kCodecMo2);  // one chunk per batch
+  EXPECT_EQ(expect_batch_parity({cinpla}, trained, raw, 1).codec.name, format::kCodecMo2);  // one chunk per batch
   auto gru = options;
   gru.mo_training.network_projector = "gru";
   gru.mo_training.gru_hidden = 6;
@@ -200,11 +214,12 @@ TEST(BatchPipeline, SameBytesForTheMiddleOutCodecs) {
   // Level default as users run it: the race of mo against lpc1, both through the batch stages.
   expect_batch_parity({cinpla}, at_level("default", 0.05), raw);
   // The adapting variant in the GPU's other forms (the warp form is the default above); 20
-  // hidden units give some lanes of a half warp a second unit and the others one. Few runs: each
-  // trains level default twice, minutes under the sanitizers.
+  // hidden units give some lanes of a half warp a second unit and the others one.
   options.mo_training.network_hidden = 16;
+  trained = options;
+  trained.model = train_once({cinpla}, options, raw);
   for (const auto form : {host::AdaptingForm::half_warp, host::AdaptingForm::thread})
-    EXPECT_EQ(expect_batch_parity({cinpla}, options, raw, 4 << 20, form).codec.name, format::kCodecMo2);
+    EXPECT_EQ(expect_batch_parity({cinpla}, trained, raw, 4 << 20, form).codec.name, format::kCodecMo2);
   options.mo_training.network_hidden = 20;
   EXPECT_EQ(expect_batch_parity({cinpla}, options, raw, 4 << 20, host::AdaptingForm::half_warp).codec.name, format::kCodecMo2);
 }
@@ -215,11 +230,12 @@ TEST(BatchPipeline, SameBytesForTheMiddleOutCodecs) {
 TEST(BatchPipeline, SameBytesForTheTableCoder) {
   const fs::path cinpla = test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat";
   const host::InputOptions raw{32u, 30000.0};
-  const auto options = at_level("default", 0.05);
+  auto options = at_level("default", 0.05);
+  options.model = train_once({cinpla}, options, raw);
   const auto meta = expect_batch_parity({cinpla}, options, raw);
   EXPECT_EQ(meta.codec.name, format::kCodecMt2);
   EXPECT_TRUE(std::ranges::any_of(meta.channels, [](const auto& c) { return c.predictor.lms_step != 0; })) << "no channel adapts";
-  auto segments = options;
+  auto segments = at_level("default", 0.05);
   segments.partition_size = 333;
   EXPECT_EQ(expect_batch_parity({cinpla}, segments, raw, 1).codec.partition_size, 333u);  // one chunk per batch
   auto gru = segments;

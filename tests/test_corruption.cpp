@@ -13,12 +13,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A small archive of real N1 samples: 2 files x 1500 samples, 0.025 s chunks (3 chunks each).
+// A small archive of real N1 samples: 2 files x 1000 samples, 0.025 s chunks (3 chunks, the
+// last of 24 samples). Every level's codec keeps its network stage (lpc1, mt2, cm2), so every
+// decoding path is damaged; each byte costs up to 255 full decodes, so the archive stays small.
 fs::path make_small_real_archive(const test::TempDir& dir, const std::string& level = "default") {
   const auto wav = test::read_file(test::samples_dir() / "neuralink" / "4fd5d61c-1484-441c-8c3c-b5669d0e2292.wav");
   const auto* samples = reinterpret_cast<const std::int16_t*>(wav.data() + 44);
-  test::write_file(dir / "a.wav", test::make_wav(1, 19531, std::vector<std::int16_t>(samples, samples + 1500)));
-  test::write_file(dir / "b.wav", test::make_wav(1, 19531, std::vector<std::int16_t>(samples + 5000, samples + 6500)));
+  test::write_file(dir / "a.wav", test::make_wav(1, 19531, std::vector<std::int16_t>(samples, samples + 1000)));
+  test::write_file(dir / "b.wav", test::make_wav(1, 19531, std::vector<std::int16_t>(samples + 5000, samples + 6000)));
   const auto rec = host::Recording::open({dir / "a.wav", dir / "b.wav"}, {}, [](const std::string&) {});
   host::EncodeOptions options;
   options.chunk_seconds = 0.025;
@@ -71,7 +73,13 @@ class CorruptionAtLevel : public ::testing::TestWithParam<std::string> {};
 
 TEST(Corruption, IntactArchiveIsAccepted) {
   test::TempDir dir;
-  for (const char* level : {"fast", "default", "max"}) EXPECT_FALSE(rejected(test::read_file(make_small_real_archive(dir, level)))) << level;
+  for (const char* level : {"fast", "default", "max"}) {
+    const fs::path path = make_small_real_archive(dir, level);
+    EXPECT_FALSE(rejected(test::read_file(path))) << level;
+    const format::ArchiveReader reader(path);
+    EXPECT_EQ(reader.metadata().chunk_count(), 3u) << level;
+    if (std::string(level) != "fast") EXPECT_TRUE(reader.metadata().codec.network.has_value()) << level << ": no network stage to damage";
+  }
 }
 
 // Every one of the 255 possible changes of every byte of a level-default archive is detected.
