@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "codecs/mo/mo_chunk_residuals.hpp"
 #include "spikey/format/archive_reader.hpp"
 #include "spikey/host/decoder.hpp"
 #include "spikey/host/encoder.hpp"
@@ -233,6 +234,42 @@ TEST(RoundTrip, SameBytesForAnyThreadCount) {
       const auto bytes = test::read_file(r.archive);
       if (first.empty()) first = bytes;
       EXPECT_TRUE(bytes == first) << "level " << level << ": " << threads << " threads wrote different bytes";
+    }
+  }
+}
+
+// A recording of fewer channels than a lane group holds has its chunks coded together (their
+// channels share the lockstep kernels' lanes, in training and in encoding): every chunk's payload
+// is the one encode_chunk gives that chunk alone, at every level, for one and for three channels.
+TEST(RoundTrip, ChunksCodedTogetherGiveEachChunksOwnPayload) {
+  EXPECT_TRUE(host::codecs::lane_filling_chunk_groups(17, 8, 2).empty());  // a lane group's worth of channels: chunks alone
+  const auto groups = host::codecs::lane_filling_chunk_groups(17, 1, 2);
+  ASSERT_EQ(groups.size(), 3u);  // 8 + 8 + 1
+  EXPECT_EQ(groups[1], (std::pair<std::size_t, std::size_t>{8, 16}));
+  EXPECT_EQ(host::codecs::lane_filling_chunk_groups(6, 3, 2).size(), 3u);  // two chunks of 3 channels each, as many groups as threads allow
+  test::TempDir out;
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(test::samples_dir() / "neuralink")) files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  for (const std::vector<fs::path>& inputs : {std::vector<fs::path>{files[0]}, files}) {
+    const auto recording = host::Recording::open(inputs, {}, ignore_note);
+    for (const char* level : {"fast", "default", "max"}) {
+      SCOPED_TRACE(std::to_string(inputs.size()) + " channel(s), level " + level);
+      host::EncodeOptions options;
+      options.level = level;
+      options.chunk_seconds = 0.3;  // 17 chunks
+      options.threads = 2;
+      options.overwrite = true;
+      host::compress(recording, out / "a.spikey", options);
+      const format::ArchiveReader reader(out / "a.spikey");
+      const format::Metadata& meta = reader.metadata();
+      ASSERT_GE(meta.chunk_count(), 17u);
+      for (std::uint64_t chunk = 0; chunk < meta.chunk_count(); ++chunk) {
+        const auto present = format::channels_in_chunk(meta, meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk));
+        std::vector<std::int16_t> samples;
+        recording.gather(meta.chunk_first_sample(chunk), present, samples);
+        EXPECT_TRUE(reader.read_payload(chunk) == host::encode_chunk(samples, present, meta, 1).payload) << "chunk " << chunk;
+      }
     }
   }
 }

@@ -18,6 +18,7 @@
 #include "spikey/host/batch_encoder.hpp"
 #include "spikey/host/decoder.hpp"
 #include "codecs/encoder_family.hpp"
+#include "codecs/mo/mo_chunk_residuals.hpp"
 #include "codecs/training_common.hpp"
 #include "spikey/host/model.hpp"
 #include "spikey/host/output_file.hpp"
@@ -210,6 +211,33 @@ std::vector<std::uint8_t> encode_payload(std::span<const std::int16_t> samples, 
   return format::assemble_payload(std::span<const std::vector<std::uint8_t>>(streams), samples, present.sample_count);
 }
 
+// Chunks [first, end) of a recording without sync channels, their streams coded together
+// (EncoderFamily::encode_streams_of_chunks: the chunks share the lockstep kernels' lanes): the
+// same payloads as encode_chunk gives each.
+std::vector<EncodedChunk> encode_chunks_together(const Recording& recording, const format::Metadata& meta, std::uint64_t first, std::uint64_t end) {
+  const std::size_t count = end - first;
+  std::vector<std::vector<std::int16_t>> samples(count);
+  std::vector<format::ChunkChannels> present(count);
+  std::vector<std::vector<std::vector<std::int32_t>>> codes(count);
+  std::vector<std::vector<std::vector<std::uint8_t>>> streams(count);
+  std::vector<codecs::EncoderFamily::ChunkStreams> jobs(count);
+  for (std::size_t k = 0; k < count; ++k) {
+    const std::uint64_t chunk = first + k;
+    present[k] = format::channels_in_chunk(meta, meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk));
+    recording.gather(meta.chunk_first_sample(chunk), present[k], samples[k]);
+    codes[k] = chunk_codes(samples[k], present[k], meta, 1);
+    streams[k].resize(present[k].channel.size());
+    jobs[k] = {&codes[k], &present[k], &streams[k]};
+  }
+  codecs::encoder_family(format::codec_row(meta.codec.name)).encode_streams_of_chunks(jobs, meta);
+  std::vector<EncodedChunk> out(count);
+  for (std::size_t k = 0; k < count; ++k) {
+    out[k].payload = format::assemble_payload(std::span<const std::vector<std::uint8_t>>(streams[k]), samples[k], present[k].sample_count);
+    out[k].samples_checksum = format::checksum64({reinterpret_cast<const std::uint8_t*>(samples[k].data()), samples[k].size() * 2});
+  }
+  return out;
+}
+
 }  // namespace
 
 EncodedChunk encode_chunk(std::span<const std::int16_t> samples, const format::ChunkChannels& present, const format::Metadata& meta,
@@ -300,6 +328,14 @@ void encode_in_batches(const Recording& recording, const format::Metadata& meta,
   if (written.valid()) written.get();
 }
 
+// Groups of chunks [first, end) that encode_chunks_together codes at once: for a recording of
+// fewer coded channels than a lane group holds and no sync channels (runs, coded on their own);
+// empty otherwise.
+std::vector<std::pair<std::size_t, std::size_t>> chunks_coded_together(const format::Metadata& meta, unsigned threads) {
+  if (std::any_of(meta.channels.begin(), meta.channels.end(), [](const format::ChannelInfo& c) { return c.sync; })) return {};
+  return codecs::lane_filling_chunk_groups(meta.chunk_count(), meta.channels.size(), threads);
+}
+
 struct WrittenArchive {
   std::uint64_t bytes = 0;
   std::uint64_t batch_chunks = 0;  // chunks the batch executor encoded
@@ -315,6 +351,18 @@ WrittenArchive write_archive(const Recording& recording, const format::MetadataS
   if (options.batch_executor && batch_encodes(meta.codec.name)) {  // the batch stages cover lpc1 and the Golomb-coded mo codecs
     encode_in_batches(recording, meta, options, writer, written.batch_seconds);
     written.batch_chunks = chunk_count;
+  } else if (const auto groups = chunks_coded_together(meta, options.threads); !groups.empty()) {
+    // Few channels: chunks coded together, groups on the threads.
+    ordered_parallel<std::vector<EncodedChunk>>(
+        groups.size(), options.threads, 2 * std::size_t{options.threads},
+        [&](std::size_t g) { return encode_chunks_together(recording, meta, groups[g].first, groups[g].second); },
+        [&](std::size_t g, std::vector<EncodedChunk>& encoded) {
+          for (std::size_t k = 0; k < encoded.size(); ++k) {
+            const std::uint64_t chunk = groups[g].first + k;
+            writer.append_chunk(meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk), encoded[k].payload, encoded[k].samples_checksum);
+            if (options.progress) options.progress("compress", chunk + 1, chunk_count);
+          }
+        });
   } else {
     // Chunks on the threads; when they are too few to keep every thread busy to the end (a short
     // recording of many channels: 4 chunks on 2 threads leave one idle for a chunk), each chunk's

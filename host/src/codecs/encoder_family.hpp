@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "spikey/format/archive.hpp"
@@ -29,6 +30,20 @@ class EncoderFamily {
   // depend on the range it is coded in, so the encoder may split a chunk across its threads.
   virtual void encode_streams(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& coded, const format::Metadata& meta,
                               std::size_t first, std::size_t end, std::vector<std::vector<std::uint8_t>>& streams) const = 0;
+
+  // One chunk's part in encode_streams_of_chunks: all its coded channels.
+  struct ChunkStreams {
+    const std::vector<std::vector<std::int32_t>>* codes = nullptr;
+    const format::ChunkChannels* coded = nullptr;
+    std::vector<std::vector<std::uint8_t>>* streams = nullptr;
+  };
+  // The streams of several chunks' coded channels: the same bytes as encode_streams chunk by
+  // chunk. Families whose prediction runs in lockstep lanes code the chunks together, so that a
+  // recording of fewer channels than lanes fills them with its chunks; this default codes them
+  // one by one.
+  virtual void encode_streams_of_chunks(std::span<const ChunkStreams> chunks, const format::Metadata& meta) const {
+    for (const ChunkStreams& c : chunks) encode_streams(*c.codes, *c.coded, meta, 0, c.coded->channel.size(), *c.streams);
+  }
 };
 
 // The encoder of a codec's family.

@@ -24,22 +24,40 @@ class CmEncoder final : public EncoderFamily {
 
   void encode_streams(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& coded, const format::Metadata& meta,
                       std::size_t first, std::size_t end, std::vector<std::vector<std::uint8_t>>& streams) const override {
-    const format::CmModelTables model(meta.codec);
-    format::CmNormaliserCache cache(static_cast<std::uint32_t>(meta.codec.cm_prior.size()));
-    std::vector<format::CmSymbol> symbols;
-    std::vector<std::uint8_t> scratch_bytes;
+    StreamCoder coder(meta);
     for_each_mo_residuals(codes, coded, meta, first, end, [&](std::size_t i, const std::int32_t* z, bool adapt) {
-      const auto n = static_cast<std::uint32_t>(codes[i].size());
-      const format::CmTables tables = model.for_map(meta.channels[coded.channel[i]].value_map);
-      symbols.resize(format::max_cm_symbols(n));
-      scratch_bytes.resize(format::max_cm_stream_bytes(n));
-      streams[i].resize(format::max_cm_stream_bytes(n));
-      const format::CmCachedNormaliser normaliser{&tables, &cache};
-      const std::uint64_t size =
-          format::encode_cm_stream(tables, normaliser, codes[i].data(), z, n, adapt, symbols.data(), scratch_bytes.data(), streams[i].data());
-      streams[i].resize(size);
+      coder.code(codes[i], meta.channels[coded.channel[i]].value_map, z, adapt, streams[i]);
     });
   }
+
+  void encode_streams_of_chunks(std::span<const ChunkStreams> chunks, const format::Metadata& meta) const override {
+    StreamCoder coder(meta);
+    for_each_mo_residuals(residual_inputs(chunks), meta, [&](std::size_t k, std::size_t i, const std::int32_t* z, bool adapt) {
+      coder.code((*chunks[k].codes)[i], meta.channels[chunks[k].coded->channel[i]].value_map, z, adapt, (*chunks[k].streams)[i]);
+    });
+  }
+
+ private:
+  // A channel's rANS stream from its codes and residuals, with the tables and buffers it reuses.
+  class StreamCoder {
+   public:
+    explicit StreamCoder(const format::Metadata& meta) : model_(meta.codec), cache_(static_cast<std::uint32_t>(meta.codec.cm_prior.size())) {}
+    void code(const std::vector<std::int32_t>& codes, const format::ValueMap& map, const std::int32_t* z, bool adapt, std::vector<std::uint8_t>& stream) {
+      const auto n = static_cast<std::uint32_t>(codes.size());
+      const format::CmTables tables = model_.for_map(map);
+      symbols_.resize(format::max_cm_symbols(n));
+      scratch_bytes_.resize(format::max_cm_stream_bytes(n));
+      stream.resize(format::max_cm_stream_bytes(n));
+      const format::CmCachedNormaliser normaliser{&tables, &cache_};
+      stream.resize(format::encode_cm_stream(tables, normaliser, codes.data(), z, n, adapt, symbols_.data(), scratch_bytes_.data(), stream.data()));
+    }
+
+   private:
+    const format::CmModelTables model_;
+    format::CmNormaliserCache cache_;
+    std::vector<format::CmSymbol> symbols_;
+    std::vector<std::uint8_t> scratch_bytes_;
+  };
 };
 
 }  // namespace

@@ -78,25 +78,48 @@ void for_each_stream(const Recording& recording, const f::Metadata& meta, std::u
   for_each_stream(meta, codes, 0, codes.present.channel.size(), visit);
 }
 
+// The same for every present channel of several chunks predicted together (their channels share
+// lane groups): visit(k, ...) for chunk chunks[k].
+template <class Visit>
+void for_each_stream(const f::Metadata& meta, std::span<const ChunkCodes> chunks, Visit&& visit) {
+  std::vector<codecs::ChunkResidualInputs> inputs;
+  for (const ChunkCodes& chunk : chunks) inputs.push_back({&chunk.codes, &chunk.present, 0, chunk.present.channel.size()});
+  codecs::for_each_mo_residuals(inputs, meta, [&](std::size_t k, std::size_t i, const std::int32_t* z, bool adapt) {
+    const ChunkCodes& chunk = chunks[k];
+    visit(k, chunk.present.channel[i], chunk.codes[i].data(), z, static_cast<std::uint32_t>(chunk.codes[i].size()),
+          meta.channels[chunk.present.channel[i]].value_map, adapt);
+  });
+}
+
+// Training chunks in groups predicted together (a recording of few channels).
+std::vector<std::pair<std::size_t, std::size_t>> joint_chunk_groups(const f::Metadata& meta, std::size_t count, unsigned threads) {
+  std::size_t coded = 0;
+  for (const auto& channel : meta.channels) coded += channel.sync ? 0 : 1;
+  return codecs::lane_filling_chunk_groups(count, coded, threads);
+}
+
+// One stream's codes and residuals into the statistics.
+void count_stream(Statistics& stats, std::uint32_t channel, const std::int32_t* codes, const std::int32_t* residuals, std::uint32_t n, bool adapt) {
+  stats.adapted[channel] |= adapt ? 1 : 0;
+  for (std::uint32_t t = 0; t < n; ++t) {
+    std::size_t bin = 0;
+    if (f::count_code_bin(codes[t], bin)) ++stats.codes[bin];
+  }
+  // The candidate rates' scale chains side by side (independent, so they overlap in the CPU).
+  std::int32_t scale[kRateCount];
+  std::fill(std::begin(scale), std::end(scale), f::kCmScaleStart);
+  for (std::uint32_t t = 1; t < n; ++t) {
+    const std::int32_t z = residuals[t];
+    for (std::size_t r = 0; r < kRateCount; ++r) {
+      ++stats.magnitudes[f::count_magnitude_slot(r, scale[r], z)];
+      scale[r] = f::cm_next_scale(scale[r], z, f::count_scale_rate(r));
+    }
+  }
+}
+
 void gather_chunk_part(const f::Metadata& meta, const ChunkCodes& chunk, std::size_t first, std::size_t end, Statistics& stats) {
   for_each_stream(meta, chunk, first, end, [&](std::uint32_t channel, const std::int32_t* codes, const std::int32_t* residuals, std::uint32_t n,
-                                               const f::ValueMap&, bool adapt) {
-    stats.adapted[channel] |= adapt ? 1 : 0;
-    for (std::uint32_t t = 0; t < n; ++t) {
-      std::size_t bin = 0;
-      if (f::count_code_bin(codes[t], bin)) ++stats.codes[bin];
-    }
-    // The candidate rates' scale chains side by side (independent, so they overlap in the CPU).
-    std::int32_t scale[kRateCount];
-    std::fill(std::begin(scale), std::end(scale), f::kCmScaleStart);
-    for (std::uint32_t t = 1; t < n; ++t) {
-      const std::int32_t z = residuals[t];
-      for (std::size_t r = 0; r < kRateCount; ++r) {
-        ++stats.magnitudes[f::count_magnitude_slot(r, scale[r], z)];
-        scale[r] = f::cm_next_scale(scale[r], z, f::count_scale_rate(r));
-      }
-    }
-  });
+                                               const f::ValueMap&, bool adapt) { count_stream(stats, channel, codes, residuals, n, adapt); });
 }
 
 // ---- shapes ----
@@ -190,9 +213,10 @@ double shape_cost(const f::CmShape& shape, const BucketCounts& buckets, std::vec
   const std::vector<double>& log2_weight = log2_of_weights();
   const ShapeTerms& terms = shape_terms();
   const int h = f::cm_mix_shape(terms.gauss_of(shape.gauss), terms.laplace_of(shape.laplace), shape.weight, table.data());
-  double total = table[0];
-  for (int j = 1; j <= h; ++j) total += 2.0 * table[static_cast<std::size_t>(j)];
-  const double log_total = std::log2(total);
+  // In integers (the double sum it replaces was exact too: every partial sum is below 2^26).
+  std::uint64_t total = table[0];
+  for (int j = 1; j <= h; ++j) total += 2u * std::uint64_t{table[static_cast<std::size_t>(j)]};
+  const double log_total = std::log2(static_cast<double>(total));
   double bits = 0;
   for (const BucketCounts::Bucket& b : buckets.filled) {
     if (b.j <= h) bits += b.count * (log_total - log2_weight[table[static_cast<std::size_t>(b.j)]]);
@@ -387,12 +411,24 @@ void refine_prior(const Recording& recording, f::Metadata& meta, const std::vect
   std::vector<PriorEvidence> per_chunk(chunks.size(), PriorEvidence(period));
   {
     const f::CmModelTables model(meta.codec);
-    parallel_for(chunks.size(), threads, [&](std::size_t i) {
-      for_each_stream(recording, meta, chunks[i], [&](std::uint32_t, const std::int32_t* codes, const std::int32_t* residuals, std::uint32_t n,
-                                                      const f::ValueMap& map, bool) {
-        gather_prior_evidence(model.for_map(map), codes, residuals, n, per_chunk[i]);
+    const auto groups = joint_chunk_groups(meta, chunks.size(), threads);
+    if (groups.empty()) {
+      parallel_for(chunks.size(), threads, [&](std::size_t i) {
+        for_each_stream(recording, meta, chunks[i], [&](std::uint32_t, const std::int32_t* codes, const std::int32_t* residuals, std::uint32_t n,
+                                                        const f::ValueMap& map, bool) {
+          gather_prior_evidence(model.for_map(map), codes, residuals, n, per_chunk[i]);
+        });
       });
-    });
+    } else {
+      parallel_for(groups.size(), threads, [&](std::size_t g) {
+        std::vector<ChunkCodes> joint;
+        for (std::size_t i = groups[g].first; i < groups[g].second; ++i) joint.push_back(codes_of_chunk(recording, meta, chunks[i]));
+        for_each_stream(meta, std::span<const ChunkCodes>(joint), [&](std::size_t k, std::uint32_t, const std::int32_t* codes, const std::int32_t* residuals,
+                                                                      std::uint32_t n, const f::ValueMap& map, bool) {
+          gather_prior_evidence(model.for_map(map), codes, residuals, n, per_chunk[groups[g].first + k]);
+        });
+      });
+    }
   }
   PriorEvidence evidence(period);
   for (auto& part : per_chunk) {
@@ -444,21 +480,43 @@ double train_cm_model(const Recording& recording, f::Metadata& meta, const CmTra
     }
   }
   std::mutex mutex;
-  std::vector<std::unique_ptr<Statistics>> pool;
+  std::vector<std::unique_ptr<Statistics>> pool;  // a few, reused: each is 26 MB of histograms
+  const auto take_statistics = [&] {
+    {
+      const std::lock_guard lock(mutex);
+      if (!pool.empty()) {
+        auto stats = std::move(pool.back());
+        pool.pop_back();
+        return stats;
+      }
+    }
+    return std::make_unique<Statistics>(meta.channels.size());
+  };
+  const auto give_back = [&](std::unique_ptr<Statistics> stats) {
+    const std::lock_guard lock(mutex);
+    pool.push_back(std::move(stats));
+  };
+  // Counts, so groups of chunks predicted together add up to the same statistics too.
+  const auto groups = options.context_counts ? std::vector<std::pair<std::size_t, std::size_t>>{} : joint_chunk_groups(meta, chunks.size(), options.threads);
+  parallel_for(groups.size(), options.threads, [&](std::size_t g) {
+    std::vector<ChunkCodes> joint;
+    for (std::size_t i = groups[g].first; i < groups[g].second; ++i) joint.push_back(codes_of_chunk(recording, meta, chunks[i]));
+    auto stats = take_statistics();
+    for_each_stream(meta, std::span<const ChunkCodes>(joint), [&](std::size_t, std::uint32_t channel, const std::int32_t* codes,
+                                                                  const std::int32_t* residuals, std::uint32_t n, const f::ValueMap&, bool adapt) {
+      count_stream(*stats, channel, codes, residuals, n, adapt);
+    });
+    give_back(std::move(stats));
+  });
   struct Done {};
   training::for_each_chunk_part<ChunkCodes, Done>(
-      options.context_counts ? std::vector<training::ChunkPart>{} : training::chunk_parts(meta, chunks, options.threads), chunks.size(), options.threads,
+      options.context_counts || !groups.empty() ? std::vector<training::ChunkPart>{} : training::chunk_parts(meta, chunks, options.threads),
+      chunks.size(), options.threads,
       [&](std::size_t i) { return codes_of_chunk(recording, meta, chunks[i]); },
       [&](const training::ChunkPart& part, const ChunkCodes& chunk) {
-        std::unique_ptr<Statistics> stats;
-        {
-          const std::lock_guard lock(mutex);
-          if (!pool.empty()) stats = std::move(pool.back()), pool.pop_back();
-        }
-        if (!stats) stats = std::make_unique<Statistics>(meta.channels.size());
+        auto stats = take_statistics();
         gather_chunk_part(meta, chunk, part.first, part.end, *stats);
-        const std::lock_guard lock(mutex);
-        pool.push_back(std::move(stats));
+        give_back(std::move(stats));
         return Done{};
       },
       [](const training::ChunkPart&, Done&) {});

@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
+#include <utility>
 #include <vector>
 
 #include "spikey/format/archive.hpp"
@@ -24,6 +26,34 @@ void for_each_mo_residuals(const std::vector<std::vector<std::int32_t>>& codes, 
 // The same for the channels [first, end) of `coded` only (sync channels skipped).
 void for_each_mo_residuals(const std::vector<std::vector<std::int32_t>>& codes, const format::ChunkChannels& coded,
                            const format::Metadata& meta, std::size_t first, std::size_t end, const ResidualVisit& visit);
+
+// One chunk's coded channels [first, end) (codes[i] the codes of coded.channel[i]) in a pass over
+// several chunks.
+struct ChunkResidualInputs {
+  const std::vector<std::vector<std::int32_t>>* codes = nullptr;
+  const format::ChunkChannels* coded = nullptr;
+  std::size_t first = 0, end = 0;
+};
+
+// The same for several chunks at once, visit(chunk, i, z, adapt) with the chunk's position in
+// `chunks`: chunks share lane groups, so a recording of fewer channels than lanes fills them with
+// its chunks (the residuals are the same; each chunk's channels come in the order above).
+// Consecutive chunks (positions 0 .. count-1) in groups [first, end) for joint passes: for a
+// recording of fewer coded channels than a lane group holds, enough chunks to fill one (a
+// single-channel file otherwise ran the lockstep kernels with one lane of eight), but no fewer
+// groups than threads where the chunks allow. Empty when the chunks would not share groups.
+std::vector<std::pair<std::size_t, std::size_t>> lane_filling_chunk_groups(std::size_t count, std::size_t coded_channels, unsigned threads);
+
+// Whole chunks (all their coded channels) as inputs; Chunk has `codes` and `coded` pointers.
+template <class Chunk>
+std::vector<ChunkResidualInputs> residual_inputs(std::span<const Chunk> chunks) {
+  std::vector<ChunkResidualInputs> inputs;
+  for (const Chunk& c : chunks) inputs.push_back({c.codes, c.coded, 0, c.coded->channel.size()});
+  return inputs;
+}
+
+using ChunksResidualVisit = std::function<void(std::size_t chunk, std::size_t channel, const std::int32_t* z, bool adapt)>;
+void for_each_mo_residuals(std::span<const ChunkResidualInputs> chunks, const format::Metadata& meta, const ChunksResidualVisit& visit);
 
 // Calls visit(i, z) for the channels `items` of `coded`, z their residuals with fixed weights
 // under model_of(i) (the channel's stored weights and sources; the model's LMS step is

@@ -56,6 +56,14 @@ class MtEncoder final : public EncoderFamily {
       encode_stream(*tables, codes[i].data(), z, static_cast<std::uint32_t>(codes[i].size()), adapt, meta.codec.partition_size, streams[i]);
     });
   }
+
+  void encode_streams_of_chunks(std::span<const ChunkStreams> chunks, const f::Metadata& meta) const override {
+    const std::shared_ptr<const MtTables> tables = mt_tables_for(meta.codec);
+    for_each_mo_residuals(residual_inputs(chunks), meta, [&](std::size_t k, std::size_t i, const std::int32_t* z, bool adapt) {
+      const auto& codes = (*chunks[k].codes)[i];
+      encode_stream(*tables, codes.data(), z, static_cast<std::uint32_t>(codes.size()), adapt, meta.codec.partition_size, (*chunks[k].streams)[i]);
+    });
+  }
 };
 
 }  // namespace
