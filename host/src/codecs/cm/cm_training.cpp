@@ -72,10 +72,13 @@ void for_each_stream(const f::Metadata& meta, const ChunkCodes& chunk, std::size
           adapt);
   });
 }
-template <class Visit>
-void for_each_stream(const Recording& recording, const f::Metadata& meta, std::uint64_t chunk, Visit&& visit) {
-  const ChunkCodes codes = codes_of_chunk(recording, meta, chunk);
-  for_each_stream(meta, codes, 0, codes.present.channel.size(), visit);
+
+// The codes of the pass's chunks [first, end), for predicting them together.
+std::vector<ChunkCodes> codes_of_chunks(const Recording& recording, const f::Metadata& meta, const std::vector<std::uint64_t>& chunks,
+                                        std::pair<std::size_t, std::size_t> range) {
+  std::vector<ChunkCodes> joint;
+  for (std::size_t i = range.first; i < range.second; ++i) joint.push_back(codes_of_chunk(recording, meta, chunks[i]));
+  return joint;
 }
 
 // The same for every present channel of several chunks predicted together (their channels share
@@ -411,24 +414,16 @@ void refine_prior(const Recording& recording, f::Metadata& meta, const std::vect
   std::vector<PriorEvidence> per_chunk(chunks.size(), PriorEvidence(period));
   {
     const f::CmModelTables model(meta.codec);
-    const auto groups = joint_chunk_groups(meta, chunks.size(), threads);
-    if (groups.empty()) {
-      parallel_for(chunks.size(), threads, [&](std::size_t i) {
-        for_each_stream(recording, meta, chunks[i], [&](std::uint32_t, const std::int32_t* codes, const std::int32_t* residuals, std::uint32_t n,
-                                                        const f::ValueMap& map, bool) {
-          gather_prior_evidence(model.for_map(map), codes, residuals, n, per_chunk[i]);
-        });
+    auto groups = joint_chunk_groups(meta, chunks.size(), threads);
+    if (groups.empty())  // a chunk each
+      for (std::size_t i = 0; i < chunks.size(); ++i) groups.emplace_back(i, i + 1);
+    parallel_for(groups.size(), threads, [&](std::size_t g) {
+      const std::vector<ChunkCodes> joint = codes_of_chunks(recording, meta, chunks, groups[g]);
+      for_each_stream(meta, std::span<const ChunkCodes>(joint), [&](std::size_t k, std::uint32_t, const std::int32_t* codes, const std::int32_t* residuals,
+                                                                    std::uint32_t n, const f::ValueMap& map, bool) {
+        gather_prior_evidence(model.for_map(map), codes, residuals, n, per_chunk[groups[g].first + k]);
       });
-    } else {
-      parallel_for(groups.size(), threads, [&](std::size_t g) {
-        std::vector<ChunkCodes> joint;
-        for (std::size_t i = groups[g].first; i < groups[g].second; ++i) joint.push_back(codes_of_chunk(recording, meta, chunks[i]));
-        for_each_stream(meta, std::span<const ChunkCodes>(joint), [&](std::size_t k, std::uint32_t, const std::int32_t* codes, const std::int32_t* residuals,
-                                                                      std::uint32_t n, const f::ValueMap& map, bool) {
-          gather_prior_evidence(model.for_map(map), codes, residuals, n, per_chunk[groups[g].first + k]);
-        });
-      });
-    }
+    });
   }
   PriorEvidence evidence(period);
   for (auto& part : per_chunk) {
@@ -499,8 +494,7 @@ double train_cm_model(const Recording& recording, f::Metadata& meta, const CmTra
   // Counts, so groups of chunks predicted together add up to the same statistics too.
   const auto groups = options.context_counts ? std::vector<std::pair<std::size_t, std::size_t>>{} : joint_chunk_groups(meta, chunks.size(), options.threads);
   parallel_for(groups.size(), options.threads, [&](std::size_t g) {
-    std::vector<ChunkCodes> joint;
-    for (std::size_t i = groups[g].first; i < groups[g].second; ++i) joint.push_back(codes_of_chunk(recording, meta, chunks[i]));
+    const std::vector<ChunkCodes> joint = codes_of_chunks(recording, meta, chunks, groups[g]);
     auto stats = take_statistics();
     for_each_stream(meta, std::span<const ChunkCodes>(joint), [&](std::size_t, std::uint32_t channel, const std::int32_t* codes,
                                                                   const std::int32_t* residuals, std::uint32_t n, const f::ValueMap&, bool adapt) {

@@ -35,9 +35,6 @@ struct ChunkResidualInputs {
   std::size_t first = 0, end = 0;
 };
 
-// The same for several chunks at once, visit(chunk, i, z, adapt) with the chunk's position in
-// `chunks`: chunks share lane groups, so a recording of fewer channels than lanes fills them with
-// its chunks (the residuals are the same; each chunk's channels come in the order above).
 // Consecutive chunks (positions 0 .. count-1) in groups [first, end) for joint passes: for a
 // recording of fewer coded channels than a lane group holds, enough chunks to fill one (a
 // single-channel file otherwise ran the lockstep kernels with one lane of eight), but no fewer
@@ -52,6 +49,10 @@ std::vector<ChunkResidualInputs> residual_inputs(std::span<const Chunk> chunks) 
   return inputs;
 }
 
+// The same as for_each_mo_residuals for several chunks at once, visit(chunk, i, z, adapt) with the
+// chunk's position in `chunks`: chunks share lane groups, so a recording of fewer channels than
+// lanes fills them with its chunks (the residuals are the same; each chunk's channels come in the
+// order they have alone).
 using ChunksResidualVisit = std::function<void(std::size_t chunk, std::size_t channel, const std::int32_t* z, bool adapt)>;
 void for_each_mo_residuals(std::span<const ChunkResidualInputs> chunks, const format::Metadata& meta, const ChunksResidualVisit& visit);
 
