@@ -1,6 +1,8 @@
 // Container records and metadata (SPEC.md §3–§4).
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include "spikey/format/archive.hpp"
 #include "spikey/format/checksum.hpp"
 
@@ -195,6 +197,34 @@ TEST(Metadata, RejectsInconsistentFields) {
   auto duplicate = sample_section();
   duplicate.metadata.sources[1].path = "dir/a.wav";
   EXPECT_THROW(parse_metadata_section(serialize(duplicate)), ArchiveError);
+}
+
+// The encoder checks its section with check_metadata_section, before coding and without zstd:
+// it must refuse exactly what a reader of the stored section refuses, with the same message.
+TEST(Metadata, CheckingASectionAgreesWithReadingItBack) {
+  EXPECT_NO_THROW(check_metadata_section(sample_section()));
+  const std::vector<std::function<void(Metadata&)>> damages = {
+      [](Metadata& m) { m.sources[0].size += 1; },       [](Metadata& m) { m.channels[1].length = 99; },
+      [](Metadata& m) { m.total_samples = 101; },        [](Metadata& m) { m.codec.name = "rice9"; },
+      [](Metadata& m) { m.sources[1].suffix = {6, 2}; }, [](Metadata& m) { m.sources[1].path = "../evil.wav"; },
+      [](Metadata& m) { m.sources[1].path = "dir/a.wav"; }};
+  for (std::size_t i = 0; i < damages.size(); ++i) {
+    auto section = sample_section();
+    damages[i](section.metadata);
+    std::string read_back, checked;
+    try {
+      parse_metadata_section(serialize(section));
+    } catch (const ArchiveError& e) {
+      read_back = e.what();
+    }
+    try {
+      check_metadata_section(section);
+    } catch (const ArchiveError& e) {
+      checked = e.what();
+    }
+    EXPECT_FALSE(read_back.empty()) << "damage " << i;
+    EXPECT_EQ(checked, read_back) << "damage " << i;
+  }
 }
 
 // A hostile archive cannot make a reader allocate beyond 2^28 samples for one chunk: a chunk's

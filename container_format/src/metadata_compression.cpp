@@ -14,8 +14,12 @@ namespace spikey::format {
 
 namespace detail {
 
-std::vector<std::uint8_t> compress_metadata(const std::vector<std::uint8_t>& plain) {
+void require_storable(const std::vector<std::uint8_t>& plain) {
   if (plain.size() > kMaxMetadataContentSize) throw std::length_error("metadata too large (headers, names and side files of the inputs exceed 1 GiB)");
+}
+
+std::vector<std::uint8_t> compress_metadata(const std::vector<std::uint8_t>& plain) {
+  require_storable(plain);
   // Per-file archives carry their own metadata; zstd keeps names, checksums and WAV headers small,
   // and from version 4 its dictionary the field names and common values.
   std::vector<std::uint8_t> out(ZSTD_compressBound(plain.size()));

@@ -14,6 +14,9 @@ namespace spikey::format::detail {
 // frame with its content size, using the version 4 dictionary.
 std::vector<std::uint8_t> compress_metadata(const std::vector<std::uint8_t>& plain);
 
+// Throws std::length_error when plain bytes exceed kMaxMetadataContentSize: no reader takes them.
+void require_storable(const std::vector<std::uint8_t>& plain);
+
 // The plain bytes of a stored section; throws ArchiveError unless it is one zstd frame of known
 // size within kMaxMetadataContentSize that decompresses to exactly that size.
 std::vector<std::uint8_t> unpack_metadata(std::span<const std::uint8_t> stored, std::uint16_t version);

@@ -94,7 +94,10 @@ std::string default_channel_name(const Metadata& m, std::uint32_t channel) {
   return source.path + ":" + std::to_string(channel - source.first_channel);
 }
 
-std::vector<std::uint8_t> serialize(const MetadataSection& section) {
+namespace {
+
+// The section's plain bytes (§4): u64 JSON size, the JSON text, the verbatim bytes.
+std::vector<std::uint8_t> plain_bytes(const MetadataSection& section) {
   const Metadata& m = section.metadata;
   json j;
   j["format_version"] = kFormatVersion;
@@ -164,8 +167,12 @@ std::vector<std::uint8_t> serialize(const MetadataSection& section) {
   w.u64(text.size());
   w.bytes({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
   w.bytes(section.verbatim);
-  return detail::compress_metadata(plain);
+  return plain;
 }
+
+}  // namespace
+
+std::vector<std::uint8_t> serialize(const MetadataSection& section) { return detail::compress_metadata(plain_bytes(section)); }
 
 std::string lost_chunk_message(const Metadata& metadata, std::uint64_t chunk) {
   const std::uint64_t first = metadata.chunk_first_sample(chunk);
@@ -182,9 +189,9 @@ std::string lost_stream_message(const Metadata& metadata, std::uint64_t chunk, s
          std::to_string(last) + ") was lost before this archive was salvaged";
 }
 
-MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std::uint16_t expected_version) {
-  const std::vector<std::uint8_t> plain = detail::unpack_metadata(stored, expected_version);
-  const std::span<const std::uint8_t> bytes(plain);
+namespace {
+
+MetadataSection parse_plain_bytes(std::span<const std::uint8_t> bytes, std::uint16_t expected_version) {
   require_size(bytes, 8, "metadata section");
   WireReader r(bytes);
   const std::uint64_t json_size = r.u64();
@@ -335,6 +342,18 @@ MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std
   if (expected_version < row.first_version)
     fail("metadata: codec " + m.codec.name + " needs format version " + std::to_string(row.first_version));
   return section;
+}
+
+}  // namespace
+
+MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std::uint16_t expected_version) {
+  return parse_plain_bytes(detail::unpack_metadata(stored, expected_version), expected_version);
+}
+
+void check_metadata_section(const MetadataSection& section) {
+  const std::vector<std::uint8_t> plain = plain_bytes(section);
+  detail::require_storable(plain);
+  parse_plain_bytes(plain, kFormatVersion);
 }
 
 }  // namespace spikey::format

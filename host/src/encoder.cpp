@@ -562,7 +562,7 @@ format::MetadataSection with_model(const format::MetadataSection& surveyed, cons
     });
   }
   try {
-    format::parse_metadata_section(format::serialize(section));
+    format::check_metadata_section(section);
   } catch (const format::ArchiveError& e) {
     throw std::invalid_argument(std::string("the model does not fit this recording: ") + e.what());
   }

@@ -398,6 +398,10 @@ inline constexpr std::uint64_t kMaxMetadataContentSize = 1ull << 30;
 std::vector<std::uint8_t> serialize(const MetadataSection& section);
 // Validates (§4.3); `expected_version` is the file header's format version.
 MetadataSection parse_metadata_section(std::span<const std::uint8_t> bytes, std::uint16_t expected_version = kFormatVersion);
+// What `parse_metadata_section(serialize(section))` checks, without compressing: throws
+// ArchiveError where the section would not read back, std::length_error past 1 GiB. An encoder
+// checks its section before coding; compressing a folder's side files twice doubled that cost.
+void check_metadata_section(const MetadataSection& section);
 // Size of the stored metadata section at the start of `bytes` (its zstd frame), or 0 when no
 // complete frame starts there: salvage finds the metadata with a damaged file header.
 std::uint64_t find_metadata_section_size(std::span<const std::uint8_t> bytes);
