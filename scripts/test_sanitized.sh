@@ -5,7 +5,10 @@
 # bounded run of each from the committed corpus (SPIKEY_FUZZ_SECONDS, default 30). CUDA is off
 # here: the sanitizers cover host code. Two trees: build-sanitize/ for the suite, build-fuzz/ for
 # the fuzz targets alone, whose coverage feedback instruments every branch and comparison of the
-# code they link (the suite ran about 3x slower when it was built that way too).
+# code they link (the suite ran about 3x slower when it was built that way too). Both trees are
+# unity builds: sanitizer instrumentation makes every inline function a translation unit uses
+# costly to compile, and batching the sources compiles each about once (the format library: 88 s
+# of CPU without, 42 s with).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
@@ -20,10 +23,10 @@ fi
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPIKEY_SANITIZE=ON -DSPIKEY_FUZZ=OFF \
-  -DSPIKEY_CUDA=OFF -DSPIKEY_BUILD_BENCH=OFF >/dev/null
+  -DSPIKEY_CUDA=OFF -DSPIKEY_BUILD_BENCH=OFF -DCMAKE_UNITY_BUILD=ON >/dev/null
 cmake --build build-sanitize -j"$(nproc)"
 (cd build-sanitize && ctest --output-on-failure --no-tests=error -j"$(nproc)" --timeout 1500)
 CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPIKEY_SANITIZE=ON -DSPIKEY_FUZZ=ON \
-  -DSPIKEY_FUZZ_SECONDS="${SPIKEY_FUZZ_SECONDS:-30}" -DSPIKEY_CUDA=OFF -DSPIKEY_BUILD_BENCH=OFF >/dev/null
+  -DSPIKEY_FUZZ_SECONDS="${SPIKEY_FUZZ_SECONDS:-30}" -DSPIKEY_CUDA=OFF -DSPIKEY_BUILD_BENCH=OFF -DCMAKE_UNITY_BUILD=ON >/dev/null
 cmake --build build-fuzz -j"$(nproc)" --target fuzz_archive fuzz_inputs
 (cd build-fuzz && ctest --output-on-failure --no-tests=error -j"$(nproc)" --timeout 1500 -L '^fuzz$')
