@@ -13,6 +13,7 @@
 #include "spikey/format/archive_reader.hpp"
 #include "spikey/host/decoder.hpp"
 #include "spikey/host/encoder.hpp"
+#include "spikey/host/parallel.hpp"
 #include "spikey/host/recording.hpp"
 #include "spikey/host/window.hpp"
 #include "test_support.hpp"
@@ -215,6 +216,42 @@ TEST(RoundTrip, AffineMappedChannel) {
 
 // Every level writes the same bytes for any thread count (training included), on the bundled
 // 32-channel Intan sample.
+// Chunk jobs: results reach consume in order, each once, whatever the thread count; the first
+// error stops the work and reaches the caller; one thread works on the calling thread alone.
+TEST(OrderedParallel, ConsumesInOrderAndStopsAtTheFirstError) {
+  for (const unsigned threads : {1u, 2u, 5u}) {
+    for (const std::size_t count : {std::size_t{0}, std::size_t{1}, std::size_t{23}}) {
+      std::vector<std::size_t> seen;
+      std::atomic<int> other_threads{0};
+      const auto caller = std::this_thread::get_id();
+      host::ordered_parallel<std::size_t>(
+          count, threads, 3,
+          [&](std::size_t i) {
+            if (std::this_thread::get_id() != caller) ++other_threads;
+            return i * i;
+          },
+          [&](std::size_t i, std::size_t& r) {
+            EXPECT_EQ(r, i * i);
+            seen.push_back(i);
+          });
+      std::vector<std::size_t> expected(count);
+      std::iota(expected.begin(), expected.end(), std::size_t{0});
+      EXPECT_EQ(seen, expected) << threads << " threads, " << count << " jobs";
+      if (threads == 1) EXPECT_EQ(other_threads, 0) << "one thread started another";
+    }
+    std::vector<std::size_t> seen;
+    EXPECT_THROW(host::ordered_parallel<int>(
+                     40, threads, 4,
+                     [](std::size_t i) {
+                       if (i == 7) throw std::runtime_error("job 7");
+                       return 0;
+                     },
+                     [&](std::size_t i, int&) { seen.push_back(i); }),
+                 std::runtime_error);
+    EXPECT_TRUE(std::all_of(seen.begin(), seen.end(), [](std::size_t i) { return i < 7; })) << threads << " threads";
+  }
+}
+
 TEST(RoundTrip, SameBytesForAnyThreadCount) {
   const fs::path input = test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat";
   test::TempDir out;

@@ -24,7 +24,13 @@ template <typename Result>
 void ordered_parallel(std::size_t count, unsigned threads, std::size_t window,
                       const std::function<Result(std::size_t)>& produce,
                       const std::function<void(std::size_t, Result&)>& consume) {
-  threads = std::max(1u, threads);
+  if (threads <= 1 || count <= 1) {  // in order on the calling thread: no thread to start and join
+    for (std::size_t i = 0; i < count; ++i) {
+      Result r = produce(i);
+      consume(i, r);
+    }
+    return;
+  }
   window = std::max<std::size_t>(window, threads);
   std::vector<std::optional<Result>> slots(std::min(window, std::max<std::size_t>(count, 1)));
   std::mutex mutex;
