@@ -8,7 +8,8 @@
 # code they link (the suite ran about 3x slower when it was built that way too). Both trees are
 # unity builds: sanitizer instrumentation makes every inline function a translation unit uses
 # costly to compile, and batching the sources compiles each about once (the format library: 88 s
-# of CPU without, 42 s with).
+# of CPU without, 42 s with). Debug information is line tables only: reports still name every
+# frame's function, file and line, and the trees build in about 10% less time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
@@ -22,11 +23,12 @@ if ! command -v clang++-14 >/dev/null || ! dpkg-query -W -f='${Status}' libclang
 fi
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-CC=clang-14 CXX=clang++-14 cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPIKEY_SANITIZE=ON -DSPIKEY_FUZZ=OFF \
+optimised_with_lines="-O2 -gline-tables-only -DNDEBUG"
+CC=clang-14 CXX=clang++-14 cmake -S . -B build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$optimised_with_lines" -DSPIKEY_SANITIZE=ON -DSPIKEY_FUZZ=OFF \
   -DSPIKEY_CUDA=OFF -DSPIKEY_BUILD_BENCH=OFF -DCMAKE_UNITY_BUILD=ON >/dev/null
 cmake --build build-sanitize -j"$(nproc)"
 (cd build-sanitize && ctest --output-on-failure --no-tests=error -j"$(nproc)" --timeout 1500)
-CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPIKEY_SANITIZE=ON -DSPIKEY_FUZZ=ON \
+CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$optimised_with_lines" -DSPIKEY_SANITIZE=ON -DSPIKEY_FUZZ=ON \
   -DSPIKEY_FUZZ_SECONDS="${SPIKEY_FUZZ_SECONDS:-30}" -DSPIKEY_CUDA=OFF -DSPIKEY_BUILD_BENCH=OFF -DCMAKE_UNITY_BUILD=ON >/dev/null
 cmake --build build-fuzz -j"$(nproc)" --target fuzz_archive fuzz_inputs
 (cd build-fuzz && ctest --output-on-failure --no-tests=error -j"$(nproc)" --timeout 1500 -L '^fuzz$')
