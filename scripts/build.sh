@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DSPIKEY_BUILD_TESTS=ON -DSPIKEY_BUILD_BENCH=ON "$@" >/dev/null
+source scripts/generator.sh
+cmake -S . -B build $(cmake_generator build) -DCMAKE_BUILD_TYPE=Release -DSPIKEY_BUILD_TESTS=ON -DSPIKEY_BUILD_BENCH=ON "$@" >/dev/null
 targets=()
 for t in ${SPIKEY_BUILD_TARGETS:-}; do targets+=(--target "$t"); done
 cmake --build build -j"$(nproc)" "${targets[@]}"

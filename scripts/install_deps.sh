@@ -3,7 +3,7 @@
 set -euo pipefail
 
 packages=(
-  cmake g++ make pkg-config
+  cmake g++ make ninja-build pkg-config
   nlohmann-json3-dev libcli11-dev libxxhash-dev libzstd-dev   # metadata, CLI, checksums, metadata compression
   libssl-dev                                                  # SHA-1 of SpikeGLX recordings (fileSHA1)
   libhdf5-dev                                                 # NWB (HDF5) inputs
