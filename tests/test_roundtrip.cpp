@@ -214,8 +214,6 @@ TEST(RoundTrip, AffineMappedChannel) {
   expect_restores_exactly(r.archive, {dir / "step12.wav"});
 }
 
-// Every level writes the same bytes for any thread count (training included), on the bundled
-// 32-channel Intan sample.
 // Chunk jobs: results reach consume in order, each once, whatever the thread count; the first
 // error stops the work and reaches the caller; one thread works on the calling thread alone.
 TEST(OrderedParallel, ConsumesInOrderAndStopsAtTheFirstError) {
@@ -252,6 +250,8 @@ TEST(OrderedParallel, ConsumesInOrderAndStopsAtTheFirstError) {
   }
 }
 
+// Every level writes the same bytes for any thread count (training included), on the bundled
+// 32-channel Intan sample.
 TEST(RoundTrip, SameBytesForAnyThreadCount) {
   const fs::path input = test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat";
   test::TempDir out;
