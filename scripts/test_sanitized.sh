@@ -23,13 +23,14 @@ if ! command -v clang++-14 >/dev/null || ! dpkg-query -W -f='${Status}' libclang
 fi
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-optimised_with_lines="-O2 -gline-tables-only -DNDEBUG"
 source scripts/generator.sh
-CC=clang-14 CXX=clang++-14 cmake -S . -B build-sanitize $(cmake_generator build-sanitize) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$optimised_with_lines" -DSPIKEY_SANITIZE=ON -DSPIKEY_FUZZ=OFF \
-  -DSPIKEY_CUDA=OFF -DSPIKEY_BUILD_BENCH=OFF -DCMAKE_UNITY_BUILD=ON >/dev/null
+# What both trees share: clang, optimised with line tables, sanitized, no CUDA, in batches.
+instrumented=(-DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -gline-tables-only -DNDEBUG" -DSPIKEY_SANITIZE=ON
+              -DSPIKEY_CUDA=OFF -DSPIKEY_BUILD_BENCH=OFF -DCMAKE_UNITY_BUILD=ON)
+CC=clang-14 CXX=clang++-14 cmake -S . -B build-sanitize $(cmake_generator build-sanitize) "${instrumented[@]}" -DSPIKEY_FUZZ=OFF >/dev/null
 cmake --build build-sanitize -j"$(nproc)"
 (cd build-sanitize && ctest --output-on-failure --no-tests=error -j"$(nproc)" --timeout 1500)
-CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz $(cmake_generator build-fuzz) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$optimised_with_lines" -DSPIKEY_SANITIZE=ON -DSPIKEY_FUZZ=ON \
-  -DSPIKEY_FUZZ_SECONDS="${SPIKEY_FUZZ_SECONDS:-30}" -DSPIKEY_CUDA=OFF -DSPIKEY_BUILD_BENCH=OFF -DCMAKE_UNITY_BUILD=ON >/dev/null
+CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz $(cmake_generator build-fuzz) "${instrumented[@]}" -DSPIKEY_FUZZ=ON \
+  -DSPIKEY_FUZZ_SECONDS="${SPIKEY_FUZZ_SECONDS:-30}" >/dev/null
 cmake --build build-fuzz -j"$(nproc)" --target fuzz_archive fuzz_inputs
 (cd build-fuzz && ctest --output-on-failure --no-tests=error -j"$(nproc)" --timeout 1500 -L '^fuzz$')
