@@ -9,7 +9,9 @@
 #include "spikey/host/batch_encoder.hpp"
 #include "spikey/host/encoder.hpp"
 #include "spikey/host/model.hpp"
+#include "spikey/host/decoder.hpp"
 #include "spikey/host/recording.hpp"
+#include "pipeline_verifier.hpp"
 #include "test_support.hpp"
 
 using namespace spikey;
@@ -119,6 +121,93 @@ TEST(BatchPipeline, SameBytesAsTheChunkEncoderOnTheBundledSample) {
 // The adapting variant's lane forms against the sequential reference on real signals, with the
 // most taps lpc1 allows (the third tap of a lane in the half-warp form) and with fewer taps than
 // a half warp has lanes: the same residuals and sums.
+// Verify-after-encode runs inside the batch pipeline: a payload the executor got wrong fails
+// the compress with a VerifyError naming its chunk, and no archive is left.
+TEST(BatchPipeline, VerifiesEachBatchAsItIsEncoded) {
+  const auto recording = host::Recording::open({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, {32u, 30000.0},
+                                               [](const std::string&) {});
+  test::TempDir out;
+  auto options = at_level("default", 0.05);
+  options.threads = 2;
+  options.batch_memory_bytes = 1;  // a chunk per batch
+  options.backend = "cpu-batch";
+  options.batch_executor = [](host::BatchPlan& plan, std::span<const std::int16_t> samples) { return host::run_batch_on_cpu(plan, samples, 2); };
+  const auto report = host::compress(recording, out / "good.spikey", options);
+  EXPECT_TRUE(report.verified);
+  EXPECT_EQ(report.batch_chunks, report.chunks);
+  EXPECT_GT(report.chunks, 2u);
+  EXPECT_TRUE(std::any_of(report.phase_seconds.begin(), report.phase_seconds.end(),
+                          [](const auto& p) { return p.first == "chunks: waiting for verification"; }));
+
+  // A flipped bit in the third batch's first stream, as a faulty device would return it.
+  int batch = 0;
+  options.batch_executor = [&batch](host::BatchPlan& plan, std::span<const std::int16_t> samples) {
+    auto words = host::run_batch_on_cpu(plan, samples, 2);
+    if (batch++ == 2) words[plan.streams[0].word_offset + 1] ^= 0x100u;
+    return words;
+  };
+  try {
+    host::compress(recording, out / "bad.spikey", options);
+    FAIL() << "a wrong payload passed verification";
+  } catch (const host::VerifyError& e) {
+    EXPECT_NE(std::string(e.what()).find("chunk 2"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(out / "bad.spikey"));
+}
+
+// What the pipeline's verifier checks once the archive is written: the metadata section and
+// every payload read back against what it decoded, and the files rebuilt from the samples.
+TEST(BatchPipeline, PipelineVerifierChecksTheWrittenArchive) {
+  test::TempDir out;
+  auto options = at_level("fast", 0.1);
+  const auto bytes = compress_bytes({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, out / "a.spikey", options, {32u, 30000.0});
+  const format::ArchiveReader reader(out / "a.spikey");
+  const std::uint64_t chunks = reader.index().size();
+  const auto stored_section = std::span<const std::uint8_t>(bytes).subspan(format::kFileHeaderSize, format::parse_file_header(bytes).metadata_size);
+  // A verifier fed with the archive's own payloads and decoded samples (in batches of two chunks).
+  const auto fed = [&](const std::function<void(std::vector<std::int16_t>&)>& change) {
+    auto verifier = std::make_unique<host::PipelineVerifier>(stored_section, chunks);
+    for (std::uint64_t first = 0; first < chunks; first += 2) {
+      std::vector<host::EncodedChunk> encoded;
+      std::vector<std::int16_t> samples;
+      std::vector<std::uint64_t> offset{0};
+      for (std::uint64_t c = first; c < std::min(chunks, first + 2); ++c) {
+        encoded.push_back({reader.read_payload(c), reader.index()[c].samples_checksum});
+        const auto decoded = host::decode_chunk(reader, c);
+        samples.insert(samples.end(), decoded.samples.begin(), decoded.samples.end());
+        offset.push_back(samples.size());
+      }
+      verifier->check(first, encoded, samples, offset, 2);
+      change(samples);
+      verifier->rebuild(first, samples, offset);
+    }
+    return verifier;
+  };
+  EXPECT_NO_THROW(fed([](std::vector<std::int16_t>&) {})->verify_written(reader, 2));
+  const auto fails_with = [&](const format::ArchiveReader& written, const std::string& why) {
+    try {
+      fed([](std::vector<std::int16_t>&) {})->verify_written(written, 2);
+      ADD_FAILURE() << "passed: " << why;
+    } catch (const host::VerifyError& e) {
+      EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+    }
+  };
+  // A payload changed on its way to the disk.
+  auto damaged = bytes;
+  damaged[reader.payload_offset(chunks - 1) + 3] ^= 0x40;
+  fails_with(format::ArchiveReader(damaged, "damaged"), "chunk " + std::to_string(chunks - 1));
+  // Another metadata section (another level's archive of the same recording, the same chunks).
+  compress_bytes({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, out / "b.spikey", at_level("default", 0.1), {32u, 30000.0});
+  fails_with(format::ArchiveReader(out / "b.spikey"), "metadata section");
+  // The samples rebuilt into the file are not the original's.
+  try {
+    fed([](std::vector<std::int16_t>& samples) { samples[100] ^= 1; })->verify_written(reader, 2);
+    FAIL() << "a changed sample rebuilt the original file";
+  } catch (const host::VerifyError& e) {
+    EXPECT_NE(std::string(e.what()).find("differs from the original"), std::string::npos) << e.what();
+  }
+}
+
 TEST(BatchPipeline, LaneFormsGiveTheSequentialResiduals) {
   const auto raw = test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
   const auto* interleaved = reinterpret_cast<const std::int16_t*>(raw.data());

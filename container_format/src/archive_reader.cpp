@@ -82,6 +82,7 @@ void ArchiveReader::open_sections() {
       } else {
         section_ = parse_metadata_section(section, header->format_version);
         metadata_size_ = header->metadata_size;
+        metadata_checksum_ = header->metadata_checksum;
       }
     }
   }

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <numeric>
 #include <optional>
+#include <stdexcept>
 
 #include "codecs/decoder_family.hpp"
 #include "spikey/format/checksum.hpp"
@@ -250,13 +251,12 @@ void decode_chunks_in_order(const format::ArchiveReader& reader, std::uint64_t f
       });
 }
 
-namespace {
-
-// Rebuilds one source file: prefix, interleaved samples chunk by chunk, suffix.
+// Rebuilds one source file: prefix, interleaved samples chunk by chunk, suffix (SourceChecks
+// names it in its header, so it is outside the unnamed namespace).
 class SourceRebuilder {
  public:
-  SourceRebuilder(const format::ArchiveReader& reader, std::uint32_t source, const RestoreOptions& options)
-      : verbatim_(reader.verbatim()), source_(reader.metadata().sources[source]) {
+  SourceRebuilder(const std::vector<std::uint8_t>& verbatim, const format::SourceFile& source, const RestoreOptions& options)
+      : verbatim_(verbatim), source_(source) {
     if (!options.output_directory.empty()) {
       const fs::path destination = options.output_directory / source_.path;
       fs::create_directories(destination.parent_path());  // restore paths may hold subdirectories
@@ -274,11 +274,18 @@ class SourceRebuilder {
     const auto& gone = chunk.lost_channels;  // ascending
     lost_ = lost_ || lost ||
             std::lower_bound(gone.begin(), gone.end(), source_.first_channel) != std::lower_bound(gone.begin(), gone.end(), source_.first_channel + source_.channel_count);
+    add_samples(chunk.first_sample, [&](std::uint32_t c) { return chunk.channel_samples(c); });
+  }
+
+  // A chunk's samples, `samples_of(channel)` for each of the file's channels.
+  template <class SamplesOf>
+  void add_samples(std::uint64_t first_sample, const SamplesOf& samples_of) {
+    if (first_sample >= source_.frames) return;
     const std::uint32_t k = source_.channel_count;
-    const std::size_t n = chunk.channel_samples(source_.first_channel).size();
+    const std::size_t n = samples_of(source_.first_channel).size();
     interleaved_.resize(n * k);
     channel_starts_.resize(k);
-    for (std::uint32_t j = 0; j < k; ++j) channel_starts_[j] = chunk.channel_samples(source_.first_channel + j).data();
+    for (std::uint32_t j = 0; j < k; ++j) channel_starts_[j] = samples_of(source_.first_channel + j).data();
     if (source_.records.planar) return append_planar(n);
     if (source_.float_bytes != 0) return append_floats(n);
     std::int16_t* out = interleaved_.data();
@@ -392,6 +399,8 @@ class SourceRebuilder {
   std::uint64_t frames_done_ = 0;
 };
 
+namespace {
+
 // Files open at once while restoring; sources beyond this are restored in further passes.
 constexpr std::size_t kMaxOpenOutputs = 256;
 
@@ -422,6 +431,32 @@ std::vector<std::uint64_t> lost_chunks(const format::ArchiveReader& reader) {
   return lost;
 }
 
+SourceChecks::SourceChecks(const format::MetadataSection& section) : section_(section) {
+  for (const auto& source : section_.metadata.sources)
+    if (!source.omitted) rebuilders_.push_back(std::make_unique<SourceRebuilder>(section_.verbatim, source, RestoreOptions{}));
+}
+
+SourceChecks::~SourceChecks() = default;
+
+void SourceChecks::add_chunk(std::uint64_t first_sample, const format::ChunkChannels& present, std::span<const std::int16_t> samples) {
+  offset_.assign(1, 0);
+  for (const std::uint32_t n : present.sample_count) offset_.push_back(offset_.back() + n);
+  if (offset_.back() != samples.size()) throw std::logic_error("SourceChecks: the samples do not fill the chunk's channels");
+  const auto samples_of = [&](std::uint32_t c) -> std::span<const std::int16_t> {
+    const std::int64_t p = present.position(c);
+    if (p < 0) return {};
+    return samples.subspan(offset_[static_cast<std::size_t>(p)], present.sample_count[static_cast<std::size_t>(p)]);
+  };
+  for (auto& r : rebuilders_) r->add_samples(first_sample, samples_of);
+}
+
+std::vector<std::string> SourceChecks::finish() {
+  std::vector<std::string> mismatched;
+  for (auto& r : rebuilders_)
+    if (!r->finish()) mismatched.push_back(r->path());
+  return mismatched;
+}
+
 RestoreReport restore_sources(const format::ArchiveReader& reader, const RestoreOptions& options) {
   const Stopwatch stopwatch;
   const format::Metadata& meta = reader.metadata();
@@ -448,7 +483,7 @@ RestoreReport restore_sources(const format::ArchiveReader& reader, const Restore
           report.missing_files.push_back(meta.sources[s].path);
           continue;
         }
-        rebuilders.push_back(std::make_unique<SourceRebuilder>(reader, static_cast<std::uint32_t>(s), options));
+        rebuilders.push_back(std::make_unique<SourceRebuilder>(reader.verbatim(), meta.sources[s], options));
         for (std::uint32_t j = 0; j < meta.sources[s].channel_count; ++j) channels.push_back(meta.sources[s].first_channel + j);
       }
       // All channels: decode_chunk then also checks the decoded-samples checksum.

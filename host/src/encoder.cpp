@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <deque>
 #include <future>
 #include <iomanip>
 #include <memory>
@@ -25,6 +26,7 @@
 #include "spikey/host/parallel.hpp"
 #include "spikey/host/stopwatch.hpp"
 #include "spikey/version.hpp"
+#include "pipeline_verifier.hpp"
 
 namespace spikey::host {
 
@@ -276,14 +278,16 @@ std::uint64_t chunk_samples_for(double chunk_seconds, double sample_rate) {
 }
 
 // Batches of whole chunks, each within the memory budget, in a pipeline: while the executor
-// works on batch b, batch b + 1's samples are gathered and batch b - 1's payloads assembled and
-// written (in chunk order), each on the encoder's threads.
+// works on batch b, batch b + 1's samples are gathered and batch b - 1's payloads assembled,
+// written (in chunk order) and, with a verifier, decoded and compared with the input, each on
+// the encoder's threads.
 struct BatchPipelineSeconds {
   double gather = 0, executor = 0, assemble = 0;  // each part's own time (they overlap)
+  double verify_wait = 0;  // the pipeline held up by verification, its end included
 };
 
 void encode_in_batches(const Recording& recording, const format::Metadata& meta, const EncodeOptions& options,
-                       format::ArchiveWriter& writer, BatchPipelineSeconds& seconds) {
+                       format::ArchiveWriter& writer, BatchPipelineSeconds& seconds, PipelineVerifier* verifier) {
   const std::uint64_t chunk_count = meta.chunk_count();
   std::vector<std::pair<std::uint64_t, std::uint64_t>> batches;
   for (std::uint64_t first = 0; first < chunk_count;) {
@@ -306,6 +310,38 @@ void encode_in_batches(const Recording& recording, const format::Metadata& meta,
   };
   std::future<std::pair<std::unique_ptr<BatchPlan>, std::vector<std::int16_t>>> next;
   if (!batches.empty()) next = std::async(std::launch::async, prepare, 0);
+  // With a verifier, each written batch is decoded and compared with its input (several
+  // batches at once, so that every thread decodes: a batch of a wide recording holds a few
+  // chunks, and a chunk decodes on one thread) and rebuilt into the source files (in order, a
+  // batch behind the writing). A batch waits while more than `threads` chunks would be in
+  // verification, unless none are. Only the writing tasks, one at a time, touch these until the end.
+  struct Written {
+    std::uint64_t first_chunk = 0;
+    std::unique_ptr<BatchPlan> plan;
+    std::vector<std::int16_t> samples;
+    std::vector<EncodedChunk> encoded;
+  };
+  std::deque<std::pair<std::size_t, std::future<void>>> verifying;
+  std::size_t verifying_chunks = 0;
+  std::future<void> rebuilt;  // the previous batch's rebuild
+  const auto wait_for_verification = [&](std::size_t more) {
+    const Stopwatch waiting;
+    while (!verifying.empty() && verifying_chunks + more > options.threads) {
+      verifying.front().second.get();
+      verifying_chunks -= verifying.front().first;
+      verifying.pop_front();
+    }
+    if (rebuilt.valid()) rebuilt.get();
+    seconds.verify_wait += waiting.seconds();
+  };
+  const auto verify = [&](std::shared_ptr<const Written> batch) {
+    wait_for_verification(batch->encoded.size());
+    verifying_chunks += batch->encoded.size();
+    verifying.emplace_back(batch->encoded.size(), std::async(std::launch::async, [&, batch] {
+      verifier->check(batch->first_chunk, batch->encoded, batch->samples, batch->plan->chunk_sample_offset, options.threads);
+    }));
+    rebuilt = std::async(std::launch::async, [&, batch] { verifier->rebuild(batch->first_chunk, batch->samples, batch->plan->chunk_sample_offset); });
+  };
   std::future<void> written;  // the previous batch's assembly and writing
   for (std::size_t b = 0; b < batches.size(); ++b) {
     auto [plan, samples] = next.get();
@@ -314,18 +350,20 @@ void encode_in_batches(const Recording& recording, const format::Metadata& meta,
     auto words = options.batch_executor(*plan, samples);
     seconds.executor += executor.seconds();
     if (written.valid()) written.get();
-    written = std::async(std::launch::async, [&, b, plan = std::move(plan), samples = std::move(samples), words = std::move(words)] {
+    written = std::async(std::launch::async, [&, b, plan = std::move(plan), samples = std::move(samples), words = std::move(words)]() mutable {
       const Stopwatch assemble;
-      const auto encoded = assemble_batch(*plan, words, samples, options.threads);
+      auto encoded = assemble_batch(*plan, words, samples, options.threads);
       for (std::size_t i = 0; i < encoded.size(); ++i) {
         const std::uint64_t chunk = batches[b].first + i;
         writer.append_chunk(meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk), encoded[i].payload, encoded[i].samples_checksum);
         if (options.progress) options.progress("compress", chunk + 1, chunk_count);
       }
       seconds.assemble += assemble.seconds();  // one assembly runs at a time
+      if (verifier != nullptr) verify(std::make_shared<const Written>(Written{batches[b].first, std::move(plan), std::move(samples), std::move(encoded)}));
     });
   }
   if (written.valid()) written.get();
+  wait_for_verification(options.threads + 1);  // all of them
 }
 
 // Groups of chunks [first, end) that encode_chunks_together codes at once: for a recording of
@@ -340,6 +378,7 @@ struct WrittenArchive {
   std::uint64_t bytes = 0;
   std::uint64_t batch_chunks = 0;  // chunks the batch executor encoded
   BatchPipelineSeconds batch_seconds;
+  std::unique_ptr<PipelineVerifier> verifier;  // the batch pipeline's, which decoded every chunk as it was encoded
 };
 
 // Encodes every chunk of `section`'s recording into `writer` (a file, or memory).
@@ -349,7 +388,9 @@ WrittenArchive write_archive(const Recording& recording, const format::MetadataS
   const std::uint64_t chunk_count = meta.chunk_count();
   WrittenArchive written;
   if (options.batch_executor && batch_encodes(meta.codec.name)) {  // the batch stages cover lpc1 and the Golomb-coded mo codecs
-    encode_in_batches(recording, meta, options, writer, written.batch_seconds);
+    // Verified as it is encoded: the CPU decodes while the executor encodes the next batch.
+    if (options.verify) written.verifier = std::make_unique<PipelineVerifier>(writer.stored_section(), chunk_count);
+    encode_in_batches(recording, meta, options, writer, written.batch_seconds, written.verifier.get());
     written.batch_chunks = chunk_count;
   } else if (const auto groups = chunks_coded_together(meta, options.threads); !groups.empty()) {
     // Few channels: chunks coded together, groups on the threads.
@@ -396,18 +437,7 @@ void verify_against_input(const format::ArchiveReader& reader, const Recording& 
   restore.inspect = [&](const DecodedChunk& decoded) {
     const auto present = format::channels_in_chunk(meta, decoded.first_sample, meta.chunk_sample_count(decoded.chunk));
     recording.gather(decoded.first_sample, present, expected);
-    if (expected.size() != decoded.samples.size() || present.channel != decoded.channel)
-      throw VerifyError("verify failed: chunk " + std::to_string(decoded.chunk) + " decodes to a different shape");
-    const auto [e, d] = std::mismatch(expected.begin(), expected.end(), decoded.samples.begin());
-    if (e != expected.end()) {
-      const auto pos = static_cast<std::uint64_t>(e - expected.begin());
-      const auto i = static_cast<std::size_t>(std::upper_bound(decoded.offset.begin(), decoded.offset.end(), pos) -
-                                              decoded.offset.begin() - 1);
-      throw VerifyError("verify failed: chunk " + std::to_string(decoded.chunk) + ", channel " +
-                        std::to_string(decoded.channel[i]) + ", sample " +
-                        std::to_string(decoded.first_sample + pos - decoded.offset[i]) + ": expected " + std::to_string(*e) +
-                        ", decoded " + std::to_string(*d));
-    }
+    expect_decoded_equals_input(decoded, present, expected);
   };
   if (options.progress) restore.progress = [&](std::uint64_t done, std::uint64_t total) { options.progress("verify", done, total); };
   const RestoreReport restored = restore_sources(reader, restore);
@@ -592,6 +622,7 @@ CompressReport compress_into(const Recording& recording, const fs::path* output,
     std::uint64_t bytes = 0;
     format::MetadataSection section;
     std::uint64_t batch_chunks = 0;
+    std::unique_ptr<PipelineVerifier> verifier;  // when its chunks were decoded as they were encoded
   };
   std::optional<Candidate> best;
   double estimated_bits_per_residual = 0;
@@ -609,11 +640,13 @@ CompressReport compress_into(const Recording& recording, const fs::path* output,
     }
     candidate.bytes = written.bytes;
     candidate.batch_chunks = written.batch_chunks;
+    candidate.verifier = std::move(written.verifier);
     report.phase_seconds.emplace_back("chunks", chunks.seconds());
     if (written.batch_chunks > 0) {  // the pipeline's parts, each its own time (they overlap)
       report.phase_seconds.emplace_back("chunks: gathering", written.batch_seconds.gather);
       report.phase_seconds.emplace_back("chunks: executor", written.batch_seconds.executor);
       report.phase_seconds.emplace_back("chunks: assembling and writing", written.batch_seconds.assemble);
+      if (candidate.verifier) report.phase_seconds.emplace_back("chunks: waiting for verification", written.batch_seconds.verify_wait);
     }
     if (!best || candidate.bytes < best->bytes) best = std::move(candidate);
   };
@@ -632,7 +665,8 @@ CompressReport compress_into(const Recording& recording, const fs::path* output,
     const Stopwatch verify_stopwatch;
     const auto reader = output != nullptr ? std::make_unique<format::ArchiveReader>(best->path->path())
                                           : std::make_unique<format::ArchiveReader>(best->memory, "archive in memory");
-    verify_against_input(*reader, recording, options);
+    if (best->verifier) best->verifier->verify_written(*reader, options.threads);  // its chunks were decoded as they were encoded
+    else verify_against_input(*reader, recording, options);
     report.verify_seconds = verify_stopwatch.seconds();
     report.verified = true;
   }

@@ -32,6 +32,9 @@ class ArchiveReader {
   // from the metadata copy, or a damaged copy); empty for an intact archive. verify reports it.
   const std::vector<std::string>& damage() const { return damage_; }
   const std::filesystem::path& path() const { return path_; }
+  // The header's XXH3-64 of the metadata section that metadata() was read from; nullopt when
+  // that section was damaged and the metadata copy was read instead (§3.7).
+  std::optional<std::uint64_t> metadata_checksum() const { return metadata_checksum_; }
 
   // Reads chunk `chunk`'s payload; checks its checksum (and, before version 4, its record header
   // against the index). With `damaged` (version 10), a payload that fails its checksum or frame
@@ -56,6 +59,7 @@ class ArchiveReader {
   std::uint16_t format_version_ = 0;
   MetadataSection section_;
   std::uint64_t metadata_size_ = 0;  // bytes of the stored metadata section
+  std::optional<std::uint64_t> metadata_checksum_;
   std::optional<std::uint64_t> copy_size_;  // bytes of the metadata copy, when its trailer was read
   std::vector<std::string> damage_;
   std::vector<IndexEntry> index_;

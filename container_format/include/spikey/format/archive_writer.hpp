@@ -33,6 +33,8 @@ class ArchiveWriter {
   std::uint64_t finish();
   // The archive written in memory (the memory constructor, after finish()).
   std::vector<std::uint8_t> take_bytes() { return std::move(memory_); }
+  // The metadata section as stored after the header (verification reads it back as a reader would).
+  const std::vector<std::uint8_t>& stored_section() const { return section_; }
 
  private:
   void write_bytes(std::span<const std::uint8_t> bytes);

@@ -6,11 +6,13 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "spikey/format/archive_reader.hpp"
+#include "spikey/format/chunk_payload.hpp"
 
 namespace spikey::host {
 
@@ -119,6 +121,28 @@ struct RestoreOptions {
   bool fill_lost = false;
   // Called with every fully decoded chunk, in order (verify-after-encode compares with the input).
   std::function<void(const DecodedChunk&)> inspect;
+};
+
+class SourceRebuilder;
+
+// Every source file of an archive's metadata (side files and those omitted aside) rebuilt from
+// chunks given in order, every channel's samples, and checked against the original's checksum,
+// nothing written: verify-after-encode, from the input's samples once the payloads decoded to them.
+class SourceChecks {
+ public:
+  explicit SourceChecks(const format::MetadataSection& section);
+  ~SourceChecks();
+  SourceChecks(const SourceChecks&) = delete;
+  SourceChecks& operator=(const SourceChecks&) = delete;
+  // The chunk starting at `first_sample`: its present channels' samples, one after another.
+  void add_chunk(std::uint64_t first_sample, const format::ChunkChannels& present, std::span<const std::int16_t> samples);
+  // The files whose rebuilt bytes differ from the original's (after the last chunk).
+  std::vector<std::string> finish();
+
+ private:
+  format::MetadataSection section_;
+  std::vector<std::unique_ptr<SourceRebuilder>> rebuilders_;
+  std::vector<std::uint64_t> offset_;
 };
 
 // Rebuilds every source file byte for byte (verbatim prefix, interleaved samples, verbatim
