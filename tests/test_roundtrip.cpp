@@ -123,6 +123,28 @@ TEST(RoundTrip, ManyChannelsAndOddChunkSeconds) {
   expect_restores_exactly(r.archive, {dir / "wide.wav"});
 }
 
+// A chunk of more than 2^20 samples is interleaved back into its file in time slices on the
+// threads (decoder.cpp, SourceRebuilder): 192 channels of the real 32-channel sample (each at six
+// time offsets), one chunk of 6000 frames, restored and verified on 3 threads and on 1.
+TEST(RoundTrip, LargeChunksInterleaveInTimeSlices) {
+  test::TempDir dir;
+  const auto raw = test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
+  const auto* real = reinterpret_cast<const std::int16_t*>(raw.data());
+  constexpr std::size_t kFrames = 6000, kChannels = 192;
+  std::vector<std::int16_t> wide;
+  for (std::size_t t = 0; t < kFrames; ++t)
+    for (std::size_t c = 0; c < kChannels; ++c) wide.push_back(real[((t + 997 * (c / 32)) % kFrames) * 32 + c % 32]);
+  test::write_file(dir / "wide.dat", test::as_bytes(wide));
+  host::EncodeOptions options;
+  options.level = "fast";
+  options.threads = 3;
+  const auto r = compress_files({dir / "wide.dat"}, dir / "a.spikey", options, {static_cast<std::uint32_t>(kChannels), 30000.0});
+  ASSERT_TRUE(r.report.verified);
+  ASSERT_EQ(r.report.chunks, 1u);
+  expect_restores_exactly(r.archive, {dir / "wide.dat"}, 3);
+  expect_restores_exactly(r.archive, {dir / "wide.dat"}, 1);
+}
+
 TEST(RoundTrip, RawWithPartialTrailingFrame) {
   test::TempDir dir;
   auto bytes = test::as_bytes(test::synthetic_signal(3 * 700, 9));

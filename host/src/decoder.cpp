@@ -256,7 +256,7 @@ void decode_chunks_in_order(const format::ArchiveReader& reader, std::uint64_t f
 class SourceRebuilder {
  public:
   SourceRebuilder(const std::vector<std::uint8_t>& verbatim, const format::SourceFile& source, const RestoreOptions& options)
-      : verbatim_(verbatim), source_(source) {
+      : verbatim_(verbatim), source_(source), threads_(std::max(1u, options.threads)) {
     if (!options.output_directory.empty()) {
       const fs::path destination = options.output_directory / source_.path;
       fs::create_directories(destination.parent_path());  // restore paths may hold subdirectories
@@ -288,9 +288,16 @@ class SourceRebuilder {
     for (std::uint32_t j = 0; j < k; ++j) channel_starts_[j] = samples_of(source_.first_channel + j).data();
     if (source_.records.planar) return append_planar(n);
     if (source_.float_bytes != 0) return append_floats(n);
-    std::int16_t* out = interleaved_.data();
-    for (std::size_t t = 0; t < n; ++t)
-      for (std::uint32_t j = 0; j < k; ++j) *out++ = channel_starts_[j][t];
+    // Interleaving is the rebuild's cost (one thread: 0.75 GB/s at 1024 channels, slower than
+    // 16 threads decode), and the chunks arrive one at a time: large chunks in time slices on
+    // the threads.
+    const std::size_t slices = n * k >= kParallelInterleave ? std::min<std::size_t>(threads_, n) : 1;
+    parallel_for(slices, static_cast<unsigned>(slices), [&](std::size_t slice) {
+      const std::size_t end = n * (slice + 1) / slices;
+      std::int16_t* out = interleaved_.data() + n * slice / slices * k;
+      for (std::size_t t = n * slice / slices; t < end; ++t)
+        for (std::uint32_t j = 0; j < k; ++j) *out++ = channel_starts_[j][t];
+    });
     to_file_order(interleaved_);
     append_frames({reinterpret_cast<const std::uint8_t*>(interleaved_.data()), interleaved_.size() * 2});
   }
@@ -385,8 +392,10 @@ class SourceRebuilder {
     if (output_) output_->write(bytes);
   }
 
+  static constexpr std::size_t kParallelInterleave = std::size_t{1} << 20;  // samples of a chunk worth threads
   const std::vector<std::uint8_t>& verbatim_;
   const format::SourceFile& source_;
+  unsigned threads_ = 1;
   std::optional<OutputFile> output_;
   format::StreamingChecksum checksum_;
   std::uint64_t bytes_ = 0;
@@ -431,9 +440,11 @@ std::vector<std::uint64_t> lost_chunks(const format::ArchiveReader& reader) {
   return lost;
 }
 
-SourceChecks::SourceChecks(const format::MetadataSection& section) : section_(section) {
+SourceChecks::SourceChecks(const format::MetadataSection& section, unsigned threads) : section_(section) {
+  RestoreOptions options;
+  options.threads = threads;
   for (const auto& source : section_.metadata.sources)
-    if (!source.omitted) rebuilders_.push_back(std::make_unique<SourceRebuilder>(section_.verbatim, source, RestoreOptions{}));
+    if (!source.omitted) rebuilders_.push_back(std::make_unique<SourceRebuilder>(section_.verbatim, source, options));
 }
 
 SourceChecks::~SourceChecks() = default;

@@ -130,7 +130,8 @@ class SourceRebuilder;
 // nothing written: verify-after-encode, from the input's samples once the payloads decoded to them.
 class SourceChecks {
  public:
-  explicit SourceChecks(const format::MetadataSection& section);
+  // `threads` interleave a large chunk's samples.
+  SourceChecks(const format::MetadataSection& section, unsigned threads);
   ~SourceChecks();
   SourceChecks(const SourceChecks&) = delete;
   SourceChecks& operator=(const SourceChecks&) = delete;
