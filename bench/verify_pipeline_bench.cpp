@@ -6,6 +6,7 @@
 //
 //   verify_pipeline_bench INPUT... [--raw-channels N --raw-rate HZ] [--level fast|default]
 //                         [--threads N] [--device-seconds-per-chunk S] [--gpu-memory MIB] [--repeat N]
+//                         [--only pipeline|after]
 //
 // Built on request (`cmake --build build --target verify_pipeline_bench`). Prints, per run, the
 // wall time of the chunks and of the check after them, for verification in the pipeline
@@ -54,6 +55,7 @@ int main(int argc, char** argv) {
   double device_seconds_per_chunk = 0.05;
   std::uint64_t gpu_memory_mib = 4096;
   int repeat = 3;
+  std::string only;  // "pipeline" or "after": that variant alone (to profile it)
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const auto value = [&]() -> std::string {
@@ -70,6 +72,7 @@ int main(int argc, char** argv) {
     else if (a == "--device-seconds-per-chunk") device_seconds_per_chunk = std::stod(value());
     else if (a == "--gpu-memory") gpu_memory_mib = std::stoull(value());
     else if (a == "--repeat") repeat = std::stoi(value());
+    else if (a == "--only") only = value();
     else if (!a.empty() && a[0] == '-') {
       std::cerr << "unknown option " << a << "\n";
       return 2;
@@ -77,7 +80,7 @@ int main(int argc, char** argv) {
   }
   if (inputs.empty()) {
     std::cerr << "usage: verify_pipeline_bench INPUT... [--raw-channels N --raw-rate HZ] [--level fast|default] [--threads N]\n"
-                 "       [--device-seconds-per-chunk S] [--gpu-memory MIB] [--repeat N]\n";
+                 "       [--device-seconds-per-chunk S] [--gpu-memory MIB] [--repeat N] [--only pipeline|after]\n";
     return 2;
   }
   const auto recording = host::Recording::open(inputs, input, [](const std::string& note) { std::cerr << note << "\n"; });
@@ -135,6 +138,7 @@ int main(int argc, char** argv) {
   std::vector<double> totals[2];
   for (int r = 0; r < repeat; ++r)
     for (const bool in_pipeline : {true, false}) {
+      if (!only.empty() && only != (in_pipeline ? "pipeline" : "after")) continue;
       auto run = options;
       run.verify = in_pipeline;
       calls = 0;
@@ -156,6 +160,7 @@ int main(int argc, char** argv) {
                   cpu_seconds() - cpu_before);
     }
   for (auto& t : totals) std::sort(t.begin(), t.end());
+  if (totals[0].empty() || totals[1].empty()) return 0;
   std::printf("median total: pipeline %.3f s, after %.3f s (%.2fx)\n", totals[0][totals[0].size() / 2], totals[1][totals[1].size() / 2],
               totals[1][totals[1].size() / 2] / totals[0][totals[0].size() / 2]);
   fs::remove(archive);
