@@ -16,6 +16,7 @@
 #include "spikey/host/parallel.hpp"
 #include "spikey/host/recording.hpp"
 #include "spikey/host/window.hpp"
+#include "transpose.hpp"
 #include "test_support.hpp"
 
 using namespace spikey;
@@ -396,6 +397,31 @@ TEST(RoundTrip, GatheredChunkEqualsTheFramesReadOneByOne) {
       }
     }
   }
+}
+
+// The transposition both ways (transpose.hpp): gathering frames into rows above, rows back into
+// frames when a file is rebuilt; here on and off its 8 x 8 blocks, with strides wider than the
+// block and an input at an odd byte address (a mapped file's frames need not be aligned).
+TEST(RoundTrip, TransposeMatchesTheValueByValueCopy) {
+  std::mt19937 random(11);
+  for (const std::size_t rows : {1u, 3u, 8u, 9u, 37u, 1024u})
+    for (const std::size_t columns : {1u, 7u, 8u, 17u, 300u}) {
+      const std::size_t in_stride = columns + 3, out_stride = rows + 5;
+      std::vector<std::uint8_t> in(1 + rows * in_stride * 2);
+      for (auto& b : in) b = static_cast<std::uint8_t>(random());
+      std::vector<std::int16_t> out(columns * out_stride, 0);
+      host::transpose_int16(in.data() + 1, in_stride, rows, columns, out.data(), out_stride);
+      std::size_t wrong = 0;
+      for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t c = 0; c < columns; ++c) {
+          std::int16_t expected;
+          std::memcpy(&expected, in.data() + 1 + (r * in_stride + c) * 2, 2);
+          wrong += out[c * out_stride + r] != expected;
+        }
+      for (std::size_t c = 0; c < columns; ++c)
+        for (std::size_t r = rows; r < out_stride; ++r) wrong += out[c * out_stride + r] != 0;  // nothing written past a row
+      EXPECT_EQ(wrong, 0u) << rows << " rows, " << columns << " columns";
+    }
 }
 
 // Many threads reading random windows from one reader at once all get the original samples

@@ -10,9 +10,7 @@
 #include "spikey/format/float_samples.hpp"
 #include "spikey/host/acquisition.hpp"
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
+#include "transpose.hpp"
 
 namespace spikey::host {
 
@@ -21,36 +19,10 @@ namespace fs = std::filesystem;
 namespace {
 
 // Channels [j0, j1) of frames [t0, t1) of interleaved 16-bit frames (k channels each) into rows
-// of n samples: dst[j * n + t]. In blocks of 8 channels by 8 frames, transposed in registers
-// (eight 16-byte loads and stores instead of 64 two-byte copies); the edges one by one.
+// of n samples: dst[j * n + t].
 void transpose_frames(const std::uint8_t* frames, std::size_t k, std::size_t n, std::size_t j0, std::size_t j1, std::size_t t0, std::size_t t1,
                       std::int16_t* dst) {
-  std::size_t j_blocks = j0, t_blocks = t0;
-#if defined(__SSE2__)
-  j_blocks = j0 + (j1 - j0) / 8 * 8;
-  t_blocks = t0 + (t1 - t0) / 8 * 8;
-  for (std::size_t j = j0; j < j_blocks; j += 8)
-    for (std::size_t t = t0; t < t_blocks; t += 8) {
-      const std::uint8_t* in = frames + (t * k + j) * 2;
-      const auto row = [&](std::size_t r) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + r * k * 2)); };
-      const __m128i r0 = row(0), r1 = row(1), r2 = row(2), r3 = row(3), r4 = row(4), r5 = row(5), r6 = row(6), r7 = row(7);
-      // Pairs of frames, then quads, then all eight: column c of the block ends in register c.
-      const __m128i a0 = _mm_unpacklo_epi16(r0, r1), a1 = _mm_unpackhi_epi16(r0, r1), a2 = _mm_unpacklo_epi16(r2, r3),
-                    a3 = _mm_unpackhi_epi16(r2, r3), a4 = _mm_unpacklo_epi16(r4, r5), a5 = _mm_unpackhi_epi16(r4, r5),
-                    a6 = _mm_unpacklo_epi16(r6, r7), a7 = _mm_unpackhi_epi16(r6, r7);
-      const __m128i b0 = _mm_unpacklo_epi32(a0, a2), b1 = _mm_unpackhi_epi32(a0, a2), b2 = _mm_unpacklo_epi32(a1, a3),
-                    b3 = _mm_unpackhi_epi32(a1, a3), b4 = _mm_unpacklo_epi32(a4, a6), b5 = _mm_unpackhi_epi32(a4, a6),
-                    b6 = _mm_unpacklo_epi32(a5, a7), b7 = _mm_unpackhi_epi32(a5, a7);
-      const __m128i columns[8] = {_mm_unpacklo_epi64(b0, b4), _mm_unpackhi_epi64(b0, b4), _mm_unpacklo_epi64(b1, b5), _mm_unpackhi_epi64(b1, b5),
-                                  _mm_unpacklo_epi64(b2, b6), _mm_unpackhi_epi64(b2, b6), _mm_unpacklo_epi64(b3, b7), _mm_unpackhi_epi64(b3, b7)};
-      for (std::size_t c = 0; c < 8; ++c) _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + (j + c) * n + t), columns[c]);
-    }
-#endif
-  for (std::size_t j = j0; j < j1; ++j) {
-    std::int16_t* out = dst + j * n;
-    const std::uint8_t* column = frames + j * 2;
-    for (std::size_t t = j < j_blocks ? t_blocks : t0; t < t1; ++t) std::memcpy(out + t, column + t * k * 2, 2);
-  }
+  transpose_int16(frames + (t0 * k + j0) * 2, k, t1 - t0, j1 - j0, dst + j0 * n + t0, n);
 }
 
 InputSource open_wav(const fs::path& file, std::string restore_path, bool repair_size, const std::function<void(const std::string&)>& note) {
