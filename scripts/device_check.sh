@@ -203,11 +203,24 @@ gpu_test() {
   SPIKEY_REQUIRE_GPU=1 SPIKEY_DEVICE_DATA="$data" "$binary" --gtest_output=json:"$logs/$1.json"
 }
 
+# A compress --json report's times: encoding (training included), verification after it, and
+# the batch pipeline's wait for the verification that runs inside it.
+compress_times() {
+  python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))
+parts = dict((p["phase"], p["seconds"]) for p in r.get("phase_seconds", []))
+wait = parts.get("chunks: waiting for verification")
+print("encode %.3f s, verify after it %.3f s%s, %.1f MB/s with verification" % (r["encode_seconds"], r["verify_seconds"],
+      "" if wait is None else ", waiting for verification in the pipeline %.3f s" % wait,
+      r["original_bytes"] / 1e6 / (r["encode_seconds"] + r["verify_seconds"])))' "$1"
+}
+
 # cli_parity NAME LEVEL INPUT [OPTIONS...]: the same archive from the CPU and from the GPU.
 cli_parity() {
   local spikey=$build/host/spikey name=$1 level=$2 input=$3
   shift 3
   "$spikey" compress "$input" "$@" -o "$work/$name.cpu.spikey" --level "$level" --backend cpu -f --json >"$logs/$name.cpu.json" || exit 1
+  echo "cpu: $(compress_times "$logs/$name.cpu.json")"
   if [ $rehearse = 1 ]; then
     if "$spikey" compress "$input" "$@" -o "$work/$name.gpu.spikey" --level "$level" --backend cuda -f --json 2>"$work/refusal.txt"; then
       echo "--backend cuda compressed without a device"; exit 1
@@ -222,6 +235,7 @@ cli_parity() {
   # Both levels' chunks are encoded on the GPU (lpc1; mt with its network trained on the GPU).
   local expected='"backend": "cuda'
   grep -q "$expected" "$logs/$name.gpu.json" || { echo "expected $expected:"; cat "$logs/$name.gpu.json"; exit 1; }
+  echo "cuda: $(compress_times "$logs/$name.gpu.json")"
   cmp "$work/$name.cpu.spikey" "$work/$name.gpu.spikey" || exit 1
   "$spikey" verify "$work/$name.gpu.spikey" || exit 1
   echo "parity: $(stat -c %s "$work/$name.gpu.spikey") bytes identical, verified"
@@ -311,7 +325,7 @@ wide_profile() {
 }
 
 export wide_channels
-export -f say missing preflight configure build_targets gpu_test cli_parity sanitize bench bench_form training_times \
+export -f say missing preflight configure build_targets gpu_test compress_times cli_parity sanitize bench bench_form training_times \
   wide_input wide_ready wide_cli wide_cli_long wide_bench wide_bench_form wide_profile
 
 # ---- the run --------------------------------------------------------------------------------

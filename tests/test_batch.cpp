@@ -166,7 +166,7 @@ TEST(BatchPipeline, PipelineVerifierChecksTheWrittenArchive) {
   const auto stored_section = std::span<const std::uint8_t>(bytes).subspan(format::kFileHeaderSize, format::parse_file_header(bytes).metadata_size);
   // A verifier fed with the archive's own payloads and decoded samples (in batches of two chunks).
   const auto fed = [&](const std::function<void(std::vector<std::int16_t>&)>& change) {
-    auto verifier = std::make_unique<host::PipelineVerifier>(stored_section, chunks, 2);
+    auto verifier = std::make_unique<host::PipelineVerifier>(stored_section, chunks);
     for (std::uint64_t first = 0; first < chunks; first += 2) {
       std::vector<host::EncodedChunk> encoded;
       std::vector<std::int16_t> samples;

@@ -445,11 +445,9 @@ std::vector<std::uint64_t> lost_chunks(const format::ArchiveReader& reader) {
   return lost;
 }
 
-SourceChecks::SourceChecks(const format::MetadataSection& section, unsigned threads) : section_(section) {
-  RestoreOptions options;
-  options.threads = threads;
+SourceChecks::SourceChecks(const format::MetadataSection& section) : section_(section) {
   for (const auto& source : section_.metadata.sources)
-    if (!source.omitted) rebuilders_.push_back(std::make_unique<SourceRebuilder>(section_.verbatim, source, options));
+    if (!source.omitted) rebuilders_.push_back(std::make_unique<SourceRebuilder>(section_.verbatim, source, RestoreOptions{}));
 }
 
 SourceChecks::~SourceChecks() = default;

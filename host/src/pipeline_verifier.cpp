@@ -30,13 +30,13 @@ void expect_decoded_equals_input(const DecodedChunk& decoded, const format::Chun
                     std::to_string(*d));
 }
 
-PipelineVerifier::PipelineVerifier(std::span<const std::uint8_t> stored_section, std::uint64_t chunk_count, unsigned threads)
+PipelineVerifier::PipelineVerifier(std::span<const std::uint8_t> stored_section, std::uint64_t chunk_count)
     : section_(format::parse_metadata_section(stored_section)),
       metadata_checksum_(format::checksum64(stored_section)),
       payload_checksum_(chunk_count),
       samples_checksum_(chunk_count),
       checked_(chunk_count, 0),
-      sources_(section_, threads) {
+      sources_(section_) {
   if (section_.metadata.chunk_count() != chunk_count) throw std::logic_error("PipelineVerifier: the metadata implies another chunk count");
 }
 

@@ -24,8 +24,8 @@ void expect_decoded_equals_input(const DecodedChunk& decoded, const format::Chun
 
 class PipelineVerifier {
  public:
-  // `stored_section`: the metadata section as the archive writer stored it; `threads` rebuild.
-  PipelineVerifier(std::span<const std::uint8_t> stored_section, std::uint64_t chunk_count, unsigned threads);
+  // `stored_section`: the metadata section as the archive writer stored it.
+  PipelineVerifier(std::span<const std::uint8_t> stored_section, std::uint64_t chunk_count);
 
   // Chunks [first_chunk, first_chunk + encoded.size()): their payloads decoded (on `threads`)
   // and compared with `samples`, each chunk's input at sample_offset[i] .. sample_offset[i + 1]
