@@ -4,6 +4,10 @@
 // default).
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <thread>
+
 #include "spikey/format/archive_reader.hpp"
 #include "spikey/format/codecs/batch/golomb_batch.hpp"
 #include "spikey/host/batch_encoder.hpp"
@@ -132,7 +136,21 @@ TEST(BatchPipeline, VerifiesEachBatchAsItIsEncoded) {
   options.batch_memory_bytes = 1;  // a chunk per batch
   options.backend = "cpu-batch";
   options.batch_executor = [](host::BatchPlan& plan, std::span<const std::int16_t> samples) { return host::run_batch_on_cpu(plan, samples, 2); };
+  // Progress, from one thread at a time: the verification's end is shown.
+  std::atomic<int> inside{0};
+  bool overlapped = false;
+  std::uint64_t verified = 0, verify_total = 0;
+  options.progress = [&](const std::string& stage, std::uint64_t done, std::uint64_t total) {
+    overlapped = overlapped || inside.fetch_add(1) != 0;
+    if (stage == "verify") verified = done, verify_total = total;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    inside.fetch_sub(1);
+  };
   const auto report = host::compress(recording, out / "good.spikey", options);
+  options.progress = nullptr;
+  EXPECT_FALSE(overlapped) << "the progress callback was called from two threads at once";
+  EXPECT_EQ(verified, report.chunks);
+  EXPECT_EQ(verify_total, report.chunks);
   EXPECT_TRUE(report.verified);
   EXPECT_EQ(report.batch_chunks, report.chunks);
   EXPECT_GT(report.chunks, 2u);

@@ -322,14 +322,18 @@ void encode_in_batches(const Recording& recording, const format::Metadata& meta,
     std::vector<EncodedChunk> encoded;
   };
   std::deque<std::pair<std::size_t, std::future<void>>> verifying;
-  std::size_t verifying_chunks = 0;
+  std::size_t verifying_chunks = 0, verified_chunks = 0;
   std::future<void> rebuilt;  // the previous batch's rebuild
-  const auto wait_for_verification = [&](std::size_t more) {
+  // `at_end`: the encoding is done and only verification is left; its progress is shown (a
+  // progress callback is called from one thread at a time).
+  const auto wait_for_verification = [&](std::size_t more, bool at_end = false) {
     const Stopwatch waiting;
     while (!verifying.empty() && verifying_chunks + more > options.threads) {
       verifying.front().second.get();
       verifying_chunks -= verifying.front().first;
+      verified_chunks += verifying.front().first;
       verifying.pop_front();
+      if (at_end && options.progress) options.progress("verify", verified_chunks, chunk_count);
     }
     if (rebuilt.valid()) rebuilt.get();
     seconds.verify_wait += waiting.seconds();
@@ -363,7 +367,7 @@ void encode_in_batches(const Recording& recording, const format::Metadata& meta,
     });
   }
   if (written.valid()) written.get();
-  wait_for_verification(options.threads + 1);  // all of them
+  wait_for_verification(options.threads + 1, true);  // all of them
 }
 
 // Groups of chunks [first, end) that encode_chunks_together codes at once: for a recording of
