@@ -516,14 +516,16 @@ RestoreReport restore_sources(const format::ArchiveReader& reader, const Restore
           }
           std::uint64_t run_end = i;
           while (run_end < end_chunk && !reader.index()[run_end].lost()) ++run_end;
-          for (auto& chunk : decode_chunks(reader, i, run_end, channels, {.fill_lost = options.fill_lost})) out.push_back(std::move(chunk));
+          for (auto& chunk : decode_chunks(reader, i, run_end, channels, {.fill_lost = options.fill_lost})) {
+            if (options.inspect && channels.empty() && chunk.lost_channels.empty()) options.inspect(chunk);
+            out.push_back(std::move(chunk));
+          }
           i = run_end;
         }
         return out;
       }, [&](std::size_t, std::vector<DecodedChunk>& decoded) {
         for (const DecodedChunk& chunk : decoded) {
           const bool chunk_lost = reader.index()[chunk.chunk].lost();
-          if (options.inspect && channels.empty() && !chunk_lost && chunk.lost_channels.empty()) options.inspect(chunk);
           report.lost_streams += chunk.lost_channels.size();
           for (auto& r : rebuilders) r->add_chunk(chunk, chunk_lost);
           if (chunk.decode_seconds > report.slowest_chunk_seconds) {

@@ -435,11 +435,11 @@ WrittenArchive write_archive(const Recording& recording, const format::MetadataS
 
 void verify_against_input(const format::ArchiveReader& reader, const Recording& recording, const EncodeOptions& options) {
   const format::Metadata& meta = reader.metadata();
-  std::vector<std::int16_t> expected;
   RestoreOptions restore;
   restore.threads = options.threads;
   restore.inspect = [&](const DecodedChunk& decoded) {
     const auto present = format::channels_in_chunk(meta, decoded.first_sample, meta.chunk_sample_count(decoded.chunk));
+    thread_local std::vector<std::int16_t> expected;  // kept: a chunk of many channels is tens of MB
     recording.gather(decoded.first_sample, present, expected);
     expect_decoded_equals_input(decoded, present, expected);
   };

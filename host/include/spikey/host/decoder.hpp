@@ -119,7 +119,9 @@ struct RestoreOptions {
   // Salvaged archives (SPEC.md §3.5, §6.3): fill the samples of lost chunks and lost streams
   // with zeros instead of refusing. Files that had samples there are reported in incomplete_files.
   bool fill_lost = false;
-  // Called with every fully decoded chunk, in order (verify-after-encode compares with the input).
+  // Called with every fully decoded chunk on the decoding threads, several at once, in any order
+  // (verify-after-encode compares with the input there: in the one thread that rebuilds the
+  // files, gathering the input held 16 decoding threads back).
   std::function<void(const DecodedChunk&)> inspect;
 };
 
