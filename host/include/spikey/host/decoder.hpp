@@ -127,9 +127,10 @@ struct RestoreOptions {
 
 class SourceRebuilder;
 
-// Every source file of an archive's metadata (side files and those omitted aside) rebuilt from
-// chunks given in order, every channel's samples, and checked against the original's checksum,
-// nothing written: verify-after-encode, from the input's samples once the payloads decoded to them.
+// Every source file of an archive's metadata (but those a damaged archive omits) rebuilt from
+// chunks given in order, with every channel's samples, and checked against the original's
+// checksum, nothing written: verify-after-encode in the batch pipeline, from the input's samples
+// (which the payloads are checked to decode to).
 class SourceChecks {
  public:
   // On the calling thread: the transposition (2.3 GB/s at 1024 channels) keeps ahead of 16
