@@ -30,7 +30,7 @@ std::int64_t ChunkChannels::position(std::int64_t c) const {
 }
 
 std::uint32_t stream_check_of(std::span<const std::int16_t> samples) {
-  return static_cast<std::uint32_t>(checksum64({reinterpret_cast<const std::uint8_t*>(samples.data()), samples.size() * 2}));
+  return static_cast<std::uint32_t>(checksum64(samples));
 }
 
 std::vector<std::uint8_t> assemble_checked_payload(std::span<const std::span<const std::uint8_t>> streams,

@@ -572,7 +572,7 @@ std::vector<EncodedChunk> assemble_batch(const BatchPlan& plan, std::span<const 
     }
     const auto part = samples.subspan(plan.chunk_sample_offset[c], plan.chunk_sample_offset[c + 1] - plan.chunk_sample_offset[c]);
     out[c].payload = f::assemble_payload(std::span<const std::vector<std::uint8_t>>(streams), part, counts);
-    out[c].samples_checksum = f::checksum64({reinterpret_cast<const std::uint8_t*>(part.data()), part.size() * 2});
+    out[c].samples_checksum = f::checksum64(part);
   });
   return out;
 }

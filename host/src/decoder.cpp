@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 using format::ArchiveError;
 
 std::uint64_t samples_checksum_of(const DecodedChunk& chunk) {
-  return format::checksum64({reinterpret_cast<const std::uint8_t*>(chunk.samples.data()), chunk.samples.size() * 2});
+  return format::checksum64(std::span<const std::int16_t>(chunk.samples));
 }
 
 std::uint64_t kept_samples_checksum(const DecodedChunk& chunk) {

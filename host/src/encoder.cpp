@@ -235,7 +235,7 @@ std::vector<EncodedChunk> encode_chunks_together(const Recording& recording, con
   std::vector<EncodedChunk> out(count);
   for (std::size_t k = 0; k < count; ++k) {
     out[k].payload = format::assemble_payload(std::span<const std::vector<std::uint8_t>>(streams[k]), samples[k], present[k].sample_count);
-    out[k].samples_checksum = format::checksum64({reinterpret_cast<const std::uint8_t*>(samples[k].data()), samples[k].size() * 2});
+    out[k].samples_checksum = format::checksum64(std::span<const std::int16_t>(samples[k]));
   }
   return out;
 }
@@ -246,7 +246,7 @@ EncodedChunk encode_chunk(std::span<const std::int16_t> samples, const format::C
                           unsigned threads) {
   EncodedChunk out;
   out.payload = encode_payload(samples, present, meta, threads);
-  out.samples_checksum = format::checksum64({reinterpret_cast<const std::uint8_t*>(samples.data()), samples.size() * 2});
+  out.samples_checksum = format::checksum64(samples);
   return out;
 }
 

@@ -10,14 +10,6 @@
 
 namespace spikey::host {
 
-namespace {
-
-std::uint64_t checksum_of(std::span<const std::int16_t> samples) {
-  return format::checksum64({reinterpret_cast<const std::uint8_t*>(samples.data()), samples.size() * 2});
-}
-
-}  // namespace
-
 void expect_decoded_equals_input(const DecodedChunk& decoded, const format::ChunkChannels& present, std::span<const std::int16_t> expected) {
   if (expected.size() != decoded.samples.size() || present.channel != decoded.channel)
     throw VerifyError("verify failed: chunk " + std::to_string(decoded.chunk) + " decodes to a different shape");
@@ -62,7 +54,7 @@ void PipelineVerifier::check(std::uint64_t first_chunk, std::span<const EncodedC
       const std::uint64_t chunk = first_chunk + i;
       const auto input = samples.subspan(sample_offset[i], sample_offset[i + 1] - sample_offset[i]);
       expect_decoded_equals_input(decoded[i - begin], format::channels_in_chunk(meta, meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk)), input);
-      if (checksum_of(input) != encoded[i].samples_checksum)
+      if (format::checksum64(input) != encoded[i].samples_checksum)
         throw VerifyError("verify failed: chunk " + std::to_string(chunk) + ": the samples checksum written for it is not its samples'");
       payload_checksum_[chunk] = format::checksum64(encoded[i].payload);
       samples_checksum_[chunk] = encoded[i].samples_checksum;
