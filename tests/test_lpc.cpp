@@ -88,6 +88,41 @@ TEST(Golomb, CodewordsRoundTripAndMatchTheirLengths) {
   }
 }
 
+// golomb_decode_run takes codewords from a register between peeks: the same values and the
+// same position as golomb_decode one by one, for every index, with escapes and long codewords
+// next to short ones (so that codewords straddle the register's valid bits), and on streams
+// cut short (the reader's zeros past the end decode the same in both).
+TEST(Golomb, RunsDecodeAsCodewordsOneByOne) {
+  std::mt19937 rng(23);
+  for (int index = 0; index <= kMaxGolombIndex; ++index) {
+    const std::uint32_t m = golomb_divisor(index);
+    std::vector<std::uint32_t> values;
+    for (int i = 0; i < 2000; ++i) {
+      const auto pick = rng() % 16;
+      values.push_back(pick == 0 ? 24 * m + rng() % 1000 : pick == 1 ? 23 * m + rng() % m : static_cast<std::uint32_t>(rng() % (3 * m)));
+    }
+    std::vector<std::uint32_t> words(values.size() * 2 + 2);
+    BitWriter w(words.data());
+    for (auto u : values) golomb_encode(w, u, index);
+    const auto n = w.finish();
+    for (const std::uint64_t bytes : {n * 4ull, n * 2ull, 13ull, 0ull}) {
+      const auto* data = reinterpret_cast<const std::uint8_t*>(words.data());
+      for (const std::uint32_t first : {0u, 1u, 7u}) {  // runs starting at different bit positions
+        BitReader one(data, bytes), run(data, bytes);
+        std::vector<std::uint32_t> expected(values.size()), got(values.size(), 12345);
+        for (std::uint32_t i = 0; i < first; ++i) expected[i] = golomb_decode(one, index);
+        for (std::uint32_t i = first; i < values.size(); ++i) expected[i] = golomb_decode(one, index);
+        if (bytes == n * 4ull) ASSERT_EQ(expected, values) << "index " << index;
+        for (std::uint32_t i = 0; i < first; ++i) got[i] = golomb_decode(run, index);
+        golomb_decode_run(run, index, static_cast<std::uint32_t>(values.size()) - first, got.data() + first);
+        ASSERT_EQ(got, expected) << "index " << index << ", " << bytes << " bytes, from codeword " << first;
+        ASSERT_EQ(run.position_bits(), one.position_bits()) << "index " << index << ", " << bytes << " bytes";
+        ASSERT_EQ(run.overran(), one.overran());
+      }
+    }
+  }
+}
+
 TEST(Golomb, IndexFieldsRoundTripIncludingEscapes) {
   const std::vector<int> indices = {5, 5, 6, 4, 48, 0, 7, 22, 21, 0, 0, 48};
   std::vector<std::uint32_t> words(64);

@@ -100,26 +100,69 @@ SPIKEY_HD void golomb_encode(BitWriter& writer, std::uint32_t folded, int index)
   }
 }
 
-SPIKEY_HD std::uint32_t golomb_decode(BitReader& reader, int index) {
-  const GolombParameter g = golomb_parameter(index);
-  const std::uint64_t bits = reader.peek();
+// The codeword at the start of `bits` (the next >= kMaxRiceCodewordBits bits of a stream,
+// LSB first) for a parameter with g.half == kHalf: its value, and its length in `*length`.
+template <bool kHalf>
+SPIKEY_HD std::uint32_t golomb_decode_bits(std::uint64_t bits, GolombParameter g, int* length) {
   const int zeros = count_trailing_zeros64(bits);
   if (zeros >= kRiceEscapeQuotient) {
-    reader.skip(kMaxRiceCodewordBits);
+    *length = kMaxRiceCodewordBits;
     return static_cast<std::uint32_t>(bits >> kRiceEscapeQuotient);
   }
   const std::uint64_t rest = bits >> (zeros + 1);
-  if (!g.half) {
-    reader.skip(zeros + 1 + g.k);
+  if constexpr (!kHalf) {
+    *length = zeros + 1 + g.k;
     return (static_cast<std::uint32_t>(zeros) << g.k) | static_cast<std::uint32_t>(rest & low_bit_mask64(g.k));
+  } else {
+    const std::uint32_t base = static_cast<std::uint32_t>(zeros) * (3u << (g.k - 1));
+    const int long_remainder = static_cast<int>(rest & 1u);  // r - 2^(k-1) in k bits, else r in k - 1 bits
+    *length = zeros + 1 + g.k + long_remainder;
+    return base + (static_cast<std::uint32_t>(long_remainder) << (g.k - 1)) +
+           static_cast<std::uint32_t>((rest >> 1) & low_bit_mask64(g.k - 1 + long_remainder));
   }
-  const std::uint32_t base = static_cast<std::uint32_t>(zeros) * (3u << (g.k - 1));
-  if ((rest & 1u) == 0) {
-    reader.skip(zeros + 1 + g.k);
-    return base + static_cast<std::uint32_t>((rest >> 1) & low_bit_mask64(g.k - 1));
+}
+
+SPIKEY_HD std::uint32_t golomb_decode(BitReader& reader, int index) {
+  const GolombParameter g = golomb_parameter(index);
+  int length;
+  const std::uint64_t bits = reader.peek();
+  const std::uint32_t value = g.half ? golomb_decode_bits<true>(bits, g, &length) : golomb_decode_bits<false>(bits, g, &length);
+  reader.skip(length);
+  return value;
+}
+
+// `count` codewords of one index into `folded`, as golomb_decode one by one, taken from a
+// register while they lie in its valid bits (the chain from one codeword to the next is then a
+// count of zeros and a shift, not a load): a codeword that needs bits beyond them shows a length
+// above `left` (its zeros run past the valid bits, or it is longer than they are), and is read
+// again from a new peek, which holds any whole codeword.
+template <bool kHalf>
+SPIKEY_HD void golomb_decode_run(BitReader& reader, GolombParameter g, std::uint32_t count, std::uint32_t* folded) {
+  static_assert(BitReader::kMinPeekBits >= kMaxRiceCodewordBits, "a peek holds a whole codeword");
+  std::uint64_t bits = 0;
+  int left = 0, taken = 0;  // valid bits in `bits`; bits taken since the last peek
+  for (std::uint32_t i = 0; i < count; ++i) {
+    int length;
+    std::uint32_t value = golomb_decode_bits<kHalf>(bits, g, &length);
+    if (length > left) {
+      reader.skip(taken);
+      taken = 0;
+      bits = reader.peek();
+      left = BitReader::kMinPeekBits;
+      value = golomb_decode_bits<kHalf>(bits, g, &length);
+    }
+    folded[i] = value;
+    bits >>= length;
+    left -= length;
+    taken += length;
   }
-  reader.skip(zeros + 2 + g.k);
-  return base + (1u << (g.k - 1)) + static_cast<std::uint32_t>((rest >> 1) & low_bit_mask64(g.k));
+  reader.skip(taken);
+}
+
+SPIKEY_HD void golomb_decode_run(BitReader& reader, int index, std::uint32_t count, std::uint32_t* folded) {
+  const GolombParameter g = golomb_parameter(index);
+  if (g.half) golomb_decode_run<true>(reader, g, count, folded);
+  else golomb_decode_run<false>(reader, g, count, folded);
 }
 
 // Branch-free form of golomb_codeword_bits (the encoder's hot loop), with the parameter's

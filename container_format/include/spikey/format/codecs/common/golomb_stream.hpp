@@ -85,7 +85,7 @@ SPIKEY_HD bool decode_golomb_stream_residuals(const std::uint8_t* data, std::uin
     const std::uint32_t count = remaining < partition_size ? remaining : partition_size;
     index = read_golomb_index(reader, partition, index);
     if (index < 0) return false;
-    for (std::uint32_t i = 0; i < count; ++i) folded[start + i] = golomb_decode(reader, index);
+    golomb_decode_run(reader, index, count, folded + start);
     if (reader.overran()) return false;
   }
   if (reader.overran()) return false;
