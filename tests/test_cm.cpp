@@ -138,6 +138,29 @@ TEST(Rans, RoundTripsSkewedSymbolsAndRawBitsNearTheIdealLength) {
   EXPECT_TRUE(dec.finished_cleanly());
 }
 
+// The encoder divides by multiplying with rans_reciprocals(): the quotient of every
+// frequency, at the states next to each multiple of it and at the ends of the range the
+// encoder divides (below freq * 2^16), and at random states up to 2^32 - 1.
+TEST(Rans, ReciprocalsGiveEveryQuotient) {
+  const std::uint64_t* reciprocals = rans_reciprocals();
+  std::mt19937 rng(5);
+  for (std::uint32_t freq = 1; freq <= kRansTotal; ++freq) {
+    const std::uint64_t top = std::uint64_t{freq} << kRansProbabilityBits;  // the encoder's states are below it
+    std::vector<std::uint64_t> states = {0, 1, freq - 1u, freq, freq + 1u, top - 1, top - freq, top - freq - 1, 0xffffffffull, 0xfffffffeull};
+    for (int i = 0; i < 24; ++i) {
+      const std::uint64_t multiple = std::uint64_t{freq} * (rng() % (std::uint64_t{0xffffffffull} / freq + 1));
+      states.push_back(multiple);
+      if (multiple > 0) states.push_back(multiple - 1);
+      states.push_back(rng());
+    }
+    for (const std::uint64_t state : states) {
+      if (state > 0xffffffffull) continue;
+      const auto s = static_cast<std::uint32_t>(state);
+      ASSERT_EQ(rans_quotient(s, freq, reciprocals), s / freq) << "state " << s << ", frequency " << freq;
+    }
+  }
+}
+
 TEST(Rans, ATruncatedStreamIsNotClean) {
   std::vector<std::uint8_t> buffer(1024);
   RansEncoder enc{kRansLow, buffer.data() + buffer.size()};
