@@ -68,16 +68,93 @@ void load_taps(const LpcLaneGroup& g, const Layout& layout, Taps& taps) {
   }
 }
 
+#if defined(__AVX2__)
+// v[i] (8 lanes each) becomes column i: v[i][j] = the old v[j][i].
+[[gnu::always_inline]] inline void transpose8(__m256i* v) {
+  const __m256i a0 = _mm256_unpacklo_epi32(v[0], v[1]), a1 = _mm256_unpackhi_epi32(v[0], v[1]);
+  const __m256i a2 = _mm256_unpacklo_epi32(v[2], v[3]), a3 = _mm256_unpackhi_epi32(v[2], v[3]);
+  const __m256i a4 = _mm256_unpacklo_epi32(v[4], v[5]), a5 = _mm256_unpackhi_epi32(v[4], v[5]);
+  const __m256i a6 = _mm256_unpacklo_epi32(v[6], v[7]), a7 = _mm256_unpackhi_epi32(v[6], v[7]);
+  // b_j: column j's entries 0-3 in its low half and column j + 4's in its high half (b_{j+4}: entries 4-7).
+  const __m256i b0 = _mm256_unpacklo_epi64(a0, a2), b1 = _mm256_unpackhi_epi64(a0, a2);
+  const __m256i b2 = _mm256_unpacklo_epi64(a1, a3), b3 = _mm256_unpackhi_epi64(a1, a3);
+  const __m256i b4 = _mm256_unpacklo_epi64(a4, a6), b5 = _mm256_unpackhi_epi64(a4, a6);
+  const __m256i b6 = _mm256_unpacklo_epi64(a5, a7), b7 = _mm256_unpackhi_epi64(a5, a7);
+  v[0] = _mm256_permute2x128_si256(b0, b4, 0x20), v[4] = _mm256_permute2x128_si256(b0, b4, 0x31);
+  v[1] = _mm256_permute2x128_si256(b1, b5, 0x20), v[5] = _mm256_permute2x128_si256(b1, b5, 0x31);
+  v[2] = _mm256_permute2x128_si256(b2, b6, 0x20), v[6] = _mm256_permute2x128_si256(b2, b6, 0x31);
+  v[3] = _mm256_permute2x128_si256(b3, b7, 0x20), v[7] = _mm256_permute2x128_si256(b3, b7, 0x31);
+}
+#endif
+
+// rows[r * kLanes + l] = in[l][r - offset[l]] for r < row_count where 0 <= r - offset[l] <
+// count and in[l] is not null; 0 everywhere else.
+inline void columns_to_rows(const std::int32_t* const* in, const std::size_t* offset, std::size_t count, std::size_t row_count, std::int32_t* rows) {
+  const auto fill = [&](std::size_t first, std::size_t end) {
+    for (std::size_t r = first; r < end; ++r)
+      for (int l = 0; l < kLanes; ++l) {
+        const std::size_t i = r - offset[l];  // wraps past count where r < offset[l]
+        rows[r * kLanes + static_cast<std::size_t>(l)] = in[l] != nullptr && i < count ? in[l][i] : 0;
+      }
+  };
+  std::size_t r = 0;
+#if defined(__AVX2__)
+  // Where every lane with a column is inside it, blocks of 8 rows by 8 lanes are transposed in
+  // registers: 8 loads, 24 shuffles, 8 row stores.
+  static_assert(kLanes == 8, "8x8 blocks");
+  std::size_t first = 0, end = row_count;
+  for (int l = 0; l < kLanes; ++l)
+    if (in[l] != nullptr) first = std::max(first, offset[l]), end = std::min(end, offset[l] + count);
+  if (end < first + 8) end = first;
+  fill(0, first);
+  for (r = first; r + 8 <= end; r += 8) {
+    __m256i v[8];
+    for (int l = 0; l < 8; ++l)
+      v[l] = in[l] != nullptr ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(in[l] + (r - offset[l]))) : _mm256_setzero_si256();
+    transpose8(v);
+    for (int i = 0; i < 8; ++i) _mm256_storeu_si256(reinterpret_cast<__m256i*>(rows + (r + static_cast<std::size_t>(i)) * kLanes), v[i]);
+  }
+#endif
+  fill(r, row_count);
+}
+
+// out[l][i] = rows[(i + offset[l]) * kLanes + l] for i < count, l < lanes.
+inline void rows_to_columns(const std::int32_t* rows, const std::size_t* offset, int lanes, std::size_t count, std::int32_t* const* out) {
+  std::size_t first = 0, end = 0;  // rows [first, end): whole blocks inside every lane's range
+#if defined(__AVX2__)
+  std::size_t last = static_cast<std::size_t>(-1);
+  for (int l = 0; l < lanes; ++l) first = std::max(first, offset[l]), last = std::min(last, offset[l] + count);
+  end = last >= first + 8 ? first + (last - first) / 8 * 8 : first;
+  for (std::size_t r = first; r < end; r += 8) {
+    __m256i v[8];
+    for (int i = 0; i < 8; ++i) v[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows + (r + static_cast<std::size_t>(i)) * kLanes));
+    transpose8(v);
+    for (int l = 0; l < lanes; ++l) _mm256_storeu_si256(reinterpret_cast<__m256i*>(out[l] + (r - offset[l])), v[l]);
+  }
+#endif
+  for (int l = 0; l < lanes; ++l) {
+    const auto column = [&](std::size_t from, std::size_t to) {
+      for (std::size_t i = from; i < to; ++i) out[l][i] = rows[(i + offset[l]) * kLanes + static_cast<std::size_t>(l)];
+    };
+    if (end > first) {
+      column(0, first - offset[l]);
+      column(end - offset[l], count);
+    } else {
+      column(0, count);
+    }
+  }
+}
+
 void load_source_rows(const LpcLaneGroup& g, const Layout& layout, Scratch& s) {
   const int w = layout.half_window;
   if (w < 0) return;
   const std::size_t rows = g.n + 2 * static_cast<std::size_t>(w);
-  s.source.assign(rows * kLanes, 0);
-  for (int l = 0; l < g.lanes; ++l) {
-    if (g.model[l].source_half_window < 0 || g.source_buffer[l] == nullptr) continue;
-    const std::int32_t* src = g.source_buffer[l] + f::kMaxSourceHalfWindow - w;  // c_s[-w]
-    for (std::size_t r = 0; r < rows; ++r) s.source[r * kLanes + static_cast<std::size_t>(l)] = src[r];
-  }
+  s.source.resize(rows * kLanes);
+  const std::int32_t* src[kLanes] = {};
+  const std::size_t no_offset[kLanes] = {};
+  for (int l = 0; l < g.lanes; ++l)
+    if (g.model[l].source_half_window >= 0 && g.source_buffer[l] != nullptr) src[l] = g.source_buffer[l] + f::kMaxSourceHalfWindow - w;  // c_s[-w]
+  columns_to_rows(src, no_offset, rows, rows, s.source.data());
 }
 
 // One value per lane. GCC vector extensions: element-wise operators, comparisons give -1/0.
@@ -122,19 +199,17 @@ void run(const LpcLaneGroup& g, const std::int32_t* first_code, const std::uint3
   s.codes.resize(n * kLanes);
   s.folded.resize(n * kLanes);
   std::fill(s.history.begin(), s.history.begin() + static_cast<std::ptrdiff_t>(order + 1) * kLanes, 0);
-  for (int l = g.lanes; l < kLanes; ++l) {
-    for (std::size_t t = 0; t < n; ++t) {
-      s.codes[t * kLanes + static_cast<std::size_t>(l)] = 0;
-      s.folded[t * kLanes + static_cast<std::size_t>(l)] = 0;
-    }
-  }
-  for (int l = 0; l < g.lanes; ++l) {
-    if (kDecode) {
-      s.codes[static_cast<std::size_t>(l)] = first_code[l];
-      for (std::size_t t = 1; t < n; ++t) s.folded[(t - 1) * kLanes + static_cast<std::size_t>(l)] = folded_in[l][t - 1];
-    } else {
-      for (std::size_t t = 0; t < n; ++t) s.codes[t * kLanes + static_cast<std::size_t>(l)] = codes_in[l][t];
-    }
+  // The lanes' inputs as rows, zeros in unused lanes. Decoding reads only row 0 of the codes:
+  // the kernel writes every later row first.
+  const std::size_t no_offset[kLanes] = {};
+  const std::int32_t* in[kLanes] = {};
+  if (kDecode) {
+    for (int l = 0; l < kLanes; ++l) s.codes[static_cast<std::size_t>(l)] = l < g.lanes ? first_code[l] : 0;
+    for (int l = 0; l < g.lanes; ++l) in[l] = reinterpret_cast<const std::int32_t*>(folded_in[l]);  // the same bits
+    if (n > 1) columns_to_rows(in, no_offset, n - 1, n - 1, reinterpret_cast<std::int32_t*>(s.folded.data()));
+  } else {
+    std::copy(codes_in, codes_in + g.lanes, in);
+    columns_to_rows(in, no_offset, n, n, s.codes.data());
   }
   bool adapting = false;
   for (int l = 0; l < g.lanes; ++l) adapting |= g.model[l].lms_step != 0;
@@ -186,12 +261,12 @@ void run(const LpcLaneGroup& g, const std::int32_t* first_code, const std::uint3
     for (int j = 0; j < source_taps; ++j) update(order + j, load(sw + j * kLanes));
   }
 
-  for (int l = 0; l < g.lanes; ++l) {
-    if (kDecode) {
-      for (std::size_t t = 0; t < n; ++t) codes_out[l][t] = codes[t * kLanes + static_cast<std::size_t>(l)];
-    } else {
-      for (std::size_t t = 1; t < n; ++t) folded_out[l][t - 1] = folded[(t - 1) * kLanes + static_cast<std::size_t>(l)];
-    }
+  if (kDecode) {
+    rows_to_columns(codes, no_offset, g.lanes, n, codes_out);
+  } else if (n > 1) {
+    std::int32_t* out[kLanes] = {};
+    for (int l = 0; l < g.lanes; ++l) out[l] = reinterpret_cast<std::int32_t*>(folded_out[l]);  // the same bits
+    rows_to_columns(reinterpret_cast<const std::int32_t*>(folded), no_offset, g.lanes, n - 1, out);
   }
 }
 
