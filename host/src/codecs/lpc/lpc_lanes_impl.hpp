@@ -23,7 +23,7 @@ struct Layout {
 
 // Scratch owned per thread: rows of kLanes values, time-major.
 struct Scratch {
-  std::vector<std::int32_t> history;  // (order + n) rows: row r holds c[r - order]
+  std::vector<std::int32_t> history;  // (paired order + n) rows: row r holds c[r - paired order] and the next as int16 pairs
   std::vector<std::int32_t> source;   // (n + 2W) rows: row r holds c_s[r - W]
   std::vector<std::int32_t> codes;    // n rows
   std::vector<std::uint32_t> folded;  // n rows (row t-1 for time t)
@@ -160,6 +160,7 @@ void load_source_rows(const LpcLaneGroup& g, const Layout& layout, Scratch& s) {
 // One value per lane. GCC vector extensions: element-wise operators, comparisons give -1/0.
 typedef std::int32_t lanes_i32 __attribute__((vector_size(kLanes * 4)));
 typedef std::uint32_t lanes_u32 __attribute__((vector_size(kLanes * 4)));
+typedef std::int16_t lanes_i16 __attribute__((vector_size(kLanes * 4)));  // two per lane
 
 [[gnu::always_inline]] inline lanes_i32 load(const std::int32_t* p) {
   lanes_i32 v;
@@ -181,6 +182,43 @@ template <typename V, typename T>
   return x > hi ? hi : x;
 }
 
+[[gnu::always_inline]] inline lanes_i32 pack_lanes(lanes_i32 low, lanes_i32 high) { return (low & 0xffff) | (lanes_i32)((lanes_u32)high << 16); }
+
+// Per lane: low·low + high·high of the int16 halves of a and b.
+[[gnu::always_inline]] inline lanes_i32 multiply_add_pairs(lanes_i32 a, lanes_i32 b) {
+#if defined(__AVX2__)
+  return (lanes_i32)_mm256_madd_epi16((__m256i)a, (__m256i)b);
+#else
+  return ((a << 16) >> 16) * ((b << 16) >> 16) + (a >> 16) * (b >> 16);
+#endif
+}
+
+// The history taps as int16 pairs (every weight and clamped difference fits 15 bits), so that a
+// multiply-add of pairs does two taps: pair j holds taps 2j (the older, low half) and 2j + 1 of
+// the paired order, 2 * ceil(order / 2); an odd order gets a tap of weight and step 0 at its
+// oldest end. History row r of the pairs holds rows r and r + 1 of the history.
+[[gnu::always_inline]] inline void pair_taps(const std::int32_t (*weight)[kLanes], const std::int32_t (*step)[kLanes], int order, lanes_i32* weight_pair,
+                                             lanes_i32* step_pair) {
+  const int odd = order & 1;
+  for (int j = 0; 2 * j < order; ++j) {
+    const int low = 2 * j - odd;  // -1: the zero tap
+    weight_pair[j] = pack_lanes(low >= 0 ? load(weight[low]) : lanes_i32{}, load(weight[low + 1]));
+    step_pair[j] = pack_lanes(low >= 0 ? load(step[low]) : lanes_i32{}, load(step[low + 1]));
+  }
+}
+
+// The sign-sign step of both taps of a pair in int16 lanes, as clamp(w + step * sign(e) *
+// sign(x)) tap by tap (|w| + step stays within int16).
+[[gnu::always_inline]] inline lanes_i32 update_weight_pair(lanes_i32 weight_pair, lanes_i32 step_pair, lanes_i32 e_positive, lanes_i32 e_negative,
+                                                           lanes_i32 x_pair) {
+  static_assert(f::kMaxLpcWeight + f::kMaxLmsStep <= 32767, "weights step within int16");
+  const lanes_i16 u = (lanes_i16)(step_pair & e_positive) - (lanes_i16)(step_pair & e_negative);
+  const lanes_i16 x = (lanes_i16)x_pair;
+  const lanes_i16 w = (lanes_i16)weight_pair + (u & (x > 0)) - (u & (x < 0));
+  const lanes_i16 bound = lanes_i16{} + static_cast<std::int16_t>(f::kMaxLpcWeight);
+  return (lanes_i32)(w > bound ? bound : (w < -bound ? -bound : w));
+}
+
 template <bool kDecode>
 void run(const LpcLaneGroup& g, const std::int32_t* first_code, const std::uint32_t* const* folded_in, const std::int32_t* const* codes_in,
          std::int32_t* const* codes_out, std::uint32_t* const* folded_out) {
@@ -193,12 +231,13 @@ void run(const LpcLaneGroup& g, const std::int32_t* first_code, const std::uint3
   const int order = layout.order;
   const int source_taps = layout.source_taps();
   const int total_taps = order + source_taps;
-  // Only what is read before it is written needs zeros: the history up to c[0] (rows
-  // 0..order) and the columns of inactive lanes.
-  s.history.resize((static_cast<std::size_t>(order) + n) * kLanes);
+  const int history_pairs = (order + 1) / 2, paired_order = 2 * history_pairs;
+  // Only what is read before it is written needs zeros: the history pairs before c[1] (rows
+  // 0..paired order - 1; c[0] counts as 0).
+  s.history.resize((static_cast<std::size_t>(paired_order) + n) * kLanes);
   s.codes.resize(n * kLanes);
   s.folded.resize(n * kLanes);
-  std::fill(s.history.begin(), s.history.begin() + static_cast<std::ptrdiff_t>(order + 1) * kLanes, 0);
+  std::fill(s.history.begin(), s.history.begin() + static_cast<std::ptrdiff_t>(paired_order) * kLanes, 0);
   // The lanes' inputs as rows, zeros in unused lanes. Decoding reads only row 0 of the codes:
   // the kernel writes every later row first.
   const std::size_t no_offset[kLanes] = {};
@@ -215,7 +254,9 @@ void run(const LpcLaneGroup& g, const std::int32_t* first_code, const std::uint3
   for (int l = 0; l < g.lanes; ++l) adapting |= g.model[l].lms_step != 0;
 
   lanes_i32 weight[kGroupTaps], step[kGroupTaps];
-  for (int k = 0; k < total_taps; ++k) weight[k] = load(taps.weight[k]), step[k] = load(taps.step[k]);
+  for (int k = order; k < total_taps; ++k) weight[k] = load(taps.weight[k]), step[k] = load(taps.step[k]);
+  lanes_i32 weight_pair[(kGroupTaps + 1) / 2], step_pair[(kGroupTaps + 1) / 2];
+  pair_taps(taps.weight, taps.step, order, weight_pair, step_pair);
   const int shift = g.weight_shift;
   const lanes_i32 half = lanes_i32{} + (std::int32_t{1} << (shift - 1));
   const lanes_i32 unit = lanes_i32{} + (std::int32_t{1} << shift);
@@ -224,12 +265,13 @@ void run(const LpcLaneGroup& g, const std::int32_t* first_code, const std::uint3
   std::int32_t* codes = s.codes.data();
   std::uint32_t* folded = s.folded.data();
   lanes_i32 previous = load(codes);
+  lanes_i32 last_c = {};  // c[t - 1] (c[0]: 0)
 
   for (std::size_t t = 1; t < n; ++t) {
-    const std::int32_t* h = history + t * kLanes;  // rows t.. hold c[t - order ..]
+    const std::int32_t* hp = history + t * kLanes;  // pair j at row 2j: c[t - paired order + 2j] and the next
     const std::int32_t* sw = source_taps > 0 ? source + t * kLanes : nullptr;  // rows t.. hold c_s[t - W ..]
     lanes_i32 acc = {};
-    for (int k = 0; k < order; ++k) acc += weight[k] * load(h + k * kLanes);
+    for (int j = 0; j < history_pairs; ++j) acc += multiply_add_pairs(weight_pair[j], load(hp + 2 * j * kLanes));
     for (int j = 0; j < source_taps; ++j) acc += weight[order + j] * load(sw + j * kLanes);
     const lanes_i32 p = (acc + half) >> shift;
     const lanes_i32 flip = acc > p * unit;  // -1 where the residual's sign is flipped
@@ -249,7 +291,9 @@ void run(const LpcLaneGroup& g, const std::int32_t* first_code, const std::uint3
       const lanes_i32 x = (e ^ flip) - flip;
       store(folded + (t - 1) * kLanes, (lanes_u32)((x << 1) ^ (x >> 31)));
     }
-    store(history + (t + static_cast<std::size_t>(order)) * kLanes, clamp(d, f::kLpcHistoryClamp));
+    const lanes_i32 c = clamp(d, f::kLpcHistoryClamp);
+    store(history + (t + static_cast<std::size_t>(paired_order) - 1) * kLanes, pack_lanes(last_c, c));
+    last_c = c;
     if (!adapting) continue;
     // w += step * sign(e) * sign(x), with masks instead of multiplies (comparisons give -1/0).
     const lanes_i32 e_positive = e > 0, e_negative = e < 0;
@@ -257,7 +301,7 @@ void run(const LpcLaneGroup& g, const std::int32_t* first_code, const std::uint3
       const lanes_i32 u = (step[k] & e_positive) - (step[k] & e_negative);
       weight[k] = clamp(weight[k] + (u & (x > 0)) - (u & (x < 0)), f::kMaxLpcWeight);
     };
-    for (int k = 0; k < order; ++k) update(k, load(h + k * kLanes));
+    for (int j = 0; j < history_pairs; ++j) weight_pair[j] = update_weight_pair(weight_pair[j], step_pair[j], e_positive, e_negative, load(hp + 2 * j * kLanes));
     for (int j = 0; j < source_taps; ++j) update(order + j, load(sw + j * kLanes));
   }
 

@@ -8,6 +8,7 @@ constexpr int kMoGroupTaps = f::kMaxMoTaps;
 
 struct MoScratch {
   std::vector<std::int32_t> history;  // (pad + n) rows
+  std::vector<std::int32_t> pairs;    // (pad + n) rows: row r holds history rows r and r + 1 as int16 pairs
   std::vector<std::int32_t> sources;  // per source slot: (n + 2W) rows
   std::vector<std::int32_t> wavelet;  // per level below L: (kWaveletPad + n) rows
   std::vector<std::int32_t> codes;    // n rows
@@ -45,17 +46,6 @@ PackedNetwork pack_network(const f::MoNetwork& net) {
   for (int k = 0; 2 * k < net.hidden; ++k) p.w2[k] = pack_pair(net.w2[2 * k], 2 * k + 1 < net.hidden ? net.w2[2 * k + 1] : 0);
   p.b2 = net.b2;
   return p;
-}
-
-[[gnu::always_inline]] inline lanes_i32 pack_lanes(lanes_i32 low, lanes_i32 high) { return (low & 0xffff) | (lanes_i32)((lanes_u32)high << 16); }
-
-// Per lane: low·low + high·high of the int16 halves of a and b.
-[[gnu::always_inline]] inline lanes_i32 multiply_add_pairs(lanes_i32 a, lanes_i32 b) {
-#if defined(__AVX2__)
-  return (lanes_i32)_mm256_madd_epi16((__m256i)a, (__m256i)b);
-#else
-  return ((a << 16) >> 16) * ((b << 16) >> 16) + (a >> 16) * (b >> 16);
-#endif
 }
 
 // mo_network_correction (mo_network.hpp) for all lanes; `recent` is the row of c[t-8].
@@ -236,7 +226,10 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
   const lanes_i32 input_gain = load(input_gain_table), output_gain = load(output_gain_table);
   // History rows: `pad` zero rows (the linear taps' order, or the network's 8 inputs), then c[t]
   // at row pad + t.
-  const int pad = network != nullptr ? std::max(order, f::kNetHistory) : order;
+  // The history taps in int16 pairs, each pair one multiply-add (every weight and clamped
+  // difference fits 15 bits): an odd order gets a tap of weight and step 0 at its oldest end.
+  const int history_pairs = (order + 1) / 2, paired_order = 2 * history_pairs;
+  const int pad = network != nullptr ? std::max(paired_order, f::kNetHistory) : paired_order;
   const bool gru = network != nullptr && network->projector == f::NetProjector::kGru;
   PackedNetwork net;
   GruLanes gru_lanes;
@@ -259,6 +252,8 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
       }
   }
   lanes_i32 weight[kMoGroupTaps], step[kMoGroupTaps];
+  lanes_i32 weight_pair[(kMoGroupTaps + 1) / 2], step_pair[(kMoGroupTaps + 1) / 2];
+  pair_taps(weight_table, step_table, order, weight_pair, step_pair);
   for (int k = 0; k < total_taps; ++k) weight[k] = load(weight_table[k]), step[k] = load(step_table[k]);
 
   MoScratch& s = mo_scratch();
@@ -267,6 +262,8 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
   const std::size_t lanes = kLanes;
   s.history.resize((static_cast<std::size_t>(pad) + rows) * lanes);
   std::fill(s.history.begin(), s.history.begin() + static_cast<std::ptrdiff_t>(pad + 1) * kLanes, 0);
+  s.pairs.resize((static_cast<std::size_t>(pad) + rows) * lanes);
+  std::fill(s.pairs.begin(), s.pairs.begin() + static_cast<std::ptrdiff_t>(pad) * kLanes, 0);
   // In-group sources write a row for every clock step, up to max_lag rows past the clock's end.
   const std::size_t source_rows = rows + 2 * static_cast<std::size_t>(half_window) + max_lag;
   // Every entry written once, row by row (sequential stores): lane l's source buffer c_s[-W ..
@@ -321,6 +318,8 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
   const lanes_i32 wavelet_half = lanes_i32{} + (std::int32_t{1} << (f::kDmeyShift - 1));
   lanes_i32 features[f::kMaxWaveletLevels + 1] = {};
   std::int32_t* history = s.history.data();
+  std::int32_t* pairs = s.pairs.data();
+  lanes_i32 last_c = {};  // history row pad + t - 1 (row pad: 0)
   std::int32_t* wavelet = s.wavelet.data();
   std::int32_t* codes = s.codes.data();
   std::uint32_t* folded = s.folded.data();
@@ -345,9 +344,9 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
 #endif
       }
     }
-    const std::int32_t* h = history + (t + static_cast<std::size_t>(pad - order)) * lanes;
+    const std::int32_t* hp = pairs + (t + static_cast<std::size_t>(pad - paired_order)) * lanes;  // pair j at row 2j
     lanes_i32 acc = {};
-    for (int k = 0; k < order; ++k) acc += weight[k] * load(h + k * kLanes);
+    for (int j = 0; j < history_pairs; ++j) acc += multiply_add_pairs(weight_pair[j], load(hp + 2 * j * kLanes));
     for (int k = 0; k < wavelet_taps; ++k) acc += weight[order + k] * features[k];
     for (int src = 0; src < sources; ++src) {
       const std::int32_t* w = s.sources.data() + (static_cast<std::size_t>(src) * source_rows + t) * lanes;
@@ -394,7 +393,8 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
         const lanes_i32 u = (step[k] & e_positive) - (step[k] & e_negative);
         weight[k] = clamp(weight[k] + (u & (x > 0)) - (u & (x < 0)), f::kMaxLpcWeight);
       };
-      for (int k = 0; k < order; ++k) update(k, load(h + k * kLanes));
+      for (int j = 0; j < history_pairs; ++j)
+        weight_pair[j] = update_weight_pair(weight_pair[j], step_pair[j], e_positive, e_negative, load(hp + 2 * j * kLanes));
       for (int k = 0; k < wavelet_taps; ++k) update(order + k, features[k]);
       for (int src = 0; src < sources; ++src) {
         const std::int32_t* w = s.sources.data() + (static_cast<std::size_t>(src) * source_rows + t) * lanes;
@@ -403,6 +403,8 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
     }
     const lanes_i32 c = clamp(d, f::kLpcHistoryClamp);
     store(history + (t + static_cast<std::size_t>(pad)) * lanes, c);
+    store(pairs + (t + static_cast<std::size_t>(pad) - 1) * lanes, pack_lanes(last_c, c));
+    last_c = c;
     if (in_group_count != 0) {  // c of a source lane at its time tau into its dependants' windows
       alignas(32) std::int32_t decoded[kLanes];
       store(decoded, c);
