@@ -84,7 +84,7 @@ struct PayloadWork {
   std::vector<char> needed;            // channels the codec must decode: the requested ones and their sources
   std::vector<char> decoded;           // channels decoded (the codec's and sync runs): checked against their stream checks
   std::vector<char> lost;              // requested channels whose streams are lost (version 10), zeros with fill_lost
-  std::vector<std::vector<std::int32_t>> codes;
+  std::vector<codecs::ChannelCodes> codes;
   DecodedChunk out;
 };
 

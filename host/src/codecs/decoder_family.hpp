@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -14,6 +15,31 @@
 
 namespace spikey::host::codecs {
 
+// Allocates like std::allocator, but a resized vector's new elements are left uninitialized
+// (default-initialized): a decoder writes every code before reading it, and zero-filling a
+// chunk's codes first cost 4% of decoding 1024 channels.
+template <class T>
+struct UninitializedAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = UninitializedAllocator<U>;
+  };
+  UninitializedAllocator() = default;
+  template <class U>
+  UninitializedAllocator(const UninitializedAllocator<U>&) noexcept {}
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
+// One channel's codes in one chunk.
+using ChannelCodes = std::vector<std::int32_t, UninitializedAllocator<std::int32_t>>;
+
 // One chunk's streams on their way to codes.
 struct ChunkDecodeJob {
   std::uint64_t chunk = 0;
@@ -22,7 +48,7 @@ struct ChunkDecodeJob {
   const format::PayloadDirectory* dir = nullptr;
   std::span<const std::uint8_t> payload;
   const std::vector<char>* needed = nullptr;          // per present channel: decode it (sync channels are already done)
-  std::vector<std::vector<std::int32_t>>* codes = nullptr;  // out: per present channel, its codes when needed
+  std::vector<ChannelCodes>* codes = nullptr;  // out: per present channel, its codes when needed
 
   std::span<const std::uint8_t> stream(std::size_t p) const { return payload.subspan(dir->stream_offset[p], dir->stream_size[p]); }
   // "chunk C, channel X (stream at byte B): why", naming the codec where it helps.

@@ -42,13 +42,14 @@ inline std::vector<std::uint32_t> mo_channel_depths(const format::Metadata& meta
 // Fills buffers[s] (s < the predictor's sources) for a channel of n samples from the codes of
 // the chunk's present channels (zeros for a source absent from the chunk) and points
 // sources[s] at them.
-inline void fill_middle_out_sources(const format::ChannelPredictor& predictor, const format::ChunkChannels& present,
-                                    const std::vector<std::vector<std::int32_t>>& codes, std::uint32_t n, std::vector<std::int32_t>* buffers,
+template <class Codes>  // a channel's codes: the encoder's std::vector, the decoder's ChannelCodes
+void fill_middle_out_sources(const format::ChannelPredictor& predictor, const format::ChunkChannels& present,
+                                    const std::vector<Codes>& codes, std::uint32_t n, std::vector<std::int32_t>* buffers,
                                     const std::int32_t** sources) {
   for (std::size_t s = 0; s < predictor.sources.size(); ++s) {
     buffers[s].resize(format::source_buffer_size(n));
     const std::int64_t q = present.position(predictor.sources[s].channel);
-    const std::vector<std::int32_t>* src = q >= 0 ? &codes[static_cast<std::size_t>(q)] : nullptr;
+    const Codes* src = q >= 0 ? &codes[static_cast<std::size_t>(q)] : nullptr;
     format::fill_source_buffer(src != nullptr ? src->data() : nullptr, src != nullptr ? static_cast<std::uint32_t>(src->size()) : 0, n, buffers[s].data());
     sources[s] = buffers[s].data();
   }
