@@ -227,10 +227,18 @@ void run(const LpcLaneGroup& g, const std::int32_t* first_code, const std::uint3
   load_taps(g, layout, taps);
   Scratch& s = scratch();
   load_source_rows(g, layout, s);
+  // The source window's taps in int16 pairs too (pair_taps: a zero tap before the window's first,
+  // at row t - 1): row r of the pairs holds source rows r and r + 1.
+  const int window_taps = layout.source_taps();
+  const int source_pairs = (window_taps + 1) / 2;
+  if (window_taps > 0) {
+    const std::size_t rows = g.n + 2 * static_cast<std::size_t>(layout.half_window);
+    std::int32_t* r = s.source.data();
+    for (std::size_t i = 0; i + 1 < rows; ++i) store(r + i * kLanes, pack_lanes(load(r + i * kLanes), load(r + (i + 1) * kLanes)));
+    store(r + (rows - 1) * kLanes, pack_lanes(load(r + (rows - 1) * kLanes), lanes_i32{}));
+  }
   const std::size_t n = g.n;
   const int order = layout.order;
-  const int source_taps = layout.source_taps();
-  const int total_taps = order + source_taps;
   const int history_pairs = (order + 1) / 2, paired_order = 2 * history_pairs;
   // Only what is read before it is written needs zeros: the history pairs before c[1] (rows
   // 0..paired order - 1; c[0] counts as 0).
@@ -253,10 +261,10 @@ void run(const LpcLaneGroup& g, const std::int32_t* first_code, const std::uint3
   bool adapting = false;
   for (int l = 0; l < g.lanes; ++l) adapting |= g.model[l].lms_step != 0;
 
-  lanes_i32 weight[kGroupTaps], step[kGroupTaps];
-  for (int k = order; k < total_taps; ++k) weight[k] = load(taps.weight[k]), step[k] = load(taps.step[k]);
   lanes_i32 weight_pair[(kGroupTaps + 1) / 2], step_pair[(kGroupTaps + 1) / 2];
   pair_taps(taps.weight, taps.step, order, weight_pair, step_pair);
+  lanes_i32 source_weight_pair[(kGroupTaps + 1) / 2], source_step_pair[(kGroupTaps + 1) / 2];
+  pair_taps(taps.weight + order, taps.step + order, window_taps, source_weight_pair, source_step_pair);
   const int shift = g.weight_shift;
   const lanes_i32 half = lanes_i32{} + (std::int32_t{1} << (shift - 1));
   const lanes_i32 unit = lanes_i32{} + (std::int32_t{1} << shift);
@@ -269,10 +277,10 @@ void run(const LpcLaneGroup& g, const std::int32_t* first_code, const std::uint3
 
   for (std::size_t t = 1; t < n; ++t) {
     const std::int32_t* hp = history + t * kLanes;  // pair j at row 2j: c[t - paired order + 2j] and the next
-    const std::int32_t* sw = source_taps > 0 ? source + t * kLanes : nullptr;  // rows t.. hold c_s[t - W ..]
+    const std::int32_t* sp = window_taps > 0 ? source + (t - 1) * kLanes : nullptr;  // pair j at row 2j: c_s[t - W - 1 + 2j] and the next
     lanes_i32 acc = {};
     for (int j = 0; j < history_pairs; ++j) acc += multiply_add_pairs(weight_pair[j], load(hp + 2 * j * kLanes));
-    for (int j = 0; j < source_taps; ++j) acc += weight[order + j] * load(sw + j * kLanes);
+    for (int j = 0; j < source_pairs; ++j) acc += multiply_add_pairs(source_weight_pair[j], load(sp + 2 * j * kLanes));
     const lanes_i32 p = (acc + half) >> shift;
     const lanes_i32 flip = acc > p * unit;  // -1 where the residual's sign is flipped
     lanes_i32 e, d;
@@ -295,14 +303,12 @@ void run(const LpcLaneGroup& g, const std::int32_t* first_code, const std::uint3
     store(history + (t + static_cast<std::size_t>(paired_order) - 1) * kLanes, pack_lanes(last_c, c));
     last_c = c;
     if (!adapting) continue;
-    // w += step * sign(e) * sign(x), with masks instead of multiplies (comparisons give -1/0).
+    // w += step * sign(e) * sign(x), with masks instead of multiplies (comparisons give -1/0),
+    // both taps of a pair at once.
     const lanes_i32 e_positive = e > 0, e_negative = e < 0;
-    const auto update = [&](int k, lanes_i32 x) {
-      const lanes_i32 u = (step[k] & e_positive) - (step[k] & e_negative);
-      weight[k] = clamp(weight[k] + (u & (x > 0)) - (u & (x < 0)), f::kMaxLpcWeight);
-    };
     for (int j = 0; j < history_pairs; ++j) weight_pair[j] = update_weight_pair(weight_pair[j], step_pair[j], e_positive, e_negative, load(hp + 2 * j * kLanes));
-    for (int j = 0; j < source_taps; ++j) update(order + j, load(sw + j * kLanes));
+    for (int j = 0; j < source_pairs; ++j)
+      source_weight_pair[j] = update_weight_pair(source_weight_pair[j], source_step_pair[j], e_positive, e_negative, load(sp + 2 * j * kLanes));
   }
 
   if (kDecode) {

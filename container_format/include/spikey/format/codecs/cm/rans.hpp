@@ -39,7 +39,8 @@ SPIKEY_HD std::uint32_t rans_quotient(std::uint32_t state, std::uint32_t freq, [
 #if defined(__CUDA_ARCH__)
   return state / freq;
 #else
-  const auto product = static_cast<unsigned __int128>(state) * reciprocals[freq];
+  __extension__ using Product = unsigned __int128;  // GCC and Clang; __extension__: no -Wpedantic warning
+  const Product product = static_cast<Product>(state) * reciprocals[freq];
   return static_cast<std::uint32_t>(product >> 64) + (freq == 1 ? state : 0u);  // reciprocals[1] is 0
 #endif
 }
