@@ -1,8 +1,6 @@
 // Codec lpc1's decoder (SPEC.md §6.5-§6.6): each stream's Golomb-coded residuals, then the
 // prediction for up to kLanes channels at once, sources before the channels predicted from
 // them (sources are one level deep).
-#include <memory>
-
 #include "codecs/decoder_family.hpp"
 #include "codecs/families.hpp"
 #include "codecs/lanes/lane_batcher.hpp"
@@ -36,17 +34,17 @@ class LpcDecoder final : public DecoderFamily {
     const format::ChunkChannels& present = *job.present;
     const std::vector<char>& needed = *job.needed;
     auto& codes = *job.codes;
-    // Not zero-filled (every entry is decoded before it is read): zeroing cost 5% of decoding.
-    std::vector<std::unique_ptr<std::uint32_t[]>> folded(present.channel.size());
+    // Not zero-filled, as the codes (every entry is decoded before it is read).
+    std::vector<std::vector<std::uint32_t, UninitializedAllocator<std::uint32_t>>> folded(present.channel.size());
     std::vector<std::int32_t> first_code(present.channel.size(), 0);
     std::vector<char> adapt(present.channel.size(), 0);
     for (std::size_t p = 0; p < present.channel.size(); ++p) {
       if (!needed[p]) continue;
-      folded[p] = std::make_unique_for_overwrite<std::uint32_t[]>(present.sample_count[p]);
+      folded[p].resize(present.sample_count[p]);
       bool flag = false;
       const auto stream = job.stream(p);
       if (!format::decode_golomb_stream_residuals(stream.data(), stream.size(), present.sample_count[p], meta.codec.partition_size, &first_code[p],
-                                                  &flag, folded[p].get()))
+                                                  &flag, folded[p].data()))
         throw job.stream_error(p, "malformed lpc1 stream");
       adapt[p] = flag;
     }
@@ -76,7 +74,7 @@ class LpcDecoder final : public DecoderFamily {
           group.source_buffer[l] = source_buffers[p].data();
         }
         first[l] = first_code[p];
-        in[l] = folded[p].get();
+        in[l] = folded[p].data();
         codes[p].resize(n);
         out_codes[l] = codes[p].data();
       }

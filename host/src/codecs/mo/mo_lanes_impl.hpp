@@ -254,7 +254,7 @@ bool run_mo(const MoLaneGroup& g, const std::int32_t* first_code, const std::uin
   lanes_i32 weight[kMoGroupTaps], step[kMoGroupTaps];
   lanes_i32 weight_pair[(kMoGroupTaps + 1) / 2], step_pair[(kMoGroupTaps + 1) / 2];
   pair_taps(weight_table, step_table, order, weight_pair, step_pair);
-  for (int k = 0; k < total_taps; ++k) weight[k] = load(weight_table[k]), step[k] = load(step_table[k]);
+  for (int k = order; k < total_taps; ++k) weight[k] = load(weight_table[k]), step[k] = load(step_table[k]);  // the history taps are paired
 
   MoScratch& s = mo_scratch();
   const std::size_t n = g.n;
