@@ -79,6 +79,7 @@ struct Pass {
   double assemble = 0;  // payloads and checksums from the words, on the host's threads
   double kernels = 0;
   double stages[cuda::kStageCount] = {};
+  double host_parts[cuda::kHostPartCount] = {};  // the executor's own host time, part by part
   double training = 0;          // the least-squares batches, wall time
   double training_kernels = 0;
 };
@@ -172,6 +173,7 @@ Pass timed_pass(const Workload& w, const host::BatchExecutor& execute, const cud
     if (gpu) {
       pass.kernels += gpu->last_timing().kernel_seconds;
       for (int s = 0; s < cuda::kStageCount; ++s) pass.stages[s] += gpu->last_timing().stage_seconds[s];
+      for (int h = 0; h < cuda::kHostPartCount; ++h) pass.host_parts[h] += gpu->last_timing().host_seconds[h];
     }
   }
   return pass;
@@ -272,6 +274,9 @@ int run(const Options& o) {
   if (gpu) {
     row("kernels", median_of([](const Pass& p) { return p.kernels; }));
     for (int s = 0; s < cuda::kStageCount; ++s) row(std::string("stage ") + cuda::kStageNames[s], median_of([s](const Pass& p) { return p.stages[s]; }));
+    // Where the executor's wall time goes on the host (it waits for the kernels in "wait").
+    for (int h = 0; h < cuda::kHostPartCount; ++h)
+      row(std::string("executor: ") + cuda::kHostPartNames[h], median_of([h](const Pass& p) { return p.host_parts[h]; }));
   }
   row("cpu encoder, 1 thread", cpu_seconds);
   if (!w.training.empty()) {

@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
   const fs::path archive = fs::temp_directory_path() / ("verify_pipeline_bench_" + std::to_string(::getpid()) + ".spikey");
 
   // The words of every batch, as the CPU executor writes them (with the plan it fills in).
-  std::vector<std::pair<host::BatchPlan, std::vector<std::uint32_t>>> device;
+  std::vector<std::pair<host::BatchPlan, host::BatchWords>> device;
   bool replay = false;
   std::size_t calls = 0;
   options.batch_executor = [&](host::BatchPlan& plan, std::span<const std::int16_t> samples) {

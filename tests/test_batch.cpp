@@ -426,14 +426,16 @@ void expect_slices_merge(const std::vector<fs::path>& inputs, host::EncodeOption
   const auto reference = host::run_batch_on_cpu(reference_plan, samples, 2);
   for (std::size_t cut : {std::size_t{1}, whole.chunk_count() / 2, whole.chunk_count() - 1}) {
     std::vector<host::BatchPlan> slices = {host::slice_plan(whole, 0, cut), host::slice_plan(whole, cut, whole.chunk_count())};
-    std::vector<std::vector<std::uint32_t>> words;
+    std::vector<host::BatchWords> words;
     for (auto& slice : slices) {
       const std::span<const std::int16_t> part(samples.data() + whole.chunk_sample_offset[slice.first_chunk], slice.samples);
       words.push_back(host::run_batch_on_cpu(slice, part, 2));
     }
     auto plan = whole;
-    const auto merged = host::merge_slices(plan, slices, {words.begin(), words.end()});
+    // In pieces of 1000 words (boundaries inside each slice's words) on three threads.
+    const auto merged = host::merge_slices(plan, slices, {words.begin(), words.end()}, 3, 1000);
     EXPECT_EQ(merged, reference) << "cut at chunk " << cut;
+    ASSERT_GT(words[0].size(), 2000u) << "the pieces do not split the first slice's words";
     const auto a = host::assemble_batch(plan, merged, samples);
     const auto b = host::assemble_batch(reference_plan, reference, samples);
     ASSERT_EQ(a.size(), b.size());

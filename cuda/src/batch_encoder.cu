@@ -13,6 +13,7 @@
 #include "spikey/cuda/cuda_check.cuh"
 #include "spikey/cuda/device.hpp"
 #include "spikey/host/parallel.hpp"
+#include "spikey/host/stopwatch.hpp"
 #include "spikey/format/codecs/batch/golomb_batch.hpp"
 #include "spikey/format/codecs/batch/mt_batch.hpp"
 #include "spikey/format/codecs/batch/training_batch.hpp"
@@ -242,6 +243,13 @@ __global__ void choose_adapt_kernel(f::BatchStream* streams, std::uint32_t strea
 // Stage 4 (batch_choose_index) with a warp per partition: golomb_index_for_partition's search,
 // each sum taken across the lanes (golomb_partition_bits_strided, exact), so that a load reads
 // 128 consecutive bytes for the warp instead of one line per thread.
+// Stage 0 (Golomb codecs): a block per stream, its threads over the stream's partitions.
+__global__ void golomb_partitions_kernel(const f::BatchStream* streams, std::uint32_t stream_count, f::BatchPartition* partitions) {
+  for (std::uint32_t s = blockIdx.x; s < stream_count; s += gridDim.x)
+    for (std::uint32_t k = threadIdx.x; k < streams[s].partitions; k += blockDim.x)
+      partitions[streams[s].first_partition + k] = f::batch_golomb_partition(s, streams[s], k);
+}
+
 __global__ void choose_index_kernel(f::BatchPartition* partitions, std::uint32_t partition_count, const f::BatchStream* streams,
                                     const std::uint32_t* folded_fixed, const std::uint32_t* folded_adapting) {
   const std::uint64_t p = (std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x) / 32;
@@ -453,7 +461,7 @@ struct BatchEncoder::Slot {
   // stages 1-3 (the value maps, both predictions, the adapt flag) and nothing after them.
   void launch(host::BatchPlan& plan, std::span<const std::int16_t> samples_in, bool predict_only = false) {
     const auto stream_count = static_cast<std::uint32_t>(plan.streams.size());
-    const auto partition_count = static_cast<std::uint32_t>(plan.partitions.size());
+    const auto partition_count = static_cast<std::uint32_t>(plan.partition_count());
     const AdaptingForm form = host::adapting_form_from_environment();
     std::vector<std::uint64_t> offsets(stream_count);
     std::uint64_t scratch_total = 0, word_total = 0;
@@ -465,14 +473,22 @@ struct BatchEncoder::Slot {
     }
     word_capacity = word_total + f::BitWriter::kSlackWords;
 
+    const host::Stopwatch staging_in;
     std::int16_t* host_samples = staged_samples.reserve(samples_in.size());
     copy_in_parallel(host_samples, samples_in);
+    stage_in_seconds = staging_in.seconds();
     SPIKEY_CUDA_TRY(cudaMemcpyAsync(samples.reserve(samples_in.size()), host_samples, samples_in.size() * sizeof(std::int16_t),
                                     cudaMemcpyHostToDevice, stream));
     SPIKEY_CUDA_TRY(cudaMemcpyAsync(streams.reserve(stream_count), plan.streams.data(), stream_count * sizeof(f::BatchStream),
                                     cudaMemcpyHostToDevice, stream));
-    SPIKEY_CUDA_TRY(cudaMemcpyAsync(partitions.reserve(partition_count), plan.partitions.data(),
-                                    partition_count * sizeof(f::BatchPartition), cudaMemcpyHostToDevice, stream));
+    partitions.reserve(partition_count);
+    if (plan.codec == f::BatchCodec::kMt) {
+      SPIKEY_CUDA_TRY(cudaMemcpyAsync(partitions.get(), plan.partitions.data(), partition_count * sizeof(f::BatchPartition),
+                                      cudaMemcpyHostToDevice, stream));
+    } else if (partition_count > 0 && !predict_only) {  // laid out here from the streams (stage 0), not uploaded
+      golomb_partitions_kernel<<<std::max(1u, std::min(stream_count, 65535u)), kBlock, 0, stream>>>(streams.get(), stream_count, partitions.get());
+      SPIKEY_CUDA_CHECK_LAUNCH(stream);
+    }
     SPIKEY_CUDA_TRY(cudaMemcpyAsync(weights.reserve(plan.weights.size()), plan.weights.data(), plan.weights.size() * sizeof(std::int32_t),
                                     cudaMemcpyHostToDevice, stream));
     const f::MoNetwork* network_on_device = nullptr;
@@ -624,20 +640,26 @@ struct BatchEncoder::Slot {
   }
 
   // Waits for the slot's kernels, takes the per-stream results, then downloads exactly the
-  // words written. (Copies into pageable memory block the host, so they wait until here.)
-  void download_words() {
-    take_streams();
-    host::BatchPlan& plan = *result_plan;
-    SPIKEY_CUDA_TRY(cudaMemcpy(plan.partitions.data(), partitions.get(), plan.partitions.size() * sizeof(f::BatchPartition),
-                               cudaMemcpyDeviceToHost));
+  // words written. (Copies into pageable memory block the host, so they wait until here.) The
+  // per-partition results stay here: nothing on the host reads them, and lpc1's are 64 bytes
+  // per 256 samples.
+  void download_words(BatchTiming& timing) {
+    const host::Stopwatch taking;
+    double wait = 0;
+    take_streams(&wait);
+    timing.host_seconds[kHostPartWait] += wait;
+    timing.host_seconds[kHostPartStreamResults] += taking.seconds() - wait;
     total = *staged_total.get();
     if (total > word_capacity) throw std::logic_error("CUDA encoder: packed words exceed their bound");
     SPIKEY_CUDA_TRY(cudaMemcpyAsync(staged_words.reserve(total), words.get(), total * sizeof(std::uint32_t), cudaMemcpyDeviceToHost, stream));
   }
 
-  // Waits for the slot's kernels, checks the value maps and takes the per-stream results.
-  void take_streams() {
+  // Waits for the slot's kernels (adding the wait to *wait_seconds), checks the value maps and
+  // takes the per-stream results.
+  void take_streams(double* wait_seconds = nullptr) {
+    const host::Stopwatch waiting;
     SPIKEY_CUDA_TRY(cudaStreamSynchronize(stream));
+    if (wait_seconds != nullptr) *wait_seconds += waiting.seconds();
     if (*staged_inexact.get() != 0) throw std::logic_error("a value map is not exact for its channel (CUDA encoder)");
     host::BatchPlan& plan = *result_plan;
     SPIKEY_CUDA_TRY(cudaMemcpy(plan.streams.data(), streams.get(), plan.streams.size() * sizeof(f::BatchStream), cudaMemcpyDeviceToHost));
@@ -695,6 +717,7 @@ struct BatchEncoder::Slot {
   std::uint64_t word_capacity = 0;
   std::uint64_t total = 0;
   host::BatchPlan* result_plan = nullptr;
+  double stage_in_seconds = 0;  // the last launch's copy into staged_samples
 };
 
 BatchEncoder::BatchEncoder() {
@@ -705,33 +728,41 @@ BatchEncoder::BatchEncoder() {
 
 BatchEncoder::~BatchEncoder() = default;
 
-std::vector<std::uint32_t> BatchEncoder::encode(host::BatchPlan& plan, std::span<const std::int16_t> samples) {
-  const auto start = std::chrono::steady_clock::now();
+host::BatchWords BatchEncoder::encode(host::BatchPlan& plan, std::span<const std::int16_t> samples) {
+  const host::Stopwatch whole;
   timing_ = {};
   timing_.input_bytes = samples.size() * sizeof(std::int16_t);
+  double* part = timing_.host_seconds;
   // Two slices of whole chunks, one per slot: one slice's copies overlap the other's kernels.
+  host::Stopwatch step;
   const std::size_t chunks = plan.chunk_count();
   const std::size_t cut = chunks >= 2 ? chunks / 2 : chunks;
   std::vector<host::BatchPlan> slices;
   slices.push_back(host::slice_plan(plan, 0, cut));
   if (cut < chunks) slices.push_back(host::slice_plan(plan, cut, chunks));
+  part[kHostPartSlice] = step.lap();
   std::vector<std::span<const std::uint32_t>> words;
   try {
     for (std::size_t k = 0; k < slices.size(); ++k) {
       const std::uint64_t offset = plan.chunk_sample_offset[k == 0 ? 0 : cut];
       slots_[k]->launch(slices[k], samples.subspan(offset, slices[k].samples));
+      part[kHostPartStageIn] += slots_[k]->stage_in_seconds;
+      part[kHostPartQueue] += step.lap() - slots_[k]->stage_in_seconds;
     }
-    for (std::size_t k = 0; k < slices.size(); ++k) slots_[k]->download_words();
+    for (std::size_t k = 0; k < slices.size(); ++k) slots_[k]->download_words(timing_);  // times its own parts
+    step.lap();
     for (std::size_t k = 0; k < slices.size(); ++k) words.push_back(slots_[k]->finish(timing_));
+    part[kHostPartWords] = step.lap();
   } catch (...) {
     // Work queued on the other slot still reads and writes that slot's buffers (and the
     // caller's plan); let it drain before the error leaves, so nothing outlives what it uses.
     for (auto& slot : slots_) slot->drain();
     throw;
   }
-  auto merged = host::merge_slices(plan, slices, words);
+  auto merged = host::merge_slices(plan, slices, words, std::max(1u, std::thread::hardware_concurrency()));
+  part[kHostPartMerge] = step.lap();
   timing_.output_bytes = merged.size() * sizeof(std::uint32_t);
-  timing_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  timing_.seconds = whole.seconds();
   return merged;
 }
 

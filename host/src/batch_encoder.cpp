@@ -1,5 +1,6 @@
 #include "spikey/host/batch_encoder.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
@@ -115,8 +116,7 @@ BatchPlan plan_batch(const f::Metadata& meta, std::uint64_t first_chunk, std::ui
       s.map_step = channel.value_map.step;
       s.map_offset = channel.value_map.offset;
       s.partition_size = partition_size;
-      s.first_partition = static_cast<std::uint32_t>(plan.partitions.size());
-      const std::uint32_t residuals = s.n - 1;
+      s.first_partition = static_cast<std::uint32_t>(plan.partition_count());
       if (mt) {
         for (std::uint32_t segment = 0, segments = f::mt_segment_count(s.n, partition_size); segment < segments; ++segment) {
           f::BatchPartition p;
@@ -127,16 +127,10 @@ BatchPlan plan_batch(const f::Metadata& meta, std::uint64_t first_chunk, std::ui
           plan.staging_bytes += f::mt_max_segment_bytes(p.count);
           plan.partitions.push_back(p);
         }
+        s.partitions = static_cast<std::uint32_t>(plan.partitions.size()) - s.first_partition;
       } else {
-        for (std::uint32_t start = 0; start < residuals; start += partition_size) {
-          f::BatchPartition p;
-          p.stream = static_cast<std::uint32_t>(plan.streams.size());
-          p.start = start;
-          p.count = std::min(partition_size, residuals - start);
-          plan.partitions.push_back(p);
-        }
+        s.partitions = f::batch_golomb_partition_count(s.n, partition_size);
       }
-      s.partitions = static_cast<std::uint32_t>(plan.partitions.size()) - s.first_partition;
       plan.samples += s.n;
       plan.streams.push_back(s);
     }
@@ -161,7 +155,7 @@ std::uint64_t batch_device_bytes(const BatchPlan& plan) {
          f::MtTableSet::kShapeEntries * 2 + plan.mt_tables.prior_entries() * 2;  // classes, staging, tables
   const std::uint64_t inputs = 2 + 4 * static_cast<std::uint64_t>(levels);  // int16 clamped differences and wavelet planes
   return plan.samples * (2 + 4 + 4 + 4 + inputs) + scratch * 4 + words * 4 + plan.streams.size() * sizeof(f::BatchStream) +
-         plan.partitions.size() * sizeof(f::BatchPartition) + plan.weights.size() * 4 + mt;
+         plan.partition_count() * sizeof(f::BatchPartition) + plan.weights.size() * 4 + mt;
 }
 
 std::vector<std::int16_t> gather_chunks(const Recording& recording, const f::Metadata& meta, const std::vector<std::uint64_t>& chunks,
@@ -228,8 +222,8 @@ BatchPlan plan_training_batch(const f::Metadata& meta, const std::vector<std::ui
 namespace {
 
 // Stages 4-8 of mt_batch.hpp.
-std::vector<std::uint32_t> run_mt_stages_on_cpu(BatchPlan& plan, const std::vector<std::int32_t>& codes, std::vector<std::uint32_t>& fixed,
-                                                std::vector<std::uint32_t>& adapting, unsigned threads) {
+BatchWords run_mt_stages_on_cpu(BatchPlan& plan, const std::vector<std::int32_t>& codes, std::vector<std::uint32_t>& fixed,
+                                std::vector<std::uint32_t>& adapting, unsigned threads) {
   auto& streams = plan.streams;
   auto& partitions = plan.partitions;
   std::vector<std::uint8_t> classes(plan.samples), staging(plan.staging_bytes);
@@ -251,7 +245,7 @@ std::vector<std::uint32_t> run_mt_stages_on_cpu(BatchPlan& plan, const std::vect
     s.word_offset = total;
     total += s.words;
   }
-  std::vector<std::uint32_t> words(total, 0);
+  BatchWords words(total, 0);  // the segments' padding bytes stay zero
   auto* out = reinterpret_cast<std::uint8_t*>(words.data());
   parallel_for(streams.size(), threads, [&](std::size_t i) { f::batch_mt_write_directory(streams[i], partitions.data(), out); });
   parallel_for(partitions.size(), threads,
@@ -436,16 +430,16 @@ const char* adapting_form_name(AdaptingForm form) {
   return "warp";
 }
 
-std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads, AdaptingForm form) {
+BatchWords run_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads, AdaptingForm form) {
   auto& streams = plan.streams;
-  auto& partitions = plan.partitions;
   Predicted predicted = run_prediction_on_cpu(plan, samples, threads, form);
   if (plan.codec == f::BatchCodec::kMt) return run_mt_stages_on_cpu(plan, predicted.codes, predicted.folded_fixed, predicted.folded_adapting, threads);
   const auto& codes = predicted.codes;
   const auto& folded_fixed = predicted.folded_fixed;
   const auto& folded_adapting = predicted.folded_adapting;
 
-  // 4-5: partition indices, stream layout.
+  // 0, 4-5: the partitions, their indices, stream layout.
+  std::vector<f::BatchPartition> partitions = golomb_partitions(plan, threads);
   parallel_for(partitions.size(), threads, [&](std::size_t i) {
     f::batch_choose_index(partitions[i], streams[partitions[i].stream], folded_fixed.data(), folded_adapting.data());
   });
@@ -457,7 +451,7 @@ std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std
 
   // 7-8: pack. Within a partition, the 32 lanes' offsets come from an exclusive scan, as a
   // warp's shuffle scan gives them on the GPU.
-  std::vector<std::uint32_t> words(total + f::BitWriter::kSlackWords, 0);
+  BatchWords words(total + f::BitWriter::kSlackWords, 0);  // the lanes' bits are or-ed in
   parallel_for(streams.size(), threads, [&](std::size_t i) { f::batch_write_stream_head(streams[i], codes.data(), words.data()); });
   parallel_for(partitions.size(), threads, [&](std::size_t i) {
     const f::BatchPartition& p = partitions[i];
@@ -476,6 +470,15 @@ std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std
   return words;
 }
 
+std::vector<f::BatchPartition> golomb_partitions(const BatchPlan& plan, unsigned threads) {
+  std::vector<f::BatchPartition> partitions(plan.partition_count());
+  parallel_for(plan.streams.size(), threads, [&](std::size_t i) {
+    const f::BatchStream& s = plan.streams[i];
+    for (std::uint32_t k = 0; k < s.partitions; ++k) partitions[s.first_partition + k] = f::batch_golomb_partition(static_cast<std::uint32_t>(i), s, k);
+  });
+  return partitions;
+}
+
 BatchPlan slice_plan(const BatchPlan& plan, std::size_t first, std::size_t end) {
   BatchPlan slice;
   slice.first_chunk = plan.first_chunk + first;
@@ -489,6 +492,7 @@ BatchPlan slice_plan(const BatchPlan& plan, std::size_t first, std::size_t end) 
   const std::uint32_t stream_end = plan.chunk_first_stream[end];
   const std::uint32_t partition_base = stream_end > stream_base ? plan.streams[stream_base].first_partition : 0;
   const std::uint64_t staging_base = partition_base < plan.partitions.size() ? plan.partitions[partition_base].staging_offset : 0;
+  slice.streams.reserve(stream_end - stream_base);
   for (std::size_t c = first; c <= end; ++c) {
     slice.chunk_first_stream.push_back(plan.chunk_first_stream[c] - stream_base);
     slice.chunk_sample_offset.push_back(plan.chunk_sample_offset[c] - sample_base);
@@ -500,7 +504,7 @@ BatchPlan slice_plan(const BatchPlan& plan, std::size_t first, std::size_t end) 
       if (source >= 0) source -= static_cast<std::int32_t>(stream_base);
     s.first_partition -= partition_base;
     slice.streams.push_back(s);
-    for (std::uint32_t p = 0; p < s.partitions; ++p) {
+    for (std::uint32_t p = 0; p < s.partitions && !plan.partitions.empty(); ++p) {  // listed partitions: mt's segments
       f::BatchPartition q = plan.partitions[plan.streams[i].first_partition + p];
       q.stream -= stream_base;
       if (plan.codec == f::BatchCodec::kMt) {
@@ -514,14 +518,13 @@ BatchPlan slice_plan(const BatchPlan& plan, std::size_t first, std::size_t end) 
   return slice;
 }
 
-std::vector<std::uint32_t> merge_slices(BatchPlan& plan, const std::vector<BatchPlan>& slices,
-                                        const std::vector<std::span<const std::uint32_t>>& words) {
-  std::vector<std::uint32_t> merged;
-  std::size_t total = 0;
-  for (const auto& w : words) total += w.size();
-  merged.reserve(total);
-  std::uint32_t stream = 0, partition = 0;
-  for (std::size_t k = 0; k < slices.size(); ++k) {
+BatchWords merge_slices(BatchPlan& plan, const std::vector<BatchPlan>& slices, const std::vector<std::span<const std::uint32_t>>& words,
+                        unsigned threads, std::uint64_t piece_words) {
+  if (piece_words == 0) throw std::invalid_argument("merge_slices: pieces of 0 words");
+  std::vector<std::uint64_t> word_base(slices.size() + 1, 0);
+  for (std::size_t k = 0; k < slices.size(); ++k) word_base[k + 1] = word_base[k] + words[k].size();
+  std::uint32_t stream = 0;
+  for (std::size_t k = 0; k < slices.size(); ++k)
     for (const auto& s : slices[k].streams) {
       f::BatchStream& target = plan.streams[stream++];
       target.folded_sum[0] = s.folded_sum[0];
@@ -529,21 +532,20 @@ std::vector<std::uint32_t> merge_slices(BatchPlan& plan, const std::vector<Batch
       target.adapt = s.adapt;
       target.bits = s.bits;
       target.words = s.words;
-      target.word_offset = s.word_offset + merged.size();
+      target.word_offset = s.word_offset + word_base[k];
       target.bytes = s.bytes;
     }
-    for (const auto& p : slices[k].partitions) {
-      f::BatchPartition& target = plan.partitions[partition++];
-      target.index = p.index;
-      target.codeword_bits = p.codeword_bits;
-      target.field_bits = p.field_bits;
-      target.bit_offset = p.bit_offset;
-      target.staged_from = p.staged_from;
-      target.bytes = p.bytes;
-      target.byte_offset = p.byte_offset;
-    }
-    merged.insert(merged.end(), words[k].begin(), words[k].end());
-  }
+  // In pieces across the threads: a batch's words are tens of megabytes, and copying them into
+  // fresh memory on one thread (its page faults included) held up the executor between batches.
+  std::vector<std::pair<std::size_t, std::uint64_t>> pieces;  // (slice, first word)
+  for (std::size_t k = 0; k < slices.size(); ++k)
+    for (std::uint64_t first = 0; first < words[k].size(); first += piece_words) pieces.emplace_back(k, first);
+  BatchWords merged(word_base.back());
+  parallel_for(pieces.size(), threads, [&](std::size_t i) {
+    const auto [k, first] = pieces[i];
+    const std::uint64_t count = std::min<std::uint64_t>(piece_words, words[k].size() - first);
+    std::memcpy(merged.data() + word_base[k] + first, words[k].data() + first, count * sizeof(std::uint32_t));
+  });
   return merged;
 }
 

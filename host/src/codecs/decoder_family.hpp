@@ -12,30 +12,13 @@
 #include "spikey/format/archive.hpp"
 #include "spikey/format/chunk_payload.hpp"
 #include "spikey/format/codec_table.hpp"
+#include "spikey/host/uninitialized.hpp"
 
 namespace spikey::host::codecs {
 
-// Allocates like std::allocator, but a resized vector's new elements are left uninitialized
-// (default-initialized): a decoder writes every code before reading it, and zero-filling a
-// chunk's codes first cost 4% of decoding 1024 channels.
-template <class T>
-struct UninitializedAllocator : std::allocator<T> {
-  template <class U>
-  struct rebind {
-    using other = UninitializedAllocator<U>;
-  };
-  UninitializedAllocator() = default;
-  template <class U>
-  UninitializedAllocator(const UninitializedAllocator<U>&) noexcept {}
-  template <class U>
-  void construct(U* p) noexcept {
-    ::new (static_cast<void*>(p)) U;
-  }
-  template <class U, class... Args>
-  void construct(U* p, Args&&... args) {
-    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
-  }
-};
+// A decoder writes every code before reading it, and zero-filling a chunk's codes first cost 4%
+// of decoding 1024 channels.
+using host::UninitializedAllocator;
 
 // One channel's codes in one chunk.
 using ChannelCodes = std::vector<std::int32_t, UninitializedAllocator<std::int32_t>>;

@@ -22,10 +22,18 @@ namespace spikey::cuda {
 inline constexpr int kStageCount = 6;
 inline constexpr const char* kStageNames[kStageCount] = {"map", "predict", "code", "scan", "head", "pack"};
 
+// The host's parts of encode(), in order (wall time on the calling thread; they add up to about
+// BatchTiming::seconds): cutting the plan into slices, copying each slice's samples into its
+// pinned staging buffer, queueing the uploads and kernels, waiting for the kernels, downloading
+// the per-stream results, waiting for the words' download, and merging the slices' words.
+enum HostPart { kHostPartSlice, kHostPartStageIn, kHostPartQueue, kHostPartWait, kHostPartStreamResults, kHostPartWords, kHostPartMerge, kHostPartCount };
+inline constexpr const char* kHostPartNames[kHostPartCount] = {"slice", "stage in", "queue", "wait", "stream results", "words", "merge"};
+
 struct BatchTiming {
   double seconds = 0;           // wall time of encode()
   double kernel_seconds = 0;    // sum over slices of first kernel .. last kernel (CUDA events)
   double stage_seconds[kStageCount] = {};  // per stage, summed over slices (CUDA events)
+  double host_seconds[kHostPartCount] = {};  // encode()'s parts on the host (kHostPartNames)
   std::uint64_t input_bytes = 0;
   std::uint64_t output_bytes = 0;
 };
@@ -37,9 +45,10 @@ class BatchEncoder {
   BatchEncoder(const BatchEncoder&) = delete;
   BatchEncoder& operator=(const BatchEncoder&) = delete;
 
-  // Runs the plan on the GPU; fills its per-stream and per-partition results and returns the
-  // packed words (the host::BatchExecutor contract). Throws if a value map is not exact.
-  std::vector<std::uint32_t> encode(host::BatchPlan& plan, std::span<const std::int16_t> samples);
+  // Runs the plan on the GPU; fills its per-stream results and returns the packed words (the
+  // host::BatchExecutor contract; the per-partition results stay on the device: nothing on the
+  // host reads them, and lpc1 has a partition per 256 samples). Throws if a value map is not exact.
+  host::BatchWords encode(host::BatchPlan& plan, std::span<const std::int16_t> samples);
 
   // Stages 1-3 only: fills every stream's folded_sum and adapt, as host::predict_batch_on_cpu
   // (the host::BatchPredictor contract: the trainers' candidate passes). Throws if a value map is

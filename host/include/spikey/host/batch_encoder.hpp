@@ -26,6 +26,8 @@ struct BatchPlan {
   std::vector<std::uint32_t> chunk_first_stream;   // per chunk, plus one past the end
   std::vector<std::uint64_t> chunk_sample_offset;  // per chunk, plus one past the end
   std::vector<format::BatchStream> streams;        // chunk after chunk, present channels in order
+  // mt's segments. The Golomb codecs' partitions are not listed: each stream's follow from its
+  // length (format::batch_golomb_partition), and an executor lays them out itself.
   std::vector<format::BatchPartition> partitions;
   std::vector<std::int32_t> weights;               // stored weights of every stream's channel
   std::vector<format::MoNetwork> network;          // mo2: the recording's network (one); else empty
@@ -44,7 +46,12 @@ struct BatchPlan {
   std::vector<SyncSlot> sync_slots;
 
   std::size_t chunk_count() const { return chunk_first_stream.empty() ? 0 : chunk_first_stream.size() - 1; }
+  // Partitions of every stream, listed or not.
+  std::uint64_t partition_count() const { return streams.empty() ? 0 : std::uint64_t{streams.back().first_partition} + streams.back().partitions; }
 };
+
+// The Golomb codecs' partitions of a plan, laid out (stage 0 on the CPU).
+std::vector<format::BatchPartition> golomb_partitions(const BatchPlan& plan, unsigned threads);
 
 // Whether the batch stages encode `codec` (lpc1, mo1-mo3, mt1-mt3; not rice1 or the cm codecs).
 bool batch_encodes(const std::string& codec);
@@ -58,10 +65,11 @@ std::uint64_t batch_device_bytes(const BatchPlan& plan);
 // The batch's samples in plan order (Recording::gather of each chunk, one after another).
 std::vector<std::int16_t> gather_batch(const Recording& recording, const format::Metadata& meta, const BatchPlan& plan, unsigned threads);
 
-// Runs the stages (golomb_batch.hpp, or mt_batch.hpp for mt); fills the plan's per-stream and
-// per-partition results and returns the packed words of all streams (mt: bytes in words).
-// Throws if a value map is not exact.
-using BatchExecutor = std::function<std::vector<std::uint32_t>(BatchPlan& plan, std::span<const std::int16_t> samples)>;
+// Runs the stages (golomb_batch.hpp, or mt_batch.hpp for mt); fills the plan's per-stream results
+// and returns the packed words of all streams (mt: bytes in words). The per-partition results
+// are the executor's own: nothing after it reads them (the CUDA executor leaves them on the
+// device). Throws if a value map is not exact.
+using BatchExecutor = std::function<BatchWords(BatchPlan& plan, std::span<const std::int16_t> samples)>;
 // The adapting variants (golomb_batch.hpp stage 2c) in the GPU's forms: a stream's taps across
 // a warp's 32 lanes (the default), across half a warp's 16, or a stream per thread (the
 // sequential reference); every form gives the same bytes.
@@ -70,7 +78,7 @@ enum class AdaptingForm { warp, half_warp, thread };
 // Throws on any other value.
 AdaptingForm adapting_form_from_environment();
 const char* adapting_form_name(AdaptingForm form);
-std::vector<std::uint32_t> run_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads,
+BatchWords run_batch_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads,
                                             AdaptingForm form = AdaptingForm::warp);
 
 // Stages 1-3 only (value maps, both predictions, the adapt flag): fills every stream's
@@ -116,10 +124,11 @@ std::vector<std::int16_t> gather_chunks(const Recording& recording, const format
 BatchPlan slice_plan(const BatchPlan& plan, std::size_t first, std::size_t end);
 
 // Merges the words and per-stream results of consecutive slices of the plan (run on their own)
-// back into the plan: what running the whole plan gives. The words are copied once, from
-// wherever the slices left them (the CUDA executor: its pinned download buffers).
-std::vector<std::uint32_t> merge_slices(BatchPlan& plan, const std::vector<BatchPlan>& slices,
-                                        const std::vector<std::span<const std::uint32_t>>& words);
+// back into the plan: what running the whole plan gives (its per-partition results excepted).
+// The words are copied once, from wherever the slices left them (the CUDA executor: its pinned
+// download buffers), in pieces of `piece_words` on `threads` threads.
+BatchWords merge_slices(BatchPlan& plan, const std::vector<BatchPlan>& slices, const std::vector<std::span<const std::uint32_t>>& words,
+                        unsigned threads = 1, std::uint64_t piece_words = std::uint64_t{1} << 20);
 
 // Chunk payloads (and decoded-sample checksums) from an executed batch, chunks on `threads`
 // threads (the stream checks and checksums are a pass over every sample).

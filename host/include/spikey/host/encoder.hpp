@@ -14,6 +14,7 @@
 #include "spikey/format/chunk_payload.hpp"
 #include "spikey/host/recording.hpp"
 #include "spikey/host/training.hpp"
+#include "spikey/host/uninitialized.hpp"
 
 namespace spikey::host {
 
@@ -34,6 +35,9 @@ struct ValueSurvey {
 format::ValueMap choose_value_map(const ValueSurvey& survey);
 
 struct BatchPlan;  // batch_encoder.hpp
+// A batch executor's packed words. Not zero-filled when they are merged or copied: a batch's
+// words are tens of megabytes, written once.
+using BatchWords = std::vector<std::uint32_t, UninitializedAllocator<std::uint32_t>>;
 
 struct EncodeOptions {
   std::string level = "default";
@@ -56,7 +60,7 @@ struct EncodeOptions {
   // Batch backend (lpc1, mo1, mo2, mo3): when set, chunks are encoded in batches by this
   // executor (the CUDA encoder, or run_batch_on_cpu) instead of chunk by chunk; each batch's
   // buffers stay within batch_memory_bytes (at least one chunk per batch).
-  std::function<std::vector<std::uint32_t>(BatchPlan&, std::span<const std::int16_t>)> batch_executor;
+  std::function<BatchWords(BatchPlan&, std::span<const std::int16_t>)> batch_executor;
   std::uint64_t batch_memory_bytes = 1ull << 30;
   std::string backend = "cpu";  // reported only
   std::function<void(const std::string& stage, std::uint64_t done, std::uint64_t total)> progress;

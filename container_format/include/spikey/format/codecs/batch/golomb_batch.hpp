@@ -7,6 +7,8 @@
 // sources and the network stage), per BatchStream::codec.
 //
 // Stages, in order (arrays are batch-wide, indexed by BatchStream::sample_offset + t):
+//   0 per partition  batch_golomb_partition  the partition's residuals, from its stream (a plan
+//                    lists no Golomb partitions: lpc1 has one per 256 samples)
 //   1 per sample     batch_map_sample        value -> code, and whether the map was exact
 //   2 per stream x2  batch_predict_stream    folded residuals with fixed and with adapting weights
 //                    (lpc1: 2a per sample, 2b per sample, 2c per stream, below)
@@ -81,6 +83,21 @@ struct BatchPartition {
   std::uint32_t bytes = 0;           // filled: the segment's bytes
   std::uint64_t byte_offset = 0;     // filled: within the stream
 };
+
+// Stage 0. A stream of n samples has n - 1 residuals, in partitions of partition_size (the
+// last one shorter); partition k of the stream at `stream` in the batch.
+SPIKEY_HD std::uint32_t batch_golomb_partition_count(std::uint32_t n, std::uint32_t partition_size) {
+  const std::uint64_t residuals = n > 0 ? n - 1 : 0;
+  return static_cast<std::uint32_t>((residuals + partition_size - 1) / partition_size);
+}
+SPIKEY_HD BatchPartition batch_golomb_partition(std::uint32_t stream, const BatchStream& s, std::uint32_t k) {
+  BatchPartition p;
+  p.stream = stream;
+  p.start = k * s.partition_size;
+  const std::uint32_t left = s.n - 1 - p.start;
+  p.count = left < s.partition_size ? left : s.partition_size;
+  return p;
+}
 
 SPIKEY_HD LpcModel batch_model(const BatchStream& s, bool adapting) {
   LpcModel m;
