@@ -408,6 +408,25 @@ TEST(BatchPipeline, SameBytesWhenMiddleOutSourcesEnd) {
   EXPECT_TRUE(std::ranges::any_of(meta.channels, source_ends_first)) << "no channel draws on a source that ends before it";
 }
 
+// Stage 0: a stream's partitions, laid out from its length, tile its residuals as the chunk
+// encoder's loop does (runs of partition_size from residual 0, the last one shorter).
+TEST(BatchPipeline, GolombPartitionsTileTheResiduals) {
+  for (const std::uint32_t size : {1u, 2u, 3u, 100u, 256u, 333u})
+    for (std::uint32_t n = 1; n <= 1200; ++n) {
+      format::BatchStream s;
+      s.n = n;
+      s.partition_size = size;
+      std::vector<std::pair<std::uint32_t, std::uint32_t>> expected;  // (start, count)
+      for (std::uint32_t start = 0; start < n - 1; start += size) expected.emplace_back(start, std::min(size, n - 1 - start));
+      ASSERT_EQ(format::batch_golomb_partition_count(n, size), expected.size()) << "n " << n << ", size " << size;
+      for (std::uint32_t k = 0; k < expected.size(); ++k) {
+        const format::BatchPartition p = format::batch_golomb_partition(7, s, k);
+        ASSERT_EQ(p.stream, 7u);
+        ASSERT_EQ(std::make_pair(p.start, p.count), expected[k]) << "n " << n << ", size " << size << ", partition " << k;
+      }
+    }
+}
+
 // Slices of a plan (the CUDA encoder's two streams) merge to what the whole plan gives.
 void expect_slices_merge(const std::vector<fs::path>& inputs, host::EncodeOptions options, host::InputOptions input,
                          const std::string& codec) {

@@ -87,8 +87,7 @@ struct BatchPartition {
 // Stage 0. A stream of n samples has n - 1 residuals, in partitions of partition_size (the
 // last one shorter); partition k of the stream at `stream` in the batch.
 SPIKEY_HD std::uint32_t batch_golomb_partition_count(std::uint32_t n, std::uint32_t partition_size) {
-  const std::uint64_t residuals = n > 0 ? n - 1 : 0;
-  return static_cast<std::uint32_t>((residuals + partition_size - 1) / partition_size);
+  return partition_count(n > 0 ? n - 1 : 0, partition_size);
 }
 SPIKEY_HD BatchPartition batch_golomb_partition(std::uint32_t stream, const BatchStream& s, std::uint32_t k) {
   BatchPartition p;
