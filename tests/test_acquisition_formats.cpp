@@ -994,3 +994,41 @@ TEST(AcquisitionFormats, InputsWhoseVerbatimBytesPassTheMetadataLimitAreRefused)
     EXPECT_NE(what.find("long_header.dat holds 1049 MiB"), std::string::npos) << what;
   }
 }
+
+// A chunk gathered in parts (the batch pipeline's time slices of one chunk on several threads)
+// is the chunk gathered whole, for every kind of source the bundled samples hold: WAVs, raw
+// interleaved samples (little- and big-endian, signed and unsigned), records (Neuralynx, Blackrock
+// with a pause, Open Ephys legacy's big-endian records), planar records (Intan RHD), one file per
+// channel (Intan), floats on a grid (NWB), Open Ephys binary and SpikeGLX (several rates).
+TEST(AcquisitionFormats, ChunksGatheredInPartsEqualChunksGatheredWhole) {
+  const fs::path samples = test::samples_dir();
+  std::vector<std::pair<fs::path, host::InputOptions>> inputs;
+  for (const char* name : {"neuralink", "blackrock", "blackrock_paused", "intan", "intan_rhd", "neuralynx", "open_ephys", "open_ephys_legacy",
+                           "spikeglx"})
+    inputs.emplace_back(samples / name, host::InputOptions{});
+#if defined(SPIKEY_WITH_HDF5)  // NWB files are read through libhdf5
+  inputs.emplace_back(samples / "nwb_float", host::InputOptions{});
+#endif
+  for (const auto [unsigned_samples, big_endian] : {std::pair{false, false}, {true, false}, {false, true}, {true, true}}) {
+    host::InputOptions raw;
+    raw.raw_channels = 32, raw.raw_rate = 30000.0, raw.raw_unsigned = unsigned_samples, raw.raw_big_endian = big_endian;
+    inputs.emplace_back(samples / "cinpla32" / "cinpla32_30kHz_first6000.dat", raw);
+  }
+  for (const auto& [input, options] : inputs) {
+    SCOPED_TRACE(input.string());
+    const auto recording = host::Recording::open({input}, options, [](const std::string&) {});
+    host::EncodeOptions encode;
+    encode.chunk_seconds = 200 / recording.sample_rate();  // chunks of 200 samples: several (but in the shortest), a partial last one
+    const format::Metadata meta = host::survey_recording(recording, encode).metadata;
+    for (const std::uint64_t chunk : {std::uint64_t{0}, meta.chunk_count() / 2, meta.chunk_count() - 1}) {
+      const auto present = format::channels_in_chunk(meta, meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk));
+      std::vector<std::int16_t> whole;
+      recording.gather(meta.chunk_first_sample(chunk), present, whole);
+      for (const std::size_t parts : {std::size_t{2}, std::size_t{3}, std::size_t{7}, std::size_t{64}}) {
+        std::vector<std::int16_t> pieced(whole.size(), 0x5a5a);  // every sample must be written by one part
+        for (std::size_t part = 0; part < parts; ++part) recording.gather(meta.chunk_first_sample(chunk), present, pieced, part, parts);
+        ASSERT_EQ(pieced, whole) << "chunk " << chunk << " in " << parts << " parts";
+      }
+    }
+  }
+}

@@ -158,23 +158,28 @@ std::uint64_t batch_device_bytes(const BatchPlan& plan) {
          plan.partition_count() * sizeof(f::BatchPartition) + plan.weights.size() * 4 + mt;
 }
 
-std::vector<std::int16_t> gather_chunks(const Recording& recording, const f::Metadata& meta, const std::vector<std::uint64_t>& chunks,
-                                        unsigned threads) {
+GatheredSamples gather_chunks(const Recording& recording, const f::Metadata& meta, const std::vector<std::uint64_t>& chunks,
+                              unsigned threads) {
   std::vector<std::uint64_t> offset(chunks.size() + 1, 0);
   for (std::size_t i = 0; i < chunks.size(); ++i) {
     const auto present = f::channels_in_chunk(meta, meta.chunk_first_sample(chunks[i]), meta.chunk_sample_count(chunks[i]));
     offset[i + 1] = offset[i];
     for (const auto n : present.sample_count) offset[i + 1] += n;
   }
-  std::vector<std::int16_t> samples(offset.back());
-  parallel_for(chunks.size(), threads, [&](std::size_t i) {
+  GatheredSamples samples(offset.back());
+  // Each chunk in parts (time slices) where there are fewer chunks than threads: a batch of a
+  // wide recording holds a few chunks, and gathering a chunk on one thread left cores idle.
+  const std::size_t parts = chunks.empty() ? 1 : std::max<std::size_t>(1, (threads + chunks.size() - 1) / chunks.size());
+  parallel_for(chunks.size() * parts, threads, [&](std::size_t piece) {
+    const std::size_t i = piece / parts;
     const auto present = f::channels_in_chunk(meta, meta.chunk_first_sample(chunks[i]), meta.chunk_sample_count(chunks[i]));
-    recording.gather(meta.chunk_first_sample(chunks[i]), present, std::span<std::int16_t>(samples).subspan(offset[i], offset[i + 1] - offset[i]));
+    recording.gather(meta.chunk_first_sample(chunks[i]), present, std::span<std::int16_t>(samples).subspan(offset[i], offset[i + 1] - offset[i]),
+                     piece % parts, parts);
   });
   return samples;
 }
 
-std::vector<std::int16_t> gather_batch(const Recording& recording, const f::Metadata& meta, const BatchPlan& plan, unsigned threads) {
+GatheredSamples gather_batch(const Recording& recording, const f::Metadata& meta, const BatchPlan& plan, unsigned threads) {
   std::vector<std::uint64_t> chunks(plan.chunk_count());
   for (std::size_t i = 0; i < chunks.size(); ++i) chunks[i] = plan.first_chunk + i;
   return gather_chunks(recording, meta, chunks, threads);

@@ -308,7 +308,7 @@ void encode_in_batches(const Recording& recording, const format::Metadata& meta,
     seconds.gather += gather.seconds();  // one gather runs at a time
     return std::make_pair(std::move(plan), std::move(samples));
   };
-  std::future<std::pair<std::unique_ptr<BatchPlan>, std::vector<std::int16_t>>> next;
+  std::future<std::pair<std::unique_ptr<BatchPlan>, GatheredSamples>> next;
   if (!batches.empty()) next = std::async(std::launch::async, prepare, 0);
   // With a verifier, each written batch is decoded and compared with its input (several
   // batches at once, so that every thread decodes: a batch of a wide recording holds a few
@@ -318,7 +318,7 @@ void encode_in_batches(const Recording& recording, const format::Metadata& meta,
   struct Written {
     std::uint64_t first_chunk = 0;
     std::unique_ptr<BatchPlan> plan;
-    std::vector<std::int16_t> samples;
+    GatheredSamples samples;
     std::vector<EncodedChunk> encoded;
   };
   std::deque<std::pair<std::size_t, std::future<void>>> verifying;

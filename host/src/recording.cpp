@@ -309,10 +309,16 @@ void Recording::gather(std::uint64_t first_sample, const format::ChunkChannels& 
 }
 
 void Recording::gather(std::uint64_t first_sample, const format::ChunkChannels& present, std::span<std::int16_t> out) const {
+  gather(first_sample, present, out, 0, 1);
+}
+
+void Recording::gather(std::uint64_t first_sample, const format::ChunkChannels& present, std::span<std::int16_t> out, std::size_t part,
+                       std::size_t parts) const {
   std::size_t total = 0;
   for (auto n : present.sample_count) total += n;
   if (out.size() != total)
     throw std::logic_error("Recording::gather: the output holds " + std::to_string(out.size()) + " samples, not " + std::to_string(total));
+  if (parts == 0 || part >= parts) throw std::logic_error("Recording::gather: part " + std::to_string(part) + " of " + std::to_string(parts));
   std::size_t out_pos = 0;
   std::size_t i = 0;
   while (i < present.channel.size()) {
@@ -322,6 +328,7 @@ void Recording::gather(std::uint64_t first_sample, const format::ChunkChannels& 
     const InputSource& src = sources_[s];
     const std::size_t k = src.channel_count;
     const std::size_t n = present.sample_count[i];
+    const std::size_t begin = n * part / parts, end = n * (part + 1) / parts;  // this part's samples of each row
     // A run of frames contiguous in the file: all of them, or the rest of a record.
     const auto copy_run = [&](std::uint64_t first, std::size_t run, std::int16_t* dst) {
       const std::uint8_t* frames = src.map.bytes().data() + src.sample_offset(first);
@@ -342,7 +349,7 @@ void Recording::gather(std::uint64_t first_sample, const format::ChunkChannels& 
     std::int16_t* dst = out.data() + out_pos;
     if (src.float_bytes != 0) {  // each value's code on the source's grid (SPEC §4.2)
       for (std::size_t j = 0; j < k; ++j)
-        for (std::size_t t = 0; t < n; ++t) {
+        for (std::size_t t = begin; t < end; ++t) {
           const std::uint64_t at = src.sample_offset(first_sample + t, static_cast<std::uint32_t>(j));
           if (!format::float_sample_code(src.map.bytes().data() + at, src.sample_step, src.float_bytes, src.big_endian, dst[j * n + t]))
             throw InputError(src.file.string() + ": byte " + std::to_string(at) + ": the value is no longer a whole multiple of the step " +
@@ -353,27 +360,28 @@ void Recording::gather(std::uint64_t first_sample, const format::ChunkChannels& 
       continue;
     }
     if (src.records.count == 0) {
-      copy_run(first_sample, n, dst);
+      copy_run(first_sample + begin, end - begin, dst + begin);
     } else if (src.records.planar) {  // each channel's run of a record is contiguous in the file
-      for (std::size_t done = 0; done < n;) {
+      for (std::size_t done = begin; done < end;) {
         const std::uint64_t t = first_sample + done;
-        const std::size_t run = std::min<std::size_t>(n - done, src.records.frames - t % src.records.frames);
+        const std::size_t run = std::min<std::size_t>(end - done, src.records.frames - t % src.records.frames);
         for (std::uint32_t j = 0; j < k; ++j) std::memcpy(dst + j * n + done, src.map.bytes().data() + src.sample_offset(t, j), run * 2);
         done += run;
       }
     } else {
-      for (std::size_t done = 0; done < n;) {
+      for (std::size_t done = begin; done < end;) {
         const std::uint64_t t = first_sample + done;
         const std::uint64_t record = src.records.record_of(t);
-        const std::size_t run = std::min<std::uint64_t>(n - done, src.records.first_frame(record) + src.records.frames_in(record) - t);
+        const std::size_t run = std::min<std::uint64_t>(end - done, src.records.first_frame(record) + src.records.frames_in(record) - t);
         copy_run(t, run, dst + done);
         done += run;
       }
     }
-    if (src.big_endian)
-      for (std::size_t t = 0; t < n * k; ++t) dst[t] = static_cast<std::int16_t>(__builtin_bswap16(static_cast<std::uint16_t>(dst[t])));
-    if (src.unsigned_samples)  // uint16 as the signed value - 32768 (SPEC §4.2)
-      for (std::size_t t = 0; t < n * k; ++t) dst[t] = static_cast<std::int16_t>(dst[t] ^ 0x8000);
+    for (std::size_t j = 0; j < k && (src.big_endian || src.unsigned_samples); ++j)
+      for (std::int16_t& v : std::span<std::int16_t>(dst + j * n + begin, end - begin)) {
+        if (src.big_endian) v = static_cast<std::int16_t>(__builtin_bswap16(static_cast<std::uint16_t>(v)));
+        if (src.unsigned_samples) v = static_cast<std::int16_t>(v ^ 0x8000);  // uint16 as the signed value - 32768 (SPEC §4.2)
+      }
     out_pos += n * k;
     i += k;
   }

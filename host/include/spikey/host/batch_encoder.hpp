@@ -63,7 +63,7 @@ BatchPlan plan_batch(const format::Metadata& meta, std::uint64_t first_chunk, st
 std::uint64_t batch_device_bytes(const BatchPlan& plan);
 
 // The batch's samples in plan order (Recording::gather of each chunk, one after another).
-std::vector<std::int16_t> gather_batch(const Recording& recording, const format::Metadata& meta, const BatchPlan& plan, unsigned threads);
+GatheredSamples gather_batch(const Recording& recording, const format::Metadata& meta, const BatchPlan& plan, unsigned threads);
 
 // Runs the stages (golomb_batch.hpp, or mt_batch.hpp for mt); fills the plan's per-stream results
 // and returns the packed words of all streams (mt: bytes in words). The per-partition results
@@ -115,7 +115,7 @@ void block_sums_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, u
 
 // The samples of `chunks` (any, in the order given): each chunk's Recording::gather, one after
 // another.
-std::vector<std::int16_t> gather_chunks(const Recording& recording, const format::Metadata& meta, const std::vector<std::uint64_t>& chunks,
+GatheredSamples gather_chunks(const Recording& recording, const format::Metadata& meta, const std::vector<std::uint64_t>& chunks,
                                         unsigned threads);
 
 // Chunks [first, end) of a plan (indices relative to the plan) as a plan of their own:

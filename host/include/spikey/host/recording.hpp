@@ -13,6 +13,7 @@
 #include "spikey/format/archive.hpp"
 #include "spikey/format/chunk_payload.hpp"
 #include "spikey/host/mapped_file.hpp"
+#include "spikey/host/uninitialized.hpp"
 #include "spikey/host/wav.hpp"
 
 namespace spikey::host {
@@ -87,6 +88,11 @@ struct InputOptions {
   std::uint64_t raw_offset = 0;    // --raw-offset: bytes before the samples of each raw file, kept verbatim
 };
 
+// Samples gathered from a recording (Recording::gather's layout, chunk after chunk): not
+// zero-filled first, since the gather writes every one (a batch's hundreds of megabytes, in
+// parallel parts; zero-filling them was one thread's pass ahead of those).
+using GatheredSamples = std::vector<std::int16_t, UninitializedAllocator<std::int16_t>>;
+
 class Recording {
  public:
   // Opens the inputs named on the command line (SPEC.md §4.1 fixes channel order and restore
@@ -116,6 +122,11 @@ class Recording {
   void gather(std::uint64_t first_sample, const format::ChunkChannels& present, std::vector<std::int16_t>& out) const;
   // The same into `out`, which holds exactly the present channels' samples (a batch's buffer).
   void gather(std::uint64_t first_sample, const format::ChunkChannels& present, std::span<std::int16_t> out) const;
+  // Part `part` of `parts` of that: of each channel's n samples, those at [n * part / parts,
+  // n * (part + 1) / parts) in its row, the rest of `out` left as it is. The parts of a chunk
+  // can be gathered on several threads at once.
+  void gather(std::uint64_t first_sample, const format::ChunkChannels& present, std::span<std::int16_t> out, std::size_t part,
+              std::size_t parts) const;
 
  private:
   void add_directory(const std::filesystem::path& dir, const InputOptions& options, const std::function<void(const std::string&)>& note,

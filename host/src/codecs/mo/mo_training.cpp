@@ -81,7 +81,7 @@ Topology compute_topology(const Recording& recording, const f::Metadata& meta, c
   if (options.block_sums) {
     // Through the executor, in batches of whole chunks: the same exact sums, appended in chunk order.
     for (const auto& group : training_batch_chunks(meta, chunks, kNormalBatchSamples)) {
-      const std::vector<std::int16_t> samples = gather_chunks(recording, meta, group, options.threads);
+      const GatheredSamples samples = gather_chunks(recording, meta, group, options.threads);
       BatchPlan plan = plan_training_batch(meta, group, nullptr);
       BlockSums sums;
       sums.block = block;

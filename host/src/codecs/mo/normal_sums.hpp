@@ -18,7 +18,7 @@ struct NormalSumsBatch {
   // channel's candidate model (normal_model), its sources' streams those of the same chunk.
   std::vector<format::BatchStream> streams;
   std::vector<std::uint64_t> sums_offset;  // per stream, plus one past the end: normal_terms of each
-  std::vector<std::int16_t> samples;       // Recording::gather of each chunk, one after another
+  GatheredSamples samples;                 // Recording::gather of each chunk, one after another
   int wavelet_levels = 0;                  // every stream's (0: no wavelet planes)
   std::vector<std::int64_t> sums;          // filled by the executor: sums_offset.back() values
   // Bookkeeping for the trainer (not read by executors):
