@@ -182,7 +182,7 @@ Pass timed_pass(const Workload& w, const host::BatchExecutor& execute, const cud
 // The chunk-by-chunk CPU encoder on one thread, once over the whole recording.
 double cpu_one_thread_seconds(const host::Recording& recording, const format::Metadata& meta) {
   const host::Stopwatch sw;
-  host::GatheredSamples samples;
+  std::vector<std::int16_t> samples;  // kept from chunk to chunk
   for (std::uint64_t chunk = 0; chunk < meta.chunk_count(); ++chunk) {
     const auto present = format::channels_in_chunk(meta, meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk));
     recording.gather(meta.chunk_first_sample(chunk), present, samples);

@@ -1024,6 +1024,9 @@ TEST(AcquisitionFormats, ChunksGatheredInPartsEqualChunksGatheredWhole) {
       const auto present = format::channels_in_chunk(meta, meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk));
       std::vector<std::int16_t> whole;
       recording.gather(meta.chunk_first_sample(chunk), present, whole);
+      host::GatheredSamples uninitialized;  // resized like a vector, not taken as a span of no samples
+      recording.gather(meta.chunk_first_sample(chunk), present, uninitialized);
+      ASSERT_TRUE(std::equal(whole.begin(), whole.end(), uninitialized.begin(), uninitialized.end()));
       for (const std::size_t parts : {std::size_t{2}, std::size_t{3}, std::size_t{7}, std::size_t{64}}) {
         std::vector<std::int16_t> pieced(whole.size(), 0x5a5a);  // every sample must be written by one part
         for (std::size_t part = 0; part < parts; ++part) recording.gather(meta.chunk_first_sample(chunk), present, pieced, part, parts);

@@ -301,13 +301,6 @@ std::uint64_t Recording::original_bytes() const {
   return total;
 }
 
-void Recording::gather(std::uint64_t first_sample, const format::ChunkChannels& present, std::vector<std::int16_t>& out) const {
-  std::size_t total = 0;
-  for (auto n : present.sample_count) total += n;
-  out.resize(total);
-  gather(first_sample, present, std::span<std::int16_t>(out));
-}
-
 void Recording::gather(std::uint64_t first_sample, const format::ChunkChannels& present, std::span<std::int16_t> out) const {
   gather(first_sample, present, out, 0, 1);
 }

@@ -118,8 +118,16 @@ class Recording {
   std::uint64_t original_bytes() const;
 
   // Copies the samples of the chunk's present channels, channel after channel (each
-  // channel's sample_count[i] samples), into `out`: the layout of decoded chunks (SPEC.md §4.4).
-  void gather(std::uint64_t first_sample, const format::ChunkChannels& present, std::vector<std::int16_t>& out) const;
+  // channel's sample_count[i] samples), into `out`, resized to hold them: the layout of decoded
+  // chunks (SPEC.md §4.4). Any allocator (GatheredSamples too: it must not bind to the span
+  // form below, which takes the size it is given).
+  template <class Allocator>
+  void gather(std::uint64_t first_sample, const format::ChunkChannels& present, std::vector<std::int16_t, Allocator>& out) const {
+    std::size_t total = 0;
+    for (const auto n : present.sample_count) total += n;
+    out.resize(total);
+    gather(first_sample, present, std::span<std::int16_t>(out));
+  }
   // The same into `out`, which holds exactly the present channels' samples (a batch's buffer).
   void gather(std::uint64_t first_sample, const format::ChunkChannels& present, std::span<std::int16_t> out) const;
   // Part `part` of `parts` of that: of each channel's n samples, those at [n * part / parts,
