@@ -81,6 +81,10 @@ std::vector<std::uint8_t> assemble_payload(std::span<const std::vector<std::uint
                                            std::span<const std::uint32_t> sample_count) {
   return assemble(streams, samples, sample_count);
 }
+std::vector<std::uint8_t> assemble_payload(std::span<const std::span<const std::uint8_t>> streams, std::span<const std::int16_t> samples,
+                                           std::span<const std::uint32_t> sample_count) {
+  return assemble(streams, samples, sample_count);
+}
 
 PayloadDirectory parse_payload_directory(std::span<const std::uint8_t> payload, std::size_t present_channels,
                                          std::uint64_t chunk, std::uint64_t payload_file_offset, std::uint16_t version) {

@@ -564,21 +564,26 @@ std::vector<EncodedChunk> assemble_batch(const BatchPlan& plan, std::span<const 
   for (std::size_t i = plan.sync_slots.size(); i-- > 0;) first_sync[plan.sync_slots[i].chunk] = i;
   for (std::size_t c = plan.chunk_count(); c-- > 0;) first_sync[c] = std::min(first_sync[c], first_sync[c + 1]);
   parallel_for(plan.chunk_count(), threads, [&](std::size_t c) {
-    std::vector<std::vector<std::uint8_t>> streams;
+    // The streams where the executor left them (copied once, into the payload), the sync
+    // channels' runs coded here.
+    std::vector<std::span<const std::uint8_t>> streams;
     std::vector<std::uint32_t> counts;
     for (std::uint32_t i = plan.chunk_first_stream[c]; i < plan.chunk_first_stream[c + 1]; ++i) {
       const f::BatchStream& s = plan.streams[i];
       const std::uint64_t size = bytes ? s.bytes : std::uint64_t{s.words} * 4;
-      streams.emplace_back(byte_data + 4 * s.word_offset, byte_data + 4 * s.word_offset + size);
+      streams.emplace_back(byte_data + 4 * s.word_offset, size);
       counts.push_back(s.n);
     }
+    std::vector<std::vector<std::uint8_t>> sync_runs(first_sync[c + 1] - first_sync[c]);  // sized once: the spans point into them
     for (std::size_t k = first_sync[c]; k < first_sync[c + 1]; ++k) {  // ascending positions
       const BatchPlan::SyncSlot& slot = plan.sync_slots[k];
-      streams.insert(streams.begin() + slot.position, f::encode_sync_runs(samples.subspan(slot.sample_offset, slot.n), bytes ? 1 : 4));
+      auto& runs = sync_runs[k - first_sync[c]];
+      runs = f::encode_sync_runs(samples.subspan(slot.sample_offset, slot.n), bytes ? 1 : 4);
+      streams.insert(streams.begin() + slot.position, std::span<const std::uint8_t>(runs));
       counts.insert(counts.begin() + slot.position, slot.n);
     }
     const auto part = samples.subspan(plan.chunk_sample_offset[c], plan.chunk_sample_offset[c + 1] - plan.chunk_sample_offset[c]);
-    out[c].payload = f::assemble_payload(std::span<const std::vector<std::uint8_t>>(streams), part, counts);
+    out[c].payload = f::assemble_payload(std::span<const std::span<const std::uint8_t>>(streams), part, counts);
     out[c].samples_checksum = f::checksum64(part);
   });
   return out;

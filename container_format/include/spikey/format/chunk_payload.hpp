@@ -50,6 +50,9 @@ std::vector<std::uint8_t> assemble_payload(std::span<const std::vector<std::uint
                                            std::span<const std::uint32_t> sample_count);
 std::vector<std::uint8_t> assemble_payload(std::span<const std::vector<std::uint8_t>> streams, std::span<const std::int16_t> samples,
                                            std::span<const std::uint32_t> sample_count);
+// The same from byte streams wherever they lie (a batch's packed words: not copied first).
+std::vector<std::uint8_t> assemble_payload(std::span<const std::span<const std::uint8_t>> streams, std::span<const std::int16_t> samples,
+                                           std::span<const std::uint32_t> sample_count);
 // A payload from streams and their checks as they are: salvage keeps a chunk's intact streams
 // and writes lost ones as empty streams with check 0.
 std::vector<std::uint8_t> assemble_checked_payload(std::span<const std::span<const std::uint8_t>> streams,
