@@ -2,7 +2,6 @@
 #include <cub/device/device_scan.cuh>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -240,9 +239,6 @@ __global__ void choose_adapt_kernel(f::BatchStream* streams, std::uint32_t strea
   if (s < stream_count) streams[s].adapt = f::batch_choose_adapt(streams[s]);
 }
 
-// Stage 4 (batch_choose_index) with a warp per partition: golomb_index_for_partition's search,
-// each sum taken across the lanes (golomb_partition_bits_strided, exact), so that a load reads
-// 128 consecutive bytes for the warp instead of one line per thread.
 // Stage 0 (Golomb codecs): a block per stream, its threads over the stream's partitions.
 __global__ void golomb_partitions_kernel(const f::BatchStream* streams, std::uint32_t stream_count, f::BatchPartition* partitions) {
   for (std::uint32_t s = blockIdx.x; s < stream_count; s += gridDim.x)
@@ -250,6 +246,9 @@ __global__ void golomb_partitions_kernel(const f::BatchStream* streams, std::uin
       partitions[streams[s].first_partition + k] = f::batch_golomb_partition(s, streams[s], k);
 }
 
+// Stage 4 (batch_choose_index) with a warp per partition: golomb_index_for_partition's search,
+// each sum taken across the lanes (golomb_partition_bits_strided, exact), so that a load reads
+// 128 consecutive bytes for the warp instead of one line per thread.
 __global__ void choose_index_kernel(f::BatchPartition* partitions, std::uint32_t partition_count, const f::BatchStream* streams,
                                     const std::uint32_t* folded_fixed, const std::uint32_t* folded_adapting) {
   const std::uint64_t p = (std::uint64_t{blockIdx.x} * blockDim.x + threadIdx.x) / 32;

@@ -161,10 +161,11 @@ std::uint64_t batch_device_bytes(const BatchPlan& plan) {
 GatheredSamples gather_chunks(const Recording& recording, const f::Metadata& meta, const std::vector<std::uint64_t>& chunks,
                               unsigned threads) {
   std::vector<std::uint64_t> offset(chunks.size() + 1, 0);
+  std::vector<f::ChunkChannels> present(chunks.size());
   for (std::size_t i = 0; i < chunks.size(); ++i) {
-    const auto present = f::channels_in_chunk(meta, meta.chunk_first_sample(chunks[i]), meta.chunk_sample_count(chunks[i]));
+    present[i] = f::channels_in_chunk(meta, meta.chunk_first_sample(chunks[i]), meta.chunk_sample_count(chunks[i]));
     offset[i + 1] = offset[i];
-    for (const auto n : present.sample_count) offset[i + 1] += n;
+    for (const auto n : present[i].sample_count) offset[i + 1] += n;
   }
   GatheredSamples samples(offset.back());
   // Each chunk in parts (time slices) where there are fewer chunks than threads: a batch of a
@@ -172,8 +173,7 @@ GatheredSamples gather_chunks(const Recording& recording, const f::Metadata& met
   const std::size_t parts = chunks.empty() ? 1 : std::max<std::size_t>(1, (threads + chunks.size() - 1) / chunks.size());
   parallel_for(chunks.size() * parts, threads, [&](std::size_t piece) {
     const std::size_t i = piece / parts;
-    const auto present = f::channels_in_chunk(meta, meta.chunk_first_sample(chunks[i]), meta.chunk_sample_count(chunks[i]));
-    recording.gather(meta.chunk_first_sample(chunks[i]), present, std::span<std::int16_t>(samples).subspan(offset[i], offset[i + 1] - offset[i]),
+    recording.gather(meta.chunk_first_sample(chunks[i]), present[i], std::span<std::int16_t>(samples).subspan(offset[i], offset[i + 1] - offset[i]),
                      piece % parts, parts);
   });
   return samples;
