@@ -89,7 +89,10 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-Workload prepare(const host::Recording& recording, const Options& o, const host::BatchExecutor& execute, const SumsExecutor& sums) {
+// `memory`: where the batches (and the least-squares batches) are gathered, as the CLI does: the
+// CUDA encoder's page-locked pool; null (the CPU executor): the heap.
+Workload prepare(const host::Recording& recording, const Options& o, const host::BatchExecutor& execute, const SumsExecutor& sums,
+                 const std::shared_ptr<host::HostMemoryPool>& memory) {
   Workload w;
   const fs::path archive = fs::temp_directory_path() / ("spikey-gpu-bench-" + std::to_string(::getpid()) + ".spikey");
   host::EncodeOptions options;
@@ -98,6 +101,7 @@ Workload prepare(const host::Recording& recording, const Options& o, const host:
   options.threads = std::max(1u, std::thread::hardware_concurrency());
   options.verify = false;
   options.overwrite = true;
+  options.mo_training.sample_memory = memory;
   options.mo_training.normal_sums = [&w, threads = options.threads](host::NormalSumsBatch& batch) {
     host::run_normal_sums_on_cpu(batch, threads);  // the trainer's own sums (tests/test_training_batch.cpp)
     w.training.push_back(batch);
@@ -124,7 +128,7 @@ Workload prepare(const host::Recording& recording, const Options& o, const host:
     Batch batch{first, end, {}};
     const host::Stopwatch gather;
     const auto plan = host::plan_batch(w.meta, first, end);
-    batch.samples = host::gather_batch(recording, w.meta, plan, options.threads);
+    batch.samples = host::gather_batch(recording, w.meta, plan, options.threads, memory);
     w.gather_seconds += gather.seconds();
     w.bytes += plan.samples * 2;
     w.batches.push_back(std::move(batch));
@@ -242,7 +246,8 @@ int run(const Options& o) {
   }
   std::fprintf(stderr, "executor: %s\n", report["device"].get<std::string>().c_str());
   const auto recording = host::Recording::open(o.inputs, o.input, [](const std::string&) {});
-  const Workload w = prepare(recording, o, execute, sums);
+  const Workload w = prepare(recording, o, execute, sums, gpu ? gpu->memory() : nullptr);
+  report["samples_in_page_locked_pool"] = gpu != nullptr;
   std::vector<Pass> passes;
   for (int i = 0; i < o.iterations; ++i) passes.push_back(timed_pass(w, execute, gpu.get(), sums, threads));
   const auto median_of = [&](auto field) {

@@ -173,6 +173,46 @@ TEST(BatchPipeline, VerifiesEachBatchAsItIsEncoded) {
   EXPECT_FALSE(fs::exists(out / "bad.spikey"));
 }
 
+// The pipeline gathers each batch into the executor's pool (the CUDA executor's page-locked
+// memory, uploaded from where it lies) and every block comes back once its batch is written and
+// verified, also when verification fails; the blocks are reused from batch to batch, and the
+// archive is the same bytes.
+TEST(BatchPipeline, GathersIntoTheExecutorsPoolAndGivesEveryBlockBack) {
+  const auto recording = host::Recording::open({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, {32u, 30000.0},
+                                               [](const std::string&) {});
+  test::TempDir out;
+  auto options = at_level("default", 0.005);
+  options.threads = 2;
+  options.batch_memory_bytes = 1;  // a chunk per batch
+  options.batch_executor = [](host::BatchPlan& plan, std::span<const std::int16_t> samples) { return host::run_batch_on_cpu(plan, samples, 2); };
+  const auto heap = host::compress(recording, out / "heap.spikey", options);
+
+  const auto pool = std::make_shared<host::HeapMemoryPool>();
+  options.batch_sample_memory = pool;
+  std::atomic<int> batches{0}, outside{0};
+  int flip_batch = -1;
+  options.batch_executor = [&](host::BatchPlan& plan, std::span<const std::int16_t> samples) {
+    outside += !pool->owns(samples.data(), samples.size_bytes());
+    const auto words = host::run_batch_on_cpu(plan, samples, 2);
+    host::BatchWords pooled(words.begin(), words.end(), host::PoolAllocator<std::uint32_t>(pool));  // as the CUDA executor's
+    if (batches++ == flip_batch) pooled[plan.streams[0].word_offset + 1] ^= 0x100u;
+    return pooled;
+  };
+  const auto report = host::compress(recording, out / "pool.spikey", options);
+  EXPECT_EQ(test::read_file(out / "pool.spikey"), test::read_file(out / "heap.spikey"));
+  EXPECT_EQ(report.batch_chunks, heap.batch_chunks);
+  EXPECT_GE(batches.load(), 30);
+  EXPECT_EQ(outside.load(), 0) << "a batch was not gathered into the pool";
+  const auto counts = pool->counts();
+  EXPECT_EQ(counts.in_use, 0u) << "blocks never given back";
+  EXPECT_LT(counts.made, static_cast<std::size_t>(batches.load())) << "the pool made a block for every batch: nothing reused";
+
+  batches = 0;
+  flip_batch = 5;
+  EXPECT_THROW(host::compress(recording, out / "bad.spikey", options), host::VerifyError);
+  EXPECT_EQ(pool->counts().in_use, 0u) << "a failed compress kept blocks";
+}
+
 // What the pipeline's verifier checks once the archive is written: the metadata section and
 // every payload read back against what it decoded, and the files rebuilt from the samples.
 TEST(BatchPipeline, PipelineVerifierChecksTheWrittenArchive) {
@@ -443,6 +483,7 @@ void expect_slices_merge(const std::vector<fs::path>& inputs, host::EncodeOption
   const auto samples = host::gather_batch(recording, meta, whole, 2);
   auto reference_plan = whole;
   const auto reference = host::run_batch_on_cpu(reference_plan, samples, 2);
+  const auto pool = std::make_shared<host::HeapMemoryPool>();
   for (std::size_t cut : {std::size_t{1}, whole.chunk_count() / 2, whole.chunk_count() - 1}) {
     std::vector<host::BatchPlan> slices = {host::slice_plan(whole, 0, cut), host::slice_plan(whole, cut, whole.chunk_count())};
     std::vector<host::BatchWords> words;
@@ -451,10 +492,15 @@ void expect_slices_merge(const std::vector<fs::path>& inputs, host::EncodeOption
       words.push_back(host::run_batch_on_cpu(slice, part, 2));
     }
     auto plan = whole;
-    // In pieces of 1000 words (boundaries inside each slice's words) on three threads.
-    const auto merged = host::merge_slices(plan, slices, {words.begin(), words.end()}, 3, 1000);
+    // As the CUDA executor downloads them: each slice's words after the last, in one buffer
+    // from a pool; only the per-stream results are merged.
+    const std::vector<std::uint64_t> word_base = {0, words[0].size()};
+    host::BatchWords merged(words[0].size() + words[1].size(), host::PoolAllocator<std::uint32_t>(pool));
+    std::copy(words[0].begin(), words[0].end(), merged.begin());
+    std::copy(words[1].begin(), words[1].end(), merged.begin() + static_cast<std::ptrdiff_t>(word_base[1]));
+    host::merge_slice_results(plan, slices, word_base);
     EXPECT_EQ(merged, reference) << "cut at chunk " << cut;
-    ASSERT_GT(words[0].size(), 2000u) << "the pieces do not split the first slice's words";
+    EXPECT_TRUE(pool->owns(merged.data(), merged.size() * sizeof(std::uint32_t)));
     const auto a = host::assemble_batch(plan, merged, samples);
     const auto b = host::assemble_batch(reference_plan, reference, samples);
     ASSERT_EQ(a.size(), b.size());
@@ -477,4 +523,60 @@ TEST(BatchPipeline, SameBytesOnAllNeuralinkFiles) {
   SPIKEY_REQUIRE_SHARED("neuralink");
   expect_batch_parity({test::shared_data_dir() / "neuralink"}, {}, {}, 64 << 20);
   expect_batch_parity({test::shared_data_dir() / "neuralink"}, at_level("default", 1.0), {}, 64 << 20);
+}
+
+// The pool behind the batches' samples and words: blocks reused by size, a short batch not
+// handed a full batch's block, owns() exact at the edges, and the smallest kept blocks given
+// back to the source when more than kept_blocks are kept.
+TEST(HostMemoryPool, ReusesBlocksBySize) {
+  constexpr std::size_t kMiB = std::size_t{1} << 20;
+  host::HeapMemoryPool pool(2);
+  void* a = pool.allocate(40 * kMiB);
+  ASSERT_EQ(reinterpret_cast<std::uintptr_t>(a) % 64, 0u);
+  EXPECT_TRUE(pool.owns(a, 40 * kMiB));
+  EXPECT_TRUE(pool.owns(static_cast<char*>(a) + 40 * kMiB - 1, 1));
+  EXPECT_FALSE(pool.owns(static_cast<char*>(a) + 1, 40 * kMiB)) << "a span past the block's end";
+  const int outside = 0;
+  EXPECT_FALSE(pool.owns(&outside, sizeof outside));
+  pool.deallocate(a);
+  EXPECT_FALSE(pool.owns(a, 1)) << "a block given back is not handed out";
+  EXPECT_EQ(pool.allocate(39 * kMiB), a) << "a block of about the same size is reused";
+  pool.deallocate(a);
+  void* small = pool.allocate(3 * kMiB);
+  EXPECT_NE(small, a) << "a short batch took a block of more than twice its size";
+  void* b = pool.allocate(40 * kMiB);
+  EXPECT_EQ(b, a);
+  void* c = pool.allocate(64 * kMiB);
+  EXPECT_EQ(pool.counts().made, 3u);
+  EXPECT_EQ(pool.counts().in_use, 3u);
+  pool.deallocate(small);
+  pool.deallocate(b);
+  pool.deallocate(c);
+  const auto counts = pool.counts();
+  EXPECT_EQ(counts.in_use, 0u);
+  EXPECT_EQ(counts.kept, 2u) << "more blocks kept than asked for";
+  EXPECT_EQ(counts.held_bytes, 40 * kMiB + 64 * kMiB) << "the smallest block should have gone back";
+}
+
+TEST(HostMemoryPool, VectorsKeepTheirPoolAndGiveBlocksBackFromAnyThread) {
+  auto pool = std::make_shared<host::HeapMemoryPool>();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([pool, t] {
+      for (int i = 0; i < 50; ++i) {
+        host::GatheredSamples samples(std::size_t{1000} * (1 + (i + t) % 7), host::PoolAllocator<std::int16_t>(pool));
+        samples[0] = static_cast<std::int16_t>(i);
+        host::GatheredSamples moved = std::move(samples);  // the block travels with the vector
+        EXPECT_TRUE(pool->owns(moved.data(), moved.size() * sizeof(std::int16_t)));
+      }
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(pool->counts().in_use, 0u);
+  EXPECT_LE(pool->counts().made, 8u) << "blocks were not reused";
+  host::BatchWords words(10, host::PoolAllocator<std::uint32_t>(pool));
+  const std::weak_ptr<host::HostMemoryPool> alive = pool;
+  pool.reset();
+  EXPECT_FALSE(alive.expired()) << "a vector's allocator keeps its pool alive";
+  words = host::BatchWords{};  // moved in with its allocator (the heap's): the block goes back, and the pool with it
+  EXPECT_TRUE(alive.expired());
 }

@@ -39,9 +39,11 @@ host::EncodeOptions at_level(const std::string& level, double chunk_seconds = 1.
   return options;
 }
 
-// Returns the codec of the GPU's archive.
+// Returns the codec of the GPU's archive. The batches are gathered into the encoder's page-locked
+// pool, as the CLI does (uploaded from where they lie), or with `pooled` false into the heap
+// (copied into a staging buffer first).
 std::string expect_gpu_parity(const std::vector<fs::path>& inputs, host::EncodeOptions options = at_level("fast"), host::InputOptions input = {},
-                              std::uint64_t batch_bytes = 64 << 20) {
+                              std::uint64_t batch_bytes = 64 << 20, bool pooled = true) {
   test::TempDir out;
   const auto [reference, reference_codec] = compress_bytes(inputs, out / "cpu.spikey", options, input);
   auto encoder = std::make_shared<cuda::BatchEncoder>();
@@ -55,7 +57,10 @@ std::string expect_gpu_parity(const std::vector<fs::path>& inputs, host::EncodeO
   };
   options.batch_memory_bytes = batch_bytes;
   options.backend = "cuda";
+  if (pooled) options.batch_sample_memory = encoder->memory();
   const auto [gpu, codec] = compress_bytes(inputs, out / "gpu.spikey", options, input);
+  EXPECT_GT(encoder->memory()->counts().made, 0u) << "the words never came from the encoder's pool";
+  EXPECT_EQ(encoder->memory()->counts().in_use, 0u) << "blocks of the encoder's pool never given back";
   EXPECT_GT(*gpu_chunks, 0u) << "the CUDA encoder never ran";
   EXPECT_GT(*kernel_seconds, 0.0) << "no kernel time recorded: the CUDA encoder did not run its kernels";
   EXPECT_EQ(codec, reference_codec);
@@ -70,6 +75,9 @@ TEST(GpuEncoder, ParityOnTheBundledSample) {
   SPIKEY_REQUIRE_DEVICE_OR_SKIP();
   expect_gpu_parity({test::samples_dir() / "neuralink"});
   expect_gpu_parity({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, at_level("fast"), {32u, 30000.0});
+  // Samples from outside the encoder's pool: staged before their upload.
+  expect_gpu_parity({test::samples_dir() / "neuralink"}, at_level("fast"), {}, 64 << 20, false);
+  expect_gpu_parity({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, at_level("default", 0.05), {32u, 30000.0}, 1, false);
   // The adapting variants a stream per half warp (lpc1 and level default's MiddleOut codecs, the
   // network's units over the lanes too) and, for lpc1, a stream per thread: the same bytes.
   for (const char* form : {"half_warp", "thread"}) {

@@ -244,6 +244,10 @@ void expect_gpu_training_passes(const std::string& name, const std::vector<std::
   options.mo_training.correlations = correlations;
   options.training.correlations = correlations;
   auto encoder = std::make_shared<cuda::BatchEncoder>();
+  // The batches gathered into the encoder's page-locked pool, as the CLI does: uploaded from where
+  // they lie (the CPU references read the same memory).
+  options.mo_training.sample_memory = encoder->memory();
+  options.cm_training.sample_memory = encoder->memory();
   std::size_t predictions = 0;
   options.mo_training.batch_predictor = [&](host::BatchPlan& plan, std::span<const std::int16_t> samples) {
     host::BatchPlan cpu = plan;

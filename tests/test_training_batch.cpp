@@ -105,15 +105,24 @@ format::Metadata expect_same_training(const std::vector<fs::path>& inputs, host:
   test::TempDir out;
   const Trained own = compress_with(inputs, input, options, out / "own.spikey");
   std::size_t batches = 0, streams = 0, correlation_jobs = 0, predictions = 0, counted = 0, block_sum_runs = 0;
+  // Every executor's batch gathered into the executors' pool (the CUDA executors': page-locked).
+  const auto pool = std::make_shared<host::HeapMemoryPool>();
+  options.mo_training.sample_memory = pool;
+  options.cm_training.sample_memory = pool;
+  std::size_t outside_pool = 0;
+  const auto from_pool = [&](std::span<const std::int16_t> samples) { outside_pool += !pool->owns(samples.data(), samples.size_bytes()); };
   options.mo_training.block_sums = [&](host::BatchPlan& plan, std::span<const std::int16_t> samples, host::BlockSums& sums) {
+    from_pool(samples);
     host::block_sums_on_cpu(plan, samples, 2, sums);
     ++block_sum_runs;
   };
   options.cm_training.context_counts = [&](host::BatchPlan& plan, std::span<const std::int16_t> samples, host::ContextCounts& counts) {
+    from_pool(samples);
     host::count_context_on_cpu(plan, samples, 2, counts);
     ++counted;
   };
   options.mo_training.batch_predictor = [&](host::BatchPlan& plan, std::span<const std::int16_t> samples) {
+    from_pool(samples);
     host::predict_batch_on_cpu(plan, samples, 2);
     ++predictions;
   };
@@ -124,6 +133,7 @@ format::Metadata expect_same_training(const std::vector<fs::path>& inputs, host:
   options.mo_training.correlations = correlations;
   options.training.correlations = correlations;
   options.mo_training.normal_sums = [&](host::NormalSumsBatch& batch) {
+    from_pool(batch.samples);
     host::run_normal_sums_on_cpu(batch, 2);
     if (check_sums) expect_sums_equal_reference(batch);
     ++batches;
@@ -139,6 +149,9 @@ format::Metadata expect_same_training(const std::vector<fs::path>& inputs, host:
   if (options.level != "fast") EXPECT_GT(block_sum_runs, 0u) << "the topology's signatures never went through the executor";
   if (options.level != "fast" && options.mo_training.network_hidden > 0)
     EXPECT_GT(predictions, 0u) << "the network stage never ran its candidates through the batch predictor";
+  EXPECT_EQ(outside_pool, 0u) << "a training batch was not gathered into the executors' pool";
+  if (options.level != "fast") EXPECT_GT(pool->counts().made, 0u);
+  EXPECT_EQ(pool->counts().in_use, 0u) << "a training batch's memory was never given back";
   EXPECT_EQ(batched.bytes.size(), own.bytes.size());
   EXPECT_TRUE(batched.bytes == own.bytes) << "training through the executor changed the archive";
   return batched.meta;

@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <new>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -402,6 +405,37 @@ void copy_in_parallel(std::int16_t* to, std::span<const std::int16_t> from) {
   });
 }
 
+// Page-locked blocks for the batches' samples and words (host::HostMemoryPool): the slots upload
+// from and download into them directly. Where page-locking fails (a limit on locked memory), a
+// heap block instead: copies from and into it are still correct, only synchronous.
+class PinnedMemoryPool final : public host::HostMemoryPool {
+ public:
+  ~PinnedMemoryPool() override { release_kept(); }
+
+ private:
+  void* make_block(std::size_t bytes) override {
+    void* block = nullptr;
+    if (cudaHostAlloc(&block, bytes, cudaHostAllocDefault) == cudaSuccess) return block;
+    cudaGetLastError();  // not sticky: clear it
+    block = ::operator new(bytes, std::align_val_t{64});
+    const std::lock_guard lock(mutex_);
+    pageable_.insert(block);
+    return block;
+  }
+  void free_block(void* block, std::size_t) noexcept override {
+    {
+      const std::lock_guard lock(mutex_);
+      if (pageable_.erase(block) != 0) {
+        ::operator delete(block, std::align_val_t{64});
+        return;
+      }
+    }
+    cudaFreeHost(block);
+  }
+  std::mutex mutex_;
+  std::set<void*> pageable_;
+};
+
 std::uint64_t mt_word_bound(const f::BatchStream& s, const f::BatchPartition* partitions) {
   std::uint64_t bytes = std::uint64_t{s.partitions} * f::kMtMaxSegmentSizeBytes;
   for (std::uint32_t i = 0; i < s.partitions; ++i) bytes += f::mt_max_segment_bytes(partitions[s.first_partition + i].count);
@@ -438,8 +472,7 @@ struct BatchEncoder::Slot {
   DeviceBuffer<std::uint8_t> scan_temp;
   DeviceBuffer<std::uint8_t> counted;  // context counts: the streams counted
   DeviceBuffer<unsigned long long> count_codes, count_magnitudes;
-  PinnedBuffer<std::int16_t> staged_samples;
-  PinnedBuffer<std::uint32_t> staged_words;
+  PinnedBuffer<std::int16_t> staged_samples;  // samples from outside the pool, copied in first
   PinnedBuffer<std::uint64_t> staged_total;
   PinnedBuffer<int> staged_inexact;
 
@@ -458,7 +491,9 @@ struct BatchEncoder::Slot {
 
   // Everything up to the total word count, queued on this slot's stream; with `predict_only`,
   // stages 1-3 (the value maps, both predictions, the adapt flag) and nothing after them.
-  void launch(host::BatchPlan& plan, std::span<const std::int16_t> samples_in, bool predict_only = false) {
+  // `pinned_in`: the samples lie in page-locked memory (the pool's), uploaded from where they
+  // are; the caller keeps them until the slot is waited for.
+  void launch(host::BatchPlan& plan, std::span<const std::int16_t> samples_in, bool pinned_in, bool predict_only = false) {
     const auto stream_count = static_cast<std::uint32_t>(plan.streams.size());
     const auto partition_count = static_cast<std::uint32_t>(plan.partition_count());
     const AdaptingForm form = host::adapting_form_from_environment();
@@ -473,8 +508,12 @@ struct BatchEncoder::Slot {
     word_capacity = word_total + f::BitWriter::kSlackWords;
 
     const host::Stopwatch staging_in;
-    std::int16_t* host_samples = staged_samples.reserve(samples_in.size());
-    copy_in_parallel(host_samples, samples_in);
+    const std::int16_t* host_samples = samples_in.data();
+    if (!pinned_in) {
+      std::int16_t* staged = staged_samples.reserve(samples_in.size());
+      copy_in_parallel(staged, samples_in);
+      host_samples = staged;
+    }
     stage_in_seconds = staging_in.seconds();
     SPIKEY_CUDA_TRY(cudaMemcpyAsync(samples.reserve(samples_in.size()), host_samples, samples_in.size() * sizeof(std::int16_t),
                                     cudaMemcpyHostToDevice, stream));
@@ -638,11 +677,10 @@ struct BatchEncoder::Slot {
     tables_uploaded = plan.mt_tables_owner;
   }
 
-  // Waits for the slot's kernels, takes the per-stream results, then downloads exactly the
-  // words written. (Copies into pageable memory block the host, so they wait until here.) The
-  // per-partition results stay here: nothing on the host reads them, and lpc1's are 64 bytes
+  // Waits for the slot's kernels, takes the per-stream results and the number of words written.
+  // The per-partition results stay here: nothing on the host reads them, and lpc1's are 64 bytes
   // per 256 samples.
-  void download_words(BatchTiming& timing) {
+  void take_results(BatchTiming& timing) {
     const host::Stopwatch taking;
     double wait = 0;
     take_streams(&wait);
@@ -650,7 +688,12 @@ struct BatchEncoder::Slot {
     timing.host_seconds[kHostPartStreamResults] += taking.seconds() - wait;
     total = *staged_total.get();
     if (total > word_capacity) throw std::logic_error("CUDA encoder: packed words exceed their bound");
-    SPIKEY_CUDA_TRY(cudaMemcpyAsync(staged_words.reserve(total), words.get(), total * sizeof(std::uint32_t), cudaMemcpyDeviceToHost, stream));
+  }
+
+  // Queues the download of exactly the words written (take_results) to `to`: the caller's
+  // page-locked buffer, so the copy runs as DMA and finish() waits for it.
+  void download_words(std::uint32_t* to) {
+    if (total > 0) SPIKEY_CUDA_TRY(cudaMemcpyAsync(to, words.get(), total * sizeof(std::uint32_t), cudaMemcpyDeviceToHost, stream));
   }
 
   // Waits for the slot's kernels (adding the wait to *wait_seconds), checks the value maps and
@@ -666,9 +709,9 @@ struct BatchEncoder::Slot {
 
   // Stages 1-3, then the context model's counts of the streams marked in counts.counted, into
   // counts' histograms (waits for them); the streams' results as take_streams.
-  void run_counts(host::BatchPlan& plan, std::span<const std::int16_t> samples_in, host::ContextCounts& counts) {
+  void run_counts(host::BatchPlan& plan, std::span<const std::int16_t> samples_in, bool pinned_in, host::ContextCounts& counts) {
     const auto stream_count = static_cast<std::uint32_t>(plan.streams.size());
-    launch(plan, samples_in, true);
+    launch(plan, samples_in, pinned_in, true);
     static_assert(sizeof(char) == sizeof(std::uint8_t));
     SPIKEY_CUDA_TRY(cudaMemcpyAsync(counted.reserve(stream_count), counts.counted.data(), stream_count, cudaMemcpyHostToDevice, stream));
     SPIKEY_CUDA_TRY(cudaMemsetAsync(count_codes.reserve(f::kCountCodeBins), 0, f::kCountCodeBins * sizeof(unsigned long long), stream));
@@ -691,8 +734,8 @@ struct BatchEncoder::Slot {
         cudaMemcpy(counts.magnitudes.data(), count_magnitudes.get(), f::kCountMagnitudeSlots * sizeof(std::uint64_t), cudaMemcpyDeviceToHost));
   }
 
-  // The slot's words, in its pinned download buffer (valid until the slot's next launch).
-  std::span<const std::uint32_t> finish(BatchTiming& timing) {
+  // Waits for the words' download; adds the slot's kernel and stage times.
+  void finish(BatchTiming& timing) {
     SPIKEY_CUDA_TRY(cudaStreamSynchronize(stream));
     float ms = 0;
     SPIKEY_CUDA_TRY(cudaEventElapsedTime(&ms, started, finished));
@@ -703,7 +746,6 @@ struct BatchEncoder::Slot {
       timing.stage_seconds[i] += ms / 1e3;
       previous = stage_done[i];
     }
-    return {staged_words.get(), total};
   }
 
   // Waits for whatever is queued on the slot, ignoring its errors (the first one is already
@@ -723,6 +765,11 @@ BatchEncoder::BatchEncoder() {
   if (device_count() == 0) throw std::runtime_error("no CUDA device is available");
   SPIKEY_CUDA_TRY(cudaSetDevice(0));
   for (int i = 0; i < 2; ++i) slots_.push_back(std::make_unique<Slot>());
+  memory_ = std::make_shared<PinnedMemoryPool>();
+}
+
+bool BatchEncoder::in_pool(std::span<const std::int16_t> samples) const {
+  return !samples.empty() && memory_->owns(samples.data(), samples.size_bytes());
 }
 
 BatchEncoder::~BatchEncoder() = default;
@@ -740,25 +787,35 @@ host::BatchWords BatchEncoder::encode(host::BatchPlan& plan, std::span<const std
   slices.push_back(host::slice_plan(plan, 0, cut));
   if (cut < chunks) slices.push_back(host::slice_plan(plan, cut, chunks));
   part[kHostPartSlice] = step.lap();
-  std::vector<std::span<const std::uint32_t>> words;
+  const bool pinned_in = in_pool(samples);
+  // The slices' words one after another in one page-locked buffer from the pool, downloaded
+  // straight into place: the payloads are assembled from it (no copy on the host).
+  host::BatchWords merged{host::PoolAllocator<std::uint32_t>(memory_)};
+  std::vector<std::uint64_t> word_base(slices.size() + 1, 0);
   try {
     for (std::size_t k = 0; k < slices.size(); ++k) {
       const std::uint64_t offset = plan.chunk_sample_offset[k == 0 ? 0 : cut];
-      slots_[k]->launch(slices[k], samples.subspan(offset, slices[k].samples));
+      slots_[k]->launch(slices[k], samples.subspan(offset, slices[k].samples), pinned_in);
       part[kHostPartStageIn] += slots_[k]->stage_in_seconds;
       part[kHostPartQueue] += step.lap() - slots_[k]->stage_in_seconds;
     }
-    for (std::size_t k = 0; k < slices.size(); ++k) slots_[k]->download_words(timing_);  // times its own parts
+    for (std::size_t k = 0; k < slices.size(); ++k) {
+      slots_[k]->take_results(timing_);  // times its own parts
+      word_base[k + 1] = word_base[k] + slots_[k]->total;
+    }
     step.lap();
-    for (std::size_t k = 0; k < slices.size(); ++k) words.push_back(slots_[k]->finish(timing_));
+    merged.resize(word_base.back());
+    for (std::size_t k = 0; k < slices.size(); ++k) slots_[k]->download_words(merged.data() + word_base[k]);
+    for (std::size_t k = 0; k < slices.size(); ++k) slots_[k]->finish(timing_);
     part[kHostPartWords] = step.lap();
   } catch (...) {
     // Work queued on the other slot still reads and writes that slot's buffers (and the
-    // caller's plan); let it drain before the error leaves, so nothing outlives what it uses.
+    // caller's plan and the words); let it drain before the error leaves, so nothing outlives
+    // what it uses.
     for (auto& slot : slots_) slot->drain();
     throw;
   }
-  auto merged = host::merge_slices(plan, slices, words, std::max(1u, std::thread::hardware_concurrency()));
+  host::merge_slice_results(plan, slices, word_base);
   part[kHostPartMerge] = step.lap();
   timing_.output_bytes = merged.size() * sizeof(std::uint32_t);
   timing_.seconds = whole.seconds();
@@ -768,7 +825,7 @@ host::BatchWords BatchEncoder::encode(host::BatchPlan& plan, std::span<const std
 void BatchEncoder::count_context(host::BatchPlan& plan, std::span<const std::int16_t> samples, host::ContextCounts& counts) {
   if (counts.counted.size() != plan.streams.size()) throw std::invalid_argument("context counts: one mark per stream expected");
   try {
-    slots_[0]->run_counts(plan, samples, counts);
+    slots_[0]->run_counts(plan, samples, in_pool(samples), counts);
   } catch (...) {
     for (auto& slot : slots_) slot->drain();
     throw;
@@ -777,7 +834,7 @@ void BatchEncoder::count_context(host::BatchPlan& plan, std::span<const std::int
 
 void BatchEncoder::predict(host::BatchPlan& plan, std::span<const std::int16_t> samples) {
   try {
-    slots_[0]->launch(plan, samples, true);
+    slots_[0]->launch(plan, samples, in_pool(samples), true);
     slots_[0]->take_streams();
   } catch (...) {
     for (auto& slot : slots_) slot->drain();

@@ -165,6 +165,10 @@ void choose_backend(const CompressArgs& a, const CommonOptions& o, host::EncodeO
   options.mo_training.correlations = correlations;
   options.training.correlations = correlations;
   auto encoder = std::make_shared<cuda::BatchEncoder>();
+  // Every batch for the GPU is gathered into its page-locked pool: uploaded from where it lies.
+  options.mo_training.sample_memory = encoder->memory();
+  options.cm_training.sample_memory = encoder->memory();
+  options.batch_sample_memory = encoder->memory();
   options.mo_training.batch_predictor = [encoder](host::BatchPlan& plan, std::span<const std::int16_t> samples) { encoder->predict(plan, samples); };
   options.cm_training.context_counts = [encoder](host::BatchPlan& plan, std::span<const std::int16_t> samples, host::ContextCounts& counts) {
     encoder->count_context(plan, samples, counts);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 #include <numeric>
 #include <stdexcept>
 
@@ -159,7 +158,7 @@ std::uint64_t batch_device_bytes(const BatchPlan& plan) {
 }
 
 GatheredSamples gather_chunks(const Recording& recording, const f::Metadata& meta, const std::vector<std::uint64_t>& chunks,
-                              unsigned threads) {
+                              unsigned threads, const std::shared_ptr<HostMemoryPool>& memory) {
   std::vector<std::uint64_t> offset(chunks.size() + 1, 0);
   std::vector<f::ChunkChannels> present(chunks.size());
   for (std::size_t i = 0; i < chunks.size(); ++i) {
@@ -167,7 +166,7 @@ GatheredSamples gather_chunks(const Recording& recording, const f::Metadata& met
     offset[i + 1] = offset[i];
     for (const auto n : present[i].sample_count) offset[i + 1] += n;
   }
-  GatheredSamples samples(offset.back());
+  GatheredSamples samples(offset.back(), PoolAllocator<std::int16_t>(memory));
   // Each chunk in parts (time slices) where there are fewer chunks than threads: a batch of a
   // wide recording holds a few chunks, and gathering a chunk on one thread left cores idle.
   const std::size_t parts = chunks.empty() ? 1 : std::max<std::size_t>(1, (threads + chunks.size() - 1) / chunks.size());
@@ -179,10 +178,11 @@ GatheredSamples gather_chunks(const Recording& recording, const f::Metadata& met
   return samples;
 }
 
-GatheredSamples gather_batch(const Recording& recording, const f::Metadata& meta, const BatchPlan& plan, unsigned threads) {
+GatheredSamples gather_batch(const Recording& recording, const f::Metadata& meta, const BatchPlan& plan, unsigned threads,
+                             const std::shared_ptr<HostMemoryPool>& memory) {
   std::vector<std::uint64_t> chunks(plan.chunk_count());
   for (std::size_t i = 0; i < chunks.size(); ++i) chunks[i] = plan.first_chunk + i;
-  return gather_chunks(recording, meta, chunks, threads);
+  return gather_chunks(recording, meta, chunks, threads, memory);
 }
 
 BatchPlan plan_training_batch(const f::Metadata& meta, const std::vector<std::uint64_t>& chunks, const NetworkCandidate* candidate) {
@@ -523,11 +523,8 @@ BatchPlan slice_plan(const BatchPlan& plan, std::size_t first, std::size_t end) 
   return slice;
 }
 
-BatchWords merge_slices(BatchPlan& plan, const std::vector<BatchPlan>& slices, const std::vector<std::span<const std::uint32_t>>& words,
-                        unsigned threads, std::uint64_t piece_words) {
-  if (piece_words == 0) throw std::invalid_argument("merge_slices: pieces of 0 words");
-  std::vector<std::uint64_t> word_base(slices.size() + 1, 0);
-  for (std::size_t k = 0; k < slices.size(); ++k) word_base[k + 1] = word_base[k] + words[k].size();
+void merge_slice_results(BatchPlan& plan, const std::vector<BatchPlan>& slices, std::span<const std::uint64_t> word_base) {
+  if (word_base.size() < slices.size()) throw std::invalid_argument("merge_slice_results: a word base per slice expected");
   std::uint32_t stream = 0;
   for (std::size_t k = 0; k < slices.size(); ++k)
     for (const auto& s : slices[k].streams) {
@@ -540,18 +537,6 @@ BatchWords merge_slices(BatchPlan& plan, const std::vector<BatchPlan>& slices, c
       target.word_offset = s.word_offset + word_base[k];
       target.bytes = s.bytes;
     }
-  // In pieces across the threads: a batch's words are tens of megabytes, and copying them into
-  // fresh memory on one thread (its page faults included) held up the executor between batches.
-  std::vector<std::pair<std::size_t, std::uint64_t>> pieces;  // (slice, first word)
-  for (std::size_t k = 0; k < slices.size(); ++k)
-    for (std::uint64_t first = 0; first < words[k].size(); first += piece_words) pieces.emplace_back(k, first);
-  BatchWords merged(word_base.back());
-  parallel_for(pieces.size(), threads, [&](std::size_t i) {
-    const auto [k, first] = pieces[i];
-    const std::uint64_t count = std::min<std::uint64_t>(piece_words, words[k].size() - first);
-    std::memcpy(merged.data() + word_base[k] + first, words[k].data() + first, count * sizeof(std::uint32_t));
-  });
-  return merged;
 }
 
 std::vector<EncodedChunk> assemble_batch(const BatchPlan& plan, std::span<const std::uint32_t> words, std::span<const std::int16_t> samples,

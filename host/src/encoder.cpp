@@ -304,7 +304,7 @@ void encode_in_batches(const Recording& recording, const format::Metadata& meta,
   const auto prepare = [&](std::size_t b) {
     const Stopwatch gather;
     auto plan = std::make_unique<BatchPlan>(plan_batch(meta, batches[b].first, batches[b].second));
-    auto samples = gather_batch(recording, meta, *plan, options.threads);
+    auto samples = gather_batch(recording, meta, *plan, options.threads, options.batch_sample_memory);
     seconds.gather += gather.seconds();  // one gather runs at a time
     return std::make_pair(std::move(plan), std::move(samples));
   };

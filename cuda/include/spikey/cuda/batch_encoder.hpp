@@ -2,9 +2,10 @@
 // mt_batch.hpp on the GPU. Its output
 // equals run_batch_on_cpu (and so the chunk-by-chunk CPU encoder) byte for byte.
 //
-// A batch is split by chunks into two slices, each with its own CUDA stream, device buffers
-// and pinned staging buffers, so one slice's transfers overlap the other's kernels. Device
-// buffers grow to the largest slice seen and are reused; no managed memory.
+// A batch is split by chunks into two slices, each with its own CUDA stream and device buffers,
+// so one slice's transfers overlap the other's kernels. Device buffers grow to the largest slice
+// seen and are reused; no managed memory. Host memory for the samples and words comes from the
+// encoder's pool of page-locked blocks (memory()), so transfers run from and into it directly.
 #pragma once
 
 #include <cstdint>
@@ -23,9 +24,10 @@ inline constexpr int kStageCount = 6;
 inline constexpr const char* kStageNames[kStageCount] = {"map", "predict", "code", "scan", "head", "pack"};
 
 // The host's parts of encode(), in order (wall time on the calling thread; they add up to about
-// BatchTiming::seconds): cutting the plan into slices, copying each slice's samples into its
-// pinned staging buffer, queueing the uploads and kernels, waiting for the kernels, downloading
-// the per-stream results, waiting for the words' download, and merging the slices' words.
+// BatchTiming::seconds): cutting the plan into slices, copying each slice's samples into a
+// staging buffer (only for samples from outside the pool), queueing the uploads and kernels,
+// waiting for the kernels, downloading the per-stream results, the words' download (into one
+// buffer from the pool), and merging the slices' per-stream results.
 enum HostPart { kHostPartSlice, kHostPartStageIn, kHostPartQueue, kHostPartWait, kHostPartStreamResults, kHostPartWords, kHostPartMerge, kHostPartCount };
 inline constexpr const char* kHostPartNames[kHostPartCount] = {"slice", "stage in", "queue", "wait", "stream results", "words", "merge"};
 
@@ -61,9 +63,16 @@ class BatchEncoder {
 
   const BatchTiming& last_timing() const { return timing_; }
 
+  // Page-locked host memory, kept from batch to batch: samples gathered into it are uploaded
+  // from where they lie (others are first copied into a slot's staging buffer), and encode()'s
+  // words come from it.
+  const std::shared_ptr<host::HostMemoryPool>& memory() const { return memory_; }
+
  private:
+  bool in_pool(std::span<const std::int16_t> samples) const;
   struct Slot;
   std::vector<std::unique_ptr<Slot>> slots_;
+  std::shared_ptr<host::HostMemoryPool> memory_;
   BatchTiming timing_;
 };
 

@@ -62,8 +62,10 @@ BatchPlan plan_batch(const format::Metadata& meta, std::uint64_t first_chunk, st
 // Device bytes the batch needs (for memory-bounded batching).
 std::uint64_t batch_device_bytes(const BatchPlan& plan);
 
-// The batch's samples in plan order (Recording::gather of each chunk, one after another).
-GatheredSamples gather_batch(const Recording& recording, const format::Metadata& meta, const BatchPlan& plan, unsigned threads);
+// The batch's samples in plan order (Recording::gather of each chunk, one after another), in
+// memory from `memory` (null: the heap).
+GatheredSamples gather_batch(const Recording& recording, const format::Metadata& meta, const BatchPlan& plan, unsigned threads,
+                             const std::shared_ptr<HostMemoryPool>& memory = nullptr);
 
 // Runs the stages (golomb_batch.hpp, or mt_batch.hpp for mt); fills the plan's per-stream results
 // and returns the packed words of all streams (mt: bytes in words). The per-partition results
@@ -114,21 +116,20 @@ void count_context_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples
 void block_sums_on_cpu(BatchPlan& plan, std::span<const std::int16_t> samples, unsigned threads, BlockSums& sums);
 
 // The samples of `chunks` (any, in the order given): each chunk's Recording::gather, one after
-// another.
+// another, in memory from `memory` (null: the heap).
 GatheredSamples gather_chunks(const Recording& recording, const format::Metadata& meta, const std::vector<std::uint64_t>& chunks,
-                                        unsigned threads);
+                              unsigned threads, const std::shared_ptr<HostMemoryPool>& memory = nullptr);
 
 // Chunks [first, end) of a plan (indices relative to the plan) as a plan of their own:
 // streams only reference streams of their own chunk, so slices encode independently (the
 // CUDA executor runs slices on separate CUDA streams to overlap transfers and compute).
 BatchPlan slice_plan(const BatchPlan& plan, std::size_t first, std::size_t end);
 
-// Merges the words and per-stream results of consecutive slices of the plan (run on their own)
-// back into the plan: what running the whole plan gives (its per-partition results excepted).
-// The words are copied once, from wherever the slices left them (the CUDA executor: its pinned
-// download buffers), in pieces of `piece_words` on `threads` threads.
-BatchWords merge_slices(BatchPlan& plan, const std::vector<BatchPlan>& slices, const std::vector<std::span<const std::uint32_t>>& words,
-                        unsigned threads = 1, std::uint64_t piece_words = std::uint64_t{1} << 20);
+// Merges the per-stream results of consecutive slices of the plan (run on their own) back into
+// the plan, for slice words that lie one after another in one buffer, slice k's from word
+// word_base[k] (the CUDA executor downloads them so): with that buffer, what running the whole
+// plan gives (its per-partition results excepted).
+void merge_slice_results(BatchPlan& plan, const std::vector<BatchPlan>& slices, std::span<const std::uint64_t> word_base);
 
 // Chunk payloads (and decoded-sample checksums) from an executed batch, chunks on `threads`
 // threads (the stream checks and checksums are a pass over every sample).

@@ -13,8 +13,8 @@
 #include "spikey/format/archive_reader.hpp"
 #include "spikey/format/chunk_payload.hpp"
 #include "spikey/host/recording.hpp"
+#include "spikey/host/memory_pool.hpp"
 #include "spikey/host/training.hpp"
-#include "spikey/host/uninitialized.hpp"
 
 namespace spikey::host {
 
@@ -36,8 +36,9 @@ format::ValueMap choose_value_map(const ValueSurvey& survey);
 
 struct BatchPlan;  // batch_encoder.hpp
 // A batch executor's packed words. Not zero-filled when they are merged or copied: a batch's
-// words are tens of megabytes, written once.
-using BatchWords = std::vector<std::uint32_t, UninitializedAllocator<std::uint32_t>>;
+// words are tens of megabytes, written once. The CUDA executor's come from its pool of
+// page-locked memory, downloaded straight into place.
+using BatchWords = std::vector<std::uint32_t, PoolAllocator<std::uint32_t>>;
 
 struct EncodeOptions {
   std::string level = "default";
@@ -62,6 +63,9 @@ struct EncodeOptions {
   // buffers stay within batch_memory_bytes (at least one chunk per batch).
   std::function<BatchWords(BatchPlan&, std::span<const std::int16_t>)> batch_executor;
   std::uint64_t batch_memory_bytes = 1ull << 30;
+  // Where the batches' samples are gathered (the executor's pool, whose memory it uploads from
+  // directly); null: the heap. (The trainers' batches: their options' sample_memory.)
+  std::shared_ptr<HostMemoryPool> batch_sample_memory;
   std::string backend = "cpu";  // reported only
   std::function<void(const std::string& stage, std::uint64_t done, std::uint64_t total)> progress;
 };

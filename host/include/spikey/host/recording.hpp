@@ -13,7 +13,7 @@
 #include "spikey/format/archive.hpp"
 #include "spikey/format/chunk_payload.hpp"
 #include "spikey/host/mapped_file.hpp"
-#include "spikey/host/uninitialized.hpp"
+#include "spikey/host/memory_pool.hpp"
 #include "spikey/host/wav.hpp"
 
 namespace spikey::host {
@@ -90,8 +90,9 @@ struct InputOptions {
 
 // Samples gathered from a recording (Recording::gather's layout, chunk after chunk): not
 // zero-filled first, since the gather writes every one (a batch's hundreds of megabytes, in
-// parallel parts; zero-filling them was one thread's pass ahead of those).
-using GatheredSamples = std::vector<std::int16_t, UninitializedAllocator<std::int16_t>>;
+// parallel parts; zero-filling them was one thread's pass ahead of those). From an executor's
+// pool where it has one (its page-locked memory), else from the heap.
+using GatheredSamples = std::vector<std::int16_t, PoolAllocator<std::int16_t>>;
 
 class Recording {
  public:

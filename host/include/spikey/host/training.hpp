@@ -144,6 +144,9 @@ struct MoTrainingOptions {
   // The network stage's candidate gains: each channel's fixed-weight residual cost over the
   // training chunks with the network at each candidate gain; empty: the lockstep kernels here.
   BatchPredictor batch_predictor;
+  // Where the batches for those executors are gathered (theirs: page-locked memory they upload
+  // from directly); null: the heap.
+  std::shared_ptr<HostMemoryPool> sample_memory;
   // When set, the parts of each training phase are timed into it ("topology: signatures",
   // "predictors: sums", "network: epochs", ...), so a run shows where its backend spends them.
   std::vector<std::pair<std::string, double>>* phase_parts = nullptr;
@@ -168,6 +171,7 @@ struct CmTrainingOptions {
   // The counting pass through the batch stages (the GPU's when one is used); empty: the lockstep
   // kernels here. Both give the same counts.
   ContextCountsRunner context_counts;
+  std::shared_ptr<HostMemoryPool> sample_memory;  // where its batches are gathered; null: the heap
 };
 
 }  // namespace spikey::host

@@ -460,7 +460,7 @@ double train_cm_model(const Recording& recording, f::Metadata& meta, const CmTra
   Statistics total(meta.channels.size());
   if (options.context_counts) {
     for (const auto& group : training_batch_chunks(meta, chunks, kCountBatchSamples)) {
-      const GatheredSamples samples = gather_chunks(recording, meta, group, options.threads);
+      const GatheredSamples samples = gather_chunks(recording, meta, group, options.threads, options.sample_memory);
       BatchPlan plan = plan_training_batch(meta, group, nullptr);
       const std::vector<std::uint32_t> channel_of = training_stream_channels(meta, group);
       ContextCounts counts;

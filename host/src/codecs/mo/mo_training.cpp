@@ -81,7 +81,7 @@ Topology compute_topology(const Recording& recording, const f::Metadata& meta, c
   if (options.block_sums) {
     // Through the executor, in batches of whole chunks: the same exact sums, appended in chunk order.
     for (const auto& group : training_batch_chunks(meta, chunks, kNormalBatchSamples)) {
-      const GatheredSamples samples = gather_chunks(recording, meta, group, options.threads);
+      const GatheredSamples samples = gather_chunks(recording, meta, group, options.threads, options.sample_memory);
       BatchPlan plan = plan_training_batch(meta, group, nullptr);
       BlockSums sums;
       sums.block = block;
@@ -340,7 +340,7 @@ void train_mo_predictors(const Recording& recording, f::Metadata& meta, const Mo
     shape.sources = sources;
     for (const auto& group : training_batch_chunks(meta, chunks, kNormalBatchSamples)) {
       Stopwatch gather;
-      NormalSumsBatch batch = plan_normal_sums(recording, meta, group, shape, options.threads);
+      NormalSumsBatch batch = plan_normal_sums(recording, meta, group, shape, options.threads, options.sample_memory);
       gather_seconds += gather.lap();
       options.normal_sums(batch);
       executor_seconds += gather.lap();

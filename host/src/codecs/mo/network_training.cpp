@@ -363,7 +363,7 @@ std::uint64_t fit_network_stage(const Recording& recording, f::Metadata& meta, c
   // batch, one plan per candidate over the batch's samples. Integer sums: the same totals.
   const auto sweep_in_batches = [&](const std::vector<std::size_t>& candidates, const std::vector<char>& wanted) {
     for (const auto& group : training_batch_chunks(meta, chunks, kCostBatchSamples)) {
-      const GatheredSamples samples = gather_chunks(recording, meta, group, options.threads);
+      const GatheredSamples samples = gather_chunks(recording, meta, group, options.threads, options.sample_memory);
       const std::vector<std::uint32_t> channel_of = training_stream_channels(meta, group);
       for (const std::size_t k : candidates) {
         std::vector<std::int32_t> in(channels, 0), out(channels, 0);

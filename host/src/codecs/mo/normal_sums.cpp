@@ -62,10 +62,10 @@ std::vector<std::vector<std::uint64_t>> training_batch_chunks(const f::Metadata&
 }
 
 NormalSumsBatch plan_normal_sums(const Recording& recording, const f::Metadata& meta, const std::vector<std::uint64_t>& chunks,
-                                 const NormalPassShape& shape, unsigned threads) {
+                                 const NormalPassShape& shape, unsigned threads, const std::shared_ptr<HostMemoryPool>& memory) {
   NormalSumsBatch batch;
   batch.wavelet_levels = shape.levels;
-  batch.samples = gather_chunks(recording, meta, chunks, threads);
+  batch.samples = gather_chunks(recording, meta, chunks, threads, memory);
   batch.sums_offset.push_back(0);
   std::uint64_t offset = 0;
   for (std::size_t i = 0; i < chunks.size(); ++i) {

@@ -43,6 +43,6 @@ struct NormalPassShape {
   std::vector<std::vector<std::uint32_t>> sources;
 };
 NormalSumsBatch plan_normal_sums(const Recording& recording, const format::Metadata& meta, const std::vector<std::uint64_t>& chunks,
-                                 const NormalPassShape& shape, unsigned threads);
+                                 const NormalPassShape& shape, unsigned threads, const std::shared_ptr<HostMemoryPool>& memory = nullptr);
 
 }  // namespace spikey::host
