@@ -760,7 +760,9 @@ std::vector<std::uint8_t> wav_with(std::uint16_t tag, std::uint16_t channels, st
   std::vector<std::uint8_t> b;
   const auto u16 = [&](std::uint32_t v) { b.push_back(static_cast<std::uint8_t>(v)), b.push_back(static_cast<std::uint8_t>(v >> 8)); };
   const auto u32 = [&](std::uint32_t v) { u16(v & 0xffff), u16(v >> 16); };
-  const auto tag4 = [&](const char* t) { b.insert(b.end(), t, t + 4); };
+  const auto tag4 = [&](const char* t) {
+    for (int k = 0; k < 4; ++k) b.push_back(static_cast<std::uint8_t>(t[k]));  // not insert: GCC 12 warns of an overflow that cannot happen
+  };
   tag4("RIFF"), u32(36 + data_bytes), tag4("WAVE"), tag4("fmt "), u32(fmt_size);
   u16(tag), u16(channels), u32(19531), u32(19531u * channels * bits / 8), u16(channels * bits / 8), u16(bits);
   tag4("data"), u32(data_bytes);

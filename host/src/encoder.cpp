@@ -632,7 +632,7 @@ CompressReport compress_into(const Recording& recording, const fs::path* output,
   double estimated_bits_per_residual = 0;
   const auto encode_candidate = [&](format::MetadataSection section) {
     const Stopwatch chunks;
-    Candidate candidate{output != nullptr ? std::make_unique<TemporaryPath>(*output, options.overwrite) : nullptr, {}, 0, std::move(section)};
+    Candidate candidate{output != nullptr ? std::make_unique<TemporaryPath>(*output, options.overwrite) : nullptr, {}, 0, std::move(section), 0, nullptr};
     WrittenArchive written;
     if (output != nullptr) {
       format::ArchiveWriter writer(candidate.path->path(), candidate.section);

@@ -88,7 +88,10 @@ std::string format_channel_list(const std::vector<std::uint32_t>& channels) {
     while (j + 1 < channels.size() && channels[j + 1] == channels[j] + 1) ++j;
     if (!text.empty()) text += ",";
     text += std::to_string(channels[i]);
-    if (j > i) text += "-" + std::to_string(channels[j]);
+    if (j > i) {  // appended in turn: GCC 12 reads "-" + std::to_string(...) as an overlapping copy
+      text += '-';
+      text += std::to_string(channels[j]);
+    }
     i = j + 1;
   }
   return text;
