@@ -7,7 +7,11 @@
 // kernels alone and each kernel stage (CUDA events). Bytes are original sample bytes.
 //
 //   gpu_bench DIR_OR_FILES... [--level fast|default | --codec NAME] [--raw-channels N --raw-rate HZ]
-//             [--gpu-memory MIB] [--iterations N] [--executor cuda|cpu] [--json FILE]
+//             [--gpu-memory MIB] [--iterations N] [--executor cuda|cpu] [--heap-samples] [--json FILE]
+//
+// The CUDA executor's batches are gathered into its page-locked pool, as the CLI does;
+// --heap-samples gathers them into the heap instead, so that the executor stages them (its
+// "stage in" row) before their upload: the two side by side show what the pool saves.
 //
 // Training (least squares, topology, network) runs on the CPU and is timed once, as part of the
 // reference compress; the timed loop encodes the chunks. For the MiddleOut codecs the least-squares
@@ -50,6 +54,7 @@ struct Options {
   std::string level = "fast";
   std::string codec;  // a codec with a batch encoder (lpc1, mo1-mo3, mt1-mt3); empty: the level's
   std::string executor = "cuda";
+  bool heap_samples = false;
   int iterations = 3;
   fs::path json_path;
 };
@@ -207,6 +212,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--codec" && has_value) o.codec = argv[++i];
     else if (a == "--iterations" && has_value) o.iterations = std::max(1, std::stoi(argv[++i]));
     else if (a == "--executor" && has_value) o.executor = argv[++i];
+    else if (a == "--heap-samples") o.heap_samples = true;
     else if (a == "--json" && has_value) o.json_path = argv[++i];
     else if (a.starts_with("--")) throw std::invalid_argument("unknown option " + a);
     else o.inputs.emplace_back(a);
@@ -246,8 +252,9 @@ int run(const Options& o) {
   }
   std::fprintf(stderr, "executor: %s\n", report["device"].get<std::string>().c_str());
   const auto recording = host::Recording::open(o.inputs, o.input, [](const std::string&) {});
-  const Workload w = prepare(recording, o, execute, sums, gpu ? gpu->memory() : nullptr);
-  report["samples_in_page_locked_pool"] = gpu != nullptr;
+  const bool pooled = gpu != nullptr && !o.heap_samples;
+  const Workload w = prepare(recording, o, execute, sums, pooled ? gpu->memory() : nullptr);
+  report["samples_in_page_locked_pool"] = pooled;
   std::vector<Pass> passes;
   for (int i = 0; i < o.iterations; ++i) passes.push_back(timed_pass(w, execute, gpu.get(), sums, threads));
   const auto median_of = [&](auto field) {

@@ -24,7 +24,9 @@
 #               about 5 s, 200 MB): the CLI with --backend cuda against --backend cpu on every
 #               core (same bytes, phase times), gpu_bench per stage, and each kernel's time
 #               under ncu (one pass; ncu serialises the launches); wide_bench_*_half: the same
-#               with the adapting variants on half a warp per stream (SPIKEY_GPU_ADAPT=half_warp)
+#               with the adapting variants on half a warp per stream (SPIKEY_GPU_ADAPT=half_warp);
+#               wide_bench_fast_heap: lpc1 with its batches in the heap, not the encoder's
+#               page-locked pool (what the pool saves)
 # The CPU suite is not run here: CI runs it.
 #
 # --only STEP,STEP... runs the preflight, the build and the named steps alone (a rerun within a
@@ -311,6 +313,17 @@ wide_bench() {
 
 wide_bench_form() { SPIKEY_GPU_ADAPT=$1 wide_bench "$2" "$3"; }
 
+# lpc1 again with the batches gathered into the heap (staged by the executor before their
+# upload) instead of its page-locked pool: beside wide_bench_fast, what the pool saves.
+wide_bench_heap() {
+  wide_ready
+  if [ $rehearse = 1 ]; then
+    "$build/bench/gpu_bench" "$work/wide.dat" $(cat "$work/wide.args") --codec lpc1 --executor cpu --heap-samples --iterations 1 --json "$logs/bench_wide_fast_heap.json"
+  else
+    "$build/bench/gpu_bench" "$work/wide.dat" $(cat "$work/wide.args") --codec lpc1 --heap-samples --iterations 3 --json "$logs/bench_wide_fast_heap.json"
+  fi
+}
+
 # Each kernel's time (gpu__time_duration, summed over its launches) in one gpu_bench pass, as CSV
 # for device_summary.py. ncu runs every launch alone, so the sum is the kernels' own time.
 wide_profile() {
@@ -326,7 +339,7 @@ wide_profile() {
 
 export wide_channels
 export -f say missing preflight configure build_targets gpu_test compress_times cli_parity sanitize bench bench_form training_times \
-  wide_input wide_ready wide_cli wide_cli_long wide_bench wide_bench_form wide_profile
+  wide_input wide_ready wide_cli wide_cli_long wide_bench wide_bench_form wide_bench_heap wide_profile
 
 # ---- the run --------------------------------------------------------------------------------
 
@@ -362,6 +375,7 @@ step wide_cli_default 120 wide_cli default
 step wide_cli_default_long 150 wide_cli_long default
 step wide_bench_fast 90 wide_bench lpc1 fast
 step wide_bench_default 120 wide_bench mt2 default
+step wide_bench_fast_heap 90 wide_bench_heap
 step wide_bench_fast_half 90 wide_bench_form half_warp lpc1 fast_half
 step wide_bench_default_half 120 wide_bench_form half_warp mt2 default_half
 step wide_profile_fast 90 wide_profile lpc1 fast

@@ -20,7 +20,7 @@ summary=$work/out/summary.md
 [ -s "$work/out/logs.tgz" ] || { echo "no logs.tgz"; exit 1; }
 for s in preflight configure build gpu_shared_math gpu_batch gpu_training cli_parity_fast cli_parity_default cli_parity_cinpla \
          memcheck racecheck bench_fast bench_default training bench_fast_thread wide_input wide_cli_fast wide_cli_default \
-         wide_cli_default_long wide_bench_fast wide_bench_default wide_bench_fast_half wide_bench_default_half \
+         wide_cli_default_long wide_bench_fast wide_bench_default wide_bench_fast_heap wide_bench_fast_half wide_bench_default_half \
          wide_profile_fast wide_profile_default; do
   grep -q "^| $s | ok |" "$summary" || { echo "step $s did not pass in the rehearsal"; exit 1; }
 done
