@@ -12,6 +12,8 @@
 #include <new>
 #include <utility>
 
+#include "spikey/host/uninitialized.hpp"
+
 namespace spikey::host {
 
 class HostMemoryPool {
@@ -73,7 +75,7 @@ class HeapMemoryPool final : public HostMemoryPool {
 // as UninitializedAllocator's. Each allocator keeps its pool alive, so a vector may outlive
 // whoever made the pool.
 template <class T>
-struct PoolAllocator {
+struct PoolAllocator : DefaultInitializingConstruct {
   using value_type = T;
   using propagate_on_container_move_assignment = std::true_type;
   using propagate_on_container_swap = std::true_type;
@@ -93,14 +95,6 @@ struct PoolAllocator {
   void deallocate(T* p, std::size_t n) noexcept {
     if (pool) pool->deallocate(p);
     else std::allocator<T>{}.deallocate(p, n);
-  }
-  template <class U>
-  void construct(U* p) noexcept {
-    ::new (static_cast<void*>(p)) U;
-  }
-  template <class U, class... Args>
-  void construct(U* p, Args&&... args) {
-    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
   }
   template <class U>
   bool operator==(const PoolAllocator<U>& other) const noexcept {
