@@ -58,20 +58,32 @@ std::vector<std::uint8_t> assemble(std::span<const Stream> streams, std::span<co
                                    std::span<const std::uint32_t> sample_count) {
   if (sample_count.size() != streams.size()) throw std::logic_error("one sample count per stream");
   std::vector<std::span<const std::uint8_t>> bytes;
-  std::vector<std::uint32_t> checks;
-  std::size_t position = 0;
-  for (std::size_t i = 0; i < streams.size(); ++i) {
-    // An empty stream would read as lost (§6.3).
-    if (streams[i].empty()) throw std::logic_error("an encoder never writes an empty stream");
-    bytes.emplace_back(reinterpret_cast<const std::uint8_t*>(streams[i].data()), streams[i].size() * sizeof(streams[i][0]));
-    if (position + sample_count[i] > samples.size()) throw std::logic_error("stream checks need every channel's samples");
-    checks.push_back(stream_check_of(samples.subspan(position, sample_count[i])));
-    position += sample_count[i];
-  }
-  return assemble_checked_payload(bytes, checks);
+  for (const auto& s : streams) bytes.emplace_back(reinterpret_cast<const std::uint8_t*>(s.data()), s.size() * sizeof(s[0]));
+  std::vector<std::uint32_t> checks(streams.size());
+  stream_checks(samples, sample_count, 0, streams.size(), checks);
+  return assemble_payload(bytes, checks);
 }
 
 }  // namespace
+
+void stream_checks(std::span<const std::int16_t> samples, std::span<const std::uint32_t> sample_count, std::size_t first, std::size_t end,
+                   std::span<std::uint32_t> checks) {
+  if (end > sample_count.size() || checks.size() < end) throw std::logic_error("one sample count and one check per stream");
+  std::size_t position = 0;
+  for (std::size_t i = 0; i < first; ++i) position += sample_count[i];
+  for (std::size_t i = first; i < end; ++i) {
+    if (position + sample_count[i] > samples.size()) throw std::logic_error("stream checks need every channel's samples");
+    checks[i] = stream_check_of(samples.subspan(position, sample_count[i]));
+    position += sample_count[i];
+  }
+}
+
+std::vector<std::uint8_t> assemble_payload(std::span<const std::span<const std::uint8_t>> streams, std::span<const std::uint32_t> checks) {
+  // An empty stream would read as lost (§6.3).
+  for (const auto& s : streams)
+    if (s.empty()) throw std::logic_error("an encoder never writes an empty stream");
+  return assemble_checked_payload(streams, checks);
+}
 
 std::vector<std::uint8_t> assemble_payload(std::span<const std::vector<std::uint32_t>> streams, std::span<const std::int16_t> samples,
                                            std::span<const std::uint32_t> sample_count) {

@@ -181,12 +181,22 @@ std::vector<std::uint8_t> encode_payload(std::span<const std::int16_t> samples, 
                                   std::vector<std::vector<std::uint8_t>>& streams) {
     in_channel_parts(coded.channel.size(), threads, [&](std::size_t first, std::size_t end) { family.encode_streams(codes, coded, meta, first, end, streams); });
   };
+  // The streams with their checks (§6.3), the checks in parts of the channels on the threads
+  // too: a pass over every sample, which on one thread held up the others for each chunk of a
+  // wide recording.
+  const auto assemble = [&](const std::vector<std::vector<std::uint8_t>>& streams) {
+    std::vector<std::uint32_t> checks(streams.size());
+    in_channel_parts(streams.size(), threads,
+                     [&](std::size_t first, std::size_t end) { format::stream_checks(samples, present.sample_count, first, end, checks); });
+    const std::vector<std::span<const std::uint8_t>> bytes(streams.begin(), streams.end());
+    return format::assemble_payload(bytes, checks);
+  };
   auto& codes = chunk_codes(samples, present, meta, threads);
   std::vector<std::vector<std::uint8_t>> streams(present.channel.size());
   const bool any_sync = std::any_of(present.channel.begin(), present.channel.end(), [&](std::uint32_t c) { return meta.channels[c].sync; });
   if (!any_sync) {
     encode_streams(codes, present, streams);
-    return format::assemble_payload(std::span<const std::vector<std::uint8_t>>(streams), samples, present.sample_count);
+    return assemble(streams);
   }
   // The codec's channels' code buffers are lent to the codec (swapped, not copied) and returned.
   format::ChunkChannels coded;
@@ -210,7 +220,7 @@ std::vector<std::uint8_t> encode_payload(std::span<const std::int16_t> samples, 
     if (meta.channels[present.channel[i]].sync) streams[i] = format::encode_sync_runs(samples.subspan(position, present.sample_count[i]), codec.stream_word_bytes);
     position += present.sample_count[i];
   }
-  return format::assemble_payload(std::span<const std::vector<std::uint8_t>>(streams), samples, present.sample_count);
+  return assemble(streams);
 }
 
 // Chunks [first, end) of a recording without sync channels, their streams coded together
@@ -418,8 +428,9 @@ WrittenArchive write_archive(const Recording& recording, const format::MetadataS
         [&](std::size_t chunk) {
           const std::uint64_t first = meta.chunk_first_sample(chunk);
           const auto present = format::channels_in_chunk(meta, first, meta.chunk_sample_count(chunk));
-          std::vector<std::int16_t> samples;
-          recording.gather(first, present, samples);
+          // Split: gathered in time slices on every thread too (one thread's transposition of a
+          // chunk of a thousand channels held up all of them).
+          const GatheredSamples samples = gather_chunks(recording, meta, {chunk}, split ? options.threads : 1);
           return encode_chunk(samples, present, meta, split ? options.threads : 1);
         },
         [&](std::size_t chunk, EncodedChunk& encoded) {

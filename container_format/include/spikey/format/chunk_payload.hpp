@@ -53,6 +53,13 @@ std::vector<std::uint8_t> assemble_payload(std::span<const std::vector<std::uint
 // The same from byte streams wherever they lie (a batch's packed words: not copied first).
 std::vector<std::uint8_t> assemble_payload(std::span<const std::span<const std::uint8_t>> streams, std::span<const std::int16_t> samples,
                                            std::span<const std::uint32_t> sample_count);
+// The same with the stream checks already computed (stream_checks, which an encoder may run on
+// parts of the channels at once): `checks[i]` of channel i's samples.
+std::vector<std::uint8_t> assemble_payload(std::span<const std::span<const std::uint8_t>> streams, std::span<const std::uint32_t> checks);
+// The stream checks of channels [first, end) of a chunk's samples (channel after channel,
+// `sample_count` each) into checks[first .. end).
+void stream_checks(std::span<const std::int16_t> samples, std::span<const std::uint32_t> sample_count, std::size_t first, std::size_t end,
+                   std::span<std::uint32_t> checks);
 // A payload from streams and their checks as they are: salvage keeps a chunk's intact streams
 // and writes lost ones as empty streams with check 0.
 std::vector<std::uint8_t> assemble_checked_payload(std::span<const std::span<const std::uint8_t>> streams,
