@@ -541,36 +541,57 @@ void merge_slice_results(BatchPlan& plan, const std::vector<BatchPlan>& slices, 
 
 std::vector<EncodedChunk> assemble_batch(const BatchPlan& plan, std::span<const std::uint32_t> words, std::span<const std::int16_t> samples,
                                          unsigned threads) {
-  std::vector<EncodedChunk> out(plan.chunk_count());
+  const std::size_t chunks = plan.chunk_count();
+  std::vector<EncodedChunk> out(chunks);
   const bool bytes = plan.codec == f::BatchCodec::kMt;  // streams of bytes, sync runs in words of one byte (§6.10)
   const auto* byte_data = reinterpret_cast<const std::uint8_t*>(words.data());
   // Each chunk's sync slots (ascending chunk, then position), so that chunks assemble independently.
-  std::vector<std::size_t> first_sync(plan.chunk_count() + 1, plan.sync_slots.size());
+  std::vector<std::size_t> first_sync(chunks + 1, plan.sync_slots.size());
   for (std::size_t i = plan.sync_slots.size(); i-- > 0;) first_sync[plan.sync_slots[i].chunk] = i;
-  for (std::size_t c = plan.chunk_count(); c-- > 0;) first_sync[c] = std::min(first_sync[c], first_sync[c + 1]);
-  parallel_for(plan.chunk_count(), threads, [&](std::size_t c) {
-    // The streams where the executor left them (copied once, into the payload), the sync
-    // channels' runs coded here.
+  for (std::size_t c = chunks; c-- > 0;) first_sync[c] = std::min(first_sync[c], first_sync[c + 1]);
+  struct ChunkStreams {
     std::vector<std::span<const std::uint8_t>> streams;
-    std::vector<std::uint32_t> counts;
+    std::vector<std::uint32_t> counts, checks;
+    std::vector<std::vector<std::uint8_t>> sync_runs;  // sized once: the spans point into them
+    std::span<const std::int16_t> samples;
+  };
+  std::vector<ChunkStreams> chunk(chunks);
+  // The streams where the executor left them (copied once, into the payload), the sync
+  // channels' runs coded here.
+  parallel_for(chunks, threads, [&](std::size_t c) {
+    ChunkStreams& k = chunk[c];
     for (std::uint32_t i = plan.chunk_first_stream[c]; i < plan.chunk_first_stream[c + 1]; ++i) {
       const f::BatchStream& s = plan.streams[i];
       const std::uint64_t size = bytes ? s.bytes : std::uint64_t{s.words} * 4;
-      streams.emplace_back(byte_data + 4 * s.word_offset, size);
-      counts.push_back(s.n);
+      k.streams.emplace_back(byte_data + 4 * s.word_offset, size);
+      k.counts.push_back(s.n);
     }
-    std::vector<std::vector<std::uint8_t>> sync_runs(first_sync[c + 1] - first_sync[c]);  // sized once: the spans point into them
-    for (std::size_t k = first_sync[c]; k < first_sync[c + 1]; ++k) {  // ascending positions
-      const BatchPlan::SyncSlot& slot = plan.sync_slots[k];
-      auto& runs = sync_runs[k - first_sync[c]];
+    k.sync_runs.resize(first_sync[c + 1] - first_sync[c]);
+    for (std::size_t j = first_sync[c]; j < first_sync[c + 1]; ++j) {  // ascending positions
+      const BatchPlan::SyncSlot& slot = plan.sync_slots[j];
+      auto& runs = k.sync_runs[j - first_sync[c]];
       runs = f::encode_sync_runs(samples.subspan(slot.sample_offset, slot.n), bytes ? 1 : 4);
-      streams.insert(streams.begin() + slot.position, std::span<const std::uint8_t>(runs));
-      counts.insert(counts.begin() + slot.position, slot.n);
+      k.streams.insert(k.streams.begin() + slot.position, std::span<const std::uint8_t>(runs));
+      k.counts.insert(k.counts.begin() + slot.position, slot.n);
     }
-    const auto part = samples.subspan(plan.chunk_sample_offset[c], plan.chunk_sample_offset[c + 1] - plan.chunk_sample_offset[c]);
-    out[c].payload = f::assemble_payload(std::span<const std::span<const std::uint8_t>>(streams), part, counts);
-    out[c].samples_checksum = f::checksum64(part);
+    k.samples = samples.subspan(plan.chunk_sample_offset[c], plan.chunk_sample_offset[c + 1] - plan.chunk_sample_offset[c]);
+    k.checks.resize(k.streams.size());
   });
+  // The passes over every sample, each chunk's stream checks in parts of its channels and its
+  // checksum, on all the threads at once: a batch holds a few chunks of many channels, and a
+  // chunk a thread left most of them idle.
+  const std::size_t parts = chunks == 0 ? 1 : std::max<std::size_t>(1, (threads + chunks - 1) / chunks);
+  parallel_for(chunks * (parts + 1), threads, [&](std::size_t item) {
+    ChunkStreams& k = chunk[item / (parts + 1)];
+    const std::size_t part = item % (parts + 1);
+    if (part == parts) {
+      out[item / (parts + 1)].samples_checksum = f::checksum64(k.samples);
+      return;
+    }
+    const std::size_t n = k.streams.size();
+    f::stream_checks(k.samples, k.counts, n * part / parts, n * (part + 1) / parts, k.checks);
+  });
+  parallel_for(chunks, threads, [&](std::size_t c) { out[c].payload = f::assemble_payload(chunk[c].streams, chunk[c].checks); });
   return out;
 }
 
