@@ -60,7 +60,7 @@ class HostMemoryPool {
   std::size_t made_ = 0;
 };
 
-// Blocks from the heap (the CPU executor's batches, and the tests).
+// Blocks from the heap (the tests, and any executor without memory of its own to offer).
 class HeapMemoryPool final : public HostMemoryPool {
  public:
   explicit HeapMemoryPool(std::size_t kept_blocks = 8) : HostMemoryPool(kept_blocks) {}
