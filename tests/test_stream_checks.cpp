@@ -195,3 +195,33 @@ TEST(StreamChecksFormat, ChecksAreTheChannelsSampleChecksums) {
   const std::vector<std::span<const std::uint8_t>> streams(2);
   EXPECT_THROW(format::assemble_checked_payload(streams, std::vector<std::uint32_t>{0, 7}), std::logic_error);
 }
+
+// The checks of any range of channels (what an encoder's threads compute in parts) are those of
+// the whole chunk's channels; a range past the counts, or counts past the samples, is refused;
+// a payload assembled from checks refuses an empty stream.
+TEST(StreamChecksFormat, ChecksOfAnyRangeOfChannelsAreTheWholeChunks) {
+  const auto bytes = test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
+  std::vector<std::int16_t> samples(bytes.size() / 2);
+  std::memcpy(samples.data(), bytes.data(), samples.size() * 2);
+  const std::vector<std::uint32_t> counts = {1, 999, 0, 3000, 2000};  // channel after channel, 6000 samples
+  std::vector<std::uint32_t> whole(counts.size());
+  format::stream_checks(samples, counts, 0, counts.size(), whole);
+  std::size_t position = 0;
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    EXPECT_EQ(whole[i], format::stream_check_of(std::span<const std::int16_t>(samples).subspan(position, counts[i]))) << "channel " << i;
+    position += counts[i];
+  }
+  for (std::size_t first = 0; first <= counts.size(); ++first)
+    for (std::size_t end = first; end <= counts.size(); ++end) {
+      std::vector<std::uint32_t> part(counts.size(), 0xdeadbeefu);
+      format::stream_checks(samples, counts, first, end, part);
+      for (std::size_t i = 0; i < counts.size(); ++i)
+        EXPECT_EQ(part[i], i >= first && i < end ? whole[i] : 0xdeadbeefu) << "channels [" << first << ", " << end << "), channel " << i;
+    }
+  std::vector<std::uint32_t> checks(counts.size());
+  EXPECT_THROW(format::stream_checks(samples, counts, 0, counts.size() + 1, checks), std::logic_error);
+  EXPECT_THROW(format::stream_checks(std::span<const std::int16_t>(samples).first(5999), counts, 4, 5, checks), std::logic_error);
+  const std::vector<std::uint8_t> stream = {1, 2, 3};
+  const std::vector<std::span<const std::uint8_t>> streams = {stream, {}};
+  EXPECT_THROW(format::assemble_payload(streams, std::vector<std::uint32_t>{1, 0}), std::logic_error);
+}
