@@ -131,8 +131,9 @@ BatchPlan slice_plan(const BatchPlan& plan, std::size_t first, std::size_t end);
 // plan gives (its per-partition results excepted).
 void merge_slice_results(BatchPlan& plan, const std::vector<BatchPlan>& slices, std::span<const std::uint64_t> word_base);
 
-// Chunk payloads (and decoded-sample checksums) from an executed batch, chunks on `threads`
-// threads (the stream checks and checksums are a pass over every sample).
+// Chunk payloads (and decoded-sample checksums) from an executed batch on `threads` threads: the
+// stream checks and checksums (each a pass over every sample) in parts of each chunk's channels,
+// so a batch of fewer chunks than threads still uses them all.
 std::vector<EncodedChunk> assemble_batch(const BatchPlan& plan, std::span<const std::uint32_t> words,
                                          std::span<const std::int16_t> samples, unsigned threads = 1);
 
