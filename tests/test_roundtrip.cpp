@@ -7,8 +7,10 @@
 #include <numeric>
 #include <atomic>
 #include <random>
+#include <mutex>
 #include <thread>
 
+#include "codecs/dependent_tasks.hpp"
 #include "codecs/mo/mo_chunk_residuals.hpp"
 #include "spikey/format/archive_reader.hpp"
 #include "spikey/host/decoder.hpp"
@@ -689,4 +691,198 @@ TEST(RoundTrip, InMemoryArrayToInMemoryArchive) {
   EXPECT_EQ(0, std::memcmp(window.data(), bytes.data(), bytes.size()));
   EXPECT_THROW(host::Recording::from_memory(bytes, "a/b.dat", 32, 30000.0, false), host::InputError);
   EXPECT_THROW(host::Recording::from_memory(bytes, "x.dat", 0, 30000.0, false), host::InputError);
+}
+
+// ---- decoding a chunk's lane groups on several threads ----------------------------------------
+
+// Each task runs once, after every task it waits for, on any number of threads and in the tests'
+// latest-ready order; a task can only wait for tasks added before it.
+TEST(DependentTasks, RunEachTaskOnceAfterTheTasksItWaitsFor) {
+  std::mt19937 rng(7);
+  struct Case {
+    unsigned threads;
+    bool latest_ready_first;
+  };
+  for (const Case c : {Case{1, false}, Case{1, true}, Case{2, false}, Case{4, false}, Case{16, false}}) {
+    SCOPED_TRACE(std::to_string(c.threads) + " threads" + (c.latest_ready_first ? ", latest ready first" : ""));
+    constexpr std::size_t kTasks = 400;
+    host::codecs::DependentTasks tasks;
+    std::vector<std::atomic<int>> runs(kTasks);
+    std::atomic<int> early{0};
+    std::vector<std::size_t> order;
+    std::mutex order_mutex;
+    std::vector<std::vector<std::size_t>> after(kTasks);
+    for (std::size_t i = 0; i < kTasks; ++i) {
+      for (std::size_t k = 0; i > 0 && k < rng() % 4; ++k) after[i].push_back(rng() % i);
+      EXPECT_EQ(tasks.add(after[i], [&, i](unsigned worker) {
+        EXPECT_LT(worker, std::max(1u, c.threads));
+        for (const std::size_t d : after[i]) early += runs[d].load() == 0;
+        if (i % 7 == 0) std::this_thread::sleep_for(std::chrono::microseconds(50));  // later tasks overtake
+        ++runs[i];
+        std::lock_guard lock(order_mutex);
+        order.push_back(i);
+      }), i);
+    }
+    host::codecs::DependentTasks::run_latest_ready_first_for_tests(c.latest_ready_first);
+    tasks.run(c.threads);
+    host::codecs::DependentTasks::run_latest_ready_first_for_tests(false);
+    EXPECT_EQ(early.load(), 0) << "a task ran before a task it waits for";
+    EXPECT_TRUE(std::all_of(runs.begin(), runs.end(), [](const std::atomic<int>& r) { return r.load() == 1; }));
+    EXPECT_EQ(std::is_sorted(order.begin(), order.end()), c.threads == 1 && !c.latest_ready_first);
+  }
+  host::codecs::DependentTasks tasks;
+  tasks.add({}, [](unsigned) {});
+  const std::size_t later = 1;
+  EXPECT_THROW(tasks.add({&later, 1}, [](unsigned) {}), std::logic_error);
+}
+
+// A failure stops the tasks not yet started and skips those that wait for it; the error rethrown
+// is the earliest-added failing task's, as in order on one thread, even when a later one fails first.
+TEST(DependentTasks, RethrowTheEarliestFailureAndSkipWhatWaitsForIt) {
+  for (const unsigned threads : {1u, 2u, 4u}) {
+    host::codecs::DependentTasks tasks;
+    std::atomic<bool> dependent_ran{false};
+    for (std::size_t i = 0; i < 60; ++i) {
+      if (i == 20) {
+        tasks.add({}, [](unsigned) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(30));
+          throw std::runtime_error("task 20");
+        });
+      } else if (i == 21) {
+        tasks.add({}, [](unsigned) { throw std::runtime_error("task 21"); });
+      } else if (i == 22) {
+        const std::size_t failing = 20;
+        tasks.add({&failing, 1}, [&](unsigned) { dependent_ran = true; });
+      } else {
+        tasks.add({}, [](unsigned) {});
+      }
+    }
+    try {
+      tasks.run(threads);
+      ADD_FAILURE() << "no error on " << threads << " threads";
+    } catch (const std::runtime_error& e) {
+      EXPECT_STREQ(e.what(), "task 20") << threads << " threads";
+    }
+    EXPECT_FALSE(dependent_ran.load()) << threads << " threads";
+  }
+}
+
+namespace {
+
+// Every chunk of `archive` decoded with `threads` threads (latest ready first: one thread, the
+// groups out of order), all channels or `channels`.
+std::vector<host::DecodedChunk> decode_all(const format::ArchiveReader& reader, unsigned threads, bool latest_ready_first,
+                                           std::span<const std::uint32_t> channels = {}) {
+  host::codecs::DependentTasks::run_latest_ready_first_for_tests(latest_ready_first);
+  std::vector<host::DecodedChunk> out;
+  try {
+    out = host::decode_chunks(reader, 0, reader.index().size(), channels, {.threads = threads});
+  } catch (...) {
+    host::codecs::DependentTasks::run_latest_ready_first_for_tests(false);
+    throw;
+  }
+  host::codecs::DependentTasks::run_latest_ready_first_for_tests(false);
+  return out;
+}
+
+}  // namespace
+
+// The chunks' lane groups shared by threads give the same samples as one thread, and as the
+// groups run in the latest order their sources allow (a source left out of a group's waits then
+// decodes wrong every time), at every level and with the older codecs mo2 and rice1, for all
+// channels and for a few whose sources are decoded too; a window within one chunk reads the same
+// on 8 threads. Real data: the bundled
+// 32-channel Intan sample, and 1024 channels built from it (many groups per chunk).
+TEST(Decoding, ChunksGroupsOnSeveralThreadsGiveTheSameSamples) {
+  test::TempDir out;
+  const fs::path narrow = test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat";
+  // 1024 channels: the 32 real ones 32 times, each copy shifted in time (a real chunk's worth of
+  // lane groups, 128 per chunk).
+  const fs::path wide = out / "wide.wav";
+  {
+    const auto raw = test::read_file(narrow);
+    const auto* samples = reinterpret_cast<const std::int16_t*>(raw.data());
+    const std::size_t frames = raw.size() / 64, kept = 3000;
+    std::vector<std::int16_t> interleaved;
+    for (std::size_t t = 0; t < kept; ++t)
+      for (std::size_t c = 0; c < 1024; ++c) interleaved.push_back(samples[((t + (c / 32) * 89) % frames) * 32 + c % 32]);
+    test::write_file(wide, test::make_wav(1024, 30000, interleaved));
+  }
+  struct Case {
+    const char* level;
+    const char* codec;  // non-empty: this codec (the older families' decoders), 32 channels only
+  };
+  for (const Case c : {Case{"fast", ""}, Case{"default", ""}, Case{"max", ""}, Case{"default", "mo2"}, Case{"default", "rice1"}}) {
+    for (const bool is_wide : {false, true}) {
+      if (is_wide && *c.codec != 0) continue;
+      SCOPED_TRACE(std::string("level ") + c.level + " " + c.codec + (is_wide ? ", 1024 channels" : ", 32 channels"));
+      host::EncodeOptions options;
+      options.level = c.level;
+      options.codec = c.codec;
+      options.threads = 2;
+      options.chunk_seconds = is_wide ? 0.03 : 0.1;
+      const auto r = is_wide ? compress_files({wide}, out / "w.spikey", options) : compress_files({narrow}, out / "n.spikey", options, {32u, 30000.0});
+      const format::ArchiveReader reader(r.archive);
+      const format::Metadata& meta = reader.metadata();
+      std::size_t with_sources = 0;
+      for (const auto& c : meta.channels) with_sources += c.predictor.source_channel() >= 0 || !c.predictor.sources.empty();
+      if (std::string(c.codec) != "rice1")  // the one codec without sources
+        EXPECT_GE(with_sources, std::min<std::size_t>(16, meta.channels.size() / 4)) << "too few channels predicted from others to test the order of groups";
+      const auto recording = host::Recording::open({is_wide ? wide : narrow}, is_wide ? host::InputOptions{} : host::InputOptions{32u, 30000.0}, ignore_note);
+      const auto one = decode_all(reader, 1, false);
+      ASSERT_EQ(one.size(), meta.chunk_count());
+      for (const auto& chunk : one) {
+        std::vector<std::int16_t> expected;
+        recording.gather(chunk.first_sample, format::channels_in_chunk(meta, chunk.first_sample, meta.chunk_sample_count(chunk.chunk)), expected);
+        ASSERT_EQ(chunk.samples, expected) << "chunk " << chunk.chunk;
+      }
+      for (const auto& [threads, latest] : {std::pair{1u, true}, std::pair{2u, false}, std::pair{3u, false}, std::pair{8u, false}}) {
+        const auto got = decode_all(reader, threads, latest);
+        for (std::size_t i = 0; i < got.size(); ++i)
+          EXPECT_EQ(got[i].samples, one[i].samples) << threads << " threads" << (latest ? ", latest ready first" : "") << ", chunk " << i;
+      }
+      const std::vector<std::uint32_t> few = {3, 17, 30};
+      const auto few_one = decode_all(reader, 1, false, few), few_many = decode_all(reader, 5, false, few), few_latest = decode_all(reader, 1, true, few);
+      for (std::size_t i = 0; i < few_one.size(); ++i) {
+        EXPECT_EQ(few_many[i].samples, few_one[i].samples) << "chunk " << i;
+        EXPECT_EQ(few_latest[i].samples, few_one[i].samples) << "chunk " << i;
+        for (std::size_t j = 0; j < few.size(); ++j) {
+          const auto whole = one[i].channel_samples(few[j]), part = few_one[i].channel_samples(few[j]);
+          EXPECT_TRUE(std::equal(whole.begin(), whole.end(), part.begin(), part.end())) << "chunk " << i << ", channel " << few[j];
+        }
+      }
+      const auto window = host::resolve_window(meta, meta.chunk_samples + 10, 2 * meta.chunk_samples - 10, {});
+      EXPECT_EQ(host::read_window(reader, window, 8), host::read_window(reader, window, 1));
+    }
+  }
+}
+
+// Damaged streams in a chunk give the error of the first in order, whatever the threads.
+TEST(Decoding, DamagedStreamsGiveTheSameErrorOnAnyThreads) {
+  test::TempDir out;
+  const fs::path input = test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat";
+  for (const char* level : {"fast", "default", "max"}) {
+    SCOPED_TRACE(std::string("level ") + level);
+    host::EncodeOptions options;
+    options.level = level;
+    const auto r = compress_files({input}, out / "a.spikey", options, {32u, 30000.0});
+    const format::ArchiveReader reader(r.archive);
+    const format::Metadata& meta = reader.metadata();
+    auto payload = reader.read_payload(0);
+    const auto present = format::channels_in_chunk(meta, 0, meta.chunk_sample_count(0));
+    const auto dir = format::parse_payload_directory(payload, present.channel.size(), 0, 0, reader.format_version());
+    for (const std::size_t p : {std::size_t{9}, std::size_t{25}})  // bytes in the middle of two streams
+      for (std::size_t b = 0; b < 8; ++b) payload[dir.stream_offset[p] + dir.stream_size[p] / 2 + b] ^= 0x5a;
+    const host::PayloadInput in{0, payload, reader.payload_offset(0), nullptr};
+    std::string first;
+    for (const unsigned threads : {1u, 2u, 4u, 8u}) {
+      try {
+        host::decode_payloads(meta, reader.format_version(), {&in, 1}, {}, {.threads = threads});
+        ADD_FAILURE() << "damaged streams decoded on " << threads << " threads";
+      } catch (const format::ArchiveError& e) {
+        if (first.empty()) first = e.what();
+        EXPECT_EQ(e.what(), first) << threads << " threads";
+      }
+    }
+  }
 }

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "codecs/decoder_family.hpp"
+#include "codecs/dependent_tasks.hpp"
 #include "spikey/format/checksum.hpp"
 #include "spikey/format/float_samples.hpp"
 #include "spikey/format/chunk_payload.hpp"
@@ -163,35 +164,33 @@ DecodedChunk finish_payload(const format::Metadata& meta, const DecodeOptions& o
     total += present.sample_count[p];
   }
   out.samples.resize(total);  // zeros where a stream is lost
-  for (std::size_t i = 0; i < positions.size(); ++i) {
-    const std::size_t p = positions[i];
-    if (w.lost[p]) {
-      out.lost_channels.push_back(present.channel[p]);
+  for (std::size_t i = 0; i < positions.size(); ++i)
+    if (w.lost[positions[i]]) out.lost_channels.push_back(present.channel[positions[i]]);
+  // Each channel's values, then (version 10) every decoded channel, sources included, against
+  // its stream check (§6.3): channel by channel on the call's threads, failures in channel order.
+  const bool checked = w.dir.checked();
+  std::vector<char> failed(present.channel.size(), 0);
+  parallel_for(present.channel.size(), options.threads, [&](std::size_t p) {
+    const bool requested = slot[p] >= 0 && !w.lost[p];
+    std::int16_t* samples = requested ? out.samples.data() + out.offset[static_cast<std::size_t>(slot[p])] : nullptr;
+    if (requested) map_codes(meta, present.channel[p], w.codes[p], samples);
+    if (!checked || !w.decoded[p]) return;
+    std::vector<std::int16_t> scratch;
+    if (!requested) {
+      scratch.resize(present.sample_count[p]);
+      map_codes(meta, present.channel[p], w.codes[p], scratch.data());
+      samples = scratch.data();
+    }
+    failed[p] = format::stream_check_of({samples, present.sample_count[p]}) != w.dir.stream_check[p];
+  });
+  for (std::size_t p = 0; p < present.channel.size(); ++p) {
+    if (!failed[p]) continue;
+    if (options.report_failures) {
+      out.failed_channels.push_back(present.channel[p]);
       continue;
     }
-    map_codes(meta, present.channel[p], w.codes[p], out.samples.data() + out.offset[i]);
-  }
-  // Version 10: every decoded channel, sources included, against its stream check (§6.3).
-  if (w.dir.checked()) {
-    std::vector<std::int16_t> scratch;
-    for (std::size_t p = 0; p < present.channel.size(); ++p) {
-      if (!w.decoded[p]) continue;
-      std::span<const std::int16_t> samples;
-      if (slot[p] >= 0) {
-        samples = {out.samples.data() + out.offset[slot[p]], present.sample_count[p]};
-      } else {
-        scratch.resize(present.sample_count[p]);
-        map_codes(meta, present.channel[p], w.codes[p], scratch.data());
-        samples = scratch;
-      }
-      if (format::stream_check_of(samples) == w.dir.stream_check[p]) continue;
-      if (options.report_failures) {
-        out.failed_channels.push_back(present.channel[p]);
-        continue;
-      }
-      throw ArchiveError("chunk " + std::to_string(chunk) + ", channel " + std::to_string(present.channel[p]) + " (stream at byte " +
-                         std::to_string(payload_offset + w.dir.stream_offset[p]) + "): decoded samples do not match the stream check");
-    }
+    throw ArchiveError("chunk " + std::to_string(chunk) + ", channel " + std::to_string(present.channel[p]) + " (stream at byte " +
+                       std::to_string(payload_offset + w.dir.stream_offset[p]) + "): decoded samples do not match the stream check");
   }
   if (w.samples_checksum != nullptr && positions.size() == present.channel.size() && out.failed_channels.empty() &&
       kept_samples_checksum(out) != *w.samples_checksum)
@@ -213,7 +212,7 @@ std::vector<DecodedChunk> decode_payloads(const format::Metadata& meta, std::uin
     start_payload(meta, codec, family, version, inputs[i], channels, options, w);
     jobs.push_back({w.chunk, w.payload_offset, &w.present, &w.dir, inputs[i].payload, &w.needed, &w.codes});
   }
-  family.decode(meta, jobs);
+  family.decode(meta, jobs, std::max(1u, options.threads));
   std::vector<DecodedChunk> out;
   for (auto& w : work) out.push_back(finish_payload(meta, options, w));
   return out;
@@ -241,11 +240,13 @@ void decode_chunks_in_order(const format::ArchiveReader& reader, std::uint64_t f
   const std::vector<std::uint32_t> wanted(channels.begin(), channels.end());
   const std::uint64_t joint = joint_chunks(reader.metadata(), end_chunk - first_chunk, threads);
   const std::uint64_t groups = (end_chunk - first_chunk + joint - 1) / joint;
+  DecodeOptions each = options;  // fewer calls than threads: each call shares the rest
+  each.threads = codecs::threads_within(groups, threads);
   ordered_parallel<std::vector<DecodedChunk>>(
       groups, threads, std::size_t{threads} + 1,
       [&](std::size_t g) {
         const std::uint64_t first = first_chunk + g * joint;
-        return decode_chunks(reader, first, std::min(end_chunk, first + joint), wanted, options);
+        return decode_chunks(reader, first, std::min(end_chunk, first + joint), wanted, each);
       },
       [&](std::size_t, std::vector<DecodedChunk>& decoded) {
         for (const auto& chunk : decoded) consume(chunk);
@@ -506,6 +507,7 @@ RestoreReport restore_sources(const format::ArchiveReader& reader, const Restore
       // joint chunks per task (decode_chunks); lost chunks of a salvaged archive are zeros.
       const std::uint64_t joint = joint_chunks(meta, chunk_count, options.threads);
       const std::uint64_t tasks = (chunk_count + joint - 1) / joint;
+      const unsigned threads_per_task = codecs::threads_within(tasks, options.threads);
       ordered_parallel<std::vector<DecodedChunk>>(tasks, options.threads, std::size_t{options.threads} + 1, [&](std::size_t task) {
         const std::uint64_t first_chunk = task * joint, end_chunk = std::min(chunk_count, first_chunk + joint);
         std::vector<DecodedChunk> out;
@@ -516,7 +518,7 @@ RestoreReport restore_sources(const format::ArchiveReader& reader, const Restore
           }
           std::uint64_t run_end = i;
           while (run_end < end_chunk && !reader.index()[run_end].lost()) ++run_end;
-          for (auto& chunk : decode_chunks(reader, i, run_end, channels, {.fill_lost = options.fill_lost})) {
+          for (auto& chunk : decode_chunks(reader, i, run_end, channels, {.fill_lost = options.fill_lost, .threads = threads_per_task})) {
             if (options.inspect && channels.empty() && chunk.lost_channels.empty()) options.inspect(chunk);
             out.push_back(std::move(chunk));
           }

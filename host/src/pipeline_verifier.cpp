@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "codecs/dependent_tasks.hpp"
 #include "spikey/format/checksum.hpp"
 #include "spikey/format/chunk_payload.hpp"
 #include "spikey/host/parallel.hpp"
@@ -40,13 +41,15 @@ void PipelineVerifier::check(std::uint64_t first_chunk, std::span<const EncodedC
     throw std::logic_error("PipelineVerifier::check: chunks or samples out of range");
   // Chunks decoded together, as the whole-archive readers do (the lockstep lanes fill up).
   const std::uint64_t joint = joint_chunks(meta, count, threads);
-  parallel_for((count + joint - 1) / joint, threads, [&](std::size_t task) {
+  const std::uint64_t tasks = (count + joint - 1) / joint;
+  const DecodeOptions each{.threads = codecs::threads_within(tasks, threads)};  // fewer tasks than threads: each shares the rest
+  parallel_for(tasks, threads, [&](std::size_t task) {
     const std::uint64_t begin = task * joint, end = std::min(count, begin + joint);
     std::vector<PayloadInput> inputs;
     for (std::uint64_t i = begin; i < end; ++i) inputs.push_back({first_chunk + i, encoded[i].payload, 0, nullptr});
     std::vector<DecodedChunk> decoded;
     try {
-      decoded = decode_payloads(meta, format::kFormatVersion, inputs, {});
+      decoded = decode_payloads(meta, format::kFormatVersion, inputs, {}, each);
     } catch (const format::ArchiveError& e) {
       throw VerifyError(std::string("verify failed: a payload the encoder wrote does not decode: ") + e.what());
     }

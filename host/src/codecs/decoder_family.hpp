@@ -47,8 +47,9 @@ class DecoderFamily {
   // Marks in `needed` the present channels that the marked ones are predicted from.
   virtual void add_sources(const format::Metadata& meta, const format::ChunkChannels& present, std::vector<char>& needed) const = 0;
   // The codes of every needed channel of every job. Several chunks come at once so that a
-  // family can fill its lockstep lanes across them.
-  virtual void decode(const format::Metadata& meta, std::span<ChunkDecodeJob> jobs) const = 0;
+  // family can fill its lockstep lanes across them; `threads` share the jobs' lane groups
+  // (codecs/dependent_tasks.hpp), with the same codes and errors as one thread.
+  virtual void decode(const format::Metadata& meta, std::span<ChunkDecodeJob> jobs, unsigned threads) const = 0;
 };
 
 // The decoder of a codec's family.

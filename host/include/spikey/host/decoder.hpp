@@ -45,6 +45,10 @@ struct DecodeOptions {
   // Version 10 windows: decode from a payload that fails its checksum, trusting each decoded
   // channel only after its stream check (a damaged chunk still yields its intact channels).
   bool tolerate_damaged_payload = false;
+  // Threads for this call's chunks: their channels' lane groups, value maps and stream checks.
+  // The same samples and errors for any count. The whole-archive readers give each call the
+  // threads they have beyond one per call (a short recording of many channels has few chunks).
+  unsigned threads = 1;
 };
 
 // Decodes the requested channels (ascending, unique; empty means all) of one chunk. When all

@@ -67,13 +67,14 @@ class CmDecoder final : public DecoderFamily {
     add_middle_out_sources(meta, present, needed);
   }
 
-  void decode(const f::Metadata& meta, std::span<ChunkDecodeJob> jobs) const override {
+  void decode(const f::Metadata& meta, std::span<ChunkDecodeJob> jobs, unsigned threads) const override {
     for (const ChunkDecodeJob& job : jobs)
       for (std::size_t p = 0; p < job.present->channel.size(); ++p)  // reject impossible sizes before allocating
         if ((*job.needed)[p] && job.dir->stream_size[p] < f::kCmStreamHeaderBytes) throw job.stream_error(p, "stream too short for its header");
     const f::CmModelTables model(meta.codec);
-    f::CmNormaliserCache cache(static_cast<std::uint32_t>(meta.codec.cm_prior.size()));
-    decode_in_lane_groups(meta, jobs, [&](int) { return std::make_unique<CmLaneSource>(model, cache); });
+    std::vector<f::CmNormaliserCache> caches;  // one per decoding thread: the cache fills as it is read
+    for (unsigned w = 0; w < std::max(1u, threads); ++w) caches.emplace_back(static_cast<std::uint32_t>(meta.codec.cm_prior.size()));
+    decode_in_lane_groups(meta, jobs, [&](int, unsigned worker) { return std::make_unique<CmLaneSource>(model, caches[worker]); }, threads);
   }
 };
 

@@ -2,6 +2,7 @@
 // prediction for up to kLanes channels at once, sources before the channels predicted from
 // them (sources are one level deep).
 #include "codecs/decoder_family.hpp"
+#include "codecs/dependent_tasks.hpp"
 #include "codecs/families.hpp"
 #include "codecs/lanes/lane_batcher.hpp"
 #include "codecs/lpc/lpc_lanes.hpp"
@@ -24,36 +25,52 @@ class LpcDecoder final : public DecoderFamily {
     }
   }
 
-  void decode(const format::Metadata& meta, std::span<ChunkDecodeJob> jobs) const override {
-    for (ChunkDecodeJob& job : jobs) decode_chunk(meta, job);
+  void decode(const format::Metadata& meta, std::span<ChunkDecodeJob> jobs, unsigned threads) const override {
+    DependentTasks tasks;
+    std::vector<ChunkState> states(jobs.size());
+    for (std::size_t j = 0; j < jobs.size(); ++j) plan_chunk(meta, jobs[j], states[j], tasks);
+    tasks.run(threads);
   }
 
  private:
-  static void decode_chunk(const format::Metadata& meta, ChunkDecodeJob& job) {
-    require_warmup_and_a_bit_per_sample(job);
+  struct ChunkState {
+    // Not zero-filled, as the codes (every entry is decoded before it is read).
+    std::vector<std::vector<std::uint32_t, UninitializedAllocator<std::uint32_t>>> folded;
+    std::vector<std::int32_t> first_code;
+    std::vector<char> adapt;
+    std::vector<std::int64_t> residual_task, task_of;  // per present channel: the tasks decoding its stream and its codes
+  };
+
+  // Adds the tasks of one chunk: its streams to residuals (after a check of their sizes), then
+  // the prediction, sources first (each group after its lanes' residuals and their sources).
+  static void plan_chunk(const format::Metadata& meta, const ChunkDecodeJob& job, ChunkState& state, DependentTasks& tasks) {
     const format::ChunkChannels& present = *job.present;
     const std::vector<char>& needed = *job.needed;
-    auto& codes = *job.codes;
-    // Not zero-filled, as the codes (every entry is decoded before it is read).
-    std::vector<std::vector<std::uint32_t, UninitializedAllocator<std::uint32_t>>> folded(present.channel.size());
-    std::vector<std::int32_t> first_code(present.channel.size(), 0);
-    std::vector<char> adapt(present.channel.size(), 0);
+    state.folded.resize(present.channel.size());
+    state.first_code.assign(present.channel.size(), 0);
+    state.adapt.assign(present.channel.size(), 0);
+    state.residual_task.assign(present.channel.size(), -1);
+    state.task_of.assign(present.channel.size(), -1);
+    const std::size_t checked = tasks.add({}, [&job](unsigned) { require_warmup_and_a_bit_per_sample(job); });
     for (std::size_t p = 0; p < present.channel.size(); ++p) {
       if (!needed[p]) continue;
-      folded[p].resize(present.sample_count[p]);
-      bool flag = false;
-      const auto stream = job.stream(p);
-      if (!format::decode_golomb_stream_residuals(stream.data(), stream.size(), present.sample_count[p], meta.codec.partition_size, &first_code[p],
-                                                  &flag, folded[p].data()))
-        throw job.stream_error(p, "malformed lpc1 stream");
-      adapt[p] = flag;
+      state.residual_task[p] = static_cast<std::int64_t>(tasks.add({&checked, 1}, [&meta, &job, &present, &state, p](unsigned) {
+        state.folded[p].resize(present.sample_count[p]);
+        bool flag = false;
+        const auto stream = job.stream(p);
+        if (!format::decode_golomb_stream_residuals(stream.data(), stream.size(), present.sample_count[p], meta.codec.partition_size,
+                                                    &state.first_code[p], &flag, state.folded[p].data()))
+          throw job.stream_error(p, "malformed lpc1 stream");
+        state.adapt[p] = flag;
+      }));
     }
-    std::vector<std::vector<std::int32_t>> weights(present.channel.size()), source_buffers(present.channel.size());
-    const auto flush = [&](std::span<const std::size_t> batch, std::uint32_t n) {
+    const auto decode_group = [&meta, &job, &present, &state](const std::vector<std::size_t>& batch, std::uint32_t n) {
+      auto& codes = *job.codes;
       lanes::LpcLaneGroup group;
       group.lanes = static_cast<int>(batch.size());
       group.n = n;
       group.weight_shift = static_cast<int>(meta.codec.weight_shift);
+      std::vector<std::int32_t> weights[lanes::kLanes], source_buffers[lanes::kLanes];
       std::int32_t first[lanes::kLanes] = {};
       const std::uint32_t* in[lanes::kLanes] = {};
       std::int32_t* out_codes[lanes::kLanes] = {};
@@ -61,24 +78,36 @@ class LpcDecoder final : public DecoderFamily {
         const std::size_t p = batch[l];
         const format::ChannelPredictor& predictor = meta.channels[present.channel[p]].predictor;
         group.model[l] = format::lpc_model_of(predictor, meta.codec.weight_shift);
-        if (!adapt[p]) group.model[l].lms_step = 0;
-        weights[p] = format::initial_weights(predictor);
-        group.weights[l] = weights[p].data();
+        if (!state.adapt[p]) group.model[l].lms_step = 0;
+        weights[l] = format::initial_weights(predictor);
+        group.weights[l] = weights[l].data();
         if (predictor.source_channel() >= 0) {
-          source_buffers[p].assign(format::source_buffer_size(n), 0);
+          source_buffers[l].assign(format::source_buffer_size(n), 0);
           const std::int64_t q = present.position(predictor.source_channel());
           if (q >= 0) {
             const auto& src = codes[static_cast<std::size_t>(q)];
-            format::fill_source_buffer(src.data(), static_cast<std::uint32_t>(src.size()), n, source_buffers[p].data());
+            format::fill_source_buffer(src.data(), static_cast<std::uint32_t>(src.size()), n, source_buffers[l].data());
           }
-          group.source_buffer[l] = source_buffers[p].data();
+          group.source_buffer[l] = source_buffers[l].data();
         }
-        first[l] = first_code[p];
-        in[l] = folded[p].data();
+        first[l] = state.first_code[p];
+        in[l] = state.folded[p].data();
         codes[p].resize(n);
         out_codes[l] = codes[p].data();
       }
       lanes::lpc_reconstruct(group, first, in, out_codes);
+    };
+    const auto flush = [&](std::span<const std::size_t> batch, std::uint32_t n) {
+      std::vector<std::size_t> after;
+      for (const std::size_t p : batch) {
+        after.push_back(static_cast<std::size_t>(state.residual_task[p]));
+        const std::int64_t q = present.position(meta.channels[present.channel[p]].predictor.source_channel());
+        if (q >= 0 && state.task_of[static_cast<std::size_t>(q)] >= 0) after.push_back(static_cast<std::size_t>(state.task_of[static_cast<std::size_t>(q)]));
+      }
+      const std::size_t task = tasks.add(after, [decode_group, lanes_of_group = std::vector<std::size_t>(batch.begin(), batch.end()), n](unsigned) {
+        decode_group(lanes_of_group, n);
+      });
+      for (const std::size_t p : batch) state.task_of[p] = static_cast<std::int64_t>(task);
     };
     // Sources first, then the channels predicted from them.
     for (const bool dependents : {false, true}) {

@@ -5,6 +5,7 @@
 #include <set>
 #include <vector>
 
+#include "codecs/dependent_tasks.hpp"
 #include "codecs/mo/mo_sources.hpp"
 #include "spikey/format/codecs/stored_models.hpp"
 
@@ -12,7 +13,7 @@ namespace spikey::host::codecs {
 
 namespace f = spikey::format;
 
-void decode_in_lane_groups(const f::Metadata& meta, std::span<ChunkDecodeJob> jobs, const LaneStreamsFactory& make_streams) {
+void decode_in_lane_groups(const f::Metadata& meta, std::span<ChunkDecodeJob> jobs, const LaneStreamsFactory& make_streams, unsigned threads) {
   std::uint32_t max_depth = 0;
   const std::vector<std::uint32_t> depth = mo_channel_depths(meta, &max_depth);
   // Channels without the network ride in the network's groups where they fit in their free
@@ -48,19 +49,22 @@ void decode_in_lane_groups(const f::Metadata& meta, std::span<ChunkDecodeJob> jo
     lane_of[j].assign(jobs[j].present->channel.size(), -1);
     group_of[j].assign(jobs[j].present->channel.size(), -1);
   }
-  std::vector<std::vector<std::int32_t>> weights(lanes::kLanes), source_buffers(lanes::kLanes * f::kMaxMoSources);
-  const auto flush = [&](OpenGroup& og) {
-    if (og.lanes.empty()) return;
-    const std::uint32_t n = og.n;
+  // Groups are planned in order and decoded as tasks: each after the groups that decode its
+  // lanes' sources outside it.
+  DependentTasks tasks;
+  std::vector<std::vector<std::int64_t>> task_of(jobs.size());  // per job, per present channel: the task decoding it, or -1
+  for (std::size_t j = 0; j < jobs.size(); ++j) task_of[j].assign(jobs[j].present->channel.size(), -1);
+  const auto decode_group = [&meta, jobs, &make_streams](const std::vector<Lane>& lanes_of_group, std::uint32_t n, unsigned worker) {
     lanes::MoLaneGroup group;
-    group.lanes = static_cast<int>(og.lanes.size());
+    group.lanes = static_cast<int>(lanes_of_group.size());
     group.n = n;
-    const std::unique_ptr<LaneStreams> streams = make_streams(group.lanes);
+    const std::unique_ptr<LaneStreams> streams = make_streams(group.lanes, worker);
     LaneStreams& source = *streams;
+    std::vector<std::int32_t> weights[lanes::kLanes], source_buffers[lanes::kLanes * f::kMaxMoSources];
     std::int32_t first[lanes::kLanes] = {};
     std::int32_t* out[lanes::kLanes] = {};
-    for (std::size_t l = 0; l < og.lanes.size(); ++l) {
-      const Lane& lane = og.lanes[l];
+    for (std::size_t l = 0; l < lanes_of_group.size(); ++l) {
+      const Lane& lane = lanes_of_group[l];
       const ChunkDecodeJob& job = jobs[lane.job];
       const std::size_t p = lane.p;
       auto& codes = *job.codes;
@@ -79,13 +83,33 @@ void decode_in_lane_groups(const f::Metadata& meta, std::span<ChunkDecodeJob> jo
       out[l] = codes[p].data();
     }
     const bool decoded = lanes::mo_reconstruct_from(group, first, source, out);
-    for (std::size_t l = 0; l < og.lanes.size(); ++l) {
+    for (std::size_t l = 0; l < lanes_of_group.size(); ++l)
       if ((!decoded && source.failed_lane == static_cast<int>(l)) || (decoded && !source.finished(static_cast<int>(l))))
-        throw jobs[og.lanes[l].job].stream_error(og.lanes[l].p, "malformed " + meta.codec.name + " stream");
-      lane_of[og.lanes[l].job][og.lanes[l].p] = -1;
-      group_of[og.lanes[l].job][og.lanes[l].p] = -1;
+        throw jobs[lanes_of_group[l].job].stream_error(lanes_of_group[l].p, "malformed " + meta.codec.name + " stream");
+    if (!decoded) throw jobs[lanes_of_group[0].job].stream_error(lanes_of_group[0].p, "malformed " + meta.codec.name + " stream");
+  };
+  const auto flush = [&](OpenGroup& og) {
+    if (og.lanes.empty()) return;
+    std::vector<std::size_t> after;
+    for (const Lane& lane : og.lanes) {
+      const f::ChunkChannels& present = *jobs[lane.job].present;
+      const f::ChannelPredictor& predictor = meta.channels[present.channel[lane.p]].predictor;
+      for (std::size_t k = 0; k < predictor.sources.size(); ++k) {
+        const std::int64_t q = present.position(predictor.sources[k].channel);
+        if (lane.in_group_source[k] == 0 && q >= 0 && task_of[lane.job][static_cast<std::size_t>(q)] >= 0)
+          after.push_back(static_cast<std::size_t>(task_of[lane.job][static_cast<std::size_t>(q)]));
+      }
     }
-    if (!decoded) throw jobs[og.lanes[0].job].stream_error(og.lanes[0].p, "malformed " + meta.codec.name + " stream");
+    std::sort(after.begin(), after.end());
+    after.erase(std::unique(after.begin(), after.end()), after.end());
+    const std::size_t task = tasks.add(after, [&decode_group, lanes_of_group = og.lanes, n = og.n](unsigned worker) {
+      decode_group(lanes_of_group, n, worker);
+    });
+    for (const Lane& lane : og.lanes) {
+      task_of[lane.job][lane.p] = static_cast<std::int64_t>(task);
+      lane_of[lane.job][lane.p] = -1;
+      group_of[lane.job][lane.p] = -1;
+    }
     og.lanes.clear();
   };
   const auto add = [&](std::size_t j, std::size_t p) {
@@ -131,6 +155,7 @@ void decode_in_lane_groups(const f::Metadata& meta, std::span<ChunkDecodeJob> jo
         if ((*jobs[j].needed)[p] && depth[present.channel[p]] == level) add(j, p);
     }
   for (auto& [key, og] : open) flush(og);
+  tasks.run(threads);
 }
 
 }  // namespace spikey::host::codecs

@@ -29,10 +29,12 @@ class LaneStreams : public lanes::MoResidualSource {
   int failed_lane = -1;  // the lane whose stream stopped the group
 };
 
-using LaneStreamsFactory = std::function<std::unique_ptr<LaneStreams>(int lanes)>;
+// A group's streams; worker: which of the decoding threads asks (per-thread scratch).
+using LaneStreamsFactory = std::function<std::unique_ptr<LaneStreams>(int lanes, unsigned worker)>;
 
-// The codes of every needed channel of every job; throws the job's stream error (naming the
-// codec) for a malformed stream.
-void decode_in_lane_groups(const format::Metadata& meta, std::span<ChunkDecodeJob> jobs, const LaneStreamsFactory& make_streams);
+// The codes of every needed channel of every job, the groups on `threads` threads; throws the
+// job's stream error (naming the codec) for a malformed stream.
+void decode_in_lane_groups(const format::Metadata& meta, std::span<ChunkDecodeJob> jobs, const LaneStreamsFactory& make_streams,
+                           unsigned threads);
 
 }  // namespace spikey::host::codecs

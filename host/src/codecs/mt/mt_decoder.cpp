@@ -122,12 +122,13 @@ class MtDecoder final : public DecoderFamily {
     add_middle_out_sources(meta, present, needed);
   }
 
-  void decode(const f::Metadata& meta, std::span<ChunkDecodeJob> jobs) const override {
+  void decode(const f::Metadata& meta, std::span<ChunkDecodeJob> jobs, unsigned threads) const override {
     const std::shared_ptr<const MtTables> tables = mt_tables_for(meta.codec);
     for (const ChunkDecodeJob& job : jobs)
       for (std::size_t p = 0; p < job.present->channel.size(); ++p)  // reject impossible sizes before allocating
         if ((*job.needed)[p] && job.dir->stream_size[p] < f::kMtSegmentStateBytes) throw job.stream_error(p, "stream too short for its header");
-    decode_in_lane_groups(meta, jobs, [&](int lanes) { return std::make_unique<MtLaneSource>(*tables, lanes, meta.codec.partition_size); });
+    decode_in_lane_groups(
+        meta, jobs, [&](int lanes, unsigned) { return std::make_unique<MtLaneSource>(*tables, lanes, meta.codec.partition_size); }, threads);
   }
 };
 
