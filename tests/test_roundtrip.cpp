@@ -769,6 +769,19 @@ TEST(DependentTasks, RethrowTheEarliestFailureAndSkipWhatWaitsForIt) {
 
 namespace {
 
+// 1024 channels at 30 kHz, 3000 frames: the bundled sample's 32 real channels 32 times, each copy
+// shifted in time (a real chunk's worth of lane groups, 128 per chunk). Returns its frames.
+std::vector<std::int16_t> write_shifted_wide_wav(const fs::path& path) {
+  const auto raw = test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
+  const auto* samples = reinterpret_cast<const std::int16_t*>(raw.data());
+  const std::size_t frames = raw.size() / 64, kept = 3000;
+  std::vector<std::int16_t> interleaved;
+  for (std::size_t t = 0; t < kept; ++t)
+    for (std::size_t c = 0; c < 1024; ++c) interleaved.push_back(samples[((t + (c / 32) * 89) % frames) * 32 + c % 32]);
+  test::write_file(path, test::make_wav(1024, 30000, interleaved));
+  return interleaved;
+}
+
 // Every chunk of `archive` decoded with `threads` threads (latest ready first: one thread, the
 // groups out of order), all channels or `channels`.
 std::vector<host::DecodedChunk> decode_all(const format::ArchiveReader& reader, unsigned threads, bool latest_ready_first,
@@ -796,18 +809,8 @@ std::vector<host::DecodedChunk> decode_all(const format::ArchiveReader& reader, 
 TEST(Decoding, ChunksGroupsOnSeveralThreadsGiveTheSameSamples) {
   test::TempDir out;
   const fs::path narrow = test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat";
-  // 1024 channels: the 32 real ones 32 times, each copy shifted in time (a real chunk's worth of
-  // lane groups, 128 per chunk).
   const fs::path wide = out / "wide.wav";
-  {
-    const auto raw = test::read_file(narrow);
-    const auto* samples = reinterpret_cast<const std::int16_t*>(raw.data());
-    const std::size_t frames = raw.size() / 64, kept = 3000;
-    std::vector<std::int16_t> interleaved;
-    for (std::size_t t = 0; t < kept; ++t)
-      for (std::size_t c = 0; c < 1024; ++c) interleaved.push_back(samples[((t + (c / 32) * 89) % frames) * 32 + c % 32]);
-    test::write_file(wide, test::make_wav(1024, 30000, interleaved));
-  }
+  write_shifted_wide_wav(wide);
   struct Case {
     const char* level;
     const char* codec;  // non-empty: this codec (the older families' decoders), 32 channels only
@@ -883,6 +886,42 @@ TEST(Decoding, DamagedStreamsGiveTheSameErrorOnAnyThreads) {
         if (first.empty()) first = e.what();
         EXPECT_EQ(e.what(), first) << threads << " threads";
       }
+    }
+  }
+}
+
+// A window's columns, whatever their order: runs of ascending channels (transposed in blocks,
+// whole or with edges), gaps, descending lists and repeats, across chunk borders, on one thread
+// and in time slices on three (1024 channels), equal the original frames.
+TEST(Window, ColumnsInAnyOrderEqualTheOriginal) {
+  test::TempDir out;
+  const fs::path wide = out / "wide.wav";
+  const auto frames = write_shifted_wide_wav(wide);
+  host::EncodeOptions options;
+  options.level = "fast";
+  options.chunk_seconds = 0.05;  // 1500 frames: a whole chunk of all channels is interleaved in time slices
+  const auto r = compress_files({wide}, out / "a.spikey", options);
+  const format::ArchiveReader reader(r.archive);
+  std::vector<std::uint32_t> all(1024), descending(40), mixed;
+  std::iota(all.begin(), all.end(), 0u);
+  for (std::uint32_t i = 0; i < 40; ++i) descending[i] = 500 - i;
+  for (const std::uint32_t c : {7u, 8u, 9u, 10u, 11u, 12u, 13u, 14u, 15u, 3u, 3u, 100u, 101u, 1023u, 0u, 1u, 2u, 3u, 4u, 5u, 6u, 7u, 8u, 9u, 10u})
+    mixed.push_back(c);
+  struct Case {
+    std::vector<std::uint32_t> channels;
+    std::uint64_t start, end;
+  };
+  for (const Case& c : {Case{all, 0, 3000}, Case{all, 1495, 2811}, Case{all, 1003, 1010}, Case{descending, 450, 2000}, Case{mixed, 17, 2999},
+                        Case{{5}, 880, 920}, Case{{64, 65, 66, 67, 68, 69, 70, 71, 72}, 1, 1800}}) {
+    const auto w = host::resolve_window(reader.metadata(), c.start, c.end, c.channels);
+    for (const unsigned threads : {1u, 3u}) {
+      const auto got = host::read_window(reader, w, threads);
+      ASSERT_EQ(got.size(), w.frames() * c.channels.size());
+      std::size_t wrong = 0;
+      for (std::uint64_t t = w.start; t < w.end; ++t)
+        for (std::size_t j = 0; j < c.channels.size(); ++j) wrong += got[(t - w.start) * c.channels.size() + j] != frames[t * 1024 + c.channels[j]];
+      EXPECT_EQ(wrong, 0u) << c.channels.size() << " channels from " << c.channels[0] << ", samples " << c.start << "-" << c.end << ", "
+                           << threads << " threads";
     }
   }
 }
