@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "spikey/format/archive_reader.hpp"
+#include "spikey/format/text.hpp"
 #include "spikey/host/acquisition.hpp"
 #include "spikey/host/decoder.hpp"
 #include "spikey/host/encoder.hpp"
@@ -1033,5 +1034,43 @@ TEST(AcquisitionFormats, ChunksGatheredInPartsEqualChunksGatheredWhole) {
         ASSERT_EQ(pieced, whole) << "chunk " << chunk << " in " << parts << " parts";
       }
     }
+  }
+}
+
+// Channel names and units from headers in another encoding (Latin-1, as software on Windows
+// writes them) become UTF-8 in the metadata, and the file still restores byte for byte; a file
+// name that is not UTF-8 is refused naming the file (its name could not come back). Well-formed
+// UTF-8 is kept as it is, and malformed sequences are not taken for it.
+TEST(AcquisitionFormats, TextInAnotherEncodingBecomesUtf8AndFileNamesMustBeUtf8) {
+  EXPECT_TRUE(format::is_utf8("CSC1 \xc2\xb5V \xe2\x82\xac \xf0\x9f\xa7\xa0"));
+  for (const char* bad : {"\xb5V", "\xc2", "\xc0\xaf", "\xe0\x80\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xf8\x88\x80\x80\x80", "a\x80"})
+    EXPECT_FALSE(format::is_utf8(bad)) << bad;
+  EXPECT_EQ(format::utf8_text("\xb5V"), "\xc2\xb5V");
+  EXPECT_EQ(format::utf8_text("CSC\xe9 \xff"), "CSC\xc3\xa9 \xc3\xbf");
+  EXPECT_EQ(format::utf8_text("\xc2\xb5V"), "\xc2\xb5V");
+
+  test::TempDir dir;
+  fs::create_directories(dir / "in");
+  for (const auto& e : fs::directory_iterator(test::samples_dir() / "neuralynx")) fs::copy_file(e.path(), dir / "in" / e.path().filename());
+  auto header = test::read_file(dir / "in" / "CSC1_truncated.ncs");
+  const std::string field = "-AcqEntName CSC1";
+  const auto at = std::search(header.begin(), header.end(), field.begin(), field.end());
+  ASSERT_NE(at, header.end());
+  *(at + static_cast<std::ptrdiff_t>(field.size()) - 2) = 0xe9;  // "CS\xe9" "1": Latin-1 for "CSé1"
+  test::write_file(dir / "in" / "CSC1_truncated.ncs", header);
+  const auto a = compress_inputs({dir / "in"}, dir / "a.spikey");
+  expect_restores_exactly(a.archive, dir / "in", dir / "out");
+  const format::ArchiveReader reader(a.archive);
+  EXPECT_EQ(reader.metadata().channels[0].name, "CS\xc3\xa9" "1");
+  EXPECT_EQ(window_of(a.archive, "CS\xc3\xa9" "1", 0, 100).size(), 100u);  // --channels finds it by its UTF-8 name
+
+  const fs::path misnamed = dir / "bad\xff.wav";
+  test::write_file(misnamed, test::make_wav(1, 1000, test::synthetic_signal(300, 1)));
+  try {
+    host::Recording::open({misnamed}, {}, [](const std::string&) {});
+    ADD_FAILURE() << "a file name that is not UTF-8 was accepted";
+  } catch (const host::InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(misnamed.string()), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("UTF-8"), std::string::npos) << e.what();
   }
 }

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "spikey/format/float_samples.hpp"
+#include "spikey/format/text.hpp"
 #include "spikey/host/acquisition.hpp"
 
 #include "transpose.hpp"
@@ -134,11 +135,20 @@ Recording Recording::open(const std::vector<fs::path>& arguments, const InputOpt
   if (rec.sources_.empty()) throw InputError("no input files");
 
   std::map<std::string, const InputSource*> by_restore_path;
-  for (const auto& s : rec.sources_) {
+  for (auto& s : rec.sources_) {
     // Restore paths are '/'-separated on every system (SPEC §4.1, §4.3), so a backslash cannot be kept.
     if (s.restore_path.find('\\') != std::string::npos)
       throw InputError(s.file.string() + ": a file name with a backslash cannot be archived (restore paths are '/'-separated on "
                        "every system); rename the file");
+    // The metadata is UTF-8 JSON, and a restored file must get its own name back.
+    if (!format::is_utf8(s.restore_path))
+      throw InputError(s.file.string() + ": a file name that is not UTF-8 text cannot be archived (the archive's metadata is "
+                       "UTF-8 JSON, and the restored file must get its name back); rename the file");
+    // Names and units from headers written in another encoding (Latin-1 "µV") become UTF-8.
+    for (ChannelLabel& label : s.labels) {
+      label.name = format::utf8_text(label.name);
+      label.units = format::utf8_text(label.units);
+    }
     auto [it, inserted] = by_restore_path.emplace(s.restore_path, &s);
     if (!inserted)
       throw InputError("inputs " + it->second->file.string() + " and " + s.file.string() + " would both restore to " +
@@ -279,6 +289,10 @@ void Recording::label_channels(std::size_t source, std::vector<ChannelLabel> lab
   for (const auto& label : labels)
     if (label.bit_volts && !(std::isfinite(*label.bit_volts) && *label.bit_volts > 0))
       throw std::invalid_argument("a channel's gain (bit_volts) must be a positive finite number");
+  for (ChannelLabel& label : labels) {  // as open() does for the files' labels
+    label.name = format::utf8_text(label.name);
+    label.units = format::utf8_text(label.units);
+  }
   sources_[source].labels = std::move(labels);
 }
 
