@@ -789,7 +789,7 @@ std::vector<host::DecodedChunk> decode_all(const format::ArchiveReader& reader, 
   host::codecs::DependentTasks::run_latest_ready_first_for_tests(latest_ready_first);
   std::vector<host::DecodedChunk> out;
   try {
-    out = host::decode_chunks(reader, 0, reader.index().size(), channels, {.threads = threads});
+    out = host::decode_chunks(reader, 0, reader.index().size(), channels, {.threads = threads, .samples_per_thread = 1});  // threads for any size
   } catch (...) {
     host::codecs::DependentTasks::run_latest_ready_first_for_tests(false);
     throw;
@@ -880,7 +880,7 @@ TEST(Decoding, DamagedStreamsGiveTheSameErrorOnAnyThreads) {
     std::string first;
     for (const unsigned threads : {1u, 2u, 4u, 8u}) {
       try {
-        host::decode_payloads(meta, reader.format_version(), {&in, 1}, {}, {.threads = threads});
+        host::decode_payloads(meta, reader.format_version(), {&in, 1}, {}, {.threads = threads, .samples_per_thread = 1});
         ADD_FAILURE() << "damaged streams decoded on " << threads << " threads";
       } catch (const format::ArchiveError& e) {
         if (first.empty()) first = e.what();

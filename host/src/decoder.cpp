@@ -149,7 +149,7 @@ void map_codes(const format::Metadata& meta, std::uint32_t channel, std::span<co
   for (std::size_t t = 0; t < codes.size(); ++t) dst[t] = format::code_to_value(map, codes[t]);
 }
 
-DecodedChunk finish_payload(const format::Metadata& meta, const DecodeOptions& options, PayloadWork& w) {
+DecodedChunk finish_payload(const format::Metadata& meta, const DecodeOptions& options, unsigned threads, PayloadWork& w) {
   const format::ChunkChannels& present = w.present;
   const std::vector<std::size_t>& positions = w.positions;
   const std::uint64_t chunk = w.chunk, payload_offset = w.payload_offset;
@@ -170,7 +170,7 @@ DecodedChunk finish_payload(const format::Metadata& meta, const DecodeOptions& o
   // its stream check (§6.3): channel by channel on the call's threads, failures in channel order.
   const bool checked = w.dir.checked();
   std::vector<char> failed(present.channel.size(), 0);
-  parallel_for(present.channel.size(), options.threads, [&](std::size_t p) {
+  parallel_for(present.channel.size(), threads, [&](std::size_t p) {
     const bool requested = slot[p] >= 0 && !w.lost[p];
     std::int16_t* samples = requested ? out.samples.data() + out.offset[static_cast<std::size_t>(slot[p])] : nullptr;
     if (requested) map_codes(meta, present.channel[p], w.codes[p], samples);
@@ -212,9 +212,14 @@ std::vector<DecodedChunk> decode_payloads(const format::Metadata& meta, std::uin
     start_payload(meta, codec, family, version, inputs[i], channels, options, w);
     jobs.push_back({w.chunk, w.payload_offset, &w.present, &w.dir, inputs[i].payload, &w.needed, &w.codes});
   }
-  family.decode(meta, jobs, std::max(1u, options.threads));
+  std::uint64_t decoded_samples = 0;  // threads only for work worth starting them
+  for (const PayloadWork& w : work)
+    for (std::size_t p = 0; p < w.present.channel.size(); ++p) decoded_samples += w.decoded[p] ? w.present.sample_count[p] : 0;
+  const std::uint64_t per_thread = std::max<std::uint64_t>(1, options.samples_per_thread);
+  const auto threads = static_cast<unsigned>(std::clamp<std::uint64_t>((decoded_samples + per_thread - 1) / per_thread, 1, std::max(1u, options.threads)));
+  family.decode(meta, jobs, threads);
   std::vector<DecodedChunk> out;
-  for (auto& w : work) out.push_back(finish_payload(meta, options, w));
+  for (auto& w : work) out.push_back(finish_payload(meta, options, threads, w));
   return out;
 }
 

@@ -49,6 +49,9 @@ struct DecodeOptions {
   // The same samples and errors for any count. The whole-archive readers give each call the
   // threads they have beyond one per call (a short recording of many channels has few chunks).
   unsigned threads = 1;
+  // ... at most one thread per this many samples decoded: a small window (a few channels of a
+  // chunk) decodes in about the time that starting a dozen threads takes.
+  std::uint64_t samples_per_thread = std::uint64_t{1} << 17;
 };
 
 // Decodes the requested channels (ascending, unique; empty means all) of one chunk. When all
