@@ -4,7 +4,10 @@
 // archive's metadata costs its few specific values rather than the names of its fields.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <string_view>
 #include <vector>
 
@@ -29,8 +32,10 @@ inline std::vector<std::uint8_t> metadata_dictionary_v4() {
   constexpr std::uint8_t wav_header[44] = {'R', 'I', 'F', 'F', 0x26, 0x03, 0x03, 0x00, 'W', 'A', 'V', 'E', 'f', 'm', 't', ' ',
                                            0x10, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x4b, 0x4c, 0x00, 0x00, 0x96, 0x98, 0x00, 0x00,
                                            0x02, 0x00, 0x10, 0x00, 'd', 'a', 't', 'a', 0x02, 0x03, 0x03, 0x00};
-  std::vector<std::uint8_t> dictionary(text.begin(), text.end());
-  dictionary.insert(dictionary.end(), std::begin(wav_header), std::end(wav_header));
+  // Sized once and filled (an insert after the text made GCC 12 warn of a copy past the end).
+  std::vector<std::uint8_t> dictionary(text.size() + sizeof(wav_header));
+  std::copy(text.begin(), text.end(), dictionary.begin());
+  std::copy(std::begin(wav_header), std::end(wav_header), dictionary.begin() + static_cast<std::ptrdiff_t>(text.size()));
   return dictionary;
 }
 
