@@ -6,6 +6,7 @@
 #include <exception>
 #include <mutex>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 
 namespace spikey::host::codecs {
@@ -86,7 +87,13 @@ void DependentTasks::run(unsigned threads) {
   };
   const auto count = static_cast<unsigned>(std::min<std::size_t>(threads, n));
   std::vector<std::thread> pool;
-  for (unsigned w = 1; w < count; ++w) pool.emplace_back(worker, w);
+  for (unsigned w = 1; w < count; ++w) {
+    try {
+      pool.emplace_back(worker, w);
+    } catch (const std::system_error&) {  // no more threads to be had: the ones running do the work
+      break;
+    }
+  }
   worker(0);
   for (auto& t : pool) t.join();
   for (const auto& e : errors)
