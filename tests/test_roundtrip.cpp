@@ -892,7 +892,8 @@ TEST(Decoding, DamagedStreamsGiveTheSameErrorOnAnyThreads) {
 
 // A window's columns, whatever their order: runs of ascending channels (transposed in blocks,
 // whole or with edges), gaps, descending lists and repeats, across chunk borders, on one thread
-// and in time slices on three (1024 channels), equal the original frames.
+// and in time slices on three (1024 channels), equal the original frames, also when read
+// straight into a buffer of exactly the window's size (any other size is refused).
 TEST(Window, ColumnsInAnyOrderEqualTheOriginal) {
   test::TempDir out;
   const fs::path wide = out / "wide.wav";
@@ -922,6 +923,11 @@ TEST(Window, ColumnsInAnyOrderEqualTheOriginal) {
         for (std::size_t j = 0; j < c.channels.size(); ++j) wrong += got[(t - w.start) * c.channels.size() + j] != frames[t * 1024 + c.channels[j]];
       EXPECT_EQ(wrong, 0u) << c.channels.size() << " channels from " << c.channels[0] << ", samples " << c.start << "-" << c.end << ", "
                            << threads << " threads";
+      std::vector<std::int16_t> into(got.size() + 1, 7);  // straight into a buffer (the Python arrays'), which must fit exactly
+      host::read_window_into(reader, w, threads, std::span(into).first(got.size()));
+      EXPECT_TRUE(std::equal(got.begin(), got.end(), into.begin()));
+      EXPECT_EQ(into.back(), 7);
+      EXPECT_THROW(host::read_window_into(reader, w, threads, into), std::invalid_argument);
     }
   }
 }

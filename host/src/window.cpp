@@ -131,8 +131,11 @@ Window resolve_window(const format::Metadata& metadata, std::uint64_t start, std
 
 namespace {
 
-// Decodes the window chunk by chunk and hands interleaved pieces to `sink` in time order.
-void stream_window(const format::ArchiveReader& reader, const Window& w, unsigned threads,
+// Decodes the window chunk by chunk, interleaves each chunk's frames [from, from + frames) of the
+// window into place(from, frames), which holds frames x channels values, and hands that to
+// `sink`, in time order.
+using PlaceFrames = std::function<std::span<std::int16_t>(std::uint64_t from, std::size_t frames)>;
+void stream_window(const format::ArchiveReader& reader, const Window& w, unsigned threads, const PlaceFrames& place,
                    const std::function<void(std::span<const std::int16_t>)>& sink, std::vector<std::uint64_t>* damaged_chunks) {
   const format::Metadata& meta = reader.metadata();
   std::vector<std::uint32_t> unique = w.channels;
@@ -140,7 +143,6 @@ void stream_window(const format::ArchiveReader& reader, const Window& w, unsigne
   unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
   const std::uint64_t first_chunk = w.start / meta.chunk_samples;
   const std::uint64_t end_chunk = (w.end + meta.chunk_samples - 1) / meta.chunk_samples;
-  std::vector<std::int16_t> piece;
   struct ColumnRun {  // output columns [begin, end), their rows `stride` samples apart from `first`
     std::size_t begin = 0, end = 0;
     const std::int16_t* first = nullptr;
@@ -153,7 +155,8 @@ void stream_window(const format::ArchiveReader& reader, const Window& w, unsigne
     const std::uint64_t from = std::max(w.start, chunk.first_sample);
     const std::uint64_t to = std::min(w.end, chunk.first_sample + meta.chunk_sample_count(chunk.chunk));
     const std::size_t k = w.channels.size(), frames = to - from;
-    piece.resize(frames * k);
+    const std::span<std::int16_t> piece = place(from - w.start, frames);
+    if (piece.size() != frames * k) throw std::logic_error("stream_window: the place for a chunk's frames has the wrong size");
     // Columns whose rows lie one after another in the chunk (a window of ascending channels: all
     // of them) are transposed in register blocks; value by value, 1024 channels interleaved
     // slower than they decode on a few threads. Large pieces in time slices on the threads.
@@ -183,12 +186,21 @@ void stream_window(const format::ArchiveReader& reader, const Window& w, unsigne
 
 }  // namespace
 
+void read_window_into(const format::ArchiveReader& reader, const Window& window, unsigned threads, std::span<std::int16_t> out,
+                      std::vector<std::uint64_t>* damaged_chunks) {
+  const std::size_t k = window.channels.size();
+  if (out.size() != window.frames() * k)
+    throw std::invalid_argument("read_window_into: the output holds " + std::to_string(out.size()) + " values, the window " +
+                                std::to_string(window.frames() * k));
+  stream_window(
+      reader, window, threads, [&](std::uint64_t from, std::size_t frames) { return out.subspan(from * k, frames * k); },
+      [](std::span<const std::int16_t>) {}, damaged_chunks);
+}
+
 std::vector<std::int16_t> read_window(const format::ArchiveReader& reader, const Window& window, unsigned threads,
                                       std::vector<std::uint64_t>* damaged_chunks) {
-  std::vector<std::int16_t> out;
-  out.reserve(window.frames() * window.channels.size());
-  stream_window(reader, window, threads, [&](std::span<const std::int16_t> piece) { out.insert(out.end(), piece.begin(), piece.end()); },
-                damaged_chunks);
+  std::vector<std::int16_t> out(window.frames() * window.channels.size());
+  read_window_into(reader, window, threads, out, damaged_chunks);
   return out;
 }
 
@@ -218,9 +230,15 @@ void write_window(const format::ArchiveReader& reader, const Window& window, Win
   } else if (format == WindowFileFormat::npy) {
     out.write(npy_header(window.frames(), k));
   }
-  stream_window(reader, window, threads, [&](std::span<const std::int16_t> piece) {
-    out.write({reinterpret_cast<const std::uint8_t*>(piece.data()), piece.size() * 2});
-  }, damaged_chunks);
+  std::vector<std::int16_t> piece;
+  stream_window(
+      reader, window, threads,
+      [&](std::uint64_t, std::size_t frames) {
+        piece.resize(frames * k);
+        return std::span<std::int16_t>(piece);
+      },
+      [&](std::span<const std::int16_t> frames) { out.write({reinterpret_cast<const std::uint8_t*>(frames.data()), frames.size() * 2}); },
+      damaged_chunks);
   out.commit();
 }
 

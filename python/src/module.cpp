@@ -10,6 +10,7 @@
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <span>
 
 #include "spikey/format/archive_reader.hpp"
 #include "spikey/host/decoder.hpp"
@@ -124,15 +125,13 @@ class Reader {
       if (end > reader_->metadata().channels.at(c).length)
         throw py::index_error("samples " + std::to_string(start) + ".." + std::to_string(end - 1) + " run past the end of channel " +
                               std::to_string(c) + " (" + std::to_string(reader_->metadata().channels[c].length) + " samples)");
-    std::vector<std::int16_t> samples;
-    host::Window window;
+    const host::Window window = host::resolve_window(reader_->metadata(), start, end, channels);
+    py::array_t<std::int16_t> out(std::vector<py::ssize_t>{static_cast<py::ssize_t>(window.frames()), static_cast<py::ssize_t>(channels.size())});
+    const std::span<std::int16_t> into(out.mutable_data(), static_cast<std::size_t>(out.size()));
     {
       py::gil_scoped_release release;
-      window = host::resolve_window(reader_->metadata(), start, end, channels);
-      samples = host::read_window(*reader_, window, threads);
+      host::read_window_into(*reader_, window, threads, into);  // decoded straight into the array
     }
-    py::array_t<std::int16_t> out(std::vector<py::ssize_t>{static_cast<py::ssize_t>(window.frames()), static_cast<py::ssize_t>(channels.size())});
-    std::memcpy(out.mutable_data(), samples.data(), samples.size() * sizeof(std::int16_t));
     return out;
   }
 
@@ -246,16 +245,19 @@ std::string train_array(Int16Array array, double sample_rate, const std::string&
 // and rate: a Zarr chunk's archive).
 py::array_t<std::int16_t> decode_archive_bytes(py::bytes data, unsigned threads) {
   std::string bytes = data;
-  std::vector<std::int16_t> samples;
+  std::optional<format::ArchiveReader> reader;
   host::Window window;
   {
     py::gil_scoped_release release;
-    const format::ArchiveReader reader(std::vector<std::uint8_t>(bytes.begin(), bytes.end()), "archive in memory");
-    window = host::resolve_window(reader.metadata(), 0, reader.metadata().total_samples, {});
-    samples = host::read_window(reader, window, threads);
+    reader.emplace(std::vector<std::uint8_t>(bytes.begin(), bytes.end()), "archive in memory");
+    window = host::resolve_window(reader->metadata(), 0, reader->metadata().total_samples, {});
   }
   py::array_t<std::int16_t> out(std::vector<py::ssize_t>{static_cast<py::ssize_t>(window.frames()), static_cast<py::ssize_t>(window.channels.size())});
-  std::memcpy(out.mutable_data(), samples.data(), samples.size() * sizeof(std::int16_t));
+  const std::span<std::int16_t> into(out.mutable_data(), static_cast<std::size_t>(out.size()));
+  {
+    py::gil_scoped_release release;
+    host::read_window_into(*reader, window, threads, into);  // decoded straight into the array
+  }
   return out;
 }
 

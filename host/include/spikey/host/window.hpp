@@ -51,6 +51,10 @@ Window resolve_window(const format::Metadata& metadata, std::uint64_t start, std
 // those, and their sources, pass their stream checks; such chunks are added to `damaged_chunks`.
 std::vector<std::int16_t> read_window(const format::ArchiveReader& reader, const Window& window, unsigned threads,
                                       std::vector<std::uint64_t>* damaged_chunks = nullptr);
+// The same into `out`, which holds exactly frames x channels values (a NumPy array's buffer: no
+// copy on the way); throws std::invalid_argument otherwise.
+void read_window_into(const format::ArchiveReader& reader, const Window& window, unsigned threads, std::span<std::int16_t> out,
+                      std::vector<std::uint64_t>* damaged_chunks = nullptr);
 
 // Writes the window to `path` in `format`, streaming chunk by chunk, under a temporary name.
 void write_window(const format::ArchiveReader& reader, const Window& window, WindowFileFormat format,
