@@ -51,21 +51,6 @@ std::vector<std::uint8_t> assemble_checked_payload(std::span<const std::span<con
   return payload;
 }
 
-namespace {
-
-template <class Stream>
-std::vector<std::uint8_t> assemble(std::span<const Stream> streams, std::span<const std::int16_t> samples,
-                                   std::span<const std::uint32_t> sample_count) {
-  if (sample_count.size() != streams.size()) throw std::logic_error("one sample count per stream");
-  std::vector<std::span<const std::uint8_t>> bytes;
-  for (const auto& s : streams) bytes.emplace_back(reinterpret_cast<const std::uint8_t*>(s.data()), s.size() * sizeof(s[0]));
-  std::vector<std::uint32_t> checks(streams.size());
-  stream_checks(samples, sample_count, 0, streams.size(), checks);
-  return assemble_payload(bytes, checks);
-}
-
-}  // namespace
-
 void stream_checks(std::span<const std::int16_t> samples, std::span<const std::uint32_t> sample_count, std::size_t first, std::size_t end,
                    std::span<std::uint32_t> checks) {
   if (end > sample_count.size() || checks.size() < end) throw std::logic_error("one sample count and one check per stream");
@@ -85,17 +70,12 @@ std::vector<std::uint8_t> assemble_payload(std::span<const std::span<const std::
   return assemble_checked_payload(streams, checks);
 }
 
-std::vector<std::uint8_t> assemble_payload(std::span<const std::vector<std::uint32_t>> streams, std::span<const std::int16_t> samples,
-                                           std::span<const std::uint32_t> sample_count) {
-  return assemble(streams, samples, sample_count);  // words are little-endian already
-}
 std::vector<std::uint8_t> assemble_payload(std::span<const std::vector<std::uint8_t>> streams, std::span<const std::int16_t> samples,
                                            std::span<const std::uint32_t> sample_count) {
-  return assemble(streams, samples, sample_count);
-}
-std::vector<std::uint8_t> assemble_payload(std::span<const std::span<const std::uint8_t>> streams, std::span<const std::int16_t> samples,
-                                           std::span<const std::uint32_t> sample_count) {
-  return assemble(streams, samples, sample_count);
+  if (sample_count.size() != streams.size()) throw std::logic_error("one sample count per stream");
+  std::vector<std::uint32_t> checks(streams.size());
+  stream_checks(samples, sample_count, 0, streams.size(), checks);
+  return assemble_payload(std::vector<std::span<const std::uint8_t>>(streams.begin(), streams.end()), checks);
 }
 
 PayloadDirectory parse_payload_directory(std::span<const std::uint8_t> payload, std::size_t present_channels,

@@ -169,7 +169,7 @@ GatheredSamples gather_chunks(const Recording& recording, const f::Metadata& met
   GatheredSamples samples(offset.back(), PoolAllocator<std::int16_t>(memory));
   // Each chunk in parts (time slices) where there are fewer chunks than threads: a batch of a
   // wide recording holds a few chunks, and gathering a chunk on one thread left cores idle.
-  const std::size_t parts = chunks.empty() ? 1 : std::max<std::size_t>(1, (threads + chunks.size() - 1) / chunks.size());
+  const std::size_t parts = threads_within(chunks.size(), threads);
   parallel_for(chunks.size() * parts, threads, [&](std::size_t piece) {
     const std::size_t i = piece / parts;
     recording.gather(meta.chunk_first_sample(chunks[i]), present[i], std::span<std::int16_t>(samples).subspan(offset[i], offset[i + 1] - offset[i]),
@@ -580,7 +580,7 @@ std::vector<EncodedChunk> assemble_batch(const BatchPlan& plan, std::span<const 
   // The passes over every sample, each chunk's stream checks in parts of its channels and its
   // checksum, on all the threads at once: a batch holds a few chunks of many channels, and a
   // chunk a thread left most of them idle.
-  const std::size_t parts = chunks == 0 ? 1 : std::max<std::size_t>(1, (threads + chunks - 1) / chunks);
+  const std::size_t parts = threads_within(chunks, threads);
   parallel_for(chunks * (parts + 1), threads, [&](std::size_t item) {
     ChunkStreams& k = chunk[item / (parts + 1)];
     const std::size_t part = item % (parts + 1);

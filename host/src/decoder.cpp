@@ -7,7 +7,6 @@
 #include <stdexcept>
 
 #include "codecs/decoder_family.hpp"
-#include "codecs/dependent_tasks.hpp"
 #include "spikey/format/checksum.hpp"
 #include "spikey/format/float_samples.hpp"
 #include "spikey/format/chunk_payload.hpp"
@@ -246,7 +245,7 @@ void decode_chunks_in_order(const format::ArchiveReader& reader, std::uint64_t f
   const std::uint64_t joint = joint_chunks(reader.metadata(), end_chunk - first_chunk, threads);
   const std::uint64_t groups = (end_chunk - first_chunk + joint - 1) / joint;
   DecodeOptions each = options;  // fewer calls than threads: each call shares the rest
-  each.threads = codecs::threads_within(groups, threads);
+  each.threads = threads_within(groups, threads);
   ordered_parallel<std::vector<DecodedChunk>>(
       groups, threads, std::size_t{threads} + 1,
       [&](std::size_t g) {
@@ -512,7 +511,7 @@ RestoreReport restore_sources(const format::ArchiveReader& reader, const Restore
       // joint chunks per task (decode_chunks); lost chunks of a salvaged archive are zeros.
       const std::uint64_t joint = joint_chunks(meta, chunk_count, options.threads);
       const std::uint64_t tasks = (chunk_count + joint - 1) / joint;
-      const unsigned threads_per_task = codecs::threads_within(tasks, options.threads);
+      const unsigned threads_per_task = threads_within(tasks, options.threads);
       ordered_parallel<std::vector<DecodedChunk>>(tasks, options.threads, std::size_t{options.threads} + 1, [&](std::size_t task) {
         const std::uint64_t first_chunk = task * joint, end_chunk = std::min(chunk_count, first_chunk + joint);
         std::vector<DecodedChunk> out;

@@ -4,7 +4,6 @@
 #include <stdexcept>
 #include <string>
 
-#include "codecs/dependent_tasks.hpp"
 #include "spikey/format/checksum.hpp"
 #include "spikey/format/chunk_payload.hpp"
 #include "spikey/host/parallel.hpp"
@@ -42,7 +41,7 @@ void PipelineVerifier::check(std::uint64_t first_chunk, std::span<const EncodedC
   // Chunks decoded together, as the whole-archive readers do (the lockstep lanes fill up).
   const std::uint64_t joint = joint_chunks(meta, count, threads);
   const std::uint64_t tasks = (count + joint - 1) / joint;
-  const DecodeOptions each{.threads = codecs::threads_within(tasks, threads)};  // fewer tasks than threads: each shares the rest
+  const DecodeOptions each{.threads = threads_within(tasks, threads)};  // fewer tasks than threads: each shares the rest
   parallel_for(tasks, threads, [&](std::size_t task) {
     const std::uint64_t begin = task * joint, end = std::min(count, begin + joint);
     std::vector<PayloadInput> inputs;

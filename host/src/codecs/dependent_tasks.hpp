@@ -39,11 +39,4 @@ class DependentTasks {
   std::vector<Entry> tasks_;
 };
 
-// Threads for each of `tasks` jobs run at once on `threads` threads: the threads left over
-// when there are fewer jobs than threads (at least one each).
-inline unsigned threads_within(std::size_t tasks, unsigned threads) {
-  if (tasks == 0 || tasks >= threads) return 1;
-  return static_cast<unsigned>((threads + tasks - 1) / tasks);
-}
-
 }  // namespace spikey::host::codecs

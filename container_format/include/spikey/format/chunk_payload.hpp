@@ -42,19 +42,14 @@ struct PayloadDirectory {
 // A channel's stream check (§6.3): the low 32 bits of checksum64 of its decoded samples.
 std::uint32_t stream_check_of(std::span<const std::int16_t> samples);
 
-// Builds a (current version) payload from the present channels' streams: 32-bit words
-// (rice1, lpc1, mo1) or bytes (the rANS codecs). `samples` holds the chunk's samples as the
-// encoder read them, channel after channel (§4.4), `sample_count` each channel's count: the
-// stream checks are computed from them. No stream may be empty.
-std::vector<std::uint8_t> assemble_payload(std::span<const std::vector<std::uint32_t>> streams, std::span<const std::int16_t> samples,
-                                           std::span<const std::uint32_t> sample_count);
+// Builds a (current version) payload from the present channels' byte streams. `samples` holds
+// the chunk's samples as the encoder read them, channel after channel (§4.4), `sample_count`
+// each channel's count: the stream checks are computed from them. No stream may be empty.
 std::vector<std::uint8_t> assemble_payload(std::span<const std::vector<std::uint8_t>> streams, std::span<const std::int16_t> samples,
                                            std::span<const std::uint32_t> sample_count);
-// The same from byte streams wherever they lie (a batch's packed words: not copied first).
-std::vector<std::uint8_t> assemble_payload(std::span<const std::span<const std::uint8_t>> streams, std::span<const std::int16_t> samples,
-                                           std::span<const std::uint32_t> sample_count);
-// The same with the stream checks already computed (stream_checks, which an encoder may run on
-// parts of the channels at once): `checks[i]` of channel i's samples.
+// The same from byte streams wherever they lie (a batch's packed words: not copied first), with
+// the stream checks already computed (stream_checks, which an encoder may run on parts of the
+// channels at once): `checks[i]` of channel i's samples.
 std::vector<std::uint8_t> assemble_payload(std::span<const std::span<const std::uint8_t>> streams, std::span<const std::uint32_t> checks);
 // The stream checks of channels [first, end) of a chunk's samples (channel after channel,
 // `sample_count` each) into checks[first .. end).

@@ -16,6 +16,13 @@ namespace spikey::host {
 
 inline unsigned default_thread_count() { return std::max(1u, std::thread::hardware_concurrency()); }
 
+// Threads for each of `tasks` jobs run at once on `threads` threads: the threads left over
+// when there are fewer jobs than threads (at least one each), for work within a job.
+inline unsigned threads_within(std::size_t tasks, unsigned threads) {
+  if (tasks == 0 || tasks >= threads) return 1;
+  return static_cast<unsigned>((threads + tasks - 1) / tasks);
+}
+
 // Runs produce(i) for i in [0, count) on `threads` threads and hands the results to
 // consume(i, result) on the calling thread in ascending order of i. At most `window`
 // results wait for consumption, which bounds memory. The first exception thrown by
