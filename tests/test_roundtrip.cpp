@@ -13,8 +13,10 @@
 #include "codecs/dependent_tasks.hpp"
 #include "codecs/mo/mo_chunk_residuals.hpp"
 #include "spikey/format/archive_reader.hpp"
+#include "spikey/format/checksum.hpp"
 #include "spikey/host/decoder.hpp"
 #include "spikey/host/encoder.hpp"
+#include "spikey/host/model.hpp"
 #include "spikey/host/parallel.hpp"
 #include "spikey/host/recording.hpp"
 #include "spikey/host/window.hpp"
@@ -226,6 +228,7 @@ TEST(ValueMaps, SurveyEqualsTheSampleBySampleStatistics) {
     const std::vector<std::int16_t> one{static_cast<std::int16_t>(v)};
     survey.add(one);
     ASSERT_EQ(survey.n1_exact, format::value_map_is_exact_for(n1, static_cast<std::int16_t>(v))) << v;
+    ASSERT_EQ(format::n1_grid_value(static_cast<std::int16_t>(v)), format::n1_code_to_value(format::n1_value_to_code(static_cast<std::int16_t>(v)))) << v;
   }
 }
 
@@ -277,6 +280,36 @@ TEST(OrderedParallel, ConsumesInOrderAndStopsAtTheFirstError) {
 
 // Every level writes the same bytes for any thread count (training included), on the bundled
 // 32-channel Intan sample.
+// Each source's checksum (computed beside the survey and the training) is its file's XXH3-64 on
+// one thread and on several, and an encode that fails after the survey (a model for other
+// channels) reports its error and leaves no archive.
+TEST(RoundTrip, SourceChecksumsOnAnyThreadsAndAFailedEncode) {
+  test::TempDir dir;
+  std::vector<fs::path> files;
+  for (std::uint16_t f = 0; f < 3; ++f) {
+    files.push_back(dir / ("part" + std::to_string(f) + ".wav"));
+    test::write_file(files.back(), test::make_wav(static_cast<std::uint16_t>(1 + f), 20000, test::synthetic_signal(std::size_t{3000} * (1 + f) * (2 + f), 11 + f)));
+  }
+  for (const unsigned threads : {1u, 4u}) {
+    host::EncodeOptions options;
+    options.threads = threads;
+    const auto r = compress_files(files, dir / ("a" + std::to_string(threads) + ".spikey"), options);
+    const format::ArchiveReader reader(r.archive);
+    ASSERT_EQ(reader.metadata().sources.size(), files.size());
+    for (std::size_t s = 0; s < files.size(); ++s)
+      EXPECT_EQ(reader.metadata().sources[s].checksum, format::checksum64(test::read_file(files[s]))) << files[s] << ", " << threads << " threads";
+  }
+
+  host::EncodeOptions options;
+  options.threads = 4;
+  options.level = "fast";
+  const auto one = host::Recording::open({files[0]}, {}, ignore_note);
+  options.model = std::make_shared<host::Model>(host::train_model(one, host::survey_recording(one, options), "lpc1", options));
+  const auto all = host::Recording::open(files, {}, ignore_note);
+  EXPECT_THROW(host::compress(all, dir / "b.spikey", options), std::invalid_argument);
+  EXPECT_FALSE(fs::exists(dir / "b.spikey"));
+}
+
 TEST(RoundTrip, SameBytesForAnyThreadCount) {
   const fs::path input = test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat";
   test::TempDir out;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <deque>
 #include <future>
@@ -10,6 +11,7 @@
 #include <numeric>
 #include <optional>
 #include <sstream>
+#include <system_error>
 
 #include "spikey/format/archive_reader.hpp"
 #include "spikey/format/archive_writer.hpp"
@@ -34,31 +36,47 @@ namespace fs = std::filesystem;
 using format::ValueMap;
 using format::ValueMapKind;
 
+namespace {
+
+// The minimum and maximum of `n` values, and whether all are on the N1 grid (when `on_grid` is
+// still true): one vectorized pass, built for AVX2 and for the baseline.
+__attribute__((target_clones("avx2", "default"))) void survey_range(const std::int16_t* values, std::size_t n, std::int16_t& lo,
+                                                                    std::int16_t& hi, bool& on_grid) {
+  std::int16_t low = lo, high = hi;
+  if (on_grid) {
+    std::uint32_t off_grid = 0;  // bits where a value and its grid value differ
+    for (std::size_t i = 0; i < n; ++i) {
+      low = std::min(low, values[i]);
+      high = std::max(high, values[i]);
+      off_grid |= static_cast<std::uint16_t>(format::n1_grid_value(values[i]) ^ values[i]);
+    }
+    on_grid = off_grid == 0;
+  } else {
+    for (std::size_t i = 0; i < n; ++i) {
+      low = std::min(low, values[i]);
+      high = std::max(high, values[i]);
+    }
+  }
+  lo = low;
+  hi = high;
+}
+
+}  // namespace
+
 void ValueSurvey::add(std::span<const std::int16_t> values) {
   if (values.empty()) return;
   if (!any) {
     any = true;
     first = min = max = values[0];
   }
-  // Each statistic in a loop of its own, so that the minimum and maximum vectorize and the
-  // others stop as soon as they are final (a value off the N1 grid, a gcd of 1): the survey
-  // reads every sample of the recording before anything is trained.
+  // The range and the N1 test in blocks, so that the test stops once a value is off the grid;
+  // the gcd in a loop of its own, which stops once it is 1: the survey reads every sample of the
+  // recording before anything is trained.
   std::int16_t lo = static_cast<std::int16_t>(min), hi = static_cast<std::int16_t>(max);
-  for (const std::int16_t v : values) {
-    lo = std::min(lo, v);
-    hi = std::max(hi, v);
-  }
+  constexpr std::size_t kBlock = 4096;
+  for (std::size_t at = 0; at < values.size(); at += kBlock) survey_range(values.data() + at, std::min(kBlock, values.size() - at), lo, hi, n1_exact);
   min = lo;
   max = hi;
-  // On the N1 grid: the value its top 10 bits map back to.
-  const auto& n1_values = format::n1_grid_values();
-  constexpr std::size_t kBlock = 1024;
-  for (std::size_t at = 0; at < values.size() && n1_exact; at += kBlock) {
-    const std::size_t end = std::min(values.size(), at + kBlock);
-    bool exact = true;
-    for (std::size_t i = at; i < end; ++i) exact &= n1_values[static_cast<std::size_t>(format::n1_value_to_code(values[i]))] == values[i];
-    n1_exact = exact;
-  }
   // The gcd of |value - first|. Once it is a power of two (an ADC's codes shifted into 16 bits)
   // it can only fall to the lowest bit set in it or in a difference, which an OR of all the
   // differences gives (-d has the trailing zeros of d).
@@ -460,7 +478,57 @@ void verify_against_input(const format::ArchiveReader& reader, const Recording& 
     throw VerifyError("verify failed: rebuilt " + restored.mismatched_files.front() + " differs from the original");
 }
 
-format::MetadataSection survey_recording(const Recording& recording, const EncodeOptions& options, std::uint64_t* value_map_counts) {
+namespace {
+
+// The source files' checksums (XXH3-64 of every byte, SPEC §4.1) on a thread of their own, beside
+// the survey and the training: for one large file it is a pass that cannot be split (a 24 GB
+// file is seconds of one core), and nothing needs it before the metadata is written.
+class SourceChecksums {
+ public:
+  SourceChecksums(const Recording& recording, unsigned threads) {
+    if (threads > 1) {
+      try {
+        pending_ = std::async(std::launch::async, [this, &recording, threads] { return compute(recording, threads); });
+        return;
+      } catch (const std::system_error&) {  // no thread to be had: here and now
+      }
+    }
+    checksums_ = compute(recording, 1);
+  }
+  SourceChecksums(const SourceChecksums&) = delete;
+  SourceChecksums& operator=(const SourceChecksums&) = delete;
+  ~SourceChecksums() {
+    stop_ = true;  // an encode that failed does not wait for the rest of the file
+    if (pending_.valid()) pending_.wait();
+  }
+
+  // Each source's checksum into `meta`, once they are known.
+  void fill(format::Metadata& meta) {
+    if (pending_.valid()) checksums_ = pending_.get();
+    for (std::size_t s = 0; s < meta.sources.size() && s < checksums_.size(); ++s) meta.sources[s].checksum = checksums_[s];
+  }
+
+ private:
+  std::vector<std::uint64_t> compute(const Recording& recording, unsigned threads) {
+    constexpr std::size_t kPiece = std::size_t{64} << 20;  // how often a failed encode is noticed
+    const auto& sources = recording.sources();
+    std::vector<std::uint64_t> checksums(sources.size());
+    parallel_for(sources.size(), threads, [&](std::size_t s) {
+      const auto bytes = sources[s].map.bytes();
+      format::StreamingChecksum checksum;
+      for (std::size_t at = 0; at < bytes.size() && !stop_; at += kPiece) checksum.update(bytes.subspan(at, std::min(kPiece, bytes.size() - at)));
+      checksums[s] = checksum.digest();
+    });
+    return checksums;
+  }
+
+  std::atomic<bool> stop_ = false;
+  std::vector<std::uint64_t> checksums_;
+  std::future<std::vector<std::uint64_t>> pending_;
+};
+
+// survey_recording without the source checksums (left 0: SourceChecksums::fill sets them).
+format::MetadataSection survey_values(const Recording& recording, const EncodeOptions& options, std::uint64_t* value_map_counts) {
   if (options.partition_size > format::kMaxPartitionSize) throw std::invalid_argument("partition size out of range");
   format::MetadataSection section;
   format::Metadata& meta = section.metadata;
@@ -480,10 +548,8 @@ format::MetadataSection survey_recording(const Recording& recording, const Encod
   meta.codec.partition_size = options.partition_size;  // 0: the codec's default, once the codec is known (with_model)
   const std::uint64_t chunk_count = meta.chunk_count();
 
-  // Sources: checksum of the original file and its verbatim bytes.
+  // Sources: their verbatim bytes (their checksums come from SourceChecksums).
   const auto& sources = recording.sources();
-  std::vector<std::uint64_t> file_checksums(sources.size());
-  parallel_for(sources.size(), options.threads, [&](std::size_t s) { file_checksums[s] = format::checksum64(sources[s].map.bytes()); });
   std::uint32_t next_channel = 0;
   for (std::size_t s = 0; s < sources.size(); ++s) {
     const InputSource& src = sources[s];
@@ -492,7 +558,6 @@ format::MetadataSection survey_recording(const Recording& recording, const Encod
     f.path = src.restore_path;
     f.kind = src.kind;
     f.size = src.map.size();
-    f.checksum = file_checksums[s];
     f.channel_count = src.channel_count;
     f.first_channel = next_channel;
     f.frames = src.frames;
@@ -550,12 +615,19 @@ format::MetadataSection survey_recording(const Recording& recording, const Encod
       [&](std::size_t chunk) {
         const auto present = format::channels_in_chunk(meta, meta.chunk_first_sample(chunk), meta.chunk_sample_count(chunk));
         thread_local std::vector<std::int16_t> samples;  // kept: a chunk of many channels is tens of MB
-        recording.gather(meta.chunk_first_sample(chunk), present, samples);
+        samples.resize(std::accumulate(present.sample_count.begin(), present.sample_count.end(), std::size_t{0}));
         std::vector<ValueSurvey> by_channel(recording.channel_count());
-        std::size_t position = 0;
-        for (std::size_t i = 0; i < present.channel.size(); ++i) {
-          by_channel[present.channel[i]].add({samples.data() + position, present.sample_count[i]});
-          position += present.sample_count[i];
+        // In time slices of about 256 KiB (Recording::gather's parts), each surveyed while it is
+        // in the cache: a 1 s chunk of 1024 channels is 40 MB.
+        const std::size_t parts = std::max<std::size_t>(1, samples.size() >> 17);
+        for (std::size_t part = 0; part < parts; ++part) {
+          recording.gather(meta.chunk_first_sample(chunk), present, samples, part, parts);
+          std::size_t position = 0;
+          for (std::size_t i = 0; i < present.channel.size(); ++i) {
+            const std::size_t n = present.sample_count[i], begin = n * part / parts, end = n * (part + 1) / parts;
+            by_channel[present.channel[i]].add({samples.data() + position + begin, end - begin});
+            position += n;
+          }
         }
         return by_channel;
       },
@@ -567,6 +639,15 @@ format::MetadataSection survey_recording(const Recording& recording, const Encod
     meta.channels[c].value_map = meta.channels[c].sync ? format::ValueMap{} : choose_value_map(surveys[c]);  // sync: runs of raw values
     if (value_map_counts != nullptr) ++value_map_counts[static_cast<int>(meta.channels[c].value_map.kind)];
   }
+  return section;
+}
+
+}  // namespace
+
+format::MetadataSection survey_recording(const Recording& recording, const EncodeOptions& options, std::uint64_t* value_map_counts) {
+  SourceChecksums checksums(recording, options.threads);
+  format::MetadataSection section = survey_values(recording, options, value_map_counts);
+  checksums.fill(section.metadata);
   return section;
 }
 
@@ -624,8 +705,19 @@ CompressReport compress_into(const Recording& recording, const fs::path* output,
   const Stopwatch stopwatch;
   if (output != nullptr && !options.overwrite) TemporaryPath check(*output, false);  // refuse an existing output before any work
   CompressReport report;
-  const format::MetadataSection surveyed = survey_recording(recording, options, report.value_map_counts);
+  SourceChecksums checksums(recording, options.threads);
+  format::MetadataSection surveyed = survey_values(recording, options, report.value_map_counts);
   report.phase_seconds.emplace_back("survey", stopwatch.seconds());
+  // The checksums ran beside the survey and the training; the metadata is written with the
+  // first candidate's archive.
+  bool checksums_filled = false;
+  const auto fill_checksums = [&] {
+    if (checksums_filled) return;
+    const Stopwatch waited;
+    checksums.fill(surveyed.metadata);
+    checksums_filled = true;
+    report.phase_seconds.emplace_back("waiting for the file checksums", waited.seconds());
+  };
 
   // A given model, a given codec, or the level's codec (level_codecs: one per level); with
   // several candidates the smallest archive is kept.
@@ -665,11 +757,15 @@ CompressReport compress_into(const Recording& recording, const fs::path* output,
     }
     if (!best || candidate.bytes < best->bytes) best = std::move(candidate);
   };
-  if (options.model) encode_candidate(with_model(surveyed, *options.model));
+  if (options.model) {
+    fill_checksums();
+    encode_candidate(with_model(surveyed, *options.model));
+  }
   for (const auto& codec : candidates) {
     const Model model = train_model(recording, surveyed, codec, options);
     estimated_bits_per_residual = model.estimated_bits_per_residual;
     report.phase_seconds.insert(report.phase_seconds.end(), model.training_seconds.begin(), model.training_seconds.end());
+    fill_checksums();
     encode_candidate(with_model(surveyed, model));
   }
   report.archive_bytes = best->bytes;

@@ -37,6 +37,17 @@ SPIKEY_HD std::int32_t n1_value_to_code(std::int16_t value) {
   return (std::int32_t{value} >> 6) + 512;
 }
 
+// n1_code_to_value(n1_value_to_code(value)): the N1 value the top 10 bits of `value` map back to,
+// in 16-bit operations that vectorize (the survey tests every sample against the N1 grid). With
+// code u, u * 65535 - 32768 * 1023 = 1023 * (value & ~63) + 63 * u, and 63u / 1023 = 21u / 341
+// lies in [0, 63): truncated toward zero that adds floor(21u / 341) at and above 0 and the
+// ceiling below, where value & ~63 <= -64.
+SPIKEY_HD std::int16_t n1_grid_value(std::int16_t value) {
+  const std::int32_t code = n1_value_to_code(value);
+  const auto numerator = static_cast<std::uint16_t>(21 * code + (value < 0 ? 340 : 0));  // at most 21823
+  return static_cast<std::int16_t>((value & ~63) + numerator / 341);
+}
+
 // Code for a sample value. Defined for every value; exact only if value_map_is_exact_for().
 // Code ranges: identity -32768..32767, affine within -32768..65535, n1 0..1023.
 SPIKEY_HD std::int32_t value_to_code(const ValueMap& map, std::int16_t value) {
