@@ -11,6 +11,9 @@
 #include "codecs/lpc/lpc_lanes.hpp"
 #include "codecs/lpc/lpc_training.hpp"
 #include "codecs/training_common.hpp"
+#include "spikey/format/codecs/stored_models.hpp"
+#include "spikey/host/encoder.hpp"
+#include "spikey/host/recording.hpp"
 #include "test_support.hpp"
 
 using namespace spikey;
@@ -355,6 +358,70 @@ TEST(LpcLanes, EqualTheScalarReference) {
     }
   }
   RecordProperty("instruction_set", host::lanes::instruction_set());
+}
+
+namespace {
+
+// Trains lpc1 on `inputs` and checks each channel's LMS step against the scalar reference: kept
+// exactly where, in some trial chunk, the adapting weights fold to a smaller sum than the fixed
+// ones. Counts the channels that kept and that lost their step.
+void expect_steps_where_adapting_wins(const std::vector<std::filesystem::path>& inputs, const host::InputOptions& input, double chunk_seconds,
+                                      int& kept, int& stopped) {
+  const auto recording = host::Recording::open(inputs, input, [](const std::string&) {});
+  host::EncodeOptions encode;
+  encode.chunk_seconds = chunk_seconds;
+  Metadata meta = host::survey_recording(recording, encode).metadata;
+  meta.codec.name = "lpc1";
+  host::PredictorTrainingOptions options;
+  options.threads = 3;
+  host::train_lpc_predictors(recording, meta, options);
+  std::vector<char> wins(meta.channels.size(), 0);
+  for (const std::uint64_t chunk : host::training::training_chunks(meta, options.adapt_trial_samples)) {
+    ChunkChannels present;
+    const auto codes = host::training::chunk_codes(recording, meta, chunk, present);
+    for (std::size_t i = 0; i < present.channel.size(); ++i) {
+      const ChannelPredictor& predictor = meta.channels[present.channel[i]].predictor;
+      const auto n = static_cast<std::uint32_t>(codes[i].size());
+      std::vector<std::int32_t> source(source_buffer_size(n), 0), history(lpc_history_buffer_size(n));
+      if (predictor.source_channel() >= 0 && present.position(predictor.source_channel()) >= 0) {
+        const auto& from = codes[static_cast<std::size_t>(present.position(predictor.source_channel()))];
+        fill_source_buffer(from.data(), static_cast<std::uint32_t>(from.size()), n, source.data());
+      }
+      std::uint64_t sums[2] = {};
+      for (const std::int32_t step : {0, options.lms_step}) {
+        LpcModel model = lpc_model_of(predictor, meta.codec.weight_shift);
+        model.lms_step = step;
+        std::vector<std::int32_t> weights = initial_weights(predictor);
+        std::vector<std::uint32_t> folded(n);
+        lpc_fold_residuals(model, codes[i].data(), n, weights.data(), history.data(), source.data(), folded.data());
+        for (std::uint32_t t = 0; t + 1 < n; ++t) sums[step != 0] += folded[t];
+      }
+      if (sums[1] < sums[0]) wins[present.channel[i]] = 1;
+    }
+  }
+  for (std::size_t c = 0; c < meta.channels.size(); ++c) {
+    EXPECT_EQ(meta.channels[c].predictor.lms_step, wins[c] ? options.lms_step : 0) << inputs.front() << ", channel " << c;
+    ++(wins[c] ? kept : stopped);
+  }
+}
+
+}  // namespace
+
+// lpc1's training stops the adapting weights of the channels where they lose in every trial
+// chunk, and only those: real N1 files, cinpla's 32 channels in short chunks, and Open Ephys'
+// filtered demo (where adapting weights pay) when ../shared/data has it.
+TEST(LpcTraining, ChannelsAdaptExactlyWhereAdaptingWinsATrialChunk) {
+  int kept = 0, stopped = 0;
+  std::vector<std::filesystem::path> n1;
+  for (const char* file : {kFileA, kFileB, kRails}) n1.push_back(test::samples_dir() / "neuralink" / file);
+  expect_steps_where_adapting_wins(n1, {}, 1.0, kept, stopped);
+  expect_steps_where_adapting_wins({test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat"}, {32u, 30000.0}, 0.05, kept, stopped);
+  const auto demo = test::shared_data_dir() / "oe_demo_cortex16_filtered";
+  if (std::filesystem::exists(demo)) expect_steps_where_adapting_wins({demo}, {}, 1.0, kept, stopped);
+  EXPECT_GT(kept, 0);
+  EXPECT_GT(stopped, 0);
+  RecordProperty("kept", kept);
+  RecordProperty("stopped", stopped);
 }
 
 TEST(LpcTraining, LevinsonRecoversAnAutoregressiveProcess) {

@@ -33,8 +33,11 @@ using CorrelationRunner = std::function<void(SignatureCorrelations& correlations
 struct PredictorTrainingOptions {
   int max_order = 16;               // history taps, 0..format::kMaxLpcOrder (32 gains <= 0.3% here, at half the speed)
   int source_half_window = 2;       // cross-channel window t-W..t+W, or -1 to disable
-  std::int32_t lms_step = 2;        // written into every predictor
+  std::int32_t lms_step = 2;        // every predictor's, where adapting weights win in a trial chunk
   std::uint64_t max_training_samples = 1u << 19;  // per channel; whole chunks spread over the recording
+  // Per channel: the whole chunks (at least one) in which adapting weights are tried against
+  // fixed ones; a channel whose adapting weights win in none of them stops adapting.
+  std::uint64_t adapt_trial_samples = 1u << 15;
   unsigned threads = 1;
   CorrelationRunner correlations;  // empty: on the CPU (the same bits)
 };

@@ -24,10 +24,14 @@ void encode_words(std::int32_t first_code, bool adapt, const std::uint32_t* fold
 
 }  // namespace
 
+bool adapting_folds_smaller(const std::uint32_t* fixed, const std::uint32_t* adapted, std::uint32_t n) {
+  const auto sum = [n](const std::uint32_t* v) { return std::accumulate(v, v + (n - 1), std::uint64_t{0}); };
+  return sum(adapted) < sum(fixed);
+}
+
 void encode_golomb_stream_choosing_weights(std::int32_t first_code, const std::uint32_t* fixed, const std::uint32_t* adapted, std::uint32_t n,
                                            std::uint32_t partition_size, std::vector<std::uint8_t>& stream) {
-  const auto sum = [n](const std::uint32_t* v) { return std::accumulate(v, v + (n - 1), std::uint64_t{0}); };
-  const bool adapt = adapted != nullptr && sum(adapted) < sum(fixed);
+  const bool adapt = adapted != nullptr && adapting_folds_smaller(fixed, adapted, n);
   thread_local std::vector<std::uint8_t> indices;
   thread_local std::vector<std::uint32_t> words;
   encode_words(first_code, adapt, adapt ? adapted : fixed, n, partition_size, indices, words);
