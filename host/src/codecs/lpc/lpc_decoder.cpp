@@ -5,10 +5,10 @@
 #include "codecs/dependent_tasks.hpp"
 #include "codecs/families.hpp"
 #include "codecs/lanes/lane_batcher.hpp"
+#include "codecs/lpc/lpc_lane_setup.hpp"
 #include "codecs/lpc/lpc_lanes.hpp"
 #include "codecs/stream_checks.hpp"
 #include "spikey/format/codecs/common/golomb_stream.hpp"
-#include "spikey/format/codecs/stored_models.hpp"
 
 namespace spikey::host::codecs {
 
@@ -76,20 +76,8 @@ class LpcDecoder final : public DecoderFamily {
       std::int32_t* out_codes[lanes::kLanes] = {};
       for (std::size_t l = 0; l < batch.size(); ++l) {
         const std::size_t p = batch[l];
-        const format::ChannelPredictor& predictor = meta.channels[present.channel[p]].predictor;
-        group.model[l] = format::lpc_model_of(predictor, meta.codec.weight_shift);
+        set_lpc_lane(group, static_cast<int>(l), meta.channels[present.channel[p]].predictor, present, codes, weights[l], source_buffers[l]);
         if (!state.adapt[p]) group.model[l].lms_step = 0;
-        weights[l] = format::initial_weights(predictor);
-        group.weights[l] = weights[l].data();
-        if (predictor.source_channel() >= 0) {
-          source_buffers[l].assign(format::source_buffer_size(n), 0);
-          const std::int64_t q = present.position(predictor.source_channel());
-          if (q >= 0) {
-            const auto& src = codes[static_cast<std::size_t>(q)];
-            format::fill_source_buffer(src.data(), static_cast<std::uint32_t>(src.size()), n, source_buffers[l].data());
-          }
-          group.source_buffer[l] = source_buffers[l].data();
-        }
         first[l] = state.first_code[p];
         in[l] = state.folded[p].data();
         codes[p].resize(n);

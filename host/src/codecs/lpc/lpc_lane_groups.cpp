@@ -1,8 +1,7 @@
 #include "codecs/lpc/lpc_lane_groups.hpp"
 
 #include "codecs/lanes/lane_batcher.hpp"
-#include "spikey/format/codecs/lpc/lpc_predictor.hpp"
-#include "spikey/format/codecs/stored_models.hpp"
+#include "codecs/lpc/lpc_lane_setup.hpp"
 
 namespace spikey::host::codecs {
 
@@ -17,19 +16,7 @@ void for_each_lpc_lane_group(const std::vector<std::vector<std::int32_t>>& codes
     const std::int32_t* in[lanes::kLanes] = {};
     for (std::size_t l = 0; l < batch.size(); ++l) {
       const std::size_t i = batch[l];
-      const format::ChannelPredictor& predictor = meta.channels[coded.channel[i]].predictor;
-      group.model[l] = format::lpc_model_of(predictor, meta.codec.weight_shift);
-      weights[l] = format::initial_weights(predictor);
-      group.weights[l] = weights[l].data();
-      if (predictor.source_channel() >= 0) {
-        source_buffers[l].assign(format::source_buffer_size(n), 0);
-        const std::int64_t q = coded.position(predictor.source_channel());
-        if (q >= 0) {
-          const auto& src = codes[static_cast<std::size_t>(q)];
-          format::fill_source_buffer(src.data(), static_cast<std::uint32_t>(src.size()), n, source_buffers[l].data());
-        }
-        group.source_buffer[l] = source_buffers[l].data();
-      }
+      set_lpc_lane(group, static_cast<int>(l), meta.channels[coded.channel[i]].predictor, coded, codes, weights[l], source_buffers[l]);
       in[l] = codes[i].data();
     }
     visit(group, in, batch);
