@@ -29,6 +29,16 @@ class BitWriter {
     pending_bits_ &= 7;
   }
 
+  // Appends a bit field of `bit_count` bits in [0, 56] whose higher bits are zero.
+  SPIKEY_HD void write_field(std::uint64_t value, int bit_count) {
+    accumulator_ |= value << pending_bits_;
+    pending_bits_ += bit_count;  // < 8 + 56
+    std::memcpy(out_, &accumulator_, 8);
+    out_ += pending_bits_ >> 3;
+    accumulator_ >>= pending_bits_ & ~7;
+    pending_bits_ &= 7;
+  }
+
   // Appends `count` zero bits (any count >= 0).
   SPIKEY_HD void write_zeros(int count) {
     while (count > 32) {

@@ -92,12 +92,7 @@ SPIKEY_HD void golomb_encode(BitWriter& writer, std::uint32_t folded, int index)
   std::uint64_t value;
   int bits;
   golomb_codeword(folded, index, &value, &bits);
-  if (bits <= 32) {
-    writer.write(static_cast<std::uint32_t>(value), bits);
-  } else {
-    writer.write(static_cast<std::uint32_t>(value), 32);
-    writer.write(static_cast<std::uint32_t>(value >> 32), bits - 32);
-  }
+  writer.write_field(value, bits);
 }
 
 // The codeword at the start of `bits` (the next >= kMaxRiceCodewordBits bits of a stream,

@@ -64,7 +64,16 @@ SPIKEY_HD std::uint32_t encode_golomb_stream(std::int32_t first_code, bool adapt
     const int index = indices[partition];
     write_golomb_index(writer, partition, index, previous);
     previous = index;
-    for (int i = 0; i < count; ++i) golomb_encode(writer, folded[start + i], index);
+    // The codewords of 32 residuals at a time, then their bits: the first loop has no chain
+    // from one residual to the next, the second only the writer's.
+    constexpr int kAhead = 32;
+    for (int at = 0; at < count; at += kAhead) {
+      const int ahead = count - at < kAhead ? count - at : kAhead;
+      std::uint64_t value[kAhead];
+      int bits[kAhead];
+      for (int i = 0; i < ahead; ++i) golomb_codeword(folded[start + at + i], index, &value[i], &bits[i]);
+      for (int i = 0; i < ahead; ++i) writer.write_field(value[i], bits[i]);
+    }
   }
   return writer.finish();
 }
