@@ -861,7 +861,7 @@ TEST(Decoding, ChunksGroupsOnSeveralThreadsGiveTheSameSamples) {
       const format::ArchiveReader reader(r.archive);
       const format::Metadata& meta = reader.metadata();
       std::size_t with_sources = 0;
-      for (const auto& c : meta.channels) with_sources += c.predictor.source_channel() >= 0 || !c.predictor.sources.empty();
+      for (const auto& channel : meta.channels) with_sources += channel.predictor.source_channel() >= 0 || !channel.predictor.sources.empty();
       if (std::string(c.codec) != "rice1")  // the one codec without sources
         EXPECT_GE(with_sources, std::min<std::size_t>(16, meta.channels.size() / 4)) << "too few channels predicted from others to test the order of groups";
       const auto recording = host::Recording::open({is_wide ? wide : narrow}, is_wide ? host::InputOptions{} : host::InputOptions{32u, 30000.0}, ignore_note);

@@ -10,10 +10,13 @@ namespace spikey::host::codecs {
 namespace {
 
 // Built for AVX2 as well and picked at run time: the partition index choice and the codewords
-// are the encoder's hottest loops. Flattened, since GCC otherwise calls the format's functions
-// in their one baseline copy from the AVX2 clone.
-#if defined(__x86_64__)
+// are the encoder's hottest loops. Flattened under GCC, which otherwise calls the format's
+// functions in their one baseline copy from the AVX2 clone (clang refuses flatten beside
+// target_clones).
+#if defined(__x86_64__) && !defined(__clang__)
 __attribute__((target_clones("avx2", "default"), flatten))
+#elif defined(__x86_64__)
+__attribute__((target_clones("avx2", "default")))
 #endif
 void encode_words(std::int32_t first_code, bool adapt, const std::uint32_t* folded, std::uint32_t n, std::uint32_t partition_size,
                   std::vector<std::uint8_t>& indices, std::vector<std::uint32_t>& words) {

@@ -274,11 +274,11 @@ void stop_adapting_where_it_loses(const Recording& recording, f::Metadata& meta,
       [&](const training::ChunkPart& part, const ChunkCodes& chunk) {
         std::vector<std::uint32_t> won;  // channels whose adapting weights folded smaller
         codecs::for_each_lpc_lane_group(chunk.codes, chunk.present, meta, part.first, part.end,
-                                        [&](lanes::LpcLaneGroup& group, const std::int32_t* const* codes, std::span<const std::size_t> lanes) {
+                                        [&](lanes::LpcLaneGroup& group, const std::int32_t* const* codes, std::span<const std::size_t> positions) {
                                           if (group.model[0].lms_step == 0) return;  // a group of channels that do not adapt
                                           codecs::fold_lane_group(group, lanes::lpc_fold, codes, [&](int l, const std::uint32_t* fixed, const std::uint32_t* adapted) {
                                             if (adapted != nullptr && codecs::adapting_folds_smaller(fixed, adapted, group.n))
-                                              won.push_back(chunk.present.channel[lanes[static_cast<std::size_t>(l)]]);
+                                              won.push_back(chunk.present.channel[positions[static_cast<std::size_t>(l)]]);
                                           });
                                         });
         return won;
