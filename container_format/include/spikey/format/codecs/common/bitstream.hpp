@@ -20,20 +20,13 @@ class BitWriter {
   SPIKEY_HD explicit BitWriter(std::uint32_t* words) : start_(reinterpret_cast<std::uint8_t*>(words)), out_(start_) {}
 
   // Appends the low `bit_count` bits of `value`, bit_count in [0, 32].
-  SPIKEY_HD void write(std::uint32_t value, int bit_count) {
-    accumulator_ |= (std::uint64_t{value} & low_bit_mask64(bit_count)) << pending_bits_;
-    pending_bits_ += bit_count;  // < 8 + 32
-    std::memcpy(out_, &accumulator_, 8);  // little-endian host/device (checked in wire.hpp)
-    out_ += pending_bits_ >> 3;
-    accumulator_ >>= pending_bits_ & ~7;
-    pending_bits_ &= 7;
-  }
+  SPIKEY_HD void write(std::uint32_t value, int bit_count) { write_field(std::uint64_t{value} & low_bit_mask64(bit_count), bit_count); }
 
   // Appends a bit field of `bit_count` bits in [0, 56] whose higher bits are zero.
   SPIKEY_HD void write_field(std::uint64_t value, int bit_count) {
     accumulator_ |= value << pending_bits_;
     pending_bits_ += bit_count;  // < 8 + 56
-    std::memcpy(out_, &accumulator_, 8);
+    std::memcpy(out_, &accumulator_, 8);  // little-endian host/device (checked in wire.hpp)
     out_ += pending_bits_ >> 3;
     accumulator_ >>= pending_bits_ & ~7;
     pending_bits_ &= 7;
