@@ -32,11 +32,17 @@ bool small_enough(const format::ArchiveReader& reader) {
 // header, or from the copy; frames found by scanning; damaged payloads kept stream by stream.
 // It reads and writes files, so it runs on archives small enough to decode.
 void salvage_mutated(const std::uint8_t* data, std::size_t size) {
-  static const std::filesystem::path dir = [] {
-    const auto d = std::filesystem::temp_directory_path() / ("spikey-fuzz-salvage-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(d);
-    return d;
-  }();
+  // The process's scratch folder, removed when the run exits normally (a crash leaves it).
+  struct ScratchFolder {
+    std::filesystem::path path = std::filesystem::temp_directory_path() / ("spikey-fuzz-salvage-" + std::to_string(::getpid()));
+    ScratchFolder() { std::filesystem::create_directories(path); }
+    ~ScratchFolder() {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    }
+  };
+  static const ScratchFolder scratch;
+  const std::filesystem::path& dir = scratch.path;
   {
     std::vector<std::uint8_t> bytes(data, data + size);
     try {

@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
 # A bounded libFuzzer run of one target: TARGET CORPUS REGRESSIONS SECONDS.
-# Mutations start from the committed corpus; what the run finds stays in a scratch directory.
-# The full libFuzzer log is kept in the scratch directory. On success only the final statistics
-# are printed; on a failure the crash report (the log without its coverage lines) and the
+# Mutations start from the committed corpus; what the run finds goes to a scratch directory,
+# removed when the run passes. On success only the final statistics are printed; on a failure the crash report (the log without its coverage lines) and the
 # crashing input, base64-encoded when it is small, so a CI log alone is enough to reproduce it.
 set -uo pipefail
 target=$1 corpus=$2 regressions=$3 seconds=$4
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/spikey-fuzz-run.XXXXXX")
-trap 'rm -rf "$scratch/corpus"' EXIT
+trap 'rm -rf "$scratch/corpus"' EXIT  # a failed run keeps its log and artifacts
 mkdir -p "$scratch/corpus"
 inputs=("$corpus")
 [ -d "$regressions" ] && inputs+=("$regressions")
@@ -16,6 +15,7 @@ inputs=("$corpus")
 status=$?
 if [ "$status" -eq 0 ]; then
   grep -E '^(INFO: +[0-9]+ files found|#[0-9]+ +(INITED|DONE)|Done |stat::)' "$scratch/log"
+  rm -rf "$scratch"
   exit 0
 fi
 echo "fuzz run of $(basename "$target") failed (exit $status); full log: $scratch/log"
