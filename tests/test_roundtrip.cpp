@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <atomic>
 #include <random>
@@ -21,6 +22,7 @@
 #include "spikey/host/recording.hpp"
 #include "spikey/host/window.hpp"
 #include "transpose.hpp"
+#include "value_map_loops.hpp"
 #include "test_support.hpp"
 
 using namespace spikey;
@@ -187,6 +189,79 @@ TEST(ValueMaps, ChoosesTheExactMapWithTheSmallestRange) {
 // The survey's statistics equal those of a sample-by-sample reference on grids of power-of-two,
 // odd and mixed steps, values that fall off a grid late, N1 values and their neighbours, in
 // pieces of every length (a piece may start on a power-of-two gcd that a later value breaks).
+// The chunk loops of the decoder (codes to values) and the encoder (values to codes) against
+// the format's functions value by value: real N1 and cinpla samples, the whole N1 grid, and
+// codes no encoder writes (a damaged stream) alone and inside a block of grid codes.
+TEST(ValueMaps, ChunkLoopsEqualTheMapValueByValue) {
+  const auto wav = test::read_file(test::samples_dir() / "neuralink" / "3830d316-1af4-4496-be1a-553298450516.wav");
+  ASSERT_GT(wav.size(), 44u + 20000);
+  std::vector<std::int16_t> n1_values((wav.size() - 44) / 2);
+  std::memcpy(n1_values.data(), wav.data() + 44, n1_values.size() * 2);
+  const auto raw = test::read_file(test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat");
+  std::vector<std::int16_t> cinpla_values(raw.size() / 2);
+  std::memcpy(cinpla_values.data(), raw.data(), raw.size());
+
+  const format::ValueMap n1{format::ValueMapKind::n1_10bit}, identity{format::ValueMapKind::identity};
+  for (int code = 0; code < 1024; ++code) ASSERT_EQ(format::n1_grid_code_to_value(code), format::n1_code_to_value(code)) << code;
+
+  const auto expect_codes_to_values = [](const format::ValueMap& map, const std::vector<std::int32_t>& codes, const char* what) {
+    std::vector<std::int16_t> values(codes.size() + 1, 12345);  // one past the end: must stay
+    host::codes_to_values(map, codes, values.data());
+    for (std::size_t t = 0; t < codes.size(); ++t) ASSERT_EQ(values[t], format::code_to_value(map, codes[t])) << what << " at " << t;
+    ASSERT_EQ(values.back(), 12345) << what;
+  };
+  const auto expect_values_to_codes = [](const format::ValueMap& map, const std::vector<std::int16_t>& values, const char* what) {
+    std::vector<std::int32_t> codes(values.size() + 1, -7);
+    const bool exact = host::values_to_codes(map, values, codes.data());
+    bool reference_exact = true;
+    for (std::size_t t = 0; t < values.size(); ++t) {
+      ASSERT_EQ(codes[t], format::value_to_code(map, values[t])) << what << " at " << t;
+      reference_exact &= format::value_map_is_exact_for(map, values[t]);
+    }
+    ASSERT_EQ(exact, reference_exact) << what;
+    ASSERT_EQ(codes.back(), -7) << what;
+  };
+
+  // N1: the recording's codes, every length up to a few vectors and blocks, then with codes off
+  // the grid (negative, 1024 and beyond, the extremes) in one block of a long run.
+  std::vector<std::int32_t> codes(n1_values.size());
+  for (std::size_t t = 0; t < codes.size(); ++t) codes[t] = format::n1_value_to_code(n1_values[t]);
+  expect_codes_to_values(n1, codes, "n1");
+  for (const std::size_t n : {0, 1, 7, 8, 9, 15, 16, 17, 31, 33, 1023, 1024, 1025, 2047, 3000}) {
+    expect_codes_to_values(n1, {codes.begin(), codes.begin() + static_cast<std::ptrdiff_t>(n)}, "n1 prefix");
+    expect_values_to_codes(n1, {n1_values.begin(), n1_values.begin() + static_cast<std::ptrdiff_t>(n)}, "n1 prefix");
+  }
+  std::vector<std::int32_t> grid(1024);
+  std::iota(grid.begin(), grid.end(), 0);
+  expect_codes_to_values(n1, grid, "n1 grid");
+  for (const std::int32_t off : {-1, 1024, 1025, 65535, -70000, std::numeric_limits<std::int32_t>::min(), std::numeric_limits<std::int32_t>::max()}) {
+    auto damaged = codes;
+    damaged[5000] = off;
+    expect_codes_to_values(n1, damaged, "n1 off the grid");
+  }
+  // Values: the recording's (on the grid), then one off it by 1, early and late.
+  expect_values_to_codes(n1, n1_values, "n1 values");
+  for (const std::size_t at : {std::size_t{0}, std::size_t{12345}, n1_values.size() - 1}) {
+    auto off_grid = n1_values;
+    off_grid[at] = static_cast<std::int16_t>(off_grid[at] + 1);
+    expect_values_to_codes(n1, off_grid, "n1 value off the grid");
+  }
+
+  // Affine and identity: cinpla's values, codes beyond 16 bits (wrapping, as code_to_value).
+  std::vector<std::int32_t> cinpla_codes(cinpla_values.begin(), cinpla_values.end());
+  cinpla_codes[3] = 70000, cinpla_codes[4] = -40000;
+  expect_codes_to_values(identity, cinpla_codes, "identity");
+  expect_values_to_codes(identity, cinpla_values, "identity values");
+  for (const auto& [step, offset] : std::vector<std::pair<std::int32_t, std::int32_t>>{{1, 0}, {4, 3}, {195, 17}, {1000, 999}}) {
+    const format::ValueMap affine{format::ValueMapKind::affine, step, offset};
+    expect_codes_to_values(affine, cinpla_codes, "affine");
+    std::vector<std::int16_t> on_map(cinpla_values.size());
+    for (std::size_t t = 0; t < on_map.size(); ++t) on_map[t] = static_cast<std::int16_t>(cinpla_values[t] / step * step + offset);
+    expect_values_to_codes(affine, on_map, "affine values on the map");
+    expect_values_to_codes(affine, cinpla_values, "affine values");
+  }
+}
+
 TEST(ValueMaps, SurveyEqualsTheSampleBySampleStatistics) {
   std::mt19937 random(17);
   const format::ValueMap n1{format::ValueMapKind::n1_10bit};

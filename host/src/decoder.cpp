@@ -15,6 +15,7 @@
 #include "spikey/host/parallel.hpp"
 #include "spikey/host/stopwatch.hpp"
 #include "transpose.hpp"
+#include "value_map_loops.hpp"
 
 namespace spikey::host {
 
@@ -138,14 +139,7 @@ void start_payload(const format::Metadata& meta, const format::CodecRow& codec, 
 }
 
 void map_codes(const format::Metadata& meta, std::uint32_t channel, std::span<const std::int32_t> codes, std::int16_t* dst) {
-  const format::ValueMap map = meta.channels[channel].value_map;
-  if (map.kind == format::ValueMapKind::n1_10bit) {  // codes outside the grid (a damaged stream) through the map's arithmetic
-    const auto& grid = format::n1_grid_values();
-    for (std::size_t t = 0; t < codes.size(); ++t)
-      dst[t] = static_cast<std::uint32_t>(codes[t]) < grid.size() ? grid[static_cast<std::size_t>(codes[t])] : format::code_to_value(map, codes[t]);
-    return;
-  }
-  for (std::size_t t = 0; t < codes.size(); ++t) dst[t] = format::code_to_value(map, codes[t]);
+  codes_to_values(meta.channels[channel].value_map, codes, dst);
 }
 
 DecodedChunk finish_payload(const format::Metadata& meta, const DecodeOptions& options, unsigned threads, PayloadWork& w) {

@@ -29,6 +29,7 @@
 #include "spikey/host/stopwatch.hpp"
 #include "spikey/version.hpp"
 #include "pipeline_verifier.hpp"
+#include "value_map_loops.hpp"
 
 namespace spikey::host {
 
@@ -153,20 +154,7 @@ std::vector<std::vector<std::int32_t>>& chunk_codes(std::span<const std::int16_t
       const std::int16_t* values = samples.data() + positions[i];
       auto& out = codes[i];
       out.resize(n);
-      bool exact = true;
-      if (map.kind == ValueMapKind::n1_10bit) {
-        const auto& grid = format::n1_grid_values();
-        for (std::uint32_t t = 0; t < n; ++t) {
-          out[t] = format::n1_value_to_code(values[t]);
-          exact &= grid[static_cast<std::size_t>(out[t])] == values[t];
-        }
-      } else {
-        for (std::uint32_t t = 0; t < n; ++t) {
-          out[t] = format::value_to_code(map, values[t]);
-          exact &= format::code_to_value(map, out[t]) == values[t];
-        }
-      }
-      if (!exact) throw std::logic_error("value map is not exact for channel " + std::to_string(present.channel[i]));
+      if (!values_to_codes(map, {values, n}, out.data())) throw std::logic_error("value map is not exact for channel " + std::to_string(present.channel[i]));
     }
   });
   return codes;

@@ -48,6 +48,12 @@ SPIKEY_HD std::int16_t n1_grid_value(std::int16_t value) {
   return static_cast<std::int16_t>((value & ~63) + numerator / 341);
 }
 
+// n1_code_to_value of a code on the grid (0..1023): the grid value of the lowest value with that
+// code, in n1_grid_value's 16-bit operations (the decoder maps whole chunks with it).
+SPIKEY_HD std::int16_t n1_grid_code_to_value(std::int32_t code) {
+  return n1_grid_value(static_cast<std::int16_t>((code - 512) * 64));
+}
+
 // Code for a sample value. Defined for every value; exact only if value_map_is_exact_for().
 // Code ranges: identity -32768..32767, affine within -32768..65535, n1 0..1023.
 SPIKEY_HD std::int32_t value_to_code(const ValueMap& map, std::int16_t value) {
