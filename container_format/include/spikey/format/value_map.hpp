@@ -6,7 +6,6 @@
 // before use and otherwise falls back to a map that is exact (identity always is).
 #pragma once
 
-#include <array>
 #include <cstddef>
 
 #include "spikey/format/hd.hpp"
@@ -84,17 +83,6 @@ SPIKEY_HD std::int16_t code_to_value(const ValueMap& map, std::int32_t code) {
 
 SPIKEY_HD bool value_map_is_exact_for(const ValueMap& map, std::int16_t value) {
   return code_to_value(map, value_to_code(map, value)) == value;
-}
-
-// The host's loops over whole chunks (survey, encoder, decoder) read the N1 map from a table of
-// its 1024 values, n1_code_to_value of each code: a lookup, not a 64-bit division per sample.
-inline const std::array<std::int16_t, 1024>& n1_grid_values() {
-  static const std::array<std::int16_t, 1024> table = [] {
-    std::array<std::int16_t, 1024> values{};
-    for (std::size_t u = 0; u < values.size(); ++u) values[u] = n1_code_to_value(static_cast<std::int32_t>(u));
-    return values;
-  }();
-  return table;
 }
 
 }  // namespace spikey::format
