@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
+#include <memory>
 #include <optional>
 
 #include <random>
@@ -267,57 +269,127 @@ class ReferenceResiduals final : public host::lanes::MoResidualSource {
 
 }  // namespace
 
+namespace {
+
+// A group of lagged lanes (the mt decoder's groups along chains of sources) with random models
+// on real codes, and each lane's residuals from the scalar reference.
+struct LaggedTrial {
+  MoNetwork net;
+  host::lanes::MoLaneGroup group;
+  std::vector<RandomMo> models;
+  std::vector<std::vector<std::int32_t>> codes, z, buffers;
+};
+
+std::unique_ptr<LaggedTrial> lagged_trial(std::mt19937& rng, int trial) {
+  auto made = std::make_unique<LaggedTrial>();
+  LaggedTrial& x = *made;
+  x.net = random_network(rng, trial % 2 ? NetProjector::kGru : NetProjector::kRelu);
+  host::lanes::MoLaneGroup& group = x.group;
+  group.lanes = 2 + trial % (host::lanes::kLanes - 1);
+  group.n = 2 + static_cast<std::uint32_t>(rng() % (trial % 4 == 0 ? 30 : 2500));
+  const int levels = 1 + static_cast<int>(rng() % kMaxWaveletLevels);
+  x.z.resize(static_cast<std::size_t>(group.lanes));
+  x.buffers.resize(static_cast<std::size_t>(group.lanes) * kMaxMoSources);
+  x.models.reserve(static_cast<std::size_t>(group.lanes));
+  for (int l = 0; l < group.lanes; ++l) {
+    const auto i = static_cast<std::size_t>(l);
+    x.models.push_back(random_mo(rng, levels, trial % 3 == 2 ? nullptr : &x.net));
+    if (x.models.back().model.sources == 0) {  // every lane draws on some source
+      x.models.back().model.sources = 1;
+      x.models.back().weights.insert(x.models.back().weights.end(), static_cast<std::size_t>(x.models.back().model.source_taps()), 700);
+    }
+    x.codes.push_back(cinpla_channel_codes(static_cast<int>(rng() % 32), group.n));
+    x.codes.back().resize(group.n, x.codes.back().empty() ? 0 : x.codes.back().back());
+    for (int k = 0; k < x.models.back().model.sources; ++k) {
+      auto& b = x.buffers[i * kMaxMoSources + static_cast<std::size_t>(k)];
+      b.assign(source_buffer_size(group.n), 0);
+      if (l > 0 && ((l == 1 && k == 0) || rng() % 3 != 0)) {  // a source in the group: an earlier lane, decoded W + 1 steps ahead
+        const int m = static_cast<int>(rng() % static_cast<std::uint32_t>(l));
+        group.in_group_source[l][k] = static_cast<std::uint8_t>(m + 1);
+        group.lag[l] = std::max(group.lag[l], group.lag[m] + static_cast<std::uint32_t>(x.models.back().model.half_window) + 1);
+        fill_source_buffer(x.codes[static_cast<std::size_t>(m)].data(), group.n, group.n, b.data());  // for the reference only
+      } else {
+        const auto other = cinpla_channel_codes(static_cast<int>(rng() % 32), 6000);
+        fill_source_buffer(other.data(), static_cast<std::uint32_t>(rng() % (group.n + 8)), group.n, b.data());
+      }
+      group.sources[l][k] = b.data();
+    }
+    group.model[l] = x.models.back().model;
+    group.weights[l] = x.models.back().weights.data();
+    std::vector<std::int32_t> w = x.models.back().weights, history(mo_history_buffer_size(group.n)),
+        wavelet(static_cast<std::size_t>(group.model[l].levels) * wavelet_buffer_size(group.n) + 1), features(kMoStateSize);
+    x.z[i].assign(group.n, 0);
+    mo_residuals(group.model[l], x.codes[i].data(), group.n, w.data(), history.data(), wavelet.data(), features.data(), group.sources[l], x.z[i].data());
+  }
+  return made;
+}
+
+// The reference's residuals, failing at one step of the group's clock (never: UINT32_MAX).
+class FailingResiduals final : public host::lanes::MoResidualSource {
+ public:
+  FailingResiduals(MoResidualSource& inner, std::uint32_t fail_at) : inner_(inner), fail_at_(fail_at) {}
+  bool residuals(std::uint32_t step, unsigned live, const std::int32_t* base, std::int32_t* z) override {
+    return step != fail_at_ && inner_.residuals(step, live, base, z);
+  }
+
+ private:
+  MoResidualSource& inner_;
+  std::uint32_t fail_at_;
+};
+
+}  // namespace
+
 // Lagged lanes (the mt decoder's groups along chains of sources): a lane whose sources decode in
 // the same group, W + 1 steps ahead of it, gets the codes the scalar reference gets from those
 // sources decoded first; with either projector (the GRU's state held until its lane starts).
 TEST(MoLanes, LaggedChainsEqualTheScalarReference) {
   std::mt19937 rng(41);
   for (int trial = 0; trial < 40; ++trial) {
-    const MoNetwork net = random_network(rng, trial % 2 ? NetProjector::kGru : NetProjector::kRelu);
-    host::lanes::MoLaneGroup group;
-    group.lanes = 2 + trial % (host::lanes::kLanes - 1);
-    group.n = 2 + static_cast<std::uint32_t>(rng() % (trial % 4 == 0 ? 30 : 2500));
-    const int levels = 1 + static_cast<int>(rng() % kMaxWaveletLevels);
-    std::vector<RandomMo> models;
-    std::vector<std::vector<std::int32_t>> codes, z(static_cast<std::size_t>(group.lanes)), buffers(static_cast<std::size_t>(group.lanes) * kMaxMoSources);
-    for (int l = 0; l < group.lanes; ++l) {
-      const auto i = static_cast<std::size_t>(l);
-      models.push_back(random_mo(rng, levels, trial % 3 == 2 ? nullptr : &net));
-      if (models.back().model.sources == 0) {  // every lane draws on some source
-        models.back().model.sources = 1;
-        models.back().weights.insert(models.back().weights.end(), static_cast<std::size_t>(models.back().model.source_taps()), 700);
-      }
-      codes.push_back(cinpla_channel_codes(static_cast<int>(rng() % 32), group.n));
-      codes.back().resize(group.n, codes.back().empty() ? 0 : codes.back().back());
-      for (int k = 0; k < models.back().model.sources; ++k) {
-        auto& b = buffers[i * kMaxMoSources + static_cast<std::size_t>(k)];
-        b.assign(source_buffer_size(group.n), 0);
-        if (l > 0 && ((l == 1 && k == 0) || rng() % 3 != 0)) {  // a source in the group: an earlier lane, decoded W + 1 steps ahead
-          const int m = static_cast<int>(rng() % static_cast<std::uint32_t>(l));
-          group.in_group_source[l][k] = static_cast<std::uint8_t>(m + 1);
-          group.lag[l] = std::max(group.lag[l], group.lag[m] + static_cast<std::uint32_t>(models.back().model.half_window) + 1);
-          fill_source_buffer(codes[static_cast<std::size_t>(m)].data(), group.n, group.n, b.data());  // for the reference only
-        } else {
-          const auto other = cinpla_channel_codes(static_cast<int>(rng() % 32), 6000);
-          fill_source_buffer(other.data(), static_cast<std::uint32_t>(rng() % (group.n + 8)), group.n, b.data());
-        }
-        group.sources[l][k] = b.data();
-      }
-      group.model[l] = models.back().model;
-      group.weights[l] = models.back().weights.data();
-      std::vector<std::int32_t> w = models.back().weights, history(mo_history_buffer_size(group.n)),
-          wavelet(static_cast<std::size_t>(group.model[l].levels) * wavelet_buffer_size(group.n) + 1), features(kMoStateSize);
-      z[i].assign(group.n, 0);
-      mo_residuals(group.model[l], codes[i].data(), group.n, w.data(), history.data(), wavelet.data(), features.data(), group.sources[l], z[i].data());
-    }
+    const auto x = lagged_trial(rng, trial);
+    const host::lanes::MoLaneGroup& group = x->group;
     ASSERT_GT(*std::max_element(group.lag, group.lag + group.lanes), 0u) << "trial " << trial << ": no lane lags";
     std::vector<std::vector<std::int32_t>> decoded(static_cast<std::size_t>(group.lanes), std::vector<std::int32_t>(group.n));
     std::int32_t first[host::lanes::kLanes] = {};
     std::int32_t* out[host::lanes::kLanes] = {};
-    for (int l = 0; l < group.lanes; ++l) first[l] = codes[static_cast<std::size_t>(l)][0], out[l] = decoded[static_cast<std::size_t>(l)].data();
-    ReferenceResiduals source(group, codes, z);
+    for (int l = 0; l < group.lanes; ++l) first[l] = x->codes[static_cast<std::size_t>(l)][0], out[l] = decoded[static_cast<std::size_t>(l)].data();
+    ReferenceResiduals source(group, x->codes, x->z);
     ASSERT_TRUE(host::lanes::mo_reconstruct_from(group, first, source, out));
-    for (std::size_t l = 0; l < static_cast<std::size_t>(group.lanes); ++l) ASSERT_EQ(decoded[l], codes[l]) << "trial " << trial << " lane " << l;
+    for (std::size_t l = 0; l < static_cast<std::size_t>(group.lanes); ++l) ASSERT_EQ(decoded[l], x->codes[l]) << "trial " << trial << " lane " << l;
+  }
+}
+
+// Two groups decoded at once (their steps interleaved, as the decoder runs independent groups
+// on one thread), of different lengths and lags: each gets the reference's codes. When one
+// group's source fails, that group reports it and the other still decodes to its end.
+TEST(MoLanes, TwoGroupsAtOnceEqualTheScalarReference) {
+  std::mt19937 rng(43);
+  for (int trial = 0; trial < 24; ++trial) {
+    const auto a = lagged_trial(rng, trial), b = lagged_trial(rng, trial + 1);
+    LaggedTrial* trials[2] = {a.get(), b.get()};
+    for (const int failing : {-1, 0, 1}) {
+      SCOPED_TRACE("trial " + std::to_string(trial) + ", failing group " + std::to_string(failing));
+      std::vector<std::vector<std::int32_t>> decoded[2];
+      std::int32_t first[2][host::lanes::kLanes] = {};
+      std::int32_t* out[2][host::lanes::kLanes] = {};
+      std::unique_ptr<ReferenceResiduals> reference[2];
+      std::unique_ptr<FailingResiduals> sources[2];
+      host::lanes::MoGroupDecoding runs[2];
+      for (int h = 0; h < 2; ++h) {
+        const LaggedTrial& x = *trials[h];
+        decoded[h].assign(static_cast<std::size_t>(x.group.lanes), std::vector<std::int32_t>(x.group.n));
+        for (int l = 0; l < x.group.lanes; ++l) first[h][l] = x.codes[static_cast<std::size_t>(l)][0], out[h][l] = decoded[h][static_cast<std::size_t>(l)].data();
+        reference[h] = std::make_unique<ReferenceResiduals>(x.group, x.codes, x.z);
+        const std::uint32_t fail_at = h == failing ? 1 + static_cast<std::uint32_t>(rng() % x.group.n) : std::numeric_limits<std::uint32_t>::max();
+        sources[h] = std::make_unique<FailingResiduals>(*reference[h], fail_at);
+        runs[h] = {&x.group, first[h], sources[h].get(), out[h]};
+      }
+      host::lanes::mo_reconstruct_from(std::span(runs));
+      for (int h = 0; h < 2; ++h) {
+        ASSERT_EQ(runs[h].ok, h != failing) << "group " << h;
+        if (h == failing) continue;
+        for (std::size_t l = 0; l < decoded[h].size(); ++l) ASSERT_EQ(decoded[h][l], trials[h]->codes[l]) << "group " << h << ", lane " << l;
+      }
+    }
   }
 }
 

@@ -161,6 +161,124 @@ void expect_lockstep_decodes_reference(LockstepStep step) {
 // build (ctest GenericLanes.MtEqualTheReference).
 TEST(MtLanes, StepDecodesWhatTheReferenceCoded) { expect_lockstep_decodes_reference(&host::lanes::mt_decode_step); }
 
+namespace {
+
+// One batch's streams for the pair test: random residuals as in the test above, `lanes` lanes.
+struct PairBatch {
+  std::vector<std::int32_t> z, base;
+  std::vector<std::vector<std::uint8_t>> streams;
+  host::lanes::MtLaneBatch batch;
+};
+
+void start_pair_batch(PairBatch& p, const host::codecs::MtTables& tables, int lanes, int steps, std::mt19937& random) {
+  constexpr int kLanes = host::lanes::kLanes;
+  p.z.assign(static_cast<std::size_t>(steps) * kLanes, 0);
+  p.base.assign(p.z.size(), 0);
+  for (std::size_t i = 0; i < p.z.size(); ++i) {
+    const std::uint32_t r = random();
+    p.z[i] = r % 97 == 0 ? static_cast<std::int32_t>(random()) : static_cast<std::int32_t>(random() % (r % 5 == 0 ? 400 : 30)) - (r % 5 == 0 ? 200 : 15);
+    p.base[i] = static_cast<std::int32_t>(random() % 70000) - 35000;
+  }
+  p.streams.assign(kLanes, {});
+  for (int l = 0; l < lanes; ++l) p.streams[static_cast<std::size_t>(l)] = reference_segment(tables, p.z, p.base, l, kLanes, steps);
+  p.batch = {};
+  p.batch.lanes = lanes;
+  p.batch.tables = &tables;
+  for (int l = 0; l < lanes; ++l) {
+    RansDecoder d;
+    ASSERT_TRUE(mt_start_segment(p.streams[static_cast<std::size_t>(l)].data(), p.streams[static_cast<std::size_t>(l)].size(), d));
+    p.batch.take(l, d);
+    p.batch.scale[l] = kCmScaleStart;
+  }
+}
+
+}  // namespace
+
+// Two batches in one step (the decoder's groups two at a time): each decodes what the reference
+// coded, with its own lane count and live lanes. A stream cut short fails its batch at the step
+// the single-batch decoder fails it, and the other batch decodes on to its end, alone: after
+// batch 0's failure from where it was, after batch 1's from the step batch 0 completed.
+TEST(MtLanes, TwoBatchesAtOnceDecodeWhatTheReferenceCoded) {
+  const CodecParams codec = trained_codec();
+  const host::codecs::MtTables tables(codec);
+  constexpr int kSteps = 3000, kLanes = host::lanes::kLanes;
+  std::mt19937 random(23);
+  for (const int cut : {-1, 0, 1}) {  // the batch whose lane 2 loses the second half of its stream (-1: none)
+    PairBatch p[2];
+    start_pair_batch(p[0], tables, kLanes, kSteps, random);
+    start_pair_batch(p[1], tables, 5, kSteps, random);
+    int single_fails_at = -1;
+    if (cut >= 0) {
+      auto& stream = p[cut].streams[2];
+      stream.resize(stream.size() / 2);
+      host::lanes::MtLaneBatch alone = p[cut].batch;
+      RansDecoder d;
+      ASSERT_TRUE(mt_start_segment(stream.data(), stream.size(), d));
+      alone.take(2, d);
+      p[cut].batch.take(2, d);
+      for (int t = 0; t < kSteps && single_fails_at < 0; ++t) {
+        std::int32_t z[kLanes] = {};
+        int failed = -1;
+        if (!host::lanes::mt_decode_step(alone, (1u << alone.lanes) - 1, p[cut].base.data() + static_cast<std::size_t>(t) * kLanes, z, &failed)) {
+          single_fails_at = t;
+          ASSERT_EQ(failed, 2);
+        }
+      }
+      ASSERT_GT(single_fails_at, 0);
+    }
+    // Batch 1 runs 7 steps behind batch 0 (its lanes are not live before, batch 0's not after).
+    constexpr int kLag = 7;
+    const auto row_of = [&](int h, int t) { return h == 0 ? t : t - kLag; };
+    bool alive[2] = {true, true};
+    for (int t = 0; t < kSteps + kLag; ++t) {
+      std::int32_t z[2][kLanes] = {};
+      bool in_time[2];
+      unsigned live[2];
+      const std::int32_t* base[2];
+      for (int h = 0; h < 2; ++h) {
+        const int row = row_of(h, t);
+        in_time[h] = row >= 0 && row < kSteps;
+        live[h] = in_time[h] ? (1u << p[h].batch.lanes) - 1 : 0u;
+        base[h] = p[h].base.data() + static_cast<std::size_t>(in_time[h] ? row : 0) * kLanes;
+      }
+      std::int32_t* out[2] = {z[0], z[1]};
+      bool stepped[2] = {false, false};
+      if (alive[0] && alive[1]) {
+        int failed_batch = -1, failed_lane = -1;
+        if (host::lanes::mt_decode_steps(p[0].batch, p[1].batch, live, base, out, &failed_batch, &failed_lane)) {
+          stepped[0] = stepped[1] = true;
+        } else {
+          ASSERT_EQ(failed_batch, cut) << "step " << t;
+          ASSERT_EQ(failed_lane, 2);
+          ASSERT_EQ(row_of(cut, t), single_fails_at);
+          alive[cut] = false;
+          stepped[0] = cut == 1;  // batch 0 stepped before batch 1 failed; batch 1 had not when batch 0 failed
+          if (cut == 0) {
+            int failed = -1;
+            ASSERT_TRUE(host::lanes::mt_decode_step(p[1].batch, live[1], base[1], z[1], &failed));
+            stepped[1] = true;
+          }
+        }
+      } else {
+        const int h = alive[0] ? 0 : 1;
+        int failed = -1;
+        ASSERT_TRUE(host::lanes::mt_decode_step(p[h].batch, live[h], base[h], z[h], &failed));
+        stepped[h] = true;
+      }
+      for (int h = 0; h < 2; ++h) {
+        if (!stepped[h] || !in_time[h]) continue;
+        const std::size_t row = static_cast<std::size_t>(row_of(h, t)) * kLanes;
+        for (int l = 0; l < p[h].batch.lanes; ++l)
+          ASSERT_EQ(z[h][l], p[h].z[row + static_cast<std::size_t>(l)]) << "batch " << h << ", step " << t << ", lane " << l;
+      }
+    }
+    ASSERT_EQ(alive[0] && alive[1], cut < 0);
+    for (int h = 0; h < 2; ++h)
+      if (h != cut)
+        for (int l = 0; l < p[h].batch.lanes; ++l) EXPECT_TRUE(p[h].batch.decoder(l).finished_cleanly()) << "batch " << h << ", lane " << l;
+  }
+}
+
 // The same kernels compiled with AVX-512 enabled (lanes_avx512.cpp).
 TEST(MtLanes, StepBuiltWithAvx512DecodesWhatTheReferenceCoded) {
 #if defined(SPIKEY_TEST_AVX512_KERNELS)

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <optional>
+#include <span>
 #include <vector>
 
 #include "codecs/lpc/lpc_lanes.hpp"

@@ -15,8 +15,9 @@ void lpc_fold(const LpcLaneGroup&, const std::int32_t* const*, std::uint32_t* co
 void mo_reconstruct(const MoLaneGroup&, const std::int32_t*, const std::uint32_t* const*, std::int32_t* const*);
 void mo_fold(const MoLaneGroup&, const std::int32_t* const*, std::uint32_t* const*);
 void mo_residuals(const MoLaneGroup&, const std::int32_t* const*, std::int32_t* const*);
-bool mo_reconstruct_from(const MoLaneGroup&, const std::int32_t*, MoResidualSource&, std::int32_t* const*);
+void mo_reconstruct_from(std::span<MoGroupDecoding>);
 bool mt_decode_step(MtLaneBatch&, unsigned, const std::int32_t*, std::int32_t*, int*);
+bool mt_decode_steps(MtLaneBatch&, MtLaneBatch&, const unsigned*, const std::int32_t* const*, std::int32_t* const*, int*, int*);
 }  // namespace generic
 
 #if defined(SPIKEY_HAVE_AVX2_KERNEL)
@@ -26,8 +27,9 @@ void lpc_fold(const LpcLaneGroup&, const std::int32_t* const*, std::uint32_t* co
 void mo_reconstruct(const MoLaneGroup&, const std::int32_t*, const std::uint32_t* const*, std::int32_t* const*);
 void mo_fold(const MoLaneGroup&, const std::int32_t* const*, std::uint32_t* const*);
 void mo_residuals(const MoLaneGroup&, const std::int32_t* const*, std::int32_t* const*);
-bool mo_reconstruct_from(const MoLaneGroup&, const std::int32_t*, MoResidualSource&, std::int32_t* const*);
+void mo_reconstruct_from(std::span<MoGroupDecoding>);
 bool mt_decode_step(MtLaneBatch&, unsigned, const std::int32_t*, std::int32_t*, int*);
+bool mt_decode_steps(MtLaneBatch&, MtLaneBatch&, const unsigned*, const std::int32_t* const*, std::int32_t* const*, int*, int*);
 }  // namespace avx2
 
 namespace {
@@ -74,11 +76,11 @@ void mo_residuals(const MoLaneGroup& group, const std::int32_t* const* codes, st
   generic::mo_residuals(group, codes, residuals);
 }
 
-bool mo_reconstruct_from(const MoLaneGroup& group, const std::int32_t* first_code, MoResidualSource& source, std::int32_t* const* codes) {
+void mo_reconstruct_from(std::span<MoGroupDecoding> groups) {
 #if defined(SPIKEY_HAVE_AVX2_KERNEL)
-  if (use_avx2()) return avx2::mo_reconstruct_from(group, first_code, source, codes);
+  if (use_avx2()) return avx2::mo_reconstruct_from(groups);
 #endif
-  return generic::mo_reconstruct_from(group, first_code, source, codes);
+  generic::mo_reconstruct_from(groups);
 }
 
 bool mt_decode_step(MtLaneBatch& batch, unsigned live, const std::int32_t* base, std::int32_t* z, int* failed_lane) {
@@ -93,6 +95,14 @@ const char* instruction_set() {
   if (use_avx2()) return "avx2";
 #endif
   return "generic";
+}
+
+bool mt_decode_steps(MtLaneBatch& a, MtLaneBatch& b, const unsigned* live, const std::int32_t* const* base, std::int32_t* const* z, int* failed_batch,
+                     int* failed_lane) {
+#if defined(SPIKEY_HAVE_AVX2_KERNEL)
+  if (use_avx2()) return avx2::mt_decode_steps(a, b, live, base, z, failed_batch, failed_lane);
+#endif
+  return generic::mt_decode_steps(a, b, live, base, z, failed_batch, failed_lane);
 }
 
 }  // namespace spikey::host::lanes

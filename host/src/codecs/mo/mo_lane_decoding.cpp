@@ -1,6 +1,7 @@
 #include "codecs/mo/mo_lane_decoding.hpp"
 
 #include <algorithm>
+#include <exception>
 #include <map>
 #include <set>
 #include <vector>
@@ -49,67 +50,103 @@ void decode_in_lane_groups(const f::Metadata& meta, std::span<ChunkDecodeJob> jo
     lane_of[j].assign(jobs[j].present->channel.size(), -1);
     group_of[j].assign(jobs[j].present->channel.size(), -1);
   }
-  // Groups are planned in order and decoded as tasks: each after the groups that decode its
-  // lanes' sources outside it.
-  DependentTasks tasks;
-  std::vector<std::vector<std::int64_t>> task_of(jobs.size());  // per job, per present channel: the task decoding it, or -1
-  for (std::size_t j = 0; j < jobs.size(); ++j) task_of[j].assign(jobs[j].present->channel.size(), -1);
-  const auto decode_group = [&meta, jobs, &make_streams](const std::vector<Lane>& lanes_of_group, std::uint32_t n, unsigned worker) {
+  // Groups are planned in order, then decoded as tasks, one or two groups a task
+  // (mo_reconstruct_from runs two at once): each after the groups that decode its lanes'
+  // sources outside it.
+  struct PlannedGroup {
+    std::vector<Lane> lanes;
+    std::uint32_t n = 0;
+    std::vector<std::size_t> after;  // planned groups that decode sources of its lanes
+  };
+  std::vector<PlannedGroup> planned;
+  std::vector<std::vector<std::int64_t>> planned_of(jobs.size());  // per job, per present channel: the planned group decoding it, or -1
+  for (std::size_t j = 0; j < jobs.size(); ++j) planned_of[j].assign(jobs[j].present->channel.size(), -1);
+  // A group's lanes set up to decode (their streams opened, their sources filled); throws the
+  // stream error of a malformed header.
+  struct GroupDecoding {
     lanes::MoLaneGroup group;
-    group.lanes = static_cast<int>(lanes_of_group.size());
-    group.n = n;
-    const std::unique_ptr<LaneStreams> streams = make_streams(group.lanes, worker);
-    LaneStreams& source = *streams;
+    std::unique_ptr<LaneStreams> streams;
     std::vector<std::int32_t> weights[lanes::kLanes], source_buffers[lanes::kLanes * f::kMaxMoSources];
     std::int32_t first[lanes::kLanes] = {};
     std::int32_t* out[lanes::kLanes] = {};
-    for (std::size_t l = 0; l < lanes_of_group.size(); ++l) {
-      const Lane& lane = lanes_of_group[l];
+  };
+  const auto prepare = [&meta, jobs, &make_streams](const PlannedGroup& planned_group, unsigned worker, GroupDecoding& d) {
+    lanes::MoLaneGroup& group = d.group;
+    group.lanes = static_cast<int>(planned_group.lanes.size());
+    group.n = planned_group.n;
+    d.streams = make_streams(group.lanes, worker);
+    for (std::size_t l = 0; l < planned_group.lanes.size(); ++l) {
+      const Lane& lane = planned_group.lanes[l];
       const ChunkDecodeJob& job = jobs[lane.job];
       const std::size_t p = lane.p;
       auto& codes = *job.codes;
       const f::ChannelPredictor& predictor = meta.channels[job.present->channel[p]].predictor;
       bool adapt = false;
-      if (!source.start(static_cast<int>(l), lane.lag, job.stream(p), meta.channels[job.present->channel[p]], n, &adapt, &first[l]))
+      if (!d.streams->start(static_cast<int>(l), lane.lag, job.stream(p), meta.channels[job.present->channel[p]], group.n, &adapt, &d.first[l]))
         throw job.stream_error(p, "malformed " + meta.codec.name + " stream header");
       group.model[l] = f::mo_model_of(predictor, meta.codec);
       if (!adapt) group.model[l].lms_step = 0;
-      weights[l] = f::initial_weights(predictor);
-      group.weights[l] = weights[l].data();
+      d.weights[l] = f::initial_weights(predictor);
+      group.weights[l] = d.weights[l].data();
       group.lag[l] = lane.lag;
       std::copy(std::begin(lane.in_group_source), std::end(lane.in_group_source), group.in_group_source[l]);
-      fill_middle_out_sources(predictor, *job.present, codes, n, &source_buffers[l * f::kMaxMoSources], group.sources[l]);
-      codes[p].resize(n);
-      out[l] = codes[p].data();
+      fill_middle_out_sources(predictor, *job.present, codes, group.n, &d.source_buffers[l * f::kMaxMoSources], group.sources[l]);
+      codes[p].resize(group.n);
+      d.out[l] = codes[p].data();
     }
-    const bool decoded = lanes::mo_reconstruct_from(group, first, source, out);
+  };
+  // Throws the stream error of the group's first lane whose stream failed or did not end where it should.
+  const auto check = [&meta, jobs](const PlannedGroup& planned_group, const GroupDecoding& d, bool decoded) {
+    const LaneStreams& source = *d.streams;
+    const std::vector<Lane>& lanes_of_group = planned_group.lanes;
     for (std::size_t l = 0; l < lanes_of_group.size(); ++l)
       if ((!decoded && source.failed_lane == static_cast<int>(l)) || (decoded && !source.finished(static_cast<int>(l))))
         throw jobs[lanes_of_group[l].job].stream_error(lanes_of_group[l].p, "malformed " + meta.codec.name + " stream");
     if (!decoded) throw jobs[lanes_of_group[0].job].stream_error(lanes_of_group[0].p, "malformed " + meta.codec.name + " stream");
   };
+  // The groups of a task, in planned order. The error is the first group's that fails, as
+  // if each were decoded alone in order: a later group's malformed header waits until the
+  // groups before it have decoded.
+  const auto decode_groups = [&prepare, &check, &planned](std::span<const std::size_t> members, unsigned worker) {
+    GroupDecoding decoding[lanes::kMaxGroupsAtOnce];
+    lanes::MoGroupDecoding runs[lanes::kMaxGroupsAtOnce];
+    std::size_t count = 0;
+    std::exception_ptr later_header;
+    for (; count < members.size(); ++count) {
+      try {
+        prepare(planned[members[count]], worker, decoding[count]);
+      } catch (...) {
+        if (count == 0) throw;
+        later_header = std::current_exception();
+        break;
+      }
+      GroupDecoding& d = decoding[count];
+      runs[count] = {&d.group, d.first, d.streams.get(), d.out};
+    }
+    lanes::mo_reconstruct_from(std::span<lanes::MoGroupDecoding>(runs, count));
+    for (std::size_t i = 0; i < count; ++i) check(planned[members[i]], decoding[i], runs[i].ok);
+    if (later_header) std::rethrow_exception(later_header);
+  };
   const auto flush = [&](OpenGroup& og) {
     if (og.lanes.empty()) return;
-    std::vector<std::size_t> after;
+    PlannedGroup group{og.lanes, og.n, {}};
     for (const Lane& lane : og.lanes) {
       const f::ChunkChannels& present = *jobs[lane.job].present;
       const f::ChannelPredictor& predictor = meta.channels[present.channel[lane.p]].predictor;
       for (std::size_t k = 0; k < predictor.sources.size(); ++k) {
         const std::int64_t q = present.position(predictor.sources[k].channel);
-        if (lane.in_group_source[k] == 0 && q >= 0 && task_of[lane.job][static_cast<std::size_t>(q)] >= 0)
-          after.push_back(static_cast<std::size_t>(task_of[lane.job][static_cast<std::size_t>(q)]));
+        if (lane.in_group_source[k] == 0 && q >= 0 && planned_of[lane.job][static_cast<std::size_t>(q)] >= 0)
+          group.after.push_back(static_cast<std::size_t>(planned_of[lane.job][static_cast<std::size_t>(q)]));
       }
     }
-    std::sort(after.begin(), after.end());
-    after.erase(std::unique(after.begin(), after.end()), after.end());
-    const std::size_t task = tasks.add(after, [&decode_group, lanes_of_group = og.lanes, n = og.n](unsigned worker) {
-      decode_group(lanes_of_group, n, worker);
-    });
+    std::sort(group.after.begin(), group.after.end());
+    group.after.erase(std::unique(group.after.begin(), group.after.end()), group.after.end());
     for (const Lane& lane : og.lanes) {
-      task_of[lane.job][lane.p] = static_cast<std::int64_t>(task);
+      planned_of[lane.job][lane.p] = static_cast<std::int64_t>(planned.size());
       lane_of[lane.job][lane.p] = -1;
       group_of[lane.job][lane.p] = -1;
     }
+    planned.push_back(std::move(group));
     og.lanes.clear();
   };
   const auto add = [&](std::size_t j, std::size_t p) {
@@ -155,6 +192,35 @@ void decode_in_lane_groups(const f::Metadata& meta, std::span<ChunkDecodeJob> jo
         if ((*jobs[j].needed)[p] && depth[present.channel[p]] == level) add(j, p);
     }
   for (auto& [key, og] : open) flush(og);
+  // Two groups a task where there are groups enough for every thread (at least four tasks a
+  // thread, so that the threads stay evenly loaded): a group and the next, unless the next
+  // decodes sources of the first.
+  const bool in_pairs = threads <= 1 || planned.size() >= 8 * std::size_t{threads};
+  DependentTasks tasks;
+  std::vector<std::size_t> task_of(planned.size());
+  const auto add_task = [&](std::vector<std::size_t> members) {
+    std::vector<std::size_t> after;
+    for (const std::size_t g : members)
+      for (const std::size_t before : planned[g].after) after.push_back(task_of[before]);
+    std::sort(after.begin(), after.end());
+    after.erase(std::unique(after.begin(), after.end()), after.end());
+    const std::size_t task = tasks.add(after, [&decode_groups, members](unsigned worker) { decode_groups(members, worker); });
+    for (const std::size_t g : members) task_of[g] = task;
+  };
+  constexpr std::size_t kNone = ~std::size_t{0};
+  std::size_t waiting = kNone;  // a group planned before, not yet in a task
+  for (std::size_t g = 0; g < planned.size(); ++g) {
+    if (!in_pairs) {
+      add_task({g});
+    } else if (waiting != kNone && !std::binary_search(planned[g].after.begin(), planned[g].after.end(), waiting)) {
+      add_task({waiting, g});
+      waiting = kNone;
+    } else {
+      if (waiting != kNone) add_task({waiting});
+      waiting = g;
+    }
+  }
+  if (waiting != kNone) add_task({waiting});
   tasks.run(threads);
 }
 

@@ -3,7 +3,9 @@
 // reference (mo_predictor.hpp) exactly.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "spikey/format/codecs/mo/mo_predictor.hpp"
 #include "codecs/lpc/lpc_lanes.hpp"
@@ -43,7 +45,36 @@ class MoResidualSource {
  public:
   virtual ~MoResidualSource() = default;
   virtual bool residuals(std::uint32_t step, unsigned live, const std::int32_t* base, std::int32_t* z) = 0;  // kLanes each
+  // This source's step and `other`'s (a second group's), live, base and z per source; a source
+  // may do both at once. False when one fails: *which = 0 (this one; `other` has not stepped)
+  // or 1 (`other`, after this one stepped).
+  virtual bool residuals_with(MoResidualSource& other, std::uint32_t step, const unsigned* live, const std::int32_t* const* base, std::int32_t* const* z,
+                              int* which) {
+    if (!residuals(step, live[0], base[0], z[0])) return *which = 0, false;
+    if (!other.residuals(step, live[1], base[1], z[1])) return *which = 1, false;
+    return true;
+  }
 };
-bool mo_reconstruct_from(const MoLaneGroup& group, const std::int32_t* first_code, MoResidualSource& source, std::int32_t* const* codes);
+// One group's decoding: its first codes, its source, its codes' columns (n each), and whether
+// it decoded (false: its source failed).
+struct MoGroupDecoding {
+  const MoLaneGroup* group = nullptr;
+  const std::int32_t* first_code = nullptr;
+  MoResidualSource* source = nullptr;
+  std::int32_t* const* codes = nullptr;
+  bool ok = false;
+};
+// One or two groups (kMaxGroupsAtOnce) on this thread, their steps interleaved, so that the
+// table lookups of two groups' entropy decoders (residuals_with) wait on memory together. Each
+// group's codes are exactly those it gets alone; a group whose source fails stops, the other
+// goes on.
+inline constexpr std::size_t kMaxGroupsAtOnce = 2;
+void mo_reconstruct_from(std::span<MoGroupDecoding> groups);
+// One group.
+inline bool mo_reconstruct_from(const MoLaneGroup& group, const std::int32_t* first_code, MoResidualSource& source, std::int32_t* const* codes) {
+  MoGroupDecoding one{&group, first_code, &source, codes};
+  mo_reconstruct_from(std::span<MoGroupDecoding>(&one, 1));
+  return one.ok;
+}
 
 }  // namespace spikey::host::lanes

@@ -78,18 +78,28 @@ class MtLaneSource final : public LaneStreams {
   }
 
   bool residuals(std::uint32_t step, unsigned live, const std::int32_t* base, std::int32_t* z) override {
-    if (step == next_event_) {  // some lane's stream starts a segment here
-      next_event_ = kNever;
-      for (int l = 0; l < batch_.lanes; ++l) {
-        if (step == next_boundary_[l] + lag_[l]) {
-          if (failed_lane = l; !finished_segment(l) || !start_segment(l, segment_[l] + 1)) return false;
-          next_boundary_[l] += segment_residuals_;
-          if (next_boundary_[l] >= n_) next_boundary_[l] = kNever;  // that was its last segment
-        }
-        next_event_ = std::min(next_event_, next_boundary_[l] + lag_[l]);
-      }
+    return start_segments_at(step) && lanes::mt_decode_step(batch_, live, base, z, &failed_lane);
+  }
+
+  // Two groups of the same tables in one step (mt_decode_steps).
+  bool residuals_with(lanes::MoResidualSource& other_source, std::uint32_t step, const unsigned* live, const std::int32_t* const* base,
+                      std::int32_t* const* z, int* which) override {
+    if (&other_source != paired_with_) {  // the pair is the same at every step: cast once
+      paired_with_ = &other_source;
+      paired_mt_ = dynamic_cast<MtLaneSource*>(&other_source);
+      if (paired_mt_ != nullptr && paired_mt_->batch_.tables != batch_.tables) paired_mt_ = nullptr;
     }
-    return lanes::mt_decode_step(batch_, live, base, z, &failed_lane);
+    MtLaneSource* other = paired_mt_;
+    if (other == nullptr) return LaneStreams::residuals_with(other_source, step, live, base, z, which);
+    if (!start_segments_at(step)) return *which = 0, false;
+    if (!other->start_segments_at(step)) {
+      *which = residuals(step, live[0], base[0], z[0]) ? 1 : 0;  // this one steps alone
+      return false;
+    }
+    int failed_batch = 0, lane = -1;
+    if (lanes::mt_decode_steps(batch_, other->batch_, live, base, z, &failed_batch, &lane)) return true;
+    (failed_batch == 0 ? failed_lane : other->failed_lane) = lane;
+    return *which = failed_batch, false;
   }
 
   // The stream ended where it should: its last segment, finished cleanly.
@@ -106,8 +116,24 @@ class MtLaneSource final : public LaneStreams {
     return ok;
   }
   bool finished_segment(int l) const { return batch_.decoder(l).finished_cleanly(); }
+  // Lanes whose streams start a segment at this step read its state.
+  bool start_segments_at(std::uint32_t step) {
+    if (step != next_event_) return true;
+    next_event_ = kNever;
+    for (int l = 0; l < batch_.lanes; ++l) {
+      if (step == next_boundary_[l] + lag_[l]) {
+        if (failed_lane = l; !finished_segment(l) || !start_segment(l, segment_[l] + 1)) return false;
+        next_boundary_[l] += segment_residuals_;
+        if (next_boundary_[l] >= n_) next_boundary_[l] = kNever;  // that was its last segment
+      }
+      next_event_ = std::min(next_event_, next_boundary_[l] + lag_[l]);
+    }
+    return true;
+  }
 
   lanes::MtLaneBatch batch_;
+  lanes::MoResidualSource* paired_with_ = nullptr;  // residuals_with's last other source, and it as this class (or null)
+  MtLaneSource* paired_mt_ = nullptr;
   MtSegments segments_[lanes::kLanes];
   std::uint32_t segment_[lanes::kLanes] = {};
   std::uint64_t lag_[lanes::kLanes] = {};

@@ -40,5 +40,11 @@ struct MtLaneBatch {
 // on; the other lanes keep their state and get z = 0. Returns false on a malformed stream,
 // naming the lane.
 bool mt_decode_step(MtLaneBatch& batch, unsigned live, const std::int32_t* base, std::int32_t* z, int* failed_lane);
+// The same step for two batches at once, their operations side by side (the lookups of both
+// wait on memory together); live, base and z per batch. On a malformed stream returns false
+// naming the batch (*failed_batch) and lane: batch 0's failure leaves batch 1 where it was,
+// batch 1's comes after batch 0 has stepped.
+bool mt_decode_steps(MtLaneBatch& a, MtLaneBatch& b, const unsigned* live, const std::int32_t* const* base, std::int32_t* const* z, int* failed_batch,
+                     int* failed_lane);
 
 }  // namespace spikey::host::lanes
