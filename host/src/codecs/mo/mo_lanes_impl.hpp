@@ -190,7 +190,7 @@ class MoRun {
 
   MoRun(const MoLaneGroup& g, const std::int32_t* first_code, const std::uint32_t* const* folded_in, const std::int32_t* const* codes_in,
         MoScratch& s)
-      : g_(g), s_(s) {
+      : g_(g) {
     // Group layout: history taps (the longest lane's), wavelet taps (when any lane uses them),
     // then source slots (the most sources of any lane); lanes with fewer taps get zero weights
     // and zero steps there.
@@ -449,8 +449,8 @@ class MoRun {
         out[l] = residuals_out[l] + 1;
       }
     }
-    if constexpr (kDecode) rows_to_columns(s_.codes.data(), offset, g_.lanes, n, out);
-    else if (n > 1) rows_to_columns(reinterpret_cast<const std::int32_t*>(s_.folded.data()), offset, g_.lanes, n - 1, out);
+    if constexpr (kDecode) rows_to_columns(codes_, offset, g_.lanes, n, out);
+    else if (n > 1) rows_to_columns(reinterpret_cast<const std::int32_t*>(folded_), offset, g_.lanes, n - 1, out);
   }
 
   alignas(32) std::int32_t base[kLanes] = {};  // reconstruct_from_source: the lanes' predicted codes at this step
@@ -467,7 +467,6 @@ class MoRun {
   };
 
   const MoLaneGroup& g_;
-  MoScratch& s_;
   // The scratch's rows (sized by the constructor): history, pairs, source windows, wavelet
   // levels, codes and folded residuals.
   std::int32_t *history_ = nullptr, *pairs_ = nullptr, *sources_at_ = nullptr, *wavelet_ = nullptr, *codes_ = nullptr;

@@ -24,7 +24,7 @@ bool decode_steps(MtLaneBatch* const* batches, const unsigned* live, const std::
 #if defined(__AVX2__)
   using codecs::MtTables;
 #define SPIKEY_EACH _Pragma("GCC unroll 2") for (int h = 0; h < H; ++h)
-  __m256i scale[H], k[H], plain[H], live_mask[H], shift[H], table[H], state[H], slot[H], index_word[H], u0[H];
+  __m256i scale[H], k[H], plain[H], live_mask[H], shift[H], table[H], state[H], slot[H], index_word[H], index_bit[H], u0[H];
   unsigned live_lanes[H];
   bool any_shift[H];
   const MtTables* tables[H];
@@ -86,7 +86,7 @@ bool decode_steps(MtLaneBatch* const* batches, const unsigned* live, const std::
         _mm256_add_epi32(_mm256_slli_epi32(table[h], std::countr_zero(static_cast<unsigned>(f::kMtIndexEntries))), _mm256_srli_epi32(slot[h], f::kMtIndexShift));
     index_word[h] = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), reinterpret_cast<const int*>(tables[h]->index()), _mm256_srli_epi32(index_at, 2),
                                                 live_mask[h], 4);
-    u0[h] = _mm256_slli_epi32(_mm256_and_si256(index_at, _mm256_set1_epi32(3)), 3);  // the byte's bit offset, for now
+    index_bit[h] = _mm256_slli_epi32(_mm256_and_si256(index_at, _mm256_set1_epi32(3)), 3);  // the byte's first bit in the word
   }
   // cum(u0) .. cum(u0 + kProbes), gathered at once as three pairs of 16-bit entries: the
   // interval holding the slot is the last one whose start is at or below it, its end the first
@@ -98,7 +98,7 @@ bool decode_steps(MtLaneBatch* const* batches, const unsigned* live, const std::
   const __m256i low_half = _mm256_set1_epi32(0xffff);
   __m256i pair0[H], pair2[H], pair4[H];
   SPIKEY_EACH {
-    u0[h] = _mm256_and_si256(_mm256_srlv_epi32(index_word[h], u0[h]), _mm256_set1_epi32(0xff));
+    u0[h] = _mm256_and_si256(_mm256_srlv_epi32(index_word[h], index_bit[h]), _mm256_set1_epi32(0xff));
     const __m256i cum_base = _mm256_mullo_epi32(table[h], _mm256_set1_epi32(static_cast<int>(MtTables::kCompactStride)));
     const __m256i at = _mm256_add_epi32(cum_base, u0[h]);
     const int* cum = reinterpret_cast<const int*>(tables[h]->compact_cum());  // 16-bit entries: read in pairs
