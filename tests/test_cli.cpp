@@ -2,11 +2,14 @@
 // partial is left behind on failure.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -434,6 +437,132 @@ TEST(Cli, StandardStreamsAndSpecialFiles) {
   EXPECT_TRUE(fs::is_fifo(dir / "fifo.npy"));
 }
 
+// Archives read from standard input ("-") by every command that reads one, and a one-file
+// archive restored to standard output; what goes wrong names the archive ("standard input").
+TEST(Cli, ArchivesThroughStandardStreams) {
+  test::TempDir dir;
+  const fs::path wav = kSample / "4fd5d61c-1484-441c-8c3c-b5669d0e2292.wav";
+  const std::string spikey = quote(SPIKEY_CLI_PATH);
+  const auto shell = [&](const std::string& command, std::string* err = nullptr) {
+    const fs::path err_file = dir / "stderr.txt";
+    const int status = std::system((command + " 2>" + quote(err_file.string())).c_str());
+    if (err) {
+      const auto bytes = test::read_file(err_file);
+      err->assign(bytes.begin(), bytes.end());
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  };
+  const fs::path archive = dir / "one.spikey";
+  ASSERT_EQ(run({"compress", wav.string(), "-o", archive.string(), "-q"}).code, 0);
+  const std::string from_archive = " < " + quote(archive.string());
+
+  // A pipe end to end: compress to standard output, restore from standard input to standard output.
+  const fs::path piped = dir / "piped.wav";
+  ASSERT_EQ(shell(spikey + " compress - -o - -q < " + quote(wav.string()) + " | " + spikey + " decompress - -o - -q > " + quote(piped.string())), 0);
+  EXPECT_EQ(test::read_file(piped), test::read_file(wav));
+
+  ASSERT_EQ(shell(spikey + " verify - --json" + from_archive + " > " + quote((dir / "v.json").string())), 0);
+  const auto verify_json = test::read_file(dir / "v.json");
+  const json v = json::parse(std::string(verify_json.begin(), verify_json.end()));
+  EXPECT_TRUE(v["ok"].get<bool>());
+  EXPECT_EQ(v["archive_bytes"].get<std::uint64_t>(), fs::file_size(archive));
+  ASSERT_EQ(shell(spikey + " info -" + from_archive + " > " + quote((dir / "info.txt").string())), 0);
+  const auto info = test::read_file(dir / "info.txt");
+  EXPECT_NE(std::string(info.begin(), info.end()).find("standard input"), std::string::npos);
+  ASSERT_EQ(run({"extract", archive.string(), "-o", (dir / "w.npy").string(), "--end-sample", "700", "-q"}).code, 0);
+  ASSERT_EQ(shell(spikey + " extract - -o - --format npy --end-sample 700 -q" + from_archive + " > " + quote((dir / "w2.npy").string())), 0);
+  EXPECT_EQ(test::read_file(dir / "w2.npy"), test::read_file(dir / "w.npy"));
+
+  // Damage read from standard input is named as such; nothing reaches standard output.
+  auto bytes = test::read_file(archive);
+  bytes[bytes.size() / 2] ^= 0x10;
+  test::write_file(dir / "bad.spikey", bytes);
+  std::string err;
+  EXPECT_EQ(shell(spikey + " decompress - -o - < " + quote((dir / "bad.spikey").string()) + " > " + quote((dir / "bad.wav").string()), &err), 1);
+  EXPECT_EQ(err.rfind("spikey: standard input: chunk", 0), 0u) << err;
+  EXPECT_EQ(fs::file_size(dir / "bad.wav"), 0u) << "an unchecked file never reaches standard output";
+  ASSERT_EQ(shell(spikey + " salvage - -o " + quote((dir / "saved.spikey").string()) + " -q < " + quote((dir / "bad.spikey").string())), 0);
+  EXPECT_EQ(run({"verify", (dir / "saved.spikey").string(), "-q"}).code, 3) << "a salvage with a chunk lost";
+  EXPECT_EQ(shell(spikey + " verify - < /dev/null", &err), 1);
+  EXPECT_NE(err.find("standard input: not a Spikey archive"), std::string::npos) << err;
+
+  // Standard output holds one file: an archive of several is refused before anything is decoded.
+  ASSERT_EQ(run({"compress", kSample.string(), "-o", (dir / "many.spikey").string(), "-q"}).code, 0);
+  const auto many = run({"decompress", (dir / "many.spikey").string(), "-o", "-"});
+  EXPECT_EQ(many.code, 2);
+  EXPECT_TRUE(many.out.empty());
+  EXPECT_NE(many.err.find("files; standard output (-o -) takes an archive of one"), std::string::npos) << many.err;
+  EXPECT_FALSE(fs::exists("-"));
+}
+
+// Binary data is neither typed in nor printed on a terminal: "-" there is a usage error, and
+// nothing is read or written.
+TEST(Cli, StandardStreamsOnATerminalAreRefused) {
+  test::TempDir dir;
+  const fs::path wav = kSample / "4fd5d61c-1484-441c-8c3c-b5669d0e2292.wav";
+  const fs::path archive = dir / "one.spikey";
+  ASSERT_EQ(run({"compress", wav.string(), "-o", archive.string(), "-q"}).code, 0);
+  // Runs spikey with standard input or output (`terminal_fd`) on a pseudo-terminal.
+  const auto on_terminal = [&](int terminal_fd, const std::vector<std::string>& args) {
+    const int master = ::posix_openpt(O_RDWR | O_NOCTTY);
+    EXPECT_GE(master, 0);
+    EXPECT_EQ(::grantpt(master), 0);
+    EXPECT_EQ(::unlockpt(master), 0);
+    const std::string terminal = ::ptsname(master);
+    const fs::path err_file = dir / "stderr.txt";
+    const pid_t child = ::fork();
+    if (child == 0) {
+      const int tty = ::open(terminal.c_str(), O_RDWR | O_NOCTTY);
+      const int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      const int null = ::open("/dev/null", O_RDWR);
+      if (tty < 0 || err < 0 || null < 0) ::_exit(126);
+      ::dup2(terminal_fd == STDIN_FILENO ? tty : null, STDIN_FILENO);
+      ::dup2(terminal_fd == STDOUT_FILENO ? tty : null, STDOUT_FILENO);
+      ::dup2(err, STDERR_FILENO);
+      std::vector<std::string> argv_text{SPIKEY_CLI_PATH};
+      argv_text.insert(argv_text.end(), args.begin(), args.end());
+      std::vector<char*> argv;
+      for (auto& a : argv_text) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    // Drain what reaches the terminal and stop a run that waits on it: a failure, not a hang.
+    ::fcntl(master, F_SETFL, O_NONBLOCK);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    int status = 0;
+    while (::waitpid(child, &status, WNOHANG) != child) {
+      char drained[4096];
+      while (::read(master, drained, sizeof drained) > 0) {
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        ::kill(child, SIGKILL);
+        ::waitpid(child, &status, 0);
+        break;
+      }
+      ::usleep(5000);
+    }
+    ::close(master);
+    const auto err = test::read_file(err_file);
+    return std::make_pair(WIFEXITED(status) ? WEXITSTATUS(status) : 128, std::string(err.begin(), err.end()));
+  };
+  for (const auto& args : std::vector<std::vector<std::string>>{{"verify", "-"}, {"info", "-"}, {"decompress", "-", "-o", (dir / "out").string()},
+                                                                {"extract", "-", "-o", (dir / "w.npy").string()}, {"compress", "-", "-o", (dir / "x.spikey").string()}}) {
+    const auto [code, err] = on_terminal(STDIN_FILENO, args);
+    EXPECT_EQ(code, 2) << args.front() << ": " << err;
+    EXPECT_NE(err.find("standard input (-) is a terminal"), std::string::npos) << err;
+  }
+  for (const auto& args : std::vector<std::vector<std::string>>{{"decompress", archive.string(), "-o", "-"},
+                                                                {"extract", archive.string(), "-o", "-", "--format", "bin"},
+                                                                {"compress", wav.string(), "-o", "-"}}) {
+    const auto [code, err] = on_terminal(STDOUT_FILENO, args);
+    EXPECT_EQ(code, 2) << args.front() << ": " << err;
+    EXPECT_NE(err.find("standard output (-o -) is a terminal"), std::string::npos) << err;
+  }
+  EXPECT_FALSE(fs::exists(dir / "out"));
+  EXPECT_FALSE(fs::exists(dir / "x.spikey"));
+}
+
 TEST(Cli, WrongUsageExitsWithTwo) {
   test::TempDir dir;
   EXPECT_EQ(run({"compress"}).code, 2);
@@ -574,7 +703,7 @@ TEST(Cli, CorruptArchivesAreReportedWithChunkAndOffset) {
   test::write_file(dir / "bad.spikey", bytes);
   auto r = run({"verify", (dir / "bad.spikey").string()});
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.err.find("chunk"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("bad.spikey: chunk"), std::string::npos) << "the message names the archive: " << r.err;
   EXPECT_NE(r.err.find("byte"), std::string::npos) << r.err;
   r = run({"verify", (dir / "bad.spikey").string(), "--json"});
   EXPECT_EQ(r.code, 1);
@@ -588,7 +717,7 @@ TEST(Cli, CorruptArchivesAreReportedWithChunkAndOffset) {
   test::write_file(dir / "short.spikey", bytes);
   r = run({"info", (dir / "short.spikey").string()});
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.err.find("truncated"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("short.spikey: archive is truncated"), std::string::npos) << r.err;
 }
 
 // A folder's side files are not in the metadata copy (format 11): with the metadata section

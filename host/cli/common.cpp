@@ -3,6 +3,12 @@
 #include <cmath>
 #include <limits>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include <cstdio>
 #include <iostream>
 
@@ -27,9 +33,93 @@ double ratio_of(std::uint64_t original, std::uint64_t archive) {
   return archive == 0 ? 0 : static_cast<double>(original) / static_cast<double>(archive);
 }
 
-void warn_archive_damage(const format::ArchiveReader& reader) {
-  for (const auto& d : reader.damage())
-    std::cerr << "spikey: warning: " << reader.path().string() << ": " << d << "; spikey salvage writes an undamaged archive\n";
+void refuse_terminal_input() {
+  if (::isatty(STDIN_FILENO)) throw UsageError("standard input (-) is a terminal: pipe or redirect the data in");
+}
+
+void refuse_terminal_output() {
+  if (::isatty(STDOUT_FILENO)) throw UsageError("standard output (-o -) is a terminal: redirect it to a file or a pipe");
+}
+
+namespace {
+
+// Copies everything from `in` to `out` (file descriptors) in large blocks; false on a read
+// error, throws naming `destination` on a write error.
+bool copy_stream(int in, int out, const std::string& destination) {
+  std::vector<char> buffer(std::size_t{1} << 20);
+  for (;;) {
+    const ssize_t n = ::read(in, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) return true;
+    for (ssize_t done = 0; done < n;) {
+      const ssize_t w = ::write(out, buffer.data() + done, static_cast<std::size_t>(n - done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) throw std::runtime_error("cannot write to " + destination + ": " + std::strerror(errno));
+      done += w;
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<char> read_standard_input_head(std::size_t bytes) {
+  std::vector<char> head(bytes);
+  std::size_t got = 0;
+  while (got < bytes) {
+    const ssize_t n = ::read(STDIN_FILENO, head.data() + got, bytes - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw std::runtime_error(std::string("cannot read standard input: ") + std::strerror(errno));
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  head.resize(got);
+  return head;
+}
+
+void copy_standard_input(std::span<const char> head, const fs::path& file) {
+  const int out = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (out < 0) throw std::runtime_error("cannot create " + file.string() + ": " + std::strerror(errno));
+  bool written = false;
+  std::string error;
+  try {
+    written = ::write(out, head.data(), head.size()) == static_cast<ssize_t>(head.size());
+    if (written && !copy_stream(STDIN_FILENO, out, file.string())) error = std::string("cannot read standard input: ") + std::strerror(errno);
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  if (::close(out) != 0) written = false;
+  if (!error.empty()) throw std::runtime_error(error);
+  if (!written) throw std::runtime_error("cannot write to " + file.string() + ": " + std::strerror(errno));
+}
+
+void copy_to_standard_output(const fs::path& file, const std::string& what) {
+  std::cout.flush();
+  const int in = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) throw std::runtime_error("cannot read " + file.string() + ": " + std::strerror(errno));
+  bool read_all = false;
+  try {
+    read_all = copy_stream(in, STDOUT_FILENO, "standard output (" + what + ")");
+  } catch (...) {
+    ::close(in);
+    throw;
+  }
+  ::close(in);
+  if (!read_all) throw std::runtime_error("cannot read " + file.string() + ": " + std::strerror(errno));
+}
+
+ArchiveArgument::ArchiveArgument(const std::string& argument) : path_(argument), name_(argument) {
+  if (argument != "-") return;
+  refuse_terminal_input();
+  scratch_.emplace();
+  path_ = scratch_->path() / "stdin.spikey";
+  name_ = "standard input";
+  scratch_->remove_on_signal(path_);
+  copy_standard_input({}, path_);
+}
+
+void warn_archive_damage(const format::ArchiveReader& reader, const std::string& name) {
+  for (const auto& d : reader.damage()) std::cerr << "spikey: warning: " << name << ": " << d << "; spikey salvage writes an undamaged archive\n";
 }
 
 const char* value_map_name(format::ValueMapKind kind) {

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -17,6 +19,7 @@
 #include "spikey/format/value_map.hpp"
 #include "spikey/host/batch.hpp"
 #include "spikey/host/encoder.hpp"
+#include "spikey/host/output_file.hpp"
 #include "spikey/host/parallel.hpp"
 #include "spikey/host/recording.hpp"
 
@@ -40,11 +43,49 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// "-" for a stream that is a terminal: binary data is not typed in or shown (as zstd and flac
+// refuse); UsageError naming the stream.
+void refuse_terminal_input();
+void refuse_terminal_output();
+// The first `bytes` of standard input (fewer at its end), read unbuffered: copy_standard_input
+// goes on from there.
+std::vector<char> read_standard_input_head(std::size_t bytes);
+// Copies all of standard input, after the `head` already read from it, to `file`.
+void copy_standard_input(std::span<const char> head, const fs::path& file);
+// Writes `file` (`what`, for messages) to standard output.
+void copy_to_standard_output(const fs::path& file, const std::string& what);
+
+// The archive a reading command (info, verify, extract, decompress, salvage) was given: a file,
+// or "-", standard input, copied whole into a scratch file first (the reader seeks: the index
+// is at the end). name() is what messages call it.
+class ArchiveArgument {
+ public:
+  explicit ArchiveArgument(const std::string& argument);
+  const fs::path& path() const { return path_; }
+  const std::string& name() const { return name_; }
+
+ private:
+  std::optional<host::ScratchDirectory> scratch_;
+  fs::path path_;
+  std::string name_;
+};
+
+// Runs a command's work on an archive: damage it finds (an ArchiveError) is reported with the
+// archive's name first, so that among many archives the message says which one.
+template <class Body>
+auto naming_archive(const std::string& name, Body&& body) {
+  try {
+    return body();
+  } catch (const format::ArchiveError& e) {
+    throw format::ArchiveError(name + ": " + e.what());
+  }
+}
+
 std::string fixed(double v, int digits);
 std::string megabytes(std::uint64_t bytes);
 double ratio_of(std::uint64_t original, std::uint64_t archive);
-// Tells the user (stderr) what damage opening the archive worked around (SPEC.md §3.7).
-void warn_archive_damage(const format::ArchiveReader& reader);
+// Tells the user (stderr) what damage opening the archive `name` worked around (SPEC.md §3.7).
+void warn_archive_damage(const format::ArchiveReader& reader, const std::string& name);
 json value_map_json(const format::ValueMap& m);
 
 struct CommonOptions {

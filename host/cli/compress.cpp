@@ -1,7 +1,6 @@
 // spikey compress: recordings into one archive, verified by the reference decoder.
 #include <algorithm>
 #include <cstring>
-#include <fstream>
 #include <iostream>
 #include <optional>
 
@@ -22,20 +21,15 @@ fs::path default_archive_name(const std::vector<std::string>& inputs) {
 
 // Standard input as a file in `scratch`: stdin.wav when it holds a WAV, else stdin.raw (which
 // needs --raw-channels and --raw-rate); its restore path is that name.
-fs::path copy_standard_input(const CompressArgs& a, host::ScratchDirectory& scratch) {
-  std::vector<char> head(12);
-  std::cin.read(head.data(), static_cast<std::streamsize>(head.size()));
-  head.resize(static_cast<std::size_t>(std::cin.gcount()));
+fs::path standard_input_recording(const CompressArgs& a, host::ScratchDirectory& scratch) {
+  refuse_terminal_input();
+  const std::vector<char> head = read_standard_input_head(12);
   const bool wav = head.size() == 12 && std::memcmp(head.data(), "RIFF", 4) == 0 && std::memcmp(head.data() + 8, "WAVE", 4) == 0;
   if (!wav && !a.recording.raw_channels)
     throw UsageError("standard input is not a WAV file; for headerless int16 give --raw-channels N --raw-rate HZ");
   const fs::path file = scratch.path() / (wav ? "stdin.wav" : "stdin.raw");
   scratch.remove_on_signal(file);
-  std::ofstream out(file, std::ios::binary);
-  out.write(head.data(), static_cast<std::streamsize>(head.size()));
-  out << std::cin.rdbuf();
-  out.close();
-  if (!out || std::cin.bad()) throw std::runtime_error("cannot copy standard input to " + file.string());
+  copy_standard_input(head, file);
   return file;
 }
 
@@ -46,10 +40,11 @@ int run_compress(const CompressArgs& original_args, const CommonOptions& o) {
   const bool to_stdout = a.output == "-";
   if (to_stdout && o.json_output) throw UsageError("--json prints on standard output, which -o - gives to the archive");
   if (std::count(a.inputs.begin(), a.inputs.end(), "-") > 1) throw UsageError("standard input (-) can be given once");
+  if (to_stdout) refuse_terminal_output();
   std::optional<host::ScratchDirectory> scratch;
   if (to_stdout || std::count(a.inputs.begin(), a.inputs.end(), "-") == 1) scratch.emplace();
   for (auto& input : a.inputs)
-    if (input == "-") input = copy_standard_input(a, *scratch).string();
+    if (input == "-") input = standard_input_recording(a, *scratch).string();
   const fs::path output = to_stdout ? scratch->path() / "stdout.spikey" : a.output.empty() ? default_archive_name(a.inputs) : fs::path(a.output);
   if (to_stdout) scratch->remove_on_signal(output);
   host::EncodeOptions options = encode_options(a, o);
@@ -59,12 +54,7 @@ int run_compress(const CompressArgs& original_args, const CommonOptions& o) {
   options.progress = [&](const std::string& stage, std::uint64_t done, std::uint64_t total) { bar.update(stage, done, total); };
   const host::CompressReport r = host::compress(recording, output, options);
   bar.clear();
-  if (to_stdout) {
-    std::ifstream archive(output, std::ios::binary);
-    std::cout << archive.rdbuf();
-    std::cout.flush();
-    if (!archive || !std::cout) throw std::runtime_error("cannot write the archive to standard output");
-  }
+  if (to_stdout) copy_to_standard_output(output, "the archive");
   const double ratio = ratio_of(r.original_bytes, r.archive_bytes);
   const double encode_mb_s = r.encode_seconds > 0 ? static_cast<double>(r.original_bytes) / 1e6 / r.encode_seconds : 0;
   if (o.json_output) {

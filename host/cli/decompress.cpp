@@ -17,41 +17,52 @@ struct DecompressArgs {
   bool fill_lost = false;
 };
 
+// "-o -": the archive's one file, restored and checked in a scratch folder, then written out.
 int run_decompress(const DecompressArgs& a, const CommonOptions& o) {
-  const std::string& archive = a.archive;
-  const std::string& output = a.output;
-  const bool force = a.force;
-  const format::ArchiveReader reader(archive);
-  warn_archive_damage(reader);
-  const host::ProtectedInput archive_is_input(archive);  // a restored file never replaces the archive
-  cli::ProgressBar bar(o.quiet);
-  host::RestoreOptions options;
-  options.output_directory = output;
-  options.force = force;
-  options.fill_lost = a.fill_lost;
-  options.threads = o.threads;
-  options.progress = [&](std::uint64_t done, std::uint64_t total) { bar.update("restore", done, total); };
-  // Refuse before decoding anything if a file cannot be restored or a destination exists.
-  for (const auto& s : reader.metadata().sources)
-    if (s.omitted) throw format::ArchiveError(format::omitted_file_message(s.path));
-  if (!force) {
-    for (const auto& s : reader.metadata().sources) {
-      std::error_code ec;
-      if (fs::exists(fs::symlink_status(options.output_directory / s.path, ec)))
-        throw std::runtime_error((options.output_directory / s.path).string() + " already exists (use -f to overwrite)");
+  const bool to_stdout = host::is_standard_output(a.output);
+  if (to_stdout) refuse_terminal_output();
+  const ArchiveArgument archive(a.archive);
+  return naming_archive(archive.name(), [&] {
+    const format::ArchiveReader reader(archive.path());
+    warn_archive_damage(reader, archive.name());
+    const host::ProtectedInput archive_is_input(archive.path());  // a restored file never replaces the archive
+    const auto& sources = reader.metadata().sources;
+    if (to_stdout && sources.size() != 1)
+      throw UsageError(archive.name() + " holds " + std::to_string(sources.size()) +
+                       " files; standard output (-o -) takes an archive of one: give a directory to restore into");
+    std::optional<host::ScratchDirectory> scratch;
+    if (to_stdout) scratch.emplace();
+    cli::ProgressBar bar(o.quiet);
+    host::RestoreOptions options;
+    options.output_directory = to_stdout ? scratch->path() : fs::path(a.output);
+    options.force = a.force || to_stdout;
+    options.fill_lost = a.fill_lost;
+    options.threads = o.threads;
+    options.progress = [&](std::uint64_t done, std::uint64_t total) { bar.update("restore", done, total); };
+    // Refuse before decoding anything if a file cannot be restored or a destination exists.
+    for (const auto& s : sources)
+      if (s.omitted) throw format::ArchiveError(format::omitted_file_message(s.path));
+    if (!options.force) {
+      for (const auto& s : sources) {
+        std::error_code ec;
+        if (fs::exists(fs::symlink_status(options.output_directory / s.path, ec)))
+          throw std::runtime_error((options.output_directory / s.path).string() + " already exists (use -f to overwrite)");
+      }
     }
-  }
-  const host::RestoreReport r = host::restore_sources(reader, options);
-  bar.clear();
-  if (!r.mismatched_files.empty())
-    throw format::ArchiveError("restored " + r.mismatched_files.front() + " does not match the original's checksum (" +
-                               std::to_string(r.mismatched_files.size()) + " file(s) not written)");
-  for (const auto& f : r.incomplete_files)
-    std::cerr << "spikey: warning: " << f << " had samples in lost chunks or streams; they were written as zeros\n";
-  if (!o.quiet)
-    std::cerr << "spikey: restored " << r.files << " file(s), " << megabytes(r.bytes) << " to " << output << " in "
-              << fixed(r.seconds, 2) << " s\n";
-  return 0;
+    if (to_stdout) scratch->remove_on_signal(options.output_directory / sources.front().path);
+    const host::RestoreReport r = host::restore_sources(reader, options);
+    bar.clear();
+    if (!r.mismatched_files.empty())
+      throw format::ArchiveError("restored " + r.mismatched_files.front() + " does not match the original's checksum (" +
+                                 std::to_string(r.mismatched_files.size()) + " file(s) not written)");
+    for (const auto& f : r.incomplete_files)
+      std::cerr << "spikey: warning: " << f << " had samples in lost chunks or streams; they were written as zeros\n";
+    if (to_stdout) copy_to_standard_output(options.output_directory / sources.front().path, sources.front().path);
+    if (!o.quiet)
+      std::cerr << "spikey: restored " << r.files << " file(s), " << megabytes(r.bytes) << " to " << (to_stdout ? "standard output" : a.output)
+                << " in " << fixed(r.seconds, 2) << " s\n";
+    return 0;
+  });
 }
 
 }  // namespace
@@ -59,8 +70,8 @@ int run_decompress(const DecompressArgs& a, const CommonOptions& o) {
 Subcommand add_decompress(CLI::App& app, CommonOptions& common) {
   auto args = std::make_shared<DecompressArgs>();
   auto* decompress = app.add_subcommand("decompress", "restore every original file, byte-identical");
-  decompress->add_option("archive", args->archive, "archive to read")->required();
-  decompress->add_option("-o,--output", args->output, "directory to restore into (created if missing)")->required();
+  decompress->add_option("archive", args->archive, "archive to read; - for standard input")->required();
+  decompress->add_option("-o,--output", args->output, "directory to restore into (created if missing); - for standard output (an archive of one file, written once checked)")->required();
   decompress->add_flag("-f,--force", args->force, "overwrite existing files");
   decompress->add_flag("-q,--quiet", common.quiet, "no progress or summary");
   decompress->add_flag("--fill-lost", args->fill_lost, "salvaged archives: write the samples of lost chunks as zeros (and say which files)");

@@ -19,15 +19,10 @@ struct ExtractArgs {
   bool force = false;
 };
 
-int run_extract(const ExtractArgs& a, const CommonOptions& o) {
-  if (host::is_standard_output(a.output) && a.format.empty())
-    throw UsageError("writing to standard output (-o -) needs --format bin, wav or npy");
-  const auto file_format = host::window_format_for(a.format.empty() ? fs::path(a.output) : fs::path("window." + a.format));
-  if (a.start_seconds && a.start_sample) throw UsageError("use --start or --start-sample, not both");
-  if (a.end_seconds && a.end_sample) throw UsageError("use --end or --end-sample, not both");
-  const format::ArchiveReader reader(a.archive);
-  warn_archive_damage(reader);
-  const host::ProtectedInput archive_is_input(a.archive);  // the window never replaces the archive
+int extract_window(const ExtractArgs& a, const ArchiveArgument& archive, host::WindowFileFormat file_format, const CommonOptions& o) {
+  const format::ArchiveReader reader(archive.path());
+  warn_archive_damage(reader, archive.name());
+  const host::ProtectedInput archive_is_input(archive.path());  // the window never replaces the archive
   const format::Metadata& meta = reader.metadata();
   std::vector<std::uint32_t> channels;
   if (!a.channels.empty()) {
@@ -45,7 +40,7 @@ int run_extract(const ExtractArgs& a, const CommonOptions& o) {
   std::vector<std::uint64_t> damaged;
   host::write_window(reader, window, file_format, a.output, a.force, o.threads, &damaged);
   for (const std::uint64_t chunk : damaged)
-    std::cerr << "spikey: warning: " << a.archive << ": chunk " << chunk
+    std::cerr << "spikey: warning: " << archive.name() << ": chunk " << chunk
               << " is damaged; the channels extracted from it passed their stream checks (spikey verify names the damage)\n";
   if (!o.quiet) {
     std::cerr << "spikey: wrote " << window.frames() << " samples x " << window.channels.size() << " channel(s) (samples "
@@ -56,12 +51,23 @@ int run_extract(const ExtractArgs& a, const CommonOptions& o) {
   return 0;
 }
 
+int run_extract(const ExtractArgs& a, const CommonOptions& o) {
+  if (host::is_standard_output(a.output) && a.format.empty())
+    throw UsageError("writing to standard output (-o -) needs --format bin, wav or npy");
+  const auto file_format = host::window_format_for(a.format.empty() ? fs::path(a.output) : fs::path("window." + a.format));
+  if (a.start_seconds && a.start_sample) throw UsageError("use --start or --start-sample, not both");
+  if (a.end_seconds && a.end_sample) throw UsageError("use --end or --end-sample, not both");
+  if (host::is_standard_output(a.output)) refuse_terminal_output();
+  const ArchiveArgument archive(a.archive);
+  return naming_archive(archive.name(), [&] { return extract_window(a, archive, file_format, o); });
+}
+
 }  // namespace
 
 Subcommand add_extract(CLI::App& app, CommonOptions& common) {
   auto args = std::make_shared<ExtractArgs>();
   auto* extract = app.add_subcommand("extract", "write a time window of some channels as .bin, .wav or .npy");
-  extract->add_option("archive", args->archive, "archive to read")->required();
+  extract->add_option("archive", args->archive, "archive to read; - for standard input")->required();
   extract->add_option("-o,--output", args->output, "output file: .bin (interleaved int16 LE), .wav or .npy; - for standard output (with --format)")->required();
   extract->add_option("--format", args->format, "bin | wav | npy (default: from the output's extension)")->check(CLI::IsMember({"bin", "wav", "npy"}));
   extract->add_option("--start", args->start_seconds, "window start in seconds (nearest sample)");

@@ -34,9 +34,10 @@ std::string other_rates_text(const format::Metadata& m) {
   return text.str();
 }
 
-int run_info(const std::string& archive, const CommonOptions& o) {
-  const format::ArchiveReader reader(archive);
-  warn_archive_damage(reader);
+int describe_archive(const ArchiveArgument& input, const CommonOptions& o) {
+  const std::string& archive = input.name();
+  const format::ArchiveReader reader(input.path());
+  warn_archive_damage(reader, archive);
   const format::Metadata& m = reader.metadata();
   const std::uint64_t original = m.original_bytes();
   const double ratio = ratio_of(original, reader.file_size());
@@ -136,12 +137,17 @@ int run_info(const std::string& archive, const CommonOptions& o) {
   return 0;
 }
 
+int run_info(const std::string& argument, const CommonOptions& o) {
+  const ArchiveArgument input(argument);
+  return naming_archive(input.name(), [&] { return describe_archive(input, o); });
+}
+
 }  // namespace
 
 Subcommand add_info(CLI::App& app, CommonOptions& common) {
   auto archive = std::make_shared<std::string>();
   auto* info = app.add_subcommand("info", "describe an archive (reads header, metadata and index only)");
-  info->add_option("archive", *archive, "archive to read")->required();
+  info->add_option("archive", *archive, "archive to read; - for standard input")->required();
   info->add_flag("--json", common.json_output, "print JSON");
   return {info, [archive, &common] { return run_info(*archive, common); }};
 }

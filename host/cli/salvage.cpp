@@ -16,10 +16,11 @@ struct SalvageArgs {
 };
 
 int run_salvage(const SalvageArgs& a, const CommonOptions& o) {
-  const std::string& archive = a.archive;
+  const ArchiveArgument input(a.archive);
+  const std::string& archive = input.name();
   const std::string& output = a.output;
-  const bool force = a.force;
-  const host::SalvageReport r = host::salvage_archive(archive, output, {force, o.threads});
+  const host::SalvageReport r =
+      naming_archive(archive, [&] { return host::salvage_archive(input.path(), output, {a.force, o.threads}); });
   const auto seconds = [&](std::uint64_t sample) { return r.sample_rate > 0 ? static_cast<double>(sample) / r.sample_rate : 0.0; };
   if (o.json_output) {
     json lost = json::array();
@@ -55,7 +56,7 @@ int run_salvage(const SalvageArgs& a, const CommonOptions& o) {
 Subcommand add_salvage(CLI::App& app, CommonOptions& common) {
   auto args = std::make_shared<SalvageArgs>();
   auto* salvage = app.add_subcommand("salvage", "rebuild a valid archive from a truncated or damaged one, keeping every intact chunk and channel");
-  salvage->add_option("archive", args->archive, "damaged archive (read only)")->required();
+  salvage->add_option("archive", args->archive, "damaged archive (read only); - for standard input")->required();
   salvage->add_option("-o,--output", args->output, "archive to write")->required();
   salvage->add_flag("-f,--force", args->force, "overwrite the output if it exists");
   salvage->add_flag("--json", common.json_output, "print JSON");
