@@ -495,6 +495,55 @@ TEST(Cli, ArchivesThroughStandardStreams) {
   EXPECT_FALSE(fs::exists("-"));
 }
 
+// spikey verify *.spikey, spikey info *.spikey: every archive is checked and reported whatever
+// the ones before it gave; the exit status is the worst (a failure, then a salvaged archive).
+TEST(Cli, SeveralArchivesAreEachCheckedAndReported) {
+  test::TempDir dir;
+  const fs::path good = dir / "good.spikey", bad = dir / "bad.spikey", saved = dir / "saved.spikey";
+  ASSERT_EQ(run({"compress", (kSample / "4fd5d61c-1484-441c-8c3c-b5669d0e2292.wav").string(), "-o", good.string(), "-q"}).code, 0);
+  auto bytes = test::read_file(good);
+  bytes[bytes.size() / 2] ^= 0x10;
+  test::write_file(bad, bytes);
+  ASSERT_EQ(run({"salvage", bad.string(), "-o", saved.string(), "-q"}).code, 0);
+  const fs::path missing = dir / "missing.spikey";
+
+  auto r = run({"verify", good.string(), bad.string(), missing.string(), good.string()});
+  EXPECT_EQ(r.code, 1);
+  std::size_t ok_lines = 0;
+  for (std::size_t at = r.out.find("OK "); at != std::string::npos; at = r.out.find("OK ", at + 1)) ++ok_lines;
+  EXPECT_EQ(ok_lines, 2u) << "the archive after the failures is checked too: " << r.out;
+  EXPECT_NE(r.err.find(bad.string() + ": chunk"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cannot open " + missing.string()), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("2 of 4 archives OK, 2 failed: " + bad.string() + " " + missing.string()), std::string::npos) << r.err;
+
+  r = run({"verify", good.string(), saved.string(), "-q"});
+  EXPECT_EQ(r.code, 3) << "a salvaged archive and no failure";
+  r = run({"verify", saved.string(), bad.string(), "-q"});
+  EXPECT_EQ(r.code, 1) << "a failure outweighs a salvaged archive";
+
+  r = run({"verify", good.string(), bad.string(), "--json"});
+  EXPECT_EQ(r.code, 1);
+  const json reports = json::parse(r.out);
+  ASSERT_TRUE(reports.is_array());
+  ASSERT_EQ(reports.size(), 2u);
+  EXPECT_TRUE(reports[0]["ok"].get<bool>());
+  EXPECT_FALSE(reports[1]["ok"].get<bool>());
+  EXPECT_EQ(reports[1]["archive"], bad.string());
+  EXPECT_NE(reports[1]["error"].get<std::string>().find("chunk"), std::string::npos);
+  EXPECT_TRUE(json::parse(run({"verify", good.string(), "--json"}).out).is_object()) << "one archive: one object, as before";
+
+  r = run({"info", good.string(), missing.string(), saved.string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("archive       " + good.string()), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("archive       " + saved.string()), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("cannot open " + missing.string()), std::string::npos) << r.err;
+  const json infos = json::parse(run({"info", good.string(), saved.string(), "--json"}).out);
+  ASSERT_TRUE(infos.is_array());
+  ASSERT_EQ(infos.size(), 2u);
+  EXPECT_EQ(infos[1]["lost_chunks"].get<std::uint64_t>(), 1u);
+  EXPECT_EQ(run({"verify", "-", "-"}).code, 2);
+}
+
 // Binary data is neither typed in nor printed on a terminal: "-" there is a usage error, and
 // nothing is read or written.
 TEST(Cli, StandardStreamsOnATerminalAreRefused) {

@@ -1,4 +1,5 @@
 // spikey info: what an archive holds, from its header, metadata and index alone.
+#include <algorithm>
 #include <map>
 #include <sstream>
 
@@ -34,7 +35,8 @@ std::string other_rates_text(const format::Metadata& m) {
   return text.str();
 }
 
-int describe_archive(const ArchiveArgument& input, const CommonOptions& o) {
+// One archive: its description printed (text) or left in `out` (JSON).
+int describe_archive(const ArchiveArgument& input, const CommonOptions& o, json& out) {
   const std::string& archive = input.name();
   const format::ArchiveReader reader(input.path());
   warn_archive_damage(reader, archive);
@@ -107,7 +109,7 @@ int describe_archive(const ArchiveArgument& input, const CommonOptions& o) {
               {"ratio", ratio},
               {"channels", channels},
               {"sources", sources}};
-    std::cout << j.dump(2) << "\n";
+    out = std::move(j);
     return 0;
   }
   std::cout << "archive       " << archive << "\n"
@@ -137,19 +139,43 @@ int describe_archive(const ArchiveArgument& input, const CommonOptions& o) {
   return 0;
 }
 
-int run_info(const std::string& argument, const CommonOptions& o) {
-  const ArchiveArgument input(argument);
-  return naming_archive(input.name(), [&] { return describe_archive(input, o); });
+// Several archives (spikey info *.spikey): each described, whatever the ones before it gave
+// (text blocks apart by an empty line; JSON as an array); exit 1 when any could not be read.
+int run_info(const std::vector<std::string>& archives, const CommonOptions& o) {
+  if (std::count(archives.begin(), archives.end(), "-") > 1) throw UsageError("standard input (-) can be given once");
+  if (std::count(archives.begin(), archives.end(), "-") == 1) refuse_terminal_input();
+  json reports = json::array();
+  int status = 0;
+  for (std::size_t i = 0; i < archives.size(); ++i) {
+    json j = {{"archive", archives[i]}};
+    if (i > 0 && !o.json_output) std::cout << "\n";
+    try {
+      const ArchiveArgument input(archives[i]);
+      naming_archive(input.name(), [&] { return describe_archive(input, o, j); });
+    } catch (const UsageError&) {
+      throw;
+    } catch (const std::invalid_argument&) {
+      throw;
+    } catch (const std::exception& e) {
+      if (archives.size() == 1 && !o.json_output) throw;
+      j["error"] = e.what();
+      if (!o.json_output) std::cerr << "spikey: " << e.what() << "\n";
+      status = kExitFailure;
+    }
+    reports.push_back(std::move(j));
+  }
+  if (o.json_output) std::cout << (archives.size() == 1 ? reports.front() : reports).dump(2) << "\n";
+  return status;
 }
 
 }  // namespace
 
 Subcommand add_info(CLI::App& app, CommonOptions& common) {
-  auto archive = std::make_shared<std::string>();
+  auto archives = std::make_shared<std::vector<std::string>>();
   auto* info = app.add_subcommand("info", "describe an archive (reads header, metadata and index only)");
-  info->add_option("archive", *archive, "archive to read; - for standard input")->required();
+  info->add_option("archives", *archives, "archives to read; - for standard input")->required();
   info->add_flag("--json", common.json_output, "print JSON");
-  return {info, [archive, &common] { return run_info(*archive, common); }};
+  return {info, [archives, &common] { return run_info(*archives, common); }};
 }
 
 }  // namespace spikey::cli

@@ -1,4 +1,5 @@
 // spikey verify: decode everything, check every checksum, report ratio and decode speed.
+#include <algorithm>
 #include <iostream>
 
 #include "common.hpp"
@@ -62,9 +63,9 @@ int verify_archive(const ArchiveArgument& input, json& j, const CommonOptions& o
     j["error"] = "archive damaged: " + damage.front() +
                  (r.missing_files.empty() ? "; every file still restores" : "; every file but " + std::to_string(r.missing_files.size()) + " side file(s) still restores") +
                  "; spikey salvage writes an undamaged archive";
-  if (o.json_output) {
-    std::cout << j.dump(2) << "\n";
-  } else if (r.mismatched_files.empty()) {
+  const int status = !r.mismatched_files.empty() || !damage.empty() ? kExitFailure : incomplete ? kExitIncomplete : 0;
+  if (o.json_output) return status;  // the caller prints j, with the other archives'
+  if (r.mismatched_files.empty()) {
     std::cout << (!damage.empty() ? "DAMAGED " : incomplete ? "INCOMPLETE " : "OK ") << archive << ": " << r.files << " file(s), " << reader.index().size()
               << " chunk(s), " << fixed(m.duration_seconds(), 3) << " s of recording, "
               << (incomplete ? std::string("data missing") : "ratio " + fixed(ratio, 4)) << "\n"
@@ -85,35 +86,66 @@ int verify_archive(const ArchiveArgument& input, json& j, const CommonOptions& o
   } else {
     std::cerr << "spikey: verify failed: " << archive << ": " << j["error"].get<std::string>() << "\n";
   }
-  if (!r.mismatched_files.empty() || !damage.empty()) return kExitFailure;
-  return incomplete ? kExitIncomplete : 0;
+  return status;
 }
 
-int run_verify(const std::string& argument, const CommonOptions& o) {
-  json j = {{"archive", argument}, {"ok", false}};
+// One archive: its report printed (text) or left in `j` (JSON); the exit status it earns.
+int verify_one(const std::string& argument, json& j, const CommonOptions& o) {
+  j = {{"archive", argument}, {"ok", false}};
   try {
     const ArchiveArgument input(argument);
     return naming_archive(input.name(), [&] { return verify_archive(input, j, o); });
   } catch (const UsageError&) {
     throw;
+  } catch (const std::invalid_argument&) {
+    throw;
   } catch (const std::exception& e) {
-    if (!o.json_output) throw;
     j["error"] = e.what();
-    std::cout << j.dump(2) << "\n";
+    if (!o.json_output) std::cerr << "spikey: " << e.what() << "\n";
     return kExitFailure;
   }
+}
+
+// Several archives (spikey verify *.spikey): each is checked and reported, whatever the ones
+// before it gave; the exit status is the worst: a failure, then an incomplete (salvaged) archive.
+int run_verify(const std::vector<std::string>& archives, const CommonOptions& o) {
+  if (std::count(archives.begin(), archives.end(), "-") > 1) throw UsageError("standard input (-) can be given once");
+  if (std::count(archives.begin(), archives.end(), "-") == 1) refuse_terminal_input();
+  json reports = json::array();
+  int status = 0;
+  std::vector<std::string> failed;
+  std::size_t incomplete = 0;
+  for (const std::string& archive : archives) {
+    json j;
+    const int archive_status = verify_one(archive, j, o);
+    reports.push_back(std::move(j));
+    if (archive_status == kExitFailure) failed.push_back(archive == "-" ? "standard input" : archive);
+    incomplete += archive_status == kExitIncomplete;
+    if (archive_status == kExitFailure || status == 0) status = archive_status;
+  }
+  if (o.json_output) std::cout << (archives.size() == 1 ? reports.front() : reports).dump(2) << "\n";
+  if (archives.size() > 1 && !o.quiet && !o.json_output) {
+    std::cerr << "spikey: " << archives.size() - failed.size() - incomplete << " of " << archives.size() << " archives OK";
+    if (incomplete > 0) std::cerr << ", " << incomplete << " incomplete (salvaged)";
+    if (!failed.empty()) {
+      std::cerr << ", " << failed.size() << " failed:";
+      for (const auto& f : failed) std::cerr << " " << f;
+    }
+    std::cerr << "\n";
+  }
+  return status;
 }
 
 }  // namespace
 
 Subcommand add_verify(CLI::App& app, CommonOptions& common) {
-  auto archive = std::make_shared<std::string>();
+  auto archives = std::make_shared<std::vector<std::string>>();
   auto* verify = app.add_subcommand("verify", "decode everything and check every checksum; report ratio and decode speed");
-  verify->add_option("archive", *archive, "archive to read; - for standard input")->required();
+  verify->add_option("archives", *archives, "archives to read, each checked whatever the others give; - for standard input")->required();
   verify->add_flag("--json", common.json_output, "print JSON");
   verify->add_flag("-q,--quiet", common.quiet, "no progress");
   add_threads(verify, common);
-  return {verify, [archive, &common] { return run_verify(*archive, common); }};
+  return {verify, [archives, &common] { return run_verify(*archives, common); }};
 }
 
 }  // namespace spikey::cli
