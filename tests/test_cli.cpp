@@ -369,6 +369,12 @@ TEST(Cli, MessagesSayWhatIsWrong) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("no samples"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir / "w.npy"));
+
+  // A file where decompress's directory should be.
+  test::write_file(dir / "not_a_folder", {1});
+  r = run({"decompress", out.string(), "-o", (dir / "not_a_folder").string()});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("cannot restore into " + (dir / "not_a_folder").string() + ": Not a directory"), std::string::npos) << r.err;
 }
 
 // An unfinalized WAV (data size 0, the samples after it, as a crashed recorder leaves it): a

@@ -259,7 +259,9 @@ class SourceRebuilder {
       : verbatim_(verbatim), source_(source), threads_(std::max(1u, options.threads)) {
     if (!options.output_directory.empty()) {
       const fs::path destination = options.output_directory / source_.path;
-      fs::create_directories(destination.parent_path());  // restore paths may hold subdirectories
+      std::error_code error;
+      fs::create_directories(destination.parent_path(), error);  // restore paths may hold subdirectories
+      if (error) throw std::runtime_error("cannot restore into " + destination.parent_path().string() + ": " + error.message());
       output_.emplace(destination, options.force);
     }
     if (source_.kind == format::SourceKind::side_file && source_.delta64_count != 0)
