@@ -32,7 +32,7 @@ struct Sample {
   std::int16_t at(std::uint64_t t, std::uint32_t c) const { return interleaved[t * kChannels + c]; }
 };
 
-Sample make_sample(const test::TempDir& dir, const std::string& level) {
+Sample make_sample(const test::TempDir& dir, const std::string& level, double chunk_seconds = 0.05) {
   const fs::path raw = test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat";
   Sample s;
   const auto bytes = test::read_file(raw);
@@ -41,7 +41,7 @@ Sample make_sample(const test::TempDir& dir, const std::string& level) {
   const auto recording = host::Recording::open({raw}, host::InputOptions{kChannels, 30000.0}, [](const std::string&) {});
   host::EncodeOptions options;
   options.level = level;
-  options.chunk_seconds = 0.05;
+  options.chunk_seconds = chunk_seconds;
   s.archive = dir / ("c-" + level + ".spikey");
   host::compress(recording, s.archive, options);
   return s;
@@ -81,6 +81,22 @@ std::vector<std::uint32_t> channels_that_fail(const format::ArchiveReader& reade
     }
   }
   return failed;
+}
+
+// The restored file `rebuilt` holds the original samples, and zeros for `lost` channels in
+// samples [first, end).
+void expect_restored_with_zeros(const fs::path& rebuilt_file, const Sample& s, std::uint64_t first, std::uint64_t end,
+                                const std::vector<std::uint32_t>& lost) {
+  const auto rebuilt = test::read_file(rebuilt_file);
+  ASSERT_EQ(rebuilt.size(), s.interleaved.size() * 2);
+  for (std::uint64_t t = 0; t < s.interleaved.size() / kChannels; ++t) {
+    for (std::uint32_t c = 0; c < kChannels; ++c) {
+      std::int16_t v;
+      std::memcpy(&v, rebuilt.data() + 2 * (t * kChannels + c), 2);
+      const bool zero = t >= first && t < end && std::ranges::binary_search(lost, c);
+      ASSERT_EQ(v, zero ? 0 : s.at(t, c)) << "sample " << t << " channel " << c;
+    }
+  }
 }
 
 class StreamChecks : public ::testing::TestWithParam<std::string> {};
@@ -153,21 +169,46 @@ TEST_P(StreamChecks, DamageInOneStreamCostsThatChannelAndItsDependentsOnly) {
       const auto restored = host::restore_sources(saved, fill);
       EXPECT_EQ(restored.lost_streams, failed.size());
       ASSERT_EQ(restored.incomplete_files.size(), 1u);
-      const auto rebuilt = test::read_file(dir / "r" / "cinpla32_30kHz_first6000.dat");
-      ASSERT_EQ(rebuilt.size(), s.interleaved.size() * 2);
-      for (std::uint64_t t = 0; t < s.interleaved.size() / kChannels; ++t) {
-        for (std::uint32_t c = 0; c < kChannels; ++c) {
-          std::int16_t v;
-          std::memcpy(&v, rebuilt.data() + 2 * (t * kChannels + c), 2);
-          const bool lost = t >= first && t < end && std::ranges::binary_search(failed, c);
-          ASSERT_EQ(v, lost ? 0 : s.at(t, c)) << "sample " << t << " channel " << c;
-        }
-      }
+      expect_restored_with_zeros(dir / "r" / "cinpla32_30kHz_first6000.dat", s, first, end, failed);
       // Salvaging the salvaged archive keeps its lost streams lost and changes nothing.
       const auto again = host::salvage_archive(dir / "saved.spikey", dir / "again.spikey", {true, 1});
       EXPECT_EQ(again.lost_ranges[0].channels, failed);
       EXPECT_EQ(test::read_file(dir / "again.spikey"), test::read_file(dir / "saved.spikey"));
     }
+  }
+}
+
+// The whole-archive readers reuse chunks' sample buffers (SampleBuffers): a lost stream late in
+// a long archive is zeros in the restored file, not the samples an earlier chunk left in the
+// buffer, on one thread and on several.
+TEST(StreamChecksRestore, ALostStreamLateInALongArchiveRestoresAsZeros) {
+  test::TempDir dir;
+  const Sample s = make_sample(dir, "fast", 0.004);  // 120 samples a chunk: 50 chunks
+  const format::ArchiveReader intact(s.archive);
+  ASSERT_EQ(intact.index().size(), 50u);
+  constexpr std::uint64_t kLateChunk = 41;
+  constexpr std::uint32_t kTarget = 5;
+  auto bytes = test::read_file(s.archive);
+  const auto [offset, size] = stream_position(intact, kLateChunk, kTarget);
+  ASSERT_GT(size, 4u);
+  bytes[offset + size / 2] ^= 0x5a;
+  rechecksum_payload(bytes, intact, kLateChunk);
+  test::write_file(dir / "bad.spikey", bytes);
+  const auto report = host::salvage_archive(dir / "bad.spikey", dir / "saved.spikey", {true, 1});
+  ASSERT_EQ(report.lost_ranges.size(), 1u);
+  const std::vector<std::uint32_t> lost = report.lost_ranges[0].channels;
+  ASSERT_TRUE(std::ranges::binary_search(lost, kTarget));
+  const format::ArchiveReader saved(dir / "saved.spikey");
+  const std::uint64_t first = saved.metadata().chunk_first_sample(kLateChunk), end = first + saved.metadata().chunk_sample_count(kLateChunk);
+  for (const unsigned threads : {1u, 2u, 3u}) {
+    SCOPED_TRACE(std::to_string(threads) + " thread(s)");
+    host::RestoreOptions fill;
+    fill.fill_lost = true;
+    fill.output_directory = dir / "r";
+    fill.force = true;
+    fill.threads = threads;
+    host::restore_sources(saved, fill);
+    expect_restored_with_zeros(dir / "r" / "cinpla32_30kHz_first6000.dat", s, first, end, lost);
   }
 }
 

@@ -43,6 +43,19 @@ std::span<const std::int16_t> DecodedChunk::channel_samples(std::uint32_t c) con
   return {samples.data() + offset[i], sample_count[i]};
 }
 
+std::vector<std::int16_t> SampleBuffers::take() {
+  const std::lock_guard lock(mutex_);
+  if (free_.empty()) return {};
+  std::vector<std::int16_t> buffer = std::move(free_.back());
+  free_.pop_back();
+  return buffer;
+}
+
+void SampleBuffers::give(std::vector<std::int16_t>&& buffer) {
+  const std::lock_guard lock(mutex_);
+  if (free_.size() < keep_) free_.push_back(std::move(buffer));
+}
+
 DecodedChunk decode_chunk(const format::ArchiveReader& reader, std::uint64_t chunk, std::span<const std::uint32_t> channels,
                           const DecodeOptions& options) {
   return std::move(decode_chunks(reader, chunk, chunk + 1, channels, options).front());
@@ -156,9 +169,15 @@ DecodedChunk finish_payload(const format::Metadata& meta, const DecodeOptions& o
     out.offset.push_back(total);
     total += present.sample_count[p];
   }
-  out.samples.resize(total);  // zeros where a stream is lost
-  for (std::size_t i = 0; i < positions.size(); ++i)
-    if (w.lost[positions[i]]) out.lost_channels.push_back(present.channel[positions[i]]);
+  // Every requested channel's range is written below, except a lost stream's: zeros there (a
+  // reused buffer holds an earlier chunk's values).
+  if (options.sample_buffers != nullptr) out.samples = options.sample_buffers->take();
+  out.samples.resize(total);
+  for (std::size_t i = 0; i < positions.size(); ++i) {
+    if (!w.lost[positions[i]]) continue;
+    out.lost_channels.push_back(present.channel[positions[i]]);
+    std::fill_n(out.samples.begin() + static_cast<std::ptrdiff_t>(out.offset[i]), out.sample_count[i], std::int16_t{0});
+  }
   // Each channel's values, then (version 10) every decoded channel, sources included, against
   // its stream check (§6.3): channel by channel on the call's threads, failures in channel order.
   const bool checked = w.dir.checked();
@@ -240,6 +259,8 @@ void decode_chunks_in_order(const format::ArchiveReader& reader, std::uint64_t f
   const std::uint64_t groups = (end_chunk - first_chunk + joint - 1) / joint;
   DecodeOptions each = options;  // fewer calls than threads: each call shares the rest
   each.threads = threads_within(groups, threads);
+  SampleBuffers buffers((std::size_t{threads} + 2) * joint);  // the chunks in flight
+  if (each.sample_buffers == nullptr) each.sample_buffers = &buffers;
   ordered_parallel<std::vector<DecodedChunk>>(
       groups, threads, std::size_t{threads} + 1,
       [&](std::size_t g) {
@@ -247,7 +268,10 @@ void decode_chunks_in_order(const format::ArchiveReader& reader, std::uint64_t f
         return decode_chunks(reader, first, std::min(end_chunk, first + joint), wanted, each);
       },
       [&](std::size_t, std::vector<DecodedChunk>& decoded) {
-        for (const auto& chunk : decoded) consume(chunk);
+        for (auto& chunk : decoded) {
+          consume(chunk);
+          each.sample_buffers->give(std::move(chunk.samples));
+        }
       });
 }
 
@@ -508,6 +532,7 @@ RestoreReport restore_sources(const format::ArchiveReader& reader, const Restore
       const std::uint64_t joint = joint_chunks(meta, chunk_count, options.threads);
       const std::uint64_t tasks = (chunk_count + joint - 1) / joint;
       const unsigned threads_per_task = threads_within(tasks, options.threads);
+      SampleBuffers buffers((std::size_t{options.threads} + 2) * joint);  // the chunks in flight
       ordered_parallel<std::vector<DecodedChunk>>(tasks, options.threads, std::size_t{options.threads} + 1, [&](std::size_t task) {
         const std::uint64_t first_chunk = task * joint, end_chunk = std::min(chunk_count, first_chunk + joint);
         std::vector<DecodedChunk> out;
@@ -518,7 +543,8 @@ RestoreReport restore_sources(const format::ArchiveReader& reader, const Restore
           }
           std::uint64_t run_end = i;
           while (run_end < end_chunk && !reader.index()[run_end].lost()) ++run_end;
-          for (auto& chunk : decode_chunks(reader, i, run_end, channels, {.fill_lost = options.fill_lost, .threads = threads_per_task})) {
+          for (auto& chunk : decode_chunks(reader, i, run_end, channels,
+                                          {.fill_lost = options.fill_lost, .threads = threads_per_task, .sample_buffers = &buffers})) {
             if (options.inspect && channels.empty() && chunk.lost_channels.empty()) options.inspect(chunk);
             out.push_back(std::move(chunk));
           }
@@ -526,10 +552,11 @@ RestoreReport restore_sources(const format::ArchiveReader& reader, const Restore
         }
         return out;
       }, [&](std::size_t, std::vector<DecodedChunk>& decoded) {
-        for (const DecodedChunk& chunk : decoded) {
+        for (DecodedChunk& chunk : decoded) {
           const bool chunk_lost = reader.index()[chunk.chunk].lost();
           report.lost_streams += chunk.lost_channels.size();
           for (auto& r : rebuilders) r->add_chunk(chunk, chunk_lost);
+          buffers.give(std::move(chunk.samples));
           if (chunk.decode_seconds > report.slowest_chunk_seconds) {
             report.slowest_chunk_seconds = chunk.decode_seconds;
             report.slowest_chunk = chunk.chunk;
