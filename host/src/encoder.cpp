@@ -409,7 +409,7 @@ WrittenArchive write_archive(const Recording& recording, const format::MetadataS
   WrittenArchive written;
   if (options.batch_executor && batch_encodes(meta.codec.name)) {  // the batch stages cover lpc1 and the Golomb-coded mo codecs
     // Verified as it is encoded: the CPU decodes while the executor encodes the next batch.
-    if (options.verify) written.verifier = std::make_unique<PipelineVerifier>(writer.stored_section(), chunk_count);
+    if (options.verify) written.verifier = std::make_unique<PipelineVerifier>(writer.stored_section(), chunk_count, options.threads);
     encode_in_batches(recording, meta, options, writer, written.batch_seconds, written.verifier.get());
     written.batch_chunks = chunk_count;
   } else if (const auto groups = chunks_coded_together(meta, options.threads); !groups.empty()) {

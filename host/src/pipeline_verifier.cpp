@@ -22,13 +22,14 @@ void expect_decoded_equals_input(const DecodedChunk& decoded, const format::Chun
                     std::to_string(*d));
 }
 
-PipelineVerifier::PipelineVerifier(std::span<const std::uint8_t> stored_section, std::uint64_t chunk_count)
+PipelineVerifier::PipelineVerifier(std::span<const std::uint8_t> stored_section, std::uint64_t chunk_count, unsigned threads)
     : section_(format::parse_metadata_section(stored_section)),
       metadata_checksum_(format::checksum64(stored_section)),
       payload_checksum_(chunk_count),
       samples_checksum_(chunk_count),
       checked_(chunk_count, 0),
-      sources_(section_) {
+      sources_(section_),
+      buffers_(2 * std::size_t{std::max(1u, threads)}) {  // at most about `threads` chunks are in verification at once
   if (section_.metadata.chunk_count() != chunk_count) throw std::logic_error("PipelineVerifier: the metadata implies another chunk count");
 }
 
@@ -41,7 +42,7 @@ void PipelineVerifier::check(std::uint64_t first_chunk, std::span<const EncodedC
   // Chunks decoded together, as the whole-archive readers do (the lockstep lanes fill up).
   const std::uint64_t joint = joint_chunks(meta, count, threads);
   const std::uint64_t tasks = (count + joint - 1) / joint;
-  const DecodeOptions each{.threads = threads_within(tasks, threads)};  // fewer tasks than threads: each shares the rest
+  const DecodeOptions each{.threads = threads_within(tasks, threads), .sample_buffers = &buffers_};  // fewer tasks than threads: each shares the rest
   parallel_for(tasks, threads, [&](std::size_t task) {
     const std::uint64_t begin = task * joint, end = std::min(count, begin + joint);
     std::vector<PayloadInput> inputs;
@@ -61,6 +62,7 @@ void PipelineVerifier::check(std::uint64_t first_chunk, std::span<const EncodedC
       payload_checksum_[chunk] = format::checksum64(encoded[i].payload);
       samples_checksum_[chunk] = encoded[i].samples_checksum;
       checked_[chunk] = 1;
+      buffers_.give(std::move(decoded[i - begin].samples));
     }
   });
 }

@@ -24,8 +24,9 @@ void expect_decoded_equals_input(const DecodedChunk& decoded, const format::Chun
 
 class PipelineVerifier {
  public:
-  // `stored_section`: the metadata section as the archive writer stored it.
-  PipelineVerifier(std::span<const std::uint8_t> stored_section, std::uint64_t chunk_count);
+  // `stored_section`: the metadata section as the archive writer stored it. `threads`: those
+  // check() is given, for the decoded chunks' buffers it keeps for reuse.
+  PipelineVerifier(std::span<const std::uint8_t> stored_section, std::uint64_t chunk_count, unsigned threads = 1);
 
   // Chunks [first_chunk, first_chunk + encoded.size()): their payloads decoded (on `threads`)
   // and compared with `samples`, each chunk's input at sample_offset[i] .. sample_offset[i + 1]
@@ -47,6 +48,7 @@ class PipelineVerifier {
   std::vector<std::uint64_t> samples_checksum_;
   std::vector<std::uint8_t> checked_;
   SourceChecks sources_;
+  SampleBuffers buffers_;  // the decoded chunks' samples, reused (a chunk of 1024 channels is 40 MB)
   std::uint64_t rebuilt_chunks_ = 0;
 };
 
