@@ -99,6 +99,9 @@ struct PayloadWork {
   std::vector<char> decoded;           // channels decoded (the codec's and sync runs): checked against their stream checks
   std::vector<char> lost;              // requested channels whose streams are lost (version 10), zeros with fill_lost
   std::vector<codecs::ChannelCodes> codes;
+  std::vector<std::int64_t> slot;  // per present channel: its index among the requested channels, or -1
+  std::vector<char> finished;      // per present channel: mapped and checked (finish_channel) already
+  std::vector<char> failed;        // per present channel: failed its stream check
   DecodedChunk out;
 };
 
@@ -155,48 +158,62 @@ void map_codes(const format::Metadata& meta, std::uint32_t channel, std::span<co
   codes_to_values(meta.channels[channel].value_map, codes, dst);
 }
 
-DecodedChunk finish_payload(const format::Metadata& meta, const DecodeOptions& options, unsigned threads, PayloadWork& w) {
+// Where each requested channel's samples go in out.samples, before decoding: a channel's values
+// are mapped as soon as its codes are final (finish_channel).
+void lay_out_samples(const DecodeOptions& options, PayloadWork& w) {
   const format::ChunkChannels& present = w.present;
-  const std::vector<std::size_t>& positions = w.positions;
-  const std::uint64_t chunk = w.chunk, payload_offset = w.payload_offset;
-  DecodedChunk out = std::move(w.out);
+  DecodedChunk& out = w.out;
   std::uint64_t total = 0;
-  std::vector<std::int64_t> slot(present.channel.size(), -1);  // index among the requested channels
-  for (const std::size_t p : positions) {
-    slot[p] = static_cast<std::int64_t>(out.channel.size());
+  w.slot.assign(present.channel.size(), -1);
+  for (const std::size_t p : w.positions) {
+    w.slot[p] = static_cast<std::int64_t>(out.channel.size());
     out.channel.push_back(present.channel[p]);
     out.sample_count.push_back(present.sample_count[p]);
     out.offset.push_back(total);
     total += present.sample_count[p];
   }
-  // Every requested channel's range is written below, except a lost stream's: zeros there (a
-  // reused buffer holds an earlier chunk's values).
+  // Every requested channel's range is written by finish_channel, except a lost stream's: zeros
+  // there (a reused buffer holds an earlier chunk's values).
   if (options.sample_buffers != nullptr) out.samples = options.sample_buffers->take();
   out.samples.resize(total);
-  for (std::size_t i = 0; i < positions.size(); ++i) {
-    if (!w.lost[positions[i]]) continue;
-    out.lost_channels.push_back(present.channel[positions[i]]);
+  for (std::size_t i = 0; i < w.positions.size(); ++i) {
+    if (!w.lost[w.positions[i]]) continue;
+    out.lost_channels.push_back(present.channel[w.positions[i]]);
     std::fill_n(out.samples.begin() + static_cast<std::ptrdiff_t>(out.offset[i]), out.sample_count[i], std::int16_t{0});
   }
-  // Each channel's values, then (version 10) every decoded channel, sources included, against
-  // its stream check (§6.3): channel by channel on the call's threads, failures in channel order.
-  const bool checked = w.dir.checked();
-  std::vector<char> failed(present.channel.size(), 0);
+  w.finished.assign(present.channel.size(), 0);
+  w.failed.assign(present.channel.size(), 0);
+}
+
+// Channel p's values (when requested), then (version 10) the channel against its stream check
+// when it was decoded, sources included (§6.3). Channels are independent: any thread, any order.
+void finish_channel(const format::Metadata& meta, PayloadWork& w, std::size_t p) {
+  const format::ChunkChannels& present = w.present;
+  w.finished[p] = 1;
+  const bool requested = w.slot[p] >= 0 && !w.lost[p];
+  std::int16_t* samples = requested ? w.out.samples.data() + w.out.offset[static_cast<std::size_t>(w.slot[p])] : nullptr;
+  if (requested) map_codes(meta, present.channel[p], w.codes[p], samples);
+  if (!w.dir.checked() || !w.decoded[p]) return;
+  std::vector<std::int16_t> scratch;
+  if (!requested) {
+    scratch.resize(present.sample_count[p]);
+    map_codes(meta, present.channel[p], w.codes[p], scratch.data());
+    samples = scratch.data();
+  }
+  w.failed[p] = format::stream_check_of({samples, present.sample_count[p]}) != w.dir.stream_check[p];
+}
+
+// The channels the codec did not finish as it went, on the call's threads; then the stream
+// check failures in channel order, and the chunk's checksum.
+DecodedChunk finish_payload(const format::Metadata& meta, const DecodeOptions& options, unsigned threads, PayloadWork& w) {
+  const format::ChunkChannels& present = w.present;
+  const std::uint64_t chunk = w.chunk, payload_offset = w.payload_offset;
   parallel_for(present.channel.size(), threads, [&](std::size_t p) {
-    const bool requested = slot[p] >= 0 && !w.lost[p];
-    std::int16_t* samples = requested ? out.samples.data() + out.offset[static_cast<std::size_t>(slot[p])] : nullptr;
-    if (requested) map_codes(meta, present.channel[p], w.codes[p], samples);
-    if (!checked || !w.decoded[p]) return;
-    std::vector<std::int16_t> scratch;
-    if (!requested) {
-      scratch.resize(present.sample_count[p]);
-      map_codes(meta, present.channel[p], w.codes[p], scratch.data());
-      samples = scratch.data();
-    }
-    failed[p] = format::stream_check_of({samples, present.sample_count[p]}) != w.dir.stream_check[p];
+    if (!w.finished[p]) finish_channel(meta, w, p);
   });
+  DecodedChunk out = std::move(w.out);
   for (std::size_t p = 0; p < present.channel.size(); ++p) {
-    if (!failed[p]) continue;
+    if (!w.failed[p]) continue;
     if (options.report_failures) {
       out.failed_channels.push_back(present.channel[p]);
       continue;
@@ -204,7 +221,7 @@ DecodedChunk finish_payload(const format::Metadata& meta, const DecodeOptions& o
     throw ArchiveError("chunk " + std::to_string(chunk) + ", channel " + std::to_string(present.channel[p]) + " (stream at byte " +
                        std::to_string(payload_offset + w.dir.stream_offset[p]) + "): decoded samples do not match the stream check");
   }
-  if (w.samples_checksum != nullptr && positions.size() == present.channel.size() && out.failed_channels.empty() &&
+  if (w.samples_checksum != nullptr && w.positions.size() == present.channel.size() && out.failed_channels.empty() &&
       kept_samples_checksum(out) != *w.samples_checksum)
     throw ArchiveError("chunk " + std::to_string(chunk) + ": decoded samples do not match their checksum (byte " +
                        std::to_string(payload_offset) + ")");
@@ -222,7 +239,9 @@ std::vector<DecodedChunk> decode_payloads(const format::Metadata& meta, std::uin
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     PayloadWork& w = work[i];
     start_payload(meta, codec, family, version, inputs[i], channels, options, w);
-    jobs.push_back({w.chunk, w.payload_offset, &w.present, &w.dir, inputs[i].payload, &w.needed, &w.codes});
+    lay_out_samples(options, w);
+    jobs.push_back({w.chunk, w.payload_offset, &w.present, &w.dir, inputs[i].payload, &w.needed, &w.codes,
+                    [&meta, &w](std::size_t p) { finish_channel(meta, w, p); }});
   }
   std::uint64_t decoded_samples = 0;  // threads only for work worth starting them
   for (const PayloadWork& w : work)

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -32,6 +33,10 @@ struct ChunkDecodeJob {
   std::span<const std::uint8_t> payload;
   const std::vector<char>* needed = nullptr;          // per present channel: decode it (sync channels are already done)
   std::vector<ChannelCodes>* codes = nullptr;  // out: per present channel, its codes when needed
+  // Optional: called on the decoding thread with a channel whose codes are final, while they
+  // are still in cache (the lane-group families call it as each group ends; the caller finishes
+  // the channels it was not called for).
+  std::function<void(std::size_t p)> channel_decoded;
 
   std::span<const std::uint8_t> stream(std::size_t p) const { return payload.subspan(dir->stream_offset[p], dir->stream_size[p]); }
   // "chunk C, channel X (stream at byte B): why", naming the codec where it helps.

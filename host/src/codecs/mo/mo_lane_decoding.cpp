@@ -107,7 +107,7 @@ void decode_in_lane_groups(const f::Metadata& meta, std::span<ChunkDecodeJob> jo
   // The groups of a task, in planned order. The error is the first group's that fails, as
   // if each were decoded alone in order: a later group's malformed header waits until the
   // groups before it have decoded.
-  const auto decode_groups = [&prepare, &check, &planned](std::span<const std::size_t> members, unsigned worker) {
+  const auto decode_groups = [&prepare, &check, &planned, jobs](std::span<const std::size_t> members, unsigned worker) {
     GroupDecoding decoding[lanes::kMaxGroupsAtOnce];
     lanes::MoGroupDecoding runs[lanes::kMaxGroupsAtOnce];
     std::size_t count = 0;
@@ -125,6 +125,9 @@ void decode_in_lane_groups(const f::Metadata& meta, std::span<ChunkDecodeJob> jo
     }
     lanes::mo_reconstruct_from(std::span<lanes::MoGroupDecoding>(runs, count));
     for (std::size_t i = 0; i < count; ++i) check(planned[members[i]], decoding[i], runs[i].ok);
+    for (std::size_t i = 0; i < count; ++i)
+      for (const Lane& lane : planned[members[i]].lanes)
+        if (jobs[lane.job].channel_decoded) jobs[lane.job].channel_decoded(lane.p);
     if (later_header) std::rethrow_exception(later_header);
   };
   const auto flush = [&](OpenGroup& og) {
