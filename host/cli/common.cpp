@@ -104,8 +104,9 @@ void copy_to_standard_output(const fs::path& file, const std::string& what) {
     ::close(in);
     throw;
   }
+  const int read_error = errno;  // before close() can change it
   ::close(in);
-  if (!read_all) throw std::runtime_error("cannot read " + file.string() + ": " + std::strerror(errno));
+  if (!read_all) throw std::runtime_error("cannot read " + file.string() + ": " + std::strerror(read_error));
 }
 
 ArchiveArgument::ArchiveArgument(const std::string& argument) : path_(argument), name_(argument) {
