@@ -1,5 +1,6 @@
 #include "common.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -107,6 +108,12 @@ void copy_to_standard_output(const fs::path& file, const std::string& what) {
   const int read_error = errno;  // before close() can change it
   ::close(in);
   if (!read_all) throw std::runtime_error("cannot read " + file.string() + ": " + std::strerror(read_error));
+}
+
+void check_archive_arguments(const std::vector<std::string>& archives) {
+  const auto from_stdin = std::count(archives.begin(), archives.end(), "-");
+  if (from_stdin > 1) throw UsageError("standard input (-) can be given once");
+  if (from_stdin == 1) refuse_terminal_input();
 }
 
 ArchiveArgument::ArchiveArgument(const std::string& argument) : path_(argument), name_(argument) {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <iostream>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -81,6 +82,10 @@ auto naming_archive(const std::string& name, Body&& body) {
   }
 }
 
+// The archives of a command that reads several (verify, info): "-" at most once, and not from
+// a terminal (UsageError), checked before the first is read.
+void check_archive_arguments(const std::vector<std::string>& archives);
+
 std::string fixed(double v, int digits);
 std::string megabytes(std::uint64_t bytes);
 double ratio_of(std::uint64_t original, std::uint64_t archive);
@@ -93,6 +98,25 @@ struct CommonOptions {
   bool quiet = false;
   bool json_output = false;
 };
+
+// One of several archives: `body` runs on it, naming it in what it throws (naming_archive). A
+// usage error stops the command; any other failure is recorded in j["error"], printed (without
+// --json), and gives kExitFailure, so that the next archive is still read.
+template <class Body>
+int on_each_archive(const std::string& argument, json& j, const CommonOptions& o, Body&& body) {
+  try {
+    const ArchiveArgument input(argument);
+    return naming_archive(input.name(), [&] { return body(input); });
+  } catch (const UsageError&) {
+    throw;
+  } catch (const std::invalid_argument&) {
+    throw;
+  } catch (const std::exception& e) {
+    j["error"] = e.what();
+    if (!o.json_output) std::cerr << "spikey: " << e.what() << "\n";
+    return kExitFailure;
+  }
+}
 
 void add_threads(CLI::App* cmd, CommonOptions& o);
 

@@ -142,26 +142,13 @@ int describe_archive(const ArchiveArgument& input, const CommonOptions& o, json&
 // Several archives (spikey info *.spikey): each described, whatever the ones before it gave
 // (text blocks apart by an empty line; JSON as an array); exit 1 when any could not be read.
 int run_info(const std::vector<std::string>& archives, const CommonOptions& o) {
-  if (std::count(archives.begin(), archives.end(), "-") > 1) throw UsageError("standard input (-) can be given once");
-  if (std::count(archives.begin(), archives.end(), "-") == 1) refuse_terminal_input();
+  check_archive_arguments(archives);
   json reports = json::array();
   int status = 0;
   for (std::size_t i = 0; i < archives.size(); ++i) {
     json j = {{"archive", archives[i]}};
     if (i > 0 && !o.json_output) std::cout << "\n";
-    try {
-      const ArchiveArgument input(archives[i]);
-      naming_archive(input.name(), [&] { return describe_archive(input, o, j); });
-    } catch (const UsageError&) {
-      throw;
-    } catch (const std::invalid_argument&) {
-      throw;
-    } catch (const std::exception& e) {
-      if (archives.size() == 1 && !o.json_output) throw;
-      j["error"] = e.what();
-      if (!o.json_output) std::cerr << "spikey: " << e.what() << "\n";
-      status = kExitFailure;
-    }
+    status = std::max(status, on_each_archive(archives[i], j, o, [&](const ArchiveArgument& input) { return describe_archive(input, o, j); }));
     reports.push_back(std::move(j));
   }
   if (o.json_output) std::cout << (archives.size() == 1 ? reports.front() : reports).dump(2) << "\n";

@@ -1,5 +1,4 @@
 // spikey verify: decode everything, check every checksum, report ratio and decode speed.
-#include <algorithm>
 #include <iostream>
 
 #include "common.hpp"
@@ -89,35 +88,17 @@ int verify_archive(const ArchiveArgument& input, json& j, const CommonOptions& o
   return status;
 }
 
-// One archive: its report printed (text) or left in `j` (JSON); the exit status it earns.
-int verify_one(const std::string& argument, json& j, const CommonOptions& o) {
-  j = {{"archive", argument}, {"ok", false}};
-  try {
-    const ArchiveArgument input(argument);
-    return naming_archive(input.name(), [&] { return verify_archive(input, j, o); });
-  } catch (const UsageError&) {
-    throw;
-  } catch (const std::invalid_argument&) {
-    throw;
-  } catch (const std::exception& e) {
-    j["error"] = e.what();
-    if (!o.json_output) std::cerr << "spikey: " << e.what() << "\n";
-    return kExitFailure;
-  }
-}
-
 // Several archives (spikey verify *.spikey): each is checked and reported, whatever the ones
 // before it gave; the exit status is the worst: a failure, then an incomplete (salvaged) archive.
 int run_verify(const std::vector<std::string>& archives, const CommonOptions& o) {
-  if (std::count(archives.begin(), archives.end(), "-") > 1) throw UsageError("standard input (-) can be given once");
-  if (std::count(archives.begin(), archives.end(), "-") == 1) refuse_terminal_input();
+  check_archive_arguments(archives);
   json reports = json::array();
   int status = 0;
   std::vector<std::string> failed;
   std::size_t incomplete = 0;
   for (const std::string& archive : archives) {
-    json j;
-    const int archive_status = verify_one(archive, j, o);
+    json j = {{"archive", archive}, {"ok", false}};
+    const int archive_status = on_each_archive(archive, j, o, [&](const ArchiveArgument& input) { return verify_archive(input, j, o); });
     reports.push_back(std::move(j));
     if (archive_status == kExitFailure) failed.push_back(archive == "-" ? "standard input" : archive);
     incomplete += archive_status == kExitIncomplete;
