@@ -225,6 +225,51 @@ TEST(Cli, RefusesToOverwriteWithoutForce) {
   EXPECT_EQ(entries(dir / "out").size(), 1u) << "nothing else may be written";
 }
 
+// Without -o, decompress undoes compress's default name: "x.wav.spikey" restores x.wav beside
+// itself, a folder's "rec.spikey" restores into rec/, and any other NAME.spikey into NAME/.
+TEST(Cli, DecompressWithoutOutputRestoresWhereCompressTookFrom) {
+  test::TempDir dir;
+  fs::copy(kSample, dir / "rec");
+  auto r = run({"compress", (dir / "rec").string(), "--chunk-seconds", "0.5", "-q"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_TRUE(fs::exists(dir / "rec.spikey"));
+  r = run({"decompress", (dir / "rec.spikey").string()});
+  EXPECT_EQ(r.code, 1) << "the folder's files exist";
+  EXPECT_NE(r.err.find((dir / "rec").string() + "/"), std::string::npos) << r.err;
+  fs::rename(dir / "rec", dir / "original");
+  r = run({"decompress", (dir / "rec.spikey").string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("to " + (dir / "rec").string()), std::string::npos) << r.err;
+  EXPECT_EQ(entries(dir / "rec"), entries(dir / "original"));
+  for (const auto& e : fs::directory_iterator(dir / "original"))
+    EXPECT_TRUE(test::read_file(e.path()) == test::read_file(dir / "rec" / e.path().filename())) << e.path();
+
+  const fs::path file = dir / "one" / "x.wav";
+  fs::create_directories(file.parent_path());
+  fs::copy_file(fs::directory_iterator(kSample)->path(), file);
+  const std::vector<std::uint8_t> original = test::read_file(file);
+  r = run({"compress", file.string(), "-q"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run({"compress", file.string(), "-o", (dir / "named.spikey").string(), "-q"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = run({"decompress", (dir / "one" / "x.wav.spikey").string(), "-q"});
+  EXPECT_EQ(r.code, 1) << "x.wav exists beside its archive";
+  EXPECT_TRUE(test::read_file(file) == original);
+  fs::remove(file);
+  r = run({"decompress", (dir / "one" / "x.wav.spikey").string(), "-q"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(test::read_file(file) == original);
+  EXPECT_EQ(entries(dir / "one"), (std::vector<std::string>{"x.wav", "x.wav.spikey"}));
+  r = run({"decompress", (dir / "named.spikey").string(), "-q"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(test::read_file(dir / "named" / "x.wav") == original);
+
+  fs::copy_file(dir / "named.spikey", dir / "named.archive");
+  r = run({"decompress", (dir / "named.archive").string()});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("-o DIRECTORY"), std::string::npos) << r.err;
+}
+
 // Inputs are never replaced, even with -f: not by name, through a symbolic link or a hard link,
 // by compress, extract, decompress or salvage.
 TEST(Cli, AnOutputThatIsAnInputIsRefusedEvenWithForce) {

@@ -1,4 +1,5 @@
 // spikey decompress: every original file back, byte-identical, each checked before it appears.
+#include <algorithm>
 #include <iostream>
 
 #include "common.hpp"
@@ -9,6 +10,25 @@
 namespace spikey::cli {
 
 namespace {
+
+// Where a decompress without -o restores: the inverse of compress's default name. An archive
+// named after one of its files ("run.bin.spikey": a file and its side files) restores beside
+// itself; any other "NAME.spikey" (a folder's archive, or one given its own name) into the folder
+// NAME beside itself, so its files do not spill among the archive's neighbours. Standard input
+// restores into the current directory, as tar does.
+fs::path default_restore_directory(const std::string& argument, const std::vector<format::SourceFile>& sources) {
+  if (argument == "-") return ".";
+  const fs::path archive(argument);
+  const fs::path beside = archive.has_parent_path() ? archive.parent_path() : fs::path(".");
+  const std::string name = archive.filename().string();
+  const std::string suffix = ".spikey";
+  if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+    throw UsageError(argument + " does not end in .spikey, so no folder is named after it: give -o DIRECTORY");
+  const std::string stem = name.substr(0, name.size() - suffix.size());
+  const bool named_after_a_file =
+      std::any_of(sources.begin(), sources.end(), [&](const format::SourceFile& s) { return s.path == stem; });
+  return (named_after_a_file ? beside : beside / stem).lexically_normal();
+}
 
 struct DecompressArgs {
   std::string archive;
@@ -32,9 +52,10 @@ int run_decompress(const DecompressArgs& a, const CommonOptions& o) {
                        " files; standard output (-o -) takes an archive of one: give a directory to restore into");
     std::optional<host::ScratchDirectory> scratch;
     if (to_stdout) scratch.emplace();
+    const fs::path directory = to_stdout ? scratch->path() : a.output.empty() ? default_restore_directory(a.archive, sources) : fs::path(a.output);
     cli::ProgressBar bar(o.quiet);
     host::RestoreOptions options;
-    options.output_directory = to_stdout ? scratch->path() : fs::path(a.output);
+    options.output_directory = directory;
     options.force = a.force || to_stdout;
     options.fill_lost = a.fill_lost;
     options.threads = o.threads;
@@ -46,7 +67,7 @@ int run_decompress(const DecompressArgs& a, const CommonOptions& o) {
       for (const auto& s : sources) {
         std::error_code ec;
         if (fs::exists(fs::symlink_status(options.output_directory / s.path, ec)))
-          throw std::runtime_error((options.output_directory / s.path).string() + " already exists (use -f to overwrite)");
+          throw std::runtime_error((options.output_directory / s.path).lexically_normal().string() + " already exists (use -f to overwrite)");
       }
     }
     if (to_stdout) scratch->remove_on_signal(options.output_directory / sources.front().path);
@@ -59,7 +80,7 @@ int run_decompress(const DecompressArgs& a, const CommonOptions& o) {
       std::cerr << "spikey: warning: " << f << " had samples in lost chunks or streams; they were written as zeros\n";
     if (to_stdout) copy_to_standard_output(options.output_directory / sources.front().path, sources.front().path);
     if (!o.quiet)
-      std::cerr << "spikey: restored " << r.files << " file(s), " << megabytes(r.bytes) << " to " << (to_stdout ? "standard output" : a.output)
+      std::cerr << "spikey: restored " << r.files << " file(s), " << megabytes(r.bytes) << " to " << (to_stdout ? std::string("standard output") : directory == "." ? std::string("the current directory") : directory.string())
                 << " in " << fixed(r.seconds, 2) << " s\n";
     return 0;
   });
@@ -71,7 +92,7 @@ Subcommand add_decompress(CLI::App& app, CommonOptions& common) {
   auto args = std::make_shared<DecompressArgs>();
   auto* decompress = app.add_subcommand("decompress", "restore every original file, byte-identical");
   decompress->add_option("archive", args->archive, "archive to read; - for standard input")->required();
-  decompress->add_option("-o,--output", args->output, "directory to restore into (created if missing); - for standard output (an archive of one file, written once checked)")->required();
+  decompress->add_option("-o,--output", args->output, "directory to restore into (created if missing; default: beside ARCHIVE for NAME.spikey made from the file NAME, else the folder NAME beside it; the current directory for standard input); - for standard output (an archive of one file, written once checked)");
   decompress->add_flag("-f,--force", args->force, "overwrite existing files");
   decompress->add_flag("-q,--quiet", common.quiet, "no progress or summary");
   decompress->add_flag("--fill-lost", args->fill_lost, "salvaged archives: write the samples of lost chunks as zeros (and say which files)");
