@@ -2,6 +2,8 @@
 // whole encoder at level max.
 #include <gtest/gtest.h>
 
+#include <array>
+
 #include <cmath>
 #include <limits>
 #include <random>
@@ -159,6 +161,51 @@ TEST(Rans, ReciprocalsGiveEveryQuotient) {
       ASSERT_EQ(rans_quotient(s, freq, reciprocals), s / freq) << "state " << s << ", frequency " << freq;
     }
   }
+}
+
+// The segments' put_with_headroom stores both renormalisation bytes and moves the cursor by
+// their count: the same state and bytes as put()'s loop, for every kind of symbol (frequency 1,
+// the largest, raw bits, states that emit zero, one and two bytes).
+TEST(Rans, PutWithHeadroomEmitsWhatPutEmits) {
+  std::mt19937 rng(11);
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> symbols;
+  for (int i = 0; i < 200000; ++i) {
+    std::uint32_t freq = 0;
+    switch (rng() % 5) {
+      case 0: freq = 1; break;
+      case 1: freq = kRansTotal - kCmEscapeFrequency; break;
+      case 2: freq = 1u << (rng() % 17); break;
+      default: freq = 1 + rng() % (kRansTotal - 1); break;
+    }
+    if (freq > kRansTotal) freq = kRansTotal;
+    symbols.emplace_back(static_cast<std::uint32_t>(rng() % (kRansTotal - freq + 1)), freq);
+  }
+  std::vector<std::uint8_t> looped(2 * symbols.size() + 8), stored(looped.size());
+  RansEncoder a{kRansLow, looped.data() + looped.size()}, b{kRansLow, stored.data() + stored.size()};
+  std::array<std::uint32_t, 3> bytes_per_put{};
+  for (const auto& [cum, freq] : symbols) {
+    const std::uint8_t* before = a.cursor;
+    a.put(cum, freq);
+    b.put_with_headroom(cum, freq);
+    ASSERT_EQ(a.state, b.state);
+    ASSERT_EQ(looped.data() + looped.size() - a.cursor, stored.data() + stored.size() - b.cursor);
+    ++bytes_per_put.at(static_cast<std::size_t>(before - a.cursor));
+  }
+  EXPECT_TRUE(std::equal(a.cursor, looped.data() + looped.size(), b.cursor));
+  for (const std::uint32_t count : bytes_per_put) EXPECT_GT(count, 1000u);  // every path taken
+  // The states at each side of the two bounds: freq << 16 (one byte) and freq << 24 (two).
+  for (std::uint32_t freq = 1; freq <= kRansTotal; ++freq)
+    for (const std::uint64_t bound : {std::uint64_t{freq} << 16, std::uint64_t{freq} << 24})
+      for (const std::uint64_t state : {bound - 1, bound, bound + 1}) {
+        if (state < kRansLow || state > 0xffffffffull) continue;
+        std::array<std::uint8_t, 4> x{}, y{};
+        RansEncoder p{static_cast<std::uint32_t>(state), x.data() + x.size()}, q{static_cast<std::uint32_t>(state), y.data() + y.size()};
+        p.put(0, freq);
+        q.put_with_headroom(0, freq);
+        ASSERT_EQ(p.state, q.state) << "state " << state << ", frequency " << freq;
+        ASSERT_EQ(p.cursor - x.data(), q.cursor - y.data()) << "state " << state << ", frequency " << freq;
+        ASSERT_TRUE(std::equal(p.cursor, x.data() + x.size(), q.cursor)) << "state " << state << ", frequency " << freq;
+      }
 }
 
 TEST(Rans, ATruncatedStreamIsNotClean) {

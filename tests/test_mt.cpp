@@ -7,6 +7,7 @@
 #include <limits>
 #include <random>
 
+#include "codecs/mt/mt_heads.hpp"
 #include "codecs/mt/mt_lanes.hpp"
 #include "codecs/mt/mt_tables.hpp"
 #include "spikey/format/archive_reader.hpp"
@@ -69,7 +70,7 @@ std::vector<std::uint8_t> reference_segment(const host::codecs::MtTables& tables
   }
   std::vector<std::uint8_t> out(mt_max_segment_bytes(static_cast<std::uint32_t>(steps)));
   RansEncoder rans{kRansLow, out.data() + out.size()};
-  mt_put_symbols(rans, symbols.data(), static_cast<int>(symbols.size()));
+  for (std::size_t k = symbols.size(); k-- > 0;) rans.put(symbols[k].cum, symbols[k].freq);  // put(), not the segments' put_with_headroom
   out.erase(out.begin(), out.begin() + (mt_finish_segment(rans) - out.data()));
   return out;
 }
@@ -317,6 +318,41 @@ TEST(MtCodec, RoundTripsRealDataAcrossSegments) {
     const auto a = window.channel_samples(c), b = all.channel_samples(c);
     EXPECT_TRUE(std::equal(a.begin(), a.end(), b.begin(), b.end())) << c;
   }
+}
+
+// The chunk encoder finds every residual's head in a pass of its own (mt_find_heads, the table
+// lookups without branches, residuals past the table by mt_residual_head): the same heads, for
+// every class at phases all over the prior, residuals in the table, past it and escaped.
+TEST(MtHeads, FoundInAPassEqualEachResidualsHead) {
+  const host::codecs::MtTables tables(trained_codec());
+  const MtTableSet& set = tables.set();
+  std::mt19937 random(9);
+  const std::uint32_t n = 20000;
+  std::vector<std::int32_t> codes(n), z(n);
+  std::vector<std::uint8_t> classes(n);
+  std::uint32_t past = 0, escapes = 0, shifted = 0;
+  for (std::uint32_t t = 0; t < n; ++t) {
+    classes[t] = static_cast<std::uint8_t>(random() % kCmClasses);
+    const int magnitude = static_cast<int>(random() % 22);  // |z| below 2^magnitude: inside, past the table, escaped
+    z[t] = static_cast<std::int32_t>(random() % (2u << magnitude)) - (1 << magnitude);
+    codes[t] = z[t] + static_cast<std::int32_t>(random() % 65536) - 32768;
+  }
+  for (const std::uint32_t first : {1u, 7u, 4100u}) {
+    std::vector<std::uint32_t> heads(n, 0xdeadbeef);
+    host::codecs::mt_find_heads(tables, codes.data(), z.data(), classes.data(), first, n, heads.data());
+    for (std::uint32_t t = 0; t < first; ++t) ASSERT_EQ(heads[t], 0xdeadbeefu) << "outside the range, at " << t;
+    for (std::uint32_t t = first; t < n; ++t) {
+      const int k = classes[t];
+      ASSERT_EQ(heads[t], mt_residual_head(set, k, mt_base(codes.data(), z.data(), t), z[t])) << "residual " << z[t] << ", class " << k;
+      const std::int32_t j = cm_bucket(z[t], set.shift[k]);
+      past += zigzag_encode(j) >= set.central[k] ? 1u : 0u;
+      escapes += heads[t] == 0 ? 1u : 0u;
+      shifted += set.shift[k] != 0 ? 1u : 0u;
+    }
+  }
+  EXPECT_GT(past, 1000u);
+  EXPECT_GT(escapes, 1000u);
+  EXPECT_GT(shifted, 1000u);
 }
 
 // Every damaged stream is an error naming the chunk, channel and codec, never a crash.

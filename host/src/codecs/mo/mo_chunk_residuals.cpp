@@ -20,13 +20,14 @@ struct ChunkItem {
 };
 
 // Predicts the channels `items` of `chunks` in lane groups with model_of(item); with `adapting`,
-// also with the model's LMS step where it has one. Calls visit(item, fixed, adapted or nullptr).
+// also with the model's LMS step where it has one. Calls visit(item, fixed, adapted or nullptr)
+// for each channel of a group, then group_done() (the residuals stay valid until then).
 // Channels of different chunks share a group (their lanes are independent): a recording of fewer
 // channels than lanes fills them with its chunks. Each chunk's channels are visited in the order
 // they have when that chunk is predicted alone.
-template <class ModelOf, class Visit>
+template <class ModelOf, class Visit, class GroupDone = void (*)()>
 void predict_in_lanes(std::span<const ChunkResidualInputs> chunks, const f::Metadata& meta, const std::vector<ChunkItem>& items,
-                      const ModelOf& model_of, bool adapting, const Visit& visit) {
+                      const ModelOf& model_of, bool adapting, const Visit& visit, const GroupDone& group_done = [] {}) {
   thread_local std::vector<std::vector<std::int32_t>> weights(lanes::kLanes), source_buffers(lanes::kLanes * f::kMaxMoSources);
   thread_local std::vector<std::int32_t> fixed[lanes::kLanes], adapted[lanes::kLanes];
   const auto flush = [&](std::span<const ChunkItem> batch, std::uint32_t n) {
@@ -56,6 +57,7 @@ void predict_in_lanes(std::span<const ChunkResidualInputs> chunks, const f::Meta
     for (int l = 0; l < group.lanes; ++l) group.model[l].lms_step = 0;
     lanes::mo_residuals(group, in, out_fixed);
     for (std::size_t l = 0; l < batch.size(); ++l) visit(batch[l], fixed[l].data(), adapts[l] ? adapted[l].data() : nullptr);
+    group_done();
   };
   // Lanes grouped by what they pay for: the network, and (when adapting) the second prediction.
   std::vector<int> kind(items.size());
@@ -86,6 +88,12 @@ void for_each_mo_residuals(const std::vector<std::vector<std::int32_t>>& codes, 
 }
 
 void for_each_mo_residuals(std::span<const ChunkResidualInputs> chunks, const f::Metadata& meta, const ChunksResidualVisit& visit) {
+  for_each_mo_residual_group(chunks, meta, [&](std::span<const ChannelResiduals> group) {
+    for (const ChannelResiduals& c : group) visit(c.chunk, c.channel, c.z, c.adapt);
+  });
+}
+
+void for_each_mo_residual_group(std::span<const ChunkResidualInputs> chunks, const f::Metadata& meta, const ResidualGroupVisit& visit) {
   std::vector<ChunkItem> items;
   for (std::size_t c = 0; c < chunks.size(); ++c)
     for (std::size_t i = chunks[c].first; i < chunks[c].end; ++i)
@@ -93,10 +101,15 @@ void for_each_mo_residuals(std::span<const ChunkResidualInputs> chunks, const f:
   const auto model_of = [&](const ChunkItem& item) {
     return f::mo_model_of(meta.channels[chunks[item.chunk].coded->channel[item.i]].predictor, meta.codec);
   };
+  std::vector<ChannelResiduals> group;
+  group.reserve(lanes::kLanes);
   predict_in_lanes(chunks, meta, items, model_of, true, [&](const ChunkItem& item, const std::int32_t* fixed, const std::int32_t* adapted) {
     const auto n = static_cast<std::uint32_t>((*chunks[item.chunk].codes)[item.i].size());
     const bool adapt = adapted != nullptr && format::mo_residual_cost(adapted, n) < format::mo_residual_cost(fixed, n);
-    visit(item.chunk, item.i, adapt ? adapted : fixed, adapt);
+    group.push_back({item.chunk, item.i, adapt ? adapted : fixed, adapt});
+  }, [&] {
+    visit(std::span<const ChannelResiduals>(group));
+    group.clear();
   });
 }
 

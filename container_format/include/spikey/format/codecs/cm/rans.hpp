@@ -72,6 +72,26 @@ struct RansEncoder {
     state = (quotient << kRansProbabilityBits) + (state - quotient * freq) + cum;
   }
 
+  // put() into a buffer with two writable bytes below wherever the cursor ends (a segment
+  // reserves its state's four there, mt_finish_segment). On a CPU the renormalisation's zero to
+  // two bytes (state < 2^32 and freq << 16 >= 2^16: never three) are both stored and the cursor
+  // moved by their count, so that no branch waits on the state: the same bytes as put(). A GPU
+  // keeps the loop (its byte stores go to global memory).
+  SPIKEY_HD void put_with_headroom(std::uint32_t cum, std::uint32_t freq) {
+#if defined(__CUDA_ARCH__)
+    put(cum, freq);
+#else
+    const std::uint64_t limit = std::uint64_t{freq} << 16;
+    const auto bytes = static_cast<std::uint32_t>(std::uint64_t{state} >= limit) + static_cast<std::uint32_t>(std::uint64_t{state} >= limit << 8);
+    cursor[-1] = static_cast<std::uint8_t>(state & 0xffu);
+    cursor[-2] = static_cast<std::uint8_t>((state >> 8) & 0xffu);
+    cursor -= bytes;
+    state = static_cast<std::uint32_t>(std::uint64_t{state} >> (8 * bytes));
+    const std::uint32_t quotient = rans_quotient(state, freq, reciprocals);
+    state = (quotient << kRansProbabilityBits) + (state - quotient * freq) + cum;
+#endif
+  }
+
   // `bits` (0..16) raw bits: a uniform symbol.
   SPIKEY_HD void put_bits(std::uint32_t value, int bits) {
     if (bits == 0) return;

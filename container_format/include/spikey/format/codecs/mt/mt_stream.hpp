@@ -64,9 +64,10 @@ SPIKEY_HD void mt_residual_classes(const std::int32_t* z, std::uint32_t n, int s
   }
 }
 
-// Puts `count` symbols (in decoding order) into the encoder: rANS codes backwards.
+// Puts `count` symbols (in decoding order) into the encoder of a segment (whose buffer keeps
+// room for its state below the bytes: put_with_headroom): rANS codes backwards.
 SPIKEY_HD void mt_put_symbols(RansEncoder& rans, const CmSymbol* symbols, int count) {
-  for (int i = count; i-- > 0;) rans.put(symbols[i].cum, symbols[i].freq);
+  for (int i = count; i-- > 0;) rans.put_with_headroom(symbols[i].cum, symbols[i].freq);
 }
 
 // Ends a segment whose bytes run from rans.cursor: its state goes in front of them. Returns
@@ -93,9 +94,9 @@ SPIKEY_HD void mt_put_residual(RansEncoder& rans, int shift, std::int32_t z, std
   if (head != 0) {
     if (shift != 0) {
       const CmSymbol low = mt_low_bits_symbol(z, shift);
-      rans.put(low.cum, low.freq);  // rANS codes backwards: the low bits before their bucket
+      rans.put_with_headroom(low.cum, low.freq);  // rANS codes backwards: the low bits before their bucket
     }
-    rans.put(head & 0xffffu, head >> 16);
+    rans.put_with_headroom(head & 0xffffu, head >> 16);
     return;
   }
   CmSymbol symbols[4];
@@ -105,6 +106,14 @@ SPIKEY_HD void mt_put_residual(RansEncoder& rans, int shift, std::int32_t z, std
 // The predicted code of residual t (the table's phase): u[t] - z[t].
 SPIKEY_HD std::int32_t mt_base(const std::int32_t* codes, const std::int32_t* z, std::uint32_t t) {
   return static_cast<std::int32_t>(static_cast<std::uint32_t>(codes[t]) - static_cast<std::uint32_t>(z[t]));
+}
+
+// What segment 0 holds before its residuals, put after them (rANS codes backwards): the adapt
+// flag and the first code u[0].
+SPIKEY_HD void mt_put_stream_start(RansEncoder& rans, const std::int32_t* codes, bool adapt) {
+  CmSymbol symbols[4];
+  symbols[0] = cm_raw_symbol(adapt ? 1u : 0u, 1);
+  mt_put_symbols(rans, symbols, 1 + cm_integer_symbols(codes[0], symbols + 1));
 }
 
 // Codes segment i of a stream of n samples (codes u, residuals z and classes of t = 1 .. n-1,
@@ -143,11 +152,7 @@ SPIKEY_HD std::uint64_t mt_encode_segment(const MtTableSet& tables, const std::i
     }
     t = t - first > kMtSegmentAhead ? t - kMtSegmentAhead : first;
   }
-  if (i == 0) {
-    CmSymbol symbols[4];
-    symbols[0] = cm_raw_symbol(adapt ? 1u : 0u, 1);
-    mt_put_symbols(rans, symbols, 1 + cm_integer_symbols(codes[0], symbols + 1));
-  }
+  if (i == 0) mt_put_stream_start(rans, codes, adapt);
   return static_cast<std::uint64_t>(mt_finish_segment(rans) - buffer);
 }
 
