@@ -337,16 +337,16 @@ TEST(MtHeads, FoundInAPassEqualEachResidualsHead) {
     z[t] = static_cast<std::int32_t>(random() % (2u << magnitude)) - (1 << magnitude);
     codes[t] = z[t] + static_cast<std::int32_t>(random() % 65536) - 32768;
   }
-  for (const std::uint32_t first : {1u, 7u, 4100u}) {
-    std::vector<std::uint32_t> heads(n, 0xdeadbeef);
-    host::codecs::mt_find_heads(tables, codes.data(), z.data(), classes.data(), first, n, heads.data());
-    for (std::uint32_t t = 0; t < first; ++t) ASSERT_EQ(heads[t], 0xdeadbeefu) << "outside the range, at " << t;
-    for (std::uint32_t t = first; t < n; ++t) {
+  for (const auto& [first, end] : {std::pair{1u, n}, std::pair{7u, 16391u}, std::pair{4100u, n - 3}}) {
+    std::vector<std::uint32_t> heads(end - first + 1, 0xdeadbeef);
+    host::codecs::mt_find_heads(tables, codes.data(), z.data(), classes.data(), first, end, heads.data());
+    ASSERT_EQ(heads.back(), 0xdeadbeefu) << "past the range";
+    for (std::uint32_t t = first; t < end; ++t) {
       const int k = classes[t];
-      ASSERT_EQ(heads[t], mt_residual_head(set, k, mt_base(codes.data(), z.data(), t), z[t])) << "residual " << z[t] << ", class " << k;
+      ASSERT_EQ(heads[t - first], mt_residual_head(set, k, mt_base(codes.data(), z.data(), t), z[t])) << "residual " << z[t] << ", class " << k;
       const std::int32_t j = cm_bucket(z[t], set.shift[k]);
       past += zigzag_encode(j) >= set.central[k] ? 1u : 0u;
-      escapes += heads[t] == 0 ? 1u : 0u;
+      escapes += heads[t - first] == 0 ? 1u : 0u;
       shifted += set.shift[k] != 0 ? 1u : 0u;
     }
   }

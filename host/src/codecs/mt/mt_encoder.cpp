@@ -48,14 +48,11 @@ void encode_streams_side_by_side(const MtTables& tables, std::span<const StreamT
   const std::uint32_t* head_of[kMost];
   for (std::size_t l = 0; l < count; ++l) {
     classes[l].resize(n);
-    heads[l].resize(n);
     f::mt_residual_classes(group[l].z, n, tables.scale_rate(), classes[l].data());
-    mt_find_heads(tables, group[l].codes, group[l].z, classes[l].data(), 1, n, heads[l].data());
     group[l].stream->clear();
     bodies[l].clear();
     z[l] = group[l].z;
     class_of[l] = classes[l].data();
-    head_of[l] = heads[l].data();
   }
   const std::uint32_t segments = f::mt_segment_count(n, segment_residuals);
   for (std::uint32_t i = 0; i < segments; ++i) {
@@ -65,9 +62,12 @@ void encode_streams_side_by_side(const MtTables& tables, std::span<const StreamT
     for (std::size_t l = 0; l < count; ++l) {
       buffers[l].resize(capacity);
       rans[l].cursor = buffers[l].data() + capacity;
+      heads[l].resize(end - first);
+      mt_find_heads(tables, group[l].codes, z[l], class_of[l], first, end, heads[l].data());
+      head_of[l] = heads[l].data();
     }
     for (std::uint32_t t = end; t-- > first;)  // backwards: rANS codes in reverse
-      for (std::size_t l = 0; l < count; ++l) f::mt_put_residual(rans[l], set.shift[class_of[l][t]], z[l][t], head_of[l][t]);
+      for (std::size_t l = 0; l < count; ++l) f::mt_put_residual(rans[l], set.shift[class_of[l][t]], z[l][t], head_of[l][t - first]);
     for (std::size_t l = 0; l < count; ++l) {
       if (i == 0) f::mt_put_stream_start(rans[l], group[l].codes, group[l].adapt);
       const auto at = static_cast<std::size_t>(f::mt_finish_segment(rans[l]) - buffers[l].data());

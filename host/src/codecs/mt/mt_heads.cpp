@@ -71,9 +71,10 @@ void mt_find_heads(const MtTables& tables, const std::int32_t* codes, const std:
   constexpr std::uint32_t kBlock = 4096;
   for (std::uint32_t at = first; at < end; at += kBlock) {
     const std::uint32_t count = std::min(kBlock, end - at);
-    if (table_heads(terms, set.cum, codes + at, z + at, classes + at, count, heads + at) == 0) continue;
+    std::uint32_t* block = heads + (at - first);
+    if (table_heads(terms, set.cum, codes + at, z + at, classes + at, count, block) == 0) continue;
     for (std::uint32_t t = at; t < at + count; ++t)
-      if (heads[t] == kPastTheTable) heads[t] = f::mt_residual_head(set, classes[t], f::mt_base(codes, z, t), z[t]);
+      if (block[t - at] == kPastTheTable) block[t - at] = f::mt_residual_head(set, classes[t], f::mt_base(codes, z, t), z[t]);
   }
 }
 

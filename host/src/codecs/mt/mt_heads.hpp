@@ -10,8 +10,8 @@
 
 namespace spikey::host::codecs {
 
-// heads[t] = format::mt_residual_head(tables.set(), classes[t], mt_base(codes, z, t), z[t]) for
-// t in [first, end).
+// heads[t - first] = format::mt_residual_head(tables.set(), classes[t], mt_base(codes, z, t), z[t])
+// for t in [first, end): a segment's heads at a time, so that the buffer stays small.
 void mt_find_heads(const MtTables& tables, const std::int32_t* codes, const std::int32_t* z, const std::uint8_t* classes, std::uint32_t first,
                    std::uint32_t end, std::uint32_t* heads);
 
