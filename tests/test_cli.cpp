@@ -268,6 +268,23 @@ TEST(Cli, DecompressWithoutOutputRestoresWhereCompressTookFrom) {
   r = run({"decompress", (dir / "named.archive").string()});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("-o DIRECTORY"), std::string::npos) << r.err;
+
+  // Several archives (spikey decompress *.spikey): each where its name says, whatever the others
+  // give; a missing one fails the command (exit 1) without stopping the rest.
+  fs::remove_all(dir / "rec");
+  fs::remove_all(dir / "named");
+  r = run({"decompress", (dir / "rec.spikey").string(), (dir / "missing.spikey").string(), (dir / "named.spikey").string()});
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_EQ(entries(dir / "rec"), entries(dir / "original"));
+  EXPECT_TRUE(test::read_file(dir / "named" / "x.wav") == original);
+  EXPECT_NE(r.err.find("2 of 3 archives restored, 1 failed: " + (dir / "missing.spikey").string()), std::string::npos) << r.err;
+  r = run({"decompress", (dir / "rec.spikey").string(), (dir / "named.spikey").string(), "-o", (dir / "both").string(), "-q"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(entries(dir / "both").size(), entries(dir / "original").size() + 1);
+  r = run({"decompress", (dir / "rec.spikey").string(), (dir / "named.spikey").string(), "-o", "-"});
+  EXPECT_EQ(r.code, 2) << "standard output takes one archive";
+  r = run({"decompress", (dir / "rec.spikey").string(), (dir / "named.archive").string()});
+  EXPECT_EQ(r.code, 2) << "a name without .spikey is refused before anything is restored";
 }
 
 // Inputs are never replaced, even with -f: not by name, through a symbolic link or a hard link,
