@@ -6,6 +6,7 @@
 #include <iterator>
 #include <span>
 #include <stdexcept>
+#include <string>
 
 #include "codecs/cm/cm_training.hpp"
 #include "codecs/encoder_family.hpp"
@@ -57,12 +58,13 @@ void encode_streams_side_by_side(const MtTables& tables, std::span<const StreamT
   const std::uint32_t segments = f::mt_segment_count(n, segment_residuals);
   for (std::uint32_t i = 0; i < segments; ++i) {
     const std::uint32_t first = f::mt_segment_first(i, segment_residuals), end = f::mt_segment_end(i, n, segment_residuals);
-    const std::uint64_t capacity = f::mt_max_segment_bytes(end > first ? end - first : 0);
+    const std::uint32_t residuals = end > first ? end - first : 0;
+    const std::uint64_t capacity = f::mt_max_segment_bytes(residuals);
     f::RansEncoder rans[kMost];
     for (std::size_t l = 0; l < count; ++l) {
       buffers[l].resize(capacity);
       rans[l].cursor = buffers[l].data() + capacity;
-      heads[l].resize(end - first);
+      heads[l].resize(residuals);
       mt_find_heads(tables, group[l].codes, z[l], class_of[l], first, end, heads[l].data());
       head_of[l] = heads[l].data();
     }
@@ -83,11 +85,11 @@ template <class StreamsOf, class CodesOf>
 void encode_residual_group(const MtTables& tables, std::span<const ChannelResiduals> group, const CodesOf& codes_of,
                            const StreamsOf& streams_of, std::uint32_t segment_residuals) {
   StreamToCode streams[lanes::kLanes];
+  if (group.size() > std::size(streams)) throw std::logic_error("mt encoder: a lane group of more than " + std::to_string(std::size(streams)) + " channels");
   const auto n = static_cast<std::uint32_t>(codes_of(group.front()).size());
   for (std::size_t l = 0; l < group.size(); ++l) {
     const std::vector<std::int32_t>& codes = codes_of(group[l]);
-    if (codes.size() != n || group.size() > std::size(streams))
-      throw std::logic_error("mt encoder: a lane group's channels differ in length");
+    if (codes.size() != n) throw std::logic_error("mt encoder: a lane group's channels differ in length");
     streams[l] = {codes.data(), group[l].z, group[l].adapt, &streams_of(group[l])};
   }
   encode_streams_side_by_side(tables, std::span<const StreamToCode>(streams, group.size()), n, segment_residuals);
