@@ -116,6 +116,16 @@ void check_archive_arguments(const std::vector<std::string>& archives) {
   if (from_stdin == 1) refuse_terminal_input();
 }
 
+void report_archives(std::size_t count, const std::string& done, std::size_t incomplete, const std::vector<std::string>& failed) {
+  std::cerr << "spikey: " << count - failed.size() - incomplete << " of " << count << " archives " << done;
+  if (incomplete > 0) std::cerr << ", " << incomplete << " incomplete (salvaged)";
+  if (!failed.empty()) {
+    std::cerr << ", " << failed.size() << " failed:";
+    for (const auto& f : failed) std::cerr << " " << (f == "-" ? "standard input" : f);
+  }
+  std::cerr << "\n";
+}
+
 ArchiveArgument::ArchiveArgument(const std::string& argument) : path_(argument), name_(argument) {
   if (argument != "-") return;
   refuse_terminal_input();

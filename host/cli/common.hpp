@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <string_view>
 #include <optional>
 #include <span>
 #include <stdexcept>
@@ -82,9 +83,18 @@ auto naming_archive(const std::string& name, Body&& body) {
   }
 }
 
+// What compress appends to its input's name for the default archive, and what decompress takes
+// off again for its default folder.
+inline constexpr std::string_view kArchiveSuffix = ".spikey";
+
 // The archives of a command that reads several (verify, info): "-" at most once, and not from
 // a terminal (UsageError), checked before the first is read.
 void check_archive_arguments(const std::vector<std::string>& archives);
+
+// The last line of a command given several archives (stderr): "spikey: N of M archives
+// <done>[, I incomplete (salvaged)][, F failed: a b ...]"; `failed` holds the arguments as
+// given ("-" is named standard input).
+void report_archives(std::size_t count, const std::string& done, std::size_t incomplete, const std::vector<std::string>& failed);
 
 std::string fixed(double v, int digits);
 std::string megabytes(std::uint64_t bytes);

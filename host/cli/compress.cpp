@@ -16,7 +16,7 @@ fs::path default_archive_name(const std::vector<std::string>& inputs) {
   if (inputs.front() == "-") throw UsageError("standard input needs -o ARCHIVE (or -o - for standard output)");
   fs::path p(inputs.front());
   while (p.has_parent_path() && !p.has_filename()) p = p.parent_path();  // "dir/" -> "dir"
-  return fs::path(p.string() + ".spikey");
+  return fs::path(p.string() + std::string(kArchiveSuffix));
 }
 
 // Standard input as a file in `scratch`: stdin.wav when it holds a WAV, else stdin.raw (which

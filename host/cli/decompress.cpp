@@ -1,7 +1,6 @@
 // spikey decompress: every original file back, byte-identical, each checked before it appears.
 #include <algorithm>
 #include <iostream>
-#include <string_view>
 
 #include "common.hpp"
 #include "progress.hpp"
@@ -12,18 +11,16 @@ namespace spikey::cli {
 
 namespace {
 
-// Where a decompress without -o restores: the inverse of compress's default name. An archive
-// named after one of its files ("run.bin.spikey": a file and its side files) restores beside
-// itself; any other "NAME.spikey" (a folder's archive, or one given its own name) into the folder
-// NAME beside itself, so its files do not spill among the archive's neighbours. Standard input
-// restores into the current directory, as tar does.
-constexpr std::string_view kArchiveSuffix = ".spikey";
-
 bool has_archive_suffix(const std::string& argument) {
   const std::string name = fs::path(argument).filename().string();
   return name.size() > kArchiveSuffix.size() && name.ends_with(kArchiveSuffix);
 }
 
+// Where a decompress without -o restores: the inverse of compress's default name. An archive
+// named after one of its files ("run.bin.spikey": a file and its side files) restores beside
+// itself; any other "NAME.spikey" (a folder's archive, or one given its own name) into the folder
+// NAME beside itself, so its files do not spill among the archive's neighbours. Standard input
+// restores into the current directory, as tar does.
 fs::path default_restore_directory(const std::string& argument, const std::vector<format::SourceFile>& sources) {
   if (argument == "-") return ".";
   const fs::path archive(argument);
@@ -103,16 +100,9 @@ int run_decompress(const DecompressArgs& a, const CommonOptions& o) {
   for (const std::string& archive : a.archives) {
     json ignored;
     if (on_each_archive(archive, ignored, o, [&](const ArchiveArgument& input) { return decompress_archive(a, archive, input, o); }) != 0)
-      failed.push_back(archive == "-" ? "standard input" : archive);
+      failed.push_back(archive);
   }
-  if (a.archives.size() > 1 && !o.quiet) {
-    std::cerr << "spikey: " << a.archives.size() - failed.size() << " of " << a.archives.size() << " archives restored";
-    if (!failed.empty()) {
-      std::cerr << ", " << failed.size() << " failed:";
-      for (const auto& f : failed) std::cerr << " " << f;
-    }
-    std::cerr << "\n";
-  }
+  if (a.archives.size() > 1 && !o.quiet) report_archives(a.archives.size(), "restored", 0, failed);
   return failed.empty() ? 0 : kExitFailure;
 }
 

@@ -100,20 +100,12 @@ int run_verify(const std::vector<std::string>& archives, const CommonOptions& o)
     json j = {{"archive", archive}, {"ok", false}};
     const int archive_status = on_each_archive(archive, j, o, [&](const ArchiveArgument& input) { return verify_archive(input, j, o); });
     reports.push_back(std::move(j));
-    if (archive_status == kExitFailure) failed.push_back(archive == "-" ? "standard input" : archive);
+    if (archive_status == kExitFailure) failed.push_back(archive);
     incomplete += archive_status == kExitIncomplete;
     if (archive_status == kExitFailure || status == 0) status = archive_status;
   }
   if (o.json_output) std::cout << (archives.size() == 1 ? reports.front() : reports).dump(2) << "\n";
-  if (archives.size() > 1 && !o.quiet && !o.json_output) {
-    std::cerr << "spikey: " << archives.size() - failed.size() - incomplete << " of " << archives.size() << " archives OK";
-    if (incomplete > 0) std::cerr << ", " << incomplete << " incomplete (salvaged)";
-    if (!failed.empty()) {
-      std::cerr << ", " << failed.size() << " failed:";
-      for (const auto& f : failed) std::cerr << " " << f;
-    }
-    std::cerr << "\n";
-  }
+  if (archives.size() > 1 && !o.quiet && !o.json_output) report_archives(archives.size(), "OK", incomplete, failed);
   return status;
 }
 

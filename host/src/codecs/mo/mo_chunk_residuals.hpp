@@ -56,14 +56,15 @@ std::vector<ChunkResidualInputs> residual_inputs(std::span<const Chunk> chunks) 
 using ChunksResidualVisit = std::function<void(std::size_t chunk, std::size_t channel, const std::int32_t* z, bool adapt)>;
 void for_each_mo_residuals(std::span<const ChunkResidualInputs> chunks, const format::Metadata& meta, const ChunksResidualVisit& visit);
 
-// The same a lane group at a time: visit(residuals) with the group's channels in the order
-// for_each_mo_residuals visits them, all of one length, so that a coder can run their streams
-// side by side.
+// A channel's residuals as for_each_mo_residuals visits them.
 struct ChannelResiduals {
   std::size_t chunk = 0, channel = 0;
   const std::int32_t* z = nullptr;
   bool adapt = false;
 };
+// The same a lane group at a time: visit(residuals) with the group's channels in the order
+// for_each_mo_residuals visits them, all of one length, so that a coder can run their streams
+// side by side.
 using ResidualGroupVisit = std::function<void(std::span<const ChannelResiduals> group)>;
 void for_each_mo_residual_group(std::span<const ChunkResidualInputs> chunks, const format::Metadata& meta, const ResidualGroupVisit& visit);
 
