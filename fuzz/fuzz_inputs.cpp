@@ -6,9 +6,9 @@
 //                        Ephys folder (text = structure.oebin, binary = continuous/s/continuous.dat
 //                        and, when bit 3 is set, the same bytes as an .npy side file)
 //   bits 0-1 = 0b00      bits 2-3 = 01: a Neuralynx .ncs file; 10: an Open Ephys legacy
-//                        .continuous file; 11: a Blackrock .ns5 file; 00: with bit 4 set an
-//                        Intan .rhd file, with bit 5 set (bit 4 clear) an Intan .rhs file,
-//                        else a WAV file
+//                        .continuous file; 11: a Blackrock .ns5 file; 00: with bits 4 and 5
+//                        set a Blackrock .nev file, with bit 4 alone an Intan .rhd file, with
+//                        bit 5 alone an Intan .rhs file, else a WAV file
 //   bits 6-7             the level
 // The bytes are parsed, and when they are a usable recording they are compressed, the archive
 // is decoded and every restored file must equal its original (verify-after-compress plus
@@ -62,6 +62,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static const char* const kRecordFiles[] = {nullptr, "input.ncs", "input.continuous", "input.ns5"};
   const char* record_file = (mode & 3) != 0             ? nullptr
                             : ((mode >> 2) & 3) != 0    ? kRecordFiles[(mode >> 2) & 3]
+                            : (mode & 0x30) == 0x30     ? "input.nev"
                             : (mode & 0x10) != 0        ? "input.rhd"
                             : (mode & 0x20) != 0        ? "input.rhs"
                                                         : nullptr;

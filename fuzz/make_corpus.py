@@ -10,7 +10,8 @@ were made by this script with spikey 0.4.0 to 0.9.0 (format versions 4 to 9) and
 for those versions; the *_v11 files are format 11 (records, side files left out of the metadata
 copy), the *_v12 files format 12 (planar records, float samples); the unsuffixed ones are the
 current version (stream checks, the metadata copy, a salvaged archive with lost streams, records,
-format 12's planar records of Intan .rhd/.rhs files, format 13's records of unequal lengths). inputs/: a mode byte (fuzz_inputs.cpp) followed by small
+format 12's planar records of Intan .rhd/.rhs files, format 13's records of unequal lengths,
+format 14's snippets of a Blackrock .nev); blackrock_paused_records_v13 is format 13. inputs/: a mode byte (fuzz_inputs.cpp) followed by small
 WAV (plain, with extra chunks, EXTENSIBLE) and raw slices of the same recordings, and small
 SpikeGLX and Open Ephys folders (acquisition mode).
 """
@@ -181,6 +182,16 @@ def main():
         write(os.path.join(tmp, "paused.ns5"), paused_nsx((1, 200, 100)))
         subprocess.run([spikey, "compress", os.path.join(tmp, "paused.ns5"), "--chunk-seconds", "0.003", "-o",
                         os.path.join(out, "archive", "blackrock_paused_records.spikey"), "-f", "-q"], check=True)
+    # Format 14 (bits 0-3 = 0, bits 4-5 = 11: a Blackrock .nev): the bundled NEV 2.1 slice cut to
+    # 40 packets and 30 bytes of a 41st (a partial last packet), and 60 packets as an archive of
+    # snippets.
+    with open(os.path.join(ROOT, "samples/blackrock_nev/l101210-001.nev"), "rb") as f:
+        nev = f.read()
+    write(os.path.join(out, "inputs", "blackrock_nev_partial.in"), bytes([0x30]) + nev[: 4944 + 40 * 104 + 30])
+    with tempfile.TemporaryDirectory() as tmp:
+        write(os.path.join(tmp, "spikes.nev"), nev[: 4944 + 60 * 104])
+        subprocess.run([spikey, "compress", os.path.join(tmp, "spikes.nev"), "--chunk-seconds", "0.02", "-o",
+                        os.path.join(out, "archive", "blackrock_nev_snippets.spikey"), "-f", "-q"], check=True)
     with open(os.path.join(ROOT, "samples/open_ephys_legacy/101_CH0.continuous"), "rb") as f:
         write(os.path.join(out, "inputs", "open_ephys_continuous_partial.in"), bytes([0x48]) + f.read()[: 1024 + 5 * 2070 + 37])
     # Format 12 (mode bits 0-3 = 0, bit 4: .rhd, bit 5: .rhs): the bundled Intan .rhd cut to 5 blocks

@@ -1,5 +1,5 @@
-// Acquisition systems' own files (format versions 11 and 12): Neuralynx .ncs and Open Ephys legacy
-// .continuous (samples in records, SPEC.md §4.2), Blackrock NSx and Intan RHD folders restore
+// Acquisition systems' own files (format versions 11 to 14): Neuralynx .ncs and Open Ephys legacy
+// .continuous (samples in records, SPEC.md §4.2), Blackrock NSx and NEV and Intan RHD folders restore
 // byte for byte, a window reads the samples the documented layout holds, partial last records
 // are kept and damaged files are refused with the file and byte named; the framing's field
 // coding round-trips.
@@ -121,6 +121,13 @@ TEST(AcquisitionFormats, FramingFieldsRoundTripModuloTheirWidth) {
     for (int b = 0; b < 8; ++b) regular[r * 14 + b] = static_cast<std::uint8_t>((1000000 + 16000 * r) >> (8 * b));
   const auto coded = format::framing_encode(regular, records);
   EXPECT_TRUE(std::equal(coded.begin() + 14, coded.begin() + 28, coded.begin() + 28));
+  // Snippets' framing (format 14) is stored byte position by byte position: byte j of record r
+  // at j * count + r, after the differences.
+  const auto by_position = format::framing_encode(framing, records, true);
+  const auto by_record = format::framing_encode(framing, records);
+  for (std::uint64_t r = 0; r < 3; ++r)
+    for (std::uint64_t j = 0; j < 14; ++j) EXPECT_EQ(by_position[j * 3 + r], by_record[r * 14 + j]);
+  EXPECT_EQ(format::framing_decode(by_position, records, true), framing);
 }
 
 TEST(AcquisitionFormats, NeuralynxFoldersRestoreByteForByteWithNamesRatesAndGains) {
@@ -1072,5 +1079,125 @@ TEST(AcquisitionFormats, TextInAnotherEncodingBecomesUtf8AndFileNamesMustBeUtf8)
   } catch (const host::InputError& e) {
     EXPECT_NE(std::string(e.what()).find(misnamed.string()), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("UTF-8"), std::string::npos) << e.what();
+  }
+}
+
+namespace {
+
+// The committed slice of a real NEV 2.1 file (SPEC §4.1: a 4944-byte header, 104-byte packets).
+constexpr std::size_t kNevHeaders = 4944, kNevPacket = 104;
+
+// The waveform samples of a NEV by the documented layout: every whole packet's bytes after its
+// `packet_header`, as int16.
+std::vector<std::int16_t> nev_waveforms(const std::vector<std::uint8_t>& file, std::size_t headers, std::size_t packet, std::size_t packet_header) {
+  return samples_by_layout(file, headers, packet_header, (packet - packet_header) / 2, 0, false);
+}
+
+// The same packets in file spec 3.0: 64-bit timestamps, so 4 more bytes a packet.
+std::vector<std::uint8_t> nev_as_spec_3(const std::vector<std::uint8_t>& file) {
+  std::vector<std::uint8_t> out(file.begin(), file.begin() + kNevHeaders);
+  out[8] = 3, out[9] = 0;
+  const std::uint32_t packet = kNevPacket + 4;
+  std::memcpy(out.data() + 16, &packet, 4);
+  for (std::size_t at = kNevHeaders; at + kNevPacket <= file.size(); at += kNevPacket) {
+    out.insert(out.end(), file.begin() + static_cast<std::ptrdiff_t>(at), file.begin() + static_cast<std::ptrdiff_t>(at + 4));
+    out.insert(out.end(), 4, 0);  // the timestamp's high half
+    out.insert(out.end(), file.begin() + static_cast<std::ptrdiff_t>(at + 4), file.begin() + static_cast<std::ptrdiff_t>(at + kNevPacket));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(AcquisitionFormats, BlackrockNevWaveformsAreSnippetsAndRestoreByteForByte) {
+  const auto nev = test::read_file(test::samples_dir() / "blackrock_nev" / "l101210-001.nev");
+  ASSERT_EQ((nev.size() - kNevHeaders) % kNevPacket, 0u);
+  const std::uint64_t packets = (nev.size() - kNevHeaders) / kNevPacket;
+  test::TempDir dir;
+  // File specs 2.1 and 3.0, whole or with a partial last packet (kept in the suffix).
+  for (const auto& [name, bytes, packet_header, cut] : {std::tuple{"spec21.nev", nev, 8u, 0u}, std::tuple{"spec21_cut.nev", nev, 8u, 50u},
+                                                        std::tuple{"spec30.nev", nev_as_spec_3(nev), 12u, 0u}}) {
+    SCOPED_TRACE(name);
+    const fs::path in = dir / (std::string(name) + "_in");
+    fs::create_directories(in);
+    auto file = bytes;
+    file.resize(file.size() - cut);
+    test::write_file(in / name, file);
+    const auto a = compress_inputs({in}, dir / (std::string(name) + ".spikey"));
+    EXPECT_TRUE(a.notes.empty());
+    expect_restores_exactly(a.archive, in, dir / (std::string(name) + "_out"));
+    const format::ArchiveReader reader(a.archive);
+    const auto& m = reader.metadata();
+    ASSERT_EQ(m.channels.size(), 1u);
+    EXPECT_EQ(m.channels[0].name, "waveforms");
+    EXPECT_FALSE(m.channels[0].bit_volts.has_value());  // electrodes 1-128 at 1000 nV a step, the analog inputs 129-144 at 21516
+    const format::SourceFile& s = m.sources[0];
+    EXPECT_EQ(s.kind, format::SourceKind::blackrock);
+    EXPECT_TRUE(s.snippets);
+    EXPECT_EQ(s.records.count, cut == 0 ? packets : packets - 1);
+    EXPECT_EQ(s.records.frames, 48u);
+    EXPECT_EQ(s.records.header, packet_header);
+    EXPECT_DOUBLE_EQ(m.channel_rate(0), 30000);
+    EXPECT_EQ(m.duration_seconds(), 0);  // waveforms have no time axis
+    const std::size_t packet = kNevPacket + packet_header - 8;
+    const auto reference = nev_waveforms(file, kNevHeaders, packet, packet_header);
+    ASSERT_EQ(reference.size(), m.channels[0].length);
+    // Named, a window reads waveforms 700-899 as the file holds them (across chunks).
+    EXPECT_EQ(window_of(a.archive, "waveforms", 700 * 48, 900 * 48), slice(reference, 700 * 48, 900 * 48));
+    // Unnamed, a window has no time series to read.
+    EXPECT_THROW(host::resolve_window(m, 0, 10, {}), std::invalid_argument);
+  }
+  // Beside a recording: a window of no named channels reads the recording's; one that mixes the
+  // two is refused; the duration is the recording's.
+  {
+    const fs::path in = dir / "both";
+    fs::create_directories(in);
+    fs::copy_file(test::samples_dir() / "blackrock" / "l101210-001.ns2", in / "l101210-001.ns2");
+    fs::copy_file(test::samples_dir() / "blackrock_nev" / "l101210-001.nev", in / "l101210-001.nev");
+    const auto a = compress_inputs({in}, dir / "both.spikey");
+    expect_restores_exactly(a.archive, in, dir / "both_out");
+    const format::ArchiveReader reader(a.archive);
+    const auto& m = reader.metadata();
+    ASSERT_EQ(m.channels.size(), 7u);
+    ASSERT_TRUE(m.snippet_channel(0));  // l101210-001.nev sorts before .ns2
+    EXPECT_EQ(host::time_series_channels(m), (std::vector<std::uint32_t>{1, 2, 3, 4, 5, 6}));
+    EXPECT_DOUBLE_EQ(host::window_rate(m, {}), 1000);
+    EXPECT_EQ(host::resolve_window(m, 0, 100, {}).channels, (std::vector<std::uint32_t>{1, 2, 3, 4, 5, 6}));
+    EXPECT_THROW(host::resolve_window(m, 0, 10, {0, 1}), std::invalid_argument);
+    EXPECT_DOUBLE_EQ(m.duration_seconds(), 3641.0 / 1000);
+  }
+  // Waveforms of 1-byte samples are not 16-bit samples: the file is kept whole, with a note.
+  {
+    const fs::path in = dir / "bytes";
+    fs::create_directories(in);
+    auto file = nev;
+    file[336 + 32 * 5 + 21] = 1;  // electrode 6's bytes per waveform sample
+    test::write_file(in / "x.nev", file);
+    const auto a = compress_inputs({in}, dir / "bytes.spikey");
+    ASSERT_EQ(a.notes.size(), 1u);
+    EXPECT_NE(a.notes[0].find("byte 517: electrode 6's waveforms are not 16-bit"), std::string::npos) << a.notes[0];
+    expect_restores_exactly(a.archive, in, dir / "bytes_out");
+    EXPECT_EQ(format::ArchiveReader(a.archive).metadata().sources[0].kind, format::SourceKind::side_file);
+  }
+  // One digitization factor on every electrode: the channel's step in microvolts.
+  {
+    const fs::path in = dir / "one_factor";
+    fs::create_directories(in);
+    auto file = nev;
+    for (std::size_t e = 0; e < 144; ++e) file[336 + 32 * e + 12] = 0xe8, file[336 + 32 * e + 13] = 0x03;  // 1000 nV
+    test::write_file(in / "x.nev", file);
+    const auto a = compress_inputs({in}, dir / "one_factor.spikey");
+    expect_restores_exactly(a.archive, in, dir / "one_factor_out");
+    const auto& channel = format::ArchiveReader(a.archive).metadata().channels[0];
+    EXPECT_EQ(channel.units, "uV");
+    EXPECT_EQ(channel.bit_volts, 1.0);
+  }
+  // Metadata: snippets need records.
+  {
+    const format::ArchiveReader reader(dir / "spec21.nev.spikey");
+    format::Metadata m = reader.metadata();
+    EXPECT_NO_THROW(format::parse_metadata_section(format::serialize(format::MetadataSection{m, reader.verbatim()})));
+    m.sources[0].records.planar = true;
+    EXPECT_ANY_THROW(format::parse_metadata_section(format::serialize(format::MetadataSection{m, reader.verbatim()})));
   }
 }

@@ -362,3 +362,21 @@ TEST(Golden, Version13RecordsOfUnequalLengths) {
   EXPECT_EQ(reader.metadata().channels.size(), 8u);
   EXPECT_EQ(reader.metadata().channels[0].length, 6000u);
 }
+
+// Format 14: a Blackrock .nev's spike waveforms as snippets (SPEC §4.2): 1500 real packets, each
+// a record of 48 samples whose 8-byte header (timestamp, electrode, unit) is framing, stored
+// byte position by byte position; level default, in chunks that cut across the waveforms.
+TEST(Golden, Version14Snippets) {
+  const fs::path archive = test::golden_dir() / "v14" / "blackrock_nev.spikey";
+  expect_golden_restores(archive, test::samples_dir() / "blackrock_nev");
+  const format::ArchiveReader reader(archive);
+  EXPECT_EQ(reader.format_version(), 14);
+  const auto& source = reader.metadata().sources[0];
+  EXPECT_EQ(source.kind, format::SourceKind::blackrock);
+  EXPECT_TRUE(source.snippets);
+  EXPECT_EQ(source.records.count, 1500u);
+  EXPECT_EQ(source.records.frames, 48u);
+  EXPECT_EQ(source.records.header, 8u);
+  EXPECT_EQ(reader.metadata().channels.size(), 1u);
+  EXPECT_EQ(reader.metadata().channels[0].length, 1500u * 48);
+}

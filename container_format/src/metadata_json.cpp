@@ -157,6 +157,7 @@ std::vector<std::uint8_t> plain_bytes(const MetadataSection& section) {
         sj["records"]["gaps"] = std::move(gaps);
       }
     }
+    if (s.snippets) sj["snippets"] = true;
     sources.push_back(std::move(sj));
   }
   j["sources"] = std::move(sources);
@@ -332,6 +333,10 @@ MetadataSection parse_plain_bytes(std::span<const std::uint8_t> bytes, std::uint
           s.records.ends.push_back(end);
         }
       }
+    }
+    if (expected_version >= kFirstVersionWithSnippets && sj.contains("snippets")) {
+      if (!sj["snippets"].is_boolean()) fail("metadata: " + where + ".snippets is not true or false");
+      s.snippets = sj["snippets"].get<bool>();
     }
     m.sources.push_back(std::move(s));
   }

@@ -72,6 +72,7 @@ void validate(const Metadata& m, std::uint64_t verbatim_size, std::uint16_t vers
     if (version < kFirstVersionWithRecords && (s.kind == SourceKind::neuralynx || s.kind == SourceKind::open_ephys_legacy || s.kind == SourceKind::blackrock || s.kind == SourceKind::intan ||
                                                 s.kind == SourceKind::nwb))
       fail("metadata: " + where + " of kind " + source_kind_name(s.kind) + " needs format version 11");
+    if (s.snippets && (s.records.count == 0 || s.records.planar)) fail("metadata: " + where + " holds snippets but not in interleaved records");
     if (s.kind == SourceKind::side_file) {
       if (s.channel_count != 0 || s.frames != 0 || s.suffix.size != 0 || s.prefix.size != (s.omitted ? 0 : s.size) || s.sample_rate != 0)
         fail("metadata: side file " + where + " must hold no channels and all its bytes as prefix");

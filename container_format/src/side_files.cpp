@@ -81,14 +81,29 @@ std::vector<std::uint8_t> code_framing(std::span<const std::uint8_t> in, const S
   return out;
 }
 
-}  // namespace
-
-std::vector<std::uint8_t> framing_encode(std::span<const std::uint8_t> framing, const SourceRecords& records) {
-  return code_framing(framing, records, true);
+// Byte j of record r's framing moves to j * count + r (or back): each byte position of the
+// records together, so that a field's bytes that vary from record to record (an electrode, a
+// unit) do not break the runs of those that do not.
+std::vector<std::uint8_t> transpose_framing(std::span<const std::uint8_t> in, const SourceRecords& records, bool to_positions) {
+  std::vector<std::uint8_t> out(in.size());
+  const std::uint64_t stride = records.framing_bytes();
+  for (std::uint64_t r = 0; r < records.count; ++r)
+    for (std::uint64_t j = 0; j < stride; ++j) {
+      const std::uint64_t by_record = r * stride + j, by_position = j * records.count + r;
+      out[to_positions ? by_position : by_record] = in[to_positions ? by_record : by_position];
+    }
+  return out;
 }
 
-std::vector<std::uint8_t> framing_decode(std::span<const std::uint8_t> stored, const SourceRecords& records) {
-  return code_framing(stored, records, false);
+}  // namespace
+
+std::vector<std::uint8_t> framing_encode(std::span<const std::uint8_t> framing, const SourceRecords& records, bool by_position) {
+  const std::vector<std::uint8_t> coded = code_framing(framing, records, true);
+  return by_position ? transpose_framing(coded, records, true) : coded;
+}
+
+std::vector<std::uint8_t> framing_decode(std::span<const std::uint8_t> stored, const SourceRecords& records, bool by_position) {
+  return code_framing(by_position ? transpose_framing(stored, records, false) : std::vector<std::uint8_t>(stored.begin(), stored.end()), records, false);
 }
 
 }  // namespace spikey::format

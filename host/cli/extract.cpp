@@ -31,7 +31,9 @@ int extract_window(const ExtractArgs& a, const ArchiveArgument& archive, host::W
     channels = host::parse_channel_list(a.channels, names);
   }
   const double rate = host::window_rate(meta, channels);  // seconds count at the channels' own rate
-  std::uint64_t start = 0, end = meta.total_samples;
+  std::uint64_t start = 0, end = 0;  // by default to the end of the longest channel read
+  for (const std::uint32_t c : channels.empty() ? host::time_series_channels(meta) : channels)
+    if (c < meta.channels.size()) end = std::max(end, meta.channels[c].length);
   if (a.start_seconds) start = host::seconds_to_sample(*a.start_seconds, rate);
   if (a.start_sample) start = *a.start_sample;
   if (a.end_seconds) end = host::seconds_to_sample(*a.end_seconds, rate);

@@ -35,6 +35,24 @@ std::string other_rates_text(const format::Metadata& m) {
   return text.str();
 }
 
+// The longest channel's samples, leaving out spike waveforms (they count no time, SPEC §4.2).
+std::uint64_t time_series_samples(const format::Metadata& m) {
+  std::uint64_t longest = 0;
+  for (std::size_t c = 0; c < m.channels.size(); ++c)
+    if (!m.snippet_channel(c)) longest = std::max(longest, m.channels[c].length);
+  return longest;
+}
+
+// "snippets      14218 waveforms of 48 samples (l101210-001.nev)" for each source of spike waveforms.
+std::string snippets_text(const format::Metadata& m) {
+  std::ostringstream text;
+  for (const auto& s : m.sources)
+    if (s.snippets)
+      text << "snippets      " << s.records.count << " waveforms of " << s.records.frames << " samples"
+           << (s.channel_count > 1 ? " x " + std::to_string(s.channel_count) + " channels" : std::string()) << " (" << s.path << ")\n";
+  return text.str();
+}
+
 // One archive: its description printed (text) or left in `out` (JSON).
 int describe_archive(const ArchiveArgument& input, const CommonOptions& o, json& out) {
   const std::string& archive = input.name();
@@ -72,6 +90,7 @@ int describe_archive(const ArchiveArgument& input, const CommonOptions& o, json&
       if (c.bit_volts) cj["bit_volts"] = *c.bit_volts;
       if (!c.units.empty()) cj["units"] = c.units;
       cj["sync"] = c.sync;
+      cj["snippets"] = m.snippet_channel(static_cast<std::size_t>(&c - m.channels.data()));
       cj["sample_rate"] = m.channel_rate(static_cast<std::size_t>(&c - m.channels.data()));
       channels.push_back(std::move(cj));
     }
@@ -83,7 +102,8 @@ int describe_archive(const ArchiveArgument& input, const CommonOptions& o, json&
                          {"size", s.size},
                          {"checksum", format::checksum_hex(s.checksum)},
                          {"channels", s.channel_count},
-                         {"frames", s.frames}});
+                         {"frames", s.frames},
+                         {"snippets", s.snippets}});
     json codec = {{"name", m.codec.name}, {"partition_size", m.codec.partition_size}};
     if (lpc) codec["weight_shift"] = m.codec.weight_shift;
     if (row.predictor == format::PredictorKind::middle_out) codec["source_half_window"] = m.codec.source_half_window, codec["wavelet_levels"] = m.codec.wavelet_levels;
@@ -116,7 +136,7 @@ int describe_archive(const ArchiveArgument& input, const CommonOptions& o, json&
             << "format        version " << reader.format_version() << ", written by " << m.encoder << "\n"
             << "codec         " << m.codec.name << " (level " << m.level << ", partition " << m.codec.partition_size << ")\n"
             << "sample rate   " << (m.channels.empty() ? std::string("none (side files only)") : (std::ostringstream() << m.sample_rate << " Hz").str() + other_rates_text(m)) << "\n"
-            << "duration      " << fixed(m.duration_seconds(), 3) << " s (" << m.total_samples << " samples)\n"
+            << "duration      " << fixed(m.duration_seconds(), 3) << " s (" << time_series_samples(m) << " samples)\n"
             << "channels      " << m.channels.size() << " (value maps: " << map_counts[2] << " n1_10bit, " << map_counts[1]
             << " affine, " << map_counts[0] << " identity"
             << (sync_channels > 0 ? "; " + std::to_string(sync_channels) + " sync" : std::string()) << ")\n"
@@ -128,7 +148,7 @@ int describe_archive(const ArchiveArgument& input, const CommonOptions& o, json&
                                            : std::string()) +
                           "\n"
                     : std::string())
-            << "sources       " << m.sources.size() << " file(s)" << source_kinds_text(m) << "\n"
+            << snippets_text(m) << "sources       " << m.sources.size() << " file(s)" << source_kinds_text(m) << "\n"
             << "chunks        " << reader.index().size() << " x " << m.chunk_samples << " samples ("
             << fixed(static_cast<double>(m.chunk_samples) / m.sample_rate, 3) << " s)\n"
             << (host::lost_chunks(reader).empty() ? std::string()

@@ -311,7 +311,7 @@ class SourceRebuilder {
       append(format::side_file_bytes(source_, verbatim_));
     else
       append(verbatim_range(source_.prefix));
-    if (source_.records.count != 0) framing_ = format::framing_decode(verbatim_range(source_.records.framing), source_.records);
+    if (source_.records.count != 0) framing_ = format::framing_decode(verbatim_range(source_.records.framing), source_.records, source_.snippets);
   }
 
   void add_chunk(const DecodedChunk& chunk, bool lost) {

@@ -554,6 +554,7 @@ format::MetadataSection survey_values(const Recording& recording, const EncodeOp
     f.big_endian = src.big_endian;
     f.float_bytes = src.float_bytes;
     f.sample_step = src.sample_step;
+    f.snippets = src.snippets;
     f.prefix = {section.verbatim.size(), src.data_offset};
     if (src.delta64_count != 0) {
       f.delta64_offset = src.delta64_offset;
@@ -572,7 +573,7 @@ format::MetadataSection survey_values(const Recording& recording, const EncodeOp
         for (const format::ByteRange& piece : src.records.framing_pieces(r, src.channel_count))
           framing.insert(framing.end(), records.begin() + static_cast<std::ptrdiff_t>(piece.offset),
                          records.begin() + static_cast<std::ptrdiff_t>(piece.offset + piece.size));
-      const auto stored = format::framing_encode(framing, src.records);
+      const auto stored = format::framing_encode(framing, src.records, src.snippets);
       f.records.framing = {section.verbatim.size(), stored.size()};
       section.verbatim.insert(section.verbatim.end(), stored.begin(), stored.end());
     }

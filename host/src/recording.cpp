@@ -49,11 +49,12 @@ InputSource open_wav(const fs::path& file, std::string restore_path, bool repair
 using FileOpener = InputSource (*)(const fs::path&, std::string, const std::function<void(const std::string&)>&);
 
 // The reader of a file that is a recording by itself (Neuralynx .ncs, Open Ephys .continuous,
-// Blackrock .nsX, Intan .rhd/.rhs, NWB), or null.
+// Blackrock .nsX and .nev, Intan .rhd/.rhs, NWB), or null.
 FileOpener recording_file_opener(const fs::path& file) {
   return is_neuralynx_ncs(file)         ? open_neuralynx_ncs
          : is_open_ephys_continuous(file) ? open_open_ephys_continuous
          : is_blackrock_nsx(file)         ? open_blackrock_nsx
+         : is_blackrock_nev(file)         ? open_blackrock_nev
          : is_intan_file(file)            ? open_intan_file
          : is_nwb(file)                   ? open_nwb
                                           : nullptr;
@@ -268,7 +269,7 @@ void Recording::add_directory(const fs::path& dir, const InputOptions& options, 
   if (!streams.empty()) throw InputError(streams.begin()->first.string() + ": listed in a structure.oebin but missing");
   if (recordings == 0 && !acquisition)
     throw InputError(dir.string() + ": directory holds no recordings (.wav files, SpikeGLX .bin with .meta, an Open Ephys structure.oebin, "
-                     "an Intan info.rhd with its .dat files, Intan .rhd/.rhs, Neuralynx .ncs, Open Ephys .continuous, Blackrock .ns1-.ns6 or NWB files)");
+                     "an Intan info.rhd with its .dat files, Intan .rhd/.rhs, Neuralynx .ncs, Open Ephys .continuous, Blackrock .ns1-.ns6 or .nev or NWB files)");
   if (skipped > 0) note(dir.string() + ": skipping " + std::to_string(skipped) + " file(s) that are not .wav");
 }
 

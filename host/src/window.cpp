@@ -68,9 +68,36 @@ std::vector<std::uint32_t> parse_channel_list(const std::string& text, const std
   return channels;
 }
 
-double window_rate(const format::Metadata& meta, std::span<const std::uint32_t> channels) {
-  const std::size_t count = channels.empty() ? meta.channels.size() : channels.size();
-  const auto channel = [&](std::size_t i) { return channels.empty() ? static_cast<std::uint32_t>(i) : channels[i]; };
+std::vector<std::uint32_t> time_series_channels(const format::Metadata& meta) {
+  std::vector<std::uint32_t> channels;
+  for (std::uint32_t c = 0; c < meta.channels.size(); ++c)
+    if (!meta.snippet_channel(c)) channels.push_back(c);
+  return channels;
+}
+
+namespace {
+
+// A snippet channel's sample index counts waveforms one after another, not time (SPEC §4.2):
+// such channels are read alone.
+void require_one_kind(const format::Metadata& meta, std::span<const std::uint32_t> channels) {
+  for (const auto c : channels) {
+    if (c >= meta.channels.size() || channels.front() >= meta.channels.size()) continue;  // resolve_window names it
+    const bool first = meta.snippet_channel(channels.front()), other = meta.snippet_channel(c);
+    if (first != other)
+      throw std::invalid_argument("channel " + meta.channels[channels.front()].name + (first ? " holds" : " does not hold") +
+                                  " spike waveforms (snippets) and channel " + meta.channels[c].name + (other ? " does" : " does not") +
+                                  ": their samples do not line up in time; read them separately");
+  }
+}
+
+}  // namespace
+
+double window_rate(const format::Metadata& meta, std::span<const std::uint32_t> named) {
+  require_one_kind(meta, named);
+  const std::vector<std::uint32_t> every = named.empty() ? time_series_channels(meta) : std::vector<std::uint32_t>{};
+  const std::span<const std::uint32_t> channels = named.empty() ? std::span<const std::uint32_t>(every) : named;
+  const std::size_t count = channels.size();
+  const auto channel = [&](std::size_t i) { return channels[i]; };
   if (count == 0) return meta.sample_rate;
   const double rate = meta.channel_rate(channel(0));
   for (std::size_t i = 1; i < count; ++i) {
@@ -109,7 +136,9 @@ std::uint64_t seconds_to_sample(double seconds, double sample_rate) {
 Window resolve_window(const format::Metadata& metadata, std::uint64_t start, std::uint64_t end, std::vector<std::uint32_t> channels) {
   Window w;
   if (channels.empty()) {
-    for (std::uint32_t c = 0; c < metadata.channels.size(); ++c) channels.push_back(c);
+    channels = time_series_channels(metadata);
+    if (channels.empty() && !metadata.channels.empty())
+      throw std::invalid_argument("the archive holds spike waveforms (snippets) only, no time series: name their channels to read them");
   }
   if (channels.empty()) throw std::invalid_argument("the archive has no channels");
   std::uint64_t shortest = UINT64_MAX;
@@ -117,6 +146,7 @@ Window resolve_window(const format::Metadata& metadata, std::uint64_t start, std
     if (c >= metadata.channels.size()) throw std::invalid_argument("channel " + std::to_string(c) + " does not exist");
     shortest = std::min(shortest, metadata.channels[c].length);
   }
+  require_one_kind(metadata, channels);
   if (shortest == 0) throw std::runtime_error("nothing to extract: the requested channels hold no samples");
   if (end <= start) throw std::invalid_argument("the window is empty: end must be after start");
   w.start = start;

@@ -94,6 +94,17 @@ class Reader:
         return self._reader.sync_channels
 
     @property
+    def snippet_channels(self) -> list[int]:
+        """Channels of spike waveforms one after another (a Blackrock .nev's): their rows count
+        waveform samples, not time, so a read takes them alone (ValueError otherwise)."""
+        return self._reader.snippet_channels
+
+    @property
+    def duration_seconds(self) -> float:
+        """The longest channel's duration at its own rate (snippet channels left out)."""
+        return self._reader.duration_seconds
+
+    @property
     def chunk_samples(self) -> int:
         return self._reader.chunk_samples
 
@@ -279,11 +290,12 @@ def info(path: str | os.PathLike) -> dict:
     r = _Reader(os.fspath(path))
     return {
         "archive": os.fspath(path), "format_version": r.format_version, "codec": r.codec, "sample_rate": r.sample_rate,
-        "total_samples": r.samples, "duration_seconds": r.samples / r.sample_rate if r.sample_rate else 0.0,
+        "total_samples": r.samples, "duration_seconds": r.duration_seconds,
         "chunk_samples": r.chunk_samples, "chunks": r.chunks, "lost_chunks": r.lost_chunks, "damage": r.damage,
         "original_bytes": r.original_bytes, "archive_bytes": r.archive_bytes,
         "ratio": r.original_bytes / r.archive_bytes if r.archive_bytes else 0.0,
-        "channels": [{"name": n, "length": n_samples, "sample_rate": rate, "bit_volts": g, "units": u, "sync": c in r.sync_channels}
+        "channels": [{"name": n, "length": n_samples, "sample_rate": rate, "bit_volts": g, "units": u, "sync": c in r.sync_channels,
+                      "snippets": c in r.snippet_channels}
                      for c, (n, n_samples, rate, g, u) in enumerate(zip(r.channel_names, r.channel_lengths, r.channel_rates,
                                                                           r.bit_volts, r.units))],
         "sources": r.sources,
@@ -307,9 +319,12 @@ def decompress(path: str | os.PathLike, directory: str | os.PathLike, overwrite:
 
 def extract(path: str | os.PathLike, output: str | os.PathLike, start: int = 0, end: int | None = None, channels=None,
             file_format: str = "", overwrite: bool = False, threads: int | None = None) -> dict:
-    """Writes samples [start, end) of `channels` (numbers or names; all by default) to `output`
-    as .bin, .wav or .npy (from its extension, or `file_format`), as `spikey extract` does."""
+    """Writes samples [start, end) of `channels` (numbers or names; by default all but spike
+    waveforms, `Reader.snippet_channels`) to `output` as .bin, .wav or .npy (from its extension,
+    or `file_format`), as `spikey extract` does; `end` defaults to the longest channel's end."""
     r = Reader(path)
     numbers = [] if channels is None else r._channels(list(channels))[0]
-    stop = r.shape[0] if end is None else int(end)
+    snippets = set(r.snippet_channels)
+    read = numbers or [c for c in range(r.shape[1]) if c not in snippets]
+    stop = max((r.channel_lengths[c] for c in read), default=0) if end is None else int(end)
     return _spikey.extract(os.fspath(path), os.fspath(output), int(start), stop, numbers, file_format, overwrite, **_threads(threads))

@@ -56,7 +56,10 @@ class SpikeyRecordingExtractor(BaseRecording):
         rates = reader.channel_rates
         if not rates:
             raise ValueError(f"{file_path} holds no channels, only files kept whole (e.g. an NWB file whose floats are off any grid)")
-        streams = sorted({_stream_id(r) for r in rates}, key=float, reverse=True)
+        snippets = set(reader.snippet_channels)  # spike waveforms one after another: never a recording's channels
+        if len(snippets) == len(rates):
+            raise ValueError(f"{file_path} holds spike waveforms (a Blackrock .nev) only, no recording: read them with spikey_archive.open")
+        streams = sorted({_stream_id(r) for c, r in enumerate(rates) if c not in snippets}, key=float, reverse=True)
         if stream_id is None:
             if len(streams) > 1:
                 raise ValueError(f"{file_path} holds streams at {', '.join(streams)} Hz: choose one with stream_id")
@@ -64,7 +67,7 @@ class SpikeyRecordingExtractor(BaseRecording):
         if stream_id not in streams:
             raise ValueError(f"{file_path} has no stream {stream_id!r} (streams: {', '.join(streams)})")
         not_signals = set(reader.sync_channels) | {c for c, u in enumerate(reader.units) if u == "samples"}
-        channels = [c for c, r in enumerate(rates) if _stream_id(r) == stream_id and (include_sync or c not in not_signals)]
+        channels = [c for c, r in enumerate(rates) if _stream_id(r) == stream_id and c not in snippets and (include_sync or c not in not_signals)]
         if not channels:
             raise ValueError(f"stream {stream_id} of {file_path} holds only sync channels (include_sync=True keeps them)")
         names = [reader.channel_names[c] for c in channels]

@@ -69,6 +69,14 @@ class Reader {
       if (reader_->metadata().channels[c].sync) channels.push_back(c);
     return channels;
   }
+  // Channels of spike waveforms one after another (a Blackrock .nev, SPEC §4.2): no time axis.
+  std::vector<std::uint32_t> snippet_channels() const {
+    std::vector<std::uint32_t> channels;
+    for (std::uint32_t c = 0; c < reader_->metadata().channels.size(); ++c)
+      if (reader_->metadata().snippet_channel(c)) channels.push_back(c);
+    return channels;
+  }
+  double duration_seconds() const { return reader_->metadata().duration_seconds(); }
   std::vector<double> channel_rates() const {
     std::vector<double> rates;
     for (std::size_t c = 0; c < reader_->metadata().channels.size(); ++c) rates.push_back(reader_->metadata().channel_rate(c));
@@ -110,6 +118,7 @@ class Reader {
       d["channels"] = s.channel_count;
       d["first_channel"] = s.first_channel;
       d["frames"] = s.frames;
+      d["snippets"] = s.snippets;
       out.append(d);
     }
     return out;
@@ -345,7 +354,7 @@ py::dict decompress(const std::string& path, const std::string& directory, bool 
   return d;
 }
 
-// Writes samples [start, end) of `channels` (empty: all) as .bin, .wav or .npy (spikey extract).
+// Writes samples [start, end) of `channels` (empty: all but snippets) as .bin, .wav or .npy (spikey extract).
 py::dict extract(const std::string& path, const std::string& output, std::uint64_t start, std::uint64_t end,
                  std::vector<std::uint32_t> channels, const std::string& file_format, bool overwrite, unsigned threads) {
   host::Window window;
@@ -386,6 +395,8 @@ PYBIND11_MODULE(_spikey, m) {
       .def_property_readonly("sync_channels", &Reader::sync_channels)
       .def_property_readonly("unsigned_channels", &Reader::unsigned_channels)
       .def_property_readonly("channel_rates", &Reader::channel_rates)
+      .def_property_readonly("snippet_channels", &Reader::snippet_channels)
+      .def_property_readonly("duration_seconds", &Reader::duration_seconds)
       .def_property_readonly("lost_chunks", &Reader::lost_chunks)
       .def_property_readonly("damage", &Reader::damage)
       .def_property_readonly("format_version", &Reader::format_version)

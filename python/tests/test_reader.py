@@ -249,6 +249,41 @@ def test_streams_at_different_rates(tmp_path):
         r[0:10, [0, 1]]
 
 
+def test_spike_waveforms_are_snippet_channels(tmp_path):
+    """Format 14: a Blackrock .nev's waveforms are one channel of snippets. Read by name or number,
+    they are the packets' samples; they have no time axis, so the duration and a window of no
+    named channels leave them out."""
+    import subprocess
+
+    nev = (ROOT / "samples" / "blackrock_nev" / "l101210-001.nev").read_bytes()
+    packets = np.frombuffer(nev[4944:], dtype=np.uint8).reshape(-1, 104)
+    waveforms = packets[:, 8:].copy().view("<i2").reshape(-1)
+    r = spikey.open(GOLDEN_ROOT / "v14" / "blackrock_nev.spikey")
+    assert r.snippet_channels == [0] and r.channel_names == ["waveforms"] and r.duration_seconds == 0
+    np.testing.assert_array_equal(r[:, 0], waveforms)
+    np.testing.assert_array_equal(r[4800:9600, "waveforms"], waveforms[4800:9600])
+    info = spikey.info(GOLDEN_ROOT / "v14" / "blackrock_nev.spikey")
+    assert info["channels"][0]["snippets"] and info["sources"][0]["snippets"] and info["duration_seconds"] == 0
+    with pytest.raises(ValueError, match="spike waveforms"):
+        spikey.extract(GOLDEN_ROOT / "v14" / "blackrock_nev.spikey", tmp_path / "w.npy")
+
+    # Beside the .ns2 it was recorded with: the recording is what a window takes by default.
+    folder = tmp_path / "session"
+    folder.mkdir()
+    shutil.copy(ROOT / "samples" / "blackrock" / "l101210-001.ns2", folder)
+    shutil.copy(ROOT / "samples" / "blackrock_nev" / "l101210-001.nev", folder)
+    archive = tmp_path / "session.spikey"
+    subprocess.run([os.environ["SPIKEY_CLI"], "compress", str(folder), "-o", str(archive), "-q"], check=True)
+    r = spikey.open(archive)
+    assert r.snippet_channels == [0] and r.duration_seconds == pytest.approx(3.641)
+    report = spikey.extract(archive, tmp_path / "lfp.npy")
+    ns2 = np.frombuffer((ROOT / "samples" / "blackrock" / "l101210-001.ns2").read_bytes()[56:], dtype="<i2").reshape(-1, 6)
+    np.testing.assert_array_equal(np.load(tmp_path / "lfp.npy"), ns2)
+    assert report["channels"] == [1, 2, 3, 4, 5, 6]
+    with pytest.raises(ValueError, match="spike waveforms"):
+        r[0:10, [0, 1]]
+
+
 def test_the_wheel_installs_the_cli(tmp_path, cinpla):
     """pip install . puts the spikey command in the environment's scripts folder."""
     import subprocess

@@ -162,6 +162,30 @@ def test_an_archive_of_files_kept_whole_reads_with_no_channels(tmp_path):
         read_spikey(archive)
 
 
+def test_spike_waveforms_are_never_a_recordings_channels(tmp_path):
+    # A Blackrock .ns2 with its .nev (format 14): the recording is the .ns2's 1 kHz stream alone
+    # (no stream_id needed: the waveforms' 30 kHz is not a stream); an archive of the .nev alone
+    # holds no recording.
+    import shutil
+    import subprocess
+    import sys
+
+    folder = tmp_path / "session"
+    folder.mkdir()
+    shutil.copy(ROOT / "samples" / "blackrock" / "l101210-001.ns2", folder)
+    shutil.copy(ROOT / "samples" / "blackrock_nev" / "l101210-001.nev", folder)
+    archive = tmp_path / "session.spikey"
+    cli = pathlib.Path(sys.executable).parent / "spikey"
+    subprocess.run([str(cli), "compress", str(folder), "-o", str(archive), "-q"], check=True)
+    recording = read_spikey(archive)
+    assert recording.get_sampling_frequency() == 1000 and recording.stream_ids == ["1000"]
+    assert list(recording.get_channel_ids()) == ["ch137", "ch138", "ch139", "ch140", "ch141", "ch143"]
+    ns2 = np.frombuffer((ROOT / "samples" / "blackrock" / "l101210-001.ns2").read_bytes()[56:], dtype="<i2").reshape(-1, 6)
+    np.testing.assert_array_equal(recording.get_traces(), ns2)
+    with pytest.raises(ValueError, match="spike waveforms"):
+        read_spikey(GOLDEN / "v14" / "blackrock_nev.spikey")
+
+
 def test_an_intan_folder_reads_as_its_amplifier_channels(tmp_path):
     # The golden v11 archive of samples/intan: four amplifier files (channels 0-3 of the cinpla
     # slice) and time.dat, whose two halves (units "samples") are not signals.

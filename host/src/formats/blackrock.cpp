@@ -26,6 +26,22 @@
 //   data packets: u8 header (1), timestamp (u32; u64 from 3.0), u32 data points N, then N
 //   int16 frames of C samples. A pause in the recording starts a new packet.
 //
+//
+// Event files (.nev, "NEURALEV"; file specs 2.1 to 3.0):
+//   0    char[8]   "NEURALEV"
+//   8    u8, u8    major, minor revision
+//   12   u32       bytes in headers (basic and extended): where the data packets start
+//   16   u32       bytes per data packet P
+//   20   u32       timestamp resolution (Hz)
+//   24   u32       sample resolution (Hz): the waveforms' sampling rate
+//   332  u32       extended header count; 336: the extended headers, 32 bytes each:
+//        0 char[8] type; "NEUEVWAV": 8 u16 electrode ID, 10 u8 connector, 11 u8 pin,
+//        12 u16 digitization factor (nV per step), 14 u16 energy threshold, 16 i16 high
+//        threshold, 18 i16 low threshold, 20 u8 sorted units, 21 u8 bytes per waveform sample
+//   data packets of P bytes: timestamp (u32; u64 from 3.0), u16 packet ID; a spike (ID 1 ..
+//   2048): u8 unit, u8 reserved, then its waveform; other IDs (digital input, comments,
+//   tracking, ...) other contents of the same size.
+//
 // Samples become channels (SPEC.md §4.2). One packet: its frames, with everything before them
 // the prefix. Several packets of the same length (3.0's one-frame packets): records, each
 // packet's header the framing, its timestamp a field. Packets of different lengths (a paused
@@ -34,6 +50,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 
 #include "spikey/host/acquisition.hpp"
 
@@ -56,7 +73,69 @@ std::string text_at(std::span<const std::uint8_t> b, std::uint64_t at, std::size
   return std::string(p, ::strnlen(p, size));
 }
 
+std::uint16_t u16_at(std::span<const std::uint8_t> b, std::uint64_t at) {
+  std::uint16_t v;
+  std::memcpy(&v, b.data() + at, 2);
+  return v;
+}
+
 }  // namespace
+
+bool is_blackrock_nev(const std::filesystem::path& file) {
+  if (!has_extension(file, ".nev")) return false;  // Neuralynx writes .nev files too: the magic tells them apart
+  std::ifstream in(file, std::ios::binary);
+  char magic[8] = {};
+  return in.read(magic, sizeof magic) && std::memcmp(magic, "NEURALEV", sizeof magic) == 0;
+}
+
+InputSource open_blackrock_nev(const std::filesystem::path& file, std::string restore_path, const std::function<void(const std::string&)>& note) {
+  InputSource src{file, restore_path, format::SourceKind::blackrock, MappedFile(file)};
+  const auto b = src.map.bytes();
+  const std::string name = file.string();
+  // The file was archived whole before its waveforms were compressed (SPEC §4.1): one it cannot
+  // read as spike waveforms still is.
+  const auto whole = [&](const std::string& why) {
+    note(name + ": " + why + "; kept whole as a side file");
+    return open_side_file(file, restore_path);
+  };
+  constexpr std::uint64_t kBasicHeader = 336, kExtendedHeader = 32;
+  if (b.size() < kBasicHeader) return whole("shorter than a NEV basic header (336 bytes)");
+  const unsigned major = b[8];
+  const std::uint64_t headers = u32_at(b, 12), packet = u32_at(b, 16), extended = u32_at(b, 332);
+  const std::uint64_t packet_header = major >= 3 ? 12 : 8;  // timestamp (u32; u64 from 3.0), u16 ID, u8 unit, u8 reserved
+  if (headers < kBasicHeader + kExtendedHeader * extended || headers > b.size())
+    return whole("byte 12: " + std::to_string(headers) + " bytes in headers do not hold the basic header and " + std::to_string(extended) + " extended headers");
+  if (packet <= packet_header || (packet - packet_header) % 2 != 0 || packet > (1u << 20))
+    return whole("byte 16: data packets of " + std::to_string(packet) + " bytes hold no 16-bit waveform");
+  std::uint64_t waveform_headers = 0, nanovolts = 0;
+  bool one_factor = true;
+  for (std::uint64_t e = 0; e < extended; ++e) {
+    const std::uint64_t at = kBasicHeader + kExtendedHeader * e;
+    if (std::memcmp(b.data() + at, "NEUEVWAV", 8) != 0) continue;
+    if (b[at + 21] != 2) return whole("byte " + std::to_string(at + 21) + ": electrode " + std::to_string(u16_at(b, at + 8)) + "'s waveforms are not 16-bit");
+    const std::uint16_t factor = u16_at(b, at + 12);
+    one_factor = one_factor && (waveform_headers == 0 || factor == nanovolts);
+    nanovolts = factor;
+    ++waveform_headers;
+  }
+  if (waveform_headers == 0) return whole("no NEUEVWAV extended header declares its waveforms' sample size");
+  const std::uint64_t count = (b.size() - headers) / packet;
+  if (count == 0) return whole("no data packet after the headers");
+  src.channel_count = 1;
+  src.data_offset = headers;  // a partial last packet stays in the suffix
+  src.records.count = count;
+  src.records.header = static_cast<std::uint32_t>(packet_header);
+  src.records.frames = static_cast<std::uint32_t>((packet - packet_header) / 2);
+  src.records.fields = {{0, major >= 3 ? 8u : 4u}};  // the timestamp
+  src.frames = count * src.records.frames;
+  src.snippets = true;
+  const std::uint32_t rate = u32_at(b, 24);
+  src.sample_rate = rate != 0 ? rate : 30000.0;
+  ChannelLabel label{"waveforms", std::nullopt, "", false};
+  if (one_factor && nanovolts != 0) label.bit_volts = static_cast<double>(nanovolts) / 1000.0, label.units = "uV";
+  src.labels = {std::move(label)};
+  return src;
+}
 
 bool is_blackrock_nsx(const std::filesystem::path& file) {
   for (const char* ext : {".ns1", ".ns2", ".ns3", ".ns4", ".ns5", ".ns6"})

@@ -43,11 +43,12 @@ class LostChunkError : public ArchiveError {
 // samples in records (Neuralynx .ncs, Open Ephys .continuous: §4.2) and big-endian samples,
 // version 12 planar records with gaps (Intan .rhd and .rhs files), version 13 records of
 // unequal lengths (a paused Blackrock recording's data packets); older archives still decode.
-inline constexpr std::uint16_t kFormatVersion = 13;
+inline constexpr std::uint16_t kFormatVersion = 14;
 inline constexpr std::uint16_t kFirstVersionWithStreamChecks = 10;
 inline constexpr std::uint16_t kFirstVersionWithRecords = 11;
 inline constexpr std::uint16_t kFirstVersionWithPlanarRecords = 12;
 inline constexpr std::uint16_t kFirstVersionWithRecordLengths = 13;
+inline constexpr std::uint16_t kFirstVersionWithSnippets = 14;
 
 // §3.2 File header.
 inline constexpr std::array<std::uint8_t, 8> kFileMagic = {0x89, 'S', 'P', 'I', 'K', 'E', 'Y', '\n'};
@@ -250,6 +251,9 @@ struct SourceFile {
   double sample_step = 0;
   std::uint32_t sample_bytes() const { return float_bytes != 0 ? float_bytes : 2; }
   SourceRecords records;
+  // Version 14: the channels are spike waveforms, one per record (a Blackrock .nev), not a
+  // time series: readers leave them out of time windows unless named (§4.2, §7).
+  bool snippets = false;
   // Version 11, in the metadata copy only (§3.7): a side file whose bytes the copy leaves out
   // (they are in the metadata section alone); its prefix is empty.
   bool omitted = false;
@@ -260,9 +264,10 @@ struct SourceFile {
 
 // The stored form of a source's framing (count records of framing_bytes() each, as in the
 // file): every declared field replaced by its difference from the previous record's, modulo
-// 2^(8 * width); and back.
-std::vector<std::uint8_t> framing_encode(std::span<const std::uint8_t> framing, const SourceRecords& records);
-std::vector<std::uint8_t> framing_decode(std::span<const std::uint8_t> stored, const SourceRecords& records);
+// 2^(8 * width), then, for snippets (`by_position`, version 14), laid out byte position by byte
+// position; and back.
+std::vector<std::uint8_t> framing_encode(std::span<const std::uint8_t> framing, const SourceRecords& records, bool by_position = false);
+std::vector<std::uint8_t> framing_decode(std::span<const std::uint8_t> stored, const SourceRecords& records, bool by_position = false);
 
 // Why an omitted side file (read from the metadata copy) cannot be restored.
 inline std::string omitted_file_message(const std::string& path) {
@@ -357,13 +362,15 @@ struct Metadata {
     const std::uint64_t first = chunk_first_sample(chunk);
     return static_cast<std::uint32_t>(first >= total_samples ? 0 : std::min(chunk_samples, total_samples - first));
   }
-  // The longest channel's duration at its own rate.
+  // The longest channel's duration at its own rate (snippets have no time axis: §4.2).
   double duration_seconds() const {
     double longest = 0;
     for (std::size_t c = 0; c < channels.size(); ++c)
-      if (channel_rate(c) > 0) longest = std::max(longest, static_cast<double>(channels[c].length) / channel_rate(c));
+      if (channel_rate(c) > 0 && !snippet_channel(c)) longest = std::max(longest, static_cast<double>(channels[c].length) / channel_rate(c));
     return longest;
   }
+  // Whether a channel holds spike waveforms one after another (version 14), not a time series.
+  bool snippet_channel(std::size_t channel) const { return sources.at(channels.at(channel).source).snippets; }
   // Samples per second of a channel: its source's rate, else the archive's.
   double channel_rate(std::size_t channel) const {
     const double own = sources.at(channels.at(channel).source).sample_rate;

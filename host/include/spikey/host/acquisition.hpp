@@ -59,6 +59,10 @@ InputSource open_open_ephys_continuous(const std::filesystem::path& file, std::s
 // Blackrock .ns1-.ns6 (host/src/formats/blackrock.cpp): file spec 2.1, 2.2/2.3 and 3.0, names and
 // gains from the extended headers. Throws InputError naming the file and byte.
 bool is_blackrock_nsx(const std::filesystem::path& file);
+// A Blackrock event file (.nev starting "NEURALEV"): its spike waveforms as snippets in records
+// (SPEC §4.1, §4.2, version 14), or, when they are not 16-bit, the file as a side file.
+bool is_blackrock_nev(const std::filesystem::path& file);
+InputSource open_blackrock_nev(const std::filesystem::path& file, std::string restore_path, const std::function<void(const std::string&)>& note);
 InputSource open_blackrock_nsx(const std::filesystem::path& file, std::string restore_path, const std::function<void(const std::string&)>& note);
 
 // Intan RHD folders (host/src/formats/intan.cpp): info.rhd, time.dat and the sample files of

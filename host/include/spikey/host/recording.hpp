@@ -44,6 +44,7 @@ struct InputSource {
   // Samples in records (SPEC §4.2, version 11): data_offset is then the first record's start;
   // records.framing is unused here.
   format::SourceRecords records{};
+  bool snippets = false;  // the records hold spike waveforms, one each (SPEC §4.2, version 14)
   // Float samples on a grid (SPEC §4.2, version 12): 4 or 8 bytes each (0: int16), each
   // sample_step times its int16 code.
   std::uint32_t float_bytes = 0;

@@ -22,7 +22,10 @@ WindowFileFormat window_format_for(const std::filesystem::path& path);
 // Throws std::invalid_argument.
 std::vector<std::uint32_t> parse_channel_list(const std::string& text, const std::vector<std::string>& names);
 
-// The sample rate the channels share (every channel when `channels` is empty): seconds and WAV
+// The channels a window takes when none are named: all but spike waveforms (snippets, SPEC §4.2, §7).
+std::vector<std::uint32_t> time_series_channels(const format::Metadata& meta);
+
+// The sample rate the channels share (time_series_channels when `channels` is empty): seconds and WAV
 // headers of a window use it. Throws std::invalid_argument naming two channels whose rates differ
 // (an archive may hold streams at different rates, SPEC §4.1).
 double window_rate(const format::Metadata& meta, std::span<const std::uint32_t> channels);
@@ -41,8 +44,9 @@ struct Window {
   std::uint64_t frames() const { return end - start; }
 };
 
-// Checks and clips a request (empty `channels` means all). Throws std::invalid_argument
-// when the window is empty after clipping or a channel does not exist.
+// Checks and clips a request (empty `channels` means time_series_channels). Throws
+// std::invalid_argument when the window is empty after clipping, a channel does not exist, or
+// snippet channels are mixed with others.
 Window resolve_window(const format::Metadata& metadata, std::uint64_t start, std::uint64_t end,
                       std::vector<std::uint32_t> channels);
 
