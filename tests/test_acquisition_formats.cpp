@@ -1188,7 +1188,8 @@ TEST(AcquisitionFormats, BlackrockNevWaveformsAreSnippetsAndRestoreByteForByte) 
     test::write_file(in / "x.nev", file);
     const auto a = compress_inputs({in}, dir / "one_factor.spikey");
     expect_restores_exactly(a.archive, in, dir / "one_factor_out");
-    const auto& channel = format::ArchiveReader(a.archive).metadata().channels[0];
+    const format::ArchiveReader reader(a.archive);
+    const auto& channel = reader.metadata().channels[0];
     EXPECT_EQ(channel.units, "uV");
     EXPECT_EQ(channel.bit_volts, 1.0);
   }
