@@ -149,6 +149,43 @@ TEST(Cli, ExtractWritesBinWavAndNpyOfTheRightSamples) {
   EXPECT_EQ(fs::file_size(dir / "tail.bin"), (channel1_length - 98000u) * 2);
 }
 
+// A Blackrock .nev beside its .ns2 (format 14): the waveforms are a channel of snippets. extract
+// without --channels writes the .ns2's channels and to their end; naming the waveforms writes
+// them; mixing both is refused as wrong usage (exit 2, naming both); compress, verify and info
+// say what the archive holds.
+TEST(Cli, SpikeWaveformsAreReadByNameAndLeftOutOfWindows) {
+  test::TempDir dir;
+  fs::create_directories(dir / "session");
+  fs::copy_file(test::samples_dir() / "blackrock" / "l101210-001.ns2", dir / "session" / "l101210-001.ns2");
+  fs::copy_file(test::samples_dir() / "blackrock_nev" / "l101210-001.nev", dir / "session" / "l101210-001.nev");
+  const std::string archive = (dir / "session.spikey").string();
+  auto r = run({"compress", (dir / "session").string(), "-o", archive});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("7 channel(s), 1 of spike waveforms, 3.641 s;"), std::string::npos) << r.err;
+  r = run({"extract", archive, "-o", (dir / "lfp.bin").string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto ns2 = test::read_file(test::samples_dir() / "blackrock" / "l101210-001.ns2");
+  EXPECT_EQ(test::read_file(dir / "lfp.bin"), std::vector<std::uint8_t>(ns2.begin() + 56, ns2.end()));
+  r = run({"extract", archive, "--channels", "waveforms", "--start-sample", "48", "--end-sample", "96", "-o", (dir / "w.bin").string()});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto nev = test::read_file(test::samples_dir() / "blackrock_nev" / "l101210-001.nev");
+  EXPECT_EQ(test::read_file(dir / "w.bin"), std::vector<std::uint8_t>(nev.begin() + 4944 + 104 + 8, nev.begin() + 4944 + 2 * 104));  // the second waveform
+  r = run({"extract", archive, "--channels", "waveforms,ch137", "-o", (dir / "mixed.bin").string()});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("channel waveforms holds spike waveforms (snippets) and channel ch137 does not"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "mixed.bin"));
+  r = run({"verify", archive});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("3.641 s of recording"), std::string::npos) << r.out;
+  r = run({"info", archive});
+  EXPECT_NE(r.out.find("snippets      1500 waveforms of 48 samples (l101210-001.nev)"), std::string::npos) << r.out;
+  // The waveforms alone: no recording, no real time.
+  r = run({"verify", (test::golden_dir() / "v14" / "blackrock_nev.spikey").string()});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("spike waveforms only"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("real time"), std::string::npos) << r.out;
+}
+
 // Raw files of unsigned 16-bit samples (Intan auxiliary and ADC files): --raw-format uint16
 // stores them as value - 32768 (the same size as the signed recording) and restores the bytes.
 TEST(Cli, RawUnsignedSamplesRoundTrip) {

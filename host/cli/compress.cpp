@@ -61,6 +61,7 @@ int run_compress(const CompressArgs& original_args, const CommonOptions& o) {
     json j = {{"archive", output.string()},
               {"sources", r.sources},
               {"channels", r.channels},
+              {"snippet_channels", r.snippet_channels},
               {"chunks", r.chunks},
               {"duration_seconds", r.duration_seconds},
               {"original_bytes", r.original_bytes},
@@ -80,7 +81,9 @@ int run_compress(const CompressArgs& original_args, const CommonOptions& o) {
     std::cout << j.dump(2) << "\n";
   } else if (!o.quiet) {
     std::cerr << "spikey: " << (to_stdout ? std::string("standard output") : output.string()) << ": " << r.sources << " file(s), " << r.channels << " channel(s), "
-              << fixed(r.duration_seconds, 3) << " s; " << megabytes(r.original_bytes) << " -> " << megabytes(r.archive_bytes)
+              << (r.snippet_channels == 0 ? std::string()
+                                          : r.snippet_channels == r.channels ? "spike waveforms only; " : std::to_string(r.snippet_channels) + " of spike waveforms, ")
+              << (r.snippet_channels == r.channels && r.channels > 0 ? std::string() : fixed(r.duration_seconds, 3) + " s; ") << megabytes(r.original_bytes) << " -> " << megabytes(r.archive_bytes)
               << ", ratio " << fixed(ratio, 3) << " (" << r.codec << "), " << fixed(encode_mb_s, 1) << " MB/s"
               << (r.verified ? ", verified (" + fixed(r.verify_seconds, 2) + " s)" : ", not verified")
               << (r.backend == "cpu" ? "" : ", on " + r.backend) << "\n";

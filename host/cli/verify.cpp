@@ -5,6 +5,7 @@
 #include "progress.hpp"
 #include "spikey/format/archive_reader.hpp"
 #include "spikey/host/decoder.hpp"
+#include "spikey/host/window.hpp"
 
 namespace spikey::cli {
 
@@ -22,6 +23,8 @@ int verify_archive(const ArchiveArgument& input, json& j, const CommonOptions& o
   const host::RestoreReport r = host::restore_sources(reader, options);
   bar.clear();
   const double ratio = ratio_of(r.bytes, reader.file_size());
+  // Spike waveforms (SPEC §4.2) have no duration: an archive of them alone has no real time.
+  const bool waveforms_only = !m.channels.empty() && host::time_series_channels(m).empty();
   const double realtime = r.seconds > 0 ? m.duration_seconds() / r.seconds : 0;
   const double mb_s = r.seconds > 0 ? static_cast<double>(r.bytes) / 1e6 / r.seconds : 0;
   const double slowest_duration = reader.index().empty()
@@ -66,11 +69,13 @@ int verify_archive(const ArchiveArgument& input, json& j, const CommonOptions& o
   if (o.json_output) return status;  // the caller prints j, with the other archives'
   if (r.mismatched_files.empty()) {
     std::cout << (!damage.empty() ? "DAMAGED " : incomplete ? "INCOMPLETE " : "OK ") << archive << ": " << r.files << " file(s), " << reader.index().size()
-              << " chunk(s), " << fixed(m.duration_seconds(), 3) << " s of recording, "
+              << " chunk(s), " << (waveforms_only ? std::string("spike waveforms only") : fixed(m.duration_seconds(), 3) + " s of recording") << ", "
               << (incomplete ? std::string("data missing") : "ratio " + fixed(ratio, 4)) << "\n"
               << "decode " << fixed(r.seconds, 3) << " s: " << fixed(mb_s, 1) << " MB/s";
     if (reader.index().empty())  // side files alone: nothing was decoded in chunks
       std::cout << "; no chunks (side files only)\n";
+    else if (waveforms_only)  // no time axis, so no real time
+      std::cout << "; slowest chunk " << r.slowest_chunk << ": " << fixed(r.slowest_chunk_seconds * 1e3, 2) << " ms\n";
     else
       std::cout << ", " << fixed(realtime, 1) << "x real time; slowest chunk " << r.slowest_chunk << ": " << fixed(r.slowest_chunk_seconds * 1e3, 2)
                 << " ms for " << fixed(slowest_duration, 3) << " s (" << fixed(slowest_realtime, 1) << "x real time)\n";

@@ -781,6 +781,7 @@ CompressReport compress_into(const Recording& recording, const fs::path* output,
   report.channels = recording.channel_count();
   report.chunks = best->section.metadata.chunk_count();
   report.duration_seconds = best->section.metadata.duration_seconds();
+  for (std::size_t c = 0; c < best->section.metadata.channels.size(); ++c) report.snippet_channels += best->section.metadata.snippet_channel(c);
   std::uint64_t residuals = 0;  // every sample of every coded stream but each stream's first
   const format::Metadata& meta = best->section.metadata;
   for (const auto& channel : meta.channels)

@@ -101,8 +101,9 @@ struct CompressReport {
   std::uint64_t archive_bytes = 0;
   std::uint64_t sources = 0;
   std::uint64_t channels = 0;
+  std::uint64_t snippet_channels = 0;  // of them, spike waveforms (no time axis, SPEC §4.2)
   std::uint64_t chunks = 0;
-  double duration_seconds = 0;  // of the recording
+  double duration_seconds = 0;  // of the recording (its time series)
   double encode_seconds = 0;    // survey + encode + write
   double verify_seconds = 0;    // 0 when not verified
   // Where encode_seconds went: survey, each training phase (Model::training_seconds), chunks
