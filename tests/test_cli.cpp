@@ -179,6 +179,7 @@ TEST(Cli, SpikeWaveformsAreReadByNameAndLeftOutOfWindows) {
   EXPECT_NE(r.out.find("3.641 s of recording"), std::string::npos) << r.out;
   r = run({"info", archive});
   EXPECT_NE(r.out.find("snippets      1500 waveforms of 48 samples (l101210-001.nev)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("sample rate   30000 Hz (spike waveforms); 6 channel(s) at 1000 Hz"), std::string::npos) << r.out;
   // The waveforms alone: no recording, no real time.
   r = run({"verify", (test::golden_dir() / "v14" / "blackrock_nev.spikey").string()});
   EXPECT_EQ(r.code, 0) << r.err;

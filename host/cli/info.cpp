@@ -25,12 +25,17 @@ std::string source_kinds_text(const format::Metadata& m) {
   return text + ")";
 }
 
-// "; 384 channel(s) at 2500 Hz" for streams recorded at other rates than the archive's.
+// "; 384 channel(s) at 2500 Hz" for streams recorded at other rates than the archive's, after
+// " (spike waveforms)" when only waveforms are at the archive's rate (SPEC §4.2).
 std::string other_rates_text(const format::Metadata& m) {
+  bool waveforms = false, series = false;
+  for (std::size_t c = 0; c < m.channels.size(); ++c)
+    if (m.channel_rate(c) == m.sample_rate) (m.snippet_channel(c) ? waveforms : series) = true;
   std::map<double, std::size_t> rates;
   for (std::size_t c = 0; c < m.channels.size(); ++c)
     if (m.channel_rate(c) != m.sample_rate) ++rates[m.channel_rate(c)];
   std::ostringstream text;
+  if (waveforms && !series) text << " (spike waveforms)";
   for (const auto& [rate, count] : rates) text << "; " << count << " channel(s) at " << rate << " Hz";
   return text.str();
 }
