@@ -10,6 +10,7 @@
 #include "spikey/format/checksum.hpp"
 #include "spikey/format/codec_table.hpp"
 #include "spikey/host/decoder.hpp"
+#include "spikey/host/window.hpp"
 
 namespace spikey::cli {
 
@@ -43,8 +44,7 @@ std::string other_rates_text(const format::Metadata& m) {
 // The longest channel's samples, leaving out spike waveforms (they count no time, SPEC §4.2).
 std::uint64_t time_series_samples(const format::Metadata& m) {
   std::uint64_t longest = 0;
-  for (std::size_t c = 0; c < m.channels.size(); ++c)
-    if (!m.snippet_channel(c)) longest = std::max(longest, m.channels[c].length);
+  for (const std::uint32_t c : host::time_series_channels(m)) longest = std::max(longest, m.channels[c].length);
   return longest;
 }
 
@@ -94,9 +94,10 @@ int describe_archive(const ArchiveArgument& input, const CommonOptions& o, json&
       }
       if (c.bit_volts) cj["bit_volts"] = *c.bit_volts;
       if (!c.units.empty()) cj["units"] = c.units;
+      const auto index = static_cast<std::size_t>(&c - m.channels.data());
       cj["sync"] = c.sync;
-      cj["snippets"] = m.snippet_channel(static_cast<std::size_t>(&c - m.channels.data()));
-      cj["sample_rate"] = m.channel_rate(static_cast<std::size_t>(&c - m.channels.data()));
+      cj["snippets"] = m.snippet_channel(index);
+      cj["sample_rate"] = m.channel_rate(index);
       channels.push_back(std::move(cj));
     }
     json sources = json::array();

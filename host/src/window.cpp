@@ -80,9 +80,11 @@ namespace {
 // A snippet channel's sample index counts waveforms one after another, not time (SPEC §4.2):
 // such channels are read alone.
 void require_one_kind(const format::Metadata& meta, std::span<const std::uint32_t> channels) {
+  if (channels.empty() || channels.front() >= meta.channels.size()) return;  // resolve_window names a missing channel
+  const bool first = meta.snippet_channel(channels.front());
   for (const auto c : channels) {
-    if (c >= meta.channels.size() || channels.front() >= meta.channels.size()) continue;  // resolve_window names it
-    const bool first = meta.snippet_channel(channels.front()), other = meta.snippet_channel(c);
+    if (c >= meta.channels.size()) continue;
+    const bool other = meta.snippet_channel(c);
     if (first != other)
       throw std::invalid_argument("channel " + meta.channels[channels.front()].name + (first ? " holds" : " does not hold") +
                                   " spike waveforms (snippets) and channel " + meta.channels[c].name + (other ? " does" : " does not") +
@@ -96,15 +98,13 @@ double window_rate(const format::Metadata& meta, std::span<const std::uint32_t> 
   require_one_kind(meta, named);
   const std::vector<std::uint32_t> every = named.empty() ? time_series_channels(meta) : std::vector<std::uint32_t>{};
   const std::span<const std::uint32_t> channels = named.empty() ? std::span<const std::uint32_t>(every) : named;
-  const std::size_t count = channels.size();
-  const auto channel = [&](std::size_t i) { return channels[i]; };
-  if (count == 0) return meta.sample_rate;
-  const double rate = meta.channel_rate(channel(0));
-  for (std::size_t i = 1; i < count; ++i) {
-    if (meta.channel_rate(channel(i)) == rate) continue;
+  if (channels.empty()) return meta.sample_rate;
+  const double rate = meta.channel_rate(channels[0]);
+  for (std::size_t i = 1; i < channels.size(); ++i) {
+    if (meta.channel_rate(channels[i]) == rate) continue;
     std::ostringstream why;
-    why << "channels " << meta.channels[channel(0)].name << " (" << rate << " Hz) and " << meta.channels[channel(i)].name << " ("
-        << meta.channel_rate(channel(i)) << " Hz) have different sample rates: read them separately";
+    why << "channels " << meta.channels[channels[0]].name << " (" << rate << " Hz) and " << meta.channels[channels[i]].name << " ("
+        << meta.channel_rate(channels[i]) << " Hz) have different sample rates: read them separately";
     throw std::invalid_argument(why.str());
   }
   return rate;

@@ -26,7 +26,6 @@
 //   data packets: u8 header (1), timestamp (u32; u64 from 3.0), u32 data points N, then N
 //   int16 frames of C samples. A pause in the recording starts a new packet.
 //
-//
 // Event files (.nev, "NEURALEV"; file specs 2.1 to 3.0):
 //   0    char[8]   "NEURALEV"
 //   8    u8, u8    major, minor revision
