@@ -981,25 +981,27 @@ TEST(AcquisitionFormats, SpikeGlxGatesTriggersAndCatGtOutputsAreOneArchive) {
   EXPECT_EQ(window_of(a.archive, cat_name, frames / 2 - 300, frames / 2 + 300), reference);
 }
 
-// Bytes kept verbatim (headers, record framing, side files) share the metadata section's 1 GiB:
-// inputs with more are refused before any work, naming the file that holds the most (a sparse
-// file with a 1,100,000,000-byte header before its samples).
+// Bytes kept verbatim (headers, record framing, side files) live in the metadata section, which
+// the encoder holds in memory: inputs with more than 4 GiB of them are refused before any work,
+// naming the file that holds the most (a sparse file with a 4,400,000,000-byte header before its
+// samples). Format 15 archives between 1 and 4 GiB (SPEC §3.3; the limit was 1 GiB before).
 TEST(AcquisitionFormats, InputsWhoseVerbatimBytesPassTheMetadataLimitAreRefused) {
   test::TempDir dir;
   const fs::path big = dir / "long_header.dat";
   test::write_file(big, std::vector<std::uint8_t>(16, 1));
-  fs::resize_file(big, 1'100'000'000ull + 4000);
+  fs::resize_file(big, 4'400'000'000ull + 4000);  // sparse
   host::InputOptions options;
   options.raw_channels = 1;
   options.raw_rate = 1000;
-  options.raw_offset = 1'100'000'000ull;
+  options.raw_offset = 4'400'000'000ull;
   try {
     host::Recording::open({big}, options, [](const std::string&) {});
     ADD_FAILURE() << "accepted";
   } catch (const host::InputError& e) {
     const std::string what = e.what();
-    EXPECT_NE(what.find("not samples (headers, record framing, side files) add up to 1049 MiB"), std::string::npos) << what;
-    EXPECT_NE(what.find("long_header.dat holds 1049 MiB"), std::string::npos) << what;
+    EXPECT_NE(what.find("not samples (headers, record framing, side files) add up to 4196 MiB"), std::string::npos) << what;
+    EXPECT_NE(what.find("over the archive's 4096 MiB"), std::string::npos) << what;
+    EXPECT_NE(what.find("long_header.dat holds 4196 MiB"), std::string::npos) << what;
   }
 }
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <optional>
 
 #include "spikey/format/checksum.hpp"
@@ -80,7 +81,11 @@ void ArchiveReader::open_sections() {
       if (checksum64(section) != header->metadata_checksum) {
         primary_error = "metadata checksum mismatch" + at(kFileHeaderSize);
       } else {
-        section_ = parse_metadata_section(section, header->format_version);
+        // The JSON and the first frame's verbatim bytes; a restore loads the rest (verbatim()).
+        MetadataHead parsed = parse_metadata_head(section, header->format_version);
+        section_ = std::move(parsed.section);
+        verbatim_size_ = parsed.verbatim_size;
+        verbatim_stored_ = {kFileHeaderSize, header->metadata_size, header->metadata_checksum};
         metadata_size_ = header->metadata_size;
         metadata_checksum_ = header->metadata_checksum;
       }
@@ -181,6 +186,7 @@ std::string ArchiveReader::read_metadata_copy(const std::optional<Footer>& foote
   for (std::uint16_t version = kFormatVersion; version >= kFirstVersionWithMetadataCopy; --version) {
     try {
       section_ = parse_metadata_section(copy, version);
+      verbatim_size_ = section_.verbatim.size();
       format_version_ = version;
       metadata_size_ = copied_section_size(version, trailer.metadata_size, section_.metadata);
       if (metadata_size_ == 0 || metadata_size_ > copy_at - kFileHeaderSize) return "its section size does not fit the file" + at(copy_at);
@@ -190,6 +196,21 @@ std::string ArchiveReader::read_metadata_copy(const std::optional<Footer>& foote
     }
   }
   return last_error + at(copy_at);
+}
+
+const std::vector<std::uint8_t>& ArchiveReader::verbatim() const {
+  std::call_once(verbatim_loaded_, [this] {
+    if (section_.verbatim.size() == verbatim_size_) return;
+    // The section was checked when the archive was opened; it is read again (a restore needs
+    // its later frames, which can be large) and checked again before they are used.
+    std::vector<std::uint8_t> stored(verbatim_stored_.size);
+    read_at(verbatim_stored_.offset, stored.data(), stored.size());
+    if (checksum64(stored) != verbatim_stored_.checksum) fail("metadata checksum mismatch" + at(verbatim_stored_.offset) + " on reading it again");
+    std::vector<std::uint8_t> verbatim = section_.verbatim;
+    load_metadata_frames(verbatim, verbatim_size_, stored, format_version_);
+    section_.verbatim = std::move(verbatim);
+  });
+  return section_.verbatim;
 }
 
 ArchiveReader::~ArchiveReader() {

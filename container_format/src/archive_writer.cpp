@@ -17,7 +17,8 @@ std::runtime_error io_error(const std::filesystem::path& path, const char* what)
 }
 }  // namespace
 
-ArchiveWriter::ArchiveWriter(const std::filesystem::path& path, const MetadataSection& metadata) : path_(path) {
+ArchiveWriter::ArchiveWriter(const std::filesystem::path& path, const MetadataSection& metadata, const MetadataFrameSizes& frames)
+    : path_(path) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) throw io_error(path, "create");
   file_ = ::fdopen(fd, "wb");
@@ -26,16 +27,17 @@ ArchiveWriter::ArchiveWriter(const std::filesystem::path& path, const MetadataSe
     throw io_error(path, "open");
   }
   std::setvbuf(file_, nullptr, _IOFBF, 1 << 20);
-  write_start(metadata);
+  write_start(metadata, frames);
 }
 
-ArchiveWriter::ArchiveWriter(const MetadataSection& metadata) : path_("archive in memory") { write_start(metadata); }
+ArchiveWriter::ArchiveWriter(const MetadataSection& metadata, const MetadataFrameSizes& frames) : path_("archive in memory") {
+  write_start(metadata, frames);
+}
 
-void ArchiveWriter::write_start(const MetadataSection& metadata) {
-  section_ = serialize(metadata);
-  MetadataSection copy = metadata_copy_of(metadata);  // §3.7: without the side files' bytes
-  copy.metadata.section_size = section_.size();
-  copy_ = serialize(copy);
+void ArchiveWriter::write_start(const MetadataSection& metadata, const MetadataFrameSizes& frames) {
+  section_ = serialize(metadata, frames);
+  metadata_ = &metadata;
+  frames_ = frames;
   FileHeader header;
   header.metadata_size = section_.size();
   header.metadata_checksum = checksum64(section_);
@@ -73,8 +75,11 @@ void ArchiveWriter::append_lost_chunk(std::uint64_t first_sample, std::uint32_t 
 
 std::uint64_t ArchiveWriter::finish() {
   // §3.7: the metadata again, so that a damaged metadata section does not lose the archive.
-  write_bytes(copy_);
-  write_bytes(serialize(MetadataTrailer{copy_.size(), checksum64(copy_)}));
+  MetadataCopy copy = metadata_copy_of(*metadata_);  // without the side files' bytes
+  copy.metadata.section_size = section_.size();
+  const std::vector<std::uint8_t> stored_copy = serialize(copy, frames_);
+  write_bytes(stored_copy);
+  write_bytes(serialize(MetadataTrailer{stored_copy.size(), checksum64(stored_copy)}));
   const auto index_bytes = serialize_index(index_);
   Footer footer;
   footer.index_offset = offset_;

@@ -1,5 +1,5 @@
-// The metadata section's stored form (SPEC.md §3.3): one zstd frame of known content size,
-// with the version 4 dictionary of field names and common values.
+// The metadata section's stored form (SPEC.md §3.3): zstd frames of known content sizes (one up
+// to version 14), with the version 4 dictionary of field names and common values.
 #include <zstd.h>
 
 #include <algorithm>
@@ -14,34 +14,108 @@ namespace spikey::format {
 
 namespace detail {
 
-void require_storable(const std::vector<std::uint8_t>& plain) {
-  if (plain.size() > kMaxMetadataContentSize) throw std::length_error("metadata too large (headers, names and side files of the inputs exceed 1 GiB)");
+void require_storable(std::uint64_t content_size) {
+  if (content_size > kMaxMetadataContentSize)
+    throw std::length_error("metadata too large (headers, record framing, names and side files of the inputs exceed 16 GiB)");
 }
 
-std::vector<std::uint8_t> compress_metadata(const std::vector<std::uint8_t>& plain) {
-  require_storable(plain);
-  // Per-file archives carry their own metadata; zstd keeps names, checksums and WAV headers small,
-  // and from version 4 its dictionary the field names and common values.
-  std::vector<std::uint8_t> out(ZSTD_compressBound(plain.size()));
-  // Level 19 up to 16 MiB (a folder's side files: a Blackrock .nev compresses 4.6% smaller than at
-  // level 9), then 9, so that hundreds of MiB of side files take seconds, not minutes.
-  const int level = plain.size() < (16u << 20) ? 19 : 9;
+namespace {
+
+struct CompressionContextDeleter {
+  void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+};
+
+// One zstd frame of `size` content bytes taken from `pieces` (in order) from `skip` on,
+// appended to `out`.
+void compress_frame(ZSTD_CCtx* context, std::span<const std::span<const std::uint8_t>> pieces, std::uint64_t skip, std::uint64_t size,
+                    int level, std::vector<std::uint8_t>& out) {
   static const std::vector<std::uint8_t> dictionary = metadata_dictionary_v4();
-  ZSTD_CCtx* context = ZSTD_createCCtx();
-  if (context == nullptr) throw std::bad_alloc();
-  const std::size_t size =
-      ZSTD_compress_usingDict(context, out.data(), out.size(), plain.data(), plain.size(), dictionary.data(), dictionary.size(), level);
-  ZSTD_freeCCtx(context);
-  if (ZSTD_isError(size)) throw std::runtime_error(std::string("metadata compression failed: ") + ZSTD_getErrorName(size));
-  out.resize(size);
+  ZSTD_CCtx_reset(context, ZSTD_reset_session_and_parameters);
+  if (ZSTD_isError(ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level)) ||
+      ZSTD_isError(ZSTD_CCtx_setParameter(context, ZSTD_c_contentSizeFlag, 1)) ||
+      ZSTD_isError(ZSTD_CCtx_setPledgedSrcSize(context, size)) || ZSTD_isError(ZSTD_CCtx_refPrefix(context, dictionary.data(), dictionary.size())))
+    throw std::runtime_error("metadata compression: cannot set up zstd");
+  const std::size_t start = out.size();
+  out.resize(start + ZSTD_compressBound(size));
+  ZSTD_outBuffer output{out.data() + start, out.size() - start, 0};
+  std::uint64_t left = size;
+  for (const auto piece : pieces) {
+    if (skip >= piece.size()) {
+      skip -= piece.size();
+      continue;
+    }
+    const std::uint64_t take = std::min<std::uint64_t>(left, piece.size() - skip);
+    ZSTD_inBuffer input{piece.data() + skip, take, 0};
+    skip = 0;
+    left -= take;
+    const ZSTD_EndDirective mode = left == 0 ? ZSTD_e_end : ZSTD_e_continue;
+    for (;;) {
+      const std::size_t status = ZSTD_compressStream2(context, &output, &input, mode);
+      if (ZSTD_isError(status)) throw std::runtime_error(std::string("metadata compression failed: ") + ZSTD_getErrorName(status));
+      if (mode == ZSTD_e_end ? status == 0 : input.pos == input.size) break;
+    }
+    if (left == 0) break;
+  }
+  if (left != 0) throw std::logic_error("metadata compression: a frame runs past the section's bytes");
+  out.resize(start + output.pos);
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> compress_metadata(std::span<const std::uint8_t> head, std::span<const std::span<const std::uint8_t>> verbatim,
+                                            const MetadataFrameSizes& sizes) {
+  std::vector<std::span<const std::uint8_t>> pieces{head};
+  pieces.insert(pieces.end(), verbatim.begin(), verbatim.end());
+  std::uint64_t verbatim_size = 0;
+  for (const auto piece : verbatim) verbatim_size += piece.size();
+  const std::uint64_t total = head.size() + verbatim_size;
+  require_storable(total);
+  if (sizes.frame == 0 || sizes.frame > kMaxMetadataFrameContent || head.size() > kMaxMetadataFrameContent ||
+      sizes.first_verbatim > kMaxMetadataFrameContent - head.size())
+    throw std::invalid_argument("metadata frame sizes out of range");
+  std::unique_ptr<ZSTD_CCtx, CompressionContextDeleter> context(ZSTD_createCCtx());
+  if (!context) throw std::bad_alloc();
+  std::vector<std::uint8_t> out;
+  // Per-file archives carry their own metadata; zstd keeps names, checksums and WAV headers
+  // small, and from version 4 its dictionary the field names and common values. Level 19 up to
+  // 16 MiB (a folder's side files: a Blackrock .nev compresses 4.6% smaller than at level 9),
+  // then 9, so that hundreds of MiB of side files take seconds, not minutes; the frames after
+  // the first (a long recording's framing, §3.3) at 3.
+  const std::uint64_t first = head.size() + std::min<std::uint64_t>(verbatim_size, sizes.first_verbatim);
+  compress_frame(context.get(), pieces, 0, first, first < (16u << 20) ? 19 : 9, out);
+  for (std::uint64_t at = first; at < total; at += sizes.frame)
+    compress_frame(context.get(), pieces, at, std::min(sizes.frame, total - at), 3, out);
   return out;
+}
+
+std::vector<StoredFrame> find_metadata_frames(std::span<const std::uint8_t> stored, std::uint16_t version) {
+  std::vector<StoredFrame> frames;
+  std::uint64_t total = 0;
+  for (std::uint64_t at = 0; at < stored.size();) {
+    const auto rest = stored.subspan(at);
+    const unsigned long long content_size = ZSTD_getFrameContentSize(rest.data(), rest.size());
+    const std::size_t frame_size = ZSTD_findFrameCompressedSize(rest.data(), rest.size());
+    if (content_size == ZSTD_CONTENTSIZE_ERROR || content_size == ZSTD_CONTENTSIZE_UNKNOWN || content_size > kMaxMetadataFrameContent ||
+        ZSTD_isError(frame_size) || (version < kFirstVersionWithMetadataFrames && frame_size != stored.size()))
+      fail(version < kFirstVersionWithMetadataFrames ? "metadata: not a single zstd frame of known size"
+                                                     : "metadata: zstd frame " + std::to_string(frames.size()) +
+                                                           " is damaged or of unknown size (at byte " + std::to_string(at) + " of the section)");
+    if (content_size == 0 && version >= kFirstVersionWithMetadataFrames) fail("metadata: zstd frame " + std::to_string(frames.size()) + " is empty");
+    total += content_size;
+    if (total > kMaxMetadataContentSize) fail("metadata: the frames' contents exceed 2^34 bytes");
+    frames.push_back({at, frame_size, content_size});
+    at += frame_size;
+  }
+  if (frames.empty()) fail("metadata: not a single zstd frame of known size");
+  return frames;
 }
 
 namespace {
 
 // The output grows as zstd produces it, so a damaged frame that declares a huge content size
 // fails before that much memory is taken.
-std::vector<std::uint8_t> decompress_metadata(std::span<const std::uint8_t> stored, std::uint64_t content_size, std::uint16_t version) {
+void decompress_frame(std::span<const std::uint8_t> stored, std::uint64_t content_size, std::uint16_t version,
+                      std::vector<std::uint8_t>& out) {
   struct ContextDeleter {
     void operator()(ZSTD_DCtx* c) const { ZSTD_freeDCtx(c); }
   };
@@ -53,42 +127,49 @@ std::vector<std::uint8_t> decompress_metadata(std::span<const std::uint8_t> stor
     if (ZSTD_isError(ZSTD_DCtx_refPrefix(context.get(), dictionary.data(), dictionary.size())))
       throw std::runtime_error("metadata: cannot load the zstd dictionary");
   }
-  std::vector<std::uint8_t> plain(std::min<std::uint64_t>(content_size, 64 * std::uint64_t{stored.size()} + 4096));
+  const std::size_t start = out.size();
+  out.resize(start + std::min<std::uint64_t>(content_size, 64 * std::uint64_t{stored.size()} + 4096));
   ZSTD_inBuffer in{stored.data(), stored.size(), 0};
-  ZSTD_outBuffer out{plain.data(), plain.size(), 0};
+  ZSTD_outBuffer output{out.data() + start, out.size() - start, 0};
   for (;;) {
-    const std::size_t in_before = in.pos, out_before = out.pos;
-    const std::size_t status = ZSTD_decompressStream(context.get(), &out, &in);
+    const std::size_t in_before = in.pos, out_before = output.pos;
+    const std::size_t status = ZSTD_decompressStream(context.get(), &output, &in);
     if (ZSTD_isError(status)) fail("metadata: zstd frame does not decompress");
     if (status == 0) break;  // frame complete
-    if (out.pos == out.size && plain.size() < content_size) {
-      plain.resize(std::min<std::uint64_t>(content_size, 2 * plain.size()));
-      out.dst = plain.data();
-      out.size = plain.size();
-    } else if (in.pos == in_before && out.pos == out_before) {
+    if (output.pos == output.size && output.size < content_size) {
+      out.resize(start + std::min<std::uint64_t>(content_size, 2 * output.size));
+      output.dst = out.data() + start;
+      output.size = out.size() - start;
+    } else if (in.pos == in_before && output.pos == out_before) {
       fail("metadata: zstd frame is incomplete or larger than its declared size");
     }
   }
-  if (out.pos != content_size || in.pos != in.size) fail("metadata: zstd frame does not match its declared size");
-  plain.resize(out.pos);
-  return plain;
+  if (output.pos != content_size || in.pos != in.size) fail("metadata: zstd frame does not match its declared size");
+  out.resize(start + output.pos);
 }
 
 }  // namespace
 
-std::vector<std::uint8_t> unpack_metadata(std::span<const std::uint8_t> stored, std::uint16_t version) {
-  const unsigned long long content_size = ZSTD_getFrameContentSize(stored.data(), stored.size());
-  if (content_size == ZSTD_CONTENTSIZE_ERROR || content_size == ZSTD_CONTENTSIZE_UNKNOWN || content_size > kMaxMetadataContentSize ||
-      ZSTD_findFrameCompressedSize(stored.data(), stored.size()) != stored.size())
-    fail("metadata: not a single zstd frame of known size");
-  return decompress_metadata(stored, content_size, version);
+std::vector<std::uint8_t> unpack_metadata_frame(std::span<const std::uint8_t> stored, const StoredFrame& frame, std::uint16_t version) {
+  std::vector<std::uint8_t> plain;
+  decompress_frame(stored.subspan(frame.offset, frame.size), frame.content_size, version, plain);
+  return plain;
+}
+
+void append_metadata_frame(std::span<const std::uint8_t> stored, const StoredFrame& frame, std::uint16_t version, std::vector<std::uint8_t>& out) {
+  decompress_frame(stored.subspan(frame.offset, frame.size), frame.content_size, version, out);
 }
 
 }  // namespace detail
 
 std::uint64_t find_metadata_section_size(std::span<const std::uint8_t> bytes) {
-  const std::size_t size = ZSTD_findFrameCompressedSize(bytes.data(), bytes.size());
-  return ZSTD_isError(size) ? 0 : size;
+  std::uint64_t at = 0;
+  while (at < bytes.size()) {
+    const std::size_t size = ZSTD_findFrameCompressedSize(bytes.data() + at, bytes.size() - at);
+    if (ZSTD_isError(size)) break;
+    at += size;
+  }
+  return at;
 }
 
 }  // namespace spikey::format

@@ -97,8 +97,8 @@ std::string default_channel_name(const Metadata& m, std::uint32_t channel) {
 namespace {
 
 // The section's plain bytes (§4): u64 JSON size, the JSON text, the verbatim bytes.
-std::vector<std::uint8_t> plain_bytes(const MetadataSection& section) {
-  const Metadata& m = section.metadata;
+// u64 json_size and the JSON: the plain bytes before the verbatim area (§3.3).
+std::vector<std::uint8_t> head_bytes(const Metadata& m) {
   json j;
   j["format_version"] = kFormatVersion;
   j["encoder"] = m.encoder;
@@ -167,13 +167,19 @@ std::vector<std::uint8_t> plain_bytes(const MetadataSection& section) {
   WireWriter w(plain);
   w.u64(text.size());
   w.bytes({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
-  w.bytes(section.verbatim);
   return plain;
 }
 
 }  // namespace
 
-std::vector<std::uint8_t> serialize(const MetadataSection& section) { return detail::compress_metadata(plain_bytes(section)); }
+std::vector<std::uint8_t> serialize(const MetadataSection& section, const MetadataFrameSizes& sizes) {
+  const std::span<const std::uint8_t> verbatim[] = {section.verbatim};
+  return detail::compress_metadata(head_bytes(section.metadata), verbatim, sizes);
+}
+
+std::vector<std::uint8_t> serialize(const MetadataCopy& copy, const MetadataFrameSizes& sizes) {
+  return detail::compress_metadata(head_bytes(copy.metadata), copy.verbatim, sizes);
+}
 
 std::string lost_chunk_message(const Metadata& metadata, std::uint64_t chunk) {
   const std::uint64_t first = metadata.chunk_first_sample(chunk);
@@ -192,15 +198,21 @@ std::string lost_stream_message(const Metadata& metadata, std::uint64_t chunk, s
 
 namespace {
 
-MetadataSection parse_plain_bytes(std::span<const std::uint8_t> bytes, std::uint16_t expected_version) {
+// `bytes`: the first frame's content (all of the section's up to version 14), of a section
+// whose content is `content_size` bytes in all; section.verbatim gets what `bytes` holds of it.
+MetadataHead parse_plain_bytes(std::span<const std::uint8_t> bytes, std::uint64_t content_size, std::uint16_t expected_version) {
   require_size(bytes, 8, "metadata section");
   WireReader r(bytes);
   const std::uint64_t json_size = r.u64();
-  if (json_size > bytes.size() - 8) fail("metadata: JSON size exceeds the metadata section");
+  if (json_size > bytes.size() - 8)
+    fail(expected_version >= kFirstVersionWithMetadataFrames ? "metadata: JSON size exceeds the section's first frame"
+                                                             : "metadata: JSON size exceeds the metadata section");
   const auto text = r.bytes(json_size);
-  MetadataSection section;
+  MetadataHead head;
+  MetadataSection& section = head.section;
   section.verbatim.assign(bytes.begin() + 8 + static_cast<std::ptrdiff_t>(json_size), bytes.end());
-  const std::uint64_t verbatim_size = section.verbatim.size();
+  const std::uint64_t verbatim_size = content_size - 8 - json_size;
+  head.verbatim_size = verbatim_size;
 
   json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object()) fail("metadata: not valid JSON");
@@ -346,19 +358,35 @@ MetadataSection parse_plain_bytes(std::span<const std::uint8_t> bytes, std::uint
     if (!named[i]) m.channels[i].name = default_channel_name(m, static_cast<std::uint32_t>(i));
   if (expected_version < row.first_version)
     fail("metadata: codec " + m.codec.name + " needs format version " + std::to_string(row.first_version));
-  return section;
+  return head;
 }
 
 }  // namespace
 
+MetadataHead parse_metadata_head(std::span<const std::uint8_t> stored, std::uint16_t expected_version) {
+  const std::vector<detail::StoredFrame> frames = detail::find_metadata_frames(stored, expected_version);
+  std::uint64_t content_size = 0;
+  for (const auto& f : frames) content_size += f.content_size;
+  return parse_plain_bytes(detail::unpack_metadata_frame(stored, frames[0], expected_version), content_size, expected_version);
+}
+
+void load_metadata_frames(std::vector<std::uint8_t>& verbatim, std::uint64_t verbatim_size, std::span<const std::uint8_t> stored,
+                          std::uint16_t version) {
+  const std::vector<detail::StoredFrame> frames = detail::find_metadata_frames(stored, version);
+  for (std::size_t i = 1; i < frames.size(); ++i) detail::append_metadata_frame(stored, frames[i], version, verbatim);
+  if (verbatim.size() != verbatim_size) detail::fail("metadata: the frames do not hold the verbatim bytes the first one announced");
+}
+
 MetadataSection parse_metadata_section(std::span<const std::uint8_t> stored, std::uint16_t expected_version) {
-  return parse_plain_bytes(detail::unpack_metadata(stored, expected_version), expected_version);
+  MetadataHead head = parse_metadata_head(stored, expected_version);
+  load_metadata_frames(head.section.verbatim, head.verbatim_size, stored, expected_version);
+  return std::move(head.section);
 }
 
 void check_metadata_section(const MetadataSection& section) {
-  const std::vector<std::uint8_t> plain = plain_bytes(section);
-  detail::require_storable(plain);
-  parse_plain_bytes(plain, kFormatVersion);
+  const std::vector<std::uint8_t> head = head_bytes(section.metadata);
+  detail::require_storable(head.size() + section.verbatim.size());
+  parse_plain_bytes(head, head.size() + section.verbatim.size(), kFormatVersion);
 }
 
 }  // namespace spikey::format

@@ -16,14 +16,15 @@ std::vector<std::uint8_t> delta64_encode(std::span<const std::uint8_t> file, std
   return out;
 }
 
-MetadataSection metadata_copy_of(const MetadataSection& section) {
-  MetadataSection copy;
+MetadataCopy metadata_copy_of(const MetadataSection& section) {
+  MetadataCopy copy;
   copy.metadata = section.metadata;
+  std::uint64_t size = 0;
   const auto keep = [&](ByteRange& r) {
     const ByteRange from = r;
-    r = {copy.verbatim.size(), from.size};
-    copy.verbatim.insert(copy.verbatim.end(), section.verbatim.begin() + static_cast<std::ptrdiff_t>(from.offset),
-                         section.verbatim.begin() + static_cast<std::ptrdiff_t>(from.offset + from.size));
+    r = {size, from.size};
+    size += from.size;
+    if (from.size > 0) copy.verbatim.push_back(std::span(section.verbatim).subspan(from.offset, from.size));
   };
   for (SourceFile& s : copy.metadata.sources) {
     if (s.kind == SourceKind::side_file && s.size > 0) {

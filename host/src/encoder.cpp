@@ -658,8 +658,12 @@ namespace {
 // The surveyed metadata with a model's codec and predictors, checked by the archive's own
 // validation before anything is encoded with it. The partition size is the encoder's option,
 // or the codec's default.
-format::MetadataSection with_model(const format::MetadataSection& surveyed, const Model& model) {
-  format::MetadataSection section = surveyed;
+// `verbatim`: the surveyed verbatim bytes, moved in for the last candidate (a long
+// recording's framing can be gigabytes), else copied.
+format::MetadataSection with_model(const format::MetadataSection& surveyed, std::vector<std::uint8_t>&& verbatim, const Model& model) {
+  format::MetadataSection section;
+  section.metadata = surveyed.metadata;
+  section.verbatim = std::move(verbatim);
   format::Metadata& meta = section.metadata;
   if (model.predictors.size() != meta.channels.size() && format::codec_row(model.codec.name).has_predictors())
     throw std::invalid_argument("the model is for " + std::to_string(model.predictors.size()) + " channels, the recording has " +
@@ -727,10 +731,10 @@ CompressReport compress_into(const Recording& recording, const fs::path* output,
     Candidate candidate{output != nullptr ? std::make_unique<TemporaryPath>(*output, options.overwrite) : nullptr, {}, 0, std::move(section), 0, nullptr};
     WrittenArchive written;
     if (output != nullptr) {
-      format::ArchiveWriter writer(candidate.path->path(), candidate.section);
+      format::ArchiveWriter writer(candidate.path->path(), candidate.section, options.metadata_frames);
       written = write_archive(recording, candidate.section, options, writer);
     } else {
-      format::ArchiveWriter writer(candidate.section);
+      format::ArchiveWriter writer(candidate.section, options.metadata_frames);
       written = write_archive(recording, candidate.section, options, writer);
       candidate.memory = writer.take_bytes();
     }
@@ -746,21 +750,24 @@ CompressReport compress_into(const Recording& recording, const fs::path* output,
     }
     if (!best || candidate.bytes < best->bytes) best = std::move(candidate);
   };
+  const auto verbatim_for = [&](bool last) { return last ? std::move(surveyed.verbatim) : std::vector<std::uint8_t>(surveyed.verbatim); };
   if (options.model) {
     fill_checksums();
-    encode_candidate(with_model(surveyed, *options.model));
+    encode_candidate(with_model(surveyed, verbatim_for(candidates.empty()), *options.model));
   }
-  for (const auto& codec : candidates) {
-    const Model model = train_model(recording, surveyed, codec, options);
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    const Model model = train_model(recording, surveyed, candidates[i], options);
     estimated_bits_per_residual = model.estimated_bits_per_residual;
     report.phase_seconds.insert(report.phase_seconds.end(), model.training_seconds.begin(), model.training_seconds.end());
     fill_checksums();
-    encode_candidate(with_model(surveyed, model));
+    encode_candidate(with_model(surveyed, verbatim_for(i + 1 == candidates.size()), model));
   }
   report.archive_bytes = best->bytes;
   report.codec = best->section.metadata.codec.name;
   report.encode_seconds = stopwatch.seconds();
 
+  // The kept archive's verbatim bytes are in it now; its reader loads them again to verify.
+  std::vector<std::uint8_t>().swap(best->section.verbatim);
   if (options.verify) {
     const Stopwatch verify_stopwatch;
     const auto reader = output != nullptr ? std::make_unique<format::ArchiveReader>(best->path->path())

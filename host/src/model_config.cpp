@@ -55,6 +55,9 @@ void apply_model_config(const std::filesystem::path& path, EncodeOptions& option
     else if (key == "training_samples_in_all") mo.max_training_samples_in_all = static_cast<std::uint64_t>(integer(key, 1, 1 << 30));
     else if (key == "network_channel_samples") mo.network_channel_samples = static_cast<std::uint64_t>(integer(key, 1, 1 << 30));
     else if (key == "network_channel_samples_in_all") mo.network_channel_samples_in_all = static_cast<std::uint64_t>(integer(key, 1, 1 << 30));
+    else if (key == "metadata_first_frame_verbatim")  // SPEC §3.3: the layout of the metadata's zstd frames
+      options.metadata_frames.first_verbatim = static_cast<std::uint64_t>(integer(key, 0, 1 << 29));
+    else if (key == "metadata_frame") options.metadata_frames.frame = static_cast<std::uint64_t>(integer(key, 1, 1 << 30));
     else if (key == "training_window_in_all") options.training_window_in_all = static_cast<std::uint64_t>(integer(key, 1, 1 << 30));
     else throw std::invalid_argument("--model-config: unknown key \"" + key + "\"");
   }

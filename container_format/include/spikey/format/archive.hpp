@@ -42,13 +42,16 @@ class LostChunkError : public ArchiveError {
 // version 10 stream checks and lost streams (§6.3) and the metadata copy (§3.7), version 11
 // samples in records (Neuralynx .ncs, Open Ephys .continuous: §4.2) and big-endian samples,
 // version 12 planar records with gaps (Intan .rhd and .rhs files), version 13 records of
-// unequal lengths (a paused Blackrock recording's data packets); older archives still decode.
-inline constexpr std::uint16_t kFormatVersion = 14;
+// unequal lengths (a paused Blackrock recording's data packets), version 14 snippets (spike
+// waveforms), version 15 the metadata section in several zstd frames (§3.3); older archives
+// still decode.
+inline constexpr std::uint16_t kFormatVersion = 15;
 inline constexpr std::uint16_t kFirstVersionWithStreamChecks = 10;
 inline constexpr std::uint16_t kFirstVersionWithRecords = 11;
 inline constexpr std::uint16_t kFirstVersionWithPlanarRecords = 12;
 inline constexpr std::uint16_t kFirstVersionWithRecordLengths = 13;
 inline constexpr std::uint16_t kFirstVersionWithSnippets = 14;
+inline constexpr std::uint16_t kFirstVersionWithMetadataFrames = 15;
 
 // §3.2 File header.
 inline constexpr std::array<std::uint8_t, 8> kFileMagic = {0x89, 'S', 'P', 'I', 'K', 'E', 'Y', '\n'};
@@ -395,22 +398,53 @@ struct MetadataSection {
   std::vector<std::uint8_t> verbatim;
 };
 
-// The metadata copy of a version 11 archive (§3.7): the same metadata with every side file's
-// bytes left out (`omitted`), the other sources' verbatim bytes laid out again.
-MetadataSection metadata_copy_of(const MetadataSection& section);
+// The stored metadata section holds u64 json_size, the JSON text and the verbatim bytes (§4)
+// in zstd frames with their content sizes (§3.3): one up to version 14 (at most 2^30 bytes),
+// from version 15 one or more of at most 2^30 bytes each, 2^34 in all, the JSON in the first.
+inline constexpr std::uint64_t kMaxMetadataFrameContent = 1ull << 30;
+inline constexpr std::uint64_t kMaxMetadataContentSize = 1ull << 34;
+// How the reference encoder splits the section into frames (§3.3): the JSON and up to
+// `first_verbatim` verbatim bytes in the first frame, the rest in frames of `frame` bytes.
+// Tests split small sections to exercise the frames.
+struct MetadataFrameSizes {
+  std::uint64_t first_verbatim = 64ull << 20;
+  std::uint64_t frame = 256ull << 20;
+};
 
-// The stored metadata section is one zstd frame (with its content size) holding
-// u64 json_size, the JSON text and the verbatim bytes (§4).
-inline constexpr std::uint64_t kMaxMetadataContentSize = 1ull << 30;
-std::vector<std::uint8_t> serialize(const MetadataSection& section);
+// The metadata copy of a version 11 archive (§3.7): the same metadata with every side file's
+// bytes left out (`omitted`), the other sources' verbatim bytes laid out again: its verbatim
+// area is `verbatim`'s pieces of the section's, one after another (not copied: a long
+// recording's framing can be gigabytes).
+struct MetadataCopy {
+  Metadata metadata;
+  std::vector<std::span<const std::uint8_t>> verbatim;
+};
+MetadataCopy metadata_copy_of(const MetadataSection& section);
+std::vector<std::uint8_t> serialize(const MetadataCopy& copy, const MetadataFrameSizes& sizes = {});
+std::vector<std::uint8_t> serialize(const MetadataSection& section, const MetadataFrameSizes& sizes = {});
 // Validates (§4.3); `expected_version` is the file header's format version.
 MetadataSection parse_metadata_section(std::span<const std::uint8_t> bytes, std::uint16_t expected_version = kFormatVersion);
+// The JSON and what the first frame holds of the verbatim bytes (a reader's `info` and time
+// windows need no more): `section.verbatim` is complete only when `verbatim_size` equals its
+// size; load_metadata_frames adds the rest from the same stored bytes. Validates as above.
+struct MetadataHead {
+  MetadataSection section;
+  std::uint64_t verbatim_size = 0;  // of the whole verbatim area
+};
+MetadataHead parse_metadata_head(std::span<const std::uint8_t> bytes, std::uint16_t expected_version = kFormatVersion);
+// Appends the verbatim bytes of the frames after the first to `verbatim` (the first frame's,
+// as parse_metadata_head gave them); throws ArchiveError unless they decompress to the sizes
+// their frames declare and make `verbatim_size` bytes in all.
+void load_metadata_frames(std::vector<std::uint8_t>& verbatim, std::uint64_t verbatim_size, std::span<const std::uint8_t> bytes,
+                          std::uint16_t version);
 // What `parse_metadata_section(serialize(section))` checks, without compressing: throws
-// ArchiveError where the section would not read back, std::length_error past 1 GiB. An encoder
-// checks its section before coding; compressing a folder's side files twice doubled that cost.
+// ArchiveError where the section would not read back, std::length_error past 2^34 bytes. An
+// encoder checks its section before coding; compressing a folder's side files twice doubled
+// that cost.
 void check_metadata_section(const MetadataSection& section);
-// Size of the stored metadata section at the start of `bytes` (its zstd frame), or 0 when no
-// complete frame starts there: salvage finds the metadata with a damaged file header.
+// Size of the stored metadata section at the start of `bytes` (its zstd frames, one after the
+// other), or 0 when no complete frame starts there: salvage finds the metadata with a damaged
+// file header.
 std::uint64_t find_metadata_section_size(std::span<const std::uint8_t> bytes);
 
 // The JSON of codec parameters and of a channel's predictor exactly as the metadata stores

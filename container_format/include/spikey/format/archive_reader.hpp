@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,7 +25,10 @@ class ArchiveReader {
   ArchiveReader& operator=(const ArchiveReader&) = delete;
 
   const Metadata& metadata() const { return section_.metadata; }
-  const std::vector<std::uint8_t>& verbatim() const { return section_.verbatim; }
+  // The verbatim area (§4.2), which only a restore needs: from version 15 the metadata
+  // section's frames after the first are decompressed on the first call (which throws
+  // ArchiveError when they do not read back).
+  const std::vector<std::uint8_t>& verbatim() const;
   const std::vector<IndexEntry>& index() const { return index_; }
   std::uint64_t file_size() const { return file_size_; }
   std::uint16_t format_version() const { return format_version_; }
@@ -57,7 +61,12 @@ class ArchiveReader {
   std::vector<std::uint8_t> memory_;
   std::uint64_t file_size_ = 0;
   std::uint16_t format_version_ = 0;
-  MetadataSection section_;
+  mutable MetadataSection section_;  // verbatim: loaded in full by verbatim()
+  std::uint64_t verbatim_size_ = 0;    // of the whole verbatim area
+  struct StoredSection {
+    std::uint64_t offset = 0, size = 0, checksum = 0;
+  } verbatim_stored_;  // the section whose later frames verbatim() decompresses
+  mutable std::once_flag verbatim_loaded_;
   std::uint64_t metadata_size_ = 0;  // bytes of the stored metadata section
   std::optional<std::uint64_t> metadata_checksum_;
   std::optional<std::uint64_t> copy_size_;  // bytes of the metadata copy, when its trailer was read

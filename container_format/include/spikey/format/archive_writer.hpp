@@ -16,9 +16,11 @@ namespace spikey::format {
 class ArchiveWriter {
  public:
   // Creates `path` exclusively (fails if it exists) and writes header and metadata.
-  ArchiveWriter(const std::filesystem::path& path, const MetadataSection& metadata);
+  // `frames`: how the metadata section and its copy are split into zstd frames (§3.3).
+  // `metadata` must outlive the writer (finish() stores its copy).
+  ArchiveWriter(const std::filesystem::path& path, const MetadataSection& metadata, const MetadataFrameSizes& frames = {});
   // Writes the archive into memory instead (take_bytes() after finish()).
-  explicit ArchiveWriter(const MetadataSection& metadata);
+  explicit ArchiveWriter(const MetadataSection& metadata, const MetadataFrameSizes& frames = {});
   ~ArchiveWriter();
   ArchiveWriter(const ArchiveWriter&) = delete;
   ArchiveWriter& operator=(const ArchiveWriter&) = delete;
@@ -38,14 +40,17 @@ class ArchiveWriter {
 
  private:
   void write_bytes(std::span<const std::uint8_t> bytes);
-  void write_start(const MetadataSection& metadata);
+  void write_start(const MetadataSection& metadata, const MetadataFrameSizes& frames);
 
   std::filesystem::path path_;
   std::FILE* file_ = nullptr;          // null: the archive goes to memory_
   std::vector<std::uint8_t> memory_;
   std::uint64_t offset_ = 0;
   std::vector<std::uint8_t> section_;  // the stored metadata section
-  std::vector<std::uint8_t> copy_;     // its copy before the index (§3.7: without side files' bytes)
+  // Its copy before the index (§3.7: without side files' bytes) is stored by finish(), from
+  // these: the caller's metadata outlives the writer.
+  const MetadataSection* metadata_ = nullptr;
+  MetadataFrameSizes frames_;
   std::vector<IndexEntry> index_;
 };
 

@@ -161,6 +161,7 @@ class SourceChecks {
  public:
   // On the calling thread: the transposition (2.3 GB/s at 1024 channels) keeps ahead of 16
   // threads decoding, and more threads here would contend with them.
+  // `section` must outlive this (its verbatim bytes are not copied: gigabytes for a long recording).
   explicit SourceChecks(const format::MetadataSection& section);
   ~SourceChecks();
   SourceChecks(const SourceChecks&) = delete;
@@ -171,7 +172,7 @@ class SourceChecks {
   std::vector<std::string> finish();
 
  private:
-  format::MetadataSection section_;
+  const format::MetadataSection& section_;
   std::vector<std::unique_ptr<SourceRebuilder>> rebuilders_;
   std::vector<std::uint64_t> offset_;
 };

@@ -67,6 +67,8 @@ struct EncodeOptions {
   // directly); null: the heap. (The trainers' batches: their options' sample_memory.)
   std::shared_ptr<HostMemoryPool> batch_sample_memory;
   std::string backend = "cpu";  // reported only
+  // How the metadata section is split into zstd frames (SPEC §3.3); tests split small ones.
+  format::MetadataFrameSizes metadata_frames;
   std::function<void(const std::string& stage, std::uint64_t done, std::uint64_t total)> progress;
 };
 
@@ -75,7 +77,7 @@ struct EncodeOptions {
 // training_samples_in_all, training_window_in_all, max_depth, network_hidden, network_projector,
 // gru_hidden, network_seed, network_min_saving, network_samples, network_channel_samples,
 // network_channel_samples_in_all, context_training_samples, context_training_samples_in_all,
-// max_prior_period, partition_size). Unknown keys
+// max_prior_period, partition_size, metadata_first_frame_verbatim, metadata_frame). Unknown keys
 // and values out of range are std::invalid_argument, so a typo never falls back to a default.
 void apply_model_config(const std::filesystem::path& path, EncodeOptions& options);
 

@@ -64,11 +64,15 @@ struct InputSource {
   }
 };
 
-// Side files are kept in the metadata section, whose content is at most 1 GiB (SPEC §3.3).
+// Side files are kept in the metadata section (SPEC §3.3), which every restore holds in memory:
+// larger ones (videos) are archived on their own.
 inline constexpr std::uint64_t kMaxSideFileBytes = 768ull << 20;
-// Every byte kept verbatim (side files, headers, record framing) shares the metadata section's
-// 1 GiB with the JSON: this leaves 64 MiB for it.
-inline constexpr std::uint64_t kMaxVerbatimBytes = 960ull << 20;
+// Every byte kept verbatim (side files, headers, record framing) is in the metadata section,
+// whose content is at most 16 GiB from format 15 (1 GiB before). The encoder holds these bytes
+// in memory, and its metadata copy a second time: 4 GiB keeps that within a workstation's
+// memory and covers about 200 GB of Neuralynx .ncs files (20 bytes of every 1044) or four
+// hours of a 128-channel Intan recording (about 1.3 KB a data block) in one archive.
+inline constexpr std::uint64_t kMaxVerbatimBytes = 4ull << 30;
 
 // --raw-format: int16 (default), uint16 (offset binary), int16be or uint16be (big-endian).
 struct RawSampleFormat {
