@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "spikey/format/archive_reader.hpp"
+#include "spikey/format/checksum.hpp"
 #include "spikey/format/text.hpp"
 #include "spikey/host/acquisition.hpp"
 #include "spikey/host/decoder.hpp"
@@ -15,6 +16,8 @@
 #include "spikey/host/window.hpp"
 #include "test_support.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -171,6 +174,104 @@ TEST(AcquisitionFormats, RecordFilesRestoreFromTheMetadataCopy) {
   EXPECT_EQ(report.lost_files, (std::vector<std::string>{"README.txt"}));
   fs::remove(dir / "in" / "README.txt");
   expect_restores_exactly(dir / "saved.spikey", dir / "in", dir / "out");
+}
+
+// Format 15 (SPEC §3.3): the metadata section and its copy in several zstd frames. The
+// Neuralynx sample folder's verbatim bytes (three 16 KiB headers, the record framing, a side
+// file) split into frames of a few KiB: the archive restores byte for byte, its chunks are the
+// one-frame archive's, a reader parses only the first frame to open it, and salvage finds the
+// frames behind a damaged file header and reads the copy's frames behind a damaged section.
+TEST(AcquisitionFormats, MetadataInSeveralFramesRestoresAndSalvages) {
+  test::TempDir dir;
+  fs::create_directories(dir / "in");
+  for (const auto& e : fs::directory_iterator(test::samples_dir() / "neuralynx")) fs::copy_file(e.path(), dir / "in" / e.path().filename());
+  host::EncodeOptions options;
+  options.overwrite = true;
+  options.threads = 2;
+  const host::Recording recording = host::Recording::open({dir / "in"}, {}, [](const std::string&) {});
+  host::compress(recording, dir / "one.spikey", options);
+  const format::ArchiveReader one(dir / "one.spikey");
+  const std::uint64_t verbatim = one.verbatim().size();
+  ASSERT_GT(verbatim, 40000u);
+  options.metadata_frames = {100, (verbatim - 100 + 2) / 3};  // the first frame's 100 bytes, then three
+  host::compress(recording, dir / "frames.spikey", options);
+  expect_restores_exactly(dir / "frames.spikey", dir / "in", dir / "out");
+  const format::ArchiveReader frames(dir / "frames.spikey");
+  EXPECT_EQ(frames.format_version(), 15);
+  EXPECT_EQ(frames.verbatim(), one.verbatim());
+  ASSERT_EQ(frames.index().size(), one.index().size());
+  for (std::size_t i = 0; i < one.index().size(); ++i) EXPECT_EQ(frames.read_payload(i), one.read_payload(i));
+  const auto bytes = test::read_file(dir / "frames.spikey");
+  const format::FileHeader header = format::parse_file_header(std::span(bytes).first(format::kFileHeaderSize));
+  // One frame when the verbatim bytes fit the first (64 MiB by default); a reader of version 14
+  // takes one frame only.
+  const auto one_bytes = test::read_file(dir / "one.spikey");
+  const format::FileHeader one_header = format::parse_file_header(std::span(one_bytes).first(format::kFileHeaderSize));
+  EXPECT_EQ(format::parse_metadata_head(std::span(one_bytes).subspan(format::kFileHeaderSize, one_header.metadata_size)).section.verbatim.size(), verbatim);
+  const auto stored = std::span(bytes).subspan(format::kFileHeaderSize, header.metadata_size);
+  try {
+    format::parse_metadata_section(stored, 14);
+    ADD_FAILURE() << "several frames read as version 14";
+  } catch (const format::ArchiveError& e) {
+    EXPECT_NE(std::string(e.what()).find("not a single zstd frame"), std::string::npos) << e.what();
+  }
+  const format::MetadataHead head = format::parse_metadata_head(stored, 15);
+  EXPECT_EQ(head.section.verbatim.size(), 100u);
+  EXPECT_EQ(head.verbatim_size, verbatim);
+
+  // The last frame's declared content size one more than it holds, the header's checksum made
+  // to agree: opening and reading a window decompress the first frame only; restoring reads the
+  // last and fails.
+  {
+    auto forged = bytes;
+    const std::array<std::uint8_t, 4> zstd_magic = {0x28, 0xb5, 0x2f, 0xfd};
+    const auto last = std::find_end(forged.begin() + format::kFileHeaderSize, forged.begin() + format::kFileHeaderSize + header.metadata_size,
+                                    zstd_magic.begin(), zstd_magic.end());
+    ASSERT_GT(last - forged.begin(), static_cast<std::ptrdiff_t>(format::kFileHeaderSize));
+    const std::uint8_t descriptor = last[4];  // RFC 8878: the frame header descriptor
+    const int size_field = descriptor >> 6, single_segment = (descriptor >> 5) & 1, dictionary_id = descriptor & 3;
+    ASSERT_TRUE(size_field == 1 || size_field == 2);  // a content size of 2 or 4 bytes
+    auto* content_size = &last[5 + (single_segment ? 0 : 1) + (dictionary_id == 3 ? 4 : dictionary_id)];
+    content_size[0]++;  // the sizes here are far from a carry's edge
+    ASSERT_NE(content_size[0], 0);
+    format::FileHeader h = header;
+    h.metadata_checksum = format::checksum64(std::span(forged).subspan(format::kFileHeaderSize, header.metadata_size));
+    const auto h_bytes = format::serialize(h);
+    std::copy(h_bytes.begin(), h_bytes.end(), forged.begin());
+    test::write_file(dir / "forged.spikey", forged);
+    const format::ArchiveReader reader(dir / "forged.spikey");
+    EXPECT_TRUE(reader.damage().empty());
+    EXPECT_EQ(window_of(dir / "forged.spikey", "CSC1", 100, 900), window_of(dir / "one.spikey", "CSC1", 100, 900));
+    bool failed = false;
+    try {
+      failed = !test::restore_into(dir / "forged.spikey", dir / "forged_out").mismatched_files.empty();
+    } catch (const std::exception&) {
+      failed = true;
+    }
+    EXPECT_TRUE(failed);
+  }
+  // The file header damaged: salvage finds the section's frames after it by their checksum.
+  {
+    auto damaged = bytes;
+    damaged[1] ^= 0x01;  // the magic
+    test::write_file(dir / "bad_header.spikey", damaged);
+    const auto report = host::salvage_archive(dir / "bad_header.spikey", dir / "saved_header.spikey", {true, 1});
+    EXPECT_TRUE(report.lost_files.empty());
+    expect_restores_exactly(dir / "saved_header.spikey", dir / "in", dir / "out_header");
+  }
+  // The section damaged in its second frame: the copy (in frames too) gives the .ncs files.
+  {
+    auto damaged = bytes;
+    damaged[format::kFileHeaderSize + header.metadata_size / 2] ^= 0x10;
+    test::write_file(dir / "bad_section.spikey", damaged);
+    const format::ArchiveReader reader(dir / "bad_section.spikey");
+    ASSERT_FALSE(reader.damage().empty());
+    EXPECT_NE(reader.damage().front().find("the metadata copy before the index was used"), std::string::npos) << reader.damage().front();
+    const auto report = host::salvage_archive(dir / "bad_section.spikey", dir / "saved_section.spikey", {true, 1});
+    EXPECT_EQ(report.lost_files, (std::vector<std::string>{"README.txt"}));
+    fs::remove(dir / "in" / "README.txt");
+    expect_restores_exactly(dir / "saved_section.spikey", dir / "in", dir / "out_section");
+  }
 }
 
 TEST(AcquisitionFormats, NeuralynxGapAndSideFilesRestoreExactly) {

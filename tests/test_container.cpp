@@ -5,6 +5,9 @@
 
 #include "spikey/format/archive.hpp"
 #include "spikey/format/checksum.hpp"
+#include "test_support.hpp"
+
+#include <zstd.h>
 
 using namespace spikey::format;
 
@@ -247,6 +250,57 @@ TEST(Metadata, BoundsTheSamplesOfOneChunk) {
   }
   m.chunk_samples = 1u << 20;  // 3 x 2^20 per chunk: within the bound
   EXPECT_NO_THROW(parse_metadata_section(serialize(huge)));
+}
+
+// Format 15 (SPEC §3.3): a section in several zstd frames reads back whole, or by its first
+// frame (the JSON and what it holds of the verbatim bytes) and then the rest; version 14 takes
+// one frame only; the JSON must lie in the first frame, and no frame may be empty.
+TEST(Metadata, SeveralFramesReadBackAsOneSection) {
+  auto section = sample_section();
+  const auto real = spikey::test::read_file(spikey::test::samples_dir() / "neuralynx" / "CSC1_truncated.ncs");  // bytes beyond the ranges
+  section.verbatim.insert(section.verbatim.end(), real.begin(), real.end());
+  const std::vector<std::uint8_t> stored = serialize(section, {10, 1000});
+  EXPECT_EQ(serialize(parse_metadata_section(stored), {10, 1000}), stored);
+  EXPECT_EQ(parse_metadata_section(stored).verbatim, section.verbatim);
+  MetadataHead head = parse_metadata_head(stored);
+  EXPECT_EQ(head.section.verbatim, std::vector<std::uint8_t>(section.verbatim.begin(), section.verbatim.begin() + 10));
+  EXPECT_EQ(head.verbatim_size, section.verbatim.size());
+  load_metadata_frames(head.section.verbatim, head.verbatim_size, stored, kFormatVersion);
+  EXPECT_EQ(head.section.verbatim, section.verbatim);
+  // Salvage finds where the frames end (chunk records follow, which are no zstd frames).
+  auto followed = stored;
+  for (int i = 0; i < 4; ++i) followed.push_back(static_cast<std::uint8_t>(kChunkMagic >> (8 * i)));
+  EXPECT_EQ(find_metadata_section_size(followed), stored.size());
+  const std::vector<std::uint8_t> single = serialize(section);
+  EXPECT_LT(single.size(), stored.size());
+  EXPECT_NO_THROW(parse_metadata_section(single));
+  EXPECT_THROW(parse_metadata_section(std::span(stored).first(stored.size() - 1)), ArchiveError);
+  EXPECT_THROW(serialize(section, {std::uint64_t{1} << 30, 1000}), std::invalid_argument);
+  EXPECT_THROW(serialize(section, {10, 0}), std::invalid_argument);
+
+  // Frames made by hand: the JSON cut across two frames, and an empty frame after a good section.
+  const auto frame_of = [](std::span<const std::uint8_t> content) {
+    std::vector<std::uint8_t> out(ZSTD_compressBound(content.size()));
+    out.resize(ZSTD_compress(out.data(), out.size(), content.data(), content.size(), 3));
+    return out;
+  };
+  const auto fails_with = [](const std::vector<std::uint8_t>& bytes, const std::string& expected) {
+    try {
+      parse_metadata_section(bytes);
+      ADD_FAILURE() << "accepted; expected: " << expected;
+    } catch (const ArchiveError& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+    }
+  };
+  const std::uint8_t json_size_only[8] = {100, 0, 0, 0, 0, 0, 0, 0};  // the JSON's 100 bytes would be in the next frame
+  auto cut = frame_of(json_size_only);
+  cut.insert(cut.end(), stored.begin(), stored.end());
+  fails_with(cut, "JSON size exceeds the section's first frame");
+  auto empty = stored;
+  const auto empty_frame = frame_of({});
+  empty.insert(empty.end(), empty_frame.begin(), empty_frame.end());
+  const std::size_t frames = 1 + (section.verbatim.size() - 10 + 999) / 1000;  // the first, then 1000 bytes each
+  fails_with(empty, "zstd frame " + std::to_string(frames) + " is empty");
 }
 
 TEST(Metadata, RejectsGarbage) {

@@ -380,3 +380,20 @@ TEST(Golden, Version14Snippets) {
   EXPECT_EQ(reader.metadata().channels.size(), 1u);
   EXPECT_EQ(reader.metadata().channels[0].length, 1500u * 48);
 }
+
+// Format 15: the metadata section (and its copy) in several zstd frames (SPEC §3.3): the three
+// Neuralynx sample files and their side file, the JSON with 4096 verbatim bytes in the first
+// frame and the rest in frames of 8192.
+TEST(Golden, Version15MetadataFrames) {
+  const fs::path archive = test::golden_dir() / "v15" / "neuralynx_frames.spikey";
+  expect_golden_restores(archive, test::samples_dir() / "neuralynx");
+  const format::ArchiveReader reader(archive);
+  EXPECT_EQ(reader.format_version(), 15);
+  EXPECT_TRUE(reader.damage().empty());
+  const auto bytes = test::read_file(archive);
+  const format::FileHeader header = format::parse_file_header(std::span(bytes).first(format::kFileHeaderSize));
+  const format::MetadataHead head = format::parse_metadata_head(std::span(bytes).subspan(format::kFileHeaderSize, header.metadata_size), 15);
+  EXPECT_EQ(head.section.verbatim.size(), 4096u);
+  EXPECT_GT(head.verbatim_size, 4096u + 2 * 8192);  // at least three frames after the first
+  EXPECT_EQ(head.verbatim_size, reader.verbatim().size());
+}
