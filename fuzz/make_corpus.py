@@ -11,7 +11,8 @@ for those versions; the *_v11 files are format 11 (records, side files left out 
 copy), the *_v12 files format 12 (planar records, float samples); the unsuffixed ones are the
 current version (stream checks, the metadata copy, a salvaged archive with lost streams, records,
 format 12's planar records of Intan .rhd/.rhs files, format 13's records of unequal lengths,
-format 14's snippets of a Blackrock .nev); blackrock_paused_records_v13 is format 13. inputs/: a mode byte (fuzz_inputs.cpp) followed by small
+format 14's snippets of a Blackrock .nev, format 15's metadata in several zstd frames);
+blackrock_paused_records_v13 is format 13, blackrock_nev_snippets_v14 format 14. inputs/: a mode byte (fuzz_inputs.cpp) followed by small
 WAV (plain, with extra chunks, EXTENSIBLE) and raw slices of the same recordings, and small
 SpikeGLX and Open Ephys folders (acquisition mode).
 """
@@ -192,6 +193,17 @@ def main():
         write(os.path.join(tmp, "spikes.nev"), nev[: 4944 + 60 * 104])
         subprocess.run([spikey, "compress", os.path.join(tmp, "spikes.nev"), "--chunk-seconds", "0.02", "-o",
                         os.path.join(out, "archive", "blackrock_nev_snippets.spikey"), "-f", "-q"], check=True)
+    # Format 15: the metadata section and its copy in several zstd frames (the bundled Neuralynx
+    # CSC1 cut to 6 records: its 16 KiB header and framing in frames of 2 KiB after the first 100
+    # bytes).
+    with open(os.path.join(ROOT, "samples/neuralynx/CSC1_truncated.ncs"), "rb") as f:
+        ncs = f.read()[: 16384 + 6 * 1044]
+    with tempfile.TemporaryDirectory() as tmp:
+        write(os.path.join(tmp, "CSC1.ncs"), ncs)
+        config = os.path.join(tmp, "frames.json")
+        write(config, b'{"metadata_first_frame_verbatim": 100, "metadata_frame": 2048}')
+        subprocess.run([spikey, "compress", os.path.join(tmp, "CSC1.ncs"), "--chunk-seconds", "0.05", "--model-config", config, "-o",
+                        os.path.join(out, "archive", "neuralynx_metadata_frames.spikey"), "-f", "-q"], check=True)
     with open(os.path.join(ROOT, "samples/open_ephys_legacy/101_CH0.continuous"), "rb") as f:
         write(os.path.join(out, "inputs", "open_ephys_continuous_partial.in"), bytes([0x48]) + f.read()[: 1024 + 5 * 2070 + 37])
     # Format 12 (mode bits 0-3 = 0, bit 4: .rhd, bit 5: .rhs): the bundled Intan .rhd cut to 5 blocks
