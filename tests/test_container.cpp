@@ -260,6 +260,7 @@ TEST(Metadata, SeveralFramesReadBackAsOneSection) {
   const auto real = spikey::test::read_file(spikey::test::samples_dir() / "neuralynx" / "CSC1_truncated.ncs");  // bytes beyond the ranges
   section.verbatim.insert(section.verbatim.end(), real.begin(), real.end());
   const std::vector<std::uint8_t> stored = serialize(section, {10, 1000});
+  EXPECT_EQ(serialize(section, {10, 1000, 4}), stored);  // frames compressed on several threads: the same bytes
   EXPECT_EQ(serialize(parse_metadata_section(stored), {10, 1000}), stored);
   EXPECT_EQ(parse_metadata_section(stored).verbatim, section.verbatim);
   MetadataHead head = parse_metadata_head(stored);

@@ -17,7 +17,7 @@ std::runtime_error io_error(const std::filesystem::path& path, const char* what)
 }
 }  // namespace
 
-ArchiveWriter::ArchiveWriter(const std::filesystem::path& path, const MetadataSection& metadata, const MetadataFrameSizes& frames)
+ArchiveWriter::ArchiveWriter(const std::filesystem::path& path, const MetadataSection& metadata, const MetadataFrameOptions& frames)
     : path_(path) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) throw io_error(path, "create");
@@ -30,11 +30,11 @@ ArchiveWriter::ArchiveWriter(const std::filesystem::path& path, const MetadataSe
   write_start(metadata, frames);
 }
 
-ArchiveWriter::ArchiveWriter(const MetadataSection& metadata, const MetadataFrameSizes& frames) : path_("archive in memory") {
+ArchiveWriter::ArchiveWriter(const MetadataSection& metadata, const MetadataFrameOptions& frames) : path_("archive in memory") {
   write_start(metadata, frames);
 }
 
-void ArchiveWriter::write_start(const MetadataSection& metadata, const MetadataFrameSizes& frames) {
+void ArchiveWriter::write_start(const MetadataSection& metadata, const MetadataFrameOptions& frames) {
   section_ = serialize(metadata, frames);
   metadata_ = &metadata;
   frames_ = frames;

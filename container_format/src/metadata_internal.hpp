@@ -13,7 +13,7 @@ namespace spikey::format::detail {
 // The stored form of the section's plain bytes (u64 JSON size and JSON: `head`; then the
 // verbatim bytes, in pieces): zstd frames with their content sizes, using the version 4 dictionary (§3.3).
 std::vector<std::uint8_t> compress_metadata(std::span<const std::uint8_t> head, std::span<const std::span<const std::uint8_t>> verbatim,
-                                            const MetadataFrameSizes& sizes);
+                                            const MetadataFrameOptions& sizes);
 
 // Throws std::length_error when the plain bytes would exceed kMaxMetadataContentSize: no
 // reader takes them.

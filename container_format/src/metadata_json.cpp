@@ -172,12 +172,12 @@ std::vector<std::uint8_t> head_bytes(const Metadata& m) {
 
 }  // namespace
 
-std::vector<std::uint8_t> serialize(const MetadataSection& section, const MetadataFrameSizes& sizes) {
+std::vector<std::uint8_t> serialize(const MetadataSection& section, const MetadataFrameOptions& sizes) {
   const std::span<const std::uint8_t> verbatim[] = {section.verbatim};
   return detail::compress_metadata(head_bytes(section.metadata), verbatim, sizes);
 }
 
-std::vector<std::uint8_t> serialize(const MetadataCopy& copy, const MetadataFrameSizes& sizes) {
+std::vector<std::uint8_t> serialize(const MetadataCopy& copy, const MetadataFrameOptions& sizes) {
   return detail::compress_metadata(head_bytes(copy.metadata), copy.verbatim, sizes);
 }
 

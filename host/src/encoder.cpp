@@ -726,15 +726,17 @@ CompressReport compress_into(const Recording& recording, const fs::path* output,
   };
   std::optional<Candidate> best;
   double estimated_bits_per_residual = 0;
+  format::MetadataFrameOptions metadata_frames = options.metadata_frames;
+  metadata_frames.threads = options.threads;
   const auto encode_candidate = [&](format::MetadataSection section) {
     const Stopwatch chunks;
     Candidate candidate{output != nullptr ? std::make_unique<TemporaryPath>(*output, options.overwrite) : nullptr, {}, 0, std::move(section), 0, nullptr};
     WrittenArchive written;
     if (output != nullptr) {
-      format::ArchiveWriter writer(candidate.path->path(), candidate.section, options.metadata_frames);
+      format::ArchiveWriter writer(candidate.path->path(), candidate.section, metadata_frames);
       written = write_archive(recording, candidate.section, options, writer);
     } else {
-      format::ArchiveWriter writer(candidate.section, options.metadata_frames);
+      format::ArchiveWriter writer(candidate.section, metadata_frames);
       written = write_archive(recording, candidate.section, options, writer);
       candidate.memory = writer.take_bytes();
     }

@@ -374,7 +374,7 @@ SalvageReport salvage_archive(const fs::path& damaged, const fs::path& output, c
   kept_section.metadata.section_size = 0;
   TemporaryPath temporary(output, options.overwrite);
   {
-    format::ArchiveWriter writer(temporary.path(), kept_section);
+    format::ArchiveWriter writer(temporary.path(), kept_section, {.threads = std::max(1u, options.threads)});
     for (std::uint64_t i = 0; i < chunk_count; ++i) {
       const FoundChunk& f = found[i];
       if (!f.kept)

@@ -404,11 +404,12 @@ struct MetadataSection {
 inline constexpr std::uint64_t kMaxMetadataFrameContent = 1ull << 30;
 inline constexpr std::uint64_t kMaxMetadataContentSize = 1ull << 34;
 // How the reference encoder splits the section into frames (§3.3): the JSON and up to
-// `first_verbatim` verbatim bytes in the first frame, the rest in frames of `frame` bytes.
-// Tests split small sections to exercise the frames.
-struct MetadataFrameSizes {
+// `first_verbatim` verbatim bytes in the first frame, the rest in frames of `frame` bytes
+// (tests split small sections to exercise the frames), compressed on up to `threads` threads.
+struct MetadataFrameOptions {
   std::uint64_t first_verbatim = 64ull << 20;
   std::uint64_t frame = 256ull << 20;
+  unsigned threads = 1;
 };
 
 // The metadata copy of a version 11 archive (§3.7): the same metadata with every side file's
@@ -420,8 +421,8 @@ struct MetadataCopy {
   std::vector<std::span<const std::uint8_t>> verbatim;
 };
 MetadataCopy metadata_copy_of(const MetadataSection& section);
-std::vector<std::uint8_t> serialize(const MetadataCopy& copy, const MetadataFrameSizes& sizes = {});
-std::vector<std::uint8_t> serialize(const MetadataSection& section, const MetadataFrameSizes& sizes = {});
+std::vector<std::uint8_t> serialize(const MetadataCopy& copy, const MetadataFrameOptions& sizes = {});
+std::vector<std::uint8_t> serialize(const MetadataSection& section, const MetadataFrameOptions& sizes = {});
 // Validates (§4.3); `expected_version` is the file header's format version.
 MetadataSection parse_metadata_section(std::span<const std::uint8_t> bytes, std::uint16_t expected_version = kFormatVersion);
 // The JSON and what the first frame holds of the verbatim bytes (a reader's `info` and time

@@ -18,9 +18,9 @@ class ArchiveWriter {
   // Creates `path` exclusively (fails if it exists) and writes header and metadata.
   // `frames`: how the metadata section and its copy are split into zstd frames (§3.3).
   // `metadata` must outlive the writer (finish() stores its copy).
-  ArchiveWriter(const std::filesystem::path& path, const MetadataSection& metadata, const MetadataFrameSizes& frames = {});
+  ArchiveWriter(const std::filesystem::path& path, const MetadataSection& metadata, const MetadataFrameOptions& frames = {});
   // Writes the archive into memory instead (take_bytes() after finish()).
-  explicit ArchiveWriter(const MetadataSection& metadata, const MetadataFrameSizes& frames = {});
+  explicit ArchiveWriter(const MetadataSection& metadata, const MetadataFrameOptions& frames = {});
   ~ArchiveWriter();
   ArchiveWriter(const ArchiveWriter&) = delete;
   ArchiveWriter& operator=(const ArchiveWriter&) = delete;
@@ -40,7 +40,7 @@ class ArchiveWriter {
 
  private:
   void write_bytes(std::span<const std::uint8_t> bytes);
-  void write_start(const MetadataSection& metadata, const MetadataFrameSizes& frames);
+  void write_start(const MetadataSection& metadata, const MetadataFrameOptions& frames);
 
   std::filesystem::path path_;
   std::FILE* file_ = nullptr;          // null: the archive goes to memory_
@@ -50,7 +50,7 @@ class ArchiveWriter {
   // Its copy before the index (§3.7: without side files' bytes) is stored by finish(), from
   // these: the caller's metadata outlives the writer.
   const MetadataSection* metadata_ = nullptr;
-  MetadataFrameSizes frames_;
+  MetadataFrameOptions frames_;
   std::vector<IndexEntry> index_;
 };
 

@@ -68,7 +68,7 @@ struct EncodeOptions {
   std::shared_ptr<HostMemoryPool> batch_sample_memory;
   std::string backend = "cpu";  // reported only
   // How the metadata section is split into zstd frames (SPEC §3.3); tests split small ones.
-  format::MetadataFrameSizes metadata_frames;
+  format::MetadataFrameOptions metadata_frames;
   std::function<void(const std::string& stage, std::uint64_t done, std::uint64_t total)> progress;
 };
 
