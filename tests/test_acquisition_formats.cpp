@@ -1106,6 +1106,27 @@ TEST(AcquisitionFormats, InputsWhoseVerbatimBytesPassTheMetadataLimitAreRefused)
   }
 }
 
+// Side files (every file of an acquisition folder that is not a recording) up to 3 GiB in all:
+// a folder with more is refused before any work, naming the largest (a sparse 3.3 GB video
+// beside the Neuralynx sample files).
+TEST(AcquisitionFormats, SideFilesPastTheirLimitAreRefusedNamingTheLargest) {
+  test::TempDir dir;
+  fs::create_directories(dir / "in");
+  for (const auto& e : fs::directory_iterator(test::samples_dir() / "neuralynx")) fs::copy_file(e.path(), dir / "in" / e.path().filename());
+  test::write_file(dir / "in" / "session.avi", std::vector<std::uint8_t>(16, 1));
+  fs::resize_file(dir / "in" / "session.avi", 3'300'000'000ull);  // sparse
+  try {
+    host::Recording::open({dir / "in"}, {}, [](const std::string&) {});
+    ADD_FAILURE() << "accepted";
+  } catch (const host::InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("add up to 3147 MiB, over the archive's 3072 MiB"), std::string::npos) << what;
+    EXPECT_NE(what.find("the largest is " + (dir / "in" / "session.avi").string() + " (3147 MiB)"), std::string::npos) << what;
+  }
+  fs::resize_file(dir / "in" / "session.avi", 3'000'000'000ull);  // within the limit: accepted
+  EXPECT_NO_THROW(host::Recording::open({dir / "in"}, {}, [](const std::string&) {}));
+}
+
 // A chunk gathered in parts (the batch pipeline's time slices of one chunk on several threads)
 // is the chunk gathered whole, for every kind of source the bundled samples hold: WAVs, raw
 // interleaved samples (little- and big-endian, signed and unsigned), records (Neuralynx, Blackrock

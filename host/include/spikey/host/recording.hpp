@@ -64,9 +64,10 @@ struct InputSource {
   }
 };
 
-// Side files are kept in the metadata section (SPEC §3.3), which every restore holds in memory:
-// larger ones (videos) are archived on their own.
-inline constexpr std::uint64_t kMaxSideFileBytes = 768ull << 20;
+// Side files are kept in the metadata section (SPEC §3.3), which every restore holds in memory,
+// with the other verbatim bytes (below). A Neuralynx tetrode session's .ntt files can pass a
+// gigabyte; larger ones (videos) are archived on their own. (768 MiB up to format 14.)
+inline constexpr std::uint64_t kMaxSideFileBytes = 3ull << 30;
 // Every byte kept verbatim (side files, headers, record framing) is in the metadata section,
 // whose content is at most 16 GiB from format 15 (1 GiB before). The encoder holds these bytes
 // in memory, and its metadata copy a second time: 4 GiB keeps that within a workstation's
