@@ -373,7 +373,14 @@ MetadataHead parse_metadata_head(std::span<const std::uint8_t> stored, std::uint
 void load_metadata_frames(std::vector<std::uint8_t>& verbatim, std::uint64_t verbatim_size, std::span<const std::uint8_t> stored,
                           std::uint16_t version) {
   const std::vector<detail::StoredFrame> frames = detail::find_metadata_frames(stored, version);
-  for (std::size_t i = 1; i < frames.size(); ++i) detail::append_metadata_frame(stored, frames[i], version, verbatim);
+  for (std::size_t i = 1; i < frames.size(); ++i) {
+    try {
+      detail::append_metadata_frame(stored, frames[i], version, verbatim);
+    } catch (const ArchiveError& e) {  // which frame: bytes of the section, which starts at file byte 40
+      detail::fail(std::string(e.what()) + " (frame " + std::to_string(i) + ", bytes " + std::to_string(frames[i].offset) + ".." +
+                   std::to_string(frames[i].offset + frames[i].size - 1) + " of the metadata section)");
+    }
+  }
   if (verbatim.size() != verbatim_size) detail::fail("metadata: the frames do not hold the verbatim bytes the first one announced");
 }
 
