@@ -348,7 +348,8 @@ TEST(Acquisition, SyncChannelRulesAreValidated) {
 }
 
 TEST(Acquisition, SideFilesOverTheMetadataLimitAreRefusedUpFront) {
-  // A video (here a sparse 800 MiB file) in an Open Ephys folder: named, before any work.
+  // A video (here a sparse 3200 MiB file, over the 3 GiB for side files) in an Open Ephys
+  // folder: named, before any work.
   test::TempDir dir;
   const fs::path node = dir / "node";
   fs::create_directories(node / "continuous" / "s");
@@ -356,10 +357,10 @@ TEST(Acquisition, SideFilesOverTheMetadataLimitAreRefusedUpFront) {
   test::write_file(node / "structure.oebin", std::vector<std::uint8_t>(oebin.begin(), oebin.end()));
   test::write_file(node / "continuous" / "s" / "continuous.dat", std::vector<std::uint8_t>(400, 1));
   test::write_file(node / "video.avi", {0});
-  fs::resize_file(node / "video.avi", 800ull << 20);
+  fs::resize_file(node / "video.avi", 3200ull << 20);
   try {
     open_inputs({node});
-    FAIL() << "800 MiB of side files were accepted";
+    FAIL() << "3200 MiB of side files were accepted";
   } catch (const host::InputError& e) {
     EXPECT_NE(std::string(e.what()).find("video.avi"), std::string::npos) << e.what();
   }
