@@ -186,12 +186,6 @@ void decompress_frame(std::span<const std::uint8_t> stored, std::uint64_t conten
 
 }  // namespace
 
-std::vector<std::uint8_t> unpack_metadata_frame(std::span<const std::uint8_t> stored, const StoredFrame& frame, std::uint16_t version) {
-  std::vector<std::uint8_t> plain;
-  decompress_frame(stored.subspan(frame.offset, frame.size), frame.content_size, version, plain);
-  return plain;
-}
-
 void append_metadata_frame(std::span<const std::uint8_t> stored, const StoredFrame& frame, std::uint16_t version, std::vector<std::uint8_t>& out) {
   decompress_frame(stored.subspan(frame.offset, frame.size), frame.content_size, version, out);
 }

@@ -27,8 +27,8 @@ struct StoredFrame {
 // version 14) or several (from 15) of known sizes, each within kMaxMetadataFrameContent, in all
 // within kMaxMetadataContentSize, that span it exactly.
 std::vector<StoredFrame> find_metadata_frames(std::span<const std::uint8_t> stored, std::uint16_t version);
-// A frame's content; throws ArchiveError unless it decompresses to exactly its declared size.
-std::vector<std::uint8_t> unpack_metadata_frame(std::span<const std::uint8_t> stored, const StoredFrame& frame, std::uint16_t version);
+// Appends a frame's content to `out`; throws ArchiveError unless it decompresses to exactly its
+// declared size.
 void append_metadata_frame(std::span<const std::uint8_t> stored, const StoredFrame& frame, std::uint16_t version, std::vector<std::uint8_t>& out);
 
 // §4.3's rules for a parsed section whose verbatim area holds `verbatim_size` bytes.

@@ -367,7 +367,9 @@ MetadataHead parse_metadata_head(std::span<const std::uint8_t> stored, std::uint
   const std::vector<detail::StoredFrame> frames = detail::find_metadata_frames(stored, expected_version);
   std::uint64_t content_size = 0;
   for (const auto& f : frames) content_size += f.content_size;
-  return parse_plain_bytes(detail::unpack_metadata_frame(stored, frames[0], expected_version), content_size, expected_version);
+  std::vector<std::uint8_t> first;
+  detail::append_metadata_frame(stored, frames[0], expected_version, first);
+  return parse_plain_bytes(first, content_size, expected_version);
 }
 
 void load_metadata_frames(std::vector<std::uint8_t>& verbatim, std::uint64_t verbatim_size, std::span<const std::uint8_t> stored,
