@@ -32,6 +32,7 @@ const char* source_kind_name(SourceKind kind) {
     case SourceKind::blackrock: return "blackrock";
     case SourceKind::intan: return "intan";
     case SourceKind::nwb: return "nwb";
+    case SourceKind::plexon: return "plexon";
   }
   return "raw";
 }
@@ -116,6 +117,8 @@ std::vector<std::uint8_t> head_bytes(const Metadata& m) {
     if (c.bit_volts) cj["bit_volts"] = *c.bit_volts;
     if (!c.units.empty()) cj["units"] = c.units;
     if (c.sync) cj["sync"] = true;
+    if (c.snippets) cj["snippets"] = true;
+    if (c.sample_rate > 0) cj["sample_rate"] = c.sample_rate;
     channels.push_back(std::move(cj));
   }
   j["channels"] = std::move(channels);
@@ -151,6 +154,7 @@ std::vector<std::uint8_t> head_bytes(const Metadata& m) {
         for (std::uint64_t r = 0; r < s.records.count; ++r) lengths.push_back(s.records.frames_in(r));
         sj["records"]["lengths"] = std::move(lengths);
       }
+      if (s.records.channel_records) sj["records"]["table"] = range_to_json(s.records.table);  // version 16
       if (!s.records.gaps.empty()) {
         json gaps = json::array();
         for (const auto& g : s.records.gaps) gaps.push_back(json::array({g.after, g.bytes}));
@@ -248,6 +252,14 @@ MetadataHead parse_plain_bytes(std::span<const std::uint8_t> bytes, std::uint64_
         c.sync = channels[i]["sync"].get<bool>();
       }
     }
+    if (expected_version >= kFirstVersionWithChannelRecords && channels[i].contains("snippets")) {
+      if (!channels[i]["snippets"].is_boolean()) fail("metadata: " + where + ".snippets is not true or false");
+      c.snippets = channels[i]["snippets"].get<bool>();
+    }
+    if (expected_version >= kFirstVersionWithChannelRecords && channels[i].contains("sample_rate")) {
+      c.sample_rate = field<double>(channels[i], "sample_rate", where);
+      if (!(c.sample_rate > 0) || !std::isfinite(c.sample_rate)) fail("metadata: " + where + ".sample_rate must be positive");
+    }
     m.channels.push_back(std::move(c));
   }
   for (std::size_t i = 0; i < sources.size(); ++i) {
@@ -258,8 +270,8 @@ MetadataHead parse_plain_bytes(std::span<const std::uint8_t> bytes, std::uint64_
     const auto kind = field<std::string>(sj, "kind", where);
     bool known = false;
     for (const SourceKind k : {SourceKind::wav, SourceKind::raw, SourceKind::spikeglx, SourceKind::open_ephys, SourceKind::side_file,
-                               SourceKind::neuralynx, SourceKind::open_ephys_legacy, SourceKind::blackrock, SourceKind::intan, SourceKind::nwb})
-      if (kind == source_kind_name(k)) s.kind = k, known = true;
+                               SourceKind::neuralynx, SourceKind::open_ephys_legacy, SourceKind::blackrock, SourceKind::intan, SourceKind::nwb, SourceKind::plexon})
+      if (kind == source_kind_name(k) && (k != SourceKind::plexon || expected_version >= kFirstVersionWithChannelRecords)) s.kind = k, known = true;
     if (!known) fail("metadata: " + where + " has unknown kind \"" + kind + "\"");
     s.size = field<std::uint64_t>(sj, "size", where);
     const auto hex = field<std::string>(sj, "checksum", where);
@@ -344,6 +356,10 @@ MetadataHead parse_plain_bytes(std::span<const std::uint8_t> bytes, std::uint64_
           end += n.get<std::uint64_t>();
           s.records.ends.push_back(end);
         }
+      }
+      if (expected_version >= kFirstVersionWithChannelRecords && rj.contains("table")) {
+        s.records.channel_records = true;
+        s.records.table = range_from_json(rj["table"], at + ".table", verbatim_size);
       }
     }
     if (expected_version >= kFirstVersionWithSnippets && sj.contains("snippets")) {

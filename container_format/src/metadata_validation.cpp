@@ -62,10 +62,19 @@ void validate(const Metadata& m, std::uint64_t verbatim_size, std::uint16_t vers
     if (!is_safe_relative_path(s.path)) fail("metadata: " + where + " has an unsafe restore path \"" + s.path + "\"");
     if (s.first_channel != next_channel || s.channel_count > m.channels.size() - next_channel)
       fail("metadata: " + where + " channels are not contiguous");
+    // Records of one channel each (version 16) give each channel its own length, the longest
+    // the source's frames; every other source's channels have its frames.
+    std::uint64_t longest_here = 0, samples_here = 0;
     for (std::uint32_t c = s.first_channel; c < s.first_channel + s.channel_count; ++c) {
-      if (m.channels[c].source != i || m.channels[c].length != s.frames)
+      const ChannelInfo& channel = m.channels[c];
+      if (channel.source != i || (s.records.channel_records ? channel.length > s.frames : channel.length != s.frames))
         fail("metadata: channel " + std::to_string(c) + " does not match " + where);
+      if (channel.snippets && !s.records.channel_records) fail("metadata: channel " + std::to_string(c) + " holds snippets but its source has no record table");
+      longest_here = std::max(longest_here, channel.length);
+      if (__builtin_add_overflow(samples_here, channel.length, &samples_here)) fail("metadata: " + where + " channel lengths overflow");
     }
+    if (s.records.channel_records && s.channel_count != 0 && longest_here != s.frames)
+      fail("metadata: " + where + " frames are not its longest channel's length");
     next_channel += s.channel_count;
     if (version < 6 && s.kind != SourceKind::wav && s.kind != SourceKind::raw)
       fail("metadata: " + where + " of kind " + source_kind_name(s.kind) + " needs format version 6");
@@ -89,6 +98,25 @@ void validate(const Metadata& m, std::uint64_t verbatim_size, std::uint16_t vers
     // frames_per_record * channels * 2 + trailer) + suffix), checked without overflow.
     if (s.float_bytes != 0 && s.records.count != 0) fail("metadata: " + where + " has float samples in records");
     if (s.records.count == 0 && !s.records.ends.empty()) fail("metadata: " + where + " has record lengths but no records");
+    if (s.records.channel_records) {  // records of one channel each (version 16): sizes from the channels' lengths
+      const SourceRecords& r = s.records;
+      if (r.count == 0 || r.frames != 0 || r.planar || !r.gaps.empty() || !r.ends.empty() || s.float_bytes != 0)
+        fail("metadata: " + where + " has a record table beside another record layout");
+      if (r.table.size != 8 * r.count || r.table.size / 8 != r.count || r.table.offset + r.table.size > verbatim_size)
+        fail("metadata: " + where + " record table is not 8 bytes a record inside the verbatim area");
+      const std::uint64_t fb = r.framing_bytes();
+      if (s.prefix.size > s.size || s.suffix.size > s.size - s.prefix.size) fail("metadata: " + where + " size does not match its parts");
+      const std::uint64_t body = s.size - s.prefix.size - s.suffix.size;
+      if ((fb != 0 && r.count > body / fb) || samples_here > (body - r.count * fb) / 2 || r.count * fb + 2 * samples_here != body)
+        fail("metadata: " + where + " size does not match its parts");
+      if (r.framing.size != r.count * fb || r.framing.offset + r.framing.size > verbatim_size) fail("metadata: " + where + " framing bytes out of range");
+      for (const FramingField& f : r.fields)
+        if ((f.width != 2 && f.width != 4 && f.width != 8) || f.at > fb || f.width > fb - f.at)
+          fail("metadata: " + where + " has a framing field outside its records' framing");
+      if (s.prefix.offset + s.prefix.size > verbatim_size || s.suffix.offset + s.suffix.size > verbatim_size)
+        fail("metadata: " + where + " verbatim bytes out of range");
+      continue;
+    }
     const std::uint64_t frame_bytes = std::uint64_t{s.channel_count} * s.sample_bytes();
     if (s.prefix.size > s.size || s.suffix.size > s.size - s.prefix.size) fail("metadata: " + where + " size does not match its parts");
     const std::uint64_t body = s.size - s.prefix.size - s.suffix.size;

@@ -35,6 +35,7 @@ MetadataCopy metadata_copy_of(const MetadataSection& section) {
     }
     keep(s.prefix);
     if (s.records.count != 0) keep(s.records.framing);
+    if (s.records.channel_records) keep(s.records.table);
     keep(s.suffix);
   }
   return copy;
@@ -99,12 +100,44 @@ std::vector<std::uint8_t> transpose_framing(std::span<const std::uint8_t> in, co
 }  // namespace
 
 std::vector<std::uint8_t> framing_encode(std::span<const std::uint8_t> framing, const SourceRecords& records, bool by_position) {
+  by_position = by_position || records.channel_records;  // records of one channel each: by position too (§4.2)
   const std::vector<std::uint8_t> coded = code_framing(framing, records, true);
   return by_position ? transpose_framing(coded, records, true) : coded;
 }
 
 std::vector<std::uint8_t> framing_decode(std::span<const std::uint8_t> stored, const SourceRecords& records, bool by_position) {
+  by_position = by_position || records.channel_records;
   return code_framing(by_position ? transpose_framing(stored, records, false) : std::vector<std::uint8_t>(stored.begin(), stored.end()), records, false);
+}
+
+std::vector<std::uint8_t> record_table_bytes(const RecordTable& table) {
+  std::vector<std::uint8_t> out(8 * table.channels.size());
+  for (std::size_t r = 0; r < table.channels.size(); ++r) {
+    store_u32_le(out.data() + 4 * r, table.channels[r]);
+    store_u32_le(out.data() + 4 * (table.channels.size() + r), table.lengths[r]);
+  }
+  return out;
+}
+
+RecordTable parse_record_table(std::span<const std::uint8_t> stored, const SourceFile& source, std::span<const std::uint64_t> channel_lengths) {
+  const std::uint64_t count = source.records.count;
+  const auto bad = [&](const std::string& why) { throw ArchiveError(source.path + ": record table: " + why); };
+  if (stored.size() != 8 * count || channel_lengths.size() != source.channel_count) bad("not 8 bytes a record");
+  RecordTable table;
+  table.channels.resize(count);
+  table.lengths.resize(count);
+  std::vector<std::uint64_t> sums(source.channel_count, 0);
+  for (std::uint64_t r = 0; r < count; ++r) {
+    table.channels[r] = load_u32_le(stored.data() + 4 * r);
+    table.lengths[r] = load_u32_le(stored.data() + 4 * (count + r));
+    if (table.channels[r] >= source.channel_count)
+      bad("record " + std::to_string(r) + " names channel " + std::to_string(table.channels[r]) + " of " + std::to_string(source.channel_count));
+    sums[table.channels[r]] += table.lengths[r];  // under 2^31 records (8 bytes each of at most 2^34) of under 2^32 samples
+  }
+  for (std::uint32_t j = 0; j < source.channel_count; ++j)
+    if (sums[j] != channel_lengths[j])
+      bad("channel " + std::to_string(j) + "'s records hold " + std::to_string(sums[j]) + " samples, not its length " + std::to_string(channel_lengths[j]));
+  return table;
 }
 
 }  // namespace spikey::format

@@ -55,6 +55,10 @@ std::string snippets_text(const format::Metadata& m) {
     if (s.snippets)
       text << "snippets      " << s.records.count << " waveforms of " << s.records.frames << " samples"
            << (s.channel_count > 1 ? " x " + std::to_string(s.channel_count) + " channels" : std::string()) << " (" << s.path << ")\n";
+  for (std::size_t c = 0; c < m.channels.size(); ++c)  // a channel of waveforms beside time series (a Plexon file's)
+    if (m.channels[c].snippets)
+      text << "snippets      " << m.channels[c].length << " samples of spike waveforms in " << m.channels[c].name << " ("
+           << m.sources[m.channels[c].source].path << ")\n";
   return text.str();
 }
 

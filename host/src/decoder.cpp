@@ -298,7 +298,7 @@ void decode_chunks_in_order(const format::ArchiveReader& reader, std::uint64_t f
 // names it in its header, so it is outside the unnamed namespace).
 class SourceRebuilder {
  public:
-  SourceRebuilder(const std::vector<std::uint8_t>& verbatim, const format::SourceFile& source, const RestoreOptions& options)
+  SourceRebuilder(const std::vector<std::uint8_t>& verbatim, const format::Metadata& meta, const format::SourceFile& source, const RestoreOptions& options)
       : verbatim_(verbatim), source_(source), threads_(std::max(1u, options.threads)) {
     if (!options.output_directory.empty()) {
       const fs::path destination = options.output_directory / source_.path;
@@ -312,6 +312,13 @@ class SourceRebuilder {
     else
       append(verbatim_range(source_.prefix));
     if (source_.records.count != 0) framing_ = format::framing_decode(verbatim_range(source_.records.framing), source_.records, source_.snippets);
+    if (source_.records.channel_records) {  // records of one channel each (SPEC §4.2, version 16)
+      std::vector<std::uint64_t> lengths;
+      for (std::uint32_t j = 0; j < source_.channel_count; ++j) lengths.push_back(meta.channels.at(source_.first_channel + j).length);
+      table_ = format::parse_record_table(verbatim_range(source_.records.table), source_, lengths);
+      pending_.resize(source_.channel_count);
+      taken_.assign(source_.channel_count, 0);
+    }
   }
 
   void add_chunk(const DecodedChunk& chunk, bool lost) {
@@ -326,6 +333,7 @@ class SourceRebuilder {
   template <class SamplesOf>
   void add_samples(std::uint64_t first_sample, const SamplesOf& samples_of) {
     if (first_sample >= source_.frames) return;
+    if (source_.records.channel_records) return add_channel_records(samples_of);
     const std::uint32_t k = source_.channel_count;
     const std::size_t n = samples_of(source_.first_channel).size();
     interleaved_.resize(n * k);
@@ -383,6 +391,32 @@ class SourceRebuilder {
       samples = samples.subspan(take * frame_bytes);
       frames_done_ += take;
       if (frames_done_ == end) append(framing(record).last(r.trailer));
+    }
+  }
+  // Records of one channel each (SPEC §4.2, version 16): each channel's samples wait in
+  // pending_ until the records before theirs in the file are written, since a chunk brings
+  // every channel's samples of one stretch of sample indices and the channels' rates differ.
+  template <class SamplesOf>
+  void add_channel_records(const SamplesOf& samples_of) {
+    for (std::uint32_t j = 0; j < source_.channel_count; ++j) {
+      const auto samples = samples_of(source_.first_channel + j);
+      pending_[j].insert(pending_[j].end(), samples.begin(), samples.end());
+    }
+    const format::SourceRecords& r = source_.records;
+    for (; next_record_ < r.count; ++next_record_) {
+      const std::uint32_t j = table_.channels[next_record_], n = table_.lengths[next_record_];
+      if (pending_[j].size() - taken_[j] < n) break;
+      const auto framing = std::span<const std::uint8_t>(framing_).subspan(next_record_ * r.framing_bytes(), r.framing_bytes());
+      append(framing.first(r.header));
+      record_.assign(pending_[j].begin() + static_cast<std::ptrdiff_t>(taken_[j]), pending_[j].begin() + static_cast<std::ptrdiff_t>(taken_[j] + n));
+      to_file_order(record_);
+      append({reinterpret_cast<const std::uint8_t*>(record_.data()), record_.size() * 2});
+      append(framing.last(r.trailer));
+      taken_[j] += n;
+      if (taken_[j] >= pending_[j].size() / 2) {  // drop what is written, now and then
+        pending_[j].erase(pending_[j].begin(), pending_[j].begin() + static_cast<std::ptrdiff_t>(taken_[j]));
+        taken_[j] = 0;
+      }
     }
   }
   // Planar records (SPEC §4.2, version 12): each channel's samples of a record are gathered
@@ -454,6 +488,10 @@ class SourceRebuilder {
   std::vector<std::uint8_t> framing_;  // records' headers, gaps and trailers as in the file
   std::vector<std::uint8_t> float_bytes_;  // float sources: a chunk's values as the file holds them
   std::vector<std::int16_t> record_;   // planar records: the record being gathered, channel after channel
+  format::RecordTable table_;          // records of one channel each: whose samples each record holds
+  std::vector<std::vector<std::int16_t>> pending_;  // per channel, decoded samples not yet written
+  std::vector<std::size_t> taken_;     // per channel, how many of pending_ are written
+  std::uint64_t next_record_ = 0;
   std::uint64_t frames_done_ = 0;
 };
 
@@ -491,7 +529,7 @@ std::vector<std::uint64_t> lost_chunks(const format::ArchiveReader& reader) {
 
 SourceChecks::SourceChecks(const format::MetadataSection& section) : section_(section) {
   for (const auto& source : section_.metadata.sources)
-    if (!source.omitted) rebuilders_.push_back(std::make_unique<SourceRebuilder>(section_.verbatim, source, RestoreOptions{}));
+    if (!source.omitted) rebuilders_.push_back(std::make_unique<SourceRebuilder>(section_.verbatim, section_.metadata, source, RestoreOptions{}));
 }
 
 SourceChecks::~SourceChecks() = default;
@@ -541,7 +579,7 @@ RestoreReport restore_sources(const format::ArchiveReader& reader, const Restore
           report.missing_files.push_back(meta.sources[s].path);
           continue;
         }
-        rebuilders.push_back(std::make_unique<SourceRebuilder>(reader.verbatim(), meta.sources[s], options));
+        rebuilders.push_back(std::make_unique<SourceRebuilder>(reader.verbatim(), meta, meta.sources[s], options));
         for (std::uint32_t j = 0; j < meta.sources[s].channel_count; ++j) channels.push_back(meta.sources[s].first_channel + j);
       }
       // All channels: decode_chunk then also checks the decoded-samples checksum.

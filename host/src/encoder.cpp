@@ -568,14 +568,26 @@ format::MetadataSection survey_values(const Recording& recording, const EncodeOp
       f.records = src.records;
       std::vector<std::uint8_t> framing;
       framing.reserve(src.records.count * src.records.framing_bytes());
-      const auto records = bytes.subspan(src.data_offset);
-      for (std::uint64_t r = 0; r < src.records.count; ++r)
+      const auto keep = [&](std::uint64_t offset, std::uint64_t size) {
+        framing.insert(framing.end(), bytes.begin() + static_cast<std::ptrdiff_t>(offset), bytes.begin() + static_cast<std::ptrdiff_t>(offset + size));
+      };
+      for (std::uint64_t r = 0; r < src.records.count; ++r) {
+        if (src.records.channel_records) {  // one channel's samples between the header and the trailer (version 16)
+          keep(src.record_starts[r], src.records.header);
+          keep(src.record_starts[r] + src.records.header + 2ull * src.table.lengths[r], src.records.trailer);
+          continue;
+        }
         for (const format::ByteRange& piece : src.records.framing_pieces(r, src.channel_count))
-          framing.insert(framing.end(), records.begin() + static_cast<std::ptrdiff_t>(piece.offset),
-                         records.begin() + static_cast<std::ptrdiff_t>(piece.offset + piece.size));
+          keep(src.data_offset + piece.offset, piece.size);
+      }
       const auto stored = format::framing_encode(framing, src.records, src.snippets);
       f.records.framing = {section.verbatim.size(), stored.size()};
       section.verbatim.insert(section.verbatim.end(), stored.begin(), stored.end());
+      if (src.records.channel_records) {
+        const auto table = format::record_table_bytes(src.table);
+        f.records.table = {section.verbatim.size(), table.size()};
+        section.verbatim.insert(section.verbatim.end(), table.begin(), table.end());
+      }
     }
     f.suffix = {section.verbatim.size(), src.map.size() - src.data_end()};
     section.verbatim.insert(section.verbatim.end(), bytes.begin() + static_cast<std::ptrdiff_t>(src.data_end()), bytes.end());
@@ -594,6 +606,9 @@ format::MetadataSection survey_values(const Recording& recording, const EncodeOp
       channel.units = label->units;
       channel.sync = label->sync;
     }
+    channel.snippets = recording.snippet_channel(c) && !recording.sources()[channel.source].snippets;  // a channel's own flag (version 16)
+    if (const InputSource& src = recording.sources()[channel.source]; !src.channel_rates.empty() && recording.channel_rate(c) != src.sample_rate)
+      channel.sample_rate = recording.channel_rate(c);  // its own rate (version 16)
     meta.channels.push_back(std::move(channel));
   }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <numeric>
 #include <set>
 #include <sstream>
 
@@ -49,7 +50,7 @@ InputSource open_wav(const fs::path& file, std::string restore_path, bool repair
 using FileOpener = InputSource (*)(const fs::path&, std::string, const std::function<void(const std::string&)>&);
 
 // The reader of a file that is a recording by itself (Neuralynx .ncs, Open Ephys .continuous,
-// Blackrock .nsX and .nev, Intan .rhd/.rhs, NWB), or null.
+// Blackrock .nsX and .nev, Intan .rhd/.rhs, NWB, Plexon .plx), or null.
 FileOpener recording_file_opener(const fs::path& file) {
   return is_neuralynx_ncs(file)         ? open_neuralynx_ncs
          : is_open_ephys_continuous(file) ? open_open_ephys_continuous
@@ -57,6 +58,7 @@ FileOpener recording_file_opener(const fs::path& file) {
          : is_blackrock_nev(file)         ? open_blackrock_nev
          : is_intan_file(file)            ? open_intan_file
          : is_nwb(file)                   ? open_nwb
+         : is_plexon_plx(file)            ? open_plexon_plx
                                           : nullptr;
 }
 
@@ -157,9 +159,11 @@ Recording Recording::open(const std::vector<fs::path>& arguments, const InputOpt
   }
   // The archive's rate is its fastest stream's (chunks are cut at it); streams at other rates
   // (SpikeGLX LF beside AP, Open Ephys LFP beside AP) keep their own (SPEC §4.1).
-  const InputSource* fastest = nullptr;
-  for (const auto& s : rec.sources_)
-    if (s.channel_count > 0 && (fastest == nullptr || s.sample_rate > fastest->sample_rate)) fastest = &s;
+  double fastest = 0;  // a Plexon file's channels have rates of their own
+  for (const auto& s : rec.sources_) {
+    if (s.channel_count > 0) fastest = std::max(fastest, s.sample_rate);
+    for (const double rate : s.channel_rates) fastest = std::max(fastest, rate);
+  }
   // Side files live in the metadata section (SPEC §3.3), which is at most 1 GiB.
   std::uint64_t side_bytes = 0;
   const InputSource* largest = nullptr;
@@ -180,7 +184,9 @@ Recording Recording::open(const std::vector<fs::path>& arguments, const InputOpt
   std::uint64_t verbatim = 0, most = 0;
   const InputSource* heaviest = nullptr;
   for (const auto& s : rec.sources_) {
-    const std::uint64_t bytes = s.map.size() - s.frames * s.channel_count * s.sample_bytes();
+    std::uint64_t samples = s.frames * s.channel_count;
+    if (s.records.channel_records) samples = std::accumulate(s.channel_lengths.begin(), s.channel_lengths.end(), std::uint64_t{0});
+    const std::uint64_t bytes = s.map.size() - samples * s.sample_bytes();
     verbatim += bytes;
     if (bytes > most) most = bytes, heaviest = &s;
   }
@@ -190,7 +196,7 @@ Recording Recording::open(const std::vector<fs::path>& arguments, const InputOpt
                      " holds " + std::to_string(most >> 20) + " MiB of them: archive its files in several archives");
   // Inputs of side files alone (an NWB file of float samples) make an archive without channels
   // (SPEC §4.1), whose rate is nominal.
-  rec.sample_rate_ = fastest != nullptr ? fastest->sample_rate : 1.0;
+  rec.sample_rate_ = fastest > 0 ? fastest : 1.0;
   for (std::uint32_t i = 0; i < rec.sources_.size(); ++i)
     rec.channel_source_.insert(rec.channel_source_.end(), rec.sources_[i].channel_count, i);
   return rec;
@@ -269,8 +275,27 @@ void Recording::add_directory(const fs::path& dir, const InputOptions& options, 
   if (!streams.empty()) throw InputError(streams.begin()->first.string() + ": listed in a structure.oebin but missing");
   if (recordings == 0 && !acquisition)
     throw InputError(dir.string() + ": directory holds no recordings (.wav files, SpikeGLX .bin with .meta, an Open Ephys structure.oebin, "
-                     "an Intan info.rhd with its .dat files, Intan .rhd/.rhs, Neuralynx .ncs, Open Ephys .continuous, Blackrock .ns1-.ns6 or .nev or NWB files)");
+                     "an Intan info.rhd with its .dat files, Intan .rhd/.rhs, Neuralynx .ncs, Open Ephys .continuous, Blackrock .ns1-.ns6 or .nev, Plexon .plx or NWB files)");
   if (skipped > 0) note(dir.string() + ": skipping " + std::to_string(skipped) + " file(s) that are not .wav");
+}
+
+void InputSource::index_channel_records() {
+  const std::uint64_t count = table.channels.size();
+  records.count = count;
+  records.channel_records = true;
+  record_starts.resize(count);
+  channel_lengths.assign(channel_count, 0);
+  channel_records.assign(channel_count, {});
+  std::uint64_t at = data_offset;
+  for (std::uint64_t r = 0; r < count; ++r) {
+    record_starts[r] = at;
+    at += records.framing_bytes() + 2ull * table.lengths[r];
+    const std::uint32_t j = table.channels[r];
+    if (table.lengths[r] == 0) continue;  // an event's record: no samples to find
+    channel_records[j].emplace_back(channel_lengths[j], r);
+    channel_lengths[j] += table.lengths[r];
+  }
+  frames = channel_lengths.empty() ? 0 : *std::max_element(channel_lengths.begin(), channel_lengths.end());
 }
 
 std::size_t Recording::index_in_source(std::size_t channel) const {
@@ -334,6 +359,28 @@ void Recording::gather(std::uint64_t first_sample, const format::ChunkChannels& 
     // source's interleaved frames once rather than striding through them per channel.
     const std::uint32_t s = channel_source_[present.channel[i]];
     const InputSource& src = sources_[s];
+    if (src.records.channel_records) {  // records of one channel each: a channel at a time, as their lengths differ
+      const std::size_t n = present.sample_count[i];
+      const std::size_t begin = n * part / parts, end = n * (part + 1) / parts;
+      const auto& records = src.channel_records[index_in_source(present.channel[i])];
+      std::int16_t* dst = out.data() + out_pos;
+      std::uint64_t t = first_sample + begin;
+      auto at = std::upper_bound(records.begin(), records.end(), std::pair{t, ~std::uint64_t{0}});
+      for (std::size_t done = begin; done < end; ++at) {
+        const auto [start, r] = *(at - 1);
+        const std::size_t run = std::min<std::uint64_t>(end - done, start + src.table.lengths[r] - t);
+        std::memcpy(dst + done, src.map.bytes().data() + src.record_starts[r] + src.records.header + 2 * (t - start), run * 2);
+        done += run;
+        t += run;
+      }
+      for (std::int16_t& v : std::span<std::int16_t>(dst + begin, end - begin)) {
+        if (src.big_endian) v = static_cast<std::int16_t>(__builtin_bswap16(static_cast<std::uint16_t>(v)));
+        if (src.unsigned_samples) v = static_cast<std::int16_t>(v ^ 0x8000);
+      }
+      out_pos += n;
+      ++i;
+      continue;
+    }
     const std::size_t k = src.channel_count;
     const std::size_t n = present.sample_count[i];
     const std::size_t begin = n * part / parts, end = n * (part + 1) / parts;  // this part's samples of each row

@@ -51,34 +51,10 @@
 #include <cstring>
 #include <fstream>
 
+#include "byte_fields.hpp"
 #include "spikey/host/acquisition.hpp"
 
 namespace spikey::host {
-
-namespace {
-
-std::uint32_t u32_at(std::span<const std::uint8_t> b, std::uint64_t at) {
-  std::uint32_t v;
-  std::memcpy(&v, b.data() + at, 4);
-  return v;
-}
-std::int16_t i16_at(std::span<const std::uint8_t> b, std::uint64_t at) {
-  std::int16_t v;
-  std::memcpy(&v, b.data() + at, 2);
-  return v;
-}
-std::string text_at(std::span<const std::uint8_t> b, std::uint64_t at, std::size_t size) {
-  const char* p = reinterpret_cast<const char*>(b.data() + at);
-  return std::string(p, ::strnlen(p, size));
-}
-
-std::uint16_t u16_at(std::span<const std::uint8_t> b, std::uint64_t at) {
-  std::uint16_t v;
-  std::memcpy(&v, b.data() + at, 2);
-  return v;
-}
-
-}  // namespace
 
 bool is_blackrock_nev(const std::filesystem::path& file) {
   if (!has_extension(file, ".nev")) return false;  // Neuralynx writes .nev files too: the magic tells them apart

@@ -45,13 +45,14 @@ class LostChunkError : public ArchiveError {
 // unequal lengths (a paused Blackrock recording's data packets), version 14 snippets (spike
 // waveforms), version 15 the metadata section in several zstd frames (§3.3); older archives
 // still decode.
-inline constexpr std::uint16_t kFormatVersion = 15;
+inline constexpr std::uint16_t kFormatVersion = 16;
 inline constexpr std::uint16_t kFirstVersionWithStreamChecks = 10;
 inline constexpr std::uint16_t kFirstVersionWithRecords = 11;
 inline constexpr std::uint16_t kFirstVersionWithPlanarRecords = 12;
 inline constexpr std::uint16_t kFirstVersionWithRecordLengths = 13;
 inline constexpr std::uint16_t kFirstVersionWithSnippets = 14;
 inline constexpr std::uint16_t kFirstVersionWithMetadataFrames = 15;
+inline constexpr std::uint16_t kFirstVersionWithChannelRecords = 16;
 
 // §3.2 File header.
 inline constexpr std::array<std::uint8_t, 8> kFileMagic = {0x89, 'S', 'P', 'I', 'K', 'E', 'Y', '\n'};
@@ -143,7 +144,8 @@ inline std::uint64_t metadata_copy_bytes(std::uint16_t version, std::uint64_t me
 // and is kept whole in the verbatim area; neuralynx (.ncs) and open_ephys_legacy (.continuous)
 // hold one channel's samples in records, blackrock (.ns1-.ns6) and intan (the .dat files of an
 // RHD folder) and nwb (an NWB file's ElectricalSeries) their channels' (version 11).
-enum class SourceKind { wav, raw, spikeglx, open_ephys, side_file, neuralynx, open_ephys_legacy, blackrock, intan, nwb };
+// plexon (version 16): a Plexon .plx file, its data blocks records of one channel each.
+enum class SourceKind { wav, raw, spikeglx, open_ephys, side_file, neuralynx, open_ephys_legacy, blackrock, intan, nwb, plexon };
 
 // The metadata's name of a source kind (§4.3).
 const char* source_kind_name(SourceKind kind);
@@ -189,6 +191,11 @@ struct SourceRecords {
   // frame ends[r] of the source (`count` entries, strictly ascending; stored as the lengths,
   // §4.2); empty when every record holds `frames`.
   std::vector<std::uint64_t> ends;
+  // Version 16: records of one channel each (§4.2): record r holds the samples of one of the
+  // source's channels, which and how many given by the record table at `table` in the verbatim
+  // area (RecordTable); `frames` is then 0, and nothing is planar or has gaps.
+  bool channel_records = false;
+  ByteRange table;
   std::uint64_t first_frame(std::uint64_t r) const { return ends.empty() ? r * frames : r == 0 ? 0 : ends[r - 1]; }
   std::uint64_t frames_in(std::uint64_t r) const { return ends.empty() ? frames : ends[r] - first_frame(r); }
   // The record that holds frame t.
@@ -226,6 +233,19 @@ struct SourceRecords {
     return pieces;
   }
 };
+
+struct SourceFile;
+// Version 16: which channel of its source each record holds, and how many samples (§4.2).
+// Stored in the verbatim area as `count` u32 channel indices, then `count` u32 lengths.
+struct RecordTable {
+  std::vector<std::uint32_t> channels;
+  std::vector<std::uint32_t> lengths;
+};
+std::vector<std::uint8_t> record_table_bytes(const RecordTable& table);
+// Reads a source's record table and checks it against the source's channels (every index
+// below channel_count, each channel's lengths summing to its length); throws ArchiveError
+// naming the source.
+RecordTable parse_record_table(std::span<const std::uint8_t> stored, const SourceFile& source, std::span<const std::uint64_t> channel_lengths);
 
 struct SourceFile {
   std::string path;  // restore path relative to the output directory, '/'-separated
@@ -319,6 +339,12 @@ struct ChannelInfo {
   std::optional<double> bit_volts;
   std::string units;
   bool sync = false;
+  // Version 16: the channel holds spike waveforms (a Plexon file's, beside its continuous
+  // channels), as every channel of a `snippets` source does (§4.2).
+  bool snippets = false;
+  // Version 16: the channel's own rate where it differs from its source's (a Plexon file's
+  // continuous channels beside its waveforms); 0: the source's.
+  double sample_rate = 0;
 };
 
 // cm1: every class's shape from the stored run starting at `first` (§6.9.2).
@@ -373,9 +399,10 @@ struct Metadata {
     return longest;
   }
   // Whether a channel holds spike waveforms one after another (version 14), not a time series.
-  bool snippet_channel(std::size_t channel) const { return sources.at(channels.at(channel).source).snippets; }
-  // Samples per second of a channel: its source's rate, else the archive's.
+  bool snippet_channel(std::size_t channel) const { return channels.at(channel).snippets || sources.at(channels.at(channel).source).snippets; }
+  // Samples per second of a channel: its own (version 16), else its source's, else the archive's.
   double channel_rate(std::size_t channel) const {
+    if (channels.at(channel).sample_rate > 0) return channels[channel].sample_rate;
     const double own = sources.at(channels.at(channel).source).sample_rate;
     return own > 0 ? own : sample_rate;
   }

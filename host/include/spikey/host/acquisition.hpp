@@ -63,6 +63,10 @@ bool is_blackrock_nsx(const std::filesystem::path& file);
 // (SPEC §4.1, §4.2, version 14), or, when they are not 16-bit, the file as a side file.
 bool is_blackrock_nev(const std::filesystem::path& file);
 InputSource open_blackrock_nev(const std::filesystem::path& file, std::string restore_path, const std::function<void(const std::string&)>& note);
+// Plexon .plx (host/src/formats/plexon.cpp, "PLEX" magic): spike waveforms and continuous
+// channels as records of one channel each (SPEC §4.1, §4.2, version 16).
+bool is_plexon_plx(const std::filesystem::path& file);
+InputSource open_plexon_plx(const std::filesystem::path& file, std::string restore_path, const std::function<void(const std::string&)>& note);
 InputSource open_blackrock_nsx(const std::filesystem::path& file, std::string restore_path, const std::function<void(const std::string&)>& note);
 
 // Intan RHD folders (host/src/formats/intan.cpp): info.rhd, time.dat and the sample files of

@@ -45,6 +45,18 @@ struct InputSource {
   // records.framing is unused here.
   format::SourceRecords records{};
   bool snippets = false;  // the records hold spike waveforms, one each (SPEC §4.2, version 14)
+  // Records of one channel each (SPEC §4.2, version 16; records.channel_records): record r holds
+  // table.lengths[r] samples of channel table.channels[r] and starts at record_starts[r] (from
+  // the file's start); set by index_channel_records(), which fills the rest.
+  format::RecordTable table{};
+  std::vector<std::uint64_t> record_starts{};
+  std::vector<std::uint64_t> channel_lengths{};  // each channel's samples; frames is the longest
+  std::vector<bool> snippet_channels{};          // the channels that hold spike waveforms (a Plexon file's)
+  std::vector<double> channel_rates{};           // each channel's rate where they differ (empty: sample_rate)
+  // Per channel, its records in file order as {first sample, record}.
+  std::vector<std::vector<std::pair<std::uint64_t, std::uint64_t>>> channel_records{};
+  // From table, data_offset, records.header and records.trailer.
+  void index_channel_records();
   // Float samples on a grid (SPEC §4.2, version 12): 4 or 8 bytes each (0: int16), each
   // sample_step times its int16 code.
   std::uint32_t float_bytes = 0;
@@ -52,6 +64,8 @@ struct InputSource {
   std::uint64_t sample_bytes() const { return float_bytes != 0 ? float_bytes : 2; }
 
   std::uint64_t data_end() const {
+    if (records.channel_records)
+      return record_starts.empty() ? data_offset : record_starts.back() + records.framing_bytes() + 2ull * table.lengths.back();
     return data_offset + (records.count != 0 ? records.record_start(records.count, channel_count) : frames * channel_count * sample_bytes());
   }
   // The file offset of channel j's sample of frame t (in planar records, channel j's run of
@@ -115,7 +129,18 @@ class Recording {
   const std::vector<InputSource>& sources() const { return sources_; }
   std::size_t channel_count() const { return channel_source_.size(); }
   std::uint32_t source_of_channel(std::size_t channel) const { return channel_source_[channel]; }
-  std::uint64_t channel_length(std::size_t channel) const { return sources_[channel_source_[channel]].frames; }
+  std::uint64_t channel_length(std::size_t channel) const {
+    const InputSource& src = sources_[channel_source_[channel]];
+    return src.records.channel_records ? src.channel_lengths[index_in_source(channel)] : src.frames;
+  }
+  double channel_rate(std::size_t channel) const {
+    const InputSource& src = sources_[channel_source_[channel]];
+    return src.channel_rates.empty() ? src.sample_rate : src.channel_rates[index_in_source(channel)];
+  }
+  bool snippet_channel(std::size_t channel) const {  // spike waveforms, not a time series (SPEC §4.2)
+    const InputSource& src = sources_[channel_source_[channel]];
+    return src.snippets || (!src.snippet_channels.empty() && src.snippet_channels[index_in_source(channel)]);
+  }
   std::string channel_name(std::size_t channel) const;  // the acquisition system's, else path[:i]
   const ChannelLabel* channel_label(std::size_t channel) const;  // null for WAV and raw inputs
   // Names, gains and units given by the caller for the channels of source `source` (the Python
