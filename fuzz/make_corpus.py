@@ -11,7 +11,8 @@ for those versions; the *_v11 files are format 11 (records, side files left out 
 copy), the *_v12 files format 12 (planar records, float samples); the unsuffixed ones are the
 current version (stream checks, the metadata copy, a salvaged archive with lost streams, records,
 format 12's planar records of Intan .rhd/.rhs files, format 13's records of unequal lengths,
-format 14's snippets of a Blackrock .nev, format 15's metadata in several zstd frames);
+format 14's snippets of a Blackrock .nev, format 15's metadata in several zstd frames, format 16's
+records of one channel each of a Plexon .plx);
 blackrock_paused_records_v13 is format 13, blackrock_nev_snippets_v14 format 14. inputs/: a mode byte (fuzz_inputs.cpp) followed by small
 WAV (plain, with extra chunks, EXTENSIBLE) and raw slices of the same recordings, and small
 SpikeGLX and Open Ephys folders (acquisition mode).
@@ -204,6 +205,18 @@ def main():
         write(config, b'{"metadata_first_frame_verbatim": 100, "metadata_frame": 2048}')
         subprocess.run([spikey, "compress", os.path.join(tmp, "CSC1.ncs"), "--chunk-seconds", "0.05", "--model-config", config, "-o",
                         os.path.join(out, "archive", "neuralynx_metadata_frames.spikey"), "-f", "-q"], check=True)
+    # Format 16 (mode bits 0-5 = 0 and a file starting "PLEX": a Plexon .plx): the bundled cut of
+    # File_plexon_3.plx with its headers, 40 spike blocks, 30 continuous blocks and 100 bytes of
+    # another (a partial last block), and the same without the partial block as an archive of
+    # records of one channel each.
+    with open(os.path.join(ROOT, "samples/plexon/File_plexon_3_cut.plx"), "rb") as f:
+        plx = f.read()
+    plx_small = plx[: 39420 + 40 * 144] + plx[39420 + 1500 * 144: 39420 + 1500 * 144 + 30 * 256]
+    write(os.path.join(out, "inputs", "plexon_partial.in"), bytes([0x40]) + plx_small + plx[39420 + 1500 * 144 + 30 * 256: 39420 + 1500 * 144 + 30 * 256 + 100])
+    with tempfile.TemporaryDirectory() as tmp:
+        write(os.path.join(tmp, "rec.plx"), plx_small)
+        subprocess.run([spikey, "compress", os.path.join(tmp, "rec.plx"), "--chunk-seconds", "0.005", "-o",
+                        os.path.join(out, "archive", "plexon_channel_records.spikey"), "-f", "-q"], check=True)
     with open(os.path.join(ROOT, "samples/open_ephys_legacy/101_CH0.continuous"), "rb") as f:
         write(os.path.join(out, "inputs", "open_ephys_continuous_partial.in"), bytes([0x48]) + f.read()[: 1024 + 5 * 2070 + 37])
     # Format 12 (mode bits 0-3 = 0, bit 4: .rhd, bit 5: .rhs): the bundled Intan .rhd cut to 5 blocks

@@ -197,7 +197,7 @@ TEST(AcquisitionFormats, MetadataInSeveralFramesRestoresAndSalvages) {
   host::compress(recording, dir / "frames.spikey", options);
   expect_restores_exactly(dir / "frames.spikey", dir / "in", dir / "out");
   const format::ArchiveReader frames(dir / "frames.spikey");
-  EXPECT_EQ(frames.format_version(), 15);
+  EXPECT_EQ(frames.format_version(), format::kFormatVersion);
   EXPECT_EQ(frames.verbatim(), one.verbatim());
   ASSERT_EQ(frames.index().size(), one.index().size());
   for (std::size_t i = 0; i < one.index().size(); ++i) EXPECT_EQ(frames.read_payload(i), one.read_payload(i));
@@ -215,7 +215,7 @@ TEST(AcquisitionFormats, MetadataInSeveralFramesRestoresAndSalvages) {
   } catch (const format::ArchiveError& e) {
     EXPECT_NE(std::string(e.what()).find("not a single zstd frame"), std::string::npos) << e.what();
   }
-  const format::MetadataHead head = format::parse_metadata_head(stored, 15);
+  const format::MetadataHead head = format::parse_metadata_head(stored, header.format_version);
   EXPECT_EQ(head.section.verbatim.size(), 100u);
   EXPECT_EQ(head.verbatim_size, verbatim);
 
@@ -1135,7 +1135,7 @@ TEST(AcquisitionFormats, ChunksGatheredInPartsEqualChunksGatheredWhole) {
   const fs::path samples = test::samples_dir();
   std::vector<std::pair<fs::path, host::InputOptions>> inputs;
   for (const char* name : {"neuralink", "blackrock", "blackrock_paused", "intan", "intan_rhd", "neuralynx", "open_ephys", "open_ephys_legacy",
-                           "spikeglx"})
+                           "plexon", "spikeglx"})
     inputs.emplace_back(samples / name, host::InputOptions{});
 #if defined(SPIKEY_WITH_HDF5)  // NWB files are read through libhdf5
   inputs.emplace_back(samples / "nwb_float", host::InputOptions{});
@@ -1324,4 +1324,233 @@ TEST(AcquisitionFormats, BlackrockNevWaveformsAreSnippetsAndRestoreByteForByte) 
     m.sources[0].records.planar = true;
     EXPECT_ANY_THROW(format::parse_metadata_section(format::serialize(format::MetadataSection{m, reader.verbatim()})));
   }
+}
+
+namespace {
+
+// A Plexon .plx file's data blocks by the documented layout (SPEC §4.1): {type, channel,
+// offset of the block, its samples}.
+struct PlxBlock {
+  std::int16_t type = 0;
+  std::int16_t channel = 0;
+  std::size_t at = 0;
+  std::vector<std::int16_t> samples;
+};
+
+std::size_t plx_headers(const std::vector<std::uint8_t>& file) {
+  std::int32_t counts[3];
+  std::memcpy(counts, file.data() + 140, sizeof counts);
+  return 7504 + 1020 * static_cast<std::size_t>(counts[0]) + 296 * static_cast<std::size_t>(counts[1] + counts[2]);
+}
+
+std::vector<PlxBlock> plx_blocks(const std::vector<std::uint8_t>& file) {
+  std::vector<PlxBlock> out;
+  for (std::size_t at = plx_headers(file); at + 16 <= file.size();) {
+    std::int16_t h[8];
+    std::memcpy(h, file.data() + at, 16);
+    const std::size_t n = static_cast<std::size_t>(h[6]) * static_cast<std::size_t>(h[7]);
+    if (at + 16 + 2 * n > file.size()) break;
+    PlxBlock b{h[0], h[4], at, std::vector<std::int16_t>(n)};
+    std::memcpy(b.samples.data(), file.data() + at + 16, 2 * n);
+    out.push_back(std::move(b));
+    at += 16 + 2 * n;
+  }
+  return out;
+}
+
+// Every block's samples of one type (and, for continuous blocks, one channel), in file order.
+std::vector<std::int16_t> plx_samples(const std::vector<PlxBlock>& blocks, std::int16_t type, std::int16_t channel = 0) {
+  std::vector<std::int16_t> out;
+  for (const PlxBlock& b : blocks)
+    if (b.type == type && (type == 1 || b.channel == channel)) out.insert(out.end(), b.samples.begin(), b.samples.end());
+  return out;
+}
+
+// The file with its data blocks in another order (the headers as they are).
+std::vector<std::uint8_t> plx_reordered(const std::vector<std::uint8_t>& file, const std::vector<PlxBlock>& blocks) {
+  std::vector<std::uint8_t> out(file.begin(), file.begin() + static_cast<std::ptrdiff_t>(plx_headers(file)));
+  for (const PlxBlock& b : blocks) {
+    const auto begin = file.begin() + static_cast<std::ptrdiff_t>(b.at);
+    out.insert(out.end(), begin, begin + static_cast<std::ptrdiff_t>(16 + 2 * b.samples.size()));
+  }
+  return out;
+}
+
+// An event block: a header of no samples.
+std::vector<std::uint8_t> plx_event(std::uint32_t timestamp, std::int16_t channel) {
+  std::vector<std::uint8_t> b(16, 0);
+  b[0] = 4;
+  std::memcpy(b.data() + 4, &timestamp, 4);
+  std::memcpy(b.data() + 8, &channel, 2);
+  return b;
+}
+
+}  // namespace
+
+// Format 16 (SPEC §4.1, §4.2): a Plexon .plx file's spike blocks and continuous blocks are
+// records of one channel each: a `waveforms` channel of snippets and one channel per slow
+// channel, each at its own rate and length. The committed slices of two real files (PLX versions
+// 101 and 106) restore byte for byte at every level, in the file's order of blocks and in
+// others (the restore holds a channel's samples until the records before them are written),
+// with event blocks, an unknown block and a partial last block; windows read each channel as
+// the file holds it.
+TEST(AcquisitionFormats, PlexonFilesAreChannelRecordsAndRestoreByteForByte) {
+  const auto three = test::read_file(test::samples_dir() / "plexon" / "File_plexon_3_cut.plx");
+  const auto blocks = plx_blocks(three);
+  ASSERT_EQ(blocks.size(), 2500u);
+  const auto waveforms = plx_samples(blocks, 1), v1 = plx_samples(blocks, 5, 0);
+  ASSERT_EQ(waveforms.size(), 1500u * 64);
+  ASSERT_EQ(v1.size(), 1000u * 120);
+  test::TempDir dir;
+  // Spike blocks first (as the file has them), continuous first, and the two alternating.
+  std::vector<PlxBlock> continuous_first, alternating;
+  for (const int type : {5, 1})
+    for (const PlxBlock& b : blocks)
+      if (b.type == type) continuous_first.push_back(b);
+  for (std::size_t i = 0; i < 1500; ++i) {
+    alternating.push_back(blocks[i]);
+    if (i < 1000) alternating.push_back(blocks[1500 + i]);
+  }
+  for (const auto& [name, file] : {std::pair{"as_recorded", three}, std::pair{"continuous_first", plx_reordered(three, continuous_first)},
+                                   std::pair{"alternating", plx_reordered(three, alternating)}}) {
+    SCOPED_TRACE(name);
+    const fs::path in = dir / name;
+    fs::create_directories(in);
+    test::write_file(in / "rec.plx", file);
+    const auto a = compress_inputs({in / "rec.plx"}, dir / (std::string(name) + ".spikey"));
+    EXPECT_TRUE(a.notes.empty()) << a.notes.front();
+    expect_restores_exactly(a.archive, in, dir / (std::string(name) + "_out"));
+    const format::ArchiveReader reader(a.archive);
+    const auto& m = reader.metadata();
+    ASSERT_EQ(m.channels.size(), 2u);
+    EXPECT_EQ(m.channels[0].name, "waveforms");
+    EXPECT_EQ(m.channels[1].name, "V1");
+    EXPECT_TRUE(m.snippet_channel(0));
+    EXPECT_FALSE(m.snippet_channel(1));
+    EXPECT_EQ(m.channels[0].length, waveforms.size());
+    EXPECT_EQ(m.channels[1].length, v1.size());
+    EXPECT_DOUBLE_EQ(m.channel_rate(0), 30000);
+    EXPECT_DOUBLE_EQ(m.channel_rate(1), 1000);
+    EXPECT_DOUBLE_EQ(m.duration_seconds(), 120.0);  // V1's; waveforms have no time axis
+    ASSERT_TRUE(m.channels[1].bit_volts.has_value());  // 5000 mV over 2^11 steps, gain 1, preamp gain 1 (its header)
+    EXPECT_NEAR(*m.channels[1].bit_volts, 5000.0 / 2048 * 1000, 1e-9);
+    ASSERT_TRUE(m.channels[0].bit_volts.has_value());  // 3000 mV over 2^11 steps, every DSP gain 20, preamp gain 1000
+    EXPECT_NEAR(*m.channels[0].bit_volts, 3000.0 / 2048 / (20 * 1000) * 1000, 1e-12);
+    EXPECT_EQ(m.channels[1].units, "uV");
+    const format::SourceFile& s = m.sources[0];
+    EXPECT_EQ(s.kind, format::SourceKind::plexon);
+    EXPECT_TRUE(s.records.channel_records);
+    EXPECT_EQ(s.records.count, 2500u);
+    EXPECT_EQ(s.frames, v1.size());
+    EXPECT_EQ(window_of(a.archive, "V1", 2000, 9000), slice(v1, 2000, 9000));
+    EXPECT_EQ(window_of(a.archive, "waveforms", 64 * 700, 64 * 1300), slice(waveforms, 64 * 700, 64 * 1300));
+    EXPECT_EQ(host::resolve_window(m, 0, 100, {}).channels, (std::vector<std::uint32_t>{1}));
+  }
+  // Event blocks among the others, then a block of an unknown type: the records end there,
+  // and it and everything after it are kept byte for byte, with a warning.
+  {
+    const fs::path in = dir / "events";
+    fs::create_directories(in);
+    std::vector<std::uint8_t> file(three.begin(), three.begin() + static_cast<std::ptrdiff_t>(blocks[10].at));
+    for (const auto& e : {plx_event(1000, 257), plx_event(2000, 3)}) file.insert(file.end(), e.begin(), e.end());
+    file.insert(file.end(), three.begin() + static_cast<std::ptrdiff_t>(blocks[10].at), three.begin() + static_cast<std::ptrdiff_t>(blocks[1600].at));
+    const std::size_t unknown = file.size();
+    auto odd = plx_event(3000, 1);
+    odd[0] = 9;
+    file.insert(file.end(), odd.begin(), odd.end());
+    file.insert(file.end(), three.begin() + static_cast<std::ptrdiff_t>(blocks[1600].at), three.end());
+    test::write_file(in / "rec.plx", file);
+    const auto a = compress_inputs({in}, dir / "events.spikey");
+    ASSERT_EQ(a.notes.size(), 1u);
+    EXPECT_NE(a.notes[0].find("byte " + std::to_string(unknown) + ": a data block of type 9"), std::string::npos) << a.notes[0];
+    expect_restores_exactly(a.archive, in, dir / "events_out");
+    const format::ArchiveReader reader(a.archive);
+    EXPECT_EQ(reader.metadata().sources[0].records.count, 1602u);  // two events and the 1600 blocks before the unknown one
+    EXPECT_EQ(reader.metadata().channels[1].length, 100u * 120);
+  }
+  // A partial last block (a recording that stopped): kept byte for byte, with a warning; the
+  // older PLX version 101 of spike waveforms alone, at every level.
+  {
+    const auto one = test::read_file(test::samples_dir() / "plexon" / "File_plexon_1_head.plx");
+    const fs::path in = dir / "one";
+    fs::create_directories(in);
+    auto cut = one;
+    cut.resize(cut.size() - 50);
+    test::write_file(in / "cut.plx", cut);
+    test::write_file(in / "whole.plx", one);
+    for (const std::string level : {"fast", "default", "max"}) {
+      SCOPED_TRACE(level);
+      const auto a = compress_inputs({in}, dir / ("one_" + level + ".spikey"), level);
+      ASSERT_EQ(a.notes.size(), 1u);
+      EXPECT_NE(a.notes[0].find("cut.plx: the data block at byte " + std::to_string(one.size() - 96)), std::string::npos) << a.notes[0];
+      expect_restores_exactly(a.archive, in, dir / ("one_" + level + "_out"));
+      const format::ArchiveReader reader(a.archive);
+      const auto& m = reader.metadata();
+      ASSERT_EQ(m.channels.size(), 2u);  // cut.plx's waveforms, whole.plx's
+      EXPECT_TRUE(m.snippet_channel(0) && m.snippet_channel(1));
+      EXPECT_EQ(m.channels[1].length, 2500u * 40);
+      EXPECT_DOUBLE_EQ(m.channel_rate(1), 40000);
+      EXPECT_EQ(m.duration_seconds(), 0);
+      EXPECT_EQ(window_of(a.archive, "1", 0, 40 * 2500), plx_samples(plx_blocks(one), 1));
+    }
+  }
+  // Metadata: the record table must fit its records and channels; a channel's own length, rate
+  // and snippets only in records of one channel each.
+  {
+    const format::ArchiveReader reader(dir / "alternating.spikey");
+    const format::Metadata intact = reader.metadata();
+    const auto parses = [&](const format::Metadata& m) {
+      try {
+        format::parse_metadata_section(format::serialize(format::MetadataSection{m, reader.verbatim()}));
+        return true;
+      } catch (const format::ArchiveError&) {
+        return false;
+      }
+    };
+    EXPECT_TRUE(parses(intact));
+    auto m = intact;
+    m.sources[0].records.table.size -= 8;
+    EXPECT_FALSE(parses(m));
+    m = intact;
+    m.channels[1].length += 1;  // longer than the source's frames
+    EXPECT_FALSE(parses(m));
+    m = intact;
+    m.channels[0].length -= 64;  // the file's size no longer adds up
+    EXPECT_FALSE(parses(m));
+    m = intact;
+    m.sources[0].records.frames = 64;
+    EXPECT_FALSE(parses(m));
+    // The table itself is read when the samples are put back: a record naming a channel the
+    // source does not have, or lengths that do not sum to a channel's, are refused naming it.
+    const format::SourceFile& s = intact.sources[0];
+    const auto table = std::span(reader.verbatim()).subspan(s.records.table.offset, s.records.table.size);
+    const std::uint64_t lengths[] = {intact.channels[0].length, intact.channels[1].length};
+    EXPECT_NO_THROW(format::parse_record_table(table, s, lengths));
+    std::vector<std::uint8_t> bad(table.begin(), table.end());
+    bad[4 * 7] = 2;  // record 7: channel 2 of 2
+    EXPECT_THROW(format::parse_record_table(bad, s, lengths), format::ArchiveError);
+    bad.assign(table.begin(), table.end());
+    bad[4 * s.records.count + 4 * 7] ^= 1;  // record 7: one sample more or less
+    try {
+      format::parse_record_table(bad, s, lengths);
+      ADD_FAILURE() << "accepted";
+    } catch (const format::ArchiveError& e) {
+      EXPECT_NE(std::string(e.what()).find("rec.plx: record table: channel"), std::string::npos) << e.what();
+    }
+  }
+}
+
+// The metadata copy keeps a Plexon file's record table (SPEC §3.7): with the metadata section
+// damaged, salvage restores the file from the copy.
+TEST(AcquisitionFormats, PlexonFilesRestoreFromTheMetadataCopy) {
+  test::TempDir dir;
+  fs::create_directories(dir / "in");
+  fs::copy_file(test::samples_dir() / "plexon" / "File_plexon_3_cut.plx", dir / "in" / "rec.plx");
+  const auto a = compress_inputs({dir / "in"}, dir / "a.spikey");
+  auto bytes = test::read_file(a.archive);
+  bytes[70] ^= 0x10;  // inside the metadata section
+  test::write_file(dir / "bad.spikey", bytes);
+  const auto report = host::salvage_archive(dir / "bad.spikey", dir / "saved.spikey", {true, 1});
+  EXPECT_TRUE(report.lost_files.empty());
+  expect_restores_exactly(dir / "saved.spikey", dir / "in", dir / "out");
 }

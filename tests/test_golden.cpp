@@ -397,3 +397,26 @@ TEST(Golden, Version15MetadataFrames) {
   EXPECT_GT(head.verbatim_size, 4096u + 2 * 8192);  // at least three frames after the first
   EXPECT_EQ(head.verbatim_size, reader.verbatim().size());
 }
+
+// Format 16: records of one channel each (SPEC §4.2): a Plexon .plx file's 1500 spike blocks as
+// a channel of snippets at 30 kHz and its 1000 continuous blocks as channel V1 at 1 kHz, each
+// with its own length and rate, the record table in the verbatim area.
+TEST(Golden, Version16PlexonChannelRecords) {
+  const fs::path archive = test::golden_dir() / "v16" / "plexon.spikey";
+  expect_golden_restores(archive, test::samples_dir() / "plexon");
+  const format::ArchiveReader reader(archive);
+  EXPECT_EQ(reader.format_version(), 16);
+  const auto& m = reader.metadata();
+  const auto& source = m.sources[0];
+  EXPECT_EQ(source.kind, format::SourceKind::plexon);
+  EXPECT_TRUE(source.records.channel_records);
+  EXPECT_EQ(source.records.count, 2500u);
+  EXPECT_EQ(source.records.header, 16u);
+  ASSERT_EQ(m.channels.size(), 2u);
+  EXPECT_EQ(m.channels[0].length, 1500u * 64);
+  EXPECT_EQ(m.channels[1].length, 1000u * 120);
+  EXPECT_TRUE(m.channels[0].snippets);
+  EXPECT_DOUBLE_EQ(m.channel_rate(0), 30000);
+  EXPECT_DOUBLE_EQ(m.channel_rate(1), 1000);
+  EXPECT_DOUBLE_EQ(m.duration_seconds(), 120);
+}

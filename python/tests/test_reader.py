@@ -284,6 +284,24 @@ def test_spike_waveforms_are_snippet_channels(tmp_path):
         r[0:10, [0, 1]]
 
 
+def test_a_plexon_file_reads_as_its_waveforms_and_continuous_channels(tmp_path):
+    """Format 16: a Plexon .plx file's spike blocks are one channel of snippets, its continuous
+    blocks a channel at 1 kHz; each reads as the file's blocks hold it, and the duration and a
+    window of no named channels are the continuous channel's."""
+    plx = (ROOT / "samples" / "plexon" / "File_plexon_3_cut.plx").read_bytes()
+    blocks = np.frombuffer(plx[39420:], dtype=np.uint8)
+    waveforms = blocks[: 1500 * 144].reshape(1500, 144)[:, 16:].copy().view("<i2").reshape(-1)
+    v1 = blocks[1500 * 144:].reshape(1000, 256)[:, 16:].copy().view("<i2").reshape(-1)
+    r = spikey.open(GOLDEN_ROOT / "v16" / "plexon.spikey")
+    assert r.channel_names == ["waveforms", "V1"] and r.snippet_channels == [0]
+    assert r.channel_rates == [30000, 1000] and r.duration_seconds == pytest.approx(120)
+    np.testing.assert_array_equal(r[:, "waveforms"], waveforms)
+    np.testing.assert_array_equal(r[5000:7000, "V1"], v1[5000:7000])
+    report = spikey.extract(GOLDEN_ROOT / "v16" / "plexon.spikey", tmp_path / "v1.npy")
+    assert report["channels"] == [1]
+    np.testing.assert_array_equal(np.load(tmp_path / "v1.npy").reshape(-1), v1)
+
+
 def test_the_wheel_installs_the_cli(tmp_path, cinpla):
     """pip install . puts the spikey command in the environment's scripts folder."""
     import subprocess
