@@ -184,9 +184,12 @@ Recording Recording::open(const std::vector<fs::path>& arguments, const InputOpt
   std::uint64_t verbatim = 0, most = 0;
   const InputSource* heaviest = nullptr;
   for (const auto& s : rec.sources_) {
-    std::uint64_t samples = s.frames * s.channel_count;
-    if (s.records.channel_records) samples = std::accumulate(s.channel_lengths.begin(), s.channel_lengths.end(), std::uint64_t{0});
-    const std::uint64_t bytes = s.map.size() - samples * s.sample_bytes();
+    std::uint64_t samples = s.frames * s.channel_count, table = 0;
+    if (s.records.channel_records) {  // and the record table, 8 bytes a record (SPEC §4.2)
+      samples = std::accumulate(s.channel_lengths.begin(), s.channel_lengths.end(), std::uint64_t{0});
+      table = 8 * s.records.count;
+    }
+    const std::uint64_t bytes = s.map.size() - samples * s.sample_bytes() + table;
     verbatim += bytes;
     if (bytes > most) most = bytes, heaviest = &s;
   }
