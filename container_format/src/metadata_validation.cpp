@@ -98,25 +98,7 @@ void validate(const Metadata& m, std::uint64_t verbatim_size, std::uint16_t vers
     // frames_per_record * channels * 2 + trailer) + suffix), checked without overflow.
     if (s.float_bytes != 0 && s.records.count != 0) fail("metadata: " + where + " has float samples in records");
     if (s.records.count == 0 && !s.records.ends.empty()) fail("metadata: " + where + " has record lengths but no records");
-    if (s.records.channel_records) {  // records of one channel each (version 16): sizes from the channels' lengths
-      const SourceRecords& r = s.records;
-      if (r.count == 0 || r.frames != 0 || r.planar || !r.gaps.empty() || !r.ends.empty() || s.float_bytes != 0)
-        fail("metadata: " + where + " has a record table beside another record layout");
-      if (r.table.size != 8 * r.count || r.table.size / 8 != r.count || r.table.offset + r.table.size > verbatim_size)
-        fail("metadata: " + where + " record table is not 8 bytes a record inside the verbatim area");
-      const std::uint64_t fb = r.framing_bytes();
-      if (s.prefix.size > s.size || s.suffix.size > s.size - s.prefix.size) fail("metadata: " + where + " size does not match its parts");
-      const std::uint64_t body = s.size - s.prefix.size - s.suffix.size;
-      if ((fb != 0 && r.count > body / fb) || samples_here > (body - r.count * fb) / 2 || r.count * fb + 2 * samples_here != body)
-        fail("metadata: " + where + " size does not match its parts");
-      if (r.framing.size != r.count * fb || r.framing.offset + r.framing.size > verbatim_size) fail("metadata: " + where + " framing bytes out of range");
-      for (const FramingField& f : r.fields)
-        if ((f.width != 2 && f.width != 4 && f.width != 8) || f.at > fb || f.width > fb - f.at)
-          fail("metadata: " + where + " has a framing field outside its records' framing");
-      if (s.prefix.offset + s.prefix.size > verbatim_size || s.suffix.offset + s.suffix.size > verbatim_size)
-        fail("metadata: " + where + " verbatim bytes out of range");
-      continue;
-    }
+    if (s.records.count == 0 && s.records.channel_records) fail("metadata: " + where + " has a record table beside another record layout");
     const std::uint64_t frame_bytes = std::uint64_t{s.channel_count} * s.sample_bytes();
     if (s.prefix.size > s.size || s.suffix.size > s.size - s.prefix.size) fail("metadata: " + where + " size does not match its parts");
     const std::uint64_t body = s.size - s.prefix.size - s.suffix.size;
@@ -124,7 +106,15 @@ void validate(const Metadata& m, std::uint64_t verbatim_size, std::uint16_t vers
       if (s.frames > body / frame_bytes || s.frames * frame_bytes != body) fail("metadata: " + where + " size does not match its parts");
     } else {
       const SourceRecords& r = s.records;
-      if (!r.ends.empty()) {  // records of unequal lengths (version 13): interleaved, summing to the source's frames
+      if (r.channel_records) {  // records of one channel each (version 16): sizes from the channels' lengths
+        if (r.frames != 0 || r.planar || !r.gaps.empty() || !r.ends.empty() || s.float_bytes != 0)
+          fail("metadata: " + where + " has a record table beside another record layout");
+        if (r.table.size != 8 * r.count || r.table.size / 8 != r.count || r.table.offset + r.table.size > verbatim_size)
+          fail("metadata: " + where + " record table is not 8 bytes a record inside the verbatim area");
+        const std::uint64_t fb = r.framing_bytes();
+        if ((fb != 0 && r.count > body / fb) || samples_here > (body - r.count * fb) / 2 || r.count * fb + 2 * samples_here != body)
+          fail("metadata: " + where + " size does not match its parts");
+      } else if (!r.ends.empty()) {  // records of unequal lengths (version 13): interleaved, summing to the source's frames
         if (r.planar || r.frames != 0 || r.ends.size() != r.count) fail("metadata: " + where + " has record lengths that do not match its records");
         if (r.ends.back() != s.frames) fail("metadata: " + where + " frames are not the sum of its records' lengths");
         const std::uint64_t fb = r.framing_bytes();
@@ -145,7 +135,7 @@ void validate(const Metadata& m, std::uint64_t verbatim_size, std::uint16_t vers
           after = g.after;
         }
       }
-      if (r.ends.empty()) {
+      if (r.ends.empty() && !r.channel_records) {
         if (r.framing_bytes() > body || r.frames > (body - r.framing_bytes()) / frame_bytes) fail("metadata: " + where + " size does not match its parts");
         const std::uint64_t record_bytes = r.frames * frame_bytes + r.framing_bytes();
         if (r.count > body / record_bytes || r.count * record_bytes != body) fail("metadata: " + where + " size does not match its parts");

@@ -487,7 +487,7 @@ class SourceRebuilder {
   std::vector<const std::int16_t*> channel_starts_;
   std::vector<std::uint8_t> framing_;  // records' headers, gaps and trailers as in the file
   std::vector<std::uint8_t> float_bytes_;  // float sources: a chunk's values as the file holds them
-  std::vector<std::int16_t> record_;   // planar records: the record being gathered, channel after channel
+  std::vector<std::int16_t> record_;   // planar records: the record being gathered, channel after channel; records of one channel each: the one being written
   format::RecordTable table_;          // records of one channel each: whose samples each record holds
   std::vector<std::vector<std::int16_t>> pending_;  // per channel, decoded samples not yet written
   std::vector<std::size_t> taken_;     // per channel, how many of pending_ are written
