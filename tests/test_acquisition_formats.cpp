@@ -1135,7 +1135,7 @@ TEST(AcquisitionFormats, ChunksGatheredInPartsEqualChunksGatheredWhole) {
   const fs::path samples = test::samples_dir();
   std::vector<std::pair<fs::path, host::InputOptions>> inputs;
   for (const char* name : {"neuralink", "blackrock", "blackrock_paused", "intan", "intan_rhd", "neuralynx", "open_ephys", "open_ephys_legacy",
-                           "plexon", "spikeglx"})
+                           "plexon", "spike2", "spikeglx"})
     inputs.emplace_back(samples / name, host::InputOptions{});
 #if defined(SPIKEY_WITH_HDF5)  // NWB files are read through libhdf5
   inputs.emplace_back(samples / "nwb_float", host::InputOptions{});
@@ -1537,6 +1537,192 @@ TEST(AcquisitionFormats, PlexonFilesAreChannelRecordsAndRestoreByteForByte) {
     } catch (const format::ArchiveError& e) {
       EXPECT_NE(std::string(e.what()).find("rec.plx: record table: channel"), std::string::npos) << e.what();
     }
+  }
+}
+
+namespace {
+
+// A Spike2 .smr file's waveform (kind 1) and waveform-mark (kind 6) channels by the documented
+// layout (SPEC §4.1): each channel's chain of blocks from its header, its samples in chain order
+// (a mark's points after its 8 bytes of time and markers), and where each run of samples lies.
+struct SmrChannel {
+  int number = 0;  // of the file's channel headers, from 1
+  std::uint8_t kind = 0;
+  std::vector<std::int16_t> samples;
+  std::vector<std::size_t> blocks;  // each block's first byte
+};
+
+std::vector<SmrChannel> smr_channels(const std::vector<std::uint8_t>& file) {
+  std::vector<SmrChannel> out;
+  std::int16_t headers;
+  std::memcpy(&headers, file.data() + 30, 2);
+  for (int c = 0; c < headers; ++c) {
+    const std::size_t h = 512 + 140 * static_cast<std::size_t>(c);
+    const std::uint8_t kind = file[h + 122];
+    std::int16_t extra;
+    std::memcpy(&extra, file.data() + h + 16, 2);
+    if (kind != 1 && kind != 6) continue;
+    SmrChannel channel{c + 1, kind, {}, {}};
+    std::int32_t at;
+    std::memcpy(&at, file.data() + h + 6, 4);
+    for (; at != -1 && static_cast<std::size_t>(at) + 20 <= file.size(); std::memcpy(&at, file.data() + at + 4, 4)) {
+      std::uint16_t items;
+      std::memcpy(&items, file.data() + at + 18, 2);
+      const std::size_t points = kind == 1 ? 1 : static_cast<std::size_t>(extra) / 2, skip = kind == 1 ? 0 : 8;
+      if (static_cast<std::size_t>(at) + 20 + items * (skip + 2 * points) > file.size()) break;
+      channel.blocks.push_back(static_cast<std::size_t>(at));
+      for (std::size_t i = 0; i < items; ++i) {
+        const std::size_t first = static_cast<std::size_t>(at) + 20 + i * (skip + 2 * points) + skip;
+        for (std::size_t p = 0; p < points; ++p) {
+          std::int16_t v;
+          std::memcpy(&v, file.data() + first + 2 * p, 2);
+          channel.samples.push_back(v);
+        }
+      }
+    }
+    if (!channel.samples.empty()) out.push_back(std::move(channel));
+  }
+  return out;
+}
+
+}  // namespace
+
+// Format 17 (SPEC §4.1, §4.2): a Spike2 .smr file's waveform blocks and waveform marks are
+// records of one channel each with tails: the block headers, the blocks' unused ends, the other
+// channels' blocks and free blocks are the tails between the runs of samples. Two real files
+// (SON versions 4 and 5: a respiration channel at 200.8 Hz beside waveform marks, events and
+// free blocks; waveform marks alone) restore byte for byte at every level; each channel reads
+// as the file's chains hold it.
+TEST(AcquisitionFormats, Spike2FilesAreRecordsWithTailsAndRestoreByteForByte) {
+  const fs::path samples = test::samples_dir() / "spike2";
+  const auto one = test::read_file(samples / "File_spike2_1.smr"), two = test::read_file(samples / "File_spike2_2.smr");
+  const auto channels_one = smr_channels(one), channels_two = smr_channels(two);
+  ASSERT_EQ(channels_one.size(), 2u);
+  ASSERT_EQ(channels_two.size(), 1u);
+  ASSERT_EQ(channels_one[0].samples.size(), 45688u);       // Respi: 185 blocks of 246 and one of 178
+  ASSERT_EQ(channels_one[1].samples.size(), 247u * 102);   // waveform marks of 102 points
+  ASSERT_EQ(channels_two[0].samples.size(), 646u * 100);
+  test::TempDir dir;
+  for (const std::string level : {"fast", "default", "max"}) {
+    SCOPED_TRACE(level);
+    const auto a = compress_inputs({samples}, dir / (level + ".spikey"), level);
+    EXPECT_TRUE(a.notes.empty()) << a.notes.front();
+    expect_restores_exactly(a.archive, samples, dir / (level + "_out"));
+    const format::ArchiveReader reader(a.archive);
+    const auto& m = reader.metadata();
+    ASSERT_EQ(m.channels.size(), 3u);
+    EXPECT_EQ(m.channels[0].name, "Respi");
+    EXPECT_EQ(m.channels[1].name, "untitled");
+    EXPECT_EQ(m.channels[2].name, "Spikes");
+    EXPECT_FALSE(m.snippet_channel(0));
+    EXPECT_TRUE(m.snippet_channel(1) && m.snippet_channel(2));
+    EXPECT_EQ(m.channels[0].length, channels_one[0].samples.size());
+    EXPECT_EQ(m.channels[2].length, channels_two[0].samples.size());
+    EXPECT_NEAR(m.channel_rate(0), 1e6 / (166 * 3 * 10), 1e-9);  // divide 166, usPerTime 3, timePerADC 10
+    EXPECT_DOUBLE_EQ(m.channel_rate(2), 12500);                   // divide 2, usPerTime 10, timePerADC 4
+    ASSERT_TRUE(m.channels[0].bit_volts && m.channels[2].bit_volts);
+    EXPECT_NEAR(*m.channels[0].bit_volts, 1.0000001192092896 / 6553.6 * 1e6, 1e-6);  // scale / 6553.6 volts
+    EXPECT_NEAR(*m.channels[2].bit_volts, 1000.0 / 6553.6 * 1e3, 1e-9);             // scale / 6553.6 mV
+    EXPECT_EQ(m.channels[0].units, "uV");
+    for (const format::SourceFile& s : m.sources) {
+      EXPECT_EQ(s.kind, format::SourceKind::spike2);
+      EXPECT_TRUE(s.records.channel_records && s.records.tails);
+      EXPECT_EQ(s.records.header + s.records.trailer, 0u);
+    }
+    EXPECT_EQ(m.sources[0].records.count, 186u + 247);
+    EXPECT_EQ(m.sources[1].records.count, 646u);
+    EXPECT_EQ(window_of(a.archive, "Respi", 1000, 30000), slice(channels_one[0].samples, 1000, 30000));
+    EXPECT_EQ(window_of(a.archive, "untitled", 0, 247 * 102), channels_one[1].samples);
+    EXPECT_EQ(window_of(a.archive, "Spikes", 100 * 37, 100 * 600), slice(channels_two[0].samples, 100 * 37, 100 * 600));
+    EXPECT_EQ(host::resolve_window(m, 0, 100, {}).channels, (std::vector<std::uint32_t>{0}));  // the time series alone
+  }
+  // A copy cut short inside a block: that channel's chain stops there (with a warning) and the
+  // rest of the file is kept byte for byte; a chain that turns back, or a block inside another
+  // block, makes the file a side file, named with the channel or the byte.
+  {
+    const fs::path in = dir / "edges";
+    fs::create_directories(in);
+    const std::size_t last = channels_one[0].blocks.back();
+    test::write_file(in / "cut.smr", std::vector<std::uint8_t>(one.begin(), one.begin() + static_cast<std::ptrdiff_t>(last + 100)));
+    auto back = one;
+    const std::int32_t earlier = static_cast<std::int32_t>(channels_one[0].blocks[3]);
+    std::memcpy(back.data() + channels_one[0].blocks[10] + 4, &earlier, 4);  // block 10's next is block 3
+    test::write_file(in / "back.smr", back);
+    // The waveform marks' first block moved inside a Respi block (its header copied there, the
+    // rest of its chain cut): the chains each check out, but the blocks overlap.
+    auto inside = one;
+    const std::size_t marks = channels_one[1].blocks.front(), host_block = channels_one[0].blocks[20];
+    std::copy_n(one.begin() + static_cast<std::ptrdiff_t>(marks), 20, inside.begin() + static_cast<std::ptrdiff_t>(host_block + 100));
+    const std::int32_t moved = static_cast<std::int32_t>(host_block + 100), none = -1;
+    std::memcpy(inside.data() + 512 + 140 * 5 + 6, &moved, 4);
+    std::memcpy(inside.data() + host_block + 100 + 4, &none, 4);
+    test::write_file(in / "inside.smr", inside);
+    const auto a = compress_inputs({in}, dir / "edges.spikey");
+    ASSERT_EQ(a.notes.size(), 4u);  // cut.smr ends inside a block of each of its two chains
+    std::string all;
+    for (const auto& n : a.notes) all += n + "\n";
+    EXPECT_NE(all.find("back.smr: channel 2's chain of blocks goes to byte " + std::to_string(earlier)), std::string::npos) << all;
+    EXPECT_NE(all.find("cut.smr: the file ends inside channel 2's block at byte " + std::to_string(last)), std::string::npos) << all;
+    EXPECT_NE(all.find("cut.smr: the file ends inside channel 6's block at byte " + std::to_string(marks)), std::string::npos) << all;
+    EXPECT_NE(all.find("inside.smr: byte " + std::to_string(host_block + 100) + ": a block starts inside the block at byte " + std::to_string(host_block)),
+              std::string::npos) << all;
+    expect_restores_exactly(a.archive, in, dir / "edges_out");
+    const format::ArchiveReader reader(a.archive);
+    const auto& m = reader.metadata();
+    EXPECT_EQ(m.sources.at(0).kind, format::SourceKind::side_file);  // back.smr
+    EXPECT_EQ(m.sources.at(1).kind, format::SourceKind::spike2);     // cut.smr
+    EXPECT_EQ(m.sources.at(2).kind, format::SourceKind::side_file);  // inside.smr
+    EXPECT_EQ(m.channels.size(), 1u);  // cut.smr's Respi; its waveform marks lay past the cut
+    EXPECT_EQ(window_of(a.archive, "Respi", 0, 185 * 246), slice(channels_one[0].samples, 0, 185 * 246));
+  }
+  // Metadata: a table of tails must be 12 bytes a record, the tails only with a record table,
+  // and the tails must sum to the framing's bytes, checked where the table is read.
+  {
+    const format::ArchiveReader reader(dir / "default.spikey");
+    const format::Metadata intact = reader.metadata();
+    const auto parses = [&](const format::Metadata& m) {
+      try {
+        format::parse_metadata_section(format::serialize(format::MetadataSection{m, reader.verbatim()}));
+        return true;
+      } catch (const format::ArchiveError&) {
+        return false;
+      }
+    };
+    EXPECT_TRUE(parses(intact));
+    auto m = intact;
+    m.sources[0].records.tails = false;  // the table's size and the file's no longer add up
+    EXPECT_FALSE(parses(m));
+    m = intact;
+    m.sources[0].records.table.size -= 4;
+    EXPECT_FALSE(parses(m));
+    m = intact;
+    m.sources[0].records.framing.size -= 2;  // two bytes fewer than the file's records
+    EXPECT_FALSE(parses(m));
+    m = intact;
+    m.sources[0].records.channel_records = false;
+    EXPECT_FALSE(parses(m));
+    const format::SourceFile& s = intact.sources[0];
+    const auto table = std::span(reader.verbatim()).subspan(s.records.table.offset, s.records.table.size);
+    const std::uint64_t lengths[] = {intact.channels[0].length, intact.channels[1].length};
+    EXPECT_NO_THROW(format::parse_record_table(table, s, lengths));
+    std::vector<std::uint8_t> bad(table.begin(), table.end());
+    bad[8 * s.records.count + 4 * 7] ^= 1;  // record 7's tail one byte longer or shorter
+    try {
+      format::parse_record_table(bad, s, lengths);
+      ADD_FAILURE() << "accepted";
+    } catch (const format::ArchiveError& e) {
+      EXPECT_NE(std::string(e.what()).find("File_spike2_1.smr: record table: the tails hold"), std::string::npos) << e.what();
+    }
+  }
+  // With the metadata section damaged, salvage restores both files from the copy (§3.7), which
+  // keeps the record tables and tails.
+  {
+    auto bytes = test::read_file(dir / "default.spikey");
+    bytes[70] ^= 0x10;
+    test::write_file(dir / "bad.spikey", bytes);
+    const auto report = host::salvage_archive(dir / "bad.spikey", dir / "saved.spikey", {true, 1});
+    EXPECT_TRUE(report.lost_files.empty());
+    expect_restores_exactly(dir / "saved.spikey", samples, dir / "saved_out");
   }
 }
 

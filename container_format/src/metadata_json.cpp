@@ -33,6 +33,7 @@ const char* source_kind_name(SourceKind kind) {
     case SourceKind::intan: return "intan";
     case SourceKind::nwb: return "nwb";
     case SourceKind::plexon: return "plexon";
+    case SourceKind::spike2: return "spike2";
   }
   return "raw";
 }
@@ -155,6 +156,7 @@ std::vector<std::uint8_t> head_bytes(const Metadata& m) {
         sj["records"]["lengths"] = std::move(lengths);
       }
       if (s.records.channel_records) sj["records"]["table"] = range_to_json(s.records.table);  // version 16
+      if (s.records.tails) sj["records"]["tails"] = true;  // version 17
       if (!s.records.gaps.empty()) {
         json gaps = json::array();
         for (const auto& g : s.records.gaps) gaps.push_back(json::array({g.after, g.bytes}));
@@ -270,8 +272,10 @@ MetadataHead parse_plain_bytes(std::span<const std::uint8_t> bytes, std::uint64_
     const auto kind = field<std::string>(sj, "kind", where);
     bool known = false;
     for (const SourceKind k : {SourceKind::wav, SourceKind::raw, SourceKind::spikeglx, SourceKind::open_ephys, SourceKind::side_file,
-                               SourceKind::neuralynx, SourceKind::open_ephys_legacy, SourceKind::blackrock, SourceKind::intan, SourceKind::nwb, SourceKind::plexon})
-      if (kind == source_kind_name(k) && (k != SourceKind::plexon || expected_version >= kFirstVersionWithChannelRecords)) s.kind = k, known = true;
+                               SourceKind::neuralynx, SourceKind::open_ephys_legacy, SourceKind::blackrock, SourceKind::intan, SourceKind::nwb, SourceKind::plexon, SourceKind::spike2})
+      if (kind == source_kind_name(k) && (k != SourceKind::plexon || expected_version >= kFirstVersionWithChannelRecords) &&
+          (k != SourceKind::spike2 || expected_version >= kFirstVersionWithRecordTails))
+        s.kind = k, known = true;
     if (!known) fail("metadata: " + where + " has unknown kind \"" + kind + "\"");
     s.size = field<std::uint64_t>(sj, "size", where);
     const auto hex = field<std::string>(sj, "checksum", where);
@@ -360,6 +364,10 @@ MetadataHead parse_plain_bytes(std::span<const std::uint8_t> bytes, std::uint64_
       if (expected_version >= kFirstVersionWithChannelRecords && rj.contains("table")) {
         s.records.channel_records = true;
         s.records.table = range_from_json(rj["table"], at + ".table", verbatim_size);
+      }
+      if (expected_version >= kFirstVersionWithRecordTails && rj.contains("tails")) {
+        if (!rj["tails"].is_boolean()) fail("metadata: " + at + ".tails is not true or false");
+        s.records.tails = rj["tails"].get<bool>();
       }
     }
     if (expected_version >= kFirstVersionWithSnippets && sj.contains("snippets")) {

@@ -109,10 +109,14 @@ void validate(const Metadata& m, std::uint64_t verbatim_size, std::uint16_t vers
       if (r.channel_records) {  // records of one channel each (version 16): sizes from the channels' lengths
         if (r.frames != 0 || r.planar || !r.gaps.empty() || !r.ends.empty() || s.float_bytes != 0)
           fail("metadata: " + where + " has a record table beside another record layout");
-        if (r.table.size != 8 * r.count || r.table.size / 8 != r.count || r.table.offset + r.table.size > verbatim_size)
-          fail("metadata: " + where + " record table is not 8 bytes a record inside the verbatim area");
+        const std::uint64_t entry = r.tails ? 12 : 8;  // channel and length, and from version 17 the tail's size
+        if (r.table.size != entry * r.count || r.table.size / entry != r.count || r.table.offset + r.table.size > verbatim_size)
+          fail("metadata: " + where + " record table is not " + std::to_string(entry) + " bytes a record inside the verbatim area");
         const std::uint64_t fb = r.framing_bytes();
-        if ((fb != 0 && r.count > body / fb) || samples_here > (body - r.count * fb) / 2 || r.count * fb + 2 * samples_here != body)
+        if (fb != 0 && r.count > body / fb) fail("metadata: " + where + " size does not match its parts");
+        // With tails the framing holds the records' fixed framing and the tails: all of the records' bytes but their samples.
+        const std::uint64_t framing = r.tails ? r.framing.size : r.count * fb;
+        if (framing < r.count * fb || framing > body || samples_here > (body - framing) / 2 || framing + 2 * samples_here != body)
           fail("metadata: " + where + " size does not match its parts");
       } else if (!r.ends.empty()) {  // records of unequal lengths (version 13): interleaved, summing to the source's frames
         if (r.planar || r.frames != 0 || r.ends.size() != r.count) fail("metadata: " + where + " has record lengths that do not match its records");
@@ -140,7 +144,8 @@ void validate(const Metadata& m, std::uint64_t verbatim_size, std::uint16_t vers
         const std::uint64_t record_bytes = r.frames * frame_bytes + r.framing_bytes();
         if (r.count > body / record_bytes || r.count * record_bytes != body) fail("metadata: " + where + " size does not match its parts");
       }
-      if (r.framing.size != r.count * r.framing_bytes() || r.framing.offset + r.framing.size > verbatim_size)
+      if (r.tails && !r.channel_records) fail("metadata: " + where + " has record tails but no record table");
+      if ((r.tails ? r.framing.size < r.count * r.framing_bytes() : r.framing.size != r.count * r.framing_bytes()) || r.framing.offset + r.framing.size > verbatim_size)
         fail("metadata: " + where + " framing bytes out of range");
       for (const FramingField& f : r.fields)
         if ((f.width != 2 && f.width != 4 && f.width != 8) || f.at > r.framing_bytes() || f.width > r.framing_bytes() - f.at)

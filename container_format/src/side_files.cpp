@@ -99,22 +99,43 @@ std::vector<std::uint8_t> transpose_framing(std::span<const std::uint8_t> in, co
 
 }  // namespace
 
+namespace {
+
+// The records' fixed framing (count records of framing_bytes() each) and what follows it: the
+// tails (version 17), kept as they are.
+std::size_t fixed_framing_bytes(std::span<const std::uint8_t> framing, const SourceRecords& records) {
+  const std::uint64_t fixed = records.count * records.framing_bytes();
+  if (fixed > framing.size() || (!records.tails && fixed != framing.size())) throw ArchiveError("record framing of " + std::to_string(framing.size()) + " bytes, not " + std::to_string(fixed));
+  return static_cast<std::size_t>(fixed);
+}
+
+}  // namespace
+
 std::vector<std::uint8_t> framing_encode(std::span<const std::uint8_t> framing, const SourceRecords& records, bool by_position) {
   by_position = by_position || records.channel_records;  // records of one channel each: by position too (§4.2)
-  const std::vector<std::uint8_t> coded = code_framing(framing, records, true);
-  return by_position ? transpose_framing(coded, records, true) : coded;
+  const std::size_t fixed = fixed_framing_bytes(framing, records);
+  std::vector<std::uint8_t> coded = code_framing(framing.first(fixed), records, true);
+  if (by_position) coded = transpose_framing(coded, records, true);
+  coded.insert(coded.end(), framing.begin() + static_cast<std::ptrdiff_t>(fixed), framing.end());
+  return coded;
 }
 
 std::vector<std::uint8_t> framing_decode(std::span<const std::uint8_t> stored, const SourceRecords& records, bool by_position) {
   by_position = by_position || records.channel_records;
-  return code_framing(by_position ? transpose_framing(stored, records, false) : std::vector<std::uint8_t>(stored.begin(), stored.end()), records, false);
+  const std::size_t fixed = fixed_framing_bytes(stored, records);
+  const auto head = stored.first(fixed);
+  std::vector<std::uint8_t> framing = code_framing(by_position ? transpose_framing(head, records, false) : std::vector<std::uint8_t>(head.begin(), head.end()), records, false);
+  framing.insert(framing.end(), stored.begin() + static_cast<std::ptrdiff_t>(fixed), stored.end());
+  return framing;
 }
 
 std::vector<std::uint8_t> record_table_bytes(const RecordTable& table) {
-  std::vector<std::uint8_t> out(8 * table.channels.size());
-  for (std::size_t r = 0; r < table.channels.size(); ++r) {
+  const std::size_t count = table.channels.size();
+  std::vector<std::uint8_t> out((table.tails.empty() ? 8 : 12) * count);
+  for (std::size_t r = 0; r < count; ++r) {
     store_u32_le(out.data() + 4 * r, table.channels[r]);
-    store_u32_le(out.data() + 4 * (table.channels.size() + r), table.lengths[r]);
+    store_u32_le(out.data() + 4 * (count + r), table.lengths[r]);
+    if (!table.tails.empty()) store_u32_le(out.data() + 4 * (2 * count + r), table.tails[r]);
   }
   return out;
 }
@@ -122,10 +143,19 @@ std::vector<std::uint8_t> record_table_bytes(const RecordTable& table) {
 RecordTable parse_record_table(std::span<const std::uint8_t> stored, const SourceFile& source, std::span<const std::uint64_t> channel_lengths) {
   const std::uint64_t count = source.records.count;
   const auto bad = [&](const std::string& why) { throw ArchiveError(source.path + ": record table: " + why); };
-  if (stored.size() != 8 * count || channel_lengths.size() != source.channel_count) bad("not 8 bytes a record");
+  const std::uint64_t columns = source.records.tails ? 3 : 2;  // channels, lengths, and from version 17 tails
+  if (stored.size() != 4 * columns * count || channel_lengths.size() != source.channel_count) bad("not " + std::to_string(4 * columns) + " bytes a record");
   RecordTable table;
   table.channels.resize(count);
   table.lengths.resize(count);
+  std::uint64_t tail_bytes = 0;
+  if (source.records.tails) {
+    table.tails.resize(count);
+    for (std::uint64_t r = 0; r < count; ++r) tail_bytes += table.tails[r] = load_u32_le(stored.data() + 4 * (2 * count + r));
+    const std::uint64_t fixed = count * source.records.framing_bytes();
+    if (source.records.framing.size < fixed || tail_bytes != source.records.framing.size - fixed)
+      bad("the tails hold " + std::to_string(tail_bytes) + " bytes, the framing " + std::to_string(source.records.framing.size) + " after " + std::to_string(fixed) + " of records' framing");
+  }
   std::vector<std::uint64_t> sums(source.channel_count, 0);
   for (std::uint64_t r = 0; r < count; ++r) {
     table.channels[r] = load_u32_le(stored.data() + 4 * r);

@@ -318,6 +318,7 @@ class SourceRebuilder {
       table_ = format::parse_record_table(verbatim_range(source_.records.table), source_, lengths);
       pending_.resize(source_.channel_count);
       taken_.assign(source_.channel_count, 0);
+      tail_at_ = source_.records.count * source_.records.framing_bytes();  // the tails follow the fixed framing (version 17)
     }
   }
 
@@ -412,6 +413,10 @@ class SourceRebuilder {
       to_file_order(record_);
       append({reinterpret_cast<const std::uint8_t*>(record_.data()), record_.size() * 2});
       append(framing.last(r.trailer));
+      if (r.tails) {
+        append(std::span<const std::uint8_t>(framing_).subspan(tail_at_, table_.tails[next_record_]));
+        tail_at_ += table_.tails[next_record_];
+      }
       taken_[j] += n;
       if (taken_[j] >= pending_[j].size() / 2) {  // drop what is written, now and then
         pending_[j].erase(pending_[j].begin(), pending_[j].begin() + static_cast<std::ptrdiff_t>(taken_[j]));
@@ -492,6 +497,7 @@ class SourceRebuilder {
   std::vector<std::vector<std::int16_t>> pending_;  // per channel, decoded samples not yet written
   std::vector<std::size_t> taken_;     // per channel, how many of pending_ are written
   std::uint64_t next_record_ = 0;
+  std::uint64_t tail_at_ = 0;  // records of one channel each with tails: where the next record's tail lies in framing_
   std::uint64_t frames_done_ = 0;
 };
 

@@ -566,7 +566,7 @@ format::MetadataSection survey_values(const Recording& recording, const EncodeOp
     }
     if (src.records.count != 0) {  // every record's header, gaps and trailer, then the fields coded (SPEC §4.2)
       f.records = src.records;
-      std::vector<std::uint8_t> framing;
+      std::vector<std::uint8_t> framing, tails;  // tails: after the fixed framing (version 17)
       framing.reserve(src.records.count * src.records.framing_bytes());
       const auto keep = [&](std::uint64_t offset, std::uint64_t size) {
         framing.insert(framing.end(), bytes.begin() + static_cast<std::ptrdiff_t>(offset), bytes.begin() + static_cast<std::ptrdiff_t>(offset + size));
@@ -574,12 +574,18 @@ format::MetadataSection survey_values(const Recording& recording, const EncodeOp
       for (std::uint64_t r = 0; r < src.records.count; ++r) {
         if (src.records.channel_records) {  // one channel's samples between the header and the trailer (version 16)
           keep(src.record_starts[r], src.records.header);
-          keep(src.record_starts[r] + src.records.header + 2ull * src.table.lengths[r], src.records.trailer);
+          const std::uint64_t trailer = src.record_starts[r] + src.records.header + 2ull * src.table.lengths[r];
+          keep(trailer, src.records.trailer);
+          if (src.records.tails) {
+            const auto tail = bytes.subspan(trailer + src.records.trailer, src.record_tail(r));
+            tails.insert(tails.end(), tail.begin(), tail.end());
+          }
           continue;
         }
         for (const format::ByteRange& piece : src.records.framing_pieces(r, src.channel_count))
           keep(src.data_offset + piece.offset, piece.size);
       }
+      framing.insert(framing.end(), tails.begin(), tails.end());
       const auto stored = format::framing_encode(framing, src.records, src.snippets);
       f.records.framing = {section.verbatim.size(), stored.size()};
       section.verbatim.insert(section.verbatim.end(), stored.begin(), stored.end());

@@ -50,7 +50,7 @@ InputSource open_wav(const fs::path& file, std::string restore_path, bool repair
 using FileOpener = InputSource (*)(const fs::path&, std::string, const std::function<void(const std::string&)>&);
 
 // The reader of a file that is a recording by itself (Neuralynx .ncs, Open Ephys .continuous,
-// Blackrock .nsX and .nev, Intan .rhd/.rhs, NWB, Plexon .plx), or null.
+// Blackrock .nsX and .nev, Intan .rhd/.rhs, NWB, Plexon .plx, Spike2 .smr), or null.
 FileOpener recording_file_opener(const fs::path& file) {
   return is_neuralynx_ncs(file)         ? open_neuralynx_ncs
          : is_open_ephys_continuous(file) ? open_open_ephys_continuous
@@ -59,6 +59,7 @@ FileOpener recording_file_opener(const fs::path& file) {
          : is_intan_file(file)            ? open_intan_file
          : is_nwb(file)                   ? open_nwb
          : is_plexon_plx(file)            ? open_plexon_plx
+         : is_spike2_smr(file)            ? open_spike2_smr
                                           : nullptr;
 }
 
@@ -185,9 +186,9 @@ Recording Recording::open(const std::vector<fs::path>& arguments, const InputOpt
   const InputSource* heaviest = nullptr;
   for (const auto& s : rec.sources_) {
     std::uint64_t samples = s.frames * s.channel_count, table = 0;
-    if (s.records.channel_records) {  // and the record table, 8 bytes a record (SPEC §4.2)
+    if (s.records.channel_records) {  // and the record table, 8 bytes a record (12 with tails; SPEC §4.2)
       samples = std::accumulate(s.channel_lengths.begin(), s.channel_lengths.end(), std::uint64_t{0});
-      table = 8 * s.records.count;
+      table = (s.records.tails ? 12 : 8) * s.records.count;
     }
     const std::uint64_t bytes = s.map.size() - samples * s.sample_bytes() + table;
     verbatim += bytes;
@@ -278,7 +279,7 @@ void Recording::add_directory(const fs::path& dir, const InputOptions& options, 
   if (!streams.empty()) throw InputError(streams.begin()->first.string() + ": listed in a structure.oebin but missing");
   if (recordings == 0 && !acquisition)
     throw InputError(dir.string() + ": directory holds no recordings (.wav files, SpikeGLX .bin with .meta, an Open Ephys structure.oebin, "
-                     "an Intan info.rhd with its .dat files, Intan .rhd/.rhs, Neuralynx .ncs, Open Ephys .continuous, Blackrock .ns1-.ns6 or .nev, Plexon .plx or NWB files)");
+                     "an Intan info.rhd with its .dat files, Intan .rhd/.rhs, Neuralynx .ncs, Open Ephys .continuous, Blackrock .ns1-.ns6 or .nev, Plexon .plx, Spike2 .smr or NWB files)");
   if (skipped > 0) note(dir.string() + ": skipping " + std::to_string(skipped) + " file(s) that are not .wav");
 }
 
@@ -286,13 +287,14 @@ void InputSource::index_channel_records() {
   const std::uint64_t count = table.channels.size();
   records.count = count;
   records.channel_records = true;
+  records.tails = !table.tails.empty();
   record_starts.resize(count);
   channel_lengths.assign(channel_count, 0);
   channel_records.assign(channel_count, {});
   std::uint64_t at = data_offset;
   for (std::uint64_t r = 0; r < count; ++r) {
     record_starts[r] = at;
-    at += records.framing_bytes() + 2ull * table.lengths[r];
+    at += records.framing_bytes() + 2ull * table.lengths[r] + record_tail(r);
     const std::uint32_t j = table.channels[r];
     if (table.lengths[r] == 0) continue;  // an event's record: no samples to find
     channel_records[j].emplace_back(channel_lengths[j], r);

@@ -43,9 +43,10 @@ class LostChunkError : public ArchiveError {
 // samples in records (Neuralynx .ncs, Open Ephys .continuous: §4.2) and big-endian samples,
 // version 12 planar records with gaps (Intan .rhd and .rhs files), version 13 records of
 // unequal lengths (a paused Blackrock recording's data packets), version 14 snippets (spike
-// waveforms), version 15 the metadata section in several zstd frames (§3.3); older archives
-// still decode.
-inline constexpr std::uint16_t kFormatVersion = 16;
+// waveforms), version 15 the metadata section in several zstd frames (§3.3), version 16 records
+// of one channel each (Plexon .plx), version 17 their tails (Spike2 .smr); older archives still
+// decode.
+inline constexpr std::uint16_t kFormatVersion = 17;
 inline constexpr std::uint16_t kFirstVersionWithStreamChecks = 10;
 inline constexpr std::uint16_t kFirstVersionWithRecords = 11;
 inline constexpr std::uint16_t kFirstVersionWithPlanarRecords = 12;
@@ -53,6 +54,7 @@ inline constexpr std::uint16_t kFirstVersionWithRecordLengths = 13;
 inline constexpr std::uint16_t kFirstVersionWithSnippets = 14;
 inline constexpr std::uint16_t kFirstVersionWithMetadataFrames = 15;
 inline constexpr std::uint16_t kFirstVersionWithChannelRecords = 16;
+inline constexpr std::uint16_t kFirstVersionWithRecordTails = 17;
 
 // §3.2 File header.
 inline constexpr std::array<std::uint8_t, 8> kFileMagic = {0x89, 'S', 'P', 'I', 'K', 'E', 'Y', '\n'};
@@ -145,7 +147,9 @@ inline std::uint64_t metadata_copy_bytes(std::uint16_t version, std::uint64_t me
 // hold one channel's samples in records, blackrock (.ns1-.ns6) and intan (the .dat files of an
 // RHD folder) and nwb (an NWB file's ElectricalSeries) their channels' (version 11).
 // plexon (version 16): a Plexon .plx file, its data blocks records of one channel each.
-enum class SourceKind { wav, raw, spikeglx, open_ephys, side_file, neuralynx, open_ephys_legacy, blackrock, intan, nwb, plexon };
+// spike2 (version 17): a CED Spike2 .smr file, its blocks' items records of one channel each
+// with tails.
+enum class SourceKind { wav, raw, spikeglx, open_ephys, side_file, neuralynx, open_ephys_legacy, blackrock, intan, nwb, plexon, spike2 };
 
 // The metadata's name of a source kind (§4.3).
 const char* source_kind_name(SourceKind kind);
@@ -196,6 +200,10 @@ struct SourceRecords {
   // area (RecordTable); `frames` is then 0, and nothing is planar or has gaps.
   bool channel_records = false;
   ByteRange table;
+  // Version 17: with records of one channel each, record r is followed by tails[r] bytes of its
+  // own (the record table's third column); the stored framing is the records' fixed framing
+  // (count * framing_bytes(), as above) followed by the tails in record order.
+  bool tails = false;
   std::uint64_t first_frame(std::uint64_t r) const { return ends.empty() ? r * frames : r == 0 ? 0 : ends[r - 1]; }
   std::uint64_t frames_in(std::uint64_t r) const { return ends.empty() ? frames : ends[r] - first_frame(r); }
   // The record that holds frame t.
@@ -240,11 +248,12 @@ struct SourceFile;
 struct RecordTable {
   std::vector<std::uint32_t> channels;
   std::vector<std::uint32_t> lengths;
+  std::vector<std::uint32_t> tails;  // version 17 (records.tails): bytes after each record; else empty
 };
 std::vector<std::uint8_t> record_table_bytes(const RecordTable& table);
 // Reads a source's record table and checks it against the source's channels (every index
-// below channel_count, each channel's lengths summing to its length); throws ArchiveError
-// naming the source.
+// below channel_count, each channel's lengths summing to its length, the tails summing to the
+// framing's bytes after the fixed framing); throws ArchiveError naming the source.
 RecordTable parse_record_table(std::span<const std::uint8_t> stored, const SourceFile& source, std::span<const std::uint64_t> channel_lengths);
 
 struct SourceFile {
@@ -288,7 +297,8 @@ struct SourceFile {
 // The stored form of a source's framing (count records of framing_bytes() each, as in the
 // file): every declared field replaced by its difference from the previous record's, modulo
 // 2^(8 * width), then, for snippets (`by_position`, version 14), laid out byte position by byte
-// position; and back.
+// position; and back. With tails (version 17) the framing is the records' fixed framing followed
+// by the tails, which are stored as they are.
 std::vector<std::uint8_t> framing_encode(std::span<const std::uint8_t> framing, const SourceRecords& records, bool by_position = false);
 std::vector<std::uint8_t> framing_decode(std::span<const std::uint8_t> stored, const SourceRecords& records, bool by_position = false);
 

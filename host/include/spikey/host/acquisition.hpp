@@ -67,6 +67,11 @@ InputSource open_blackrock_nev(const std::filesystem::path& file, std::string re
 // channels as records of one channel each (SPEC §4.1, §4.2, version 16).
 bool is_plexon_plx(const std::filesystem::path& file);
 InputSource open_plexon_plx(const std::filesystem::path& file, std::string restore_path, const std::function<void(const std::string&)>& note);
+// CED Spike2 .smr (host/src/formats/spike2.cpp, "(C) CED 87" at byte 2, SON versions 1-8):
+// waveform and waveform-mark channels as records of one channel each with tails (SPEC §4.1,
+// §4.2, version 17).
+bool is_spike2_smr(const std::filesystem::path& file);
+InputSource open_spike2_smr(const std::filesystem::path& file, std::string restore_path, const std::function<void(const std::string&)>& note);
 InputSource open_blackrock_nsx(const std::filesystem::path& file, std::string restore_path, const std::function<void(const std::string&)>& note);
 
 // Intan RHD folders (host/src/formats/intan.cpp): info.rhd, time.dat and the sample files of

@@ -46,8 +46,9 @@ struct InputSource {
   format::SourceRecords records{};
   bool snippets = false;  // the records hold spike waveforms, one each (SPEC §4.2, version 14)
   // Records of one channel each (SPEC §4.2, version 16; records.channel_records): record r holds
-  // table.lengths[r] samples of channel table.channels[r] and starts at record_starts[r] (from
-  // the file's start); set by index_channel_records(), which fills the rest.
+  // table.lengths[r] samples of channel table.channels[r] (then, with table.tails, version 17,
+  // table.tails[r] bytes of framing of its own) and starts at record_starts[r] (from the file's
+  // start); set by index_channel_records(), which fills the rest.
   format::RecordTable table{};
   std::vector<std::uint64_t> record_starts{};
   std::vector<std::uint64_t> channel_lengths{};  // each channel's samples; frames is the longest
@@ -57,6 +58,7 @@ struct InputSource {
   std::vector<std::vector<std::pair<std::uint64_t, std::uint64_t>>> channel_records{};
   // From table, data_offset, records.header and records.trailer.
   void index_channel_records();
+  std::uint64_t record_tail(std::uint64_t r) const { return table.tails.empty() ? 0 : table.tails[r]; }
   // Float samples on a grid (SPEC §4.2, version 12): 4 or 8 bytes each (0: int16), each
   // sample_step times its int16 code.
   std::uint32_t float_bytes = 0;
@@ -65,7 +67,7 @@ struct InputSource {
 
   std::uint64_t data_end() const {
     if (records.channel_records)
-      return record_starts.empty() ? data_offset : record_starts.back() + records.framing_bytes() + 2ull * table.lengths.back();
+      return record_starts.empty() ? data_offset : record_starts.back() + records.framing_bytes() + 2ull * table.lengths.back() + record_tail(record_starts.size() - 1);
     return data_offset + (records.count != 0 ? records.record_start(records.count, channel_count) : frames * channel_count * sample_bytes());
   }
   // The file offset of channel j's sample of frame t (in planar records, channel j's run of
