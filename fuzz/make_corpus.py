@@ -12,7 +12,7 @@ copy), the *_v12 files format 12 (planar records, float samples); the unsuffixed
 current version (stream checks, the metadata copy, a salvaged archive with lost streams, records,
 format 12's planar records of Intan .rhd/.rhs files, format 13's records of unequal lengths,
 format 14's snippets of a Blackrock .nev, format 15's metadata in several zstd frames, format 16's
-records of one channel each of a Plexon .plx);
+records of one channel each of a Plexon .plx, format 17's records with tails of a Spike2 .smr);
 blackrock_paused_records_v13 is format 13, blackrock_nev_snippets_v14 format 14. inputs/: a mode byte (fuzz_inputs.cpp) followed by small
 WAV (plain, with extra chunks, EXTENSIBLE) and raw slices of the same recordings, and small
 SpikeGLX and Open Ephys folders (acquisition mode).
@@ -217,6 +217,15 @@ def main():
         write(os.path.join(tmp, "rec.plx"), plx_small)
         subprocess.run([spikey, "compress", os.path.join(tmp, "rec.plx"), "--chunk-seconds", "0.005", "-o",
                         os.path.join(out, "archive", "plexon_channel_records.spikey"), "-f", "-q"], check=True)
+    # Format 17 (mode bits 0-5 = 0 and "(C) CED 87" at byte 2: a Spike2 .smr): the bundled
+    # File_spike2_1.smr cut 300 bytes into its block at byte 10240 (after the headers' 5120
+    # bytes, an event block and nine Respi blocks of 512), so that every chain runs past the end;
+    # and the whole file as an archive of records with tails, in 60-second chunks.
+    with open(os.path.join(ROOT, "samples/spike2/File_spike2_1.smr"), "rb") as f:
+        smr = f.read()
+    write(os.path.join(out, "inputs", "spike2_cut.in"), bytes([0x40]) + smr[: 5120 + 10 * 512 + 300])
+    subprocess.run([spikey, "compress", os.path.join(ROOT, "samples/spike2/File_spike2_1.smr"), "--chunk-seconds", "60", "-o",
+                    os.path.join(out, "archive", "spike2_record_tails.spikey"), "-f", "-q"], check=True)
     with open(os.path.join(ROOT, "samples/open_ephys_legacy/101_CH0.continuous"), "rb") as f:
         write(os.path.join(out, "inputs", "open_ephys_continuous_partial.in"), bytes([0x48]) + f.read()[: 1024 + 5 * 2070 + 37])
     # Format 12 (mode bits 0-3 = 0, bit 4: .rhd, bit 5: .rhs): the bundled Intan .rhd cut to 5 blocks

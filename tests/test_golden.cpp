@@ -420,3 +420,25 @@ TEST(Golden, Version16PlexonChannelRecords) {
   EXPECT_DOUBLE_EQ(m.channel_rate(1), 1000);
   EXPECT_DOUBLE_EQ(m.duration_seconds(), 120);
 }
+
+// Format 17: records of one channel each with tails (SPEC §4.2): a Spike2 .smr file's waveform
+// blocks (Respi, 200.8 Hz) and waveform marks (a channel of snippets) as runs of samples, every
+// other byte (block headers, unused block ends, event blocks, free blocks) a record's tail.
+TEST(Golden, Version17Spike2RecordTails) {
+  const fs::path archive = test::golden_dir() / "v17" / "spike2.spikey";
+  expect_golden_restores(archive, test::samples_dir() / "spike2");
+  const format::ArchiveReader reader(archive);
+  EXPECT_EQ(reader.format_version(), 17);
+  const auto& m = reader.metadata();
+  const auto& source = m.sources[0];
+  EXPECT_EQ(source.kind, format::SourceKind::spike2);
+  EXPECT_TRUE(source.records.channel_records && source.records.tails);
+  EXPECT_EQ(source.records.count, 186u + 247);
+  EXPECT_EQ(source.records.header + source.records.trailer, 0u);
+  ASSERT_EQ(m.channels.size(), 2u);
+  EXPECT_EQ(m.channels[0].name, "Respi");
+  EXPECT_EQ(m.channels[0].length, 45688u);
+  EXPECT_EQ(m.channels[1].length, 247u * 102);
+  EXPECT_TRUE(m.channels[1].snippets);
+  EXPECT_EQ(m.chunk_samples, 4016u);
+}

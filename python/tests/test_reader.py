@@ -302,6 +302,34 @@ def test_a_plexon_file_reads_as_its_waveforms_and_continuous_channels(tmp_path):
     np.testing.assert_array_equal(np.load(tmp_path / "v1.npy").reshape(-1), v1)
 
 
+def test_a_spike2_file_reads_as_its_waveform_channel_and_waveform_marks(tmp_path):
+    """Format 17: a Spike2 .smr file's waveform blocks (Respi) and waveform marks are records with
+    tails; each channel reads as its chain of blocks holds it, and a window of no named channels
+    is the waveform channel's."""
+    smr = (ROOT / "samples" / "spike2" / "File_spike2_1.smr").read_bytes()
+
+    def chain(channel, item_bytes, skip, points):
+        at = int(np.frombuffer(smr, "<i4", 1, 512 + 140 * (channel - 1) + 6)[0])
+        out = []
+        while at != -1:
+            items = int(np.frombuffer(smr, "<u2", 1, at + 18)[0])
+            for i in range(items):
+                out.append(np.frombuffer(smr, "<i2", points, at + 20 + i * item_bytes + skip))
+            at = int(np.frombuffer(smr, "<i4", 1, at + 4)[0])
+        return np.concatenate(out)
+
+    respi = chain(2, 2, 0, 1)
+    marks = chain(6, 8 + 204, 8, 102)
+    r = spikey.open(GOLDEN_ROOT / "v17" / "spike2.spikey")
+    assert r.channel_names == ["Respi", "untitled"] and r.snippet_channels == [1]
+    assert len(respi) == 45688 and len(marks) == 247 * 102
+    np.testing.assert_array_equal(r[:, "untitled"], marks)
+    np.testing.assert_array_equal(r[3000:9000, "Respi"], respi[3000:9000])
+    report = spikey.extract(GOLDEN_ROOT / "v17" / "spike2.spikey", tmp_path / "respi.npy")
+    assert report["channels"] == [0]
+    np.testing.assert_array_equal(np.load(tmp_path / "respi.npy").reshape(-1), respi)
+
+
 def test_the_wheel_installs_the_cli(tmp_path, cinpla):
     """pip install . puts the spikey command in the environment's scripts folder."""
     import subprocess
