@@ -32,12 +32,12 @@ namespace spikey::host {
 
 namespace {
 
-constexpr std::uint64_t kFileHeader = 512, kChannelHeader = 140, kBlockHeader = 20, kMarkHead = 8;
-constexpr std::uint8_t kWaveform = 1, kWaveformMarks = 6;
-constexpr char kCopyright[] = "(C) CED 87";
+constexpr std::uint64_t kSonFileHeader = 512, kSonChannelHeader = 140, kSonBlockHeader = 20, kSonMarkHead = 8;
+constexpr std::uint8_t kSonWaveform = 1, kSonWaveformMarks = 6;
+constexpr char kSonCopyright[] = "(C) CED 87";
 
 // A length-prefixed (Pascal) string of at most `size` characters after its length byte.
-std::string pascal_at(std::span<const std::uint8_t> b, std::uint64_t at, std::size_t size) {
+std::string son_text_at(std::span<const std::uint8_t> b, std::uint64_t at, std::size_t size) {
   const std::size_t n = std::min<std::size_t>(b[at], size);
   std::string s(reinterpret_cast<const char*>(b.data() + at + 1), n);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();
@@ -46,7 +46,7 @@ std::string pascal_at(std::span<const std::uint8_t> b, std::uint64_t at, std::si
 }
 
 // Microvolts per unit of the channel's units, where they are volts.
-std::optional<double> microvolts_per(std::string units) {
+std::optional<double> son_microvolts_per(std::string units) {
   std::transform(units.begin(), units.end(), units.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (units == "v" || units == "volt" || units == "volts") return 1e6;
   if (units == "mv" || units == "millivolt" || units == "millivolts") return 1e3;
@@ -54,7 +54,7 @@ std::optional<double> microvolts_per(std::string units) {
   return std::nullopt;
 }
 
-double f32_at(std::span<const std::uint8_t> b, std::uint64_t at) {
+double son_f32_at(std::span<const std::uint8_t> b, std::uint64_t at) {
   float v;
   std::memcpy(&v, b.data() + at, 4);
   return v;
@@ -66,7 +66,7 @@ bool is_spike2_smr(const std::filesystem::path& file) {
   if (!has_extension(file, ".smr")) return false;
   std::ifstream in(file, std::ios::binary);
   char head[12] = {};
-  return in.read(head, sizeof head) && std::memcmp(head + 2, kCopyright, sizeof kCopyright - 1) == 0;
+  return in.read(head, sizeof head) && std::memcmp(head + 2, kSonCopyright, sizeof kSonCopyright - 1) == 0;
 }
 
 InputSource open_spike2_smr(const std::filesystem::path& file, std::string restore_path, const std::function<void(const std::string&)>& note) {
@@ -77,13 +77,13 @@ InputSource open_spike2_smr(const std::filesystem::path& file, std::string resto
     note(name + ": " + why + "; kept whole as a side file");
     return open_side_file(file, restore_path);
   };
-  if (b.size() < kFileHeader) return whole("shorter than a Spike2 file header (512 bytes)");
+  if (b.size() < kSonFileHeader) return whole("shorter than a Spike2 file header (512 bytes)");
   const std::int16_t system_id = i16_at(b, 0), us_per_time = i16_at(b, 20), time_per_adc = i16_at(b, 22), headers = i16_at(b, 30);
   if (system_id < 1 || system_id > 8)
     return whole("byte 0: SON version " + std::to_string(system_id) + " (only versions 1 to 8, files of 32-bit offsets, are read)");
-  if (headers < 1 || kFileHeader + kChannelHeader * static_cast<std::uint64_t>(headers) > b.size())
+  if (headers < 1 || kSonFileHeader + kSonChannelHeader * static_cast<std::uint64_t>(headers) > b.size())
     return whole("byte 30: " + std::to_string(headers) + " channel headers do not fit in the file");
-  const std::uint64_t first_block_at = kFileHeader + kChannelHeader * static_cast<std::uint64_t>(headers);
+  const std::uint64_t first_block_at = kSonFileHeader + kSonChannelHeader * static_cast<std::uint64_t>(headers);
   double time_base = 1e-6;
   if (system_id >= 6) std::memcpy(&time_base, b.data() + 44, 8);
 
@@ -96,12 +96,12 @@ InputSource open_spike2_smr(const std::filesystem::path& file, std::string resto
   std::vector<Run> runs;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> blocks;  // [start, end of items) of every block read
   for (std::int16_t c = 0; c < headers; ++c) {
-    const std::uint64_t h = kFileHeader + kChannelHeader * static_cast<std::uint64_t>(c);
+    const std::uint64_t h = kSonFileHeader + kSonChannelHeader * static_cast<std::uint64_t>(c);
     const std::uint8_t kind = b[h + 122];
     const std::int16_t extra = i16_at(b, h + 16);
-    if (kind != kWaveform && !(kind == kWaveformMarks && extra > 0 && extra % 2 == 0)) continue;
+    if (kind != kSonWaveform && !(kind == kSonWaveformMarks && extra > 0 && extra % 2 == 0)) continue;
     const std::string channel = "channel " + std::to_string(c + 1);
-    const std::uint64_t item_bytes = kind == kWaveform ? 2 : kMarkHead + static_cast<std::uint64_t>(extra);
+    const std::uint64_t item_bytes = kind == kSonWaveform ? 2 : kSonMarkHead + static_cast<std::uint64_t>(extra);
     const auto before = runs.size();
     std::int64_t at = i32_at(b, h + 6), previous = -1, previous_end = 0;
     for (; at != -1; at = i32_at(b, static_cast<std::uint64_t>(at) + 4)) {
@@ -109,10 +109,10 @@ InputSource open_spike2_smr(const std::filesystem::path& file, std::string resto
       if (at < static_cast<std::int64_t>(first_block_at) || at < previous_end)
         return whole(channel + "'s chain of blocks goes to byte " + std::to_string(at) + " after the block at " + std::to_string(previous) +
                      " (not forward and after the headers)");
-      if (blocks.size() >= b.size() / kBlockHeader) return whole(channel + ": more blocks than the file holds apart");
+      if (blocks.size() >= b.size() / kSonBlockHeader) return whole(channel + ": more blocks than the file holds apart");
       const auto block = static_cast<std::uint64_t>(at);
-      const std::uint32_t items = block + kBlockHeader <= b.size() ? u16_at(b, block + 18) : 0;
-      const std::uint64_t end = block + kBlockHeader + items * item_bytes;
+      const std::uint32_t items = block + kSonBlockHeader <= b.size() ? u16_at(b, block + 18) : 0;
+      const std::uint64_t end = block + kSonBlockHeader + items * item_bytes;
       if (end > b.size()) {  // a file cut short: the chain's blocks from here stay bytes of the file
         note("warning: " + name + ": the file ends inside " + channel + "'s block at byte " + std::to_string(block) +
              " (a copy cut short?); that block and the rest of its chain are kept byte for byte");
@@ -122,28 +122,28 @@ InputSource open_spike2_smr(const std::filesystem::path& file, std::string resto
         return whole("byte " + std::to_string(block + 16) + ": the block of " + channel + " names channel " + std::to_string(u16_at(b, block + 16) & 0xff));
       blocks.emplace_back(block, end);
       previous_end = static_cast<std::int64_t>(end);
-      if (kind == kWaveform && items > 0) runs.push_back({block + kBlockHeader, items, 0});
-      if (kind == kWaveformMarks)
-        for (std::uint32_t i = 0; i < items; ++i) runs.push_back({block + kBlockHeader + i * item_bytes + kMarkHead, static_cast<std::uint32_t>(extra / 2), 0});
+      if (kind == kSonWaveform && items > 0) runs.push_back({block + kSonBlockHeader, items, 0});
+      if (kind == kSonWaveformMarks)
+        for (std::uint32_t i = 0; i < items; ++i) runs.push_back({block + kSonBlockHeader + i * item_bytes + kSonMarkHead, static_cast<std::uint32_t>(extra / 2), 0});
       previous = at;
     }
     if (runs.size() == before) continue;
     for (auto r = before; r < runs.size(); ++r) runs[r].channel = src.channel_count;
     ++src.channel_count;
 
-    const double scale = f32_at(b, h + 124);
-    const std::string units = pascal_at(b, h + 132, 5);
-    const std::optional<double> per = microvolts_per(units);
+    const double scale = son_f32_at(b, h + 124);
+    const std::string units = son_text_at(b, h + 132, 5);
+    const std::optional<double> per = son_microvolts_per(units);
     const std::optional<double> uv = per && std::isfinite(scale) && scale != 0 ? std::optional<double>(scale / 6553.6 * *per) : std::nullopt;
     const double interval = system_id < 6 ? i16_at(b, h + 138) * static_cast<double>(us_per_time) * time_per_adc * 1e-6
                                           : i32_at(b, h + 102) * static_cast<double>(us_per_time) * time_base;
-    double rate = interval > 0 && std::isfinite(interval) ? 1.0 / interval : f32_at(b, h + 118);
+    double rate = interval > 0 && std::isfinite(interval) ? 1.0 / interval : son_f32_at(b, h + 118);
     if (!(rate > 0) || !std::isfinite(rate)) return whole(channel + ": no sampling rate (its divisor and ideal rate are not positive)");
     if (std::abs(rate - std::round(rate)) < 1e-9 * rate) rate = std::round(rate);  // 1 / (2 x 20 us) is 25000, not 25000.000000000004
-    const std::string title = pascal_at(b, h + 108, 9);
+    const std::string title = son_text_at(b, h + 108, 9);
     src.labels.push_back({title.empty() ? "ch" + std::to_string(c + 1) : title, uv, uv ? "uV" : "", false});
     src.channel_rates.push_back(rate);
-    src.snippet_channels.push_back(kind == kWaveformMarks);
+    src.snippet_channels.push_back(kind == kSonWaveformMarks);
   }
   if (src.channel_count == 0) return src;  // no samples: open_record_file keeps it as a side file
   std::sort(blocks.begin(), blocks.end());
