@@ -1276,3 +1276,42 @@ TEST(Cli, StreamsAtDifferentRatesShareAnArchive) {
   EXPECT_TRUE(test::read_file(dir / "restored" / "slow.wav") == test::read_file(dir / "slow.wav"));
   EXPECT_TRUE(test::read_file(dir / "restored" / "fast.wav") == test::read_file(dir / "fast.wav"));
 }
+
+// The default chunk length is one second and at least 4096 samples (host::kDefaultMinChunkSamples):
+// the cinpla slice read at 1 kHz (6000 frames) and a real Spike2 file (200.8 Hz) get chunks of
+// 4096 samples from compress, batch and the training commands alike, at 30 kHz a second stays a
+// second, and a --chunk-seconds the user gives is kept exactly, on the command line or in a
+// manifest line.
+TEST(Cli, LowRateRecordingsGetChunksOfAtLeast4096SamplesUnlessChosen) {
+  test::TempDir dir;
+  const std::string cinpla = (test::samples_dir() / "cinpla32" / "cinpla32_30kHz_first6000.dat").string();
+  const std::string smr = (test::samples_dir() / "spike2" / "File_spike2_1.smr").string();
+  const auto chunk_samples = [&](const fs::path& archive) {
+    const auto r = run({"info", archive.string(), "--json"});
+    EXPECT_EQ(r.code, 0) << r.err;
+    return json::parse(r.out)["chunk_samples"].get<std::uint64_t>();
+  };
+  const auto compress = [&](std::vector<std::string> args, const std::string& name) {
+    args.insert(args.begin(), "compress");
+    args.insert(args.end(), {"-q", "-o", (dir / name).string()});
+    const auto r = run(args);
+    EXPECT_EQ(r.code, 0) << r.err;
+    return chunk_samples(dir / name);
+  };
+  EXPECT_EQ(compress({cinpla, "--raw-channels", "32", "--raw-rate", "1000"}, "a.spikey"), 4096u);
+  EXPECT_EQ(compress({cinpla, "--raw-channels", "32", "--raw-rate", "1000", "--chunk-seconds", "1"}, "b.spikey"), 1000u);
+  EXPECT_EQ(compress({cinpla, "--raw-channels", "32", "--raw-rate", "30000"}, "c.spikey"), 30000u);
+  EXPECT_EQ(compress({cinpla, "--raw-channels", "32", "--raw-rate", "30000", "--chunk-seconds", "0.05"}, "d.spikey"), 1500u);
+  EXPECT_EQ(compress({smr}, "e.spikey"), 4096u);
+  EXPECT_LT(fs::file_size(dir / "e.spikey"), 120000u);  // 131,748 bytes in 1-second chunks of 201 samples
+  ASSERT_EQ(run({"decompress", (dir / "e.spikey").string(), "-o", (dir / "out").string(), "-q"}).code, 0);
+  EXPECT_EQ(test::read_file(dir / "out" / "File_spike2_1.smr"), test::read_file(smr));
+
+  const std::string manifest = "\"" + cinpla + "\" --raw-channels 32 --raw-rate 1000\n\"" + smr + "\" --chunk-seconds 2\n";
+  test::write_file(dir / "m.txt", std::vector<std::uint8_t>(manifest.begin(), manifest.end()));
+  const auto r = run({"batch", (dir / "m.txt").string(), "-o", (dir / "batch").string(), "-q"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto archive_of = [&](const std::string& input) { return fs::path((dir / "batch").string() + fs::absolute(input).lexically_normal().string() + ".spikey"); };
+  EXPECT_EQ(chunk_samples(archive_of(cinpla)), 4096u);
+  EXPECT_EQ(chunk_samples(archive_of(smr)), 402u);  // 2 s at 200.8 Hz, as the line asks
+}

@@ -69,7 +69,9 @@ Subcommand add_batch(CLI::App& app, CommonOptions& common) {
       ->required();
   batch->add_option("--shard", b.shard, "I/N: take entries I, I+N, I+2N, ... (0-based; default 0/1)");
   batch->add_option("--level", b.defaults.recording.level, "fast | default | max (default: default)")->check(CLI::IsMember({"fast", "default", "max"}));
-  batch->add_option("--chunk-seconds", b.defaults.recording.chunk_seconds, "seconds per chunk (default 1)")->check(kPositiveSeconds);
+  batch->add_option("--chunk-seconds", b.defaults.recording.chunk_seconds, "seconds per chunk (default 1, and at least 4096 samples where a second holds fewer)")
+      ->check(kPositiveSeconds)
+      ->each([&b](const std::string&) { b.defaults.recording.chunk_seconds_chosen = true; });
   batch->add_flag("--repair-wav-size", b.defaults.recording.repair_wav_size, "unfinalized WAVs: take the samples after the declared data");
   batch->add_option("--backend", b.defaults.backend, "auto | cpu | cuda (default auto)")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   batch->add_flag("--json", common.json_output, "print the shard summary as JSON");

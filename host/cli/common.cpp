@@ -213,7 +213,9 @@ void add_recording_inputs(CLI::App* cmd, CompressArgs& a) {
 
 void add_training_options(CLI::App* cmd, CompressArgs& a, CommonOptions& common) {
   add_recording_inputs(cmd, a);
-  cmd->add_option("--chunk-seconds", a.recording.chunk_seconds, "chunk length the training sees (default 1)")->check(kPositiveSeconds);
+  cmd->add_option("--chunk-seconds", a.recording.chunk_seconds, "chunk length the training sees (default 1, and at least 4096 samples)")
+      ->check(kPositiveSeconds)
+      ->each([&a](const std::string&) { a.recording.chunk_seconds_chosen = true; });
   cmd->add_option("--model-config", a.recording.model_config, "JSON with the predictor's architecture")->check(CLI::ExistingFile);
   cmd->add_flag("-f,--force", a.force, "overwrite an existing output");
   cmd->add_flag("-q,--quiet", common.quiet, "no summary");

@@ -102,8 +102,10 @@ Subcommand add_compress(CLI::App& app, CommonOptions& common) {
   add_recording_inputs(compress, a);
   compress->add_option("-o,--output", a.output, "archive to write (default: INPUT.spikey for one input); - for standard output");
   compress->add_option("--level", a.recording.level, "fast | default | max")->check(CLI::IsMember({"fast", "default", "max"}));
-  compress->add_option("--chunk-seconds", a.recording.chunk_seconds, "seconds per independently decodable chunk (default 1)")
-      ->check(kPositiveSeconds);
+  compress->add_option("--chunk-seconds", a.recording.chunk_seconds,
+                       "seconds per independently decodable chunk (default 1, and at least 4096 samples where a second holds fewer)")
+      ->check(kPositiveSeconds)
+      ->each([&a](const std::string&) { a.recording.chunk_seconds_chosen = true; });
   compress->add_flag("-f,--force", a.force, "overwrite an existing archive");
   compress->add_flag("--no-verify", a.no_verify, "skip decoding the archive again after writing it");
   compress->add_option("--backend", a.backend, "auto | cpu | cuda (auto: the GPU when there is one)")

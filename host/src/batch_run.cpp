@@ -92,7 +92,7 @@ RecordingOptions entry_options(const RecordingOptions& defaults, const ManifestE
     bool known = true;
     try {
       if (key == "--level") a.level = value;
-      else if (key == "--chunk-seconds") a.chunk_seconds = number();
+      else if (key == "--chunk-seconds") a.chunk_seconds = number(), a.chunk_seconds_chosen = true;
       else if (key == "--raw-channels") a.raw_channels = static_cast<std::uint32_t>(number());
       else if (key == "--raw-rate") a.raw_rate = number();
       else if (key == "--raw-format") a.raw_unsigned = parse_raw_format(value).unsigned_samples, a.raw_big_endian = parse_raw_format(value).big_endian;
@@ -114,6 +114,7 @@ EncodeOptions encode_options_for(const RecordingOptions& recording, unsigned thr
   EncodeOptions options;
   options.level = recording.level;
   options.chunk_seconds = recording.chunk_seconds;
+  options.min_chunk_samples = recording.chunk_seconds_chosen ? 0 : kDefaultMinChunkSamples;
   options.threads = threads;
   if (!recording.model_config.empty()) apply_model_config(recording.model_config, options);
   if (!recording.topology.empty()) options.topology = std::make_shared<Topology>(Topology::load(recording.topology));

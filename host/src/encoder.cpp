@@ -524,7 +524,8 @@ format::MetadataSection survey_values(const Recording& recording, const EncodeOp
   meta.sample_rate = recording.sample_rate();
   meta.total_samples = recording.total_samples();
   // An archive of side files alone has no chunks; its chunk length is nominal.
-  meta.chunk_samples = recording.channel_count() == 0 ? kMinChunkSamples : chunk_samples_for(options.chunk_seconds, recording.sample_rate());
+  meta.chunk_samples = recording.channel_count() == 0 ? kMinChunkSamples
+                                                      : std::max(chunk_samples_for(options.chunk_seconds, recording.sample_rate()), options.min_chunk_samples);
   const std::uint64_t longest_chunk = std::min(meta.chunk_samples, meta.total_samples);
   if (longest_chunk * std::max<std::uint64_t>(recording.channel_count(), 1) > format::kMaxChunkChannelSamples)
     throw std::invalid_argument("--chunk-seconds " + shortest_text(options.chunk_seconds) + " with " + std::to_string(recording.channel_count()) +

@@ -218,7 +218,7 @@ def _channel_labels(channels: int, channel_names, bit_volts) -> tuple[list[str],
     return names, gains
 
 
-def compress(array, sample_rate: float, path: str | os.PathLike, level: str = "default", chunk_seconds: float = 1.0,
+def compress(array, sample_rate: float, path: str | os.PathLike, level: str = "default", chunk_seconds: float | None = None,
              threads: int | None = None, overwrite: bool = False, channel_names=None, bit_volts=None, units: str = "",
              model: str | os.PathLike | None = None) -> dict:
     """Compresses a [samples, channels] array of 16-bit values into an archive at `path`.
@@ -230,6 +230,8 @@ def compress(array, sample_rate: float, path: str | os.PathLike, level: str = "d
     means exactly these values). `channel_names`, `bit_volts` (the physical
     size of one step, per channel or one for all) and `units` (of bit_volts, e.g. "uV") go into
     the archive's metadata, as `spikey info` and `Reader.channel_names/bit_volts/units` show them.
+    `chunk_seconds` is the archive's random-access granularity (default, as `spikey compress`: one
+    second, and at least 4096 samples where a second holds fewer).
     `model` (a file from `train` or `spikey train`) encodes with its predictors instead of training
     on this array (`spikey compress --model`): faster, and better for short arrays of an implant
     whose model was trained on more data. The archive still decodes alone.
@@ -261,7 +263,7 @@ def compress(array, sample_rate: float, path: str | os.PathLike, level: str = "d
     stem = os.path.basename(path)
     stem = stem[: -len(".spikey")] if stem.endswith(".spikey") else stem
     kwargs = {} if threads is None else {"threads": threads}
-    return compress_array(np.ascontiguousarray(array), float(sample_rate), path, level, float(chunk_seconds),
+    return compress_array(np.ascontiguousarray(array), float(sample_rate), path, level, None if chunk_seconds is None else float(chunk_seconds),
                           source_name=(stem or "array") + ".bin", overwrite=overwrite, channel_names=names, bit_volts=gains,
                           units=str(units), model="" if model is None else os.fspath(model), unsigned_samples=unsigned, **kwargs)
 

@@ -149,7 +149,7 @@ def read_spikey(file_path, stream_id: str | None = None, include_sync: bool = Fa
     return SpikeyRecordingExtractor(file_path, stream_id=stream_id, include_sync=include_sync, threads=threads)
 
 
-def write_spikey(recording, file_path, level: str = "default", chunk_seconds: float = 1.0, threads: int | None = None,
+def write_spikey(recording, file_path, level: str = "default", chunk_seconds: float | None = None, threads: int | None = None,
                  overwrite: bool = False, block_seconds: float = 10.0) -> dict:
     """Compresses a one-segment SpikeInterface recording of 16-bit samples into an archive.
 
@@ -193,5 +193,5 @@ def write_spikey(recording, file_path, level: str = "default", chunk_seconds: fl
                 out.write(np.ascontiguousarray(traces, dtype=np.int16).tobytes())
         kwargs = {} if threads is None else {"threads": threads}
         return _spikey.compress_raw_file(raw, channels, float(recording.get_sampling_frequency()), file_path, level,
-                                         float(chunk_seconds), overwrite=overwrite, channel_names=names, bit_volts=gains,
+                                         None if chunk_seconds is None else float(chunk_seconds), overwrite=overwrite, channel_names=names, bit_volts=gains,
                                          units=units, **kwargs)

@@ -161,10 +161,13 @@ void label(host::Recording& recording, std::uint32_t channels, const std::vector
   recording.label_channels(0, std::move(labels));
 }
 
-host::EncodeOptions encode_options(const std::string& level, double chunk_seconds, unsigned threads, bool overwrite, const std::string& model) {
+// No chunk_seconds: the CLI's default, one second and at least kDefaultMinChunkSamples.
+host::EncodeOptions encode_options(const std::string& level, std::optional<double> chunk_seconds, unsigned threads, bool overwrite,
+                                   const std::string& model) {
   host::EncodeOptions options;
   options.level = level;
-  options.chunk_seconds = chunk_seconds;
+  options.chunk_seconds = chunk_seconds.value_or(1.0);
+  options.min_chunk_samples = chunk_seconds ? 0 : host::kDefaultMinChunkSamples;
   options.threads = threads;
   options.overwrite = overwrite;
   if (!model.empty()) options.model = std::make_shared<host::Model>(host::Model::load(model));  // no training: the model's predictors
@@ -174,7 +177,7 @@ host::EncodeOptions encode_options(const std::string& level, double chunk_second
 // Compresses a headerless interleaved 16-bit file (`channels` channels) with the given labels:
 // the SpikeInterface writer puts its samples in one, block by block, and calls this.
 host::CompressReport compress_raw(const fs::path& raw, std::uint32_t channels, double sample_rate, const std::string& path,
-                                  const std::string& level, double chunk_seconds, unsigned threads, bool overwrite,
+                                  const std::string& level, std::optional<double> chunk_seconds, unsigned threads, bool overwrite,
                                   const std::vector<std::string>& channel_names, const std::vector<double>& bit_volts,
                                   const std::string& units, const std::string& model, bool unsigned_samples) {
   auto recording = host::Recording::open({raw}, {channels, sample_rate, unsigned_samples}, [](const std::string&) {});
@@ -205,7 +208,7 @@ py::dict report_dict(const host::CompressReport& report) {
 
 // Compresses `array` (int16 [samples, channels], C order) as one raw source named `source_name`
 // into `path`. Returns the compress report as a dict.
-py::dict compress_array(Int16Array array, double sample_rate, const std::string& path, const std::string& level, double chunk_seconds,
+py::dict compress_array(Int16Array array, double sample_rate, const std::string& path, const std::string& level, std::optional<double> chunk_seconds,
                         unsigned threads, const std::string& source_name, bool overwrite, const std::vector<std::string>& channel_names,
                         const std::vector<double>& bit_volts, const std::string& units, const std::string& model, bool unsigned_samples) {
   auto recording = array_recording(array, sample_rate, source_name, unsigned_samples);
@@ -271,7 +274,7 @@ py::array_t<std::int16_t> decode_archive_bytes(py::bytes data, unsigned threads)
 }
 
 py::dict compress_raw_file(const std::string& raw, std::uint32_t channels, double sample_rate, const std::string& path, const std::string& level,
-                           double chunk_seconds, unsigned threads, bool overwrite, const std::vector<std::string>& channel_names,
+                           std::optional<double> chunk_seconds, unsigned threads, bool overwrite, const std::vector<std::string>& channel_names,
                            const std::vector<double>& bit_volts, const std::string& units, const std::string& model) {
   host::CompressReport report;
   {
@@ -408,7 +411,7 @@ PYBIND11_MODULE(_spikey, m) {
       .def("side_file", &Reader::side_file, py::arg("path"))
       .def("read", &Reader::read, py::arg("start"), py::arg("end"), py::arg("channels"), py::arg("threads") = 1);
   m.def("compress_array", &compress_array, py::arg("array"), py::arg("sample_rate"), py::arg("path"), py::arg("level") = "default",
-        py::arg("chunk_seconds") = 1.0, py::arg("threads") = host::default_thread_count(), py::arg("source_name") = "array.bin",
+        py::arg("chunk_seconds") = py::none(), py::arg("threads") = host::default_thread_count(), py::arg("source_name") = "array.bin",
         py::arg("overwrite") = false, py::arg("channel_names") = std::vector<std::string>{}, py::arg("bit_volts") = std::vector<double>{},
         py::arg("units") = std::string{}, py::arg("model") = std::string{}, py::arg("unsigned_samples") = false);
   m.def("compress_array_to_bytes", &compress_array_to_bytes, py::arg("array"), py::arg("sample_rate"), py::arg("level") = "default",
@@ -423,7 +426,7 @@ PYBIND11_MODULE(_spikey, m) {
   m.def("extract", &extract, py::arg("path"), py::arg("output"), py::arg("start"), py::arg("end"), py::arg("channels"),
         py::arg("file_format") = std::string{}, py::arg("overwrite") = false, py::arg("threads") = host::default_thread_count());
   m.def("compress_raw_file", &compress_raw_file, py::arg("raw"), py::arg("channels"), py::arg("sample_rate"), py::arg("path"),
-        py::arg("level") = "default", py::arg("chunk_seconds") = 1.0, py::arg("threads") = host::default_thread_count(),
+        py::arg("level") = "default", py::arg("chunk_seconds") = py::none(), py::arg("threads") = host::default_thread_count(),
         py::arg("overwrite") = false, py::arg("channel_names") = std::vector<std::string>{}, py::arg("bit_volts") = std::vector<double>{},
         py::arg("units") = std::string{}, py::arg("model") = std::string{});
 }

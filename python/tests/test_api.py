@@ -71,3 +71,14 @@ def test_the_distribution_installs_no_top_level_spikey_module():
     files = [str(f) for f in importlib.metadata.files("spikey-archive")]
     assert any(f.startswith("spikey_archive/") for f in files)
     assert not any(f.startswith("spikey/") for f in files), [f for f in files if f.startswith("spikey/")]
+
+
+def test_the_default_chunk_length_is_a_second_and_at_least_4096_samples(tmp_path, cinpla):
+    """As `spikey compress`: 1-second chunks, but 4096 samples where a second holds fewer; a
+    chunk_seconds given is kept exactly."""
+    spikey.compress(cinpla, 1000, tmp_path / "a.spikey")
+    assert spikey.open(tmp_path / "a.spikey").chunk_samples == 4096
+    spikey.compress(cinpla, 1000, tmp_path / "b.spikey", chunk_seconds=1)
+    assert spikey.open(tmp_path / "b.spikey").chunk_samples == 1000
+    spikey.compress(cinpla, 30000, tmp_path / "c.spikey")
+    assert spikey.open(tmp_path / "c.spikey").chunk_samples == 30000

@@ -19,6 +19,7 @@ namespace spikey::host {
 struct RecordingOptions {
   std::string level = "default";
   double chunk_seconds = 1.0;
+  bool chunk_seconds_chosen = false;  // by the user; else chunks of at least kDefaultMinChunkSamples too
   std::optional<std::uint32_t> raw_channels;  // headerless int16 inputs
   std::optional<double> raw_rate;
   bool raw_unsigned = false;     // raw inputs hold uint16 samples (--raw-format uint16, uint16be)

@@ -40,10 +40,20 @@ struct BatchPlan;  // batch_encoder.hpp
 // page-locked memory, downloaded straight into place.
 using BatchWords = std::vector<std::uint32_t, PoolAllocator<std::uint32_t>>;
 
+// The default chunk length is one second, and at least this many samples where a second holds
+// fewer: every chunk pays for its header, index entry, stream checks and coder states and starts
+// its adapting predictors afresh, so 1-second chunks of a 200 Hz Spike2 channel (201 samples)
+// made its archive 13% larger than 20-second ones, and of a 1 kHz Blackrock .ns2 5% larger than
+// 4096-sample ones (bench/RESULTS.md, 2026-12-07); longer chunks gained no more than 0.3%.
+inline constexpr std::uint64_t kDefaultMinChunkSamples = 4096;
+
 struct EncodeOptions {
   std::string level = "default";
   std::string codec;  // empty: the level's codec (codec_for_level); rice1 stays writable for tests
   double chunk_seconds = 1.0;
+  // Chunks hold at least this many samples (the default chunk length's floor,
+  // kDefaultMinChunkSamples, where the user did not choose chunk_seconds); 0: chunk_seconds exactly.
+  std::uint64_t min_chunk_samples = 0;
   unsigned threads = 1;
   bool verify = true;
   bool overwrite = false;
