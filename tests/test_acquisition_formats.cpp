@@ -98,6 +98,16 @@ std::string refusal_of(const fs::path& file, const std::vector<std::uint8_t>& by
   return "accepted";
 }
 
+// Whether a metadata section of `m` and `verbatim` passes the reader's checks.
+bool metadata_parses(const format::Metadata& m, const std::vector<std::uint8_t>& verbatim) {
+  try {
+    format::parse_metadata_section(format::serialize(format::MetadataSection{m, verbatim}));
+    return true;
+  } catch (const format::ArchiveError&) {
+    return false;
+  }
+}
+
 std::vector<std::int16_t> slice(const std::vector<std::int16_t>& v, std::size_t start, std::size_t end) {
   return {v.begin() + static_cast<std::ptrdiff_t>(start), v.begin() + static_cast<std::ptrdiff_t>(std::min(end, v.size()))};
 }
@@ -1499,14 +1509,7 @@ TEST(AcquisitionFormats, PlexonFilesAreChannelRecordsAndRestoreByteForByte) {
   {
     const format::ArchiveReader reader(dir / "alternating.spikey");
     const format::Metadata intact = reader.metadata();
-    const auto parses = [&](const format::Metadata& m) {
-      try {
-        format::parse_metadata_section(format::serialize(format::MetadataSection{m, reader.verbatim()}));
-        return true;
-      } catch (const format::ArchiveError&) {
-        return false;
-      }
-    };
+    const auto parses = [&](const format::Metadata& m) { return metadata_parses(m, reader.verbatim()); };
     EXPECT_TRUE(parses(intact));
     auto m = intact;
     m.sources[0].records.table.size -= 8;
@@ -1680,14 +1683,7 @@ TEST(AcquisitionFormats, Spike2FilesAreRecordsWithTailsAndRestoreByteForByte) {
   {
     const format::ArchiveReader reader(dir / "default.spikey");
     const format::Metadata intact = reader.metadata();
-    const auto parses = [&](const format::Metadata& m) {
-      try {
-        format::parse_metadata_section(format::serialize(format::MetadataSection{m, reader.verbatim()}));
-        return true;
-      } catch (const format::ArchiveError&) {
-        return false;
-      }
-    };
+    const auto parses = [&](const format::Metadata& m) { return metadata_parses(m, reader.verbatim()); };
     EXPECT_TRUE(parses(intact));
     auto m = intact;
     m.sources[0].records.tails = false;  // the table's size and the file's no longer add up
