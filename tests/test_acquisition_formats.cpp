@@ -1678,6 +1678,30 @@ TEST(AcquisitionFormats, Spike2FilesAreRecordsWithTailsAndRestoreByteForByte) {
     EXPECT_EQ(m.channels.size(), 1u);  // cut.smr's Respi; its waveform marks lay past the cut
     EXPECT_EQ(window_of(a.archive, "Respi", 0, 185 * 246), slice(channels_one[0].samples, 0, 185 * 246));
   }
+  // From SON version 6 a channel's rate comes from its lChanDvd and the file's dTimeBase (File
+  // 2's header rewritten so: 1 / (8 x usPerTime 10 x 2.5e-6 s) = 5 kHz); a version above 8 (a
+  // layout not checked on a real file) keeps the file whole, naming the version.
+  {
+    const fs::path in = dir / "versions";
+    fs::create_directories(in);
+    auto six = two, nine = two;
+    const std::int16_t version = 6, big = 9;
+    const double time_base = 2.5e-6;
+    const std::int32_t divisor = 8;
+    std::memcpy(six.data(), &version, 2);
+    std::memcpy(six.data() + 44, &time_base, 8);
+    std::memcpy(six.data() + 512 + 102, &divisor, 4);
+    std::memcpy(nine.data(), &big, 2);
+    test::write_file(in / "six.smr", six);
+    test::write_file(in / "nine.smr", nine);
+    const auto a = compress_inputs({in}, dir / "versions.spikey");
+    ASSERT_EQ(a.notes.size(), 1u);
+    EXPECT_NE(a.notes[0].find("nine.smr: byte 0: SON version 9"), std::string::npos) << a.notes[0];
+    expect_restores_exactly(a.archive, in, dir / "versions_out");
+    const format::ArchiveReader reader(a.archive);
+    ASSERT_EQ(reader.metadata().channels.size(), 1u);  // six.smr's marks; nine.smr is a side file
+    EXPECT_NEAR(reader.metadata().channel_rate(0), 5000, 1e-6);
+  }
   // Metadata: a table of tails must be 12 bytes a record, the tails only with a record table,
   // and the tails must sum to the framing's bytes, checked where the table is read.
   {
