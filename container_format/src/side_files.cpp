@@ -97,10 +97,6 @@ std::vector<std::uint8_t> transpose_framing(std::span<const std::uint8_t> in, co
   return out;
 }
 
-}  // namespace
-
-namespace {
-
 // The records' fixed framing (count records of framing_bytes() each) and what follows it: the
 // tails (version 17), kept as they are.
 std::size_t fixed_framing_bytes(std::span<const std::uint8_t> framing, const SourceRecords& records) {

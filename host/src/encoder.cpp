@@ -567,7 +567,7 @@ format::MetadataSection survey_values(const Recording& recording, const EncodeOp
     }
     if (src.records.count != 0) {  // every record's header, gaps and trailer, then the fields coded (SPEC §4.2)
       f.records = src.records;
-      std::vector<std::uint8_t> framing, tails;  // tails: after the fixed framing (version 17)
+      std::vector<std::uint8_t> framing;
       framing.reserve(src.records.count * src.records.framing_bytes());
       const auto keep = [&](std::uint64_t offset, std::uint64_t size) {
         framing.insert(framing.end(), bytes.begin() + static_cast<std::ptrdiff_t>(offset), bytes.begin() + static_cast<std::ptrdiff_t>(offset + size));
@@ -575,18 +575,14 @@ format::MetadataSection survey_values(const Recording& recording, const EncodeOp
       for (std::uint64_t r = 0; r < src.records.count; ++r) {
         if (src.records.channel_records) {  // one channel's samples between the header and the trailer (version 16)
           keep(src.record_starts[r], src.records.header);
-          const std::uint64_t trailer = src.record_starts[r] + src.records.header + 2ull * src.table.lengths[r];
-          keep(trailer, src.records.trailer);
-          if (src.records.tails) {
-            const auto tail = bytes.subspan(trailer + src.records.trailer, src.record_tail(r));
-            tails.insert(tails.end(), tail.begin(), tail.end());
-          }
+          keep(src.record_starts[r] + src.records.header + 2ull * src.table.lengths[r], src.records.trailer);
           continue;
         }
         for (const format::ByteRange& piece : src.records.framing_pieces(r, src.channel_count))
           keep(src.data_offset + piece.offset, piece.size);
       }
-      framing.insert(framing.end(), tails.begin(), tails.end());
+      for (std::uint64_t r = 0; r < src.records.count && src.records.tails; ++r)  // then the tails (version 17), each after its record's trailer
+        keep(src.record_starts[r] + src.records.header + 2ull * src.table.lengths[r] + src.records.trailer, src.record_tail(r));
       const auto stored = format::framing_encode(framing, src.records, src.snippets);
       f.records.framing = {section.verbatim.size(), stored.size()};
       section.verbatim.insert(section.verbatim.end(), stored.begin(), stored.end());
