@@ -1760,3 +1760,71 @@ TEST(AcquisitionFormats, PlexonFilesRestoreFromTheMetadataCopy) {
   EXPECT_TRUE(report.lost_files.empty());
   expect_restores_exactly(dir / "saved.spikey", dir / "in", dir / "out");
 }
+
+// White Matter eCube files say their channels and rate only in their names: an 8-byte header
+// (the first frame's timestamp), then interleaved int16 frames. samples/white_matter holds the
+// first 0.25 s of a real 64-channel headstage file at 25 kHz whose name says 70 min 17 s.
+TEST(AcquisitionFormats, WhiteMatterFilesTakeTheirChannelsAndRateFromTheirNames) {
+  const std::string name = "HSW_2024_12_12__10_28_23__70min_17sec__hsamp_64ch_25000sps_stub.bin";
+  const fs::path sample = test::samples_dir() / "white_matter" / name;
+  const auto bytes = test::read_file(sample);
+  ASSERT_EQ(bytes.size(), 8u + 64 * 2 * 6250);
+  const auto frames = samples_by_layout(bytes, 8, 0, 64 * 6250, 0, false);  // channel c: frames[t * 64 + c]
+  const auto channel = [&](std::size_t c, std::size_t start, std::size_t end) {
+    std::vector<std::int16_t> v;
+    for (std::size_t t = start; t < end; ++t) v.push_back(frames[t * 64 + c]);
+    return v;
+  };
+  test::TempDir dir;
+  for (const std::string level : {"fast", "default"}) {
+    SCOPED_TRACE(level);
+    const auto a = compress_inputs({sample}, dir / (level + ".spikey"), level);
+    ASSERT_EQ(a.notes.size(), 1u);  // a copy cut short: the name says 70 min 17 s
+    EXPECT_NE(a.notes[0].find("its name says 70 min 17 s but it holds 0.250 s of 64 channels at 25000 Hz"), std::string::npos) << a.notes[0];
+    expect_restores_exactly(a.archive, sample.parent_path(), dir / (level + "_out"));
+    const format::ArchiveReader reader(a.archive);
+    const auto& m = reader.metadata();
+    ASSERT_EQ(m.channels.size(), 64u);
+    EXPECT_DOUBLE_EQ(m.sample_rate, 25000);
+    EXPECT_EQ(m.sources[0].kind, format::SourceKind::raw);
+    for (const auto& c : m.channels) {
+      EXPECT_EQ(c.length, 6250u);
+      ASSERT_TRUE(c.bit_volts.has_value());
+      EXPECT_DOUBLE_EQ(*c.bit_volts, 6250.0 / 32768);  // the headstages' 6.25 mV over 2^15 steps
+      EXPECT_EQ(c.units, "uV");
+    }
+    EXPECT_EQ(window_of(a.archive, name + ":37", 1000, 4000), channel(37, 1000, 4000));
+  }
+  // Not a headstage file: channels and rate from the name, no gain; a partial last frame is kept
+  // with a warning; a file of its header alone is kept whole.
+  const fs::path in = dir / "others";
+  fs::create_directories(in);
+  auto panel = std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + 8 + 32 * 2 * 1000);
+  test::write_file(in / "AnalogPanel_32ch_12500sps.bin", panel);
+  panel.insert(panel.end(), {1, 2, 3});
+  test::write_file(in / "HSW_cut__hsamp_32ch_12500sps.bin", panel);
+  test::write_file(in / "HSW_empty__hsamp_64ch_25000sps.bin", std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + 5));
+  test::write_file(in / "settingsHeadstages.xml", std::vector<std::uint8_t>{'<', 'x', '/', '>'});
+  const auto a = compress_inputs({in}, dir / "others.spikey");
+  ASSERT_EQ(a.notes.size(), 2u);
+  EXPECT_NE(a.notes[0].find("HSW_cut__hsamp_32ch_12500sps.bin: 3 byte(s) after its last whole frame of 32 channels"), std::string::npos)
+      << a.notes[0];
+  EXPECT_NE(a.notes[1].find("HSW_empty__hsamp_64ch_25000sps.bin: no samples after its header; kept whole"), std::string::npos) << a.notes[1];
+  expect_restores_exactly(a.archive, in, dir / "others_out");
+  {
+    const format::ArchiveReader reader(a.archive);
+    const auto& m = reader.metadata();
+    ASSERT_EQ(m.channels.size(), 64u);
+    EXPECT_DOUBLE_EQ(m.sample_rate, 12500);
+    EXPECT_FALSE(m.channels[0].bit_volts.has_value());  // AnalogPanel_: no headstage gain
+    EXPECT_TRUE(m.channels[32].bit_volts.has_value());
+    EXPECT_EQ(m.channels[0].length, 1000u);
+    EXPECT_EQ(m.sources.size(), 4u);
+  }
+  // --raw-channels wins over the name; a .bin named otherwise still asks for it.
+  const auto rec = host::Recording::open({sample}, host::InputOptions{16, 1000.0, false, false, false, 8}, [](const std::string&) {});
+  EXPECT_EQ(rec.channel_count(), 16u);
+  EXPECT_EQ(rec.channel_label(0), nullptr);
+  EXPECT_NE(refusal_of(dir / "HSW_2024_12_12.bin", bytes).find("--raw-channels N --raw-rate HZ"), std::string::npos);
+  EXPECT_NE(refusal_of(dir / "HSW_0ch_25000sps.bin", bytes).find("--raw-channels N --raw-rate HZ"), std::string::npos);
+}

@@ -330,6 +330,22 @@ def test_a_spike2_file_reads_as_its_waveform_channel_and_waveform_marks(tmp_path
     np.testing.assert_array_equal(np.load(tmp_path / "respi.npy").reshape(-1), respi)
 
 
+def test_a_white_matter_file_reads_with_the_channels_rate_and_gain_of_its_name(tmp_path):
+    """A White Matter eCube file holds an 8-byte header and interleaved int16 frames; its name
+    says how many channels at what rate ("64ch_25000sps"), and headstage files ("HSW_") step
+    6.25 mV / 2^15."""
+    import subprocess
+
+    sample = ROOT / "samples" / "white_matter" / "HSW_2024_12_12__10_28_23__70min_17sec__hsamp_64ch_25000sps_stub.bin"
+    frames = np.frombuffer(sample.read_bytes()[8:], dtype="<i2").reshape(-1, 64)
+    archive = tmp_path / "wm.spikey"
+    subprocess.run([os.environ["SPIKEY_CLI"], "compress", str(sample), "-o", str(archive), "-q"], check=True)
+    r = spikey.open(archive)
+    assert r.shape == (6250, 64) and r.sample_rate == 25000
+    assert r.bit_volts == [6250 / 32768] * 64 and r.units == ["uV"] * 64
+    np.testing.assert_array_equal(r[1000:3000, [3, 40]], frames[1000:3000, [3, 40]])
+
+
 def test_the_wheel_installs_the_cli(tmp_path, cinpla):
     """pip install . puts the spikey command in the environment's scripts folder."""
     import subprocess

@@ -72,6 +72,10 @@ InputSource open_plexon_plx(const std::filesystem::path& file, std::string resto
 // §4.2, version 17).
 bool is_spike2_smr(const std::filesystem::path& file);
 InputSource open_spike2_smr(const std::filesystem::path& file, std::string restore_path, const std::function<void(const std::string&)>& note);
+// White Matter eCube .bin files (host/src/formats/white_matter.cpp), known by a name holding
+// "<N>ch_<R>sps": an 8-byte header, then interleaved int16 frames (SPEC §4.1 `raw`).
+bool is_white_matter_bin(const std::filesystem::path& file);
+InputSource open_white_matter_bin(const std::filesystem::path& file, std::string restore_path, const std::function<void(const std::string&)>& note);
 InputSource open_blackrock_nsx(const std::filesystem::path& file, std::string restore_path, const std::function<void(const std::string&)>& note);
 
 // Intan RHD folders (host/src/formats/intan.cpp): info.rhd, time.dat and the sample files of
