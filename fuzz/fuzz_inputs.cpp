@@ -10,7 +10,8 @@
 //                        set a Blackrock .nev file, with bit 4 alone an Intan .rhd file, with
 //                        bit 5 alone an Intan .rhs file, else a Plexon .plx file when the
 //                        rest starts "PLEX", a Spike2 .smr file when "(C) CED 87" is at its
-//                        byte 2, a WAV file otherwise
+//                        byte 2, an AlphaOmega .mpx file when it starts with a 60-byte 'h'
+//                        block's head (3C 00 'h'), a WAV file otherwise
 //   bits 6-7             the level
 // The bytes are parsed, and when they are a usable recording they are compressed, the archive
 // is decoded and every restored file must equal its original (verify-after-compress plus
@@ -69,6 +70,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                             : (mode & 0x20) != 0        ? "input.rhs"
                             : file.size() >= 4 && std::equal(file.begin(), file.begin() + 4, "PLEX") ? "input.plx"
                             : file.size() >= 12 && std::equal(file.begin() + 2, file.begin() + 12, "(C) CED 87") ? "input.smr"
+                            : file.size() >= 3 && file[0] == 0x3C && file[1] == 0 && file[2] == 'h' ? "input.mpx"
                                                         : nullptr;
   if (!raw && !acquisition && record_file == nullptr) {
     try {

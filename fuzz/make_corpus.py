@@ -74,6 +74,16 @@ def paused_nsx(lengths):
     return bytes(out)
 
 
+def ao_first_data_block(mpx):
+    """The byte of an AlphaOmega file's first type-5 (channel data) block."""
+    at = 0
+    while True:
+        length, kind = struct.unpack_from("<Hc", mpx, at)
+        if kind == b"5":
+            return at
+        at += length
+
+
 def write(path, data):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as f:
@@ -226,6 +236,18 @@ def main():
     write(os.path.join(out, "inputs", "spike2_cut.in"), bytes([0x40]) + smr[: 5120 + 10 * 512 + 300])
     subprocess.run([spikey, "compress", os.path.join(ROOT, "samples/spike2/File_spike2_1.smr"), "--chunk-seconds", "60", "-o",
                     os.path.join(out, "archive", "spike2_record_tails.spikey"), "-f", "-q"], check=True)
+    # Format 18 (mode bits 0-5 = 0 and a 60-byte 'h' block first: an AlphaOmega .mpx): the bundled
+    # mapfile0054.mpx cut 20000 bytes after its first data block, inside a block; and 40000 bytes
+    # after it (the definitions and the first data blocks of every kind) as an archive of records
+    # with tails, in 10-ms chunks.
+    with open(os.path.join(ROOT, "samples/alpha_omega/mapfile0054.mpx"), "rb") as f:
+        mpx = f.read()
+    first_data = ao_first_data_block(mpx)
+    write(os.path.join(out, "inputs", "alpha_omega_cut.in"), bytes([0x40]) + mpx[: first_data + 20000])
+    with tempfile.TemporaryDirectory() as tmp:
+        write(os.path.join(tmp, "rec.mpx"), mpx[: first_data + 40000])
+        subprocess.run([spikey, "compress", os.path.join(tmp, "rec.mpx"), "--chunk-seconds", "0.01", "-o",
+                        os.path.join(out, "archive", "alpha_omega_record_tails.spikey"), "-f", "-q"], check=True)
     with open(os.path.join(ROOT, "samples/open_ephys_legacy/101_CH0.continuous"), "rb") as f:
         write(os.path.join(out, "inputs", "open_ephys_continuous_partial.in"), bytes([0x48]) + f.read()[: 1024 + 5 * 2070 + 37])
     # Format 12 (mode bits 0-3 = 0, bit 4: .rhd, bit 5: .rhs): the bundled Intan .rhd cut to 5 blocks

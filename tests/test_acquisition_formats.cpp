@@ -1828,3 +1828,145 @@ TEST(AcquisitionFormats, WhiteMatterFilesTakeTheirChannelsAndRateFromTheirNames)
   EXPECT_NE(refusal_of(dir / "HSW_2024_12_12.bin", bytes).find("--raw-channels N --raw-rate HZ"), std::string::npos);
   EXPECT_NE(refusal_of(dir / "HSW_0ch_25000sps.bin", bytes).find("--raw-channels N --raw-rate HZ"), std::string::npos);
 }
+
+namespace {
+
+// An AlphaOmega file's analog input channels that have samples, in the order of their
+// definitions, read by the block layout (u16 length, u8 type; '2' definitions, '5' data).
+struct AoChannel {
+  std::int16_t number = 0;
+  std::string name;
+  bool segmented = false;
+  double rate = 0;
+  std::vector<std::int16_t> samples;
+  std::vector<std::size_t> blocks;  // its data blocks' first bytes
+};
+
+std::vector<AoChannel> ao_channels(const std::vector<std::uint8_t>& file) {
+  std::vector<AoChannel> defined;
+  const auto u16 = [&](std::size_t at) { return static_cast<std::uint16_t>(file[at] | file[at + 1] << 8); };
+  for (std::size_t at = 0; at + 3 <= file.size();) {
+    const std::size_t length = u16(at);
+    if (length == 65535 || length < 3 || at + length > file.size()) break;
+    const auto number = static_cast<std::int16_t>(u16(at + 4));
+    if (file[at + 2] == '2' && u16(at + 8) == 1 && u16(at + 10) == 1) {
+      AoChannel c;
+      c.number = static_cast<std::int16_t>(u16(at + 12));
+      c.segmented = u16(at + 18) == 1;
+      const std::size_t name_at = c.segmented ? 48 : 38;
+      c.name = std::string(reinterpret_cast<const char*>(file.data() + at + name_at));
+      float khz;
+      std::memcpy(&khz, file.data() + at + 24, 4);
+      c.rate = khz * 1000.0;
+      defined.push_back(std::move(c));
+    } else if (file[at + 2] == '5') {
+      for (AoChannel& c : defined)
+        if (c.number == number && length > 10) {
+          c.blocks.push_back(at);
+          for (std::size_t i = 0; i < (length - 10) / 2; ++i) c.samples.push_back(static_cast<std::int16_t>(u16(at + 6 + 2 * i)));
+        }
+    }
+    at += length;
+  }
+  std::erase_if(defined, [](const AoChannel& c) { return c.samples.empty(); });
+  return defined;
+}
+
+}  // namespace
+
+// AlphaOmega files: every analog input's data blocks are records of its channel (its 6-byte
+// block head and the first sample's number the framing), the blocks between them tails.
+// samples/alpha_omega holds an AlphaRS .mpx (map version 4: LFP, spike waveforms, SPK, RAW,
+// analog inputs and an accelerometer at four rates) and an AlphaMap .map (version 2).
+TEST(AcquisitionFormats, AlphaOmegaFilesAreChannelRecordsAndRestoreByteForByte) {
+  const fs::path samples = test::samples_dir() / "alpha_omega";
+  const auto mpx = test::read_file(samples / "mapfile0054.mpx"), map = test::read_file(samples / "File_AlphaOmega_2.map");
+  const auto channels_mpx = ao_channels(mpx), channels_map = ao_channels(map);
+  ASSERT_EQ(channels_mpx.size(), 27u);
+  ASSERT_EQ(channels_map.size(), 4u);
+  EXPECT_EQ(channels_mpx[0].name, "LFP 001");
+  EXPECT_TRUE(channels_mpx[4].segmented);
+  EXPECT_EQ(channels_mpx[12].name, "RAW 001");
+  EXPECT_EQ(channels_mpx[12].samples.size(), 22073u);
+  EXPECT_EQ(channels_mpx[24].name, "ACC_X 001");
+  EXPECT_EQ(channels_map[0].samples.size(), 66501u);
+  test::TempDir dir;
+  for (const std::string level : {"fast", "default", "max"}) {
+    SCOPED_TRACE(level);
+    const auto a = compress_inputs({samples}, dir / (level + ".spikey"), level);
+    EXPECT_TRUE(a.notes.empty()) << a.notes.front();
+    expect_restores_exactly(a.archive, samples, dir / (level + "_out"));
+    const format::ArchiveReader reader(a.archive);
+    const auto& m = reader.metadata();
+    ASSERT_EQ(m.channels.size(), 31u);  // File_AlphaOmega_2.map's 4, then mapfile0054.mpx's 27
+    for (std::size_t c = 0; c < 31; ++c) {
+      const AoChannel& expected = c < 4 ? channels_map[c] : channels_mpx[c - 4];
+      EXPECT_EQ(m.channels[c].name, expected.name);
+      EXPECT_EQ(m.channels[c].length, expected.samples.size());
+      EXPECT_EQ(m.snippet_channel(c), expected.segmented);
+      if (!expected.segmented) EXPECT_DOUBLE_EQ(m.channel_rate(c), expected.rate);
+      EXPECT_FALSE(m.channels[c].bit_volts.has_value());
+    }
+    EXPECT_DOUBLE_EQ(m.channel_rate(4), 937.5);   // LFP 001: 0.9375 kHz
+    EXPECT_DOUBLE_EQ(m.channel_rate(16), 30000);  // RAW 001
+    EXPECT_DOUBLE_EQ(m.channel_rate(0), 12500);   // 2-AI001 of the .map
+    for (const format::SourceFile& s : m.sources) {
+      EXPECT_EQ(s.kind, format::SourceKind::alpha_omega);
+      EXPECT_TRUE(s.records.channel_records && s.records.tails);
+      EXPECT_EQ(s.records.header, 6u);
+      EXPECT_EQ(s.records.trailer, 4u);
+    }
+    std::size_t blocks = 0;
+    for (const AoChannel& c : channels_mpx) blocks += c.blocks.size();
+    EXPECT_EQ(m.sources[1].records.count, blocks);
+    EXPECT_EQ(window_of(a.archive, "RAW 001", 1000, 20000), slice(channels_mpx[12].samples, 1000, 20000));
+    EXPECT_EQ(window_of(a.archive, "SEG 002", 96 * 10, 96 * 100), slice(channels_mpx[5].samples, 96 * 10, 96 * 100));
+    EXPECT_EQ(window_of(a.archive, "2-AI024", 0, 66501), channels_map[3].samples);
+  }
+  // A copy cut inside a data block: the blocks before it are records, the rest is kept byte
+  // for byte with a warning; a block of length 0 stops the reading there too; a data block of a
+  // channel that no block defines is kept as bytes. A file without a data block with samples is
+  // kept whole.
+  {
+    const fs::path in = dir / "edges";
+    fs::create_directories(in);
+    const std::size_t cut_at = channels_mpx[12].blocks[5] + 1000;
+    test::write_file(in / "cut.mpx", std::vector<std::uint8_t>(mpx.begin(), mpx.begin() + static_cast<std::ptrdiff_t>(cut_at)));
+    auto zero = mpx;
+    const std::size_t zero_at = channels_mpx[24].blocks[3];  // ACC_X 001's fourth block
+    zero[zero_at] = zero[zero_at + 1] = 0;
+    test::write_file(in / "zero.mpx", zero);
+    auto unknown = mpx;
+    const std::size_t renamed = channels_mpx[24].blocks[7];
+    unknown[renamed + 4] = 0x39, unknown[renamed + 5] = 0x30;  // channel 12345: not defined
+    test::write_file(in / "unknown.mpx", unknown);
+    test::write_file(in / "headers.mpx", std::vector<std::uint8_t>(mpx.begin(), mpx.begin() + static_cast<std::ptrdiff_t>(channels_mpx[0].blocks[0])));
+    const auto a = compress_inputs({in}, dir / "edges.spikey");
+    ASSERT_EQ(a.notes.size(), 3u);
+    EXPECT_NE(a.notes[0].find("cut.mpx: byte "), std::string::npos) << a.notes[0];
+    EXPECT_NE(a.notes[0].find("(a copy cut short?); it and the rest of the file are kept byte for byte"), std::string::npos) << a.notes[0];
+    EXPECT_NE(a.notes[1].find("headers.mpx: no samples after its header; kept whole"), std::string::npos) << a.notes[1];
+    EXPECT_NE(a.notes[2].find("zero.mpx: byte " + std::to_string(zero_at) + ": a block of 0 bytes"), std::string::npos) << a.notes[2];
+    expect_restores_exactly(a.archive, in, dir / "edges_out");
+    const format::ArchiveReader reader(a.archive);
+    const auto& m = reader.metadata();
+    const auto channel = [&](const std::string& file, const std::string& name) {
+      for (std::size_t c = 0; c < m.channels.size(); ++c)
+        if (m.sources[m.channels[c].source].path == file && m.channels[c].name == name) return m.channels[c];
+      ADD_FAILURE() << file << " " << name;
+      return format::ChannelInfo{};
+    };
+    EXPECT_EQ(channel("cut.mpx", "RAW 001").length, 134u + 4 * 2048);  // 134, then 2048 a block, to the cut in its sixth
+    EXPECT_EQ(channel("unknown.mpx", "ACC_X 001").length, channels_mpx[24].samples.size() - 2048);
+    EXPECT_EQ(channel("zero.mpx", "ACC_X 001").length, 2u * 2048 + 630);
+  }
+  // With the metadata section damaged, salvage restores both files from the copy (§3.7).
+  {
+    auto bytes = test::read_file(dir / "default.spikey");
+    bytes[70] ^= 0x10;  // inside the metadata section
+    test::write_file(dir / "bad.spikey", bytes);
+    const auto report = host::salvage_archive(dir / "bad.spikey", dir / "saved.spikey", {true, 1});
+    EXPECT_TRUE(report.lost_files.empty());
+    expect_restores_exactly(dir / "saved.spikey", samples, dir / "saved_out");
+  }
+}

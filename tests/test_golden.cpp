@@ -442,3 +442,22 @@ TEST(Golden, Version17Spike2RecordTails) {
   EXPECT_TRUE(m.channels[1].snippets);
   EXPECT_EQ(m.chunk_samples, 4016u);
 }
+
+TEST(Golden, Version18AlphaOmegaRecordTails) {
+  const fs::path archive = test::golden_dir() / "v18" / "alpha_omega.spikey";
+  expect_golden_restores(archive, test::samples_dir() / "alpha_omega");
+  const format::ArchiveReader reader(archive);
+  EXPECT_EQ(reader.format_version(), 18);
+  const auto& m = reader.metadata();
+  const auto& source = m.sources[0];
+  EXPECT_EQ(source.kind, format::SourceKind::alpha_omega);
+  EXPECT_TRUE(source.records.channel_records && source.records.tails);
+  EXPECT_EQ(source.records.count, 4u * 134);
+  EXPECT_EQ(source.records.header, 6u);
+  EXPECT_EQ(source.records.trailer, 4u);
+  ASSERT_EQ(m.channels.size(), 4u);
+  EXPECT_EQ(m.channels[0].name, "2-AI001");
+  EXPECT_EQ(m.channels[3].name, "2-AI024");
+  for (const auto& c : m.channels) EXPECT_EQ(c.length, 66501u);
+  EXPECT_DOUBLE_EQ(m.sample_rate, 12500);
+}

@@ -34,6 +34,7 @@ const char* source_kind_name(SourceKind kind) {
     case SourceKind::nwb: return "nwb";
     case SourceKind::plexon: return "plexon";
     case SourceKind::spike2: return "spike2";
+    case SourceKind::alpha_omega: return "alpha_omega";
   }
   return "raw";
 }
@@ -272,9 +273,11 @@ MetadataHead parse_plain_bytes(std::span<const std::uint8_t> bytes, std::uint64_
     const auto kind = field<std::string>(sj, "kind", where);
     bool known = false;
     for (const SourceKind k : {SourceKind::wav, SourceKind::raw, SourceKind::spikeglx, SourceKind::open_ephys, SourceKind::side_file,
-                               SourceKind::neuralynx, SourceKind::open_ephys_legacy, SourceKind::blackrock, SourceKind::intan, SourceKind::nwb, SourceKind::plexon, SourceKind::spike2})
+                               SourceKind::neuralynx, SourceKind::open_ephys_legacy, SourceKind::blackrock, SourceKind::intan, SourceKind::nwb, SourceKind::plexon, SourceKind::spike2,
+                               SourceKind::alpha_omega})
       if (kind == source_kind_name(k) && (k != SourceKind::plexon || expected_version >= kFirstVersionWithChannelRecords) &&
-          (k != SourceKind::spike2 || expected_version >= kFirstVersionWithRecordTails))
+          (k != SourceKind::spike2 || expected_version >= kFirstVersionWithRecordTails) &&
+          (k != SourceKind::alpha_omega || expected_version >= kFirstVersionWithAlphaOmega))
         s.kind = k, known = true;
     if (!known) fail("metadata: " + where + " has unknown kind \"" + kind + "\"");
     s.size = field<std::uint64_t>(sj, "size", where);

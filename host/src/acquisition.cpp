@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -200,6 +201,28 @@ std::string sha1_hex(std::span<const std::uint8_t> bytes) {
   std::string hex;
   for (unsigned int i = 0; i < size; ++i) hex += digits[digest[i] >> 4], hex += digits[digest[i] & 15];
   return hex;
+}
+
+bool set_records_with_tails(InputSource& src, std::span<const ChannelRun> runs, std::uint64_t& far) {
+  format::RecordTable table;
+  const std::uint64_t framing = src.records.framing_bytes();
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    const std::uint64_t end = runs[r].record + framing + 2ull * runs[r].samples, next = r + 1 < runs.size() ? runs[r + 1].record : end;
+    if (next - end > std::numeric_limits<std::uint32_t>::max()) {
+      far = end;
+      return false;
+    }
+    table.channels.push_back(runs[r].channel);
+    table.lengths.push_back(runs[r].samples);
+    table.tails.push_back(static_cast<std::uint32_t>(next - end));
+  }
+  src.table = std::move(table);
+  src.data_offset = runs.empty() ? 0 : runs.front().record;
+  src.index_channel_records();
+  // A channel at a rate other than the source's carries its own (SPEC §4.3, version 16).
+  const auto series = std::find(src.snippet_channels.begin(), src.snippet_channels.end(), false);
+  src.sample_rate = src.channel_rates[series != src.snippet_channels.end() ? static_cast<std::size_t>(series - src.snippet_channels.begin()) : 0];
+  return true;
 }
 
 InputSource open_side_file(const fs::path& file, std::string restore_path) {

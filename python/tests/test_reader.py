@@ -330,6 +330,29 @@ def test_a_spike2_file_reads_as_its_waveform_channel_and_waveform_marks(tmp_path
     np.testing.assert_array_equal(np.load(tmp_path / "respi.npy").reshape(-1), respi)
 
 
+def test_an_alpha_omega_file_reads_as_its_analog_inputs(tmp_path):
+    """Format 18: an AlphaOmega .map file's data blocks of each analog input are records with
+    tails; each channel reads as its blocks hold it."""
+    data = (ROOT / "samples" / "alpha_omega" / "File_AlphaOmega_2.map").read_bytes()
+    names, samples, at = {}, {}, 0
+    while True:
+        length, kind = int(np.frombuffer(data, "<u2", 1, at)[0]), data[at + 2:at + 3]
+        if length == 65535:
+            break
+        number = int(np.frombuffer(data, "<i2", 1, at + 4 if kind == b"5" else at + 12)[0])
+        if kind == b"2" and np.frombuffer(data, "<i2", 2, at + 8).tolist() == [1, 1]:
+            names[number] = data[at + 38:at + length].split(b"\0")[0].decode()
+        elif kind == b"5" and number in names:
+            samples.setdefault(number, []).append(np.frombuffer(data, "<i2", (length - 10) // 2, at + 6))
+        at += length
+    channels = [(names[n], np.concatenate(samples[n])) for n in names if n in samples]
+    r = spikey.open(GOLDEN_ROOT / "v18" / "alpha_omega.spikey")
+    assert r.channel_names == [name for name, _ in channels] == ["2-AI001", "2-AI008", "2-AI017", "2-AI024"]
+    assert r.sample_rate == 12500 and r.shape == (66501, 4)
+    np.testing.assert_array_equal(r[1000:30000, "2-AI017"], channels[2][1][1000:30000])
+    np.testing.assert_array_equal(r[:, 0], channels[0][1])
+
+
 def test_a_white_matter_file_reads_with_the_channels_rate_and_gain_of_its_name(tmp_path):
     """A White Matter eCube file holds an 8-byte header and interleaved int16 frames; its name
     says how many channels at what rate ("64ch_25000sps"), and headstage files ("HSW_") step

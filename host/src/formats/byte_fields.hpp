@@ -1,4 +1,4 @@
-// Little-endian fields of binary acquisition headers (Blackrock, Plexon), read at a byte offset
+// Little-endian fields of binary acquisition headers (Blackrock, Plexon, Spike2, AlphaOmega), read at a byte offset
 // the caller has checked lies inside the file.
 #pragma once
 
@@ -21,6 +21,11 @@ inline std::uint16_t u16_at(std::span<const std::uint8_t> b, std::uint64_t at) {
   return v;
 }
 inline std::int16_t i16_at(std::span<const std::uint8_t> b, std::uint64_t at) { return static_cast<std::int16_t>(u16_at(b, at)); }
+inline float f32_at(std::span<const std::uint8_t> b, std::uint64_t at) {
+  float v;
+  std::memcpy(&v, b.data() + at, 4);
+  return v;
+}
 // A NUL-padded text field of at most `size` bytes.
 inline std::string text_at(std::span<const std::uint8_t> b, std::uint64_t at, std::size_t size) {
   const char* p = reinterpret_cast<const char*>(b.data() + at);

@@ -23,7 +23,6 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
-#include <limits>
 
 #include "byte_fields.hpp"
 #include "spikey/host/acquisition.hpp"
@@ -54,12 +53,6 @@ std::optional<double> son_microvolts_per(std::string units) {
   return std::nullopt;
 }
 
-double son_f32_at(std::span<const std::uint8_t> b, std::uint64_t at) {
-  float v;
-  std::memcpy(&v, b.data() + at, 4);
-  return v;
-}
-
 }  // namespace
 
 bool is_spike2_smr(const std::filesystem::path& file) {
@@ -87,13 +80,9 @@ InputSource open_spike2_smr(const std::filesystem::path& file, std::string resto
   double time_base = 1e-6;
   if (system_id >= 6) std::memcpy(&time_base, b.data() + 44, 8);
 
-  // Each waveform or waveform-mark channel's runs of samples, chain by chain.
-  struct Run {
-    std::uint64_t at = 0;  // its first sample's byte
-    std::uint32_t samples = 0;
-    std::uint32_t channel = 0;  // of the source
-  };
-  std::vector<Run> runs;
+  // Each waveform or waveform-mark channel's runs of samples, chain by chain (records without
+  // framing: each starts at its first sample).
+  std::vector<ChannelRun> runs;
   std::vector<std::pair<std::uint64_t, std::uint64_t>> blocks;  // [start, end of items) of every block read
   for (std::int16_t c = 0; c < headers; ++c) {
     const std::uint64_t h = kSonFileHeader + kSonChannelHeader * static_cast<std::uint64_t>(c);
@@ -131,13 +120,13 @@ InputSource open_spike2_smr(const std::filesystem::path& file, std::string resto
     for (auto r = before; r < runs.size(); ++r) runs[r].channel = src.channel_count;
     ++src.channel_count;
 
-    const double scale = son_f32_at(b, h + 124);
+    const double scale = f32_at(b, h + 124);
     const std::string units = son_text_at(b, h + 132, 5);
     const std::optional<double> per = son_microvolts_per(units);
     const std::optional<double> uv = per && std::isfinite(scale) && scale != 0 ? std::optional<double>(scale / 6553.6 * *per) : std::nullopt;
     const double interval = system_id < 6 ? i16_at(b, h + 138) * static_cast<double>(us_per_time) * time_per_adc * 1e-6
                                           : i32_at(b, h + 102) * static_cast<double>(us_per_time) * time_base;
-    double rate = interval > 0 && std::isfinite(interval) ? 1.0 / interval : son_f32_at(b, h + 118);
+    double rate = interval > 0 && std::isfinite(interval) ? 1.0 / interval : f32_at(b, h + 118);
     if (!(rate > 0) || !std::isfinite(rate)) return whole(channel + ": no sampling rate (its divisor and ideal rate are not positive)");
     if (std::abs(rate - std::round(rate)) < 1e-9 * rate) rate = std::round(rate);  // 1 / (2 x 20 us) is 25000, not 25000.000000000004
     const std::string title = son_text_at(b, h + 108, 9);
@@ -152,20 +141,9 @@ InputSource open_spike2_smr(const std::filesystem::path& file, std::string resto
       return whole("byte " + std::to_string(blocks[i].first) + ": a block starts inside the block at byte " + std::to_string(blocks[i - 1].first));
 
   // The runs in file order are the records; the bytes between them their tails.
-  std::stable_sort(runs.begin(), runs.end(), [](const Run& x, const Run& y) { return x.at < y.at; });
-  src.data_offset = runs.front().at;
-  for (std::size_t r = 0; r < runs.size(); ++r) {
-    const std::uint64_t end = runs[r].at + 2ull * runs[r].samples, next = r + 1 < runs.size() ? runs[r + 1].at : end;
-    if (next - end > std::numeric_limits<std::uint32_t>::max()) return whole("byte " + std::to_string(end) + ": over 4 GiB between two blocks");
-    src.table.channels.push_back(runs[r].channel);
-    src.table.lengths.push_back(runs[r].samples);
-    src.table.tails.push_back(static_cast<std::uint32_t>(next - end));
-  }
-  src.index_channel_records();
-  // The source's rate: its first time series' (waveform marks have no time axis); a channel at
-  // another rate carries its own (SPEC §4.3, version 16).
-  const auto series = std::find(src.snippet_channels.begin(), src.snippet_channels.end(), false);
-  src.sample_rate = src.channel_rates[series != src.snippet_channels.end() ? static_cast<std::size_t>(series - src.snippet_channels.begin()) : 0];
+  std::stable_sort(runs.begin(), runs.end(), [](const ChannelRun& x, const ChannelRun& y) { return x.record < y.record; });
+  std::uint64_t far = 0;
+  if (!set_records_with_tails(src, runs, far)) return whole("byte " + std::to_string(far) + ": over 4 GiB between two blocks");
   return src;
 }
 

@@ -44,9 +44,9 @@ class LostChunkError : public ArchiveError {
 // version 12 planar records with gaps (Intan .rhd and .rhs files), version 13 records of
 // unequal lengths (a paused Blackrock recording's data packets), version 14 snippets (spike
 // waveforms), version 15 the metadata section in several zstd frames (§3.3), version 16 records
-// of one channel each (Plexon .plx), version 17 their tails (Spike2 .smr); older archives still
-// decode.
-inline constexpr std::uint16_t kFormatVersion = 17;
+// of one channel each (Plexon .plx), version 17 their tails (Spike2 .smr), version 18 the
+// alpha_omega source kind (AlphaOmega .mpx/.map); older archives still decode.
+inline constexpr std::uint16_t kFormatVersion = 18;
 inline constexpr std::uint16_t kFirstVersionWithStreamChecks = 10;
 inline constexpr std::uint16_t kFirstVersionWithRecords = 11;
 inline constexpr std::uint16_t kFirstVersionWithPlanarRecords = 12;
@@ -55,6 +55,7 @@ inline constexpr std::uint16_t kFirstVersionWithSnippets = 14;
 inline constexpr std::uint16_t kFirstVersionWithMetadataFrames = 15;
 inline constexpr std::uint16_t kFirstVersionWithChannelRecords = 16;
 inline constexpr std::uint16_t kFirstVersionWithRecordTails = 17;
+inline constexpr std::uint16_t kFirstVersionWithAlphaOmega = 18;
 
 // §3.2 File header.
 inline constexpr std::array<std::uint8_t, 8> kFileMagic = {0x89, 'S', 'P', 'I', 'K', 'E', 'Y', '\n'};
@@ -149,7 +150,9 @@ inline std::uint64_t metadata_copy_bytes(std::uint16_t version, std::uint64_t me
 // plexon (version 16): a Plexon .plx file, its data blocks records of one channel each.
 // spike2 (version 17): a CED Spike2 .smr file, its blocks' items records of one channel each
 // with tails.
-enum class SourceKind { wav, raw, spikeglx, open_ephys, side_file, neuralynx, open_ephys_legacy, blackrock, intan, nwb, plexon, spike2 };
+// alpha_omega (version 18): an AlphaOmega .mpx or .map file, its analog data blocks records of
+// one channel each with tails.
+enum class SourceKind { wav, raw, spikeglx, open_ephys, side_file, neuralynx, open_ephys_legacy, blackrock, intan, nwb, plexon, spike2, alpha_omega };
 
 // The metadata's name of a source kind (§4.3).
 const char* source_kind_name(SourceKind kind);

@@ -26,6 +26,21 @@ InputSource open_interleaved_int16(const std::filesystem::path& file, std::strin
 // timestamps) gets its elements delta64-coded so that regular sequences compress to nothing.
 InputSource open_side_file(const std::filesystem::path& file, std::string restore_path);
 
+// A run of one channel's samples in a file of records of one channel each with tails (SPEC
+// §4.2, version 17): its record starts at `record` (its framing, `records.header` bytes, then
+// `samples` int16 samples, then `records.trailer` bytes).
+struct ChannelRun {
+  std::uint64_t record = 0;
+  std::uint32_t samples = 0;
+  std::uint32_t channel = 0;  // of the source
+};
+// Sets src's records from `runs` in file order (src.records.header and trailer set, and a label,
+// rate and snippet flag per channel): every byte from one record's end to the next record is
+// the first's tail, everything before the first the prefix; the source's rate is its first
+// time series' (spike waveforms have no time axis). Returns false, setting nothing, when two
+// runs lie over 4 GiB apart (a tail is at most 2^32 - 1 bytes), with `far` the byte where.
+bool set_records_with_tails(InputSource& src, std::span<const ChannelRun> runs, std::uint64_t& far);
+
 // SpikeGLX: `x.bin` pairs with `x.meta` in the same folder.
 std::filesystem::path spikeglx_meta_of(const std::filesystem::path& bin);
 bool is_spikeglx_bin(const std::filesystem::path& file);
@@ -72,6 +87,11 @@ InputSource open_plexon_plx(const std::filesystem::path& file, std::string resto
 // §4.2, version 17).
 bool is_spike2_smr(const std::filesystem::path& file);
 InputSource open_spike2_smr(const std::filesystem::path& file, std::string restore_path, const std::function<void(const std::string&)>& note);
+// AlphaOmega .mpx and .map files (host/src/formats/alpha_omega.cpp, a 60-byte 'h' block first):
+// each analog input's data blocks as records of its channel with tails (SPEC §4.1, §4.2,
+// version 18); segmented channels (spike waveforms) as snippets.
+bool is_alpha_omega_file(const std::filesystem::path& file);
+InputSource open_alpha_omega_file(const std::filesystem::path& file, std::string restore_path, const std::function<void(const std::string&)>& note);
 // White Matter eCube .bin files (host/src/formats/white_matter.cpp), known by a name holding
 // "<N>ch_<R>sps": an 8-byte header, then interleaved int16 frames (SPEC §4.1 `raw`).
 bool is_white_matter_bin(const std::filesystem::path& file);
