@@ -12,7 +12,8 @@ copy), the *_v12 files format 12 (planar records, float samples); the unsuffixed
 current version (stream checks, the metadata copy, a salvaged archive with lost streams, records,
 format 12's planar records of Intan .rhd/.rhs files, format 13's records of unequal lengths,
 format 14's snippets of a Blackrock .nev, format 15's metadata in several zstd frames, format 16's
-records of one channel each of a Plexon .plx, format 17's records with tails of a Spike2 .smr);
+records of one channel each of a Plexon .plx, format 17's records with tails of a Spike2 .smr,
+format 18's of an AlphaOmega .mpx);
 blackrock_paused_records_v13 is format 13, blackrock_nev_snippets_v14 format 14. inputs/: a mode byte (fuzz_inputs.cpp) followed by small
 WAV (plain, with extra chunks, EXTENSIBLE) and raw slices of the same recordings, and small
 SpikeGLX and Open Ephys folders (acquisition mode).
