@@ -11,7 +11,8 @@
 //                        bit 5 alone an Intan .rhs file, else a Plexon .plx file when the
 //                        rest starts "PLEX", a Spike2 .smr file when "(C) CED 87" is at its
 //                        byte 2, an AlphaOmega .mpx file when it starts with a 60-byte 'h'
-//                        block's head (3C 00 'h'), a WAV file otherwise
+//                        block's head (3C 00 'h'), an Axon .abf file when it starts "ABF " or
+//                        "ABF2", a WAV file otherwise
 //   bits 6-7             the level
 // The bytes are parsed, and when they are a usable recording they are compressed, the archive
 // is decoded and every restored file must equal its original (verify-after-compress plus
@@ -71,6 +72,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                             : file.size() >= 4 && std::equal(file.begin(), file.begin() + 4, "PLEX") ? "input.plx"
                             : file.size() >= 12 && std::equal(file.begin() + 2, file.begin() + 12, "(C) CED 87") ? "input.smr"
                             : file.size() >= 3 && file[0] == 0x3C && file[1] == 0 && file[2] == 'h' ? "input.mpx"
+                            : file.size() >= 4 && (std::equal(file.begin(), file.begin() + 4, "ABF ") || std::equal(file.begin(), file.begin() + 4, "ABF2"))
+                                ? "input.abf"
                                                         : nullptr;
   if (!raw && !acquisition && record_file == nullptr) {
     try {

@@ -1970,3 +1970,95 @@ TEST(AcquisitionFormats, AlphaOmegaFilesAreChannelRecordsAndRestoreByteForByte) 
     expect_restores_exactly(dir / "saved.spikey", samples, dir / "saved_out");
   }
 }
+
+// Axon Binary Format files: the data section's interleaved samples are the frames, everything
+// else the prefix and suffix. samples/abf holds an ABF1 file (2 channels, episodic), an ABF2
+// file (1 channel, 9 sweeps) and an ABF2 file of float32 data off any grid (kept whole).
+TEST(AcquisitionFormats, AbfFilesRestoreByteForByteWithNamesRatesAndGains) {
+  const fs::path samples = test::samples_dir() / "abf";
+  const auto one = test::read_file(samples / "File_axon_3.abf"), two = test::read_file(samples / "File_axon_5.abf");
+  const auto i32 = [](const std::vector<std::uint8_t>& b, std::size_t at) {
+    std::int32_t v;
+    std::memcpy(&v, b.data() + at, 4);
+    return v;
+  };
+  // ABF1: data at block 16 (40), 206440 points (10) of 2 channels; ABF2: the data section's
+  // block (236) and points (244).
+  ASSERT_EQ(i32(one, 40), 16);
+  const auto one_frames = samples_by_layout(one, 16 * 512, 0, 2 * 103220, 0, false);
+  const std::size_t two_at = static_cast<std::size_t>(i32(two, 236)) * 512, two_points = static_cast<std::size_t>(i32(two, 244));
+  ASSERT_EQ(two_points, 180000u);
+  const auto two_samples = samples_by_layout(two, two_at, 0, two_points, 0, false);
+  const auto column = [](const std::vector<std::int16_t>& frames, std::size_t k, std::size_t c) {
+    std::vector<std::int16_t> v;
+    for (std::size_t t = c; t < frames.size(); t += k) v.push_back(frames[t]);
+    return v;
+  };
+  test::TempDir dir;
+  for (const std::string level : {"fast", "default", "max"}) {
+    SCOPED_TRACE(level);
+    const auto a = compress_inputs({samples}, dir / (level + ".spikey"), level);
+    ASSERT_EQ(a.notes.size(), 1u);
+    EXPECT_NE(a.notes[0].find("File_axon_7.abf: float32 data whose values are not all whole multiples of one step (int16 codes); kept whole"),
+              std::string::npos)
+        << a.notes[0];
+    expect_restores_exactly(a.archive, samples, dir / (level + "_out"));
+    const format::ArchiveReader reader(a.archive);
+    const auto& m = reader.metadata();
+    ASSERT_EQ(m.channels.size(), 3u);
+    EXPECT_EQ(m.sources[0].kind, format::SourceKind::abf);
+    EXPECT_EQ(m.sources[1].kind, format::SourceKind::abf);
+    EXPECT_EQ(m.sources[2].kind, format::SourceKind::side_file);
+    EXPECT_EQ(m.channels[0].name, "stim");
+    EXPECT_EQ(m.channels[1].name, "VmRK");
+    EXPECT_EQ(m.channels[2].name, "_Ipatch");
+    EXPECT_EQ(m.channels[0].length, 103220u);
+    EXPECT_EQ(m.channels[2].length, 180000u);
+    EXPECT_DOUBLE_EQ(m.channel_rate(0), 20000);  // 25 us for both channels
+    EXPECT_DOUBLE_EQ(m.channel_rate(2), 20000);  // 50 us a channel
+    // pCLAMP's scaling: range / resolution / (scale factor x signal gain x programmable gain x
+    // telegraph gain), in the file's units.
+    ASSERT_TRUE(m.channels[0].bit_volts && m.channels[1].bit_volts && m.channels[2].bit_volts);
+    EXPECT_NEAR(*m.channels[0].bit_volts, 10.24 / 32768, 1e-9);
+    EXPECT_EQ(m.channels[0].units, "V");
+    EXPECT_NEAR(*m.channels[1].bit_volts, 10.24 / 32768 / (0.01 * 4), 1e-9);
+    EXPECT_EQ(m.channels[1].units, "mV");
+    EXPECT_NEAR(*m.channels[2].bit_volts, 10.0 / 32768 / (0.01 * 5), 1e-9);
+    EXPECT_EQ(m.channels[2].units, "mV");
+    EXPECT_EQ(window_of(a.archive, "VmRK", 5000, 60000), slice(column(one_frames, 2, 1), 5000, 60000));
+    EXPECT_EQ(window_of(a.archive, "_Ipatch", 0, 180000), two_samples);
+  }
+  // Float32 data that are int16 codes times one step are coded as those codes (File_axon_7's
+  // header, its data replaced by File_axon_5's codes times 0.25); a copy cut inside the data
+  // keeps the frames it holds, with a warning; a header alone is kept whole.
+  {
+    const fs::path in = dir / "edges";
+    fs::create_directories(in);
+    auto floats = test::read_file(samples / "File_axon_7.abf");
+    const std::size_t at = static_cast<std::size_t>(i32(floats, 236)) * 512, points = static_cast<std::size_t>(i32(floats, 244));
+    for (std::size_t i = 0; i < points; ++i) {
+      const float v = static_cast<float>(two_samples[i]) * 0.25f;
+      std::memcpy(floats.data() + at + 4 * i, &v, 4);
+    }
+    test::write_file(in / "grid.abf", floats);
+    test::write_file(in / "cut.abf", std::vector<std::uint8_t>(two.begin(), two.begin() + static_cast<std::ptrdiff_t>(two_at + 2 * 1001)));
+    test::write_file(in / "header.abf", std::vector<std::uint8_t>(two.begin(), two.begin() + static_cast<std::ptrdiff_t>(two_at)));
+    const auto a = compress_inputs({in}, dir / "edges.spikey");
+    ASSERT_EQ(a.notes.size(), 2u);
+    EXPECT_NE(a.notes[0].find("cut.abf: its header declares 180000 data points but the file holds 1001 (a copy cut short?)"), std::string::npos)
+        << a.notes[0];
+    EXPECT_NE(a.notes[1].find("header.abf: its header declares 180000 data points but the file ends before them (a copy cut short?); kept whole"),
+              std::string::npos)
+        << a.notes[1];
+    expect_restores_exactly(a.archive, in, dir / "edges_out");
+    const format::ArchiveReader reader(a.archive);
+    const auto& m = reader.metadata();
+    ASSERT_EQ(m.channels.size(), 2u);  // cut.abf's, grid.abf's
+    EXPECT_EQ(m.channels[0].length, 1001u);
+    EXPECT_EQ(m.sources[1].float_bytes, 4u);
+    EXPECT_DOUBLE_EQ(*m.channels[1].bit_volts, 0.25);
+    EXPECT_EQ(m.channels[1].units, "pA");
+    EXPECT_EQ(m.channels[1].name, "IN 1");
+    EXPECT_EQ(window_of(a.archive, "IN 1", 0, points), slice(two_samples, 0, points));
+  }
+}

@@ -461,3 +461,18 @@ TEST(Golden, Version18AlphaOmegaRecordTails) {
   for (const auto& c : m.channels) EXPECT_EQ(c.length, 66501u);
   EXPECT_DOUBLE_EQ(m.sample_rate, 12500);
 }
+
+TEST(Golden, Version18AxonAbf) {
+  const fs::path archive = test::golden_dir() / "v18" / "abf.spikey";
+  expect_golden_restores(archive, test::samples_dir() / "abf");
+  const format::ArchiveReader reader(archive);
+  EXPECT_EQ(reader.format_version(), 18);
+  const auto& m = reader.metadata();
+  EXPECT_EQ(m.sources[0].kind, format::SourceKind::abf);
+  EXPECT_EQ(m.sources[0].records.count, 0u);
+  ASSERT_EQ(m.channels.size(), 1u);
+  EXPECT_EQ(m.channels[0].name, "_Ipatch");
+  EXPECT_EQ(m.channels[0].units, "mV");
+  EXPECT_EQ(m.channels[0].length, 180000u);
+  EXPECT_DOUBLE_EQ(m.sample_rate, 20000);
+}

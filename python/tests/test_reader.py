@@ -353,6 +353,18 @@ def test_an_alpha_omega_file_reads_as_its_analog_inputs(tmp_path):
     np.testing.assert_array_equal(r[:, 0], channels[0][1])
 
 
+def test_an_abf_file_reads_as_its_channels_with_their_units(tmp_path):
+    """Format 18: an Axon ABF2 file's data section is its frames; the channel's name, units and
+    step come from the header (pCLAMP's scaling)."""
+    abf = (ROOT / "samples" / "abf" / "File_axon_5.abf").read_bytes()
+    block, _, points = np.frombuffer(abf, "<u4", 3, 236).tolist()
+    data = np.frombuffer(abf, "<i2", points, block * 512)
+    r = spikey.open(GOLDEN_ROOT / "v18" / "abf.spikey")
+    assert r.channel_names == ["_Ipatch"] and r.sample_rate == 20000 and r.shape == (180000, 1)
+    assert r.units == ["mV"] and r.bit_volts[0] == pytest.approx(10 / 32768 / (0.01 * 5))
+    np.testing.assert_array_equal(r[20000:40000, 0], data[20000:40000])
+
+
 def test_a_white_matter_file_reads_with_the_channels_rate_and_gain_of_its_name(tmp_path):
     """A White Matter eCube file holds an 8-byte header and interleaved int16 frames; its name
     says how many channels at what rate ("64ch_25000sps"), and headstage files ("HSW_") step

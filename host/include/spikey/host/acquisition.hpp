@@ -92,6 +92,11 @@ InputSource open_spike2_smr(const std::filesystem::path& file, std::string resto
 // version 18); segmented channels (spike waveforms) as snippets.
 bool is_alpha_omega_file(const std::filesystem::path& file);
 InputSource open_alpha_omega_file(const std::filesystem::path& file, std::string restore_path, const std::function<void(const std::string&)>& note);
+// Axon Binary Format files (host/src/formats/abf.cpp, "ABF " or "ABF2"): the data section's
+// interleaved int16 (or float32 on a grid of int16 codes) as the frames, everything else the
+// prefix and suffix (SPEC §4.1, version 18).
+bool is_abf_file(const std::filesystem::path& file);
+InputSource open_abf_file(const std::filesystem::path& file, std::string restore_path, const std::function<void(const std::string&)>& note);
 // White Matter eCube .bin files (host/src/formats/white_matter.cpp), known by a name holding
 // "<N>ch_<R>sps": an 8-byte header, then interleaved int16 frames (SPEC §4.1 `raw`).
 bool is_white_matter_bin(const std::filesystem::path& file);
