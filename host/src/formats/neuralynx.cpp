@@ -23,9 +23,9 @@ namespace spikey::host {
 
 namespace {
 
-constexpr std::uint64_t kHeaderBytes = 16384;
-constexpr std::uint32_t kRecordFrames = 512, kRecordHeaderBytes = 20;
-constexpr std::uint64_t kRecordBytes = kRecordHeaderBytes + 2 * kRecordFrames;
+constexpr std::uint64_t kNcsHeaderBytes = 16384;
+constexpr std::uint32_t kNcsRecordFrames = 512, kNcsRecordHeaderBytes = 20;
+constexpr std::uint64_t kNcsRecordBytes = kNcsRecordHeaderBytes + 2 * kNcsRecordFrames;
 
 }  // namespace
 
@@ -35,35 +35,35 @@ InputSource open_neuralynx_ncs(const std::filesystem::path& file, std::string re
   InputSource src{file, std::move(restore_path), format::SourceKind::neuralynx, MappedFile(file)};
   const auto bytes = src.map.bytes();
   const std::string name = file.string();
-  if (bytes.size() < kHeaderBytes)
+  if (bytes.size() < kNcsHeaderBytes)
     throw InputError(name + ": " + std::to_string(bytes.size()) + " bytes, shorter than a Neuralynx header (16384 bytes): truncated?");
-  const std::string header(reinterpret_cast<const char*>(bytes.data()), ::strnlen(reinterpret_cast<const char*>(bytes.data()), kHeaderBytes));
+  const std::string header(reinterpret_cast<const char*>(bytes.data()), ::strnlen(reinterpret_cast<const char*>(bytes.data()), kNcsHeaderBytes));
   if (header.rfind("######## Neuralynx", 0) != 0)
     throw InputError(name + ": byte 0: no \"######## Neuralynx\" header line; not a Neuralynx .ncs file");
   const TextFields fields = dash_key_fields(header);
-  if (const auto record_size = fields.number("RecordSize"); record_size && *record_size != static_cast<double>(kRecordBytes))
+  if (const auto record_size = fields.number("RecordSize"); record_size && *record_size != static_cast<double>(kNcsRecordBytes))
     throw InputError(name + ": its header gives -RecordSize " + fields.text("RecordSize") + "; an .ncs record is 1044 bytes");
   src.channel_count = 1;
-  src.data_offset = kHeaderBytes;
-  const std::uint64_t records = (bytes.size() - kHeaderBytes) / kRecordBytes;
-  const std::uint64_t partial = (bytes.size() - kHeaderBytes) % kRecordBytes;
+  src.data_offset = kNcsHeaderBytes;
+  const std::uint64_t records = (bytes.size() - kNcsHeaderBytes) / kNcsRecordBytes;
+  const std::uint64_t partial = (bytes.size() - kNcsHeaderBytes) % kNcsRecordBytes;
   if (partial != 0)
     note("warning: " + name + ": the last record is partial (" + std::to_string(partial) + " of 1044 bytes from byte " +
-         std::to_string(kHeaderBytes + records * kRecordBytes) + "; an acquisition that stopped?): kept byte for byte, not as samples");
+         std::to_string(kNcsHeaderBytes + records * kNcsRecordBytes) + "; an acquisition that stopped?): kept byte for byte, not as samples");
   std::optional<double> rate = fields.number("SamplingFrequency");
   if (!rate && records > 0) {
     std::uint32_t record_rate = 0;
-    std::memcpy(&record_rate, bytes.data() + kHeaderBytes + 12, 4);
+    std::memcpy(&record_rate, bytes.data() + kNcsHeaderBytes + 12, 4);
     rate = record_rate;
   }
   if (!rate || !(*rate > 0) || !std::isfinite(*rate))
     throw InputError(name + ": no sampling rate (-SamplingFrequency in the header, or a record's dwSampleFreq)");
   src.sample_rate = *rate;
-  src.frames = records * kRecordFrames;
+  src.frames = records * kNcsRecordFrames;
   if (records > 0) {
     src.records.count = records;
-    src.records.frames = kRecordFrames;
-    src.records.header = kRecordHeaderBytes;
+    src.records.frames = kNcsRecordFrames;
+    src.records.header = kNcsRecordHeaderBytes;
     src.records.fields = {{0, 8}};  // qwTimeStamp
   }
   ChannelLabel label;

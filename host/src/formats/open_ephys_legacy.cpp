@@ -24,8 +24,8 @@ namespace spikey::host {
 
 namespace {
 
-constexpr std::uint64_t kHeaderBytes = 1024;
-constexpr std::uint32_t kRecordHeaderBytes = 12, kMarkerBytes = 10;
+constexpr std::uint64_t kContinuousHeaderBytes = 1024;
+constexpr std::uint32_t kContinuousRecordHeaderBytes = 12, kContinuousMarkerBytes = 10;
 
 }  // namespace
 
@@ -36,9 +36,9 @@ InputSource open_open_ephys_continuous(const std::filesystem::path& file, std::s
   InputSource src{file, std::move(restore_path), format::SourceKind::open_ephys_legacy, MappedFile(file)};
   const auto bytes = src.map.bytes();
   const std::string name = file.string();
-  if (bytes.size() < kHeaderBytes)
+  if (bytes.size() < kContinuousHeaderBytes)
     throw InputError(name + ": " + std::to_string(bytes.size()) + " bytes, shorter than an Open Ephys header (1024 bytes): truncated?");
-  const std::string header(reinterpret_cast<const char*>(bytes.data()), kHeaderBytes);
+  const std::string header(reinterpret_cast<const char*>(bytes.data()), kContinuousHeaderBytes);
   if (header.find("header.format = 'Open Ephys Data Format'") == std::string::npos)
     throw InputError(name + ": byte 0: no \"header.format = 'Open Ephys Data Format'\" line; not an Open Ephys .continuous file");
   const TextFields fields = open_ephys_header_fields(header);
@@ -48,30 +48,30 @@ InputSource open_open_ephys_continuous(const std::filesystem::path& file, std::s
   const auto frames = static_cast<std::uint32_t>(block);
   const auto rate = fields.number("sampleRate");
   if (!rate || !(*rate > 0) || !std::isfinite(*rate)) throw InputError(name + ": no header.sampleRate in its header");
-  const std::uint64_t record_bytes = kRecordHeaderBytes + 2ull * frames + kMarkerBytes;
-  const std::uint64_t records = (bytes.size() - kHeaderBytes) / record_bytes;
-  const std::uint64_t partial = (bytes.size() - kHeaderBytes) % record_bytes;
+  const std::uint64_t record_bytes = kContinuousRecordHeaderBytes + 2ull * frames + kContinuousMarkerBytes;
+  const std::uint64_t records = (bytes.size() - kContinuousHeaderBytes) / record_bytes;
+  const std::uint64_t partial = (bytes.size() - kContinuousHeaderBytes) % record_bytes;
   for (std::uint64_t r = 0; r < records; ++r) {  // each record holds blockLength samples, as the layout needs
-    const std::uint8_t* at = bytes.data() + kHeaderBytes + r * record_bytes;
+    const std::uint8_t* at = bytes.data() + kContinuousHeaderBytes + r * record_bytes;
     const std::uint32_t n = at[8] | (std::uint32_t{at[9]} << 8);
     if (n != frames)
-      throw InputError(name + ": byte " + std::to_string(kHeaderBytes + r * record_bytes + 8) + ": record " + std::to_string(r) + " holds " +
+      throw InputError(name + ": byte " + std::to_string(kContinuousHeaderBytes + r * record_bytes + 8) + ": record " + std::to_string(r) + " holds " +
                        std::to_string(n) + " samples, not header.blockLength " + std::to_string(frames));
   }
   if (partial != 0)
     note("warning: " + name + ": the last record is partial (" + std::to_string(partial) + " of " + std::to_string(record_bytes) +
-         " bytes from byte " + std::to_string(kHeaderBytes + records * record_bytes) +
+         " bytes from byte " + std::to_string(kContinuousHeaderBytes + records * record_bytes) +
          "; an acquisition that stopped?): kept byte for byte, not as samples");
   src.channel_count = 1;
-  src.data_offset = kHeaderBytes;
+  src.data_offset = kContinuousHeaderBytes;
   src.sample_rate = *rate;
   src.frames = records * frames;
   src.big_endian = true;
   if (records > 0) {
     src.records.count = records;
     src.records.frames = frames;
-    src.records.header = kRecordHeaderBytes;
-    src.records.trailer = kMarkerBytes;
+    src.records.header = kContinuousRecordHeaderBytes;
+    src.records.trailer = kContinuousMarkerBytes;
     src.records.fields = {{0, 8}};  // the timestamp
   }
   ChannelLabel label;
