@@ -12,7 +12,8 @@
 //                        rest starts "PLEX", a Spike2 .smr file when "(C) CED 87" is at its
 //                        byte 2, an AlphaOmega .mpx file when it starts with a 60-byte 'h'
 //                        block's head (3C 00 'h'), an Axon .abf file when it starts "ABF " or
-//                        "ABF2", a WAV file otherwise
+//                        "ABF2", an Axona raw .bin when it starts "ADU1" or "ADU2", a WAV
+//                        file otherwise
 //   bits 6-7             the level
 // The bytes are parsed, and when they are a usable recording they are compressed, the archive
 // is decoded and every restored file must equal its original (verify-after-compress plus
@@ -74,6 +75,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                             : file.size() >= 3 && file[0] == 0x3C && file[1] == 0 && file[2] == 'h' ? "input.mpx"
                             : file.size() >= 4 && (std::equal(file.begin(), file.begin() + 4, "ABF ") || std::equal(file.begin(), file.begin() + 4, "ABF2"))
                                 ? "input.abf"
+                            : file.size() >= 4 && (std::equal(file.begin(), file.begin() + 4, "ADU1") || std::equal(file.begin(), file.begin() + 4, "ADU2"))
+                                ? "input.bin"
                                                         : nullptr;
   if (!raw && !acquisition && record_file == nullptr) {
     try {

@@ -14,7 +14,8 @@ format 12's planar records of Intan .rhd/.rhs files, format 13's records of uneq
 format 14's snippets of a Blackrock .nev, format 15's metadata in several zstd frames, format 16's
 records of one channel each of a Plexon .plx, format 17's records with tails of a Spike2 .smr,
 format 18's of an AlphaOmega .mpx);
-inputs/abf_cut.in is a cut Axon .abf (format 18's abf kind);
+inputs/abf_cut.in is a cut Axon .abf (format 18's abf kind), inputs/axona_raw_cut.in a cut Axona raw .bin
+(format 19);
 blackrock_paused_records_v13 is format 13, blackrock_nev_snippets_v14 format 14. inputs/: a mode byte (fuzz_inputs.cpp) followed by small
 WAV (plain, with extra chunks, EXTENSIBLE) and raw slices of the same recordings, and small
 SpikeGLX and Open Ephys folders (acquisition mode).
@@ -254,6 +255,10 @@ def main():
     # header and sections (11 blocks) and its first 3000 points, cut inside the data.
     with open(os.path.join(ROOT, "samples/abf/File_axon_5.abf"), "rb") as f:
         write(os.path.join(out, "inputs", "abf_cut.in"), bytes([0x40]) + f.read()[: 11 * 512 + 2 * 3000])
+    # Format 19 (mode bits 0-5 = 0 and "ADU1" first: an Axona raw .bin, read without its .set):
+    # the bundled axona_raw.bin's first 20 packets and 100 bytes of the 21st.
+    with open(os.path.join(ROOT, "samples/axona/axona_raw.bin"), "rb") as f:
+        write(os.path.join(out, "inputs", "axona_raw_cut.in"), bytes([0x40]) + f.read()[: 20 * 432 + 100])
     with open(os.path.join(ROOT, "samples/open_ephys_legacy/101_CH0.continuous"), "rb") as f:
         write(os.path.join(out, "inputs", "open_ephys_continuous_partial.in"), bytes([0x48]) + f.read()[: 1024 + 5 * 2070 + 37])
     # Format 12 (mode bits 0-3 = 0, bit 4: .rhd, bit 5: .rhs): the bundled Intan .rhd cut to 5 blocks

@@ -21,6 +21,7 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <sstream>
 
 #if defined(SPIKEY_WITH_HDF5)
 #include <hdf5.h>
@@ -2060,5 +2061,91 @@ TEST(AcquisitionFormats, AbfFilesRestoreByteForByteWithNamesRatesAndGains) {
     EXPECT_EQ(m.channels[1].units, "pA");
     EXPECT_EQ(m.channels[1].name, "IN 1");
     EXPECT_EQ(window_of(a.archive, "IN 1", 0, points), slice(two_samples, 0, points));
+  }
+}
+
+// Axona DacqUSB raw files: packets of 432 bytes (32 of header, three frames of 64 channels in
+// the hardware's order, 16 of trailer) are records; the .set gives the rate and each channel's
+// gain. samples/axona holds a real 192-packet recording with its .set.
+TEST(AcquisitionFormats, AxonaRawFilesArePacketRecordsAndRestoreByteForByte) {
+  const fs::path samples = test::samples_dir() / "axona";
+  const auto bin = test::read_file(samples / "axona_raw.bin");
+  ASSERT_EQ(bin.size(), 192u * 432);
+  // Channel c's frame position (neo's channel_memory_offset, pyxona's order).
+  const std::vector<std::size_t> position = {32, 33, 34, 35, 36, 37, 38, 39, 0,  1,  2,  3,  4,  5,  6,  7,  40, 41, 42, 43, 44, 45,
+                                             46, 47, 8,  9,  10, 11, 12, 13, 14, 15, 48, 49, 50, 51, 52, 53, 54, 55, 16, 17, 18, 19,
+                                             20, 21, 22, 23, 56, 57, 58, 59, 60, 61, 62, 63, 24, 25, 26, 27, 28, 29, 30, 31};
+  const auto channel = [&](const std::vector<std::uint8_t>& file, std::size_t c, std::size_t packets) {
+    std::vector<std::int16_t> v;
+    for (std::size_t p = 0; p < packets; ++p)
+      for (std::size_t f = 0; f < 3; ++f) {
+        const std::size_t at = p * 432 + 32 + f * 128 + 2 * position[c];
+        v.push_back(static_cast<std::int16_t>(file[at] | file[at + 1] << 8));
+      }
+    return v;
+  };
+  // The .set's gain of each channel (its lines "gain_ch_<c> <gain>"; the ADC's full scale is 1500 mV).
+  std::map<std::size_t, double> gains;
+  {
+    const auto text = test::read_file(samples / "axona_raw.set");
+    std::istringstream set(std::string(text.begin(), text.end()));
+    for (std::string line; std::getline(set, line);)
+      if (line.rfind("gain_ch_", 0) == 0) gains[std::stoul(line.substr(8))] = std::stod(line.substr(line.find(' ') + 1));
+    ASSERT_EQ(gains.size(), 64u);
+  }
+  test::TempDir dir;
+  for (const std::string level : {"fast", "default", "max"}) {
+    SCOPED_TRACE(level);
+    const auto a = compress_inputs({samples}, dir / (level + ".spikey"), level);
+    EXPECT_TRUE(a.notes.empty()) << a.notes.front();
+    expect_restores_exactly(a.archive, samples, dir / (level + "_out"));
+    const format::ArchiveReader reader(a.archive);
+    const auto& m = reader.metadata();
+    ASSERT_EQ(m.channels.size(), 64u);
+    EXPECT_DOUBLE_EQ(m.sample_rate, 48000);  // the .set's rawRate
+    const auto& s = m.sources[0];
+    EXPECT_EQ(s.kind, format::SourceKind::axona);
+    EXPECT_EQ(s.records.count, 192u);
+    EXPECT_EQ(s.records.frames, 3u);
+    EXPECT_EQ(s.records.header, 32u);
+    EXPECT_EQ(s.records.trailer, 16u);
+    EXPECT_EQ(m.sources[1].kind, format::SourceKind::side_file);  // the .set
+    for (std::size_t p = 0; p < 64; ++p) {
+      const std::size_t c = static_cast<std::size_t>(std::find(position.begin(), position.end(), p) - position.begin());
+      EXPECT_EQ(m.channels[p].name, "ch" + std::to_string(c));
+      EXPECT_EQ(m.channels[p].length, 576u);
+      ASSERT_TRUE(m.channels[p].bit_volts.has_value());
+      EXPECT_DOUBLE_EQ(*m.channels[p].bit_volts, 1000.0 * 1500 / (gains.at(c) * 32768)) << c;
+      EXPECT_EQ(m.channels[p].units, "uV");
+    }
+    for (const std::size_t c : {0u, 9u, 37u, 63u})
+      EXPECT_EQ(window_of(a.archive, "ch" + std::to_string(c), 0, 576), channel(bin, c, 192)) << c;
+  }
+  // Without its .set: 48 kHz, no gains, with a note; a packet that does not start "ADU" ends the
+  // records there, and a partial last packet is kept, each with a warning.
+  {
+    const fs::path in = dir / "edges";
+    fs::create_directories(in);
+    test::write_file(in / "alone.bin", bin);
+    auto bad = bin;
+    bad[100 * 432] = 'X';
+    test::write_file(in / "bad.bin", bad);
+    test::write_file(in / "bad.set", test::read_file(samples / "axona_raw.set"));
+    test::write_file(in / "cut.bin", std::vector<std::uint8_t>(bin.begin(), bin.begin() + 50 * 432 + 100));
+    test::write_file(in / "cut.set", test::read_file(samples / "axona_raw.set"));
+    const auto a = compress_inputs({in}, dir / "edges.spikey");
+    ASSERT_EQ(a.notes.size(), 3u);
+    EXPECT_NE(a.notes[0].find("alone.bin: no alone.set beside it; DacqUSB's raw rate of 48000 Hz taken, no gains"), std::string::npos) << a.notes[0];
+    EXPECT_NE(a.notes[1].find("bad.bin: byte 43200: packet 100 does not start with ADU1 or ADU2"), std::string::npos) << a.notes[1];
+    EXPECT_NE(a.notes[2].find("cut.bin: 100 byte(s) after its last whole packet of 432"), std::string::npos) << a.notes[2];
+    expect_restores_exactly(a.archive, in, dir / "edges_out");
+    const format::ArchiveReader reader(a.archive);
+    const auto& m = reader.metadata();
+    ASSERT_EQ(m.channels.size(), 3u * 64);
+    EXPECT_FALSE(m.channels[0].bit_volts.has_value());
+    EXPECT_EQ(m.channels[64].length, 300u);
+    EXPECT_EQ(m.channels[128].length, 150u);
+    // Channel 9 sits at frame position 1: bad.bin's is archive channel 64 + 1, by number.
+    EXPECT_EQ(window_of(a.archive, "65", 0, 300), channel(bad, 9, 100));
   }
 }

@@ -476,3 +476,22 @@ TEST(Golden, Version18AxonAbf) {
   EXPECT_EQ(m.channels[0].length, 180000u);
   EXPECT_DOUBLE_EQ(m.sample_rate, 20000);
 }
+
+TEST(Golden, Version19AxonaRawPackets) {
+  const fs::path archive = test::golden_dir() / "v19" / "axona.spikey";
+  expect_golden_restores(archive, test::samples_dir() / "axona");
+  const format::ArchiveReader reader(archive);
+  EXPECT_EQ(reader.format_version(), 19);
+  const auto& m = reader.metadata();
+  const auto& source = m.sources[0];
+  EXPECT_EQ(source.kind, format::SourceKind::axona);
+  EXPECT_EQ(source.records.count, 192u);
+  EXPECT_EQ(source.records.frames, 3u);
+  EXPECT_EQ(source.records.header, 32u);
+  EXPECT_EQ(source.records.trailer, 16u);
+  ASSERT_EQ(m.channels.size(), 64u);
+  EXPECT_EQ(m.channels[0].name, "ch8");  // frame position 0 holds channel 8
+  EXPECT_EQ(m.channels[32].name, "ch0");
+  EXPECT_EQ(m.channels[0].length, 576u);
+  EXPECT_DOUBLE_EQ(m.sample_rate, 48000);
+}

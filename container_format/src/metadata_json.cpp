@@ -36,6 +36,7 @@ const char* source_kind_name(SourceKind kind) {
     case SourceKind::spike2: return "spike2";
     case SourceKind::alpha_omega: return "alpha_omega";
     case SourceKind::abf: return "abf";
+    case SourceKind::axona: return "axona";
   }
   return "raw";
 }
@@ -275,11 +276,12 @@ MetadataHead parse_plain_bytes(std::span<const std::uint8_t> bytes, std::uint64_
     bool known = false;
     for (const SourceKind k : {SourceKind::wav, SourceKind::raw, SourceKind::spikeglx, SourceKind::open_ephys, SourceKind::side_file,
                                SourceKind::neuralynx, SourceKind::open_ephys_legacy, SourceKind::blackrock, SourceKind::intan, SourceKind::nwb, SourceKind::plexon, SourceKind::spike2,
-                               SourceKind::alpha_omega, SourceKind::abf})
+                               SourceKind::alpha_omega, SourceKind::abf, SourceKind::axona})
       if (kind == source_kind_name(k) && (k != SourceKind::plexon || expected_version >= kFirstVersionWithChannelRecords) &&
           (k != SourceKind::spike2 || expected_version >= kFirstVersionWithRecordTails) &&
           (k != SourceKind::alpha_omega || expected_version >= kFirstVersionWithAlphaOmega) &&
-          (k != SourceKind::abf || expected_version >= kFirstVersionWithAbf))
+          (k != SourceKind::abf || expected_version >= kFirstVersionWithAbf) &&
+          (k != SourceKind::axona || expected_version >= kFirstVersionWithAxona))
         s.kind = k, known = true;
     if (!known) fail("metadata: " + where + " has unknown kind \"" + kind + "\"");
     s.size = field<std::uint64_t>(sj, "size", where);

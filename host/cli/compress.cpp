@@ -98,7 +98,7 @@ Subcommand add_compress(CLI::App& app, CommonOptions& common) {
   CompressArgs& a = *args;
   auto* compress = app.add_subcommand("compress",
                                       "compress WAV files, SpikeGLX .bin/.meta pairs, Open Ephys recording folders, Neuralynx, Open Ephys legacy, "
-                                      "Blackrock, Plexon, Spike2, AlphaOmega, Axon ABF and White Matter files and folders, directories of WAVs or raw 16-bit samples into one archive");
+                                      "Blackrock, Plexon, Spike2, AlphaOmega, Axon ABF, Axona and White Matter files and folders, directories of WAVs or raw 16-bit samples into one archive");
   add_recording_inputs(compress, a);
   compress->add_option("-o,--output", a.output, "archive to write (default: INPUT.spikey for one input); - for standard output");
   compress->add_option("--level", a.recording.level, "fast | default | max")->check(CLI::IsMember({"fast", "default", "max"}));

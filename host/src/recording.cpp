@@ -50,7 +50,7 @@ InputSource open_wav(const fs::path& file, std::string restore_path, bool repair
 using FileOpener = InputSource (*)(const fs::path&, std::string, const std::function<void(const std::string&)>&);
 
 // The reader of a file that is a recording by itself (Neuralynx .ncs, Open Ephys .continuous,
-// Blackrock .nsX and .nev, Intan .rhd/.rhs, NWB, Plexon .plx, Spike2 .smr, AlphaOmega .mpx/.map, Axon .abf, White Matter .bin), or null.
+// Blackrock .nsX and .nev, Intan .rhd/.rhs, NWB, Plexon .plx, Spike2 .smr, AlphaOmega .mpx/.map, Axon .abf, Axona .bin, White Matter .bin), or null.
 FileOpener recording_file_opener(const fs::path& file) {
   return is_neuralynx_ncs(file)         ? open_neuralynx_ncs
          : is_open_ephys_continuous(file) ? open_open_ephys_continuous
@@ -62,6 +62,7 @@ FileOpener recording_file_opener(const fs::path& file) {
          : is_spike2_smr(file)            ? open_spike2_smr
          : is_alpha_omega_file(file)      ? open_alpha_omega_file
          : is_abf_file(file)              ? open_abf_file
+         : is_axona_bin(file)             ? open_axona_bin
          : is_white_matter_bin(file)      ? open_white_matter_bin
                                           : nullptr;
 }

@@ -18,7 +18,7 @@ def archive(tmp_path_factory, cinpla):
 
 def test_info_describes_the_archive(archive):
     i = spikey.info(archive)
-    assert i["format_version"] == 18 and i["codec"].startswith("mt")
+    assert i["format_version"] == 19 and i["codec"].startswith("mt")
     assert i["total_samples"] == 6000 and i["chunks"] == 4 and i["sample_rate"] == 30000
     assert i["archive_bytes"] == archive.stat().st_size and i["original_bytes"] == CINPLA.stat().st_size
     assert i["channels"][3] == {"name": "CH4", "length": 6000, "sample_rate": 30000, "bit_volts": 0.195, "units": "uV", "sync": False,

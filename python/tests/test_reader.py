@@ -365,6 +365,21 @@ def test_an_abf_file_reads_as_its_channels_with_their_units(tmp_path):
     np.testing.assert_array_equal(r[20000:40000, 0], data[20000:40000])
 
 
+def test_an_axona_raw_file_reads_as_its_64_channels(tmp_path):
+    """Format 19: an Axona raw .bin's packets (32 bytes, three frames of 64 channels in the
+    hardware's order, 16 bytes) are records; channel c of the .set is at frame position
+    position[c]; the .set gives the rate and gains."""
+    packets = np.frombuffer((ROOT / "samples" / "axona" / "axona_raw.bin").read_bytes(), dtype=np.uint8).reshape(-1, 432)
+    frames = packets[:, 32:416].copy().view("<i2").reshape(-1, 64)
+    position = [*range(32, 40), *range(0, 8), *range(40, 48), *range(8, 16), *range(48, 56), *range(16, 24), *range(56, 64), *range(24, 32)]
+    r = spikey.open(GOLDEN_ROOT / "v19" / "axona.spikey")
+    assert r.sample_rate == 48000 and r.shape == (576, 64)
+    assert r.channel_names[position[0]] == "ch0" and r.channel_names[position[9]] == "ch9"
+    assert r.units[0] == "uV" and r.bit_volts[0] == pytest.approx(1000 * 1500 / (10000 * 32768))
+    np.testing.assert_array_equal(r[:, "ch9"], frames[:, position[9]])
+    np.testing.assert_array_equal(r[100:500, "ch63"], frames[100:500, position[63]])
+
+
 def test_a_white_matter_file_reads_with_the_channels_rate_and_gain_of_its_name(tmp_path):
     """A White Matter eCube file holds an 8-byte header and interleaved int16 frames; its name
     says how many channels at what rate ("64ch_25000sps"), and headstage files ("HSW_") step

@@ -1,5 +1,5 @@
 #pragma once
 
 namespace spikey {
-inline constexpr const char* kVersion = "0.18.0";
+inline constexpr const char* kVersion = "0.19.0";
 }

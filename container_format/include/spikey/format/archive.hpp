@@ -45,9 +45,9 @@ class LostChunkError : public ArchiveError {
 // unequal lengths (a paused Blackrock recording's data packets), version 14 snippets (spike
 // waveforms), version 15 the metadata section in several zstd frames (§3.3), version 16 records
 // of one channel each (Plexon .plx), version 17 their tails (Spike2 .smr), version 18 the
-// alpha_omega and abf source kinds (AlphaOmega .mpx/.map, Axon .abf); older archives still
-// decode.
-inline constexpr std::uint16_t kFormatVersion = 18;
+// alpha_omega and abf source kinds (AlphaOmega .mpx/.map, Axon .abf), version 19 the axona
+// kind (Axona raw .bin); older archives still decode.
+inline constexpr std::uint16_t kFormatVersion = 19;
 inline constexpr std::uint16_t kFirstVersionWithStreamChecks = 10;
 inline constexpr std::uint16_t kFirstVersionWithRecords = 11;
 inline constexpr std::uint16_t kFirstVersionWithPlanarRecords = 12;
@@ -58,6 +58,7 @@ inline constexpr std::uint16_t kFirstVersionWithChannelRecords = 16;
 inline constexpr std::uint16_t kFirstVersionWithRecordTails = 17;
 inline constexpr std::uint16_t kFirstVersionWithAlphaOmega = 18;
 inline constexpr std::uint16_t kFirstVersionWithAbf = 18;
+inline constexpr std::uint16_t kFirstVersionWithAxona = 19;
 
 // §3.2 File header.
 inline constexpr std::array<std::uint8_t, 8> kFileMagic = {0x89, 'S', 'P', 'I', 'K', 'E', 'Y', '\n'};
@@ -154,8 +155,8 @@ inline std::uint64_t metadata_copy_bytes(std::uint16_t version, std::uint64_t me
 // with tails.
 // alpha_omega (version 18): an AlphaOmega .mpx or .map file, its analog data blocks records of
 // one channel each with tails; abf (version 18): an Axon Binary Format file, its data section
-// the frames.
-enum class SourceKind { wav, raw, spikeglx, open_ephys, side_file, neuralynx, open_ephys_legacy, blackrock, intan, nwb, plexon, spike2, alpha_omega, abf };
+// the frames; axona (version 19): an Axona raw .bin, its packets records of 3 frames.
+enum class SourceKind { wav, raw, spikeglx, open_ephys, side_file, neuralynx, open_ephys_legacy, blackrock, intan, nwb, plexon, spike2, alpha_omega, abf, axona };
 
 // The metadata's name of a source kind (§4.3).
 const char* source_kind_name(SourceKind kind);

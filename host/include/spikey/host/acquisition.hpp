@@ -97,6 +97,11 @@ InputSource open_alpha_omega_file(const std::filesystem::path& file, std::string
 // prefix and suffix (SPEC §4.1, version 18).
 bool is_abf_file(const std::filesystem::path& file);
 InputSource open_abf_file(const std::filesystem::path& file, std::string restore_path, const std::function<void(const std::string&)>& note);
+// Axona DacqUSB raw .bin files (host/src/formats/axona.cpp, packets starting "ADU1"/"ADU2"):
+// packets of 3 frames of 64 channels as records (SPEC §4.1, §4.2, version 19); rate and gains
+// from the .set beside it.
+bool is_axona_bin(const std::filesystem::path& file);
+InputSource open_axona_bin(const std::filesystem::path& file, std::string restore_path, const std::function<void(const std::string&)>& note);
 // White Matter eCube .bin files (host/src/formats/white_matter.cpp), known by a name holding
 // "<N>ch_<R>sps": an 8-byte header, then interleaved int16 frames (SPEC §4.1 `raw`).
 bool is_white_matter_bin(const std::filesystem::path& file);
