@@ -375,7 +375,11 @@ def test_an_axona_raw_file_reads_as_its_64_channels(tmp_path):
     r = spikey.open(GOLDEN_ROOT / "v19" / "axona.spikey")
     assert r.sample_rate == 48000 and r.shape == (576, 64)
     assert r.channel_names[position[0]] == "ch0" and r.channel_names[position[9]] == "ch9"
-    assert r.units[0] == "uV" and r.bit_volts[0] == pytest.approx(1000 * 1500 / (10000 * 32768))
+    set_lines = (ROOT / "samples" / "axona" / "axona_raw.set").read_text().splitlines()
+    gains = {int(k[len("gain_ch_"):]): float(v) for k, v in (line.split(" ", 1) for line in set_lines if line.startswith("gain_ch_"))}
+    assert len(gains) == 64 and len(set(gains.values())) > 1
+    for c in (0, 9, 63):  # ADC_fullscale_mv 1500
+        assert r.units[position[c]] == "uV" and r.bit_volts[position[c]] == pytest.approx(1000 * 1500 / (gains[c] * 32768))
     np.testing.assert_array_equal(r[:, "ch9"], frames[:, position[9]])
     np.testing.assert_array_equal(r[100:500, "ch63"], frames[100:500, position[63]])
 
