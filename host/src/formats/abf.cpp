@@ -25,6 +25,7 @@
 #include <fstream>
 
 #include "byte_fields.hpp"
+#include "formats/text_fields.hpp"
 #include "float_grid.hpp"
 #include "spikey/host/acquisition.hpp"
 
@@ -50,12 +51,7 @@ std::optional<double> abf_step(double range, double resolution, double scale, do
   return step;
 }
 
-std::string abf_text(std::span<const std::uint8_t> b, std::uint64_t at, std::size_t size) {
-  std::string s = text_at(b, at, size);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();
-  while (!s.empty() && s.front() == ' ') s.erase(s.begin());
-  return s;
-}
+std::string abf_text(std::span<const std::uint8_t> b, std::uint64_t at, std::size_t size) { return trimmed(text_at(b, at, size)); }
 
 struct AbfLayout {
   std::uint64_t data = 0, points = 0;
@@ -127,9 +123,7 @@ std::string read_abf2(std::span<const std::uint8_t> b, AbfLayout& l) {
   }
   const auto text = [&](std::int32_t index) {
     if (index < 1 || static_cast<std::size_t>(index) > texts.size()) return std::string();
-    std::string s = texts[static_cast<std::size_t>(index) - 1];
-    while (!s.empty() && s.back() == ' ') s.pop_back();
-    return s;
+    return trimmed(texts[static_cast<std::size_t>(index) - 1]);
   };
   for (std::uint64_t i = 0; i < adc_count; ++i) {
     const std::uint64_t e = adc + i * adc_size;

@@ -60,13 +60,9 @@ InputSource open_alpha_omega_file(const std::filesystem::path& file, std::string
     return open_side_file(file, restore_path);
   }
 
-  // Each analog input's data blocks, in file order.
-  struct Run {
-    std::uint64_t block = 0;
-    std::uint32_t samples = 0;
-    std::int16_t number = 0;  // the channel's
-  };
-  std::vector<Run> runs;
+  // Each analog input's data blocks, in file order; `channel` holds the channel number until the
+  // channels are counted.
+  std::vector<ChannelRun> runs;
   std::map<std::int16_t, AoAnalogChannel> analog;  // by channel number
   std::vector<std::int16_t> defined;               // channel numbers in the order of their definitions
   std::uint64_t at = 0;
@@ -97,7 +93,8 @@ InputSource open_alpha_omega_file(const std::filesystem::path& file, std::string
       const auto it = analog.find(i16_at(b, at + 4));
       if (it != analog.end()) {
         it->second.has_samples = true;
-        runs.push_back({at, static_cast<std::uint32_t>((length - kAoDataHead - kAoDataTrailer) / 2), it->first});
+        runs.push_back({at, static_cast<std::uint32_t>((length - kAoDataHead - kAoDataTrailer) / 2),
+                        static_cast<std::uint32_t>(static_cast<std::uint16_t>(it->first))});
       }
     }
     at += length;
@@ -117,10 +114,9 @@ InputSource open_alpha_omega_file(const std::filesystem::path& file, std::string
   src.records.header = kAoDataHead;
   src.records.trailer = kAoDataTrailer;
   src.records.fields = {{kAoDataHead, 4}};  // the first sample's number
-  std::vector<ChannelRun> records;
-  for (const Run& run : runs) records.push_back({run.block, run.samples, analog.at(run.number).index});
+  for (ChannelRun& run : runs) run.channel = analog.at(static_cast<std::int16_t>(run.channel)).index;
   std::uint64_t far = 0;
-  if (!set_records_with_tails(src, records, far)) {
+  if (!set_records_with_tails(src, runs, far)) {
     note(name + ": byte " + std::to_string(far) + ": over 4 GiB between two data blocks; kept whole as a side file");
     return open_side_file(file, restore_path);
   }

@@ -15,9 +15,10 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
-#include <map>
+#include <iterator>
 
 #include "byte_fields.hpp"
+#include "formats/text_fields.hpp"
 #include "spikey/host/acquisition.hpp"
 
 namespace spikey::host {
@@ -45,30 +46,10 @@ bool axona_packet_magic(std::span<const std::uint8_t> b, std::uint64_t at) {
   return b[at] == 'A' && b[at + 1] == 'D' && b[at + 2] == 'U' && (b[at + 3] == '1' || b[at + 3] == '2');
 }
 
-// The .set's "key value" lines.
-std::map<std::string, std::string> read_axona_set(const std::filesystem::path& set) {
-  std::map<std::string, std::string> fields;
-  std::ifstream in(set, std::ios::binary);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    const std::size_t space = line.find(' ');
-    if (space != std::string::npos && space > 0) fields.emplace(line.substr(0, space), line.substr(space + 1));
-  }
-  return fields;
-}
-
-std::optional<double> axona_number(const std::map<std::string, std::string>& set, const std::string& key) {
-  const auto it = set.find(key);
-  if (it == set.end()) return std::nullopt;
-  try {
-    std::size_t used = 0;
-    const double v = std::stod(it->second, &used);
-    if (used == 0 || !std::isfinite(v) || v <= 0) return std::nullopt;
-    return v;
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
+// A positive number of the .set, when it gives one.
+std::optional<double> axona_number(const TextFields& set, const std::string& key) {
+  const std::optional<double> v = set.number(key);
+  return v && std::isfinite(*v) && *v > 0 ? v : std::nullopt;
 }
 
 }  // namespace
@@ -96,8 +77,11 @@ InputSource open_axona_bin(const std::filesystem::path& file, std::string restor
 
   std::filesystem::path set = file;
   set.replace_extension(".set");
-  std::map<std::string, std::string> fields;
-  if (std::filesystem::is_regular_file(set)) fields = read_axona_set(set);
+  TextFields fields;
+  if (std::filesystem::is_regular_file(set)) {
+    std::ifstream in(set, std::ios::binary);
+    fields = space_key_fields(std::string(std::istreambuf_iterator<char>(in), {}));
+  }
   else note(name + ": no " + set.filename().string() + " beside it; DacqUSB's raw rate of 48000 Hz taken, no gains");
   src.channel_count = kAxonaChannels;
   src.sample_rate = axona_number(fields, "rawRate").value_or(kAxonaRawRate);

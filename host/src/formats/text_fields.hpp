@@ -1,5 +1,5 @@
-// Key-value text headers of acquisition formats: Neuralynx's "-Key value" lines and Open Ephys
-// legacy's "header.key = value;" lines.
+// Key-value text headers of acquisition formats: Neuralynx's "-Key value" lines, Open Ephys
+// legacy's "header.key = value;" lines and Axona's "key value" lines.
 #pragma once
 
 #include <cstdlib>
@@ -47,6 +47,19 @@ inline TextFields dash_key_fields(const std::string& header) {
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"' && value.find('"', 1) == value.size() - 1)
       value = value.substr(1, value.size() - 2);
     out.values.emplace(key, value);
+  }
+  return out;
+}
+
+// "key value" lines (an Axona .set): the value is the rest of the line.
+inline TextFields space_key_fields(const std::string& text) {
+  TextFields out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    line = trimmed(line);
+    const auto space = line.find_first_of(" \t");
+    if (space == std::string::npos || space == 0) continue;
+    out.values.emplace(line.substr(0, space), trimmed(line.substr(space)));
   }
   return out;
 }
